@@ -1,0 +1,10 @@
+package main
+
+import (
+	"context"
+	"errors"
+)
+
+func (a *app) postmortem(_ context.Context, _ []string) error {
+	return errors.New("not available in this build")
+}

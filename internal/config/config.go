@@ -1,0 +1,356 @@
+// Package config loads a verb's settings from flags and PMGUARD_* environment
+// variables with go-envconfig, and holds the value types settings share.
+//
+// A verb describes its settings as a struct:
+//
+//	type Settings struct {
+//		Interval config.Duration `env:"INTERVAL, default=10s" flag:"interval" usage:"wait between attempts"`
+//	}
+//
+// The env key is prefixed with PMGUARD_<VERB>_ unless it already starts with
+// PMGUARD_ (shared settings such as PMGUARD_EVENTS_FILE). Flags override the
+// environment, the environment overrides defaults. A repeated flag collects
+// its values one per line. Every decoding error becomes an *InputError naming
+// the setting, its flag, its env var and the accepted form.
+package config
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/pmguard/pmguard/internal/exitcode"
+)
+
+// Env looks up environment variables. Verbs take it as a dependency so tests
+// can pass a map instead of the process environment.
+type Env = envconfig.Lookuper
+
+// OSEnv is the process environment.
+func OSEnv() Env { return envconfig.OsLookuper() }
+
+// MapEnv is an environment made of m.
+func MapEnv(m map[string]string) Env { return envconfig.MapLookuper(m) }
+
+// Get returns the value of key in env, or "".
+func Get(env Env, key string) string {
+	v, _ := env.Lookup(key)
+	return v
+}
+
+// ErrHelp is returned by Load when -h or --help was given; usage was printed.
+var ErrHelp = flag.ErrHelp
+
+// Former describes the accepted form of a value type for error messages and help.
+type Former interface{ Form() string }
+
+// field is one leaf setting of a settings struct.
+type field struct {
+	name    string // Go field name
+	param   string // orb parameter name: snake_case of the key
+	key     string // env key as written in the tag (without the verb prefix)
+	env     string // full env var name
+	flag    string
+	usage   string
+	def     string
+	form    string
+	isBool  bool
+	typname string
+}
+
+// Set is the loaded description of a verb's settings; it names settings in errors.
+type Set struct {
+	verb   string
+	fields []*field
+}
+
+// Load fills dst, a pointer to a settings struct, for verb from args and env.
+// It returns the positional arguments left after the flags.
+func Load(ctx context.Context, verb string, args []string, env Env, dst any, helpOut io.Writer) (*Set, []string, error) {
+	prefix := "PMGUARD_" + strings.ToUpper(verb) + "_"
+	s := &Set{verb: verb}
+	if err := s.collect(reflect.TypeOf(dst).Elem(), prefix); err != nil {
+		return nil, nil, err
+	}
+
+	fs := flag.NewFlagSet("pmguard "+verb, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	given := map[string][]string{}
+	for _, f := range s.fields {
+		if f.flag == "" {
+			continue
+		}
+		fs.Var(&collector{key: f.key, given: given, isBool: f.isBool}, f.flag, f.usage)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			s.Usage(helpOut)
+			return s, nil, ErrHelp
+		}
+		return s, nil, exitcode.Invalidf("pmguard %s: %v (see pmguard %s --help)", verb, err, verb)
+	}
+
+	lookup := &settingsLookuper{prefix: prefix, given: given, env: env}
+	err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: dst, Lookuper: lookup})
+	if err != nil {
+		return s, nil, s.wrap(err, lookup, lookup.last)
+	}
+	return s, fs.Args(), nil
+}
+
+func (s *Set) collect(t reflect.Type, prefix string) error {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag, ok := sf.Tag.Lookup("env")
+		if !ok {
+			if sf.Type.Kind() == reflect.Struct {
+				if err := s.collect(sf.Type, prefix); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		key, opts, _ := strings.Cut(tag, ",")
+		key = strings.TrimSpace(key)
+		f := &field{
+			name:    sf.Name,
+			key:     key,
+			env:     key,
+			flag:    sf.Tag.Get("flag"),
+			usage:   sf.Tag.Get("usage"),
+			form:    sf.Tag.Get("form"),
+			isBool:  sf.Type.Kind() == reflect.Bool,
+			typname: typeName(sf.Type),
+		}
+		if !strings.HasPrefix(key, "PMGUARD_") {
+			f.env = prefix + key
+		}
+		f.param = strings.ToLower(strings.TrimPrefix(key, "PMGUARD_"))
+		for _, o := range strings.Split(opts, ",") {
+			o = strings.TrimSpace(o)
+			if d, ok := strings.CutPrefix(o, "default="); ok {
+				f.def = d
+			}
+		}
+		if f.form == "" {
+			f.form = formOf(sf.Type)
+		}
+		s.fields = append(s.fields, f)
+	}
+	return nil
+}
+
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return ""
+	case reflect.Int, reflect.Int64, reflect.Uint:
+		return "N"
+	case reflect.Float64:
+		return "X"
+	}
+	n := strings.ToUpper(t.Name())
+	if n == "" || n == "STRING" {
+		n = "VALUE"
+	}
+	return n
+}
+
+func formOf(t reflect.Type) string {
+	if f, ok := reflect.New(t).Interface().(Former); ok {
+		return f.Form()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64:
+		return "a whole number"
+	case reflect.Float64:
+		return "a number"
+	}
+	return ""
+}
+
+// wrap turns an envconfig error into an InputError naming the setting.
+// envconfig names the field for most errors but not for struct types with
+// their own decoder; then the key looked up last is the one that failed.
+func (s *Set) wrap(err error, lookup envconfig.Lookuper, lastKey string) error {
+	msg := err.Error()
+	var ve *ValueError
+	if errors.As(err, &ve) {
+		for _, f := range s.fields {
+			if f.key == lastKey {
+				val, _ := lookup.Lookup(f.key)
+				return s.invalid(f, val, ve.Msg)
+			}
+		}
+	}
+	for _, f := range s.fields {
+		if strings.HasPrefix(msg, f.name+": ") || strings.Contains(msg, ": "+f.name+": ") {
+			val, _ := lookup.Lookup(f.key)
+			cause := msg[strings.LastIndex(msg, f.name+": ")+len(f.name)+2:]
+			return s.invalid(f, val, cause)
+		}
+		if errors.Is(err, envconfig.ErrMissingRequired) && strings.HasSuffix(msg, ": "+f.key) {
+			return s.invalid(f, "", "a value is required")
+		}
+	}
+	return exitcode.Invalidf("pmguard %s: %v", s.verb, err)
+}
+
+// settingsLookuper finds a setting's value: flags first, then the env var.
+// An empty value counts as unset, since the orb passes every parameter, and an
+// optional one left empty means "use the default".
+type settingsLookuper struct {
+	last   string // the key looked up last, to name a failing setting
+	prefix string
+	given  map[string][]string
+	env    Env
+}
+
+func (l *settingsLookuper) Lookup(key string) (string, bool) {
+	l.last = key
+	if v, ok := l.given[key]; ok {
+		if s := strings.Join(v, "\n"); s != "" {
+			return s, true
+		}
+	}
+	if !strings.HasPrefix(key, "PMGUARD_") {
+		key = l.prefix + key
+	}
+	v, ok := l.env.Lookup(key)
+	return v, ok && v != ""
+}
+
+// Unwrap lets a default such as default=$SLACK_DEFAULT_CHANNEL read the plain
+// environment.
+func (l *settingsLookuper) Unwrap() envconfig.Lookuper { return l.env }
+
+// InputError is a setting whose value cannot be used.
+type InputError struct {
+	Verb, Param, Flag, Env, Value, Cause, Form string
+}
+
+func (e *InputError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pmguard %s: invalid %s", e.Verb, e.Param)
+	if e.Value != "" {
+		fmt.Fprintf(&b, " %q", e.Value)
+	}
+	b.WriteString(" (")
+	if e.Flag != "" {
+		fmt.Fprintf(&b, "flag --%s, ", e.Flag)
+	}
+	fmt.Fprintf(&b, "env %s)", e.Env)
+	if e.Cause != "" {
+		fmt.Fprintf(&b, ": %s", e.Cause)
+	}
+	if e.Form != "" {
+		fmt.Fprintf(&b, "; accepted: %s", e.Form)
+	}
+	return b.String()
+}
+
+// ExitCode makes InputError bad input (exit 2).
+func (e *InputError) ExitCode() int { return exitcode.BadInput }
+
+func (s *Set) invalid(f *field, value, cause string) error {
+	if len(value) > 200 {
+		value = value[:200] + "..."
+	}
+	return &InputError{Verb: s.verb, Param: f.param, Flag: f.flag, Env: f.env, Value: value, Cause: cause, Form: f.form}
+}
+
+// Invalid reports a value of the setting held in the Go field name that the
+// verb rejected after loading (a cross-field rule, an enum). form overrides
+// the type's accepted form when not empty.
+func (s *Set) Invalid(name, value, cause, form string) error {
+	for _, f := range s.fields {
+		if f.name == name {
+			e := s.invalid(f, value, cause).(*InputError)
+			if form != "" {
+				e.Form = form
+			}
+			return e
+		}
+	}
+	return exitcode.Invalidf("pmguard %s: invalid %s %q: %s", s.verb, name, value, cause)
+}
+
+// EnvVar returns the env var name of the setting held in the Go field name.
+func (s *Set) EnvVar(name string) string {
+	for _, f := range s.fields {
+		if f.name == name {
+			return f.env
+		}
+	}
+	return ""
+}
+
+// Usage prints every flag with its env var, accepted form and default.
+func (s *Set) Usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: pmguard %s [flags]\n\nEvery flag has an env var; flags override env, env overrides defaults.\n\n", s.verb)
+	fields := append([]*field(nil), s.fields...)
+	sort.SliceStable(fields, func(i, j int) bool { return fields[i].flag < fields[j].flag })
+	for _, f := range fields {
+		if f.flag == "" {
+			continue
+		}
+		fmt.Fprintf(w, "  --%s %s\n", f.flag, f.typname)
+		fmt.Fprintf(w, "        %s\n", f.usage)
+		extra := "env " + f.env
+		if f.def != "" {
+			extra += ", default " + strconv.Quote(f.def)
+		}
+		if f.form != "" && f.form != "true or false" {
+			extra += "; " + f.form
+		}
+		fmt.Fprintf(w, "        (%s)\n", extra)
+	}
+}
+
+// collector gathers a flag's values; repeated flags keep every value.
+type collector struct {
+	key    string
+	given  map[string][]string
+	isBool bool
+}
+
+func (c *collector) String() string { return "" }
+func (c *collector) Set(v string) error {
+	c.given[c.key] = append(c.given[c.key], v)
+	return nil
+}
+func (c *collector) IsBoolFlag() bool { return c.isBool }
+
+// ValueError is returned by the value types' decoders; Msg says what is wrong.
+type ValueError struct{ Msg string }
+
+func (e *ValueError) Error() string { return e.Msg }
+
+func valueErrorf(format string, a ...any) error { return &ValueError{Msg: fmt.Sprintf(format, a...)} }
+
+// ExpandEnv expands $VAR and ${VAR} in s from env. It lets a header such as
+// "Authorization: Bearer ${API_TOKEN}" name a secret without the secret ever
+// being in config, argv or output. It returns the values it expanded so the
+// caller can redact them.
+func ExpandEnv(s string, env Env) (string, []string) {
+	var used []string
+	out := os.Expand(s, func(name string) string {
+		v := Get(env, name)
+		if v != "" {
+			used = append(used, v)
+		}
+		return v
+	})
+	return out, used
+}

@@ -1,0 +1,140 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/exitcode"
+)
+
+type testSettings struct {
+	Shared
+	Reports
+	Interval Duration  `env:"INTERVAL, default=10s" flag:"interval" usage:"wait between attempts"`
+	Retries  Count     `env:"RETRIES, default=3" flag:"retries" usage:"attempts after the first"`
+	Expect   StatusSet `env:"EXPECT_STATUS, default=200" flag:"expect-status" usage:"statuses that pass"`
+	Rate     Percent   `env:"ERROR_THRESHOLD, default=2%" flag:"error-threshold" usage:"max error rate"`
+	Headers  Lines     `env:"HEADERS" flag:"header" usage:"a request header"`
+	Insecure bool      `env:"INSECURE" flag:"insecure" usage:"skip TLS verification"`
+	Channel  string    `env:"CHANNEL, default=$SLACK_DEFAULT_CHANNEL" flag:"channel" usage:"channel"`
+	Token    EnvName   `env:"TOKEN_ENV, default=CIRCLE_TOKEN" flag:"token-env" usage:"env var holding the token"`
+}
+
+func load(t *testing.T, env map[string]string, args ...string) (testSettings, error) {
+	t.Helper()
+	var s testSettings
+	_, _, err := Load(context.Background(), "health", args, MapEnv(env), &s, &bytes.Buffer{})
+	return s, err
+}
+
+func TestLoadDefaultsEnvFlags(t *testing.T) {
+	s, err := load(t, map[string]string{"SLACK_DEFAULT_CHANNEL": "ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Interval.Duration != 10*time.Second || s.Retries != 3 || !s.Expect.Contains(200) || s.Expect.Contains(201) || s.Rate != 0.02 || s.Channel != "ops" || s.Token != "CIRCLE_TOKEN" {
+		t.Fatalf("defaults: %+v", s)
+	}
+	env := map[string]string{
+		"PMGUARD_HEALTH_INTERVAL": "2s", "PMGUARD_HEALTH_RETRIES": "5",
+		"PMGUARD_EVENTS_FILE": "/tmp/ev.jsonl", "PMGUARD_HEALTH_EXPECT_STATUS": "2xx",
+		"PMGUARD_HEALTH_RETRIES_UNUSED": "x", "PMGUARD_HEALTH_JUNIT": "",
+	}
+	s, err = load(t, env, "--interval=500ms", "--header", "A: 1", "--header", "B: 2", "--insecure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Interval.Duration != 500*time.Millisecond { // flag beats env
+		t.Errorf("interval %v", s.Interval)
+	}
+	if s.Retries != 5 || s.EventsFile != "/tmp/ev.jsonl" || !s.Expect.Contains(204) || !s.Insecure {
+		t.Errorf("env values: %+v", s)
+	}
+	if strings.Join(s.Headers, "|") != "A: 1|B: 2" {
+		t.Errorf("repeated flag: %q", s.Headers)
+	}
+	// An empty env var, as the orb passes for an unset parameter, means the default.
+	s, err = load(t, map[string]string{"PMGUARD_HEALTH_INTERVAL": ""})
+	if err != nil || s.Interval.Duration != 10*time.Second {
+		t.Fatalf("empty env: %v %v", s.Interval, err)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		args []string
+		want []string
+	}{
+		{map[string]string{"PMGUARD_HEALTH_INTERVAL": "10x"}, nil,
+			[]string{`invalid interval "10x"`, "--interval", "PMGUARD_HEALTH_INTERVAL", "Go duration"}},
+		{nil, []string{"--retries", "-1"},
+			[]string{`invalid retries "-1"`, "PMGUARD_HEALTH_RETRIES", "0 or more"}},
+		{map[string]string{"PMGUARD_HEALTH_EXPECT_STATUS": "2zz"}, nil,
+			[]string{"expect_status", "PMGUARD_HEALTH_EXPECT_STATUS", "2xx"}},
+		{map[string]string{"PMGUARD_HEALTH_ERROR_THRESHOLD": "120%"}, nil,
+			[]string{"error_threshold", "out of range", "2%"}},
+		{map[string]string{"PMGUARD_HEALTH_INSECURE": "yes please"}, nil,
+			[]string{"insecure", "true or false"}},
+		{map[string]string{"PMGUARD_HEALTH_TOKEN_ENV": "$CIRCLE_TOKEN"}, nil,
+			[]string{"token_env", "name of an environment variable"}},
+		{nil, []string{"--no-such-flag"}, []string{"no-such-flag"}},
+	}
+	for _, c := range cases {
+		_, err := load(t, c.env, c.args...)
+		if err == nil {
+			t.Errorf("%v %v: accepted", c.env, c.args)
+			continue
+		}
+		if exitcode.Of(err) != exitcode.BadInput {
+			t.Errorf("%v: exit %d", err, exitcode.Of(err))
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q lacks %q", err, w)
+			}
+		}
+	}
+}
+
+func TestHelpShowsEnvAndDefaults(t *testing.T) {
+	var s testSettings
+	var out bytes.Buffer
+	_, _, err := Load(context.Background(), "health", []string{"--help"}, MapEnv(nil), &s, &out)
+	if !errors.Is(err, ErrHelp) {
+		t.Fatalf("err %v", err)
+	}
+	for _, w := range []string{"--interval", "PMGUARD_HEALTH_INTERVAL", `default "10s"`, "PMGUARD_EVENTS_FILE", "--junit"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("help lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
+func TestStatusSet(t *testing.T) {
+	s, err := ParseStatusSet("200-299, 301 ,4xx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[int]bool{200: true, 250: true, 300: false, 301: true, 404: true, 500: false} {
+		if s.Contains(code) != want {
+			t.Errorf("%d: %v", code, !want)
+		}
+	}
+	for _, bad := range []string{"", "abc", "700", "300-200", "6xx"} {
+		if _, err := ParseStatusSet(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestExpandEnv(t *testing.T) {
+	out, used := ExpandEnv("Bearer ${API_TOKEN} $NOPE", MapEnv(map[string]string{"API_TOKEN": "s3cr3t-value"}))
+	if out != "Bearer s3cr3t-value " || len(used) != 1 || used[0] != "s3cr3t-value" {
+		t.Fatalf("%q %q", out, used)
+	}
+}

@@ -1,0 +1,248 @@
+// Package events is pmguard's event log: JSON Lines appended to
+// $PMGUARD_EVENTS_FILE, one object per event, read back by postmortem, dora
+// and notify from any job's artifacts.
+//
+// Lines are only ever appended. Each event is written with one write(2) on a
+// file opened with O_APPEND while holding an exclusive flock, so concurrent
+// pmguard processes (parallel steps, matrix jobs sharing a workspace) never
+// interleave or lose a line.
+package events
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/jobenv"
+)
+
+// Event is one line of the log. Field names are a contract: never rename one.
+type Event struct {
+	Time       time.Time      `json:"time"`
+	Verb       string         `json:"verb"`
+	Event      string         `json:"event"`
+	Target     string         `json:"target,omitempty"`
+	PipelineID string         `json:"pipeline_id,omitempty"`
+	JobURL     string         `json:"job_url,omitempty"`
+	Figures    map[string]any `json:"figures,omitempty"`
+	Message    string         `json:"message,omitempty"`
+
+	// CircleCI context, filled from the job environment.
+	Project        string `json:"project,omitempty"`
+	Branch         string `json:"branch,omitempty"`
+	Commit         string `json:"commit,omitempty"`
+	Job            string `json:"job,omitempty"`
+	WorkflowID     string `json:"workflow_id,omitempty"`
+	PipelineNumber string `json:"pipeline_number,omitempty"`
+}
+
+// Log appends events to one file. A Log with an empty path discards events.
+type Log struct {
+	path string
+	job  jobenv.Job
+	now  func() time.Time
+	// Redact is applied to the message and target of every event as a last
+	// guard against a secret reaching the log; nil leaves them as they are.
+	Redact func(string) string
+}
+
+// Open returns a Log appending to path, stamping events with job's context.
+// It creates the file's directory; it does not truncate an existing file.
+func Open(path string, job jobenv.Job) (*Log, error) {
+	l := &Log{path: path, job: job, now: time.Now}
+	if path == "" {
+		return l, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("event log %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("event log %s: %w", path, err)
+	}
+	return l, f.Close()
+}
+
+// Path is the file the log appends to ("" when discarding).
+func (l *Log) Path() string { return l.path }
+
+// Append fills in the time and job context and appends e as one line.
+func (l *Log) Append(e Event) error {
+	if l == nil || l.path == "" {
+		return nil
+	}
+	if e.Time.IsZero() {
+		e.Time = l.now()
+	}
+	e.Time = e.Time.UTC()
+	fill(&e.PipelineID, l.job.PipelineID)
+	fill(&e.JobURL, l.job.BuildURL)
+	fill(&e.Project, l.job.ProjectSlug())
+	fill(&e.Branch, l.job.Branch)
+	fill(&e.Commit, l.job.SHA)
+	fill(&e.Job, l.job.JobName)
+	fill(&e.WorkflowID, l.job.WorkflowID)
+	fill(&e.PipelineNumber, l.job.PipelineNumber)
+	if l.Redact != nil {
+		e.Message = l.Redact(e.Message)
+		e.Target = l.Redact(e.Target)
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("event log: %w", err)
+	}
+	return appendLine(l.path, append(line, '\n'))
+}
+
+func fill(dst *string, v string) {
+	if *dst == "" {
+		*dst = v
+	}
+}
+
+func appendLine(path string, line []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("event log %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("event log %s: lock: %w", path, err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
+	if _, err := f.Write(line); err != nil {
+		return fmt.Errorf("event log %s: %w", path, err)
+	}
+	return nil
+}
+
+// maxLine bounds one line read back; longer lines are skipped, not fatal.
+const maxLine = 1 << 20
+
+// Read parses every event in r. Lines that are not events (blank, truncated
+// by a killed writer, too long) are skipped and counted, never fatal: one bad
+// line must not hide an incident's timeline.
+func Read(r io.Reader) ([]Event, int, error) {
+	var out []Event
+	skipped := 0
+	br := bufio.NewReaderSize(r, 64*1024)
+	for {
+		line, err := readLine(br)
+		if len(bytes.TrimSpace(line)) > 0 {
+			var e Event
+			if json.Unmarshal(line, &e) == nil && e.Event != "" {
+				out = append(out, e)
+			} else {
+				skipped++
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return out, skipped, nil
+		}
+		if errors.Is(err, errLineTooLong) {
+			skipped++
+			continue
+		}
+		if err != nil {
+			return out, skipped, err
+		}
+	}
+}
+
+var errLineTooLong = errors.New("line too long")
+
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var buf []byte
+	for {
+		chunk, isPrefix, err := br.ReadLine()
+		if len(buf)+len(chunk) > maxLine {
+			for isPrefix && err == nil { // discard the rest of the line
+				_, isPrefix, err = br.ReadLine()
+			}
+			if err != nil {
+				return nil, err
+			}
+			return nil, errLineTooLong
+		}
+		buf = append(buf, chunk...)
+		if err != nil || !isPrefix {
+			return buf, err
+		}
+	}
+}
+
+// ReadFiles reads and merges the events of several files (and of every
+// *.jsonl file in a directory), sorted by time; files that do not exist are
+// reported in the error but the events found are still returned.
+func ReadFiles(paths ...string) ([]Event, error) {
+	var all []Event
+	var errs []error
+	for _, p := range expand(paths) {
+		f, err := os.Open(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		evs, _, err := Read(f)
+		f.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+		}
+		all = append(all, evs...)
+	}
+	return Merge(all), errors.Join(errs...)
+}
+
+func expand(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			m, _ := filepath.Glob(filepath.Join(p, "*.jsonl"))
+			sort.Strings(m)
+			out = append(out, m...)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// Merge sorts events by time and drops exact duplicates (the same event read
+// from two copies of one artifact).
+func Merge(evs []Event) []Event {
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+	out := evs[:0]
+	seen := map[string]bool{}
+	for _, e := range evs {
+		b, _ := json.Marshal(e)
+		if seen[string(b)] {
+			continue
+		}
+		seen[string(b)] = true
+		out = append(out, e)
+	}
+	return out
+}
+
+// Filter returns the events whose name is one of names.
+func Filter(evs []Event, names ...string) []Event {
+	var out []Event
+	for _, e := range evs {
+		for _, n := range names {
+			if e.Event == n || strings.HasSuffix(n, "*") && strings.HasPrefix(e.Event, strings.TrimSuffix(n, "*")) {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
+}

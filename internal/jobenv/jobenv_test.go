@@ -1,0 +1,28 @@
+package jobenv
+
+import (
+	"testing"
+
+	"github.com/pmguard/pmguard/internal/config"
+)
+
+func TestFromEnv(t *testing.T) {
+	cases := map[string]string{
+		"https://circleci.com/gh/acme/api/1234":                            "gh/acme/api",
+		"https://circleci.com/bb/acme/api/1234":                            "bb/acme/api",
+		"https://app.circleci.com/pipelines/circleci/Xy12/Ab34/5/workflows": "circleci/acme/api",
+		"": "",
+	}
+	for buildURL, want := range cases {
+		j := FromEnv(config.MapEnv(map[string]string{
+			"CIRCLE_PROJECT_USERNAME": "acme", "CIRCLE_PROJECT_REPONAME": "api",
+			"CIRCLE_BUILD_URL": buildURL, "CIRCLE_BRANCH": "main",
+		}))
+		if got := j.ProjectSlug(); got != want {
+			t.Errorf("%q: slug %q, want %q", buildURL, got, want)
+		}
+		if j.Branch != "main" || j.Project() != "acme/api" {
+			t.Errorf("branch %q project %q", j.Branch, j.Project())
+		}
+	}
+}
