@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 
-	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/demo"
 )
 
