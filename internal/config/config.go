@@ -195,13 +195,16 @@ func (s *Set) wrap(err error, lookup envconfig.Lookuper, lastKey string) error {
 		}
 	}
 	for _, f := range s.fields {
+		if errors.Is(err, envconfig.ErrMissingRequired) {
+			if strings.HasSuffix(msg, ": "+f.key) {
+				return s.invalid(f, "", "a value is required")
+			}
+			continue
+		}
 		if strings.HasPrefix(msg, f.name+": ") || strings.Contains(msg, ": "+f.name+": ") {
 			val, _ := lookup.Lookup(f.key)
 			cause := msg[strings.LastIndex(msg, f.name+": ")+len(f.name)+2:]
 			return s.invalid(f, val, cause)
-		}
-		if errors.Is(err, envconfig.ErrMissingRequired) && strings.HasSuffix(msg, ": "+f.key) {
-			return s.invalid(f, "", "a value is required")
 		}
 	}
 	return exitcode.Invalidf("pmguard %s: %v", s.verb, err)
