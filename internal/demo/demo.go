@@ -26,6 +26,23 @@ type Demo struct {
 	EventsFile string
 }
 
+// jobEnv is the CircleCI job environment the demo pretends to run in, so its
+// event log reads like one from a real pipeline.
+func (d *Demo) jobEnv() config.Env {
+	return config.MapEnv(map[string]string{
+		"CIRCLE_PROJECT_USERNAME": "acme",
+		"CIRCLE_PROJECT_REPONAME": "api",
+		"CIRCLE_BUILD_URL":        "https://circleci.com/gh/acme/api/1234",
+		"CIRCLE_BRANCH":           "main",
+		"CIRCLE_SHA1":             "4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+		"CIRCLE_JOB":              "deploy",
+		"CIRCLE_WORKFLOW_ID":      "5e7c1a2b-0000-4000-8000-000000001234",
+		"CIRCLE_PIPELINE_ID":      "8d3f0c9e-0000-4000-8000-000000001234",
+		"CIRCLE_PIPELINE_NUMBER":  "1234",
+		"CIRCLE_USERNAME":         "release-bot",
+	})
+}
+
 // step is one act of the demo.
 type step struct {
 	title string

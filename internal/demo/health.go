@@ -3,9 +3,61 @@ package demo
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/health"
+	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/jobenv"
 )
 
-func (d *Demo) health(_ context.Context) error {
-	fmt.Fprintln(d.Out, "(not in this build yet)")
-	return nil
+// health deploys the sample service (it warms up for a second and a half)
+// and runs the check a pmguard/health_check step would.
+func (d *Demo) health(ctx context.Context) error {
+	svc, err := startService(1500 * time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	fmt.Fprintf(d.Out, "A sample service was just deployed at %s; it answers 503 while it warms up.\n", svc.URL)
+	fmt.Fprintf(d.Out, "The job's step:  pmguard/health_check: {endpoints: %s/health 200, %s/db/health, json_path: status=ok ...}\n\n", svc.URL, svc.URL)
+
+	s := health.Settings{}
+	env := config.MapEnv(map[string]string{
+		"PMGUARD_HEALTH_ENDPOINTS": svc.URL + "/health 200\n" + svc.URL + "/db/health",
+		"PMGUARD_HEALTH_INTERVAL":  "500ms",
+		"PMGUARD_HEALTH_RETRIES":   "6",
+		"PMGUARD_HEALTH_TIMEOUT":   "2s",
+		"PMGUARD_HEALTH_DEADLINE":  "10s",
+		"PMGUARD_HEALTH_JSON_PATH": "status=ok",
+		"PMGUARD_HEALTH_JUNIT":     d.Dir + "/health-junit.xml",
+		"PMGUARD_HEALTH_JSON":      d.Dir + "/health.json",
+	})
+	set, _, err := config.Load(ctx, "health", nil, env, &s, d.Out)
+	if err != nil {
+		return err
+	}
+	plan, err := health.Validate(&s, set, env)
+	if err != nil {
+		return err
+	}
+	log, err := events.Open(d.EventsFile, jobenv.FromEnv(d.jobEnv()))
+	if err != nil {
+		return err
+	}
+	err = health.Run(ctx, health.Options{
+		Plan:      plan,
+		Reports:   s.Reports,
+		HTTP:      &http.Client{Transport: httpx.NewTransport(nil)},
+		UserAgent: "pmguard/" + d.Version,
+		Out:       d.Out,
+		Events:    log,
+	})
+	if exitcode.Of(err) == exitcode.Fail {
+		return fmt.Errorf("the sample service should have turned healthy: %w", err)
+	}
+	return err
 }

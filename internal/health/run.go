@@ -241,7 +241,7 @@ func printAttempt(w io.Writer, url string, a Attempt, n, max, streak, need int) 
 	if a.Status != 0 {
 		status = fmt.Sprint(a.Status)
 	}
-	line := fmt.Sprintf("%s %s %s %s %7s  attempt %d/%d", a.Time.Format("15:04:05.000"), verdict, url, status, a.Latency.Round(time.Millisecond), n, max)
+	line := fmt.Sprintf("%s %s %s %s %8s  attempt %d/%d", a.Time.Format("15:04:05.000"), verdict, url, status, latency(a.Latency), n, max)
 	if need > 1 && a.Pass {
 		line += fmt.Sprintf("  (%d/%d in a row)", streak, need)
 	}
@@ -266,11 +266,18 @@ func printSummary(w io.Writer, results []EndpointResult) {
 			if s := r.Attempts[n-1].Status; s != 0 {
 				status = fmt.Sprint(s)
 			}
-			lat = r.Attempts[n-1].Latency.Round(time.Millisecond).String()
+			lat = latency(r.Attempts[n-1].Latency)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.URL, res, status, len(r.Attempts), lat, r.Elapsed.Round(100*time.Millisecond), r.Reason)
 	}
 	tw.Flush()
+}
+
+func latency(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%.1fms", ms(d))
+	}
+	return d.Round(time.Millisecond).String()
 }
 
 func summarize(results []EndpointResult) string {
