@@ -97,6 +97,13 @@ func New(o Options) *Client {
 		if err == nil {
 			err = errors.New("no response")
 		}
+		// net/http puts the URL in its errors with only the password masked;
+		// a token in the query or a user name would still show. Redact it
+		// before wrapping, since wrapping fixes the message.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			uerr.URL = RedactURL(uerr.URL)
+		}
 		return nil, fmt.Errorf("after %d attempt(s): %w", tries, err)
 	}
 	rc.Logger = nil
@@ -312,15 +319,17 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// RedactURL hides a URL's user info and query values, where tokens live.
+// RedactURL hides a URL's user info and token-like query values, where
+// secrets live. A URL that does not parse loses its user info and its whole
+// query, since which part is secret cannot be told.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return raw
+		return redactUnparsed(raw)
 	}
 	if u.User != nil {
-		u.User = nil
-		u.Host = "[REDACTED]@" + u.Host
+		// The user name alone may be a token (https://TOKEN@host).
+		u.User = url.User("REDACTED")
 	}
 	if u.RawQuery != "" {
 		q := u.Query()
@@ -332,6 +341,24 @@ func RedactURL(raw string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+func redactUnparsed(raw string) string {
+	rest, scheme := raw, ""
+	if i := strings.Index(raw, "://"); i >= 0 {
+		scheme, rest = raw[:i+3], raw[i+3:]
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		rest = "REDACTED" + rest[at:]
+	}
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		rest = rest[:q] + "?REDACTED"
+	}
+	return scheme + rest
 }
 
 func sensitiveParam(k string) bool {
