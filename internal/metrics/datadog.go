@@ -1,0 +1,369 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/httpx"
+)
+
+// Default Datadog queries, on the APM trace metrics of an http.request
+// operation. Placeholders are described at PlaceholderSelector.
+const (
+	DefaultDatadogErrors  = `sum:trace.http.request.errors{$__selector}.as_count()`
+	DefaultDatadogHits    = `sum:trace.http.request.hits{$__selector}.as_count()`
+	DefaultDatadogLatency = `$__percentile:trace.http.request{$__selector}`
+	DefaultDatadogSite    = "datadoghq.com"
+)
+
+// DatadogQueries are Datadog metric query templates; an empty field uses its
+// default.
+type DatadogQueries struct {
+	Errors  string // failed requests; points are summed over the window
+	Hits    string // all requests; points are summed over the window
+	Latency string // a latency in seconds; the highest point in the window is read
+}
+
+// Check validates every override (see CheckDatadogQuery).
+func (q DatadogQueries) Check() error {
+	for _, s := range []string{q.Errors, q.Hits, q.Latency} {
+		if s == "" {
+			continue
+		}
+		if err := CheckDatadogQuery(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (q DatadogQueries) withDefaults() DatadogQueries {
+	if q.Errors == "" {
+		q.Errors = DefaultDatadogErrors
+	}
+	if q.Hits == "" {
+		q.Hits = DefaultDatadogHits
+	}
+	if q.Latency == "" {
+		q.Latency = DefaultDatadogLatency
+	}
+	return q
+}
+
+// DatadogOptions configures a Datadog client.
+type DatadogOptions struct {
+	// Site is the Datadog site, e.g. datadoghq.com (default), datadoghq.eu,
+	// us3.datadoghq.com; requests go to https://api.<site>.
+	Site string
+	// BaseURL overrides the API base URL (a stand-in in tests, a proxy).
+	BaseURL string
+	// APIKey and AppKey are the key values; APIKeyEnv and AppKeyEnv name the
+	// env vars they came from (default DD_API_KEY, DD_APP_KEY), for messages.
+	APIKey, AppKey       string
+	APIKeyEnv, AppKeyEnv string
+	Queries              DatadogQueries
+	// HTTP configures the client; its Redactor learns both keys, and its
+	// transport is wrapped so a 429's X-RateLimit-Reset is waited like
+	// Retry-After (bounded by WaitMax and Retries).
+	HTTP httpx.Options
+	// Now is the clock for windows with a zero End; nil means time.Now.
+	Now func() time.Time
+}
+
+// Datadog reads figures through the Datadog metrics query API (v1).
+type Datadog struct {
+	base           string
+	apiKey, appKey string
+	apiEnv, appEnv string
+	queries        DatadogQueries
+	http           *httpx.Client
+	now            func() time.Time
+}
+
+// NewDatadog checks the options without any network call; its errors are
+// bad input.
+func NewDatadog(o DatadogOptions) (*Datadog, error) {
+	base := strings.TrimSpace(o.BaseURL)
+	if base == "" {
+		site := strings.TrimSpace(o.Site)
+		if site == "" {
+			site = DefaultDatadogSite
+		}
+		site = strings.TrimPrefix(site, "app.")
+		if err := checkSite(site); err != nil {
+			return nil, err
+		}
+		base = "https://api." + site
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("datadog API URL %q: want an http(s) URL", httpx.RedactURL(base))
+	}
+	if o.APIKeyEnv == "" {
+		o.APIKeyEnv = "DD_API_KEY"
+	}
+	if o.AppKeyEnv == "" {
+		o.AppKeyEnv = "DD_APP_KEY"
+	}
+	if o.APIKey == "" || o.AppKey == "" {
+		return nil, fmt.Errorf("datadog needs an API key and an application key: set $%s and $%s", o.APIKeyEnv, o.AppKeyEnv)
+	}
+	if err := o.Queries.Check(); err != nil {
+		return nil, err
+	}
+	if o.HTTP.Redactor == nil {
+		o.HTTP.Redactor = httpx.NewRedactor()
+	}
+	o.HTTP.Redactor.Add(o.APIKey, o.AppKey)
+	tr := o.HTTP.Transport
+	if tr == nil {
+		tr = httpx.NewTransport(o.HTTP.TLS)
+	}
+	o.HTTP.Transport = rateLimitTransport{tr}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Datadog{
+		base:    strings.TrimRight(u.String(), "/"),
+		apiKey:  o.APIKey,
+		appKey:  o.AppKey,
+		apiEnv:  o.APIKeyEnv,
+		appEnv:  o.AppKeyEnv,
+		queries: o.Queries.withDefaults(),
+		http:    httpx.New(o.HTTP),
+		now:     o.Now,
+	}, nil
+}
+
+// checkSite accepts a bare host name such as datadoghq.eu.
+func checkSite(site string) error {
+	ok := site != "" && !strings.HasPrefix(site, ".") && !strings.HasSuffix(site, ".") && strings.Contains(site, ".")
+	for _, r := range site {
+		ok = ok && (r == '.' || r == '-' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	}
+	if !ok {
+		return fmt.Errorf("datadog site %q: want a site host name such as datadoghq.com, datadoghq.eu or us5.datadoghq.com", site)
+	}
+	return nil
+}
+
+// String names the API for messages.
+func (d *Datadog) String() string { return "datadog at " + d.base }
+
+// Queries returns the templates in use (defaults filled in).
+func (d *Datadog) Queries() DatadogQueries { return d.queries }
+
+// DatadogSeries is one series of a query response. A nil Value is a gap.
+type DatadogSeries struct {
+	Metric     string
+	Scope      string
+	Expression string
+	Points     []DatadogPoint
+}
+
+// DatadogPoint is one [timestamp_ms, value] pair.
+type DatadogPoint struct {
+	Time  time.Time
+	Value *float64
+}
+
+// Counts implements Source: the errors and hits queries, each summed over
+// every point of every series in the window. Hits with series but an errors
+// query without any (no error was ever tagged) count zero errors.
+func (d *Datadog) Counts(ctx context.Context, selector string, w Window) (Counts, error) {
+	vars, from, to, err := d.vars(selector, w, 0)
+	if err != nil {
+		return Counts{}, err
+	}
+	hits, err := d.Query(ctx, expand(d.queries.Hits, vars), from, to)
+	if err != nil {
+		return Counts{}, err
+	}
+	total, ok := sumPoints(hits)
+	if !ok {
+		return Counts{}, &NoDataError{Source: "datadog", Query: expand(d.queries.Hits, vars), Reason: "only empty points"}
+	}
+	errSeries, err := d.Query(ctx, expand(d.queries.Errors, vars), from, to)
+	if err != nil && !errors.Is(err, ErrNoData) {
+		return Counts{}, err
+	}
+	errs, _ := sumPoints(errSeries)
+	return Counts{Errors: errs, Total: total}, nil
+}
+
+// Latency implements Source: the highest point of the latency query in the
+// window, in seconds (a conservative reading when Datadog rolls the window
+// up into several points).
+func (d *Datadog) Latency(ctx context.Context, selector string, q float64, w Window) (time.Duration, error) {
+	if err := CheckQuantile(q); err != nil {
+		return 0, err
+	}
+	vars, from, to, err := d.vars(selector, w, q)
+	if err != nil {
+		return 0, err
+	}
+	query := expand(d.queries.Latency, vars)
+	series, err := d.Query(ctx, query, from, to)
+	if err != nil {
+		return 0, err
+	}
+	best, found := math.Inf(-1), false
+	for _, s := range series {
+		for _, p := range s.Points {
+			if p.Value != nil && !math.IsNaN(*p.Value) {
+				best, found = math.Max(best, *p.Value), true
+			}
+		}
+	}
+	if !found {
+		return 0, &NoDataError{Source: "datadog", Query: query, Reason: "only empty points"}
+	}
+	if math.IsInf(best, 0) || best < 0 {
+		return 0, fmt.Errorf("datadog: latency query gave %v seconds, not a latency; query: %s", best, query)
+	}
+	return time.Duration(best * float64(time.Second)), nil
+}
+
+func (d *Datadog) vars(selector string, w Window, q float64) (map[string]string, time.Time, time.Time, error) {
+	scope, err := datadogScope(selector)
+	if err != nil {
+		return nil, time.Time{}, time.Time{}, err
+	}
+	if w.Length < time.Second {
+		return nil, time.Time{}, time.Time{}, fmt.Errorf("window %v: Datadog queries whole seconds, use at least 1s", w.Length)
+	}
+	to := w.End
+	if to.IsZero() {
+		to = d.now()
+	}
+	vars := map[string]string{
+		PlaceholderSelector: scope,
+		PlaceholderWindow:   strconv.FormatInt(int64(w.Length/time.Second), 10),
+	}
+	if q > 0 {
+		p, err := datadogPercentile(q)
+		if err != nil && strings.Contains(d.queries.Latency, PlaceholderPercentile) {
+			return nil, time.Time{}, time.Time{}, err
+		}
+		vars[PlaceholderPercentile] = p
+	}
+	return vars, to.Add(-w.Length), to, nil
+}
+
+func sumPoints(series []DatadogSeries) (float64, bool) {
+	sum, found := 0.0, false
+	for _, s := range series {
+		for _, p := range s.Points {
+			if p.Value != nil && !math.IsNaN(*p.Value) {
+				sum += *p.Value
+				found = true
+			}
+		}
+	}
+	return sum, found
+}
+
+// Query runs a metrics query over [from, to] (whole seconds). No series is a
+// *NoDataError (errors.Is ErrNoData).
+func (d *Datadog) Query(ctx context.Context, query string, from, to time.Time) ([]DatadogSeries, error) {
+	q := url.Values{
+		"from":  {strconv.FormatInt(from.Unix(), 10)},
+		"to":    {strconv.FormatInt(to.Unix(), 10)},
+		"query": {query},
+	}
+	hdr := http.Header{}
+	hdr.Set("Accept", "application/json")
+	hdr.Set("DD-API-KEY", d.apiKey)
+	hdr.Set("DD-APPLICATION-KEY", d.appKey)
+	resp, err := d.http.Get(ctx, d.base+"/api/v1/query?"+q.Encode(), hdr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: no answer before the deadline: %w", d, err)
+		}
+		return nil, fmt.Errorf("%s is unreachable: %w", d, err)
+	}
+	defer resp.Body.Close()
+	red := d.http.Redactor()
+	body, truncated, err := httpx.ReadLimited(resp.Body, 32<<20)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the response: %w", d, red.Error(err))
+	}
+	if truncated {
+		return nil, fmt.Errorf("%s: response larger than 32 MiB; narrow the query", d)
+	}
+	var r struct {
+		Status string   `json:"status"`
+		Error  string   `json:"error"`
+		Errors []string `json:"errors"`
+		Series []struct {
+			Metric     string        `json:"metric"`
+			Scope      string        `json:"scope"`
+			Expression string        `json:"expression"`
+			Pointlist  [][2]*float64 `json:"pointlist"`
+		} `json:"series"`
+	}
+	jsonErr := json.Unmarshal(body, &r)
+	msg := r.Error
+	if len(r.Errors) > 0 {
+		msg = strings.Join(r.Errors, "; ")
+	}
+	if jsonErr != nil || msg == "" && resp.StatusCode/100 != 2 {
+		msg = snippet(body)
+	}
+	msg = red.Redact(msg)
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return nil, &AuthError{Source: "datadog", Status: resp.StatusCode, Message: msg,
+			Hint: fmt.Sprintf("check %s/%s (the API key must be valid for this site and the application key needs the timeseries_query permission)", d.apiEnv, d.appEnv)}
+	case resp.StatusCode == http.StatusTooManyRequests:
+		reset := resp.Header.Get("X-RateLimit-Reset")
+		if reset != "" {
+			msg += "; rate limit resets in " + reset + "s"
+		}
+		return nil, &QueryError{Source: "datadog", Status: resp.StatusCode, Type: "rate_limited", Message: msg, Query: query}
+	case resp.StatusCode/100 != 2:
+		return nil, &QueryError{Source: "datadog", Status: resp.StatusCode, Message: msg, Query: query}
+	case jsonErr != nil:
+		return nil, &QueryError{Source: "datadog", Status: resp.StatusCode, Message: "not a Datadog query response: " + msg, Query: query}
+	case r.Status != "" && r.Status != "ok":
+		return nil, &QueryError{Source: "datadog", Status: resp.StatusCode, Type: r.Status, Message: msg, Query: query}
+	}
+	var out []DatadogSeries
+	for _, s := range r.Series {
+		ds := DatadogSeries{Metric: s.Metric, Scope: s.Scope, Expression: s.Expression}
+		for _, p := range s.Pointlist {
+			if p[0] == nil {
+				continue
+			}
+			ds.Points = append(ds.Points, DatadogPoint{Time: time.UnixMilli(int64(*p[0])), Value: p[1]})
+		}
+		out = append(out, ds)
+	}
+	if len(out) == 0 {
+		return nil, &NoDataError{Source: "datadog", Query: query, Reason: "no series matched"}
+	}
+	return out, nil
+}
+
+// rateLimitTransport copies Datadog's X-RateLimit-Reset (seconds until the
+// limit resets) into Retry-After on a 429, so httpx's backoff waits for the
+// reset instead of guessing. httpx still caps the wait and the retries.
+type rateLimitTransport struct{ next http.RoundTripper }
+
+func (t rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+		if s, perr := strconv.Atoi(strings.TrimSpace(resp.Header.Get("X-RateLimit-Reset"))); perr == nil && s >= 0 {
+			resp.Header.Set("Retry-After", strconv.Itoa(s))
+		}
+	}
+	return resp, err
+}
