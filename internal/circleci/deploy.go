@@ -1,0 +1,125 @@
+package circleci
+
+import (
+	"context"
+	"iter"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// DeployService covers CircleCI's deploy routes: deploy settings, the
+// rollback pipeline, and deploy markers (components, environments,
+// versions). These routes are newer than the published OpenAPI file; their
+// shapes follow CircleCI's API documentation.
+type DeployService struct{ c *Client }
+
+// DeploySettings is GET /deploy/projects/{project_id}/settings. A pipeline
+// definition that is not set is omitted by the API.
+type DeploySettings struct {
+	RollbackPipelineDefinitionID string `json:"rollback_pipeline_definition_id,omitempty"`
+	DeployPipelineDefinitionID   string `json:"deploy_pipeline_definition_id,omitempty"`
+}
+
+// Settings returns a project's deploy settings.
+func (s *DeployService) Settings(ctx context.Context, projectID string) (*DeploySettings, error) {
+	var out DeploySettings
+	err := s.c.do(ctx, http.MethodGet, "/deploy/projects/"+url.PathEscape(projectID)+"/settings", nil, nil, &out)
+	return &out, err
+}
+
+// RollbackRequest is the body of POST /projects/{project_id}/rollback.
+type RollbackRequest struct {
+	ComponentName   string         `json:"component_name"`
+	CurrentVersion  string         `json:"current_version"`
+	EnvironmentName string         `json:"environment_name"`
+	TargetVersion   string         `json:"target_version"`
+	Namespace       string         `json:"namespace,omitempty"`
+	Reason          string         `json:"reason,omitempty"`
+	Parameters      map[string]any `json:"parameters,omitempty"`
+}
+
+// RollbackResponse is what starting a rollback returns: the id of what it
+// started (the rollback pipeline) and how it rolls back.
+type RollbackResponse struct {
+	ID           string `json:"id"`
+	RollbackType string `json:"rollback_type"`
+}
+
+// Rollback runs the project's registered rollback pipeline.
+func (s *DeployService) Rollback(ctx context.Context, projectID string, req RollbackRequest) (*RollbackResponse, error) {
+	var out RollbackResponse
+	err := s.c.do(ctx, http.MethodPost, "/projects/"+url.PathEscape(projectID)+"/rollback", nil, req, &out)
+	return &out, err
+}
+
+// Component is a deployed component (deploy markers).
+type Component struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	ProjectID    string    `json:"project_id"`
+	ReleaseCount int64     `json:"release_count"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Environment is a deploy environment.
+type Environment struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ComponentVersion is one version of a component in an environment.
+type ComponentVersion struct {
+	Name           string    `json:"name"`
+	EnvironmentID  string    `json:"environment_id"`
+	Namespace      string    `json:"namespace,omitempty"`
+	IsLive         bool      `json:"is_live"`
+	PipelineID     string    `json:"pipeline_id"`
+	WorkflowID     string    `json:"workflow_id"`
+	JobID          string    `json:"job_id"`
+	JobNumber      int64     `json:"job_number"`
+	LastDeployedAt time.Time `json:"last_deployed_at"`
+}
+
+// Components iterates over an organization's components, optionally those
+// of one project.
+func (s *DeployService) Components(ctx context.Context, orgID, projectID string) iter.Seq2[Component, error] {
+	return Items(ctx, func(ctx context.Context, token string) (*Page[Component], error) {
+		q := url.Values(pageQuery(token))
+		q.Set("org-id", orgID)
+		if projectID != "" {
+			q.Set("project-id", projectID)
+		}
+		var p Page[Component]
+		err := s.c.do(ctx, http.MethodGet, "/deploy/components", q, nil, &p)
+		return &p, err
+	}, 0)
+}
+
+// Environments iterates over an organization's deploy environments.
+func (s *DeployService) Environments(ctx context.Context, orgID string) iter.Seq2[Environment, error] {
+	return Items(ctx, func(ctx context.Context, token string) (*Page[Environment], error) {
+		q := url.Values(pageQuery(token))
+		q.Set("org-id", orgID)
+		var p Page[Environment]
+		err := s.c.do(ctx, http.MethodGet, "/deploy/environments", q, nil, &p)
+		return &p, err
+	}, 0)
+}
+
+// Versions iterates over a component's versions (newest deploy first),
+// optionally in one environment.
+func (s *DeployService) Versions(ctx context.Context, componentID, environmentID string) iter.Seq2[ComponentVersion, error] {
+	return Items(ctx, func(ctx context.Context, token string) (*Page[ComponentVersion], error) {
+		q := url.Values(pageQuery(token))
+		if environmentID != "" {
+			q.Set("environment-id", environmentID)
+		}
+		var p Page[ComponentVersion]
+		err := s.c.do(ctx, http.MethodGet, "/deploy/components/"+url.PathEscape(componentID)+"/versions", q, nil, &p)
+		return &p, err
+	}, 0)
+}

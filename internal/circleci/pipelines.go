@@ -1,0 +1,222 @@
+package circleci
+
+import (
+	"context"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// PipelinesService covers /pipeline, /project/{slug}/pipeline and
+// /project/{provider}/{org}/{project}/pipeline/run.
+type PipelinesService struct{ c *Client }
+
+// Pipeline is a pipeline as the API returns it (schema "Pipeline").
+type Pipeline struct {
+	ID                string          `json:"id"`
+	Errors            []PipelineError `json:"errors"`
+	ProjectSlug       string          `json:"project_slug"`
+	UpdatedAt         *time.Time      `json:"updated_at,omitempty"`
+	Number            int64           `json:"number"`
+	TriggerParameters map[string]any  `json:"trigger_parameters,omitempty"`
+	State             string          `json:"state"`
+	CreatedAt         time.Time       `json:"created_at"`
+	Trigger           Trigger         `json:"trigger"`
+	VCS               *VCS            `json:"vcs,omitempty"`
+}
+
+// PipelineError is one error recorded on a pipeline.
+type PipelineError struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+// Trigger says how a pipeline was started.
+type Trigger struct {
+	Type       string    `json:"type"` // scheduled_pipeline, explicit, api, webhook
+	ReceivedAt time.Time `json:"received_at"`
+	Actor      Actor     `json:"actor"`
+}
+
+// Actor is the user who triggered a pipeline.
+type Actor struct {
+	Login     string  `json:"login"`
+	AvatarURL *string `json:"avatar_url"`
+}
+
+// VCS is the code a pipeline ran.
+type VCS struct {
+	ProviderName        string  `json:"provider_name"`
+	TargetRepositoryURL string  `json:"target_repository_url"`
+	OriginRepositoryURL string  `json:"origin_repository_url"`
+	Branch              string  `json:"branch,omitempty"`
+	Tag                 string  `json:"tag,omitempty"`
+	Revision            string  `json:"revision"`
+	ReviewID            string  `json:"review_id,omitempty"`
+	ReviewURL           string  `json:"review_url,omitempty"`
+	Commit              *Commit `json:"commit,omitempty"`
+}
+
+// Commit is the subject and body of a pipeline's commit message.
+type Commit struct {
+	Subject *string `json:"subject"`
+	Body    *string `json:"body"`
+}
+
+// Branch is the pipeline's branch, or "".
+func (p *Pipeline) Branch() string {
+	if p.VCS == nil {
+		return ""
+	}
+	return p.VCS.Branch
+}
+
+// Revision is the pipeline's commit SHA, or "".
+func (p *Pipeline) Revision() string {
+	if p.VCS == nil {
+		return ""
+	}
+	return p.VCS.Revision
+}
+
+// Tag is the pipeline's git tag, or "".
+func (p *Pipeline) Tag() string {
+	if p.VCS == nil {
+		return ""
+	}
+	return p.VCS.Tag
+}
+
+// Param returns a trigger parameter and whether it is set.
+func (p *Pipeline) Param(name string) (any, bool) {
+	v, ok := p.TriggerParameters[name]
+	return v, ok
+}
+
+// ListPipelinesOptions filters a project's pipelines.
+type ListPipelinesOptions struct {
+	Branch string // only this branch; "" for all
+}
+
+// List returns one page of a project's pipelines, newest first.
+func (s *PipelinesService) List(ctx context.Context, projectSlug string, opts *ListPipelinesOptions, pageToken string) (*Page[Pipeline], error) {
+	q := url.Values(pageQuery(pageToken))
+	if opts != nil && opts.Branch != "" {
+		q.Set("branch", opts.Branch)
+	}
+	var p Page[Pipeline]
+	err := s.c.do(ctx, http.MethodGet, "/project/"+pathEscape(projectSlug)+"/pipeline", q, nil, &p)
+	return &p, err
+}
+
+// Pages iterates over pages of a project's pipelines, newest first.
+func (s *PipelinesService) Pages(ctx context.Context, projectSlug string, opts *ListPipelinesOptions, maxPages int) iter.Seq2[*Page[Pipeline], error] {
+	return Pages(ctx, func(ctx context.Context, token string) (*Page[Pipeline], error) {
+		return s.List(ctx, projectSlug, opts, token)
+	}, maxPages)
+}
+
+// All iterates over a project's pipelines, newest first.
+func (s *PipelinesService) All(ctx context.Context, projectSlug string, opts *ListPipelinesOptions, maxPages int) iter.Seq2[Pipeline, error] {
+	return Items(ctx, func(ctx context.Context, token string) (*Page[Pipeline], error) {
+		return s.List(ctx, projectSlug, opts, token)
+	}, maxPages)
+}
+
+// Get returns a pipeline by id.
+func (s *PipelinesService) Get(ctx context.Context, id string) (*Pipeline, error) {
+	var p Pipeline
+	err := s.c.do(ctx, http.MethodGet, "/pipeline/"+url.PathEscape(id), nil, nil, &p)
+	return &p, err
+}
+
+// GetByNumber returns a project's pipeline by number.
+func (s *PipelinesService) GetByNumber(ctx context.Context, projectSlug string, number int64) (*Pipeline, error) {
+	var p Pipeline
+	err := s.c.do(ctx, http.MethodGet, "/project/"+pathEscape(projectSlug)+"/pipeline/"+strconv.FormatInt(number, 10), nil, nil, &p)
+	return &p, err
+}
+
+// ListWorkflows returns one page of a pipeline's workflows.
+func (s *PipelinesService) ListWorkflows(ctx context.Context, pipelineID, pageToken string) (*Page[Workflow], error) {
+	var p Page[Workflow]
+	err := s.c.do(ctx, http.MethodGet, "/pipeline/"+url.PathEscape(pipelineID)+"/workflow", pageQuery(pageToken), nil, &p)
+	return &p, err
+}
+
+// Workflows returns every workflow of a pipeline.
+func (s *PipelinesService) Workflows(ctx context.Context, pipelineID string) ([]Workflow, error) {
+	return Collect(Items(ctx, func(ctx context.Context, token string) (*Page[Workflow], error) {
+		return s.ListWorkflows(ctx, pipelineID, token)
+	}, 0))
+}
+
+// TriggerRequest is the body of the legacy trigger (POST
+// /project/{slug}/pipeline): a branch or a tag, and pipeline parameters.
+type TriggerRequest struct {
+	Branch     string         `json:"branch,omitempty"`
+	Tag        string         `json:"tag,omitempty"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+}
+
+// PipelineCreation is what a trigger returns.
+type PipelineCreation struct {
+	ID        string    `json:"id"`
+	State     string    `json:"state"`
+	Number    int64     `json:"number"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Trigger starts a pipeline with the legacy endpoint, used by GitHub OAuth
+// and Bitbucket projects.
+func (s *PipelinesService) Trigger(ctx context.Context, projectSlug string, req TriggerRequest) (*PipelineCreation, error) {
+	var out PipelineCreation
+	err := s.c.do(ctx, http.MethodPost, "/project/"+pathEscape(projectSlug)+"/pipeline", nil, req, &out)
+	return &out, err
+}
+
+// RunRequest is the body of POST /project/{provider}/{org}/{project}/pipeline/run.
+type RunRequest struct {
+	DefinitionID string         `json:"definition_id,omitempty"`
+	Config       *Ref           `json:"config,omitempty"`
+	Checkout     *Ref           `json:"checkout,omitempty"`
+	Parameters   map[string]any `json:"parameters,omitempty"`
+}
+
+// Ref is a branch or a tag.
+type Ref struct {
+	Branch string `json:"branch,omitempty"`
+	Tag    string `json:"tag,omitempty"`
+}
+
+// Run starts a pipeline from a pipeline definition.
+func (s *PipelinesService) Run(ctx context.Context, projectSlug string, req RunRequest) (*PipelineCreation, error) {
+	var out PipelineCreation
+	err := s.c.do(ctx, http.MethodPost, "/project/"+pathEscape(projectSlug)+"/pipeline/run", nil, req, &out)
+	return &out, err
+}
+
+// PipelineDefinition is one of a project's pipeline definitions.
+type PipelineDefinition struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Definitions lists a project's pipeline definitions (GET
+// /projects/{project_id}/pipeline-definitions; newer than the published spec).
+func (s *PipelinesService) Definitions(ctx context.Context, projectID string) ([]PipelineDefinition, error) {
+	var out struct {
+		Items []PipelineDefinition `json:"items"`
+	}
+	err := s.c.do(ctx, http.MethodGet, "/projects/"+url.PathEscape(projectID)+"/pipeline-definitions", nil, nil, &out)
+	return out.Items, err
+}
+
+// URL is the pipeline's page in the web app.
+func (c *Client) PipelineURL(projectSlug string, number int64) string {
+	return c.AppURL() + "/pipelines/" + pathEscape(projectSlug) + "/" + strconv.FormatInt(number, 10)
+}
