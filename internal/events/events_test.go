@@ -229,8 +229,8 @@ func TestAppendFillsJobContextAndRedacts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.jsonl")
 	job := jobenv.FromEnv(config.MapEnv(map[string]string{
 		"CIRCLE_PROJECT_USERNAME": "acme", "CIRCLE_PROJECT_REPONAME": "api",
-		"CIRCLE_BUILD_URL":   "https://circleci.com/gh/acme/api/7",
-		"CIRCLE_BRANCH":      "main", "CIRCLE_SHA1": "abc123", "CIRCLE_JOB": "deploy",
+		"CIRCLE_BUILD_URL": "https://circleci.com/gh/acme/api/7",
+		"CIRCLE_BRANCH":    "main", "CIRCLE_SHA1": "abc123", "CIRCLE_JOB": "deploy",
 		"CIRCLE_WORKFLOW_ID": "wf-1", "CIRCLE_PIPELINE_ID": "pl-1", "CIRCLE_PIPELINE_NUMBER": "42",
 	}))
 	log, err := events.Open(path, job)
