@@ -1,0 +1,321 @@
+package canary
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+func defaultCriteria() Criteria {
+	return Criteria{ErrorThreshold: 0.02, Quantile: 0.95, Alpha: 0.01, Beta: 0.05, MinSamples: 100, PerRequest: true, Margin: 0.5}
+}
+
+func TestWilson(t *testing.T) {
+	cases := []struct {
+		k, n, lo, hi float64
+	}{
+		{0, 10, 0, 0.2775},
+		{1, 10, 0.0179, 0.4042},
+		{10, 100, 0.0552, 0.1744},
+		{100, 100, 0.963, 1},
+	}
+	for _, c := range cases {
+		lo, hi := wilson(c.k, c.n, z95)
+		if math.Abs(lo-c.lo) > 5e-4 || math.Abs(hi-c.hi) > 5e-4 {
+			t.Errorf("wilson(%v, %v) = %.4f, %.4f; want %.4f, %.4f", c.k, c.n, lo, hi, c.lo, c.hi)
+		}
+	}
+}
+
+func TestQuantileBoundsCoverTrueQuantile(t *testing.T) {
+	// Uniform latencies over 1..1000 ms: the true p95 is 950 ms.
+	r := rand.New(rand.NewPCG(7, 7))
+	miss := 0
+	const runs = 400
+	for range runs {
+		h := newHistogram()
+		for range 300 {
+			_ = h.RecordValue(int64(1000 + r.IntN(999_000)))
+		}
+		lo, hi, ok := quantileBounds(h, 0.95)
+		if !ok {
+			t.Fatal("300 samples should bound p95 from above")
+		}
+		if lo > 950_000 || hi < 950_000 {
+			miss++
+		}
+	}
+	// A 95% interval misses about 5% of the time; far more means it is wrong.
+	if miss > runs/10 {
+		t.Errorf("the interval missed the true p95 in %d of %d runs", miss, runs)
+	}
+}
+
+func TestQuantileBoundsTooFewSamples(t *testing.T) {
+	h := newHistogram()
+	for i := range 20 {
+		_ = h.RecordValue(int64(1000 * (i + 1)))
+	}
+	if _, _, ok := quantileBounds(h, 0.99); ok {
+		t.Error("20 samples cannot bound p99 from above")
+	}
+}
+
+func samples(n int, errEvery int, lat time.Duration) []Sample {
+	out := make([]Sample, n)
+	for i := range out {
+		out[i] = Sample{Latency: lat, HasLatency: true}
+		if errEvery > 0 && i%errEvery == errEvery-1 {
+			out[i].Err, out[i].Kind = true, "status 500"
+		}
+	}
+	return out
+}
+
+func TestJudgeDecides(t *testing.T) {
+	slow := defaultCriteria()
+	slow.Latency = 100 * time.Millisecond
+	tests := []struct {
+		name   string
+		c      Criteria
+		batch  []Sample
+		want   State
+		check  string
+		maxReq float64
+	}{
+		{"all errors fail fast", defaultCriteria(), samples(100, 1, time.Millisecond), Failed, "error rate", 10},
+		{"one in five fails", defaultCriteria(), samples(400, 5, time.Millisecond), Failed, "error rate", 80},
+		{"clean passes", defaultCriteria(), samples(2000, 0, time.Millisecond), Passed, "all", 400},
+		{"slow fails on latency", slow, samples(2000, 0, 300*time.Millisecond), Failed, "latency", 20},
+		{"fast passes the latency check", slow, samples(2000, 0, 30*time.Millisecond), Passed, "all", 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := NewJudge(tc.c)
+			j.Add(Batch{Canary: Obs{Samples: tc.batch}})
+			e := j.Evidence()
+			if e.State != tc.want || e.Check != tc.check {
+				t.Fatalf("state %s by %q, want %s by %q: %s", e.State, e.Check, tc.want, tc.check, e.Reason)
+			}
+			if e.Samples > tc.maxReq {
+				t.Errorf("decided after %v requests, want at most %v", e.Samples, tc.maxReq)
+			}
+			if e.Reason == "" {
+				t.Error("no reason")
+			}
+		})
+	}
+}
+
+func TestJudgeMinSamplesGatesPass(t *testing.T) {
+	c := defaultCriteria()
+	c.MinSamples = 1000
+	j := NewJudge(c)
+	j.Add(Batch{Canary: Obs{Samples: samples(999, 0, time.Millisecond)}})
+	if j.State() != Running {
+		t.Fatalf("passed with %v requests, fewer than min_samples", j.Evidence().Samples)
+	}
+	j.Add(Batch{Canary: Obs{Samples: samples(1, 0, time.Millisecond)}})
+	if j.State() != Passed {
+		t.Fatalf("state %s after min_samples clean requests", j.State())
+	}
+}
+
+func TestJudgeFinish(t *testing.T) {
+	j := NewJudge(defaultCriteria())
+	if j.Finish("max_duration 1m reached") != Inconclusive || !strings.Contains(j.Evidence().Reason, "no traffic") {
+		t.Errorf("no traffic: %s %q", j.State(), j.Evidence().Reason)
+	}
+	j = NewJudge(defaultCriteria())
+	// 1.5% errors: between healthy and threshold, undecided after 200 requests.
+	j.Add(Batch{Canary: Obs{Samples: samples(200, 67, time.Millisecond)}})
+	if j.State() != Running {
+		t.Fatalf("decided on ambiguous evidence: %s", j.Evidence().Reason)
+	}
+	if j.Finish("max_duration 1m reached") != Inconclusive || !strings.Contains(j.Evidence().Reason, "not decisive") {
+		t.Errorf("ambiguous: %s %q", j.State(), j.Evidence().Reason)
+	}
+}
+
+func TestJudgeCounts(t *testing.T) {
+	c := defaultCriteria()
+	c.PerRequest = false
+	c.Latency = 200 * time.Millisecond
+	t.Run("errors per interval", func(t *testing.T) {
+		j := NewJudge(c)
+		j.Add(Batch{Canary: Obs{Total: 600, Errors: 60, Latency: 50 * time.Millisecond, HasLatency: true}})
+		if j.State() != Failed {
+			t.Fatalf("10%% errors over 600 requests: %s", j.State())
+		}
+	})
+	t.Run("healthy intervals pass", func(t *testing.T) {
+		j := NewJudge(c)
+		for range 3 {
+			j.Add(Batch{Canary: Obs{Total: 300, Errors: 1, Latency: 50 * time.Millisecond, HasLatency: true}})
+		}
+		if j.State() != Passed {
+			t.Fatalf("state %s: %s", j.State(), j.progressLine())
+		}
+	})
+	t.Run("latency over two intervals in a row", func(t *testing.T) {
+		j := NewJudge(c)
+		j.Add(Batch{Canary: Obs{Total: 10, Latency: 500 * time.Millisecond, HasLatency: true}})
+		if j.State() != Running {
+			t.Fatalf("one slow interval decided: %s", j.State())
+		}
+		j.Add(Batch{Canary: Obs{Total: 10, Latency: 500 * time.Millisecond, HasLatency: true}})
+		if j.State() != Failed || j.Evidence().Check != "latency" {
+			t.Fatalf("two slow intervals: %s by %s", j.State(), j.Evidence().Check)
+		}
+	})
+	t.Run("no data stays undecided", func(t *testing.T) {
+		j := NewJudge(c)
+		for range 5 {
+			j.Add(Batch{Canary: Obs{Note: "no series"}})
+		}
+		if j.State() != Running || j.Finish("") != Inconclusive {
+			t.Fatalf("state %s", j.State())
+		}
+	})
+}
+
+func TestJudgeBaseline(t *testing.T) {
+	c := defaultCriteria()
+	c.Baseline = true
+	c.ErrorThreshold = 0.2 // the absolute test alone would not fail 8%
+	j := NewJudge(c)
+	canary := samples(2000, 12, time.Millisecond) // 8% errors
+	base := samples(2000, 100, time.Millisecond)  // 1% errors
+	for i := 0; i < len(canary); i += 10 {
+		j.Add(Batch{
+			Canary:   Obs{Samples: canary[i : i+10]},
+			Baseline: &Obs{Samples: base[i : i+10]},
+		})
+		if j.State() != Running {
+			break
+		}
+	}
+	if j.State() != Failed || j.Evidence().Check != "baseline error rate" {
+		t.Fatalf("state %s by %q: %s", j.State(), j.Evidence().Check, j.Evidence().Reason)
+	}
+	if j.Evidence().Baseline == nil {
+		t.Fatal("no baseline figures")
+	}
+}
+
+func TestJudgeBaselineLatencyGate(t *testing.T) {
+	c := defaultCriteria()
+	c.Baseline = true
+	j := NewJudge(c)
+	for range 100 {
+		j.Add(Batch{
+			Canary:   Obs{Samples: samples(10, 0, 40*time.Millisecond)},
+			Baseline: &Obs{Samples: samples(10, 0, 10*time.Millisecond)},
+		})
+	}
+	if j.State() != Running {
+		t.Fatalf("passed a canary 4x slower than the baseline: %s", j.Evidence().Reason)
+	}
+	if j.Finish("max_duration reached") != Failed || j.Evidence().Check != "baseline latency" {
+		t.Fatalf("finish: %s by %s", j.State(), j.Evidence().Check)
+	}
+}
+
+// simulate runs one canary through the judge at 10 requests a second for
+// at most maxDur; it returns the state and the time to the verdict (the
+// deciding request's scheduled time: the judge decides request by request).
+func simulate(r *rand.Rand, c Criteria, errRate float64, maxDur time.Duration) (State, time.Duration) {
+	const rate = 10
+	j := NewJudge(c)
+	ss := make([]Sample, 50)
+	limit := int(maxDur.Seconds() * rate)
+	for sent := 0; sent < limit; sent += len(ss) {
+		for i := range ss {
+			// Latency plays no part here: the error test alone is simulated.
+			ss[i] = Sample{}
+			if r.Float64() < errRate {
+				ss[i].Err, ss[i].Kind = true, "status 500"
+			}
+		}
+		if j.Add(Batch{Canary: Obs{Samples: ss}}) != Running {
+			return j.State(), time.Duration(j.Evidence().Samples / rate * float64(time.Second))
+		}
+	}
+	return j.Finish("max_duration"), maxDur
+}
+
+// TestSimulatedFalseRollbacks runs 10,000 healthy canaries (1% errors,
+// threshold 2%, alpha 1%) and checks that the share rolled back (fail, or
+// inconclusive with the default on_inconclusive fail) is at most alpha
+// within sampling tolerance.
+func TestSimulatedFalseRollbacks(t *testing.T) {
+	r := rand.New(rand.NewPCG(2026, 11))
+	c := defaultCriteria()
+	const runs = 10_000
+	rolledBack := 0
+	var times []float64
+	for range runs {
+		s, el := simulate(r, c, 0.01, 10*time.Minute)
+		if s != Passed {
+			rolledBack++
+		}
+		times = append(times, el.Seconds())
+	}
+	rate := float64(rolledBack) / runs
+	tol := 3 * math.Sqrt(c.Alpha*(1-c.Alpha)/runs)
+	t.Logf("healthy: %d of %d rolled back (%.2f%%), median time to verdict %.0fs, p90 %.0fs", rolledBack, runs, 100*rate, median(times), quantile(times, 0.9))
+	if rate > c.Alpha+tol {
+		t.Errorf("false rollbacks %.3f%% > alpha %.1f%% + %.2f%%", 100*rate, 100*c.Alpha, 100*tol)
+	}
+	if m := median(times); m >= 180 {
+		t.Errorf("healthy canaries passed in a median %.0fs, want under 3 minutes", m)
+	}
+}
+
+// TestSimulatedDetection runs bad canaries and checks they are failed, and
+// how fast.
+func TestSimulatedDetection(t *testing.T) {
+	r := rand.New(rand.NewPCG(2026, 12))
+	c := defaultCriteria()
+	for _, tc := range []struct {
+		errRate   float64
+		medianMax float64 // seconds
+	}{
+		{0.20, 5},
+		{0.05, 20},
+		{0.02, 300}, // at the threshold: failed at least 1-beta of the time
+	} {
+		const runs = 2000
+		failed := 0
+		var times []float64
+		for range runs {
+			s, el := simulate(r, c, tc.errRate, 10*time.Minute)
+			if s == Failed {
+				failed++
+				times = append(times, el.Seconds())
+			}
+		}
+		share := float64(failed) / runs
+		t.Logf("%.0f%% errors: failed %.2f%%, median %.1fs, p90 %.1fs, p99 %.1fs", 100*tc.errRate, 100*share, median(times), quantile(times, 0.9), quantile(times, 0.99))
+		if share < 1-c.Beta-3*math.Sqrt(c.Beta*(1-c.Beta)/runs) {
+			t.Errorf("%.0f%% errors: failed only %.2f%%", 100*tc.errRate, 100*share)
+		}
+		if m := median(times); m > tc.medianMax {
+			t.Errorf("%.0f%% errors: median time to fail %.1fs, want <= %.0fs", 100*tc.errRate, m, tc.medianMax)
+		}
+	}
+}
+
+func median(xs []float64) float64 { return quantile(xs, 0.5) }
+
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[int(q*float64(len(s)-1))]
+}

@@ -1,0 +1,155 @@
+package canary
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/metrics"
+)
+
+// MetricOptions configure a metric source (Prometheus or Datadog).
+type MetricOptions struct {
+	Metrics          metrics.Source
+	Name             string // "prometheus at https://..." for messages
+	CanarySelector   string
+	BaselineSelector string // "" for none
+	Quantile         float64
+	Interval         time.Duration
+	// Deadline is when the analysis ends; the last interval is cut short
+	// there, so nothing runs past it.
+	Deadline time.Time
+	Clock    Clock
+}
+
+// metricSource reads, once per interval, the requests and errors of the
+// interval just ended, and the latency percentile over it.
+type metricSource struct {
+	o MetricOptions
+	// Warn receives a note when a query finds no data.
+	warn func(string)
+}
+
+// NewMetricSource returns a source reading o.Metrics every o.Interval.
+func NewMetricSource(o MetricOptions, warn func(string)) Source {
+	if warn == nil {
+		warn = func(string) {}
+	}
+	return &metricSource{o: o, warn: warn}
+}
+
+// Start reads one interval to check the server, the credentials and the
+// queries before the analysis starts: a query the server rejects as
+// malformed is bad input (exit 2, the server's message verbatim), refused
+// credentials or an unreachable server mean the analysis cannot run (exit 3).
+// No data yet is fine: the canary may be too new to have been scraped.
+func (m *metricSource) Start(ctx context.Context) error {
+	w := metrics.Window{Length: m.o.Interval}
+	sels := []string{m.o.CanarySelector}
+	if m.o.BaselineSelector != "" {
+		sels = append(sels, m.o.BaselineSelector)
+	}
+	for _, sel := range sels {
+		_, err := m.o.Metrics.Counts(ctx, sel, w)
+		if err == nil {
+			_, err = m.o.Metrics.Latency(ctx, sel, m.o.Quantile, w)
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, metrics.ErrNoData):
+			m.warn(fmt.Sprintf("no data yet for %s: %v", sel, err))
+		case isBadQuery(err):
+			return exitcode.Invalidf("%s: %v", m.o.Name, err)
+		default:
+			return fmt.Errorf("cannot read %s: %w", m.o.Name, err)
+		}
+	}
+	return nil
+}
+
+func isBadQuery(err error) bool {
+	var qe *metrics.QueryError
+	var se *metrics.InputError
+	return errors.As(err, &qe) && qe.BadQuery() || errors.As(err, &se)
+}
+
+func (m *metricSource) Next(ctx context.Context) (Batch, error) {
+	wait := m.o.Interval
+	if left := m.o.Deadline.Sub(m.o.Clock.Now()); left < wait {
+		wait = left
+	}
+	if wait < time.Second {
+		wait = time.Second // metric systems resolve seconds at best
+	}
+	if err := m.o.Clock.Sleep(ctx, wait); err != nil {
+		return Batch{}, err
+	}
+	w := metrics.Window{Length: wait}
+	c, err := m.read(ctx, m.o.CanarySelector, w)
+	if err != nil {
+		return Batch{}, err
+	}
+	b := Batch{Canary: c}
+	if m.o.BaselineSelector != "" {
+		bo, err := m.read(ctx, m.o.BaselineSelector, w)
+		if err != nil {
+			return Batch{}, err
+		}
+		b.Baseline = &bo
+	}
+	return b, nil
+}
+
+// read returns one track's interval; no data is an empty interval with a
+// note, not an error: the judge counts it as no traffic.
+func (m *metricSource) read(ctx context.Context, sel string, w metrics.Window) (Obs, error) {
+	c, err := m.o.Metrics.Counts(ctx, sel, w)
+	if errors.Is(err, metrics.ErrNoData) {
+		return Obs{Note: err.Error()}, nil
+	}
+	if err != nil {
+		return Obs{}, err
+	}
+	o := Obs{Total: c.Total, Errors: c.Errors}
+	if c.Total <= 0 {
+		return o, nil
+	}
+	lat, err := m.o.Metrics.Latency(ctx, sel, m.o.Quantile, w)
+	switch {
+	case errors.Is(err, metrics.ErrNoData):
+		o.Note = err.Error()
+	case err != nil:
+		return Obs{}, err
+	default:
+		o.Latency, o.HasLatency = lat, true
+	}
+	return o, nil
+}
+
+func (m *metricSource) Close() {}
+
+// Clock is the time the analysis runs on; tests pass a fake one that moves
+// only when slept on.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d or until ctx is done.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+func (RealClock) Now() time.Time { return time.Now() }
+
+func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
