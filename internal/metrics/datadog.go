@@ -105,7 +105,7 @@ func NewDatadog(o DatadogOptions) (*Datadog, error) {
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("datadog API URL %q: want an http(s) URL", httpx.RedactURL(base))
+		return nil, &InputError{What: "datadog API URL", Input: httpx.RedactURL(base), Pos: -1, Reason: "want an http(s) URL"}
 	}
 	if o.APIKeyEnv == "" {
 		o.APIKeyEnv = "DD_API_KEY"
@@ -114,7 +114,7 @@ func NewDatadog(o DatadogOptions) (*Datadog, error) {
 		o.AppKeyEnv = "DD_APP_KEY"
 	}
 	if o.APIKey == "" || o.AppKey == "" {
-		return nil, fmt.Errorf("datadog needs an API key and an application key: set $%s and $%s", o.APIKeyEnv, o.AppKeyEnv)
+		return nil, &InputError{What: "datadog keys", Input: "$" + o.APIKeyEnv + ", $" + o.AppKeyEnv, Pos: -1, Reason: "both must be set: an API key and an application key"}
 	}
 	if err := o.Queries.Check(); err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func checkSite(site string) error {
 		ok = ok && (r == '.' || r == '-' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
 	}
 	if !ok {
-		return fmt.Errorf("datadog site %q: want a site host name such as datadoghq.com, datadoghq.eu or us5.datadoghq.com", site)
+		return &InputError{What: "datadog site", Input: site, Pos: -1, Reason: "want a site host name such as datadoghq.com, datadoghq.eu or us5.datadoghq.com"}
 	}
 	return nil
 }
@@ -237,8 +237,8 @@ func (d *Datadog) vars(selector string, w Window, q float64) (map[string]string,
 	if err != nil {
 		return nil, time.Time{}, time.Time{}, err
 	}
-	if w.Length < time.Second {
-		return nil, time.Time{}, time.Time{}, fmt.Errorf("window %v: Datadog queries whole seconds, use at least 1s", w.Length)
+	if err := CheckWindow(w.Length); err != nil {
+		return nil, time.Time{}, time.Time{}, err
 	}
 	to := w.End
 	if to.IsZero() {

@@ -133,7 +133,7 @@ func Permanent(err error) bool {
 	if errors.Is(err, ErrUnauthorized) {
 		return true
 	}
-	var se *SyntaxError
+	var se *InputError
 	if errors.As(err, &se) {
 		return true
 	}

@@ -89,7 +89,7 @@ type Prometheus struct {
 func NewPrometheus(o PrometheusOptions) (*Prometheus, error) {
 	u, err := url.Parse(strings.TrimSpace(o.URL))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("prometheus URL %q: want an http(s) URL such as https://prom.internal", httpx.RedactURL(o.URL))
+		return nil, &InputError{What: "prometheus URL", Input: httpx.RedactURL(o.URL), Pos: -1, Reason: "want an http(s) URL such as https://prom.internal"}
 	}
 	if err := o.Queries.Check(); err != nil {
 		return nil, err

@@ -26,16 +26,20 @@ const (
 
 var placeholderRE = regexp.MustCompile(`\$__[A-Za-z_]+`)
 
-// SyntaxError is a selector or query override refused before any network
-// call. Pos is a byte offset into Input.
-type SyntaxError struct {
-	What   string // "selector", "PromQL query", "Datadog query", ...
+// InputError is a selector, query override, window or quantile refused
+// before any network call: bad input, for the caller to report as such. Pos
+// is a byte offset into Input, or -1 when no position applies.
+type InputError struct {
+	What   string // "selector", "PromQL query", "Datadog query", "window", ...
 	Input  string
 	Pos    int
 	Reason string
 }
 
-func (e *SyntaxError) Error() string {
+func (e *InputError) Error() string {
+	if e.Pos < 0 {
+		return fmt.Sprintf("%s %s: %s", e.What, e.Input, e.Reason)
+	}
 	return fmt.Sprintf("%s %q: %s (at byte %d)", e.What, e.Input, e.Reason, e.Pos)
 }
 
@@ -71,7 +75,16 @@ func CheckDatadogQuery(query string) error {
 // CheckQuantile checks 0 < q < 1.
 func CheckQuantile(q float64) error {
 	if !(q > 0 && q < 1) {
-		return fmt.Errorf("quantile %v is outside (0, 1): use e.g. 0.95 for p95", q)
+		return &InputError{What: "quantile", Input: formatQuantile(q), Pos: -1, Reason: "outside (0, 1): use e.g. 0.95 for p95"}
+	}
+	return nil
+}
+
+// CheckWindow checks a window length: at least one second and a whole
+// number of milliseconds (PromQL's resolution; Datadog rounds to seconds).
+func CheckWindow(d time.Duration) error {
+	if d < time.Second || d%time.Millisecond != 0 {
+		return &InputError{What: "window", Input: d.String(), Pos: -1, Reason: "want at least 1s, in whole milliseconds"}
 	}
 	return nil
 }
@@ -80,7 +93,7 @@ func CheckQuantile(q float64) error {
 // without braces, ready to merge with other matchers.
 func promMatchers(sel string) (string, error) {
 	bad := func(pos int, reason string) (string, error) {
-		return "", &SyntaxError{What: "selector", Input: sel, Pos: pos, Reason: reason}
+		return "", &InputError{What: "selector", Input: sel, Pos: pos, Reason: reason}
 	}
 	s := strings.TrimSpace(sel)
 	off := strings.Index(sel, s)
@@ -170,14 +183,14 @@ func datadogScope(sel string) (string, error) {
 		s = strings.TrimSpace(s[1 : len(s)-1])
 	}
 	if s == "" {
-		return "", &SyntaxError{What: "selector", Input: sel, Reason: "empty: give a Datadog scope such as {service:api,version:canary}"}
+		return "", &InputError{What: "selector", Input: sel, Pos: 0, Reason: "empty: give a Datadog scope such as {service:api,version:canary}"}
 	}
 	if err := checkTemplate("selector", s, false); err != nil {
-		err.(*SyntaxError).Input = sel
+		err.(*InputError).Input = sel
 		return "", err
 	}
 	if i := strings.IndexAny(s, "{}"); i >= 0 {
-		return "", &SyntaxError{What: "selector", Input: sel, Pos: i, Reason: "give the tags only, such as {service:api,version:canary}: the metric names come from the queries"}
+		return "", &InputError{What: "selector", Input: sel, Pos: i, Reason: "give the tags only, such as {service:api,version:canary}: the metric names come from the queries"}
 	}
 	return s, nil
 }
@@ -186,7 +199,7 @@ func datadogScope(sel string) (string, error) {
 // brackets, only the allowed placeholders. promql enables # comments.
 func checkTemplate(what, q string, promql bool, allowed ...string) error {
 	bad := func(pos int, reason string) error {
-		return &SyntaxError{What: what, Input: q, Pos: pos, Reason: reason}
+		return &InputError{What: what, Input: q, Pos: pos, Reason: reason}
 	}
 	if strings.TrimSpace(q) == "" {
 		return bad(0, "empty")
@@ -272,8 +285,8 @@ func expand(q string, vars map[string]string) string {
 
 // promDuration formats d as a PromQL duration in its largest exact unit.
 func promDuration(d time.Duration) (string, error) {
-	if d <= 0 || d%time.Millisecond != 0 {
-		return "", fmt.Errorf("window %v must be a positive whole number of milliseconds", d)
+	if err := CheckWindow(d); err != nil {
+		return "", err
 	}
 	for _, u := range []struct {
 		d time.Duration
@@ -298,5 +311,5 @@ func datadogPercentile(q float64) (string, error) {
 			return "p" + strconv.Itoa(int(ok)), nil
 		}
 	}
-	return "", fmt.Errorf("Datadog offers p50, p75, p90, p95 and p99; %v has no aggregator (override the latency query for others)", q)
+	return "", &InputError{What: "quantile", Input: formatQuantile(q), Pos: -1, Reason: "Datadog offers p50, p75, p90, p95 and p99 only (override the latency query for others)"}
 }
