@@ -1,0 +1,282 @@
+// Package postmortem turns an incident's CI/CD data into a blameless
+// post-mortem draft: it merges the CircleCI runs of the failed deploy and its
+// rollback, pmguard's event logs and the team's incident.yml into one
+// timeline, measures the response phases, and writes Markdown (with a
+// Mermaid diagram GitHub renders) and one self-contained HTML page.
+package postmortem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/report"
+)
+
+// Options are the inputs and dependencies of one run.
+type Options struct {
+	// FailedPipeline and RollbackPipeline are CircleCI pipeline ids; empty
+	// ones are found in the event log (rollback_initiated) or the job's
+	// environment (CurrentPipeline).
+	FailedPipeline   string
+	RollbackPipeline string
+	CurrentPipeline  string
+	EventFiles       []string
+	// IncidentFile is incident.yml; with IncidentOptional a missing file is
+	// fine (the default path), otherwise it is bad input.
+	IncidentFile     string
+	IncidentOptional bool
+	OutDir           string
+	Title            string
+	FollowUp         time.Time
+	// Link is where readers find the draft (the job's artifacts page); it is
+	// what goes into the Slack thread.
+	Link string
+
+	// CircleCI fetches pipelines and artifacts; nil works from the event logs
+	// and incident.yml alone.
+	CircleCI *circleci.Client
+	// Poster posts the draft's link into the incident's Slack thread; nil
+	// posts nothing.
+	Poster Poster
+	Log    *events.Log
+	Now    func() time.Time
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Poster posts a message into an existing Slack thread.
+type Poster interface {
+	PostInThread(ctx context.Context, t Thread, text string) error
+}
+
+// Thread is a Slack thread, as the notify verb records it in the `notified`
+// event (channel and the parent message's ts).
+type Thread struct {
+	Channel string
+	TS      string
+}
+
+// Result says what was written.
+type Result struct {
+	Markdown string
+	HTML     string
+	Document *Document
+}
+
+// Run gathers the data, writes postmortem.md and postmortem.html into
+// OutDir and posts the link when a Poster and a thread are known. A CircleCI
+// failure still writes the draft from what was found, then exits 3.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+	var inc *Incident
+	if o.IncidentFile != "" {
+		if _, err := os.Stat(o.IncidentFile); err != nil && o.IncidentOptional && errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(o.Stderr, "pmguard postmortem: no %s; the analysis sections are left as prompts\n", o.IncidentFile)
+		} else {
+			var err error
+			if inc, err = LoadIncident(o.IncidentFile); err != nil {
+				return nil, err
+			}
+		}
+	}
+	evs, err := readEventFiles(o.EventFiles)
+	if err != nil {
+		return nil, err
+	}
+
+	var notes []string
+	var pipelines []Pipeline
+	var fetchErr error
+	failed, rollback := pipelineIDs(o, evs)
+	if o.CircleCI != nil && failed != "" {
+		f := &fetcher{c: o.CircleCI}
+		var artEvs []events.Event
+		pipelines, artEvs, notes, fetchErr = f.incident(ctx, failed, rollback)
+		evs = events.Merge(append(evs, artEvs...))
+	} else if o.CircleCI == nil {
+		notes = append(notes, "CircleCI was not queried (no token); the timeline comes from the event logs and incident.yml.")
+	} else {
+		notes = append(notes, "No failed pipeline id was given or found in the event log; CircleCI runs are not included.")
+	}
+	if fetchErr != nil {
+		notes = append(notes, "CircleCI data is incomplete: "+fetchErr.Error())
+	}
+
+	doc := Build(Input{Title: o.Title, FollowUp: o.FollowUp, Now: o.Now(), Incident: inc, Events: evs, Pipelines: pipelines, Notes: notes})
+	res, err := write(o.OutDir, doc)
+	if err != nil {
+		return nil, err
+	}
+	printSummary(o.Stdout, doc, res)
+	o.Log.Append(events.Event{Verb: "postmortem", Event: "postmortem_written", Target: res.HTML, //nolint:errcheck // the draft is written; a lost event is not worth failing for
+		Message: doc.Title, Figures: figures(doc)})
+
+	if o.Poster != nil {
+		postLink(ctx, o, doc, evs)
+	}
+	if fetchErr != nil {
+		return res, fmt.Errorf("pmguard postmortem: the draft was written without complete CircleCI data: %w", fetchErr)
+	}
+	return res, nil
+}
+
+func readEventFiles(paths []string) ([]events.Event, error) {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return nil, exitcode.Invalidf("pmguard postmortem: event log %s: %v", p, unwrapPath(err))
+		}
+	}
+	evs, err := events.ReadFiles(paths...)
+	if err != nil {
+		return nil, fmt.Errorf("pmguard postmortem: reading event logs: %w", err)
+	}
+	return evs, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// pipelineIDs finds the failed and rollback pipelines: the settings first,
+// then the rollback_initiated event, then the current pipeline.
+func pipelineIDs(o Options, evs []events.Event) (failed, rollback string) {
+	failed, rollback = o.FailedPipeline, o.RollbackPipeline
+	for _, e := range events.Filter(evs, "rollback_initiated") {
+		if failed == "" {
+			failed = firstFigure(e.Figures, "rollback_of", "pmguard_rollback_of", "failed_pipeline_id")
+			if failed == "" {
+				failed = e.PipelineID
+			}
+		}
+		if rollback == "" {
+			rollback = firstFigure(e.Figures, "rollback_pipeline_id", "new_pipeline_id", "pipeline_id")
+		}
+	}
+	if failed == "" {
+		failed = o.CurrentPipeline
+	}
+	if rollback == failed {
+		rollback = ""
+	}
+	return failed, rollback
+}
+
+func firstFigure(f map[string]any, keys ...string) string {
+	for _, k := range keys {
+		if s, ok := f[k].(string); ok && strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s)
+		}
+	}
+	return ""
+}
+
+func write(dir string, doc *Document) (*Result, error) {
+	if dir == "" {
+		dir = "."
+	}
+	res := &Result{Markdown: filepath.Join(dir, "postmortem.md"), HTML: filepath.Join(dir, "postmortem.html"), Document: doc}
+	if err := report.WriteFile(res.Markdown, []byte(doc.Markdown())); err != nil {
+		return nil, fmt.Errorf("pmguard postmortem: %w", err)
+	}
+	page, err := doc.HTML()
+	if err != nil {
+		return nil, fmt.Errorf("pmguard postmortem: rendering HTML: %w", err)
+	}
+	if err := report.WriteFile(res.HTML, page); err != nil {
+		return nil, fmt.Errorf("pmguard postmortem: %w", err)
+	}
+	return res, nil
+}
+
+func printSummary(w io.Writer, d *Document, res *Result) {
+	fmt.Fprintf(w, "Post-mortem draft: %s\n", d.Title)
+	fmt.Fprintf(w, "  Markdown: %s\n  HTML:     %s\n\n", res.Markdown, res.HTML)
+	for _, s := range d.Summary {
+		fmt.Fprintf(w, "%s\n\n", s)
+	}
+	fmt.Fprintf(w, "Timeline (%s):\n", d.Location)
+	for _, e := range d.Timeline {
+		fmt.Fprintf(w, "  %s  %-60s  [%s]\n", d.clock(e.Time), clip(e.Event, 60), e.Source)
+	}
+	fmt.Fprintf(w, "\nTime to detect %s · time to mitigate %s · time to restore %s\n",
+		measure(d.Measures.TimeToDetect), measure(d.Measures.TimeToMitigate), measure(d.Measures.TimeToRestore))
+}
+
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func figures(d *Document) map[string]any {
+	f := map[string]any{"timeline_entries": len(d.Timeline)}
+	if d.Measures.TimeToDetect > 0 {
+		f["time_to_detect_s"] = d.Measures.TimeToDetect.Seconds()
+	}
+	if d.Measures.TimeToMitigate > 0 {
+		f["time_to_mitigate_s"] = d.Measures.TimeToMitigate.Seconds()
+	}
+	if d.Measures.TimeToRestore > 0 {
+		f["time_to_restore_s"] = d.Measures.TimeToRestore.Seconds()
+	}
+	return f
+}
+
+// postLink posts the draft's link into the thread of the incident's first
+// Slack notice. Slack trouble is a warning: the draft is already written.
+func postLink(ctx context.Context, o Options, d *Document, evs []events.Event) {
+	t, ok := threadOf(evs)
+	if !ok {
+		fmt.Fprintln(o.Stderr, "pmguard postmortem: no Slack thread in the event log (no `notified` event); the link was not posted")
+		return
+	}
+	link := o.Link
+	if link == "" {
+		link = "the job's Artifacts tab (postmortem.html)"
+	}
+	text := fmt.Sprintf("Post-mortem draft ready: %s\n%s", d.Title, link)
+	if d.Measures.TimeToMitigate > 0 {
+		text += fmt.Sprintf("\nTime to mitigate: %s", fmtDur(d.Measures.TimeToMitigate))
+	}
+	if err := o.Poster.PostInThread(ctx, t, text); err != nil {
+		fmt.Fprintf(o.Stderr, "pmguard postmortem: warning: posting the link to Slack failed: %v\n", err)
+		o.Log.Append(events.Event{Verb: "postmortem", Event: "notify_failed", Message: err.Error()}) //nolint:errcheck // best effort
+		return
+	}
+	o.Log.Append(events.Event{Verb: "postmortem", Event: "postmortem_posted", Figures: map[string]any{"channel": t.Channel, "thread_ts": t.TS}}) //nolint:errcheck // best effort
+}
+
+// threadOf finds the incident's Slack thread: the first `notified` event's
+// channel and parent ts.
+func threadOf(evs []events.Event) (Thread, bool) {
+	for _, e := range events.Filter(evs, "notified") {
+		ch := firstFigure(e.Figures, "channel_id", "channel")
+		ts := firstFigure(e.Figures, "thread_ts", "ts")
+		if ch != "" && ts != "" {
+			return Thread{Channel: ch, TS: ts}, true
+		}
+	}
+	return Thread{}, false
+}

@@ -1,0 +1,316 @@
+package postmortem
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const (
+	failedID   = "5034460f-c7c4-4c43-9457-de07e2029e7b"
+	rollbackID = "9a1f0d3e-5b2c-4e8a-9d41-2f6c3b7a8e10"
+	actorLogin = "jdoe-secret-login"
+)
+
+func at(hhmmss string) time.Time {
+	t, err := time.Parse(time.RFC3339, "2026-11-20T"+hhmmss+"Z")
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// referencePipelines is the reference incident as CircleCI records it:
+// deploy #1234 on main at 14:00, done 14:05; rollback #1236 from 14:25 to 14:30.
+func referencePipelines() []Pipeline {
+	return []Pipeline{
+		{ID: failedID, Number: 1234, ProjectSlug: "gh/acme/shop", Branch: "main", Revision: "abc1234def5678abc1234def5678abc1234def56",
+			Subject: "Add index on orders.status", TriggerType: "webhook", Actor: actorLogin, Created: at("14:00:00"),
+			Workflows: []Workflow{{ID: "wf-1", Name: "deploy", Status: "success", Created: at("14:00:02"), Stopped: at("14:05:00"),
+				Jobs: []Job{
+					{Name: "build", Status: "success", Number: 7001, Started: at("14:00:05"), Stopped: at("14:02:00"), URL: "https://app.circleci.com/pipelines/gh/acme/shop/jobs/7001"},
+					{Name: "deploy", Status: "success", Number: 7002, Started: at("14:02:05"), Stopped: at("14:05:00"), URL: "https://app.circleci.com/pipelines/gh/acme/shop/jobs/7002"},
+				}}}},
+		{ID: rollbackID, Number: 1236, ProjectSlug: "gh/acme/shop", Branch: "main", Revision: "1f2e3d4c5b6a71f2e3d4c5b6a71f2e3d4c5b6a7",
+			Subject: "Previous release", TriggerType: "api", Actor: actorLogin, Created: at("14:25:00"), Rollback: true,
+			Workflows: []Workflow{{ID: "wf-2", Name: "deploy", Status: "success", Created: at("14:25:02"), Stopped: at("14:30:00"),
+				Jobs: []Job{{Name: "deploy", Status: "success", Number: 7010, Started: at("14:25:05"), Stopped: at("14:30:00"), URL: "https://app.circleci.com/pipelines/gh/acme/shop/jobs/7010"}}}}},
+	}
+}
+
+func referenceInput(t *testing.T) Input {
+	t.Helper()
+	inc, err := LoadIncident("testdata/reference/incident.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := events.ReadFiles("testdata/reference/events.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Input{Now: at("16:00:00"), Incident: inc, Events: evs, Pipelines: referencePipelines()}
+}
+
+// referenceOrder is every moment of the reference incident, in order, with
+// the source it must be attributed to.
+var referenceOrder = []struct {
+	clock, contains, source string
+}{
+	{"14:00", "Deploy pipeline #1234 triggered on main", "CircleCI"},
+	{"14:05", "Job deploy succeeded", "CircleCI"},
+	{"14:05", "Health check passed", "pmguard health"},
+	{"14:12", "Error rate rose from 5% to 25%", "Datadog monitor"},
+	{"14:15", "SEV-2 declared", "PagerDuty"},
+	{"14:20", "Root cause found", "incident channel"},
+	{"14:25", "Rollback started through CircleCI", "pmguard rollback"},
+	{"14:30", "Rollback workflow deploy succeeded", "CircleCI"},
+	{"14:30", "Rollback completed", "pmguard rollback"},
+	{"14:45", "All clear", "incident channel"},
+}
+
+// checkReferenceTimeline asserts the reference moments appear in order,
+// each with its time and source, and the timeline is sorted.
+func checkReferenceTimeline(t *testing.T, d *Document) {
+	t.Helper()
+	for i := 1; i < len(d.Timeline); i++ {
+		if d.Timeline[i].Time.Before(d.Timeline[i-1].Time) {
+			t.Fatalf("timeline not sorted at %d: %v after %v", i, d.Timeline[i].Time, d.Timeline[i-1].Time)
+		}
+	}
+	next := 0
+	for _, e := range d.Timeline {
+		if next < len(referenceOrder) && strings.Contains(e.Event, referenceOrder[next].contains) {
+			want := referenceOrder[next]
+			if got := d.clock(e.Time); got != want.clock {
+				t.Errorf("%q at %s, want %s", e.Event, got, want.clock)
+			}
+			if !strings.HasPrefix(e.Source, want.source) {
+				t.Errorf("%q from %q, want %q", e.Event, e.Source, want.source)
+			}
+			next++
+		}
+	}
+	if next != len(referenceOrder) {
+		t.Fatalf("timeline lacks %q (or has it out of order):\n%s", referenceOrder[next].contains, dump(d.Timeline))
+	}
+}
+
+func dump(es []Entry) string {
+	var b strings.Builder
+	for _, e := range es {
+		b.WriteString(e.Time.Format("15:04:05") + " " + e.Event + " [" + e.Source + "]\n")
+	}
+	return b.String()
+}
+
+func TestReferenceIncident(t *testing.T) {
+	d := Build(referenceInput(t))
+	checkReferenceTimeline(t, d)
+
+	// alert 14:12 -> rollback complete 14:30
+	if d.Measures.TimeToMitigate != 18*time.Minute {
+		t.Errorf("time to mitigate = %v, want 18m", d.Measures.TimeToMitigate)
+	}
+	// deploy done 14:05 -> alert 14:12
+	if d.Measures.TimeToDetect != 7*time.Minute {
+		t.Errorf("time to detect = %v, want 7m", d.Measures.TimeToDetect)
+	}
+	// deploy done 14:05 -> restored 14:30
+	if d.Measures.TimeToRestore != 25*time.Minute {
+		t.Errorf("time to restore = %v, want 25m", d.Measures.TimeToRestore)
+	}
+	// alert 14:12 -> all clear 14:45
+	if d.Measures.TimeToResolve != 33*time.Minute {
+		t.Errorf("time to resolve = %v, want 33m", d.Measures.TimeToResolve)
+	}
+	wantPhases := map[string]time.Duration{"Detection": 7 * time.Minute, "Triage": 8 * time.Minute, "Mitigation": 10 * time.Minute, "Resolution": 15 * time.Minute}
+	for _, p := range d.Phases {
+		if !p.Measured || p.Duration != wantPhases[p.Name] {
+			t.Errorf("phase %s = %v (measured %v), want %v", p.Name, p.Duration, p.Measured, wantPhases[p.Name])
+		}
+	}
+	if !d.Impact.HasErrorRate || d.Impact.PeakErrorRate != 0.25 {
+		t.Errorf("peak error rate = %v, want 0.25", d.Impact.PeakErrorRate)
+	}
+	if len(d.Impact.Endpoints) != 1 || d.Impact.Endpoints[0] != "POST /api/checkout" {
+		t.Errorf("failing endpoints = %v", d.Impact.Endpoints)
+	}
+}
+
+var sections = []string{
+	"## Summary", "## Impact", "## Timeline", "```mermaid", "## Response", "### Detection", "### Triage",
+	"### Mitigation", "### Resolution", "## Root cause", "### 5 Whys", "## Contributing factors",
+	"### Went well", "### Went wrong", "### Got lucky", "## Action items", "## Lessons learned", "## Follow-up",
+}
+
+func TestMarkdownGolden(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Input)
+	}{
+		{"reference", func(*Input) {}},
+		// Only the event log: no CircleCI data, no incident.yml. Every
+		// analysis section is a prompt; the phases say what is missing.
+		{"events-only", func(in *Input) { in.Incident, in.Pipelines = nil, nil }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := referenceInput(t)
+			c.mutate(&in)
+			md := Build(in).Markdown()
+			for _, s := range sections {
+				if !strings.Contains(md, s) {
+					t.Errorf("section %q missing", s)
+				}
+			}
+			golden(t, filepath.Join("testdata", c.name+".golden.md"), md)
+		})
+	}
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the rendered Markdown (run go test -update and review the diff):\n%s", path, firstDiff(string(want), got))
+	}
+}
+
+func firstDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(al) || i < len(bl); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			return "line " + strconv.Itoa(i+1) + ":\n- " + x + "\n+ " + y
+		}
+	}
+	return ""
+}
+
+// The CI actor's login is never in the draft; a role the team wrote for it is.
+func TestBlamelessActor(t *testing.T) {
+	in := referenceInput(t)
+	d := Build(in)
+	page, err := d.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"markdown": d.Markdown(), "html": string(page)} {
+		if strings.Contains(out, actorLogin) {
+			t.Errorf("%s names the CI actor's login", name)
+		}
+	}
+	if !strings.Contains(d.Markdown(), "triggered on main by a push") {
+		t.Errorf("trigger not described by its kind")
+	}
+	in.Incident.Roles = map[string]string{actorLogin: "the release engineer"}
+	md := Build(in).Markdown()
+	if strings.Contains(md, actorLogin) || !strings.Contains(md, "by the release engineer") {
+		t.Errorf("the role the team wrote is not used in place of the login")
+	}
+}
+
+// Hostile text from incident.yml or CI never becomes markup.
+func TestEscaping(t *testing.T) {
+	in := referenceInput(t)
+	in.Incident.Timeline[0].Event = `<script>alert(1)</script> | [x](javascript:alert(1)) :crit, x, 2020-01-01 %% #`
+	in.Pipelines[0].Subject = `"><img src=x onerror=alert(1)>`
+	d := Build(in)
+	page, err := d.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(page), "<script>") || strings.Contains(string(page), "<img") {
+		t.Errorf("HTML carries raw markup from inputs")
+	}
+	md := d.Markdown()
+	if strings.Contains(md, "<script>") || strings.Contains(md, "[x](javascript") {
+		t.Errorf("Markdown carries raw markup from inputs")
+	}
+	task := regexp.MustCompile(`^    [^:]+ :(milestone|done|active|crit), (ev|phase)\d+, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d, (0m|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)$`)
+	for _, line := range strings.Split(strings.TrimSpace(d.Mermaid()), "\n")[4:] {
+		if strings.HasPrefix(line, "    section ") {
+			continue
+		}
+		if !task.MatchString(line) {
+			t.Errorf("Mermaid task line a label could have altered: %q", line)
+		}
+		if strings.Contains(line, "%%") || strings.Contains(line, "#") || strings.Contains(line, ";") {
+			t.Errorf("Mermaid line carries a comment, entity or statement end: %s", line)
+		}
+	}
+}
+
+func TestIncidentValidation(t *testing.T) {
+	cases := []struct {
+		name, yml, want string
+	}{
+		{"bad priority", "action_items:\n  - action: fix\n    priority: P5\n", "line 3: invalid priority \"P5\""},
+		{"bad time", "date: 2026-11-20\ntimeline:\n  - time: \"25:99\"\n    event: x\n", "line 3: invalid time \"25:99\""},
+		{"time of day without date", "timeline:\n  - time: \"14:12\"\n    event: x\n", "needs a top-level date"},
+		{"bad deadline", "action_items:\n  - action: fix\n    deadline: next week\n", "line 3: invalid date \"next week\""},
+		{"bad status", "action_items:\n  - action: fix\n    status: maybe\n", "line 3: invalid status \"maybe\""},
+		{"bad mark", "date: 2026-11-20\ntimeline:\n  - time: \"14:12\"\n    event: x\n    marks: fixed\n", "line 5: invalid marks \"fixed\""},
+		{"unknown key", "severty: SEV-1\n", "line 1: field severty not found"},
+		{"bad timezone", "timezone: Mars/Olympus\n", "line 1: invalid timezone"},
+		{"entry without event", "date: 2026-11-20\ntimeline:\n  - time: \"14:12\"\n", "line 3: timeline entry 1 has no event"},
+		{"not yaml", "timeline: [\n", "line"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "incident.yml")
+			if err := os.WriteFile(path, []byte(c.yml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadIncident(path)
+			if err == nil {
+				t.Fatalf("accepted %q", c.yml)
+			}
+			if exitcode.Of(err) != exitcode.BadInput {
+				t.Errorf("exit %d, want 2: %v", exitcode.Of(err), err)
+			}
+			if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("error %q does not name %q and the file", err, c.want)
+			}
+		})
+	}
+}
+
+func TestIncidentTimes(t *testing.T) {
+	inc, err := ParseIncident([]byte("date: 2026-11-20\ntimezone: Europe/Berlin\ntimeline:\n" +
+		"  - {time: \"14:12\", event: a}\n  - {time: \"2026-11-20 15:00\", event: b}\n  - {time: \"2026-11-20T14:00:00Z\", event: c}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"2026-11-20T13:12:00Z", "2026-11-20T14:00:00Z", "2026-11-20T14:00:00Z"}
+	for i, e := range inc.Timeline {
+		if got := e.at.UTC().Format(time.RFC3339); got != want[i] {
+			t.Errorf("entry %d at %s, want %s", i, got, want[i])
+		}
+	}
+}
