@@ -225,6 +225,33 @@ func TestPrometheusBearerTokenNeverInErrors(t *testing.T) {
 	}
 }
 
+func TestPrometheusBasicAuthPasswordRedacted(t *testing.T) {
+	const pass = "basic-pass-9f8e7d6c"
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		got = u + ":" + p
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, "no entry for %s:%s", u, p)
+	}))
+	t.Cleanup(srv.Close)
+	url := strings.Replace(srv.URL, "http://", "http://ci:"+pass+"@", 1)
+	p, err := metrics.NewPrometheus(metrics.PrometheusOptions{URL: url, HTTP: fastHTTP()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(p.String(), pass) {
+		t.Errorf("password in %s", p)
+	}
+	_, err = p.Query(context.Background(), "up", time.Time{})
+	if !errors.Is(err, metrics.ErrUnauthorized) || strings.Contains(err.Error(), pass) {
+		t.Fatalf("got %v", err)
+	}
+	if got != "ci:"+pass {
+		t.Errorf("server saw basic auth %q", got)
+	}
+}
+
 func TestPrometheusRetries5xxThenSucceeds(t *testing.T) {
 	var n atomic.Int32
 	f, url := newFakeProm(t, func(w http.ResponseWriter, r *http.Request) {

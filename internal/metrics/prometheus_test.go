@@ -135,6 +135,7 @@ func TestPrometheusReal(t *testing.T) {
 		if qe.Message != want || qe.Type != "bad_data" || qe.Status != 400 || !qe.BadQuery() {
 			t.Errorf("got %+v, want message %q", qe, want)
 		}
+		t.Log(err)
 		if !strings.Contains(err.Error(), want) || !metrics.Permanent(err) {
 			t.Errorf("error text %q lacks Prometheus's message or is not permanent", err)
 		}
