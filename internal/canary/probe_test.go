@@ -1,0 +1,246 @@
+package canary
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/config"
+)
+
+// service is a loopback canary: every n-th request fails with 500, and
+// stall, when set, decides how long a request waits before answering.
+type service struct {
+	errEvery int
+	stall    func(i int64) time.Duration
+	n        atomic.Int64
+}
+
+func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	i := s.n.Add(1)
+	if s.stall != nil {
+		if d := s.stall(i); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
+	if s.errEvery > 0 && i%int64(s.errEvery) == 0 {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
+
+func startService(t *testing.T, s *service) string {
+	t.Helper()
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func probePlan(url string, rate float64) *Plan {
+	c := defaultCriteria()
+	c.MinSamples = 50
+	st, _ := config.ParseStatusSet("2xx")
+	return &Plan{
+		Source: "probe", Target: url, URL: url, Criteria: c, MaxDuration: 20 * time.Second,
+		OnInconclusive: "fail", ErrorLimit: 3, Rate: rate, Concurrency: 20, Expect: st,
+		Timeout: 2 * time.Second, Method: "GET", Header: http.Header{},
+	}
+}
+
+func runPlan(t *testing.T, p *Plan, mod func(*Options)) (*Result, error, string) {
+	t.Helper()
+	client, err := ProbeClient(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var out strings.Builder
+	o := Options{Plan: p, HTTP: client, Out: &syncWriter{w: &out}, Reports: config.Reports{JSON: dir + "/r.json"}}
+	if mod != nil {
+		mod(&o)
+	}
+	err = Run(context.Background(), o)
+	res := readResult(t, o.Reports.JSON)
+	return res, err, out.String()
+}
+
+func TestProbeVerdicts(t *testing.T) {
+	tests := []struct {
+		name     string
+		svc      *service
+		rate     float64
+		want     State
+		maxReq   float64
+		wantKind string
+	}{
+		{"one in five fails", &service{errEvery: 5}, 50, Failed, 100, "status 500"},
+		{"healthy passes", &service{errEvery: 1000}, 200, Passed, 1000, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url := startService(t, tc.svc)
+			res, err, out := runPlan(t, probePlan(url, tc.rate), nil)
+			if res.Verdict != tc.want {
+				t.Fatalf("verdict %s (%v), want %s\n%s", res.Verdict, err, tc.want, out)
+			}
+			if (err == nil) != (tc.want == Passed) {
+				t.Errorf("error %v for verdict %s", err, res.Verdict)
+			}
+			if res.Samples > tc.maxReq {
+				t.Errorf("decided after %v requests, want at most %v", res.Samples, tc.maxReq)
+			}
+			if tc.wantKind != "" && res.ErrorKinds[tc.wantKind] == 0 {
+				t.Errorf("error kinds %v lack %q", res.ErrorKinds, tc.wantKind)
+			}
+			if res.LatencyMS == nil {
+				t.Error("no latency reported")
+			}
+		})
+	}
+}
+
+func TestProbeConnectionRefused(t *testing.T) {
+	// A port that was just free: nothing listens there.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String() + "/"
+	l.Close()
+	res, err, out := runPlan(t, probePlan(url, 20), nil)
+	if res.Verdict != Failed || err == nil {
+		t.Fatalf("verdict %s, err %v\n%s", res.Verdict, err, out)
+	}
+	if res.ErrorKinds["connection refused"] == 0 {
+		t.Errorf("error kinds %v", res.ErrorKinds)
+	}
+	if res.LatencyMS != nil {
+		t.Errorf("refused connections gave a latency %v", *res.LatencyMS)
+	}
+}
+
+// TestProbeStallsShowInLatency: the service stalls every request for
+// 300 ms once 40 have been served; the latency test must fail on it, and a
+// timeout shorter than the stall must count as errors.
+func TestProbeStalls(t *testing.T) {
+	t.Run("latency", func(t *testing.T) {
+		t.Parallel()
+		svc := &service{stall: func(i int64) time.Duration {
+			if i > 40 {
+				return 300 * time.Millisecond
+			}
+			return 0
+		}}
+		p := probePlan(startService(t, svc), 50)
+		p.Criteria.Latency = 100 * time.Millisecond
+		res, err, out := runPlan(t, p, nil)
+		if res.Verdict != Failed || res.Check != "latency" || err == nil {
+			t.Fatalf("verdict %s by %q\n%s", res.Verdict, res.Check, out)
+		}
+		if res.LatencyMS == nil || *res.LatencyMS < 300 {
+			t.Errorf("p95 %v ms does not include the 300 ms stalls", res.LatencyMS)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		t.Parallel()
+		svc := &service{stall: func(int64) time.Duration { return time.Second }}
+		p := probePlan(startService(t, svc), 50)
+		p.Timeout = 100 * time.Millisecond
+		res, _, out := runPlan(t, p, nil)
+		if res.Verdict != Failed || res.ErrorKinds["timeout"] == 0 {
+			t.Fatalf("verdict %s, kinds %v\n%s", res.Verdict, res.ErrorKinds, out)
+		}
+	})
+}
+
+// TestProbeOpenLoop checks that latency runs from the scheduled time: with
+// one slot and a service that takes 50 ms, requests scheduled every 10 ms
+// queue up, and their measured latency grows with the queue instead of
+// staying at 50 ms as a closed-loop client would report.
+func TestProbeOpenLoop(t *testing.T) {
+	svc := &service{stall: func(int64) time.Duration { return 50 * time.Millisecond }}
+	url := startService(t, svc)
+	st, _ := config.ParseStatusSet("2xx")
+	client, _ := ProbeClient(&Plan{Concurrency: 1})
+	p := NewProbe(ProbeOptions{Client: client, URL: url, Expect: st, Rate: 100, Concurrency: 1, Timeout: 5 * time.Second, Tick: 20 * time.Millisecond})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got []Sample
+	for len(got) < 10 {
+		b, err := p.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b.Canary.Samples...)
+	}
+	p.Close()
+	// The 10th request was scheduled at 90 ms but could only start once the
+	// nine before it had each taken 50 ms: about 450 ms after its schedule.
+	if got[9].Latency < 300*time.Millisecond {
+		t.Errorf("10th request latency %v: the queueing delay is missing", got[9].Latency)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Latency < got[i-1].Latency-10*time.Millisecond {
+			t.Errorf("latencies do not grow with the queue: %v then %v", got[i-1].Latency, got[i].Latency)
+		}
+	}
+}
+
+func TestProbeHandsOverInScheduleOrder(t *testing.T) {
+	tr := newTrack("x")
+	tr.done[1] = Sample{Kind: "b"}
+	tr.done[2] = Sample{Kind: "c"}
+	if got := tr.take(); len(got) != 0 {
+		t.Fatalf("handed over %v before request 0 finished", got)
+	}
+	tr.done[0] = Sample{Kind: "a"}
+	got := tr.take()
+	if len(got) != 3 || got[0].Kind != "a" || got[2].Kind != "c" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestProbeSendsHeadersAndUserAgent(t *testing.T) {
+	var mu sync.Mutex
+	var seen http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = r.Header.Clone()
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	p := probePlan(srv.URL, 100)
+	p.Header.Set("X-Canary", "always")
+	p.MaxDuration = time.Second
+	runPlan(t, p, func(o *Options) { o.UserAgent = "pmguard/test" })
+	mu.Lock()
+	defer mu.Unlock()
+	if seen.Get("X-Canary") != "always" || seen.Get("User-Agent") != "pmguard/test" {
+		t.Errorf("headers %v", seen)
+	}
+}
+
+// syncWriter lets the probe's goroutines and the test share a builder.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}

@@ -1,0 +1,270 @@
+package canary
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/metrics"
+)
+
+func readResult(t *testing.T, path string) *Result {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return &Result{}
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("report %s: %v", path, err)
+	}
+	return &r
+}
+
+// fakeClock moves only when slept on, so interval-driven runs take no time.
+type fakeClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	slept time.Duration
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.slept += d
+	return nil
+}
+
+// fakeMetrics answers each read from a script: counts per call, or an error.
+type fakeMetrics struct {
+	mu      sync.Mutex
+	counts  func(call int, sel string) (metrics.Counts, error)
+	latency func(call int, sel string) (time.Duration, error)
+	calls   map[string]int
+	windows []time.Duration
+}
+
+func (f *fakeMetrics) Counts(_ context.Context, sel string, w metrics.Window) (metrics.Counts, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[sel]++
+	f.windows = append(f.windows, w.Length)
+	return f.counts(f.calls[sel], sel)
+}
+
+func (f *fakeMetrics) Latency(_ context.Context, sel string, _ float64, _ metrics.Window) (time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.latency == nil {
+		return 20 * time.Millisecond, nil
+	}
+	return f.latency(f.calls[sel], sel)
+}
+
+func metricPlan(m metrics.Source) *Plan {
+	c := defaultCriteria()
+	c.PerRequest = false
+	return &Plan{
+		Source: "prometheus", Target: `{track="canary"}`, Criteria: c, MaxDuration: 5 * time.Minute,
+		Interval: 30 * time.Second, OnInconclusive: "fail", ErrorLimit: 3,
+		Metrics: m, MetricsName: "prometheus at http://prom.test", CanarySelector: `{track="canary"}`,
+	}
+}
+
+func runMetric(t *testing.T, p *Plan) (*Result, error, *fakeClock, string, []events.Event) {
+	t.Helper()
+	dir := t.TempDir()
+	log, err := events.Open(dir+"/events.jsonl", jobenv.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := newFakeClock()
+	var out strings.Builder
+	err = Run(context.Background(), Options{
+		Plan: p, Clock: clk, Out: &out, Events: log,
+		Reports: config.Reports{JSON: dir + "/r.json", JUnit: dir + "/r.xml"},
+	})
+	evs, rerr := events.ReadFiles(dir + "/events.jsonl")
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	return readResult(t, dir+"/r.json"), err, clk, out.String(), evs
+}
+
+func TestMetricVerdicts(t *testing.T) {
+	tests := []struct {
+		name      string
+		counts    func(int, string) (metrics.Counts, error)
+		onInconcl string
+		want      State
+		code      int
+		event     string
+	}{
+		{"bad canary fails", func(int, string) (metrics.Counts, error) { return metrics.Counts{Total: 300, Errors: 30}, nil }, "fail", Failed, exitcode.Fail, "canary_failed"},
+		{"healthy canary passes", func(int, string) (metrics.Counts, error) { return metrics.Counts{Total: 300, Errors: 1}, nil }, "fail", Passed, exitcode.Pass, "canary_passed"},
+		{"no traffic is inconclusive", func(int, string) (metrics.Counts, error) { return metrics.Counts{}, nil }, "fail", Inconclusive, exitcode.Fail, "canary_inconclusive"},
+		{"no series is inconclusive", func(int, string) (metrics.Counts, error) {
+			return metrics.Counts{}, &metrics.NoDataError{Source: "prometheus", Query: "q", Reason: "no series matched"}
+		}, "fail", Inconclusive, exitcode.Fail, "canary_inconclusive"},
+		{"inconclusive may pass", func(int, string) (metrics.Counts, error) { return metrics.Counts{}, nil }, "pass", Inconclusive, exitcode.Pass, "canary_inconclusive"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := metricPlan(&fakeMetrics{counts: tc.counts})
+			p.OnInconclusive = tc.onInconcl
+			res, err, clk, out, evs := runMetric(t, p)
+			if res.Verdict != tc.want || exitcode.Of(err) != tc.code {
+				t.Fatalf("verdict %s exit %d (%v), want %s exit %d\n%s", res.Verdict, exitcode.Of(err), err, tc.want, tc.code, out)
+			}
+			// Nothing runs past max_duration (plus one interval).
+			if clk.slept > p.MaxDuration+p.Interval {
+				t.Errorf("slept %v, past max_duration %v + interval", clk.slept, p.MaxDuration)
+			}
+			if len(evs) != 2 || evs[0].Event != "canary_started" || evs[1].Event != tc.event {
+				t.Fatalf("events %+v", evs)
+			}
+			f := evs[1].Figures
+			for _, k := range []string{"error_rate", "threshold", "samples", "errors", "elapsed_s", "reason"} {
+				if _, ok := f[k]; !ok {
+					t.Errorf("event lacks figure %s: %v", k, f)
+				}
+			}
+			if !strings.Contains(out, "canary "+strings.ToUpper(map[State]string{Passed: "passed", Failed: "failed", Inconclusive: "inconclusive"}[tc.want])) {
+				t.Errorf("output lacks the verdict:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestMetricSourceErrors(t *testing.T) {
+	t.Run("consecutive failures fail the canary", func(t *testing.T) {
+		m := &fakeMetrics{counts: func(call int, _ string) (metrics.Counts, error) {
+			if call == 1 { // the check before the analysis
+				return metrics.Counts{}, nil
+			}
+			return metrics.Counts{}, errors.New("prometheus: 503 Service Unavailable")
+		}}
+		res, err, _, out, _ := runMetric(t, metricPlan(m))
+		if res.Verdict != Failed || res.Check != "source" || exitcode.Of(err) != exitcode.Fail {
+			t.Fatalf("verdict %s by %q, err %v\n%s", res.Verdict, res.Check, err, out)
+		}
+		if res.SourceErrors != 3 || !strings.Contains(res.Reason, "3 consecutive failed reads") {
+			t.Errorf("source errors %d, reason %q", res.SourceErrors, res.Reason)
+		}
+	})
+	t.Run("a success resets the count", func(t *testing.T) {
+		m := &fakeMetrics{counts: func(call int, _ string) (metrics.Counts, error) {
+			if call == 1 || call%3 == 0 {
+				return metrics.Counts{Total: 300, Errors: 1}, nil
+			}
+			return metrics.Counts{}, errors.New("timeout")
+		}}
+		res, _, _, out, _ := runMetric(t, metricPlan(m))
+		if res.Verdict != Passed {
+			t.Fatalf("verdict %s: %s\n%s", res.Verdict, res.Reason, out)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		err  error
+		code int
+	}{
+		{"bad query is bad input", &metrics.QueryError{Source: "prometheus", Status: 400, Type: "bad_data", Message: `1:10: parse error: unexpected "}"`, Query: "sum(x"}, exitcode.BadInput},
+		{"refused credentials cannot run", &metrics.AuthError{Source: "prometheus", Status: 401, Hint: "check the token"}, exitcode.CouldNotRun},
+		{"unreachable cannot run", errors.New("dial tcp 127.0.0.1:9: connection refused"), exitcode.CouldNotRun},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &fakeMetrics{counts: func(int, string) (metrics.Counts, error) { return metrics.Counts{}, tc.err }}
+			_, err, clk, _, evs := runMetric(t, metricPlan(m))
+			if exitcode.Of(err) != tc.code {
+				t.Fatalf("exit %d (%v), want %d", exitcode.Of(err), err, tc.code)
+			}
+			if qe := (*metrics.QueryError)(nil); errors.As(tc.err, &qe) && !strings.Contains(err.Error(), qe.Message) {
+				t.Errorf("the server's message is not shown verbatim: %v", err)
+			}
+			if clk.slept != 0 {
+				t.Errorf("waited %v before giving up", clk.slept)
+			}
+			if len(evs) != 2 || evs[1].Event != "canary_inconclusive" {
+				t.Errorf("events %+v", evs)
+			}
+		})
+	}
+}
+
+func TestMetricLastIntervalIsCutAtMaxDuration(t *testing.T) {
+	m := &fakeMetrics{counts: func(int, string) (metrics.Counts, error) { return metrics.Counts{Total: 10}, nil }}
+	p := metricPlan(m)
+	p.MaxDuration = 100 * time.Second // 3 intervals of 30 s and one of 10 s
+	p.Criteria.MinSamples = 1000
+	res, _, clk, _, _ := runMetric(t, p)
+	if res.Verdict != Inconclusive {
+		t.Fatalf("verdict %s", res.Verdict)
+	}
+	if clk.slept != p.MaxDuration {
+		t.Errorf("slept %v, want exactly max_duration %v", clk.slept, p.MaxDuration)
+	}
+	if last := m.windows[len(m.windows)-1]; last != 10*time.Second {
+		t.Errorf("last window %v, want the 10s left", last)
+	}
+}
+
+func TestMetricBaseline(t *testing.T) {
+	m := &fakeMetrics{counts: func(_ int, sel string) (metrics.Counts, error) {
+		if sel == "base" {
+			return metrics.Counts{Total: 3000, Errors: 10}, nil
+		}
+		return metrics.Counts{Total: 300, Errors: 4}, nil // 1.3%: passes the absolute test, 4x the baseline
+	}}
+	p := metricPlan(m)
+	p.BaselineSelector = "base"
+	p.Criteria.Baseline = true
+	p.Criteria.ErrorThreshold = 0.05
+	res, _, _, out, _ := runMetric(t, p)
+	if res.Verdict != Failed || res.Check != "baseline error rate" || res.Baseline == nil {
+		t.Fatalf("verdict %s by %q: %s\n%s", res.Verdict, res.Check, res.Reason, out)
+	}
+}
+
+func TestJUnitReport(t *testing.T) {
+	m := &fakeMetrics{counts: func(int, string) (metrics.Counts, error) { return metrics.Counts{Total: 300, Errors: 30}, nil }}
+	p := metricPlan(m)
+	p.Criteria.Latency = time.Second
+	dir := t.TempDir()
+	err := Run(context.Background(), Options{Plan: p, Clock: newFakeClock(), Reports: config.Reports{JUnit: dir + "/j.xml"}})
+	if exitcode.Of(err) != exitcode.Fail {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(dir + "/j.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := string(b)
+	if !strings.Contains(x, `tests="2"`) || !strings.Contains(x, `failures="1"`) || !strings.Contains(x, "canary FAILED") {
+		t.Errorf("junit:\n%s", x)
+	}
+}
