@@ -198,6 +198,16 @@ func (j *Job) expand(steps []any, depth int) ([]map[string]any, error) {
 		switch {
 		case key == "run" || key == "store_test_results" || key == "store_artifacts" || builtins[key]:
 			out = append(out, map[string]any{key: body})
+		case key == "steps": // - steps: << parameters.x >> of type steps
+			list, ok := body.([]any)
+			if !ok && body != nil {
+				return nil, fmt.Errorf("steps: want a list, got %T", body)
+			}
+			flat, err := j.expand(list, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, flat...)
 		case key == "when" || key == "unless":
 			m, ok := body.(map[string]any)
 			if !ok {

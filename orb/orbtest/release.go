@@ -63,12 +63,13 @@ type ReleaseServer struct {
 	mu     sync.Mutex
 	hits   map[string]int
 	tamper map[string]bool
-	fail   map[string][]int // statuses to answer before serving the file
+	swap   map[string]string // path -> path whose file is served instead
+	fail   map[string][]int  // statuses to answer before serving the file
 }
 
 // NewReleaseServer serves dir; Close it when done.
 func NewReleaseServer(dir string) *ReleaseServer {
-	s := &ReleaseServer{dir: dir, hits: map[string]int{}, tamper: map[string]bool{}, fail: map[string][]int{}}
+	s := &ReleaseServer{dir: dir, hits: map[string]int{}, tamper: map[string]bool{}, swap: map[string]string{}, fail: map[string][]int{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -78,6 +79,10 @@ func (s *ReleaseServer) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.hits[p]++
 	tamper := s.tamper[p]
+	file := p
+	if other, ok := s.swap[p]; ok {
+		file = other
+	}
 	status := 0
 	if f := s.fail[p]; len(f) > 0 {
 		status, s.fail[p] = f[0], f[1:]
@@ -91,7 +96,7 @@ func (s *ReleaseServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	b, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(strings.TrimPrefix(p, "/"))))
+	b, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(strings.TrimPrefix(file, "/"))))
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -127,6 +132,14 @@ func (s *ReleaseServer) Tamper(urlPath string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tamper[urlPath] = true
+}
+
+// Swap makes the server answer urlPath with the file of fromURLPath: a
+// well-formed archive that is not the one the checksums name.
+func (s *ReleaseServer) Swap(urlPath, fromURLPath string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.swap[urlPath] = fromURLPath
 }
 
 // Fail makes the next requests for urlPath answer these statuses, one each,
