@@ -1,0 +1,747 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/notify/slacktest"
+)
+
+func TestPostsDeployFailedWithFigures(t *testing.T) {
+	h := newHarness(t)
+	h.appendEvents(canaryFailure())
+	s := h.settings()
+	s.Template = DeployFailed
+	s.Mentions = "<!subteam^S0123|oncall>"
+	res := h.run(s)
+	if res.err != nil {
+		t.Fatalf("run: %v\n%s%s", res.err, res.out, res.errw)
+	}
+	msgs := h.slack.Messages("incidents")
+	if len(msgs) != 1 {
+		t.Fatalf("want 1 message in #incidents, got %d", len(msgs))
+	}
+	m := msgs[0]
+	mustContain(t, "blocks", blockText(m.Blocks), "error rate 25% &gt; 2%", "p95 812 ms &gt; 500 ms", "Fix checkout timeout under load", "https://circleci.com/gh/acme/api/1234", "<!subteam^S0123|oncall>")
+	mustContain(t, "fallback text", m.Text, "<!subteam^S0123|oncall>", "Deploy failed: acme/api main 1a2b3c4", "error rate 25% &gt; 2%")
+	n := h.readEvents("notified")
+	if len(n) != 1 || strFig(n[0].Figures, "ts") != m.TS || strFig(n[0].Figures, "template") != DeployFailed || !boolFig(n[0].Figures, "parent") {
+		t.Fatalf("notified event = %+v, message ts %s", n, m.TS)
+	}
+	if n[0].PipelineID != jobEnvVars()["CIRCLE_PIPELINE_ID"] {
+		t.Fatalf("notified event pipeline_id = %q", n[0].PipelineID)
+	}
+}
+
+// The incident's later notices go into the first notice's thread and update
+// its status line, even from another run that only shares the event log.
+func TestThreadContinuityAcrossRuns(t *testing.T) {
+	h := newHarness(t)
+	h.appendEvents(canaryFailure())
+	s := h.settings()
+	s.Template = DeployFailed
+	if res := h.run(s); res.err != nil {
+		t.Fatal(res.err)
+	}
+	parent := h.slack.Messages("incidents")[0]
+
+	h.clock.Sleep(t.Context(), 2*time.Minute)
+	h.appendEvents(rollbackInitiated())
+	s2 := h.settings()
+	s2.Template = RollbackStarted
+	res := h.run(s2)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	mustContain(t, "output", res.out, "replied with ROLLBACK_STARTED in the incident's thread", "updated the status line")
+
+	h.clock.Sleep(t.Context(), 5*time.Minute)
+	h.appendEvents(events.Event{Verb: "rollback", Event: "rollback_completed", Target: "v1.4.2"})
+	s3 := h.settings()
+	s3.Template = RollbackSucceeded
+	if res := h.run(s3); res.err != nil {
+		t.Fatal(res.err)
+	}
+
+	msgs := h.slack.Messages("incidents")
+	if len(msgs) != 3 {
+		t.Fatalf("want the parent and 2 replies, got %d messages", len(msgs))
+	}
+	for _, r := range msgs[1:] {
+		if r.ThreadTS != parent.TS {
+			t.Fatalf("reply %s is not in the thread of %s (thread_ts %q)", r.TS, parent.TS, r.ThreadTS)
+		}
+	}
+	updated := msgs[0]
+	if updated.Edits != 2 {
+		t.Fatalf("parent updated %d times, want 2", updated.Edits)
+	}
+	blob := blockText(updated.Blocks)
+	mustContain(t, "updated parent", blob, "rolled back, resolved", "https://app.circleci.com/pipelines/gh/acme/api/568", "rollback pipeline #568")
+	if strings.Contains(blob, "No rollback has started yet") {
+		t.Fatal("parent still says no rollback started")
+	}
+}
+
+func TestSuccessIsNotAThreadParent(t *testing.T) {
+	h := newHarness(t)
+	s := h.settings()
+	s.Template = DeploySucceeded
+	if res := h.run(s); res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res := h.run(s); res.err != nil {
+		t.Fatal(res.err)
+	}
+	for _, m := range h.slack.Messages("incidents") {
+		if m.ThreadTS != "" {
+			t.Fatal("a success notice was threaded under another success")
+		}
+	}
+	for _, e := range h.readEvents("notified") {
+		if boolFig(e.Figures, "parent") {
+			t.Fatal("a success notice was recorded as an incident's parent")
+		}
+	}
+}
+
+func TestThreadOff(t *testing.T) {
+	h := newHarness(t)
+	s := h.settings()
+	s.Template = DeployFailed
+	s.Thread = false
+	h.run(s)
+	s.Template = RollbackStarted
+	h.run(s)
+	msgs := h.slack.Messages("incidents")
+	if len(msgs) != 2 || msgs[1].ThreadTS != "" || msgs[0].Edits != 0 {
+		t.Fatalf("thread: false still threaded: %+v", msgs)
+	}
+}
+
+func TestSeveralChannels(t *testing.T) {
+	h := newHarness(t)
+	h.slack.AddChannel("deploys", true)
+	s := h.settings()
+	s.Channel = config.List{"incidents", "#deploys"}
+	s.Template = CanaryFailed
+	h.appendEvents(canaryFailure())
+	if res := h.run(s); res.err != nil {
+		t.Fatal(res.err)
+	}
+	s.Template = RollbackStarted
+	if res := h.run(s); res.err != nil {
+		t.Fatal(res.err)
+	}
+	for _, ch := range []string{"incidents", "deploys"} {
+		msgs := h.slack.Messages(ch)
+		if len(msgs) != 2 || msgs[1].ThreadTS != msgs[0].TS {
+			t.Fatalf("#%s: want a parent and a reply in its thread, got %+v", ch, msgs)
+		}
+	}
+}
+
+func TestEventAndPatternGating(t *testing.T) {
+	cases := []struct {
+		name    string
+		edit    func(*Settings, map[string]string)
+		sent    bool
+		because string
+	}{
+		{"fail event, failed job", func(s *Settings, _ map[string]string) { s.Event = "fail"; s.JobStatus = "fail" }, true, ""},
+		{"fail event, passed job", func(s *Settings, _ map[string]string) { s.Event = "fail"; s.JobStatus = "pass" }, false, "job passed"},
+		{"pass event, failed job", func(s *Settings, _ map[string]string) { s.Event = "pass"; s.JobStatus = "failed" }, false, "job failed"},
+		{"pass event, status from template", func(s *Settings, _ map[string]string) { s.Event = "pass"; s.Template = DeploySucceeded }, true, ""},
+		{"fail event, custom, unknown status", func(s *Settings, _ map[string]string) {
+			s.Event = "fail"
+			s.Template = ""
+			s.Custom = `{"blocks":[{"type":"section","text":{"type":"mrkdwn","text":"x"}}]}`
+		}, false, "unknown"},
+		{"branch pattern miss", func(s *Settings, _ map[string]string) { s.BranchPattern = "release/.+, prod" }, false, "branch_pattern"},
+		{"branch pattern is whole-name", func(s *Settings, _ map[string]string) { s.BranchPattern = "mai" }, false, "branch_pattern"},
+		{"branch pattern hit", func(s *Settings, _ map[string]string) { s.BranchPattern = "release/.+,main" }, true, ""},
+		{"tag pattern miss", func(s *Settings, env map[string]string) {
+			env["CIRCLE_TAG"] = "v1.2.3-rc1"
+			s.TagPattern = `v\d+\.\d+\.\d+`
+		}, false, "tag_pattern"},
+		{"tag pattern hit", func(s *Settings, env map[string]string) {
+			env["CIRCLE_TAG"] = "v1.2.3"
+			s.TagPattern = `v\d+\.\d+\.\d+`
+		}, true, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			s := h.settings()
+			s.Template = DeployFailed
+			c.edit(&s, h.env)
+			res := h.run(s)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			got := len(h.slack.AllMessages()) > 0
+			if got != c.sent {
+				t.Fatalf("sent = %v, want %v\n%s", got, c.sent, res.out)
+			}
+			if !c.sent {
+				mustContain(t, "output", res.out, "not sending", c.because)
+			}
+		})
+	}
+}
+
+// Bad input is exit 2 and found before any call to Slack.
+func TestBadInput(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*Settings)
+		want string
+	}{
+		{"event", func(s *Settings) { s.Event = "sometimes" }, "event"},
+		{"template", func(s *Settings) { s.Template = "DEPLOY_EXPLODED" }, "not a built-in template"},
+		{"custom not JSON", func(s *Settings) { s.Custom = `{"blocks": [` }, "not valid JSON"},
+		{"custom and template", func(s *Settings) { s.Custom = `{"text":"x"}`; s.Template = DeployFailed }, "custom message is set too"},
+		{"custom without content", func(s *Settings) { s.Custom = `{"channel":"x"}` }, "no blocks"},
+		{"block without type", func(s *Settings) { s.Custom = `{"blocks":[{"text":"x"}]}` }, "no \"type\""},
+		{"branch regex", func(s *Settings) { s.BranchPattern = "(" }, "not a regular expression"},
+		{"reminder too far", func(s *Settings) { s.PostmortemReminder = "121d" }, "120 days"},
+		{"reminder word", func(s *Settings) { s.PostmortemReminder = "soon" }, "not a delay"},
+		{"job status", func(s *Settings) { s.JobStatus = "meh" }, "job status"},
+		{"responder", func(s *Settings) { s.Responders = config.List{"bob"} }, "neither a Slack user ID nor an email"},
+		{"no channel", func(s *Settings) { s.Channel = nil }, "SLACK_DEFAULT_CHANNEL"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			s := h.settings()
+			c.edit(&s)
+			res := h.run(s)
+			if exitcode.Of(res.err) != exitcode.BadInput {
+				t.Fatalf("exit %d (%v), want 2", exitcode.Of(res.err), res.err)
+			}
+			mustContain(t, "error", res.err.Error(), c.want)
+			if n := len(h.slack.Requests()); n != 0 {
+				t.Fatalf("%d call(s) to Slack before rejecting bad input", n)
+			}
+		})
+	}
+}
+
+// Every Slack error a user can fix is printed with its fix, recorded as
+// notify_failed with its code, and exits 0; with fail_on_error it exits 3.
+func TestSlackErrorsAreWarningsWithFixes(t *testing.T) {
+	cases := []struct {
+		name    string
+		setup   func(*harness, *Settings)
+		code    string
+		fix     string
+		channel string
+	}{
+		{"not in channel", func(h *harness, s *Settings) {
+			h.slack.AddChannel("private-ops", false)
+			s.Channel = config.List{"private-ops"}
+		}, "not_in_channel", "invite the Slack app to #private-ops", "private-ops"},
+		{"channel not found", func(h *harness, s *Settings) { s.Channel = config.List{"no-such-channel"} }, "channel_not_found", "check the channel name", "no-such-channel"},
+		{"invalid auth", func(h *harness, s *Settings) { h.env["SLACK_ACCESS_TOKEN"] = "xoxb-wrong-token-1234" }, "invalid_auth", "$SLACK_ACCESS_TOKEN does not hold a valid token", "incidents"},
+		{"missing scope", func(h *harness, s *Settings) {
+			h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Code: "missing_scope", Needed: "chat:write.public"})
+		}, "missing_scope", "add the scope chat:write.public", "incidents"},
+		{"archived", func(h *harness, s *Settings) { h.slack.Archive("incidents") }, "is_archived", "#incidents is archived", "incidents"},
+	}
+	for _, c := range cases {
+		for _, failOnError := range []bool{false, true} {
+			name := c.name
+			if failOnError {
+				name += ", fail_on_error"
+			}
+			t.Run(name, func(t *testing.T) {
+				h := newHarness(t)
+				s := h.settings()
+				s.Template = DeployFailed
+				s.FailOnError = failOnError
+				c.setup(h, &s)
+				res := h.run(s)
+				if failOnError {
+					if exitcode.Of(res.err) != exitcode.CouldNotRun {
+						t.Fatalf("exit %d (%v), want 3", exitcode.Of(res.err), res.err)
+					}
+					mustContain(t, "error", res.err.Error(), c.code, c.fix)
+				} else {
+					if res.err != nil {
+						t.Fatalf("a Slack failure failed the step: %v", res.err)
+					}
+					mustContain(t, "stderr", res.errw, "warning", c.code, c.fix, "deploy guard is not affected")
+				}
+				f := h.readEvents("notify_failed")
+				if len(f) != 1 || strFig(f[0].Figures, "error") != c.code || strFig(f[0].Figures, "channel") != c.channel {
+					t.Fatalf("notify_failed events = %+v", f)
+				}
+				if strings.Contains(h.eventsText(), h.slack.Token) || strings.Contains(h.eventsText(), "xoxb-wrong-token-1234") {
+					t.Fatal("a token reached the event log")
+				}
+			})
+		}
+	}
+}
+
+// A 429 is waited out as Slack asks (Retry-After), then the notice goes.
+func TestRateLimitWaitsRetryAfter(t *testing.T) {
+	h := newHarness(t)
+	h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Times: 2, Status: http.StatusTooManyRequests, RetryAfter: 3})
+	s := h.settings()
+	s.Template = DeployFailed
+	res := h.run(s)
+	if res.err != nil || len(h.slack.Messages("incidents")) != 1 {
+		t.Fatalf("err %v, %d message(s)\n%s%s", res.err, len(h.slack.Messages("incidents")), res.out, res.errw)
+	}
+	total, n := h.clock.Slept()
+	if total != 6*time.Second || n != 2 {
+		t.Fatalf("waited %s in %d sleep(s), want 2 waits of Retry-After 3s", total, n)
+	}
+	if c := h.slack.Calls("chat.postMessage"); c != 3 {
+		t.Fatalf("%d calls, want 3", c)
+	}
+	mustContain(t, "output", res.out, "rate limit", "waiting 3s")
+}
+
+// Retries are bounded: a Slack that never stops answering 429 costs a few
+// calls and a warning, and a Retry-After past the timeout is not waited.
+func TestRateLimitIsBounded(t *testing.T) {
+	t.Run("retries run out", func(t *testing.T) {
+		h := newHarness(t)
+		h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Times: 100, Status: http.StatusTooManyRequests, RetryAfter: 1})
+		s := h.settings()
+		s.Template = DeployFailed
+		res := h.run(s)
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		if c := h.slack.Calls("chat.postMessage"); c != 4 {
+			t.Fatalf("%d calls, want 4 (1 + 3 retries)", c)
+		}
+		mustContain(t, "stderr", res.errw, "rate_limited")
+	})
+	t.Run("retry-after beyond the timeout", func(t *testing.T) {
+		h := newHarness(t)
+		h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Times: 100, Status: http.StatusTooManyRequests, RetryAfter: 120})
+		s := h.settings()
+		s.Template = DeployFailed
+		s.Timeout.Duration = 20 * time.Second
+		res := h.run(s)
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		if total, _ := h.clock.Slept(); total > 20*time.Second {
+			t.Fatalf("waited %s with a 20s timeout", total)
+		}
+		mustContain(t, "stderr", res.errw, "rate_limited", "would pass notify's timeout")
+	})
+}
+
+// A 429 on one channel does not hold back another channel.
+func TestRateLimitIsPerChannel(t *testing.T) {
+	clock := newClock()
+	r := newRetrier(clock.Now, clock.Sleep, time.Minute, 3, "SLACK_ACCESS_TOKEN", func(string) {})
+	calls := 0
+	err := r.do(t.Context(), "chat.postMessage", "C1", "a", func(ctx context.Context) error {
+		calls++
+		if calls == 1 {
+			return &retryable{code: "rate_limited", wait: 10 * time.Second}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := clock.Slept()
+	// C1 is now clear; C2 was never limited: no wait for either.
+	r.block("C1", 30*time.Second)
+	if err := r.do(t.Context(), "chat.postMessage", "C2", "b", func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := clock.Slept()
+	if before != 10*time.Second || after != before {
+		t.Fatalf("waits: %s then %s; want 10s for C1 and none for C2", before, after)
+	}
+	if err := r.do(t.Context(), "chat.postMessage", "C1", "a", func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if total, _ := clock.Slept(); total != 40*time.Second {
+		t.Fatalf("C1 waited %s in all, want 10s + 30s", total)
+	}
+}
+
+func TestServerErrorsAreRetried(t *testing.T) {
+	h := newHarness(t)
+	h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Status: http.StatusServiceUnavailable})
+	h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Status: http.StatusInternalServerError})
+	s := h.settings()
+	s.Template = DeployFailed
+	res := h.run(s)
+	if res.err != nil || len(h.slack.Messages("incidents")) != 1 {
+		t.Fatalf("err %v\n%s%s", res.err, res.out, res.errw)
+	}
+	if total, n := h.clock.Slept(); n != 2 || total != 3*time.Second {
+		t.Fatalf("backoff %s in %d waits, want 1s + 2s", total, n)
+	}
+}
+
+func TestIncidentChannel(t *testing.T) {
+	h := newHarness(t)
+	bob := h.slack.AddUser("bob@acme.example")
+	carol := h.slack.AddUser("carol@acme.example")
+	// A channel of the same name exists: the next name is taken.
+	h.slack.AddChannel("inc-20261123-api-567", false)
+	h.appendEvents(canaryFailure())
+	s := h.settings()
+	s.Template = DeployFailed
+	s.IncidentChannel = true
+	s.Responders = config.List{"bob@acme.example", carol, "nobody@acme.example"}
+	res := h.run(s)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	ch, ok := h.slack.Channel("inc-20261123-api-567-2")
+	if !ok {
+		t.Fatalf("no incident channel created:\n%s%s", res.out, res.errw)
+	}
+	mustContain(t, "output", res.out, "#inc-20261123-api-567 is taken", "created incident channel #inc-20261123-api-567-2", "invited 2 responder(s)")
+	mustContain(t, "stderr", res.errw, "no Slack user has the email nobody@acme.example")
+	mustContain(t, "topic", ch.Topic, "Deploy incident: acme/api main 1a2b3c4", "https://circleci.com/gh/acme/api/1234")
+	if !contains(ch.Members, bob) || !contains(ch.Members, carol) {
+		t.Fatalf("members %v, want bob %s and carol %s", ch.Members, bob, carol)
+	}
+	if len(h.slack.Messages(ch.ID)) != 1 {
+		t.Fatal("no summary in the incident channel")
+	}
+	main := h.slack.Messages("incidents")
+	if len(main) != 1 {
+		t.Fatalf("%d messages in the main channel", len(main))
+	}
+	mustContain(t, "main channel notice", blockText(main[0].Blocks), "Incident channel: <#"+ch.ID+">")
+
+	// A later notice of the same incident goes to the same incident channel.
+	s.Template = RollbackStarted
+	if res := h.run(s); res.err != nil {
+		t.Fatal(res.err)
+	}
+	if h.slack.Calls("conversations.create") != 2 {
+		t.Fatalf("conversations.create called %d times, want 2 (taken + created) and no more", h.slack.Calls("conversations.create"))
+	}
+	if len(h.slack.Messages(ch.ID)) != 2 {
+		t.Fatal("the follow-up did not reach the incident channel")
+	}
+}
+
+func TestIncidentChannelName(t *testing.T) {
+	cases := []struct{ repo, pipe, want string }{
+		{"api", "1234", "inc-20261123-api-1234"},
+		{"Payments.Service", "88", "inc-20261123-payments-service-88"},
+		{"", "1a2b3c4", "inc-20261123-deploy-1a2b3c4"},
+		{strings.Repeat("very-long-repository-name-", 5), "123456", ""},
+	}
+	for _, c := range cases {
+		got := incidentChannelName(t0, c.repo, c.pipe)
+		if c.want != "" && got != c.want {
+			t.Errorf("name(%q, %q) = %q, want %q", c.repo, c.pipe, got, c.want)
+		}
+		if len(got)+3 > maxChannelName || got != strings.ToLower(got) || strings.ContainsAny(got, " .#") {
+			t.Errorf("name(%q, %q) = %q (%d chars) breaks Slack's rules", c.repo, c.pipe, got, len(got))
+		}
+	}
+}
+
+func TestPostmortemReminder(t *testing.T) {
+	t.Run("in the thread, 3 days on", func(t *testing.T) {
+		h := newHarness(t)
+		s := h.settings()
+		s.Template = DeployFailed
+		s.PostmortemReminder = "true"
+		s.PostmortemURL.URL, _ = config.ParseURL("https://circleci.com/api/v1.1/project/gh/acme/api/1234/artifacts/0/postmortem.md")
+		if res := h.run(s); res.err != nil {
+			t.Fatal(res.err)
+		}
+		sch := h.slack.Scheduled()
+		if len(sch) != 1 {
+			t.Fatalf("%d scheduled", len(sch))
+		}
+		parent := h.slack.Messages("incidents")[0]
+		if sch[0].ThreadTS != parent.TS || sch[0].PostAt != t0.Add(72*time.Hour).Unix() {
+			t.Fatalf("scheduled %+v; want thread %s at %d", sch[0], parent.TS, t0.Add(72*time.Hour).Unix())
+		}
+		mustContain(t, "reminder", blockText(sch[0].Blocks), "Post-mortem due", "postmortem.md", "2026-11-23 14:03 UTC")
+		// Once per incident.
+		s.Template = RollbackStarted
+		h.run(s)
+		if len(h.slack.Scheduled()) != 1 {
+			t.Fatal("a second reminder was scheduled for the same incident")
+		}
+	})
+	t.Run("time_in_past is retried later", func(t *testing.T) {
+		h := newHarness(t)
+		h.slack.Inject(slacktest.Fault{Method: "chat.scheduleMessage", Code: "time_in_past"})
+		s := h.settings()
+		s.Template = DeployFailed
+		s.PostmortemReminder = "36h"
+		res := h.run(s)
+		sch := h.slack.Scheduled()
+		if res.err != nil || len(sch) != 1 || sch[0].PostAt <= t0.Add(36*time.Hour).Unix() {
+			t.Fatalf("err %v scheduled %+v\n%s", res.err, sch, res.errw)
+		}
+	})
+	t.Run("restricted_too_many moves it along", func(t *testing.T) {
+		h := newHarness(t)
+		h.slack.MaxScheduledPerWindow = 1
+		s := h.settings()
+		s.Template = DeployFailed
+		s.PostmortemReminder = "3d"
+		h.run(s)
+		// Another incident (another pipeline) the same minute.
+		h.env["CIRCLE_PIPELINE_ID"] = "another-pipeline"
+		res := h.run(s)
+		sch := h.slack.Scheduled()
+		if res.err != nil || len(sch) != 2 || sch[1].PostAt-sch[0].PostAt < 300 {
+			t.Fatalf("err %v scheduled %+v\n%s%s", res.err, sch, res.out, res.errw)
+		}
+	})
+	t.Run("a Slack refusal is a warning", func(t *testing.T) {
+		h := newHarness(t)
+		h.slack.Inject(slacktest.Fault{Method: "chat.scheduleMessage", Code: "restricted_too_many", Times: 10})
+		s := h.settings()
+		s.Template = DeployFailed
+		s.PostmortemReminder = "3d"
+		res := h.run(s)
+		if res.err != nil || len(h.slack.Messages("incidents")) != 1 {
+			t.Fatal("the reminder's failure cost the notice")
+		}
+		mustContain(t, "stderr", res.errw, "restricted_too_many")
+	})
+	t.Run("in the incident channel", func(t *testing.T) {
+		h := newHarness(t)
+		s := h.settings()
+		s.Template = DeployFailed
+		s.IncidentChannel = true
+		s.PostmortemReminder = "1d12h"
+		if res := h.run(s); res.err != nil {
+			t.Fatal(res.err)
+		}
+		ch, _ := h.slack.Channel("inc-20261123-api-567")
+		sch := h.slack.Scheduled()
+		if len(sch) != 1 || sch[0].Channel != ch.ID || sch[0].ThreadTS != "" || sch[0].PostAt != t0.Add(36*time.Hour).Unix() {
+			t.Fatalf("scheduled %+v, want in %s at +36h", sch, ch.ID)
+		}
+	})
+}
+
+func TestParseReminder(t *testing.T) {
+	cases := []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{
+		{"", 0, false}, {"false", 0, false}, {"true", 72 * time.Hour, false}, {"3d", 72 * time.Hour, false},
+		{"1d12h", 36 * time.Hour, false}, {"90m", 90 * time.Minute, false}, {"120d", 120 * 24 * time.Hour, false},
+		{"121d", 0, true}, {"30s", 0, true}, {"-1d", 0, true}, {"3 days", 0, true},
+	}
+	for _, c := range cases {
+		got, err := parseReminder(c.in)
+		if (err != nil) != c.bad || got != c.want {
+			t.Errorf("parseReminder(%q) = %s, %v", c.in, got, err)
+		}
+	}
+}
+
+func TestWebhookMode(t *testing.T) {
+	h := newHarness(t)
+	delete(h.env, "SLACK_ACCESS_TOKEN")
+	h.env["SLACK_WEBHOOK_URL"] = h.slack.WebhookURL()
+	h.appendEvents(healthFailure()...)
+	s := h.settings()
+	s.Template = HealthCheckFailed
+	s.IncidentChannel = true
+	res := h.run(s)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	msgs := h.slack.Messages("webhook")
+	if len(msgs) != 1 {
+		t.Fatalf("%d webhook message(s)", len(msgs))
+	}
+	mustContain(t, "webhook message", blockText(msgs[0].Blocks), "https://api.acme.example/health", "status 503, expected 200")
+	mustContain(t, "output", res.out, "webhook mode", "ignored")
+	if h.slack.Calls("conversations.create") != 0 {
+		t.Fatal("webhook mode created a channel")
+	}
+	// A second notice is a new message: webhooks cannot thread.
+	s.Template = RollbackStarted
+	h.run(s)
+	if m := h.slack.Messages("webhook"); len(m) != 2 || m[1].ThreadTS != "" {
+		t.Fatal("webhook mode threaded")
+	}
+	out := res.out + res.errw + h.eventsText()
+	if strings.Contains(out, "webhooksecret") {
+		t.Fatal("the webhook URL leaked")
+	}
+
+	t.Run("revoked", func(t *testing.T) {
+		h.slack.Inject(slacktest.Fault{Method: "webhook", Status: http.StatusNotFound, Code: "no_service"})
+		res := h.run(s)
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		mustContain(t, "stderr", res.errw, "no_service", "create a new one")
+		if strings.Contains(res.out+res.errw+h.eventsText(), "webhooksecret") {
+			t.Fatal("the webhook URL leaked")
+		}
+	})
+}
+
+// Slack is down (every call hangs) while a rollback is running: notify gives
+// up within its timeout, exits 0, and the rollback's own events are intact.
+func TestSlackOutageDuringRollback(t *testing.T) {
+	h := newHarness(t)
+	h.slack.Inject(slacktest.Fault{Hang: true, Times: 1000})
+	h.appendEvents(canaryFailure(), rollbackInitiated())
+
+	rollbackDone := make(chan error, 1)
+	go func() {
+		// The rollback keeps writing its progress to the same event log.
+		log, err := events.Open(h.events, jobenvFrom(h.env))
+		if err != nil {
+			rollbackDone <- err
+			return
+		}
+		for i := 0; i < 50; i++ {
+			if err := log.Append(events.Event{Verb: "rollback", Event: "rollback_progress", Figures: map[string]any{"step": i}}); err != nil {
+				rollbackDone <- err
+				return
+			}
+		}
+		rollbackDone <- log.Append(events.Event{Verb: "rollback", Event: "rollback_completed"})
+	}()
+
+	s := h.settings()
+	s.Template = RollbackStarted
+	s.Timeout.Duration = 300 * time.Millisecond // real time: hanging calls end at the deadline
+	res := h.run(s)
+	if res.err != nil {
+		t.Fatalf("notify failed the step during an outage: %v", res.err)
+	}
+	if err := <-rollbackDone; err != nil {
+		t.Fatalf("the rollback was disturbed: %v", err)
+	}
+	mustContain(t, "stderr", res.errw, "warning", "deploy guard is not affected")
+	if got := len(h.readEvents("rollback_progress")); got != 50 {
+		t.Fatalf("%d rollback events, want 50", got)
+	}
+	if len(h.readEvents("rollback_completed")) != 1 || len(h.readEvents("notify_failed")) != 1 {
+		t.Fatal("missing rollback_completed or notify_failed")
+	}
+	// Bounded: no wait beyond the timeout was even attempted.
+	if total, _ := h.clock.Slept(); total > 300*time.Millisecond {
+		t.Fatalf("planned %s of waits with a 300ms timeout", total)
+	}
+}
+
+func TestSecretsNeverInOutputOrEvents(t *testing.T) {
+	h := newHarness(t)
+	h.env["SLACK_ACCESS_TOKEN"] = h.slack.Token
+	h.env["SLACK_WEBHOOK_URL"] = h.slack.WebhookURL()
+	// A custom template trying to print the secrets.
+	s := h.settings()
+	s.Custom = `{"text":"$SLACK_ACCESS_TOKEN ${SLACK_WEBHOOK_URL}","blocks":[{"type":"section","text":{"type":"mrkdwn","text":"token=$SLACK_ACCESS_TOKEN"}}]}`
+	s.JobStatus = "fail"
+	res := h.run(s)
+	// And a failure whose message could carry them.
+	h.env["SLACK_ACCESS_TOKEN"] = "xoxb-not-the-right-one-4242"
+	res2 := h.run(s)
+	all := res.out + res.errw + res2.out + res2.errw + h.eventsText()
+	for _, m := range h.slack.AllMessages() {
+		b, _ := json.Marshal(m)
+		all += string(b)
+	}
+	for _, secret := range []string{h.slack.Token, "xoxb-not-the-right-one-4242", "webhooksecret"} {
+		if strings.Contains(all, secret) {
+			t.Fatalf("secret %q found in output, events or messages", secret)
+		}
+	}
+	if !strings.Contains(res2.errw, "invalid_auth") {
+		t.Fatalf("want the auth failure reported: %s", res2.errw)
+	}
+}
+
+func TestPreviewWithoutCredentials(t *testing.T) {
+	h := newHarness(t)
+	delete(h.env, "SLACK_ACCESS_TOKEN")
+	h.appendEvents(canaryFailure())
+	s := h.settings()
+	s.Template = CanaryFailed
+	res := h.run(s)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	mustContain(t, "preview", res.out, "showing the message instead of sending it", "Canary failed: acme/api", "error rate 25% > 2%", "[View job] https://circleci.com/gh/acme/api/1234", `"type": "header"`)
+	if len(h.slack.Requests()) != 0 {
+		t.Fatal("preview called Slack")
+	}
+	s.FailOnError = true
+	if res := h.run(s); exitcode.Of(res.err) != exitcode.BadInput {
+		t.Fatalf("no credentials with fail_on_error: exit %d", exitcode.Of(res.err))
+	}
+}
+
+func TestCustomTemplateThroughSlack(t *testing.T) {
+	h := newHarness(t)
+	h.env["DEPLOY_NOTE"] = "he said \"ship it\"\nthen *bold* `code` \\ $(rm -rf /) ${HOME} <!channel> & done"
+	s := h.settings()
+	s.JobStatus = "fail"
+	s.Mentions = "<@U0ONCALL1>"
+	s.Custom = `{
+	  "text": "Deploy note: $DEPLOY_NOTE",
+	  "blocks": [
+	    {"type": "header", "text": {"type": "plain_text", "text": "Note for ${CIRCLE_PROJECT_REPONAME}: $DEPLOY_NOTE"}},
+	    {"type": "section", "text": {"type": "mrkdwn", "text": "$SLACK_PARAM_MENTIONS $DEPLOY_NOTE"}},
+	    {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Job"}, "url": "${CIRCLE_BUILD_URL}?a=1&b=2"}]}
+	  ]
+	}`
+	res := h.run(s)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	msgs := h.slack.Messages("incidents")
+	if len(msgs) != 1 {
+		t.Fatalf("custom message not posted:\n%s%s", res.out, res.errw)
+	}
+	m := msgs[0]
+	sec := textOf(m.Blocks[1]["text"])
+	want := "<@U0ONCALL1> he said \"ship it\"\nthen *bold* `code` \\ $(rm -rf /) ${HOME} &lt;!channel&gt; &amp; done"
+	if sec != want {
+		t.Fatalf("section text\n got %q\nwant %q", sec, want)
+	}
+	if hdr := textOf(m.Blocks[0]["text"]); !strings.HasPrefix(hdr, "Note for api: he said") || len([]rune(hdr)) > maxHeaderText {
+		t.Fatalf("header %q", hdr)
+	}
+	el := m.Blocks[2]["elements"].([]any)[0].(map[string]any)
+	if el["url"] != "https://circleci.com/gh/acme/api/1234?a=1&b=2" {
+		t.Fatalf("button url %q", el["url"])
+	}
+}
+
+func jobenvFrom(m map[string]string) jobenv.Job { return jobenv.FromEnv(config.MapEnv(m)) }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,277 @@
+package notify
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/exitcode"
+)
+
+// Settings are pmguard notify's inputs: flags and PMGUARD_NOTIFY_* env vars.
+type Settings struct {
+	config.Shared
+	Event              string          `env:"EVENT, default=always" flag:"event" form:"one of \"fail\", \"pass\", \"always\"" usage:"send when the job failed (fail), passed (pass) or always"`
+	Channel            config.List     `env:"CHANNEL, default=$SLACK_DEFAULT_CHANNEL" flag:"channel" usage:"channel names or IDs, comma-separated (default: $SLACK_DEFAULT_CHANNEL)"`
+	Template           string          `env:"TEMPLATE" flag:"template" usage:"built-in template: DEPLOY_FAILED, HEALTH_CHECK_FAILED, CANARY_FAILED, ROLLBACK_STARTED, ROLLBACK_SUCCEEDED, ROLLBACK_FAILED, DEPLOY_SUCCEEDED, POSTMORTEM_REMINDER (default: DEPLOY_FAILED when the job failed, DEPLOY_SUCCEEDED when it passed)"`
+	Custom             string          `env:"CUSTOM" flag:"custom" usage:"a custom Block Kit message as inline JSON; $VAR and ${VAR} are expanded from the environment inside its strings"`
+	TemplateFile       config.File     `env:"TEMPLATE_FILE" flag:"template-file" usage:"a file holding a custom Block Kit message (as --custom)"`
+	Mentions           string          `env:"MENTIONS" flag:"mentions" usage:"who to mention, in Slack markup: <@U0123>, <!subteam^S0123|oncall>, <!here>"`
+	BranchPattern      string          `env:"BRANCH_PATTERN, default=.+" flag:"branch-pattern" form:"comma-separated regular expressions (RE2), each matching a whole branch name" usage:"send only for branches matching one of these regular expressions"`
+	TagPattern         string          `env:"TAG_PATTERN, default=.+" flag:"tag-pattern" form:"comma-separated regular expressions (RE2), each matching a whole tag" usage:"send only for tags matching one of these regular expressions"`
+	TokenEnv           config.EnvName  `env:"TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"token-env" usage:"name of the env var holding the Slack bot token (xoxb-...)"`
+	WebhookEnv         config.EnvName  `env:"WEBHOOK_ENV, default=SLACK_WEBHOOK_URL" flag:"webhook-env" usage:"name of the env var holding an incoming webhook URL, used when there is no token (no threads, no channel choice)"`
+	Thread             bool            `env:"THREAD, default=true" flag:"thread" usage:"one thread per incident: later notices of a failed pipeline reply to the first and update its status line"`
+	FailOnError        bool            `env:"FAIL_ON_ERROR, default=false" flag:"fail-on-error" usage:"exit 3 when Slack cannot be reached or refuses the message (default: warn and exit 0)"`
+	IncidentChannel    bool            `env:"INCIDENT_CHANNEL, default=false" flag:"incident-channel" usage:"create a channel for the incident (inc-YYYYMMDD-repo-pipeline), invite the responders and link it from the main channel"`
+	Responders         config.List     `env:"RESPONDERS" flag:"responders" usage:"Slack user IDs or emails to invite to the incident channel, comma-separated"`
+	PostmortemReminder string          `env:"POSTMORTEM_REMINDER" flag:"postmortem-reminder" form:"true (3 days), false, or a delay such as 3d, 36h or 90m (at most 120d)" usage:"schedule a reminder to write the post-mortem, this long after the incident's first notice"`
+	PostmortemURL      config.URL      `env:"POSTMORTEM_URL" flag:"postmortem-url" usage:"link to the post-mortem draft, shown in notices and the reminder"`
+	JobStatus          string          `env:"JOB_STATUS" flag:"job-status" form:"pass or fail" usage:"the job's status so far (the orb records it with when: on_fail / on_success steps); default: what the template implies"`
+	IncidentKey        string          `env:"INCIDENT_KEY" flag:"incident-key" usage:"what ties notices to one incident thread (default: $CIRCLE_PIPELINE_ID); a rollback pipeline passes the failed pipeline's id"`
+	Timeout            config.Duration `env:"TIMEOUT, default=30s" flag:"timeout" usage:"the most notify may take, every Slack call and rate-limit wait included"`
+	APIURL             config.URL      `env:"PMGUARD_SLACK_API_URL, default=https://slack.com/api/" flag:"slack-api-url" usage:"Slack Web API base URL"`
+}
+
+// plan is Settings checked and resolved.
+type plan struct {
+	event          string // fail, pass, always
+	channels       []string
+	template       string // built-in name, or "" for a custom message
+	custom         []byte
+	customSource   string
+	mentions       string
+	branchPatterns []*regexp.Regexp
+	tagPatterns    []*regexp.Regexp
+	tokenEnv       string
+	webhookEnv     string
+	token          string
+	webhook        string
+	thread         bool
+	failOnError    bool
+	incident       bool
+	responders     []string
+	reminder       time.Duration
+	postmortemURL  string
+	jobStatus      string // pass, fail or "" when unknown
+	incidentKey    string
+	timeout        time.Duration
+	apiURL         string
+}
+
+// maxReminder is how far ahead chat.scheduleMessage accepts a message.
+const maxReminder = 120 * 24 * time.Hour
+
+// defaultReminder is the delay of postmortem_reminder: true.
+const defaultReminder = 72 * time.Hour
+
+func (o *Options) invalid(field, value, cause, form string) error {
+	if o.Set != nil {
+		return o.Set.Invalid(field, value, cause, form)
+	}
+	return exitcode.Invalidf("pmguard notify: invalid %s %q: %s; accepted: %s", field, value, cause, form)
+}
+
+// resolve checks the settings; every error is bad input, found before any
+// network call.
+func (o *Options) resolve() (*plan, error) {
+	s := o.Settings
+	p := &plan{
+		channels:    s.Channel,
+		mentions:    strings.TrimSpace(s.Mentions),
+		tokenEnv:    string(s.TokenEnv),
+		webhookEnv:  string(s.WebhookEnv),
+		thread:      s.Thread,
+		failOnError: s.FailOnError,
+		incident:    s.IncidentChannel,
+		responders:  s.Responders,
+		incidentKey: strings.TrimSpace(s.IncidentKey),
+		timeout:     s.Timeout.Duration,
+	}
+	p.event = strings.ToLower(strings.TrimSpace(s.Event))
+	if p.event == "" {
+		p.event = "always"
+	}
+	if err := config.Choice(p.event, "fail", "pass", "always"); err != nil {
+		return nil, o.invalid("Event", s.Event, "not an event", config.Quote("fail", "pass", "always"))
+	}
+	if p.tokenEnv == "" {
+		p.tokenEnv = "SLACK_ACCESS_TOKEN"
+	}
+	if p.webhookEnv == "" {
+		p.webhookEnv = "SLACK_WEBHOOK_URL"
+	}
+	if p.timeout <= 0 {
+		p.timeout = 30 * time.Second
+	}
+
+	tmpl := strings.ToUpper(strings.TrimSpace(s.Template))
+	switch {
+	case s.Custom != "" && s.TemplateFile != "":
+		return nil, o.invalid("Custom", "(inline JSON)", "custom and template_file are both set", "one of custom, template_file or template")
+	case s.Custom != "":
+		p.custom, p.customSource = []byte(s.Custom), "custom"
+	case s.TemplateFile != "":
+		b, err := os.ReadFile(string(s.TemplateFile))
+		if err != nil {
+			return nil, o.invalid("TemplateFile", string(s.TemplateFile), err.Error(), "")
+		}
+		p.custom, p.customSource = b, "template_file"
+	case tmpl != "":
+		if _, ok := templates[tmpl]; !ok {
+			return nil, o.invalid("Template", s.Template, "not a built-in template", config.Quote(Templates()...))
+		}
+		p.template = tmpl
+	}
+	if p.custom != nil && tmpl != "" {
+		return nil, o.invalid("Template", s.Template, "a custom message is set too", "one of custom, template_file or template")
+	}
+	if p.custom != nil {
+		// Parse once now so a broken template is bad input, not a Slack error.
+		if _, _, err := ParseCustom(p.custom, func(string) string { return "" }); err != nil {
+			field := map[string]string{"custom": "Custom", "template_file": "TemplateFile"}[p.customSource]
+			return nil, o.invalid(field, shorten(string(p.custom), 80), err.Error(), "Block Kit JSON: {\"blocks\": [...]} as built in Slack's Block Kit Builder")
+		}
+	}
+
+	var err error
+	if p.branchPatterns, err = patterns(s.BranchPattern); err != nil {
+		return nil, o.invalid("BranchPattern", s.BranchPattern, err.Error(), "")
+	}
+	if p.tagPatterns, err = patterns(s.TagPattern); err != nil {
+		return nil, o.invalid("TagPattern", s.TagPattern, err.Error(), "")
+	}
+
+	switch st := strings.ToLower(strings.TrimSpace(s.JobStatus)); st {
+	case "":
+	case "pass", "passed", "success", "succeeded":
+		p.jobStatus = "pass"
+	case "fail", "failed", "failure":
+		p.jobStatus = "fail"
+	default:
+		return nil, o.invalid("JobStatus", s.JobStatus, "not a job status", "pass or fail")
+	}
+
+	if p.reminder, err = parseReminder(s.PostmortemReminder); err != nil {
+		return nil, o.invalid("PostmortemReminder", s.PostmortemReminder, err.Error(), "")
+	}
+	if s.PostmortemURL.URL != nil {
+		p.postmortemURL = s.PostmortemURL.String()
+	}
+	p.apiURL = "https://slack.com/api/"
+	if s.APIURL.URL != nil {
+		p.apiURL = s.APIURL.String()
+	}
+	if !strings.HasSuffix(p.apiURL, "/") {
+		p.apiURL += "/"
+	}
+	for _, r := range p.responders {
+		if !isUserID(r) && !strings.Contains(r, "@") {
+			return nil, o.invalid("Responders", r, "neither a Slack user ID nor an email", "Slack user IDs (U0123ABCD) or emails, comma-separated")
+		}
+	}
+	for i, c := range p.channels {
+		p.channels[i] = strings.TrimPrefix(c, "#")
+	}
+	return p, nil
+}
+
+func isUserID(s string) bool {
+	if len(s) < 3 || (s[0] != 'U' && s[0] != 'W') {
+		return false
+	}
+	for _, c := range s[1:] {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// patterns compiles a comma-separated list of regular expressions, each
+// anchored so it must match the whole name (as the CircleCI slack orb does).
+func patterns(v string) ([]*regexp.Regexp, error) {
+	var out []*regexp.Regexp
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		re, err := regexp.Compile("^(?:" + p + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a regular expression: %v", p, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+func matchAny(res []*regexp.Regexp, s string) bool {
+	if len(res) == 0 {
+		return true
+	}
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseReminder reads postmortem_reminder: "" or false is off, true is 3 days,
+// otherwise a delay. Go durations have no days, so "3d" and "1d12h" are read
+// here too.
+func parseReminder(v string) (time.Duration, error) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	switch v {
+	case "", "false", "off", "no", "0":
+		return 0, nil
+	case "true", "on", "yes":
+		return defaultReminder, nil
+	}
+	d, err := parseDays(v)
+	if err != nil {
+		return 0, err
+	}
+	if d < time.Minute {
+		return 0, fmt.Errorf("shorter than a minute: Slack schedules messages in the future only")
+	}
+	if d > maxReminder {
+		return 0, fmt.Errorf("longer than 120d: Slack schedules messages at most 120 days ahead")
+	}
+	return d, nil
+}
+
+// parseDays parses a Go duration that may start with a number of days: "3d",
+// "1d12h", "36h".
+func parseDays(v string) (time.Duration, error) {
+	var days time.Duration
+	if i := strings.IndexByte(v, 'd'); i > 0 {
+		n, err := strconv.ParseFloat(v[:i], 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("not a delay")
+		}
+		days = time.Duration(n * float64(24*time.Hour))
+		v = v[i+1:]
+		if v == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("not a delay")
+	}
+	return days + d, nil
+}
+
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

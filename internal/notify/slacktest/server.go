@@ -1,0 +1,816 @@
+// Package slacktest is a stateful stand-in for Slack's Web API and incoming
+// webhooks, on loopback, for tests and the demo. It checks the token, keeps
+// channels, messages, threads and scheduled messages, answers with Slack's
+// ts format ("1700000000.000100") and error bodies ({"ok":false,"error":...}),
+// enforces Block Kit limits and channel-name rules, can be told to fail or
+// rate-limit, and validates every request and response against Slack's
+// OpenAPI spec (the subset beside this file), recording any violation.
+package slacktest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Identities the stand-in answers with; they match the spec's ID patterns.
+const (
+	BotID  = "B0PMGUARD01"
+	BotUID = "U0PMGUARD01"
+	TeamID = "T0PMGUARD01"
+)
+
+// Message is a message as the stand-in keeps it.
+type Message struct {
+	Channel     string
+	TS          string
+	ThreadTS    string // set on replies
+	Text        string
+	Blocks      []map[string]any
+	Attachments []map[string]any
+	Edits       int // chat.update calls on it
+	Webhook     bool
+}
+
+// Scheduled is a message waiting for its post_at.
+type Scheduled struct {
+	ID       string
+	Channel  string
+	PostAt   int64
+	ThreadTS string
+	Text     string
+	Blocks   []map[string]any
+}
+
+// Channel is a conversation the stand-in knows.
+type Channel struct {
+	ID       string
+	Name     string
+	Member   bool // the app is in it
+	Archived bool
+	Private  bool
+	Topic    string
+	Members  []string
+	Created  int64
+}
+
+// Fault makes the next Times calls to Method (or any method when "") fail.
+type Fault struct {
+	Method     string
+	Times      int
+	Code       string        // Slack error code for {"ok":false,"error":Code}
+	Needed     string        // with missing_scope
+	Status     int           // an HTTP status instead (500, 503, 429)
+	RetryAfter int           // seconds, with Status 429
+	Hang       bool          // hold the request until the client gives up
+	Delay      time.Duration // answer normally after this long
+}
+
+// Request is a call the stand-in received (token removed).
+type Request struct {
+	Method      string
+	ContentType string
+	Params      url.Values
+	Bearer      bool
+}
+
+// Server is the stand-in. Use New, then point slack-go at APIURL().
+type Server struct {
+	Token string
+	// WebhookPath is the incoming webhook's path under URL.
+	WebhookPath string
+	// MaxScheduledPerWindow is how many messages one channel may have
+	// scheduled within 5 minutes of each other before restricted_too_many.
+	MaxScheduledPerWindow int
+	// Now is the stand-in's clock (post_at checks, ts values).
+	Now func() time.Time
+
+	srv  *httptest.Server
+	spec *Spec
+
+	mu         sync.Mutex
+	seq        int
+	channels   map[string]*Channel // by ID
+	messages   []*Message
+	scheduled  []*Scheduled
+	users      map[string]string // email -> user ID
+	faults     []*Fault
+	requests   []Request
+	violations []string
+	hang       chan struct{}
+}
+
+// New starts a stand-in with one channel the app is a member of, #general.
+func New() (*Server, error) {
+	spec, err := LoadSpec()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		Token:                 "xoxb-test-0000000000-secret",
+		WebhookPath:           "/services/T0PMGUARD01/B0PMGUARD01/webhooksecret0123456789",
+		MaxScheduledPerWindow: 30,
+		Now:                   time.Now,
+		spec:                  spec,
+		channels:              map[string]*Channel{},
+		users:                 map[string]string{},
+		hang:                  make(chan struct{}),
+	}
+	s.AddChannel("general", true)
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s, nil
+}
+
+// Close stops the server and releases hanging requests.
+func (s *Server) Close() {
+	s.mu.Lock()
+	select {
+	case <-s.hang:
+	default:
+		close(s.hang)
+	}
+	s.mu.Unlock()
+	s.srv.Close()
+}
+
+// URL is the server's base URL.
+func (s *Server) URL() string { return s.srv.URL }
+
+// APIURL is the Web API base for slack.OptionAPIURL and PMGUARD_SLACK_API_URL.
+func (s *Server) APIURL() string { return s.srv.URL + "/api/" }
+
+// WebhookURL is the incoming webhook's URL.
+func (s *Server) WebhookURL() string { return s.srv.URL + s.WebhookPath }
+
+// AddChannel adds a public channel and returns its ID.
+func (s *Server) AddChannel(name string, member bool) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addChannelLocked(name, member).ID
+}
+
+func (s *Server) addChannelLocked(name string, member bool) *Channel {
+	s.seq++
+	c := &Channel{ID: fmt.Sprintf("C0%09d", s.seq), Name: name, Member: member, Created: s.Now().Unix()}
+	s.channels[c.ID] = c
+	return c
+}
+
+// Archive archives a channel.
+func (s *Server) Archive(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.findLocked(name); c != nil {
+		c.Archived = true
+	}
+}
+
+// AddUser adds a workspace user and returns its ID.
+func (s *Server) AddUser(email string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	id := fmt.Sprintf("U0%09d", s.seq)
+	s.users[email] = id
+	return id
+}
+
+// Inject queues a fault.
+func (s *Server) Inject(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.Times == 0 {
+		f.Times = 1
+	}
+	s.faults = append(s.faults, &f)
+}
+
+// Channel returns a channel by name or ID.
+func (s *Server) Channel(nameOrID string) (Channel, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.findLocked(nameOrID); c != nil {
+		return *c, true
+	}
+	return Channel{}, false
+}
+
+// Messages returns the messages of a channel (name or ID), oldest first,
+// replies included; "webhook" names the webhook's messages.
+func (s *Server) Messages(channel string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := channel
+	if c := s.findLocked(channel); c != nil {
+		id = c.ID
+	}
+	var out []Message
+	for _, m := range s.messages {
+		if m.Channel == id {
+			out = append(out, *m)
+		}
+	}
+	return out
+}
+
+// AllMessages returns every message posted.
+func (s *Server) AllMessages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, len(s.messages))
+	for i, m := range s.messages {
+		out[i] = *m
+	}
+	return out
+}
+
+// Scheduled returns the scheduled messages.
+func (s *Server) Scheduled() []Scheduled {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Scheduled, len(s.scheduled))
+	for i, m := range s.scheduled {
+		out[i] = *m
+	}
+	return out
+}
+
+// Requests returns the calls received, in order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Calls counts the calls of one method.
+func (s *Server) Calls(method string) int {
+	n := 0
+	for _, r := range s.Requests() {
+		if r.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
+// Violations returns every request or response that did not match Slack's spec.
+func (s *Server) Violations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.violations...)
+}
+
+func (s *Server) findLocked(nameOrID string) *Channel {
+	nameOrID = strings.TrimPrefix(nameOrID, "#")
+	if c, ok := s.channels[nameOrID]; ok {
+		return c
+	}
+	for _, c := range s.channels {
+		if c.Name == nameOrID {
+			return c
+		}
+	}
+	return nil
+}
+
+// nextTS is a Slack ts: the Unix second and a 6-digit sequence.
+func (s *Server) nextTS() string {
+	s.seq++
+	return fmt.Sprintf("%d.%06d", s.Now().Unix(), s.seq%1000000)
+}
+
+type reply map[string]any
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == s.WebhookPath {
+		s.serveWebhook(w, r)
+		return
+	}
+	method, ok := strings.CutPrefix(r.URL.Path, "/api/")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	params, ct, err := readParams(r)
+	if err != nil {
+		s.write(w, method, http.StatusOK, reply{"ok": false, "error": "invalid_form_data"})
+		return
+	}
+	bearer := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	hasBearer := r.Header.Get("Authorization") != ""
+	token := params.Get("token")
+	if hasBearer {
+		token = bearer
+	}
+	params.Del("token")
+
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{Method: method, ContentType: ct, Params: params, Bearer: hasBearer})
+	// The token is a parameter as far as the spec goes; it came in the body
+	// or a header, so it is present either way when given.
+	checked := url.Values{}
+	for k, v := range params {
+		checked[k] = v
+	}
+	for _, v := range s.spec.CheckRequest(method, ct, checked, token != "") {
+		s.violations = append(s.violations, "request: "+v)
+	}
+	f := s.takeFaultLocked(method)
+	s.mu.Unlock()
+
+	if f != nil {
+		switch {
+		case f.Hang:
+			select {
+			case <-r.Context().Done():
+			case <-s.hang:
+			}
+			return
+		case f.Delay > 0:
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(f.Delay):
+			}
+		case f.Status == http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+			s.write(w, method, http.StatusTooManyRequests, reply{"ok": false, "error": "ratelimited"})
+			return
+		case f.Status != 0:
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(f.Status)
+			io.WriteString(w, "<html><body>Slack is having trouble</body></html>")
+			return
+		case f.Code != "":
+			rep := reply{"ok": false, "error": f.Code}
+			if f.Needed != "" {
+				rep["needed"], rep["provided"] = f.Needed, "chat:write"
+			}
+			s.write(w, method, http.StatusOK, rep)
+			return
+		}
+	}
+
+	switch {
+	case token == "":
+		s.write(w, method, http.StatusOK, reply{"ok": false, "error": "not_authed"})
+		return
+	case token != s.Token:
+		s.write(w, method, http.StatusOK, reply{"ok": false, "error": "invalid_auth"})
+		return
+	}
+
+	s.mu.Lock()
+	status, rep := s.handleLocked(method, params)
+	s.mu.Unlock()
+	s.write(w, method, status, rep)
+}
+
+func (s *Server) takeFaultLocked(method string) *Fault {
+	for i, f := range s.faults {
+		if f.Method == "" || f.Method == method {
+			f.Times--
+			if f.Times <= 0 {
+				s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			}
+			return f
+		}
+	}
+	return nil
+}
+
+// readParams reads form-encoded or JSON bodies and the query string.
+func readParams(r *http.Request) (url.Values, string, error) {
+	ct := r.Header.Get("Content-Type")
+	out := url.Values{}
+	for k, v := range r.URL.Query() {
+		out[k] = v
+	}
+	if r.Method != http.MethodPost {
+		return out, "", nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if err != nil {
+		return nil, ct, err
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
+	switch mt {
+	case "application/json":
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			return nil, ct, err
+		}
+		for k, v := range m {
+			switch t := v.(type) {
+			case string:
+				out.Set(k, t)
+			default:
+				b, _ := json.Marshal(t)
+				out.Set(k, string(b))
+			}
+		}
+	default:
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, ct, err
+		}
+		for k, v := range form {
+			out[k] = v
+		}
+	}
+	return out, ct, nil
+}
+
+func (s *Server) write(w http.ResponseWriter, method string, status int, rep reply) {
+	body, _ := json.Marshal(rep)
+	if status == http.StatusOK {
+		if v := s.spec.CheckResponse(method, body); len(v) > 0 {
+			s.mu.Lock()
+			for _, x := range v {
+				s.violations = append(s.violations, "response: "+x)
+			}
+			s.mu.Unlock()
+		}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func fail(code string) (int, reply) { return http.StatusOK, reply{"ok": false, "error": code} }
+
+func (s *Server) handleLocked(method string, p url.Values) (int, reply) {
+	switch method {
+	case "auth.test":
+		return http.StatusOK, reply{"ok": true, "url": "https://pmguard-test.slack.com/", "team": "pmguard", "user": "pmguard", "team_id": TeamID, "user_id": BotUID, "bot_id": BotID}
+	case "chat.postMessage":
+		return s.postLocked(p)
+	case "chat.update":
+		return s.updateLocked(p)
+	case "chat.scheduleMessage":
+		return s.scheduleLocked(p)
+	case "chat.getPermalink":
+		c := s.findLocked(p.Get("channel"))
+		if c == nil {
+			return fail("channel_not_found")
+		}
+		return http.StatusOK, reply{"ok": true, "channel": c.ID, "permalink": "https://pmguard-test.slack.com/archives/" + c.ID + "/p" + strings.ReplaceAll(p.Get("message_ts"), ".", "")}
+	case "conversations.create":
+		return s.createLocked(p)
+	case "conversations.setTopic":
+		c, code := s.memberChannelLocked(p.Get("channel"))
+		if code != "" {
+			return fail(code)
+		}
+		if len([]rune(p.Get("topic"))) > 250 {
+			return fail("too_long")
+		}
+		c.Topic = p.Get("topic")
+		return http.StatusOK, reply{"ok": true, "channel": s.conversation(c)}
+	case "conversations.invite":
+		c, code := s.memberChannelLocked(p.Get("channel"))
+		if code != "" {
+			return fail(code)
+		}
+		users := strings.Split(p.Get("users"), ",")
+		added := 0
+		for _, u := range users {
+			if !s.knownUserLocked(u) {
+				return fail("user_not_found")
+			}
+			if !contains(c.Members, u) {
+				c.Members = append(c.Members, u)
+				added++
+			}
+		}
+		if added == 0 {
+			return fail("already_in_channel")
+		}
+		return http.StatusOK, reply{"ok": true, "channel": s.conversation(c)}
+	case "users.lookupByEmail":
+		id, ok := s.users[p.Get("email")]
+		if !ok {
+			return fail("users_not_found")
+		}
+		return http.StatusOK, reply{"ok": true, "user": reply{
+			"id": id, "name": strings.Split(p.Get("email"), "@")[0], "is_bot": false, "updated": 1700000000, "is_app_user": false,
+			"profile": reply{"email": p.Get("email"), "real_name": "", "display_name": "", "avatar_hash": "", "real_name_normalized": "", "display_name_normalized": "", "status_text": "", "status_emoji": "", "title": "", "phone": "", "skype": "", "team": TeamID, "fields": []any{}},
+		}}
+	}
+	return fail("unknown_method")
+}
+
+func (s *Server) knownUserLocked(id string) bool {
+	for _, u := range s.users {
+		if u == id {
+			return true
+		}
+	}
+	return false
+}
+
+// memberChannelLocked finds a channel the app can write to, or the error
+// Slack would give.
+func (s *Server) memberChannelLocked(nameOrID string) (*Channel, string) {
+	c := s.findLocked(nameOrID)
+	switch {
+	case c == nil:
+		return nil, "channel_not_found"
+	case c.Archived:
+		return nil, "is_archived"
+	case !c.Member:
+		return nil, "not_in_channel"
+	}
+	return c, ""
+}
+
+func (s *Server) conversation(c *Channel) reply {
+	return reply{
+		"id": c.ID, "name": c.Name, "name_normalized": c.Name, "created": c.Created, "creator": BotUID,
+		"is_archived": c.Archived, "is_channel": true, "is_general": false, "is_mpim": false, "is_group": false,
+		"is_org_shared": false, "is_im": false, "is_shared": false, "is_private": c.Private, "is_member": c.Member,
+		"topic":   reply{"value": c.Topic, "creator": "", "last_set": 0},
+		"purpose": reply{"value": "", "creator": "", "last_set": 0},
+	}
+}
+
+// Slack's channel name rules: lowercase letters, digits, hyphens and
+// underscores, at most 80 characters.
+var channelName = regexp.MustCompile(`^[a-z0-9_-]+$`)
+
+func (s *Server) createLocked(p url.Values) (int, reply) {
+	name := p.Get("name")
+	switch {
+	case name == "":
+		return fail("invalid_name_required")
+	case len([]rune(name)) > 80:
+		return fail("invalid_name_maxlength")
+	case strings.Trim(name, "-_") == "":
+		return fail("invalid_name_punctuation")
+	case !channelName.MatchString(name):
+		return fail("invalid_name_specials")
+	case s.findLocked(name) != nil:
+		return fail("name_taken")
+	}
+	c := s.addChannelLocked(name, true)
+	c.Private = p.Get("is_private") == "true"
+	c.Members = []string{BotUID}
+	return http.StatusOK, reply{"ok": true, "channel": s.conversation(c)}
+}
+
+// checkMessage enforces what Slack enforces on a message's content.
+func checkMessage(p url.Values) ([]map[string]any, []map[string]any, string) {
+	var blocks, atts []map[string]any
+	if b := p.Get("blocks"); b != "" {
+		if err := json.Unmarshal([]byte(b), &blocks); err != nil {
+			return nil, nil, "invalid_blocks"
+		}
+		if code := checkBlocks(blocks); code != "" {
+			return nil, nil, code
+		}
+	}
+	if a := p.Get("attachments"); a != "" {
+		if err := json.Unmarshal([]byte(a), &atts); err != nil {
+			return nil, nil, "invalid_attachments"
+		}
+	}
+	if strings.TrimSpace(p.Get("text")) == "" && len(blocks) == 0 && len(atts) == 0 {
+		return nil, nil, "no_text"
+	}
+	if len([]rune(p.Get("text"))) > 40000 {
+		return nil, nil, "msg_too_long"
+	}
+	return blocks, atts, ""
+}
+
+// checkBlocks applies Block Kit's limits: 50 blocks, header 150 characters,
+// section text 3000, 10 fields of 2000, no empty text, button text 75.
+func checkBlocks(blocks []map[string]any) string {
+	if len(blocks) > 50 {
+		return "invalid_blocks"
+	}
+	for _, b := range blocks {
+		typ, _ := b["type"].(string)
+		switch typ {
+		case "header":
+			if !textOK(b["text"], 150, true) {
+				return "invalid_blocks"
+			}
+		case "section":
+			_, hasText := b["text"]
+			fields, _ := b["fields"].([]any)
+			if !hasText && len(fields) == 0 {
+				return "invalid_blocks"
+			}
+			if hasText && !textOK(b["text"], 3000, false) {
+				return "invalid_blocks"
+			}
+			if len(fields) > 10 {
+				return "invalid_blocks"
+			}
+			for _, f := range fields {
+				if !textOK(f, 2000, false) {
+					return "invalid_blocks"
+				}
+			}
+		case "context":
+			el, _ := b["elements"].([]any)
+			if len(el) == 0 || len(el) > 10 {
+				return "invalid_blocks"
+			}
+		case "actions":
+			el, _ := b["elements"].([]any)
+			if len(el) == 0 || len(el) > 25 {
+				return "invalid_blocks"
+			}
+			for _, e := range el {
+				em, _ := e.(map[string]any)
+				if em["type"] == "button" && !textOK(em["text"], 75, true) {
+					return "invalid_blocks"
+				}
+			}
+		case "divider", "image", "rich_text", "input", "file", "video", "markdown":
+		case "":
+			return "invalid_blocks"
+		}
+		if id, ok := b["block_id"].(string); ok && len([]rune(id)) > 255 {
+			return "invalid_blocks"
+		}
+	}
+	return ""
+}
+
+func textOK(v any, limit int, plainOnly bool) bool {
+	t, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
+	s, _ := t["text"].(string)
+	typ, _ := t["type"].(string)
+	if typ != "plain_text" && (plainOnly || typ != "mrkdwn") {
+		return false
+	}
+	return strings.TrimSpace(s) != "" && len([]rune(s)) <= limit
+}
+
+func (s *Server) postLocked(p url.Values) (int, reply) {
+	c, code := s.memberChannelLocked(p.Get("channel"))
+	if code != "" {
+		return fail(code)
+	}
+	blocks, atts, code := checkMessage(p)
+	if code != "" {
+		return fail(code)
+	}
+	m := &Message{Channel: c.ID, TS: s.nextTS(), ThreadTS: p.Get("thread_ts"), Text: p.Get("text"), Blocks: blocks, Attachments: atts}
+	s.messages = append(s.messages, m)
+	return http.StatusOK, reply{"ok": true, "channel": c.ID, "ts": m.TS, "message": s.messageReply(m)}
+}
+
+func (s *Server) messageReply(m *Message) reply {
+	r := reply{"type": "message", "subtype": "bot_message", "text": m.Text, "ts": m.TS, "bot_id": BotID, "user": BotUID, "team": TeamID}
+	if m.ThreadTS != "" {
+		r["thread_ts"] = m.ThreadTS
+	}
+	if len(m.Blocks) > 0 {
+		r["blocks"] = m.Blocks
+	}
+	return r
+}
+
+func (s *Server) updateLocked(p url.Values) (int, reply) {
+	c, code := s.memberChannelLocked(p.Get("channel"))
+	if code != "" {
+		return fail(code)
+	}
+	var target *Message
+	for _, m := range s.messages {
+		if m.Channel == c.ID && m.TS == p.Get("ts") {
+			target = m
+		}
+	}
+	if target == nil {
+		return fail("message_not_found")
+	}
+	blocks, atts, code := checkMessage(p)
+	if code != "" {
+		return fail(code)
+	}
+	target.Text, target.Blocks, target.Attachments = p.Get("text"), blocks, atts
+	target.Edits++
+	return http.StatusOK, reply{"ok": true, "channel": c.ID, "ts": target.TS, "text": target.Text, "message": reply{"text": target.Text}}
+}
+
+func (s *Server) scheduleLocked(p url.Values) (int, reply) {
+	c, code := s.memberChannelLocked(p.Get("channel"))
+	if code != "" {
+		return fail(code)
+	}
+	postAt, err := strconv.ParseInt(p.Get("post_at"), 10, 64)
+	if err != nil {
+		return fail("invalid_time")
+	}
+	now := s.Now().Unix()
+	switch {
+	case postAt <= now:
+		return fail("time_in_past")
+	case postAt > now+120*24*3600:
+		return fail("time_too_far")
+	}
+	near := 0
+	for _, m := range s.scheduled {
+		if m.Channel == c.ID && abs(m.PostAt-postAt) < 300 {
+			near++
+		}
+	}
+	if near >= s.MaxScheduledPerWindow {
+		return fail("restricted_too_many")
+	}
+	blocks, _, code := checkMessage(p)
+	if code != "" {
+		return fail(code)
+	}
+	s.seq++
+	m := &Scheduled{ID: fmt.Sprintf("Q0%09d", s.seq), Channel: c.ID, PostAt: postAt, ThreadTS: p.Get("thread_ts"), Text: p.Get("text"), Blocks: blocks}
+	s.scheduled = append(s.scheduled, m)
+	sort.SliceStable(s.scheduled, func(i, j int) bool { return s.scheduled[i].PostAt < s.scheduled[j].PostAt })
+	return http.StatusOK, reply{"ok": true, "channel": c.ID, "post_at": postAt, "scheduled_message_id": m.ID,
+		"message": reply{"type": "delayed_message", "text": m.Text, "bot_id": BotID, "user": BotUID, "team": TeamID}}
+}
+
+// serveWebhook is an incoming webhook: JSON in, "ok" or a plain-text code out.
+func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{Method: "webhook", ContentType: r.Header.Get("Content-Type")})
+	f := s.takeFaultLocked("webhook")
+	s.mu.Unlock()
+	if f != nil {
+		switch {
+		case f.Hang:
+			select {
+			case <-r.Context().Done():
+			case <-s.hang:
+			}
+			return
+		case f.Status == http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, "rate_limited")
+			return
+		case f.Status != 0:
+			w.WriteHeader(f.Status)
+			io.WriteString(w, f.Code)
+			return
+		}
+	}
+	var body struct {
+		Text        string           `json:"text"`
+		Blocks      []map[string]any `json:"blocks"`
+		Attachments []map[string]any `json:"attachments"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&body); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, "invalid_payload")
+		return
+	}
+	if strings.TrimSpace(body.Text) == "" && len(body.Blocks) == 0 {
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, "no_text")
+		return
+	}
+	if checkBlocks(body.Blocks) != "" {
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, "invalid_blocks")
+		return
+	}
+	s.mu.Lock()
+	s.messages = append(s.messages, &Message{Channel: "webhook", TS: s.nextTS(), Text: body.Text, Blocks: body.Blocks, Attachments: body.Attachments, Webhook: true})
+	s.mu.Unlock()
+	io.WriteString(w, "ok")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}

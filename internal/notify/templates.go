@@ -1,0 +1,442 @@
+package notify
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// The built-in templates.
+const (
+	DeployFailed       = "DEPLOY_FAILED"
+	HealthCheckFailed  = "HEALTH_CHECK_FAILED"
+	CanaryFailed       = "CANARY_FAILED"
+	RollbackStarted    = "ROLLBACK_STARTED"
+	RollbackSucceeded  = "ROLLBACK_SUCCEEDED"
+	RollbackFailed     = "ROLLBACK_FAILED"
+	DeploySucceeded    = "DEPLOY_SUCCEEDED"
+	PostmortemReminder = "POSTMORTEM_REMINDER"
+)
+
+type template struct {
+	// status is the job status a notice implies when the job's own status
+	// was not recorded: "fail" for incident notices, "pass" for good news.
+	status string
+	render func(f *Facts) Message
+}
+
+var templates = map[string]template{
+	DeployFailed:       {"fail", renderDeployFailed},
+	HealthCheckFailed:  {"fail", renderHealthFailed},
+	CanaryFailed:       {"fail", renderCanaryFailed},
+	RollbackStarted:    {"fail", renderRollbackStarted},
+	RollbackSucceeded:  {"pass", renderRollbackSucceeded},
+	RollbackFailed:     {"fail", renderRollbackFailed},
+	DeploySucceeded:    {"pass", renderDeploySucceeded},
+	PostmortemReminder: {"fail", renderPostmortemReminder},
+}
+
+// Templates lists the built-in template names.
+func Templates() []string {
+	names := make([]string, 0, len(templates))
+	for n := range templates {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Render builds the message of a built-in template from f.
+func Render(name string, f *Facts) (Message, error) {
+	t, ok := templates[name]
+	if !ok {
+		return Message{}, fmt.Errorf("unknown template %q", name)
+	}
+	return t.render(f), nil
+}
+
+// project is "org/repo", or something that still names it.
+func (f *Facts) project() string {
+	if p := f.Job.Project(); p != "" {
+		return p
+	}
+	return "this project"
+}
+
+func (f *Facts) ref() string {
+	if f.Job.Tag != "" {
+		return "tag `" + escapeText(f.Job.Tag) + "`"
+	}
+	if f.Job.Branch != "" {
+		return "`" + escapeText(f.Job.Branch) + "`"
+	}
+	return "the commit"
+}
+
+func (f *Facts) commit() string {
+	if f.Job.SHA == "" {
+		return ""
+	}
+	s := link(commitURL(f.Job), "`"+shortSHA(f.Job.SHA)+"`")
+	if f.Subject != "" {
+		s += " " + escapeText(f.Subject)
+	}
+	return s
+}
+
+func (f *Facts) jobLink() string {
+	name := f.Job.JobName
+	if name == "" {
+		name = "job"
+	}
+	label := escapeText(name)
+	if f.Job.BuildNum != "" {
+		label += " #" + escapeText(f.Job.BuildNum)
+	}
+	return link(f.Job.BuildURL, label)
+}
+
+// contextFields are the job's facts as section fields.
+func (f *Facts) contextFields() map[string]any {
+	var fields []string
+	fields = append(fields, "*Project*\n"+escapeText(f.project()))
+	if f.Job.Tag != "" {
+		fields = append(fields, "*Tag*\n`"+escapeText(f.Job.Tag)+"`")
+	} else if f.Job.Branch != "" {
+		fields = append(fields, "*Branch*\n`"+escapeText(f.Job.Branch)+"`")
+	}
+	if c := f.commit(); c != "" {
+		fields = append(fields, "*Commit*\n"+c)
+	}
+	fields = append(fields, "*Job*\n"+f.jobLink())
+	if f.Job.Username != "" {
+		fields = append(fields, "*Triggered by*\n"+escapeText(f.Job.Username))
+	}
+	if f.Job.PipelineNumber != "" {
+		fields = append(fields, "*Pipeline*\n#"+escapeText(f.Job.PipelineNumber))
+	}
+	return fieldsBlock(fields...)
+}
+
+// nextLines say what happens next: the rollback, once one is known.
+func (f *Facts) nextLines() []string {
+	r := f.Rollback
+	if r == nil {
+		return []string{"No rollback has started yet. Check the job, then roll back or fix forward."}
+	}
+	pipe := "the rollback pipeline"
+	if r.PipelineNumber != "" {
+		pipe = "rollback pipeline #" + escapeText(r.PipelineNumber)
+	}
+	pipe = link(r.PipelineURL, pipe)
+	target := ""
+	if r.Target != "" {
+		target = " to `" + escapeText(r.Target) + "`"
+	}
+	switch r.State {
+	case "initiated":
+		return []string{fmt.Sprintf(":arrows_counterclockwise: Rolling back%s: %s started.", target, pipe)}
+	case "completed":
+		return []string{fmt.Sprintf(":white_check_mark: Rolled back%s by %s.", target, pipe)}
+	case "failed":
+		return []string{fmt.Sprintf(":x: The rollback%s failed (%s): %s", target, pipe, orDefault(escapeText(r.Message), "see the pipeline")), "Someone needs to act now."}
+	case "skipped":
+		return []string{"Rollback skipped: " + orDefault(escapeText(r.Message), "no rollback target")}
+	}
+	return nil
+}
+
+// statusLine sums up the incident for the parent message's context line,
+// which chat.update rewrites as the incident moves on.
+func (f *Facts) statusLine(base string) string {
+	s := base
+	if r := f.Rollback; r != nil {
+		switch r.State {
+		case "initiated":
+			s = ":arrows_counterclockwise: *Status:* rolling back"
+		case "completed":
+			s = ":white_check_mark: *Status:* rolled back, resolved"
+		case "failed":
+			s = ":x: *Status:* rollback failed, needs attention"
+		case "skipped":
+			s = ":red_circle: *Status:* failed, rollback skipped"
+		}
+	}
+	return s + " · updated " + f.Now.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func orDefault(s, d string) string {
+	if strings.TrimSpace(s) == "" {
+		return d
+	}
+	return s
+}
+
+func bullets(lines []string) string {
+	var b strings.Builder
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString("• " + l)
+	}
+	return b.String()
+}
+
+func (f *Facts) buttons(extra ...button) map[string]any {
+	bs := append([]button{}, extra...)
+	if r := f.Rollback; r != nil && r.PipelineURL != "" {
+		bs = append(bs, button{Text: "Rollback pipeline", URL: safeURL(r.PipelineURL)})
+	}
+	bs = append(bs, button{Text: "View job", URL: safeURL(f.Job.BuildURL)})
+	if f.PostmortemURL != "" {
+		bs = append(bs, button{Text: "Post-mortem draft", URL: safeURL(f.PostmortemURL)})
+	}
+	return actionsBlock(bs...)
+}
+
+// fallback is the plain text Slack shows in notifications: the mentions
+// first, so they notify, then what happened.
+func (f *Facts) fallback(title string, detail []string) string {
+	s := title + ": " + f.project()
+	if f.Job.Tag != "" {
+		s += " " + f.Job.Tag
+	} else if f.Job.Branch != "" {
+		s += " " + f.Job.Branch
+	}
+	if f.Job.SHA != "" {
+		s += " " + shortSHA(f.Job.SHA)
+	}
+	s = escapeText(s)
+	if len(detail) > 0 {
+		s += ": " + strings.Join(detail, "; ")
+	}
+	if f.Mentions != "" {
+		s = f.Mentions + " " + s
+	}
+	return s
+}
+
+// compose drops nil blocks (an actions block with no URL).
+func compose(blocks ...map[string]any) []map[string]any {
+	out := blocks[:0]
+	for _, b := range blocks {
+		if b != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func (f *Facts) mentionsBlock() map[string]any {
+	if f.Mentions == "" {
+		return nil
+	}
+	return sectionBlock(f.Mentions)
+}
+
+func (f *Facts) summary(verb string) map[string]any {
+	s := fmt.Sprintf("%s of %s", verb, f.ref())
+	if c := f.commit(); c != "" {
+		s += " at " + c
+	}
+	return sectionBlock(s + " in " + f.jobLink() + ".")
+}
+
+func renderDeployFailed(f *Facts) Message {
+	failed := f.failureLines()
+	what := "*What failed*\n" + bullets(orLines(failed, "The job failed; pmguard recorded no figures for it. See the job."))
+	return Message{
+		Text: f.fallback("Deploy failed", failed),
+		Blocks: compose(
+			headerBlock(":rotating_light: Deploy failed: "+f.project()),
+			f.mentionsBlock(),
+			f.summary("The deploy"),
+			f.contextFields(),
+			sectionBlock(what),
+			sectionBlock("*What happens next*\n"+bullets(f.nextLines())),
+			f.incidentBlock(),
+			contextBlock(f.statusLine(":red_circle: *Status:* deploy failed")),
+			f.buttons(),
+		),
+	}
+}
+
+func renderHealthFailed(f *Facts) Message {
+	var lines []string
+	title := "*Failing endpoints*"
+	if h := f.Health; h != nil {
+		lines = h.lines()
+		if h.Endpoints > 0 {
+			title = fmt.Sprintf("*Failing endpoints* (%d of %d)", h.Failed, h.Endpoints)
+		}
+	}
+	if f.Failure != "" {
+		lines = append(lines, escapeText(f.Failure))
+	}
+	return Message{
+		Text: f.fallback("Health check failed", lines),
+		Blocks: compose(
+			headerBlock(":broken_heart: Health check failed: "+f.project()),
+			f.mentionsBlock(),
+			f.summary("The health check after the deploy"),
+			f.contextFields(),
+			sectionBlock(title+"\n"+bullets(orLines(lines, "pmguard recorded no endpoint results. See the job."))),
+			sectionBlock("*What happens next*\n"+bullets(f.nextLines())),
+			f.incidentBlock(),
+			contextBlock(f.statusLine(":red_circle: *Status:* health check failed")),
+			f.buttons(),
+		),
+	}
+}
+
+func renderCanaryFailed(f *Facts) Message {
+	var lines []string
+	verdict := "*Canary verdict:* failed"
+	if c := f.Canary; c != nil {
+		lines = c.lines(c.Verdict == "failed")
+		if c.Verdict != "" {
+			verdict = "*Canary verdict:* " + c.Verdict
+		}
+	}
+	return Message{
+		Text: f.fallback("Canary failed", lines),
+		Blocks: compose(
+			headerBlock(":bird: Canary failed: "+f.project()),
+			f.mentionsBlock(),
+			f.summary("The canary"),
+			f.contextFields(),
+			sectionBlock(verdict+"\n"+bullets(orLines(lines, "pmguard recorded no canary figures. See the job."))),
+			sectionBlock("*What happens next*\n"+bullets(f.nextLines())),
+			f.incidentBlock(),
+			contextBlock(f.statusLine(":red_circle: *Status:* canary failed")),
+			f.buttons(),
+		),
+	}
+}
+
+func renderRollbackStarted(f *Facts) Message {
+	next := f.nextLines()
+	if f.Rollback == nil {
+		next = []string{"A rollback was requested; pmguard recorded no pipeline for it yet."}
+	}
+	why := f.failureLines()
+	blocks := []map[string]any{
+		headerBlock(":rewind: Rollback started: " + f.project()),
+		f.mentionsBlock(),
+		sectionBlock(bullets(next)),
+	}
+	if len(why) > 0 {
+		blocks = append(blocks, sectionBlock("*Why*\n"+bullets(why)))
+	}
+	blocks = append(blocks, f.contextFields(), contextBlock(f.statusLine(":arrows_counterclockwise: *Status:* rolling back")), f.buttons())
+	return Message{Text: f.fallback("Rollback started", rollbackDetail(f)), Blocks: compose(blocks...)}
+}
+
+func renderRollbackSucceeded(f *Facts) Message {
+	return Message{
+		Text: f.fallback("Rolled back", rollbackDetail(f)),
+		Blocks: compose(
+			headerBlock(":white_check_mark: Rolled back: "+f.project()),
+			f.mentionsBlock(),
+			sectionBlock(bullets(f.nextLines())),
+			f.contextFields(),
+			contextBlock(f.statusLine(":white_check_mark: *Status:* rolled back, resolved")),
+			f.buttons(),
+		),
+	}
+}
+
+func renderRollbackFailed(f *Facts) Message {
+	next := f.nextLines()
+	if f.Rollback == nil || f.Rollback.State != "failed" {
+		next = []string{":x: The rollback did not finish.", "Someone needs to act now."}
+	}
+	return Message{
+		Text: f.fallback("Rollback failed", rollbackDetail(f)),
+		Blocks: compose(
+			headerBlock(":x: Rollback failed: "+f.project()),
+			f.mentionsBlock(),
+			sectionBlock("*Production may still run the failed deploy.*\n"+bullets(next)),
+			f.contextFields(),
+			f.incidentBlock(),
+			contextBlock(f.statusLine(":x: *Status:* rollback failed, needs attention")),
+			f.buttons(),
+		),
+	}
+}
+
+func rollbackDetail(f *Facts) []string {
+	r := f.Rollback
+	if r == nil {
+		return nil
+	}
+	var d []string
+	if r.Target != "" {
+		d = append(d, "target "+escapeText(r.Target))
+	}
+	if r.PipelineNumber != "" {
+		d = append(d, "pipeline #"+escapeText(r.PipelineNumber))
+	}
+	if r.State == "failed" && r.Message != "" {
+		d = append(d, escapeText(r.Message))
+	}
+	return d
+}
+
+func renderDeploySucceeded(f *Facts) Message {
+	var checks []string
+	if h := f.Health; h != nil && h.Passed {
+		checks = append(checks, fmt.Sprintf("health: %d endpoint(s) healthy", h.Endpoints))
+	}
+	if c := f.Canary; c != nil && c.Verdict == "passed" {
+		checks = append(checks, "canary passed: "+strings.Join(c.lines(false), ", "))
+	}
+	blocks := []map[string]any{
+		headerBlock(":rocket: Deployed: " + f.project()),
+		f.mentionsBlock(),
+		f.summary("The deploy"),
+		f.contextFields(),
+	}
+	if len(checks) > 0 {
+		blocks = append(blocks, sectionBlock("*Checks*\n"+bullets(checks)))
+	}
+	blocks = append(blocks, f.buttons())
+	return Message{Text: f.fallback("Deployed", checks), Blocks: compose(blocks...)}
+}
+
+func renderPostmortemReminder(f *Facts) Message {
+	when := "this incident"
+	if !f.IncidentStarted.IsZero() {
+		when = "the incident of " + f.IncidentStarted.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	draft := "The draft is in the failed job's artifacts: run `pmguard postmortem` if it is not."
+	if u := safeURL(f.PostmortemURL); u != "" {
+		draft = "Draft: " + link(u, "open the post-mortem draft")
+	}
+	return Message{
+		Text: f.fallback("Post-mortem due", []string{"write the blameless post-mortem of " + when}),
+		Blocks: compose(
+			headerBlock(":memo: Post-mortem due: "+f.project()),
+			f.mentionsBlock(),
+			sectionBlock(fmt.Sprintf("Time to write the blameless post-mortem of %s (deploy of %s).\n%s", when, f.ref(), draft)),
+			f.contextFields(),
+			f.buttons(),
+		),
+	}
+}
+
+// incidentBlock links the incident channel from the main channel's notice.
+func (f *Facts) incidentBlock() map[string]any {
+	if f.IncidentChannel == "" {
+		return nil
+	}
+	return sectionBlock(":speech_balloon: Incident channel: <#" + f.IncidentChannel + ">")
+}
+
+func orLines(lines []string, none string) []string {
+	if len(lines) == 0 {
+		return []string{none}
+	}
+	return lines
+}

@@ -1,0 +1,324 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/events"
+)
+
+// threadRef is the first notice of an incident in one channel, as the
+// notified event stored it: later jobs of the pipeline reply to it.
+type threadRef struct {
+	ChannelID string
+	TS        string
+	Template  string
+}
+
+// findThread returns the parent notice of incident key in channel (a name or
+// an ID, as configured).
+func findThread(evs []events.Event, key, channel string) (threadRef, bool) {
+	for _, e := range evs {
+		if e.Event != "notified" || e.PipelineID != key || !boolFig(e.Figures, "parent") {
+			continue
+		}
+		if strFig(e.Figures, "channel_name") == channel || strFig(e.Figures, "channel") == channel {
+			return threadRef{ChannelID: strFig(e.Figures, "channel"), TS: strFig(e.Figures, "ts"), Template: strFig(e.Figures, "template")}, true
+		}
+	}
+	return threadRef{}, false
+}
+
+func findEvent(evs []events.Event, key, name string) (events.Event, bool) {
+	for _, e := range evs {
+		if e.Event == name && e.PipelineID == key {
+			return e, true
+		}
+	}
+	return events.Event{}, false
+}
+
+// posted is where this run's notice went in one channel.
+type posted struct {
+	channel  string // as configured
+	id       string // channel ID
+	ts       string
+	parentTS string // the thread's parent: ts itself for a new parent
+}
+
+func (r *run) sendAPI(ctx context.Context) {
+	threaded := r.p.thread && r.key != ""
+	incidentID := ""
+	if r.p.incident && r.status == "fail" {
+		incidentID = r.incidentChannel(ctx)
+	}
+
+	var wg sync.WaitGroup
+	results := make([]*posted, len(r.p.channels))
+	facts := *r.facts
+	facts.IncidentChannel = orDefault(incidentID, facts.IncidentChannel)
+	for i, ch := range r.p.channels {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = r.sendToChannel(ctx, ch, facts, threaded)
+		}()
+	}
+	wg.Wait()
+
+	if r.p.reminder > 0 && r.status == "fail" && r.key != "" {
+		if _, done := findEvent(r.evs, r.key, "postmortem_reminder_scheduled"); !done {
+			r.scheduleReminder(ctx, incidentID, results)
+		}
+	}
+}
+
+// sendToChannel posts the notice to one channel: a reply in the incident's
+// thread (and an update of the parent's status line) when there is one,
+// otherwise a new message that becomes the thread's parent when it is a
+// failure.
+func (r *run) sendToChannel(ctx context.Context, ch string, facts Facts, threaded bool) *posted {
+	m, _ := r.message(&facts)
+	ref, found := threadRef{}, false
+	if threaded {
+		ref, found = findThread(r.evs, r.key, ch)
+	}
+	if found {
+		id, ts, err := r.api.post(ctx, ref.ChannelID, ref.TS, m)
+		if err != nil {
+			r.fail(err)
+			return nil
+		}
+		fmt.Fprintf(r.out, "pmguard notify: replied with %s in the incident's thread in %s (ts %s)\n", r.templateName(), channelLabel(ch), ts)
+		r.event(events.Event{Verb: "notify", Event: "notified", Target: ch, Figures: map[string]any{
+			"channel": id, "channel_name": ch, "ts": ts, "thread_ts": ref.TS, "template": r.templateName(), "parent": false,
+		}})
+		if _, ok := templates[ref.Template]; ok {
+			parent, _ := Render(ref.Template, &facts)
+			parent.Fit()
+			if err := r.api.update(ctx, ref.ChannelID, ref.TS, parent); err != nil {
+				r.fail(err)
+			} else {
+				fmt.Fprintf(r.out, "pmguard notify: updated the status line of the incident's first notice in %s\n", channelLabel(ch))
+			}
+		}
+		return &posted{channel: ch, id: id, ts: ts, parentTS: ref.TS}
+	}
+	id, ts, err := r.api.post(ctx, ch, "", m)
+	if err != nil {
+		r.fail(err)
+		return nil
+	}
+	parent := threaded && r.status == "fail"
+	fmt.Fprintf(r.out, "pmguard notify: posted %s to %s (ts %s)\n", r.templateName(), channelLabel(ch), ts)
+	r.event(events.Event{Verb: "notify", Event: "notified", Target: ch, Figures: map[string]any{
+		"channel": id, "channel_name": ch, "ts": ts, "template": r.templateName(), "parent": parent,
+	}})
+	p := &posted{channel: ch, id: id, ts: ts}
+	if parent {
+		p.parentTS = ts
+	}
+	return p
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9_-]+`)
+
+// incidentChannelName is a valid Slack channel name for the incident:
+// lowercase letters, digits, - and _, at most 80 characters, e.g.
+// inc-20261123-api-1234.
+func incidentChannelName(now time.Time, repo, pipeline string) string {
+	repo = strings.Trim(nonName.ReplaceAllString(strings.ToLower(repo), "-"), "-_")
+	if repo == "" {
+		repo = "deploy"
+	}
+	pipeline = strings.Trim(nonName.ReplaceAllString(strings.ToLower(pipeline), "-"), "-_")
+	suffix := ""
+	if pipeline != "" {
+		suffix = "-" + pipeline
+	}
+	prefix := "inc-" + now.UTC().Format("20060102") + "-"
+	room := maxChannelName - len(prefix) - len(suffix) - 3 // keep room for a -NN suffix on name_taken
+	if room < 1 {
+		suffix, room = "", maxChannelName-len(prefix)-3
+	}
+	if len(repo) > room {
+		repo = strings.TrimRight(repo[:room], "-_")
+	}
+	return prefix + repo + suffix
+}
+
+// incidentChannel creates the incident's channel (once per incident), sets
+// its topic, invites the responders and posts the notice there. It returns
+// the channel's ID, or "" when it could not be created.
+func (r *run) incidentChannel(ctx context.Context) string {
+	if r.key != "" {
+		if e, ok := findEvent(r.evs, r.key, "incident_channel_created"); ok {
+			id := strFig(e.Figures, "channel")
+			r.postToIncident(ctx, id)
+			return id
+		}
+	}
+	pipe := r.o.Job.PipelineNumber
+	if pipe == "" {
+		pipe = shortSHA(r.o.Job.SHA)
+	}
+	base := incidentChannelName(r.o.Now(), r.o.Job.ProjectRepo, pipe)
+	var id, name string
+	for n := 1; n <= 5; n++ {
+		name = base
+		if n > 1 {
+			name = fmt.Sprintf("%s-%d", base, n)
+		}
+		var err error
+		id, err = r.api.createChannel(ctx, name)
+		var se *SlackError
+		if errors.As(err, &se) && se.Code == "name_taken" {
+			// Another incident (or a re-run) holds the name: try the next.
+			fmt.Fprintf(r.out, "pmguard notify: #%s is taken, trying another name\n", name)
+			continue
+		}
+		if err != nil {
+			r.fail(err)
+			return ""
+		}
+		break
+	}
+	if id == "" {
+		r.fail(&SlackError{Method: "conversations.create", Channel: base, Code: "name_taken", Detail: "5 names tried", TokenEnv: r.p.tokenEnv})
+		return ""
+	}
+	fmt.Fprintf(r.out, "pmguard notify: created incident channel #%s\n", name)
+	r.event(events.Event{Verb: "notify", Event: "incident_channel_created", Target: name, Figures: map[string]any{"channel": id, "channel_name": name}})
+
+	if err := r.api.setTopic(ctx, id, r.topic()); err != nil {
+		r.fail(err)
+	}
+	r.invite(ctx, id)
+	r.postToIncident(ctx, id)
+	return id
+}
+
+func (r *run) topic() string {
+	f := r.facts
+	t := "Deploy incident: " + f.project()
+	if f.Job.Branch != "" {
+		t += " " + f.Job.Branch
+	}
+	if f.Job.SHA != "" {
+		t += " " + shortSHA(f.Job.SHA)
+	}
+	if f.Job.BuildURL != "" {
+		t += " · " + f.Job.BuildURL
+	}
+	return truncatePlain(t, maxTopicLength)
+}
+
+// invite resolves emails to user IDs and invites everyone in one call; a
+// responder who cannot be found is a warning, not a lost channel.
+func (r *run) invite(ctx context.Context, channelID string) {
+	var ids []string
+	for _, who := range r.p.responders {
+		if isUserID(who) {
+			ids = append(ids, who)
+			continue
+		}
+		id, err := r.api.lookupEmail(ctx, who)
+		if err != nil {
+			var se *SlackError
+			if errors.As(err, &se) && se.Code == "users_not_found" {
+				fmt.Fprintf(r.errw, "pmguard notify: warning: no Slack user has the email %s; not invited\n", who)
+				continue
+			}
+			r.fail(err)
+			continue
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	if err := r.api.invite(ctx, channelID, ids); err != nil {
+		var se *SlackError
+		if errors.As(err, &se) && se.Code == "already_in_channel" {
+			return
+		}
+		r.fail(err)
+		return
+	}
+	fmt.Fprintf(r.out, "pmguard notify: invited %d responder(s)\n", len(ids))
+}
+
+func (r *run) postToIncident(ctx context.Context, id string) {
+	facts := *r.facts
+	facts.IncidentChannel = "" // do not link the channel from itself
+	m, _ := r.message(&facts)
+	_, ts, err := r.api.post(ctx, id, "", m)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	r.event(events.Event{Verb: "notify", Event: "notified", Target: id, Figures: map[string]any{
+		"channel": id, "ts": ts, "template": r.templateName(), "parent": false, "incident_channel": true,
+	}})
+}
+
+// scheduleReminder schedules the post-mortem reminder in the incident
+// channel, or in the first channel's thread, within Slack's limits.
+func (r *run) scheduleReminder(ctx context.Context, incidentID string, results []*posted) {
+	target, threadTS := incidentID, ""
+	if target == "" {
+		for _, p := range results {
+			if p != nil {
+				target, threadTS = p.id, p.parentTS
+				break
+			}
+		}
+	}
+	if target == "" {
+		return // nothing was posted: no place for a reminder
+	}
+	facts := *r.facts
+	if facts.IncidentStarted.IsZero() {
+		facts.IncidentStarted = r.o.Now()
+	}
+	m, _ := Render(PostmortemReminder, &facts)
+	m.Fit()
+
+	now := r.o.Now()
+	at := now.Add(r.p.reminder)
+	for try := 0; try < 4; try++ {
+		id, err := r.api.schedule(ctx, target, threadTS, at, m)
+		var se *SlackError
+		if errors.As(err, &se) {
+			switch se.Code {
+			case "time_in_past":
+				// Our clock is behind Slack's: aim later, once.
+				at = r.o.Now().Add(r.p.reminder + 10*time.Minute)
+				continue
+			case "time_too_far":
+				at = r.o.Now().Add(maxReminder - 24*time.Hour)
+				continue
+			case "restricted_too_many":
+				// Too many messages scheduled around that time: move it along.
+				at = at.Add(15 * time.Minute)
+				continue
+			}
+		}
+		if err != nil {
+			r.fail(err)
+			return
+		}
+		fmt.Fprintf(r.out, "pmguard notify: post-mortem reminder scheduled for %s\n", at.UTC().Format("2006-01-02 15:04 UTC"))
+		r.event(events.Event{Verb: "notify", Event: "postmortem_reminder_scheduled", Target: target, Figures: map[string]any{
+			"channel": target, "thread_ts": threadTS, "scheduled_message_id": id, "post_at": strconv.FormatInt(at.Unix(), 10),
+		}})
+		return
+	}
+	r.fail(&SlackError{Method: "chat.scheduleMessage", Channel: target, Code: "restricted_too_many", Detail: "4 times tried", TokenEnv: r.p.tokenEnv})
+}
