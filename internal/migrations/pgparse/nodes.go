@@ -1,0 +1,255 @@
+package pgparse
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// Node is one node of libpg_query's JSON parse tree: {"TypeName": {...}}.
+// Its fields are decoded on demand with Into, so only the node types a rule
+// looks at need a Go struct.
+type Node struct {
+	Type string
+	raw  json.RawMessage
+}
+
+// UnmarshalJSON reads a single-key object.
+func (n *Node) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		*n = Node{}
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	if len(m) != 1 {
+		return fmt.Errorf("parse tree node with %d keys", len(m))
+	}
+	for k, v := range m {
+		n.Type, n.raw = k, v
+	}
+	return nil
+}
+
+// Into decodes the node's fields into v (a pointer to one of the structs
+// below); it reports false when they do not fit.
+func (n Node) Into(v any) bool {
+	return n.raw != nil && json.Unmarshal(n.raw, v) == nil
+}
+
+// Contains reports whether a node of the given type occurs anywhere in n.
+func (n Node) Contains(typ string) bool {
+	return n.Type == typ || bytes.Contains(n.raw, []byte(`"`+typ+`":`))
+}
+
+// Strings returns the svals of a list of String nodes (a qualified name).
+func Strings(nodes []Node) []string {
+	out := make([]string, 0, len(nodes))
+	for _, n := range nodes {
+		var s String
+		if n.Type == "String" && n.Into(&s) {
+			out = append(out, s.Sval)
+		}
+	}
+	return out
+}
+
+// LastString returns the last part of a qualified name ("public.users" -> "users").
+func LastString(nodes []Node) string {
+	s := Strings(nodes)
+	if len(s) == 0 {
+		return ""
+	}
+	return s[len(s)-1]
+}
+
+// The node types the migration rules read. Field names follow libpg_query's
+// JSON output (PostgreSQL's own node field names).
+
+type String struct {
+	Sval string `json:"sval"`
+}
+
+type List struct {
+	Items []Node `json:"items"`
+}
+
+type RangeVar struct {
+	Schemaname string `json:"schemaname"`
+	Relname    string `json:"relname"`
+}
+
+type TypeName struct {
+	Names       []Node `json:"names"`
+	Typmods     []Node `json:"typmods"`
+	ArrayBounds []Node `json:"arrayBounds"`
+}
+
+// Name is the type's unqualified name ("int8", "text", "serial").
+func (t TypeName) Name() string { return LastString(t.Names) }
+
+type ColumnDef struct {
+	Colname     string   `json:"colname"`
+	TypeName    TypeName `json:"typeName"`
+	Constraints []Node   `json:"constraints"`
+	RawDefault  Node     `json:"raw_default"`
+	IsNotNull   bool     `json:"is_not_null"`
+}
+
+type Constraint struct {
+	Contype        string    `json:"contype"`
+	Conname        string    `json:"conname"`
+	SkipValidation bool      `json:"skip_validation"`
+	RawExpr        Node      `json:"raw_expr"`
+	Indexname      string    `json:"indexname"`
+	Keys           []Node    `json:"keys"`
+	Pktable        *RangeVar `json:"pktable"`
+	GeneratedWhen  string    `json:"generated_when"`
+}
+
+type CreateStmt struct {
+	Relation  RangeVar `json:"relation"`
+	TableElts []Node   `json:"tableElts"`
+}
+
+type AlterTableStmt struct {
+	Relation  RangeVar `json:"relation"`
+	Cmds      []Node   `json:"cmds"`
+	Objtype   string   `json:"objtype"`
+	MissingOk bool     `json:"missing_ok"`
+}
+
+type AlterTableCmd struct {
+	Subtype  string `json:"subtype"`
+	Name     string `json:"name"`
+	Def      Node   `json:"def"`
+	Behavior string `json:"behavior"`
+}
+
+type RenameStmt struct {
+	RenameType   string    `json:"renameType"`
+	RelationType string    `json:"relationType"`
+	Relation     *RangeVar `json:"relation"`
+	Object       Node      `json:"object"`
+	Subname      string    `json:"subname"`
+	Newname      string    `json:"newname"`
+}
+
+type DropStmt struct {
+	Objects    []Node `json:"objects"`
+	RemoveType string `json:"removeType"`
+	Behavior   string `json:"behavior"`
+	Concurrent bool   `json:"concurrent"`
+	MissingOk  bool   `json:"missing_ok"`
+}
+
+// ObjectNames returns the unqualified name of each dropped object.
+func (d DropStmt) ObjectNames() []string {
+	var out []string
+	for _, o := range d.Objects {
+		switch o.Type {
+		case "List":
+			var l List
+			if o.Into(&l) {
+				out = append(out, LastString(l.Items))
+			}
+		case "String":
+			var s String
+			if o.Into(&s) {
+				out = append(out, s.Sval)
+			}
+		}
+	}
+	return out
+}
+
+type IndexStmt struct {
+	Idxname    string   `json:"idxname"`
+	Relation   RangeVar `json:"relation"`
+	Unique     bool     `json:"unique"`
+	Primary    bool     `json:"primary"`
+	Concurrent bool     `json:"concurrent"`
+}
+
+type TruncateStmt struct {
+	Relations []Node `json:"relations"`
+	Behavior  string `json:"behavior"`
+}
+
+type AlterEnumStmt struct {
+	TypeName []Node `json:"typeName"`
+	OldVal   string `json:"oldVal"`
+	NewVal   string `json:"newVal"`
+}
+
+type TransactionStmt struct {
+	Kind string `json:"kind"`
+}
+
+type VariableSetStmt struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	IsLocal bool   `json:"is_local"`
+}
+
+type DefElem struct {
+	Defname string `json:"defname"`
+}
+
+type ReindexStmt struct {
+	Kind     string    `json:"kind"`
+	Relation *RangeVar `json:"relation"`
+	Name     string    `json:"name"`
+	Params   []Node    `json:"params"`
+}
+
+type VacuumStmt struct {
+	Options     []Node `json:"options"`
+	Rels        []Node `json:"rels"`
+	IsVacuumcmd bool   `json:"is_vacuumcmd"`
+}
+
+type VacuumRelation struct {
+	Relation *RangeVar `json:"relation"`
+}
+
+type ClusterStmt struct {
+	Relation *RangeVar `json:"relation"`
+}
+
+type DropdbStmt struct {
+	Dbname string `json:"dbname"`
+}
+
+type FuncCall struct {
+	Funcname []Node `json:"funcname"`
+	Args     []Node `json:"args"`
+}
+
+type TypeCast struct {
+	Arg      Node     `json:"arg"`
+	TypeName TypeName `json:"typeName"`
+}
+
+type NullTest struct {
+	Arg          Node   `json:"arg"`
+	Nulltesttype string `json:"nulltesttype"`
+}
+
+type ColumnRef struct {
+	Fields []Node `json:"fields"`
+}
+
+// DefNames returns the option names of a list of DefElem nodes.
+func DefNames(nodes []Node) []string {
+	var out []string
+	for _, n := range nodes {
+		var d DefElem
+		if n.Type == "DefElem" && n.Into(&d) {
+			out = append(out, d.Defname)
+		}
+	}
+	return out
+}
