@@ -136,8 +136,9 @@ func start(t testing.TB, bin, conf, data string, o Options) (*Server, error) {
 	deadline := time.Now().Add(o.Timeout)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	probe := &http.Client{Timeout: 2 * time.Second}
 	for {
-		resp, err := http.Get(s.URL + "/-/ready")
+		resp, err := probe.Get(s.URL + "/-/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
