@@ -341,7 +341,7 @@ func (h *HealthFacts) lines() []string {
 	for _, ep := range h.FailingEndpoint {
 		s := "`" + escapeText(ep.URL) + "`"
 		var parts []string
-		if ep.Status > 0 {
+		if ep.Status > 0 && !strings.Contains(ep.Reason, fmt.Sprintf("status %d", ep.Status)) {
 			p := fmt.Sprintf("status %d", ep.Status)
 			if ep.Expect != "" {
 				p += ", expected " + escapeText(ep.Expect)

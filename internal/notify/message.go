@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -173,22 +174,28 @@ func truncateMrkdwn(s string, limit int) string {
 		return s
 	}
 	const closeFence = "\n```"
-	cut := limit - 1 - len([]rune(closeFence))
-	if cut < 0 {
-		cut = 0
+	cut := limit - 1
+	for {
+		head := r[:cut]
+		if i := lastIndexRune(head, '<'); i >= 0 && lastIndexRune(head[i:], '>') < 0 {
+			head = head[:i]
+		}
+		if i := lastIndexRune(head, '&'); i >= 0 && lastIndexRune(head[i:], ';') < 0 && len(head)-i <= 8 {
+			head = head[:i]
+		}
+		out := string(head) + truncationMarker
+		if strings.Count(out, "```")%2 == 0 {
+			return out
+		}
+		// An open code block: close it, within the limit.
+		if runeLen(out)+runeLen(closeFence) <= limit {
+			return out + closeFence
+		}
+		cut = len(head) - runeLen(closeFence)
+		if cut <= 0 {
+			return truncationMarker
+		}
 	}
-	head := r[:cut]
-	if i := lastIndexRune(head, '<'); i >= 0 && lastIndexRune(head[i:], '>') < 0 {
-		head = head[:i]
-	}
-	if i := lastIndexRune(head, '&'); i >= 0 && lastIndexRune(head[i:], ';') < 0 && len(head)-i <= 8 {
-		head = head[:i]
-	}
-	out := string(head) + truncationMarker
-	if strings.Count(out, "```")%2 == 1 {
-		out += closeFence
-	}
-	return out
 }
 
 func lastIndexRune(r []rune, c rune) int {
@@ -215,8 +222,12 @@ func fallbackFromBlocks(blocks []map[string]any) string {
 
 // JSON is the message as Slack receives it.
 func (m Message) JSON() []byte {
-	b, _ := json.MarshalIndent(m, "", "  ")
-	return b
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep <url|label> readable; Slack reads both forms
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(m)
+	return bytes.TrimRight(b.Bytes(), "\n")
 }
 
 // escapeText escapes the three characters Slack's mrkdwn treats as markup, so

@@ -235,12 +235,10 @@ func (f *Facts) mentionsBlock() map[string]any {
 	return sectionBlock(f.Mentions)
 }
 
-func (f *Facts) summary(verb string) map[string]any {
-	s := fmt.Sprintf("%s of %s", verb, f.ref())
-	if c := f.commit(); c != "" {
-		s += " at " + c
-	}
-	return sectionBlock(s + " in " + f.jobLink() + ".")
+// summary is one sentence: what happened to which ref, in which job; the
+// fields below it carry the commit and the rest.
+func (f *Facts) summary(what, outcome string) map[string]any {
+	return sectionBlock(fmt.Sprintf("%s of %s %s in %s.", what, f.ref(), outcome, f.jobLink()))
 }
 
 func renderDeployFailed(f *Facts) Message {
@@ -251,7 +249,7 @@ func renderDeployFailed(f *Facts) Message {
 		Blocks: compose(
 			headerBlock(":rotating_light: Deploy failed: "+f.project()),
 			f.mentionsBlock(),
-			f.summary("The deploy"),
+			f.summary("The deploy", "failed"),
 			f.contextFields(),
 			sectionBlock(what),
 			sectionBlock("*What happens next*\n"+bullets(f.nextLines())),
@@ -279,7 +277,7 @@ func renderHealthFailed(f *Facts) Message {
 		Blocks: compose(
 			headerBlock(":broken_heart: Health check failed: "+f.project()),
 			f.mentionsBlock(),
-			f.summary("The health check after the deploy"),
+			f.summary("The health check after the deploy", "failed"),
 			f.contextFields(),
 			sectionBlock(title+"\n"+bullets(orLines(lines, "pmguard recorded no endpoint results. See the job."))),
 			sectionBlock("*What happens next*\n"+bullets(f.nextLines())),
@@ -304,7 +302,7 @@ func renderCanaryFailed(f *Facts) Message {
 		Blocks: compose(
 			headerBlock(":bird: Canary failed: "+f.project()),
 			f.mentionsBlock(),
-			f.summary("The canary"),
+			f.summary("The canary", "failed"),
 			f.contextFields(),
 			sectionBlock(verdict+"\n"+bullets(orLines(lines, "pmguard recorded no canary figures. See the job."))),
 			sectionBlock("*What happens next*\n"+bullets(f.nextLines())),
@@ -395,7 +393,7 @@ func renderDeploySucceeded(f *Facts) Message {
 	blocks := []map[string]any{
 		headerBlock(":rocket: Deployed: " + f.project()),
 		f.mentionsBlock(),
-		f.summary("The deploy"),
+		f.summary("The deploy", "succeeded"),
 		f.contextFields(),
 	}
 	if len(checks) > 0 {

@@ -814,3 +814,13 @@ func abs(n int64) int64 {
 	}
 	return n
 }
+
+// CheckBlocks applies the stand-in's Block Kit checks to a JSON array of
+// blocks and returns the error Slack would give, or "".
+func CheckBlocks(raw []byte) string {
+	var blocks []map[string]any
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		return "invalid_blocks"
+	}
+	return checkBlocks(blocks)
+}
