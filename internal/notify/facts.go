@@ -120,11 +120,25 @@ func factsFrom(f *Facts, evs []events.Event, key string) {
 				*r = *f.Rollback
 				r.State, r.Message = strings.TrimPrefix(e.Event, "rollback_"), e.Message
 			}
-			setIf(&r.PipelineID, strFig(e.Figures, "pipeline_id"))
-			setIf(&r.PipelineNumber, strFig(e.Figures, "pipeline_number"))
-			setIf(&r.PipelineURL, strFig(e.Figures, "pipeline_url"))
-			setIf(&r.Target, strFig(e.Figures, "target"))
+			// pmguard rollback writes rollback_*; the plain names are accepted
+			// for events written by other tools.
+			for _, k := range []string{"pipeline_id", "rollback_pipeline_id"} {
+				setIf(&r.PipelineID, strFig(e.Figures, k))
+			}
+			for _, k := range []string{"pipeline_number", "rollback_pipeline_number"} {
+				setIf(&r.PipelineNumber, strFig(e.Figures, k))
+			}
+			for _, k := range []string{"pipeline_url", "rollback_url"} {
+				setIf(&r.PipelineURL, strFig(e.Figures, k))
+			}
+			for _, k := range []string{"target", "target_version"} {
+				setIf(&r.Target, strFig(e.Figures, k))
+			}
 			setIf(&r.Target, e.Target)
+			if e.Event == "rollback_skipped" && strFig(e.Figures, "reason") == "duplicate" {
+				// Another job already started this rollback: it is running.
+				r.State = "initiated"
+			}
 			f.Rollback = r
 		case "notified":
 			if boolFig(e.Figures, "parent") && (f.IncidentStarted.IsZero() || e.Time.Before(f.IncidentStarted)) {
@@ -150,8 +164,13 @@ func canaryFacts(e events.Event) *CanaryFacts {
 	if v, ok := numFig(e.Figures, "error_rate"); ok {
 		c.ErrorRate = &v
 	}
-	if v, ok := numFig(e.Figures, "error_threshold"); ok {
-		c.ErrorThreshold = &v
+	for _, k := range []string{"error_threshold", "threshold"} {
+		if v, ok := numFig(e.Figures, k); ok && c.ErrorThreshold == nil {
+			c.ErrorThreshold = &v
+		}
+	}
+	if c.Message == "" {
+		c.Message = strFig(e.Figures, "reason")
 	}
 	var thr *float64
 	if v, ok := numFig(e.Figures, "latency_threshold_ms"); ok {

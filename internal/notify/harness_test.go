@@ -176,9 +176,9 @@ func (h *harness) eventsText() string {
 
 // canaryFailure is what pmguard canary writes when a canary fails.
 func canaryFailure() events.Event {
-	return events.Event{Verb: "canary", Event: "canary_failed", Message: "error rate 25% > 2%", Figures: map[string]any{
-		"error_rate": 0.25, "error_threshold": 0.02, "p50_ms": 120.0, "p95_ms": 812.0, "p99_ms": 1400.0,
-		"latency_threshold_ms": 500.0, "latency_quantile": "p95", "samples": 1200.0,
+	return events.Event{Verb: "canary", Event: "canary_failed", Target: "https://canary.acme.example", Message: "canary failed: error rate 25% > 2%", Figures: map[string]any{
+		"verdict": "failed", "error_rate": 0.25, "threshold": 0.02, "p95_ms": 812.0,
+		"latency_threshold_ms": 500.0, "samples": 1200.0, "errors": 300.0, "source": "probe",
 	}}
 }
 
@@ -193,8 +193,9 @@ func healthFailure() []events.Event {
 
 func rollbackInitiated() events.Event {
 	return events.Event{Verb: "rollback", Event: "rollback_initiated", Target: "v1.4.2", Figures: map[string]any{
-		"pipeline_id": "9d8c7b6a-5e4f-4a3b-9c2d-1e0f9a8b7c6d", "pipeline_number": 568.0,
-		"pipeline_url": "https://app.circleci.com/pipelines/gh/acme/api/568", "target": "v1.4.2",
+		"strategy": "rerun_pipeline", "target_version": "v1.4.2", "target_pipeline_number": 561.0,
+		"rollback_pipeline_id": "9d8c7b6a-5e4f-4a3b-9c2d-1e0f9a8b7c6d", "rollback_pipeline_number": 568.0,
+		"rollback_url": "https://app.circleci.com/pipelines/gh/acme/api/568", "failed_pipeline_number": 567.0,
 	}}
 }
 
