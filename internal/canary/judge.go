@@ -122,7 +122,7 @@ func (j *Judge) Add(b Batch) State {
 	} else {
 		j.addCounts(&b.Canary)
 	}
-	if j.state == Running && b.Baseline != nil && j.c.Baseline {
+	if b.Baseline != nil && j.c.Baseline {
 		j.addBaseline(&b.Canary, b.Baseline)
 	}
 	if j.state == Running {
@@ -202,7 +202,9 @@ func (j *Judge) addBaseline(c, b *Obs) {
 	j.bn += bt
 	j.berrs += be
 	ct, ce := c.total(), c.errors()
-	if ct <= 0 || bt <= 0 || ce+be == 0 {
+	// The baseline's figures are kept for the report even when the canary
+	// was decided within this batch; the comparison only runs before.
+	if j.state != Running || ct <= 0 || bt <= 0 || ce+be == 0 {
 		return
 	}
 	w := ct / bt

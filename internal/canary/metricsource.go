@@ -80,8 +80,11 @@ func (m *metricSource) Next(ctx context.Context) (Batch, error) {
 	if left := m.o.Deadline.Sub(m.o.Clock.Now()); left < wait {
 		wait = left
 	}
+	// Metric systems resolve whole seconds at best (Datadog's windows are
+	// whole seconds), so a shortened last interval is too.
+	wait = wait.Truncate(time.Second)
 	if wait < time.Second {
-		wait = time.Second // metric systems resolve seconds at best
+		wait = time.Second
 	}
 	if err := m.o.Clock.Sleep(ctx, wait); err != nil {
 		return Batch{}, err

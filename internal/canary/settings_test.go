@@ -1,0 +1,144 @@
+package canary
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/jobenv"
+)
+
+func load(t *testing.T, env map[string]string, args ...string) (*Plan, error) {
+	t.Helper()
+	var s Settings
+	set, _, err := config.Load(context.Background(), "canary", args, config.MapEnv(env), &s, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	return Validate(&s, set, config.MapEnv(env), httpx.Options{Retries: -1})
+}
+
+// TestBadInput: every bad value is exit 2 with a message naming the
+// setting, and no request reaches the (counting) server.
+func TestBadInput(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(srv.Close)
+	url := srv.URL
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string // in the message
+	}{
+		{"threshold over 100%", nil, []string{"--url", url, "--error-threshold", "120%"}, "PMGUARD_CANARY_ERROR_THRESHOLD"},
+		{"threshold 0", nil, []string{"--url", url, "--error-threshold", "0%"}, "error_threshold"},
+		{"negative latency", map[string]string{"PMGUARD_CANARY_URL": url, "PMGUARD_CANARY_LATENCY_THRESHOLD": "-1ms"}, nil, "PMGUARD_CANARY_LATENCY_THRESHOLD"},
+		{"unknown percentile", nil, []string{"--url", url, "--latency-percentile", "p97"}, `"p50", "p90", "p95", "p99"`},
+		{"alpha too big", nil, []string{"--url", url, "--alpha", "50%"}, "PMGUARD_CANARY_ALPHA"},
+		{"alpha zero", nil, []string{"--url", url, "--alpha", "0"}, "alpha"},
+		{"beta too big", nil, []string{"--url", url, "--beta", "0.7"}, "beta"},
+		{"healthy above threshold", nil, []string{"--url", url, "--healthy-error-rate", "3%"}, "healthy_error_rate"},
+		{"unknown source", nil, []string{"--source", "graphite"}, "PMGUARD_CANARY_SOURCE"},
+		{"probe without url", nil, nil, "PMGUARD_CANARY_URL"},
+		{"bad rate", nil, []string{"--url", url, "--rate", "-3"}, "rate"},
+		{"bad on_inconclusive", nil, []string{"--url", url, "--on-inconclusive", "maybe"}, "on_inconclusive"},
+		{"zero max_duration", nil, []string{"--url", url, "--max-duration", "0s"}, "max_duration"},
+		{"header without colon", nil, []string{"--url", url, "--header", "X-Token secret"}, "headers"},
+		{"prometheus without url", nil, []string{"--source", "prometheus", "--canary-selector", `{app="api"}`}, "PMGUARD_CANARY_PROMETHEUS_URL"},
+		{"prometheus without selector", nil, []string{"--source", "prometheus", "--prometheus-url", url}, "PMGUARD_CANARY_CANARY_SELECTOR"},
+		{"bad selector", nil, []string{"--source", "prometheus", "--prometheus-url", url, "--canary-selector", `{app=api`}, "canary_selector"},
+		{"unbalanced query", nil, []string{"--source", "prometheus", "--prometheus-url", url, "--canary-selector", `{app="api"}`, "--error-query", "sum(rate(x[1m])"}, "error_query"},
+		{"token env empty", nil, []string{"--source", "prometheus", "--prometheus-url", url, "--canary-selector", `{app="api"}`, "--prometheus-token-env", "PROM_TOKEN"}, "PROM_TOKEN"},
+		{"interval too short", nil, []string{"--source", "prometheus", "--prometheus-url", url, "--canary-selector", `{app="api"}`, "--interval", "10ms"}, "interval"},
+		{"datadog without keys", nil, []string{"--source", "datadog", "--canary-selector", "service:api"}, "DD_API_KEY"},
+		{"datadog bad site", map[string]string{"DD_API_KEY": "k1234", "DD_APP_KEY": "a1234", "DD_SITE": "not a site"}, []string{"--source", "datadog", "--canary-selector", "service:api"}, "site"},
+		{"baseline_url with prometheus", nil, []string{"--source", "prometheus", "--prometheus-url", url, "--canary-selector", `{app="api"}`, "--baseline-url", url}, "baseline_url"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.env, tc.args...)
+			if exitcode.Of(err) != exitcode.BadInput {
+				t.Fatalf("exit %d (%v), want 2", exitcode.Of(err), err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("message %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("bad input sent %d requests", n)
+	}
+}
+
+func TestSettingsDefaults(t *testing.T) {
+	p, err := load(t, map[string]string{"PMGUARD_CANARY_URL": "http://127.0.0.1:1/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Criteria
+	if p.Rate != 10 || c.ErrorThreshold != 0.02 || c.healthy() != 0.01 || c.Alpha != 0.01 || c.Beta != 0.05 ||
+		c.Quantile != 0.95 || p.OnInconclusive != "fail" || p.MaxDuration != 10*time.Minute || c.Latency != 0 || c.Baseline {
+		t.Errorf("defaults: %+v %+v", p, c)
+	}
+	// Flags override env; empty env means the default.
+	p, err = load(t, map[string]string{"PMGUARD_CANARY_URL": "http://127.0.0.1:1/", "PMGUARD_CANARY_RATE": "600/m", "PMGUARD_CANARY_ALPHA": ""}, "--rate", "20/s")
+	if err != nil || p.Rate != 20 || p.Criteria.Alpha != 0.01 {
+		t.Errorf("rate %v alpha %v err %v", p.Rate, p.Criteria.Alpha, err)
+	}
+}
+
+// TestSecretsStayHidden runs a probe with a header read from the
+// environment and a failing canary that echoes it, and checks the secret
+// reaches none of stdout, the reports, the event log or the error.
+func TestSecretsStayHidden(t *testing.T) {
+	const secret = "s3cr3t-token-value"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		io.WriteString(w, r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(srv.Close)
+	env := map[string]string{"API_TOKEN": secret}
+	p, err := load(t, env, "--url", srv.URL+"/?token="+secret, "--header", "Authorization: Bearer ${API_TOKEN}", "--rate", "50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Header.Get("Authorization") != "Bearer "+secret {
+		t.Fatalf("header not expanded: %q", p.Header.Get("Authorization"))
+	}
+	red := httpx.NewRedactor(p.Secrets...)
+	dir := t.TempDir()
+	log, _ := events.Open(dir+"/events.jsonl", jobenv.Job{})
+	log.Redact = red.Redact
+	var out strings.Builder
+	client, _ := ProbeClient(p)
+	err = Run(context.Background(), Options{Plan: p, HTTP: client, Out: &syncWriter{w: &out}, Events: log, Redact: red.Redact,
+		Reports: config.Reports{JSON: dir + "/r.json", JUnit: dir + "/r.xml"}})
+	if exitcode.Of(err) != exitcode.Fail {
+		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
+	}
+	all := out.String() + err.Error()
+	for _, f := range []string{"events.jsonl", "r.json", "r.xml"} {
+		b, _ := os.ReadFile(dir + "/" + f)
+		if len(b) == 0 {
+			t.Errorf("%s is empty", f)
+		}
+		all += string(b)
+	}
+	if strings.Contains(all, secret) {
+		t.Errorf("the secret leaked:\n%s", all)
+	}
+	if !strings.Contains(all, "status 500") {
+		t.Errorf("output lacks the figures:\n%s", out.String())
+	}
+}
