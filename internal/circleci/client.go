@@ -128,17 +128,19 @@ func New(o Options) (*Client, error) {
 }
 
 // FromEnv builds a Client from the environment: the host from
-// PMGUARD_CIRCLECI_HOST and the token from the env var named tokenEnv
-// (CIRCLE_TOKEN when empty). A missing token is bad input (exit 2).
-func FromEnv(env config.Env, tokenEnv string, hc *httpx.Client) (*Client, error) {
-	if tokenEnv == "" {
-		tokenEnv = DefaultTokenEnv
+// PMGUARD_CIRCLECI_HOST and the token from the env var named o.TokenEnv
+// (CIRCLE_TOKEN when empty). o.Host and o.Token are ignored. A missing token
+// is bad input (exit 2), found before any request.
+func FromEnv(env config.Env, o Options) (*Client, error) {
+	if o.TokenEnv == "" {
+		o.TokenEnv = DefaultTokenEnv
 	}
-	token := strings.TrimSpace(config.Get(env, tokenEnv))
-	if token == "" {
-		return nil, &TokenError{Env: tokenEnv}
+	o.Token = strings.TrimSpace(config.Get(env, o.TokenEnv))
+	if o.Token == "" {
+		return nil, &TokenError{Env: o.TokenEnv}
 	}
-	return New(Options{Host: config.Get(env, HostEnv), Token: token, TokenEnv: tokenEnv, HTTP: hc})
+	o.Host = config.Get(env, HostEnv)
+	return New(o)
 }
 
 // BaseURL is the API base, such as https://circleci.com/api/v2.

@@ -285,16 +285,16 @@ func TestDryRunSendsNoWrite(t *testing.T) {
 }
 
 func TestFromEnv(t *testing.T) {
-	_, err := circleci.FromEnv(config.MapEnv(map[string]string{}), "MY_TOKEN", nil)
+	_, err := circleci.FromEnv(config.MapEnv(map[string]string{}), circleci.Options{TokenEnv: "MY_TOKEN"})
 	var te *circleci.TokenError
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), "MY_TOKEN") || te.ExitCode() != 2 {
 		t.Fatalf("missing token: %v", err)
 	}
-	c, err := circleci.FromEnv(config.MapEnv(map[string]string{"CIRCLE_TOKEN": "abcd1234", "PMGUARD_CIRCLECI_HOST": "https://ci.example.com/"}), "", nil)
+	c, err := circleci.FromEnv(config.MapEnv(map[string]string{"CIRCLE_TOKEN": "abcd1234", "PMGUARD_CIRCLECI_HOST": "https://ci.example.com/"}), circleci.Options{})
 	if err != nil || c.BaseURL() != "https://ci.example.com/api/v2" || c.AppURL() != "https://ci.example.com" {
 		t.Fatalf("server host: %v %v", c, err)
 	}
-	c, _ = circleci.FromEnv(config.MapEnv(map[string]string{"CIRCLE_TOKEN": "abcd1234"}), "", nil)
+	c, _ = circleci.FromEnv(config.MapEnv(map[string]string{"CIRCLE_TOKEN": "abcd1234"}), circleci.Options{})
 	if c.BaseURL() != "https://circleci.com/api/v2" || c.AppURL() != "https://app.circleci.com" {
 		t.Fatalf("default host: %s %s", c.BaseURL(), c.AppURL())
 	}

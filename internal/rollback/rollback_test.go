@@ -1,0 +1,636 @@
+package rollback_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
+	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/rollback"
+)
+
+const token = "cci-secret-token-1234567890"
+
+// history is a project whose newest pipeline's deploy failed; goodBack
+// pipelines before it, the deploy last succeeded (every pipeline in
+// between failed its deploy).
+type history struct {
+	srv    *circlecitest.Server
+	slug   string
+	failed *fake.Pipeline
+	good   *fake.Pipeline
+	all    []*fake.Pipeline
+}
+
+func newHistory(t *testing.T, slug string, total, goodBack int, o fake.Options) *history {
+	t.Helper()
+	o.Token = token
+	srv := circlecitest.New(t, o)
+	srv.AddProject(slug)
+	h := &history{srv: srv, slug: slug}
+	base := srv.Now().Add(-time.Duration(total+1) * time.Hour)
+	for i := 0; i < total; i++ {
+		deploy := "failed"
+		if i <= total-1-goodBack {
+			deploy = "success"
+		}
+		if i == total-1 {
+			deploy = "failed"
+		}
+		p := srv.AddPipeline(slug, fake.PipelineSeed{
+			Branch: "main", Revision: fmt.Sprintf("%040x", 0xabc000+i), CreatedAt: base.Add(time.Duration(i) * time.Hour),
+			Workflows: []fake.WorkflowSeed{{Name: "build", Status: "success"}, {Name: "deploy", Status: deploy}},
+		})
+		h.all = append(h.all, p)
+		if deploy == "success" {
+			h.good = p
+		}
+	}
+	h.failed = h.all[len(h.all)-1]
+	return h
+}
+
+func (h *history) deployWorkflow(p *fake.Pipeline) string {
+	for _, w := range p.Workflows {
+		if w.Name == "deploy" {
+			return w.ID
+		}
+	}
+	return ""
+}
+
+type harness struct {
+	opts   rollback.Options
+	out    *bytes.Buffer
+	events string
+}
+
+func (h *history) options(t *testing.T) harness {
+	t.Helper()
+	dir := t.TempDir()
+	evPath := filepath.Join(dir, "events.jsonl")
+	log, err := events.Open(evPath, jobenv.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &bytes.Buffer{}
+	c, err := circleci.New(circleci.Options{Host: h.srv.URL(), Token: token, HTTP: circlecitest.FastHTTP()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return harness{opts: rollback.Options{
+		Version: "previous", DeployWorkflow: "deploy", ProjectSlug: h.slug,
+		PipelineID: h.failed.ID, WorkflowID: h.deployWorkflow(h.failed),
+		Client: c, Events: log, Out: out, Now: h.srv.Clock().Now, Sleep: h.srv.Clock().Sleep,
+		LookPath: func(string) (string, error) { return "", errors.New("not found") },
+	}, out: out, events: evPath}
+}
+
+func readEvents(t *testing.T, path string) []events.Event {
+	t.Helper()
+	evs, err := events.ReadFiles(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+func names(evs []events.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Event)
+	}
+	return out
+}
+
+// rollbacksOf lists the pipelines started as rollbacks of a pipeline.
+func (h *history) rollbacksOf(p *fake.Pipeline) []*fake.Pipeline {
+	var out []*fake.Pipeline
+	for _, x := range h.srv.Pipelines(h.slug) {
+		if x.Params[rollback.ParamRollbackOf] == p.ID {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func TestStrategies(t *testing.T) {
+	tests := []struct {
+		name     string
+		slug     string
+		strategy string
+		setup    func(h *history, o *rollback.Options)
+		want     string
+		check    func(t *testing.T, h *history, res *rollback.Result)
+	}{
+		{name: "trigger", slug: "gh/acme/api", strategy: "trigger", want: "trigger"},
+		{name: "auto picks trigger for a GitHub OAuth project", slug: "gh/acme/api", strategy: "auto", want: "trigger"},
+		{name: "definition", slug: "gh/acme/api", strategy: "definition", want: "definition",
+			setup: func(h *history, o *rollback.Options) { o.DefinitionID = h.srv.AddDefinition(h.slug, "deploy").ID }},
+		{name: "auto picks the only definition of a GitHub App project", slug: "circleci/0f4e5c8a/9a1b2c3d", strategy: "auto", want: "definition",
+			setup: func(h *history, o *rollback.Options) { h.srv.AddDefinition(h.slug, "deploy") }},
+		{name: "auto falls back to rerun", slug: "circleci/0f4e5c8a/9a1b2c3d", strategy: "auto", want: "rerun"},
+		{name: "rerun", slug: "gh/acme/api", strategy: "rerun", want: "rerun",
+			check: func(t *testing.T, h *history, res *rollback.Result) {
+				w := h.srv.Workflow(res.Rollback.WorkflowID)
+				if w == nil || w.Pipeline.ID != h.good.ID || w.RerunOf != h.deployWorkflow(h.good) {
+					t.Fatalf("rerun workflow %+v, want a rerun of pipeline %d's deploy", w, h.good.Number)
+				}
+			}},
+		{name: "rollback_pipeline", slug: "gh/acme/api", strategy: "rollback_pipeline", want: "rollback_pipeline", setup: withMarkers},
+		{name: "auto picks the rollback pipeline", slug: "gh/acme/api", strategy: "auto", want: "rollback_pipeline", setup: withMarkers,
+			check: func(t *testing.T, h *history, res *rollback.Result) {
+				if res.Target.Version != "v3" || res.Target.CurrentVersion != "v4" {
+					t.Fatalf("markers target %+v, want v4 -> v3", res.Target)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHistory(t, tt.slug, 6, 2, fake.Options{})
+			hs := h.options(t)
+			hs.opts.Strategy = tt.strategy
+			hs.opts.Parameters = map[string]any{"environment": "production"}
+			if tt.setup != nil {
+				tt.setup(h, &hs.opts)
+			}
+			res, err := rollback.Run(context.Background(), hs.opts)
+			if err != nil {
+				t.Fatalf("Run: %v\n%s", err, hs.out)
+			}
+			if res.Strategy != tt.want || res.Outcome != rollback.OutcomeInitiated {
+				t.Fatalf("strategy %s outcome %s, want %s initiated\n%s", res.Strategy, res.Outcome, tt.want, hs.out)
+			}
+			if tt.want != "rerun" {
+				rbs := h.rollbacksOf(h.failed)
+				if len(rbs) != 1 {
+					t.Fatalf("%d rollback pipelines, want 1", len(rbs))
+				}
+				p := rbs[0]
+				if p.Params[rollback.ParamRollback] != true || p.Params["environment"] != "production" {
+					t.Errorf("rollback parameters %v", p.Params)
+				}
+				if tt.want != "rollback_pipeline" && p.Params[rollback.ParamTargetVersion] != h.good.Revision {
+					t.Errorf("target version %v, want %s", p.Params[rollback.ParamTargetVersion], h.good.Revision)
+				}
+			}
+			if tt.want != "rollback_pipeline" && res.Target.PipelineNumber != h.good.Number {
+				t.Errorf("target pipeline %d, want %d", res.Target.PipelineNumber, h.good.Number)
+			}
+			if !strings.Contains(hs.out.String(), "why:") || !strings.Contains(hs.out.String(), "Rollback started") {
+				t.Errorf("output does not say what it chose and why:\n%s", hs.out)
+			}
+			if tt.check != nil {
+				tt.check(t, h, res)
+			}
+			evs := readEvents(t, hs.events)
+			if got := names(evs); len(got) != 1 || got[0] != "rollback_initiated" {
+				t.Fatalf("events %v", got)
+			}
+			if evs[0].Figures["strategy"] != tt.want {
+				t.Errorf("event figures %v", evs[0].Figures)
+			}
+		})
+	}
+}
+
+func withMarkers(h *history, o *rollback.Options) {
+	def := h.srv.AddDefinition(h.slug, "rollback")
+	h.srv.SetRollbackDefinition(h.slug, def.ID)
+	env := h.srv.AddEnvironment(h.slug, "production")
+	comp := h.srv.AddComponent(h.slug, "api")
+	for i, p := range h.all[len(h.all)-4:] {
+		h.srv.AddVersion(comp, env, fmt.Sprintf("v%d", i+1), p)
+	}
+}
+
+func TestTargetAcrossPages(t *testing.T) {
+	for _, seq := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sequential=%v", seq), func(t *testing.T) {
+			// 20 pipelines a page; the good deploy is on page 3.
+			h := newHistory(t, "gh/acme/api", 70, 50, fake.Options{})
+			hs := h.options(t)
+			hs.opts.Sequential = seq
+			res, err := rollback.Run(context.Background(), hs.opts)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, hs.out)
+			}
+			if res.Target.PipelineNumber != h.good.Number || res.Target.PagesSearched != 3 {
+				t.Fatalf("target pipeline %d on page %d, want %d on page 3", res.Target.PipelineNumber, res.Target.PagesSearched, h.good.Number)
+			}
+		})
+	}
+}
+
+func TestNoPreviousSuccess(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 5, 10, fake.Options{})
+	hs := h.options(t)
+	_, err := rollback.Run(context.Background(), hs.opts)
+	if exitcode.Of(err) != exitcode.Fail || !strings.Contains(err.Error(), `no previous successful run of workflow "deploy" on branch main`) {
+		t.Fatalf("err = %v (exit %d), want exit 1 naming the workflow and branch", err, exitcode.Of(err))
+	}
+	if h.srv.Writes() != 0 {
+		t.Fatalf("%d writes, want none", h.srv.Writes())
+	}
+}
+
+func TestAPIFaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		fault    fake.Fault
+		badToken bool
+		wantExit int
+		wantText string
+	}{
+		{name: "429 with Retry-After then success", fault: fake.Fault{Method: "GET", Path: "/project/gh/acme/api/pipeline", Status: 429, RetryAfter: "2", Times: 2}},
+		{name: "5xx then success", fault: fake.Fault{Path: "/pipeline/", Status: 503, Times: 2}},
+		{name: "5xx on the trigger then success", fault: fake.Fault{Method: "POST", Status: 500, Times: 1}},
+		{name: "401", badToken: true, wantExit: 3, wantText: "invalid token (env CIRCLE_TOKEN)"},
+		{name: "404 on write", fault: fake.Fault{Method: "POST", Status: 404, Message: "Project not found", Times: 5}, wantExit: 3,
+			wantText: "the token may lack write scope or the project is not followed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+			hs := h.options(t)
+			if tt.fault.Status != 0 {
+				h.srv.Inject(tt.fault)
+			}
+			if tt.badToken {
+				c, _ := circleci.New(circleci.Options{Host: h.srv.URL(), Token: "wrong-" + token, HTTP: circlecitest.FastHTTP()})
+				hs.opts.Client = c
+			}
+			res, err := rollback.Run(context.Background(), hs.opts)
+			if got := exitcode.Of(err); got != tt.wantExit {
+				t.Fatalf("exit %d (%v), want %d", got, err, tt.wantExit)
+			}
+			if tt.wantExit != 0 {
+				if !strings.Contains(err.Error(), tt.wantText) {
+					t.Fatalf("%q does not say %q", err, tt.wantText)
+				}
+				if strings.Contains(err.Error(), token) {
+					t.Fatal("error shows the token")
+				}
+				return
+			}
+			// A retried trigger may have created a pipeline the 500 hid;
+			// either way exactly one rollback must survive.
+			if res.Outcome != rollback.OutcomeInitiated || len(live(h, h.rollbacksOf(h.failed))) != 1 {
+				t.Fatalf("outcome %s, %d live rollbacks", res.Outcome, len(live(h, h.rollbacksOf(h.failed))))
+			}
+		})
+	}
+}
+
+// live are the rollbacks whose workflows were not cancelled.
+func live(h *history, ps []*fake.Pipeline) []*fake.Pipeline {
+	var out []*fake.Pipeline
+	for _, p := range ps {
+		for _, w := range p.Workflows {
+			if h.srv.WorkflowStatus(w.ID) != "canceled" {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func TestConcurrentCallersStartOneRollback(t *testing.T) {
+	for _, strategy := range []string{"trigger", "rerun"} {
+		t.Run(strategy, func(t *testing.T) {
+			h := newHistory(t, "gh/acme/api", 8, 3, fake.Options{})
+			const n = 8
+			var wg sync.WaitGroup
+			results := make([]*rollback.Result, n)
+			errs := make([]error, n)
+			hs := make([]harness, n)
+			for i := range hs {
+				hs[i] = h.options(t)
+				hs[i].opts.Strategy = strategy
+			}
+			start := make(chan struct{})
+			for i := 0; i < n; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					<-start
+					results[i], errs[i] = rollback.Run(context.Background(), hs[i].opts)
+				}(i)
+			}
+			close(start)
+			wg.Wait()
+			initiated, dup := 0, 0
+			for i := range results {
+				if errs[i] != nil {
+					t.Fatalf("caller %d: %v\n%s", i, errs[i], hs[i].out)
+				}
+				switch results[i].Outcome {
+				case rollback.OutcomeInitiated:
+					initiated++
+				case rollback.OutcomeDuplicate:
+					dup++
+				}
+			}
+			if initiated != 1 || dup != n-1 {
+				t.Fatalf("%d initiated, %d duplicates; want 1 and %d", initiated, dup, n-1)
+			}
+			var running int
+			if strategy == "rerun" {
+				for _, w := range h.srv.Pipelines(h.slug) {
+					if w.ID != h.good.ID {
+						continue
+					}
+					for _, wf := range w.Workflows {
+						if wf.RerunOf != "" && h.srv.WorkflowStatus(wf.ID) != "canceled" {
+							running++
+						}
+					}
+				}
+			} else {
+				running = len(live(h, h.rollbacksOf(h.failed)))
+			}
+			if running != 1 {
+				t.Fatalf("%d rollbacks still running, want exactly 1", running)
+			}
+			t.Logf("%d callers: %d writes (triggers and cancels)", n, h.srv.Writes())
+			// Every caller names the same survivor.
+			for i := range results {
+				if results[i].Rollback.PipelineID != results[0].Rollback.PipelineID || results[i].Rollback.WorkflowID != results[0].Rollback.WorkflowID {
+					t.Fatalf("caller %d names %+v, caller 0 %+v", i, results[i].Rollback, results[0].Rollback)
+				}
+			}
+		})
+	}
+}
+
+func TestLoopGuard(t *testing.T) {
+	t.Run("pipeline started by a rollback", func(t *testing.T) {
+		h := newHistory(t, "gh/acme/api", 4, 1, fake.Options{})
+		rb := h.srv.AddPipeline(h.slug, fake.PipelineSeed{Branch: "main", TriggerType: "api",
+			Params:    map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: "abc1234"},
+			Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
+		hs := h.options(t)
+		hs.opts.PipelineID, hs.opts.WorkflowID = rb.ID, rb.Workflows[0].ID
+		res, err := rollback.Run(context.Background(), hs.opts)
+		if err != nil || res.Outcome != rollback.OutcomeLoopGuard || h.srv.Writes() != 0 {
+			t.Fatalf("outcome %v err %v writes %d", res, err, h.srv.Writes())
+		}
+		if got := names(readEvents(t, hs.events)); len(got) != 1 || got[0] != "rollback_skipped" {
+			t.Fatalf("events %v", got)
+		}
+	})
+	t.Run("rollback_of passed by the config", func(t *testing.T) {
+		h := newHistory(t, "gh/acme/api", 4, 1, fake.Options{})
+		hs := h.options(t)
+		hs.opts.RollbackOf = h.all[0].ID
+		res, err := rollback.Run(context.Background(), hs.opts)
+		if err != nil || res.Outcome != rollback.OutcomeLoopGuard || h.srv.Calls() != 0 {
+			t.Fatalf("outcome %v err %v calls %d", res, err, h.srv.Calls())
+		}
+	})
+	t.Run("rerun of an older pipeline's deploy", func(t *testing.T) {
+		h := newHistory(t, "gh/acme/api", 4, 2, fake.Options{})
+		h.srv.Clock().Advance(time.Minute)
+		// What the rerun strategy started: a rerun in the good pipeline,
+		// created after the failed pipeline; it failed too.
+		c := h.options(t).opts.Client
+		id, err := c.Workflows.Rerun(context.Background(), h.deployWorkflow(h.good), circleci.RerunRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.srv.SetWorkflowStatus(id, "failed")
+		before := h.srv.Writes()
+		hs := h.options(t)
+		hs.opts.PipelineID, hs.opts.WorkflowID = h.good.ID, id
+		res, err := rollback.Run(context.Background(), hs.opts)
+		if err != nil || res.Outcome != rollback.OutcomeLoopGuard || h.srv.Writes() != before {
+			t.Fatalf("outcome %+v err %v writes %d\n%s", res, err, h.srv.Writes()-before, hs.out)
+		}
+	})
+}
+
+func TestFollow(t *testing.T) {
+	tests := []struct {
+		name     string
+		timeline []fake.Step
+		timeout  time.Duration
+		wantExit int
+		outcome  string
+		event    string
+	}{
+		{"success", fake.Succeeds(3 * time.Minute), 0, 0, rollback.OutcomeCompleted, "rollback_completed"},
+		{"failure", fake.Fails(2 * time.Minute), 0, 1, rollback.OutcomeFailed, "rollback_failed"},
+		{"timeout", fake.Succeeds(time.Hour), 10 * time.Minute, 1, rollback.OutcomeTimeout, "rollback_failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHistory(t, "gh/acme/api", 5, 2, fake.Options{OnTrigger: func(*fake.Pipeline) []fake.WorkflowSeed {
+				return []fake.WorkflowSeed{{Name: "deploy", Timeline: tt.timeline}}
+			}})
+			hs := h.options(t)
+			hs.opts.Wait, hs.opts.WaitTimeout = true, tt.timeout
+			start := h.srv.Now()
+			res, err := rollback.Run(context.Background(), hs.opts)
+			if got := exitcode.Of(err); got != tt.wantExit || res == nil || res.Outcome != tt.outcome {
+				t.Fatalf("exit %d outcome %+v err %v, want exit %d %s\n%s", got, res, err, tt.wantExit, tt.outcome, hs.out)
+			}
+			got := names(readEvents(t, hs.events))
+			if len(got) != 2 || got[0] != "rollback_initiated" || got[1] != tt.event {
+				t.Fatalf("events %v", got)
+			}
+			waited := h.srv.Now().Sub(start)
+			if tt.timeout > 0 && waited > tt.timeout+time.Second {
+				t.Fatalf("waited %s on the fake clock, past wait_timeout %s", waited, tt.timeout)
+			}
+			if !strings.Contains(hs.out.String(), "https://") && !strings.Contains(hs.out.String(), "/pipelines/gh/acme/api/") {
+				t.Fatalf("no link in the output:\n%s", hs.out)
+			}
+		})
+	}
+}
+
+func TestDryRunSendsNoWrite(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+	hs := h.options(t)
+	var printed []string
+	c, _ := circleci.New(circleci.Options{Host: h.srv.URL(), Token: token, HTTP: circlecitest.FastHTTP(),
+		DryRun: func(r circleci.Request) { printed = append(printed, r.String()) }})
+	hs.opts.Client, hs.opts.DryRun = c, true
+	res, err := rollback.Run(context.Background(), hs.opts)
+	if err != nil || res.Outcome != rollback.OutcomeDryRun {
+		t.Fatalf("outcome %+v err %v", res, err)
+	}
+	if h.srv.Writes() != 0 {
+		t.Fatalf("%d writes in a dry run", h.srv.Writes())
+	}
+	if len(printed) != 1 || !strings.HasPrefix(printed[0], "POST /project/gh/acme/api/pipeline ") || !strings.Contains(printed[0], h.good.Revision) {
+		t.Fatalf("printed %q", printed)
+	}
+	if got := names(readEvents(t, hs.events)); len(got) != 1 || got[0] != "rollback_skipped" {
+		t.Fatalf("events %v", got)
+	}
+}
+
+func TestReleaseMarkers(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{OnTrigger: func(*fake.Pipeline) []fake.WorkflowSeed {
+		return []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Succeeds(time.Minute)}}
+	}})
+	withMarkers(h, nil)
+	hs := h.options(t)
+	var calls []string
+	hs.opts.ReleaseMarkers, hs.opts.Wait = true, true
+	hs.opts.LookPath = func(string) (string, error) { return "/usr/local/bin/circleci", nil }
+	hs.opts.Exec = func(_ context.Context, name string, args ...string) ([]byte, error) {
+		calls = append(calls, name+" "+strings.Join(args, " "))
+		return nil, nil
+	}
+	if _, err := rollback.Run(context.Background(), hs.opts); err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	want := []string{
+		"/usr/local/bin/circleci run release plan --rollback --environment-name=production --component-name=api --target-version=v3 --namespace=default",
+		"/usr/local/bin/circleci run release update --status=SUCCESS",
+	}
+	if strings.Join(calls, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("CLI calls:\n%s\nwant:\n%s", strings.Join(calls, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Without the CLI: a note, and the rollback still starts.
+	h2 := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+	hs2 := h2.options(t)
+	hs2.opts.ReleaseMarkers, hs2.opts.Component, hs2.opts.Environment = true, "api", "production"
+	res, err := rollback.Run(context.Background(), hs2.opts)
+	if err != nil || res.Outcome != rollback.OutcomeInitiated || !strings.Contains(hs2.out.String(), "circleci CLI is not in PATH") {
+		t.Fatalf("outcome %+v err %v\n%s", res, err, hs2.out)
+	}
+}
+
+func TestTokenNeverShown(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{OnTrigger: func(*fake.Pipeline) []fake.WorkflowSeed {
+		return []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Fails(time.Minute)}}
+	}})
+	hs := h.options(t)
+	hs.opts.Wait = true
+	h.srv.Inject(fake.Fault{Status: 502, Times: 1})
+	_, err := rollback.Run(context.Background(), hs.opts)
+	data, _ := os.ReadFile(hs.events)
+	for what, s := range map[string]string{"output": hs.out.String(), "events": string(data), "error": fmt.Sprint(err)} {
+		if strings.Contains(s, token) {
+			t.Fatalf("%s shows the token", what)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	base := rollback.Options{ProjectSlug: "gh/acme/api", PipelineID: "p"}
+	tests := []struct {
+		name string
+		mod  func(o *rollback.Options)
+		want string
+	}{
+		{"strategy", func(o *rollback.Options) { o.Strategy = "revert" }, "not one of auto"},
+		{"version", func(o *rollback.Options) { o.Version = "v 1" }, "accepted: previous"},
+		{"definition without id", func(o *rollback.Options) { o.Strategy = "definition" }, "needs definition_id"},
+		{"trigger on a GitHub App project", func(o *rollback.Options) { o.Strategy = "trigger"; o.ProjectSlug = "circleci/a/b" }, "GitHub OAuth"},
+		{"reserved parameter", func(o *rollback.Options) { o.Parameters = map[string]any{"pmguard_rollback": false} }, "must not set"},
+		{"no project", func(o *rollback.Options) { o.ProjectSlug = "" }, "project_slug"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := base
+			tt.mod(&o)
+			err := o.Validate()
+			if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v, want exit 2 saying %q", err, tt.want)
+			}
+		})
+	}
+	for _, v := range []string{"previous", "abc1234", "tag:v1.2.3", "v1.2.3", "release=42"} {
+		if _, err := rollback.ParseVersion(v); err != nil {
+			t.Errorf("ParseVersion(%q): %v", v, err)
+		}
+	}
+}
+
+func TestExplicitVersions(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+	// A tagged pipeline with a release parameter, on main.
+	tagged := h.srv.AddPipeline(h.slug, fake.PipelineSeed{Tag: "v1.0.0", Revision: h.all[1].Revision, CreatedAt: h.all[1].CreatedAt.Add(time.Minute),
+		Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+	_ = tagged
+	tests := []struct {
+		version, strategy, wantVersion string
+	}{
+		{h.all[0].Revision[:12], "trigger", h.all[0].Revision[:12]},
+		{"tag:v1.0.0", "trigger", "v1.0.0"},
+	}
+	for _, tt := range tests {
+		hs := h.options(t)
+		hs.opts.Version, hs.opts.Strategy = tt.version, tt.strategy
+		res, err := rollback.Run(context.Background(), hs.opts)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tt.version, err, hs.out)
+		}
+		if res.Target.Version != tt.wantVersion {
+			t.Fatalf("%s: target %+v", tt.version, res.Target)
+		}
+		// Tidy up so the next version is not a duplicate.
+		for _, p := range h.rollbacksOf(h.failed) {
+			delete(p.Params, rollback.ParamRollbackOf)
+		}
+	}
+}
+
+// A rival that triggers between this caller's check and its trigger wins:
+// this caller must cancel its own rollback and report the rival's.
+func TestLateRivalWins(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+	hs := h.options(t)
+	var rival *circleci.PipelineCreation
+	hs.opts.OnTrigger = func() {
+		var err error
+		rival, err = hs.opts.Client.Pipelines.Trigger(context.Background(), h.slug, circleci.TriggerRequest{Branch: "main",
+			Parameters: map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: "x"}})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	res, err := rollback.Run(context.Background(), hs.opts)
+	if err != nil || res.Outcome != rollback.OutcomeDuplicate || res.Rollback.PipelineID != rival.ID {
+		t.Fatalf("outcome %+v err %v, want the rival %s", res, err, rival.ID)
+	}
+	lv := live(h, h.rollbacksOf(h.failed))
+	if len(h.rollbacksOf(h.failed)) != 2 || len(lv) != 1 || lv[0].ID != rival.ID {
+		t.Fatalf("%d rollbacks, live %v; want 2 with only the rival running", len(h.rollbacksOf(h.failed)), lv)
+	}
+}
+
+func TestParameterVersion(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 3, 1, fake.Options{})
+	rel := h.srv.AddPipeline(h.slug, fake.PipelineSeed{Branch: "main", CreatedAt: h.all[0].CreatedAt.Add(-time.Hour), Params: map[string]any{"release": "42"},
+		Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+	_ = rel
+	hs := h.options(t)
+	hs.opts.Version = "release=42"
+	// The pipeline added last has the highest number; make the failed one
+	// newer by pointing the run at a pipeline after it.
+	failed := h.srv.AddPipeline(h.slug, fake.PipelineSeed{Branch: "main", Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
+	hs.opts.PipelineID, hs.opts.WorkflowID = failed.ID, failed.Workflows[0].ID
+	res, err := rollback.Run(context.Background(), hs.opts)
+	if err != nil || res.Target.PipelineID != rel.ID || res.Target.Version != "42" {
+		t.Fatalf("target %+v err %v\n%s", res.Target, err, hs.out)
+	}
+}

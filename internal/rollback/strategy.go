@@ -1,0 +1,199 @@
+package rollback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pmguard/pmguard/internal/circleci"
+)
+
+// strategy is the chosen way to roll back and why.
+type strategy struct {
+	name         string
+	why          string
+	definitionID string
+	projectID    string
+	markers      *Target // versions from deploy markers (rollback_pipeline)
+}
+
+// errNotApplicable says why a strategy does not apply.
+type errNotApplicable struct{ why string }
+
+func (e *errNotApplicable) Error() string { return e.why }
+
+// chooseStrategy applies the strategy setting; auto tries
+// rollback_pipeline, definition, trigger and rerun in that order and takes
+// the first that applies, saying why the earlier ones did not.
+func (r *run) chooseStrategy(ctx context.Context, v Version) (*strategy, error) {
+	o := r.o
+	tries := []string{o.Strategy}
+	if o.Strategy == StrategyAuto {
+		tries = []string{StrategyRollbackPipeline, StrategyDefinition, StrategyTrigger, StrategyRerun}
+	}
+	var skipped []string
+	for _, name := range tries {
+		s, err := r.tryStrategy(ctx, name, v)
+		var na *errNotApplicable
+		if errors.As(err, &na) {
+			if o.Strategy != StrategyAuto {
+				return nil, fmt.Errorf("strategy %s cannot be used: %s", name, na.why)
+			}
+			skipped = append(skipped, name+": "+na.why)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if o.Strategy == StrategyAuto {
+			s.why = "auto: " + s.why
+			if len(skipped) > 0 {
+				s.why += " (not " + strings.Join(skipped, "; not ") + ")"
+			}
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("no rollback strategy applies: %s", strings.Join(skipped, "; "))
+}
+
+func (r *run) tryStrategy(ctx context.Context, name string, v Version) (*strategy, error) {
+	o := r.o
+	switch name {
+	case StrategyRollbackPipeline:
+		return r.rollbackPipeline(ctx, v)
+	case StrategyDefinition:
+		if o.DefinitionID != "" {
+			return &strategy{name: name, why: "definition_id " + o.DefinitionID + " was given"}, nil
+		}
+		if circleci.SupportsLegacyTrigger(o.ProjectSlug) || r.project == nil {
+			return nil, &errNotApplicable{"no definition_id given"}
+		}
+		defs, err := r.c.Pipelines.Definitions(ctx, r.project.ID)
+		if err != nil {
+			if circleci.IsNotFound(err) {
+				return nil, &errNotApplicable{"no definition_id given and the project lists no pipeline definitions"}
+			}
+			return nil, fmt.Errorf("listing pipeline definitions: %w", err)
+		}
+		if len(defs) != 1 {
+			names := make([]string, 0, len(defs))
+			for _, d := range defs {
+				names = append(names, d.Name+"="+d.ID)
+			}
+			return nil, &errNotApplicable{fmt.Sprintf("no definition_id given and the project has %d pipeline definitions (%s); set definition_id", len(defs), strings.Join(names, ", "))}
+		}
+		return &strategy{name: name, definitionID: defs[0].ID, why: fmt.Sprintf("the project's only pipeline definition is %q (%s)", defs[0].Name, defs[0].ID)}, nil
+	case StrategyTrigger:
+		if !circleci.SupportsLegacyTrigger(o.ProjectSlug) {
+			return nil, &errNotApplicable{"the legacy trigger serves GitHub OAuth and Bitbucket projects only, and " + o.ProjectSlug + " is neither"}
+		}
+		return &strategy{name: name, why: o.ProjectSlug + " is a GitHub OAuth or Bitbucket project, which the legacy trigger serves"}, nil
+	case StrategyRerun:
+		return &strategy{name: name, why: "rerun the target's own run of the deploy workflow"}, nil
+	}
+	return nil, fmt.Errorf("unknown strategy %q", name)
+}
+
+// rollbackPipeline applies when the project has a rollback pipeline
+// registered and deploy markers name the component, environment and
+// versions it needs.
+func (r *run) rollbackPipeline(ctx context.Context, v Version) (*strategy, error) {
+	if r.project == nil {
+		return nil, &errNotApplicable{"the project is unknown"}
+	}
+	set, err := r.c.Deploy.Settings(ctx, r.project.ID)
+	if err != nil {
+		if circleci.IsNotFound(err) {
+			return nil, &errNotApplicable{"this CircleCI has no deploy settings for the project"}
+		}
+		return nil, fmt.Errorf("deploy settings: %w", err)
+	}
+	if set.RollbackPipelineDefinitionID == "" {
+		return nil, &errNotApplicable{"no rollback pipeline is registered for the project"}
+	}
+	t, why, err := r.markersTarget(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, &errNotApplicable{"a rollback pipeline is registered but " + why}
+	}
+	return &strategy{name: StrategyRollbackPipeline, projectID: r.project.ID, markers: t,
+		why: fmt.Sprintf("the project has a rollback pipeline (definition %s) and deploy markers for %s in %s", set.RollbackPipelineDefinitionID, t.Component, t.Environment)}, nil
+}
+
+// markersTarget reads deploy markers: the component's versions in the
+// environment, newest first. The live one is current; the target is the
+// newest other version (previous) or the one named.
+func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, error) {
+	o := r.o
+	orgID, projectID := r.project.OrganizationID, r.project.ID
+	comps, err := circleci.Collect(r.c.Deploy.Components(ctx, orgID, projectID))
+	if err != nil {
+		if circleci.IsNotFound(err) {
+			return nil, "the project has no deploy markers", nil
+		}
+		return nil, "", fmt.Errorf("deploy components: %w", err)
+	}
+	var comp *circleci.Component
+	for i := range comps {
+		if o.Component == "" && len(comps) == 1 || comps[i].Name == o.Component {
+			comp = &comps[i]
+		}
+	}
+	if comp == nil {
+		if len(comps) == 0 {
+			return nil, "the project has no deploy markers", nil
+		}
+		return nil, fmt.Sprintf("component %q is not among the project's %d components; set component", o.Component, len(comps)), nil
+	}
+	envs, err := circleci.Collect(r.c.Deploy.Environments(ctx, orgID))
+	if err != nil {
+		return nil, "", fmt.Errorf("deploy environments: %w", err)
+	}
+	var env *circleci.Environment
+	for i := range envs {
+		if o.Environment == "" && len(envs) == 1 || envs[i].Name == o.Environment {
+			env = &envs[i]
+		}
+	}
+	if env == nil {
+		return nil, fmt.Sprintf("environment %q is not one of the organization's %d environments; set environment", o.Environment, len(envs)), nil
+	}
+	var current *circleci.ComponentVersion
+	var target *circleci.ComponentVersion
+	for ver, err := range r.c.Deploy.Versions(ctx, comp.ID, env.ID) {
+		if err != nil {
+			return nil, "", fmt.Errorf("component versions: %w", err)
+		}
+		ver := ver
+		if current == nil {
+			current = &ver // newest deploy, live or failed
+			continue
+		}
+		switch {
+		case v.Kind == "previous" && ver.Name != current.Name:
+			target = &ver
+		case v.Kind != "previous" && ver.Name == v.Value:
+			target = &ver
+		}
+		if target != nil {
+			break
+		}
+	}
+	if current == nil {
+		return nil, fmt.Sprintf("component %s has no versions in %s", comp.Name, env.Name), nil
+	}
+	t := &Target{CurrentVersion: current.Name, Component: comp.Name, Environment: env.Name, Namespace: current.Namespace}
+	if target != nil {
+		t.Version, t.PipelineID, t.WorkflowID = target.Name, target.PipelineID, ""
+		t.Why = fmt.Sprintf("deploy markers: %s in %s is at %s; the version deployed before it is %s", comp.Name, env.Name, current.Name, target.Name)
+	} else if v.Kind != "previous" {
+		t.Version = v.Value
+		t.Why = fmt.Sprintf("version %s was given; deploy markers: %s in %s is at %s", v.Value, comp.Name, env.Name, current.Name)
+	} else {
+		return nil, fmt.Sprintf("deploy markers list no version of %s in %s before %s", comp.Name, env.Name, current.Name), nil
+	}
+	return t, "", nil
+}
