@@ -112,10 +112,63 @@ func (r *run) note(s string) {
 // Run sends one notice. It returns bad input (exit 2) before any network
 // call; a Slack failure is a warning unless fail_on_error is set.
 func Run(ctx context.Context, o Options) error {
+	r, mode, err := prepare(ctx, &o)
+	if err != nil || r == nil {
+		return err
+	}
+	p := r.p
+	switch mode {
+	case "preview":
+		if p.failOnError {
+			return exitcode.Invalidf("pmguard notify: no Slack token in $%s and no webhook URL in $%s (fail_on_error is set)", p.tokenEnv, p.webhookEnv)
+		}
+		m, _ := r.message(r.facts)
+		fmt.Fprintf(r.out, "pmguard notify: no Slack token in $%s and no webhook URL in $%s: showing the message instead of sending it\n\n", p.tokenEnv, p.webhookEnv)
+		Preview(r.out, m)
+		return nil
+	}
+
+	// The whole run, retries and rate-limit waits included, fits in timeout.
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	hc := o.HTTP
+	if hc == nil {
+		perAttempt := 10 * time.Second
+		if p.timeout < perAttempt {
+			perAttempt = p.timeout
+		}
+		hc = httpx.New(httpx.Options{Version: o.Version, Timeout: perAttempt, Retries: -1, Redactor: r.red})
+	}
+	rt := newRetrier(o.Now, o.Sleep, p.timeout, o.Retries, p.tokenEnv, func(s string) { fmt.Fprintln(r.out, "pmguard notify: "+s) })
+
+	if mode == "webhook" {
+		r.sendWebhook(ctx, hc, rt)
+	} else {
+		r.api = newWebAPI(p.token, p.apiURL, hc, rt)
+		r.sendAPI(ctx)
+	}
+	return r.finish()
+}
+
+// Compose renders the notice Run would send, without sending it: the
+// message and the template's name ("custom" for a custom template). It
+// returns a zero message when the settings say no notice is due.
+func Compose(ctx context.Context, o Options) (Message, string, error) {
+	r, _, err := prepare(ctx, &o)
+	if err != nil || r == nil {
+		return Message{}, "", err
+	}
+	m, err := r.message(r.facts)
+	return m, r.templateName(), err
+}
+
+// prepare resolves the settings, decides whether a notice is due (a nil run
+// when not) and how it goes (api, webhook or preview), and gathers the facts.
+func prepare(ctx context.Context, o *Options) (*run, string, error) {
 	o.defaults()
 	p, err := o.resolve()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	p.token = strings.TrimSpace(config.Get(o.Env, p.tokenEnv))
 	p.webhook = strings.TrimSpace(config.Get(o.Env, p.webhookEnv))
@@ -123,7 +176,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.HTTP != nil {
 		o.HTTP.Redactor().Add(p.token, p.webhook, webhookSecret(p.webhook))
 	}
-	r := &run{o: o, p: p, red: red, out: &redactWriter{w: o.Out, r: red}, errw: &redactWriter{w: o.Err, r: red}}
+	r := &run{o: *o, p: p, red: red, out: &redactWriter{w: o.Out, r: red}, errw: &redactWriter{w: o.Err, r: red}}
 	if o.Events != nil {
 		o.Events.Redact = red.Redact
 	}
@@ -145,7 +198,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if why := r.skip(); why != "" {
 		fmt.Fprintf(r.out, "pmguard notify: not sending: %s\n", why)
-		return nil
+		return nil, "", nil
 	}
 
 	mode := "api"
@@ -157,7 +210,7 @@ func Run(ctx context.Context, o Options) error {
 		mode = "preview"
 	}
 	if mode == "api" && len(p.channels) == 0 {
-		return o.invalid("Channel", "", "no channel given and $SLACK_DEFAULT_CHANNEL is not set", "channel names or IDs, comma-separated")
+		return nil, "", o.invalid("Channel", "", "no channel given and $SLACK_DEFAULT_CHANNEL is not set", "channel names or IDs, comma-separated")
 	}
 
 	r.evs = r.readEvents()
@@ -167,43 +220,11 @@ func Run(ctx context.Context, o Options) error {
 	if r.key == "" && p.thread && mode == "api" {
 		fmt.Fprintln(r.out, "pmguard notify: no pipeline id ($CIRCLE_PIPELINE_ID or incident_key): notices cannot be threaded")
 	}
-
 	// Render once now: a custom template that cannot be used is bad input.
 	if _, err := r.message(r.facts); err != nil {
-		return err
+		return nil, "", err
 	}
-
-	switch mode {
-	case "preview":
-		if p.failOnError {
-			return exitcode.Invalidf("pmguard notify: no Slack token in $%s and no webhook URL in $%s (fail_on_error is set)", p.tokenEnv, p.webhookEnv)
-		}
-		m, _ := r.message(r.facts)
-		fmt.Fprintf(r.out, "pmguard notify: no Slack token in $%s and no webhook URL in $%s: showing the message instead of sending it\n\n", p.tokenEnv, p.webhookEnv)
-		Preview(r.out, m)
-		return nil
-	}
-
-	// The whole run, retries and rate-limit waits included, fits in timeout.
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	hc := o.HTTP
-	if hc == nil {
-		perAttempt := 10 * time.Second
-		if p.timeout < perAttempt {
-			perAttempt = p.timeout
-		}
-		hc = httpx.New(httpx.Options{Version: o.Version, Timeout: perAttempt, Retries: -1, Redactor: red})
-	}
-	rt := newRetrier(o.Now, o.Sleep, p.timeout, o.Retries, p.tokenEnv, func(s string) { fmt.Fprintln(r.out, "pmguard notify: "+s) })
-
-	if mode == "webhook" {
-		r.sendWebhook(ctx, hc, rt)
-	} else {
-		r.api = newWebAPI(p.token, p.apiURL, hc, rt)
-		r.sendAPI(ctx)
-	}
-	return r.finish()
+	return r, mode, nil
 }
 
 // skip says why no notice is due, or "".
