@@ -44,25 +44,27 @@ type Options struct {
 	// CircleCI fetches pipelines and artifacts; nil works from the event logs
 	// and incident.yml alone.
 	CircleCI *circleci.Client
-	// Poster posts the draft's link into the incident's Slack thread; nil
-	// posts nothing.
-	Poster Poster
+	// Notify posts the draft's link into the incident's Slack thread (the
+	// notify verb finds the thread from the `notified` events); nil posts
+	// nothing.
+	Notify func(ctx context.Context, n Notice) error
 	Log    *events.Log
 	Now    func() time.Time
 	Stdout io.Writer
 	Stderr io.Writer
 }
 
-// Poster posts a message into an existing Slack thread.
-type Poster interface {
-	PostInThread(ctx context.Context, t Thread, text string) error
-}
-
-// Thread is a Slack thread, as the notify verb records it in the `notified`
-// event (channel and the parent message's ts).
-type Thread struct {
-	Channel string
-	TS      string
+// Notice is what the Slack post about the draft needs.
+type Notice struct {
+	Title string
+	Link  string
+	// IncidentKey is the failed pipeline's id: the notify verb's threads are
+	// keyed by it.
+	IncidentKey string
+	// Events are every event read, the artifacts' included, so the thread
+	// reference of another job's `notified` event is found.
+	Events         []events.Event
+	TimeToMitigate time.Duration
 }
 
 // Result says what was written.
@@ -128,8 +130,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	o.Log.Append(events.Event{Verb: "postmortem", Event: "postmortem_written", Target: res.HTML, //nolint:errcheck // the draft is written; a lost event is not worth failing for
 		Message: doc.Title, Figures: figures(doc)})
 
-	if o.Poster != nil {
-		postLink(ctx, o, doc, evs)
+	if o.Notify != nil {
+		n := Notice{Title: doc.Title, Link: o.Link, IncidentKey: failed, Events: evs, TimeToMitigate: doc.Measures.TimeToMitigate}
+		if err := o.Notify(ctx, n); err != nil {
+			// The draft is written; Slack trouble is a warning.
+			fmt.Fprintf(o.Stderr, "pmguard postmortem: warning: posting the link to Slack failed: %v\n", err)
+		}
 	}
 	if fetchErr != nil {
 		return res, fmt.Errorf("pmguard postmortem: the draft was written without complete CircleCI data: %w", fetchErr)
@@ -244,39 +250,3 @@ func figures(d *Document) map[string]any {
 	return f
 }
 
-// postLink posts the draft's link into the thread of the incident's first
-// Slack notice. Slack trouble is a warning: the draft is already written.
-func postLink(ctx context.Context, o Options, d *Document, evs []events.Event) {
-	t, ok := threadOf(evs)
-	if !ok {
-		fmt.Fprintln(o.Stderr, "pmguard postmortem: no Slack thread in the event log (no `notified` event); the link was not posted")
-		return
-	}
-	link := o.Link
-	if link == "" {
-		link = "the job's Artifacts tab (postmortem.html)"
-	}
-	text := fmt.Sprintf("Post-mortem draft ready: %s\n%s", d.Title, link)
-	if d.Measures.TimeToMitigate > 0 {
-		text += fmt.Sprintf("\nTime to mitigate: %s", fmtDur(d.Measures.TimeToMitigate))
-	}
-	if err := o.Poster.PostInThread(ctx, t, text); err != nil {
-		fmt.Fprintf(o.Stderr, "pmguard postmortem: warning: posting the link to Slack failed: %v\n", err)
-		o.Log.Append(events.Event{Verb: "postmortem", Event: "notify_failed", Message: err.Error()}) //nolint:errcheck // best effort
-		return
-	}
-	o.Log.Append(events.Event{Verb: "postmortem", Event: "postmortem_posted", Figures: map[string]any{"channel": t.Channel, "thread_ts": t.TS}}) //nolint:errcheck // best effort
-}
-
-// threadOf finds the incident's Slack thread: the first `notified` event's
-// channel and parent ts.
-func threadOf(evs []events.Event) (Thread, bool) {
-	for _, e := range events.Filter(evs, "notified") {
-		ch := firstFigure(e.Figures, "channel_id", "channel")
-		ts := firstFigure(e.Figures, "thread_ts", "ts")
-		if ch != "" && ts != "" {
-			return Thread{Channel: ch, TS: ts}, true
-		}
-	}
-	return Thread{}, false
-}

@@ -1,0 +1,190 @@
+package postmortem
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
+	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/jobenv"
+)
+
+const standinToken = "cci-test-token-0123456789"
+
+// seedReference puts the reference incident into the CircleCI stand-in:
+// deploy #1234 on main from 14:00 to 14:05, whose deploy job stored the
+// health check's event log, and rollback #1236 from 14:25 to 14:30. It
+// returns the event log the rollback job left in the workspace, with the
+// stand-in's pipeline ids.
+func seedReference(t *testing.T, s *circlecitest.Server) (eventsFile string) {
+	t.Helper()
+	const slug = "gh/acme/shop"
+	s.AddProject(slug)
+	for i := 0; i < 1233; i++ { // earlier pipelines, so the deploy is #1234
+		s.AddPipeline(slug, fake.PipelineSeed{Branch: "feature/x", CreatedAt: at("09:00:00").Add(time.Duration(i) * time.Second)})
+	}
+	fixture, err := os.ReadFile("testdata/reference/events.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health, rest []string
+	for _, l := range strings.Split(strings.TrimSpace(string(fixture)), "\n") {
+		if strings.Contains(l, `"health_passed"`) {
+			health = append(health, l)
+		} else {
+			rest = append(rest, l)
+		}
+	}
+	failed := s.AddPipeline(slug, fake.PipelineSeed{Branch: "main", Revision: "abc1234def5678abc1234def5678abc1234def56",
+		Subject: "Add index on orders.status", Actor: actorLogin, CreatedAt: at("14:00:00"),
+		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Succeeds(5 * time.Minute), Jobs: []fake.JobSeed{
+			{Name: "build", Status: "success"},
+			{Name: "deploy", Status: "success", Artifacts: []fake.ArtifactSeed{
+				{Path: "pmguard/events.jsonl", Content: []byte(strings.Join(health, "\n") + "\n")},
+				{Path: "pmguard/health.xml", Content: []byte("<testsuites/>")},
+			}},
+		}}}})
+	s.AddPipeline(slug, fake.PipelineSeed{Branch: "feature/y", CreatedAt: at("14:10:00")}) // #1235
+	rollback := s.AddPipeline(slug, fake.PipelineSeed{Branch: "main", Revision: "1f2e3d4c5b6a71f2e3d4c5b6a71f2e3d4c5b6a7",
+		Subject: "Previous release", TriggerType: "api", Actor: "pmguard-bot", CreatedAt: at("14:25:00"),
+		Params: map[string]any{"pmguard_rollback": true, "pmguard_rollback_of": failed.ID},
+		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Succeeds(5 * time.Minute), Jobs: []fake.JobSeed{{Name: "deploy", Status: "success"}}}}})
+	if failed.Number != 1234 || rollback.Number != 1236 {
+		t.Fatalf("seeded #%d and #%d", failed.Number, rollback.Number)
+	}
+	local := strings.NewReplacer(failedID, failed.ID, rollbackID, rollback.ID).Replace(strings.Join(rest, "\n") + "\n")
+	eventsFile = filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(eventsFile, []byte(local), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return eventsFile
+}
+
+func standin(t *testing.T) *circlecitest.Server {
+	return circlecitest.New(t, fake.Options{Token: standinToken, Now: func() time.Time { return at("16:00:00") }})
+}
+
+func TestStandinReferenceIncident(t *testing.T) {
+	s := standin(t)
+	evFile := seedReference(t, s)
+	out := t.TempDir()
+	logFile := filepath.Join(out, "pm-events.jsonl")
+	log, err := events.Open(logFile, jobenv.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	var notice *Notice
+	res, err := Run(context.Background(), Options{
+		EventFiles: []string{evFile}, IncidentFile: "testdata/reference/incident.yml", OutDir: out,
+		CircleCI: s.Client(t), Log: log, Now: func() time.Time { return at("16:00:00") },
+		Stdout: &stdout, Stderr: &stderr, Link: "https://circleci.com/gh/acme/shop/7020",
+		Notify: func(_ context.Context, n Notice) error { notice = &n; return nil },
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	d := res.Document
+	checkReferenceTimeline(t, d)
+	if d.Measures.TimeToMitigate != 18*time.Minute {
+		t.Errorf("time to mitigate = %v, want 18m (alert 14:12 -> rollback complete 14:30)", d.Measures.TimeToMitigate)
+	}
+	// The deploy job's artifact gave the health check; the workspace log the rollback.
+	var fromArtifact bool
+	for _, e := range d.Timeline {
+		fromArtifact = fromArtifact || strings.HasPrefix(e.Event, "Health check passed") && e.Source == "pmguard health (job deploy)"
+	}
+	if !fromArtifact {
+		t.Errorf("the health check event from the deploy job's artifact is missing:\n%s", dump(d.Timeline))
+	}
+	md, err := os.ReadFile(res.Markdown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sec := range sections {
+		if !strings.Contains(string(md), sec) {
+			t.Errorf("section %q missing", sec)
+		}
+	}
+	// The stand-in's loopback port changes from run to run.
+	golden(t, "testdata/standin.golden.md", regexp.MustCompile(`http://127\.0\.0\.1:\d+`).ReplaceAllString(string(md), "http://circleci.test"))
+	if _, err := os.Stat(res.HTML); err != nil {
+		t.Errorf("no HTML: %v", err)
+	}
+	if !strings.Contains(stdout.String(), "time to mitigate 18 min") {
+		t.Errorf("stdout lacks the summary:\n%s", stdout.String())
+	}
+	if notice == nil || notice.IncidentKey == "" || notice.Link == "" || notice.TimeToMitigate != 18*time.Minute {
+		t.Errorf("notice = %+v", notice)
+	}
+	evs, _ := events.ReadFiles(logFile)
+	if len(events.Filter(evs, "postmortem_written")) != 1 {
+		t.Errorf("no postmortem_written event: %+v", evs)
+	}
+	// The token and the CI actor's login appear nowhere.
+	html, _ := os.ReadFile(res.HTML)
+	logData, _ := os.ReadFile(logFile)
+	for name, text := range map[string]string{"stdout": stdout.String(), "stderr": stderr.String(), "markdown": string(md), "html": string(html), "event log": string(logData)} {
+		if strings.Contains(text, standinToken) {
+			t.Errorf("%s holds the CircleCI token", name)
+		}
+		if strings.Contains(text, actorLogin) {
+			t.Errorf("%s names the CI actor", name)
+		}
+	}
+}
+
+// Started from the rollback pipeline itself (the orb's example passes only
+// CIRCLE_PIPELINE_ID), the failed pipeline is found from its parameters.
+func TestStandinFromRollbackPipeline(t *testing.T) {
+	s := standin(t)
+	seedReference(t, s)
+	var rb string
+	for _, p := range s.Pipelines("gh/acme/shop") {
+		if p.Number == 1236 {
+			rb = p.ID
+		}
+	}
+	res, err := Run(context.Background(), Options{CurrentPipeline: rb, OutDir: t.TempDir(), CircleCI: s.Client(t),
+		IncidentFile: "testdata/reference/incident.yml", Now: func() time.Time { return at("16:00:00") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Document.Runs) != 2 || res.Document.Runs[0].Number != 1234 || !res.Document.Runs[1].Rollback {
+		t.Fatalf("runs = %+v", res.Document.Runs)
+	}
+	// Without the rollback's own events, the rollback pipeline's workflow
+	// marks service restored at 14:30: still 18 minutes after the alert.
+	if res.Document.Measures.TimeToMitigate != 18*time.Minute {
+		t.Errorf("time to mitigate = %v", res.Document.Measures.TimeToMitigate)
+	}
+}
+
+// A CircleCI outage still leaves a draft, and exits 3 saying what is missing.
+func TestStandinUnavailable(t *testing.T) {
+	s := standin(t)
+	evFile := seedReference(t, s)
+	s.Inject(fake.Fault{Status: 503, Times: 100})
+	out := t.TempDir()
+	var stderr bytes.Buffer
+	_, err := Run(context.Background(), Options{EventFiles: []string{evFile}, OutDir: out, CircleCI: s.Client(t),
+		Now: func() time.Time { return at("16:00:00") }, Stderr: &stderr})
+	if exitcode.Of(err) != exitcode.CouldNotRun {
+		t.Fatalf("exit %d (%v), want 3", exitcode.Of(err), err)
+	}
+	md, rerr := os.ReadFile(filepath.Join(out, "postmortem.md"))
+	if rerr != nil || !strings.Contains(string(md), "CircleCI data is incomplete") || !strings.Contains(string(md), "Rollback completed") {
+		t.Errorf("draft without CI data missing or silent about it (%v)", rerr)
+	}
+	if strings.Contains(err.Error(), standinToken) {
+		t.Errorf("error holds the token")
+	}
+}
