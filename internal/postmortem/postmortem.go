@@ -249,4 +249,3 @@ func figures(d *Document) map[string]any {
 	}
 	return f
 }
-

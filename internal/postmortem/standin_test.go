@@ -55,7 +55,7 @@ func seedReference(t *testing.T, s *circlecitest.Server) (eventsFile string) {
 	s.AddPipeline(slug, fake.PipelineSeed{Branch: "feature/y", CreatedAt: at("14:10:00")}) // #1235
 	rollback := s.AddPipeline(slug, fake.PipelineSeed{Branch: "main", Revision: "1f2e3d4c5b6a71f2e3d4c5b6a71f2e3d4c5b6a7",
 		Subject: "Previous release", TriggerType: "api", Actor: "pmguard-bot", CreatedAt: at("14:25:00"),
-		Params: map[string]any{"pmguard_rollback": true, "pmguard_rollback_of": failed.ID},
+		Params:    map[string]any{"pmguard_rollback": true, "pmguard_rollback_of": failed.ID},
 		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Succeeds(5 * time.Minute), Jobs: []fake.JobSeed{{Name: "deploy", Status: "success"}}}}})
 	if failed.Number != 1234 || rollback.Number != 1236 {
 		t.Fatalf("seeded #%d and #%d", failed.Number, rollback.Number)
