@@ -233,10 +233,11 @@ func (r *run) event(name, target, msg string, figures map[string]any) {
 	if r.o.Events == nil {
 		return
 	}
-	e := events.Event{Verb: "rollback", Event: name, Target: target, Message: msg, Figures: figures}
 	if r.current != nil {
-		e.PipelineID = r.current.ID
+		figures["failed_pipeline_id"] = r.current.ID
+		figures["failed_pipeline_number"] = r.current.Number
 	}
+	e := events.Event{Verb: "rollback", Event: name, Target: target, Message: msg, Figures: figures}
 	if err := r.o.Events.Append(e); err != nil {
 		r.printf("warning: event log: %v\n", err)
 	}

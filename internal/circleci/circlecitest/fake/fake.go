@@ -16,8 +16,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
@@ -231,7 +231,8 @@ type Server struct {
 	seen         []Seen
 	numbers      map[string]int64 // next pipeline number per project
 	jobNumber    int64
-	hs           *httptest.Server
+	hs           *http.Server
+	url          string
 
 	// Hook, when set, runs before a request is served (after routing); the
 	// validating wrapper uses it. It returns false to stop serving.
@@ -284,24 +285,33 @@ func (s *Server) Now() time.Time { return s.opts.Now() }
 // Token is the accepted token.
 func (s *Server) Token() string { return s.opts.Token }
 
-// Start serves s on a loopback port.
+// Start serves s on a loopback port. (net/http/httptest is not used so
+// that the pmguard binary, whose demo runs this server, does not carry it.)
 func (s *Server) Start() {
-	s.hs = httptest.NewServer(s)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("fake CircleCI: listen on loopback: %v", err))
+	}
+	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.url = "http://" + ln.Addr().String()
+	go func() { _ = s.hs.Serve(ln) }()
 }
 
 // URL is the host to give the client (it adds /api/v2).
-func (s *Server) URL() string {
-	if s.hs == nil {
-		return ""
-	}
-	return s.hs.URL
-}
+func (s *Server) URL() string { return s.url }
 
 // Close stops serving.
 func (s *Server) Close() {
 	if s.hs != nil {
-		s.hs.Close()
+		_ = s.hs.Close()
 	}
+}
+
+// SetNextPipelineNumber makes the project's next pipeline take number n.
+func (s *Server) SetNextPipelineNumber(slug string, n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.numbers[slug] = n - 1
 }
 
 // SetHooks installs the validation hooks (used by circlecitest).
