@@ -149,6 +149,26 @@ func TestSeveralChannels(t *testing.T) {
 	}
 }
 
+// The orb passes its default channel as the text "$SLACK_DEFAULT_CHANNEL".
+func TestChannelFromDefaultChannelVariable(t *testing.T) {
+	h := newHarness(t)
+	h.slack.AddChannel("deploys", true)
+	h.env["SLACK_DEFAULT_CHANNEL"] = "deploys, #incidents"
+	s := h.settings()
+	s.Template = DeploySucceeded
+	s.Channel = config.List{"$SLACK_DEFAULT_CHANNEL"}
+	if res := h.run(s); res.err != nil {
+		t.Fatal(res.err)
+	}
+	if len(h.slack.Messages("deploys")) != 1 || len(h.slack.Messages("incidents")) != 1 {
+		t.Fatal("the default channel variable was not expanded")
+	}
+	delete(h.env, "SLACK_DEFAULT_CHANNEL")
+	if res := h.run(s); exitcode.Of(res.err) != exitcode.BadInput {
+		t.Fatalf("unset $SLACK_DEFAULT_CHANNEL: exit %d, want 2", exitcode.Of(res.err))
+	}
+}
+
 func TestEventAndPatternGating(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -165,6 +185,17 @@ func TestEventAndPatternGating(t *testing.T) {
 			s.Template = ""
 			s.Custom = `{"blocks":[{"type":"section","text":{"type":"mrkdwn","text":"x"}}]}`
 		}, false, "unknown"},
+		{"status recorded by the orb", func(s *Settings, env map[string]string) {
+			s.Event = "fail"
+			s.Template = ""
+			s.Custom = `{"text":"x"}`
+			env["PMGUARD_JOB_STATUS"] = "fail"
+		}, true, ""},
+		{"job_status overrides the recorded status", func(s *Settings, env map[string]string) {
+			s.Event = "fail"
+			s.JobStatus = "pass"
+			env["PMGUARD_JOB_STATUS"] = "fail"
+		}, false, "job passed"},
 		{"branch pattern miss", func(s *Settings, _ map[string]string) { s.BranchPattern = "release/.+, prod" }, false, "branch_pattern"},
 		{"branch pattern is whole-name", func(s *Settings, _ map[string]string) { s.BranchPattern = "mai" }, false, "branch_pattern"},
 		{"branch pattern hit", func(s *Settings, _ map[string]string) { s.BranchPattern = "release/.+,main" }, true, ""},

@@ -31,7 +31,7 @@ type Settings struct {
 	Responders         config.List     `env:"RESPONDERS" flag:"responders" usage:"Slack user IDs or emails to invite to the incident channel, comma-separated"`
 	PostmortemReminder string          `env:"POSTMORTEM_REMINDER" flag:"postmortem-reminder" form:"true (3 days), false, or a delay such as 3d, 36h or 90m (at most 120d)" usage:"schedule a reminder to write the post-mortem, this long after the incident's first notice"`
 	PostmortemURL      config.URL      `env:"POSTMORTEM_URL" flag:"postmortem-url" usage:"link to the post-mortem draft, shown in notices and the reminder"`
-	JobStatus          string          `env:"JOB_STATUS" flag:"job-status" form:"pass or fail" usage:"the job's status so far (the orb records it with when: on_fail / on_success steps); default: what the template implies"`
+	JobStatus          string          `env:"JOB_STATUS" flag:"job-status" form:"pass or fail" usage:"the job's status so far; default: $PMGUARD_JOB_STATUS, which the orb records with when: on_fail / on_success steps, else what the template implies"`
 	IncidentKey        string          `env:"INCIDENT_KEY" flag:"incident-key" usage:"what ties notices to one incident thread (default: $CIRCLE_PIPELINE_ID); a rollback pipeline passes the failed pipeline's id"`
 	Timeout            config.Duration `env:"TIMEOUT, default=30s" flag:"timeout" usage:"the most notify may take, every Slack call and rate-limit wait included"`
 	APIURL             config.URL      `env:"PMGUARD_SLACK_API_URL, default=https://slack.com/api/" flag:"slack-api-url" usage:"Slack Web API base URL"`
@@ -146,14 +146,20 @@ func (o *Options) resolve() (*plan, error) {
 		return nil, o.invalid("TagPattern", s.TagPattern, err.Error(), "")
 	}
 
-	switch st := strings.ToLower(strings.TrimSpace(s.JobStatus)); st {
+	// The orb records the job's status in $PMGUARD_JOB_STATUS (when: on_fail /
+	// on_success steps); job_status overrides it.
+	status := s.JobStatus
+	if strings.TrimSpace(status) == "" {
+		status = config.Get(o.Env, "PMGUARD_JOB_STATUS")
+	}
+	switch st := strings.ToLower(strings.TrimSpace(status)); st {
 	case "":
 	case "pass", "passed", "success", "succeeded":
 		p.jobStatus = "pass"
 	case "fail", "failed", "failure":
 		p.jobStatus = "fail"
 	default:
-		return nil, o.invalid("JobStatus", s.JobStatus, "not a job status", "pass or fail")
+		return nil, o.invalid("JobStatus", status, "not a job status (job_status, or $PMGUARD_JOB_STATUS as the orb records it)", "pass or fail")
 	}
 
 	if p.reminder, err = parseReminder(s.PostmortemReminder); err != nil {
@@ -174,9 +180,18 @@ func (o *Options) resolve() (*plan, error) {
 			return nil, o.invalid("Responders", r, "neither a Slack user ID nor an email", "Slack user IDs (U0123ABCD) or emails, comma-separated")
 		}
 	}
-	for i, c := range p.channels {
-		p.channels[i] = strings.TrimPrefix(c, "#")
+	// The orb's default channel is the text "$SLACK_DEFAULT_CHANNEL" (CircleCI
+	// does not expand environment: values), so variables are expanded here.
+	var chans []string
+	for _, c := range p.channels {
+		c = expandVars(c, func(name string) string { return config.Get(o.Env, name) })
+		for _, item := range strings.Split(c, ",") {
+			if item = strings.TrimPrefix(strings.TrimSpace(item), "#"); item != "" {
+				chans = append(chans, item)
+			}
+		}
 	}
+	p.channels = chans
 	return p, nil
 }
 
