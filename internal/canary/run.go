@@ -54,6 +54,7 @@ type Result struct {
 	Alpha        float64   `json:"alpha"`
 	Beta         float64   `json:"beta"`
 	OnInconcl    string    `json:"on_inconclusive"`
+	Percentage   int       `json:"percentage,omitempty"`
 	SourceErrors int       `json:"source_errors"`
 	Evidence
 }
@@ -92,7 +93,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	res := &Result{Source: p.Source, Target: p.Target, Started: start.UTC(), MaxDurationS: p.MaxDuration.Seconds(),
-		Alpha: p.Criteria.Alpha, Beta: p.Criteria.Beta, OnInconcl: p.OnInconclusive}
+		Alpha: p.Criteria.Alpha, Beta: p.Criteria.Beta, OnInconcl: p.OnInconclusive, Percentage: p.Percentage}
 
 	fmt.Fprintf(out, "canary: judging %s (%s) - %s\n", p.Target, describeSource(p), describeCriteria(p))
 	appendEvent(o, "canary_started", p, startFigures(p), "canary analysis started: "+describeCriteria(p))
@@ -311,6 +312,9 @@ func startFigures(p *Plan) map[string]any {
 	}
 	if c.Latency > 0 {
 		f["latency_threshold_ms"] = msf(c.Latency)
+	}
+	if p.Percentage > 0 {
+		f["percentage"] = p.Percentage
 	}
 	if p.Source == "probe" {
 		f["rate"] = p.Rate

@@ -21,6 +21,8 @@ type Settings struct {
 
 	Source string `env:"SOURCE, default=probe" flag:"source" form:"one of \"probe\", \"prometheus\", \"datadog\"" usage:"where the canary's figures come from: probe (pmguard sends requests), prometheus or datadog"`
 
+	Percentage config.Count `env:"PERCENTAGE, default=0" flag:"percentage" usage:"share of production traffic the canary serves, in percent (0: not stated); recorded in the report and events for the post-mortem"`
+
 	// Probe.
 	URL          config.URL       `env:"URL" flag:"url" usage:"probe: the canary URL to send requests to"`
 	Rate         Rate             `env:"RATE, default=10" flag:"rate" usage:"probe: requests per second, sent on a fixed schedule whatever the responses"`
@@ -147,6 +149,7 @@ type Plan struct {
 	Interval       time.Duration // metric sources
 	OnInconclusive string
 	ErrorLimit     int
+	Percentage     int // of production traffic, as stated (0: not stated)
 
 	// Probe.
 	URL, BaselineURL string
@@ -218,6 +221,9 @@ func Validate(s *Settings, set *config.Set, env config.Env, httpOpts httpx.Optio
 	}
 	if p.MaxDuration <= 0 {
 		return nil, set.Invalid("MaxDuration", s.MaxDuration.String(), "must be more than 0", "")
+	}
+	if p.Percentage > 100 {
+		return nil, set.Invalid("Percentage", fmt.Sprint(p.Percentage), "more than 100", "a whole number from 0 to 100")
 	}
 	if p.OnInconclusive != "fail" && p.OnInconclusive != "pass" {
 		return nil, set.Invalid("OnInconclusive", s.OnInconclusive, "unknown choice", "")
