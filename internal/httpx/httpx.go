@@ -361,6 +361,26 @@ func redactUnparsed(raw string) string {
 	return scheme + rest
 }
 
+// URLSecrets returns the values RedactURL hides in u (password, a user name
+// used as a token, token-like query values), so a Redactor can remove them
+// from any text that quotes the URL.
+func URLSecrets(u *url.URL) []string {
+	var out []string
+	if u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			out = append(out, pw)
+		} else {
+			out = append(out, u.User.Username())
+		}
+	}
+	for k, vs := range u.Query() {
+		if sensitiveParam(k) {
+			out = append(out, vs...)
+		}
+	}
+	return out
+}
+
 func sensitiveParam(k string) bool {
 	k = strings.ToLower(k)
 	for _, s := range []string{"token", "key", "secret", "password", "sig", "auth"} {

@@ -14,8 +14,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -396,6 +398,29 @@ func TestRedactURL(t *testing.T) {
 			if strings.Contains(got, s) {
 				t.Errorf("RedactURL(%q) = %q still holds %q", tt.in, got, s)
 			}
+		}
+	}
+}
+
+func TestURLSecrets(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want []string
+	}{
+		{"https://h/x", nil},
+		{"https://u:pw-1@h/x", []string{"pw-1"}},
+		{"https://tok-as-user@h/x", []string{"tok-as-user"}},
+		{"https://h/x?token=t1&page=2&api_key=k2", []string{"k2", "t1"}},
+	}
+	for _, tt := range tests {
+		u, err := url.Parse(tt.raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := httpx.URLSecrets(u)
+		sort.Strings(got)
+		if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("URLSecrets(%q) = %q, want %q", tt.raw, got, tt.want)
 		}
 	}
 }
