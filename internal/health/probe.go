@@ -39,8 +39,10 @@ type Attempt struct {
 	BodyBytes int64         `json:"body_bytes,omitempty"`
 	Pass      bool          `json:"pass"`
 	Reason    string        `json:"reason,omitempty"`
-	// RetryAfter is what a 429 or 503 asked for; the next attempt waits at least that.
+	// RetryAfter is what a 429 or 503 asked for; the next attempt waits at
+	// least that long after the answer arrived.
 	RetryAfter time.Duration `json:"-"`
+	answered   time.Time
 }
 
 // prober sends one attempt to one endpoint.
@@ -54,6 +56,7 @@ type prober struct {
 
 func (p *prober) probe(ctx context.Context, ep Endpoint, number int) Attempt {
 	a := Attempt{Time: p.now(), Number: number}
+	runCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, p.plan.Timeout)
 	defer cancel()
 
@@ -81,9 +84,10 @@ func (p *prober) probe(ctx context.Context, ep Endpoint, number int) Attempt {
 	resp, err := p.client.Do(req)
 	if err != nil {
 		a.Latency = p.now().Sub(a.Time)
-		return p.finish(a, p.transportReason(ctx, err, false))
+		return p.finish(a, p.transportReason(runCtx, ctx, err, false))
 	}
 	defer resp.Body.Close()
+	a.answered = p.now()
 	a.Status = resp.StatusCode
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		a.RetryAfter, _ = httpx.RetryAfter(resp.Header, p.now())
@@ -112,7 +116,7 @@ func (p *prober) probe(ctx context.Context, ep Endpoint, number int) Attempt {
 	}
 	mu.Unlock()
 	if err != nil {
-		return p.finish(a, p.transportReason(ctx, err, true))
+		return p.finish(a, p.transportReason(runCtx, ctx, err, true))
 	}
 
 	switch {
@@ -171,7 +175,9 @@ func quoteShort(s string) string {
 }
 
 // transportReason says in a few words why a request got no usable answer.
-func (p *prober) transportReason(ctx context.Context, err error, inBody bool) string {
+// runCtx is the whole run's context, ctx the attempt's: when the run's
+// deadline cut the attempt short, the attempt's timeout is not the reason.
+func (p *prober) transportReason(runCtx, ctx context.Context, err error, inBody bool) string {
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		err = uerr.Err // the URL is already on the line
@@ -182,6 +188,16 @@ func (p *prober) transportReason(ctx context.Context, err error, inBody bool) st
 	var invalid x509.CertificateInvalidError
 	var tlsVerify *tls.CertificateVerificationError
 	switch {
+	case errors.Is(runCtx.Err(), context.DeadlineExceeded):
+		if inBody {
+			return "deadline reached while reading the body"
+		}
+		return "deadline reached before a response"
+	case errors.Is(runCtx.Err(), context.Canceled):
+		return "cancelled"
+	case errors.As(err, &dnsErr):
+		// Before the timeout case: a lookup that timed out is a DNS problem.
+		return fmt.Sprintf("DNS lookup of %s failed: %s", dnsErr.Name, dnsErr.Err)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		if inBody {
 			return fmt.Sprintf("body not complete within %s", p.plan.Timeout)
@@ -193,20 +209,33 @@ func (p *prober) transportReason(ctx context.Context, err error, inBody bool) st
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
 		return "connection reset by peer"
-	case errors.As(err, &dnsErr):
-		return fmt.Sprintf("DNS lookup of %s failed: %s", dnsErr.Name, dnsErr.Err)
 	case errors.As(err, &unknownCA) || (errors.As(err, &tlsVerify) && errors.As(tlsVerify.Err, &unknownCA)):
 		return "TLS: certificate signed by an unknown authority (set ca_file, or insecure for a test server)"
 	case errors.As(err, &hostErr):
 		return fmt.Sprintf("TLS: %v", hostErr)
 	case errors.As(err, &invalid):
 		return fmt.Sprintf("TLS: %v", invalid)
+	case remoteTLSAlert(err) != "":
+		// The server ended the handshake, most often for want of a client
+		// certificate.
+		return fmt.Sprintf("TLS: the server refused the connection (%s); does it need client_cert and client_key?", remoteTLSAlert(err))
 	case strings.Contains(err.Error(), "stopped after 10 redirects"):
 		return "redirect loop: stopped after 10 redirects"
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return "connection closed before a complete response"
 	}
 	return err.Error()
+}
+
+// remoteTLSAlert returns the alert a server sent to end a TLS connection
+// ("tls: certificate required"), or "". crypto/tls does not export the type.
+func remoteTLSAlert(err error) string {
+	const mark = "remote error: "
+	msg := err.Error()
+	if i := strings.Index(msg, mark+"tls: "); i >= 0 {
+		return msg[i+len(mark):]
+	}
+	return ""
 }
 
 func isTimeout(err error) bool {

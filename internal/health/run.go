@@ -202,7 +202,7 @@ func poll(ctx context.Context, pr *prober, ep Endpoint, plan *Plan, sem chan str
 			break
 		}
 		next = a.Time.Add(plan.Interval)
-		if ra := a.Time.Add(a.RetryAfter); ra.After(next) {
+		if ra := a.answered.Add(a.RetryAfter); a.RetryAfter > 0 && ra.After(next) {
 			next = ra
 		}
 	}

@@ -2,9 +2,11 @@ package health
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -108,6 +110,19 @@ type Plan struct {
 	BodyRegex        *regexp.Regexp
 	JSONChecks       []JSONCheck
 	Concurrency      int
+	TLS              *tls.Config // nil: system roots
+	NoFollow         bool
+}
+
+// HTTPClient is the client attempts are sent with. It has no retries of its
+// own (the poll loop is the retry) and no overall timeout (each attempt has
+// its own); 3xx responses are judged themselves when NoFollow is set.
+func (p *Plan) HTTPClient() *http.Client {
+	c := &http.Client{Transport: httpx.NewTransport(p.TLS)}
+	if p.NoFollow {
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return c
 }
 
 // Validate checks the settings without touching the network and returns the
@@ -132,6 +147,9 @@ func Validate(s *Settings, set *config.Set, env config.Env) (*Plan, error) {
 		if err != nil {
 			return nil, set.Invalid("Endpoints", displayRaw(u), err.Error(), "")
 		}
+		// A password or token in the URL is shown redacted; registering it
+		// also keeps it out of any message that quotes the URL.
+		p.Secrets = append(p.Secrets, httpx.URLSecrets(pu)...)
 		ep := Endpoint{URL: pu, Expect: s.ExpectStatus}
 		if status = strings.TrimSpace(status); status != "" {
 			st, err := config.ParseStatusSet(status)
@@ -161,8 +179,22 @@ func Validate(s *Settings, set *config.Set, env config.Env) (*Plan, error) {
 			// The value may hold a secret: show only the name part.
 			return nil, set.Invalid("Headers", name, "not a 'Name: value' header", "'Name: value', one per line; the value may use ${ENV_VAR}")
 		}
-		expanded, used := config.ExpandEnv(strings.TrimSpace(value), env)
-		p.Secrets = append(p.Secrets, used...)
+		// A variable that is not set would send an empty credential and
+		// fail every attempt with 401; say so before any request.
+		var unset []string
+		expanded := os.Expand(strings.TrimSpace(value), func(v string) string {
+			got := config.Get(env, v)
+			if got == "" {
+				unset = append(unset, "${"+v+"}")
+			} else {
+				p.Secrets = append(p.Secrets, got)
+			}
+			return got
+		})
+		if len(unset) > 0 {
+			return nil, set.Invalid("Headers", name+": ...", fmt.Sprintf("the value names %s, which is not set in the environment", strings.Join(unset, ", ")),
+				"'Name: value', one per line; ${ENV_VAR} in the value must name a variable that is set")
+		}
 		p.Header.Add(name, expanded)
 	}
 	if s.BodyRegex != "" {
@@ -187,6 +219,19 @@ func Validate(s *Settings, set *config.Set, env config.Env) (*Plan, error) {
 	if (s.ClientCert == "") != (s.ClientKey == "") {
 		return nil, set.Invalid("ClientKey", string(s.ClientKey), "a client certificate needs both client_cert and client_key", "")
 	}
+	// Load the TLS files now, so a file that is not PEM is bad input named
+	// for the setting that holds it rather than a failure of every attempt.
+	if s.CAFile != "" {
+		if _, err := httpx.TLSConfig(string(s.CAFile), "", "", false); err != nil {
+			return nil, set.Invalid("CAFile", string(s.CAFile), err.Error(), "the path of a PEM file of CA certificates")
+		}
+	}
+	conf, err := httpx.TLSConfig(string(s.CAFile), string(s.ClientCert), string(s.ClientKey), s.Insecure)
+	if err != nil {
+		return nil, set.Invalid("ClientCert", string(s.ClientCert), err.Error(), "client_cert: a PEM certificate; client_key: the PEM private key that matches it")
+	}
+	p.TLS = conf
+	p.NoFollow = s.NoFollow
 	return p, nil
 }
 
