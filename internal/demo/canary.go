@@ -3,9 +3,101 @@ package demo
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/canary"
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/jobenv"
 )
 
-func (d *Demo) canary(_ context.Context) error {
-	fmt.Fprintln(d.Out, "(not in this build yet)")
-	return nil
+// canary deploys a canary of the sample service that starts healthy and
+// degrades two seconds in (one request in five fails), and runs the
+// analysis a pmguard/canary_deploy step would: it must catch it.
+func (d *Demo) canary(ctx context.Context) error {
+	svc, err := startCanaryService(2 * time.Second)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	fmt.Fprintf(d.Out, "The new version was deployed as a canary at %s (10%% of traffic).\n", svc.url)
+	fmt.Fprintln(d.Out, "It starts healthy; two seconds in, a bad code path starts failing one request in five.")
+	fmt.Fprintf(d.Out, "The job's step:  pmguard/canary_deploy: {url: %s/v1/ping, rate: \"40\", error_threshold: 2%%, latency_threshold: 250ms, max_duration: 1m, ...}\n\n", svc.url)
+
+	env := config.MapEnv(map[string]string{
+		"PMGUARD_CANARY_URL":               svc.url + "/v1/ping",
+		"PMGUARD_CANARY_RATE":              "40",
+		"PMGUARD_CANARY_ERROR_THRESHOLD":   "2%",
+		"PMGUARD_CANARY_LATENCY_THRESHOLD": "250ms",
+		"PMGUARD_CANARY_MAX_DURATION":      "1m",
+		"PMGUARD_CANARY_MIN_SAMPLES":       "400", // keep it from passing before the fault shows
+		"PMGUARD_CANARY_PERCENTAGE":        "10",
+		"PMGUARD_CANARY_JUNIT":             d.Dir + "/canary-junit.xml",
+		"PMGUARD_CANARY_JSON":              d.Dir + "/canary.json",
+	})
+	var s canary.Settings
+	set, _, err := config.Load(ctx, "canary", nil, env, &s, d.Out)
+	if err != nil {
+		return err
+	}
+	plan, err := canary.Validate(&s, set, env, httpx.Options{Version: d.Version})
+	if err != nil {
+		return err
+	}
+	log, err := events.Open(d.EventsFile, jobenv.FromEnv(d.jobEnv()))
+	if err != nil {
+		return err
+	}
+	err = canary.Run(ctx, canary.Options{
+		Plan:          plan,
+		Reports:       s.Reports,
+		UserAgent:     "pmguard/" + d.Version,
+		Out:           d.Out,
+		Events:        log,
+		ProgressEvery: time.Second,
+	})
+	switch exitcode.Of(err) {
+	case exitcode.Fail:
+		fmt.Fprintf(d.Out, "\nThe step failed (exit 1): CircleCI runs the rollback steps (when: on_fail) and skips deploy_full.\n")
+		return nil
+	case exitcode.Pass:
+		return fmt.Errorf("the degraded canary should have failed")
+	}
+	return err
+}
+
+type canaryService struct {
+	url string
+	srv *http.Server
+}
+
+func (c *canaryService) Close() { c.srv.Close() }
+
+// startCanaryService serves /v1/ping on loopback: fine until degradeAfter,
+// then every fifth request fails with 500.
+func startCanaryService(degradeAfter time.Duration) (*canaryService, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	var n atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/ping", func(w http.ResponseWriter, r *http.Request) {
+		i := n.Add(1)
+		time.Sleep(3 * time.Millisecond)
+		if time.Since(start) > degradeAfter && i%5 == 0 {
+			http.Error(w, "nil pointer dereference in pricing.Quote", http.StatusInternalServerError)
+			return
+		}
+		w.Write([]byte("pong\n"))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(l) //nolint:errcheck // ends with Close
+	return &canaryService{url: "http://" + l.Addr().String(), srv: srv}, nil
 }
