@@ -2,7 +2,6 @@ package dora
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"path"
 	"sort"
@@ -257,5 +256,3 @@ func (t *Throttle) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
-
-var errNoDeploys = errors.New("no run of the deploy workflow")
