@@ -253,3 +253,45 @@ func DefNames(nodes []Node) []string {
 	}
 	return out
 }
+
+// FuncNames returns the unqualified name of every function called anywhere
+// in n ("now", "gen_random_uuid").
+func (n Node) FuncNames() []string {
+	if !n.Contains("FuncCall") {
+		return nil
+	}
+	var inner any
+	if json.Unmarshal(n.raw, &inner) != nil {
+		return nil
+	}
+	tree := map[string]any{n.Type: inner}
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, c := range t {
+				if k == "FuncCall" {
+					if fc, ok := c.(map[string]any); ok {
+						if names, ok := fc["funcname"].([]any); ok && len(names) > 0 {
+							if last, ok := names[len(names)-1].(map[string]any); ok {
+								if s, ok := last["String"].(map[string]any); ok {
+									if name, ok := s["sval"].(string); ok {
+										out = append(out, name)
+									}
+								}
+							}
+						}
+					}
+				}
+				walk(c)
+			}
+		case []any:
+			for _, c := range t {
+				walk(c)
+			}
+		}
+	}
+	walk(tree)
+	return out
+}

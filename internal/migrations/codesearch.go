@@ -1,0 +1,278 @@
+package migrations
+
+import (
+	"context"
+	"sort"
+	"strings"
+)
+
+// Hit is one use of a dropped or renamed name in the deployed code.
+type Hit struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Text string `json:"text"`
+	// Kind is where the name was found: "sql" (SQL or configuration text),
+	// "string" (a string literal: embedded SQL, a struct tag, an ORM column
+	// name), "code" (an identifier in a file that also names the table),
+	// "field" (the camelCase/PascalCase form of a column, as ORMs derive it).
+	Kind string `json:"kind"`
+}
+
+// DefaultCodeExclude leaves out what does not run in production or merely
+// describes the schema (tests, vendored code, docs, schema dumps).
+var DefaultCodeExclude = []string{
+	"**/*_test.go", "**/test/**", "**/tests/**", "**/spec/**", "**/__tests__/**",
+	"**/*.test.*", "**/*.spec.*", "**/testdata/**", "**/vendor/**", "**/node_modules/**",
+	"**/*.md", "**/*.txt", "**/*.rst", "**/docs/**",
+	"**/schema.rb", "**/structure.sql", "**/schema.sql",
+}
+
+// target is a name whose uses the deployed code is searched for.
+type target struct{ table, column string }
+
+// searchResult is what one search found.
+type searchResult struct {
+	hits  map[target][]Hit
+	files int // candidate files read
+}
+
+// maxHitsShown bounds the hits kept per name; the rest are counted.
+const maxHitsShown = 20
+
+// searchCode looks for uses of the targets in the code at commit. It asks
+// git grep for the files that mention any name as a whole word (at the
+// commit, not the work tree), then reads those files and keeps only uses in
+// SQL, string literals and identifiers, never in comments or SQL string
+// values. A column counts only in files that also name its table (or the
+// table's singular), which keeps common column names from drowning the
+// report. Table names count only in SQL, configuration and string literals,
+// not as identifiers: a variable named users is not a query.
+func searchCode(ctx context.Context, r repo, commit string, targets []target, include, exclude []string) (searchResult, error) {
+	res := searchResult{hits: map[target][]Hit{}}
+	if len(targets) == 0 {
+		return res, nil
+	}
+	needleSet := map[string]bool{}
+	for _, t := range targets {
+		if t.column != "" {
+			needleSet[strings.ToLower(t.column)] = true
+			needleSet[camelKey(t.column)] = true
+		} else {
+			needleSet[strings.ToLower(t.table)] = true
+		}
+	}
+	var needles []string
+	for n := range needleSet {
+		if n != "" {
+			needles = append(needles, n)
+		}
+	}
+	sort.Strings(needles)
+	files, err := r.grepFiles(ctx, commit, needles, pathspecs(include, exclude))
+	if err != nil {
+		return res, err
+	}
+	var keep []string
+	for _, f := range files {
+		if !matchAny(exclude, f) {
+			keep = append(keep, f)
+		}
+	}
+	contents, err := r.read(ctx, commit, keep)
+	if err != nil {
+		return res, err
+	}
+	res.files = len(contents)
+	for _, f := range keep {
+		src, ok := contents[f]
+		if !ok {
+			continue
+		}
+		fileHits(f, src, targets, res.hits)
+	}
+	for t, hs := range res.hits {
+		sort.Slice(hs, func(i, j int) bool {
+			if hs[i].File != hs[j].File {
+				return hs[i].File < hs[j].File
+			}
+			return hs[i].Line < hs[j].Line
+		})
+		res.hits[t] = hs
+	}
+	return res, nil
+}
+
+// pathspecs turns include and exclude globs into git pathspecs.
+func pathspecs(include, exclude []string) []string {
+	var out []string
+	for _, p := range include {
+		p = strings.TrimPrefix(p, "./")
+		switch {
+		case p == "" || p == ".":
+			out = append(out, ":(top)")
+		case strings.ContainsAny(p, "*?["):
+			out = append(out, ":(top,glob)"+p)
+		default:
+			out = append(out, ":(top,literal)"+p)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, ":(top)")
+	}
+	for _, p := range exclude {
+		out = append(out, ":(top,exclude,glob)"+strings.TrimPrefix(p, "./"))
+	}
+	return out
+}
+
+// fileHits adds the uses of targets in one file to hits.
+func fileHits(file, src string, targets []target, hits map[target][]Hit) {
+	l := langFor(file)
+	spans := lex(src, l)
+	lower := asciiLower(src)
+	li := newLineIndex(src)
+	kindAt := func(off int, tableName bool) string {
+		switch regionAt(spans, off) {
+		case regComment, regValue:
+			return ""
+		case regString:
+			return "string"
+		}
+		if l.textual {
+			return "sql"
+		}
+		if tableName {
+			return "" // a program identifier such as a variable named like the table
+		}
+		return "code"
+	}
+	mentions := map[string]bool{} // table -> named in this file outside comments
+	for _, t := range targets {
+		if t.column == "" {
+			for _, off := range wordOffsets(lower, strings.ToLower(t.table)) {
+				if k := kindAt(off, true); k != "" {
+					hits[t] = append(hits[t], hitAt(file, src, li, off, k))
+				}
+			}
+			continue
+		}
+		named, seen := mentions[t.table]
+		if !seen {
+			named = namesTable(lower, spans, t.table)
+			mentions[t.table] = named
+		}
+		if !named {
+			continue
+		}
+		lines := map[int]bool{}
+		for _, off := range wordOffsets(lower, strings.ToLower(t.column)) {
+			if k := kindAt(off, false); k != "" && !lines[li.line(off)] {
+				lines[li.line(off)] = true
+				hits[t] = append(hits[t], hitAt(file, src, li, off, k))
+			}
+		}
+		if camel := camelKey(t.column); camel != strings.ToLower(t.column) {
+			for _, off := range wordOffsets(lower, camel) {
+				if k := kindAt(off, false); k != "" && !lines[li.line(off)] {
+					lines[li.line(off)] = true
+					if k == "code" {
+						k = "field"
+					}
+					hits[t] = append(hits[t], hitAt(file, src, li, off, k))
+				}
+			}
+		}
+	}
+}
+
+// namesTable reports whether the file names table (or its singular, in any
+// case style) outside comments.
+func namesTable(lower string, spans []span, table string) bool {
+	forms := []string{strings.ToLower(table), camelKey(table)}
+	if s := singular(strings.ToLower(table)); s != "" {
+		forms = append(forms, s, camelKey(s))
+	}
+	for _, f := range forms {
+		for _, off := range wordOffsets(lower, f) {
+			if regionAt(spans, off) != regComment {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hitAt(file, src string, li lineIndex, off int, kind string) Hit {
+	line := li.line(off)
+	start := li[line-1]
+	end := strings.IndexByte(src[start:], '\n')
+	if end < 0 {
+		end = len(src)
+	} else {
+		end += start
+	}
+	text := strings.TrimSpace(src[start:end])
+	if len(text) > 200 {
+		text = text[:200] + "..."
+	}
+	return Hit{File: file, Line: line, Text: text, Kind: kind}
+}
+
+// wordOffsets returns the offsets of word in s where it stands as a whole
+// identifier (no letter, digit or underscore on either side).
+func wordOffsets(s, word string) []int {
+	if word == "" {
+		return nil
+	}
+	var out []int
+	for i := 0; ; {
+		k := strings.Index(s[i:], word)
+		if k < 0 {
+			return out
+		}
+		at := i + k
+		end := at + len(word)
+		if (at == 0 || !identByte(s[at-1])) && (end == len(s) || !identByte(s[end])) {
+			out = append(out, at)
+		}
+		i = at + 1
+	}
+}
+
+func identByte(b byte) bool {
+	return b == '_' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b >= 0x80
+}
+
+// asciiLower lower-cases ASCII letters only, so offsets stay the same.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// camelKey is the lower-cased camelCase form of a snake_case name
+// ("legacy_name" -> "legacyname"), which matches legacyName and LegacyName
+// in a case-insensitive search.
+func camelKey(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "")
+}
+
+// singular guesses the singular of an English table name ("users" -> "user",
+// "categories" -> "category"); "" when it has no plural ending.
+func singular(name string) string {
+	switch {
+	case strings.HasSuffix(name, "ies") && len(name) > 3:
+		return name[:len(name)-3] + "y"
+	case strings.HasSuffix(name, "sses") || strings.HasSuffix(name, "xes") || strings.HasSuffix(name, "ches") || strings.HasSuffix(name, "shes"):
+		return name[:len(name)-2]
+	case strings.HasSuffix(name, "ss"):
+		return ""
+	case strings.HasSuffix(name, "s") && len(name) > 1:
+		return name[:len(name)-1]
+	}
+	return ""
+}

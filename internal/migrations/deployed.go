@@ -1,0 +1,52 @@
+package migrations
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+)
+
+// BaseDeployed is the base value that means "the commit now in production".
+const BaseDeployed = "deployed"
+
+// DefaultDeployEvents are the events whose commit is taken as deployed: a
+// deploy job that ran pmguard health or canary after deploying wrote them,
+// stamped with the commit it deployed (CIRCLE_SHA1).
+var DefaultDeployEvents = []string{"health_passed", "canary_passed"}
+
+// Deployed is the event the deployed commit was taken from.
+type Deployed struct {
+	Commit string    `json:"commit"`
+	Event  string    `json:"event"`
+	Time   time.Time `json:"time"`
+	JobURL string    `json:"job_url,omitempty"`
+	Branch string    `json:"branch,omitempty"`
+}
+
+// deployedCommit finds the newest deploy event with a commit in the event
+// logs at paths (files, or directories of *.jsonl).
+func deployedCommit(paths, names []string) (Deployed, error) {
+	if len(paths) == 0 {
+		return Deployed{}, exitcode.Invalidf("base %q needs the event log of the production deploy: set PMGUARD_EVENTS_FILE (or deployed_log) to it, or set base to a git revision such as origin/main or the deployed SHA from a pipeline parameter", BaseDeployed)
+	}
+	evs, err := events.ReadFiles(paths...)
+	if err != nil && len(evs) == 0 {
+		return Deployed{}, exitcode.Invalidf("base %q: reading the event log: %v", BaseDeployed, err)
+	}
+	found := events.Filter(evs, names...)
+	for i := len(found) - 1; i >= 0; i-- {
+		e := found[i]
+		if e.Commit != "" {
+			return Deployed{Commit: e.Commit, Event: e.Event, Time: e.Time, JobURL: e.JobURL, Branch: e.Branch}, nil
+		}
+	}
+	return Deployed{}, exitcode.Invalidf("base %q: no %s event with a commit in %s; set base to a git revision instead (origin/main, or the deployed SHA from a pipeline parameter)",
+		BaseDeployed, strings.Join(names, " or "), strings.Join(paths, ", "))
+}
+
+func (d Deployed) String() string {
+	return fmt.Sprintf("%s event of %s", d.Event, d.Time.UTC().Format(time.RFC3339))
+}

@@ -1,0 +1,176 @@
+package migrations
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// fixture is one file of testdata/rules: SQL with a header saying what the
+// rules must find in it.
+type fixture struct {
+	name    string
+	file    string // the migration's file name (decides its layout)
+	pg      int
+	expect  []string
+	content string
+}
+
+var reHeader = regexp.MustCompile(`(?m)^-- (expect|postgres|file):(.*)$`)
+
+func loadFixtures(t *testing.T) []fixture {
+	t.Helper()
+	paths, err := filepath.Glob("testdata/rules/*.sql")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	var out []fixture
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fx := fixture{name: filepath.Base(p), file: "db/migrations/fixture.sql", pg: 13, content: string(b)}
+		seenExpect := false
+		for _, m := range reHeader.FindAllStringSubmatch(fx.content, -1) {
+			v := strings.TrimSpace(m[2])
+			switch m[1] {
+			case "expect":
+				seenExpect = true
+				fx.expect = strings.Fields(v)
+			case "postgres":
+				fx.pg, _ = strconv.Atoi(v)
+			case "file":
+				fx.file = "db/migrations/" + v
+			}
+		}
+		if !seenExpect {
+			t.Fatalf("%s has no -- expect: line", p)
+		}
+		out = append(out, fx)
+	}
+	return out
+}
+
+// analyze runs the rules over one migration file.
+func analyze(t *testing.T, file, content string, pg int) []Finding {
+	t.Helper()
+	m := ReadMigration(file, content)
+	stmts, errs := parseFile(file, m.Up)
+	if len(errs) > 0 {
+		t.Fatalf("%s: %v", file, errs)
+	}
+	a := newAnalyzer(pg)
+	a.file(&parsedFile{Migration: &m, stmts: stmts})
+	applyOverrides(a.findings)
+	return a.findings
+}
+
+func ruleSet(fs []Finding) []string {
+	set := map[string]bool{}
+	for _, f := range fs {
+		set[f.Rule] = true
+	}
+	var out []string
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestRuleFixtures(t *testing.T) {
+	for _, fx := range loadFixtures(t) {
+		t.Run(fx.name, func(t *testing.T) {
+			got := ruleSet(analyze(t, fx.file, fx.content, fx.pg))
+			want := append([]string(nil), fx.expect...)
+			sort.Strings(want)
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("rules found %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// Every statement rule has an unsafe and a safe fixture; the rules about
+// files, the deployed schema and compat queries are covered by the git and
+// database tests.
+func TestEveryRuleHasFixtures(t *testing.T) {
+	elsewhere := map[string]bool{RuleEditedMigration: true, RuleOutOfOrder: true, RuleMigrationFails: true,
+		RuleCompatQueryFails: true, RuleCompatQueryFailsBase: true}
+	have := map[string]bool{}
+	for _, fx := range loadFixtures(t) {
+		have[fx.name[:strings.Index(fx.name, ".")]+"."+strings.Split(fx.name, ".")[1]] = true
+	}
+	for _, r := range Rules() {
+		if elsewhere[r.ID] {
+			continue
+		}
+		for _, kind := range []string{"unsafe", "safe"} {
+			if !have[r.ID+"."+kind] {
+				t.Errorf("rule %s has no %s fixture in testdata/rules", r.ID, kind)
+			}
+		}
+	}
+}
+
+func TestRulesAreComplete(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range Rules() {
+		if seen[r.ID] {
+			t.Errorf("rule %s listed twice", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Reason == "" || r.Safe == "" || (r.Severity != Blocking && r.Severity != Warning) {
+			t.Errorf("rule %s lacks a reason, a safe alternative or a severity", r.ID)
+		}
+		if r.ID != strings.ToLower(r.ID) || strings.ContainsAny(r.ID, " _") {
+			t.Errorf("rule id %q is not kebab-case", r.ID)
+		}
+	}
+}
+
+func TestFindingDetails(t *testing.T) {
+	fs := analyze(t, "db/migrations/0001.sql", "SET lock_timeout = '1s';\n\nALTER TABLE public.users\n  DROP COLUMN legacy_name;\nALTER TABLE users ALTER COLUMN bio TYPE text;\n", 13)
+	if len(fs) != 2 {
+		t.Fatalf("findings %+v", fs)
+	}
+	drop := fs[0]
+	if drop.Rule != RuleDropColumn || drop.Table != "users" || drop.Column != "legacy_name" || drop.Line != 3 ||
+		drop.Statement != "ALTER TABLE public.users DROP COLUMN legacy_name" || len(drop.Steps) != 5 {
+		t.Errorf("drop finding %+v", drop)
+	}
+	if typ := fs[1]; typ.Rule != RuleChangeColumnType || typ.Severity != Warning || !strings.Contains(typ.Detail, "varchar or text") {
+		t.Errorf("a change to text should be a warning that names the condition: %+v", typ)
+	}
+}
+
+func TestVolatility(t *testing.T) {
+	for sql, want := range map[string]int{
+		"ALTER TABLE t ADD COLUMN c uuid DEFAULT gen_random_uuid()":          volVolatile,
+		"ALTER TABLE t ADD COLUMN c int DEFAULT (random() * 10)::int":        volVolatile,
+		"ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now()":               volSafe,
+		"ALTER TABLE t ADD COLUMN c timestamptz DEFAULT CURRENT_TIMESTAMP":   volSafe,
+		"ALTER TABLE t ADD COLUMN c text DEFAULT my_func()":                  volUnknown,
+		"ALTER TABLE t ADD COLUMN c text DEFAULT lower('A' || my_func(1))":   volUnknown,
+		"ALTER TABLE t ADD COLUMN c jsonb DEFAULT jsonb_build_object('a',1)": volSafe,
+	} {
+		fs := analyze(t, "x.sql", "SET lock_timeout='1s'; "+sql, 13)
+		got := volSafe
+		for _, f := range fs {
+			if f.Rule == RuleVolatileDefault {
+				got = volVolatile
+				if f.Severity == Warning {
+					got = volUnknown
+				}
+			}
+		}
+		if got != want {
+			t.Errorf("%s: volatility %d, want %d (%+v)", sql, got, want, fs)
+		}
+	}
+}

@@ -1,0 +1,503 @@
+// Package migrations checks the database migrations of a change against the
+// code that is still deployed: it finds the migration files added or changed
+// between the deployed commit and HEAD, parses them with PostgreSQL's own
+// parser, applies zero-downtime rules, searches the deployed code for uses
+// of every dropped or renamed table and column, and (with a database URL)
+// applies the migrations to a throwaway database and runs the deployed
+// code's queries against it.
+package migrations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/migrations/pgparse"
+)
+
+// Options are the inputs and dependencies of one check.
+type Options struct {
+	// Git runs git in the repository (ExecGit{Dir: ...}).
+	Git Git
+	// Migrations are globs of migration files, relative to the repository
+	// root; ** matches any number of directories.
+	Migrations []string
+	// Base is the deployed code: BaseDeployed, or any git revision.
+	Base string
+	// Head is the revision to be deployed (default HEAD).
+	Head string
+	// DeployedLog are event logs (files or directories) that say which
+	// commit is deployed, for Base == BaseDeployed.
+	DeployedLog []string
+	// DeployEvents are the event names that mark a deploy.
+	DeployEvents []string
+	// Code are the paths or globs of the deployed code to search ("." is
+	// everything); CodeExclude leaves paths out.
+	Code        []string
+	CodeExclude []string
+	// PostgresVersion is the production server's major version.
+	PostgresVersion int
+	// WarnRules are reported as warnings only; IgnoreRules not at all.
+	WarnRules   []string
+	IgnoreRules []string
+	// DatabaseURL enables the real-database mode (a secret: never printed).
+	DatabaseURL string
+	// DatabaseURLEnv names the env var it came from, for messages.
+	DatabaseURLEnv string
+	// CompatQueries is a file of the deployed code's queries, run against
+	// the migrated throwaway database; CompatQueriesText is its content.
+	CompatQueries     string
+	CompatQueriesText string
+	// Timeout caps the real-database mode.
+	Timeout time.Duration
+
+	JSONPath, JUnitPath string
+	Events              *events.Log
+	Stdout, Stderr      io.Writer
+	Now                 func() time.Time
+}
+
+// Report is the outcome of a check, written as the JSON report.
+type Report struct {
+	Verdict    string     `json:"verdict"` // "ok" or "blocked"
+	Base       string     `json:"base"`
+	BaseCommit string     `json:"base_commit"`
+	Deployed   *Deployed  `json:"deployed,omitempty"`
+	Head       string     `json:"head"`
+	HeadCommit string     `json:"head_commit"`
+	MergeBase  string     `json:"merge_base"`
+	Parser     string     `json:"parser"`
+	Files      []FileInfo `json:"files"`
+	Findings   []Finding  `json:"findings"`
+	Blocking   int        `json:"blocking"`
+	Warnings   int        `json:"warnings"`
+	Allowed    int        `json:"allowed"`
+	// CodeFiles is how many files of the deployed code were read to
+	// confirm uses of dropped or renamed names.
+	CodeFiles int       `json:"code_files_read"`
+	Database  *dbResult `json:"database,omitempty"`
+	Unseen    string    `json:"not_visible"`
+	Seconds   float64   `json:"seconds"`
+}
+
+// FileInfo is one migration file of the change.
+type FileInfo struct {
+	Path       string `json:"path"`
+	Status     string `json:"status"`
+	Format     string `json:"format"`
+	Version    string `json:"version,omitempty"`
+	Statements int    `json:"statements"`
+	Skipped    string `json:"skipped,omitempty"`
+}
+
+// Unseen says what the deployed-code check cannot see.
+const Unseen = "names built at run time (string concatenation, format strings, query builders), " +
+	"table names an ORM derives from a class name (a Rails or Django model named User), column names derived " +
+	"in forms other than snake_case or camelCase, other services or repositories that share the database, " +
+	"and views, functions and triggers inside the database"
+
+// ParseError is a migration PostgreSQL's parser rejects (exit 2).
+type ParseError struct {
+	File    string
+	Line    int
+	Message string
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("%s:%d: PostgreSQL cannot parse it: %s", e.File, e.Line, e.Message)
+}
+
+func parseError(file, text string, err error) error {
+	var pe *pgparse.Error
+	if errors.As(err, &pe) {
+		line := 0
+		if pe.Offset >= 0 {
+			line = newLineIndex(text).line(pe.Offset)
+		}
+		return &ParseError{File: file, Line: line, Message: pe.Message}
+	}
+	return fmt.Errorf("%s: %w", file, err)
+}
+
+// Validate checks settings that need no git or network (exit 2 if bad).
+func (o *Options) Validate() error {
+	if len(o.Migrations) == 0 {
+		return exitcode.Invalidf("no migrations glob given")
+	}
+	for _, g := range append(append(append([]string{}, o.Migrations...), o.Code...), o.CodeExclude...) {
+		if !validGlob(g) {
+			return exitcode.Invalidf("%q is not a valid glob", g)
+		}
+	}
+	for _, id := range append(append([]string{}, o.WarnRules...), o.IgnoreRules...) {
+		if _, ok := ruleByID(id); !ok {
+			return exitcode.Invalidf("unknown rule %q; rules are: %s", id, ruleIDs())
+		}
+	}
+	if o.DatabaseURL != "" {
+		if _, err := pgx.ParseConfig(o.DatabaseURL); err != nil {
+			return exitcode.Invalidf("the database URL in $%s cannot be used: %s", o.DatabaseURLEnv, o.redactor().Redact(err.Error()))
+		}
+	}
+	if o.CompatQueries != "" && o.DatabaseURL == "" {
+		return exitcode.Invalidf("compat_queries needs a database: set database_url_env to the name of the env var holding the URL")
+	}
+	return nil
+}
+
+func (o *Options) redactor() *httpx.Redactor {
+	r := httpx.NewRedactor()
+	if o.DatabaseURL != "" {
+		r.Add(o.DatabaseURL)
+		if cfg, err := pgx.ParseConfig(o.DatabaseURL); err == nil && cfg.Password != "" {
+			r.Add(cfg.Password)
+		}
+	}
+	return r
+}
+
+func (o *Options) defaults() {
+	if o.Head == "" {
+		o.Head = "HEAD"
+	}
+	if o.Base == "" {
+		o.Base = BaseDeployed
+	}
+	if len(o.DeployEvents) == 0 {
+		o.DeployEvents = DefaultDeployEvents
+	}
+	if len(o.Code) == 0 {
+		o.Code = []string{"."}
+	}
+	if o.PostgresVersion == 0 {
+		o.PostgresVersion = 13
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+}
+
+// Run performs the check. It returns nil when nothing blocks, an
+// exitcode.Fail error when a finding blocks, a bad-input error for settings,
+// unknown revisions and migrations PostgreSQL cannot parse, and any other
+// error when it could not run.
+func Run(ctx context.Context, o Options) error {
+	o.defaults()
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	started := o.Now()
+	// Load the parser while git works (the WebAssembly build compiles it).
+	go pgparse.Warm()
+	red := o.redactor()
+	r := repo{git: o.Git}
+	rep := &Report{Base: o.Base, Head: o.Head, Parser: pgparse.Backend, Unseen: Unseen}
+
+	headSHA, err := r.resolve(ctx, o.Head)
+	if err != nil {
+		return revError("head", err)
+	}
+	baseRev := o.Base
+	if o.Base == BaseDeployed {
+		d, err := deployedCommit(o.DeployedLog, o.DeployEvents)
+		if err != nil {
+			return err
+		}
+		rep.Deployed = &d
+		baseRev = d.Commit
+	}
+	baseSHA, err := r.resolve(ctx, baseRev)
+	if err != nil {
+		return revError("base", err)
+	}
+	mb, err := r.mergeBase(ctx, baseSHA, headSHA)
+	if err != nil {
+		return err
+	}
+	rep.BaseCommit, rep.HeadCommit, rep.MergeBase = baseSHA, headSHA, mb
+
+	changes, err := r.changes(ctx, mb, headSHA)
+	if err != nil {
+		return err
+	}
+	status := map[string]string{}
+	var paths []string
+	for _, c := range changes {
+		if matchAny(o.Migrations, c.Path) {
+			status[c.Path] = c.Status
+			paths = append(paths, c.Path)
+		}
+	}
+	contents, err := r.read(ctx, headSHA, paths)
+	if err != nil {
+		return err
+	}
+	var files []*parsedFile
+	for _, p := range paths {
+		m := ReadMigration(p, contents[p])
+		m.Status = status[p]
+		files = append(files, &parsedFile{Migration: &m})
+	}
+	sort.SliceStable(files, func(i, j int) bool { return lessMigration(*files[i].Migration, *files[j].Migration) })
+
+	var bad []error
+	for _, f := range files {
+		if f.Skipped != "" {
+			continue
+		}
+		stmts, errs := parseFile(f.Path, f.Up)
+		f.stmts = stmts
+		bad = append(bad, errs...)
+	}
+	if len(bad) > 0 {
+		return exitcode.Invalid(errors.Join(bad...))
+	}
+	for _, f := range files {
+		rep.Files = append(rep.Files, FileInfo{Path: f.Path, Status: f.Status, Format: f.FormatLabel(), Version: f.Version, Statements: len(f.stmts), Skipped: f.Skipped})
+	}
+
+	// The rules, over the statements in the order they will run.
+	a := newAnalyzer(o.PostgresVersion)
+	for _, f := range files {
+		if f.Skipped == "" {
+			a.file(f)
+		}
+	}
+	findings := a.findings
+
+	// Migrations already deployed: edited ones, and versions that sort
+	// before them.
+	baseTree, err := r.files(ctx, baseSHA)
+	if err != nil {
+		return err
+	}
+	var basePaths []string
+	var newest versionKey
+	haveNewest := false
+	for _, p := range baseTree {
+		if !matchAny(o.Migrations, p) {
+			continue
+		}
+		basePaths = append(basePaths, p)
+		m := ReadMigration(p, "")
+		if m.Skipped == "" && m.order.rank == 0 && (!haveNewest || m.order.compare(newest) > 0) {
+			newest, haveNewest = m.order, true
+		}
+	}
+	inBase := map[string]bool{}
+	for _, p := range basePaths {
+		inBase[p] = true
+	}
+	for _, f := range files {
+		if f.Skipped != "" {
+			continue
+		}
+		if inBase[f.Path] {
+			fd := newFinding(RuleEditedMigration)
+			fd.File = f.Path
+			findings = append(findings, fd)
+		} else if f.order.rank == 0 && haveNewest && f.order.compare(newest) < 0 {
+			fd := newFinding(RuleOutOfOrder)
+			fd.File = f.Path
+			fd.Detail = "version " + f.Version + " is older than " + newest.text + ", already deployed"
+			findings = append(findings, fd)
+		}
+	}
+
+	// The deployed code: uses of every dropped or renamed name, at base.
+	var targets []target
+	seen := map[target]bool{}
+	for _, fd := range findings {
+		if r, ok := ruleByID(fd.Rule); ok && r.UsesCode && !contains(o.IgnoreRules, fd.Rule) {
+			t := target{fd.Table, fd.Column}
+			if !seen[t] {
+				seen[t] = true
+				targets = append(targets, t)
+			}
+		}
+	}
+	if len(targets) > 0 {
+		exclude := append(append([]string{}, o.CodeExclude...), o.Migrations...)
+		res, err := searchCode(ctx, r, baseSHA, targets, o.Code, exclude)
+		if err != nil {
+			return fmt.Errorf("searching the deployed code: %w", err)
+		}
+		rep.CodeFiles = res.files
+		for i := range findings {
+			fd := &findings[i]
+			if r, ok := ruleByID(fd.Rule); !ok || !r.UsesCode {
+				continue
+			}
+			fd.Searched = true
+			hits := res.hits[target{fd.Table, fd.Column}]
+			if len(hits) > 0 {
+				fd.Severity = Blocking
+				if len(hits) > maxHitsShown {
+					fd.MoreHits = len(hits) - maxHitsShown
+					hits = hits[:maxHitsShown]
+				}
+				fd.Hits = hits
+			}
+		}
+	}
+
+	// The real database.
+	if o.DatabaseURL != "" {
+		res, err := o.realDatabase(ctx, r, baseSHA, basePaths, files, red)
+		if err != nil {
+			return err
+		}
+		rep.Database = &res
+		findings = append(findings, res.Findings...)
+	}
+
+	// Settings and overrides decide what blocks.
+	var kept []Finding
+	for _, fd := range findings {
+		if contains(o.IgnoreRules, fd.Rule) {
+			continue
+		}
+		if contains(o.WarnRules, fd.Rule) {
+			fd.Severity = Warning
+		}
+		kept = append(kept, fd)
+	}
+	applyOverrides(kept)
+	for i := range kept {
+		fd := &kept[i]
+		fd.Blocks = fd.Severity == Blocking && fd.Allowed == ""
+		switch {
+		case fd.Allowed != "":
+			rep.Allowed++
+		case fd.Blocks:
+			rep.Blocking++
+		default:
+			rep.Warnings++
+		}
+	}
+	rep.Findings = kept
+	if rep.Findings == nil {
+		rep.Findings = []Finding{}
+	}
+	rep.Verdict = "ok"
+	if rep.Blocking > 0 {
+		rep.Verdict = "blocked"
+	}
+	rep.Seconds = o.Now().Sub(started).Seconds()
+
+	writeText(o.Stdout, rep, unusedOverrides(files))
+	if err := o.writeReports(rep); err != nil {
+		return err
+	}
+	if rep.Blocking > 0 {
+		return exitcode.Failf("%s", blockSummary(rep))
+	}
+	return nil
+}
+
+func revError(which string, err error) error {
+	var ge *GitError
+	if errors.As(err, &ge) || !strings.HasPrefix(err.Error(), "running git") {
+		return exitcode.Invalidf("%s: %v", which, err)
+	}
+	return err
+}
+
+// parseFile parses a migration's up section and its overrides.
+func parseFile(path, up string) ([]statement, []error) {
+	ps, err := pgparse.Parse(up)
+	if err != nil {
+		return nil, []error{parseError(path, up, err)}
+	}
+	li := newLineIndex(up)
+	stmts := make([]statement, len(ps))
+	for i, s := range ps {
+		stmts[i] = statement{
+			stmt: s,
+			line: li.line(s.Start + firstTokenOffset(up[s.Start:s.End])),
+			text: collapse(s.Text(up)),
+		}
+	}
+	_, errs := attachOverrides(path, up, stmts)
+	return stmts, errs
+}
+
+// collapse squeezes whitespace and bounds a statement for reports.
+func collapse(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
+
+// unusedOverrides lists overrides that allowed nothing: a typo in the rule
+// or a statement that no longer needs it.
+func unusedOverrides(files []*parsedFile) []string {
+	var out []string
+	for _, f := range files {
+		for _, s := range f.stmts {
+			for _, o := range s.allows {
+				if !o.used {
+					out = append(out, fmt.Sprintf("%s:%d: pmguard:allow %s matches no finding on its statement", f.Path, o.Line, strings.Join(o.Rules, ",")))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// realDatabase reads the deployed migrations and the compat queries and runs
+// the real-database mode.
+func (o *Options) realDatabase(ctx context.Context, r repo, baseSHA string, basePaths []string, files []*parsedFile, red *httpx.Redactor) (dbResult, error) {
+	contents, err := r.read(ctx, baseSHA, basePaths)
+	if err != nil {
+		return dbResult{}, err
+	}
+	var base []*parsedFile
+	for _, p := range basePaths {
+		m := ReadMigration(p, contents[p])
+		if m.Skipped != "" {
+			continue
+		}
+		base = append(base, &parsedFile{Migration: &m})
+	}
+	sort.SliceStable(base, func(i, j int) bool { return lessMigration(*base[i].Migration, *base[j].Migration) })
+	for _, f := range base {
+		stmts, errs := parseFile(f.Path, f.Up)
+		if len(errs) > 0 {
+			return dbResult{}, fmt.Errorf("deployed migration: %w", errors.Join(errs...))
+		}
+		f.stmts = stmts
+	}
+	var added []*parsedFile
+	for _, f := range files {
+		if f.Status == "added" && f.Skipped == "" {
+			added = append(added, f)
+		}
+	}
+	var queries []compatQuery
+	if o.CompatQueries != "" {
+		queries, err = readCompatQueries(o.CompatQueries, o.CompatQueriesText)
+		if err != nil {
+			return dbResult{}, exitcode.Invalid(err)
+		}
+	}
+	c := dbCheck{url: o.DatabaseURL, redact: red.Redact, timeout: o.Timeout, out: o.Stdout}
+	return c.run(ctx, base, added, queries)
+}

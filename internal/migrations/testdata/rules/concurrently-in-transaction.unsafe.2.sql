@@ -1,0 +1,6 @@
+-- file: 20240102030405_users_email.sql
+-- expect: concurrently-in-transaction
+-- +goose Up
+CREATE INDEX CONCURRENTLY users_email ON users (email);
+-- +goose Down
+DROP INDEX CONCURRENTLY users_email;

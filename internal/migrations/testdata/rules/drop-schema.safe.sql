@@ -1,0 +1,2 @@
+-- expect:
+CREATE SCHEMA reporting_v2;

@@ -1,0 +1,3 @@
+-- expect: drop-schema
+DROP SCHEMA reporting CASCADE;
+DROP DATABASE old_reporting;

@@ -1,0 +1,3 @@
+-- expect:
+CREATE TABLE tmp_import (id bigint);
+DROP TABLE tmp_import;

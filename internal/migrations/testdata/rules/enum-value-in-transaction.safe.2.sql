@@ -1,0 +1,5 @@
+-- postgres: 13
+-- expect:
+BEGIN;
+ALTER TYPE mood ADD VALUE IF NOT EXISTS 'meh' AFTER 'ok';
+COMMIT;

@@ -1,0 +1,3 @@
+-- postgres: 11
+-- expect:
+ALTER TYPE mood ADD VALUE 'meh';

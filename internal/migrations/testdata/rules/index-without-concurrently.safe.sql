@@ -1,0 +1,2 @@
+-- expect:
+CREATE INDEX CONCURRENTLY IF NOT EXISTS users_email ON users (email);

@@ -1,0 +1,2 @@
+-- expect: index-without-concurrently
+CREATE UNIQUE INDEX users_handle ON users (lower(handle));

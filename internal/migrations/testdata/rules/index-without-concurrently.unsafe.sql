@@ -1,0 +1,2 @@
+-- expect: index-without-concurrently
+CREATE INDEX users_email ON users (email);

@@ -1,0 +1,2 @@
+-- expect: lock-timeout
+ALTER TABLE users ADD COLUMN nickname text;

@@ -1,0 +1,2 @@
+-- expect:
+ALTER TYPE mood ADD VALUE 'unhappy';

@@ -1,0 +1,2 @@
+-- expect:
+VACUUM (ANALYZE) users;

@@ -1,0 +1,3 @@
+-- expect:
+CREATE TABLE staging (id bigint);
+TRUNCATE staging;

@@ -1,0 +1,3 @@
+-- expect: volatile-default
+SET lock_timeout = '5s';
+ALTER TABLE users ADD COLUMN seq bigserial;
