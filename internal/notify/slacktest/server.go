@@ -263,6 +263,16 @@ func (s *Server) Calls(method string) int {
 	return n
 }
 
+// TakeViolations returns the violations so far and forgets them, for a test
+// that sends a bad request on purpose.
+func (s *Server) TakeViolations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.violations
+	s.violations = nil
+	return v
+}
+
 // Violations returns every request or response that did not match Slack's spec.
 func (s *Server) Violations() []string {
 	s.mu.Lock()

@@ -1,0 +1,197 @@
+package slacktest
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/slack-go/slack"
+)
+
+func newServer(t *testing.T) *Server {
+	t.Helper()
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		for _, v := range s.Violations() {
+			t.Errorf("spec violation: %s", v)
+		}
+	})
+	return s
+}
+
+func client(s *Server, token string) *slack.Client {
+	return slack.New(token, slack.OptionAPIURL(s.APIURL()))
+}
+
+func slackCode(err error) string {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return ""
+}
+
+func TestTokenIsChecked(t *testing.T) {
+	s := newServer(t)
+	if _, _, err := client(s, "").PostMessage("general", slack.MsgOptionText("x", false)); slackCode(err) != "not_authed" {
+		t.Fatalf("no token: %v", err)
+	}
+	if v := s.TakeViolations(); len(v) != 1 || !strings.Contains(v[0], `required parameter "token" missing`) {
+		t.Fatalf("a request without a token is not what the spec allows: %v", v)
+	}
+	if _, _, err := client(s, "xoxb-wrong").PostMessage("general", slack.MsgOptionText("x", false)); slackCode(err) != "invalid_auth" {
+		t.Fatalf("wrong token: %v", err)
+	}
+	// chat.getPermalink sends the token as a Bearer header, chat.postMessage in the form.
+	_, ts, err := client(s, s.Token).PostMessage("general", slack.MsgOptionText("x", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client(s, s.Token).GetPermalink(&slack.PermalinkParameters{Channel: "general", Ts: ts}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := s.Requests()
+	if reqs[len(reqs)-1].Method != "chat.getPermalink" || !reqs[len(reqs)-1].Bearer {
+		t.Fatalf("last request %+v, want a Bearer chat.getPermalink", reqs[len(reqs)-1])
+	}
+}
+
+func TestMessagesThreadsAndUpdates(t *testing.T) {
+	s := newServer(t)
+	c := client(s, s.Token)
+	ch, ts, err := c.PostMessage("#general", slack.MsgOptionText("parent", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^\d{10}\.\d{6}$`).MatchString(ts) || !strings.HasPrefix(ch, "C") {
+		t.Fatalf("channel %q ts %q not in Slack's format", ch, ts)
+	}
+	if _, _, err := c.PostMessage(ch, slack.MsgOptionText("reply", false), slack.MsgOptionTS(ts)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := c.UpdateMessage(ch, ts, slack.MsgOptionText("parent, updated", false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := c.UpdateMessage(ch, "1700000000.999999", slack.MsgOptionText("x", false)); slackCode(err) != "message_not_found" {
+		t.Fatalf("update of a missing message: %v", err)
+	}
+	msgs := s.Messages("general")
+	if len(msgs) != 2 || msgs[0].Text != "parent, updated" || msgs[0].Edits != 1 || msgs[1].ThreadTS != ts {
+		t.Fatalf("messages %+v", msgs)
+	}
+	if _, _, err := c.PostMessage("general"); slackCode(err) != "no_text" {
+		t.Fatalf("empty message: %v", err)
+	}
+}
+
+func TestBlockLimitsAreEnforced(t *testing.T) {
+	s := newServer(t)
+	c := client(s, s.Token)
+	long := strings.Repeat("x", 151)
+	cases := map[string][]slack.Block{
+		"header over 150":   {slack.NewHeaderBlock(slack.NewTextBlockObject("plain_text", long, false, false))},
+		"section over 3000": {slack.NewSectionBlock(slack.NewTextBlockObject("mrkdwn", strings.Repeat("y", 3001), false, false), nil, nil)},
+		"51 blocks": func() []slack.Block {
+			var b []slack.Block
+			for i := 0; i < 51; i++ {
+				b = append(b, slack.NewDividerBlock())
+			}
+			return b
+		}(),
+	}
+	for name, blocks := range cases {
+		if _, _, err := c.PostMessage("general", slack.MsgOptionText("x", false), slack.MsgOptionBlocks(blocks...)); slackCode(err) != "invalid_blocks" {
+			t.Errorf("%s: %v, want invalid_blocks", name, err)
+		}
+	}
+	if got := CheckBlocks([]byte(`[{"type":"section","fields":[` + strings.Repeat(`{"type":"mrkdwn","text":"f"},`, 10) + `{"type":"mrkdwn","text":"f"}]}]`)); got != "invalid_blocks" {
+		t.Errorf("11 fields: %q", got)
+	}
+}
+
+func TestChannelNameRules(t *testing.T) {
+	s := newServer(t)
+	c := client(s, s.Token)
+	cases := map[string]string{
+		"":                      "invalid_name_required",
+		strings.Repeat("a", 81): "invalid_name_maxlength",
+		"Incident":              "invalid_name_specials",
+		"inc 1":                 "invalid_name_specials",
+		"---":                   "invalid_name_punctuation",
+		"general":               "name_taken",
+		"inc-20261123-api-1234": "",
+		strings.Repeat("a", 80): "",
+	}
+	for name, want := range cases {
+		_, err := c.CreateConversation(slack.CreateConversationParams{ChannelName: name})
+		if slackCode(err) != want || want == "" && err != nil {
+			t.Errorf("create %q: %v, want %q", name, err, want)
+		}
+	}
+}
+
+func TestFaults(t *testing.T) {
+	s := newServer(t)
+	c := client(s, s.Token)
+	s.Inject(Fault{Method: "chat.postMessage", Status: http.StatusTooManyRequests, RetryAfter: 7})
+	_, _, err := c.PostMessage("general", slack.MsgOptionText("x", false))
+	var rl *slack.RateLimitedError
+	if !errors.As(err, &rl) || rl.RetryAfter.Seconds() != 7 {
+		t.Fatalf("429: %v", err)
+	}
+	s.Inject(Fault{Method: "chat.postMessage", Status: http.StatusServiceUnavailable})
+	_, _, err = c.PostMessage("general", slack.MsgOptionText("x", false))
+	var sc slack.StatusCodeError
+	if !errors.As(err, &sc) || sc.Code != 503 {
+		t.Fatalf("503: %v", err)
+	}
+	s.Inject(Fault{Method: "chat.postMessage", Code: "missing_scope", Needed: "chat:write"})
+	_, _, err = c.PostMessage("general", slack.MsgOptionText("x", false))
+	var se slack.SlackErrorResponse
+	if !errors.As(err, &se) || se.Err != "missing_scope" || se.Needed != "chat:write" {
+		t.Fatalf("missing_scope: %v", err)
+	}
+	if _, _, err := c.PostMessage("general", slack.MsgOptionText("x", false)); err != nil {
+		t.Fatalf("faults did not run out: %v", err)
+	}
+}
+
+func TestScheduleLimits(t *testing.T) {
+	s := newServer(t)
+	c := client(s, s.Token)
+	now := s.Now().Unix()
+	post := func(at int64) error {
+		_, _, err := c.ScheduleMessage("general", itoa(at), slack.MsgOptionText("x", false))
+		return err
+	}
+	if err := post(now - 1); slackCode(err) != "time_in_past" {
+		t.Fatalf("past: %v", err)
+	}
+	if err := post(now + 121*24*3600); slackCode(err) != "time_too_far" {
+		t.Fatalf("too far: %v", err)
+	}
+	s.MaxScheduledPerWindow = 2
+	for i := 0; i < 2; i++ {
+		if err := post(now + 3600 + int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := post(now + 3600 + 60); slackCode(err) != "restricted_too_many" {
+		t.Fatalf("crowded: %v", err)
+	}
+	if err := post(now + 7200); err != nil {
+		t.Fatalf("an hour later is free: %v", err)
+	}
+	if n := len(s.Scheduled()); n != 3 {
+		t.Fatalf("%d scheduled", n)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
