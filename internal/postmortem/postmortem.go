@@ -170,13 +170,13 @@ func pipelineIDs(o Options, evs []events.Event) (failed, rollback string) {
 	failed, rollback = o.FailedPipeline, o.RollbackPipeline
 	for _, e := range events.Filter(evs, "rollback_initiated") {
 		if failed == "" {
-			failed = firstFigure(e.Figures, "rollback_of", "pmguard_rollback_of", "failed_pipeline_id")
+			failed = firstFigure(e.Figures, "failed_pipeline_id")
 			if failed == "" {
 				failed = e.PipelineID
 			}
 		}
 		if rollback == "" {
-			rollback = firstFigure(e.Figures, "rollback_pipeline_id", "new_pipeline_id", "pipeline_id")
+			rollback = firstFigure(e.Figures, "rollback_pipeline_id")
 		}
 	}
 	if failed == "" {

@@ -218,7 +218,10 @@ func eventEntry(e events.Event) (Entry, bool) {
 	case "rollback_skipped":
 		out.Event = with("Rollback skipped")
 	case "notified":
-		ch := figureString(e.Figures, "channel")
+		ch := figureString(e.Figures, "channel_name")
+		if ch == "" {
+			ch = figureString(e.Figures, "channel")
+		}
 		s := "Incident notice posted to Slack"
 		if ch != "" {
 			s += " (" + ch + ")"
