@@ -66,7 +66,7 @@ type Options struct {
 	WorkflowID  string // the current workflow
 
 	MaxPages    int  // how many pages of pipelines to search; 0 means 10
-	Concurrency int  // parallel API reads; 0 means 8
+	Concurrency int  // parallel API reads; 0 means 10
 	Sequential  bool // walk one request at a time (the baseline the benchmark compares with)
 
 	Client *circleci.Client
@@ -121,7 +121,9 @@ func (o *Options) defaults() {
 		o.MaxPages = 10
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 8
+		// Ten reads in flight stays far below CircleCI's per-token rate
+		// limits and reads a 20-pipeline page in two round trips.
+		o.Concurrency = 10
 	}
 	if o.Sequential {
 		o.Concurrency = 1

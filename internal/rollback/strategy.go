@@ -129,7 +129,17 @@ func (r *run) rollbackPipeline(ctx context.Context, v Version) (*strategy, error
 func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, error) {
 	o := r.o
 	orgID, projectID := r.project.OrganizationID, r.project.ID
+	// Components and environments only need the organization: read both
+	// at once.
+	var envs []circleci.Environment
+	var envErr error
+	envDone := make(chan struct{})
+	go func() {
+		defer close(envDone)
+		envs, envErr = circleci.Collect(r.c.Deploy.Environments(ctx, orgID))
+	}()
 	comps, err := circleci.Collect(r.c.Deploy.Components(ctx, orgID, projectID))
+	<-envDone
 	if err != nil {
 		if circleci.IsNotFound(err) {
 			return nil, "the project has no deploy markers", nil
@@ -148,9 +158,8 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 		}
 		return nil, fmt.Sprintf("component %q is not among the project's %d components; set component", o.Component, len(comps)), nil
 	}
-	envs, err := circleci.Collect(r.c.Deploy.Environments(ctx, orgID))
-	if err != nil {
-		return nil, "", fmt.Errorf("deploy environments: %w", err)
+	if envErr != nil {
+		return nil, "", fmt.Errorf("deploy environments: %w", envErr)
 	}
 	var env *circleci.Environment
 	for i := range envs {

@@ -6,7 +6,6 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
@@ -202,7 +201,6 @@ func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circl
 		}()
 		return ch
 	}
-	sem := make(chan struct{}, r.o.Concurrency)
 	next := fetch("")
 	for page := 1; page <= r.o.MaxPages; page++ {
 		po := <-next
@@ -224,42 +222,59 @@ func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circl
 		if !last && !r.o.Sequential {
 			next = fetch(po.p.NextPageToken)
 		}
+		// Workers take the candidates in order, so the newest are read
+		// first; the scan below waits for each in order and stops at the
+		// first match, cancelling reads still in flight.
 		wfs := make([][]circleci.Workflow, len(cands))
 		errs := make([]error, len(cands))
+		done := make([]chan struct{}, len(cands))
+		for i := range done {
+			done[i] = make(chan struct{})
+		}
+		pageCtx, cancelPage := context.WithCancel(ctx)
 		if r.o.Sequential {
-			for i := range cands {
-				wfs[i], errs[i] = r.c.Pipelines.Workflows(ctx, cands[i].ID)
-				if errs[i] == nil && pick(&cands[i], wfs[i], pattern, needSuccess) != nil {
-					break
-				}
-			}
-		} else {
-			var wg sync.WaitGroup
-			for i := range cands {
-				wg.Add(1)
-				go func(i int) {
-					defer wg.Done()
-					select {
-					case sem <- struct{}{}:
-					case <-ctx.Done():
-						errs[i] = ctx.Err()
+			go func() {
+				for i := range cands {
+					wfs[i], errs[i] = r.c.Pipelines.Workflows(pageCtx, cands[i].ID)
+					close(done[i])
+					if errs[i] != nil || pick(&cands[i], wfs[i], pattern, needSuccess) != nil {
+						for j := i + 1; j < len(cands); j++ {
+							close(done[j])
+						}
 						return
 					}
-					defer func() { <-sem }()
-					wfs[i], errs[i] = r.c.Pipelines.Workflows(ctx, cands[i].ID)
-				}(i)
+				}
+			}()
+		} else {
+			idx := make(chan int, len(cands))
+			for i := range cands {
+				idx <- i
 			}
-			wg.Wait()
+			close(idx)
+			for w := 0; w < min(r.o.Concurrency, len(cands)); w++ {
+				go func() {
+					for i := range idx {
+						if pageCtx.Err() == nil {
+							wfs[i], errs[i] = r.c.Pipelines.Workflows(pageCtx, cands[i].ID)
+						}
+						close(done[i])
+					}
+				}()
+			}
 		}
 		for i := range cands {
+			<-done[i]
 			if errs[i] != nil {
+				cancelPage()
 				return nil, fmt.Errorf("workflows of pipeline %d: %w", cands[i].Number, errs[i])
 			}
 			if t := pick(&cands[i], wfs[i], pattern, needSuccess); t != nil {
+				cancelPage()
 				t.PagesSearched = page
 				return t, nil
 			}
 		}
+		cancelPage()
 		if last {
 			return nil, nil
 		}
