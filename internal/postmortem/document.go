@@ -291,7 +291,12 @@ func (d *Document) impact(evs []events.Event, inc *Incident) {
 	d.Impact.Users = strings.TrimSpace(inc.Impact.Users)
 }
 
+// clock shows a time of day; to the second when the whole timeline spans
+// under ten minutes, where minutes would blur the order.
 func (d *Document) clock(t time.Time) string {
+	if n := len(d.Timeline); n > 1 && d.Timeline[n-1].Time.Sub(d.Timeline[0].Time) < 10*time.Minute {
+		return t.In(d.Location).Format("15:04:05")
+	}
 	return t.In(d.Location).Format("15:04")
 }
 

@@ -190,8 +190,12 @@ func eventEntry(e events.Event) (Entry, bool) {
 	out := Entry{Time: e.Time, Source: src, Impact: figureSummary(e.Figures), Link: e.JobURL}
 	msg := strings.TrimSpace(e.Message)
 	with := func(s string) string {
-		if msg == "" {
+		switch {
+		case msg == "":
 			return s
+		case strings.HasPrefix(strings.ToLower(msg), strings.ToLower(s)):
+			// The message already says it ("canary FAILED after 3.3s").
+			return strings.ToUpper(msg[:1]) + msg[1:]
 		}
 		return s + ": " + msg
 	}
