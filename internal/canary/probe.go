@@ -79,7 +79,7 @@ type job struct {
 }
 
 func newTrack(url string) *track {
-	return &track{url: url, done: map[int64]Sample{}, jobs: make(chan job)}
+	return &track{url: url, done: map[int64]Sample{}, jobs: make(chan job, 256)}
 }
 
 func (p *probe) Start(ctx context.Context) error {
@@ -102,8 +102,9 @@ func (p *probe) Start(ctx context.Context) error {
 }
 
 // schedule hands out request i at start + i/rate. When the workers are all
-// busy it blocks; the requests it then hands out late keep their scheduled
-// time, and go out back to back until the schedule is caught up.
+// busy and the queue is full it blocks; the requests it then hands out late
+// keep their scheduled time, and go out back to back until the schedule is
+// caught up.
 func (p *probe) schedule(ctx context.Context, t *track, start time.Time) {
 	defer close(t.jobs)
 	period := float64(time.Second) / p.o.Rate

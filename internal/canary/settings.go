@@ -86,7 +86,7 @@ func (r *Rate) EnvDecode(_ context.Context, v string) error {
 		return &config.ValueError{Msg: "not a rate"}
 	}
 	f /= per
-	if f <= 0 || f > 10000 {
+	if f <= 0 || f > 100000 {
 		return &config.ValueError{Msg: "out of range"}
 	}
 	*r = Rate(f)
@@ -94,7 +94,7 @@ func (r *Rate) EnvDecode(_ context.Context, v string) error {
 }
 
 func (Rate) Form() string {
-	return "requests per second such as 10, 10/s or 600/m, above 0 and at most 10000/s"
+	return "requests per second such as 10, 10/s or 600/m, above 0 and at most 100000/s"
 }
 
 // OptPercent is a Percent that may be left empty (zero).
