@@ -101,6 +101,7 @@ func TestPrometheusFaults(t *testing.T) {
 		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "bad_data") || !strings.Contains(err.Error(), "parse error") {
 			t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 		}
+		t.Logf("message: %v", err)
 	})
 	t.Run("down", func(t *testing.T) {
 		l, _ := net.Listen("tcp", "127.0.0.1:0")

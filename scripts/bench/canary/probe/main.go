@@ -7,11 +7,12 @@
 //     wait 0-100 ms, so the true p99 is about 90 ms. An open-loop probe
 //     reports that; a closed-loop tool, whose workers sit out the stall
 //     instead of sending, reports a p99 that hides it.
+//
 //  2. throughput: the same server without stalls, as fast as each tool goes
 //     with 50 requests in flight.
 //
-//	go build -o /tmp/pmguard ./cmd/pmguard
-//	go run ./scripts/bench/canary/probe -pmguard /tmp/pmguard
+//     go build -o /tmp/pmguard ./cmd/pmguard
+//     go run ./scripts/bench/canary/probe -pmguard /tmp/pmguard
 package main
 
 import (

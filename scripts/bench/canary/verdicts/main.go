@@ -129,4 +129,3 @@ func flagger(errs []bool) outcome {
 	}
 	return outcome{rollback: true, secs: maxSecs}
 }
-
