@@ -311,7 +311,10 @@ func live(h *history, ps []*fake.Pipeline) []*fake.Pipeline {
 func TestConcurrentCallersStartOneRollback(t *testing.T) {
 	for _, strategy := range []string{"trigger", "rerun"} {
 		t.Run(strategy, func(t *testing.T) {
-			h := newHistory(t, "gh/acme/api", 8, 3, fake.Options{})
+			// Latency on every request lines the callers up: they all pass
+			// the "already started?" check before any of them triggers, so
+			// the settle-after-trigger path runs with n rivals.
+			h := newHistory(t, "gh/acme/api", 8, 3, fake.Options{Latency: 20 * time.Millisecond})
 			const n = 8
 			var wg sync.WaitGroup
 			results := make([]*rollback.Result, n)
