@@ -1,0 +1,138 @@
+package canary
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/orb/orbtest"
+	"github.com/pmguard/pmguard/orb/pack"
+)
+
+// asVerb makes this test binary stand in for `pmguard canary` when the orb
+// test's wrapper script runs it: it does what cmd/pmguard/canary.go does,
+// from the environment the orb step sets.
+const asVerb = "PMGUARD_CANARY_TEST_RUN_VERB"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asVerb) != "" {
+		os.Exit(runVerb(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func runVerb(args []string) int {
+	ctx := context.Background()
+	env := config.OSEnv()
+	var s Settings
+	set, _, err := config.Load(ctx, "canary", args, env, &s, os.Stdout)
+	if err == nil {
+		red := httpx.NewRedactor()
+		var p *Plan
+		if p, err = Validate(&s, set, env, httpx.Options{Redactor: red}); err == nil {
+			red.Add(p.Secrets...)
+			var log *events.Log
+			if log, err = events.Open(s.EventsFile, jobenv.FromEnv(env)); err == nil {
+				err = Run(ctx, Options{Plan: p, Reports: s.Reports, Out: os.Stdout, Events: log, Redact: red.Redact})
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pmguard canary:", err)
+	}
+	return exitcode.Of(err)
+}
+
+// TestOrbCanaryDeploy runs the orb's canary_deploy command the way
+// CircleCI would, against a loopback canary: a failing canary runs the
+// rollback steps (when: on_fail) and not deploy_full; a healthy one the
+// reverse.
+func TestOrbCanaryDeploy(t *testing.T) {
+	b, err := pack.Pack(filepath.Join("..", "..", "orb", "src"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := orbtest.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The binary is already on PATH; installing is tested with the orb.
+	o.Commands["install"].Steps = nil
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	wrapper := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = canary ] || exit 3\nshift\n%s=1 exec %q \"$@\"\n", asVerb, self)
+	if err := os.WriteFile(filepath.Join(bin, "pmguard"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name       string
+		errEvery   int
+		wantFailed bool
+		ran        string // the step that must run
+		skipped    string // the step that must not
+	}{
+		{"bad canary is rolled back", 4, true, "Roll back", "Deploy everywhere"},
+		{"healthy canary is promoted", 0, false, "Deploy everywhere", "Roll back"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url := startService(t, &service{errEvery: tc.errEvery})
+			job := orbtest.NewJob(t, o)
+			job.Env["PATH"] = bin + ":" + os.Getenv("PATH")
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			events := filepath.Join(job.Dir, "events.jsonl")
+			err := job.Run(ctx, "canary_deploy", map[string]any{
+				"deploy_canary": []any{map[string]any{"run": map[string]any{"name": "Deploy the canary", "command": "echo canary at 10%"}}},
+				"url":           url,
+				"rate":          "200",
+				"min_samples":   300,
+				"max_duration":  "30s",
+				"percentage":    10,
+				"events_file":   events,
+				"report_path":   filepath.Join(job.Dir, "report.json"),
+				"junit_path":    filepath.Join(job.Dir, "junit.xml"),
+				"deploy_full":   []any{map[string]any{"run": map[string]any{"name": "Deploy everywhere", "command": "echo full"}}},
+				"rollback":      []any{map[string]any{"run": map[string]any{"name": "Roll back", "command": "echo rolling back", "when": "on_fail"}}},
+			})
+			if (err != nil) != tc.wantFailed {
+				t.Fatalf("job error %v, want failed=%v", err, tc.wantFailed)
+			}
+			ran := map[string]bool{}
+			var verdictOut string
+			for _, s := range job.Steps {
+				if s.Kind == "run" {
+					ran[s.Name] = s.Ran
+					if s.Name == "Judge the canary" {
+						verdictOut = s.Output
+						if s.Env["PMGUARD_CANARY_PERCENTAGE"] != "10" || s.Env["PMGUARD_CANARY_RATE"] != "200" {
+							t.Errorf("parameters did not reach the env: %v", s.Env)
+						}
+					}
+				}
+			}
+			if !ran["Deploy the canary"] || !ran[tc.ran] || ran[tc.skipped] {
+				t.Errorf("steps run: %v", ran)
+			}
+			if !strings.Contains(verdictOut, "canary ") || !strings.Contains(verdictOut, "requests:") {
+				t.Errorf("the step's output lacks the verdict:\n%s", verdictOut)
+			}
+			if _, err := os.Stat(events); err != nil {
+				t.Errorf("no event log: %v", err)
+			}
+		})
+	}
+}
