@@ -26,7 +26,7 @@ type doraSettings struct {
 	Branch         string         `env:"BRANCH, default=$CIRCLE_BRANCH" flag:"branch" usage:"the production branch (default: $CIRCLE_BRANCH; empty: every branch)"`
 	Window         string         `env:"WINDOW, default=30d" flag:"window" form:"days or weeks such as 30d or 4w, or a Go duration such as 72h" usage:"how far back to look"`
 	ProjectSlug    string         `env:"PROJECT_SLUG" flag:"project-slug" usage:"vcs/org/repo, e.g. gh/acme/shop (default: this job's project)"`
-	GitDir         string         `env:"GIT_DIR, default=." flag:"git-dir" usage:"a clone with the deployed commits, for commit times (change lead time); empty skips lead time"`
+	GitDir         string         `env:"GIT_DIR, default=." flag:"git-dir" usage:"a clone with the deployed commits, for commit times (change lead time)"`
 	EventLogs      config.Lines   `env:"EVENT_LOGS" flag:"event-log" usage:"event log files or directories with pmguard's rollback and guard events (repeatable)"`
 	JSON           string         `env:"JSON" flag:"json" usage:"write the metrics as JSON to this file"`
 	OutputDir      string         `env:"OUTPUT_DIR, default=dora" flag:"output-dir" usage:"where dora.md and dora.html are written"`
