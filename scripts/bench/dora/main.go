@@ -1,0 +1,192 @@
+// Command dora measures `pmguard dora` over a large CircleCI history: a
+// stand-in serving N pipelines (each with a build and a deploy workflow)
+// with a fixed latency per request, and a git repository holding every
+// deployed commit. It runs the real binary twice in one run, with
+// concurrent fetching (the default) and with one request at a time (what a
+// straightforward script does), and reports wall time, peak memory (max
+// RSS of the process) and API calls of each.
+//
+//	go run ./scripts/bench/dora -pipelines 10000 -latency 50ms
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
+	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+)
+
+const slug = "gh/acme/shop"
+
+func main() {
+	n := flag.Int("pipelines", 10000, "pipelines in the history, all inside the window")
+	latency := flag.Duration("latency", 50*time.Millisecond, "added to every API request")
+	concurrency := flag.Int("concurrency", 16, "pmguard's --concurrency for the concurrent run")
+	validate := flag.Bool("validate", false, "validate every request and answer against the OpenAPI spec (costs the stand-in CPU)")
+	sequential := flag.Bool("sequential", true, "also run with --concurrency 1")
+	flag.Parse()
+	if err := run(*n, *latency, *concurrency, *validate, *sequential); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n int, latency time.Duration, concurrency int, validate, sequential bool) error {
+	dir, err := os.MkdirTemp("", "pmguard-bench-dora-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	bin := filepath.Join(dir, "pmguard")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pmguard").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	repo := filepath.Join(dir, "repo")
+	now := time.Now().UTC()
+	window := 30 * 24 * time.Hour
+	step := window / time.Duration(n+1)
+	t0 := time.Now()
+	shas, err := gitHistory(repo, n, now.Add(-window), step)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("git: %d commits in %s\n", len(shas), time.Since(t0).Round(time.Millisecond))
+
+	opts := fake.Options{Token: "bench-token-0123456789", Latency: latency, Now: time.Now}
+	var url string
+	var closeFn func()
+	if validate {
+		s := circlecitest.New(nil, opts)
+		url, closeFn = s.URL(), s.Close
+		seed(s.Server, n, shas, now.Add(-window), step)
+	} else {
+		s := fake.New(opts)
+		seed(s, n, shas, now.Add(-window), step)
+		s.Start()
+		url, closeFn = s.URL(), s.Close
+	}
+	defer closeFn()
+	fmt.Printf("CircleCI stand-in: %d pipelines on main over 30 days (a build and a deploy workflow each; 1 in 25 deploys fails, 1 in 50 is rolled back), %s per request, spec validation %v\n\n",
+		n, latency, validate)
+
+	fmt.Println("| run | wall time | peak memory (max RSS) | API calls | deployments | lead-time commits |")
+	fmt.Println("|---|---|---|---|---|---|")
+	runs := []int{concurrency}
+	if sequential {
+		runs = append(runs, 1)
+	}
+	for _, c := range runs {
+		r, err := runDora(bin, url, repo, dir, c)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("pmguard dora --concurrency %d", c)
+		if c == 1 {
+			name += " (sequential)"
+		}
+		fmt.Printf("| %s | %.1f s | %.0f MB | %s | %s | %s |\n", name, r.wall.Seconds(), float64(r.maxRSS)/1024, r.calls, r.deploys, r.commits)
+	}
+	return nil
+}
+
+type result struct {
+	wall                   time.Duration
+	maxRSS                 int64 // KiB
+	calls, deploys, commits string
+}
+
+func runDora(bin, url, repo, dir string, concurrency int) (*result, error) {
+	out := filepath.Join(dir, fmt.Sprintf("out-%d", concurrency))
+	cmd := exec.CommandContext(context.Background(), bin, "dora", "--project-slug", slug, "--branch", "main",
+		"--deploy-workflow", "deploy", "--window", "30d", "--git-dir", repo, "--output-dir", out,
+		"--json", filepath.Join(out, "dora.json"), "--concurrency", fmt.Sprint(concurrency))
+	cmd.Env = append(os.Environ(), "CIRCLE_TOKEN=bench-token-0123456789", "PMGUARD_CIRCLECI_HOST="+url)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return nil, fmt.Errorf("pmguard dora: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	r := &result{wall: wall, maxRSS: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss}
+	if m := regexp.MustCompile(`\((\d+) API calls\): (\d+) runs`).FindStringSubmatch(stdout.String()); m != nil {
+		r.calls = m[1]
+	}
+	if m := regexp.MustCompile(`; (\d+) deploys on`).FindStringSubmatch(stdout.String()); m != nil {
+		r.deploys = m[1]
+	}
+	if m := regexp.MustCompile(`\((\d+) commits\)`).FindStringSubmatch(stdout.String()); m != nil {
+		r.commits = m[1]
+	}
+	return r, nil
+}
+
+// gitHistory writes a linear history of n commits, one per pipeline,
+// authored an hour before its pipeline, with git fast-import.
+func gitHistory(dir string, n int, start time.Time, step time.Duration) ([]string, error) {
+	if out, err := exec.Command("git", "init", "-q", "-b", "main", dir).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("git init: %v: %s", err, out)
+	}
+	var b bytes.Buffer
+	for i := 0; i < n; i++ {
+		at := start.Add(time.Duration(i+1)*step - time.Hour).Unix()
+		msg := fmt.Sprintf("change %d", i)
+		fmt.Fprintf(&b, "commit refs/heads/main\nmark :%d\nauthor dev <dev@example.com> %d +0000\ncommitter dev <dev@example.com> %d +0000\ndata %d\n%s\n", i+1, at, at, len(msg), msg)
+		if i > 0 {
+			fmt.Fprintf(&b, "from :%d\n", i)
+		}
+		fmt.Fprintf(&b, "M 644 inline file.txt\ndata %d\n%d\n\n", len(fmt.Sprint(i))+1, i)
+	}
+	imp := exec.Command("git", "-C", dir, "fast-import", "--quiet")
+	imp.Stdin = &b
+	if out, err := imp.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("git fast-import: %v: %s", err, out)
+	}
+	list, err := exec.Command("git", "-C", dir, "rev-list", "--reverse", "main").Output()
+	if err != nil {
+		return nil, err
+	}
+	var shas []string
+	sc := bufio.NewScanner(bytes.NewReader(list))
+	for sc.Scan() {
+		shas = append(shas, strings.TrimSpace(sc.Text()))
+	}
+	return shas, nil
+}
+
+// seed adds n pipelines on main, one every step from start, each with a
+// build and a deploy workflow of a few minutes; every 25th deploy fails and
+// every 50th is followed by a rollback pipeline.
+func seed(s *fake.Server, n int, shas []string, start time.Time, step time.Duration) {
+	s.AddProject(slug)
+	for i := 0; i < n; i++ {
+		deploy := fake.Succeeds(3 * time.Minute)
+		if i%25 == 24 {
+			deploy = fake.Fails(3 * time.Minute)
+		}
+		seed := fake.PipelineSeed{Branch: "main", Revision: shas[i], Subject: fmt.Sprintf("change %d", i), CreatedAt: start.Add(time.Duration(i+1) * step),
+			Workflows: []fake.WorkflowSeed{{Name: "build", Timeline: fake.Succeeds(2 * time.Minute)}, {Name: "deploy", Timeline: deploy}}}
+		p := s.AddPipeline(slug, seed)
+		if i%50 == 10 && i+1 < n {
+			// The rollback takes this pipeline's slot's first half; the
+			// pipeline count stays n.
+			i++
+			s.AddPipeline(slug, fake.PipelineSeed{Branch: "main", Revision: shas[i-2], TriggerType: "api",
+				Params:    map[string]any{"pmguard_rollback": true, "pmguard_rollback_of": p.ID},
+				CreatedAt: start.Add(time.Duration(i+1) * step), Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Succeeds(3 * time.Minute)}}})
+		}
+	}
+}
