@@ -187,6 +187,17 @@ func prepare(ctx context.Context, o *Options) (*run, string, error) {
 	}
 	r.status = p.jobStatus
 	r.name = p.template
+	if r.name == RollbackState {
+		r.evs = r.readEvents()
+		f := &Facts{}
+		factsFrom(f, r.evs, r.key)
+		name, why := rollbackTemplate(f.Rollback)
+		if why != "" {
+			fmt.Fprintf(r.out, "pmguard notify: not sending: %s\n", why)
+			return nil, "", nil
+		}
+		r.name = name
+	}
 	if r.name == "" && p.custom == nil {
 		r.name = DeployFailed
 		if r.status == "pass" || r.status == "" && p.event == "pass" {
@@ -213,7 +224,9 @@ func prepare(ctx context.Context, o *Options) (*run, string, error) {
 		return nil, "", o.invalid("Channel", "", "no channel given and $SLACK_DEFAULT_CHANNEL is not set", "channel names or IDs, comma-separated")
 	}
 
-	r.evs = r.readEvents()
+	if r.evs == nil {
+		r.evs = r.readEvents()
+	}
 	r.facts = &Facts{Job: o.Job, Mentions: p.mentions, Now: o.Now(), PostmortemURL: p.postmortemURL}
 	r.facts.Subject = o.Subject(ctx, o.Job.SHA)
 	factsFrom(r.facts, r.evs, r.key)

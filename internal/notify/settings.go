@@ -17,7 +17,7 @@ type Settings struct {
 	config.Shared
 	Event              string          `env:"EVENT, default=always" flag:"event" form:"one of \"fail\", \"pass\", \"always\"" usage:"send when the job failed (fail), passed (pass) or always"`
 	Channel            config.List     `env:"CHANNEL, default=$SLACK_DEFAULT_CHANNEL" flag:"channel" usage:"channel names or IDs, comma-separated (default: $SLACK_DEFAULT_CHANNEL)"`
-	Template           string          `env:"TEMPLATE" flag:"template" usage:"built-in template: DEPLOY_FAILED, HEALTH_CHECK_FAILED, CANARY_FAILED, ROLLBACK_STARTED, ROLLBACK_SUCCEEDED, ROLLBACK_FAILED, DEPLOY_SUCCEEDED, POSTMORTEM_REMINDER (default: DEPLOY_FAILED when the job failed, DEPLOY_SUCCEEDED when it passed)"`
+	Template           string          `env:"TEMPLATE" flag:"template" usage:"built-in template: DEPLOY_FAILED, HEALTH_CHECK_FAILED, CANARY_FAILED, ROLLBACK_STARTED, ROLLBACK_SUCCEEDED, ROLLBACK_FAILED, DEPLOY_SUCCEEDED, POSTMORTEM_REMINDER, or ROLLBACK: the rollback's state from the event log (default: DEPLOY_FAILED when the job failed, DEPLOY_SUCCEEDED when it passed)"`
 	Custom             string          `env:"CUSTOM" flag:"custom" usage:"a custom Block Kit message as inline JSON; $VAR and ${VAR} are expanded from the environment inside its strings"`
 	TemplateFile       config.File     `env:"TEMPLATE_FILE" flag:"template-file" usage:"a file holding a custom Block Kit message (as --custom)"`
 	Mentions           string          `env:"MENTIONS" flag:"mentions" usage:"who to mention, in Slack markup: <@U0123>, <!subteam^S0123|oncall>, <!here>"`
@@ -122,8 +122,8 @@ func (o *Options) resolve() (*plan, error) {
 		}
 		p.custom, p.customSource = b, "template_file"
 	case tmpl != "":
-		if _, ok := templates[tmpl]; !ok {
-			return nil, o.invalid("Template", s.Template, "not a built-in template", config.Quote(Templates()...))
+		if _, ok := templates[tmpl]; !ok && tmpl != RollbackState {
+			return nil, o.invalid("Template", s.Template, "not a built-in template", config.Quote(append(Templates(), RollbackState)...))
 		}
 		p.template = tmpl
 	}

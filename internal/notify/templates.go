@@ -16,7 +16,30 @@ const (
 	RollbackFailed     = "ROLLBACK_FAILED"
 	DeploySucceeded    = "DEPLOY_SUCCEEDED"
 	PostmortemReminder = "POSTMORTEM_REMINDER"
+
+	// RollbackState is not a template of its own: it picks ROLLBACK_STARTED,
+	// ROLLBACK_SUCCEEDED or ROLLBACK_FAILED from the newest rollback event of
+	// the incident. A rollback runs in a job that has already failed, so the
+	// job's status cannot tell them apart.
+	RollbackState = "ROLLBACK"
 )
+
+// rollbackTemplate maps the rollback's state in the event log to its
+// template, or says why no notice is due.
+func rollbackTemplate(r *RollbackFacts) (string, string) {
+	if r == nil {
+		return "", "no rollback event for this incident in the event log"
+	}
+	switch r.State {
+	case "initiated":
+		return RollbackStarted, ""
+	case "completed":
+		return RollbackSucceeded, ""
+	case "failed":
+		return RollbackFailed, ""
+	}
+	return "", fmt.Sprintf("the rollback was %s: %s", r.State, r.Message)
+}
 
 type template struct {
 	// status is the job status a notice implies when the job's own status

@@ -208,6 +208,7 @@ type run struct {
 	newest *circleci.Pipeline
 	// markerPlanned is set once a deploy marker was planned.
 	markerPlanned bool
+	failedLogged  bool // a rollback_failed event was written
 }
 
 // Run performs the rollback. It returns nil when a rollback was started,
@@ -223,6 +224,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	r := &run{o: o, c: o.Client, start: o.Now()}
 	res, err := r.run(ctx)
+	if err != nil && !r.failedLogged {
+		// A rollback that never started is part of the incident too: notify
+		// and postmortem read it from the log.
+		r.event("rollback_failed", "", "the rollback could not start: "+err.Error(), map[string]any{"reason": "not_started"})
+	}
 	if res != nil {
 		res.Calls = o.Client.Calls()
 	}
@@ -239,6 +245,7 @@ func (r *run) event(name, target, msg string, figures map[string]any) {
 		figures["failed_pipeline_id"] = r.current.ID
 		figures["failed_pipeline_number"] = r.current.Number
 	}
+	r.failedLogged = r.failedLogged || name == "rollback_failed"
 	e := events.Event{Verb: "rollback", Event: name, Target: target, Message: msg, Figures: figures}
 	if err := r.o.Events.Append(e); err != nil {
 		r.printf("warning: event log: %v\n", err)

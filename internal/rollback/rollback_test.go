@@ -244,6 +244,11 @@ func TestNoPreviousSuccess(t *testing.T) {
 	if h.srv.Writes() != 0 {
 		t.Fatalf("%d writes, want none", h.srv.Writes())
 	}
+	// The log says the rollback never started, for notify and postmortem.
+	evs := events.Filter(readEvents(t, hs.events), "rollback_failed")
+	if len(evs) != 1 || evs[0].Figures["reason"] != "not_started" || !strings.Contains(evs[0].Message, "no previous successful run") {
+		t.Fatalf("rollback_failed events = %+v", evs)
+	}
 }
 
 func TestAPIFaults(t *testing.T) {
