@@ -269,7 +269,7 @@ func singular(name string) string {
 		return name[:len(name)-3] + "y"
 	case strings.HasSuffix(name, "sses") || strings.HasSuffix(name, "xes") || strings.HasSuffix(name, "ches") || strings.HasSuffix(name, "shes"):
 		return name[:len(name)-2]
-	case strings.HasSuffix(name, "ss"):
+	case strings.HasSuffix(name, "ss") || strings.HasSuffix(name, "us"):
 		return ""
 	case strings.HasSuffix(name, "s") && len(name) > 1:
 		return name[:len(name)-1]

@@ -78,7 +78,7 @@ func ReadMigration(p, text string) Migration {
 		case "V":
 			m.Version = g[2]
 		case "U":
-			m.Skipped = "undo migration"
+			m.Skipped, m.tx = "undo migration", txNone
 			m.Version = g[2]
 		case "R":
 			m.Version = "R" // repeatable: runs after the versioned ones

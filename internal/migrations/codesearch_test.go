@@ -1,0 +1,90 @@
+package migrations
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func hitLines(hits []Hit) string {
+	var out []string
+	for _, h := range hits {
+		out = append(out, h.File+":"+strconv.Itoa(h.Line)+":"+h.Kind)
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
+func TestFileHitsColumn(t *testing.T) {
+	col := target{table: "users", column: "legacy_name"}
+	cases := []struct {
+		file, src string
+		want      string
+	}{
+		{"store/users.go", "package store\n// legacy_name is old\nconst q = `SELECT legacy_name FROM users`\n", "store/users.go:3:string"},
+		{"store/user.go", "type User struct {\n\tLegacyName string\n}\n", "store/user.go:2:field"},
+		{"store/user.go", "type User struct {\n\tName string `db:\"legacy_name\"`\n}\n", "store/user.go:2:string"},
+		// the file never names the users table: an unrelated legacy_name
+		{"billing/invoice.go", "const q = `SELECT legacy_name FROM invoices`\n", ""},
+		{"app/models/user.rb", "class User < ApplicationRecord\n  # legacy_name\n  def n = legacy_name\nend\n", "app/models/user.rb:3:code"},
+		{"app/users.py", "class User(Model):\n    legacy_name = Column(String)  # legacy_name\n", "app/users.py:2:code"},
+		{"web/user.ts", "interface User { legacyName: string } // legacy_name\n", "web/user.ts:1:field"},
+		{"queries/users.sql", "-- name: GetUser\nSELECT id, legacy_name FROM users WHERE note = 'legacy_name';\n", "queries/users.sql:2:sql"},
+		{"config/users.yml", "# legacy_name\nusers:\n  columns: [legacy_name]\n", "config/users.yml:3:sql"},
+		// a prefix or suffix of a longer identifier is not a use
+		{"store/users.go", "const q = `SELECT legacy_name_v2 FROM users`\n", ""},
+	}
+	for _, c := range cases {
+		hits := map[target][]Hit{}
+		fileHits(c.file, c.src, []target{col}, hits)
+		if got := hitLines(hits[col]); got != c.want {
+			t.Errorf("%s: hits %q, want %q", c.file, got, c.want)
+		}
+	}
+}
+
+func TestFileHitsTable(t *testing.T) {
+	tbl := target{table: "sessions"}
+	cases := []struct {
+		file, src string
+		want      string
+	}{
+		{"store/s.go", "sessions := load()\n// sessions table\nq := \"DELETE FROM sessions\"\n", "store/s.go:3:string"},
+		{"app/models/session.rb", "class Session\n  self.table_name = 'sessions'\nend\n", "app/models/session.rb:2:string"},
+		{"q.sql", "SELECT * FROM sessions;\n", "q.sql:1:sql"},
+		{"q.sql", "SELECT 'sessions';\n", ""},
+	}
+	for _, c := range cases {
+		hits := map[target][]Hit{}
+		fileHits(c.file, c.src, []target{tbl}, hits)
+		if got := hitLines(hits[tbl]); got != c.want {
+			t.Errorf("%s: hits %q, want %q", c.file, got, c.want)
+		}
+	}
+}
+
+func TestHitQuotesTheLine(t *testing.T) {
+	hits := map[target][]Hit{}
+	tg := target{table: "users", column: "email"}
+	fileHits("a.go", "package a\n\n\t\tq := \"SELECT email FROM users\"   \n", []target{tg}, hits)
+	if len(hits[tg]) != 1 || hits[tg][0].Line != 3 || hits[tg][0].Text != `q := "SELECT email FROM users"` {
+		t.Fatalf("hits %+v", hits[tg])
+	}
+}
+
+func TestSingular(t *testing.T) {
+	for in, want := range map[string]string{"users": "user", "categories": "category", "addresses": "address", "boxes": "box", "status": "", "access": "", "person": ""} {
+		if got := singular(in); got != want {
+			t.Errorf("singular(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPathspecs(t *testing.T) {
+	got := strings.Join(pathspecs([]string{".", "src/**/*.go", "./lib"}, []string{"**/*_test.go"}), " ")
+	want := ":(top) :(top,glob)src/**/*.go :(top,literal)lib :(top,exclude,glob)**/*_test.go"
+	if got != want {
+		t.Errorf("pathspecs %q, want %q", got, want)
+	}
+}

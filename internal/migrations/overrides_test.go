@@ -1,0 +1,120 @@
+package migrations
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseDirective(t *testing.T) {
+	cases := []struct {
+		body      string
+		rules     string
+		reason    string
+		errSubstr string
+	}{
+		{" pmguard:allow drop-column  unused   since v1.4 ", "drop-column", "unused since v1.4", ""},
+		{"pmguard:allow drop-column,rename-column moved in v2", "drop-column,rename-column", "moved in v2", ""},
+		{"pmguard:allow\tdrop-table\tgone", "drop-table", "gone", ""},
+		{"just a comment about pmguard:allow", "", "", ""},
+		{"pmguard:allow drop-column", "", "", "needs a reason"},
+		{"pmguard:allow", "", "", "needs a rule id"},
+		{"pmguard:allow drop-colum typo", "", "", `unknown rule "drop-colum"`},
+		{"pmguard:ignore drop-column x", "", "", `unknown directive "pmguard:ignore"`},
+	}
+	for _, c := range cases {
+		o, err := parseDirective(c.body)
+		switch {
+		case c.errSubstr != "":
+			if err == nil || !strings.Contains(err.Error(), c.errSubstr) {
+				t.Errorf("%q: error %v, want one containing %q", c.body, err, c.errSubstr)
+			}
+		case c.rules == "":
+			if o != nil || err != nil {
+				t.Errorf("%q: got %+v %v, want nothing", c.body, o, err)
+			}
+		default:
+			if err != nil || o == nil || strings.Join(o.Rules, ",") != c.rules || o.Reason != c.reason {
+				t.Errorf("%q: got %+v %v", c.body, o, err)
+			}
+		}
+	}
+}
+
+func TestOverridesAttachToTheirStatement(t *testing.T) {
+	sql := `SET lock_timeout = '5s';
+-- pmguard:allow drop-column nothing reads it since v3.2
+ALTER TABLE users DROP COLUMN legacy_name;
+CREATE INDEX users_a ON users (a); -- pmguard:allow index-without-concurrently users_a is tiny
+CREATE INDEX users_b ON users (b);
+/* a block comment
+ * pmguard:allow truncate sessions are disposable
+ */
+TRUNCATE sessions;
+ALTER TABLE users DROP COLUMN other; -- pmguard:allow rename-column wrong rule
+`
+	fs := analyze(t, "db/migrations/1.sql", sql, 13)
+	allowed := map[string]string{}
+	for _, f := range fs {
+		allowed[f.Where()+" "+f.Rule] = f.Allowed
+	}
+	want := map[string]string{
+		"db/migrations/1.sql:3 drop-column":                "nothing reads it since v3.2",
+		"db/migrations/1.sql:4 index-without-concurrently": "users_a is tiny",
+		"db/migrations/1.sql:5 index-without-concurrently": "",
+		"db/migrations/1.sql:9 truncate":                   "sessions are disposable",
+		"db/migrations/1.sql:10 drop-column":               "",
+	}
+	for k, v := range want {
+		got, ok := allowed[k]
+		if !ok || got != v {
+			t.Errorf("%s: allowed %q (found %v), want %q", k, got, ok, v)
+		}
+	}
+	m := ReadMigration("db/migrations/1.sql", sql)
+	stmts, _ := parseFile(m.Path, m.Up)
+	a := newAnalyzer(13)
+	pf := &parsedFile{Migration: &m, stmts: stmts}
+	a.file(pf)
+	applyOverrides(a.findings)
+	unused := unusedOverrides([]*parsedFile{pf})
+	if len(unused) != 1 || !strings.Contains(unused[0], "1.sql:10: pmguard:allow rename-column") {
+		t.Errorf("unused overrides %v", unused)
+	}
+}
+
+func TestOverrideErrorsNameFileAndLine(t *testing.T) {
+	_, errs := parseFile("db/m.sql", "SELECT 1;\n\n-- pmguard:allow drop-column\nALTER TABLE t DROP COLUMN c;\n")
+	if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), "db/m.sql:3: ") || !strings.Contains(errs[0].Error(), "needs a reason") {
+		t.Fatalf("errors %v", errs)
+	}
+}
+
+func FuzzOverride(f *testing.F) {
+	for _, s := range []string{"pmguard:allow drop-column reason", "pmguard:allow", "pmguard:", "pmguard:allow ,, x", "pmguard:allow drop-column,truncate  a\tb"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		o, err := parseDirective(body)
+		if o == nil {
+			return
+		}
+		if err != nil {
+			t.Fatalf("both an override and an error: %+v %v", o, err)
+		}
+		if len(o.Rules) == 0 || o.Reason == "" {
+			t.Fatalf("override without rule or reason: %+v", o)
+		}
+		for _, r := range o.Rules {
+			if !KnownRule(r) {
+				t.Fatalf("unknown rule %q accepted", r)
+			}
+		}
+		for _, w := range strings.Fields(o.Reason) {
+			if !strings.Contains(body, w) {
+				t.Fatalf("reason word %q not in the comment", w)
+			}
+		}
+		// and through the whole path: a directive on a statement never panics
+		_, _ = parseFile("f.sql", "-- "+strings.ReplaceAll(body, "\n", " ")+"\nSELECT 1;")
+	})
+}

@@ -1,0 +1,418 @@
+package migrations
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/jobenv"
+)
+
+// gitRepo is a repository built by a test in a temporary directory.
+type gitRepo struct {
+	t   *testing.T
+	dir string
+}
+
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI: %v", name, err)
+		}
+		t.Skipf("%s not installed", name)
+	}
+}
+
+func newRepo(t *testing.T) *gitRepo {
+	t.Helper()
+	needTool(t, "git")
+	r := &gitRepo{t: t, dir: t.TempDir()}
+	r.git("init", "-q", "-b", "main")
+	r.git("config", "user.email", "dev@example.com")
+	r.git("config", "user.name", "dev")
+	r.git("config", "commit.gpgsign", "false")
+	return r
+}
+
+func (r *gitRepo) git(args ...string) string {
+	r.t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = r.dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (r *gitRepo) write(path, content string) {
+	r.t.Helper()
+	p := filepath.Join(r.dir, path)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *gitRepo) commit(msg string) string {
+	r.t.Helper()
+	r.git("add", "-A")
+	r.git("commit", "-q", "-m", msg)
+	return r.git("rev-parse", "HEAD")
+}
+
+// check runs the check on the repository and returns its error and output.
+type result struct {
+	err    error
+	out    string
+	report Report
+	junit  string
+	events []events.Event
+}
+
+func runCheck(t *testing.T, r *gitRepo, mod func(*Options)) result {
+	t.Helper()
+	dir := t.TempDir()
+	var out bytes.Buffer
+	log, err := events.Open(filepath.Join(dir, "events.jsonl"), jobenv.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{
+		Git:         ExecGit{Dir: r.dir},
+		Migrations:  []string{"db/migrations/**/*.sql"},
+		Base:        "main",
+		CodeExclude: DefaultCodeExclude,
+		JSONPath:    filepath.Join(dir, "report.json"),
+		JUnitPath:   filepath.Join(dir, "junit.xml"),
+		Events:      log,
+		Stdout:      &out,
+		Stderr:      &out,
+		Now:         func() time.Time { return time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC) },
+	}
+	if mod != nil {
+		mod(&o)
+	}
+	res := result{err: Run(context.Background(), o), out: out.String()}
+	if b, err := os.ReadFile(o.JSONPath); err == nil {
+		if err := json.Unmarshal(b, &res.report); err != nil {
+			t.Fatalf("JSON report: %v", err)
+		}
+	}
+	if b, err := os.ReadFile(o.JUnitPath); err == nil {
+		res.junit = string(b)
+	}
+	res.events, _ = events.ReadFiles(filepath.Join(dir, "events.jsonl"))
+	return res
+}
+
+func (res result) finding(rule string) *Finding {
+	for i := range res.report.Findings {
+		if res.report.Findings[i].Rule == rule {
+			return &res.report.Findings[i]
+		}
+	}
+	return nil
+}
+
+const usersTable = "CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL, legacy_name text);\n"
+
+// The reference incident: a migration drops a column that the code still
+// deployed selects. The deploy event says which commit is in production.
+func TestReferenceIncidentIsBlocked(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable)
+	r.write("db/migrations/000001_users.down.sql", "DROP TABLE users;\n")
+	r.write("internal/store/users.go", "package store\n\n// GetUser reads a user.\nconst getUser = `SELECT id, email, legacy_name FROM users WHERE id = $1`\n")
+	r.write("internal/store/users_test.go", "package store\n// a test mentioning users.legacy_name is not deployed code\nconst q = `SELECT legacy_name FROM users`\n")
+	deployed := r.commit("release 1")
+
+	r.write("db/migrations/000002_drop_legacy_name.up.sql", "SET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN legacy_name;\n")
+	r.write("db/migrations/000002_drop_legacy_name.down.sql", "ALTER TABLE users ADD COLUMN legacy_name text;\n")
+	r.write("internal/store/users.go", "package store\n\nconst getUser = `SELECT id, email FROM users WHERE id = $1`\n")
+	r.commit("drop legacy_name")
+
+	logPath := filepath.Join(t.TempDir(), "deploys.jsonl")
+	dlog, _ := events.Open(logPath, jobenv.Job{SHA: deployed})
+	if err := dlog.Append(events.Event{Verb: "health", Event: "health_passed", Time: time.Date(2026, 11, 19, 9, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+
+	res := runCheck(t, r, func(o *Options) {
+		o.Base = BaseDeployed
+		o.DeployedLog = []string{logPath}
+	})
+	if exitcode.Of(res.err) != exitcode.Fail {
+		t.Fatalf("exit %d (%v), want 1\n%s", exitcode.Of(res.err), res.err, res.out)
+	}
+	if res.report.BaseCommit != deployed || res.report.Deployed == nil || res.report.Deployed.Event != "health_passed" {
+		t.Errorf("base %s deployed %+v, want %s from health_passed", res.report.BaseCommit, res.report.Deployed, deployed)
+	}
+	fd := res.finding(RuleDropColumn)
+	if fd == nil || !fd.Blocks || fd.Table != "users" || fd.Column != "legacy_name" {
+		t.Fatalf("drop-column finding %+v\n%s", fd, res.out)
+	}
+	if len(fd.Hits) != 1 || fd.Hits[0].File != "internal/store/users.go" || fd.Hits[0].Line != 4 ||
+		!strings.Contains(fd.Hits[0].Text, "SELECT id, email, legacy_name FROM users") {
+		t.Errorf("hits %+v, want only internal/store/users.go:4 (not the comment, not the test, not HEAD's code)", fd.Hits)
+	}
+	for _, want := range []string{
+		"BLOCKED  drop-column  db/migrations/000002_drop_legacy_name.up.sql:2",
+		"ALTER TABLE users DROP COLUMN legacy_name",
+		"internal/store/users.go:4: const getUser = `SELECT id, email, legacy_name FROM users WHERE id = $1`",
+		"1. expand:", "2. deploy:", "3. migrate data:", "4. deploy:", "5. contract:",
+		"golang-migrate (down, skipped)",
+		"verdict: BLOCKED",
+	} {
+		if !strings.Contains(res.out, want) {
+			t.Errorf("output lacks %q:\n%s", want, res.out)
+		}
+	}
+	if !strings.Contains(res.err.Error(), "drop-column at db/migrations/000002_drop_legacy_name.up.sql:2 (used by deployed code at internal/store/users.go:4)") {
+		t.Errorf("error %v", res.err)
+	}
+	if res.report.Verdict != "blocked" || res.report.Blocking != 1 {
+		t.Errorf("report verdict %s blocking %d", res.report.Verdict, res.report.Blocking)
+	}
+	if !strings.Contains(res.junit, `failures="1"`) || !strings.Contains(res.junit, "internal/store/users.go:4") {
+		t.Errorf("junit:\n%s", res.junit)
+	}
+	if len(res.events) != 1 || res.events[0].Event != "migration_blocked" || res.events[0].Figures["blocking"] != float64(1) {
+		t.Errorf("events %+v", res.events)
+	}
+}
+
+// The same change done expand/contract: the release in production no longer
+// reads the column, so dropping it passes (with a warning).
+func TestExpandContractPasses(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable)
+	r.write("internal/store/users.go", "package store\n\nconst getUser = `SELECT id, email, legacy_name FROM users WHERE id = $1`\n")
+	r.commit("release 1: reads legacy_name")
+	// expand: the new column; the code moves to it
+	r.write("db/migrations/000002_add_display_name.up.sql", "SET lock_timeout = '5s';\nALTER TABLE users ADD COLUMN display_name text;\n")
+	r.write("db/migrations/000003_backfill_display_name.up.sql", "UPDATE users SET display_name = legacy_name WHERE display_name IS NULL;\n")
+	r.write("internal/store/users.go", "package store\n\nconst getUser = `SELECT id, email, display_name FROM users WHERE id = $1`\n")
+	deployed := r.commit("release 2: expand, code reads display_name")
+	r.git("branch", "production", deployed)
+	// contract
+	r.write("db/migrations/000004_drop_legacy_name.up.sql", "SET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN legacy_name;\n")
+	r.commit("release 3: contract")
+
+	res := runCheck(t, r, func(o *Options) { o.Base = "production" })
+	if res.err != nil {
+		t.Fatalf("err %v\n%s", res.err, res.out)
+	}
+	fd := res.finding(RuleDropColumn)
+	if fd == nil || fd.Blocks || fd.Severity != Warning || !fd.Searched || len(fd.Hits) != 0 {
+		t.Fatalf("drop-column finding %+v", fd)
+	}
+	if !strings.Contains(res.out, "no use of users.legacy_name found") || !strings.Contains(res.out, "verdict: OK") {
+		t.Errorf("output:\n%s", res.out)
+	}
+	if len(res.events) != 1 || res.events[0].Event != "migration_ok" {
+		t.Errorf("events %+v", res.events)
+	}
+	if len(res.report.Files) != 1 || res.report.Files[0].Path != "db/migrations/000004_drop_legacy_name.up.sql" {
+		t.Errorf("files %+v: only the migration added since production", res.report.Files)
+	}
+}
+
+func TestFormatsAndOrder(t *testing.T) {
+	r := newRepo(t)
+	r.write("README", "x\n")
+	r.commit("empty")
+	r.write("db/migrations/goose/20240301000000_b.sql", "-- +goose Up\nCREATE TABLE b (id int);\n-- +goose Down\nDROP TABLE b;\n")
+	r.write("db/migrations/dbmate/20240201000000_a.sql", "-- migrate:up\nCREATE TABLE a (id int);\n-- migrate:down\nDROP TABLE a;\n")
+	r.write("db/migrations/flyway/V20240401000000__c.sql", "CREATE TABLE c (id int);\n")
+	r.write("db/migrations/flyway/R__views.sql", "CREATE OR REPLACE VIEW v AS SELECT 1;\n")
+	r.write("db/migrations/gm/20240101000000_z.up.sql", "CREATE TABLE z (id int);\n")
+	r.write("db/migrations/gm/20240101000000_z.down.sql", "DROP TABLE z;\n")
+	r.write("db/migrations/notes.txt", "not a migration\n")
+	r.commit("add")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if res.err != nil {
+		t.Fatalf("%v\n%s", res.err, res.out)
+	}
+	var got []string
+	for _, f := range res.report.Files {
+		got = append(got, f.Path+" = "+f.Format)
+	}
+	want := []string{
+		"db/migrations/gm/20240101000000_z.down.sql = golang-migrate (down, skipped)",
+		"db/migrations/gm/20240101000000_z.up.sql = golang-migrate (up file)",
+		"db/migrations/dbmate/20240201000000_a.sql = dbmate (-- migrate:up section)",
+		"db/migrations/goose/20240301000000_b.sql = goose (-- +goose Up section)",
+		"db/migrations/flyway/V20240401000000__c.sql = Flyway (versioned)",
+		"db/migrations/flyway/R__views.sql = Flyway (repeatable)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(res.report.Findings) != 0 {
+		t.Errorf("creating tables is safe: %+v", res.report.Findings)
+	}
+}
+
+func TestParseErrorIsBadInput(t *testing.T) {
+	r := newRepo(t)
+	r.write("README", "x\n")
+	r.commit("empty")
+	r.write("db/migrations/000001_bad.up.sql", "CREATE TABLE a (id int);\n\nALTER TABLE a ADD COLUM b int;\n")
+	r.commit("bad")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if exitcode.Of(res.err) != exitcode.BadInput {
+		t.Fatalf("exit %d (%v), want 2", exitcode.Of(res.err), res.err)
+	}
+	if msg := res.err.Error(); !strings.Contains(msg, "db/migrations/000001_bad.up.sql:3: PostgreSQL cannot parse it: syntax error at or near") {
+		t.Errorf("error %q should name the file, the line and PostgreSQL's message", msg)
+	}
+	if len(res.events) != 0 {
+		t.Errorf("bad input must not write a verdict event: %+v", res.events)
+	}
+}
+
+func TestBadSettingsAreBadInput(t *testing.T) {
+	r := newRepo(t)
+	r.write("README", "x\n")
+	r.commit("one")
+	cases := []struct {
+		name string
+		mod  func(*Options)
+		want string
+	}{
+		{"unknown base", func(o *Options) { o.Base = "origin/nope" }, `base: "origin/nope" is not a commit`},
+		{"option-like base", func(o *Options) { o.Base = "--output=x" }, "is not a git revision"},
+		{"unknown head", func(o *Options) { o.Head = "nope" }, `head: "nope" is not a commit`},
+		{"deployed without a log", func(o *Options) { o.Base = BaseDeployed }, "needs the event log"},
+		{"deployed, no event", func(o *Options) {
+			p := filepath.Join(t.TempDir(), "e.jsonl")
+			os.WriteFile(p, []byte(`{"time":"2026-01-01T00:00:00Z","verb":"health","event":"health_failed","commit":"abc"}`+"\n"), 0o644)
+			o.Base, o.DeployedLog = BaseDeployed, []string{p}
+		}, "no health_passed or canary_passed event with a commit"},
+		{"bad glob", func(o *Options) { o.Migrations = []string{"db/["} }, "not a valid glob"},
+		{"unknown rule", func(o *Options) { o.WarnRules = []string{"drop-colum"} }, `unknown rule "drop-colum"`},
+		{"queries without database", func(o *Options) { o.CompatQueries = "q.sql" }, "compat_queries needs a database"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := runCheck(t, r, c.mod)
+			if exitcode.Of(res.err) != exitcode.BadInput || !strings.Contains(res.err.Error(), c.want) {
+				t.Errorf("got exit %d %v, want 2 with %q", exitcode.Of(res.err), res.err, c.want)
+			}
+		})
+	}
+}
+
+func TestEditedAndOutOfOrderMigrations(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000005_users.up.sql", usersTable)
+	r.commit("deployed")
+	r.write("db/migrations/000005_users.up.sql", usersTable+"CREATE TABLE extra (id int);\n")
+	r.write("db/migrations/000003_late.up.sql", "CREATE TABLE late (id int);\n")
+	r.write("db/migrations/000006_new.up.sql", "CREATE TABLE newer (id int);\n")
+	r.commit("change")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if res.err != nil {
+		t.Fatalf("%v\n%s", res.err, res.out)
+	}
+	if fd := res.finding(RuleEditedMigration); fd == nil || fd.File != "db/migrations/000005_users.up.sql" || fd.Blocks {
+		t.Errorf("edited-migration %+v", fd)
+	}
+	if fd := res.finding(RuleOutOfOrder); fd == nil || fd.File != "db/migrations/000003_late.up.sql" || !strings.Contains(fd.Detail, "older than 000005") {
+		t.Errorf("out-of-order %+v", fd)
+	}
+	if len(res.report.Findings) != 2 {
+		t.Errorf("findings %+v", res.report.Findings)
+	}
+}
+
+// Against a branch base, only what the change adds since it forked counts:
+// migrations merged to main meanwhile are not the change's.
+func TestComparesFromTheMergeBase(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable)
+	r.commit("one")
+	r.git("checkout", "-q", "-b", "feature")
+	r.write("db/migrations/000003_feature.up.sql", "CREATE TABLE feature (id int);\n")
+	r.commit("feature")
+	r.git("checkout", "-q", "main")
+	r.write("db/migrations/000002_main.up.sql", "SET lock_timeout='1s';\nALTER TABLE users DROP COLUMN legacy_name;\n")
+	r.commit("main moves on")
+	r.git("checkout", "-q", "feature")
+	res := runCheck(t, r, func(o *Options) { o.Base = "main" })
+	if res.err != nil {
+		t.Fatalf("%v\n%s", res.err, res.out)
+	}
+	if len(res.report.Files) != 1 || res.report.Files[0].Path != "db/migrations/000003_feature.up.sql" {
+		t.Errorf("files %+v", res.report.Files)
+	}
+	if res.report.MergeBase == res.report.BaseCommit {
+		t.Error("merge base should differ from main's tip")
+	}
+}
+
+func TestOverridesAndSettingsDecideBlocking(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable)
+	r.write("app/users.py", "QUERY = \"SELECT email, legacy_name FROM users\"\n")
+	r.commit("deployed")
+	r.write("db/migrations/000002_x.up.sql", `SET lock_timeout = '5s';
+-- pmguard:allow drop-column the column is written by a trigger only; reads were removed in v41
+ALTER TABLE users DROP COLUMN legacy_name;
+CREATE INDEX users_email ON users (email);
+TRUNCATE users;
+`)
+	r.commit("change")
+	res := runCheck(t, r, func(o *Options) {
+		o.Base = "HEAD~1"
+		o.WarnRules = []string{RuleIndexConcurrently}
+		o.IgnoreRules = []string{RuleTruncate}
+	})
+	if res.err != nil {
+		t.Fatalf("%v\n%s", res.err, res.out)
+	}
+	drop := res.finding(RuleDropColumn)
+	if drop == nil || drop.Blocks || drop.Allowed != "the column is written by a trigger only; reads were removed in v41" || len(drop.Hits) != 1 {
+		t.Errorf("drop-column %+v", drop)
+	}
+	if ix := res.finding(RuleIndexConcurrently); ix == nil || ix.Blocks || ix.Severity != Warning {
+		t.Errorf("index %+v", ix)
+	}
+	if res.finding(RuleTruncate) != nil {
+		t.Error("ignored rule reported")
+	}
+	if !strings.Contains(res.out, "ALLOWED  drop-column") || !strings.Contains(res.out, "allowed by pmguard:allow: the column is written by a trigger only") {
+		t.Errorf("output:\n%s", res.out)
+	}
+	if res.report.Allowed != 1 || res.report.Warnings != 1 || res.report.Blocking != 0 {
+		t.Errorf("counts %+v", res.report)
+	}
+}
+
+func TestNothingChanged(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable)
+	r.commit("one")
+	r.write("main.go", "package main\n")
+	r.commit("code only")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if res.err != nil || !strings.Contains(res.out, "no migration file was added or changed") || res.events[0].Event != "migration_ok" {
+		t.Errorf("err %v events %+v\n%s", res.err, res.events, res.out)
+	}
+	if !strings.Contains(res.junit, "no migration changed") {
+		t.Errorf("junit %s", res.junit)
+	}
+}
