@@ -71,7 +71,7 @@ func syntheticRepo(t *testing.T) (string, map[string]string) {
 	return gitRepo(t, order)
 }
 
-func runSynthetic(t *testing.T, concurrency int, pageSize int) (*Report, string) {
+func runSynthetic(t *testing.T, concurrency int, pageSize int) (*Report, string, string) {
 	t.Helper()
 	s := circlecitest.New(t, fake.Options{Token: token, PageSize: pageSize, Now: func() time.Time { return ts("2026-11-16 00:00") }})
 	ids, dir := seedSynthetic(t, s)
@@ -89,7 +89,7 @@ func runSynthetic(t *testing.T, concurrency int, pageSize int) (*Report, string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r, out
+	return r, out, stdout.String()
 }
 
 // The synthetic history served by the stand-in gives the hand-computed
@@ -97,7 +97,16 @@ func runSynthetic(t *testing.T, concurrency int, pageSize int) (*Report, string)
 // pages of three pipelines so the walk streams across many pages.
 func TestStandinSynthetic(t *testing.T) {
 	for _, c := range []struct{ concurrency, pageSize int }{{1, 3}, {8, 3}, {8, 0}} {
-		r, out := runSynthetic(t, c.concurrency, c.pageSize)
+		r, out, stdout := runSynthetic(t, c.concurrency, c.pageSize)
+		// The token reaches nothing the user or an artifact shows.
+		if strings.Contains(stdout, token) {
+			t.Errorf("stdout holds the CircleCI token")
+		}
+		for _, f := range []string{"dora.json", "dora.md", "dora.html"} {
+			if b, _ := os.ReadFile(filepath.Join(out, f)); strings.Contains(string(b), token) {
+				t.Errorf("%s holds the CircleCI token", f)
+			}
+		}
 		if r.Frequency.Deploys != 12 || r.Frequency.DeploymentDays != 8 || r.Frequency.Band != High {
 			t.Errorf("concurrency %d: frequency %+v", c.concurrency, r.Frequency)
 		}

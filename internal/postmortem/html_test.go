@@ -3,6 +3,7 @@ package postmortem
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,5 +138,40 @@ func TestConsoleCheckCatchesErrors(t *testing.T) {
 	_, log := headless(t, bin, file, "--dump-dom")
 	if len(consoleErrors(log)) == 0 {
 		t.Fatalf("a page that throws and loads from the network logged no error the check recognises:\n%s", log)
+	}
+}
+
+// The Mermaid source parses and renders with Mermaid itself (the library
+// GitHub uses), for the reference incident and for hostile labels. Mermaid
+// is not a Debian package: point PMGUARD_MERMAID_JS at mermaid.min.js (from
+// `npm pack mermaid`) to run this.
+func TestMermaidRenders(t *testing.T) {
+	js := os.Getenv("PMGUARD_MERMAID_JS")
+	if js == "" {
+		t.Skip("PMGUARD_MERMAID_JS is not set")
+	}
+	bin := chromium(t)
+	hostile := referenceInput(t)
+	hostile.Incident.Timeline[0].Event = `<script>x</script> | a:b; c #1 %% "q" 'r' {s} [t] (u) 50%`
+	diagrams := []string{Build(referenceInput(t)).Mermaid(), Build(hostile).Mermaid()}
+	dj, err := json.Marshal(diagrams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	page := `<!DOCTYPE html><html><body><div id="out">pending</div><script src="file://` + js + `"></script><script>
+(async () => { mermaid.initialize({startOnLoad:false}); const res=[];
+for (const [i,d] of ` + string(dj) + `.entries()) {
+  try { await mermaid.parse(d); await mermaid.render('d'+i, d); res.push('OK'); } catch(e) { res.push('ERR '+e.message); } }
+document.getElementById('out').textContent = res.join(' | '); })();
+</script></body></html>`
+	file := filepath.Join(dir, "mermaid.html")
+	if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom, _ := headless(t, bin, file, "--dump-dom", "--allow-file-access-from-files", "--virtual-time-budget=10000")
+	m := regexp.MustCompile(`<div id="out">([^<]*)`).FindStringSubmatch(dom)
+	if m == nil || m[1] != "OK | OK" {
+		t.Fatalf("Mermaid did not render both diagrams: %v", m)
 	}
 }
