@@ -109,6 +109,12 @@ func NewJudge(c Criteria) *Judge {
 	return j
 }
 
+// ExpectedToPass is about how many requests a canary at the healthy error
+// rate needs to pass, on average (at least MinSamples).
+func (j *Judge) ExpectedToPass() float64 {
+	return math.Max(j.errT.expectedToPass(), float64(j.c.MinSamples))
+}
+
 // State returns the current state.
 func (j *Judge) State() State { return j.state }
 

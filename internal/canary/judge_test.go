@@ -319,3 +319,23 @@ func quantile(xs []float64, q float64) float64 {
 	sort.Float64s(s)
 	return s[int(q*float64(len(s)-1))]
 }
+
+func TestExpectedToPassMatchesSimulation(t *testing.T) {
+	// Wald's approximation for the defaults; the simulation's mean is
+	// within a few percent of it (overshoot makes the true mean smaller).
+	got := NewJudge(defaultCriteria()).ExpectedToPass()
+	if got < 850 || got > 1000 {
+		t.Errorf("expected requests to pass %v, want about 936", got)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	sum, n := 0.0, 0
+	for range 2000 {
+		if s, el := simulate(r, defaultCriteria(), 0.01, 30*time.Minute); s == Passed {
+			sum += el.Seconds() * 10
+			n++
+		}
+	}
+	if mean := sum / float64(n); math.Abs(mean-got)/got > 0.25 {
+		t.Errorf("simulated mean %v requests, approximation %v", mean, got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -65,21 +66,15 @@ func NewProbe(o ProbeOptions) Source {
 // earlier-scheduled request has finished, so the judge sees requests in
 // schedule order whatever order they finish in.
 type track struct {
-	url     string
-	mu      sync.Mutex
-	done    map[int64]Sample
-	next    int64 // the next sequence number to hand over
-	jobs    chan job
-	started time.Time
-}
-
-type job struct {
-	seq int64
-	at  time.Time
+	url  string
+	seq  atomic.Int64 // the next request to send
+	mu   sync.Mutex
+	done map[int64]Sample
+	next int64 // the next sequence number to hand over
 }
 
 func newTrack(url string) *track {
-	return &track{url: url, done: map[int64]Sample{}, jobs: make(chan job, 256)}
+	return &track{url: url, done: map[int64]Sample{}}
 }
 
 func (p *probe) Start(ctx context.Context) error {
@@ -89,28 +84,28 @@ func (p *probe) Start(ctx context.Context) error {
 		if t == nil {
 			continue
 		}
-		t.started = start
-		p.wg.Add(1)
-		go func() { defer p.wg.Done(); p.schedule(ctx, t, start) }()
 		for range p.o.Concurrency {
 			p.wg.Add(1)
-			go func() { defer p.wg.Done(); p.work(ctx, t) }()
+			go func() { defer p.wg.Done(); p.work(ctx, t, start) }()
 		}
 	}
 	p.started = true
 	return nil
 }
 
-// schedule hands out request i at start + i/rate. When the workers are all
-// busy and the queue is full it blocks; the requests it then hands out late
-// keep their scheduled time, and go out back to back until the schedule is
-// caught up.
-func (p *probe) schedule(ctx context.Context, t *track, start time.Time) {
-	defer close(t.jobs)
+// work sends request after request: each slot takes the next sequence
+// number i and sends it at its scheduled time start + i/rate, or at once
+// when that time has passed because every slot was busy; the request's
+// latency runs from the scheduled time either way. No dispatcher sits
+// between the schedule and the slots, so going flat out costs no more per
+// request than a closed-loop client.
+func (p *probe) work(ctx context.Context, t *track, start time.Time) {
 	period := float64(time.Second) / p.o.Rate
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer timer.Stop()
-	for seq := int64(0); ; seq++ {
+	for {
+		seq := t.seq.Add(1) - 1
 		at := start.Add(time.Duration(float64(seq) * period))
 		if d := time.Until(at); d > 0 {
 			timer.Reset(d)
@@ -120,22 +115,12 @@ func (p *probe) schedule(ctx context.Context, t *track, start time.Time) {
 				return
 			}
 		}
-		select {
-		case t.jobs <- job{seq: seq, at: at}:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-func (p *probe) work(ctx context.Context, t *track) {
-	for j := range t.jobs {
-		s, ok := p.do(ctx, t.url, j.at)
+		s, ok := p.do(ctx, t.url, at)
 		if !ok {
 			return // shutting down: the request was cut short by us, not the canary
 		}
 		t.mu.Lock()
-		t.done[j.seq] = s
+		t.done[seq] = s
 		t.mu.Unlock()
 	}
 }

@@ -99,6 +99,17 @@ func Run(ctx context.Context, o Options) error {
 	appendEvent(o, "canary_started", p, startFigures(p), "canary analysis started: "+describeCriteria(p))
 
 	j := NewJudge(p.Criteria)
+	if p.Source == "probe" {
+		// Say up front what a healthy canary costs, so a max_duration too
+		// short for the rate is noticed before it ends in inconclusive.
+		need := j.ExpectedToPass()
+		fmt.Fprintf(out, "canary: a canary at the healthy %s passes after about %.0f requests on average (%.0fs at %s/s)\n", pct(p.Criteria.healthy()), need, need/p.Rate, trimFloat(p.Rate))
+		// The time to pass has a long tail: about 1% of healthy canaries
+		// need more than 3.5 times the average (simulated).
+		if allowed := p.Rate * p.MaxDuration.Seconds(); allowed < 3.5*need {
+			fmt.Fprintf(out, "canary: note: max_duration %s allows %.0f requests at this rate; more than 1%% of healthy canaries will still be undecided then (inconclusive): allow about %.0f (raise rate or max_duration)\n", p.MaxDuration, allowed, 3.5*need)
+		}
+	}
 	if err := src.Start(ctx); err != nil {
 		src.Close()
 		res.Verdict = Inconclusive

@@ -129,3 +129,13 @@ func newHistogram() *hdrhistogram.Histogram {
 	// digits: ~0.1% error at any latency, in ~160 KB.
 	return hdrhistogram.New(1, 600_000_000, 3)
 }
+
+// expectedToPass is Wald's approximation of the average number of
+// observations the test needs when the true rate is p0:
+// E[N] = ((1-alpha)*b + alpha*a) / E[step], E[step] = p0*ln(p1/p0) +
+// (1-p0)*ln((1-p1)/(1-p0)). It is what a healthy canary costs.
+func (s *sprt) expectedToPass() float64 {
+	alpha := math.Exp(-s.a)
+	step := s.p0*s.incEvent + (1-s.p0)*s.incOK
+	return ((1-alpha)*s.b + alpha*s.a) / step
+}

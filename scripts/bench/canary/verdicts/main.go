@@ -22,6 +22,7 @@ import (
 	"os"
 	"sort"
 	"text/tabwriter"
+	"time"
 
 	"github.com/pmguard/pmguard/internal/canary"
 )
@@ -29,8 +30,10 @@ import (
 const (
 	rate      = 10 // requests a second
 	threshold = 0.02
-	maxSecs   = 600
 )
+
+// maxSecs is pmguard's max_duration in seconds (-max-duration).
+var maxSecs = 600
 
 type outcome struct {
 	rollback bool
@@ -40,7 +43,9 @@ type outcome struct {
 func main() {
 	runs := flag.Int("runs", 10000, "simulated canaries per error rate")
 	seed := flag.Uint64("seed", 2026, "random seed")
+	maxDur := flag.Duration("max-duration", 10*time.Minute, "pmguard's max_duration (at least 10m keeps the Flagger-style check whole)")
 	flag.Parse()
+	maxSecs = int(maxDur.Seconds())
 	rates := []float64{0.01, 0.015, 0.02, 0.05, 0.20}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "error rate\tpolicy\trolled back\tmedian s\tp90 s\tp99 s\t\n")
@@ -49,7 +54,7 @@ func main() {
 		res := map[string][]outcome{}
 		for range *runs {
 			// One canary's requests, shared by the three policies.
-			errs := make([]bool, maxSecs*rate)
+			errs := make([]bool, max(maxSecs, 600)*rate)
 			for i := range errs {
 				errs[i] = r.Float64() < p
 			}
@@ -73,7 +78,7 @@ func main() {
 		}
 	}
 	w.Flush()
-	fmt.Printf("\n%d canaries per error rate, %d requests/s, threshold %.0f%%, seed %d. 'rolled back' is a false rollback at 1%% and a caught regression at 5%% and 20%%.\n", *runs, rate, threshold*100, *seed)
+	fmt.Printf("\npmguard max_duration %s. %d canaries per error rate, %d requests/s, threshold %.0f%%, seed %d. 'rolled back' is a false rollback at 1%% and a caught regression at 5%% and 20%%.\n", *maxDur, *runs, rate, threshold*100, *seed)
 }
 
 // judge runs the canary's requests through pmguard's judge in 100 ms batches
@@ -81,7 +86,7 @@ func main() {
 func judge(errs []bool) outcome {
 	j := canary.NewJudge(canary.Criteria{ErrorThreshold: threshold, Quantile: 0.95, Alpha: 0.01, Beta: 0.05, MinSamples: 100, PerRequest: true})
 	batch := make([]canary.Sample, rate/10)
-	for i := 0; i < len(errs); i += len(batch) {
+	for i := 0; i+len(batch) <= maxSecs*rate; i += len(batch) {
 		for k := range batch {
 			batch[k] = canary.Sample{Err: errs[i+k], Kind: "status 500"}
 		}
@@ -90,7 +95,7 @@ func judge(errs []bool) outcome {
 		}
 	}
 	// Undecided at max_duration: inconclusive, and on_inconclusive fail.
-	return outcome{rollback: j.Finish("") != canary.Passed, secs: maxSecs}
+	return outcome{rollback: j.Finish("") != canary.Passed, secs: float64(maxSecs)}
 }
 
 func fixedWait(errs []bool) outcome {
@@ -127,5 +132,5 @@ func flagger(errs []bool) outcome {
 			return outcome{rollback: false, secs: el}
 		}
 	}
-	return outcome{rollback: true, secs: maxSecs}
+	return outcome{rollback: true, secs: float64(len(errs) / rate)}
 }
