@@ -102,6 +102,21 @@ func TestPrometheusFaults(t *testing.T) {
 			t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 		}
 		t.Logf("message: %v", err)
+
+		// A selector that matches nothing: no data each interval, then
+		// inconclusive at max_duration (exit 1 with on_inconclusive fail).
+		p = loadWith(t, httpx.Options{Retries: -1}, nil, "--source", "prometheus", "--prometheus-url", st.Prometheus.URL,
+			"--canary-selector", `{app="no-such-app"}`, "--interval", "30s", "--max-duration", "2m")
+		var out strings.Builder
+		dir := t.TempDir()
+		err = Run(context.Background(), Options{Plan: p, Clock: newFakeClock(), Out: &out, Reports: config.Reports{JSON: dir + "/r.json"}})
+		res := readResult(t, dir+"/r.json")
+		if exitcode.Of(err) != exitcode.Fail || res.Verdict != Inconclusive || !strings.Contains(res.Reason, "no traffic") {
+			t.Fatalf("exit %d verdict %s: %v\n%s", exitcode.Of(err), res.Verdict, err, out.String())
+		}
+		if !strings.Contains(out.String(), "no series matched") {
+			t.Errorf("the output does not say the query found no series:\n%s", out.String())
+		}
 	})
 	t.Run("down", func(t *testing.T) {
 		l, _ := net.Listen("tcp", "127.0.0.1:0")
