@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,12 @@ func (a *app) postmortem(ctx context.Context, args []string) error {
 	set, err := a.load(ctx, "postmortem", args, &s)
 	if err != nil {
 		return err
+	}
+	// CircleCI pipeline ids are UUIDs; anything else would only earn a 404.
+	for field, v := range map[string]string{"FailedPipeline": s.FailedPipeline, "RollbackPipeline": s.RollbackPipeline} {
+		if v != "" && !uuidRe.MatchString(v) {
+			return set.Invalid(field, v, "not a pipeline id", "a pipeline id (a UUID such as 5034460f-c7c4-4c43-9457-de07e2029e7b, CircleCI's pipeline.id)")
+		}
 	}
 	now := time.Now()
 	followUp, err := parseFollowUp(s.FollowUp, now)
@@ -87,6 +94,8 @@ func (a *app) postmortem(ctx context.Context, args []string) error {
 	_, err = postmortem.Run(ctx, o)
 	return hc.Redactor().Error(err)
 }
+
+var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // parseFollowUp reads "2026-11-27" or "5d" (days from now).
 func parseFollowUp(v string, now time.Time) (time.Time, error) {
