@@ -17,7 +17,10 @@ type MetricOptions struct {
 	CanarySelector   string
 	BaselineSelector string // "" for none
 	Quantile         float64
-	Interval         time.Duration
+	// NeedLatency says a latency threshold or baseline depends on the
+	// latency query; without it a failing latency query is only noted.
+	NeedLatency bool
+	Interval    time.Duration
 	// Deadline is when the analysis ends; the last interval is cut short
 	// there, so nothing runs past it.
 	Deadline time.Time
@@ -53,7 +56,7 @@ func (m *metricSource) Start(ctx context.Context) error {
 	}
 	for _, sel := range sels {
 		_, err := m.o.Metrics.Counts(ctx, sel, w)
-		if err == nil {
+		if err == nil && m.o.NeedLatency {
 			_, err = m.o.Metrics.Latency(ctx, sel, m.o.Quantile, w)
 		}
 		switch {
@@ -63,7 +66,7 @@ func (m *metricSource) Start(ctx context.Context) error {
 		case isBadQuery(err):
 			return exitcode.Invalidf("%s: %v", m.o.Name, err)
 		default:
-			return fmt.Errorf("cannot read %s: %w", m.o.Name, err)
+			return fmt.Errorf("cannot start the analysis: %w", err)
 		}
 	}
 	return nil
@@ -123,6 +126,8 @@ func (m *metricSource) read(ctx context.Context, sel string, w metrics.Window) (
 	switch {
 	case errors.Is(err, metrics.ErrNoData):
 		o.Note = err.Error()
+	case err != nil && !m.o.NeedLatency:
+		o.Note = "latency not available: " + err.Error()
 	case err != nil:
 		return Obs{}, err
 	default:

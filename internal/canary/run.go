@@ -201,7 +201,8 @@ func buildSource(p *Plan, o Options, deadline time.Time, out io.Writer) (Source,
 		return NewMetricSource(MetricOptions{
 			Metrics: p.Metrics, Name: p.MetricsName, CanarySelector: p.CanarySelector,
 			BaselineSelector: p.BaselineSelector, Quantile: p.Criteria.Quantile,
-			Interval: p.Interval, Deadline: deadline, Clock: o.Clock,
+			NeedLatency: p.Criteria.Latency > 0 || p.Criteria.Baseline,
+			Interval:    p.Interval, Deadline: deadline, Clock: o.Clock,
 		}, func(s string) { fmt.Fprintf(out, "canary: %s\n", s) }), nil
 	}
 }
