@@ -112,6 +112,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		var artEvs []events.Event
 		pipelines, artEvs, notes, fetchErr = f.incident(ctx, failed, rollback)
 		evs = events.Merge(append(evs, artEvs...))
+		// Started from the rollback pipeline, the failed one is known now.
+		for _, p := range pipelines {
+			if !p.Rollback && p.ID != "" {
+				failed = p.ID
+			}
+		}
 	} else if o.CircleCI == nil {
 		notes = append(notes, "CircleCI was not queried (no token); the timeline comes from the event logs and incident.yml.")
 	} else {
