@@ -357,6 +357,7 @@ func verdictFigures(p *Plan, r *Result) map[string]any {
 	}
 	if r.LatencyThreshold > 0 {
 		f["latency_threshold_ms"] = r.LatencyThreshold
+		f["latency_quantile"] = r.Percentile // which pXX_ms the threshold is for
 	}
 	if r.Baseline != nil {
 		f["baseline_error_rate"] = round6(r.Baseline.ErrorRate)
