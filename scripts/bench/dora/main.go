@@ -32,7 +32,7 @@ const slug = "gh/acme/shop"
 func main() {
 	n := flag.Int("pipelines", 10000, "pipelines in the history, all inside the window")
 	latency := flag.Duration("latency", 50*time.Millisecond, "added to every API request")
-	concurrency := flag.Int("concurrency", 16, "pmguard's --concurrency for the concurrent run")
+	concurrency := flag.String("concurrency", "16", "pmguard's --concurrency for the concurrent runs, comma-separated")
 	validate := flag.Bool("validate", false, "validate every request and answer against the OpenAPI spec (costs the stand-in CPU)")
 	sequential := flag.Bool("sequential", true, "also run with --concurrency 1")
 	flag.Parse()
@@ -42,7 +42,7 @@ func main() {
 	}
 }
 
-func run(n int, latency time.Duration, concurrency int, validate, sequential bool) error {
+func run(n int, latency time.Duration, concurrency string, validate, sequential bool) error {
 	dir, err := os.MkdirTemp("", "pmguard-bench-dora-")
 	if err != nil {
 		return err
@@ -81,13 +81,21 @@ func run(n int, latency time.Duration, concurrency int, validate, sequential boo
 	fmt.Printf("CircleCI stand-in: %d pipelines on main over 30 days (a build and a deploy workflow each; 1 in 25 deploys fails, 1 in 50 is rolled back), %s per request, spec validation %v\n\n",
 		n, latency, validate)
 
-	fmt.Println("| run | wall time | peak memory (max RSS) | API calls | deployments | lead-time commits |")
-	fmt.Println("|---|---|---|---|---|---|")
-	runs := []int{concurrency}
+	fmt.Println("| run | wall time | peak memory (max RSS) | API calls | deployments | lead-time commits | load average before |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	var runs []int
+	for _, c := range strings.Split(concurrency, ",") {
+		var v int
+		if _, err := fmt.Sscan(strings.TrimSpace(c), &v); err != nil || v < 1 {
+			return fmt.Errorf("bad -concurrency %q", c)
+		}
+		runs = append(runs, v)
+	}
 	if sequential {
 		runs = append(runs, 1)
 	}
 	for _, c := range runs {
+		load, _ := os.ReadFile("/proc/loadavg")
 		r, err := runDora(bin, url, repo, dir, c)
 		if err != nil {
 			return err
@@ -96,7 +104,7 @@ func run(n int, latency time.Duration, concurrency int, validate, sequential boo
 		if c == 1 {
 			name += " (sequential)"
 		}
-		fmt.Printf("| %s | %.1f s | %.0f MB | %s | %s | %s |\n", name, r.wall.Seconds(), float64(r.maxRSS)/1024, r.calls, r.deploys, r.commits)
+		fmt.Printf("| %s | %.1f s | %.0f MB | %s | %s | %s | %s |\n", name, r.wall.Seconds(), float64(r.maxRSS)/1024, r.calls, r.deploys, r.commits, strings.Join(strings.Fields(string(load))[:3], " "))
 	}
 	return nil
 }
