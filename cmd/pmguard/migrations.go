@@ -17,7 +17,7 @@ type migrationSettings struct {
 	Head            string          `env:"HEAD, default=HEAD" flag:"head" usage:"the revision to deploy"`
 	Repo            string          `env:"REPO, default=." flag:"repo" usage:"the git repository"`
 	DeployedLog     config.List     `env:"DEPLOYED_LOG" flag:"deployed-log" usage:"event logs (files or directories of *.jsonl) to find the deployed commit in; default: the events file"`
-	DeployEvents    config.List     `env:"DEPLOY_EVENTS, default=health_passed,canary_passed" flag:"deploy-events" usage:"events whose commit counts as deployed"`
+	DeployEvents    config.List     `env:"DEPLOY_EVENTS" flag:"deploy-events" usage:"events whose commit counts as deployed (default: health_passed and canary_passed)"`
 	Code            config.List     `env:"CODE, default=." flag:"code" usage:"paths or globs of the deployed code to search for dropped or renamed names"`
 	CodeExclude     config.List     `env:"CODE_EXCLUDE" flag:"code-exclude" usage:"globs left out of the code search (default: tests, vendored code, docs, schema dumps)"`
 	PostgresVersion config.Count    `env:"POSTGRES_VERSION, default=13" flag:"postgres-version" usage:"major version of the production PostgreSQL"`
