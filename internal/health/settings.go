@@ -25,7 +25,7 @@ type Settings struct {
 	Retries          config.Count     `env:"RETRIES, default=3" flag:"retries" usage:"failed attempts allowed after the first"`
 	Interval         config.Duration  `env:"INTERVAL, default=10s" flag:"interval" usage:"time between the starts of two attempts on one endpoint"`
 	Deadline         config.Duration  `env:"DEADLINE" flag:"deadline" usage:"overall cap for the whole check (default: none beyond retries x interval)"`
-	SuccessThreshold config.Count     `env:"SUCCESS_THRESHOLD, default=1" flag:"success-threshold" usage:"consecutive passing attempts an endpoint needs"`
+	SuccessThreshold config.Count     `env:"SUCCESS_THRESHOLD, default=1" flag:"success-threshold" form:"a whole number, 1 or more" usage:"consecutive passing attempts an endpoint needs"`
 	Method           string           `env:"METHOD, default=GET" flag:"method" usage:"HTTP method"`
 	Headers          config.Lines     `env:"HEADERS" flag:"header" usage:"a request header 'Name: value'; ${VAR} in the value is read from the environment, so secrets stay out of config and argv"`
 	BodyRegex        string           `env:"BODY_REGEX" flag:"body-regex" form:"a Go regular expression (RE2 syntax)" usage:"the body (first 1 MiB) must match this regular expression"`
@@ -35,7 +35,7 @@ type Settings struct {
 	ClientCert       config.File      `env:"CLIENT_CERT" flag:"client-cert" usage:"PEM client certificate for mutual TLS"`
 	ClientKey        config.File      `env:"CLIENT_KEY" flag:"client-key" usage:"PEM key of the client certificate"`
 	Insecure         bool             `env:"INSECURE" flag:"insecure" usage:"skip TLS certificate verification (not for production)"`
-	Concurrency      config.Count     `env:"CONCURRENCY, default=100" flag:"concurrency" usage:"requests in flight at most, across all endpoints"`
+	Concurrency      config.Count     `env:"CONCURRENCY, default=100" flag:"concurrency" form:"a whole number, 1 or more" usage:"requests in flight at most, across all endpoints"`
 }
 
 // Endpoints is the endpoint list as given: one "URL [STATUS]" per line, or
