@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,10 +117,17 @@ func TestTLSServerCertificate(t *testing.T) {
 		{"the server's CA by env", nil, map[string]string{"PMGUARD_HEALTH_CA_FILE": own}, ""},
 		{"insecure", []string{"--insecure"}, nil, ""},
 		{"insecure by env", nil, map[string]string{"PMGUARD_HEALTH_INSECURE": "true"}, ""},
+		// The test certificate names 127.0.0.1 and example.com, not localhost.
+		{"wrong host name", []string{"--ca-file", own}, nil, "TLS: x509: certificate is valid for example.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := check(t, tt.env, append([]string{"--endpoint", srv.URL, "--retries", "1"}, tt.args...)...)
+			url := srv.URL
+			if tt.name == "wrong host name" {
+				url = strings.Replace(url, "127.0.0.1", "localhost", 1)
+			}
+			args := []string{"--endpoint", url, "--retries", "1"}
+			o := check(t, tt.env, append(args, tt.args...)...)
 			if tt.wantReason == "" {
 				if o.code != exitcode.Pass {
 					t.Fatalf("exit %d: %s", o.code, o.out)
