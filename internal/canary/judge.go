@@ -104,7 +104,7 @@ func NewJudge(c Criteria) *Judge {
 		// probability w*r/(w*r+1) (w: canary/baseline traffic, r: ratio of
 		// error rates). H0: r = 1 against H1: r = 1+margin; the
 		// probabilities are set per batch from its traffic in add.
-		j.baseErrT = newSPRT(0.5, 0.5, alpha, c.Beta)
+		j.baseErrT = newSPRT(0.5, 0.5, alpha, c.Beta).single()
 	}
 	return j
 }
@@ -220,6 +220,7 @@ func (j *Judge) addBaseline(c, b *Obs) {
 	t.n += ce + be
 	t.events += ce
 	t.llr += ce*math.Log(th1/th0) + be*math.Log((1-th1)/(1-th0))
+	t.alts[0].llr = t.llr
 	if t.llr >= t.a {
 		t.crossedA = true
 	}
@@ -231,11 +232,11 @@ func (j *Judge) checkFail() bool {
 	switch {
 	case j.errT.crossedA:
 		lo, hi := wilson(j.errs, j.n, z95)
-		j.decide(Failed, "error rate", fmt.Sprintf("error rate %s (95%% CI %s-%s, %s errors in %s requests) is too high: the sequential test of the healthy %s against the %s threshold reached its fail boundary (likelihood ratio %s >= 1/alpha = %s)",
-			pct(j.errs/j.n), pct(lo), pct(hi), count(j.errs), count(j.n), pct(j.c.healthy()), pct(j.c.ErrorThreshold), num(math.Exp(j.errT.llr)), num(math.Exp(j.errT.a))))
+		j.decide(Failed, "error rate", fmt.Sprintf("error rate %s (95%% CI %s-%s, %s errors in %s requests) is too high: the sequential test of the healthy %s against the %s threshold or worse reached its fail boundary (likelihood ratio %s >= 1/alpha = %s)",
+			pct(j.errs/j.n), pct(lo), pct(hi), count(j.errs), count(j.n), pct(j.c.healthy()), pct(j.c.ErrorThreshold), num(math.Exp(j.errT.mixLLR())), num(math.Exp(j.errT.a))))
 	case j.latT != nil && j.latT.crossedA:
 		j.decide(Failed, "latency", fmt.Sprintf("%s latency is above %s: %s of requests were slower than that (%d of %d), more than the %s a p%s under the threshold allows (likelihood ratio %s >= 1/alpha)",
-			j.pname(), j.c.Latency, pct(j.latT.events/j.latT.n), int(j.latT.events), int(j.latT.n), pct(1-j.c.Quantile), j.pnum(), num(math.Exp(j.latT.llr))))
+			j.pname(), j.c.Latency, pct(j.latT.events/j.latT.n), int(j.latT.events), int(j.latT.n), pct(1-j.c.Quantile), j.pnum(), num(math.Exp(j.latT.mixLLR()))))
 	case !j.c.PerRequest && j.c.Latency > 0 && j.latBreaches >= 2:
 		j.decide(Failed, "latency", fmt.Sprintf("%s latency %s was above the %s threshold in %d intervals in a row", j.pname(), ms(j.lastLat), j.c.Latency, j.latBreaches))
 	case j.baseErrT != nil && j.baseErrT.crossedA:
@@ -407,7 +408,10 @@ type Evidence struct {
 	// LatencyBound explains the interval (or why there is none).
 	LatencyBound string `json:"latency_bound"`
 
+	// ErrorLLR is ln L1 (p1 against p0), held to PassAt; FailLLR is ln M
+	// (the mixture), held to FailAt.
 	ErrorLLR float64 `json:"error_log_likelihood_ratio"`
+	FailLLR  float64 `json:"fail_log_likelihood_ratio"`
 	FailAt   float64 `json:"fail_boundary"`
 	PassAt   float64 `json:"pass_boundary"`
 
@@ -430,7 +434,7 @@ func (j *Judge) Evidence() Evidence {
 		Samples: j.n, Errors: j.errs, ErrorRate: safeDiv(j.errs, j.n),
 		Threshold: j.c.ErrorThreshold, Healthy: j.c.healthy(),
 		Percentile: j.pname(),
-		ErrorLLR:   j.errT.llr, FailAt: j.errT.a, PassAt: j.errT.b,
+		ErrorLLR:   j.errT.llr, FailLLR: j.errT.mixLLR(), FailAt: j.errT.a, PassAt: j.errT.b,
 	}
 	e.ErrorRateLo, e.ErrorRateHi = wilson(j.errs, j.n, z95)
 	if len(j.kinds) > 0 {

@@ -339,3 +339,35 @@ func TestExpectedToPassMatchesSimulation(t *testing.T) {
 		t.Errorf("simulated mean %v requests, approximation %v", mean, got)
 	}
 }
+
+func TestSPRTMixture(t *testing.T) {
+	for _, p1 := range []float64{0.02, 0.2, 0.5, 0.9} {
+		s := newSPRT(p1/2, p1, 0.01, 0.05)
+		w := 0.0
+		for i, a := range s.alts {
+			w += math.Exp(a.lnW)
+			if i > 0 && !(a.incEvent > s.alts[i-1].incEvent) {
+				t.Errorf("p1 %v: alternatives not increasing: %+v", p1, s.alts)
+			}
+			if math.IsInf(a.incOK, 0) || math.IsNaN(a.incOK) {
+				t.Errorf("p1 %v: an alternative rules itself out on a clean request: %+v", p1, a)
+			}
+		}
+		if math.Abs(w-1) > 1e-9 {
+			t.Errorf("p1 %v: weights sum to %v", p1, w)
+		}
+		// toFail errors in a row cross the fail boundary, one fewer does not.
+		s.add(0, 50)
+		k := s.toFail()
+		c := *s
+		c.alts = append([]alt(nil), s.alts...)
+		c.add(float64(k-1), float64(k-1))
+		if c.crossedA {
+			t.Errorf("p1 %v: crossed after %d errors, toFail said %d", p1, k-1, k)
+		}
+		c.add(1, 1)
+		if !c.crossedA {
+			t.Errorf("p1 %v: not crossed after toFail = %d errors", p1, k)
+		}
+	}
+}

@@ -6,40 +6,83 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// sprt is Wald's sequential probability ratio test of a Bernoulli rate,
-// H0: rate <= p0 against H1: rate >= p1, fed with counts of events and
-// non-events.
+// sprt tests a Bernoulli rate sequentially, H0: rate <= p0 against
+// H1: rate >= p1, fed with counts of events and non-events.
 //
-// The boundaries are a = ln(1/alpha) and b = ln(beta), not Wald's
-// approximations ln((1-beta)/alpha) and ln(beta/(1-alpha)): the likelihood
-// ratio is a non-negative martingale under p0 (a supermartingale for any rate
-// below it), so by Ville's inequality it ever reaches 1/alpha with probability
-// at most alpha, whenever and however often it is looked at and wherever the
-// test is cut short. Symmetrically, its inverse under p1 bounds the chance of
-// ever reaching beta. The error rates hold exactly, not approximately.
+// Passing uses Wald's likelihood ratio of p1 to p0, L1. Failing uses a
+// mixture M = sum_k w_k L_k of likelihood ratios of p0 against p1 and
+// against a few worse rates (2.5, 5 and 10 times p1), weights summing to 1:
+// M gives most of its weight to p1, so the threshold is tested almost as
+// sharply as by L1 alone, while a grossly broken canary drives the L_k of
+// the worse rates up within a few requests.
+//
+// The boundaries are ln(1/alpha) and ln(beta), not Wald's approximations
+// ln((1-beta)/alpha) and ln(beta/(1-alpha)): under p0 each L_k, and so M, is
+// a non-negative martingale with mean 1 (a supermartingale for any rate
+// below p0), so by Ville's inequality M ever reaches 1/alpha with
+// probability at most alpha, however often it is looked at and wherever the
+// test is cut short. Symmetrically 1/L1 is a martingale under p1, so L1 ever
+// falls to beta with probability at most beta. The error rates hold exactly,
+// not approximately.
 type sprt struct {
 	p0, p1    float64
-	a, b      float64 // fail at llr >= a, accept at llr <= b
-	incEvent  float64 // ln(p1/p0), added per event
+	a, b      float64 // fail at mixture llr >= a, accept at llr <= b
+	incEvent  float64 // ln(p1/p0), added to llr per event
 	incOK     float64 // ln((1-p1)/(1-p0)), added per non-event (negative)
-	llr       float64
+	llr       float64 // ln L1
+	alts      []alt   // the mixture's components, p1 first
 	n, events float64
 	crossedA  bool
 	crossedB  bool
 }
 
+// alt is one component of the fail-side mixture.
+type alt struct {
+	lnW, incEvent, incOK, llr float64
+}
+
+// The mixture's weight on p1 and the multiples of p1 sharing the rest.
+const mainWeight = 0.7
+
+var altMultiples = []float64{2.5, 5, 10}
+
 func newSPRT(p0, p1, alpha, beta float64) *sprt {
-	return &sprt{
+	s := &sprt{
 		p0: p0, p1: p1,
 		a:        math.Log(1 / alpha),
 		b:        math.Log(beta),
 		incEvent: math.Log(p1 / p0),
 		incOK:    math.Log((1 - p1) / (1 - p0)),
 	}
+	// Worse rates, kept below 1 (and distinct) so a clean request never
+	// rules one out entirely.
+	var qs []float64
+	for _, m := range altMultiples {
+		q := math.Min(p1*m, (1+p1)/2)
+		if q > p1 && (len(qs) == 0 || q > qs[len(qs)-1]) {
+			qs = append(qs, q)
+		}
+	}
+	w := 1.0
+	if len(qs) > 0 {
+		w = mainWeight
+	}
+	s.alts = append(s.alts, alt{lnW: math.Log(w), incEvent: s.incEvent, incOK: s.incOK})
+	for _, q := range qs {
+		s.alts = append(s.alts, alt{lnW: math.Log((1 - mainWeight) / float64(len(qs))), incEvent: math.Log(q / p0), incOK: math.Log((1 - q) / (1 - p0))})
+	}
+	return s
+}
+
+// single makes s a plain SPRT of p1 (no mixture); for tests whose
+// alternative is not a rate to multiply.
+func (s *sprt) single() *sprt {
+	s.alts = []alt{{incEvent: s.incEvent, incOK: s.incOK}}
+	return s
 }
 
 // add records events out of n observations (floats: metric systems
-// extrapolate counts) and reports whether a boundary has been reached.
+// extrapolate counts).
 func (s *sprt) add(events, n float64) {
 	if n <= 0 {
 		return
@@ -50,7 +93,10 @@ func (s *sprt) add(events, n float64) {
 	s.n += n
 	s.events += events
 	s.llr += events*s.incEvent + (n-events)*s.incOK
-	if s.llr >= s.a {
+	for i := range s.alts {
+		s.alts[i].llr += events*s.alts[i].incEvent + (n-events)*s.alts[i].incOK
+	}
+	if s.mixLLR() >= s.a {
 		s.crossedA = true
 	}
 	if s.llr <= s.b {
@@ -58,12 +104,32 @@ func (s *sprt) add(events, n float64) {
 	}
 }
 
+// mixLLR is ln M, computed without overflow.
+func (s *sprt) mixLLR() float64 {
+	return mixAfter(s.alts, 0)
+}
+
+// mixAfter is ln M after k more events.
+func mixAfter(alts []alt, k float64) float64 {
+	mx := math.Inf(-1)
+	for _, a := range alts {
+		mx = math.Max(mx, a.lnW+a.llr+k*a.incEvent)
+	}
+	sum := 0.0
+	for _, a := range alts {
+		sum += math.Exp(a.lnW + a.llr + k*a.incEvent - mx)
+	}
+	return mx + math.Log(sum)
+}
+
 // toFail is how many more events in a row would reach the fail boundary.
 func (s *sprt) toFail() int {
-	if s.llr >= s.a {
-		return 0
+	for k := 0; k < 100000; k++ {
+		if mixAfter(s.alts, float64(k)) >= s.a {
+			return k
+		}
 	}
-	return int(math.Ceil((s.a - s.llr) / s.incEvent))
+	return 100000
 }
 
 // toPass is how many more clean observations in a row would reach the accept boundary.
