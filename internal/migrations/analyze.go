@@ -495,23 +495,29 @@ const (
 	volVolatile
 )
 
-// Functions whose volatility decides whether ADD COLUMN ... DEFAULT rewrites
-// the table (PostgreSQL 11+ stores a non-volatile default without one).
-var (
-	volatileFuncs = map[string]bool{
-		"random": true, "random_normal": true, "gen_random_uuid": true, "uuid_generate_v1": true,
-		"uuid_generate_v1mc": true, "uuid_generate_v4": true, "uuidv4": true, "uuidv7": true,
-		"clock_timestamp": true, "timeofday": true, "nextval": true, "setval": true,
-		"txid_current": true, "pg_current_xact_id": true,
+// isVolatile and isStable name functions whose volatility decides whether
+// ADD COLUMN ... DEFAULT rewrites the table (PostgreSQL 11+ stores a
+// non-volatile default without one).
+func isVolatile(fn string) bool {
+	switch fn {
+	case "random", "random_normal", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v1mc",
+		"uuid_generate_v4", "uuidv4", "uuidv7", "clock_timestamp", "timeofday", "nextval", "setval",
+		"txid_current", "pg_current_xact_id":
+		return true
 	}
-	stableFuncs = map[string]bool{
-		"now": true, "transaction_timestamp": true, "statement_timestamp": true, "current_setting": true,
-		"lower": true, "upper": true, "to_timestamp": true, "to_date": true, "date_trunc": true,
-		"make_interval": true, "make_date": true, "make_timestamp": true, "make_timestamptz": true,
-		"jsonb_build_object": true, "json_build_object": true, "jsonb_build_array": true,
-		"json_build_array": true, "concat": true, "timezone": true, "array_fill": true,
+	return false
+}
+
+func isStable(fn string) bool {
+	switch fn {
+	case "now", "transaction_timestamp", "statement_timestamp", "current_setting", "lower", "upper",
+		"to_timestamp", "to_date", "date_trunc", "make_interval", "make_date", "make_timestamp",
+		"make_timestamptz", "jsonb_build_object", "json_build_object", "jsonb_build_array",
+		"json_build_array", "concat", "timezone", "array_fill":
+		return true
 	}
-)
+	return false
+}
 
 // volatility classifies a default expression and names the deciding function.
 func volatility(expr pgparse.Node) (int, string) {
@@ -519,9 +525,9 @@ func volatility(expr pgparse.Node) (int, string) {
 	for _, fn := range expr.FuncNames() {
 		fn = strings.ToLower(fn)
 		switch {
-		case volatileFuncs[fn]:
+		case isVolatile(fn):
 			return volVolatile, fn
-		case !stableFuncs[fn] && worst < volUnknown:
+		case !isStable(fn) && worst < volUnknown:
 			worst, name = volUnknown, fn
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Format is the migration tool layout a file was read as.
@@ -44,22 +45,32 @@ type Migration struct {
 	order   versionKey
 }
 
-var (
-	reFlyway       = regexp.MustCompile(`^([VUR])([0-9][0-9._]*)?__.*\.sql$`)
-	reLeadingDigit = regexp.MustCompile(`^([0-9]+(?:[._][0-9]+)*)`)
-	reGooseUp      = regexp.MustCompile(`(?m)^[ \t]*--[ \t]*\+goose[ \t]+[Uu]p\b.*$`)
-	reGooseDown    = regexp.MustCompile(`(?m)^[ \t]*--[ \t]*\+goose[ \t]+[Dd]own\b.*$`)
-	reGooseNoTx    = regexp.MustCompile(`(?m)^[ \t]*--[ \t]*\+goose[ \t]+NO[ \t]+TRANSACTION\b`)
-	reDbmateUp     = regexp.MustCompile(`(?m)^[ \t]*--[ \t]*migrate:up\b(.*)$`)
-	reDbmateDown   = regexp.MustCompile(`(?m)^[ \t]*--[ \t]*migrate:down\b.*$`)
-	reDbmateNoTx   = regexp.MustCompile(`\btransaction:false\b`)
-)
+// layoutPatterns are the regular expressions that recognise migration
+// layouts. They are compiled on first use, not at start-up, so that other
+// verbs do not pay for them.
+type layoutPatterns struct {
+	flyway, leadingDigit, gooseUp, gooseDown, gooseNoTx, dbmateUp, dbmateDown, dbmateNoTx *regexp.Regexp
+}
+
+var patterns = sync.OnceValue(func() *layoutPatterns {
+	return &layoutPatterns{
+		flyway:       regexp.MustCompile(`^([VUR])([0-9][0-9._]*)?__.*\.sql$`),
+		leadingDigit: regexp.MustCompile(`^([0-9]+(?:[._][0-9]+)*)`),
+		gooseUp:      regexp.MustCompile(`(?m)^[ \t]*--[ \t]*\+goose[ \t]+[Uu]p\b.*$`),
+		gooseDown:    regexp.MustCompile(`(?m)^[ \t]*--[ \t]*\+goose[ \t]+[Dd]own\b.*$`),
+		gooseNoTx:    regexp.MustCompile(`(?m)^[ \t]*--[ \t]*\+goose[ \t]+NO[ \t]+TRANSACTION\b`),
+		dbmateUp:     regexp.MustCompile(`(?m)^[ \t]*--[ \t]*migrate:up\b(.*)$`),
+		dbmateDown:   regexp.MustCompile(`(?m)^[ \t]*--[ \t]*migrate:down\b.*$`),
+		dbmateNoTx:   regexp.MustCompile(`\btransaction:false\b`),
+	}
+})
 
 // ReadMigration works out the layout of the file at p with content text:
 // its version, which part runs on migrate up, and how its tool wraps it in
 // transactions.
 func ReadMigration(p, text string) Migration {
 	m := Migration{Path: p, Up: text}
+	re := patterns()
 	base := path.Base(p)
 	lower := strings.ToLower(base)
 	switch {
@@ -70,8 +81,8 @@ func ReadMigration(p, text string) Migration {
 		m.Format, m.tx = FormatGolangMigrate, txIfMany
 		m.txFix = "golang-migrate sends a file to PostgreSQL in one piece, which runs it as one transaction: put this statement alone in its own migration file"
 		m.Version = leadingVersion(base)
-	case reFlyway.MatchString(base):
-		g := reFlyway.FindStringSubmatch(base)
+	case re.flyway.MatchString(base):
+		g := re.flyway.FindStringSubmatch(base)
 		m.Format, m.tx = FormatFlyway, txIfMany
 		m.txFix = "Flyway runs a migration outside a transaction only when all its statements need it: put this statement alone in its own migration"
 		switch g[1] {
@@ -86,20 +97,20 @@ func ReadMigration(p, text string) Migration {
 	default:
 		m.Version = leadingVersion(base)
 		switch {
-		case reGooseUp.MatchString(text):
+		case re.gooseUp.MatchString(text):
 			m.Format, m.tx = FormatGoose, txWhole
 			m.txFix = "add the line `-- +goose NO TRANSACTION` to the file"
-			if reGooseNoTx.MatchString(text) {
+			if re.gooseNoTx.MatchString(text) {
 				m.tx = txNone
 			}
-			m.Up = keepSection(text, reGooseUp, reGooseDown)
-		case reDbmateUp.MatchString(text):
+			m.Up = keepSection(text, re.gooseUp, re.gooseDown)
+		case re.dbmateUp.MatchString(text):
 			m.Format, m.tx = FormatDbmate, txWhole
 			m.txFix = "write the up marker as `-- migrate:up transaction:false`"
-			if g := reDbmateUp.FindStringSubmatch(text); reDbmateNoTx.MatchString(g[1]) {
+			if g := re.dbmateUp.FindStringSubmatch(text); re.dbmateNoTx.MatchString(g[1]) {
 				m.tx = txNone
 			}
-			m.Up = keepSection(text, reDbmateUp, reDbmateDown)
+			m.Up = keepSection(text, re.dbmateUp, re.dbmateDown)
 		default:
 			m.Format = FormatPlain
 		}
@@ -133,7 +144,7 @@ func (m Migration) FormatLabel() string {
 }
 
 func leadingVersion(base string) string {
-	return reLeadingDigit.FindString(base)
+	return patterns().leadingDigit.FindString(base)
 }
 
 // keepSection blanks every byte of text outside the section that starts at

@@ -114,8 +114,8 @@ func FuzzSections(f *testing.F) {
 			}
 		}
 		if m.Format == FormatGoose {
-			if loc := reGooseDown.FindStringIndex(text); loc != nil {
-				if up := reGooseUp.FindStringIndex(text); up != nil && loc[0] > up[0] && strings.TrimSpace(m.Up[loc[0]:]) != "" {
+			if loc := patterns().gooseDown.FindStringIndex(text); loc != nil {
+				if up := patterns().gooseUp.FindStringIndex(text); up != nil && loc[0] > up[0] && strings.TrimSpace(m.Up[loc[0]:]) != "" {
 					t.Fatalf("text after the down marker kept: %q", m.Up[loc[0]:])
 				}
 			}
