@@ -27,14 +27,14 @@ func (d *Demo) canary(ctx context.Context) error {
 	defer svc.Close()
 	fmt.Fprintf(d.Out, "The new version was deployed as a canary at %s (10%% of traffic).\n", svc.url)
 	fmt.Fprintln(d.Out, "It starts healthy; two seconds in, a bad code path starts failing one request in five.")
-	fmt.Fprintf(d.Out, "The job's step:  pmguard/canary_deploy: {url: %s/v1/ping, rate: \"40\", error_threshold: 2%%, latency_threshold: 250ms, max_duration: 1m, ...}\n\n", svc.url)
+	fmt.Fprintf(d.Out, "The job's step:  pmguard/canary_deploy: {url: %s/v1/ping, rate: \"40\", error_threshold: 2%%, latency_threshold: 250ms, max_duration: 2m, ...}\n\n", svc.url)
 
 	env := config.MapEnv(map[string]string{
 		"PMGUARD_CANARY_URL":               svc.url + "/v1/ping",
 		"PMGUARD_CANARY_RATE":              "40",
 		"PMGUARD_CANARY_ERROR_THRESHOLD":   "2%",
 		"PMGUARD_CANARY_LATENCY_THRESHOLD": "250ms",
-		"PMGUARD_CANARY_MAX_DURATION":      "1m",
+		"PMGUARD_CANARY_MAX_DURATION":      "2m",
 		"PMGUARD_CANARY_MIN_SAMPLES":       "400", // keep it from passing before the fault shows
 		"PMGUARD_CANARY_PERCENTAGE":        "10",
 		"PMGUARD_CANARY_JUNIT":             d.Dir + "/canary-junit.xml",
