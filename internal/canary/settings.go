@@ -309,6 +309,11 @@ func validateMetrics(s *Settings, set *config.Set, env config.Env, p *Plan, http
 	if p.Timeout > 0 {
 		httpOpts.Timeout = p.Timeout
 	}
+	// A rate-limited read may wait for Retry-After, but not past half an
+	// interval: a later read will have the figures anyway.
+	if limit := max(p.Interval/2, time.Second); httpOpts.WaitMax == 0 || httpOpts.WaitMax > limit {
+		httpOpts.WaitMax = limit
+	}
 	switch p.Source {
 	case "prometheus":
 		if !urlSet(s.PrometheusURL) {

@@ -52,6 +52,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown source", nil, []string{"--source", "graphite"}, "PMGUARD_CANARY_SOURCE"},
 		{"probe without url", nil, nil, "PMGUARD_CANARY_URL"},
 		{"bad rate", nil, []string{"--url", url, "--rate", "-3"}, "rate"},
+		{"percentage over 100", nil, []string{"--url", url, "--percentage", "120"}, "percentage"},
+		{"unknown rate unit", nil, []string{"--url", url, "--rate", "10/h"}, "PMGUARD_CANARY_RATE"},
 		{"bad on_inconclusive", nil, []string{"--url", url, "--on-inconclusive", "maybe"}, "on_inconclusive"},
 		{"zero max_duration", nil, []string{"--url", url, "--max-duration", "0s"}, "max_duration"},
 		{"header without colon", nil, []string{"--url", url, "--header", "X-Token secret"}, "headers"},
