@@ -183,6 +183,7 @@ func Validate(s *Settings, set *config.Set, env config.Env, httpOpts httpx.Optio
 		Interval:       s.Interval.Duration,
 		OnInconclusive: strings.ToLower(strings.TrimSpace(s.OnInconclusive)),
 		ErrorLimit:     int(s.SourceErrorLimit),
+		Percentage:     int(s.Percentage),
 		Rate:           float64(s.Rate),
 		Concurrency:    int(s.Concurrency),
 		Expect:         s.ExpectStatus,
