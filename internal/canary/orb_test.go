@@ -133,6 +133,9 @@ func TestOrbCanaryDeploy(t *testing.T) {
 			if _, err := os.Stat(events); err != nil {
 				t.Errorf("no event log: %v", err)
 			}
+			if res := readResult(t, filepath.Join(job.Dir, "report.json")); res.Percentage != 10 || res.Source != "probe" {
+				t.Errorf("report: percentage %d, source %q", res.Percentage, res.Source)
+			}
 		})
 	}
 }
