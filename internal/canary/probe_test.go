@@ -76,23 +76,38 @@ func runPlan(t *testing.T, p *Plan, mod func(*Options)) (*Result, error, string)
 }
 
 func TestProbeVerdicts(t *testing.T) {
+	// slowEvery makes every n-th request take 150 ms.
+	slowEvery := func(n int64) func(int64) time.Duration {
+		return func(i int64) time.Duration {
+			if i%n == 0 {
+				return 150 * time.Millisecond
+			}
+			return 0
+		}
+	}
 	tests := []struct {
 		name     string
 		svc      *service
 		rate     float64
+		latency  time.Duration // p95 threshold; 0: none
 		want     State
+		check    string
 		maxReq   float64
 		wantKind string
 	}{
-		{"one in five fails", &service{errEvery: 5}, 50, Failed, 100, "status 500"},
-		{"healthy passes", &service{errEvery: 1000}, 200, Passed, 1000, ""},
+		{"one in five fails", &service{errEvery: 5}, 50, 0, Failed, "error rate", 100, "status 500"},
+		{"healthy passes", &service{errEvery: 1000}, 200, 0, Passed, "all", 1000, ""},
+		{"one in five slow fails p95", &service{stall: slowEvery(5)}, 100, 50 * time.Millisecond, Failed, "latency", 200, ""},
+		{"one in a hundred slow passes p95", &service{stall: slowEvery(100)}, 200, 50 * time.Millisecond, Passed, "all", 1500, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			url := startService(t, tc.svc)
-			res, err, out := runPlan(t, probePlan(url, tc.rate), nil)
-			if res.Verdict != tc.want {
+			p := probePlan(url, tc.rate)
+			p.Criteria.Latency = tc.latency
+			res, err, out := runPlan(t, p, nil)
+			if res.Verdict != tc.want || res.Check != tc.check {
 				t.Fatalf("verdict %s (%v), want %s\n%s", res.Verdict, err, tc.want, out)
 			}
 			if (err == nil) != (tc.want == Passed) {
