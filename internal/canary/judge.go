@@ -366,7 +366,8 @@ func (j *Judge) progressLine() string {
 	if j.errT.crossedB {
 		parts = append(parts, "error test: healthy")
 	} else {
-		parts = append(parts, fmt.Sprintf("error test: fail after %d more errors in a row, pass after %d clean requests", j.errT.toFail(), j.errT.toPass()))
+		toPass := max(j.errT.toPass(), j.c.MinSamples-int(j.n))
+		parts = append(parts, fmt.Sprintf("error test: fail after %d more errors in a row, pass after %d clean requests", j.errT.toFail(), toPass))
 	}
 	if j.latT != nil {
 		if j.latT.crossedB {
