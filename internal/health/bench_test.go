@@ -1,0 +1,50 @@
+package health_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/health"
+)
+
+// BenchmarkRun checks n healthy loopback endpoints (paths of one server) in
+// one Run, as pmguard health would; see scripts/bench/health for the
+// whole-process figures.
+func BenchmarkRun(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"status":"ok"}`)
+	}))
+	b.Cleanup(srv.Close)
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var list []string
+			for i := 0; i < n; i++ {
+				list = append(list, fmt.Sprintf("%s/svc/%d/health", srv.URL, i))
+			}
+			env := config.MapEnv(map[string]string{"PMGUARD_HEALTH_ENDPOINTS": strings.Join(list, "\n"), "PMGUARD_HEALTH_RETRIES": "0"})
+			var s health.Settings
+			set, _, err := config.Load(context.Background(), "health", nil, env, &s, io.Discard)
+			if err != nil {
+				b.Fatal(err)
+			}
+			plan, err := health.Validate(&s, set, env)
+			if err != nil {
+				b.Fatal(err)
+			}
+			client := plan.HTTPClient()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := health.Run(context.Background(), health.Options{Plan: plan, HTTP: client, Out: io.Discard}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
