@@ -305,7 +305,15 @@ func junitSuite(res Result) report.Suite {
 	for _, r := range res.Endpoints {
 		var outLines []string
 		for _, a := range r.Attempts {
-			outLines = append(outLines, fmt.Sprintf("%s attempt %d: status %d, %.1f ms %s", a.Time.Format(time.RFC3339Nano), a.Number, a.Status, a.LatencyMS, a.Reason))
+			status := "no response"
+			if a.Status != 0 {
+				status = fmt.Sprintf("status %d", a.Status)
+			}
+			line := fmt.Sprintf("%s attempt %d: %s, %.1f ms", a.Time.Format(time.RFC3339Nano), a.Number, status, a.LatencyMS)
+			if a.Reason != "" {
+				line += ": " + a.Reason
+			}
+			outLines = append(outLines, line)
 		}
 		c := report.Case{Name: r.URL, ClassName: "health", Duration: r.Elapsed, Output: strings.Join(outLines, "\n")}
 		if !r.Pass {
