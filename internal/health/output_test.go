@@ -143,8 +143,14 @@ func TestReportsAndEvents(t *testing.T) {
 	if c := s.Cases[0]; c.Name != g || c.Failure != nil {
 		t.Errorf("JUnit case 1 %+v", c)
 	}
-	if c := s.Cases[1]; c.Name != b || c.Failure == nil || c.Failure.Message != o.result.Endpoints[1].Reason || strings.Count(c.Out, "attempt ") != 2 {
+	if c := s.Cases[1]; c.Name != b || c.Failure == nil || c.Failure.Message != o.result.Endpoints[1].Reason || strings.Count(c.Out, "attempt ") != 2 ||
+		!strings.Contains(c.Out, " attempt 2: status 503, 0.0 ms: status 503, want 200") {
 		t.Errorf("JUnit case 2 %+v", c)
+	}
+	// An attempt without an answer says so.
+	o2 := check(t, nil, "--endpoint", "http://"+freeAddr(t), "--retries", "0")
+	if !strings.Contains(string(o2.junit), " attempt 1: no response, 0.0 ms: connection refused") {
+		t.Errorf("JUnit system-out:\n%s", o2.junit)
 	}
 
 	// Event log: started, one per endpoint, then the verdict with figures.
