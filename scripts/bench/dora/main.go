@@ -23,8 +23,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/httpx"
 )
 
 const slug = "gh/acme/shop"
@@ -106,6 +108,23 @@ func run(n int, latency time.Duration, concurrency string, validate, sequential 
 		}
 		fmt.Printf("| %s | %.1f s | %.0f MB | %s | %s | %s | %s |\n", name, r.wall.Seconds(), float64(r.maxRSS)/1024, r.calls, r.deploys, r.commits, strings.Join(strings.Fields(string(load))[:3], " "))
 	}
+	// The floor: walking the pipeline pages alone, which no client can
+	// parallelise (each page's token comes from the one before).
+	load, _ := os.ReadFile("/proc/loadavg")
+	c, err := circleci.New(circleci.Options{Host: url, Token: "bench-token-0123456789", HTTP: httpx.New(httpx.Options{})})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	pages := 0
+	for _, err := range c.Pipelines.Pages(context.Background(), slug, &circleci.ListPipelinesOptions{Branch: "main"}, 0) {
+		if err != nil {
+			return err
+		}
+		pages++
+	}
+	fmt.Printf("| page walk alone (%d list requests, no workflows: the floor for any client) | %.1f s | — | %d | — | — | %s |\n",
+		pages, time.Since(start).Seconds(), pages, strings.Join(strings.Fields(string(load))[:3], " "))
 	return nil
 }
 
