@@ -2,8 +2,10 @@ package migrations
 
 import (
 	"context"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Hit is one use of a dropped or renamed name in the deployed code.
@@ -83,12 +85,28 @@ func searchCode(ctx context.Context, r repo, commit string, targets []target, in
 		return res, err
 	}
 	res.files = len(contents)
-	for _, f := range keep {
-		src, ok := contents[f]
-		if !ok {
-			continue
+	// Lexing is the bulk of the work: spread the files over the cores, each
+	// worker filling its own map, merged afterwards.
+	workers := runtime.GOMAXPROCS(0)
+	parts := make([]map[target][]Hit, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		parts[w] = map[target][]Hit{}
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(keep); i += workers {
+				if src, ok := contents[keep[i]]; ok {
+					fileHits(keep[i], src, targets, parts[w])
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	for _, part := range parts {
+		for t, hs := range part {
+			res.hits[t] = append(res.hits[t], hs...)
 		}
-		fileHits(f, src, targets, res.hits)
 	}
 	for t, hs := range res.hits {
 		sort.Slice(hs, func(i, j int) bool {
