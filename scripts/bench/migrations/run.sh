@@ -26,13 +26,16 @@ cd "$work/repo"
 echo "code at the deployed commit: $(git ls-tree -r --name-only v1.0.0 | grep -cv '^db/migrations') files, $(git grep -h -c '' v1.0.0 -- . ':(exclude)db/migrations' | awk '{s+=$1} END {print s}') lines"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# measure NAME CMD...: wall seconds and peak RSS of CMD (and its children).
+# measure NAME CMD...: wall seconds, CPU seconds (user+sys, which the
+# machine's load inflates less than wall time) and the peak RSS of CMD or
+# its largest child.
 measure() {
   local name="$1"
   shift
-  /usr/bin/time -f "%e %M" -o "$work/time.$name" "$@" >"$work/out.$name" 2>&1 || true
-  read -r wall rss < <(tail -n 1 "$work/time.$name")
-  printf "  %-28s %6.2f s  %7.1f MB peak RSS\n" "$name" "$wall" "$(awk -v k="$rss" 'BEGIN {print k / 1024}')"
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time.$name" "$@" >"$work/out.$name" 2>&1 || true
+  read -r wall rss user sys < <(tail -n 1 "$work/time.$name")
+  printf "  %-24s %6.2f s wall  %6.2f s CPU  %7.1f MB peak RSS\n" "$name" "$wall" \
+    "$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')" "$(awk -v k="$rss" 'BEGIN {print k / 1024}')"
 }
 
 # What a user would otherwise write: pull the dropped and renamed names out
