@@ -79,6 +79,16 @@ func newTrack(url string) *track {
 
 func (p *probe) Start(ctx context.Context) error {
 	ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	// One unjudged request per URL first, so the first scheduled requests
+	// do not carry connection set-up (DNS, TCP, TLS) in their latency.
+	var warm sync.WaitGroup
+	for _, t := range []*track{p.canary, p.base} {
+		if t != nil {
+			warm.Add(1)
+			go func() { defer warm.Done(); p.do(ctx, t.url, time.Now()) }()
+		}
+	}
+	warm.Wait()
 	start := time.Now()
 	for _, t := range []*track{p.canary, p.base} {
 		if t == nil {
