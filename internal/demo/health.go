@@ -3,14 +3,12 @@ package demo
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/health"
-	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/jobenv"
 )
 
@@ -51,7 +49,7 @@ func (d *Demo) health(ctx context.Context) error {
 	err = health.Run(ctx, health.Options{
 		Plan:      plan,
 		Reports:   s.Reports,
-		HTTP:      &http.Client{Transport: httpx.NewTransport(nil)},
+		HTTP:      plan.HTTPClient(),
 		UserAgent: "pmguard/" + d.Version,
 		Out:       d.Out,
 		Events:    log,
