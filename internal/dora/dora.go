@@ -179,7 +179,7 @@ func signals(evs []events.Event) []Signal {
 	for _, e := range evs {
 		switch e.Event {
 		case "rollback_initiated", "rollback_completed":
-			id := firstFigure(e.Figures, "rollback_of", "pmguard_rollback_of", "failed_pipeline_id")
+			id := firstFigure(e.Figures, "failed_pipeline_id")
 			if id == "" {
 				id = e.PipelineID
 			}

@@ -148,6 +148,7 @@ type Failure struct {
 // Week is one week of the window, for the trend and the chart.
 type Week struct {
 	Start          time.Time     `json:"start"`
+	Days           float64       `json:"days"`
 	Deploys        int           `json:"deploys"`
 	Failed         int           `json:"failed"`
 	Rework         int           `json:"rework"`
@@ -382,9 +383,11 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[rank-1]
 }
 
-// weeks buckets the window into 7-day weeks from its start.
+// weeks buckets the window into 7-day weeks from its start; the last week
+// takes the days left over (a 30-day window has four weeks, the last of 9
+// days), so no bucket is a stub that would skew the trend.
 func (r *Report) weeks(rework map[string]bool, failed map[string]string, key func(Deploy) string) {
-	n := int(math.Ceil(r.Days / 7))
+	n := int(math.Floor(r.Days / 7))
 	if n < 1 {
 		n = 1
 	}
@@ -398,7 +401,9 @@ func (r *Report) weeks(rework map[string]bool, failed map[string]string, key fun
 	}
 	for i := range r.Weeks {
 		r.Weeks[i].Start = r.Start.Add(time.Duration(i) * week)
+		r.Weeks[i].Days = 7
 	}
+	r.Weeks[n-1].Days = r.Days - 7*float64(n-1)
 	for _, d := range r.Deploys {
 		w := &r.Weeks[idx(d.Finished)]
 		w.Deploys++
@@ -463,7 +468,8 @@ func (r *Report) trend() {
 		}
 		return float64(median(ds)), true
 	}
-	r.Trend.Frequency = direction(sum(first, deploys), sum(second, deploys), true, true, true)
+	days := func(w Week) float64 { return w.Days }
+	r.Trend.Frequency = direction(sum(first, deploys)/sum(first, days), sum(second, deploys)/sum(second, days), true, true, true)
 	a, okA := ratio(first, func(w Week) float64 { return float64(w.Failed) })
 	b, okB := ratio(second, func(w Week) float64 { return float64(w.Failed) })
 	r.Trend.ChangeFailRate = direction(a, b, okA, okB, false)

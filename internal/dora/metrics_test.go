@@ -156,8 +156,8 @@ func TestSyntheticHistory(t *testing.T) {
 	// Week 2: D7 R1 D8 R2 D9 D11 = 6, 2 failed, 2 rework; lead 1 1 1 1 25
 	// 30 97 -> 1h; recoveries 30m, 20m -> 25m.
 	want := []Week{
-		{Start: ts("2026-11-02 00:00"), Deploys: 6, Failed: 2, Rework: 2, LeadMedian: 90 * time.Minute, RecoveryMedian: 13 * time.Hour},
-		{Start: ts("2026-11-09 00:00"), Deploys: 6, Failed: 2, Rework: 2, LeadMedian: time.Hour, RecoveryMedian: 25 * time.Minute},
+		{Start: ts("2026-11-02 00:00"), Days: 7, Deploys: 6, Failed: 2, Rework: 2, LeadMedian: 90 * time.Minute, RecoveryMedian: 13 * time.Hour},
+		{Start: ts("2026-11-09 00:00"), Days: 7, Deploys: 6, Failed: 2, Rework: 2, LeadMedian: time.Hour, RecoveryMedian: 25 * time.Minute},
 	}
 	if len(r.Weeks) != 2 {
 		t.Fatalf("weeks = %d, want 2", len(r.Weeks))
@@ -227,3 +227,20 @@ func TestBands(t *testing.T) {
 }
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// A 30-day window has four weeks, the last of nine days, and a steady pace
+// of one deploy a day is steady, not a drop in a stub of a week.
+func TestWeeksOfAMonth(t *testing.T) {
+	in := Input{Start: ts("2026-10-17 00:00"), End: ts("2026-11-16 00:00")}
+	for d := 0; d < 30; d++ {
+		f := in.Start.Add(time.Duration(d)*day + 12*time.Hour)
+		in.Deploys = append(in.Deploys, Deploy{PipelineID: f.String(), Created: f.Add(-time.Minute), Finished: f, Status: "success"})
+	}
+	r := Compute(in)
+	if len(r.Weeks) != 4 || r.Weeks[3].Days != 9 || r.Weeks[3].Deploys != 9 {
+		t.Fatalf("weeks = %+v", r.Weeks)
+	}
+	if r.Trend.Frequency != Steady {
+		t.Errorf("frequency trend = %s, want steady", r.Trend.Frequency)
+	}
+}

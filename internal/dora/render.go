@@ -88,7 +88,7 @@ func (r *Report) Markdown(s Scope) string {
 	}
 	w("\n## Weekly\n\n| Week of | Deploys | Failed | Rework | Lead time (median) | Recovery (median) |\n|---|---|---|---|---|---|\n")
 	for _, wk := range r.Weeks {
-		w("| %s | %d | %d | %d | %s | %s |\n", wk.Start.Format(time.DateOnly), wk.Deploys, wk.Failed, wk.Rework, optDur(wk.LeadMedian), optDur(wk.RecoveryMedian))
+		w("| %s | %d | %d | %d | %s | %s |\n", weekLabel(wk), wk.Deploys, wk.Failed, wk.Rework, optDur(wk.LeadMedian), optDur(wk.RecoveryMedian))
 	}
 	w("\n```mermaid\n%s```\n", r.mermaid())
 	if len(r.Failures) > 0 {
@@ -167,7 +167,7 @@ func (r *Report) HTML(s Scope) []byte {
 	w(`<h2>Weekly</h2>%s`, r.svg())
 	w(`<table id="weeks"><tr><th>Week of</th><th>Deploys</th><th>Failed</th><th>Rework</th><th>Lead time (median)</th><th>Recovery (median)</th></tr>`)
 	for _, wk := range r.Weeks {
-		w(`<tr><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td><td>%s</td></tr>`, wk.Start.Format(time.DateOnly), wk.Deploys, wk.Failed, wk.Rework, optDur(wk.LeadMedian), optDur(wk.RecoveryMedian))
+		w(`<tr><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td><td>%s</td></tr>`, weekLabel(wk), wk.Deploys, wk.Failed, wk.Rework, optDur(wk.LeadMedian), optDur(wk.RecoveryMedian))
 	}
 	w(`</table><h2>How these are measured</h2><ul>`)
 	for _, d := range definitions {
@@ -266,3 +266,11 @@ func md(s string) string {
 }
 
 func code(s string) string { return strings.ReplaceAll(s, "`", "'") }
+
+// weekLabel names a week by its first day, with its length when it is not 7.
+func weekLabel(w Week) string {
+	if w.Days == 7 || w.Days == 0 {
+		return w.Start.Format(time.DateOnly)
+	}
+	return fmt.Sprintf("%s (%s days)", w.Start.Format(time.DateOnly), num(w.Days))
+}

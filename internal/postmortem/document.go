@@ -189,9 +189,11 @@ func (d *Document) measure() {
 	detected := d.first(MarkDetected)
 	impact := d.first(MarkImpactStart)
 	if impact.IsZero() {
-		// The change reached production at the deploy before the detection.
+		// The change reached production at the last deploy before the
+		// detection; undetected, at the first deploy (later ones may be the
+		// rollback's own checks).
 		for _, e := range d.Timeline {
-			if e.Mark == MarkDeployed && (detected.IsZero() || !e.Time.After(detected)) {
+			if e.Mark == MarkDeployed && (detected.IsZero() && impact.IsZero() || !detected.IsZero() && !e.Time.After(detected)) {
 				impact = e.Time
 			}
 		}
