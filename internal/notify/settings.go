@@ -34,7 +34,7 @@ type Settings struct {
 	JobStatus          string          `env:"JOB_STATUS" flag:"job-status" form:"pass or fail" usage:"the job's status so far; default: $PMGUARD_JOB_STATUS, which the orb records with when: on_fail / on_success steps, else what the template implies"`
 	IncidentKey        string          `env:"INCIDENT_KEY" flag:"incident-key" usage:"what ties notices to one incident thread (default: $CIRCLE_PIPELINE_ID); a rollback pipeline passes the failed pipeline's id"`
 	Timeout            config.Duration `env:"TIMEOUT, default=30s" flag:"timeout" usage:"the most notify may take, every Slack call and rate-limit wait included"`
-	APIURL             config.URL      `env:"PMGUARD_SLACK_API_URL, default=https://slack.com/api/" flag:"slack-api-url" usage:"Slack Web API base URL"`
+	APIURL             config.URL      `env:"SLACK_API_URL, default=$PMGUARD_SLACK_API_URL" flag:"slack-api-url" usage:"Slack Web API base URL, for a proxy or a test double (default: $PMGUARD_SLACK_API_URL, else https://slack.com/api/)"`
 }
 
 // plan is Settings checked and resolved.
