@@ -129,8 +129,8 @@ func run(n int, latency time.Duration, concurrency string, validate, sequential 
 }
 
 type result struct {
-	wall                   time.Duration
-	maxRSS                 int64 // KiB
+	wall                    time.Duration
+	maxRSS                  int64 // KiB
 	calls, deploys, commits string
 }
 
