@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/pmguard/pmguard/internal/config"
@@ -50,7 +51,7 @@ func (a *app) migrations(ctx context.Context, args []string) error {
 		}
 	}
 	if s.PostgresVersion < 9 || s.PostgresVersion > 99 {
-		return set.Invalid("PostgresVersion", strings.TrimSpace(config.Get(a.env, set.EnvVar("PostgresVersion"))), "out of range", "a PostgreSQL major version such as 13 or 16")
+		return set.Invalid("PostgresVersion", strconv.Itoa(int(s.PostgresVersion)), "out of range", "a PostgreSQL major version such as 13 or 16")
 	}
 	if st, err := os.Stat(s.Repo); err != nil || !st.IsDir() {
 		return set.Invalid("Repo", s.Repo, "not a directory", "the path of a git work tree")
