@@ -6,13 +6,10 @@ package canary
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -211,23 +208,9 @@ func buildSource(p *Plan, o Options, deadline time.Time, out io.Writer) (Source,
 // neither retries (a retry would hide an error from the judge) nor follows
 // redirects (the canary's own status is what is judged).
 func ProbeClient(p *Plan) (*http.Client, error) {
-	var conf *tls.Config
-	if p.CAFile != "" || p.Insecure {
-		conf = &tls.Config{InsecureSkipVerify: p.Insecure} //nolint:gosec // the user asked for it
-		if p.CAFile != "" {
-			pem, err := os.ReadFile(p.CAFile)
-			if err != nil {
-				return nil, err
-			}
-			pool, err := x509.SystemCertPool()
-			if err != nil || pool == nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ca_file %s holds no PEM certificate", p.CAFile)
-			}
-			conf.RootCAs = pool
-		}
+	conf, err := httpx.TLSConfig(p.CAFile, "", "", p.Insecure)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
 	}
 	tr := httpx.NewTransport(conf)
 	// Enough idle connections for every slot, so a busy probe does not

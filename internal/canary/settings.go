@@ -266,13 +266,13 @@ func validateProbe(s *Settings, set *config.Set, env config.Env, p *Plan) error 
 	if p.Concurrency < 1 {
 		return set.Invalid("Concurrency", fmt.Sprint(p.Concurrency), "must be 1 or more", "a whole number, 1 or more")
 	}
-	if !validToken(p.Method) {
+	if !httpx.IsToken(p.Method) {
 		return set.Invalid("Method", s.Method, "not an HTTP method", "GET, HEAD, POST or another HTTP method token")
 	}
 	for _, h := range s.Headers {
 		name, value, ok := strings.Cut(h, ":")
 		name = strings.TrimSpace(name)
-		if !ok || !validToken(name) {
+		if !ok || !httpx.IsToken(name) {
 			// The value may hold a secret: show only the name.
 			return set.Invalid("Headers", name, "not a 'Name: value' header", "'Name: value', one per line; the value may use ${ENV_VAR}")
 		}
@@ -418,15 +418,3 @@ func queryInvalid(set *config.Set, err error, s *Settings) error {
 // urlSet reports whether a URL setting was given (the loader allocates
 // empty ones).
 func urlSet(u config.URL) bool { return u.URL != nil && u.Host != "" }
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r <= ' ' || r >= 127 || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) {
-			return false
-		}
-	}
-	return true
-}

@@ -2,6 +2,7 @@ package dora
 
 import (
 	"context"
+	"github.com/pmguard/pmguard/internal/clock"
 	"net/http"
 	"path"
 	"sort"
@@ -207,14 +208,7 @@ func (t *Throttle) sleep(ctx context.Context, d time.Duration) error {
 	if t.Sleep != nil {
 		return t.Sleep(ctx, d)
 	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return clock.Sleep(ctx, d)
 }
 
 // RoundTrip waits for the shared pause and the next free slot, then sends.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pmguard/pmguard/internal/clock"
 	"io"
 	"net/http"
 	"sort"
@@ -64,7 +65,7 @@ func Run(ctx context.Context, o Options) error {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = clock.Sleep
 	}
 	if o.Redact == nil {
 		o.Redact = func(s string) string { return s }
@@ -322,20 +323,6 @@ func junitSuite(res Result) report.Suite {
 		s.Cases = append(s.Cases, c)
 	}
 	return s
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // lockedWriter keeps concurrent endpoints' lines whole.

@@ -169,13 +169,13 @@ func Validate(s *Settings, set *config.Set, env config.Env) (*Plan, error) {
 	if p.Concurrency < 1 {
 		return nil, set.Invalid("Concurrency", fmt.Sprint(p.Concurrency), "must be 1 or more", "a whole number, 1 or more")
 	}
-	if !validMethod(p.Method) {
+	if !httpx.IsToken(p.Method) {
 		return nil, set.Invalid("Method", s.Method, "not an HTTP method", "GET, HEAD, POST or another HTTP method token")
 	}
 	for _, h := range s.Headers {
 		name, value, ok := strings.Cut(h, ":")
 		name = strings.TrimSpace(name)
-		if !ok || !validToken(name) {
+		if !ok || !httpx.IsToken(name) {
 			// The value may hold a secret: show only the name part.
 			return nil, set.Invalid("Headers", name, "not a 'Name: value' header", "'Name: value', one per line; the value may use ${ENV_VAR}")
 		}
@@ -233,20 +233,6 @@ func Validate(s *Settings, set *config.Set, env config.Env) (*Plan, error) {
 	p.TLS = conf
 	p.NoFollow = s.NoFollow
 	return p, nil
-}
-
-func validMethod(m string) bool { return m != "" && validToken(m) }
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r <= ' ' || r >= 127 || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) {
-			return false
-		}
-	}
-	return true
 }
 
 func displayURL(u *url.URL) string { return httpx.RedactURL(u.String()) }

@@ -257,6 +257,20 @@ func TLSConfig(caFile, certFile, keyFile string, insecure bool) (*tls.Config, er
 	return conf, nil
 }
 
+// IsToken reports whether s is an HTTP token (RFC 9110), as header names
+// and methods must be.
+func IsToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r >= 127 || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) {
+			return false
+		}
+	}
+	return true
+}
+
 // Redactor removes secret values from text. It is safe for concurrent use.
 type Redactor struct {
 	mu      sync.RWMutex

@@ -8,8 +8,8 @@ import (
 
 func TestFromEnv(t *testing.T) {
 	cases := map[string]string{
-		"https://circleci.com/gh/acme/api/1234":                            "gh/acme/api",
-		"https://circleci.com/bb/acme/api/1234":                            "bb/acme/api",
+		"https://circleci.com/gh/acme/api/1234":                             "gh/acme/api",
+		"https://circleci.com/bb/acme/api/1234":                             "bb/acme/api",
 		"https://app.circleci.com/pipelines/circleci/Xy12/Ab34/5/workflows": "circleci/acme/api",
 		"": "",
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pmguard/pmguard/internal/clock"
 	"io"
 	"os"
 	"strings"
@@ -53,7 +54,7 @@ func (o *Options) defaults() {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = clock.Sleep
 	}
 	if o.Subject == nil {
 		o.Subject = func(context.Context, string) string { return "" }
@@ -63,17 +64,6 @@ func (o *Options) defaults() {
 	}
 	if o.Retries == 0 {
 		o.Retries = 3
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pmguard/pmguard/internal/clock"
 	"io"
 	"os/exec"
 	"sync"
@@ -135,7 +136,7 @@ func (o *Options) defaults() {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = clock.Sleep
 	}
 	if o.LookPath == nil {
 		o.LookPath = exec.LookPath
@@ -150,17 +151,6 @@ func (o *Options) defaults() {
 	}
 	if o.PollMax <= 0 {
 		o.PollMax = 30 * time.Second
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
