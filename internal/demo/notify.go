@@ -65,19 +65,19 @@ func (d *Demo) notify(ctx context.Context) error {
 	return nil
 }
 
-// demoTemplate picks the notice that fits the demo's log so far.
+// demoTemplate picks the incident's first notice: the one the failing guard's
+// own step posts (the demo's rollback is a dry run, so there is no rollback
+// notice to show).
 func demoTemplate(evs []events.Event) (string, string) {
 	template, status := notify.DeploySucceeded, "pass"
 	for _, e := range evs {
 		switch e.Event {
-		case "health_failed", "canary_failed", "canary_inconclusive":
-			template, status = notify.DeployFailed, "fail"
-		case "rollback_initiated", "rollback_skipped":
-			template, status = notify.RollbackStarted, "fail"
-		case "rollback_completed":
-			template, status = notify.RollbackSucceeded, "fail"
+		case "health_failed":
+			return notify.HealthCheckFailed, "fail"
+		case "canary_failed", "canary_inconclusive":
+			return notify.CanaryFailed, "fail"
 		case "rollback_failed":
-			template, status = notify.RollbackFailed, "fail"
+			template, status = notify.DeployFailed, "fail"
 		}
 	}
 	return template, status

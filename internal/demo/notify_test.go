@@ -24,7 +24,7 @@ func TestNotifyStepPrintsTheMessage(t *testing.T) {
 	if err := d.notify(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"template: DEPLOY_FAILED", "Deploy failed: acme/api", "error rate 25% > 2%", "Block Kit:", "slack-message.json"} {
+	for _, want := range []string{"template: CANARY_FAILED", "Canary failed: acme/api", "error rate 25% > 2%", "Block Kit:", "slack-message.json"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
