@@ -107,8 +107,9 @@ func (d *Document) Markdown() string {
 	}
 	w("\n")
 
-	list := func(title string, items []string, prompt string) {
-		w("## %s\n\n", title)
+	// list writes a section (## or ###) of bullets, or the prompt when empty.
+	list := func(heading, title string, items []string, prompt string) {
+		w("%s %s\n\n", heading, title)
 		if len(items) == 0 {
 			w("_%s_\n\n", prompt)
 			return
@@ -118,22 +119,11 @@ func (d *Document) Markdown() string {
 		}
 		w("\n")
 	}
-	list("Contributing factors", d.Contributing, "To be written: conditions that made the failure more likely or worse.")
+	list("##", "Contributing factors", d.Contributing, "To be written: conditions that made the failure more likely or worse.")
 	w("## What went well, what went wrong, where we got lucky\n\n")
-	sub := func(title string, items []string, prompt string) {
-		w("### %s\n\n", title)
-		if len(items) == 0 {
-			w("_%s_\n\n", prompt)
-			return
-		}
-		for _, it := range items {
-			w("- %s\n", mdText(it))
-		}
-		w("\n")
-	}
-	sub("Went well", d.WentWell, "To be written.")
-	sub("Went wrong", d.WentWrong, "To be written.")
-	sub("Got lucky", d.GotLucky, "To be written.")
+	list("###", "Went well", d.WentWell, "To be written.")
+	list("###", "Went wrong", d.WentWrong, "To be written.")
+	list("###", "Got lucky", d.GotLucky, "To be written.")
 
 	w("## Action items\n\n")
 	w("| Action | Priority | Owner | Deadline | Status |\n|---|---|---|---|---|\n")
@@ -144,7 +134,7 @@ func (d *Document) Markdown() string {
 		w("| %s | %s | %s | %s | %s |\n", cell(a.Action), cell(orDash(string(a.Priority))), cell(orDash(a.Owner)), cell(orDash(a.Deadline.String())), cell(statusOr(a.Status)))
 	}
 	w("\n")
-	list("Lessons learned", d.Lessons, "To be written.")
+	list("##", "Lessons learned", d.Lessons, "To be written.")
 
 	w("## Follow-up\n\n")
 	if d.FollowUp != "" {
