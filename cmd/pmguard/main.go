@@ -128,7 +128,7 @@ func (a *app) load(ctx context.Context, verb string, args []string, dst any) (*c
 		return set, err
 	}
 	if len(rest) > 0 {
-		return set, exitcode.Invalidf("pmguard %s: unexpected argument %q: settings are --flags or PMGUARD_%s_* env vars", verb, rest[0], strings.ToUpper(verb))
+		return set, config.Invalidf("pmguard %s: unexpected argument %q: settings are --flags or PMGUARD_%s_* env vars", verb, rest[0], strings.ToUpper(verb))
 	}
 	return set, nil
 }

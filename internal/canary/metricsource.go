@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pmguard/pmguard/internal/clock"
 	"time"
 
-	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/clock"
+	"github.com/pmguard/pmguard/internal/config"
+
 	"github.com/pmguard/pmguard/internal/metrics"
 )
 
@@ -65,7 +66,7 @@ func (m *metricSource) Start(ctx context.Context) error {
 		case errors.Is(err, metrics.ErrNoData):
 			m.warn(fmt.Sprintf("no data yet for %s: %v", sel, err))
 		case isBadQuery(err):
-			return exitcode.Invalidf("%s: %v", m.o.Name, err)
+			return config.Invalidf("%s: %v", m.o.Name, err)
 		default:
 			return fmt.Errorf("cannot start the analysis: %w", err)
 		}

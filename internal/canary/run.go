@@ -15,9 +15,9 @@ import (
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
-	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/report"
+	"github.com/pmguard/pmguard/internal/verdict"
 )
 
 // Options are a run's inputs and dependencies.
@@ -169,7 +169,7 @@ func Run(ctx context.Context, o Options) error {
 	if res.Pass {
 		return nil
 	}
-	return exitcode.Failf("%s", headline(res))
+	return verdict.Failf("%s", headline(res))
 }
 
 func stopReason(ctx context.Context, p *Plan) string {
@@ -186,7 +186,7 @@ func buildSource(p *Plan, o Options, deadline time.Time, out io.Writer) (Source,
 		if client == nil {
 			var err error
 			if client, err = ProbeClient(p); err != nil {
-				return nil, exitcode.Invalid(err)
+				return nil, config.Invalid(err)
 			}
 		}
 		return NewProbe(ProbeOptions{

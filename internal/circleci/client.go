@@ -137,7 +137,7 @@ func FromEnv(env config.Env, o Options) (*Client, error) {
 	}
 	o.Token = strings.TrimSpace(config.Get(env, o.TokenEnv))
 	if o.Token == "" {
-		return nil, &TokenError{Env: o.TokenEnv}
+		return nil, config.Invalid(&TokenError{Env: o.TokenEnv})
 	}
 	o.Host = config.Get(env, HostEnv)
 	return New(o)

@@ -12,6 +12,7 @@ import (
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/exitcode"
 )
 
 const slug = "gh/acme/api"
@@ -287,7 +288,7 @@ func TestDryRunSendsNoWrite(t *testing.T) {
 func TestFromEnv(t *testing.T) {
 	_, err := circleci.FromEnv(config.MapEnv(map[string]string{}), circleci.Options{TokenEnv: "MY_TOKEN"})
 	var te *circleci.TokenError
-	if !errors.As(err, &te) || !strings.Contains(err.Error(), "MY_TOKEN") || te.ExitCode() != 2 {
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "MY_TOKEN") || exitcode.Of(err) != exitcode.BadInput {
 		t.Fatalf("missing token: %v", err)
 	}
 	c, err := circleci.FromEnv(config.MapEnv(map[string]string{"CIRCLE_TOKEN": "abcd1234", "PMGUARD_CIRCLECI_HOST": "https://ci.example.com/"}), circleci.Options{})

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/httpx"
 )
 
@@ -62,9 +61,6 @@ func (e *APIError) Hint() string {
 
 // IsWrite reports whether the failed request was a write.
 func (e *APIError) IsWrite() bool { return e.Method != http.MethodGet && e.Method != http.MethodHead }
-
-// ExitCode: every API failure means pmguard could not do its job (exit 3).
-func (e *APIError) ExitCode() int { return exitcode.CouldNotRun }
 
 // IsNotFound reports whether err is an *APIError with status 404.
 func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
@@ -129,6 +125,3 @@ type TokenError struct{ Env string }
 func (e *TokenError) Error() string {
 	return fmt.Sprintf("no CircleCI API token: env %s is empty or unset (set it in a context or project env var, or name another variable with token_env / --token-env)", e.Env)
 }
-
-// ExitCode makes a missing token bad input (exit 2).
-func (e *TokenError) ExitCode() int { return exitcode.BadInput }

@@ -27,8 +27,6 @@ import (
 	"strings"
 
 	"github.com/sethvargo/go-envconfig"
-
-	"github.com/pmguard/pmguard/internal/exitcode"
 )
 
 // Env looks up environment variables. Verbs take it as a dependency so tests
@@ -64,6 +62,8 @@ type field struct {
 	def     string
 	form    string
 	isBool  bool
+	isList  bool // a repeated flag adds a line; for any other a repeat replaces
+	goType  reflect.Type
 	typname string
 }
 
@@ -89,14 +89,14 @@ func Load(ctx context.Context, verb string, args []string, env Env, dst any, hel
 		if f.flag == "" {
 			continue
 		}
-		fs.Var(&collector{key: f.key, given: given, isBool: f.isBool}, f.flag, f.usage)
+		fs.Var(&collector{key: f.key, given: given, isBool: f.isBool, isList: f.isList}, f.flag, f.usage)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			s.Usage(helpOut)
 			return s, nil, ErrHelp
 		}
-		return s, nil, exitcode.Invalidf("pmguard %s: %v (see pmguard %s --help)", verb, err, verb)
+		return s, nil, Invalidf("pmguard %s: %v (see pmguard %s --help)", verb, err, verb)
 	}
 
 	lookup := &settingsLookuper{prefix: prefix, given: given, env: env}
@@ -129,6 +129,8 @@ func (s *Set) collect(t reflect.Type, prefix string) error {
 			usage:   sf.Tag.Get("usage"),
 			form:    sf.Tag.Get("form"),
 			isBool:  sf.Type.Kind() == reflect.Bool,
+			isList:  sf.Type.Kind() == reflect.Slice,
+			goType:  sf.Type,
 			typname: typeName(sf.Type),
 		}
 		if !strings.HasPrefix(key, "PMGUARD_") {
@@ -207,12 +209,14 @@ func (s *Set) wrap(err error, lookup envconfig.Lookuper, lastKey string) error {
 			return s.invalid(f, val, cause)
 		}
 	}
-	return exitcode.Invalidf("pmguard %s: %v", s.verb, err)
+	return Invalidf("pmguard %s: %v", s.verb, err)
 }
 
 // settingsLookuper finds a setting's value: flags first, then the env var.
-// An empty value counts as unset, since the orb passes every parameter, and an
-// optional one left empty means "use the default".
+// Every value, whatever its type, is normalised the same way: surrounding
+// white space (the trailing newline a CircleCI parameter or a pasted secret
+// brings) is trimmed. An empty value counts as unset, since the orb passes
+// every parameter, and an optional one left empty means "use the default".
 type settingsLookuper struct {
 	last   string // the key looked up last, to name a failing setting
 	prefix string
@@ -223,7 +227,7 @@ type settingsLookuper struct {
 func (l *settingsLookuper) Lookup(key string) (string, bool) {
 	l.last = key
 	if v, ok := l.given[key]; ok {
-		if s := strings.Join(v, "\n"); s != "" {
+		if s := strings.TrimSpace(strings.Join(v, "\n")); s != "" {
 			return s, true
 		}
 	}
@@ -231,6 +235,7 @@ func (l *settingsLookuper) Lookup(key string) (string, bool) {
 		key = l.prefix + key
 	}
 	v, ok := l.env.Lookup(key)
+	v = strings.TrimSpace(v)
 	return v, ok && v != ""
 }
 
@@ -263,8 +268,23 @@ func (e *InputError) Error() string {
 	return b.String()
 }
 
-// ExitCode makes InputError bad input (exit 2).
-func (e *InputError) ExitCode() int { return exitcode.BadInput }
+// InvalidError is bad input or configuration that is not one setting's
+// value (a usage error, a file that cannot be used); exit 2 like InputError.
+type InvalidError struct{ Err error }
+
+func (e *InvalidError) Error() string { return e.Err.Error() }
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+// Invalid marks err as bad input.
+func Invalid(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &InvalidError{Err: err}
+}
+
+// Invalidf returns a bad-input error with a formatted message.
+func Invalidf(format string, a ...any) error { return Invalid(fmt.Errorf(format, a...)) }
 
 func (s *Set) invalid(f *field, value, cause string) error {
 	if len(value) > 200 {
@@ -286,7 +306,7 @@ func (s *Set) Invalid(name, value, cause, form string) error {
 			return e
 		}
 	}
-	return exitcode.Invalidf("pmguard %s: invalid %s %q: %s", s.verb, name, value, cause)
+	return Invalidf("pmguard %s: invalid %s %q: %s", s.verb, name, value, cause)
 }
 
 // EnvVar returns the env var name of the setting held in the Go field name.
@@ -321,15 +341,20 @@ func (s *Set) Usage(w io.Writer) {
 	}
 }
 
-// collector gathers a flag's values; repeated flags keep every value.
+// collector gathers a flag's values: a list setting keeps every value given
+// (one per line), any other setting keeps the last, as most CLIs do.
 type collector struct {
 	key    string
 	given  map[string][]string
 	isBool bool
+	isList bool
 }
 
 func (c *collector) String() string { return "" }
 func (c *collector) Set(v string) error {
+	if !c.isList {
+		c.given[c.key] = nil
+	}
 	c.given[c.key] = append(c.given[c.key], v)
 	return nil
 }

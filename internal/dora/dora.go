@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
-	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/report"
 )
 
@@ -60,7 +60,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	for _, p := range o.EventFile {
 		if _, err := os.Stat(p); err != nil {
-			return nil, exitcode.Invalidf("pmguard dora: event log %s: %v", p, err)
+			return nil, config.Invalidf("pmguard dora: event log %s: %v", p, err)
 		}
 	}
 	end := o.Now().UTC()

@@ -2,7 +2,6 @@ package dora
 
 import (
 	"context"
-	"github.com/pmguard/pmguard/internal/clock"
 	"net/http"
 	"path"
 	"sort"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pmguard/pmguard/internal/clock"
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/httpx"

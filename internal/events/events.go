@@ -27,14 +27,14 @@ import (
 
 // Event is one line of the log. Field names are a contract: never rename one.
 type Event struct {
-	Time       time.Time      `json:"time"`
-	Verb       string         `json:"verb"`
-	Event      string         `json:"event"`
-	Target     string         `json:"target,omitempty"`
-	PipelineID string         `json:"pipeline_id,omitempty"`
-	JobURL     string         `json:"job_url,omitempty"`
-	Figures    map[string]any `json:"figures,omitempty"`
-	Message    string         `json:"message,omitempty"`
+	Time       time.Time `json:"time"`
+	Verb       string    `json:"verb"`
+	Event      string    `json:"event"`
+	Target     string    `json:"target,omitempty"`
+	PipelineID string    `json:"pipeline_id,omitempty"`
+	JobURL     string    `json:"job_url,omitempty"`
+	Figures    Figures   `json:"figures,omitempty"`
+	Message    string    `json:"message,omitempty"`
 
 	// CircleCI context, filled from the job environment.
 	Project        string `json:"project,omitempty"`
@@ -50,8 +50,9 @@ type Log struct {
 	path string
 	job  jobenv.Job
 	now  func() time.Time
-	// Redact is applied to the message and target of every event as a last
-	// guard against a secret reaching the log; nil leaves them as they are.
+	// Redact is applied to every string of every event (message, target,
+	// figures) as a last guard against a secret reaching the log; nil leaves
+	// them as they are.
 	Redact func(string) string
 }
 
@@ -95,6 +96,7 @@ func (l *Log) Append(e Event) error {
 	if l.Redact != nil {
 		e.Message = l.Redact(e.Message)
 		e.Target = l.Redact(e.Target)
+		e.Figures = redactFigures(e.Figures, l.Redact)
 	}
 	line, err := json.Marshal(e)
 	if err != nil {

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/verdict"
 )
 
 func TestOf(t *testing.T) {
@@ -12,10 +15,11 @@ func TestOf(t *testing.T) {
 		want int
 	}{
 		{nil, Pass},
-		{Failf("2 of 3 endpoints failed"), Fail},
-		{fmt.Errorf("canary: %w", Failf("error rate")), Fail},
-		{Invalidf("--interval: bad"), BadInput},
-		{fmt.Errorf("load: %w", Invalid(errors.New("x"))), BadInput},
+		{verdict.Failf("2 of 3 endpoints failed"), Fail},
+		{fmt.Errorf("canary: %w", verdict.Failf("error rate")), Fail},
+		{config.Invalidf("--interval: bad"), BadInput},
+		{fmt.Errorf("load: %w", config.Invalid(errors.New("x"))), BadInput},
+		{&config.InputError{Verb: "health", Param: "interval"}, BadInput},
 		{errors.New("connection refused"), CouldNotRun},
 	}
 	for _, c := range cases {
@@ -23,7 +27,7 @@ func TestOf(t *testing.T) {
 			t.Errorf("Of(%v) = %d, want %d", c.err, got, c.want)
 		}
 	}
-	if Invalid(nil) != nil {
+	if config.Invalid(nil) != nil {
 		t.Error("Invalid(nil) must be nil")
 	}
 }

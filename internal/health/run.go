@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pmguard/pmguard/internal/clock"
 	"io"
 	"net/http"
 	"sort"
@@ -16,9 +15,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/clock"
+	"github.com/pmguard/pmguard/internal/verdict"
+
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
-	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/report"
 )
 
@@ -132,7 +133,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if !res.Pass {
-		return exitcode.Failf("%d of %d endpoint(s) failed: %s", res.Failed, len(results), summarize(results))
+		return verdict.Failf("%d of %d endpoint(s) failed: %s", res.Failed, len(results), summarize(results))
 	}
 	fmt.Fprintf(out, "PASS: %d endpoint(s) healthy in %s\n", len(results), time.Duration(res.ElapsedMS*1e6).Round(time.Millisecond))
 	return nil

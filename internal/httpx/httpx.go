@@ -19,33 +19,64 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"golang.org/x/time/rate"
+
+	"github.com/pmguard/pmguard/internal/clock"
 )
 
 // Options configures a Client. The zero value is usable: 10 s per request,
-// 3 retries, 500 ms to 30 s backoff.
+// 3 retries, 500 ms to 30 s backoff, Retry-After honoured up to 60 s.
 type Options struct {
-	Version    string        // for the User-Agent: pmguard/<version>
-	Timeout    time.Duration // per attempt, including reading the headers
-	Retries    int           // attempts after the first; negative means none
-	WaitMin    time.Duration // first backoff
-	WaitMax    time.Duration // backoff and Retry-After cap
-	TLS        *tls.Config   // nil: system roots
-	NoRedirect bool          // return 3xx responses instead of following them
-	Redactor   *Redactor     // secrets to remove from errors; nil: a new one
-	// Log receives one line per retry (already redacted); nil discards.
+	Version string        // for the User-Agent: pmguard/<version>
+	Timeout time.Duration // per attempt, including reading the headers
+	Retries int           // attempts after the first; negative means none
+	WaitMin time.Duration // first backoff
+	WaitMax time.Duration // backoff cap
+	// MaxRetryAfter caps a server's Retry-After (default MaxRetryAfter). A
+	// wait that would end past the request context's deadline is not taken:
+	// the last response or error is returned at once.
+	MaxRetryAfter time.Duration
+	TLS           *tls.Config // nil: system roots
+	NoRedirect    bool        // return 3xx responses instead of following them
+	Redactor      *Redactor   // secrets to remove from errors; nil: a new one
+	// RPS, when more than 0, spaces the client's requests to at most that
+	// many per second (x/time/rate), across goroutines.
+	RPS float64
+	// CheckRetry decides whether a response or error is retried; nil:
+	// transport errors, 429 and 5xx except 501 (go-retryablehttp's policy).
+	CheckRetry func(ctx context.Context, resp *http.Response, err error) (bool, error)
+	// RetryAfter reads how long the server asked to wait; nil: the
+	// Retry-After header. Datadog's X-RateLimit-Reset is read this way.
+	RetryAfter func(resp *http.Response, now time.Time) (time.Duration, bool)
+	// Log receives one line per retry or pause (already redacted); nil discards.
 	Log func(msg string)
 	// Transport overrides the transport (tests); nil builds one.
 	Transport http.RoundTripper
 }
 
-// Client is the outbound HTTP client every verb uses.
+// MaxRetryAfter is the longest pmguard waits because a server said so.
+const MaxRetryAfter = 60 * time.Second
+
+// maxRedirects bounds a redirect chain, as browsers and curl do.
+const maxRedirects = 10
+
+// Client is the outbound HTTP client every verb uses: one retry policy, one
+// rate limit, one shared pause per host after a 429, and credentials that
+// never follow a redirect to another origin.
 type Client struct {
-	rc       *retryablehttp.Client
+	hc       *http.Client
+	o        Options
 	ua       string
 	redactor *Redactor
+	limiter  *rate.Limiter // nil: no rate limit
+
+	mu     sync.Mutex
+	pauses map[string]time.Time // host -> no request before
+	paused atomic.Int64
 }
 
 // New builds a Client.
@@ -59,6 +90,9 @@ func New(o Options) *Client {
 	if o.WaitMax == 0 {
 		o.WaitMax = 30 * time.Second
 	}
+	if o.MaxRetryAfter == 0 {
+		o.MaxRetryAfter = MaxRetryAfter
+	}
 	if o.Retries == 0 {
 		o.Retries = 3
 	}
@@ -71,53 +105,82 @@ func New(o Options) *Client {
 	if o.Version == "" {
 		o.Version = "dev"
 	}
+	if o.CheckRetry == nil {
+		o.CheckRetry = retryablehttp.DefaultRetryPolicy
+	}
+	if o.RetryAfter == nil {
+		o.RetryAfter = func(resp *http.Response, now time.Time) (time.Duration, bool) { return RetryAfter(resp.Header, now) }
+	}
 	tr := o.Transport
 	if tr == nil {
 		tr = NewTransport(o.TLS)
 	}
-	hc := &http.Client{Transport: tr, Timeout: o.Timeout}
-	if o.NoRedirect {
-		hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := &Client{o: o, ua: "pmguard/" + o.Version, redactor: o.Redactor, pauses: map[string]time.Time{}}
+	c.hc = &http.Client{Transport: tr, Timeout: o.Timeout, CheckRedirect: c.checkRedirect}
+	if o.RPS > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(o.RPS), 1)
 	}
-	rc := retryablehttp.NewClient()
-	rc.HTTPClient = hc
-	rc.RetryMax = o.Retries
-	rc.RetryWaitMin = o.WaitMin
-	rc.RetryWaitMax = o.WaitMax
-	rc.Backoff = Backoff
-	rc.CheckRetry = retryablehttp.DefaultRetryPolicy
-	// Hand the last response back so callers can read API error bodies.
-	rc.ErrorHandler = func(resp *http.Response, err error, tries int) (*http.Response, error) {
-		if resp != nil && err == nil {
-			return resp, nil
-		}
-		if resp != nil {
-			resp.Body.Close()
-		}
-		if err == nil {
-			err = errors.New("no response")
-		}
-		// net/http puts the URL in its errors with only the password masked;
-		// a token in the query or a user name would still show. Redact it
-		// before wrapping, since wrapping fixes the message.
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			uerr.URL = RedactURL(uerr.URL)
-		}
-		return nil, fmt.Errorf("after %d attempt(s): %w", tries, err)
+	return c
+}
+
+// checkRedirect follows at most maxRedirects redirects and, when one leads
+// to another origin (scheme, host or port), drops every header but a few
+// harmless ones: a credential may travel in any header (Circle-Token,
+// DD-API-KEY, a custom X-Api-Key: ${VAR}), and net/http itself strips only
+// Authorization, Cookie and WWW-Authenticate.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if c.o.NoRedirect {
+		return http.ErrUseLastResponse
 	}
-	rc.Logger = nil
-	if o.Log != nil {
-		logf := o.Log
-		red := o.Redactor
-		rc.RequestLogHook = func(_ retryablehttp.Logger, r *http.Request, attempt int) {
-			if attempt > 0 {
-				logf(red.Redact(fmt.Sprintf("retrying %s %s (retry %d of %d)", r.Method, RedactURL(r.URL.String()), attempt, o.Retries)))
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if !SameOrigin(req.URL, via[0].URL) {
+		for k := range req.Header {
+			if !safeHeaders[http.CanonicalHeaderKey(k)] {
+				req.Header.Del(k)
 			}
 		}
 	}
-	return &Client{rc: rc, ua: "pmguard/" + o.Version, redactor: o.Redactor}
+	return nil
 }
+
+// safeHeaders may follow a redirect to another origin.
+var safeHeaders = map[string]bool{
+	"Accept": true, "Accept-Encoding": true, "Accept-Language": true,
+	"User-Agent": true, "Content-Type": true, "Content-Length": true,
+}
+
+// SameOrigin reports whether a and b have the same scheme, host and port.
+func SameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
+}
+
+// Paused is how many times a 429 paused the client's requests to a host.
+func (c *Client) Paused() int64 { return c.paused.Load() }
+
+// StandardClient is an *http.Client that sends through c (for libraries
+// such as slack-go that take one).
+func (c *Client) StandardClient() *http.Client {
+	return &http.Client{Transport: roundTripper{c}}
+}
+
+type roundTripper struct{ c *Client }
+
+func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return rt.c.Do(req) }
 
 // NewTransport returns an HTTP transport with pmguard's connection limits.
 func NewTransport(tlsConf *tls.Config) *http.Transport {
@@ -140,8 +203,11 @@ func (c *Client) Redactor() *Redactor { return c.redactor }
 // UserAgent is the User-Agent the client sends.
 func (c *Client) UserAgent() string { return c.ua }
 
-// Do sends req with retries. On a final 429 or 5xx it returns that response
-// (the caller decides); on a transport failure it returns a redacted error.
+// Do sends req with the client's retry policy. On a final 429 or 5xx it
+// returns that response (the caller decides); on a transport failure it
+// returns a redacted error saying how many attempts were made. No wait (a
+// backoff, a Retry-After, a shared pause, the rate limit) runs past the
+// request context's deadline.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", c.ua)
@@ -150,11 +216,129 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, c.redactor.Error(err)
 	}
-	resp, err := c.rc.Do(rreq)
+	resp, err := c.retrier(req).Do(rreq)
 	if err != nil {
 		return nil, c.redactor.Error(fmt.Errorf("%s %s: %w", req.Method, RedactURL(req.URL.String()), err))
 	}
 	return resp, nil
+}
+
+// attempt is the state of one Do call, so concurrent calls share the client
+// but not their attempt counts.
+type attempt struct {
+	tries int
+	wait  time.Duration // the wait CheckRetry chose for the next attempt
+	why   string        // why the retries stopped early
+}
+
+// retrier builds the go-retryablehttp client for one request; its hooks
+// close over that request's context and attempt state.
+func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
+	ctx := req.Context()
+	st := &attempt{}
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = c.hc
+	rc.Logger = nil
+	rc.RetryMax = c.o.Retries
+	rc.RetryWaitMin, rc.RetryWaitMax = c.o.WaitMin, c.o.WaitMax
+	rc.RequestLogHook = func(_ retryablehttp.Logger, r *http.Request, n int) {
+		st.tries = n + 1
+		if n > 0 {
+			c.log(fmt.Sprintf("retrying %s %s (retry %d of %d)", r.Method, RedactURL(r.URL.String()), n, c.o.Retries))
+		}
+		// Errors surface from the request itself once ctx has ended.
+		_ = c.waitTurn(ctx, r.URL.Host)
+	}
+	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		retry, perr := c.o.CheckRetry(ctx, resp, err)
+		if !retry || perr != nil || st.tries > c.o.Retries {
+			return retry, perr
+		}
+		wait, asked := c.backoff(st.tries-1, resp)
+		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+			c.pause(resp.Request.URL.Host, wait)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
+			st.why = fmt.Sprintf("the next attempt (in %s) would start past the deadline", wait.Round(time.Millisecond))
+			if asked {
+				st.why = fmt.Sprintf("the server asked to wait %s, past the deadline", wait.Round(time.Millisecond))
+			}
+			return false, nil
+		}
+		st.wait = wait
+		return true, nil
+	}
+	rc.Backoff = func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return st.wait }
+	// Hand the last response back so callers can read API error bodies.
+	rc.ErrorHandler = func(resp *http.Response, err error, _ int) (*http.Response, error) {
+		if resp != nil && err == nil {
+			return resp, nil
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if err == nil {
+			err = errors.New("no response")
+		}
+		// net/http puts the URL in its errors with only the password masked;
+		// a token in the query or a user name would still show. Redact it
+		// before wrapping, since wrapping fixes the message.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			uerr.URL = RedactURL(uerr.URL)
+		}
+		if st.why != "" {
+			return nil, fmt.Errorf("after %d attempt(s), stopped because %s: %w", st.tries, st.why, err)
+		}
+		return nil, fmt.Errorf("after %d attempt(s): %w", st.tries, err)
+	}
+	return rc
+}
+
+// backoff is the wait before retry number n+1: the server's Retry-After on
+// 429 and 503 (capped at MaxRetryAfter), else exponential with full jitter.
+func (c *Client) backoff(n int, resp *http.Response) (time.Duration, bool) {
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if d, ok := c.o.RetryAfter(resp, time.Now()); ok {
+			return min(d, c.o.MaxRetryAfter), true
+		}
+	}
+	return Backoff(c.o.WaitMin, c.o.WaitMax, n, nil), false
+}
+
+// pause holds every request to host for d: after a 429, concurrent workers
+// wait together instead of each hitting the limit again.
+func (c *Client) pause(host string, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until := time.Now().Add(d)
+	if until.After(c.pauses[host]) {
+		c.pauses[host] = until
+		c.paused.Add(1)
+		c.log(fmt.Sprintf("rate limited by %s: pausing its requests for %s", host, d.Round(time.Millisecond)))
+	}
+}
+
+// waitTurn waits out host's pause and the rate limit, or until ctx ends.
+func (c *Client) waitTurn(ctx context.Context, host string) error {
+	c.mu.Lock()
+	until := c.pauses[host]
+	c.mu.Unlock()
+	if d := time.Until(until); d > 0 {
+		if err := clock.Sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	if c.limiter != nil {
+		return c.limiter.Wait(ctx)
+	}
+	return nil
+}
+
+func (c *Client) log(msg string) {
+	if c.o.Log != nil {
+		c.o.Log(c.redactor.Redact(msg))
+	}
 }
 
 // Get is a GET with context.
@@ -171,6 +355,8 @@ func (c *Client) Get(ctx context.Context, url string, header http.Header) (*http
 
 // Backoff waits Retry-After on 429 and 503 (capped at max), otherwise an
 // exponential delay with full jitter between min and min*2^attempt (capped).
+// Clients call it with no response for the jittered part and cap a
+// server's Retry-After with MaxRetryAfter instead.
 func Backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		if d, ok := RetryAfter(resp.Header, time.Now()); ok {
@@ -333,8 +519,9 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// RedactURL hides a URL's user info and token-like query values, where
-// secrets live. A URL that does not parse loses its user info and its whole
+// RedactURL hides a URL's user info and every query value, where secrets
+// live (?code=, ?sig=, ?pwd= ... no list of names can be complete); the path
+// and the parameter names stay, so the URL is still recognisable. A URL that does not parse loses its user info and its whole
 // query, since which part is secret cannot be told.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
@@ -348,9 +535,7 @@ func RedactURL(raw string) string {
 	if u.RawQuery != "" {
 		q := u.Query()
 		for k := range q {
-			if sensitiveParam(k) {
-				q.Set(k, "REDACTED")
-			}
+			q.Set(k, "REDACTED")
 		}
 		u.RawQuery = q.Encode()
 	}
@@ -376,8 +561,8 @@ func redactUnparsed(raw string) string {
 }
 
 // URLSecrets returns the values RedactURL hides in u (password, a user name
-// used as a token, token-like query values), so a Redactor can remove them
-// from any text that quotes the URL.
+// used as a token, query values), so a Redactor can remove them from any
+// text that quotes the URL.
 func URLSecrets(u *url.URL) []string {
 	var out []string
 	if u.User != nil {
@@ -387,20 +572,8 @@ func URLSecrets(u *url.URL) []string {
 			out = append(out, u.User.Username())
 		}
 	}
-	for k, vs := range u.Query() {
-		if sensitiveParam(k) {
-			out = append(out, vs...)
-		}
+	for _, vs := range u.Query() {
+		out = append(out, vs...)
 	}
 	return out
-}
-
-func sensitiveParam(k string) bool {
-	k = strings.ToLower(k)
-	for _, s := range []string{"token", "key", "secret", "password", "sig", "auth"} {
-		if strings.Contains(k, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -383,9 +383,11 @@ func TestRedactURL(t *testing.T) {
 		{"https://api.example.com/health", "https://api.example.com/health", nil},
 		{"https://user:hunter2pw@api.example.com/health", "https://REDACTED@api.example.com/health", []string{"hunter2pw", "user:"}},
 		{"https://ghp_tokenvalue@api.example.com/", "https://REDACTED@api.example.com/", []string{"ghp_tokenvalue"}},
-		{"https://api.example.com/h?token=s3cr3t&page=2", "https://api.example.com/h?page=2&token=REDACTED", []string{"s3cr3t"}},
+		{"https://api.example.com/h?token=s3cr3t&page=2", "https://api.example.com/h?page=REDACTED&token=REDACTED", []string{"s3cr3t"}},
+		// Any query value may be a secret (?code=, ?pwd=): all are hidden, names stay.
+		{"https://api.example.com/h?pwd=hunter2&code=x9y8z7", "https://api.example.com/h?code=REDACTED&pwd=REDACTED", []string{"hunter2", "x9y8z7"}},
 		{"https://api.example.com/h?api_key=k1&X-Amz-Signature=abc123&sig=zz9", "", []string{"k1", "abc123", "zz9"}},
-		{"https://api.example.com/h?page=2", "https://api.example.com/h?page=2", nil},
+		{"https://api.example.com/h?page=2", "https://api.example.com/h?page=REDACTED", nil},
 		// Unparseable URLs must not leak either.
 		{"http://user:pw-secret@host:badport/x?token=t0ken", "", []string{"pw-secret", "t0ken"}},
 	}
@@ -410,7 +412,7 @@ func TestURLSecrets(t *testing.T) {
 		{"https://h/x", nil},
 		{"https://u:pw-1@h/x", []string{"pw-1"}},
 		{"https://tok-as-user@h/x", []string{"tok-as-user"}},
-		{"https://h/x?token=t1&page=2&api_key=k2", []string{"k2", "t1"}},
+		{"https://h/x?token=t1&page=2&api_key=k2", []string{"2", "k2", "t1"}},
 	}
 	for _, tt := range tests {
 		u, err := url.Parse(tt.raw)

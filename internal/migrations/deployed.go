@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
-	"github.com/pmguard/pmguard/internal/exitcode"
 )
 
 // BaseDeployed is the base value that means "the commit now in production".
@@ -30,11 +30,11 @@ type Deployed struct {
 // logs at paths (files, or directories of *.jsonl).
 func deployedCommit(paths, names []string) (Deployed, error) {
 	if len(paths) == 0 {
-		return Deployed{}, exitcode.Invalidf("base %q needs the event log of the production deploy: set PMGUARD_EVENTS_FILE (or deployed_log) to it, or set base to a git revision such as origin/main or the deployed SHA from a pipeline parameter", BaseDeployed)
+		return Deployed{}, config.Invalidf("base %q needs the event log of the production deploy: set PMGUARD_EVENTS_FILE (or deployed_log) to it, or set base to a git revision such as origin/main or the deployed SHA from a pipeline parameter", BaseDeployed)
 	}
 	evs, err := events.ReadFiles(paths...)
 	if err != nil && len(evs) == 0 {
-		return Deployed{}, exitcode.Invalidf("base %q: reading the event log: %v", BaseDeployed, err)
+		return Deployed{}, config.Invalidf("base %q: reading the event log: %v", BaseDeployed, err)
 	}
 	found := events.Filter(evs, names...)
 	for i := len(found) - 1; i >= 0; i-- {
@@ -43,7 +43,7 @@ func deployedCommit(paths, names []string) (Deployed, error) {
 			return Deployed{Commit: e.Commit, Event: e.Event, Time: e.Time, JobURL: e.JobURL, Branch: e.Branch}, nil
 		}
 	}
-	return Deployed{}, exitcode.Invalidf("base %q: no %s event with a commit in %s; set base to a git revision instead (origin/main, or the deployed SHA from a pipeline parameter)",
+	return Deployed{}, config.Invalidf("base %q: no %s event with a commit in %s; set base to a git revision instead (origin/main, or the deployed SHA from a pipeline parameter)",
 		BaseDeployed, strings.Join(names, " or "), strings.Join(paths, ", "))
 }
 

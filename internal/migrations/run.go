@@ -18,10 +18,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
-	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/migrations/pgparse"
+	"github.com/pmguard/pmguard/internal/verdict"
 )
 
 // Options are the inputs and dependencies of one check.
@@ -131,25 +132,25 @@ func parseError(file, text string, err error) error {
 // Validate checks settings that need no git or network (exit 2 if bad).
 func (o *Options) Validate() error {
 	if len(o.Migrations) == 0 {
-		return exitcode.Invalidf("no migrations glob given")
+		return config.Invalidf("no migrations glob given")
 	}
 	for _, g := range append(append(append([]string{}, o.Migrations...), o.Code...), o.CodeExclude...) {
 		if !validGlob(g) {
-			return exitcode.Invalidf("%q is not a valid glob", g)
+			return config.Invalidf("%q is not a valid glob", g)
 		}
 	}
 	for _, id := range append(append([]string{}, o.WarnRules...), o.IgnoreRules...) {
 		if _, ok := ruleByID(id); !ok {
-			return exitcode.Invalidf("unknown rule %q; rules are: %s", id, ruleIDs())
+			return config.Invalidf("unknown rule %q; rules are: %s", id, ruleIDs())
 		}
 	}
 	if o.DatabaseURL != "" {
 		if _, err := pgx.ParseConfig(o.DatabaseURL); err != nil {
-			return exitcode.Invalidf("the database URL in $%s cannot be used: %s", o.DatabaseURLEnv, o.redactor().Redact(err.Error()))
+			return config.Invalidf("the database URL in $%s cannot be used: %s", o.DatabaseURLEnv, o.redactor().Redact(err.Error()))
 		}
 	}
 	if o.CompatQueries != "" && o.DatabaseURL == "" {
-		return exitcode.Invalidf("compat_queries needs a database: set database_url_env to the name of the env var holding the URL")
+		return config.Invalidf("compat_queries needs a database: set database_url_env to the name of the env var holding the URL")
 	}
 	return nil
 }
@@ -265,7 +266,7 @@ func Run(ctx context.Context, o Options) error {
 		bad = append(bad, errs...)
 	}
 	if len(bad) > 0 {
-		return exitcode.Invalid(errors.Join(bad...))
+		return config.Invalid(errors.Join(bad...))
 	}
 	for _, f := range files {
 		rep.Files = append(rep.Files, FileInfo{Path: f.Path, Status: f.Status, Format: f.FormatLabel(), Version: f.Version, Statements: len(f.stmts), Skipped: f.Skipped})
@@ -405,7 +406,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if rep.Blocking > 0 {
-		return exitcode.Failf("%s", blockSummary(rep))
+		return verdict.Failf("%s", blockSummary(rep))
 	}
 	return nil
 }
@@ -413,7 +414,7 @@ func Run(ctx context.Context, o Options) error {
 func revError(which string, err error) error {
 	var ge *GitError
 	if errors.As(err, &ge) || !strings.HasPrefix(err.Error(), "running git") {
-		return exitcode.Invalidf("%s: %v", which, err)
+		return config.Invalidf("%s: %v", which, err)
 	}
 	return err
 }
@@ -495,7 +496,7 @@ func (o *Options) realDatabase(ctx context.Context, r repo, baseSHA string, base
 	if o.CompatQueries != "" {
 		queries, err = readCompatQueries(o.CompatQueries, o.CompatQueriesText)
 		if err != nil {
-			return dbResult{}, exitcode.Invalid(err)
+			return dbResult{}, config.Invalid(err)
 		}
 	}
 	c := dbCheck{url: o.DatabaseURL, redact: red.Redact, timeout: o.Timeout, out: o.Stdout}

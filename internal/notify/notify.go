@@ -10,16 +10,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pmguard/pmguard/internal/clock"
 	"io"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/clock"
+
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
-	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/jobenv"
 )
@@ -110,7 +110,7 @@ func Run(ctx context.Context, o Options) error {
 	switch mode {
 	case "preview":
 		if p.failOnError {
-			return exitcode.Invalidf("pmguard notify: no Slack token in $%s and no webhook URL in $%s (fail_on_error is set)", p.tokenEnv, p.webhookEnv)
+			return config.Invalidf("pmguard notify: no Slack token in $%s and no webhook URL in $%s (fail_on_error is set)", p.tokenEnv, p.webhookEnv)
 		}
 		m, _ := r.message(r.facts)
 		fmt.Fprintf(r.out, "pmguard notify: no Slack token in $%s and no webhook URL in $%s: showing the message instead of sending it\n\n", p.tokenEnv, p.webhookEnv)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
-	"github.com/pmguard/pmguard/internal/exitcode"
 )
 
 // Settings are pmguard notify's inputs: flags and PMGUARD_NOTIFY_* env vars.
@@ -73,7 +72,7 @@ func (o *Options) invalid(field, value, cause, form string) error {
 	if o.Set != nil {
 		return o.Set.Invalid(field, value, cause, form)
 	}
-	return exitcode.Invalidf("pmguard notify: invalid %s %q: %s; accepted: %s", field, value, cause, form)
+	return config.Invalidf("pmguard notify: invalid %s %q: %s; accepted: %s", field, value, cause, form)
 }
 
 // resolve checks the settings; every error is bad input, found before any

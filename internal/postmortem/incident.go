@@ -9,9 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/config"
 	"gopkg.in/yaml.v3"
-
-	"github.com/pmguard/pmguard/internal/exitcode"
 )
 
 // Incident is what the team writes in incident.yml: the facts CI cannot know
@@ -225,19 +224,19 @@ const maxIncidentFile = 4 << 20
 func LoadIncident(path string) (*Incident, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, exitcode.Invalidf("incident file %s: %v", path, err)
+		return nil, config.Invalidf("incident file %s: %v", path, err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxIncidentFile+1))
 	if err != nil {
-		return nil, exitcode.Invalidf("incident file %s: %v", path, err)
+		return nil, config.Invalidf("incident file %s: %v", path, err)
 	}
 	if len(b) > maxIncidentFile {
-		return nil, exitcode.Invalidf("incident file %s: larger than %d bytes", path, maxIncidentFile)
+		return nil, config.Invalidf("incident file %s: larger than %d bytes", path, maxIncidentFile)
 	}
 	inc, err := ParseIncident(b)
 	if err != nil {
-		return nil, exitcode.Invalidf("incident file %s: %v", path, err)
+		return nil, config.Invalidf("incident file %s: %v", path, err)
 	}
 	return inc, nil
 }

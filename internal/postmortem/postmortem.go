@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
-	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/report"
 )
 
@@ -152,7 +152,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 func readEventFiles(paths []string) ([]events.Event, error) {
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
-			return nil, exitcode.Invalidf("pmguard postmortem: event log %s: %v", p, unwrapPath(err))
+			return nil, config.Invalidf("pmguard postmortem: event log %s: %v", p, unwrapPath(err))
 		}
 	}
 	evs, err := events.ReadFiles(paths...)

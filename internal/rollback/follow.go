@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
-	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/verdict"
 )
 
 // follow polls the rollback's workflows with backoff until they all finish
@@ -43,7 +43,7 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 			figures["status"] = summary
 			r.event("rollback_failed", res.Target.Version, fmt.Sprintf("%s did not succeed (%s): %s", s.Name(), summary, s.URL), figures)
 			r.updateMarker(ctx, own, "FAILED")
-			return res, exitcode.Failf("rollback %s did not succeed (%s): %s", s.Name(), summary, s.URL)
+			return res, verdict.Failf("rollback %s did not succeed (%s): %s", s.Name(), summary, s.URL)
 		}
 		now := o.Now()
 		if !now.Before(deadline) {
@@ -51,7 +51,7 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 			figures["status"] = summary
 			figures["reason"] = "timeout"
 			r.event("rollback_failed", res.Target.Version, fmt.Sprintf("%s still not finished after %s (%s): %s", s.Name(), o.WaitTimeout, summary, s.URL), figures)
-			return res, exitcode.Failf("rollback %s still not finished after wait_timeout %s (%s): %s", s.Name(), o.WaitTimeout, summary, s.URL)
+			return res, verdict.Failf("rollback %s still not finished after wait_timeout %s (%s): %s", s.Name(), o.WaitTimeout, summary, s.URL)
 		}
 		wait := min(delay, deadline.Sub(now))
 		if err := o.Sleep(ctx, wait); err != nil {

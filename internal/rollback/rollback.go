@@ -14,15 +14,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pmguard/pmguard/internal/clock"
 	"io"
 	"os/exec"
 	"sync"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/clock"
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/verdict"
+
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/events"
-	"github.com/pmguard/pmguard/internal/exitcode"
 )
 
 // Strategies, in the order auto tries them.
@@ -160,26 +162,26 @@ func (o *Options) Validate() error {
 	switch o.Strategy {
 	case "", StrategyAuto, StrategyRollbackPipeline, StrategyDefinition, StrategyTrigger, StrategyRerun:
 	default:
-		return exitcode.Invalidf("strategy %q is not one of auto, rollback_pipeline, definition, trigger, rerun", o.Strategy)
+		return config.Invalidf("strategy %q is not one of auto, rollback_pipeline, definition, trigger, rerun", o.Strategy)
 	}
 	if _, err := ParseVersion(o.Version); err != nil {
-		return exitcode.Invalid(err)
+		return config.Invalid(err)
 	}
 	if o.Strategy == StrategyDefinition && o.DefinitionID == "" {
-		return exitcode.Invalidf("strategy definition needs definition_id")
+		return config.Invalidf("strategy definition needs definition_id")
 	}
 	if o.Strategy == StrategyTrigger && o.ProjectSlug != "" && !circleci.SupportsLegacyTrigger(o.ProjectSlug) {
-		return exitcode.Invalidf("strategy trigger works for GitHub OAuth (gh/) and Bitbucket (bb/) projects only; %s needs strategy definition", o.ProjectSlug)
+		return config.Invalidf("strategy trigger works for GitHub OAuth (gh/) and Bitbucket (bb/) projects only; %s needs strategy definition", o.ProjectSlug)
 	}
 	if o.ProjectSlug == "" {
-		return exitcode.Invalidf("no project: outside CircleCI set project_slug (--project-slug, env PMGUARD_ROLLBACK_PROJECT_SLUG), e.g. gh/org/repo")
+		return config.Invalidf("no project: outside CircleCI set project_slug (--project-slug, env PMGUARD_ROLLBACK_PROJECT_SLUG), e.g. gh/org/repo")
 	}
 	if o.PipelineID == "" && o.WorkflowID == "" {
-		return exitcode.Invalidf("no current pipeline: outside CircleCI set pipeline_id (--pipeline-id, env PMGUARD_ROLLBACK_PIPELINE_ID) or workflow_id")
+		return config.Invalidf("no current pipeline: outside CircleCI set pipeline_id (--pipeline-id, env PMGUARD_ROLLBACK_PIPELINE_ID) or workflow_id")
 	}
 	for k := range o.Parameters {
 		if k == ParamRollback || k == ParamTargetVersion || k == ParamRollbackOf {
-			return exitcode.Invalidf("parameters must not set %s: pmguard sets it", k)
+			return config.Invalidf("parameters must not set %s: pmguard sets it", k)
 		}
 	}
 	return nil
@@ -259,7 +261,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	pattern := o.DeployWorkflow
 	if pattern == "" {
 		if r.workflow == nil {
-			return nil, exitcode.Invalidf("deploy_workflow is not set and there is no current workflow to take its name from (set --deploy-workflow or env PMGUARD_ROLLBACK_DEPLOY_WORKFLOW)")
+			return nil, config.Invalidf("deploy_workflow is not set and there is no current workflow to take its name from (set --deploy-workflow or env PMGUARD_ROLLBACK_DEPLOY_WORKFLOW)")
 		}
 		pattern = r.workflow.Name
 	}
@@ -312,7 +314,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		return r.loopGuard(why), nil
 	}
 	if st.name == StrategyRerun && target.WorkflowID == "" {
-		return nil, exitcode.Failf("strategy rerun needs a run of %q to rerun, and version %s names none", pattern, o.Version)
+		return nil, verdict.Failf("strategy rerun needs a run of %q to rerun, and version %s names none", pattern, o.Version)
 	}
 	r.printf("Target: %s\n  why: %s\n", target.Describe(), target.Why)
 	r.printf("Strategy: %s\n  why: %s\n", st.name, st.why)

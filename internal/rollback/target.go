@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
-	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/verdict"
 )
 
 // Version is a parsed version setting.
@@ -152,7 +152,7 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 			return nil, err
 		}
 		if found == nil {
-			return nil, exitcode.Failf("no pipeline on branch %s with %s=%s and a successful %q run in the %d most recent pages", branch, v.Param, v.Value, pattern, r.o.MaxPages)
+			return nil, verdict.Failf("no pipeline on branch %s with %s=%s and a successful %q run in the %d most recent pages", branch, v.Param, v.Value, pattern, r.o.MaxPages)
 		}
 		found.Version = v.Value
 		found.Why = fmt.Sprintf("pipeline %d has %s=%s and its %s workflow succeeded", found.PipelineNumber, v.Param, v.Value, found.WorkflowName)
@@ -167,7 +167,7 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 		if branch == "" {
 			where = "this project"
 		}
-		return nil, exitcode.Failf("no previous successful run of workflow %q on %s before pipeline %d (searched %d page(s)); nothing to roll back to: set version to a commit SHA or tag", pattern, where, cur.Number, r.o.MaxPages)
+		return nil, verdict.Failf("no previous successful run of workflow %q on %s before pipeline %d (searched %d page(s)); nothing to roll back to: set version to a commit SHA or tag", pattern, where, cur.Number, r.o.MaxPages)
 	}
 	found.Version = found.Revision
 	found.Why = fmt.Sprintf("the last successful run of workflow %q on branch %s before the failed pipeline %d", found.WorkflowName, branch, cur.Number)

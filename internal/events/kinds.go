@@ -1,0 +1,160 @@
+package events
+
+// The event names pmguard writes. They are part of the event log contract:
+// readers (notify, postmortem, dora) and other people's tools match on them,
+// so a name is never changed once released.
+const (
+	HealthStarted  = "health_started"
+	EndpointPassed = "endpoint_passed"
+	EndpointFailed = "endpoint_failed"
+	HealthPassed   = "health_passed"
+	HealthFailed   = "health_failed"
+
+	CanaryStarted      = "canary_started"
+	CanaryStep         = "canary_step"
+	CanaryPassed       = "canary_passed"
+	CanaryFailed       = "canary_failed"
+	CanaryInconclusive = "canary_inconclusive"
+
+	RollbackInitiated = "rollback_initiated"
+	RollbackProgress  = "rollback_progress"
+	RollbackCompleted = "rollback_completed"
+	RollbackFailed    = "rollback_failed"
+	RollbackSkipped   = "rollback_skipped"
+
+	Notified                    = "notified"
+	NotifyFailed                = "notify_failed"
+	IncidentChannelCreated      = "incident_channel_created"
+	PostmortemReminderScheduled = "postmortem_reminder_scheduled"
+
+	PostmortemWritten = "postmortem_written"
+	DoraComputed      = "dora_computed"
+	MigrationOK       = "migration_ok"
+	MigrationBlocked  = "migration_blocked"
+)
+
+// The figures of each kind of event. Writers fill one of these and pass it
+// to Event.SetFigures; readers call Event.Decode with the same type, so the
+// key names live here only. The json tag is the key written; an alias tag
+// lists other keys accepted when reading (earlier releases, other tools).
+
+// HealthRun is the figures of health_started, health_passed and health_failed.
+type HealthRun struct {
+	Endpoints        int      `json:"endpoints"`
+	Passed           int      `json:"passed,omitempty"`
+	Failed           int      `json:"failed,omitempty"`
+	ElapsedS         float64  `json:"elapsed_s,omitempty"`
+	FailingEndpoints []string `json:"failing_endpoints,omitempty"`
+}
+
+// HealthEndpoint is the figures of endpoint_passed and endpoint_failed.
+type HealthEndpoint struct {
+	Attempts     int     `json:"attempts"`
+	ElapsedS     float64 `json:"elapsed_s"`
+	ExpectStatus string  `json:"expect_status,omitempty"`
+	Status       int     `json:"status,omitempty"`
+	LatencyMS    float64 `json:"latency_ms,omitempty"`
+}
+
+// Rollback is the figures of the rollback_* events.
+type Rollback struct {
+	Reason                 string  `json:"reason,omitempty"`
+	Strategy               string  `json:"strategy,omitempty"`
+	TargetVersion          string  `json:"target_version,omitempty" alias:"target"`
+	TargetPipelineNumber   int     `json:"target_pipeline_number,omitempty"`
+	TargetRevision         string  `json:"target_revision,omitempty"`
+	RollbackPipelineID     string  `json:"rollback_pipeline_id,omitempty" alias:"pipeline_id"`
+	RollbackPipelineNumber int     `json:"rollback_pipeline_number,omitempty" alias:"pipeline_number"`
+	RollbackWorkflowID     string  `json:"rollback_workflow_id,omitempty"`
+	RollbackURL            string  `json:"rollback_url,omitempty" alias:"pipeline_url"`
+	FailedPipelineNumber   int     `json:"failed_pipeline_number,omitempty"`
+	FailedPipelineID       string  `json:"failed_pipeline_id,omitempty"`
+	PagesSearched          int     `json:"pages_searched,omitempty"`
+	APICalls               int     `json:"api_calls,omitempty"`
+	SecondsToTrigger       float64 `json:"seconds_to_trigger,omitempty"`
+	WaitSeconds            float64 `json:"wait_seconds,omitempty"`
+	Joined                 bool    `json:"joined,omitempty"`
+	Status                 string  `json:"status,omitempty"`
+}
+
+// Notice is the figures of notified, notify_failed, incident_channel_created
+// and postmortem_reminder_scheduled.
+type Notice struct {
+	Channel            string `json:"channel,omitempty"`
+	ChannelName        string `json:"channel_name,omitempty"`
+	TS                 string `json:"ts,omitempty"`
+	ThreadTS           string `json:"thread_ts,omitempty"`
+	Template           string `json:"template,omitempty"`
+	Parent             bool   `json:"parent,omitempty"`
+	IncidentChannel    bool   `json:"incident_channel,omitempty"`
+	Webhook            bool   `json:"webhook,omitempty"`
+	Error              string `json:"error,omitempty"`
+	Method             string `json:"method,omitempty"`
+	ScheduledMessageID string `json:"scheduled_message_id,omitempty"`
+	PostAt             string `json:"post_at,omitempty"`
+}
+
+// Migrations is the figures of migration_ok and migration_blocked.
+type Migrations struct {
+	Files      int      `json:"files"`
+	Blocking   int      `json:"blocking"`
+	Warnings   int      `json:"warnings"`
+	Allowed    int      `json:"allowed"`
+	BaseCommit string   `json:"base_commit,omitempty"`
+	HeadCommit string   `json:"head_commit,omitempty"`
+	Rules      []string `json:"rules,omitempty"`
+}
+
+// Dora is the figures of dora_computed.
+type Dora struct {
+	Deploys          int     `json:"deploys"`
+	PerWeek          float64 `json:"per_week"`
+	ChangeFailRate   float64 `json:"change_fail_rate"`
+	ReworkRate       float64 `json:"rework_rate"`
+	LeadTimeMedianS  float64 `json:"lead_time_median_s"`
+	RecoveryMedianS  float64 `json:"recovery_median_s"`
+	Level            string  `json:"level,omitempty"`
+	DeployFrequency  string  `json:"deploy_frequency,omitempty"`
+	WindowDays       float64 `json:"window_days,omitempty"`
+	FailedDeploys    int     `json:"failed_deploys,omitempty"`
+	RecoveredDeploys int     `json:"recovered_deploys,omitempty"`
+}
+
+// Postmortem is the figures of postmortem_written.
+type Postmortem struct {
+	TimelineEntries int     `json:"timeline_entries"`
+	TimeToDetectS   float64 `json:"time_to_detect_s,omitempty"`
+	TimeToMitigateS float64 `json:"time_to_mitigate_s,omitempty"`
+	TimeToRestoreS  float64 `json:"time_to_restore_s,omitempty"`
+}
+
+// Canary is the figures of canary_started and the canary verdicts. Latency
+// figures are keyed by percentile ("p95_ms", "baseline_p95_ms"): read them
+// with Figures.Number.
+type Canary struct {
+	Source             string  `json:"source,omitempty"`
+	Verdict            string  `json:"verdict,omitempty"`
+	Step               int     `json:"step,omitempty"`
+	Weight             float64 `json:"weight,omitempty"`
+	Threshold          float64 `json:"threshold,omitempty" alias:"error_threshold"`
+	HealthyErrorRate   float64 `json:"healthy_error_rate,omitempty"`
+	Alpha              float64 `json:"alpha,omitempty"`
+	Beta               float64 `json:"beta,omitempty"`
+	MaxDurationS       float64 `json:"max_duration_s,omitempty"`
+	Percentile         string  `json:"percentile,omitempty"`
+	LatencyThresholdMS float64 `json:"latency_threshold_ms,omitempty"`
+	LatencyQuantile    string  `json:"latency_quantile,omitempty"`
+	Percentage         float64 `json:"percentage,omitempty"`
+	Rate               float64 `json:"rate,omitempty"`
+	IntervalS          float64 `json:"interval_s,omitempty"`
+	ErrorRate          float64 `json:"error_rate"`
+	ErrorRateCILow     float64 `json:"error_rate_ci_low,omitempty"`
+	ErrorRateCIHigh    float64 `json:"error_rate_ci_high,omitempty"`
+	Samples            int     `json:"samples"`
+	Errors             int     `json:"errors"`
+	ElapsedS           float64 `json:"elapsed_s"`
+	Reason             string  `json:"reason,omitempty"`
+	DecidedBy          string  `json:"decided_by,omitempty"`
+	BaselineErrorRate  float64 `json:"baseline_error_rate,omitempty"`
+	BaselineSamples    int     `json:"baseline_samples,omitempty"`
+}

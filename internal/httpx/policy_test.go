@@ -1,0 +1,188 @@
+package httpx_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/httpx"
+)
+
+// A redirect to another origin must not carry any credential header, in
+// whatever header it travels; a same-origin redirect keeps them.
+func TestRedirectDropsCredentialsAcrossOrigins(t *testing.T) {
+	var got sync.Map
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store("other", r.Header.Clone())
+	}))
+	defer other.Close()
+	var origin *httptest.Server
+	origin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/away":
+			http.Redirect(w, r, other.URL+"/landed", http.StatusFound)
+		case "/near":
+			http.Redirect(w, r, origin.URL+"/here", http.StatusFound)
+		case "/here":
+			got.Store("same", r.Header.Clone())
+		}
+	}))
+	defer origin.Close()
+	c := httpx.New(httpx.Options{Retries: -1})
+	for _, path := range []string{"/away", "/near"} {
+		req, _ := http.NewRequest(http.MethodGet, origin.URL+path, nil)
+		for _, h := range []string{"Circle-Token", "DD-API-KEY", "DD-APPLICATION-KEY", "Authorization", "X-Api-Key"} {
+			req.Header.Set(h, "secret-"+h)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	h, _ := got.Load("other")
+	for k := range h.(http.Header) {
+		if k != "User-Agent" && k != "Accept-Encoding" {
+			t.Errorf("header %s followed the redirect to another origin", k)
+		}
+	}
+	same, _ := got.Load("same")
+	if same.(http.Header).Get("X-Api-Key") != "secret-X-Api-Key" || same.(http.Header).Get("Circle-Token") == "" {
+		t.Errorf("same-origin redirect lost its headers: %v", same)
+	}
+}
+
+func TestSameOrigin(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want bool
+	}{
+		{"https://h/x", "https://h:443/y", true},
+		{"https://h/x", "http://h/x", false},
+		{"https://h/x", "https://h:8443/x", false},
+		{"https://h/x", "https://evil.h/x", false},
+		{"http://H:80/", "http://h/", true},
+	}
+	for _, c := range cases {
+		a, _ := http.NewRequest("GET", c.a, nil)
+		b, _ := http.NewRequest("GET", c.b, nil)
+		if got := httpx.SameOrigin(a.URL, b.URL); got != c.want {
+			t.Errorf("SameOrigin(%s, %s) = %v", c.a, c.b, got)
+		}
+	}
+}
+
+// A Retry-After that would end past the caller's deadline is not waited
+// out: the request returns the 429 at once.
+func TestRetryAfterNeverPastTheDeadline(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	c := httpx.New(httpx.Options{Retries: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := c.Get(ctx, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || calls.Load() != 1 || ctx.Err() != nil {
+		t.Fatalf("status %d after %d calls, ctx %v: waited for Retry-After past the deadline", resp.StatusCode, calls.Load(), ctx.Err())
+	}
+}
+
+// Retry-After is capped at MaxRetryAfter: with a cap of 1 ms, a server asking
+// for an hour is retried at once, every attempt counted.
+func TestRetryAfterIsCapped(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) < 3 {
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	defer srv.Close()
+	c := httpx.New(httpx.Options{Retries: 3, MaxRetryAfter: time.Millisecond})
+	resp, err := c.Get(context.Background(), srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || calls.Load() != 3 || c.Paused() != 2 {
+		t.Fatalf("status %d, calls %d, pauses %d", resp.StatusCode, calls.Load(), c.Paused())
+	}
+}
+
+// After one 429, every concurrent request to that host waits the shared
+// pause: the server sees no request inside the window it asked for.
+func TestOneSharedPausePerHost(t *testing.T) {
+	var mu sync.Mutex
+	var limitedAt time.Time
+	var early int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if limitedAt.IsZero() {
+			limitedAt = now
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		if now.Sub(limitedAt) < 900*time.Millisecond && r.Header.Get("X-Started") == "late" {
+			early++
+		}
+	}))
+	defer srv.Close()
+	c := httpx.New(httpx.Options{Retries: 2})
+	first, _ := http.NewRequest("GET", srv.URL, nil)
+	resp, err := c.Do(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", srv.URL, nil)
+			req.Header.Set("X-Started", "late")
+			if resp, err := c.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if early != 0 {
+		t.Fatalf("%d requests were sent inside the pause another request's 429 asked for", early)
+	}
+}
+
+// A transport error reports the attempts actually made.
+func TestAttemptsCounted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	url := srv.URL
+	srv.Close()
+	c := httpx.New(httpx.Options{Retries: 2, WaitMin: time.Millisecond, WaitMax: 2 * time.Millisecond})
+	_, err := c.Get(context.Background(), url, nil)
+	if err == nil || !contains(err.Error(), "after 3 attempt(s)") {
+		t.Fatalf("err = %v", err)
+	}
+	c = httpx.New(httpx.Options{Retries: -1})
+	_, err = c.Get(context.Background(), url, nil)
+	if err == nil || !contains(err.Error(), "after 1 attempt(s)") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
