@@ -19,6 +19,7 @@ import (
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // Set at release time with -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
@@ -38,13 +39,13 @@ type app struct {
 	date    string
 }
 
-type verb struct {
+type command struct {
 	summary string
 	run     func(a *app, ctx context.Context, args []string) error
 }
 
-func (a *app) verbs() map[string]verb {
-	return map[string]verb{
+func (a *app) verbs() map[string]command {
+	return map[string]command{
 		"health":     {"poll health endpoints after a deploy", (*app).health},
 		"canary":     {"judge a canary's error rate and latency with a sequential test", (*app).canary},
 		"rollback":   {"trigger the rollback pipeline through the CircleCI API, exactly once", (*app).rollback},
@@ -103,7 +104,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 	return code
 }
 
-func (a *app) usage(verbs map[string]verb) {
+func (a *app) usage(verbs map[string]command) {
 	fmt.Fprintf(a.stdout, "pmguard %s: guard CircleCI deploys and turn incidents into post-mortems\n\nUsage: pmguard <verb> [flags]   (pmguard <verb> --help for its settings)\n\n", a.version)
 	names := make([]string, 0, len(verbs))
 	for n := range verbs {
@@ -119,6 +120,11 @@ func (a *app) usage(verbs map[string]verb) {
 func (a *app) printVersion(_ context.Context, _ []string) error {
 	fmt.Fprintf(a.stdout, "pmguard %s (commit %s, built %s)\n", a.version, a.commit, a.date)
 	return nil
+}
+
+// deps is the shared dependency set the verbs are built with.
+func (a *app) deps() *verb.Deps {
+	return verb.New(a.env, a.stdout, a.stderr, a.version)
 }
 
 // load parses a verb's settings from args and the environment into dst.

@@ -62,7 +62,8 @@ type field struct {
 	def     string
 	form    string
 	isBool  bool
-	isList  bool // a repeated flag adds a line; for any other a repeat replaces
+	isList  bool    // a repeated flag adds a line; for any other a repeat replaces
+	addr    uintptr // the field's address in the loaded settings, for Invalid
 	goType  reflect.Type
 	typname string
 }
@@ -78,7 +79,7 @@ type Set struct {
 func Load(ctx context.Context, verb string, args []string, env Env, dst any, helpOut io.Writer) (*Set, []string, error) {
 	prefix := "PMGUARD_" + strings.ToUpper(verb) + "_"
 	s := &Set{verb: verb}
-	if err := s.collect(reflect.TypeOf(dst).Elem(), prefix); err != nil {
+	if err := s.collect(reflect.ValueOf(dst).Elem(), prefix); err != nil {
 		return nil, nil, err
 	}
 
@@ -107,13 +108,14 @@ func Load(ctx context.Context, verb string, args []string, env Env, dst any, hel
 	return s, fs.Args(), nil
 }
 
-func (s *Set) collect(t reflect.Type, prefix string) error {
+func (s *Set) collect(v reflect.Value, prefix string) error {
+	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		tag, ok := sf.Tag.Lookup("env")
 		if !ok {
 			if sf.Type.Kind() == reflect.Struct {
-				if err := s.collect(sf.Type, prefix); err != nil {
+				if err := s.collect(v.Field(i), prefix); err != nil {
 					return err
 				}
 			}
@@ -131,12 +133,16 @@ func (s *Set) collect(t reflect.Type, prefix string) error {
 			isBool:  sf.Type.Kind() == reflect.Bool,
 			isList:  sf.Type.Kind() == reflect.Slice,
 			goType:  sf.Type,
+			addr:    v.Field(i).Addr().Pointer(),
 			typname: typeName(sf.Type),
 		}
 		if !strings.HasPrefix(key, "PMGUARD_") {
 			f.env = prefix + key
 		}
 		f.param = strings.ToLower(strings.TrimPrefix(key, "PMGUARD_"))
+		if o := sf.Tag.Get("orb"); o != "" { // the orb names this parameter differently
+			f.param = o
+		}
 		for _, o := range strings.Split(opts, ",") {
 			o = strings.TrimSpace(o)
 			if d, ok := strings.CutPrefix(o, "default="); ok {
@@ -293,12 +299,19 @@ func (s *Set) invalid(f *field, value, cause string) error {
 	return &InputError{Verb: s.verb, Param: f.param, Flag: f.flag, Env: f.env, Value: value, Cause: cause, Form: f.form}
 }
 
-// Invalid reports a value of the setting held in the Go field name that the
-// verb rejected after loading (a cross-field rule, an enum). form overrides
-// the type's accepted form when not empty.
-func (s *Set) Invalid(name, value, cause, form string) error {
+// Invalid reports a value of a setting that the verb rejected after loading
+// (a cross-field rule, an enum). The setting is given as a pointer to its
+// field in the loaded settings (&s.Timeout), so the message names its orb
+// parameter, flag and env var. form overrides the type's accepted form when
+// not empty.
+func (s *Set) Invalid(setting any, value, cause, form string) error {
+	name, _ := setting.(string) // a Go field name: older callers
+	var addr uintptr
+	if rv := reflect.ValueOf(setting); rv.Kind() == reflect.Pointer {
+		addr = rv.Pointer()
+	}
 	for _, f := range s.fields {
-		if f.name == name {
+		if f.name == name && name != "" || addr != 0 && f.addr == addr {
 			e := s.invalid(f, value, cause).(*InputError)
 			if form != "" {
 				e.Form = form
@@ -306,7 +319,7 @@ func (s *Set) Invalid(name, value, cause, form string) error {
 			return e
 		}
 	}
-	return Invalidf("pmguard %s: invalid %s %q: %s", s.verb, name, value, cause)
+	return Invalidf("pmguard %s: invalid setting %q: %s", s.verb, value, cause)
 }
 
 // EnvVar returns the env var name of the setting held in the Go field name.

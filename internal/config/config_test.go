@@ -142,3 +142,38 @@ func isBadInput(err error) bool {
 	var iv *InvalidError
 	return errors.As(err, &ie) || errors.As(err, &iv)
 }
+
+// Invalid takes the setting as a pointer to its field and names the orb
+// parameter (the orb tag when the orb spells it differently), flag and env var.
+func TestInvalidByField(t *testing.T) {
+	var s struct {
+		Expect string `env:"EXPECT_STATUS" orb:"expected_status" flag:"expect-status"`
+		Rate   Count  `env:"RATE" flag:"rate"`
+	}
+	set, _, err := Load(context.Background(), "health", []string{"--rate", "5", "--rate", "7"}, MapEnv(nil), &s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Rate != 7 {
+		t.Errorf("a repeated scalar flag: rate %d, want the last (7)", s.Rate)
+	}
+	got := set.Invalid(&s.Expect, "abc", "bad", "").Error()
+	for _, want := range []string{"invalid expected_status", "--expect-status", "PMGUARD_HEALTH_EXPECT_STATUS"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q lacks %q", got, want)
+		}
+	}
+}
+
+func TestParsePercent(t *testing.T) {
+	for in, want := range map[string]float64{"2%": 0.02, "0.02": 0.02, " 25% \n": 0.25, "1": 1, "0": 0} {
+		if got, err := ParsePercent(in); err != nil || got != want {
+			t.Errorf("ParsePercent(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"25", "120%", "-1%", "x", "NaN"} {
+		if _, err := ParsePercent(in); err == nil {
+			t.Errorf("ParsePercent(%q) accepted", in)
+		}
+	}
+}

@@ -53,20 +53,34 @@ func (Count) Form() string { return "a whole number, 0 or more" }
 type Percent float64
 
 func (p *Percent) EnvDecode(_ context.Context, v string) error {
-	v = strings.TrimSpace(v)
-	pct := strings.HasSuffix(v, "%")
-	f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(v, "%")), 64)
+	f, err := ParsePercent(v)
 	if err != nil {
-		return valueErrorf("not a percentage")
-	}
-	if pct {
-		f /= 100
-	}
-	if f < 0 || f > 1 || f != f {
-		return valueErrorf("out of range")
+		return err
 	}
 	*p = Percent(f)
 	return nil
+}
+
+// ParsePercent is the one percentage parser: "2%" and "0.02" are 0.02. A
+// bare number above 1 ("25") is rejected rather than guessed at, since it
+// could mean 25% or be a typo for 0.25. Every verb and every file pmguard
+// reads (incident.yml, targets) uses it.
+func ParsePercent(v string) (float64, error) {
+	v = strings.TrimSpace(v)
+	pct := strings.HasSuffix(v, "%")
+	f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(v, "%")), 64)
+	if err != nil || f != f {
+		return 0, valueErrorf("not a percentage")
+	}
+	if pct {
+		f /= 100
+	} else if f > 1 {
+		return 0, valueErrorf("%s without a %% sign is ambiguous: write %s%% or %s", v, v, strconv.FormatFloat(f/100, 'g', -1, 64))
+	}
+	if f < 0 || f > 1 {
+		return 0, valueErrorf("out of range")
+	}
+	return f, nil
 }
 
 func (Percent) Form() string { return "a percentage such as 2% or 0.02, from 0% to 100%" }
