@@ -44,8 +44,8 @@ type Pin struct {
 var (
 	includeRe      = regexp.MustCompile(`<<\s*include\(([\w/.]+)\)\s*>>`)
 	looseIncludeRe = regexp.MustCompile(`<<\s*include\(`)
-	versionRe  = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+-]*$`)
-	checksumRe = regexp.MustCompile(`^([0-9a-f]{64}) [ *](\S+)$`)
+	versionRe      = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+-]*$`)
+	checksumRe     = regexp.MustCompile(`^([0-9a-f]{64}) [ *](\S+)$`)
 )
 
 // ArchiveName is the release archive of a version for os/arch; the install
