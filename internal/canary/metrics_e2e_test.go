@@ -15,7 +15,7 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/metrics/promtest"
+	"github.com/pmguard/pmguard/internal/metricsource/promtest"
 )
 
 // loadWith is load with a chosen HTTP policy for the metric client.

@@ -14,7 +14,7 @@ import (
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/jobenv"
-	"github.com/pmguard/pmguard/internal/metrics"
+	"github.com/pmguard/pmguard/internal/metricsource"
 )
 
 func readResult(t *testing.T, path string) *Result {
@@ -59,13 +59,13 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 // fakeMetrics answers each read from a script: counts per call, or an error.
 type fakeMetrics struct {
 	mu      sync.Mutex
-	counts  func(call int, sel string) (metrics.Counts, error)
+	counts  func(call int, sel string) (metricsource.Counts, error)
 	latency func(call int, sel string) (time.Duration, error)
 	calls   map[string]int
 	windows []time.Duration
 }
 
-func (f *fakeMetrics) Counts(_ context.Context, sel string, w metrics.Window) (metrics.Counts, error) {
+func (f *fakeMetrics) Counts(_ context.Context, sel string, w metricsource.Window) (metricsource.Counts, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.calls == nil {
@@ -76,7 +76,7 @@ func (f *fakeMetrics) Counts(_ context.Context, sel string, w metrics.Window) (m
 	return f.counts(f.calls[sel], sel)
 }
 
-func (f *fakeMetrics) Latency(_ context.Context, sel string, _ float64, _ metrics.Window) (time.Duration, error) {
+func (f *fakeMetrics) Latency(_ context.Context, sel string, _ float64, _ metricsource.Window) (time.Duration, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.latency == nil {
@@ -85,7 +85,7 @@ func (f *fakeMetrics) Latency(_ context.Context, sel string, _ float64, _ metric
 	return f.latency(f.calls[sel], sel)
 }
 
-func metricPlan(m metrics.Source) *Plan {
+func metricPlan(m metricsource.Source) *Plan {
 	c := defaultCriteria()
 	c.PerRequest = false
 	return &Plan{
@@ -118,19 +118,19 @@ func runMetric(t *testing.T, p *Plan) (*Result, error, *fakeClock, string, []eve
 func TestMetricVerdicts(t *testing.T) {
 	tests := []struct {
 		name      string
-		counts    func(int, string) (metrics.Counts, error)
+		counts    func(int, string) (metricsource.Counts, error)
 		onInconcl string
 		want      State
 		code      int
 		event     string
 	}{
-		{"bad canary fails", func(int, string) (metrics.Counts, error) { return metrics.Counts{Total: 300, Errors: 30}, nil }, "fail", Failed, exitcode.Fail, "canary_failed"},
-		{"healthy canary passes", func(int, string) (metrics.Counts, error) { return metrics.Counts{Total: 300, Errors: 1}, nil }, "fail", Passed, exitcode.Pass, "canary_passed"},
-		{"no traffic is inconclusive", func(int, string) (metrics.Counts, error) { return metrics.Counts{}, nil }, "fail", Inconclusive, exitcode.Fail, "canary_inconclusive"},
-		{"no series is inconclusive", func(int, string) (metrics.Counts, error) {
-			return metrics.Counts{}, &metrics.NoDataError{Source: "prometheus", Query: "q", Reason: "no series matched"}
+		{"bad canary fails", func(int, string) (metricsource.Counts, error) { return metricsource.Counts{Total: 300, Errors: 30}, nil }, "fail", Failed, exitcode.Fail, "canary_failed"},
+		{"healthy canary passes", func(int, string) (metricsource.Counts, error) { return metricsource.Counts{Total: 300, Errors: 1}, nil }, "fail", Passed, exitcode.Pass, "canary_passed"},
+		{"no traffic is inconclusive", func(int, string) (metricsource.Counts, error) { return metricsource.Counts{}, nil }, "fail", Inconclusive, exitcode.Fail, "canary_inconclusive"},
+		{"no series is inconclusive", func(int, string) (metricsource.Counts, error) {
+			return metricsource.Counts{}, &metricsource.NoDataError{Source: "prometheus", Query: "q", Reason: "no series matched"}
 		}, "fail", Inconclusive, exitcode.Fail, "canary_inconclusive"},
-		{"inconclusive may pass", func(int, string) (metrics.Counts, error) { return metrics.Counts{}, nil }, "pass", Inconclusive, exitcode.Pass, "canary_inconclusive"},
+		{"inconclusive may pass", func(int, string) (metricsource.Counts, error) { return metricsource.Counts{}, nil }, "pass", Inconclusive, exitcode.Pass, "canary_inconclusive"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,11 +162,11 @@ func TestMetricVerdicts(t *testing.T) {
 
 func TestMetricSourceErrors(t *testing.T) {
 	t.Run("consecutive failures fail the canary", func(t *testing.T) {
-		m := &fakeMetrics{counts: func(call int, _ string) (metrics.Counts, error) {
+		m := &fakeMetrics{counts: func(call int, _ string) (metricsource.Counts, error) {
 			if call == 1 { // the check before the analysis
-				return metrics.Counts{}, nil
+				return metricsource.Counts{}, nil
 			}
-			return metrics.Counts{}, errors.New("prometheus: 503 Service Unavailable")
+			return metricsource.Counts{}, errors.New("prometheus: 503 Service Unavailable")
 		}}
 		res, err, _, out, _ := runMetric(t, metricPlan(m))
 		if res.Verdict != Failed || res.Check != "source" || exitcode.Of(err) != exitcode.Fail {
@@ -177,11 +177,11 @@ func TestMetricSourceErrors(t *testing.T) {
 		}
 	})
 	t.Run("a success resets the count", func(t *testing.T) {
-		m := &fakeMetrics{counts: func(call int, _ string) (metrics.Counts, error) {
+		m := &fakeMetrics{counts: func(call int, _ string) (metricsource.Counts, error) {
 			if call == 1 || call%3 == 0 {
-				return metrics.Counts{Total: 300, Errors: 1}, nil
+				return metricsource.Counts{Total: 300, Errors: 1}, nil
 			}
-			return metrics.Counts{}, errors.New("timeout")
+			return metricsource.Counts{}, errors.New("timeout")
 		}}
 		res, _, _, out, _ := runMetric(t, metricPlan(m))
 		if res.Verdict != Passed {
@@ -193,17 +193,17 @@ func TestMetricSourceErrors(t *testing.T) {
 		err  error
 		code int
 	}{
-		{"bad query is bad input", &metrics.QueryError{Source: "prometheus", Status: 400, Type: "bad_data", Message: `1:10: parse error: unexpected "}"`, Query: "sum(x"}, exitcode.BadInput},
-		{"refused credentials cannot run", &metrics.AuthError{Source: "prometheus", Status: 401, Hint: "check the token"}, exitcode.CouldNotRun},
+		{"bad query is bad input", &metricsource.QueryError{Source: "prometheus", Status: 400, Type: "bad_data", Message: `1:10: parse error: unexpected "}"`, Query: "sum(x"}, exitcode.BadInput},
+		{"refused credentials cannot run", &metricsource.AuthError{Source: "prometheus", Status: 401, Hint: "check the token"}, exitcode.CouldNotRun},
 		{"unreachable cannot run", errors.New("dial tcp 127.0.0.1:9: connection refused"), exitcode.CouldNotRun},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := &fakeMetrics{counts: func(int, string) (metrics.Counts, error) { return metrics.Counts{}, tc.err }}
+			m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) { return metricsource.Counts{}, tc.err }}
 			_, err, clk, _, evs := runMetric(t, metricPlan(m))
 			if exitcode.Of(err) != tc.code {
 				t.Fatalf("exit %d (%v), want %d", exitcode.Of(err), err, tc.code)
 			}
-			if qe := (*metrics.QueryError)(nil); errors.As(tc.err, &qe) && !strings.Contains(err.Error(), qe.Message) {
+			if qe := (*metricsource.QueryError)(nil); errors.As(tc.err, &qe) && !strings.Contains(err.Error(), qe.Message) {
 				t.Errorf("the server's message is not shown verbatim: %v", err)
 			}
 			if clk.slept != 0 {
@@ -217,7 +217,7 @@ func TestMetricSourceErrors(t *testing.T) {
 }
 
 func TestMetricLastIntervalIsCutAtMaxDuration(t *testing.T) {
-	m := &fakeMetrics{counts: func(int, string) (metrics.Counts, error) { return metrics.Counts{Total: 10}, nil }}
+	m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) { return metricsource.Counts{Total: 10}, nil }}
 	p := metricPlan(m)
 	p.MaxDuration = 100 * time.Second // 3 intervals of 30 s and one of 10 s
 	p.Criteria.MinSamples = 1000
@@ -234,11 +234,11 @@ func TestMetricLastIntervalIsCutAtMaxDuration(t *testing.T) {
 }
 
 func TestMetricBaseline(t *testing.T) {
-	m := &fakeMetrics{counts: func(_ int, sel string) (metrics.Counts, error) {
+	m := &fakeMetrics{counts: func(_ int, sel string) (metricsource.Counts, error) {
 		if sel == "base" {
-			return metrics.Counts{Total: 3000, Errors: 10}, nil
+			return metricsource.Counts{Total: 3000, Errors: 10}, nil
 		}
-		return metrics.Counts{Total: 300, Errors: 4}, nil // 1.3%: passes the absolute test, 4x the baseline
+		return metricsource.Counts{Total: 300, Errors: 4}, nil // 1.3%: passes the absolute test, 4x the baseline
 	}}
 	p := metricPlan(m)
 	p.BaselineSelector = "base"
@@ -251,7 +251,7 @@ func TestMetricBaseline(t *testing.T) {
 }
 
 func TestJUnitReport(t *testing.T) {
-	m := &fakeMetrics{counts: func(int, string) (metrics.Counts, error) { return metrics.Counts{Total: 300, Errors: 30}, nil }}
+	m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) { return metricsource.Counts{Total: 300, Errors: 30}, nil }}
 	p := metricPlan(m)
 	p.Criteria.Latency = time.Second
 	dir := t.TempDir()

@@ -11,7 +11,7 @@ import (
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/metrics"
+	"github.com/pmguard/pmguard/internal/metricsource"
 )
 
 // Settings are pmguard canary's inputs: flags and PMGUARD_CANARY_* env vars.
@@ -163,7 +163,7 @@ type Plan struct {
 	CAFile           string
 
 	// Metric sources.
-	Metrics          metrics.Source
+	Metrics          metricsource.Source
 	MetricsName      string // "prometheus at https://..." for messages
 	CanarySelector   string
 	BaselineSelector string
@@ -324,7 +324,7 @@ func validateMetrics(s *Settings, set *config.Set, env config.Env, p *Plan, http
 			if sel.v == "" {
 				continue
 			}
-			if err := metrics.CheckSelector(sel.v); err != nil {
+			if err := metricsource.CheckSelector(sel.v); err != nil {
 				return set.Invalid(sel.field, sel.v, err.Error(), "")
 			}
 		}
@@ -341,9 +341,9 @@ func validateMetrics(s *Settings, set *config.Set, env config.Env, p *Plan, http
 				p.Secrets = append(p.Secrets, pw)
 			}
 		}
-		prom, err := metrics.NewPrometheus(metrics.PrometheusOptions{
+		prom, err := metricsource.NewPrometheus(metricsource.PrometheusOptions{
 			URL: s.PrometheusURL.String(), Token: token, TokenEnv: string(s.PrometheusTokenEnv),
-			Queries: metrics.PromQueries{Errors: s.ErrorQuery, Total: s.TotalQuery, Latency: s.LatencyQuery},
+			Queries: metricsource.PromQueries{Errors: s.ErrorQuery, Total: s.TotalQuery, Latency: s.LatencyQuery},
 			HTTP:    httpOpts,
 		})
 		if err != nil {
@@ -358,7 +358,7 @@ func validateMetrics(s *Settings, set *config.Set, env config.Env, p *Plan, http
 			if sel.v == "" {
 				continue
 			}
-			if err := metrics.CheckDatadogSelector(sel.v); err != nil {
+			if err := metricsource.CheckDatadogSelector(sel.v); err != nil {
 				return set.Invalid(sel.field, sel.v, err.Error(), "")
 			}
 		}
@@ -375,9 +375,9 @@ func validateMetrics(s *Settings, set *config.Set, env config.Env, p *Plan, http
 		if site == "" && s.DDSiteEnv != "" {
 			site = strings.TrimSpace(config.Get(env, string(s.DDSiteEnv)))
 		}
-		o := metrics.DatadogOptions{
+		o := metricsource.DatadogOptions{
 			APIKey: apiKey, AppKey: appKey, APIKeyEnv: string(s.DDAPIKeyEnv), AppKeyEnv: string(s.DDAppKeyEnv),
-			Queries: metrics.DatadogQueries{Errors: s.ErrorQuery, Hits: s.TotalQuery, Latency: s.LatencyQuery},
+			Queries: metricsource.DatadogQueries{Errors: s.ErrorQuery, Hits: s.TotalQuery, Latency: s.LatencyQuery},
 			HTTP:    httpOpts,
 		}
 		// A URL names an API endpoint directly (a proxy, a regional gateway).
@@ -386,7 +386,7 @@ func validateMetrics(s *Settings, set *config.Set, env config.Env, p *Plan, http
 		} else {
 			o.Site = site
 		}
-		dd, err := metrics.NewDatadog(o)
+		dd, err := metricsource.NewDatadog(o)
 		if err != nil {
 			return queryInvalid(set, err, s)
 		}
@@ -397,7 +397,7 @@ func validateMetrics(s *Settings, set *config.Set, env config.Env, p *Plan, http
 
 // queryInvalid names the setting a metric client's option error is about.
 func queryInvalid(set *config.Set, err error, s *Settings) error {
-	var se *metrics.InputError
+	var se *metricsource.InputError
 	if errors.As(err, &se) {
 		for _, f := range []struct{ name, v string }{{"ErrorQuery", s.ErrorQuery}, {"TotalQuery", s.TotalQuery}, {"LatencyQuery", s.LatencyQuery}} {
 			if f.v != "" && f.v == se.Input {
