@@ -124,7 +124,9 @@ func TestMetricVerdicts(t *testing.T) {
 		code      int
 		event     string
 	}{
-		{"bad canary fails", func(int, string) (metricsource.Counts, error) { return metricsource.Counts{Total: 300, Errors: 30}, nil }, "fail", Failed, exitcode.Fail, "canary_failed"},
+		{"bad canary fails", func(int, string) (metricsource.Counts, error) {
+			return metricsource.Counts{Total: 300, Errors: 30}, nil
+		}, "fail", Failed, exitcode.Fail, "canary_failed"},
 		{"healthy canary passes", func(int, string) (metricsource.Counts, error) { return metricsource.Counts{Total: 300, Errors: 1}, nil }, "fail", Passed, exitcode.Pass, "canary_passed"},
 		{"no traffic is inconclusive", func(int, string) (metricsource.Counts, error) { return metricsource.Counts{}, nil }, "fail", Inconclusive, exitcode.Fail, "canary_inconclusive"},
 		{"no series is inconclusive", func(int, string) (metricsource.Counts, error) {
@@ -251,7 +253,9 @@ func TestMetricBaseline(t *testing.T) {
 }
 
 func TestJUnitReport(t *testing.T) {
-	m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) { return metricsource.Counts{Total: 300, Errors: 30}, nil }}
+	m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) {
+		return metricsource.Counts{Total: 300, Errors: 30}, nil
+	}}
 	p := metricPlan(m)
 	p.Criteria.Latency = time.Second
 	dir := t.TempDir()
