@@ -85,17 +85,20 @@ func (f *fakeMetrics) Latency(_ context.Context, sel string, _ float64, _ metric
 	return f.latency(f.calls[sel], sel)
 }
 
-func metricPlan(m metricsource.Source) *Plan {
-	c := defaultCriteria()
-	c.PerRequest = false
-	return &Plan{
-		Source: "prometheus", Target: `{track="canary"}`, Criteria: c, MaxDuration: 5 * time.Minute,
-		Interval: 30 * time.Second, OnInconclusive: "fail", ErrorLimit: 3,
-		Metrics: m, MetricsName: "prometheus at http://prom.test", CanarySelector: `{track="canary"}`,
+func metricPlan(t *testing.T, m metricsource.Source) *Options {
+	t.Helper()
+	p, err := load(t, nil, "--source", "prometheus", "--prometheus-url", "http://prom.test", "--canary-selector", `{track="canary"}`,
+		"--max-duration", "5m", "--interval", "30s", "--source-error-limit", "3")
+	if err != nil {
+		t.Fatal(err)
 	}
+	p.Criteria = defaultCriteria()
+	p.Criteria.PerRequest = false
+	p.Metrics = m
+	return p
 }
 
-func runMetric(t *testing.T, p *Plan) (*Result, error, *fakeClock, string, []events.Event) {
+func runMetric(t *testing.T, p *Options) (*Result, error, *fakeClock, string, []events.Event) {
 	t.Helper()
 	dir := t.TempDir()
 	log, err := events.Open(dir+"/events.jsonl", jobenv.Job{})
@@ -104,10 +107,8 @@ func runMetric(t *testing.T, p *Plan) (*Result, error, *fakeClock, string, []eve
 	}
 	clk := newFakeClock()
 	var out strings.Builder
-	err = Run(context.Background(), Options{
-		Plan: p, Clock: clk, Out: &out, Events: log,
-		Reports: config.Reports{JSON: dir + "/r.json", JUnit: dir + "/r.xml"},
-	})
+	p.events = log
+	err = p.testRun(&out, clk, config.Reports{JSON: dir + "/r.json", JUnit: dir + "/r.xml"})
 	evs, rerr := events.ReadFiles(dir + "/events.jsonl")
 	if rerr != nil {
 		t.Fatal(rerr)
@@ -136,14 +137,14 @@ func TestMetricVerdicts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := metricPlan(&fakeMetrics{counts: tc.counts})
+			p := metricPlan(t, &fakeMetrics{counts: tc.counts})
 			p.OnInconclusive = tc.onInconcl
 			res, err, clk, out, evs := runMetric(t, p)
 			if res.Verdict != tc.want || exitcode.Of(err) != tc.code {
 				t.Fatalf("verdict %s exit %d (%v), want %s exit %d\n%s", res.Verdict, exitcode.Of(err), err, tc.want, tc.code, out)
 			}
 			// Nothing runs past max_duration (plus one interval).
-			if clk.slept > p.MaxDuration+p.Interval {
+			if clk.slept > p.MaxDuration.Duration+p.Interval.Duration {
 				t.Errorf("slept %v, past max_duration %v + interval", clk.slept, p.MaxDuration)
 			}
 			if len(evs) != 2 || evs[0].Event != "canary_started" || evs[1].Event != tc.event {
@@ -170,7 +171,7 @@ func TestMetricSourceErrors(t *testing.T) {
 			}
 			return metricsource.Counts{}, errors.New("prometheus: 503 Service Unavailable")
 		}}
-		res, err, _, out, _ := runMetric(t, metricPlan(m))
+		res, err, _, out, _ := runMetric(t, metricPlan(t, m))
 		if res.Verdict != Failed || res.Check != "source" || exitcode.Of(err) != exitcode.Fail {
 			t.Fatalf("verdict %s by %q, err %v\n%s", res.Verdict, res.Check, err, out)
 		}
@@ -185,7 +186,7 @@ func TestMetricSourceErrors(t *testing.T) {
 			}
 			return metricsource.Counts{}, errors.New("timeout")
 		}}
-		res, _, _, out, _ := runMetric(t, metricPlan(m))
+		res, _, _, out, _ := runMetric(t, metricPlan(t, m))
 		if res.Verdict != Passed {
 			t.Fatalf("verdict %s: %s\n%s", res.Verdict, res.Reason, out)
 		}
@@ -201,7 +202,7 @@ func TestMetricSourceErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) { return metricsource.Counts{}, tc.err }}
-			_, err, clk, _, evs := runMetric(t, metricPlan(m))
+			_, err, clk, _, evs := runMetric(t, metricPlan(t, m))
 			if exitcode.Of(err) != tc.code {
 				t.Fatalf("exit %d (%v), want %d", exitcode.Of(err), err, tc.code)
 			}
@@ -220,14 +221,14 @@ func TestMetricSourceErrors(t *testing.T) {
 
 func TestMetricLastIntervalIsCutAtMaxDuration(t *testing.T) {
 	m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) { return metricsource.Counts{Total: 10}, nil }}
-	p := metricPlan(m)
-	p.MaxDuration = 100 * time.Second // 3 intervals of 30 s and one of 10 s
+	p := metricPlan(t, m)
+	p.MaxDuration.Duration = 100 * time.Second // 3 intervals of 30 s and one of 10 s
 	p.Criteria.MinSamples = 1000
 	res, _, clk, _, _ := runMetric(t, p)
 	if res.Verdict != Inconclusive {
 		t.Fatalf("verdict %s", res.Verdict)
 	}
-	if clk.slept != p.MaxDuration {
+	if clk.slept != p.MaxDuration.Duration {
 		t.Errorf("slept %v, want exactly max_duration %v", clk.slept, p.MaxDuration)
 	}
 	if last := m.windows[len(m.windows)-1]; last != 10*time.Second {
@@ -242,7 +243,7 @@ func TestMetricBaseline(t *testing.T) {
 		}
 		return metricsource.Counts{Total: 300, Errors: 4}, nil // 1.3%: passes the absolute test, 4x the baseline
 	}}
-	p := metricPlan(m)
+	p := metricPlan(t, m)
 	p.BaselineSelector = "base"
 	p.Criteria.Baseline = true
 	p.Criteria.ErrorThreshold = 0.05
@@ -256,10 +257,10 @@ func TestJUnitReport(t *testing.T) {
 	m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) {
 		return metricsource.Counts{Total: 300, Errors: 30}, nil
 	}}
-	p := metricPlan(m)
+	p := metricPlan(t, m)
 	p.Criteria.Latency = time.Second
 	dir := t.TempDir()
-	err := Run(context.Background(), Options{Plan: p, Clock: newFakeClock(), Reports: config.Reports{JUnit: dir + "/j.xml"}})
+	err := p.testRun(nil, newFakeClock(), config.Reports{JUnit: dir + "/j.xml"})
 	if exitcode.Of(err) != exitcode.Fail {
 		t.Fatal(err)
 	}

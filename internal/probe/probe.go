@@ -114,8 +114,8 @@ func (r Result) End() time.Time { return r.Start.Add(r.Total) }
 // phases records httptrace's times; a dial may finish in the background
 // after the request took another connection, hence the lock.
 type phases struct {
-	mu                                                           sync.Mutex
-	now                                                          func() time.Time
+	mu                                                            sync.Mutex
+	now                                                           func() time.Time
 	dnsStart, dnsDone, connStart, connDone, tlsStart, tlsDone, fb time.Time
 }
 
