@@ -94,60 +94,26 @@ func factsFrom(f *Facts, evs []events.Event, key string) {
 	var healthStart time.Time
 	for _, e := range mine {
 		switch e.Event {
-		case "health_started":
+		case events.HealthStarted:
 			healthStart = e.Time
-		case "health_passed", "health_failed":
-			h := &HealthFacts{Passed: e.Event == "health_passed", Endpoints: intFig(e.Figures, "endpoints"), Failed: intFig(e.Figures, "failed")}
-			for _, ep := range mine {
-				if ep.Event == "endpoint_failed" && !ep.Time.Before(healthStart) && !ep.Time.After(e.Time) {
-					h.FailingEndpoint = append(h.FailingEndpoint, EndpointFact{
-						URL: ep.Target, Status: intFig(ep.Figures, "status"), Expect: strFig(ep.Figures, "expect_status"),
-						LatencyMS: floatFig(ep.Figures, "latency_ms"), Reason: ep.Message,
-					})
-				}
-			}
-			if len(h.FailingEndpoint) == 0 && !h.Passed {
-				for _, u := range listFig(e.Figures, "failing_endpoints") {
-					h.FailingEndpoint = append(h.FailingEndpoint, EndpointFact{URL: u})
-				}
-			}
-			f.Health = h
-		case "canary_passed", "canary_failed", "canary_inconclusive":
+		case events.HealthPassed, events.HealthFailed:
+			f.Health = healthFacts(e, mine, healthStart)
+		case events.CanaryPassed, events.CanaryFailed, events.CanaryInconclusive:
 			f.Canary = canaryFacts(e)
-		case "rollback_initiated", "rollback_completed", "rollback_failed", "rollback_skipped":
-			r := &RollbackFacts{State: strings.TrimPrefix(e.Event, "rollback_"), Message: e.Message}
-			if f.Rollback != nil { // keep the pipeline a later event does not repeat
-				*r = *f.Rollback
-				r.State, r.Message = strings.TrimPrefix(e.Event, "rollback_"), e.Message
-			}
-			// pmguard rollback writes rollback_*; the plain names are accepted
-			// for events written by other tools.
-			for _, k := range []string{"pipeline_id", "rollback_pipeline_id"} {
-				setIf(&r.PipelineID, strFig(e.Figures, k))
-			}
-			for _, k := range []string{"pipeline_number", "rollback_pipeline_number"} {
-				setIf(&r.PipelineNumber, strFig(e.Figures, k))
-			}
-			for _, k := range []string{"pipeline_url", "rollback_url"} {
-				setIf(&r.PipelineURL, strFig(e.Figures, k))
-			}
-			for _, k := range []string{"target", "target_version"} {
-				setIf(&r.Target, strFig(e.Figures, k))
-			}
-			setIf(&r.Target, e.Target)
-			if e.Event == "rollback_skipped" && strFig(e.Figures, "reason") == "duplicate" {
-				// Another job already started this rollback: it is running.
-				r.State = "initiated"
-			}
-			f.Rollback = r
-		case "notified":
-			if boolFig(e.Figures, "parent") && (f.IncidentStarted.IsZero() || e.Time.Before(f.IncidentStarted)) {
+		case events.RollbackInitiated, events.RollbackCompleted, events.RollbackFailed, events.RollbackSkipped:
+			f.Rollback = rollbackFacts(e, f.Rollback)
+		case events.Notified:
+			var n events.Notice
+			e.Decode(&n)
+			if n.Parent && (f.IncidentStarted.IsZero() || e.Time.Before(f.IncidentStarted)) {
 				f.IncidentStarted = e.Time
 			}
-		case "incident_channel_created":
-			f.IncidentChannel = strFig(e.Figures, "channel")
+		case events.IncidentChannelCreated:
+			var n events.Notice
+			e.Decode(&n)
+			f.IncidentChannel = n.Channel
 		default:
-			if strings.HasSuffix(e.Event, "_failed") && e.Verb != "notify" && e.Event != "endpoint_failed" && e.Message != "" {
+			if strings.HasSuffix(e.Event, "_failed") && e.Verb != "notify" && e.Event != events.EndpointFailed && e.Message != "" {
 				f.Failure = e.Message
 			}
 		}
@@ -157,26 +123,70 @@ func factsFrom(f *Facts, evs []events.Event, key string) {
 	}
 }
 
+// healthFacts are a health run's verdict with the endpoints that failed
+// between its start and e.
+func healthFacts(e events.Event, evs []events.Event, start time.Time) *HealthFacts {
+	var run events.HealthRun
+	e.Decode(&run)
+	h := &HealthFacts{Passed: e.Event == events.HealthPassed, Endpoints: run.Endpoints, Failed: run.Failed}
+	for _, ep := range evs {
+		if ep.Event != events.EndpointFailed || ep.Time.Before(start) || ep.Time.After(e.Time) {
+			continue
+		}
+		var fig events.HealthEndpoint
+		ep.Decode(&fig)
+		h.FailingEndpoint = append(h.FailingEndpoint, EndpointFact{
+			URL: ep.Target, Status: fig.Status, Expect: fig.ExpectStatus, LatencyMS: fig.LatencyMS, Reason: ep.Message,
+		})
+	}
+	if len(h.FailingEndpoint) == 0 && !h.Passed {
+		for _, u := range run.FailingEndpoints {
+			h.FailingEndpoint = append(h.FailingEndpoint, EndpointFact{URL: u})
+		}
+	}
+	return h
+}
+
+// rollbackFacts are the rollback's state after e; what an earlier event
+// said about the pipeline stays unless e says otherwise.
+func rollbackFacts(e events.Event, before *RollbackFacts) *RollbackFacts {
+	r := &RollbackFacts{}
+	if before != nil {
+		*r = *before
+	}
+	r.State, r.Message = strings.TrimPrefix(e.Event, "rollback_"), e.Message
+	var fig events.Rollback
+	e.Decode(&fig)
+	setIf(&r.PipelineID, fig.RollbackPipelineID)
+	if fig.RollbackPipelineNumber > 0 {
+		r.PipelineNumber = strconv.Itoa(fig.RollbackPipelineNumber)
+	}
+	setIf(&r.PipelineURL, fig.RollbackURL)
+	setIf(&r.Target, fig.TargetVersion)
+	setIf(&r.Target, e.Target)
+	if e.Event == events.RollbackSkipped && fig.Reason == "duplicate" {
+		// Another job already started this rollback: it is running.
+		r.State = "initiated"
+	}
+	return r
+}
+
 var quantileKey = regexp.MustCompile(`^p(\d{1,2}(?:\.\d+)?)_ms$`)
 
 func canaryFacts(e events.Event) *CanaryFacts {
-	c := &CanaryFacts{Verdict: strings.TrimPrefix(e.Event, "canary_"), Samples: intFig(e.Figures, "samples"), Message: e.Message}
-	if v, ok := numFig(e.Figures, "error_rate"); ok {
+	var fig events.Canary
+	e.Decode(&fig)
+	c := &CanaryFacts{Verdict: strings.TrimPrefix(e.Event, "canary_"), Samples: fig.Samples, Message: orDefault(e.Message, fig.Reason)}
+	if v, ok := e.Figures.Number("error_rate"); ok {
 		c.ErrorRate = &v
 	}
-	for _, k := range []string{"error_threshold", "threshold"} {
-		if v, ok := numFig(e.Figures, k); ok && c.ErrorThreshold == nil {
-			c.ErrorThreshold = &v
-		}
-	}
-	if c.Message == "" {
-		c.Message = strFig(e.Figures, "reason")
+	if _, ok := e.Figures.Number("threshold"); ok || e.Figures["error_threshold"] != nil {
+		c.ErrorThreshold = &fig.Threshold
 	}
 	var thr *float64
-	if v, ok := numFig(e.Figures, "latency_threshold_ms"); ok {
-		thr = &v
+	if _, ok := e.Figures.Number("latency_threshold_ms"); ok {
+		thr = &fig.LatencyThresholdMS
 	}
-	thrQ := strFig(e.Figures, "latency_quantile") // e.g. p95; empty: the threshold applies to every quantile
 	keys := make([]string, 0, len(e.Figures))
 	for k := range e.Figures {
 		if quantileKey.MatchString(k) {
@@ -185,9 +195,11 @@ func canaryFacts(e events.Event) *CanaryFacts {
 	}
 	sort.Slice(keys, func(i, j int) bool { return quantileOf(keys[i]) < quantileOf(keys[j]) })
 	for _, k := range keys {
-		v, _ := numFig(e.Figures, k)
+		v, _ := e.Figures.Number(k)
 		l := LatencyFact{Quantile: strings.TrimSuffix(k, "_ms"), MS: v}
-		if thr != nil && (thrQ == "" || thrQ == l.Quantile) {
+		// latency_quantile names the quantile the threshold is for; without
+		// it the threshold applies to every quantile.
+		if thr != nil && (fig.LatencyQuantile == "" || fig.LatencyQuantile == l.Quantile) {
 			l.ThresholdMS = thr
 		}
 		c.Latencies = append(c.Latencies, l)
@@ -204,66 +216,6 @@ func setIf(dst *string, v string) {
 	if v != "" {
 		*dst = v
 	}
-}
-
-func numFig(f map[string]any, k string) (float64, bool) {
-	switch v := f[k].(type) {
-	case float64:
-		return v, true
-	case int:
-		return float64(v), true
-	case int64:
-		return float64(v), true
-	case string:
-		s := strings.TrimSpace(v)
-		pct := strings.HasSuffix(s, "%")
-		n, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-		if err != nil {
-			return 0, false
-		}
-		if pct {
-			n /= 100
-		}
-		return n, true
-	}
-	return 0, false
-}
-
-func floatFig(f map[string]any, k string) float64 { v, _ := numFig(f, k); return v }
-func intFig(f map[string]any, k string) int       { v, _ := numFig(f, k); return int(math.Round(v)) }
-
-func strFig(f map[string]any, k string) string {
-	switch v := f[k].(type) {
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case int:
-		return strconv.Itoa(v)
-	case bool:
-		return strconv.FormatBool(v)
-	}
-	return ""
-}
-
-func boolFig(f map[string]any, k string) bool {
-	b, _ := f[k].(bool)
-	return b
-}
-
-func listFig(f map[string]any, k string) []string {
-	var out []string
-	switch v := f[k].(type) {
-	case []any:
-		for _, x := range v {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-	case []string:
-		out = v
-	}
-	return out
 }
 
 // Figures as people read them.

@@ -14,6 +14,7 @@ import (
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/jobenv"
 	"github.com/pmguard/pmguard/internal/notify/slacktest"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // t0 is the tests' wall clock: 2026-11-23 14:03 UTC.
@@ -128,19 +129,21 @@ func (h *harness) settings() Settings {
 // the event log file and Slack shared with other runs.
 func (h *harness) run(s Settings) result {
 	h.t.Helper()
-	env := config.MapEnv(h.env)
-	job := jobenv.FromEnv(env)
-	log, err := events.Open(s.EventsFile, job)
-	if err != nil {
-		h.t.Fatal(err)
-	}
 	var out, errw bytes.Buffer
-	err = Run(context.Background(), Options{
-		Settings: s, Env: env, Job: job, Events: log, Out: &out, Err: &errw,
-		Now: h.clock.Now, Sleep: h.clock.Sleep,
-		Subject: func(context.Context, string) string { return "Fix checkout timeout under load" },
-	})
+	o := &Options{d: h.deps(&out, &errw), Settings: s,
+		Subject: func(context.Context, string) string { return "Fix checkout timeout under load" }}
+	err := o.withLog()
+	if err == nil {
+		err = Run(context.Background(), o)
+	}
 	return result{err: err, out: out.String(), errw: errw.String()}
+}
+
+// deps are one run's dependencies: the harness's environment and clock.
+func (h *harness) deps(out, errw *bytes.Buffer) *verb.Deps {
+	d := verb.ForTest(h.env, out, errw)
+	d.Now, d.Sleep = h.clock.Now, h.clock.Sleep
+	return d
 }
 
 // appendEvents writes events as the other guards would.

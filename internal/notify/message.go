@@ -46,6 +46,15 @@ func (m *Message) Fit() []string {
 	var notes []string
 	note := func(format string, a ...any) { notes = append(notes, fmt.Sprintf(format, a...)) }
 
+	// A job value (a branch name) may hold bytes that are not UTF-8; Slack
+	// would reject the message or garble it, so every text is made valid.
+	m.Text = strings.ToValidUTF8(m.Text, "\uFFFD")
+	for _, b := range m.Blocks {
+		validUTF8(b)
+	}
+	for _, a := range m.Attachments {
+		validUTF8(a)
+	}
 	if strings.TrimSpace(m.Text) == "" {
 		m.Text = fallbackFromBlocks(m.Blocks)
 	}
@@ -62,6 +71,27 @@ func (m *Message) Fit() []string {
 		fitBlock(b, func(format string, a ...any) { note("block %d: "+format, append([]any{i + 1}, a...)...) })
 	}
 	return notes
+}
+
+// validUTF8 replaces invalid UTF-8 in every string inside obj.
+func validUTF8(obj map[string]any) {
+	for k, v := range obj {
+		obj[k] = validValue(v)
+	}
+}
+
+func validValue(v any) any {
+	switch t := v.(type) {
+	case string:
+		return strings.ToValidUTF8(t, "\uFFFD")
+	case map[string]any:
+		validUTF8(t)
+	case []any:
+		for i, x := range t {
+			t[i] = validValue(x)
+		}
+	}
+	return v
 }
 
 func fitBlock(b map[string]any, note func(string, ...any)) {
@@ -293,3 +323,9 @@ func plain(s string) map[string]any {
 }
 
 func mrkdwn(s string) map[string]any { return map[string]any{"type": "mrkdwn", "text": s} }
+
+// textMessage is a calling verb's own mrkdwn text as a message: the text,
+// and the same text as one section so it shows in full.
+func textMessage(md string) Message {
+	return Message{Text: md, Blocks: []map[string]any{sectionBlock(md)}}
+}

@@ -4,6 +4,8 @@
 // update its status line), an optional incident channel and a post-mortem
 // reminder. A Slack failure never fails the deploy guard: it is a warning
 // and a notify_failed event unless fail_on_error is set.
+//
+// The notify verb is New and Run; other verbs post through a Poster.
 package notify
 
 import (
@@ -16,64 +18,84 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pmguard/pmguard/internal/clock"
-
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
-// Options are notify's inputs and dependencies.
+// Options are one notice's inputs and dependencies, built by New (the
+// notify verb) or by a Poster (another verb's notice).
 type Options struct {
 	Settings Settings
-	Set      *config.Set // names settings in errors; nil in tests
-	Env      config.Env  // secrets and $VARs of custom templates
-	Job      jobenv.Job
-	Events   *events.Log // where notified/notify_failed go; its file is also read for figures and threads
-	HTTP     *httpx.Client
-	Out      io.Writer
-	Err      io.Writer
-	Now      func() time.Time
-	Sleep    func(context.Context, time.Duration) error
 	// Subject returns the commit's subject line ("" when unknown).
 	Subject func(ctx context.Context, sha string) string
-	Version string
-	// Retries is how often one Slack call is retried (429, 5xx, unreachable); 0 means 3.
-	Retries int
+
+	d    *verb.Deps
+	set  *config.Set // names settings in errors; nil for settings built in Go
+	p    *plan
+	log  *events.Log // where notified and notify_failed go
+	http *httpx.Client
+	out  io.Writer
+	errw io.Writer
+	// events are what the notice's figures and thread are read from.
+	events func() []events.Event
 }
 
-func (o *Options) defaults() {
-	if o.Out == nil {
-		o.Out = io.Discard
+// New parses and checks the notify verb's settings. Every error is bad
+// input, found before any call to Slack.
+func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
+	o := &Options{d: d, Subject: GitSubject(".")}
+	set, err := d.Load(ctx, "notify", args, &o.Settings)
+	if err != nil {
+		return nil, err
 	}
-	if o.Err == nil {
-		o.Err = io.Discard
+	o.set = set
+	if err := o.withLog(); err != nil {
+		return nil, err
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	return o, nil
+}
+
+// withLog builds the verb from its settings: checked, with the event log of
+// events_file to read figures and threads from and to write to.
+func (o *Options) withLog() error {
+	if err := o.build(); err != nil {
+		return err
 	}
-	if o.Sleep == nil {
-		o.Sleep = clock.Sleep
-	}
+	var err error
+	o.log, err = o.d.Events(o.Settings.EventsFile)
+	o.events = o.readLog
+	return err
+}
+
+// build checks the settings and builds the Slack client. The client's
+// retries, backoff and Retry-After waits are httpx's; none outlasts the
+// run's timeout, which Run sets on the context.
+func (o *Options) build() error {
 	if o.Subject == nil {
 		o.Subject = func(context.Context, string) string { return "" }
 	}
-	if o.Env == nil {
-		o.Env = config.MapEnv(nil)
+	o.out = &redactWriter{w: o.d.Stdout, r: o.d.Redactor}
+	o.errw = &redactWriter{w: o.d.Stderr, r: o.d.Redactor}
+	p, err := o.resolve()
+	if err != nil {
+		return err
 	}
-	if o.Retries == 0 {
-		o.Retries = 3
-	}
+	o.p = p
+	o.http = o.d.HTTP(httpx.Options{
+		Timeout: min(10*time.Second, p.timeout), WaitMin: time.Second, WaitMax: 4 * time.Second,
+		CheckRetry: slackRetry, Log: func(s string) { fmt.Fprintln(o.out, "pmguard notify: "+s) },
+	})
+	return nil
 }
 
-// run is the state of one notify run.
+// run is the state of one notice.
 type run struct {
-	o      Options
+	o      *Options
 	p      *plan
 	out    io.Writer
 	errw   io.Writer
-	red    *httpx.Redactor
 	key    string // incident key: the pipeline id
 	name   string // built-in template, "" for custom
 	status string // pass, fail or "" (unknown)
@@ -99,52 +121,37 @@ func (r *run) note(s string) {
 	fmt.Fprintln(r.out, "pmguard notify: "+s)
 }
 
-// Run sends one notice. It returns bad input (exit 2) before any network
-// call; a Slack failure is a warning unless fail_on_error is set.
-func Run(ctx context.Context, o Options) error {
-	r, mode, err := prepare(ctx, &o)
+// Run sends the notice: through the Web API, an incoming webhook, or, with
+// neither credential, as a preview on stdout. A Slack failure is a warning
+// unless fail_on_error is set.
+func Run(ctx context.Context, o *Options) error {
+	r, err := o.start(ctx)
 	if err != nil || r == nil {
 		return err
 	}
-	p := r.p
-	switch mode {
-	case "preview":
-		if p.failOnError {
-			return config.Invalidf("pmguard notify: no Slack token in $%s and no webhook URL in $%s (fail_on_error is set)", p.tokenEnv, p.webhookEnv)
-		}
+	if o.p.mode == "preview" {
 		m, _ := r.message(r.facts)
-		fmt.Fprintf(r.out, "pmguard notify: no Slack token in $%s and no webhook URL in $%s: showing the message instead of sending it\n\n", p.tokenEnv, p.webhookEnv)
+		fmt.Fprintf(r.out, "pmguard notify: no Slack token in $%s and no webhook URL in $%s: showing the message instead of sending it\n\n", o.p.tokenEnv, o.p.webhookEnv)
 		Preview(r.out, m)
 		return nil
 	}
-
 	// The whole run, retries and rate-limit waits included, fits in timeout.
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := context.WithTimeout(ctx, o.p.timeout)
 	defer cancel()
-	hc := o.HTTP
-	if hc == nil {
-		perAttempt := 10 * time.Second
-		if p.timeout < perAttempt {
-			perAttempt = p.timeout
-		}
-		hc = httpx.New(httpx.Options{Version: o.Version, Timeout: perAttempt, Retries: -1, Redactor: r.red})
-	}
-	rt := newRetrier(o.Now, o.Sleep, p.timeout, o.Retries, p.tokenEnv, func(s string) { fmt.Fprintln(r.out, "pmguard notify: "+s) })
-
-	if mode == "webhook" {
-		r.sendWebhook(ctx, hc, rt)
+	if o.p.mode == "webhook" {
+		r.sendWebhook(ctx)
 	} else {
-		r.api = newWebAPI(p.token, p.apiURL, hc, rt)
+		r.api = newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv)
 		r.sendAPI(ctx)
 	}
 	return r.finish()
 }
 
 // Compose renders the notice Run would send, without sending it: the
-// message and the template's name ("custom" for a custom template). It
-// returns a zero message when the settings say no notice is due.
-func Compose(ctx context.Context, o Options) (Message, string, error) {
-	r, _, err := prepare(ctx, &o)
+// message and the template's name ("custom" for a custom message). It
+// returns a zero message when no notice is due (and says why on stdout).
+func Compose(ctx context.Context, o *Options) (Message, string, error) {
+	r, err := o.start(ctx)
 	if err != nil || r == nil {
 		return Message{}, "", err
 	}
@@ -152,43 +159,26 @@ func Compose(ctx context.Context, o Options) (Message, string, error) {
 	return m, r.templateName(), err
 }
 
-// prepare resolves the settings, decides whether a notice is due (a nil run
-// when not) and how it goes (api, webhook or preview), and gathers the facts.
-func prepare(ctx context.Context, o *Options) (*run, string, error) {
-	o.defaults()
-	p, err := o.resolve()
-	if err != nil {
-		return nil, "", err
-	}
-	p.token = strings.TrimSpace(config.Get(o.Env, p.tokenEnv))
-	p.webhook = strings.TrimSpace(config.Get(o.Env, p.webhookEnv))
-	red := httpx.NewRedactor(p.token, p.webhook, webhookSecret(p.webhook))
-	if o.HTTP != nil {
-		o.HTTP.Redactor().Add(p.token, p.webhook, webhookSecret(p.webhook))
-	}
-	r := &run{o: *o, p: p, red: red, out: &redactWriter{w: o.Out, r: red}, errw: &redactWriter{w: o.Err, r: red}}
-	if o.Events != nil {
-		o.Events.Redact = red.Redact
-	}
-
-	r.key = p.incidentKey
+// start decides whether a notice is due (a nil run when not) and gathers
+// its facts.
+func (o *Options) start(ctx context.Context) (*run, error) {
+	p := o.p
+	r := &run{o: o, p: p, out: o.out, errw: o.errw, key: p.incidentKey, status: p.jobStatus, name: p.template}
 	if r.key == "" {
-		r.key = o.Job.PipelineID
+		r.key = o.d.Job.PipelineID
 	}
-	r.status = p.jobStatus
-	r.name = p.template
+	r.evs = o.events()
 	if r.name == RollbackState {
-		r.evs = r.readEvents()
 		f := &Facts{}
 		factsFrom(f, r.evs, r.key)
 		name, why := rollbackTemplate(f.Rollback)
 		if why != "" {
 			fmt.Fprintf(r.out, "pmguard notify: not sending: %s\n", why)
-			return nil, "", nil
+			return nil, nil
 		}
 		r.name = name
 	}
-	if r.name == "" && p.custom == nil {
+	if r.name == "" && p.custom == nil && p.text == "" {
 		r.name = DeployFailed
 		if r.status == "pass" || r.status == "" && p.event == "pass" {
 			r.name = DeploySucceeded
@@ -199,40 +189,24 @@ func prepare(ctx context.Context, o *Options) (*run, string, error) {
 	}
 	if why := r.skip(); why != "" {
 		fmt.Fprintf(r.out, "pmguard notify: not sending: %s\n", why)
-		return nil, "", nil
+		return nil, nil
 	}
-
-	mode := "api"
-	switch {
-	case p.token != "":
-	case p.webhook != "":
-		mode = "webhook"
-	default:
-		mode = "preview"
-	}
-	if mode == "api" && len(p.channels) == 0 {
-		return nil, "", o.invalid("Channel", "", "no channel given and $SLACK_DEFAULT_CHANNEL is not set", "channel names or IDs, comma-separated")
-	}
-
-	if r.evs == nil {
-		r.evs = r.readEvents()
-	}
-	r.facts = &Facts{Job: o.Job, Mentions: p.mentions, Now: o.Now(), PostmortemURL: p.postmortemURL}
-	r.facts.Subject = o.Subject(ctx, o.Job.SHA)
+	r.facts = &Facts{Job: o.d.Job, Mentions: p.mentions, Now: o.d.Now(), PostmortemURL: p.postmortemURL}
+	r.facts.Subject = o.Subject(ctx, o.d.Job.SHA)
 	factsFrom(r.facts, r.evs, r.key)
-	if r.key == "" && p.thread && mode == "api" {
+	if r.key == "" && p.thread && p.mode == "api" {
 		fmt.Fprintln(r.out, "pmguard notify: no pipeline id ($CIRCLE_PIPELINE_ID or incident_key): notices cannot be threaded")
 	}
 	// Render once now: a custom template that cannot be used is bad input.
 	if _, err := r.message(r.facts); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return r, mode, nil
+	return r, nil
 }
 
 // skip says why no notice is due, or "".
 func (r *run) skip() string {
-	p, j := r.p, r.o.Job
+	p, j := r.p, r.o.d.Job
 	switch {
 	case p.event == "fail" && r.status != "fail":
 		if r.status == "" {
@@ -254,19 +228,19 @@ func (r *run) skip() string {
 	return ""
 }
 
-// readEvents reads the event log for figures and thread references; a log
+// readLog reads the event log for figures and thread references; a log
 // that cannot be read costs the figures, not the notice.
-func (r *run) readEvents() []events.Event {
-	if r.o.Events == nil || r.o.Events.Path() == "" {
+func (o *Options) readLog() []events.Event {
+	path := o.log.Path()
+	if path == "" {
 		return nil
 	}
-	path := r.o.Events.Path()
 	if _, err := os.Stat(path); err != nil {
 		return nil
 	}
 	evs, err := events.ReadFiles(path)
 	if err != nil {
-		fmt.Fprintf(r.errw, "pmguard notify: warning: event log: %v\n", err)
+		fmt.Fprintf(o.errw, "pmguard notify: warning: event log: %v\n", err)
 	}
 	return evs
 }
@@ -275,15 +249,17 @@ func (r *run) readEvents() []events.Event {
 // one with variables expanded; then cut to Slack's limits.
 func (r *run) message(f *Facts) (Message, error) {
 	var m Message
-	if r.name != "" {
+	switch {
+	case r.name != "":
 		m, _ = Render(r.name, f)
-	} else {
+	case r.p.text != "":
+		m = textMessage(r.p.text)
+	default:
 		var notes []string
 		var err error
 		m, notes, err = ParseCustom(r.p.custom, r.lookup(f))
 		if err != nil {
-			field := map[string]string{"custom": "Custom", "template_file": "TemplateFile"}[r.p.customSource]
-			return Message{}, r.o.invalid(field, shorten(string(r.p.custom), 80), err.Error(), "Block Kit JSON")
+			return Message{}, r.o.invalid(r.p.customField, shorten(string(r.p.custom), 80), err.Error(), "Block Kit JSON")
 		}
 		for _, n := range notes {
 			r.note(n)
@@ -296,7 +272,7 @@ func (r *run) message(f *Facts) (Message, error) {
 }
 
 // lookup resolves a custom template's variables: pmguard's own first, then
-// the environment.
+// the environment's, as far as the allow-list lets them through.
 func (r *run) lookup(f *Facts) func(string) string {
 	own := map[string]string{
 		"PMGUARD_MENTIONS":       r.p.mentions,
@@ -312,10 +288,11 @@ func (r *run) lookup(f *Facts) func(string) string {
 		if v, ok := own[name]; ok {
 			return v
 		}
-		if name == r.p.tokenEnv || name == r.p.webhookEnv {
-			return "" // a template must not be a way to post the secret
+		if why := r.p.vars.refusal(name); why != "" {
+			r.note(refusedNote(name, why))
+			return ""
 		}
-		return config.Get(r.o.Env, name)
+		return r.o.d.Getenv(name)
 	}
 }
 
@@ -328,8 +305,16 @@ func (r *run) fail(err error) {
 	if errors.As(err, &se) {
 		code, method, channel = se.Code, se.Method, se.Channel
 	}
-	r.event(events.Event{Verb: "notify", Event: "notify_failed", Target: channel, Message: err.Error(),
-		Figures: map[string]any{"error": code, "method": method, "channel": channel, "template": r.templateName()}})
+	e := events.Event{Verb: "notify", Event: events.NotifyFailed, Target: channel, Message: err.Error()}
+	e.SetFigures(events.Notice{Error: code, Method: method, Channel: channel, Template: r.templateName()})
+	r.event(e)
+}
+
+// record appends one of notify's own events.
+func (r *run) record(name, target string, f events.Notice) {
+	e := events.Event{Verb: "notify", Event: name, Target: target}
+	e.SetFigures(f)
+	r.event(e)
 }
 
 func (r *run) templateName() string {
@@ -343,7 +328,7 @@ func (r *run) event(e events.Event) {
 	if r.key != "" {
 		e.PipelineID = r.key
 	}
-	if err := r.o.Events.Append(e); err != nil {
+	if err := r.o.log.Append(e); err != nil {
 		fmt.Fprintf(r.errw, "pmguard notify: warning: %v\n", err)
 	}
 }
@@ -355,7 +340,7 @@ func (r *run) finish() error {
 	}
 	err := errors.Join(r.errs...)
 	if r.p.failOnError {
-		return fmt.Errorf("pmguard notify: %s", r.red.Redact(err.Error()))
+		return fmt.Errorf("pmguard notify: %s", r.o.d.Redactor.Redact(err.Error()))
 	}
 	for _, e := range r.errs {
 		fmt.Fprintf(r.errw, "pmguard notify: warning: %v\n", e)
@@ -364,18 +349,17 @@ func (r *run) finish() error {
 	return nil
 }
 
-func (r *run) sendWebhook(ctx context.Context, hc *httpx.Client, rt *retrier) {
+func (r *run) sendWebhook(ctx context.Context) {
 	if len(r.p.channels) > 0 || r.p.incident || r.p.reminder > 0 {
 		fmt.Fprintln(r.out, "pmguard notify: webhook mode: channel, thread, incident_channel and postmortem_reminder need a token and are ignored")
 	}
 	m, _ := r.message(r.facts)
-	if err := postWebhook(ctx, hc, rt, r.p.webhook, m); err != nil {
+	if err := postWebhook(ctx, r.o.http, r.p.webhook, m); err != nil {
 		r.fail(err)
 		return
 	}
 	fmt.Fprintf(r.out, "pmguard notify: posted %s through the incoming webhook\n", r.templateName())
-	r.event(events.Event{Verb: "notify", Event: "notified", Target: "webhook",
-		Figures: map[string]any{"channel": "webhook", "template": r.templateName(), "webhook": true}})
+	r.record(events.Notified, "webhook", events.Notice{Channel: "webhook", Template: r.templateName(), Webhook: true})
 }
 
 // webhookSecret is the part of an incoming webhook URL that is the secret

@@ -1,12 +1,15 @@
 package notify
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
@@ -33,7 +36,7 @@ func TestPostsDeployFailedWithFigures(t *testing.T) {
 	mustContain(t, "blocks", blockText(m.Blocks), "error rate 25% &gt; 2%", "p95 812 ms &gt; 500 ms", "Fix checkout timeout under load", "https://circleci.com/gh/acme/api/1234", "<!subteam^S0123|oncall>")
 	mustContain(t, "fallback text", m.Text, "<!subteam^S0123|oncall>", "Deploy failed: acme/api main 1a2b3c4", "error rate 25% &gt; 2%")
 	n := h.readEvents("notified")
-	if len(n) != 1 || strFig(n[0].Figures, "ts") != m.TS || strFig(n[0].Figures, "template") != DeployFailed || !boolFig(n[0].Figures, "parent") {
+	if len(n) != 1 || n[0].Figures.String("ts") != m.TS || n[0].Figures.String("template") != DeployFailed || !n[0].Figures.Bool("parent") {
 		t.Fatalf("notified event = %+v, message ts %s", n, m.TS)
 	}
 	if n[0].PipelineID != jobEnvVars()["CIRCLE_PIPELINE_ID"] {
@@ -107,7 +110,7 @@ func TestSuccessIsNotAThreadParent(t *testing.T) {
 		}
 	}
 	for _, e := range h.readEvents("notified") {
-		if boolFig(e.Figures, "parent") {
+		if e.Figures.Bool("parent") {
 			t.Fatal("a success notice was recorded as an incident's parent")
 		}
 	}
@@ -312,7 +315,7 @@ func TestSlackErrorsAreWarningsWithFixes(t *testing.T) {
 					mustContain(t, "stderr", res.errw, "warning", c.code, c.fix, "deploy guard is not affected")
 				}
 				f := h.readEvents("notify_failed")
-				if len(f) != 1 || strFig(f[0].Figures, "error") != c.code || strFig(f[0].Figures, "channel") != c.channel {
+				if len(f) != 1 || f[0].Figures.String("error") != c.code || f[0].Figures.String("channel") != c.channel {
 					t.Fatalf("notify_failed events = %+v", f)
 				}
 				if strings.Contains(h.eventsText(), h.slack.Token) || strings.Contains(h.eventsText(), "xoxb-wrong-token-1234") {
@@ -324,29 +327,33 @@ func TestSlackErrorsAreWarningsWithFixes(t *testing.T) {
 }
 
 // A 429 is waited out as Slack asks (Retry-After), then the notice goes.
+// httpx does the waiting, on the real clock: Retry-After is a second here.
 func TestRateLimitWaitsRetryAfter(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
-	h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Times: 2, Status: http.StatusTooManyRequests, RetryAfter: 3})
+	h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Times: 2, Status: http.StatusTooManyRequests, RetryAfter: 1})
 	s := h.settings()
 	s.Template = DeployFailed
+	start := time.Now()
 	res := h.run(s)
 	if res.err != nil || len(h.slack.Messages("incidents")) != 1 {
 		t.Fatalf("err %v, %d message(s)\n%s%s", res.err, len(h.slack.Messages("incidents")), res.out, res.errw)
 	}
-	total, n := h.clock.Slept()
-	if total != 6*time.Second || n != 2 {
-		t.Fatalf("waited %s in %d sleep(s), want 2 waits of Retry-After 3s", total, n)
+	if waited := time.Since(start); waited < 2*time.Second {
+		t.Fatalf("sent after %s: the two Retry-After: 1 were not waited", waited)
 	}
 	if c := h.slack.Calls("chat.postMessage"); c != 3 {
 		t.Fatalf("%d calls, want 3", c)
 	}
-	mustContain(t, "output", res.out, "rate limit", "waiting 3s")
+	mustContain(t, "output", res.out, "rate limited", "pausing its requests for 1s", "retry 2 of 3")
 }
 
 // Retries are bounded: a Slack that never stops answering 429 costs a few
 // calls and a warning, and a Retry-After past the timeout is not waited.
 func TestRateLimitIsBounded(t *testing.T) {
+	t.Parallel()
 	t.Run("retries run out", func(t *testing.T) {
+		t.Parallel()
 		h := newHarness(t)
 		h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Times: 100, Status: http.StatusTooManyRequests, RetryAfter: 1})
 		s := h.settings()
@@ -358,59 +365,99 @@ func TestRateLimitIsBounded(t *testing.T) {
 		if c := h.slack.Calls("chat.postMessage"); c != 4 {
 			t.Fatalf("%d calls, want 4 (1 + 3 retries)", c)
 		}
-		mustContain(t, "stderr", res.errw, "rate_limited")
+		mustContain(t, "stderr", res.errw, "rate_limited", "rate limited on each of 4 attempts")
 	})
 	t.Run("retry-after beyond the timeout", func(t *testing.T) {
+		t.Parallel()
 		h := newHarness(t)
 		h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Times: 100, Status: http.StatusTooManyRequests, RetryAfter: 120})
 		s := h.settings()
 		s.Template = DeployFailed
 		s.Timeout.Duration = 20 * time.Second
+		start := time.Now()
 		res := h.run(s)
 		if res.err != nil {
 			t.Fatal(res.err)
 		}
-		if total, _ := h.clock.Slept(); total > 20*time.Second {
-			t.Fatalf("waited %s with a 20s timeout", total)
+		if c := h.slack.Calls("chat.postMessage"); c != 1 {
+			t.Fatalf("%d calls: a Retry-After past the timeout was waited", c)
 		}
-		mustContain(t, "stderr", res.errw, "rate_limited", "would pass notify's timeout")
+		if took := time.Since(start); took > 20*time.Second {
+			t.Fatalf("took %s with a 20s timeout", took)
+		}
+		mustContain(t, "stderr", res.errw, "rate_limited", "Slack asked to wait 2m0s", "would pass notify's timeout", "not retried")
+		if strings.Contains(res.out+res.errw, "waiting 2m0s") {
+			t.Fatalf("the output claims a wait that did not happen:\n%s%s", res.out, res.errw)
+		}
 	})
 }
 
-// A 429 on one channel does not hold back another channel.
-func TestRateLimitIsPerChannel(t *testing.T) {
-	clock := newClock()
-	r := newRetrier(clock.Now, clock.Sleep, time.Minute, 3, "SLACK_ACCESS_TOKEN", func(string) {})
-	calls := 0
-	err := r.do(t.Context(), "chat.postMessage", "C1", "a", func(ctx context.Context) error {
-		calls++
-		if calls == 1 {
-			return &retryable{code: "rate_limited", wait: 10 * time.Second}
+// Slack's "ok": false answers that say nothing was done are retried, and
+// so are internal and fatal errors of calls that are safe to repeat; after
+// those, part of a new message may exist, so it is not sent twice.
+func TestSlackRetryPolicy(t *testing.T) {
+	cases := []struct {
+		method, code string
+		retry        bool
+	}{
+		{"chat.postMessage", "service_unavailable", true},
+		{"chat.postMessage", "request_timeout", true},
+		{"chat.postMessage", "ratelimited", true},
+		{"chat.postMessage", "internal_error", false},
+		{"chat.postMessage", "fatal_error", false},
+		{"conversations.create", "internal_error", false},
+		{"chat.update", "internal_error", true},
+		{"users.lookupByEmail", "fatal_error", true},
+		{"chat.postMessage", "channel_not_found", false},
+	}
+	for _, c := range cases {
+		body := `{"ok":false,"error":"` + c.code + `"}`
+		req, _ := http.NewRequest(http.MethodPost, "https://slack.com/api/"+c.method, nil)
+		resp := &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}},
+			Body: io.NopCloser(strings.NewReader(body)), Request: req}
+		retry, err := slackRetry(t.Context(), resp, nil)
+		if err != nil || retry != c.retry {
+			t.Errorf("%s %s: retry %v (%v), want %v", c.method, c.code, retry, err, c.retry)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		if b, _ := io.ReadAll(resp.Body); string(b) != body {
+			t.Errorf("%s %s: the body slack-go reads is %q", c.method, c.code, b)
+		}
 	}
-	before, _ := clock.Slept()
-	// C1 is now clear; C2 was never limited: no wait for either.
-	r.block("C1", 30*time.Second)
-	if err := r.do(t.Context(), "chat.postMessage", "C2", "b", func(context.Context) error { return nil }); err != nil {
-		t.Fatal(err)
+}
+
+// The same policy against the stand-in, for the codes Slack's spec lists.
+func TestSlackErrorCodesRetried(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		method, code string
+		calls        int
+	}{
+		{"chat.scheduleMessage", "request_timeout", 2},
+		{"chat.scheduleMessage", "fatal_error", 1},
+		{"chat.update", "fatal_error", 2},
 	}
-	after, _ := clock.Slept()
-	if before != 10*time.Second || after != before {
-		t.Fatalf("waits: %s then %s; want 10s for C1 and none for C2", before, after)
-	}
-	if err := r.do(t.Context(), "chat.postMessage", "C1", "a", func(context.Context) error { return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if total, _ := clock.Slept(); total != 40*time.Second {
-		t.Fatalf("C1 waited %s in all, want 10s + 30s", total)
+	for _, c := range cases {
+		t.Run(c.method+" "+c.code, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.slack.Inject(slacktest.Fault{Method: c.method, Code: c.code})
+			s := h.settings()
+			s.Template = DeployFailed
+			s.PostmortemReminder = "3d"
+			res := h.run(s)
+			if c.method == "chat.update" { // a later notice updates the first
+				s.Template = RollbackStarted
+				res = h.run(s)
+			}
+			if got := h.slack.Calls(c.method); got != c.calls {
+				t.Fatalf("%d call(s) of %s, want %d\n%s%s", got, c.method, c.calls, res.out, res.errw)
+			}
+		})
 	}
 }
 
 func TestServerErrorsAreRetried(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Status: http.StatusServiceUnavailable})
 	h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Status: http.StatusInternalServerError})
@@ -420,9 +467,10 @@ func TestServerErrorsAreRetried(t *testing.T) {
 	if res.err != nil || len(h.slack.Messages("incidents")) != 1 {
 		t.Fatalf("err %v\n%s%s", res.err, res.out, res.errw)
 	}
-	if total, n := h.clock.Slept(); n != 2 || total != 3*time.Second {
-		t.Fatalf("backoff %s in %d waits, want 1s + 2s", total, n)
+	if c := h.slack.Calls("chat.postMessage"); c != 3 {
+		t.Fatalf("%d calls, want 3 (two server errors, then the post)", c)
 	}
+	mustContain(t, "output", res.out, "retry 1 of 3", "retry 2 of 3")
 }
 
 func TestIncidentChannel(t *testing.T) {
@@ -734,6 +782,7 @@ func TestCustomTemplateThroughSlack(t *testing.T) {
 	h.env["DEPLOY_NOTE"] = "he said \"ship it\"\nthen *bold* `code` \\ $(rm -rf /) ${HOME} <!channel> & done"
 	s := h.settings()
 	s.JobStatus = "fail"
+	s.TemplateVars = config.List{"DEPLOY_NOTE"}
 	s.Mentions = "<@U0ONCALL1>"
 	s.Custom = `{
 	  "text": "Deploy note: $DEPLOY_NOTE",
@@ -775,4 +824,130 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// A custom template expands CircleCI's job facts and what template_vars
+// lists, never a credential: not one named by a *_env setting, not one
+// whose name says it is one, not even when template_vars lists it.
+func TestTemplateNeverExpandsCredentials(t *testing.T) {
+	const tmpl = `{"text":"t=$CIRCLE_TOKEN d=${DD_API_KEY} s=$SLACK_ACCESS_TOKEN b=$CIRCLE_BRANCH n=$DEPLOY_NOTE","blocks":[
+	  {"type":"section","text":{"type":"mrkdwn","text":"${CIRCLE_TOKEN} ${DD_API_KEY} ${SLACK_ACCESS_TOKEN} ${MY_SIGNING_SECRET} on ${CIRCLE_BRANCH}: $DEPLOY_NOTE"}}]}`
+	secrets := map[string]string{"CIRCLE_TOKEN": "cci-secret-0123456789", "DD_API_KEY": "dd-secret-0123456789", "MY_SIGNING_SECRET": "sig-secret-0123456789"}
+	for _, mode := range []string{"posted", "preview"} {
+		t.Run(mode, func(t *testing.T) {
+			h := newHarness(t)
+			for k, v := range secrets {
+				h.env[k] = v
+			}
+			h.env["DEPLOY_NOTE"] = "cache warmed"
+			if mode == "preview" {
+				h.env["SLACK_ACCESS_TOKEN"] = ""
+			}
+			s := h.settings()
+			s.Custom = tmpl
+			s.JobStatus = "fail"
+			s.TemplateVars = config.List{"DEPLOY_NOTE", "DD_API_KEY", "SLACK_ACCESS_TOKEN"}
+			res := h.run(s)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			all := res.out + res.errw + h.eventsText()
+			for _, m := range h.slack.AllMessages() {
+				b, _ := json.Marshal(m)
+				all += string(b)
+			}
+			for _, secret := range append([]string{h.slack.Token}, secrets["CIRCLE_TOKEN"], secrets["DD_API_KEY"], secrets["MY_SIGNING_SECRET"]) {
+				if strings.Contains(all, secret) {
+					t.Fatalf("%s: secret %q expanded:\n%s", mode, secret, all)
+				}
+			}
+			shown := res.out
+			if mode == "posted" {
+				msgs := h.slack.Messages("incidents")
+				if len(msgs) != 1 {
+					t.Fatalf("%d messages", len(msgs))
+				}
+				shown = msgs[0].Text + "\n" + blockText(msgs[0].Blocks)
+			}
+			mustContain(t, mode, shown, "b=main", "on main: cache warmed")
+			mustContain(t, "output", res.out, "$CIRCLE_TOKEN is left empty", "$DD_API_KEY is left empty: its name looks like a credential", "$SLACK_ACCESS_TOKEN is left empty")
+		})
+	}
+}
+
+// A branch name that is not UTF-8 is made valid everywhere, the fallback
+// text included.
+func TestInvalidUTF8IsSanitised(t *testing.T) {
+	h := newHarness(t)
+	h.env["CIRCLE_BRANCH"] = "feat/\xff\xfe-x"
+	s := h.settings()
+	s.Template = DeployFailed
+	if res := h.run(s); res.err != nil {
+		t.Fatal(res.err)
+	}
+	m := h.slack.Messages("incidents")[0]
+	if !utf8.ValidString(m.Text) || !utf8.ValidString(blockText(m.Blocks)) || !strings.Contains(m.Text, "feat/\uFFFD") {
+		t.Fatalf("text %q, blocks %q", m.Text, blockText(m.Blocks))
+	}
+}
+
+// A webhook URL that is not http(s) is bad input naming its setting, found
+// before any call; its value, the secret, is not printed.
+func TestWebhookURLMustBeHTTP(t *testing.T) {
+	h := newHarness(t)
+	delete(h.env, "SLACK_ACCESS_TOKEN")
+	h.env["SLACK_WEBHOOK_URL"] = "ftp://hooks.example/services/T0/B0/ftpsecret"
+	res := h.run(h.settings())
+	if exitcode.Of(res.err) != exitcode.BadInput {
+		t.Fatalf("exit %d (%v), want 2", exitcode.Of(res.err), res.err)
+	}
+	mustContain(t, "error", res.err.Error(), "SLACK_WEBHOOK_URL", "scheme must be http or https")
+	if strings.Contains(res.err.Error()+res.out+res.errw, "ftpsecret") {
+		t.Fatal("the webhook URL was printed")
+	}
+}
+
+// Another verb's notice: its own text, or a built-in template in the
+// incident's thread found among the events it passes, recorded in its log.
+func TestPoster(t *testing.T) {
+	h := newHarness(t)
+	s := h.settings()
+	s.Template = DeployFailed
+	if res := h.run(s); res.err != nil {
+		t.Fatal(res.err)
+	}
+	parent := h.slack.Messages("incidents")[0]
+	evs := h.readEvents(events.Notified)
+	h.env["PMGUARD_NOTIFY_CHANNEL"] = "elsewhere" // the job's notify settings are not the poster's
+	h.env["PMGUARD_NOTIFY_MENTIONS"] = "<!here>"
+
+	var out, errw bytes.Buffer
+	logFile := filepath.Join(t.TempDir(), "other.jsonl")
+	d := h.deps(&out, &errw)
+	log, err := d.Events(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewPoster(d, log)
+	if err := p.Post(t.Context(), Notice{Channel: "incidents", Text: "*Deploys:* 12 a week & rising"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Post(t.Context(), Notice{Channel: "incidents", Template: PostmortemReminder, Thread: true,
+		IncidentKey: jobEnvVars()["CIRCLE_PIPELINE_ID"], PostmortemURL: "https://circleci.com/gh/acme/api/77", Events: evs}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := h.slack.Messages("incidents")
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages\n%s%s", len(msgs), out.String(), errw.String())
+	}
+	if msgs[1].Text != "*Deploys:* 12 a week &amp; rising" || msgs[1].ThreadTS != "" || strings.Contains(msgs[1].Text, "<!here>") {
+		t.Fatalf("summary %+v", msgs[1])
+	}
+	if msgs[2].ThreadTS != parent.TS || !strings.Contains(blockText(msgs[2].Blocks), "https://circleci.com/gh/acme/api/77") {
+		t.Fatalf("reminder %+v", msgs[2])
+	}
+	got, _ := events.ReadFiles(logFile)
+	if n := events.Filter(got, events.Notified); len(n) != 2 {
+		t.Fatalf("notified events in the poster's log: %+v", got)
+	}
 }

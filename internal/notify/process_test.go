@@ -3,15 +3,12 @@ package notify
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"testing"
 
-	"github.com/pmguard/pmguard/internal/config"
-	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
-	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // TestHelperProcess is pmguard notify as a separate process: settings from
@@ -21,15 +18,9 @@ func TestHelperProcess(t *testing.T) {
 	if os.Getenv("PMGUARD_NOTIFY_HELPER") != "1" {
 		return
 	}
-	env := config.OSEnv()
-	var s Settings
-	set, _, err := config.Load(context.Background(), "notify", nil, env, &s, io.Discard)
+	o, err := New(context.Background(), verb.OS("test"), nil)
 	if err == nil {
-		var log *events.Log
-		job := jobenv.FromEnv(env)
-		if log, err = events.Open(s.EventsFile, job); err == nil {
-			err = Run(context.Background(), Options{Settings: s, Set: set, Env: env, Job: job, Events: log, Out: os.Stdout, Err: os.Stderr})
-		}
+		err = Run(context.Background(), o)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

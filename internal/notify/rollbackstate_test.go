@@ -40,7 +40,7 @@ func TestRollbackStateTemplate(t *testing.T) {
 				return
 			}
 			n := h.readEvents("notified")
-			if len(msgs) != 1 || len(n) != 1 || strFig(n[0].Figures, "template") != c.want {
+			if len(msgs) != 1 || len(n) != 1 || n[0].Figures.String("template") != c.want {
 				t.Fatalf("want one %s notice; messages %d, notified %+v\n%s", c.want, len(msgs), n, res.out)
 			}
 		})

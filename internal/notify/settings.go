@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,7 +16,8 @@ type Settings struct {
 	Event              string          `env:"EVENT, default=always" flag:"event" form:"one of \"fail\", \"pass\", \"always\"" usage:"send when the job failed (fail), passed (pass) or always"`
 	Channel            config.List     `env:"CHANNEL, default=$SLACK_DEFAULT_CHANNEL" flag:"channel" usage:"channel names or IDs, comma-separated (default: $SLACK_DEFAULT_CHANNEL)"`
 	Template           string          `env:"TEMPLATE" flag:"template" usage:"built-in template: DEPLOY_FAILED, HEALTH_CHECK_FAILED, CANARY_FAILED, ROLLBACK_STARTED, ROLLBACK_SUCCEEDED, ROLLBACK_FAILED, DEPLOY_SUCCEEDED, POSTMORTEM_REMINDER, or ROLLBACK: the rollback's state from the event log (default: DEPLOY_FAILED when the job failed, DEPLOY_SUCCEEDED when it passed)"`
-	Custom             string          `env:"CUSTOM" flag:"custom" usage:"a custom Block Kit message as inline JSON; $VAR and ${VAR} are expanded from the environment inside its strings"`
+	Custom             string          `env:"CUSTOM" flag:"custom" usage:"a custom Block Kit message as inline JSON; $VAR and ${VAR} inside its strings are expanded: pmguard's own PMGUARD_* figures, CircleCI's job facts (CIRCLE_BRANCH, CIRCLE_SHA1, CIRCLE_BUILD_URL ...) and the variables template_vars lists"`
+	TemplateVars       config.List     `env:"TEMPLATE_VARS" flag:"template-vars" usage:"more environment variables a custom template may expand, comma-separated; a variable named by token_env or webhook_env, or whose name looks like a credential (TOKEN, KEY, SECRET, PASSWORD ...), is never expanded"`
 	TemplateFile       config.File     `env:"TEMPLATE_FILE" flag:"template-file" usage:"a file holding a custom Block Kit message (as --custom)"`
 	Mentions           string          `env:"MENTIONS" flag:"mentions" usage:"who to mention, in Slack markup: <@U0123>, <!subteam^S0123|oncall>, <!here>"`
 	BranchPattern      string          `env:"BRANCH_PATTERN, default=.+" flag:"branch-pattern" form:"comma-separated regular expressions (RE2), each matching a whole branch name" usage:"send only for branches matching one of these regular expressions"`
@@ -42,7 +42,8 @@ type plan struct {
 	channels       []string
 	template       string // built-in name, or "" for a custom message
 	custom         []byte
-	customSource   string
+	customField    any    // the setting holding the custom message, for errors
+	text           string // the calling verb's own message (Post), as mrkdwn
 	mentions       string
 	branchPatterns []*regexp.Regexp
 	tagPatterns    []*regexp.Regexp
@@ -50,6 +51,7 @@ type plan struct {
 	webhookEnv     string
 	token          string
 	webhook        string
+	mode           string // api, webhook or preview
 	thread         bool
 	failOnError    bool
 	incident       bool
@@ -60,6 +62,7 @@ type plan struct {
 	incidentKey    string
 	timeout        time.Duration
 	apiURL         string
+	vars           templateVars
 }
 
 // maxReminder is how far ahead chat.scheduleMessage accepts a message.
@@ -68,17 +71,23 @@ const maxReminder = 120 * 24 * time.Hour
 // defaultReminder is the delay of postmortem_reminder: true.
 const defaultReminder = 72 * time.Hour
 
-func (o *Options) invalid(field, value, cause, form string) error {
-	if o.Set != nil {
-		return o.Set.Invalid(field, value, cause, form)
+// invalid reports bad input in the setting field points to. Settings built
+// in Go (Post, tests) have no loaded set: the message names the value.
+func (o *Options) invalid(field any, value, cause, form string) error {
+	if o.set != nil {
+		return o.set.Invalid(field, value, cause, form)
 	}
-	return config.Invalidf("pmguard notify: invalid %s %q: %s; accepted: %s", field, value, cause, form)
+	msg := fmt.Sprintf("pmguard notify: invalid setting %q: %s", value, cause)
+	if form != "" {
+		msg += "; accepted: " + form
+	}
+	return config.Invalidf("%s", msg)
 }
 
 // resolve checks the settings; every error is bad input, found before any
 // network call.
 func (o *Options) resolve() (*plan, error) {
-	s := o.Settings
+	s := &o.Settings
 	p := &plan{
 		channels:    s.Channel,
 		mentions:    strings.TrimSpace(s.Mentions),
@@ -92,77 +101,27 @@ func (o *Options) resolve() (*plan, error) {
 		timeout:     s.Timeout.Duration,
 	}
 	p.event = strings.ToLower(strings.TrimSpace(s.Event))
-	if p.event == "" {
-		p.event = "always"
-	}
 	if err := config.Choice(p.event, "fail", "pass", "always"); err != nil {
-		return nil, o.invalid("Event", s.Event, "not an event", config.Quote("fail", "pass", "always"))
-	}
-	if p.tokenEnv == "" {
-		p.tokenEnv = "SLACK_ACCESS_TOKEN"
-	}
-	if p.webhookEnv == "" {
-		p.webhookEnv = "SLACK_WEBHOOK_URL"
+		return nil, o.invalid(&s.Event, s.Event, "not an event", config.Quote("fail", "pass", "always"))
 	}
 	if p.timeout <= 0 {
-		p.timeout = 30 * time.Second
+		return nil, o.invalid(&s.Timeout, s.Timeout.String(), "must be more than 0", "")
 	}
-
-	tmpl := strings.ToUpper(strings.TrimSpace(s.Template))
-	switch {
-	case s.Custom != "" && s.TemplateFile != "":
-		return nil, o.invalid("Custom", "(inline JSON)", "custom and template_file are both set", "one of custom, template_file or template")
-	case s.Custom != "":
-		p.custom, p.customSource = []byte(s.Custom), "custom"
-	case s.TemplateFile != "":
-		b, err := os.ReadFile(string(s.TemplateFile))
-		if err != nil {
-			return nil, o.invalid("TemplateFile", string(s.TemplateFile), err.Error(), "")
-		}
-		p.custom, p.customSource = b, "template_file"
-	case tmpl != "":
-		if _, ok := templates[tmpl]; !ok && tmpl != RollbackState {
-			return nil, o.invalid("Template", s.Template, "not a built-in template", config.Quote(append(Templates(), RollbackState)...))
-		}
-		p.template = tmpl
+	if err := o.resolveMessage(p); err != nil {
+		return nil, err
 	}
-	if p.custom != nil && tmpl != "" {
-		return nil, o.invalid("Template", s.Template, "a custom message is set too", "one of custom, template_file or template")
-	}
-	if p.custom != nil {
-		// Parse once now so a broken template is bad input, not a Slack error.
-		if _, _, err := ParseCustom(p.custom, func(string) string { return "" }); err != nil {
-			field := map[string]string{"custom": "Custom", "template_file": "TemplateFile"}[p.customSource]
-			return nil, o.invalid(field, shorten(string(p.custom), 80), err.Error(), "Block Kit JSON: {\"blocks\": [...]} as built in Slack's Block Kit Builder")
-		}
-	}
-
 	var err error
 	if p.branchPatterns, err = patterns(s.BranchPattern); err != nil {
-		return nil, o.invalid("BranchPattern", s.BranchPattern, err.Error(), "")
+		return nil, o.invalid(&s.BranchPattern, s.BranchPattern, err.Error(), "")
 	}
 	if p.tagPatterns, err = patterns(s.TagPattern); err != nil {
-		return nil, o.invalid("TagPattern", s.TagPattern, err.Error(), "")
+		return nil, o.invalid(&s.TagPattern, s.TagPattern, err.Error(), "")
 	}
-
-	// The orb records the job's status in $PMGUARD_JOB_STATUS (when: on_fail /
-	// on_success steps); job_status overrides it.
-	status := s.JobStatus
-	if strings.TrimSpace(status) == "" {
-		status = config.Get(o.Env, "PMGUARD_JOB_STATUS")
+	if p.jobStatus, err = o.jobStatus(); err != nil {
+		return nil, err
 	}
-	switch st := strings.ToLower(strings.TrimSpace(status)); st {
-	case "":
-	case "pass", "passed", "success", "succeeded":
-		p.jobStatus = "pass"
-	case "fail", "failed", "failure":
-		p.jobStatus = "fail"
-	default:
-		return nil, o.invalid("JobStatus", status, "not a job status (job_status, or $PMGUARD_JOB_STATUS as the orb records it)", "pass or fail")
-	}
-
 	if p.reminder, err = parseReminder(s.PostmortemReminder); err != nil {
-		return nil, o.invalid("PostmortemReminder", s.PostmortemReminder, err.Error(), "")
+		return nil, o.invalid(&s.PostmortemReminder, s.PostmortemReminder, err.Error(), "")
 	}
 	if s.PostmortemURL.URL != nil {
 		p.postmortemURL = s.PostmortemURL.String()
@@ -176,22 +135,111 @@ func (o *Options) resolve() (*plan, error) {
 	}
 	for _, r := range p.responders {
 		if !isUserID(r) && !strings.Contains(r, "@") {
-			return nil, o.invalid("Responders", r, "neither a Slack user ID nor an email", "Slack user IDs (U0123ABCD) or emails, comma-separated")
+			return nil, o.invalid(&s.Responders, r, "neither a Slack user ID nor an email", "Slack user IDs (U0123ABCD) or emails, comma-separated")
 		}
 	}
-	// The orb's default channel is the text "$SLACK_DEFAULT_CHANNEL" (CircleCI
-	// does not expand environment: values), so variables are expanded here.
+	p.channels = o.channels()
+	p.vars = newTemplateVars(s.TemplateVars, p.tokenEnv, p.webhookEnv)
+	return p, o.resolveMode(p)
+}
+
+// resolveMessage reads which message is sent: a built-in template or a
+// custom one, parsed once now so a broken template is bad input, not a
+// Slack error.
+func (o *Options) resolveMessage(p *plan) error {
+	s := &o.Settings
+	tmpl := strings.ToUpper(strings.TrimSpace(s.Template))
+	switch {
+	case s.Custom != "" && s.TemplateFile != "":
+		return o.invalid(&s.Custom, "(inline JSON)", "custom and template_file are both set", "one of custom, template_file or template")
+	case s.Custom != "":
+		p.custom, p.customField = []byte(s.Custom), &s.Custom
+	case s.TemplateFile != "":
+		b, err := os.ReadFile(string(s.TemplateFile))
+		if err != nil {
+			return o.invalid(&s.TemplateFile, string(s.TemplateFile), err.Error(), "")
+		}
+		p.custom, p.customField = b, &s.TemplateFile
+	case tmpl != "":
+		if _, ok := templates[tmpl]; !ok && tmpl != RollbackState {
+			return o.invalid(&s.Template, s.Template, "not a built-in template", config.Quote(append(Templates(), RollbackState)...))
+		}
+		p.template = tmpl
+	}
+	if p.custom == nil {
+		return nil
+	}
+	if tmpl != "" {
+		return o.invalid(&s.Template, s.Template, "a custom message is set too", "one of custom, template_file or template")
+	}
+	if _, _, err := ParseCustom(p.custom, func(string) string { return "" }); err != nil {
+		return o.invalid(p.customField, shorten(string(p.custom), 80), err.Error(), "Block Kit JSON: {\"blocks\": [...]} as built in Slack's Block Kit Builder")
+	}
+	return nil
+}
+
+// jobStatus is the job's status: job_status, else what the orb recorded in
+// $PMGUARD_JOB_STATUS (when: on_fail / on_success steps), else unknown.
+func (o *Options) jobStatus() (string, error) {
+	s := &o.Settings
+	status := s.JobStatus
+	if strings.TrimSpace(status) == "" {
+		status = o.d.Getenv("PMGUARD_JOB_STATUS")
+	}
+	switch st := strings.ToLower(strings.TrimSpace(status)); st {
+	case "":
+		return "", nil
+	case "pass", "passed", "success", "succeeded":
+		return "pass", nil
+	case "fail", "failed", "failure":
+		return "fail", nil
+	}
+	return "", o.invalid(&s.JobStatus, status, "not a job status (job_status, or $PMGUARD_JOB_STATUS as the orb records it)", "pass or fail")
+}
+
+// channels are the channel settings, one item each. The orb's default
+// channel is the text "$SLACK_DEFAULT_CHANNEL" (CircleCI does not expand
+// environment: values), so variables are expanded here.
+func (o *Options) channels() []string {
 	var chans []string
-	for _, c := range p.channels {
-		c = expandVars(c, func(name string) string { return config.Get(o.Env, name) })
+	for _, c := range o.Settings.Channel {
+		c = expandVars(c, o.d.Getenv)
 		for _, item := range strings.Split(c, ",") {
 			if item = strings.TrimPrefix(strings.TrimSpace(item), "#"); item != "" {
 				chans = append(chans, item)
 			}
 		}
 	}
-	p.channels = chans
-	return p, nil
+	return chans
+}
+
+// resolveMode picks how the notice goes: the Web API with a token, an
+// incoming webhook without one, else a preview on stdout.
+func (o *Options) resolveMode(p *plan) error {
+	s := &o.Settings
+	p.token = strings.TrimSpace(o.d.Getenv(p.tokenEnv))
+	p.webhook = strings.TrimSpace(o.d.Getenv(p.webhookEnv))
+	o.d.Redactor.Add(p.token, p.webhook, webhookSecret(p.webhook))
+	switch {
+	case p.token != "":
+		p.mode = "api"
+		if len(p.channels) == 0 {
+			return o.invalid(&s.Channel, "", "no channel given and $SLACK_DEFAULT_CHANNEL is not set", "channel names or IDs, comma-separated")
+		}
+	case p.webhook != "":
+		p.mode = "webhook"
+		if _, err := config.ParseURL(p.webhook); err != nil {
+			// The URL is the secret: name the variable, never its value.
+			return o.invalid(&s.WebhookEnv, p.webhookEnv, "$"+p.webhookEnv+" does not hold an incoming webhook URL: "+err.Error(),
+				"the name of an environment variable holding an https:// incoming webhook URL")
+		}
+	default:
+		p.mode = "preview"
+		if p.failOnError {
+			return config.Invalidf("pmguard notify: no Slack token in $%s and no webhook URL in $%s (fail_on_error is set)", p.tokenEnv, p.webhookEnv)
+		}
+	}
+	return nil
 }
 
 func isUserID(s string) bool {
@@ -237,8 +285,7 @@ func matchAny(res []*regexp.Regexp, s string) bool {
 }
 
 // parseReminder reads postmortem_reminder: "" or false is off, true is 3 days,
-// otherwise a delay. Go durations have no days, so "3d" and "1d12h" are read
-// here too.
+// otherwise a delay in config.Days' form ("3d", "1d12h", "36h").
 func parseReminder(v string) (time.Duration, error) {
 	v = strings.ToLower(strings.TrimSpace(v))
 	switch v {
@@ -247,9 +294,9 @@ func parseReminder(v string) (time.Duration, error) {
 	case "true", "on", "yes":
 		return defaultReminder, nil
 	}
-	d, err := parseDays(v)
+	d, err := config.ParseDays(v)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("not a delay")
 	}
 	if d < time.Minute {
 		return 0, fmt.Errorf("shorter than a minute: Slack schedules messages in the future only")
@@ -258,28 +305,6 @@ func parseReminder(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("longer than 120d: Slack schedules messages at most 120 days ahead")
 	}
 	return d, nil
-}
-
-// parseDays parses a Go duration that may start with a number of days: "3d",
-// "1d12h", "36h".
-func parseDays(v string) (time.Duration, error) {
-	var days time.Duration
-	if i := strings.IndexByte(v, 'd'); i > 0 {
-		n, err := strconv.ParseFloat(v[:i], 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("not a delay")
-		}
-		days = time.Duration(n * float64(24*time.Hour))
-		v = v[i+1:]
-		if v == "" {
-			return days, nil
-		}
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("not a delay")
-	}
-	return days + d, nil
 }
 
 func shorten(s string, n int) string {

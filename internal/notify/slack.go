@@ -1,17 +1,20 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/hashicorp/go-retryablehttp"
 	"github.com/slack-go/slack"
 
 	"github.com/pmguard/pmguard/internal/httpx"
@@ -68,7 +71,7 @@ func (e *SlackError) Fix() string {
 	case "restricted_action":
 		return "the workspace's settings do not let the app do this; ask a Slack admin"
 	case "rate_limited", "ratelimited":
-		return "Slack kept rate-limiting within notify's timeout; raise timeout or send fewer notices"
+		return "raise notify's timeout or send fewer notices"
 	case "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "invalid_payload", "invalid_attachments":
 		return "Slack refused the message's content: check the custom template in Slack's Block Kit Builder"
 	case "no_service", "invalid_token", "no_team", "action_prohibited":
@@ -105,160 +108,138 @@ func channelLabel(c string) string {
 	return "#" + c
 }
 
-// retrier runs Slack calls with bounded retries inside one time budget.
-// Slack's 429 carries Retry-After and its limits are per method and channel
-// (chat.postMessage: about one message per second per channel), so a wait
-// blocks only later calls to that same channel.
-type retrier struct {
-	now      func() time.Time
-	sleep    func(context.Context, time.Duration) error
-	deadline time.Time // of the budget, on the now clock
-	retries  int
-	log      func(string)
-	tokenEnv string
-
-	mu      sync.Mutex
-	blocked map[string]time.Time
-}
-
-func newRetrier(now func() time.Time, sleep func(context.Context, time.Duration) error, budget time.Duration, retries int, tokenEnv string, log func(string)) *retrier {
-	return &retrier{now: now, sleep: sleep, deadline: now().Add(budget), retries: retries, tokenEnv: tokenEnv, log: log, blocked: map[string]time.Time{}}
-}
-
-// errRetry is what a call returns to be retried, with the wait Slack asked for.
-type retryable struct {
-	code string
-	wait time.Duration // 0: backoff
-	err  error
-}
-
-func (r *retryable) Error() string { return r.code }
-
-// do runs call until it succeeds, fails for good, or the retries or the
-// budget run out. key groups calls that share a rate limit (the channel).
-func (r *retrier) do(ctx context.Context, method, key, channel string, call func(context.Context) error) error {
-	var last *retryable
-	for attempt := 0; attempt <= r.retries; attempt++ {
-		if err := r.waitTurn(ctx, key); err != nil {
-			return r.giveUp(method, channel, last, err)
-		}
-		err := call(ctx)
-		if err == nil {
-			return nil
-		}
-		var re *retryable
-		if !errors.As(err, &re) {
-			return err
-		}
-		last = re
-		if attempt == r.retries {
-			break
-		}
-		wait := re.wait
-		if wait <= 0 {
-			wait = time.Duration(1<<attempt) * time.Second // 1 s, 2 s, 4 s
-		}
-		if re.code == "rate_limited" {
-			r.block(key, wait)
-			r.log(fmt.Sprintf("Slack rate limit on %s: waiting %s as Slack asked (retry %d of %d)", method, wait, attempt+1, r.retries))
-		} else {
-			if err := r.pause(ctx, wait); err != nil {
-				return r.giveUp(method, channel, last, err)
-			}
-			r.log(fmt.Sprintf("Slack %s: %s, retry %d of %d", method, re.code, attempt+1, r.retries))
-		}
+// slackRetry is httpx's retry policy (transport errors, 429 with its
+// Retry-After, 5xx) plus Slack's own "ok": false answers worth another try.
+// Slack answers most failures with HTTP 200 and an error code, which
+// slack-go never retries. Of those, service_unavailable, request_timeout and
+// ratelimited mean nothing was done, so any call may be repeated;
+// internal_error and fatal_error may come after part of the work was done
+// (Slack's method docs say so), so only calls that are safe to repeat are:
+// a second chat.postMessage or conversations.create could post twice or
+// make a second channel.
+func slackRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if err != nil || resp == nil || resp.StatusCode != http.StatusOK || ctx.Err() != nil {
+		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
-	return r.giveUp(method, channel, last, fmt.Errorf("%d attempt(s)", r.retries+1))
-}
-
-func (r *retrier) giveUp(method, channel string, last *retryable, why error) error {
-	code := "timeout"
-	if last != nil {
-		code = last.code
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		return false, nil
 	}
-	return &SlackError{Method: method, Channel: channel, Code: code, Detail: "gave up after " + why.Error(), TokenEnv: r.tokenEnv}
-}
-
-func (r *retrier) block(key string, d time.Duration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	until := r.now().Add(d)
-	if until.After(r.blocked[key]) {
-		r.blocked[key] = until
+	body, _, err := httpx.ReadLimited(resp.Body, 1<<20)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return false, nil
 	}
-}
-
-// waitTurn waits until key's rate limit is over, unless that is past the budget.
-func (r *retrier) waitTurn(ctx context.Context, key string) error {
-	r.mu.Lock()
-	until := r.blocked[key]
-	r.mu.Unlock()
-	if d := until.Sub(r.now()); d > 0 {
-		return r.pause(ctx, d)
+	var answer struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
 	}
-	return nil
-}
-
-// pause sleeps d, or refuses at once when d would end past the budget: a
-// notice must never hold up the deploy guard or a rollback.
-func (r *retrier) pause(ctx context.Context, d time.Duration) error {
-	if left := r.deadline.Sub(r.now()); d > left {
-		return fmt.Errorf("a wait of %s would pass notify's timeout (%s left)", d.Round(time.Millisecond), left.Round(time.Millisecond))
+	if json.Unmarshal(body, &answer) != nil || answer.OK {
+		return false, nil
 	}
-	return r.sleep(ctx, d)
+	switch answer.Error {
+	case "service_unavailable", "request_timeout", "ratelimited", "rate_limited":
+		return true, nil
+	case "internal_error", "fatal_error":
+		return repeatable[path.Base(resp.Request.URL.Path)], nil
+	}
+	return false, nil
 }
 
-// classify turns what slack-go returned into a final *SlackError, a
-// *retryable, or nil.
-func (r *retrier) classify(method, channel string, err error) error {
+// repeatable are the methods whose repetition changes nothing.
+var repeatable = map[string]bool{
+	"chat.update": true, "conversations.setTopic": true, "conversations.invite": true, "users.lookupByEmail": true,
+}
+
+// classify turns what slack-go returned, after httpx's retries, into a
+// *SlackError saying what happened.
+func classify(ctx context.Context, method, channel, tokenEnv string, err error) error {
 	if err == nil {
 		return nil
 	}
+	e := &SlackError{Method: method, Channel: channel, TokenEnv: tokenEnv}
 	var rl *slack.RateLimitedError
 	var sc slack.StatusCodeError
 	var se slack.SlackErrorResponse
 	switch {
 	case errors.As(err, &rl):
-		return &retryable{code: "rate_limited", wait: rl.RetryAfter, err: err}
+		e.Code, e.Detail = "rate_limited", rateLimitDetail(ctx, rl.RetryAfter)
+	case errors.As(err, &sc) && sc.Code == http.StatusTooManyRequests:
+		e.Code, e.Detail = "rate_limited", fmt.Sprintf("still rate limited after %d attempts", attempts)
 	case errors.As(err, &sc):
-		if sc.Code == http.StatusTooManyRequests {
-			return &retryable{code: "rate_limited", wait: time.Second, err: err}
-		}
+		e.Code = "http_" + strconv.Itoa(sc.Code)
 		if sc.Code >= 500 {
-			return &retryable{code: "http_" + strconv.Itoa(sc.Code), err: err}
+			e.Detail = finalDetail(ctx, "HTTP "+strconv.Itoa(sc.Code))
 		}
-		return &SlackError{Method: method, Channel: channel, Code: "http_" + strconv.Itoa(sc.Code), TokenEnv: r.tokenEnv}
 	case errors.As(err, &se):
-		switch se.Err {
-		case "ratelimited", "rate_limited":
-			return &retryable{code: "rate_limited", wait: time.Second, err: err}
-		case "internal_error", "fatal_error", "request_timeout", "service_unavailable":
-			return &retryable{code: se.Err, err: err}
+		e.Code, e.Needed = se.Err, se.Needed
+		if retriedCode(method, se.Err) {
+			e.Detail = finalDetail(ctx, se.Err)
 		}
-		return &SlackError{Method: method, Channel: channel, Code: se.Err, Needed: se.Needed, TokenEnv: r.tokenEnv}
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		return &SlackError{Method: method, Channel: channel, Code: "timeout", Detail: "notify's timeout passed", TokenEnv: r.tokenEnv}
+	case ctx.Err() != nil:
+		e.Code, e.Detail = "timeout", "notify's timeout passed"
+	default:
+		// A transport failure: httpx's error says how many attempts it made.
+		e.Code, e.Detail = "unreachable", err.Error()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			e.Code = "timeout"
+		}
 	}
-	// A transport failure (refused, reset, per-attempt timeout, a body that
-	// is not Slack's JSON): worth another try within the budget.
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return &retryable{code: "timeout", err: err}
-	}
-	return &retryable{code: "unreachable", err: err}
+	return e
 }
 
-// webAPI is the part of Slack's Web API notify uses, over slack-go.
+// attempts is how many times httpx sends a call at most (1 + its 3 retries).
+const attempts = 4
+
+// retriedCode reports whether slackRetry retries code for method.
+func retriedCode(method, code string) bool {
+	switch code {
+	case "service_unavailable", "request_timeout", "ratelimited", "rate_limited":
+		return true
+	case "internal_error", "fatal_error":
+		return repeatable[method]
+	}
+	return false
+}
+
+// finalDetail says why a retried failure is final: the retries ran out, or
+// the next wait would have passed notify's timeout.
+func finalDetail(ctx context.Context, what string) string {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 4*time.Second {
+		return fmt.Sprintf("%s, and too little of notify's timeout was left for another attempt", what)
+	}
+	return fmt.Sprintf("%s on each of %d attempts", what, attempts)
+}
+
+// rateLimitDetail says what happened to a final 429: a Retry-After that
+// would end past notify's timeout is not waited at all, otherwise the waits
+// Slack asked for (each at most httpx.MaxRetryAfter) did not end it.
+func rateLimitDetail(ctx context.Context, asked time.Duration) string {
+	wait := min(asked, httpx.MaxRetryAfter)
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); wait > left {
+			return fmt.Sprintf("Slack asked to wait %s before another attempt, which would pass notify's timeout (%s left): not retried",
+				asked, max(left, 0).Round(time.Millisecond))
+		}
+	}
+	return fmt.Sprintf("rate limited on each of %d attempts, waiting as Slack asked (at most %s) between them", attempts, httpx.MaxRetryAfter)
+}
+
+// webAPI is the part of Slack's Web API notify uses, over slack-go. Its
+// HTTP goes through httpx (timeouts, retries, Retry-After, redaction); slack-go's
+// own retries stay off, so httpx is the one retry layer.
 type webAPI struct {
-	c *slack.Client
-	r *retrier
+	c        *slack.Client
+	tokenEnv string
 }
 
-// newWebAPI builds the client. HTTP goes through httpx (timeouts, User-Agent,
-// redaction) with its retries off: slack-go's own retries stay off too, so
-// the retrier above is the one retry layer and its budget is honest.
-func newWebAPI(token, apiURL string, hc *httpx.Client, r *retrier) *webAPI {
-	return &webAPI{c: slack.New(token, slack.OptionHTTPClient(hc), slack.OptionAPIURL(apiURL)), r: r}
+func newWebAPI(token, apiURL string, hc *httpx.Client, tokenEnv string) *webAPI {
+	return &webAPI{c: slack.New(token, slack.OptionHTTPClient(hc.StandardClient()), slack.OptionAPIURL(apiURL)), tokenEnv: tokenEnv}
+}
+
+func (w *webAPI) classify(ctx context.Context, method, channel string, err error) error {
+	return classify(ctx, method, channel, w.tokenEnv, err)
 }
 
 // rawBlock sends a block exactly as built (or as the custom template had it).
@@ -307,13 +288,8 @@ func (w *webAPI) post(ctx context.Context, channel, threadTS string, m Message) 
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
-	var id, ts string
-	err = w.r.do(ctx, "chat.postMessage", channel, channel, func(ctx context.Context) error {
-		var e error
-		id, ts, e = w.c.PostMessageContext(ctx, channel, opts...)
-		return w.r.classify("chat.postMessage", channel, e)
-	})
-	return id, ts, err
+	id, ts, err := w.c.PostMessageContext(ctx, channel, opts...)
+	return id, ts, w.classify(ctx, "chat.postMessage", channel, err)
 }
 
 func (w *webAPI) update(ctx context.Context, channelID, ts string, m Message) error {
@@ -321,10 +297,8 @@ func (w *webAPI) update(ctx context.Context, channelID, ts string, m Message) er
 	if err != nil {
 		return err
 	}
-	return w.r.do(ctx, "chat.update", channelID, channelID, func(ctx context.Context) error {
-		_, _, _, e := w.c.UpdateMessageContext(ctx, channelID, ts, opts...)
-		return w.r.classify("chat.update", channelID, e)
-	})
+	_, _, _, err = w.c.UpdateMessageContext(ctx, channelID, ts, opts...)
+	return w.classify(ctx, "chat.update", channelID, err)
 }
 
 func (w *webAPI) schedule(ctx context.Context, channel, threadTS string, at time.Time, m Message) (string, error) {
@@ -335,49 +309,32 @@ func (w *webAPI) schedule(ctx context.Context, channel, threadTS string, at time
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
-	var id string
-	err = w.r.do(ctx, "chat.scheduleMessage", channel, channel, func(ctx context.Context) error {
-		var e error
-		_, id, e = w.c.ScheduleMessageContext(ctx, channel, strconv.FormatInt(at.Unix(), 10), opts...)
-		return w.r.classify("chat.scheduleMessage", channel, e)
-	})
-	return id, err
+	_, id, err := w.c.ScheduleMessageContext(ctx, channel, strconv.FormatInt(at.Unix(), 10), opts...)
+	return id, w.classify(ctx, "chat.scheduleMessage", channel, err)
 }
 
 func (w *webAPI) createChannel(ctx context.Context, name string) (string, error) {
-	var id string
-	err := w.r.do(ctx, "conversations.create", "conversations.create", name, func(ctx context.Context) error {
-		ch, e := w.c.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: name})
-		if e == nil {
-			id = ch.ID
-		}
-		return w.r.classify("conversations.create", name, e)
-	})
-	return id, err
+	ch, err := w.c.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: name})
+	if err != nil {
+		return "", w.classify(ctx, "conversations.create", name, err)
+	}
+	return ch.ID, nil
 }
 
 func (w *webAPI) setTopic(ctx context.Context, channelID, topic string) error {
-	return w.r.do(ctx, "conversations.setTopic", channelID, channelID, func(ctx context.Context) error {
-		_, e := w.c.SetTopicOfConversationContext(ctx, channelID, topic)
-		return w.r.classify("conversations.setTopic", channelID, e)
-	})
+	_, err := w.c.SetTopicOfConversationContext(ctx, channelID, topic)
+	return w.classify(ctx, "conversations.setTopic", channelID, err)
 }
 
 func (w *webAPI) invite(ctx context.Context, channelID string, users []string) error {
-	return w.r.do(ctx, "conversations.invite", channelID, channelID, func(ctx context.Context) error {
-		_, e := w.c.InviteUsersToConversationContext(ctx, channelID, users...)
-		return w.r.classify("conversations.invite", channelID, e)
-	})
+	_, err := w.c.InviteUsersToConversationContext(ctx, channelID, users...)
+	return w.classify(ctx, "conversations.invite", channelID, err)
 }
 
 func (w *webAPI) lookupEmail(ctx context.Context, email string) (string, error) {
-	var id string
-	err := w.r.do(ctx, "users.lookupByEmail", "users.lookupByEmail", "", func(ctx context.Context) error {
-		u, e := w.c.GetUserByEmailContext(ctx, email)
-		if e == nil {
-			id = u.ID
-		}
-		return w.r.classify("users.lookupByEmail", "", e)
-	})
-	return id, err
+	u, err := w.c.GetUserByEmailContext(ctx, email)
+	if err != nil {
+		return "", w.classify(ctx, "users.lookupByEmail", "", err)
+	}
+	return u.ID, nil
 }

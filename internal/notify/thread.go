@@ -25,11 +25,13 @@ type threadRef struct {
 // an ID, as configured).
 func findThread(evs []events.Event, key, channel string) (threadRef, bool) {
 	for _, e := range evs {
-		if e.Event != "notified" || e.PipelineID != key || !boolFig(e.Figures, "parent") {
+		if e.Event != events.Notified || e.PipelineID != key {
 			continue
 		}
-		if strFig(e.Figures, "channel_name") == channel || strFig(e.Figures, "channel") == channel {
-			return threadRef{ChannelID: strFig(e.Figures, "channel"), TS: strFig(e.Figures, "ts"), Template: strFig(e.Figures, "template")}, true
+		var n events.Notice
+		e.Decode(&n)
+		if n.Parent && (n.ChannelName == channel || n.Channel == channel) {
+			return threadRef{ChannelID: n.Channel, TS: n.TS, Template: n.Template}, true
 		}
 	}
 	return threadRef{}, false
@@ -73,7 +75,7 @@ func (r *run) sendAPI(ctx context.Context) {
 	wg.Wait()
 
 	if r.p.reminder > 0 && r.status == "fail" && r.key != "" {
-		if _, done := findEvent(r.evs, r.key, "postmortem_reminder_scheduled"); !done {
+		if _, done := findEvent(r.evs, r.key, events.PostmortemReminderScheduled); !done {
 			r.scheduleReminder(ctx, incidentID, results)
 		}
 	}
@@ -96,9 +98,7 @@ func (r *run) sendToChannel(ctx context.Context, ch string, facts Facts, threade
 			return nil
 		}
 		fmt.Fprintf(r.out, "pmguard notify: replied with %s in the incident's thread in %s (ts %s)\n", r.templateName(), channelLabel(ch), ts)
-		r.event(events.Event{Verb: "notify", Event: "notified", Target: ch, Figures: map[string]any{
-			"channel": id, "channel_name": ch, "ts": ts, "thread_ts": ref.TS, "template": r.templateName(), "parent": false,
-		}})
+		r.record(events.Notified, ch, events.Notice{Channel: id, ChannelName: ch, TS: ts, ThreadTS: ref.TS, Template: r.templateName()})
 		if _, ok := templates[ref.Template]; ok {
 			parent, _ := Render(ref.Template, &facts)
 			parent.Fit()
@@ -117,9 +117,7 @@ func (r *run) sendToChannel(ctx context.Context, ch string, facts Facts, threade
 	}
 	parent := threaded && r.status == "fail"
 	fmt.Fprintf(r.out, "pmguard notify: posted %s to %s (ts %s)\n", r.templateName(), channelLabel(ch), ts)
-	r.event(events.Event{Verb: "notify", Event: "notified", Target: ch, Figures: map[string]any{
-		"channel": id, "channel_name": ch, "ts": ts, "template": r.templateName(), "parent": parent,
-	}})
+	r.record(events.Notified, ch, events.Notice{Channel: id, ChannelName: ch, TS: ts, Template: r.templateName(), Parent: parent})
 	p := &posted{channel: ch, id: id, ts: ts}
 	if parent {
 		p.parentTS = ts
@@ -158,17 +156,19 @@ func incidentChannelName(now time.Time, repo, pipeline string) string {
 // the channel's ID, or "" when it could not be created.
 func (r *run) incidentChannel(ctx context.Context) string {
 	if r.key != "" {
-		if e, ok := findEvent(r.evs, r.key, "incident_channel_created"); ok {
-			id := strFig(e.Figures, "channel")
+		if e, ok := findEvent(r.evs, r.key, events.IncidentChannelCreated); ok {
+			var n events.Notice
+			e.Decode(&n)
+			id := n.Channel
 			r.postToIncident(ctx, id)
 			return id
 		}
 	}
-	pipe := r.o.Job.PipelineNumber
+	pipe := r.o.d.Job.PipelineNumber
 	if pipe == "" {
-		pipe = shortSHA(r.o.Job.SHA)
+		pipe = shortSHA(r.o.d.Job.SHA)
 	}
-	base := incidentChannelName(r.o.Now(), r.o.Job.ProjectRepo, pipe)
+	base := incidentChannelName(r.o.d.Now(), r.o.d.Job.ProjectRepo, pipe)
 	var id, name string
 	for n := 1; n <= 5; n++ {
 		name = base
@@ -194,7 +194,7 @@ func (r *run) incidentChannel(ctx context.Context) string {
 		return ""
 	}
 	fmt.Fprintf(r.out, "pmguard notify: created incident channel #%s\n", name)
-	r.event(events.Event{Verb: "notify", Event: "incident_channel_created", Target: name, Figures: map[string]any{"channel": id, "channel_name": name}})
+	r.record(events.IncidentChannelCreated, name, events.Notice{Channel: id, ChannelName: name})
 
 	if err := r.api.setTopic(ctx, id, r.topic()); err != nil {
 		r.fail(err)
@@ -216,7 +216,7 @@ func (r *run) topic() string {
 	if f.Job.BuildURL != "" {
 		t += " · " + f.Job.BuildURL
 	}
-	return truncatePlain(t, maxTopicLength)
+	return truncatePlain(strings.ToValidUTF8(t, "\uFFFD"), maxTopicLength)
 }
 
 // invite resolves emails to user IDs and invites everyone in one call; a
@@ -263,9 +263,7 @@ func (r *run) postToIncident(ctx context.Context, id string) {
 		r.fail(err)
 		return
 	}
-	r.event(events.Event{Verb: "notify", Event: "notified", Target: id, Figures: map[string]any{
-		"channel": id, "ts": ts, "template": r.templateName(), "parent": false, "incident_channel": true,
-	}})
+	r.record(events.Notified, id, events.Notice{Channel: id, TS: ts, Template: r.templateName(), IncidentChannel: true})
 }
 
 // scheduleReminder schedules the post-mortem reminder in the incident
@@ -285,12 +283,12 @@ func (r *run) scheduleReminder(ctx context.Context, incidentID string, results [
 	}
 	facts := *r.facts
 	if facts.IncidentStarted.IsZero() {
-		facts.IncidentStarted = r.o.Now()
+		facts.IncidentStarted = r.o.d.Now()
 	}
 	m, _ := Render(PostmortemReminder, &facts)
 	m.Fit()
 
-	now := r.o.Now()
+	now := r.o.d.Now()
 	at := now.Add(r.p.reminder)
 	for try := 0; try < 4; try++ {
 		id, err := r.api.schedule(ctx, target, threadTS, at, m)
@@ -299,10 +297,10 @@ func (r *run) scheduleReminder(ctx context.Context, incidentID string, results [
 			switch se.Code {
 			case "time_in_past":
 				// Our clock is behind Slack's: aim later, once.
-				at = r.o.Now().Add(r.p.reminder + 10*time.Minute)
+				at = r.o.d.Now().Add(r.p.reminder + 10*time.Minute)
 				continue
 			case "time_too_far":
-				at = r.o.Now().Add(maxReminder - 24*time.Hour)
+				at = r.o.d.Now().Add(maxReminder - 24*time.Hour)
 				continue
 			case "restricted_too_many":
 				// Too many messages scheduled around that time: move it along.
@@ -315,9 +313,7 @@ func (r *run) scheduleReminder(ctx context.Context, incidentID string, results [
 			return
 		}
 		fmt.Fprintf(r.out, "pmguard notify: post-mortem reminder scheduled for %s\n", at.UTC().Format("2006-01-02 15:04 UTC"))
-		r.event(events.Event{Verb: "notify", Event: "postmortem_reminder_scheduled", Target: target, Figures: map[string]any{
-			"channel": target, "thread_ts": threadTS, "scheduled_message_id": id, "post_at": strconv.FormatInt(at.Unix(), 10),
-		}})
+		r.record(events.PostmortemReminderScheduled, target, events.Notice{Channel: target, ThreadTS: threadTS, ScheduledMessageID: id, PostAt: strconv.FormatInt(at.Unix(), 10)})
 		return
 	}
 	r.fail(&SlackError{Method: "chat.scheduleMessage", Channel: target, Code: "restricted_too_many", Detail: "4 times tried", TokenEnv: r.p.tokenEnv})

@@ -18,41 +18,37 @@ import (
 // Slack answers a webhook with a plain-text code ("invalid_payload",
 // "no_service", "channel_is_archived") and an HTTP status; the code is kept,
 // the URL (the secret) never appears in an error.
-func postWebhook(ctx context.Context, hc *httpx.Client, r *retrier, webhookURL string, m Message) error {
+func postWebhook(ctx context.Context, hc *httpx.Client, webhookURL string, m Message) error {
 	body, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	return r.do(ctx, "webhook", "webhook", "", func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhookURL, bytes.NewReader(body))
-		if err != nil {
-			return &SlackError{Method: "webhook", Code: "invalid_url", Detail: "the webhook URL does not parse"}
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return r.classify("webhook", "", err)
-		}
-		defer resp.Body.Close()
-		text, _, _ := httpx.ReadLimited(resp.Body, 4096)
-		code := strings.TrimSpace(string(text))
-		switch {
-		case resp.StatusCode == http.StatusOK:
-			return nil
-		case resp.StatusCode == http.StatusTooManyRequests:
-			wait, ok := httpx.RetryAfter(resp.Header, r.now())
-			if !ok {
-				wait = time.Second
-			}
-			return &retryable{code: "rate_limited", wait: wait}
-		case resp.StatusCode >= 500:
-			return &retryable{code: "http_" + strconv.Itoa(resp.StatusCode)}
-		}
-		if !isCode(code) {
-			code = "http_" + strconv.Itoa(resp.StatusCode)
-		}
-		return &SlackError{Method: "webhook", Code: code, Detail: "HTTP " + strconv.Itoa(resp.StatusCode)}
-	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhookURL, bytes.NewReader(body))
+	if err != nil {
+		return &SlackError{Method: "webhook", Code: "invalid_url", Detail: "the webhook URL does not parse"}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return classify(ctx, "webhook", "", "", err)
+	}
+	defer resp.Body.Close()
+	text, _, _ := httpx.ReadLimited(resp.Body, 4096)
+	code := strings.TrimSpace(string(text))
+	status := "HTTP " + strconv.Itoa(resp.StatusCode)
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return nil
+	case resp.StatusCode == http.StatusTooManyRequests:
+		asked, _ := httpx.RetryAfter(resp.Header, time.Now())
+		return &SlackError{Method: "webhook", Code: "rate_limited", Detail: rateLimitDetail(ctx, asked)}
+	case resp.StatusCode >= 500:
+		return &SlackError{Method: "webhook", Code: "http_" + strconv.Itoa(resp.StatusCode), Detail: finalDetail(ctx, status)}
+	}
+	if !isCode(code) {
+		code = "http_" + strconv.Itoa(resp.StatusCode)
+	}
+	return &SlackError{Method: "webhook", Code: code, Detail: status}
 }
 
 // isCode reports whether s looks like one of Slack's error codes, so an HTML
