@@ -11,6 +11,7 @@ import (
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/jobenv"
 	"github.com/pmguard/pmguard/internal/notify"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // notify shows the Slack notice a pmguard/notify step would post after the
@@ -24,26 +25,21 @@ func (d *Demo) notify(ctx context.Context) error {
 	fmt.Fprintln(d.Out, "No Slack token here, so this is the message it would send:")
 	fmt.Fprintln(d.Out)
 
-	job := d.jobEnv()
-	var s notify.Settings
-	set, _, err := config.Load(ctx, "notify", nil, config.MapEnv(map[string]string{
+	env := config.MapEnv(map[string]string{
 		"PMGUARD_NOTIFY_TEMPLATE":   template,
 		"PMGUARD_NOTIFY_CHANNEL":    "incidents",
 		"PMGUARD_NOTIFY_MENTIONS":   "<!subteam^S0123|oncall>",
 		"PMGUARD_NOTIFY_JOB_STATUS": status,
 		"PMGUARD_EVENTS_FILE":       d.EventsFile,
-	}), &s, d.Out)
-	if err != nil {
-		return err
-	}
-	log, err := events.Open(d.EventsFile, jobenv.FromEnv(job))
-	if err != nil {
-		return err
-	}
-	m, name, err := notify.Compose(ctx, notify.Options{
-		Settings: s, Set: set, Env: job, Job: jobenv.FromEnv(job), Events: log, Out: d.Out, Err: d.Out,
-		Subject: func(context.Context, string) string { return "Speed up checkout (cache the price list)" },
 	})
+	deps := verb.New(env, d.Out, d.Out, d.Version)
+	deps.Job = jobenv.FromEnv(d.jobEnv())
+	o, err := notify.New(ctx, deps, nil)
+	if err != nil {
+		return err
+	}
+	o.Subject = func(context.Context, string) string { return "Speed up checkout (cache the price list)" }
+	m, name, err := notify.Compose(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -72,11 +68,11 @@ func demoTemplate(evs []events.Event) (string, string) {
 	template, status := notify.DeploySucceeded, "pass"
 	for _, e := range evs {
 		switch e.Event {
-		case "health_failed":
+		case events.HealthFailed:
 			return notify.HealthCheckFailed, "fail"
-		case "canary_failed", "canary_inconclusive":
+		case events.CanaryFailed, events.CanaryInconclusive:
 			return notify.CanaryFailed, "fail"
-		case "rollback_failed":
+		case events.RollbackFailed:
 			template, status = notify.DeployFailed, "fail"
 		}
 	}

@@ -16,7 +16,7 @@ func (d *Demo) postmortem(ctx context.Context) error {
 	fmt.Fprintln(d.Out, "The job's step:  pmguard/postmortem (after the rollback), reading the event log above.")
 	fmt.Fprintln(d.Out, "No CircleCI token and no incident.yml here: the draft holds what pmguard saw, and prompts for the rest.")
 	fmt.Fprintln(d.Out)
-	_, err := postmortem.Run(ctx, postmortem.Options{
+	err := postmortem.Run(ctx, &postmortem.Options{
 		EventFiles: []string{d.EventsFile},
 		OutDir:     out,
 		Title:      "Post-mortem: canary of deploy #1234 failed",

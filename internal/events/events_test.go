@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -395,6 +396,26 @@ func TestFilter(t *testing.T) {
 		}
 		if strings.Join(got, ",") != tt.want {
 			t.Errorf("Filter(%v) = %v, want %s", tt.names, got, tt.want)
+		}
+	}
+}
+
+// Rates come as fractions, percentages with a sign, or (from other tools)
+// percentages without one; anything not a number is absent.
+func TestFiguresFraction(t *testing.T) {
+	f := events.Figures{"frac": 0.25, "pct": "25%", "bare": 25.0, "bare_text": "25", "zero": 0.0, "one": 1.0, "word": "high", "nan": math.NaN()}
+	cases := []struct {
+		key  string
+		want float64
+		ok   bool
+	}{
+		{"frac", 0.25, true}, {"pct", 0.25, true}, {"bare", 0.25, true}, {"bare_text", 0.25, true},
+		{"zero", 0, true}, {"one", 1, true}, {"word", 0, false}, {"nan", 0, false}, {"absent", 0, false},
+	}
+	for _, c := range cases {
+		got, ok := f.Fraction(c.key)
+		if ok != c.ok || ok && math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("Fraction(%q) = %v, %v; want %v, %v", c.key, got, ok, c.want, c.ok)
 		}
 	}
 }

@@ -18,7 +18,7 @@ type Figures map[string]any
 func (f Figures) Number(k string) (float64, bool) {
 	switch v := f[k].(type) {
 	case float64:
-		return v, true
+		return v, !math.IsNaN(v) && !math.IsInf(v, 0)
 	case int:
 		return float64(v), true
 	case int64:
@@ -39,6 +39,17 @@ func (f Figures) Number(k string) (float64, bool) {
 		return n, true
 	}
 	return 0, false
+}
+
+// Fraction returns the figure k as a fraction, for rates: 0.25 and "25%"
+// are 0.25, and so is a bare 25, since some tools write rates as
+// percentages without the sign (a rate above 1 cannot be a fraction).
+func (f Figures) Fraction(k string) (float64, bool) {
+	v, ok := f.Number(k)
+	if ok && v > 1 {
+		v /= 100
+	}
+	return v, ok
 }
 
 // String returns the figure k as text ("" when absent).

@@ -260,13 +260,8 @@ func (d *Document) impact(evs []events.Event, inc *Incident) {
 		if v, ok := errorRate(e.Figures); ok && !restored && (!d.Impact.HasErrorRate || v > d.Impact.PeakErrorRate) {
 			d.Impact.PeakErrorRate, d.Impact.HasErrorRate = v, true
 		}
-		for _, k := range latencyKeys {
-			if v, ok := number(e.Figures[k]); ok && !restored {
-				if v > peakLat {
-					peakLat, latKey = v, k
-				}
-				break
-			}
+		if k, v, ok := latency(e.Figures); ok && !restored && v > peakLat {
+			peakLat, latKey = v, k
 		}
 		if strings.HasSuffix(e.Event, "_failed") && e.Verb != "notify" && e.Verb != "rollback" && e.Target != "" {
 			endpoints[e.Target] = true

@@ -137,8 +137,8 @@ func (d Date) String() string {
 type Percent float64
 
 func (p *Percent) UnmarshalYAML(n *yaml.Node) error {
-	v, ok := parsePercent(n.Value)
-	if !ok {
+	v, err := config.ParsePercent(n.Value)
+	if err != nil {
 		return fieldError(n, "peak_error_rate", "a percentage such as 25% or 0.25")
 	}
 	*p = Percent(v)

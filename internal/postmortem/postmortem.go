@@ -19,10 +19,15 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/report"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
-// Options are the inputs and dependencies of one run.
+// Options are the inputs and dependencies of one run. New fills them from
+// the settings; tests fill them directly.
 type Options struct {
+	// Settings are the settings New read.
+	Settings Settings
+
 	// FailedPipeline and RollbackPipeline are CircleCI pipeline ids; empty
 	// ones are found in the event log (rollback_initiated) or the job's
 	// environment (CurrentPipeline).
@@ -52,6 +57,8 @@ type Options struct {
 	Now    func() time.Time
 	Stdout io.Writer
 	Stderr io.Writer
+
+	d *verb.Deps // nil in tests that build Options directly
 }
 
 // Notice is what the Slack post about the draft needs.
@@ -75,9 +82,18 @@ type Result struct {
 }
 
 // Run gathers the data, writes postmortem.md and postmortem.html into
-// OutDir and posts the link when a Poster and a thread are known. A CircleCI
-// failure still writes the draft from what was found, then exits 3.
-func Run(ctx context.Context, o Options) (*Result, error) {
+// OutDir and posts the link when Notify is set. A CircleCI failure still
+// writes the draft from what was found, then exits 3.
+func Run(ctx context.Context, o *Options) error {
+	_, err := o.draft(ctx)
+	if o.d != nil {
+		return o.d.Redactor.Error(err)
+	}
+	return err
+}
+
+// draft is Run, returning what was written.
+func (o *Options) draft(ctx context.Context) (*Result, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -133,8 +149,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	printSummary(o.Stdout, doc, res)
-	o.Log.Append(events.Event{Verb: "postmortem", Event: "postmortem_written", Target: res.HTML, //nolint:errcheck // the draft is written; a lost event is not worth failing for
-		Message: doc.Title, Figures: figures(doc)})
+	e := events.Event{Verb: "postmortem", Event: events.PostmortemWritten, Target: res.HTML, Message: doc.Title}
+	e.SetFigures(figures(doc))
+	o.Log.Append(e) //nolint:errcheck // the draft is written; a lost event is not worth failing for
 
 	if o.Notify != nil {
 		n := Notice{Title: doc.Title, Link: o.Link, IncidentKey: failed, Events: evs, TimeToMitigate: doc.Measures.TimeToMitigate}
@@ -172,17 +189,19 @@ func unwrapPath(err error) error {
 
 // pipelineIDs finds the failed and rollback pipelines: the settings first,
 // then the rollback_initiated event, then the current pipeline.
-func pipelineIDs(o Options, evs []events.Event) (failed, rollback string) {
+func pipelineIDs(o *Options, evs []events.Event) (failed, rollback string) {
 	failed, rollback = o.FailedPipeline, o.RollbackPipeline
-	for _, e := range events.Filter(evs, "rollback_initiated") {
+	for _, e := range events.Filter(evs, events.RollbackInitiated) {
+		var f events.Rollback
+		e.Decode(&f)
 		if failed == "" {
-			failed = firstFigure(e.Figures, "failed_pipeline_id")
+			failed = strings.TrimSpace(f.FailedPipelineID)
 			if failed == "" {
 				failed = e.PipelineID
 			}
 		}
 		if rollback == "" {
-			rollback = firstFigure(e.Figures, "rollback_pipeline_id")
+			rollback = strings.TrimSpace(f.RollbackPipelineID)
 		}
 	}
 	if failed == "" {
@@ -192,15 +211,6 @@ func pipelineIDs(o Options, evs []events.Event) (failed, rollback string) {
 		rollback = ""
 	}
 	return failed, rollback
-}
-
-func firstFigure(f map[string]any, keys ...string) string {
-	for _, k := range keys {
-		if s, ok := f[k].(string); ok && strings.TrimSpace(s) != "" {
-			return strings.TrimSpace(s)
-		}
-	}
-	return ""
 }
 
 func write(dir string, doc *Document) (*Result, error) {
@@ -242,16 +252,7 @@ func clip(s string, n int) string {
 	return s
 }
 
-func figures(d *Document) map[string]any {
-	f := map[string]any{"timeline_entries": len(d.Timeline)}
-	if d.Measures.TimeToDetect > 0 {
-		f["time_to_detect_s"] = d.Measures.TimeToDetect.Seconds()
-	}
-	if d.Measures.TimeToMitigate > 0 {
-		f["time_to_mitigate_s"] = d.Measures.TimeToMitigate.Seconds()
-	}
-	if d.Measures.TimeToRestore > 0 {
-		f["time_to_restore_s"] = d.Measures.TimeToRestore.Seconds()
-	}
-	return f
+func figures(d *Document) events.Postmortem {
+	return events.Postmortem{TimelineEntries: len(d.Timeline), TimeToDetectS: d.Measures.TimeToDetect.Seconds(),
+		TimeToMitigateS: d.Measures.TimeToMitigate.Seconds(), TimeToRestoreS: d.Measures.TimeToRestore.Seconds()}
 }

@@ -83,12 +83,12 @@ func TestStandinReferenceIncident(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	var notice *Notice
-	res, err := Run(context.Background(), Options{
+	res, err := (&Options{
 		EventFiles: []string{evFile}, IncidentFile: "testdata/reference/incident.yml", OutDir: out,
 		CircleCI: s.Client(t), Log: log, Now: func() time.Time { return at("16:00:00") },
 		Stdout: &stdout, Stderr: &stderr, Link: "https://circleci.com/gh/acme/shop/7020",
 		Notify: func(_ context.Context, n Notice) error { notice = &n; return nil },
-	})
+	}).draft(context.Background())
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
@@ -153,8 +153,8 @@ func TestStandinFromRollbackPipeline(t *testing.T) {
 			rb = p.ID
 		}
 	}
-	res, err := Run(context.Background(), Options{CurrentPipeline: rb, OutDir: t.TempDir(), CircleCI: s.Client(t),
-		IncidentFile: "testdata/reference/incident.yml", Now: func() time.Time { return at("16:00:00") }})
+	res, err := (&Options{CurrentPipeline: rb, OutDir: t.TempDir(), CircleCI: s.Client(t),
+		IncidentFile: "testdata/reference/incident.yml", Now: func() time.Time { return at("16:00:00") }}).draft(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,8 +175,8 @@ func TestStandinUnavailable(t *testing.T) {
 	s.Inject(fake.Fault{Status: 503, Times: 100})
 	out := t.TempDir()
 	var stderr bytes.Buffer
-	_, err := Run(context.Background(), Options{EventFiles: []string{evFile}, OutDir: out, CircleCI: s.Client(t),
-		Now: func() time.Time { return at("16:00:00") }, Stderr: &stderr})
+	_, err := (&Options{EventFiles: []string{evFile}, OutDir: out, CircleCI: s.Client(t),
+		Now: func() time.Time { return at("16:00:00") }, Stderr: &stderr}).draft(context.Background())
 	if exitcode.Of(err) != exitcode.CouldNotRun {
 		t.Fatalf("exit %d (%v), want 3", exitcode.Of(err), err)
 	}

@@ -177,10 +177,10 @@ func firstLine(s string) string {
 }
 
 // eventEntry turns a pmguard event into a timeline entry; progress events
-// (one per endpoint, starts of quick checks) are left out.
+// (one per endpoint or canary step, starts of quick checks) are left out.
 func eventEntry(e events.Event) (Entry, bool) {
 	switch e.Event {
-	case "endpoint_passed", "endpoint_failed", "health_started", "canary_progress":
+	case events.EndpointPassed, events.EndpointFailed, events.HealthStarted, events.CanaryStep:
 		return Entry{}, false
 	}
 	src := "pmguard " + e.Verb
@@ -200,31 +200,33 @@ func eventEntry(e events.Event) (Entry, bool) {
 		return s + ": " + msg
 	}
 	switch e.Event {
-	case "health_passed":
+	case events.HealthPassed:
 		// A passing post-deploy check means the change is in production.
 		out.Event, out.Mark = with("Health check passed"), MarkDeployed
-	case "health_failed":
+	case events.HealthFailed:
 		out.Event, out.Mark = with("Health check failed"), MarkDetected
-	case "canary_started":
+	case events.CanaryStarted:
 		out.Event = with("Canary analysis started")
-	case "canary_passed":
+	case events.CanaryPassed:
 		out.Event = with("Canary passed")
-	case "canary_failed":
+	case events.CanaryFailed:
 		out.Event, out.Mark = with("Canary failed"), MarkDetected
-	case "canary_inconclusive":
+	case events.CanaryInconclusive:
 		out.Event = with("Canary inconclusive")
-	case "rollback_initiated":
+	case events.RollbackInitiated:
 		out.Event, out.Mark = with("Rollback started through CircleCI"), MarkMitigationStarted
-	case "rollback_completed":
+	case events.RollbackCompleted:
 		out.Event, out.Mark = with("Rollback completed"), MarkMitigated
-	case "rollback_failed":
+	case events.RollbackFailed:
 		out.Event = with("Rollback failed")
-	case "rollback_skipped":
+	case events.RollbackSkipped:
 		out.Event = with("Rollback skipped")
-	case "notified":
-		ch := figureString(e.Figures, "channel_name")
+	case events.Notified:
+		var n events.Notice
+		e.Decode(&n)
+		ch := n.ChannelName
 		if ch == "" {
-			ch = figureString(e.Figures, "channel")
+			ch = n.Channel
 		}
 		s := "Incident notice posted to Slack"
 		if ch != "" {
@@ -232,7 +234,7 @@ func eventEntry(e events.Event) (Entry, bool) {
 		}
 		out.Event = s
 		out.Impact = ""
-	case "notify_failed":
+	case events.NotifyFailed:
 		out.Event = with("Slack notice failed")
 	default:
 		out.Event = with(humanize(e.Event))
@@ -249,21 +251,18 @@ func humanize(name string) string {
 }
 
 // figureSummary picks the figures a reader of a post-mortem cares about.
-func figureSummary(f map[string]any) string {
+func figureSummary(f events.Figures) string {
 	var parts []string
 	if v, ok := errorRate(f); ok {
 		parts = append(parts, "error rate "+fmtPct(v))
 	}
-	for _, k := range latencyKeys {
-		if v, ok := number(f[k]); ok {
-			parts = append(parts, latencyLabel(k)+" "+fmtMS(v))
-			break
-		}
+	if k, v, ok := latency(f); ok {
+		parts = append(parts, latencyLabel(k)+" "+fmtMS(v))
 	}
-	if v, ok := number(f["status"]); ok && v > 0 {
+	if v, ok := f.Number("status"); ok && v > 0 {
 		parts = append(parts, "HTTP "+strconv.Itoa(int(v)))
 	}
-	if v, ok := number(f["failed"]); ok && v > 0 {
+	if v, ok := f.Number("failed"); ok && v > 0 {
 		parts = append(parts, fmt.Sprintf("%d failing", int(v)))
 	}
 	return strings.Join(parts, ", ")
@@ -280,57 +279,23 @@ func latencyLabel(k string) string {
 }
 
 // errorRate finds an error rate among figures, as a fraction.
-func errorRate(f map[string]any) (float64, bool) {
+func errorRate(f events.Figures) (float64, bool) {
 	for _, k := range []string{"error_rate", "canary_error_rate", "observed_error_rate"} {
-		if v, ok := number(f[k]); ok {
-			if v > 1 { // written as a percentage
-				v /= 100
-			}
+		if v, ok := f.Fraction(k); ok {
 			return v, true
 		}
 	}
 	return 0, false
 }
 
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, !math.IsNaN(x) && !math.IsInf(x, 0)
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case string:
-		if p, ok := parsePercent(x); ok && strings.HasSuffix(strings.TrimSpace(x), "%") {
-			return p, true
+// latency finds the highest quantile of latency among figures.
+func latency(f events.Figures) (string, float64, bool) {
+	for _, k := range latencyKeys {
+		if v, ok := f.Number(k); ok {
+			return k, v, true
 		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
-		return f, err == nil
 	}
-	return 0, false
-}
-
-func figureString(f map[string]any, k string) string {
-	if s, ok := f[k].(string); ok {
-		return s
-	}
-	return ""
-}
-
-func parsePercent(s string) (float64, bool) {
-	s = strings.TrimSpace(s)
-	pct := strings.HasSuffix(s, "%")
-	f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(s, "%")), 64)
-	if err != nil || math.IsNaN(f) || f < 0 {
-		return 0, false
-	}
-	if pct || f > 1 {
-		f /= 100
-	}
-	if f > 1 {
-		return 0, false
-	}
-	return f, true
+	return "", 0, false
 }
 
 func fmtPct(v float64) string {

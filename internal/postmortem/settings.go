@@ -1,0 +1,136 @@
+package postmortem
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/notify"
+	"github.com/pmguard/pmguard/internal/verb"
+)
+
+// Settings are the settings of pmguard postmortem.
+type Settings struct {
+	config.Shared
+	FailedPipeline   string         `env:"FAILED_PIPELINE" flag:"failed-pipeline" usage:"id of the pipeline whose deploy failed (default: from the event log's rollback_initiated, else $CIRCLE_PIPELINE_ID; a rollback pipeline leads to the one it rolled back)"`
+	RollbackPipeline string         `env:"ROLLBACK_PIPELINE" flag:"rollback-pipeline" usage:"id of the rollback pipeline (default: from the event log, else the pipeline whose pmguard_rollback_of names the failed one)"`
+	EventLogs        config.Lines   `env:"EVENT_LOGS" flag:"event-log" usage:"an event log file, or a directory of *.jsonl files, to read (repeatable; default: $PMGUARD_EVENTS_FILE when it exists)"`
+	IncidentFile     string         `env:"INCIDENT_FILE, default=incident.yml" flag:"incident-file" usage:"the team's incident.yml: severity, timeline entries, 5 Whys, action items (optional at its default path)"`
+	OutputDir        string         `env:"OUTPUT_DIR, default=postmortem" flag:"output-dir" usage:"where postmortem.md and postmortem.html are written"`
+	TokenEnv         config.EnvName `env:"TOKEN_ENV, default=CIRCLE_TOKEN" flag:"token-env" usage:"name of the env var holding the CircleCI API token (without it, only the event logs and incident.yml are used)"`
+	Host             config.URL     `env:"PMGUARD_CIRCLECI_HOST, default=https://circleci.com" flag:"circleci-host" usage:"CircleCI host (CircleCI server installs)"`
+	Title            string         `env:"TITLE" flag:"title" usage:"the document's title (default: incident.yml's title, else the deploy's pipeline number)"`
+	FollowUp         string         `env:"FOLLOW_UP" flag:"follow-up" form:"a date such as 2026-11-27, or days from now such as 5d or 2w" usage:"date of the post-mortem review (default: incident.yml's follow_up)"`
+	Link             config.URL     `env:"LINK" flag:"link" usage:"where readers find the draft, posted to Slack (default: this job's page, $CIRCLE_BUILD_URL)"`
+	SlackChannel     string         `env:"SLACK_CHANNEL" flag:"slack-channel" usage:"post the draft's link into the incident's Slack thread in this channel (empty: do not post)"`
+	SlackTokenEnv    config.EnvName `env:"SLACK_TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"slack-token-env" usage:"name of the env var holding the Slack bot token"`
+}
+
+// New reads and checks the settings of pmguard postmortem and builds its
+// dependencies: the CircleCI client when there is a token, the event log,
+// the Slack poster when a channel is set. Every secret a setting names is
+// in d.Redactor before anything is printed.
+func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
+	o := &Options{d: d, Now: d.Now, Stdout: d.Stdout, Stderr: d.Stderr}
+	set, err := d.Load(ctx, "postmortem", args, &o.Settings)
+	if err != nil {
+		return nil, err
+	}
+	s := &o.Settings
+	// CircleCI pipeline ids are UUIDs; anything else would only earn a 404.
+	for _, f := range []*string{&s.FailedPipeline, &s.RollbackPipeline} {
+		if *f != "" && !uuidRe.MatchString(*f) {
+			return nil, set.Invalid(f, *f, "not a pipeline id", "a pipeline id (a UUID such as 5034460f-c7c4-4c43-9457-de07e2029e7b, CircleCI's pipeline.id)")
+		}
+	}
+	if o.FollowUp, err = parseFollowUp(s.FollowUp, d.Now()); err != nil {
+		return nil, set.Invalid(&s.FollowUp, s.FollowUp, err.Error(), "")
+	}
+	if o.CircleCI, err = o.circleCI(set); err != nil {
+		return nil, err
+	}
+	if o.Log, err = d.Events(s.EventsFile); err != nil {
+		return nil, err
+	}
+	o.FailedPipeline, o.RollbackPipeline, o.CurrentPipeline = s.FailedPipeline, s.RollbackPipeline, d.Job.PipelineID
+	o.EventFiles = o.eventFiles()
+	o.IncidentFile, o.IncidentOptional = s.IncidentFile, s.IncidentFile == "incident.yml"
+	o.OutDir, o.Title, o.Link = s.OutputDir, s.Title, d.Job.BuildURL
+	if s.Link.URL != nil {
+		o.Link = s.Link.String()
+	}
+	if s.SlackChannel != "" {
+		o.Notify = o.slackNotice(notify.NewPoster(d, o.Log))
+	}
+	return o, nil
+}
+
+// circleCI builds the CircleCI client; without a token the draft comes
+// from the event logs and incident.yml, unless pipelines were named.
+func (o *Options) circleCI(set *config.Set) (*circleci.Client, error) {
+	s, d := &o.Settings, o.d
+	token := strings.TrimSpace(d.Getenv(string(s.TokenEnv)))
+	if token == "" {
+		if s.FailedPipeline != "" || s.RollbackPipeline != "" {
+			return nil, set.Invalid(&s.TokenEnv, string(s.TokenEnv), "$"+string(s.TokenEnv)+" is empty, and pipelines can only be read with a CircleCI token", "")
+		}
+		fmt.Fprintf(d.Stderr, "pmguard postmortem: $%s is empty: CircleCI is not queried\n", s.TokenEnv)
+		return nil, nil
+	}
+	c, err := circleci.New(circleci.Options{Host: s.Host.String(), Token: token, TokenEnv: string(s.TokenEnv), HTTP: d.HTTP(httpx.Options{})})
+	if err != nil {
+		return nil, set.Invalid(&s.Host, s.Host.String(), err.Error(), "")
+	}
+	return c, nil
+}
+
+// eventFiles are the logs to read: event_logs, else this job's event log
+// when it exists.
+func (o *Options) eventFiles() []string {
+	if logs := o.Settings.EventLogs; len(logs) > 0 {
+		return logs
+	}
+	if f := o.Settings.EventsFile; f != "" {
+		if _, err := os.Stat(f); err == nil {
+			return []string{f}
+		}
+	}
+	return nil
+}
+
+// slackNotice posts the draft's link into the incident's thread: notify
+// finds the thread among the events read (the artifacts' `notified` events
+// included) and records its own events in this job's log.
+func (o *Options) slackNotice(p *notify.Poster) func(context.Context, Notice) error {
+	return func(ctx context.Context, n Notice) error {
+		return p.Post(ctx, notify.Notice{
+			Channel: o.Settings.SlackChannel, TokenEnv: o.Settings.SlackTokenEnv, Template: notify.PostmortemReminder,
+			Thread: true, IncidentKey: n.IncidentKey, PostmortemURL: n.Link, Events: n.Events,
+		})
+	}
+}
+
+var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// parseFollowUp reads a date ("2026-11-27") or a span from now in
+// config.Days' form ("5d", "2w").
+func parseFollowUp(v string, now time.Time) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	d, err := config.ParseDays(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("neither a date nor a number of days")
+	}
+	return now.Add(d), nil
+}
