@@ -9,18 +9,18 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/config"
 )
 
 func TestRollbackVerb(t *testing.T) {
 	const token = "cci-verb-secret-0123456789"
-	srv := circlecitest.New(t, fake.Options{Token: token})
+	srv := circlecitest.New(t, inmemory.Options{Token: token})
 	srv.AddProject("gh/acme/api")
-	good := srv.AddPipeline("gh/acme/api", fake.PipelineSeed{Branch: "main", CreatedAt: srv.Now().Add(-2 * time.Hour),
-		Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "success"}}})
-	failed := srv.AddPipeline("gh/acme/api", fake.PipelineSeed{Branch: "main", CreatedAt: srv.Now().Add(-time.Hour),
-		Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
+	good := srv.AddPipeline("gh/acme/api", inmemory.PipelineSeed{Branch: "main", CreatedAt: srv.Now().Add(-2 * time.Hour),
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+	failed := srv.AddPipeline("gh/acme/api", inmemory.PipelineSeed{Branch: "main", CreatedAt: srv.Now().Add(-time.Hour),
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
 	events := filepath.Join(t.TempDir(), "events.jsonl")
 	baseEnv := map[string]string{
 		"CIRCLE_TOKEN":             token,

@@ -14,7 +14,7 @@ import (
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/jobenv"
@@ -29,12 +29,12 @@ const token = "cci-secret-token-1234567890"
 type history struct {
 	srv    *circlecitest.Server
 	slug   string
-	failed *fake.Pipeline
-	good   *fake.Pipeline
-	all    []*fake.Pipeline
+	failed *inmemory.Pipeline
+	good   *inmemory.Pipeline
+	all    []*inmemory.Pipeline
 }
 
-func newHistory(t *testing.T, slug string, total, goodBack int, o fake.Options) *history {
+func newHistory(t *testing.T, slug string, total, goodBack int, o inmemory.Options) *history {
 	t.Helper()
 	o.Token = token
 	srv := circlecitest.New(t, o)
@@ -49,9 +49,9 @@ func newHistory(t *testing.T, slug string, total, goodBack int, o fake.Options) 
 		if i == total-1 {
 			deploy = "failed"
 		}
-		p := srv.AddPipeline(slug, fake.PipelineSeed{
+		p := srv.AddPipeline(slug, inmemory.PipelineSeed{
 			Branch: "main", Revision: fmt.Sprintf("%040x", 0xabc000+i), CreatedAt: base.Add(time.Duration(i) * time.Hour),
-			Workflows: []fake.WorkflowSeed{{Name: "build", Status: "success"}, {Name: "deploy", Status: deploy}},
+			Workflows: []inmemory.WorkflowSeed{{Name: "build", Status: "success"}, {Name: "deploy", Status: deploy}},
 		})
 		h.all = append(h.all, p)
 		if deploy == "success" {
@@ -62,7 +62,7 @@ func newHistory(t *testing.T, slug string, total, goodBack int, o fake.Options) 
 	return h
 }
 
-func (h *history) deployWorkflow(p *fake.Pipeline) string {
+func (h *history) deployWorkflow(p *inmemory.Pipeline) string {
 	for _, w := range p.Workflows {
 		if w.Name == "deploy" {
 			return w.ID
@@ -116,8 +116,8 @@ func names(evs []events.Event) []string {
 }
 
 // rollbacksOf lists the pipelines started as rollbacks of a pipeline.
-func (h *history) rollbacksOf(p *fake.Pipeline) []*fake.Pipeline {
-	var out []*fake.Pipeline
+func (h *history) rollbacksOf(p *inmemory.Pipeline) []*inmemory.Pipeline {
+	var out []*inmemory.Pipeline
 	for _, x := range h.srv.Pipelines(h.slug) {
 		if x.Params[rollback.ParamRollbackOf] == p.ID {
 			out = append(out, x)
@@ -159,7 +159,7 @@ func TestStrategies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHistory(t, tt.slug, 6, 2, fake.Options{})
+			h := newHistory(t, tt.slug, 6, 2, inmemory.Options{})
 			hs := h.options(t)
 			hs.opts.Strategy = tt.strategy
 			hs.opts.Parameters = map[string]any{"environment": "production"}
@@ -220,7 +220,7 @@ func TestTargetAcrossPages(t *testing.T) {
 	for _, seq := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sequential=%v", seq), func(t *testing.T) {
 			// 20 pipelines a page; the good deploy is on page 3.
-			h := newHistory(t, "gh/acme/api", 70, 50, fake.Options{})
+			h := newHistory(t, "gh/acme/api", 70, 50, inmemory.Options{})
 			hs := h.options(t)
 			hs.opts.Sequential = seq
 			res, err := rollback.Run(context.Background(), hs.opts)
@@ -235,7 +235,7 @@ func TestTargetAcrossPages(t *testing.T) {
 }
 
 func TestNoPreviousSuccess(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 5, 10, fake.Options{})
+	h := newHistory(t, "gh/acme/api", 5, 10, inmemory.Options{})
 	hs := h.options(t)
 	_, err := rollback.Run(context.Background(), hs.opts)
 	if exitcode.Of(err) != exitcode.Fail || !strings.Contains(err.Error(), `no previous successful run of workflow "deploy" on branch main`) {
@@ -254,21 +254,21 @@ func TestNoPreviousSuccess(t *testing.T) {
 func TestAPIFaults(t *testing.T) {
 	tests := []struct {
 		name     string
-		fault    fake.Fault
+		fault    inmemory.Fault
 		badToken bool
 		wantExit int
 		wantText string
 	}{
-		{name: "429 with Retry-After then success", fault: fake.Fault{Method: "GET", Path: "/project/gh/acme/api/pipeline", Status: 429, RetryAfter: "2", Times: 2}},
-		{name: "5xx then success", fault: fake.Fault{Path: "/pipeline/", Status: 503, Times: 2}},
-		{name: "5xx on the trigger then success", fault: fake.Fault{Method: "POST", Status: 500, Times: 1}},
+		{name: "429 with Retry-After then success", fault: inmemory.Fault{Method: "GET", Path: "/project/gh/acme/api/pipeline", Status: 429, RetryAfter: "2", Times: 2}},
+		{name: "5xx then success", fault: inmemory.Fault{Path: "/pipeline/", Status: 503, Times: 2}},
+		{name: "5xx on the trigger then success", fault: inmemory.Fault{Method: "POST", Status: 500, Times: 1}},
 		{name: "401", badToken: true, wantExit: 3, wantText: "invalid token (env CIRCLE_TOKEN)"},
-		{name: "404 on write", fault: fake.Fault{Method: "POST", Status: 404, Message: "Project not found", Times: 5}, wantExit: 3,
+		{name: "404 on write", fault: inmemory.Fault{Method: "POST", Status: 404, Message: "Project not found", Times: 5}, wantExit: 3,
 			wantText: "the token may lack write scope or the project is not followed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+			h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
 			hs := h.options(t)
 			if tt.fault.Status != 0 {
 				h.srv.Inject(tt.fault)
@@ -300,8 +300,8 @@ func TestAPIFaults(t *testing.T) {
 }
 
 // live are the rollbacks whose workflows were not cancelled.
-func live(h *history, ps []*fake.Pipeline) []*fake.Pipeline {
-	var out []*fake.Pipeline
+func live(h *history, ps []*inmemory.Pipeline) []*inmemory.Pipeline {
+	var out []*inmemory.Pipeline
 	for _, p := range ps {
 		for _, w := range p.Workflows {
 			if h.srv.WorkflowStatus(w.ID) != "canceled" {
@@ -319,7 +319,7 @@ func TestConcurrentCallersStartOneRollback(t *testing.T) {
 			// Latency on every request lines the callers up: they all pass
 			// the "already started?" check before any of them triggers, so
 			// the settle-after-trigger path runs with n rivals.
-			h := newHistory(t, "gh/acme/api", 8, 3, fake.Options{Latency: 20 * time.Millisecond})
+			h := newHistory(t, "gh/acme/api", 8, 3, inmemory.Options{Latency: 20 * time.Millisecond})
 			const n = 8
 			var wg sync.WaitGroup
 			results := make([]*rollback.Result, n)
@@ -386,10 +386,10 @@ func TestConcurrentCallersStartOneRollback(t *testing.T) {
 
 func TestLoopGuard(t *testing.T) {
 	t.Run("pipeline started by a rollback", func(t *testing.T) {
-		h := newHistory(t, "gh/acme/api", 4, 1, fake.Options{})
-		rb := h.srv.AddPipeline(h.slug, fake.PipelineSeed{Branch: "main", TriggerType: "api",
+		h := newHistory(t, "gh/acme/api", 4, 1, inmemory.Options{})
+		rb := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", TriggerType: "api",
 			Params:    map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: "abc1234"},
-			Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
+			Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
 		hs := h.options(t)
 		hs.opts.PipelineID, hs.opts.WorkflowID = rb.ID, rb.Workflows[0].ID
 		res, err := rollback.Run(context.Background(), hs.opts)
@@ -401,7 +401,7 @@ func TestLoopGuard(t *testing.T) {
 		}
 	})
 	t.Run("rollback_of passed by the config", func(t *testing.T) {
-		h := newHistory(t, "gh/acme/api", 4, 1, fake.Options{})
+		h := newHistory(t, "gh/acme/api", 4, 1, inmemory.Options{})
 		hs := h.options(t)
 		hs.opts.RollbackOf = h.all[0].ID
 		res, err := rollback.Run(context.Background(), hs.opts)
@@ -410,7 +410,7 @@ func TestLoopGuard(t *testing.T) {
 		}
 	})
 	t.Run("rerun of an older pipeline's deploy", func(t *testing.T) {
-		h := newHistory(t, "gh/acme/api", 4, 2, fake.Options{})
+		h := newHistory(t, "gh/acme/api", 4, 2, inmemory.Options{})
 		h.srv.Clock().Advance(time.Minute)
 		// What the rerun strategy started: a rerun in the good pipeline,
 		// created after the failed pipeline; it failed too.
@@ -433,20 +433,20 @@ func TestLoopGuard(t *testing.T) {
 func TestFollow(t *testing.T) {
 	tests := []struct {
 		name     string
-		timeline []fake.Step
+		timeline []inmemory.Step
 		timeout  time.Duration
 		wantExit int
 		outcome  string
 		event    string
 	}{
-		{"success", fake.Succeeds(3 * time.Minute), 0, 0, rollback.OutcomeCompleted, "rollback_completed"},
-		{"failure", fake.Fails(2 * time.Minute), 0, 1, rollback.OutcomeFailed, "rollback_failed"},
-		{"timeout", fake.Succeeds(time.Hour), 10 * time.Minute, 1, rollback.OutcomeTimeout, "rollback_failed"},
+		{"success", inmemory.Succeeds(3 * time.Minute), 0, 0, rollback.OutcomeCompleted, "rollback_completed"},
+		{"failure", inmemory.Fails(2 * time.Minute), 0, 1, rollback.OutcomeFailed, "rollback_failed"},
+		{"timeout", inmemory.Succeeds(time.Hour), 10 * time.Minute, 1, rollback.OutcomeTimeout, "rollback_failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHistory(t, "gh/acme/api", 5, 2, fake.Options{OnTrigger: func(*fake.Pipeline) []fake.WorkflowSeed {
-				return []fake.WorkflowSeed{{Name: "deploy", Timeline: tt.timeline}}
+			h := newHistory(t, "gh/acme/api", 5, 2, inmemory.Options{OnTrigger: func(*inmemory.Pipeline) []inmemory.WorkflowSeed {
+				return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: tt.timeline}}
 			}})
 			hs := h.options(t)
 			hs.opts.Wait, hs.opts.WaitTimeout = true, tt.timeout
@@ -471,7 +471,7 @@ func TestFollow(t *testing.T) {
 }
 
 func TestDryRunSendsNoWrite(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
 	hs := h.options(t)
 	var printed []string
 	c, _ := circleci.New(circleci.Options{Host: h.srv.URL(), Token: token, HTTP: circlecitest.FastHTTP(),
@@ -493,8 +493,8 @@ func TestDryRunSendsNoWrite(t *testing.T) {
 }
 
 func TestReleaseMarkers(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{OnTrigger: func(*fake.Pipeline) []fake.WorkflowSeed {
-		return []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Succeeds(time.Minute)}}
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{OnTrigger: func(*inmemory.Pipeline) []inmemory.WorkflowSeed {
+		return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Succeeds(time.Minute)}}
 	}})
 	withMarkers(h, nil)
 	hs := h.options(t)
@@ -517,7 +517,7 @@ func TestReleaseMarkers(t *testing.T) {
 	}
 
 	// Without the CLI: a note, and the rollback still starts.
-	h2 := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+	h2 := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
 	hs2 := h2.options(t)
 	hs2.opts.ReleaseMarkers, hs2.opts.Component, hs2.opts.Environment = true, "api", "production"
 	res, err := rollback.Run(context.Background(), hs2.opts)
@@ -527,12 +527,12 @@ func TestReleaseMarkers(t *testing.T) {
 }
 
 func TestTokenNeverShown(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{OnTrigger: func(*fake.Pipeline) []fake.WorkflowSeed {
-		return []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Fails(time.Minute)}}
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{OnTrigger: func(*inmemory.Pipeline) []inmemory.WorkflowSeed {
+		return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Fails(time.Minute)}}
 	}})
 	hs := h.options(t)
 	hs.opts.Wait = true
-	h.srv.Inject(fake.Fault{Status: 502, Times: 1})
+	h.srv.Inject(inmemory.Fault{Status: 502, Times: 1})
 	_, err := rollback.Run(context.Background(), hs.opts)
 	data, _ := os.ReadFile(hs.events)
 	for what, s := range map[string]string{"output": hs.out.String(), "events": string(data), "error": fmt.Sprint(err)} {
@@ -574,10 +574,10 @@ func TestValidate(t *testing.T) {
 }
 
 func TestExplicitVersions(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
 	// A tagged pipeline with a release parameter, on main.
-	tagged := h.srv.AddPipeline(h.slug, fake.PipelineSeed{Tag: "v1.0.0", Revision: h.all[1].Revision, CreatedAt: h.all[1].CreatedAt.Add(time.Minute),
-		Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+	tagged := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Tag: "v1.0.0", Revision: h.all[1].Revision, CreatedAt: h.all[1].CreatedAt.Add(time.Minute),
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
 	_ = tagged
 	tests := []struct {
 		version, strategy, wantVersion string
@@ -605,7 +605,7 @@ func TestExplicitVersions(t *testing.T) {
 // A rival that triggers between this caller's check and its trigger wins:
 // this caller must cancel its own rollback and report the rival's.
 func TestLateRivalWins(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
 	hs := h.options(t)
 	var rival *circleci.PipelineCreation
 	hs.opts.OnTrigger = func() {
@@ -627,15 +627,15 @@ func TestLateRivalWins(t *testing.T) {
 }
 
 func TestParameterVersion(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 3, 1, fake.Options{})
-	rel := h.srv.AddPipeline(h.slug, fake.PipelineSeed{Branch: "main", CreatedAt: h.all[0].CreatedAt.Add(-time.Hour), Params: map[string]any{"release": "42"},
-		Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+	h := newHistory(t, "gh/acme/api", 3, 1, inmemory.Options{})
+	rel := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", CreatedAt: h.all[0].CreatedAt.Add(-time.Hour), Params: map[string]any{"release": "42"},
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
 	_ = rel
 	hs := h.options(t)
 	hs.opts.Version = "release=42"
 	// The pipeline added last has the highest number; make the failed one
 	// newer by pointing the run at a pipeline after it.
-	failed := h.srv.AddPipeline(h.slug, fake.PipelineSeed{Branch: "main", Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
+	failed := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
 	hs.opts.PipelineID, hs.opts.WorkflowID = failed.ID, failed.Workflows[0].ID
 	res, err := rollback.Run(context.Background(), hs.opts)
 	if err != nil || res.Target.PipelineID != rel.ID || res.Target.Version != "42" {

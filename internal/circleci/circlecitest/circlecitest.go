@@ -1,5 +1,5 @@
 // Package circlecitest runs a CircleCI API v2 stand-in for tests: the
-// stateful server of package fake, with every request it receives and every
+// stateful server of package inmemory, with every request it receives and every
 // answer it gives validated against CircleCI's published OpenAPI file
 // (../shared/specs/circleci-api-v2.openapi.json, found from the module root)
 // with kin-openapi. A validation failure fails the test, so the client
@@ -30,7 +30,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/pmguard/pmguard/internal/circleci"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/httpx"
 )
 
@@ -44,9 +44,9 @@ const SpecEnv = "PMGUARD_CIRCLECI_SPEC"
 const SpecFile = "../shared/specs/circleci-api-v2.openapi.json"
 
 // Server is the validating stand-in. Seed it and inspect it through the
-// embedded *fake.Server.
+// embedded *inmemory.Server.
 type Server struct {
-	*fake.Server
+	*inmemory.Server
 	tb    testing.TB
 	specs *specs
 
@@ -57,7 +57,7 @@ type Server struct {
 // New starts a validating stand-in on loopback and stops it when the test
 // ends. tb may be nil (benchmarks): failures are then only collected, see
 // Failures.
-func New(tb testing.TB, o fake.Options) *Server {
+func New(tb testing.TB, o inmemory.Options) *Server {
 	if tb != nil {
 		tb.Helper()
 	}
@@ -68,7 +68,7 @@ func New(tb testing.TB, o fake.Options) *Server {
 		}
 		panic(err)
 	}
-	s := &Server{Server: fake.New(o), tb: tb, specs: sp}
+	s := &Server{Server: inmemory.New(o), tb: tb, specs: sp}
 	s.SetHooks(s.checkRequest, s.checkResponse)
 	s.Start()
 	if tb != nil {
@@ -277,7 +277,7 @@ func (s *Server) options() *openapi3filter.Options {
 	}
 }
 
-func (s *Server) routeFor(route fake.Route) (*routers.Route, error) {
+func (s *Server) routeFor(route inmemory.Route) (*routers.Route, error) {
 	doc := s.specs.published
 	if route.Newer {
 		doc = s.specs.newer
@@ -293,7 +293,7 @@ func (s *Server) routeFor(route fake.Route) (*routers.Route, error) {
 	return &routers.Route{Spec: doc, Path: route.Template, PathItem: item, Method: route.Method, Operation: op}, nil
 }
 
-func (s *Server) input(r *http.Request, route fake.Route, body []byte) (*openapi3filter.RequestValidationInput, error) {
+func (s *Server) input(r *http.Request, route inmemory.Route, body []byte) (*openapi3filter.RequestValidationInput, error) {
 	rr, err := s.routeFor(route)
 	if err != nil {
 		return nil, err
@@ -306,7 +306,7 @@ func (s *Server) input(r *http.Request, route fake.Route, body []byte) (*openapi
 
 // checkRequest validates a request before it is served; an invalid one is
 // a test failure and gets a 400.
-func (s *Server) checkRequest(w http.ResponseWriter, r *http.Request, route fake.Route, body []byte) bool {
+func (s *Server) checkRequest(w http.ResponseWriter, r *http.Request, route inmemory.Route, body []byte) bool {
 	if route.Template == "" {
 		s.fail("%s %s: no such operation in the CircleCI API", r.Method, r.URL.RequestURI())
 		http.Error(w, `{"message":"Not found."}`, http.StatusNotFound)
@@ -335,7 +335,7 @@ var genericError = &openapi3.Schema{
 }
 
 // checkResponse validates an answer before it is written.
-func (s *Server) checkResponse(r *http.Request, route fake.Route, body []byte, status int, header http.Header, resp []byte) {
+func (s *Server) checkResponse(r *http.Request, route inmemory.Route, body []byte, status int, header http.Header, resp []byte) {
 	in, err := s.input(r, route, body)
 	if err != nil {
 		s.fail("answer to %s %s: %v", r.Method, r.URL.RequestURI(), err)
