@@ -120,10 +120,16 @@ func TestUnexpectedResponse(t *testing.T) {
 			call: func(c *circleci.Client) error { _, err := c.Pipelines.Get(context.Background(), "p1"); return err },
 			want: "unexpected response from GET /pipeline/p1 (field number missing)"},
 		{name: "a workflow without status", body: `{"items":[{"id":"w1","name":"deploy","pipeline_id":"p1"}],"next_page_token":null}`,
-			call: func(c *circleci.Client) error { _, err := c.Pipelines.Workflows(context.Background(), "p1"); return err },
+			call: func(c *circleci.Client) error {
+				_, err := c.Pipelines.Workflows(context.Background(), "p1")
+				return err
+			},
 			want: "unexpected response from GET /pipeline/p1/workflow (field items[0].status missing)"},
 		{name: "a list without items", body: `{"next_page_token":null}`,
-			call: func(c *circleci.Client) error { _, err := c.Pipelines.Workflows(context.Background(), "p1"); return err },
+			call: func(c *circleci.Client) error {
+				_, err := c.Pipelines.Workflows(context.Background(), "p1")
+				return err
+			},
 			want: "unexpected response from GET /pipeline/p1/workflow (field items missing)"},
 		{name: "a trigger answer without id", body: `{}`,
 			call: func(c *circleci.Client) error {
@@ -132,7 +138,10 @@ func TestUnexpectedResponse(t *testing.T) {
 			},
 			want: "unexpected response from POST /project/gh/acme/api/pipeline (field id missing)"},
 		{name: "an HTML page", body: `<html>sign in</html>`,
-			call: func(c *circleci.Client) error { _, err := c.Projects.Get(context.Background(), "gh/acme/api"); return err },
+			call: func(c *circleci.Client) error {
+				_, err := c.Projects.Get(context.Background(), "gh/acme/api")
+				return err
+			},
 			want: "unexpected response from GET /project/gh/acme/api (not the expected JSON"},
 	}
 	for _, tt := range tests {
