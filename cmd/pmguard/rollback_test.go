@@ -48,6 +48,7 @@ func TestRollbackVerb(t *testing.T) {
 		{name: "no token", env: map[string]string{"CIRCLE_TOKEN": ""}, wantCode: 2, wantErr: "env CIRCLE_TOKEN is empty"},
 		{name: "token from another env var", env: map[string]string{"CIRCLE_TOKEN": "", "DEPLOY_BOT_TOKEN": token, "PMGUARD_ROLLBACK_TOKEN_ENV": "DEPLOY_BOT_TOKEN"},
 			wantCode: 0, wantOut: "Would send:", wantCalls: true},
+		{name: "host without scheme", env: map[string]string{"PMGUARD_CIRCLECI_HOST": "circleci.example.com"}, wantCode: 2, wantErr: "PMGUARD_CIRCLECI_HOST"},
 		{name: "invalid token", env: map[string]string{"CIRCLE_TOKEN": "not-" + token}, wantCode: 3, wantErr: "invalid token (env CIRCLE_TOKEN)", wantCalls: true},
 	}
 	for _, tt := range tests {
