@@ -3,6 +3,7 @@ package rollback_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -768,5 +769,36 @@ func TestTargetBehindARollback(t *testing.T) {
 		if p.Params[rollback.ParamRollbackOf] == failed.ID && p.Params[rollback.ParamTargetVersion] != old.Revision {
 			t.Fatalf("the rollback deploys %v, want %s", p.Params[rollback.ParamTargetVersion], old.Revision)
 		}
+	}
+}
+
+// A server that never stops paging a pipeline's workflows stops the
+// rollback (could not run) after a bounded number of requests.
+func TestEndlessPagesStopTheRollback(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
+	hs := h.options(t)
+	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/workflow") {
+			return false
+		}
+		first := r.Clone(r.Context()) // every page is the first one again
+		first.URL.RawQuery = ""
+		rec := httptest.NewRecorder()
+		h.srv.ServeHTTP(rec, first)
+		var page map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+			t.Error(err)
+		}
+		page["next_page_token"] = "again"
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(page)
+		return true
+	})
+	_, err := rollback.Do(context.Background(), hs.opts)
+	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), `next_page_token "again" names a page already read`) {
+		t.Fatalf("err %v (exit %d), want exit 3 naming the repeated token", err, exitcode.Of(err))
+	}
+	if h.srv.Calls() > 30 || h.srv.Writes() != 0 {
+		t.Fatalf("%d requests, %d writes: want a few reads and no write", h.srv.Calls(), h.srv.Writes())
 	}
 }

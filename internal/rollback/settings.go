@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -133,9 +134,7 @@ func or(v, fallback string) string {
 }
 
 func (s *Settings) checkStrategy(set *config.Set, slug string) error {
-	switch s.Strategy {
-	case StrategyAuto, StrategyRollbackPipeline, StrategyDefinition, StrategyTrigger, StrategyRerun:
-	default:
+	if !slices.Contains(Strategies, s.Strategy) {
 		return set.Invalid(&s.Strategy, s.Strategy, "unknown strategy", "")
 	}
 	if s.Strategy == StrategyDefinition && s.DefinitionID == "" {

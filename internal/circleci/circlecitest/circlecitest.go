@@ -104,14 +104,11 @@ func (s *Server) Client(tb testing.TB) *circleci.Client {
 	return c
 }
 
-// FastHTTPOptions are the httpx options of FastHTTP.
-func FastHTTPOptions() httpx.Options {
-	return httpx.Options{Retries: 3, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond, Timeout: 5 * time.Second}
-}
-
 // FastHTTP is an httpx client with 3 retries and waits of a few
 // milliseconds (a server's Retry-After is capped at 5 ms too).
-func FastHTTP() *httpx.Client { return httpx.New(FastHTTPOptions()) }
+func FastHTTP() *httpx.Client {
+	return httpx.New(httpx.Options{Retries: 3, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond, Timeout: 5 * time.Second})
+}
 
 type specs struct {
 	published *openapi3.T
