@@ -15,18 +15,14 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/metrics/promtest"
+	"github.com/pmguard/pmguard/internal/metricsource/promtest"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // loadWith is load with a chosen HTTP policy for the metric client.
-func loadWith(t *testing.T, httpOpts httpx.Options, env map[string]string, args ...string) *Plan {
+func loadWith(t *testing.T, httpOpts httpx.Options, env map[string]string, args ...string) *Options {
 	t.Helper()
-	var s Settings
-	set, _, err := config.Load(context.Background(), "canary", args, config.MapEnv(env), &s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Validate(&s, set, config.MapEnv(env), httpOpts)
+	p, err := newWith(context.Background(), verb.ForTest(env, nil, nil), args, httpOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +72,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 				"--interval", "2s", "--max-duration", "40s", "--latency-threshold", "500ms")
 			var out strings.Builder
 			dir := t.TempDir()
-			err := Run(context.Background(), Options{Plan: p, Out: &out, Reports: config.Reports{JSON: dir + "/r.json"}})
+			err := p.testRun(&out, nil, config.Reports{JSON: dir + "/r.json"})
 			res := readResult(t, dir+"/r.json")
 			if res.Verdict != tc.want {
 				t.Fatalf("verdict %s (%v), want %s\n%s", res.Verdict, err, tc.want, out.String())
@@ -97,7 +93,7 @@ func TestPrometheusFaults(t *testing.T) {
 		st := promtest.StartStack(t, promtest.ServiceOptions{Tracks: map[string]promtest.Track{"canary": {}}}, promtest.Options{})
 		p := loadWith(t, httpx.Options{Retries: -1}, nil, "--source", "prometheus", "--prometheus-url", st.Prometheus.URL,
 			"--canary-selector", `{app="api"}`, "--total-query", `sum(increase(http_requests_total{$__selector}[$__window])) by`)
-		err := Run(context.Background(), Options{Plan: p, Clock: newFakeClock()})
+		err := p.testRun(nil, newFakeClock(), config.Reports{})
 		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "bad_data") || !strings.Contains(err.Error(), "parse error") {
 			t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 		}
@@ -109,7 +105,7 @@ func TestPrometheusFaults(t *testing.T) {
 			"--canary-selector", `{app="no-such-app"}`, "--interval", "30s", "--max-duration", "2m")
 		var out strings.Builder
 		dir := t.TempDir()
-		err = Run(context.Background(), Options{Plan: p, Clock: newFakeClock(), Out: &out, Reports: config.Reports{JSON: dir + "/r.json"}})
+		err = p.testRun(&out, newFakeClock(), config.Reports{JSON: dir + "/r.json"})
 		res := readResult(t, dir+"/r.json")
 		if exitcode.Of(err) != exitcode.Fail || res.Verdict != Inconclusive || !strings.Contains(res.Reason, "no traffic") {
 			t.Fatalf("exit %d verdict %s: %v\n%s", exitcode.Of(err), res.Verdict, err, out.String())
@@ -124,7 +120,7 @@ func TestPrometheusFaults(t *testing.T) {
 		l.Close()
 		p := loadWith(t, httpx.Options{Retries: 1, WaitMin: 10 * time.Millisecond}, nil, "--source", "prometheus", "--prometheus-url", "http://"+addr,
 			"--canary-selector", `{app="api"}`)
-		err := Run(context.Background(), Options{Plan: p, Clock: newFakeClock()})
+		err := p.testRun(nil, newFakeClock(), config.Reports{})
 		if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "refused") {
 			t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 		}
@@ -141,7 +137,7 @@ func TestPrometheusFaults(t *testing.T) {
 		t.Cleanup(srv.Close)
 		p := loadWith(t, httpx.Options{Retries: -1}, nil, "--source", "prometheus", "--prometheus-url", srv.URL,
 			"--canary-selector", `{app="api"}`, "--timeout", "200ms")
-		err := Run(context.Background(), Options{Plan: p, Clock: newFakeClock()})
+		err := p.testRun(nil, newFakeClock(), config.Reports{})
 		if exitcode.Of(err) != exitcode.CouldNotRun {
 			t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 		}
@@ -230,10 +226,10 @@ func TestDatadog(t *testing.T) {
 			t.Cleanup(srv.Close)
 			p := loadWith(t, httpx.Options{Retries: 1, WaitMin: 10 * time.Millisecond, WaitMax: 100 * time.Millisecond}, env,
 				"--source", "datadog", "--dd-site", srv.URL, "--canary-selector", "service:api,version:canary", "--latency-threshold", "200ms")
-			red := httpx.NewRedactor(p.Secrets...)
+			red := p.d.Redactor
 			var out strings.Builder
 			dir := t.TempDir()
-			err := Run(context.Background(), Options{Plan: p, Out: &out, Clock: newFakeClock(), Redact: red.Redact, Reports: config.Reports{JSON: dir + "/r.json"}})
+			err := p.testRun(&out, newFakeClock(), config.Reports{JSON: dir + "/r.json"})
 			res := readResult(t, dir+"/r.json")
 			if exitcode.Of(err) != tc.code || tc.want != "" && res.Verdict != tc.want {
 				t.Fatalf("exit %d verdict %s (%v)\n%s", exitcode.Of(err), res.Verdict, err, out.String())

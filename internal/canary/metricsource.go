@@ -9,12 +9,12 @@ import (
 	"github.com/pmguard/pmguard/internal/clock"
 	"github.com/pmguard/pmguard/internal/config"
 
-	"github.com/pmguard/pmguard/internal/metrics"
+	"github.com/pmguard/pmguard/internal/metricsource"
 )
 
 // MetricOptions configure a metric source (Prometheus or Datadog).
 type MetricOptions struct {
-	Metrics          metrics.Source
+	Metrics          metricsource.Source
 	Name             string // "prometheus at https://..." for messages
 	CanarySelector   string
 	BaselineSelector string // "" for none
@@ -51,7 +51,7 @@ func NewMetricSource(o MetricOptions, warn func(string)) Source {
 // credentials or an unreachable server mean the analysis cannot run (exit 3).
 // No data yet is fine: the canary may be too new to have been scraped.
 func (m *metricSource) Start(ctx context.Context) error {
-	w := metrics.Window{Length: m.o.Interval}
+	w := metricsource.Window{Length: m.o.Interval}
 	sels := []string{m.o.CanarySelector}
 	if m.o.BaselineSelector != "" {
 		sels = append(sels, m.o.BaselineSelector)
@@ -63,7 +63,7 @@ func (m *metricSource) Start(ctx context.Context) error {
 		}
 		switch {
 		case err == nil:
-		case errors.Is(err, metrics.ErrNoData):
+		case errors.Is(err, metricsource.ErrNoData):
 			m.warn(fmt.Sprintf("no data yet for %s: %v", sel, err))
 		case isBadQuery(err):
 			return config.Invalidf("%s: %v", m.o.Name, err)
@@ -75,8 +75,8 @@ func (m *metricSource) Start(ctx context.Context) error {
 }
 
 func isBadQuery(err error) bool {
-	var qe *metrics.QueryError
-	var se *metrics.InputError
+	var qe *metricsource.QueryError
+	var se *metricsource.InputError
 	return errors.As(err, &qe) && qe.BadQuery() || errors.As(err, &se)
 }
 
@@ -94,7 +94,7 @@ func (m *metricSource) Next(ctx context.Context) (Batch, error) {
 	if err := m.o.Clock.Sleep(ctx, wait); err != nil {
 		return Batch{}, err
 	}
-	w := metrics.Window{Length: wait}
+	w := metricsource.Window{Length: wait}
 	c, err := m.read(ctx, m.o.CanarySelector, w)
 	if err != nil {
 		return Batch{}, err
@@ -112,9 +112,9 @@ func (m *metricSource) Next(ctx context.Context) (Batch, error) {
 
 // read returns one track's interval; no data is an empty interval with a
 // note, not an error: the judge counts it as no traffic.
-func (m *metricSource) read(ctx context.Context, sel string, w metrics.Window) (Obs, error) {
+func (m *metricSource) read(ctx context.Context, sel string, w metricsource.Window) (Obs, error) {
 	c, err := m.o.Metrics.Counts(ctx, sel, w)
-	if errors.Is(err, metrics.ErrNoData) {
+	if errors.Is(err, metricsource.ErrNoData) {
 		return Obs{Note: err.Error()}, nil
 	}
 	if err != nil {
@@ -126,7 +126,7 @@ func (m *metricSource) read(ctx context.Context, sel string, w metrics.Window) (
 	}
 	lat, err := m.o.Metrics.Latency(ctx, sel, m.o.Quantile, w)
 	switch {
-	case errors.Is(err, metrics.ErrNoData):
+	case errors.Is(err, metricsource.ErrNoData):
 		o.Note = err.Error()
 	case err != nil && !m.o.NeedLatency:
 		o.Note = "latency not available: " + err.Error()

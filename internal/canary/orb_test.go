@@ -9,18 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pmguard/pmguard/internal/config"
-	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
-	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb"
 	"github.com/pmguard/pmguard/orb/orbtest"
 	"github.com/pmguard/pmguard/orb/pack"
 )
 
 // asVerb makes this test binary stand in for `pmguard canary` when the orb
-// test's wrapper script runs it: it does what cmd/pmguard/canary.go does,
-// from the environment the orb step sets.
+// test's wrapper script runs it: it builds the verb through New from the
+// environment the orb step sets, as cmd/pmguard does.
 const asVerb = "PMGUARD_CANARY_TEST_RUN_VERB"
 
 func TestMain(m *testing.M) {
@@ -32,19 +29,9 @@ func TestMain(m *testing.M) {
 
 func runVerb(args []string) int {
 	ctx := context.Background()
-	env := config.OSEnv()
-	var s Settings
-	set, _, err := config.Load(ctx, "canary", args, env, &s, os.Stdout)
+	o, err := New(ctx, verb.OS("test"), args)
 	if err == nil {
-		red := httpx.NewRedactor()
-		var p *Plan
-		if p, err = Validate(&s, set, env, httpx.Options{Redactor: red}); err == nil {
-			red.Add(p.Secrets...)
-			var log *events.Log
-			if log, err = events.Open(s.EventsFile, jobenv.FromEnv(env)); err == nil {
-				err = Run(ctx, Options{Plan: p, Reports: s.Reports, Out: os.Stdout, Events: log, Redact: red.Redact})
-			}
-		}
+		err = Run(ctx, o)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pmguard canary:", err)

@@ -2,32 +2,25 @@ package canary
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/probe"
 )
 
 // ProbeOptions configure the probe source.
 type ProbeOptions struct {
-	Client      *http.Client // no retries: a retried request would hide an error
-	UserAgent   string
+	// Prober sends each request; it must not retry (a retried request
+	// would hide an error) nor follow redirects.
+	Prober      *probe.Prober
 	URL         string
 	BaselineURL string // "" for none
-	Method      string
-	Header      http.Header
 	Expect      config.StatusSet
 	Rate        float64 // requests per second, per URL
 	Concurrency int     // requests in flight at most, per URL
-	Timeout     time.Duration
 	// Tick is how often Next hands over the finished requests; 0 is 100ms.
 	Tick time.Duration
 }
@@ -38,7 +31,7 @@ type ProbeOptions struct {
 // requests queued behind keep their schedule, so the stall shows in their
 // latency instead of silently lowering the request rate (the coordinated
 // omission of closed-loop tools, which wait for a response before sending).
-type probe struct {
+type probeSource struct {
 	o       ProbeOptions
 	canary  *track
 	base    *track
@@ -52,10 +45,7 @@ func NewProbe(o ProbeOptions) Source {
 	if o.Tick <= 0 {
 		o.Tick = 100 * time.Millisecond
 	}
-	if o.Method == "" {
-		o.Method = http.MethodGet
-	}
-	p := &probe{o: o, canary: newTrack(o.URL)}
+	p := &probeSource{o: o, canary: newTrack(o.URL)}
 	if o.BaselineURL != "" {
 		p.base = newTrack(o.BaselineURL)
 	}
@@ -77,7 +67,7 @@ func newTrack(url string) *track {
 	return &track{url: url, done: map[int64]Sample{}}
 }
 
-func (p *probe) Start(ctx context.Context) error {
+func (p *probeSource) Start(ctx context.Context) error {
 	ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	// One unjudged request per URL first, so the first scheduled requests
 	// do not carry connection set-up (DNS, TCP, TLS) in their latency.
@@ -109,7 +99,7 @@ func (p *probe) Start(ctx context.Context) error {
 // latency runs from the scheduled time either way. No dispatcher sits
 // between the schedule and the slots, so going flat out costs no more per
 // request than a closed-loop client.
-func (p *probe) work(ctx context.Context, t *track, start time.Time) {
+func (p *probeSource) work(ctx context.Context, t *track, start time.Time) {
 	period := float64(time.Second) / p.o.Rate
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -136,74 +126,23 @@ func (p *probe) work(ctx context.Context, t *track, start time.Time) {
 }
 
 // do sends one request; ok is false when the probe itself is stopping.
-func (p *probe) do(ctx context.Context, url string, at time.Time) (Sample, bool) {
-	rctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, p.o.Method, url, nil)
-	if err != nil {
-		return Sample{Err: true, Kind: "bad request"}, true
-	}
-	for k, v := range p.o.Header {
-		req.Header[k] = v
-	}
-	if req.Header.Get("User-Agent") == "" && p.o.UserAgent != "" {
-		req.Header.Set("User-Agent", p.o.UserAgent)
-	}
-	if h := req.Header.Get("Host"); h != "" {
-		req.Host = h
-	}
-	resp, err := p.o.Client.Do(req)
-	if err == nil {
-		// The body is part of the response: read it (bounded) so its time
-		// counts and the connection can be reused.
-		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
-	}
-	lat := time.Since(at)
+func (p *probeSource) do(ctx context.Context, url string, at time.Time) (Sample, bool) {
+	r := p.o.Prober.Probe(ctx, url)
 	if ctx.Err() != nil {
-		return Sample{}, false
+		return Sample{}, false // cut short by us, not the canary
 	}
-	if err != nil {
-		kind, timedOut := classify(err)
-		return Sample{Err: true, Kind: kind, Latency: lat, HasLatency: timedOut}, true
-	}
-	s := Sample{Latency: lat, HasLatency: true}
-	if !p.o.Expect.Contains(resp.StatusCode) {
-		s.Err, s.Kind = true, fmt.Sprintf("status %d", resp.StatusCode)
-	}
-	return s, true
-}
-
-// classify names a transport failure without its URL (which may carry a
-// token) and says whether it was a timeout.
-func classify(err error) (string, bool) {
-	var ne net.Error
+	lat := r.End().Sub(at)
 	switch {
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
-		return "timeout", true
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused", false
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset", false
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed early", false
+	case r.Err != nil:
+		// Only a timeout's duration says something about the service.
+		return Sample{Err: true, Kind: string(r.Kind), Latency: lat, HasLatency: r.Kind == probe.KindTimeout}, true
+	case !p.o.Expect.Contains(r.Status):
+		return Sample{Err: true, Kind: fmt.Sprintf("status %d", r.Status), Latency: lat, HasLatency: true}, true
 	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return "DNS lookup failed", false
-	}
-	var certErr *tls.CertificateVerificationError
-	if errors.As(err, &certErr) {
-		return "TLS certificate not trusted", false
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
-		return opErr.Op + " error", false
-	}
-	return "transport error", false
+	return Sample{Latency: lat, HasLatency: true}, true
 }
 
-func (p *probe) Next(ctx context.Context) (Batch, error) {
+func (p *probeSource) Next(ctx context.Context) (Batch, error) {
 	timer := time.NewTimer(p.o.Tick)
 	defer timer.Stop()
 	select {
@@ -235,7 +174,7 @@ func (t *track) take() []Sample {
 	}
 }
 
-func (p *probe) Close() {
+func (p *probeSource) Close() {
 	if p.cancel != nil {
 		p.cancel()
 	}

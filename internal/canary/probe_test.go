@@ -2,6 +2,8 @@ package canary
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/probe"
 )
 
 // service is a loopback canary: every n-th request fails with 500, and
@@ -47,32 +50,34 @@ func startService(t *testing.T, s *service) string {
 	return srv.URL
 }
 
-func probePlan(url string, rate float64) *Plan {
-	c := defaultCriteria()
-	c.MinSamples = 50
-	st, _ := config.ParseStatusSet("2xx")
-	return &Plan{
-		Source: "probe", Target: url, URL: url, Criteria: c, MaxDuration: 20 * time.Second,
-		OnInconclusive: "fail", ErrorLimit: 3, Rate: rate, Concurrency: 20, Expect: st,
-		Timeout: 2 * time.Second, Method: "GET", Header: http.Header{},
-	}
-}
-
-func runPlan(t *testing.T, p *Plan, mod func(*Options)) (*Result, error, string) {
+func probePlan(t *testing.T, url string, rate float64) *Options {
 	t.Helper()
-	client, err := ProbeClient(p)
+	p, err := load(t, nil, "--url", url, "--rate", fmt.Sprint(rate), "--max-duration", "20s", "--concurrency", "20", "--timeout", "2s")
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.Criteria = defaultCriteria()
+	p.Criteria.MinSamples = 50
+	return p
+}
+
+func runPlan(t *testing.T, p *Options) (*Result, error, string) {
+	t.Helper()
 	dir := t.TempDir()
 	var out strings.Builder
-	o := Options{Plan: p, HTTP: client, Out: &syncWriter{w: &out}, Reports: config.Reports{JSON: dir + "/r.json"}}
-	if mod != nil {
-		mod(&o)
-	}
-	err = Run(context.Background(), o)
-	res := readResult(t, o.Reports.JSON)
+	err := p.testRun(&syncWriter{w: &out}, nil, config.Reports{JSON: dir + "/r.json"})
+	res := readResult(t, dir+"/r.json")
 	return res, err, out.String()
+}
+
+// testRun runs o writing its output to out (nil discards) and its reports
+// to r, on clk (nil: the wall clock).
+func (o *Options) testRun(out io.Writer, clk Clock, r config.Reports) error {
+	if out == nil {
+		out = io.Discard
+	}
+	o.d.Stdout, o.Clock, o.Reports = out, clk, r
+	return Run(context.Background(), o)
 }
 
 func TestProbeVerdicts(t *testing.T) {
@@ -107,11 +112,11 @@ func TestProbeVerdicts(t *testing.T) {
 		// and a sibling's traffic in the same process would add to them.
 		t.Run(tc.name, func(t *testing.T) {
 			url := startService(t, tc.svc)
-			p := probePlan(url, tc.rate)
+			p := probePlan(t, url, tc.rate)
 			p.Criteria.Latency = tc.latency
-			p.Timeout = 5 * time.Second
+			p.Timeout.Duration = 5 * time.Second
 			p.Concurrency = 50
-			res, err, out := runPlan(t, p, nil)
+			res, err, out := runPlan(t, p)
 			if res.Verdict != tc.want || res.Check != tc.check {
 				t.Fatalf("verdict %s (%v), want %s\n%s", res.Verdict, err, tc.want, out)
 			}
@@ -139,7 +144,7 @@ func TestProbeConnectionRefused(t *testing.T) {
 	}
 	url := "http://" + l.Addr().String() + "/"
 	l.Close()
-	res, err, out := runPlan(t, probePlan(url, 20), nil)
+	res, err, out := runPlan(t, probePlan(t, url, 20))
 	if res.Verdict != Failed || err == nil {
 		t.Fatalf("verdict %s, err %v\n%s", res.Verdict, err, out)
 	}
@@ -163,9 +168,9 @@ func TestProbeStalls(t *testing.T) {
 			}
 			return 0
 		}}
-		p := probePlan(startService(t, svc), 50)
+		p := probePlan(t, startService(t, svc), 50)
 		p.Criteria.Latency = 100 * time.Millisecond
-		res, err, out := runPlan(t, p, nil)
+		res, err, out := runPlan(t, p)
 		if res.Verdict != Failed || res.Check != "latency" || err == nil {
 			t.Fatalf("verdict %s by %q\n%s", res.Verdict, res.Check, out)
 		}
@@ -176,9 +181,9 @@ func TestProbeStalls(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		t.Parallel()
 		svc := &service{stall: func(int64) time.Duration { return time.Second }}
-		p := probePlan(startService(t, svc), 50)
-		p.Timeout = 100 * time.Millisecond
-		res, _, out := runPlan(t, p, nil)
+		p := probePlan(t, startService(t, svc), 50)
+		p.Timeout.Duration = 100 * time.Millisecond
+		res, _, out := runPlan(t, p)
 		if res.Verdict != Failed || res.ErrorKinds["timeout"] == 0 {
 			t.Fatalf("verdict %s, kinds %v\n%s", res.Verdict, res.ErrorKinds, out)
 		}
@@ -193,8 +198,8 @@ func TestProbeOpenLoop(t *testing.T) {
 	svc := &service{stall: func(int64) time.Duration { return 50 * time.Millisecond }}
 	url := startService(t, svc)
 	st, _ := config.ParseStatusSet("2xx")
-	client, _ := ProbeClient(&Plan{Concurrency: 1})
-	p := NewProbe(ProbeOptions{Client: client, URL: url, Expect: st, Rate: 100, Concurrency: 1, Timeout: 5 * time.Second, Tick: 20 * time.Millisecond})
+	pr := probe.New(probe.Config{Timeout: 5 * time.Second, NoFollow: true})
+	p := NewProbe(ProbeOptions{Prober: pr, URL: url, Expect: st, Rate: 100, Concurrency: 1, Tick: 20 * time.Millisecond})
 	if err := p.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -242,10 +247,10 @@ func TestProbeSendsHeadersAndUserAgent(t *testing.T) {
 		mu.Unlock()
 	}))
 	t.Cleanup(srv.Close)
-	p := probePlan(srv.URL, 100)
+	p := probePlan(t, srv.URL, 100)
 	p.Header.Set("X-Canary", "always")
-	p.MaxDuration = time.Second
-	runPlan(t, p, func(o *Options) { o.UserAgent = "pmguard/test" })
+	p.MaxDuration.Duration = time.Second
+	runPlan(t, p) // verb.ForTest runs version "test"
 	mu.Lock()
 	defer mu.Unlock()
 	if seen.Get("X-Canary") != "always" || seen.Get("User-Agent") != "pmguard/test" {

@@ -9,35 +9,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/probe"
 	"github.com/pmguard/pmguard/internal/report"
 	"github.com/pmguard/pmguard/internal/verdict"
 )
-
-// Options are a run's inputs and dependencies.
-type Options struct {
-	Plan    *Plan
-	Reports config.Reports
-	// Source overrides the one the plan names (tests); nil builds it.
-	Source Source
-	// HTTP is the probe's client; nil builds one from the plan.
-	HTTP      *http.Client
-	UserAgent string
-	Out       io.Writer // progress and the final report
-	Events    *events.Log
-	Redact    func(string) string
-	// Clock drives the analysis (metric intervals, max_duration); nil is
-	// the wall clock. The probe always sends on the wall clock.
-	Clock Clock
-	// ProgressEvery is the time between progress lines; 0 is 5s.
-	ProgressEvery time.Duration
-}
 
 // Result is a run's verdict, as written to --json.
 type Result struct {
@@ -56,113 +37,59 @@ type Result struct {
 	Evidence
 }
 
-// Run runs the analysis. It returns nil on pass, an exitcode fail error on
-// fail (or inconclusive with on_inconclusive fail), and any other error when
-// the source could not be read at all.
-func Run(ctx context.Context, o Options) error {
-	p := o.Plan
-	if o.Clock == nil {
-		o.Clock = RealClock{}
-	}
-	if o.Redact == nil {
-		o.Redact = func(s string) string { return s }
-	}
-	if o.ProgressEvery <= 0 {
-		o.ProgressEvery = 5 * time.Second
-	}
-	out := &redactWriter{w: o.Out, redact: o.Redact}
-	start := o.Clock.Now()
-	deadline := start.Add(p.MaxDuration)
+// Run runs the analysis. It returns nil on pass, a verdict of fail on fail
+// (or inconclusive with on_inconclusive fail), and any other error when the
+// source could not be read at all.
+func Run(ctx context.Context, o *Options) error {
+	return o.d.Redactor.Error(o.run(ctx))
+}
+
+func (o *Options) run(ctx context.Context) error {
+	clk := o.clock()
+	out := &redactWriter{w: o.d.Stdout, redact: o.d.Redactor.Redact}
+	start := clk.Now()
+	maxDur := o.MaxDuration.Duration
+	deadline := start.Add(maxDur)
 	// A backstop on the wall clock: whatever a source does, nothing runs
 	// past max_duration plus one interval.
-	grace := p.Interval
-	if p.Source == "probe" || grace <= 0 {
+	grace := o.Interval.Duration
+	if o.Source == "probe" || grace <= 0 {
 		grace = time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.MaxDuration+grace)
+	ctx, cancel := context.WithTimeout(ctx, maxDur+grace)
 	defer cancel()
 
-	src := o.Source
-	if src == nil {
-		var err error
-		if src, err = buildSource(p, o, deadline, out); err != nil {
-			return err
-		}
-	}
-	res := &Result{Source: p.Source, Target: p.Target, Started: start.UTC(), MaxDurationS: p.MaxDuration.Seconds(),
-		Alpha: p.Criteria.Alpha, Beta: p.Criteria.Beta, OnInconcl: p.OnInconclusive, Percentage: p.Percentage}
+	src := o.buildSource(clk, deadline, out)
+	res := &Result{Source: o.Source, Target: o.Target, Started: start.UTC(), MaxDurationS: maxDur.Seconds(),
+		Alpha: o.Criteria.Alpha, Beta: o.Criteria.Beta, OnInconcl: o.OnInconclusive, Percentage: int(o.Percentage)}
 
-	fmt.Fprintf(out, "canary: judging %s (%s) - %s\n", p.Target, describeSource(p), describeCriteria(p))
-	appendEvent(o, "canary_started", p, startFigures(p), "canary analysis started: "+describeCriteria(p))
+	fmt.Fprintf(out, "canary: judging %s (%s) - %s\n", o.Target, o.describeSource(), o.describeCriteria())
+	o.event(events.CanaryStarted, o.startFigures(), nil, "canary analysis started: "+o.describeCriteria())
 
-	j := NewJudge(p.Criteria)
-	if p.Source == "probe" {
-		// Say up front what a healthy canary costs, so a max_duration too
-		// short for the rate is noticed before it ends in inconclusive.
-		need := j.ExpectedToPass()
-		fmt.Fprintf(out, "canary: a canary at the healthy %s passes after about %.0f requests on average (%.0fs at %s/s)\n", pct(p.Criteria.healthy()), need, need/p.Rate, trimFloat(p.Rate))
-		// The time to pass has a long tail: about 1% of healthy canaries
-		// need more than 3.5 times the average (simulated).
-		if allowed := p.Rate * p.MaxDuration.Seconds(); allowed < 3.5*need {
-			fmt.Fprintf(out, "canary: note: max_duration %s allows %.0f requests at this rate; more than 1%% of healthy canaries will still be undecided then (inconclusive): allow about %.0f (raise rate or max_duration)\n", p.MaxDuration, allowed, 3.5*need)
-		}
+	j := NewJudge(o.Criteria)
+	if o.Source == "probe" {
+		o.notePassCost(out, j)
 	}
 	if err := src.Start(ctx); err != nil {
 		src.Close()
 		res.Verdict = Inconclusive
 		res.Evidence = j.Evidence()
-		res.Reason = "could not run: " + o.Redact(err.Error())
-		res.ElapsedS = o.Clock.Now().Sub(start).Seconds()
-		appendEvent(o, "canary_inconclusive", p, verdictFigures(p, res), res.Reason)
+		res.Reason = "could not run: " + o.d.Redactor.Redact(err.Error())
+		res.ElapsedS = clk.Now().Sub(start).Seconds()
+		o.verdictEvent(res)
 		return err
 	}
 	defer src.Close()
-
-	lastProgress := start
-	consecutive := 0
-	for j.State() == Running {
-		now := o.Clock.Now()
-		if !now.Before(deadline) {
-			j.Finish(fmt.Sprintf("max_duration %s reached", p.MaxDuration))
-			break
-		}
-		b, err := src.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				j.Finish(stopReason(ctx, p))
-				break
-			}
-			consecutive++
-			res.SourceErrors++
-			fmt.Fprintf(out, "canary: reading %s failed (%d of %d in a row): %s\n", p.Source, consecutive, p.ErrorLimit, o.Redact(err.Error()))
-			if consecutive >= p.ErrorLimit {
-				j.FailNow("source", fmt.Sprintf("%d consecutive failed reads of the %s source; the last: %s", consecutive, p.Source, o.Redact(err.Error())))
-			}
-			continue
-		}
-		consecutive = 0
-		for _, ob := range []*Obs{&b.Canary, b.Baseline} {
-			if ob != nil && ob.Note != "" {
-				fmt.Fprintf(out, "canary: %s\n", o.Redact(ob.Note))
-			}
-		}
-		j.Add(b)
-		now = o.Clock.Now()
-		if j.State() == Running && (now.Sub(lastProgress) >= o.ProgressEvery || p.Source != "probe") {
-			lastProgress = now
-			fmt.Fprintf(out, "canary %6.1fs  %s  [%s]\n", now.Sub(start).Seconds(), j.Evidence().Summary(), j.progressLine())
-		}
-	}
+	o.judge(ctx, clk, src, j, res, start, deadline, out)
 
 	res.Evidence = j.Evidence()
 	res.Verdict = j.State()
-	res.ElapsedS = round3(o.Clock.Now().Sub(start).Seconds())
-	res.Pass = res.Verdict == Passed || res.Verdict == Inconclusive && p.OnInconclusive == "pass"
-	res.Reason = o.Redact(res.Reason)
+	res.ElapsedS = round3(clk.Now().Sub(start).Seconds())
+	res.Pass = res.Verdict == Passed || res.Verdict == Inconclusive && o.OnInconclusive == "pass"
+	res.Reason = o.d.Redactor.Redact(res.Reason)
 
 	printReport(out, res)
-	name := map[State]string{Passed: "canary_passed", Failed: "canary_failed", Inconclusive: "canary_inconclusive"}[res.Verdict]
-	appendEvent(o, name, p, verdictFigures(p, res), headline(res))
+	o.verdictEvent(res)
 	if err := writeReports(o.Reports, res); err != nil {
 		return err
 	}
@@ -172,78 +99,127 @@ func Run(ctx context.Context, o Options) error {
 	return verdict.Failf("%s", headline(res))
 }
 
-func stopReason(ctx context.Context, p *Plan) string {
+func (o *Options) clock() Clock {
+	if o.Clock == nil {
+		return RealClock{}
+	}
+	return o.Clock
+}
+
+// notePassCost says up front what a healthy canary costs, so a max_duration
+// too short for the rate is noticed before it ends in inconclusive.
+func (o *Options) notePassCost(out io.Writer, j *Judge) {
+	rate := float64(o.Rate)
+	need := j.ExpectedToPass()
+	fmt.Fprintf(out, "canary: a canary at the healthy %s passes after about %.0f requests on average (%.0fs at %s/s)\n", pct(o.Criteria.healthy()), need, need/rate, trimFloat(rate))
+	// The time to pass has a long tail: about 1% of healthy canaries need
+	// more than 3.5 times the average (simulated).
+	if allowed := rate * o.MaxDuration.Seconds(); allowed < 3.5*need {
+		fmt.Fprintf(out, "canary: note: max_duration %s allows %.0f requests at this rate; more than 1%% of healthy canaries will still be undecided then (inconclusive): allow about %.0f (raise rate or max_duration)\n", o.MaxDuration, allowed, 3.5*need)
+	}
+}
+
+// judge feeds the source's batches to j until it decides, the deadline
+// comes or the source keeps failing.
+func (o *Options) judge(ctx context.Context, clk Clock, src Source, j *Judge, res *Result, start, deadline time.Time, out io.Writer) {
+	limit := int(o.SourceErrorLimit)
+	lastProgress := start
+	consecutive := 0
+	for j.State() == Running {
+		now := clk.Now()
+		if !now.Before(deadline) {
+			j.Finish(fmt.Sprintf("max_duration %s reached", o.MaxDuration))
+			return
+		}
+		b, err := src.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				j.Finish(o.stopReason(ctx))
+				return
+			}
+			consecutive++
+			res.SourceErrors++
+			msg := o.d.Redactor.Redact(err.Error())
+			fmt.Fprintf(out, "canary: reading %s failed (%d of %d in a row): %s\n", o.Source, consecutive, limit, msg)
+			if consecutive >= limit {
+				j.FailNow("source", fmt.Sprintf("%d consecutive failed reads of the %s source; the last: %s", consecutive, o.Source, msg))
+			}
+			continue
+		}
+		consecutive = 0
+		for _, ob := range []*Obs{&b.Canary, b.Baseline} {
+			if ob != nil && ob.Note != "" {
+				fmt.Fprintf(out, "canary: %s\n", o.d.Redactor.Redact(ob.Note))
+			}
+		}
+		j.Add(b)
+		now = clk.Now()
+		if j.State() == Running && (now.Sub(lastProgress) >= o.progressEvery() || o.Source != "probe") {
+			lastProgress = now
+			fmt.Fprintf(out, "canary %6.1fs  %s  [%s]\n", now.Sub(start).Seconds(), j.Evidence().Summary(), j.progressLine())
+		}
+	}
+}
+
+func (o *Options) progressEvery() time.Duration {
+	if o.ProgressEvery <= 0 {
+		return 5 * time.Second
+	}
+	return o.ProgressEvery
+}
+
+func (o *Options) stopReason(ctx context.Context) string {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Sprintf("max_duration %s reached", p.MaxDuration)
+		return fmt.Sprintf("max_duration %s reached", o.MaxDuration)
 	}
 	return "interrupted"
 }
 
-func buildSource(p *Plan, o Options, deadline time.Time, out io.Writer) (Source, error) {
-	switch p.Source {
-	case "probe":
-		client := o.HTTP
-		if client == nil {
-			var err error
-			if client, err = ProbeClient(p); err != nil {
-				return nil, config.Invalid(err)
-			}
-		}
+func (o *Options) buildSource(clk Clock, deadline time.Time, out io.Writer) Source {
+	if o.Source == "probe" {
+		pr := probe.New(probe.Config{
+			Method: o.Method, Header: o.Header, UserAgent: "pmguard/" + o.d.Version,
+			Timeout: o.Timeout.Duration, TLS: o.TLS, Conns: int(o.Concurrency), Transport: o.d.Transport,
+			// The canary's own status is what is judged, not where it points.
+			NoFollow: true,
+		})
 		return NewProbe(ProbeOptions{
-			Client: client, UserAgent: o.UserAgent, URL: p.URL, BaselineURL: p.BaselineURL,
-			Method: p.Method, Header: p.Header, Expect: p.Expect, Rate: p.Rate,
-			Concurrency: p.Concurrency, Timeout: p.Timeout,
-		}), nil
-	default:
-		return NewMetricSource(MetricOptions{
-			Metrics: p.Metrics, Name: p.MetricsName, CanarySelector: p.CanarySelector,
-			BaselineSelector: p.BaselineSelector, Quantile: p.Criteria.Quantile,
-			NeedLatency: p.Criteria.Latency > 0 || p.Criteria.Baseline,
-			Interval:    p.Interval, Deadline: deadline, Clock: o.Clock,
-		}, func(s string) { fmt.Fprintf(out, "canary: %s\n", s) }), nil
+			Prober: pr, URL: o.URL.String(), BaselineURL: o.baselineURL(), Expect: o.ExpectStatus,
+			Rate: float64(o.Rate), Concurrency: int(o.Concurrency),
+		})
 	}
+	return NewMetricSource(MetricOptions{
+		Metrics: o.Metrics, Name: o.metricsName, CanarySelector: o.CanarySelector,
+		BaselineSelector: o.BaselineSelector, Quantile: o.Criteria.Quantile,
+		NeedLatency: o.Criteria.Latency > 0 || o.Criteria.Baseline,
+		Interval:    o.Interval.Duration, Deadline: deadline, Clock: clk,
+	}, func(s string) { fmt.Fprintf(out, "canary: %s\n", s) })
 }
 
-// ProbeClient builds the probe's HTTP client on pmguard's transport. It
-// neither retries (a retry would hide an error from the judge) nor follows
-// redirects (the canary's own status is what is judged).
-func ProbeClient(p *Plan) (*http.Client, error) {
-	conf, err := httpx.TLSConfig(p.CAFile, "", "", p.Insecure)
-	if err != nil {
-		return nil, fmt.Errorf("ca_file: %w", err)
+func (o *Options) baselineURL() string {
+	if !urlSet(o.BaselineURL) {
+		return ""
 	}
-	tr := httpx.NewTransport(conf)
-	// Enough idle connections for every slot, so a busy probe does not
-	// open a new connection per request.
-	if tr.MaxIdleConnsPerHost < p.Concurrency {
-		tr.MaxIdleConnsPerHost = p.Concurrency
-		tr.MaxIdleConns = 2 * p.Concurrency
-	}
-	return &http.Client{
-		Transport:     tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, nil
+	return o.BaselineURL.String()
 }
 
-func describeSource(p *Plan) string {
-	switch p.Source {
-	case "probe":
-		s := fmt.Sprintf("probe: %s/s, up to %d in flight, timeout %s, expecting %s", trimFloat(p.Rate), p.Concurrency, p.Timeout, p.Expect)
-		if p.BaselineURL != "" {
-			s += ", baseline " + httpx.RedactURL(p.BaselineURL)
-		}
-		return s
-	default:
-		s := fmt.Sprintf("%s, every %s", p.MetricsName, p.Interval)
-		if p.BaselineSelector != "" {
-			s += ", baseline " + p.BaselineSelector
+func (o *Options) describeSource() string {
+	if o.Source == "probe" {
+		s := fmt.Sprintf("probe: %s/s, up to %d in flight, timeout %s, expecting %s", trimFloat(float64(o.Rate)), o.Concurrency, o.Timeout, o.ExpectStatus)
+		if b := o.baselineURL(); b != "" {
+			s += ", baseline " + httpx.RedactURL(b)
 		}
 		return s
 	}
+	s := fmt.Sprintf("%s, every %s", o.metricsName, o.Interval)
+	if o.BaselineSelector != "" {
+		s += ", baseline " + o.BaselineSelector
+	}
+	return s
 }
 
-func describeCriteria(p *Plan) string {
-	c := p.Criteria
+func (o *Options) describeCriteria() string {
+	c := o.Criteria
 	s := fmt.Sprintf("fail at error rate %s, pass near %s (alpha %s, beta %s)", pct(c.ErrorThreshold), pct(c.healthy()), pct(c.Alpha), pct(c.Beta))
 	if c.Latency > 0 {
 		s += fmt.Sprintf(", p%s under %s", percentileName(c.Quantile), c.Latency)
@@ -251,7 +227,7 @@ func describeCriteria(p *Plan) string {
 	if c.Baseline {
 		s += fmt.Sprintf(", no worse than the baseline by %s", pct(c.Margin))
 	}
-	return s + fmt.Sprintf(", at most %s", p.MaxDuration)
+	return s + fmt.Sprintf(", at most %s", o.MaxDuration)
 }
 
 func headline(r *Result) string {
@@ -298,70 +274,59 @@ func printReport(w io.Writer, r *Result) {
 	}
 }
 
-func startFigures(p *Plan) map[string]any {
-	c := p.Criteria
-	f := map[string]any{
-		"source": p.Source, "threshold": c.ErrorThreshold, "healthy_error_rate": c.healthy(),
-		"alpha": c.Alpha, "beta": c.Beta, "max_duration_s": p.MaxDuration.Seconds(),
-		"percentile": "p" + percentileName(c.Quantile),
+func (o *Options) startFigures() events.Canary {
+	c := o.Criteria
+	f := events.Canary{
+		Source: o.Source, Threshold: c.ErrorThreshold, HealthyErrorRate: c.healthy(),
+		Alpha: c.Alpha, Beta: c.Beta, MaxDurationS: o.MaxDuration.Seconds(),
+		Percentile: "p" + percentileName(c.Quantile), Percentage: float64(o.Percentage),
+		LatencyThresholdMS: msf(c.Latency),
 	}
-	if c.Latency > 0 {
-		f["latency_threshold_ms"] = msf(c.Latency)
-	}
-	if p.Percentage > 0 {
-		f["percentage"] = p.Percentage
-	}
-	if p.Source == "probe" {
-		f["rate"] = p.Rate
+	if o.Source == "probe" {
+		f.Rate = float64(o.Rate)
 	} else {
-		f["interval_s"] = p.Interval.Seconds()
+		f.IntervalS = o.Interval.Seconds()
 	}
 	return f
 }
 
-func verdictFigures(p *Plan, r *Result) map[string]any {
-	f := map[string]any{
-		"verdict":            string(r.Verdict),
-		"error_rate":         round6(r.ErrorRate),
-		"error_rate_ci_low":  round6(r.ErrorRateLo),
-		"error_rate_ci_high": round6(r.ErrorRateHi),
-		"threshold":          r.Threshold,
-		"samples":            r.Samples,
-		"errors":             r.Errors,
-		"elapsed_s":          r.ElapsedS,
-		"reason":             r.Reason,
-		"source":             p.Source,
-	}
-	if r.Check != "" {
-		f["decided_by"] = r.Check
-	}
-	if r.LatencyMS != nil {
-		f[r.Percentile+"_ms"] = *r.LatencyMS
+// verdictEvent records the verdict; latency figures are keyed by the
+// percentile ("p95_ms", "baseline_p95_ms").
+func (o *Options) verdictEvent(r *Result) {
+	f := events.Canary{
+		Verdict: string(r.Verdict), ErrorRate: round6(r.ErrorRate),
+		ErrorRateCILow: round6(r.ErrorRateLo), ErrorRateCIHigh: round6(r.ErrorRateHi),
+		Threshold: r.Threshold, Samples: int(r.Samples), Errors: int(r.Errors), ElapsedS: r.ElapsedS,
+		Reason: r.Reason, Source: o.Source, DecidedBy: r.Check, LatencyThresholdMS: r.LatencyThreshold,
 	}
 	if r.LatencyThreshold > 0 {
-		f["latency_threshold_ms"] = r.LatencyThreshold
-		f["latency_quantile"] = r.Percentile // which pXX_ms the threshold is for
+		f.LatencyQuantile = r.Percentile // which pXX_ms the threshold is for
 	}
-	if r.Baseline != nil {
-		f["baseline_error_rate"] = round6(r.Baseline.ErrorRate)
-		f["baseline_samples"] = r.Baseline.Samples
-		if r.Baseline.LatencyMS != nil {
-			f["baseline_"+r.Percentile+"_ms"] = *r.Baseline.LatencyMS
+	extra := map[string]float64{}
+	if r.LatencyMS != nil {
+		extra[r.Percentile+"_ms"] = *r.LatencyMS
+	}
+	if b := r.Baseline; b != nil {
+		f.BaselineErrorRate, f.BaselineSamples = round6(b.ErrorRate), int(b.Samples)
+		if b.LatencyMS != nil {
+			extra["baseline_"+r.Percentile+"_ms"] = *b.LatencyMS
 		}
 	}
-	return f
+	name := map[State]string{Passed: events.CanaryPassed, Failed: events.CanaryFailed, Inconclusive: events.CanaryInconclusive}[r.Verdict]
+	o.event(name, f, extra, headline(r))
 }
 
-func appendEvent(o Options, name string, p *Plan, figures map[string]any, msg string) {
-	if o.Events == nil {
-		return
+// event appends to the event log; a log that cannot be written is reported
+// but does not change the verdict.
+func (o *Options) event(name string, figures events.Canary, extra map[string]float64, msg string) {
+	e := events.Event{Verb: "canary", Event: name, Target: o.Target, Message: o.d.Redactor.Redact(msg)}
+	figures.Reason = o.d.Redactor.Redact(figures.Reason)
+	e.SetFigures(figures)
+	for k, v := range extra {
+		e.Figures[k] = v
 	}
-	if r, ok := figures["reason"].(string); ok {
-		figures["reason"] = o.Redact(r)
-	}
-	err := o.Events.Append(events.Event{Verb: "canary", Event: name, Target: p.Target, Figures: figures, Message: o.Redact(msg)})
-	if err != nil && o.Out != nil {
-		fmt.Fprintf(o.Out, "canary: could not write the event log: %v\n", err)
+	if err := o.events.Append(e); err != nil {
+		fmt.Fprintf(o.d.Stdout, "canary: could not write the event log: %v\n", err)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/jobenv"
-	"github.com/pmguard/pmguard/internal/metrics"
+	"github.com/pmguard/pmguard/internal/metricsource"
 )
 
 func readResult(t *testing.T, path string) *Result {
@@ -59,13 +59,13 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 // fakeMetrics answers each read from a script: counts per call, or an error.
 type fakeMetrics struct {
 	mu      sync.Mutex
-	counts  func(call int, sel string) (metrics.Counts, error)
+	counts  func(call int, sel string) (metricsource.Counts, error)
 	latency func(call int, sel string) (time.Duration, error)
 	calls   map[string]int
 	windows []time.Duration
 }
 
-func (f *fakeMetrics) Counts(_ context.Context, sel string, w metrics.Window) (metrics.Counts, error) {
+func (f *fakeMetrics) Counts(_ context.Context, sel string, w metricsource.Window) (metricsource.Counts, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.calls == nil {
@@ -76,7 +76,7 @@ func (f *fakeMetrics) Counts(_ context.Context, sel string, w metrics.Window) (m
 	return f.counts(f.calls[sel], sel)
 }
 
-func (f *fakeMetrics) Latency(_ context.Context, sel string, _ float64, _ metrics.Window) (time.Duration, error) {
+func (f *fakeMetrics) Latency(_ context.Context, sel string, _ float64, _ metricsource.Window) (time.Duration, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.latency == nil {
@@ -85,17 +85,20 @@ func (f *fakeMetrics) Latency(_ context.Context, sel string, _ float64, _ metric
 	return f.latency(f.calls[sel], sel)
 }
 
-func metricPlan(m metrics.Source) *Plan {
-	c := defaultCriteria()
-	c.PerRequest = false
-	return &Plan{
-		Source: "prometheus", Target: `{track="canary"}`, Criteria: c, MaxDuration: 5 * time.Minute,
-		Interval: 30 * time.Second, OnInconclusive: "fail", ErrorLimit: 3,
-		Metrics: m, MetricsName: "prometheus at http://prom.test", CanarySelector: `{track="canary"}`,
+func metricPlan(t *testing.T, m metricsource.Source) *Options {
+	t.Helper()
+	p, err := load(t, nil, "--source", "prometheus", "--prometheus-url", "http://prom.test", "--canary-selector", `{track="canary"}`,
+		"--max-duration", "5m", "--interval", "30s", "--source-error-limit", "3")
+	if err != nil {
+		t.Fatal(err)
 	}
+	p.Criteria = defaultCriteria()
+	p.Criteria.PerRequest = false
+	p.Metrics = m
+	return p
 }
 
-func runMetric(t *testing.T, p *Plan) (*Result, error, *fakeClock, string, []events.Event) {
+func runMetric(t *testing.T, p *Options) (*Result, error, *fakeClock, string, []events.Event) {
 	t.Helper()
 	dir := t.TempDir()
 	log, err := events.Open(dir+"/events.jsonl", jobenv.Job{})
@@ -104,10 +107,8 @@ func runMetric(t *testing.T, p *Plan) (*Result, error, *fakeClock, string, []eve
 	}
 	clk := newFakeClock()
 	var out strings.Builder
-	err = Run(context.Background(), Options{
-		Plan: p, Clock: clk, Out: &out, Events: log,
-		Reports: config.Reports{JSON: dir + "/r.json", JUnit: dir + "/r.xml"},
-	})
+	p.events = log
+	err = p.testRun(&out, clk, config.Reports{JSON: dir + "/r.json", JUnit: dir + "/r.xml"})
 	evs, rerr := events.ReadFiles(dir + "/events.jsonl")
 	if rerr != nil {
 		t.Fatal(rerr)
@@ -118,30 +119,32 @@ func runMetric(t *testing.T, p *Plan) (*Result, error, *fakeClock, string, []eve
 func TestMetricVerdicts(t *testing.T) {
 	tests := []struct {
 		name      string
-		counts    func(int, string) (metrics.Counts, error)
+		counts    func(int, string) (metricsource.Counts, error)
 		onInconcl string
 		want      State
 		code      int
 		event     string
 	}{
-		{"bad canary fails", func(int, string) (metrics.Counts, error) { return metrics.Counts{Total: 300, Errors: 30}, nil }, "fail", Failed, exitcode.Fail, "canary_failed"},
-		{"healthy canary passes", func(int, string) (metrics.Counts, error) { return metrics.Counts{Total: 300, Errors: 1}, nil }, "fail", Passed, exitcode.Pass, "canary_passed"},
-		{"no traffic is inconclusive", func(int, string) (metrics.Counts, error) { return metrics.Counts{}, nil }, "fail", Inconclusive, exitcode.Fail, "canary_inconclusive"},
-		{"no series is inconclusive", func(int, string) (metrics.Counts, error) {
-			return metrics.Counts{}, &metrics.NoDataError{Source: "prometheus", Query: "q", Reason: "no series matched"}
+		{"bad canary fails", func(int, string) (metricsource.Counts, error) {
+			return metricsource.Counts{Total: 300, Errors: 30}, nil
+		}, "fail", Failed, exitcode.Fail, "canary_failed"},
+		{"healthy canary passes", func(int, string) (metricsource.Counts, error) { return metricsource.Counts{Total: 300, Errors: 1}, nil }, "fail", Passed, exitcode.Pass, "canary_passed"},
+		{"no traffic is inconclusive", func(int, string) (metricsource.Counts, error) { return metricsource.Counts{}, nil }, "fail", Inconclusive, exitcode.Fail, "canary_inconclusive"},
+		{"no series is inconclusive", func(int, string) (metricsource.Counts, error) {
+			return metricsource.Counts{}, &metricsource.NoDataError{Source: "prometheus", Query: "q", Reason: "no series matched"}
 		}, "fail", Inconclusive, exitcode.Fail, "canary_inconclusive"},
-		{"inconclusive may pass", func(int, string) (metrics.Counts, error) { return metrics.Counts{}, nil }, "pass", Inconclusive, exitcode.Pass, "canary_inconclusive"},
+		{"inconclusive may pass", func(int, string) (metricsource.Counts, error) { return metricsource.Counts{}, nil }, "pass", Inconclusive, exitcode.Pass, "canary_inconclusive"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := metricPlan(&fakeMetrics{counts: tc.counts})
+			p := metricPlan(t, &fakeMetrics{counts: tc.counts})
 			p.OnInconclusive = tc.onInconcl
 			res, err, clk, out, evs := runMetric(t, p)
 			if res.Verdict != tc.want || exitcode.Of(err) != tc.code {
 				t.Fatalf("verdict %s exit %d (%v), want %s exit %d\n%s", res.Verdict, exitcode.Of(err), err, tc.want, tc.code, out)
 			}
 			// Nothing runs past max_duration (plus one interval).
-			if clk.slept > p.MaxDuration+p.Interval {
+			if clk.slept > p.MaxDuration.Duration+p.Interval.Duration {
 				t.Errorf("slept %v, past max_duration %v + interval", clk.slept, p.MaxDuration)
 			}
 			if len(evs) != 2 || evs[0].Event != "canary_started" || evs[1].Event != tc.event {
@@ -162,13 +165,13 @@ func TestMetricVerdicts(t *testing.T) {
 
 func TestMetricSourceErrors(t *testing.T) {
 	t.Run("consecutive failures fail the canary", func(t *testing.T) {
-		m := &fakeMetrics{counts: func(call int, _ string) (metrics.Counts, error) {
+		m := &fakeMetrics{counts: func(call int, _ string) (metricsource.Counts, error) {
 			if call == 1 { // the check before the analysis
-				return metrics.Counts{}, nil
+				return metricsource.Counts{}, nil
 			}
-			return metrics.Counts{}, errors.New("prometheus: 503 Service Unavailable")
+			return metricsource.Counts{}, errors.New("prometheus: 503 Service Unavailable")
 		}}
-		res, err, _, out, _ := runMetric(t, metricPlan(m))
+		res, err, _, out, _ := runMetric(t, metricPlan(t, m))
 		if res.Verdict != Failed || res.Check != "source" || exitcode.Of(err) != exitcode.Fail {
 			t.Fatalf("verdict %s by %q, err %v\n%s", res.Verdict, res.Check, err, out)
 		}
@@ -177,13 +180,13 @@ func TestMetricSourceErrors(t *testing.T) {
 		}
 	})
 	t.Run("a success resets the count", func(t *testing.T) {
-		m := &fakeMetrics{counts: func(call int, _ string) (metrics.Counts, error) {
+		m := &fakeMetrics{counts: func(call int, _ string) (metricsource.Counts, error) {
 			if call == 1 || call%3 == 0 {
-				return metrics.Counts{Total: 300, Errors: 1}, nil
+				return metricsource.Counts{Total: 300, Errors: 1}, nil
 			}
-			return metrics.Counts{}, errors.New("timeout")
+			return metricsource.Counts{}, errors.New("timeout")
 		}}
-		res, _, _, out, _ := runMetric(t, metricPlan(m))
+		res, _, _, out, _ := runMetric(t, metricPlan(t, m))
 		if res.Verdict != Passed {
 			t.Fatalf("verdict %s: %s\n%s", res.Verdict, res.Reason, out)
 		}
@@ -193,17 +196,17 @@ func TestMetricSourceErrors(t *testing.T) {
 		err  error
 		code int
 	}{
-		{"bad query is bad input", &metrics.QueryError{Source: "prometheus", Status: 400, Type: "bad_data", Message: `1:10: parse error: unexpected "}"`, Query: "sum(x"}, exitcode.BadInput},
-		{"refused credentials cannot run", &metrics.AuthError{Source: "prometheus", Status: 401, Hint: "check the token"}, exitcode.CouldNotRun},
+		{"bad query is bad input", &metricsource.QueryError{Source: "prometheus", Status: 400, Type: "bad_data", Message: `1:10: parse error: unexpected "}"`, Query: "sum(x"}, exitcode.BadInput},
+		{"refused credentials cannot run", &metricsource.AuthError{Source: "prometheus", Status: 401, Hint: "check the token"}, exitcode.CouldNotRun},
 		{"unreachable cannot run", errors.New("dial tcp 127.0.0.1:9: connection refused"), exitcode.CouldNotRun},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := &fakeMetrics{counts: func(int, string) (metrics.Counts, error) { return metrics.Counts{}, tc.err }}
-			_, err, clk, _, evs := runMetric(t, metricPlan(m))
+			m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) { return metricsource.Counts{}, tc.err }}
+			_, err, clk, _, evs := runMetric(t, metricPlan(t, m))
 			if exitcode.Of(err) != tc.code {
 				t.Fatalf("exit %d (%v), want %d", exitcode.Of(err), err, tc.code)
 			}
-			if qe := (*metrics.QueryError)(nil); errors.As(tc.err, &qe) && !strings.Contains(err.Error(), qe.Message) {
+			if qe := (*metricsource.QueryError)(nil); errors.As(tc.err, &qe) && !strings.Contains(err.Error(), qe.Message) {
 				t.Errorf("the server's message is not shown verbatim: %v", err)
 			}
 			if clk.slept != 0 {
@@ -217,15 +220,15 @@ func TestMetricSourceErrors(t *testing.T) {
 }
 
 func TestMetricLastIntervalIsCutAtMaxDuration(t *testing.T) {
-	m := &fakeMetrics{counts: func(int, string) (metrics.Counts, error) { return metrics.Counts{Total: 10}, nil }}
-	p := metricPlan(m)
-	p.MaxDuration = 100 * time.Second // 3 intervals of 30 s and one of 10 s
+	m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) { return metricsource.Counts{Total: 10}, nil }}
+	p := metricPlan(t, m)
+	p.MaxDuration.Duration = 100 * time.Second // 3 intervals of 30 s and one of 10 s
 	p.Criteria.MinSamples = 1000
 	res, _, clk, _, _ := runMetric(t, p)
 	if res.Verdict != Inconclusive {
 		t.Fatalf("verdict %s", res.Verdict)
 	}
-	if clk.slept != p.MaxDuration {
+	if clk.slept != p.MaxDuration.Duration {
 		t.Errorf("slept %v, want exactly max_duration %v", clk.slept, p.MaxDuration)
 	}
 	if last := m.windows[len(m.windows)-1]; last != 10*time.Second {
@@ -234,13 +237,13 @@ func TestMetricLastIntervalIsCutAtMaxDuration(t *testing.T) {
 }
 
 func TestMetricBaseline(t *testing.T) {
-	m := &fakeMetrics{counts: func(_ int, sel string) (metrics.Counts, error) {
+	m := &fakeMetrics{counts: func(_ int, sel string) (metricsource.Counts, error) {
 		if sel == "base" {
-			return metrics.Counts{Total: 3000, Errors: 10}, nil
+			return metricsource.Counts{Total: 3000, Errors: 10}, nil
 		}
-		return metrics.Counts{Total: 300, Errors: 4}, nil // 1.3%: passes the absolute test, 4x the baseline
+		return metricsource.Counts{Total: 300, Errors: 4}, nil // 1.3%: passes the absolute test, 4x the baseline
 	}}
-	p := metricPlan(m)
+	p := metricPlan(t, m)
 	p.BaselineSelector = "base"
 	p.Criteria.Baseline = true
 	p.Criteria.ErrorThreshold = 0.05
@@ -251,11 +254,13 @@ func TestMetricBaseline(t *testing.T) {
 }
 
 func TestJUnitReport(t *testing.T) {
-	m := &fakeMetrics{counts: func(int, string) (metrics.Counts, error) { return metrics.Counts{Total: 300, Errors: 30}, nil }}
-	p := metricPlan(m)
+	m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) {
+		return metricsource.Counts{Total: 300, Errors: 30}, nil
+	}}
+	p := metricPlan(t, m)
 	p.Criteria.Latency = time.Second
 	dir := t.TempDir()
-	err := Run(context.Background(), Options{Plan: p, Clock: newFakeClock(), Reports: config.Reports{JUnit: dir + "/j.xml"}})
+	err := p.testRun(nil, newFakeClock(), config.Reports{JUnit: dir + "/j.xml"})
 	if exitcode.Of(err) != exitcode.Fail {
 		t.Fatal(err)
 	}

@@ -2,16 +2,21 @@ package canary
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/metrics"
+	"github.com/pmguard/pmguard/internal/metricsource"
+	"github.com/pmguard/pmguard/internal/probe"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // Settings are pmguard canary's inputs: flags and PMGUARD_CANARY_* env vars.
@@ -27,7 +32,7 @@ type Settings struct {
 	URL          config.URL       `env:"URL" flag:"url" usage:"probe: the canary URL to send requests to"`
 	Rate         Rate             `env:"RATE, default=10" flag:"rate" usage:"probe: requests per second, sent on a fixed schedule whatever the responses"`
 	Concurrency  config.Count     `env:"CONCURRENCY, default=50" flag:"concurrency" usage:"probe: requests in flight at most"`
-	ExpectStatus config.StatusSet `env:"EXPECT_STATUS, default=2xx" flag:"expect-status" usage:"probe: statuses that count as success; any other status is an error"`
+	ExpectStatus config.StatusSet `env:"EXPECT_STATUS, default=2xx" orb:"expected_status" flag:"expect-status" usage:"probe: statuses that count as success; any other status is an error"`
 	Timeout      config.Duration  `env:"TIMEOUT, default=5s" flag:"timeout" usage:"probe: time allowed for one request, body included; a timeout is an error (metric sources: per query)"`
 	Method       string           `env:"METHOD, default=GET" flag:"method" usage:"probe: HTTP method"`
 	Headers      config.Lines     `env:"HEADERS" flag:"header" usage:"probe: a request header 'Name: value' (repeatable); ${VAR} in the value is read from the environment"`
@@ -140,62 +145,80 @@ func (Margin) Form() string {
 	return "a relative margin above 0 such as 50% or 0.5 (200% means three times as bad)"
 }
 
-// Plan is validated settings, ready to run.
-type Plan struct {
-	Source         string // probe, prometheus, datadog
-	Target         string // what is judged, as shown (URL redacted, or selector)
-	Criteria       Criteria
-	MaxDuration    time.Duration
-	Interval       time.Duration // metric sources
-	OnInconclusive string
-	ErrorLimit     int
-	Percentage     int // of production traffic, as stated (0: not stated)
+// Options are a canary run: the validated settings, what was derived from
+// them, and the run's dependencies.
+type Options struct {
+	Settings
+	Target   string // what is judged, as shown (URL redacted, or selector)
+	Criteria Criteria
+	Header   http.Header // the probe's headers, ${VAR} expanded
+	TLS      *tls.Config // the probe's; nil: system roots
+	// Metrics is the metric system a prometheus or datadog source reads.
+	Metrics metricsource.Source
+	// Clock drives the analysis (metric intervals, max_duration); nil is
+	// the wall clock. The probe always sends on the wall clock.
+	Clock Clock
+	// ProgressEvery is the time between progress lines; 0 is 5s.
+	ProgressEvery time.Duration
 
-	// Probe.
-	URL, BaselineURL string
-	Rate             float64
-	Concurrency      int
-	Expect           config.StatusSet
-	Timeout          time.Duration
-	Method           string
-	Header           http.Header
-	Insecure         bool
-	CAFile           string
-
-	// Metric sources.
-	Metrics          metrics.Source
-	MetricsName      string // "prometheus at https://..." for messages
-	CanarySelector   string
-	BaselineSelector string
-
-	// Secrets are values read from the environment that must never be shown.
-	Secrets []string
+	metricsName string // "prometheus at https://..." for messages
+	d           *verb.Deps
+	events      *events.Log
 }
 
 var percentiles = map[string]float64{"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
 
-// Validate checks the settings without touching the network and returns the
-// plan. Errors name the setting, its env var and the accepted form (exit 2).
-func Validate(s *Settings, set *config.Set, env config.Env, httpOpts httpx.Options) (*Plan, error) {
-	p := &Plan{
-		Source:         strings.ToLower(strings.TrimSpace(s.Source)),
-		MaxDuration:    s.MaxDuration.Duration,
-		Interval:       s.Interval.Duration,
-		OnInconclusive: strings.ToLower(strings.TrimSpace(s.OnInconclusive)),
-		ErrorLimit:     int(s.SourceErrorLimit),
-		Percentage:     int(s.Percentage),
-		Rate:           float64(s.Rate),
-		Concurrency:    int(s.Concurrency),
-		Expect:         s.ExpectStatus,
-		Timeout:        s.Timeout.Duration,
-		Method:         strings.ToUpper(strings.TrimSpace(s.Method)),
-		Header:         http.Header{},
-		Insecure:       s.Insecure,
-		CAFile:         string(s.CAFile),
+// New parses and validates pmguard canary's settings and builds the metric
+// client and event log. Every bad input is found here, before any request.
+func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
+	// Metric queries retry twice within one interval; the judge counts the
+	// reads that still fail against source_error_limit.
+	return newWith(ctx, d, args, httpx.Options{
+		Retries: 2,
+		Log:     func(msg string) { fmt.Fprintln(d.Stderr, "pmguard canary: "+msg) },
+	})
+}
+
+// newWith is New with the metric client's HTTP options (tests make the
+// retries fast).
+func newWith(ctx context.Context, d *verb.Deps, args []string, metricHTTP httpx.Options) (*Options, error) {
+	o := &Options{d: d}
+	set, err := d.Load(ctx, "canary", args, &o.Settings)
+	if err == nil {
+		err = o.validate(set, metricHTTP)
 	}
-	q, ok := percentiles[strings.ToLower(strings.TrimSpace(s.LatencyPercentile))]
+	if err == nil {
+		o.events, err = d.Events(o.EventsFile)
+	}
+	if err != nil {
+		return nil, d.Redactor.Error(err)
+	}
+	return o, nil
+}
+
+func (o *Options) validate(set *config.Set, metricHTTP httpx.Options) error {
+	s := &o.Settings
+	s.Source = strings.ToLower(s.Source)
+	s.OnInconclusive = strings.ToLower(s.OnInconclusive)
+	if err := o.validateCriteria(set); err != nil {
+		return err
+	}
+	switch s.Source {
+	case "probe":
+		o.Criteria.Baseline = urlSet(s.BaselineURL)
+		return o.validateProbe(set)
+	case "prometheus", "datadog":
+		o.Criteria.Baseline = s.BaselineSelector != ""
+		return o.validateMetrics(set, metricHTTP)
+	}
+	return set.Invalid(&s.Source, s.Source, "unknown source", "")
+}
+
+func (o *Options) validateCriteria(set *config.Set) error {
+	s := &o.Settings
+	q, ok := percentiles[strings.ToLower(s.LatencyPercentile)]
 	if !ok {
-		return nil, set.Invalid("LatencyPercentile", s.LatencyPercentile, "unknown percentile", "")
+		return set.Invalid(&s.LatencyPercentile, s.LatencyPercentile, "unknown percentile", "")
 	}
 	c := Criteria{
 		ErrorThreshold: float64(s.ErrorThreshold),
@@ -206,211 +229,195 @@ func Validate(s *Settings, set *config.Set, env config.Env, httpOpts httpx.Optio
 		Beta:           float64(s.Beta),
 		MinSamples:     int(s.MinSamples),
 		Margin:         float64(s.BaselineMargin),
-		PerRequest:     p.Source == "probe",
+		PerRequest:     s.Source == "probe",
 	}
-	if !(c.ErrorThreshold > 0 && c.ErrorThreshold < 1) {
-		return nil, set.Invalid("ErrorThreshold", config.Percent(c.ErrorThreshold).String(), "must be above 0% and below 100%", "a percentage such as 2% or 0.02, above 0% and below 100%")
+	o.Criteria = c
+	switch {
+	case !(c.ErrorThreshold > 0 && c.ErrorThreshold < 1):
+		return set.Invalid(&s.ErrorThreshold, config.Percent(c.ErrorThreshold).String(), "must be above 0% and below 100%", "a percentage such as 2% or 0.02, above 0% and below 100%")
+	case s.HealthyErrorRate != 0 && c.HealthyRate >= c.ErrorThreshold:
+		return set.Invalid(&s.HealthyErrorRate, config.Percent(c.HealthyRate).String(), "must be below error_threshold "+config.Percent(c.ErrorThreshold).String(), "")
+	case !(c.Alpha > 0 && c.Alpha < 0.5):
+		return set.Invalid(&s.Alpha, config.Percent(c.Alpha).String(), "must be above 0% and below 50%", "a percentage such as 1% or 0.01, above 0% and below 50%")
+	case !(c.Beta > 0 && c.Beta < 0.5):
+		return set.Invalid(&s.Beta, config.Percent(c.Beta).String(), "must be above 0% and below 50%", "a percentage such as 5% or 0.05, above 0% and below 50%")
+	case s.MaxDuration.Duration <= 0:
+		return set.Invalid(&s.MaxDuration, s.MaxDuration.String(), "must be more than 0", "")
+	case s.Percentage > 100:
+		return set.Invalid(&s.Percentage, fmt.Sprint(s.Percentage), "more than 100", "a whole number from 0 to 100")
+	case s.OnInconclusive != "fail" && s.OnInconclusive != "pass":
+		return set.Invalid(&s.OnInconclusive, s.OnInconclusive, "unknown choice", "")
 	}
-	if s.HealthyErrorRate != 0 && c.HealthyRate >= c.ErrorThreshold {
-		return nil, set.Invalid("HealthyErrorRate", config.Percent(c.HealthyRate).String(), "must be below error_threshold "+config.Percent(c.ErrorThreshold).String(), "")
-	}
-	if !(c.Alpha > 0 && c.Alpha < 0.5) {
-		return nil, set.Invalid("Alpha", config.Percent(c.Alpha).String(), "must be above 0% and below 50%", "a percentage such as 1% or 0.01, above 0% and below 50%")
-	}
-	if !(c.Beta > 0 && c.Beta < 0.5) {
-		return nil, set.Invalid("Beta", config.Percent(c.Beta).String(), "must be above 0% and below 50%", "a percentage such as 5% or 0.05, above 0% and below 50%")
-	}
-	if p.MaxDuration <= 0 {
-		return nil, set.Invalid("MaxDuration", s.MaxDuration.String(), "must be more than 0", "")
-	}
-	if p.Percentage > 100 {
-		return nil, set.Invalid("Percentage", fmt.Sprint(p.Percentage), "more than 100", "a whole number from 0 to 100")
-	}
-	if p.OnInconclusive != "fail" && p.OnInconclusive != "pass" {
-		return nil, set.Invalid("OnInconclusive", s.OnInconclusive, "unknown choice", "")
-	}
-
-	switch p.Source {
-	case "probe":
-		if err := validateProbe(s, set, env, p); err != nil {
-			return nil, err
-		}
-		c.Baseline = p.BaselineURL != ""
-	case "prometheus", "datadog":
-		if err := validateMetrics(s, set, env, p, httpOpts); err != nil {
-			return nil, err
-		}
-		c.Baseline = p.BaselineSelector != ""
-	default:
-		return nil, set.Invalid("Source", s.Source, "unknown source", "")
-	}
-	p.Criteria = c
-	return p, nil
+	return nil
 }
 
-func validateProbe(s *Settings, set *config.Set, env config.Env, p *Plan) error {
-	if !urlSet(s.URL) {
-		return set.Invalid("URL", "", "the probe needs the canary's URL", "")
+func (o *Options) validateProbe(set *config.Set) error {
+	s := &o.Settings
+	switch {
+	case !urlSet(s.URL):
+		return set.Invalid(&s.URL, "", "the probe needs the canary's URL", "")
+	case s.BaselineSelector != "":
+		return set.Invalid(&s.BaselineSelector, s.BaselineSelector, "the probe compares with baseline_url; baseline_selector is for metric sources", "")
+	case s.Timeout.Duration <= 0:
+		return set.Invalid(&s.Timeout, s.Timeout.String(), "must be more than 0", "")
+	case s.Concurrency < 1:
+		return set.Invalid(&s.Concurrency, fmt.Sprint(s.Concurrency), "must be 1 or more", "a whole number, 1 or more")
 	}
-	p.URL = s.URL.String()
-	p.Target = httpx.RedactURL(p.URL)
+	o.Target = httpx.RedactURL(s.URL.String())
+	urls := []*url.URL{s.URL.URL}
 	if urlSet(s.BaselineURL) {
-		p.BaselineURL = s.BaselineURL.String()
+		urls = append(urls, s.BaselineURL.URL)
 	}
-	if s.BaselineSelector != "" {
-		return set.Invalid("BaselineSelector", s.BaselineSelector, "the probe compares with baseline_url; baseline_selector is for metric sources", "")
+	req, err := probe.ParseRequest(set, &s.Method, &s.Headers, o.d.Env, o.d.Redactor, urls...)
+	if err != nil {
+		return err
 	}
-	if p.Timeout <= 0 {
-		return set.Invalid("Timeout", s.Timeout.String(), "must be more than 0", "")
+	o.Header = req.Header
+	if o.TLS, err = httpx.TLSConfig(string(s.CAFile), "", "", s.Insecure); err != nil {
+		return set.Invalid(&s.CAFile, string(s.CAFile), err.Error(), "the path of a PEM file of CA certificates")
 	}
-	if p.Concurrency < 1 {
-		return set.Invalid("Concurrency", fmt.Sprint(p.Concurrency), "must be 1 or more", "a whole number, 1 or more")
+	return nil
+}
+
+func (o *Options) validateMetrics(set *config.Set, httpOpts httpx.Options) error {
+	s := &o.Settings
+	s.CanarySelector = strings.TrimSpace(s.CanarySelector)
+	s.BaselineSelector = strings.TrimSpace(s.BaselineSelector)
+	switch {
+	case s.CanarySelector == "":
+		return set.Invalid(&s.CanarySelector, "", "the "+s.Source+" source needs the canary's selector", "")
+	case urlSet(s.BaselineURL):
+		return set.Invalid(&s.BaselineURL, s.BaselineURL.String(), "baseline_url is for the probe; metric sources compare with baseline_selector", "")
+	case s.Interval.Duration <= 0:
+		return set.Invalid(&s.Interval, s.Interval.String(), "must be more than 0", "")
+	case s.Interval.Duration < time.Second:
+		return set.Invalid(&s.Interval, s.Interval.String(), "must be 1s or more (metric systems keep second resolution at best)", "")
+	case s.SourceErrorLimit < 1:
+		return set.Invalid(&s.SourceErrorLimit, fmt.Sprint(s.SourceErrorLimit), "must be 1 or more", "a whole number, 1 or more")
 	}
-	if !httpx.IsToken(p.Method) {
-		return set.Invalid("Method", s.Method, "not an HTTP method", "GET, HEAD, POST or another HTTP method token")
+	o.Target = s.CanarySelector
+	httpOpts.Version, httpOpts.Redactor, httpOpts.Transport = o.d.Version, o.d.Redactor, o.d.Transport
+	if s.Timeout.Duration > 0 {
+		httpOpts.Timeout = s.Timeout.Duration
 	}
-	for _, h := range s.Headers {
-		name, value, ok := strings.Cut(h, ":")
-		name = strings.TrimSpace(name)
-		if !ok || !httpx.IsToken(name) {
-			// The value may hold a secret: show only the name.
-			return set.Invalid("Headers", name, "not a 'Name: value' header", "'Name: value', one per line; the value may use ${ENV_VAR}")
+	// A rate-limited read may wait for Retry-After, but not past half an
+	// interval: a later read will have the figures anyway.
+	limit := max(s.Interval.Duration/2, time.Second)
+	if httpOpts.WaitMax == 0 || httpOpts.WaitMax > limit {
+		httpOpts.WaitMax = limit
+	}
+	if httpOpts.MaxRetryAfter == 0 || httpOpts.MaxRetryAfter > limit {
+		httpOpts.MaxRetryAfter = limit
+	}
+	var err error
+	if s.Source == "prometheus" {
+		err = o.prometheus(set, httpOpts)
+	} else {
+		err = o.datadog(set, httpOpts)
+	}
+	if err != nil {
+		return err
+	}
+	o.metricsName = fmt.Sprint(o.Metrics)
+	return nil
+}
+
+// checkSelectors checks the canary's and the baseline's selector with check.
+func (o *Options) checkSelectors(set *config.Set, check func(string) error) error {
+	for _, sel := range []*string{&o.CanarySelector, &o.BaselineSelector} {
+		if *sel == "" {
+			continue
 		}
-		expanded, used := config.ExpandEnv(strings.TrimSpace(value), env)
-		p.Secrets = append(p.Secrets, used...)
-		p.Header.Add(name, expanded)
-	}
-	if s.URL.User != nil {
-		if pw, ok := s.URL.User.Password(); ok {
-			p.Secrets = append(p.Secrets, pw)
+		if err := check(*sel); err != nil {
+			return set.Invalid(sel, *sel, err.Error(), "")
 		}
 	}
 	return nil
 }
 
-func validateMetrics(s *Settings, set *config.Set, env config.Env, p *Plan, httpOpts httpx.Options) error {
-	if strings.TrimSpace(s.CanarySelector) == "" {
-		return set.Invalid("CanarySelector", "", "the "+p.Source+" source needs the canary's selector", "")
+func (o *Options) prometheus(set *config.Set, httpOpts httpx.Options) error {
+	s := &o.Settings
+	if !urlSet(s.PrometheusURL) {
+		return set.Invalid(&s.PrometheusURL, "", "the prometheus source needs the server's URL", "")
 	}
-	if urlSet(s.BaselineURL) {
-		return set.Invalid("BaselineURL", s.BaselineURL.String(), "baseline_url is for the probe; metric sources compare with baseline_selector", "")
+	if err := o.checkSelectors(set, metricsource.CheckSelector); err != nil {
+		return err
 	}
-	if p.Interval <= 0 {
-		return set.Invalid("Interval", s.Interval.String(), "must be more than 0", "")
+	token := ""
+	if s.PrometheusTokenEnv != "" {
+		// d.Load registered the value with the redactor.
+		if token = config.Get(o.d.Env, string(s.PrometheusTokenEnv)); token == "" {
+			return set.Invalid(&s.PrometheusTokenEnv, string(s.PrometheusTokenEnv), "that env var is empty or unset", "")
+		}
 	}
-	if p.Interval < time.Second {
-		return set.Invalid("Interval", s.Interval.String(), "must be 1s or more (metric systems keep second resolution at best)", "")
+	prom, err := metricsource.NewPrometheus(metricsource.PrometheusOptions{
+		URL: s.PrometheusURL.String(), Token: token, TokenEnv: string(s.PrometheusTokenEnv),
+		Queries: metricsource.PromQueries{Errors: s.ErrorQuery, Total: s.TotalQuery, Latency: s.LatencyQuery},
+		HTTP:    httpOpts,
+	})
+	if err != nil {
+		return o.queryInvalid(set, err)
 	}
-	if p.ErrorLimit < 1 {
-		return set.Invalid("SourceErrorLimit", fmt.Sprint(p.ErrorLimit), "must be 1 or more", "a whole number, 1 or more")
+	o.Metrics = prom
+	return nil
+}
+
+func (o *Options) datadog(set *config.Set, httpOpts httpx.Options) error {
+	s := &o.Settings
+	if urlSet(s.PrometheusURL) {
+		return set.Invalid(&s.PrometheusURL, s.PrometheusURL.String(), "prometheus_url is for source prometheus", "")
 	}
-	p.CanarySelector = strings.TrimSpace(s.CanarySelector)
-	p.BaselineSelector = strings.TrimSpace(s.BaselineSelector)
-	p.Target = p.CanarySelector
-	if p.Timeout > 0 {
-		httpOpts.Timeout = p.Timeout
+	if err := o.checkSelectors(set, metricsource.CheckDatadogSelector); err != nil {
+		return err
 	}
-	// A rate-limited read may wait for Retry-After, but not past half an
-	// interval: a later read will have the figures anyway.
-	if limit := max(p.Interval/2, time.Second); httpOpts.WaitMax == 0 || httpOpts.WaitMax > limit {
-		httpOpts.WaitMax = limit
+	apiKey := config.Get(o.d.Env, string(s.DDAPIKeyEnv))
+	appKey := config.Get(o.d.Env, string(s.DDAppKeyEnv))
+	if apiKey == "" {
+		return set.Invalid(&s.DDAPIKeyEnv, string(s.DDAPIKeyEnv), "that env var is empty or unset", "")
 	}
-	switch p.Source {
-	case "prometheus":
-		if !urlSet(s.PrometheusURL) {
-			return set.Invalid("PrometheusURL", "", "the prometheus source needs the server's URL", "")
-		}
-		for _, sel := range []struct{ field, v string }{{"CanarySelector", p.CanarySelector}, {"BaselineSelector", p.BaselineSelector}} {
-			if sel.v == "" {
-				continue
-			}
-			if err := metrics.CheckSelector(sel.v); err != nil {
-				return set.Invalid(sel.field, sel.v, err.Error(), "")
-			}
-		}
-		token := ""
-		if s.PrometheusTokenEnv != "" {
-			token = config.Get(env, string(s.PrometheusTokenEnv))
-			if token == "" {
-				return set.Invalid("PrometheusTokenEnv", string(s.PrometheusTokenEnv), "that env var is empty or unset", "")
-			}
-			p.Secrets = append(p.Secrets, token)
-		}
-		if s.PrometheusURL.User != nil {
-			if pw, ok := s.PrometheusURL.User.Password(); ok {
-				p.Secrets = append(p.Secrets, pw)
-			}
-		}
-		prom, err := metrics.NewPrometheus(metrics.PrometheusOptions{
-			URL: s.PrometheusURL.String(), Token: token, TokenEnv: string(s.PrometheusTokenEnv),
-			Queries: metrics.PromQueries{Errors: s.ErrorQuery, Total: s.TotalQuery, Latency: s.LatencyQuery},
-			HTTP:    httpOpts,
-		})
-		if err != nil {
-			return queryInvalid(set, err, s)
-		}
-		p.Metrics, p.MetricsName = prom, prom.String()
-	case "datadog":
-		if urlSet(s.PrometheusURL) {
-			return set.Invalid("PrometheusURL", s.PrometheusURL.String(), "prometheus_url is for source prometheus", "")
-		}
-		for _, sel := range []struct{ field, v string }{{"CanarySelector", p.CanarySelector}, {"BaselineSelector", p.BaselineSelector}} {
-			if sel.v == "" {
-				continue
-			}
-			if err := metrics.CheckDatadogSelector(sel.v); err != nil {
-				return set.Invalid(sel.field, sel.v, err.Error(), "")
-			}
-		}
-		apiKey := config.Get(env, string(s.DDAPIKeyEnv))
-		appKey := config.Get(env, string(s.DDAppKeyEnv))
-		if apiKey == "" {
-			return set.Invalid("DDAPIKeyEnv", string(s.DDAPIKeyEnv), "that env var is empty or unset", "")
-		}
-		if appKey == "" {
-			return set.Invalid("DDAppKeyEnv", string(s.DDAppKeyEnv), "that env var is empty or unset", "")
-		}
-		p.Secrets = append(p.Secrets, apiKey, appKey)
-		site := strings.TrimSpace(s.DDSite)
-		if site == "" && s.DDSiteEnv != "" {
-			site = strings.TrimSpace(config.Get(env, string(s.DDSiteEnv)))
-		}
-		o := metrics.DatadogOptions{
-			APIKey: apiKey, AppKey: appKey, APIKeyEnv: string(s.DDAPIKeyEnv), AppKeyEnv: string(s.DDAppKeyEnv),
-			Queries: metrics.DatadogQueries{Errors: s.ErrorQuery, Hits: s.TotalQuery, Latency: s.LatencyQuery},
-			HTTP:    httpOpts,
-		}
-		// A URL names an API endpoint directly (a proxy, a regional gateway).
-		if strings.HasPrefix(site, "http://") || strings.HasPrefix(site, "https://") {
-			o.BaseURL = site
-		} else {
-			o.Site = site
-		}
-		dd, err := metrics.NewDatadog(o)
-		if err != nil {
-			return queryInvalid(set, err, s)
-		}
-		p.Metrics, p.MetricsName = dd, dd.String()
+	if appKey == "" {
+		return set.Invalid(&s.DDAppKeyEnv, string(s.DDAppKeyEnv), "that env var is empty or unset", "")
 	}
+	site := strings.TrimSpace(s.DDSite)
+	if site == "" && s.DDSiteEnv != "" {
+		site = strings.TrimSpace(config.Get(o.d.Env, string(s.DDSiteEnv)))
+	}
+	opts := metricsource.DatadogOptions{
+		APIKey: apiKey, AppKey: appKey, APIKeyEnv: string(s.DDAPIKeyEnv), AppKeyEnv: string(s.DDAppKeyEnv),
+		Queries: metricsource.DatadogQueries{Errors: s.ErrorQuery, Hits: s.TotalQuery, Latency: s.LatencyQuery},
+		HTTP:    httpOpts,
+	}
+	// A URL names an API endpoint directly (a proxy, a regional gateway).
+	if strings.HasPrefix(site, "http://") || strings.HasPrefix(site, "https://") {
+		opts.BaseURL = site
+	} else {
+		opts.Site = site
+	}
+	dd, err := metricsource.NewDatadog(opts)
+	if err != nil {
+		return o.queryInvalid(set, err)
+	}
+	o.Metrics = dd
 	return nil
 }
 
 // queryInvalid names the setting a metric client's option error is about.
-func queryInvalid(set *config.Set, err error, s *Settings) error {
-	var se *metrics.InputError
+func (o *Options) queryInvalid(set *config.Set, err error) error {
+	s := &o.Settings
+	var se *metricsource.InputError
 	if errors.As(err, &se) {
-		for _, f := range []struct{ name, v string }{{"ErrorQuery", s.ErrorQuery}, {"TotalQuery", s.TotalQuery}, {"LatencyQuery", s.LatencyQuery}} {
-			if f.v != "" && f.v == se.Input {
-				return set.Invalid(f.name, f.v, se.Reason, "")
+		for _, q := range []*string{&s.ErrorQuery, &s.TotalQuery, &s.LatencyQuery} {
+			if *q != "" && *q == se.Input {
+				return set.Invalid(q, *q, se.Reason, "")
 			}
 		}
 	}
-	field := "PrometheusURL"
+	var field any = &s.PrometheusURL
 	switch {
 	case s.Source == "datadog" && strings.Contains(err.Error(), "site"):
-		field = "DDSite"
+		field = &s.DDSite
 	case s.Source == "datadog":
-		field = "DDAPIKeyEnv"
+		field = &s.DDAPIKeyEnv
 	}
 	return set.Invalid(field, "", err.Error(), "")
 }

@@ -12,20 +12,14 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
-	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
-func load(t *testing.T, env map[string]string, args ...string) (*Plan, error) {
+func load(t *testing.T, env map[string]string, args ...string) (*Options, error) {
 	t.Helper()
-	var s Settings
-	set, _, err := config.Load(context.Background(), "canary", args, config.MapEnv(env), &s, io.Discard)
-	if err != nil {
-		return nil, err
-	}
-	return Validate(&s, set, config.MapEnv(env), httpx.Options{Retries: -1})
+	return newWith(context.Background(), verb.ForTest(env, nil, nil), args, httpx.Options{Retries: -1})
 }
 
 // TestBadInput: every bad value is exit 2 with a message naming the
@@ -57,6 +51,9 @@ func TestBadInput(t *testing.T) {
 		{"bad on_inconclusive", nil, []string{"--url", url, "--on-inconclusive", "maybe"}, "on_inconclusive"},
 		{"zero max_duration", nil, []string{"--url", url, "--max-duration", "0s"}, "max_duration"},
 		{"header without colon", nil, []string{"--url", url, "--header", "X-Token secret"}, "headers"},
+		{"header names an unset variable", nil, []string{"--url", url, "--header", "Authorization: Bearer ${MISSING_TOKEN}"}, "${MISSING_TOKEN}"},
+		{"header value holds a newline", map[string]string{"NL_TOKEN": "tok-1234\n"}, []string{"--url", url, "--header", "X-Api-Key: ${NL_TOKEN}"}, "control character"},
+		{"ca_file not PEM", nil, []string{"--url", url, "--ca-file", "settings_test.go"}, "ca_file"},
 		{"prometheus without url", nil, []string{"--source", "prometheus", "--canary-selector", `{app="api"}`}, "PMGUARD_CANARY_PROMETHEUS_URL"},
 		{"prometheus without selector", nil, []string{"--source", "prometheus", "--prometheus-url", url}, "PMGUARD_CANARY_CANARY_SELECTOR"},
 		{"bad selector", nil, []string{"--source", "prometheus", "--prometheus-url", url, "--canary-selector", `{app=api`}, "canary_selector"},
@@ -90,7 +87,7 @@ func TestSettingsDefaults(t *testing.T) {
 	}
 	c := p.Criteria
 	if p.Rate != 10 || c.ErrorThreshold != 0.02 || c.healthy() != 0.01 || c.Alpha != 0.01 || c.Beta != 0.05 ||
-		c.Quantile != 0.95 || p.OnInconclusive != "fail" || p.MaxDuration != 10*time.Minute || c.Latency != 0 || c.Baseline {
+		c.Quantile != 0.95 || p.OnInconclusive != "fail" || p.MaxDuration.Duration != 10*time.Minute || c.Latency != 0 || c.Baseline {
 		t.Errorf("defaults: %+v %+v", p, c)
 	}
 	// Flags override env; empty env means the default.
@@ -118,14 +115,11 @@ func TestSecretsStayHidden(t *testing.T) {
 	if p.Header.Get("Authorization") != "Bearer "+secret {
 		t.Fatalf("header not expanded: %q", p.Header.Get("Authorization"))
 	}
-	red := httpx.NewRedactor(p.Secrets...)
 	dir := t.TempDir()
-	log, _ := events.Open(dir+"/events.jsonl", jobenv.Job{})
-	log.Redact = red.Redact
+	log, _ := p.d.Events(dir + "/events.jsonl")
+	p.events = log
 	var out strings.Builder
-	client, _ := ProbeClient(p)
-	err = Run(context.Background(), Options{Plan: p, HTTP: client, Out: &syncWriter{w: &out}, Events: log, Redact: red.Redact,
-		Reports: config.Reports{JSON: dir + "/r.json", JUnit: dir + "/r.xml"}})
+	err = p.testRun(&syncWriter{w: &out}, nil, config.Reports{JSON: dir + "/r.json", JUnit: dir + "/r.xml"})
 	if exitcode.Of(err) != exitcode.Fail {
 		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 	}

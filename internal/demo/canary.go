@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -10,10 +11,9 @@ import (
 
 	"github.com/pmguard/pmguard/internal/canary"
 	"github.com/pmguard/pmguard/internal/config"
-	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
-	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // canary deploys a canary of the sample service that starts healthy and
@@ -39,28 +39,16 @@ func (d *Demo) canary(ctx context.Context) error {
 		"PMGUARD_CANARY_PERCENTAGE":        "10",
 		"PMGUARD_CANARY_JUNIT":             d.Dir + "/canary-junit.xml",
 		"PMGUARD_CANARY_JSON":              d.Dir + "/canary.json",
+		"PMGUARD_EVENTS_FILE":              d.EventsFile,
 	})
-	var s canary.Settings
-	set, _, err := config.Load(ctx, "canary", nil, env, &s, d.Out)
+	deps := verb.New(env, d.Out, io.Discard, d.Version)
+	deps.Job = jobenv.FromEnv(d.jobEnv())
+	o, err := canary.New(ctx, deps, nil)
 	if err != nil {
 		return err
 	}
-	plan, err := canary.Validate(&s, set, env, httpx.Options{Version: d.Version})
-	if err != nil {
-		return err
-	}
-	log, err := events.Open(d.EventsFile, jobenv.FromEnv(d.jobEnv()))
-	if err != nil {
-		return err
-	}
-	err = canary.Run(ctx, canary.Options{
-		Plan:          plan,
-		Reports:       s.Reports,
-		UserAgent:     "pmguard/" + d.Version,
-		Out:           d.Out,
-		Events:        log,
-		ProgressEvery: time.Second,
-	})
+	o.ProgressEvery = time.Second
+	err = canary.Run(ctx, o)
 	switch exitcode.Of(err) {
 	case exitcode.Fail:
 		fmt.Fprintf(d.Out, "\nThe step failed (exit 1): CircleCI runs the rollback steps (when: on_fail) and skips deploy_full.\n")

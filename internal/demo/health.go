@@ -3,13 +3,14 @@ package demo
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
-	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/health"
 	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // health deploys the sample service (it warms up for a second and a half)
@@ -23,7 +24,6 @@ func (d *Demo) health(ctx context.Context) error {
 	fmt.Fprintf(d.Out, "A sample service was just deployed at %s; it answers 503 while it warms up.\n", svc.URL)
 	fmt.Fprintf(d.Out, "The job's step:  pmguard/health_check: {endpoints: %s/health 200, %s/db/health, json_path: status=ok ...}\n\n", svc.URL, svc.URL)
 
-	s := health.Settings{}
 	env := config.MapEnv(map[string]string{
 		"PMGUARD_HEALTH_ENDPOINTS": svc.URL + "/health 200\n" + svc.URL + "/db/health",
 		"PMGUARD_HEALTH_INTERVAL":  "500ms",
@@ -33,27 +33,15 @@ func (d *Demo) health(ctx context.Context) error {
 		"PMGUARD_HEALTH_JSON_PATH": "status=ok",
 		"PMGUARD_HEALTH_JUNIT":     d.Dir + "/health-junit.xml",
 		"PMGUARD_HEALTH_JSON":      d.Dir + "/health.json",
+		"PMGUARD_EVENTS_FILE":      d.EventsFile,
 	})
-	set, _, err := config.Load(ctx, "health", nil, env, &s, d.Out)
+	deps := verb.New(env, d.Out, io.Discard, d.Version)
+	deps.Job = jobenv.FromEnv(d.jobEnv())
+	o, err := health.New(ctx, deps, nil)
 	if err != nil {
 		return err
 	}
-	plan, err := health.Validate(&s, set, env)
-	if err != nil {
-		return err
-	}
-	log, err := events.Open(d.EventsFile, jobenv.FromEnv(d.jobEnv()))
-	if err != nil {
-		return err
-	}
-	err = health.Run(ctx, health.Options{
-		Plan:      plan,
-		Reports:   s.Reports,
-		HTTP:      plan.HTTPClient(),
-		UserAgent: "pmguard/" + d.Version,
-		Out:       d.Out,
-		Events:    log,
-	})
+	err = health.Run(ctx, o)
 	if exitcode.Of(err) == exitcode.Fail {
 		return fmt.Errorf("the sample service should have turned healthy: %w", err)
 	}

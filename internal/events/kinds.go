@@ -52,8 +52,8 @@ type HealthEndpoint struct {
 	Attempts     int     `json:"attempts"`
 	ElapsedS     float64 `json:"elapsed_s"`
 	ExpectStatus string  `json:"expect_status,omitempty"`
-	Status       int     `json:"status,omitempty"`
-	LatencyMS    float64 `json:"latency_ms,omitempty"`
+	Status       int     `json:"status"`
+	LatencyMS    float64 `json:"latency_ms"`
 }
 
 // Rollback is the figures of the rollback_* events.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/health"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // BenchmarkRun checks n healthy loopback endpoints (paths of one server) in
@@ -27,21 +27,15 @@ func BenchmarkRun(b *testing.B) {
 			for i := 0; i < n; i++ {
 				list = append(list, fmt.Sprintf("%s/svc/%d/health", srv.URL, i))
 			}
-			env := config.MapEnv(map[string]string{"PMGUARD_HEALTH_ENDPOINTS": strings.Join(list, "\n"), "PMGUARD_HEALTH_RETRIES": "0"})
-			var s health.Settings
-			set, _, err := config.Load(context.Background(), "health", nil, env, &s, io.Discard)
+			env := map[string]string{"PMGUARD_HEALTH_ENDPOINTS": strings.Join(list, "\n"), "PMGUARD_HEALTH_RETRIES": "0"}
+			o, err := health.New(context.Background(), verb.ForTest(env, nil, nil), nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			plan, err := health.Validate(&s, set, env)
-			if err != nil {
-				b.Fatal(err)
-			}
-			client := plan.HTTPClient()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := health.Run(context.Background(), health.Options{Plan: plan, HTTP: client, Out: io.Discard}); err != nil {
+				if err := health.Run(context.Background(), o); err != nil {
 					b.Fatal(err)
 				}
 			}

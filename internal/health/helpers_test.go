@@ -17,12 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/health"
-	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // fakeClock is the run's clock: it moves only when the run sleeps (or a
@@ -81,7 +79,7 @@ type outcome struct {
 	events []events.Event
 	log    []byte // the event log as written
 	clock  *fakeClock
-	plan   *health.Plan
+	opts   *health.Options
 }
 
 // attempt i (from 0) of endpoint e.
@@ -100,7 +98,7 @@ func check(t *testing.T, env map[string]string, args ...string) outcome {
 	return checkWith(t, env, args, nil)
 }
 
-func checkWith(t *testing.T, env map[string]string, args []string, mod func(*health.Options)) outcome {
+func checkWith(t *testing.T, env map[string]string, args []string, mod func(*verb.Deps)) outcome {
 	t.Helper()
 	dir := t.TempDir()
 	jsonPath := filepath.Join(dir, "health.json")
@@ -110,40 +108,19 @@ func checkWith(t *testing.T, env map[string]string, args []string, mod func(*hea
 	if env == nil {
 		env = map[string]string{}
 	}
-	var s health.Settings
-	cenv := config.MapEnv(env)
-	set, rest, err := config.Load(context.Background(), "health", args, cenv, &s, &bytes.Buffer{})
-	if err != nil || len(rest) > 0 {
-		t.Fatalf("load %q: %v %q", args, err, rest)
-	}
-	plan, err := health.Validate(&s, set, cenv)
-	if err != nil {
-		t.Fatalf("validate: %v", err)
-	}
-	red := httpx.NewRedactor(plan.Secrets...)
-	log, err := events.Open(s.EventsFile, jobenv.FromEnv(cenv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log.Redact = red.Redact
 	clock := newClock()
 	var out bytes.Buffer
-	o := health.Options{
-		Plan:      plan,
-		Reports:   s.Reports,
-		HTTP:      plan.HTTPClient(),
-		UserAgent: "pmguard/test",
-		Out:       &out,
-		Events:    log,
-		Redact:    red.Redact,
-		Now:       clock.Now,
-		Sleep:     clock.Sleep,
-	}
+	d := verb.ForTest(env, &out, nil)
+	d.Now, d.Sleep = clock.Now, clock.Sleep
 	if mod != nil {
-		mod(&o)
+		mod(d)
+	}
+	o, err := health.New(context.Background(), d, args)
+	if err != nil {
+		t.Fatalf("new %q: %v", args, err)
 	}
 	err = health.Run(context.Background(), o)
-	res := outcome{err: err, code: exitcode.Of(err), out: out.String(), clock: clock, plan: plan}
+	res := outcome{err: err, code: exitcode.Of(err), out: out.String(), clock: clock, opts: o}
 	if res.json, err = os.ReadFile(jsonPath); err != nil {
 		t.Fatalf("no JSON report: %v\n%s", err, res.out)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/health"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // attemptLine is the per-attempt line: time, verdict, endpoint, status,
@@ -194,17 +194,12 @@ func TestReportWriteFailureIsCouldNotRun(t *testing.T) {
 	srv := serve(t, &statuses{codes: []int{200}})
 	file := writeFile(t, t.TempDir(), "a-file", nil)
 	for _, r := range []config.Reports{{JSON: file + "/sub/report.json"}, {JUnit: file + "/sub/junit.xml"}} {
-		var s health.Settings
-		env := config.MapEnv(nil)
-		set, _, err := config.Load(context.Background(), "health", []string{"--endpoint", srv.URL}, env, &s, io.Discard)
+		args := []string{"--endpoint", srv.URL, "--json", r.JSON, "--junit", r.JUnit}
+		o, err := health.New(context.Background(), verb.ForTest(nil, nil, nil), args)
 		if err != nil {
 			t.Fatal(err)
 		}
-		plan, err := health.Validate(&s, set, env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = health.Run(context.Background(), health.Options{Plan: plan, Reports: r, HTTP: plan.HTTPClient(), Out: io.Discard})
+		err = health.Run(context.Background(), o)
 		if code := exitcode.Of(err); code != exitcode.CouldNotRun || !strings.Contains(fmt.Sprint(err), "a-file") {
 			t.Errorf("%+v: exit %d (%v), want 3 naming the path", r, code, err)
 		}

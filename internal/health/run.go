@@ -8,34 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
-	"github.com/pmguard/pmguard/internal/clock"
-	"github.com/pmguard/pmguard/internal/verdict"
-
-	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/report"
+	"github.com/pmguard/pmguard/internal/verdict"
 )
-
-// Options are a health run's inputs and dependencies.
-type Options struct {
-	Plan      *Plan
-	Reports   config.Reports
-	HTTP      *http.Client // no retries: the poll loop is the retry
-	UserAgent string
-	Out       io.Writer // progress and summary
-	Events    *events.Log
-	Redact    func(string) string
-	Now       func() time.Time
-	// Sleep waits d or until ctx is done; tests may count the waits.
-	Sleep func(ctx context.Context, d time.Duration) error
-}
 
 // EndpointResult is the verdict for one endpoint with its attempts.
 type EndpointResult struct {
@@ -60,77 +43,61 @@ type Result struct {
 }
 
 // Run checks every endpoint and returns nil when all pass, a verdict of fail
-// (exit 1) otherwise, or an error when it could not write its outputs (exit 3).
-func Run(ctx context.Context, o Options) error {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Sleep == nil {
-		o.Sleep = clock.Sleep
-	}
-	if o.Redact == nil {
-		o.Redact = func(s string) string { return s }
-	}
-	plan := o.Plan
-	if plan.Deadline > 0 {
+// otherwise, or an error when it could not write its outputs.
+func Run(ctx context.Context, o *Options) error {
+	if o.Deadline.Duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, plan.Deadline)
+		ctx, cancel = context.WithTimeout(ctx, o.Deadline.Duration)
 		defer cancel()
 	}
-	start := o.Now()
-	out := &lockedWriter{w: o.Out}
-	pr := &prober{client: o.HTTP, plan: plan, userAgent: o.UserAgent, redact: o.Redact, now: o.Now}
-	sem := make(chan struct{}, plan.Concurrency)
+	start := o.d.Now()
+	out := &lockedWriter{w: o.d.Stdout}
+	sem := make(chan struct{}, o.Concurrency)
 
 	fmt.Fprintf(out, "pmguard health: %d endpoint(s), up to %d attempt(s) each, %s apart, %s per request%s\n",
-		len(plan.Endpoints), plan.Retries+plan.SuccessThreshold, plan.Interval, plan.Timeout, deadlineNote(plan.Deadline))
-	o.event(events.Event{Verb: "health", Event: "health_started", Figures: map[string]any{"endpoints": len(plan.Endpoints)}})
+		len(o.Targets), o.maxAttempts(), o.Interval, o.Timeout, deadlineNote(o.Deadline.Duration))
+	o.event(events.HealthStarted, "", "", events.HealthRun{Endpoints: len(o.Targets)})
 
-	results := make([]EndpointResult, len(plan.Endpoints))
+	results := make([]EndpointResult, len(o.Targets))
 	var wg sync.WaitGroup
-	for i, ep := range plan.Endpoints {
+	for i, ep := range o.Targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = poll(ctx, pr, ep, plan, sem, out, start, o)
+			results[i] = o.poll(ctx, ep, sem, out, start)
 		}()
 	}
 	wg.Wait()
 
-	res := Result{Pass: true, Started: start.UTC(), ElapsedMS: ms(o.Now().Sub(start)), Endpoints: results}
+	res := Result{Pass: true, Started: start.UTC(), ElapsedMS: ms(o.d.Now().Sub(start)), Endpoints: results}
 	var failing []string
 	for _, r := range results {
-		ev := events.Event{Verb: "health", Target: r.URL, Figures: endpointFigures(r)}
+		name := events.EndpointPassed
 		if r.Pass {
 			res.Passed++
-			ev.Event = "endpoint_passed"
 		} else {
 			res.Failed++
 			res.Pass = false
 			failing = append(failing, r.URL)
-			ev.Event, ev.Message = "endpoint_failed", r.Reason
+			name = events.EndpointFailed
 		}
-		o.event(ev)
+		o.event(name, r.URL, r.Reason, endpointFigures(r))
 	}
 	printSummary(out, results)
 
-	final := events.Event{Verb: "health", Figures: map[string]any{
-		"endpoints": len(results), "passed": res.Passed, "failed": res.Failed, "elapsed_s": res.ElapsedMS / 1000,
-	}}
+	run := events.HealthRun{Endpoints: len(results), Passed: res.Passed, Failed: res.Failed, ElapsedS: res.ElapsedMS / 1000}
 	if res.Pass {
-		final.Event, final.Message = "health_passed", fmt.Sprintf("%d endpoint(s) healthy", len(results))
+		o.event(events.HealthPassed, "", fmt.Sprintf("%d endpoint(s) healthy", len(results)), run)
 	} else {
-		final.Event = "health_failed"
-		final.Figures["failing_endpoints"] = failing
-		final.Message = fmt.Sprintf("%d of %d endpoint(s) failed: %s", res.Failed, len(results), strings.Join(failing, ", "))
+		run.FailingEndpoints = failing
+		o.event(events.HealthFailed, "", fmt.Sprintf("%d of %d endpoint(s) failed: %s", res.Failed, len(results), strings.Join(failing, ", ")), run)
 	}
-	o.event(final)
 
 	if err := report.WriteJSON(o.Reports.JSON, res); err != nil {
-		return err
+		return o.d.Redactor.Error(err)
 	}
 	if err := report.WriteJUnit(o.Reports.JUnit, junitSuite(res)); err != nil {
-		return err
+		return o.d.Redactor.Error(err)
 	}
 	if !res.Pass {
 		return verdict.Failf("%d of %d endpoint(s) failed: %s", res.Failed, len(results), summarize(results))
@@ -139,11 +106,15 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
+func (o *Options) maxAttempts() int { return int(o.Retries + o.SuccessThreshold) }
+
 // event appends to the event log; a log that cannot be written is reported
 // but does not change the verdict.
-func (o Options) event(e events.Event) {
-	if err := o.Events.Append(e); err != nil {
-		fmt.Fprintf(o.Out, "warning: %v\n", err)
+func (o *Options) event(name, target, msg string, figures any) {
+	e := events.Event{Verb: "health", Event: name, Target: target, Message: msg}
+	e.SetFigures(figures)
+	if err := o.events.Append(e); err != nil {
+		fmt.Fprintf(o.d.Stdout, "warning: %v\n", err)
 	}
 }
 
@@ -157,33 +128,35 @@ func deadlineNote(d time.Duration) string {
 // poll checks one endpoint until it passes success-threshold times in a row,
 // runs out of attempts, or the deadline comes. Attempts start interval apart
 // (start to start), so an endpoint that turns healthy at T is seen by
-// T + interval; a 429 or 503 with Retry-After pushes the next attempt back.
-func poll(ctx context.Context, pr *prober, ep Endpoint, plan *Plan, sem chan struct{}, out io.Writer, start time.Time, o Options) EndpointResult {
+// T + interval; a 429 or 503 with Retry-After pushes the next attempt back,
+// by httpx.MaxRetryAfter at most: a server asking for an hour must not hold
+// the deploy for one.
+func (o *Options) poll(ctx context.Context, ep Endpoint, sem chan struct{}, out io.Writer, start time.Time) EndpointResult {
 	r := EndpointResult{URL: ep.Name(), Expect: ep.Expect.String()}
-	maxAttempts := plan.Retries + plan.SuccessThreshold
+	maxAttempts, need := o.maxAttempts(), int(o.SuccessThreshold)
 	streak := 0
 	var next time.Time
 	for n := 1; n <= maxAttempts; n++ {
 		if n > 1 {
-			wait := next.Sub(o.Now())
-			if dl, ok := ctx.Deadline(); ok && o.Now().Add(wait).After(dl) {
-				r.Reason = fmt.Sprintf("deadline %s reached after %d attempt(s); last: %s", plan.Deadline, n-1, lastReason(r))
+			wait := next.Sub(o.d.Now())
+			if dl, ok := ctx.Deadline(); ok && o.d.Now().Add(wait).After(dl) {
+				r.Reason = fmt.Sprintf("deadline %s reached after %d attempt(s); last: %s", o.Deadline, n-1, lastReason(r))
 				break
 			}
-			if err := o.Sleep(ctx, wait); err != nil {
-				r.Reason = stopReason(ctx, plan, n-1, r)
+			if err := o.d.Sleep(ctx, wait); err != nil {
+				r.Reason = o.stopReason(ctx, n-1, r)
 				break
 			}
 		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			r.Reason = stopReason(ctx, plan, n-1, r)
-			r.Elapsed = o.Now().Sub(start)
+			r.Reason = o.stopReason(ctx, n-1, r)
+			r.Elapsed = o.d.Now().Sub(start)
 			r.ElapsedMS = ms(r.Elapsed)
 			return r
 		}
-		a := pr.probe(ctx, ep, n)
+		a := o.attempt(ctx, ep, n)
 		<-sem
 		r.Attempts = append(r.Attempts, a)
 		if a.Pass {
@@ -191,34 +164,34 @@ func poll(ctx context.Context, pr *prober, ep Endpoint, plan *Plan, sem chan str
 		} else {
 			streak = 0
 		}
-		printAttempt(out, r.URL, a, n, maxAttempts, streak, plan.SuccessThreshold)
-		if streak >= plan.SuccessThreshold {
+		printAttempt(out, r.URL, a, n, maxAttempts, streak, need)
+		if streak >= need {
 			r.Pass, r.Reason = true, ""
 			break
 		}
-		if maxAttempts-n < plan.SuccessThreshold-streak {
+		if maxAttempts-n < need-streak {
 			r.Reason = fmt.Sprintf("%s after %d attempt(s)", lastReason(r), n)
 			if a.Pass {
-				r.Reason = fmt.Sprintf("passed only %d time(s) in a row of %d needed in %d attempt(s)", streak, plan.SuccessThreshold, n)
+				r.Reason = fmt.Sprintf("passed only %d time(s) in a row of %d needed in %d attempt(s)", streak, need, n)
 			}
 			break
 		}
-		next = a.Time.Add(plan.Interval)
-		if ra := a.answered.Add(a.RetryAfter); a.RetryAfter > 0 && ra.After(next) {
+		next = a.Time.Add(o.Interval.Duration)
+		if ra := a.answered.Add(min(a.RetryAfter, httpx.MaxRetryAfter)); a.RetryAfter > 0 && ra.After(next) {
 			next = ra
 		}
 	}
 	if !r.Pass && r.Reason == "" {
 		r.Reason = lastReason(r)
 	}
-	r.Elapsed = o.Now().Sub(start)
+	r.Elapsed = o.d.Now().Sub(start)
 	r.ElapsedMS = ms(r.Elapsed)
 	return r
 }
 
-func stopReason(ctx context.Context, plan *Plan, attempts int, r EndpointResult) string {
+func (o *Options) stopReason(ctx context.Context, attempts int, r EndpointResult) string {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Sprintf("deadline %s reached after %d attempt(s); last: %s", plan.Deadline, attempts, lastReason(r))
+		return fmt.Sprintf("deadline %s reached after %d attempt(s); last: %s", o.Deadline, attempts, lastReason(r))
 	}
 	return fmt.Sprintf("stopped after %d attempt(s); last: %s", attempts, lastReason(r))
 }
@@ -292,12 +265,10 @@ func summarize(results []EndpointResult) string {
 	return strings.Join(parts, "; ")
 }
 
-func endpointFigures(r EndpointResult) map[string]any {
-	f := map[string]any{"attempts": len(r.Attempts), "elapsed_s": r.ElapsedMS / 1000, "expect_status": r.Expect}
+func endpointFigures(r EndpointResult) events.HealthEndpoint {
+	f := events.HealthEndpoint{Attempts: len(r.Attempts), ElapsedS: r.ElapsedMS / 1000, ExpectStatus: r.Expect}
 	if n := len(r.Attempts); n > 0 {
-		last := r.Attempts[n-1]
-		f["status"] = last.Status
-		f["latency_ms"] = last.LatencyMS
+		f.Status, f.LatencyMS = r.Attempts[n-1].Status, r.Attempts[n-1].LatencyMS
 	}
 	return f
 }

@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/exitcode"
-	"github.com/pmguard/pmguard/internal/health"
+	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 func TestVerdicts(t *testing.T) {
@@ -172,7 +173,7 @@ func TestIntervalIsStartToStart(t *testing.T) {
 		clock.Advance(300 * time.Millisecond) // each answer takes 300 ms
 	}}
 	url := serve(t, srv).URL
-	o := checkWith(t, nil, []string{"--endpoint", url, "--retries", "2", "--interval", "1s"}, func(o *health.Options) {
+	o := checkWith(t, nil, []string{"--endpoint", url, "--retries", "2", "--interval", "1s"}, func(o *verb.Deps) {
 		clock = newClock()
 		o.Now, o.Sleep = clock.Now, clock.Sleep
 	})
@@ -227,7 +228,7 @@ func TestRetryAfter(t *testing.T) {
 				}
 			}}
 			url := serve(t, srv).URL
-			o := checkWith(t, nil, append([]string{"--endpoint", url}, tt.args...), func(o *health.Options) {
+			o := checkWith(t, nil, append([]string{"--endpoint", url}, tt.args...), func(o *verb.Deps) {
 				clock = newClock()
 				o.Now, o.Sleep = clock.Now, clock.Sleep
 			})
@@ -443,7 +444,7 @@ func TestHeadersAreSent(t *testing.T) {
 func TestCancelledRun(t *testing.T) {
 	srv := &statuses{codes: []int{503}}
 	url := serve(t, srv).URL
-	o := checkWith(t, nil, []string{"--endpoint", url, "--retries", "5"}, func(o *health.Options) {
+	o := checkWith(t, nil, []string{"--endpoint", url, "--retries", "5"}, func(o *verb.Deps) {
 		clock := newClock()
 		o.Now = clock.Now
 		// The job is cancelled during the first wait.
@@ -454,4 +455,55 @@ func TestCancelledRun(t *testing.T) {
 		t.Fatalf("exit %d, %d attempts", o.code, len(e.Attempts))
 	}
 	contains(t, "reason", e.Reason, "stopped after 1 attempt(s)", "status 503")
+}
+
+// TestRetryAfterIsCapped: with no deadline, a server asking for an hour
+// gets httpx.MaxRetryAfter at most; the check does not hold the deploy.
+func TestRetryAfterIsCapped(t *testing.T) {
+	srv := &statuses{codes: []int{503, 200}, before: func(n int64, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "3600")
+		}
+	}}
+	url := serve(t, srv).URL
+	o := check(t, nil, "--endpoint", url, "--retries", "1", "--interval", "1s")
+	waits := o.clock.Waits()
+	if !o.result.Pass || len(waits) != 1 {
+		t.Fatalf("pass %v, waits %v\n%s", o.result.Pass, waits, o.out)
+	}
+	if waits[0] > httpx.MaxRetryAfter || waits[0] < time.Second {
+		t.Errorf("waited %v, want between the interval and %v", waits[0], httpx.MaxRetryAfter)
+	}
+}
+
+// TestRedirectToAnotherOrigin: custom headers (a credential in X-Api-Key:
+// ${HK}) reach the endpoint's own origin but not the host it redirects to;
+// net/http alone would strip only Authorization.
+func TestRedirectToAnotherOrigin(t *testing.T) {
+	const key = "hk-Sup3r-secret-key"
+	seen := make(chan http.Header, 2)
+	other := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+	}))
+	origin := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		http.Redirect(w, r, other.URL+"/health", http.StatusFound)
+	}))
+	env := map[string]string{"HK": key, "PMGUARD_HEALTH_HEADERS": "X-Api-Key: ${HK}\nAuthorization: Bearer ${HK}"}
+	o := check(t, env, "--endpoint", origin.URL+"/health", "--retries", "0")
+	if !o.result.Pass {
+		t.Fatalf("the redirected check failed:\n%s", o.out)
+	}
+	first, second := <-seen, <-seen
+	if first.Get("X-Api-Key") != key {
+		t.Errorf("the endpoint itself got X-Api-Key %q", first.Get("X-Api-Key"))
+	}
+	for _, h := range []string{"X-Api-Key", "Authorization"} {
+		if v := second.Get(h); v != "" {
+			t.Errorf("%s followed the redirect to another origin: %q", h, v)
+		}
+	}
+	if !strings.HasPrefix(second.Get("User-Agent"), "pmguard/") {
+		t.Errorf("User-Agent %q did not follow", second.Get("User-Agent"))
+	}
 }

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/probe"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // Settings are pmguard health's inputs: flags and PMGUARD_HEALTH_* env vars.
@@ -20,7 +21,7 @@ type Settings struct {
 	config.Shared
 	config.Reports
 	Endpoints        Endpoints        `env:"ENDPOINTS, required" flag:"endpoint" usage:"an endpoint to check, URL[ STATUS]; repeat the flag, or one per line (or comma-separated) in the env var"`
-	ExpectStatus     config.StatusSet `env:"EXPECT_STATUS, default=200" flag:"expect-status" usage:"statuses that pass, unless an endpoint names its own"`
+	ExpectStatus     config.StatusSet `env:"EXPECT_STATUS, default=200" orb:"expected_status" flag:"expect-status" usage:"statuses that pass, unless an endpoint names its own"`
 	Timeout          config.Duration  `env:"TIMEOUT, default=5s" flag:"timeout" usage:"time allowed for one request, body included"`
 	Retries          config.Count     `env:"RETRIES, default=3" flag:"retries" usage:"failed attempts allowed after the first"`
 	Interval         config.Duration  `env:"INTERVAL, default=10s" flag:"interval" usage:"time between the starts of two attempts on one endpoint"`
@@ -96,115 +97,104 @@ type JSONCheck struct {
 	Value string
 }
 
-// Plan is validated settings, ready to run.
-type Plan struct {
-	Endpoints        []Endpoint
-	Timeout          time.Duration
-	Retries          int
-	Interval         time.Duration
-	Deadline         time.Duration
-	SuccessThreshold int
-	Method           string
-	Header           http.Header
-	Secrets          []string // header values read from the environment
-	BodyRegex        *regexp.Regexp
-	JSONChecks       []JSONCheck
-	Concurrency      int
-	TLS              *tls.Config // nil: system roots
-	NoFollow         bool
+// Options are a health run: the validated settings, what was derived from
+// them, and the run's dependencies.
+type Options struct {
+	Settings
+	Targets []Endpoint
+	Header  http.Header // sent with every attempt, ${VAR} expanded
+	TLS     *tls.Config // nil: system roots
+
+	bodyRE     *regexp.Regexp
+	jsonChecks []JSONCheck
+	prober     *probe.Prober
+	d          *verb.Deps
+	events     *events.Log
 }
 
-// HTTPClient is the client attempts are sent with. It has no retries of its
-// own (the poll loop is the retry) and no overall timeout (each attempt has
-// its own); 3xx responses are judged themselves when NoFollow is set.
-func (p *Plan) HTTPClient() *http.Client {
-	c := &http.Client{Transport: httpx.NewTransport(p.TLS)}
-	if p.NoFollow {
-		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+// New parses and validates pmguard health's settings and builds the prober
+// and event log. Every bad input is found here, before any request.
+func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
+	o := &Options{d: d}
+	set, err := d.Load(ctx, "health", args, &o.Settings)
+	if err != nil {
+		return nil, err
 	}
-	return c
+	if err := o.validate(set); err != nil {
+		return nil, err
+	}
+	o.prober = probe.New(probe.Config{
+		Method: o.Method, Header: o.Header, UserAgent: "pmguard/" + d.Version,
+		Timeout: o.Timeout.Duration, TLS: o.TLS, NoFollow: o.NoFollow, Conns: int(o.Concurrency),
+		KeepBody:  o.bodyRE != nil || len(o.jsonChecks) > 0,
+		Transport: d.Transport, Now: d.Now,
+	})
+	if o.events, err = d.Events(o.EventsFile); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
-// Validate checks the settings without touching the network and returns the
-// plan. Errors name the setting, its env var and the accepted form.
-func Validate(s *Settings, set *config.Set, env config.Env) (*Plan, error) {
-	p := &Plan{
-		Timeout:          s.Timeout.Duration,
-		Retries:          int(s.Retries),
-		Interval:         s.Interval.Duration,
-		Deadline:         s.Deadline.Duration,
-		SuccessThreshold: int(s.SuccessThreshold),
-		Method:           strings.ToUpper(strings.TrimSpace(s.Method)),
-		Header:           http.Header{},
-		Concurrency:      int(s.Concurrency),
+func (o *Options) validate(set *config.Set) error {
+	s := &o.Settings
+	if err := o.parseEndpoints(set); err != nil {
+		return err
 	}
+	if s.Timeout.Duration <= 0 {
+		return set.Invalid(&s.Timeout, s.Timeout.String(), "must be more than 0", "")
+	}
+	if s.SuccessThreshold < 1 {
+		return set.Invalid(&s.SuccessThreshold, fmt.Sprint(s.SuccessThreshold), "must be 1 or more", "a whole number, 1 or more")
+	}
+	if s.Concurrency < 1 {
+		return set.Invalid(&s.Concurrency, fmt.Sprint(s.Concurrency), "must be 1 or more", "a whole number, 1 or more")
+	}
+	urls := make([]*url.URL, len(o.Targets))
+	for i, t := range o.Targets {
+		urls[i] = t.URL
+	}
+	req, err := probe.ParseRequest(set, &s.Method, &s.Headers, o.d.Env, o.d.Redactor, urls...)
+	if err != nil {
+		return err
+	}
+	o.Header = req.Header
+	if s.BodyRegex != "" {
+		if o.bodyRE, err = regexp.Compile(s.BodyRegex); err != nil {
+			return set.Invalid(&s.BodyRegex, s.BodyRegex, err.Error(), "")
+		}
+	}
+	if err := o.parseJSONPaths(set); err != nil {
+		return err
+	}
+	return o.loadTLS(set)
+}
+
+func (o *Options) parseEndpoints(set *config.Set) error {
+	s := &o.Settings
 	if len(s.Endpoints) == 0 {
-		return nil, set.Invalid("Endpoints", "", "no endpoint given", "")
+		return set.Invalid(&s.Endpoints, "", "no endpoint given", "")
 	}
 	for _, raw := range s.Endpoints {
 		u, status, _ := strings.Cut(raw, " ")
 		pu, err := config.ParseURL(u)
 		if err != nil {
-			return nil, set.Invalid("Endpoints", displayRaw(u), err.Error(), "")
+			return set.Invalid(&s.Endpoints, displayRaw(u), err.Error(), "")
 		}
-		// A password or token in the URL is shown redacted; registering it
-		// also keeps it out of any message that quotes the URL.
-		p.Secrets = append(p.Secrets, httpx.URLSecrets(pu)...)
 		ep := Endpoint{URL: pu, Expect: s.ExpectStatus}
 		if status = strings.TrimSpace(status); status != "" {
 			st, err := config.ParseStatusSet(status)
 			if err != nil {
-				return nil, set.Invalid("Endpoints", displayRaw(u)+" "+status, err.Error(), "")
+				return set.Invalid(&s.Endpoints, displayRaw(u)+" "+status, err.Error(), "")
 			}
 			ep.Expect = st
 		}
-		p.Endpoints = append(p.Endpoints, ep)
+		o.Targets = append(o.Targets, ep)
 	}
-	if p.Timeout <= 0 {
-		return nil, set.Invalid("Timeout", s.Timeout.String(), "must be more than 0", "")
-	}
-	if p.SuccessThreshold < 1 {
-		return nil, set.Invalid("SuccessThreshold", fmt.Sprint(p.SuccessThreshold), "must be 1 or more", "a whole number, 1 or more")
-	}
-	if p.Concurrency < 1 {
-		return nil, set.Invalid("Concurrency", fmt.Sprint(p.Concurrency), "must be 1 or more", "a whole number, 1 or more")
-	}
-	if !httpx.IsToken(p.Method) {
-		return nil, set.Invalid("Method", s.Method, "not an HTTP method", "GET, HEAD, POST or another HTTP method token")
-	}
-	for _, h := range s.Headers {
-		name, value, ok := strings.Cut(h, ":")
-		name = strings.TrimSpace(name)
-		if !ok || !httpx.IsToken(name) {
-			// The value may hold a secret: show only the name part.
-			return nil, set.Invalid("Headers", name, "not a 'Name: value' header", "'Name: value', one per line; the value may use ${ENV_VAR}")
-		}
-		// A variable that is not set would send an empty credential and
-		// fail every attempt with 401; say so before any request.
-		var unset []string
-		expanded := os.Expand(strings.TrimSpace(value), func(v string) string {
-			got := config.Get(env, v)
-			if got == "" {
-				unset = append(unset, "${"+v+"}")
-			} else {
-				p.Secrets = append(p.Secrets, got)
-			}
-			return got
-		})
-		if len(unset) > 0 {
-			return nil, set.Invalid("Headers", name+": ...", fmt.Sprintf("the value names %s, which is not set in the environment", strings.Join(unset, ", ")),
-				"'Name: value', one per line; ${ENV_VAR} in the value must name a variable that is set")
-		}
-		p.Header.Add(name, expanded)
-	}
-	if s.BodyRegex != "" {
-		re, err := regexp.Compile(s.BodyRegex)
-		if err != nil {
-			return nil, set.Invalid("BodyRegex", s.BodyRegex, err.Error(), "")
-		}
-		p.BodyRegex = re
-	}
-	for _, jp := range s.JSONPath {
+	return nil
+}
+
+func (o *Options) parseJSONPaths(set *config.Set) error {
+	for _, jp := range o.JSONPath {
 		path, value, ok := strings.Cut(jp, "=")
 		steps, err := parsePath(strings.TrimSpace(path))
 		if !ok || err != nil {
@@ -212,27 +202,31 @@ func Validate(s *Settings, set *config.Set, env config.Env) (*Plan, error) {
 			if err != nil {
 				cause = err.Error()
 			}
-			return nil, set.Invalid("JSONPath", jp, cause, "")
+			return set.Invalid(&o.JSONPath, jp, cause, "")
 		}
-		p.JSONChecks = append(p.JSONChecks, JSONCheck{Path: steps, Raw: strings.TrimSpace(path), Value: strings.TrimSpace(value)})
+		o.jsonChecks = append(o.jsonChecks, JSONCheck{Path: steps, Raw: strings.TrimSpace(path), Value: strings.TrimSpace(value)})
 	}
+	return nil
+}
+
+// loadTLS loads the TLS files now, so a file that is not PEM is bad input
+// named for the setting that holds it rather than a failure of every attempt.
+func (o *Options) loadTLS(set *config.Set) error {
+	s := &o.Settings
 	if (s.ClientCert == "") != (s.ClientKey == "") {
-		return nil, set.Invalid("ClientKey", string(s.ClientKey), "a client certificate needs both client_cert and client_key", "")
+		return set.Invalid(&s.ClientKey, string(s.ClientKey), "a client certificate needs both client_cert and client_key", "")
 	}
-	// Load the TLS files now, so a file that is not PEM is bad input named
-	// for the setting that holds it rather than a failure of every attempt.
 	if s.CAFile != "" {
 		if _, err := httpx.TLSConfig(string(s.CAFile), "", "", false); err != nil {
-			return nil, set.Invalid("CAFile", string(s.CAFile), err.Error(), "the path of a PEM file of CA certificates")
+			return set.Invalid(&s.CAFile, string(s.CAFile), err.Error(), "the path of a PEM file of CA certificates")
 		}
 	}
 	conf, err := httpx.TLSConfig(string(s.CAFile), string(s.ClientCert), string(s.ClientKey), s.Insecure)
 	if err != nil {
-		return nil, set.Invalid("ClientCert", string(s.ClientCert), err.Error(), "client_cert: a PEM certificate; client_key: the PEM private key that matches it")
+		return set.Invalid(&s.ClientCert, string(s.ClientCert), err.Error(), "client_cert: a PEM certificate; client_key: the PEM private key that matches it")
 	}
-	p.TLS = conf
-	p.NoFollow = s.NoFollow
-	return p, nil
+	o.TLS = conf
+	return nil
 }
 
 func displayURL(u *url.URL) string { return httpx.RedactURL(u.String()) }

@@ -17,8 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/clock"
 	"github.com/pmguard/pmguard/internal/exitcode"
-	"github.com/pmguard/pmguard/internal/health"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // ca is a throwaway certificate authority.
@@ -143,8 +144,8 @@ func TestTLSServerCertificate(t *testing.T) {
 // blackbox_exporter does (how long they took is not judged here).
 func TestPhaseFigures(t *testing.T) {
 	srv := quietTLSServer(t, nil)
-	o := checkWith(t, nil, []string{"--endpoint", srv.URL, "--insecure"}, func(o *health.Options) {
-		o.Now, o.Sleep = time.Now, nil
+	o := checkWith(t, nil, []string{"--endpoint", srv.URL, "--insecure"}, func(o *verb.Deps) {
+		o.Now, o.Sleep = time.Now, clock.Sleep
 	})
 	a := o.attempt(t, 0, 0)
 	if a.ConnectMS <= 0 || a.TLSMS <= 0 || a.TTFBMS <= 0 || a.LatencyMS < a.TTFBMS || a.Status != 200 {

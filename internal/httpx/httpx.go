@@ -123,15 +123,20 @@ func New(o Options) *Client {
 	return c
 }
 
-// checkRedirect follows at most maxRedirects redirects and, when one leads
-// to another origin (scheme, host or port), drops every header but a few
-// harmless ones: a credential may travel in any header (Circle-Token,
-// DD-API-KEY, a custom X-Api-Key: ${VAR}), and net/http itself strips only
-// Authorization, Cookie and WWW-Authenticate.
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if c.o.NoRedirect {
 		return http.ErrUseLastResponse
 	}
+	return CheckRedirect(req, via)
+}
+
+// CheckRedirect is pmguard's redirect rule, for an http.Client's
+// CheckRedirect: it follows at most maxRedirects redirects and, when one
+// leads to another origin (scheme, host or port), drops every header but a
+// few harmless ones: a credential may travel in any header (Circle-Token,
+// DD-API-KEY, a custom X-Api-Key: ${VAR}), and net/http itself strips only
+// Authorization, Cookie and WWW-Authenticate.
+func CheckRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}

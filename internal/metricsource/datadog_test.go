@@ -1,4 +1,4 @@
-package metrics_test
+package metricsource_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/metrics"
+	"github.com/pmguard/pmguard/internal/metricsource"
 )
 
 const (
@@ -122,15 +122,15 @@ func ddSeries(w http.ResponseWriter, r ddRequest, series ...[]*float64) {
 
 func f(v float64) *float64 { return &v }
 
-func newDatadog(t *testing.T, url string, mod func(*metrics.DatadogOptions)) *metrics.Datadog {
+func newDatadog(t *testing.T, url string, mod func(*metricsource.DatadogOptions)) *metricsource.Datadog {
 	t.Helper()
-	o := metrics.DatadogOptions{BaseURL: url, APIKey: ddAPIKey, AppKey: ddAppKey,
-		HTTP: httpx.Options{Retries: 2, WaitMin: time.Millisecond, WaitMax: 10 * time.Millisecond},
+	o := metricsource.DatadogOptions{BaseURL: url, APIKey: ddAPIKey, AppKey: ddAppKey,
+		HTTP: httpx.Options{Retries: 2, WaitMin: time.Millisecond, WaitMax: 10 * time.Millisecond, MaxRetryAfter: 10 * time.Millisecond},
 		Now:  func() time.Time { return time.Unix(1_700_000_060, 0) }}
 	if mod != nil {
 		mod(&o)
 	}
-	d, err := metrics.NewDatadog(o)
+	d, err := metricsource.NewDatadog(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,11 +147,11 @@ func TestDatadogCounts(t *testing.T) {
 		ddSeries(w, r, []*float64{f(10), f(20), nil}, []*float64{f(5), f(5)})
 	})
 	d := newDatadog(t, url, nil)
-	got, err := d.Counts(context.Background(), `{service:api,version:canary}`, metrics.Window{Length: time.Minute})
+	got, err := d.Counts(context.Background(), `{service:api,version:canary}`, metricsource.Window{Length: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != (metrics.Counts{Errors: 3, Total: 40}) {
+	if got != (metricsource.Counts{Errors: 3, Total: 40}) {
 		t.Errorf("got %+v, want 3 errors of 40", got)
 	}
 	reqs := sa.requests()
@@ -180,7 +180,7 @@ func TestDatadogLatencyAndOverrides(t *testing.T) {
 		ddSeries(w, r, []*float64{f(0.120), nil, f(0.310), f(0.200)})
 	})
 	d := newDatadog(t, url, nil)
-	lat, err := d.Latency(context.Background(), `service:api`, 0.95, metrics.Window{End: time.Unix(1_800_000_000, 0), Length: 2 * time.Minute})
+	lat, err := d.Latency(context.Background(), `service:api`, 0.95, metricsource.Window{End: time.Unix(1_800_000_000, 0), Length: 2 * time.Minute})
 	if err != nil || lat != 310*time.Millisecond {
 		t.Fatalf("got %v, %v; want the highest point, 310ms", lat, err)
 	}
@@ -189,10 +189,10 @@ func TestDatadogLatencyAndOverrides(t *testing.T) {
 		t.Errorf("sent %+v", r)
 	}
 
-	d = newDatadog(t, url, func(o *metrics.DatadogOptions) {
-		o.Queries = metrics.DatadogQueries{Latency: `avg:my.latency{$__selector}.rollup(max, $__window)`}
+	d = newDatadog(t, url, func(o *metricsource.DatadogOptions) {
+		o.Queries = metricsource.DatadogQueries{Latency: `avg:my.latency{$__selector}.rollup(max, $__window)`}
 	})
-	if _, err := d.Latency(context.Background(), `{env:prod}`, 0.999, metrics.Window{Length: 30 * time.Second}); err != nil {
+	if _, err := d.Latency(context.Background(), `{env:prod}`, 0.999, metricsource.Window{Length: 30 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	if r := sa.requests()[1]; r.Query != `avg:my.latency{env:prod}.rollup(max, 30)` {
@@ -201,8 +201,8 @@ func TestDatadogLatencyAndOverrides(t *testing.T) {
 	// p99.9 has no Datadog aggregator: refused before the network with the
 	// default query.
 	d = newDatadog(t, url, nil)
-	_, err = d.Latency(context.Background(), `{env:prod}`, 0.999, metrics.Window{Length: 30 * time.Second})
-	var ie *metrics.InputError
+	_, err = d.Latency(context.Background(), `{env:prod}`, 0.999, metricsource.Window{Length: 30 * time.Second})
+	var ie *metricsource.InputError
 	if !errors.As(err, &ie) || len(sa.requests()) != 2 {
 		t.Errorf("got %v after %d requests", err, len(sa.requests()))
 	}
@@ -224,11 +224,11 @@ func TestDatadogNoData(t *testing.T) {
 			d := newDatadog(t, url, nil)
 			var err error
 			if c.counts {
-				_, err = d.Counts(context.Background(), `service:api`, metrics.Window{Length: time.Minute})
+				_, err = d.Counts(context.Background(), `service:api`, metricsource.Window{Length: time.Minute})
 			} else {
-				_, err = d.Latency(context.Background(), `service:api`, 0.5, metrics.Window{Length: time.Minute})
+				_, err = d.Latency(context.Background(), `service:api`, 0.5, metricsource.Window{Length: time.Minute})
 			}
-			if !errors.Is(err, metrics.ErrNoData) || metrics.Permanent(err) {
+			if !errors.Is(err, metricsource.ErrNoData) || metricsource.Permanent(err) {
 				t.Fatalf("got %v, want ErrNoData", err)
 			}
 		})
@@ -241,8 +241,8 @@ func TestDatadogNoData(t *testing.T) {
 		}
 		ddSeries(w, r, []*float64{f(7)})
 	})
-	got, err := newDatadog(t, url, nil).Counts(context.Background(), `service:api`, metrics.Window{Length: time.Minute})
-	if err != nil || got != (metrics.Counts{Total: 7}) {
+	got, err := newDatadog(t, url, nil).Counts(context.Background(), `service:api`, metricsource.Window{Length: time.Minute})
+	if err != nil || got != (metricsource.Counts{Total: 7}) {
 		t.Fatalf("got %+v, %v", got, err)
 	}
 }
@@ -257,8 +257,8 @@ func TestDatadogErrors(t *testing.T) {
 			w.WriteHeader(http.StatusForbidden)
 			fmt.Fprintf(w, `{"errors":["Forbidden: key %s is not valid"]}`, r.APIKey)
 		}, func(t *testing.T, err error, calls int) {
-			var ae *metrics.AuthError
-			if !errors.As(err, &ae) || !errors.Is(err, metrics.ErrUnauthorized) || !metrics.Permanent(err) {
+			var ae *metricsource.AuthError
+			if !errors.As(err, &ae) || !errors.Is(err, metricsource.ErrUnauthorized) || !metricsource.Permanent(err) {
 				t.Fatalf("got %v", err)
 			}
 			if !strings.Contains(err.Error(), "forbidden") || !strings.Contains(err.Error(), "MY_DD_API/MY_DD_APP") {
@@ -272,7 +272,7 @@ func TestDatadogErrors(t *testing.T) {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, `{"errors":["Error parsing query: unable to parse sum:trace.http.request.hits{: Rule 'scope_expr' didn't match"]}`)
 		}, func(t *testing.T, err error, calls int) {
-			var qe *metrics.QueryError
+			var qe *metricsource.QueryError
 			if !errors.As(err, &qe) || !qe.BadQuery() || !strings.Contains(qe.Message, "Rule 'scope_expr' didn't match") {
 				t.Fatalf("got %v", err)
 			}
@@ -280,16 +280,16 @@ func TestDatadogErrors(t *testing.T) {
 		{"status error in a 200", func(w http.ResponseWriter, r ddRequest, _ int) {
 			fmt.Fprint(w, `{"status":"error","error":"Query timed out","series":[]}`)
 		}, func(t *testing.T, err error, calls int) {
-			var qe *metrics.QueryError
-			if !errors.As(err, &qe) || qe.Message != "Query timed out" || metrics.Permanent(err) {
+			var qe *metricsource.QueryError
+			if !errors.As(err, &qe) || qe.Message != "Query timed out" || metricsource.Permanent(err) {
 				t.Fatalf("got %v", err)
 			}
 		}},
 		{"429 until the retries run out", func(w http.ResponseWriter, r ddRequest, _ int) {
 			rateLimited(w, "3")
 		}, func(t *testing.T, err error, calls int) {
-			var qe *metrics.QueryError
-			if !errors.As(err, &qe) || qe.Status != 429 || !strings.Contains(err.Error(), "resets in 3s") || metrics.Permanent(err) {
+			var qe *metricsource.QueryError
+			if !errors.As(err, &qe) || qe.Status != 429 || !strings.Contains(err.Error(), "resets in 3s") || metricsource.Permanent(err) {
 				t.Fatalf("got %v", err)
 			}
 			if calls != 3 {
@@ -311,7 +311,7 @@ func TestDatadogErrors(t *testing.T) {
 			w.WriteHeader(http.StatusInternalServerError)
 			fmt.Fprint(w, `<html>internal error</html>`)
 		}, func(t *testing.T, err error, calls int) {
-			var qe *metrics.QueryError
+			var qe *metricsource.QueryError
 			if !errors.As(err, &qe) || qe.Status != 500 || !strings.Contains(qe.Message, "internal error") || calls != 3 {
 				t.Fatalf("got %v after %d calls", err, calls)
 			}
@@ -322,11 +322,11 @@ func TestDatadogErrors(t *testing.T) {
 			sa, url := newDDStandIn(t, c.respond)
 			var log strings.Builder
 			var mu sync.Mutex
-			d := newDatadog(t, url, func(o *metrics.DatadogOptions) {
+			d := newDatadog(t, url, func(o *metricsource.DatadogOptions) {
 				o.APIKeyEnv, o.AppKeyEnv = "MY_DD_API", "MY_DD_APP"
 				o.HTTP.Log = func(s string) { mu.Lock(); log.WriteString(s + "\n"); mu.Unlock() }
 			})
-			_, err := d.Counts(context.Background(), `service:api`, metrics.Window{Length: time.Minute})
+			_, err := d.Counts(context.Background(), `service:api`, metricsource.Window{Length: time.Minute})
 			c.check(t, err, len(sa.requests()))
 			mu.Lock()
 			defer mu.Unlock()
@@ -354,18 +354,18 @@ func rateLimited(w http.ResponseWriter, reset string) {
 }
 
 func TestDatadogOptions(t *testing.T) {
-	bad := []metrics.DatadogOptions{
+	bad := []metricsource.DatadogOptions{
 		{APIKey: ddAPIKey}, // no app key
 		{AppKey: ddAppKey}, // no API key
 		{APIKey: ddAPIKey, AppKey: ddAppKey, Site: "https://datadoghq.com"},
 		{APIKey: ddAPIKey, AppKey: ddAppKey, Site: "datadoghq"},
 		{APIKey: ddAPIKey, AppKey: ddAppKey, BaseURL: "ftp://x"},
-		{APIKey: ddAPIKey, AppKey: ddAppKey, Queries: metrics.DatadogQueries{Hits: `sum:x{$__selector`}},
-		{APIKey: ddAPIKey, AppKey: ddAppKey, Queries: metrics.DatadogQueries{Hits: `sum:x{$__scope}`}},
+		{APIKey: ddAPIKey, AppKey: ddAppKey, Queries: metricsource.DatadogQueries{Hits: `sum:x{$__selector`}},
+		{APIKey: ddAPIKey, AppKey: ddAppKey, Queries: metricsource.DatadogQueries{Hits: `sum:x{$__scope}`}},
 	}
 	for i, o := range bad {
-		_, err := metrics.NewDatadog(o)
-		var ie *metrics.InputError
+		_, err := metricsource.NewDatadog(o)
+		var ie *metricsource.InputError
 		if !errors.As(err, &ie) {
 			t.Errorf("case %d: got %v, want *InputError", i, err)
 		} else if strings.Contains(err.Error(), ddAPIKey) || strings.Contains(err.Error(), ddAppKey) {
@@ -373,7 +373,7 @@ func TestDatadogOptions(t *testing.T) {
 		}
 	}
 	for site, want := range map[string]string{"": "datadog at https://api.datadoghq.com", "datadoghq.eu": "datadog at https://api.datadoghq.eu", "app.datadoghq.eu": "datadog at https://api.datadoghq.eu", "us5.datadoghq.com": "datadog at https://api.us5.datadoghq.com"} {
-		d, err := metrics.NewDatadog(metrics.DatadogOptions{APIKey: ddAPIKey, AppKey: ddAppKey, Site: site})
+		d, err := metricsource.NewDatadog(metricsource.DatadogOptions{APIKey: ddAPIKey, AppKey: ddAppKey, Site: site})
 		if err != nil || d.String() != want {
 			t.Errorf("site %q: %v, %v", site, d, err)
 		}
@@ -381,8 +381,8 @@ func TestDatadogOptions(t *testing.T) {
 	_, url := newDDStandIn(t, func(w http.ResponseWriter, r ddRequest, _ int) { t.Error("request sent") })
 	d := newDatadog(t, url, nil)
 	for _, sel := range []string{``, `{}`, `{service:api`, `trace.x{service:api}`} {
-		var ie *metrics.InputError
-		if _, err := d.Counts(context.Background(), sel, metrics.Window{Length: time.Minute}); !errors.As(err, &ie) {
+		var ie *metricsource.InputError
+		if _, err := d.Counts(context.Background(), sel, metricsource.Window{Length: time.Minute}); !errors.As(err, &ie) {
 			t.Errorf("selector %q: got %v", sel, err)
 		}
 	}

@@ -1,4 +1,4 @@
-// Package metrics reads request counts and latency percentiles from metric
+// Package metricsource reads request counts and latency percentiles from metric
 // systems: Prometheus (HTTP API) and Datadog (metrics query API). It only
 // fetches figures; deciding what they mean is the caller's business.
 //
@@ -7,7 +7,7 @@
 // (*QueryError, shown verbatim), a wrong selector (ErrNoData), bad credentials
 // (ErrUnauthorized) and an unreachable or slow server (any other error, with
 // context.DeadlineExceeded in its chain when the caller's deadline passed).
-package metrics
+package metricsource
 
 import (
 	"context"

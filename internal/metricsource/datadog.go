@@ -1,4 +1,4 @@
-package metrics
+package metricsource
 
 import (
 	"context"
@@ -70,9 +70,8 @@ type DatadogOptions struct {
 	APIKey, AppKey       string
 	APIKeyEnv, AppKeyEnv string
 	Queries              DatadogQueries
-	// HTTP configures the client; its Redactor learns both keys, and its
-	// transport is wrapped so a 429's X-RateLimit-Reset is waited like
-	// Retry-After (bounded by WaitMax and Retries).
+	// HTTP configures the client; its Redactor learns both keys, and a 429's
+	// X-RateLimit-Reset is waited like Retry-After (httpx caps the wait).
 	HTTP httpx.Options
 	// Now is the clock for windows with a zero End; nil means time.Now.
 	Now func() time.Time
@@ -123,11 +122,7 @@ func NewDatadog(o DatadogOptions) (*Datadog, error) {
 		o.HTTP.Redactor = httpx.NewRedactor()
 	}
 	o.HTTP.Redactor.Add(o.APIKey, o.AppKey)
-	tr := o.HTTP.Transport
-	if tr == nil {
-		tr = httpx.NewTransport(o.HTTP.TLS)
-	}
-	o.HTTP.Transport = rateLimitTransport{tr}
+	o.HTTP.RetryAfter = datadogRetryAfter
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -353,17 +348,19 @@ func (d *Datadog) Query(ctx context.Context, query string, from, to time.Time) (
 	return out, nil
 }
 
-// rateLimitTransport copies Datadog's X-RateLimit-Reset (seconds until the
-// limit resets) into Retry-After on a 429, so httpx's backoff waits for the
-// reset instead of guessing. httpx still caps the wait and the retries.
-type rateLimitTransport struct{ next http.RoundTripper }
-
-func (t rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
-	if err == nil && resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
-		if s, perr := strconv.Atoi(strings.TrimSpace(resp.Header.Get("X-RateLimit-Reset"))); perr == nil && s >= 0 {
-			resp.Header.Set("Retry-After", strconv.Itoa(s))
-		}
+// datadogRetryAfter reads how long a 429 asks to wait: Retry-After when
+// given, else Datadog's X-RateLimit-Reset (seconds until the limit resets),
+// so the retry waits for the reset instead of guessing.
+func datadogRetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if d, ok := httpx.RetryAfter(resp.Header, now); ok {
+		return d, true
 	}
-	return resp, err
+	if resp.StatusCode != http.StatusTooManyRequests {
+		return 0, false
+	}
+	s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("X-RateLimit-Reset")))
+	if err != nil || s < 0 {
+		return 0, false
+	}
+	return time.Duration(s) * time.Second, true
 }

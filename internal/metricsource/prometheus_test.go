@@ -1,4 +1,4 @@
-package metrics_test
+package metricsource_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/metrics"
-	"github.com/pmguard/pmguard/internal/metrics/promtest"
+	"github.com/pmguard/pmguard/internal/metricsource"
+	"github.com/pmguard/pmguard/internal/metricsource/promtest"
 )
 
 // TestPrometheusReal runs the client against a real Prometheus scraping a
@@ -25,7 +25,7 @@ func TestPrometheusReal(t *testing.T) {
 	end := stack.Drive(t, map[string]int{"stable": 300, "canary": 150})
 
 	const token = "prom-bearer-token-value-7d1f"
-	p, err := metrics.NewPrometheus(metrics.PrometheusOptions{
+	p, err := metricsource.NewPrometheus(metricsource.PrometheusOptions{
 		URL: stack.Prometheus.URL, Token: token, TokenEnv: "PROM_TOKEN",
 		HTTP: httpx.Options{Retries: 1, WaitMin: time.Millisecond},
 	})
@@ -36,7 +36,7 @@ func TestPrometheusReal(t *testing.T) {
 	defer cancel()
 	// The zero samples are at most a few seconds older than end; a 1m
 	// window evaluated exactly at the last scrape counts every request once.
-	w := metrics.Window{End: end, Length: time.Minute}
+	w := metricsource.Window{End: end, Length: time.Minute}
 
 	t.Run("counts per track", func(t *testing.T) {
 		for _, track := range []string{"stable", "canary"} {
@@ -88,9 +88,9 @@ func TestPrometheusReal(t *testing.T) {
 	})
 
 	t.Run("overrides with placeholders", func(t *testing.T) {
-		po, err := metrics.NewPrometheus(metrics.PrometheusOptions{
+		po, err := metricsource.NewPrometheus(metricsource.PrometheusOptions{
 			URL: stack.Prometheus.URL,
-			Queries: metrics.PromQueries{
+			Queries: metricsource.PromQueries{
 				Errors:  `sum(increase(http_requests_total{$__selector,code="500"}[$__window]))`,
 				Total:   `sum(increase(http_requests_total{$__selector,code=~"2..|5.."}[$__window]))`,
 				Latency: `histogram_quantile($__quantile, sum by (le) (increase(http_request_duration_seconds_bucket{$__selector}[$__window])))`,
@@ -127,28 +127,28 @@ func TestPrometheusReal(t *testing.T) {
 	t.Run("PromQL syntax error comes back verbatim", func(t *testing.T) {
 		bad := `sum(rate(http_requests_total[1m)`
 		_, err := p.Query(ctx, bad, time.Time{})
-		var qe *metrics.QueryError
+		var qe *metricsource.QueryError
 		if !errors.As(err, &qe) {
-			t.Fatalf("got %T %v, want *metrics.QueryError", err, err)
+			t.Fatalf("got %T %v, want *metricsource.QueryError", err, err)
 		}
 		want := rawError(t, stack.Prometheus.URL, bad)
 		if qe.Message != want || qe.Type != "bad_data" || qe.Status != 400 || !qe.BadQuery() {
 			t.Errorf("got %+v, want message %q", qe, want)
 		}
 		t.Log(err)
-		if !strings.Contains(err.Error(), want) || !metrics.Permanent(err) {
+		if !strings.Contains(err.Error(), want) || !metricsource.Permanent(err) {
 			t.Errorf("error text %q lacks Prometheus's message or is not permanent", err)
 		}
 	})
 
 	t.Run("an override with a bad function comes back verbatim", func(t *testing.T) {
-		po, err := metrics.NewPrometheus(metrics.PrometheusOptions{URL: stack.Prometheus.URL,
-			Queries: metrics.PromQueries{Total: `sum(nosuchfn(http_requests_total{$__selector}[$__window]))`}})
+		po, err := metricsource.NewPrometheus(metricsource.PrometheusOptions{URL: stack.Prometheus.URL,
+			Queries: metricsource.PromQueries{Total: `sum(nosuchfn(http_requests_total{$__selector}[$__window]))`}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = po.Counts(ctx, `{track="canary"}`, w)
-		var qe *metrics.QueryError
+		var qe *metricsource.QueryError
 		if !errors.As(err, &qe) || !strings.Contains(qe.Message, "nosuchfn") || !strings.Contains(qe.Query, `http_requests_total{track="canary"}[1m]`) {
 			t.Errorf("got %v", err)
 		}
@@ -156,15 +156,15 @@ func TestPrometheusReal(t *testing.T) {
 
 	t.Run("no series is ErrNoData", func(t *testing.T) {
 		_, err := p.Counts(ctx, `{app="api",track="nope"}`, w)
-		if !errors.Is(err, metrics.ErrNoData) {
+		if !errors.Is(err, metricsource.ErrNoData) {
 			t.Fatalf("counts: got %v, want ErrNoData", err)
 		}
 		_, err = p.Latency(ctx, `{app="nope"}`, 0.95, w)
-		if !errors.Is(err, metrics.ErrNoData) {
+		if !errors.Is(err, metricsource.ErrNoData) {
 			t.Fatalf("latency: got %v, want ErrNoData", err)
 		}
 		_, err = p.Query(ctx, `absent_metric_name`, time.Time{})
-		var nd *metrics.NoDataError
+		var nd *metricsource.NoDataError
 		if !errors.As(err, &nd) || nd.Query != "absent_metric_name" {
 			t.Fatalf("query: got %v", err)
 		}
@@ -176,7 +176,7 @@ func TestPrometheusReal(t *testing.T) {
 		res := stack.Prometheus.Await(t, "later scrapes", `max(timestamp(http_requests_total{app="api"}))`, func(r []promtest.Sample) bool {
 			return len(r) == 1 && r[0].Value*1000 >= float64(end.Add(1500*time.Millisecond).UnixMilli())
 		})
-		quiet := metrics.Window{End: time.UnixMilli(int64(res[0].Value * 1000)), Length: time.Second}
+		quiet := metricsource.Window{End: time.UnixMilli(int64(res[0].Value * 1000)), Length: time.Second}
 		got, err := p.Counts(ctx, `{track="canary"}`, quiet)
 		if err != nil {
 			t.Fatal(err)
@@ -185,7 +185,7 @@ func TestPrometheusReal(t *testing.T) {
 			t.Errorf("got %+v, want zeros", got)
 		}
 		_, err = p.Latency(ctx, `{track="canary"}`, 0.95, quiet)
-		if !errors.Is(err, metrics.ErrNoData) {
+		if !errors.Is(err, metricsource.ErrNoData) {
 			t.Errorf("got %v, want ErrNoData", err)
 		}
 	})

@@ -1,4 +1,4 @@
-package metrics
+package metricsource
 
 import (
 	"fmt"

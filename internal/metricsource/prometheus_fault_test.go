@@ -1,4 +1,4 @@
-package metrics_test
+package metricsource_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/metrics"
+	"github.com/pmguard/pmguard/internal/metricsource"
 )
 
 // fakeProm answers the query API from a function and records what it got.
@@ -69,15 +69,15 @@ func TestPrometheusDefaultQueries(t *testing.T) {
 	}
 	for _, c := range cases {
 		f, url := newFakeProm(t, vector("12"))
-		p, err := metrics.NewPrometheus(metrics.PrometheusOptions{URL: url + "/", HTTP: fastHTTP()})
+		p, err := metricsource.NewPrometheus(metricsource.PrometheusOptions{URL: url + "/", HTTP: fastHTTP()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := p.Counts(context.Background(), c.selector, metrics.Window{Length: c.window})
+		got, err := p.Counts(context.Background(), c.selector, metricsource.Window{Length: c.window})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != (metrics.Counts{Errors: 12, Total: 12}) {
+		if got != (metricsource.Counts{Errors: 12, Total: 12}) {
 			t.Errorf("counts %+v", got)
 		}
 		if len(f.queries) != 2 || f.queries[0] != c.wantTotal || f.queries[1] != c.wantErr {
@@ -86,8 +86,8 @@ func TestPrometheusDefaultQueries(t *testing.T) {
 	}
 
 	f, url := newFakeProm(t, vector("0.25"))
-	p, _ := metrics.NewPrometheus(metrics.PrometheusOptions{URL: url, HTTP: fastHTTP()})
-	lat, err := p.Latency(context.Background(), `{app="api"}`, 0.99, metrics.Window{Length: 5 * time.Minute})
+	p, _ := metricsource.NewPrometheus(metricsource.PrometheusOptions{URL: url, HTTP: fastHTTP()})
+	lat, err := p.Latency(context.Background(), `{app="api"}`, 0.99, metricsource.Window{Length: 5 * time.Minute})
 	if err != nil || lat != 250*time.Millisecond {
 		t.Fatalf("latency %v, %v", lat, err)
 	}
@@ -105,9 +105,9 @@ func TestPrometheusErrorsSeriesMissingMeansZero(t *testing.T) {
 		}
 		vector("40")(w, r)
 	})
-	p, _ := metrics.NewPrometheus(metrics.PrometheusOptions{URL: url, HTTP: fastHTTP()})
-	got, err := p.Counts(context.Background(), `{app="api"}`, metrics.Window{Length: time.Minute})
-	if err != nil || got != (metrics.Counts{Errors: 0, Total: 40}) {
+	p, _ := metricsource.NewPrometheus(metricsource.PrometheusOptions{URL: url, HTTP: fastHTTP()})
+	got, err := p.Counts(context.Background(), `{app="api"}`, metricsource.Window{Length: time.Minute})
+	if err != nil || got != (metricsource.Counts{Errors: 0, Total: 40}) {
 		t.Fatalf("got %+v, %v", got, err)
 	}
 }
@@ -116,34 +116,34 @@ func TestPrometheusBadInputBeforeNetwork(t *testing.T) {
 	f, url := newFakeProm(t, vector("1"))
 	cases := []struct {
 		name string
-		opts metrics.PrometheusOptions
+		opts metricsource.PrometheusOptions
 		sel  string
 		win  time.Duration
 		q    float64
 	}{
-		{name: "URL without scheme", opts: metrics.PrometheusOptions{URL: "prom.internal:9090"}},
-		{name: "unbalanced override", opts: metrics.PrometheusOptions{URL: url, Queries: metrics.PromQueries{Errors: `sum(rate(x{$__selector}[$__window])`}}},
-		{name: "unknown placeholder", opts: metrics.PrometheusOptions{URL: url, Queries: metrics.PromQueries{Total: `sum(rate(x{$__selectr}[$__window]))`}}},
-		{name: "empty selector", opts: metrics.PrometheusOptions{URL: url}, sel: `{}`, win: time.Minute},
-		{name: "selector with a metric name", opts: metrics.PrometheusOptions{URL: url}, sel: `up{job="x"}`, win: time.Minute},
-		{name: "unquoted value", opts: metrics.PrometheusOptions{URL: url}, sel: `{app=api}`, win: time.Minute},
-		{name: "unclosed brace", opts: metrics.PrometheusOptions{URL: url}, sel: `{app="api"`, win: time.Minute},
-		{name: "zero window", opts: metrics.PrometheusOptions{URL: url}, sel: `{app="api"}`},
-		{name: "quantile out of range", opts: metrics.PrometheusOptions{URL: url}, sel: `{app="api"}`, win: time.Minute, q: 95},
+		{name: "URL without scheme", opts: metricsource.PrometheusOptions{URL: "prom.internal:9090"}},
+		{name: "unbalanced override", opts: metricsource.PrometheusOptions{URL: url, Queries: metricsource.PromQueries{Errors: `sum(rate(x{$__selector}[$__window])`}}},
+		{name: "unknown placeholder", opts: metricsource.PrometheusOptions{URL: url, Queries: metricsource.PromQueries{Total: `sum(rate(x{$__selectr}[$__window]))`}}},
+		{name: "empty selector", opts: metricsource.PrometheusOptions{URL: url}, sel: `{}`, win: time.Minute},
+		{name: "selector with a metric name", opts: metricsource.PrometheusOptions{URL: url}, sel: `up{job="x"}`, win: time.Minute},
+		{name: "unquoted value", opts: metricsource.PrometheusOptions{URL: url}, sel: `{app=api}`, win: time.Minute},
+		{name: "unclosed brace", opts: metricsource.PrometheusOptions{URL: url}, sel: `{app="api"`, win: time.Minute},
+		{name: "zero window", opts: metricsource.PrometheusOptions{URL: url}, sel: `{app="api"}`},
+		{name: "quantile out of range", opts: metricsource.PrometheusOptions{URL: url}, sel: `{app="api"}`, win: time.Minute, q: 95},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := metrics.NewPrometheus(c.opts)
+			p, err := metricsource.NewPrometheus(c.opts)
 			if err == nil {
 				if c.q != 0 {
-					_, err = p.Latency(context.Background(), c.sel, c.q, metrics.Window{Length: c.win})
+					_, err = p.Latency(context.Background(), c.sel, c.q, metricsource.Window{Length: c.win})
 				} else {
-					_, err = p.Counts(context.Background(), c.sel, metrics.Window{Length: c.win})
+					_, err = p.Counts(context.Background(), c.sel, metricsource.Window{Length: c.win})
 				}
 			}
-			var ie *metrics.InputError
-			if !errors.As(err, &ie) || !metrics.Permanent(err) {
-				t.Fatalf("got %v, want *metrics.InputError", err)
+			var ie *metricsource.InputError
+			if !errors.As(err, &ie) || !metricsource.Permanent(err) {
+				t.Fatalf("got %v, want *metricsource.InputError", err)
 			}
 			t.Log(err)
 		})
@@ -164,7 +164,7 @@ func TestPrometheusBearerTokenNeverInErrors(t *testing.T) {
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprintf(w, "<html>bad credentials: %s</html>", r.Header.Get("Authorization"))
 		}, func(t *testing.T, err error) {
-			if !errors.Is(err, metrics.ErrUnauthorized) || !metrics.Permanent(err) || !strings.Contains(err.Error(), "$PROM_TOKEN") {
+			if !errors.Is(err, metricsource.ErrUnauthorized) || !metricsource.Permanent(err) || !strings.Contains(err.Error(), "$PROM_TOKEN") {
 				t.Errorf("got %v", err)
 			}
 		}},
@@ -172,8 +172,8 @@ func TestPrometheusBearerTokenNeverInErrors(t *testing.T) {
 			w.WriteHeader(http.StatusUnprocessableEntity)
 			fmt.Fprintf(w, `{"status":"error","errorType":"execution","error":"boom near %s"}`, r.Header.Get("Authorization"))
 		}, func(t *testing.T, err error) {
-			var qe *metrics.QueryError
-			if !errors.As(err, &qe) || qe.Type != "execution" || qe.Status != 422 || metrics.Permanent(err) {
+			var qe *metricsource.QueryError
+			if !errors.As(err, &qe) || qe.Type != "execution" || qe.Status != 422 || metricsource.Permanent(err) {
 				t.Errorf("got %v", err)
 			}
 		}},
@@ -181,7 +181,7 @@ func TestPrometheusBearerTokenNeverInErrors(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintf(w, `{"status":"error","errorType":"unavailable","error":"overloaded %s"}`, r.Header.Get("Authorization"))
 		}, func(t *testing.T, err error) {
-			var qe *metrics.QueryError
+			var qe *metricsource.QueryError
 			if !errors.As(err, &qe) || qe.Status != 503 || qe.Type != "unavailable" {
 				t.Errorf("got %v", err)
 			}
@@ -189,7 +189,7 @@ func TestPrometheusBearerTokenNeverInErrors(t *testing.T) {
 		{"not an API response", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "<html>login page %s</html>", r.Header.Get("Authorization"))
 		}, func(t *testing.T, err error) {
-			var qe *metrics.QueryError
+			var qe *metricsource.QueryError
 			if !errors.As(err, &qe) || !strings.Contains(qe.Message, "not a Prometheus API response") {
 				t.Errorf("got %v", err)
 			}
@@ -202,11 +202,11 @@ func TestPrometheusBearerTokenNeverInErrors(t *testing.T) {
 			var mu sync.Mutex
 			h := fastHTTP()
 			h.Log = func(s string) { mu.Lock(); logged.WriteString(s + "\n"); mu.Unlock() }
-			p, err := metrics.NewPrometheus(metrics.PrometheusOptions{URL: url, Token: token, TokenEnv: "PROM_TOKEN", HTTP: h})
+			p, err := metricsource.NewPrometheus(metricsource.PrometheusOptions{URL: url, Token: token, TokenEnv: "PROM_TOKEN", HTTP: h})
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = p.Counts(context.Background(), `{app="api"}`, metrics.Window{Length: time.Minute})
+			_, err = p.Counts(context.Background(), `{app="api"}`, metricsource.Window{Length: time.Minute})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -236,7 +236,7 @@ func TestPrometheusBasicAuthPasswordRedacted(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	url := strings.Replace(srv.URL, "http://", "http://ci:"+pass+"@", 1)
-	p, err := metrics.NewPrometheus(metrics.PrometheusOptions{URL: url, HTTP: fastHTTP()})
+	p, err := metricsource.NewPrometheus(metricsource.PrometheusOptions{URL: url, HTTP: fastHTTP()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestPrometheusBasicAuthPasswordRedacted(t *testing.T) {
 		t.Errorf("password in %s", p)
 	}
 	_, err = p.Query(context.Background(), "up", time.Time{})
-	if !errors.Is(err, metrics.ErrUnauthorized) || strings.Contains(err.Error(), pass) {
+	if !errors.Is(err, metricsource.ErrUnauthorized) || strings.Contains(err.Error(), pass) {
 		t.Fatalf("got %v", err)
 	}
 	if got != "ci:"+pass {
@@ -262,7 +262,7 @@ func TestPrometheusRetries5xxThenSucceeds(t *testing.T) {
 		}
 		vector("7")(w, r)
 	})
-	p, _ := metrics.NewPrometheus(metrics.PrometheusOptions{URL: url, HTTP: fastHTTP()})
+	p, _ := metricsource.NewPrometheus(metricsource.PrometheusOptions{URL: url, HTTP: fastHTTP()})
 	v, err := p.Scalar(context.Background(), "up", time.Time{})
 	if err != nil || v != 7 || f.calls.Load() != 2 {
 		t.Fatalf("got %v, %v after %d calls", v, err, f.calls.Load())
@@ -276,10 +276,10 @@ func TestPrometheusDown(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now: connections are refused
-	p, _ := metrics.NewPrometheus(metrics.PrometheusOptions{URL: "http://" + addr, HTTP: fastHTTP()})
-	_, err = p.Counts(context.Background(), `{app="api"}`, metrics.Window{Length: time.Minute})
+	p, _ := metricsource.NewPrometheus(metricsource.PrometheusOptions{URL: "http://" + addr, HTTP: fastHTTP()})
+	_, err = p.Counts(context.Background(), `{app="api"}`, metricsource.Window{Length: time.Minute})
 	if err == nil || !strings.Contains(err.Error(), "prometheus at http://"+addr+" is unreachable") ||
-		!strings.Contains(err.Error(), "refused") || metrics.Permanent(err) {
+		!strings.Contains(err.Error(), "refused") || metricsource.Permanent(err) {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -313,11 +313,11 @@ func TestPrometheusSlowHonoursDeadline(t *testing.T) {
 	})
 	// Per-attempt timeout and retries far beyond the deadline: only the
 	// caller's context can end this call.
-	p, _ := metrics.NewPrometheus(metrics.PrometheusOptions{URL: "http://" + l.Addr().String(),
+	p, _ := metricsource.NewPrometheus(metricsource.PrometheusOptions{URL: "http://" + l.Addr().String(),
 		HTTP: httpx.Options{Timeout: time.Hour, Retries: 5, WaitMin: time.Millisecond}})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err = p.Latency(ctx, `{app="api"}`, 0.95, metrics.Window{Length: time.Minute})
+	_, err = p.Latency(ctx, `{app="api"}`, 0.95, metricsource.Window{Length: time.Minute})
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer before the deadline") {
 		t.Fatalf("got %v", err)
 	}
@@ -326,14 +326,14 @@ func TestPrometheusSlowHonoursDeadline(t *testing.T) {
 func TestCheckSelector(t *testing.T) {
 	good := []string{`{app="api"}`, `app="api"`, `{app="api",track="canary",}`, `{ a = "x" , b !~ 'y.*' , c=~` + "`z`" + `}`, `{"my.label"="v"}`, `{a="x\"}"}`}
 	for _, s := range good {
-		if err := metrics.CheckSelector(s); err != nil {
+		if err := metricsource.CheckSelector(s); err != nil {
 			t.Errorf("%s: %v", s, err)
 		}
 	}
 	bad := []string{``, `{}`, `{ }`, `{app="api"`, `app="api"}`, `{app=api}`, `{app}`, `{app="api" track="c"}`, `up{a="b"}`, `{1a="b"}`, `{a="b}`, `{a=="b"}`}
 	for _, s := range bad {
-		err := metrics.CheckSelector(s)
-		var se *metrics.InputError
+		err := metricsource.CheckSelector(s)
+		var se *metricsource.InputError
 		if !errors.As(err, &se) {
 			t.Errorf("%s: got %v, want *InputError", s, err)
 		}
@@ -342,19 +342,19 @@ func TestCheckSelector(t *testing.T) {
 
 func TestCheckPromQL(t *testing.T) {
 	good := []string{
-		metrics.DefaultPromErrors, metrics.DefaultPromTotal, metrics.DefaultPromLatency,
+		metricsource.DefaultPromErrors, metricsource.DefaultPromTotal, metricsource.DefaultPromLatency,
 		`sum(rate(x{a="(("}[5m])) # a comment with ( and $__nothing`,
 		`label_replace(up, "x", "$1", "instance", "(.*):.*")`,
 	}
 	for _, s := range good {
-		if err := metrics.CheckPromQL(s); err != nil {
+		if err := metricsource.CheckPromQL(s); err != nil {
 			t.Errorf("%s: %v", s, err)
 		}
 	}
 	bad := []string{``, `sum(x`, `sum(x))`, `sum(x[5m)]`, `x{a="b}`, `rate(x{$__selektor}[1m])`, `x{a="b"}[$__window}`}
 	for _, s := range bad {
-		var se *metrics.InputError
-		if err := metrics.CheckPromQL(s); !errors.As(err, &se) {
+		var se *metricsource.InputError
+		if err := metricsource.CheckPromQL(s); !errors.As(err, &se) {
 			t.Errorf("%s: got %v, want *InputError", s, err)
 		}
 	}
