@@ -3,14 +3,15 @@ package demo
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
-	"github.com/pmguard/pmguard/internal/events"
-	"github.com/pmguard/pmguard/internal/httpx"
+	fake "github.com/pmguard/pmguard/internal/circleci/inmemory"
+	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/jobenv"
 	"github.com/pmguard/pmguard/internal/rollback"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // rollback runs pmguard/rollback_auto in dry-run mode against an in-memory
@@ -44,24 +45,15 @@ func (d *Demo) rollback(ctx context.Context) error {
 	fmt.Fprintf(d.Out, "  pmguard/rollback_auto: {version: previous, deploy_workflow: deploy, dry_run: true}\n")
 	fmt.Fprintf(d.Out, "(against an in-memory CircleCI API on %s; nothing leaves this machine)\n\n", api.URL())
 
-	client, err := circleci.New(circleci.Options{
-		Host: api.URL(), Token: api.Token(), HTTP: httpx.New(httpx.Options{Version: d.Version}),
-		DryRun: func(r circleci.Request) {
-			fmt.Fprintf(d.Out, "Would send: %s %s\n  Circle-Token: [REDACTED]\n  %s\n", r.Method, r.Path, r.Body)
-		},
-	})
+	deps := verb.New(config.MapEnv(map[string]string{"CIRCLE_TOKEN": api.Token(), circleci.HostEnv: api.URL()}), d.Out, io.Discard, d.Version)
+	deps.Job = jobenv.FromEnv(d.jobEnv())
+	deps.Now, deps.Sleep = api.Now, api.Clock().Sleep
+	o, err := rollback.New(ctx, deps, []string{"--version", "previous", "--deploy-workflow", "deploy", "--dry-run",
+		"--project-slug", slug, "--pipeline-id", failed.ID, "--workflow-id", failed.Workflows[1].ID, "--events-file", d.EventsFile})
 	if err != nil {
 		return err
 	}
-	log, err := events.Open(d.EventsFile, jobenv.FromEnv(d.jobEnv()))
-	if err != nil {
-		return err
-	}
-	res, err := rollback.Run(ctx, rollback.Options{
-		Version: "previous", DeployWorkflow: "deploy", DryRun: true,
-		ProjectSlug: slug, PipelineID: failed.ID, WorkflowID: failed.Workflows[1].ID,
-		Client: client, Events: log, Out: d.Out, Now: api.Now, Sleep: api.Clock().Sleep,
-	})
+	res, err := rollback.Do(ctx, o)
 	if err != nil {
 		return err
 	}

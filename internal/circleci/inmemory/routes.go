@@ -1,4 +1,4 @@
-package fake
+package inmemory
 
 import (
 	"encoding/json"

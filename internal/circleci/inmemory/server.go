@@ -1,13 +1,15 @@
-// Package fake is a stateful, in-memory CircleCI API v2: projects, pipelines
-// with parameters, trigger and VCS data, workflows whose statuses advance on
-// a clock, jobs with artifacts, deploy settings and deploy markers.
+// Package inmemory is an in-memory CircleCI API v2 for the demo and tests:
+// projects, pipelines with parameters, trigger and VCS data, workflows whose
+// statuses advance on a clock, jobs with artifacts, deploy settings and
+// deploy markers.
 //
 // It serves the routes pmguard uses under /api/v2 and lets a caller seed
 // state, inject faults (429 with Retry-After, 5xx, 401, 404) and latency, and
-// count requests. It does not validate against the OpenAPI spec: the parent
-// package circlecitest wraps it with that validation for tests. This package
-// stays free of the validator so the pmguard binary can use it for its demo.
-package fake
+// count requests. It does not validate against the OpenAPI spec: package
+// circlecitest wraps it with that validation for tests. It stays free of the
+// validator and of package testing because the pmguard binary serves it for
+// `pmguard demo`.
+package inmemory
 
 import (
 	"context"
@@ -290,7 +292,7 @@ func (s *Server) Token() string { return s.opts.Token }
 func (s *Server) Start() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		panic(fmt.Sprintf("fake CircleCI: listen on loopback: %v", err))
+		panic(fmt.Sprintf("in-memory CircleCI: listen on loopback: %v", err))
 	}
 	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	s.url = "http://" + ln.Addr().String()
