@@ -138,9 +138,110 @@ func TestPackEmbedsPinAndScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run[0]["command"] != string(script) {
-		t.Error("install command is not the text of scripts/install.sh")
+	if run[0]["command"] != pack.Escape(string(script)) {
+		t.Error("install command is not the text of scripts/install.sh, escaped as circleci orb pack escapes it")
 	}
+	// Compiled, the step runs the script exactly as written.
+	steps, err := orbtest.NewJob(t, o).Expand("install", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range steps {
+		if r, ok := s["run"].(map[string]any); ok && r["command"] != string(script) {
+			t.Error("compiled install step does not run scripts/install.sh as written")
+		}
+	}
+}
+
+// refRe is a << parameters.x >> or << pipeline.x >> reference.
+var refRe = regexp.MustCompile(`^<<\s*(parameters|pipeline)\.[A-Za-z0-9_.-]+\s*>>`)
+
+// strayOpens returns the offsets of every "<<" in s that is neither
+// escaped (\<<) nor the start of a << parameters.x >> or << pipeline.x >>
+// reference.
+func strayOpens(s string) []int {
+	var out []int
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] != '<' || s[i+1] != '<' {
+			continue
+		}
+		if i > 0 && s[i-1] == '\\' {
+			i++ // an escaped pair; its second '<' cannot start another
+			continue
+		}
+		if !refRe.MatchString(s[i:]) {
+			out = append(out, i)
+		}
+		i++
+	}
+	return out
+}
+
+// TestPackedOrbEscapesEveryOpen fails on any "<<" in the packed orb that
+// CircleCI would take for the start of a template but is neither a
+// parameter nor a pipeline reference, and checks each included script
+// that way on its own: packed, it holds no bare "<<", and compiled it is
+// the script as written.
+func TestPackedOrbEscapesEveryOpen(t *testing.T) {
+	values := map[string]bool{} // every scalar of the unpinned packed orb
+	for name, pin := range map[string]*pack.Pin{"unpinned": nil, "pinned": fakePin(pinned)} {
+		t.Run(name, func(t *testing.T) {
+			var doc yaml.Node
+			if err := yaml.Unmarshal(packed(t, pin), &doc); err != nil {
+				t.Fatal(err)
+			}
+			var walk func(n *yaml.Node)
+			walk = func(n *yaml.Node) {
+				if n.Kind == yaml.ScalarNode {
+					if pin == nil {
+						values[n.Value] = true
+					}
+					for _, at := range strayOpens(n.Value) {
+						t.Errorf("packed orb line %d: bare << at %q", n.Line, excerpt(n.Value, at))
+					}
+				}
+				for _, c := range n.Content {
+					walk(c)
+				}
+			}
+			walk(&doc)
+		})
+	}
+	scripts, _ := filepath.Glob(filepath.Join(srcDir(t), "scripts", "*"))
+	if len(scripts) == 0 {
+		t.Fatal("no scripts")
+	}
+	for _, path := range scripts {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(path)
+		esc := pack.Escape(string(b))
+		if at := strayOpens(esc); len(at) > 0 {
+			t.Errorf("%s: packed, it still holds a bare << at %q", name, excerpt(esc, at[0]))
+		}
+		if pack.Unescape(esc) != string(b) {
+			t.Errorf("%s: compiling the packed script does not give the script back", name)
+		}
+		if !values[esc] {
+			t.Errorf("%s: not in the packed orb in its escaped form", name)
+		}
+	}
+	// The check itself: a bare heredoc or here-string is caught, the
+	// escaped forms and references are not.
+	for s, want := range map[string]int{
+		"cat <<EOF": 1, `a <<<"$b"`: 1, "<<": 1, `\<<EOF`: 0, `\<<<"$b"`: 0,
+		"<< parameters.x >>": 0, "<<pipeline.git.branch>>": 0, "<< parameters.x": 1, `\<<\<<`: 0,
+	} {
+		if got := len(strayOpens(s)); got != want {
+			t.Errorf("strayOpens(%q) found %d, want %d", s, got, want)
+		}
+	}
+}
+
+func excerpt(s string, at int) string {
+	return s[max(0, at-20):min(len(s), at+20)]
 }
 
 func TestPackRejectsBadPins(t *testing.T) {
@@ -230,8 +331,9 @@ func TestExamplesAreValidConfigs(t *testing.T) {
 }
 
 var (
-	snake      = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-	templateRe = regexp.MustCompile(`<<\s*(parameters|pipeline)\.`)
+	snake = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	// templateRe is a reference CircleCI substitutes: not escaped as \<<.
+	templateRe = regexp.MustCompile(`(^|[^\\])<<\s*(parameters|pipeline)\.`)
 )
 
 // TestOrbConventions checks what orb-tools' review checks and what this orb
@@ -322,6 +424,7 @@ func TestShellcheck(t *testing.T) {
 		for name, d := range defs {
 			for i, run := range runSteps(d.Steps) {
 				cmd, _ := run["command"].(string)
+				cmd = pack.Unescape(cmd) // what the shell runs
 				f := filepath.Join(dir, fmt.Sprintf("%s_%s_step%d.sh", kind, name, i+1))
 				if !strings.HasPrefix(cmd, "#!") {
 					cmd = "#!/bin/bash\n" + cmd
@@ -504,3 +607,91 @@ func writeFile(t *testing.T, path, content string) {
 func firstLine(s string) string { return strings.SplitN(strings.TrimSpace(s), "\n", 2)[0] }
 
 var _ = context.Background
+
+// TestOrbSourcesUseNoAnchors keeps orb sources to plain YAML: no anchors
+// (&name), aliases (*name) or merge keys (<<: *name). circleci orb pack
+// and the orb registry expand them into copies anyway, and an alias
+// silently shares one mapping between definitions that then drift apart
+// when one of them is edited.
+func TestOrbSourcesUseNoAnchors(t *testing.T) {
+	n := 0
+	err := filepath.WalkDir(srcDir(t), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !(strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")) {
+			return err
+		}
+		n++
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, f := range anchorsAndAliases(t, b) {
+			t.Errorf("%s: %s", strings.TrimPrefix(p, srcDir(t)+string(filepath.Separator)), f)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no orb source files")
+	}
+	// The check itself.
+	if got := anchorsAndAliases(t, []byte("a: &x {b: 1}\nc: *x\nd:\n  <<: *x\n")); len(got) != 4 {
+		t.Errorf("anchorsAndAliases found %q, want the anchor, two aliases and the merge key", got)
+	}
+}
+
+func anchorsAndAliases(t *testing.T, b []byte) []string {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Anchor != "" {
+			out = append(out, fmt.Sprintf("line %d: anchor &%s", n.Line, n.Anchor))
+		}
+		if n.Kind == yaml.AliasNode {
+			out = append(out, fmt.Sprintf("line %d: alias *%s", n.Line, n.Value))
+		}
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!merge" {
+			out = append(out, fmt.Sprintf("line %d: merge key <<", n.Line))
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&doc)
+	return out
+}
+
+// TestRollbackStepsAreOneStep checks that rollback_auto's three run steps,
+// one per value of its when parameter, differ in nothing but when.
+func TestRollbackStepsAreOneStep(t *testing.T) {
+	o := parsed(t, nil)
+	runs := runSteps(o.Commands["rollback_auto"].Steps)
+	if len(runs) != 3 {
+		t.Fatalf("rollback_auto has %d run steps, want 3", len(runs))
+	}
+	whens := map[string]bool{}
+	var first string
+	for i, r := range runs {
+		c := map[string]any{}
+		for k, v := range r {
+			c[k] = v
+		}
+		whens[fmt.Sprint(c["when"])] = true
+		delete(c, "when")
+		b, _ := yaml.Marshal(c)
+		if i == 0 {
+			first = string(b)
+		} else if string(b) != first {
+			t.Errorf("rollback step %d differs from the first beyond when:\n%s\nvs\n%s", i+1, b, first)
+		}
+	}
+	if len(whens) != 3 || !whens["on_fail"] || !whens["always"] || !whens["on_success"] {
+		t.Errorf("when values %v, want on_fail, always, on_success", whens)
+	}
+}

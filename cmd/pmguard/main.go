@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/suggest"
 	"github.com/pmguard/pmguard/internal/verb"
 )
 
@@ -41,26 +44,37 @@ type app struct {
 
 type command struct {
 	summary string
+	example string // shown under pmguard help VERB
 	run     func(a *app, ctx context.Context, args []string) error
 }
 
 func (a *app) verbs() map[string]command {
 	return map[string]command{
-		"health":     {"poll health endpoints after a deploy", (*app).health},
-		"canary":     {"judge a canary's error rate and latency with a sequential test", (*app).canary},
-		"rollback":   {"trigger the rollback pipeline through the CircleCI API, exactly once", (*app).rollback},
-		"notify":     {"post Slack incident notices, one thread per incident", (*app).notify},
-		"postmortem": {"write the incident timeline and a blameless post-mortem draft", (*app).postmortem},
-		"dora":       {"compute DORA metrics from CircleCI history", (*app).dora},
-		"migrations": {"block migrations that would break the code still running", (*app).migrations},
-		"demo":       {"run the guards against a sample service on loopback", (*app).demo},
-		"version":    {"print version, commit and build date", (*app).printVersion},
+		"health": {"poll health endpoints after a deploy",
+			"pmguard health --endpoint https://api.example.com/health --retries 3 --interval 10s", (*app).health},
+		"canary": {"judge a canary's error rate and latency with a sequential test",
+			"pmguard canary --target https://canary.example.com/health --error-threshold 2% --latency 500ms", (*app).canary},
+		"rollback": {"trigger the rollback pipeline through the CircleCI API, exactly once",
+			"CIRCLE_TOKEN=... pmguard rollback --version previous --wait", (*app).rollback},
+		"notify": {"post Slack incident notices, one thread per incident",
+			"SLACK_ACCESS_TOKEN=... pmguard notify --channel C0123456789 --template DEPLOY_FAILED", (*app).notify},
+		"postmortem": {"write the incident timeline and a blameless post-mortem draft",
+			"pmguard postmortem --events events/ --incident incident.yml --out postmortem.md", (*app).postmortem},
+		"dora": {"compute DORA metrics from CircleCI history",
+			"CIRCLE_TOKEN=... pmguard dora --project-slug gh/acme/api --window 30d", (*app).dora},
+		"migrations": {"block migrations that would break the code still running",
+			"pmguard migrations --base origin/main --migrations 'db/migrate/*.sql'", (*app).migrations},
+		"demo": {"run the guards against a sample service on loopback",
+			"pmguard demo", (*app).demo},
+		"version": {"print version, commit and build date",
+			"pmguard version", (*app).printVersion},
 	}
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	a := &app{env: config.OSEnv(), stdout: os.Stdout, stderr: os.Stderr, version: version, commit: commit, date: date}
+	v, c, d := buildInfo(version, commit, date)
+	a := &app{env: config.OSEnv(), stdout: os.Stdout, stderr: os.Stderr, version: v, commit: c, date: d}
 	code := a.main(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
@@ -69,20 +83,38 @@ func main() {
 // main runs one verb and returns its exit code.
 func (a *app) main(ctx context.Context, args []string) int {
 	verbs := a.verbs()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		a.usage(verbs)
-		if len(args) == 0 {
-			return exitcode.BadInput
-		}
-		return exitcode.Pass
+		return exitcode.BadInput
 	}
-	if args[0] == "--version" || args[0] == "-v" {
+	switch args[0] {
+	case "-h", "--help", "help":
+		if len(args) > 1 && args[0] == "help" {
+			// pmguard help VERB is pmguard VERB --help.
+			args = []string{args[1], "--help"}
+			break
+		}
+		a.usage(verbs)
+		return exitcode.Pass
+	case "--version", "-v":
 		args[0] = "version"
 	}
 	v, ok := verbs[args[0]]
 	if !ok {
-		fmt.Fprintf(a.stderr, "pmguard: unknown verb %q; run pmguard --help for the list\n", args[0])
+		names := make([]string, 0, len(verbs))
+		for n := range verbs {
+			names = append(names, n)
+		}
+		hint := ""
+		if c := suggest.Closest(args[0], names); c != "" {
+			hint = fmt.Sprintf("; did you mean %q?", c)
+		}
+		fmt.Fprintf(a.stderr, "pmguard: unknown verb %q%s (pmguard help lists them)\n", args[0], hint)
 		return exitcode.BadInput
+	}
+	help := slices.ContainsFunc(args[1:], func(s string) bool { return s == "-h" || s == "--help" || s == "-help" })
+	if help {
+		fmt.Fprintf(a.stdout, "pmguard %s: %s\n\nExample:\n  %s\n\n", args[0], v.summary, v.example)
 	}
 	err := v.run(a, ctx, args[1:])
 	if errors.Is(err, config.ErrHelp) {
@@ -105,7 +137,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 }
 
 func (a *app) usage(verbs map[string]command) {
-	fmt.Fprintf(a.stdout, "pmguard %s: guard CircleCI deploys and turn incidents into post-mortems\n\nUsage: pmguard <verb> [flags]   (pmguard <verb> --help for its settings)\n\n", a.version)
+	fmt.Fprintf(a.stdout, "pmguard %s: guard CircleCI deploys and turn incidents into post-mortems\n\nUsage: pmguard <verb> [flags]   (pmguard help <verb> for its settings)\n\n", a.version)
 	names := make([]string, 0, len(verbs))
 	for n := range verbs {
 		names = append(names, n)
@@ -117,9 +149,51 @@ func (a *app) usage(verbs map[string]command) {
 	fmt.Fprintf(a.stdout, "\nExit codes: 0 pass, 1 verdict fail, 2 bad input, 3 could not run.\n")
 }
 
-func (a *app) printVersion(_ context.Context, _ []string) error {
+// printVersion takes no settings; any argument is a mistake worth saying.
+func (a *app) printVersion(_ context.Context, args []string) error {
+	if len(args) > 0 {
+		if args[0] == "-h" || args[0] == "--help" {
+			return config.ErrHelp
+		}
+		return config.Invalidf("pmguard version: unexpected argument %q: version takes none", args[0])
+	}
 	fmt.Fprintf(a.stdout, "pmguard %s (commit %s, built %s)\n", a.version, a.commit, a.date)
 	return nil
+}
+
+// buildInfo fills what the release did not stamp from what Go embeds in
+// every binary built from a module checkout: the module version and the VCS
+// revision and time.
+func buildInfo(version, commit, date string) (string, string, string) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version, commit, date
+	}
+	if version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		version = bi.Main.Version
+	}
+	modified := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			if commit == "none" {
+				commit = s.Value
+				if len(commit) > 12 {
+					commit = commit[:12]
+				}
+			}
+		case "vcs.time":
+			if date == "unknown" {
+				date = s.Value
+			}
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if modified && !strings.HasSuffix(commit, "-dirty") && commit != "none" {
+		commit += "-dirty"
+	}
+	return version, commit, date
 }
 
 // deps is the shared dependency set the verbs are built with.

@@ -70,7 +70,40 @@ func TestVerbTable(t *testing.T) {
 	if code != exitcode.BadInput || out != "" {
 		t.Errorf("unknown verb: exit %d stdout %q", code, out)
 	}
-	contains(t, "stderr", errOut, `unknown verb "deploy"`, "pmguard --help")
+	contains(t, "stderr", errOut, `unknown verb "deploy"`, "pmguard help")
+}
+
+// TestCLIConventions: help VERB, suggestions for mistyped verbs and flags
+// spelled as typed, version rejecting arguments.
+func TestCLIConventions(t *testing.T) {
+	code, out, _ := invoke(t, nil, "help", "health")
+	if code != exitcode.Pass {
+		t.Fatalf("help health: exit %d", code)
+	}
+	contains(t, "help health", out, "pmguard health: poll health endpoints", "Example:\n  pmguard health --endpoint", "Settings:\n  --endpoint", "Reports:\n")
+	if strings.Index(out, "Settings:") > strings.Index(out, "Reports:") {
+		t.Errorf("the verb's own settings must come before the shared groups:\n%s", out)
+	}
+	code, _, errOut := invoke(t, nil, "helth")
+	if code != exitcode.BadInput {
+		t.Errorf("helth: exit %d", code)
+	}
+	contains(t, "helth", errOut, `did you mean "health"?`)
+	code, _, errOut = invoke(t, nil, "health", "--endpont", "https://x.example/health")
+	if code != exitcode.BadInput {
+		t.Errorf("--endpont: exit %d", code)
+	}
+	contains(t, "--endpont", errOut, "unknown flag --endpont; did you mean --endpoint?")
+	_, _, errOut = invoke(t, nil, "health", "-endpont", "https://x.example/health")
+	contains(t, "-endpont", errOut, "unknown flag -endpont;")
+	code, _, errOut = invoke(t, nil, "health", "https://x.example/health")
+	if code != exitcode.BadInput {
+		t.Errorf("positional URL: exit %d", code)
+	}
+	contains(t, "positional", errOut, `unexpected argument "https://x.example/health"`)
+	if code, _, _ := invoke(t, nil, "version", "--bogus"); code != exitcode.BadInput {
+		t.Errorf("version --bogus: exit %d", code)
+	}
 }
 
 // TestHealthHelp: --help lists every setting's flag, env var and default,
@@ -140,8 +173,9 @@ func TestHealthExitCodes(t *testing.T) {
 		{"healthy from env", map[string]string{"PMGUARD_HEALTH_ENDPOINTS": good + "/a\n" + good + "/b 200"}, nil, exitcode.Pass, "PASS: 2 endpoint(s) healthy", ""},
 		{"unhealthy", nil, []string{"--endpoint", good, "--endpoint", bad, "--retries", "1", "--interval", "1ms"}, exitcode.Fail, "FAIL",
 			"pmguard health: FAIL: 1 of 2 endpoint(s) failed: " + bad + " (status 503, want 200 after 2 attempt(s)"},
-		{"report cannot be written", nil, []string{"--endpoint", good, "--junit", file + "/junit.xml"}, exitcode.CouldNotRun, "", "a-file/junit.xml"},
-		{"event log cannot be opened", map[string]string{"PMGUARD_EVENTS_FILE": file + "/events.jsonl"}, []string{"--endpoint", good}, exitcode.CouldNotRun, "", "event log"},
+		// An output that cannot be written is bad input, found before any request.
+		{"report cannot be written", nil, []string{"--endpoint", good, "--junit", file + "/junit.xml"}, exitcode.BadInput, "", "a-file/junit.xml"},
+		{"event log cannot be opened", map[string]string{"PMGUARD_EVENTS_FILE": file + "/events.jsonl"}, []string{"--endpoint", good}, exitcode.BadInput, "", "PMGUARD_EVENTS_FILE"},
 		{"unexpected argument", nil, []string{"--endpoint", good, "extra"}, exitcode.BadInput, "", `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
@@ -226,7 +260,7 @@ func TestHealthBadInput(t *testing.T) {
 		{"bad method", nil, []string{"--method", "GET /"},
 			[]string{"invalid method", "--method", "PMGUARD_HEALTH_METHOD", "accepted: GET, HEAD, POST"}},
 		{"unknown flag", nil, []string{"--retry", "3"},
-			[]string{"pmguard health:", "flag provided but not defined: -retry", "pmguard health --help"}},
+			[]string{"pmguard health:", "unknown flag --retry; did you mean --retries?", "pmguard help health"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

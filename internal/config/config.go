@@ -20,11 +20,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/pmguard/pmguard/internal/suggest"
 	"github.com/sethvargo/go-envconfig"
 )
 
@@ -61,9 +64,10 @@ type field struct {
 	def     string
 	form    string
 	isBool  bool
-	isList  bool    // a repeated flag adds a line; for any other a repeat replaces
-	addr    uintptr // the field's address in the loaded settings, for Invalid
-	goType  reflect.Type
+	isList  bool          // a repeated flag adds a line; for any other a repeat replaces
+	val     reflect.Value // the field in the loaded settings
+	group   string        // the help section
+	check   string        // "writable": an output file whose directory must exist
 	typname string
 }
 
@@ -96,7 +100,11 @@ func Load(ctx context.Context, verb string, args []string, env Env, dst any, hel
 			s.Usage(helpOut)
 			return s, nil, ErrHelp
 		}
-		return s, nil, Invalidf("pmguard %s: %v (see pmguard %s --help)", verb, err, verb)
+		return s, nil, s.flagError(err, args)
+	}
+	if rest := fs.Args(); len(rest) > 0 {
+		return s, nil, Invalidf("pmguard %s: unexpected argument %q: settings are --flags or PMGUARD_%s_* env vars (see pmguard help %s)",
+			verb, rest[0], strings.ToUpper(verb), verb)
 	}
 
 	lookup := &settingsLookuper{prefix: prefix, given: given, env: env}
@@ -104,7 +112,75 @@ func Load(ctx context.Context, verb string, args []string, env Env, dst any, hel
 	if err != nil {
 		return s, nil, s.wrap(err, lookup, lookup.last)
 	}
-	return s, fs.Args(), nil
+	return s, nil, s.checkPaths()
+}
+
+// checkPaths makes sure every output file can be written before the verb
+// does any work: a report that cannot be written must not cost a whole
+// canary analysis first.
+func (s *Set) checkPaths() error {
+	for _, f := range s.fields {
+		if f.check != "writable" {
+			continue
+		}
+		path := strings.TrimSpace(f.val.String())
+		if path == "" {
+			continue
+		}
+		if err := writable(path); err != nil {
+			return s.invalid(f, path, err.Error())
+		}
+	}
+	return nil
+}
+
+// writable checks that path's directory exists (or can be created) and
+// takes new files, and that path is not a directory.
+func writable(path string) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return errors.New("is a directory")
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("its directory %s cannot be created: %v", dir, unwrapPathError(err))
+	}
+	f, err := os.CreateTemp(dir, ".pmguard-check-*")
+	if err != nil {
+		return fmt.Errorf("its directory %s is not writable: %v", dir, unwrapPathError(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// flagError rewrites the flag package's message ("flag provided but not
+// defined: -bogus") to name the flag as it was typed, with the nearest
+// known flag.
+func (s *Set) flagError(err error, args []string) error {
+	msg := err.Error()
+	name, unknown := strings.CutPrefix(msg, "flag provided but not defined: -")
+	if !unknown {
+		if i := strings.Index(msg, ": -"); i >= 0 { // "invalid value ... for flag -x: ..."
+			name = strings.TrimPrefix(msg[i+2:], "-")
+		}
+		return Invalidf("pmguard %s: %s (see pmguard help %s)", s.verb, strings.Replace(msg, " -", " --", 1), s.verb)
+	}
+	typed := "--" + name
+	for _, a := range args {
+		if a == "-"+name || strings.HasPrefix(a, "-"+name+"=") {
+			typed = "-" + name
+		}
+	}
+	var flags []string
+	for _, f := range s.fields {
+		if f.flag != "" {
+			flags = append(flags, f.flag)
+		}
+	}
+	hint := ""
+	if c := suggest.Closest(name, flags); c != "" {
+		hint = fmt.Sprintf("; did you mean --%s?", c)
+	}
+	return Invalidf("pmguard %s: unknown flag %s%s (see pmguard help %s)", s.verb, typed, hint, s.verb)
 }
 
 func (s *Set) collect(v reflect.Value, prefix string) error {
@@ -131,8 +207,9 @@ func (s *Set) collect(v reflect.Value, prefix string) error {
 			form:    sf.Tag.Get("form"),
 			isBool:  sf.Type.Kind() == reflect.Bool,
 			isList:  sf.Type.Kind() == reflect.Slice,
-			goType:  sf.Type,
-			addr:    v.Field(i).Addr().Pointer(),
+			val:     v.Field(i),
+			group:   sf.Tag.Get("group"),
+			check:   sf.Tag.Get("check"),
 			typname: typeName(sf.Type),
 		}
 		if !strings.HasPrefix(key, "PMGUARD_") {
@@ -310,7 +387,7 @@ func (s *Set) Invalid(setting any, value, cause, form string) error {
 		addr = rv.Pointer()
 	}
 	for _, f := range s.fields {
-		if f.name == name && name != "" || addr != 0 && f.addr == addr {
+		if f.name == name && name != "" || addr != 0 && f.val.Addr().Pointer() == addr {
 			e := s.invalid(f, value, cause).(*InputError)
 			if form != "" {
 				e.Form = form
@@ -331,15 +408,36 @@ func (s *Set) EnvVar(name string) string {
 	return ""
 }
 
-// Usage prints every flag with its env var, accepted form and default.
+// Usage prints every flag with its env var, accepted form and default,
+// grouped by the settings' group tags in the order they are declared.
 func (s *Set) Usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: pmguard %s [flags]\n\nEvery flag has an env var; flags override env, env overrides defaults.\n\n", s.verb)
-	fields := append([]*field(nil), s.fields...)
-	sort.SliceStable(fields, func(i, j int) bool { return fields[i].flag < fields[j].flag })
-	for _, f := range fields {
+	fmt.Fprintf(w, "Usage: pmguard %s [flags]\n\nEvery flag has an env var; flags override env, env overrides defaults.\n", s.verb)
+	var groups []string
+	byGroup := map[string][]*field{}
+	for _, f := range s.fields {
 		if f.flag == "" {
 			continue
 		}
+		g := f.group
+		if g == "" {
+			g = "Settings"
+		}
+		if byGroup[g] == nil {
+			groups = append(groups, g)
+		}
+		byGroup[g] = append(byGroup[g], f)
+	}
+	// The verb's own settings first, then the shared groups (event log,
+	// reports) that every verb embeds.
+	sort.SliceStable(groups, func(i, j int) bool { return groups[i] == "Settings" && groups[j] != "Settings" })
+	for _, g := range groups {
+		fmt.Fprintf(w, "\n%s:\n", g)
+		s.usageOf(w, byGroup[g])
+	}
+}
+
+func (s *Set) usageOf(w io.Writer, fields []*field) {
+	for _, f := range fields {
 		fmt.Fprintf(w, "  --%s %s\n", f.flag, f.typname)
 		fmt.Fprintf(w, "        %s\n", f.usage)
 		extra := "env " + f.env

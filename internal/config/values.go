@@ -298,11 +298,11 @@ func Quote(words ...string) string {
 
 // Shared holds the settings every verb has.
 type Shared struct {
-	EventsFile string `env:"PMGUARD_EVENTS_FILE" flag:"events-file" usage:"append events to this JSON Lines file (store it as an artifact)"`
+	EventsFile string `env:"PMGUARD_EVENTS_FILE" flag:"events-file" check:"writable" group:"Event log" usage:"append events to this JSON Lines file (store it as an artifact)"`
 }
 
 // Reports holds the report files of a verb that makes a verdict.
 type Reports struct {
-	JSON  string `env:"JSON" orb:"report_path" flag:"json" usage:"write a JSON report to this file"`
-	JUnit string `env:"JUNIT" orb:"junit_path" flag:"junit" usage:"write a JUnit XML report to this file (for store_test_results)"`
+	JSON  string `env:"JSON" orb:"report_path" flag:"json" check:"writable" group:"Reports" usage:"write a JSON report to this file"`
+	JUnit string `env:"JUNIT" orb:"junit_path" flag:"junit" check:"writable" group:"Reports" usage:"write a JUnit XML report to this file (for store_test_results)"`
 }

@@ -2,7 +2,7 @@ package dora
 
 import (
 	"context"
-	"net/http"
+	"fmt"
 	"path"
 	"sort"
 	"strings"
@@ -10,15 +10,18 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pmguard/pmguard/internal/clock"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pmguard/pmguard/internal/circleci"
-	"github.com/pmguard/pmguard/internal/httpx"
 )
 
 // maxBaselinePages bounds the walk past the window's start looking for the
 // last successful deploy before it (the lead-time baseline).
 const maxBaselinePages = 10
+
+// maxPipelinePages bounds the whole walk: 5000 pages of 20 are 100,000
+// pipelines, far more than any window holds.
+const maxPipelinePages = 5000
 
 // History is what was fetched: the deploy workflow runs, one small record
 // each, however many pipelines were read.
@@ -34,6 +37,7 @@ type fetchOptions struct {
 	Workflows    []string // names or globs
 	Start, End   time.Time
 	Concurrency  int
+	MaxPages     int // 0: maxPipelinePages
 }
 
 // matches reports whether a workflow name matches one of the patterns.
@@ -47,61 +51,61 @@ func matches(name string, patterns []string) bool {
 }
 
 // fetchHistory walks the branch's pipelines newest first, page by page,
-// while Concurrency workers fetch each pipeline's workflows. Pages are
-// processed as they arrive and dropped: memory holds the deploy records and
-// at most a few pages in flight, whatever the history's size. The walk stops
+// while up to Concurrency requests fetch each pipeline's workflows. Pages
+// are processed as they arrive and dropped: memory holds the deploy records
+// and the pipelines in flight, whatever the history's size. The walk stops
 // at the first page older than the window once a successful deploy before
-// the window (the baseline) is known.
+// the window (the baseline) is known. The first error cancels the rest.
 func fetchHistory(ctx context.Context, c *circleci.Client, o fetchOptions) (*History, error) {
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan circleci.Pipeline, 2*o.Concurrency)
+	if o.MaxPages < 1 {
+		o.MaxPages = maxPipelinePages
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.Concurrency)
 	h := &History{}
 	var mu sync.Mutex
-	var firstErr error
 	var baseline atomic.Bool
-	setErr := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-			cancel()
+	fetch := func(p circleci.Pipeline) error {
+		wfs, err := c.Pipelines.Workflows(gctx, p.ID)
+		if err != nil {
+			return err
 		}
-		mu.Unlock()
-	}
-	var wg sync.WaitGroup
-	for range o.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range work {
-				wfs, err := c.Pipelines.Workflows(ctx, p.ID)
-				if err != nil {
-					setErr(err)
-					continue
-				}
-				recs := deploysOf(&p, wfs, o.Workflows)
-				mu.Lock()
-				for _, d := range recs {
-					if d.Status == "success" && d.Finished.Before(o.Start) {
-						baseline.Store(true)
-					}
-					h.Deploys = append(h.Deploys, d)
-				}
-				mu.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, d := range deploysOf(&p, wfs, o.Workflows) {
+			if d.Status == "success" && d.Finished.Before(o.Start) {
+				baseline.Store(true)
 			}
-		}()
+			h.Deploys = append(h.Deploys, d)
+		}
+		return nil
 	}
+	walkErr := walkPipelines(gctx, c, o, h, &baseline, func(p circleci.Pipeline) { g.Go(func() error { return fetch(p) }) })
+	err := g.Wait()
+	if err == nil {
+		err = walkErr
+	}
+	h.Calls = c.Calls()
+	sort.SliceStable(h.Deploys, func(i, j int) bool { return h.Deploys[i].Created.Before(h.Deploys[j].Created) })
+	return h, err
+}
 
+// walkPipelines hands each pipeline of the window to start (which blocks
+// while Concurrency fetches are in flight) with the CircleCI client's page
+// iterator, which ends with an error on a page token it was already given.
+// The walk is bounded by MaxPages, so an API that keeps answering with new
+// tokens ends with an error too instead of running for ever.
+func walkPipelines(ctx context.Context, c *circleci.Client, o fetchOptions, h *History, baseline *atomic.Bool, start func(circleci.Pipeline)) error {
 	pastStart := 0
-	var walkErr error
-walk:
 	for page, err := range c.Pipelines.Pages(ctx, o.Slug, &circleci.ListPipelinesOptions{Branch: o.Branch}, 0) {
 		if err != nil {
-			walkErr = err
-			break
+			return err
+		}
+		if h.Pages == o.MaxPages {
+			return fmt.Errorf("stopped after %d pages of pipelines without reaching %s, the window's start (the API keeps sending next_page_token)", h.Pages, o.Start.Format(time.DateOnly))
 		}
 		h.Pages++
 		older := true
@@ -112,28 +116,20 @@ walk:
 			if !p.CreatedAt.Before(o.End) {
 				continue
 			}
-			h.Pipelines++
-			select {
-			case work <- p:
-			case <-ctx.Done():
-				break walk
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
+			h.Pipelines++
+			start(p)
 		}
 		if older {
 			pastStart++
 			if baseline.Load() || pastStart > maxBaselinePages {
-				break
+				return nil
 			}
 		}
 	}
-	close(work)
-	wg.Wait()
-	h.Calls = c.Calls()
-	if walkErr != nil && firstErr == nil {
-		firstErr = walkErr
-	}
-	sort.SliceStable(h.Deploys, func(i, j int) bool { return h.Deploys[i].Created.Before(h.Deploys[j].Created) })
-	return h, firstErr
+	return nil
 }
 
 // deploysOf keeps the pipeline's workflows that are the deploy workflow.
@@ -176,78 +172,4 @@ func paramBool(p *circleci.Pipeline, name string) bool {
 		return x == "true"
 	}
 	return false
-}
-
-// Throttle is an http.RoundTripper that keeps pmguard within CircleCI's
-// rate limits across all concurrent requests: when any request is answered
-// 429, every request waits out its Retry-After (CircleCI publishes no fixed
-// limit, it answers 429 with Retry-After); MaxRPS, when set, also spaces
-// requests evenly.
-type Throttle struct {
-	Next   http.RoundTripper
-	MaxRPS float64
-	Now    func() time.Time
-	Sleep  func(ctx context.Context, d time.Duration) error
-
-	mu         sync.Mutex
-	pauseUntil time.Time
-	nextSlot   time.Time
-	paused     atomic.Int64
-}
-
-// Paused is how many times a 429 paused every request.
-func (t *Throttle) Paused() int64 { return t.paused.Load() }
-
-func (t *Throttle) now() time.Time {
-	if t.Now != nil {
-		return t.Now()
-	}
-	return time.Now()
-}
-
-func (t *Throttle) sleep(ctx context.Context, d time.Duration) error {
-	if t.Sleep != nil {
-		return t.Sleep(ctx, d)
-	}
-	return clock.Sleep(ctx, d)
-}
-
-// RoundTrip waits for the shared pause and the next free slot, then sends.
-func (t *Throttle) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.mu.Lock()
-	now := t.now()
-	at := now
-	if t.pauseUntil.After(at) {
-		at = t.pauseUntil
-	}
-	if t.MaxRPS > 0 {
-		if t.nextSlot.After(at) {
-			at = t.nextSlot
-		}
-		t.nextSlot = at.Add(time.Duration(float64(time.Second) / t.MaxRPS))
-	}
-	t.mu.Unlock()
-	if wait := at.Sub(now); wait > 0 {
-		if err := t.sleep(req.Context(), wait); err != nil {
-			return nil, err
-		}
-	}
-	next := t.Next
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	resp, err := next.RoundTrip(req)
-	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
-		d, ok := httpx.RetryAfter(resp.Header, t.now())
-		if !ok || d <= 0 {
-			d = time.Second
-		}
-		t.mu.Lock()
-		if until := t.now().Add(d); until.After(t.pauseUntil) {
-			t.pauseUntil = until
-			t.paused.Add(1)
-		}
-		t.mu.Unlock()
-	}
-	return resp, err
 }

@@ -28,7 +28,11 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	r := Compute(syntheticInput())
 	file := filepath.Join(t.TempDir(), "dora.html")
-	if err := os.WriteFile(file, r.HTML(Scope{Project: `gh/acme/<shop>`, Workflow: "deploy", Branch: "main"}), 0o644); err != nil {
+	page, err := r.HTML(Scope{Project: `gh/acme/<shop>`, Workflow: "deploy", Branch: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, page, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -81,8 +81,8 @@ type CIRecovery struct {
 	WindowEnd   time.Time     `json:"window_end,omitzero"`
 }
 
-// Report is the computed metrics.
-type Report struct {
+// Figures are the computed metrics (the JSON report's body).
+type Figures struct {
 	Start          time.Time      `json:"window_start"`
 	End            time.Time      `json:"window_end"`
 	Days           float64        `json:"window_days"`
@@ -189,12 +189,12 @@ type Trend struct {
 //     restored a failed deployment: unplanned deploys caused by an incident;
 //   - lead time is per commit: author time to the end of the first
 //     successful deployment that shipped it.
-func Compute(in Input) *Report {
+func Compute(in Input) *Figures {
 	loc := in.Location
 	if loc == nil {
 		loc = time.UTC
 	}
-	r := &Report{Start: in.Start, End: in.End, Days: in.End.Sub(in.Start).Hours() / 24, BandSource: Source,
+	r := &Figures{Start: in.Start, End: in.End, Days: in.End.Sub(in.Start).Hours() / 24, BandSource: Source,
 		CIRecovery: in.CIRecovery, Notes: in.Notes, Location: loc}
 
 	var all []Deploy
@@ -386,7 +386,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // weeks buckets the window into 7-day weeks from its start; the last week
 // takes the days left over (a 30-day window has four weeks, the last of 9
 // days), so no bucket is a stub that would skew the trend.
-func (r *Report) weeks(rework map[string]bool, failed map[string]string, key func(Deploy) string) {
+func (r *Figures) weeks(rework map[string]bool, failed map[string]string, key func(Deploy) string) {
 	n := int(math.Floor(r.Days / 7))
 	if n < 1 {
 		n = 1
@@ -434,7 +434,7 @@ func (r *Report) weeks(rework map[string]bool, failed map[string]string, key fun
 
 // trend compares the window's first half of weeks with its second half. A
 // change of less than 10% is steady.
-func (r *Report) trend() {
+func (r *Figures) trend() {
 	n := len(r.Weeks)
 	if n < 2 {
 		r.Trend = Trend{Unknown, Unknown, Unknown, Unknown, Unknown}

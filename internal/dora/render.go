@@ -1,13 +1,17 @@
 package dora
 
 import (
+	_ "embed"
 	"fmt"
-	"html"
+	"html/template"
 	"io"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/pmguard/pmguard/internal/htmlpage"
 )
 
 // Scope says what the report covers.
@@ -17,9 +21,13 @@ type Scope struct {
 	Branch   string `json:"branch"`
 }
 
-type row struct{ metric, value, band, trend string }
+// row is one metric's line in every rendering.
+type row struct{ Metric, Value, Band, Trend string }
 
-func (r *Report) rows() []row {
+// Class is the row's CSS class, its level's first word.
+func (x row) Class() string { return strings.Fields(x.Band)[0] }
+
+func (r *Figures) rows() []row {
 	f, l, c, rc, rw := r.Frequency, r.LeadTime, r.ChangeFailRate, r.Recovery, r.Rework
 	lead := "no commits measured"
 	if l.Changes > 0 {
@@ -44,7 +52,7 @@ func (r *Report) rows() []row {
 	}
 }
 
-func (r *Report) ciRecoveryText() string {
+func (r *Figures) ciRecoveryText() string {
 	if r.CIRecovery == nil {
 		return ""
 	}
@@ -57,12 +65,12 @@ func (r *Report) ciRecoveryText() string {
 }
 
 // Text writes the table people read in the job's output.
-func (r *Report) Text(w io.Writer, s Scope) {
+func (r *Figures) Text(w io.Writer, s Scope) {
 	fmt.Fprintf(w, "DORA metrics for %s, workflow %s on %s, %s to %s (%s days)\n\n", s.Project, s.Workflow, orAll(s.Branch),
 		r.Start.Format(time.DateOnly), r.End.Format(time.DateOnly), num(r.Days))
 	fmt.Fprintf(w, "%-32s %-58s %-28s %s\n", "METRIC", "VALUE", "DORA LEVEL", "TREND")
 	for _, x := range r.rows() {
-		fmt.Fprintf(w, "%-32s %-58s %-28s %s\n", x.metric, x.value, x.band, x.trend)
+		fmt.Fprintf(w, "%-32s %-58s %-28s %s\n", x.Metric, x.Value, x.Band, x.Trend)
 	}
 	if t := r.ciRecoveryText(); t != "" {
 		fmt.Fprintf(w, "\n%s\n", t)
@@ -74,14 +82,14 @@ func (r *Report) Text(w io.Writer, s Scope) {
 }
 
 // Markdown renders the report with a weekly table and a Mermaid chart.
-func (r *Report) Markdown(s Scope) string {
+func (r *Figures) Markdown(s Scope) string {
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
 	w("# DORA metrics: %s\n\n", md(s.Project))
 	w("Workflow `%s` on `%s`, %s to %s (%s days). Levels: %s.\n\n", code(s.Workflow), code(orAll(s.Branch)), r.Start.Format(time.DateOnly), r.End.Format(time.DateOnly), num(r.Days), md(r.BandSource))
 	w("| Metric | Value | DORA level | Trend |\n|---|---|---|---|\n")
 	for _, x := range r.rows() {
-		w("| %s | %s | %s | %s |\n", x.metric, md(x.value), x.band, x.trend)
+		w("| %s | %s | %s | %s |\n", x.Metric, md(x.Value), x.Band, x.Trend)
 	}
 	if t := r.ciRecoveryText(); t != "" {
 		w("\n%s\n", md(t))
@@ -125,7 +133,7 @@ var definitions = []string{
 }
 
 // mermaid is a bar chart of deploys per week with the failed ones as a line.
-func (r *Report) mermaid() string {
+func (r *Figures) mermaid() string {
 	var labels, deploys, failed []string
 	top := 1
 	for _, wk := range r.Weeks {
@@ -140,85 +148,78 @@ func (r *Report) mermaid() string {
 		strings.Join(labels, ", "), top, strings.Join(deploys, ", "), strings.Join(failed, ", "))
 }
 
+//go:embed dora.html.tmpl
+var pageText string
+
+var page = sync.OnceValues(func() (*htmlpage.Page, error) {
+	return htmlpage.Parse("dora", pageText, template.FuncMap{
+		"orAll": orAll, "num": num, "optDur": optDur, "week": weekLabel,
+		"date": func(t time.Time) string { return t.Format(time.DateOnly) },
+		"f1":   func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+	})
+})
+
 // HTML renders one self-contained page with an inline SVG chart.
-func (r *Report) HTML(s Scope) []byte {
-	var b strings.Builder
-	e := html.EscapeString
-	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
-	w(`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">`)
-	w(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`)
-	w(`<title>DORA metrics: %s</title><style>`, e(s.Project))
-	w(`body{font:15px/1.5 -apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#1f2328;max-width:1000px;margin:2em auto;padding:0 1.5em}`)
-	w(`table{border-collapse:collapse;width:100%%;margin:1em 0}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left}th{background:#f6f8fa}`)
-	w(`.elite{color:#1a7f37;font-weight:600}.high{color:#0969da;font-weight:600}.medium{color:#9a6700;font-weight:600}.low{color:#cf222e;font-weight:600}`)
-	w(`svg text{font:12px sans-serif;fill:#1f2328}.bar{fill:#54aeff}.fail{fill:#cf222e}.rework{fill:#bf8700}.axis{stroke:#59636e}.note{color:#59636e}`)
-	w(`</style></head><body>`)
-	w(`<h1>DORA metrics: %s</h1>`, e(s.Project))
-	w(`<p>Workflow <code>%s</code> on <code>%s</code>, %s to %s (%s days).</p>`, e(s.Workflow), e(orAll(s.Branch)), r.Start.Format(time.DateOnly), r.End.Format(time.DateOnly), num(r.Days))
-	w(`<table id="metrics"><tr><th>Metric</th><th>Value</th><th>DORA level</th><th>Trend</th></tr>`)
-	for _, x := range r.rows() {
-		cls := strings.Fields(x.band)[0]
-		w(`<tr><td>%s</td><td>%s</td><td class="%s">%s</td><td>%s</td></tr>`, e(x.metric), e(x.value), e(cls), e(x.band), e(x.trend))
+func (r *Figures) HTML(s Scope) ([]byte, error) {
+	p, err := page()
+	if err != nil {
+		return nil, err
 	}
-	w(`</table>`)
-	if t := r.ciRecoveryText(); t != "" {
-		w(`<p id="ci-recovery">%s</p>`, e(t))
-	}
-	w(`<h2>Weekly</h2>%s`, r.svg())
-	w(`<table id="weeks"><tr><th>Week of</th><th>Deploys</th><th>Failed</th><th>Rework</th><th>Lead time (median)</th><th>Recovery (median)</th></tr>`)
-	for _, wk := range r.Weeks {
-		w(`<tr><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td><td>%s</td></tr>`, weekLabel(wk), wk.Deploys, wk.Failed, wk.Rework, optDur(wk.LeadMedian), optDur(wk.RecoveryMedian))
-	}
-	w(`</table><h2>How these are measured</h2><ul>`)
+	var defs []definition
 	for _, d := range definitions {
-		d = e(d)
-		for strings.Contains(d, "**") {
-			d = strings.Replace(d, "**", "<strong>", 1)
-			d = strings.Replace(d, "**", "</strong>", 1)
-		}
-		w(`<li>%s</li>`, d)
+		term, text, _ := strings.Cut(strings.TrimPrefix(d, "**"), "**")
+		defs = append(defs, definition{term, text})
 	}
-	w(`</ul><p class="note">Levels: %s.</p>`, e(r.BandSource))
-	for _, n := range r.Notes {
-		w(`<p class="note">Note: %s</p>`, e(n))
-	}
-	w(`</body></html>`)
-	return []byte(b.String())
+	return p.Render("DORA metrics: "+s.Project, struct {
+		*Figures
+		Scope       Scope
+		Rows        []row
+		CIText      string
+		Chart       *chart
+		Definitions []definition
+	}{r, s, r.rows(), r.ciRecoveryText(), r.chart(), defs})
 }
 
-// svg draws deploys per week as bars, the failed and rework ones stacked in
-// their colours.
-func (r *Report) svg() string {
+// definition is one "**Term**: text" line of definitions.
+type definition struct{ Term, Text string }
+
+// chart is the geometry of the weekly SVG chart: deploys per week as bars,
+// the failed and rework ones stacked in their colours.
+type chart struct {
+	Width, Height, Left, Right, Base, TopLabel, Legend float64
+	Max                                                int
+	Bars                                               []bar
+}
+
+type bar struct {
+	X, Y, W, H, FailY, FailH, ReworkY, ReworkH, Mid, CountY, LabelY float64
+	Deploys, Failed, Rework                                         int
+	Label                                                           string
+}
+
+func (r *Figures) chart() *chart {
 	const width, height, left, bottom, top = 900.0, 260.0, 40.0, 40.0, 20.0
 	n := len(r.Weeks)
 	if n == 0 {
-		return ""
+		return nil
 	}
-	maxD := 1
+	c := &chart{Width: width, Height: height, Left: left, Right: width - 10, Base: height - bottom, TopLabel: top + 4, Legend: height - 6, Max: 1}
 	for _, wk := range r.Weeks {
-		maxD = max(maxD, wk.Deploys)
+		c.Max = max(c.Max, wk.Deploys)
 	}
 	plotH := height - bottom - top
 	slot := (width - left - 10) / float64(n)
 	barW := math.Max(4, slot*0.6)
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg id="weekly-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" width="100%%" role="img"><title>Deployments per week</title>`, width, height)
-	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" class="axis"/>`, left, height-bottom, width-10, height-bottom)
-	fmt.Fprintf(&b, `<text x="4" y="%.0f">%d</text><text x="4" y="%.0f">0</text>`, top+4, maxD, height-bottom)
+	h := func(n int) float64 { return plotH * float64(n) / float64(c.Max) }
 	for i, wk := range r.Weeks {
 		x := left + slot*float64(i) + (slot-barW)/2
-		hAll := plotH * float64(wk.Deploys) / float64(maxD)
-		hFail := plotH * float64(wk.Failed) / float64(maxD)
-		hRework := plotH * float64(min(wk.Rework, wk.Deploys-wk.Failed)) / float64(maxD)
-		y := height - bottom - hAll
-		fmt.Fprintf(&b, `<g class="week"><rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%d deploys</title></rect>`, x, y, barW, hAll, wk.Deploys)
-		fmt.Fprintf(&b, `<rect class="fail" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%d failed</title></rect>`, x, height-bottom-hFail, barW, hFail, wk.Failed)
-		fmt.Fprintf(&b, `<rect class="rework" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%d rework</title></rect>`, x, height-bottom-hFail-hRework, barW, hRework, wk.Rework)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%d</text>`, x+barW/2, y-4, wk.Deploys)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text></g>`, x+barW/2, height-bottom+16, html.EscapeString(wk.Start.Format("Jan 2")))
+		hAll, hFail, hRework := h(wk.Deploys), h(wk.Failed), h(min(wk.Rework, wk.Deploys-wk.Failed))
+		c.Bars = append(c.Bars, bar{X: x, Y: c.Base - hAll, W: barW, H: hAll,
+			FailY: c.Base - hFail, FailH: hFail, ReworkY: c.Base - hFail - hRework, ReworkH: hRework,
+			Mid: x + barW/2, CountY: c.Base - hAll - 4, LabelY: c.Base + 16,
+			Deploys: wk.Deploys, Failed: wk.Failed, Rework: wk.Rework, Label: wk.Start.Format("Jan 2")})
 	}
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">bars: deployments; red: failed; amber: rework</text></svg>`, left, height-6)
-	return b.String()
+	return c
 }
 
 func orAll(branch string) string {

@@ -3,11 +3,14 @@ package dora
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,7 +74,7 @@ func syntheticRepo(t *testing.T) (string, map[string]string) {
 	return gitRepo(t, order)
 }
 
-func runSynthetic(t *testing.T, concurrency int, pageSize int) (*Report, string, string) {
+func runSynthetic(t *testing.T, concurrency int, pageSize int) (*Figures, string, string) {
 	t.Helper()
 	s := circlecitest.New(t, fake.Options{Token: token, PageSize: pageSize, Now: func() time.Time { return ts("2026-11-16 00:00") }})
 	ids, dir := seedSynthetic(t, s)
@@ -82,10 +85,11 @@ func runSynthetic(t *testing.T, concurrency int, pageSize int) (*Report, string,
 	}
 	out := t.TempDir()
 	var stdout bytes.Buffer
-	r, err := Run(context.Background(), Options{Project: slug, Branch: "main", Workflows: []string{"deploy-*"}, Window: 14 * 24 * time.Hour,
+	o := &Options{Project: slug, Branch: "main", Workflows: []string{"deploy-*"}, Window: 14 * 24 * time.Hour,
 		GitDir: dir, EventFile: []string{evFile}, JSON: filepath.Join(out, "dora.json"), Markdown: filepath.Join(out, "dora.md"),
 		HTML: filepath.Join(out, "dora.html"), Concurrency: concurrency, CircleCI: s.Client(t),
-		Now: func() time.Time { return ts("2026-11-16 00:00") }, Stdout: &stdout})
+		Now: func() time.Time { return ts("2026-11-16 00:00") }, Stdout: &stdout}
+	r, err := o.measure(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,70 +138,114 @@ func TestStandinSynthetic(t *testing.T) {
 	}
 }
 
-// A 429 pauses every request for its Retry-After, once, and the history is
-// still read whole.
-func TestThrottleOn429(t *testing.T) {
-	s := circlecitest.New(t, fake.Options{Token: token, PageSize: 3, Now: func() time.Time { return ts("2026-11-16 00:00") }})
-	seedSynthetic(t, s)
-	s.Inject(fake.Fault{Method: "GET", Path: "/pipeline/", Status: 429, RetryAfter: "7", Times: 1})
-	var mu sync.Mutex
-	var waits []time.Duration
-	th := &Throttle{Next: httpx.NewTransport(nil), Sleep: func(_ context.Context, d time.Duration) error {
-		mu.Lock()
-		waits = append(waits, d)
-		mu.Unlock()
-		return nil
-	}}
-	hc := httpx.New(httpx.Options{Retries: 3, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond, Transport: th})
+// fastHTTP is pmguard's policy with millisecond backoff, its pause and
+// retry lines collected.
+func fastHTTP(log *lines) *httpx.Client {
+	return httpx.New(httpx.Options{Retries: 3, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond, Log: log.add})
+}
+
+type lines struct {
+	mu sync.Mutex
+	l  []string
+}
+
+func (l *lines) add(s string) { l.mu.Lock(); l.l = append(l.l, s); l.mu.Unlock() }
+
+func (l *lines) String() string { l.mu.Lock(); defer l.mu.Unlock(); return strings.Join(l.l, "\n") }
+
+func standinClient(t *testing.T, s *circlecitest.Server, hc *httpx.Client) *circleci.Client {
+	t.Helper()
 	c, err := circleci.New(circleci.Options{Host: s.URL(), Token: s.Token(), HTTP: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := fetchHistory(context.Background(), c, fetchOptions{Slug: slug, Branch: "main", Workflows: []string{"deploy-production"},
-		Start: ts("2026-11-02 00:00"), End: ts("2026-11-16 00:00"), Concurrency: 4})
+	return c
+}
+
+var syntheticWindow = fetchOptions{Slug: slug, Branch: "main", Workflows: []string{"deploy-production"},
+	Start: ts("2026-11-02 00:00"), End: ts("2026-11-16 00:00"), Concurrency: 4}
+
+// A 429 pauses every worker's requests to CircleCI for the server's
+// Retry-After (httpx's shared per-host pause, capped at httpx.MaxRetryAfter),
+// once, and the history is still read whole.
+func TestRateLimitPausesEveryWorker(t *testing.T) {
+	s := circlecitest.New(t, fake.Options{Token: token, PageSize: 3, Now: func() time.Time { return ts("2026-11-16 00:00") }})
+	seedSynthetic(t, s)
+	s.Inject(fake.Fault{Method: "GET", Path: "/pipeline/", Status: 429, RetryAfter: "1", Times: 1})
+	var log lines
+	hc := fastHTTP(&log)
+	h, err := fetchHistory(context.Background(), standinClient(t, s, hc), syntheticWindow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(h.Deploys) != len(syntheticDeploys()) {
 		t.Errorf("read %d deploy runs, want %d", len(h.Deploys), len(syntheticDeploys()))
 	}
-	if th.Paused() != 1 {
-		t.Errorf("paused %d times, want 1", th.Paused())
+	if hc.Paused() != 1 {
+		t.Errorf("paused %d times, want 1", hc.Paused())
 	}
-	long := 0
-	for _, w := range waits {
-		if w > 5*time.Second && w <= 7*time.Second {
-			long++
-		}
-	}
-	if long == 0 {
-		t.Errorf("no request waited out the 7 s Retry-After: %v", waits)
+	if !strings.Contains(log.String(), "pausing its requests for 1s") {
+		t.Errorf("the pause did not follow the server's Retry-After:\n%s", log.String())
 	}
 }
 
-// MaxRPS spaces requests: with a fake clock that does not advance, the
-// n-th request waits n/MaxRPS.
-func TestThrottleMaxRPS(t *testing.T) {
-	now := ts("2026-11-16 00:00")
-	var waits []time.Duration
-	th := &Throttle{MaxRPS: 10, Now: func() time.Time { return now }, Sleep: func(_ context.Context, d time.Duration) error {
-		waits = append(waits, d)
-		return nil
-	}, Next: roundTripFunc(func(*http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}}, nil
-	})}
-	for i := 0; i < 3; i++ {
-		req, _ := http.NewRequest("GET", "http://x/", nil)
-		if _, err := th.RoundTrip(req); err != nil {
-			t.Fatal(err)
-		}
+// A Retry-After that would end past the run's deadline is not waited out:
+// the walk ends at once with CircleCI's rate-limit error, not a timeout.
+func TestRetryAfterPastTheDeadlineEndsTheRun(t *testing.T) {
+	s := circlecitest.New(t, fake.Options{Token: token, PageSize: 3, Now: func() time.Time { return ts("2026-11-16 00:00") }})
+	seedSynthetic(t, s)
+	s.Inject(fake.Fault{Method: "GET", Path: "/pipeline/", Status: 429, RetryAfter: "3600", Times: 1000})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var log lines
+	_, err := fetchHistory(ctx, standinClient(t, s, fastHTTP(&log)), syntheticWindow)
+	if ctx.Err() != nil {
+		t.Fatalf("the run waited until its deadline: %v", err)
 	}
-	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond}
-	if len(waits) != 2 || waits[0] != want[0] || waits[1] != want[1] {
-		t.Errorf("waits = %v, want %v", waits, want)
+	if circleci.StatusOf(err) != http.StatusTooManyRequests || !strings.Contains(err.Error(), "rate limited") {
+		t.Fatalf("error %v, want CircleCI's 429", err)
 	}
 }
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
+// pageServer answers every pipeline page with one pipeline in the window
+// and a next_page_token: the same one when repeat is set, a new one
+// otherwise. Pipelines have no workflows.
+func pageServer(t *testing.T, repeat bool) (*circleci.Client, *atomic.Int64) {
+	var pages atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/workflow") {
+			fmt.Fprint(w, `{"items":[],"next_page_token":null}`)
+			return
+		}
+		n := pages.Add(1)
+		next := "again"
+		if !repeat {
+			next = fmt.Sprintf("p%d", n)
+		}
+		fmt.Fprintf(w, `{"items":[{"id":"id-%d","number":%d,"project_slug":%q,"state":"created","created_at":"2026-11-10T00:00:00Z","trigger":{"type":"webhook","received_at":"2026-11-10T00:00:00Z","actor":{"login":"x","avatar_url":null}},"updated_at":"2026-11-10T00:00:00Z"}],"next_page_token":%q}`, n, n, slug, next)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := circleci.New(circleci.Options{Host: srv.URL, Token: token, HTTP: fastHTTP(&lines{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, &pages
+}
 
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+// A page walk that never ends (a repeated next_page_token, or an endless
+// run of new ones) stops with an error naming the pages, not a hang.
+func TestPageWalkIsBounded(t *testing.T) {
+	for _, repeat := range []bool{true, false} {
+		c, pages := pageServer(t, repeat)
+		o := syntheticWindow
+		o.MaxPages = 40
+		_, err := fetchHistory(context.Background(), c, o)
+		if err == nil || !strings.Contains(err.Error(), "page") {
+			t.Errorf("repeat %v: error %v, want one about the pages", repeat, err)
+		}
+		if n := pages.Load(); n > 41 {
+			t.Errorf("repeat %v: read %d pages past the bound of 40", repeat, n)
+		}
+	}
+}

@@ -190,18 +190,26 @@ func TestReportsAndEvents(t *testing.T) {
 	}
 }
 
+// TestReportWriteFailureIsCouldNotRun: a report path that cannot be
+// written is bad input when New can tell (before any request), and exit 3
+// when writing fails later.
 func TestReportWriteFailureIsCouldNotRun(t *testing.T) {
 	srv := serve(t, &statuses{codes: []int{200}})
 	file := writeFile(t, t.TempDir(), "a-file", nil)
 	for _, r := range []config.Reports{{JSON: file + "/sub/report.json"}, {JUnit: file + "/sub/junit.xml"}} {
 		args := []string{"--endpoint", srv.URL, "--json", r.JSON, "--junit", r.JUnit}
-		o, err := health.New(context.Background(), verb.ForTest(nil, nil, nil), args)
+		_, err := health.New(context.Background(), verb.ForTest(nil, nil, nil), args)
+		if code := exitcode.Of(err); code != exitcode.BadInput || !strings.Contains(fmt.Sprint(err), "a-file") {
+			t.Errorf("%+v: New: exit %d (%v), want 2 naming the path", r, code, err)
+		}
+		o, err := health.New(context.Background(), verb.ForTest(nil, nil, nil), []string{"--endpoint", srv.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
+		o.Reports = r // the path breaks after the check
 		err = health.Run(context.Background(), o)
 		if code := exitcode.Of(err); code != exitcode.CouldNotRun || !strings.Contains(fmt.Sprint(err), "a-file") {
-			t.Errorf("%+v: exit %d (%v), want 3 naming the path", r, code, err)
+			t.Errorf("%+v: Run: exit %d (%v), want 3 naming the path", r, code, err)
 		}
 	}
 }

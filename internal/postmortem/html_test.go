@@ -153,7 +153,7 @@ func TestMermaidRenders(t *testing.T) {
 	bin := chromium(t)
 	hostile := referenceInput(t)
 	hostile.Incident.Timeline[0].Event = `<script>x</script> | a:b; c #1 %% "q" 'r' {s} [t] (u) 50%`
-	diagrams := []string{Build(referenceInput(t)).Mermaid(), Build(hostile).Mermaid()}
+	diagrams := []string{Build(referenceInput(t)).Mermaid(), Build(hostile).Mermaid(), shortIncident().Mermaid()}
 	dj, err := json.Marshal(diagrams)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ document.getElementById('out').textContent = res.join(' | '); })();
 	}
 	dom, _ := headless(t, bin, file, "--dump-dom", "--allow-file-access-from-files", "--virtual-time-budget=10000")
 	m := regexp.MustCompile(`<div id="out">([^<]*)`).FindStringSubmatch(dom)
-	if m == nil || m[1] != "OK | OK" {
-		t.Fatalf("Mermaid did not render both diagrams: %v", m)
+	if m == nil || m[1] != "OK | OK | OK" {
+		t.Fatalf("Mermaid did not render every diagram (reference, hostile labels, short incident): %v", m)
 	}
 }

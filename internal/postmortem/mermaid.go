@@ -51,7 +51,7 @@ func (d *Document) Mermaid() string {
 			section = s
 			fmt.Fprintf(&b, "    section %s\n", mermaidLabel(s))
 		}
-		fmt.Fprintf(&b, "    %s %s :milestone, ev%d, %s, 0m\n", strings.Replace(d.clock(e.Time), ":", ".", 1), mermaidLabel(e.Event), i, e.Time.In(d.Location).Format(layout))
+		fmt.Fprintf(&b, "    %s %s :milestone, ev%d, %s, 0m\n", strings.ReplaceAll(d.clock(e.Time), ":", "."), mermaidLabel(e.Event), i, e.Time.In(d.Location).Format(layout))
 	}
 	return b.String()
 }

@@ -259,28 +259,44 @@ var (
 	wholeRefRe = regexp.MustCompile(`^\s*<<\s*(parameters|pipeline)\.([A-Za-z0-9_.-]+)\s*>>\s*$`)
 )
 
+// escapedOpen is how config 2.1 writes a literal "<<" (circleci orb pack
+// writes every "<<" of an included script so); compiling turns it into "<<".
+const escapedOpen = `\<<`
+
 // substitute returns a copy of v with << parameters.x >> and
-// << pipeline.x >> replaced. A string that is only a reference takes the
-// value itself (a boolean stays a boolean, a steps list stays a list).
+// << pipeline.x >> replaced, and \<< turned into a literal <<, as CircleCI
+// compiles a config. A string that is only a reference takes the value
+// itself (a boolean stays a boolean, a steps list stays a list). A "<<"
+// that is neither escaped nor a reference is an error, as it is for
+// CircleCI.
 func substitute(v any, params map[string]any, pipeline map[string]string) (any, error) {
 	switch x := v.(type) {
 	case string:
-		if strings.Contains(x, "<<#") || strings.Contains(x, "<<^") {
-			return nil, fmt.Errorf("conditional template blocks are not supported: %q", x)
-		}
 		if m := wholeRefRe.FindStringSubmatch(x); m != nil {
 			return lookupRef(m[1], m[2], params, pipeline)
 		}
-		var err error
-		out := refRe.ReplaceAllStringFunc(x, func(ref string) string {
-			m := refRe.FindStringSubmatch(ref)
-			val, e := lookupRef(m[1], m[2], params, pipeline)
-			if e != nil && err == nil {
-				err = e
+		parts := strings.Split(x, escapedOpen)
+		for i, part := range parts {
+			if strings.Contains(part, "<<#") || strings.Contains(part, "<<^") {
+				return nil, fmt.Errorf("conditional template blocks are not supported: %q", x)
 			}
-			return Text(val)
-		})
-		return out, err
+			if strings.Contains(refRe.ReplaceAllString(part, ""), "<<") {
+				return nil, fmt.Errorf("unescaped << in %q: CircleCI reads << as the start of a << parameters.x >> reference; write \\<< for a literal <<", firstLine(x))
+			}
+			var err error
+			parts[i] = refRe.ReplaceAllStringFunc(part, func(ref string) string {
+				m := refRe.FindStringSubmatch(ref)
+				val, e := lookupRef(m[1], m[2], params, pipeline)
+				if e != nil && err == nil {
+					err = e
+				}
+				return Text(val)
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return strings.Join(parts, "<<"), nil
 	case []any:
 		out := make([]any, 0, len(x))
 		for _, item := range x {
@@ -318,4 +334,9 @@ func lookupRef(kind, name string, params map[string]any, pipeline map[string]str
 		return nil, fmt.Errorf("<< pipeline.%s >> has no value; set it in Job.Pipeline", name)
 	}
 	return v, nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -204,5 +205,61 @@ commands:
 	delete(j.Pipeline, "id")
 	if _, err := substitute("<< pipeline.id >>", nil, j.Pipeline); err == nil {
 		t.Error("a missing pipeline value was substituted")
+	}
+}
+
+// A packed orb holds its scripts with every << written \<< (circleci orb
+// pack's escape); compiling turns \<< back into <<, and the shell sees the
+// script as written.
+func TestEscapedOpenIsLiteralAfterCompiling(t *testing.T) {
+	o, err := Parse([]byte(`
+commands:
+  shell:
+    description: heredoc, here-string and an escaped reference
+    parameters:
+      who: {type: string, default: world, description: who}
+    steps:
+      - run:
+          name: shell
+          environment:
+            WHO: << parameters.who >>
+          command: |
+            cat \<<EOF
+            hello $WHO
+            EOF
+            read -r a b \<<<"one two"
+            echo "$b $a"
+            echo '\<< parameters.who >>'
+            echo $((1 \<< 3))
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := NewJob(t, o)
+	if err := j.Run(context.Background(), "shell", map[string]any{"who": "<<you>>"}); err != nil {
+		t.Fatalf("%v\n%s", err, j.LastRun().Output)
+	}
+	want := "hello <<you>>\ntwo one\n<< parameters.who >>\n8\n"
+	if got := j.LastRun().Output; got != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+	if cmd := j.LastRun().Command; !strings.HasPrefix(cmd, "cat <<EOF\n") {
+		t.Errorf("compiled command %q still holds \\<<", cmd)
+	}
+}
+
+func TestUnescapedOpenIsAnError(t *testing.T) {
+	for _, cmd := range []string{"cat <<EOF\nx\nEOF", `read -r a <<<"$b"`, "echo << parameters.who"} {
+		o, err := Parse([]byte("commands:\n  bad:\n    description: x\n    parameters:\n      who: {type: string, default: w, description: w}\n    steps:\n      - run:\n          name: bad\n          command: " + strconv.Quote(cmd) + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := NewJob(t, o)
+		if err := j.Run(context.Background(), "bad", nil); err == nil || !strings.Contains(err.Error(), "unescaped <<") {
+			t.Errorf("%q: err = %v, want an unescaped << error", cmd, err)
+		}
+		if len(j.Steps) != 0 {
+			t.Errorf("%q: a step ran", cmd)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package orbtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,26 +12,13 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+
+	"github.com/pmguard/pmguard/internal/testspecs"
 )
 
 // RepoRoot returns the module root: the nearest directory at or above the
 // current one that holds go.mod.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod at or above the working directory")
-		}
-		dir = parent
-	}
-}
+func RepoRoot() (string, error) { return testspecs.ModuleRoot() }
 
 // HostTarget is the os/arch a release archive must be built for to run here.
 func HostTarget() string { return runtime.GOOS + "/" + runtime.GOARCH }

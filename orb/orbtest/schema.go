@@ -9,12 +9,15 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
+
+	"github.com/pmguard/pmguard/internal/testspecs"
 )
 
-// SchemaPath is CircleCI's config schema (JSON Schema draft-07), kept beside
-// the repository in ../shared/specs.
+// SchemaPath is CircleCI's config schema (JSON Schema draft-07) in the
+// module root root, vendored with its provenance in testdata/specs (see
+// testdata/specs/SOURCES.md).
 func SchemaPath(root string) string {
-	return filepath.Join(root, "..", "shared", "specs", "circleci-config.schema.json")
+	return filepath.Join(root, filepath.FromSlash(testspecs.Dir), "circleci-config.schema.json")
 }
 
 // Schema validates CircleCI config and packed orbs.

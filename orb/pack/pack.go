@@ -36,10 +36,16 @@ type Pin struct {
 	Checksums []byte // the release's checksums.txt (sha256sum format)
 }
 
+// includeRe is circleci-cli's include statement: `<<include(path)>>`, the
+// path of word characters, '/' and '.', spaces allowed inside the angle
+// brackets. looseIncludeRe finds anything that looks like one, so a typo
+// (a '-' in the path, a second include) fails the pack instead of reaching
+// CircleCI as text.
 var (
-	includeRe  = regexp.MustCompile(`<<\s*include\(([^)]*)\)\s*>>`)
-	versionRe  = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+-]*$`)
-	checksumRe = regexp.MustCompile(`^([0-9a-f]{64}) [ *](\S+)$`)
+	includeRe      = regexp.MustCompile(`<<\s*include\(([\w/.]+)\)\s*>>`)
+	looseIncludeRe = regexp.MustCompile(`<<\s*include\(`)
+	versionRe      = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+-]*$`)
+	checksumRe     = regexp.MustCompile(`^([0-9a-f]{64}) [ *](\S+)$`)
 )
 
 // ArchiveName is the release archive of a version for os/arch; the install
@@ -206,18 +212,24 @@ func readMapping(path string) (*yaml.Node, error) {
 }
 
 // resolveIncludes replaces every scalar that is <<include(path)>> with the
-// text of dir/path. As with circleci orb pack, the include must be the whole
-// value, and the path must stay inside the orb source.
+// text of dir/path, escaped as circleci orb pack escapes it (see Escape). As
+// with circleci orb pack, the include must be the whole value and there is
+// at most one; the path must also stay inside the orb source.
 func resolveIncludes(n *yaml.Node, dir string) error {
 	if n.Kind == yaml.ScalarNode {
-		m := includeRe.FindStringSubmatchIndex(n.Value)
-		if m == nil {
+		if !looseIncludeRe.MatchString(n.Value) {
 			return nil
 		}
-		if strings.TrimSpace(n.Value) != n.Value[m[0]:m[1]] {
+		all := includeRe.FindAllStringSubmatch(n.Value, -1)
+		switch {
+		case len(all) == 0:
+			return fmt.Errorf("line %d: malformed include %q: want <<include(path)>> with a path of letters, digits, _, / and .", n.Line, n.Value)
+		case len(all) > 1 || len(looseIncludeRe.FindAllString(n.Value, -1)) > 1:
+			return fmt.Errorf("line %d: multiple include statements in %q", n.Line, n.Value)
+		case all[0][0] != n.Value:
 			return fmt.Errorf("line %d: <<include(...)>> must be the whole value, found %q", n.Line, n.Value)
 		}
-		rel := strings.TrimSpace(n.Value[m[2]:m[3]])
+		rel := all[0][1]
 		clean := filepath.Clean(rel)
 		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
 			return fmt.Errorf("line %d: include path %q leaves the orb source", n.Line, rel)
@@ -226,7 +238,7 @@ func resolveIncludes(n *yaml.Node, dir string) error {
 		if err != nil {
 			return fmt.Errorf("line %d: %w", n.Line, err)
 		}
-		n.Value = string(b)
+		n.Value = Escape(string(b))
 		n.Tag = "!!str"
 		n.Style = yaml.LiteralStyle
 		return nil
@@ -238,6 +250,19 @@ func resolveIncludes(n *yaml.Node, dir string) error {
 	}
 	return nil
 }
+
+// Escape is what circleci orb pack does to an included file: every "<<"
+// becomes "\<<", so that CircleCI, which reads "<<" in config 2.1 as the
+// start of a << parameters.x >> or << pipeline.x >> reference, keeps the
+// text as written ("\<<" compiles to "<<"). The replacement is left to
+// right and does not overlap: "<<<" (a here-string) becomes "\<<<" and
+// "<<<<" becomes "\<<\<<". References in an included file are therefore
+// never substituted: scripts get parameters through the environment.
+func Escape(s string) string { return strings.ReplaceAll(s, "<<", `\<<`) }
+
+// Unescape is what CircleCI does to an escaped "\<<" when it compiles a
+// config: it becomes "<<". Unescape(Escape(s)) == s for every s.
+func Unescape(s string) string { return strings.ReplaceAll(s, `\<<`, "<<") }
 
 // applyPin writes the version and checksums into the install command.
 func applyPin(root *yaml.Node, pin *Pin) error {

@@ -1,8 +1,8 @@
 // Package circlecitest runs a CircleCI API v2 stand-in for tests: the
 // stateful server of package fake, with every request it receives and every
 // answer it gives validated against CircleCI's published OpenAPI file
-// (../shared/specs/circleci-api-v2.openapi.json, found from the module root)
-// with kin-openapi. A validation failure fails the test, so the client
+// (testdata/specs/circleci-api-v2.openapi.json at the module root, vendored
+// with its provenance in testdata/specs/SOURCES.md) with kin-openapi. A validation failure fails the test, so the client
 // cannot drift from the real API.
 //
 // The deploy and rollback routes are newer than the published file; they are
@@ -19,7 +19,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -32,16 +31,16 @@ import (
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
 	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/testspecs"
 )
 
 //go:embed newer_routes.openapi.json
 var newerRoutesJSON []byte
 
-// SpecEnv overrides where the published spec is read from.
-const SpecEnv = "PMGUARD_CIRCLECI_SPEC"
-
 // SpecFile is the published spec's path relative to the module root.
-const SpecFile = "../shared/specs/circleci-api-v2.openapi.json"
+const SpecFile = testspecs.Dir + "/" + specName
+
+const specName = "circleci-api-v2.openapi.json"
 
 // Server is the validating stand-in. Seed it and inspect it through the
 // embedded *fake.Server.
@@ -149,31 +148,11 @@ func parse(data []byte) (*openapi3.T, error) {
 	return doc, nil
 }
 
-// SpecPath finds the published spec: $PMGUARD_CIRCLECI_SPEC, else
-// ../shared/specs/ beside the module root (the directory holding go.mod,
-// found by walking up from the working directory).
+// SpecPath finds the published spec vendored at SpecFile under the module
+// root (the directory holding go.mod, found by walking up from the working
+// directory).
 func SpecPath() (string, error) {
-	if p := os.Getenv(SpecEnv); p != "" {
-		return p, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, filepath.FromSlash(SpecFile))
-			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("CircleCI OpenAPI spec not found at %s (set %s): %w", p, SpecEnv, err)
-			}
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory; set " + SpecEnv)
-		}
-		dir = parent
-	}
+	return testspecs.Path(specName)
 }
 
 // markNullable turns the spec's x-nullable (a Swagger 2 extension CircleCI

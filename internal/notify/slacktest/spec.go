@@ -16,7 +16,8 @@ import (
 // The methods the stand-in serves, and so the part of Slack's Web API spec
 // (slackapi/slack-api-specs, web-api/slack_web_openapi_v2.json, Swagger 2.0,
 // 2021-09-07) kept beside it. TestSpecSubset checks the subset against the
-// full file when ../shared/specs is there, and -update-spec rewrites it.
+// whole file vendored in testdata/specs at the module root, and -update-spec
+// rewrites it.
 var Methods = []string{
 	"auth.test",
 	"chat.getPermalink",

@@ -4,28 +4,22 @@ import (
 	"bytes"
 	"flag"
 	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/pmguard/pmguard/internal/testspecs"
 )
 
-var updateSpec = flag.Bool("update-spec", false, "rewrite slack-web-api.subset.json from ../shared/specs/slack-web-api.openapi.json")
+var updateSpec = flag.Bool("update-spec", false, "rewrite slack-web-api.subset.json from testdata/specs/slack-web-api.openapi.json")
 
-// fullSpec finds Slack's full spec in the shared specs beside the repository.
+// fullSpec reads Slack's whole spec, vendored at the module root in
+// testdata/specs (see its SOURCES.md).
 func fullSpec(t *testing.T) []byte {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
-		for _, p := range []string{filepath.Join(d, "shared", "specs", "slack-web-api.openapi.json"), filepath.Join(d, "..", "shared", "specs", "slack-web-api.openapi.json")} {
-			if b, err := os.ReadFile(p); err == nil {
-				return b
-			}
-		}
+	b, err := testspecs.Read("slack-web-api.openapi.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("shared/specs/slack-web-api.openapi.json not found beside the repository")
-	}
-	t.Skip("shared/specs/slack-web-api.openapi.json not found (CI unset)")
-	return nil
+	return b
 }
 
 func TestSpecSubset(t *testing.T) {
@@ -42,7 +36,7 @@ func TestSpecSubset(t *testing.T) {
 		return
 	}
 	if !bytes.Equal(want, subsetJSON) {
-		t.Fatal("slack-web-api.subset.json is not the subset of the shared spec: run go test ./internal/notify/slacktest -run TestSpecSubset -update-spec")
+		t.Fatal("slack-web-api.subset.json is not the subset of testdata/specs/slack-web-api.openapi.json: run go test ./internal/notify/slacktest -run TestSpecSubset -update-spec")
 	}
 }
 

@@ -1,0 +1,106 @@
+package dora
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/verb"
+)
+
+// Settings are the settings of pmguard dora.
+type Settings struct {
+	config.Shared
+	DeployWorkflow config.List    `env:"DEPLOY_WORKFLOW, default=deploy" flag:"deploy-workflow" usage:"the deploy workflow's name or glob (comma-separated for several, e.g. deploy-*)"`
+	Branch         string         `env:"BRANCH, default=$CIRCLE_BRANCH" flag:"branch" usage:"the production branch (default: $CIRCLE_BRANCH; empty: every branch)"`
+	Window         config.Days    `env:"WINDOW, default=30d" flag:"window" usage:"how far back to look"`
+	ProjectSlug    string         `env:"PROJECT_SLUG" flag:"project-slug" usage:"vcs/org/repo, e.g. gh/acme/shop (default: this job's project)"`
+	GitDir         string         `env:"GIT_DIR, default=." flag:"git-dir" usage:"a clone with the deployed commits, for commit times (change lead time)"`
+	EventLogs      config.Lines   `env:"EVENT_LOGS" flag:"event-log" usage:"event log files or directories with pmguard's rollback and guard events (repeatable)"`
+	JSON           string         `env:"JSON" flag:"json" check:"writable" usage:"write the metrics as JSON to this file"`
+	OutputDir      string         `env:"OUTPUT_DIR, default=dora" flag:"output-dir" usage:"where dora.md and dora.html are written"`
+	Concurrency    config.Count   `env:"CONCURRENCY, default=16" flag:"concurrency" usage:"CircleCI API requests in flight at once"`
+	MaxRPS         config.Count   `env:"MAX_RPS, default=0" flag:"max-rps" usage:"at most this many CircleCI API requests a second (0: no cap; a 429 always pauses every request for its Retry-After)"`
+	TokenEnv       config.EnvName `env:"TOKEN_ENV, default=CIRCLE_TOKEN" flag:"token-env" usage:"name of the env var holding the CircleCI API token"`
+	Host           config.URL     `env:"PMGUARD_CIRCLECI_HOST, default=https://circleci.com" flag:"circleci-host" usage:"CircleCI host (CircleCI server installs)"`
+	SlackChannel   string         `env:"SLACK_CHANNEL" flag:"slack-channel" usage:"post a summary to this Slack channel (empty: do not post)"`
+	SlackTokenEnv  config.EnvName `env:"SLACK_TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"slack-token-env" usage:"name of the env var holding the Slack bot token"`
+}
+
+// New reads and checks the settings of pmguard dora and builds its CircleCI
+// client; every bad setting is reported here, before any request.
+func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
+	var s Settings
+	set, err := d.Load(ctx, "dora", args, &s)
+	if err != nil {
+		return nil, err
+	}
+	slug, err := s.check(set, d)
+	if err != nil {
+		return nil, err
+	}
+	token := strings.TrimSpace(d.Getenv(string(s.TokenEnv)))
+	hc := d.HTTP(httpx.Options{RPS: float64(s.MaxRPS), Log: func(msg string) { fmt.Fprintf(d.Stderr, "pmguard dora: %s\n", msg) }})
+	client, err := circleci.New(circleci.Options{Host: s.Host.String(), Token: token, TokenEnv: string(s.TokenEnv), HTTP: hc})
+	if err != nil {
+		return nil, set.Invalid(&s.Host, s.Host.String(), err.Error(), "")
+	}
+	log, err := d.Events(s.EventsFile)
+	if err != nil {
+		return nil, err
+	}
+	o := &Options{
+		Settings: s, Project: slug, Branch: s.Branch, Workflows: s.DeployWorkflow, Window: s.Window.Duration,
+		GitDir: s.GitDir, EventFile: s.EventLogs, JSON: s.JSON, Concurrency: int(s.Concurrency),
+		CircleCI: client, Log: log, Now: d.Now, Stdout: d.Stdout, Stderr: d.Stderr, Redactor: d.Redactor,
+		Summary: func(ctx context.Context, wf string) (*CIRecovery, error) {
+			return InsightsSummary(ctx, hc, client.BaseURL(), token, slug, wf, s.Branch)
+		},
+	}
+	if s.OutputDir != "" {
+		o.Markdown, o.HTML = filepath.Join(s.OutputDir, "dora.md"), filepath.Join(s.OutputDir, "dora.html")
+	}
+	return o, nil
+}
+
+// check validates the settings and returns the project slug (this job's
+// project when none is given).
+func (s *Settings) check(set *config.Set, d *verb.Deps) (string, error) {
+	if s.Window.Duration <= 0 {
+		return "", set.Invalid(&s.Window, s.Window.String(), "must be more than 0", "")
+	}
+	slug := s.ProjectSlug
+	if slug == "" {
+		slug = d.Job.ProjectSlug()
+	}
+	if slug == "" {
+		return "", set.Invalid(&s.ProjectSlug, "", "no project slug given and none in the job environment", "vcs/org/repo such as gh/acme/shop or circleci/<org-id>/<project-id>")
+	}
+	if strings.Count(slug, "/") != 2 {
+		return "", set.Invalid(&s.ProjectSlug, slug, "not vcs/org/repo", "vcs/org/repo such as gh/acme/shop")
+	}
+	if s.Concurrency < 1 {
+		return "", set.Invalid(&s.Concurrency, strconv.Itoa(int(s.Concurrency)), "must be at least 1", "")
+	}
+	if s.GitDir != "" {
+		if st, err := os.Stat(s.GitDir); err != nil || !st.IsDir() {
+			return "", set.Invalid(&s.GitDir, s.GitDir, "not a directory", "")
+		}
+	}
+	for _, p := range s.EventLogs {
+		if _, err := os.Stat(p); err != nil {
+			return "", set.Invalid(&s.EventLogs, p, "cannot read it: "+errors.Unwrap(err).Error(), "")
+		}
+	}
+	if strings.TrimSpace(d.Getenv(string(s.TokenEnv))) == "" {
+		return "", set.Invalid(&s.TokenEnv, string(s.TokenEnv), "$"+string(s.TokenEnv)+" is empty; reading the pipeline history needs a CircleCI API token", "")
+	}
+	return slug, nil
+}

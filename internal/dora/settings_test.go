@@ -1,0 +1,127 @@
+package dora
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
+	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/verb"
+)
+
+func baseEnv(t *testing.T) map[string]string {
+	return map[string]string{"CIRCLE_TOKEN": token, "PMGUARD_DORA_PROJECT_SLUG": slug, "PMGUARD_DORA_GIT_DIR": t.TempDir()}
+}
+
+// Every bad setting is found by New, named by its flag and env var.
+func TestNewRejects(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"window in words", map[string]string{"PMGUARD_DORA_WINDOW": "a month"}, []string{"--window", "PMGUARD_DORA_WINDOW", "30d"}},
+		{"zero window", map[string]string{"PMGUARD_DORA_WINDOW": "0d"}, []string{"--window", "more than 0"}},
+		{"no token", map[string]string{"CIRCLE_TOKEN": " "}, []string{"PMGUARD_DORA_TOKEN_ENV", "$CIRCLE_TOKEN is empty"}},
+		{"bad slug", map[string]string{"PMGUARD_DORA_PROJECT_SLUG": "acme/shop"}, []string{"PMGUARD_DORA_PROJECT_SLUG", "vcs/org/repo"}},
+		{"zero concurrency", map[string]string{"PMGUARD_DORA_CONCURRENCY": "0"}, []string{"PMGUARD_DORA_CONCURRENCY", "at least 1"}},
+		{"missing git dir", map[string]string{"PMGUARD_DORA_GIT_DIR": "/nonexistent/dir"}, []string{"PMGUARD_DORA_GIT_DIR", "not a directory"}},
+		{"missing event log", map[string]string{"PMGUARD_DORA_EVENT_LOGS": "/nonexistent/events.jsonl"}, []string{"PMGUARD_DORA_EVENT_LOGS", "/nonexistent/events.jsonl"}},
+		{"bad host", map[string]string{"PMGUARD_CIRCLECI_HOST": "circleci.example.com"}, []string{"--circleci-host", "PMGUARD_CIRCLECI_HOST"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := baseEnv(t)
+			for k, v := range c.env {
+				env[k] = v
+			}
+			_, err := New(context.Background(), verb.ForTest(env, nil, nil), nil)
+			var ie *config.InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %v (%T), want an input error", err, err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// The window takes days and weeks, alone or mixed with a Go duration.
+func TestNewWindow(t *testing.T) {
+	for in, want := range map[string]time.Duration{"": 30 * 24 * time.Hour, "4w": 28 * 24 * time.Hour, "1d12h": 36 * time.Hour, "72h": 72 * time.Hour} {
+		env := baseEnv(t)
+		if in != "" {
+			env["PMGUARD_DORA_WINDOW"] = in
+		}
+		o, err := New(context.Background(), verb.ForTest(env, nil, nil), []string{"--output-dir", t.TempDir()})
+		if err != nil || o.Window != want {
+			t.Errorf("window %q: %v, %v; want %v", in, o, err, want)
+		}
+	}
+}
+
+// timedTransport records when each request left.
+type timedTransport struct {
+	mu   sync.Mutex
+	sent []time.Time
+}
+
+func (tt *timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	tt.mu.Lock()
+	tt.sent = append(tt.sent, time.Now())
+	tt.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// The verb built by New reads the stand-in's history whole, keeps the token
+// out of every output, and spaces its requests at max_rps (httpx's rate
+// limit: n requests take at least (n-1)/max_rps).
+func TestNewRun(t *testing.T) {
+	s := circlecitest.New(t, fake.Options{Token: token, PageSize: 5, Now: func() time.Time { return ts("2026-11-16 00:00") }})
+	_, dir := seedSynthetic(t, s)
+	out := t.TempDir()
+	env := map[string]string{"CIRCLE_TOKEN": token, "PMGUARD_CIRCLECI_HOST": s.URL(), "PMGUARD_DORA_PROJECT_SLUG": slug,
+		"PMGUARD_DORA_GIT_DIR": dir, "PMGUARD_DORA_BRANCH": "main", "PMGUARD_DORA_DEPLOY_WORKFLOW": "deploy-*",
+		"PMGUARD_DORA_WINDOW": "2w", "PMGUARD_DORA_OUTPUT_DIR": out, "PMGUARD_DORA_JSON": filepath.Join(out, "dora.json"),
+		"PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl"), "PMGUARD_DORA_MAX_RPS": "50"}
+	var stdout strings.Builder
+	d := verb.ForTest(env, &stdout, nil)
+	d.Now = func() time.Time { return ts("2026-11-16 00:00") }
+	tt := &timedTransport{}
+	d.Transport = tt
+	o, err := New(context.Background(), d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Summary = nil // the stand-in does not serve Insights' summary; Run computes it from the runs
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"dora.json", "dora.md", "dora.html", "events.jsonl"} {
+		b, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil || len(b) == 0 || strings.Contains(string(b), token) {
+			t.Errorf("%s: %v, %d bytes, holds the token: %v", f, err, len(b), strings.Contains(string(b), token))
+		}
+	}
+	if ev, _ := os.ReadFile(filepath.Join(out, "events.jsonl")); !strings.Contains(string(ev), `"event":"dora_computed"`) || !strings.Contains(string(ev), `"deploys":12`) {
+		t.Errorf("event log: %s", ev)
+	}
+	if !strings.Contains(stdout.String(), "12 deploys on 8 of 14 days") {
+		t.Errorf("stdout:\n%s", stdout.String())
+	}
+	n := len(tt.sent)
+	if min := time.Duration(n-1) * time.Second / 50; n < 2 || tt.sent[n-1].Sub(tt.sent[0]) < min {
+		t.Errorf("%d requests in %v, want at least %v at 50 a second", n, tt.sent[n-1].Sub(tt.sent[0]), min)
+	}
+}
