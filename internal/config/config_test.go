@@ -130,13 +130,6 @@ func TestStatusSet(t *testing.T) {
 	}
 }
 
-func TestExpandEnv(t *testing.T) {
-	out, used := ExpandEnv("Bearer ${API_TOKEN} $NOPE", MapEnv(map[string]string{"API_TOKEN": "s3cr3t-value"}))
-	if out != "Bearer s3cr3t-value " || len(used) != 1 || used[0] != "s3cr3t-value" {
-		t.Fatalf("%q %q", out, used)
-	}
-}
-
 func isBadInput(err error) bool {
 	var ie *InputError
 	var iv *InvalidError

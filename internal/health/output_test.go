@@ -209,6 +209,24 @@ func TestReportPathCheckedBeforeAnyRequest(t *testing.T) {
 	}
 }
 
+// TestReportWriteFailureIsCouldNotRun: a report that passed the check but
+// cannot be written when the verdict is in makes the run exit 3.
+func TestReportWriteFailureIsCouldNotRun(t *testing.T) {
+	srv := serve(t, &statuses{codes: []int{200}})
+	file := writeFile(t, t.TempDir(), "a-file", nil)
+	for _, r := range []config.Reports{{JSON: file + "/sub/report.json"}, {JUnit: file + "/sub/junit.xml"}} {
+		o, err := health.New(context.Background(), verb.ForTest(nil, nil, nil), []string{"--endpoint", srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Reports = r // the path breaks after the check
+		err = health.Run(context.Background(), o)
+		if code := exitcode.Of(err); code != exitcode.CouldNotRun || !strings.Contains(fmt.Sprint(err), "a-file") {
+			t.Errorf("%+v: exit %d (%v), want 3 naming the path", r, code, err)
+		}
+	}
+}
+
 // TestSecretsNeverShown: a header value taken from the environment, and a
 // URL's password and token, appear in no output, report or event.
 func TestSecretsNeverShown(t *testing.T) {
