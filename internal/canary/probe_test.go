@@ -250,7 +250,7 @@ func TestProbeSendsHeadersAndUserAgent(t *testing.T) {
 	p := probePlan(t, srv.URL, 100)
 	p.Header.Set("X-Canary", "always")
 	p.MaxDuration.Duration = time.Second
-	runPlan(t, p) // verb.ForTest runs version "test"
+	runPlan(t, p) // verbtest.Deps runs version "test"
 	mu.Lock()
 	defer mu.Unlock()
 	if seen.Get("X-Canary") != "always" || seen.Get("User-Agent") != "pmguard/test" {

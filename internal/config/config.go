@@ -158,10 +158,7 @@ func writable(path string) error {
 func (s *Set) flagError(err error, args []string) error {
 	msg := err.Error()
 	name, unknown := strings.CutPrefix(msg, "flag provided but not defined: -")
-	if !unknown {
-		if i := strings.Index(msg, ": -"); i >= 0 { // "invalid value ... for flag -x: ..."
-			name = strings.TrimPrefix(msg[i+2:], "-")
-		}
+	if !unknown { // "invalid value ... for flag -x: ...": spell it --x
 		return Invalidf("pmguard %s: %s (see pmguard help %s)", s.verb, strings.Replace(msg, " -", " --", 1), s.verb)
 	}
 	typed := "--" + name

@@ -14,7 +14,7 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/health"
-	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 // attemptLine is the per-attempt line: time, verdict, endpoint, status,
@@ -199,7 +199,7 @@ func TestReportPathCheckedBeforeAnyRequest(t *testing.T) {
 	file := writeFile(t, t.TempDir(), "a-file", nil)
 	for _, r := range []config.Reports{{JSON: file + "/sub/report.json"}, {JUnit: file + "/sub/junit.xml"}} {
 		args := []string{"--endpoint", srv.URL, "--json", r.JSON, "--junit", r.JUnit}
-		_, err := health.New(context.Background(), verb.ForTest(nil, nil, nil), args)
+		_, err := health.New(context.Background(), verbtest.Deps(nil, nil, nil), args)
 		if code := exitcode.Of(err); code != exitcode.BadInput || !strings.Contains(fmt.Sprint(err), "a-file") || !strings.Contains(fmt.Sprint(err), "PMGUARD_HEALTH_") {
 			t.Errorf("%+v: exit %d (%v), want 2 naming the path and its env var", r, code, err)
 		}
@@ -215,7 +215,7 @@ func TestReportWriteFailureIsCouldNotRun(t *testing.T) {
 	srv := serve(t, &statuses{codes: []int{200}})
 	file := writeFile(t, t.TempDir(), "a-file", nil)
 	for _, r := range []config.Reports{{JSON: file + "/sub/report.json"}, {JUnit: file + "/sub/junit.xml"}} {
-		o, err := health.New(context.Background(), verb.ForTest(nil, nil, nil), []string{"--endpoint", srv.URL})
+		o, err := health.New(context.Background(), verbtest.Deps(nil, nil, nil), []string{"--endpoint", srv.URL})
 		if err != nil {
 			t.Fatal(err)
 		}

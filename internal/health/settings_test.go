@@ -9,6 +9,7 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/health"
 	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 func validate(env map[string]string, args ...string) (*health.Options, error) {
@@ -17,7 +18,7 @@ func validate(env map[string]string, args ...string) (*health.Options, error) {
 }
 
 func validateDeps(env map[string]string, args ...string) (*health.Options, *verb.Deps, error) {
-	d := verb.ForTest(env, nil, nil)
+	d := verbtest.Deps(env, nil, nil)
 	o, err := health.New(context.Background(), d, args)
 	return o, d, err
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/jobenv"
-	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 // gitRepo is a repository built by a test in a temporary directory.
@@ -348,7 +348,7 @@ func TestNewRejects(t *testing.T) {
 			for k, v := range c.env {
 				env[k] = v
 			}
-			_, err := New(context.Background(), verb.ForTest(env, nil, nil), c.args)
+			_, err := New(context.Background(), verbtest.Deps(env, nil, nil), c.args)
 			if exitcode.Of(err) != exitcode.BadInput {
 				t.Fatalf("exit %d (%v), want 2", exitcode.Of(err), err)
 			}
@@ -374,7 +374,7 @@ func TestNewRun(t *testing.T) {
 	out := t.TempDir()
 	env := map[string]string{"PMGUARD_MIGRATIONS_REPO": r.dir, "PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl")}
 	var stdout bytes.Buffer
-	o, err := New(context.Background(), verb.ForTest(env, &stdout, nil), []string{"--base", "HEAD~1", "--postgres-version", "16", "--json", filepath.Join(out, "r.json")})
+	o, err := New(context.Background(), verbtest.Deps(env, &stdout, nil), []string{"--base", "HEAD~1", "--postgres-version", "16", "--json", filepath.Join(out, "r.json")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/rollback"
-	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 const token = "cci-secret-token-1234567890"
@@ -101,7 +101,7 @@ func (h *history) options(t *testing.T, args ...string) harness {
 	t.Helper()
 	env := h.env(t)
 	out := &bytes.Buffer{}
-	d := verb.ForTest(env, out, nil)
+	d := verbtest.Deps(env, out, nil)
 	d.Now, d.Sleep = h.srv.Clock().Now, h.srv.Clock().Sleep
 	o, err := rollback.New(context.Background(), d, args)
 	if err != nil {
@@ -451,9 +451,9 @@ func TestFollow(t *testing.T) {
 		outcome  string
 		event    string
 	}{
-		{"success", inmemory.Succeeds(3 * time.Minute), 0, 0, rollback.OutcomeCompleted, "rollback_completed"},
-		{"failure", inmemory.Fails(2 * time.Minute), 0, 1, rollback.OutcomeFailed, "rollback_failed"},
-		{"timeout", inmemory.Succeeds(time.Hour), 10 * time.Minute, 1, rollback.OutcomeTimeout, "rollback_failed"},
+		{"success", inmemory.Ends(3*time.Minute, "success"), 0, 0, rollback.OutcomeCompleted, "rollback_completed"},
+		{"failure", inmemory.Ends(2*time.Minute, "failed"), 0, 1, rollback.OutcomeFailed, "rollback_failed"},
+		{"timeout", inmemory.Ends(time.Hour, "success"), 10 * time.Minute, 1, rollback.OutcomeTimeout, "rollback_failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -509,7 +509,7 @@ func TestDryRunSendsNoWrite(t *testing.T) {
 
 func TestReleaseMarkers(t *testing.T) {
 	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{OnTrigger: func(*inmemory.Pipeline) []inmemory.WorkflowSeed {
-		return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Succeeds(time.Minute)}}
+		return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Ends(time.Minute, "success")}}
 	}})
 	withMarkers(h)
 	hs := h.options(t, "--release-markers", "--wait")
@@ -541,7 +541,7 @@ func TestReleaseMarkers(t *testing.T) {
 
 func TestTokenNeverShown(t *testing.T) {
 	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{OnTrigger: func(*inmemory.Pipeline) []inmemory.WorkflowSeed {
-		return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Fails(time.Minute)}}
+		return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Ends(time.Minute, "failed")}}
 	}})
 	hs := h.options(t, "--wait")
 	h.srv.Inject(inmemory.Fault{Status: 502, Times: 1})
@@ -585,7 +585,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 				env[k] = v
 			}
 			h.srv.ResetRequests()
-			_, err := rollback.New(context.Background(), verb.ForTest(env, nil, nil), tt.args)
+			_, err := rollback.New(context.Background(), verbtest.Deps(env, nil, nil), tt.args)
 			if exitcode.Of(err) != exitcode.BadInput {
 				t.Fatalf("err %v (exit %d), want exit 2", err, exitcode.Of(err))
 			}

@@ -61,7 +61,7 @@ func TestStandInRejectsRequestsOffSpec(t *testing.T) {
 func TestStandInStatusesAdvanceWithTheClock(t *testing.T) {
 	srv := circlecitest.New(t, inmemory.Options{})
 	srv.AddProject("gh/acme/api")
-	p := srv.AddPipeline("gh/acme/api", inmemory.PipelineSeed{Branch: "main", Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Fails(90e9)}}})
+	p := srv.AddPipeline("gh/acme/api", inmemory.PipelineSeed{Branch: "main", Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Ends(90e9, "failed")}}})
 	id := p.Workflows[0].ID
 	if st := srv.WorkflowStatus(id); st != "running" {
 		t.Fatalf("at start: %s", st)

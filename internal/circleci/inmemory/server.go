@@ -85,14 +85,10 @@ type Step struct {
 	Status string
 }
 
-// Succeeds is a timeline that runs for d, then succeeds.
-func Succeeds(d time.Duration) []Step {
-	return []Step{{0, "running"}, {d, "success"}}
-}
-
-// Fails is a timeline that runs for d, then fails.
-func Fails(d time.Duration) []Step {
-	return []Step{{0, "running"}, {d, "failed"}}
+// Ends is a timeline that runs for d, then ends with status (success,
+// failed, canceled ...).
+func Ends(d time.Duration, status string) []Step {
+	return []Step{{0, "running"}, {d, status}}
 }
 
 // Project is a followed project.
