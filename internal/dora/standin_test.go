@@ -35,10 +35,10 @@ func seedSynthetic(t *testing.T, s *circlecitest.Server) (map[string]string, str
 	dir, hashes := syntheticRepo(t)
 	ids := map[string]string{}
 	for _, d := range syntheticDeploys() {
-		timeline := fake.Ends(5 * time.Minute, "success")
+		timeline := fake.Ends(5*time.Minute, "success")
 		switch d.Status {
 		case "failed":
-			timeline = fake.Ends(5 * time.Minute, "failed")
+			timeline = fake.Ends(5*time.Minute, "failed")
 		case "canceled":
 			timeline = []fake.Step{{After: 0, Status: "running"}, {After: 5 * time.Minute, Status: "canceled"}}
 		}

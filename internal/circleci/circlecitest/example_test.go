@@ -21,7 +21,7 @@ func TestSeedingAndReadingBack(t *testing.T) {
 		Branch: "main", Params: map[string]any{"deploy": true},
 		Workflows: []inmemory.WorkflowSeed{{
 			Name:     "deploy",
-			Timeline: inmemory.Ends(2 * time.Minute, "failed"),
+			Timeline: inmemory.Ends(2*time.Minute, "failed"),
 			Jobs: []inmemory.JobSeed{{Name: "deploy", Artifacts: []inmemory.ArtifactSeed{
 				{Path: "tmp/pmguard/events.jsonl", Content: []byte(`{"event":"canary_failed"}` + "\n")},
 			}}},
