@@ -109,6 +109,7 @@ type Definition struct {
 
 // PipelineSeed describes a pipeline to add.
 type PipelineSeed struct {
+	ID                    string // empty: a new UUID
 	Branch, Tag, Revision string
 	Subject               string
 	Params                map[string]any
@@ -120,6 +121,7 @@ type PipelineSeed struct {
 
 // WorkflowSeed describes a workflow of a pipeline.
 type WorkflowSeed struct {
+	ID       string // empty: a new UUID
 	Name     string
 	Status   string // final status when Timeline is empty
 	Timeline []Step
@@ -326,6 +328,13 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Unlock()
 }
 
+func orNewID(id string) string {
+	if id != "" {
+		return id
+	}
+	return newID()
+}
+
 func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -398,7 +407,7 @@ func (s *Server) addPipelineLocked(slug string, seed PipelineSeed) *Pipeline {
 		seed.Revision = fmt.Sprintf("%040x", len(s.pipelines)+1)
 	}
 	s.numbers[slug]++
-	p := &Pipeline{ID: newID(), Number: s.numbers[slug], ProjectSlug: slug, Branch: seed.Branch, Tag: seed.Tag,
+	p := &Pipeline{ID: orNewID(seed.ID), Number: s.numbers[slug], ProjectSlug: slug, Branch: seed.Branch, Tag: seed.Tag,
 		Revision: seed.Revision, Subject: seed.Subject, Params: seed.Params, TriggerType: seed.TriggerType,
 		Actor: seed.Actor, CreatedAt: seed.CreatedAt}
 	s.pipelines = append(s.pipelines, p)
@@ -417,7 +426,7 @@ func (s *Server) addWorkflowLocked(p *Pipeline, ws WorkflowSeed, at time.Time) *
 		}
 		tl = []Step{{0, st}}
 	}
-	w := &Workflow{ID: newID(), Name: ws.Name, Pipeline: p, CreatedAt: at, Timeline: tl, StartedBy: newID()}
+	w := &Workflow{ID: orNewID(ws.ID), Name: ws.Name, Pipeline: p, CreatedAt: at, Timeline: tl, StartedBy: newID()}
 	jobs := ws.Jobs
 	if len(jobs) == 0 {
 		jobs = []JobSeed{{Name: ws.Name}}
