@@ -25,7 +25,7 @@ func (d *Demo) rollback(ctx context.Context) error {
 	job := jobenv.FromEnv(d.jobEnv())
 	// The failed pipeline is the one the demo's job runs in: its number and
 	// ids are the job's, so every step speaks of the same pipeline.
-		now := api.Now()
+	now := api.Now()
 	deploys := []struct{ sha, status string }{
 		{"1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e", "success"},
 		{"2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f", "success"},
