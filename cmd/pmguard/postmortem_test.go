@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	fake "github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/notify/slacktest"
 )
@@ -57,14 +57,14 @@ func TestPostmortemVerb(t *testing.T) {
 	cci.AddProject(slug)
 	now := time.Now().UTC().Truncate(time.Second)
 	failed := cci.AddPipeline(slug, fake.PipelineSeed{Branch: "main", Actor: "jdoe-login", CreatedAt: now.Add(-40 * time.Minute),
-		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Fails(5 * time.Minute), Jobs: []fake.JobSeed{{Name: "deploy", Status: "failed"}}}}})
+		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Ends(5*time.Minute, "failed"), Jobs: []fake.JobSeed{{Name: "deploy", Status: "failed"}}}}})
 	notified := fmt.Sprintf(`{"time":%q,"verb":"notify","event":"notified","pipeline_id":%q,"figures":{"channel":%q,"channel_name":"incidents","ts":%q,"template":"DEPLOY_FAILED","parent":true}}`+"\n"+
 		`{"time":%q,"verb":"canary","event":"canary_failed","pipeline_id":%q,"figures":{"error_rate":0.25}}`+"\n",
 		now.Add(-35*time.Minute).Format(time.RFC3339), failed.ID, channel, parentTS, now.Add(-36*time.Minute).Format(time.RFC3339), failed.ID)
 	cci.Workflow(failed.Workflows[0].ID).Jobs[0].Artifacts = []fake.ArtifactSeed{{Path: "pmguard/events.jsonl", Content: []byte(notified)}}
 	rollback := cci.AddPipeline(slug, fake.PipelineSeed{Branch: "main", TriggerType: "api", CreatedAt: now.Add(-30 * time.Minute),
 		Params:    map[string]any{"pmguard_rollback": true, "pmguard_rollback_of": failed.ID},
-		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Succeeds(5 * time.Minute)}}})
+		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Ends(5*time.Minute, "success")}}})
 
 	dir := t.TempDir()
 	evFile := filepath.Join(dir, "events.jsonl")

@@ -9,18 +9,18 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/config"
 )
 
 func TestRollbackVerb(t *testing.T) {
 	const token = "cci-verb-secret-0123456789"
-	srv := circlecitest.New(t, fake.Options{Token: token})
+	srv := circlecitest.New(t, inmemory.Options{Token: token})
 	srv.AddProject("gh/acme/api")
-	good := srv.AddPipeline("gh/acme/api", fake.PipelineSeed{Branch: "main", CreatedAt: srv.Now().Add(-2 * time.Hour),
-		Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "success"}}})
-	failed := srv.AddPipeline("gh/acme/api", fake.PipelineSeed{Branch: "main", CreatedAt: srv.Now().Add(-time.Hour),
-		Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
+	good := srv.AddPipeline("gh/acme/api", inmemory.PipelineSeed{Branch: "main", CreatedAt: srv.Now().Add(-2 * time.Hour),
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+	failed := srv.AddPipeline("gh/acme/api", inmemory.PipelineSeed{Branch: "main", CreatedAt: srv.Now().Add(-time.Hour),
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
 	events := filepath.Join(t.TempDir(), "events.jsonl")
 	baseEnv := map[string]string{
 		"CIRCLE_TOKEN":             token,
@@ -48,6 +48,7 @@ func TestRollbackVerb(t *testing.T) {
 		{name: "no token", env: map[string]string{"CIRCLE_TOKEN": ""}, wantCode: 2, wantErr: "env CIRCLE_TOKEN is empty"},
 		{name: "token from another env var", env: map[string]string{"CIRCLE_TOKEN": "", "DEPLOY_BOT_TOKEN": token, "PMGUARD_ROLLBACK_TOKEN_ENV": "DEPLOY_BOT_TOKEN"},
 			wantCode: 0, wantOut: "Would send:", wantCalls: true},
+		{name: "host without scheme", env: map[string]string{"PMGUARD_CIRCLECI_HOST": "circleci.example.com"}, wantCode: 2, wantErr: "PMGUARD_CIRCLECI_HOST"},
 		{name: "invalid token", env: map[string]string{"CIRCLE_TOKEN": "not-" + token}, wantCode: 3, wantErr: "invalid token (env CIRCLE_TOKEN)", wantCalls: true},
 	}
 	for _, tt := range tests {

@@ -16,13 +16,13 @@ import (
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/metricsource/promtest"
-	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 // loadWith is load with a chosen HTTP policy for the metric client.
 func loadWith(t *testing.T, httpOpts httpx.Options, env map[string]string, args ...string) *Options {
 	t.Helper()
-	p, err := newWith(context.Background(), verb.ForTest(env, nil, nil), args, httpOpts)
+	p, err := newWith(context.Background(), verbtest.Deps(env, nil, nil), args, httpOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

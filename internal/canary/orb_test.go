@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/exitcode"
-	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 	"github.com/pmguard/pmguard/orb/orbtest"
 	"github.com/pmguard/pmguard/orb/pack"
 )
@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 
 func runVerb(args []string) int {
 	ctx := context.Background()
-	o, err := New(ctx, verb.OS("test"), args)
+	o, err := New(ctx, verbtest.OS(), args)
 	if err == nil {
 		err = Run(ctx, o)
 	}

@@ -61,13 +61,13 @@ func probePlan(t *testing.T, url string, rate float64) *Options {
 	return p
 }
 
-func runPlan(t *testing.T, p *Options) (*Result, error, string) {
+func runPlan(t *testing.T, p *Options) (*Result, string, error) {
 	t.Helper()
 	dir := t.TempDir()
 	var out strings.Builder
 	err := p.testRun(&syncWriter{w: &out}, nil, config.Reports{JSON: dir + "/r.json"})
 	res := readResult(t, dir+"/r.json")
-	return res, err, out.String()
+	return res, out.String(), err
 }
 
 // testRun runs o writing its output to out (nil discards) and its reports
@@ -116,7 +116,7 @@ func TestProbeVerdicts(t *testing.T) {
 			p.Criteria.Latency = tc.latency
 			p.Timeout.Duration = 5 * time.Second
 			p.Concurrency = 50
-			res, err, out := runPlan(t, p)
+			res, out, err := runPlan(t, p)
 			if res.Verdict != tc.want || res.Check != tc.check {
 				t.Fatalf("verdict %s (%v), want %s\n%s", res.Verdict, err, tc.want, out)
 			}
@@ -144,7 +144,7 @@ func TestProbeConnectionRefused(t *testing.T) {
 	}
 	url := "http://" + l.Addr().String() + "/"
 	l.Close()
-	res, err, out := runPlan(t, probePlan(t, url, 20))
+	res, out, err := runPlan(t, probePlan(t, url, 20))
 	if res.Verdict != Failed || err == nil {
 		t.Fatalf("verdict %s, err %v\n%s", res.Verdict, err, out)
 	}
@@ -170,7 +170,7 @@ func TestProbeStalls(t *testing.T) {
 		}}
 		p := probePlan(t, startService(t, svc), 50)
 		p.Criteria.Latency = 100 * time.Millisecond
-		res, err, out := runPlan(t, p)
+		res, out, err := runPlan(t, p)
 		if res.Verdict != Failed || res.Check != "latency" || err == nil {
 			t.Fatalf("verdict %s by %q\n%s", res.Verdict, res.Check, out)
 		}
@@ -183,7 +183,7 @@ func TestProbeStalls(t *testing.T) {
 		svc := &service{stall: func(int64) time.Duration { return time.Second }}
 		p := probePlan(t, startService(t, svc), 50)
 		p.Timeout.Duration = 100 * time.Millisecond
-		res, _, out := runPlan(t, p)
+		res, out, _ := runPlan(t, p)
 		if res.Verdict != Failed || res.ErrorKinds["timeout"] == 0 {
 			t.Fatalf("verdict %s, kinds %v\n%s", res.Verdict, res.ErrorKinds, out)
 		}
@@ -250,7 +250,7 @@ func TestProbeSendsHeadersAndUserAgent(t *testing.T) {
 	p := probePlan(t, srv.URL, 100)
 	p.Header.Set("X-Canary", "always")
 	p.MaxDuration.Duration = time.Second
-	runPlan(t, p) // verb.ForTest runs version "test"
+	runPlan(t, p) // verbtest.Deps runs version "test"
 	mu.Lock()
 	defer mu.Unlock()
 	if seen.Get("X-Canary") != "always" || seen.Get("User-Agent") != "pmguard/test" {

@@ -98,7 +98,7 @@ func metricPlan(t *testing.T, m metricsource.Source) *Options {
 	return p
 }
 
-func runMetric(t *testing.T, p *Options) (*Result, error, *fakeClock, string, []events.Event) {
+func runMetric(t *testing.T, p *Options) (*Result, *fakeClock, string, []events.Event, error) {
 	t.Helper()
 	dir := t.TempDir()
 	log, err := events.Open(dir+"/events.jsonl", jobenv.Job{})
@@ -113,7 +113,7 @@ func runMetric(t *testing.T, p *Options) (*Result, error, *fakeClock, string, []
 	if rerr != nil {
 		t.Fatal(rerr)
 	}
-	return readResult(t, dir+"/r.json"), err, clk, out.String(), evs
+	return readResult(t, dir+"/r.json"), clk, out.String(), evs, err
 }
 
 func TestMetricVerdicts(t *testing.T) {
@@ -139,7 +139,7 @@ func TestMetricVerdicts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := metricPlan(t, &fakeMetrics{counts: tc.counts})
 			p.OnInconclusive = tc.onInconcl
-			res, err, clk, out, evs := runMetric(t, p)
+			res, clk, out, evs, err := runMetric(t, p)
 			if res.Verdict != tc.want || exitcode.Of(err) != tc.code {
 				t.Fatalf("verdict %s exit %d (%v), want %s exit %d\n%s", res.Verdict, exitcode.Of(err), err, tc.want, tc.code, out)
 			}
@@ -171,7 +171,7 @@ func TestMetricSourceErrors(t *testing.T) {
 			}
 			return metricsource.Counts{}, errors.New("prometheus: 503 Service Unavailable")
 		}}
-		res, err, _, out, _ := runMetric(t, metricPlan(t, m))
+		res, _, out, _, err := runMetric(t, metricPlan(t, m))
 		if res.Verdict != Failed || res.Check != "source" || exitcode.Of(err) != exitcode.Fail {
 			t.Fatalf("verdict %s by %q, err %v\n%s", res.Verdict, res.Check, err, out)
 		}
@@ -186,7 +186,7 @@ func TestMetricSourceErrors(t *testing.T) {
 			}
 			return metricsource.Counts{}, errors.New("timeout")
 		}}
-		res, _, _, out, _ := runMetric(t, metricPlan(t, m))
+		res, _, out, _, _ := runMetric(t, metricPlan(t, m))
 		if res.Verdict != Passed {
 			t.Fatalf("verdict %s: %s\n%s", res.Verdict, res.Reason, out)
 		}
@@ -202,7 +202,7 @@ func TestMetricSourceErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) { return metricsource.Counts{}, tc.err }}
-			_, err, clk, _, evs := runMetric(t, metricPlan(t, m))
+			_, clk, _, evs, err := runMetric(t, metricPlan(t, m))
 			if exitcode.Of(err) != tc.code {
 				t.Fatalf("exit %d (%v), want %d", exitcode.Of(err), err, tc.code)
 			}
@@ -224,7 +224,7 @@ func TestMetricLastIntervalIsCutAtMaxDuration(t *testing.T) {
 	p := metricPlan(t, m)
 	p.MaxDuration.Duration = 100 * time.Second // 3 intervals of 30 s and one of 10 s
 	p.Criteria.MinSamples = 1000
-	res, _, clk, _, _ := runMetric(t, p)
+	res, clk, _, _, _ := runMetric(t, p)
 	if res.Verdict != Inconclusive {
 		t.Fatalf("verdict %s", res.Verdict)
 	}
@@ -247,7 +247,7 @@ func TestMetricBaseline(t *testing.T) {
 	p.BaselineSelector = "base"
 	p.Criteria.Baseline = true
 	p.Criteria.ErrorThreshold = 0.05
-	res, _, _, out, _ := runMetric(t, p)
+	res, _, out, _, _ := runMetric(t, p)
 	if res.Verdict != Failed || res.Check != "baseline error rate" || res.Baseline == nil {
 		t.Fatalf("verdict %s by %q: %s\n%s", res.Verdict, res.Check, res.Reason, out)
 	}

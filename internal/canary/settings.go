@@ -66,7 +66,7 @@ type Settings struct {
 	// Datadog.
 	DDAPIKeyEnv config.EnvName `env:"DD_API_KEY_ENV, default=DD_API_KEY" flag:"dd-api-key-env" usage:"datadog: name of the env var holding the API key"`
 	DDAppKeyEnv config.EnvName `env:"DD_APP_KEY_ENV, default=DD_APP_KEY" flag:"dd-app-key-env" usage:"datadog: name of the env var holding the application key"`
-	DDSiteEnv   config.EnvName `env:"DD_SITE_ENV, default=DD_SITE" flag:"dd-site-env" usage:"datadog: name of the env var holding the site (datadoghq.com when empty)"`
+	DDSiteEnv   config.EnvName `env:"DD_SITE_ENV, default=DD_SITE" secret:"no" flag:"dd-site-env" usage:"datadog: name of the env var holding the site (datadoghq.com when empty)"`
 	DDSite      string         `env:"DD_SITE" flag:"dd-site" form:"a Datadog site such as datadoghq.eu, or an http(s) URL of an API endpoint" usage:"datadog: the site, overriding the env var dd_site_env names"`
 }
 

@@ -14,12 +14,12 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 func load(t *testing.T, env map[string]string, args ...string) (*Options, error) {
 	t.Helper()
-	return newWith(context.Background(), verb.ForTest(env, nil, nil), args, httpx.Options{Retries: -1})
+	return newWith(context.Background(), verbtest.Deps(env, nil, nil), args, httpx.Options{Retries: -1})
 }
 
 // TestBadInput: every bad value is exit 2 with a message naming the

@@ -32,6 +32,9 @@ const DefaultHost = "https://circleci.com"
 // HostEnv is the env var naming the CircleCI host.
 const HostEnv = "PMGUARD_CIRCLECI_HOST"
 
+// HostForm is the accepted form of PMGUARD_CIRCLECI_HOST.
+const HostForm = "the host's URL with its scheme, such as https://circleci.com or https://circleci.example.com"
+
 // DefaultTokenEnv is the env var read for the API token unless told otherwise.
 const DefaultTokenEnv = "CIRCLE_TOKEN"
 
@@ -93,7 +96,8 @@ func (r Request) String() string {
 // ErrDryRun is returned by writes on a client in dry-run mode.
 var ErrDryRun = errors.New("dry run: request not sent")
 
-// New builds a Client. An empty host means DefaultHost.
+// New builds a Client. An empty host means DefaultHost; a host that is not an
+// http(s) URL is bad input.
 func New(o Options) (*Client, error) {
 	host := strings.TrimSpace(o.Host)
 	if host == "" {
@@ -101,7 +105,7 @@ func New(o Options) (*Client, error) {
 	}
 	u, err := config.ParseURL(host)
 	if err != nil {
-		return nil, fmt.Errorf("CircleCI host %q: %v", host, err)
+		return nil, config.Invalidf("invalid CircleCI host %q (env %s): %v; accepted: %s", host, HostEnv, err, HostForm)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	if !strings.HasSuffix(u.Path, "/api/v2") {
@@ -179,6 +183,7 @@ func pathEscape(p string) string {
 
 // do sends one request and decodes a 2xx JSON body into out (when not nil).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	rawPath := path
 	if len(query) > 0 {
 		path += "?" + query.Encode()
 	}
@@ -223,11 +228,24 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return newAPIError(resp, data, method, path, c.tokenEnv, c.http.Redactor())
 	}
-	if out == nil || len(bytes.TrimSpace(data)) == 0 {
+	return decode(data, out, method, rawPath)
+}
+
+// decode reads a 2xx body into out and checks that it has the fields the
+// operation always returns.
+func decode(data []byte, out any, method, path string) error {
+	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: unexpected response (status %d): %w", method, path, resp.StatusCode, err)
+	if len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return &UnexpectedResponseError{Method: method, Path: path, Problem: "not the expected JSON: " + err.Error()}
+		}
+	}
+	if s, ok := out.(shaped); ok {
+		if f := s.missing(); f != "" {
+			return &UnexpectedResponseError{Method: method, Path: path, Problem: "field " + f + " missing"}
+		}
 	}
 	return nil
 }

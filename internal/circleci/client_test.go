@@ -10,25 +10,25 @@ import (
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/exitcode"
 )
 
 const slug = "gh/acme/api"
 
-func seed(t *testing.T, n int) (*circlecitest.Server, []*fake.Pipeline) {
+func seed(t *testing.T, n int) (*circlecitest.Server, []*inmemory.Pipeline) {
 	t.Helper()
-	srv := circlecitest.New(t, fake.Options{Token: "s3cret-token-value"})
+	srv := circlecitest.New(t, inmemory.Options{Token: "s3cret-token-value"})
 	srv.AddProject(slug)
-	var ps []*fake.Pipeline
+	var ps []*inmemory.Pipeline
 	for i := 0; i < n; i++ {
-		ps = append(ps, srv.AddPipeline(slug, fake.PipelineSeed{
+		ps = append(ps, srv.AddPipeline(slug, inmemory.PipelineSeed{
 			Branch:    "main",
 			CreatedAt: srv.Now().Add(time.Duration(i-n) * time.Minute),
 			Params:    map[string]any{"n": i},
-			Workflows: []fake.WorkflowSeed{{Name: "build", Status: "success"}, {Name: "deploy", Status: "failed",
-				Jobs: []fake.JobSeed{{Name: "deploy", Artifacts: []fake.ArtifactSeed{{Path: "pmguard/events.jsonl", Content: []byte(`{"event":"x"}` + "\n")}}}}}},
+			Workflows: []inmemory.WorkflowSeed{{Name: "build", Status: "success"}, {Name: "deploy", Status: "failed",
+				Jobs: []inmemory.JobSeed{{Name: "deploy", Artifacts: []inmemory.ArtifactSeed{{Path: "pmguard/events.jsonl", Content: []byte(`{"event":"x"}` + "\n")}}}}}},
 		}))
 	}
 	return srv, ps
@@ -202,21 +202,21 @@ func TestErrors(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name       string
-		fault      fake.Fault
+		fault      inmemory.Fault
 		badToken   bool
 		write      bool
 		wantStatus int
 		wantText   []string
 		wantCalls  int
 	}{
-		{name: "429 then success", fault: fake.Fault{Status: 429, RetryAfter: "1", Times: 1}, wantCalls: 2},
-		{name: "5xx twice then success", fault: fake.Fault{Status: 502, Times: 2}, wantCalls: 3},
-		{name: "5xx past the retries", fault: fake.Fault{Status: 500, Message: "boom", Times: 10}, wantStatus: 500, wantText: []string{"500", "boom", "request id"}, wantCalls: 4},
-		{name: "429 past the retries", fault: fake.Fault{Status: 429, RetryAfter: "30", Times: 10}, wantStatus: 429, wantText: []string{"rate limited until"}, wantCalls: 4},
+		{name: "429 then success", fault: inmemory.Fault{Status: 429, RetryAfter: "1", Times: 1}, wantCalls: 2},
+		{name: "5xx twice then success", fault: inmemory.Fault{Status: 502, Times: 2}, wantCalls: 3},
+		{name: "5xx past the retries", fault: inmemory.Fault{Status: 500, Message: "boom", Times: 10}, wantStatus: 500, wantText: []string{"500", "boom", "request id"}, wantCalls: 4},
+		{name: "429 past the retries", fault: inmemory.Fault{Status: 429, RetryAfter: "30", Times: 10}, wantStatus: 429, wantText: []string{"rate limited until"}, wantCalls: 4},
 		{name: "401", badToken: true, wantStatus: 401, wantText: []string{"invalid token (env CIRCLE_TOKEN)"}, wantCalls: 1},
-		{name: "404 on write", fault: fake.Fault{Method: "POST", Status: 404, Message: "Project not found"}, write: true, wantStatus: 404,
+		{name: "404 on write", fault: inmemory.Fault{Method: "POST", Status: 404, Message: "Project not found"}, write: true, wantStatus: 404,
 			wantText: []string{"the token may lack write scope or the project is not followed"}, wantCalls: 1},
-		{name: "404 on read", fault: fake.Fault{Status: 404, Message: "Project not found"}, wantStatus: 404, wantText: []string{"not found"}, wantCalls: 1},
+		{name: "404 on read", fault: inmemory.Fault{Status: 404, Message: "Project not found"}, wantStatus: 404, wantText: []string{"not found"}, wantCalls: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -87,39 +87,25 @@ type ComponentVersion struct {
 // Components iterates over an organization's components, optionally those
 // of one project.
 func (s *DeployService) Components(ctx context.Context, orgID, projectID string) iter.Seq2[Component, error] {
-	return Items(ctx, func(ctx context.Context, token string) (*Page[Component], error) {
-		q := url.Values(pageQuery(token))
-		q.Set("org-id", orgID)
-		if projectID != "" {
-			q.Set("project-id", projectID)
-		}
-		var p Page[Component]
-		err := s.c.do(ctx, http.MethodGet, "/deploy/components", q, nil, &p)
-		return &p, err
-	}, 0)
+	q := url.Values{"org-id": {orgID}}
+	if projectID != "" {
+		q.Set("project-id", projectID)
+	}
+	return newPager[Component](s.c, "/deploy/components", q, 0, PageLimit).Items(ctx)
 }
 
 // Environments iterates over an organization's deploy environments.
 func (s *DeployService) Environments(ctx context.Context, orgID string) iter.Seq2[Environment, error] {
-	return Items(ctx, func(ctx context.Context, token string) (*Page[Environment], error) {
-		q := url.Values(pageQuery(token))
-		q.Set("org-id", orgID)
-		var p Page[Environment]
-		err := s.c.do(ctx, http.MethodGet, "/deploy/environments", q, nil, &p)
-		return &p, err
-	}, 0)
+	q := url.Values{"org-id": {orgID}}
+	return newPager[Environment](s.c, "/deploy/environments", q, 0, PageLimit).Items(ctx)
 }
 
 // Versions iterates over a component's versions (newest deploy first),
 // optionally in one environment.
 func (s *DeployService) Versions(ctx context.Context, componentID, environmentID string) iter.Seq2[ComponentVersion, error] {
-	return Items(ctx, func(ctx context.Context, token string) (*Page[ComponentVersion], error) {
-		q := url.Values(pageQuery(token))
-		if environmentID != "" {
-			q.Set("environment-id", environmentID)
-		}
-		var p Page[ComponentVersion]
-		err := s.c.do(ctx, http.MethodGet, "/deploy/components/"+url.PathEscape(componentID)+"/versions", q, nil, &p)
-		return &p, err
-	}, 0)
+	q := url.Values{}
+	if environmentID != "" {
+		q.Set("environment-id", environmentID)
+	}
+	return newPager[ComponentVersion](s.c, "/deploy/components/"+url.PathEscape(componentID)+"/versions", q, 0, PageLimit).Items(ctx)
 }

@@ -3,7 +3,6 @@ package circleci
 import (
 	"context"
 	"iter"
-	"net/http"
 	"net/url"
 	"time"
 )
@@ -34,24 +33,20 @@ type WorkflowRunsOptions struct {
 
 // WorkflowRuns iterates over recent runs of a named workflow, newest first.
 func (s *InsightsService) WorkflowRuns(ctx context.Context, projectSlug, workflowName string, opts *WorkflowRunsOptions) iter.Seq2[WorkflowRun, error] {
-	return Items(ctx, func(ctx context.Context, token string) (*Page[WorkflowRun], error) {
-		q := url.Values(pageQuery(token))
-		if opts != nil {
-			if opts.Branch != "" {
-				q.Set("branch", opts.Branch)
-			}
-			if opts.AllBranches {
-				q.Set("all-branches", "true")
-			}
-			if !opts.Start.IsZero() {
-				q.Set("start-date", opts.Start.UTC().Format(time.RFC3339))
-			}
-			if !opts.End.IsZero() {
-				q.Set("end-date", opts.End.UTC().Format(time.RFC3339))
-			}
+	q := url.Values{}
+	if opts != nil {
+		if opts.Branch != "" {
+			q.Set("branch", opts.Branch)
 		}
-		var p Page[WorkflowRun]
-		err := s.c.do(ctx, http.MethodGet, "/insights/"+pathEscape(projectSlug)+"/workflows/"+url.PathEscape(workflowName), q, nil, &p)
-		return &p, err
-	}, 0)
+		if opts.AllBranches {
+			q.Set("all-branches", "true")
+		}
+		if !opts.Start.IsZero() {
+			q.Set("start-date", opts.Start.UTC().Format(time.RFC3339))
+		}
+		if !opts.End.IsZero() {
+			q.Set("end-date", opts.End.UTC().Format(time.RFC3339))
+		}
+	}
+	return newPager[WorkflowRun](s.c, "/insights/"+pathEscape(projectSlug)+"/workflows/"+url.PathEscape(workflowName), q, 0, PageLimit).Items(ctx)
 }

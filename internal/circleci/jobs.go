@@ -103,18 +103,9 @@ type Artifact struct {
 	URL       string `json:"url"`
 }
 
-// ListArtifacts returns one page of a job's artifacts.
-func (s *JobsService) ListArtifacts(ctx context.Context, projectSlug string, number int64, pageToken string) (*Page[Artifact], error) {
-	var p Page[Artifact]
-	err := s.c.do(ctx, http.MethodGet, "/project/"+pathEscape(projectSlug)+"/"+strconv.FormatInt(number, 10)+"/artifacts", pageQuery(pageToken), nil, &p)
-	return &p, err
-}
-
 // Artifacts iterates over every artifact of a job.
 func (s *JobsService) Artifacts(ctx context.Context, projectSlug string, number int64) iter.Seq2[Artifact, error] {
-	return Items(ctx, func(ctx context.Context, token string) (*Page[Artifact], error) {
-		return s.ListArtifacts(ctx, projectSlug, number, token)
-	}, 0)
+	return newPager[Artifact](s.c, "/project/"+pathEscape(projectSlug)+"/"+strconv.FormatInt(number, 10)+"/artifacts", nil, 0, PageLimit).Items(ctx)
 }
 
 // Download fetches an artifact's content (at most limit bytes; 0 means
@@ -124,24 +115,6 @@ func (s *JobsService) Download(ctx context.Context, a Artifact, limit int64) ([]
 		limit = maxBody
 	}
 	return s.c.download(ctx, a.URL, limit)
-}
-
-// TestResult is one test a job reported with store_test_results.
-type TestResult struct {
-	Message   *string `json:"message"`
-	Source    string  `json:"source"`
-	RunTime   float64 `json:"run_time"`
-	File      *string `json:"file,omitempty"`
-	Result    string  `json:"result"`
-	Name      string  `json:"name"`
-	Classname string  `json:"classname"`
-}
-
-// ListTests returns one page of a job's test results.
-func (s *JobsService) ListTests(ctx context.Context, projectSlug string, number int64, pageToken string) (*Page[TestResult], error) {
-	var p Page[TestResult]
-	err := s.c.do(ctx, http.MethodGet, "/project/"+pathEscape(projectSlug)+"/"+strconv.FormatInt(number, 10)+"/tests", pageQuery(pageToken), nil, &p)
-	return &p, err
 }
 
 // JobURL is a job's page in the web app.

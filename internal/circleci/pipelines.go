@@ -100,29 +100,26 @@ type ListPipelinesOptions struct {
 	Branch string // only this branch; "" for all
 }
 
-// List returns one page of a project's pipelines, newest first.
-func (s *PipelinesService) List(ctx context.Context, projectSlug string, opts *ListPipelinesOptions, pageToken string) (*Page[Pipeline], error) {
-	q := url.Values(pageQuery(pageToken))
+// Pager reads a project's pipelines page by page, newest first. maxPages > 0
+// ends the walk quietly after that many pages; 0 follows up to PageLimit.
+func (s *PipelinesService) Pager(projectSlug string, opts *ListPipelinesOptions, maxPages int) *Pager[Pipeline] {
+	q := url.Values{}
 	if opts != nil && opts.Branch != "" {
 		q.Set("branch", opts.Branch)
 	}
-	var p Page[Pipeline]
-	err := s.c.do(ctx, http.MethodGet, "/project/"+pathEscape(projectSlug)+"/pipeline", q, nil, &p)
-	return &p, err
+	return newPager[Pipeline](s.c, "/project/"+pathEscape(projectSlug)+"/pipeline", q, maxPages, PageLimit)
 }
 
-// Pages iterates over pages of a project's pipelines, newest first.
+// Pages iterates over pages of a project's pipelines, newest first (see
+// Pager for maxPages).
 func (s *PipelinesService) Pages(ctx context.Context, projectSlug string, opts *ListPipelinesOptions, maxPages int) iter.Seq2[*Page[Pipeline], error] {
-	return Pages(ctx, func(ctx context.Context, token string) (*Page[Pipeline], error) {
-		return s.List(ctx, projectSlug, opts, token)
-	}, maxPages)
+	return s.Pager(projectSlug, opts, maxPages).All(ctx)
 }
 
-// All iterates over a project's pipelines, newest first.
+// All iterates over a project's pipelines, newest first (see Pager for
+// maxPages).
 func (s *PipelinesService) All(ctx context.Context, projectSlug string, opts *ListPipelinesOptions, maxPages int) iter.Seq2[Pipeline, error] {
-	return Items(ctx, func(ctx context.Context, token string) (*Page[Pipeline], error) {
-		return s.List(ctx, projectSlug, opts, token)
-	}, maxPages)
+	return s.Pager(projectSlug, opts, maxPages).Items(ctx)
 }
 
 // Get returns a pipeline by id.
@@ -139,18 +136,9 @@ func (s *PipelinesService) GetByNumber(ctx context.Context, projectSlug string, 
 	return &p, err
 }
 
-// ListWorkflows returns one page of a pipeline's workflows.
-func (s *PipelinesService) ListWorkflows(ctx context.Context, pipelineID, pageToken string) (*Page[Workflow], error) {
-	var p Page[Workflow]
-	err := s.c.do(ctx, http.MethodGet, "/pipeline/"+url.PathEscape(pipelineID)+"/workflow", pageQuery(pageToken), nil, &p)
-	return &p, err
-}
-
 // Workflows returns every workflow of a pipeline.
 func (s *PipelinesService) Workflows(ctx context.Context, pipelineID string) ([]Workflow, error) {
-	return Collect(Items(ctx, func(ctx context.Context, token string) (*Page[Workflow], error) {
-		return s.ListWorkflows(ctx, pipelineID, token)
-	}, 0))
+	return Collect(newPager[Workflow](s.c, "/pipeline/"+url.PathEscape(pipelineID)+"/workflow", nil, 0, shortListPages).Items(ctx))
 }
 
 // TriggerRequest is the body of the legacy trigger (POST
@@ -209,9 +197,7 @@ type PipelineDefinition struct {
 // Definitions lists a project's pipeline definitions (GET
 // /projects/{project_id}/pipeline-definitions; newer than the published spec).
 func (s *PipelinesService) Definitions(ctx context.Context, projectID string) ([]PipelineDefinition, error) {
-	var out struct {
-		Items []PipelineDefinition `json:"items"`
-	}
+	var out Page[PipelineDefinition]
 	err := s.c.do(ctx, http.MethodGet, "/projects/"+url.PathEscape(projectID)+"/pipeline-definitions", nil, nil, &out)
 	return out.Items, err
 }

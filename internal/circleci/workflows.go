@@ -59,18 +59,9 @@ func (s *WorkflowsService) Get(ctx context.Context, id string) (*Workflow, error
 	return &w, err
 }
 
-// ListJobs returns one page of a workflow's jobs.
-func (s *WorkflowsService) ListJobs(ctx context.Context, id, pageToken string) (*Page[Job], error) {
-	var p Page[Job]
-	err := s.c.do(ctx, http.MethodGet, "/workflow/"+url.PathEscape(id)+"/job", pageQuery(pageToken), nil, &p)
-	return &p, err
-}
-
 // Jobs returns every job of a workflow.
 func (s *WorkflowsService) Jobs(ctx context.Context, id string) ([]Job, error) {
-	return Collect(Items(ctx, func(ctx context.Context, token string) (*Page[Job], error) {
-		return s.ListJobs(ctx, id, token)
-	}, 0))
+	return Collect(newPager[Job](s.c, "/workflow/"+url.PathEscape(id)+"/job", nil, 0, shortListPages).Items(ctx))
 }
 
 // Cancel cancels a running workflow.
@@ -86,11 +77,14 @@ type RerunRequest struct {
 	SparseTree bool     `json:"sparse_tree,omitempty"`
 }
 
+// rerunResponse is what POST /workflow/{id}/rerun returns.
+type rerunResponse struct {
+	WorkflowID string `json:"workflow_id"`
+}
+
 // Rerun reruns a workflow and returns the new workflow's id.
 func (s *WorkflowsService) Rerun(ctx context.Context, id string, req RerunRequest) (string, error) {
-	var out struct {
-		WorkflowID string `json:"workflow_id"`
-	}
+	var out rerunResponse
 	err := s.c.do(ctx, http.MethodPost, "/workflow/"+url.PathEscape(id)+"/rerun", nil, req, &out)
 	return out.WorkflowID, err
 }

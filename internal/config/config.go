@@ -158,10 +158,7 @@ func writable(path string) error {
 func (s *Set) flagError(err error, args []string) error {
 	msg := err.Error()
 	name, unknown := strings.CutPrefix(msg, "flag provided but not defined: -")
-	if !unknown {
-		if i := strings.Index(msg, ": -"); i >= 0 { // "invalid value ... for flag -x: ..."
-			name = strings.TrimPrefix(msg[i+2:], "-")
-		}
+	if !unknown { // "invalid value ... for flag -x: ...": spell it --x
 		return Invalidf("pmguard %s: %s (see pmguard help %s)", s.verb, strings.Replace(msg, " -", " --", 1), s.verb)
 	}
 	typed := "--" + name
@@ -476,19 +473,3 @@ type ValueError struct{ Msg string }
 func (e *ValueError) Error() string { return e.Msg }
 
 func valueErrorf(format string, a ...any) error { return &ValueError{Msg: fmt.Sprintf(format, a...)} }
-
-// ExpandEnv expands $VAR and ${VAR} in s from env. It lets a header such as
-// "Authorization: Bearer ${API_TOKEN}" name a secret without the secret ever
-// being in config, argv or output. It returns the values it expanded so the
-// caller can redact them.
-func ExpandEnv(s string, env Env) (string, []string) {
-	var used []string
-	out := os.Expand(s, func(name string) string {
-		v := Get(env, name)
-		if v != "" {
-			used = append(used, v)
-		}
-		return v
-	})
-	return out, used
-}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -130,13 +131,6 @@ func TestStatusSet(t *testing.T) {
 	}
 }
 
-func TestExpandEnv(t *testing.T) {
-	out, used := ExpandEnv("Bearer ${API_TOKEN} $NOPE", MapEnv(map[string]string{"API_TOKEN": "s3cr3t-value"}))
-	if out != "Bearer s3cr3t-value " || len(used) != 1 || used[0] != "s3cr3t-value" {
-		t.Fatalf("%q %q", out, used)
-	}
-}
-
 func isBadInput(err error) bool {
 	var ie *InputError
 	var iv *InvalidError
@@ -175,5 +169,33 @@ func TestParsePercent(t *testing.T) {
 		if _, err := ParsePercent(in); err == nil {
 			t.Errorf("ParsePercent(%q) accepted", in)
 		}
+	}
+}
+
+// Secrets: the value of every *_env variable is a secret, unless the setting
+// says it is not (a site name); URL credentials and query values too.
+func TestSecrets(t *testing.T) {
+	var s struct {
+		TokenEnv EnvName `env:"TOKEN_ENV, default=MY_TOKEN"`
+		SiteEnv  EnvName `env:"SITE_ENV, default=MY_SITE" secret:"no"`
+		Hook     URL     `env:"HOOK"`
+	}
+	env := MapEnv(map[string]string{"MY_TOKEN": "tok-123456\n", "MY_SITE": "datadoghq.eu", "PMGUARD_X_HOOK": "https://u:pw-98765@h.example/x?sig=abcdef"})
+	set, _, err := Load(context.Background(), "x", nil, env, &s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := set.Secrets(&s, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(got)
+	if strings.Join(got, ",") != "abcdef,pw-98765,tok-123456" {
+		t.Errorf("secrets %q", got)
+	}
+	bad := MapEnv(map[string]string{"MY_TOKEN": "tok\n123456"})
+	set, _, _ = Load(context.Background(), "x", nil, bad, &s, nil)
+	if _, err := set.Secrets(&s, bad); err == nil || !strings.Contains(err.Error(), "control character") || !strings.Contains(err.Error(), "PMGUARD_X_TOKEN_ENV") {
+		t.Errorf("a token with a newline inside: %v", err)
 	}
 }

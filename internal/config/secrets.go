@@ -26,7 +26,7 @@ func (s *Set) Secrets(dst any, env Env) ([]string, error) {
 			}
 			switch x := fv.Interface().(type) {
 			case EnvName:
-				if x == "" {
+				if x == "" || sf.Tag.Get("secret") == "no" { // e.g. the Datadog site: named by env var, not secret
 					continue
 				}
 				val := strings.TrimSpace(Get(env, string(x)))

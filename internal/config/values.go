@@ -303,6 +303,6 @@ type Shared struct {
 
 // Reports holds the report files of a verb that makes a verdict.
 type Reports struct {
-	JSON  string `env:"JSON" flag:"json" check:"writable" group:"Reports" usage:"write a JSON report to this file"`
-	JUnit string `env:"JUNIT" flag:"junit" check:"writable" group:"Reports" usage:"write a JUnit XML report to this file (for store_test_results)"`
+	JSON  string `env:"JSON" orb:"report_path" flag:"json" check:"writable" group:"Reports" usage:"write a JSON report to this file"`
+	JUnit string `env:"JUNIT" orb:"junit_path" flag:"junit" check:"writable" group:"Reports" usage:"write a JUnit XML report to this file (for store_test_results)"`
 }

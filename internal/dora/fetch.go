@@ -94,10 +94,10 @@ func fetchHistory(ctx context.Context, c *circleci.Client, o fetchOptions) (*His
 }
 
 // walkPipelines hands each pipeline of the window to start (which blocks
-// while Concurrency fetches are in flight) with the CircleCI client's page
-// iterator, which ends with an error on a page token it was already given.
-// The walk is bounded by MaxPages, so an API that keeps answering with new
-// tokens ends with an error too instead of running for ever.
+// while Concurrency fetches are in flight), paging with the CircleCI
+// client's iterator, where the guard against a repeated page token belongs.
+// The walk is bounded by MaxPages, so an API that keeps answering with a
+// next_page_token (new or repeated) ends with an error, never runs for ever.
 func walkPipelines(ctx context.Context, c *circleci.Client, o fetchOptions, h *History, baseline *atomic.Bool, start func(circleci.Pipeline)) error {
 	pastStart := 0
 	for page, err := range c.Pipelines.Pages(ctx, o.Slug, &circleci.ListPipelinesOptions{Branch: o.Branch}, 0) {

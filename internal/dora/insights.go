@@ -13,10 +13,10 @@ import (
 	"github.com/pmguard/pmguard/internal/httpx"
 )
 
-// InsightsSummary reads CircleCI Insights' summary of a workflow
+// insightsSummary reads CircleCI Insights' summary of a workflow
 // (GET /insights/{project-slug}/workflows/{workflow-name}/summary) and
 // returns its MTTR. base is the API base (…/api/v2).
-func InsightsSummary(ctx context.Context, hc *httpx.Client, base, token, slug, workflow, branch string) (*CIRecovery, error) {
+func insightsSummary(ctx context.Context, hc *httpx.Client, base, token, slug, workflow, branch string) (*CIRecovery, error) {
 	q := url.Values{}
 	if branch != "" {
 		q.Set("branch", branch)
@@ -34,7 +34,7 @@ func InsightsSummary(ctx context.Context, hc *httpx.Client, base, token, slug, w
 		return nil, hc.Redactor().Error(err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("Insights summary of workflow %s: HTTP %d", workflow, resp.StatusCode)
+		return nil, fmt.Errorf("the Insights summary of workflow %s: HTTP %d", workflow, resp.StatusCode)
 	}
 	var out struct {
 		Metrics struct {
@@ -44,10 +44,10 @@ func InsightsSummary(ctx context.Context, hc *httpx.Client, base, token, slug, w
 		} `json:"metrics"`
 	}
 	if err := json.Unmarshal(body, &out); err != nil {
-		return nil, fmt.Errorf("Insights summary of workflow %s: %w", workflow, err)
+		return nil, fmt.Errorf("the Insights summary of workflow %s: %w", workflow, err)
 	}
 	if out.Metrics.MTTR == nil {
-		return nil, fmt.Errorf("Insights has no MTTR for workflow %s (no failure followed by a success)", workflow)
+		return nil, fmt.Errorf("no Insights MTTR for workflow %s (no failure followed by a success)", workflow)
 	}
 	return &CIRecovery{Workflow: workflow, MTTR: time.Duration(*out.Metrics.MTTR) * time.Second,
 		WindowStart: out.Metrics.WindowStart, WindowEnd: out.Metrics.WindowEnd}, nil

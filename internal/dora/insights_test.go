@@ -25,14 +25,14 @@ func TestInsightsSummary(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	hc := httpx.New(httpx.Options{Retries: -1})
-	got, err := InsightsSummary(context.Background(), hc, srv.URL+"/api/v2", "tok-0123456789", "gh/acme/shop", "deploy-prod", "main")
+	got, err := insightsSummary(context.Background(), hc, srv.URL+"/api/v2", "tok-0123456789", "gh/acme/shop", "deploy-prod", "main")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.MTTR != 2*time.Hour || got.Workflow != "deploy-prod" || !got.WindowEnd.Equal(ts("2026-11-16 00:00")) {
 		t.Errorf("got %+v", got)
 	}
-	if _, err := InsightsSummary(context.Background(), hc, srv.URL+"/api/v2", "tok-0123456789", "gh/acme/shop", "other", "main"); err == nil {
+	if _, err := insightsSummary(context.Background(), hc, srv.URL+"/api/v2", "tok-0123456789", "gh/acme/shop", "other", "main"); err == nil {
 		t.Error("a 404 was not an error")
 	}
 }

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	fake "github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/config"
-	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 func baseEnv(t *testing.T) map[string]string {
@@ -43,7 +43,7 @@ func TestNewRejects(t *testing.T) {
 			for k, v := range c.env {
 				env[k] = v
 			}
-			_, err := New(context.Background(), verb.ForTest(env, nil, nil), nil)
+			_, err := New(context.Background(), verbtest.Deps(env, nil, nil), nil)
 			var ie *config.InputError
 			if !errors.As(err, &ie) {
 				t.Fatalf("error %v (%T), want an input error", err, err)
@@ -64,7 +64,7 @@ func TestNewWindow(t *testing.T) {
 		if in != "" {
 			env["PMGUARD_DORA_WINDOW"] = in
 		}
-		o, err := New(context.Background(), verb.ForTest(env, nil, nil), []string{"--output-dir", t.TempDir()})
+		o, err := New(context.Background(), verbtest.Deps(env, nil, nil), []string{"--output-dir", t.TempDir()})
 		if err != nil || o.Window != want {
 			t.Errorf("window %q: %v, %v; want %v", in, o, err, want)
 		}
@@ -96,7 +96,7 @@ func TestNewRun(t *testing.T) {
 		"PMGUARD_DORA_WINDOW": "2w", "PMGUARD_DORA_OUTPUT_DIR": out, "PMGUARD_DORA_JSON": filepath.Join(out, "dora.json"),
 		"PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl"), "PMGUARD_DORA_MAX_RPS": "50"}
 	var stdout strings.Builder
-	d := verb.ForTest(env, &stdout, nil)
+	d := verbtest.Deps(env, &stdout, nil)
 	d.Now = func() time.Time { return ts("2026-11-16 00:00") }
 	tt := &timedTransport{}
 	d.Transport = tt

@@ -16,7 +16,7 @@ import (
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	fake "github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/httpx"
 )
 
@@ -35,10 +35,10 @@ func seedSynthetic(t *testing.T, s *circlecitest.Server) (map[string]string, str
 	dir, hashes := syntheticRepo(t)
 	ids := map[string]string{}
 	for _, d := range syntheticDeploys() {
-		timeline := fake.Succeeds(5 * time.Minute)
+		timeline := fake.Ends(5*time.Minute, "success")
 		switch d.Status {
 		case "failed":
-			timeline = fake.Fails(5 * time.Minute)
+			timeline = fake.Ends(5*time.Minute, "failed")
 		case "canceled":
 			timeline = []fake.Step{{After: 0, Status: "running"}, {After: 5 * time.Minute, Status: "canceled"}}
 		}

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/pmguard/pmguard/internal/health"
-	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 // BenchmarkRun checks n healthy loopback endpoints (paths of one server) in
@@ -28,7 +28,7 @@ func BenchmarkRun(b *testing.B) {
 				list = append(list, fmt.Sprintf("%s/svc/%d/health", srv.URL, i))
 			}
 			env := map[string]string{"PMGUARD_HEALTH_ENDPOINTS": strings.Join(list, "\n"), "PMGUARD_HEALTH_RETRIES": "0"}
-			o, err := health.New(context.Background(), verb.ForTest(env, nil, nil), nil)
+			o, err := health.New(context.Background(), verbtest.Deps(env, nil, nil), nil)
 			if err != nil {
 				b.Fatal(err)
 			}

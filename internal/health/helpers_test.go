@@ -21,6 +21,7 @@ import (
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/health"
 	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 // fakeClock is the run's clock: it moves only when the run sleeps (or a
@@ -110,7 +111,7 @@ func checkWith(t *testing.T, env map[string]string, args []string, mod func(*ver
 	}
 	clock := newClock()
 	var out bytes.Buffer
-	d := verb.ForTest(env, &out, nil)
+	d := verbtest.Deps(env, &out, nil)
 	d.Now, d.Sleep = clock.Now, clock.Sleep
 	if mod != nil {
 		mod(d)

@@ -8,12 +8,13 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/health"
-	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 // attemptLine is the per-attempt line: time, verdict, endpoint, status,
@@ -190,15 +191,35 @@ func TestReportsAndEvents(t *testing.T) {
 	}
 }
 
+// A report path that cannot be written is bad input, found before the
+// check sends its first request.
+func TestReportPathCheckedBeforeAnyRequest(t *testing.T) {
+	var hits atomic.Int32
+	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	file := writeFile(t, t.TempDir(), "a-file", nil)
+	for _, r := range []config.Reports{{JSON: file + "/sub/report.json"}, {JUnit: file + "/sub/junit.xml"}} {
+		args := []string{"--endpoint", srv.URL, "--json", r.JSON, "--junit", r.JUnit}
+		_, err := health.New(context.Background(), verbtest.Deps(nil, nil, nil), args)
+		if code := exitcode.Of(err); code != exitcode.BadInput || !strings.Contains(fmt.Sprint(err), "a-file") || !strings.Contains(fmt.Sprint(err), "PMGUARD_HEALTH_") {
+			t.Errorf("%+v: exit %d (%v), want 2 naming the path and its env var", r, code, err)
+		}
+	}
+	if hits.Load() != 0 {
+		t.Errorf("%d requests were sent although no report could be written", hits.Load())
+	}
+}
+
+// TestReportWriteFailureIsCouldNotRun: a report that passed the check but
+// cannot be written when the verdict is in makes the run exit 3.
 func TestReportWriteFailureIsCouldNotRun(t *testing.T) {
 	srv := serve(t, &statuses{codes: []int{200}})
 	file := writeFile(t, t.TempDir(), "a-file", nil)
 	for _, r := range []config.Reports{{JSON: file + "/sub/report.json"}, {JUnit: file + "/sub/junit.xml"}} {
-		args := []string{"--endpoint", srv.URL, "--json", r.JSON, "--junit", r.JUnit}
-		o, err := health.New(context.Background(), verb.ForTest(nil, nil, nil), args)
+		o, err := health.New(context.Background(), verbtest.Deps(nil, nil, nil), []string{"--endpoint", srv.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
+		o.Reports = r // the path breaks after the check
 		err = health.Run(context.Background(), o)
 		if code := exitcode.Of(err); code != exitcode.CouldNotRun || !strings.Contains(fmt.Sprint(err), "a-file") {
 			t.Errorf("%+v: exit %d (%v), want 3 naming the path", r, code, err)

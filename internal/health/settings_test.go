@@ -9,6 +9,7 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/health"
 	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 func validate(env map[string]string, args ...string) (*health.Options, error) {
@@ -17,7 +18,7 @@ func validate(env map[string]string, args ...string) (*health.Options, error) {
 }
 
 func validateDeps(env map[string]string, args ...string) (*health.Options, *verb.Deps, error) {
-	d := verb.ForTest(env, nil, nil)
+	d := verbtest.Deps(env, nil, nil)
 	o, err := health.New(context.Background(), d, args)
 	return o, d, err
 }
@@ -119,6 +120,7 @@ func TestValidateRejects(t *testing.T) {
 			[]string{"headers", "PMGUARD_HEALTH_HEADERS", "control character"}},
 		{"header without a colon", nil, []string{"--header", "Authorization Bearer ${API_TOKEN}"},
 			[]string{"headers", "PMGUARD_HEALTH_HEADERS", "'Name: value'"}},
+		{"expected status names the orb parameter", nil, []string{"--expect-status", "2xy"}, []string{"expected_status", "PMGUARD_HEALTH_EXPECT_STATUS", "--expect-status"}},
 		{"method", nil, []string{"--method", "GE T"}, []string{"method", "PMGUARD_HEALTH_METHOD", "HTTP method"}},
 		{"success threshold 0", nil, []string{"--success-threshold", "0"}, []string{"success_threshold", "PMGUARD_HEALTH_SUCCESS_THRESHOLD", "1 or more"}},
 		{"concurrency 0", nil, []string{"--concurrency", "0"}, []string{"concurrency", "PMGUARD_HEALTH_CONCURRENCY", "1 or more"}},

@@ -5,7 +5,8 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Hit is one use of a dropped or renamed name in the deployed code.
@@ -85,25 +86,22 @@ func searchCode(ctx context.Context, r repo, commit string, targets []target, in
 		return res, err
 	}
 	res.files = len(contents)
-	// Lexing is the bulk of the work: spread the files over the cores, each
-	// worker filling its own map, merged afterwards.
-	workers := runtime.GOMAXPROCS(0)
-	parts := make([]map[target][]Hit, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		parts[w] = map[target][]Hit{}
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(keep); i += workers {
-				if src, ok := contents[keep[i]]; ok {
-					fileHits(keep[i], src, targets, parts[w])
-				}
-			}
-		}(w)
+	// Lexing is the bulk of the work: one task per file over the cores,
+	// each filling its own map, merged afterwards.
+	perFile := make([]map[target][]Hit, len(keep))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, f := range keep {
+		if src, ok := contents[f]; ok {
+			g.Go(func() error {
+				perFile[i] = map[target][]Hit{}
+				fileHits(f, src, targets, perFile[i])
+				return nil
+			})
+		}
 	}
-	wg.Wait()
-	for _, part := range parts {
+	_ = g.Wait() // the tasks return no error
+	for _, part := range perFile {
 		for t, hs := range part {
 			res.hits[t] = append(res.hits[t], hs...)
 		}

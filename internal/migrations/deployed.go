@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
 )
 
@@ -15,7 +14,7 @@ const BaseDeployed = "deployed"
 // DefaultDeployEvents are the events whose commit is taken as deployed: a
 // deploy job that ran pmguard health or canary after deploying wrote them,
 // stamped with the commit it deployed (CIRCLE_SHA1).
-var DefaultDeployEvents = []string{"health_passed", "canary_passed"}
+var DefaultDeployEvents = []string{events.HealthPassed, events.CanaryPassed}
 
 // Deployed is the event the deployed commit was taken from.
 type Deployed struct {
@@ -30,11 +29,11 @@ type Deployed struct {
 // logs at paths (files, or directories of *.jsonl).
 func deployedCommit(paths, names []string) (Deployed, error) {
 	if len(paths) == 0 {
-		return Deployed{}, config.Invalidf("base %q needs the event log of the production deploy: set PMGUARD_EVENTS_FILE (or deployed_log) to it, or set base to a git revision such as origin/main or the deployed SHA from a pipeline parameter", BaseDeployed)
+		return Deployed{}, fmt.Errorf("%q needs the event log of the production deploy: set PMGUARD_EVENTS_FILE (or deployed_log) to it, or set base to a git revision such as origin/main or the deployed SHA from a pipeline parameter", BaseDeployed)
 	}
 	evs, err := events.ReadFiles(paths...)
 	if err != nil && len(evs) == 0 {
-		return Deployed{}, config.Invalidf("base %q: reading the event log: %v", BaseDeployed, err)
+		return Deployed{}, fmt.Errorf("%q: reading the event log: %v", BaseDeployed, err)
 	}
 	found := events.Filter(evs, names...)
 	for i := len(found) - 1; i >= 0; i-- {
@@ -43,7 +42,7 @@ func deployedCommit(paths, names []string) (Deployed, error) {
 			return Deployed{Commit: e.Commit, Event: e.Event, Time: e.Time, JobURL: e.JobURL, Branch: e.Branch}, nil
 		}
 	}
-	return Deployed{}, config.Invalidf("base %q: no %s event with a commit in %s; set base to a git revision instead (origin/main, or the deployed SHA from a pipeline parameter)",
+	return Deployed{}, fmt.Errorf("%q: no %s event with a commit in %s; set base to a git revision instead (origin/main, or the deployed SHA from a pipeline parameter)",
 		BaseDeployed, strings.Join(names, " or "), strings.Join(paths, ", "))
 }
 

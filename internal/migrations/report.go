@@ -19,7 +19,7 @@ func short(sha string) string {
 }
 
 // writeText prints the human report.
-func writeText(w io.Writer, rep *Report, notes []string) {
+func writeText(w io.Writer, rep *Result, notes []string) {
 	base := fmt.Sprintf("base %s = %s", rep.Base, short(rep.BaseCommit))
 	if rep.Deployed != nil {
 		base += " (from the " + rep.Deployed.String() + ")"
@@ -143,7 +143,7 @@ func writeFinding(w io.Writer, fd Finding, baseCommit string) {
 	}
 }
 
-func blockSummary(rep *Report) string {
+func blockSummary(rep *Result) string {
 	var parts []string
 	for _, fd := range rep.Findings {
 		if !fd.Blocks {
@@ -166,34 +166,26 @@ func blockSummary(rep *Report) string {
 }
 
 // writeReports writes the JSON and JUnit reports and the event.
-func (o *Options) writeReports(rep *Report) error {
+func (o *Options) writeReports(rep *Result) error {
 	if err := report.WriteJSON(o.JSONPath, rep); err != nil {
 		return err
 	}
 	if err := report.WriteJUnit(o.JUnitPath, junitSuite(rep)); err != nil {
 		return err
 	}
-	figures := map[string]any{
-		"files":       len(rep.Files),
-		"blocking":    rep.Blocking,
-		"warnings":    rep.Warnings,
-		"allowed":     rep.Allowed,
-		"base_commit": rep.BaseCommit,
-		"head_commit": rep.HeadCommit,
-	}
-	var rules []string
-	for _, fd := range rep.Findings {
-		if fd.Blocks && !contains(rules, fd.Rule) {
-			rules = append(rules, fd.Rule)
-		}
-	}
-	e := events.Event{Verb: "migrations", Event: "migration_ok", Target: strings.Join(o.Migrations, ","), Figures: figures,
+	f := events.Migrations{Files: len(rep.Files), Blocking: rep.Blocking, Warnings: rep.Warnings, Allowed: rep.Allowed,
+		BaseCommit: rep.BaseCommit, HeadCommit: rep.HeadCommit}
+	e := events.Event{Verb: "migrations", Event: events.MigrationOK, Target: strings.Join(o.Migrations, ","),
 		Message: fmt.Sprintf("%d migration file(s) safe to run before the deploy (%d warning(s))", len(rep.Files), rep.Warnings)}
 	if rep.Blocking > 0 {
-		e.Event = "migration_blocked"
-		figures["rules"] = rules
-		e.Message = blockSummary(rep)
+		e.Event, e.Message = events.MigrationBlocked, blockSummary(rep)
+		for _, fd := range rep.Findings {
+			if fd.Blocks && !contains(f.Rules, fd.Rule) {
+				f.Rules = append(f.Rules, fd.Rule)
+			}
+		}
 	}
+	e.SetFigures(f)
 	if err := o.Events.Append(e); err != nil {
 		return err
 	}
@@ -202,7 +194,7 @@ func (o *Options) writeReports(rep *Report) error {
 
 // junitSuite makes one test case per migration file (and one per compat
 // queries file): blocking findings fail it, the rest go to its output.
-func junitSuite(rep *Report) report.Suite {
+func junitSuite(rep *Result) report.Suite {
 	s := report.Suite{Name: "pmguard migrations", Duration: time.Duration(rep.Seconds * float64(time.Second))}
 	byFile := map[string][]Finding{}
 	var order []string

@@ -276,12 +276,3 @@ func newFinding(id string) Finding {
 	r, _ := ruleByID(id)
 	return Finding{Rule: id, Severity: r.Severity, Reason: r.Reason, Safe: r.Safe, Steps: r.Steps}
 }
-
-// KnownRule reports whether id names a rule.
-func KnownRule(id string) bool {
-	_, ok := ruleByID(id)
-	return ok
-}
-
-// RuleIDs lists every rule id, comma-separated.
-func RuleIDs() string { return ruleIDs() }

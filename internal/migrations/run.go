@@ -65,10 +65,12 @@ type Options struct {
 	Events              *events.Log
 	Stdout, Stderr      io.Writer
 	Now                 func() time.Time
+
+	revs *revisions // resolved by New; nil: Run resolves them
 }
 
-// Report is the outcome of a check, written as the JSON report.
-type Report struct {
+// Result is the outcome of a check, written as the JSON report.
+type Result struct {
 	Verdict    string     `json:"verdict"` // "ok" or "blocked"
 	Base       string     `json:"base"`
 	BaseCommit string     `json:"base_commit"`
@@ -129,42 +131,20 @@ func parseError(file, text string, err error) error {
 	return fmt.Errorf("%s: %w", file, err)
 }
 
-// Validate checks settings that need no git or network (exit 2 if bad).
-func (o *Options) Validate() error {
-	if len(o.Migrations) == 0 {
-		return config.Invalidf("no migrations glob given")
+// dbSecrets are the parts of a database URL never to print: the URL and
+// its password.
+func dbSecrets(u string) []string {
+	if u == "" {
+		return nil
 	}
-	for _, g := range append(append(append([]string{}, o.Migrations...), o.Code...), o.CodeExclude...) {
-		if !validGlob(g) {
-			return config.Invalidf("%q is not a valid glob", g)
-		}
+	out := []string{u}
+	if cfg, err := pgx.ParseConfig(u); err == nil && cfg.Password != "" {
+		out = append(out, cfg.Password)
 	}
-	for _, id := range append(append([]string{}, o.WarnRules...), o.IgnoreRules...) {
-		if _, ok := ruleByID(id); !ok {
-			return config.Invalidf("unknown rule %q; rules are: %s", id, ruleIDs())
-		}
-	}
-	if o.DatabaseURL != "" {
-		if _, err := pgx.ParseConfig(o.DatabaseURL); err != nil {
-			return config.Invalidf("the database URL in $%s cannot be used: %s", o.DatabaseURLEnv, o.redactor().Redact(err.Error()))
-		}
-	}
-	if o.CompatQueries != "" && o.DatabaseURL == "" {
-		return config.Invalidf("compat_queries needs a database: set database_url_env to the name of the env var holding the URL")
-	}
-	return nil
+	return out
 }
 
-func (o *Options) redactor() *httpx.Redactor {
-	r := httpx.NewRedactor()
-	if o.DatabaseURL != "" {
-		r.Add(o.DatabaseURL)
-		if cfg, err := pgx.ParseConfig(o.DatabaseURL); err == nil && cfg.Password != "" {
-			r.Add(cfg.Password)
-		}
-	}
-	return r
-}
+func (o *Options) redactor() *httpx.Redactor { return httpx.NewRedactor(dbSecrets(o.DatabaseURL)...) }
 
 func (o *Options) defaults() {
 	if o.Head == "" {
@@ -193,44 +173,27 @@ func (o *Options) defaults() {
 	}
 }
 
-// Run performs the check. It returns nil when nothing blocks, an
-// exitcode.Fail error when a finding blocks, a bad-input error for settings,
-// unknown revisions and migrations PostgreSQL cannot parse, and any other
-// error when it could not run.
-func Run(ctx context.Context, o Options) error {
+// Run performs the check. It returns nil when nothing blocks, a verdict.Fail
+// when a finding blocks, a bad-input error for unknown revisions and
+// migrations PostgreSQL cannot parse, and any other error when it could not
+// run.
+func Run(ctx context.Context, o *Options) error {
 	o.defaults()
-	if err := o.Validate(); err != nil {
-		return err
-	}
 	started := o.Now()
 	// Load the parser while git works (the WebAssembly build compiles it).
 	go pgparse.Warm()
 	red := o.redactor()
 	r := repo{git: o.Git}
-	rep := &Report{Base: o.Base, Head: o.Head, Parser: pgparse.Backend, Unseen: Unseen}
-
-	headSHA, err := r.resolve(ctx, o.Head)
-	if err != nil {
-		return revError("head", err)
-	}
-	baseRev := o.Base
-	if o.Base == BaseDeployed {
-		d, err := deployedCommit(o.DeployedLog, o.DeployEvents)
-		if err != nil {
+	rev := o.revs
+	if rev == nil {
+		var err error
+		if rev, err = o.revisions(ctx); err != nil {
 			return err
 		}
-		rep.Deployed = &d
-		baseRev = d.Commit
 	}
-	baseSHA, err := r.resolve(ctx, baseRev)
-	if err != nil {
-		return revError("base", err)
-	}
-	mb, err := r.mergeBase(ctx, baseSHA, headSHA)
-	if err != nil {
-		return err
-	}
-	rep.BaseCommit, rep.HeadCommit, rep.MergeBase = baseSHA, headSHA, mb
+	headSHA, baseSHA, mb := rev.head, rev.base, rev.mergeBase
+	rep := &Result{Base: o.Base, Head: o.Head, Parser: pgparse.Backend, Unseen: Unseen,
+		Deployed: rev.deployed, BaseCommit: baseSHA, HeadCommit: headSHA, MergeBase: mb}
 
 	changes, err := r.changes(ctx, mb, headSHA)
 	if err != nil {
@@ -411,10 +374,50 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-func revError(which string, err error) error {
+// revisions are the commits a check compares.
+type revisions struct {
+	head, base, mergeBase string
+	deployed              *Deployed // when the base is BaseDeployed
+}
+
+// revisions resolves the head and the base (for BaseDeployed, the commit of
+// the newest deploy event) and their merge base.
+func (o *Options) revisions(ctx context.Context) (*revisions, error) {
+	r := repo{git: o.Git}
+	head, err := r.resolve(ctx, o.Head)
+	if err != nil {
+		return nil, badRevision("head", err)
+	}
+	rv := &revisions{head: head}
+	baseRev := o.Base
+	if o.Base == BaseDeployed {
+		d, err := deployedCommit(o.DeployedLog, o.DeployEvents)
+		if err != nil {
+			return nil, config.Invalid(&revError{which: "base", err: err})
+		}
+		rv.deployed, baseRev = &d, d.Commit
+	}
+	if rv.base, err = r.resolve(ctx, baseRev); err != nil {
+		return nil, badRevision("base", err)
+	}
+	rv.mergeBase, err = r.mergeBase(ctx, rv.base, head)
+	return rv, err
+}
+
+// revError is a base or head that cannot be used (bad input).
+type revError struct {
+	which string // "base" or "head"
+	err   error
+}
+
+func (e *revError) Error() string { return e.which + ": " + e.err.Error() }
+func (e *revError) Unwrap() error { return e.err }
+
+// badRevision is bad input unless git itself could not be run.
+func badRevision(which string, err error) error {
 	var ge *GitError
 	if errors.As(err, &ge) || !strings.HasPrefix(err.Error(), "running git") {
-		return config.Invalidf("%s: %v", which, err)
+		return config.Invalid(&revError{which: which, err: err})
 	}
 	return err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 // gitRepo is a repository built by a test in a temporary directory.
@@ -77,7 +78,7 @@ func (r *gitRepo) commit(msg string) string {
 type result struct {
 	err    error
 	out    string
-	report Report
+	report Result
 	junit  string
 	events []events.Event
 }
@@ -105,7 +106,7 @@ func runCheck(t *testing.T, r *gitRepo, mod func(*Options)) result {
 	if mod != nil {
 		mod(&o)
 	}
-	res := result{err: Run(context.Background(), o), out: out.String()}
+	res := result{err: Run(context.Background(), &o), out: out.String()}
 	if b, err := os.ReadFile(o.JSONPath); err == nil {
 		if err := json.Unmarshal(b, &res.report); err != nil {
 			t.Fatalf("JSON report: %v", err)
@@ -284,7 +285,8 @@ func TestParseErrorIsBadInput(t *testing.T) {
 	}
 }
 
-func TestBadSettingsAreBadInput(t *testing.T) {
+// Bad revisions in Options built directly are bad input from Run.
+func TestBadRevisionsAreBadInput(t *testing.T) {
 	r := newRepo(t)
 	r.write("README", "x\n")
 	r.commit("one")
@@ -297,14 +299,6 @@ func TestBadSettingsAreBadInput(t *testing.T) {
 		{"option-like base", func(o *Options) { o.Base = "--output=x" }, "is not a git revision"},
 		{"unknown head", func(o *Options) { o.Head = "nope" }, `head: "nope" is not a commit`},
 		{"deployed without a log", func(o *Options) { o.Base = BaseDeployed }, "needs the event log"},
-		{"deployed, no event", func(o *Options) {
-			p := filepath.Join(t.TempDir(), "e.jsonl")
-			os.WriteFile(p, []byte(`{"time":"2026-01-01T00:00:00Z","verb":"health","event":"health_failed","commit":"abc"}`+"\n"), 0o644)
-			o.Base, o.DeployedLog = BaseDeployed, []string{p}
-		}, "no health_passed or canary_passed event with a commit"},
-		{"bad glob", func(o *Options) { o.Migrations = []string{"db/["} }, "not a valid glob"},
-		{"unknown rule", func(o *Options) { o.WarnRules = []string{"drop-colum"} }, `unknown rule "drop-colum"`},
-		{"queries without database", func(o *Options) { o.CompatQueries = "q.sql" }, "compat_queries needs a database"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -313,6 +307,93 @@ func TestBadSettingsAreBadInput(t *testing.T) {
 				t.Errorf("got exit %d %v, want 2 with %q", exitcode.Of(res.err), res.err, c.want)
 			}
 		})
+	}
+}
+
+// New finds every bad setting before reading a migration, and names the
+// setting by its flag and env var.
+func TestNewRejects(t *testing.T) {
+	r := newRepo(t)
+	r.write("README", "x\n")
+	r.commit("one")
+	noEvent := filepath.Join(t.TempDir(), "e.jsonl")
+	os.WriteFile(noEvent, []byte(`{"time":"2026-01-01T00:00:00Z","verb":"health","event":"health_failed","commit":"abc"}`+"\n"), 0o644)
+	queries := filepath.Join(t.TempDir(), "q.sql")
+	os.WriteFile(queries, []byte("SELECT 1;\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{"unknown base", []string{"--base", "origin/nope"}, nil, []string{"--base", "PMGUARD_MIGRATIONS_BASE", `"origin/nope" is not a commit`, "origin/main"}},
+		{"option-like base", []string{"--base=--output=x"}, nil, []string{"--base", "PMGUARD_MIGRATIONS_BASE", "is not a git revision"}},
+		{"unknown head", []string{"--base", "HEAD", "--head", "nope"}, nil, []string{"--head", "PMGUARD_MIGRATIONS_HEAD", `"nope" is not a commit`}},
+		{"deployed without a log", nil, nil, []string{"--base", "PMGUARD_MIGRATIONS_BASE", "needs the event log"}},
+		{"deployed, no event", []string{"--deployed-log", noEvent}, nil, []string{"--base", "no health_passed or canary_passed event with a commit"}},
+		{"bad glob", []string{"--base", "HEAD", "--migrations", "db/["}, nil, []string{"--migrations", "not a valid glob"}},
+		{"bad code glob", []string{"--base", "HEAD", "--code-exclude", "a/["}, nil, []string{"--code-exclude", "not a valid glob"}},
+		{"unknown rule", []string{"--base", "HEAD", "--warn-rules", "drop-colum"}, nil, []string{"--warn-rules", `"drop-colum"`, "unknown rule", "drop-column"}},
+		{"unknown ignored rule", []string{"--base", "HEAD", "--ignore-rules", "nope"}, nil, []string{"--ignore-rules", "unknown rule"}},
+		{"postgres 99", []string{"--base", "HEAD", "--postgres-version", "99"}, nil, []string{"--postgres-version", "PMGUARD_MIGRATIONS_POSTGRES_VERSION", "from 9", "to 18"}},
+		{"postgres 8", []string{"--base", "HEAD", "--postgres-version", "8"}, nil, []string{"--postgres-version", "from 9"}},
+		{"queries without database", []string{"--base", "HEAD", "--compat-queries", queries}, nil, []string{"--compat-queries", "compat_queries needs a database"}},
+		{"empty database env", []string{"--base", "HEAD", "--database-url-env", "PROD_DB"}, nil, []string{"--database-url-env", "empty or unset"}},
+		{"unusable database URL", []string{"--base", "HEAD", "--database-url-env", "PROD_DB"}, map[string]string{"PROD_DB": "postgres://u:s3cret-pw@[::1"}, []string{"--database-url-env", "cannot be used"}},
+		{"not a repository", []string{"--base", "HEAD", "--repo", "/nonexistent/repo"}, nil, []string{"--repo", "not a directory"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := map[string]string{"PMGUARD_MIGRATIONS_REPO": r.dir}
+			for k, v := range c.env {
+				env[k] = v
+			}
+			_, err := New(context.Background(), verbtest.Deps(env, nil, nil), c.args)
+			if exitcode.Of(err) != exitcode.BadInput {
+				t.Fatalf("exit %d (%v), want 2", exitcode.Of(err), err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "s3cret-pw") {
+				t.Errorf("error shows the database password: %v", err)
+			}
+		})
+	}
+}
+
+// A check built by New runs the same as one built directly.
+func TestNewRun(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable)
+	r.commit("deployed")
+	r.write("db/migrations/000002_more.up.sql", "CREATE TABLE more (id int);\n")
+	r.commit("change")
+	out := t.TempDir()
+	env := map[string]string{"PMGUARD_MIGRATIONS_REPO": r.dir, "PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl")}
+	var stdout bytes.Buffer
+	o, err := New(context.Background(), verbtest.Deps(env, &stdout, nil), []string{"--base", "HEAD~1", "--postgres-version", "16", "--json", filepath.Join(out, "r.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	var rep Result
+	b, _ := os.ReadFile(filepath.Join(out, "r.json"))
+	if err := json.Unmarshal(b, &rep); err != nil || rep.Verdict != "ok" || len(rep.Files) != 1 || rep.Base != "HEAD~1" {
+		t.Errorf("report %s: %v", b, err)
+	}
+	evs, _ := events.ReadFiles(filepath.Join(out, "events.jsonl"))
+	if len(evs) != 1 || evs[0].Event != events.MigrationOK {
+		t.Fatalf("events %+v", evs)
+	}
+	var f events.Migrations
+	evs[0].Decode(&f)
+	if f.Files != 1 || f.Blocking != 0 || f.HeadCommit != rep.HeadCommit {
+		t.Errorf("figures %+v", f)
 	}
 }
 

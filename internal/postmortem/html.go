@@ -1,23 +1,24 @@
 package postmortem
 
 import (
-	"bytes"
 	_ "embed"
 	"fmt"
-	"html"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pmguard/pmguard/internal/htmlpage"
 )
 
 //go:embed postmortem.html.tmpl
 var htmlTemplate string
 
-// HTML renders the draft as one self-contained page: inline CSS, an inline
-// SVG timeline drawn here (no script, no network), and the Mermaid source
-// for pasting into GitHub. A Content-Security-Policy forbids every fetch.
+// HTML renders the draft as one self-contained page (htmlpage's layout):
+// inline CSS, an inline SVG timeline (no script, no network), and the
+// Mermaid source for pasting into GitHub.
 func (d *Document) HTML() ([]byte, error) {
-	t, err := template.New("pm").Funcs(template.FuncMap{
+	p, err := htmlpage.Parse("postmortem", htmlTemplate, template.FuncMap{
 		"clock":    d.clock,
 		"optClock": d.optClock,
 		"dur":      fmtDur,
@@ -26,6 +27,8 @@ func (d *Document) HTML() ([]byte, error) {
 		"span":     span,
 		"status":   statusOr,
 		"dash":     orDash,
+		"f0":       func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) },
+		"f1":       func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 		"stamp": func(i int) string {
 			var prev time.Time
 			if i > 0 {
@@ -40,25 +43,48 @@ func (d *Document) HTML() ([]byte, error) {
 			}
 			return "#"
 		},
-	}).Parse(htmlTemplate)
+	})
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	err = t.Execute(&buf, struct {
+	return p.Render(d.Title, struct {
 		*Document
-		SVG     template.HTML
+		SVG     *timelineSVG
 		Mermaid string
-	}{d, template.HTML(d.SVG()), d.Mermaid()})
-	return buf.Bytes(), err
+	}{d, d.svg(), d.Mermaid()})
 }
 
-// SVG draws the timeline: the response phases as bands on a time axis, then
-// one row per entry with a dot at its time. Every text is escaped here and
-// every attribute is a number or a constant.
-func (d *Document) SVG() string {
+// timelineSVG is the geometry of the timeline drawing: the response phases
+// as bands on a time axis, then one row per entry with a dot at its time.
+// The template writes it; every text is escaped there.
+type timelineSVG struct {
+	Width, Height, Left, AxisY, AxisEnd, GridEnd, TickY float64
+	PhaseY, PhaseH, PhaseTextY, LeadEnd, LabelX         float64
+	Title                                               string
+	Ticks                                               []svgTick
+	Phases                                              []svgPhase
+	Entries                                             []svgEntry
+}
+
+type svgTick struct {
+	X     float64
+	Label string
+}
+
+type svgPhase struct {
+	Class       string
+	X, W, TextX float64
+	Text        string
+}
+
+type svgEntry struct {
+	X, Y, TextY                float64
+	Class, Time, Label, Source string
+}
+
+func (d *Document) svg() *timelineSVG {
 	if len(d.Timeline) == 0 {
-		return ""
+		return nil
 	}
 	const (
 		width  = 1000.0
@@ -69,6 +95,52 @@ func (d *Document) SVG() string {
 		rowH   = 22.0
 		phaseH = 18.0
 	)
+	start, end := d.span()
+	total := end.Sub(start)
+	if total <= 0 {
+		total = time.Minute
+	}
+	plotW := width - left - right
+	x := func(t time.Time) float64 { return left + plotW*float64(t.Sub(start))/float64(total) }
+	s := &timelineSVG{Width: width, Height: top + phaseH + 14 + rowH*float64(len(d.Timeline)) + 20, Left: left,
+		AxisY: top - 20, AxisEnd: left + plotW, TickY: top - 26, PhaseY: top, PhaseH: phaseH, PhaseTextY: top + 13,
+		LeadEnd: labelX - 4, LabelX: labelX,
+		Title: fmt.Sprintf("Incident timeline from %s to %s", d.clock(start), d.clock(end))}
+	s.GridEnd = s.Height - 10
+	step := tickStep(total)
+	for t := start.Truncate(step); !t.After(end); t = t.Add(step) {
+		if !t.Before(start) {
+			s.Ticks = append(s.Ticks, svgTick{X: x(t), Label: d.clock(t)})
+		}
+	}
+	colors := map[string]string{"Detection": "det", "Triage": "tri", "Mitigation": "mit", "Resolution": "res"}
+	for _, p := range d.Phases {
+		if p.Measured {
+			w := max(x(p.To)-x(p.From), 1)
+			s.Phases = append(s.Phases, svgPhase{Class: colors[p.Name], X: x(p.From), W: w, TextX: x(p.From) + 3, Text: phaseText(p, w)})
+		}
+	}
+	y0 := top + phaseH + 14
+	for i, e := range d.Timeline {
+		cls := "dot"
+		if e.Mark != "" {
+			cls += " marked"
+		}
+		// The label column holds about 72 characters: the event gives way
+		// to its source. Labels sit in a column right of the plot, joined to
+		// their dot, so none runs off the picture or over another.
+		label := e.Event
+		if r, room := []rune(label), 72-len([]rune(e.Source))-3; len(r) > room {
+			label = string(r[:max(room-3, 10)]) + "..."
+		}
+		y := y0 + rowH*float64(i)
+		s.Entries = append(s.Entries, svgEntry{X: x(e.Time), Y: y, TextY: y + 4, Class: cls, Time: d.clock(e.Time), Label: label, Source: e.Source})
+	}
+	return s
+}
+
+// span is the time the drawing covers: the timeline and every measured phase.
+func (d *Document) span() (time.Time, time.Time) {
 	start, end := d.Timeline[0].Time, d.Timeline[len(d.Timeline)-1].Time
 	for _, p := range d.Phases {
 		if p.Measured {
@@ -80,60 +152,7 @@ func (d *Document) SVG() string {
 			}
 		}
 	}
-	total := end.Sub(start)
-	if total <= 0 {
-		total = time.Minute
-	}
-	plotW := width - left - right
-	x := func(t time.Time) float64 { return left + plotW*float64(t.Sub(start))/float64(total) }
-	height := top + phaseH + 14 + rowH*float64(len(d.Timeline)) + 20
-
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg id="timeline-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" width="100%%" role="img" aria-labelledby="svg-title">`, width, height)
-	fmt.Fprintf(&b, `<title id="svg-title">Incident timeline from %s to %s</title>`, html.EscapeString(d.clock(start)), html.EscapeString(d.clock(end)))
-	// Axis with a tick every step.
-	step := tickStep(total)
-	axisY := top - 20
-	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" class="axis"/>`, left, axisY, left+plotW, axisY)
-	for t := start.Truncate(step); !t.After(end); t = t.Add(step) {
-		if t.Before(start) {
-			continue
-		}
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" class="grid"/>`, x(t), axisY, x(t), height-10)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="tick">%s</text>`, x(t), axisY-6, html.EscapeString(d.clock(t)))
-	}
-	colors := map[string]string{"Detection": "det", "Triage": "tri", "Mitigation": "mit", "Resolution": "res"}
-	for _, p := range d.Phases {
-		if !p.Measured {
-			continue
-		}
-		w := x(p.To) - x(p.From)
-		if w < 1 {
-			w = 1
-		}
-		fmt.Fprintf(&b, `<g class="phase %s"><rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" rx="3"/><text x="%.1f" y="%.1f">%s</text></g>`,
-			colors[p.Name], x(p.From), top, w, phaseH, x(p.From)+3, top+13, html.EscapeString(phaseText(p, w)))
-	}
-	y0 := top + phaseH + 14
-	for i, e := range d.Timeline {
-		y := y0 + rowH*float64(i)
-		cls := "dot"
-		if e.Mark != "" {
-			cls += " marked"
-		}
-		// The label column holds about 72 characters: the event gives way
-		// to its source.
-		label := e.Event
-		if r, room := []rune(label), 72-len([]rune(e.Source))-3; len(r) > room {
-			label = string(r[:max(room-3, 10)]) + "..."
-		}
-		// Labels sit in a column right of the plot, joined to their dot, so
-		// none runs off the picture or over another.
-		fmt.Fprintf(&b, `<g class="entry"><text x="4" y="%.1f" class="time">%s</text><line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" class="lead"/><circle cx="%.1f" cy="%.1f" r="5" class="%s"/><text x="%.1f" y="%.1f" class="label">%s <tspan class="src">(%s)</tspan></text></g>`,
-			y+4, html.EscapeString(d.clock(e.Time)), x(e.Time), y, labelX-4, y, x(e.Time), y, cls, labelX, y+4, html.EscapeString(label), html.EscapeString(e.Source))
-	}
-	b.WriteString(`</svg>`)
-	return b.String()
+	return start, end
 }
 
 func tickStep(total time.Duration) time.Duration {

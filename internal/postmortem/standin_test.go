@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	fake "github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/jobenv"
@@ -45,7 +45,7 @@ func seedReference(t *testing.T, s *circlecitest.Server) (eventsFile string) {
 	}
 	failed := s.AddPipeline(slug, fake.PipelineSeed{Branch: "main", Revision: "abc1234def5678abc1234def5678abc1234def56",
 		Subject: "Add index on orders.status", Actor: actorLogin, CreatedAt: at("14:00:00"),
-		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Succeeds(5 * time.Minute), Jobs: []fake.JobSeed{
+		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Ends(5*time.Minute, "success"), Jobs: []fake.JobSeed{
 			{Name: "build", Status: "success"},
 			{Name: "deploy", Status: "success", Artifacts: []fake.ArtifactSeed{
 				{Path: "pmguard/events.jsonl", Content: []byte(strings.Join(health, "\n") + "\n")},
@@ -56,7 +56,7 @@ func seedReference(t *testing.T, s *circlecitest.Server) (eventsFile string) {
 	rollback := s.AddPipeline(slug, fake.PipelineSeed{Branch: "main", Revision: "1f2e3d4c5b6a71f2e3d4c5b6a71f2e3d4c5b6a7",
 		Subject: "Previous release", TriggerType: "api", Actor: "pmguard-bot", CreatedAt: at("14:25:00"),
 		Params:    map[string]any{"pmguard_rollback": true, "pmguard_rollback_of": failed.ID},
-		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Succeeds(5 * time.Minute), Jobs: []fake.JobSeed{{Name: "deploy", Status: "success"}}}}})
+		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Ends(5*time.Minute, "success"), Jobs: []fake.JobSeed{{Name: "deploy", Status: "success"}}}}})
 	if failed.Number != 1234 || rollback.Number != 1236 {
 		t.Fatalf("seeded #%d and #%d", failed.Number, rollback.Number)
 	}

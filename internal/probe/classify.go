@@ -38,10 +38,7 @@ const (
 // attempt the attempt's: when the run's deadline cut the attempt short, the
 // attempt's timeout is not the reason.
 func classify(run, attempt context.Context, err error, inBody bool, timeout time.Duration) (Kind, string) {
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err // the URL is the caller's to show
-	}
+	err = bare(err)
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(run.Err(), context.DeadlineExceeded):
@@ -74,6 +71,16 @@ func classify(run, attempt context.Context, err error, inBody bool, timeout time
 		return KindTLS, reason
 	}
 	return KindOther, err.Error()
+}
+
+// bare is err without the URL net/http puts in it: the caller shows the URL,
+// redacted.
+func bare(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err
+	}
+	return err
 }
 
 // tlsReason says what went wrong in a TLS handshake, or "".

@@ -164,7 +164,7 @@ func (p *Prober) Probe(ctx context.Context, url string) Result {
 	defer cancel()
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, ph.trace()), p.c.Method, url, nil)
 	if err != nil {
-		r.Err, r.Kind, r.Reason = err, KindRequest, fmt.Sprintf("cannot build request: %v", err)
+		r.Err, r.Kind, r.Reason = err, KindRequest, fmt.Sprintf("cannot build request: %v", bare(err))
 		return r
 	}
 	for k, v := range p.c.Header {

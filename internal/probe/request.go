@@ -39,8 +39,9 @@ func ParseRequest(set *config.Set, method *string, headers *config.Lines, env co
 		name, value, ok := strings.Cut(h, ":")
 		name = strings.TrimSpace(name)
 		if !ok || !httpx.IsToken(name) {
-			// The value may hold a secret: show only the name part.
-			return r, set.Invalid(headers, name, "not a 'Name: value' header", "'Name: value', one per line; the value may use ${ENV_VAR}")
+			// The value may hold a secret: show only the first word.
+			shown, _, _ := strings.Cut(name, " ")
+			return r, set.Invalid(headers, shown, "not a 'Name: value' header", "'Name: value', one per line; the value may use ${ENV_VAR}")
 		}
 		expanded, err := expand(strings.TrimSpace(value), env, red)
 		if err != nil {

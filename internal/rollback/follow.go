@@ -7,21 +7,30 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/verdict"
 )
 
 // follow polls the rollback's workflows with backoff until they all finish
-// or wait_timeout passes. It exits 0 when they all succeed and 1 otherwise.
+// or wait_timeout passes. It returns nil when they all succeed and a
+// verdict of fail otherwise. wait_timeout bounds the whole follow, requests
+// in flight included: a status endpoint that hangs is cut off at the
+// deadline (httpx retries nothing past it) and the outcome is a timeout.
 func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Result, error) {
 	o := r.o
 	start := o.Now()
 	deadline := start.Add(o.WaitTimeout)
+	wctx, cancel := context.WithTimeout(ctx, o.WaitTimeout)
+	defer cancel()
 	delay := o.PollMin
 	r.printf("Waiting for %s (up to %s)...\n", s.Name(), o.WaitTimeout)
-	last := ""
+	last := "no status yet"
 	for {
-		wfs, err := r.workflowsOf(ctx, s)
+		wfs, err := r.workflowsOf(wctx, s)
 		if err != nil {
+			if ctx.Err() == nil && wctx.Err() != nil {
+				return r.timedOut(res, s, own, start, last, err)
+			}
 			return nil, fmt.Errorf("following %s: %w", s.Name(), err)
 		}
 		done, ok, summary := judge(wfs)
@@ -29,36 +38,52 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 			r.printf("  %s: %s\n", s.Name(), summary)
 			last = summary
 		}
-		figures := map[string]any{"rollback_pipeline_id": s.PipelineID, "rollback_pipeline_number": s.PipelineNumber,
-			"rollback_workflow_id": s.WorkflowID, "rollback_url": s.URL, "wait_seconds": o.Now().Sub(start).Seconds(), "joined": !own}
+		figures := r.followFigures(s, own, start)
 		if done && ok {
 			res.Outcome = OutcomeCompleted
 			r.printf("Rollback succeeded: %s %s\n", s.Name(), s.URL)
-			r.event("rollback_completed", res.Target.Version, fmt.Sprintf("%s succeeded: %s", s.Name(), s.URL), figures)
+			r.event(events.RollbackCompleted, res.Target.Version, fmt.Sprintf("%s succeeded: %s", s.Name(), s.URL), figures)
 			r.updateMarker(ctx, own, "SUCCESS")
 			return res, nil
 		}
 		if done {
 			res.Outcome = OutcomeFailed
-			figures["status"] = summary
-			r.event("rollback_failed", res.Target.Version, fmt.Sprintf("%s did not succeed (%s): %s", s.Name(), summary, s.URL), figures)
+			figures.Status = summary
+			r.event(events.RollbackFailed, res.Target.Version, fmt.Sprintf("%s did not succeed (%s): %s", s.Name(), summary, s.URL), figures)
 			r.updateMarker(ctx, own, "FAILED")
 			return res, verdict.Failf("rollback %s did not succeed (%s): %s", s.Name(), summary, s.URL)
 		}
 		now := o.Now()
 		if !now.Before(deadline) {
-			res.Outcome = OutcomeTimeout
-			figures["status"] = summary
-			figures["reason"] = "timeout"
-			r.event("rollback_failed", res.Target.Version, fmt.Sprintf("%s still not finished after %s (%s): %s", s.Name(), o.WaitTimeout, summary, s.URL), figures)
-			return res, verdict.Failf("rollback %s still not finished after wait_timeout %s (%s): %s", s.Name(), o.WaitTimeout, summary, s.URL)
+			return r.timedOut(res, s, own, start, summary, nil)
 		}
-		wait := min(delay, deadline.Sub(now))
-		if err := o.Sleep(ctx, wait); err != nil {
+		if err := o.Sleep(wctx, min(delay, deadline.Sub(now))); err != nil {
+			if ctx.Err() == nil {
+				return r.timedOut(res, s, own, start, summary, err)
+			}
 			return nil, err
 		}
 		delay = min(time.Duration(float64(delay)*1.5), o.PollMax)
 	}
+}
+
+func (r *run) followFigures(s Started, own bool, start time.Time) events.Rollback {
+	return events.Rollback{RollbackPipelineID: s.PipelineID, RollbackPipelineNumber: int(s.PipelineNumber),
+		RollbackWorkflowID: s.WorkflowID, RollbackURL: s.URL, WaitSeconds: r.o.Now().Sub(start).Seconds(), Joined: !own}
+}
+
+// timedOut ends a follow that reached wait_timeout; cut is the request or
+// wait the deadline cut off, if any.
+func (r *run) timedOut(res *Result, s Started, own bool, start time.Time, summary string, cut error) (*Result, error) {
+	res.Outcome = OutcomeTimeout
+	figures := r.followFigures(s, own, start)
+	figures.Status, figures.Reason = summary, "timeout"
+	r.event(events.RollbackFailed, res.Target.Version, fmt.Sprintf("%s still not finished after %s (%s): %s", s.Name(), r.o.WaitTimeout, summary, s.URL), figures)
+	why := ""
+	if cut != nil {
+		why = fmt.Sprintf("; cut off at the deadline: %v", cut)
+	}
+	return res, verdict.Failf("rollback %s still not finished after wait_timeout %s (%s): %s%s", s.Name(), r.o.WaitTimeout, summary, s.URL, why)
 }
 
 func (r *run) workflowsOf(ctx context.Context, s Started) ([]circleci.Workflow, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/events"
 )
 
 // Started is a rollback run: a pipeline (rollback_pipeline, definition,
@@ -100,7 +101,7 @@ func (r *run) listRollbacks(ctx context.Context, st *strategy, t *Target) ([]Sta
 }
 
 // params are the pipeline parameters a rollback receives: the user's, then
-// pmguard's three (which Validate keeps the user from setting).
+// pmguard's three (which New keeps the user from setting).
 func (r *run) params(t *Target) map[string]any {
 	p := maps.Clone(r.o.Parameters)
 	if p == nil {
@@ -187,8 +188,8 @@ func (r *run) startOnce(ctx context.Context, st *strategy, t *Target, res *Resul
 	if errors.Is(err, circleci.ErrDryRun) {
 		res.Outcome = OutcomeDryRun
 		r.printf("Dry run: no rollback started.\n")
-		r.event("rollback_skipped", t.Version, "dry run: the rollback request was printed, not sent", map[string]any{
-			"reason": "dry_run", "strategy": st.name, "target_version": t.Version, "target_pipeline_number": t.PipelineNumber, "api_calls": r.c.Calls()})
+		r.event(events.RollbackSkipped, t.Version, "dry run: the rollback request was printed, not sent", events.Rollback{
+			Reason: "dry_run", Strategy: st.name, TargetVersion: t.Version, TargetPipelineNumber: int(t.PipelineNumber), APICalls: int(r.c.Calls())})
 		return res, nil
 	}
 	if err != nil {
@@ -225,11 +226,10 @@ func (r *run) startOnce(ctx context.Context, st *strategy, t *Target, res *Resul
 	res.Outcome = OutcomeInitiated
 	res.Rollback = started
 	r.printf("Rollback started: %s %s\n", started.Name(), started.URL)
-	r.event("rollback_initiated", t.Version, fmt.Sprintf("rollback of pipeline %d to %s by %s: %s", r.current.Number, t.Describe(), st.name, started.URL), map[string]any{
-		"strategy": st.name, "target_version": t.Version, "target_pipeline_number": t.PipelineNumber, "target_revision": t.Revision,
-		"rollback_pipeline_id": started.PipelineID, "rollback_pipeline_number": started.PipelineNumber, "rollback_workflow_id": started.WorkflowID,
-		"rollback_url": started.URL, "failed_pipeline_number": r.current.Number, "pages_searched": t.PagesSearched,
-		"api_calls": r.c.Calls(), "seconds_to_trigger": secondsToTrigger})
+	r.event(events.RollbackInitiated, t.Version, fmt.Sprintf("rollback of pipeline %d to %s by %s: %s", r.current.Number, t.Describe(), st.name, started.URL), events.Rollback{
+		Strategy: st.name, TargetVersion: t.Version, TargetPipelineNumber: int(t.PipelineNumber), TargetRevision: t.Revision,
+		RollbackPipelineID: started.PipelineID, RollbackPipelineNumber: int(started.PipelineNumber), RollbackWorkflowID: started.WorkflowID,
+		RollbackURL: started.URL, PagesSearched: t.PagesSearched, APICalls: int(r.c.Calls()), SecondsToTrigger: secondsToTrigger})
 	r.planMarker(ctx, t)
 	if !r.o.Wait {
 		return res, nil
@@ -253,9 +253,9 @@ func (r *run) duplicate(ctx context.Context, res *Result, first Started, why str
 	res.Outcome = OutcomeDuplicate
 	res.Rollback = &first
 	r.printf("Skipped: %s %s\n", why, first.URL)
-	r.event("rollback_skipped", res.Target.Version, "duplicate: "+why, map[string]any{
-		"reason": "duplicate", "rollback_pipeline_id": first.PipelineID, "rollback_pipeline_number": first.PipelineNumber,
-		"rollback_workflow_id": first.WorkflowID, "rollback_url": first.URL, "api_calls": r.c.Calls()})
+	r.event(events.RollbackSkipped, res.Target.Version, "duplicate: "+why, events.Rollback{
+		Reason: "duplicate", RollbackPipelineID: first.PipelineID, RollbackPipelineNumber: int(first.PipelineNumber),
+		RollbackWorkflowID: first.WorkflowID, RollbackURL: first.URL, APICalls: int(r.c.Calls())})
 	if !r.o.Wait {
 		return res, nil
 	}

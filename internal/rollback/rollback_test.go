@@ -3,22 +3,26 @@ package rollback_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
-	"github.com/pmguard/pmguard/internal/jobenv"
 	"github.com/pmguard/pmguard/internal/rollback"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 const token = "cci-secret-token-1234567890"
@@ -29,12 +33,12 @@ const token = "cci-secret-token-1234567890"
 type history struct {
 	srv    *circlecitest.Server
 	slug   string
-	failed *fake.Pipeline
-	good   *fake.Pipeline
-	all    []*fake.Pipeline
+	failed *inmemory.Pipeline
+	good   *inmemory.Pipeline
+	all    []*inmemory.Pipeline
 }
 
-func newHistory(t *testing.T, slug string, total, goodBack int, o fake.Options) *history {
+func newHistory(t *testing.T, slug string, total, goodBack int, o inmemory.Options) *history {
 	t.Helper()
 	o.Token = token
 	srv := circlecitest.New(t, o)
@@ -49,9 +53,9 @@ func newHistory(t *testing.T, slug string, total, goodBack int, o fake.Options) 
 		if i == total-1 {
 			deploy = "failed"
 		}
-		p := srv.AddPipeline(slug, fake.PipelineSeed{
+		p := srv.AddPipeline(slug, inmemory.PipelineSeed{
 			Branch: "main", Revision: fmt.Sprintf("%040x", 0xabc000+i), CreatedAt: base.Add(time.Duration(i) * time.Hour),
-			Workflows: []fake.WorkflowSeed{{Name: "build", Status: "success"}, {Name: "deploy", Status: deploy}},
+			Workflows: []inmemory.WorkflowSeed{{Name: "build", Status: "success"}, {Name: "deploy", Status: deploy}},
 		})
 		h.all = append(h.all, p)
 		if deploy == "success" {
@@ -62,7 +66,7 @@ func newHistory(t *testing.T, slug string, total, goodBack int, o fake.Options) 
 	return h
 }
 
-func (h *history) deployWorkflow(p *fake.Pipeline) string {
+func (h *history) deployWorkflow(p *inmemory.Pipeline) string {
 	for _, w := range p.Workflows {
 		if w.Name == "deploy" {
 			return w.ID
@@ -72,30 +76,40 @@ func (h *history) deployWorkflow(p *fake.Pipeline) string {
 }
 
 type harness struct {
-	opts   rollback.Options
+	opts   *rollback.Options
 	out    *bytes.Buffer
 	events string
 }
 
-func (h *history) options(t *testing.T) harness {
+// env is the job environment of the failed pipeline's deploy job, rolling
+// back with the default settings against the stand-in.
+func (h *history) env(t *testing.T) map[string]string {
+	return map[string]string{
+		"CIRCLE_TOKEN":                     token,
+		"PMGUARD_CIRCLECI_HOST":            h.srv.URL(),
+		"PMGUARD_EVENTS_FILE":              filepath.Join(t.TempDir(), "events.jsonl"),
+		"PMGUARD_ROLLBACK_DEPLOY_WORKFLOW": "deploy",
+		"PMGUARD_ROLLBACK_PROJECT_SLUG":    h.slug,
+		"PMGUARD_ROLLBACK_PIPELINE_ID":     h.failed.ID,
+		"PMGUARD_ROLLBACK_WORKFLOW_ID":     h.deployWorkflow(h.failed),
+	}
+}
+
+// options builds the rollback through New with args, on the stand-in's
+// clock, then swaps in a client with millisecond retry waits.
+func (h *history) options(t *testing.T, args ...string) harness {
 	t.Helper()
-	dir := t.TempDir()
-	evPath := filepath.Join(dir, "events.jsonl")
-	log, err := events.Open(evPath, jobenv.Job{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := h.env(t)
 	out := &bytes.Buffer{}
-	c, err := circleci.New(circleci.Options{Host: h.srv.URL(), Token: token, HTTP: circlecitest.FastHTTP()})
+	d := verbtest.Deps(env, out, nil)
+	d.Now, d.Sleep = h.srv.Clock().Now, h.srv.Clock().Sleep
+	o, err := rollback.New(context.Background(), d, args)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("New(%q): %v", args, err)
 	}
-	return harness{opts: rollback.Options{
-		Version: "previous", DeployWorkflow: "deploy", ProjectSlug: h.slug,
-		PipelineID: h.failed.ID, WorkflowID: h.deployWorkflow(h.failed),
-		Client: c, Events: log, Out: out, Now: h.srv.Clock().Now, Sleep: h.srv.Clock().Sleep,
-		LookPath: func(string) (string, error) { return "", errors.New("not found") },
-	}, out: out, events: evPath}
+	o.Client = h.srv.Client(t)
+	o.LookPath = func(string) (string, error) { return "", errors.New("not found") }
+	return harness{opts: o, out: out, events: env["PMGUARD_EVENTS_FILE"]}
 }
 
 func readEvents(t *testing.T, path string) []events.Event {
@@ -116,8 +130,8 @@ func names(evs []events.Event) []string {
 }
 
 // rollbacksOf lists the pipelines started as rollbacks of a pipeline.
-func (h *history) rollbacksOf(p *fake.Pipeline) []*fake.Pipeline {
-	var out []*fake.Pipeline
+func (h *history) rollbacksOf(p *inmemory.Pipeline) []*inmemory.Pipeline {
+	var out []*inmemory.Pipeline
 	for _, x := range h.srv.Pipelines(h.slug) {
 		if x.Params[rollback.ParamRollbackOf] == p.ID {
 			out = append(out, x)
@@ -131,16 +145,18 @@ func TestStrategies(t *testing.T) {
 		name     string
 		slug     string
 		strategy string
-		setup    func(h *history, o *rollback.Options)
+		setup    func(h *history) []string // extra args
 		want     string
 		check    func(t *testing.T, h *history, res *rollback.Result)
 	}{
 		{name: "trigger", slug: "gh/acme/api", strategy: "trigger", want: "trigger"},
 		{name: "auto picks trigger for a GitHub OAuth project", slug: "gh/acme/api", strategy: "auto", want: "trigger"},
 		{name: "definition", slug: "gh/acme/api", strategy: "definition", want: "definition",
-			setup: func(h *history, o *rollback.Options) { o.DefinitionID = h.srv.AddDefinition(h.slug, "deploy").ID }},
+			setup: func(h *history) []string {
+				return []string{"--definition-id", h.srv.AddDefinition(h.slug, "deploy").ID}
+			}},
 		{name: "auto picks the only definition of a GitHub App project", slug: "circleci/0f4e5c8a/9a1b2c3d", strategy: "auto", want: "definition",
-			setup: func(h *history, o *rollback.Options) { h.srv.AddDefinition(h.slug, "deploy") }},
+			setup: func(h *history) []string { h.srv.AddDefinition(h.slug, "deploy"); return nil }},
 		{name: "auto falls back to rerun", slug: "circleci/0f4e5c8a/9a1b2c3d", strategy: "auto", want: "rerun"},
 		{name: "rerun", slug: "gh/acme/api", strategy: "rerun", want: "rerun",
 			check: func(t *testing.T, h *history, res *rollback.Result) {
@@ -159,14 +175,13 @@ func TestStrategies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHistory(t, tt.slug, 6, 2, fake.Options{})
-			hs := h.options(t)
-			hs.opts.Strategy = tt.strategy
-			hs.opts.Parameters = map[string]any{"environment": "production"}
+			h := newHistory(t, tt.slug, 6, 2, inmemory.Options{})
+			args := []string{"--strategy", tt.strategy, "--parameters", `{"environment":"production"}`}
 			if tt.setup != nil {
-				tt.setup(h, &hs.opts)
+				args = append(args, tt.setup(h)...)
 			}
-			res, err := rollback.Run(context.Background(), hs.opts)
+			hs := h.options(t, args...)
+			res, err := rollback.Do(context.Background(), hs.opts)
 			if err != nil {
 				t.Fatalf("Run: %v\n%s", err, hs.out)
 			}
@@ -206,7 +221,7 @@ func TestStrategies(t *testing.T) {
 	}
 }
 
-func withMarkers(h *history, o *rollback.Options) {
+func withMarkers(h *history) []string {
 	def := h.srv.AddDefinition(h.slug, "rollback")
 	h.srv.SetRollbackDefinition(h.slug, def.ID)
 	env := h.srv.AddEnvironment(h.slug, "production")
@@ -214,16 +229,17 @@ func withMarkers(h *history, o *rollback.Options) {
 	for i, p := range h.all[len(h.all)-4:] {
 		h.srv.AddVersion(comp, env, fmt.Sprintf("v%d", i+1), p)
 	}
+	return nil
 }
 
 func TestTargetAcrossPages(t *testing.T) {
 	for _, seq := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sequential=%v", seq), func(t *testing.T) {
 			// 20 pipelines a page; the good deploy is on page 3.
-			h := newHistory(t, "gh/acme/api", 70, 50, fake.Options{})
+			h := newHistory(t, "gh/acme/api", 70, 50, inmemory.Options{})
 			hs := h.options(t)
 			hs.opts.Sequential = seq
-			res, err := rollback.Run(context.Background(), hs.opts)
+			res, err := rollback.Do(context.Background(), hs.opts)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, hs.out)
 			}
@@ -235,9 +251,9 @@ func TestTargetAcrossPages(t *testing.T) {
 }
 
 func TestNoPreviousSuccess(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 5, 10, fake.Options{})
+	h := newHistory(t, "gh/acme/api", 5, 10, inmemory.Options{})
 	hs := h.options(t)
-	_, err := rollback.Run(context.Background(), hs.opts)
+	_, err := rollback.Do(context.Background(), hs.opts)
 	if exitcode.Of(err) != exitcode.Fail || !strings.Contains(err.Error(), `no previous successful run of workflow "deploy" on branch main`) {
 		t.Fatalf("err = %v (exit %d), want exit 1 naming the workflow and branch", err, exitcode.Of(err))
 	}
@@ -254,21 +270,21 @@ func TestNoPreviousSuccess(t *testing.T) {
 func TestAPIFaults(t *testing.T) {
 	tests := []struct {
 		name     string
-		fault    fake.Fault
+		fault    inmemory.Fault
 		badToken bool
 		wantExit int
 		wantText string
 	}{
-		{name: "429 with Retry-After then success", fault: fake.Fault{Method: "GET", Path: "/project/gh/acme/api/pipeline", Status: 429, RetryAfter: "2", Times: 2}},
-		{name: "5xx then success", fault: fake.Fault{Path: "/pipeline/", Status: 503, Times: 2}},
-		{name: "5xx on the trigger then success", fault: fake.Fault{Method: "POST", Status: 500, Times: 1}},
+		{name: "429 with Retry-After then success", fault: inmemory.Fault{Method: "GET", Path: "/project/gh/acme/api/pipeline", Status: 429, RetryAfter: "2", Times: 2}},
+		{name: "5xx then success", fault: inmemory.Fault{Path: "/pipeline/", Status: 503, Times: 2}},
+		{name: "5xx on the trigger then success", fault: inmemory.Fault{Method: "POST", Status: 500, Times: 1}},
 		{name: "401", badToken: true, wantExit: 3, wantText: "invalid token (env CIRCLE_TOKEN)"},
-		{name: "404 on write", fault: fake.Fault{Method: "POST", Status: 404, Message: "Project not found", Times: 5}, wantExit: 3,
+		{name: "404 on write", fault: inmemory.Fault{Method: "POST", Status: 404, Message: "Project not found", Times: 5}, wantExit: 3,
 			wantText: "the token may lack write scope or the project is not followed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+			h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
 			hs := h.options(t)
 			if tt.fault.Status != 0 {
 				h.srv.Inject(tt.fault)
@@ -277,7 +293,7 @@ func TestAPIFaults(t *testing.T) {
 				c, _ := circleci.New(circleci.Options{Host: h.srv.URL(), Token: "wrong-" + token, HTTP: circlecitest.FastHTTP()})
 				hs.opts.Client = c
 			}
-			res, err := rollback.Run(context.Background(), hs.opts)
+			res, err := rollback.Do(context.Background(), hs.opts)
 			if got := exitcode.Of(err); got != tt.wantExit {
 				t.Fatalf("exit %d (%v), want %d", got, err, tt.wantExit)
 			}
@@ -300,8 +316,8 @@ func TestAPIFaults(t *testing.T) {
 }
 
 // live are the rollbacks whose workflows were not cancelled.
-func live(h *history, ps []*fake.Pipeline) []*fake.Pipeline {
-	var out []*fake.Pipeline
+func live(h *history, ps []*inmemory.Pipeline) []*inmemory.Pipeline {
+	var out []*inmemory.Pipeline
 	for _, p := range ps {
 		for _, w := range p.Workflows {
 			if h.srv.WorkflowStatus(w.ID) != "canceled" {
@@ -319,15 +335,14 @@ func TestConcurrentCallersStartOneRollback(t *testing.T) {
 			// Latency on every request lines the callers up: they all pass
 			// the "already started?" check before any of them triggers, so
 			// the settle-after-trigger path runs with n rivals.
-			h := newHistory(t, "gh/acme/api", 8, 3, fake.Options{Latency: 20 * time.Millisecond})
+			h := newHistory(t, "gh/acme/api", 8, 3, inmemory.Options{Latency: 20 * time.Millisecond})
 			const n = 8
 			var wg sync.WaitGroup
 			results := make([]*rollback.Result, n)
 			errs := make([]error, n)
 			hs := make([]harness, n)
 			for i := range hs {
-				hs[i] = h.options(t)
-				hs[i].opts.Strategy = strategy
+				hs[i] = h.options(t, "--strategy", strategy)
 			}
 			start := make(chan struct{})
 			for i := 0; i < n; i++ {
@@ -335,7 +350,7 @@ func TestConcurrentCallersStartOneRollback(t *testing.T) {
 				go func(i int) {
 					defer wg.Done()
 					<-start
-					results[i], errs[i] = rollback.Run(context.Background(), hs[i].opts)
+					results[i], errs[i] = rollback.Do(context.Background(), hs[i].opts)
 				}(i)
 			}
 			close(start)
@@ -386,13 +401,12 @@ func TestConcurrentCallersStartOneRollback(t *testing.T) {
 
 func TestLoopGuard(t *testing.T) {
 	t.Run("pipeline started by a rollback", func(t *testing.T) {
-		h := newHistory(t, "gh/acme/api", 4, 1, fake.Options{})
-		rb := h.srv.AddPipeline(h.slug, fake.PipelineSeed{Branch: "main", TriggerType: "api",
+		h := newHistory(t, "gh/acme/api", 4, 1, inmemory.Options{})
+		rb := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", TriggerType: "api",
 			Params:    map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: "abc1234"},
-			Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
-		hs := h.options(t)
-		hs.opts.PipelineID, hs.opts.WorkflowID = rb.ID, rb.Workflows[0].ID
-		res, err := rollback.Run(context.Background(), hs.opts)
+			Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
+		hs := h.options(t, "--pipeline-id", rb.ID, "--workflow-id", rb.Workflows[0].ID)
+		res, err := rollback.Do(context.Background(), hs.opts)
 		if err != nil || res.Outcome != rollback.OutcomeLoopGuard || h.srv.Writes() != 0 {
 			t.Fatalf("outcome %v err %v writes %d", res, err, h.srv.Writes())
 		}
@@ -401,29 +415,27 @@ func TestLoopGuard(t *testing.T) {
 		}
 	})
 	t.Run("rollback_of passed by the config", func(t *testing.T) {
-		h := newHistory(t, "gh/acme/api", 4, 1, fake.Options{})
-		hs := h.options(t)
-		hs.opts.RollbackOf = h.all[0].ID
-		res, err := rollback.Run(context.Background(), hs.opts)
+		h := newHistory(t, "gh/acme/api", 4, 1, inmemory.Options{})
+		hs := h.options(t, "--rollback-of", h.all[0].ID)
+		res, err := rollback.Do(context.Background(), hs.opts)
 		if err != nil || res.Outcome != rollback.OutcomeLoopGuard || h.srv.Calls() != 0 {
 			t.Fatalf("outcome %v err %v calls %d", res, err, h.srv.Calls())
 		}
 	})
 	t.Run("rerun of an older pipeline's deploy", func(t *testing.T) {
-		h := newHistory(t, "gh/acme/api", 4, 2, fake.Options{})
+		h := newHistory(t, "gh/acme/api", 4, 2, inmemory.Options{})
 		h.srv.Clock().Advance(time.Minute)
 		// What the rerun strategy started: a rerun in the good pipeline,
 		// created after the failed pipeline; it failed too.
-		c := h.options(t).opts.Client
+		c := h.srv.Client(t)
 		id, err := c.Workflows.Rerun(context.Background(), h.deployWorkflow(h.good), circleci.RerunRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		h.srv.SetWorkflowStatus(id, "failed")
 		before := h.srv.Writes()
-		hs := h.options(t)
-		hs.opts.PipelineID, hs.opts.WorkflowID = h.good.ID, id
-		res, err := rollback.Run(context.Background(), hs.opts)
+		hs := h.options(t, "--pipeline-id", h.good.ID, "--workflow-id", id)
+		res, err := rollback.Do(context.Background(), hs.opts)
 		if err != nil || res.Outcome != rollback.OutcomeLoopGuard || h.srv.Writes() != before {
 			t.Fatalf("outcome %+v err %v writes %d\n%s", res, err, h.srv.Writes()-before, hs.out)
 		}
@@ -433,25 +445,28 @@ func TestLoopGuard(t *testing.T) {
 func TestFollow(t *testing.T) {
 	tests := []struct {
 		name     string
-		timeline []fake.Step
+		timeline []inmemory.Step
 		timeout  time.Duration
 		wantExit int
 		outcome  string
 		event    string
 	}{
-		{"success", fake.Succeeds(3 * time.Minute), 0, 0, rollback.OutcomeCompleted, "rollback_completed"},
-		{"failure", fake.Fails(2 * time.Minute), 0, 1, rollback.OutcomeFailed, "rollback_failed"},
-		{"timeout", fake.Succeeds(time.Hour), 10 * time.Minute, 1, rollback.OutcomeTimeout, "rollback_failed"},
+		{"success", inmemory.Ends(3*time.Minute, "success"), 0, 0, rollback.OutcomeCompleted, "rollback_completed"},
+		{"failure", inmemory.Ends(2*time.Minute, "failed"), 0, 1, rollback.OutcomeFailed, "rollback_failed"},
+		{"timeout", inmemory.Ends(time.Hour, "success"), 10 * time.Minute, 1, rollback.OutcomeTimeout, "rollback_failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHistory(t, "gh/acme/api", 5, 2, fake.Options{OnTrigger: func(*fake.Pipeline) []fake.WorkflowSeed {
-				return []fake.WorkflowSeed{{Name: "deploy", Timeline: tt.timeline}}
+			h := newHistory(t, "gh/acme/api", 5, 2, inmemory.Options{OnTrigger: func(*inmemory.Pipeline) []inmemory.WorkflowSeed {
+				return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: tt.timeline}}
 			}})
-			hs := h.options(t)
-			hs.opts.Wait, hs.opts.WaitTimeout = true, tt.timeout
+			args := []string{"--wait"}
+			if tt.timeout > 0 {
+				args = append(args, "--wait-timeout", tt.timeout.String())
+			}
+			hs := h.options(t, args...)
 			start := h.srv.Now()
-			res, err := rollback.Run(context.Background(), hs.opts)
+			res, err := rollback.Do(context.Background(), hs.opts)
 			if got := exitcode.Of(err); got != tt.wantExit || res == nil || res.Outcome != tt.outcome {
 				t.Fatalf("exit %d outcome %+v err %v, want exit %d %s\n%s", got, res, err, tt.wantExit, tt.outcome, hs.out)
 			}
@@ -471,13 +486,13 @@ func TestFollow(t *testing.T) {
 }
 
 func TestDryRunSendsNoWrite(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
-	hs := h.options(t)
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
+	hs := h.options(t, "--dry-run")
 	var printed []string
 	c, _ := circleci.New(circleci.Options{Host: h.srv.URL(), Token: token, HTTP: circlecitest.FastHTTP(),
 		DryRun: func(r circleci.Request) { printed = append(printed, r.String()) }})
-	hs.opts.Client, hs.opts.DryRun = c, true
-	res, err := rollback.Run(context.Background(), hs.opts)
+	hs.opts.Client = c
+	res, err := rollback.Do(context.Background(), hs.opts)
 	if err != nil || res.Outcome != rollback.OutcomeDryRun {
 		t.Fatalf("outcome %+v err %v", res, err)
 	}
@@ -493,19 +508,18 @@ func TestDryRunSendsNoWrite(t *testing.T) {
 }
 
 func TestReleaseMarkers(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{OnTrigger: func(*fake.Pipeline) []fake.WorkflowSeed {
-		return []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Succeeds(time.Minute)}}
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{OnTrigger: func(*inmemory.Pipeline) []inmemory.WorkflowSeed {
+		return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Ends(time.Minute, "success")}}
 	}})
-	withMarkers(h, nil)
-	hs := h.options(t)
+	withMarkers(h)
+	hs := h.options(t, "--release-markers", "--wait")
 	var calls []string
-	hs.opts.ReleaseMarkers, hs.opts.Wait = true, true
 	hs.opts.LookPath = func(string) (string, error) { return "/usr/local/bin/circleci", nil }
 	hs.opts.Exec = func(_ context.Context, name string, args ...string) ([]byte, error) {
 		calls = append(calls, name+" "+strings.Join(args, " "))
 		return nil, nil
 	}
-	if _, err := rollback.Run(context.Background(), hs.opts); err != nil {
+	if _, err := rollback.Do(context.Background(), hs.opts); err != nil {
 		t.Fatalf("%v\n%s", err, hs.out)
 	}
 	want := []string{
@@ -517,23 +531,21 @@ func TestReleaseMarkers(t *testing.T) {
 	}
 
 	// Without the CLI: a note, and the rollback still starts.
-	h2 := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
-	hs2 := h2.options(t)
-	hs2.opts.ReleaseMarkers, hs2.opts.Component, hs2.opts.Environment = true, "api", "production"
-	res, err := rollback.Run(context.Background(), hs2.opts)
+	h2 := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
+	hs2 := h2.options(t, "--release-markers", "--component", "api", "--environment", "production")
+	res, err := rollback.Do(context.Background(), hs2.opts)
 	if err != nil || res.Outcome != rollback.OutcomeInitiated || !strings.Contains(hs2.out.String(), "circleci CLI is not in PATH") {
 		t.Fatalf("outcome %+v err %v\n%s", res, err, hs2.out)
 	}
 }
 
 func TestTokenNeverShown(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{OnTrigger: func(*fake.Pipeline) []fake.WorkflowSeed {
-		return []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Fails(time.Minute)}}
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{OnTrigger: func(*inmemory.Pipeline) []inmemory.WorkflowSeed {
+		return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Ends(time.Minute, "failed")}}
 	}})
-	hs := h.options(t)
-	hs.opts.Wait = true
-	h.srv.Inject(fake.Fault{Status: 502, Times: 1})
-	_, err := rollback.Run(context.Background(), hs.opts)
+	hs := h.options(t, "--wait")
+	h.srv.Inject(inmemory.Fault{Status: 502, Times: 1})
+	_, err := rollback.Do(context.Background(), hs.opts)
 	data, _ := os.ReadFile(hs.events)
 	for what, s := range map[string]string{"output": hs.out.String(), "events": string(data), "error": fmt.Sprint(err)} {
 		if strings.Contains(s, token) {
@@ -542,27 +554,48 @@ func TestTokenNeverShown(t *testing.T) {
 	}
 }
 
-func TestValidate(t *testing.T) {
-	base := rollback.Options{ProjectSlug: "gh/acme/api", PipelineID: "p"}
+// Bad input is found by New, before any request, and names the setting.
+func TestNewRejectsBadInput(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 3, 1, inmemory.Options{})
 	tests := []struct {
 		name string
-		mod  func(o *rollback.Options)
-		want string
+		env  map[string]string
+		args []string
+		want []string
 	}{
-		{"strategy", func(o *rollback.Options) { o.Strategy = "revert" }, "not one of auto"},
-		{"version", func(o *rollback.Options) { o.Version = "v 1" }, "accepted: previous"},
-		{"definition without id", func(o *rollback.Options) { o.Strategy = "definition" }, "needs definition_id"},
-		{"trigger on a GitHub App project", func(o *rollback.Options) { o.Strategy = "trigger"; o.ProjectSlug = "circleci/a/b" }, "GitHub OAuth"},
-		{"reserved parameter", func(o *rollback.Options) { o.Parameters = map[string]any{"pmguard_rollback": false} }, "must not set"},
-		{"no project", func(o *rollback.Options) { o.ProjectSlug = "" }, "project_slug"},
+		{"strategy", nil, []string{"--strategy", "revert"}, []string{"PMGUARD_ROLLBACK_STRATEGY", "unknown strategy"}},
+		{"version", nil, []string{"--version", "v 1"}, []string{"PMGUARD_ROLLBACK_VERSION", "accepted: previous"}},
+		{"definition without id", nil, []string{"--strategy", "definition"}, []string{"PMGUARD_ROLLBACK_DEFINITION_ID", "needs a pipeline definition id"}},
+		{"trigger on a GitHub App project", nil, []string{"--strategy", "trigger", "--project-slug", "circleci/a/b"}, []string{"PMGUARD_ROLLBACK_STRATEGY", "GitHub OAuth"}},
+		{"reserved parameter", nil, []string{"--parameters", `{"pmguard_rollback":false}`}, []string{"PMGUARD_ROLLBACK_PARAMETERS", "pmguard_rollback is set by pmguard"}},
+		{"parameter of another type", nil, []string{"--parameters", `{"env":["a"]}`}, []string{"PMGUARD_ROLLBACK_PARAMETERS", "strings, numbers or booleans"}},
+		{"no project", map[string]string{"PMGUARD_ROLLBACK_PROJECT_SLUG": ""}, nil, []string{"PMGUARD_ROLLBACK_PROJECT_SLUG", "no project"}},
+		{"a slug of two parts", nil, []string{"--project-slug", "acme/api"}, []string{"PMGUARD_ROLLBACK_PROJECT_SLUG", "three parts"}},
+		{"no pipeline", map[string]string{"PMGUARD_ROLLBACK_PIPELINE_ID": "", "PMGUARD_ROLLBACK_WORKFLOW_ID": ""}, nil, []string{"PMGUARD_ROLLBACK_PIPELINE_ID"}},
+		{"no deploy workflow to take", map[string]string{"PMGUARD_ROLLBACK_DEPLOY_WORKFLOW": "", "PMGUARD_ROLLBACK_WORKFLOW_ID": ""}, nil, []string{"PMGUARD_ROLLBACK_DEPLOY_WORKFLOW"}},
+		{"no pages", nil, []string{"--max-pages", "0"}, []string{"PMGUARD_ROLLBACK_MAX_PAGES", "out of range"}},
+		{"waiting no time", nil, []string{"--wait", "--wait-timeout", "0s"}, []string{"PMGUARD_ROLLBACK_WAIT_TIMEOUT"}},
+		{"no token", map[string]string{"CIRCLE_TOKEN": ""}, nil, []string{"env CIRCLE_TOKEN is empty"}},
+		{"a host without scheme", map[string]string{"PMGUARD_CIRCLECI_HOST": "circleci.example.com"}, nil, []string{"PMGUARD_CIRCLECI_HOST", "https://circleci.example.com"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := base
-			tt.mod(&o)
-			err := o.Validate()
-			if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err %v, want exit 2 saying %q", err, tt.want)
+			env := h.env(t)
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			h.srv.ResetRequests()
+			_, err := rollback.New(context.Background(), verbtest.Deps(env, nil, nil), tt.args)
+			if exitcode.Of(err) != exitcode.BadInput {
+				t.Fatalf("err %v (exit %d), want exit 2", err, exitcode.Of(err))
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%q does not say %q", err, w)
+				}
+			}
+			if h.srv.Calls() != 0 {
+				t.Errorf("%d requests before the input was checked", h.srv.Calls())
 			}
 		})
 	}
@@ -574,10 +607,10 @@ func TestValidate(t *testing.T) {
 }
 
 func TestExplicitVersions(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
 	// A tagged pipeline with a release parameter, on main.
-	tagged := h.srv.AddPipeline(h.slug, fake.PipelineSeed{Tag: "v1.0.0", Revision: h.all[1].Revision, CreatedAt: h.all[1].CreatedAt.Add(time.Minute),
-		Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+	tagged := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Tag: "v1.0.0", Revision: h.all[1].Revision, CreatedAt: h.all[1].CreatedAt.Add(time.Minute),
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
 	_ = tagged
 	tests := []struct {
 		version, strategy, wantVersion string
@@ -586,9 +619,8 @@ func TestExplicitVersions(t *testing.T) {
 		{"tag:v1.0.0", "trigger", "v1.0.0"},
 	}
 	for _, tt := range tests {
-		hs := h.options(t)
-		hs.opts.Version, hs.opts.Strategy = tt.version, tt.strategy
-		res, err := rollback.Run(context.Background(), hs.opts)
+		hs := h.options(t, "--version", tt.version, "--strategy", tt.strategy)
+		res, err := rollback.Do(context.Background(), hs.opts)
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", tt.version, err, hs.out)
 		}
@@ -605,7 +637,7 @@ func TestExplicitVersions(t *testing.T) {
 // A rival that triggers between this caller's check and its trigger wins:
 // this caller must cancel its own rollback and report the rival's.
 func TestLateRivalWins(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 6, 2, fake.Options{})
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
 	hs := h.options(t)
 	var rival *circleci.PipelineCreation
 	hs.opts.OnTrigger = func() {
@@ -616,7 +648,7 @@ func TestLateRivalWins(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	res, err := rollback.Run(context.Background(), hs.opts)
+	res, err := rollback.Do(context.Background(), hs.opts)
 	if err != nil || res.Outcome != rollback.OutcomeDuplicate || res.Rollback.PipelineID != rival.ID {
 		t.Fatalf("outcome %+v err %v, want the rival %s", res, err, rival.ID)
 	}
@@ -627,18 +659,146 @@ func TestLateRivalWins(t *testing.T) {
 }
 
 func TestParameterVersion(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 3, 1, fake.Options{})
-	rel := h.srv.AddPipeline(h.slug, fake.PipelineSeed{Branch: "main", CreatedAt: h.all[0].CreatedAt.Add(-time.Hour), Params: map[string]any{"release": "42"},
-		Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+	h := newHistory(t, "gh/acme/api", 3, 1, inmemory.Options{})
+	rel := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", CreatedAt: h.all[0].CreatedAt.Add(-time.Hour), Params: map[string]any{"release": "42"},
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
 	_ = rel
-	hs := h.options(t)
-	hs.opts.Version = "release=42"
 	// The pipeline added last has the highest number; make the failed one
 	// newer by pointing the run at a pipeline after it.
-	failed := h.srv.AddPipeline(h.slug, fake.PipelineSeed{Branch: "main", Workflows: []fake.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
-	hs.opts.PipelineID, hs.opts.WorkflowID = failed.ID, failed.Workflows[0].ID
-	res, err := rollback.Run(context.Background(), hs.opts)
+	failed := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
+	hs := h.options(t, "--version", "release=42", "--pipeline-id", failed.ID, "--workflow-id", failed.Workflows[0].ID)
+	res, err := rollback.Do(context.Background(), hs.opts)
 	if err != nil || res.Target.PipelineID != rel.ID || res.Target.Version != "42" {
 		t.Fatalf("target %+v err %v\n%s", res.Target, err, hs.out)
+	}
+}
+
+// front puts a server before the stand-in that lets intercept answer a
+// request first (it returns true when it did), and points the rollback at it.
+func (h *history) front(t *testing.T, hs harness, intercept func(w http.ResponseWriter, r *http.Request) bool) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !intercept(w, r) {
+			h.srv.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := circleci.New(circleci.Options{Host: srv.URL, Token: token, HTTP: circlecitest.FastHTTP()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.opts.Client = c
+}
+
+// wait_timeout bounds the requests in flight: a status endpoint that hangs
+// is cut off at the deadline, not retried, and the outcome is a timeout.
+func TestFollowTimeoutCutsAHangingRequest(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 5, 2, inmemory.Options{})
+	hs := h.options(t, "--wait", "--wait-timeout", "200ms")
+	var triggered atomic.Bool
+	var hung atomic.Int64
+	h.front(t, hs, func(_ http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost {
+			triggered.Store(true)
+		}
+		if !triggered.Load() || r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/workflow") {
+			return false
+		}
+		hung.Add(1)
+		<-r.Context().Done() // hang until the client gives up
+		return true
+	})
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if exitcode.Of(err) != exitcode.Fail || res == nil || res.Outcome != rollback.OutcomeTimeout {
+		t.Fatalf("outcome %+v err %v (exit %d), want the timeout outcome, exit 1\n%s", res, err, exitcode.Of(err), hs.out)
+	}
+	if !strings.Contains(err.Error(), "wait_timeout 200ms") || !strings.Contains(err.Error(), context.DeadlineExceeded.Error()) {
+		t.Fatalf("%q does not say the deadline cut the request off", err)
+	}
+	if hung.Load() != 1 {
+		t.Fatalf("%d requests to the hanging endpoint, want 1: nothing is retried past the deadline", hung.Load())
+	}
+	evs := readEvents(t, hs.events)
+	if got := names(evs); len(got) != 2 || got[1] != events.RollbackFailed || evs[1].Figures.String("reason") != "timeout" {
+		t.Fatalf("events %v, figures %v", got, evs[len(evs)-1].Figures)
+	}
+}
+
+// An answer without the fields a verdict rests on stops the rollback
+// (could not run) before any write.
+func TestWrongShapedAnswerIsNotAVerdict(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 5, 2, inmemory.Options{})
+	hs := h.options(t)
+	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/api/v2/pipeline/"+h.failed.ID {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":%q,"state":"created"}`, h.failed.ID)
+		return true
+	})
+	_, err := rollback.Do(context.Background(), hs.opts)
+	want := "unexpected response from GET /pipeline/" + h.failed.ID + " (field number missing)"
+	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err %v (exit %d), want exit 3 saying %q", err, exitcode.Of(err), want)
+	}
+	if h.srv.Writes() != 0 {
+		t.Fatalf("%d writes after a wrong-shaped answer", h.srv.Writes())
+	}
+}
+
+// The last good deploy was itself a rollback: it ran at the branch's head
+// but deployed the version its pmguard_target_version names, and that is
+// the version to go back to.
+func TestTargetBehindARollback(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 4, 3, inmemory.Options{})
+	old := h.all[0]
+	rb := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", TriggerType: "api", Revision: h.all[2].Revision,
+		Params:    map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.all[2].ID, rollback.ParamTargetVersion: old.Revision},
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+	failed := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
+	hs := h.options(t, "--strategy", "trigger", "--pipeline-id", failed.ID, "--workflow-id", failed.Workflows[0].ID)
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if res.Target.PipelineID != rb.ID || res.Target.Version != old.Revision {
+		t.Fatalf("target %+v, want pipeline %d's target version %s", res.Target, rb.Number, old.Revision)
+	}
+	for _, p := range h.srv.Pipelines(h.slug) {
+		if p.Params[rollback.ParamRollbackOf] == failed.ID && p.Params[rollback.ParamTargetVersion] != old.Revision {
+			t.Fatalf("the rollback deploys %v, want %s", p.Params[rollback.ParamTargetVersion], old.Revision)
+		}
+	}
+}
+
+// A server that never stops paging a pipeline's workflows stops the
+// rollback (could not run) after a bounded number of requests.
+func TestEndlessPagesStopTheRollback(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
+	hs := h.options(t)
+	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/workflow") {
+			return false
+		}
+		first := r.Clone(r.Context()) // every page is the first one again
+		first.URL.RawQuery = ""
+		rec := httptest.NewRecorder()
+		h.srv.ServeHTTP(rec, first)
+		var page map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+			t.Error(err)
+		}
+		page["next_page_token"] = "again"
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(page)
+		return true
+	})
+	_, err := rollback.Do(context.Background(), hs.opts)
+	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), `next_page_token "again" names a page already read`) {
+		t.Fatalf("err %v (exit %d), want exit 3 naming the repeated token", err, exitcode.Of(err))
+	}
+	if h.srv.Calls() > 30 || h.srv.Writes() != 0 {
+		t.Fatalf("%d requests, %d writes: want a few reads and no write", h.srv.Calls(), h.srv.Writes())
 	}
 }

@@ -1,13 +1,21 @@
 package rollback
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // Settings are the rollback verb's flags and PMGUARD_ROLLBACK_* env vars.
@@ -29,70 +37,152 @@ type Settings struct {
 	ProjectSlug    string          `env:"PROJECT_SLUG" flag:"project-slug" usage:"project slug (default: from CIRCLE_PROJECT_USERNAME, CIRCLE_PROJECT_REPONAME and CIRCLE_BUILD_URL)" form:"vcs/org/repo such as gh/acme/api, or circleci/<org id>/<project id>"`
 	PipelineID     string          `env:"PIPELINE_ID" flag:"pipeline-id" usage:"the failed pipeline (default: CIRCLE_PIPELINE_ID, else the current workflow's pipeline)"`
 	WorkflowID     string          `env:"WORKFLOW_ID" flag:"workflow-id" usage:"the current workflow (default: CIRCLE_WORKFLOW_ID)"`
-	MaxPages       config.Count    `env:"MAX_PAGES, default=10" flag:"max-pages" usage:"pages of pipelines to search for the previous good deploy"`
+	MaxPages       config.Count    `env:"MAX_PAGES, default=10" flag:"max-pages" usage:"pages of pipelines to search for the previous good deploy" form:"a whole number from 1 to 1000"`
 }
 
-// FromSettings checks the settings (no network) and turns them into the
-// inputs of Options, filling the project and pipeline from the CircleCI job
-// environment.
-func FromSettings(s *Settings, set *config.Set, env config.Env) (Options, error) {
-	job := jobenv.FromEnv(env)
-	o := Options{
-		Version: strings.TrimSpace(s.Version), DeployWorkflow: strings.TrimSpace(s.DeployWorkflow),
-		Strategy: strings.TrimSpace(s.Strategy), DefinitionID: strings.TrimSpace(s.DefinitionID),
+// What is not a setting: the pace of status polls and how many reads run
+// at once.
+const (
+	pollMin = 2 * time.Second
+	pollMax = 30 * time.Second
+	// readConcurrency reads: far below CircleCI's per-token rate limits, and
+	// a 20-pipeline page is read in two round trips.
+	readConcurrency = 10
+)
+
+// New loads and checks the rollback settings (bad input is found here,
+// before any request) and builds the rollback's dependencies from d: the
+// CircleCI client (in dry-run mode when asked), the event log and the clock.
+func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
+	var s Settings
+	set, err := d.Load(ctx, "rollback", args, &s)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.options(set, d.Job)
+	if err != nil {
+		return nil, err
+	}
+	var dryRun func(circleci.Request)
+	if o.DryRun {
+		dryRun = printWrite(d.Stdout, d.Redactor)
+	}
+	if o.Client, err = d.CircleCI(string(s.TokenEnv), httpx.Options{}, dryRun); err != nil {
+		return nil, err
+	}
+	if o.Events, err = d.Events(s.EventsFile); err != nil {
+		return nil, err
+	}
+	o.Out, o.Redactor, o.Now, o.Sleep = d.Stdout, d.Redactor, d.Now, d.Sleep
+	o.LookPath, o.Exec = exec.LookPath, runCommand
+	o.PollMin, o.PollMax, o.Concurrency = pollMin, pollMax, readConcurrency
+	return o, nil
+}
+
+// printWrite shows a write a dry run does not send.
+func printWrite(out io.Writer, red *httpx.Redactor) func(circleci.Request) {
+	return func(r circleci.Request) {
+		fmt.Fprintf(out, "Would send: %s %s\n  Circle-Token: [REDACTED]\n", r.Method, r.Path)
+		if len(r.Body) > 0 {
+			fmt.Fprintf(out, "  %s\n", red.Redact(string(r.Body)))
+		}
+	}
+}
+
+func runCommand(ctx context.Context, name string, args ...string) ([]byte, error) {
+	return exec.CommandContext(ctx, name, args...).CombinedOutput()
+}
+
+// options checks the settings and turns them into the inputs of Options,
+// filling the project and pipeline from the CircleCI job environment.
+func (s *Settings) options(set *config.Set, job jobenv.Job) (*Options, error) {
+	o := &Options{
+		DeployWorkflow: s.DeployWorkflow, Strategy: s.Strategy, DefinitionID: s.DefinitionID,
 		Component: s.Component, Environment: s.Environment,
 		Wait: s.Wait, WaitTimeout: s.WaitTimeout.Duration, DryRun: s.DryRun, ReleaseMarkers: s.ReleaseMarkers,
-		RollbackOf:  strings.TrimSpace(s.RollbackOf),
-		ProjectSlug: strings.Trim(strings.TrimSpace(s.ProjectSlug), "/"),
-		PipelineID:  strings.TrimSpace(s.PipelineID), WorkflowID: strings.TrimSpace(s.WorkflowID),
-		MaxPages: int(s.MaxPages),
+		RollbackOf: s.RollbackOf, ProjectSlug: strings.Trim(s.ProjectSlug, "/"),
+		PipelineID: s.PipelineID, WorkflowID: s.WorkflowID, MaxPages: int(s.MaxPages),
 	}
-	if o.ProjectSlug == "" {
-		o.ProjectSlug = job.ProjectSlug()
+	o.ProjectSlug = or(o.ProjectSlug, job.ProjectSlug())
+	o.PipelineID = or(o.PipelineID, job.PipelineID)
+	o.WorkflowID = or(o.WorkflowID, job.WorkflowID)
+	v, err := ParseVersion(s.Version)
+	if err != nil {
+		return nil, set.Invalid(&s.Version, s.Version, "not a version", VersionForm)
 	}
-	if o.PipelineID == "" {
-		o.PipelineID = job.PipelineID
+	o.Version = v
+	if err := s.checkStrategy(set, o.ProjectSlug); err != nil {
+		return nil, err
 	}
-	if o.WorkflowID == "" {
-		o.WorkflowID = job.WorkflowID
+	if o.Parameters, err = s.parameters(set); err != nil {
+		return nil, err
 	}
-	if _, err := ParseVersion(o.Version); err != nil {
-		return o, set.Invalid("Version", o.Version, "not a version", VersionForm)
+	if s.Wait && s.WaitTimeout.Duration <= 0 {
+		return nil, set.Invalid(&s.WaitTimeout, s.WaitTimeout.String(), "waiting needs a wait_timeout above 0", "")
 	}
-	switch o.Strategy {
-	case StrategyAuto, StrategyRollbackPipeline, StrategyDefinition, StrategyTrigger, StrategyRerun:
-	default:
-		return o, set.Invalid("Strategy", o.Strategy, "unknown strategy", "")
+	if s.MaxPages < 1 || s.MaxPages > circleci.PageLimit {
+		return nil, set.Invalid(&s.MaxPages, strconv.Itoa(int(s.MaxPages)), "out of range", "")
 	}
-	if o.Strategy == StrategyDefinition && o.DefinitionID == "" {
-		return o, set.Invalid("DefinitionID", "", "strategy definition needs a pipeline definition id", "")
+	return o, s.checkPipeline(set, o)
+}
+
+func or(v, fallback string) string {
+	if v == "" {
+		return fallback
 	}
-	if p := strings.TrimSpace(s.Parameters); p != "" {
-		if err := json.Unmarshal([]byte(p), &o.Parameters); err != nil || o.Parameters == nil {
-			return o, set.Invalid("Parameters", p, "not a JSON object", "")
+	return v
+}
+
+func (s *Settings) checkStrategy(set *config.Set, slug string) error {
+	if !slices.Contains(Strategies, s.Strategy) {
+		return set.Invalid(&s.Strategy, s.Strategy, "unknown strategy", "")
+	}
+	if s.Strategy == StrategyDefinition && s.DefinitionID == "" {
+		return set.Invalid(&s.DefinitionID, "", "strategy definition needs a pipeline definition id", "")
+	}
+	if s.Strategy == StrategyTrigger && slug != "" && !circleci.SupportsLegacyTrigger(slug) {
+		return set.Invalid(&s.Strategy, s.Strategy, "the legacy trigger serves GitHub OAuth (gh/) and Bitbucket (bb/) projects only; "+slug+" needs strategy definition", "")
+	}
+	return nil
+}
+
+// parameters parses the extra pipeline parameters: a JSON object of
+// strings, numbers and booleans that leaves pmguard's own three alone.
+func (s *Settings) parameters(set *config.Set) (map[string]any, error) {
+	if s.Parameters == "" {
+		return nil, nil
+	}
+	var params map[string]any
+	if err := json.Unmarshal([]byte(s.Parameters), &params); err != nil || params == nil {
+		return nil, set.Invalid(&s.Parameters, s.Parameters, "not a JSON object", "")
+	}
+	for k, v := range params {
+		if k == ParamRollback || k == ParamTargetVersion || k == ParamRollbackOf {
+			return nil, set.Invalid(&s.Parameters, s.Parameters, k+" is set by pmguard", "")
 		}
-		for k, v := range o.Parameters {
-			if k == ParamRollback || k == ParamTargetVersion || k == ParamRollbackOf {
-				return o, set.Invalid("Parameters", p, k+" is set by pmguard", "")
-			}
-			switch v.(type) {
-			case string, bool, float64:
-			default:
-				return o, set.Invalid("Parameters", p, fmt.Sprintf("%s: pipeline parameters are strings, numbers or booleans", k), "")
-			}
+		switch v.(type) {
+		case string, bool, float64:
+		default:
+			return nil, set.Invalid(&s.Parameters, s.Parameters, k+": pipeline parameters are strings, numbers or booleans", "")
 		}
 	}
+	return params, nil
+}
+
+// checkPipeline checks that the project, the failed pipeline and the deploy
+// workflow are known.
+func (s *Settings) checkPipeline(set *config.Set, o *Options) error {
 	if o.ProjectSlug == "" {
-		return o, set.Invalid("ProjectSlug", "", "no project: outside a CircleCI job, name it", "")
+		return set.Invalid(&s.ProjectSlug, "", "no project: outside a CircleCI job, name it", "")
 	}
 	if strings.Count(o.ProjectSlug, "/") != 2 {
-		return o, set.Invalid("ProjectSlug", o.ProjectSlug, "a project slug has three parts", "")
-	}
-	if o.Strategy == StrategyTrigger && !circleci.SupportsLegacyTrigger(o.ProjectSlug) {
-		return o, set.Invalid("Strategy", o.Strategy, "the legacy trigger serves GitHub OAuth (gh/) and Bitbucket (bb/) projects only; use definition", "")
+		return set.Invalid(&s.ProjectSlug, o.ProjectSlug, "a project slug has three parts", "")
 	}
 	if o.PipelineID == "" && o.WorkflowID == "" {
-		return o, set.Invalid("PipelineID", "", "no failed pipeline: outside a CircleCI job, name the pipeline or the workflow (--workflow-id)", "")
+		return set.Invalid(&s.PipelineID, "", "no failed pipeline: outside a CircleCI job, name the pipeline or the workflow (--workflow-id)", "")
 	}
-	return o, nil
+	if o.DeployWorkflow == "" && o.WorkflowID == "" {
+		return set.Invalid(&s.DeployWorkflow, "", "not set, and there is no current workflow to take its name from", "")
+	}
+	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/pmguard/pmguard/internal/circleci"
 )
 
@@ -133,13 +135,13 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 	// at once.
 	var envs []circleci.Environment
 	var envErr error
-	envDone := make(chan struct{})
-	go func() {
-		defer close(envDone)
+	var g errgroup.Group
+	g.Go(func() error {
 		envs, envErr = circleci.Collect(r.c.Deploy.Environments(ctx, orgID))
-	}()
+		return nil
+	})
 	comps, err := circleci.Collect(r.c.Deploy.Components(ctx, orgID, projectID))
-	<-envDone
+	_ = g.Wait() // envErr is read below, once the components say it matters
 	if err != nil {
 		if circleci.IsNotFound(err) {
 			return nil, "the project has no deploy markers", nil

@@ -6,7 +6,10 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/verdict"
@@ -23,6 +26,19 @@ var shaRE = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
 
 // VersionForm is the accepted form of the version setting.
 const VersionForm = "previous, a commit SHA (7 to 40 hex digits), a git tag (tag:v1.2.3 or v1.2.3), or <pipeline parameter>=<value>"
+
+// String is the version as the setting names it.
+func (v Version) String() string {
+	switch v.Kind {
+	case "previous":
+		return "previous"
+	case "tag":
+		return "tag:" + v.Value
+	case "param":
+		return v.Param + "=" + v.Value
+	}
+	return v.Value
+}
 
 // ParseVersion parses the version setting.
 func ParseVersion(v string) (Version, error) {
@@ -169,120 +185,137 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 		}
 		return nil, verdict.Failf("no previous successful run of workflow %q on %s before pipeline %d (searched %d page(s)); nothing to roll back to: set version to a commit SHA or tag", pattern, where, cur.Number, r.o.MaxPages)
 	}
-	found.Version = found.Revision
 	found.Why = fmt.Sprintf("the last successful run of workflow %q on branch %s before the failed pipeline %d", found.WorkflowName, branch, cur.Number)
+	if found.Version != found.Revision {
+		found.Why += fmt.Sprintf(", a rollback to %s (%s)", found.Version, ParamTargetVersion)
+	}
 	return found, nil
 }
 
 // walk searches pipelines older than the current one, newest first, for the
 // first that accepts keep and (if needSuccess) has a successful run of a
-// workflow matching pattern. Reads run concurrently: the next page is
-// fetched while the workflows of the current page are, up to Concurrency
-// requests at a time; the answer is the same as a sequential walk's.
+// workflow matching pattern, in at most MaxPages pages. The next page is
+// fetched while the workflows of the current one are read; the answer is
+// the same as a sequential walk's.
 func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circleci.Pipeline) bool, needSuccess bool) (*Target, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cur := r.current
-	opts := &circleci.ListPipelinesOptions{Branch: branch}
-	type pageOut struct {
-		p   *circleci.Page[circleci.Pipeline]
-		err error
-	}
-	fetch := func(token string) <-chan pageOut {
-		ch := make(chan pageOut, 1)
-		if r.o.Sequential {
-			p, err := r.c.Pipelines.List(ctx, r.o.ProjectSlug, opts, token)
-			ch <- pageOut{p, err}
-			return ch
-		}
-		go func() {
-			p, err := r.c.Pipelines.List(ctx, r.o.ProjectSlug, opts, token)
-			ch <- pageOut{p, err}
-		}()
-		return ch
-	}
-	next := fetch("")
-	for page := 1; page <= r.o.MaxPages; page++ {
+	pager := r.c.Pipelines.Pager(r.o.ProjectSlug, &circleci.ListPipelinesOptions{Branch: branch}, r.o.MaxPages)
+	next := r.fetch(ctx, pager)
+	for n := 1; ; n++ {
 		po := <-next
 		if po.err != nil {
 			return nil, fmt.Errorf("listing pipelines: %w", po.err)
 		}
-		if page == 1 && branch == cur.Branch() && len(po.p.Items) > 0 {
-			r.mu.Lock()
-			r.newest = &po.p.Items[0]
-			r.mu.Unlock()
+		if po.page == nil {
+			return nil, nil
+		}
+		if n == 1 && branch == cur.Branch() && len(po.page.Items) > 0 {
+			r.newest = &po.page.Items[0]
 		}
 		var cands []circleci.Pipeline
-		for _, p := range po.p.Items {
+		for _, p := range po.page.Items {
 			if p.Number < cur.Number && p.ID != cur.ID && keep(&p) {
 				cands = append(cands, p)
 			}
 		}
-		last := po.p.NextPageToken == "" || page == r.o.MaxPages
-		if !last && !r.o.Sequential {
-			next = fetch(po.p.NextPageToken)
+		if !r.o.Sequential {
+			next = r.fetch(ctx, pager)
 		}
-		// Workers take the candidates in order, so the newest are read
-		// first; the scan below waits for each in order and stops at the
-		// first match, cancelling reads still in flight.
-		wfs := make([][]circleci.Workflow, len(cands))
-		errs := make([]error, len(cands))
-		done := make([]chan struct{}, len(cands))
-		for i := range done {
-			done[i] = make(chan struct{})
+		t, err := r.scan(ctx, cands, pattern, needSuccess)
+		if err != nil || t != nil {
+			if t != nil {
+				t.PagesSearched = n
+			}
+			return t, err
 		}
-		pageCtx, cancelPage := context.WithCancel(ctx)
 		if r.o.Sequential {
-			go func() {
-				for i := range cands {
-					wfs[i], errs[i] = r.c.Pipelines.Workflows(pageCtx, cands[i].ID)
-					close(done[i])
-					if errs[i] != nil || pick(&cands[i], wfs[i], pattern, needSuccess) != nil {
-						for j := i + 1; j < len(cands); j++ {
-							close(done[j])
-						}
-						return
-					}
-				}
-			}()
-		} else {
-			idx := make(chan int, len(cands))
-			for i := range cands {
-				idx <- i
-			}
-			close(idx)
-			for w := 0; w < min(r.o.Concurrency, len(cands)); w++ {
-				go func() {
-					for i := range idx {
-						if pageCtx.Err() == nil {
-							wfs[i], errs[i] = r.c.Pipelines.Workflows(pageCtx, cands[i].ID)
-						}
-						close(done[i])
-					}
-				}()
-			}
+			next = r.fetch(ctx, pager)
 		}
+	}
+}
+
+type pageOut struct {
+	page *circleci.Page[circleci.Pipeline]
+	err  error
+}
+
+// fetch reads the pager's next page, in the background unless the walk is
+// sequential. The walk never has two fetches of one pager in flight.
+func (r *run) fetch(ctx context.Context, pager *circleci.Pager[circleci.Pipeline]) <-chan pageOut {
+	ch := make(chan pageOut, 1)
+	read := func() {
+		p, err := pager.Next(ctx)
+		ch <- pageOut{p, err}
+	}
+	if r.o.Sequential {
+		read()
+	} else {
+		go read()
+	}
+	return ch
+}
+
+// scan reads the candidates' workflows, newest first and up to Concurrency
+// at a time, and returns the target in the first candidate (in order) that
+// has one. Once a candidate answers (a match or an error), no later one is
+// read; reads still in flight are cancelled when scan returns.
+func (r *run) scan(ctx context.Context, cands []circleci.Pipeline, pattern string, needSuccess bool) (*Target, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	targets := make([]*Target, len(cands))
+	errs := make([]error, len(cands))
+	done := make([]chan struct{}, len(cands))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	var answered atomic.Int64 // the lowest candidate that answered
+	answered.Store(int64(len(cands)))
+	var g errgroup.Group
+	g.SetLimit(max(r.o.Concurrency, 1))
+	launched := make(chan struct{})
+	go func() {
+		defer close(launched)
 		for i := range cands {
-			<-done[i]
-			if errs[i] != nil {
-				cancelPage()
-				return nil, fmt.Errorf("workflows of pipeline %d: %w", cands[i].Number, errs[i])
-			}
-			if t := pick(&cands[i], wfs[i], pattern, needSuccess); t != nil {
-				cancelPage()
-				t.PagesSearched = page
-				return t, nil
-			}
+			g.Go(func() error {
+				defer close(done[i])
+				if int64(i) > answered.Load() {
+					return nil // an earlier candidate decides the page
+				}
+				wfs, err := r.c.Pipelines.Workflows(ctx, cands[i].ID)
+				targets[i], errs[i] = pick(&cands[i], wfs, pattern, needSuccess), err
+				if err != nil || targets[i] != nil {
+					lowerTo(&answered, int64(i))
+				}
+				return nil
+			})
 		}
-		cancelPage()
-		if last {
-			return nil, nil
+	}()
+	defer func() {
+		cancel()
+		<-launched
+		_ = g.Wait() // the workers record their own errors
+	}()
+	for i := range cands {
+		<-done[i]
+		if errs[i] != nil {
+			return nil, fmt.Errorf("workflows of pipeline %d: %w", cands[i].Number, errs[i])
 		}
-		if r.o.Sequential {
-			next = fetch(po.p.NextPageToken)
+		if targets[i] != nil {
+			return targets[i], nil
 		}
 	}
 	return nil, nil
+}
+
+// lowerTo sets a to v unless it is already lower.
+func lowerTo(a *atomic.Int64, v int64) {
+	for {
+		cur := a.Load()
+		if v >= cur || a.CompareAndSwap(cur, v) {
+			return
+		}
+	}
 }
 
 // pick returns the target in pipeline p, if a workflow matching pattern ran
@@ -304,6 +337,18 @@ func pick(p *circleci.Pipeline, wfs []circleci.Workflow, pattern string, needSuc
 	if best == nil {
 		return nil
 	}
-	return &Target{PipelineID: p.ID, PipelineNumber: p.Number, Revision: p.Revision(), Branch: p.Branch(), Tag: p.Tag(),
+	return &Target{Version: deployedVersion(p), PipelineID: p.ID, PipelineNumber: p.Number, Revision: p.Revision(), Branch: p.Branch(), Tag: p.Tag(),
 		WorkflowID: best.ID, WorkflowName: best.Name, CreatedAt: p.CreatedAt}
+}
+
+// deployedVersion is the version a pipeline deployed: its commit, unless it
+// was a rollback, which runs at the branch's head but deploys the version
+// its pmguard_target_version names.
+func deployedVersion(p *circleci.Pipeline) string {
+	if v, ok := p.Param(ParamRollback); ok && truthy(v) {
+		if tv, ok := p.Param(ParamTargetVersion); ok && fmt.Sprint(tv) != "" {
+			return fmt.Sprint(tv)
+		}
+	}
+	return p.Revision()
 }

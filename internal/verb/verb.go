@@ -16,7 +16,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -55,18 +54,6 @@ func New(env config.Env, stdout, stderr io.Writer, version string) *Deps {
 		Job:      jobenv.FromEnv(env),
 		Version:  version,
 	}
-}
-
-// ForTest returns a dependency set over a map environment, writing to the
-// given streams (nil discards), with the real clock.
-func ForTest(env map[string]string, stdout, stderr io.Writer) *Deps {
-	if stdout == nil {
-		stdout = io.Discard
-	}
-	if stderr == nil {
-		stderr = io.Discard
-	}
-	return New(config.MapEnv(env), stdout, stderr, "test")
 }
 
 // Load parses a verb's settings from args and the environment into dst,
@@ -117,6 +104,3 @@ func (d *Deps) CircleCI(tokenEnv string, o httpx.Options, dryRun func(circleci.R
 
 // Getenv returns the environment variable k ("" when unset).
 func (d *Deps) Getenv(k string) string { return config.Get(d.Env, k) }
-
-// OS returns the dependency set of this process.
-func OS(version string) *Deps { return New(config.OSEnv(), os.Stdout, os.Stderr, version) }

@@ -223,7 +223,7 @@ func resolveIncludes(n *yaml.Node, dir string) error {
 		all := includeRe.FindAllStringSubmatch(n.Value, -1)
 		switch {
 		case len(all) == 0:
-			return fmt.Errorf("line %d: malformed include %q: want <<include(path)>> with a path of letters, digits, _, / and .", n.Line, n.Value)
+			return fmt.Errorf("line %d: malformed include %q: want <<include(path)>> with a path of letters, digits, _, / and dots", n.Line, n.Value)
 		case len(all) > 1 || len(looseIncludeRe.FindAllString(n.Value, -1)) > 1:
 			return fmt.Errorf("line %d: multiple include statements in %q", n.Line, n.Value)
 		case all[0][0] != n.Value:

@@ -1,5 +1,5 @@
 // Package circlecitest runs a CircleCI API v2 stand-in for tests: the
-// stateful server of package fake, with every request it receives and every
+// stateful server of package inmemory, with every request it receives and every
 // answer it gives validated against CircleCI's published OpenAPI file
 // (testdata/specs/circleci-api-v2.openapi.json at the module root, vendored
 // with its provenance in testdata/specs/SOURCES.md) with kin-openapi. A validation failure fails the test, so the client
@@ -29,7 +29,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/pmguard/pmguard/internal/circleci"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/testspecs"
 )
@@ -43,9 +43,9 @@ const SpecFile = testspecs.Dir + "/" + specName
 const specName = "circleci-api-v2.openapi.json"
 
 // Server is the validating stand-in. Seed it and inspect it through the
-// embedded *fake.Server.
+// embedded *inmemory.Server.
 type Server struct {
-	*fake.Server
+	*inmemory.Server
 	tb    testing.TB
 	specs *specs
 
@@ -56,7 +56,7 @@ type Server struct {
 // New starts a validating stand-in on loopback and stops it when the test
 // ends. tb may be nil (benchmarks): failures are then only collected, see
 // Failures.
-func New(tb testing.TB, o fake.Options) *Server {
+func New(tb testing.TB, o inmemory.Options) *Server {
 	if tb != nil {
 		tb.Helper()
 	}
@@ -67,7 +67,7 @@ func New(tb testing.TB, o fake.Options) *Server {
 		}
 		panic(err)
 	}
-	s := &Server{Server: fake.New(o), tb: tb, specs: sp}
+	s := &Server{Server: inmemory.New(o), tb: tb, specs: sp}
 	s.SetHooks(s.checkRequest, s.checkResponse)
 	s.Start()
 	if tb != nil {
@@ -104,9 +104,9 @@ func (s *Server) Client(tb testing.TB) *circleci.Client {
 }
 
 // FastHTTP is an httpx client with 3 retries and waits of a few
-// milliseconds (Retry-After is capped at WaitMax).
+// milliseconds (a server's Retry-After is capped at 5 ms too).
 func FastHTTP() *httpx.Client {
-	return httpx.New(httpx.Options{Retries: 3, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond, Timeout: 5 * time.Second})
+	return httpx.New(httpx.Options{Retries: 3, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond, Timeout: 5 * time.Second})
 }
 
 type specs struct {
@@ -256,7 +256,7 @@ func (s *Server) options() *openapi3filter.Options {
 	}
 }
 
-func (s *Server) routeFor(route fake.Route) (*routers.Route, error) {
+func (s *Server) routeFor(route inmemory.Route) (*routers.Route, error) {
 	doc := s.specs.published
 	if route.Newer {
 		doc = s.specs.newer
@@ -272,7 +272,7 @@ func (s *Server) routeFor(route fake.Route) (*routers.Route, error) {
 	return &routers.Route{Spec: doc, Path: route.Template, PathItem: item, Method: route.Method, Operation: op}, nil
 }
 
-func (s *Server) input(r *http.Request, route fake.Route, body []byte) (*openapi3filter.RequestValidationInput, error) {
+func (s *Server) input(r *http.Request, route inmemory.Route, body []byte) (*openapi3filter.RequestValidationInput, error) {
 	rr, err := s.routeFor(route)
 	if err != nil {
 		return nil, err
@@ -285,7 +285,7 @@ func (s *Server) input(r *http.Request, route fake.Route, body []byte) (*openapi
 
 // checkRequest validates a request before it is served; an invalid one is
 // a test failure and gets a 400.
-func (s *Server) checkRequest(w http.ResponseWriter, r *http.Request, route fake.Route, body []byte) bool {
+func (s *Server) checkRequest(w http.ResponseWriter, r *http.Request, route inmemory.Route, body []byte) bool {
 	if route.Template == "" {
 		s.fail("%s %s: no such operation in the CircleCI API", r.Method, r.URL.RequestURI())
 		http.Error(w, `{"message":"Not found."}`, http.StatusNotFound)
@@ -314,7 +314,7 @@ var genericError = &openapi3.Schema{
 }
 
 // checkResponse validates an answer before it is written.
-func (s *Server) checkResponse(r *http.Request, route fake.Route, body []byte, status int, header http.Header, resp []byte) {
+func (s *Server) checkResponse(r *http.Request, route inmemory.Route, body []byte, status int, header http.Header, resp []byte) {
 	in, err := s.input(r, route, body)
 	if err != nil {
 		s.fail("answer to %s %s: %v", r.Method, r.URL.RequestURI(), err)

@@ -6,16 +6,16 @@ import (
 	"testing"
 
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/circleci/inmemory"
 )
 
 // The stand-in must catch requests that drift from the spec; nil tb makes
 // it collect failures instead of failing this test.
 func TestStandInRejectsRequestsOffSpec(t *testing.T) {
-	srv := circlecitest.New(nil, fake.Options{})
+	srv := circlecitest.New(nil, inmemory.Options{})
 	t.Cleanup(srv.Close)
 	srv.AddProject("gh/acme/api")
-	p := srv.AddPipeline("gh/acme/api", fake.PipelineSeed{Branch: "main", Workflows: []fake.WorkflowSeed{{Name: "deploy"}}})
+	p := srv.AddPipeline("gh/acme/api", inmemory.PipelineSeed{Branch: "main", Workflows: []inmemory.WorkflowSeed{{Name: "deploy"}}})
 	wf := p.Workflows[0].ID
 	tests := []struct {
 		name, method, path, body, token string
@@ -59,9 +59,9 @@ func TestStandInRejectsRequestsOffSpec(t *testing.T) {
 }
 
 func TestStandInStatusesAdvanceWithTheClock(t *testing.T) {
-	srv := circlecitest.New(t, fake.Options{})
+	srv := circlecitest.New(t, inmemory.Options{})
 	srv.AddProject("gh/acme/api")
-	p := srv.AddPipeline("gh/acme/api", fake.PipelineSeed{Branch: "main", Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Fails(90e9)}}})
+	p := srv.AddPipeline("gh/acme/api", inmemory.PipelineSeed{Branch: "main", Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Ends(90e9, "failed")}}})
 	id := p.Workflows[0].ID
 	if st := srv.WorkflowStatus(id); st != "running" {
 		t.Fatalf("at start: %s", st)

@@ -8,21 +8,21 @@ import (
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	"github.com/pmguard/pmguard/internal/circleci/inmemory"
 )
 
 // How a test seeds the stand-in and reads it back with the client: a
 // pipeline whose deploy job stored an event log artifact, and a deploy
 // workflow that fails after two minutes on the server's clock.
 func TestSeedingAndReadingBack(t *testing.T) {
-	srv := circlecitest.New(t, fake.Options{})
+	srv := circlecitest.New(t, inmemory.Options{})
 	srv.AddProject("gh/acme/api")
-	p := srv.AddPipeline("gh/acme/api", fake.PipelineSeed{
+	p := srv.AddPipeline("gh/acme/api", inmemory.PipelineSeed{
 		Branch: "main", Params: map[string]any{"deploy": true},
-		Workflows: []fake.WorkflowSeed{{
+		Workflows: []inmemory.WorkflowSeed{{
 			Name:     "deploy",
-			Timeline: fake.Fails(2 * time.Minute),
-			Jobs: []fake.JobSeed{{Name: "deploy", Artifacts: []fake.ArtifactSeed{
+			Timeline: inmemory.Ends(2*time.Minute, "failed"),
+			Jobs: []inmemory.JobSeed{{Name: "deploy", Artifacts: []inmemory.ArtifactSeed{
 				{Path: "tmp/pmguard/events.jsonl", Content: []byte(`{"event":"canary_failed"}` + "\n")},
 			}}},
 		}},

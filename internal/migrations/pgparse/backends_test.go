@@ -3,8 +3,6 @@ package pgparse
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -21,7 +19,7 @@ func TestWebAssemblyBuildPassesTheSameTests(t *testing.T) {
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Skipf("no go command on PATH: %v", err)
 	}
 	cmd := exec.Command(goBin, "test", "-count=1", "-tags", "pmguard_wasm", "-run", "^Test[^W]", ".")
 	cmd.Env = append(os.Environ(), "PMGUARD_PGPARSE_NESTED=1")

@@ -25,7 +25,7 @@ import (
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
+	fake "github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/httpx"
 )
 
@@ -200,12 +200,12 @@ func gitHistory(dir string, n int, start time.Time, step time.Duration) ([]strin
 func seed(s *fake.Server, n int, shas []string, start time.Time, step time.Duration) {
 	s.AddProject(slug)
 	for i := 0; i < n; i++ {
-		deploy := fake.Succeeds(3 * time.Minute)
+		deploy := fake.Ends(3*time.Minute, "success")
 		if i%25 == 24 {
-			deploy = fake.Fails(3 * time.Minute)
+			deploy = fake.Ends(3*time.Minute, "failed")
 		}
 		seed := fake.PipelineSeed{Branch: "main", Revision: shas[i], Subject: fmt.Sprintf("change %d", i), CreatedAt: start.Add(time.Duration(i+1) * step),
-			Workflows: []fake.WorkflowSeed{{Name: "build", Timeline: fake.Succeeds(2 * time.Minute)}, {Name: "deploy", Timeline: deploy}}}
+			Workflows: []fake.WorkflowSeed{{Name: "build", Timeline: fake.Ends(2*time.Minute, "success")}, {Name: "deploy", Timeline: deploy}}}
 		p := s.AddPipeline(slug, seed)
 		if i%50 == 10 && i+1 < n {
 			// The rollback takes this pipeline's slot's first half; the
@@ -213,7 +213,7 @@ func seed(s *fake.Server, n int, shas []string, start time.Time, step time.Durat
 			i++
 			s.AddPipeline(slug, fake.PipelineSeed{Branch: "main", Revision: shas[i-2], TriggerType: "api",
 				Params:    map[string]any{"pmguard_rollback": true, "pmguard_rollback_of": p.ID},
-				CreatedAt: start.Add(time.Duration(i+1) * step), Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Succeeds(3 * time.Minute)}}})
+				CreatedAt: start.Add(time.Duration(i+1) * step), Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Ends(3*time.Minute, "success")}}})
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"sort"
@@ -22,9 +23,10 @@ import (
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
-	"github.com/pmguard/pmguard/internal/circleci/circlecitest/fake"
-	"github.com/pmguard/pmguard/internal/httpx"
+	fake "github.com/pmguard/pmguard/internal/circleci/inmemory"
+	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/rollback"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 const slug = "gh/acme/api"
@@ -119,22 +121,23 @@ func seed(latency time.Duration, back int, validate bool, markers bool) (*fake.S
 func runPmguard(latency time.Duration, back int, validate, sequential, markers bool) (time.Duration, int64, int64, error) {
 	srv, closeFn, failed := seed(latency, back, validate, markers)
 	defer closeFn()
-	c, err := circleci.New(circleci.Options{Host: srv.URL(), Token: srv.Token(), HTTP: httpx.New(httpx.Options{})})
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	var at time.Duration
-	var callsAt int64
-	start := time.Now()
 	strategy := "trigger"
 	if markers {
 		strategy = "auto"
 	}
-	_, err = rollback.Run(context.Background(), rollback.Options{
-		Version: "previous", DeployWorkflow: "deploy", Strategy: strategy, ProjectSlug: slug,
-		PipelineID: failed.ID, WorkflowID: failed.Workflows[1].ID, Sequential: sequential, Client: c,
-		OnTrigger: func() { at, callsAt = time.Since(start), c.Calls() },
-	})
+	d := verb.New(config.MapEnv(map[string]string{"CIRCLE_TOKEN": srv.Token(), circleci.HostEnv: srv.URL()}), io.Discard, io.Discard, "bench")
+	o, err := rollback.New(context.Background(), d, []string{"--deploy-workflow", "deploy", "--strategy", strategy, "--project-slug", slug,
+		"--pipeline-id", failed.ID, "--workflow-id", failed.Workflows[1].ID})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	c := o.Client
+	var at time.Duration
+	var callsAt int64
+	start := time.Now()
+	o.Sequential = sequential
+	o.OnTrigger = func() { at, callsAt = time.Since(start), c.Calls() }
+	_, err = rollback.Do(context.Background(), o)
 	return at, callsAt, c.Calls(), err
 }
 

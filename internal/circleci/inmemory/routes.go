@@ -1,4 +1,4 @@
-package fake
+package inmemory
 
 import (
 	"encoding/json"
@@ -346,7 +346,7 @@ func (s *Server) rerunWorkflow() handlerFunc {
 		if w == nil {
 			return msg(http.StatusNotFound, "Workflow not found")
 		}
-		tl := Succeeds(time.Minute)
+		tl := Ends(time.Minute, "success")
 		if s.opts.OnRerun != nil {
 			tl = s.opts.OnRerun(w)
 		}
@@ -374,7 +374,7 @@ func (s *Server) startLocked(slug, branch, tag string, params map[string]any) *P
 	if s.opts.OnTrigger != nil {
 		wfs = s.opts.OnTrigger(p)
 	} else {
-		wfs = []WorkflowSeed{{Name: "deploy", Timeline: Succeeds(time.Minute)}}
+		wfs = []WorkflowSeed{{Name: "deploy", Timeline: Ends(time.Minute, "success")}}
 	}
 	for _, ws := range wfs {
 		s.addWorkflowLocked(p, ws, p.CreatedAt)

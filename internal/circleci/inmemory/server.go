@@ -1,13 +1,15 @@
-// Package fake is a stateful, in-memory CircleCI API v2: projects, pipelines
-// with parameters, trigger and VCS data, workflows whose statuses advance on
-// a clock, jobs with artifacts, deploy settings and deploy markers.
+// Package inmemory is an in-memory CircleCI API v2 for the demo and tests:
+// projects, pipelines with parameters, trigger and VCS data, workflows whose
+// statuses advance on a clock, jobs with artifacts, deploy settings and
+// deploy markers.
 //
 // It serves the routes pmguard uses under /api/v2 and lets a caller seed
 // state, inject faults (429 with Retry-After, 5xx, 401, 404) and latency, and
-// count requests. It does not validate against the OpenAPI spec: the parent
-// package circlecitest wraps it with that validation for tests. This package
-// stays free of the validator so the pmguard binary can use it for its demo.
-package fake
+// count requests. It does not validate against the OpenAPI spec: package
+// circlecitest wraps it with that validation for tests. It stays free of the
+// validator and of package testing because the pmguard binary serves it for
+// `pmguard demo`.
+package inmemory
 
 import (
 	"context"
@@ -83,14 +85,10 @@ type Step struct {
 	Status string
 }
 
-// Succeeds is a timeline that runs for d, then succeeds.
-func Succeeds(d time.Duration) []Step {
-	return []Step{{0, "running"}, {d, "success"}}
-}
-
-// Fails is a timeline that runs for d, then fails.
-func Fails(d time.Duration) []Step {
-	return []Step{{0, "running"}, {d, "failed"}}
+// Ends is a timeline that runs for d, then ends with status (success,
+// failed, canceled ...).
+func Ends(d time.Duration, status string) []Step {
+	return []Step{{0, "running"}, {d, status}}
 }
 
 // Project is a followed project.
@@ -111,6 +109,7 @@ type Definition struct {
 
 // PipelineSeed describes a pipeline to add.
 type PipelineSeed struct {
+	ID                    string // empty: a new UUID
 	Branch, Tag, Revision string
 	Subject               string
 	Params                map[string]any
@@ -122,6 +121,7 @@ type PipelineSeed struct {
 
 // WorkflowSeed describes a workflow of a pipeline.
 type WorkflowSeed struct {
+	ID       string // empty: a new UUID
 	Name     string
 	Status   string // final status when Timeline is empty
 	Timeline []Step
@@ -290,7 +290,7 @@ func (s *Server) Token() string { return s.opts.Token }
 func (s *Server) Start() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		panic(fmt.Sprintf("fake CircleCI: listen on loopback: %v", err))
+		panic(fmt.Sprintf("in-memory CircleCI: listen on loopback: %v", err))
 	}
 	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	s.url = "http://" + ln.Addr().String()
@@ -326,6 +326,13 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	s.opts.Latency = d
 	s.mu.Unlock()
+}
+
+func orNewID(id string) string {
+	if id != "" {
+		return id
+	}
+	return newID()
 }
 
 func newID() string {
@@ -400,7 +407,7 @@ func (s *Server) addPipelineLocked(slug string, seed PipelineSeed) *Pipeline {
 		seed.Revision = fmt.Sprintf("%040x", len(s.pipelines)+1)
 	}
 	s.numbers[slug]++
-	p := &Pipeline{ID: newID(), Number: s.numbers[slug], ProjectSlug: slug, Branch: seed.Branch, Tag: seed.Tag,
+	p := &Pipeline{ID: orNewID(seed.ID), Number: s.numbers[slug], ProjectSlug: slug, Branch: seed.Branch, Tag: seed.Tag,
 		Revision: seed.Revision, Subject: seed.Subject, Params: seed.Params, TriggerType: seed.TriggerType,
 		Actor: seed.Actor, CreatedAt: seed.CreatedAt}
 	s.pipelines = append(s.pipelines, p)
@@ -419,7 +426,7 @@ func (s *Server) addWorkflowLocked(p *Pipeline, ws WorkflowSeed, at time.Time) *
 		}
 		tl = []Step{{0, st}}
 	}
-	w := &Workflow{ID: newID(), Name: ws.Name, Pipeline: p, CreatedAt: at, Timeline: tl, StartedBy: newID()}
+	w := &Workflow{ID: orNewID(ws.ID), Name: ws.Name, Pipeline: p, CreatedAt: at, Timeline: tl, StartedBy: newID()}
 	jobs := ws.Jobs
 	if len(jobs) == 0 {
 		jobs = []JobSeed{{Name: ws.Name}}

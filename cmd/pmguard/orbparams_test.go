@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pmguard/pmguard/internal/canary"
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/health"
+)
+
+// settingParams maps each setting of the loaded settings in dst to its orb
+// parameter name and env var, as config names them in errors.
+func settingParams(t *testing.T, set *config.Set, v reflect.Value, out map[string]string) {
+	t.Helper()
+	for i := 0; i < v.NumField(); i++ {
+		sf, fv := v.Type().Field(i), v.Field(i)
+		if _, ok := sf.Tag.Lookup("env"); !ok {
+			if fv.Kind() == reflect.Struct {
+				settingParams(t, set, fv, out)
+			}
+			continue
+		}
+		var ie *config.InputError
+		if !errors.As(set.Invalid(fv.Addr().Interface(), "", "named", ""), &ie) {
+			t.Fatalf("setting %s is not known to config", sf.Name)
+		}
+		out[ie.Param] = ie.Env
+	}
+}
+
+// orbCommand is an orb command's parameters and the env vars its run steps
+// set from them.
+type orbCommand struct {
+	Parameters map[string]any `yaml:"parameters"`
+	Steps      []map[string]struct {
+		Environment map[string]string `yaml:"environment"`
+	} `yaml:"steps"`
+}
+
+var paramRef = regexp.MustCompile(`^<< parameters\.(\w+) >>$`)
+
+// TestOrbParametersAreSettings: every parameter of health_check and
+// canary_check is a setting of its verb under the same name (so an error
+// names the parameter the user wrote), and the run step passes it in that
+// setting's env var; the install and notice parameters are the only others.
+func TestOrbParametersAreSettings(t *testing.T) {
+	notSettings := map[string]bool{"version": true, "base_url": true, "install_dir": true,
+		"slack_channel": true, "slack_mentions": true, "slack_token_env": true}
+	for _, tc := range []struct {
+		verb, command string
+		settings      any
+		env           map[string]string
+	}{
+		{"health", "health_check", &health.Settings{}, map[string]string{"PMGUARD_HEALTH_ENDPOINTS": "https://a.example/h"}},
+		{"canary", "canary_check", &canary.Settings{}, nil},
+	} {
+		t.Run(tc.command, func(t *testing.T) {
+			set, _, err := config.Load(context.Background(), tc.verb, nil, config.MapEnv(tc.env), tc.settings, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			params := map[string]string{}
+			settingParams(t, set, reflect.ValueOf(tc.settings).Elem(), params)
+			b, err := os.ReadFile(filepath.Join("..", "..", "orb", "src", "commands", tc.command+".yml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cmd orbCommand
+			if err := yaml.Unmarshal(b, &cmd); err != nil {
+				t.Fatal(err)
+			}
+			for name := range cmd.Parameters {
+				if _, ok := params[name]; !ok && !notSettings[name] {
+					t.Errorf("orb parameter %s is no setting of pmguard %s (add an orb tag to the setting it feeds)", name, tc.verb)
+				}
+			}
+			for _, step := range cmd.Steps {
+				for env, value := range step["run"].Environment {
+					m := paramRef.FindStringSubmatch(value)
+					if m == nil || notSettings[m[1]] {
+						continue
+					}
+					if params[m[1]] != env {
+						t.Errorf("the run step passes parameter %s in %s, but the setting named %s reads %q", m[1], env, m[1], params[m[1]])
+					}
+				}
+			}
+		})
+	}
+}

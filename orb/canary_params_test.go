@@ -1,0 +1,89 @@
+package orb_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// commandParams reads the parameters of the orb command in src/commands.
+func commandParams(t *testing.T, name string) map[string]map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("src", "commands", name+".yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd struct {
+		Parameters map[string]map[string]any `yaml:"parameters"`
+	}
+	if err := yaml.Unmarshal(b, &cmd); err != nil {
+		t.Fatalf("%s.yml: %v", name, err)
+	}
+	if len(cmd.Parameters) == 0 {
+		t.Fatalf("%s.yml declares no parameters", name)
+	}
+	return cmd.Parameters
+}
+
+// canaryDeployExceptions are the analysis parameters canary_deploy declares
+// differently from canary_check on purpose, and which fields may differ.
+// Empty: every analysis parameter is declared identically.
+var canaryDeployExceptions = map[string][]string{}
+
+// TestCanaryDeployDeclaresCanaryCheckParameters: canary_deploy repeats the
+// analysis parameters of canary_check by hand (an orb command cannot
+// inherit another's); one that is missing, or differs in type, default,
+// enum or description, is a parameter users of one command cannot rely on
+// in the other.
+func TestCanaryDeployDeclaresCanaryCheckParameters(t *testing.T) {
+	check, deploy := commandParams(t, "canary_check"), commandParams(t, "canary_deploy")
+	names := make([]string, 0, len(check))
+	for name := range check {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		want := check[name]
+		got, ok := deploy[name]
+		if !ok {
+			t.Errorf("canary_deploy lacks canary_check's parameter %s", name)
+			continue
+		}
+		allowed := map[string]bool{}
+		for _, f := range canaryDeployExceptions[name] {
+			allowed[f] = true
+		}
+		for _, f := range fieldNames(want, got) {
+			if !allowed[f] && !reflect.DeepEqual(want[f], got[f]) {
+				t.Errorf("parameter %s: canary_deploy's %s is %s, canary_check's %s", name, f, show(got[f]), show(want[f]))
+			}
+		}
+	}
+}
+
+func fieldNames(a, b map[string]any) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range []map[string]any{a, b} {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func show(v any) string {
+	if v == nil {
+		return "not set"
+	}
+	return fmt.Sprintf("%q", fmt.Sprint(v))
+}
