@@ -15,6 +15,7 @@ import (
 	"github.com/pmguard/pmguard/internal/jobenv"
 	"github.com/pmguard/pmguard/internal/notify/slacktest"
 	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 // t0 is the tests' wall clock: 2026-11-23 14:03 UTC.
@@ -141,7 +142,7 @@ func (h *harness) run(s Settings) result {
 
 // deps are one run's dependencies: the harness's environment and clock.
 func (h *harness) deps(out, errw *bytes.Buffer) *verb.Deps {
-	d := verb.ForTest(h.env, out, errw)
+	d := verbtest.Deps(h.env, out, errw)
 	d.Now, d.Sleep = h.clock.Now, h.clock.Sleep
 	return d
 }

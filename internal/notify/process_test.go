@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/pmguard/pmguard/internal/exitcode"
-	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 // TestHelperProcess is pmguard notify as a separate process: settings from
@@ -18,7 +18,7 @@ func TestHelperProcess(t *testing.T) {
 	if os.Getenv("PMGUARD_NOTIFY_HELPER") != "1" {
 		return
 	}
-	o, err := New(context.Background(), verb.OS("test"), nil)
+	o, err := New(context.Background(), verbtest.OS(), nil)
 	if err == nil {
 		err = Run(context.Background(), o)
 	}
