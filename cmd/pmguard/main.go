@@ -17,10 +17,7 @@ import (
 	"syscall"
 
 	"github.com/pmguard/pmguard/internal/config"
-	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
-	"github.com/pmguard/pmguard/internal/httpx"
-	"github.com/pmguard/pmguard/internal/jobenv"
 	"github.com/pmguard/pmguard/internal/suggest"
 	"github.com/pmguard/pmguard/internal/verb"
 )
@@ -211,16 +208,4 @@ func (a *app) load(ctx context.Context, verb string, args []string, dst any) (*c
 		return set, config.Invalidf("pmguard %s: unexpected argument %q: settings are --flags or PMGUARD_%s_* env vars", verb, rest[0], strings.ToUpper(verb))
 	}
 	return set, nil
-}
-
-// openEvents opens the event log; failing to open it means pmguard cannot
-// write its output (exit 3).
-func (a *app) openEvents(path string) (*events.Log, error) {
-	return events.Open(path, jobenv.FromEnv(a.env))
-}
-
-// httpClient builds the outbound client with pmguard's User-Agent.
-func (a *app) httpClient(o httpx.Options) *httpx.Client {
-	o.Version = a.version
-	return httpx.New(o)
 }

@@ -157,7 +157,7 @@ func TestFitCutsToSlackLimits(t *testing.T) {
 	blocks = append(blocks, fieldsBlock(fields...), sectionBlock("```\n"+long+"\n```"))
 	blocks = append(blocks, map[string]any{"type": "section", "text": mrkdwn("")})
 	for i := 0; i < 60; i++ {
-		blocks = append(blocks, dividerBlock())
+		blocks = append(blocks, map[string]any{"type": "divider"})
 	}
 	blocks = append(blocks, actionsBlock(button{Text: long, URL: "https://example.com"}))
 	m := Message{Text: strings.Repeat("t", 50000), Blocks: blocks}
