@@ -336,10 +336,11 @@ var (
 	templateRe = regexp.MustCompile(`(^|[^\\])<<\s*(parameters|pipeline)\.`)
 )
 
-// TestOrbConventions checks what orb-tools' review checks and what this orb
-// promises: snake_case names, a description on everything, an example for
-// every command and job, no unused parameter, and parameters reaching shell
-// only through the environment.
+// TestOrbConventions checks, on the packed orb, what this orb promises
+// beyond orb-tools' review (TestOrbToolsReview): snake_case names, a
+// description on everything, an example for every command and job, no
+// unused parameter, and parameters reaching shell only through the
+// environment.
 func TestOrbConventions(t *testing.T) {
 	o := parsed(t, fakePin(pinned))
 	exampleText := map[string]string{}
