@@ -336,10 +336,11 @@ var (
 	templateRe = regexp.MustCompile(`(^|[^\\])<<\s*(parameters|pipeline)\.`)
 )
 
-// TestOrbConventions checks what orb-tools' review checks and what this orb
-// promises: snake_case names, a description on everything, an example for
-// every command and job, no unused parameter, and parameters reaching shell
-// only through the environment.
+// TestOrbConventions checks, on the packed orb, what this orb promises
+// beyond orb-tools' review (TestOrbToolsReview): snake_case names, a
+// description on everything, an example for every command and job, no
+// unused parameter, and parameters reaching shell only through the
+// environment.
 func TestOrbConventions(t *testing.T) {
 	o := parsed(t, fakePin(pinned))
 	exampleText := map[string]string{}
@@ -406,7 +407,9 @@ func TestOrbConventions(t *testing.T) {
 }
 
 // TestShellcheck runs shellcheck on the orb's scripts, every run step's
-// command, and the release scripts.
+// command as the shell gets it (compiled: \<< back to <<), and the release
+// scripts. A script or command that starts with #!/bin/sh is checked as
+// POSIX sh (shellcheck -s sh): it must run where there is no bash.
 func TestShellcheck(t *testing.T) {
 	sc, err := exec.LookPath("shellcheck")
 	if err != nil {
@@ -415,9 +418,23 @@ func TestShellcheck(t *testing.T) {
 		}
 		t.Skip("shellcheck is not installed; CI fails here")
 	}
+	byShell := map[string][]string{}
+	add := func(f string) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shell := "bash"
+		if strings.HasPrefix(string(b), "#!/bin/sh\n") {
+			shell = "sh"
+		}
+		byShell[shell] = append(byShell[shell], f)
+	}
 	files, _ := filepath.Glob(filepath.Join(srcDir(t), "scripts", "*.sh"))
 	more, _ := filepath.Glob(filepath.Join(root(t), "scripts", "*", "*.sh"))
-	files = append(files, more...)
+	for _, f := range append(files, more...) {
+		add(f)
+	}
 	o := parsed(t, fakePin(pinned))
 	dir := t.TempDir()
 	for kind, defs := range map[string]map[string]*orbtest.Definition{"command": o.Commands, "job": o.Jobs} {
@@ -430,19 +447,23 @@ func TestShellcheck(t *testing.T) {
 					cmd = "#!/bin/bash\n" + cmd
 				}
 				writeFile(t, f, cmd)
-				files = append(files, f)
+				add(f)
 			}
 		}
 	}
-	if len(files) == 0 {
-		t.Fatal("no scripts found")
+	if len(byShell["sh"]) == 0 {
+		t.Error("no POSIX sh script found; install.sh should be one")
 	}
-	sort.Strings(files)
-	out, err := exec.Command(sc, append([]string{"--severity=style", "--shell=bash"}, files...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("shellcheck: %v\n%s", err, out)
+	n := 0
+	for shell, list := range byShell {
+		sort.Strings(list)
+		out, err := exec.Command(sc, append([]string{"--severity=style", "--shell=" + shell}, list...)...).CombinedOutput()
+		if err != nil {
+			t.Errorf("shellcheck --shell=%s: %v\n%s", shell, err, out)
+		}
+		n += len(list)
 	}
-	t.Logf("shellcheck clean: %d files", len(files))
+	t.Logf("shellcheck: %d files (%d as POSIX sh)", n, len(byShell["sh"]))
 }
 
 // runSteps returns the bodies of the run steps in steps (map form; the

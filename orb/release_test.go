@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +138,63 @@ func TestPublishRefusesInconsistentRelease(t *testing.T) {
 				t.Errorf("publish called %q before refusing", c)
 			}
 		})
+	}
+}
+
+// TestCIRunInstallsWhatTestsNeed checks .ci/run, the local CI entry: it
+// installs exactly the Debian packages the tests need, without recommended
+// packages, keeps the Mermaid step, and ends by running the README's test
+// command after go mod download.
+func TestCIRunInstallsWhatTestsNeed(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root(t), ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 || lines[len(lines)-1] != "go test -race ./..." {
+		t.Errorf(".ci/run does not end with the README's test command `go test -race ./...`")
+	}
+	download := -1
+	for i, l := range lines {
+		if l == "go mod download" {
+			download = i
+		}
+	}
+	if download < 0 || download != len(lines)-2 {
+		t.Errorf("go mod download is not run right before the tests (at %d of %d)", download, len(lines))
+	}
+	need := map[string]bool{}
+	for _, m := range regexp.MustCompile(`need\+=\(([a-z0-9-]+)\)`).FindAllStringSubmatch(string(b), -1) {
+		need[m[1]] = true
+	}
+	want := []string{"shellcheck", "prometheus", "postgresql", "chromium", "git", "wget", "yamllint", "busybox"}
+	for _, p := range want {
+		if !need[p] {
+			t.Errorf(".ci/run does not install %s", p)
+		}
+		delete(need, p)
+	}
+	for p := range need {
+		t.Errorf(".ci/run installs %s, which no test needs", p)
+	}
+	installs := 0
+	for _, l := range lines {
+		if strings.Contains(l, "apt-get install") {
+			installs++
+			if !strings.Contains(l, " -y ") || !strings.Contains(l, "--no-install-recommends") {
+				t.Errorf("%q: want apt-get install -y --no-install-recommends", l)
+			}
+		}
+	}
+	if installs != 1 {
+		t.Errorf(".ci/run has %d apt-get install lines, want 1", installs)
+	}
+	if !strings.Contains(string(b), "npm install") || !strings.Contains(string(b), "mermaid@11") || !strings.Contains(string(b), "PMGUARD_MERMAID_JS") {
+		t.Error(".ci/run lost the Mermaid npm step")
 	}
 }

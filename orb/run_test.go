@@ -3,6 +3,7 @@ package orb_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -93,8 +94,11 @@ func (h *harness) install(args map[string]any) error {
 // finding pmguard on PATH through $BASH_ENV.
 func (h *harness) pmguardVersion(t *testing.T) string {
 	t.Helper()
-	if err := h.job.RunSteps(h.ctx, map[string]any{"run": map[string]any{"name": "version", "command": "command -v pmguard\npmguard version"}}); err != nil {
+	if err := h.job.RunSteps(h.ctx, map[string]any{"run": map[string]any{"name": "version", "command": "command -v pmguard\npmguard version", "when": "always"}}); err != nil {
 		t.Fatalf("pmguard is not usable after install: %v", err)
+	}
+	if last := h.job.LastRun(); last == nil || last.Name != "version" {
+		t.Fatal("the version step did not run")
 	}
 	return h.job.LastRun().Output
 }
@@ -172,38 +176,211 @@ func checkFailsClosed(t *testing.T, h *harness) {
 	}
 }
 
-func TestInstallOtherVersionUsesItsChecksums(t *testing.T) {
+// hostSum is the SHA-256 of version's host archive, from its checksums.txt.
+func hostSum(t *testing.T, version string) string {
+	t.Helper()
+	sums, err := pack.ParseChecksums(buildReleases(t).checksums[version])
+	if err != nil {
+		t.Fatal(err)
+	}
+	goos, goarch, _ := strings.Cut(orbtest.HostTarget(), "/")
+	sum := sums[pack.ArchiveName(version, goos, goarch)]
+	if sum == "" {
+		t.Fatalf("no host archive in %s's checksums", version)
+	}
+	return sum
+}
+
+// A version the orb does not pin is installed only against a SHA-256 the
+// user gives; nothing is fetched to find one.
+func TestInstallOtherVersionNeedsItsSHA256(t *testing.T) {
+	refused := newHarness(t)
+	if err := refused.install(map[string]any{"version": other}); err == nil {
+		t.Fatalf("install of %s without sha256 passed", other)
+	}
+	out := refused.job.LastRun().Output
+	for _, want := range []string{"not the version this orb pins (" + pinned + ")", "sha256 parameter", "/v" + other + "/checksums.txt", "pmguard/pmguard@" + other} {
+		if !strings.Contains(out, want) {
+			t.Errorf("refusal %q does not say %q", out, want)
+		}
+	}
+	if n := refused.server.TotalHits(); n != 0 {
+		t.Errorf("the refused install made %d requests, want 0", n)
+	}
+
 	h := newHarness(t)
-	if err := h.install(map[string]any{"version": other}); err != nil {
-		t.Fatalf("install %s: %v\n%s", other, err, h.job.LastRun().Output)
+	if err := h.install(map[string]any{"version": other, "sha256": strings.ToUpper(hostSum(t, other))}); err != nil {
+		t.Fatalf("install %s with its sha256: %v\n%s", other, err, h.job.LastRun().Output)
 	}
-	if n := h.server.Hits("/v" + other + "/checksums.txt"); n != 1 {
-		t.Errorf("checksums.txt of %s downloaded %d times, want 1", other, n)
+	if n := h.server.Hits("/v" + other + "/checksums.txt"); n != 0 {
+		t.Errorf("checksums.txt of %s downloaded %d times, want 0", other, n)
 	}
-	if out := h.pmguardVersion(t); !strings.Contains(out, "pmguard "+other+" ") {
+	if out := h.pmguardVersion(t); !strings.Contains(out, "pmguard "+other+" (commit") {
 		t.Errorf("pmguard version = %q, want %s", out, other)
 	}
-	// Back to the pinned version: a different version is installed, so
-	// the pinned one is downloaded and replaces it.
+	// Back to the pinned version: the installed binary is not the pinned
+	// release, so the pinned one is downloaded and replaces it.
 	if err := h.install(nil); err != nil {
 		t.Fatalf("install pinned: %v", err)
 	}
 	if n := h.server.Hits(orbtest.ArchivePath(pinned)); n != 1 {
 		t.Errorf("pinned archive downloaded %d times, want 1", n)
 	}
-	if out := h.pmguardVersion(t); !strings.Contains(out, "pmguard "+pinned+" ") {
+	if out := h.pmguardVersion(t); !strings.Contains(out, "pmguard "+pinned+" (commit") {
 		t.Errorf("pmguard version = %q, want %s", out, pinned)
+	}
+	// A sha256 given for the pinned version must be the pinned one.
+	if err := h.install(map[string]any{"sha256": hostSum(t, other)}); err == nil || !strings.Contains(h.job.LastRun().Output, "not the SHA-256 this orb pins") {
+		t.Errorf("a sha256 that contradicts the pin: err = %v, output %q", err, h.job.LastRun().Output)
 	}
 }
 
-func TestInstallOtherVersionTamperedChecksumsFails(t *testing.T) {
-	h := newHarness(t)
-	h.server.Tamper(orbtest.ArchivePath(other))
-	if err := h.install(map[string]any{"version": other}); err == nil {
-		t.Fatal("install passed with an archive that does not match its release's checksums.txt")
+func TestInstallOtherVersionWrongSHA256Fails(t *testing.T) {
+	for name, spoil := range map[string]func(h *harness) string{
+		"tampered archive": func(h *harness) string {
+			h.server.Tamper(orbtest.ArchivePath(other))
+			return hostSum(t, other)
+		},
+		"sha256 of another archive": func(h *harness) string { return hostSum(t, pinned) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			sum := spoil(h)
+			if err := h.install(map[string]any{"version": other, "sha256": sum}); err == nil {
+				t.Fatal("install passed with an archive that does not match the sha256 parameter")
+			}
+			if out := h.job.LastRun().Output; !strings.Contains(out, "SHA-256 mismatch") || !strings.Contains(out, "sha256 parameter") {
+				t.Errorf("output %q does not report the mismatch against the sha256 parameter", out)
+			}
+			if entries, _ := os.ReadDir(h.installDir()); len(entries) != 0 {
+				t.Errorf("install_dir is not empty after a failed install: %v", entries)
+			}
+		})
 	}
-	if entries, _ := os.ReadDir(h.installDir()); len(entries) != 0 {
-		t.Errorf("install_dir is not empty after a failed install: %v", entries)
+}
+
+// A pmguard already in install_dir is kept only when its computed SHA-256
+// is the verified release's: one that claims the right version is still
+// replaced.
+func TestInstallReplacesPoisonedBinary(t *testing.T) {
+	poison := "#!/bin/sh\necho 'pmguard " + pinned + " (commit evil, built now)'\necho POISON >&2\n"
+	t.Run("before any install", func(t *testing.T) {
+		h := newHarness(t)
+		writeFile(t, filepath.Join(h.installDir(), "pmguard"), poison)
+		os.Chmod(filepath.Join(h.installDir(), "pmguard"), 0o755)
+		if err := h.install(nil); err != nil {
+			t.Fatalf("install: %v\n%s", err, h.job.LastRun().Output)
+		}
+		if out := h.job.LastRun().Output; strings.Contains(out, "already installed") || !strings.Contains(out, "no verified archive vouches for it") {
+			t.Errorf("install output %q; want the unverified binary replaced", out)
+		}
+		if n := h.server.Hits(orbtest.ArchivePath(pinned)); n != 1 {
+			t.Errorf("archive downloaded %d times, want 1", n)
+		}
+		checkReal(t, h)
+	})
+	t.Run("after an install", func(t *testing.T) {
+		h := newHarness(t)
+		if err := h.install(nil); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(h.installDir(), "pmguard"), poison)
+		if err := h.install(nil); err != nil {
+			t.Fatalf("install: %v\n%s", err, h.job.LastRun().Output)
+		}
+		if out := h.job.LastRun().Output; !strings.Contains(out, "its SHA-256 differs); replacing it") {
+			t.Errorf("install output %q; want the poisoned binary replaced", out)
+		}
+		// The verified archive kept by the first install serves again.
+		if n := h.server.Hits(orbtest.ArchivePath(pinned)); n != 1 {
+			t.Errorf("archive downloaded %d times, want 1 (the kept archive is reused)", n)
+		}
+		checkReal(t, h)
+	})
+}
+
+// checkReal checks that install_dir holds the binary of the pinned release.
+func checkReal(t *testing.T, h *harness) {
+	t.Helper()
+	out := h.pmguardVersion(t)
+	if strings.Contains(out, "evil") || !strings.Contains(out, "pmguard "+pinned+" (commit test") {
+		t.Errorf("pmguard version = %q, want the real %s", out, pinned)
+	}
+}
+
+// With cache true the verified archive is saved with save_cache and a later
+// job restores it instead of downloading, verifying it again: a cache that
+// was tampered with is discarded and the archive downloaded afresh.
+func TestInstallCacheIsVerifiedAfterRestore(t *testing.T) {
+	first := newHarness(t)
+	if err := first.install(map[string]any{"cache": true}); err != nil {
+		t.Fatalf("install: %v\n%s", err, first.job.LastRun().Output)
+	}
+	entries := first.job.Cache.Entries()
+	if len(entries) != 1 {
+		t.Fatalf("cache entries %+v, want one saved", entries)
+	}
+	pin := pack.CacheKeyPin(&pack.Pin{Version: pinned, Checksums: buildReleases(t).checksums[pinned]})
+	if key := entries[0].Key; !strings.HasPrefix(key, "pmguard-install-v1-arch1-") || !strings.Contains(key, pin+pinned+"-") {
+		t.Errorf("cache key %q, want the architecture, the pin %q and the version", key, pin)
+	}
+
+	// A later job of the same project: restored, verified, no download.
+	second := newHarness(t)
+	second.job.Cache = first.job.Cache
+	if err := second.install(map[string]any{"cache": true}); err != nil {
+		t.Fatalf("install from the cache: %v\n%s", err, second.job.LastRun().Output)
+	}
+	if n := second.server.TotalHits(); n != 0 {
+		t.Errorf("install with a restored cache made %d requests, want 0", n)
+	}
+	if out := second.job.LastRun().Output; !strings.Contains(out, "SHA-256 verified against the checksums pinned") {
+		t.Errorf("output %q does not say the restored archive was verified", out)
+	}
+	checkReal(t, second)
+
+	// The stored archive is swapped for another release's: discarded.
+	goos, goarch, _ := strings.Cut(orbtest.HostTarget(), "/")
+	stored := filepath.Join(entries[0].Dir, "home", ".cache", "pmguard", pack.ArchiveName(pinned, goos, goarch))
+	otherArchive, err := os.ReadFile(filepath.Join(buildReleases(t).dir, "v"+other, pack.ArchiveName(other, goos, goarch)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stored, otherArchive, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	third := newHarness(t)
+	third.job.Cache = first.job.Cache
+	if err := third.install(map[string]any{"cache": true}); err != nil {
+		t.Fatalf("install with a tampered cache: %v\n%s", err, third.job.LastRun().Output)
+	}
+	if out := third.job.LastRun().Output; !strings.Contains(out, "discarding") {
+		t.Errorf("output %q does not say the restored archive was discarded", out)
+	}
+	if n := third.server.Hits(orbtest.ArchivePath(pinned)); n != 1 {
+		t.Errorf("archive downloaded %d times after a tampered cache, want 1", n)
+	}
+	checkReal(t, third)
+}
+
+// Windows executors are refused with a message naming what is supported.
+func TestInstallRefusesWindows(t *testing.T) {
+	h := newHarness(t)
+	bin := t.TempDir()
+	writeFile(t, filepath.Join(bin, "uname"), "#!/bin/sh\ncase \"$1\" in -s) echo MINGW64_NT-10.0-20348 ;; *) echo x86_64 ;; esac\n")
+	os.Chmod(filepath.Join(bin, "uname"), 0o755)
+	h.job.Env["PATH"] = bin + string(os.PathListSeparator) + os.Getenv("PATH")
+	if err := h.install(nil); err == nil {
+		t.Fatal("install on Windows passed")
+	}
+	out := h.job.LastRun().Output
+	for _, want := range []string{"Windows executors are not supported", "Linux and macOS", "amd64 and arm64"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("refusal %q lacks %q", out, want)
+		}
+	}
+	if h.server.TotalHits() != 0 {
+		t.Error("the refused install downloaded something")
 	}
 }
 
@@ -220,11 +397,11 @@ func TestInstallRetriesTransientFailures(t *testing.T) {
 
 func TestInstallGivesUpOnMissingRelease(t *testing.T) {
 	h := newHarness(t)
-	err := h.install(map[string]any{"version": "9.9.9"})
+	err := h.install(map[string]any{"version": "9.9.9", "sha256": strings.Repeat("ab", 32)})
 	if err == nil {
 		t.Fatal("install of a release that does not exist passed")
 	}
-	if n := h.server.Hits("/v9.9.9/checksums.txt"); n != 1 {
+	if n := h.server.Hits(orbtest.ArchivePath("9.9.9")); n != 1 {
 		t.Errorf("a 404 was requested %d times, want 1 (not worth retrying)", n)
 	}
 	if out := h.job.LastRun().Output; !strings.Contains(out, "404") {
@@ -570,5 +747,27 @@ func TestCommandsMatchVerbSettings(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no command runs a pmguard verb whose settings could be checked")
+	}
+}
+
+// The pinned checksums are read to the end: stopping at the first match
+// would kill the writing side of the pipe with SIGPIPE, which fails the
+// step under CircleCI's bash -eo pipefail once the list is longer than a
+// pipe buffer.
+func TestInstallReadsLongPinnedChecksums(t *testing.T) {
+	h := newHarness(t)
+	sums := buildReleases(t).checksums[pinned]
+	var b strings.Builder
+	b.Write(sums)               // the host archive first
+	for i := 0; i < 1000; i++ { // ~96 kB: above a 64 kB pipe buffer, below the 128 kB a variable may hold
+		fmt.Fprintf(&b, "%064x  pmguard_%s_filler%d_amd64.tar.gz\n", i, pinned, i)
+	}
+	o, err := orbtest.Parse(packed(t, &pack.Pin{Version: pinned, Checksums: []byte(b.String())}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.job.Orb = o
+	if err := h.install(nil); err != nil {
+		t.Fatalf("install with %d bytes of pinned checksums: %v\n%s", b.Len(), err, h.job.LastRun().Output)
 	}
 }

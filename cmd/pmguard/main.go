@@ -16,8 +16,14 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pmguard/pmguard/internal/canary"
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/health"
+	"github.com/pmguard/pmguard/internal/migrations"
+	"github.com/pmguard/pmguard/internal/notify"
+	"github.com/pmguard/pmguard/internal/postmortem"
+	"github.com/pmguard/pmguard/internal/rollback"
 	"github.com/pmguard/pmguard/internal/suggest"
 	"github.com/pmguard/pmguard/internal/verb"
 )
@@ -48,19 +54,19 @@ type command struct {
 func (a *app) verbs() map[string]command {
 	return map[string]command{
 		"health": {"poll health endpoints after a deploy",
-			"pmguard health --endpoint https://api.example.com/health --retries 3 --interval 10s", (*app).health},
+			"pmguard health --endpoint https://api.example.com/health --retries 3 --interval 10s", runs(health.New, health.Run)},
 		"canary": {"judge a canary's error rate and latency with a sequential test",
-			"pmguard canary --target https://canary.example.com/health --error-threshold 2% --latency 500ms", (*app).canary},
+			"pmguard canary --target https://canary.example.com/health --error-threshold 2% --latency 500ms", runs(canary.New, canary.Run)},
 		"rollback": {"trigger the rollback pipeline through the CircleCI API, exactly once",
-			"CIRCLE_TOKEN=... pmguard rollback --version previous --wait", (*app).rollback},
+			"CIRCLE_TOKEN=... pmguard rollback --version previous --wait", runs(rollback.New, rollback.Run)},
 		"notify": {"post Slack incident notices, one thread per incident",
-			"SLACK_ACCESS_TOKEN=... pmguard notify --channel C0123456789 --template DEPLOY_FAILED", (*app).notify},
+			"SLACK_ACCESS_TOKEN=... pmguard notify --channel C0123456789 --template DEPLOY_FAILED", runs(notify.New, notify.Run)},
 		"postmortem": {"write the incident timeline and a blameless post-mortem draft",
-			"pmguard postmortem --events events/ --incident incident.yml --out postmortem.md", (*app).postmortem},
+			"pmguard postmortem --event-log events/ --incident-file incident.yml --output-dir postmortem", runs(postmortem.New, postmortem.Run)},
 		"dora": {"compute DORA metrics from CircleCI history",
 			"CIRCLE_TOKEN=... pmguard dora --project-slug gh/acme/api --window 30d", (*app).dora},
 		"migrations": {"block migrations that would break the code still running",
-			"pmguard migrations --base origin/main --migrations 'db/migrate/*.sql'", (*app).migrations},
+			"pmguard migrations --base origin/main --migrations 'db/migrate/*.sql'", runs(migrations.New, migrations.Run)},
 		"demo": {"run the guards against a sample service on loopback",
 			"pmguard demo", (*app).demo},
 		"version": {"print version, commit and build date",
@@ -191,6 +197,18 @@ func buildInfo(version, commit, date string) (string, string, string) {
 		commit += "-dirty"
 	}
 	return version, commit, date
+}
+
+// runs adapts a verb's New and Run, the one shape every verb has, to the
+// verb table.
+func runs[O any](newf func(context.Context, *verb.Deps, []string) (*O, error), run func(context.Context, *O) error) func(*app, context.Context, []string) error {
+	return func(a *app, ctx context.Context, args []string) error {
+		o, err := newf(ctx, a.deps(), args)
+		if err != nil {
+			return err
+		}
+		return run(ctx, o)
+	}
 }
 
 // deps is the shared dependency set the verbs are built with.

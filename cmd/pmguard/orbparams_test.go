@@ -53,7 +53,7 @@ var paramRef = regexp.MustCompile(`^<< parameters\.(\w+) >>$`)
 // names the parameter the user wrote), and the run step passes it in that
 // setting's env var; the install and notice parameters are the only others.
 func TestOrbParametersAreSettings(t *testing.T) {
-	notSettings := map[string]bool{"version": true, "base_url": true, "install_dir": true,
+	notSettings := map[string]bool{"version": true, "base_url": true, "install_dir": true, "sha256": true, "cache": true,
 		"slack_channel": true, "slack_mentions": true, "slack_token_env": true}
 	for _, tc := range []struct {
 		verb, command string

@@ -294,7 +294,6 @@ func contextBlock(md ...string) map[string]any {
 	return map[string]any{"type": "context", "elements": el}
 }
 
-
 type button struct {
 	Text, URL, Style string
 }

@@ -32,6 +32,9 @@ type Job struct {
 	Pipeline map[string]string
 	// Log receives every step's output as it runs (nil: discarded).
 	Log io.Writer
+	// Cache is the dependency cache save_cache and restore_cache use; jobs
+	// that share one see each other's caches.
+	Cache *Cache
 
 	// Steps records every step expanded so far, run or not.
 	Steps  []StepResult
@@ -48,8 +51,8 @@ type StepResult struct {
 	Ran     bool
 	Exit    int    // run: exit status
 	Output  string // run: stdout and stderr
-	Path    string // store_*: the path that would be uploaded
-	Exists  bool   // store_*: whether Path existed
+	Path    string // store_*: the path that would be uploaded; *_cache: the key saved or restored
+	Exists  bool   // store_*: whether Path existed; save_cache: something saved; restore_cache: a cache found
 }
 
 // StepError is returned by Run when a step failed.
@@ -77,7 +80,8 @@ func NewJob(tb testing.TB, orb *Orb) *Job {
 			"git.revision": "4f2c9a1d8e7b6c5a4f3e2d1c0b9a8f7e6d5c4b3a",
 			"git.branch":   "main",
 		},
-		Log: testWriter{tb: tb},
+		Log:   testWriter{tb: tb},
+		Cache: NewCache(tb),
 	}
 	for _, d := range []string{j.Dir, j.Home} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -160,7 +164,8 @@ func (j *Job) bind(d *Definition, args map[string]any) ([]any, error) {
 	return steps, nil
 }
 
-// builtins are CircleCI steps that are recorded but not emulated.
+// builtins are CircleCI steps other than run and store_*: the caches are
+// emulated (cache.go), the others recorded as skipped.
 var builtins = map[string]bool{
 	"checkout": true, "save_cache": true, "restore_cache": true, "persist_to_workspace": true,
 	"attach_workspace": true, "add_ssh_keys": true, "setup_remote_docker": true,
@@ -339,6 +344,27 @@ func (j *Job) step(ctx context.Context, s map[string]any) error {
 			res.Exists = err == nil
 			j.Steps = append(j.Steps, res)
 			j.logf("==> %s %s (exists: %v)\n", kind, res.Path, res.Exists)
+		case "restore_cache", "save_cache":
+			// Like every step but run, these run only while the job has
+			// not failed, unless save_cache says otherwise with when.
+			m, _ := body.(map[string]any)
+			when := "on_success"
+			if w, ok := m["when"]; ok && kind == "save_cache" {
+				when = Text(w)
+			}
+			if j.Cache == nil || (when == "on_success" && j.failed) || (when == "on_fail" && !j.failed) {
+				j.Steps = append(j.Steps, StepResult{Kind: kind, Name: kind})
+				j.logf("==> %s: skipped\n", kind)
+				return nil
+			}
+			var res StepResult
+			if kind == "save_cache" {
+				res = j.saveCache(body)
+			} else {
+				res = j.restoreCache(body)
+			}
+			j.Steps = append(j.Steps, res)
+			j.logf("==> %s: %s\n", res.Name, res.Output)
 		default:
 			j.Steps = append(j.Steps, StepResult{Kind: kind, Name: kind})
 			j.logf("==> %s: not emulated, skipped\n", kind)

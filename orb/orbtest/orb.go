@@ -9,8 +9,11 @@
 // (release.go) and validates YAML against CircleCI's config schema
 // (schema.go).
 //
-// What it does not emulate: executors (steps run on the host), checkout,
-// caches and workspaces (recorded as skipped), background run steps and
+// save_cache and restore_cache work on a Cache that jobs can share
+// (cache.go), keys rendered from CircleCI's templates.
+//
+// What it does not emulate: executors (steps run on the host), checkout and
+// workspaces (recorded as skipped), background run steps and
 // no_output_timeout.
 package orbtest
 

@@ -263,3 +263,73 @@ func TestUnescapedOpenIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// save_cache stores paths under a rendered key once; restore_cache finds it
+// by exact key or prefix in another job with another HOME.
+func TestCachesAcrossJobs(t *testing.T) {
+	o, err := Parse([]byte(`
+commands:
+  save:
+    description: writes a file and saves it
+    steps:
+      - run: {name: write, command: 'mkdir -p ~/.cache/x && echo "$V" > ~/.cache/x/f'}
+      - save_cache:
+          key: x-{{ arch }}-{{ .Environment.V }}-{{ checksum "lock" }}
+          paths:
+            - ~/.cache/x
+  restore:
+    description: restores and prints the file
+    steps:
+      - restore_cache:
+          keys:
+            - x-{{ arch }}-{{ .Environment.V }}-
+            - x-
+      - run: {name: read, command: 'cat ~/.cache/x/f'}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a := NewJob(t, o)
+	a.Env["V"] = "one"
+	if err := os.WriteFile(filepath.Join(a.Dir, "lock"), []byte("lock"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Run(ctx, "save", nil); err != nil {
+		t.Fatal(err)
+	}
+	entries := a.Cache.Entries()
+	if len(entries) != 1 || !strings.HasPrefix(entries[0].Key, "x-arch1-") || !strings.Contains(entries[0].Key, "-one-") {
+		t.Fatalf("entries = %+v", entries)
+	}
+	// Same key again: not overwritten.
+	a.Env["V"] = "one"
+	if err := a.RunSteps(ctx, map[string]any{"run": map[string]any{"name": "change", "command": "echo two > ~/.cache/x/f"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Run(ctx, "save", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(a.Cache.Entries()); n != 1 {
+		t.Errorf("a second save_cache of the same key made %d entries, want 1", n)
+	}
+
+	b := NewJob(t, o)
+	b.Cache = a.Cache
+	b.Env["V"] = "one"
+	if err := b.Run(ctx, "restore", nil); err != nil {
+		t.Fatalf("%v\n%+v", err, b.Steps)
+	}
+	if got := strings.TrimSpace(b.LastRun().Output); got != "one" {
+		t.Errorf("restored file holds %q, want one (the first save)", got)
+	}
+	// No matching key: nothing restored, the step passes.
+	c := NewJob(t, o)
+	c.Env["V"] = "other"
+	if err := c.Run(ctx, "restore", nil); err == nil {
+		t.Error("restore without a cache: the read step passed")
+	}
+	if st := c.Steps[0]; st.Kind != "restore_cache" || !st.Ran || st.Exists {
+		t.Errorf("restore_cache step = %+v, want run and nothing found", st)
+	}
+}

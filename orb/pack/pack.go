@@ -9,6 +9,8 @@ package pack
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -29,6 +31,19 @@ const (
 	EnvPinnedVersion   = "PMGUARD_ORB_VERSION"
 	EnvPinnedChecksums = "PMGUARD_ORB_CHECKSUMS"
 )
+
+// CacheKeyUnpinned is the part of the install command's cache keys that
+// applyPin replaces with the pin (CacheKeyPin), so that each orb release
+// keys its cache apart: a cache key is never overwritten, and an archive
+// restored under another release's key would only be discarded.
+const CacheKeyUnpinned = "-unpinned-"
+
+// CacheKeyPin is what CacheKeyUnpinned becomes for pin: the version and
+// the first 16 hex digits of the SHA-256 of its checksums.txt.
+func CacheKeyPin(pin *Pin) string {
+	sum := sha256.Sum256([]byte(strings.TrimRight(string(pin.Checksums), "\n") + "\n"))
+	return "-pin-" + pin.Version + "-" + hex.EncodeToString(sum[:8]) + "-"
+}
 
 // Pin is the release an orb is packed for.
 type Pin struct {
@@ -293,6 +308,39 @@ func applyPin(root *yaml.Node, pin *Pin) error {
 	}
 	if pinned != 1 {
 		return fmt.Errorf("want exactly one install run step with %s and %s in its environment, found %d", EnvPinnedVersion, EnvPinnedChecksums, pinned)
+	}
+	return pinCacheKeys(steps, CacheKeyPin(pin))
+}
+
+// pinCacheKeys writes pin into the key of every restore_cache and
+// save_cache step of steps (descending into when and unless).
+func pinCacheKeys(steps *yaml.Node, pin string) error {
+	if steps == nil || steps.Kind != yaml.SequenceNode {
+		return nil
+	}
+	for _, step := range steps.Content {
+		for _, cond := range []string{"when", "unless"} {
+			if err := pinCacheKeys(lookup(lookup(step, cond), "steps"), pin); err != nil {
+				return err
+			}
+		}
+		var keys []*yaml.Node
+		if k := lookup(lookup(step, "save_cache"), "key"); k != nil {
+			keys = append(keys, k)
+		}
+		rc := lookup(step, "restore_cache")
+		if k := lookup(rc, "key"); k != nil {
+			keys = append(keys, k)
+		}
+		if list := lookup(rc, "keys"); list != nil {
+			keys = append(keys, list.Content...)
+		}
+		for _, k := range keys {
+			if k.Kind != yaml.ScalarNode || !strings.Contains(k.Value, CacheKeyUnpinned) {
+				return fmt.Errorf("line %d: install cache key %q does not hold %q for the pin", k.Line, k.Value, CacheKeyUnpinned)
+			}
+			k.Value = strings.Replace(k.Value, CacheKeyUnpinned, pin, 1)
+		}
 	}
 	return nil
 }
