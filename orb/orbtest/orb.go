@@ -1,7 +1,8 @@
 // Package orbtest runs a packed orb's commands and jobs in bash the way
 // CircleCI runs a job's steps, so tests can check what a user's job would do:
 // parameters are type-checked and substituted, << pipeline.* >> values are
-// filled in, nested orb commands and when/unless steps are expanded, each
+// filled in, \<< (how a packed orb writes a literal <<) becomes << and a
+// bare << is refused, nested orb commands and when/unless steps are expanded, each
 // run step gets its environment, shell and working directory, $BASH_ENV
 // carries exports from one step to the next, `when:` decides which steps run
 // after a failure, and store_test_results/store_artifacts record what would

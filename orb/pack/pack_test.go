@@ -109,3 +109,28 @@ func TestIncludeStatementsAsCircleCIReadsThem(t *testing.T) {
 		})
 	}
 }
+
+// A cache key of the install command must hold the placeholder the pin is
+// written into; one that does not would key every release's cache alike.
+func TestPinWritesCacheKeys(t *testing.T) {
+	install := func(key string) string {
+		return "description: x\nparameters:\n  version: {type: string, default: \"\", description: v}\nsteps:\n" +
+			"  - restore_cache:\n      keys:\n        - " + key + "\n" +
+			"  - run:\n      name: install\n      environment:\n        PMGUARD_ORB_VERSION: \"\"\n        PMGUARD_ORB_CHECKSUMS: \"\"\n      command: echo\n" +
+			"  - save_cache:\n      key: " + key + "\n      paths: [x]\n"
+	}
+	pin := &Pin{Version: "1.2.3", Checksums: []byte(strings.Repeat("a", 64) + "  pmguard_1.2.3_linux_amd64.tar.gz\n")}
+	dir := writeOrb(t, map[string]string{"@orb.yml": "version: 2.1\ndescription: x\n", "commands/install.yml": install("k-unpinned-v")})
+	b, err := Pack(dir, pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "k" + CacheKeyPin(pin) + "v"
+	if strings.Count(string(b), want) != 2 || strings.Contains(string(b), CacheKeyUnpinned) {
+		t.Errorf("packed keys are not %q:\n%s", want, b)
+	}
+	dir = writeOrb(t, map[string]string{"@orb.yml": "version: 2.1\ndescription: x\n", "commands/install.yml": install("k-v")})
+	if _, err := Pack(dir, pin); err == nil || !strings.Contains(err.Error(), CacheKeyUnpinned) {
+		t.Errorf("pack of a key without the placeholder: %v", err)
+	}
+}
