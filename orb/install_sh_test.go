@@ -139,7 +139,6 @@ type shJob struct {
 	home  string
 	env   map[string]string
 	out   string
-	calls int
 }
 
 func newShJob(t *testing.T, sh shell, rel *fakeReleases) *shJob {
