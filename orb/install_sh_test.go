@@ -133,12 +133,12 @@ func posixShells(t *testing.T) []shell {
 
 // shJob is a HOME, an install_dir and the install step's environment.
 type shJob struct {
-	t     *testing.T
-	sh    shell
-	rel   *fakeReleases
-	home  string
-	env   map[string]string
-	out   string
+	t    *testing.T
+	sh   shell
+	rel  *fakeReleases
+	home string
+	env  map[string]string
+	out  string
 }
 
 func newShJob(t *testing.T, sh shell, rel *fakeReleases) *shJob {
