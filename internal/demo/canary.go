@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,10 +11,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/canary"
-	"github.com/pmguard/pmguard/internal/config"
-	"github.com/pmguard/pmguard/internal/exitcode"
-	"github.com/pmguard/pmguard/internal/jobenv"
-	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verdict"
 )
 
 // canary deploys a canary of the sample service that starts healthy and
@@ -29,7 +27,7 @@ func (d *Demo) canary(ctx context.Context) error {
 	fmt.Fprintln(d.Out, "It starts healthy; two seconds in, a bad code path starts failing one request in five.")
 	fmt.Fprintf(d.Out, "The job's step:  pmguard/canary_deploy: {url: %s/v1/ping, rate: \"40\", error_threshold: 2%%, latency_threshold: 250ms, max_duration: 2m, ...}\n\n", svc.url)
 
-	env := config.MapEnv(map[string]string{
+	settings := map[string]string{
 		"PMGUARD_CANARY_URL":               svc.url + "/v1/ping",
 		"PMGUARD_CANARY_RATE":              "40",
 		"PMGUARD_CANARY_ERROR_THRESHOLD":   "2%",
@@ -40,20 +38,19 @@ func (d *Demo) canary(ctx context.Context) error {
 		"PMGUARD_CANARY_JUNIT":             d.Dir + "/canary-junit.xml",
 		"PMGUARD_CANARY_JSON":              d.Dir + "/canary.json",
 		"PMGUARD_EVENTS_FILE":              d.EventsFile,
-	})
-	deps := verb.New(env, d.Out, io.Discard, d.Version)
-	deps.Job = jobenv.FromEnv(d.jobEnv())
-	o, err := canary.New(ctx, deps, nil)
+	}
+	o, err := canary.New(ctx, d.deps(settings, io.Discard), nil)
 	if err != nil {
 		return err
 	}
 	o.ProgressEvery = time.Second
 	err = canary.Run(ctx, o)
-	switch exitcode.Of(err) {
-	case exitcode.Fail:
+	var fail *verdict.Fail
+	switch {
+	case errors.As(err, &fail):
 		fmt.Fprintf(d.Out, "\nThe step failed (exit 1): CircleCI runs the rollback steps (when: on_fail) and skips deploy_full.\n")
 		return nil
-	case exitcode.Pass:
+	case err == nil:
 		return fmt.Errorf("the degraded canary should have failed")
 	}
 	return err

@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // Options are the demo's inputs and dependencies.
@@ -41,6 +43,14 @@ func (d *Demo) jobEnv() config.Env {
 		"CIRCLE_PIPELINE_NUMBER":  "1234",
 		"CIRCLE_USERNAME":         "release-bot",
 	})
+}
+
+// deps is the dependency set of one step: its settings as env vars, the
+// demo's output, and the job context of the pipeline the demo plays.
+func (d *Demo) deps(settings map[string]string, stderr io.Writer) *verb.Deps {
+	deps := verb.New(config.MapEnv(settings), d.Out, stderr, d.Version)
+	deps.Job = jobenv.FromEnv(d.jobEnv())
+	return deps
 }
 
 // step is one act of the demo.

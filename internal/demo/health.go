@@ -2,15 +2,13 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
 
-	"github.com/pmguard/pmguard/internal/config"
-	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/health"
-	"github.com/pmguard/pmguard/internal/jobenv"
-	"github.com/pmguard/pmguard/internal/verb"
+	"github.com/pmguard/pmguard/internal/verdict"
 )
 
 // health deploys the sample service (it warms up for a second and a half)
@@ -24,7 +22,7 @@ func (d *Demo) health(ctx context.Context) error {
 	fmt.Fprintf(d.Out, "A sample service was just deployed at %s; it answers 503 while it warms up.\n", svc.URL)
 	fmt.Fprintf(d.Out, "The job's step:  pmguard/health_check: {endpoints: %s/health 200, %s/db/health, json_path: status=ok ...}\n\n", svc.URL, svc.URL)
 
-	env := config.MapEnv(map[string]string{
+	settings := map[string]string{
 		"PMGUARD_HEALTH_ENDPOINTS": svc.URL + "/health 200\n" + svc.URL + "/db/health",
 		"PMGUARD_HEALTH_INTERVAL":  "500ms",
 		"PMGUARD_HEALTH_RETRIES":   "6",
@@ -34,15 +32,14 @@ func (d *Demo) health(ctx context.Context) error {
 		"PMGUARD_HEALTH_JUNIT":     d.Dir + "/health-junit.xml",
 		"PMGUARD_HEALTH_JSON":      d.Dir + "/health.json",
 		"PMGUARD_EVENTS_FILE":      d.EventsFile,
-	})
-	deps := verb.New(env, d.Out, io.Discard, d.Version)
-	deps.Job = jobenv.FromEnv(d.jobEnv())
-	o, err := health.New(ctx, deps, nil)
+	}
+	o, err := health.New(ctx, d.deps(settings, io.Discard), nil)
 	if err != nil {
 		return err
 	}
 	err = health.Run(ctx, o)
-	if exitcode.Of(err) == exitcode.Fail {
+	var fail *verdict.Fail
+	if errors.As(err, &fail) {
 		return fmt.Errorf("the sample service should have turned healthy: %w", err)
 	}
 	return err

@@ -7,11 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
-	"github.com/pmguard/pmguard/internal/jobenv"
 	"github.com/pmguard/pmguard/internal/notify"
-	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // notify shows the Slack notice a pmguard/notify step would post after the
@@ -25,16 +22,14 @@ func (d *Demo) notify(ctx context.Context) error {
 	fmt.Fprintln(d.Out, "No Slack token here, so this is the message it would send:")
 	fmt.Fprintln(d.Out)
 
-	env := config.MapEnv(map[string]string{
+	settings := map[string]string{
 		"PMGUARD_NOTIFY_TEMPLATE":   template,
 		"PMGUARD_NOTIFY_CHANNEL":    "incidents",
 		"PMGUARD_NOTIFY_MENTIONS":   "<!subteam^S0123|oncall>",
 		"PMGUARD_NOTIFY_JOB_STATUS": status,
 		"PMGUARD_EVENTS_FILE":       d.EventsFile,
-	})
-	deps := verb.New(env, d.Out, d.Out, d.Version)
-	deps.Job = jobenv.FromEnv(d.jobEnv())
-	o, err := notify.New(ctx, deps, nil)
+	}
+	o, err := notify.New(ctx, d.deps(settings, d.Out), nil)
 	if err != nil {
 		return err
 	}
