@@ -19,6 +19,7 @@ import (
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/report"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // Options are one run's inputs and dependencies.
@@ -100,15 +101,7 @@ func (o *Options) measure(ctx context.Context) (*Figures, error) {
 }
 
 func (o *Options) defaults() {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Stdout == nil {
-		o.Stdout = io.Discard
-	}
-	if o.Stderr == nil {
-		o.Stderr = io.Discard
-	}
+	verb.FillClockAndStreams(&o.Now, &o.Stdout, &o.Stderr)
 }
 
 // input gathers what the metrics are computed over: the fetched runs, the

@@ -22,6 +22,7 @@ import (
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/migrations/pgparse"
+	"github.com/pmguard/pmguard/internal/verb"
 	"github.com/pmguard/pmguard/internal/verdict"
 )
 
@@ -162,15 +163,7 @@ func (o *Options) defaults() {
 	if o.PostgresVersion == 0 {
 		o.PostgresVersion = 13
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Stdout == nil {
-		o.Stdout = io.Discard
-	}
-	if o.Stderr == nil {
-		o.Stderr = io.Discard
-	}
+	verb.FillClockAndStreams(&o.Now, &o.Stdout, &o.Stderr)
 }
 
 // Run performs the check. It returns nil when nothing blocks, a verdict.Fail

@@ -94,15 +94,7 @@ func Run(ctx context.Context, o *Options) error {
 
 // draft is Run, returning what was written.
 func (o *Options) draft(ctx context.Context) (*Result, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Stdout == nil {
-		o.Stdout = io.Discard
-	}
-	if o.Stderr == nil {
-		o.Stderr = io.Discard
-	}
+	verb.FillClockAndStreams(&o.Now, &o.Stdout, &o.Stderr)
 	var inc *Incident
 	if o.IncidentFile != "" {
 		if _, err := os.Stat(o.IncidentFile); err != nil && o.IncidentOptional && errors.Is(err, os.ErrNotExist) {

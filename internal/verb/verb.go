@@ -104,3 +104,16 @@ func (d *Deps) CircleCI(tokenEnv string, o httpx.Options, dryRun func(circleci.R
 
 // Getenv returns the environment variable k ("" when unset).
 func (d *Deps) Getenv(k string) string { return config.Get(d.Env, k) }
+
+// FillClockAndStreams gives Options built directly (tests, benchmarks)
+// rather than through New the real clock and discarding streams.
+func FillClockAndStreams(now *func() time.Time, streams ...*io.Writer) {
+	if *now == nil {
+		*now = time.Now
+	}
+	for _, w := range streams {
+		if *w == nil {
+			*w = io.Discard
+		}
+	}
+}
