@@ -34,27 +34,13 @@ type DatadogQueries struct {
 
 // Check validates every override (see CheckDatadogQuery).
 func (q DatadogQueries) Check() error {
-	for _, s := range []string{q.Errors, q.Hits, q.Latency} {
-		if s == "" {
-			continue
-		}
-		if err := CheckDatadogQuery(s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return checkOverrides(CheckDatadogQuery, q.Errors, q.Hits, q.Latency)
 }
 
 func (q DatadogQueries) withDefaults() DatadogQueries {
-	if q.Errors == "" {
-		q.Errors = DefaultDatadogErrors
-	}
-	if q.Hits == "" {
-		q.Hits = DefaultDatadogHits
-	}
-	if q.Latency == "" {
-		q.Latency = DefaultDatadogLatency
-	}
+	orDefault(&q.Errors, DefaultDatadogErrors)
+	orDefault(&q.Hits, DefaultDatadogHits)
+	orDefault(&q.Latency, DefaultDatadogLatency)
 	return q
 }
 

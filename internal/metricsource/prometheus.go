@@ -32,29 +32,32 @@ type PromQueries struct {
 }
 
 // Check validates every override (see CheckPromQL).
-func (q PromQueries) Check() error {
-	for _, s := range []string{q.Errors, q.Total, q.Latency} {
+func (q PromQueries) Check() error { return checkOverrides(CheckPromQL, q.Errors, q.Total, q.Latency) }
+
+func (q PromQueries) withDefaults() PromQueries {
+	orDefault(&q.Errors, DefaultPromErrors)
+	orDefault(&q.Total, DefaultPromTotal)
+	orDefault(&q.Latency, DefaultPromLatency)
+	return q
+}
+
+// checkOverrides validates every query template the user gave.
+func checkOverrides(check func(string) error, queries ...string) error {
+	for _, s := range queries {
 		if s == "" {
 			continue
 		}
-		if err := CheckPromQL(s); err != nil {
+		if err := check(s); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (q PromQueries) withDefaults() PromQueries {
-	if q.Errors == "" {
-		q.Errors = DefaultPromErrors
+func orDefault(v *string, def string) {
+	if *v == "" {
+		*v = def
 	}
-	if q.Total == "" {
-		q.Total = DefaultPromTotal
-	}
-	if q.Latency == "" {
-		q.Latency = DefaultPromLatency
-	}
-	return q
 }
 
 // PrometheusOptions configures a Prometheus client.
