@@ -172,7 +172,7 @@ func Tree(dir string) (*yaml.Node, error) {
 		if len(files) == 0 {
 			continue
 		}
-		if lookup(root, section) != nil {
+		if Lookup(root, section) != nil {
 			return nil, fmt.Errorf("@orb.yml defines %s inline; keep them in %s/", section, section)
 		}
 		defs := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
@@ -281,23 +281,23 @@ func Unescape(s string) string { return strings.ReplaceAll(s, `\<<`, "<<") }
 
 // applyPin writes the version and checksums into the install command.
 func applyPin(root *yaml.Node, pin *Pin) error {
-	install := lookup(lookup(root, "commands"), "install")
+	install := Lookup(Lookup(root, "commands"), "install")
 	if install == nil {
 		return errors.New("no install command to pin (commands/install.yml)")
 	}
-	def := lookup(lookup(lookup(install, "parameters"), "version"), "default")
+	def := Lookup(Lookup(Lookup(install, "parameters"), "version"), "default")
 	if def == nil {
 		return errors.New("install command has no version parameter with a default")
 	}
 	setString(def, pin.Version)
 	pinned := 0
-	steps := lookup(install, "steps")
+	steps := Lookup(install, "steps")
 	if steps == nil {
 		return errors.New("install command has no steps")
 	}
 	for _, step := range steps.Content {
-		env := lookup(lookup(step, "run"), "environment")
-		v, sums := lookup(env, EnvPinnedVersion), lookup(env, EnvPinnedChecksums)
+		env := Lookup(Lookup(step, "run"), "environment")
+		v, sums := Lookup(env, EnvPinnedVersion), Lookup(env, EnvPinnedChecksums)
 		if v == nil || sums == nil {
 			continue
 		}
@@ -320,19 +320,19 @@ func pinCacheKeys(steps *yaml.Node, pin string) error {
 	}
 	for _, step := range steps.Content {
 		for _, cond := range []string{"when", "unless"} {
-			if err := pinCacheKeys(lookup(lookup(step, cond), "steps"), pin); err != nil {
+			if err := pinCacheKeys(Lookup(Lookup(step, cond), "steps"), pin); err != nil {
 				return err
 			}
 		}
 		var keys []*yaml.Node
-		if k := lookup(lookup(step, "save_cache"), "key"); k != nil {
+		if k := Lookup(Lookup(step, "save_cache"), "key"); k != nil {
 			keys = append(keys, k)
 		}
-		rc := lookup(step, "restore_cache")
-		if k := lookup(rc, "key"); k != nil {
+		rc := Lookup(step, "restore_cache")
+		if k := Lookup(rc, "key"); k != nil {
 			keys = append(keys, k)
 		}
-		if list := lookup(rc, "keys"); list != nil {
+		if list := Lookup(rc, "keys"); list != nil {
 			keys = append(keys, list.Content...)
 		}
 		for _, k := range keys {
@@ -354,8 +354,8 @@ func scalar(v string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
 }
 
-// lookup returns the value of key in mapping n, or nil.
-func lookup(n *yaml.Node, key string) *yaml.Node {
+// Lookup returns the value of key in mapping n, or nil.
+func Lookup(n *yaml.Node, key string) *yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}

@@ -38,6 +38,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pmguard/pmguard/orb/pack"
 )
 
 // Finding is one review failure.
@@ -164,19 +166,19 @@ func (r *reviewer) load(rel string) (file, error) {
 
 // display: RC001, RC005, RC006, RC007.
 func (r *reviewer) display(orb file) {
-	display := lookup(orb.root, "display")
-	src := lookup(display, "source_url")
+	display := pack.Lookup(orb.root, "display")
+	src := pack.Lookup(display, "source_url")
 	if text(src) == "" {
 		r.add("RC001", orb, line(display, orb.root), "set display.source_url in @orb.yml")
 	} else if msg := badURL(text(src)); msg != "" {
 		r.add("RC006", orb, src.Line, "display.source_url %q: %s", text(src), msg)
 	}
-	if home := lookup(display, "home_url"); home != nil {
+	if home := pack.Lookup(display, "home_url"); home != nil {
 		if msg := badURL(text(home)); msg != "" {
 			r.add("RC007", orb, home.Line, "display.home_url %q: %s", text(home), msg)
 		}
 	}
-	desc := lookup(orb.root, "description")
+	desc := pack.Lookup(orb.root, "description")
 	if n := len(strings.TrimSpace(text(desc))); n < 64 {
 		r.add("RC005", orb, line(desc, orb.root), "the orb's description has %d characters; write a detailed one (64 or more) that says what the orb solves", n)
 	}
@@ -199,12 +201,12 @@ func badURL(s string) string {
 func (r *reviewer) descriptions(sections map[string][]file) {
 	for _, s := range componentDirs {
 		for _, f := range sections[s] {
-			if strings.TrimSpace(text(lookup(f.root, "description"))) == "" {
+			if strings.TrimSpace(text(pack.Lookup(f.root, "description"))) == "" {
 				r.add("RC002", f, 1, "no description; it documents the component in the orb registry")
 			}
-			params := lookup(f.root, "parameters")
+			params := pack.Lookup(f.root, "parameters")
 			for i := 0; params != nil && i+1 < len(params.Content); i += 2 {
-				if strings.TrimSpace(text(lookup(params.Content[i+1], "description"))) == "" {
+				if strings.TrimSpace(text(pack.Lookup(params.Content[i+1], "description"))) == "" {
 					r.add("RC002", f, params.Content[i].Line, "parameter %s has no description", params.Content[i].Value)
 				}
 			}
@@ -230,7 +232,7 @@ func (r *reviewer) examples(examples []file) {
 			continue
 		}
 		ref, at := "", 0
-		orbs := lookup(lookup(f.root, "usage"), "orbs")
+		orbs := pack.Lookup(pack.Lookup(f.root, "usage"), "orbs")
 		for i := 0; orbs != nil && i+1 < len(orbs.Content); i += 2 {
 			if v := orbs.Content[i+1]; strings.HasPrefix(text(v), r.o.Orb+"@") {
 				ref, at = text(v), v.Line
@@ -271,10 +273,10 @@ func (r *reviewer) runSteps(files []file) {
 					r.add("RC009", f, val.Line, "command of %d characters (more than %d) inline; put it in scripts/ and <<include(...)>> it", len(val.Value), r.o.MaxCommandLength)
 				}
 			case yaml.MappingNode:
-				if strings.TrimSpace(text(lookup(val, "name"))) == "" {
+				if strings.TrimSpace(text(pack.Lookup(val, "name"))) == "" {
 					r.add("RC008", f, val.Line, "run step without a name; the UI shows its command instead")
 				}
-				cmd := lookup(val, "command")
+				cmd := pack.Lookup(val, "command")
 				if c := text(cmd); len(c) > r.o.MaxCommandLength && !includeRe.MatchString(c) {
 					r.add("RC009", f, cmd.Line, "command of %d characters (more than %d) inline; put it in scripts/ and <<include(...)>> it", len(c), r.o.MaxCommandLength)
 				}
@@ -291,7 +293,7 @@ func (r *reviewer) names(sections map[string][]file) {
 			if !snakeRe.MatchString(name) {
 				r.add("RC010", f, 0, "component name %q is not snake_case", name)
 			}
-			params := lookup(f.root, "parameters")
+			params := pack.Lookup(f.root, "parameters")
 			for i := 0; params != nil && i+1 < len(params.Content); i += 2 {
 				if k := params.Content[i]; !snakeRe.MatchString(k.Value) {
 					r.add("RC010", f, k.Line, "parameter name %q is not snake_case", k.Value)
@@ -304,10 +306,10 @@ func (r *reviewer) names(sections map[string][]file) {
 // envDefaults: RC012.
 func (r *reviewer) envDefaults(files []file) {
 	for _, f := range files {
-		params := lookup(f.root, "parameters")
+		params := pack.Lookup(f.root, "parameters")
 		env := map[string]string{}
 		for i := 0; params != nil && i+1 < len(params.Content); i += 2 {
-			d := text(lookup(params.Content[i+1], "default"))
+			d := text(pack.Lookup(params.Content[i+1], "default"))
 			if strings.Contains(d, "$") && !strings.HasSuffix(d, "$") {
 				env[params.Content[i].Value] = d
 			}
@@ -355,18 +357,6 @@ func walkScalars(n *yaml.Node, fn func(*yaml.Node)) {
 	for _, c := range n.Content {
 		walkScalars(c, fn)
 	}
-}
-
-func lookup(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
 
 func text(n *yaml.Node) string {
