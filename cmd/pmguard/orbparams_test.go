@@ -15,6 +15,9 @@ import (
 	"github.com/pmguard/pmguard/internal/canary"
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/health"
+	"github.com/pmguard/pmguard/internal/migrations"
+	"github.com/pmguard/pmguard/internal/notify"
+	"github.com/pmguard/pmguard/internal/rollback"
 )
 
 // settingParams maps each setting of the loaded settings in dst to its orb
@@ -53,7 +56,9 @@ var paramRef = regexp.MustCompile(`^<< parameters\.(\w+) >>$`)
 // names the parameter the user wrote), and the run step passes it in that
 // setting's env var; the install and notice parameters are the only others.
 func TestOrbParametersAreSettings(t *testing.T) {
+	// Install parameters (rollback_auto spells them pmguard_*, since its version is the rollback target) and step control.
 	notSettings := map[string]bool{"version": true, "base_url": true, "install_dir": true, "sha256": true, "cache": true,
+		"pmguard_version": true, "pmguard_sha256": true, "when": true,
 		"slack_channel": true, "slack_mentions": true, "slack_token_env": true}
 	for _, tc := range []struct {
 		verb, command string
@@ -62,6 +67,9 @@ func TestOrbParametersAreSettings(t *testing.T) {
 	}{
 		{"health", "health_check", &health.Settings{}, map[string]string{"PMGUARD_HEALTH_ENDPOINTS": "https://a.example/h"}},
 		{"canary", "canary_check", &canary.Settings{}, nil},
+		{"rollback", "rollback_auto", &rollback.Settings{}, nil},
+		{"notify", "notify", &notify.Settings{}, nil},
+		{"migrations", "migration_check", &migrations.Settings{}, nil},
 	} {
 		t.Run(tc.command, func(t *testing.T) {
 			set, _, err := config.Load(context.Background(), tc.verb, nil, config.MapEnv(tc.env), tc.settings, io.Discard)
