@@ -199,28 +199,11 @@ func eventEntry(e events.Event) (Entry, bool) {
 		}
 		return s + ": " + msg
 	}
+	if l, ok := eventLabels[e.Event]; ok {
+		out.Event, out.Mark = with(l.label), l.mark
+		return out, true
+	}
 	switch e.Event {
-	case events.HealthPassed:
-		// A passing post-deploy check means the change is in production.
-		out.Event, out.Mark = with("Health check passed"), MarkDeployed
-	case events.HealthFailed:
-		out.Event, out.Mark = with("Health check failed"), MarkDetected
-	case events.CanaryStarted:
-		out.Event = with("Canary analysis started")
-	case events.CanaryPassed:
-		out.Event = with("Canary passed")
-	case events.CanaryFailed:
-		out.Event, out.Mark = with("Canary failed"), MarkDetected
-	case events.CanaryInconclusive:
-		out.Event = with("Canary inconclusive")
-	case events.RollbackInitiated:
-		out.Event, out.Mark = with("Rollback started through CircleCI"), MarkMitigationStarted
-	case events.RollbackCompleted:
-		out.Event, out.Mark = with("Rollback completed"), MarkMitigated
-	case events.RollbackFailed:
-		out.Event = with("Rollback failed")
-	case events.RollbackSkipped:
-		out.Event = with("Rollback skipped")
 	case events.Notified:
 		var n events.Notice
 		e.Decode(&n)
@@ -234,12 +217,30 @@ func eventEntry(e events.Event) (Entry, bool) {
 		}
 		out.Event = s
 		out.Impact = ""
-	case events.NotifyFailed:
-		out.Event = with("Slack notice failed")
 	default:
 		out.Event = with(humanize(e.Event))
 	}
 	return out, true
+}
+
+// eventLabels name pmguard's events in the timeline and mark the moments
+// the response measures start and end at.
+var eventLabels = map[string]struct {
+	label string
+	mark  Mark
+}{
+	// A passing post-deploy check means the change is in production.
+	events.HealthPassed:       {"Health check passed", MarkDeployed},
+	events.HealthFailed:       {"Health check failed", MarkDetected},
+	events.CanaryStarted:      {"Canary analysis started", ""},
+	events.CanaryPassed:       {"Canary passed", ""},
+	events.CanaryFailed:       {"Canary failed", MarkDetected},
+	events.CanaryInconclusive: {"Canary inconclusive", ""},
+	events.RollbackInitiated:  {"Rollback started through CircleCI", MarkMitigationStarted},
+	events.RollbackCompleted:  {"Rollback completed", MarkMitigated},
+	events.RollbackFailed:     {"Rollback failed", ""},
+	events.RollbackSkipped:    {"Rollback skipped", ""},
+	events.NotifyFailed:       {"Slack notice failed", ""},
 }
 
 func humanize(name string) string {
