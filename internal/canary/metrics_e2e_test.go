@@ -219,6 +219,14 @@ func TestDatadog(t *testing.T) {
 			w.Write([]byte(`{"errors":["Rate limit exceeded"]}`))
 			return true
 		}}, Failed, exitcode.Fail, "consecutive failed reads"},
+		{"403 during the analysis fails at once", &datadogStandIn{hits: 300, errs: 1, fail: func(n int64, w http.ResponseWriter) bool {
+			if n <= 3 { // the check before the analysis
+				return false
+			}
+			w.WriteHeader(403)
+			w.Write([]byte(`{"errors":["Forbidden"]}`))
+			return true
+		}}, Failed, exitcode.Fail, "asking again cannot help"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/metricsource"
 	"github.com/pmguard/pmguard/internal/probe"
 	"github.com/pmguard/pmguard/internal/report"
 	"github.com/pmguard/pmguard/internal/verdict"
@@ -141,7 +142,12 @@ func (o *Options) judge(ctx context.Context, clk Clock, src Source, j *Judge, re
 			res.SourceErrors++
 			msg := o.d.Redactor.Redact(err.Error())
 			fmt.Fprintf(out, "canary: reading %s failed (%d of %d in a row): %s\n", o.Source, consecutive, limit, msg)
-			if consecutive >= limit {
+			switch {
+			case metricsource.Permanent(err):
+				// Refused credentials or a refused query: asking again
+				// until the limit would only delay the verdict.
+				j.FailNow("source", fmt.Sprintf("the %s source refused the read and asking again cannot help: %s", o.Source, msg))
+			case consecutive >= limit:
 				j.FailNow("source", fmt.Sprintf("%d consecutive failed reads of the %s source; the last: %s", consecutive, o.Source, msg))
 			}
 			continue
