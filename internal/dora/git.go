@@ -80,20 +80,27 @@ type commit struct {
 	authored time.Time
 }
 
-// existing asks git which revisions it has (cat-file --batch-check).
-func existing(ctx context.Context, dir string, ds []Deploy) (map[string]bool, error) {
+// revisionLines is git's standard input: each deployed revision once, with
+// suffix, one per line.
+func revisionLines(ds []Deploy, suffix string) *bytes.Buffer {
 	var in bytes.Buffer
-	revs := map[string]bool{}
+	seen := map[string]bool{}
 	for _, d := range ds {
-		if !revs[d.Revision] {
-			revs[d.Revision] = true
-			in.WriteString(d.Revision + "^{commit}\n")
+		if !seen[d.Revision] {
+			seen[d.Revision] = true
+			in.WriteString(d.Revision + suffix + "\n")
 		}
 	}
+	return &in
+}
+
+// existing asks git which revisions it has (cat-file --batch-check).
+func existing(ctx context.Context, dir string, ds []Deploy) (map[string]bool, error) {
+	in := revisionLines(ds, "^{commit}")
 	out := map[string]bool{}
 	// cat-file answers one line per input line, in order.
 	lines := strings.Split(strings.TrimSuffix(in.String(), "\n"), "\n")
-	res, err := git(ctx, dir, &in, "cat-file", "--batch-check")
+	res, err := git(ctx, dir, in, "cat-file", "--batch-check")
 	if err != nil {
 		return nil, err
 	}
@@ -109,17 +116,10 @@ func existing(ctx context.Context, dir string, ds []Deploy) (map[string]bool, er
 // commitGraph lists every commit reachable from the deployments but not from
 // base, with parents and author time, streaming git's output.
 func commitGraph(ctx context.Context, dir string, ds []Deploy, base string) (map[string]commit, error) {
-	var in bytes.Buffer
-	seen := map[string]bool{}
-	for _, d := range ds {
-		if !seen[d.Revision] {
-			seen[d.Revision] = true
-			in.WriteString(d.Revision + "\n")
-		}
-	}
+	in := revisionLines(ds, "")
 	in.WriteString("^" + base + "\n")
 	cmd := exec.CommandContext(ctx, "git", "-C", dir, "log", "--format=%H %at %P", "--stdin")
-	cmd.Stdin = &in
+	cmd.Stdin = in
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
