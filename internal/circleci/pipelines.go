@@ -2,10 +2,12 @@ package circleci
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -93,6 +95,34 @@ func (p *Pipeline) Tag() string {
 func (p *Pipeline) Param(name string) (any, bool) {
 	v, ok := p.TriggerParameters[name]
 	return v, ok
+}
+
+// StringParam returns a trigger parameter as text ("" when unset); CircleCI
+// passes parameters as JSON, so a number or boolean is formatted.
+func (p *Pipeline) StringParam(name string) string {
+	v, ok := p.Param(name)
+	if !ok || v == nil {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		return strings.TrimSpace(s)
+	}
+	return fmt.Sprint(v)
+}
+
+// BoolParam reports whether a trigger parameter is set to true (true, "true",
+// "1" or a non-zero number: pipeline parameters arrive typed or as text).
+func (p *Pipeline) BoolParam(name string) bool {
+	v, _ := p.Param(name)
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		return x == "true" || x == "1"
+	case float64:
+		return x != 0
+	}
+	return false
 }
 
 // ListPipelinesOptions filters a project's pipelines.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,8 +134,8 @@ func walkPipelines(ctx context.Context, c *circleci.Client, o fetchOptions, h *H
 // deploysOf keeps the pipeline's workflows that are the deploy workflow.
 func deploysOf(p *circleci.Pipeline, wfs []circleci.Workflow, patterns []string) []Deploy {
 	var out []Deploy
-	rollback := paramBool(p, "pmguard_rollback")
-	of := paramString(p, "pmguard_rollback_of")
+	rollback := p.BoolParam("pmguard_rollback")
+	of := p.StringParam("pmguard_rollback_of")
 	for _, w := range wfs {
 		if !matches(w.Name, patterns) {
 			continue
@@ -149,27 +148,4 @@ func deploysOf(p *circleci.Pipeline, wfs []circleci.Workflow, patterns []string)
 		out = append(out, d)
 	}
 	return out
-}
-
-func paramString(p *circleci.Pipeline, name string) string {
-	v, ok := p.Param(name)
-	if !ok {
-		return ""
-	}
-	s, _ := v.(string)
-	return strings.TrimSpace(s)
-}
-
-func paramBool(p *circleci.Pipeline, name string) bool {
-	v, ok := p.Param(name)
-	if !ok {
-		return false
-	}
-	switch x := v.(type) {
-	case bool:
-		return x
-	case string:
-		return x == "true"
-	}
-	return false
 }

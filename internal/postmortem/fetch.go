@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/pmguard/pmguard/internal/circleci"
@@ -55,7 +54,7 @@ func (f *fetcher) incident(ctx context.Context, failedID, rollbackID string) ([]
 	}
 	// Started from the rollback pipeline itself: its parameters name the
 	// failed one.
-	if of := param(failed, "pmguard_rollback_of"); of != "" && of != failed.ID {
+	if of := failed.StringParam("pmguard_rollback_of"); of != "" && of != failed.ID {
 		if rollbackID == "" {
 			rollbackID = failed.ID
 		}
@@ -132,7 +131,7 @@ func (f *fetcher) findRollback(ctx context.Context, failed *circleci.Pipeline) (
 				older = true
 				break
 			}
-			if param(&p, "pmguard_rollback_of") == failed.ID {
+			if p.StringParam("pmguard_rollback_of") == failed.ID {
 				found = &p // newest first: keep the earliest rollback
 			}
 		}
@@ -141,15 +140,6 @@ func (f *fetcher) findRollback(ctx context.Context, failed *circleci.Pipeline) (
 		}
 	}
 	return found, nil
-}
-
-func param(p *circleci.Pipeline, name string) string {
-	v, ok := p.Param(name)
-	if !ok {
-		return ""
-	}
-	s, _ := v.(string)
-	return strings.TrimSpace(s)
 }
 
 // runs fetches a pipeline's workflows and jobs, and every job's event log

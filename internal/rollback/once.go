@@ -93,7 +93,7 @@ func (r *run) listRollbacks(ctx context.Context, st *strategy, t *Target) ([]Sta
 		if p.Number <= failed.Number {
 			break
 		}
-		if v, ok := p.Param(ParamRollbackOf); ok && fmt.Sprint(v) == failed.ID {
+		if p.StringParam(ParamRollbackOf) == failed.ID {
 			out = append(out, Started{PipelineID: p.ID, PipelineNumber: p.Number, CreatedAt: p.CreatedAt, URL: r.c.PipelineURL(p.ProjectSlug, p.Number)})
 		}
 	}

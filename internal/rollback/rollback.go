@@ -275,10 +275,10 @@ func (r *run) loadContext(ctx context.Context) error {
 
 // isRollback says why the current pipeline is itself a rollback, or "".
 func (r *run) isRollback() string {
-	if v, ok := r.current.Param(ParamRollback); ok && truthy(v) {
+	if r.current.BoolParam(ParamRollback) {
 		return fmt.Sprintf("pipeline %d was started by a rollback (%s=true)", r.current.Number, ParamRollback)
 	}
-	if v, ok := r.current.Param(ParamRollbackOf); ok && fmt.Sprint(v) != "" {
+	if v := r.current.StringParam(ParamRollbackOf); v != "" {
 		return fmt.Sprintf("pipeline %d is a rollback of pipeline %v (%s)", r.current.Number, v, ParamRollbackOf)
 	}
 	return ""
@@ -296,18 +296,6 @@ func (r *run) isRerunOfOld() string {
 		return fmt.Sprintf("workflow %s reruns pipeline %d after the newer pipeline %d started (a rerun rollback)", r.workflow.Name, r.current.Number, newest.Number)
 	}
 	return ""
-}
-
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case bool:
-		return x
-	case string:
-		return x == "true" || x == "1"
-	case float64:
-		return x != 0
-	}
-	return false
 }
 
 func (r *run) loopGuard(why string) *Result {

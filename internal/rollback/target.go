@@ -345,9 +345,9 @@ func pick(p *circleci.Pipeline, wfs []circleci.Workflow, pattern string, needSuc
 // was a rollback, which runs at the branch's head but deploys the version
 // its pmguard_target_version names.
 func deployedVersion(p *circleci.Pipeline) string {
-	if v, ok := p.Param(ParamRollback); ok && truthy(v) {
-		if tv, ok := p.Param(ParamTargetVersion); ok && fmt.Sprint(tv) != "" {
-			return fmt.Sprint(tv)
+	if p.BoolParam(ParamRollback) {
+		if tv := p.StringParam(ParamTargetVersion); tv != "" {
+			return tv
 		}
 	}
 	return p.Revision()
