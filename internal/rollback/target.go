@@ -272,7 +272,11 @@ func (r *run) scan(ctx context.Context, cands []circleci.Pipeline, pattern strin
 	var answered atomic.Int64 // the lowest candidate that answered
 	answered.Store(int64(len(cands)))
 	var g errgroup.Group
-	g.SetLimit(max(r.o.Concurrency, 1))
+	limit := max(r.o.Concurrency, 1)
+	if r.o.Sequential {
+		limit = 1
+	}
+	g.SetLimit(limit)
 	launched := make(chan struct{})
 	go func() {
 		defer close(launched)
