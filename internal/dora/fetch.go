@@ -82,7 +82,27 @@ func fetchHistory(ctx context.Context, c *circleci.Client, o fetchOptions) (*His
 		}
 		return nil
 	}
-	walkErr := walkPipelines(gctx, c, o, h, &baseline, func(p circleci.Pipeline) { g.Go(func() error { return fetch(p) }) })
+	// The walk runs ahead of the fetches by a bounded queue: pages are
+	// chained by next_page_token, so the walk is the floor of the run's time
+	// and must never wait for a page's fetches to finish.
+	queue := make(chan circleci.Pipeline, o.Concurrency*queuePerWorker)
+	for range o.Concurrency {
+		g.Go(func() error {
+			for p := range queue {
+				if err := fetch(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	walkErr := walkPipelines(gctx, c, o, h, &baseline, func(p circleci.Pipeline) {
+		select {
+		case queue <- p:
+		case <-gctx.Done():
+		}
+	})
+	close(queue)
 	err := g.Wait()
 	if err == nil {
 		err = walkErr
@@ -92,8 +112,12 @@ func fetchHistory(ctx context.Context, c *circleci.Client, o fetchOptions) (*His
 	return h, err
 }
 
+// queuePerWorker bounds the pipelines waiting for a fetch: memory stays flat
+// whatever the history's size.
+const queuePerWorker = 8
+
 // walkPipelines hands each pipeline of the window to start (which blocks
-// while Concurrency fetches are in flight), paging with the CircleCI
+// while the fetch queue is full), paging with the CircleCI
 // client's iterator, where the guard against a repeated page token belongs.
 // The walk is bounded by MaxPages, so an API that keeps answering with a
 // next_page_token (new or repeated) ends with an error, never runs for ever.
