@@ -14,7 +14,6 @@ import (
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
-	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/metricsource"
 	"github.com/pmguard/pmguard/internal/probe"
 	"github.com/pmguard/pmguard/internal/report"
@@ -213,7 +212,7 @@ func (o *Options) describeSource() string {
 	if o.Source == "probe" {
 		s := fmt.Sprintf("probe: %s/s, up to %d in flight, timeout %s, expecting %s", trimFloat(float64(o.Rate)), o.Concurrency, o.Timeout, o.ExpectStatus)
 		if b := o.baselineURL(); b != "" {
-			s += ", baseline " + httpx.RedactURL(b)
+			s += ", baseline " + o.d.Redactor.URL(b)
 		}
 		return s
 	}

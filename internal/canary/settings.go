@@ -263,7 +263,7 @@ func (o *Options) validateProbe(set *config.Set) error {
 	case s.Concurrency < 1:
 		return set.Invalid(&s.Concurrency, fmt.Sprint(s.Concurrency), "must be 1 or more", "a whole number, 1 or more")
 	}
-	o.Target = httpx.RedactURL(s.URL.String())
+	o.Target = o.d.Redactor.URL(s.URL.String())
 	urls := []*url.URL{s.URL.URL}
 	if urlSet(s.BaselineURL) {
 		urls = append(urls, s.BaselineURL.URL)

@@ -12,10 +12,15 @@ import (
 // EnvName setting names, and the credentials and query values of each URL
 // setting. A secret holding a control character (a newline inside it, a
 // stray \r) could never be sent as a header: that is bad input, named for
-// its setting, before any request.
+// its setting, before any request. Query values of the parameters
+// PMGUARD_SHOW_QUERY names are not secrets.
 func (s *Set) Secrets(dst any, env Env) ([]string, error) {
 	var out []string
 	var err error
+	var shown []string
+	if sh, ok := dst.(interface{ Shown() []string }); ok {
+		shown = sh.Shown()
+	}
 	var walk func(v reflect.Value)
 	walk = func(v reflect.Value) {
 		t := v.Type()
@@ -38,7 +43,7 @@ func (s *Set) Secrets(dst any, env Env) ([]string, error) {
 				out = append(out, val)
 			case URL:
 				if x.URL != nil {
-					out = append(out, httpx.URLSecrets(x.URL)...)
+					out = append(out, httpx.URLSecrets(x.URL, shown...)...)
 				}
 			default:
 				if _, tagged := sf.Tag.Lookup("env"); !tagged && fv.Kind() == reflect.Struct {

@@ -299,7 +299,11 @@ func Quote(words ...string) string {
 // Shared holds the settings every verb has.
 type Shared struct {
 	EventsFile string `env:"PMGUARD_EVENTS_FILE" flag:"events-file" check:"writable" group:"Event log" usage:"append events to this JSON Lines file (store it as an artifact)"`
+	ShowQuery  List   `env:"PMGUARD_SHOW_QUERY" flag:"show-query" group:"Output" usage:"query parameters whose values output may show (e.g. page,region); every other query value is hidden"`
 }
+
+// Shown returns the query parameters whose values are not secret.
+func (s *Shared) Shown() []string { return s.ShowQuery }
 
 // Reports holds the report files of a verb that makes a verdict.
 type Reports struct {

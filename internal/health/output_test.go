@@ -263,3 +263,34 @@ func TestSecretsNeverShown(t *testing.T) {
 		}
 	}
 }
+
+// TestShowQueryNamesWhatMayShow: PMGUARD_SHOW_QUERY lets the values of the
+// named parameters show; every other value stays hidden everywhere.
+func TestShowQueryNamesWhatMayShow(t *testing.T) {
+	refused := "http://" + freeAddr(t) + "/health?region=eu-west-1&code=c0de-Secr3t"
+	for _, tc := range []struct {
+		show       string
+		wantRegion string
+	}{
+		{"", "region=REDACTED"},
+		{"region", "region=eu-west-1"},
+	} {
+		env := map[string]string{"PMGUARD_SHOW_QUERY": tc.show}
+		o := check(t, env, "--endpoint", refused, "--retries", "0")
+		if o.code != exitcode.Fail {
+			t.Fatalf("show %q: exit %d", tc.show, o.code)
+		}
+		contains(t, "shown URL", o.result.Endpoints[0].URL, tc.wantRegion, "code=REDACTED")
+		for name, text := range map[string]string{
+			"stdout": o.out, "verdict": o.err.Error(), "JSON report": string(o.json),
+			"JUnit report": string(o.junit), "event log": string(o.log),
+		} {
+			if strings.Contains(text, "c0de-Secr3t") {
+				t.Errorf("show %q: %s shows the hidden value:\n%s", tc.show, name, text)
+			}
+			if tc.show != "" && !strings.Contains(text, "eu-west-1") && name != "verdict" {
+				t.Errorf("show %q: %s hides the shown value:\n%s", tc.show, name, text)
+			}
+		}
+	}
+}

@@ -84,11 +84,17 @@ func (Endpoints) Form() string {
 type Endpoint struct {
 	URL    *url.URL
 	Expect config.StatusSet
+	name   string
 }
 
-// Name is the endpoint as it may be shown: user info and token-like query
-// values hidden.
-func (e Endpoint) Name() string { return displayURL(e.URL) }
+// Name is the endpoint as it may be shown: user info and query values
+// hidden, but for the parameters PMGUARD_SHOW_QUERY names.
+func (e Endpoint) Name() string {
+	if e.name == "" {
+		return httpx.RedactURL(e.URL.String())
+	}
+	return e.name
+}
 
 // JSONCheck is one --json-path PATH=VALUE.
 type JSONCheck struct {
@@ -180,7 +186,7 @@ func (o *Options) parseEndpoints(set *config.Set) error {
 		if err != nil {
 			return set.Invalid(&s.Endpoints, displayRaw(u), err.Error(), "")
 		}
-		ep := Endpoint{URL: pu, Expect: s.ExpectStatus}
+		ep := Endpoint{URL: pu, Expect: s.ExpectStatus, name: o.d.Redactor.URL(pu.String())}
 		if status = strings.TrimSpace(status); status != "" {
 			st, err := config.ParseStatusSet(status)
 			if err != nil {
@@ -228,8 +234,6 @@ func (o *Options) loadTLS(set *config.Set) error {
 	o.TLS = conf
 	return nil
 }
-
-func displayURL(u *url.URL) string { return httpx.RedactURL(u.String()) }
 
 func displayRaw(raw string) string {
 	if _, err := url.Parse(raw); err != nil {

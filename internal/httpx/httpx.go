@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,7 +224,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := c.retrier(req).Do(rreq)
 	if err != nil {
-		return nil, c.redactor.Error(fmt.Errorf("%s %s: %w", req.Method, RedactURL(req.URL.String()), err))
+		return nil, c.redactor.Error(fmt.Errorf("%s %s: %w", req.Method, c.redactor.URL(req.URL.String()), err))
 	}
 	return resp, nil
 }
@@ -249,7 +250,7 @@ func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
 	rc.RequestLogHook = func(_ retryablehttp.Logger, r *http.Request, n int) {
 		st.tries = n + 1
 		if n > 0 {
-			c.log(fmt.Sprintf("retrying %s %s (retry %d of %d)", r.Method, RedactURL(r.URL.String()), n, c.o.Retries))
+			c.log(fmt.Sprintf("retrying %s %s (retry %d of %d)", r.Method, c.redactor.URL(r.URL.String()), n, c.o.Retries))
 		}
 		// Errors surface from the request itself once ctx has ended.
 		_ = c.waitTurn(ctx, r.URL.Host)
@@ -290,7 +291,7 @@ func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
 		// before wrapping, since wrapping fixes the message.
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
-			uerr.URL = RedactURL(uerr.URL)
+			uerr.URL = c.redactor.URL(uerr.URL)
 		}
 		if st.why != "" {
 			return nil, fmt.Errorf("after %d attempt(s), stopped because %s: %w", st.tries, st.why, err)
@@ -466,6 +467,7 @@ func IsToken(s string) bool {
 type Redactor struct {
 	mu      sync.RWMutex
 	secrets []string
+	shown   map[string]bool // query parameters whose values output may show
 }
 
 // NewRedactor returns a Redactor that knows the given secrets.
@@ -489,6 +491,46 @@ func (r *Redactor) Add(secrets ...string) {
 		}
 	}
 }
+
+// ShowQuery lets output show the values of the named query parameters
+// (PMGUARD_SHOW_QUERY): a page number or a region helps whoever reads a
+// failure, and the user is the one who knows which of their parameters are
+// not secret. Every other query value stays hidden.
+func (r *Redactor) ShowQuery(names ...string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range names {
+		if r.shown == nil {
+			r.shown = map[string]bool{}
+		}
+		r.shown[n] = true
+	}
+}
+
+func (r *Redactor) isShown(name string) bool {
+	if r == nil {
+		return false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.shown[name]
+}
+
+// AddURL registers the secrets of u: its credentials and the values of every
+// query parameter that is not shown.
+func (r *Redactor) AddURL(u *url.URL) {
+	if r == nil || u == nil {
+		return
+	}
+	r.Add(urlSecrets(u, r.isShown)...)
+}
+
+// URL is RedactURL, except that the values of the parameters named by
+// ShowQuery stay visible.
+func (r *Redactor) URL(raw string) string { return redactURL(raw, r.isShown) }
 
 // Redact replaces every known secret in s with [REDACTED].
 func (r *Redactor) Redact(s string) string {
@@ -528,7 +570,9 @@ func (e *redactedError) Unwrap() error { return e.err }
 // live (?code=, ?sig=, ?pwd= ... no list of names can be complete); the path
 // and the parameter names stay, so the URL is still recognisable. A URL that does not parse loses its user info and its whole
 // query, since which part is secret cannot be told.
-func RedactURL(raw string) string {
+func RedactURL(raw string) string { return redactURL(raw, func(string) bool { return false }) }
+
+func redactURL(raw string, shown func(name string) bool) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return redactUnparsed(raw)
@@ -540,7 +584,9 @@ func RedactURL(raw string) string {
 	if u.RawQuery != "" {
 		q := u.Query()
 		for k := range q {
-			q.Set(k, "REDACTED")
+			if !shown(k) {
+				q.Set(k, "REDACTED")
+			}
 		}
 		u.RawQuery = q.Encode()
 	}
@@ -568,7 +614,12 @@ func redactUnparsed(raw string) string {
 // URLSecrets returns the values RedactURL hides in u (password, a user name
 // used as a token, query values), so a Redactor can remove them from any
 // text that quotes the URL.
-func URLSecrets(u *url.URL) []string {
+// The values of the parameters named in shown are not secrets.
+func URLSecrets(u *url.URL, shown ...string) []string {
+	return urlSecrets(u, func(k string) bool { return slices.Contains(shown, k) })
+}
+
+func urlSecrets(u *url.URL, shown func(name string) bool) []string {
 	var out []string
 	if u.User != nil {
 		if pw, ok := u.User.Password(); ok {
@@ -577,8 +628,10 @@ func URLSecrets(u *url.URL) []string {
 			out = append(out, u.User.Username())
 		}
 	}
-	for _, vs := range u.Query() {
-		out = append(out, vs...)
+	for k, vs := range u.Query() {
+		if !shown(k) {
+			out = append(out, vs...)
+		}
 	}
 	return out
 }

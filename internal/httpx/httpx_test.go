@@ -427,6 +427,26 @@ func TestURLSecrets(t *testing.T) {
 	}
 }
 
+func TestShowQuery(t *testing.T) {
+	u, _ := url.Parse("https://h.example/x?page=2&region=eu-west&code=c0de-9&token=t0k-1")
+	r := httpx.NewRedactor()
+	r.ShowQuery("page", "region")
+	r.AddURL(u)
+	if got, want := r.URL(u.String()), "https://h.example/x?code=REDACTED&page=2&region=eu-west&token=REDACTED"; got != want {
+		t.Errorf("URL = %q, want %q", got, want)
+	}
+	if got := r.Redact("region eu-west, code c0de-9, token t0k-1"); got != "region eu-west, code [REDACTED], token [REDACTED]" {
+		t.Errorf("Redact = %q: shown values stay, the others go", got)
+	}
+	if got := httpx.URLSecrets(u, "page", "region"); len(got) != 2 {
+		t.Errorf("URLSecrets with shown names = %q, want the code and token values", got)
+	}
+	var none *httpx.Redactor
+	if got := none.URL(u.String()); strings.Contains(got, "eu-west") || strings.Contains(got, "c0de-9") {
+		t.Errorf("a nil Redactor shows nothing: %q", got)
+	}
+}
+
 func TestRedactor(t *testing.T) {
 	r := httpx.NewRedactor("Bearer-abcdef123", "abc") // "abc" is too short to redact
 	r.Add("second-secret")

@@ -33,7 +33,7 @@ func ParseRequest(set *config.Set, method *string, headers *config.Lines, env co
 	}
 	*method = r.Method
 	for _, u := range urls {
-		red.Add(httpx.URLSecrets(u)...)
+		red.AddURL(u)
 	}
 	for _, h := range *headers {
 		name, value, ok := strings.Cut(h, ":")

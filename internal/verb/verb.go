@@ -68,6 +68,9 @@ func (d *Deps) Load(ctx context.Context, name string, args []string, dst any) (*
 		return set, config.Invalidf("pmguard %s: unexpected argument %q: settings are --flags or PMGUARD_%s_* env vars (see pmguard help %s)",
 			name, rest[0], strings.ToUpper(name), name)
 	}
+	if sh, ok := dst.(interface{ Shown() []string }); ok {
+		d.Redactor.ShowQuery(sh.Shown()...)
+	}
 	secrets, err := set.Secrets(dst, d.Env)
 	d.Redactor.Add(secrets...)
 	return set, err
