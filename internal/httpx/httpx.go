@@ -136,12 +136,18 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 // leads to another origin (scheme, host or port), drops every header but a
 // few harmless ones: a credential may travel in any header (Circle-Token,
 // DD-API-KEY, a custom X-Api-Key: ${VAR}), and net/http itself strips only
-// Authorization, Cookie and WWW-Authenticate.
+// Authorization, Cookie and WWW-Authenticate. A 307 or 308 keeps the method
+// and re-sends the body, where a credential may be too (Slack's API takes
+// its token as a form field): to another origin, that redirect is refused.
 func CheckRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}
 	if !SameOrigin(req.URL, via[0].URL) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			return fmt.Errorf("refused a redirect from %s to another origin (%s): it would re-send the request body, which may hold a credential",
+				RedactURL(via[0].URL.Scheme+"://"+via[0].URL.Host), RedactURL(req.URL.Scheme+"://"+req.URL.Host))
+		}
 		for k := range req.Header {
 			if !safeHeaders[http.CanonicalHeaderKey(k)] {
 				req.Header.Del(k)

@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -54,6 +55,47 @@ func TestRedirectDropsCredentialsAcrossOrigins(t *testing.T) {
 	same, _ := got.Load("same")
 	if same.(http.Header).Get("X-Api-Key") != "secret-X-Api-Key" || same.(http.Header).Get("Circle-Token") == "" {
 		t.Errorf("same-origin redirect lost its headers: %v", same)
+	}
+}
+
+// A 307/308 keeps a POST's body, where a credential may be (Slack's token
+// is a form field): it is refused across origins and followed within one.
+func TestRedirectKeepsBodyWithinOrigin(t *testing.T) {
+	var otherGot atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { otherGot.Add(1) }))
+	defer other.Close()
+	var origin *httptest.Server
+	origin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/away":
+			http.Redirect(w, r, other.URL+"/landed", http.StatusTemporaryRedirect)
+		case "/near":
+			http.Redirect(w, r, origin.URL+"/here", http.StatusPermanentRedirect)
+		case "/here":
+			body, _ := io.ReadAll(r.Body)
+			io.WriteString(w, string(body))
+		}
+	}))
+	defer origin.Close()
+	c := httpx.New(httpx.Options{Retries: -1})
+	post := func(path string) (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodPost, origin.URL+path, strings.NewReader("token=xoxb-secret-123"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return c.Do(req)
+	}
+	if _, err := post("/away"); err == nil || !strings.Contains(err.Error(), "re-send the request body") {
+		t.Errorf("a POST redirected to another origin: %v, want it refused", err)
+	}
+	if otherGot.Load() != 0 {
+		t.Error("the other origin received the POST")
+	}
+	resp, err := post("/near")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); string(b) != "token=xoxb-secret-123" {
+		t.Errorf("same-origin 308 lost the body: %q", b)
 	}
 }
 

@@ -79,8 +79,20 @@ func (e *SlackError) Fix() string {
 	case "unreachable", "timeout":
 		return "Slack could not be reached; the notice is lost but the deploy guard is not affected"
 	}
-	if strings.HasPrefix(e.Code, "http_") {
+	switch {
+	case e.Code == "http_401" || e.Code == "http_403":
+		if e.Method == "webhook" {
+			return "the incoming webhook URL was refused: create a new one and store it in the webhook env var"
+		}
+		return fmt.Sprintf("Slack refused the credentials: check that $%s holds the app's Bot User OAuth Token (xoxb-...)", tokenEnv)
+	case e.Code == "http_404":
+		return "nothing answers at that address: check the Slack API URL (PMGUARD_SLACK_API_URL) or the webhook URL"
+	case strings.HasPrefix(e.Code, "http_5"):
 		return "Slack answered with a server error; it is usually brief"
+	case e.Code == "unexpected_response":
+		return "the answer is not Slack's: check the Slack API URL (PMGUARD_SLACK_API_URL), or a proxy in between"
+	case strings.HasPrefix(e.Code, "http_"):
+		return "Slack refused the request"
 	}
 	if e.Method != "" && e.Method != "webhook" {
 		return "see https://api.slack.com/methods/" + e.Method + "#errors"
@@ -289,6 +301,11 @@ func (w *webAPI) post(ctx context.Context, channel, threadTS string, m Message) 
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
 	id, ts, err := w.c.PostMessageContext(ctx, channel, opts...)
+	if err == nil && ts == "" {
+		// slack-go takes a 200 without "ok" for success; a message without a
+		// ts was not posted (a proxy's page, another service).
+		return "", "", &SlackError{Method: "chat.postMessage", Channel: channel, Code: "unexpected_response", Detail: "field ts missing", TokenEnv: w.tokenEnv}
+	}
 	return id, ts, w.classify(ctx, "chat.postMessage", channel, err)
 }
 

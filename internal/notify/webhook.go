@@ -37,8 +37,11 @@ func postWebhook(ctx context.Context, hc *httpx.Client, webhookURL string, m Mes
 	code := strings.TrimSpace(string(text))
 	status := "HTTP " + strconv.Itoa(resp.StatusCode)
 	switch {
-	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode == http.StatusOK && webhookAccepted(text):
 		return nil
+	case resp.StatusCode == http.StatusOK:
+		// A proxy's page or another service answered: nothing was posted.
+		return &SlackError{Method: "webhook", Code: "unexpected_response", Detail: "HTTP 200 without Slack's \"ok\""}
 	case resp.StatusCode == http.StatusTooManyRequests:
 		asked, _ := httpx.RetryAfter(resp.Header, time.Now())
 		return &SlackError{Method: "webhook", Code: "rate_limited", Detail: rateLimitDetail(ctx, asked)}
@@ -49,6 +52,18 @@ func postWebhook(ctx context.Context, hc *httpx.Client, webhookURL string, m Mes
 		code = "http_" + strconv.Itoa(resp.StatusCode)
 	}
 	return &SlackError{Method: "webhook", Code: code, Detail: status}
+}
+
+// webhookAccepted reports whether a 200's body says the message was taken:
+// Slack answers "ok"; Slack-compatible chat servers answer "ok", nothing, or
+// JSON with ok/success true.
+func webhookAccepted(body []byte) bool {
+	s := strings.TrimSpace(string(body))
+	if s == "" || s == "ok" {
+		return true
+	}
+	var v struct{ OK, Success bool }
+	return json.Unmarshal(body, &v) == nil && (v.OK || v.Success)
 }
 
 // isCode reports whether s looks like one of Slack's error codes, so an HTML
