@@ -199,3 +199,23 @@ func TestSecrets(t *testing.T) {
 		t.Errorf("a token with a newline inside: %v", err)
 	}
 }
+
+// TestEveryTypeTakesCircleCIsTrailingNewline: a CircleCI parameter (a
+// multi-line string, a value from a context) often ends in a newline or
+// carries surrounding spaces; every type reads it the same way.
+func TestEveryTypeTakesCircleCIsTrailingNewline(t *testing.T) {
+	env := map[string]string{
+		"PMGUARD_HEALTH_INTERVAL": " 2s\n", "PMGUARD_HEALTH_RETRIES": "5\n",
+		"PMGUARD_HEALTH_EXPECT_STATUS": "2xx\n", "PMGUARD_HEALTH_ERROR_THRESHOLD": "5%\n",
+		"PMGUARD_HEALTH_INSECURE": "true\n", "PMGUARD_HEALTH_CHANNEL": " ops\n",
+		"PMGUARD_HEALTH_TOKEN_ENV": "MY_TOKEN\n", "PMGUARD_HEALTH_HEADERS": "A: 1\n",
+	}
+	s, err := load(t, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Interval.Duration != 2*time.Second || s.Retries != 5 || !s.Expect.Contains(204) || s.Rate != 0.05 ||
+		!s.Insecure || s.Channel != "ops" || s.Token != "MY_TOKEN" || strings.Join(s.Headers, "|") != "A: 1" {
+		t.Errorf("values with CircleCI's trailing newline: %+v", s)
+	}
+}
