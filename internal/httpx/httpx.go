@@ -473,7 +473,7 @@ func IsToken(s string) bool {
 type Redactor struct {
 	mu      sync.RWMutex
 	secrets []string
-	shown   map[string]bool // query parameters whose values output may show
+	shown   []string // query parameters whose values output may show
 }
 
 // NewRedactor returns a Redactor that knows the given secrets.
@@ -507,13 +507,8 @@ func (r *Redactor) ShowQuery(names ...string) {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, n := range names {
-		if r.shown == nil {
-			r.shown = map[string]bool{}
-		}
-		r.shown[n] = true
-	}
+	r.shown = append(r.shown, names...)
+	r.mu.Unlock()
 }
 
 func (r *Redactor) isShown(name string) bool {
@@ -522,7 +517,7 @@ func (r *Redactor) isShown(name string) bool {
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.shown[name]
+	return slices.Contains(r.shown, name)
 }
 
 // AddURL registers the secrets of u: its credentials and the values of every
