@@ -14,9 +14,11 @@ import (
 
 	"github.com/pmguard/pmguard/internal/canary"
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/dora"
 	"github.com/pmguard/pmguard/internal/health"
 	"github.com/pmguard/pmguard/internal/migrations"
 	"github.com/pmguard/pmguard/internal/notify"
+	"github.com/pmguard/pmguard/internal/postmortem"
 	"github.com/pmguard/pmguard/internal/rollback"
 )
 
@@ -51,25 +53,28 @@ type orbCommand struct {
 
 var paramRef = regexp.MustCompile(`^<< parameters\.(\w+) >>$`)
 
-// TestOrbParametersAreSettings: every parameter of health_check and
-// canary_check is a setting of its verb under the same name (so an error
+// TestOrbParametersAreSettings: every parameter of each command and job that
+// runs a verb is a setting of its verb under the same name (so an error
 // names the parameter the user wrote), and the run step passes it in that
 // setting's env var; the install and notice parameters are the only others.
 func TestOrbParametersAreSettings(t *testing.T) {
 	// Install parameters (rollback_auto spells them pmguard_*, since its version is the rollback target) and step control.
 	notSettings := map[string]bool{"version": true, "base_url": true, "install_dir": true, "sha256": true, "cache": true,
 		"pmguard_version": true, "pmguard_sha256": true, "when": true,
-		"slack_channel": true, "slack_mentions": true, "slack_token_env": true}
+		"slack_channel": true, "slack_mentions": true, "slack_token_env": true,
+		"checkout": true, "attach_workspace": true, "workspace_root": true} // the jobs' own steps
 	for _, tc := range []struct {
 		verb, command string
 		settings      any
 		env           map[string]string
 	}{
-		{"health", "health_check", &health.Settings{}, map[string]string{"PMGUARD_HEALTH_ENDPOINTS": "https://a.example/h"}},
-		{"canary", "canary_check", &canary.Settings{}, nil},
-		{"rollback", "rollback_auto", &rollback.Settings{}, nil},
-		{"notify", "notify", &notify.Settings{}, nil},
-		{"migrations", "migration_check", &migrations.Settings{}, nil},
+		{"health", "commands/health_check", &health.Settings{}, map[string]string{"PMGUARD_HEALTH_ENDPOINTS": "https://a.example/h"}},
+		{"canary", "commands/canary_check", &canary.Settings{}, nil},
+		{"rollback", "commands/rollback_auto", &rollback.Settings{}, nil},
+		{"notify", "commands/notify", &notify.Settings{}, nil},
+		{"migrations", "commands/migration_check", &migrations.Settings{}, nil},
+		{"postmortem", "jobs/postmortem", &postmortem.Settings{}, nil},
+		{"dora", "jobs/dora_report", &dora.Settings{}, nil},
 	} {
 		t.Run(tc.command, func(t *testing.T) {
 			set, _, err := config.Load(context.Background(), tc.verb, nil, config.MapEnv(tc.env), tc.settings, io.Discard)
@@ -78,7 +83,7 @@ func TestOrbParametersAreSettings(t *testing.T) {
 			}
 			params := map[string]string{}
 			settingParams(t, set, reflect.ValueOf(tc.settings).Elem(), params)
-			b, err := os.ReadFile(filepath.Join("..", "..", "orb", "src", "commands", tc.command+".yml"))
+			b, err := os.ReadFile(filepath.Join("..", "..", "orb", "src", tc.command+".yml"))
 			if err != nil {
 				t.Fatal(err)
 			}

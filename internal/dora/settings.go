@@ -24,7 +24,7 @@ type Settings struct {
 	ProjectSlug    string         `env:"PROJECT_SLUG" flag:"project-slug" usage:"vcs/org/repo, e.g. gh/acme/shop (default: this job's project)"`
 	GitDir         string         `env:"GIT_DIR, default=." flag:"git-dir" usage:"a clone with the deployed commits, for commit times (change lead time)"`
 	EventLogs      config.Lines   `env:"EVENT_LOGS" flag:"event-log" usage:"event log files or directories with pmguard's rollback and guard events (repeatable)"`
-	JSON           string         `env:"JSON" flag:"json" check:"writable" usage:"write the metrics as JSON to this file"`
+	JSON           string         `env:"JSON" orb:"json_path" flag:"json" check:"writable" usage:"write the metrics as JSON to this file"`
 	OutputDir      string         `env:"OUTPUT_DIR, default=dora" flag:"output-dir" usage:"where dora.md and dora.html are written"`
 	Concurrency    config.Count   `env:"CONCURRENCY, default=16" flag:"concurrency" usage:"CircleCI API requests in flight at once"`
 	MaxRPS         config.Count   `env:"MAX_RPS, default=0" flag:"max-rps" usage:"at most this many CircleCI API requests a second (0: no cap; a 429 always pauses every request for its Retry-After)"`
