@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -162,14 +161,7 @@ func (o *Options) analyse(ctx context.Context, clk Clock, c Criteria, out io.Wri
 
 // markers returns the deploy-marker writer (nil: none).
 func (o *Options) markers(out io.Writer) *deploymarker.Writer {
-	path := config.Get(o.d.Env, "PATH")
-	if path == "" {
-		path = os.Getenv("PATH")
-	}
-	return deploymarker.New(deploymarker.Options{
-		Settings: o.Settings.Settings, Job: o.d.Job, Path: path, Out: out,
-		Redact: o.d.Redactor.Redact, Run: o.RunCLI,
-	})
+	return deploymarker.ForVerb(o.Settings.Settings, o.d, out, o.RunCLI)
 }
 
 // markerReason is the failure reason on the deploy marker: the verdict, what

@@ -16,9 +16,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb"
 )
 
 // Settings are the marker settings every guard that writes markers embeds
@@ -103,6 +105,15 @@ func New(o Options) *Writer {
 	return &Writer{o: o, bin: bin, name: name}
 }
 
+// ForVerb is New for a verb: the job, its PATH and the run's redactor from d.
+func ForVerb(s Settings, d *verb.Deps, out io.Writer, run Runner) *Writer {
+	path := config.Get(d.Env, "PATH")
+	if path == "" {
+		path = os.Getenv("PATH")
+	}
+	return New(Options{Settings: s, Job: d.Job, Path: path, Out: out, Redact: d.Redactor.Redact, Run: run})
+}
+
 // Name is the plan's name, or "" for a nil writer.
 func (w *Writer) Name() string {
 	if w == nil {
@@ -184,6 +195,10 @@ func (w *Writer) update(ctx context.Context, status, reason string) {
 func (w *Writer) run(ctx context.Context, args []string) bool {
 	// A marker is never worth holding up the verdict: the CLI only talks to
 	// the local task agent.
+	// The final marker is written after the guard's own deadline, so it
+	// gets time of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	out, err := w.o.Run(ctx, w.bin, args...)
 	if err != nil {
 		w.note(fmt.Sprintf("circleci %s failed: %v %s", strings.Join(args[:3], " "), err, oneLine(w.o.Redact(string(out)), 300)))
