@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/deploymarker/markertest"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/orb/orbtest"
 	"github.com/pmguard/pmguard/orb/pack"
@@ -45,61 +46,12 @@ func (s *weightedService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-// fakeCircleCI is a stand-in for CircleCI's `circleci` CLI: it records each
-// call's argv (fields separated by \x1f) and accepts only `circleci run
-// release plan NAME --target-version=… [--environment-name=…]
-// [--component-name=…] [--namespace=…]` and `circleci run release update
-// NAME --status=RUNNING|SUCCESS|FAILED|CANCELED [--failure-reason=…]` of a
-// planned NAME, with a failure reason only on FAILED, as CircleCI documents
-// them.
-const fakeCircleCI = `#!/bin/sh
-log="$PMGUARD_FAKE_CIRCLECI_LOG"
-printf '%s\037' "$@" >> "$log"; printf '\n' >> "$log"
-[ "$1 $2" = "run release" ] || { echo "circleci: unknown command $*" >&2; exit 2; }
-sub=$3; name=$4
-case "$name" in ""|--*) echo "circleci: the plan name is missing" >&2; exit 2;; esac
-shift 4
-status=""; reason=""; version=""
-for a in "$@"; do
-  case "$sub:$a" in
-    plan:--target-version=?*) version=1;;
-    plan:--environment-name=?*|plan:--component-name=?*|plan:--namespace=?*) ;;
-    update:--status=RUNNING|update:--status=SUCCESS|update:--status=FAILED|update:--status=CANCELED) status=${a#--status=};;
-    update:--failure-reason=?*) reason=1;;
-    *) echo "circleci: unknown flag $a for release $sub" >&2; exit 2;;
-  esac
-done
-case "$sub" in
-  plan) [ -n "$version" ] || { echo "circleci: --target-version is required" >&2; exit 2; }
-        echo "$name" >> "$log.plans";;
-  update) [ -n "$status" ] || { echo "circleci: --status is required" >&2; exit 2; }
-          [ -z "$reason" ] || [ "$status" = FAILED ] || { echo "circleci: --failure-reason is for FAILED" >&2; exit 2; }
-          grep -qx "$name" "$log.plans" 2>/dev/null || { echo "circleci: Planned release not found" >&2; exit 1; };;
-  *) echo "circleci: unknown subcommand $sub" >&2; exit 2;;
-esac
-`
-
-// cliCalls reads the fake CLI's log: one argv per call.
-func cliCalls(t *testing.T, path string) [][]string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	var calls [][]string
-	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-		if line != "" {
-			calls = append(calls, strings.Split(strings.TrimSuffix(line, "\x1f"), "\x1f"))
-		}
-	}
-	return calls
-}
-
 // TestOrbCanaryDeploySteps runs canary_deploy with steps 10,50,100 through
 // the orb in bash, as CircleCI would: set_weight is a script in the
 // project that routes traffic (here: writes the weight the loopback canary
 // reads), the canary fails from 50% on in the first case, and the
-// `circleci` CLI on PATH is a stand-in that validates its flags.
+// `circleci` CLI on PATH is a stand-in that validates its flags
+// (markertest).
 func TestOrbCanaryDeploySteps(t *testing.T) {
 	b, err := pack.Pack(filepath.Join("..", "..", "orb", "src"), nil)
 	if err != nil {
@@ -116,10 +68,8 @@ func TestOrbCanaryDeploySteps(t *testing.T) {
 	}
 	bin := t.TempDir()
 	wrapper := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = canary ] || exit 3\nshift\n%s=1 exec %q \"$@\"\n", asVerb, self)
-	for name, body := range map[string]string{"pmguard": wrapper, "circleci": fakeCircleCI} {
-		if err := os.WriteFile(filepath.Join(bin, name), []byte(body), 0o755); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(filepath.Join(bin, "pmguard"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	const secret = "s3cr3t-query-value"
 
@@ -152,9 +102,8 @@ func TestOrbCanaryDeploySteps(t *testing.T) {
 			srv := httptest.NewServer(&weightedService{file: weightFile, failAt: tc.failAt})
 			t.Cleanup(srv.Close)
 			url := srv.URL
-			cliLog := filepath.Join(job.Dir, "circleci.log")
-			job.Env["PATH"] = bin + ":" + os.Getenv("PATH")
-			job.Env["PMGUARD_FAKE_CIRCLECI_LOG"] = cliLog
+			cli := markertest.Install(t)
+			job.Env["PATH"] = cli.Dir + ":" + bin + ":" + os.Getenv("PATH")
 			job.Env["CIRCLE_JOB"] = "deploy-api"
 			job.Env["CIRCLE_SHA1"] = "4f2c9a1d8e7b6c5a4f3e2d1c0b9a8f7e6d5c4b3a"
 			job.Env["CIRCLE_PROJECT_REPONAME"] = "api"
@@ -288,17 +237,13 @@ func TestOrbCanaryDeploySteps(t *testing.T) {
 
 			// Deploy markers: plan, RUNNING, then the outcome with the
 			// verdict; none in shadow mode, and never the secret.
-			calls := cliCalls(t, cliLog)
-			var statuses []string
+			calls := cli.Calls(t)
 			for _, c := range calls {
-				argv := strings.Join(c, " ")
-				if strings.Contains(argv, secret) {
+				if argv := strings.Join(c, " "); strings.Contains(argv, secret) {
 					t.Errorf("the secret reached the circleci CLI's argv: %s", argv)
 				}
-				if len(c) > 4 && c[2] == "update" {
-					statuses = append(statuses, strings.TrimPrefix(c[4], "--status="))
-				}
 			}
+			statuses := cli.Statuses(t)
 			if strings.Join(statuses, " ") != strings.Join(tc.markers, " ") {
 				t.Errorf("marker updates %v, want %v; calls %q\n%s", statuses, tc.markers, calls, judged)
 			}
