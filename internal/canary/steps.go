@@ -77,6 +77,17 @@ func (o *Options) validateSteps(set *config.Set) error {
 	return s.Settings.Validate(set)
 }
 
+// PerStep returns the criteria of one step of a rollout of n steps: the
+// false-rollback rate alpha is split evenly among them (Bonferroni), so the
+// chance that a healthy canary is rolled back at any step stays at most
+// alpha, whatever the dependence between steps.
+func (c Criteria) PerStep(n int) Criteria {
+	if n > 1 {
+		c.Alpha /= float64(n)
+	}
+	return c
+}
+
 // StepResult is one step's verdict, as written to --json.
 type StepResult struct {
 	Step     int       `json:"step"`
@@ -96,8 +107,7 @@ func (s *StepResult) name() string { return fmt.Sprintf("step %d (%d%%)", s.Step
 // canary is rolled back anywhere in the rollout with probability at most
 // alpha (the pass boundary hardly moves: it depends on beta).
 func (o *Options) runSteps(ctx context.Context, clk Clock, res *Result, out io.Writer, m *deploymarker.Writer) error {
-	c := o.Criteria
-	c.Alpha /= float64(len(o.Steps))
+	c := o.Criteria.PerStep(len(o.Steps))
 	fmt.Fprintf(out, "canary: %d steps, %s; alpha %s per step (%s over the rollout)\n", len(o.Steps), o.Steps, pct(c.Alpha), pct(o.Criteria.Alpha))
 	for i, w := range o.Steps {
 		if i > 0 && o.Pause.Duration > 0 {
