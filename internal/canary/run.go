@@ -457,11 +457,12 @@ func writeReports(r config.Reports, res *Result) error {
 		case res.Verdict == Failed && (res.Check == check || check == "error rate" && res.Check == "source"):
 			c.Failure = headline(res)
 		case res.Verdict == Inconclusive && check == "error rate":
-			if res.Pass {
-				c.Skipped = headline(res)
-			} else {
-				c.Failure = headline(res)
-			}
+			c.Failure = headline(res)
+		}
+		// A verdict that does not fail the job (shadow mode, on_inconclusive
+		// pass or hold) is not a failed test either.
+		if c.Failure != "" && res.Pass {
+			c.Skipped, c.Failure = c.Failure, ""
 		}
 		return c
 	}

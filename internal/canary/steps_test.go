@@ -138,3 +138,42 @@ func TestSetWeightFailure(t *testing.T) {
 		t.Errorf("last CLI call: %s", last)
 	}
 }
+
+// TestShadowSingleShare: in shadow mode a failing canary is reported as
+// failed (report, events, JUnit skipped) and the step passes.
+func TestShadowSingleShare(t *testing.T) {
+	srv := httptest.NewServer(&service{errEvery: 3})
+	t.Cleanup(srv.Close)
+	env := map[string]string{"PATH": cliPath(t), "CIRCLE_SHA1": "abc1234"}
+	o, err := load(t, env, "--url", srv.URL, "--rate", "400", "--max-duration", "20s", "--mode", "shadow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	o.RunCLI = rec.runCLI
+	dir := t.TempDir()
+	log, _ := o.d.Events(dir + "/events.jsonl")
+	o.events = log
+	var out strings.Builder
+	if err := o.testRun(&syncWriter{w: &out}, nil, config.Reports{JSON: dir + "/r.json", JUnit: dir + "/r.xml"}); err != nil {
+		t.Fatalf("shadow mode must never fail the step: %v", err)
+	}
+	res := readResult(t, dir+"/r.json")
+	if res.Verdict != Failed || !res.Pass || res.Mode != "shadow" {
+		t.Errorf("report: verdict %s pass %v mode %q", res.Verdict, res.Pass, res.Mode)
+	}
+	junit, _ := os.ReadFile(dir + "/r.xml")
+	if strings.Contains(string(junit), "<failure") || !strings.Contains(string(junit), "shadow mode: not enforced") {
+		t.Errorf("junit:\n%s", junit)
+	}
+	evs, _ := os.ReadFile(dir + "/events.jsonl")
+	if !strings.Contains(string(evs), `"event":"canary_failed"`) || !strings.Contains(string(evs), `"mode":"shadow"`) {
+		t.Errorf("events:\n%s", evs)
+	}
+	if len(rec.cli) != 0 {
+		t.Errorf("shadow mode wrote deploy markers: %q", rec.cli)
+	}
+	if !strings.Contains(out.String(), "shadow mode") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
