@@ -17,7 +17,6 @@ import (
 	"github.com/pmguard/pmguard/internal/deploymarker/markertest"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/orb/orbtest"
-	"github.com/pmguard/pmguard/orb/pack"
 )
 
 // weightedService is a canary whose error rate depends on its share of
@@ -53,24 +52,7 @@ func (s *weightedService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // `circleci` CLI on PATH is a stand-in that validates its flags
 // (markertest).
 func TestOrbCanaryDeploySteps(t *testing.T) {
-	b, err := pack.Pack(filepath.Join("..", "..", "orb", "src"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := orbtest.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Commands["install"].Steps = nil
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := t.TempDir()
-	wrapper := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = canary ] || exit 3\nshift\n%s=1 exec %q \"$@\"\n", asVerb, self)
-	if err := os.WriteFile(filepath.Join(bin, "pmguard"), []byte(wrapper), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	o, bin := orbWithVerb(t)
 	const secret = "s3cr3t-query-value"
 
 	tests := []struct {
