@@ -90,6 +90,14 @@ func (o *Options) run(ctx context.Context) error {
 			res.Reason = "could not run: " + res.Reason
 		}
 		res.Reason = o.d.Redactor.Redact(res.Reason)
+		if o.Mode == "shadow" && len(o.Steps) == 0 {
+			// Shadow mode never fails the job: an analysis that could not
+			// run is reported like any other verdict.
+			fmt.Fprintf(out, "canary: %s [shadow mode: not enforced]\n", res.Reason)
+			res.Pass = true
+			o.verdictEvent(res)
+			return writeReports(o.Reports, res)
+		}
 		o.verdictEvent(res)
 		marker.Failed(ctx, o.markerReason(res))
 		return err

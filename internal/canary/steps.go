@@ -134,7 +134,15 @@ func (o *Options) runSteps(ctx context.Context, clk Clock, res *Result, out io.W
 		sr.ElapsedS = round3(clk.Now().Sub(t0).Seconds())
 		res.Steps = append(res.Steps, sr)
 		o.stepEvent(&sr)
+		if err != nil && o.Mode == "shadow" {
+			// Shadow mode stays out of the rollout's way: a step that could
+			// not be judged is recorded as such, and the rollout goes on.
+			fmt.Fprintf(out, "canary: %s could not be judged: %s\n", sr.name(), ev.Reason)
+			continue
+		}
 		if err != nil {
+			res.Evidence = ev
+			res.Step, res.Weight = sr.Step, sr.Weight
 			res.Reason = fmt.Sprintf("%s: could not run: %s", sr.name(), ev.Reason)
 			o.rollback(ctx, res, out)
 			return err
