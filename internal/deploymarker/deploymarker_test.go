@@ -55,7 +55,9 @@ func TestWriter(t *testing.T) {
 	// plan are skipped.
 	out.Reset()
 	w = deploymarker.New(deploymarker.Options{Job: job, Path: cli.Dir, Out: &out,
-		Run: func(context.Context, string, ...string) ([]byte, error) { return []byte("no task agent"), errors.New("exit status 1") }})
+		Run: func(context.Context, string, ...string) ([]byte, error) {
+			return []byte("no task agent"), errors.New("exit status 1")
+		}})
 	w.Plan(ctx)
 	w.Running(ctx)
 	w.Succeeded(ctx)
