@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/exitcode"
@@ -175,5 +176,47 @@ func TestShadowSingleShare(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "shadow mode") {
 		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// sleepRecorder is the wall clock whose sleeps return at once, recorded.
+type sleepRecorder struct {
+	RealClock
+	mu     sync.Mutex
+	sleeps []string
+}
+
+func (c *sleepRecorder) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.sleeps = append(c.sleeps, d.String())
+	c.mu.Unlock()
+	return ctx.Err()
+}
+
+// TestStepsPause: the pause comes between steps, after a pass, never
+// before the first step or after the last.
+func TestStepsPause(t *testing.T) {
+	srv := httptest.NewServer(&service{})
+	t.Cleanup(srv.Close)
+	o, err := load(t, nil, "--url", srv.URL, "--steps", "10,50,100", "--set-weight", "unused", "--pause", "3m",
+		"--rate", "400", "--min-samples", "100", "--max-duration", "20s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	o.SetWeightFunc = rec.setWeight
+	clk := &sleepRecorder{}
+	dir := t.TempDir()
+	if err := o.testRun(nil, clk, config.Reports{JSON: dir + "/r.json"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(clk.sleeps, " "); got != "3m0s 3m0s" {
+		t.Errorf("sleeps %q, want two 3m pauses", got)
+	}
+	if res := readResult(t, dir+"/r.json"); res.Verdict != Passed || len(res.Steps) != 3 || !strings.HasPrefix(res.Reason, "all 3 steps passed") {
+		t.Errorf("verdict %s, %d steps, %q", res.Verdict, len(res.Steps), res.Reason)
+	}
+	if len(rec.weights) != 3 {
+		t.Errorf("weights %v", rec.weights)
 	}
 }
