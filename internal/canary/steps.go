@@ -93,7 +93,7 @@ type StepResult struct {
 	Step     int       `json:"step"`
 	Weight   int       `json:"weight"`
 	Started  time.Time `json:"started"`
-	ElapsedS float64   `json:"elapsed_s"`
+	ElapsedS float64   `json:"elapsed_s"` // the step's analysis
 	// SetWeightS is how long set_weight took before the analysis.
 	SetWeightS float64 `json:"set_weight_s"`
 	Alpha      float64 `json:"alpha"`
@@ -124,14 +124,15 @@ func (o *Options) runSteps(ctx context.Context, clk Clock, res *Result, out io.W
 			o.rollback(ctx, res, out)
 			return fmt.Errorf("%s: %w", sr.name(), err)
 		}
-		sr.SetWeightS = round3(clk.Now().Sub(t0).Seconds())
+		t1 := clk.Now()
+		sr.SetWeightS = round3(t1.Sub(t0).Seconds())
 		if i == 0 {
 			m.Running(ctx)
 		}
 		fmt.Fprintf(out, "\ncanary: step %d of %d: %d%% of traffic\n", i+1, len(o.Steps), w)
 		ev, err := o.analyse(ctx, clk, c, out)
 		sr.Evidence = ev
-		sr.ElapsedS = round3(clk.Now().Sub(t0).Seconds())
+		sr.ElapsedS = round3(clk.Now().Sub(t1).Seconds()) // the analysis; set_weight_s before it
 		res.Steps = append(res.Steps, sr)
 		o.stepEvent(&sr)
 		if err != nil && o.Mode == "shadow" {
