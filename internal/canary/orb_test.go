@@ -43,7 +43,11 @@ func runVerb(args []string) int {
 // CircleCI would, against a loopback canary: a failing canary runs the
 // rollback steps (when: on_fail) and not deploy_full; a healthy one the
 // reverse.
-func TestOrbCanaryDeploy(t *testing.T) {
+// orbWithVerb packs and parses the orb, and returns it with a directory for
+// PATH whose pmguard runs this test binary as the canary verb (installing
+// is tested with the orb).
+func orbWithVerb(t *testing.T) (*orbtest.Orb, string) {
+	t.Helper()
 	b, err := pack.Pack(filepath.Join("..", "..", "orb", "src"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +56,6 @@ func TestOrbCanaryDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The binary is already on PATH; installing is tested with the orb.
 	o.Commands["install"].Steps = nil
 	self, err := os.Executable()
 	if err != nil {
@@ -63,6 +66,11 @@ func TestOrbCanaryDeploy(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bin, "pmguard"), []byte(wrapper), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return o, bin
+}
+
+func TestOrbCanaryDeploy(t *testing.T) {
+	o, bin := orbWithVerb(t)
 
 	tests := []struct {
 		name       string

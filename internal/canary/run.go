@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/deploymarker"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/metricsource"
 	"github.com/pmguard/pmguard/internal/probe"
@@ -23,7 +24,8 @@ import (
 // Result is a run's verdict, as written to --json.
 type Result struct {
 	Verdict      State     `json:"verdict"`
-	Pass         bool      `json:"pass"` // the exit status, after on_inconclusive
+	Pass         bool      `json:"pass"` // the exit status, after on_inconclusive and mode
+	Mode         string    `json:"mode"`
 	Source       string    `json:"source"`
 	Target       string    `json:"target"`
 	Started      time.Time `json:"started"`
@@ -34,6 +36,17 @@ type Result struct {
 	OnInconcl    string    `json:"on_inconclusive"`
 	Percentage   int       `json:"percentage,omitempty"`
 	SourceErrors int       `json:"source_errors"`
+	// Held: inconclusive with on_inconclusive hold; the decision is left to
+	// an approval job.
+	Held bool `json:"held,omitempty"`
+	// Steps: with steps, every step judged, and the step and weight that
+	// decided (the failing one, or the last).
+	StepsPlanned  []int        `json:"steps_planned,omitempty"`
+	Steps         []StepResult `json:"steps,omitempty"`
+	Step          int          `json:"step,omitempty"`
+	Weight        int          `json:"weight,omitempty"`
+	RolledBack    bool         `json:"rolled_back,omitempty"` // the weight was set back to 0
+	RollbackError string       `json:"rollback_error,omitempty"`
 	Evidence
 }
 
@@ -48,6 +61,83 @@ func (o *Options) run(ctx context.Context) error {
 	clk := o.clock()
 	out := &redactWriter{w: o.d.Stdout, redact: o.d.Redactor.Redact}
 	start := clk.Now()
+	res := &Result{Mode: o.Mode, Source: o.Source, Target: o.Target, Started: start.UTC(), MaxDurationS: o.MaxDuration.Seconds(),
+		Alpha: o.Criteria.Alpha, Beta: o.Criteria.Beta, OnInconcl: o.OnInconclusive, Percentage: int(o.Percentage), StepsPlanned: o.Steps}
+	marker := o.markers(out)
+
+	fmt.Fprintf(out, "canary: judging %s (%s) - %s\n", o.Target, o.describeSource(), o.describeCriteria())
+	if o.Mode == "shadow" {
+		fmt.Fprintf(out, "canary: shadow mode: the verdict is reported and recorded, never enforced (the step passes, nothing is rolled back)\n")
+	}
+	o.event(events.CanaryStarted, o.startFigures(), nil, "canary analysis started: "+o.describeCriteria())
+	if o.Mode != "shadow" {
+		marker.Plan(ctx)
+	}
+
+	var err error
+	if len(o.Steps) == 0 {
+		marker.Running(ctx)
+		res.Evidence, err = o.analyse(ctx, clk, o.Criteria, out)
+	} else {
+		err = o.runSteps(ctx, clk, res, out, marker)
+	}
+	res.SourceErrors = o.sourceErrors
+	res.ElapsedS = round3(clk.Now().Sub(start).Seconds())
+	if err != nil {
+		res.Verdict = Inconclusive
+		if len(o.Steps) == 0 {
+			res.Reason = "could not run: " + res.Reason
+		}
+		res.Reason = o.d.Redactor.Redact(res.Reason)
+		if o.Mode == "shadow" && len(o.Steps) == 0 {
+			// Shadow mode never fails the job: an analysis that could not
+			// run is reported like any other verdict.
+			fmt.Fprintf(out, "canary: %s [shadow mode: not enforced]\n", res.Reason)
+			res.Pass = true
+			o.verdictEvent(res)
+			return writeReports(o.Reports, res)
+		}
+		o.verdictEvent(res)
+		marker.Failed(ctx, o.markerReason(res))
+		return err
+	}
+	res.Verdict = res.State
+	switch {
+	case o.Mode == "shadow":
+		res.Pass = true
+	case res.Verdict == Passed:
+		res.Pass = true
+	case res.Verdict == Inconclusive && o.OnInconclusive == "pass":
+		res.Pass = true
+	case res.Verdict == Inconclusive && o.OnInconclusive == "hold":
+		res.Pass, res.Held = true, true
+	}
+	res.Reason = o.d.Redactor.Redact(res.Reason)
+
+	printReport(out, res)
+	o.verdictEvent(res)
+	switch {
+	case res.Held:
+		fmt.Fprintf(out, "canary: held: the decision is left to the approval job; the deploy marker stays RUNNING\n")
+	case res.Pass && o.Mode != "shadow":
+		marker.Succeeded(ctx)
+	case !res.Pass:
+		marker.Failed(ctx, o.markerReason(res))
+	}
+	if err := writeReports(o.Reports, res); err != nil {
+		return err
+	}
+	if res.Pass {
+		return nil
+	}
+	return verdict.Failf("%s", headline(res))
+}
+
+// analyse judges the canary once, at its current weight, with criteria c:
+// the whole analysis without steps, one step with them. An error means the
+// source could not be started; the evidence's Reason then says why.
+func (o *Options) analyse(ctx context.Context, clk Clock, c Criteria, out io.Writer) (Evidence, error) {
+	start := clk.Now()
 	maxDur := o.MaxDuration.Duration
 	deadline := start.Add(maxDur)
 	// A backstop on the wall clock: whatever a source does, nothing runs
@@ -60,43 +150,41 @@ func (o *Options) run(ctx context.Context) error {
 	defer cancel()
 
 	src := o.buildSource(clk, deadline, out)
-	res := &Result{Source: o.Source, Target: o.Target, Started: start.UTC(), MaxDurationS: maxDur.Seconds(),
-		Alpha: o.Criteria.Alpha, Beta: o.Criteria.Beta, OnInconcl: o.OnInconclusive, Percentage: int(o.Percentage)}
-
-	fmt.Fprintf(out, "canary: judging %s (%s) - %s\n", o.Target, o.describeSource(), o.describeCriteria())
-	o.event(events.CanaryStarted, o.startFigures(), nil, "canary analysis started: "+o.describeCriteria())
-
-	j := NewJudge(o.Criteria)
+	j := NewJudge(c)
 	if o.Source == "probe" {
 		o.notePassCost(out, j)
 	}
 	if err := src.Start(ctx); err != nil {
 		src.Close()
-		res.Verdict = Inconclusive
-		res.Evidence = j.Evidence()
-		res.Reason = "could not run: " + o.d.Redactor.Redact(err.Error())
-		res.ElapsedS = clk.Now().Sub(start).Seconds()
-		o.verdictEvent(res)
-		return err
+		ev := j.Evidence()
+		ev.State = Inconclusive
+		ev.Reason = o.d.Redactor.Redact(err.Error())
+		return ev, err
 	}
 	defer src.Close()
-	o.judge(ctx, clk, src, j, res, start, deadline, out)
+	o.judge(ctx, clk, src, j, start, deadline, out)
+	return j.Evidence(), nil
+}
 
-	res.Evidence = j.Evidence()
-	res.Verdict = j.State()
-	res.ElapsedS = round3(clk.Now().Sub(start).Seconds())
-	res.Pass = res.Verdict == Passed || res.Verdict == Inconclusive && o.OnInconclusive == "pass"
-	res.Reason = o.d.Redactor.Redact(res.Reason)
+// markers returns the deploy-marker writer (nil: none).
+func (o *Options) markers(out io.Writer) *deploymarker.Writer {
+	return deploymarker.ForVerb(o.Settings.Settings, o.d, out, o.RunCLI)
+}
 
-	printReport(out, res)
-	o.verdictEvent(res)
-	if err := writeReports(o.Reports, res); err != nil {
-		return err
+// markerReason is the failure reason on the deploy marker: the verdict, what
+// was rolled back, and where to read more.
+func (o *Options) markerReason(r *Result) string {
+	s := headline(r)
+	switch {
+	case r.RolledBack:
+		s += "; rolled back: weight set to 0 by set_weight"
+	case r.RollbackError != "":
+		s += "; rollback through set_weight failed: " + r.RollbackError
 	}
-	if res.Pass {
-		return nil
+	if u := o.d.Job.BuildURL; u != "" {
+		s += "; rollback and figures: " + u
 	}
-	return verdict.Failf("%s", headline(res))
+	return s
 }
 
 func (o *Options) clock() Clock {
@@ -121,7 +209,7 @@ func (o *Options) notePassCost(out io.Writer, j *Judge) {
 
 // judge feeds the source's batches to j until it decides, the deadline
 // comes or the source keeps failing.
-func (o *Options) judge(ctx context.Context, clk Clock, src Source, j *Judge, res *Result, start, deadline time.Time, out io.Writer) {
+func (o *Options) judge(ctx context.Context, clk Clock, src Source, j *Judge, start, deadline time.Time, out io.Writer) {
 	limit := int(o.SourceErrorLimit)
 	lastProgress := start
 	consecutive := 0
@@ -138,7 +226,7 @@ func (o *Options) judge(ctx context.Context, clk Clock, src Source, j *Judge, re
 				return
 			}
 			consecutive++
-			res.SourceErrors++
+			o.sourceErrors++
 			msg := o.d.Redactor.Redact(err.Error())
 			fmt.Fprintf(out, "canary: reading %s failed (%d of %d in a row): %s\n", o.Source, consecutive, limit, msg)
 			switch {
@@ -241,6 +329,9 @@ func headline(r *Result) string {
 	if r.Verdict == Inconclusive {
 		s += fmt.Sprintf(" (on_inconclusive: %s)", r.OnInconcl)
 	}
+	if r.Mode == "shadow" && r.Verdict != Passed {
+		s += " [shadow mode: not enforced]"
+	}
 	return s
 }
 
@@ -273,7 +364,18 @@ func printReport(w io.Writer, r *Result) {
 		}
 		fmt.Fprintf(w, "; margin %s\n", pct(b.Margin))
 	}
-	fmt.Fprintf(w, "  elapsed:     %.1fs of max %s\n", r.ElapsedS, time.Duration(r.MaxDurationS*float64(time.Second)))
+	if len(r.Steps) > 0 {
+		fmt.Fprintf(w, "  steps:\n")
+		for _, s := range r.Steps {
+			fmt.Fprintf(w, "    %-14s %-12s %.1fs  %s\n", s.name(), strings.ToUpper(string(s.State)), s.ElapsedS, s.Summary())
+		}
+		if r.RolledBack {
+			fmt.Fprintf(w, "  rolled back: weight set to 0 by set_weight\n")
+		}
+		fmt.Fprintf(w, "  elapsed:     %.1fs (max %s per step)\n", r.ElapsedS, time.Duration(r.MaxDurationS*float64(time.Second)))
+	} else {
+		fmt.Fprintf(w, "  elapsed:     %.1fs of max %s\n", r.ElapsedS, time.Duration(r.MaxDurationS*float64(time.Second)))
+	}
 	if r.SourceErrors > 0 {
 		fmt.Fprintf(w, "  source read failures: %d\n", r.SourceErrors)
 	}
@@ -285,7 +387,7 @@ func (o *Options) startFigures() events.Canary {
 		Source: o.Source, Threshold: c.ErrorThreshold, HealthyErrorRate: c.healthy(),
 		Alpha: c.Alpha, Beta: c.Beta, MaxDurationS: o.MaxDuration.Seconds(),
 		Percentile: "p" + percentileName(c.Quantile), Percentage: float64(o.Percentage),
-		LatencyThresholdMS: msf(c.Latency),
+		LatencyThresholdMS: msf(c.Latency), StepsPlanned: len(o.Steps), Mode: o.Mode,
 	}
 	if o.Source == "probe" {
 		f.Rate = float64(o.Rate)
@@ -298,10 +400,20 @@ func (o *Options) startFigures() events.Canary {
 // verdictEvent records the verdict; latency figures are keyed by the
 // percentile ("p95_ms", "baseline_p95_ms").
 func (o *Options) verdictEvent(r *Result) {
+	f, extra := o.figures(&r.Evidence)
+	f.Verdict, f.ElapsedS, f.Reason = string(r.Verdict), r.ElapsedS, r.Reason
+	f.Step, f.Weight, f.StepsPlanned = r.Step, float64(r.Weight), len(o.Steps)
+	f.Mode, f.RolledBack, f.Held = o.Mode, r.RolledBack, r.Held
+	name := map[State]string{Passed: events.CanaryPassed, Failed: events.CanaryFailed, Inconclusive: events.CanaryInconclusive}[r.Verdict]
+	o.event(name, f, extra, headline(r))
+}
+
+// figures are an analysis's figures for the event log.
+func (o *Options) figures(r *Evidence) (events.Canary, map[string]float64) {
 	f := events.Canary{
-		Verdict: string(r.Verdict), ErrorRate: round6(r.ErrorRate),
+		Verdict: string(r.State), ErrorRate: round6(r.ErrorRate),
 		ErrorRateCILow: round6(r.ErrorRateLo), ErrorRateCIHigh: round6(r.ErrorRateHi),
-		Threshold: r.Threshold, Samples: int(r.Samples), Errors: int(r.Errors), ElapsedS: r.ElapsedS,
+		Threshold: r.Threshold, Samples: int(r.Samples), Errors: int(r.Errors),
 		Reason: r.Reason, Source: o.Source, DecidedBy: r.Check, LatencyThresholdMS: r.LatencyThreshold,
 	}
 	if r.LatencyThreshold > 0 {
@@ -317,8 +429,7 @@ func (o *Options) verdictEvent(r *Result) {
 			extra["baseline_"+r.Percentile+"_ms"] = *b.LatencyMS
 		}
 	}
-	name := map[State]string{Passed: events.CanaryPassed, Failed: events.CanaryFailed, Inconclusive: events.CanaryInconclusive}[r.Verdict]
-	o.event(name, f, extra, headline(r))
+	return f, extra
 }
 
 // event appends to the event log; a log that cannot be written is reported
@@ -342,6 +453,9 @@ func writeReports(r config.Reports, res *Result) error {
 	if r.JUnit == "" {
 		return nil
 	}
+	if len(res.Steps) > 0 {
+		return report.WriteJUnit(r.JUnit, stepSuite(res))
+	}
 	el := time.Duration(res.ElapsedS * float64(time.Second))
 	out := res.Summary()
 	mk := func(name, check string) report.Case {
@@ -350,11 +464,12 @@ func writeReports(r config.Reports, res *Result) error {
 		case res.Verdict == Failed && (res.Check == check || check == "error rate" && res.Check == "source"):
 			c.Failure = headline(res)
 		case res.Verdict == Inconclusive && check == "error rate":
-			if res.Pass {
-				c.Skipped = headline(res)
-			} else {
-				c.Failure = headline(res)
-			}
+			c.Failure = headline(res)
+		}
+		// A verdict that does not fail the job (shadow mode, on_inconclusive
+		// pass or hold) is not a failed test either.
+		if c.Failure != "" && res.Pass {
+			c.Skipped, c.Failure = c.Failure, ""
 		}
 		return c
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/deploymarker"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/metricsource"
@@ -50,7 +51,7 @@ type Settings struct {
 	Interval          config.Duration `env:"INTERVAL, default=30s" flag:"interval" usage:"metric sources: time between two queries (each reads the interval just ended)"`
 	Alpha             config.Percent  `env:"ALPHA, default=1%" flag:"alpha" usage:"the false-rollback rate: chance of failing a canary at the healthy error rate"`
 	Beta              config.Percent  `env:"BETA, default=5%" flag:"beta" usage:"the missed-regression rate: chance of passing a canary at the error threshold"`
-	OnInconclusive    string          `env:"ON_INCONCLUSIVE, default=fail" flag:"on-inconclusive" form:"\"fail\" or \"pass\"" usage:"the exit status when the analysis cannot decide (no traffic, no data, not decisive by max_duration)"`
+	OnInconclusive    string          `env:"ON_INCONCLUSIVE, default=fail" flag:"on-inconclusive" form:"\"fail\", \"pass\" or \"hold\"" usage:"what an undecided analysis does (no traffic, no data, not decisive by max_duration): fail (roll back), pass, or hold (exit 0 at the current weight, leaving the decision to an approval job)"`
 	SourceErrorLimit  config.Count    `env:"SOURCE_ERROR_LIMIT, default=3" flag:"source-error-limit" usage:"metric sources: consecutive failed reads after which the verdict is fail"`
 	BaselineMargin    Margin          `env:"BASELINE_MARGIN, default=50%" flag:"baseline-margin" usage:"with a baseline: fail when the canary's error rate or latency is worse than the baseline's by more than this"`
 
@@ -68,6 +69,14 @@ type Settings struct {
 	DDAppKeyEnv config.EnvName `env:"DD_APP_KEY_ENV, default=DD_APP_KEY" flag:"dd-app-key-env" usage:"datadog: name of the env var holding the application key"`
 	DDSiteEnv   config.EnvName `env:"DD_SITE_ENV, default=DD_SITE" secret:"no" flag:"dd-site-env" usage:"datadog: name of the env var holding the site (datadoghq.com when empty)"`
 	DDSite      string         `env:"DD_SITE" flag:"dd-site" form:"a Datadog site such as datadoghq.eu, or an http(s) URL of an API endpoint" usage:"datadog: the site, overriding the env var dd_site_env names"`
+
+	// Progressive delivery: steps, shadow mode, hold, deploy markers.
+	Steps            Steps           `env:"STEPS" flag:"steps" group:"Steps" usage:"traffic weights to step through, e.g. 10,50,100: set_weight sets each, then the step is judged; the first failing step sets the weight back to 0 (default: one analysis at the current share)"`
+	SetWeight        string          `env:"SET_WEIGHT" flag:"set-weight" group:"Steps" form:"a shell command, e.g. ./shift.sh $PMGUARD_WEIGHT" usage:"steps: the command that sends PMGUARD_WEIGHT percent of traffic to the canary; run with sh -c before each step, and with 0 to roll back"`
+	SetWeightTimeout config.Duration `env:"SET_WEIGHT_TIMEOUT, default=5m" flag:"set-weight-timeout" group:"Steps" usage:"steps: time allowed for one run of set_weight"`
+	Pause            config.Duration `env:"PAUSE" flag:"pause" group:"Steps" usage:"steps: wait this long after a step passes before setting the next weight (default: none)"`
+	Mode             string          `env:"MODE, default=enforce" flag:"mode" form:"\"enforce\" or \"shadow\"" usage:"enforce: a fail verdict fails the step and rolls back; shadow: judge, report and record the verdict, but never fail or roll back"`
+	deploymarker.Settings
 }
 
 // Rate is requests per second: "10", "10/s", "600/m".
@@ -161,9 +170,16 @@ type Options struct {
 	// ProgressEvery is the time between progress lines; 0 is 5s.
 	ProgressEvery time.Duration
 
-	metricsName string // "prometheus at https://..." for messages
-	d           *verb.Deps
-	events      *events.Log
+	// SetWeightFunc, when set, replaces running set_weight (tests).
+	SetWeightFunc func(ctx context.Context, step, weight int) error
+	// RunCLI runs the circleci CLI for deploy markers; nil runs it as a
+	// process.
+	RunCLI deploymarker.Runner
+
+	sourceErrors int    // failed reads of the source, over every step
+	metricsName  string // "prometheus at https://..." for messages
+	d            *verb.Deps
+	events       *events.Log
 }
 
 var percentiles = map[string]float64{"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
@@ -245,10 +261,10 @@ func (o *Options) validateCriteria(set *config.Set) error {
 		return set.Invalid(&s.MaxDuration, s.MaxDuration.String(), "must be more than 0", "")
 	case s.Percentage > 100:
 		return set.Invalid(&s.Percentage, fmt.Sprint(s.Percentage), "more than 100", "a whole number from 0 to 100")
-	case s.OnInconclusive != "fail" && s.OnInconclusive != "pass":
+	case s.OnInconclusive != "fail" && s.OnInconclusive != "pass" && s.OnInconclusive != "hold":
 		return set.Invalid(&s.OnInconclusive, s.OnInconclusive, "unknown choice", "")
 	}
-	return nil
+	return o.validateSteps(set)
 }
 
 func (o *Options) validateProbe(set *config.Set) error {

@@ -12,6 +12,7 @@ const (
 
 	CanaryStarted      = "canary_started"
 	CanaryStep         = "canary_step"
+	CanaryWeightSet    = "canary_weight_set"
 	CanaryPassed       = "canary_passed"
 	CanaryFailed       = "canary_failed"
 	CanaryInconclusive = "canary_inconclusive"
@@ -157,4 +158,10 @@ type Canary struct {
 	DecidedBy          string  `json:"decided_by,omitempty"`
 	BaselineErrorRate  float64 `json:"baseline_error_rate,omitempty"`
 	BaselineSamples    int     `json:"baseline_samples,omitempty"`
+	// Progressive delivery: Step and Weight above are the step an event is
+	// about (step 0, weight 0: the rollback).
+	StepsPlanned int    `json:"steps_planned,omitempty"`
+	Mode         string `json:"mode,omitempty"` // enforce or shadow
+	RolledBack   bool   `json:"rolled_back,omitempty"`
+	Held         bool   `json:"held,omitempty"` // inconclusive, left to an approval
 }

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/deploymarker"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/report"
@@ -57,6 +58,9 @@ func Run(ctx context.Context, o *Options) error {
 	fmt.Fprintf(out, "pmguard health: %d endpoint(s), up to %d attempt(s) each, %s apart, %s per request%s\n",
 		len(o.Targets), o.maxAttempts(), o.Interval, o.Timeout, deadlineNote(o.Deadline.Duration))
 	o.event(events.HealthStarted, "", "", events.HealthRun{Endpoints: len(o.Targets)})
+	marker := deploymarker.ForVerb(o.Settings.Settings, o.d, out, o.RunCLI)
+	marker.Plan(ctx)
+	marker.Running(ctx)
 
 	results := make([]EndpointResult, len(o.Targets))
 	var wg sync.WaitGroup
@@ -100,8 +104,15 @@ func Run(ctx context.Context, o *Options) error {
 		return o.d.Redactor.Error(err)
 	}
 	if !res.Pass {
-		return verdict.Failf("%d of %d endpoint(s) failed: %s", res.Failed, len(results), summarize(results))
+		msg := fmt.Sprintf("%d of %d endpoint(s) failed: %s", res.Failed, len(results), summarize(results))
+		reason := "health check FAILED: " + msg
+		if u := o.d.Job.BuildURL; u != "" {
+			reason += "; rollback and figures: " + u
+		}
+		marker.Failed(ctx, o.d.Redactor.Redact(reason))
+		return verdict.Failf("%s", msg)
 	}
+	marker.Succeeded(ctx)
 	fmt.Fprintf(out, "PASS: %d endpoint(s) healthy in %s\n", len(results), time.Duration(res.ElapsedMS*1e6).Round(time.Millisecond))
 	return nil
 }

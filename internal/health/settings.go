@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/deploymarker"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/probe"
@@ -37,6 +38,7 @@ type Settings struct {
 	ClientKey        config.File      `env:"CLIENT_KEY" flag:"client-key" usage:"PEM key of the client certificate"`
 	Insecure         bool             `env:"INSECURE" flag:"insecure" usage:"skip TLS certificate verification (not for production)"`
 	Concurrency      config.Count     `env:"CONCURRENCY, default=100" flag:"concurrency" form:"a whole number, 1 or more" usage:"requests in flight at most, across all endpoints"`
+	deploymarker.Settings
 }
 
 // Endpoints is the endpoint list as given: one "URL [STATUS]" per line, or
@@ -111,6 +113,10 @@ type Options struct {
 	Header  http.Header // sent with every attempt, ${VAR} expanded
 	TLS     *tls.Config // nil: system roots
 
+	// RunCLI runs the circleci CLI for deploy markers; nil runs it as a
+	// process.
+	RunCLI deploymarker.Runner
+
 	bodyRE     *regexp.Regexp
 	jsonChecks []JSONCheck
 	prober     *probe.Prober
@@ -144,6 +150,9 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 func (o *Options) validate(set *config.Set) error {
 	s := &o.Settings
 	if err := o.parseEndpoints(set); err != nil {
+		return err
+	}
+	if err := s.Settings.Validate(set); err != nil {
 		return err
 	}
 	if s.Timeout.Duration <= 0 {

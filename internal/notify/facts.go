@@ -61,6 +61,22 @@ type CanaryFacts struct {
 	Latencies      []LatencyFact
 	Samples        int
 	Message        string
+	// Mode is "shadow" when the verdict was not enforced.
+	Mode string
+	// Steps are a progressive rollout's steps, in order (canary_step).
+	Steps      []CanaryStepFact
+	RolledBack bool
+	Held       bool
+}
+
+// CanaryStepFact is one step of a progressive rollout.
+type CanaryStepFact struct {
+	Step, Weight int
+	Verdict      string // pass, fail or inconclusive
+	ErrorRate    float64
+	Threshold    float64
+	Samples      int
+	Latencies    []LatencyFact
 }
 
 // LatencyFact is one latency quantile and its threshold.
@@ -92,14 +108,20 @@ func factsFrom(f *Facts, evs []events.Event, key string) {
 	sort.SliceStable(mine, func(i, j int) bool { return mine[i].Time.Before(mine[j].Time) })
 
 	var healthStart time.Time
+	var steps []CanaryStepFact // of the canary run under way
 	for _, e := range mine {
 		switch e.Event {
 		case events.HealthStarted:
 			healthStart = e.Time
 		case events.HealthPassed, events.HealthFailed:
 			f.Health = healthFacts(e, mine, healthStart)
+		case events.CanaryStarted:
+			steps = nil
+		case events.CanaryStep:
+			steps = append(steps, canaryStepFact(e))
 		case events.CanaryPassed, events.CanaryFailed, events.CanaryInconclusive:
 			f.Canary = canaryFacts(e)
+			f.Canary.Steps = steps
 		case events.RollbackInitiated, events.RollbackCompleted, events.RollbackFailed, events.RollbackSkipped:
 			f.Rollback = rollbackFacts(e, f.Rollback)
 		case events.Notified:
@@ -176,7 +198,8 @@ var quantileKey = regexp.MustCompile(`^p(\d{1,2}(?:\.\d+)?)_ms$`)
 func canaryFacts(e events.Event) *CanaryFacts {
 	var fig events.Canary
 	e.Decode(&fig)
-	c := &CanaryFacts{Verdict: strings.TrimPrefix(e.Event, "canary_"), Samples: fig.Samples, Message: orDefault(e.Message, fig.Reason)}
+	c := &CanaryFacts{Verdict: strings.TrimPrefix(e.Event, "canary_"), Samples: fig.Samples, Message: orDefault(e.Message, fig.Reason),
+		Mode: fig.Mode, RolledBack: fig.RolledBack, Held: fig.Held}
 	if v, ok := e.Figures.Number("error_rate"); ok {
 		c.ErrorRate = &v
 	}
@@ -205,6 +228,30 @@ func canaryFacts(e events.Event) *CanaryFacts {
 		c.Latencies = append(c.Latencies, l)
 	}
 	return c
+}
+
+func canaryStepFact(e events.Event) CanaryStepFact {
+	var fig events.Canary
+	e.Decode(&fig)
+	c := canaryFacts(e)
+	return CanaryStepFact{Step: fig.Step, Weight: int(fig.Weight), Verdict: fig.Verdict, ErrorRate: fig.ErrorRate,
+		Threshold: fig.Threshold, Samples: fig.Samples, Latencies: c.Latencies}
+}
+
+// line is one step as people read it: "step 2 (50%): fail, error rate 4.1%
+// > 2%, p95 180 ms (1,204 samples)".
+func (s CanaryStepFact) line() string {
+	out := fmt.Sprintf("step %d (%d%%): %s, error rate %s", s.Step, s.Weight, s.Verdict, pct(s.ErrorRate))
+	if s.Threshold > 0 {
+		out += " " + compare(s.ErrorRate, s.Threshold) + " " + pct(s.Threshold)
+	}
+	for _, l := range s.Latencies {
+		out += ", " + l.Quantile + " " + millis(l.MS)
+		if l.ThresholdMS != nil {
+			out += " " + compare(l.MS, *l.ThresholdMS) + " " + millis(*l.ThresholdMS)
+		}
+	}
+	return out + samplesNote(s.Samples)
 }
 
 func quantileOf(k string) float64 {
@@ -284,6 +331,23 @@ func (c *CanaryFacts) lines(failing bool) []string {
 		out = append(out, "canary inconclusive"+samplesNote(c.Samples))
 	} else if len(out) > 0 && c.Samples > 0 {
 		out[len(out)-1] += samplesNote(c.Samples)
+	}
+	if len(c.Steps) > 0 {
+		// A rollout is read step by step; the verdict's own figures are the
+		// deciding step's, already among them.
+		out = out[:0]
+		for _, s := range c.Steps {
+			out = append(out, s.line())
+		}
+		if c.RolledBack {
+			out = append(out, "weight set back to 0%")
+		}
+	}
+	switch {
+	case c.Mode == "shadow":
+		out = append(out, "shadow mode: the verdict was not enforced, nothing was rolled back")
+	case c.Held:
+		out = append(out, "held: the decision is left to the approval job")
 	}
 	return out
 }

@@ -320,17 +320,22 @@ func renderCanaryFailed(f *Facts) Message {
 			verdict = "*Canary verdict:* " + c.Verdict
 		}
 	}
+	title, outcome, status := "Canary failed", "failed", ":red_circle: *Status:* canary failed"
+	if c := f.Canary; c != nil && c.Mode == "shadow" {
+		// Shadow mode posts every verdict and enforces none.
+		title, outcome, status = "Canary "+c.Verdict+" (shadow mode)", c.Verdict+" in shadow mode", ":large_blue_circle: *Status:* shadow analysis, not enforced"
+	}
 	return Message{
-		Text: f.fallback("Canary failed", lines),
+		Text: f.fallback(title, lines),
 		Blocks: compose(
-			headerBlock(":bird: Canary failed: "+f.project()),
+			headerBlock(":bird: "+title+": "+f.project()),
 			f.mentionsBlock(),
-			f.summary("The canary", "failed"),
+			f.summary("The canary", outcome),
 			f.contextFields(),
 			sectionBlock(verdict+"\n"+bullets(orLines(lines, "pmguard recorded no canary figures. See the job."))),
 			sectionBlock("*What happens next*\n"+bullets(f.nextLines())),
 			f.incidentBlock(),
-			contextBlock(f.statusLine(":red_circle: *Status:* canary failed")),
+			contextBlock(f.statusLine(status)),
 			f.buttons(),
 		),
 	}

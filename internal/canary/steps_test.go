@@ -1,0 +1,222 @@
+package canary
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/exitcode"
+)
+
+func TestStepsBadInput(t *testing.T) {
+	url := "http://127.0.0.1:1/"
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"steps without set_weight", []string{"--steps", "10,50,100"}, "PMGUARD_CANARY_SET_WEIGHT"},
+		{"set_weight without steps", []string{"--set-weight", "./shift.sh $PMGUARD_WEIGHT"}, "PMGUARD_CANARY_STEPS"},
+		{"falling weights", []string{"--steps", "50,10", "--set-weight", "true"}, "does not rise"},
+		{"weight 0", []string{"--steps", "0,50", "--set-weight", "true"}, "from 1 to 100"},
+		{"weight over 100", []string{"--steps", "10,150", "--set-weight", "true"}, "from 1 to 100"},
+		{"not a number", []string{"--steps", "10,half", "--set-weight", "true"}, "steps"},
+		{"pause without steps", []string{"--pause", "1m"}, "pause"},
+		{"percentage with steps", []string{"--steps", "10,100", "--set-weight", "true", "--percentage", "10"}, "percentage"},
+		{"unknown mode", []string{"--mode", "dry"}, "PMGUARD_CANARY_MODE"},
+		{"unknown deploy_markers", []string{"--deploy-markers", "maybe"}, "PMGUARD_CANARY_DEPLOY_MARKERS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, nil, append([]string{"--url", url}, tc.args...)...)
+			if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("exit %d: %v; want 2 naming %s", exitcode.Of(err), err, tc.want)
+			}
+		})
+	}
+	o, err := load(t, nil, "--url", url, "--steps", "10%, 50%,100", "--set-weight", "true")
+	if err != nil || len(o.Steps) != 3 || o.Steps[1] != 50 || o.Mode != "enforce" {
+		t.Fatalf("steps %v mode %q: %v", o.Steps, o.Mode, err)
+	}
+}
+
+// recorder stands in for set_weight and the circleci CLI.
+type recorder struct {
+	mu      sync.Mutex
+	weights []int
+	failAt  int // set_weight fails for this weight
+	cli     []string
+}
+
+func (r *recorder) setWeight(_ context.Context, _, w int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.weights = append(r.weights, w)
+	if w == r.failAt && w != 0 {
+		return errors.New("exit status 1")
+	}
+	return nil
+}
+
+func (r *recorder) runCLI(_ context.Context, name string, args ...string) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cli = append(r.cli, filepath.Base(name)+" "+strings.Join(args, " "))
+	return nil, nil
+}
+
+// cliPath is a PATH holding an executable named circleci (the writer only
+// looks it up; the recorder runs it).
+func cliPath(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "circleci"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestStepsHold: an undecided step with on_inconclusive hold stops the
+// rollout at its weight, passes, and leaves the marker RUNNING for the
+// approval's decision.
+func TestStepsHold(t *testing.T) {
+	srv := httptest.NewServer(&service{})
+	t.Cleanup(srv.Close)
+	env := map[string]string{"PATH": cliPath(t), "CIRCLE_SHA1": "abc1234", "CIRCLE_JOB": "deploy"}
+	o, err := load(t, env, "--url", srv.URL, "--steps", "10,50,100", "--set-weight", "unused", "--rate", "100",
+		"--min-samples", "100000", "--max-duration", "300ms", "--on-inconclusive", "hold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	o.SetWeightFunc, o.RunCLI = rec.setWeight, rec.runCLI
+	dir := t.TempDir()
+	if err := o.testRun(nil, nil, config.Reports{JSON: dir + "/r.json"}); err != nil {
+		t.Fatalf("hold must pass the step: %v", err)
+	}
+	res := readResult(t, dir+"/r.json")
+	if !res.Held || !res.Pass || res.Verdict != Inconclusive || len(res.Steps) != 1 || res.RolledBack {
+		t.Errorf("report: held %v pass %v verdict %s steps %d rolled back %v", res.Held, res.Pass, res.Verdict, len(res.Steps), res.RolledBack)
+	}
+	if len(rec.weights) != 1 || rec.weights[0] != 10 {
+		t.Errorf("weights set %v, want [10] (held at 10%%, no rollback)", rec.weights)
+	}
+	want := "circleci run release plan deploy --target-version=abc1234\ncircleci run release update deploy --status=RUNNING"
+	if got := strings.Join(rec.cli, "\n"); got != want {
+		t.Errorf("CLI calls:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestSetWeightFailure: a set_weight that fails stops the rollout, sets the
+// weight back to 0, and is "could not run" (exit 3), with the marker
+// FAILED.
+func TestSetWeightFailure(t *testing.T) {
+	srv := httptest.NewServer(&service{})
+	t.Cleanup(srv.Close)
+	env := map[string]string{"PATH": cliPath(t), "CIRCLE_SHA1": "abc1234"}
+	o, err := load(t, env, "--url", srv.URL, "--steps", "10,50", "--set-weight", "unused", "--rate", "400", "--min-samples", "100", "--max-duration", "20s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{failAt: 50}
+	o.SetWeightFunc, o.RunCLI = rec.setWeight, rec.runCLI
+	dir := t.TempDir()
+	err = o.testRun(nil, nil, config.Reports{JSON: dir + "/r.json"})
+	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "step 2 (50%)") {
+		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
+	}
+	if got := rec.weights; len(got) != 3 || got[0] != 10 || got[1] != 50 || got[2] != 0 {
+		t.Errorf("weights set %v, want [10 50 0]", got)
+	}
+	last := rec.cli[len(rec.cli)-1]
+	if !strings.Contains(last, "--status=FAILED") || !strings.Contains(last, "set_weight failed") || !strings.Contains(last, "rolled back") {
+		t.Errorf("last CLI call: %s", last)
+	}
+}
+
+// TestShadowSingleShare: in shadow mode a failing canary is reported as
+// failed (report, events, JUnit skipped) and the step passes.
+func TestShadowSingleShare(t *testing.T) {
+	srv := httptest.NewServer(&service{errEvery: 3})
+	t.Cleanup(srv.Close)
+	env := map[string]string{"PATH": cliPath(t), "CIRCLE_SHA1": "abc1234"}
+	o, err := load(t, env, "--url", srv.URL, "--rate", "400", "--max-duration", "20s", "--mode", "shadow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	o.RunCLI = rec.runCLI
+	dir := t.TempDir()
+	log, _ := o.d.Events(dir + "/events.jsonl")
+	o.events = log
+	var out strings.Builder
+	if err := o.testRun(&syncWriter{w: &out}, nil, config.Reports{JSON: dir + "/r.json", JUnit: dir + "/r.xml"}); err != nil {
+		t.Fatalf("shadow mode must never fail the step: %v", err)
+	}
+	res := readResult(t, dir+"/r.json")
+	if res.Verdict != Failed || !res.Pass || res.Mode != "shadow" {
+		t.Errorf("report: verdict %s pass %v mode %q", res.Verdict, res.Pass, res.Mode)
+	}
+	junit, _ := os.ReadFile(dir + "/r.xml")
+	if strings.Contains(string(junit), "<failure") || !strings.Contains(string(junit), "shadow mode: not enforced") {
+		t.Errorf("junit:\n%s", junit)
+	}
+	evs, _ := os.ReadFile(dir + "/events.jsonl")
+	if !strings.Contains(string(evs), `"event":"canary_failed"`) || !strings.Contains(string(evs), `"mode":"shadow"`) {
+		t.Errorf("events:\n%s", evs)
+	}
+	if len(rec.cli) != 0 {
+		t.Errorf("shadow mode wrote deploy markers: %q", rec.cli)
+	}
+	if !strings.Contains(out.String(), "shadow mode") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// sleepRecorder is the wall clock whose sleeps return at once, recorded.
+type sleepRecorder struct {
+	RealClock
+	mu     sync.Mutex
+	sleeps []string
+}
+
+func (c *sleepRecorder) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.sleeps = append(c.sleeps, d.String())
+	c.mu.Unlock()
+	return ctx.Err()
+}
+
+// TestStepsPause: the pause comes between steps, after a pass, never
+// before the first step or after the last.
+func TestStepsPause(t *testing.T) {
+	srv := httptest.NewServer(&service{})
+	t.Cleanup(srv.Close)
+	o, err := load(t, nil, "--url", srv.URL, "--steps", "10,50,100", "--set-weight", "unused", "--pause", "3m",
+		"--rate", "400", "--min-samples", "100", "--max-duration", "20s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	o.SetWeightFunc = rec.setWeight
+	clk := &sleepRecorder{}
+	dir := t.TempDir()
+	if err := o.testRun(nil, clk, config.Reports{JSON: dir + "/r.json"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(clk.sleeps, " "); got != "3m0s 3m0s" {
+		t.Errorf("sleeps %q, want two 3m pauses", got)
+	}
+	if res := readResult(t, dir+"/r.json"); res.Verdict != Passed || len(res.Steps) != 3 || !strings.HasPrefix(res.Reason, "all 3 steps passed") {
+		t.Errorf("verdict %s, %d steps, %q", res.Verdict, len(res.Steps), res.Reason)
+	}
+	if len(rec.weights) != 3 {
+		t.Errorf("weights %v", rec.weights)
+	}
+}

@@ -1,0 +1,246 @@
+// Package deploymarker records a guarded deploy in CircleCI's Deploys view
+// through the `circleci` CLI that CircleCI puts in every job:
+// `circleci run release plan NAME --target-version=… [--environment-name=…]
+// [--component-name=…] [--namespace=…]`, then `circleci run release update
+// NAME --status=RUNNING|SUCCESS|FAILED [--failure-reason=…]`.
+//
+// Markers are a courtesy to the Deploys view: a missing CLI or a failing
+// command is a note on the output, never a change to the verdict.
+package deploymarker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb"
+)
+
+// Settings are the marker settings every guard that writes markers embeds
+// (PMGUARD_<VERB>_DEPLOY_*).
+type Settings struct {
+	DeployMarkers     string `env:"DEPLOY_MARKERS, default=auto" flag:"deploy-markers" form:"\"auto\" or \"off\"" group:"Deploy markers" usage:"auto: record the deploy in CircleCI's Deploys view with the circleci CLI when it is in PATH (plan, RUNNING, SUCCESS or FAILED with the verdict); off: never"`
+	DeployName        string `env:"DEPLOY_NAME" flag:"deploy-name" group:"Deploy markers" usage:"the release plan's name, as a type: release job's plan_name repeats it (default: $CIRCLE_JOB)"`
+	DeployComponent   string `env:"DEPLOY_COMPONENT" flag:"deploy-component" group:"Deploy markers" usage:"the component deployed (default: $CIRCLE_PROJECT_REPONAME)"`
+	DeployEnvironment string `env:"DEPLOY_ENVIRONMENT" flag:"deploy-environment" group:"Deploy markers" usage:"the environment deployed to, as named in CircleCI (default: omitted, which CircleCI accepts when the organization has one)"`
+	DeployVersion     string `env:"DEPLOY_VERSION" flag:"deploy-version" group:"Deploy markers" usage:"the version deployed (default: $CIRCLE_TAG, else $CIRCLE_SHA1)"`
+	DeployNamespace   string `env:"DEPLOY_NAMESPACE" flag:"deploy-namespace" group:"Deploy markers" usage:"the namespace deployed to (default: omitted)"`
+	ReleaseValidation bool   `env:"RELEASE_VALIDATION" flag:"release-validation" group:"Deploy markers" usage:"a type: release job with CircleCI's release validation owns this plan's success: write RUNNING and FAILED, never SUCCESS"`
+}
+
+// Validate normalises s and names a bad value.
+func (s *Settings) Validate(set *config.Set) error {
+	s.DeployMarkers = strings.ToLower(strings.TrimSpace(s.DeployMarkers))
+	if s.DeployMarkers != "auto" && s.DeployMarkers != "off" {
+		return set.Invalid(&s.DeployMarkers, s.DeployMarkers, "unknown choice", "")
+	}
+	for _, v := range []*string{&s.DeployName, &s.DeployComponent, &s.DeployEnvironment, &s.DeployVersion, &s.DeployNamespace} {
+		*v = strings.TrimSpace(*v)
+		if strings.ContainsAny(*v, "\n\r") {
+			return set.Invalid(v, *v, "must be one line", "")
+		}
+	}
+	return nil
+}
+
+// Runner runs a command and returns its combined output.
+type Runner func(ctx context.Context, name string, args ...string) ([]byte, error)
+
+// Options build a Writer.
+type Options struct {
+	Settings Settings
+	Job      jobenv.Job
+	// Path is the PATH the CLI is looked up in (the job's).
+	Path string
+	Out  io.Writer
+	// Redact removes secrets from a failure reason before it reaches argv.
+	Redact func(string) string
+	// Run runs the CLI; nil runs it as a process.
+	Run Runner
+}
+
+// Writer writes one deploy's markers. Its zero value and a nil *Writer
+// write nothing.
+type Writer struct {
+	o       Options
+	bin     string
+	name    string
+	planned bool
+	closed  bool
+}
+
+// New returns the writer of one deploy, or nil when markers are off or the
+// circleci CLI is not in PATH (markers are then silently skipped: most jobs
+// outside CircleCI have no CLI, and that is not worth a line).
+func New(o Options) *Writer {
+	if o.Settings.DeployMarkers == "off" {
+		return nil
+	}
+	bin := lookPath("circleci", o.Path)
+	if bin == "" {
+		return nil
+	}
+	if o.Run == nil {
+		o.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+			return exec.CommandContext(ctx, name, args...).CombinedOutput()
+		}
+	}
+	if o.Redact == nil {
+		o.Redact = func(s string) string { return s }
+	}
+	name := o.Settings.DeployName
+	if name == "" {
+		name = o.Job.JobName
+	}
+	if name == "" {
+		name = "default" // the CLI's own default plan name
+	}
+	return &Writer{o: o, bin: bin, name: name}
+}
+
+// ForVerb is New for a verb: the job, its PATH and the run's redactor from d.
+func ForVerb(s Settings, d *verb.Deps, out io.Writer, run Runner) *Writer {
+	path := config.Get(d.Env, "PATH")
+	if path == "" {
+		path = os.Getenv("PATH")
+	}
+	return New(Options{Settings: s, Job: d.Job, Path: path, Out: out, Redact: d.Redactor.Redact, Run: run})
+}
+
+// Name is the plan's name, or "" for a nil writer.
+func (w *Writer) Name() string {
+	if w == nil {
+		return ""
+	}
+	return w.name
+}
+
+// Plan creates the release plan (PENDING in the Deploys view).
+func (w *Writer) Plan(ctx context.Context) {
+	if w == nil || w.planned {
+		return
+	}
+	s := w.o.Settings
+	version := firstOf(s.DeployVersion, w.o.Job.Tag, w.o.Job.SHA)
+	if version == "" {
+		w.note("no version to record (set deploy_version, or run in a CircleCI job with CIRCLE_SHA1); no deploy marker recorded")
+		w.closed = true
+		return
+	}
+	args := []string{"run", "release", "plan", w.name, "--target-version=" + version}
+	if e := s.DeployEnvironment; e != "" {
+		args = append(args, "--environment-name="+e)
+	}
+	if c := firstOf(s.DeployComponent, w.o.Job.ProjectRepo); c != "" {
+		args = append(args, "--component-name="+c)
+	}
+	if n := s.DeployNamespace; n != "" {
+		args = append(args, "--namespace="+n)
+	}
+	if w.run(ctx, args) {
+		w.planned = true
+		fmt.Fprintf(w.o.Out, "deploy marker: planned %s (version %s)\n", w.name, version)
+	}
+}
+
+// Running marks the planned release RUNNING.
+func (w *Writer) Running(ctx context.Context) {
+	if w == nil || !w.planned || w.closed {
+		return
+	}
+	w.update(ctx, "RUNNING", "")
+}
+
+// Succeeded marks the release SUCCESS, unless a release job's validation
+// owns its success.
+func (w *Writer) Succeeded(ctx context.Context) {
+	if w == nil || !w.planned || w.closed {
+		return
+	}
+	w.closed = true
+	if w.o.Settings.ReleaseValidation {
+		fmt.Fprintf(w.o.Out, "deploy marker: %s passed; its success is left to the type: release job's validation\n", w.name)
+		return
+	}
+	w.update(ctx, "SUCCESS", "")
+}
+
+// Failed marks the release FAILED with reason (the verdict, and what was
+// rolled back).
+func (w *Writer) Failed(ctx context.Context, reason string) {
+	if w == nil || !w.planned || w.closed {
+		return
+	}
+	w.closed = true
+	w.update(ctx, "FAILED", reason)
+}
+
+func (w *Writer) update(ctx context.Context, status, reason string) {
+	args := []string{"run", "release", "update", w.name, "--status=" + status}
+	if reason != "" {
+		args = append(args, "--failure-reason="+oneLine(w.o.Redact(reason), 1000))
+	}
+	if w.run(ctx, args) {
+		fmt.Fprintf(w.o.Out, "deploy marker: %s %s\n", w.name, status)
+	}
+}
+
+func (w *Writer) run(ctx context.Context, args []string) bool {
+	// A marker is never worth holding up the verdict: the CLI only talks to
+	// the local task agent.
+	// The final marker is written after the guard's own deadline, so it
+	// gets time of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	out, err := w.o.Run(ctx, w.bin, args...)
+	if err != nil {
+		w.note(fmt.Sprintf("circleci %s failed: %v %s", strings.Join(args[:3], " "), err, oneLine(w.o.Redact(string(out)), 300)))
+		return false
+	}
+	return true
+}
+
+func (w *Writer) note(msg string) {
+	fmt.Fprintf(w.o.Out, "deploy marker: note: %s\n", strings.TrimSpace(msg))
+}
+
+// lookPath finds an executable file in path (a PATH value), as the job's
+// shell would.
+func lookPath(file, path string) string {
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+func firstOf(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// oneLine flattens s to one line of at most n bytes (a failure reason is
+// shown in a list).
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n-3] + "..."
+	}
+	return s
+}

@@ -1,0 +1,79 @@
+package deploymarker_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pmguard/pmguard/internal/deploymarker"
+	"github.com/pmguard/pmguard/internal/deploymarker/markertest"
+	"github.com/pmguard/pmguard/internal/jobenv"
+)
+
+func TestWriter(t *testing.T) {
+	ctx := context.Background()
+	job := jobenv.Job{JobName: "deploy", SHA: "4f2c9a1", Tag: "v1.4.0", ProjectRepo: "api"}
+
+	// No CLI in PATH: no writer, and every call is a no-op.
+	var out strings.Builder
+	w := deploymarker.New(deploymarker.Options{Job: job, Path: t.TempDir(), Out: &out})
+	w.Plan(ctx)
+	w.Running(ctx)
+	w.Failed(ctx, "x")
+	if w != nil || out.Len() != 0 {
+		t.Fatalf("writer %v, output %q", w, out.String())
+	}
+
+	// The stand-in: the tag is the version, a multi-line reason is one
+	// line, a secret is redacted before it reaches argv.
+	cli := markertest.Install(t)
+	w = deploymarker.New(deploymarker.Options{
+		Settings: deploymarker.Settings{DeployName: "api-release", DeployNamespace: "web"}, Job: job, Path: cli.Dir, Out: &out,
+		Redact: func(s string) string { return strings.ReplaceAll(s, "hunter2", "[REDACTED]") },
+	})
+	w.Plan(ctx)
+	w.Running(ctx)
+	w.Failed(ctx, "canary FAILED:\n  error rate 20%\n  token hunter2")
+	w.Succeeded(ctx) // closed: nothing more
+	calls := cli.Calls(t)
+	want := []string{
+		"run release plan api-release --target-version=v1.4.0 --component-name=api --namespace=web",
+		"run release update api-release --status=RUNNING",
+		"run release update api-release --status=FAILED --failure-reason=canary FAILED: error rate 20% token [REDACTED]",
+	}
+	if len(calls) != len(want) {
+		t.Fatalf("calls %q\n%s", calls, out.String())
+	}
+	for i, c := range calls {
+		if got := strings.Join(c, " "); got != want[i] {
+			t.Errorf("call %d: %s\nwant %s", i, got, want[i])
+		}
+	}
+
+	// A CLI that fails is a note, never an error; updates after a failed
+	// plan are skipped.
+	out.Reset()
+	w = deploymarker.New(deploymarker.Options{Job: job, Path: cli.Dir, Out: &out,
+		Run: func(context.Context, string, ...string) ([]byte, error) {
+			return []byte("no task agent"), errors.New("exit status 1")
+		}})
+	w.Plan(ctx)
+	w.Running(ctx)
+	w.Succeeded(ctx)
+	if got := out.String(); strings.Count(got, "deploy marker: note") != 1 || !strings.Contains(got, "no task agent") {
+		t.Errorf("output %q", got)
+	}
+
+	// No version to record: a note, no plan.
+	out.Reset()
+	w = deploymarker.New(deploymarker.Options{Job: jobenv.Job{}, Path: cli.Dir, Out: &out, Run: func(context.Context, string, ...string) ([]byte, error) {
+		t.Error("the CLI ran without a version")
+		return nil, nil
+	}})
+	w.Plan(ctx)
+	w.Failed(ctx, "x")
+	if !strings.Contains(out.String(), "no version to record") {
+		t.Errorf("output %q", out.String())
+	}
+}

@@ -1,0 +1,89 @@
+// Package markertest installs a stand-in for CircleCI's `circleci` CLI that
+// records every call and accepts only the deploy-marker commands and flags
+// CircleCI documents.
+package markertest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// script records each call's argv (fields separated by \x1f) and accepts
+// only `circleci run release plan NAME --target-version=…
+// [--environment-name=…] [--component-name=…] [--namespace=…]` and
+// `circleci run release update NAME
+// --status=RUNNING|SUCCESS|FAILED|CANCELED [--failure-reason=…]` of a
+// planned NAME, with a failure reason only on FAILED.
+const script = `#!/bin/sh
+log=%q
+printf '%%s\037' "$@" >> "$log"; printf '\n' >> "$log"
+[ "$1 $2" = "run release" ] || { echo "circleci: unknown command $*" >&2; exit 2; }
+sub=$3; name=$4
+case "$name" in ""|--*) echo "circleci: the plan name is missing" >&2; exit 2;; esac
+shift 4
+status=""; reason=""; version=""
+for a in "$@"; do
+  case "$sub:$a" in
+    plan:--target-version=?*) version=1;;
+    plan:--environment-name=?*|plan:--component-name=?*|plan:--namespace=?*) ;;
+    update:--status=RUNNING|update:--status=SUCCESS|update:--status=FAILED|update:--status=CANCELED) status=${a#--status=};;
+    update:--failure-reason=?*) reason=1;;
+    *) echo "circleci: unknown flag $a for release $sub" >&2; exit 2;;
+  esac
+done
+case "$sub" in
+  plan) [ -n "$version" ] || { echo "circleci: --target-version is required" >&2; exit 2; }
+        echo "$name" >> "$log.plans";;
+  update) [ -n "$status" ] || { echo "circleci: --status is required" >&2; exit 2; }
+          [ -z "$reason" ] || [ "$status" = FAILED ] || { echo "circleci: --failure-reason is for FAILED" >&2; exit 2; }
+          grep -qx "$name" "$log.plans" 2>/dev/null || { echo "circleci: Planned release not found" >&2; exit 1; };;
+  *) echo "circleci: unknown subcommand $sub" >&2; exit 2;;
+esac
+`
+
+// CLI is an installed stand-in.
+type CLI struct {
+	Dir string // put it first in PATH
+	log string
+}
+
+// Install writes the stand-in into a temporary directory.
+func Install(t testing.TB) *CLI {
+	t.Helper()
+	dir := t.TempDir()
+	c := &CLI{Dir: dir, log: filepath.Join(dir, "calls.log")}
+	if err := os.WriteFile(filepath.Join(dir, "circleci"), []byte(fmt.Sprintf(script, c.log)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Calls returns every call's argv, in order.
+func (c *CLI) Calls(t testing.TB) [][]string {
+	t.Helper()
+	b, err := os.ReadFile(c.log)
+	if err != nil {
+		return nil
+	}
+	var calls [][]string
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		if line != "" {
+			calls = append(calls, strings.Split(strings.TrimSuffix(line, "\x1f"), "\x1f"))
+		}
+	}
+	return calls
+}
+
+// Statuses returns the --status of each update, in order.
+func (c *CLI) Statuses(t testing.TB) []string {
+	var out []string
+	for _, call := range c.Calls(t) {
+		if len(call) > 4 && call[2] == "update" {
+			out = append(out, strings.TrimPrefix(call[4], "--status="))
+		}
+	}
+	return out
+}

@@ -1,0 +1,89 @@
+package health_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/pmguard/pmguard/internal/deploymarker/markertest"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/health"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
+)
+
+// TestDeployMarkers: with the circleci CLI in PATH (a stand-in that
+// validates CircleCI's documented flags), a check records plan, RUNNING and
+// its outcome; the failure reason names the failing endpoint and the job,
+// and never a secret.
+func TestDeployMarkers(t *testing.T) {
+	const secret = "tok-9f8e7d6c5b4a"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/down" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name     string
+		path     string
+		args     []string
+		statuses string
+		exit     int
+	}{
+		{"pass", "/up", nil, "RUNNING SUCCESS", exitcode.Pass},
+		{"fail", "/down", nil, "RUNNING FAILED", exitcode.Fail},
+		{"release validation owns success", "/up", []string{"--release-validation"}, "RUNNING", exitcode.Pass},
+		{"off", "/down", []string{"--deploy-markers", "off"}, "", exitcode.Fail},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cli := markertest.Install(t)
+			env := map[string]string{
+				"PATH": cli.Dir, "CIRCLE_JOB": "deploy", "CIRCLE_SHA1": "4f2c9a1", "CIRCLE_PROJECT_REPONAME": "api",
+				"CIRCLE_BUILD_URL": "https://circleci.com/gh/acme/api/9", "API_TOKEN": secret,
+			}
+			args := append([]string{"--endpoint", srv.URL + tc.path + "?key=" + secret, "--retries", "0", "--header", "Authorization: Bearer ${API_TOKEN}",
+				"--deploy-environment", "production"}, tc.args...)
+			var out strings.Builder
+			d := verbtest.Deps(env, &out, nil)
+			o, err := health.New(context.Background(), d, args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = health.Run(context.Background(), o)
+			if exitcode.Of(err) != tc.exit {
+				t.Fatalf("exit %d: %v\n%s", exitcode.Of(err), err, out.String())
+			}
+			if got := strings.Join(cli.Statuses(t), " "); got != tc.statuses {
+				t.Errorf("marker updates %q, want %q\n%s", got, tc.statuses, out.String())
+			}
+			calls := cli.Calls(t)
+			for _, c := range calls {
+				if strings.Contains(strings.Join(c, " "), secret) {
+					t.Errorf("the secret reached the CLI's argv: %q", c)
+				}
+			}
+			if tc.statuses == "" {
+				if len(calls) != 0 {
+					t.Errorf("deploy_markers off ran %q", calls)
+				}
+				return
+			}
+			if got := strings.Join(calls[0], " "); got != "run release plan deploy --target-version=4f2c9a1 --environment-name=production --component-name=api" {
+				t.Errorf("plan: %s", got)
+			}
+			if tc.exit == exitcode.Fail {
+				last := strings.Join(calls[len(calls)-1], " ")
+				if !strings.Contains(last, "--failure-reason=health check FAILED: 1 of 1 endpoint(s) failed") || !strings.Contains(last, "/down") ||
+					!strings.Contains(last, "https://circleci.com/gh/acme/api/9") {
+					t.Errorf("failure reason: %s", last)
+				}
+			}
+			if strings.Contains(out.String(), "deploy marker: note") {
+				t.Errorf("the CLI refused a call:\n%s", out.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,51 @@
+package notify
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/jobenv"
+)
+
+// A progressive rollout's notice lists every step with its figures, and a
+// shadow run says its verdict was not enforced.
+func TestCanaryNoticeShowsSteps(t *testing.T) {
+	at := func(min int, name string, fig events.Canary, extra map[string]any) events.Event {
+		e := events.Event{Verb: "canary", Event: name, Time: t0.Add(time.Duration(min) * time.Minute), PipelineID: jobEnvVars()["CIRCLE_PIPELINE_ID"]}
+		e.SetFigures(fig)
+		for k, v := range extra {
+			e.Figures[k] = v
+		}
+		return e
+	}
+	lat := map[string]any{"p95_ms": 180.0}
+	run := func(mode string, last string) []events.Event {
+		return []events.Event{
+			at(-9, events.CanaryStarted, events.Canary{StepsPlanned: 3, Mode: mode}, nil),
+			// A step of an earlier run must not be listed.
+			at(-8, events.CanaryStep, events.Canary{Step: 9, Weight: 5, Verdict: "pass", Samples: 10}, nil),
+			at(-8, events.CanaryStarted, events.Canary{StepsPlanned: 3, Mode: mode}, nil),
+			at(-7, events.CanaryStep, events.Canary{Step: 1, Weight: 10, Verdict: "pass", ErrorRate: 0.004, Threshold: 0.02, Samples: 980, LatencyThresholdMS: 300, LatencyQuantile: "p95"}, lat),
+			at(-5, events.CanaryStep, events.Canary{Step: 2, Weight: 50, Verdict: "fail", ErrorRate: 0.2, Threshold: 0.02, Samples: 40}, nil),
+			at(-4, last, events.Canary{Step: 2, Weight: 50, Verdict: "fail", ErrorRate: 0.2, Threshold: 0.02, Samples: 40, Mode: mode, RolledBack: mode == "enforce"}, nil),
+		}
+	}
+	job := jobenv.FromEnv(config.MapEnv(jobEnvVars()))
+
+	f := &Facts{Job: job, Now: t0}
+	factsFrom(f, run("enforce", events.CanaryFailed), job.PipelineID)
+	m, _ := Render(CanaryFailed, f)
+	text := blockText(m.Blocks)
+	mustContain(t, "steps", text, "step 1 (10%): pass, error rate 0.4% ≤ 2%, p95 180 ms ≤ 300 ms (980 samples)",
+		"step 2 (50%): fail, error rate 20% &gt; 2% (40 samples)", "weight set back to 0%", "Canary failed")
+	if len(f.Canary.Steps) != 2 {
+		t.Errorf("steps %+v", f.Canary.Steps)
+	}
+
+	f = &Facts{Job: job, Now: t0}
+	factsFrom(f, run("shadow", events.CanaryFailed), job.PipelineID)
+	m, _ = Render(CanaryFailed, f)
+	mustContain(t, "shadow", blockText(m.Blocks), "Canary failed (shadow mode)", "the verdict was not enforced", "shadow analysis, not enforced")
+}
