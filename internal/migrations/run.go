@@ -417,18 +417,22 @@ func badRevision(which string, err error) error {
 
 // parseFile parses a migration's up section and its overrides.
 func parseFile(path, up string) ([]statement, []error) {
-	ps, err := pgparse.Parse(up)
+	ps, unknown, err := parseKnown(path, up)
 	if err != nil {
-		return nil, []error{parseError(path, up, err)}
+		return nil, []error{err}
 	}
 	li := newLineIndex(up)
-	stmts := make([]statement, len(ps))
-	for i, s := range ps {
-		stmts[i] = statement{
+	stmts := make([]statement, 0, len(ps)+len(unknown))
+	for _, s := range ps {
+		stmts = append(stmts, statement{
 			stmt: s,
 			line: li.line(s.Start + firstTokenOffset(up[s.Start:s.End])),
 			text: collapse(s.Text(up)),
-		}
+		})
+	}
+	if len(unknown) > 0 {
+		stmts = append(stmts, unknown...)
+		sort.SliceStable(stmts, func(i, j int) bool { return stmts[i].stmt.Start < stmts[j].stmt.Start })
 	}
 	_, errs := attachOverrides(path, up, stmts)
 	return stmts, errs

@@ -478,7 +478,7 @@ TRUNCATE users;
 	if !strings.Contains(res.out, "ALLOWED  drop-column") || !strings.Contains(res.out, "allowed by pmguard:allow: the column is written by a trigger only") {
 		t.Errorf("output:\n%s", res.out)
 	}
-	if res.report.Allowed != 1 || res.report.Warnings != 1 || res.report.Blocking != 0 {
+	if res.report.Allowed != 1 || res.report.Warnings != 2 || res.report.Blocking != 0 || res.finding(RuleStatementTimeout) == nil {
 		t.Errorf("counts %+v", res.report)
 	}
 }
