@@ -134,6 +134,9 @@ func writeFinding(w io.Writer, fd Finding, baseCommit string) {
 		if fd.Column != "" {
 			name += "." + fd.Column
 		}
+		for _, h := range fd.Ignored {
+			fmt.Fprintf(w, "  deployed code at %s declares %s ignored, not a use (%s):\n    %s:%d: %s\n", short(baseCommit), name, h.Declaration, h.File, h.Line, h.Text)
+		}
 		if len(fd.Hits) == 0 {
 			fmt.Fprintf(w, "  deployed code at %s: no use of %s found\n", short(baseCommit), name)
 		} else {

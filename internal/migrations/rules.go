@@ -352,6 +352,9 @@ type Finding struct {
 	Hits     []Hit `json:"hits,omitempty"`
 	MoreHits int   `json:"more_hits,omitempty"`
 	Searched bool  `json:"searched,omitempty"`
+	// Ignored are mentions inside ORM declarations that tell the deployed
+	// code to leave the column alone (Rails ignored_columns, ...): not uses.
+	Ignored []Hit `json:"ignored_by_orm,omitempty"`
 	// Allowed is the reason of the pmguard:allow override that accepted it.
 	Allowed string `json:"allowed,omitempty"`
 	// SuppressedBy names the directive that accepted it.

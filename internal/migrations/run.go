@@ -325,7 +325,14 @@ func Run(ctx context.Context, o *Options) error {
 				continue
 			}
 			fd.Searched = true
-			hits := res.hits[target{fd.Table, fd.Column}]
+			var hits []Hit
+			for _, h := range res.hits[target{fd.Table, fd.Column}] {
+				if h.Kind == "orm-ignored" {
+					fd.Ignored = append(fd.Ignored, h)
+				} else {
+					hits = append(hits, h)
+				}
+			}
 			if len(hits) > 0 {
 				fd.Severity = Blocking
 				if len(hits) > maxHitsShown {

@@ -576,3 +576,25 @@ func TestNewerSyntaxIsAFindingAndSuppressible(t *testing.T) {
 		t.Errorf("err %v", res.err)
 	}
 }
+
+// strong_migrations' recipe: the deployed model ignores the column, so the
+// drop does not block, and the report says which declaration it read.
+func TestIgnoredColumnsDeclarationIsNotAUse(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable)
+	r.write("app/models/user.rb", "class User < ApplicationRecord\n  self.ignored_columns += [\"legacy_name\"]\nend\n")
+	r.commit("deployed: the model ignores legacy_name")
+	r.write("db/migrations/000002_drop.up.sql", "SET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN legacy_name;\n")
+	r.commit("contract")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if res.err != nil {
+		t.Fatalf("%v\n%s", res.err, res.out)
+	}
+	d := res.finding(RuleDropColumn)
+	if d == nil || d.Blocks || len(d.Hits) != 0 || len(d.Ignored) != 1 || d.Ignored[0].Declaration != "Rails ignored_columns" {
+		t.Fatalf("drop-column %+v", d)
+	}
+	if !strings.Contains(res.out, "declares users.legacy_name ignored, not a use (Rails ignored_columns)") {
+		t.Errorf("output:\n%s", res.out)
+	}
+}
