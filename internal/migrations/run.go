@@ -498,7 +498,7 @@ func unusedOverrides(files []*parsedFile) []string {
 		for _, s := range f.stmts {
 			for _, o := range s.allows {
 				if !o.used {
-					out = append(out, fmt.Sprintf("%s:%d: pmguard:allow %s matches no finding on its statement", f.Path, o.Line, strings.Join(o.Rules, ",")))
+					out = append(out, fmt.Sprintf("%s:%d: pmguard:%s %s matches no finding on its statement", f.Path, o.Line, o.Verb, strings.Join(o.Rules, ",")))
 				}
 			}
 		}
