@@ -196,9 +196,8 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				}
 			}
 		}
-		for _, r := range c.InhRelations {
-			var rv pgparse.RangeVar
-			if r.Into(&rv) && a.existing(rv.Relname) {
+		for _, rv := range pgparse.RangeVars(c.InhRelations) {
+			if a.existing(rv.Relname) {
 				st.locksTable(rv.Relname, true)
 			}
 		}
@@ -334,9 +333,8 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if !n.Into(&t) {
 			break
 		}
-		for _, rel := range t.Relations {
-			var rv pgparse.RangeVar
-			if rel.Into(&rv) && a.existing(rv.Relname) {
+		for _, rv := range pgparse.RangeVars(t.Relations) {
+			if a.existing(rv.Relname) {
 				fd := newFinding(RuleTruncate)
 				fd.Detail = "table " + rv.Relname
 				fd.Lock += " on " + rv.Relname
@@ -378,9 +376,8 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 	case "LockStmt":
 		var l pgparse.LockStmt
 		if n.Into(&l) {
-			for _, rel := range l.Relations {
-				var rv pgparse.RangeVar
-				if rel.Into(&rv) && a.existing(rv.Relname) {
+			for _, rv := range pgparse.RangeVars(l.Relations) {
+				if a.existing(rv.Relname) {
 					// modes: 5 SHARE and up block the running release's writes
 					st.locksTable(rv.Relname, l.Mode >= 5)
 				}

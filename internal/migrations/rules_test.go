@@ -192,3 +192,38 @@ func TestVolatility(t *testing.T) {
 		}
 	}
 }
+
+func TestStatementsNewerThanTheParser(t *testing.T) {
+	src := "SET lock_timeout = '5s';\n/* a; comment */ ALTER TABLE orders ADD CONSTRAINT c CHECK (amount > 0) NOT ENFORCED;\nREPACK users;\nALTER TABLE users DROP COLUMN legacy;\n"
+	fs := analyze(t, "db/migrations/0002.sql", src, 17)
+	var unknown []Finding
+	for _, f := range fs {
+		if f.Rule == RuleSyntaxUnknown {
+			unknown = append(unknown, f)
+		}
+	}
+	if len(unknown) != 2 || unknown[0].Line != 2 || !strings.Contains(unknown[0].Detail, "NOT ENFORCED constraints (PostgreSQL 18)") ||
+		unknown[1].Line != 3 || unknown[1].Statement != "REPACK users" || !strings.Contains(unknown[1].Detail, "REPACK") {
+		t.Fatalf("findings %+v", unknown)
+	}
+	if ruleSet(fs)[0] != RuleDropColumn {
+		t.Errorf("the known statements were not checked: %v", ruleSet(fs))
+	}
+	// a mistake in a statement PostgreSQL 17 knows stays a syntax error
+	if _, errs := parseFile("x.sql", "ALTER TABLE users DROP COLUMN;\n"); len(errs) != 1 || !strings.Contains(errs[0].Error(), "x.sql:1: PostgreSQL cannot parse it") {
+		t.Errorf("errors %v", errs)
+	}
+}
+
+func TestVersionGatesNameTheVersion(t *testing.T) {
+	fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nREINDEX TABLE CONCURRENTLY users;\n", 11)
+	var gate *Finding
+	for i := range fs {
+		if fs[i].Rule == RuleSyntaxTooNew {
+			gate = &fs[i]
+		}
+	}
+	if gate == nil || gate.Severity != Blocking || gate.Detail != "REINDEX ... CONCURRENTLY needs PostgreSQL 12; postgres_version is 11" {
+		t.Fatalf("findings %+v", fs)
+	}
+}

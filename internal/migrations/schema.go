@@ -108,7 +108,7 @@ func noRewrite(old *colState, typ string, mods []string) bool {
 	}
 	same := old.typ == typ
 	switch {
-	case same && len(mods) == 0 && (typ == "varchar" || typ == "bpchar" && len(old.typmods) == 0 || typ == "numeric"):
+	case same && len(mods) == 0 && (typ == "varchar" || typ == "numeric"):
 		return true // the limit removed
 	case same && strings.Join(old.typmods, ",") == strings.Join(mods, ","):
 		return true // nothing changes

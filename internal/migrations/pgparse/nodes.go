@@ -443,3 +443,15 @@ type IndexOptions struct {
 	IndexIncludingParams []Node `json:"indexIncludingParams"`
 	NullsNotDistinct     bool   `json:"nulls_not_distinct"`
 }
+
+// RangeVars decodes a list of RangeVar nodes (TRUNCATE's and LOCK's tables).
+func RangeVars(nodes []Node) []RangeVar {
+	var out []RangeVar
+	for _, n := range nodes {
+		var rv RangeVar
+		if n.Type == "RangeVar" && n.Into(&rv) {
+			out = append(out, rv)
+		}
+	}
+	return out
+}
