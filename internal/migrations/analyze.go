@@ -838,6 +838,9 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		fd.Table, fd.Column = table, col
 		fd.Detail = "column " + col + " becomes " + typeText(typ, mods)
 		switch {
+		case state != nil && state.typ == "timestamp" && typ == "timestamptz" && a.pgMajor >= 12:
+			fd.Severity = Warning
+			fd.Detail = "column " + col + " is timestamp and becomes timestamptz: PostgreSQL 12+ skips the rewrite only when the migration's session has TimeZone UTC (SET TimeZone = 'UTC' first); otherwise the table is rewritten"
 		case state != nil:
 			fd.Detail = "column " + col + " is " + typeText(state.typ, state.typmods) + " and becomes " + typeText(typ, mods) + ": PostgreSQL rewrites the table and its indexes"
 			if added {
