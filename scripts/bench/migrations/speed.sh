@@ -56,6 +56,26 @@ if [ -n "$squawk" ]; then
   # shellcheck disable=SC2046
   measure "squawk (lint only)" "$squawk" $(cat "$work/files.txt")
 fi
+# One small change per process, as a pull request with one migration runs
+# it: PER runs each, median and 90th percentile of wall time.
+per="${PER:-20}"
+(cd "$root" && go run ./scripts/bench/migrations/gen -dir "$work/small" -migrations 1 -lines 2000 >/dev/null)
+cd "$work/small"
+one="$(git diff --name-only v1.0.0 HEAD -- 'db/migrations/*.up.sql' | head -n 1)"
+percentiles() {
+  local name="$1"
+  shift
+  for i in $(seq "$per"); do
+    /usr/bin/time -f "%e" -o "$work/t.$i" "$@" >/dev/null 2>&1 || true
+    tail -n 1 "$work/t.$i"
+  done | sort -n | awk -v n="$per" -v name="$name" '{v[NR]=$1} END {printf "  %-34s one migration, %d runs: median %.3f s, p90 %.3f s\n", name, n, v[int((n+1)/2)], v[int(n*0.9+0.5)]}'
+}
+echo "per process:"
+percentiles "pmguard release (cgo, static)" "$work/pmguard-release" migrations --base v1.0.0
+percentiles "pmguard cgo build" "$work/pmguard-cgo" migrations --base v1.0.0
+percentiles "pmguard CGO_ENABLED=0 (wasm)" "$work/pmguard-wasm" migrations --base v1.0.0
+[ -n "$squawk" ] && percentiles "squawk (lint only)" "$squawk" "$one"
+
 cd "$root"
 for r in r1 r2 r3; do
   grep -o '"verdict": "[a-z]*"\|"blocking": [0-9]*\|"warnings": [0-9]*' "$work/$r.json" | tr '\n' ' '
