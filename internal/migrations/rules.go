@@ -249,7 +249,7 @@ func ruleList() []Rule {
 			Reason: "rewrites the whole table under an ACCESS EXCLUSIVE lock: reads and writes wait",
 			Safe:   "use pg_repack or a copy-and-swap done in steps; never in a deploy migration"},
 		{ID: RuleLockTimeout, Severity: Warning,
-			Reason: "an ACCESS EXCLUSIVE lock request waits behind long queries and every query of the running release queues behind it",
+			Reason: "a lock request on an object the running release uses waits behind every long transaction on it, and the release's queries that need a conflicting lock queue behind the request",
 			Safe:   "SET lock_timeout = '5s' (and retry the migration) before statements that lock existing tables"},
 		{ID: RuleDropNotNull, Severity: Warning,
 			Reason: "the running release may read NULLs it does not expect",
