@@ -1,6 +1,7 @@
 package migrations
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/pmguard/pmguard/internal/migrations/pgparse"
@@ -13,6 +14,9 @@ type statement struct {
 	text string // its source, whitespace collapsed
 	// allows are the pmguard:allow overrides written on it.
 	allows []*override
+	// unknown is set for a statement PostgreSQL 17's parser cannot read:
+	// what it is, for the syntax-unknown-to-parser finding.
+	unknown string
 }
 
 // parsedFile is a migration file with its statements.
@@ -24,50 +28,96 @@ type parsedFile struct {
 // analyzer applies the rules to the statements of the changed migrations,
 // in the order they run. It remembers what earlier statements created, so
 // that work on a table created in the same change (which no running release
-// can use yet) is not reported.
+// can use yet) is not reported, and it keeps the schema the migrations
+// build (replayed from the deployed ones first) to judge each statement by
+// what it costs on that schema.
 type analyzer struct {
-	pgMajor       int
-	created       map[string]bool   // tables and views created in this change
-	addedColumns  map[string]bool   // "table.column" added in this change
-	createdIndex  map[string]bool   // indexes created in this change
-	notNullChecks map[string]string // "table.constraint" of CHECK (col IS NOT NULL) NOT VALID -> column
-	validNotNull  map[string]bool   // "table.column" with a validated IS NOT NULL check
-	findings      []Finding
+	pgMajor      int
+	created      map[string]bool // tables and views created in this change
+	addedColumns map[string]bool // "table.column" added in this change
+	createdIndex map[string]bool // indexes created in this change
+	schema       *schemaState
+	// replaying: the deployed migrations are read for the schema only.
+	replaying bool
+	findings  []Finding
 }
 
 func newAnalyzer(pgMajor int) *analyzer {
 	return &analyzer{
-		pgMajor:       pgMajor,
-		created:       map[string]bool{},
-		addedColumns:  map[string]bool{},
-		createdIndex:  map[string]bool{},
-		notNullChecks: map[string]string{},
-		validNotNull:  map[string]bool{},
+		pgMajor:      pgMajor,
+		created:      map[string]bool{},
+		addedColumns: map[string]bool{},
+		createdIndex: map[string]bool{},
+		schema:       newSchema(),
 	}
+}
+
+// replay reads migrations already deployed into the schema, without
+// reporting anything: what they created is existing, not new.
+func (a *analyzer) replay(files []*parsedFile) {
+	a.replaying = true
+	for _, f := range files {
+		a.file(f)
+	}
+	a.replaying = false
+	a.findings = nil
+	a.created, a.addedColumns, a.createdIndex = map[string]bool{}, map[string]bool{}, map[string]bool{}
 }
 
 // fileState is what the rules track within one file (one session).
 type fileState struct {
-	f           *parsedFile
-	toolTx      bool // the tool wraps the file in a transaction
-	explicitTx  bool // inside BEGIN ... COMMIT written in the file
-	lockTimeout bool // SET lock_timeout ran earlier in the file
-	warnedLock  bool
+	f              *parsedFile
+	toolTx         bool // the tool wraps the file in a transaction
+	toolRealTx     bool // ... with BEGIN/COMMIT of its own (not golang-migrate's implicit one)
+	explicitTx     bool // inside BEGIN ... COMMIT written in the file
+	begin          *statement
+	lockTimeout    bool // SET lock_timeout (non-zero) ran earlier in the file
+	stmtTimeout    bool // SET statement_timeout (non-zero) ran earlier
+	warnedLock     bool
+	warnedStmt     bool
+	tx             txState
+	currentStrong  string // the existing table the current statement locks ACCESS EXCLUSIVE
+	currentLockFor string // the existing object the current statement locks at all
+	firstFinding   int    // index of the current statement's first finding
 }
+
+// txState is what the transaction open at a statement holds.
+type txState struct {
+	notValid map[string]bool // "table.constraint" added NOT VALID in it
+	strong   string          // an existing table locked ACCESS EXCLUSIVE in it
+	updates  []*statement    // UPDATEs of existing tables in it, not yet reported
+	reported map[*statement]bool
+}
+
+func (st *fileState) inTx() bool { return st.toolTx || st.explicitTx }
+
+func (st *fileState) endTx() { st.tx = txState{} }
 
 func (a *analyzer) file(f *parsedFile) {
 	st := &fileState{f: f}
 	st.toolTx = f.tx == txWhole || (f.tx == txIfMany && len(f.stmts) > 1)
+	st.toolRealTx = st.toolTx && f.Format != FormatGolangMigrate
 	for i := range f.stmts {
 		a.statement(st, &f.stmts[i])
+	}
+	if st.explicitTx && st.begin != nil {
+		fd := newFinding(RuleUncommittedTx)
+		fd.Detail = "BEGIN at line " + itoa(st.begin.line) + " has no COMMIT before the end of the file"
+		a.add(st, st.begin, fd)
 	}
 }
 
 func (a *analyzer) add(st *fileState, s *statement, fd Finding) {
+	if a.replaying {
+		return
+	}
 	fd.File = st.f.Path
 	fd.Line = s.line
 	fd.Statement = s.text
 	fd.stmt = s
+	if fd.Lock != "" && fd.Table != "" && !strings.Contains(fd.Lock, " on ") {
+		fd.Lock += " on " + fd.Table
+	}
 	a.findings = append(a.findings, fd)
 }
 
@@ -77,41 +127,128 @@ func key(table, column string) string { return table + "." + column }
 // created earlier in this change.
 func (a *analyzer) existing(table string) bool { return !a.created[table] }
 
+// locksTable notes that the statement takes a lock on an existing table
+// (for lock-timeout and statement-timeout); strong: ACCESS EXCLUSIVE or
+// another lock that blocks the running release's writes.
+func (st *fileState) locksTable(table string, strong bool) {
+	if st.currentLockFor == "" {
+		st.currentLockFor = table
+	}
+	if strong && st.currentStrong == "" {
+		st.currentStrong = table
+	}
+}
+
 func (a *analyzer) statement(st *fileState, s *statement) {
 	n := s.stmt.Node
-	inTx := st.toolTx || st.explicitTx
-	locks := "" // an existing table this statement locks ACCESS EXCLUSIVE
+	st.currentLockFor, st.currentStrong = "", ""
+	st.firstFinding = len(a.findings)
+	if s.unknown != "" {
+		fd := newFinding(RuleSyntaxUnknown)
+		fd.Detail = s.unknown
+		a.add(st, s, fd)
+		return
+	}
 	switch n.Type {
 	case "CreateStmt":
-		var c pgparse.CreateStmt
-		if n.Into(&c) {
-			a.created[c.Relation.Relname] = true
+		var c struct {
+			pgparse.CreateStmt
+			InhRelations []pgparse.Node `json:"inhRelations"`
+			Partspec     *struct{}      `json:"partspec"`
+			Partbound    *struct{}      `json:"partbound"`
+		}
+		if !n.Into(&c) {
+			break
+		}
+		name := c.Relation.Relname
+		if !a.replaying {
+			a.created[name] = true
+		}
+		if c.Partspec != nil || c.Partbound != nil {
+			a.gate(st, s, "declarative partitioning (PARTITION BY, PARTITION OF)", 10)
+		}
+		t := a.schema.table(name)
+		t.cols, t.checks = map[string]*colState{}, map[string]*checkState{}
+		for _, e := range c.TableElts {
+			switch e.Type {
+			case "ColumnDef":
+				var def pgparse.ColumnDef
+				if e.Into(&def) {
+					t.cols[def.Colname] = columnFrom(def)
+					a.columnGates(st, s, def)
+					for _, cn := range def.Constraints {
+						var k pgparse.Constraint
+						if cn.Into(&k) {
+							a.recordCheck(name, k)
+						}
+						if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil && a.existing(k.Pktable.Relname) {
+							st.locksTable(k.Pktable.Relname, true)
+						}
+					}
+				}
+			case "Constraint":
+				var k pgparse.Constraint
+				if e.Into(&k) {
+					a.recordCheck(name, k)
+					if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil && a.existing(k.Pktable.Relname) {
+						st.locksTable(k.Pktable.Relname, true)
+					}
+				}
+			}
+		}
+		for _, rv := range pgparse.RangeVars(c.InhRelations) {
+			if a.existing(rv.Relname) {
+				st.locksTable(rv.Relname, true)
+			}
 		}
 	case "ViewStmt":
 		var v struct {
 			View pgparse.RangeVar `json:"view"`
 		}
-		if n.Into(&v) {
+		if n.Into(&v) && !a.replaying {
 			a.created[v.View.Relname] = true
 		}
 	case "AlterTableStmt":
 		var at pgparse.AlterTableStmt
-		if !n.Into(&at) || (at.Objtype != "OBJECT_TABLE" && at.Objtype != "OBJECT_FOREIGN_TABLE") {
+		if !n.Into(&at) {
+			break
+		}
+		if at.Objtype == "OBJECT_INDEX" {
+			for _, c := range at.Cmds {
+				var cmd pgparse.AlterTableCmd
+				if c.Into(&cmd) && cmd.Subtype == "AT_AttachPartition" {
+					a.gate(st, s, "ALTER INDEX ... ATTACH PARTITION", 11)
+				}
+			}
+			break
+		}
+		if at.Objtype != "OBJECT_TABLE" && at.Objtype != "OBJECT_FOREIGN_TABLE" {
 			break
 		}
 		table := at.Relation.Relname
-		if a.existing(table) {
-			locks = table
-		}
 		for _, c := range at.Cmds {
 			var cmd pgparse.AlterTableCmd
 			if c.Into(&cmd) {
+				if a.existing(table) {
+					st.locksTable(table, strongAlter(cmd))
+				}
 				a.alterTable(st, s, table, cmd)
 			}
 		}
 	case "RenameStmt":
 		var r pgparse.RenameStmt
-		if !n.Into(&r) || r.Relation == nil {
+		if !n.Into(&r) {
+			break
+		}
+		if r.RenameType == "OBJECT_SCHEMA" {
+			fd := newFinding(RuleRenameSchema)
+			fd.Table, fd.NewName = r.Subname, r.Newname
+			fd.Detail = "schema " + r.Subname + " becomes " + r.Newname + " (the deployed code is searched for the schema name)"
+			a.add(st, s, fd)
+			st.locksTable("schema "+r.Subname, true)
+			break
+		}
+		if r.Relation == nil {
 			break
 		}
 		table := r.Relation.Relname
@@ -121,6 +258,10 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				fd := newFinding(RuleRenameColumn)
 				fd.Table, fd.Column, fd.NewName = table, r.Subname, r.Newname
 				a.add(st, s, fd)
+			}
+			if t := a.schema.tables[table]; t != nil && t.cols[r.Subname] != nil {
+				t.cols[r.Newname] = t.cols[r.Subname]
+				delete(t.cols, r.Subname)
 			}
 		case "OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE":
 			if a.existing(table) {
@@ -133,100 +274,72 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			} else {
 				a.created[r.Newname] = true
 			}
+			if t := a.schema.tables[table]; t != nil {
+				a.schema.tables[r.Newname] = t
+				delete(a.schema.tables, table)
+			}
 		}
 		if a.existing(table) {
-			locks = table
+			st.locksTable(table, true)
 		}
 	case "DropStmt":
-		var d pgparse.DropStmt
-		if !n.Into(&d) {
-			break
-		}
-		switch d.RemoveType {
-		case "OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE":
-			for _, name := range d.ObjectNames() {
-				if !a.existing(name) {
-					continue
-				}
-				fd := newFinding(RuleDropTable)
-				fd.Table = name
-				if d.RemoveType != "OBJECT_TABLE" {
-					fd.Detail = "a " + objectWord(d.RemoveType) + " is dropped"
-				}
-				a.add(st, s, fd)
-				locks = name
-			}
-		case "OBJECT_INDEX":
-			if d.Concurrent {
-				if inTx {
-					a.add(st, s, a.txFinding(st, "DROP INDEX CONCURRENTLY"))
-				}
-				break
-			}
-			for _, name := range d.ObjectNames() {
-				if !a.createdIndex[name] {
-					fd := newFinding(RuleDropIndexConcurrent)
-					fd.Detail = "index " + name
-					a.add(st, s, fd)
-					break
-				}
-			}
-		case "OBJECT_SCHEMA":
-			fd := newFinding(RuleDropSchema)
-			fd.Detail = "schema " + strings.Join(d.ObjectNames(), ", ")
-			a.add(st, s, fd)
-		}
+		a.drop(st, s, n)
 	case "DropdbStmt":
-		var d pgparse.DropdbStmt
+		var d struct {
+			pgparse.DropdbStmt
+			Options []pgparse.Node `json:"options"`
+		}
 		n.Into(&d)
+		if pgparse.OptionOn(d.Options, "force") {
+			a.gate(st, s, "DROP DATABASE ... WITH (FORCE)", 13)
+		}
 		fd := newFinding(RuleDropSchema)
 		fd.Detail = "database " + d.Dbname
 		a.add(st, s, fd)
 	case "IndexStmt":
-		var ix pgparse.IndexStmt
+		var ix struct {
+			pgparse.IndexStmt
+			pgparse.IndexOptions
+		}
 		if !n.Into(&ix) {
 			break
 		}
+		if len(ix.IndexIncludingParams) > 0 {
+			a.gate(st, s, "CREATE INDEX ... INCLUDE", 11)
+		}
+		if ix.NullsNotDistinct {
+			a.gate(st, s, "NULLS NOT DISTINCT", 15)
+		}
 		a.createdIndex[ix.Idxname] = true
 		if ix.Concurrent {
-			if inTx {
+			if st.inTx() {
 				a.add(st, s, a.txFinding(st, "CREATE INDEX CONCURRENTLY"))
 			}
 			break
 		}
 		if a.existing(ix.Relation.Relname) {
+			st.locksTable(ix.Relation.Relname, true)
 			fd := newFinding(RuleIndexConcurrently)
+			fd.Table = ix.Relation.Relname
 			if ix.Unique {
 				fd.Detail = "a unique index: CREATE UNIQUE INDEX CONCURRENTLY"
 			}
 			a.add(st, s, fd)
 		}
 	case "ReindexStmt":
-		var r pgparse.ReindexStmt
-		if !n.Into(&r) {
-			break
-		}
-		if contains(pgparse.DefNames(r.Params), "concurrently") {
-			if inTx {
-				a.add(st, s, a.txFinding(st, "REINDEX CONCURRENTLY"))
-			}
-			break
-		}
-		if r.Relation == nil || a.existing(r.Relation.Relname) {
-			a.add(st, s, newFinding(RuleReindexConcurrently))
-		}
+		a.reindex(st, s, n)
 	case "TruncateStmt":
 		var t pgparse.TruncateStmt
 		if !n.Into(&t) {
 			break
 		}
-		for _, rel := range t.Relations {
-			var rv pgparse.RangeVar
-			if rel.Into(&rv) && a.existing(rv.Relname) {
+		for _, rv := range pgparse.RangeVars(t.Relations) {
+			if a.existing(rv.Relname) {
 				fd := newFinding(RuleTruncate)
 				fd.Detail = "table " + rv.Relname
+				fd.Lock += " on " + rv.Relname
 				a.add(st, s, fd)
-				locks = rv.Relname
+				st.locksTable(rv.Relname, true)
 				break
 			}
 		}
@@ -237,46 +350,408 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 		typ := pgparse.LastString(e.TypeName)
 		if e.OldVal != "" {
+			a.gate(st, s, "ALTER TYPE ... RENAME VALUE", 10)
 			fd := newFinding(RuleRenameEnumValue)
 			fd.Detail = "type " + typ + ": '" + e.OldVal + "' -> '" + e.NewVal + "'"
 			a.add(st, s, fd)
-		} else if a.pgMajor < 12 && inTx {
+		} else if a.pgMajor < 12 && st.inTx() {
 			fd := newFinding(RuleEnumValueInTx)
 			fd.Detail = "type " + typ + a.txDetail(st)
 			a.add(st, s, fd)
 		}
 	case "VacuumStmt":
-		var v pgparse.VacuumStmt
-		if n.Into(&v) && v.IsVacuumcmd && contains(pgparse.DefNames(v.Options), "full") {
-			fd := newFinding(RuleTableRewrite)
-			fd.Detail = "VACUUM FULL"
-			a.add(st, s, fd)
-		}
+		a.vacuum(st, s, n)
 	case "ClusterStmt":
+		var c pgparse.ClusterStmt
+		n.Into(&c)
 		fd := newFinding(RuleTableRewrite)
 		fd.Detail = "CLUSTER"
+		if c.Relation != nil {
+			fd.Lock += " on " + c.Relation.Relname
+			st.locksTable(c.Relation.Relname, true)
+		} else {
+			st.locksTable("every clustered table", true)
+		}
 		a.add(st, s, fd)
+	case "LockStmt":
+		var l pgparse.LockStmt
+		if n.Into(&l) {
+			for _, rv := range pgparse.RangeVars(l.Relations) {
+				if a.existing(rv.Relname) {
+					// modes: 5 SHARE and up block the running release's writes
+					st.locksTable(rv.Relname, l.Mode >= 5)
+				}
+			}
+		}
+	case "CommentStmt":
+		var c pgparse.CommentStmt
+		if n.Into(&c) && (c.Objtype == "OBJECT_TABLE" || c.Objtype == "OBJECT_COLUMN") {
+			var l pgparse.List
+			if c.Object.Into(&l) {
+				names := pgparse.Strings(l.Items)
+				if c.Objtype == "OBJECT_COLUMN" && len(names) > 1 {
+					names = names[:len(names)-1]
+				}
+				if len(names) > 0 && a.existing(names[len(names)-1]) {
+					st.locksTable(names[len(names)-1], false)
+				}
+			}
+		}
+	case "CreateTrigStmt":
+		var c pgparse.CreateTrigStmt
+		if n.Into(&c) {
+			if c.Replace {
+				a.gate(st, s, "CREATE OR REPLACE TRIGGER", 14)
+			}
+			if a.existing(c.Relation.Relname) {
+				st.locksTable(c.Relation.Relname, true)
+			}
+		}
+	case "AlterDomainStmt":
+		var d pgparse.AlterDomainStmt
+		if n.Into(&d) && d.Subtype == "C" {
+			var c pgparse.Constraint
+			if d.Def.Into(&c) && !c.SkipValidation && (c.Contype == "CONSTR_CHECK" || c.Contype == "CONSTR_NOTNULL") {
+				fd := newFinding(RuleDomainConstraint)
+				fd.Detail = "domain " + pgparse.LastString(d.TypeName)
+				a.add(st, s, fd)
+			}
+			st.locksTable("domain "+pgparse.LastString(d.TypeName), true)
+		} else if d.Subtype == "N" { // SET NOT NULL scans the same way
+			fd := newFinding(RuleDomainConstraint)
+			fd.Detail = "domain " + pgparse.LastString(d.TypeName) + ": SET NOT NULL checks every column of the domain"
+			a.add(st, s, fd)
+		}
+	case "CreateDomainStmt":
+		var d pgparse.CreateDomainStmt
+		if n.Into(&d) {
+			for _, cn := range d.Constraints {
+				var c pgparse.Constraint
+				if cn.Into(&c) && c.Contype == "CONSTR_CHECK" {
+					fd := newFinding(RuleDomainConstraint)
+					fd.Severity = Warning
+					fd.Detail = "domain " + pgparse.LastString(d.Domainname) + " has a CHECK: changing it later scans every column that uses the domain (a check on the table column can be added NOT VALID and validated without blocking)"
+					a.add(st, s, fd)
+					break
+				}
+			}
+		}
+	case "CreateFunctionStmt":
+		var f struct {
+			pgparse.CreateFunctionStmt
+			IsProcedure bool `json:"is_procedure"`
+		}
+		if n.Into(&f) {
+			if f.IsProcedure {
+				a.gate(st, s, "CREATE PROCEDURE", 11)
+			}
+			vol := pgparse.OptionString(f.Options, "volatility")
+			if vol == "" {
+				vol = "volatile" // PostgreSQL's default
+			}
+			a.schema.funcs[strings.ToLower(pgparse.LastString(f.Funcname))] = vol
+		}
+	case "MergeStmt":
+		a.gate(st, s, "MERGE", 15)
+		if n.Contains("returningList") {
+			a.gate(st, s, "MERGE ... RETURNING", 17)
+		}
+	case "UpdateStmt":
+		var u pgparse.UpdateStmt
+		if n.Into(&u) && a.existing(u.Relation.Relname) && st.inTx() {
+			st.tx.updates = append(st.tx.updates, s)
+		}
 	case "TransactionStmt":
 		var t pgparse.TransactionStmt
 		n.Into(&t)
 		switch t.Kind {
 		case "TRANS_STMT_BEGIN", "TRANS_STMT_START":
-			st.explicitTx = true
+			if st.explicitTx || st.toolRealTx {
+				fd := newFinding(RuleTxNesting)
+				if st.explicitTx {
+					fd.Detail = "BEGIN at line " + itoa(st.begin.line) + " is still open"
+				} else {
+					fd.Detail = string(st.f.Format) + " already runs the file in a transaction"
+					if st.f.txFix != "" {
+						fd.Safe = "remove BEGIN/COMMIT from the file, or " + st.f.txFix
+					}
+				}
+				a.add(st, s, fd)
+			}
+			st.explicitTx, st.begin = true, s
+			st.endTx()
 		case "TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_ROLLBACK_PREPARED", "TRANS_STMT_PREPARE":
 			st.explicitTx = false
+			st.endTx()
 		}
 	case "VariableSetStmt":
-		var v pgparse.VariableSetStmt
-		if n.Into(&v) && strings.EqualFold(v.Name, "lock_timeout") && v.Kind == "VAR_SET_VALUE" {
-			st.lockTimeout = true
+		var v pgparse.VariableSetArgs
+		if n.Into(&v) {
+			on := v.Kind == "VAR_SET_VALUE"
+			if on && len(v.Args) == 1 {
+				if val, ok := pgparse.ConstString(v.Args[0]); ok && (val == "0" || strings.TrimLeft(val, "0") == "" || strings.HasPrefix(val, "0") && strings.Trim(val, "0smh ") == "") {
+					on = false
+				}
+			}
+			switch strings.ToLower(v.Name) {
+			case "lock_timeout":
+				st.lockTimeout = on
+			case "statement_timeout":
+				st.stmtTimeout = on
+			}
 		}
 	}
-	if locks != "" && !st.lockTimeout && !st.warnedLock {
+	if n.Contains("JsonTable") {
+		a.gate(st, s, "JSON_TABLE", 17)
+	}
+	a.afterStatement(st, s)
+}
+
+// afterStatement applies the rules that depend on the locks the statement
+// took: the timeouts and a backfill sharing the transaction.
+func (a *analyzer) afterStatement(st *fileState, s *statement) {
+	if !st.inTx() {
+		st.tx = txState{}
+	}
+	if st.inTx() && st.currentStrong != "" && st.tx.strong == "" && !strings.Contains(st.currentStrong, " ") {
+		st.tx.strong = st.currentStrong
+	}
+	for _, u := range st.tx.updates {
+		if st.tx.strong == "" {
+			break
+		}
+		if st.tx.reported[u] {
+			continue
+		}
+		if st.tx.reported == nil {
+			st.tx.reported = map[*statement]bool{}
+		}
+		st.tx.reported[u] = true
+		fd := newFinding(RuleBackfillInTx)
+		fd.Detail = "the same transaction locks table " + st.tx.strong + " ACCESS EXCLUSIVE" + a.txDetail(st)
+		a.add(st, u, fd)
+	}
+	if st.currentLockFor != "" && !st.lockTimeout && !st.warnedLock {
 		st.warnedLock = true
 		fd := newFinding(RuleLockTimeout)
-		fd.Detail = "table " + locks
+		fd.Detail = "first statement in the file that locks " + lockedWhat(st.currentLockFor)
 		a.add(st, s, fd)
 	}
+	if strong := st.currentStrong; (strong != "" || st.tx.strong != "") && !st.stmtTimeout && !st.warnedStmt {
+		if strong == "" {
+			strong = st.tx.strong
+		}
+		for _, f := range a.findings[st.firstFinding:] {
+			if longUnderLock[f.Rule] {
+				st.warnedStmt = true
+				fd := newFinding(RuleStatementTimeout)
+				fd.Detail = "first statement in the file that scans or rewrites " + lockedWhat(strong) + " while holding a lock that blocks it (" + f.Rule + ")"
+				a.add(st, s, fd)
+				break
+			}
+		}
+	}
+}
+
+// longUnderLock are the rules about statements whose time grows with the
+// table while they hold a lock the running release waits on: if one is
+// accepted (an override), statement_timeout is what bounds it.
+var longUnderLock = map[string]bool{
+	RuleSetNotNull: true, RuleChangeColumnType: true, RuleCheckNotValid: true, RuleForeignKeyNotValid: true,
+	RuleAddUniqueConstraint: true, RuleAddPrimaryKey: true, RuleIndexConcurrently: true, RuleTableRewrite: true,
+	RuleVolatileDefault: true, RuleReindexConcurrently: true, RuleValidateSameTx: true, RuleDomainConstraint: true,
+	RuleBackfillInTx: true,
+}
+
+func lockedWhat(obj string) string {
+	if strings.Contains(obj, " ") {
+		return obj
+	}
+	return "table " + obj
+}
+
+// strongAlter reports whether an ALTER TABLE subcommand blocks the running
+// release's writes (almost all take ACCESS EXCLUSIVE; these take less).
+func strongAlter(cmd pgparse.AlterTableCmd) bool {
+	switch cmd.Subtype {
+	case "AT_ValidateConstraint", "AT_SetStatistics", "AT_AttachPartition", "AT_ClusterOn", "AT_DropCluster",
+		"AT_SetRelOptions", "AT_ResetRelOptions", "AT_EnableTrig", "AT_DisableTrig", "AT_ReplicaIdentity":
+		return false
+	case "AT_DetachPartition":
+		var p pgparse.PartitionCmd
+		return !(cmd.Def.Into(&p) && p.Concurrent)
+	}
+	return true
+}
+
+// gate reports syntax the target server's version does not have.
+func (a *analyzer) gate(st *fileState, s *statement, what string, since int) {
+	if a.pgMajor >= since {
+		return
+	}
+	fd := newFinding(RuleSyntaxTooNew)
+	fd.Detail = fmt.Sprintf("%s needs PostgreSQL %d; postgres_version is %d", what, since, a.pgMajor)
+	a.add(st, s, fd)
+}
+
+// columnGates checks a column definition's syntax against the version.
+func (a *analyzer) columnGates(st *fileState, s *statement, def pgparse.ColumnDef) {
+	for _, cn := range def.Constraints {
+		var c pgparse.Constraint
+		if !cn.Into(&c) {
+			continue
+		}
+		switch c.Contype {
+		case "CONSTR_IDENTITY":
+			a.gate(st, s, "GENERATED ... AS IDENTITY", 10)
+		case "CONSTR_GENERATED":
+			a.gate(st, s, "GENERATED ALWAYS AS (...) STORED", 12)
+		}
+	}
+}
+
+func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
+	var d pgparse.DropStmt
+	if !n.Into(&d) {
+		return
+	}
+	switch d.RemoveType {
+	case "OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE":
+		for _, name := range d.ObjectNames() {
+			if !a.existing(name) {
+				delete(a.schema.tables, name)
+				continue
+			}
+			delete(a.schema.tables, name)
+			fd := newFinding(RuleDropTable)
+			fd.Table = name
+			if d.RemoveType != "OBJECT_TABLE" {
+				fd.Detail = "a " + objectWord(d.RemoveType) + " is dropped"
+			}
+			a.add(st, s, fd)
+			st.locksTable(name, true)
+		}
+	case "OBJECT_INDEX":
+		if d.Concurrent {
+			if st.inTx() {
+				a.add(st, s, a.txFinding(st, "DROP INDEX CONCURRENTLY"))
+			}
+			return
+		}
+		for _, name := range d.ObjectNames() {
+			if !a.createdIndex[name] {
+				fd := newFinding(RuleDropIndexConcurrent)
+				fd.Detail = "index " + name
+				a.add(st, s, fd)
+				st.locksTable("the table of index "+name, true)
+				break
+			}
+		}
+	case "OBJECT_SCHEMA":
+		fd := newFinding(RuleDropSchema)
+		fd.Detail = "schema " + strings.Join(d.ObjectNames(), ", ")
+		a.add(st, s, fd)
+		st.locksTable("schema "+strings.Join(d.ObjectNames(), ", "), true)
+	case "OBJECT_TYPE", "OBJECT_DOMAIN", "OBJECT_SEQUENCE", "OBJECT_FUNCTION", "OBJECT_TRIGGER":
+		st.locksTable(strings.ToLower(strings.TrimPrefix(d.RemoveType, "OBJECT_"))+" "+strings.Join(d.ObjectNames(), ", "), false)
+	}
+}
+
+func (a *analyzer) reindex(st *fileState, s *statement, n pgparse.Node) {
+	var r pgparse.ReindexStmt
+	if !n.Into(&r) {
+		return
+	}
+	if pgparse.OptionString(r.Params, "tablespace") != "" {
+		a.gate(st, s, "REINDEX (TABLESPACE ...)", 14)
+	}
+	target := r.Name
+	if r.Relation != nil {
+		target = r.Relation.Relname
+	}
+	if pgparse.OptionOn(r.Params, "concurrently") {
+		a.gate(st, s, "REINDEX ... CONCURRENTLY", 12)
+		if st.inTx() {
+			a.add(st, s, a.txFinding(st, "REINDEX CONCURRENTLY"))
+		}
+		if r.Kind == "REINDEX_OBJECT_SYSTEM" {
+			a.gate(st, s, "REINDEX SYSTEM CONCURRENTLY (no version has it)", 1000)
+		}
+		return
+	}
+	if st.inTx() && (r.Kind == "REINDEX_OBJECT_SYSTEM" || r.Kind == "REINDEX_OBJECT_DATABASE" || r.Kind == "REINDEX_OBJECT_SCHEMA") {
+		fd := a.txFinding(st, "REINDEX "+strings.TrimPrefix(r.Kind, "REINDEX_OBJECT_"))
+		fd.Reason = "REINDEX SCHEMA, DATABASE and SYSTEM cannot run inside a transaction block: the migration fails"
+		a.add(st, s, fd)
+	}
+	if r.Relation != nil && !a.existing(r.Relation.Relname) {
+		return
+	}
+	fd := newFinding(RuleReindexConcurrently)
+	if r.Kind == "REINDEX_OBJECT_SYSTEM" {
+		fd.Severity = Warning
+		fd.Detail = "REINDEX SYSTEM " + r.Name + " rebuilds the system catalogs' indexes, which has no CONCURRENTLY form"
+		fd.Safe = "run it in a maintenance window, not in a deploy migration"
+		fd.Lock = "ACCESS EXCLUSIVE on each system catalog's indexes as it is rebuilt (every query waits)"
+	} else if a.pgMajor < 12 {
+		fd.Severity = Warning
+		fd.Detail = "CONCURRENTLY needs PostgreSQL 12; on " + itoa(a.pgMajor) + " build a new index CONCURRENTLY and drop the old one instead"
+		fd.Safe = "CREATE INDEX CONCURRENTLY a copy, DROP INDEX CONCURRENTLY the old one, rename the copy"
+	}
+	if target != "" {
+		st.locksTable(lockTargetOfReindex(r.Kind, target), true)
+	}
+	a.add(st, s, fd)
+}
+
+func lockTargetOfReindex(kind, name string) string {
+	switch kind {
+	case "REINDEX_OBJECT_TABLE":
+		return name
+	case "REINDEX_OBJECT_INDEX":
+		return "the table of index " + name
+	}
+	return strings.ToLower(strings.TrimPrefix(kind, "REINDEX_OBJECT_")) + " " + name
+}
+
+func (a *analyzer) vacuum(st *fileState, s *statement, n pgparse.Node) {
+	var v pgparse.VacuumStmt
+	if !n.Into(&v) {
+		return
+	}
+	if v.IsVacuumcmd && st.inTx() {
+		fd := a.txFinding(st, "VACUUM")
+		fd.Reason = "VACUUM cannot run inside a transaction block: the migration fails"
+		a.add(st, s, fd)
+	}
+	for opt, since := range map[string]int{"skip_locked": 12, "index_cleanup": 12, "truncate": 12, "parallel": 13,
+		"process_toast": 14, "buffer_usage_limit": 16, "process_main": 16, "skip_database_stats": 16, "only_database_stats": 16} {
+		for _, o := range pgparse.Options(v.Options) {
+			if o.Defname == opt {
+				a.gate(st, s, "VACUUM ("+strings.ToUpper(opt)+")", since)
+			}
+		}
+	}
+	if !v.IsVacuumcmd || !pgparse.OptionOn(v.Options, "full") {
+		return
+	}
+	fd := newFinding(RuleTableRewrite)
+	fd.Detail = "VACUUM FULL"
+	for _, r := range v.Rels {
+		var vr pgparse.VacuumRelation
+		if r.Into(&vr) && vr.Relation != nil {
+			if !a.existing(vr.Relation.Relname) {
+				return
+			}
+			fd.Lock += " on " + vr.Relation.Relname
+			st.locksTable(vr.Relation.Relname, true)
+			break
+		}
+	}
+	if len(v.Rels) == 0 {
+		st.locksTable("every table of the database", true)
+	}
+	a.add(st, s, fd)
 }
 
 // txFinding reports a statement that cannot run in the transaction around it.
@@ -296,62 +771,136 @@ func (a *analyzer) txDetail(st *fileState) string {
 	return " in a file that " + string(st.f.Format) + " runs in one transaction"
 }
 
+// recordCheck keeps CHECK (col IS NOT NULL) constraints in the schema.
+func (a *analyzer) recordCheck(table string, c pgparse.Constraint) {
+	if c.Contype != "CONSTR_CHECK" || c.Conname == "" {
+		return
+	}
+	if col := notNullColumn(c.RawExpr); col != "" {
+		a.schema.table(table).checks[c.Conname] = &checkState{column: col, valid: !c.SkipValidation}
+	}
+}
+
 func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgparse.AlterTableCmd) {
 	existing := a.existing(table)
 	col := cmd.Name
-	fresh := !existing || a.addedColumns[key(table, col)]
+	// added earlier in this change: no running release uses it (for the
+	// rules about the code), but the table's rows are there (for the rules
+	// about locks and scans)
+	added := a.addedColumns[key(table, col)]
+	fresh := !existing || added
+	state := a.schema.col(table, col)
 	switch cmd.Subtype {
 	case "AT_AddColumn":
 		var def pgparse.ColumnDef
 		if !cmd.Def.Into(&def) {
 			return
 		}
-		a.addedColumns[key(table, def.Colname)] = true
+		a.columnGates(st, s, def)
+		if !a.replaying {
+			a.addedColumns[key(table, def.Colname)] = true
+		}
+		a.schema.table(table).cols[def.Colname] = columnFrom(def)
 		if existing {
 			a.addColumn(st, s, table, def)
 		}
 	case "AT_DropColumn":
+		if t := a.schema.tables[table]; t != nil {
+			delete(t.cols, col)
+		}
 		if !fresh {
 			fd := newFinding(RuleDropColumn)
 			fd.Table, fd.Column = table, col
 			a.add(st, s, fd)
 		}
 	case "AT_AlterColumnType":
-		if fresh {
+		var def pgparse.ColumnDef
+		cmd.Def.Into(&def)
+		typ, mods := strings.ToLower(def.TypeName.Name()), typmods(def.TypeName)
+		defer func() {
+			if state != nil {
+				state.typ, state.typmods = typ, mods
+			}
+		}()
+		if !existing {
 			return
+		}
+		if typ == "json" {
+			fd := newFinding(RuleJSONColumn)
+			fd.Table, fd.Column = table, col
+			fd.Detail = "column " + col + " becomes json"
+			a.add(st, s, fd)
+		}
+		if state != nil && noRewrite(state, typ, mods) && def.RawDefault.Type == "" {
+			return // binary coercible: PostgreSQL changes only the catalog
 		}
 		fd := newFinding(RuleChangeColumnType)
 		fd.Table, fd.Column = table, col
-		var def pgparse.ColumnDef
-		if cmd.Def.Into(&def) {
-			typ := def.TypeName.Name()
-			fd.Detail = "column " + col + " becomes " + typ
-			if (typ == "text" || typ == "varchar") && len(def.TypeName.Typmods) == 0 && def.RawDefault.Type == "" {
-				fd.Severity = Warning
-				fd.Detail += ": safe (no rewrite) only if the column is already varchar or text; otherwise the table is rewritten"
+		fd.Detail = "column " + col + " becomes " + typeText(typ, mods)
+		switch {
+		case state != nil && state.typ == "timestamp" && typ == "timestamptz" && a.pgMajor >= 12:
+			fd.Severity = Warning
+			fd.Detail = "column " + col + " is timestamp and becomes timestamptz: PostgreSQL 12+ skips the rewrite only when the migration's session has TimeZone UTC (SET TimeZone = 'UTC' first); otherwise the table is rewritten"
+		case state != nil:
+			fd.Detail = "column " + col + " is " + typeText(state.typ, state.typmods) + " and becomes " + typeText(typ, mods) + ": PostgreSQL rewrites the table and its indexes"
+			if added {
+				fd.Detail += " (the column was added earlier in this change, but the table's rows are all there)"
 			}
+		case (typ == "text" || typ == "varchar") && len(mods) == 0 && def.RawDefault.Type == "":
+			fd.Severity = Warning
+			fd.Detail += ": safe (no rewrite) only if the column is already varchar or text; otherwise the table is rewritten (its type is not known from the migrations)"
 		}
 		a.add(st, s, fd)
 	case "AT_SetNotNull":
-		if fresh {
+		defer func() {
+			if state != nil {
+				state.notNull = true
+			}
+		}()
+		if !existing {
 			return
 		}
-		if a.validNotNull[key(table, col)] && a.pgMajor >= 12 {
+		if state != nil && state.notNull {
+			return // already NOT NULL: nothing to check
+		}
+		if a.schema.validNotNullCheck(table, col) && a.pgMajor >= 12 {
 			return
 		}
 		fd := newFinding(RuleSetNotNull)
 		fd.Table, fd.Column = table, col
+		if added && state != nil && !state.hasDefault {
+			fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
+		} else if a.schema.validNotNullCheck(table, col) {
+			fd.Detail = "a validated CHECK (" + col + " IS NOT NULL) exists, but PostgreSQL uses it to skip the scan only from version 12"
+		}
 		a.add(st, s, fd)
 	case "AT_DropNotNull":
+		if state != nil {
+			state.notNull = false
+		}
 		if !fresh {
 			fd := newFinding(RuleDropNotNull)
 			fd.Table, fd.Column = table, col
 			a.add(st, s, fd)
 		}
 	case "AT_ColumnDefault":
-		if cmd.Def.Type == "" && !fresh {
+		had := state == nil || state.hasDefault
+		if state != nil {
+			state.hasDefault = cmd.Def.Type != ""
+		}
+		if cmd.Def.Type == "" && !fresh && had {
 			fd := newFinding(RuleDropDefault)
 			fd.Table, fd.Column = table, col
+			a.add(st, s, fd)
+		}
+	case "AT_DropExpression":
+		a.gate(st, s, "ALTER COLUMN ... DROP EXPRESSION", 13)
+	case "AT_SetAccessMethod":
+		a.gate(st, s, "ALTER TABLE ... SET ACCESS METHOD", 15)
+		if existing {
+			fd := newFinding(RuleTableRewrite)
+			fd.Detail = "SET ACCESS METHOD"
+			fd.Lock += " on " + table
 			a.add(st, s, fd)
 		}
 	case "AT_AddConstraint":
@@ -359,26 +908,58 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		if !cmd.Def.Into(&c) {
 			return
 		}
-		if c.Contype == "CONSTR_CHECK" && c.SkipValidation {
-			if col := notNullColumn(c.RawExpr); col != "" && c.Conname != "" {
-				a.notNullChecks[key(table, c.Conname)] = col
+		a.recordCheck(table, c)
+		if c.SkipValidation && c.Conname != "" && st.inTx() {
+			if st.tx.notValid == nil {
+				st.tx.notValid = map[string]bool{}
 			}
+			st.tx.notValid[key(table, c.Conname)] = true
 		}
 		if existing {
-			a.constraint(st, s, c, "")
+			a.constraint(st, s, table, c, "")
 		}
 	case "AT_ValidateConstraint":
-		if col, ok := a.notNullChecks[key(table, cmd.Name)]; ok {
-			a.validNotNull[key(table, col)] = true
+		if t := a.schema.tables[table]; t != nil && t.checks[cmd.Name] != nil {
+			t.checks[cmd.Name].valid = true
 		}
+		if st.tx.notValid[key(table, cmd.Name)] && existing {
+			fd := newFinding(RuleValidateSameTx)
+			fd.Detail = "constraint " + cmd.Name + " was added NOT VALID earlier in the same transaction" + a.txDetail(st)
+			fd.Lock = mustRule(RuleValidateSameTx).Lock + " on " + table
+			a.add(st, s, fd)
+		}
+	case "AT_DetachPartition":
+		var p pgparse.PartitionCmd
+		cmd.Def.Into(&p)
+		if p.Concurrent {
+			a.gate(st, s, "DETACH PARTITION ... CONCURRENTLY", 14)
+			if st.inTx() {
+				a.add(st, s, a.txFinding(st, "DETACH PARTITION CONCURRENTLY"))
+			}
+			return
+		}
+		if !existing {
+			return
+		}
+		fd := newFinding(RuleDetachPartition)
+		fd.Detail = "partition " + p.Name.Relname + " of " + table
+		fd.Lock = "ACCESS EXCLUSIVE on " + table + " and " + p.Name.Relname + " (blocks every read and write of the partitioned table)"
+		if a.pgMajor < 14 {
+			fd.Severity = Warning
+			fd.Detail += "; CONCURRENTLY needs PostgreSQL 14, so on " + itoa(a.pgMajor) + " run it when the table is quiet"
+		}
+		a.add(st, s, fd)
 	case "AT_SetLogged", "AT_SetUnLogged", "AT_SetTableSpace":
 		if existing {
 			fd := newFinding(RuleTableRewrite)
 			fd.Detail = map[string]string{"AT_SetLogged": "SET LOGGED", "AT_SetUnLogged": "SET UNLOGGED", "AT_SetTableSpace": "SET TABLESPACE"}[cmd.Subtype]
+			fd.Lock += " on " + table
 			a.add(st, s, fd)
 		}
 	}
 }
+
+func itoa(n int) string { return fmt.Sprint(n) }
 
 // addColumn checks ADD COLUMN on a table the running release uses.
 func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgparse.ColumnDef) {
@@ -403,11 +984,17 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgpa
 			generated = true
 		case "CONSTR_IDENTITY":
 			identity = true
-		case "CONSTR_PRIMARY", "CONSTR_UNIQUE", "CONSTR_EXCLUSION", "CONSTR_CHECK":
-			a.constraint(st, s, c, def.Colname)
+		case "CONSTR_PRIMARY", "CONSTR_UNIQUE", "CONSTR_EXCLUSION", "CONSTR_CHECK", "CONSTR_FOREIGN":
+			a.constraint(st, s, table, c, def.Colname)
 		}
 	}
 	typ := strings.ToLower(def.TypeName.Name())
+	if typ == "json" {
+		fd := newFinding(RuleJSONColumn)
+		fd.Table, fd.Column = table, def.Colname
+		fd.Detail = "column " + def.Colname + " is json"
+		a.add(st, s, fd)
+	}
 	serial := typ == "serial" || typ == "bigserial" || typ == "smallserial" || typ == "serial2" || typ == "serial4" || typ == "serial8"
 	fd := newFinding(RuleVolatileDefault)
 	fd.Table, fd.Column = table, def.Colname
@@ -422,7 +1009,7 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgpa
 	case dflt != nil && a.pgMajor < 11:
 		fd.Detail = "before PostgreSQL 11 any DEFAULT on ADD COLUMN rewrites the table"
 	case dflt != nil:
-		switch vol, fn := volatility(*dflt); vol {
+		switch vol, fn := a.volatility(*dflt); vol {
 		case volVolatile:
 			fd.Detail = "DEFAULT " + fn + "() is volatile"
 		case volUnknown:
@@ -446,19 +1033,33 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgpa
 
 // constraint checks a constraint added to an existing table (column is set
 // for constraints written on ADD COLUMN).
-func (a *analyzer) constraint(st *fileState, s *statement, c pgparse.Constraint, column string) {
+func (a *analyzer) constraint(st *fileState, s *statement, table string, c pgparse.Constraint, column string) {
 	switch c.Contype {
 	case "CONSTR_FOREIGN":
-		if !c.SkipValidation && column == "" {
-			a.add(st, s, newFinding(RuleForeignKeyNotValid))
+		if c.SkipValidation {
+			return
 		}
+		fd := newFinding(RuleForeignKeyNotValid)
+		ref := ""
+		if c.Pktable != nil {
+			ref = c.Pktable.Relname
+			fd.Lock = strings.Replace(lockShareRowExcl, "both tables", table+" and "+ref, 1)
+		}
+		if column != "" {
+			fd.Detail = "REFERENCES written on ADD COLUMN " + column + ": the key is added and validated in the same statement"
+			fd.Safe = "ADD COLUMN without REFERENCES, then ADD CONSTRAINT ... FOREIGN KEY (" + column + ") REFERENCES " + ref + " NOT VALID, then VALIDATE CONSTRAINT in a later migration"
+		}
+		a.add(st, s, fd)
 	case "CONSTR_CHECK":
 		if !c.SkipValidation && column == "" {
-			a.add(st, s, newFinding(RuleCheckNotValid))
+			fd := newFinding(RuleCheckNotValid)
+			fd.Lock += " on " + table
+			a.add(st, s, fd)
 		}
 	case "CONSTR_UNIQUE", "CONSTR_EXCLUSION":
 		if c.Indexname == "" {
 			fd := newFinding(RuleAddUniqueConstraint)
+			fd.Lock += " on " + table
 			if c.Contype == "CONSTR_EXCLUSION" {
 				fd.Detail = "an exclusion constraint builds its index the same way"
 			}
@@ -466,7 +1067,9 @@ func (a *analyzer) constraint(st *fileState, s *statement, c pgparse.Constraint,
 		}
 	case "CONSTR_PRIMARY":
 		if c.Indexname == "" {
-			a.add(st, s, newFinding(RuleAddPrimaryKey))
+			fd := newFinding(RuleAddPrimaryKey)
+			fd.Lock += " on " + table
+			a.add(st, s, fd)
 		}
 	}
 }
@@ -519,12 +1122,16 @@ func isStable(fn string) bool {
 	return false
 }
 
-// volatility classifies a default expression and names the deciding function.
-func volatility(expr pgparse.Node) (int, string) {
+// volatility classifies a default expression and names the deciding
+// function; functions the migrations create count as they declare.
+func (a *analyzer) volatility(expr pgparse.Node) (int, string) {
 	worst, name := volSafe, ""
 	for _, fn := range expr.FuncNames() {
 		fn = strings.ToLower(fn)
-		switch {
+		switch declared := a.schema.funcs[fn]; {
+		case declared == "volatile":
+			return volVolatile, fn
+		case declared != "":
 		case isVolatile(fn):
 			return volVolatile, fn
 		case !isStable(fn) && worst < volUnknown:

@@ -19,6 +19,9 @@ type Hit struct {
 	// name), "code" (an identifier in a file that also names the table),
 	// "field" (the camelCase/PascalCase form of a column, as ORMs derive it).
 	Kind string `json:"kind"`
+	// Declaration names the ORM declaration the use sits in when it tells
+	// the deployed code to ignore the column (Kind "orm-ignored"): not a use.
+	Declaration string `json:"declaration,omitempty"`
 }
 
 // DefaultCodeExclude leaves out what does not run in production or merely
@@ -163,6 +166,18 @@ func fileHits(file, src string, targets []target, hits map[target][]Hit) {
 		return "code"
 	}
 	mentions := map[string]bool{} // table -> named in this file outside comments
+	var decls []ormDecl
+	declsRead := false
+	hitOf := func(off int, kind string) Hit {
+		h := hitAt(file, src, li, off, kind)
+		if !declsRead {
+			decls, declsRead = ormIgnores(src, lower, spans), true
+		}
+		if d := declAt(decls, off); d != "" {
+			h.Kind, h.Declaration = "orm-ignored", d
+		}
+		return h
+	}
 	for _, t := range targets {
 		if t.column == "" {
 			for _, off := range wordOffsets(lower, strings.ToLower(t.table)) {
@@ -184,7 +199,7 @@ func fileHits(file, src string, targets []target, hits map[target][]Hit) {
 		for _, off := range wordOffsets(lower, strings.ToLower(t.column)) {
 			if k := kindAt(off, false); k != "" && !lines[li.line(off)] {
 				lines[li.line(off)] = true
-				hits[t] = append(hits[t], hitAt(file, src, li, off, k))
+				hits[t] = append(hits[t], hitOf(off, k))
 			}
 		}
 		if camel := camelKey(t.column); camel != strings.ToLower(t.column) {
@@ -194,7 +209,7 @@ func fileHits(file, src string, targets []target, hits map[target][]Hit) {
 					if k == "code" {
 						k = "field"
 					}
-					hits[t] = append(hits[t], hitAt(file, src, li, off, k))
+					hits[t] = append(hits[t], hitOf(off, k))
 				}
 			}
 		}

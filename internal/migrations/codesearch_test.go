@@ -32,6 +32,14 @@ func TestFileHitsColumn(t *testing.T) {
 		{"web/user.ts", "interface User { legacyName: string } // legacy_name\n", "web/user.ts:1:field"},
 		{"queries/users.sql", "-- name: GetUser\nSELECT id, legacy_name FROM users WHERE note = 'legacy_name';\n", "queries/users.sql:2:sql"},
 		{"config/users.yml", "# legacy_name\nusers:\n  columns: [legacy_name]\n", "config/users.yml:3:sql"},
+		// ORM declarations that tell the code to ignore the column
+		{"app/models/user.rb", "class User < ApplicationRecord\n  self.ignored_columns += [\"legacy_name\"]\nend\n", "app/models/user.rb:2:orm-ignored"},
+		{"app/models/user.rb", "class User < ApplicationRecord\n  self.ignored_columns = %w[\n    legacy_name\n  ]\n  def n = legacy_name\nend\n", "app/models/user.rb:3:orm-ignored app/models/user.rb:5:code"},
+		{"app/models.py", "class User(Base):\n    __tablename__ = \"users\"\n    __mapper_args__ = {\"exclude_properties\": [\"legacy_name\"]}\n", "app/models.py:3:orm-ignored"},
+		{"app/models.py", "class User(Base):\n    __tablename__ = \"users\"\n    legacy_name = deferred(Column(String))\n", "app/models.py:3:orm-ignored"},
+		{"app/models.py", "class User(Base):\n    __tablename__ = \"users\"\n    legacy_name = mapped_column(String, deferred=True)\n", "app/models.py:3:orm-ignored"},
+		// Django's db_column maps a field to the column: a use
+		{"app/models.py", "class User(models.Model):\n    name = models.TextField(db_column=\"legacy_name\")\n", "app/models.py:2:string"},
 		// a prefix or suffix of a longer identifier is not a use
 		{"store/users.go", "const q = `SELECT legacy_name_v2 FROM users`\n", ""},
 	}

@@ -3,6 +3,7 @@ package migrations
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pmguard/pmguard/internal/exitcode"
 )
@@ -203,6 +205,80 @@ func TestRealDatabase(t *testing.T) {
 			t.Errorf("throwaway databases left behind: %v", left)
 		}
 	}
+
+	// The rules' claims about PostgreSQL, checked on PostgreSQL: a type
+	// change is reported exactly when it rewrites the table (its relfilenode
+	// changes), given the type the deployed schema holds.
+	t.Run("change-column-type matches PostgreSQL's rewrites", func(t *testing.T) {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		for i, c := range []struct{ from, to string }{
+			{"varchar(20)", "varchar(40)"}, {"varchar(20)", "varchar(10)"}, {"varchar(20)", "text"},
+			{"varchar(20)", "varchar"}, {"text", "varchar"}, {"text", "varchar(10)"}, {"int", "bigint"},
+			{"numeric(10,2)", "numeric(12,2)"}, {"numeric(10,2)", "numeric(12,3)"}, {"numeric(10,2)", "numeric"},
+			{"cidr", "inet"}, {"int", "int"}, {"timestamp", "timestamptz"},
+		} {
+			table := fmt.Sprintf("rw_%d", i)
+			var before, after uint32
+			if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (c %s); INSERT INTO %s VALUES (NULL)", table, c.from, table)); err != nil {
+				t.Fatal(err)
+			}
+			q := fmt.Sprintf("SELECT pg_relation_filenode('%s')", table)
+			if err := conn.QueryRow(ctx, q).Scan(&before); err != nil {
+				t.Fatal(err)
+			}
+			alter := fmt.Sprintf("ALTER TABLE %s ALTER COLUMN c TYPE %s", table, c.to)
+			if _, err := conn.Exec(ctx, alter); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.QueryRow(ctx, q).Scan(&after); err != nil {
+				t.Fatal(err)
+			}
+			fs := analyzeOn(t, fmt.Sprintf("CREATE TABLE %s (c %s);", table, c.from), "db/migrations/0002.sql",
+				"SET lock_timeout = '5s'; SET statement_timeout = '5s';\n"+alter+";\n", 15)
+			reported := len(fs) > 0 && fs[0].Rule == RuleChangeColumnType
+			if c.from == "timestamp" { // no rewrite only in a UTC session, as this server's is
+				if !reported || fs[0].Severity != Warning || !strings.Contains(fs[0].Detail, "TimeZone UTC") {
+					t.Errorf("timestamp -> timestamptz: %+v", fs)
+				}
+				continue
+			}
+			if rewrote := before != after; reported != rewrote {
+				t.Errorf("%s -> %s: PostgreSQL rewrote the table: %v; change-column-type reported: %v (%+v)", c.from, c.to, rewrote, reported, fs)
+			}
+		}
+	})
+
+	t.Run("statements the rules say fail do fail on PostgreSQL", func(t *testing.T) {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "CREATE TABLE claims (id int); INSERT INTO claims VALUES (1)"); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ sql, rule, state string }{
+			{"BEGIN; VACUUM claims; COMMIT", RuleConcurrentlyInTx, "25001"},
+			{"BEGIN; REINDEX SCHEMA public; COMMIT", RuleConcurrentlyInTx, "25001"},
+			{"ALTER TABLE claims ADD COLUMN bar bigint; ALTER TABLE claims ALTER COLUMN bar SET NOT NULL", RuleSetNotNull, "23502"},
+		} {
+			_, err := conn.Exec(ctx, c.sql)
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != c.state {
+				t.Errorf("%s: PostgreSQL said %v, want SQLSTATE %s", c.sql, err, c.state)
+			}
+			conn.Exec(ctx, "ROLLBACK")
+			if fs := analyze(t, "db/migrations/0002.sql", c.sql, 15); !contains(ruleSet(fs), c.rule) {
+				t.Errorf("%s: rules %v, want %s", c.sql, ruleSet(fs), c.rule)
+			}
+		}
+	})
 
 	t.Run("dropped column breaks a deployed query", func(t *testing.T) {
 		r := deployedRepo(t)

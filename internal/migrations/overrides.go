@@ -6,9 +6,11 @@ import (
 	"strings"
 )
 
-// override is a "-- pmguard:allow <rule>[,<rule>...] <reason>" comment: the
-// author accepts those rules' findings on the statement it is written on.
+// override is a "-- pmguard:ignore <rule>[,<rule>...]: <reason>" comment
+// (or its older spelling "-- pmguard:allow <rule> <reason>"): the author
+// accepts those rules' findings on the statement it is written on.
 type override struct {
+	Verb   string // "ignore" or "allow", as written
 	Rules  []string
 	Reason string
 	Line   int
@@ -24,33 +26,46 @@ func parseDirective(body string) (*override, error) {
 	if !strings.HasPrefix(body, directive) {
 		return nil, nil
 	}
-	fields := strings.Fields(body[len(directive):])
+	rest := body[len(directive):]
+	fields := strings.Fields(rest)
 	verb := ""
 	if len(fields) > 0 {
 		verb = fields[0]
 	}
-	if verb != "allow" {
-		return nil, fmt.Errorf("unknown directive %q: the only one is pmguard:allow <rule> <reason>", directive+verb)
+	if verb != "allow" && verb != "ignore" {
+		return nil, fmt.Errorf("unknown directive %q: the directive is pmguard:ignore <rule>: <reason>", directive+verb)
+	}
+	// "rule: reason", "rule:reason" and "rule reason" all read the same
+	rest = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), verb))
+	if i := strings.IndexAny(rest, ": \t"); i >= 0 {
+		fields = []string{verb, rest[:i]}
+		if r := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest[i:]), ":")); r != "" {
+			fields = append(fields, strings.Fields(r)...)
+		}
+	} else if rest != "" {
+		fields = []string{verb, rest}
+	} else {
+		fields = []string{verb}
 	}
 	if len(fields) < 2 {
-		return nil, fmt.Errorf("pmguard:allow needs a rule id and a reason, e.g. -- pmguard:allow drop-column unused since v1.4")
+		return nil, fmt.Errorf("pmguard:%s needs a rule id and a reason, e.g. -- pmguard:ignore drop-column: unused since v1.4", verb)
 	}
 	ruleList, reason := fields[1], strings.Join(fields[2:], " ")
-	o := &override{Reason: reason}
+	o := &override{Verb: verb, Reason: reason}
 	for _, id := range strings.Split(ruleList, ",") {
 		if id == "" {
 			continue
 		}
 		if _, ok := ruleByID(id); !ok {
-			return nil, fmt.Errorf("pmguard:allow names unknown rule %q; rules are: %s", id, ruleIDs())
+			return nil, fmt.Errorf("pmguard:%s names unknown rule %q; rules are: %s", verb, id, ruleIDs())
 		}
 		o.Rules = append(o.Rules, id)
 	}
 	if len(o.Rules) == 0 {
-		return nil, fmt.Errorf("pmguard:allow needs a rule id and a reason")
+		return nil, fmt.Errorf("pmguard:%s needs a rule id and a reason", verb)
 	}
 	if reason == "" {
-		return nil, fmt.Errorf("pmguard:allow %s needs a reason after the rule, shown in the report", ruleList)
+		return nil, fmt.Errorf("pmguard:%s %s has no reason: a suppression must say why, e.g. -- pmguard:%s %s: <why it is safe here>; the reason is shown in the report", verb, ruleList, verb, ruleList)
 	}
 	return o, nil
 }
@@ -151,6 +166,7 @@ func applyOverrides(findings []Finding) {
 		for _, o := range fd.stmt.allows {
 			if contains(o.Rules, fd.Rule) {
 				fd.Allowed = o.Reason
+				fd.SuppressedBy = fmt.Sprintf("pmguard:%s at line %d", o.Verb, o.Line)
 				o.used = true
 			}
 		}

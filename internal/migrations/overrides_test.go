@@ -16,10 +16,13 @@ func TestParseDirective(t *testing.T) {
 		{"pmguard:allow drop-column,rename-column moved in v2", "drop-column,rename-column", "moved in v2", ""},
 		{"pmguard:allow\tdrop-table\tgone", "drop-table", "gone", ""},
 		{"just a comment about pmguard:allow", "", "", ""},
-		{"pmguard:allow drop-column", "", "", "needs a reason"},
+		{"pmguard:allow drop-column", "", "", "has no reason"},
+		{"pmguard:ignore drop-column:", "", "", "has no reason: a suppression must say why"},
+		{"pmguard:ignore set-not-null: users has 30 rows", "set-not-null", "users has 30 rows", ""},
+		{"pmguard:ignore set-not-null,lock-timeout:tiny table", "set-not-null,lock-timeout", "tiny table", ""},
 		{"pmguard:allow", "", "", "needs a rule id"},
 		{"pmguard:allow drop-colum typo", "", "", `unknown rule "drop-colum"`},
-		{"pmguard:ignore drop-column x", "", "", `unknown directive "pmguard:ignore"`},
+		{"pmguard:skip drop-column x", "", "", `unknown directive "pmguard:skip"`},
 	}
 	for _, c := range cases {
 		o, err := parseDirective(c.body)
@@ -84,7 +87,7 @@ ALTER TABLE users DROP COLUMN other; -- pmguard:allow rename-column wrong rule
 
 func TestOverrideErrorsNameFileAndLine(t *testing.T) {
 	_, errs := parseFile("db/m.sql", "SELECT 1;\n\n-- pmguard:allow drop-column\nALTER TABLE t DROP COLUMN c;\n")
-	if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), "db/m.sql:3: ") || !strings.Contains(errs[0].Error(), "needs a reason") {
+	if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), "db/m.sql:3: ") || !strings.Contains(errs[0].Error(), "has no reason") {
 		t.Fatalf("errors %v", errs)
 	}
 }

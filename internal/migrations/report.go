@@ -44,6 +44,12 @@ func writeText(w io.Writer, rep *Result, notes []string) {
 			fmt.Fprintf(w, "  %-7s %s  [%s, version %s, %s]\n", f.Status, f.Path, f.Format, version, what)
 		}
 	}
+	if len(rep.Files) > 0 {
+		fmt.Fprintf(w, "deployed schema: %d migration file(s) at %s replayed before the rules ran\n", rep.SchemaFiles, short(rep.BaseCommit))
+		for _, u := range rep.SchemaUnread {
+			fmt.Fprintf(w, "  not replayed (the schema may miss what it did): %s\n", u)
+		}
+	}
 	for _, fd := range ordered(rep.Findings) {
 		fmt.Fprintln(w)
 		writeFinding(w, fd, rep.BaseCommit)
@@ -110,16 +116,26 @@ func writeFinding(w io.Writer, fd Finding, baseCommit string) {
 	if fd.Detail != "" {
 		fmt.Fprintf(w, "  detail: %s\n", fd.Detail)
 	}
+	if fd.Lock != "" {
+		fmt.Fprintf(w, "  lock: %s\n", fd.Lock)
+	}
 	if fd.PostgresError != "" {
 		fmt.Fprintf(w, "  PostgreSQL: %s\n", fd.PostgresError)
 	}
 	if fd.Allowed != "" {
-		fmt.Fprintf(w, "  allowed by pmguard:allow: %s\n", fd.Allowed)
+		by := fd.SuppressedBy
+		if i := strings.Index(by, " at line"); i >= 0 {
+			by = by[:i]
+		}
+		fmt.Fprintf(w, "  allowed by %s: %s\n", by, fd.Allowed)
 	}
 	if fd.Searched {
 		name := fd.Table
 		if fd.Column != "" {
 			name += "." + fd.Column
+		}
+		for _, h := range fd.Ignored {
+			fmt.Fprintf(w, "  deployed code at %s declares %s ignored, not a use (%s):\n    %s:%d: %s\n", short(baseCommit), name, h.Declaration, h.File, h.Line, h.Text)
 		}
 		if len(fd.Hits) == 0 {
 			fmt.Fprintf(w, "  deployed code at %s: no use of %s found\n", short(baseCommit), name)

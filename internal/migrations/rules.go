@@ -30,6 +30,9 @@ type Rule struct {
 	// UsesCode: the finding blocks only when the code deployed at base uses
 	// the dropped or renamed name; otherwise it is a warning.
 	UsesCode bool
+	// Lock is the lock the statement takes (PostgreSQL's "Explicit Locking"
+	// table) and what it blocks; empty for rules about files or queries.
+	Lock string
 }
 
 // Rule ids.
@@ -63,7 +66,58 @@ const (
 	RuleMigrationFails       = "migration-fails"
 	RuleCompatQueryFails     = "compat-query-fails"
 	RuleCompatQueryFailsBase = "compat-query-fails-at-base"
+	RuleValidateSameTx       = "validate-in-same-transaction"
+	RuleStatementTimeout     = "statement-timeout"
+	RuleTxNesting            = "transaction-nesting"
+	RuleUncommittedTx        = "uncommitted-transaction"
+	RuleDomainConstraint     = "domain-constraint"
+	RuleDetachPartition      = "detach-partition-without-concurrently"
+	RuleJSONColumn           = "json-column"
+	RuleRenameSchema         = "rename-schema"
+	RuleBackfillInTx         = "backfill-in-transaction"
+	RuleSyntaxTooNew         = "syntax-needs-newer-postgres"
+	RuleSyntaxUnknown        = "syntax-unknown-to-parser"
 )
+
+// The locks, as PostgreSQL's documentation names them, with what they block.
+const (
+	lockAccessExclusive = "ACCESS EXCLUSIVE (blocks every read and write of the table)"
+	lockShare           = "SHARE (blocks every write of the table)"
+	lockShareRowExcl    = "SHARE ROW EXCLUSIVE (blocks every write of both tables)"
+	lockShareUpdateExcl = "SHARE UPDATE EXCLUSIVE (reads and writes go on)"
+)
+
+var ruleLocks = map[string]string{
+	RuleDropColumn:          lockAccessExclusive,
+	RuleDropTable:           lockAccessExclusive,
+	RuleRenameColumn:        lockAccessExclusive,
+	RuleRenameTable:         lockAccessExclusive,
+	RuleChangeColumnType:    lockAccessExclusive,
+	RuleAddNotNullColumn:    lockAccessExclusive,
+	RuleSetNotNull:          lockAccessExclusive,
+	RuleAddUniqueConstraint: lockAccessExclusive,
+	RuleAddPrimaryKey:       lockAccessExclusive,
+	RuleIndexConcurrently:   lockShare,
+	RuleDropIndexConcurrent: lockAccessExclusive,
+	RuleReindexConcurrently: "ACCESS EXCLUSIVE on the index and SHARE on the table (writes wait, and reads that use the index)",
+	RuleForeignKeyNotValid:  lockShareRowExcl,
+	RuleCheckNotValid:       lockAccessExclusive,
+	RuleDropDefault:         lockAccessExclusive + ", briefly",
+	RuleTruncate:            lockAccessExclusive,
+	RuleVolatileDefault:     lockAccessExclusive,
+	RuleRenameEnumValue:     "ACCESS EXCLUSIVE on the type, briefly",
+	RuleTableRewrite:        lockAccessExclusive,
+	RuleLockTimeout:         "the statement's lock, requested behind every open transaction on the table",
+	RuleStatementTimeout:    "the statement's lock, held for as long as it runs",
+	RuleDropNotNull:         lockAccessExclusive + ", briefly",
+	RuleDropSchema:          lockAccessExclusive + " on every object in it",
+	RuleValidateSameTx:      "the ADD CONSTRAINT's lock (ACCESS EXCLUSIVE for CHECK, SHARE ROW EXCLUSIVE for FOREIGN KEY), held through the validation scan until COMMIT",
+	RuleDomainConstraint:    "SHARE on every table with a column of the domain, while each is scanned",
+	RuleDetachPartition:     lockAccessExclusive + " on the parent and the partition",
+	RuleJSONColumn:          lockAccessExclusive + ", briefly",
+	RuleRenameSchema:        "ACCESS EXCLUSIVE on the schema",
+	RuleBackfillInTx:        "row locks on every updated row plus the ALTER's ACCESS EXCLUSIVE, all held until COMMIT",
+}
 
 func expandContract(expand, deploy1, migrate, deploy2, contract string) []string {
 	return []string{
@@ -77,6 +131,14 @@ func expandContract(expand, deploy1, migrate, deploy2, contract string) []string
 
 // Rules returns every rule, in the order the documentation lists them.
 func Rules() []Rule {
+	rules := ruleList()
+	for i := range rules {
+		rules[i].Lock = ruleLocks[rules[i].ID]
+	}
+	return rules
+}
+
+func ruleList() []Rule {
 	return []Rule{
 		{ID: RuleDropColumn, UsesCode: true, Severity: Warning,
 			Reason: "the release still running reads or writes the column; its queries fail as soon as the column is gone",
@@ -187,7 +249,7 @@ func Rules() []Rule {
 			Reason: "rewrites the whole table under an ACCESS EXCLUSIVE lock: reads and writes wait",
 			Safe:   "use pg_repack or a copy-and-swap done in steps; never in a deploy migration"},
 		{ID: RuleLockTimeout, Severity: Warning,
-			Reason: "an ACCESS EXCLUSIVE lock request waits behind long queries and every query of the running release queues behind it",
+			Reason: "a lock request on an object the running release uses waits behind every long transaction on it, and the release's queries that need a conflicting lock queue behind the request",
 			Safe:   "SET lock_timeout = '5s' (and retry the migration) before statements that lock existing tables"},
 		{ID: RuleDropNotNull, Severity: Warning,
 			Reason: "the running release may read NULLs it does not expect",
@@ -210,6 +272,39 @@ func Rules() []Rule {
 		{ID: RuleCompatQueryFailsBase, Severity: Warning,
 			Reason: "a query from compat_queries already fails on the deployed schema, so it tells nothing about this change",
 			Safe:   "fix or remove the query in compat_queries"},
+		{ID: RuleValidateSameTx, Severity: Blocking,
+			Reason: "VALIDATE CONSTRAINT runs in the transaction that added the constraint NOT VALID: the ADD CONSTRAINT's lock is held through the whole validation scan, so NOT VALID buys nothing",
+			Safe:   "commit after ADD CONSTRAINT ... NOT VALID and run VALIDATE CONSTRAINT in a migration of its own (it then takes only SHARE UPDATE EXCLUSIVE; reads and writes go on)"},
+		{ID: RuleStatementTimeout, Severity: Warning,
+			Reason: "a statement that holds a lock on a table the running release uses has no time limit: if it runs long (a scan, a rewrite, a wait), every query of the release queues behind it",
+			Safe:   "SET statement_timeout = '30s' (or what the statement needs) at the top of the migration, and retry when it trips; not for CREATE INDEX CONCURRENTLY, which needs no limit"},
+		{ID: RuleTxNesting, Severity: Blocking,
+			Reason: "BEGIN inside a transaction already open (the migration tool's own, or an earlier BEGIN): PostgreSQL only warns, and the COMMIT that follows commits the tool's transaction early, so a later failure leaves the migration half applied and unrecorded",
+			Safe:   "leave transactions to the migration tool and remove BEGIN/COMMIT from the file, or turn the tool's transaction off for this file"},
+		{ID: RuleUncommittedTx, Severity: Blocking,
+			Reason: "the file opens a transaction it never commits: the tool's connection holds its locks until it is closed, or the work is rolled back when it is",
+			Safe:   "end every BEGIN with COMMIT in the same file"},
+		{ID: RuleDomainConstraint, Severity: Blocking,
+			Reason: "ALTER DOMAIN ... ADD CONSTRAINT checks every column of every table that uses the domain, under a lock that blocks writes; a domain's CHECK is also hard to change later without that scan",
+			Safe:   "ALTER DOMAIN ... ADD CONSTRAINT ... NOT VALID, then ALTER DOMAIN ... VALIDATE CONSTRAINT in a later migration; or put the CHECK on the table columns (NOT VALID, then VALIDATE)"},
+		{ID: RuleDetachPartition, Severity: Blocking,
+			Reason: "DETACH PARTITION without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the partitioned table: every query of the running release on it waits",
+			Safe:   "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY (PostgreSQL 14+), outside a transaction"},
+		{ID: RuleJSONColumn, Severity: Blocking,
+			Reason: "json has no equality operator: the running release's SELECT DISTINCT, UNION and GROUP BY over the table's rows (SELECT DISTINCT * ...) fail once the column exists",
+			Safe:   "use jsonb"},
+		{ID: RuleRenameSchema, UsesCode: true, Severity: Warning,
+			Reason: "the release still running names objects with the old schema; its queries fail the moment the rename commits",
+			Safe:   "create the new schema and move the objects in steps, or leave the old name in search_path users' code until no release uses it"},
+		{ID: RuleBackfillInTx, Severity: Blocking,
+			Reason: "the UPDATE runs in the same transaction as an ALTER TABLE: the ALTER's ACCESS EXCLUSIVE lock and every updated row stay locked until the backfill commits",
+			Safe:   "commit the schema change first, then backfill in batches in a separate migration or job (each batch its own transaction)"},
+		{ID: RuleSyntaxTooNew, Severity: Blocking,
+			Reason: "the production server's PostgreSQL version does not have this syntax: the migration fails at deploy time",
+			Safe:   "write it the way the target version supports (see the detail), or raise postgres_version once production runs the newer server"},
+		{ID: RuleSyntaxUnknown, Severity: Blocking,
+			Reason: "PostgreSQL 17's parser (the one pmguard uses) does not know this statement: it is newer syntax, or a mistake, and none of the rules could check it",
+			Safe:   "check the statement by hand against the target server's documentation and accept it with -- pmguard:ignore syntax-unknown-to-parser: <reason>"},
 	}
 }
 
@@ -239,14 +334,16 @@ type Finding struct {
 	Severity Severity `json:"severity"`
 	// Blocks: the finding fails the check (blocking and not allowed by an
 	// override).
-	Blocks    bool     `json:"blocks"`
-	File      string   `json:"file"`
-	Line      int      `json:"line"`
-	Statement string   `json:"statement,omitempty"`
-	Reason    string   `json:"reason"`
-	Detail    string   `json:"detail,omitempty"`
-	Safe      string   `json:"safe"`
-	Steps     []string `json:"steps,omitempty"`
+	Blocks    bool   `json:"blocks"`
+	File      string `json:"file"`
+	Line      int    `json:"line"`
+	Statement string `json:"statement,omitempty"`
+	Reason    string `json:"reason"`
+	Detail    string `json:"detail,omitempty"`
+	Safe      string `json:"safe"`
+	// Lock is the lock the statement takes and on what.
+	Lock  string   `json:"lock,omitempty"`
+	Steps []string `json:"steps,omitempty"`
 	// Table and Column name what the deployed code was searched for.
 	Table   string `json:"table,omitempty"`
 	Column  string `json:"column,omitempty"`
@@ -255,8 +352,13 @@ type Finding struct {
 	Hits     []Hit `json:"hits,omitempty"`
 	MoreHits int   `json:"more_hits,omitempty"`
 	Searched bool  `json:"searched,omitempty"`
+	// Ignored are mentions inside ORM declarations that tell the deployed
+	// code to leave the column alone (Rails ignored_columns, ...): not uses.
+	Ignored []Hit `json:"ignored_by_orm,omitempty"`
 	// Allowed is the reason of the pmguard:allow override that accepted it.
 	Allowed string `json:"allowed,omitempty"`
+	// SuppressedBy names the directive that accepted it.
+	SuppressedBy string `json:"suppressed_by,omitempty"`
 	// PostgresError is PostgreSQL's message in real-database mode.
 	PostgresError string `json:"postgres_error,omitempty"`
 
@@ -274,5 +376,5 @@ func (f Finding) Where() string {
 // newFinding fills a finding from its rule.
 func newFinding(id string) Finding {
 	r, _ := ruleByID(id)
-	return Finding{Rule: id, Severity: r.Severity, Reason: r.Reason, Safe: r.Safe, Steps: r.Steps}
+	return Finding{Rule: id, Severity: r.Severity, Reason: r.Reason, Safe: r.Safe, Steps: r.Steps, Lock: r.Lock}
 }

@@ -18,9 +18,10 @@ type fixture struct {
 	pg      int
 	expect  []string
 	content string
+	base    string // "-- base:" lines: migrations already deployed, replayed first
 }
 
-var reHeader = regexp.MustCompile(`(?m)^-- (expect|postgres|file):(.*)$`)
+var reHeader = regexp.MustCompile(`(?m)^-- (expect|postgres|file|base):(.*)$`)
 
 func loadFixtures(t *testing.T) []fixture {
 	t.Helper()
@@ -46,6 +47,8 @@ func loadFixtures(t *testing.T) []fixture {
 				fx.pg, _ = strconv.Atoi(v)
 			case "file":
 				fx.file = "db/migrations/" + v
+			case "base":
+				fx.base += v + "\n"
 			}
 		}
 		if !seenExpect {
@@ -59,12 +62,27 @@ func loadFixtures(t *testing.T) []fixture {
 // analyze runs the rules over one migration file.
 func analyze(t *testing.T, file, content string, pg int) []Finding {
 	t.Helper()
+	return analyzeOn(t, "", file, content, pg)
+}
+
+// analyzeOn runs the rules over one migration file after replaying base
+// (plain SQL, the deployed migrations) into the schema.
+func analyzeOn(t *testing.T, base, file, content string, pg int) []Finding {
+	t.Helper()
+	a := newAnalyzer(pg)
+	if base != "" {
+		bm := ReadMigration("db/migrations/0000_base.sql", base)
+		bs, errs := parseFile(bm.Path, bm.Up)
+		if len(errs) > 0 {
+			t.Fatalf("base: %v", errs)
+		}
+		a.replay([]*parsedFile{{Migration: &bm, stmts: bs}})
+	}
 	m := ReadMigration(file, content)
 	stmts, errs := parseFile(file, m.Up)
 	if len(errs) > 0 {
 		t.Fatalf("%s: %v", file, errs)
 	}
-	a := newAnalyzer(pg)
 	a.file(&parsedFile{Migration: &m, stmts: stmts})
 	applyOverrides(a.findings)
 	return a.findings
@@ -86,7 +104,7 @@ func ruleSet(fs []Finding) []string {
 func TestRuleFixtures(t *testing.T) {
 	for _, fx := range loadFixtures(t) {
 		t.Run(fx.name, func(t *testing.T) {
-			got := ruleSet(analyze(t, fx.file, fx.content, fx.pg))
+			got := ruleSet(analyzeOn(t, fx.base, fx.file, fx.content, fx.pg))
 			want := append([]string(nil), fx.expect...)
 			sort.Strings(want)
 			if strings.Join(got, " ") != strings.Join(want, " ") {
@@ -135,7 +153,7 @@ func TestRulesAreComplete(t *testing.T) {
 }
 
 func TestFindingDetails(t *testing.T) {
-	fs := analyze(t, "db/migrations/0001.sql", "SET lock_timeout = '1s';\n\nALTER TABLE public.users\n  DROP COLUMN legacy_name;\nALTER TABLE users ALTER COLUMN bio TYPE text;\n", 13)
+	fs := analyze(t, "db/migrations/0001.sql", "SET lock_timeout = '1s'; SET statement_timeout = '1min';\n\nALTER TABLE public.users\n  DROP COLUMN legacy_name;\nALTER TABLE users ALTER COLUMN bio TYPE text;\n", 13)
 	if len(fs) != 2 {
 		t.Fatalf("findings %+v", fs)
 	}
@@ -172,5 +190,40 @@ func TestVolatility(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: volatility %d, want %d (%+v)", sql, got, want, fs)
 		}
+	}
+}
+
+func TestStatementsNewerThanTheParser(t *testing.T) {
+	src := "SET lock_timeout = '5s';\n/* a; comment */ ALTER TABLE orders ADD CONSTRAINT c CHECK (amount > 0) NOT ENFORCED;\nREPACK users;\nALTER TABLE users DROP COLUMN legacy;\n"
+	fs := analyze(t, "db/migrations/0002.sql", src, 17)
+	var unknown []Finding
+	for _, f := range fs {
+		if f.Rule == RuleSyntaxUnknown {
+			unknown = append(unknown, f)
+		}
+	}
+	if len(unknown) != 2 || unknown[0].Line != 2 || !strings.Contains(unknown[0].Detail, "NOT ENFORCED constraints (PostgreSQL 18)") ||
+		unknown[1].Line != 3 || unknown[1].Statement != "REPACK users" || !strings.Contains(unknown[1].Detail, "REPACK") {
+		t.Fatalf("findings %+v", unknown)
+	}
+	if ruleSet(fs)[0] != RuleDropColumn {
+		t.Errorf("the known statements were not checked: %v", ruleSet(fs))
+	}
+	// a mistake in a statement PostgreSQL 17 knows stays a syntax error
+	if _, errs := parseFile("x.sql", "ALTER TABLE users DROP COLUMN;\n"); len(errs) != 1 || !strings.Contains(errs[0].Error(), "x.sql:1: PostgreSQL cannot parse it") {
+		t.Errorf("errors %v", errs)
+	}
+}
+
+func TestVersionGatesNameTheVersion(t *testing.T) {
+	fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nREINDEX TABLE CONCURRENTLY users;\n", 11)
+	var gate *Finding
+	for i := range fs {
+		if fs[i].Rule == RuleSyntaxTooNew {
+			gate = &fs[i]
+		}
+	}
+	if gate == nil || gate.Severity != Blocking || gate.Detail != "REINDEX ... CONCURRENTLY needs PostgreSQL 12; postgres_version is 11" {
+		t.Fatalf("findings %+v", fs)
 	}
 }

@@ -81,16 +81,33 @@ type Result struct {
 	MergeBase  string     `json:"merge_base"`
 	Parser     string     `json:"parser"`
 	Files      []FileInfo `json:"files"`
-	Findings   []Finding  `json:"findings"`
-	Blocking   int        `json:"blocking"`
-	Warnings   int        `json:"warnings"`
-	Allowed    int        `json:"allowed"`
+	// SchemaFiles is how many migrations at base were replayed to know the
+	// deployed schema; SchemaUnread names those the parser could not read.
+	SchemaFiles  int       `json:"schema_from_files"`
+	SchemaUnread []string  `json:"schema_unread,omitempty"`
+	Findings     []Finding `json:"findings"`
+	// Suppressed lists the findings a pmguard:ignore (or pmguard:allow)
+	// directive accepted, with its reason; they are in Findings too.
+	Suppressed []Suppression `json:"suppressed"`
+	Blocking   int           `json:"blocking"`
+	Warnings   int           `json:"warnings"`
+	Allowed    int           `json:"allowed"`
 	// CodeFiles is how many files of the deployed code were read to
 	// confirm uses of dropped or renamed names.
 	CodeFiles int       `json:"code_files_read"`
 	Database  *dbResult `json:"database,omitempty"`
 	Unseen    string    `json:"not_visible"`
 	Seconds   float64   `json:"seconds"`
+}
+
+// Suppression is a finding accepted by a directive in the migration.
+type Suppression struct {
+	Rule      string `json:"rule"`
+	File      string `json:"file"`
+	Line      int    `json:"line"`
+	Statement string `json:"statement,omitempty"`
+	Reason    string `json:"reason"`
+	Directive string `json:"directive"`
 }
 
 // FileInfo is one migration file of the change.
@@ -228,15 +245,6 @@ func Run(ctx context.Context, o *Options) error {
 		rep.Files = append(rep.Files, FileInfo{Path: f.Path, Status: f.Status, Format: f.FormatLabel(), Version: f.Version, Statements: len(f.stmts), Skipped: f.Skipped})
 	}
 
-	// The rules, over the statements in the order they will run.
-	a := newAnalyzer(o.PostgresVersion)
-	for _, f := range files {
-		if f.Skipped == "" {
-			a.file(f)
-		}
-	}
-	findings := a.findings
-
 	// Migrations already deployed: edited ones, and versions that sort
 	// before them.
 	baseTree, err := r.files(ctx, baseSHA)
@@ -260,6 +268,22 @@ func Run(ctx context.Context, o *Options) error {
 	for _, p := range basePaths {
 		inBase[p] = true
 	}
+
+	// The rules, over the statements in the order they will run, on the
+	// schema the deployed migrations built.
+	base, unreadable, err := o.deployedMigrations(ctx, r, baseSHA, basePaths)
+	if err != nil {
+		return err
+	}
+	rep.SchemaFiles, rep.SchemaUnread = len(base), unreadable
+	a := newAnalyzer(o.PostgresVersion)
+	a.replay(base)
+	for _, f := range files {
+		if f.Skipped == "" {
+			a.file(f)
+		}
+	}
+	findings := a.findings
 	for _, f := range files {
 		if f.Skipped != "" {
 			continue
@@ -301,7 +325,14 @@ func Run(ctx context.Context, o *Options) error {
 				continue
 			}
 			fd.Searched = true
-			hits := res.hits[target{fd.Table, fd.Column}]
+			var hits []Hit
+			for _, h := range res.hits[target{fd.Table, fd.Column}] {
+				if h.Kind == "orm-ignored" {
+					fd.Ignored = append(fd.Ignored, h)
+				} else {
+					hits = append(hits, h)
+				}
+			}
 			if len(hits) > 0 {
 				fd.Severity = Blocking
 				if len(hits) > maxHitsShown {
@@ -315,7 +346,10 @@ func Run(ctx context.Context, o *Options) error {
 
 	// The real database.
 	if o.DatabaseURL != "" {
-		res, err := o.realDatabase(ctx, r, baseSHA, basePaths, files, red)
+		if len(unreadable) > 0 {
+			return fmt.Errorf("deployed migration: %s", unreadable[0])
+		}
+		res, err := o.realDatabase(ctx, base, files, red)
 		if err != nil {
 			return err
 		}
@@ -348,8 +382,17 @@ func Run(ctx context.Context, o *Options) error {
 		}
 	}
 	rep.Findings = kept
+	for _, fd := range kept {
+		if fd.Allowed != "" {
+			rep.Suppressed = append(rep.Suppressed, Suppression{Rule: fd.Rule, File: fd.File, Line: fd.Line,
+				Statement: fd.Statement, Reason: fd.Allowed, Directive: fd.SuppressedBy})
+		}
+	}
 	if rep.Findings == nil {
 		rep.Findings = []Finding{}
+	}
+	if rep.Suppressed == nil {
+		rep.Suppressed = []Suppression{}
 	}
 	rep.Verdict = "ok"
 	if rep.Blocking > 0 {
@@ -417,18 +460,22 @@ func badRevision(which string, err error) error {
 
 // parseFile parses a migration's up section and its overrides.
 func parseFile(path, up string) ([]statement, []error) {
-	ps, err := pgparse.Parse(up)
+	ps, unknown, err := parseKnown(path, up)
 	if err != nil {
-		return nil, []error{parseError(path, up, err)}
+		return nil, []error{err}
 	}
 	li := newLineIndex(up)
-	stmts := make([]statement, len(ps))
-	for i, s := range ps {
-		stmts[i] = statement{
+	stmts := make([]statement, 0, len(ps)+len(unknown))
+	for _, s := range ps {
+		stmts = append(stmts, statement{
 			stmt: s,
 			line: li.line(s.Start + firstTokenOffset(up[s.Start:s.End])),
 			text: collapse(s.Text(up)),
-		}
+		})
+	}
+	if len(unknown) > 0 {
+		stmts = append(stmts, unknown...)
+		sort.SliceStable(stmts, func(i, j int) bool { return stmts[i].stmt.Start < stmts[j].stmt.Start })
 	}
 	_, errs := attachOverrides(path, up, stmts)
 	return stmts, errs
@@ -451,7 +498,7 @@ func unusedOverrides(files []*parsedFile) []string {
 		for _, s := range f.stmts {
 			for _, o := range s.allows {
 				if !o.used {
-					out = append(out, fmt.Sprintf("%s:%d: pmguard:allow %s matches no finding on its statement", f.Path, o.Line, strings.Join(o.Rules, ",")))
+					out = append(out, fmt.Sprintf("%s:%d: pmguard:%s %s matches no finding on its statement", f.Path, o.Line, o.Verb, strings.Join(o.Rules, ",")))
 				}
 			}
 		}
@@ -459,29 +506,33 @@ func unusedOverrides(files []*parsedFile) []string {
 	return out
 }
 
-// realDatabase reads the deployed migrations and the compat queries and runs
-// the real-database mode.
-func (o *Options) realDatabase(ctx context.Context, r repo, baseSHA string, basePaths []string, files []*parsedFile, red *httpx.Redactor) (dbResult, error) {
+// deployedMigrations reads and parses the migrations as they are at base,
+// in the order they ran. A file PostgreSQL 17's parser cannot read is left
+// out and named in unreadable: the schema then misses what it did.
+func (o *Options) deployedMigrations(ctx context.Context, r repo, baseSHA string, basePaths []string) (base []*parsedFile, unreadable []string, err error) {
 	contents, err := r.read(ctx, baseSHA, basePaths)
 	if err != nil {
-		return dbResult{}, err
+		return nil, nil, err
 	}
-	var base []*parsedFile
 	for _, p := range basePaths {
 		m := ReadMigration(p, contents[p])
 		if m.Skipped != "" {
 			continue
 		}
-		base = append(base, &parsedFile{Migration: &m})
+		stmts, errs := parseFile(m.Path, m.Up)
+		if len(errs) > 0 {
+			unreadable = append(unreadable, errors.Join(errs...).Error())
+			continue
+		}
+		base = append(base, &parsedFile{Migration: &m, stmts: stmts})
 	}
 	sort.SliceStable(base, func(i, j int) bool { return lessMigration(*base[i].Migration, *base[j].Migration) })
-	for _, f := range base {
-		stmts, errs := parseFile(f.Path, f.Up)
-		if len(errs) > 0 {
-			return dbResult{}, fmt.Errorf("deployed migration: %w", errors.Join(errs...))
-		}
-		f.stmts = stmts
-	}
+	return base, unreadable, nil
+}
+
+// realDatabase reads the compat queries and runs the real-database mode on
+// the deployed migrations and the change's.
+func (o *Options) realDatabase(ctx context.Context, base, files []*parsedFile, red *httpx.Redactor) (dbResult, error) {
 	var added []*parsedFile
 	for _, f := range files {
 		if f.Status == "added" && f.Skipped == "" {
@@ -490,6 +541,7 @@ func (o *Options) realDatabase(ctx context.Context, r repo, baseSHA string, base
 	}
 	var queries []compatQuery
 	if o.CompatQueries != "" {
+		var err error
 		queries, err = readCompatQueries(o.CompatQueries, o.CompatQueriesText)
 		if err != nil {
 			return dbResult{}, config.Invalid(err)

@@ -478,7 +478,7 @@ TRUNCATE users;
 	if !strings.Contains(res.out, "ALLOWED  drop-column") || !strings.Contains(res.out, "allowed by pmguard:allow: the column is written by a trigger only") {
 		t.Errorf("output:\n%s", res.out)
 	}
-	if res.report.Allowed != 1 || res.report.Warnings != 1 || res.report.Blocking != 0 {
+	if res.report.Allowed != 1 || res.report.Warnings != 2 || res.report.Blocking != 0 || res.finding(RuleStatementTimeout) == nil {
 		t.Errorf("counts %+v", res.report)
 	}
 }
@@ -495,5 +495,106 @@ func TestNothingChanged(t *testing.T) {
 	}
 	if !strings.Contains(res.junit, "no migration changed") {
 		t.Errorf("junit %s", res.junit)
+	}
+}
+
+// The deployed migrations are replayed: a NOT NULL check added NOT VALID in
+// a migration already at base, validated and used by SET NOT NULL in later
+// migrations of the change, is no scan; a column the change adds is not
+// exempt from the scan and rewrite rules.
+func TestDeployedSchemaInformsTheRules(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable)
+	r.write("db/migrations/000002_email_check.up.sql", "ALTER TABLE users ADD CONSTRAINT users_email_nn CHECK (email IS NOT NULL) NOT VALID;\nALTER TABLE users ADD COLUMN nickname varchar(20);\n")
+	r.commit("deployed")
+	r.write("db/migrations/000003_validate.up.sql", "SET lock_timeout = '5s';\nALTER TABLE users VALIDATE CONSTRAINT users_email_nn;\n")
+	r.write("db/migrations/000004_not_null.up.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\nALTER TABLE users ALTER COLUMN email SET NOT NULL;\n"+
+		"ALTER TABLE users ALTER COLUMN nickname TYPE varchar(40);\n"+
+		"ALTER TABLE users ADD COLUMN bar bigint;\nALTER TABLE users ALTER COLUMN bar SET NOT NULL;\n")
+	r.commit("change")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1"; o.PostgresVersion = 15 })
+	if res.report.SchemaFiles != 2 {
+		t.Errorf("schema from %d files, want 2", res.report.SchemaFiles)
+	}
+	var notNull []Finding
+	for _, f := range res.report.Findings {
+		if f.Rule == RuleSetNotNull {
+			notNull = append(notNull, f)
+		}
+		if f.Rule == RuleChangeColumnType {
+			t.Errorf("varchar(20) -> varchar(40) needs no rewrite: %+v", f)
+		}
+	}
+	if len(notNull) != 1 || notNull[0].Column != "bar" || !strings.Contains(notNull[0].Detail, "added earlier in this change") ||
+		!strings.Contains(notNull[0].Lock, "ACCESS EXCLUSIVE") || !strings.Contains(notNull[0].Lock, "users") {
+		t.Errorf("set-not-null findings %+v", notNull)
+	}
+	if !strings.Contains(res.out, "deployed schema: 2 migration file(s)") || !strings.Contains(res.out, "lock: ACCESS EXCLUSIVE") {
+		t.Errorf("output:\n%s", res.out)
+	}
+}
+
+// A statement newer than the parser is a blocking finding naming it; the
+// rest of the file is still checked; a pmguard:ignore with a reason accepts
+// it and the JSON report lists it as suppressed.
+func TestNewerSyntaxIsAFindingAndSuppressible(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable)
+	r.commit("deployed")
+	r.write("db/migrations/000002_repack.up.sql", "SET lock_timeout = '5s';\nREPACK (CONCURRENTLY) users;\nALTER TABLE users DROP COLUMN legacy_name;\n")
+	r.commit("change")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if exitcode.Of(res.err) != exitcode.Fail {
+		t.Fatalf("err %v, want a verdict\n%s", res.err, res.out)
+	}
+	u := res.finding(RuleSyntaxUnknown)
+	if u == nil || !u.Blocks || u.Line != 2 || u.Statement != "REPACK (CONCURRENTLY) users" || !strings.Contains(u.Detail, "REPACK") {
+		t.Fatalf("finding %+v\n%s", u, res.out)
+	}
+	if res.finding(RuleDropColumn) == nil {
+		t.Error("the statements after the unknown one were not checked")
+	}
+
+	r.write("db/migrations/000002_repack.up.sql", "SET lock_timeout = '5s';\n-- pmguard:ignore syntax-unknown-to-parser: production runs PostgreSQL 19\nREPACK (CONCURRENTLY) users;\n")
+	r.commit("suppressed")
+	res = runCheck(t, r, func(o *Options) { o.Base = "HEAD~2" })
+	if res.err != nil {
+		t.Fatalf("%v\n%s", res.err, res.out)
+	}
+	if len(res.report.Suppressed) != 1 || res.report.Suppressed[0].Reason != "production runs PostgreSQL 19" ||
+		res.report.Suppressed[0].Directive != "pmguard:ignore at line 2" || res.report.Suppressed[0].Line != 3 {
+		t.Errorf("suppressed %+v", res.report.Suppressed)
+	}
+	if !strings.Contains(res.out, "allowed by pmguard:ignore: production runs PostgreSQL 19") {
+		t.Errorf("output:\n%s", res.out)
+	}
+
+	r.write("db/migrations/000002_repack.up.sql", "-- pmguard:ignore syntax-unknown-to-parser\nREPACK (CONCURRENTLY) users;\n")
+	r.commit("no reason")
+	res = runCheck(t, r, func(o *Options) { o.Base = "HEAD~3" })
+	if res.err == nil || !strings.Contains(res.err.Error(), "has no reason: a suppression must say why") {
+		t.Errorf("err %v", res.err)
+	}
+}
+
+// strong_migrations' recipe: the deployed model ignores the column, so the
+// drop does not block, and the report says which declaration it read.
+func TestIgnoredColumnsDeclarationIsNotAUse(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable)
+	r.write("app/models/user.rb", "class User < ApplicationRecord\n  self.ignored_columns += [\"legacy_name\"]\nend\n")
+	r.commit("deployed: the model ignores legacy_name")
+	r.write("db/migrations/000002_drop.up.sql", "SET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN legacy_name;\n")
+	r.commit("contract")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if res.err != nil {
+		t.Fatalf("%v\n%s", res.err, res.out)
+	}
+	d := res.finding(RuleDropColumn)
+	if d == nil || d.Blocks || len(d.Hits) != 0 || len(d.Ignored) != 1 || d.Ignored[0].Declaration != "Rails ignored_columns" {
+		t.Fatalf("drop-column %+v", d)
+	}
+	if !strings.Contains(res.out, "declares users.legacy_name ignored, not a use (Rails ignored_columns)") {
+		t.Errorf("output:\n%s", res.out)
 	}
 }

@@ -8,10 +8,20 @@
 # command verifies against. The archives are reproducible: same source, same
 # Go and same SOURCE_DATE_EPOCH give the same bytes.
 #
+# Linux binaries are built with cgo, so `pmguard migrations` parses with
+# libpg_query compiled in (about 10x faster than the WebAssembly build on
+# large changes and a fifth of its memory; BENCHMARKS.md), statically
+# linked like the others: no glibc version dependency. They need a C
+# compiler per target: gcc for linux/amd64 and aarch64-linux-gnu-gcc for
+# linux/arm64 (Debian: gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross;
+# installed here with apt-get when missing and run as root). darwin is
+# built without cgo (the WebAssembly parser), as it cannot be cross-linked.
+#
 # Environment (all optional):
 #   TARGETS      os/arch pairs to build (default: the four released ones)
-#   CGO_ENABLED  0 (default) gives static binaries that cross-compile from
-#                any host; set 1 only with a C cross-compiler per target
+#   CGO_ENABLED  0 builds every target without cgo (the WebAssembly parser);
+#                unset: cgo for linux, none for darwin
+#   CC_LINUX_AMD64, CC_LINUX_ARM64  the C compilers for the linux targets
 #   COMMIT, DATE stamped into `pmguard version` (default: git HEAD, the
 #                commit's date)
 #   DIST         output directory (default: dist)
@@ -33,7 +43,34 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 commit="${COMMIT:-$(git -C "$root" rev-parse HEAD 2>/dev/null || echo none)}"
 epoch="${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || date +%s)}"
 date="${DATE:-$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$epoch" +%Y-%m-%dT%H:%M:%SZ)}"
-export CGO_ENABLED="${CGO_ENABLED:-0}"
+cgo_default="${CGO_ENABLED:-auto}"
+
+# cc_for TARGET prints the C compiler for a cgo target, installing Debian's
+# cross compiler when it is missing and apt-get can be run.
+cc_for() {
+  local cc
+  local -a pkgs
+  case "$1" in
+    linux/amd64)
+      cc="${CC_LINUX_AMD64:-$([ "$(uname -m)" = x86_64 ] && echo gcc || echo x86_64-linux-gnu-gcc)}"
+      pkgs=(gcc gcc-x86-64-linux-gnu libc6-dev-amd64-cross) ;;
+    linux/arm64)
+      cc="${CC_LINUX_ARM64:-$([ "$(uname -m)" = aarch64 ] && echo gcc || echo aarch64-linux-gnu-gcc)}"
+      pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+    *) return 1 ;;
+  esac
+  if ! command -v "$cc" >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing the C compiler for $1: apt-get install ${pkgs[*]}" >&2
+      apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >&2
+    fi
+  fi
+  if ! command -v "$cc" >/dev/null 2>&1; then
+    echo "no C compiler $cc for $1 (Debian: apt-get install ${pkgs[*]}), or set CGO_ENABLED=0 to build it with the WebAssembly parser" >&2
+    exit 3
+  fi
+  echo "$cc"
+}
 
 mkdir -p "$dist"
 dist="$(cd "$dist" && pwd -P)"
@@ -46,9 +83,19 @@ for target in $targets; do
   goarch="${target#*/}"
   name="pmguard_${version}_${goos}_${goarch}"
   mkdir -p "$work/$name"
-  echo "building $name (CGO_ENABLED=$CGO_ENABLED)"
-  (cd "$root" && GOOS="$goos" GOARCH="$goarch" go build -trimpath \
-    -ldflags "-s -w -X main.version=$version -X main.commit=$commit -X main.date=$date" \
+  cgo=0
+  cc=""
+  tags=""
+  extld=""
+  if [ "$cgo_default" = auto ] && [ "$goos" = linux ] || [ "$cgo_default" = 1 ]; then
+    cgo=1
+    cc="$(cc_for "$target")"
+    tags="-tags=netgo,osusergo"
+    extld="-linkmode=external -extldflags=-static"
+  fi
+  echo "building $name (CGO_ENABLED=$cgo${cc:+ CC=$cc})"
+  (cd "$root" && CGO_ENABLED="$cgo" CC="$cc" GOOS="$goos" GOARCH="$goarch" go build -trimpath $tags \
+    -ldflags "-s -w $extld -X main.version=$version -X main.commit=$commit -X main.date=$date" \
     -o "$work/$name/pmguard" ./cmd/pmguard)
   touch -d "@$epoch" "$work/$name/pmguard" 2>/dev/null || true
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" \

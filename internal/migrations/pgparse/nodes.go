@@ -295,3 +295,163 @@ func (n Node) FuncNames() []string {
 	walk(tree)
 	return out
 }
+
+// Option is one DefElem with its argument: REINDEX (CONCURRENTLY false),
+// VACUUM (FULL off), CREATE FUNCTION ... IMMUTABLE.
+type Option struct {
+	Defname string `json:"defname"`
+	Arg     Node   `json:"arg"`
+}
+
+// Options decodes a list of DefElem nodes.
+func Options(nodes []Node) []Option {
+	var out []Option
+	for _, n := range nodes {
+		var o Option
+		if n.Type == "DefElem" && n.Into(&o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// OptionOn reports whether the boolean option name is in the list and on:
+// PostgreSQL reads a bare option as true, and "false", "off", "0" as false.
+func OptionOn(nodes []Node, name string) bool {
+	for _, o := range Options(nodes) {
+		if o.Defname != name {
+			continue
+		}
+		switch o.Arg.Type {
+		case "":
+			return true
+		case "Boolean":
+			var b struct {
+				Boolval bool `json:"boolval"`
+			}
+			o.Arg.Into(&b)
+			return b.Boolval
+		case "Integer":
+			var i struct {
+				Ival int `json:"ival"`
+			}
+			o.Arg.Into(&i)
+			return i.Ival != 0
+		case "String":
+			var s String
+			o.Arg.Into(&s)
+			switch s.Sval {
+			case "false", "off", "0", "no":
+				return false
+			}
+			return true
+		}
+		return true
+	}
+	return false
+}
+
+// OptionString returns the String argument of option name ("" if absent).
+func OptionString(nodes []Node, name string) string {
+	for _, o := range Options(nodes) {
+		var s String
+		if o.Defname == name && o.Arg.Type == "String" && o.Arg.Into(&s) {
+			return s.Sval
+		}
+	}
+	return ""
+}
+
+// ConstString returns the value of an A_Const as text ("5s", "0"), and
+// false when n is not a constant.
+func ConstString(n Node) (string, bool) {
+	if n.Type != "A_Const" {
+		return "", false
+	}
+	var c struct {
+		Sval *String `json:"sval"`
+		Ival *struct {
+			Ival int `json:"ival"`
+		} `json:"ival"`
+		Fval *struct {
+			Fval string `json:"fval"`
+		} `json:"fval"`
+		Isnull bool `json:"isnull"`
+	}
+	if !n.Into(&c) {
+		return "", false
+	}
+	switch {
+	case c.Sval != nil:
+		return c.Sval.Sval, true
+	case c.Ival != nil:
+		return fmt.Sprint(c.Ival.Ival), true
+	case c.Fval != nil:
+		return c.Fval.Fval, true
+	}
+	return "", false
+}
+
+type PartitionCmd struct {
+	Name       RangeVar `json:"name"`
+	Concurrent bool     `json:"concurrent"`
+}
+
+type AlterDomainStmt struct {
+	Subtype  string `json:"subtype"`
+	TypeName []Node `json:"typeName"`
+	Def      Node   `json:"def"`
+}
+
+type CreateDomainStmt struct {
+	Domainname  []Node `json:"domainname"`
+	Constraints []Node `json:"constraints"`
+}
+
+type UpdateStmt struct {
+	Relation RangeVar `json:"relation"`
+}
+
+type LockStmt struct {
+	Relations []Node `json:"relations"`
+	Mode      int    `json:"mode"`
+}
+
+type CommentStmt struct {
+	Objtype string `json:"objtype"`
+	Object  Node   `json:"object"`
+}
+
+type CreateFunctionStmt struct {
+	Funcname []Node `json:"funcname"`
+	Options  []Node `json:"options"`
+	Replace  bool   `json:"replace"`
+}
+
+type VariableSetArgs struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	Args []Node `json:"args"`
+}
+
+type CreateTrigStmt struct {
+	Replace  bool     `json:"replace"`
+	Relation RangeVar `json:"relation"`
+}
+
+type IndexOptions struct {
+	IndexIncludingParams []Node `json:"indexIncludingParams"`
+	NullsNotDistinct     bool   `json:"nulls_not_distinct"`
+}
+
+// RangeVars decodes a list of RangeVar nodes (TRUNCATE's and LOCK's tables).
+func RangeVars(nodes []Node) []RangeVar {
+	var out []RangeVar
+	for _, n := range nodes {
+		var rv RangeVar
+		if n.Type == "RangeVar" && n.Into(&rv) {
+			out = append(out, rv)
+		}
+	}
+	return out
+}

@@ -1,2 +1,2 @@
--- expect: drop-index-without-concurrently
+-- expect: drop-index-without-concurrently lock-timeout
 DROP INDEX users_email;

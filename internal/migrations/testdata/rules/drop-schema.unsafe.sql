@@ -1,3 +1,3 @@
--- expect: drop-schema
+-- expect: drop-schema lock-timeout
 DROP SCHEMA reporting CASCADE;
 DROP DATABASE old_reporting;

@@ -1,2 +1,2 @@
--- expect: index-without-concurrently
+-- expect: index-without-concurrently lock-timeout statement-timeout
 CREATE INDEX users_email ON users (email);

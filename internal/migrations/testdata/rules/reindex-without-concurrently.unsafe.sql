@@ -1,2 +1,2 @@
--- expect: reindex-without-concurrently
+-- expect: lock-timeout reindex-without-concurrently statement-timeout
 REINDEX INDEX users_email;

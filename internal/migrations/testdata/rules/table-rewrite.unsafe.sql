@@ -1,4 +1,4 @@
--- expect: table-rewrite
+-- expect: statement-timeout table-rewrite
 SET lock_timeout = '5s';
 VACUUM FULL users;
 CLUSTER users USING users_pkey;

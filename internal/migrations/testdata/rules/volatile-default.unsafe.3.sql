@@ -1,4 +1,4 @@
 -- postgres: 10
--- expect: volatile-default
+-- expect: statement-timeout volatile-default
 SET lock_timeout = '5s';
 ALTER TABLE users ADD COLUMN plan text DEFAULT 'free';

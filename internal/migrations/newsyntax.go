@@ -1,0 +1,122 @@
+package migrations
+
+import (
+	"errors"
+	"sort"
+	"strings"
+
+	"github.com/pmguard/pmguard/internal/migrations/pgparse"
+)
+
+// pg17Commands are the words a statement can begin with in PostgreSQL 17's
+// grammar (gram.y's stmt rule). A statement the parser rejects that begins
+// with another word is a command the parser does not have, not a typo in a
+// known one.
+var pg17Commands = map[string]bool{
+	"ABORT": true, "ALTER": true, "ANALYZE": true, "ANALYSE": true, "BEGIN": true, "CALL": true,
+	"CHECKPOINT": true, "CLOSE": true, "CLUSTER": true, "COMMENT": true, "COMMIT": true, "COPY": true,
+	"CREATE": true, "DEALLOCATE": true, "DECLARE": true, "DELETE": true, "DISCARD": true, "DO": true,
+	"DROP": true, "END": true, "EXECUTE": true, "EXPLAIN": true, "FETCH": true, "GRANT": true,
+	"IMPORT": true, "INSERT": true, "LISTEN": true, "LOAD": true, "LOCK": true, "MERGE": true,
+	"MOVE": true, "NOTIFY": true, "PREPARE": true, "REASSIGN": true, "REFRESH": true, "REINDEX": true,
+	"RELEASE": true, "RESET": true, "REVOKE": true, "ROLLBACK": true, "SAVEPOINT": true, "SECURITY": true,
+	"SELECT": true, "SET": true, "SHOW": true, "START": true, "TABLE": true, "TRUNCATE": true,
+	"UNLISTEN": true, "UPDATE": true, "VACUUM": true, "VALUES": true, "WITH": true, "(": true,
+}
+
+// newerCommands and newerClauses are syntax added after PostgreSQL 17 that
+// the parser rejects, with the version that has it.
+var newerCommands = map[string]string{"REPACK": "the REPACK command (PostgreSQL 19)"}
+
+var newerClauses = []struct{ text, what string }{
+	{" NOT ENFORCED", "NOT ENFORCED constraints (PostgreSQL 18)"},
+	{" VIRTUAL", "virtual generated columns (PostgreSQL 18)"},
+	{" WITHOUT OVERLAPS", "WITHOUT OVERLAPS temporal keys (PostgreSQL 18)"},
+	{"(PERIOD ", "PERIOD temporal foreign keys (PostgreSQL 18)"},
+	{", PERIOD ", "PERIOD temporal foreign keys (PostgreSQL 18)"},
+	{"RETURNING OLD", "RETURNING OLD/NEW (PostgreSQL 18)"},
+	{"RETURNING NEW", "RETURNING OLD/NEW (PostgreSQL 18)"},
+}
+
+// newerSyntax says what a statement the parser rejected is when it is syntax
+// newer than the parser's PostgreSQL 17; ok is false for a plain mistake in
+// a statement the parser knows.
+func newerSyntax(body string) (what string, ok bool) {
+	word := strings.ToUpper(strings.TrimRight(strings.Fields(body + " x")[0], ";"))
+	if w, found := newerCommands[word]; found {
+		return w + " is not in PostgreSQL 17's grammar", true
+	}
+	if !pg17Commands[word] && !strings.HasPrefix(word, "(") {
+		return "no PostgreSQL 17 statement begins with " + word + " (newer syntax, or a mistake)", true
+	}
+	upper := " " + strings.ToUpper(strings.Join(strings.Fields(body), " "))
+	for _, c := range newerClauses {
+		if strings.Contains(upper, c.text) {
+			return c.what + " is not in PostgreSQL 17's grammar", true
+		}
+	}
+	return "", false
+}
+
+// statementAround returns the bounds of the statement holding offset off:
+// from just after the previous semicolon to the next one (or the end),
+// semicolons inside comments and quotes left alone.
+func statementAround(text string, off int) (start, end int) {
+	var semis []int
+	for _, sp := range lex(text, langSQL) {
+		if sp.Region != regCode {
+			continue
+		}
+		for i := sp.Start; i < sp.End; i++ {
+			if text[i] == ';' {
+				semis = append(semis, i)
+			}
+		}
+	}
+	start, end = 0, len(text)
+	k := sort.SearchInts(semis, off)
+	if k > 0 {
+		start = semis[k-1] + 1
+	}
+	if k < len(semis) {
+		end = semis[k]
+		if end == off && k+1 < len(semis) { // the error is at the semicolon itself
+			end = semis[k+1]
+		}
+	}
+	return start, end
+}
+
+// parseKnown parses up, setting aside statements in syntax newer than the
+// parser (reported as syntax-unknown-to-parser) so that the rest is still
+// checked. Any other syntax error is returned.
+func parseKnown(path, up string) ([]pgparse.Stmt, []statement, error) {
+	text := up
+	var unknown []statement
+	li := newLineIndex(up)
+	for tries := 0; ; tries++ {
+		ps, err := pgparse.Parse(text)
+		if err == nil {
+			return ps, unknown, nil
+		}
+		var pe *pgparse.Error
+		if !errors.As(err, &pe) || pe.Offset < 0 || tries > 100 {
+			return nil, nil, parseError(path, up, err)
+		}
+		start, end := statementAround(text, pe.Offset)
+		raw := text[start:end]
+		body := strings.TrimSpace(pgparse.StripLeadingComments(raw))
+		what, ok := newerSyntax(body)
+		if !ok || body == "" {
+			return nil, nil, parseError(path, up, err)
+		}
+		first := start + firstTokenOffset(raw)
+		unknown = append(unknown, statement{
+			stmt:    pgparse.Stmt{Start: start, End: first + len(body)},
+			line:    li.line(first),
+			text:    collapse(body),
+			unknown: what + "; PostgreSQL 17's parser says: " + pe.Message,
+		})
+		text = text[:start] + blank(raw) + text[end:]
+	}
+}

@@ -1,0 +1,144 @@
+package migrations
+
+import (
+	"strings"
+
+	"github.com/pmguard/pmguard/internal/migrations/pgparse"
+)
+
+// schemaState is what the migrations so far say about the database: the
+// ones already deployed (replayed from base) and then the change's own, in
+// the order they run. It is what PostgreSQL would decide a statement's cost
+// by: a column already NOT NULL, a NOT NULL check already validated, a type
+// change that needs no rewrite, a function's volatility.
+type schemaState struct {
+	tables map[string]*tableState
+	funcs  map[string]string // function name -> "immutable", "stable" or "volatile"
+}
+
+type tableState struct {
+	cols map[string]*colState
+	// checks are CHECK (col IS NOT NULL) constraints by name.
+	checks map[string]*checkState
+}
+
+type colState struct {
+	typ        string // unqualified type name as the parser gives it ("int4", "varchar")
+	typmods    []string
+	notNull    bool
+	hasDefault bool
+}
+
+type checkState struct {
+	column string
+	valid  bool
+}
+
+func newSchema() *schemaState {
+	return &schemaState{tables: map[string]*tableState{}, funcs: map[string]string{}}
+}
+
+func (s *schemaState) table(name string) *tableState {
+	t := s.tables[name]
+	if t == nil {
+		t = &tableState{cols: map[string]*colState{}, checks: map[string]*checkState{}}
+		s.tables[name] = t
+	}
+	return t
+}
+
+// col returns what is known of table.column, nil when nothing is.
+func (s *schemaState) col(table, column string) *colState {
+	if t := s.tables[table]; t != nil {
+		return t.cols[column]
+	}
+	return nil
+}
+
+// validNotNullCheck reports whether table has a validated CHECK (col IS NOT NULL).
+func (s *schemaState) validNotNullCheck(table, column string) bool {
+	if t := s.tables[table]; t != nil {
+		for _, c := range t.checks {
+			if c.column == column && c.valid {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// columnFrom reads a column definition.
+func columnFrom(def pgparse.ColumnDef) *colState {
+	c := &colState{typ: strings.ToLower(def.TypeName.Name()), notNull: def.IsNotNull, hasDefault: def.RawDefault.Type != ""}
+	c.typmods = typmods(def.TypeName)
+	for _, cn := range def.Constraints {
+		var k pgparse.Constraint
+		if !cn.Into(&k) {
+			continue
+		}
+		switch k.Contype {
+		case "CONSTR_NOTNULL", "CONSTR_PRIMARY":
+			c.notNull = true
+		case "CONSTR_DEFAULT", "CONSTR_IDENTITY", "CONSTR_GENERATED":
+			c.hasDefault = true
+		}
+	}
+	if strings.Contains(c.typ, "serial") {
+		c.hasDefault, c.notNull = true, true
+	}
+	return c
+}
+
+func typmods(t pgparse.TypeName) []string {
+	var out []string
+	for _, m := range t.Typmods {
+		if v, ok := pgparse.ConstString(m); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// noRewrite reports whether ALTER COLUMN ... TYPE from old to the new type
+// is one PostgreSQL does without rewriting the table or its indexes (a
+// binary-coercible change that does not shorten a length limit).
+func noRewrite(old *colState, typ string, mods []string) bool {
+	if old == nil {
+		return false
+	}
+	same := old.typ == typ
+	switch {
+	case same && len(mods) == 0 && (typ == "varchar" || typ == "numeric"):
+		return true // the limit removed
+	case same && strings.Join(old.typmods, ",") == strings.Join(mods, ","):
+		return true // nothing changes
+	case same && typ == "varchar" && len(old.typmods) == 1 && len(mods) == 1:
+		return atoi(mods[0]) >= atoi(old.typmods[0])
+	case same && typ == "numeric" && len(old.typmods) == 2 && len(mods) == 2:
+		return old.typmods[1] == mods[1] && atoi(mods[0]) >= atoi(old.typmods[0])
+	case old.typ == "varchar" && typ == "text", old.typ == "text" && typ == "varchar" && len(mods) == 0:
+		return true
+	case old.typ == "cidr" && typ == "inet":
+		return true
+	}
+	return false
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return -1
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n
+}
+
+// typeText is how a report names a column type ("varchar(20)").
+func typeText(typ string, mods []string) string {
+	if len(mods) == 0 {
+		return typ
+	}
+	return typ + "(" + strings.Join(mods, ",") + ")"
+}

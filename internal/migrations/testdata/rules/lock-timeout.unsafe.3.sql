@@ -1,0 +1,2 @@
+-- expect: lock-timeout
+LOCK TABLE users IN SHARE MODE;

@@ -1,0 +1,2 @@
+-- expect:
+CREATE SCHEMA invoicing;

@@ -1,0 +1,2 @@
+-- expect: lock-timeout rename-schema
+ALTER SCHEMA billing RENAME TO invoicing;

@@ -1,0 +1,3 @@
+-- expect: set-not-null statement-timeout
+SET lock_timeout = '5s';
+ALTER TABLE users ALTER COLUMN email SET NOT NULL; -- pmguard:ignore set-not-null: users has 30 rows

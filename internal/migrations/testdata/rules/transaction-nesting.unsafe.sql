@@ -1,0 +1,5 @@
+-- expect: transaction-nesting
+-- +goose Up
+BEGIN;
+CREATE TABLE audit (id bigint PRIMARY KEY);
+COMMIT;

@@ -1,0 +1,4 @@
+-- expect:
+BEGIN;
+CREATE TABLE audit (id bigint PRIMARY KEY);
+COMMIT;

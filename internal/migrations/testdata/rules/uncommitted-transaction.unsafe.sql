@@ -1,0 +1,3 @@
+-- expect: uncommitted-transaction
+BEGIN;
+CREATE TABLE audit (id bigint PRIMARY KEY);

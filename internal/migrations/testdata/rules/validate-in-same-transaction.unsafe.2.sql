@@ -1,0 +1,6 @@
+-- expect: validate-in-same-transaction statement-timeout
+SET lock_timeout = '5s';
+BEGIN;
+ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
+ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;
+COMMIT;
