@@ -59,7 +59,8 @@ func TestOrbParametersAreSettings(t *testing.T) {
 	// Install parameters (rollback_auto spells them pmguard_*, since its version is the rollback target) and step control.
 	notSettings := map[string]bool{"version": true, "base_url": true, "install_dir": true, "sha256": true, "cache": true,
 		"pmguard_version": true, "pmguard_sha256": true, "when": true,
-		"slack_channel": true, "slack_mentions": true, "slack_token_env": true}
+		"slack_channel": true, "slack_mentions": true, "slack_token_env": true,
+		"step_name": true}
 	for _, tc := range []struct {
 		verb, command string
 		settings      any
