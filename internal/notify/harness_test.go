@@ -123,7 +123,7 @@ func (h *harness) settings() Settings {
 		IgnoreErrors:  true,
 		UnfurlMedia:   true,
 		Retries:       3,
-		RetryDelay:    "1s",
+		RetryDelay:    "1",
 	}
 	s.EventsFile = h.events
 	s.Timeout.Duration = 30 * time.Second
