@@ -2,6 +2,7 @@ package orb_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -292,8 +293,40 @@ func TestOnHoldReplacement(t *testing.T) {
 	if err := h.install(nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.job.RunSteps(h.ctx, map[string]any{"pmguard/notify": map[string]any{"template": "basic_on_hold_1", "mentions": "<!here>"}}); err != nil {
+	if err := h.job.RunSteps(h.ctx, map[string]any{"pmguard/notify": map[string]any{"template": "basic_on_hold_1", "mentions": "<!here>", "step_name": "Slack - Sending Notification"}}); err != nil {
 		t.Fatal(err)
 	}
+	if last := h.job.LastRun(); last == nil || last.Name != "Slack - Sending Notification" {
+		t.Errorf("step_name did not name the notice step: %+v", last)
+	}
 	wantPosts("incidents", 1, "ON HOLD - Awaiting Approval :raised_hand:", "https://circleci.com/workflow-run/7c1c7a52-9e0a-4c43-9a6e-4f1d3d0b7a11", "*Mentions*: <!here>")(t, slack)
+}
+
+// slackOrbNotifyParams are the CircleCI slack orb's notify parameters (v6)
+// and their types: every one is a parameter of pmguard's notify of the same
+// type, so a config that sets it compiles unchanged; TestCommandsMatchVerbSettings
+// checks each reaches pmguard notify, and internal/notify's tests what it does.
+var slackOrbNotifyParams = map[string]string{
+	"template": "string", "custom": "string", "event": "enum", "branch_pattern": "string", "tag_pattern": "string",
+	"invert_match": "boolean", "mentions": "string", "channel": "string", "ignore_errors": "boolean", "debug": "boolean",
+	"circleci_host": "string", "step_name": "string", "thread_id": "string", "scheduled_offset_seconds": "integer",
+	"retries": "integer", "retry_delay": "integer", "unfurl_links": "boolean", "unfurl_media": "boolean",
+	"access_token": "env_var_name", "api_domain": "string", "windows_execution": "boolean",
+}
+
+func TestNotifyAcceptsSlackOrbParameters(t *testing.T) {
+	params := commandParams(t, "notify")
+	for name, typ := range slackOrbNotifyParams {
+		p, ok := params[name]
+		if !ok {
+			t.Errorf("notify lacks the slack orb's parameter %s", name)
+			continue
+		}
+		if p["type"] != typ {
+			t.Errorf("notify's %s is of type %v, the slack orb's of type %s", name, p["type"], typ)
+		}
+	}
+	if got := fmt.Sprint(params["event"]["enum"]); got != "[fail pass always]" {
+		t.Errorf("event's values are %s, the slack orb's [fail pass always]", got)
+	}
 }

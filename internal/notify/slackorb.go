@@ -132,7 +132,7 @@ func renderTaggedDeploy(f *Facts) Message {
 		headerBlock("Deployment Successful! :tada:"),
 		// The slack orb's shell evaluates $(date +'%m/%d/%Y %T') on the
 		// executor; pmguard formats its own clock the same way.
-		logoSection(field("Project", f.Job.ProjectRepo), field("When", f.Now.Format(slackOrbWhenLayout)), field("Tag", f.Job.Tag)),
+		logoSection(field("Project", f.Job.ProjectRepo), field("When", f.Now.UTC().Format(slackOrbWhenLayout)), field("Tag", f.Job.Tag)),
 		viewButton("success_tagged_deploy_view", "View Job", f.Job.BuildURL),
 	}
 	return Message{Text: "CircleCI job succeeded!", Blocks: compose(append(blocks, f.checkExtras()...)...)}
