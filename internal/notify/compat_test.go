@@ -319,7 +319,8 @@ func TestTemplateFromEnvironment(t *testing.T) {
 	h := newHarness(t)
 	h.env["DEPLOY_NOTE"] = `a "quoted" *note*`
 	h.env["API_SECRET"] = "hunter2"
-	h.env["MY_TEMPLATE"] = `{"blocks":[{"type":"section","text":{"type":"mrkdwn","text":"Deploy of $CIRCLE_BRANCH: ${DEPLOY_NOTE} $API_SECRET"}}]}`
+	h.env["BOT"] = h.env["SLACK_ACCESS_TOKEN"] // a secret under a harmless name
+	h.env["MY_TEMPLATE"] = `{"blocks":[{"type":"section","text":{"type":"mrkdwn","text":"Deploy of $CIRCLE_BRANCH: ${DEPLOY_NOTE} $API_SECRET$BOT"}}]}`
 	res := h.envRun(map[string]string{"PMGUARD_NOTIFY_TEMPLATE": "MY_TEMPLATE"})
 	res2 := h.envRun(map[string]string{"PMGUARD_NOTIFY_CUSTOM": "$MY_TEMPLATE"})
 	msgs := h.slack.Messages("incidents")
@@ -329,11 +330,11 @@ func TestTemplateFromEnvironment(t *testing.T) {
 	for _, m := range msgs {
 		text := blockText(m.Blocks)
 		mustContain(t, "message", text, `Deploy of main: a "quoted" *note* `)
-		if strings.Contains(text, "hunter2") {
+		if strings.Contains(text, "hunter2") || strings.Contains(text, h.slack.Token) {
 			t.Fatal("a credential was expanded")
 		}
 	}
-	mustContain(t, "output", res.out, "$API_SECRET is left empty")
+	mustContain(t, "output", res.out, "$API_SECRET is left empty", "$BOT is left empty: its value holds a secret of this run")
 
 	// A template in the token's variable is refused without showing it.
 	res = h.envRun(map[string]string{"PMGUARD_NOTIFY_TEMPLATE": "SLACK_ACCESS_TOKEN"})

@@ -10,6 +10,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -381,10 +382,14 @@ func (r *run) finish() error {
 }
 
 func (r *run) sendWebhook(ctx context.Context) {
-	if len(r.p.channels) > 0 || r.p.incident || r.p.reminder > 0 {
-		fmt.Fprintln(r.out, "pmguard notify: webhook mode: channel, thread, incident_channel and postmortem_reminder need a token and are ignored")
+	if len(r.p.channels) > 0 || r.p.incident || r.p.reminder > 0 || r.p.threadID != "" || r.p.offset > 0 {
+		fmt.Fprintln(r.out, "pmguard notify: webhook mode: channel, thread, thread_id, scheduled_offset_seconds, incident_channel and postmortem_reminder need a token and are ignored")
 	}
 	m, _ := r.message(r.facts)
+	if r.p.debug {
+		b, _ := json.MarshalIndent(m, "", "  ")
+		fmt.Fprintf(r.out, "pmguard notify: debug: webhook:\n%s\n", b)
+	}
 	if err := postWebhook(ctx, r.o.http, r.p.webhook, r.p.retries+1, m); err != nil {
 		r.fail(err)
 		return
