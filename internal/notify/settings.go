@@ -79,7 +79,7 @@ type plan struct {
 	vars           templateVars
 	invert         bool
 	debug          bool
-	threadID       string        // thread_id, sanitised; "" for the incident thread
+	threadID       string        // thread_id; "" for the incident thread
 	offset         time.Duration // scheduled_offset_seconds; 0 posts at once
 	unfurlLinks    bool
 	unfurlMedia    bool
@@ -274,12 +274,12 @@ func (o *Options) resolveMessage(p *plan) error {
 		}
 		// Else, as in the slack orb, the name of an environment variable
 		// holding the message (exported in an earlier step through $BASH_ENV).
-		name, _ := varRef(tmpl)
-		if name == "" && isName(tmpl) {
-			name = tmpl
+		name, ok := varRef(tmpl)
+		if !ok && isName(tmpl) {
+			name, ok = tmpl, true
 		}
 		why := "not a built-in template nor the name of an environment variable"
-		if name != "" {
+		if ok {
 			var b []byte
 			if b, why = o.envTemplate(p, name); why == "" {
 				p.custom, p.customField = b, &s.Template
@@ -325,6 +325,9 @@ func (o *Options) envTemplate(p *plan, name string) ([]byte, string) {
 	v := o.d.Getenv(name)
 	if strings.TrimSpace(v) == "" {
 		return nil, "$" + name + " is not set (export it to $BASH_ENV in an earlier step)"
+	}
+	if o.d.Redactor.Redact(v) != v {
+		return nil, "$" + name + " holds a secret of this run, not a template"
 	}
 	return []byte(v), ""
 }

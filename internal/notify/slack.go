@@ -272,8 +272,8 @@ func (w *webAPI) show(method, channel, threadTS string, m Message) {
 	fmt.Fprintf(w.debug, "pmguard notify: debug: %s to %s:\n%s\n", method, where, b)
 }
 
-// msgOptions are m as slack-go options for chat.update, which takes no
-// unfurl parameters.
+// newMsgOptions are m as slack-go options for a new message (posted or
+// scheduled), with its unfurl settings; chat.update takes none.
 func (w *webAPI) newMsgOptions(m Message) ([]slack.MsgOption, error) {
 	opts, err := msgOptions(m)
 	if err != nil {
