@@ -831,8 +831,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// A custom template expands CircleCI's job facts and what template_vars
-// lists, never a credential: not one named by a *_env setting, not one
+// A custom template expands CircleCI's job facts and the job's own
+// variables, never a credential: not one named by a *_env setting, not one
 // whose name says it is one, not even when template_vars lists it.
 func TestTemplateNeverExpandsCredentials(t *testing.T) {
 	const tmpl = `{"text":"t=$CIRCLE_TOKEN d=${DD_API_KEY} s=$SLACK_ACCESS_TOKEN b=$CIRCLE_BRANCH n=$DEPLOY_NOTE","blocks":[

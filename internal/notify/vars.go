@@ -6,7 +6,7 @@ import (
 )
 
 // credentialWords in a variable's name mark it as a credential: it is never
-// expanded, even when template_vars lists it.
+// expanded.
 var credentialWords = []string{"TOKEN", "KEY", "SECRET", "PASSWORD", "PASS", "AUTH", "CREDENTIAL", "PRIVATE", "SIG", "COOKIE", "SESSION", "WEBHOOK"}
 
 // templateVars decides which environment variables a custom template may
