@@ -34,6 +34,9 @@ type Facts struct {
 	PostmortemURL   string
 	IncidentChannel string // channel ID, linked as <#C...>
 	IncidentStarted time.Time
+	// CircleCIHost is the CircleCI web app's base URL, for links the job
+	// environment does not give whole (the workflow's page).
+	CircleCIHost string
 }
 
 // HealthFacts come from pmguard health's events.

@@ -118,6 +118,12 @@ func (h *harness) settings() Settings {
 		WebhookEnv:    "SLACK_WEBHOOK_URL",
 		Thread:        true,
 		Channel:       config.List{"incidents"},
+		AccessToken:   "SLACK_ACCESS_TOKEN",
+		APIDomain:     "slack.com",
+		IgnoreErrors:  true,
+		UnfurlMedia:   true,
+		Retries:       3,
+		RetryDelay:    "1",
 	}
 	s.EventsFile = h.events
 	s.Timeout.Duration = 30 * time.Second

@@ -10,10 +10,12 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -83,8 +85,12 @@ func (o *Options) build() error {
 		return err
 	}
 	o.p = p
+	retries := p.retries
+	if retries == 0 {
+		retries = -1 // httpx's 0 is its default
+	}
 	o.http = o.d.HTTP(httpx.Options{
-		Timeout: min(10*time.Second, p.timeout), WaitMin: time.Second, WaitMax: 4 * time.Second,
+		Timeout: min(10*time.Second, p.timeout), Retries: retries, WaitMin: p.retryDelay, WaitMax: 4 * p.retryDelay,
 		CheckRetry: slackRetry, Log: func(s string) { fmt.Fprintln(o.out, "pmguard notify: "+s) },
 	})
 	return nil
@@ -142,6 +148,11 @@ func Run(ctx context.Context, o *Options) error {
 		r.sendWebhook(ctx)
 	} else {
 		r.api = newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv)
+		r.api.attempts = o.p.retries + 1
+		r.api.unfurlLinks, r.api.unfurlMedia = o.p.unfurlLinks, o.p.unfurlMedia
+		if o.p.debug {
+			r.api.debug = r.out
+		}
 		r.sendAPI(ctx)
 	}
 	return r.finish()
@@ -191,7 +202,10 @@ func (o *Options) start(ctx context.Context) (*run, error) {
 		fmt.Fprintf(r.out, "pmguard notify: not sending: %s\n", why)
 		return nil, nil
 	}
-	r.facts = &Facts{Job: o.d.Job, Mentions: p.mentions, Now: o.d.Now(), PostmortemURL: p.postmortemURL}
+	if o.Settings.WindowsExecution && runtime.GOOS != "windows" {
+		fmt.Fprintf(r.out, "pmguard notify: windows_execution is set but this executor runs %s; pmguard finds the platform itself, so it changes nothing\n", runtime.GOOS)
+	}
+	r.facts = &Facts{Job: o.d.Job, Mentions: p.mentions, Now: o.d.Now(), PostmortemURL: p.postmortemURL, CircleCIHost: p.circleciHost}
 	r.facts.Subject = o.Subject(ctx, o.d.Job.SHA)
 	factsFrom(r.facts, r.evs, r.key)
 	if r.key == "" && p.thread && p.mode == "api" {
@@ -219,11 +233,21 @@ func (r *run) skip() string {
 		}
 		return "event is pass and the job failed"
 	}
-	if j.Tag != "" && !matchAny(p.tagPatterns, j.Tag) {
-		return fmt.Sprintf("tag %q does not match tag_pattern", j.Tag)
+	// An empty pattern filters nothing, with invert_match too (as in the
+	// slack orb); otherwise the ref must match, or with invert_match not.
+	does := map[bool]string{true: "matches", false: "does not match"}
+	if j.Tag != "" && len(p.tagPatterns) > 0 && matchAny(p.tagPatterns, j.Tag) == p.invert {
+		return fmt.Sprintf("tag %q %s tag_pattern%s", j.Tag, does[p.invert], inverted(p.invert))
 	}
-	if j.Tag == "" && j.Branch != "" && !matchAny(p.branchPatterns, j.Branch) {
-		return fmt.Sprintf("branch %q does not match branch_pattern", j.Branch)
+	if j.Tag == "" && j.Branch != "" && len(p.branchPatterns) > 0 && matchAny(p.branchPatterns, j.Branch) == p.invert {
+		return fmt.Sprintf("branch %q %s branch_pattern%s", j.Branch, does[p.invert], inverted(p.invert))
+	}
+	return ""
+}
+
+func inverted(invert bool) string {
+	if invert {
+		return " (invert_match is set)"
 	}
 	return ""
 }
@@ -280,6 +304,8 @@ func (r *run) lookup(f *Facts) func(string) string {
 		"PMGUARD_FIGURES":        bullets(f.failureLines()),
 		"PMGUARD_COMMIT_SUBJECT": f.Subject,
 		"PMGUARD_JOB_STATUS":     r.status,
+		// The slack orb's templates read its circleci_host parameter so.
+		"SLACK_PARAM_CIRCLECI_HOST": r.p.circleciHost,
 	}
 	if f.Rollback != nil {
 		own["PMGUARD_ROLLBACK_URL"] = f.Rollback.PipelineURL
@@ -292,7 +318,13 @@ func (r *run) lookup(f *Facts) func(string) string {
 			r.note(refusedNote(name, why))
 			return ""
 		}
-		return r.o.d.Getenv(name)
+		v := r.o.d.Getenv(name)
+		if v != "" && r.o.d.Redactor.Redact(v) != v {
+			// Whatever its name, a value the run knows as a secret stays out.
+			r.note(refusedNote(name, "its value holds a secret of this run"))
+			return ""
+		}
+		return v
 	}
 }
 
@@ -311,7 +343,7 @@ func (r *run) fail(err error) {
 }
 
 // record appends one of notify's own events.
-func (r *run) record(name, target string, f events.Notice) {
+func (r *run) record(name, target string, f any) {
 	e := events.Event{Verb: "notify", Event: name, Target: target}
 	e.SetFigures(f)
 	r.event(e)
@@ -350,11 +382,15 @@ func (r *run) finish() error {
 }
 
 func (r *run) sendWebhook(ctx context.Context) {
-	if len(r.p.channels) > 0 || r.p.incident || r.p.reminder > 0 {
-		fmt.Fprintln(r.out, "pmguard notify: webhook mode: channel, thread, incident_channel and postmortem_reminder need a token and are ignored")
+	if len(r.p.channels) > 0 || r.p.incident || r.p.reminder > 0 || r.p.threadID != "" || r.p.offset > 0 {
+		fmt.Fprintln(r.out, "pmguard notify: webhook mode: channel, thread, thread_id, scheduled_offset_seconds, incident_channel and postmortem_reminder need a token and are ignored")
 	}
 	m, _ := r.message(r.facts)
-	if err := postWebhook(ctx, r.o.http, r.p.webhook, m); err != nil {
+	if r.p.debug {
+		b, _ := json.MarshalIndent(m, "", "  ")
+		fmt.Fprintf(r.out, "pmguard notify: debug: webhook:\n%s\n", b)
+	}
+	if err := postWebhook(ctx, r.o.http, r.p.webhook, r.p.retries+1, m); err != nil {
 		r.fail(err)
 		return
 	}

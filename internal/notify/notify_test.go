@@ -242,7 +242,12 @@ func TestBadInput(t *testing.T) {
 		{"event", func(s *Settings) { s.Event = "sometimes" }, "event"},
 		{"template", func(s *Settings) { s.Template = "DEPLOY_EXPLODED" }, "not a built-in template"},
 		{"custom not JSON", func(s *Settings) { s.Custom = `{"blocks": [` }, "not valid JSON"},
-		{"custom and template", func(s *Settings) { s.Custom = `{"text":"x"}`; s.Template = DeployFailed }, "custom message is set too"},
+		{"custom and template_file", func(s *Settings) { s.Custom = `{"text":"x"}`; s.TemplateFile = "x.json" }, "both set"},
+		{"retry_delay", func(s *Settings) { s.RetryDelay = "soon" }, "not a delay"},
+		{"api_domain", func(s *Settings) { s.APIDomain = "https://slack-gov.com/api" }, "not a host name"},
+		{"template in a credential", func(s *Settings) { s.Template = "SLACK_ACCESS_TOKEN" }, "holds a credential"},
+		{"template in an unset variable", func(s *Settings) { s.Template = "MY_TEMPLATE" }, "$MY_TEMPLATE is not set"},
+		{"access_token and token_env apart", func(s *Settings) { s.AccessToken = "A_TOKEN"; s.TokenEnv = "B_TOKEN" }, "token_env names another variable"},
 		{"custom without content", func(s *Settings) { s.Custom = `{"channel":"x"}` }, "no blocks"},
 		{"block without type", func(s *Settings) { s.Custom = `{"blocks":[{"text":"x"}]}` }, "no \"type\""},
 		{"branch regex", func(s *Settings) { s.BranchPattern = "(" }, "not a regular expression"},
@@ -826,8 +831,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// A custom template expands CircleCI's job facts and what template_vars
-// lists, never a credential: not one named by a *_env setting, not one
+// A custom template expands CircleCI's job facts and the job's own
+// variables, never a credential: not one named by a *_env setting, not one
 // whose name says it is one, not even when template_vars lists it.
 func TestTemplateNeverExpandsCredentials(t *testing.T) {
 	const tmpl = `{"text":"t=$CIRCLE_TOKEN d=${DD_API_KEY} s=$SLACK_ACCESS_TOKEN b=$CIRCLE_BRANCH n=$DEPLOY_NOTE","blocks":[

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,17 +16,30 @@ type Settings struct {
 	config.Shared
 	Event              string          `env:"EVENT, default=always" flag:"event" form:"one of \"fail\", \"pass\", \"always\"" usage:"send when the job failed (fail), passed (pass) or always"`
 	Channel            config.List     `env:"CHANNEL, default=$SLACK_DEFAULT_CHANNEL" flag:"channel" usage:"channel names or IDs, comma-separated (default: $SLACK_DEFAULT_CHANNEL)"`
-	Template           string          `env:"TEMPLATE" flag:"template" usage:"built-in template: DEPLOY_FAILED, HEALTH_CHECK_FAILED, CANARY_FAILED, ROLLBACK_STARTED, ROLLBACK_SUCCEEDED, ROLLBACK_FAILED, DEPLOY_SUCCEEDED, POSTMORTEM_REMINDER, or ROLLBACK: the rollback's state from the event log (default: DEPLOY_FAILED when the job failed, DEPLOY_SUCCEEDED when it passed)"`
-	Custom             string          `env:"CUSTOM" flag:"custom" usage:"a custom Block Kit message as inline JSON; $VAR and ${VAR} inside its strings are expanded: pmguard's own PMGUARD_* figures, CircleCI's job facts (CIRCLE_BRANCH, CIRCLE_SHA1, CIRCLE_BUILD_URL ...) and the variables template_vars lists"`
-	TemplateVars       config.List     `env:"TEMPLATE_VARS" flag:"template-vars" usage:"more environment variables a custom template may expand, comma-separated; a variable named by token_env or webhook_env, or whose name looks like a credential (TOKEN, KEY, SECRET, PASSWORD ...), is never expanded"`
+	Template           string          `env:"TEMPLATE" flag:"template" usage:"built-in template: DEPLOY_FAILED, HEALTH_CHECK_FAILED, CANARY_FAILED, ROLLBACK_STARTED, ROLLBACK_SUCCEEDED, ROLLBACK_FAILED, DEPLOY_SUCCEEDED, POSTMORTEM_REMINDER, or ROLLBACK: the rollback's state from the event log; the CircleCI slack orb's basic_fail_1, basic_success_1, success_tagged_deploy_1, basic_on_hold_1; or the name of an environment variable holding a custom Block Kit message (default: DEPLOY_FAILED when the job failed, DEPLOY_SUCCEEDED when it passed)"`
+	Custom             string          `env:"CUSTOM" flag:"custom" usage:"a custom Block Kit message as inline JSON, or $VAR naming an environment variable that holds it; $VAR and ${VAR} inside its strings are expanded from pmguard's own PMGUARD_* figures and the environment, except credentials"`
+	TemplateVars       config.List     `env:"TEMPLATE_VARS" flag:"template-vars" usage:"no longer needed (a custom template expands any variable that is not a credential); kept so configs that set it still work"`
 	TemplateFile       config.File     `env:"TEMPLATE_FILE" flag:"template-file" usage:"a file holding a custom Block Kit message (as --custom)"`
 	Mentions           string          `env:"MENTIONS" flag:"mentions" usage:"who to mention, in Slack markup: <@U0123>, <!subteam^S0123|oncall>, <!here>"`
-	BranchPattern      string          `env:"BRANCH_PATTERN, default=.+" flag:"branch-pattern" form:"comma-separated regular expressions (RE2), each matching a whole branch name" usage:"send only for branches matching one of these regular expressions"`
-	TagPattern         string          `env:"TAG_PATTERN, default=.+" flag:"tag-pattern" form:"comma-separated regular expressions (RE2), each matching a whole tag" usage:"send only for tags matching one of these regular expressions"`
+	BranchPattern      string          `env:"BRANCH_PATTERN" flag:"branch-pattern" form:"comma-separated regular expressions (RE2), each matching a whole branch name" usage:"send only for branches matching one of these regular expressions (empty: every branch)"`
+	TagPattern         string          `env:"TAG_PATTERN" flag:"tag-pattern" form:"comma-separated regular expressions (RE2), each matching a whole tag" usage:"send only for tags matching one of these regular expressions (empty: every tag)"`
+	InvertMatch        bool            `env:"INVERT_MATCH, default=false" flag:"invert-match" usage:"send only for branches and tags that do NOT match branch_pattern / tag_pattern (an empty pattern still matches everything)"`
 	TokenEnv           config.EnvName  `env:"TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"token-env" usage:"name of the env var holding the Slack bot token (xoxb-...)"`
+	AccessToken        config.EnvName  `env:"ACCESS_TOKEN, default=SLACK_ACCESS_TOKEN" flag:"access-token" usage:"the CircleCI slack orb's name for token_env; either may be set (setting both to different names is an error)"`
+	APIDomain          string          `env:"API_DOMAIN, default=slack.com" flag:"api-domain" form:"a host name such as slack.com or slack-gov.com" usage:"Slack's domain: slack.com, or slack-gov.com for GovSlack; any other than slack.com sends to https://<api_domain>/api/"`
 	WebhookEnv         config.EnvName  `env:"WEBHOOK_ENV, default=SLACK_WEBHOOK_URL" flag:"webhook-env" usage:"name of the env var holding an incoming webhook URL, used when there is no token (no threads, no channel choice)"`
 	Thread             bool            `env:"THREAD, default=true" flag:"thread" usage:"one thread per incident: later notices of a failed pipeline reply to the first and update its status line"`
 	FailOnError        bool            `env:"FAIL_ON_ERROR, default=false" flag:"fail-on-error" usage:"exit 3 when Slack cannot be reached or refuses the message (default: warn and exit 0)"`
+	IgnoreErrors       bool            `env:"IGNORE_ERRORS, default=true" flag:"ignore-errors" usage:"the CircleCI slack orb's form of fail_on_error: false fails the step (exit 3) when Slack cannot be reached or refuses the message"`
+	Debug              bool            `env:"DEBUG, default=false" flag:"debug" usage:"print each message as sent to Slack (Block Kit JSON) and what Slack answered; secrets stay redacted"`
+	ThreadID           string          `env:"THREAD_ID" flag:"thread-id" usage:"a name for a thread of your own: the first notice with this thread_id in a channel starts it, later ones of the same pipeline reply in it (instead of the incident thread)"`
+	ScheduledOffset    config.Count    `env:"SCHEDULED_OFFSET_SECONDS, default=0" flag:"scheduled-offset-seconds" usage:"schedule the notice this many seconds from now (chat.scheduleMessage) instead of posting it; 0 posts at once"`
+	UnfurlLinks        bool            `env:"UNFURL_LINKS, default=false" flag:"unfurl-links" usage:"let Slack add previews of the links in the message (off: a job link's preview would bury the notice)"`
+	UnfurlMedia        bool            `env:"UNFURL_MEDIA, default=true" flag:"unfurl-media" usage:"let Slack add previews of media (images, video) linked in the message"`
+	Retries            config.Count    `env:"RETRIES, default=3" flag:"retries" usage:"retries of each Slack call after a transient failure (5xx, 429, unreachable, service_unavailable); 0: none"`
+	RetryDelay         string          `env:"RETRY_DELAY, default=1" flag:"retry-delay" form:"seconds (30) or a Go duration (1s, 500ms)" usage:"the wait before the first retry; later waits double, jittered, up to 4 times this, and none passes timeout (Slack's Retry-After is honoured instead when it sends one)"`
+	WindowsExecution   bool            `env:"WINDOWS_EXECUTION, default=false" flag:"windows-execution" usage:"accepted for the CircleCI slack orb's configs; pmguard finds the executor's platform itself, so it changes nothing and says so when the executor is not Windows"`
+	CircleCIHost       config.URL      `env:"CIRCLECI_HOST, default=$PMGUARD_CIRCLECI_HOST" flag:"circleci-host" usage:"CircleCI's web address for links in messages, e.g. basic_on_hold_1's workflow link and $SLACK_PARAM_CIRCLECI_HOST (default: $PMGUARD_CIRCLECI_HOST, else https://circleci.com)"`
 	IncidentChannel    bool            `env:"INCIDENT_CHANNEL, default=false" flag:"incident-channel" usage:"create a channel for the incident (inc-YYYYMMDD-repo-pipeline), invite the responders and link it from the main channel"`
 	Responders         config.List     `env:"RESPONDERS" flag:"responders" usage:"Slack user IDs or emails to invite to the incident channel, comma-separated"`
 	PostmortemReminder string          `env:"POSTMORTEM_REMINDER" flag:"postmortem-reminder" form:"true (3 days), false, or a delay such as 3d, 36h or 90m (at most 120d)" usage:"schedule a reminder to write the post-mortem, this long after the incident's first notice"`
@@ -63,6 +77,15 @@ type plan struct {
 	timeout        time.Duration
 	apiURL         string
 	vars           templateVars
+	invert         bool
+	debug          bool
+	threadID       string        // thread_id; "" for the incident thread
+	offset         time.Duration // scheduled_offset_seconds; 0 posts at once
+	unfurlLinks    bool
+	unfurlMedia    bool
+	retries        int
+	retryDelay     time.Duration
+	circleciHost   string
 }
 
 // maxReminder is how far ahead chat.scheduleMessage accepts a message.
@@ -94,7 +117,6 @@ func (o *Options) resolve() (*plan, error) {
 		tokenEnv:    string(s.TokenEnv),
 		webhookEnv:  string(s.WebhookEnv),
 		thread:      s.Thread,
-		failOnError: s.FailOnError,
 		incident:    s.IncidentChannel,
 		responders:  s.Responders,
 		incidentKey: strings.TrimSpace(s.IncidentKey),
@@ -106,6 +128,9 @@ func (o *Options) resolve() (*plan, error) {
 	}
 	if p.timeout <= 0 {
 		return nil, o.invalid(&s.Timeout, s.Timeout.String(), "must be more than 0", "")
+	}
+	if err := o.resolveCompat(p); err != nil {
+		return nil, err
 	}
 	if err := o.resolveMessage(p); err != nil {
 		return nil, err
@@ -130,6 +155,12 @@ func (o *Options) resolve() (*plan, error) {
 	if s.APIURL.URL != nil {
 		p.apiURL = s.APIURL.String()
 	}
+	if d := strings.TrimSpace(s.APIDomain); d != "" && !strings.EqualFold(d, "slack.com") {
+		if !apiDomain.MatchString(d) {
+			return nil, o.invalid(&s.APIDomain, s.APIDomain, "not a host name", "a host name such as slack.com or slack-gov.com, without https:// or a path")
+		}
+		p.apiURL = "https://" + d + "/api/"
+	}
 	if !strings.HasSuffix(p.apiURL, "/") {
 		p.apiURL += "/"
 	}
@@ -139,8 +170,71 @@ func (o *Options) resolve() (*plan, error) {
 		}
 	}
 	p.channels = o.channels()
-	p.vars = newTemplateVars(s.TemplateVars, p.tokenEnv, p.webhookEnv)
+	p.vars = newTemplateVars(p.tokenEnv, string(s.TokenEnv), string(s.AccessToken), p.webhookEnv)
 	return p, o.resolveMode(p)
+}
+
+// resolveCompat reads the settings the CircleCI slack orb's notify has
+// under its own names or pmguard has no other form of, so its configs work
+// with the orb line changed.
+func (o *Options) resolveCompat(p *plan) error {
+	s := &o.Settings
+	// access_token is the slack orb's token_env. Both default to
+	// SLACK_ACCESS_TOKEN, so whichever was changed wins.
+	const defaultToken = "SLACK_ACCESS_TOKEN"
+	switch tok, acc := string(s.TokenEnv), string(s.AccessToken); {
+	case acc != defaultToken && tok == defaultToken:
+		p.tokenEnv = acc
+	case acc != defaultToken && acc != tok:
+		return o.invalid(&s.AccessToken, acc, "token_env names another variable ("+tok+")", "one of token_env or access_token")
+	}
+	// ignore_errors: false is fail_on_error: true; either fails the step.
+	p.failOnError = s.FailOnError || !s.IgnoreErrors
+	p.invert, p.debug = s.InvertMatch, s.Debug
+	p.unfurlLinks, p.unfurlMedia = s.UnfurlLinks, s.UnfurlMedia
+	p.threadID = strings.TrimSpace(s.ThreadID)
+	p.retries = int(s.Retries)
+	if p.retries > maxRetries {
+		return o.invalid(&s.Retries, strconv.Itoa(p.retries), fmt.Sprintf("more than %d", maxRetries), fmt.Sprintf("a whole number from 0 to %d", maxRetries))
+	}
+	var err error
+	if p.retryDelay, err = parseRetryDelay(s.RetryDelay); err != nil {
+		return o.invalid(&s.RetryDelay, s.RetryDelay, err.Error(), "")
+	}
+	p.offset = time.Duration(s.ScheduledOffset) * time.Second
+	if p.offset > maxReminder {
+		return o.invalid(&s.ScheduledOffset, strconv.Itoa(int(s.ScheduledOffset)), "more than 120 days: Slack schedules messages at most 120 days ahead", "")
+	}
+	p.circleciHost = "https://circleci.com"
+	if s.CircleCIHost.URL != nil {
+		p.circleciHost = strings.TrimRight(s.CircleCIHost.String(), "/")
+	}
+	return nil
+}
+
+// maxRetries bounds retries: each call's retries all fit in timeout anyway.
+const maxRetries = 10
+
+var apiDomain = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
+
+// parseRetryDelay reads retry_delay: whole seconds as the CircleCI slack orb
+// takes them ("30"), or a Go duration ("1s", "500ms").
+func parseRetryDelay(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.Atoi(v); err == nil {
+		if n <= 0 {
+			return 0, fmt.Errorf("must be more than 0")
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("not a delay: seconds (30) or a Go duration (1s, 500ms)")
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("must be more than 0")
+	}
+	return d, nil
 }
 
 // resolveMessage reads which message is sent: a built-in template or a
@@ -148,12 +242,21 @@ func (o *Options) resolve() (*plan, error) {
 // Slack error.
 func (o *Options) resolveMessage(p *plan) error {
 	s := &o.Settings
-	tmpl := strings.ToUpper(strings.TrimSpace(s.Template))
+	tmpl := strings.TrimSpace(s.Template)
+	custom := strings.TrimSpace(s.Custom)
 	switch {
-	case s.Custom != "" && s.TemplateFile != "":
+	case custom != "" && s.TemplateFile != "":
 		return o.invalid(&s.Custom, "(inline JSON)", "custom and template_file are both set", "one of custom, template_file or template")
-	case s.Custom != "":
+	case custom != "":
 		p.custom, p.customField = []byte(s.Custom), &s.Custom
+		// The slack orb reads custom: $MY_TEMPLATE from the environment.
+		if name, ok := varRef(custom); ok {
+			b, why := o.envTemplate(p, name)
+			if why != "" {
+				return o.invalid(&s.Custom, custom, why, "Block Kit JSON, or $VAR naming an environment variable that holds it")
+			}
+			p.custom = b
+		}
 	case s.TemplateFile != "":
 		b, err := os.ReadFile(string(s.TemplateFile))
 		if err != nil {
@@ -161,21 +264,72 @@ func (o *Options) resolveMessage(p *plan) error {
 		}
 		p.custom, p.customField = b, &s.TemplateFile
 	case tmpl != "":
-		if _, ok := templates[tmpl]; !ok && tmpl != RollbackState {
-			return o.invalid(&s.Template, s.Template, "not a built-in template", config.Quote(append(Templates(), RollbackState)...))
+		if strings.EqualFold(tmpl, RollbackState) {
+			p.template = RollbackState
+			break
 		}
-		p.template = tmpl
+		if name, ok := lookupTemplate(tmpl); ok {
+			p.template = name
+			break
+		}
+		// Else, as in the slack orb, the name of an environment variable
+		// holding the message (exported in an earlier step through $BASH_ENV).
+		name, ok := varRef(tmpl)
+		if !ok && isName(tmpl) {
+			name, ok = tmpl, true
+		}
+		why := "not a built-in template nor the name of an environment variable"
+		if ok {
+			var b []byte
+			if b, why = o.envTemplate(p, name); why == "" {
+				p.custom, p.customField = b, &s.Template
+				break
+			}
+			why = "not a built-in template, and " + why
+		}
+		return o.invalid(&s.Template, s.Template, why,
+			config.Quote(append(Templates(), RollbackState)...)+", or the name of an environment variable holding Block Kit JSON")
 	}
 	if p.custom == nil {
 		return nil
 	}
-	if tmpl != "" {
-		return o.invalid(&s.Template, s.Template, "a custom message is set too", "one of custom, template_file or template")
+	if tmpl != "" && p.customField != &s.Template {
+		// The slack orb sends custom when both are set; so does pmguard.
+		fmt.Fprintf(o.out, "pmguard notify: template %q is not used: a custom message is set, and it wins\n", tmpl)
 	}
 	if _, _, err := ParseCustom(p.custom, func(string) string { return "" }); err != nil {
 		return o.invalid(p.customField, shorten(string(p.custom), 80), err.Error(), "Block Kit JSON: {\"blocks\": [...]} as built in Slack's Block Kit Builder")
 	}
 	return nil
+}
+
+// varRef reports whether s is one variable reference, $NAME or ${NAME}.
+func varRef(s string) (string, bool) {
+	if !strings.HasPrefix(s, "$") {
+		return "", false
+	}
+	name := strings.TrimPrefix(s, "$")
+	if strings.HasPrefix(name, "{") && strings.HasSuffix(name, "}") {
+		name = name[1 : len(name)-1]
+	}
+	return name, isName(name)
+}
+
+// envTemplate reads a message from the environment variable name, or says
+// why it cannot: a credential is never read as a template, since an error
+// about it would show its value.
+func (o *Options) envTemplate(p *plan, name string) ([]byte, string) {
+	if name == p.tokenEnv || name == string(o.Settings.WebhookEnv) || looksLikeCredential(name) {
+		return nil, "$" + name + " holds a credential, not a template"
+	}
+	v := o.d.Getenv(name)
+	if strings.TrimSpace(v) == "" {
+		return nil, "$" + name + " is not set (export it to $BASH_ENV in an earlier step)"
+	}
+	if o.d.Redactor.Redact(v) != v {
+		return nil, "$" + name + " holds a secret of this run, not a template"
+	}
+	return []byte(v), ""
 }
 
 // jobStatus is the job's status: job_status, else what the orb recorded in

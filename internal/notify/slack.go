@@ -165,7 +165,7 @@ var repeatable = map[string]bool{
 
 // classify turns what slack-go returned, after httpx's retries, into a
 // *SlackError saying what happened.
-func classify(ctx context.Context, method, channel, tokenEnv string, err error) error {
+func classify(ctx context.Context, method, channel, tokenEnv string, attempts int, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -175,18 +175,18 @@ func classify(ctx context.Context, method, channel, tokenEnv string, err error) 
 	var se slack.SlackErrorResponse
 	switch {
 	case errors.As(err, &rl):
-		e.Code, e.Detail = "rate_limited", rateLimitDetail(ctx, rl.RetryAfter)
+		e.Code, e.Detail = "rate_limited", rateLimitDetail(ctx, rl.RetryAfter, attempts)
 	case errors.As(err, &sc) && sc.Code == http.StatusTooManyRequests:
 		e.Code, e.Detail = "rate_limited", fmt.Sprintf("still rate limited after %d attempts", attempts)
 	case errors.As(err, &sc):
 		e.Code = "http_" + strconv.Itoa(sc.Code)
 		if sc.Code >= 500 {
-			e.Detail = finalDetail(ctx, "HTTP "+strconv.Itoa(sc.Code))
+			e.Detail = finalDetail(ctx, "HTTP "+strconv.Itoa(sc.Code), attempts)
 		}
 	case errors.As(err, &se):
 		e.Code, e.Needed = se.Err, se.Needed
 		if retriedCode(method, se.Err) {
-			e.Detail = finalDetail(ctx, se.Err)
+			e.Detail = finalDetail(ctx, se.Err, attempts)
 		}
 	case ctx.Err() != nil:
 		e.Code, e.Detail = "timeout", "notify's timeout passed"
@@ -201,8 +201,9 @@ func classify(ctx context.Context, method, channel, tokenEnv string, err error) 
 	return e
 }
 
-// attempts is how many times httpx sends a call at most (1 + its 3 retries).
-const attempts = 4
+// defaultAttempts is how many times httpx sends a call at most by default
+// (1 + its 3 retries); retries changes it.
+const defaultAttempts = 4
 
 // retriedCode reports whether slackRetry retries code for method.
 func retriedCode(method, code string) bool {
@@ -217,7 +218,7 @@ func retriedCode(method, code string) bool {
 
 // finalDetail says why a retried failure is final: the retries ran out, or
 // the next wait would have passed notify's timeout.
-func finalDetail(ctx context.Context, what string) string {
+func finalDetail(ctx context.Context, what string, attempts int) string {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 4*time.Second {
 		return fmt.Sprintf("%s, and too little of notify's timeout was left for another attempt", what)
 	}
@@ -227,7 +228,7 @@ func finalDetail(ctx context.Context, what string) string {
 // rateLimitDetail says what happened to a final 429: a Retry-After that
 // would end past notify's timeout is not waited at all, otherwise the waits
 // Slack asked for (each at most httpx.MaxRetryAfter) did not end it.
-func rateLimitDetail(ctx context.Context, asked time.Duration) string {
+func rateLimitDetail(ctx context.Context, asked time.Duration, attempts int) string {
 	wait := min(asked, httpx.MaxRetryAfter)
 	if dl, ok := ctx.Deadline(); ok {
 		if left := time.Until(dl); wait > left {
@@ -244,14 +245,62 @@ func rateLimitDetail(ctx context.Context, asked time.Duration) string {
 type webAPI struct {
 	c        *slack.Client
 	tokenEnv string
+	attempts int // how many times httpx sends a call at most
+
+	unfurlLinks, unfurlMedia bool // new messages' unfurl_links and unfurl_media
+
+	// debug, when set, receives each message as sent and Slack's answer
+	// (a redacting writer).
+	debug io.Writer
 }
 
 func newWebAPI(token, apiURL string, hc *httpx.Client, tokenEnv string) *webAPI {
-	return &webAPI{c: slack.New(token, slack.OptionHTTPClient(hc.StandardClient()), slack.OptionAPIURL(apiURL)), tokenEnv: tokenEnv}
+	return &webAPI{c: slack.New(token, slack.OptionHTTPClient(hc.StandardClient()), slack.OptionAPIURL(apiURL)), tokenEnv: tokenEnv,
+		attempts: defaultAttempts, unfurlMedia: true}
 }
 
 func (w *webAPI) classify(ctx context.Context, method, channel string, err error) error {
-	return classify(ctx, method, channel, w.tokenEnv, err)
+	err = classify(ctx, method, channel, w.tokenEnv, w.attempts, err)
+	if w.debug != nil {
+		if err != nil {
+			fmt.Fprintf(w.debug, "pmguard notify: debug: Slack answered %s: %v\n", method, err)
+		} else {
+			fmt.Fprintf(w.debug, "pmguard notify: debug: Slack answered %s: ok\n", method)
+		}
+	}
+	return err
+}
+
+// show prints a message as it is about to be sent, with debug.
+func (w *webAPI) show(method, channel, threadTS string, m Message) {
+	if w.debug == nil {
+		return
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	where := channel
+	if threadTS != "" {
+		where += " (thread " + threadTS + ")"
+	}
+	fmt.Fprintf(w.debug, "pmguard notify: debug: %s to %s:\n%s\n", method, where, b)
+}
+
+// newMsgOptions are m as slack-go options for a new message (posted or
+// scheduled), with its unfurl settings; chat.update takes none.
+func (w *webAPI) newMsgOptions(m Message) ([]slack.MsgOption, error) {
+	opts, err := msgOptions(m)
+	if err != nil {
+		return nil, err
+	}
+	if w.unfurlLinks {
+		opts = append(opts, slack.MsgOptionEnableLinkUnfurl())
+	} else {
+		opts = append(opts, slack.MsgOptionDisableLinkUnfurl())
+	}
+	if !w.unfurlMedia {
+		// Slack unfurls media unless told not to.
+		opts = append(opts, slack.MsgOptionDisableMediaUnfurl())
+	}
+	return opts, nil
 }
 
 // rawBlock sends a block exactly as built (or as the custom template had it).
@@ -264,14 +313,10 @@ func (b rawBlock) BlockType() slack.MessageBlockType {
 func (b rawBlock) ID() string                   { id, _ := b["block_id"].(string); return id }
 func (b rawBlock) MarshalJSON() ([]byte, error) { return json.Marshal(map[string]any(b)) }
 
-// msgOptions are m as slack-go options. New messages do not unfurl links
-// (a job link's preview would bury the notice); chat.update takes no unfurl
-// parameter, so updates leave it out.
-func msgOptions(m Message, newMessage bool) ([]slack.MsgOption, error) {
+// msgOptions are m as slack-go options; new messages add their unfurl
+// settings (newMsgOptions).
+func msgOptions(m Message) ([]slack.MsgOption, error) {
 	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false)}
-	if newMessage {
-		opts = append(opts, slack.MsgOptionDisableLinkUnfurl())
-	}
 	if len(m.Blocks) > 0 {
 		bs := make([]slack.Block, len(m.Blocks))
 		for i, b := range m.Blocks {
@@ -293,13 +338,14 @@ func msgOptions(m Message, newMessage bool) ([]slack.MsgOption, error) {
 // post sends m to channel (in thread threadTS when set) and returns the
 // channel's ID and the message's ts.
 func (w *webAPI) post(ctx context.Context, channel, threadTS string, m Message) (string, string, error) {
-	opts, err := msgOptions(m, true)
+	opts, err := w.newMsgOptions(m)
 	if err != nil {
 		return "", "", err
 	}
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
+	w.show("chat.postMessage", channel, threadTS, m)
 	id, ts, err := w.c.PostMessageContext(ctx, channel, opts...)
 	if err == nil && ts == "" {
 		// slack-go takes a 200 without "ok" for success; a message without a
@@ -310,22 +356,24 @@ func (w *webAPI) post(ctx context.Context, channel, threadTS string, m Message) 
 }
 
 func (w *webAPI) update(ctx context.Context, channelID, ts string, m Message) error {
-	opts, err := msgOptions(m, false)
+	opts, err := msgOptions(m)
 	if err != nil {
 		return err
 	}
+	w.show("chat.update", channelID, ts, m)
 	_, _, _, err = w.c.UpdateMessageContext(ctx, channelID, ts, opts...)
 	return w.classify(ctx, "chat.update", channelID, err)
 }
 
 func (w *webAPI) schedule(ctx context.Context, channel, threadTS string, at time.Time, m Message) (string, error) {
-	opts, err := msgOptions(m, true)
+	opts, err := w.newMsgOptions(m)
 	if err != nil {
 		return "", err
 	}
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
+	w.show("chat.scheduleMessage", channel, threadTS, m)
 	_, id, err := w.c.ScheduleMessageContext(ctx, channel, strconv.FormatInt(at.Unix(), 10), opts...)
 	return id, w.classify(ctx, "chat.scheduleMessage", channel, err)
 }

@@ -57,6 +57,12 @@ var templates = map[string]template{
 	RollbackFailed:     {"fail", renderRollbackFailed},
 	DeploySucceeded:    {"pass", renderDeploySucceeded},
 	PostmortemReminder: {"fail", renderPostmortemReminder},
+
+	// The CircleCI slack orb's, for configs that switch from it (slackorb.go).
+	SlackBasicFail:    {"fail", renderBasicFail},
+	SlackBasicSuccess: {"pass", renderBasicSuccess},
+	SlackTaggedDeploy: {"pass", renderTaggedDeploy},
+	SlackBasicOnHold:  {"pass", renderOnHold},
 }
 
 // Templates lists the built-in template names.

@@ -34,7 +34,7 @@ func scenario(name string) []events.Event {
 	switch name {
 	case HealthCheckFailed:
 		return evs
-	case CanaryFailed, DeployFailed:
+	case CanaryFailed, DeployFailed, SlackBasicFail:
 		return append(evs, at(-6, canaryFailure()))
 	case RollbackStarted:
 		return append(evs, at(-6, canaryFailure()), parent, initiated)
@@ -42,7 +42,7 @@ func scenario(name string) []events.Event {
 		return append(evs, at(-6, canaryFailure()), parent, initiated, at(-1, events.Event{Verb: "rollback", Event: "rollback_completed", Target: "v1.4.2"}))
 	case RollbackFailed:
 		return append(evs, at(-6, canaryFailure()), parent, initiated, at(-1, events.Event{Verb: "rollback", Event: "rollback_failed", Message: "pipeline 568 failed in job deploy-prod: permission denied for context prod-deploy"}))
-	case DeploySucceeded:
+	case DeploySucceeded, SlackBasicSuccess:
 		return []events.Event{
 			at(-9, events.Event{Verb: "health", Event: "health_started", Figures: map[string]any{"endpoints": 3.0}}),
 			at(-8, events.Event{Verb: "health", Event: "health_passed", Figures: map[string]any{"endpoints": 3.0, "passed": 3.0, "failed": 0.0}}),
@@ -56,6 +56,9 @@ func scenario(name string) []events.Event {
 
 func goldenFacts(name string) *Facts {
 	job := jobenv.FromEnv(config.MapEnv(jobEnvVars()))
+	if name == SlackTaggedDeploy {
+		job.Tag, job.Branch = "v1.4.3", ""
+	}
 	f := &Facts{Job: job, Subject: "Fix checkout timeout under load", Mentions: "<!subteam^S0123|oncall>", Now: t0}
 	if name == PostmortemReminder || name == RollbackFailed {
 		f.PostmortemURL = "https://output.circle-artifacts.com/output/job/1234/artifacts/0/postmortem.md"

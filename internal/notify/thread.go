@@ -30,11 +30,82 @@ func findThread(evs []events.Event, key, channel string) (threadRef, bool) {
 		}
 		var n events.Notice
 		e.Decode(&n)
-		if n.Parent && (n.ChannelName == channel || n.Channel == channel) {
+		if n.Parent && threadIDOf(e) == "" && (n.ChannelName == channel || n.Channel == channel) {
 			return threadRef{ChannelID: n.Channel, TS: n.TS, Template: n.Template}, true
 		}
 	}
 	return threadRef{}, false
+}
+
+// namedThread are a notified event's figures with the thread_id of a
+// thread the config named (thread_id), apart from the incident's thread.
+type namedThread struct {
+	events.Notice
+	ThreadID string `json:"thread_id,omitempty"`
+}
+
+func threadIDOf(e events.Event) string {
+	var t struct {
+		ThreadID string `json:"thread_id"`
+	}
+	e.Decode(&t)
+	return t.ThreadID
+}
+
+// findNamedThread returns the first top-level notice of thread id in channel
+// for incident key: the CircleCI slack orb's thread_id threads.
+func findNamedThread(evs []events.Event, key, id, channel string) (threadRef, bool) {
+	for _, e := range evs {
+		if e.Event != events.Notified || e.PipelineID != key || threadIDOf(e) != id {
+			continue
+		}
+		var n events.Notice
+		e.Decode(&n)
+		if n.ThreadTS == "" && n.TS != "" && (n.ChannelName == channel || n.Channel == channel) {
+			return threadRef{ChannelID: n.Channel, TS: n.TS, Template: n.Template}, true
+		}
+	}
+	return threadRef{}, false
+}
+
+// sendNamedThread posts the notice in the thread thread_id names: a reply
+// when an earlier notice started it in this channel, else its first message.
+func (r *run) sendNamedThread(ctx context.Context, ch string, m Message) *posted {
+	target, threadTS := ch, ""
+	if ref, found := findNamedThread(r.evs, r.key, r.p.threadID, ch); found {
+		target, threadTS = ref.ChannelID, ref.TS
+	}
+	if r.p.offset > 0 {
+		return r.scheduleNotice(ctx, target, ch, threadTS, m)
+	}
+	id, ts, err := r.api.post(ctx, target, threadTS, m)
+	if err != nil {
+		r.fail(err)
+		return nil
+	}
+	if threadTS != "" {
+		fmt.Fprintf(r.out, "pmguard notify: replied with %s in thread %q in %s (ts %s)\n", r.templateName(), r.p.threadID, channelLabel(ch), ts)
+	} else {
+		fmt.Fprintf(r.out, "pmguard notify: posted %s to %s (ts %s), starting thread %q\n", r.templateName(), channelLabel(ch), ts, r.p.threadID)
+	}
+	r.record(events.Notified, ch, namedThread{events.Notice{Channel: id, ChannelName: ch, TS: ts, ThreadTS: threadTS, Template: r.templateName()}, r.p.threadID})
+	return &posted{channel: ch, id: id, ts: ts, parentTS: orDefault(threadTS, ts)}
+}
+
+// scheduleNotice schedules the notice scheduled_offset_seconds from now
+// (chat.scheduleMessage), in thread threadTS when set. A scheduled message
+// has no ts until Slack posts it, so it never starts a thread.
+func (r *run) scheduleNotice(ctx context.Context, target, ch, threadTS string, m Message) *posted {
+	at := r.o.d.Now().Add(r.p.offset)
+	id, err := r.api.schedule(ctx, target, threadTS, at, m)
+	if err != nil {
+		r.fail(err)
+		return nil
+	}
+	fmt.Fprintf(r.out, "pmguard notify: scheduled %s in %s for %s\n", r.templateName(), channelLabel(ch), at.UTC().Format("2006-01-02 15:04:05 UTC"))
+	r.record(events.Notified, ch, namedThread{events.Notice{Channel: target, ChannelName: ch, ThreadTS: threadTS, Template: r.templateName(),
+		ScheduledMessageID: id, PostAt: strconv.FormatInt(at.Unix(), 10)}, r.p.threadID})
+	return nil
 }
 
 func findEvent(evs []events.Event, key, name string) (events.Event, bool) {
@@ -87,9 +158,18 @@ func (r *run) sendAPI(ctx context.Context) {
 // failure.
 func (r *run) sendToChannel(ctx context.Context, ch string, facts Facts, threaded bool) *posted {
 	m, _ := r.message(&facts)
+	if r.p.threadID != "" {
+		return r.sendNamedThread(ctx, ch, m)
+	}
 	ref, found := threadRef{}, false
 	if threaded {
 		ref, found = findThread(r.evs, r.key, ch)
+	}
+	if r.p.offset > 0 {
+		if found {
+			return r.scheduleNotice(ctx, ref.ChannelID, ch, ref.TS, m)
+		}
+		return r.scheduleNotice(ctx, ch, ch, "", m)
 	}
 	if found {
 		id, ts, err := r.api.post(ctx, ref.ChannelID, ref.TS, m)

@@ -18,7 +18,7 @@ import (
 // Slack answers a webhook with a plain-text code ("invalid_payload",
 // "no_service", "channel_is_archived") and an HTTP status; the code is kept,
 // the URL (the secret) never appears in an error.
-func postWebhook(ctx context.Context, hc *httpx.Client, webhookURL string, m Message) error {
+func postWebhook(ctx context.Context, hc *httpx.Client, webhookURL string, attempts int, m Message) error {
 	body, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -30,7 +30,7 @@ func postWebhook(ctx context.Context, hc *httpx.Client, webhookURL string, m Mes
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return classify(ctx, "webhook", "", "", err)
+		return classify(ctx, "webhook", "", "", attempts, err)
 	}
 	defer resp.Body.Close()
 	text, _, _ := httpx.ReadLimited(resp.Body, 4096)
@@ -44,9 +44,9 @@ func postWebhook(ctx context.Context, hc *httpx.Client, webhookURL string, m Mes
 		return &SlackError{Method: "webhook", Code: "unexpected_response", Detail: "HTTP 200 without Slack's \"ok\""}
 	case resp.StatusCode == http.StatusTooManyRequests:
 		asked, _ := httpx.RetryAfter(resp.Header, time.Now())
-		return &SlackError{Method: "webhook", Code: "rate_limited", Detail: rateLimitDetail(ctx, asked)}
+		return &SlackError{Method: "webhook", Code: "rate_limited", Detail: rateLimitDetail(ctx, asked, attempts)}
 	case resp.StatusCode >= 500:
-		return &SlackError{Method: "webhook", Code: "http_" + strconv.Itoa(resp.StatusCode), Detail: finalDetail(ctx, status)}
+		return &SlackError{Method: "webhook", Code: "http_" + strconv.Itoa(resp.StatusCode), Detail: finalDetail(ctx, status, attempts)}
 	}
 	if !isCode(code) {
 		code = "http_" + strconv.Itoa(resp.StatusCode)
