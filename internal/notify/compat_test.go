@@ -314,13 +314,16 @@ func TestSlackOrbSettingsFromEnv(t *testing.T) {
 
 // The slack orb's dynamic templates: template names an environment variable
 // holding the JSON (exported through $BASH_ENV), or custom is $VAR; its
-// variables are expanded from the environment, credentials never.
+// variables are expanded from the environment as far as the allow-list
+// (CircleCI's job facts, template_vars) lets them, credentials never.
 func TestTemplateFromEnvironment(t *testing.T) {
 	h := newHarness(t)
+	h.env["PMGUARD_NOTIFY_TEMPLATE_VARS"] = "DEPLOY_NOTE,BOT"
+	h.env["UNLISTED"] = "postgres://app:pw-unlisted@db/app"
 	h.env["DEPLOY_NOTE"] = `a "quoted" *note*`
 	h.env["API_SECRET"] = "hunter2"
 	h.env["BOT"] = h.env["SLACK_ACCESS_TOKEN"] // a secret under a harmless name
-	h.env["MY_TEMPLATE"] = `{"blocks":[{"type":"section","text":{"type":"mrkdwn","text":"Deploy of $CIRCLE_BRANCH: ${DEPLOY_NOTE} $API_SECRET$BOT"}}]}`
+	h.env["MY_TEMPLATE"] = `{"blocks":[{"type":"section","text":{"type":"mrkdwn","text":"Deploy of $CIRCLE_BRANCH: ${DEPLOY_NOTE} $API_SECRET$BOT$UNLISTED"}}]}`
 	res := h.envRun(map[string]string{"PMGUARD_NOTIFY_TEMPLATE": "MY_TEMPLATE"})
 	res2 := h.envRun(map[string]string{"PMGUARD_NOTIFY_CUSTOM": "$MY_TEMPLATE"})
 	msgs := h.slack.Messages("incidents")
@@ -330,11 +333,12 @@ func TestTemplateFromEnvironment(t *testing.T) {
 	for _, m := range msgs {
 		text := blockText(m.Blocks)
 		mustContain(t, "message", text, `Deploy of main: a "quoted" *note* `)
-		if strings.Contains(text, "hunter2") || strings.Contains(text, h.slack.Token) {
+		if strings.Contains(text, "hunter2") || strings.Contains(text, h.slack.Token) || strings.Contains(text, "pw-unlisted") {
 			t.Fatal("a credential was expanded")
 		}
 	}
-	mustContain(t, "output", res.out, "$API_SECRET is left empty", "$BOT is left empty: its value holds a secret of this run")
+	mustContain(t, "output", res.out, "$API_SECRET is left empty", "$BOT is left empty: its value holds a secret of this run",
+		"$UNLISTED is left empty: it is neither a CircleCI job fact nor listed in template_vars")
 
 	// A template in the token's variable is refused without showing it.
 	res = h.envRun(map[string]string{"PMGUARD_NOTIFY_TEMPLATE": "SLACK_ACCESS_TOKEN"})

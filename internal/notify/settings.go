@@ -18,7 +18,7 @@ type Settings struct {
 	Channel            config.List     `env:"CHANNEL, default=$SLACK_DEFAULT_CHANNEL" flag:"channel" usage:"channel names or IDs, comma-separated (default: $SLACK_DEFAULT_CHANNEL)"`
 	Template           string          `env:"TEMPLATE" flag:"template" usage:"built-in template: DEPLOY_FAILED, HEALTH_CHECK_FAILED, CANARY_FAILED, ROLLBACK_STARTED, ROLLBACK_SUCCEEDED, ROLLBACK_FAILED, DEPLOY_SUCCEEDED, POSTMORTEM_REMINDER, or ROLLBACK: the rollback's state from the event log; the CircleCI slack orb's basic_fail_1, basic_success_1, success_tagged_deploy_1, basic_on_hold_1; or the name of an environment variable holding a custom Block Kit message (default: DEPLOY_FAILED when the job failed, DEPLOY_SUCCEEDED when it passed)"`
 	Custom             string          `env:"CUSTOM" flag:"custom" usage:"a custom Block Kit message as inline JSON, or $VAR naming an environment variable that holds it; $VAR and ${VAR} inside its strings are expanded from pmguard's own PMGUARD_* figures and the environment, except credentials"`
-	TemplateVars       config.List     `env:"TEMPLATE_VARS" flag:"template-vars" usage:"no longer needed (a custom template expands any variable that is not a credential); kept so configs that set it still work"`
+	TemplateVars       config.List     `env:"TEMPLATE_VARS" flag:"template-vars" usage:"more environment variables a custom template may expand, comma-separated (CircleCI's job facts such as CIRCLE_BRANCH always may); a variable named by token_env, access_token or webhook_env, or whose name looks like a credential (TOKEN, KEY, SECRET, PASSWORD ...), is never expanded"`
 	TemplateFile       config.File     `env:"TEMPLATE_FILE" flag:"template-file" usage:"a file holding a custom Block Kit message (as --custom)"`
 	Mentions           string          `env:"MENTIONS" flag:"mentions" usage:"who to mention, in Slack markup: <@U0123>, <!subteam^S0123|oncall>, <!here>"`
 	BranchPattern      string          `env:"BRANCH_PATTERN" flag:"branch-pattern" form:"comma-separated regular expressions (RE2), each matching a whole branch name" usage:"send only for branches matching one of these regular expressions (empty: every branch)"`
@@ -170,7 +170,7 @@ func (o *Options) resolve() (*plan, error) {
 		}
 	}
 	p.channels = o.channels()
-	p.vars = newTemplateVars(p.tokenEnv, string(s.TokenEnv), string(s.AccessToken), p.webhookEnv)
+	p.vars = newTemplateVars(s.TemplateVars, p.tokenEnv, string(s.TokenEnv), string(s.AccessToken), p.webhookEnv)
 	return p, o.resolveMode(p)
 }
 

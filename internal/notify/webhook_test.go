@@ -27,7 +27,7 @@ func TestWebhookAnswers(t *testing.T) {
 		{`{"echo":"x"}`, "unexpected_response"},
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, tc.body) }))
-		err := postWebhook(context.Background(), httpx.New(httpx.Options{Retries: -1}), srv.URL+"/services/T/B/secret", Message{Text: "x"})
+		err := postWebhook(context.Background(), httpx.New(httpx.Options{Retries: -1}), srv.URL+"/services/T/B/secret", 0, Message{Text: "x"})
 		srv.Close()
 		var se *SlackError
 		switch {
