@@ -129,7 +129,7 @@ func (s *Server) getIncident(r *apitest.Request) (int, any, http.Header) {
 		"id": i.ID, "type": "incident", "summary": "[#" + strconv.Itoa(i.Number) + "] " + i.Title, "self": "https://api.pagerduty.com/incidents/" + i.ID,
 		"html_url": "https://acme.pagerduty.com/incidents/" + i.ID, "incident_number": i.Number, "title": i.Title,
 		"created_at": i.CreatedAt.UTC().Format(time.RFC3339), "status": i.Status, "urgency": "high",
-		"service": ref("service_reference", "PSVC01", "checkout"),
+		"service":     ref("service_reference", "PSVC01", "checkout"),
 		"assignments": []any{}, "acknowledgements": []any{}, "incident_key": "pmguard-" + i.ID,
 	}}, nil
 }
