@@ -17,6 +17,7 @@ import (
 	"github.com/pmguard/pmguard/internal/health"
 	"github.com/pmguard/pmguard/internal/migrations"
 	"github.com/pmguard/pmguard/internal/notify"
+	"github.com/pmguard/pmguard/internal/postmortem"
 	"github.com/pmguard/pmguard/internal/rollback"
 )
 
@@ -59,7 +60,8 @@ func TestOrbParametersAreSettings(t *testing.T) {
 	// Install parameters (rollback_auto spells them pmguard_*, since its version is the rollback target) and step control.
 	notSettings := map[string]bool{"version": true, "base_url": true, "install_dir": true, "sha256": true, "cache": true,
 		"pmguard_version": true, "pmguard_sha256": true, "when": true,
-		"slack_channel": true, "slack_mentions": true, "slack_token_env": true}
+		"slack_channel": true, "slack_mentions": true, "slack_token_env": true,
+		"checkout": true, "attach_workspace": true, "workspace_root": true}
 	for _, tc := range []struct {
 		verb, command string
 		settings      any
@@ -70,6 +72,7 @@ func TestOrbParametersAreSettings(t *testing.T) {
 		{"rollback", "rollback_auto", &rollback.Settings{}, nil},
 		{"notify", "notify", &notify.Settings{}, nil},
 		{"migrations", "migration_check", &migrations.Settings{}, nil},
+		{"postmortem", "../jobs/postmortem", &postmortem.Settings{}, nil},
 	} {
 		t.Run(tc.command, func(t *testing.T) {
 			set, _, err := config.Load(context.Background(), tc.verb, nil, config.MapEnv(tc.env), tc.settings, io.Discard)
