@@ -2,7 +2,6 @@ package followups
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -122,8 +121,4 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		}
 	}
 	return o, nil
-}
-
-func (o *Options) jira(set *config.Set, http *httpx.Client) (Tracker, error) {
-	return nil, fmt.Errorf("jira: not yet")
 }
