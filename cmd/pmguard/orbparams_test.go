@@ -14,6 +14,7 @@ import (
 
 	"github.com/pmguard/pmguard/internal/canary"
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/followups"
 	"github.com/pmguard/pmguard/internal/health"
 	"github.com/pmguard/pmguard/internal/migrations"
 	"github.com/pmguard/pmguard/internal/notify"
@@ -61,7 +62,7 @@ func TestOrbParametersAreSettings(t *testing.T) {
 	notSettings := map[string]bool{"version": true, "base_url": true, "install_dir": true, "sha256": true, "cache": true,
 		"pmguard_version": true, "pmguard_sha256": true, "when": true,
 		"slack_channel": true, "slack_mentions": true, "slack_token_env": true,
-		"checkout": true, "attach_workspace": true, "workspace_root": true}
+		"checkout": true, "attach_workspace": true, "workspace_root": true, "persist_to_workspace": true}
 	for _, tc := range []struct {
 		verb, command string
 		settings      any
@@ -73,6 +74,7 @@ func TestOrbParametersAreSettings(t *testing.T) {
 		{"notify", "notify", &notify.Settings{}, nil},
 		{"migrations", "migration_check", &migrations.Settings{}, nil},
 		{"postmortem", "../jobs/postmortem", &postmortem.Settings{}, nil},
+		{"followups", "../jobs/followups", &followups.Settings{}, nil},
 	} {
 		t.Run(tc.command, func(t *testing.T) {
 			set, _, err := config.Load(context.Background(), tc.verb, nil, config.MapEnv(tc.env), tc.settings, io.Discard)

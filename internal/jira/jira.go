@@ -78,7 +78,9 @@ type Issue struct {
 }
 
 // Done says whether the issue's status is in the done category.
-func (i Issue) Done() bool { return i.Fields.Status != nil && i.Fields.Status.StatusCategory.Key == "done" }
+func (i Issue) Done() bool {
+	return i.Fields.Status != nil && i.Fields.Status.StatusCategory.Key == "done"
+}
 
 // URL is the issue's page.
 func (c *Client) URL(key string) string { return c.base + "/browse/" + key }
