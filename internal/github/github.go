@@ -6,6 +6,7 @@ package github
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -44,12 +45,9 @@ var repoRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 
 // New checks the options without any network call.
 func New(o Options) (*Client, error) {
-	base := strings.TrimRight(strings.TrimSpace(o.BaseURL), "/")
-	if base == "" {
-		base = DefaultURL
-	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("GitHub API URL %q: want an http(s) URL", httpx.RedactURL(base))
+	base, err := httpx.BaseURL("GitHub", o.BaseURL, DefaultURL)
+	if err != nil {
+		return nil, err
 	}
 	if !repoRe.MatchString(o.Repo) {
 		return nil, fmt.Errorf("GitHub repository %q: want owner/name", o.Repo)
@@ -87,13 +85,32 @@ type Issue struct {
 	PullRequest *struct{} `json:"pull_request"`
 }
 
-// IssueRequest is what an issue is created or updated with.
+// IssueRequest is what an issue is created or updated with. Nil Labels or
+// Assignees are left as they are; an empty one clears them.
 type IssueRequest struct {
-	Title     string   `json:"title,omitempty"`
-	Body      string   `json:"body"`
-	Labels    []string `json:"labels"`
-	Assignees []string `json:"assignees"`
-	State     string   `json:"state,omitempty"`
+	Title     string
+	Body      string
+	Labels    []string
+	Assignees []string
+	State     string
+}
+
+// MarshalJSON leaves out what is not set: GitHub rejects null lists.
+func (r IssueRequest) MarshalJSON() ([]byte, error) {
+	m := map[string]any{"body": r.Body}
+	if r.Title != "" {
+		m["title"] = r.Title
+	}
+	if r.State != "" {
+		m["state"] = r.State
+	}
+	if r.Labels != nil {
+		m["labels"] = r.Labels
+	}
+	if r.Assignees != nil {
+		m["assignees"] = r.Assignees
+	}
+	return json.Marshal(m)
 }
 
 func (c *Client) header() http.Header {

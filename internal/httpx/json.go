@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -134,4 +135,17 @@ func snippet(b []byte) string {
 		s = string(r[:200]) + "…"
 	}
 	return s
+}
+
+// BaseURL is an API's base URL from a setting: def when empty, no trailing
+// slash, and an error naming the API unless it is an http(s) URL.
+func BaseURL(api, raw, def string) (string, error) {
+	base := strings.TrimRight(strings.TrimSpace(raw), "/")
+	if base == "" {
+		base = def
+	}
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s API URL %q: want an http(s) URL", api, RedactURL(base))
+	}
+	return base, nil
 }

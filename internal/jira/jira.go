@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/pmguard/pmguard/internal/httpx"
 )
@@ -36,9 +35,9 @@ type Client struct {
 
 // New checks the options without any network call.
 func New(o Options) (*Client, error) {
-	base := strings.TrimRight(strings.TrimSpace(o.BaseURL), "/")
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("Jira URL %q: want the site's http(s) URL, such as https://acme.atlassian.net", httpx.RedactURL(base))
+	base, err := httpx.BaseURL("Jira", o.BaseURL, "")
+	if err != nil {
+		return nil, err
 	}
 	if o.Email == "" || o.Token == "" {
 		return nil, errors.New("Jira needs the account's email and an API token")

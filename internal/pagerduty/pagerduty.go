@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/httpx"
@@ -45,12 +44,9 @@ type Client struct {
 
 // New checks the options without any network call.
 func New(o Options) (*Client, error) {
-	base := strings.TrimRight(strings.TrimSpace(o.BaseURL), "/")
-	if base == "" {
-		base = DefaultURL
-	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("PagerDuty API URL %q: want an http(s) URL", httpx.RedactURL(base))
+	base, err := httpx.BaseURL("PagerDuty", o.BaseURL, DefaultURL)
+	if err != nil {
+		return nil, err
 	}
 	if o.Token == "" {
 		return nil, errors.New("no PagerDuty API token")
