@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/postmortem"
 	"github.com/pmguard/pmguard/internal/report"
 	"github.com/pmguard/pmguard/internal/verb"
@@ -135,20 +136,45 @@ func (o *Options) run(ctx context.Context) error {
 		out = append(out, f)
 		fmt.Fprintf(o.Stdout, "  %-10s %-8s %s %s\n", f.Outcome, f.Ticket, clip(it.Action, 60), f.URL)
 	}
+	fig := events.Followups{Tracker: o.Tracker.Name(), Items: len(out)}
+	for _, f := range out {
+		switch f.Outcome {
+		case "created":
+			fig.Created++
+		case "updated":
+			fig.Updated++
+		case "unchanged":
+			fig.Unchanged++
+		case "failed":
+			fig.Failed++
+		}
+	}
 	if o.Sync {
 		if err := o.writeBack(out); err != nil {
 			errs = append(errs, err)
 		}
+		o.event(events.FollowupsSynced, fig, fmt.Sprintf("%d created, %d updated, %d unchanged", fig.Created, fig.Updated, fig.Unchanged))
 	}
 	if o.Report {
-		if err := o.report(ctx, inc, items, out); err != nil {
+		var err error
+		if fig.Overdue, fig.DueSoon, err = o.report(ctx, inc, items, out); err != nil {
 			errs = append(errs, err)
 		}
+		o.event(events.FollowupsReported, fig, fmt.Sprintf("%d overdue, %d due soon", fig.Overdue, fig.DueSoon))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("pmguard followups: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+func (o *Options) event(name string, f events.Followups, msg string) {
+	if o.Log == nil {
+		return
+	}
+	e := events.Event{Verb: "followups", Event: name, Target: f.Tracker, Message: msg}
+	e.SetFigures(f)
+	o.Log.Append(e) //nolint:errcheck // the tickets are kept; a lost event is not worth failing for
 }
 
 // items are the incident's action items with their keys and assignees.
@@ -274,7 +300,7 @@ func withTickets(doc []byte, fs []Followup) ([]byte, bool) {
 
 // report lists overdue items and those due within remind_before, and posts
 // them to Slack when a channel is set.
-func (o *Options) report(ctx context.Context, inc *postmortem.Incident, items []Item, fs []Followup) error {
+func (o *Options) report(ctx context.Context, inc *postmortem.Incident, items []Item, fs []Followup) (int, int, error) {
 	today := o.Now().UTC().Truncate(24 * time.Hour)
 	remind := o.Settings.RemindBefore.Duration
 	var overdue, soon []string
@@ -308,9 +334,9 @@ func (o *Options) report(ctx context.Context, inc *postmortem.Incident, items []
 	text := strings.TrimRight(b.String(), "\n")
 	fmt.Fprintln(o.Stdout, "\n"+text)
 	if o.Post == nil || len(overdue)+len(soon) == 0 {
-		return nil
+		return len(overdue), len(soon), nil
 	}
-	return o.Post(ctx, text)
+	return len(overdue), len(soon), o.Post(ctx, text)
 }
 
 func fmtDays(d time.Duration) string {

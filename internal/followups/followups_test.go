@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/followups"
 	"github.com/pmguard/pmguard/internal/github/githubtest"
@@ -143,7 +144,8 @@ func TestOverdueReport(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	r.gh.Close(3) // the lock-wait alert is in place
-	out, err := r.run(t, "2026-12-05", "PMGUARD_FOLLOWUPS_MODE", "report", "PMGUARD_FOLLOWUPS_SLACK_CHANNEL", "incidents", "PMGUARD_FOLLOWUPS_REMIND_BEFORE", "7d")
+	evFile := filepath.Join(t.TempDir(), "events.jsonl")
+	out, err := r.run(t, "2026-12-05", "PMGUARD_FOLLOWUPS_MODE", "report", "PMGUARD_FOLLOWUPS_SLACK_CHANNEL", "incidents", "PMGUARD_FOLLOWUPS_REMIND_BEFORE", "7d", "PMGUARD_EVENTS_FILE", evFile)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -163,6 +165,15 @@ func TestOverdueReport(t *testing.T) {
 	}
 	if strings.Contains(text, "Alert on lock wait") {
 		t.Errorf("a closed issue is reported:\n%s", text)
+	}
+	evs, _ := events.ReadFiles(evFile)
+	var f events.Followups
+	rep := events.Filter(evs, events.FollowupsReported)
+	if len(rep) == 1 {
+		rep[0].Decode(&f)
+	}
+	if len(rep) != 1 || f.Overdue != 2 || f.DueSoon != 0 || f.Items != 3 {
+		t.Errorf("followups_reported = %+v (%+v)", f, evs)
 	}
 	// Earlier, the first item is a reminder.
 	out, err = r.run(t, "2026-11-25", "PMGUARD_FOLLOWUPS_MODE", "report", "PMGUARD_FOLLOWUPS_REMIND_BEFORE", "3d")
