@@ -52,8 +52,13 @@ type Fault struct {
 
 // Options configure a Server.
 type Options struct {
-	// Spec is the vendored spec's file name in testdata/specs.
+	// Spec is the vendored spec's file name in testdata/specs; More are
+	// further specs of the same API (Datadog's v1 and v2 files).
 	Spec string
+	More []string
+	// Embedded holds specs by name that the stand-in carries itself (a
+	// Subset of a vendored file), read instead of testdata/specs.
+	Embedded map[string][]byte
 	// Prepare mends the parsed spec once (known upstream mistakes), before
 	// any validation; each mend is documented where it is made.
 	Prepare func(*openapi3.T)
@@ -64,10 +69,10 @@ type Options struct {
 
 // Server is a validating stand-in on loopback.
 type Server struct {
-	tb  testing.TB
-	doc *openapi3.T
-	o   Options
-	srv *httptest.Server
+	tb   testing.TB
+	docs []*openapi3.T
+	o    Options
+	srv  *httptest.Server
 
 	mu       sync.Mutex
 	routes   []route
@@ -80,16 +85,20 @@ type route struct {
 	method, template string
 	segs             []string
 	h                Handler
+	doc              *openapi3.T
 }
 
 // New starts a stand-in and stops it when the test ends.
 func New(tb testing.TB, o Options) *Server {
 	tb.Helper()
-	doc, err := load(o.Spec, o.Prepare)
-	if err != nil {
-		tb.Fatalf("apitest: %v", err)
+	s := &Server{tb: tb, o: o}
+	for _, name := range append([]string{o.Spec}, o.More...) {
+		doc, err := load(name, o.Embedded[name], o.Prepare)
+		if err != nil {
+			tb.Fatalf("apitest: %v", err)
+		}
+		s.docs = append(s.docs, doc)
 	}
-	s := &Server{tb: tb, doc: doc, o: o}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.srv.Close)
 	return s
@@ -102,13 +111,19 @@ func (s *Server) URL() string { return s.srv.URL }
 // does not have is a test failure at once.
 func (s *Server) Handle(method, template string, h Handler) {
 	s.tb.Helper()
-	item := s.doc.Paths.Value(template)
-	if item == nil || item.GetOperation(method) == nil {
-		s.tb.Fatalf("apitest: %s %s is not in %s", method, template, s.o.Spec)
+	var doc *openapi3.T
+	for _, d := range s.docs {
+		if item := d.Paths.Value(template); item != nil && item.GetOperation(method) != nil {
+			doc = d
+			break
+		}
+	}
+	if doc == nil {
+		s.tb.Fatalf("apitest: %s %s is not in %s", method, template, strings.Join(append([]string{s.o.Spec}, s.o.More...), ", "))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.routes = append(s.routes, route{method: method, template: template, segs: strings.Split(strings.Trim(template, "/"), "/"), h: h})
+	s.routes = append(s.routes, route{method: method, template: template, segs: strings.Split(strings.Trim(template, "/"), "/"), h: h, doc: doc})
 }
 
 // Inject queues a fault.
@@ -250,13 +265,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) input(r *http.Request, rt *route, params map[string]string, body []byte) *openapi3filter.RequestValidationInput {
-	item := s.doc.Paths.Value(rt.template)
+	item := rt.doc.Paths.Value(rt.template)
 	req := r.Clone(r.Context())
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.ContentLength = int64(len(body))
 	return &openapi3filter.RequestValidationInput{
 		Request: req, PathParams: params,
-		Route: &routers.Route{Spec: s.doc, Path: rt.template, PathItem: item, Method: rt.method, Operation: item.GetOperation(rt.method)},
+		Route: &routers.Route{Spec: rt.doc, Path: rt.template, PathItem: item, Method: rt.method, Operation: item.GetOperation(rt.method)},
 		Options: &openapi3filter.Options{
 			IncludeResponseStatus: true, MultiError: true,
 			AuthenticationFunc: func(_ context.Context, a *openapi3filter.AuthenticationInput) error {
@@ -276,14 +291,17 @@ var (
 
 // load parses a spec once per test binary (the Datadog v1 file is 2 MB) and
 // mends it once; afterwards the document is only read.
-func load(name string, prepare func(*openapi3.T)) (*openapi3.T, error) {
+func load(name string, embedded []byte, prepare func(*openapi3.T)) (*openapi3.T, error) {
 	docsMu.Lock()
 	f, ok := docs[name]
 	if !ok {
 		f = sync.OnceValues(func() (*openapi3.T, error) {
-			data, err := testspecs.Read(name)
-			if err != nil {
-				return nil, err
+			data := embedded
+			if data == nil {
+				var err error
+				if data, err = testspecs.Read(name); err != nil {
+					return nil, err
+				}
 			}
 			l := openapi3.NewLoader()
 			doc, err := l.LoadFromData(data)

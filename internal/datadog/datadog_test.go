@@ -93,3 +93,22 @@ func TestFaults(t *testing.T) {
 		}
 	})
 }
+
+// The v1 events stream gives the same monitor transitions.
+func TestEventsV1(t *testing.T) {
+	s := datadogtest.New(t)
+	s.Monitor(777, "Checkout error rate", "alert", at("14:12"), "Error rate 25%")
+	s.Monitor(777, "Checkout error rate", "recovered", at("14:31"), "back to 1%")
+	s.Add(datadog.Event{Time: at("14:16"), Title: "Other service", Status: "info", Tags: []string{"service:search"}})
+	evs, err := client(t, s).EventsV1(context.Background(), "service:checkout", at("13:30"), at("16:00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].Transition() != "alert" || evs[1].Transition() != "recovered" || !evs[0].Time.Equal(at("14:12")) {
+		t.Fatalf("%+v", evs)
+	}
+	s.Inject(apitest.Fault{Status: 200, Body: `{"status":"ok"}`, Times: 1})
+	if _, err := client(t, s).EventsV1(context.Background(), "", at("13:30"), at("16:00")); err == nil || !strings.Contains(err.Error(), "without events") {
+		t.Errorf("wrong shape: %v", err)
+	}
+}

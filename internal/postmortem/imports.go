@@ -25,7 +25,8 @@ type ImportSettings struct {
 	DatadogAPIKeyEnv  config.EnvName  `env:"DATADOG_API_KEY_ENV, default=DD_API_KEY" flag:"datadog-api-key-env" group:"Importers" usage:"name of the env var holding the Datadog API key (Datadog is read when this and the application key are set)"`
 	DatadogAppKeyEnv  config.EnvName  `env:"DATADOG_APP_KEY_ENV, default=DD_APP_KEY" flag:"datadog-app-key-env" group:"Importers" usage:"name of the env var holding the Datadog application key (needs events_read)"`
 	DatadogSite       string          `env:"DATADOG_SITE, default=datadoghq.com" flag:"datadog-site" group:"Importers" form:"a Datadog site such as datadoghq.eu, or an http(s) URL of an API endpoint" usage:"the Datadog site"`
-	DatadogQuery      string          `env:"DATADOG_QUERY" flag:"datadog-query" group:"Importers" usage:"Datadog event search for the incident's events, e.g. service:checkout (default: every event of the window)"`
+	DatadogQuery      string          `env:"DATADOG_QUERY" flag:"datadog-query" group:"Importers" usage:"Datadog event search for the incident's events, e.g. service:checkout (with datadog_events_api v1: comma-separated tags; default: every event of the window)"`
+	DatadogEventsAPI  string          `env:"DATADOG_EVENTS_API, default=v2" flag:"datadog-events-api" group:"Importers" form:"v2 or v1" usage:"which Datadog events API to read: v2 (event search), or the v1 events stream"`
 	PagerDutyTokenEnv config.EnvName  `env:"PAGERDUTY_TOKEN_ENV, default=PAGERDUTY_TOKEN" flag:"pagerduty-token-env" group:"Importers" usage:"name of the env var holding a PagerDuty REST API key"`
 	PagerDutyIncident string          `env:"PAGERDUTY_INCIDENT" flag:"pagerduty-incident" group:"Importers" form:"a PagerDuty incident id such as Q1CHECKOUT0XYZ" usage:"the PagerDuty incident whose log entries and notes are imported (empty: PagerDuty is not read)"`
 	PagerDutyAPIURL   config.URL      `env:"PAGERDUTY_API_URL, default=https://api.pagerduty.com" flag:"pagerduty-api-url" group:"Importers" usage:"PagerDuty API URL (https://api.eu.pagerduty.com for the EU service region)"`
@@ -38,7 +39,9 @@ type ImportSettings struct {
 type Importers struct {
 	Datadog      *datadog.Client
 	DatadogQuery string
-	PagerDuty    *pagerduty.Client
+	// DatadogV1 reads the v1 events stream instead of the v2 API.
+	DatadogV1 bool
+	PagerDuty *pagerduty.Client
 	// PagerDutyIncident is the incident id.
 	PagerDutyIncident string
 	// SlackThread reads a thread; SlackChannel and SlackTS name it, empty
@@ -60,6 +63,13 @@ var slackThreadRe = regexp.MustCompile(`^([CGD][A-Z0-9]{2,})/(\d{9,}\.\d{6})$`)
 func (o *Options) importers(set *config.Set) (*Importers, error) {
 	s, d := &o.Settings.ImportSettings, o.d
 	im := &Importers{Exclude: s.ImportExclude, Window: time.Duration(s.ImportWindow.Duration), DatadogQuery: s.DatadogQuery}
+	switch s.DatadogEventsAPI {
+	case "v2", "":
+	case "v1":
+		im.DatadogV1 = true
+	default:
+		return nil, set.Invalid(&s.DatadogEventsAPI, s.DatadogEventsAPI, "not v2 or v1", "")
+	}
 	if im.Window <= 0 {
 		im.Window = 24 * time.Hour
 	}
@@ -156,7 +166,11 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 		errs = append(errs, err)
 	}
 	if im.Datadog != nil {
-		es, err := im.Datadog.Events(ctx, im.DatadogQuery, from, to)
+		read := im.Datadog.Events
+		if im.DatadogV1 {
+			read = im.Datadog.EventsV1
+		}
+		es, err := read(ctx, im.DatadogQuery, from, to)
 		all = append(all, datadogEntries(es)...)
 		if err != nil {
 			failed("Datadog", err)

@@ -173,6 +173,25 @@ func TestImportedReferenceIncident(t *testing.T) {
 	}
 }
 
+// The v1 events stream gives the same alert.
+func TestImportDatadogV1(t *testing.T) {
+	r := newImportRig(t)
+	r.env["PMGUARD_POSTMORTEM_DATADOG_EVENTS_API"] = "v1"
+	res, out, err := r.run(t)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var alerts []string
+	for _, e := range res.Document.Timeline {
+		if e.Source == SourceDatadog {
+			alerts = append(alerts, res.Document.clock(e.Time)+" "+e.Event+" "+string(e.Mark))
+		}
+	}
+	if strings.Join(alerts, "|") != `14:12 Monitor "Checkout error rate" alerted detected|14:31 Monitor "Checkout error rate" recovered ` {
+		t.Errorf("Datadog entries: %q", alerts)
+	}
+}
+
 // import_exclude leaves out a source, a kind or one entry by its ref.
 func TestImportExclude(t *testing.T) {
 	r := newImportRig(t)

@@ -1,10 +1,12 @@
-// Package datadogtest is a Datadog events API (v2) stand-in for tests: it
-// keeps events, filters them by window and a tag or source query, pages by
-// cursor as Datadog does, and validates every request and answer against
-// Datadog's published OpenAPI file (testdata/specs).
+// Package datadogtest is a Datadog events API stand-in for tests: it keeps
+// events, serves them through the v2 API (filtered by window and tags,
+// paged by cursor) and the v1 events stream (by start/end and tags, pages
+// of 1000), and validates every request and answer against Datadog's
+// published OpenAPI files (testdata/specs).
 package datadogtest
 
 import (
+	_ "embed"
 	"errors"
 	"net/http"
 	"sort"
@@ -17,6 +19,17 @@ import (
 	"github.com/pmguard/pmguard/internal/apitest"
 	"github.com/pmguard/pmguard/internal/datadog"
 )
+
+// V1Subset is the part of Datadog's v1 file (2 MB, seconds to load under
+// the race detector) the stand-in serves: V1Paths and what they reference.
+// TestV1Subset keeps it equal to apitest.Subset of the vendored file.
+const V1Subset = "datadog-api-v1.subset.json"
+
+// V1Paths are the v1 operations served.
+var V1Paths = []string{"/api/v1/events"}
+
+//go:embed datadog-api-v1.subset.json
+var v1Subset []byte
 
 // The keys the stand-in accepts.
 const (
@@ -38,7 +51,7 @@ type Server struct {
 // New starts a stand-in.
 func New(tb testing.TB) *Server {
 	s := &Server{}
-	s.Server = apitest.New(tb, apitest.Options{Spec: "datadog-api-v2.openapi.json", Authenticate: func(scheme string, r *http.Request) error {
+	s.Server = apitest.New(tb, apitest.Options{Spec: "datadog-api-v2.openapi.json", More: []string{V1Subset}, Embedded: map[string][]byte{V1Subset: v1Subset}, Authenticate: func(scheme string, r *http.Request) error {
 		switch scheme {
 		case "apiKeyAuth":
 			if r.Header.Get("DD-API-KEY") == APIKey {
@@ -52,6 +65,7 @@ func New(tb testing.TB) *Server {
 		return errors.New("not authenticated by " + scheme)
 	}})
 	s.Handle(http.MethodGet, "/api/v2/events", s.list)
+	s.Handle(http.MethodGet, "/api/v1/events", s.listV1)
 	return s
 }
 
@@ -135,4 +149,30 @@ func (s *Server) list(r *apitest.Request) (int, any, http.Header) {
 		meta["page"] = map[string]any{"after": "cursor-" + strconv.Itoa(next)}
 	}
 	return http.StatusOK, map[string]any{"data": data, "meta": meta, "links": map[string]any{}}, nil
+}
+
+func (s *Server) listV1(r *apitest.Request) (int, any, http.Header) {
+	q := r.URL.Query()
+	start, _ := strconv.ParseInt(q.Get("start"), 10, 64)
+	end, _ := strconv.ParseInt(q.Get("end"), 10, 64)
+	page, _ := strconv.Atoi(q.Get("page"))
+	tags := strings.ReplaceAll(q.Get("tags"), ",", " ")
+	s.mu.Lock()
+	var hits []datadog.Event
+	for _, e := range s.events {
+		if t := e.Time.Unix(); t >= start && t <= end && matches(e, tags) {
+			hits = append(hits, e)
+		}
+	}
+	s.mu.Unlock()
+	// The v1 stream lists newest first.
+	sort.SliceStable(hits, func(i, j int) bool { return hits[i].Time.After(hits[j].Time) })
+	out := []any{}
+	for i := page * 1000; i < len(hits) && i < (page+1)*1000; i++ {
+		e := hits[i]
+		out = append(out, map[string]any{"id": 1000 + i, "id_str": e.ID, "alert_type": e.Status, "date_happened": e.Time.Unix(),
+			"source_type_name": e.Source, "tags": e.Tags, "text": e.Message, "title": e.Title, "priority": "normal",
+			"url": "/event/event?id=" + e.ID, "payload": "{}"})
+	}
+	return http.StatusOK, map[string]any{"events": out, "status": "ok"}, nil
 }
