@@ -22,10 +22,10 @@ import (
 // detection and triage happen, read for the incident's window so nobody
 // types their entries by hand.
 type ImportSettings struct {
-	DatadogAPIKeyEnv  config.EnvName  `env:"DATADOG_API_KEY_ENV, default=DD_API_KEY" flag:"datadog-api-key-env" group:"Importers" usage:"name of the env var holding the Datadog API key (Datadog is read when this and the application key are set)"`
+	DatadogAPIKeyEnv  config.EnvName  `env:"DATADOG_API_KEY_ENV, default=DD_API_KEY" flag:"datadog-api-key-env" group:"Importers" usage:"name of the env var holding the Datadog API key"`
 	DatadogAppKeyEnv  config.EnvName  `env:"DATADOG_APP_KEY_ENV, default=DD_APP_KEY" flag:"datadog-app-key-env" group:"Importers" usage:"name of the env var holding the Datadog application key (needs events_read)"`
 	DatadogSite       string          `env:"DATADOG_SITE, default=datadoghq.com" flag:"datadog-site" group:"Importers" form:"a Datadog site such as datadoghq.eu, or an http(s) URL of an API endpoint" usage:"the Datadog site"`
-	DatadogQuery      string          `env:"DATADOG_QUERY" flag:"datadog-query" group:"Importers" usage:"Datadog event search for the incident's events, e.g. service:checkout (with datadog_events_api v1: comma-separated tags; default: every event of the window)"`
+	DatadogQuery      string          `env:"DATADOG_QUERY" flag:"datadog-query" group:"Importers" usage:"Datadog event search for the incident's events, e.g. service:checkout (with datadog_events_api v1: comma-separated tags); empty: Datadog is not read"`
 	DatadogEventsAPI  string          `env:"DATADOG_EVENTS_API, default=v2" flag:"datadog-events-api" group:"Importers" form:"v2 or v1" usage:"which Datadog events API to read: v2 (event search), or the v1 events stream"`
 	PagerDutyTokenEnv config.EnvName  `env:"PAGERDUTY_TOKEN_ENV, default=PAGERDUTY_TOKEN" flag:"pagerduty-token-env" group:"Importers" usage:"name of the env var holding a PagerDuty REST API key"`
 	PagerDutyIncident string          `env:"PAGERDUTY_INCIDENT" flag:"pagerduty-incident" group:"Importers" form:"a PagerDuty incident id such as Q1CHECKOUT0XYZ" usage:"the PagerDuty incident whose log entries and notes are imported (empty: PagerDuty is not read)"`
@@ -57,9 +57,9 @@ type Importers struct {
 
 var slackThreadRe = regexp.MustCompile(`^([CGD][A-Z0-9]{2,})/(\d{9,}\.\d{6})$`)
 
-// importers builds the importers from the settings. A named incident or
-// thread without its credentials is bad input; a Datadog key pair that is
-// not set only skips Datadog.
+// importers builds the importers from the settings. A Datadog query, a
+// PagerDuty incident or a named thread without its credentials is bad
+// input.
 func (o *Options) importers(set *config.Set) (*Importers, error) {
 	s, d := &o.Settings.ImportSettings, o.d
 	im := &Importers{Exclude: s.ImportExclude, Window: time.Duration(s.ImportWindow.Duration), DatadogQuery: s.DatadogQuery}
@@ -78,8 +78,15 @@ func (o *Options) importers(set *config.Set) (*Importers, error) {
 			return nil, set.Invalid(&s.ImportExclude, x, "not a source, source:kind or ref", "")
 		}
 	}
+	// Datadog keys are often in CI contexts for other reasons: the import
+	// starts only when a query says which events belong to the incident.
 	api, app := strings.TrimSpace(d.Getenv(string(s.DatadogAPIKeyEnv))), strings.TrimSpace(d.Getenv(string(s.DatadogAppKeyEnv)))
-	if api != "" && app != "" {
+	if q := strings.TrimSpace(s.DatadogQuery); q != "" {
+		for _, k := range []*config.EnvName{&s.DatadogAPIKeyEnv, &s.DatadogAppKeyEnv} {
+			if strings.TrimSpace(d.Getenv(string(*k))) == "" {
+				return nil, set.Invalid(k, string(*k), "$"+string(*k)+" is empty, and Datadog events can only be read with an API key and an application key", "")
+			}
+		}
 		c, err := datadog.New(datadog.Options{Site: s.DatadogSite, APIKey: api, AppKey: app, NewHTTP: d.HTTP})
 		if err != nil {
 			return nil, set.Invalid(&s.DatadogSite, s.DatadogSite, err.Error(), "")
@@ -226,12 +233,15 @@ func (im *Importers) excluded(e imported) bool {
 
 func ref(source, id string) string { return strings.ToLower(source) + ":" + id }
 
+// titleTagRe is the state tag Datadog puts before a monitor's name.
+var titleTagRe = regexp.MustCompile(`^\[[^\]]*\]\s*`)
+
 func datadogEntries(es []datadog.Event) []imported {
 	var out []imported
 	for _, e := range es {
 		name := e.Monitor
 		if name == "" {
-			name = strings.TrimSpace(regexp.MustCompile(`^\[[^\]]*\]\s*`).ReplaceAllString(e.Title, ""))
+			name = strings.TrimSpace(titleTagRe.ReplaceAllString(e.Title, ""))
 		}
 		en := Entry{Time: e.Time, Source: SourceDatadog, Ref: ref(SourceDatadog, e.ID)}
 		kind := e.Transition()

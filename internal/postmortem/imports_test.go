@@ -232,6 +232,8 @@ func TestImportFaults(t *testing.T) {
 		{"PMGUARD_POSTMORTEM_SLACK_THREAD", "general", "slack_thread"},
 		{"PMGUARD_POSTMORTEM_IMPORT_EXCLUDE", "jira", "import_exclude"},
 		{"PMGUARD_POSTMORTEM_DATADOG_SITE", "not a site", "datadog_site"},
+		{"DD_APP_KEY", "", "datadog_app_key_env"},
+		{"PMGUARD_POSTMORTEM_DATADOG_EVENTS_API", "v3", "datadog_events_api"},
 	} {
 		env := map[string]string{}
 		for k, v := range r.env {
