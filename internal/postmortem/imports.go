@@ -198,11 +198,7 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 		}
 		if ok {
 			ms, err := im.SlackThread(ctx, ch, ts)
-			if im.SlackChannel == "" && len(ms) > 0 && ms[0].TS == ts {
-				// The parent is pmguard's own notice, in the timeline already.
-				ms = ms[1:]
-			}
-			all = append(all, slackEntries(ms)...)
+			all = append(all, slackEntries(withoutNotices(ms, evs))...)
 			if err != nil {
 				failed("The Slack thread", err)
 			}
@@ -312,6 +308,25 @@ func (im *Importers) pagerDuty(ctx context.Context) ([]imported, error) {
 		out = append(out, imported{Entry{Time: n.CreatedAt, Source: SourcePagerDuty, Ref: ref(SourcePagerDuty, n.ID), Event: "Note: " + text, Mark: keyMark(text)}, "note"})
 	}
 	return out, err
+}
+
+// withoutNotices leaves out pmguard's own notices (the thread's parent and
+// its threaded updates): the notified events name them, and they are in
+// the timeline already.
+func withoutNotices(ms []notify.ThreadMessage, evs []events.Event) []notify.ThreadMessage {
+	ours := map[string]bool{}
+	for _, e := range events.Filter(evs, events.Notified) {
+		var n events.Notice
+		e.Decode(&n)
+		ours[n.TS] = true
+	}
+	var out []notify.ThreadMessage
+	for _, m := range ms {
+		if !ours[m.TS] {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // slackEntries are the people's messages of the thread (pmguard's own

@@ -58,6 +58,8 @@ func newImportRig(t *testing.T) *importRig {
 	ch := sl.AddChannel("incidents", true)
 	parent := "1763648705.000100" // the fixture's notified event
 	sl.Seed(slacktest.Message{Channel: ch, TS: parent, Text: "Rollback started for deploy #1234"})
+	// pmguard's own threaded update, recorded in the event log below.
+	sl.Seed(slacktest.Message{Channel: ch, TS: slackTS("14:30:10"), ThreadTS: parent, Text: "Rollback succeeded"})
 	sl.Seed(slacktest.Message{Channel: ch, TS: slackTS("14:27:00"), ThreadTS: parent, User: "U0RESPOND1", Text: "<@U0RESPOND2> error rate falling on checkout"})
 	sl.Seed(slacktest.Message{Channel: ch, TS: slackTS("14:33:00"), ThreadTS: parent, User: "U0RESPOND2", Text: "Checkout confirmed working from the storefront", Starred: true})
 	sl.Seed(slacktest.Message{Channel: ch, TS: slackTS("14:45:00"), ThreadTS: parent, User: "U0RESPOND1", Text: "All clear; error rate stable at 1%", Pinned: true})
@@ -65,6 +67,7 @@ func newImportRig(t *testing.T) *importRig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	local = append(local, []byte(`{"time":"2026-11-20T14:30:10Z","verb":"notify","event":"notified","pipeline_id":"x","job":"rollback","figures":{"channel":"C0INCIDENTS","ts":"`+slackTS("14:30:10")+`","thread_ts":"`+parent+`","template":"ROLLBACK_SUCCEEDED"}}`+"\n")...)
 	if err := os.WriteFile(evFile, bytes.ReplaceAll(local, []byte("C0INCIDENTS"), []byte(ch)), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +132,7 @@ func TestImportedReferenceIncident(t *testing.T) {
 		{"14:27", "a responder error rate falling on checkout", "Slack", ""},
 		{"14:30", "Rollback workflow deploy succeeded", "CircleCI", MarkMitigated},
 		{"14:30", "Rollback completed", "pmguard rollback (job rollback)", MarkMitigated},
+		{"14:30", "Incident notice posted to Slack", "pmguard notify (job rollback)", ""},
 		{"14:31", `Monitor "Checkout error rate" recovered`, "Datadog", ""},
 		{"14:33", "Starred: Checkout confirmed working from the storefront", "Slack", ""},
 		{"14:45", "PagerDuty incident #4242 resolved", "PagerDuty", MarkResolved},

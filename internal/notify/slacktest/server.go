@@ -874,6 +874,8 @@ func (s *Server) seededReply(m *Message, parent bool) reply {
 		delete(r, "bot_id")
 		if parent {
 			r["thread_ts"], r["reply_count"], r["subscribed"] = m.TS, 0, false
+		} else if m.ThreadTS != "" {
+			r["parent_user_id"] = BotUID
 		}
 		return r
 	}
