@@ -95,8 +95,8 @@ func TestSyncIdempotent(t *testing.T) {
 		t.Errorf("unmapped owner assigned: %+v", issues[2].Assignees)
 	}
 
-	// Rerun: nothing to do.
-	out, err = r.run(t, "2026-11-21")
+	// Rerun from another job (another $CIRCLE_BUILD_URL): nothing to do.
+	out, err = r.run(t, "2026-11-21", "PMGUARD_FOLLOWUPS_LINK", "https://app.circleci.com/pipelines/gh/acme/shop/1240")
 	if err != nil || len(r.gh.Issues()) != 3 || strings.Count(out, "unchanged") != 3 {
 		t.Fatalf("rerun: %v, %d issues\n%s", err, len(r.gh.Issues()), out)
 	}

@@ -122,6 +122,18 @@ func (g *githubTracker) Update(ctx context.Context, t Ticket, it Item) (Ticket, 
 	return ticket(it.Key, u), true, nil
 }
 
+// withoutLink drops the post-mortem's address: by default it is the
+// running job's page, new on every rerun, and that alone is no change.
+func withoutLink(body string) string {
+	var keep []string
+	for _, l := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(l, "- Post-mortem: ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
 func same(i github.Issue, r github.IssueRequest) bool {
 	var labels, assignees []string
 	for _, l := range i.Labels {
@@ -131,6 +143,6 @@ func same(i github.Issue, r github.IssueRequest) bool {
 		assignees = append(assignees, a.Login)
 	}
 	sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
-	return i.Title == r.Title && i.Body == r.Body && i.State == r.State &&
+	return i.Title == r.Title && withoutLink(i.Body) == withoutLink(r.Body) && i.State == r.State &&
 		slices.Equal(sorted(labels), sorted(r.Labels)) && slices.Equal(sorted(assignees), sorted(r.Assignees))
 }
