@@ -86,9 +86,12 @@ func Run(ctx context.Context, o *Options) error {
 
 func (o *Options) run(ctx context.Context) error {
 	verb.FillClockAndStreams(&o.Now, &o.Stdout, &o.Stderr)
-	inc, err := postmortem.LoadIncident(o.Settings.IncidentFile)
-	if err != nil {
-		return err
+	inc := o.Incident
+	if inc == nil {
+		var err error
+		if inc, err = postmortem.LoadIncident(o.Settings.IncidentFile); err != nil {
+			return err
+		}
 	}
 	items := o.items(inc)
 	if len(items) == 0 {
@@ -113,6 +116,7 @@ func (o *Options) run(ctx context.Context) error {
 			f.Deadline = it.Deadline.Format(time.DateOnly)
 		}
 		t, found := byKey[it.Key]
+		var err error
 		switch {
 		case !o.Sync && found:
 			f.Outcome = "found"

@@ -193,6 +193,7 @@ func TestBadInput(t *testing.T) {
 		{"GITHUB_TOKEN", ""},
 		{"PMGUARD_FOLLOWUPS_OWNERS", "@platform-team"},
 		{"PMGUARD_FOLLOWUPS_GITHUB_REPO", "not a repo"},
+		{"PMGUARD_FOLLOWUPS_INCIDENT_FILE", "no-such-incident.yml"},
 	} {
 		_, err := r.run(t, "2026-11-20", c...)
 		if exitcode.Of(err) != exitcode.BadInput {

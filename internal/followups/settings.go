@@ -11,6 +11,7 @@ import (
 	"github.com/pmguard/pmguard/internal/github"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/notify"
+	"github.com/pmguard/pmguard/internal/postmortem"
 	"github.com/pmguard/pmguard/internal/verb"
 )
 
@@ -42,6 +43,8 @@ type Settings struct {
 // Options are the inputs and dependencies of one run.
 type Options struct {
 	Settings Settings
+	// Incident is incident.yml, read by New (nil: Run reads it).
+	Incident *postmortem.Incident
 	Sync     bool
 	Report   bool
 	Tracker  Tracker
@@ -73,6 +76,9 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		o.Sync, o.Report = true, true
 	default:
 		return nil, set.Invalid(&s.Mode, s.Mode, "not a mode", "")
+	}
+	if o.Incident, err = postmortem.LoadIncident(s.IncidentFile); err != nil {
+		return nil, err
 	}
 	o.Owners = map[string]string{}
 	for _, l := range s.Owners {
