@@ -30,6 +30,7 @@ type importRig struct {
 	env map[string]string
 	dd  *datadogtest.Server
 	pd  *pagerdutytest.Server
+	sl  *slacktest.Server
 }
 
 func newImportRig(t *testing.T) *importRig {
@@ -90,7 +91,7 @@ func newImportRig(t *testing.T) *importRig {
 		"PMGUARD_POSTMORTEM_PAGERDUTY_API_URL":  pd.URL(),
 		"SLACK_ACCESS_TOKEN":                    sl.Token, "PMGUARD_SLACK_API_URL": sl.APIURL(),
 	}
-	return &importRig{env: env, dd: dd, pd: pd}
+	return &importRig{env: env, dd: dd, pd: pd, sl: sl}
 }
 
 func (r *importRig) run(t *testing.T, args ...string) (*Result, string, error) {
@@ -228,6 +229,19 @@ func TestImportFaults(t *testing.T) {
 	md, _ := os.ReadFile(res.Markdown)
 	if !strings.Contains(string(md), "PagerDuty could not be read completely") || !strings.Contains(string(md), "alerted") {
 		t.Errorf("draft silent about PagerDuty or lacks Datadog")
+	}
+
+	// Slack without the history scope, Datadog rate-limited once.
+	r = newImportRig(t)
+	r.sl.Inject(slacktest.Fault{Method: "conversations.replies", Times: 1, Code: "missing_scope", Needed: "channels:history"})
+	r.dd.Inject(apitest.Fault{Status: 429, Header: map[string][]string{"X-Ratelimit-Reset": {"0"}}, Body: `{"errors":["Rate limit exceeded"]}`, Times: 1})
+	res, out, err = r.run(t)
+	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "channels:history") {
+		t.Fatalf("exit %d: %v\n%s", exitcode.Of(err), err, out)
+	}
+	md, _ = os.ReadFile(res.Markdown)
+	if !strings.Contains(string(md), "The Slack thread could not be read completely") || !strings.Contains(string(md), "alerted") || !strings.Contains(string(md), "Page acknowledged") {
+		t.Errorf("draft lacks the Slack note or the other sources:\n%s", md)
 	}
 
 	for _, c := range []struct{ key, value, says string }{
