@@ -19,6 +19,7 @@ import (
 	"github.com/pmguard/pmguard/internal/canary"
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/followups"
 	"github.com/pmguard/pmguard/internal/health"
 	"github.com/pmguard/pmguard/internal/migrations"
 	"github.com/pmguard/pmguard/internal/notify"
@@ -63,6 +64,8 @@ func (a *app) verbs() map[string]command {
 			"SLACK_ACCESS_TOKEN=... pmguard notify --channel C0123456789 --template DEPLOY_FAILED", runs(notify.New, notify.Run)},
 		"postmortem": {"write the incident timeline and a blameless post-mortem draft",
 			"pmguard postmortem --event-log events/ --incident-file incident.yml --output-dir postmortem", runs(postmortem.New, postmortem.Run)},
+		"followups": {"keep the post-mortem's action items as GitHub or Jira issues; report overdue ones",
+			"GITHUB_TOKEN=... pmguard followups --incident-file incident.yml --postmortem-dir postmortem", runs(followups.New, followups.Run)},
 		"dora": {"compute DORA metrics from CircleCI history",
 			"CIRCLE_TOKEN=... pmguard dora --project-slug gh/acme/api --window 30d", (*app).dora},
 		"migrations": {"block migrations that would break the code still running",

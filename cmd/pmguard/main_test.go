@@ -39,7 +39,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestVerbTable(t *testing.T) {
-	verbs := []string{"health", "canary", "rollback", "notify", "postmortem", "dora", "migrations", "demo", "version"}
+	verbs := []string{"health", "canary", "rollback", "notify", "postmortem", "followups", "dora", "migrations", "demo", "version"}
 	tests := []struct {
 		args     []string
 		wantCode int

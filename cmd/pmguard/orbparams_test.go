@@ -15,6 +15,7 @@ import (
 	"github.com/pmguard/pmguard/internal/canary"
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/dora"
+	"github.com/pmguard/pmguard/internal/followups"
 	"github.com/pmguard/pmguard/internal/health"
 	"github.com/pmguard/pmguard/internal/migrations"
 	"github.com/pmguard/pmguard/internal/notify"
@@ -62,7 +63,7 @@ func TestOrbParametersAreSettings(t *testing.T) {
 	notSettings := map[string]bool{"version": true, "base_url": true, "install_dir": true, "sha256": true, "cache": true,
 		"pmguard_version": true, "pmguard_sha256": true, "when": true,
 		"slack_channel": true, "slack_mentions": true, "slack_token_env": true,
-		"step_name": true, "checkout": true, "attach_workspace": true, "workspace_root": true} // the steps' own names; the jobs' own steps
+		"step_name": true, "checkout": true, "attach_workspace": true, "workspace_root": true, "persist_to_workspace": true} // the steps' own names; the jobs' own steps
 	for _, tc := range []struct {
 		verb, command string
 		settings      any
@@ -75,6 +76,7 @@ func TestOrbParametersAreSettings(t *testing.T) {
 		{"migrations", "commands/migration_check", &migrations.Settings{}, nil},
 		{"postmortem", "jobs/postmortem", &postmortem.Settings{}, nil},
 		{"dora", "jobs/dora_report", &dora.Settings{}, nil},
+		{"followups", "jobs/followups", &followups.Settings{}, nil},
 	} {
 		t.Run(tc.command, func(t *testing.T) {
 			set, _, err := config.Load(context.Background(), tc.verb, nil, config.MapEnv(tc.env), tc.settings, io.Discard)

@@ -32,6 +32,9 @@ const (
 	DoraComputed      = "dora_computed"
 	MigrationOK       = "migration_ok"
 	MigrationBlocked  = "migration_blocked"
+
+	FollowupsSynced   = "followups_synced"
+	FollowupsReported = "followups_reported"
 )
 
 // The figures of each kind of event. Writers fill one of these and pass it
@@ -127,6 +130,18 @@ type Postmortem struct {
 	TimeToDetectS   float64 `json:"time_to_detect_s,omitempty"`
 	TimeToMitigateS float64 `json:"time_to_mitigate_s,omitempty"`
 	TimeToRestoreS  float64 `json:"time_to_restore_s,omitempty"`
+}
+
+// Followups is the figures of followups_synced and followups_reported.
+type Followups struct {
+	Tracker   string `json:"tracker"`
+	Items     int    `json:"items"`
+	Created   int    `json:"created,omitempty"`
+	Updated   int    `json:"updated,omitempty"`
+	Unchanged int    `json:"unchanged,omitempty"`
+	Failed    int    `json:"failed,omitempty"`
+	Overdue   int    `json:"overdue,omitempty"`
+	DueSoon   int    `json:"due_soon,omitempty"`
 }
 
 // Canary is the figures of canary_started and the canary verdicts. Latency

@@ -350,3 +350,30 @@ func datadogRetryAfter(resp *http.Response, now time.Time) (time.Duration, bool)
 	}
 	return time.Duration(s) * time.Second, true
 }
+
+// DatadogAPIBase is the API base URL for a site (datadoghq.eu, the default
+// when empty) or an http(s) URL given directly (a proxy, a stand-in): the
+// one reading of a Datadog site for every Datadog client.
+func DatadogAPIBase(siteOrURL string) (string, error) {
+	v := strings.TrimSpace(siteOrURL)
+	if strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" {
+			return "", &InputError{What: "datadog API URL", Input: httpx.RedactURL(v), Pos: -1, Reason: "want an http(s) URL"}
+		}
+		return strings.TrimRight(u.String(), "/"), nil
+	}
+	if v == "" {
+		v = DefaultDatadogSite
+	}
+	v = strings.TrimPrefix(v, "app.")
+	if err := checkSite(v); err != nil {
+		return "", err
+	}
+	return "https://api." + v, nil
+}
+
+// DatadogRetryAfter is how every Datadog client reads a 429's wait.
+func DatadogRetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+	return datadogRetryAfter(resp, now)
+}

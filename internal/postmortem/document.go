@@ -74,7 +74,9 @@ type Input struct {
 	Incident  *Incident
 	Events    []events.Event
 	Pipelines []Pipeline // the failed deploy and the rollback, when fetched
-	Notes     []string
+	// Imported are entries read from Datadog, PagerDuty and Slack.
+	Imported []Entry
+	Notes    []string
 }
 
 // Build assembles the draft.
@@ -94,7 +96,7 @@ func Build(in Input) *Document {
 			ev = append(ev, en)
 		}
 	}
-	d.Timeline = mergeEntries(ci, ev, incidentEntries(inc))
+	d.Timeline = mergeEntries(ci, ev, incidentEntries(inc), in.Imported)
 	d.measure()
 	d.impact(in.Events, inc)
 

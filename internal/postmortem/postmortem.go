@@ -49,6 +49,8 @@ type Options struct {
 	// CircleCI fetches pipelines and artifacts; nil works from the event logs
 	// and incident.yml alone.
 	CircleCI *circleci.Client
+	// Import reads Datadog, PagerDuty and the Slack thread; nil reads none.
+	Import *Importers
 	// Notify posts the draft's link into the incident's Slack thread (the
 	// notify verb finds the thread from the `notified` events); nil posts
 	// nothing.
@@ -135,7 +137,10 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 		notes = append(notes, "CircleCI data is incomplete: "+fetchErr.Error())
 	}
 
-	doc := Build(Input{Title: o.Title, FollowUp: o.FollowUp, Now: o.Now(), Incident: inc, Events: evs, Pipelines: pipelines, Notes: notes})
+	imported, importNotes, importErr := o.Import.gather(ctx, importStart(pipelines, evs, inc, o.Now()), o.Now(), evs, failed)
+	notes = append(notes, importNotes...)
+	printImported(o.Stdout, imported)
+	doc := Build(Input{Title: o.Title, FollowUp: o.FollowUp, Now: o.Now(), Incident: inc, Events: evs, Pipelines: pipelines, Notes: notes, Imported: imported})
 	res, err := write(o.OutDir, doc)
 	if err != nil {
 		return nil, err
@@ -154,6 +159,9 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	}
 	if fetchErr != nil {
 		return res, fmt.Errorf("pmguard postmortem: the draft was written without complete CircleCI data: %w", fetchErr)
+	}
+	if importErr != nil {
+		return res, fmt.Errorf("pmguard postmortem: the draft was written without every imported entry: %w", importErr)
 	}
 	return res, nil
 }

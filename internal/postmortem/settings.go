@@ -30,6 +30,7 @@ type Settings struct {
 	Link             config.URL     `env:"LINK" flag:"link" usage:"where readers find the draft, posted to Slack (default: this job's page, $CIRCLE_BUILD_URL)"`
 	SlackChannel     string         `env:"SLACK_CHANNEL" flag:"slack-channel" usage:"post the draft's link into the incident's Slack thread in this channel (empty: do not post)"`
 	SlackTokenEnv    config.EnvName `env:"SLACK_TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"slack-token-env" usage:"name of the env var holding the Slack bot token"`
+	ImportSettings
 }
 
 // New reads and checks the settings of pmguard postmortem and builds its
@@ -56,6 +57,9 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		return nil, err
 	}
 	if o.Log, err = d.Events(s.EventsFile); err != nil {
+		return nil, err
+	}
+	if o.Import, err = o.importers(set); err != nil {
 		return nil, err
 	}
 	o.FailedPipeline, o.RollbackPipeline, o.CurrentPipeline = s.FailedPipeline, s.RollbackPipeline, d.Job.PipelineID

@@ -20,6 +20,9 @@ type Entry struct {
 	Impact string    `json:"impact,omitempty"`
 	Mark   Mark      `json:"mark,omitempty"`
 	Link   string    `json:"link,omitempty"`
+	// Ref names an imported entry in its source ("pagerduty:R1001LOG"), for
+	// import_exclude.
+	Ref string `json:"ref,omitempty"`
 }
 
 // Pipeline is a CircleCI pipeline as the post-mortem needs it.

@@ -39,7 +39,12 @@ type Message struct {
 	Blocks      []map[string]any
 	Attachments []map[string]any
 	Edits       int // chat.update calls on it
-	Webhook     bool
+	// User is who wrote a seeded message ("" for the app's own); Pinned and
+	// Starred mark it as a key moment (pins.list, is_starred).
+	User    string
+	Pinned  bool
+	Starred bool
+	Webhook bool
 }
 
 // Scheduled is a message waiting for its post_at.
@@ -477,6 +482,10 @@ func (s *Server) handleLocked(method string, p url.Values) (int, reply) {
 		return http.StatusOK, reply{"ok": true, "channel": c.ID, "permalink": "https://pmguard-test.slack.com/archives/" + c.ID + "/p" + strings.ReplaceAll(p.Get("message_ts"), ".", "")}
 	case "conversations.create":
 		return s.createLocked(p)
+	case "conversations.replies":
+		return s.repliesLocked(p)
+	case "pins.list":
+		return s.pinsLocked(p)
 	case "conversations.setTopic":
 		c, code := s.memberChannelLocked(p.Get("channel"))
 		if code != "" {
@@ -833,4 +842,100 @@ func CheckBlocks(raw []byte) string {
 		return "invalid_blocks"
 	}
 	return checkBlocks(blocks)
+}
+
+// Seed adds a message written by someone else (User) to a channel, as the
+// people in an incident thread write them; ThreadTS makes it a reply.
+func (s *Server) Seed(m Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.findLocked(m.Channel); c != nil {
+		m.Channel = c.ID
+	}
+	s.messages = append(s.messages, &m)
+}
+
+// threadLocked is a thread's parent and replies in ts order.
+func (s *Server) threadLocked(channelID, ts string) []*Message {
+	var out []*Message
+	for _, m := range s.messages {
+		if m.Channel == channelID && (m.TS == ts || m.ThreadTS == ts) {
+			out = append(out, m)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].TS < out[j].TS })
+	return out
+}
+
+func (s *Server) seededReply(m *Message, parent bool) reply {
+	if m.User == "" {
+		r := s.messageReply(m)
+		delete(r, "subtype")
+		delete(r, "bot_id")
+		if parent {
+			r["thread_ts"], r["reply_count"], r["subscribed"] = m.TS, 0, false
+		} else if m.ThreadTS != "" {
+			r["parent_user_id"] = BotUID
+		}
+		return r
+	}
+	r := reply{"type": "message", "text": m.Text, "ts": m.TS, "user": m.User, "team": TeamID}
+	if m.ThreadTS != "" {
+		r["thread_ts"], r["parent_user_id"] = m.ThreadTS, BotUID
+	}
+	if m.Starred {
+		r["is_starred"] = true
+	}
+	return r
+}
+
+// repliesLocked serves conversations.replies: the parent first, then the
+// replies, limit at a time, with a next_cursor while more follow.
+func (s *Server) repliesLocked(p url.Values) (int, reply) {
+	c, code := s.memberChannelLocked(p.Get("channel"))
+	if code != "" {
+		return fail(code)
+	}
+	thread := s.threadLocked(c.ID, p.Get("ts"))
+	if len(thread) == 0 {
+		return fail("thread_not_found")
+	}
+	limit, _ := strconv.Atoi(p.Get("limit"))
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	start, _ := strconv.Atoi(strings.TrimPrefix(p.Get("cursor"), "bmV4dF90czox"))
+	msgs := []any{}
+	for i := start; i < len(thread) && i < start+limit; i++ {
+		r := s.seededReply(thread[i], i == 0)
+		if i == 0 {
+			r["thread_ts"] = thread[0].TS
+			r["reply_count"], r["subscribed"] = len(thread)-1, false
+		}
+		msgs = append(msgs, r)
+	}
+	rep := reply{"ok": true, "messages": msgs, "has_more": start+limit < len(thread)}
+	if start+limit < len(thread) {
+		rep["response_metadata"] = reply{"next_cursor": "bmV4dF90czox" + strconv.Itoa(start+limit)}
+	}
+	return http.StatusOK, rep
+}
+
+// pinsLocked serves pins.list: the channel's pinned messages.
+func (s *Server) pinsLocked(p url.Values) (int, reply) {
+	c, code := s.memberChannelLocked(p.Get("channel"))
+	if code != "" {
+		return fail(code)
+	}
+	items := []any{}
+	for _, m := range s.messages {
+		if m.Channel == c.ID && m.Pinned {
+			msg := reply{"type": "message", "text": m.Text, "ts": m.TS, "user": m.User, "pinned_to": []string{c.ID}}
+			if m.User == "" {
+				msg["user"] = BotUID
+			}
+			items = append(items, reply{"type": "message", "channel": c.ID, "created": 1700000000, "created_by": "U0PINNER01", "message": msg})
+		}
+	}
+	return http.StatusOK, reply{"ok": true, "items": items}
 }

@@ -1,0 +1,148 @@
+package followups
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/github"
+)
+
+// githubTracker keeps follow-ups as GitHub issues. Each issue's body ends
+// with a hidden marker holding the item's key; reruns list the issues by
+// the follow-up label (a listing, not the search API, whose index lags
+// behind a just-created issue) and match the marker.
+type githubTracker struct {
+	c      *github.Client
+	label  string
+	labels []string
+	seen   map[string]github.Issue // by ticket ID, from Tickets
+}
+
+func (g *githubTracker) Name() string { return "GitHub " + g.c.Repo() }
+
+var markerRe = regexp.MustCompile(`<!-- pmguard:followup ([0-9a-f]{12}) -->`)
+
+func marker(key string) string { return "<!-- pmguard:followup " + key + " -->" }
+
+func (g *githubTracker) Tickets(ctx context.Context) ([]Ticket, error) {
+	is, err := g.c.Issues(ctx, g.label)
+	var out []Ticket
+	// Oldest first, so a duplicate made by hand never replaces the original.
+	slices.SortStableFunc(is, func(a, b github.Issue) int { return a.Number - b.Number })
+	g.seen = map[string]github.Issue{}
+	for _, i := range is {
+		if m := markerRe.FindStringSubmatch(i.Body); m != nil {
+			t := ticket(m[1], i)
+			g.seen[t.ID] = i
+			out = append(out, t)
+		}
+	}
+	return out, err
+}
+
+func ticket(key string, i github.Issue) Ticket {
+	return Ticket{Key: key, ID: fmt.Sprintf("#%d", i.Number), URL: i.HTMLURL, Open: i.State == "open"}
+}
+
+func (g *githubTracker) request(it Item) github.IssueRequest {
+	title := it.Action
+	if it.Priority != "" {
+		title = "[" + it.Priority + "] " + title
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Follow-up of the post-mortem of **%s**.\n\n", firstNonEmpty(it.Incident, "the incident"))
+	fmt.Fprintf(&b, "- Action: %s\n", it.Action)
+	if it.Priority != "" {
+		fmt.Fprintf(&b, "- Priority: %s\n", it.Priority)
+	}
+	if it.Owner != "" {
+		fmt.Fprintf(&b, "- Owner: %s\n", it.Owner)
+	}
+	if !it.Deadline.IsZero() {
+		fmt.Fprintf(&b, "- Due: %s\n", it.Deadline.Format(time.DateOnly))
+	}
+	fmt.Fprintf(&b, "- Status in the post-mortem: %s\n", strings.ReplaceAll(it.Status, "_", " "))
+	if it.Link != "" {
+		fmt.Fprintf(&b, "- Post-mortem: %s\n", it.Link)
+	}
+	b.WriteString("\nKept by `pmguard followups`: edit the action item in incident.yml, not this text.\n\n" + marker(it.Key) + "\n")
+	labels := append([]string{g.label}, g.labels...)
+	if it.Priority != "" {
+		labels = append(labels, it.Priority)
+	}
+	r := github.IssueRequest{Title: title, Body: b.String(), Labels: labels, Assignees: []string{}, State: "open"}
+	if it.Assignee != "" {
+		r.Assignees = []string{strings.TrimPrefix(it.Assignee, "@")}
+	}
+	if it.Done() {
+		r.State = "closed"
+	}
+	return r
+}
+
+func (g *githubTracker) Create(ctx context.Context, it Item) (Ticket, error) {
+	r := g.request(it)
+	state := r.State
+	r.State = ""
+	i, err := g.c.Create(ctx, r)
+	if err != nil {
+		return Ticket{}, err
+	}
+	if state == "closed" {
+		// An item done before its issue existed: recorded, and closed.
+		if i, err = g.c.Update(ctx, i.Number, github.IssueRequest{Body: i.Body, Labels: r.Labels, Assignees: r.Assignees, State: "closed"}); err != nil {
+			return Ticket{}, err
+		}
+	}
+	return ticket(it.Key, i), nil
+}
+
+// Update changes the issue only when the item changed; an issue closed in
+// GitHub stays closed (the work is done even if incident.yml lags behind).
+func (g *githubTracker) Update(ctx context.Context, t Ticket, it Item) (Ticket, bool, error) {
+	i, ok := g.seen[t.ID]
+	if !ok {
+		return t, false, fmt.Errorf("issue %s was not listed", t.ID)
+	}
+	want := g.request(it)
+	if !t.Open {
+		want.State = "closed"
+	}
+	if same(i, want) {
+		return t, false, nil
+	}
+	u, err := g.c.Update(ctx, i.Number, want)
+	if err != nil {
+		return t, false, err
+	}
+	return ticket(it.Key, u), true, nil
+}
+
+// withoutLink drops the post-mortem's address: by default it is the
+// running job's page, new on every rerun, and that alone is no change.
+func withoutLink(body string) string {
+	var keep []string
+	for _, l := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(l, "- Post-mortem: ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+func same(i github.Issue, r github.IssueRequest) bool {
+	var labels, assignees []string
+	for _, l := range i.Labels {
+		labels = append(labels, l.Name)
+	}
+	for _, a := range i.Assignees {
+		assignees = append(assignees, a.Login)
+	}
+	sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+	return i.Title == r.Title && withoutLink(i.Body) == withoutLink(r.Body) && i.State == r.State &&
+		slices.Equal(sorted(labels), sorted(r.Labels)) && slices.Equal(sorted(assignees), sorted(r.Assignees))
+}

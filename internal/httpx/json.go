@@ -1,0 +1,151 @@
+package httpx
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// MaxJSONBody bounds the JSON answers DoJSON reads.
+const MaxJSONBody = 32 << 20
+
+// StatusError is an API's answer that was not 2xx, after the retries the
+// policy allows. Message is the API's own words when it gave any, redacted.
+type StatusError struct {
+	API     string // "PagerDuty", "GitHub" ...
+	Method  string
+	Path    string // the URL's path, without query
+	Status  int
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	return fmt.Sprintf("%s %s %s: HTTP %d: %s", e.API, e.Method, e.Path, e.Status, msg)
+}
+
+// DoJSON sends a request with an optional JSON body and decodes a 2xx JSON
+// answer into out (nil: ignored). A non-2xx answer is a *StatusError whose
+// message is read from the usual error fields; an answer that is not JSON,
+// or larger than MaxJSONBody, is an error naming the API. It returns the
+// answer's headers (pagination links, rate limits).
+func (c *Client) DoJSON(ctx context.Context, api, method, url string, header http.Header, in, out any) (http.Header, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return nil, c.redactor.Error(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: no answer before the deadline: %w", api, err)
+		}
+		return nil, fmt.Errorf("%s is unreachable: %w", api, err)
+	}
+	defer resp.Body.Close()
+	data, truncated, err := ReadLimited(resp.Body, MaxJSONBody)
+	path := req.URL.Path
+	if err != nil {
+		return resp.Header, fmt.Errorf("%s %s %s: reading the answer: %w", api, method, path, c.redactor.Error(err))
+	}
+	if resp.StatusCode/100 != 2 {
+		return resp.Header, &StatusError{API: api, Method: method, Path: path, Status: resp.StatusCode, Message: c.redactor.Redact(apiMessage(data))}
+	}
+	if truncated {
+		return resp.Header, fmt.Errorf("%s %s %s: answer larger than %d MiB", api, method, path, MaxJSONBody>>20)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return resp.Header, nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return resp.Header, fmt.Errorf("%s %s %s: HTTP %d but not the expected JSON (%v): %s", api, method, path, resp.StatusCode, err, c.redactor.Redact(snippet(data)))
+	}
+	return resp.Header, nil
+}
+
+// apiMessage picks an error message from the shapes vendors use: message,
+// error (string or {message}), errors (strings or {message}), errorMessages.
+func apiMessage(b []byte) string {
+	var v struct {
+		Message       string            `json:"message"`
+		Error         json.RawMessage   `json:"error"`
+		Errors        []json.RawMessage `json:"errors"`
+		ErrorMessages []string          `json:"errorMessages"`
+	}
+	if json.Unmarshal(b, &v) != nil {
+		return snippet(b)
+	}
+	var parts []string
+	add := func(raw json.RawMessage) {
+		var s string
+		var o struct {
+			Message string `json:"message"`
+			Detail  string `json:"detail"`
+		}
+		switch {
+		case json.Unmarshal(raw, &s) == nil && s != "":
+			parts = append(parts, s)
+		case json.Unmarshal(raw, &o) == nil && (o.Message != "" || o.Detail != ""):
+			parts = append(parts, strings.TrimSpace(o.Message+" "+o.Detail))
+		}
+	}
+	if v.Message != "" {
+		parts = append(parts, v.Message)
+	}
+	if len(v.Error) > 0 {
+		add(v.Error)
+	}
+	for _, e := range v.Errors {
+		add(e)
+	}
+	parts = append(parts, v.ErrorMessages...)
+	if len(parts) == 0 {
+		return snippet(b)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:200]) + "…"
+	}
+	return s
+}
+
+// BaseURL is an API's base URL from a setting: def when empty, no trailing
+// slash, and an error naming the API unless it is an http(s) URL.
+func BaseURL(api, raw, def string) (string, error) {
+	base := strings.TrimRight(strings.TrimSpace(raw), "/")
+	if base == "" {
+		base = def
+	}
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s API URL %q: want an http(s) URL", api, RedactURL(base))
+	}
+	return base, nil
+}

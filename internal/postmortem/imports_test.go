@@ -1,0 +1,268 @@
+package postmortem
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/apitest"
+	"github.com/pmguard/pmguard/internal/datadog/datadogtest"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/notify/slacktest"
+	"github.com/pmguard/pmguard/internal/pagerduty"
+	"github.com/pmguard/pmguard/internal/pagerduty/pagerdutytest"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
+)
+
+// slackTS is Slack's ts of a reference time.
+func slackTS(hhmmss string) string { return strconv.FormatInt(at(hhmmss).Unix(), 10) + ".000100" }
+
+// importRig is the reference incident in every stand-in: CircleCI (the
+// deploy and the rollback), Datadog (the monitor's alert and recovery),
+// PagerDuty (the page, its acknowledgement, a note, the resolution) and
+// the Slack thread the rollback's notice started.
+type importRig struct {
+	env map[string]string
+	dd  *datadogtest.Server
+	pd  *pagerdutytest.Server
+	sl  *slacktest.Server
+}
+
+func newImportRig(t *testing.T) *importRig {
+	t.Helper()
+	cci := standin(t)
+	evFile := seedReference(t, cci)
+
+	dd := datadogtest.New(t)
+	dd.Monitor(4711, "Checkout error rate", "alert", at("14:12:00"), "Error rate 25% > 5% on service:checkout @pagerduty-checkout")
+	dd.Monitor(4711, "Checkout error rate", "recovered", at("14:31:00"), "Error rate back to 1%")
+	dd.Monitor(4711, "Checkout error rate", "alert", at("09:00:00"), "an earlier alert, outside the window")
+
+	pd := pagerdutytest.New(t)
+	pd.AddIncident(pagerduty.Incident{ID: "Q1CHECKOUT", Number: 4242, Title: "Checkout error rate above 5%", Status: "resolved", CreatedAt: at("14:12:00")})
+	pd.Log("Q1CHECKOUT", "trigger", at("14:12:00"), "Triggered through the API", "")
+	pd.Log("Q1CHECKOUT", "notify", at("14:12:05"), "Notified Dana Responder by SMS", "")
+	pd.Log("Q1CHECKOUT", "acknowledge", at("14:15:00"), "Acknowledged by Dana Responder", "")
+	pd.Log("Q1CHECKOUT", "annotate", at("14:20:00"), "Note added", "Root cause: the orders DB migration holds a table lock; SEV-2")
+	pd.Log("Q1CHECKOUT", "resolve", at("14:45:00"), "Resolved by Dana Responder", "")
+
+	sl, err := slacktest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sl.Close)
+	ch := sl.AddChannel("incidents", true)
+	parent := "1763648705.000100" // the fixture's notified event
+	sl.Seed(slacktest.Message{Channel: ch, TS: parent, Text: "Rollback started for deploy #1234"})
+	// pmguard's own threaded update, recorded in the event log below.
+	sl.Seed(slacktest.Message{Channel: ch, TS: slackTS("14:30:10"), ThreadTS: parent, Text: "Rollback succeeded"})
+	sl.Seed(slacktest.Message{Channel: ch, TS: slackTS("14:27:00"), ThreadTS: parent, User: "U0RESPOND1", Text: "<@U0RESPOND2> error rate falling on checkout"})
+	sl.Seed(slacktest.Message{Channel: ch, TS: slackTS("14:33:00"), ThreadTS: parent, User: "U0RESPOND2", Text: "Checkout confirmed working from the storefront", Starred: true})
+	sl.Seed(slacktest.Message{Channel: ch, TS: slackTS("14:45:00"), ThreadTS: parent, User: "U0RESPOND1", Text: "All clear; error rate stable at 1%", Pinned: true})
+	local, err := os.ReadFile(evFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local = append(local, []byte(`{"time":"2026-11-20T14:30:10Z","verb":"notify","event":"notified","pipeline_id":"x","job":"rollback","figures":{"channel":"C0INCIDENTS","ts":"`+slackTS("14:30:10")+`","thread_ts":"`+parent+`","template":"ROLLBACK_SUCCEEDED"}}`+"\n")...)
+	if err := os.WriteFile(evFile, bytes.ReplaceAll(local, []byte("C0INCIDENTS"), []byte(ch)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, v := range sl.Violations() {
+			t.Errorf("Slack stand-in: %s", v)
+		}
+	})
+
+	env := map[string]string{
+		"PMGUARD_CIRCLECI_HOST": cci.URL(), "CIRCLE_TOKEN": standinToken,
+		"PMGUARD_POSTMORTEM_EVENT_LOGS":    evFile,
+		"PMGUARD_POSTMORTEM_INCIDENT_FILE": "testdata/reference/incident-imported.yml",
+		"PMGUARD_POSTMORTEM_OUTPUT_DIR":    t.TempDir(),
+		"DD_API_KEY":                       datadogtest.APIKey, "DD_APP_KEY": datadogtest.AppKey,
+		"PMGUARD_POSTMORTEM_DATADOG_SITE":       dd.URL(),
+		"PMGUARD_POSTMORTEM_DATADOG_QUERY":      "service:checkout",
+		"PAGERDUTY_TOKEN":                       pagerdutytest.Token,
+		"PMGUARD_POSTMORTEM_PAGERDUTY_INCIDENT": "Q1CHECKOUT",
+		"PMGUARD_POSTMORTEM_PAGERDUTY_API_URL":  pd.URL(),
+		"SLACK_ACCESS_TOKEN":                    sl.Token, "PMGUARD_SLACK_API_URL": sl.APIURL(),
+	}
+	return &importRig{env: env, dd: dd, pd: pd, sl: sl}
+}
+
+func (r *importRig) run(t *testing.T, args ...string) (*Result, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	d := verbtest.Deps(r.env, &stdout, &stderr)
+	d.Now = func() time.Time { return at("16:00:00") }
+	o, err := New(context.Background(), d, args)
+	if err != nil {
+		t.Fatalf("New: %v\n%s", err, stderr.String())
+	}
+	res, err := o.draft(context.Background())
+	return res, stdout.String() + stderr.String(), d.Redactor.Error(err)
+}
+
+// The reference incident with no timeline typed by hand: the alert, page,
+// acknowledgement, note and all clear come from the stand-ins, each with
+// its true source.
+func TestImportedReferenceIncident(t *testing.T) {
+	r := newImportRig(t)
+	res, out, err := r.run(t)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	d := res.Document
+	want := []struct {
+		clock, event, source string
+		mark                 Mark
+	}{
+		{"14:00", "Deploy pipeline #1234 triggered on main", "CircleCI", MarkDeployStarted},
+		{"14:05", "Job deploy succeeded", "CircleCI", MarkDeployed},
+		{"14:05", "Health check passed", "pmguard health (job deploy)", MarkDeployed},
+		{"14:12", `Monitor "Checkout error rate" alerted`, "Datadog", MarkDetected},
+		{"14:12", "PagerDuty incident #4242 triggered: Checkout error rate above 5%", "PagerDuty", MarkDetected},
+		{"14:15", "Page acknowledged by the on-call responder", "PagerDuty", MarkDeclared},
+		{"14:20", "Note: Root cause: the orders DB migration holds a table lock; SEV-2", "PagerDuty", MarkRootCause},
+		{"14:25", "Rollback started through CircleCI", "pmguard rollback (job rollback)", MarkMitigationStarted},
+		{"14:25", "Incident notice posted to Slack", "pmguard notify (job rollback)", ""},
+		{"14:27", "a responder error rate falling on checkout", "Slack", ""},
+		{"14:30", "Rollback workflow deploy succeeded", "CircleCI", MarkMitigated},
+		{"14:30", "Rollback completed", "pmguard rollback (job rollback)", MarkMitigated},
+		{"14:30", "Incident notice posted to Slack", "pmguard notify (job rollback)", ""},
+		{"14:31", `Monitor "Checkout error rate" recovered`, "Datadog", ""},
+		{"14:33", "Starred: Checkout confirmed working from the storefront", "Slack", ""},
+		{"14:45", "PagerDuty incident #4242 resolved", "PagerDuty", MarkResolved},
+		{"14:45", "Pinned: All clear; error rate stable at 1%", "Slack", MarkResolved},
+	}
+	next := 0
+	for _, e := range d.Timeline {
+		if next < len(want) && strings.HasPrefix(e.Event, want[next].event) {
+			w := want[next]
+			if d.clock(e.Time) != w.clock || e.Source != w.source || e.Mark != w.mark {
+				t.Errorf("%q: %s [%s] mark %q, want %s [%s] mark %q", e.Event, d.clock(e.Time), e.Source, e.Mark, w.clock, w.source, w.mark)
+			}
+			next++
+		}
+	}
+	if next != len(want) {
+		t.Fatalf("timeline lacks %q (or has it out of order):\n%s", want[next].event, dump(d.Timeline))
+	}
+	if got := len(d.Timeline); got != len(want)+3 { // + the deploy workflow's end, the rollback's trigger and job
+		t.Errorf("%d entries, want %d:\n%s", got, len(want)+3, dump(d.Timeline))
+	}
+	if d.Measures.TimeToMitigate != 18*time.Minute || d.Measures.TimeToResolve != 33*time.Minute {
+		t.Errorf("time to mitigate %v, to resolve %v; want 18m, 33m", d.Measures.TimeToMitigate, d.Measures.TimeToResolve)
+	}
+	md, _ := os.ReadFile(res.Markdown)
+	html, _ := os.ReadFile(res.HTML)
+	for name, text := range map[string]string{"output": out, "markdown": string(md), "html": string(html)} {
+		for _, secret := range []string{datadogtest.APIKey, datadogtest.AppKey, pagerdutytest.Token, "xoxb-test", standinToken} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s holds a secret", name)
+			}
+		}
+		// Blameless: the people PagerDuty and Slack name appear nowhere.
+		for _, who := range []string{"Dana", "U0RESPOND"} {
+			if strings.Contains(text, who) {
+				t.Errorf("%s names %s", name, who)
+			}
+		}
+	}
+	if !strings.Contains(out, "pagerduty:R1003LOG") || !strings.Contains(string(md), "| Datadog |") && !strings.Contains(string(md), "Datadog") {
+		t.Errorf("imports not listed with their refs:\n%s", out)
+	}
+}
+
+// The v1 events stream gives the same alert.
+func TestImportDatadogV1(t *testing.T) {
+	r := newImportRig(t)
+	r.env["PMGUARD_POSTMORTEM_DATADOG_EVENTS_API"] = "v1"
+	res, out, err := r.run(t)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var alerts []string
+	for _, e := range res.Document.Timeline {
+		if e.Source == SourceDatadog {
+			alerts = append(alerts, res.Document.clock(e.Time)+" "+e.Event+" "+string(e.Mark))
+		}
+	}
+	if strings.Join(alerts, "|") != `14:12 Monitor "Checkout error rate" alerted detected|14:31 Monitor "Checkout error rate" recovered ` {
+		t.Errorf("Datadog entries: %q", alerts)
+	}
+}
+
+// import_exclude leaves out a source, a kind or one entry by its ref.
+func TestImportExclude(t *testing.T) {
+	r := newImportRig(t)
+	r.env["PMGUARD_POSTMORTEM_IMPORT_EXCLUDE"] = "datadog\nslack:message\npagerduty:R1005LOG"
+	res, out, err := r.run(t)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, e := range res.Document.Timeline {
+		switch {
+		case e.Source == SourceDatadog:
+			t.Errorf("Datadog entry kept: %s", e.Event)
+		case e.Source == SourceSlack && !strings.HasPrefix(e.Event, "Pinned") && !strings.HasPrefix(e.Event, "Starred"):
+			t.Errorf("Slack message kept: %s", e.Event)
+		case e.Ref == "pagerduty:R1005LOG":
+			t.Errorf("excluded ref kept: %s", e.Event)
+		}
+	}
+}
+
+// An importer that fails still leaves the draft, says what is missing, and
+// exits 3; bad import settings are exit 2 before any request.
+func TestImportFaults(t *testing.T) {
+	r := newImportRig(t)
+	r.pd.Inject(apitest.Fault{Status: 200, Body: `{"incident":{}}`})
+	res, out, err := r.run(t)
+	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "without an incident") {
+		t.Fatalf("exit %d: %v\n%s", exitcode.Of(err), err, out)
+	}
+	md, _ := os.ReadFile(res.Markdown)
+	if !strings.Contains(string(md), "PagerDuty could not be read completely") || !strings.Contains(string(md), "alerted") {
+		t.Errorf("draft silent about PagerDuty or lacks Datadog")
+	}
+
+	// Slack without the history scope, Datadog rate-limited once.
+	r = newImportRig(t)
+	r.sl.Inject(slacktest.Fault{Method: "conversations.replies", Times: 1, Code: "missing_scope", Needed: "channels:history"})
+	r.dd.Inject(apitest.Fault{Status: 429, Header: map[string][]string{"X-Ratelimit-Reset": {"0"}}, Body: `{"errors":["Rate limit exceeded"]}`, Times: 1})
+	res, out, err = r.run(t)
+	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "channels:history") {
+		t.Fatalf("exit %d: %v\n%s", exitcode.Of(err), err, out)
+	}
+	md, _ = os.ReadFile(res.Markdown)
+	if !strings.Contains(string(md), "The Slack thread could not be read completely") || !strings.Contains(string(md), "alerted") || !strings.Contains(string(md), "Page acknowledged") {
+		t.Errorf("draft lacks the Slack note or the other sources:\n%s", md)
+	}
+
+	for _, c := range []struct{ key, value, says string }{
+		{"PMGUARD_POSTMORTEM_PAGERDUTY_INCIDENT", "not an id!", "pagerduty_incident"},
+		{"PAGERDUTY_TOKEN", "", "pagerduty_token_env"},
+		{"PMGUARD_POSTMORTEM_SLACK_THREAD", "general", "slack_thread"},
+		{"PMGUARD_POSTMORTEM_IMPORT_EXCLUDE", "jira", "import_exclude"},
+		{"PMGUARD_POSTMORTEM_DATADOG_SITE", "not a site", "datadog_site"},
+		{"DD_APP_KEY", "", "datadog_app_key_env"},
+		{"PMGUARD_POSTMORTEM_DATADOG_EVENTS_API", "v3", "datadog_events_api"},
+	} {
+		env := map[string]string{}
+		for k, v := range r.env {
+			env[k] = v
+		}
+		env[c.key] = c.value
+		d := verbtest.Deps(env, nil, nil)
+		_, err := New(context.Background(), d, nil)
+		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s=%q: exit %d: %v", c.key, c.value, exitcode.Of(err), err)
+		}
+	}
+	_ = filepath.Join
+}
