@@ -92,6 +92,7 @@ func (h *history) env(t *testing.T) map[string]string {
 		"PMGUARD_ROLLBACK_PROJECT_SLUG":    h.slug,
 		"PMGUARD_ROLLBACK_PIPELINE_ID":     h.failed.ID,
 		"PMGUARD_ROLLBACK_WORKFLOW_ID":     h.deployWorkflow(h.failed),
+		"PMGUARD_ROLLBACK_SCHEMA_CHECK":    "off", // the schema tests turn it on
 	}
 }
 
@@ -695,14 +696,28 @@ func (h *history) front(t *testing.T, hs harness, intercept func(w http.Response
 func TestFollowTimeoutCutsAHangingRequest(t *testing.T) {
 	h := newHistory(t, "gh/acme/api", 5, 2, inmemory.Options{})
 	hs := h.options(t, "--wait", "--wait-timeout", "200ms")
-	var triggered atomic.Bool
-	var hung atomic.Int64
-	h.front(t, hs, func(_ http.ResponseWriter, r *http.Request) bool {
+	var hung, reads atomic.Int64
+	var rollbackID atomic.Value
+	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPost {
-			triggered.Store(true)
+			rec := httptest.NewRecorder()
+			h.srv.ServeHTTP(rec, r)
+			var pc struct{ ID string }
+			_ = json.Unmarshal(rec.Body.Bytes(), &pc)
+			rollbackID.Store(pc.ID)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return true
 		}
-		if !triggered.Load() || r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/workflow") {
+		id, _ := rollbackID.Load().(string)
+		if id == "" || r.URL.Path != "/api/v2/pipeline/"+id+"/workflow" {
 			return false
+		}
+		if reads.Add(1) == 1 {
+			return false // the exactly-once step's read of the new rollback
 		}
 		hung.Add(1)
 		<-r.Context().Done() // hang until the client gives up
