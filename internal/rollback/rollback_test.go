@@ -100,7 +100,16 @@ func (h *history) env(t *testing.T) map[string]string {
 // clock, then swaps in a client with millisecond retry waits.
 func (h *history) options(t *testing.T, args ...string) harness {
 	t.Helper()
+	return h.optionsEnv(t, nil, args...)
+}
+
+// optionsEnv is options with extra job environment (CIRCLE_BUILD_NUM ...).
+func (h *history) optionsEnv(t *testing.T, extra map[string]string, args ...string) harness {
+	t.Helper()
 	env := h.env(t)
+	for k, v := range extra {
+		env[k] = v
+	}
 	out := &bytes.Buffer{}
 	d := verbtest.Deps(env, out, nil)
 	d.Now, d.Sleep = h.srv.Clock().Now, h.srv.Clock().Sleep
