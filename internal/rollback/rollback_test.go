@@ -484,6 +484,21 @@ func TestFollow(t *testing.T) {
 			if len(got) != 2 || got[0] != "rollback_initiated" || got[1] != tt.event {
 				t.Fatalf("events %v", got)
 			}
+			var f events.Rollback
+			last := readEvents(t, hs.events)[1]
+			last.Decode(&f)
+			switch tt.outcome {
+			case rollback.OutcomeCompleted:
+				// The stand-in's rollback runs 3 minutes; the failed
+				// pipeline started an hour before it (newHistory).
+				if f.RollbackSeconds != 180 || f.RestoreSeconds < 3600 || f.Joined {
+					t.Fatalf("figures %+v, want a 180 s rollback and the time to restore from the failed pipeline", f)
+				}
+			case rollback.OutcomeFailed:
+				if f.RollbackSeconds != 120 || f.RestoreSeconds != 0 {
+					t.Fatalf("figures %+v, want a 120 s rollback and no time to restore", f)
+				}
+			}
 			waited := h.srv.Now().Sub(start)
 			if tt.timeout > 0 && waited > tt.timeout+time.Second {
 				t.Fatalf("waited %s on the fake clock, past wait_timeout %s", waited, tt.timeout)
