@@ -599,6 +599,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"no pipeline", map[string]string{"PMGUARD_ROLLBACK_PIPELINE_ID": "", "PMGUARD_ROLLBACK_WORKFLOW_ID": ""}, nil, []string{"PMGUARD_ROLLBACK_PIPELINE_ID"}},
 		{"no deploy workflow to take", map[string]string{"PMGUARD_ROLLBACK_DEPLOY_WORKFLOW": "", "PMGUARD_ROLLBACK_WORKFLOW_ID": ""}, nil, []string{"PMGUARD_ROLLBACK_DEPLOY_WORKFLOW"}},
 		{"no pages", nil, []string{"--max-pages", "0"}, []string{"PMGUARD_ROLLBACK_MAX_PAGES", "out of range"}},
+		{"schema check mode", nil, []string{"--schema-check", "strict"}, []string{"PMGUARD_ROLLBACK_SCHEMA_CHECK", "warn, fail or off"}},
 		{"waiting no time", nil, []string{"--wait", "--wait-timeout", "0s"}, []string{"PMGUARD_ROLLBACK_WAIT_TIMEOUT"}},
 		{"no token", map[string]string{"CIRCLE_TOKEN": ""}, nil, []string{"env CIRCLE_TOKEN is empty"}},
 		{"a host without scheme", map[string]string{"PMGUARD_CIRCLECI_HOST": "circleci.example.com"}, nil, []string{"PMGUARD_CIRCLECI_HOST", "https://circleci.example.com"}},
