@@ -422,7 +422,7 @@ func (r *run) poll(ctx context.Context, st *strategy, t *Target, done func([]Sta
 // one) when the earlier jobs stopped ListLag ago with nothing to show, or
 // after 2×ListLag.
 func (r *run) deferToEarlierCallers(ctx context.Context, st *strategy, t *Target, before []Started) (*Started, error) {
-	if r.o.JobNumber <= 0 {
+	if r.o.JobNumber <= 0 || r.o.DryRun {
 		return nil, nil
 	}
 	deadline := r.o.Now().Add(2 * r.o.ListLag)

@@ -1,13 +1,13 @@
 // Package rollback starts the rollback of a failed CircleCI deploy through
-// the CircleCI API, exactly once however many jobs of the pipeline ask, and
-// follows it to its outcome.
+// the CircleCI API and follows it to its outcome, keeping one live rollback
+// however many jobs of the pipeline ask.
 //
-// It finds the target (the last successful run of the deploy workflow on the
-// same branch, or an explicit version), picks a strategy (CircleCI's own
-// rollback pipeline, a pipeline definition, the legacy trigger, or a rerun of
-// the target's workflow), triggers it, then lists the rollbacks started for
-// the same failed pipeline and cancels all but the earliest. A pipeline that
-// is itself a rollback never starts another.
+// It finds the target (the newest successful deploy whose version is not
+// known to be bad, or an explicit version), checks the target's code
+// against the migrations the failed deploy ran, picks a strategy (CircleCI's
+// own rollback pipeline, a pipeline definition, the legacy trigger, or a
+// rerun of the target's workflow) and starts it once (see startOnce). A
+// pipeline that is itself a rollback never starts another.
 package rollback
 
 import (
