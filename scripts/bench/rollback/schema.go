@@ -117,6 +117,7 @@ func runSchema(n, lines, runs int) error {
 	defer os.RemoveAll(dir)
 	check := migrations.RollbackCheck{Git: migrations.ExecGit{Dir: dir}, Migrations: []string{"db/migrations/**/*.sql"}, Target: target, Failed: failed}
 	var times, cpus []time.Duration
+	var cold, coldCPU time.Duration
 	var res *migrations.RollbackCheckResult
 	for i := 0; i < runs+1; i++ {
 		start, cpu0 := time.Now(), cpuTime()
@@ -124,7 +125,9 @@ func runSchema(n, lines, runs int) error {
 		if err != nil {
 			return err
 		}
-		if i > 0 { // the first run warms the parser (compiled once per process)
+		if i == 0 { // the first run also loads the parser, once per process
+			cold, coldCPU = time.Since(start), cpuTime()-cpu0
+		} else {
 			times, cpus = append(times, time.Since(start)), append(cpus, cpuTime()-cpu0)
 		}
 	}
@@ -138,7 +141,8 @@ func runSchema(n, lines, runs int) error {
 	grep := time.Since(start)
 	fmt.Printf("\nSchema check: %d migrations between target and failed revision, %d lines of code at the target, median of %d runs (after one warm-up):\n\n", len(res.Files)/2, lines, runs)
 	fmt.Printf("| | wall time | CPU time (this process and git) | findings | code files read |\n|---|---|---|---|---|\n")
-	fmt.Printf("| schema check (migrations.CheckRollback) | %d ms | %d ms | %d | %d |\n", times[len(times)/2].Milliseconds(), cpus[len(cpus)/2].Milliseconds(), len(res.Findings), res.CodeFiles)
+	fmt.Printf("| schema check, first in the process (what a rollback pays: parser load included) | %d ms | %d ms | %d | %d |\n", cold.Milliseconds(), coldCPU.Milliseconds(), len(res.Findings), res.CodeFiles)
+	fmt.Printf("| schema check, warm (median) | %d ms | %d ms | %d | %d |\n", times[len(times)/2].Milliseconds(), cpus[len(cpus)/2].Milliseconds(), len(res.Findings), res.CodeFiles)
 	fmt.Printf("| floor: one `git grep -l` of the column names | %d ms | — | — | — |\n", grep.Milliseconds())
 	return nil
 }
