@@ -378,6 +378,9 @@ func TestConcurrentCallersStartOneRollback(t *testing.T) {
 				}
 			}
 			if initiated != 1 || dup != n-1 {
+				for i := range results {
+					t.Logf("caller %d: %s %s\n%s", i, results[i].Outcome, results[i].Action, hs[i].out)
+				}
 				t.Fatalf("%d initiated, %d duplicates; want 1 and %d", initiated, dup, n-1)
 			}
 			var running int

@@ -252,10 +252,14 @@ type history struct {
 	bad        map[string]string // version -> why
 	rolledBack map[string]string // pipeline id -> by which pipeline
 	skipped    []string          // successful deploys passed over, and why
+	// failedAt is when the failed pipeline started: deploy runs created
+	// after it (reruns) are rollbacks of this failure under way, not
+	// history, or concurrent callers would choose different targets.
+	failedAt time.Time
 }
 
 func newHistory(failed *circleci.Pipeline) *history {
-	h := &history{bad: map[string]string{}, rolledBack: map[string]string{}}
+	h := &history{bad: map[string]string{}, rolledBack: map[string]string{}, failedAt: failed.CreatedAt}
 	why := fmt.Sprintf("its deploy failed in pipeline %d", failed.Number)
 	h.bad[deployedVersion(failed)] = why
 	if rev := failed.Revision(); rev != "" {
@@ -277,7 +281,7 @@ func (h *history) rollbackOf(p *circleci.Pipeline) {
 // target if the pipeline is one.
 func (h *history) judge(p *circleci.Pipeline, wfs []circleci.Workflow, pattern string, needSuccess bool) *Target {
 	version := deployedVersion(p)
-	latest, lastOK := deployRuns(wfs, pattern)
+	latest, lastOK := deployRuns(wfs, pattern, h.failedAt)
 	if !needSuccess {
 		if latest == nil {
 			return nil
@@ -317,11 +321,11 @@ func (h *history) judge(p *circleci.Pipeline, wfs []circleci.Workflow, pattern s
 
 // deployRuns are the newest run of a workflow matching pattern in a
 // pipeline (a rerun is newer than the run it repeats) and the newest that
-// succeeded.
-func deployRuns(wfs []circleci.Workflow, pattern string) (latest, lastOK *circleci.Workflow) {
+// succeeded, among the runs created by the time before.
+func deployRuns(wfs []circleci.Workflow, pattern string, before time.Time) (latest, lastOK *circleci.Workflow) {
 	for i := range wfs {
 		w := &wfs[i]
-		if !matchWorkflow(pattern, w.Name) {
+		if !matchWorkflow(pattern, w.Name) || w.CreatedAt.After(before) {
 			continue
 		}
 		if latest == nil || w.CreatedAt.After(latest.CreatedAt) {

@@ -48,9 +48,11 @@ func build(t *testing.T, steps []step, markers bool) *history {
 		env = h.srv.AddEnvironment(h.slug, "production")
 		comp = h.srv.AddComponent(h.slug, "api")
 	}
-	base := h.srv.Now().Add(-time.Duration(len(steps)+1) * time.Hour)
-	for i, s := range steps {
-		at := base.Add(time.Duration(i) * time.Hour)
+	// Each step happens an hour after the one before, on the stand-in's
+	// clock, so a rerun falls between the pipelines around it.
+	for _, s := range steps {
+		h.srv.Clock().Advance(time.Hour)
+		at := h.srv.Now()
 		if s.rerun > 0 {
 			orig := h.all[s.rerun-1]
 			c := h.srv.Client(t)
