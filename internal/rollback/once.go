@@ -327,6 +327,13 @@ func (r *run) startOnce(ctx context.Context, st *strategy, t *Target, res *Resul
 			return nil, lerr
 		}
 		if s := newAlive(list, before); s != nil {
+			if r.leader {
+				// No job ranked before this one, and the jobs after it wait
+				// for it: the new rollback is this caller's own.
+				r.printf("%s appeared: this caller's own (no job of the pipeline is ranked before it).\n", s.Name())
+				res.SecondsToTrigger = r.o.Now().Sub(r.start).Seconds()
+				return r.settle(ctx, st, t, res, *s)
+			}
 			return r.join(ctx, res, *s, fmt.Sprintf("the trigger answered an error after it may have created the rollback; %s rolls back pipeline %d (this caller's own or another's)", s.Name(), r.current.Number))
 		}
 		r.printf("No rollback appeared within %s; sending the trigger again.\n", 2*r.o.ListLag)
@@ -433,6 +440,7 @@ func (r *run) deferToEarlierCallers(ctx context.Context, st *strategy, t *Target
 			return nil, err
 		}
 		if len(running) == 0 && !r.o.Now().Before(lastStop.Add(r.o.ListLag)) {
+			r.leader = !announced
 			return nil, nil
 		}
 		if !announced {

@@ -180,35 +180,47 @@ func TestTriggerFailsAfterCreation(t *testing.T) {
 		{"timeout", inmemory.Fault{Method: "POST", Status: 504, AfterServe: true, Hang: true}},
 	} {
 		for _, lag := range []time.Duration{0, 2 * time.Second} {
-			t.Run(fmt.Sprintf("%s, list lag %s", tc.name, lag), func(t *testing.T) {
-				h, _ := matrixHistory(t, 1, inmemory.Options{ListLag: lag})
-				h.srv.Inject(tc.fault)
-				hs := h.options(t, "--strategy", "trigger")
-				hs.opts.SettlePoll = 100 * time.Millisecond
-				c, err := circleci.New(circleci.Options{Host: h.srv.URL(), Token: token,
-					HTTP: httpx.New(httpx.Options{Retries: 3, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond, Timeout: 300 * time.Millisecond})})
-				if err != nil {
-					t.Fatal(err)
-				}
-				hs.opts.Client = c
-				res, err := rollback.Do(context.Background(), hs.opts)
-				if err != nil {
-					t.Fatalf("%v\n%s", err, hs.out)
-				}
-				rbs := h.rollbacksOf(h.failed)
-				if len(rbs) != 1 || res.Rollback == nil || res.Rollback.PipelineID != rbs[0].ID || res.Action != rollback.ActionJoined {
-					t.Fatalf("%d rollbacks, result %+v; want the one created, joined\n%s", len(rbs), res, hs.out)
-				}
-				posts := 0
-				for _, r := range h.srv.Requests() {
-					if r.Method == "POST" {
-						posts++
+			for _, job := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s, list lag %s, caller is a job %v", tc.name, lag, job), func(t *testing.T) {
+					h, jobs := matrixHistory(t, 1, inmemory.Options{ListLag: lag})
+					h.srv.Inject(tc.fault)
+					env := map[string]string{}
+					want := rollback.ActionJoined // it cannot tell its own from another's
+					if job {
+						env["CIRCLE_BUILD_NUM"] = fmt.Sprint(jobs[0])
+						want = rollback.ActionStarted // no job ranks before it: the rollback is its own
 					}
-				}
-				if posts != 1 {
-					t.Fatalf("%d triggers sent, want 1", posts)
-				}
-			})
+					hs := h.optionsEnv(t, env, "--strategy", "trigger")
+					hs.opts.SettlePoll = 100 * time.Millisecond
+					c, err := circleci.New(circleci.Options{Host: h.srv.URL(), Token: token,
+						HTTP: httpx.New(httpx.Options{Retries: 3, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond, Timeout: 300 * time.Millisecond})})
+					if err != nil {
+						t.Fatal(err)
+					}
+					hs.opts.Client = c
+					res, err := rollback.Do(context.Background(), hs.opts)
+					if err != nil {
+						t.Fatalf("%v\n%s", err, hs.out)
+					}
+					rbs := h.rollbacksOf(h.failed)
+					if len(rbs) != 1 || res.Rollback == nil || res.Rollback.PipelineID != rbs[0].ID || res.Action != want {
+						t.Fatalf("%d rollbacks, result %+v; want the one created, %s\n%s", len(rbs), res, want, hs.out)
+					}
+					wantEvent := map[string]string{rollback.ActionJoined: events.RollbackSkipped, rollback.ActionStarted: events.RollbackInitiated}[want]
+					if got := names(readEvents(t, hs.events)); len(got) != 1 || got[0] != wantEvent {
+						t.Fatalf("events %v, want %s", got, wantEvent)
+					}
+					posts := 0
+					for _, r := range h.srv.Requests() {
+						if r.Method == "POST" {
+							posts++
+						}
+					}
+					if posts != 1 {
+						t.Fatalf("%d triggers sent, want 1", posts)
+					}
+				})
+			}
 		}
 	}
 	t.Run("5 callers, one 502 after creation", func(t *testing.T) {

@@ -143,6 +143,9 @@ type run struct {
 	markerPlanned bool
 	failedLogged  bool // a rollback_failed event was written
 	schema        *SchemaResult
+	// leader: this caller is a job of the failed pipeline and no running
+	// job ranks before it, so the others wait for its rollback.
+	leader bool
 }
 
 // Run performs the rollback (see Do) for the verb.
