@@ -564,7 +564,8 @@ func (r *run) join(ctx context.Context, res *Result, first Started, why string) 
 	}
 	res.Rollback = &first
 	f := events.Rollback{Reason: "duplicate", Action: res.Action, RollbackPipelineID: first.PipelineID, RollbackPipelineNumber: int(first.PipelineNumber),
-		RollbackWorkflowID: first.WorkflowID, RollbackURL: first.URL, APICalls: int(r.c.Calls()), Attempt: res.Attempt}
+		RollbackWorkflowID: first.WorkflowID, RollbackURL: first.URL, APICalls: int(r.c.Calls()), Attempt: res.Attempt,
+		SchemaCheck: r.schemaFigure(), SchemaFindings: r.schemaLines()}
 	if c := res.Cancelled; c != nil {
 		f.CancelledPipelineID, f.CancelledPipelineNumber, f.CancelledWorkflowID = c.PipelineID, int(c.PipelineNumber), c.WorkflowID
 		r.printf("Cancelled: %s, a duplicate this caller started.\n", c.Name())
@@ -574,7 +575,7 @@ func (r *run) join(ctx context.Context, res *Result, first Started, why string) 
 	if res.Target != nil {
 		target = res.Target.Version
 	}
-	r.event(events.RollbackSkipped, target, res.Action+": "+why, f)
+	r.event(events.RollbackSkipped, target, res.Action+": "+why+r.schemaMessage(), f)
 	if !r.o.Wait {
 		return res, nil
 	}

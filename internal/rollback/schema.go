@@ -17,9 +17,6 @@ const (
 	SchemaOff  = "off"
 )
 
-// SchemaModes lists the accepted schema_check values.
-var SchemaModes = []string{SchemaWarn, SchemaFail, SchemaOff}
-
 // SchemaCheck compares, before the trigger, the migrations the failed
 // revision has and the target lacks with the target's code (the layouts,
 // parser and code search of pmguard migrations): rolling the code back
@@ -109,7 +106,7 @@ func (r *run) targetRevision(ctx context.Context, t *Target) string {
 		return t.Version
 	case t.Tag != "":
 		return t.Tag
-	case t.Revision != "" && !strings.HasPrefix(t.Why, "deploy markers"):
+	case t.Revision != "" && t.Component == "":
 		return t.Revision
 	case t.PipelineID != "":
 		if p, err := r.c.Pipelines.Get(ctx, t.PipelineID); err == nil {
