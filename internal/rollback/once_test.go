@@ -58,7 +58,11 @@ func runCallers(t *testing.T, h *history, jobs []int64, args ...string) []*calle
 			env["CIRCLE_BUILD_NUM"] = fmt.Sprint(n)
 		}
 		cs[i] = &caller{harness: h.optionsEnv(t, env, args...)}
-		cs[i].opts.SettlePoll = 100 * time.Millisecond
+		// Polls 100 ms apart on the shared stand-in clock, which every
+		// waiting caller moves on: a wide lag bound keeps a waiting caller
+		// from giving up before the first caller's trigger however the
+		// goroutines are scheduled.
+		cs[i].opts.SettlePoll, cs[i].opts.ListLag = 100*time.Millisecond, 30*time.Second
 	}
 	var wg sync.WaitGroup
 	start := make(chan struct{})
