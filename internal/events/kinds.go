@@ -79,6 +79,23 @@ type Rollback struct {
 	WaitSeconds            float64 `json:"wait_seconds,omitempty"`
 	Joined                 bool    `json:"joined,omitempty"`
 	Status                 string  `json:"status,omitempty"`
+	// Action is what this caller did: started, joined, or cancelled (it
+	// started a duplicate, cancelled it and joined the earlier rollback).
+	Action                  string `json:"action,omitempty"`
+	CancelledPipelineID     string `json:"cancelled_pipeline_id,omitempty"`
+	CancelledPipelineNumber int    `json:"cancelled_pipeline_number,omitempty"`
+	CancelledWorkflowID     string `json:"cancelled_workflow_id,omitempty"`
+	// Attempt counts the rollbacks of the failed pipeline, this one included.
+	Attempt int `json:"attempt,omitempty"`
+	// SchemaCheck is the schema check's verdict on the target: ok, warn,
+	// fail, skipped; SchemaFindings say what the target's code cannot serve.
+	SchemaCheck    string   `json:"schema_check,omitempty"`
+	SchemaFindings []string `json:"schema_findings,omitempty"`
+	// RollbackSeconds is how long the rollback ran (created to finished);
+	// RestoreSeconds is from the failed pipeline's start to the rollback's
+	// success: the time to restore.
+	RollbackSeconds float64 `json:"rollback_seconds,omitempty"`
+	RestoreSeconds  float64 `json:"restore_seconds,omitempty"`
 }
 
 // Notice is the figures of notified, notify_failed, incident_channel_created

@@ -235,6 +235,22 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+type unservedKey struct{}
+
+// OnlyUnservedRetries marks requests made with ctx to be retried only on an
+// answer that says the server did not act on them (429). A write that is
+// not idempotent (a pipeline trigger) must not be sent twice after a 5xx
+// or a timeout, which may come after the work was done: the caller looks
+// for what the first attempt did instead.
+func OnlyUnservedRetries(ctx context.Context) context.Context {
+	return context.WithValue(ctx, unservedKey{}, true)
+}
+
+func onlyUnserved(ctx context.Context) bool {
+	v, _ := ctx.Value(unservedKey{}).(bool)
+	return v
+}
+
 // attempt is the state of one Do call, so concurrent calls share the client
 // but not their attempt counts.
 type attempt struct {
@@ -263,6 +279,9 @@ func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
 	}
 	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
 		retry, perr := c.o.CheckRetry(ctx, resp, err)
+		if retry && onlyUnserved(ctx) && (resp == nil || resp.StatusCode != http.StatusTooManyRequests) {
+			return false, perr
+		}
 		if !retry || perr != nil || st.tries > c.o.Retries {
 			return retry, perr
 		}

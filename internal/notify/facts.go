@@ -97,6 +97,9 @@ type RollbackFacts struct {
 	PipelineURL    string
 	Target         string
 	Message        string
+	// Schema says what the target's code cannot serve (the rollback's
+	// schema check): rolling back the code will not restore service.
+	Schema []string
 }
 
 // factsFrom reads the figures of one incident (events of pipeline key; all
@@ -189,6 +192,9 @@ func rollbackFacts(e events.Event, before *RollbackFacts) *RollbackFacts {
 	setIf(&r.PipelineURL, fig.RollbackURL)
 	setIf(&r.Target, fig.TargetVersion)
 	setIf(&r.Target, e.Target)
+	if len(fig.SchemaFindings) > 0 {
+		r.Schema = fig.SchemaFindings
+	}
 	if e.Event == events.RollbackSkipped && fig.Reason == "duplicate" {
 		// Another job already started this rollback: it is running.
 		r.State = "initiated"

@@ -162,11 +162,15 @@ func (f *Facts) nextLines() []string {
 	if r.Target != "" {
 		target = " to `" + escapeText(r.Target) + "`"
 	}
+	var schema []string
+	if len(r.Schema) > 0 && r.State != "failed" {
+		schema = []string{":warning: Rolling back the code will not restore service: " + escapeText(strings.Join(r.Schema, "; "))}
+	}
 	switch r.State {
 	case "initiated":
-		return []string{fmt.Sprintf(":arrows_counterclockwise: Rolling back%s: %s started.", target, pipe)}
+		return append([]string{fmt.Sprintf(":arrows_counterclockwise: Rolling back%s: %s started.", target, pipe)}, schema...)
 	case "completed":
-		return []string{fmt.Sprintf(":white_check_mark: Rolled back%s by %s.", target, pipe)}
+		return append([]string{fmt.Sprintf(":white_check_mark: Rolled back%s by %s.", target, pipe)}, schema...)
 	case "failed":
 		return []string{fmt.Sprintf(":x: The rollback%s failed (%s): %s", target, pipe, orDefault(escapeText(r.Message), "see the pipeline")), "Someone needs to act now."}
 	case "skipped":

@@ -39,15 +39,23 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 			last = summary
 		}
 		figures := r.followFigures(s, own, start)
+		if done {
+			r.durations(&figures, s, wfs)
+		}
 		if done && ok {
 			res.Outcome = OutcomeCompleted
 			r.printf("Rollback succeeded: %s %s\n", s.Name(), s.URL)
+			if figures.RestoreSeconds > 0 {
+				r.printf("  the rollback ran %s; time to restore %s (from the start of the failed pipeline %d)\n",
+					seconds(figures.RollbackSeconds), seconds(figures.RestoreSeconds), r.current.Number)
+			}
 			r.event(events.RollbackCompleted, res.Target.Version, fmt.Sprintf("%s succeeded: %s", s.Name(), s.URL), figures)
 			r.updateMarker(ctx, own, "SUCCESS")
 			return res, nil
 		}
 		if done {
 			res.Outcome = OutcomeFailed
+			r.printf("Rollback failed: %s (%s) after %s %s\n", s.Name(), summary, seconds(figures.RollbackSeconds), s.URL)
 			figures.Status = summary
 			r.event(events.RollbackFailed, res.Target.Version, fmt.Sprintf("%s did not succeed (%s): %s", s.Name(), summary, s.URL), figures)
 			r.updateMarker(ctx, own, "FAILED")
@@ -65,6 +73,43 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 		}
 		delay = min(time.Duration(float64(delay)*1.5), o.PollMax)
 	}
+}
+
+// durations fills how long the finished rollback ran (its creation to its
+// last workflow's end, as the API reports them) and, on success, the time
+// to restore: from the failed pipeline's start to that end.
+func (r *run) durations(f *events.Rollback, s Started, wfs []circleci.Workflow) {
+	var end time.Time
+	for _, w := range wfs {
+		if w.StoppedAt != nil && w.StoppedAt.After(end) {
+			end = *w.StoppedAt
+		}
+	}
+	if end.IsZero() {
+		end = r.o.Now()
+	}
+	created := s.CreatedAt
+	if created.IsZero() {
+		for _, w := range wfs {
+			if created.IsZero() || w.CreatedAt.Before(created) {
+				created = w.CreatedAt
+			}
+		}
+	}
+	if !created.IsZero() && end.After(created) {
+		f.RollbackSeconds = end.Sub(created).Seconds()
+	}
+	ok := true
+	for _, w := range wfs {
+		ok = ok && w.Status == circleci.StatusSuccess
+	}
+	if ok && r.current != nil && end.After(r.current.CreatedAt) {
+		f.RestoreSeconds = end.Sub(r.current.CreatedAt).Seconds()
+	}
+}
+
+func seconds(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
 }
 
 func (r *run) followFigures(s Started, own bool, start time.Time) events.Rollback {

@@ -1,13 +1,13 @@
 // Package rollback starts the rollback of a failed CircleCI deploy through
-// the CircleCI API, exactly once however many jobs of the pipeline ask, and
-// follows it to its outcome.
+// the CircleCI API and follows it to its outcome, keeping one live rollback
+// however many jobs of the pipeline ask.
 //
-// It finds the target (the last successful run of the deploy workflow on the
-// same branch, or an explicit version), picks a strategy (CircleCI's own
-// rollback pipeline, a pipeline definition, the legacy trigger, or a rerun of
-// the target's workflow), triggers it, then lists the rollbacks started for
-// the same failed pipeline and cancels all but the earliest. A pipeline that
-// is itself a rollback never starts another.
+// It finds the target (the newest successful deploy whose version is not
+// known to be bad, or an explicit version), checks the target's code
+// against the migrations the failed deploy ran, picks a strategy (CircleCI's
+// own rollback pipeline, a pipeline definition, the legacy trigger, or a
+// rerun of the target's workflow) and starts it once (see startOnce). A
+// pipeline that is itself a rollback never starts another.
 package rollback
 
 import (
@@ -85,6 +85,18 @@ type Options struct {
 	// OnTrigger, when set, is called right before the trigger request
 	// (benchmarks measure the time to it).
 	OnTrigger func()
+
+	// ListLag is the longest time the API's pipeline list is assumed to
+	// take to show a new pipeline; SettlePoll the pause between its reads
+	// while the exactly-once step waits.
+	ListLag, SettlePoll time.Duration
+	// JobNumber and NodeIndex rank this caller among the jobs of the failed
+	// pipeline (CIRCLE_BUILD_NUM, CIRCLE_NODE_INDEX); 0: not in a job.
+	JobNumber int64
+	NodeIndex int
+
+	// Schema is the schema check run before the trigger (nil: none).
+	Schema *SchemaCheck
 }
 
 // Result is what a rollback did.
@@ -95,6 +107,15 @@ type Result struct {
 	Target   *Target
 	Rollback *Started // the rollback this caller started or joined
 	Calls    int64    // API calls used
+	// Action is what this caller did: ActionStarted, ActionJoined or
+	// ActionCancelled (it started Cancelled, cancelled it, and joined).
+	Action    string
+	Cancelled *Started
+	Attempt   int // rollbacks of the failed pipeline so far, this one included
+	// SecondsToTrigger is the time from the start to the trigger's answer.
+	SecondsToTrigger float64
+	// Schema is what the schema check found (nil: not run).
+	Schema *SchemaResult
 }
 
 // Outcomes.
@@ -121,6 +142,10 @@ type run struct {
 	// markerPlanned is set once a deploy marker was planned.
 	markerPlanned bool
 	failedLogged  bool // a rollback_failed event was written
+	schema        *SchemaResult
+	// leader: this caller is a job of the failed pipeline and no running
+	// job ranks before it, so the others wait for its rollback.
+	leader bool
 }
 
 // Run performs the rollback (see Do) for the verb.
@@ -198,6 +223,11 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	r.printf("Target: %s\n  why: %s\n", target.Describe(), target.Why)
 	r.printf("Strategy: %s\n  why: %s\n", st.name, st.why)
 	res := &Result{Strategy: st.name, Why: st.why, Target: target}
+	err = r.checkSchema(ctx, target)
+	res.Schema = r.schema
+	if err != nil {
+		return res, err
+	}
 	return r.startOnce(ctx, st, target, res)
 }
 

@@ -92,6 +92,7 @@ func (h *history) env(t *testing.T) map[string]string {
 		"PMGUARD_ROLLBACK_PROJECT_SLUG":    h.slug,
 		"PMGUARD_ROLLBACK_PIPELINE_ID":     h.failed.ID,
 		"PMGUARD_ROLLBACK_WORKFLOW_ID":     h.deployWorkflow(h.failed),
+		"PMGUARD_ROLLBACK_SCHEMA_CHECK":    "off", // the schema tests turn it on
 	}
 }
 
@@ -99,7 +100,16 @@ func (h *history) env(t *testing.T) map[string]string {
 // clock, then swaps in a client with millisecond retry waits.
 func (h *history) options(t *testing.T, args ...string) harness {
 	t.Helper()
+	return h.optionsEnv(t, nil, args...)
+}
+
+// optionsEnv is options with extra job environment (CIRCLE_BUILD_NUM ...).
+func (h *history) optionsEnv(t *testing.T, extra map[string]string, args ...string) harness {
+	t.Helper()
 	env := h.env(t)
+	for k, v := range extra {
+		env[k] = v
+	}
 	out := &bytes.Buffer{}
 	d := verbtest.Deps(env, out, nil)
 	d.Now, d.Sleep = h.srv.Clock().Now, h.srv.Clock().Sleep
@@ -368,6 +378,9 @@ func TestConcurrentCallersStartOneRollback(t *testing.T) {
 				}
 			}
 			if initiated != 1 || dup != n-1 {
+				for i := range results {
+					t.Logf("caller %d: %s %s\n%s", i, results[i].Outcome, results[i].Action, hs[i].out)
+				}
 				t.Fatalf("%d initiated, %d duplicates; want 1 and %d", initiated, dup, n-1)
 			}
 			var running int
@@ -474,6 +487,21 @@ func TestFollow(t *testing.T) {
 			if len(got) != 2 || got[0] != "rollback_initiated" || got[1] != tt.event {
 				t.Fatalf("events %v", got)
 			}
+			var f events.Rollback
+			last := readEvents(t, hs.events)[1]
+			last.Decode(&f)
+			switch tt.outcome {
+			case rollback.OutcomeCompleted:
+				// The stand-in's rollback runs 3 minutes; the failed
+				// pipeline started an hour before it (newHistory).
+				if f.RollbackSeconds != 180 || f.RestoreSeconds < 3600 || f.Joined {
+					t.Fatalf("figures %+v, want a 180 s rollback and the time to restore from the failed pipeline", f)
+				}
+			case rollback.OutcomeFailed:
+				if f.RollbackSeconds != 120 || f.RestoreSeconds != 0 {
+					t.Fatalf("figures %+v, want a 120 s rollback and no time to restore", f)
+				}
+			}
 			waited := h.srv.Now().Sub(start)
 			if tt.timeout > 0 && waited > tt.timeout+time.Second {
 				t.Fatalf("waited %s on the fake clock, past wait_timeout %s", waited, tt.timeout)
@@ -574,6 +602,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"no pipeline", map[string]string{"PMGUARD_ROLLBACK_PIPELINE_ID": "", "PMGUARD_ROLLBACK_WORKFLOW_ID": ""}, nil, []string{"PMGUARD_ROLLBACK_PIPELINE_ID"}},
 		{"no deploy workflow to take", map[string]string{"PMGUARD_ROLLBACK_DEPLOY_WORKFLOW": "", "PMGUARD_ROLLBACK_WORKFLOW_ID": ""}, nil, []string{"PMGUARD_ROLLBACK_DEPLOY_WORKFLOW"}},
 		{"no pages", nil, []string{"--max-pages", "0"}, []string{"PMGUARD_ROLLBACK_MAX_PAGES", "out of range"}},
+		{"schema check mode", nil, []string{"--schema-check", "strict"}, []string{"PMGUARD_ROLLBACK_SCHEMA_CHECK", "warn, fail or off"}},
 		{"waiting no time", nil, []string{"--wait", "--wait-timeout", "0s"}, []string{"PMGUARD_ROLLBACK_WAIT_TIMEOUT"}},
 		{"no token", map[string]string{"CIRCLE_TOKEN": ""}, nil, []string{"env CIRCLE_TOKEN is empty"}},
 		{"a host without scheme", map[string]string{"PMGUARD_CIRCLECI_HOST": "circleci.example.com"}, nil, []string{"PMGUARD_CIRCLECI_HOST", "https://circleci.example.com"}},
@@ -695,14 +724,28 @@ func (h *history) front(t *testing.T, hs harness, intercept func(w http.Response
 func TestFollowTimeoutCutsAHangingRequest(t *testing.T) {
 	h := newHistory(t, "gh/acme/api", 5, 2, inmemory.Options{})
 	hs := h.options(t, "--wait", "--wait-timeout", "200ms")
-	var triggered atomic.Bool
-	var hung atomic.Int64
-	h.front(t, hs, func(_ http.ResponseWriter, r *http.Request) bool {
+	var hung, reads atomic.Int64
+	var rollbackID atomic.Value
+	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPost {
-			triggered.Store(true)
+			rec := httptest.NewRecorder()
+			h.srv.ServeHTTP(rec, r)
+			var pc struct{ ID string }
+			_ = json.Unmarshal(rec.Body.Bytes(), &pc)
+			rollbackID.Store(pc.ID)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return true
 		}
-		if !triggered.Load() || r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/workflow") {
+		id, _ := rollbackID.Load().(string)
+		if id == "" || r.URL.Path != "/api/v2/pipeline/"+id+"/workflow" {
 			return false
+		}
+		if reads.Add(1) == 1 {
+			return false // the exactly-once step's read of the new rollback
 		}
 		hung.Add(1)
 		<-r.Context().Done() // hang until the client gives up

@@ -15,6 +15,7 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/migrations"
 	"github.com/pmguard/pmguard/internal/verb"
 )
 
@@ -38,6 +39,9 @@ type Settings struct {
 	PipelineID     string          `env:"PIPELINE_ID" flag:"pipeline-id" usage:"the failed pipeline (default: CIRCLE_PIPELINE_ID, else the current workflow's pipeline)"`
 	WorkflowID     string          `env:"WORKFLOW_ID" flag:"workflow-id" usage:"the current workflow (default: CIRCLE_WORKFLOW_ID)"`
 	MaxPages       config.Count    `env:"MAX_PAGES, default=10" flag:"max-pages" usage:"pages of pipelines to search for the previous good deploy" form:"a whole number from 1 to 1000"`
+	SchemaCheck    string          `env:"SCHEMA_CHECK, default=warn" flag:"schema-check" usage:"before rolling back, check the target's code against the migrations the failed deploy ran: warn, fail (refuse to roll back, exit 1) or off" form:"warn, fail or off"`
+	Migrations     config.List     `env:"MIGRATIONS, default=db/migrations/**/*.sql" flag:"migrations" usage:"globs of migration files for the schema check, as pmguard migrations reads them (** matches any directories)"`
+	Repo           string          `env:"REPO, default=." flag:"repo" usage:"the git repository the schema check reads (the job's checkout)"`
 }
 
 // What is not a setting: the pace of status polls and how many reads run
@@ -48,6 +52,11 @@ const (
 	// readConcurrency reads: far below CircleCI's per-token rate limits, and
 	// a 20-pipeline page is read in two round trips.
 	readConcurrency = 10
+	// listLag is the longest time CircleCI's pipeline list is assumed to
+	// take to show a new pipeline (seconds, in practice); the exactly-once
+	// step waits up to twice that for a rollback to show.
+	listLag    = 10 * time.Second
+	settlePoll = time.Second
 )
 
 // New loads and checks the rollback settings (bad input is found here,
@@ -76,6 +85,9 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 	o.Out, o.Redactor, o.Now, o.Sleep = d.Stdout, d.Redactor, d.Now, d.Sleep
 	o.LookPath, o.Exec = exec.LookPath, runCommand
 	o.PollMin, o.PollMax, o.Concurrency = pollMin, pollMax, readConcurrency
+	o.ListLag, o.SettlePoll = listLag, settlePoll
+	o.JobNumber, _ = strconv.ParseInt(d.Job.BuildNum, 10, 64)
+	o.NodeIndex, _ = strconv.Atoi(strings.TrimSpace(config.Get(d.Env, "CIRCLE_NODE_INDEX")))
 	return o, nil
 }
 
@@ -116,6 +128,13 @@ func (s *Settings) options(set *config.Set, job jobenv.Job) (*Options, error) {
 	}
 	if o.Parameters, err = s.parameters(set); err != nil {
 		return nil, err
+	}
+	switch s.SchemaCheck {
+	case SchemaOff:
+	case SchemaWarn, SchemaFail:
+		o.Schema = &SchemaCheck{Mode: s.SchemaCheck, Git: migrations.ExecGit{Dir: s.Repo}, Migrations: s.Migrations}
+	default:
+		return nil, set.Invalid(&s.SchemaCheck, s.SchemaCheck, "not a schema check mode", "")
 	}
 	if s.Wait && s.WaitTimeout.Duration <= 0 {
 		return nil, set.Invalid(&s.WaitTimeout, s.WaitTimeout.String(), "waiting needs a wait_timeout above 0", "")

@@ -172,26 +172,81 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 	if env == nil {
 		return nil, fmt.Sprintf("environment %q is not one of the organization's %d environments; set environment", o.Environment, len(envs)), nil
 	}
-	var current *circleci.ComponentVersion
-	var target *circleci.ComponentVersion
+	// The pipelines rolled back recently: their versions are bad even when
+	// their deploy succeeded. Read while the versions are.
+	rolledBack := map[string]string{}
+	var rbErr error
+	var rg errgroup.Group
+	if v.Kind == "previous" {
+		rg.Go(func() error {
+			for p, err := range r.c.Pipelines.All(ctx, o.ProjectSlug, nil, 2) {
+				if err != nil {
+					rbErr = err
+					return nil
+				}
+				if of := p.StringParam(ParamRollbackOf); of != "" {
+					rolledBack[of] = fmt.Sprintf("pipeline %d rolled it back", p.Number)
+				}
+			}
+			return nil
+		})
+	}
+	var versions []circleci.ComponentVersion
 	for ver, err := range r.c.Deploy.Versions(ctx, comp.ID, env.ID) {
 		if err != nil {
 			return nil, "", fmt.Errorf("component versions: %w", err)
 		}
-		ver := ver
-		if current == nil {
-			current = &ver // newest deploy, live or failed
-			continue
-		}
-		switch {
-		case v.Kind == "previous" && ver.Name != current.Name:
-			target = &ver
-		case v.Kind != "previous" && ver.Name == v.Value:
-			target = &ver
-		}
-		if target != nil {
+		versions = append(versions, ver)
+		if v.Kind != "previous" && ver.Name == v.Value {
 			break
 		}
+	}
+	_ = rg.Wait()
+	if rbErr != nil {
+		return nil, "", fmt.Errorf("listing pipelines: %w", rbErr)
+	}
+	var current, target *circleci.ComponentVersion
+	var skipped []string
+	bad := map[string]string{}
+	for i := range versions {
+		ver := &versions[i]
+		if current == nil {
+			current = ver // newest deploy, live or failed
+			bad[ver.Name] = "the version being rolled back"
+			continue
+		}
+		if v.Kind != "previous" {
+			if ver.Name == v.Value {
+				target = ver
+				break
+			}
+			continue
+		}
+		why, isBad := bad[ver.Name]
+		if !isBad {
+			if w, ok := rolledBack[ver.PipelineID]; ok {
+				why, isBad = w, true
+			} else if ver.WorkflowID != "" {
+				// The marker names the deploy's workflow: a version whose
+				// deploy failed is not one to go back to.
+				w, err := r.c.Workflows.Get(ctx, ver.WorkflowID)
+				if err != nil {
+					return nil, "", fmt.Errorf("workflow of version %s: %w", ver.Name, err)
+				}
+				if w.Done() && w.Status != circleci.StatusSuccess {
+					why, isBad = fmt.Sprintf("its deploy workflow %s ended %s", w.Name, w.Status), true
+				}
+			}
+		}
+		if isBad {
+			if _, known := bad[ver.Name]; !known {
+				bad[ver.Name] = why
+			}
+			skipped = append(skipped, ver.Name+": "+why)
+			continue
+		}
+		target = ver
+		break
 	}
 	if current == nil {
 		return nil, fmt.Sprintf("component %s has no versions in %s", comp.Name, env.Name), nil
@@ -199,12 +254,16 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 	t := &Target{CurrentVersion: current.Name, Component: comp.Name, Environment: env.Name, Namespace: current.Namespace}
 	if target != nil {
 		t.Version, t.PipelineID, t.WorkflowID = target.Name, target.PipelineID, ""
-		t.Why = fmt.Sprintf("deploy markers: %s in %s is at %s; the version deployed before it is %s", comp.Name, env.Name, current.Name, target.Name)
+		t.Why = fmt.Sprintf("deploy markers: %s in %s is at %s; the newest version deployed before it that is not known to be bad is %s", comp.Name, env.Name, current.Name, target.Name)
+		if len(skipped) > 0 {
+			t.Skipped = skipped
+			t.Why += "; passed over: " + strings.Join(skipped, "; ")
+		}
 	} else if v.Kind != "previous" {
 		t.Version = v.Value
 		t.Why = fmt.Sprintf("version %s was given; deploy markers: %s in %s is at %s", v.Value, comp.Name, env.Name, current.Name)
 	} else {
-		return nil, fmt.Sprintf("deploy markers list no version of %s in %s before %s", comp.Name, env.Name, current.Name), nil
+		return nil, fmt.Sprintf("deploy markers list no version of %s in %s before %s that is not known to be bad", comp.Name, env.Name, current.Name), nil
 	}
 	return t, "", nil
 }

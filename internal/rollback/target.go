@@ -84,6 +84,9 @@ type Target struct {
 	Component      string // deploy markers
 	Environment    string
 	Namespace      string
+	// Skipped are the successful deploys passed over, and why (a known-bad
+	// version, a rolled-back pipeline).
+	Skipped []string
 }
 
 // Describe names the target for people.
@@ -185,22 +188,27 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 		}
 		return nil, verdict.Failf("no previous successful run of workflow %q on %s before pipeline %d (searched %d page(s)); nothing to roll back to: set version to a commit SHA or tag", pattern, where, cur.Number, r.o.MaxPages)
 	}
-	found.Why = fmt.Sprintf("the last successful run of workflow %q on branch %s before the failed pipeline %d", found.WorkflowName, branch, cur.Number)
+	found.Why = fmt.Sprintf("the newest successful run of workflow %q on branch %s before the failed pipeline %d whose version is not known to be bad", found.WorkflowName, branch, cur.Number)
 	if found.Version != found.Revision {
-		found.Why += fmt.Sprintf(", a rollback to %s (%s)", found.Version, ParamTargetVersion)
+		found.Why += fmt.Sprintf("; pipeline %d was a rollback, so it deployed %s (%s), not its branch head %s", found.PipelineNumber, found.Version, ParamTargetVersion, short(found.Revision))
+	}
+	if len(found.Skipped) > 0 {
+		found.Why += "; passed over: " + strings.Join(found.Skipped, "; ")
 	}
 	return found, nil
 }
 
 // walk searches pipelines older than the current one, newest first, for the
-// first that accepts keep and (if needSuccess) has a successful run of a
-// workflow matching pattern, in at most MaxPages pages. The next page is
-// fetched while the workflows of the current one are read; the answer is
-// the same as a sequential walk's.
+// first that accepts keep and (if needSuccess) whose newest run of a
+// workflow matching pattern succeeded and deployed a version not known to
+// be bad, in at most MaxPages pages. The next page is fetched while the
+// workflows of the current one are read; the answer is the same as a
+// sequential walk's.
 func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circleci.Pipeline) bool, needSuccess bool) (*Target, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cur := r.current
+	h := newHistory(cur)
 	pager := r.c.Pipelines.Pager(r.o.ProjectSlug, &circleci.ListPipelinesOptions{Branch: branch}, r.o.MaxPages)
 	next := r.fetch(ctx, pager)
 	for n := 1; ; n++ {
@@ -216,6 +224,7 @@ func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circl
 		}
 		var cands []circleci.Pipeline
 		for _, p := range po.page.Items {
+			h.rollbackOf(&p)
 			if p.Number < cur.Number && p.ID != cur.ID && keep(&p) {
 				cands = append(cands, p)
 			}
@@ -223,10 +232,11 @@ func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circl
 		if !r.o.Sequential {
 			next = r.fetch(ctx, pager)
 		}
-		t, err := r.scan(ctx, cands, pattern, needSuccess)
+		t, err := r.scan(ctx, cands, pattern, needSuccess, h)
 		if err != nil || t != nil {
 			if t != nil {
 				t.PagesSearched = n
+				t.Skipped = h.skipped
 			}
 			return t, err
 		}
@@ -234,6 +244,98 @@ func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circl
 			next = r.fetch(ctx, pager)
 		}
 	}
+}
+
+// history is what the walk learnt so far, newest first: the versions known
+// to be bad and the pipelines that were rolled back.
+type history struct {
+	bad        map[string]string // version -> why
+	rolledBack map[string]string // pipeline id -> by which pipeline
+	skipped    []string          // successful deploys passed over, and why
+	// failedAt is when the failed pipeline started: deploy runs created
+	// after it (reruns) are rollbacks of this failure under way, not
+	// history, or concurrent callers would choose different targets.
+	failedAt time.Time
+}
+
+func newHistory(failed *circleci.Pipeline) *history {
+	h := &history{bad: map[string]string{}, rolledBack: map[string]string{}, failedAt: failed.CreatedAt}
+	why := fmt.Sprintf("its deploy failed in pipeline %d", failed.Number)
+	h.bad[deployedVersion(failed)] = why
+	if rev := failed.Revision(); rev != "" {
+		h.bad[rev] = why
+	}
+	return h
+}
+
+// rollbackOf records that p rolled back the pipeline it names.
+func (h *history) rollbackOf(p *circleci.Pipeline) {
+	if of := p.StringParam(ParamRollbackOf); of != "" {
+		if _, ok := h.rolledBack[of]; !ok {
+			h.rolledBack[of] = fmt.Sprintf("pipeline %d rolled it back", p.Number)
+		}
+	}
+}
+
+// judge reads one pipeline's deploy, newest pipeline first, and returns the
+// target if the pipeline is one.
+func (h *history) judge(p *circleci.Pipeline, wfs []circleci.Workflow, pattern string, needSuccess bool) *Target {
+	version := deployedVersion(p)
+	latest, lastOK := deployRuns(wfs, pattern, h.failedAt)
+	if !needSuccess {
+		if latest == nil {
+			return nil
+		}
+		if lastOK == nil {
+			lastOK = latest
+		}
+		return targetOf(p, lastOK)
+	}
+	if why, ok := h.rolledBack[p.ID]; ok {
+		if _, known := h.bad[version]; !known {
+			h.bad[version] = why
+		}
+		if latest != nil && latest.Status == circleci.StatusSuccess {
+			h.skipped = append(h.skipped, fmt.Sprintf("pipeline %d (%s): %s", p.Number, short(version), why))
+		}
+		return nil
+	}
+	if latest == nil {
+		return nil
+	}
+	switch latest.Status {
+	case circleci.StatusSuccess:
+		if why, ok := h.bad[version]; ok {
+			h.skipped = append(h.skipped, fmt.Sprintf("pipeline %d (%s): %s", p.Number, short(version), why))
+			return nil
+		}
+		return targetOf(p, latest)
+	case circleci.StatusFailed, circleci.StatusError, circleci.StatusFailing, circleci.StatusUnauthorized:
+		if _, known := h.bad[version]; !known {
+			h.bad[version] = fmt.Sprintf("its deploy failed in pipeline %d", p.Number)
+		}
+	}
+	// Cancelled, not run, on hold or running: says nothing about the version.
+	return nil
+}
+
+// deployRuns are the newest run of a workflow matching pattern in a
+// pipeline (a rerun is newer than the run it repeats) and the newest that
+// succeeded, among the runs created by the time before.
+func deployRuns(wfs []circleci.Workflow, pattern string, before time.Time) (latest, lastOK *circleci.Workflow) {
+	for i := range wfs {
+		w := &wfs[i]
+		if !matchWorkflow(pattern, w.Name) || w.CreatedAt.After(before) {
+			continue
+		}
+		if latest == nil || w.CreatedAt.After(latest.CreatedAt) {
+			latest = w
+		}
+		if w.Status == circleci.StatusSuccess && (lastOK == nil || w.CreatedAt.After(lastOK.CreatedAt)) {
+			lastOK = w
+		}
+	}
+	return latest, lastOK
 }
 
 type pageOut struct {
@@ -257,19 +359,19 @@ func (r *run) fetch(ctx context.Context, pager *circleci.Pager[circleci.Pipeline
 	return ch
 }
 
-// scan reads the candidates' workflows, newest first and up to Concurrency
-// at a time, and returns the target in the first candidate (in order) that
-// has one. Once a candidate answers (a match or an error), no later one is
-// read; reads still in flight are cancelled when scan returns.
-func (r *run) scan(ctx context.Context, cands []circleci.Pipeline, pattern string, needSuccess bool) (*Target, error) {
+// scan reads the candidates' workflows, up to Concurrency at a time, and
+// judges them in order, newest first: the first that is a target is
+// returned. Once a candidate decides, no later one is read; reads still in
+// flight are cancelled when scan returns.
+func (r *run) scan(ctx context.Context, cands []circleci.Pipeline, pattern string, needSuccess bool, h *history) (*Target, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	targets := make([]*Target, len(cands))
+	wfs := make([][]circleci.Workflow, len(cands))
 	errs := make([]error, len(cands))
 	done := make([]chan struct{}, len(cands))
 	for i := range done {
 		done[i] = make(chan struct{})
 	}
-	var answered atomic.Int64 // the lowest candidate that answered
+	var answered atomic.Int64 // the candidate that decided
 	answered.Store(int64(len(cands)))
 	var g errgroup.Group
 	limit := max(r.o.Concurrency, 1)
@@ -286,11 +388,7 @@ func (r *run) scan(ctx context.Context, cands []circleci.Pipeline, pattern strin
 				if int64(i) > answered.Load() {
 					return nil // an earlier candidate decides the page
 				}
-				wfs, err := r.c.Pipelines.Workflows(ctx, cands[i].ID)
-				targets[i], errs[i] = pick(&cands[i], wfs, pattern, needSuccess), err
-				if err != nil || targets[i] != nil {
-					lowerTo(&answered, int64(i))
-				}
+				wfs[i], errs[i] = r.c.Pipelines.Workflows(ctx, cands[i].ID)
 				return nil
 			})
 		}
@@ -305,8 +403,9 @@ func (r *run) scan(ctx context.Context, cands []circleci.Pipeline, pattern strin
 		if errs[i] != nil {
 			return nil, fmt.Errorf("workflows of pipeline %d: %w", cands[i].Number, errs[i])
 		}
-		if targets[i] != nil {
-			return targets[i], nil
+		if t := h.judge(&cands[i], wfs[i], pattern, needSuccess); t != nil {
+			lowerTo(&answered, int64(i))
+			return t, nil
 		}
 	}
 	return nil, nil
@@ -322,27 +421,10 @@ func lowerTo(a *atomic.Int64, v int64) {
 	}
 }
 
-// pick returns the target in pipeline p, if a workflow matching pattern ran
-// there (successfully, when needSuccess).
-func pick(p *circleci.Pipeline, wfs []circleci.Workflow, pattern string, needSuccess bool) *Target {
-	var best *circleci.Workflow
-	for i := range wfs {
-		w := &wfs[i]
-		if !matchWorkflow(pattern, w.Name) {
-			continue
-		}
-		if needSuccess && w.Status != circleci.StatusSuccess {
-			continue
-		}
-		if best == nil || w.CreatedAt.After(best.CreatedAt) {
-			best = w
-		}
-	}
-	if best == nil {
-		return nil
-	}
+// targetOf is the target a pipeline's deploy run makes.
+func targetOf(p *circleci.Pipeline, w *circleci.Workflow) *Target {
 	return &Target{Version: deployedVersion(p), PipelineID: p.ID, PipelineNumber: p.Number, Revision: p.Revision(), Branch: p.Branch(), Tag: p.Tag(),
-		WorkflowID: best.ID, WorkflowName: best.Name, CreatedAt: p.CreatedAt}
+		WorkflowID: w.ID, WorkflowName: w.Name, CreatedAt: p.CreatedAt}
 }
 
 // deployedVersion is the version a pipeline deployed: its commit, unless it

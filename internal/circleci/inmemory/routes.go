@@ -106,13 +106,17 @@ func (s *Server) pipelineJSON(p *Pipeline) map[string]any {
 	if p.Tag != "" {
 		vcs["tag"] = p.Tag
 	}
+	errs := []map[string]any{}
+	for _, e := range p.Errors {
+		errs = append(errs, map[string]any{"type": e.Type, "message": e.Message})
+	}
 	out := map[string]any{
 		"id":           p.ID,
-		"errors":       []any{},
+		"errors":       errs,
 		"project_slug": p.ProjectSlug,
 		"updated_at":   ts(p.CreatedAt),
 		"number":       p.Number,
-		"state":        "created",
+		"state":        orCreated(p.State),
 		"created_at":   ts(p.CreatedAt),
 		"trigger": map[string]any{
 			"type":        p.TriggerType,
@@ -126,6 +130,19 @@ func (s *Server) pipelineJSON(p *Pipeline) map[string]any {
 		out["trigger_parameters"] = p.Params
 	}
 	return out
+}
+
+func orCreated(state string) string {
+	if state == "" {
+		return "created"
+	}
+	return state
+}
+
+// visibleLocked reports whether list answers show an item created through
+// the API yet (Options.ListLag).
+func (s *Server) visibleLocked(at time.Time) bool {
+	return at.IsZero() || !s.opts.Now().Before(at)
 }
 
 func repoOf(slug string) string {
@@ -223,7 +240,9 @@ func (s *Server) listPipelines() handlerFunc {
 		}
 		var items []map[string]any
 		for _, p := range s.projectPipelinesLocked(slug, r.URL.Query().Get("branch")) {
-			items = append(items, s.pipelineJSON(p))
+			if s.visibleLocked(p.visibleAt) {
+				items = append(items, s.pipelineJSON(p))
+			}
 		}
 		page, ok := paginate(items, r.URL.Query().Get("page-token"), s.opts.PageSize)
 		if !ok {
@@ -279,7 +298,9 @@ func (s *Server) listWorkflows() handlerFunc {
 		var items []map[string]any
 		// Newest first, as CircleCI lists them.
 		for i := len(p.Workflows) - 1; i >= 0; i-- {
-			items = append(items, s.workflowJSON(p.Workflows[i]))
+			if s.visibleLocked(p.Workflows[i].visibleAt) {
+				items = append(items, s.workflowJSON(p.Workflows[i]))
+			}
 		}
 		page, ok := paginate(items, r.URL.Query().Get("page-token"), s.opts.PageSize)
 		if !ok {
@@ -352,6 +373,9 @@ func (s *Server) rerunWorkflow() handlerFunc {
 		}
 		nw := s.addWorkflowLocked(w.Pipeline, WorkflowSeed{Name: w.Name, Timeline: tl}, s.opts.Now())
 		nw.RerunOf = w.ID
+		if s.opts.ListLag > 0 {
+			nw.visibleAt = s.opts.Now().Add(s.opts.ListLag)
+		}
 		return answer{http.StatusAccepted, map[string]string{"workflow_id": nw.ID}}
 	}
 }
@@ -370,6 +394,9 @@ func (s *Server) headOfLocked(slug, branch, tag string) string {
 func (s *Server) startLocked(slug, branch, tag string, params map[string]any) *Pipeline {
 	seed := PipelineSeed{Branch: branch, Tag: tag, Revision: s.headOfLocked(slug, branch, tag), Params: params, TriggerType: "api", Actor: "pmguard-bot"}
 	p := s.addPipelineLocked(slug, seed)
+	if s.opts.ListLag > 0 {
+		p.visibleAt = p.CreatedAt.Add(s.opts.ListLag)
+	}
 	var wfs []WorkflowSeed
 	if s.opts.OnTrigger != nil {
 		wfs = s.opts.OnTrigger(p)

@@ -76,6 +76,11 @@ type Options struct {
 	// OnRerun gives the status timeline of a rerun workflow. nil: runs for a
 	// minute, then succeeds.
 	OnRerun func(original *Workflow) []Step
+	// ListLag is how long a pipeline started through the API (or a rerun
+	// workflow) stays out of list answers after it was created, on the
+	// server's clock: CircleCI's lists are eventually consistent, while a
+	// read by id sees the pipeline at once.
+	ListLag time.Duration
 }
 
 // Step is a point in a workflow's status timeline: from After (since the
@@ -155,7 +160,16 @@ type Pipeline struct {
 	Actor       string
 	CreatedAt   time.Time
 	Workflows   []*Workflow
+	// State is the pipeline's state ("" reads as created); a trigger hook
+	// may set "errored" with Errors (a config that does not compile).
+	State  string
+	Errors []PipelineError
+	// visibleAt is when list answers start to show the pipeline (ListLag).
+	visibleAt time.Time
 }
+
+// PipelineError is an error recorded on a pipeline.
+type PipelineError struct{ Type, Message string }
 
 // Workflow is a workflow held by the server.
 type Workflow struct {
@@ -168,6 +182,7 @@ type Workflow struct {
 	StartedBy string
 	Jobs      []*Job
 	RerunOf   string
+	visibleAt time.Time
 }
 
 // Job is a job held by the server.
@@ -206,6 +221,13 @@ type Fault struct {
 	RetryAfter string // Retry-After header, if any
 	Message    string
 	Times      int // how many requests to answer this way; 0 means 1
+	// AfterServe serves the request first (a trigger creates its pipeline)
+	// and then answers with Status instead of the real answer: the
+	// partial failure of a 502 or a timeout after the work was done.
+	AfterServe bool
+	// Hang, with AfterServe, answers nothing until the client gives up (a
+	// timeout after creation); Status is then only recorded.
+	Hang bool
 }
 
 // Seen is one request the server received.
@@ -628,7 +650,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	header := http.Header{}
 	var a answer
-	if f := s.takeFault(r.Method, path); f != nil {
+	f := s.takeFault(r.Method, path)
+	if f != nil && f.AfterServe {
+		if handler != nil && r.Header.Get("Circle-Token") == s.opts.Token {
+			handler(r, route.Params, body)
+		}
+		if f.Hang {
+			<-r.Context().Done()
+			s.setStatus(idx, f.Status)
+			return
+		}
+	}
+	if f != nil {
 		route.Injected = true
 		a = msg(f.Status, f.Message)
 		if f.Message == "" {

@@ -6,6 +6,11 @@
 // the deploy-markers path (rollback_pipeline strategy).
 //
 //	go run ./scripts/bench/rollback -latency 50ms -back 45 -runs 3
+//
+// With -callers it also runs that many callers at once against a pipeline
+// list that lags (-list-lag), as jobs of the failed pipeline and as callers
+// that cannot rank themselves; with -schema-migrations it times the schema
+// check on a generated repository.
 package main
 
 import (
@@ -17,6 +22,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -36,7 +42,36 @@ func main() {
 	back := flag.Int("back", 45, "position of the last good deploy below the failed pipeline (20 per page: 45 is on page 3)")
 	runs := flag.Int("runs", 3, "runs per approach (the median is reported)")
 	validate := flag.Bool("validate", true, "validate every request and answer against the OpenAPI spec")
+	callers := flag.Int("callers", 0, "also run this many concurrent callers against a lagging pipeline list (0: skip)")
+	listLag := flag.Duration("list-lag", 2*time.Second, "with -callers: how long the pipeline list takes to show a new pipeline")
+	schemaMigrations := flag.Int("schema-migrations", 0, "also time the schema check on this many migrations (0: skip)")
+	schemaLines := flag.Int("schema-lines", 200000, "with -schema-migrations: lines of application code")
+	only := flag.Bool("only", false, "run only the -callers and -schema-migrations parts")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
+	defer func() {
+		if *callers > 0 {
+			if err := runCallersTable(*callers, *listLag, *latency, *runs); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+		}
+		if *schemaMigrations > 0 {
+			if err := runSchema(*schemaMigrations, *schemaLines, *runs); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+		}
+	}()
+	if *only {
+		return
+	}
 
 	type approach struct {
 		name string
@@ -127,7 +162,7 @@ func runPmguard(latency time.Duration, back int, validate, sequential, markers b
 	}
 	d := verb.New(config.MapEnv(map[string]string{"CIRCLE_TOKEN": srv.Token(), circleci.HostEnv: srv.URL()}), io.Discard, io.Discard, "bench")
 	o, err := rollback.New(context.Background(), d, []string{"--deploy-workflow", "deploy", "--strategy", strategy, "--project-slug", slug,
-		"--pipeline-id", failed.ID, "--workflow-id", failed.Workflows[1].ID})
+		"--pipeline-id", failed.ID, "--workflow-id", failed.Workflows[1].ID, "--schema-check", "off"})
 	if err != nil {
 		return 0, 0, 0, err
 	}

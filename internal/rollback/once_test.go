@@ -1,0 +1,312 @@
+package rollback_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
+	"github.com/pmguard/pmguard/internal/circleci/inmemory"
+	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/rollback"
+)
+
+// matrixHistory is a project whose newest pipeline's deploy failed in n
+// parallel jobs (a matrix), each still running its rollback step.
+func matrixHistory(t *testing.T, n int, o inmemory.Options) (*history, []int64) {
+	t.Helper()
+	o.Token = token
+	h := &history{slug: "gh/acme/api", srv: circlecitest.New(t, o)}
+	h.srv.AddProject(h.slug)
+	base := h.srv.Now().Add(-3 * time.Hour)
+	h.good = h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", Revision: sha('a'), CreatedAt: base,
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+	var jobs []inmemory.JobSeed
+	for i := 0; i < n; i++ {
+		jobs = append(jobs, inmemory.JobSeed{Name: fmt.Sprintf("deploy-%d", i), Status: "running"})
+	}
+	h.failed = h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", Revision: sha('b'), CreatedAt: base.Add(time.Hour),
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failing", Jobs: jobs}}})
+	h.all = []*inmemory.Pipeline{h.good, h.failed}
+	var nums []int64
+	for _, j := range h.failed.Workflows[0].Jobs {
+		nums = append(nums, j.Number)
+	}
+	return h, nums
+}
+
+// caller is one job's rollback run.
+type caller struct {
+	harness
+	res *rollback.Result
+	err error
+}
+
+// runCallers runs the callers at once (jobs numbers; 0 means outside a job).
+func runCallers(t *testing.T, h *history, jobs []int64, args ...string) []*caller {
+	t.Helper()
+	cs := make([]*caller, len(jobs))
+	for i, n := range jobs {
+		env := map[string]string{}
+		if n > 0 {
+			env["CIRCLE_BUILD_NUM"] = fmt.Sprint(n)
+		}
+		cs[i] = &caller{harness: h.optionsEnv(t, env, args...)}
+		// Polls 100 ms apart on the shared stand-in clock, which every
+		// waiting caller moves on: a wide lag bound keeps a waiting caller
+		// from giving up before the first caller's trigger however the
+		// goroutines are scheduled.
+		cs[i].opts.SettlePoll, cs[i].opts.ListLag = 100*time.Millisecond, 30*time.Second
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			c.res, c.err = rollback.Do(context.Background(), c.opts)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return cs
+}
+
+// checkOneLive asserts the invariant: one rollback of the failed pipeline
+// is live, every caller names it, and each caller's event says what its
+// result says.
+func checkOneLive(t *testing.T, h *history, cs []*caller) (started, joined, cancelled int) {
+	t.Helper()
+	lv := live(h, h.rollbacksOf(h.failed))
+	if len(lv) != 1 {
+		t.Fatalf("%d live rollbacks of %d created, want 1", len(lv), len(h.rollbacksOf(h.failed)))
+	}
+	for i, c := range cs {
+		if c.err != nil {
+			t.Fatalf("caller %d: %v\n%s", i, c.err, c.out)
+		}
+		if c.res.Rollback == nil || c.res.Rollback.PipelineID != lv[0].ID {
+			t.Fatalf("caller %d names %+v, the live rollback is %s\n%s", i, c.res.Rollback, lv[0].ID, c.out)
+		}
+		evs := readEvents(t, c.events)
+		if len(evs) != 1 {
+			t.Fatalf("caller %d: events %v", i, names(evs))
+		}
+		var f events.Rollback
+		evs[0].Decode(&f)
+		if f.Action != c.res.Action || f.RollbackPipelineID != lv[0].ID {
+			t.Fatalf("caller %d: event %s action %q pipeline %s; result %q", i, evs[0].Event, f.Action, f.RollbackPipelineID, c.res.Action)
+		}
+		switch c.res.Action {
+		case rollback.ActionStarted:
+			started++
+		case rollback.ActionJoined:
+			joined++
+		case rollback.ActionCancelled:
+			cancelled++
+			if c.res.Cancelled == nil || f.CancelledPipelineID != c.res.Cancelled.PipelineID {
+				t.Fatalf("caller %d cancelled %+v, event says %s", i, c.res.Cancelled, f.CancelledPipelineID)
+			}
+		}
+	}
+	if started != 1 {
+		t.Fatalf("%d callers say they started the rollback, want 1", started)
+	}
+	return started, joined, cancelled
+}
+
+// Callers that are jobs of the failed pipeline never start a duplicate:
+// each defers to the running jobs ranked before it and joins the rollback
+// once the list shows it, however late.
+func TestOneLiveRollbackAmongJobs(t *testing.T) {
+	for _, n := range []int{5, 10} {
+		for _, lag := range []time.Duration{0, 2 * time.Second, 5 * time.Second} {
+			t.Run(fmt.Sprintf("%d callers, list lag %s", n, lag), func(t *testing.T) {
+				h, jobs := matrixHistory(t, n, inmemory.Options{ListLag: lag})
+				cs := runCallers(t, h, jobs, "--strategy", "trigger")
+				_, joined, _ := checkOneLive(t, h, cs)
+				if got := len(h.rollbacksOf(h.failed)); got != 1 || joined != n-1 {
+					t.Fatalf("%d rollback pipelines created, %d joined; want 1 and %d", got, joined, n-1)
+				}
+				if !strings.Contains(cs[0].out.String(), "Rollback started") {
+					t.Fatalf("the lowest job did not start it:\n%s", cs[0].out)
+				}
+			})
+		}
+	}
+}
+
+// Callers outside a job (or in unrelated pipelines' jobs) cannot rank
+// themselves: they all trigger, and every one but the earliest cancels its
+// own duplicate, after its own pipeline shows in the lagging list.
+func TestOneLiveRollbackWithoutRanks(t *testing.T) {
+	for _, strategy := range []string{"trigger", "rerun"} {
+		for _, lag := range []time.Duration{0, 2 * time.Second} {
+			t.Run(fmt.Sprintf("%s, list lag %s", strategy, lag), func(t *testing.T) {
+				h, _ := matrixHistory(t, 1, inmemory.Options{ListLag: lag, Latency: 5 * time.Millisecond})
+				cs := runCallers(t, h, make([]int64, 5), "--strategy", strategy)
+				if strategy == "rerun" {
+					var running int
+					for _, w := range h.srv.Pipelines(h.slug)[1].Workflows {
+						if w.RerunOf != "" && h.srv.WorkflowStatus(w.ID) != "canceled" {
+							running++
+						}
+					}
+					if running != 1 {
+						t.Fatalf("%d reruns running, want 1", running)
+					}
+					return
+				}
+				_, _, cancelled := checkOneLive(t, h, cs)
+				if created := len(h.rollbacksOf(h.failed)); created-1 != cancelled {
+					t.Fatalf("%d created, %d cancelled by their callers", created, cancelled)
+				}
+			})
+		}
+	}
+}
+
+// A trigger answered 502 or cut off by a timeout after CircleCI created
+// the pipeline: the caller finds it and joins; it sends no second trigger.
+func TestTriggerFailsAfterCreation(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault inmemory.Fault
+	}{
+		{"502", inmemory.Fault{Method: "POST", Status: 502, AfterServe: true}},
+		{"timeout", inmemory.Fault{Method: "POST", Status: 504, AfterServe: true, Hang: true}},
+	} {
+		for _, lag := range []time.Duration{0, 2 * time.Second} {
+			for _, job := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s, list lag %s, caller is a job %v", tc.name, lag, job), func(t *testing.T) {
+					h, jobs := matrixHistory(t, 1, inmemory.Options{ListLag: lag})
+					h.srv.Inject(tc.fault)
+					env := map[string]string{}
+					want := rollback.ActionJoined // it cannot tell its own from another's
+					if job {
+						env["CIRCLE_BUILD_NUM"] = fmt.Sprint(jobs[0])
+						want = rollback.ActionStarted // no job ranks before it: the rollback is its own
+					}
+					hs := h.optionsEnv(t, env, "--strategy", "trigger")
+					hs.opts.SettlePoll = 100 * time.Millisecond
+					c, err := circleci.New(circleci.Options{Host: h.srv.URL(), Token: token,
+						HTTP: httpx.New(httpx.Options{Retries: 3, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond, Timeout: 300 * time.Millisecond})})
+					if err != nil {
+						t.Fatal(err)
+					}
+					hs.opts.Client = c
+					res, err := rollback.Do(context.Background(), hs.opts)
+					if err != nil {
+						t.Fatalf("%v\n%s", err, hs.out)
+					}
+					rbs := h.rollbacksOf(h.failed)
+					if len(rbs) != 1 || res.Rollback == nil || res.Rollback.PipelineID != rbs[0].ID || res.Action != want {
+						t.Fatalf("%d rollbacks, result %+v; want the one created, %s\n%s", len(rbs), res, want, hs.out)
+					}
+					wantEvent := map[string]string{rollback.ActionJoined: events.RollbackSkipped, rollback.ActionStarted: events.RollbackInitiated}[want]
+					if got := names(readEvents(t, hs.events)); len(got) != 1 || got[0] != wantEvent {
+						t.Fatalf("events %v, want %s", got, wantEvent)
+					}
+					posts := 0
+					for _, r := range h.srv.Requests() {
+						if r.Method == "POST" {
+							posts++
+						}
+					}
+					if posts != 1 {
+						t.Fatalf("%d triggers sent, want 1", posts)
+					}
+				})
+			}
+		}
+	}
+	t.Run("5 callers, one 502 after creation", func(t *testing.T) {
+		h, jobs := matrixHistory(t, 5, inmemory.Options{ListLag: 2 * time.Second})
+		h.srv.Inject(inmemory.Fault{Method: "POST", Status: 502, AfterServe: true})
+		cs := runCallers(t, h, jobs, "--strategy", "trigger")
+		checkOneLiveOrJoined(t, h, cs)
+	})
+}
+
+// checkOneLiveOrJoined is checkOneLive where the caller that started the
+// rollback may not know it (its trigger's answer was lost): it joined.
+func checkOneLiveOrJoined(t *testing.T, h *history, cs []*caller) {
+	t.Helper()
+	lv := live(h, h.rollbacksOf(h.failed))
+	if len(lv) != 1 || len(h.rollbacksOf(h.failed)) != 1 {
+		t.Fatalf("%d live of %d rollbacks, want exactly 1", len(lv), len(h.rollbacksOf(h.failed)))
+	}
+	for i, c := range cs {
+		if c.err != nil || c.res.Rollback == nil || c.res.Rollback.PipelineID != lv[0].ID {
+			t.Fatalf("caller %d: %+v %v\n%s", i, c.res, c.err, c.out)
+		}
+	}
+}
+
+// A trigger CircleCI accepts but whose pipeline errors (a config that does
+// not compile) is not a rollback: the run says so and exits 3.
+func TestTriggerAcceptedPipelineErrored(t *testing.T) {
+	h, _ := matrixHistory(t, 1, inmemory.Options{OnTrigger: func(p *inmemory.Pipeline) []inmemory.WorkflowSeed {
+		p.State = "errored"
+		p.Errors = []inmemory.PipelineError{{Type: "config", Message: "Unknown parameter pmguard_rollback"}}
+		return nil
+	}})
+	hs := h.options(t, "--strategy", "trigger")
+	_, err := rollback.Do(context.Background(), hs.opts)
+	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "Unknown parameter pmguard_rollback") {
+		t.Fatalf("err %v (exit %d), want exit 3 with the pipeline's error", err, exitcode.Of(err))
+	}
+	evs := events.Filter(readEvents(t, hs.events), events.RollbackFailed)
+	if len(evs) != 1 || evs[0].Figures.String("reason") != "not_started" {
+		t.Fatalf("rollback_failed events %+v", evs)
+	}
+}
+
+// An earlier rollback that was cancelled, failed or never started does not
+// block a new one; the loop guard counts them and stops after MaxAttempts.
+func TestDeadRollbacksAreCounted(t *testing.T) {
+	seedDead := func(h *history, status string, age time.Duration) {
+		seed := inmemory.PipelineSeed{Branch: "main", TriggerType: "api", Revision: sha('b'), CreatedAt: h.srv.Now().Add(-age),
+			Params: map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: sha('a')}}
+		if status != "" {
+			seed.Workflows = []inmemory.WorkflowSeed{{Name: "deploy", Status: status}}
+		}
+		h.srv.AddPipeline(h.slug, seed)
+	}
+	for _, tc := range []struct {
+		name   string
+		dead   []string // statuses of earlier rollbacks ("" = no workflow ever)
+		exit   int
+		prints string
+	}{
+		{"an earlier rollback was cancelled", []string{"canceled"}, 0, "attempt 2 of 3"},
+		{"an earlier rollback failed", []string{"failed"}, 0, "attempt 2 of 3"},
+		{"an earlier rollback never started", []string{""}, 0, "no workflow started"},
+		{"three rounds ended without success", []string{"failed", "canceled", ""}, 1, "3 rollbacks of pipeline 2 ended without success"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := matrixHistory(t, 1, inmemory.Options{})
+			for i, st := range tc.dead {
+				seedDead(h, st, time.Duration(30-10*i)*time.Minute)
+			}
+			hs := h.options(t, "--strategy", "trigger")
+			res, err := rollback.Do(context.Background(), hs.opts)
+			if exitcode.Of(err) != tc.exit || !strings.Contains(hs.out.String(), tc.prints) {
+				t.Fatalf("exit %d (%v), want %d and %q in:\n%s", exitcode.Of(err), err, tc.exit, tc.prints, hs.out)
+			}
+			if tc.exit == 0 && (res.Action != rollback.ActionStarted || res.Attempt != len(tc.dead)+1) {
+				t.Fatalf("result %+v", res)
+			}
+			if tc.exit != 0 && len(h.rollbacksOf(h.failed)) != len(tc.dead) {
+				t.Fatal("a rollback started past the loop guard")
+			}
+		})
+	}
+}

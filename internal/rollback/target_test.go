@@ -1,0 +1,185 @@
+package rollback_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
+	"github.com/pmguard/pmguard/internal/circleci/inmemory"
+	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/rollback"
+)
+
+// sha is a 40-digit commit made of one repeated letter: sha('a') = aaaa...
+func sha(c byte) string { return strings.Repeat(string(c), 40) }
+
+// step is one pipeline of a history, oldest first.
+type step struct {
+	rev    byte   // the commit it ran at (a rollback: the branch head)
+	deploy string // the deploy workflow's status; "" for no deploy workflow
+	// rollbackOf is the 1-based step this pipeline rolls back, and target
+	// the version it deploys (pmguard_target_version): a sha letter or a
+	// deploy-marker version such as "v1".
+	rollbackOf int
+	target     string
+	// marker is the deploy-marker version the step recorded ("" for none).
+	marker string
+	// rerun reruns the deploy workflow of this 1-based step with the given
+	// status, after the step's own pipeline was created (the rerun strategy).
+	rerun       int
+	rerunStatus string
+}
+
+// build seeds the stand-in with the history; the last step is the failed
+// pipeline the rollback starts from.
+func build(t *testing.T, steps []step, markers bool) *history {
+	t.Helper()
+	h := &history{slug: "gh/acme/api"}
+	h.srv = circlecitest.New(t, inmemory.Options{Token: token})
+	h.srv.AddProject(h.slug)
+	var comp *inmemory.Component
+	var env *inmemory.Environment
+	if markers {
+		def := h.srv.AddDefinition(h.slug, "rollback")
+		h.srv.SetRollbackDefinition(h.slug, def.ID)
+		env = h.srv.AddEnvironment(h.slug, "production")
+		comp = h.srv.AddComponent(h.slug, "api")
+	}
+	// Each step happens an hour after the one before, on the stand-in's
+	// clock, so a rerun falls between the pipelines around it.
+	for _, s := range steps {
+		h.srv.Clock().Advance(time.Hour)
+		at := h.srv.Now()
+		if s.rerun > 0 {
+			orig := h.all[s.rerun-1]
+			c := h.srv.Client(t)
+			id, err := c.Workflows.Rerun(context.Background(), h.deployWorkflow(orig), circleci.RerunRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.srv.SetWorkflowStatus(id, s.rerunStatus)
+			h.all = append(h.all, orig)
+			continue
+		}
+		seed := inmemory.PipelineSeed{Branch: "main", Revision: sha(s.rev), CreatedAt: at}
+		if s.deploy != "" {
+			seed.Workflows = []inmemory.WorkflowSeed{{Name: "deploy", Status: s.deploy}}
+		}
+		if s.rollbackOf > 0 {
+			tv := s.target
+			if len(tv) == 1 {
+				tv = sha(tv[0])
+			}
+			seed.TriggerType = "api"
+			seed.Params = map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.all[s.rollbackOf-1].ID, rollback.ParamTargetVersion: tv}
+		}
+		p := h.srv.AddPipeline(h.slug, seed)
+		h.all = append(h.all, p)
+		if markers && s.marker != "" {
+			h.srv.AddVersion(comp, env, s.marker, p)
+		}
+	}
+	h.failed = h.all[len(h.all)-1]
+	return h
+}
+
+// TestTargetOverHistories is the target rule over the histories where a
+// naive walk goes wrong: each case names the version it must roll back to
+// and why. Without markers versions are commits (a letter stands for a
+// 40-digit SHA); with markers they are the markers' version names.
+func TestTargetOverHistories(t *testing.T) {
+	tests := []struct {
+		name    string
+		steps   []step
+		markers bool
+		want    string // a sha letter, a marker version, or "" for no target (exit 1)
+		why     string
+	}{
+		{name: "reference incident: a legacy-trigger rollback ran at the failed head",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"}, {rev: 'c', deploy: "failed"}},
+			want:  "a", why: "pipeline 3 deployed aaaa (its pmguard_target_version), not its branch head bbbb, which failed in pipeline 2"},
+		{name: "rollback of a rollback",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'c', deploy: "failed"},
+				{rev: 'c', deploy: "success", rollbackOf: 3, target: "b"}, {rev: 'c', deploy: "canceled", rollbackOf: 4, target: "a"}, {rev: 'd', deploy: "failed"}},
+			want: "a", why: "pipeline 5 rolled back pipeline 4, so bbbb is bad although both its deploys succeeded; pipeline 5 itself was cancelled and says nothing about aaaa"},
+		{name: "forward fix after a rollback",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"},
+				{rev: 'c', deploy: "success"}, {rev: 'd', deploy: "failed"}},
+			want: "c", why: "the fix cccc deployed successfully after the rollback and nothing rolled it back"},
+		{name: "two rollbacks in a day",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"},
+				{rev: 'c', deploy: "success"}, {rev: 'd', deploy: "failed"}, {rev: 'd', deploy: "success", rollbackOf: 5, target: "c"}, {rev: 'e', deploy: "failed"}},
+			want: "c", why: "the second rollback (pipeline 6) deployed cccc, the newest good version"},
+		{name: "two rollbacks in a day, the second failed",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"},
+				{rev: 'c', deploy: "success"}, {rev: 'd', deploy: "failed"}, {rev: 'd', deploy: "failed", rollbackOf: 5, target: "c"}, {rev: 'e', deploy: "failed"}},
+			want: "a", why: "deploying cccc failed in pipeline 6 (newer than its success in 4), dddd failed and was rolled back; pipeline 3 deployed aaaa"},
+		{name: "a failed deploy after a rollback retries the bad commit",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"}, {rev: 'b', deploy: "failed"}},
+			want:  "a", why: "bbbb failed twice and is the failed pipeline's own commit"},
+		{name: "a deploy that succeeded but was rolled back",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'b', deploy: "canceled", rollbackOf: 2, target: "a"}, {rev: 'c', deploy: "failed"}},
+			want:  "a", why: "pipeline 3 names pipeline 2 in pmguard_rollback_of: bbbb is bad though its deploy succeeded"},
+		{name: "rerun strategy: the rollback reran the good deploy",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rerun: 1, rerunStatus: "success"}, {rev: 'c', deploy: "failed"}},
+			want:  "a", why: "pipeline 1's newest deploy run (the rerun) succeeded"},
+		{name: "rerun strategy: the rerun rollback failed",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'c', deploy: "failed"}, {rerun: 2, rerunStatus: "failed"}, {rev: 'd', deploy: "failed"}},
+			want:  "a", why: "pipeline 2's newest deploy run (the rerun) failed, so bbbb is bad"},
+		{name: "nothing good left",
+			steps: []step{{rev: 'a', deploy: "failed"}, {rev: 'b', deploy: "success"}, {rev: 'b', deploy: "canceled", rollbackOf: 2, target: "a"}, {rev: 'c', deploy: "failed"}},
+			want:  "", why: "bbbb was rolled back, the rollback to aaaa was cancelled and aaaa failed in pipeline 1: exit 1, set a version"},
+		{name: "markers: the rollback API's rollback recorded no version",
+			steps: []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "failed", marker: "v2"},
+				{rev: 'b', deploy: "success", rollbackOf: 2, target: "v1"}, {rev: 'c', deploy: "failed", marker: "v3"}},
+			markers: true, want: "v1", why: "v2's deploy workflow failed: markers list v3, v2, v1 and v2 is passed over"},
+		{name: "markers: the rollback recorded its version",
+			steps: []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "failed", marker: "v2"},
+				{rev: 'b', deploy: "success", rollbackOf: 2, target: "v1", marker: "v1"}, {rev: 'c', deploy: "failed", marker: "v3"}},
+			markers: true, want: "v1", why: "the newest version before v3 is v1, recorded by the rollback"},
+		{name: "markers: a version that succeeded but was rolled back",
+			steps: []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "success", marker: "v2"},
+				{rev: 'b', deploy: "success", rollbackOf: 2, target: "v1"}, {rev: 'c', deploy: "failed", marker: "v3"}},
+			markers: true, want: "v1", why: "pipeline 3 rolled back v2's pipeline"},
+		{name: "no markers: the same history by commits",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"}, {rev: 'c', deploy: "failed"}},
+			want:  "a", why: "pipeline 3 deployed aaaa and rolled back bbbb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := build(t, tt.steps, tt.markers)
+			strategy := "trigger"
+			if tt.markers {
+				strategy = "rollback_pipeline"
+			}
+			hs := h.options(t, "--strategy", strategy)
+			res, err := rollback.Do(context.Background(), hs.opts)
+			if tt.want == "" {
+				if exitcode.Of(err) != exitcode.Fail {
+					t.Fatalf("err %v (exit %d), want exit 1: %s\n%s", err, exitcode.Of(err), tt.why, hs.out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v\n%s", err, hs.out)
+			}
+			want := tt.want
+			if len(want) == 1 {
+				want = sha(want[0])
+			}
+			if res.Target.Version != want {
+				t.Fatalf("target %s, want %s: %s\n%s", res.Target.Version, want, tt.why, hs.out)
+			}
+			rbs := h.rollbacksOf(h.failed)
+			if len(rbs) != 1 || rbs[0].Params[rollback.ParamTargetVersion] != want {
+				t.Fatalf("rollback pipelines %d, deploying %v; want one deploying %s", len(rbs), rbs, want)
+			}
+			if !strings.Contains(hs.out.String(), "why:") {
+				t.Errorf("the output does not say why:\n%s", hs.out)
+			}
+		})
+	}
+}
