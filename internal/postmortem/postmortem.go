@@ -118,11 +118,11 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	if o.CircleCI != nil && failed != "" {
 		f := &fetcher{c: o.CircleCI}
 		var artEvs []events.Event
-		pipelines, artEvs, notes, fetchErr = f.incident(ctx, failed, rollback)
+		pipelines, artEvs, notes, fetchErr = f.incident(ctx, failed, rollback, targetNumber(evs))
 		evs = events.Merge(append(evs, artEvs...))
 		// Started from the rollback pipeline, the failed one is known now.
 		for _, p := range pipelines {
-			if !p.Rollback && p.ID != "" {
+			if !p.Rollback && !p.Fix && p.ID != "" {
 				failed = p.ID
 			}
 		}
@@ -146,7 +146,7 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	o.Log.Append(e) //nolint:errcheck // the draft is written; a lost event is not worth failing for
 
 	if o.Notify != nil {
-		n := Notice{Title: doc.Title, Link: o.Link, IncidentKey: failed, Events: evs, TimeToMitigate: doc.Measures.TimeToMitigate}
+		n := Notice{Title: doc.Title, Link: o.Link, IncidentKey: failed, Events: evs, TimeToMitigate: doc.Measures.TimeToMitigate.Duration}
 		if err := o.Notify(ctx, n); err != nil {
 			// The draft is written; Slack trouble is a warning.
 			fmt.Fprintf(o.Stderr, "pmguard postmortem: warning: posting the link to Slack failed: %v\n", err)
@@ -156,6 +156,19 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 		return res, fmt.Errorf("pmguard postmortem: the draft was written without complete CircleCI data: %w", fetchErr)
 	}
 	return res, nil
+}
+
+// targetNumber is the pipeline the rollback went back to, from
+// rollback_initiated.
+func targetNumber(evs []events.Event) int64 {
+	for _, e := range events.Filter(evs, events.RollbackInitiated) {
+		var f events.Rollback
+		e.Decode(&f)
+		if f.TargetPipelineNumber > 0 {
+			return int64(f.TargetPipelineNumber)
+		}
+	}
+	return 0
 }
 
 func readEventFiles(paths []string) ([]events.Event, error) {
@@ -233,8 +246,13 @@ func printSummary(w io.Writer, d *Document, res *Result) {
 	for _, e := range d.Timeline {
 		fmt.Fprintf(w, "  %s  %-60s  [%s]\n", d.clock(e.Time), clip(e.Event, 60), e.Source)
 	}
-	fmt.Fprintf(w, "\nTime to detect %s · time to mitigate %s · time to restore %s\n",
-		measure(d.Measures.TimeToDetect), measure(d.Measures.TimeToMitigate), measure(d.Measures.TimeToRestore))
+	m := &d.Measures
+	fmt.Fprintf(w, "\nTime to detect %s · time to acknowledge %s · time to mitigate %s · time to resolve %s · impact %s · unnoticed for %s\n",
+		measureText(m.TimeToDetect), measureText(m.TimeToAcknowledge), measureText(m.TimeToMitigate), measureText(m.TimeToResolve),
+		measureText(m.Impact), measureText(m.Unnoticed))
+	for _, p := range d.Phases {
+		fmt.Fprintf(w, "  %-11s %-22s %-14s target %-24s %s\n", p.Name, p.offsets(), orText(durText(p), "not measured"), p.Target.Text, p.resultText())
+	}
 }
 
 func clip(s string, n int) string {
@@ -244,7 +262,15 @@ func clip(s string, n int) string {
 	return s
 }
 
+func durText(p Phase) string {
+	if !p.Measured {
+		return ""
+	}
+	return fmtDur(p.Duration)
+}
+
 func figures(d *Document) events.Postmortem {
-	return events.Postmortem{TimelineEntries: len(d.Timeline), TimeToDetectS: d.Measures.TimeToDetect.Seconds(),
-		TimeToMitigateS: d.Measures.TimeToMitigate.Seconds(), TimeToRestoreS: d.Measures.TimeToRestore.Seconds()}
+	m := &d.Measures
+	return events.Postmortem{TimelineEntries: len(d.Timeline), TimeToDetectS: m.TimeToDetect.Duration.Seconds(),
+		TimeToMitigateS: m.TimeToMitigate.Duration.Seconds(), TimeToRestoreS: m.Impact.Duration.Seconds()}
 }

@@ -41,10 +41,19 @@ func referencePipelines() []Pipeline {
 					{Name: "build", Status: "success", Number: 7001, Started: at("14:00:05"), Stopped: at("14:02:00"), URL: "https://app.circleci.com/pipelines/gh/acme/shop/jobs/7001"},
 					{Name: "deploy", Status: "success", Number: 7002, Started: at("14:02:05"), Stopped: at("14:05:00"), URL: "https://app.circleci.com/pipelines/gh/acme/shop/jobs/7002"},
 				}}}},
-		{ID: rollbackID, Number: 1236, ProjectSlug: "gh/acme/shop", Branch: "main", Revision: "1f2e3d4c5b6a71f2e3d4c5b6a71f2e3d4c5b6a7",
-			Subject: "Previous release", TriggerType: "api", Actor: actorLogin, Created: at("14:25:00"), Rollback: true,
+		// CircleCI records the branch head (the bad commit) as the rollback
+		// pipeline's revision; the target is what it rolled back to.
+		{ID: rollbackID, Number: 1236, ProjectSlug: "gh/acme/shop", Branch: "main", Revision: "abc1234def5678abc1234def5678abc1234def56",
+			Subject: "Add index on orders.status", TriggerType: "api", Actor: actorLogin, Created: at("14:25:00"), Rollback: true,
+			TargetNumber: 1233, TargetRevision: "1f2e3d4c5b6a71f2e3d4c5b6a71f2e3d4c5b6a7", TargetSubject: "Show delivery estimates at checkout",
 			Workflows: []Workflow{{ID: "wf-2", Name: "deploy", Status: "success", Created: at("14:25:02"), Stopped: at("14:30:00"),
 				Jobs: []Job{{Name: "deploy", Status: "success", Number: 7010, Started: at("14:25:05"), Stopped: at("14:30:00"), URL: "https://app.circleci.com/pipelines/gh/acme/shop/jobs/7010"}}}}},
+		// The root-cause fix, merged through a pull request from a fork.
+		{ID: "c3d2e1f0-0000-4000-8000-000000001237", Number: 1237, ProjectSlug: "gh/acme/shop", Branch: "main", Revision: "fe0c1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f",
+			Subject: "Merge pull request #482 from " + actorLogin + "/orders-index-concurrently",
+			Body:    "Build the orders.status index CONCURRENTLY.\n\nSigned-off-by: Jane Doe <jane.doe@acme.test>", TriggerType: "webhook", Actor: actorLogin, Created: at("15:30:00"), Fix: true,
+			Workflows: []Workflow{{ID: "wf-3", Name: "deploy", Status: "success", Created: at("15:30:02"), Stopped: at("15:38:00"),
+				Jobs: []Job{{Name: "deploy", Status: "success", Number: 7020, Started: at("15:30:05"), Stopped: at("15:38:00"), URL: "https://app.circleci.com/pipelines/gh/acme/shop/jobs/7020"}}}}},
 	}
 }
 
@@ -62,20 +71,21 @@ func referenceInput(t *testing.T) Input {
 }
 
 // referenceOrder is every moment of the reference incident, in order, with
-// the source it must be attributed to.
+// the source it must be attributed to. Records of one moment share a row.
 var referenceOrder = []struct {
 	clock, contains, source string
 }{
 	{"14:00", "Deploy pipeline #1234 triggered on main", "CircleCI"},
-	{"14:05", "Job deploy succeeded", "CircleCI"},
-	{"14:05", "Health check passed", "pmguard health"},
+	{"14:05", "Health check passed: 3 endpoint(s) healthy · Workflow deploy succeeded after 4 min 58 s (job deploy)", "pmguard health"},
 	{"14:12", "Error rate rose from 5% to 25%", "Datadog monitor"},
 	{"14:15", "SEV-2 declared", "PagerDuty"},
 	{"14:20", "Root cause found", "incident channel"},
-	{"14:25", "Rollback started through CircleCI", "pmguard rollback"},
-	{"14:30", "Rollback workflow deploy succeeded", "CircleCI"},
-	{"14:30", "Rollback completed", "pmguard rollback"},
+	{"14:25", `Rollback started through CircleCI to pipeline #1233, commit 1f2e3d4 "Show delivery estimates at checkout" · Rollback pipeline #1236 triggered`, "pmguard rollback"},
+	{"14:25", "Incident notice posted to Slack", "pmguard notify"},
+	{"14:30", "Rollback completed: rollback pipeline #1236 succeeded; error rate back to 1% · Rollback workflow deploy succeeded", "pmguard rollback"},
 	{"14:45", "All clear", "incident channel"},
+	{"15:30", "Fix deploy pipeline #1237 triggered on main by a push (commit fe0c1a2 \"Merge pull request #482 from orders-index-concurrently\")", "CircleCI"},
+	{"15:38", "Workflow deploy succeeded after 7 min 58 s (job deploy)", "CircleCI"},
 }
 
 // checkReferenceTimeline asserts the reference moments appear in order,
@@ -116,39 +126,106 @@ func dump(es []Entry) string {
 func TestReferenceIncident(t *testing.T) {
 	d := Build(referenceInput(t))
 	checkReferenceTimeline(t, d)
-
-	// alert 14:12 -> rollback complete 14:30
-	if d.Measures.TimeToMitigate != 18*time.Minute {
-		t.Errorf("time to mitigate = %v, want 18m", d.Measures.TimeToMitigate)
-	}
-	// deploy done 14:05 -> alert 14:12
-	if d.Measures.TimeToDetect != 7*time.Minute {
-		t.Errorf("time to detect = %v, want 7m", d.Measures.TimeToDetect)
-	}
-	// deploy done 14:05 -> restored 14:30
-	if d.Measures.TimeToRestore != 25*time.Minute {
-		t.Errorf("time to restore = %v, want 25m", d.Measures.TimeToRestore)
-	}
-	// alert 14:12 -> all clear 14:45
-	if d.Measures.TimeToResolve != 33*time.Minute {
-		t.Errorf("time to resolve = %v, want 33m", d.Measures.TimeToResolve)
-	}
-	wantPhases := map[string]time.Duration{"Detection": 7 * time.Minute, "Triage": 8 * time.Minute, "Mitigation": 10 * time.Minute, "Resolution": 15 * time.Minute}
-	for _, p := range d.Phases {
-		if !p.Measured || p.Duration != wantPhases[p.Name] {
-			t.Errorf("phase %s = %v (measured %v), want %v", p.Name, p.Duration, p.Measured, wantPhases[p.Name])
-		}
-	}
+	checkReferenceMeasures(t, d)
 	if !d.Impact.HasErrorRate || d.Impact.PeakErrorRate != 0.25 {
 		t.Errorf("peak error rate = %v, want 0.25", d.Impact.PeakErrorRate)
 	}
 	if len(d.Impact.Endpoints) != 1 || d.Impact.Endpoints[0] != "POST /api/checkout" {
 		t.Errorf("failing endpoints = %v", d.Impact.Endpoints)
 	}
+	if len(d.Timeline) != len(referenceOrder) {
+		t.Errorf("%d timeline rows, want one per moment (%d):\n%s", len(d.Timeline), len(referenceOrder), dump(d.Timeline))
+	}
+	// The deploy's time stays the deploy's, though impact starts later.
+	if !strings.Contains(d.Summary[1], "reached production at 14:05") || !strings.Contains(d.Summary[1], "unnoticed for 7 min") ||
+		!strings.Contains(d.Summary[1], "time to detect from the first bad signal: 0 s") || !strings.Contains(d.Summary[1], "affected for about 18 min (14:12 → 14:30)") {
+		t.Errorf("summary: %s", d.Summary[1])
+	}
+}
+
+// checkReferenceMeasures asserts the plan's phases and measures of the
+// reference incident: offsets from the 14:12 alert against the windows.
+func checkReferenceMeasures(t *testing.T, d *Document) {
+	t.Helper()
+	m := d.Measures
+	for _, c := range []struct {
+		m    Measure
+		want time.Duration
+	}{
+		{m.TimeToDetect, 0},                           // first bad signal = the alert at 14:12: a measured 0
+		{m.TimeToAcknowledge, 3 * time.Minute},        // 14:12 -> declared 14:15
+		{m.TimeToMitigate, 18 * time.Minute},          // 14:12 -> restored 14:30
+		{m.Impact, 18 * time.Minute},                  // 14:12 -> 14:30, not deploy -> restore
+		{m.Unnoticed, 7 * time.Minute},                // deployed 14:05 -> alert 14:12
+		{m.TimeToResolve, time.Hour + 26*time.Minute}, // 14:12 -> fix deployed 15:38
+	} {
+		if !c.m.Measured || c.m.Duration != c.want {
+			t.Errorf("%s = %v (measured %v), want %v", c.m.Name, c.m.Duration, c.m.Measured, c.want)
+		}
+	}
+	want := []struct {
+		name, from, to, offsets, result string
+		dur                             time.Duration
+	}{
+		{"Detection", "14:12", "14:15", "T+0 → T+3 min", "met", 3 * time.Minute},
+		{"Triage", "14:15", "14:20", "T+3 min → T+8 min", "met", 5 * time.Minute},
+		{"Mitigation", "14:20", "14:30", "T+8 min → T+18 min", "met", 10 * time.Minute},
+		{"Resolution", "14:30", "15:38", "T+18 min → T+1 h 26 min", "met", time.Hour + 8*time.Minute},
+		{"Post-mortem", "14:12", "00:00", "T+0 → T+2 d 10 h", "met", 2*24*time.Hour + 9*time.Hour + 48*time.Minute},
+		{"Follow-up", "00:00", "00:00", "T+2 d 10 h → T+20 d 10 h", "due", 18 * 24 * time.Hour},
+	}
+	if len(d.Phases) != len(want) {
+		t.Fatalf("%d phases, want %d", len(d.Phases), len(want))
+	}
+	for i, w := range want {
+		p := d.Phases[i]
+		got := []string{p.Name, d.clock(p.From), d.clock(p.To), p.offsets(), p.Result}
+		if strings.Join(got, "|") != strings.Join([]string{w.name, w.from, w.to, w.offsets, w.result}, "|") || p.Duration != w.dur {
+			t.Errorf("phase %v %v, want %+v", got, p.Duration, w)
+		}
+	}
+	if !m.MeetingSet || m.MeetingDue != at("14:12:00").Add(72*time.Hour) || m.ActionItems != 3 || m.ActionsDone != 0 {
+		t.Errorf("meeting %v (set %v, due %v), actions %d/%d", m.Meeting, m.MeetingSet, m.MeetingDue, m.ActionsDone, m.ActionItems)
+	}
+}
+
+// The impact window set by hand moves the first bad signal and the restore
+// without a duplicate timeline entry and without moving the deploy.
+func TestImpactSetByHand(t *testing.T) {
+	in := referenceInput(t)
+	in.ImpactStart, in.ImpactEnd = at("14:09:00"), at("14:28:00")
+	d := Build(in)
+	if d.Measures.TimeToDetect.Duration != 3*time.Minute || d.Measures.Impact.Duration != 19*time.Minute || d.Measures.Unnoticed.Duration != 7*time.Minute {
+		t.Errorf("detect %v, impact %v, unnoticed %v", d.Measures.TimeToDetect.Duration, d.Measures.Impact.Duration, d.Measures.Unnoticed.Duration)
+	}
+	if len(d.Timeline) != len(referenceOrder) || !strings.Contains(d.Summary[1], "reached production at 14:05") || !strings.Contains(d.Summary[1], "first bad signal came at 14:09") {
+		t.Errorf("rows %d; summary %s", len(d.Timeline), d.Summary[1])
+	}
+	inc, err := ParseIncident([]byte("date: 2026-11-20\nimpact:\n  start: \"14:09\"\n  end: \"14:28\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = referenceInput(t)
+	in.Incident.Impact = inc.Impact
+	if d := Build(in); d.Measures.Impact.Duration != 19*time.Minute {
+		t.Errorf("incident.yml impact window: %v", d.Measures.Impact.Duration)
+	}
+}
+
+// A phase past its window is missed, and says when it ended.
+func TestPhaseMissed(t *testing.T) {
+	in := referenceInput(t)
+	in.Incident.Timeline[1].Time.Raw = "14:19"
+	inc := in.Incident
+	inc.Timeline[1].at = at("14:19:00")
+	d := Build(in)
+	if p := d.Phases[0]; p.Result != "missed" || p.resultText() != "missed (ended T+7 min)" {
+		t.Errorf("detection: %s %q", p.Result, p.resultText())
+	}
 }
 
 var sections = []string{
-	"## Summary", "## Impact", "## Timeline", "```mermaid", "## Response", "### Detection", "### Triage",
+	"**Authors:**", "**Trigger:**", "## Summary", "## Impact", "## Timeline", "```mermaid", "## Response", "### Before the alert", "### Detection", "### Triage",
 	"### Mitigation", "### Resolution", "## Root cause", "### 5 Whys", "## Contributing factors",
 	"### Went well", "### Went wrong", "### Got lucky", "## Action items", "## Lessons learned", "## Follow-up",
 }
