@@ -78,10 +78,12 @@ type Notice struct {
 type Result struct {
 	Markdown string
 	HTML     string
+	JSON     string
 	Document *Document
 }
 
-// Run gathers the data, writes postmortem.md and postmortem.html into
+// Run gathers the data, writes postmortem.md, postmortem.html and
+// postmortem.json into
 // OutDir and posts the link when Notify is set. A CircleCI failure still
 // writes the draft from what was found, then exits 3.
 func Run(ctx context.Context, o *Options) error {
@@ -222,7 +224,14 @@ func write(dir string, doc *Document) (*Result, error) {
 	if dir == "" {
 		dir = "."
 	}
-	res := &Result{Markdown: filepath.Join(dir, "postmortem.md"), HTML: filepath.Join(dir, "postmortem.html"), Document: doc}
+	res := &Result{Markdown: filepath.Join(dir, "postmortem.md"), HTML: filepath.Join(dir, "postmortem.html"), JSON: filepath.Join(dir, "postmortem.json"), Document: doc}
+	js, err := doc.JSON()
+	if err != nil {
+		return nil, fmt.Errorf("pmguard postmortem: rendering JSON: %w", err)
+	}
+	if err := report.WriteFile(res.JSON, js); err != nil {
+		return nil, fmt.Errorf("pmguard postmortem: %w", err)
+	}
 	if err := report.WriteFile(res.Markdown, []byte(doc.Markdown())); err != nil {
 		return nil, fmt.Errorf("pmguard postmortem: %w", err)
 	}
@@ -238,7 +247,7 @@ func write(dir string, doc *Document) (*Result, error) {
 
 func printSummary(w io.Writer, d *Document, res *Result) {
 	fmt.Fprintf(w, "Post-mortem draft: %s\n", d.Title)
-	fmt.Fprintf(w, "  Markdown: %s\n  HTML:     %s\n\n", res.Markdown, res.HTML)
+	fmt.Fprintf(w, "  Markdown: %s\n  HTML:     %s\n  JSON:     %s\n\n", res.Markdown, res.HTML, res.JSON)
 	for _, s := range d.Summary {
 		fmt.Fprintf(w, "%s\n\n", s)
 	}

@@ -1,6 +1,7 @@
 package postmortem
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -252,6 +253,96 @@ func TestMarkdownGolden(t *testing.T) {
 			}
 			golden(t, filepath.Join("testdata", c.name+".golden.md"), md)
 		})
+	}
+}
+
+// postmortem.json holds every section and figure; a measured 0 s is 0,
+// what could not be measured is null.
+func TestJSONGolden(t *testing.T) {
+	d := Build(referenceInput(t))
+	b, err := d.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"schema", "title", "severity", "authors", "trigger", "summary", "impact", "moments", "timeline", "phases", "measures",
+		"postmortem_meeting", "follow_up", "root_cause", "five_whys", "contributing_factors", "went_well", "went_wrong", "got_lucky",
+		"action_items", "lessons_learned", "runs", "notes"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("postmortem.json lacks %q", k)
+		}
+	}
+	ms := doc["measures"].(map[string]any)
+	if v := ms["time_to_detect"].(map[string]any)["duration_s"]; v != 0.0 {
+		t.Errorf("time_to_detect = %v, want a measured 0", v)
+	}
+	if v := ms["time_to_mitigate"].(map[string]any)["duration_s"]; v != 1080.0 {
+		t.Errorf("time_to_mitigate = %v, want 1080", v)
+	}
+	if strings.Contains(string(b), actorLogin) || strings.Contains(string(b), "jane.doe@") {
+		t.Errorf("postmortem.json names a person")
+	}
+	golden(t, "testdata/reference.golden.json", string(b))
+	in := referenceInput(t)
+	in.Incident, in.Pipelines = nil, nil
+	b, _ = Build(in).JSON()
+	if !strings.Contains(string(b), `"time_to_acknowledge": {
+      "from": null,`) || !strings.Contains(string(b), `"duration_s": null`) {
+		t.Errorf("unmeasured figures are not null:\n%s", b)
+	}
+}
+
+// Logins and emails never reach the draft from commit texts, merge commits
+// of GitHub and Bitbucket included; a role the team wrote replaces them.
+func TestBlamelessCommitTexts(t *testing.T) {
+	cases := []struct{ subject, want string }{
+		{"Merge pull request #482 from jdoe/orders-index", "Merge pull request #482 from orders-index"},
+		{"Merged in jdoe/orders-index (pull request #12)", "Merged in orders-index (pull request #12)"},
+		{"Revert change by jane.doe@acme.test, see @jdoe", "Revert change by (email removed), see the release engineer"},
+		{"Fix index (thanks @someone-else)", "Fix index (thanks (handle removed))"},
+	}
+	for _, c := range cases {
+		in := referenceInput(t)
+		in.Incident.Roles = map[string]string{"jdoe": "the release engineer"}
+		in.Pipelines[0].Subject = c.subject
+		in.Pipelines[0].Actor = "jdoe"
+		in.Pipelines[0].Body = "Details.\n\nCo-authored-by: Jane Doe <jane.doe@acme.test>\nSigned-off-by: jdoe <jdoe@users.noreply.github.com>"
+		d := Build(in)
+		page, err := d.HTML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, _ := d.JSON()
+		for name, out := range map[string]string{"markdown": d.Markdown(), "html": string(page), "json": string(js)} {
+			for _, leak := range []string{"jdoe/", "jdoe ", "jane.doe", "Jane Doe", "@someone-else", "noreply"} {
+				if strings.Contains(out, leak) {
+					t.Errorf("%q: %s holds %q", c.subject, name, leak)
+				}
+			}
+		}
+		if !strings.Contains(d.Timeline[0].Event, c.want) {
+			t.Errorf("subject shown as %q, want %q", d.Timeline[0].Event, c.want)
+		}
+	}
+}
+
+// The latency peak comes from failing probes only, labelled by its figure.
+func TestLatencyPeak(t *testing.T) {
+	in := referenceInput(t)
+	in.Events = append(in.Events,
+		events.Event{Time: at("14:10:00"), Verb: "health", Event: events.EndpointPassed, Figures: events.Figures{"latency_ms": 900.0}},
+		events.Event{Time: at("14:13:00"), Verb: "health", Event: events.EndpointFailed, Target: "POST /api/checkout", Figures: events.Figures{"latency_ms": 25.0}},
+		events.Event{Time: at("14:14:00"), Verb: "canary", Event: events.CanaryFailed, Figures: events.Figures{"p95_ms": 2400.0}})
+	d := Build(in)
+	if !strings.Contains(d.Impact.Latency, "peak p95 2400 ms") || strings.Contains(d.Impact.Latency, "900") {
+		t.Errorf("latency = %q", d.Impact.Latency)
+	}
+	in.Events = in.Events[:len(in.Events)-1]
+	if l := Build(in).Impact.Latency; !strings.Contains(l, "peak latency 25 ms") {
+		t.Errorf("latency = %q, want the failing probe's 25 ms labelled latency", l)
 	}
 }
 
