@@ -12,12 +12,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/notify"
 	"github.com/pmguard/pmguard/internal/report"
 	"github.com/pmguard/pmguard/internal/verb"
 )
@@ -53,10 +55,17 @@ type Options struct {
 	// notify verb finds the thread from the `notified` events); nil posts
 	// nothing.
 	Notify func(ctx context.Context, n Notice) error
-	Log    *events.Log
-	Now    func() time.Time
-	Stdout io.Writer
-	Stderr io.Writer
+	// Schedule schedules the post-mortem meeting reminder ReminderDelay
+	// after the first bad signal; nil or a zero delay schedules nothing.
+	Schedule      func(ctx context.Context, r notify.Reminder) error
+	ReminderDelay time.Duration
+	// ImpactStart and ImpactEnd set the impact window by hand, as written
+	// (resolved with incident.yml's date and timezone).
+	ImpactStart, ImpactEnd string
+	Log                    *events.Log
+	Now                    func() time.Time
+	Stdout                 io.Writer
+	Stderr                 io.Writer
 
 	d *verb.Deps // nil in tests that build Options directly
 }
@@ -72,6 +81,8 @@ type Notice struct {
 	// reference of another job's `notified` event is found.
 	Events         []events.Event
 	TimeToMitigate time.Duration
+	// Text is the post: the draft's title, its key figures and link.
+	Text string
 }
 
 // Result says what was written.
@@ -137,7 +148,11 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 		notes = append(notes, "CircleCI data is incomplete: "+fetchErr.Error())
 	}
 
-	doc := Build(Input{Title: o.Title, FollowUp: o.FollowUp, Now: o.Now(), Incident: inc, Events: evs, Pipelines: pipelines, Notes: notes})
+	in := Input{Title: o.Title, FollowUp: o.FollowUp, Now: o.Now(), Incident: inc, Events: evs, Pipelines: pipelines, Notes: notes}
+	if in.ImpactStart, in.ImpactEnd, err = o.impactWindow(inc); err != nil {
+		return nil, err
+	}
+	doc := Build(in)
 	res, err := write(o.OutDir, doc)
 	if err != nil {
 		return nil, err
@@ -148,16 +163,86 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	o.Log.Append(e) //nolint:errcheck // the draft is written; a lost event is not worth failing for
 
 	if o.Notify != nil {
-		n := Notice{Title: doc.Title, Link: o.Link, IncidentKey: failed, Events: evs, TimeToMitigate: doc.Measures.TimeToMitigate.Duration}
+		n := Notice{Title: doc.Title, Link: o.Link, IncidentKey: failed, Events: evs, TimeToMitigate: doc.Measures.TimeToMitigate.Duration, Text: draftPost(doc, o.Link)}
 		if err := o.Notify(ctx, n); err != nil {
 			// The draft is written; Slack trouble is a warning.
 			fmt.Fprintf(o.Stderr, "pmguard postmortem: warning: posting the link to Slack failed: %v\n", err)
+		}
+	}
+	if o.Schedule != nil && o.ReminderDelay > 0 {
+		if r, ok := meetingReminder(doc, failed, o.Link, o.ReminderDelay); ok {
+			r.Events, r.IncidentKey, r.Thread = evs, failed, true
+			if err := o.Schedule(ctx, r); err != nil {
+				fmt.Fprintf(o.Stderr, "pmguard postmortem: warning: scheduling the meeting reminder failed: %v\n", err)
+			}
+		} else {
+			fmt.Fprintln(o.Stdout, "pmguard postmortem: no first bad signal or alert in the timeline: the meeting reminder is not scheduled")
 		}
 	}
 	if fetchErr != nil {
 		return res, fmt.Errorf("pmguard postmortem: the draft was written without complete CircleCI data: %w", fetchErr)
 	}
 	return res, nil
+}
+
+// impactWindow resolves the impact window set by hand.
+func (o *Options) impactWindow(inc *Incident) (start, end time.Time, err error) {
+	if inc == nil {
+		inc = &Incident{loc: time.UTC}
+	}
+	for _, c := range []struct {
+		raw, name string
+		to        *time.Time
+	}{{o.ImpactStart, "impact_start", &start}, {o.ImpactEnd, "impact_end", &end}} {
+		if c.raw == "" {
+			continue
+		}
+		if *c.to, err = inc.resolve(strings.TrimSpace(c.raw)); err != nil {
+			return start, end, config.Invalidf("pmguard postmortem: %s %q: %v; accepted: %s", c.name, c.raw, err, timeForm)
+		}
+	}
+	if !start.IsZero() && !end.IsZero() && end.Before(start) {
+		return start, end, config.Invalidf("pmguard postmortem: impact_end %q is before impact_start %q", o.ImpactEnd, o.ImpactStart)
+	}
+	return start, end, nil
+}
+
+// draftPost is the Slack post about the written draft.
+func draftPost(d *Document, link string) string {
+	s := "Post-mortem draft: " + d.Title + "."
+	var figs []string
+	for _, m := range []Measure{d.Measures.TimeToMitigate, d.Measures.Impact} {
+		if m.Measured {
+			figs = append(figs, m.Name+" "+fmtDur(m.Duration))
+		}
+	}
+	if len(figs) > 0 {
+		s += " " + upperFirst(strings.Join(figs, ", ")) + "."
+	}
+	s += " Post-mortem meeting: " + d.meetingText() + "."
+	if link != "" {
+		s += " " + link
+	}
+	return s
+}
+
+// meetingReminder is the meeting reminder, delay after the incident's
+// first bad signal. Its marker names the incident, so a rerun finds it.
+func meetingReminder(d *Document, key, link string, delay time.Duration) (notify.Reminder, bool) {
+	start := firstSet(d.Moments.FirstSignal, d.Moments.Alert)
+	if start.IsZero() {
+		return notify.Reminder{}, false
+	}
+	if key == "" {
+		key = "incident-" + strconv.FormatInt(start.Unix(), 10)
+	}
+	s := fmt.Sprintf("Post-mortem meeting due: %s (incident of %s). Action items: %s.", d.Title,
+		start.In(d.Location).Format("2006-01-02 15:04 MST"), d.completionText())
+	if link != "" {
+		s += " Draft: " + link
+	}
+	marker := "pmguard post-mortem reminder " + key
+	return notify.Reminder{PostAt: start.Add(delay), Text: s + " (" + marker + ")", Marker: marker}, true
 }
 
 // targetNumber is the pipeline the rollback went back to, from
