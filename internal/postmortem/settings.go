@@ -74,8 +74,8 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 	o.EventFiles = o.eventFiles()
 	o.IncidentFile, o.IncidentOptional = s.IncidentFile, s.IncidentFile == "incident.yml"
 	o.OutDir, o.Title, o.Link = s.OutputDir, s.Title, d.Job.BuildURL
-	if s.Link.URL != nil {
-		o.Link = s.Link.String()
+	if u := s.Link.URL; u != nil && u.Host != "" {
+		o.Link = u.String()
 	}
 	if s.SlackChannel != "" {
 		p := notify.NewPoster(d, o.Log)
