@@ -74,6 +74,9 @@ func TestMeetingReminder(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run %d: %v\n%s", run, err, out)
 		}
+		if strings.Contains(out, s.Token) {
+			t.Errorf("run %d printed the Slack token", run)
+		}
 		if run == 2 && !strings.Contains(out, "already scheduled") {
 			t.Errorf("rerun did not find the reminder:\n%s", out)
 		}
@@ -111,6 +114,11 @@ func TestMeetingReminder(t *testing.T) {
 	}
 	if s.Calls("chat.scheduledMessages.list") < 2 {
 		t.Errorf("the scheduled messages were not listed on each run")
+	}
+	logData, _ := os.ReadFile(env["PMGUARD_EVENTS_FILE"])
+	md, _ := os.ReadFile(filepath.Join(dir, "out", "postmortem.json"))
+	if strings.Contains(string(logData)+string(md)+r.Text, s.Token) {
+		t.Errorf("the Slack token leaked into the event log, the draft or the reminder")
 	}
 	evs, _ := events.ReadFiles(env["PMGUARD_EVENTS_FILE"])
 	if n := len(events.Filter(evs, events.PostmortemReminderScheduled)); n != 1 {
