@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -144,25 +143,15 @@ func (p *Poster) Schedule(ctx context.Context, r Reminder) error {
 		}
 	}
 	m := textMessage(escapeText(r.Text))
-	at := r.PostAt
-	for try := 0; try < 4; try++ {
-		id, err := api.schedule(ctx, target, threadTS, at, m)
-		var se *SlackError
-		if errors.As(err, &se) && se.Code == "restricted_too_many" {
-			at = at.Add(15 * time.Minute) // too many messages around that time: move it along
-			continue
-		}
-		if err != nil {
-			run.fail(err)
-			return run.finish()
-		}
-		fmt.Fprintf(o.out, "pmguard notify: reminder scheduled for %s in %s\n", at.UTC().Format("2006-01-02 15:04 UTC"), channelLabel(r.Channel))
-		run.record(events.PostmortemReminderScheduled, target, events.Notice{Channel: target, ThreadTS: threadTS, ScheduledMessageID: id,
-			PostAt: strconv.FormatInt(at.Unix(), 10), Template: "custom"})
-		return nil
+	at, id, err := api.scheduleMoving(ctx, target, threadTS, r.PostAt, m, func(string, time.Time) (time.Time, bool) { return time.Time{}, false })
+	if err != nil {
+		run.fail(err)
+		return run.finish()
 	}
-	run.fail(&SlackError{Method: "chat.scheduleMessage", Channel: target, Code: "restricted_too_many", Detail: "4 times tried", TokenEnv: o.p.tokenEnv})
-	return run.finish()
+	fmt.Fprintf(o.out, "pmguard notify: reminder scheduled for %s in %s\n", at.UTC().Format("2006-01-02 15:04 UTC"), channelLabel(r.Channel))
+	run.record(events.PostmortemReminderScheduled, target, events.Notice{Channel: target, ThreadTS: threadTS, ScheduledMessageID: id,
+		PostAt: strconv.FormatInt(at.Unix(), 10), Template: "custom"})
+	return nil
 }
 
 // ParseReminder reads a reminder delay as postmortem_reminder does: "" or
