@@ -10,49 +10,50 @@ import (
 // offsets from the alert (T+0), the moment the response starts; a phase
 // meets its target when it ends within its window.
 
-// Window is a phase's target, as offsets from the alert.
+// Window is a phase's target, as offsets from the alert. (postmortem.json
+// is written from export.go's types, not from these.)
 type Window struct {
-	From time.Duration `json:"from_s"`
-	To   time.Duration `json:"to_s"`
-	Text string        `json:"text"`
+	From time.Duration
+	To   time.Duration
+	Text string
 }
 
 // Phase is one stage of the response with its measured span.
 type Phase struct {
-	Name string `json:"name"`
+	Name string
 	// StartEvent and EndEvent name the moments the phase runs between.
-	StartEvent string    `json:"start_event"`
-	EndEvent   string    `json:"end_event"`
-	From       time.Time `json:"from,omitzero"`
-	To         time.Time `json:"to,omitzero"`
+	StartEvent string
+	EndEvent   string
+	From       time.Time
+	To         time.Time
 	Duration   time.Duration
-	Measured   bool   `json:"measured"`
-	Means      string `json:"means"`
-	Missing    string `json:"missing,omitempty"`
+	Measured   bool
+	Means      string
+	Missing    string
 	// StartOffset and EndOffset are From and To as offsets from the alert.
 	StartOffset time.Duration
 	EndOffset   time.Duration
 	HasOffsets  bool
-	Target      Window `json:"target"`
+	Target      Window
 	// Result is met, missed, due (planned, not yet happened) or not measured.
-	Result string `json:"result"`
+	Result string
 	// Planned says To is a due date or deadline, not a recorded moment.
-	Planned bool `json:"planned,omitempty"`
+	Planned bool
 }
 
 // Measure is one of the response's standard figures.
 type Measure struct {
-	Name     string    `json:"name"`
-	From     time.Time `json:"from,omitzero"`
-	To       time.Time `json:"to,omitzero"`
+	Name     string
+	From     time.Time
+	To       time.Time
 	Duration time.Duration
 	// Measured is false when a moment is missing; a measured 0 s is real.
-	Measured bool   `json:"measured"`
-	Means    string `json:"means"`
-	Missing  string `json:"missing,omitempty"`
+	Measured bool
+	Means    string
+	Missing  string
 }
 
-// Measures are the standard figures, named as the field names them.
+// Measures are the standard incident-response figures.
 type Measures struct {
 	TimeToDetect      Measure // first bad signal → alert
 	TimeToAcknowledge Measure // alert → acknowledgement
@@ -100,14 +101,14 @@ const meetingDue = 72 * time.Hour
 
 // Moments are the instants the phases and measures are taken between.
 type Moments struct {
-	Deployed    time.Time `json:"deployed,omitzero"` // the change reached production
-	FirstSignal time.Time `json:"first_bad_signal,omitzero"`
-	Alert       time.Time `json:"alert,omitzero"`
-	Ack         time.Time `json:"acknowledged,omitzero"`
-	Triaged     time.Time `json:"triaged,omitzero"`
-	Restored    time.Time `json:"restored,omitzero"`
-	AllClear    time.Time `json:"all_clear,omitzero"`
-	FixDeployed time.Time `json:"fix_deployed,omitzero"`
+	Deployed    time.Time // the change reached production
+	FirstSignal time.Time
+	Alert       time.Time
+	Ack         time.Time
+	Triaged     time.Time
+	Restored    time.Time
+	AllClear    time.Time
+	FixDeployed time.Time
 }
 
 // moments finds the instants: marked entries, overridden by the impact
