@@ -220,12 +220,22 @@ func (d *Document) measure(impactStart, impactEnd, meeting time.Time, actions []
 		return p
 	}
 	triageFrom := firstSet(m.Ack, m.Alert)
+	// Triage ends at the first of these the timeline marks; the phases
+	// name the one that ended it.
+	triageEnd := "severity assessed"
+	switch from := firstSet(m.Alert, m.FirstSignal); {
+	case !d.firstAfter(MarkTriaged, from).IsZero():
+	case !d.firstAfter(MarkRootCause, from).IsZero():
+		triageEnd = "root cause found"
+	case !d.firstAfter(MarkMitigationStarted, from).IsZero():
+		triageEnd = "mitigation started"
+	}
 	d.Phases = []Phase{
 		phase("Detection", "alert fired", "on-call acknowledged", "the alert fired and the on-call engineer acknowledged it",
 			"mark the alert detected and the acknowledgement acknowledged (or declared)", m.Alert, m.Ack, detectionWindow),
-		phase("Triage", "on-call acknowledged", "severity assessed", "the severity was assessed and the cause narrowed down",
+		phase("Triage", "on-call acknowledged", triageEnd, "the severity was assessed and the cause narrowed down",
 			"mark when the severity was set (triaged), the root cause was found (root_cause) or mitigation started", triageFrom, m.Triaged, triageWindow),
-		phase("Mitigation", "severity assessed", "service restored", "a rollback or hotfix restored service",
+		phase("Mitigation", triageEnd, "service restored", "a rollback or hotfix restored service",
 			"mark the restore mitigated (a rollback's events and pipeline do)", firstSet(m.Triaged, triageFrom), m.Restored, mitigationWindow),
 		phase("Resolution", "service restored", "root-cause fix deployed", "the fix of the root cause reached production",
 			"no fixing deploy found in CircleCI after the rollback; mark it fix_deployed", m.Restored, m.FixDeployed, resolutionWindow),

@@ -482,3 +482,29 @@ func TestIncidentTimes(t *testing.T) {
 		}
 	}
 }
+
+// Imported entries (a page acknowledged, a severity set) end Detection and
+// Triage over the team's declared and root_cause marks, keep their source,
+// and fold with the team's record of the same moment into one row.
+func TestImportedMoments(t *testing.T) {
+	in := referenceInput(t)
+	in.Entries = []Entry{
+		{Time: at("14:12:20"), Event: "Monitor [Triggered] checkout error rate", Source: "Datadog", Mark: MarkDetected},
+		{Time: at("14:14:00"), Event: "Incident acknowledged", Source: "PagerDuty", Mark: MarkAcknowledged},
+		{Time: at("14:18:00"), Event: "Severity set to SEV-2", Source: "Slack #incidents", Mark: MarkTriaged},
+	}
+	d := Build(in)
+	if len(d.Timeline) != len(referenceOrder)+2 {
+		t.Errorf("%d rows:\n%s", len(d.Timeline), dump(d.Timeline))
+	}
+	alert := d.Timeline[2]
+	if !strings.HasPrefix(alert.Event, "Error rate rose") || alert.Sources() != "Datadog monitor + Datadog" || !alert.Time.Equal(at("14:12:00")) {
+		t.Errorf("alert row %+v", alert)
+	}
+	if m := d.Measures.TimeToAcknowledge; m.Duration != 2*time.Minute {
+		t.Errorf("time to acknowledge %v", m.Duration)
+	}
+	if p := d.Phases[1]; p.EndEvent != "severity assessed" || d.clock(p.To) != "14:18" || p.Duration != 4*time.Minute {
+		t.Errorf("triage %+v", p)
+	}
+}
