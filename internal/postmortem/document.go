@@ -96,7 +96,7 @@ func Build(in Input) *Document {
 		if p.Rollback && rollbackEvent {
 			// pmguard's rollback_initiated row says where to; the
 			// pipeline's trigger is folded into it.
-			pe[0].Event, _, _ = strings.Cut(pe[0].Event, " to roll back to ")
+			pe[0].Event = fmt.Sprintf("Rollback pipeline #%d triggered on %s by %s", p.Number, orText(p.Branch, "tag "+p.Tag), who(p, inc.Roles))
 		}
 		ci = append(ci, pe...)
 	}

@@ -163,6 +163,10 @@ func pipelineEntries(p Pipeline, roles map[string]string) []Entry {
 	switch t := rollbackTarget(p); {
 	case p.Rollback && t != "":
 		ev += " to roll back to " + t
+	case p.Rollback && p.Revision != "":
+		// CircleCI records the branch head, which is the failed commit
+		// unless the rollback checked out another.
+		ev += " (branch head " + short(p.Revision) + ")"
 	case p.Revision != "":
 		ev += " (" + commitText(p.Revision, p.Subject) + ")"
 	}
