@@ -83,7 +83,7 @@ func TestPostmortemVerb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Canary failed", "Rollback workflow deploy succeeded", "(detection → rollback complete): 11 min"} {
+	for _, want := range []string{"Canary failed", "Rollback workflow deploy succeeded", "**Time to mitigate** (alert → service restored): 11 min"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("draft lacks %q", want)
 		}

@@ -2,8 +2,11 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
@@ -43,10 +46,8 @@ func NewPoster(d *verb.Deps, log *events.Log) *Poster { return &Poster{d: d, log
 // incoming webhook or, with neither credential, prints a preview; a Slack
 // failure is a warning on stderr, not an error.
 func (p *Poster) Post(ctx context.Context, n Notice) error {
-	o := &Options{d: p.d, log: p.log}
-	// The notify verb's defaults, from its settings' tags, with none of the
-	// job's PMGUARD_NOTIFY_* settings: they are for the notify steps.
-	if _, _, err := config.Load(ctx, "notify", nil, withoutNotifySettings{p.d.Env}, &o.Settings, io.Discard); err != nil {
+	o, err := p.options(ctx)
+	if err != nil {
 		return err
 	}
 	s := &o.Settings
@@ -65,6 +66,97 @@ func (p *Poster) Post(ctx context.Context, n Notice) error {
 	o.events = func() []events.Event { return n.Events }
 	return Run(ctx, o)
 }
+
+// options are the notify verb's defaults, from its settings' tags, with
+// none of the job's PMGUARD_NOTIFY_* settings: they are for the notify steps.
+func (p *Poster) options(ctx context.Context) (*Options, error) {
+	o := &Options{d: p.d, log: p.log}
+	if _, _, err := config.Load(ctx, "notify", nil, withoutNotifySettings{p.d.Env}, &o.Settings, io.Discard); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Reminder is a message another verb schedules for later: postmortem's
+// meeting reminder.
+type Reminder struct {
+	Channel  string
+	TokenEnv config.EnvName
+	// Thread puts it into the thread of incident IncidentKey, found among
+	// Events, when there is one.
+	Thread      bool
+	IncidentKey string
+	Events      []events.Event
+	PostAt      time.Time
+	// Text is the message, shown as written (&, <, > are escaped).
+	Text string
+	// Marker is a piece of Text that names this reminder: a scheduled
+	// message holding it means the reminder is already scheduled.
+	Marker string
+}
+
+// Schedule schedules r with chat.scheduleMessage, once: a rerun finds the
+// message it scheduled before among the channel's scheduled messages
+// (chat.scheduledMessages.list, by r.Marker) and leaves it. Without a
+// token it says what it would schedule. A Slack failure is a warning on
+// stderr and a notify_failed event, not an error.
+func (p *Poster) Schedule(ctx context.Context, r Reminder) error {
+	o, err := p.options(ctx)
+	if err != nil {
+		return err
+	}
+	s := &o.Settings
+	s.Channel = config.List{r.Channel}
+	s.IncidentKey = r.IncidentKey
+	if r.TokenEnv != "" {
+		s.TokenEnv = r.TokenEnv
+	}
+	if err := o.build(); err != nil {
+		return err
+	}
+	when := r.PostAt.UTC().Format("2006-01-02 15:04 UTC")
+	if o.p.mode != "api" {
+		fmt.Fprintf(o.out, "pmguard notify: no Slack token in $%s: the reminder for %s is not scheduled (an incoming webhook cannot schedule)\n", o.p.tokenEnv, when)
+		return nil
+	}
+	if !r.PostAt.After(p.d.Now()) {
+		fmt.Fprintf(o.out, "pmguard notify: the reminder time %s has passed: not scheduled\n", when)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.p.timeout)
+	defer cancel()
+	api := newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv)
+	run := &run{o: o, p: o.p, out: o.out, errw: o.errw, key: r.IncidentKey}
+	target, threadTS := r.Channel, ""
+	if ref, ok := findThread(r.Events, r.IncidentKey, r.Channel); ok && r.Thread && r.IncidentKey != "" {
+		target, threadTS = ref.ChannelID, ref.TS
+	}
+	if r.Marker != "" {
+		found, err := api.findScheduled(ctx, target, r.Marker)
+		if err != nil {
+			run.fail(err)
+			return run.finish()
+		}
+		if found != "" {
+			fmt.Fprintf(o.out, "pmguard notify: the reminder is already scheduled (%s): left as it is\n", found)
+			return nil
+		}
+	}
+	m := textMessage(escapeText(r.Text))
+	at, id, err := api.scheduleMoving(ctx, target, threadTS, r.PostAt, m, func(string, time.Time) (time.Time, bool) { return time.Time{}, false })
+	if err != nil {
+		run.fail(err)
+		return run.finish()
+	}
+	fmt.Fprintf(o.out, "pmguard notify: reminder scheduled for %s in %s\n", at.UTC().Format("2006-01-02 15:04 UTC"), channelLabel(r.Channel))
+	run.record(events.PostmortemReminderScheduled, target, events.Notice{Channel: target, ThreadTS: threadTS, ScheduledMessageID: id,
+		PostAt: strconv.FormatInt(at.Unix(), 10), Template: "custom"})
+	return nil
+}
+
+// ParseReminder reads a reminder delay as postmortem_reminder does: "" or
+// false is off, true is 3 days, else a delay such as 3d, 36h or 90m.
+func ParseReminder(v string) (time.Duration, error) { return parseReminder(v) }
 
 // withoutNotifySettings is an environment without PMGUARD_NOTIFY_* variables.
 type withoutNotifySettings struct{ env config.Env }

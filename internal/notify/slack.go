@@ -160,7 +160,7 @@ func slackRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 
 // repeatable are the methods whose repetition changes nothing.
 var repeatable = map[string]bool{
-	"chat.update": true, "conversations.setTopic": true, "conversations.invite": true, "users.lookupByEmail": true,
+	"chat.scheduledMessages.list": true, "chat.update": true, "conversations.setTopic": true, "conversations.invite": true, "users.lookupByEmail": true,
 }
 
 // classify turns what slack-go returned, after httpx's retries, into a
@@ -376,6 +376,39 @@ func (w *webAPI) schedule(ctx context.Context, channel, threadTS string, at time
 	w.show("chat.scheduleMessage", channel, threadTS, m)
 	_, id, err := w.c.ScheduleMessageContext(ctx, channel, strconv.FormatInt(at.Unix(), 10), opts...)
 	return id, w.classify(ctx, "chat.scheduleMessage", channel, err)
+}
+
+// maxScheduledPages bounds the walk through a channel's scheduled messages.
+const maxScheduledPages = 20
+
+// findScheduled returns the id of a message scheduled in channel (an ID;
+// a name lists the workspace's) whose text holds marker, or "".
+func (w *webAPI) findScheduled(ctx context.Context, channel, marker string) (string, error) {
+	params := &slack.GetScheduledMessagesParameters{Limit: 100}
+	if isChannelID(channel) {
+		params.Channel = channel
+	}
+	for page := 0; page < maxScheduledPages; page++ {
+		msgs, next, err := w.c.GetScheduledMessagesContext(ctx, params)
+		if err != nil {
+			return "", w.classify(ctx, "chat.scheduledMessages.list", channel, err)
+		}
+		for _, m := range msgs {
+			if strings.Contains(m.Text, marker) && (params.Channel != "" || !isChannelID(channel) || m.Channel == channel) {
+				return m.ID, nil
+			}
+		}
+		if next == "" {
+			return "", nil
+		}
+		params.Cursor = next
+	}
+	return "", nil
+}
+
+// isChannelID says whether c is a conversation ID rather than a name.
+func isChannelID(c string) bool {
+	return len(c) > 8 && strings.ToUpper(c) == c && strings.ContainsAny(c[:1], "CGD")
 }
 
 func (w *webAPI) createChannel(ctx context.Context, name string) (string, error) {

@@ -368,33 +368,46 @@ func (r *run) scheduleReminder(ctx context.Context, incidentID string, results [
 	m, _ := Render(PostmortemReminder, &facts)
 	m.Fit()
 
-	now := r.o.d.Now()
-	at := now.Add(r.p.reminder)
-	for try := 0; try < 4; try++ {
-		id, err := r.api.schedule(ctx, target, threadTS, at, m)
+	at, id, err := r.api.scheduleMoving(ctx, target, threadTS, r.o.d.Now().Add(r.p.reminder), m, func(code string, at time.Time) (time.Time, bool) {
+		switch code {
+		case "time_in_past":
+			// Our clock is behind Slack's: aim later.
+			return r.o.d.Now().Add(r.p.reminder + 10*time.Minute), true
+		case "time_too_far":
+			return r.o.d.Now().Add(maxReminder - 24*time.Hour), true
+		}
+		return at, false
+	})
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	fmt.Fprintf(r.out, "pmguard notify: post-mortem reminder scheduled for %s\n", at.UTC().Format("2006-01-02 15:04 UTC"))
+	r.record(events.PostmortemReminderScheduled, target, events.Notice{Channel: target, ThreadTS: threadTS, ScheduledMessageID: id, PostAt: strconv.FormatInt(at.Unix(), 10)})
+}
+
+// scheduleTries bounds the attempts of one scheduled message.
+const scheduleTries = 4
+
+// scheduleMoving schedules m at at; when Slack refuses the time, it tries
+// again at the time move gives for the code (restricted_too_many, too many
+// messages around that time, always moves 15 minutes along). It returns
+// when the message was scheduled and its id.
+func (w *webAPI) scheduleMoving(ctx context.Context, target, threadTS string, at time.Time, m Message, move func(code string, at time.Time) (time.Time, bool)) (time.Time, string, error) {
+	for try := 0; try < scheduleTries; try++ {
+		id, err := w.schedule(ctx, target, threadTS, at, m)
 		var se *SlackError
 		if errors.As(err, &se) {
-			switch se.Code {
-			case "time_in_past":
-				// Our clock is behind Slack's: aim later, once.
-				at = r.o.d.Now().Add(r.p.reminder + 10*time.Minute)
-				continue
-			case "time_too_far":
-				at = r.o.d.Now().Add(maxReminder - 24*time.Hour)
-				continue
-			case "restricted_too_many":
-				// Too many messages scheduled around that time: move it along.
+			if se.Code == "restricted_too_many" {
 				at = at.Add(15 * time.Minute)
 				continue
 			}
+			if next, ok := move(se.Code, at); ok && try < scheduleTries-1 {
+				at = next
+				continue
+			}
 		}
-		if err != nil {
-			r.fail(err)
-			return
-		}
-		fmt.Fprintf(r.out, "pmguard notify: post-mortem reminder scheduled for %s\n", at.UTC().Format("2006-01-02 15:04 UTC"))
-		r.record(events.PostmortemReminderScheduled, target, events.Notice{Channel: target, ThreadTS: threadTS, ScheduledMessageID: id, PostAt: strconv.FormatInt(at.Unix(), 10)})
-		return
+		return at, id, err
 	}
-	r.fail(&SlackError{Method: "chat.scheduleMessage", Channel: target, Code: "restricted_too_many", Detail: "4 times tried", TokenEnv: r.p.tokenEnv})
+	return at, "", &SlackError{Method: "chat.scheduleMessage", Channel: target, Code: "restricted_too_many", Detail: fmt.Sprintf("%d times tried", scheduleTries), TokenEnv: w.tokenEnv}
 }

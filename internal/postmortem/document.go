@@ -11,72 +11,66 @@ import (
 
 // Document is the post-mortem draft, ready to render.
 type Document struct {
-	Title     string         `json:"title"`
-	Severity  string         `json:"severity,omitempty"`
-	Generated time.Time      `json:"generated"`
-	Location  *time.Location `json:"-"`
-	Summary   []string       `json:"summary"`
-	Impact    ImpactFigures  `json:"impact"`
-	Timeline  []Entry        `json:"timeline"`
-	Phases    []Phase        `json:"phases"`
-	Measures  Measures       `json:"measures"`
+	Title     string
+	Severity  string
+	Generated time.Time
+	Location  *time.Location
+	// Authors and Trigger are the Google SRE template's fields.
+	Authors  []string
+	Trigger  string
+	Summary  []string
+	Impact   ImpactFigures
+	Timeline []Entry
+	Moments  Moments
+	Phases   []Phase
+	Measures Measures
 
-	RootCause      string       `json:"root_cause,omitempty"`
-	FiveWhys       []Why        `json:"five_whys"`
-	WhysArePrompts bool         `json:"five_whys_are_prompts"`
-	Contributing   []string     `json:"contributing_factors"`
-	WentWell       []string     `json:"went_well"`
-	WentWrong      []string     `json:"went_wrong"`
-	GotLucky       []string     `json:"got_lucky"`
-	Actions        []ActionItem `json:"action_items"`
-	Lessons        []string     `json:"lessons_learned"`
-	FollowUp       string       `json:"follow_up"`
-	Runs           []Pipeline   `json:"-"`
-	Notes          []string     `json:"notes,omitempty"`
+	RootCause      string
+	FiveWhys       []Why
+	WhysArePrompts bool
+	Contributing   []string
+	WentWell       []string
+	WentWrong      []string
+	GotLucky       []string
+	Actions        []ActionItem
+	Lessons        []string
+	// FollowUp is the post-mortem meeting's date as set ("" when only due).
+	FollowUp string
+	Runs     []Pipeline
+	Notes    []string
 }
 
-// ImpactFigures are the measured effects on users.
+// ImpactFigures are the measured effects on users. The window runs from
+// the first bad signal to the restore.
 type ImpactFigures struct {
-	Start         time.Time     `json:"start,omitzero"`
-	End           time.Time     `json:"end,omitzero"`
-	Duration      time.Duration `json:"duration_ns"`
-	PeakErrorRate float64       `json:"peak_error_rate"`
-	HasErrorRate  bool          `json:"-"`
-	Latency       string        `json:"latency,omitempty"`
-	Endpoints     []string      `json:"failing_endpoints,omitempty"`
-	Users         string        `json:"users,omitempty"`
-}
-
-// Phase is one stage of the response with its measured span.
-type Phase struct {
-	Name     string        `json:"name"`
-	From     time.Time     `json:"from,omitzero"`
-	To       time.Time     `json:"to,omitzero"`
-	Duration time.Duration `json:"duration_ns"`
-	Measured bool          `json:"measured"`
-	Means    string        `json:"means"`
-	Missing  string        `json:"missing,omitempty"`
-}
-
-// Measures are the response's key durations; zero means not measured.
-type Measures struct {
-	TimeToDetect   time.Duration `json:"time_to_detect_ns"`
-	TimeToMitigate time.Duration `json:"time_to_mitigate_ns"`
-	TimeToRestore  time.Duration `json:"time_to_restore_ns"`
-	TimeToResolve  time.Duration `json:"time_to_resolve_ns"`
+	Start         time.Time
+	End           time.Time
+	Duration      time.Duration
+	Measured      bool
+	PeakErrorRate float64
+	HasErrorRate  bool
+	Latency       string
+	Endpoints     []string
+	Users         string
 }
 
 // Input is everything a draft is built from.
 type Input struct {
-	Title     string
-	FollowUp  time.Time
-	Now       time.Time
-	Incident  *Incident
-	Events    []events.Event
-	Pipelines []Pipeline // the failed deploy and the rollback, when fetched
-	// Imported are entries read from Datadog, PagerDuty and Slack.
-	Imported []Entry
-	Notes    []string
+	Title    string
+	FollowUp time.Time
+	Now      time.Time
+	Incident *Incident
+	Events   []events.Event
+	// Pipelines are the failed deploy, the rollback and the fixing deploy,
+	// when fetched.
+	Pipelines []Pipeline
+	// Entries are timeline entries from other systems (monitoring, paging,
+	// chat), each with its own Source; they are merged like the rest.
+	Entries []Entry
+	// ImpactStart and ImpactEnd set the impact window by hand (the first
+	// bad signal, the restore), over incident.yml's and the marks.
+	ImpactStart, ImpactEnd time.Time
+	Notes                  []string
 }
 
 // Build assembles the draft.
@@ -85,23 +79,66 @@ func Build(in Input) *Document {
 	if inc == nil {
 		inc = &Incident{}
 	}
-	d := &Document{Generated: in.Now.UTC(), Location: inc.Location(), Severity: inc.Severity, Runs: in.Pipelines, Notes: in.Notes}
+	d := &Document{Generated: in.Now.UTC(), Location: inc.Location(), Severity: inc.Severity, Notes: in.Notes,
+		Authors: inc.Authors, Trigger: strings.TrimSpace(inc.Trigger)}
 
+	var logins []string
+	for _, p := range in.Pipelines {
+		logins = append(logins, p.Actor)
+	}
+	sc := newScrubber(inc.Roles, logins)
+	rollbackEvent := len(events.Filter(in.Events, events.RollbackInitiated)) > 0
 	var ci, ev []Entry
 	for _, p := range in.Pipelines {
-		ci = append(ci, pipelineEntries(p, inc.Roles)...)
+		p.Subject, p.Body, p.TargetSubject = sc.text(p.Subject), sc.text(p.Body), sc.text(p.TargetSubject)
+		d.Runs = append(d.Runs, p)
+		pe := pipelineEntries(p, inc.Roles)
+		if p.Rollback && rollbackEvent {
+			// pmguard's rollback_initiated row says where to; the
+			// pipeline's trigger is folded into it.
+			pe[0].Event = fmt.Sprintf("Rollback pipeline #%d triggered on %s by %s", p.Number, orText(p.Branch, "tag "+p.Tag), who(p, inc.Roles))
+		}
+		ci = append(ci, pe...)
+	}
+	var rb *Pipeline
+	for i := range d.Runs {
+		if d.Runs[i].Rollback {
+			rb = &d.Runs[i]
+		}
 	}
 	for _, e := range in.Events {
 		if en, ok := eventEntry(e); ok {
+			if e.Event == events.RollbackInitiated {
+				en.Event = rollbackStarted(e, rb)
+			}
 			ev = append(ev, en)
 		}
 	}
-	d.Timeline = mergeEntries(ci, ev, incidentEntries(inc), in.Imported)
-	d.measure()
+	imported := append([]Entry(nil), in.Entries...)
+	for i := range imported {
+		if imported[i].rank == rankTeam {
+			imported[i].rank = rankImported
+		}
+	}
+	d.Timeline = mergeEntries(sc.entries(ci), sc.entries(ev), sc.entries(imported), incidentEntries(inc))
+
+	meeting := in.FollowUp
+	if meeting.IsZero() {
+		meeting = inc.FollowUp.Time
+	}
+	if !meeting.IsZero() {
+		d.FollowUp = meeting.Format(time.DateOnly)
+	}
+	d.measure(firstSet(in.ImpactStart, inc.Impact.start), firstSet(in.ImpactEnd, inc.Impact.end), meeting, inc.ActionItems)
+	d.Impact.Start, d.Impact.End = d.Moments.FirstSignal, d.Moments.Restored
+	d.Impact.Duration, d.Impact.Measured = d.Measures.Impact.Duration, d.Measures.Impact.Measured
 	d.impact(in.Events, inc)
 
 	d.Title = firstNonEmpty(in.Title, inc.Title, d.defaultTitle(in.Pipelines))
-	d.summarize(inc, in.Pipelines)
+	if d.Trigger == "" {
+		d.Trigger = d.defaultTrigger()
+	}
+	d.summarize(inc)
 
 	d.RootCause = strings.TrimSpace(inc.RootCause)
 	d.FiveWhys = inc.FiveWhys
@@ -113,13 +150,48 @@ func Build(in Input) *Document {
 	d.WentWell, d.WentWrong, d.GotLucky = inc.WentWell, inc.WentWrong, inc.GotLucky
 	d.Actions = inc.ActionItems
 	d.Lessons = inc.LessonsLearned
-	switch {
-	case !in.FollowUp.IsZero():
-		d.FollowUp = in.FollowUp.Format(time.DateOnly)
-	case !inc.FollowUp.IsZero():
-		d.FollowUp = inc.FollowUp.String()
-	}
 	return d
+}
+
+// rollbackStarted is the rollback_initiated row: where the rollback went,
+// as the target pipeline's number and the target commit's short hash and
+// subject (not the branch head CircleCI records for the rollback pipeline).
+func rollbackStarted(e events.Event, rb *Pipeline) string {
+	var f events.Rollback
+	e.Decode(&f)
+	p := Pipeline{TargetNumber: int64(f.TargetPipelineNumber), TargetRevision: strings.TrimSpace(f.TargetRevision)}
+	if rb != nil {
+		if p.TargetNumber == 0 {
+			p.TargetNumber = rb.TargetNumber
+		}
+		if p.TargetRevision == "" {
+			p.TargetRevision = rb.TargetRevision
+		}
+		if rb.TargetRevision != "" && strings.HasPrefix(rb.TargetRevision, short(p.TargetRevision)) {
+			p.TargetSubject = rb.TargetSubject
+		}
+	}
+	if t := rollbackTarget(p); t != "" {
+		return "Rollback started through CircleCI to " + t
+	}
+	if m := strings.TrimSpace(e.Message); m != "" {
+		return "Rollback started through CircleCI: " + m
+	}
+	return "Rollback started through CircleCI"
+}
+
+// defaultTrigger names the failed deploy as the incident's trigger.
+func (d *Document) defaultTrigger() string {
+	for _, p := range d.Runs {
+		if !p.Rollback && !p.Fix {
+			s := fmt.Sprintf("Deploy pipeline #%d", p.Number)
+			if c := commitText(p.Revision, p.Subject); c != "" {
+				s += " (" + c + ")"
+			}
+			return s
+		}
+	}
+	return ""
 }
 
 // whyPrompts are asked when the team has not written its 5 Whys yet. They
@@ -183,74 +255,6 @@ func (d *Document) last(m Mark) time.Time {
 	return t
 }
 
-// measure derives the phases from the marked moments:
-// detection = impact start (else the deploy) → detected; triage = detected →
-// root cause; mitigation = root cause → mitigated; resolution = mitigated →
-// resolved.
-func (d *Document) measure() {
-	detected := d.first(MarkDetected)
-	impact := d.first(MarkImpactStart)
-	if impact.IsZero() {
-		// The change reached production at the last deploy before the
-		// detection; undetected, at the first deploy (later ones may be the
-		// rollback's own checks).
-		for _, e := range d.Timeline {
-			if e.Mark == MarkDeployed && (detected.IsZero() && impact.IsZero() || !detected.IsZero() && !e.Time.After(detected)) {
-				impact = e.Time
-			}
-		}
-	}
-	var mitigated, rootCause, resolved time.Time
-	if !detected.IsZero() {
-		mitigated = d.firstAfter(MarkMitigated, detected)
-		rootCause = d.firstAfter(MarkRootCause, detected)
-	} else {
-		mitigated = d.first(MarkMitigated)
-		rootCause = d.first(MarkRootCause)
-	}
-	resolved = d.last(MarkResolved)
-	triageEnd := rootCause
-	if triageEnd.IsZero() {
-		triageEnd = d.firstAfter(MarkMitigationStarted, detected)
-	}
-
-	span := func(name, means, missing string, from, to time.Time) Phase {
-		p := Phase{Name: name, From: from, To: to, Means: means}
-		if !from.IsZero() && !to.IsZero() && !to.Before(from) {
-			p.Measured, p.Duration = true, to.Sub(from)
-		} else {
-			p.Missing = missing
-		}
-		return p
-	}
-	d.Phases = []Phase{
-		span("Detection", "from the change reaching production (or the impact's start) to the first alert or failed guard",
-			"mark an entry impact_start or detected in incident.yml", impact, detected),
-		span("Triage", "from detection to the root cause being found (or mitigation starting)",
-			"mark an entry root_cause in incident.yml", detected, triageEnd),
-		span("Mitigation", "from the end of triage to service being restored (rollback complete)",
-			"mark an entry mitigated in incident.yml, or let the rollback's events and pipeline show it", triageEnd, mitigated),
-		span("Resolution", "from service being restored to the all clear",
-			"mark an entry resolved in incident.yml", mitigated, resolved),
-	}
-	if !impact.IsZero() && !detected.IsZero() && !detected.Before(impact) {
-		d.Measures.TimeToDetect = detected.Sub(impact)
-	}
-	if !detected.IsZero() && !mitigated.IsZero() {
-		d.Measures.TimeToMitigate = mitigated.Sub(detected)
-	}
-	if !impact.IsZero() && !mitigated.IsZero() && !mitigated.Before(impact) {
-		d.Measures.TimeToRestore = mitigated.Sub(impact)
-	}
-	if !detected.IsZero() && !resolved.IsZero() && !resolved.Before(detected) {
-		d.Measures.TimeToResolve = resolved.Sub(detected)
-	}
-	d.Impact.Start, d.Impact.End = impact, mitigated
-	if !impact.IsZero() && !mitigated.IsZero() && mitigated.After(impact) {
-		d.Impact.Duration = mitigated.Sub(impact)
-	}
-}
-
 // impact gathers the peak figures from the events and the team's notes.
 func (d *Document) impact(evs []events.Event, inc *Incident) {
 	var peakLat float64
@@ -262,7 +266,10 @@ func (d *Document) impact(evs []events.Event, inc *Incident) {
 		if v, ok := errorRate(e.Figures); ok && !restored && (!d.Impact.HasErrorRate || v > d.Impact.PeakErrorRate) {
 			d.Impact.PeakErrorRate, d.Impact.HasErrorRate = v, true
 		}
-		if k, v, ok := latency(e.Figures); ok && !restored && v > peakLat {
+		// Latency counts from failing probes only: a passing check's
+		// latency is not the users' experience of the incident.
+		failing := strings.HasSuffix(e.Event, "_failed") || e.Event == events.CanaryInconclusive
+		if k, v, ok := latency(e.Figures); ok && !restored && failing && v > peakLat {
 			peakLat, latKey = v, k
 		}
 		if strings.HasSuffix(e.Event, "_failed") && e.Verb != "notify" && e.Verb != "rollback" && e.Target != "" {
@@ -301,17 +308,18 @@ func (d *Document) clock(t time.Time) string {
 
 // summarize writes the opening paragraph from the measured facts, after the
 // team's own summary when there is one.
-func (d *Document) summarize(inc *Incident, ps []Pipeline) {
+func (d *Document) summarize(inc *Incident) {
 	if s := strings.TrimSpace(inc.Summary); s != "" {
 		d.Summary = append(d.Summary, s)
 	}
 	var facts []string
 	var deploy *Pipeline
-	for i := range ps {
-		if !ps[i].Rollback && deploy == nil {
-			deploy = &ps[i]
+	for i := range d.Runs {
+		if !d.Runs[i].Rollback && !d.Runs[i].Fix && deploy == nil {
+			deploy = &d.Runs[i]
 		}
 	}
+	m, ms := d.Moments, d.Measures
 	if deploy != nil {
 		s := fmt.Sprintf("Deploy pipeline #%d", deploy.Number)
 		if deploy.Branch != "" {
@@ -320,41 +328,58 @@ func (d *Document) summarize(inc *Incident, ps []Pipeline) {
 		if deploy.Revision != "" {
 			s += fmt.Sprintf(" (commit %s)", short(deploy.Revision))
 		}
-		if !d.Impact.Start.IsZero() {
-			s += fmt.Sprintf(" reached production at %s on %s.", d.clock(d.Impact.Start), d.Impact.Start.In(d.Location).Format("2006-01-02 MST"))
+		if !m.Deployed.IsZero() {
+			s += fmt.Sprintf(" reached production at %s on %s.", d.clock(m.Deployed), m.Deployed.In(d.Location).Format("2006-01-02 MST"))
 		} else {
 			s += fmt.Sprintf(" was triggered on %s.", deploy.Created.In(d.Location).Format("2006-01-02 15:04 MST"))
 		}
 		facts = append(facts, s)
 	}
-	if t := d.first(MarkDetected); !t.IsZero() {
-		s := "The problem was detected at " + d.clock(t)
-		if d.Measures.TimeToDetect > 0 {
-			s += fmt.Sprintf(", %s after the change reached production", fmtDur(d.Measures.TimeToDetect))
+	if !m.FirstSignal.IsZero() && !m.Alert.IsZero() && m.FirstSignal.Before(m.Alert) {
+		facts = append(facts, fmt.Sprintf("The first bad signal came at %s.", d.clock(m.FirstSignal)))
+	}
+	if !m.Alert.IsZero() {
+		s := "The alert fired at " + d.clock(m.Alert)
+		if ms.Unnoticed.Measured {
+			s += fmt.Sprintf(": the regression went unnoticed for %s after the deploy", fmtDur(ms.Unnoticed.Duration))
+		}
+		if ms.TimeToDetect.Measured {
+			s += fmt.Sprintf(" (time to detect from the first bad signal: %s)", fmtDur(ms.TimeToDetect.Duration))
 		}
 		if d.Impact.HasErrorRate {
 			s += fmt.Sprintf("; the error rate peaked at %s", fmtPct(d.Impact.PeakErrorRate))
 		}
-		facts = append(facts, s+".")
+		s += "."
+		if ms.TimeToAcknowledge.Measured {
+			s += fmt.Sprintf(" On-call acknowledged it %s later.", fmtDur(ms.TimeToAcknowledge.Duration))
+		}
+		facts = append(facts, s)
 	}
-	if t := d.Impact.End; !t.IsZero() {
+	if t := m.Restored; !t.IsZero() {
 		s := "Service was restored at " + d.clock(t)
 		if d.first(MarkMitigationStarted).IsZero() {
 			s += "."
 		} else {
 			s += " by a rollback through CircleCI."
 		}
-		if d.Measures.TimeToMitigate > 0 {
-			s += fmt.Sprintf(" Time to mitigate: %s from detection", fmtDur(d.Measures.TimeToMitigate))
-			if d.Impact.Duration > 0 {
-				s += fmt.Sprintf("; users were affected for about %s", fmtDur(d.Impact.Duration))
+		if ms.TimeToMitigate.Measured {
+			s += fmt.Sprintf(" Time to mitigate: %s from the alert", fmtDur(ms.TimeToMitigate.Duration))
+			if d.Impact.Measured {
+				s += fmt.Sprintf("; users were affected for about %s (%s → %s)", fmtDur(d.Impact.Duration), d.clock(d.Impact.Start), d.clock(d.Impact.End))
 			}
 			s += "."
 		}
 		facts = append(facts, s)
 	}
-	if t := d.last(MarkResolved); !t.IsZero() {
+	if t := m.AllClear; !t.IsZero() {
 		facts = append(facts, "The all clear was given at "+d.clock(t)+".")
+	}
+	if t := m.FixDeployed; !t.IsZero() {
+		s := "The root-cause fix reached production at " + d.clock(t)
+		if ms.TimeToResolve.Measured {
+			s += fmt.Sprintf(", %s after the alert", fmtDur(ms.TimeToResolve.Duration))
+		}
+		facts = append(facts, s+".")
 	}
 	if len(facts) > 0 {
 		d.Summary = append(d.Summary, strings.Join(facts, " "))
@@ -376,18 +401,37 @@ type PhaseSection struct {
 	Entries []Entry
 }
 
-// PhaseSections lists each phase with its entries: those from its start up
-// to (not including) its end, and for the last phase its end too.
+// responsePhases are the phases the timeline spans (Detection to
+// Resolution); Post-mortem and Follow-up run for days after it.
+func (d *Document) responsePhases() []Phase {
+	return d.Phases[:min(4, len(d.Phases))]
+}
+
+// PhaseSections lists the time the regression went unnoticed and each
+// response phase with its entries: those from its start up to (not
+// including) its end; the last measured phase keeps its end and what
+// follows.
 func (d *Document) PhaseSections() []PhaseSection {
-	out := make([]PhaseSection, len(d.Phases))
-	for i, p := range d.Phases {
+	ps := d.responsePhases()
+	u := d.Measures.Unnoticed
+	unnoticed := Phase{Name: "Before the alert", StartEvent: "the deploy reached production", EndEvent: "alert fired",
+		From: u.From, To: u.To, Duration: u.Duration, Measured: u.Measured, Means: "the regression was in production, unnoticed",
+		Missing: u.Missing, Result: "not measured"}
+	all := append([]Phase{unnoticed}, ps...)
+	lastMeasured := -1
+	for i, p := range all {
+		if p.Measured {
+			lastMeasured = i
+		}
+	}
+	out := make([]PhaseSection, len(all))
+	for i, p := range all {
 		out[i].Phase = p
 		if !p.Measured {
 			continue
 		}
-		last := i == len(d.Phases)-1
 		for _, e := range d.Timeline {
-			if !e.Time.Before(p.From) && (e.Time.Before(p.To) || last && e.Time.Equal(p.To)) {
+			if !e.Time.Before(p.From) && (e.Time.Before(p.To) || i == lastMeasured && !e.Time.Before(p.To)) {
 				out[i].Entries = append(out[i].Entries, e)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/pmguard/pmguard/internal/circleci"
@@ -45,7 +46,7 @@ func (f *fetcher) release() { <-f.sem }
 // incident fetches the failed pipeline and its rollback with their
 // workflows, jobs and event log artifacts. It returns what it found even when
 // part of it failed, with the first error.
-func (f *fetcher) incident(ctx context.Context, failedID, rollbackID string) ([]Pipeline, []events.Event, []string, error) {
+func (f *fetcher) incident(ctx context.Context, failedID, rollbackID string, targetNumber int64) ([]Pipeline, []events.Event, []string, error) {
 	f.sem = make(chan struct{}, fetchConcurrency)
 	var notes []string
 	failed, err := f.get(ctx, failedID)
@@ -63,23 +64,29 @@ func (f *fetcher) incident(ctx context.Context, failedID, rollbackID string) ([]
 		}
 	}
 	var rollback *circleci.Pipeline
-	switch {
-	case rollbackID != "":
+	if rollbackID != "" {
 		if rollback, err = f.get(ctx, rollbackID); err != nil {
 			return nil, nil, nil, fmt.Errorf("rollback pipeline %s: %w", rollbackID, err)
 		}
-	default:
-		rollback, err = f.findRollback(ctx, failed)
-		if err != nil {
-			notes = append(notes, "Looking for the rollback pipeline failed: "+err.Error())
-		} else if rollback == nil {
-			notes = append(notes, fmt.Sprintf("No rollback pipeline naming pipeline #%d was found in the project's recent pipelines.", failed.Number))
-		}
 	}
+	found, later, werr := f.walk(ctx, failed)
+	switch {
+	case werr != nil:
+		notes = append(notes, "Looking for the rollback and the fixing deploy in the project's pipelines failed: "+werr.Error())
+	case rollback == nil && found == nil:
+		notes = append(notes, fmt.Sprintf("No rollback pipeline naming pipeline #%d was found in the project's recent pipelines.", failed.Number))
+	}
+	if rollback == nil {
+		rollback = found
+	}
+	fix := f.findFix(ctx, failed, rollback, later)
 
 	targets := []*circleci.Pipeline{failed}
 	if rollback != nil {
 		targets = append(targets, rollback)
+	}
+	if fix != nil {
+		targets = append(targets, fix)
 	}
 	out := make([]Pipeline, len(targets))
 	var mu sync.Mutex
@@ -91,7 +98,11 @@ func (f *fetcher) incident(ctx context.Context, failedID, rollbackID string) ([]
 		go func() {
 			defer wg.Done()
 			pl, pevs, err := f.runs(ctx, p)
-			pl.Rollback = i == 1
+			pl.Rollback = rollback != nil && p.ID == rollback.ID
+			pl.Fix = fix != nil && p.ID == fix.ID
+			if pl.Rollback {
+				f.target(ctx, &pl, p, targetNumber)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			out[i] = pl
@@ -113,33 +124,111 @@ func (f *fetcher) get(ctx context.Context, id string) (*circleci.Pipeline, error
 	return f.c.Pipelines.Get(ctx, id)
 }
 
-// findRollback walks the project's newest pipelines back to the failed one
-// for a rollback whose pmguard_rollback_of names it.
-func (f *fetcher) findRollback(ctx context.Context, failed *circleci.Pipeline) (*circleci.Pipeline, error) {
+// walk reads the project's newest pipelines back to the failed one: the
+// earliest rollback whose pmguard_rollback_of names it, and every later
+// pipeline on the failed one's branch that is not a rollback (oldest
+// first), among which the fixing deploy is.
+func (f *fetcher) walk(ctx context.Context, failed *circleci.Pipeline) (*circleci.Pipeline, []circleci.Pipeline, error) {
 	if failed.ProjectSlug == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var found *circleci.Pipeline
+	var later []circleci.Pipeline
 	for page, err := range f.c.Pipelines.Pages(ctx, failed.ProjectSlug, nil, rollbackSearchPages) {
 		if err != nil {
-			return nil, err
+			return found, later, err
 		}
 		older := false
 		for i := range page.Items {
 			p := page.Items[i]
-			if p.CreatedAt.Before(failed.CreatedAt) {
+			if !p.CreatedAt.After(failed.CreatedAt) {
 				older = true
 				break
 			}
-			if p.StringParam("pmguard_rollback_of") == failed.ID {
+			switch {
+			case p.StringParam("pmguard_rollback_of") == failed.ID:
 				found = &p // newest first: keep the earliest rollback
+			case !p.BoolParam("pmguard_rollback") && p.StringParam("pmguard_rollback_of") == "" && p.Branch() == failed.Branch() && p.Branch() != "":
+				later = append([]circleci.Pipeline{p}, later...)
 			}
 		}
 		if older {
 			break
 		}
 	}
-	return found, nil
+	return found, later, nil
+}
+
+// maxFixCandidates bounds the later pipelines read for the fixing deploy.
+const maxFixCandidates = 10
+
+// findFix is the root-cause fix's deploy: the first pipeline after the
+// rollback (or the failed deploy) on the same branch, with another commit,
+// whose workflows succeeded. CircleCI's history is all it needs.
+func (f *fetcher) findFix(ctx context.Context, failed, rollback *circleci.Pipeline, later []circleci.Pipeline) *circleci.Pipeline {
+	after := failed.CreatedAt
+	if rollback != nil {
+		after = rollback.CreatedAt
+	}
+	n := 0
+	for i := range later {
+		p := &later[i]
+		if !p.CreatedAt.After(after) || p.Revision() == failed.Revision() {
+			continue
+		}
+		if n++; n > maxFixCandidates {
+			break
+		}
+		if err := f.acquire(ctx); err != nil {
+			return nil
+		}
+		wfs, err := f.c.Pipelines.Workflows(ctx, p.ID)
+		f.release()
+		if err != nil || len(wfs) == 0 {
+			continue
+		}
+		ok := true
+		for _, w := range wfs {
+			ok = ok && w.Status == "success"
+		}
+		if ok {
+			return p
+		}
+	}
+	return nil
+}
+
+// target fills in what a rollback rolled back to: the target pipeline
+// (from rollback_initiated, else the rollback's pmguard_target_version
+// parameter when it is a commit) and its commit's subject.
+func (f *fetcher) target(ctx context.Context, pl *Pipeline, p *circleci.Pipeline, number int64) {
+	if v := p.StringParam("pmguard_target_version"); len(v) >= 7 && isHex(v) {
+		pl.TargetRevision = v
+	}
+	if number <= 0 || p.ProjectSlug == "" {
+		return
+	}
+	if err := f.acquire(ctx); err != nil {
+		return
+	}
+	t, err := f.c.Pipelines.GetByNumber(ctx, p.ProjectSlug, number)
+	f.release()
+	if err != nil {
+		return
+	}
+	pl.TargetNumber, pl.TargetRevision = t.Number, t.Revision()
+	if t.VCS != nil && t.VCS.Commit != nil && t.VCS.Commit.Subject != nil {
+		pl.TargetSubject = *t.VCS.Commit.Subject
+	}
+}
+
+func isHex(s string) bool {
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
 }
 
 // runs fetches a pipeline's workflows and jobs, and every job's event log
@@ -149,6 +238,9 @@ func (f *fetcher) runs(ctx context.Context, p *circleci.Pipeline) (Pipeline, []e
 		Revision: p.Revision(), TriggerType: p.Trigger.Type, Actor: p.Trigger.Actor.Login, Created: p.CreatedAt}
 	if p.VCS != nil && p.VCS.Commit != nil && p.VCS.Commit.Subject != nil {
 		out.Subject = *p.VCS.Commit.Subject
+	}
+	if p.VCS != nil && p.VCS.Commit != nil && p.VCS.Commit.Body != nil {
+		out.Body = *p.VCS.Commit.Body
 	}
 	if err := f.acquire(ctx); err != nil {
 		return out, nil, err

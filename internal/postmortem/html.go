@@ -22,7 +22,12 @@ func (d *Document) HTML() ([]byte, error) {
 		"clock":    d.clock,
 		"optClock": d.optClock,
 		"dur":      fmtDur,
-		"measure":  measure,
+		"measure":  measureLine,
+		"upper":    upperFirst,
+		"phaseAt":  d.phaseTime,
+		"meeting":  d.meetingText,
+		"complete": d.completionText,
+		"ticket":   ticketLabel,
 		"pct":      fmtPct,
 		"span":     span,
 		"status":   statusOr,
@@ -114,7 +119,7 @@ func (d *Document) svg() *timelineSVG {
 		}
 	}
 	colors := map[string]string{"Detection": "det", "Triage": "tri", "Mitigation": "mit", "Resolution": "res"}
-	for _, p := range d.Phases {
+	for _, p := range d.responsePhases() {
 		if p.Measured {
 			w := max(x(p.To)-x(p.From), 1)
 			s.Phases = append(s.Phases, svgPhase{Class: colors[p.Name], X: x(p.From), W: w, TextX: x(p.From) + 3, Text: phaseText(p, w)})
@@ -130,11 +135,11 @@ func (d *Document) svg() *timelineSVG {
 		// to its source. Labels sit in a column right of the plot, joined to
 		// their dot, so none runs off the picture or over another.
 		label := e.Event
-		if r, room := []rune(label), 72-len([]rune(e.Source))-3; len(r) > room {
+		if r, room := []rune(label), 72-len([]rune(e.Sources()))-3; len(r) > room {
 			label = string(r[:max(room-3, 10)]) + "..."
 		}
 		y := y0 + rowH*float64(i)
-		s.Entries = append(s.Entries, svgEntry{X: x(e.Time), Y: y, TextY: y + 4, Class: cls, Time: d.clock(e.Time), Label: label, Source: e.Source})
+		s.Entries = append(s.Entries, svgEntry{X: x(e.Time), Y: y, TextY: y + 4, Class: cls, Time: d.clock(e.Time), Label: label, Source: e.Sources()})
 	}
 	return s
 }
@@ -142,7 +147,7 @@ func (d *Document) svg() *timelineSVG {
 // span is the time the drawing covers: the timeline and every measured phase.
 func (d *Document) span() (time.Time, time.Time) {
 	start, end := d.Timeline[0].Time, d.Timeline[len(d.Timeline)-1].Time
-	for _, p := range d.Phases {
+	for _, p := range d.responsePhases() {
 		if p.Measured {
 			if p.From.Before(start) {
 				start = p.From

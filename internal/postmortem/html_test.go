@@ -102,6 +102,13 @@ func TestHTMLInChromium(t *testing.T) {
 	if !strings.Contains(dom, "Mitigation 10 min") {
 		t.Errorf("diagram lacks the mitigation phase band")
 	}
+	// The plan's phases as offsets from the alert, against their windows.
+	for _, want := range []string{`id="phases"`, `<td>Detection</td><td>alert fired</td><td>on-call acknowledged</td><td>14:12</td><td>14:15</td><td>T+0 → T+3 min</td><td>3 min</td><td>T+0–5 min</td><td class="result">met</td>`,
+		`T+8 min → T+18 min`, `Time to detect<b>0 s</b>`, `Unnoticed for<b>7 min</b>`, `Impact<b>18 min</b>`, `id="about"`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered page lacks %s", want)
+		}
+	}
 
 	art := os.Getenv("PMGUARD_TEST_ARTIFACTS")
 	if art == "" {

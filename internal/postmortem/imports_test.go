@@ -117,46 +117,49 @@ func TestImportedReferenceIncident(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	d := res.Document
+	// One row per moment: records of the same moment from several systems
+	// fold into one row that keeps every source.
 	want := []struct {
 		clock, event, source string
+		also                 string
 		mark                 Mark
 	}{
-		{"14:00", "Deploy pipeline #1234 triggered on main", "CircleCI", MarkDeployStarted},
-		{"14:05", "Job deploy succeeded", "CircleCI", MarkDeployed},
-		{"14:05", "Health check passed", "pmguard health (job deploy)", MarkDeployed},
-		{"14:12", `Monitor "Checkout error rate" alerted`, "Datadog", MarkDetected},
-		{"14:12", "PagerDuty incident #4242 triggered: Checkout error rate above 5%", "PagerDuty", MarkDetected},
-		{"14:15", "Page acknowledged by the on-call responder", "PagerDuty", MarkDeclared},
-		{"14:20", "Note: Root cause: the orders DB migration holds a table lock; SEV-2", "PagerDuty", MarkRootCause},
-		{"14:25", "Rollback started through CircleCI", "pmguard rollback (job rollback)", MarkMitigationStarted},
-		{"14:25", "Incident notice posted to Slack", "pmguard notify (job rollback)", ""},
-		{"14:27", "a responder error rate falling on checkout", "Slack", ""},
-		{"14:30", "Rollback workflow deploy succeeded", "CircleCI", MarkMitigated},
-		{"14:30", "Rollback completed", "pmguard rollback (job rollback)", MarkMitigated},
-		{"14:30", "Incident notice posted to Slack", "pmguard notify (job rollback)", ""},
-		{"14:31", `Monitor "Checkout error rate" recovered`, "Datadog", ""},
-		{"14:33", "Starred: Checkout confirmed working from the storefront", "Slack", ""},
-		{"14:45", "PagerDuty incident #4242 resolved", "PagerDuty", MarkResolved},
-		{"14:45", "Pinned: All clear; error rate stable at 1%", "Slack", MarkResolved},
+		{"14:00", "Deploy pipeline #1234 triggered on main", "CircleCI", "", MarkDeployStarted},
+		{"14:05", "Health check passed", "pmguard health (job deploy)", "CircleCI", MarkDeployed},
+		{"14:12", `Monitor "Checkout error rate" alerted · PagerDuty incident #4242 triggered: Checkout error rate above 5%`, "Datadog", "PagerDuty", MarkDetected},
+		{"14:15", "Page acknowledged by the on-call responder", "PagerDuty", "", MarkDeclared},
+		{"14:20", "Note: Root cause: the orders DB migration holds a table lock; SEV-2", "PagerDuty", "", MarkRootCause},
+		{"14:25", "Rollback started through CircleCI", "pmguard rollback (job rollback)", "CircleCI", MarkMitigationStarted},
+		{"14:25", "Incident notice posted to Slack", "pmguard notify (job rollback)", "", ""},
+		{"14:27", "a responder error rate falling on checkout", "Slack", "", ""},
+		{"14:30", "Rollback completed", "pmguard rollback (job rollback)", "CircleCI", MarkMitigated},
+		{"14:30", "Incident notice posted to Slack", "pmguard notify (job rollback)", "", ""},
+		{"14:31", `Monitor "Checkout error rate" recovered`, "Datadog", "", ""},
+		{"14:33", "Starred: Checkout confirmed working from the storefront", "Slack", "", ""},
+		{"14:45", "PagerDuty incident #4242 resolved · Pinned: All clear; error rate stable at 1%", "PagerDuty", "Slack", MarkResolved},
+		{"15:30", "Fix deploy pipeline #1238 triggered on main", "CircleCI", "", ""},
+		{"15:38", "Workflow deploy succeeded", "CircleCI", "", MarkFixDeployed},
 	}
-	next := 0
-	for _, e := range d.Timeline {
-		if next < len(want) && strings.HasPrefix(e.Event, want[next].event) {
-			w := want[next]
-			if d.clock(e.Time) != w.clock || e.Source != w.source || e.Mark != w.mark {
-				t.Errorf("%q: %s [%s] mark %q, want %s [%s] mark %q", e.Event, d.clock(e.Time), e.Source, e.Mark, w.clock, w.source, w.mark)
-			}
-			next++
+	if len(d.Timeline) != len(want) {
+		t.Errorf("%d rows, want %d:\n%s", len(d.Timeline), len(want), dump(d.Timeline))
+	}
+	for i, w := range want {
+		if i >= len(d.Timeline) {
+			break
+		}
+		e := d.Timeline[i]
+		if !strings.HasPrefix(e.Event, w.event) || d.clock(e.Time) != w.clock || e.Source != w.source || strings.Join(e.Also, ",") != w.also || e.Mark != w.mark {
+			t.Errorf("row %d: %s %q [%s, also %q] mark %q\nwant %s %q [%s, also %q] mark %q", i, d.clock(e.Time), e.Event, e.Source, e.Also, e.Mark, w.clock, w.event, w.source, w.also, w.mark)
 		}
 	}
-	if next != len(want) {
-		t.Fatalf("timeline lacks %q (or has it out of order):\n%s", want[next].event, dump(d.Timeline))
+	if m := d.Measures.TimeToMitigate; !m.Measured || m.Duration != 18*time.Minute {
+		t.Errorf("time to mitigate %+v; want a measured 18m", m)
 	}
-	if got := len(d.Timeline); got != len(want)+3 { // + the deploy workflow's end, the rollback's trigger and job
-		t.Errorf("%d entries, want %d:\n%s", got, len(want)+3, dump(d.Timeline))
+	if m := d.Measures.TimeToAcknowledge; !m.Measured || m.Duration != 3*time.Minute {
+		t.Errorf("time to acknowledge %+v; want a measured 3m (PagerDuty's acknowledgement)", m)
 	}
-	if d.Measures.TimeToMitigate != 18*time.Minute || d.Measures.TimeToResolve != 33*time.Minute {
-		t.Errorf("time to mitigate %v, to resolve %v; want 18m, 33m", d.Measures.TimeToMitigate, d.Measures.TimeToResolve)
+	if m := d.Measures.TimeToResolve; !m.Measured || m.Duration != 86*time.Minute {
+		t.Errorf("time to resolve %+v; want a measured 1 h 26 min (alert 14:12 to the fixing deploy at 15:38)", m)
 	}
 	md, _ := os.ReadFile(res.Markdown)
 	html, _ := os.ReadFile(res.HTML)
@@ -192,7 +195,7 @@ func TestImportDatadogV1(t *testing.T) {
 			alerts = append(alerts, res.Document.clock(e.Time)+" "+e.Event+" "+string(e.Mark))
 		}
 	}
-	if strings.Join(alerts, "|") != `14:12 Monitor "Checkout error rate" alerted detected|14:31 Monitor "Checkout error rate" recovered ` {
+	if strings.Join(alerts, "|") != `14:12 Monitor "Checkout error rate" alerted · PagerDuty incident #4242 triggered: Checkout error rate above 5% detected|14:31 Monitor "Checkout error rate" recovered ` {
 		t.Errorf("Datadog entries: %q", alerts)
 	}
 }

@@ -20,6 +20,11 @@ type Incident struct {
 	Title    string `yaml:"title"`
 	Severity string `yaml:"severity"`
 	Summary  string `yaml:"summary"`
+	// Authors are the handles or roles of the post-mortem's writers.
+	Authors []string `yaml:"authors"`
+	// Trigger is what set the incident off, in the team's words; the
+	// default names the failed deploy.
+	Trigger string `yaml:"trigger"`
 	// Date and Timezone complete timeline times written as "14:12".
 	Date     string `yaml:"date"`
 	Timezone string `yaml:"timezone"`
@@ -48,6 +53,12 @@ type Impact struct {
 	PeakErrorRate Percent  `yaml:"peak_error_rate"`
 	Latency       string   `yaml:"latency"`
 	Endpoints     []string `yaml:"endpoints"`
+	// Start and End set the impact window by hand: the first bad signal
+	// and the restore, when no timeline entry marks them.
+	Start Stamp `yaml:"start"`
+	End   Stamp `yaml:"end"`
+
+	start, end time.Time
 }
 
 // IncidentEntry is one timeline entry written by the team.
@@ -78,12 +89,34 @@ func (w *Why) UnmarshalYAML(n *yaml.Node) error {
 
 // ActionItem is one follow-up action.
 type ActionItem struct {
-	Action   string   `yaml:"action"`
-	Priority Priority `yaml:"priority"`
-	Owner    string   `yaml:"owner"`
-	Deadline Date     `yaml:"deadline"`
-	Status   Status   `yaml:"status"`
+	Action   string     `yaml:"action"`
+	Type     ActionType `yaml:"type"`
+	Priority Priority   `yaml:"priority"`
+	Owner    string     `yaml:"owner"`
+	Deadline Date       `yaml:"deadline"`
+	Status   Status     `yaml:"status"`
+	// Ticket links the item where the team tracks it (an issue URL).
+	Ticket string `yaml:"ticket"`
 }
+
+// ActionType is the Google SRE template's kind of action item.
+type ActionType string
+
+var actionTypes = []string{"mitigate", "prevent", "process"}
+
+func (t *ActionType) UnmarshalYAML(n *yaml.Node) error {
+	v := strings.ToLower(strings.TrimSpace(n.Value))
+	for _, ok := range actionTypes {
+		if v == ok {
+			*t = ActionType(v)
+			return nil
+		}
+	}
+	return fieldError(n, "type", strings.Join(actionTypes, ", "))
+}
+
+// closed says whether an item needs no more work.
+func (a ActionItem) closed() bool { return a.Status == "done" || a.Status == "wont_do" }
 
 // Priority is P0, P1 or P2.
 type Priority string
@@ -172,14 +205,17 @@ const (
 	MarkImpactStart       Mark = "impact_start"
 	MarkDetected          Mark = "detected"
 	MarkDeclared          Mark = "declared"
+	MarkAcknowledged      Mark = "acknowledged"
+	MarkTriaged           Mark = "triaged"
 	MarkRootCause         Mark = "root_cause"
 	MarkMitigationStarted Mark = "mitigation_started"
 	MarkMitigated         Mark = "mitigated"
 	MarkResolved          Mark = "resolved"
+	MarkFixDeployed       Mark = "fix_deployed"
 )
 
-var marks = []Mark{MarkDeployStarted, MarkDeployed, MarkImpactStart, MarkDetected, MarkDeclared,
-	MarkRootCause, MarkMitigationStarted, MarkMitigated, MarkResolved}
+var marks = []Mark{MarkDeployStarted, MarkDeployed, MarkImpactStart, MarkDetected, MarkDeclared, MarkAcknowledged,
+	MarkTriaged, MarkRootCause, MarkMitigationStarted, MarkMitigated, MarkResolved, MarkFixDeployed}
 
 func (m *Mark) UnmarshalYAML(n *yaml.Node) error {
 	v := Mark(strings.TrimSpace(n.Value))
@@ -276,9 +312,29 @@ func ParseIncident(b []byte) (*Incident, error) {
 			return nil, fmt.Errorf("line %d: timeline entry %d has no event; say what happened", e.Time.Line, i+1)
 		}
 	}
+	for _, st := range []*Stamp{&inc.Impact.Start, &inc.Impact.End} {
+		if st.Raw == "" {
+			continue
+		}
+		t, err := inc.resolve(st.Raw)
+		if err != nil {
+			return nil, &lineError{Line: st.Line, Field: "time", Val: st.Raw, Form: timeForm, Explanation: err.Error()}
+		}
+		if st == &inc.Impact.Start {
+			inc.Impact.start = t
+		} else {
+			inc.Impact.end = t
+		}
+	}
+	if !inc.Impact.start.IsZero() && inc.Impact.end.Before(inc.Impact.start) && !inc.Impact.end.IsZero() {
+		return nil, &lineError{Line: inc.Impact.End.Line, Field: "time", Val: inc.Impact.End.Raw, Form: "a time after impact.start"}
+	}
 	for i, a := range inc.ActionItems {
 		if strings.TrimSpace(a.Action) == "" {
 			return nil, fmt.Errorf("action item %d has no action", i+1)
+		}
+		if t := strings.TrimSpace(a.Ticket); t != "" && !strings.HasPrefix(t, "https://") && !strings.HasPrefix(t, "http://") {
+			return nil, fmt.Errorf("action item %d: invalid ticket %q; accepted: a link such as https://github.com/acme/shop/issues/12", i+1, t)
 		}
 	}
 	return inc, nil
@@ -295,8 +351,8 @@ func cleanYAMLError(err error) error {
 	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
 	msg = strings.ReplaceAll(msg, " in type postmortem.Incident", "")
 	msg = strings.ReplaceAll(msg, " in type postmortem.IncidentEntry", " (timeline entries have time, event, source, impact, marks)")
-	msg = strings.ReplaceAll(msg, " in type postmortem.ActionItem", " (action items have action, priority, owner, deadline, status)")
-	msg = strings.ReplaceAll(msg, " in type postmortem.Impact", " (impact has users, peak_error_rate, latency, endpoints)")
+	msg = strings.ReplaceAll(msg, " in type postmortem.ActionItem", " (action items have action, type, priority, owner, deadline, status, ticket)")
+	msg = strings.ReplaceAll(msg, " in type postmortem.Impact", " (impact has users, peak_error_rate, latency, endpoints, start, end)")
 	return errors.New(msg)
 }
 

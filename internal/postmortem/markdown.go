@@ -18,7 +18,9 @@ func (d *Document) Markdown() string {
 	if d.Severity != "" {
 		w("**Severity:** %s  \n", mdText(d.Severity))
 	}
-	w("**Status:** draft  \n**Times:** %s\n\n", d.Location.String())
+	w("**Status:** draft  \n**Times:** %s  \n", d.Location.String())
+	w("**Authors:** %s  \n", mdText(orText(strings.Join(d.Authors, ", "), "to be named (authors in incident.yml)")))
+	w("**Trigger:** %s\n\n", mdText(orText(d.Trigger, "to be written (trigger in incident.yml)")))
 
 	w("## Summary\n\n")
 	for _, s := range d.Summary {
@@ -43,7 +45,7 @@ func (d *Document) Markdown() string {
 		w("| Time | Event | Source | Impact |\n|---|---|---|---|\n")
 		var prev time.Time
 		for _, e := range d.Timeline {
-			w("| %s | %s | %s | %s |\n", cell(d.stamp(e.Time, prev)), cell(e.Event)+markNote(e.Mark), cell(e.Source), cell(e.Impact))
+			w("| %s | %s | %s | %s |\n", cell(d.stamp(e.Time, prev)), cell(e.Event)+markNote(e.Mark), cell(e.Sources()), cell(e.Impact))
 			prev = e.Time
 		}
 		w("\n")
@@ -53,25 +55,24 @@ func (d *Document) Markdown() string {
 	}
 
 	w("## Response\n\n")
-	w("| Phase | From | To | Duration | Measures |\n|---|---|---|---|---|\n")
+	if !d.Moments.Alert.IsZero() {
+		w("Phases are measured against the incident plan's target windows, as offsets from the alert at %s (T+0).\n\n", d.clock(d.Moments.Alert))
+	}
+	w("| Phase | Start event | End event | From | To | Offsets | Duration | Target | Result |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range d.Phases {
-		from, to, dur := "—", "—", "not measured: "+p.Missing
-		if !p.From.IsZero() {
-			from = d.clock(p.From)
-		}
-		if !p.To.IsZero() {
-			to = d.clock(p.To)
-		}
+		dur := "not measured: " + p.Missing
 		if p.Measured {
 			dur = fmtDur(p.Duration)
 		}
-		w("| %s | %s | %s | %s | %s |\n", p.Name, from, to, cell(dur), cell(p.Means))
+		w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", p.Name, cell(p.StartEvent), cell(p.EndEvent), d.phaseTime(p, p.From, false), d.phaseTime(p, p.To, true),
+			p.offsets(), cell(dur), cell(p.Target.Text), cell(p.resultText()))
 	}
 	w("\n")
-	w("- **Time to detect:** %s\n", measure(d.Measures.TimeToDetect))
-	w("- **Time to mitigate** (detection → rollback complete): %s\n", measure(d.Measures.TimeToMitigate))
-	w("- **Time to restore** (impact start → service restored): %s\n", measure(d.Measures.TimeToRestore))
-	w("- **Time to resolve** (detection → all clear): %s\n\n", measure(d.Measures.TimeToResolve))
+	for _, m := range d.Measures.List() {
+		w("- **%s** (%s): %s\n", upperFirst(m.Name), m.Means, cell(measureLine(m)))
+	}
+	w("- **Post-mortem meeting**: %s\n", mdText(d.meetingText()))
+	w("- **Follow-up completion**: %s\n\n", mdText(d.completionText()))
 	for _, ps := range d.PhaseSections() {
 		p := ps.Phase
 		w("### %s\n\n", p.Name)
@@ -79,9 +80,9 @@ func (d *Document) Markdown() string {
 			w("_Not measured: %s._\n\n", p.Missing)
 			continue
 		}
-		w("%s → %s (%s): %s.\n\n", d.clock(p.From), d.clock(p.To), fmtDur(p.Duration), p.Means)
+		w("%s → %s (%s), %s → %s: %s.\n\n", d.clock(p.From), d.clock(p.To), fmtDur(p.Duration), p.StartEvent, p.EndEvent, p.Means)
 		for _, e := range ps.Entries {
-			w("- %s %s (%s)\n", d.clock(e.Time), mdText(e.Event), mdText(e.Source))
+			w("- %s %s (%s)\n", d.clock(e.Time), mdText(e.Event), mdText(e.Sources()))
 		}
 		if len(ps.Entries) > 0 {
 			w("\n")
@@ -126,30 +127,47 @@ func (d *Document) Markdown() string {
 	list("###", "Got lucky", d.GotLucky, "To be written.")
 
 	w("## Action items\n\n")
-	w("| Action | Priority | Owner | Deadline | Status |\n|---|---|---|---|---|\n")
+	w("| Action | Type | Priority | Owner | Deadline | Status | Ticket |\n|---|---|---|---|---|---|---|\n")
 	if len(d.Actions) == 0 {
-		w("| _to be agreed at the review_ | | | | |\n")
+		w("| _to be agreed at the review_ | | | | | | |\n")
 	}
 	for _, a := range d.Actions {
-		w("| %s | %s | %s | %s | %s |\n", cell(a.Action), cell(orDash(string(a.Priority))), cell(orDash(a.Owner)), cell(orDash(a.Deadline.String())), cell(statusOr(a.Status)))
+		ticket := "—"
+		if a.Ticket != "" {
+			ticket = "[" + cell(ticketLabel(a.Ticket)) + "](" + mdURL(a.Ticket) + ")"
+		}
+		w("| %s | %s | %s | %s | %s | %s | %s |\n", cell(a.Action), cell(orDash(string(a.Type))), cell(orDash(string(a.Priority))), cell(orDash(a.Owner)),
+			cell(orDash(a.Deadline.String())), cell(statusOr(a.Status)), ticket)
 	}
 	w("\n")
 	list("##", "Lessons learned", d.Lessons, "To be written.")
 
 	w("## Follow-up\n\n")
-	if d.FollowUp != "" {
-		w("Review of this post-mortem and its action items: **%s**.\n\n", mdText(d.FollowUp))
-	} else {
-		w("_Set a follow-up date (`follow_up` in incident.yml or `--follow-up`)._\n\n")
+	w("Post-mortem meeting: **%s**.\n\n", mdText(d.meetingText()))
+	if d.FollowUp == "" {
+		w("_Set the meeting's date (`follow_up` in incident.yml or `--follow-up`)._\n\n")
 	}
+	w("Action items: %s.\n\n", mdText(d.completionText()))
 
 	if len(d.Runs) > 0 {
 		w("## Appendix: CI/CD runs\n\n")
+		for _, p := range d.Runs {
+			if p.Body != "" && !p.Rollback {
+				w("Commit %s of pipeline \\#%d: %s\n\n", short(p.Revision), p.Number, mdText(firstLine(p.Subject)))
+				for _, l := range strings.Split(p.Body, "\n") {
+					w("> %s\n", mdText(l))
+				}
+				w("\n")
+			}
+		}
 		w("| Pipeline | Workflow | Job | Status | Started | Stopped | Duration |\n|---|---|---|---|---|---|---|\n")
 		for _, p := range d.Runs {
 			label := fmt.Sprintf("#%d", p.Number)
 			if p.Rollback {
 				label += " (rollback)"
+			}
+			if p.Fix {
+				label += " (fix)"
 			}
 			for _, wf := range p.Workflows {
 				w("| %s | %s | | %s | %s | %s | %s |\n", cell(label), cell(wf.Name), cell(wf.Status), d.optClock(wf.Created), d.optClock(wf.Stopped), span(wf.Created, wf.Stopped))
@@ -175,7 +193,7 @@ func (d *Document) Markdown() string {
 }
 
 func (d *Document) impactDuration() string {
-	if d.Impact.Duration <= 0 {
+	if !d.Impact.Measured {
 		return "not measured"
 	}
 	return fmt.Sprintf("%s (%s → %s)", fmtDur(d.Impact.Duration), d.clock(d.Impact.Start), d.clock(d.Impact.End))
@@ -211,25 +229,110 @@ func (d *Document) stamp(t, prev time.Time) string {
 	return t.Format("15:04")
 }
 
+// markLabels name the moments the phases are measured between.
+var markLabels = map[Mark]string{
+	MarkDeployed: "deployed", MarkImpactStart: "first bad signal", MarkDetected: "alert", MarkDeclared: "acknowledged",
+	MarkAcknowledged: "acknowledged", MarkTriaged: "triaged", MarkRootCause: "root cause found",
+	MarkMitigated: "restored", MarkResolved: "all clear", MarkFixDeployed: "fix deployed",
+}
+
 func markNote(m Mark) string {
-	switch m {
-	case MarkDetected:
-		return " **(detected)**"
-	case MarkMitigated:
-		return " **(mitigated)**"
-	case MarkResolved:
-		return " **(resolved)**"
-	case MarkRootCause:
-		return " **(root cause found)**"
+	if l, ok := markLabels[m]; ok {
+		return " **(" + l + ")**"
 	}
 	return ""
 }
 
-func measure(d time.Duration) string {
-	if d <= 0 {
-		return "not measured"
+func orText(s, alt string) string {
+	if strings.TrimSpace(s) == "" {
+		return alt
 	}
-	return fmtDur(d)
+	return s
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// measureLine is a measure's value with its span.
+func measureLine(m Measure) string {
+	if !m.Measured {
+		return "not measured: " + m.Missing
+	}
+	return measureText(m)
+}
+
+// phaseTime shows a phase's end: a clock time within the response, a date
+// for the days-long phases.
+func (d *Document) phaseTime(p Phase, t time.Time, end bool) string {
+	switch {
+	case t.IsZero():
+		return "—"
+	case p.Planned && end:
+		return t.In(d.Location).Format(time.DateOnly)
+	case p.Name == "Post-mortem" || p.Name == "Follow-up":
+		return t.In(d.Location).Format("2006-01-02 15:04")
+	}
+	return d.clock(t)
+}
+
+// resultText says how a phase compares with its target window.
+func (p Phase) resultText() string {
+	switch p.Result {
+	case "met":
+		return "met"
+	case "missed":
+		return "missed (ended " + offset(p.EndOffset) + ")"
+	case "due":
+		return "due by " + p.To.UTC().Format(time.DateOnly)
+	}
+	return "not measured"
+}
+
+// meetingText is the post-mortem meeting's date, set or due.
+func (d *Document) meetingText() string {
+	m := d.Measures
+	due := "3 days after the first bad signal"
+	if !m.MeetingDue.IsZero() {
+		due = m.MeetingDue.In(d.Location).Format("2006-01-02 15:04 MST") + ", " + due
+	}
+	switch {
+	case m.MeetingSet:
+		return m.Meeting.In(d.Location).Format(time.DateOnly) + " (due " + due + ")"
+	case !m.MeetingDue.IsZero():
+		return "not set; due " + due
+	}
+	return "not set; due " + due
+}
+
+// completionText is the follow-up's progress: closed action items.
+func (d *Document) completionText() string {
+	m := d.Measures
+	c, ok := m.Completion()
+	if !ok {
+		return "none agreed yet"
+	}
+	s := fmt.Sprintf("%d of %d closed (%s)", m.ActionsDone, m.ActionItems, fmtPct(c))
+	if n := d.overdue(d.Actions); n > 0 {
+		s += fmt.Sprintf(", %d overdue", n)
+	}
+	return s
+}
+
+// ticketLabel is a short name for a ticket link: "acme/shop#12", "OPS-7".
+func ticketLabel(u string) string {
+	t := strings.TrimRight(strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://"), "/")
+	parts := strings.Split(t, "/")
+	switch {
+	case len(parts) >= 5 && parts[3] == "issues":
+		return parts[1] + "/" + parts[2] + "#" + parts[4]
+	case len(parts) >= 3 && parts[len(parts)-2] == "browse":
+		return parts[len(parts)-1]
+	}
+	return t
 }
 
 func orNot(s string) string {

@@ -21,12 +21,12 @@ func (d *Document) Mermaid() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "gantt\n    title Incident timeline (%s)\n    dateFormat YYYY-MM-DD HH:mm:ss\n    axisFormat %%H:%%M\n", mermaidLabel(d.Location.String()))
 	measured := false
-	for _, p := range d.Phases {
+	for _, p := range d.responsePhases() {
 		measured = measured || p.Measured
 	}
 	if measured {
 		b.WriteString("    section Response\n")
-		for i, p := range d.Phases {
+		for i, p := range d.responsePhases() {
 			if !p.Measured || p.Duration == 0 {
 				continue
 			}

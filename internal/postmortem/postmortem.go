@@ -12,12 +12,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/notify"
 	"github.com/pmguard/pmguard/internal/report"
 	"github.com/pmguard/pmguard/internal/verb"
 )
@@ -55,10 +57,17 @@ type Options struct {
 	// notify verb finds the thread from the `notified` events); nil posts
 	// nothing.
 	Notify func(ctx context.Context, n Notice) error
-	Log    *events.Log
-	Now    func() time.Time
-	Stdout io.Writer
-	Stderr io.Writer
+	// Schedule schedules the post-mortem meeting reminder ReminderDelay
+	// after the first bad signal; nil or a zero delay schedules nothing.
+	Schedule      func(ctx context.Context, r notify.Reminder) error
+	ReminderDelay time.Duration
+	// ImpactStart and ImpactEnd set the impact window by hand, as written
+	// (resolved with incident.yml's date and timezone).
+	ImpactStart, ImpactEnd string
+	Log                    *events.Log
+	Now                    func() time.Time
+	Stdout                 io.Writer
+	Stderr                 io.Writer
 
 	d *verb.Deps // nil in tests that build Options directly
 }
@@ -74,16 +83,20 @@ type Notice struct {
 	// reference of another job's `notified` event is found.
 	Events         []events.Event
 	TimeToMitigate time.Duration
+	// Text is the post: the draft's title, its key figures and link.
+	Text string
 }
 
 // Result says what was written.
 type Result struct {
 	Markdown string
 	HTML     string
+	JSON     string
 	Document *Document
 }
 
-// Run gathers the data, writes postmortem.md and postmortem.html into
+// Run gathers the data, writes postmortem.md, postmortem.html and
+// postmortem.json into
 // OutDir and posts the link when Notify is set. A CircleCI failure still
 // writes the draft from what was found, then exits 3.
 func Run(ctx context.Context, o *Options) error {
@@ -120,11 +133,11 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	if o.CircleCI != nil && failed != "" {
 		f := &fetcher{c: o.CircleCI}
 		var artEvs []events.Event
-		pipelines, artEvs, notes, fetchErr = f.incident(ctx, failed, rollback)
+		pipelines, artEvs, notes, fetchErr = f.incident(ctx, failed, rollback, targetNumber(evs))
 		evs = events.Merge(append(evs, artEvs...))
 		// Started from the rollback pipeline, the failed one is known now.
 		for _, p := range pipelines {
-			if !p.Rollback && p.ID != "" {
+			if !p.Rollback && !p.Fix && p.ID != "" {
 				failed = p.ID
 			}
 		}
@@ -140,7 +153,11 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	imported, importNotes, importErr := o.Import.gather(ctx, importStart(pipelines, evs, inc, o.Now()), o.Now(), evs, failed)
 	notes = append(notes, importNotes...)
 	printImported(o.Stdout, imported)
-	doc := Build(Input{Title: o.Title, FollowUp: o.FollowUp, Now: o.Now(), Incident: inc, Events: evs, Pipelines: pipelines, Notes: notes, Imported: imported})
+	in := Input{Title: o.Title, FollowUp: o.FollowUp, Now: o.Now(), Incident: inc, Events: evs, Pipelines: pipelines, Notes: notes, Entries: imported}
+	if in.ImpactStart, in.ImpactEnd, err = o.impactWindow(inc); err != nil {
+		return nil, err
+	}
+	doc := Build(in)
 	res, err := write(o.OutDir, doc)
 	if err != nil {
 		return nil, err
@@ -151,10 +168,20 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	o.Log.Append(e) //nolint:errcheck // the draft is written; a lost event is not worth failing for
 
 	if o.Notify != nil {
-		n := Notice{Title: doc.Title, Link: o.Link, IncidentKey: failed, Events: evs, TimeToMitigate: doc.Measures.TimeToMitigate}
+		n := Notice{Title: doc.Title, Link: o.Link, IncidentKey: failed, Events: evs, TimeToMitigate: doc.Measures.TimeToMitigate.Duration, Text: draftPost(doc, o.Link)}
 		if err := o.Notify(ctx, n); err != nil {
 			// The draft is written; Slack trouble is a warning.
 			fmt.Fprintf(o.Stderr, "pmguard postmortem: warning: posting the link to Slack failed: %v\n", err)
+		}
+	}
+	if o.Schedule != nil && o.ReminderDelay > 0 {
+		if r, ok := meetingReminder(doc, failed, o.Link, o.ReminderDelay); ok {
+			r.Events, r.IncidentKey, r.Thread = evs, failed, true
+			if err := o.Schedule(ctx, r); err != nil {
+				fmt.Fprintf(o.Stderr, "pmguard postmortem: warning: scheduling the meeting reminder failed: %v\n", err)
+			}
+		} else {
+			fmt.Fprintln(o.Stdout, "pmguard postmortem: no first bad signal or alert in the timeline: the meeting reminder is not scheduled")
 		}
 	}
 	if fetchErr != nil {
@@ -164,6 +191,79 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 		return res, fmt.Errorf("pmguard postmortem: the draft was written without every imported entry: %w", importErr)
 	}
 	return res, nil
+}
+
+// impactWindow resolves the impact window set by hand.
+func (o *Options) impactWindow(inc *Incident) (start, end time.Time, err error) {
+	if inc == nil {
+		inc = &Incident{loc: time.UTC}
+	}
+	for _, c := range []struct {
+		raw, name string
+		to        *time.Time
+	}{{o.ImpactStart, "impact_start", &start}, {o.ImpactEnd, "impact_end", &end}} {
+		if c.raw == "" {
+			continue
+		}
+		if *c.to, err = inc.resolve(strings.TrimSpace(c.raw)); err != nil {
+			return start, end, config.Invalidf("pmguard postmortem: %s %q: %v; accepted: %s", c.name, c.raw, err, timeForm)
+		}
+	}
+	if !start.IsZero() && !end.IsZero() && end.Before(start) {
+		return start, end, config.Invalidf("pmguard postmortem: impact_end %q is before impact_start %q", o.ImpactEnd, o.ImpactStart)
+	}
+	return start, end, nil
+}
+
+// draftPost is the Slack post about the written draft.
+func draftPost(d *Document, link string) string {
+	s := "Post-mortem draft: " + d.Title + "."
+	var figs []string
+	for _, m := range []Measure{d.Measures.TimeToMitigate, d.Measures.Impact} {
+		if m.Measured {
+			figs = append(figs, m.Name+" "+fmtDur(m.Duration))
+		}
+	}
+	if len(figs) > 0 {
+		s += " " + upperFirst(strings.Join(figs, ", ")) + "."
+	}
+	s += " Post-mortem meeting: " + d.meetingText() + "."
+	if link != "" {
+		s += " " + link
+	}
+	return s
+}
+
+// meetingReminder is the meeting reminder, delay after the incident's
+// first bad signal. Its marker names the incident, so a rerun finds it.
+func meetingReminder(d *Document, key, link string, delay time.Duration) (notify.Reminder, bool) {
+	start := firstSet(d.Moments.FirstSignal, d.Moments.Alert)
+	if start.IsZero() {
+		return notify.Reminder{}, false
+	}
+	if key == "" {
+		key = "incident-" + strconv.FormatInt(start.Unix(), 10)
+	}
+	s := fmt.Sprintf("Post-mortem meeting due: %s (incident of %s). Action items: %s.", d.Title,
+		start.In(d.Location).Format("2006-01-02 15:04 MST"), d.completionText())
+	if link != "" {
+		s += " Draft: " + link
+	}
+	marker := "pmguard post-mortem reminder " + key
+	return notify.Reminder{PostAt: start.Add(delay), Text: s + " (" + marker + ")", Marker: marker}, true
+}
+
+// targetNumber is the pipeline the rollback went back to, from
+// rollback_initiated.
+func targetNumber(evs []events.Event) int64 {
+	for _, e := range events.Filter(evs, events.RollbackInitiated) {
+		var f events.Rollback
+		e.Decode(&f)
+		if f.TargetPipelineNumber > 0 {
+			return int64(f.TargetPipelineNumber)
+		}
+	}
+	return 0
 }
 
 func readEventFiles(paths []string) ([]events.Event, error) {
@@ -217,7 +317,14 @@ func write(dir string, doc *Document) (*Result, error) {
 	if dir == "" {
 		dir = "."
 	}
-	res := &Result{Markdown: filepath.Join(dir, "postmortem.md"), HTML: filepath.Join(dir, "postmortem.html"), Document: doc}
+	res := &Result{Markdown: filepath.Join(dir, "postmortem.md"), HTML: filepath.Join(dir, "postmortem.html"), JSON: filepath.Join(dir, "postmortem.json"), Document: doc}
+	js, err := doc.JSON()
+	if err != nil {
+		return nil, fmt.Errorf("pmguard postmortem: rendering JSON: %w", err)
+	}
+	if err := report.WriteFile(res.JSON, js); err != nil {
+		return nil, fmt.Errorf("pmguard postmortem: %w", err)
+	}
 	if err := report.WriteFile(res.Markdown, []byte(doc.Markdown())); err != nil {
 		return nil, fmt.Errorf("pmguard postmortem: %w", err)
 	}
@@ -233,7 +340,7 @@ func write(dir string, doc *Document) (*Result, error) {
 
 func printSummary(w io.Writer, d *Document, res *Result) {
 	fmt.Fprintf(w, "Post-mortem draft: %s\n", d.Title)
-	fmt.Fprintf(w, "  Markdown: %s\n  HTML:     %s\n\n", res.Markdown, res.HTML)
+	fmt.Fprintf(w, "  Markdown: %s\n  HTML:     %s\n  JSON:     %s\n\n", res.Markdown, res.HTML, res.JSON)
 	for _, s := range d.Summary {
 		fmt.Fprintf(w, "%s\n\n", s)
 	}
@@ -241,8 +348,13 @@ func printSummary(w io.Writer, d *Document, res *Result) {
 	for _, e := range d.Timeline {
 		fmt.Fprintf(w, "  %s  %-60s  [%s]\n", d.clock(e.Time), clip(e.Event, 60), e.Source)
 	}
-	fmt.Fprintf(w, "\nTime to detect %s · time to mitigate %s · time to restore %s\n",
-		measure(d.Measures.TimeToDetect), measure(d.Measures.TimeToMitigate), measure(d.Measures.TimeToRestore))
+	m := &d.Measures
+	fmt.Fprintf(w, "\nTime to detect %s · time to acknowledge %s · time to mitigate %s · time to resolve %s · impact %s · unnoticed for %s\n",
+		measureText(m.TimeToDetect), measureText(m.TimeToAcknowledge), measureText(m.TimeToMitigate), measureText(m.TimeToResolve),
+		measureText(m.Impact), measureText(m.Unnoticed))
+	for _, p := range d.Phases {
+		fmt.Fprintf(w, "  %-11s %-22s %-14s target %-24s %s\n", p.Name, p.offsets(), orText(durText(p), "not measured"), p.Target.Text, p.resultText())
+	}
 }
 
 func clip(s string, n int) string {
@@ -252,7 +364,15 @@ func clip(s string, n int) string {
 	return s
 }
 
+func durText(p Phase) string {
+	if !p.Measured {
+		return ""
+	}
+	return fmtDur(p.Duration)
+}
+
 func figures(d *Document) events.Postmortem {
-	return events.Postmortem{TimelineEntries: len(d.Timeline), TimeToDetectS: d.Measures.TimeToDetect.Seconds(),
-		TimeToMitigateS: d.Measures.TimeToMitigate.Seconds(), TimeToRestoreS: d.Measures.TimeToRestore.Seconds()}
+	m := &d.Measures
+	return events.Postmortem{TimelineEntries: len(d.Timeline), TimeToDetectS: m.TimeToDetect.Duration.Seconds(),
+		TimeToMitigateS: m.TimeToMitigate.Duration.Seconds(), TimeToRestoreS: m.Impact.Duration.Seconds()}
 }

@@ -1,6 +1,7 @@
 package postmortem
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -41,10 +42,19 @@ func referencePipelines() []Pipeline {
 					{Name: "build", Status: "success", Number: 7001, Started: at("14:00:05"), Stopped: at("14:02:00"), URL: "https://app.circleci.com/pipelines/gh/acme/shop/jobs/7001"},
 					{Name: "deploy", Status: "success", Number: 7002, Started: at("14:02:05"), Stopped: at("14:05:00"), URL: "https://app.circleci.com/pipelines/gh/acme/shop/jobs/7002"},
 				}}}},
-		{ID: rollbackID, Number: 1236, ProjectSlug: "gh/acme/shop", Branch: "main", Revision: "1f2e3d4c5b6a71f2e3d4c5b6a71f2e3d4c5b6a7",
-			Subject: "Previous release", TriggerType: "api", Actor: actorLogin, Created: at("14:25:00"), Rollback: true,
+		// CircleCI records the branch head (the bad commit) as the rollback
+		// pipeline's revision; the target is what it rolled back to.
+		{ID: rollbackID, Number: 1236, ProjectSlug: "gh/acme/shop", Branch: "main", Revision: "abc1234def5678abc1234def5678abc1234def56",
+			Subject: "Add index on orders.status", TriggerType: "api", Actor: actorLogin, Created: at("14:25:00"), Rollback: true,
+			TargetNumber: 1233, TargetRevision: "1f2e3d4c5b6a71f2e3d4c5b6a71f2e3d4c5b6a7", TargetSubject: "Show delivery estimates at checkout",
 			Workflows: []Workflow{{ID: "wf-2", Name: "deploy", Status: "success", Created: at("14:25:02"), Stopped: at("14:30:00"),
 				Jobs: []Job{{Name: "deploy", Status: "success", Number: 7010, Started: at("14:25:05"), Stopped: at("14:30:00"), URL: "https://app.circleci.com/pipelines/gh/acme/shop/jobs/7010"}}}}},
+		// The root-cause fix, merged through a pull request from a fork.
+		{ID: "c3d2e1f0-0000-4000-8000-000000001237", Number: 1237, ProjectSlug: "gh/acme/shop", Branch: "main", Revision: "fe0c1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f",
+			Subject: "Merge pull request #482 from " + actorLogin + "/orders-index-concurrently",
+			Body:    "Build the orders.status index CONCURRENTLY.\n\nSigned-off-by: Jane Doe <jane.doe@acme.test>", TriggerType: "webhook", Actor: actorLogin, Created: at("15:30:00"), Fix: true,
+			Workflows: []Workflow{{ID: "wf-3", Name: "deploy", Status: "success", Created: at("15:30:02"), Stopped: at("15:38:00"),
+				Jobs: []Job{{Name: "deploy", Status: "success", Number: 7020, Started: at("15:30:05"), Stopped: at("15:38:00"), URL: "https://app.circleci.com/pipelines/gh/acme/shop/jobs/7020"}}}}},
 	}
 }
 
@@ -62,20 +72,21 @@ func referenceInput(t *testing.T) Input {
 }
 
 // referenceOrder is every moment of the reference incident, in order, with
-// the source it must be attributed to.
+// the source it must be attributed to. Records of one moment share a row.
 var referenceOrder = []struct {
 	clock, contains, source string
 }{
 	{"14:00", "Deploy pipeline #1234 triggered on main", "CircleCI"},
-	{"14:05", "Job deploy succeeded", "CircleCI"},
-	{"14:05", "Health check passed", "pmguard health"},
+	{"14:05", "Health check passed: 3 endpoint(s) healthy · Workflow deploy succeeded after 4 min 58 s (job deploy)", "pmguard health"},
 	{"14:12", "Error rate rose from 5% to 25%", "Datadog monitor"},
 	{"14:15", "SEV-2 declared", "PagerDuty"},
 	{"14:20", "Root cause found", "incident channel"},
-	{"14:25", "Rollback started through CircleCI", "pmguard rollback"},
-	{"14:30", "Rollback workflow deploy succeeded", "CircleCI"},
-	{"14:30", "Rollback completed", "pmguard rollback"},
+	{"14:25", `Rollback started through CircleCI to pipeline #1233, commit 1f2e3d4 "Show delivery estimates at checkout" · Rollback pipeline #1236 triggered`, "pmguard rollback"},
+	{"14:25", "Incident notice posted to Slack", "pmguard notify"},
+	{"14:30", "Rollback completed: rollback pipeline #1236 succeeded; error rate back to 1% · Rollback workflow deploy succeeded", "pmguard rollback"},
 	{"14:45", "All clear", "incident channel"},
+	{"15:30", "Fix deploy pipeline #1237 triggered on main by a push (commit fe0c1a2 \"Merge pull request #482 from orders-index-concurrently\")", "CircleCI"},
+	{"15:38", "Workflow deploy succeeded after 7 min 58 s (job deploy)", "CircleCI"},
 }
 
 // checkReferenceTimeline asserts the reference moments appear in order,
@@ -116,39 +127,106 @@ func dump(es []Entry) string {
 func TestReferenceIncident(t *testing.T) {
 	d := Build(referenceInput(t))
 	checkReferenceTimeline(t, d)
-
-	// alert 14:12 -> rollback complete 14:30
-	if d.Measures.TimeToMitigate != 18*time.Minute {
-		t.Errorf("time to mitigate = %v, want 18m", d.Measures.TimeToMitigate)
-	}
-	// deploy done 14:05 -> alert 14:12
-	if d.Measures.TimeToDetect != 7*time.Minute {
-		t.Errorf("time to detect = %v, want 7m", d.Measures.TimeToDetect)
-	}
-	// deploy done 14:05 -> restored 14:30
-	if d.Measures.TimeToRestore != 25*time.Minute {
-		t.Errorf("time to restore = %v, want 25m", d.Measures.TimeToRestore)
-	}
-	// alert 14:12 -> all clear 14:45
-	if d.Measures.TimeToResolve != 33*time.Minute {
-		t.Errorf("time to resolve = %v, want 33m", d.Measures.TimeToResolve)
-	}
-	wantPhases := map[string]time.Duration{"Detection": 7 * time.Minute, "Triage": 8 * time.Minute, "Mitigation": 10 * time.Minute, "Resolution": 15 * time.Minute}
-	for _, p := range d.Phases {
-		if !p.Measured || p.Duration != wantPhases[p.Name] {
-			t.Errorf("phase %s = %v (measured %v), want %v", p.Name, p.Duration, p.Measured, wantPhases[p.Name])
-		}
-	}
+	checkReferenceMeasures(t, d)
 	if !d.Impact.HasErrorRate || d.Impact.PeakErrorRate != 0.25 {
 		t.Errorf("peak error rate = %v, want 0.25", d.Impact.PeakErrorRate)
 	}
 	if len(d.Impact.Endpoints) != 1 || d.Impact.Endpoints[0] != "POST /api/checkout" {
 		t.Errorf("failing endpoints = %v", d.Impact.Endpoints)
 	}
+	if len(d.Timeline) != len(referenceOrder) {
+		t.Errorf("%d timeline rows, want one per moment (%d):\n%s", len(d.Timeline), len(referenceOrder), dump(d.Timeline))
+	}
+	// The deploy's time stays the deploy's, though impact starts later.
+	if !strings.Contains(d.Summary[1], "reached production at 14:05") || !strings.Contains(d.Summary[1], "unnoticed for 7 min") ||
+		!strings.Contains(d.Summary[1], "time to detect from the first bad signal: 0 s") || !strings.Contains(d.Summary[1], "affected for about 18 min (14:12 → 14:30)") {
+		t.Errorf("summary: %s", d.Summary[1])
+	}
+}
+
+// checkReferenceMeasures asserts the plan's phases and measures of the
+// reference incident: offsets from the 14:12 alert against the windows.
+func checkReferenceMeasures(t *testing.T, d *Document) {
+	t.Helper()
+	m := d.Measures
+	for _, c := range []struct {
+		m    Measure
+		want time.Duration
+	}{
+		{m.TimeToDetect, 0},                           // first bad signal = the alert at 14:12: a measured 0
+		{m.TimeToAcknowledge, 3 * time.Minute},        // 14:12 -> declared 14:15
+		{m.TimeToMitigate, 18 * time.Minute},          // 14:12 -> restored 14:30
+		{m.Impact, 18 * time.Minute},                  // 14:12 -> 14:30, not deploy -> restore
+		{m.Unnoticed, 7 * time.Minute},                // deployed 14:05 -> alert 14:12
+		{m.TimeToResolve, time.Hour + 26*time.Minute}, // 14:12 -> fix deployed 15:38
+	} {
+		if !c.m.Measured || c.m.Duration != c.want {
+			t.Errorf("%s = %v (measured %v), want %v", c.m.Name, c.m.Duration, c.m.Measured, c.want)
+		}
+	}
+	want := []struct {
+		name, from, to, offsets, result string
+		dur                             time.Duration
+	}{
+		{"Detection", "14:12", "14:15", "T+0 → T+3 min", "met", 3 * time.Minute},
+		{"Triage", "14:15", "14:20", "T+3 min → T+8 min", "met", 5 * time.Minute},
+		{"Mitigation", "14:20", "14:30", "T+8 min → T+18 min", "met", 10 * time.Minute},
+		{"Resolution", "14:30", "15:38", "T+18 min → T+1 h 26 min", "met", time.Hour + 8*time.Minute},
+		{"Post-mortem", "14:12", "00:00", "T+0 → T+2 d 10 h", "met", 2*24*time.Hour + 9*time.Hour + 48*time.Minute},
+		{"Follow-up", "00:00", "00:00", "T+2 d 10 h → T+20 d 10 h", "due", 18 * 24 * time.Hour},
+	}
+	if len(d.Phases) != len(want) {
+		t.Fatalf("%d phases, want %d", len(d.Phases), len(want))
+	}
+	for i, w := range want {
+		p := d.Phases[i]
+		got := []string{p.Name, d.clock(p.From), d.clock(p.To), p.offsets(), p.Result}
+		if strings.Join(got, "|") != strings.Join([]string{w.name, w.from, w.to, w.offsets, w.result}, "|") || p.Duration != w.dur {
+			t.Errorf("phase %v %v, want %+v", got, p.Duration, w)
+		}
+	}
+	if !m.MeetingSet || m.MeetingDue != at("14:12:00").Add(72*time.Hour) || m.ActionItems != 3 || m.ActionsDone != 0 {
+		t.Errorf("meeting %v (set %v, due %v), actions %d/%d", m.Meeting, m.MeetingSet, m.MeetingDue, m.ActionsDone, m.ActionItems)
+	}
+}
+
+// The impact window set by hand moves the first bad signal and the restore
+// without a duplicate timeline entry and without moving the deploy.
+func TestImpactSetByHand(t *testing.T) {
+	in := referenceInput(t)
+	in.ImpactStart, in.ImpactEnd = at("14:09:00"), at("14:28:00")
+	d := Build(in)
+	if d.Measures.TimeToDetect.Duration != 3*time.Minute || d.Measures.Impact.Duration != 19*time.Minute || d.Measures.Unnoticed.Duration != 7*time.Minute {
+		t.Errorf("detect %v, impact %v, unnoticed %v", d.Measures.TimeToDetect.Duration, d.Measures.Impact.Duration, d.Measures.Unnoticed.Duration)
+	}
+	if len(d.Timeline) != len(referenceOrder) || !strings.Contains(d.Summary[1], "reached production at 14:05") || !strings.Contains(d.Summary[1], "first bad signal came at 14:09") {
+		t.Errorf("rows %d; summary %s", len(d.Timeline), d.Summary[1])
+	}
+	inc, err := ParseIncident([]byte("date: 2026-11-20\nimpact:\n  start: \"14:09\"\n  end: \"14:28\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = referenceInput(t)
+	in.Incident.Impact = inc.Impact
+	if d := Build(in); d.Measures.Impact.Duration != 19*time.Minute {
+		t.Errorf("incident.yml impact window: %v", d.Measures.Impact.Duration)
+	}
+}
+
+// A phase past its window is missed, and says when it ended.
+func TestPhaseMissed(t *testing.T) {
+	in := referenceInput(t)
+	in.Incident.Timeline[1].Time.Raw = "14:19"
+	inc := in.Incident
+	inc.Timeline[1].at = at("14:19:00")
+	d := Build(in)
+	if p := d.Phases[0]; p.Result != "missed" || p.resultText() != "missed (ended T+7 min)" {
+		t.Errorf("detection: %s %q", p.Result, p.resultText())
+	}
 }
 
 var sections = []string{
-	"## Summary", "## Impact", "## Timeline", "```mermaid", "## Response", "### Detection", "### Triage",
+	"**Authors:**", "**Trigger:**", "## Summary", "## Impact", "## Timeline", "```mermaid", "## Response", "### Before the alert", "### Detection", "### Triage",
 	"### Mitigation", "### Resolution", "## Root cause", "### 5 Whys", "## Contributing factors",
 	"### Went well", "### Went wrong", "### Got lucky", "## Action items", "## Lessons learned", "## Follow-up",
 }
@@ -175,6 +253,96 @@ func TestMarkdownGolden(t *testing.T) {
 			}
 			golden(t, filepath.Join("testdata", c.name+".golden.md"), md)
 		})
+	}
+}
+
+// postmortem.json holds every section and figure; a measured 0 s is 0,
+// what could not be measured is null.
+func TestJSONGolden(t *testing.T) {
+	d := Build(referenceInput(t))
+	b, err := d.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"schema", "title", "severity", "authors", "trigger", "summary", "impact", "moments", "timeline", "phases", "measures",
+		"postmortem_meeting", "follow_up", "root_cause", "five_whys", "contributing_factors", "went_well", "went_wrong", "got_lucky",
+		"action_items", "lessons_learned", "runs", "notes"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("postmortem.json lacks %q", k)
+		}
+	}
+	ms := doc["measures"].(map[string]any)
+	if v := ms["time_to_detect"].(map[string]any)["duration_s"]; v != 0.0 {
+		t.Errorf("time_to_detect = %v, want a measured 0", v)
+	}
+	if v := ms["time_to_mitigate"].(map[string]any)["duration_s"]; v != 1080.0 {
+		t.Errorf("time_to_mitigate = %v, want 1080", v)
+	}
+	if strings.Contains(string(b), actorLogin) || strings.Contains(string(b), "jane.doe@") {
+		t.Errorf("postmortem.json names a person")
+	}
+	golden(t, "testdata/reference.golden.json", string(b))
+	in := referenceInput(t)
+	in.Incident, in.Pipelines = nil, nil
+	b, _ = Build(in).JSON()
+	if !strings.Contains(string(b), `"time_to_acknowledge": {
+      "from": null,`) || !strings.Contains(string(b), `"duration_s": null`) {
+		t.Errorf("unmeasured figures are not null:\n%s", b)
+	}
+}
+
+// Logins and emails never reach the draft from commit texts, merge commits
+// of GitHub and Bitbucket included; a role the team wrote replaces them.
+func TestBlamelessCommitTexts(t *testing.T) {
+	cases := []struct{ subject, want string }{
+		{"Merge pull request #482 from jdoe/orders-index", "Merge pull request #482 from orders-index"},
+		{"Merged in jdoe/orders-index (pull request #12)", "Merged in orders-index (pull request #12)"},
+		{"Revert change by jane.doe@acme.test, see @jdoe", "Revert change by (email removed), see the release engineer"},
+		{"Fix index (thanks @someone-else)", "Fix index (thanks (handle removed))"},
+	}
+	for _, c := range cases {
+		in := referenceInput(t)
+		in.Incident.Roles = map[string]string{"jdoe": "the release engineer"}
+		in.Pipelines[0].Subject = c.subject
+		in.Pipelines[0].Actor = "jdoe"
+		in.Pipelines[0].Body = "Details.\n\nCo-authored-by: Jane Doe <jane.doe@acme.test>\nSigned-off-by: jdoe <jdoe@users.noreply.github.com>"
+		d := Build(in)
+		page, err := d.HTML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, _ := d.JSON()
+		for name, out := range map[string]string{"markdown": d.Markdown(), "html": string(page), "json": string(js)} {
+			for _, leak := range []string{"jdoe/", "jdoe ", "jane.doe", "Jane Doe", "@someone-else", "noreply"} {
+				if strings.Contains(out, leak) {
+					t.Errorf("%q: %s holds %q", c.subject, name, leak)
+				}
+			}
+		}
+		if !strings.Contains(d.Timeline[0].Event, c.want) {
+			t.Errorf("subject shown as %q, want %q", d.Timeline[0].Event, c.want)
+		}
+	}
+}
+
+// The latency peak comes from failing probes only, labelled by its figure.
+func TestLatencyPeak(t *testing.T) {
+	in := referenceInput(t)
+	in.Events = append(in.Events,
+		events.Event{Time: at("14:10:00"), Verb: "health", Event: events.EndpointPassed, Figures: events.Figures{"latency_ms": 900.0}},
+		events.Event{Time: at("14:13:00"), Verb: "health", Event: events.EndpointFailed, Target: "POST /api/checkout", Figures: events.Figures{"latency_ms": 25.0}},
+		events.Event{Time: at("14:14:00"), Verb: "canary", Event: events.CanaryFailed, Figures: events.Figures{"p95_ms": 2400.0}})
+	d := Build(in)
+	if !strings.Contains(d.Impact.Latency, "peak p95 2400 ms") || strings.Contains(d.Impact.Latency, "900") {
+		t.Errorf("latency = %q", d.Impact.Latency)
+	}
+	in.Events = in.Events[:len(in.Events)-1]
+	if l := Build(in).Impact.Latency; !strings.Contains(l, "peak latency 25 ms") {
+		t.Errorf("latency = %q, want the failing probe's 25 ms labelled latency", l)
 	}
 }
 
@@ -312,5 +480,31 @@ func TestIncidentTimes(t *testing.T) {
 		if got := e.at.UTC().Format(time.RFC3339); got != want[i] {
 			t.Errorf("entry %d at %s, want %s", i, got, want[i])
 		}
+	}
+}
+
+// Imported entries (a page acknowledged, a severity set) end Detection and
+// Triage over the team's declared and root_cause marks, keep their source,
+// and fold with the team's record of the same moment into one row.
+func TestImportedMoments(t *testing.T) {
+	in := referenceInput(t)
+	in.Entries = []Entry{
+		{Time: at("14:12:20"), Event: "Monitor [Triggered] checkout error rate", Source: "Datadog", Mark: MarkDetected},
+		{Time: at("14:14:00"), Event: "Incident acknowledged", Source: "PagerDuty", Mark: MarkAcknowledged},
+		{Time: at("14:18:00"), Event: "Severity set to SEV-2", Source: "Slack #incidents", Mark: MarkTriaged},
+	}
+	d := Build(in)
+	if len(d.Timeline) != len(referenceOrder)+2 {
+		t.Errorf("%d rows:\n%s", len(d.Timeline), dump(d.Timeline))
+	}
+	alert := d.Timeline[2]
+	if !strings.HasPrefix(alert.Event, "Error rate rose") || alert.Sources() != "Datadog monitor + Datadog" || !alert.Time.Equal(at("14:12:00")) {
+		t.Errorf("alert row %+v", alert)
+	}
+	if m := d.Measures.TimeToAcknowledge; m.Duration != 2*time.Minute {
+		t.Errorf("time to acknowledge %v", m.Duration)
+	}
+	if p := d.Phases[1]; p.EndEvent != "severity assessed" || d.clock(p.To) != "14:18" || p.Duration != 4*time.Minute {
+		t.Errorf("triage %+v", p)
 	}
 }

@@ -31,6 +31,9 @@ type Settings struct {
 	SlackChannel     string         `env:"SLACK_CHANNEL" flag:"slack-channel" usage:"post the draft's link into the incident's Slack thread in this channel (empty: do not post)"`
 	SlackTokenEnv    config.EnvName `env:"SLACK_TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"slack-token-env" usage:"name of the env var holding the Slack bot token"`
 	ImportSettings
+	Reminder    string `env:"REMINDER, default=3d" flag:"reminder" form:"a delay after the first bad signal such as 3d, 36h or 90m (at most 120d), or false" usage:"with slack_channel, schedule the post-mortem meeting reminder in Slack this long after the incident's first bad signal (once: a rerun finds it scheduled)"`
+	ImpactStart string `env:"IMPACT_START" flag:"impact-start" form:"a time such as 2026-11-20T14:12:00Z, 2026-11-20 14:12 or 14:12 (in incident.yml's date and timezone)" usage:"the first bad signal, when no timeline entry marks it (over incident.yml's impact.start)"`
+	ImpactEnd   string `env:"IMPACT_END" flag:"impact-end" form:"a time such as 2026-11-20T14:30:00Z, 2026-11-20 14:30 or 14:30 (in incident.yml's date and timezone)" usage:"when service was restored, when no timeline entry marks it (over incident.yml's impact.end)"`
 }
 
 // New reads and checks the settings of pmguard postmortem and builds its
@@ -53,6 +56,15 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 	if o.FollowUp, err = parseFollowUp(s.FollowUp, d.Now()); err != nil {
 		return nil, set.Invalid(&s.FollowUp, s.FollowUp, err.Error(), "")
 	}
+	if o.ReminderDelay, err = notify.ParseReminder(s.Reminder); err != nil {
+		return nil, set.Invalid(&s.Reminder, s.Reminder, err.Error(), "")
+	}
+	for _, f := range []*string{&s.ImpactStart, &s.ImpactEnd} {
+		if *f != "" && !stampShape(*f) {
+			return nil, set.Invalid(f, *f, "not a time", "")
+		}
+	}
+	o.ImpactStart, o.ImpactEnd = s.ImpactStart, s.ImpactEnd
 	if o.CircleCI, err = o.circleCI(set); err != nil {
 		return nil, err
 	}
@@ -66,11 +78,16 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 	o.EventFiles = o.eventFiles()
 	o.IncidentFile, o.IncidentOptional = s.IncidentFile, s.IncidentFile == "incident.yml"
 	o.OutDir, o.Title, o.Link = s.OutputDir, s.Title, d.Job.BuildURL
-	if s.Link.URL != nil {
-		o.Link = s.Link.String()
+	if u := s.Link.URL; u != nil && u.Host != "" {
+		o.Link = u.String()
 	}
 	if s.SlackChannel != "" {
-		o.Notify = o.slackNotice(notify.NewPoster(d, o.Log))
+		p := notify.NewPoster(d, o.Log)
+		o.Notify = o.slackNotice(p)
+		o.Schedule = func(ctx context.Context, r notify.Reminder) error {
+			r.Channel, r.TokenEnv = s.SlackChannel, s.SlackTokenEnv
+			return p.Schedule(ctx, r)
+		}
 	}
 	return o, nil
 }
@@ -113,11 +130,20 @@ func (o *Options) eventFiles() []string {
 // included) and records its own events in this job's log.
 func (o *Options) slackNotice(p *notify.Poster) func(context.Context, Notice) error {
 	return func(ctx context.Context, n Notice) error {
+		// Plain text, written from the draft: a job template would show
+		// placeholders outside CI.
 		return p.Post(ctx, notify.Notice{
-			Channel: o.Settings.SlackChannel, TokenEnv: o.Settings.SlackTokenEnv, Template: notify.PostmortemReminder,
+			Channel: o.Settings.SlackChannel, TokenEnv: o.Settings.SlackTokenEnv, Text: n.Text,
 			Thread: true, IncidentKey: n.IncidentKey, PostmortemURL: n.Link, Events: n.Events,
 		})
 	}
+}
+
+// stampShape says whether v is a time incident.yml accepts (resolved
+// against its date and timezone once it is read).
+func stampShape(v string) bool {
+	_, err := (&Incident{Date: "2000-01-01", loc: time.UTC}).resolve(strings.TrimSpace(v))
+	return err == nil
 }
 
 var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

@@ -28,9 +28,12 @@ func seedReference(t *testing.T, s *circlecitest.Server) (eventsFile string) {
 	t.Helper()
 	const slug = "gh/acme/shop"
 	s.AddProject(slug)
-	for i := 0; i < 1233; i++ { // earlier pipelines, so the deploy is #1234
+	for i := 0; i < 1232; i++ { // earlier pipelines, so the deploy is #1234
 		s.AddPipeline(slug, fake.PipelineSeed{Branch: "feature/x", CreatedAt: at("09:00:00").Add(time.Duration(i) * time.Second)})
 	}
+	// #1233: the release the rollback goes back to.
+	s.AddPipeline(slug, fake.PipelineSeed{Branch: "main", Revision: "1f2e3d4c5b6a71f2e3d4c5b6a71f2e3d4c5b6a7", Subject: "Show delivery estimates at checkout",
+		CreatedAt: at("11:00:00"), Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Ends(5*time.Minute, "success"), Jobs: []fake.JobSeed{{Name: "deploy", Status: "success"}}}}})
 	fixture, err := os.ReadFile("testdata/reference/events.jsonl")
 	if err != nil {
 		t.Fatal(err)
@@ -53,10 +56,16 @@ func seedReference(t *testing.T, s *circlecitest.Server) (eventsFile string) {
 			}},
 		}}}})
 	s.AddPipeline(slug, fake.PipelineSeed{Branch: "feature/y", CreatedAt: at("14:10:00")}) // #1235
-	rollback := s.AddPipeline(slug, fake.PipelineSeed{Branch: "main", Revision: "1f2e3d4c5b6a71f2e3d4c5b6a71f2e3d4c5b6a7",
-		Subject: "Previous release", TriggerType: "api", Actor: "pmguard-bot", CreatedAt: at("14:25:00"),
+	// CircleCI records the branch head, the bad commit, as the rollback's revision.
+	rollback := s.AddPipeline(slug, fake.PipelineSeed{Branch: "main", Revision: "abc1234def5678abc1234def5678abc1234def56",
+		Subject: "Add index on orders.status", TriggerType: "api", Actor: "pmguard-bot", CreatedAt: at("14:25:00"),
 		Params:    map[string]any{"pmguard_rollback": true, "pmguard_rollback_of": failed.ID},
 		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Ends(5*time.Minute, "success"), Jobs: []fake.JobSeed{{Name: "deploy", Status: "success"}}}}})
+	s.AddPipeline(slug, fake.PipelineSeed{Branch: "feature/z", CreatedAt: at("15:00:00")}) // #1237, another branch
+	// #1238: the root-cause fix, merged from a fork.
+	s.AddPipeline(slug, fake.PipelineSeed{Branch: "main", Revision: "fe0c1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f",
+		Subject: "Merge pull request #482 from " + actorLogin + "/orders-index-concurrently", Actor: actorLogin, CreatedAt: at("15:30:00"),
+		Workflows: []fake.WorkflowSeed{{Name: "deploy", Timeline: fake.Ends(8*time.Minute, "success"), Jobs: []fake.JobSeed{{Name: "deploy", Status: "success"}}}}})
 	if failed.Number != 1234 || rollback.Number != 1236 {
 		t.Fatalf("seeded #%d and #%d", failed.Number, rollback.Number)
 	}
@@ -66,6 +75,26 @@ func seedReference(t *testing.T, s *circlecitest.Server) (eventsFile string) {
 		t.Fatal(err)
 	}
 	return eventsFile
+}
+
+// checkStandinTimeline is checkReferenceTimeline for the stand-in, whose
+// pipelines end on the minute and whose fix is #1238.
+func checkStandinTimeline(t *testing.T, d *Document) {
+	t.Helper()
+	want := []string{"Deploy pipeline #1234 triggered", "Health check passed: 3 endpoint(s) healthy · Workflow deploy succeeded after 5 min (job deploy)",
+		"Error rate rose", "On-call paged; SEV-2 declared", "Root cause found",
+		`Rollback started through CircleCI to pipeline #1233, commit 1f2e3d4 "Show delivery estimates at checkout" · Rollback pipeline #1236 triggered on main by an API call`,
+		"Incident notice posted", "Rollback completed", "All clear",
+		`Fix deploy pipeline #1238 triggered on main by a push (commit fe0c1a2 "Merge pull request #482 from orders-index-concurrently")`, "Workflow deploy succeeded after 8 min"}
+	if len(d.Timeline) != len(want) {
+		t.Fatalf("%d rows, want %d:\n%s", len(d.Timeline), len(want), dump(d.Timeline))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(d.Timeline[i].Event, w) {
+			t.Errorf("row %d = %q, want %q", i, d.Timeline[i].Event, w)
+		}
+	}
+	checkReferenceMeasures(t, d)
 }
 
 func standin(t *testing.T) *circlecitest.Server {
@@ -93,9 +122,9 @@ func TestStandinReferenceIncident(t *testing.T) {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	d := res.Document
-	checkReferenceTimeline(t, d)
-	if d.Measures.TimeToMitigate != 18*time.Minute {
-		t.Errorf("time to mitigate = %v, want 18m (alert 14:12 -> rollback complete 14:30)", d.Measures.TimeToMitigate)
+	checkStandinTimeline(t, d)
+	if d.Measures.TimeToMitigate.Duration != 18*time.Minute {
+		t.Errorf("time to mitigate = %v, want 18m (alert 14:12 -> rollback complete 14:30)", d.Measures.TimeToMitigate.Duration)
 	}
 	// The deploy job's artifact gave the health check; the workspace log the rollback.
 	var fromArtifact bool
@@ -158,13 +187,13 @@ func TestStandinFromRollbackPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Document.Runs) != 2 || res.Document.Runs[0].Number != 1234 || !res.Document.Runs[1].Rollback {
+	if len(res.Document.Runs) != 3 || res.Document.Runs[0].Number != 1234 || !res.Document.Runs[1].Rollback || !res.Document.Runs[2].Fix {
 		t.Fatalf("runs = %+v", res.Document.Runs)
 	}
 	// Without the rollback's own events, the rollback pipeline's workflow
 	// marks service restored at 14:30: still 18 minutes after the alert.
-	if res.Document.Measures.TimeToMitigate != 18*time.Minute {
-		t.Errorf("time to mitigate = %v", res.Document.Measures.TimeToMitigate)
+	if res.Document.Measures.TimeToMitigate.Duration != 18*time.Minute {
+		t.Errorf("time to mitigate = %v", res.Document.Measures.TimeToMitigate.Duration)
 	}
 }
 

@@ -12,7 +12,10 @@ import (
 	"github.com/pmguard/pmguard/internal/events"
 )
 
-// Entry is one line of the incident timeline.
+// Entry is one line of the incident timeline. Source names the system the
+// entry came from (CircleCI, pmguard health, Datadog monitor, PagerDuty, the
+// team's notes); entries supplied by importers keep theirs, so a reader can
+// tell them apart and a run can leave a source out.
 type Entry struct {
 	Time   time.Time `json:"time"`
 	Event  string    `json:"event"`
@@ -23,7 +26,22 @@ type Entry struct {
 	// Ref names an imported entry in its source ("pagerduty:R1001LOG"), for
 	// import_exclude.
 	Ref string `json:"ref,omitempty"`
+	// Also are the sources of entries that recorded the same moment and
+	// were folded into this one (one row per moment).
+	Also []string `json:"also_from,omitempty"`
+
+	// rank orders entries of one moment: the team's words first, then
+	// imported systems, then pmguard, then CircleCI.
+	rank int
 }
+
+// Entry ranks: which of several records of one moment leads its row.
+const (
+	rankTeam = iota
+	rankImported
+	rankPmguard
+	rankCI
+)
 
 // Pipeline is a CircleCI pipeline as the post-mortem needs it.
 type Pipeline struct {
@@ -34,6 +52,9 @@ type Pipeline struct {
 	Tag         string
 	Revision    string
 	Subject     string
+	// Body is the rest of the commit message; it is shown scrubbed of
+	// logins and emails like the subject.
+	Body        string
 	TriggerType string
 	// Actor is the VCS login that triggered the pipeline. It is used only to
 	// look up the role the team gave it in incident.yml; it is never printed.
@@ -41,6 +62,14 @@ type Pipeline struct {
 	Created   time.Time
 	Workflows []Workflow
 	Rollback  bool // the pipeline that rolled the failed deploy back
+	// Fix is the later deploy that shipped the root-cause fix.
+	Fix bool
+	// TargetNumber, TargetRevision and TargetSubject are what a rollback
+	// pipeline rolled back to: CircleCI records the branch head (the bad
+	// commit) as the rollback pipeline's own revision.
+	TargetNumber   int64
+	TargetRevision string
+	TargetSubject  string
 }
 
 // Workflow is one workflow of a pipeline.
@@ -90,30 +119,74 @@ func who(p Pipeline, roles map[string]string) string {
 	return "a trigger"
 }
 
+// commitText is a commit as a timeline shows it: short hash and subject.
+func commitText(rev, subject string) string {
+	if rev == "" {
+		return ""
+	}
+	s := "commit " + short(rev)
+	if subject != "" {
+		s += fmt.Sprintf(" %q", firstLine(subject))
+	}
+	return s
+}
+
+// rollbackTarget says what a rollback pipeline rolled back to.
+func rollbackTarget(p Pipeline) string {
+	var parts []string
+	if p.TargetNumber > 0 {
+		parts = append(parts, fmt.Sprintf("pipeline #%d", p.TargetNumber))
+	}
+	if c := commitText(p.TargetRevision, p.TargetSubject); c != "" {
+		parts = append(parts, c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// foldWindow is how long after its deploy job a workflow may end and still
+// be the same moment: the job's end and the workflow's are one row.
+const foldWindow = 30 * time.Second
+
 // pipelineEntries turns a pipeline into timeline entries: its trigger, each
-// workflow's end, the deploy job's end and every job that did not succeed.
+// workflow's end (with its deploy job's, when they are one moment) and every
+// job that did not succeed.
 func pipelineEntries(p Pipeline, roles map[string]string) []Entry {
 	kind := "Deploy pipeline"
-	if p.Rollback {
+	switch {
+	case p.Rollback:
 		kind = "Rollback pipeline"
+	case p.Fix:
+		kind = "Fix deploy pipeline"
 	}
 	ref := p.Branch
 	if p.Tag != "" {
 		ref = "tag " + p.Tag
 	}
 	ev := fmt.Sprintf("%s #%d triggered on %s by %s", kind, p.Number, ref, who(p, roles))
-	if p.Revision != "" {
-		ev += fmt.Sprintf(" (commit %s", short(p.Revision))
-		if p.Subject != "" {
-			ev += fmt.Sprintf(" %q", firstLine(p.Subject))
-		}
-		ev += ")"
+	switch t := rollbackTarget(p); {
+	case p.Rollback && t != "":
+		ev += " to roll back to " + t
+	case p.Rollback && p.Revision != "":
+		// CircleCI records the branch head, which is the failed commit
+		// unless the rollback checked out another.
+		ev += " (branch head " + short(p.Revision) + ")"
+	case p.Revision != "":
+		ev += " (" + commitText(p.Revision, p.Subject) + ")"
 	}
-	out := []Entry{{Time: p.Created, Event: ev, Source: "CircleCI"}}
-	if !p.Rollback {
+	out := []Entry{{Time: p.Created, Event: ev, Source: "CircleCI", rank: rankCI}}
+	// The moment the pipeline's deploy reached production: the change, the
+	// restore, or the fix.
+	doneMark := MarkDeployed
+	switch {
+	case p.Rollback:
+		out[0].Mark = MarkMitigationStarted
+		doneMark = MarkMitigated
+	case p.Fix:
+		doneMark = MarkFixDeployed
+	default:
 		out[0].Mark = MarkDeployStarted
 	}
-	deployedSet := false
+	marked := false
 	for _, w := range p.Workflows {
 		// The deploy job's end is when the change reached production.
 		var deployJob *Job
@@ -125,31 +198,38 @@ func pipelineEntries(p Pipeline, roles map[string]string) []Entry {
 				}
 			}
 		}
+		folded := deployJob != nil && !w.Stopped.IsZero() && w.Status == "success" && !w.Stopped.Before(deployJob.Stopped) && w.Stopped.Sub(deployJob.Stopped) <= foldWindow
 		for _, j := range w.Jobs {
 			if j.Stopped.IsZero() {
 				continue
 			}
 			switch {
 			case deployJob != nil && j.Number == deployJob.Number && j.Name == deployJob.Name:
-				e := Entry{Time: j.Stopped, Event: fmt.Sprintf("Job %s succeeded (workflow %s)", j.Name, w.Name), Source: "CircleCI", Link: j.URL}
-				if !p.Rollback && !deployedSet {
-					e.Mark, deployedSet = MarkDeployed, true
+				if folded {
+					continue
+				}
+				e := Entry{Time: j.Stopped, Event: fmt.Sprintf("Job %s succeeded (workflow %s)", j.Name, w.Name), Source: "CircleCI", Link: j.URL, rank: rankCI}
+				if !marked {
+					e.Mark, marked = doneMark, true
 				}
 				out = append(out, e)
 			case j.Status != "success" && j.Status != "":
-				out = append(out, Entry{Time: j.Stopped, Event: fmt.Sprintf("Job %s %s (workflow %s)", j.Name, statusWord(j.Status), w.Name), Source: "CircleCI", Link: j.URL})
+				out = append(out, Entry{Time: j.Stopped, Event: fmt.Sprintf("Job %s %s (workflow %s)", j.Name, statusWord(j.Status), w.Name), Source: "CircleCI", Link: j.URL, rank: rankCI})
 			}
 		}
 		if w.Stopped.IsZero() {
 			continue
 		}
-		e := Entry{Time: w.Stopped, Event: fmt.Sprintf("Workflow %s %s after %s", w.Name, statusWord(w.Status), fmtDur(w.Stopped.Sub(w.Created))), Source: "CircleCI"}
-		switch {
-		case p.Rollback && w.Status == "success":
-			e.Mark = MarkMitigated
-			e.Event = fmt.Sprintf("Rollback workflow %s succeeded after %s", w.Name, fmtDur(w.Stopped.Sub(w.Created)))
-		case !p.Rollback && !deployedSet && w.Status == "success":
-			e.Mark, deployedSet = MarkDeployed, true
+		e := Entry{Time: w.Stopped, Event: fmt.Sprintf("Workflow %s %s after %s", w.Name, statusWord(w.Status), fmtDur(w.Stopped.Sub(w.Created))), Source: "CircleCI", rank: rankCI}
+		if p.Rollback {
+			e.Event = "Rollback w" + e.Event[1:]
+		}
+		if folded {
+			e.Event += fmt.Sprintf(" (job %s)", deployJob.Name)
+			e.Link = deployJob.URL
+		}
+		if !marked && w.Status == "success" {
+			e.Mark, marked = doneMark, true
 		}
 		out = append(out, e)
 	}
@@ -186,11 +266,15 @@ func eventEntry(e events.Event) (Entry, bool) {
 	case events.EndpointPassed, events.EndpointFailed, events.HealthStarted, events.CanaryStep:
 		return Entry{}, false
 	}
-	src := "pmguard " + e.Verb
+	// Event logs from other tools keep their own name as the source.
+	src, rank := e.Verb, rankImported
+	if pmguardVerbs[e.Verb] || e.Verb == "" {
+		src, rank = strings.TrimSpace("pmguard "+e.Verb), rankPmguard
+	}
 	if e.Job != "" {
 		src += " (job " + e.Job + ")"
 	}
-	out := Entry{Time: e.Time, Source: src, Impact: figureSummary(e.Figures), Link: e.JobURL}
+	out := Entry{Time: e.Time, Source: src, Impact: figureSummary(e.Figures), Link: e.JobURL, rank: rank}
 	msg := strings.TrimSpace(e.Message)
 	with := func(s string) string {
 		switch {
@@ -225,6 +309,10 @@ func eventEntry(e events.Event) (Entry, bool) {
 	}
 	return out, true
 }
+
+// pmguardVerbs are the verbs whose events are pmguard's own.
+var pmguardVerbs = map[string]bool{"health": true, "canary": true, "rollback": true, "notify": true,
+	"postmortem": true, "dora": true, "migrations": true, "demo": true}
 
 // eventLabels name pmguard's events in the timeline and mark the moments
 // the response measures start and end at.
@@ -274,12 +362,14 @@ func figureSummary(f events.Figures) string {
 
 var latencyKeys = []string{"p99_ms", "p95_ms", "p90_ms", "p50_ms", "latency_p99_ms", "latency_p95_ms", "latency_p90_ms", "latency_ms"}
 
+// latencyLabel names a latency figure: p95_ms and latency_p95_ms are
+// "p95", latency_ms is "latency".
 func latencyLabel(k string) string {
-	k = strings.TrimSuffix(strings.TrimPrefix(k, "latency_"), "_ms")
+	k = strings.TrimSuffix(k, "_ms")
 	if k == "latency" {
-		return "latency"
+		return k
 	}
-	return k
+	return strings.TrimPrefix(k, "latency_")
 }
 
 // errorRate finds an error rate among figures, as a fraction.
@@ -324,6 +414,13 @@ func fmtDur(d time.Duration) string {
 			return fmt.Sprintf("%d min", int(m/time.Minute))
 		}
 		return fmt.Sprintf("%d min %d s", int(m/time.Minute), int(m%time.Minute/time.Second))
+	case d >= 48*time.Hour:
+		m := d.Round(time.Hour)
+		days, h := int(m/(24*time.Hour)), int(m%(24*time.Hour)/time.Hour)
+		if h > 0 {
+			return fmt.Sprintf("%d d %d h", days, h)
+		}
+		return fmt.Sprintf("%d d", days)
 	default:
 		m := d.Round(time.Minute)
 		h := int(m / time.Hour)
@@ -345,20 +442,86 @@ func incidentEntries(inc *Incident) []Entry {
 		if src == "" {
 			src = "incident notes"
 		}
-		out = append(out, Entry{Time: e.at, Event: strings.TrimSpace(e.Event), Source: src, Impact: strings.TrimSpace(e.Impact), Mark: e.Marks})
+		out = append(out, Entry{Time: e.at, Event: strings.TrimSpace(e.Event), Source: src, Impact: strings.TrimSpace(e.Impact), Mark: e.Marks, rank: rankTeam})
 	}
 	return out
 }
 
-// mergeEntries sorts entries by time; entries at the same instant keep the
-// order CI, pmguard, team notes, so causes come before their reports.
+// sameMoment is how close two records of one marked moment may be.
+const sameMoment = time.Minute
+
+// mergeEntries sorts entries by time and folds records of one moment into
+// one row: entries with the same mark within a minute of each other (the
+// rollback workflow's end and pmguard's rollback_completed; a monitor's
+// alert imported and written by the team), and identical events at the
+// same second. The team's words lead a row, then imported systems, then
+// pmguard, then CircleCI; the others' sources are kept in Also.
 func mergeEntries(groups ...[]Entry) []Entry {
 	var all []Entry
 	for _, g := range groups {
 		all = append(all, g...)
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
-	return all
+	var out []Entry
+	used := make([]bool, len(all))
+	for i := range all {
+		if used[i] {
+			continue
+		}
+		group := []Entry{all[i]}
+		for j := i + 1; j < len(all) && all[j].Time.Sub(all[i].Time) <= sameMoment; j++ {
+			a, b := all[i], all[j]
+			if !used[j] && (a.Mark != "" && a.Mark == b.Mark || a.Time.Equal(b.Time) && strings.EqualFold(a.Event, b.Event)) {
+				used[j] = true
+				group = append(group, b)
+			}
+		}
+		out = append(out, fold(group))
+	}
+	return out
+}
+
+// fold makes one row of the records of one moment, at the earliest time.
+func fold(group []Entry) Entry {
+	if len(group) == 1 {
+		return group[0]
+	}
+	at := group[0].Time
+	sort.SliceStable(group, func(i, j int) bool { return group[i].rank < group[j].rank })
+	e := group[0]
+	e.Time = at
+	texts := []string{e.Event}
+	for _, o := range group[1:] {
+		if !containsFold(texts, o.Event) {
+			texts = append(texts, o.Event)
+		}
+		if o.Source != e.Source && !containsFold(e.Also, o.Source) {
+			e.Also = append(e.Also, o.Source)
+		}
+		if e.Impact == "" {
+			e.Impact = o.Impact
+		}
+		if e.Link == "" {
+			e.Link = o.Link
+		}
+	}
+	e.Event = strings.Join(texts, " · ")
+	return e
+}
+
+// containsFold says whether s is in list, or within one of its items.
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.Contains(strings.ToLower(x), strings.ToLower(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Sources is the entry's source and the sources folded into it.
+func (e Entry) Sources() string {
+	return strings.Join(append([]string{e.Source}, e.Also...), " + ")
 }
 
 // isEventLog says whether an artifact path looks like a pmguard event log.

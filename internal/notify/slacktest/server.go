@@ -49,12 +49,13 @@ type Message struct {
 
 // Scheduled is a message waiting for its post_at.
 type Scheduled struct {
-	ID       string
-	Channel  string
-	PostAt   int64
-	ThreadTS string
-	Text     string
-	Blocks   []map[string]any
+	ID          string
+	DateCreated int64
+	Channel     string
+	PostAt      int64
+	ThreadTS    string
+	Text        string
+	Blocks      []map[string]any
 }
 
 // Channel is a conversation the stand-in knows.
@@ -474,6 +475,8 @@ func (s *Server) handleLocked(method string, p url.Values) (int, reply) {
 		return s.updateLocked(p)
 	case "chat.scheduleMessage":
 		return s.scheduleLocked(p)
+	case "chat.scheduledMessages.list":
+		return s.listScheduledLocked(p)
 	case "chat.getPermalink":
 		c := s.findLocked(p.Get("channel"))
 		if c == nil {
@@ -760,11 +763,62 @@ func (s *Server) scheduleLocked(p url.Values) (int, reply) {
 		return fail(code)
 	}
 	s.seq++
-	m := &Scheduled{ID: fmt.Sprintf("Q0%09d", s.seq), Channel: c.ID, PostAt: postAt, ThreadTS: p.Get("thread_ts"), Text: p.Get("text"), Blocks: blocks}
+	m := &Scheduled{ID: fmt.Sprintf("Q0%09d", s.seq), DateCreated: now, Channel: c.ID, PostAt: postAt, ThreadTS: p.Get("thread_ts"), Text: p.Get("text"), Blocks: blocks}
 	s.scheduled = append(s.scheduled, m)
 	sort.SliceStable(s.scheduled, func(i, j int) bool { return s.scheduled[i].PostAt < s.scheduled[j].PostAt })
 	return http.StatusOK, reply{"ok": true, "channel": c.ID, "post_at": postAt, "scheduled_message_id": m.ID,
 		"message": reply{"type": "delayed_message", "text": m.Text, "bot_id": BotID, "user": BotUID, "team": TeamID}}
+}
+
+// listPage is how many scheduled messages one page of
+// chat.scheduledMessages.list holds unless limit asks for fewer; small, so
+// callers' pagination is exercised.
+const listPage = 2
+
+// listScheduledLocked is chat.scheduledMessages.list: the messages still
+// waiting (post_at in the future), optionally of one channel and within
+// oldest..latest, paged by an opaque cursor.
+func (s *Server) listScheduledLocked(p url.Values) (int, reply) {
+	var chID string
+	if ch := p.Get("channel"); ch != "" {
+		c := s.findLocked(ch)
+		if c == nil || c.ID != ch {
+			return fail("invalid_channel") // the method takes an ID only
+		}
+		chID = c.ID
+	}
+	oldest, _ := strconv.ParseInt(p.Get("oldest"), 10, 64)
+	latest, _ := strconv.ParseInt(p.Get("latest"), 10, 64)
+	limit, _ := strconv.Atoi(p.Get("limit"))
+	if limit <= 0 || limit > listPage {
+		limit = listPage
+	}
+	now := s.Now().Unix()
+	var all []*Scheduled
+	for _, m := range s.scheduled {
+		if m.PostAt <= now || chID != "" && m.Channel != chID || oldest > 0 && m.PostAt < oldest || latest > 0 && m.PostAt > latest {
+			continue
+		}
+		all = append(all, m)
+	}
+	start := 0
+	if c := p.Get("cursor"); c != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(c, "cur_"))
+		if err != nil || !strings.HasPrefix(c, "cur_") || n < 0 || n > len(all) {
+			return fail("invalid_cursor")
+		}
+		start = n
+	}
+	end := min(start+limit, len(all))
+	items := []any{}
+	for _, m := range all[start:end] {
+		items = append(items, reply{"id": m.ID, "channel_id": m.Channel, "post_at": m.PostAt, "date_created": m.DateCreated, "text": m.Text})
+	}
+	next := ""
+	if end < len(all) {
+		next = fmt.Sprintf("cur_%d", end)
+	}
+	return http.StatusOK, reply{"ok": true, "scheduled_messages": items, "response_metadata": reply{"next_cursor": next}}
 }
 
 // serveWebhook is an incoming webhook: JSON in, "ok" or a plain-text code out.

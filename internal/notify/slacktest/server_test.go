@@ -195,3 +195,52 @@ func TestScheduleLimits(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// chat.scheduledMessages.list pages through what is still waiting, per
+// channel ID, and every answer matches Slack's spec.
+func TestListScheduled(t *testing.T) {
+	s := newServer(t)
+	c := client(s, s.Token)
+	other := s.AddChannel("other", true)
+	general, _ := s.Channel("general")
+	now := s.Now().Unix()
+	for i := int64(1); i <= 5; i++ {
+		ch := general.ID
+		if i == 5 {
+			ch = other
+		}
+		if _, _, err := c.ScheduleMessage(ch, itoa(now+3600*i), slack.MsgOptionText("m"+itoa(i), false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	params := &slack.GetScheduledMessagesParameters{Channel: general.ID}
+	for pages := 0; ; pages++ {
+		msgs, next, err := c.GetScheduledMessages(params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.Channel != general.ID || m.PostAt <= int(now) || m.DateCreated == 0 {
+				t.Errorf("listed %+v", m)
+			}
+			got = append(got, m.Text)
+		}
+		if next == "" {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("endless pages")
+		}
+		params.Cursor = next
+	}
+	if strings.Join(got, ",") != "m1,m2,m3,m4" {
+		t.Errorf("listed %v", got)
+	}
+	if _, _, err := c.GetScheduledMessages(&slack.GetScheduledMessagesParameters{Channel: "general"}); slackCode(err) != "invalid_channel" {
+		t.Errorf("a channel name: %v", err)
+	}
+	if v := s.Violations(); len(v) > 0 {
+		t.Errorf("violations: %v", v)
+	}
+}

@@ -23,6 +23,7 @@ var Methods = []string{
 	"chat.getPermalink",
 	"chat.postMessage",
 	"chat.scheduleMessage",
+	"chat.scheduledMessages.list",
 	"chat.update",
 	"conversations.create",
 	"conversations.invite",
