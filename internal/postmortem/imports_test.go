@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,6 +164,11 @@ func TestImportedReferenceIncident(t *testing.T) {
 	}
 	md, _ := os.ReadFile(res.Markdown)
 	html, _ := os.ReadFile(res.HTML)
+	js, _ := os.ReadFile(res.JSON)
+	// The stand-ins listen on a new port each run.
+	loopback := regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
+	golden(t, "testdata/imported.golden.md", loopback.ReplaceAllString(string(md), "http://stand-in"))
+	golden(t, "testdata/imported.golden.json", loopback.ReplaceAllString(string(js), "http://stand-in"))
 	for name, text := range map[string]string{"output": out, "markdown": string(md), "html": string(html)} {
 		for _, secret := range []string{datadogtest.APIKey, datadogtest.AppKey, pagerdutytest.Token, "xoxb-test", standinToken} {
 			if strings.Contains(text, secret) {
