@@ -94,7 +94,7 @@ func TestNewRun(t *testing.T) {
 	env := map[string]string{"CIRCLE_TOKEN": token, "PMGUARD_CIRCLECI_HOST": s.URL(), "PMGUARD_DORA_PROJECT_SLUG": slug,
 		"PMGUARD_DORA_GIT_DIR": dir, "PMGUARD_DORA_BRANCH": "main", "PMGUARD_DORA_DEPLOY_WORKFLOW": "deploy-*",
 		"PMGUARD_DORA_WINDOW": "2w", "PMGUARD_DORA_OUTPUT_DIR": out, "PMGUARD_DORA_JSON": filepath.Join(out, "dora.json"),
-		"PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl"), "PMGUARD_DORA_MAX_RPS": "50"}
+		"PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl"), "PMGUARD_DORA_MAX_RPS": "50", "PMGUARD_DORA_STORE": filepath.Join(out, "dora.db")}
 	var stdout strings.Builder
 	d := verbtest.Deps(env, &stdout, nil)
 	d.Now = func() time.Time { return ts("2026-11-16 00:00") }

@@ -139,8 +139,10 @@ func syncHistory(ctx context.Context, c *circleci.Client, st *dorastore.Store, o
 	if err == nil {
 		err = walkErr
 	}
-	if err == nil {
-		err = s.flush(ctx)
+	// What was fetched is stored even when the sync failed or was cancelled:
+	// the next sync then reads only the rest.
+	if ferr := s.flush(context.WithoutCancel(ctx)); err == nil {
+		err = ferr
 	}
 	s.stats.Calls = c.Calls() - calls0
 	if err != nil {
@@ -277,11 +279,10 @@ func (s *syncer) walkOrg(ctx context.Context, reach time.Time, rule func(string)
 			return err
 		}
 		s.addPages(1)
-		older := true
+		// Newest first: once a page reaches past the boundary, no later
+		// page holds anything newer.
+		older := len(page.Items) == 0 || page.Items[len(page.Items)-1].CreatedAt.Before(reach)
 		for _, p := range page.Items {
-			if !p.CreatedAt.Before(reach) {
-				older = false
-			}
 			t := rule(p.ProjectSlug)
 			if t == nil {
 				continue
@@ -330,11 +331,8 @@ func (s *syncer) walkProject(ctx context.Context, t *target, boundary time.Time,
 		}
 		pages++
 		s.addPages(1)
-		older := true
+		older := len(page.Items) == 0 || page.Items[len(page.Items)-1].CreatedAt.Before(boundary)
 		for _, p := range page.Items {
-			if !p.CreatedAt.Before(boundary) {
-				older = false
-			}
 			s.stats.add(&s.stats.Pipelines, 1)
 			if settled[p.ID] {
 				continue
@@ -412,7 +410,8 @@ func (s *syncer) fetch(ctx context.Context, j job) error {
 		batch, s.pending = s.pending, nil
 	}
 	s.mu.Unlock()
-	return s.st.SavePipelines(ctx, batch)
+	// A batch fetched is written even if the sync is being cancelled.
+	return s.st.SavePipelines(context.WithoutCancel(ctx), batch)
 }
 
 // flush writes what is left of the last batch.
@@ -421,7 +420,8 @@ func (s *syncer) flush(ctx context.Context) error {
 	batch := s.pending
 	s.pending = nil
 	s.mu.Unlock()
-	return s.st.SavePipelines(ctx, batch)
+	// A batch fetched is written even if the sync is being cancelled.
+	return s.st.SavePipelines(context.WithoutCancel(ctx), batch)
 }
 
 // record is the store's record of a pipeline and its workflows.

@@ -27,6 +27,7 @@ var routes = []routeEntry{
 	{"GET", "/project/{project-slug}/pipeline/{pipeline-number}", false, (*Server).getPipelineByNumber},
 	{"GET", "/project/{project-slug}/job/{job-number}", false, (*Server).getJob},
 	{"GET", "/project/{project-slug}/{job-number}/artifacts", false, (*Server).listArtifacts},
+	{"GET", "/pipeline", false, (*Server).listOrgPipelines},
 	{"GET", "/pipeline/{pipeline-id}", false, (*Server).getPipeline},
 	{"GET", "/pipeline/{pipeline-id}/workflow", false, (*Server).listWorkflows},
 	{"GET", "/workflow/{id}", false, (*Server).getWorkflow},
