@@ -94,7 +94,11 @@ func (o *Options) saveEvents(ctx context.Context, st *dorastore.Store) error {
 
 // base is the rule from the settings, under every project's own.
 func (o *Options) base() Rule {
-	return Rule{DeployWorkflow: strings.Join(o.Workflows, ","), Branch: o.Branch, GitDir: o.GitDir}
+	r := Rule{DeployWorkflow: strings.Join(o.Workflows, ","), Branch: o.Branch, GitDir: o.GitDir}
+	if o.Org != "" || len(o.ProjectList) > 0 || o.Rules != nil {
+		r.GitDir = "" // this job's clone is one project's at most: git_dir per project in the projects file
+	}
+	return r
 }
 
 func (o *Options) targetOf(slug string, start time.Time) (target, Rule) {

@@ -222,19 +222,24 @@ func (s *Server) listPipelines() handlerFunc {
 		if s.projects[slug] == nil {
 			return msg(http.StatusNotFound, "Project not found")
 		}
-		var items []map[string]any
-		for _, p := range s.projectPipelinesLocked(slug, r.URL.Query().Get("branch")) {
-			items = append(items, s.pipelineJSON(p))
-		}
-		page, ok := paginate(items, r.URL.Query().Get("page-token"), s.opts.PageSize)
+		// Paginate first: only the page's pipelines are rendered.
+		page, ok := paginate(s.projectPipelinesLocked(slug, r.URL.Query().Get("branch")), r.URL.Query().Get("page-token"), s.opts.PageSize)
 		if !ok {
 			return msg(http.StatusBadRequest, "Invalid page-token.")
 		}
+		items := []map[string]any{}
+		for _, p := range page["items"].([]*Pipeline) {
+			items = append(items, s.pipelineJSON(p))
+		}
+		page["items"] = items
 		return answer{http.StatusOK, page}
 	}
 }
 
 func (s *Server) findPipelineLocked(id string) *Pipeline {
+	if p, ok := s.pipelineByID[id]; ok {
+		return p
+	}
 	for _, p := range s.pipelines {
 		if p.ID == id {
 			return p
