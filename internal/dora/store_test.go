@@ -153,18 +153,18 @@ func TestIncrementalSync(t *testing.T) {
 	storeKinds(t, func(t *testing.T, configure func(*Options)) {
 		now := ts("2026-11-16 00:00")
 		h := newHarness(t, now)
-		seedProject(h.s, slug, "main", "deploy", 300, now) // 75 days, 15 pages
+		seedProject(h.s, slug, "main", "deploy", 100, now) // 25 days, 5 pages
 		ctx := context.Background()
 		o, err := h.run(t, ctx, configure, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		first := h.count.workflows.Load()
-		if first < 300 || h.count.lists.Load() < 15 {
+		if first < 100 || h.count.lists.Load() < 5 {
 			t.Fatalf("first sync fetched %d workflows in %d pages", first, h.count.lists.Load())
 		}
-		if o.Report.Units[0].Window.Deploys != 120 {
-			t.Errorf("window deploys %d, want 120", o.Report.Units[0].Window.Deploys)
+		if o.Report.Units[0].Window.Deploys != 100 {
+			t.Errorf("window deploys %d, want 100", o.Report.Units[0].Window.Deploys)
 		}
 		// A day later: 4 new pipelines.
 		h.clk.Set(now.Add(24 * time.Hour))
@@ -199,10 +199,10 @@ func TestCrashMidSync(t *testing.T) {
 	storeKinds(t, func(t *testing.T, configure func(*Options)) {
 		now := ts("2026-11-16 00:00")
 		h := newHarness(t, now)
-		seedProject(h.s, slug, "main", "deploy", 300, now)
+		seedProject(h.s, slug, "main", "deploy", 100, now)
 		ctx, kill := context.WithCancel(context.Background())
 		h.count.kill = kill
-		h.count.killAfter.Store(200)
+		h.count.killAfter.Store(60)
 		if _, err := h.run(t, ctx, configure, nil); err == nil {
 			t.Fatal("the killed sync reported success")
 		} else {
@@ -214,7 +214,7 @@ func TestCrashMidSync(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := h.count.workflows.Load(); got >= 300 {
+		if got := h.count.workflows.Load(); got >= 100 {
 			t.Errorf("the rerun fetched %d pipelines' workflows again: nothing kept from the killed sync", got)
 		}
 		clean, err := h.run(t, context.Background(), func(o *Options) { o.StorePath = filepath.Join(t.TempDir(), "clean.db") }, nil)

@@ -54,15 +54,21 @@ func (s *Server) listOrgPipelines() handlerFunc {
 			}
 			return ps[i].ID > ps[j].ID
 		})
-		page, ok := paginate(ps, r.URL.Query().Get("page-token"), s.opts.PageSize)
-		if !ok {
-			return msg(http.StatusBadRequest, "Invalid page-token.")
-		}
-		items := []map[string]any{}
-		for _, p := range page["items"].([]*Pipeline) {
-			items = append(items, s.pipelineJSON(p))
-		}
-		page["items"] = items
-		return answer{http.StatusOK, page}
+		return s.pipelinePageLocked(ps, r.URL.Query().Get("page-token"))
 	}
+}
+
+// pipelinePageLocked answers one page of a pipeline list: paginated first,
+// so only the page's pipelines are rendered.
+func (s *Server) pipelinePageLocked(ps []*Pipeline, tok string) answer {
+	page, ok := paginate(ps, tok, s.opts.PageSize)
+	if !ok {
+		return msg(http.StatusBadRequest, "Invalid page-token.")
+	}
+	items := []map[string]any{}
+	for _, p := range page["items"].([]*Pipeline) {
+		items = append(items, s.pipelineJSON(p))
+	}
+	page["items"] = items
+	return answer{http.StatusOK, page}
 }

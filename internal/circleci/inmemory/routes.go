@@ -222,17 +222,7 @@ func (s *Server) listPipelines() handlerFunc {
 		if s.projects[slug] == nil {
 			return msg(http.StatusNotFound, "Project not found")
 		}
-		// Paginate first: only the page's pipelines are rendered.
-		page, ok := paginate(s.projectPipelinesLocked(slug, r.URL.Query().Get("branch")), r.URL.Query().Get("page-token"), s.opts.PageSize)
-		if !ok {
-			return msg(http.StatusBadRequest, "Invalid page-token.")
-		}
-		items := []map[string]any{}
-		for _, p := range page["items"].([]*Pipeline) {
-			items = append(items, s.pipelineJSON(p))
-		}
-		page["items"] = items
-		return answer{http.StatusOK, page}
+		return s.pipelinePageLocked(s.projectPipelinesLocked(slug, r.URL.Query().Get("branch")), r.URL.Query().Get("page-token"))
 	}
 }
 
