@@ -105,7 +105,7 @@ func (o *Options) measure(ctx context.Context) (*Figures, error) {
 		return nil, err
 	}
 	where := o.Project + " pipelines" + onBranch(o.Branch)
-	if o.Org != "" || len(targets) > 1 {
+	if o.multi() {
 		where = fmt.Sprintf("pipelines of %d project(s)%s", len(targets), map[bool]string{true: " and organisation " + o.Org}[o.Org != ""])
 	}
 	fmt.Fprintf(o.Stdout, "Syncing %s since %s into the %s store ...\n", where, histStart.Format(time.DateOnly), st.Dialect())
@@ -120,18 +120,18 @@ func (o *Options) measure(ctx context.Context) (*Figures, error) {
 	o.Synced = stats
 	fmt.Fprintf(o.Stdout, "Read %d pipelines in %d pages, fetched the workflows of %d (%d API requests) across %d project(s).\n",
 		stats.Pipelines, stats.Pages, stats.Fetched, stats.Calls, stats.Projects)
-	if o.Org != "" || len(o.ProjectList) > 0 || o.Rules != nil && len(targets) > 1 {
+	if o.multi() {
 		return nil, o.orgReport(ctx, st, end, start, ms)
 	}
 	t := targets[0]
-	in, sig, err := o.projectInput(ctx, st, t, o.GitDir, start, end)
+	in, sig, err := o.projectInput(ctx, st, t, o.GitDir, start, end, true)
 	if err != nil {
 		return nil, err
 	}
 	r := Compute(in)
 	u := projectUnit(t.Project, "", in, sig, ms, weeks(ms[0].Start, end), end)
 	u.finish(o.Targets)
-	o.Report = &Report{Generated: end, Store: st.Dialect(), Sync: stats, Units: []*Unit{u}}
+	o.Report = &Report{Generated: end, Start: start, End: end, Store: st.Dialect(), Sync: stats, Units: []*Unit{u}, Title: t.Project}
 	scope := Scope{Project: o.Project, Workflow: strings.Join(o.Workflows, ", "), Branch: o.Branch}
 	fmt.Fprintln(o.Stdout)
 	r.Text(o.Stdout, scope)
@@ -154,6 +154,11 @@ func (o *Options) measure(ctx context.Context) (*Figures, error) {
 	return r, nil
 }
 
+// multi is whether the run covers several projects (an organisation, a
+// list or a projects file): then the report is per project, team and
+// organisation.
+func (o *Options) multi() bool { return o.Org != "" || len(o.ProjectList) > 0 || o.Rules != nil }
+
 func (o *Options) defaults() {
 	verb.FillClockAndStreams(&o.Now, &o.Stdout, &o.Stderr)
 	if o.Months < 1 {
@@ -164,7 +169,8 @@ func (o *Options) defaults() {
 // projectInput gathers one project's history from the store: its deploy
 // runs, the commits they shipped (attributing the new ones with git when a
 // clone is given), pmguard's signals and CI recovery.
-func (o *Options) projectInput(ctx context.Context, st *dorastore.Store, t target, gitDir string, start, end time.Time) (Input, []Signal, error) {
+// CI recovery (Insights' MTTR) is read for this run's project only (ci).
+func (o *Options) projectInput(ctx context.Context, st *dorastore.Store, t target, gitDir string, start, end time.Time, ci bool) (Input, []Signal, error) {
 	in := Input{Start: start, End: end}
 	runs, err := st.Runs(ctx, t.Project, t.Branch, time.Time{})
 	if err != nil {
@@ -197,15 +203,17 @@ func (o *Options) projectInput(ctx context.Context, st *dorastore.Store, t targe
 	for _, c := range cs {
 		in.Changes = append(in.Changes, Change{Commit: c.Commit, Authored: c.Authored, PipelineID: c.PipelineID, Deployed: c.Deployed})
 	}
-	window := in
-	window.Deploys = nil
+	if !ci {
+		return in, in.Signals, nil
+	}
+	var window []Deploy
 	for _, d := range in.Deploys {
 		if !d.Created.Before(start) {
-			window.Deploys = append(window.Deploys, d)
+			window = append(window, d)
 		}
 	}
-	if wf := mainWorkflow(window.Deploys); wf != "" {
-		in.CIRecovery = o.ciRecovery(ctx, window.Deploys, wf, &in.Notes)
+	if wf := mainWorkflow(window); wf != "" {
+		in.CIRecovery = o.ciRecovery(ctx, window, wf, &in.Notes)
 	}
 	return in, in.Signals, nil
 }

@@ -95,7 +95,7 @@ func (o *Options) saveEvents(ctx context.Context, st *dorastore.Store) error {
 // base is the rule from the settings, under every project's own.
 func (o *Options) base() Rule {
 	r := Rule{DeployWorkflow: strings.Join(o.Workflows, ","), Branch: o.Branch, GitDir: o.GitDir}
-	if o.Org != "" || len(o.ProjectList) > 0 || o.Rules != nil {
+	if o.multi() {
 		r.GitDir = "" // this job's clone is one project's at most: git_dir per project in the projects file
 	}
 	return r
@@ -110,7 +110,7 @@ func (o *Options) targetOf(slug string, start time.Time) (target, Rule) {
 // and the explicit list's, plus (in organisation scope) those the store
 // already follows.
 func (o *Options) targets(ctx context.Context, st *dorastore.Store, start time.Time) ([]target, error) {
-	if o.Org == "" && len(o.ProjectList) == 0 && o.Rules == nil {
+	if !o.multi() {
 		return []target{{Project: o.Project, Branch: o.Branch, Workflows: o.Workflows, Start: start}}, nil
 	}
 	names := append(append([]string(nil), o.ProjectList...), o.Rules.Named()...)
@@ -169,15 +169,14 @@ func (o *Options) orgReport(ctx context.Context, st *dorastore.Store, end, start
 	var projects []*Unit
 	teams := map[string][]*Unit{}
 	for _, n := range names {
-		if o.Org != "" && !strings.HasPrefix(n, o.Org+"/") || o.Org == "" && !want[n] {
+		if !want[n] && (o.Org == "" || !strings.HasPrefix(n, o.Org+"/")) {
 			continue
 		}
 		t, rule := o.targetOf(n, start)
-		in, sig, err := o.projectInput(ctx, st, t, rule.GitDir, start, end)
+		in, sig, err := o.projectInput(ctx, st, t, rule.GitDir, start, end, false)
 		if err != nil {
 			return err
 		}
-		in.CIRecovery = nil
 		u := projectUnit(n, rule.Team, in, sig, ms, ws, end)
 		projects = append(projects, u)
 		if rule.Team != "" {
