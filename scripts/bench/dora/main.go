@@ -38,9 +38,10 @@ func main() {
 	validate := flag.Bool("validate", false, "validate every request and answer against the OpenAPI spec (costs the stand-in CPU)")
 	sequential := flag.Bool("sequential", true, "also run with --concurrency 1")
 	projects := flag.Int("projects", 0, "organisation mode: this many projects of -pipelines each (first sync, a daily incremental sync and a full re-read)")
+	killAfter := flag.Duration("kill-after", 0, "organisation mode: also kill a first sync with SIGKILL after this long, rerun it and compare the figures")
 	flag.Parse()
 	if *projects > 0 {
-		if err := runOrg(*projects, *n, *latency, *concurrency); err != nil {
+		if err := runOrg(*projects, *n, *latency, *concurrency, *killAfter); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

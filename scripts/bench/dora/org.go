@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,7 +23,7 @@ import (
 //   - a daily incremental sync after a day's new pipelines, from the store
 //     the first sync left;
 //   - the full re-read again, into a fresh store, with the same new day.
-func runOrg(projects, perProject int, latency time.Duration, concurrency string) error {
+func runOrg(projects, perProject int, latency time.Duration, concurrency string, killAfter time.Duration) error {
 	dir, err := os.MkdirTemp("", "pmguard-bench-dora-org-")
 	if err != nil {
 		return err
@@ -88,7 +89,70 @@ func runOrg(projects, perProject int, latency time.Duration, concurrency string)
 	if err := row(fmt.Sprintf("daily incremental sync (kept store, %d new pipelines)", perDay*projects), store); err != nil {
 		return err
 	}
-	return row("full re-read of the same history (fresh store)", filepath.Join(dir, "fresh", "dora.db"))
+	if err := row("full re-read of the same history (fresh store)", filepath.Join(dir, "fresh", "dora.db")); err != nil {
+		return err
+	}
+	full, err := os.ReadFile(filepath.Join(dir, "out", "dora.json"))
+	if err != nil {
+		return err
+	}
+	if killAfter <= 0 {
+		return nil
+	}
+	// A first sync killed with SIGKILL part way, then run again: the rerun
+	// must report exactly what the full re-read did.
+	killed := filepath.Join(dir, "killed", "dora.db")
+	if err := orgDoraKill(bin, s.URL(), rulesFile, killed, filepath.Join(dir, "out-killed"), conc, killAfter); err != nil {
+		return err
+	}
+	if err := row(fmt.Sprintf("rerun after a first sync killed (SIGKILL) at %s", killAfter), killed); err != nil {
+		return err
+	}
+	again, err := os.ReadFile(filepath.Join(dir, "out", "dora.json"))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nfigures after the kill and rerun equal the full re-read's: %v\n", units(again) == units(full))
+	return nil
+}
+
+// units is the report's counts per unit and month: what must not depend on
+// how the store was filled (rates per day move with the clock).
+func units(report []byte) string {
+	type counts struct {
+		Deploys        int   `json:"deploys"`
+		Failed         int   `json:"failed"`
+		Rework         int   `json:"rework"`
+		Recovered      int   `json:"recovered"`
+		RecoveryMedian int64 `json:"recovery_median_ns"`
+	}
+	var r struct {
+		Units []struct {
+			Name   string   `json:"name"`
+			Window counts   `json:"window"`
+			Months []counts `json:"months"`
+		} `json:"units"`
+	}
+	if err := json.Unmarshal(report, &r); err != nil {
+		return "unreadable: " + err.Error()
+	}
+	b, _ := json.Marshal(r.Units)
+	return string(b)
+}
+
+func orgDoraKill(bin, url, rules, store, out, concurrency string, after time.Duration) error {
+	cmd := exec.Command(bin, "dora", "--org-slug", "gh/acme", "--projects-file", rules, "--store", store, "--months", "6",
+		"--window", "30d", "--git-dir", "", "--output-dir", out, "--concurrency", concurrency)
+	cmd.Env = append(os.Environ(), "CIRCLE_TOKEN=bench-token-0123456789", "PMGUARD_CIRCLECI_HOST="+url)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	time.Sleep(after)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return fmt.Errorf("the sync ended before %s: %v", after, err)
+	}
+	_ = cmd.Wait()
+	return nil
 }
 
 type orgResult struct {
