@@ -58,7 +58,6 @@ type Options struct {
 	Org         string
 	ProjectList []string
 	Rules       *Rules
-	maxPages    int // tests: bound each project's walk
 
 	// Synced and Report are what the last Run read and reported.
 	Synced *SyncStats
@@ -106,11 +105,14 @@ func (o *Options) measure(ctx context.Context) (*Figures, error) {
 	}
 	where := o.Project + " pipelines" + onBranch(o.Branch)
 	if o.multi() {
-		where = fmt.Sprintf("pipelines of %d project(s)%s", len(targets), map[bool]string{true: " and organisation " + o.Org}[o.Org != ""])
+		where = fmt.Sprintf("pipelines of %d named project(s)", len(targets))
+		if o.Org != "" {
+			where += " and of organisation " + o.Org
+		}
 	}
 	fmt.Fprintf(o.Stdout, "Syncing %s since %s into the %s store ...\n", where, histStart.Format(time.DateOnly), st.Dialect())
 	stats, err := syncHistory(ctx, o.CircleCI, st, syncOptions{Org: o.Org, Targets: targets, Overlap: o.Overlap, Now: end,
-		Concurrency: o.Concurrency, MaxPages: o.maxPages, Rule: o.discovered(histStart)})
+		Concurrency: o.Concurrency, Rule: o.discovered(histStart)})
 	if circleci.StatusOf(err) == http.StatusTooManyRequests {
 		return nil, fmt.Errorf("pmguard dora: reading the CircleCI history: %w; CircleCI's rate limit outlasted pmguard's waits (each at most %s, none past the run's deadline): run again later, or lower concurrency or set max_rps; what was read is kept in the store", err, httpx.MaxRetryAfter)
 	}

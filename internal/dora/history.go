@@ -350,14 +350,10 @@ type Unit struct {
 func projectUnit(name, team string, in Input, sig []Signal, ms, ws []period, now time.Time) *Unit {
 	u := &Unit{Kind: "project", Name: name, Team: team, window: tallyOf(Compute(in))}
 	for _, p := range ms {
-		x := in
-		x.Start, x.End = p.Start, p.End
-		u.months = append(u.months, tallyOf(Compute(x)))
+		u.months = append(u.months, tallyOf(Compute(in.around(p))))
 	}
 	for _, p := range ws {
-		x := in
-		x.Start, x.End = p.Start, p.End
-		u.weeks = append(u.weeks, tallyOf(Compute(x)))
+		u.weeks = append(u.weeks, tallyOf(Compute(in.around(p))))
 	}
 	hist := in
 	if len(ms) > 0 {
@@ -365,6 +361,27 @@ func projectUnit(name, team string, in Input, sig []Signal, ms, ws []period, now
 	}
 	u.Guards = beforeAfter(hist, sig, now)
 	return u
+}
+
+// margin is how far around a period its deploys are looked at: the
+// rollback of a deploy, or the forward fix that recovered it, within it.
+const margin = 30 * 24 * time.Hour
+
+// around is the input over period p, holding only the deploys and commits
+// that can bear on it, so a long history's series cost what its periods do.
+func (in Input) around(p period) Input {
+	x := in
+	x.Start, x.End = p.Start, p.End
+	lo, hi := sort.Search(len(in.Deploys), func(i int) bool { return !in.Deploys[i].Created.Before(p.Start.Add(-margin)) }),
+		sort.Search(len(in.Deploys), func(i int) bool { return !in.Deploys[i].Created.Before(p.End.Add(margin)) })
+	x.Deploys = in.Deploys[lo:hi]
+	x.Changes = nil
+	for _, c := range in.Changes {
+		if !c.Deployed.Before(p.Start) && c.Deployed.Before(p.End) {
+			x.Changes = append(x.Changes, c)
+		}
+	}
+	return x
 }
 
 // combine adds projects' units into a team's or the organisation's.

@@ -28,6 +28,9 @@ const maxPipelinePages = 5000
 // does not reach far enough for is walked on its own, in parallel.
 const maxOrgWalk = 7 * 24 * time.Hour
 
+// orgProjectLimit is how many projects CircleCI's organisation list covers.
+const orgProjectLimit = 250
+
 // queuePerWorker bounds the pipelines waiting for a fetch: memory stays flat
 // whatever the history's size.
 const queuePerWorker = 8
@@ -210,7 +213,7 @@ func (s *syncer) walkAll(ctx context.Context) ([]dorastore.Cursor, error) {
 				reach = p.boundary
 			}
 		}
-		err := s.walkOrg(ctx, reach, func(project string) *target {
+		seen, err := s.walkOrg(ctx, reach, func(project string) *target {
 			if t, ok := byProject[project]; ok {
 				return t
 			}
@@ -234,7 +237,10 @@ func (s *syncer) walkAll(ctx context.Context) ([]dorastore.Cursor, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !p.first && !p.boundary.Before(reach) {
+			// CircleCI lists the 250 most recently built projects: when the
+			// walk saw that many, a project it did not see may have been left
+			// out rather than quiet, so it is walked on its own.
+			if !p.first && !p.boundary.Before(reach) && (len(seen) < orgProjectLimit || seen[t.Project]) {
 				covered[t.Project] = true
 			}
 		}
@@ -272,17 +278,19 @@ func (s *syncer) walkAll(ctx context.Context) ([]dorastore.Cursor, error) {
 // walkOrg reads the organisation's pipeline list (every followed project,
 // newest first) back to reach, handing each pipeline of a covered project
 // on its branch to the workers; projects it finds are added through rule.
-func (s *syncer) walkOrg(ctx context.Context, reach time.Time, rule func(string) *target, covers func(*target) bool) error {
+func (s *syncer) walkOrg(ctx context.Context, reach time.Time, rule func(string) *target, covers func(*target) bool) (map[string]bool, error) {
+	seen := map[string]bool{}
 	settled := map[string]map[string]bool{}
 	for page, err := range s.c.Pipelines.OrgPages(ctx, s.o.Org, 0) {
 		if err != nil {
-			return err
+			return nil, err
 		}
 		s.addPages(1)
 		// Newest first: once a page reaches past the boundary, no later
 		// page holds anything newer.
 		older := len(page.Items) == 0 || page.Items[len(page.Items)-1].CreatedAt.Before(reach)
 		for _, p := range page.Items {
+			seen[p.ProjectSlug] = true
 			t := rule(p.ProjectSlug)
 			if t == nil {
 				continue
@@ -293,7 +301,7 @@ func (s *syncer) walkOrg(ctx context.Context, reach time.Time, rule func(string)
 			if settled[t.Project] == nil {
 				ids, err := s.st.SettledSince(ctx, t.Project, reach)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				settled[t.Project] = ids
 			}
@@ -302,14 +310,14 @@ func (s *syncer) walkOrg(ctx context.Context, reach time.Time, rule func(string)
 				continue
 			}
 			if err := s.hand(ctx, job{p: p, t: t, baseline: &atomic.Bool{}}); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if older {
-			return nil
+			return seen, nil
 		}
 	}
-	return nil
+	return seen, nil
 }
 
 // walkProject reads one project's pipelines newest first, down to the

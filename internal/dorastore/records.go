@@ -41,21 +41,29 @@ func (s *Store) SavePipelines(ctx context.Context, ps []Pipeline) error {
 		return nil
 	}
 	return s.tx(ctx, func(x *txn) error {
+		pst, err := x.prepare(`INSERT INTO dora_pipelines (id, project, number, branch, revision, created_ms, rollback, rollback_of, settled)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET project = excluded.project, number = excluded.number, branch = excluded.branch,
+				revision = excluded.revision, created_ms = excluded.created_ms, rollback = excluded.rollback,
+				rollback_of = excluded.rollback_of, settled = excluded.settled`)
+		if err != nil {
+			return err
+		}
+		defer pst.Close()
+		wst, err := x.prepare(`INSERT INTO dora_workflows (id, pipeline_id, name, status, created_ms, stopped_ms)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET pipeline_id = excluded.pipeline_id, name = excluded.name,
+				status = excluded.status, created_ms = excluded.created_ms, stopped_ms = excluded.stopped_ms`)
+		if err != nil {
+			return err
+		}
+		defer wst.Close()
 		for _, p := range ps {
-			if err := x.exec(`INSERT INTO dora_pipelines (id, project, number, branch, revision, created_ms, rollback, rollback_of, settled)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (id) DO UPDATE SET project = excluded.project, number = excluded.number, branch = excluded.branch,
-					revision = excluded.revision, created_ms = excluded.created_ms, rollback = excluded.rollback,
-					rollback_of = excluded.rollback_of, settled = excluded.settled`,
-				p.ID, p.Project, p.Number, p.Branch, p.Revision, ms(p.Created), b2i(p.Rollback), p.RollbackOf, b2i(p.Settled)); err != nil {
+			if _, err := pst.ExecContext(ctx, p.ID, p.Project, p.Number, p.Branch, p.Revision, ms(p.Created), b2i(p.Rollback), p.RollbackOf, b2i(p.Settled)); err != nil {
 				return err
 			}
 			for _, w := range p.Workflows {
-				if err := x.exec(`INSERT INTO dora_workflows (id, pipeline_id, name, status, created_ms, stopped_ms)
-					VALUES (?, ?, ?, ?, ?, ?)
-					ON CONFLICT (id) DO UPDATE SET pipeline_id = excluded.pipeline_id, name = excluded.name,
-						status = excluded.status, created_ms = excluded.created_ms, stopped_ms = excluded.stopped_ms`,
-					w.ID, p.ID, w.Name, w.Status, ms(w.Created), ms(w.Stopped)); err != nil {
+				if _, err := wst.ExecContext(ctx, w.ID, p.ID, w.Name, w.Status, ms(w.Created), ms(w.Stopped)); err != nil {
 					return err
 				}
 			}

@@ -123,6 +123,11 @@ func (x *txn) exec(q string, args ...any) error {
 	return err
 }
 
+// prepare compiles a statement once for many executions in the transaction.
+func (x *txn) prepare(q string) (*sql.Stmt, error) {
+	return x.t.PrepareContext(x.ctx, x.d.rebind(q))
+}
+
 func (x *txn) queryRow(q string, args ...any) *sql.Row {
 	return x.t.QueryRowContext(x.ctx, x.d.rebind(q), args...)
 }

@@ -19,41 +19,20 @@ func (s *Server) listOrgPipelines() handlerFunc {
 		defer s.mu.Unlock()
 		org := r.URL.Query().Get("org-slug")
 		var ps []*Pipeline
-		latest := map[string]int64{}
-		for _, p := range s.pipelines {
+		kept := map[string]bool{} // projects, most recently built first
+		for _, p := range s.newestFirstLocked() {
 			proj := s.projects[p.ProjectSlug]
 			if proj == nil || org != "" && !strings.EqualFold(proj.OrgSlug, org) {
 				continue
 			}
-			ps = append(ps, p)
-			if t := p.CreatedAt.UnixNano(); t > latest[p.ProjectSlug] {
-				latest[p.ProjectSlug] = t
-			}
-		}
-		if len(latest) > orgProjectLimit {
-			slugs := make([]string, 0, len(latest))
-			for sl := range latest {
-				slugs = append(slugs, sl)
-			}
-			sort.Slice(slugs, func(i, j int) bool { return latest[slugs[i]] > latest[slugs[j]] })
-			keep := map[string]bool{}
-			for _, sl := range slugs[:orgProjectLimit] {
-				keep[sl] = true
-			}
-			kept := ps[:0]
-			for _, p := range ps {
-				if keep[p.ProjectSlug] {
-					kept = append(kept, p)
+			if !kept[p.ProjectSlug] {
+				if len(kept) == orgProjectLimit {
+					continue // past the 250 most recently built projects
 				}
+				kept[p.ProjectSlug] = true
 			}
-			ps = kept
+			ps = append(ps, p)
 		}
-		sort.SliceStable(ps, func(i, j int) bool {
-			if !ps[i].CreatedAt.Equal(ps[j].CreatedAt) {
-				return ps[i].CreatedAt.After(ps[j].CreatedAt)
-			}
-			return ps[i].ID > ps[j].ID
-		})
 		return s.pipelinePageLocked(ps, r.URL.Query().Get("page-token"))
 	}
 }
@@ -71,4 +50,20 @@ func (s *Server) pipelinePageLocked(ps []*Pipeline, tok string) answer {
 	}
 	page["items"] = items
 	return answer{http.StatusOK, page}
+}
+
+// newestFirstLocked is every pipeline by creation time, newest first; the
+// order is kept until a pipeline is added.
+func (s *Server) newestFirstLocked() []*Pipeline {
+	if len(s.newestFirst) != len(s.pipelines) {
+		s.newestFirst = append(s.newestFirst[:0], s.pipelines...)
+		sort.SliceStable(s.newestFirst, func(i, j int) bool {
+			a, b := s.newestFirst[i], s.newestFirst[j]
+			if !a.CreatedAt.Equal(b.CreatedAt) {
+				return a.CreatedAt.After(b.CreatedAt)
+			}
+			return a.ID > b.ID
+		})
+	}
+	return s.newestFirst
 }

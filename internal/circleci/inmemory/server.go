@@ -224,6 +224,7 @@ type Server struct {
 	projects     map[string]*Project // by slug
 	pipelines    []*Pipeline
 	pipelineByID map[string]*Pipeline // index of pipelines: large histories (benchmarks)
+	newestFirst  []*Pipeline          // pipelines by creation, newest first, while len(pipelines) is unchanged
 	workflows    map[string]*Workflow
 	jobs         map[string]*Job
 	comps        []*Component
