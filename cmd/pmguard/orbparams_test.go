@@ -63,7 +63,7 @@ func TestOrbParametersAreSettings(t *testing.T) {
 	notSettings := map[string]bool{"version": true, "base_url": true, "install_dir": true, "sha256": true, "cache": true,
 		"pmguard_version": true, "pmguard_sha256": true, "when": true,
 		"slack_channel": true, "slack_mentions": true, "slack_token_env": true,
-		"step_name": true, "checkout": true, "attach_workspace": true, "workspace_root": true, "persist_to_workspace": true} // the steps' own names; the jobs' own steps
+		"step_name": true, "checkout": true, "attach_workspace": true, "workspace_root": true, "persist_to_workspace": true, "store_cache": true, "store_cache_key": true} // the steps' own names; the jobs' own steps
 	for _, tc := range []struct {
 		verb, command string
 		settings      any

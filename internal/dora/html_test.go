@@ -28,7 +28,7 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	r := Compute(syntheticInput())
 	file := filepath.Join(t.TempDir(), "dora.html")
-	page, err := r.HTML(Scope{Project: `gh/acme/<shop>`, Workflow: "deploy", Branch: "main"})
+	page, err := r.HTML(Scope{Project: `gh/acme/<shop>`, Workflow: "deploy", Branch: "main"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,7 @@ func Compute(in Input) *Figures {
 	r := &Figures{Start: in.Start, End: in.End, Days: in.End.Sub(in.Start).Hours() / 24, BandSource: Source,
 		CIRecovery: in.CIRecovery, Notes: in.Notes, Location: loc}
 
-	var all []Deploy
+	all := make([]Deploy, 0, len(in.Deploys)) // sized once: Compute runs per period of every series
 	for _, d := range in.Deploys {
 		if d.Counts() {
 			all = append(all, d)

@@ -3,7 +3,6 @@ package dora
 import (
 	_ "embed"
 	"fmt"
-	"html/template"
 	"io"
 	"math"
 	"strconv"
@@ -152,15 +151,12 @@ func (r *Figures) mermaid() string {
 var pageText string
 
 var page = sync.OnceValues(func() (*htmlpage.Page, error) {
-	return htmlpage.Parse("dora", pageText, template.FuncMap{
-		"orAll": orAll, "num": num, "optDur": optDur, "week": weekLabel,
-		"date": func(t time.Time) string { return t.Format(time.DateOnly) },
-		"f1":   func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
-	})
+	return htmlpage.Parse("dora", pageText+historyText, pageFuncs())
 })
 
-// HTML renders one self-contained page with an inline SVG chart.
-func (r *Figures) HTML(s Scope) ([]byte, error) {
+// HTML renders one self-contained page with an inline SVG chart, and the
+// history's months when h is not nil.
+func (r *Figures) HTML(s Scope, h *Report) ([]byte, error) {
 	p, err := page()
 	if err != nil {
 		return nil, err
@@ -177,7 +173,8 @@ func (r *Figures) HTML(s Scope) ([]byte, error) {
 		CIText      string
 		Chart       *chart
 		Definitions []definition
-	}{r, s, r.rows(), r.ciRecoveryText(), r.chart(), defs})
+		History     *Report
+	}{r, s, r.rows(), r.ciRecoveryText(), r.chart(), defs, h})
 }
 
 // definition is one "**Term**: text" line of definitions.
@@ -198,26 +195,42 @@ type bar struct {
 }
 
 func (r *Figures) chart() *chart {
+	var cs []column
+	for _, wk := range r.Weeks {
+		cs = append(cs, column{wk.Start.Format("Jan 2"), wk.Deploys, wk.Failed, wk.Rework})
+	}
+	return chartOf(cs)
+}
+
+// column is one bar of a chart: a week's or a month's deploys.
+type column struct {
+	Label                   string
+	Deploys, Failed, Rework int
+}
+
+// chartOf lays out the bars, the failed and rework deploys stacked in
+// their colours.
+func chartOf(cs []column) *chart {
 	const width, height, left, bottom, top = 900.0, 260.0, 40.0, 40.0, 20.0
-	n := len(r.Weeks)
+	n := len(cs)
 	if n == 0 {
 		return nil
 	}
 	c := &chart{Width: width, Height: height, Left: left, Right: width - 10, Base: height - bottom, TopLabel: top + 4, Legend: height - 6, Max: 1}
-	for _, wk := range r.Weeks {
-		c.Max = max(c.Max, wk.Deploys)
+	for _, x := range cs {
+		c.Max = max(c.Max, x.Deploys)
 	}
 	plotH := height - bottom - top
 	slot := (width - left - 10) / float64(n)
 	barW := math.Max(4, slot*0.6)
 	h := func(n int) float64 { return plotH * float64(n) / float64(c.Max) }
-	for i, wk := range r.Weeks {
+	for i, wk := range cs {
 		x := left + slot*float64(i) + (slot-barW)/2
 		hAll, hFail, hRework := h(wk.Deploys), h(wk.Failed), h(min(wk.Rework, wk.Deploys-wk.Failed))
 		c.Bars = append(c.Bars, bar{X: x, Y: c.Base - hAll, W: barW, H: hAll,
 			FailY: c.Base - hFail, FailH: hFail, ReworkY: c.Base - hFail - hRework, ReworkH: hRework,
 			Mid: x + barW/2, CountY: c.Base - hAll - 4, LabelY: c.Base + 16,
-			Deploys: wk.Deploys, Failed: wk.Failed, Rework: wk.Rework, Label: wk.Start.Format("Jan 2")})
+			Deploys: wk.Deploys, Failed: wk.Failed, Rework: wk.Rework, Label: wk.Label})
 	}
 	return c
 }

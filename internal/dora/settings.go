@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -30,6 +29,14 @@ type Settings struct {
 	MaxRPS         config.Count   `env:"MAX_RPS, default=0" flag:"max-rps" usage:"at most this many CircleCI API requests a second (0: no cap; a 429 always pauses every request for its Retry-After)"`
 	TokenEnv       config.EnvName `env:"TOKEN_ENV, default=CIRCLE_TOKEN" flag:"token-env" usage:"name of the env var holding the CircleCI API token"`
 	Host           config.URL     `env:"PMGUARD_CIRCLECI_HOST, default=https://circleci.com" flag:"circleci-host" usage:"CircleCI host (CircleCI server installs)"`
+	Store          string         `env:"STORE, default=dora.db" flag:"store" check:"writable" usage:"the SQLite file the history is kept in (created when missing; keep it between runs with save_cache/restore_cache or as an artifact)"`
+	DatabaseURLEnv config.EnvName `env:"DATABASE_URL_ENV" flag:"database-url-env" usage:"name of the env var holding a PostgreSQL URL: keep the history there instead of the SQLite file (one store shared by an organisation)"`
+	SyncOverlap    config.Days    `env:"SYNC_OVERLAP, default=1d" flag:"sync-overlap" usage:"how far before the last sync each sync reads again, for workflows that finished late"`
+	Months         config.Count   `env:"MONTHS, default=6" flag:"months" usage:"calendar months of the monthly series and trend (the first sync reads back that far)"`
+	Targets        string         `env:"TARGETS" flag:"targets" usage:"the team's goals, e.g. 'deploy_frequency: 10/day, lead_time: 1h, recovery_time: 15m, change_fail_rate: 5%'"`
+	OrgSlug        string         `env:"ORG_SLUG" flag:"org-slug" usage:"vcs/org (gh/acme, or circleci/<org id>): every project the organisation's pipeline list shows (its 250 most recently built that the token follows)"`
+	Projects       config.List    `env:"PROJECTS" flag:"project" usage:"projects to report on, vcs/org/repo (comma-separated or repeated); with org_slug, added to the ones it finds"`
+	ProjectsFile   string         `env:"PROJECTS_FILE" flag:"projects-file" usage:"YAML file of per-project rules: deploy_workflow, branch, team, git_dir (see docs/dora.md)"`
 	SlackChannel   string         `env:"SLACK_CHANNEL" flag:"slack-channel" usage:"post a summary to this Slack channel (empty: do not post)"`
 	SlackTokenEnv  config.EnvName `env:"SLACK_TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"slack-token-env" usage:"name of the env var holding the Slack bot token"`
 }
@@ -65,29 +72,63 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		},
 	}
 	if s.OutputDir != "" {
-		o.Markdown, o.HTML = filepath.Join(s.OutputDir, "dora.md"), filepath.Join(s.OutputDir, "dora.html")
+		o.Markdown, o.HTML = reportPaths(s.OutputDir)
+	}
+	o.Targets, _ = ParseTargets(s.Targets)
+	o.Months, o.Overlap, o.Org, o.ProjectList, o.StorePath = int(s.Months), s.SyncOverlap.Duration, s.OrgSlug, s.Projects, s.Store
+	if s.DatabaseURLEnv != "" {
+		o.DatabaseURL = strings.TrimSpace(d.Getenv(string(s.DatabaseURLEnv)))
+	}
+	if s.ProjectsFile != "" {
+		o.Rules, _ = ReadRules(s.ProjectsFile)
 	}
 	return o, nil
 }
 
 // check validates the settings and returns the project slug (this job's
-// project when none is given).
+// project when none is given; "" in organisation scope).
 func (s *Settings) check(set *config.Set, d *verb.Deps) (string, error) {
 	if s.Window.Duration <= 0 {
 		return "", set.Invalid(&s.Window, s.Window.String(), "must be more than 0", "")
 	}
+	multi := s.OrgSlug != "" || len(s.Projects) > 0 || s.ProjectsFile != ""
 	slug := s.ProjectSlug
 	if slug == "" {
 		slug = d.Job.ProjectSlug()
 	}
-	if slug == "" {
+	if slug == "" && !multi {
 		return "", set.Invalid(&s.ProjectSlug, "", "no project slug given and none in the job environment", "vcs/org/repo such as gh/acme/shop or circleci/<org-id>/<project-id>")
 	}
-	if strings.Count(slug, "/") != 2 {
+	if slug != "" && strings.Count(slug, "/") != 2 {
 		return "", set.Invalid(&s.ProjectSlug, slug, "not vcs/org/repo", "vcs/org/repo such as gh/acme/shop")
+	}
+	if s.OrgSlug != "" && strings.Count(s.OrgSlug, "/") != 1 {
+		return "", set.Invalid(&s.OrgSlug, s.OrgSlug, "not vcs/org", "vcs/org such as gh/acme or circleci/<org-id>")
+	}
+	for _, p := range s.Projects {
+		if strings.Count(p, "/") != 2 {
+			return "", set.Invalid(&s.Projects, p, "not vcs/org/repo", "vcs/org/repo such as gh/acme/shop")
+		}
 	}
 	if s.Concurrency < 1 {
 		return "", set.Invalid(&s.Concurrency, strconv.Itoa(int(s.Concurrency)), "must be at least 1", "")
+	}
+	if s.Months < 1 {
+		return "", set.Invalid(&s.Months, strconv.Itoa(int(s.Months)), "must be at least 1", "")
+	}
+	if s.SyncOverlap.Duration < 0 {
+		return "", set.Invalid(&s.SyncOverlap, s.SyncOverlap.String(), "must not be negative", "")
+	}
+	if _, err := ParseTargets(s.Targets); err != nil {
+		return "", set.Invalid(&s.Targets, s.Targets, err.Error(), TargetsForm)
+	}
+	if s.ProjectsFile != "" {
+		if _, err := ReadRules(s.ProjectsFile); err != nil {
+			return "", set.Invalid(&s.ProjectsFile, s.ProjectsFile, err.Error(), "a YAML file with defaults: and projects: (see docs/dora.md)")
+		}
+	}
+	if s.DatabaseURLEnv != "" && strings.TrimSpace(d.Getenv(string(s.DatabaseURLEnv))) == "" {
+		return "", set.Invalid(&s.DatabaseURLEnv, string(s.DatabaseURLEnv), "$"+string(s.DatabaseURLEnv)+" is empty", "the name of an env var holding postgres://user:password@host/db")
 	}
 	if s.GitDir != "" {
 		if st, err := os.Stat(s.GitDir); err != nil || !st.IsDir() {

@@ -94,7 +94,7 @@ func TestNewRun(t *testing.T) {
 	env := map[string]string{"CIRCLE_TOKEN": token, "PMGUARD_CIRCLECI_HOST": s.URL(), "PMGUARD_DORA_PROJECT_SLUG": slug,
 		"PMGUARD_DORA_GIT_DIR": dir, "PMGUARD_DORA_BRANCH": "main", "PMGUARD_DORA_DEPLOY_WORKFLOW": "deploy-*",
 		"PMGUARD_DORA_WINDOW": "2w", "PMGUARD_DORA_OUTPUT_DIR": out, "PMGUARD_DORA_JSON": filepath.Join(out, "dora.json"),
-		"PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl"), "PMGUARD_DORA_MAX_RPS": "50"}
+		"PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl"), "PMGUARD_DORA_MAX_RPS": "50", "PMGUARD_DORA_STORE": filepath.Join(out, "dora.db")}
 	var stdout strings.Builder
 	d := verbtest.Deps(env, &stdout, nil)
 	d.Now = func() time.Time { return ts("2026-11-16 00:00") }
@@ -123,5 +123,66 @@ func TestNewRun(t *testing.T) {
 	n := len(tt.sent)
 	if min := time.Duration(n-1) * time.Second / 50; n < 2 || tt.sent[n-1].Sub(tt.sent[0]) < min {
 		t.Errorf("%d requests in %v, want at least %v at 50 a second", n, tt.sent[n-1].Sub(tt.sent[0]), min)
+	}
+}
+
+// The PostgreSQL URL named by database_url_env is a secret: a store that
+// cannot be reached fails the run (exit 3) without the password anywhere.
+func TestDatabaseURLIsSecret(t *testing.T) {
+	s := circlecitest.New(t, fake.Options{Token: token, Now: func() time.Time { return ts("2026-11-16 00:00") }})
+	s.AddProject(slug)
+	out := t.TempDir()
+	const password = "pg-s3cret-passw0rd"
+	env := baseEnv(t)
+	for k, v := range map[string]string{"PMGUARD_CIRCLECI_HOST": s.URL(), "PMGUARD_DORA_DATABASE_URL_ENV": "DORA_DB",
+		"DORA_DB": "postgres://dora:" + password + "@127.0.0.1:1/dora?sslmode=disable&connect_timeout=2", "PMGUARD_DORA_OUTPUT_DIR": out,
+		"PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl")} {
+		env[k] = v
+	}
+	var stdout, stderr strings.Builder
+	d := verbtest.Deps(env, &stdout, &stderr)
+	o, err := New(context.Background(), d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "DORA store") {
+		t.Fatalf("error %v, want the store's", err)
+	}
+	if all := err.Error() + stdout.String() + stderr.String(); strings.Contains(all, password) {
+		t.Errorf("the database password leaked:\n%s", all)
+	}
+	env["DORA_DB"] = " "
+	if _, err := New(context.Background(), verbtest.Deps(env, nil, nil), nil); err == nil || !strings.Contains(err.Error(), "PMGUARD_DORA_DATABASE_URL_ENV") {
+		t.Errorf("an empty URL variable: %v", err)
+	}
+}
+
+// Targets read as a plan writes them; anything else is refused with the form.
+func TestTargets(t *testing.T) {
+	tg, err := ParseTargets("deploy_frequency: 10/day, lead_time: 1h, recovery_time: 15m, change_fail_rate: 5%")
+	if err != nil || tg.PerDay != 10 || tg.LeadTime != time.Hour || tg.Recovery != 15*time.Minute || tg.ChangeFailRate == nil || *tg.ChangeFailRate != 0.05 {
+		t.Fatalf("%+v %v", tg, err)
+	}
+	if w, _ := ParseTargets("deploy_frequency: 14/week"); w.PerDay != 2 {
+		t.Errorf("14/week = %v/day", w.PerDay)
+	}
+	rows := tg.rows(Summary{Deploys: 50, PerDay: 6.2, LeadChanges: 3, LeadMedian: 30 * time.Minute, Recovered: 2, RecoveryMedian: 22 * time.Minute, ChangeFailRate: 0.08})
+	want := []string{"Deployment frequency 6.2/day → target 10/day (3.8/day short)", "Change lead time 30 min → target 1 h (met)",
+		"Failed deployment recovery time 22 min → target 15 min (7 min over)", "Change fail rate 8% → target 5% (3 points over)"}
+	for i, w := range want {
+		if i >= len(rows) || rows[i].Line() != w {
+			t.Errorf("row %d = %+v, want %q", i, rows, w)
+		}
+	}
+	for _, bad := range []string{"deploy_frequency: often", "mttr: 1h", "lead_time", "change_fail_rate: lots"} {
+		if _, err := ParseTargets(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	env := baseEnv(t)
+	env["PMGUARD_DORA_TARGETS"] = "mttr: 1h"
+	if _, err := New(context.Background(), verbtest.Deps(env, nil, nil), nil); err == nil || !strings.Contains(err.Error(), "PMGUARD_DORA_TARGETS") || !strings.Contains(err.Error(), "deploy_frequency: 10/day") {
+		t.Errorf("bad targets: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
 	fake "github.com/pmguard/pmguard/internal/circleci/inmemory"
+	"github.com/pmguard/pmguard/internal/dorastore"
 	"github.com/pmguard/pmguard/internal/httpx"
 )
 
@@ -162,8 +163,23 @@ func standinClient(t *testing.T, s *circlecitest.Server, hc *httpx.Client) *circ
 	return c
 }
 
-var syntheticWindow = fetchOptions{Slug: slug, Branch: "main", Workflows: []string{"deploy-production"},
-	Start: ts("2026-11-02 00:00"), End: ts("2026-11-16 00:00"), Concurrency: 4}
+// syncSynthetic syncs the synthetic history's window into a fresh store
+// and returns the deploy runs stored.
+func syncSynthetic(t *testing.T, ctx context.Context, c *circleci.Client, maxPages int) ([]Deploy, error) {
+	t.Helper()
+	st, err := dorastore.OpenSQLite(ctx, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tg := target{Project: slug, Branch: "main", Workflows: []string{"deploy-production"}, Start: ts("2026-11-02 00:00")}
+	_, err = syncHistory(ctx, c, st, syncOptions{Targets: []target{tg}, Now: ts("2026-11-16 00:00"), Concurrency: 4, MaxPages: maxPages})
+	runs, rerr := st.Runs(ctx, slug, "main", time.Time{})
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	return deploys(runs, tg.Workflows), err
+}
 
 // A 429 pauses every worker's requests to CircleCI for the server's
 // Retry-After (httpx's shared per-host pause, capped at httpx.MaxRetryAfter),
@@ -174,12 +190,12 @@ func TestRateLimitPausesEveryWorker(t *testing.T) {
 	s.Inject(fake.Fault{Method: "GET", Path: "/pipeline/", Status: 429, RetryAfter: "1", Times: 1})
 	var log lines
 	hc := fastHTTP(&log)
-	h, err := fetchHistory(context.Background(), standinClient(t, s, hc), syntheticWindow)
+	ds, err := syncSynthetic(t, context.Background(), standinClient(t, s, hc), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h.Deploys) != len(syntheticDeploys()) {
-		t.Errorf("read %d deploy runs, want %d", len(h.Deploys), len(syntheticDeploys()))
+	if len(ds) != len(syntheticDeploys()) {
+		t.Errorf("read %d deploy runs, want %d", len(ds), len(syntheticDeploys()))
 	}
 	if hc.Paused() != 1 {
 		t.Errorf("paused %d times, want 1", hc.Paused())
@@ -198,7 +214,7 @@ func TestRetryAfterPastTheDeadlineEndsTheRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var log lines
-	_, err := fetchHistory(ctx, standinClient(t, s, fastHTTP(&log)), syntheticWindow)
+	_, err := syncSynthetic(t, ctx, standinClient(t, s, fastHTTP(&log)), 0)
 	if ctx.Err() != nil {
 		t.Fatalf("the run waited until its deadline: %v", err)
 	}
@@ -238,9 +254,7 @@ func pageServer(t *testing.T, repeat bool) (*circleci.Client, *atomic.Int64) {
 func TestPageWalkIsBounded(t *testing.T) {
 	for _, repeat := range []bool{true, false} {
 		c, pages := pageServer(t, repeat)
-		o := syntheticWindow
-		o.MaxPages = 40
-		_, err := fetchHistory(context.Background(), c, o)
+		_, err := syncSynthetic(t, context.Background(), c, 40)
 		if err == nil || !strings.Contains(err.Error(), "page") {
 			t.Errorf("repeat %v: error %v, want one about the pages", repeat, err)
 		}

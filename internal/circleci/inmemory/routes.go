@@ -27,6 +27,7 @@ var routes = []routeEntry{
 	{"GET", "/project/{project-slug}/pipeline/{pipeline-number}", false, (*Server).getPipelineByNumber},
 	{"GET", "/project/{project-slug}/job/{job-number}", false, (*Server).getJob},
 	{"GET", "/project/{project-slug}/{job-number}/artifacts", false, (*Server).listArtifacts},
+	{"GET", "/pipeline", false, (*Server).listOrgPipelines},
 	{"GET", "/pipeline/{pipeline-id}", false, (*Server).getPipeline},
 	{"GET", "/pipeline/{pipeline-id}/workflow", false, (*Server).listWorkflows},
 	{"GET", "/workflow/{id}", false, (*Server).getWorkflow},
@@ -238,21 +239,14 @@ func (s *Server) listPipelines() handlerFunc {
 		if s.projects[slug] == nil {
 			return msg(http.StatusNotFound, "Project not found")
 		}
-		var items []map[string]any
-		for _, p := range s.projectPipelinesLocked(slug, r.URL.Query().Get("branch")) {
-			if s.visibleLocked(p.visibleAt) {
-				items = append(items, s.pipelineJSON(p))
-			}
-		}
-		page, ok := paginate(items, r.URL.Query().Get("page-token"), s.opts.PageSize)
-		if !ok {
-			return msg(http.StatusBadRequest, "Invalid page-token.")
-		}
-		return answer{http.StatusOK, page}
+		return s.pipelinePageLocked(s.projectPipelinesLocked(slug, r.URL.Query().Get("branch")), r.URL.Query().Get("page-token"))
 	}
 }
 
 func (s *Server) findPipelineLocked(id string) *Pipeline {
+	if p, ok := s.pipelineByID[id]; ok {
+		return p
+	}
 	for _, p := range s.pipelines {
 		if p.ID == id {
 			return p

@@ -245,6 +245,8 @@ type Server struct {
 	mu           sync.Mutex
 	projects     map[string]*Project // by slug
 	pipelines    []*Pipeline
+	pipelineByID map[string]*Pipeline // index of pipelines: large histories (benchmarks)
+	newestFirst  []*Pipeline          // pipelines by creation, newest first, while len(pipelines) is unchanged
 	workflows    map[string]*Workflow
 	jobs         map[string]*Job
 	comps        []*Component
@@ -433,6 +435,10 @@ func (s *Server) addPipelineLocked(slug string, seed PipelineSeed) *Pipeline {
 		Revision: seed.Revision, Subject: seed.Subject, Params: seed.Params, TriggerType: seed.TriggerType,
 		Actor: seed.Actor, CreatedAt: seed.CreatedAt}
 	s.pipelines = append(s.pipelines, p)
+	if s.pipelineByID == nil {
+		s.pipelineByID = map[string]*Pipeline{}
+	}
+	s.pipelineByID[p.ID] = p
 	for _, ws := range seed.Workflows {
 		s.addWorkflowLocked(p, ws, p.CreatedAt)
 	}

@@ -37,7 +37,16 @@ func main() {
 	concurrency := flag.String("concurrency", "16", "pmguard's --concurrency for the concurrent runs, comma-separated")
 	validate := flag.Bool("validate", false, "validate every request and answer against the OpenAPI spec (costs the stand-in CPU)")
 	sequential := flag.Bool("sequential", true, "also run with --concurrency 1")
+	projects := flag.Int("projects", 0, "organisation mode: this many projects of -pipelines each (first sync, a daily incremental sync and a full re-read)")
+	killAfter := flag.Duration("kill-after", 0, "organisation mode: also kill a first sync with SIGKILL after this long, rerun it and compare the figures")
 	flag.Parse()
+	if *projects > 0 {
+		if err := runOrg(*projects, *n, *latency, *concurrency, *killAfter); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*n, *latency, *concurrency, *validate, *sequential); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -138,7 +147,7 @@ func runDora(bin, url, repo, dir string, concurrency int) (*result, error) {
 	out := filepath.Join(dir, fmt.Sprintf("out-%d", concurrency))
 	cmd := exec.CommandContext(context.Background(), bin, "dora", "--project-slug", slug, "--branch", "main",
 		"--deploy-workflow", "deploy", "--window", "30d", "--git-dir", repo, "--output-dir", out,
-		"--json", filepath.Join(out, "dora.json"), "--concurrency", fmt.Sprint(concurrency))
+		"--json", filepath.Join(out, "dora.json"), "--concurrency", fmt.Sprint(concurrency), "--store", filepath.Join(out, "dora.db"))
 	cmd.Env = append(os.Environ(), "CIRCLE_TOKEN=bench-token-0123456789", "PMGUARD_CIRCLECI_HOST="+url)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -149,7 +158,7 @@ func runDora(bin, url, repo, dir string, concurrency int) (*result, error) {
 		return nil, fmt.Errorf("pmguard dora: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
 	r := &result{wall: wall, maxRSS: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss}
-	if m := regexp.MustCompile(`\((\d+) API calls\): (\d+) runs`).FindStringSubmatch(stdout.String()); m != nil {
+	if m := regexp.MustCompile(`\((\d+) API requests\)`).FindStringSubmatch(stdout.String()); m != nil {
 		r.calls = m[1]
 	}
 	if m := regexp.MustCompile(`; (\d+) deploys on`).FindStringSubmatch(stdout.String()); m != nil {
