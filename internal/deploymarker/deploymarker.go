@@ -114,14 +114,6 @@ func ForVerb(s Settings, d *verb.Deps, out io.Writer, run Runner) *Writer {
 	return New(Options{Settings: s, Job: d.Job, Path: path, Out: out, Redact: d.Redactor.Redact, Run: run})
 }
 
-// Name is the plan's name, or "" for a nil writer.
-func (w *Writer) Name() string {
-	if w == nil {
-		return ""
-	}
-	return w.name
-}
-
 // Plan creates the release plan (PENDING in the Deploys view).
 func (w *Writer) Plan(ctx context.Context) {
 	if w == nil || w.planned {
