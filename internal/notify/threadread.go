@@ -72,7 +72,7 @@ func (p *Poster) ReadThread(ctx context.Context, tokenEnv config.EnvName, channe
 		return nil, err
 	}
 	if o.p.token == "" {
-		return nil, fmt.Errorf("Slack thread: $%s is empty; reading a thread needs a bot token with channels:history", o.p.tokenEnv)
+		return nil, fmt.Errorf("$%s is empty: reading a Slack thread needs a bot token with channels:history", o.p.tokenEnv)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.p.timeout)
 	defer cancel()
@@ -81,7 +81,7 @@ func (p *Poster) ReadThread(ctx context.Context, tokenEnv config.EnvName, channe
 	params := &slack.GetConversationRepliesParameters{ChannelID: channel, Timestamp: ts, Limit: 200}
 	for page := 0; ; page++ {
 		if page == maxThreadPages {
-			return out, fmt.Errorf("Slack thread %s in %s: more than %d pages of replies; stopped", ts, channel, page)
+			return out, fmt.Errorf("thread %s in %s: more than %d pages of replies; stopped", ts, channel, page)
 		}
 		msgs, more, next, err := w.c.GetConversationRepliesContext(ctx, params)
 		if err != nil {
@@ -95,7 +95,7 @@ func (p *Poster) ReadThread(ctx context.Context, tokenEnv config.EnvName, channe
 			break
 		}
 		if next == params.Cursor {
-			return out, fmt.Errorf("Slack thread %s in %s: the same page cursor twice; stopped", ts, channel)
+			return out, fmt.Errorf("thread %s in %s: the same page cursor twice; stopped", ts, channel)
 		}
 		params.Cursor = next
 	}
