@@ -89,7 +89,11 @@ func New(o Options) *Writer {
 	}
 	if o.Run == nil {
 		o.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
-			return exec.CommandContext(ctx, name, args...).CombinedOutput()
+			cmd := exec.CommandContext(ctx, name, args...)
+			// A child the CLI leaves holding its output open must not keep
+			// the guard waiting past the call's timeout.
+			cmd.WaitDelay = time.Second
+			return cmd.CombinedOutput()
 		}
 	}
 	if o.Redact == nil {
