@@ -43,10 +43,8 @@ func NewPoster(d *verb.Deps, log *events.Log) *Poster { return &Poster{d: d, log
 // incoming webhook or, with neither credential, prints a preview; a Slack
 // failure is a warning on stderr, not an error.
 func (p *Poster) Post(ctx context.Context, n Notice) error {
-	o := &Options{d: p.d, log: p.log}
-	// The notify verb's defaults, from its settings' tags, with none of the
-	// job's PMGUARD_NOTIFY_* settings: they are for the notify steps.
-	if _, _, err := config.Load(ctx, "notify", nil, withoutNotifySettings{p.d.Env}, &o.Settings, io.Discard); err != nil {
+	o, err := p.options(ctx)
+	if err != nil {
 		return err
 	}
 	s := &o.Settings
@@ -64,6 +62,17 @@ func (p *Poster) Post(ctx context.Context, n Notice) error {
 	o.p.text = escapeText(n.Text)
 	o.events = func() []events.Event { return n.Events }
 	return Run(ctx, o)
+}
+
+// options are the notify verb's defaults, from its settings' tags, with
+// none of the job's PMGUARD_NOTIFY_* settings: they are for the notify
+// steps.
+func (p *Poster) options(ctx context.Context) (*Options, error) {
+	o := &Options{d: p.d, log: p.log}
+	if _, _, err := config.Load(ctx, "notify", nil, withoutNotifySettings{p.d.Env}, &o.Settings, io.Discard); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // withoutNotifySettings is an environment without PMGUARD_NOTIFY_* variables.

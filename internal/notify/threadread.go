@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -60,8 +59,8 @@ func IncidentThread(evs []events.Event, key string) (channel, ts string, ok bool
 // client: the token in tokenEnv, PMGUARD_SLACK_API_URL, notify's retries
 // and error messages.
 func (p *Poster) ReadThread(ctx context.Context, tokenEnv config.EnvName, channel, ts string) ([]ThreadMessage, error) {
-	o := &Options{d: p.d, log: p.log}
-	if _, _, err := config.Load(ctx, "notify", nil, withoutNotifySettings{p.d.Env}, &o.Settings, io.Discard); err != nil {
+	o, err := p.options(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if tokenEnv != "" {
