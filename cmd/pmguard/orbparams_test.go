@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -110,5 +111,74 @@ func TestOrbParametersAreSettings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOrbCommandCallsPassSharedParameters: a command or job that calls
+// another of the orb's commands passes on every parameter the two share by
+// name, so a parameter the user sets reaches every step it is meant for
+// (show_query on a notice step, say). The callee's timeout and retries are
+// its own (a notice's, not a probe's) and keep their defaults.
+func TestOrbCommandCallsPassSharedParameters(t *testing.T) {
+	own := map[string]bool{"timeout": true, "retries": true}
+	root := filepath.Join("..", "..", "orb", "src")
+	params := func(path string) (map[string]any, []any) {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var y struct {
+			Parameters map[string]any `yaml:"parameters"`
+			Steps      []any          `yaml:"steps"`
+		}
+		if err := yaml.Unmarshal(b, &y); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return y.Parameters, y.Steps
+	}
+	commands := map[string]map[string]any{}
+	cmdFiles, _ := filepath.Glob(filepath.Join(root, "commands", "*.yml"))
+	for _, f := range cmdFiles {
+		commands[strings.TrimSuffix(filepath.Base(f), ".yml")], _ = params(f)
+	}
+	jobFiles, _ := filepath.Glob(filepath.Join(root, "jobs", "*.yml"))
+	if len(cmdFiles) == 0 || len(jobFiles) == 0 {
+		t.Fatal("no orb commands or jobs found")
+	}
+	calls := 0
+	for _, f := range append(cmdFiles, jobFiles...) {
+		caller, steps := params(f)
+		var walk func(steps []any)
+		walk = func(steps []any) {
+			for _, s := range steps {
+				m, _ := s.(map[string]any)
+				for name, v := range m {
+					args, _ := v.(map[string]any)
+					if name == "when" || name == "unless" {
+						inner, _ := args["steps"].([]any)
+						walk(inner)
+						continue
+					}
+					callee, ok := commands[name]
+					if !ok {
+						continue
+					}
+					calls++
+					for p := range callee {
+						if _, shared := caller[p]; !shared || own[p] {
+							continue
+						}
+						if _, passed := args[p]; !passed {
+							t.Errorf("%s: its %s step does not pass parameter %s", filepath.Base(f), name, p)
+						}
+					}
+				}
+			}
+		}
+		walk(steps)
+	}
+	if calls == 0 {
+		t.Fatal("found no calls of the orb's commands")
 	}
 }

@@ -29,6 +29,9 @@ var scanSecrets = map[string]string{
 	"DD_APP_KEY":         "dd-Scan-S3cret-04",
 	"HK":                 "hk-Scan-S3cret-05",
 	"PROM_TOKEN":         "pt-Scan-S3cret-06",
+	"PAGERDUTY_TOKEN":    "pd-Scan-S3cret-11",
+	"GITHUB_TOKEN":       "gh-Scan-S3cret-12",
+	"JIRA_API_TOKEN":     "jr-Scan-S3cret-13",
 	"DATABASE_URL":       "", // set per run: it names a closed port
 }
 
@@ -181,6 +184,30 @@ func TestSecretScan(t *testing.T) {
 				"PMGUARD_POSTMORTEM_FAILED_PIPELINE": "5034460f-c7c4-4c43-9457-de07e2029e7b",
 				"PMGUARD_POSTMORTEM_SLACK_CHANNEL":   "C0123456789",
 			}},
+			// The importers: Datadog events, the PagerDuty incident, a
+			// Slack thread.
+			{"postmortem", map[string]string{
+				"PMGUARD_CIRCLECI_HOST":                 base,
+				"PMGUARD_SLACK_API_URL":                 base + "/",
+				"PMGUARD_POSTMORTEM_FAILED_PIPELINE":    "5034460f-c7c4-4c43-9457-de07e2029e7b",
+				"PMGUARD_POSTMORTEM_DATADOG_SITE":       base,
+				"PMGUARD_POSTMORTEM_DATADOG_QUERY":      "service:checkout",
+				"PMGUARD_POSTMORTEM_PAGERDUTY_API_URL":  base,
+				"PMGUARD_POSTMORTEM_PAGERDUTY_INCIDENT": "Q1CHECKOUT",
+				"PMGUARD_POSTMORTEM_SLACK_THREAD":       "C0123456789/1763648705.000100",
+			}},
+			{"followups", map[string]string{
+				"PMGUARD_FOLLOWUPS_INCIDENT_FILE":  "../../internal/postmortem/testdata/reference/incident.yml",
+				"PMGUARD_FOLLOWUPS_GITHUB_REPO":    "acme/shop",
+				"PMGUARD_FOLLOWUPS_GITHUB_API_URL": base,
+			}},
+			{"followups", map[string]string{
+				"PMGUARD_FOLLOWUPS_INCIDENT_FILE": "../../internal/postmortem/testdata/reference/incident.yml",
+				"PMGUARD_FOLLOWUPS_TRACKER":       "jira",
+				"PMGUARD_FOLLOWUPS_JIRA_URL":      base,
+				"PMGUARD_FOLLOWUPS_JIRA_PROJECT":  "OPS",
+				"JIRA_EMAIL":                      "sre@acme.example",
+			}},
 			{"dora", map[string]string{
 				"PMGUARD_CIRCLECI_HOST":      base,
 				"PMGUARD_SLACK_API_URL":      base + "/",
@@ -215,6 +242,7 @@ func TestSecretScan(t *testing.T) {
 				env["PMGUARD_"+upper+"_JSON"] = filepath.Join(dir, "report.json")
 				env["PMGUARD_"+upper+"_JUNIT"] = filepath.Join(dir, "junit.xml")
 				env["PMGUARD_"+upper+"_OUTPUT_DIR"] = filepath.Join(dir, "out")
+				env["PMGUARD_"+upper+"_POSTMORTEM_DIR"] = filepath.Join(dir, "out")
 				if r.verb == "migrations" {
 					env["PMGUARD_MIGRATIONS_REPO"] = migrationsRepo(t)
 					env["PMGUARD_MIGRATIONS_BASE"] = "HEAD~1"

@@ -99,6 +99,11 @@ func (o *Options) run(ctx context.Context) error {
 		}
 		o.verdictEvent(res)
 		marker.Failed(ctx, o.markerReason(res))
+		// The steps judged before, and whether the weight went back to 0,
+		// are what whoever picks up the failed job needs first.
+		if werr := writeReports(o.Reports, res); werr != nil {
+			fmt.Fprintf(out, "canary: %v\n", werr)
+		}
 		return err
 	}
 	res.Verdict = res.State

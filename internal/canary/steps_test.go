@@ -138,6 +138,11 @@ func TestSetWeightFailure(t *testing.T) {
 	if !strings.Contains(last, "--status=FAILED") || !strings.Contains(last, "set_weight failed") || !strings.Contains(last, "rolled back") {
 		t.Errorf("last CLI call: %s", last)
 	}
+	// The report is written all the same: the step judged, the rollback.
+	res := readResult(t, dir+"/r.json")
+	if res.Pass || !res.RolledBack || len(res.Steps) != 1 || res.Steps[0].Weight != 10 || !strings.Contains(res.Reason, "set_weight failed") {
+		t.Errorf("report: pass %v rolled back %v steps %+v reason %q", res.Pass, res.RolledBack, res.Steps, res.Reason)
+	}
 }
 
 // TestShadowSingleShare: in shadow mode a failing canary is reported as

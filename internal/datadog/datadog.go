@@ -118,6 +118,16 @@ type listResponse struct {
 	} `json:"meta"`
 }
 
+// get reads one page; a refused key says which keys and scope are needed.
+func (c *Client) get(ctx context.Context, pathQuery string, h http.Header, out any) error {
+	_, err := c.http.DoJSON(ctx, "Datadog", http.MethodGet, c.base+pathQuery, h, nil, out)
+	var se *httpx.StatusError
+	if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden) {
+		return fmt.Errorf("%w (the API key must be valid for this site and the application key needs events_read)", err)
+	}
+	return err
+}
+
 // Events lists the events matching query (Datadog's event search syntax;
 // "" matches every event) between from and to, oldest first.
 func (c *Client) Events(ctx context.Context, query string, from, to time.Time) ([]Event, error) {
@@ -140,12 +150,7 @@ func (c *Client) Events(ctx context.Context, query string, from, to time.Time) (
 			return out, fmt.Errorf("datadog: events still continue after %d pages (%d events); narrow datadog_query", page, len(out))
 		}
 		var r listResponse
-		_, err := c.http.DoJSON(ctx, "Datadog", http.MethodGet, c.base+"/api/v2/events?"+q.Encode(), h, nil, &r)
-		var se *httpx.StatusError
-		if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden) {
-			return out, fmt.Errorf("%w (the API key must be valid for this site and the application key needs events_read)", err)
-		}
-		if err != nil {
+		if err := c.get(ctx, "/api/v2/events?"+q.Encode(), h, &r); err != nil {
 			return out, err
 		}
 		if r.Data == nil {
@@ -209,8 +214,7 @@ func (c *Client) EventsV1(ctx context.Context, tags string, from, to time.Time) 
 				Title     string   `json:"title"`
 			} `json:"events"`
 		}
-		_, err := c.http.DoJSON(ctx, "Datadog", http.MethodGet, c.base+"/api/v1/events?"+q.Encode(), h, nil, &r)
-		if err != nil {
+		if err := c.get(ctx, "/api/v1/events?"+q.Encode(), h, &r); err != nil {
 			return out, err
 		}
 		if r.Events == nil {

@@ -84,6 +84,17 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+	t.Run("403 on either API names the keys' scope", func(t *testing.T) {
+		s := seed(t)
+		s.Inject(apitest.Fault{Status: 403, Body: `{"errors":["Forbidden"]}`})
+		for api, read := range map[string]func(context.Context, string, time.Time, time.Time) ([]datadog.Event, error){
+			"v2": client(t, s).Events, "v1": client(t, s).EventsV1} {
+			_, err := read(ctx, "", at("14:00"), at("15:00"))
+			if err == nil || !strings.Contains(err.Error(), "HTTP 403: Forbidden") || !strings.Contains(err.Error(), "events_read") || strings.Contains(err.Error(), datadogtest.AppKey) {
+				t.Errorf("%s: err = %v", api, err)
+			}
+		}
+	})
 	t.Run("wrong shape", func(t *testing.T) {
 		s := seed(t)
 		s.Inject(apitest.Fault{Status: 200, Body: `{"events":[]}`, Times: 1})

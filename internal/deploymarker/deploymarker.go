@@ -89,7 +89,11 @@ func New(o Options) *Writer {
 	}
 	if o.Run == nil {
 		o.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
-			return exec.CommandContext(ctx, name, args...).CombinedOutput()
+			cmd := exec.CommandContext(ctx, name, args...)
+			// A child the CLI leaves holding its output open must not keep
+			// the guard waiting past the call's timeout.
+			cmd.WaitDelay = time.Second
+			return cmd.CombinedOutput()
 		}
 	}
 	if o.Redact == nil {
@@ -112,14 +116,6 @@ func ForVerb(s Settings, d *verb.Deps, out io.Writer, run Runner) *Writer {
 		path = os.Getenv("PATH")
 	}
 	return New(Options{Settings: s, Job: d.Job, Path: path, Out: out, Redact: d.Redactor.Redact, Run: run})
-}
-
-// Name is the plan's name, or "" for a nil writer.
-func (w *Writer) Name() string {
-	if w == nil {
-		return ""
-	}
-	return w.name
 }
 
 // Plan creates the release plan (PENDING in the Deploys view).

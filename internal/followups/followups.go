@@ -213,8 +213,7 @@ func (o *Options) writeBack(fs []Followup) error {
 	if dir == "" {
 		return nil
 	}
-	b, _ := json.MarshalIndent(map[string]any{"tracker": o.Tracker.Name(), "followups": fs}, "", "  ")
-	if err := report.WriteFile(filepath.Join(dir, "followups.json"), append(b, '\n')); err != nil {
+	if err := report.WriteJSON(filepath.Join(dir, "followups.json"), map[string]any{"tracker": o.Tracker.Name(), "followups": fs}); err != nil {
 		return err
 	}
 	md := filepath.Join(dir, "postmortem.md")

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/httpx"
@@ -122,7 +121,11 @@ func (c *Client) header() http.Header {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) (http.Header, error) {
-	h, err := c.http.DoJSON(ctx, "GitHub", method, c.base+path, c.header(), in, out)
+	return c.doURL(ctx, method, c.base+path, in, out)
+}
+
+func (c *Client) doURL(ctx context.Context, method, u string, in, out any) (http.Header, error) {
+	h, err := c.http.DoJSON(ctx, "GitHub", method, u, c.header(), in, out)
 	var se *httpx.StatusError
 	if errors.As(err, &se) {
 		switch se.Status {
@@ -141,14 +144,14 @@ var nextLinkRe = regexp.MustCompile(`<([^>]+)>;\s*rel="next"`)
 // left out) that carry label.
 func (c *Client) Issues(ctx context.Context, label string) ([]Issue, error) {
 	q := url.Values{"state": {"all"}, "per_page": {"100"}, "labels": {label}}
-	path := "/repos/" + c.repo + "/issues?" + q.Encode()
+	u := c.base + "/repos/" + c.repo + "/issues?" + q.Encode()
 	var out []Issue
 	for page := 0; ; page++ {
 		if page == c.maxPages {
 			return out, fmt.Errorf("GitHub: %s still lists more issues labelled %s after %d pages; stopped", c.repo, label, page)
 		}
 		var is *[]Issue
-		h, err := c.do(ctx, http.MethodGet, path, nil, &is)
+		h, err := c.doURL(ctx, http.MethodGet, u, nil, &is)
 		if err != nil {
 			return out, err
 		}
@@ -170,7 +173,8 @@ func (c *Client) Issues(ctx context.Context, label string) ([]Issue, error) {
 		if err != nil || !httpx.SameOrigin(next, base) {
 			return out, fmt.Errorf("GitHub: the next page is on another host (%s); stopped", httpx.RedactURL(m[1]))
 		}
-		path = strings.TrimPrefix(next.String(), c.base)
+		// Followed as given, whatever its path: only its origin matters.
+		u = next.String()
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,6 +38,9 @@ func TestDeployMarkers(t *testing.T) {
 		{"fail", "/down", nil, "RUNNING FAILED", exitcode.Fail},
 		{"release validation owns success", "/up", []string{"--release-validation"}, "RUNNING", exitcode.Pass},
 		{"off", "/down", []string{"--deploy-markers", "off"}, "", exitcode.Fail},
+		// A report that cannot be written (its directory gone after the
+		// check started) does not leave the deploy RUNNING.
+		{"report unwritable", "/up", []string{"--json", "REPORT"}, "RUNNING SUCCESS", exitcode.CouldNotRun},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,11 +51,25 @@ func TestDeployMarkers(t *testing.T) {
 			}
 			args := append([]string{"--endpoint", srv.URL + tc.path + "?key=" + secret, "--retries", "0", "--header", "Authorization: Bearer ${API_TOKEN}",
 				"--deploy-environment", "production"}, tc.args...)
+			reportDir := filepath.Join(t.TempDir(), "reports")
+			for i, a := range args {
+				if a == "REPORT" {
+					args[i] = filepath.Join(reportDir, "report.json")
+				}
+			}
 			var out strings.Builder
 			d := verbtest.Deps(env, &out, nil)
 			o, err := health.New(context.Background(), d, args)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.exit == exitcode.CouldNotRun {
+				if err := os.RemoveAll(reportDir); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(reportDir, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			err = health.Run(context.Background(), o)
 			if exitcode.Of(err) != tc.exit {

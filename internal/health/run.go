@@ -97,6 +97,18 @@ func Run(ctx context.Context, o *Options) error {
 		o.event(events.HealthFailed, "", fmt.Sprintf("%d of %d endpoint(s) failed: %s", res.Failed, len(results), strings.Join(failing, ", ")), run)
 	}
 
+	// The deploy marker gets the verdict before the reports are written: a
+	// report that cannot be written must not leave the deploy RUNNING.
+	msg := fmt.Sprintf("%d of %d endpoint(s) failed: %s", res.Failed, len(results), summarize(results))
+	if res.Pass {
+		marker.Succeeded(ctx)
+	} else {
+		reason := "health check FAILED: " + msg
+		if u := o.d.Job.BuildURL; u != "" {
+			reason += "; rollback and figures: " + u
+		}
+		marker.Failed(ctx, o.d.Redactor.Redact(reason))
+	}
 	if err := report.WriteJSON(o.Reports.JSON, res); err != nil {
 		return o.d.Redactor.Error(err)
 	}
@@ -104,15 +116,8 @@ func Run(ctx context.Context, o *Options) error {
 		return o.d.Redactor.Error(err)
 	}
 	if !res.Pass {
-		msg := fmt.Sprintf("%d of %d endpoint(s) failed: %s", res.Failed, len(results), summarize(results))
-		reason := "health check FAILED: " + msg
-		if u := o.d.Job.BuildURL; u != "" {
-			reason += "; rollback and figures: " + u
-		}
-		marker.Failed(ctx, o.d.Redactor.Redact(reason))
 		return verdict.Failf("%s", msg)
 	}
-	marker.Succeeded(ctx)
 	fmt.Fprintf(out, "PASS: %d endpoint(s) healthy in %s\n", len(results), time.Duration(res.ElapsedMS*1e6).Round(time.Millisecond))
 	return nil
 }

@@ -78,7 +78,15 @@ func (c *Client) DoJSON(ctx context.Context, api, method, url string, header htt
 	if truncated {
 		return resp.Header, fmt.Errorf("%s %s %s: answer larger than %d MiB", api, method, path, MaxJSONBody>>20)
 	}
-	if out == nil || resp.StatusCode == http.StatusNoContent {
+	if resp.StatusCode == http.StatusNoContent {
+		return resp.Header, nil
+	}
+	if out == nil {
+		// Nothing is read from the answer, but a 2xx that is not JSON (a
+		// proxy's or login page's HTML) is not the API saying it did it.
+		if len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
+			return resp.Header, fmt.Errorf("%s %s %s: HTTP %d but not JSON: %s", api, method, path, resp.StatusCode, c.redactor.Redact(snippet(data)))
+		}
 		return resp.Header, nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {

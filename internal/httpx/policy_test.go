@@ -73,7 +73,7 @@ func TestRedirectKeepsBodyWithinOrigin(t *testing.T) {
 			http.Redirect(w, r, origin.URL+"/here", http.StatusPermanentRedirect)
 		case "/here":
 			body, _ := io.ReadAll(r.Body)
-			io.WriteString(w, string(body))
+			w.Write(body)
 		}
 	}))
 	defer origin.Close()

@@ -40,7 +40,7 @@ func New(o Options) (*Client, error) {
 		return nil, err
 	}
 	if o.Email == "" || o.Token == "" {
-		return nil, errors.New("Jira needs the account's email and an API token")
+		return nil, errors.New("no Jira account email or API token (both are needed)")
 	}
 	if o.HTTP == nil {
 		o.HTTP = httpx.New(httpx.Options{})
@@ -101,7 +101,7 @@ func (c *Client) Search(ctx context.Context, jql string) ([]Issue, error) {
 	var out []Issue
 	for page := 0; ; page++ {
 		if page == c.maxPages {
-			return out, fmt.Errorf("Jira: the search still has more issues after %d pages; stopped", page)
+			return out, fmt.Errorf("the Jira search still has more issues after %d pages; stopped", page)
 		}
 		var r struct {
 			Issues        *[]Issue `json:"issues"`
@@ -112,14 +112,14 @@ func (c *Client) Search(ctx context.Context, jql string) ([]Issue, error) {
 			return out, err
 		}
 		if r.Issues == nil {
-			return out, errors.New("Jira GET /rest/api/3/search/jql: HTTP 200 without issues")
+			return out, errors.New("GET /rest/api/3/search/jql: Jira answered HTTP 200 without issues")
 		}
 		out = append(out, *r.Issues...)
 		if r.NextPageToken == "" || r.IsLast != nil && *r.IsLast {
 			return out, nil
 		}
 		if r.NextPageToken == q.Get("nextPageToken") {
-			return out, errors.New("Jira: the search returned the same page token twice; stopped")
+			return out, errors.New("the Jira search returned the same page token twice; stopped")
 		}
 		q.Set("nextPageToken", r.NextPageToken)
 	}
@@ -137,7 +137,7 @@ func (c *Client) Create(ctx context.Context, f Fields) (string, error) {
 		return "", err
 	}
 	if r.Key == "" {
-		return "", errors.New("Jira POST /rest/api/3/issue: answered without an issue key")
+		return "", errors.New("POST /rest/api/3/issue: Jira answered without an issue key")
 	}
 	return r.Key, nil
 }

@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -60,8 +59,8 @@ func IncidentThread(evs []events.Event, key string) (channel, ts string, ok bool
 // client: the token in tokenEnv, PMGUARD_SLACK_API_URL, notify's retries
 // and error messages.
 func (p *Poster) ReadThread(ctx context.Context, tokenEnv config.EnvName, channel, ts string) ([]ThreadMessage, error) {
-	o := &Options{d: p.d, log: p.log}
-	if _, _, err := config.Load(ctx, "notify", nil, withoutNotifySettings{p.d.Env}, &o.Settings, io.Discard); err != nil {
+	o, err := p.options(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if tokenEnv != "" {
@@ -72,7 +71,7 @@ func (p *Poster) ReadThread(ctx context.Context, tokenEnv config.EnvName, channe
 		return nil, err
 	}
 	if o.p.token == "" {
-		return nil, fmt.Errorf("Slack thread: $%s is empty; reading a thread needs a bot token with channels:history", o.p.tokenEnv)
+		return nil, fmt.Errorf("$%s is empty: reading a Slack thread needs a bot token with channels:history", o.p.tokenEnv)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.p.timeout)
 	defer cancel()
@@ -81,7 +80,7 @@ func (p *Poster) ReadThread(ctx context.Context, tokenEnv config.EnvName, channe
 	params := &slack.GetConversationRepliesParameters{ChannelID: channel, Timestamp: ts, Limit: 200}
 	for page := 0; ; page++ {
 		if page == maxThreadPages {
-			return out, fmt.Errorf("Slack thread %s in %s: more than %d pages of replies; stopped", ts, channel, page)
+			return out, fmt.Errorf("thread %s in %s: more than %d pages of replies; stopped", ts, channel, page)
 		}
 		msgs, more, next, err := w.c.GetConversationRepliesContext(ctx, params)
 		if err != nil {
@@ -95,7 +94,7 @@ func (p *Poster) ReadThread(ctx context.Context, tokenEnv config.EnvName, channe
 			break
 		}
 		if next == params.Cursor {
-			return out, fmt.Errorf("Slack thread %s in %s: the same page cursor twice; stopped", ts, channel)
+			return out, fmt.Errorf("thread %s in %s: the same page cursor twice; stopped", ts, channel)
 		}
 		params.Cursor = next
 	}

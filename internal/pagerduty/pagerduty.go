@@ -137,8 +137,16 @@ func (c *Client) Incident(ctx context.Context, id string) (Incident, error) {
 	return *r.Incident, nil
 }
 
-// LogEntries reads every log entry of an incident, oldest first.
+// LogEntries reads every log entry of an incident, oldest first; after an
+// error, those read so far, oldest first too.
 func (c *Client) LogEntries(ctx context.Context, id string) ([]LogEntry, error) {
+	all, err := c.logEntries(ctx, id)
+	// PagerDuty lists newest first; the timeline wants time order.
+	sort.SliceStable(all, func(i, j int) bool { return all[i].CreatedAt.Before(all[j].CreatedAt) })
+	return all, err
+}
+
+func (c *Client) logEntries(ctx context.Context, id string) ([]LogEntry, error) {
 	var all []LogEntry
 	for page, offset := 0, 0; ; page++ {
 		if page == c.maxPages {
@@ -164,8 +172,6 @@ func (c *Client) LogEntries(ctx context.Context, id string) ([]LogEntry, error) 
 		}
 		offset += len(*r.LogEntries)
 	}
-	// PagerDuty lists newest first; the timeline wants time order.
-	sort.SliceStable(all, func(i, j int) bool { return all[i].CreatedAt.Before(all[j].CreatedAt) })
 	return all, nil
 }
 

@@ -3,6 +3,7 @@ package pagerduty_test
 import (
 	"context"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -91,9 +92,15 @@ func TestFaults(t *testing.T) {
 	t.Run("endless pages", func(t *testing.T) {
 		s, c := seed(t)
 		s.AlwaysMore = true
-		_, err := c.LogEntries(ctx, "Q1CHECKOUT")
+		es, err := c.LogEntries(ctx, "Q1CHECKOUT")
 		if err == nil || !strings.Contains(err.Error(), "after 5 pages") {
 			t.Fatalf("err = %v", err)
+		}
+		// What was read is still given oldest first (the first trigger is
+		// the detection).
+		if len(es) < 2 || !sort.SliceIsSorted(es, func(i, j int) bool { return es[i].CreatedAt.Before(es[j].CreatedAt) }) ||
+			es[0].CreatedAt.Equal(es[len(es)-1].CreatedAt) {
+			t.Errorf("%d entries read before the bound, not oldest first", len(es))
 		}
 	})
 	t.Run("wrong-shaped 200", func(t *testing.T) {

@@ -207,6 +207,9 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 	var out []Entry
 	for _, e := range all {
 		if !im.excluded(e) {
+			// Imported text is people's own words: whatever addresses they
+			// wrote are left out, as the names in the sources' own fields are.
+			e.Event, e.Impact = withoutAddresses(e.Event), withoutAddresses(e.Impact)
 			out = append(out, e.Entry)
 		}
 	}
@@ -252,7 +255,7 @@ func datadogEntries(es []datadog.Event) []imported {
 			kind, en.Event = "event", firstNonEmpty(e.Title, firstLine(e.Message))
 		}
 		if kind != "event" {
-			en.Impact = clip(firstLine(stripMarkup(e.Message)), 120)
+			en.Impact = clip(firstLine(withoutHandles(stripMarkup(e.Message))), 120)
 		}
 		out = append(out, imported{en, kind})
 	}
@@ -383,6 +386,26 @@ var (
 	slackLinkRe    = regexp.MustCompile(`<(https?://[^|>]+)(\|([^>]*))?>`)
 	slackSpecialRe = regexp.MustCompile(`<!(here|channel|everyone)[^>]*>`)
 )
+
+var (
+	// addressRe is an email address, with the @ a Datadog notification or a
+	// mention may put before it, or a Slack mailto link: forms of the
+	// source's markup that the document's scrubber (scrub.go) does not know.
+	addressRe = regexp.MustCompile(`<mailto:[^>]*>|@?[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
+	// handleRe is a Datadog notification handle (@pagerduty-checkout,
+	// @slack-incidents, @dana, @dana@acme.com): who was told, not what
+	// happened.
+	handleRe = regexp.MustCompile(`(^|\s)@[\w.@-]+`)
+)
+
+// withoutAddresses puts "a responder" for every email address in s
+// (blameless: the draft names no one).
+func withoutAddresses(s string) string { return addressRe.ReplaceAllString(s, "a responder") }
+
+// withoutHandles leaves out a monitor message's notification handles.
+func withoutHandles(s string) string {
+	return strings.Join(strings.Fields(withoutAddresses(handleRe.ReplaceAllString(s, "$1"))), " ")
+}
 
 // stripMarkup turns Slack's mrkdwn references into plain words, people
 // into "a responder" (blameless: the draft names no one).

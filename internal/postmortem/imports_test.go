@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -182,7 +181,7 @@ func TestImportedReferenceIncident(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(out, "pagerduty:R1003LOG") || !strings.Contains(string(md), "| Datadog |") && !strings.Contains(string(md), "Datadog") {
+	if !strings.Contains(out, "pagerduty:R1003LOG") || !strings.Contains(out, "datadog:") || !strings.Contains(out, "slack:"+slackTS("14:27:00")) {
 		t.Errorf("imports not listed with their refs:\n%s", out)
 	}
 }
@@ -273,5 +272,41 @@ func TestImportFaults(t *testing.T) {
 			t.Errorf("%s=%q: exit %d: %v", c.key, c.value, exitcode.Of(err), err)
 		}
 	}
-	_ = filepath.Join
+}
+
+// Imported text is people's words, and they write addresses: the draft
+// keeps what happened and leaves out who, whether an address is in a
+// PagerDuty note, a Slack message or a monitor's notification handles.
+func TestImportedTextNamesNoOne(t *testing.T) {
+	r := newImportRig(t)
+	r.dd.Monitor(4712, "Checkout latency", "alert", at("14:40:00"), "p99 above 2s @dana.responder@acme.example @pagerduty-checkout @dana")
+	r.pd.Log("Q1CHECKOUT", "annotate", at("14:21:00"), "Note added", "Paged dana.responder@acme.example about the lock")
+	r.sl.Seed(slacktest.Message{Channel: "incidents", TS: slackTS("14:28:00"), ThreadTS: "1763648705.000100", User: "U0RESPOND1",
+		Text: "asked <mailto:dana.responder@acme.example|dana.responder@acme.example> and ops@acme.example to check the pool"})
+	res, out, err := r.run(t)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var got []string
+	for _, e := range res.Document.Timeline {
+		switch {
+		case strings.HasPrefix(e.Event, `Monitor "Checkout latency"`):
+			got = append(got, e.Impact)
+		case strings.Contains(e.Event, "the lock"), strings.Contains(e.Event, "the pool"):
+			got = append(got, e.Event)
+		}
+	}
+	want := []string{"Note: Paged a responder about the lock", "asked a responder and a responder to check the pool", "p99 above 2s"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("imported text %q, want %q", got, want)
+	}
+	md, _ := os.ReadFile(res.Markdown)
+	html, _ := os.ReadFile(res.HTML)
+	for name, text := range map[string]string{"output": out, "markdown": string(md), "html": string(html)} {
+		for _, who := range []string{"dana", "acme.example", "mailto"} {
+			if strings.Contains(strings.ToLower(text), who) {
+				t.Errorf("%s names %s", name, who)
+			}
+		}
+	}
 }

@@ -48,9 +48,20 @@ func New(tb testing.TB) *Server {
 		}
 		return errors.New("not authenticated by " + scheme)
 	}})
-	s.Handle(http.MethodGet, "/rest/api/3/search/jql", s.search)
-	s.Handle(http.MethodPost, "/rest/api/3/issue", s.create)
-	s.Handle(http.MethodPut, "/rest/api/3/issue/{issueIdOrKey}", s.edit)
+	// The spec lets every operation go anonymous ({} among its security
+	// requirements), so the validation above accepts any credentials; the
+	// site the stand-in plays does not.
+	authed := func(h apitest.Handler) apitest.Handler {
+		return func(r *apitest.Request) (int, any, http.Header) {
+			if r.Header.Get("Authorization") != want {
+				return http.StatusUnauthorized, map[string]any{"errorMessages": []string{"You are not authenticated. Authentication required to perform this operation."}}, nil
+			}
+			return h(r)
+		}
+	}
+	s.Handle(http.MethodGet, "/rest/api/3/search/jql", authed(s.search))
+	s.Handle(http.MethodPost, "/rest/api/3/issue", authed(s.create))
+	s.Handle(http.MethodPut, "/rest/api/3/issue/{issueIdOrKey}", authed(s.edit))
 	return s
 }
 

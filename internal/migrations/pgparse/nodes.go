@@ -242,18 +242,6 @@ type ColumnRef struct {
 	Fields []Node `json:"fields"`
 }
 
-// DefNames returns the option names of a list of DefElem nodes.
-func DefNames(nodes []Node) []string {
-	var out []string
-	for _, n := range nodes {
-		var d DefElem
-		if n.Type == "DefElem" && n.Into(&d) {
-			out = append(out, d.Defname)
-		}
-	}
-	return out
-}
-
 // FuncNames returns the unqualified name of every function called anywhere
 // in n ("now", "gen_random_uuid").
 func (n Node) FuncNames() []string {
