@@ -68,9 +68,7 @@ func (o *Options) run(ctx context.Context) error {
 	o.event(events.CanaryStarted, o.startFigures(), nil, "canary analysis started: "+o.describeCriteria())
 
 	j := NewJudge(o.Criteria)
-	if o.Source == "probe" {
-		o.notePassCost(out, j)
-	}
+	o.notePassCost(out, j)
 	if err := src.Start(ctx); err != nil {
 		src.Close()
 		res.Verdict = Inconclusive
@@ -105,19 +103,6 @@ func (o *Options) clock() Clock {
 		return RealClock{}
 	}
 	return o.Clock
-}
-
-// notePassCost says up front what a healthy canary costs, so a max_duration
-// too short for the rate is noticed before it ends in inconclusive.
-func (o *Options) notePassCost(out io.Writer, j *Judge) {
-	rate := float64(o.Rate)
-	need := j.ExpectedToPass()
-	fmt.Fprintf(out, "canary: a canary at the healthy %s passes after about %.0f requests on average (%.0fs at %s/s)\n", pct(o.Criteria.healthy()), need, need/rate, trimFloat(rate))
-	// The time to pass has a long tail: about 1% of healthy canaries need
-	// more than 3.5 times the average (simulated).
-	if allowed := rate * o.MaxDuration.Seconds(); allowed < 3.5*need {
-		fmt.Fprintf(out, "canary: note: max_duration %s allows %.0f requests at this rate; more than 1%% of healthy canaries will still be undecided then (inconclusive): allow about %.0f (raise rate or max_duration)\n", o.MaxDuration, allowed, 3.5*need)
-	}
 }
 
 // judge feeds the source's batches to j until it decides, the deadline

@@ -246,7 +246,9 @@ func TestMetricBaseline(t *testing.T) {
 	p := metricPlan(t, m)
 	p.BaselineSelector = "base"
 	p.Criteria.Baseline = true
-	p.Criteria.ErrorThreshold = 0.05
+	// Its own healthy rate is 0.5%: a canary under that is never failed for
+	// being worse than its baseline.
+	p.Criteria.ErrorThreshold, p.Criteria.HealthyRate = 0.05, 0.005
 	res, _, out, _, _ := runMetric(t, p)
 	if res.Verdict != Failed || res.Check != "baseline error rate" || res.Baseline == nil {
 		t.Fatalf("verdict %s by %q: %s\n%s", res.Verdict, res.Check, res.Reason, out)

@@ -32,6 +32,7 @@ var (
 	seed    = flag.Uint64("seed", 2026, "random seed")
 	maxSecs = flag.Int("max-secs", 600, "max_duration in seconds")
 	only    = flag.String("only", "", "run only the tables whose name contains this")
+	buckets = flag.Bool("buckets", true, "metric sources: give histogram bucket counts (false: only the interval's percentile)")
 )
 
 // Latencies: a request is fast (50 ms) or, with the row's slow share, slow
@@ -182,7 +183,7 @@ func many(key uint64, f func(r *rand.Rand) outcome) []outcome {
 }
 
 func base() canary.Criteria {
-	return canary.Criteria{ErrorThreshold: 0.02, Quantile: 0.95, Alpha: 0.01, Beta: 0.05, MinSamples: 100, PerRequest: true, Margin: 0.5}
+	return canary.Criteria{ErrorThreshold: 0.02, Quantile: 0.95, Alpha: 0.01, Beta: 0.05, MinSamples: 100, PerRequest: true, Margin: 0.5, RunCap: rate}
 }
 
 func main() {
@@ -240,8 +241,8 @@ func main() {
 			{"canary 1%, baseline 0% errors (zero-error baseline)", traffic{errRate: 0.01}, traffic{}},
 			{"canary 1.5% vs baseline 0.5% errors (3x)", traffic{errRate: 0.015}, traffic{errRate: 0.005}},
 			{"canary 5% vs baseline 1% errors", traffic{errRate: 0.05}, traffic{errRate: 0.01}},
-			{"latency: both 5% slow", traffic{slowShare: 0.05}, traffic{slowShare: 0.05}},
-			{"latency: canary 20% slow vs baseline 5%", traffic{slowShare: 0.20}, traffic{slowShare: 0.05}},
+			{"latency: both 2% slow", traffic{slowShare: 0.02}, traffic{slowShare: 0.02}},
+			{"latency: canary 20% slow vs baseline 2% (p95 400 ms vs 50 ms)", traffic{slowShare: 0.20}, traffic{slowShare: 0.02}},
 		} {
 			rows = append(rows, row{x.label, many(uint64(400+k), func(r *rand.Rand) outcome { return probeRun(c, r, x.can, &x.bl) })})
 		}
@@ -258,9 +259,12 @@ func main() {
 		p99.Latency, p99.Quantile = latThresh, 0.99
 		bl := base()
 		bl.Baseline = true
-		var cfgs = []cfg{{"error check only", e}, {"error + p99 latency", p99}, {"error + baseline", bl}}
+		var cfgs = []cfg{{"error check only", e}, {"error + p99 latency, 0.5% slow", p99}, {"error + p99 latency, 1% slow (at p99)", p99}, {"error + baseline", bl}}
 		for k, x := range cfgs {
 			t := traffic{errRate: 0.01, slowShare: 0.005}
+			if strings.Contains(x.label, "1% slow") {
+				t.slowShare = 0.01
+			}
 			var b *traffic
 			if x.c.Baseline {
 				b = &t
@@ -274,7 +278,7 @@ func main() {
 			j := canary.NewJudge(x.c)
 			rows = append(rows, row{fmt.Sprintf("%s: estimate %.0f requests, simulated mean %.0f", x.label, j.ExpectedToPass(), mean), outs})
 		}
-		table("cost: healthy canary (1% errors, 0.5% slow) - start-up estimate vs simulation", rows)
+		table("cost: healthy canary (1% errors) - start-up estimate vs simulation", rows)
 	}
 	if n := "metric"; want(n) {
 		metricTables()
