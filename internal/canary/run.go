@@ -181,7 +181,7 @@ func (o *Options) buildSource(clk Clock, deadline time.Time, out io.Writer) Sour
 	}
 	return NewMetricSource(MetricOptions{
 		Metrics: o.Metrics, Name: o.metricsName, CanarySelector: o.CanarySelector,
-		BaselineSelector: o.BaselineSelector, Quantile: o.Criteria.Quantile,
+		BaselineSelector: o.BaselineSelector, Quantile: o.Criteria.Quantile, Threshold: o.Criteria.Latency,
 		NeedLatency: o.Criteria.Latency > 0 || o.Criteria.Baseline,
 		Interval:    o.Interval.Duration, Deadline: deadline, Clock: clk,
 	}, func(s string) { fmt.Fprintf(out, "canary: %s\n", s) })
