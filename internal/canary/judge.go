@@ -119,6 +119,7 @@ type Judge struct {
 	baseLatT    *sprt
 	baseLatIntT *sprt
 	baseRef     time.Duration   // the probe's reference latency, once fixed
+	baseRefLo   time.Duration   // the same from a lower bound, for the pass side
 	refAt       int64           // baseline requests at which it is fixed again
 	refTries    int             // how often it has been fixed
 	pendingLat  []time.Duration // canary latencies before it is
@@ -294,17 +295,24 @@ func (j *Judge) addBaseSamples(bs []Sample) (errs, trials float64) {
 // requests seen before it was first fixed are tested against it then.
 func (j *Judge) fixReference() {
 	n := j.baseHist.TotalCount()
-	hi, ok := quantileUpper(j.baseHist.h, j.c.Quantile, j.alpha/math.Pow(2, float64(j.refTries+2)))
+	miss := j.alpha / math.Pow(2, float64(j.refTries+2))
+	hi, ok := quantileUpper(j.baseHist.h, j.c.Quantile, miss)
 	if !ok {
 		return
 	}
+	lo := quantileLower(j.baseHist.h, j.c.Quantile, miss)
 	j.refTries++
 	j.refAt = 2 * n
-	ref := time.Duration(float64(usDur(hi)) * (1 + j.c.Margin))
+	m := 1 + j.c.Margin
+	ref, refLo := time.Duration(float64(usDur(hi))*m), time.Duration(float64(usDur(lo))*m)
 	first := j.baseRef == 0
 	if first || ref < j.baseRef {
 		j.baseRef = ref
 	}
+	// The pass side counts requests slower than (1+margin) times a lower
+	// bound: it can only overcount, so a loose early reference never
+	// passes a canary the baseline's true percentile would fail.
+	j.baseRefLo = max(j.baseRefLo, min(refLo, j.baseRef))
 	if first {
 		pend := j.pendingLat
 		j.pendingLat = nil
@@ -324,9 +332,9 @@ func (j *Judge) baseLatSample(l time.Duration) {
 		j.pendingLat = append(j.pendingLat, l)
 		return
 	}
-	slow := l > j.baseRef
-	if j.refRun.next(slow) {
-		j.baseLatT.add(b2f(slow), 1)
+	slowHi := l > j.baseRefLo
+	if j.refRun.next(slowHi) {
+		j.baseLatT.addBounds(b2f(l > j.baseRef), b2f(slowHi), 1)
 	}
 }
 

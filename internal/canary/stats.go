@@ -303,5 +303,16 @@ func quantileUpper(h *hdrhistogram.Histogram, q, miss float64) (int64, bool) {
 	return h.ValueAtPercentile(100 * u / n), true
 }
 
+// quantileLower is the matching lower confidence bound: the order
+// statistic at rank nq - z·sqrt(nq(1-q)), or the smallest value.
+func quantileLower(h *hdrhistogram.Histogram, q, miss float64) int64 {
+	n := float64(h.TotalCount())
+	l := math.Floor(n*q - normalQuantile(1-miss)*math.Sqrt(n*q*(1-q)))
+	if l < 1 {
+		return h.Min()
+	}
+	return h.ValueAtPercentile(100 * l / n)
+}
+
 // normalQuantile is the standard normal's p-quantile.
 func normalQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) }
