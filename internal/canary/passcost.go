@@ -21,9 +21,9 @@ type PassCost struct {
 	Undecided float64
 }
 
-// passCostRuns canaries are simulated: enough for the mean within a few
-// percent and a rough 99th percentile, in tens of milliseconds.
-const passCostRuns = 400
+// passCostRuns canaries are simulated: enough for the mean within about
+// 5% and a rough 99th percentile, in about a tenth of a second.
+const passCostRuns = 200
 
 // EstimatePassCost simulates healthy canaries under c, each for at most
 // limit requests (judged 10 at a time), with a fixed seed: the same
