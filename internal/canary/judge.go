@@ -627,6 +627,14 @@ type Evidence struct {
 	LatencyThreshold float64  `json:"latency_threshold_ms,omitempty"`
 	// LatencyBound explains the interval (or why there is none).
 	LatencyBound string `json:"latency_bound"`
+	// The latency test's hypotheses and the share of trials slower than
+	// the threshold so far.
+	LatencyPassShare float64  `json:"latency_pass_share,omitempty"`
+	LatencyFailShare float64  `json:"latency_fail_share,omitempty"`
+	SlowShare        *float64 `json:"latency_slow_share,omitempty"`
+	// Requests left out as trials because they continued a run.
+	RunSkippedErrors float64 `json:"run_skipped_errors,omitempty"`
+	RunSkippedSlow   float64 `json:"run_skipped_slow,omitempty"`
 
 	// ErrorLLR is ln L1 (p1 against p0), held to PassAt; FailLLR is ln M
 	// (the mixture), held to FailAt.
@@ -662,7 +670,13 @@ func (j *Judge) Evidence() Evidence {
 	}
 	if j.c.Latency > 0 {
 		e.LatencyThreshold = msf(j.c.Latency)
+		e.LatencyPassShare, e.LatencyFailShare = j.c.latencyShares()
+		if j.latT.n > 0 {
+			v := j.latT.eventsFail / j.latT.n
+			e.SlowShare = &v
+		}
 	}
+	e.RunSkippedErrors, e.RunSkippedSlow = j.skippedErr, j.skippedSlow
 	if j.hasLatency() {
 		v := msf(j.latency())
 		e.LatencyMS = &v

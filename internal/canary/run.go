@@ -213,7 +213,8 @@ func (o *Options) describeCriteria() string {
 	c := o.Criteria
 	s := fmt.Sprintf("fail at error rate %s, pass near %s (alpha %s, beta %s)", pct(c.ErrorThreshold), pct(c.healthy()), pct(c.Alpha), pct(c.Beta))
 	if c.Latency > 0 {
-		s += fmt.Sprintf(", p%s under %s", percentileName(c.Quantile), c.Latency)
+		pass, fail := c.latencyShares()
+		s += fmt.Sprintf(", p%s under %s (pass at most %s slower, fail at %s)", percentileName(c.Quantile), c.Latency, pct(pass), pct(fail))
 	}
 	if c.Baseline {
 		s += fmt.Sprintf(", no worse than the baseline by %s", pct(c.Margin))
