@@ -480,8 +480,8 @@ func quantile(xs []float64, q float64) float64 {
 }
 
 func TestExpectedToPassMatchesSimulation(t *testing.T) {
-	// Wald's approximation for the defaults; the simulation's mean is
-	// within a few percent of it (overshoot makes the true mean smaller).
+	// The estimate (a small simulation of the judge) against a larger
+	// simulation of the same canaries.
 	got := NewJudge(defaultCriteria()).ExpectedToPass()
 	if got < 850 || got > 1000 {
 		t.Errorf("expected requests to pass %v, want about 936", got)

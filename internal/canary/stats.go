@@ -210,16 +210,6 @@ func newHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(1, 600_000_000, 3)
 }
 
-// expectedToPass is Wald's approximation of the average number of
-// observations the test needs when the true rate is p0:
-// E[N] = ((1-alpha)*b + alpha*a) / E[step], E[step] = p0*ln(p1/p0) +
-// (1-p0)*ln((1-p1)/(1-p0)). It is what a healthy canary costs.
-func (s *sprt) expectedToPass() float64 {
-	alpha := math.Exp(-s.a)
-	step := s.p0*s.incEvent + (1-s.p0)*s.incOK
-	return ((1-alpha)*s.b + alpha*s.a) / step
-}
-
 // twoCount is the conditional test of two Poisson-like counts: given that
 // an event happened in either of two tracks whose traffic is w to 1, it is
 // the canary's with probability θ = w·r/(w·r+1), r the ratio of their
