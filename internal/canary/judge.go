@@ -21,10 +21,16 @@ type Criteria struct {
 	// disables the latency check.
 	Latency  time.Duration
 	Quantile float64 // 0.5, 0.9, 0.95 or 0.99
-	// Alpha is the chance of failing a canary whose error rate is at most
-	// HealthyRate (a false rollback), shared equally among the checks that
-	// can fail it; Beta is the chance of passing one at ErrorThreshold or
-	// worse.
+	// LatencyPassShare and LatencyFailShare are the latency test's
+	// hypotheses: a canary with at most LatencyPassShare of its requests
+	// slower than Latency is healthy (it is failed with probability at most
+	// its share of Alpha), one with LatencyFailShare or more is not (passed
+	// with probability at most Beta). 0 means 1-Quantile (a canary exactly
+	// meeting the percentile is healthy) and twice that.
+	LatencyPassShare, LatencyFailShare float64
+	// Alpha is the chance of failing a healthy canary (a false rollback),
+	// shared equally among the checks that can fail it; Beta is the chance
+	// of passing one at a threshold or worse.
 	Alpha, Beta float64
 	// MinSamples requests are needed before the canary can pass.
 	MinSamples int
@@ -33,9 +39,13 @@ type Criteria struct {
 	Baseline bool
 	Margin   float64
 	// PerRequest says the source reports every request (the probe), so
-	// latency is tested request by request; metric sources give a
-	// percentile per interval instead.
+	// latency is tested request by request; metric sources give counts and
+	// a percentile per interval instead.
 	PerRequest bool
+	// RunCap is how many requests right after an error (or a slow request)
+	// are not counted as trials while the run goes on: a run of up to
+	// RunCap+1 counts once. 0 counts every request (independent samples).
+	RunCap int
 }
 
 func (c Criteria) healthy() float64 {
@@ -43,6 +53,37 @@ func (c Criteria) healthy() float64 {
 		return c.HealthyRate
 	}
 	return c.ErrorThreshold / 2
+}
+
+// latencyShares returns the latency test's healthy and failing shares of
+// requests slower than the threshold.
+func (c Criteria) latencyShares() (pass, fail float64) {
+	pass, fail = c.LatencyPassShare, c.LatencyFailShare
+	if pass <= 0 {
+		pass = 1 - c.Quantile
+	}
+	if fail <= 0 {
+		fail = defaultFailShare(pass)
+	}
+	return pass, fail
+}
+
+// defaultFailShare is twice the healthy share, kept below 1: p95 (5% slower
+// allowed) fails at 10% slower, p50 at 75%.
+func defaultFailShare(pass float64) float64 {
+	return math.Min(2*pass, (1+pass)/2)
+}
+
+// checks is how many checks can fail the canary; alpha is split among them.
+func (c Criteria) checks() int {
+	n := 1
+	if c.Latency > 0 {
+		n++
+	}
+	if c.Baseline {
+		n += 2 // errors and latency
+	}
+	return n
 }
 
 // State is where the analysis stands.
@@ -57,62 +98,92 @@ const (
 
 // Judge turns batches into a verdict. It is not safe for concurrent use.
 type Judge struct {
-	c Criteria
+	c     Criteria
+	alpha float64 // per check
 
-	errT     *sprt // canary error rate
-	latT     *sprt // share of requests slower than the threshold (probe)
-	baseErrT *sprt // share of errors that are the canary's, given an error (baseline)
+	errT *sprt // canary error rate
+	// latT: the share of requests slower than the threshold (probe, or
+	// histogram buckets from a metric source); latIntT: how often an
+	// interval's percentile is above the threshold (a metric source
+	// without buckets).
+	latT, latIntT *sprt
+
+	// Baseline: baseErrT, which track the errors come from; floorT, whether
+	// the canary's own error rate is above its healthy rate (a canary at or
+	// under it is never failed for being worse than its baseline);
+	// baseLatT, the canary's share slower than (1+margin) times the
+	// baseline's percentile (probe); baseLatIntT, how often an interval's
+	// canary percentile is above that (metric sources).
+	baseErrT    *twoCount
+	floorT      *sprt
+	baseLatT    *sprt
+	baseLatIntT *sprt
+	baseRef     time.Duration   // the probe's reference latency, once fixed
+	baseRefLo   time.Duration   // the same from a lower bound, for the pass side
+	refAt       int64           // baseline requests at which it is fixed again
+	refTries    int             // how often it has been fixed
+	pendingLat  []time.Duration // canary latencies before it is
+
+	// Runs: a request right after an error (or a slow request) is not a
+	// trial, for up to RunCap requests, so a run (one stall seen by an
+	// open-loop probe, a burst of errors) counts once.
+	errRun, slowRun, refRun, baseRun runs
+	skippedErr, skippedSlow          float64
 
 	hist, baseHist lazyHist
 	n, errs        float64
 	bn, berrs      float64
 	kinds          map[string]int
+	// bucketed says a metric source gave slow-request counts.
+	bucketed bool
 
-	// Metric sources: the latest interval's percentile and how many
-	// intervals in a row were over the threshold.
+	// Metric sources: the latest interval's percentiles.
 	lastLat, lastBaseLat       time.Duration
 	hasLastLat, hasLastBaseLat bool
-	latBreaches                int
 
 	state  State
 	reason string
 	check  string // the check that decided
 }
 
+// Sign tests over intervals: an interval's percentile is above the bar with
+// probability at most 1/2 for a healthy canary (it is as likely to come out
+// above its true value as below), and at least intervalBad for one that
+// clearly fails it.
+const intervalBad = 0.9
+
 // NewJudge returns a judge for c; c must have been validated.
 func NewJudge(c Criteria) *Judge {
 	// Histograms are allocated on first use: a simulation runs thousands
 	// of judges that never see a latency.
-	j := &Judge{c: c, state: Running, kinds: map[string]int{}, hist: lazyHist{}, baseHist: lazyHist{}}
-	checks := 1
-	if c.Latency > 0 && c.PerRequest {
-		checks++
+	j := &Judge{c: c, state: Running, kinds: map[string]int{}}
+	for _, r := range []*runs{&j.errRun, &j.slowRun, &j.refRun, &j.baseRun} {
+		r.limit = c.RunCap
+	}
+	j.alpha = c.Alpha / float64(c.checks())
+	j.errT = newSPRT(c.healthy(), c.ErrorThreshold, j.alpha, c.Beta)
+	if c.Latency > 0 {
+		pass, fail := c.latencyShares()
+		j.latT = newSPRT(pass, fail, j.alpha, c.Beta)
+		if !c.PerRequest {
+			j.latIntT = newSPRT(0.5, intervalBad, j.alpha, c.Beta).single()
+		}
 	}
 	if c.Baseline {
-		checks++
-	}
-	alpha := c.Alpha / float64(checks)
-	j.errT = newSPRT(c.healthy(), c.ErrorThreshold, alpha, c.Beta)
-	if c.Latency > 0 && c.PerRequest {
-		// The q-quantile is above the threshold exactly when more than 1-q
-		// of requests are slower than it: the same test on that share.
-		over := 1 - c.Quantile
-		j.latT = newSPRT(over/2, over, alpha, c.Beta)
-	}
-	if c.Baseline {
-		// Given an error happened in either track, it is the canary's with
-		// probability w*r/(w*r+1) (w: canary/baseline traffic, r: ratio of
-		// error rates). H0: r = 1 against H1: r = 1+margin; the
-		// probabilities are set per batch from its traffic in add.
-		j.baseErrT = newSPRT(0.5, 0.5, alpha, c.Beta).single()
+		j.baseErrT = newTwoCount(1+c.Margin, j.alpha, c.Beta)
+		p0 := c.healthy()
+		j.floorT = newSPRT(p0, math.Min(p0*(1+c.Margin), (1+p0)/2), j.alpha, c.Beta)
+		if c.PerRequest {
+			// Half of this check's alpha covers the chance that the
+			// reference (an upper confidence bound) is below the baseline's
+			// true percentile, half the test itself.
+			pass := 1 - c.Quantile
+			j.baseLatT = newSPRT(pass, defaultFailShare(pass), j.alpha/2, c.Beta)
+		} else {
+			j.baseLatIntT = newSPRT(0.5, intervalBad, j.alpha, c.Beta).single()
+		}
 	}
 	return j
-}
-
-// ExpectedToPass is about how many requests a canary at the healthy error
-// rate needs to pass, on average (at least MinSamples).
-func (j *Judge) ExpectedToPass() float64 {
-	return math.Max(j.errT.expectedToPass(), float64(j.c.MinSamples))
 }
 
 // State returns the current state.
@@ -124,12 +195,9 @@ func (j *Judge) Add(b Batch) State {
 		return j.state
 	}
 	if b.Canary.Samples != nil {
-		j.addSamples(b.Canary.Samples)
+		j.addSamples(b.Canary.Samples, b.Baseline)
 	} else {
-		j.addCounts(&b.Canary)
-	}
-	if b.Baseline != nil && j.c.Baseline {
-		j.addBaseline(&b.Canary, b.Baseline)
+		j.addCounts(&b.Canary, b.Baseline)
 	}
 	if j.state == Running {
 		j.checkPass()
@@ -137,92 +205,205 @@ func (j *Judge) Add(b Batch) State {
 	return j.state
 }
 
-func (j *Judge) addSamples(ss []Sample) {
+func usOf(d time.Duration) int64 {
+	if us := d.Microseconds(); us >= 1 {
+		return us
+	}
+	return 1
+}
+
+// addSamples judges the probe's requests one by one. The baseline's batch
+// (requests scheduled at the same times) is taken in first; its errors are
+// compared with the canary's once the batch is through.
+func (j *Judge) addSamples(ss []Sample, base *Obs) {
+	var be, bt float64
+	if base != nil && j.c.Baseline {
+		be, bt = j.addBaseSamples(base.Samples)
+	}
+	var ce, ct float64
 	for _, s := range ss {
 		j.n++
-		e := 0.0
 		if s.Err {
-			e = 1
 			j.errs++
 			j.kinds[s.Kind]++
 		}
-		j.errT.add(e, 1)
+		if j.errRun.next(s.Err) {
+			e := b2f(s.Err)
+			ce += e
+			ct++
+			j.errT.add(e, 1)
+			if j.floorT != nil {
+				j.floorT.add(e, 1)
+			}
+		} else {
+			j.skippedErr++
+		}
 		if s.HasLatency {
-			us := s.Latency.Microseconds()
-			if us < 1 {
-				us = 1
-			}
-			j.hist.record(us) // values past an hour are clamped by the timeout anyway
+			j.hist.record(usOf(s.Latency))
 			if j.latT != nil {
-				over := 0.0
-				if s.Latency > j.c.Latency {
-					over = 1
+				slow := s.Latency > j.c.Latency
+				if j.slowRun.next(slow) {
+					j.latT.add(b2f(slow), 1)
+				} else {
+					j.skippedSlow++
 				}
-				j.latT.add(over, 1)
 			}
+			j.baseLatSample(s.Latency)
 		}
-		if j.checkFail() {
+		if j.checkFail() || j.checkPass() {
+			// Deciding request by request keeps the sample count the one at
+			// which the evidence sufficed.
 			return
 		}
-		// Deciding a pass request by request keeps the sample count the
-		// one at which the evidence sufficed.
-		if j.checkPass() {
-			return
+	}
+	if bt > 0 && ct > 0 {
+		j.baseErrT.add(ce, be, ct/bt)
+		j.checkFail()
+	}
+}
+
+// addBaseSamples takes in the baseline's requests and returns its errors
+// and requests that count as trials (those following a request without an
+// error); the baseline's latencies fix the reference for the latency
+// comparison once there are enough of them.
+func (j *Judge) addBaseSamples(bs []Sample) (errs, trials float64) {
+	for _, s := range bs {
+		j.bn++
+		if s.Err {
+			j.berrs++
+		}
+		if j.baseRun.next(s.Err) {
+			trials++
+			errs += b2f(s.Err)
+		}
+		if s.HasLatency {
+			j.baseHist.record(usOf(s.Latency))
+		}
+	}
+	if j.baseLatT != nil && j.baseHist.TotalCount() >= max(j.refAt, 1) {
+		j.fixReference()
+	}
+	return errs, trials
+}
+
+// fixReference sets the probe's latency reference to (1+margin) times an
+// upper confidence bound of the baseline's percentile, and tightens it each
+// time the baseline's requests double. The k-th bound may be wrong with
+// probability alpha/2^(k+2) of the check's alpha, so all of them together
+// with probability at most alpha/2; the test itself has the other half.
+// The reference depends on the baseline's requests only, so the canary
+// requests seen before it was first fixed are tested against it then.
+func (j *Judge) fixReference() {
+	n := j.baseHist.TotalCount()
+	miss := j.alpha / math.Pow(2, float64(j.refTries+2))
+	hi, ok := quantileUpper(j.baseHist.h, j.c.Quantile, miss)
+	if !ok {
+		return
+	}
+	lo := quantileLower(j.baseHist.h, j.c.Quantile, miss)
+	j.refTries++
+	j.refAt = 2 * n
+	m := 1 + j.c.Margin
+	ref, refLo := time.Duration(float64(usDur(hi))*m), time.Duration(float64(usDur(lo))*m)
+	first := j.baseRef == 0
+	if first || ref < j.baseRef {
+		j.baseRef = ref
+	}
+	// The pass side counts requests slower than (1+margin) times a lower
+	// bound: it can only overcount, so a loose early reference never
+	// passes a canary the baseline's true percentile would fail.
+	j.baseRefLo = max(j.baseRefLo, min(refLo, j.baseRef))
+	if first {
+		pend := j.pendingLat
+		j.pendingLat = nil
+		for _, l := range pend {
+			j.baseLatSample(l)
 		}
 	}
 }
 
-func (j *Judge) addCounts(o *Obs) {
+// baseLatSample tests one canary latency against the baseline reference,
+// or keeps it until the reference is fixed.
+func (j *Judge) baseLatSample(l time.Duration) {
+	if j.baseLatT == nil {
+		return
+	}
+	if j.baseRef == 0 {
+		j.pendingLat = append(j.pendingLat, l)
+		return
+	}
+	slowHi := l > j.baseRefLo
+	if j.refRun.next(slowHi) {
+		j.baseLatT.addBounds(b2f(l > j.baseRef), b2f(slowHi), 1)
+	}
+}
+
+// runs decides which requests are trials: one right after an event is not
+// (the decision rests on earlier requests only, so for independent
+// requests the trials are still independent and every guarantee holds),
+// unless limit requests in a row have been left out already: a canary that
+// fails every request is still failed.
+type runs struct{ left, limit int }
+
+// next reports whether a request with or without the event is a trial,
+// and updates the run.
+func (r *runs) next(event bool) (trial bool) {
+	if r.left > 0 {
+		if event {
+			r.left--
+		} else {
+			r.left = 0
+		}
+		return false
+	}
+	if event {
+		r.left = r.limit
+	}
+	return true
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// addCounts takes one interval of a metric source.
+func (j *Judge) addCounts(o *Obs, base *Obs) {
 	t, e := o.total(), o.errors()
 	j.n += t
 	j.errs += e
 	j.errT.add(e, t)
+	if j.floorT != nil {
+		j.floorT.add(e, t)
+	}
+	if o.HasSlow && t > 0 && j.latT != nil {
+		// Histogram buckets bracket the threshold: the count slower than the
+		// bucket bound at or above it can only undercount, so it decides a
+		// fail; the one below it can only overcount, so it decides a pass.
+		j.bucketed = true
+		j.latT.addBounds(o.SlowLo, o.SlowHi, t)
+	}
 	if o.HasLatency && t > 0 {
 		j.lastLat, j.hasLastLat = o.Latency, true
-		if j.c.Latency > 0 {
-			if o.Latency > j.c.Latency {
-				j.latBreaches++
-			} else {
-				j.latBreaches = 0
-			}
+		if j.latIntT != nil {
+			j.latIntT.add(b2f(o.Latency > j.c.Latency), 1)
 		}
 	}
-	j.checkFail()
-}
-
-func (j *Judge) addBaseline(c, b *Obs) {
-	bt, be := b.total(), b.errors()
-	if b.Samples != nil {
-		for _, s := range b.Samples {
-			if s.HasLatency {
-				us := s.Latency.Microseconds()
-				if us < 1 {
-					us = 1
-				}
-				j.baseHist.record(us)
+	if base != nil && j.c.Baseline {
+		bt, be := base.total(), base.errors()
+		j.bn += bt
+		j.berrs += be
+		if bt > 0 && t > 0 {
+			j.baseErrT.add(e, be, t/bt)
+		}
+		if base.HasLatency && bt > 0 {
+			j.lastBaseLat, j.hasLastBaseLat = base.Latency, true
+			if o.HasLatency && t > 0 {
+				j.baseLatIntT.add(b2f(float64(o.Latency) > float64(base.Latency)*(1+j.c.Margin)), 1)
 			}
 		}
-	} else if b.HasLatency && bt > 0 {
-		j.lastBaseLat, j.hasLastBaseLat = b.Latency, true
-	}
-	j.bn += bt
-	j.berrs += be
-	ct, ce := c.total(), c.errors()
-	// The baseline's figures are kept for the report even when the canary
-	// was decided within this batch; the comparison only runs before.
-	if j.state != Running || ct <= 0 || bt <= 0 || ce+be == 0 {
-		return
-	}
-	w := ct / bt
-	r1 := 1 + j.c.Margin
-	th0, th1 := w/(w+1), w*r1/(w*r1+1)
-	t := j.baseErrT
-	t.n += ce + be
-	t.events += ce
-	t.llr += ce*math.Log(th1/th0) + be*math.Log((1-th1)/(1-th0))
-	t.alts[0].llr = t.llr
-	if t.llr >= t.a {
-		t.crossedA = true
 	}
 	j.checkFail()
 }
@@ -232,76 +413,95 @@ func (j *Judge) checkFail() bool {
 	switch {
 	case j.errT.crossedA:
 		lo, hi := wilson(j.errs, j.n, z95)
-		j.decide(Failed, "error rate", fmt.Sprintf("error rate %s (95%% CI %s-%s, %s errors in %s requests) is too high: the sequential test of the healthy %s against the %s threshold or worse reached its fail boundary (likelihood ratio %s >= 1/alpha = %s)",
-			pct(j.errs/j.n), pct(lo), pct(hi), count(j.errs), count(j.n), pct(j.c.healthy()), pct(j.c.ErrorThreshold), num(math.Exp(j.errT.mixLLR())), num(math.Exp(j.errT.a))))
+		j.decide(Failed, "error rate", fmt.Sprintf("error rate %s (95%% CI %s-%s, %s errors in %s requests) is too high: the sequential test of the healthy %s against the %s threshold or worse reached its fail boundary (likelihood ratio %s >= 1/alpha = %s)%s",
+			pct(j.errs/j.n), pct(lo), pct(hi), count(j.errs), count(j.n), pct(j.c.healthy()), pct(j.c.ErrorThreshold), num(math.Exp(j.errT.mixLLR())), num(math.Exp(j.errT.a)), j.runsNote(j.skippedErr, "error")))
 	case j.latT != nil && j.latT.crossedA:
-		j.decide(Failed, "latency", fmt.Sprintf("%s latency is above %s: %s of requests were slower than that (%d of %d), more than the %s a p%s under the threshold allows (likelihood ratio %s >= 1/alpha)",
-			j.pname(), j.c.Latency, pct(j.latT.events/j.latT.n), int(j.latT.events), int(j.latT.n), pct(1-j.c.Quantile), j.pnum(), num(math.Exp(j.latT.mixLLR()))))
-	case !j.c.PerRequest && j.c.Latency > 0 && j.latBreaches >= 2:
-		j.decide(Failed, "latency", fmt.Sprintf("%s latency %s was above the %s threshold in %d intervals in a row", j.pname(), ms(j.lastLat), j.c.Latency, j.latBreaches))
-	case j.baseErrT != nil && j.baseErrT.crossedA:
-		j.decide(Failed, "baseline error rate", fmt.Sprintf("canary error rate %s is more than %s above the baseline's %s (sequential test of which track the errors come from; likelihood ratio %s >= 1/alpha)",
-			pct(j.errs/j.n), pct(j.c.Margin), pct(safeDiv(j.berrs, j.bn)), num(math.Exp(j.baseErrT.llr))))
+		pass, fail := j.c.latencyShares()
+		j.decide(Failed, "latency", fmt.Sprintf("%s latency is above %s: %s of requests were slower than that (%s of %s), against the %s a healthy canary may have and the %s that fails it (likelihood ratio %s >= 1/alpha = %s)%s",
+			j.pname(), j.c.Latency, pct(j.latT.eventsFail/j.latT.n), count(j.latT.eventsFail), count(j.latT.n), pct(pass), pct(fail), num(math.Exp(j.latT.mixLLR())), num(math.Exp(j.latT.a)), j.runsNote(j.skippedSlow, "slow request")))
+	case j.latIntT != nil && j.latIntT.crossedA:
+		j.decide(Failed, "latency", fmt.Sprintf("%s latency was above %s in %d of %d intervals (latest %s): more often than the half of intervals a canary meeting it can show (sign test over intervals, likelihood ratio %s >= 1/alpha = %s)",
+			j.pname(), j.c.Latency, int(j.latIntT.events), int(j.latIntT.n), ms(j.lastLat), num(math.Exp(j.latIntT.mixLLR())), num(math.Exp(j.latIntT.a))))
+	case j.baseErrT != nil && j.baseErrT.crossedA() && j.floorT.crossedA:
+		j.decide(Failed, "baseline error rate", fmt.Sprintf("canary error rate %s is more than %s above the baseline's %s (of %s errors that start a run in either track, %s were the canary's; likelihood ratio %s >= 1/alpha = %s), and above its healthy %s (likelihood ratio %s)",
+			pct(j.errs/j.n), pct(j.c.Margin), pct(safeDiv(j.berrs, j.bn)), count(j.baseErrT.n), count(j.baseErrT.canary), num(math.Exp(j.baseErrT.mixLLR())), num(math.Exp(j.baseErrT.a)), pct(j.c.healthy()), num(math.Exp(j.floorT.mixLLR()))))
+	case j.baseLatT != nil && j.baseLatT.crossedA:
+		j.decide(Failed, "baseline latency", fmt.Sprintf("canary %s latency is more than %s above the baseline's: %s of canary requests (%s of %s) were slower than %s (%s times the baseline's %s upper bound), against the %s allowed (likelihood ratio %s >= 1/alpha = %s)",
+			j.pname(), pct(j.c.Margin), pct(j.baseLatT.eventsFail/j.baseLatT.n), count(j.baseLatT.eventsFail), count(j.baseLatT.n), ms(j.baseRef), trimFloat(1+j.c.Margin), j.pname(), pct(1-j.c.Quantile), num(math.Exp(j.baseLatT.mixLLR())), num(math.Exp(j.baseLatT.a))))
+	case j.baseLatIntT != nil && j.baseLatIntT.crossedA:
+		j.decide(Failed, "baseline latency", fmt.Sprintf("canary %s latency was more than %s above the baseline's in %d of %d intervals (latest %s against %s; sign test over intervals, likelihood ratio %s >= 1/alpha = %s)",
+			j.pname(), pct(j.c.Margin), int(j.baseLatIntT.events), int(j.baseLatIntT.n), ms(j.lastLat), ms(j.lastBaseLat), num(math.Exp(j.baseLatIntT.mixLLR())), num(math.Exp(j.baseLatIntT.a))))
 	default:
 		return false
 	}
 	return true
 }
 
+// runsNote says how many events were not counted as trials.
+func (j *Judge) runsNote(skipped float64, what string) string {
+	if skipped == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %s requests right after a %s were not counted, so a run counts once", count(skipped), what)
+}
+
+// pending names the first check that has not accepted the canary yet, or
+// "" when every check has.
+func (j *Judge) pending() string {
+	switch {
+	case j.n < float64(j.c.MinSamples) || j.n == 0:
+		return "min_samples"
+	case !j.errT.crossedB:
+		return "error rate"
+	case j.c.Latency > 0 && !j.latencyAccepted():
+		return "latency"
+	case j.c.Baseline && !j.baselineErrAccepted():
+		return "baseline error rate"
+	case j.c.Baseline && !j.baselineLatAccepted():
+		return "baseline latency"
+	}
+	return ""
+}
+
+func (j *Judge) latencyAccepted() bool {
+	if j.c.PerRequest || j.bucketed {
+		return j.latT.crossedB
+	}
+	return j.latIntT.crossedB
+}
+
+// baselineErrAccepted: the canary's errors are shown to be no more than the
+// baseline's by the margin, or the canary is shown to be near its own
+// healthy rate (where a baseline comparison cannot fail it). Either needs
+// baseline data: no data is never a pass.
+func (j *Judge) baselineErrAccepted() bool {
+	return j.bn > 0 && (j.baseErrT.crossedB() || j.floorT.crossedB)
+}
+
+func (j *Judge) baselineLatAccepted() bool {
+	if j.baseLatT != nil {
+		return j.baseLatT.crossedB
+	}
+	return j.baseLatIntT.crossedB
+}
+
 // checkPass passes the canary once every check has accepted and the
 // minimum sample count is reached.
 func (j *Judge) checkPass() bool {
-	if j.state != Running || j.n < float64(j.c.MinSamples) || j.n == 0 || !j.errT.crossedB {
-		return false
-	}
-	if j.latT != nil && !j.latT.crossedB {
-		return false
-	}
-	if !j.c.PerRequest && j.c.Latency > 0 && (!j.hasLastLat || j.lastLat > j.c.Latency) {
-		return false
-	}
-	// The baseline comparison only ever fails a canary on its own (its
-	// errors may be too few to accept anything), but a pass waits while the
-	// errors seen so far lean towards the canary being the worse one.
-	if j.baseErrT != nil && j.baseErrT.llr > 0 {
-		return false
-	}
-	if j.baselineLatencyWorse() != "" {
+	if j.state != Running || j.pending() != "" {
 		return false
 	}
 	why := fmt.Sprintf("error rate %s is consistent with the healthy %s: the sequential test reached its pass boundary (likelihood ratio %s <= beta = %s) after %s requests",
 		pct(j.errs/j.n), pct(j.c.healthy()), num(math.Exp(j.errT.llr)), num(math.Exp(j.errT.b)), count(j.n))
 	if j.c.Latency > 0 {
-		why += fmt.Sprintf("; %s latency %s is under %s", j.pname(), ms(j.latency()), j.c.Latency)
+		pass, _ := j.c.latencyShares()
+		why += fmt.Sprintf("; %s latency %s is under %s (at most %s of requests slower, shown)", j.pname(), ms(j.latency()), j.c.Latency, pct(pass))
+	}
+	if j.c.Baseline {
+		why += "; no worse than the baseline by " + pct(j.c.Margin)
 	}
 	j.decide(Passed, "all", why)
 	return true
-}
-
-// baselineLatencyWorse says why the canary's latency is worse than the
-// baseline's by more than the margin, or "" when it is not (or cannot be
-// compared yet).
-func (j *Judge) baselineLatencyWorse() string {
-	if !j.c.Baseline {
-		return ""
-	}
-	var c, b time.Duration
-	if j.c.PerRequest {
-		if j.hist.TotalCount() < int64(j.c.MinSamples) || j.baseHist.TotalCount() < int64(j.c.MinSamples) {
-			return ""
-		}
-		c = usDur(j.hist.ValueAtPercentile(100 * j.c.Quantile))
-		b = usDur(j.baseHist.ValueAtPercentile(100 * j.c.Quantile))
-	} else {
-		if !j.hasLastLat || !j.hasLastBaseLat {
-			return ""
-		}
-		c, b = j.lastLat, j.lastBaseLat
-	}
-	if float64(c) > float64(b)*(1+j.c.Margin) {
-		return fmt.Sprintf("canary %s latency %s is more than %s above the baseline's %s", j.pname(), ms(c), pct(j.c.Margin), ms(b))
-	}
-	return ""
 }
 
 // Finish ends an analysis that ran out of time or data.
@@ -312,13 +512,11 @@ func (j *Judge) Finish(why string) State {
 	switch {
 	case j.n == 0:
 		j.decide(Inconclusive, "traffic", "no traffic: the canary served no requests to judge"+suffix(why))
-	case j.baselineLatencyWorse() != "":
-		j.decide(Failed, "baseline latency", j.baselineLatencyWorse()+suffix(why))
 	case j.n < float64(j.c.MinSamples):
 		j.decide(Inconclusive, "traffic", fmt.Sprintf("only %s requests, fewer than the %d needed", count(j.n), j.c.MinSamples)+suffix(why))
 	default:
-		j.decide(Inconclusive, "evidence", fmt.Sprintf("the evidence was not decisive: error rate %s lies between the healthy %s and the threshold %s as far as %s requests can tell (%s)",
-			pct(j.errs/j.n), pct(j.c.healthy()), pct(j.c.ErrorThreshold), count(j.n), j.progressLine())+suffix(why))
+		j.decide(Inconclusive, "evidence", fmt.Sprintf("the evidence was not decisive: the %s check reached neither boundary (error rate %s, healthy %s, threshold %s, %s requests; %s)",
+			j.pending(), pct(j.errs/j.n), pct(j.c.healthy()), pct(j.c.ErrorThreshold), count(j.n), j.progressLine())+suffix(why))
 	}
 	return j.state
 }
@@ -367,13 +565,34 @@ func (j *Judge) progressLine() string {
 		parts = append(parts, "error test: healthy")
 	} else {
 		toPass := max(j.errT.toPass(), j.c.MinSamples-int(j.n))
-		parts = append(parts, fmt.Sprintf("error test: fail after %d more errors in a row, pass after %d clean requests", j.errT.toFail(), toPass))
+		parts = append(parts, fmt.Sprintf("error test: fail after %d more errors apart, pass after %d clean requests", j.errT.toFail(), toPass))
 	}
-	if j.latT != nil {
-		if j.latT.crossedB {
+	if j.c.Latency > 0 {
+		switch {
+		case j.latencyAccepted():
 			parts = append(parts, "latency test: fast enough")
-		} else {
-			parts = append(parts, fmt.Sprintf("latency test: %d of %d slower than %s", int(j.latT.events), int(j.latT.n), j.c.Latency))
+		case j.latIntT != nil && !j.bucketed:
+			parts = append(parts, fmt.Sprintf("latency test: %d of %d intervals above %s", int(j.latIntT.events), int(j.latIntT.n), j.c.Latency))
+		default:
+			parts = append(parts, fmt.Sprintf("latency test: %s of %s slower than %s", count(j.latT.eventsFail), count(j.latT.n), j.c.Latency))
+		}
+	}
+	if j.c.Baseline {
+		switch {
+		case j.baselineErrAccepted():
+			parts = append(parts, "baseline errors: no worse")
+		default:
+			parts = append(parts, fmt.Sprintf("baseline errors: %s of %s errors the canary's", count(j.baseErrT.canary), count(j.baseErrT.n)))
+		}
+		switch {
+		case j.baselineLatAccepted():
+			parts = append(parts, "baseline latency: no worse")
+		case j.baseLatT != nil && j.baseRef == 0:
+			parts = append(parts, "baseline latency: waiting for enough baseline requests")
+		case j.baseLatT != nil:
+			parts = append(parts, fmt.Sprintf("baseline latency: %s of %s slower than %s", count(j.baseLatT.eventsFail), count(j.baseLatT.n), ms(j.baseRef)))
+		default:
+			parts = append(parts, fmt.Sprintf("baseline latency: %d of %d intervals worse", int(j.baseLatIntT.events), int(j.baseLatIntT.n)))
 		}
 	}
 	return strings.Join(parts, "; ")
@@ -408,6 +627,14 @@ type Evidence struct {
 	LatencyThreshold float64  `json:"latency_threshold_ms,omitempty"`
 	// LatencyBound explains the interval (or why there is none).
 	LatencyBound string `json:"latency_bound"`
+	// The latency test's hypotheses and the share of trials slower than
+	// the threshold so far.
+	LatencyPassShare float64  `json:"latency_pass_share,omitempty"`
+	LatencyFailShare float64  `json:"latency_fail_share,omitempty"`
+	SlowShare        *float64 `json:"latency_slow_share,omitempty"`
+	// Requests left out as trials because they continued a run.
+	RunSkippedErrors float64 `json:"run_skipped_errors,omitempty"`
+	RunSkippedSlow   float64 `json:"run_skipped_slow,omitempty"`
 
 	// ErrorLLR is ln L1 (p1 against p0), held to PassAt; FailLLR is ln M
 	// (the mixture), held to FailAt.
@@ -443,7 +670,13 @@ func (j *Judge) Evidence() Evidence {
 	}
 	if j.c.Latency > 0 {
 		e.LatencyThreshold = msf(j.c.Latency)
+		e.LatencyPassShare, e.LatencyFailShare = j.c.latencyShares()
+		if j.latT.n > 0 {
+			v := j.latT.eventsFail / j.latT.n
+			e.SlowShare = &v
+		}
 	}
+	e.RunSkippedErrors, e.RunSkippedSlow = j.skippedErr, j.skippedSlow
 	if j.hasLatency() {
 		v := msf(j.latency())
 		e.LatencyMS = &v

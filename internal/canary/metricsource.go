@@ -19,6 +19,10 @@ type MetricOptions struct {
 	CanarySelector   string
 	BaselineSelector string // "" for none
 	Quantile         float64
+	// Threshold is the latency threshold; with it, a metric system that
+	// keeps histograms (metricsource.SlowSource) is asked how many
+	// requests were slower, bucket by bucket.
+	Threshold time.Duration
 	// NeedLatency says a latency threshold or baseline depends on the
 	// latency query; without it a failing latency query is only noted.
 	NeedLatency bool
@@ -35,6 +39,8 @@ type metricSource struct {
 	o MetricOptions
 	// Warn receives a note when a query finds no data.
 	warn func(string)
+	// noBuckets: the metric system has no histogram buckets to read.
+	noBuckets bool
 }
 
 // NewMetricSource returns a source reading o.Metrics every o.Interval.
@@ -134,6 +140,21 @@ func (m *metricSource) read(ctx context.Context, sel string, w metricsource.Wind
 		return Obs{}, err
 	default:
 		o.Latency, o.HasLatency = lat, true
+	}
+	if ss, ok := m.o.Metrics.(metricsource.SlowSource); ok && m.o.Threshold > 0 && !m.noBuckets {
+		slow, err := ss.Slower(ctx, sel, m.o.Threshold, w)
+		switch {
+		case errors.Is(err, metricsource.ErrNoData):
+			// No histogram under that name: the interval's percentile is
+			// judged instead, and the buckets are not asked for again.
+			m.noBuckets = true
+			m.warn("no latency histogram buckets (" + err.Error() + "): judging the latency percentile interval by interval instead")
+		case err != nil:
+			return Obs{}, err
+		case slow.Total > 0:
+			// The buckets' own total keeps the shares consistent with them.
+			o.SlowLo, o.SlowHi, o.HasSlow = slow.Lo*c.Total/slow.Total, slow.Hi*c.Total/slow.Total, true
+		}
 	}
 	return o, nil
 }

@@ -156,9 +156,7 @@ func (o *Options) analyse(ctx context.Context, clk Clock, c Criteria, out io.Wri
 
 	src := o.buildSource(clk, deadline, out)
 	j := NewJudge(c)
-	if o.Source == "probe" {
-		o.notePassCost(out, j)
-	}
+	o.notePassCost(out, j)
 	if err := src.Start(ctx); err != nil {
 		src.Close()
 		ev := j.Evidence()
@@ -197,19 +195,6 @@ func (o *Options) clock() Clock {
 		return RealClock{}
 	}
 	return o.Clock
-}
-
-// notePassCost says up front what a healthy canary costs, so a max_duration
-// too short for the rate is noticed before it ends in inconclusive.
-func (o *Options) notePassCost(out io.Writer, j *Judge) {
-	rate := float64(o.Rate)
-	need := j.ExpectedToPass()
-	fmt.Fprintf(out, "canary: a canary at the healthy %s passes after about %.0f requests on average (%.0fs at %s/s)\n", pct(o.Criteria.healthy()), need, need/rate, trimFloat(rate))
-	// The time to pass has a long tail: about 1% of healthy canaries need
-	// more than 3.5 times the average (simulated).
-	if allowed := rate * o.MaxDuration.Seconds(); allowed < 3.5*need {
-		fmt.Fprintf(out, "canary: note: max_duration %s allows %.0f requests at this rate; more than 1%% of healthy canaries will still be undecided then (inconclusive): allow about %.0f (raise rate or max_duration)\n", o.MaxDuration, allowed, 3.5*need)
-	}
 }
 
 // judge feeds the source's batches to j until it decides, the deadline
@@ -288,7 +273,7 @@ func (o *Options) buildSource(clk Clock, deadline time.Time, out io.Writer) Sour
 	}
 	return NewMetricSource(MetricOptions{
 		Metrics: o.Metrics, Name: o.metricsName, CanarySelector: o.CanarySelector,
-		BaselineSelector: o.BaselineSelector, Quantile: o.Criteria.Quantile,
+		BaselineSelector: o.BaselineSelector, Quantile: o.Criteria.Quantile, Threshold: o.Criteria.Latency,
 		NeedLatency: o.Criteria.Latency > 0 || o.Criteria.Baseline,
 		Interval:    o.Interval.Duration, Deadline: deadline, Clock: clk,
 	}, func(s string) { fmt.Fprintf(out, "canary: %s\n", s) })
@@ -320,7 +305,8 @@ func (o *Options) describeCriteria() string {
 	c := o.Criteria
 	s := fmt.Sprintf("fail at error rate %s, pass near %s (alpha %s, beta %s)", pct(c.ErrorThreshold), pct(c.healthy()), pct(c.Alpha), pct(c.Beta))
 	if c.Latency > 0 {
-		s += fmt.Sprintf(", p%s under %s", percentileName(c.Quantile), c.Latency)
+		pass, fail := c.latencyShares()
+		s += fmt.Sprintf(", p%s under %s (pass at most %s slower, fail at %s)", percentileName(c.Quantile), c.Latency, pct(pass), pct(fail))
 	}
 	if c.Baseline {
 		s += fmt.Sprintf(", no worse than the baseline by %s", pct(c.Margin))

@@ -246,7 +246,9 @@ func TestMetricBaseline(t *testing.T) {
 	p := metricPlan(t, m)
 	p.BaselineSelector = "base"
 	p.Criteria.Baseline = true
-	p.Criteria.ErrorThreshold = 0.05
+	// Its own healthy rate is 0.5%: a canary under that is never failed for
+	// being worse than its baseline.
+	p.Criteria.ErrorThreshold, p.Criteria.HealthyRate = 0.05, 0.005
 	res, _, out, _, _ := runMetric(t, p)
 	if res.Verdict != Failed || res.Check != "baseline error rate" || res.Baseline == nil {
 		t.Fatalf("verdict %s by %q: %s\n%s", res.Verdict, res.Check, res.Reason, out)
@@ -271,5 +273,41 @@ func TestJUnitReport(t *testing.T) {
 	x := string(b)
 	if !strings.Contains(x, `tests="2"`) || !strings.Contains(x, `failures="1"`) || !strings.Contains(x, "canary FAILED") {
 		t.Errorf("junit:\n%s", x)
+	}
+}
+
+// bucketMetrics is fakeMetrics with histogram buckets.
+type bucketMetrics struct {
+	fakeMetrics
+	slow func(sel string) (metricsource.Slow, error)
+}
+
+func (b *bucketMetrics) Slower(_ context.Context, sel string, _ time.Duration, _ metricsource.Window) (metricsource.Slow, error) {
+	return b.slow(sel)
+}
+
+func TestMetricLatencyFromBuckets(t *testing.T) {
+	counts := func(int, string) (metricsource.Counts, error) { return metricsource.Counts{Total: 300}, nil }
+	// 20% slower than the threshold by the buckets, while the percentile
+	// query says 20 ms: the buckets decide, in one interval.
+	m := &bucketMetrics{fakeMetrics: fakeMetrics{counts: counts}, slow: func(string) (metricsource.Slow, error) {
+		return metricsource.Slow{Lo: 60, Hi: 60, Total: 300}, nil
+	}}
+	p := metricPlan(t, m)
+	p.Criteria.Latency = 100 * time.Millisecond
+	res, clk, out, _, _ := runMetric(t, p)
+	if res.Verdict != Failed || res.Check != "latency" || clk.slept != 30*time.Second {
+		t.Fatalf("verdict %s by %q after %v: %s\n%s", res.Verdict, res.Check, clk.slept, res.Reason, out)
+	}
+	// No histogram: noted once, and the percentile is judged instead
+	// (intervals under the threshold pass).
+	m = &bucketMetrics{fakeMetrics: fakeMetrics{counts: counts}, slow: func(string) (metricsource.Slow, error) {
+		return metricsource.Slow{}, &metricsource.NoDataError{Source: "prometheus", Query: "q", Reason: "no series matched"}
+	}}
+	p = metricPlan(t, m)
+	p.Criteria.Latency = 100 * time.Millisecond
+	res, _, out, _, _ = runMetric(t, p)
+	if res.Verdict != Passed || strings.Count(out, "no latency histogram buckets") != 1 {
+		t.Fatalf("verdict %s: %s\n%s", res.Verdict, res.Reason, out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -54,6 +55,12 @@ type Settings struct {
 	OnInconclusive    string          `env:"ON_INCONCLUSIVE, default=fail" flag:"on-inconclusive" form:"\"fail\", \"pass\" or \"hold\"" usage:"what an undecided analysis does (no traffic, no data, not decisive by max_duration): fail (roll back), pass, or hold (exit 0 at the current weight, leaving the decision to an approval job)"`
 	SourceErrorLimit  config.Count    `env:"SOURCE_ERROR_LIMIT, default=3" flag:"source-error-limit" usage:"metric sources: consecutive failed reads after which the verdict is fail"`
 	BaselineMargin    Margin          `env:"BASELINE_MARGIN, default=50%" flag:"baseline-margin" usage:"with a baseline: fail when the canary's error rate or latency is worse than the baseline's by more than this"`
+
+	// The statistics: the latency test's hypotheses, and how runs of
+	// errors or slow requests are counted.
+	LatencyPassShare OptPercent      `env:"LATENCY_PASS_SHARE" flag:"latency-pass-share" usage:"pass when at most this share of requests is slower than latency_threshold (default: 100% minus the percentile, 5% for p95: a canary exactly meeting it is healthy)"`
+	LatencyFailShare OptPercent      `env:"LATENCY_FAIL_SHARE" flag:"latency-fail-share" usage:"fail when this share of requests or more is slower than latency_threshold (default: twice latency_pass_share, at most halfway to 100%; 10% for p95)"`
+	StallAllowance   config.Duration `env:"STALL_ALLOWANCE, default=1s" flag:"stall-allowance" usage:"probe: a run of errors, or of slow requests, lasting up to this long counts once (one stall, one burst); 0 counts every request as independent"`
 
 	// Prometheus.
 	PrometheusURL      config.URL     `env:"PROMETHEUS_URL" flag:"prometheus-url" usage:"prometheus: the server's base URL"`
@@ -246,6 +253,12 @@ func (o *Options) validateCriteria(set *config.Set) error {
 		MinSamples:     int(s.MinSamples),
 		Margin:         float64(s.BaselineMargin),
 		PerRequest:     s.Source == "probe",
+
+		LatencyPassShare: float64(s.LatencyPassShare),
+		LatencyFailShare: float64(s.LatencyFailShare),
+	}
+	if c.PerRequest && s.StallAllowance.Duration > 0 {
+		c.RunCap = int(math.Ceil(float64(s.Rate) * s.StallAllowance.Seconds()))
 	}
 	o.Criteria = c
 	switch {
@@ -259,12 +272,25 @@ func (o *Options) validateCriteria(set *config.Set) error {
 		return set.Invalid(&s.Beta, config.Percent(c.Beta).String(), "must be above 0% and below 50%", "a percentage such as 5% or 0.05, above 0% and below 50%")
 	case s.MaxDuration.Duration <= 0:
 		return set.Invalid(&s.MaxDuration, s.MaxDuration.String(), "must be more than 0", "")
+	case c.LatencyPassShare >= 1:
+		return set.Invalid(&s.LatencyPassShare, config.Percent(c.LatencyPassShare).String(), "must be below 100%", "a percentage such as 5% or 0.05, below 100%")
+	case c.LatencyFailShare >= 1:
+		return set.Invalid(&s.LatencyFailShare, config.Percent(c.LatencyFailShare).String(), "must be below 100%", "a percentage such as 10% or 0.1, below 100%")
+	case c.Latency > 0 && latShareOrder(c):
+		pass, fail := c.latencyShares()
+		return set.Invalid(&s.LatencyFailShare, config.Percent(fail).String(), "must be above latency_pass_share "+config.Percent(pass).String(), "")
 	case s.Percentage > 100:
 		return set.Invalid(&s.Percentage, fmt.Sprint(s.Percentage), "more than 100", "a whole number from 0 to 100")
 	case s.OnInconclusive != "fail" && s.OnInconclusive != "pass" && s.OnInconclusive != "hold":
 		return set.Invalid(&s.OnInconclusive, s.OnInconclusive, "unknown choice", "")
 	}
 	return o.validateSteps(set)
+}
+
+// latShareOrder reports latency shares in the wrong order.
+func latShareOrder(c Criteria) bool {
+	pass, fail := c.latencyShares()
+	return fail <= pass
 }
 
 func (o *Options) validateProbe(set *config.Set) error {

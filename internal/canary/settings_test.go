@@ -3,6 +3,7 @@ package canary
 import (
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -136,5 +137,67 @@ func TestSecretsStayHidden(t *testing.T) {
 	}
 	if !strings.Contains(all, "status 500") {
 		t.Errorf("output lacks the figures:\n%s", out.String())
+	}
+}
+
+// TestStatisticsSettings: the latency hypotheses and the stall allowance,
+// as the orb passes them (PMGUARD_CANARY_* env vars, empty for defaults),
+// reach the judge; bad values name the orb parameter.
+func TestStatisticsSettings(t *testing.T) {
+	env := func(kv ...string) map[string]string {
+		m := map[string]string{"PMGUARD_CANARY_URL": "http://127.0.0.1:1/", "PMGUARD_CANARY_LATENCY_THRESHOLD": "300ms",
+			"PMGUARD_CANARY_LATENCY_PASS_SHARE": "", "PMGUARD_CANARY_LATENCY_FAIL_SHARE": "", "PMGUARD_CANARY_STALL_ALLOWANCE": ""}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	p, err := load(t, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pass, fail := p.Criteria.latencyShares(); math.Abs(pass-0.05) > 1e-12 || math.Abs(fail-0.1) > 1e-12 || p.Criteria.RunCap != 10 {
+		t.Errorf("defaults for p95 at 10/s: pass %v fail %v run cap %d", pass, fail, p.Criteria.RunCap)
+	}
+	p, err = load(t, env("PMGUARD_CANARY_LATENCY_PASS_SHARE", "1%", "PMGUARD_CANARY_LATENCY_FAIL_SHARE", "0.03",
+		"PMGUARD_CANARY_STALL_ALLOWANCE", "2s", "PMGUARD_CANARY_RATE", "20"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pass, fail := p.Criteria.latencyShares(); pass != 0.01 || fail != 0.03 || p.Criteria.RunCap != 40 {
+		t.Errorf("set: pass %v fail %v run cap %d", pass, fail, p.Criteria.RunCap)
+	}
+	// The judge holds the canary to them: 2% slow fails against pass 1% /
+	// fail 3%, and passes under the defaults.
+	ss := samples(3000, 0, 10*time.Millisecond)
+	for i := 49; i < len(ss); i += 50 {
+		ss[i].Latency = time.Second
+	}
+	j := NewJudge(p.Criteria)
+	if j.Add(Batch{Canary: Obs{Samples: ss}}) != Failed {
+		t.Errorf("2%% slow against latency_fail_share 3%%: %s", j.Evidence().Reason)
+	}
+	p, _ = load(t, env("PMGUARD_CANARY_STALL_ALLOWANCE", "0"))
+	if p.Criteria.RunCap != 0 {
+		t.Errorf("stall_allowance 0: run cap %d", p.Criteria.RunCap)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want []string
+	}{
+		{env("PMGUARD_CANARY_LATENCY_PASS_SHARE", "10%", "PMGUARD_CANARY_LATENCY_FAIL_SHARE", "5%"), []string{"latency_fail_share", "PMGUARD_CANARY_LATENCY_FAIL_SHARE", "above latency_pass_share"}},
+		{env("PMGUARD_CANARY_LATENCY_PASS_SHARE", "100%"), []string{"latency_pass_share", "--latency-pass-share"}},
+		{env("PMGUARD_CANARY_STALL_ALLOWANCE", "soon"), []string{"stall_allowance", "PMGUARD_CANARY_STALL_ALLOWANCE"}},
+	} {
+		_, err := load(t, tc.env)
+		if exitcode.Of(err) != 2 {
+			t.Errorf("%v: exit %d (%v), want 2", tc.env, exitcode.Of(err), err)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not name %s", err, w)
+			}
+		}
 	}
 }

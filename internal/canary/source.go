@@ -36,6 +36,11 @@ type Obs struct {
 	// Latency is the chosen percentile over the batch (metric sources).
 	Latency    time.Duration
 	HasLatency bool
+	// SlowLo and SlowHi bracket the number of requests slower than the
+	// latency threshold, from the histogram buckets either side of it
+	// (metric sources with buckets; HasSlow says they are set).
+	SlowLo, SlowHi float64
+	HasSlow        bool
 	// Note says why a batch holds no data, e.g. "no series matched".
 	Note string
 }

@@ -25,15 +25,18 @@ import (
 // falls to beta with probability at most beta. The error rates hold exactly,
 // not approximately.
 type sprt struct {
-	p0, p1    float64
-	a, b      float64 // fail at mixture llr >= a, accept at llr <= b
-	incEvent  float64 // ln(p1/p0), added to llr per event
-	incOK     float64 // ln((1-p1)/(1-p0)), added per non-event (negative)
-	llr       float64 // ln L1
-	alts      []alt   // the mixture's components, p1 first
-	n, events float64
-	crossedA  bool
-	crossedB  bool
+	p0, p1   float64
+	a, b     float64 // fail at mixture llr >= a, accept at llr <= b
+	incEvent float64 // ln(p1/p0), added to llr per event
+	incOK    float64 // ln((1-p1)/(1-p0)), added per non-event (negative)
+	llr      float64 // ln L1
+	alts     []alt   // the mixture's components, p1 first
+	n        float64
+	// events are the events the pass side saw, eventsFail those the fail
+	// side saw: the same but for addBounds.
+	events, eventsFail float64
+	crossedA           bool
+	crossedB           bool
 }
 
 // alt is one component of the fail-side mixture.
@@ -87,14 +90,25 @@ func (s *sprt) add(events, n float64) {
 	if n <= 0 {
 		return
 	}
-	if events > n {
-		events = n
+	s.addBounds(events, events, n)
+}
+
+// addBounds records n observations whose event count is known only to lie
+// between lo and hi (histogram buckets around a threshold): the fail side
+// takes lo and the pass side hi, so each errs only towards the other
+// verdict and both guarantees hold.
+func (s *sprt) addBounds(lo, hi, n float64) {
+	if n <= 0 {
+		return
 	}
+	lo, hi = math.Max(0, math.Min(lo, n)), math.Max(0, math.Min(hi, n))
+	lo = math.Min(lo, hi)
 	s.n += n
-	s.events += events
-	s.llr += events*s.incEvent + (n-events)*s.incOK
+	s.events += hi
+	s.eventsFail += lo
+	s.llr += hi*s.incEvent + (n-hi)*s.incOK
 	for i := range s.alts {
-		s.alts[i].llr += events*s.alts[i].incEvent + (n-events)*s.alts[i].incOK
+		s.alts[i].llr += lo*s.alts[i].incEvent + (n-lo)*s.alts[i].incOK
 	}
 	if s.mixLLR() >= s.a {
 		s.crossedA = true
@@ -196,12 +210,99 @@ func newHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(1, 600_000_000, 3)
 }
 
-// expectedToPass is Wald's approximation of the average number of
-// observations the test needs when the true rate is p0:
-// E[N] = ((1-alpha)*b + alpha*a) / E[step], E[step] = p0*ln(p1/p0) +
-// (1-p0)*ln((1-p1)/(1-p0)). It is what a healthy canary costs.
-func (s *sprt) expectedToPass() float64 {
-	alpha := math.Exp(-s.a)
-	step := s.p0*s.incEvent + (1-s.p0)*s.incOK
-	return ((1-alpha)*s.b + alpha*s.a) / step
+// twoCount is the conditional test of two Poisson-like counts: given that
+// an event happened in either of two tracks whose traffic is w to 1, it is
+// the canary's with probability θ = w·r/(w·r+1), r the ratio of their
+// rates. H0: r <= 1 (the canary no worse) against r >= r1 = 1+margin. The
+// fail side is a mixture over r1, 2·r1 and 4·r1 (as sprt's); the pass side
+// is the likelihood ratio of r1, held to beta. It needs neither rate, and
+// the traffic split may change from batch to batch. Under H0 each
+// component is a supermartingale, so Ville's inequality bounds the fail
+// side by alpha at any look; 1/L(r1) is one under r1, bounding the pass
+// side by beta.
+type twoCount struct {
+	rs        []float64
+	lnW, llr  []float64
+	a, b      float64
+	n, canary float64 // events seen, and the canary's
+	failed    bool
+	passed    bool
 }
+
+func newTwoCount(r1, alpha, beta float64) *twoCount {
+	t := &twoCount{a: math.Log(1 / alpha), b: math.Log(beta)}
+	t.rs = []float64{r1, 2 * r1, 4 * r1}
+	rest := (1 - mainWeight) / 2
+	t.lnW = []float64{math.Log(mainWeight), math.Log(rest), math.Log(rest)}
+	t.llr = make([]float64, len(t.rs))
+	return t
+}
+
+// add records ce canary events and be baseline events with traffic w to 1.
+func (t *twoCount) add(ce, be, w float64) {
+	if ce+be <= 0 || w <= 0 {
+		return
+	}
+	t.n += ce + be
+	t.canary += ce
+	th0 := w / (w + 1)
+	for k, r := range t.rs {
+		th1 := w * r / (w*r + 1)
+		t.llr[k] += ce*math.Log(th1/th0) + be*math.Log((1-th1)/(1-th0))
+	}
+	if t.mixLLR() >= t.a {
+		t.failed = true
+	}
+	if t.llr[0] <= t.b {
+		t.passed = true
+	}
+}
+
+func (t *twoCount) crossedA() bool { return t.failed }
+func (t *twoCount) crossedB() bool { return t.passed }
+
+// mixLLR is ln of the fail side's mixture.
+func (t *twoCount) mixLLR() float64 {
+	mx := math.Inf(-1)
+	for k := range t.llr {
+		mx = math.Max(mx, t.lnW[k]+t.llr[k])
+	}
+	sum := 0.0
+	for k := range t.llr {
+		sum += math.Exp(t.lnW[k] + t.llr[k] - mx)
+	}
+	return mx + math.Log(sum)
+}
+
+// quantileUpper is a distribution-free upper confidence bound for the
+// q-quantile of the values in h, wrong with probability at most miss: the
+// number of values at or below the true quantile is Binomial(n, q), so the
+// order statistic at rank nq + z·sqrt(nq(1-q)) + 1 (z the normal quantile
+// for miss) is above it with probability about 1-miss. ok is false while
+// that rank is past the largest value.
+func quantileUpper(h *hdrhistogram.Histogram, q, miss float64) (int64, bool) {
+	if h == nil {
+		return 0, false
+	}
+	n := float64(h.TotalCount())
+	z := normalQuantile(1 - miss)
+	u := math.Ceil(n*q+z*math.Sqrt(n*q*(1-q))) + 1
+	if n == 0 || u > n {
+		return 0, false
+	}
+	return h.ValueAtPercentile(100 * u / n), true
+}
+
+// quantileLower is the matching lower confidence bound: the order
+// statistic at rank nq - z·sqrt(nq(1-q)), or the smallest value.
+func quantileLower(h *hdrhistogram.Histogram, q, miss float64) int64 {
+	n := float64(h.TotalCount())
+	l := math.Floor(n*q - normalQuantile(1-miss)*math.Sqrt(n*q*(1-q)))
+	if l < 1 {
+		return h.Min()
+	}
+	return h.ValueAtPercentile(100 * l / n)
+}
+
+// normalQuantile is the standard normal's p-quantile.
+func normalQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) }

@@ -29,15 +29,19 @@ type PromQueries struct {
 	Errors  string // failed requests in the window
 	Total   string // all requests in the window
 	Latency string // the quantile of request latency in seconds
+	Buckets string // requests per histogram bucket, by le (DefaultPromBuckets)
 }
 
 // Check validates every override (see CheckPromQL).
-func (q PromQueries) Check() error { return checkOverrides(CheckPromQL, q.Errors, q.Total, q.Latency) }
+func (q PromQueries) Check() error {
+	return checkOverrides(CheckPromQL, q.Errors, q.Total, q.Latency, q.Buckets)
+}
 
 func (q PromQueries) withDefaults() PromQueries {
 	orDefault(&q.Errors, DefaultPromErrors)
 	orDefault(&q.Total, DefaultPromTotal)
 	orDefault(&q.Latency, DefaultPromLatency)
+	orDefault(&q.Buckets, DefaultPromBuckets)
 	return q
 }
 

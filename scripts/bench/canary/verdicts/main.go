@@ -84,7 +84,7 @@ func main() {
 // judge runs the canary's requests through pmguard's judge in 100 ms batches
 // and times the verdict by the request that decided it.
 func judge(errs []bool) outcome {
-	j := canary.NewJudge(canary.Criteria{ErrorThreshold: threshold, Quantile: 0.95, Alpha: 0.01, Beta: 0.05, MinSamples: 100, PerRequest: true})
+	j := canary.NewJudge(canary.Criteria{ErrorThreshold: threshold, Quantile: 0.95, Alpha: 0.01, Beta: 0.05, MinSamples: 100, PerRequest: true, RunCap: rate})
 	batch := make([]canary.Sample, rate/10)
 	for i := 0; i+len(batch) <= maxSecs*rate; i += len(batch) {
 		for k := range batch {

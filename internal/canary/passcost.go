@@ -1,0 +1,118 @@
+package canary
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"time"
+)
+
+// PassCost is how many requests a canary at the healthy point of every
+// active check needs to pass: errors at the healthy rate, the healthy share
+// of requests slower than the latency threshold, a baseline that behaves
+// the same. It is simulated with the judge itself, so it covers every check
+// and how they combine (a pass waits for the slowest).
+type PassCost struct {
+	Mean, P99 float64
+	// Undecided is the share of such canaries still undecided after the
+	// limit given to EstimatePassCost.
+	Undecided float64
+}
+
+// passCostRuns canaries are simulated: enough for the mean within about
+// 5% and a rough 99th percentile, in about a tenth of a second.
+const passCostRuns = 200
+
+// EstimatePassCost simulates healthy canaries under c, each for at most
+// limit requests (judged 10 at a time), with a fixed seed: the same
+// settings always print the same estimate.
+func EstimatePassCost(c Criteria, limit int) PassCost {
+	c.PerRequest = true
+	r := rand.New(rand.NewPCG(1, 2))
+	p0 := c.healthy()
+	pass, _ := c.latencyShares()
+	// Latencies are exponential, scaled so that the healthy share is slower
+	// than the threshold (or, without one, around 100 ms).
+	scale := 0.1
+	if c.Latency > 0 {
+		scale = c.Latency.Seconds() / math.Log(1/pass)
+	}
+	gen := func(ss []Sample) {
+		for i := range ss {
+			ss[i] = Sample{HasLatency: true, Latency: time.Duration(r.ExpFloat64() * scale * float64(time.Second))}
+			if r.Float64() < p0 {
+				ss[i].Err, ss[i].Kind = true, "status 500"
+			}
+		}
+	}
+	need := make([]float64, 0, passCostRuns)
+	undecided := 0
+	cs, bs := make([]Sample, 10), make([]Sample, 10)
+	for range passCostRuns {
+		j := NewJudge(c)
+		for sent := 0; sent < limit && j.State() == Running; sent += len(cs) {
+			gen(cs)
+			b := Batch{Canary: Obs{Samples: cs}}
+			if c.Baseline {
+				gen(bs)
+				b.Baseline = &Obs{Samples: bs}
+			}
+			j.Add(b)
+		}
+		n := j.n
+		if j.State() == Running {
+			undecided++
+			n = float64(limit)
+		}
+		need = append(need, n)
+	}
+	sort.Float64s(need)
+	mean := 0.0
+	for _, n := range need {
+		mean += n
+	}
+	return PassCost{
+		Mean:      math.Max(mean/float64(len(need)), float64(c.MinSamples)),
+		P99:       need[len(need)*99/100],
+		Undecided: float64(undecided) / float64(len(need)),
+	}
+}
+
+// ExpectedToPass is about how many requests a canary at the healthy point
+// of every check needs to pass, on average (at least MinSamples).
+func (j *Judge) ExpectedToPass() float64 {
+	return EstimatePassCost(j.c, 100_000).Mean
+}
+
+// notePassCost says up front what a healthy canary costs with every active
+// check, so a max_duration too short for the rate is noticed before it ends
+// in inconclusive.
+func (o *Options) notePassCost(out io.Writer, _ *Judge) {
+	c := o.Criteria
+	if o.Source != "probe" {
+		return // the request rate is not known in advance
+	}
+	rate := float64(o.Rate)
+	allowed := int(rate * o.MaxDuration.Seconds())
+	pc := EstimatePassCost(c, max(allowed, 1))
+	fmt.Fprintf(out, "canary: a canary at the healthy point of every check (%s) passes after about %.0f requests on average (%.0fs at %s/s)\n", o.healthyPoint(), pc.Mean, pc.Mean/rate, trimFloat(rate))
+	if pc.Undecided > 0.005 {
+		fmt.Fprintf(out, "canary: note: max_duration %s allows %d requests at this rate; about %s of healthy canaries will still be undecided then (inconclusive): raise rate or max_duration\n", o.MaxDuration, allowed, pct(pc.Undecided))
+	}
+}
+
+// healthyPoint describes the canary EstimatePassCost simulates.
+func (o *Options) healthyPoint() string {
+	c := o.Criteria
+	s := "errors " + pct(c.healthy())
+	if c.Latency > 0 {
+		pass, _ := c.latencyShares()
+		s += fmt.Sprintf(", %s slower than %s", pct(pass), c.Latency)
+	}
+	if c.Baseline {
+		s += ", baseline alike"
+	}
+	return s
+}
