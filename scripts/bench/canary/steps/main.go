@@ -129,7 +129,8 @@ func main() {
 // judged runs each step's requests through a fresh judge in 100 ms batches,
 // timing each verdict by the request that decided it.
 func judged(traffic [][]bool) outcome {
-	c := canary.Criteria{ErrorThreshold: threshold, Quantile: 0.95, Alpha: 0.01, Beta: 0.05, MinSamples: 100, PerRequest: true}.PerStep(len(weights))
+	// RunCap is what pmguard's default stall_allowance (1 s) gives at this rate.
+	c := canary.Criteria{ErrorThreshold: threshold, Quantile: 0.95, Alpha: 0.01, Beta: 0.05, MinSamples: 100, PerRequest: true, RunCap: rate}.PerStep(len(weights))
 	total := 0.0
 	for step, errs := range traffic {
 		j := canary.NewJudge(c)
