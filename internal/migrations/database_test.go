@@ -129,7 +129,9 @@ func runPostgres(t *testing.T, bin, data, dir string, cred *syscall.SysProcAttr)
 		defer logMu.Unlock()
 		return logBuf.String()
 	}
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(stderr)
 		once := false
 		for sc.Scan() {
@@ -142,8 +144,10 @@ func runPostgres(t *testing.T, bin, data, dir string, cred *syscall.SysProcAttr)
 			}
 		}
 	}()
+	// Wait closes stderr: only once all of it has been read, so that the
+	// log of a server that exited is whole.
 	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
+	go func() { <-scanned; exited <- srv.Wait() }()
 	select {
 	case <-ready:
 	case err := <-exited:
