@@ -127,19 +127,29 @@ func TestPrometheusFaults(t *testing.T) {
 	})
 	t.Run("slow", func(t *testing.T) {
 		var hits atomic.Int64
+		arrived := make(chan struct{}, 10)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			hits.Add(1)
+			arrived <- struct{}{}
 			select {
 			case <-r.Context().Done():
-			case <-time.After(5 * time.Second):
+			case <-time.After(10 * time.Second):
 			}
 		}))
 		t.Cleanup(srv.Close)
+		// A timeout a loaded machine can send the request within.
 		p := loadWith(t, httpx.Options{Retries: -1}, nil, "--source", "prometheus", "--prometheus-url", srv.URL,
-			"--canary-selector", `{app="api"}`, "--timeout", "200ms")
+			"--canary-selector", `{app="api"}`, "--timeout", "1s")
 		err := p.testRun(nil, newFakeClock(), config.Reports{})
 		if exitcode.Of(err) != exitcode.CouldNotRun {
 			t.Fatalf("exit %d: %v", exitcode.Of(err), err)
+		}
+		// The server may reach the given-up request's handler after the
+		// run has ended.
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the request never reached the server")
 		}
 		if hits.Load() != 1 {
 			t.Errorf("%d requests", hits.Load())

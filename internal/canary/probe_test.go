@@ -156,26 +156,27 @@ func TestProbeConnectionRefused(t *testing.T) {
 	}
 }
 
-// TestProbeStallsShowInLatency: the service stalls every request for
-// 300 ms once 40 have been served; the latency test must fail on it, and a
-// timeout shorter than the stall must count as errors.
+// TestProbeStalls: a service that stalls every request for 300 ms must fail
+// the latency test with the stalls in its p95, and a timeout shorter than
+// the stall must count as errors. Every request stalls, not only those after
+// a fast start: the latency test may fail early (a sequential test), and on
+// a loaded machine a fast start's own scheduling delays can cross a 100 ms
+// threshold before any stall has been seen.
 func TestProbeStalls(t *testing.T) {
 	t.Run("latency", func(t *testing.T) {
 		t.Parallel()
-		svc := &service{stall: func(i int64) time.Duration {
-			if i > 40 {
-				return 300 * time.Millisecond
-			}
-			return 0
-		}}
+		svc := &service{stall: func(int64) time.Duration { return 300 * time.Millisecond }}
 		p := probePlan(t, startService(t, svc), 50)
 		p.Criteria.Latency = 100 * time.Millisecond
+		// A timeout far past the stall: a slow machine's late answers stay
+		// latencies, never errors that the error-rate test could judge first.
+		p.Timeout.Duration = 10 * time.Second
 		res, out, err := runPlan(t, p)
 		if res.Verdict != Failed || res.Check != "latency" || err == nil {
 			t.Fatalf("verdict %s by %q\n%s", res.Verdict, res.Check, out)
 		}
 		if res.LatencyMS == nil || *res.LatencyMS < 300 {
-			t.Errorf("p95 %v ms does not include the 300 ms stalls", res.LatencyMS)
+			t.Errorf("p95 %s ms does not include the 300 ms stalls", msOf(res.LatencyMS))
 		}
 	})
 	t.Run("timeout", func(t *testing.T) {
@@ -268,4 +269,11 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(b)
+}
+
+func msOf(v *float64) string {
+	if v == nil {
+		return "none"
+	}
+	return fmt.Sprint(*v)
 }

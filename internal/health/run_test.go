@@ -297,18 +297,20 @@ func TestDeadline(t *testing.T) {
 // not the per-request timeout.
 func TestDeadlineCutsAnAttemptShort(t *testing.T) {
 	addr, accepted, closed := hold(t)
-	o := check(t, nil, "--endpoint", "http://"+addr+"/health", "--timeout", "1h", "--deadline", "200ms", "--interval", "10ms", "--retries", "5")
+	// The deadline is a real one: long enough for a loaded machine to
+	// connect before it passes.
+	o := check(t, nil, "--endpoint", "http://"+addr+"/health", "--timeout", "1h", "--deadline", "1s", "--interval", "10ms", "--retries", "5")
 	if o.code != exitcode.Fail {
 		t.Fatalf("exit %d, want 1", o.code)
 	}
 	e := o.result.Endpoints[0]
-	if len(e.Attempts) != 1 || accepted.Load() != 1 {
-		t.Fatalf("%d attempts, %d connections; want 1", len(e.Attempts), accepted.Load())
+	if len(e.Attempts) != 1 {
+		t.Fatalf("%d attempts; want 1", len(e.Attempts))
 	}
 	if got := e.Attempts[0].Reason; got != "deadline reached before a response" {
 		t.Errorf("attempt reason %q", got)
 	}
-	contains(t, "endpoint reason", e.Reason, "deadline 200ms reached after 1 attempt(s)")
+	contains(t, "endpoint reason", e.Reason, "deadline 1s reached after 1 attempt(s)")
 	if len(o.clock.overshoot) > 0 {
 		t.Errorf("asked to sleep past the deadline: %v", o.clock.overshoot)
 	}
@@ -317,6 +319,11 @@ func TestDeadlineCutsAnAttemptShort(t *testing.T) {
 	case <-closed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the connection of the abandoned attempt is still open")
+	}
+	// Counted after the close: the listener may accept the connection only
+	// after the attempt has given up on it.
+	if accepted.Load() != 1 {
+		t.Errorf("%d connections; want 1", accepted.Load())
 	}
 }
 

@@ -156,21 +156,32 @@ func TestDoBoundedRetriesFinalError(t *testing.T) {
 func TestDoTimeoutPerAttempt(t *testing.T) {
 	release := make(chan struct{})
 	var n atomic.Int64
+	arrived := make(chan struct{}, 10)
 	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
+		arrived <- struct{}{}
 		select { // never answers; returns when the client gives up
 		case <-r.Context().Done():
 		case <-release:
 		}
 	}))
 	t.Cleanup(func() { close(release) }) // runs before srv.Close
-	c := fastClient(httpx.Options{Timeout: 50 * time.Millisecond, Retries: 1})
+	// Long enough for a loaded machine to send each request in time.
+	c := fastClient(httpx.Options{Timeout: 500 * time.Millisecond, Retries: 1})
 	_, err := c.Get(context.Background(), srv.URL, nil)
 	if err == nil {
 		t.Fatal("want a timeout error")
 	}
 	if !strings.Contains(err.Error(), "after 2 attempt(s)") || !strings.Contains(err.Error(), "Timeout") {
 		t.Errorf("error %q should say it timed out after 2 attempts", err)
+	}
+	// The server may reach a given-up request's handler after Get returned.
+	for i := 0; i < 2; i++ {
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d requests reached the server, want 2", n.Load())
+		}
 	}
 	if got := n.Load(); got != 2 {
 		t.Errorf("%d requests, want 2", got)

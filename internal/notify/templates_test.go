@@ -228,12 +228,15 @@ func TestExpandVars(t *testing.T) {
 // Hostile values expanded into a custom template stay inside their JSON
 // strings: the message keeps its shape and nothing is evaluated.
 func TestCustomTemplateHostileValues(t *testing.T) {
+	// The test's own marker file: a shared path in /tmp could be left by
+	// an earlier run or made by another process, and fail every run after.
+	pwned := filepath.Join(t.TempDir(), "pmguard-pwned")
 	hostile := []string{
 		`"}]}, {"type": "section"`,
 		"line one\nline two\r\n\ttabbed",
 		`back\slash \" \\n`,
 		"*bold* _it_ ~strike~ `code`",
-		"$(touch /tmp/pmguard-pwned) `touch /tmp/pmguard-pwned`",
+		"$(touch " + pwned + ") `touch " + pwned + "`",
 		"${IFS}$HOME",
 		"<!channel> <@U123|x> & <https://evil.example|click>",
 		"\u2028\u2029 zero\u200bwidth \x00 nul",
@@ -262,7 +265,7 @@ func TestCustomTemplateHostileValues(t *testing.T) {
 		if got := textOf(m.Blocks[1]["text"]); got != "*Value:* "+escapeText(v) {
 			t.Fatalf("mrkdwn got %q", got)
 		}
-		if _, err := os.Stat("/tmp/pmguard-pwned"); err == nil {
+		if _, err := os.Stat(pwned); err == nil {
 			t.Fatal("a value was executed")
 		}
 		if _, err := json.Marshal(m); err != nil {

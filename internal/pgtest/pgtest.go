@@ -6,6 +6,7 @@ package pgtest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -83,6 +84,27 @@ func Start(t *testing.T) (string, string) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
+	// The port was free when asked for, but another process may take it
+	// before postgres binds it: then postgres exits, and a new port is tried.
+	var port int
+	for attempt := 1; ; attempt++ {
+		var log string
+		var err error
+		port, log, err = run(t, bin, data, dir, cred)
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !strings.Contains(log, "could not bind") {
+			t.Fatalf("%v\n%s", err, log)
+		}
+	}
+	return fmt.Sprintf("postgres://pmguard:%s@127.0.0.1:%d/postgres?sslmode=disable", password, port), password
+}
+
+// run starts postgres on a free loopback port and waits until it is ready;
+// it is stopped when the test ends. On error it returns the server's log.
+func run(t *testing.T, bin, data, dir string, cred *syscall.SysProcAttr) (int, string, error) {
+	t.Helper()
 	port := FreePort(t)
 	srv := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off",
@@ -99,7 +121,14 @@ func Start(t *testing.T) (string, string) {
 	ready := make(chan struct{})
 	var logMu sync.Mutex
 	var logBuf strings.Builder
+	logText := func() string {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logBuf.String()
+	}
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(stderr)
 		once := false
 		for sc.Scan() {
@@ -112,8 +141,19 @@ func Start(t *testing.T) (string, string) {
 			}
 		}
 	}()
+	// Wait closes stderr: only once all of it has been read, so that the
+	// log of a server that exited is whole.
 	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
+	go func() { <-scanned; exited <- srv.Wait() }()
+	select {
+	case <-ready:
+	case err := <-exited:
+		return 0, logText(), fmt.Errorf("postgres exited: %v", err)
+	case <-time.After(60 * time.Second):
+		srv.Process.Kill()
+		<-exited
+		return 0, logText(), errors.New("postgres not ready after 60s")
+	}
 	t.Cleanup(func() {
 		srv.Process.Signal(syscall.SIGINT) // fast shutdown
 		select {
@@ -123,18 +163,7 @@ func Start(t *testing.T) (string, string) {
 			<-exited
 		}
 	})
-	select {
-	case <-ready:
-	case err := <-exited:
-		logMu.Lock()
-		defer logMu.Unlock()
-		t.Fatalf("postgres exited: %v\n%s", err, logBuf.String())
-	case <-time.After(60 * time.Second):
-		logMu.Lock()
-		defer logMu.Unlock()
-		t.Fatalf("postgres not ready after 60s\n%s", logBuf.String())
-	}
-	return fmt.Sprintf("postgres://pmguard:%s@127.0.0.1:%d/postgres?sslmode=disable", password, port), password
+	return port, "", nil
 }
 
 // FreePort is a loopback TCP port nothing listens on.

@@ -721,9 +721,12 @@ func (h *history) front(t *testing.T, hs harness, intercept func(w http.Response
 
 // wait_timeout bounds the requests in flight: a status endpoint that hangs
 // is cut off at the deadline, not retried, and the outcome is a timeout.
+// The deadline is a real one (the request in flight runs on the wall
+// clock), so it is long enough for a loaded machine to send the request
+// before it passes, and short of the client's 5s per-attempt timeout.
 func TestFollowTimeoutCutsAHangingRequest(t *testing.T) {
 	h := newHistory(t, "gh/acme/api", 5, 2, inmemory.Options{})
-	hs := h.options(t, "--wait", "--wait-timeout", "200ms")
+	hs := h.options(t, "--wait", "--wait-timeout", "2s")
 	var hung, reads atomic.Int64
 	var rollbackID atomic.Value
 	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
@@ -755,7 +758,7 @@ func TestFollowTimeoutCutsAHangingRequest(t *testing.T) {
 	if exitcode.Of(err) != exitcode.Fail || res == nil || res.Outcome != rollback.OutcomeTimeout {
 		t.Fatalf("outcome %+v err %v (exit %d), want the timeout outcome, exit 1\n%s", res, err, exitcode.Of(err), hs.out)
 	}
-	if !strings.Contains(err.Error(), "wait_timeout 200ms") || !strings.Contains(err.Error(), context.DeadlineExceeded.Error()) {
+	if !strings.Contains(err.Error(), "wait_timeout 2s") || !strings.Contains(err.Error(), context.DeadlineExceeded.Error()) {
 		t.Fatalf("%q does not say the deadline cut the request off", err)
 	}
 	if hung.Load() != 1 {
