@@ -55,6 +55,9 @@ type Importers struct {
 	Window time.Duration
 }
 
+// slackAccessCodes are Slack's answers for a thread the token may not read.
+var slackAccessCodes = map[string]bool{"missing_scope": true, "not_in_channel": true, "channel_not_found": true, "access_denied": true}
+
 var slackThreadRe = regexp.MustCompile(`^([CGD][A-Z0-9]{2,})/(\d{9,}\.\d{6})$`)
 
 // importers builds the importers from the settings. A Datadog query, a
@@ -199,7 +202,15 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 		if ok {
 			ms, err := im.SlackThread(ctx, ch, ts)
 			all = append(all, slackEntries(withoutNotices(ms, evs))...)
-			if err != nil {
+			var se *notify.SlackError
+			switch {
+			case err == nil:
+			case im.SlackChannel == "" && errors.As(err, &se) && slackAccessCodes[se.Code]:
+				// Found on its own (slack_thread: auto), the thread is a
+				// bonus: a token that may post but not read history
+				// must not fail every post-mortem.
+				notes = append(notes, "The Slack thread was not imported: "+err.Error()+" (set slack_thread: none to stop trying)")
+			default:
 				failed("The Slack thread", err)
 			}
 		}

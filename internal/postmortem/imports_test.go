@@ -12,7 +12,9 @@ import (
 
 	"github.com/pmguard/pmguard/internal/apitest"
 	"github.com/pmguard/pmguard/internal/datadog/datadogtest"
+	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/notify"
 	"github.com/pmguard/pmguard/internal/notify/slacktest"
 	"github.com/pmguard/pmguard/internal/pagerduty"
 	"github.com/pmguard/pmguard/internal/pagerduty/pagerdutytest"
@@ -239,17 +241,36 @@ func TestImportFaults(t *testing.T) {
 		t.Errorf("draft silent about PagerDuty or lacks Datadog")
 	}
 
-	// Slack without the history scope, Datadog rate-limited once.
-	r = newImportRig(t)
-	r.sl.Inject(slacktest.Fault{Method: "conversations.replies", Times: 1, Code: "missing_scope", Needed: "channels:history"})
-	r.dd.Inject(apitest.Fault{Status: 429, Header: map[string][]string{"X-Ratelimit-Reset": {"0"}}, Body: `{"errors":["Rate limit exceeded"]}`, Times: 1})
-	res, out, err = r.run(t)
-	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "channels:history") {
-		t.Fatalf("exit %d: %v\n%s", exitcode.Of(err), err, out)
-	}
-	md, _ = os.ReadFile(res.Markdown)
-	if !strings.Contains(string(md), "The Slack thread could not be read completely") || !strings.Contains(string(md), "alerted") || !strings.Contains(string(md), "Page acknowledged") {
-		t.Errorf("draft lacks the Slack note or the other sources:\n%s", md)
+	// Slack without the history scope, Datadog rate-limited once: the
+	// thread found on its own (slack_thread: auto) is a note, not a failure;
+	// a thread named by hand that cannot be read is exit 3.
+	for _, named := range []bool{false, true} {
+		r = newImportRig(t)
+		r.sl.Inject(slacktest.Fault{Method: "conversations.replies", Times: 1, Code: "missing_scope", Needed: "channels:history"})
+		r.dd.Inject(apitest.Fault{Status: 429, Header: map[string][]string{"X-Ratelimit-Reset": {"0"}}, Body: `{"errors":["Rate limit exceeded"]}`, Times: 1})
+		note := "The Slack thread was not imported"
+		if named {
+			b, err := os.ReadFile(r.env["PMGUARD_POSTMORTEM_EVENT_LOGS"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, _, _ := events.Read(bytes.NewReader(b))
+			ch, ts, ok := notify.IncidentThread(evs, "")
+			if !ok {
+				t.Fatal("the rig's event log has no incident thread")
+			}
+			r.env["PMGUARD_POSTMORTEM_SLACK_THREAD"] = ch + "/" + ts
+			note = "The Slack thread could not be read completely"
+		}
+		res, out, err = r.run(t)
+		if named && (exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "channels:history")) ||
+			!named && err != nil {
+			t.Fatalf("thread named %v: exit %d: %v\n%s", named, exitcode.Of(err), err, out)
+		}
+		md, _ = os.ReadFile(res.Markdown)
+		if !strings.Contains(string(md), note) || !strings.Contains(string(md), "channels:history") || !strings.Contains(string(md), "alerted") || !strings.Contains(string(md), "Page acknowledged") {
+			t.Errorf("thread named %v: draft lacks %q or the other sources:\n%s", named, note, md)
+		}
 	}
 
 	for _, c := range []struct{ key, value, says string }{
