@@ -143,21 +143,25 @@ func (w *Writer) Plan(ctx context.Context) {
 	if e := s.DeployEnvironment; e != "" {
 		args = append(args, "--environment-name="+e)
 	}
-	if c := firstOf(s.DeployComponent, w.o.Job.ProjectRepo); c != "" {
-		args = append(args, "--component-name="+c)
+	comp := firstOf(s.DeployComponent, w.o.Job.ProjectRepo)
+	if comp != "" {
+		args = append(args, "--component-name="+comp)
 	}
 	if n := s.DeployNamespace; n != "" {
 		args = append(args, "--namespace="+n)
 	}
-	what := ""
 	if w.o.Rollback {
 		args = append(args, "--rollback")
-		what = "rollback "
 	}
-	if w.run(ctx, args) {
-		w.planned = true
-		fmt.Fprintf(w.o.Out, "deploy marker: planned %s%s (version %s)\n", what, w.name, version)
+	if !w.run(ctx, args) {
+		return
 	}
+	w.planned = true
+	if w.o.Rollback {
+		fmt.Fprintf(w.o.Out, "deploy marker: planned rollback %s of %s in %s to %s\n", w.name, comp, s.DeployEnvironment, version)
+		return
+	}
+	fmt.Fprintf(w.o.Out, "deploy marker: planned %s (version %s)\n", w.name, version)
 }
 
 // Running marks the planned release RUNNING.

@@ -97,7 +97,7 @@ func TestWriter(t *testing.T) {
 		if len(calls) != 2 || strings.Join(calls[0], " ") != want || cli.Statuses(t)[0] != "SUCCESS" {
 			t.Errorf("calls %q\nwant %s then SUCCESS", calls, want)
 		}
-		if !strings.Contains(out.String(), "planned rollback deploy-rollback (version v1.3.0)") {
+		if !strings.Contains(out.String(), "planned rollback deploy-rollback of api in production to v1.3.0") {
 			t.Errorf("output %q", out.String())
 		}
 	}

@@ -578,7 +578,7 @@ func TestReleaseMarkers(t *testing.T) {
 					t.Errorf("call %d has the token in argv", i)
 				}
 			}
-			if out := hs.out.String(); strings.Contains(out, "note:") || !strings.Contains(out, "deploy marker: planned rollback deploy-rollback (version v3)") {
+			if out := hs.out.String(); strings.Contains(out, "note:") || !strings.Contains(out, "deploy marker: planned rollback deploy-rollback of api in production to v3") {
 				t.Errorf("output:\n%s", out)
 			}
 		})
