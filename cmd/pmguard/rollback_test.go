@@ -11,6 +11,7 @@ import (
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
 	"github.com/pmguard/pmguard/internal/circleci/inmemory"
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/deploymarker/markertest"
 )
 
 func TestRollbackVerb(t *testing.T) {
@@ -83,5 +84,56 @@ func TestRollbackVerb(t *testing.T) {
 				t.Fatalf("the target commit %s is not in the output:\n%s", good.Revision, &out)
 			}
 		})
+	}
+}
+
+// TestRollbackVerbReleaseMarkers: PMGUARD_ROLLBACK_RELEASE_MARKERS reaches
+// the circleci CLI on the job's PATH (a stand-in that validates its flags)
+// as a rollback plan, and the token reaches no argv.
+func TestRollbackVerbReleaseMarkers(t *testing.T) {
+	const token = "cci-verb-secret-0123456789"
+	srv := circlecitest.New(t, inmemory.Options{Token: token})
+	srv.AddProject("gh/acme/api")
+	good := srv.AddPipeline("gh/acme/api", inmemory.PipelineSeed{Branch: "main", CreatedAt: srv.Now().Add(-2 * time.Hour),
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+	failed := srv.AddPipeline("gh/acme/api", inmemory.PipelineSeed{Branch: "main", CreatedAt: srv.Now().Add(-time.Hour),
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
+	cli := markertest.Install(t)
+	env := map[string]string{
+		"PATH":                             cli.Dir,
+		"CIRCLE_TOKEN":                     token,
+		"PMGUARD_CIRCLECI_HOST":            srv.URL(),
+		"CIRCLE_JOB":                       "deploy-api",
+		"CIRCLE_PROJECT_USERNAME":          "acme",
+		"CIRCLE_PROJECT_REPONAME":          "api",
+		"CIRCLE_BUILD_URL":                 "https://circleci.com/gh/acme/api/123",
+		"CIRCLE_WORKFLOW_ID":               failed.Workflows[0].ID,
+		"CIRCLE_PIPELINE_ID":               failed.ID,
+		"PMGUARD_EVENTS_FILE":              filepath.Join(t.TempDir(), "events.jsonl"),
+		"PMGUARD_ROLLBACK_SCHEMA_CHECK":    "off",
+		"PMGUARD_ROLLBACK_RELEASE_MARKERS": "true",
+		"PMGUARD_ROLLBACK_COMPONENT":       "api",
+		"PMGUARD_ROLLBACK_ENVIRONMENT":     "production",
+	}
+	var out, errOut bytes.Buffer
+	a := &app{env: config.MapEnv(env), stdout: &out, stderr: &errOut, version: "test"}
+	if code := a.main(context.Background(), []string{"rollback"}); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, &out, &errOut)
+	}
+	want := []string{
+		"run release plan deploy-api-rollback --target-version=" + good.Revision + " --environment-name=production --component-name=api --rollback",
+		"run release update deploy-api-rollback --status=RUNNING",
+	}
+	calls := cli.Calls(t)
+	if len(calls) != len(want) {
+		t.Fatalf("CLI calls %q, want %q\n%s", calls, want, &out)
+	}
+	for i, c := range calls {
+		if got := strings.Join(c, " "); got != want[i] {
+			t.Errorf("call %d: %s\nwant %s", i, got, want[i])
+		}
+		if strings.Contains(strings.Join(c, " "), token) {
+			t.Errorf("call %d has the token", i)
+		}
 	}
 }

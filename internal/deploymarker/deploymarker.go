@@ -2,7 +2,9 @@
 // through the `circleci` CLI that CircleCI puts in every job:
 // `circleci run release plan NAME --target-version=… [--environment-name=…]
 // [--component-name=…] [--namespace=…]`, then `circleci run release update
-// NAME --status=RUNNING|SUCCESS|FAILED [--failure-reason=…]`.
+// NAME --status=RUNNING|SUCCESS|FAILED [--failure-reason=…]`. A rollback's
+// plan adds `--rollback`, which CircleCI shows as a rollback of the
+// component in the environment.
 //
 // Markers are a courtesy to the Deploys view: a missing CLI or a failing
 // command is a note on the output, never a change to the verdict.
@@ -64,6 +66,9 @@ type Options struct {
 	Redact func(string) string
 	// Run runs the CLI; nil runs it as a process.
 	Run Runner
+	// Rollback plans the release as a rollback (`--rollback`) to
+	// Settings.DeployVersion.
+	Rollback bool
 }
 
 // Writer writes one deploy's markers. Its zero value and a nil *Writer
@@ -111,11 +116,15 @@ func New(o Options) *Writer {
 
 // ForVerb is New for a verb: the job, its PATH and the run's redactor from d.
 func ForVerb(s Settings, d *verb.Deps, out io.Writer, run Runner) *Writer {
-	path := config.Get(d.Env, "PATH")
-	if path == "" {
-		path = os.Getenv("PATH")
+	return New(Options{Settings: s, Job: d.Job, Path: JobPath(d), Out: out, Redact: d.Redactor.Redact, Run: run})
+}
+
+// JobPath is the PATH the job's shell would find the CLI in.
+func JobPath(d *verb.Deps) string {
+	if path := config.Get(d.Env, "PATH"); path != "" {
+		return path
 	}
-	return New(Options{Settings: s, Job: d.Job, Path: path, Out: out, Redact: d.Redactor.Redact, Run: run})
+	return os.Getenv("PATH")
 }
 
 // Plan creates the release plan (PENDING in the Deploys view).
@@ -134,16 +143,25 @@ func (w *Writer) Plan(ctx context.Context) {
 	if e := s.DeployEnvironment; e != "" {
 		args = append(args, "--environment-name="+e)
 	}
-	if c := firstOf(s.DeployComponent, w.o.Job.ProjectRepo); c != "" {
-		args = append(args, "--component-name="+c)
+	comp := firstOf(s.DeployComponent, w.o.Job.ProjectRepo)
+	if comp != "" {
+		args = append(args, "--component-name="+comp)
 	}
 	if n := s.DeployNamespace; n != "" {
 		args = append(args, "--namespace="+n)
 	}
-	if w.run(ctx, args) {
-		w.planned = true
-		fmt.Fprintf(w.o.Out, "deploy marker: planned %s (version %s)\n", w.name, version)
+	if w.o.Rollback {
+		args = append(args, "--rollback")
 	}
+	if !w.run(ctx, args) {
+		return
+	}
+	w.planned = true
+	if w.o.Rollback {
+		fmt.Fprintf(w.o.Out, "deploy marker: planned rollback %s of %s in %s to %s\n", w.name, comp, s.DeployEnvironment, version)
+		return
+	}
+	fmt.Fprintf(w.o.Out, "deploy marker: planned %s (version %s)\n", w.name, version)
 }
 
 // Running marks the planned release RUNNING.

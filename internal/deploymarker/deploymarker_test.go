@@ -76,4 +76,29 @@ func TestWriter(t *testing.T) {
 	if !strings.Contains(out.String(), "no version to record") {
 		t.Errorf("output %q", out.String())
 	}
+
+	// A rollback plan adds --rollback; the stand-in refuses one that does
+	// not name the environment it rolls back.
+	for _, env := range []string{"production", ""} {
+		out.Reset()
+		cli := markertest.Install(t)
+		w = deploymarker.New(deploymarker.Options{Rollback: true, Job: job, Path: cli.Dir, Out: &out,
+			Settings: deploymarker.Settings{DeployName: "deploy-rollback", DeployVersion: "v1.3.0", DeployEnvironment: env}})
+		w.Plan(ctx)
+		w.Succeeded(ctx)
+		calls := cli.Calls(t)
+		if env == "" {
+			if len(calls) != 1 || !strings.Contains(out.String(), "needs --component-name and --environment-name") {
+				t.Errorf("calls %q, output %q", calls, out.String())
+			}
+			continue
+		}
+		want := "run release plan deploy-rollback --target-version=v1.3.0 --environment-name=production --component-name=api --rollback"
+		if len(calls) != 2 || strings.Join(calls[0], " ") != want || cli.Statuses(t)[0] != "SUCCESS" {
+			t.Errorf("calls %q\nwant %s then SUCCESS", calls, want)
+		}
+		if !strings.Contains(out.String(), "planned rollback deploy-rollback of api in production to v1.3.0") {
+			t.Errorf("output %q", out.String())
+		}
+	}
 }

@@ -50,7 +50,7 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 					seconds(figures.RollbackSeconds), seconds(figures.RestoreSeconds), r.current.Number)
 			}
 			r.event(events.RollbackCompleted, res.Target.Version, fmt.Sprintf("%s succeeded: %s", s.Name(), s.URL), figures)
-			r.updateMarker(ctx, own, "SUCCESS")
+			r.updateMarker(ctx, own, "SUCCESS", "")
 			return res, nil
 		}
 		if done {
@@ -58,7 +58,7 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 			r.printf("Rollback failed: %s (%s) after %s %s\n", s.Name(), summary, seconds(figures.RollbackSeconds), s.URL)
 			figures.Status = summary
 			r.event(events.RollbackFailed, res.Target.Version, fmt.Sprintf("%s did not succeed (%s): %s", s.Name(), summary, s.URL), figures)
-			r.updateMarker(ctx, own, "FAILED")
+			r.updateMarker(ctx, own, "FAILED", fmt.Sprintf("rollback %s did not succeed (%s): %s", s.Name(), summary, s.URL))
 			return res, verdict.Failf("rollback %s did not succeed (%s): %s", s.Name(), summary, s.URL)
 		}
 		now := o.Now()

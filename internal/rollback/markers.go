@@ -2,23 +2,20 @@ package rollback
 
 import (
 	"context"
-	"strings"
+
+	"github.com/pmguard/pmguard/internal/deploymarker"
+	"github.com/pmguard/pmguard/internal/jobenv"
 )
 
-// planMarker records the rollback in CircleCI's Deploys view with the
-// `circleci` CLI (`circleci run release plan --rollback`), when asked and
-// when the job has the CLI. Markers are a courtesy: a missing CLI or a
+// planMarker records the rollback in CircleCI's Deploys view through
+// deploymarker (`circleci run release plan NAME --rollback …`), when asked
+// and when the job has the CLI. Markers are a courtesy: a missing CLI or a
 // failing command is a note, never a failure.
 func (r *run) planMarker(ctx context.Context, t *Target) {
 	if !r.o.ReleaseMarkers {
 		return
 	}
-	r.markerPlanned = false
-	bin, err := r.o.LookPath("circleci")
-	if err != nil {
-		r.printf("Note: release_markers is on but the circleci CLI is not in PATH; no deploy marker recorded.\n")
-		return
-	}
+	r.marker = nil
 	comp, env := t.Component, t.Environment
 	if comp == "" {
 		comp = r.o.Component
@@ -26,35 +23,52 @@ func (r *run) planMarker(ctx context.Context, t *Target) {
 	if env == "" {
 		env = r.o.Environment
 	}
+	redact := func(s string) string { return s }
+	if r.o.Redactor != nil {
+		redact = r.o.Redactor.Redact
+	}
+	w := deploymarker.New(deploymarker.Options{
+		Settings: deploymarker.Settings{
+			DeployMarkers: "auto", DeployName: markerName(r.o.JobName),
+			DeployComponent: comp, DeployEnvironment: env, DeployVersion: t.Version, DeployNamespace: t.Namespace,
+		},
+		// The component is named above; the job's repository is no
+		// fallback for what a rollback rolls back.
+		Job:  jobenv.Job{JobName: r.o.JobName},
+		Path: r.o.CLIPath, Out: r.o.Out, Redact: redact, Run: r.o.RunCLI, Rollback: true,
+	})
+	if w == nil {
+		r.printf("Note: release_markers is on but the circleci CLI is not in PATH; no deploy marker recorded.\n")
+		return
+	}
 	if comp == "" || env == "" {
 		r.printf("Note: release_markers needs component and environment; no deploy marker recorded.\n")
 		return
 	}
-	args := []string{"run", "release", "plan", "--rollback", "--environment-name=" + env, "--component-name=" + comp, "--target-version=" + t.Version}
-	if t.Namespace != "" {
-		args = append(args, "--namespace="+t.Namespace)
-	}
-	if out, err := r.o.Exec(ctx, bin, args...); err != nil {
-		r.printf("Note: %s %s failed: %v %s\n", bin, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-		return
-	}
-	r.markerPlanned = true
-	r.printf("Deploy marker: planned rollback of %s in %s to %s.\n", comp, env, t.Version)
+	w.Plan(ctx)
+	// The rollback is already started: it is running, not pending.
+	w.Running(ctx)
+	r.marker = w
 }
 
-// updateMarker records the followed rollback's outcome on the marker.
-func (r *run) updateMarker(ctx context.Context, own bool, status string) {
-	if !own || !r.markerPlanned {
+// markerName names the rollback's release plan apart from the plan the
+// failed deploy's own guards may have made in the same job ($CIRCLE_JOB).
+func markerName(job string) string {
+	if job == "" {
+		return "rollback"
+	}
+	return job + "-rollback"
+}
+
+// updateMarker records the followed rollback's outcome on the marker (a
+// no-op when none was planned).
+func (r *run) updateMarker(ctx context.Context, own bool, status, reason string) {
+	if !own {
 		return
 	}
-	bin, err := r.o.LookPath("circleci")
-	if err != nil {
+	if status == "SUCCESS" {
+		r.marker.Succeeded(ctx)
 		return
 	}
-	args := []string{"run", "release", "update", "--status=" + status}
-	if out, err := r.o.Exec(ctx, bin, args...); err != nil {
-		r.printf("Note: %s %s failed: %v %s\n", bin, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-		return
-	}
-	r.printf("Deploy marker: %s.\n", status)
+	r.marker.Failed(ctx, reason)
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/deploymarker"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/verdict"
@@ -76,9 +77,12 @@ type Options struct {
 	Redactor *httpx.Redactor // removes secrets from the error Run returns
 	Now      func() time.Time
 	Sleep    func(ctx context.Context, d time.Duration) error
-	// LookPath and Exec run CircleCI's `circleci` CLI for deploy markers.
-	LookPath func(file string) (string, error)
-	Exec     func(ctx context.Context, name string, args ...string) ([]byte, error)
+	// CLIPath is the PATH the `circleci` CLI is looked up in for deploy
+	// markers (the job's); RunCLI runs it (nil: as a process).
+	CLIPath string
+	RunCLI  deploymarker.Runner
+	// JobName is the job's name (CIRCLE_JOB), which names the marker.
+	JobName string
 
 	// PollMin and PollMax bound the backoff between status polls.
 	PollMin, PollMax time.Duration
@@ -139,10 +143,10 @@ type run struct {
 	project  *circleci.Project
 	// newest is the newest pipeline on the branch, seen by the walk.
 	newest *circleci.Pipeline
-	// markerPlanned is set once a deploy marker was planned.
-	markerPlanned bool
-	failedLogged  bool // a rollback_failed event was written
-	schema        *SchemaResult
+	// marker writes the rollback's deploy marker (nil: none planned).
+	marker       *deploymarker.Writer
+	failedLogged bool // a rollback_failed event was written
+	schema       *SchemaResult
 	// leader: this caller is a job of the failed pipeline and no running
 	// job ranks before it, so the others wait for its rollback.
 	leader bool

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +18,7 @@ import (
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
 	"github.com/pmguard/pmguard/internal/circleci/inmemory"
+	"github.com/pmguard/pmguard/internal/deploymarker/markertest"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/rollback"
@@ -118,7 +118,7 @@ func (h *history) optionsEnv(t *testing.T, extra map[string]string, args ...stri
 		t.Fatalf("New(%q): %v", args, err)
 	}
 	o.Client = h.srv.Client(t)
-	o.LookPath = func(string) (string, error) { return "", errors.New("not found") }
+	o.CLIPath = t.TempDir() // no circleci CLI unless a test installs one
 	return harness{opts: o, out: out, events: env["PMGUARD_EVENTS_FILE"]}
 }
 
@@ -535,27 +535,53 @@ func TestDryRunSendsNoWrite(t *testing.T) {
 	}
 }
 
+// Release markers go through deploymarker to the circleci CLI stand-in,
+// which accepts only the documented rollback form; no argv holds the token.
 func TestReleaseMarkers(t *testing.T) {
-	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{OnTrigger: func(*inmemory.Pipeline) []inmemory.WorkflowSeed {
-		return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Ends(time.Minute, "success")}}
-	}})
-	withMarkers(h)
-	hs := h.options(t, "--release-markers", "--wait")
-	var calls []string
-	hs.opts.LookPath = func(string) (string, error) { return "/usr/local/bin/circleci", nil }
-	hs.opts.Exec = func(_ context.Context, name string, args ...string) ([]byte, error) {
-		calls = append(calls, name+" "+strings.Join(args, " "))
-		return nil, nil
-	}
-	if _, err := rollback.Do(context.Background(), hs.opts); err != nil {
-		t.Fatalf("%v\n%s", err, hs.out)
-	}
-	want := []string{
-		"/usr/local/bin/circleci run release plan --rollback --environment-name=production --component-name=api --target-version=v3 --namespace=default",
-		"/usr/local/bin/circleci run release update --status=SUCCESS",
-	}
-	if strings.Join(calls, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("CLI calls:\n%s\nwant:\n%s", strings.Join(calls, "\n"), strings.Join(want, "\n"))
+	for _, tt := range []struct {
+		outcome string
+		want    []string
+	}{
+		{"success", []string{
+			"run release plan deploy-rollback --target-version=v3 --environment-name=production --component-name=api --namespace=default --rollback",
+			"run release update deploy-rollback --status=RUNNING",
+			"run release update deploy-rollback --status=SUCCESS",
+		}},
+		{"failed", []string{
+			"run release plan deploy-rollback --target-version=v3 --environment-name=production --component-name=api --namespace=default --rollback",
+			"run release update deploy-rollback --status=RUNNING",
+			"run release update deploy-rollback --status=FAILED --failure-reason=rollback pipeline ",
+		}},
+	} {
+		t.Run(tt.outcome, func(t *testing.T) {
+			h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{OnTrigger: func(*inmemory.Pipeline) []inmemory.WorkflowSeed {
+				return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Ends(time.Minute, tt.outcome)}}
+			}})
+			withMarkers(h)
+			hs := h.optionsEnv(t, map[string]string{"CIRCLE_JOB": "deploy"}, "--release-markers", "--wait")
+			cli := markertest.Install(t)
+			hs.opts.CLIPath = cli.Dir
+			_, err := rollback.Do(context.Background(), hs.opts)
+			if (err != nil) != (tt.outcome == "failed") {
+				t.Fatalf("%v\n%s", err, hs.out)
+			}
+			calls := cli.Calls(t)
+			if len(calls) != len(tt.want) {
+				t.Fatalf("CLI calls %q, want %q\n%s", calls, tt.want, hs.out)
+			}
+			for i, c := range calls {
+				got := strings.Join(c, " ")
+				if !strings.HasPrefix(got, tt.want[i]) {
+					t.Errorf("call %d: %s\nwant %s", i, got, tt.want[i])
+				}
+				if strings.Contains(got, token) {
+					t.Errorf("call %d has the token in argv", i)
+				}
+			}
+			if out := hs.out.String(); strings.Contains(out, "note:") || !strings.Contains(out, "deploy marker: planned rollback deploy-rollback of api in production to v3") {
+				t.Errorf("output:\n%s", out)
+			}
+		})
 	}
 
 	// Without the CLI: a note, and the rollback still starts.
@@ -564,6 +590,16 @@ func TestReleaseMarkers(t *testing.T) {
 	res, err := rollback.Do(context.Background(), hs2.opts)
 	if err != nil || res.Outcome != rollback.OutcomeInitiated || !strings.Contains(hs2.out.String(), "circleci CLI is not in PATH") {
 		t.Fatalf("outcome %+v err %v\n%s", res, err, hs2.out)
+	}
+
+	// With the CLI but no environment to name: a note, no call.
+	h3 := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
+	hs3 := h3.options(t, "--release-markers", "--component", "api")
+	cli := markertest.Install(t)
+	hs3.opts.CLIPath = cli.Dir
+	res, err = rollback.Do(context.Background(), hs3.opts)
+	if err != nil || res.Outcome != rollback.OutcomeInitiated || !strings.Contains(hs3.out.String(), "needs component and environment") || len(cli.Calls(t)) != 0 {
+		t.Fatalf("outcome %+v err %v calls %q\n%s", res, err, cli.Calls(t), hs3.out)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/deploymarker"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/jobenv"
 	"github.com/pmguard/pmguard/internal/migrations"
@@ -83,7 +83,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		return nil, err
 	}
 	o.Out, o.Redactor, o.Now, o.Sleep = d.Stdout, d.Redactor, d.Now, d.Sleep
-	o.LookPath, o.Exec = exec.LookPath, runCommand
+	o.CLIPath, o.JobName = deploymarker.JobPath(d), d.Job.JobName
 	o.PollMin, o.PollMax, o.Concurrency = pollMin, pollMax, readConcurrency
 	o.ListLag, o.SettlePoll = listLag, settlePoll
 	o.JobNumber, _ = strconv.ParseInt(d.Job.BuildNum, 10, 64)
@@ -99,10 +99,6 @@ func printWrite(out io.Writer, red *httpx.Redactor) func(circleci.Request) {
 			fmt.Fprintf(out, "  %s\n", red.Redact(string(r.Body)))
 		}
 	}
-}
-
-func runCommand(ctx context.Context, name string, args ...string) ([]byte, error) {
-	return exec.CommandContext(ctx, name, args...).CombinedOutput()
 }
 
 // options checks the settings and turns them into the inputs of Options,

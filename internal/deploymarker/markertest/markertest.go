@@ -13,7 +13,9 @@ import (
 
 // script records each call's argv (fields separated by \x1f) and accepts
 // only `circleci run release plan NAME --target-version=…
-// [--environment-name=…] [--component-name=…] [--namespace=…]` and
+// [--environment-name=…] [--component-name=…] [--namespace=…]
+// [--rollback]` (a rollback names the component and environment it rolls
+// back) and
 // `circleci run release update NAME
 // --status=RUNNING|SUCCESS|FAILED|CANCELED [--failure-reason=…]` of a
 // planned NAME, with a failure reason only on FAILED.
@@ -24,11 +26,14 @@ printf '%%s\037' "$@" >> "$log"; printf '\n' >> "$log"
 sub=$3; name=$4
 case "$name" in ""|--*) echo "circleci: the plan name is missing" >&2; exit 2;; esac
 shift 4
-status=""; reason=""; version=""
+status=""; reason=""; version=""; rollback=""; comp=""; env=""
 for a in "$@"; do
   case "$sub:$a" in
     plan:--target-version=?*) version=1;;
-    plan:--environment-name=?*|plan:--component-name=?*|plan:--namespace=?*) ;;
+    plan:--environment-name=?*) env=1;;
+    plan:--component-name=?*) comp=1;;
+    plan:--namespace=?*) ;;
+    plan:--rollback) rollback=1;;
     update:--status=RUNNING|update:--status=SUCCESS|update:--status=FAILED|update:--status=CANCELED) status=${a#--status=};;
     update:--failure-reason=?*) reason=1;;
     *) echo "circleci: unknown flag $a for release $sub" >&2; exit 2;;
@@ -36,6 +41,7 @@ for a in "$@"; do
 done
 case "$sub" in
   plan) [ -n "$version" ] || { echo "circleci: --target-version is required" >&2; exit 2; }
+        [ -z "$rollback" ] || { [ -n "$comp" ] && [ -n "$env" ]; } || { echo "circleci: a rollback needs --component-name and --environment-name" >&2; exit 2; }
         echo "$name" >> "$log.plans";;
   update) [ -n "$status" ] || { echo "circleci: --status is required" >&2; exit 2; }
           [ -z "$reason" ] || [ "$status" = FAILED ] || { echo "circleci: --failure-reason is for FAILED" >&2; exit 2; }
