@@ -92,9 +92,14 @@ func CheckRollback(ctx context.Context, o RollbackCheck) (*RollbackCheckResult, 
 		return nil, err
 	}
 	var files []*parsedFile
+	var rails []railsMigration
 	for _, p := range paths {
-		m := ReadMigration(p, contents[p])
 		res.Files = append(res.Files, p)
+		if isRails(p) {
+			rails = append(rails, railsRead(p, contents[p]))
+			continue
+		}
+		m := ReadMigration(p, contents[p])
 		if m.Skipped == "" {
 			files = append(files, &parsedFile{Migration: &m})
 		}
@@ -116,7 +121,17 @@ func CheckRollback(ctx context.Context, o RollbackCheck) (*RollbackCheckResult, 
 	for _, f := range files {
 		a.file(f)
 	}
-	var found []Finding
+	found := a.findings
+	// railsDowns: how to run each Rails migration down, or why Rails cannot.
+	type railsDown struct{ down, irreversible string }
+	railsDowns := map[string]railsDown{}
+	sort.SliceStable(rails, func(i, j int) bool {
+		return parseVersion(rails[i].Version).compare(parseVersion(rails[j].Version)) < 0
+	})
+	for i, rm := range rails {
+		found = append(found, rm.Findings...)
+		railsDowns[rm.Path] = railsDown{rm.railsDown(len(rails) - i), rm.Irreversible}
+	}
 	var targets []target
 	seen := map[target]bool{}
 	want := func(t target) {
@@ -125,16 +140,18 @@ func CheckRollback(ctx context.Context, o RollbackCheck) (*RollbackCheckResult, 
 			targets = append(targets, t)
 		}
 	}
-	for _, fd := range a.findings {
+	kept := found[:0:0]
+	for _, fd := range found {
 		if _, ok := rollbackRules[fd.Rule]; !ok {
 			continue
 		}
-		found = append(found, fd)
+		kept = append(kept, fd)
 		want(target{fd.Table, fd.Column})
 		if fd.Column != "" && rollbackRules[fd.Rule] == "not null" {
 			want(target{fd.Table, ""})
 		}
 	}
+	found = kept
 	if len(found) == 0 {
 		return res, nil
 	}
@@ -157,8 +174,13 @@ func CheckRollback(ctx context.Context, o RollbackCheck) (*RollbackCheckResult, 
 		return nil, err
 	}
 	for _, fd := range found {
-		rf := RollbackFinding{Rule: fd.Rule, Table: fd.Table, Column: fd.Column, NewName: fd.NewName, File: fd.File, Line: fd.Line, Statement: fd.Statement,
-			Down: downMigration(fd.File, contents[fd.File], tree)}
+		rf := RollbackFinding{Rule: fd.Rule, Table: fd.Table, Column: fd.Column, NewName: fd.NewName, File: fd.File, Line: fd.Line, Statement: fd.Statement}
+		irreversible := ""
+		if rd, ok := railsDowns[fd.File]; ok {
+			rf.Down, irreversible = rd.down, rd.irreversible
+		} else {
+			rf.Down = downMigration(fd.File, contents[fd.File], tree)
+		}
 		name := fd.Table
 		if fd.Column != "" {
 			name += "." + fd.Column
@@ -188,6 +210,9 @@ func CheckRollback(ctx context.Context, o RollbackCheck) (*RollbackCheckResult, 
 				verb += " to " + fd.NewName
 			}
 			rf.Message = fmt.Sprintf("it uses %s (%s), %s by %s", name, where(uses), verb, fd.File)
+		}
+		if irreversible != "" {
+			rf.Message += fmt.Sprintf("; Rails cannot run it down (%s): write a migration that restores it, or fix forward", irreversible)
 		}
 		res.Findings = append(res.Findings, rf)
 	}

@@ -1,0 +1,328 @@
+package migrations
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+	"sync"
+)
+
+// A Rails migration (db/migrate/<version>_<name>.rb) changes the schema
+// through ActiveRecord's DSL, not SQL. railsRead recognises the calls that
+// can break code written for the schema before them, and whether Rails can
+// run the migration down: a down method, a change method made only of
+// operations Rails knows how to reverse, or reversible blocks with a down
+// part.
+
+// isRails reports whether p is read as a Rails migration.
+func isRails(p string) bool { return strings.HasSuffix(strings.ToLower(p), ".rb") }
+
+// railsMigration is what one Rails migration file holds.
+type railsMigration struct {
+	Path, Version string
+	Findings      []Finding
+	// Irreversible names the first operation Rails cannot run down ("" when
+	// it can: a down method, or a change method it reverses).
+	Irreversible string
+	HasDown      bool // a down method
+}
+
+var railsPatterns = sync.OnceValue(func() *struct{ def, opener, call, ident *regexp.Regexp } {
+	return &struct{ def, opener, call, ident *regexp.Regexp }{
+		def: regexp.MustCompile(`^def\s+(?:self\.)?(\w+[?!]?)`),
+		// A line that opens a block closed by its own end: do ... end, or a
+		// keyword at the start of the line (not a trailing modifier).
+		opener: regexp.MustCompile(`(?:\bdo(?:\s*\|[^|]*\|)?\s*$)|^(?:def|class|module|if|unless|case|begin|while|until|for)\b`),
+		call:   regexp.MustCompile(`^(?:(\w+)\.)?(\w+[?!]?)(?:\s*\(|\s+|$)(.*)$`),
+		ident:  regexp.MustCompile(`^\w+$`),
+	}
+})
+
+// railsFrame is one open block while reading a file.
+type railsFrame struct {
+	kind     string // "def", "dir.up", "dir.down", "reversible", "change_table", ""
+	name     string // the method's name; change_table's table
+	blockVar string // change_table's block variable
+}
+
+// railsRead reads the Rails migration at p with content text.
+func railsRead(p, text string) railsMigration {
+	re := railsPatterns()
+	m := railsMigration{Path: p, Version: leadingVersion(path.Base(p))}
+	var stack []railsFrame
+	method := func() string {
+		for i := len(stack) - 1; i >= 0; i-- {
+			if stack[i].kind == "def" {
+				return stack[i].name
+			}
+		}
+		return ""
+	}
+	in := func(kind string) *railsFrame {
+		for i := len(stack) - 1; i >= 0 && stack[i].kind != "def"; i-- {
+			if stack[i].kind == kind {
+				return &stack[i]
+			}
+		}
+		return nil
+	}
+	defs := map[string]bool{}
+	hasDirDown := strings.Contains(text, ".down do") || strings.Contains(text, ".down {")
+	irreversible := func(what string) {
+		if m.Irreversible == "" {
+			m.Irreversible = what
+		}
+	}
+	for i, raw := range strings.Split(text, "\n") {
+		line := strings.TrimSpace(stripRubyComment(raw))
+		if line == "" {
+			continue
+		}
+		if line == "end" || strings.HasPrefix(line, "end ") || strings.HasPrefix(line, "end.") {
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		if g := re.def.FindStringSubmatch(line); g != nil {
+			defs[g[1]] = true
+			if !strings.HasSuffix(line, " end") {
+				stack = append(stack, railsFrame{kind: "def", name: g[1]})
+			}
+			continue
+		}
+		opens := re.opener.MatchString(line)
+		c := re.call.FindStringSubmatch(line)
+		frame := railsFrame{}
+		meth := method()
+		running := (meth == "change" || meth == "up") && in("dir.down") == nil
+		if c != nil {
+			recv, name, rest := c[1], c[2], strings.TrimSuffix(strings.TrimSpace(c[3]), " do")
+			rest = strings.TrimSuffix(strings.TrimSuffix(rest, ")"), "(")
+			if i := strings.Index(rest, " do |"); i >= 0 {
+				rest = rest[:i]
+			}
+			pos, opts := rubyArgs(rest)
+			reversibleHere := meth != "change" || (in("reversible") != nil && hasDirDown)
+			stmt := strings.TrimSpace(raw)
+			add := func(rule, table, col, newName string) {
+				if running {
+					m.Findings = append(m.Findings, Finding{Rule: rule, Table: table, Column: col, NewName: newName, File: p, Line: i + 1, Statement: stmt})
+				}
+			}
+			notReversible := func(why string) {
+				if running && !reversibleHere {
+					irreversible(why)
+				}
+			}
+			switch {
+			case recv == "" && name == "reversible":
+				frame.kind = "reversible"
+			case recv != "" && (name == "up" || name == "down") && in("reversible") != nil:
+				frame.kind = "dir." + name
+			case recv == "" && name == "change_table" && len(pos) > 0:
+				frame.kind, frame.name = "change_table", pos[0]
+				if g := regexp.MustCompile(`\|\s*(\w+)\s*\|`).FindStringSubmatch(line); g != nil {
+					frame.blockVar = g[1]
+				}
+			case recv != "" && in("change_table") != nil && recv == in("change_table").blockVar:
+				table := in("change_table").name
+				switch name {
+				case "remove":
+					for _, col := range pos {
+						add(RuleDropColumn, table, col, "")
+					}
+					if _, ok := opts["type"]; !ok && len(pos) > 0 {
+						notReversible(fmt.Sprintf("%s.remove without type: in change_table", recv))
+					}
+				case "rename":
+					if len(pos) >= 2 {
+						add(RuleRenameColumn, table, pos[0], pos[1])
+					}
+				case "change":
+					if len(pos) >= 2 {
+						add(RuleChangeColumnType, table, pos[0], "")
+						notReversible(recv + ".change in change_table")
+					}
+				}
+			case recv == "":
+				switch name {
+				case "remove_column":
+					if len(pos) >= 2 {
+						add(RuleDropColumn, pos[0], pos[1], "")
+						if len(pos) < 3 {
+							notReversible("remove_column without a type")
+						}
+					}
+				case "remove_columns":
+					for _, col := range pos[min(1, len(pos)):] {
+						add(RuleDropColumn, pos[0], col, "")
+					}
+					if _, ok := opts["type"]; !ok {
+						notReversible("remove_columns without type:")
+					}
+				case "rename_column":
+					if len(pos) >= 3 {
+						add(RuleRenameColumn, pos[0], pos[1], pos[2])
+					}
+				case "drop_table":
+					if len(pos) >= 1 {
+						add(RuleDropTable, pos[0], "", "")
+						if !opens {
+							notReversible("drop_table without a block of its columns")
+						}
+					}
+				case "rename_table":
+					if len(pos) >= 2 {
+						add(RuleRenameTable, pos[0], "", pos[1])
+					}
+				case "change_column":
+					if len(pos) >= 3 {
+						add(RuleChangeColumnType, pos[0], pos[1], "")
+						notReversible("change_column")
+					}
+				case "change_column_null":
+					if len(pos) >= 3 && pos[2] == "false" {
+						add(RuleSetNotNull, pos[0], pos[1], "")
+					}
+				case "add_column":
+					_, hasDefault := opts["default"]
+					if len(pos) >= 3 && opts["null"] == "false" && !hasDefault {
+						add(RuleAddNotNullColumn, pos[0], pos[1], "")
+					}
+				case "execute", "change_column_default":
+					if name == "change_column_default" {
+						if _, ok := opts["from"]; ok {
+							break
+						}
+					}
+					notReversible(name)
+				}
+			}
+		}
+		if opens {
+			stack = append(stack, frame)
+		}
+	}
+	m.HasDown = defs["down"]
+	switch {
+	case m.HasDown:
+		m.Irreversible = ""
+		if railsRaisesIrreversible(text) {
+			m.Irreversible = "its down method raises ActiveRecord::IrreversibleMigration"
+		}
+	case defs["up"]:
+		m.Irreversible = "an up method without a down method"
+	case !defs["change"]:
+		m.Irreversible = ""
+	}
+	return m
+}
+
+// railsRaisesIrreversible reports whether the file raises
+// ActiveRecord::IrreversibleMigration (in its down method, by convention).
+func railsRaisesIrreversible(text string) bool {
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.TrimSpace(stripRubyComment(l))
+		if strings.HasPrefix(l, "raise") && strings.Contains(l, "IrreversibleMigration") {
+			return true
+		}
+	}
+	return false
+}
+
+// railsDown says how to run the migration down, or "" when Rails cannot.
+// step is how many of the failed deploy's Rails migrations, newest first,
+// db:rollback must undo to reach this one.
+func (m railsMigration) railsDown(step int) string {
+	if m.Irreversible != "" {
+		return ""
+	}
+	how := "its down method"
+	if !m.HasDown {
+		how = "Rails reverses its change method"
+	}
+	s := fmt.Sprintf("bin/rails db:migrate:down VERSION=%s (%s in %s)", m.Version, how, m.Path)
+	if step > 0 {
+		s += fmt.Sprintf(", or bin/rails db:rollback STEP=%d to undo the failed deploy's migrations back to it", step)
+	}
+	return s
+}
+
+// stripRubyComment drops a # comment, leaving # inside quotes alone.
+func stripRubyComment(s string) string {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; {
+		case quote != 0:
+			if ch == '\\' {
+				i++
+			} else if ch == quote {
+				quote = 0
+			}
+		case ch == '"' || ch == '\'':
+			quote = ch
+		case ch == '#':
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// rubyArgs splits a call's arguments at top-level commas into positional
+// ones (symbols and strings unquoted) and keyword options (key: value or
+// :key => value).
+func rubyArgs(s string) (pos []string, opts map[string]string) {
+	opts = map[string]string{}
+	var parts []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case quote != 0:
+			if ch == '\\' {
+				i++
+			} else if ch == quote {
+				quote = 0
+			}
+		case ch == '"' || ch == '\'':
+			quote = ch
+		case ch == '(' || ch == '[' || ch == '{':
+			depth++
+		case ch == ')' || ch == ']' || ch == '}':
+			depth--
+		case ch == ',' && depth == 0:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	parts = append(parts, s[start:])
+	for _, a := range parts {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if k, v, ok := strings.Cut(a, "=>"); ok {
+			opts[rubyName(k)] = rubyName(v)
+			continue
+		}
+		if k, v, ok := strings.Cut(a, ":"); ok && k != "" && railsPatterns().ident.MatchString(k) && (v == "" || v[0] == ' ') {
+			opts[k] = rubyName(v)
+			continue
+		}
+		pos = append(pos, rubyName(a))
+	}
+	return pos, opts
+}
+
+// rubyName is a symbol's or string's name (:users, "users", 'users').
+func rubyName(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, ":")
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		s = s[1 : len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,123 @@
+package migrations
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestRailsRead(t *testing.T) {
+	const head = "class M < ActiveRecord::Migration[7.1]\n"
+	tests := []struct {
+		name         string
+		body         string
+		want         []string // rule table.column[>new]
+		irreversible string   // "" when Rails can run it down
+		hasDown      bool
+	}{
+		{name: "remove_column without a type cannot be reversed",
+			body: "  def change\n    remove_column :users, :email # the old code reads it\n  end\n",
+			want: []string{"drop-column users.email"}, irreversible: "remove_column without a type"},
+		{name: "remove_column with a type is reversible",
+			body: "  def change\n    remove_column :users, :email, :string, null: true\n  end\n",
+			want: []string{"drop-column users.email"}},
+		{name: "rename_column, rename_table, drop_table with its columns",
+			body: "  def change\n    rename_column :users, :name, :full_name\n    rename_table \"orders\", \"purchases\"\n    drop_table :carts do |t|\n      t.string :token\n    end\n  end\n",
+			want: []string{"rename-column users.name>full_name", "rename-table orders>purchases", "drop-table carts"}},
+		{name: "change_column in change", body: "  def change\n    change_column :orders, :total, :bigint\n  end\n",
+			want: []string{"change-column-type orders.total"}, irreversible: "change_column"},
+		{name: "up and down methods: only up counts",
+			body: "  def up\n    change_column_null :users, :region, false\n    add_column :users, :plan, :string, null: false\n    add_column :users, :tier, :string, null: false, default: \"free\"\n  end\n\n  def down\n    remove_column :users, :plan\n    change_column_null :users, :region, true\n  end\n",
+			want: []string{"set-not-null users.region", "add-not-null-column users.plan"}, hasDown: true},
+		{name: "up without down", body: "  def up\n    drop_table :carts\n  end\n",
+			want: []string{"drop-table carts"}, irreversible: "an up method without a down method"},
+		{name: "down raising IrreversibleMigration",
+			body: "  def up\n    drop_table :carts\n  end\n  def down\n    raise ActiveRecord::IrreversibleMigration\n  end\n",
+			want: []string{"drop-table carts"}, irreversible: "its down method raises ActiveRecord::IrreversibleMigration", hasDown: true},
+		{name: "reversible block: its up part counts, its down part undoes it",
+			body: "  def change\n    reversible do |dir|\n      dir.up do\n        change_column :orders, :total, :bigint\n      end\n      dir.down do\n        change_column :orders, :total, :numeric\n      end\n    end\n  end\n",
+			want: []string{"change-column-type orders.total"}},
+		{name: "change_table's remove and rename",
+			body: "  def change\n    change_table :users do |t|\n      t.remove :email, type: :string\n      t.rename :name, :full_name\n      t.string :nickname\n    end\n  end\n",
+			want: []string{"drop-column users.email", "rename-column users.name>full_name"}},
+		{name: "execute in change cannot be reversed", body: "  def change\n    execute \"UPDATE users SET plan = 'free'\"\n    add_column :users, :nickname, :string\n  end\n",
+			irreversible: "execute"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := railsRead("db/migrate/20261120140500_m.rb", head+tt.body+"end\n")
+			var got []string
+			for _, f := range m.Findings {
+				s := f.Rule + " " + f.Table
+				if f.Column != "" {
+					s += "." + f.Column
+				}
+				if f.NewName != "" {
+					s += ">" + f.NewName
+				}
+				got = append(got, s)
+			}
+			if strings.Join(got, "; ") != strings.Join(tt.want, "; ") {
+				t.Errorf("findings %q, want %q", got, tt.want)
+			}
+			if m.Irreversible != tt.irreversible || m.HasDown != tt.hasDown {
+				t.Errorf("irreversible %q down %v, want %q %v", m.Irreversible, m.HasDown, tt.irreversible, tt.hasDown)
+			}
+			if m.Version != "20261120140500" {
+				t.Errorf("version %q", m.Version)
+			}
+		})
+	}
+}
+
+// The reference incident in a Rails application: the failed deploy removed
+// a column the code it rolls back to reads.
+func TestCheckRollbackRails(t *testing.T) {
+	tests := []struct {
+		name, migration string
+		want            []string // in the finding's message or down
+		down            bool
+	}{
+		{name: "reversible: remove_column with its type", down: true,
+			migration: "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def change\n    remove_column :users, :email, :string\n  end\nend\n",
+			want: []string{"it uses users.email (app/controllers/users_controller.rb:3), dropped by db/migrate/20261120140500_remove_email_from_users.rb",
+				"bin/rails db:migrate:down VERSION=20261120140500 (Rails reverses its change method in db/migrate/20261120140500_remove_email_from_users.rb)",
+				"bin/rails db:rollback STEP=2"}},
+		{name: "down method", down: true,
+			migration: "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def up\n    remove_column :users, :email\n  end\n\n  def down\n    add_column :users, :email, :string\n  end\nend\n",
+			want:      []string{"dropped by db/migrate/20261120140500_remove_email_from_users.rb", "(its down method in db/migrate/20261120140500_remove_email_from_users.rb)"}},
+		{name: "irreversible: remove_column without a type",
+			migration: "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def change\n    remove_column :users, :email\n  end\nend\n",
+			want:      []string{"dropped by db/migrate/20261120140500_remove_email_from_users.rb; Rails cannot run it down (remove_column without a type)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRepo(t)
+			r.write("db/migrate/20260101000000_create_users.rb", "class CreateUsers < ActiveRecord::Migration[7.1]\n  def change\n    create_table :users do |t|\n      t.string :email\n      t.string :nickname\n    end\n  end\nend\n")
+			r.write("app/controllers/users_controller.rb", "class UsersController < ApplicationController\n  def show\n    render json: User.where(id: params[:id]).pluck(:email)\n  end\nend\n")
+			r.write("db/schema.rb", "create_table \"users\" do |t|\n  t.string \"email\"\nend\n")
+			target := r.commit("target")
+			r.write("db/migrate/20261120140500_remove_email_from_users.rb", tt.migration)
+			r.write("db/migrate/20261120150000_remove_nickname_from_users.rb", "class RemoveNicknameFromUsers < ActiveRecord::Migration[7.1]\n  def change\n    remove_column :users, :nickname, :string\n  end\nend\n")
+			r.write("app/controllers/users_controller.rb", "class UsersController < ApplicationController\nend\n")
+			failed := r.commit("failed")
+			res, err := CheckRollback(context.Background(), RollbackCheck{Git: ExecGit{Dir: r.dir}, Migrations: []string{"db/migrate/*.rb"}, Target: target, Failed: failed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Files) != 2 || len(res.Findings) != 1 {
+				t.Fatalf("files %v findings %+v, want 2 files and the one finding about users.email (nickname is not used)", res.Files, res.Findings)
+			}
+			f := res.Findings[0]
+			text := f.Message + " | " + f.Down
+			for _, w := range tt.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("the finding does not say %q:\n%s", w, text)
+				}
+			}
+			if (f.Down != "") != tt.down || f.Rule != RuleDropColumn || f.Line != 3 {
+				t.Errorf("finding %+v, want rule %s at line 3, down %v", f, RuleDropColumn, tt.down)
+			}
+		})
+	}
+}
