@@ -68,6 +68,7 @@ func TestSchemaCheck(t *testing.T) {
 		exit   int
 		ok     bool // no finding
 		layout string
+		env    map[string]string
 	}{
 		{name: "reference incident: golang-migrate drops a column the old code reads", layout: "golang-migrate",
 			files: map[string]string{
@@ -91,6 +92,15 @@ func TestSchemaCheck(t *testing.T) {
 		{name: "dbmate adds a NOT NULL column the old code does not write", layout: "dbmate",
 			files: map[string]string{"db/migrations/20250301_region.sql": "-- migrate:up\nALTER TABLE orders ADD COLUMN region text NOT NULL;\n-- migrate:down\nALTER TABLE orders DROP COLUMN region;\n"},
 			want:  []string{"it writes orders (app/orders.go:3 and 1 more) without orders.region, which db/migrations/20250301_region.sql made NOT NULL with no default", "the -- migrate:down section"}},
+		{name: "Rails removes a column the old code reads; Rails reverses it", layout: "rails",
+			env:   map[string]string{"PMGUARD_ROLLBACK_MIGRATIONS": "db/migrations/**/*.sql,db/migrate/*.rb"},
+			files: map[string]string{"db/migrate/20261120140500_remove_email_from_users.rb": "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def change\n    remove_column :users, :email, :string\n  end\nend\n"},
+			want: []string{"it uses users.email (app/users.go:3), dropped by db/migrate/20261120140500_remove_email_from_users.rb",
+				"undo it with bin/rails db:migrate:down VERSION=20261120140500 (Rails reverses its change method in db/migrate/20261120140500_remove_email_from_users.rb), or bin/rails db:rollback STEP=1"}},
+		{name: "Rails: fail refuses, and says the migration cannot be run down", layout: "rails", mode: "fail", exit: 1,
+			env:   map[string]string{"PMGUARD_ROLLBACK_MIGRATIONS": "db/migrations/**/*.sql,db/migrate/*.rb"},
+			files: map[string]string{"db/migrate/20261120140500_remove_email_from_users.rb": "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def change\n    remove_column :users, :email\n  end\nend\n"},
+			want:  []string{"dropped by db/migrate/20261120140500_remove_email_from_users.rb; Rails cannot run it down (remove_column without a type)"}},
 		{name: "plain SQL that leaves the old code working", layout: "plain", ok: true,
 			files: map[string]string{"db/migrations/0045_nickname.sql": "ALTER TABLE users ADD COLUMN nickname text;\n"},
 			want:  []string{"Schema check: the 1 migration(s) between"}},
@@ -112,7 +122,11 @@ func TestSchemaCheck(t *testing.T) {
 			if mode == "" {
 				mode = "warn"
 			}
-			hs := h.optionsEnv(t, map[string]string{"PMGUARD_ROLLBACK_SCHEMA_CHECK": mode, "PMGUARD_ROLLBACK_REPO": dir}, "--strategy", "trigger")
+			env := map[string]string{"PMGUARD_ROLLBACK_SCHEMA_CHECK": mode, "PMGUARD_ROLLBACK_REPO": dir}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			hs := h.optionsEnv(t, env, "--strategy", "trigger")
 			res, err := rollback.Do(context.Background(), hs.opts)
 			if exitcode.Of(err) != tt.exit {
 				t.Fatalf("exit %d (%v), want %d\n%s", exitcode.Of(err), err, tt.exit, hs.out)
