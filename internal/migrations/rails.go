@@ -28,14 +28,18 @@ type railsMigration struct {
 	HasDown      bool // a down method
 }
 
-var railsPatterns = sync.OnceValue(func() *struct{ def, opener, call, ident *regexp.Regexp } {
-	return &struct{ def, opener, call, ident *regexp.Regexp }{
+// railsRE are the patterns that read a Rails migration, compiled on first use.
+type railsRE struct{ def, opener, call, ident, blockVar *regexp.Regexp }
+
+var railsPatterns = sync.OnceValue(func() *railsRE {
+	return &railsRE{
 		def: regexp.MustCompile(`^def\s+(?:self\.)?(\w+[?!]?)`),
 		// A line that opens a block closed by its own end: do ... end, or a
 		// keyword at the start of the line (not a trailing modifier).
-		opener: regexp.MustCompile(`(?:\bdo(?:\s*\|[^|]*\|)?\s*$)|^(?:def|class|module|if|unless|case|begin|while|until|for)\b`),
-		call:   regexp.MustCompile(`^(?:(\w+)\.)?(\w+[?!]?)(?:\s*\(|\s+|$)(.*)$`),
-		ident:  regexp.MustCompile(`^\w+$`),
+		opener:   regexp.MustCompile(`(?:\bdo(?:\s*\|[^|]*\|)?\s*$)|^(?:def|class|module|if|unless|case|begin|while|until|for)\b`),
+		call:     regexp.MustCompile(`^(?:(\w+)\.)?(\w+[?!]?)(?:\s*\(|\s+|$)(.*)$`),
+		ident:    regexp.MustCompile(`^\w+$`),
+		blockVar: regexp.MustCompile(`\|\s*(\w+)\s*\|`),
 	}
 })
 
@@ -123,7 +127,7 @@ func railsRead(p, text string) railsMigration {
 				frame.kind = "dir." + name
 			case recv == "" && name == "change_table" && len(pos) > 0:
 				frame.kind, frame.name = "change_table", pos[0]
-				if g := regexp.MustCompile(`\|\s*(\w+)\s*\|`).FindStringSubmatch(line); g != nil {
+				if g := re.blockVar.FindStringSubmatch(line); g != nil {
 					frame.blockVar = g[1]
 				}
 			case recv != "" && in("change_table") != nil && recv == in("change_table").blockVar:
@@ -250,8 +254,9 @@ func (m railsMigration) railsDown(step int) string {
 	return s
 }
 
-// stripRubyComment drops a # comment, leaving # inside quotes alone.
-func stripRubyComment(s string) string {
+// rubyUnquoted calls fn with each byte of s outside string literals and
+// its offset, until fn returns false.
+func rubyUnquoted(s string, fn func(i int, ch byte) bool) {
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		switch ch := s[i]; {
@@ -263,11 +268,25 @@ func stripRubyComment(s string) string {
 			}
 		case ch == '"' || ch == '\'':
 			quote = ch
-		case ch == '#':
-			return s[:i]
+		default:
+			if !fn(i, ch) {
+				return
+			}
 		}
 	}
-	return s
+}
+
+// stripRubyComment drops a # comment, leaving # inside quotes alone.
+func stripRubyComment(s string) string {
+	out := s
+	rubyUnquoted(s, func(i int, ch byte) bool {
+		if ch == '#' {
+			out = s[:i]
+			return false
+		}
+		return true
+	})
+	return out
 }
 
 // rubyArgs splits a call's arguments at top-level commas into positional
@@ -277,18 +296,8 @@ func rubyArgs(s string) (pos []string, opts map[string]string) {
 	opts = map[string]string{}
 	var parts []string
 	depth, start := 0, 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
+	rubyUnquoted(s, func(i int, ch byte) bool {
 		switch {
-		case quote != 0:
-			if ch == '\\' {
-				i++
-			} else if ch == quote {
-				quote = 0
-			}
-		case ch == '"' || ch == '\'':
-			quote = ch
 		case ch == '(' || ch == '[' || ch == '{':
 			depth++
 		case ch == ')' || ch == ']' || ch == '}':
@@ -297,7 +306,8 @@ func rubyArgs(s string) (pos []string, opts map[string]string) {
 			parts = append(parts, s[start:i])
 			start = i + 1
 		}
-	}
+		return true
+	})
 	parts = append(parts, s[start:])
 	for _, a := range parts {
 		a = strings.TrimSpace(a)
