@@ -83,6 +83,10 @@ func railsRead(p, text string) railsMigration {
 		if line == "" {
 			continue
 		}
+		// strong_migrations' one-line safety_assured { ... } runs its block.
+		if inner, ok := strings.CutPrefix(line, "safety_assured {"); ok && strings.HasSuffix(inner, "}") {
+			line = strings.TrimSpace(strings.TrimSuffix(inner, "}"))
+		}
 		if line == "end" || strings.HasPrefix(line, "end ") || strings.HasPrefix(line, "end.") {
 			if len(stack) > 0 {
 				stack = stack[:len(stack)-1]
@@ -107,6 +111,7 @@ func railsRead(p, text string) railsMigration {
 			if i := strings.Index(rest, " do |"); i >= 0 {
 				rest = rest[:i]
 			}
+			rest = cutModifier(rest)
 			pos, opts := rubyArgs(rest)
 			reversibleHere := meth != "change" || (in("reversible") != nil && hasDirDown)
 			stmt := strings.TrimSpace(raw)
@@ -283,6 +288,28 @@ func stripRubyComment(s string) string {
 		if ch == '#' {
 			out = s[:i]
 			return false
+		}
+		return true
+	})
+	return out
+}
+
+// cutModifier drops a trailing if/unless modifier outside quotes and
+// brackets: remove_column :users, :email if column_exists?(:users, :email).
+func cutModifier(s string) string {
+	depth := 0
+	out := s
+	rubyUnquoted(s, func(i int, ch byte) bool {
+		switch ch {
+		case '(', '[', '{':
+			depth++
+		case ')', ']', '}':
+			depth--
+		case ' ':
+			if depth == 0 && (strings.HasPrefix(s[i:], " if ") || strings.HasPrefix(s[i:], " unless ")) {
+				out = s[:i]
+				return false
+			}
 		}
 		return true
 	})
