@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
@@ -32,6 +31,10 @@ import (
 const slug = "gh/acme/shop"
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == measureFlag {
+		launch(os.Args[2:])
+		return
+	}
 	n := flag.Int("pipelines", 10000, "pipelines in the history, all inside the window")
 	latency := flag.Duration("latency", 50*time.Millisecond, "added to every API request")
 	concurrency := flag.String("concurrency", "16", "pmguard's --concurrency for the concurrent runs, comma-separated")
@@ -152,12 +155,12 @@ func runDora(bin, url, repo, dir string, concurrency int) (*result, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	rss, err := runMeasured(cmd)
 	wall := time.Since(start)
 	if err != nil {
 		return nil, fmt.Errorf("pmguard dora: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
-	r := &result{wall: wall, maxRSS: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss}
+	r := &result{wall: wall, maxRSS: rss}
 	if m := regexp.MustCompile(`\((\d+) API requests\)`).FindStringSubmatch(stdout.String()); m != nil {
 		r.calls = m[1]
 	}

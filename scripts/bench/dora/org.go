@@ -169,12 +169,12 @@ func orgDora(bin, url, rules, store, out, concurrency string) (*orgResult, error
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	rss, err := runMeasured(cmd)
 	wall := time.Since(start)
 	if err != nil {
 		return nil, fmt.Errorf("pmguard dora: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
-	r := &orgResult{wall: wall, maxRSS: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss}
+	r := &orgResult{wall: wall, maxRSS: rss}
 	if m := regexp.MustCompile(`fetched the workflows of (\d+) \((\d+) API requests\)`).FindStringSubmatch(stdout.String()); m != nil {
 		r.fetched, r.calls = m[1], m[2]
 	}
