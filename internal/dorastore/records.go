@@ -142,13 +142,6 @@ func (s *Store) Runs(ctx context.Context, project, branch string, since time.Tim
 	return out, rows.Err()
 }
 
-// Counts is how many pipelines and workflows the store holds for a project.
-func (s *Store) Counts(ctx context.Context, project string) (pipelines, workflows int, err error) {
-	err = s.db.QueryRowContext(ctx, s.dialect.rebind(`SELECT (SELECT count(*) FROM dora_pipelines WHERE project = ?),
-		(SELECT count(*) FROM dora_workflows w JOIN dora_pipelines p ON p.id = w.pipeline_id WHERE p.project = ?)`), project, project).Scan(&pipelines, &workflows)
-	return pipelines, workflows, err
-}
-
 // Cursor is a project's sync state on a branch: every pipeline created
 // before Cursor has been read; the history reaches back to Oldest.
 type Cursor struct {

@@ -239,7 +239,7 @@ func (d *Document) JSON() ([]byte, error) {
 		out.Phases = append(out.Phases, jp)
 	}
 	for _, y := range d.FiveWhys {
-		out.FiveWhys = append(out.FiveWhys, jsonWhy{Why: y.Why, Because: y.Because})
+		out.FiveWhys = append(out.FiveWhys, jsonWhy(y))
 	}
 	for _, a := range d.Actions {
 		ja := jsonAction{Action: a.Action, Type: string(a.Type), Priority: string(a.Priority), Owner: a.Owner, Status: statusOr(a.Status), Ticket: a.Ticket}
