@@ -231,6 +231,14 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	return decode(data, out, method, rawPath)
 }
 
+// call sends one request and decodes its 2xx JSON answer into a new T: the
+// shape of every operation that answers with one object.
+func call[T any](ctx context.Context, c *Client, method, path string, in any) (*T, error) {
+	var out T
+	err := c.do(ctx, method, path, nil, in, &out)
+	return &out, err
+}
+
 // decode reads a 2xx body into out and checks that it has the fields the
 // operation always returns.
 func decode(data []byte, out any, method, path string) error {

@@ -23,9 +23,7 @@ type DeploySettings struct {
 
 // Settings returns a project's deploy settings.
 func (s *DeployService) Settings(ctx context.Context, projectID string) (*DeploySettings, error) {
-	var out DeploySettings
-	err := s.c.do(ctx, http.MethodGet, "/deploy/projects/"+url.PathEscape(projectID)+"/settings", nil, nil, &out)
-	return &out, err
+	return call[DeploySettings](ctx, s.c, http.MethodGet, "/deploy/projects/"+url.PathEscape(projectID)+"/settings", nil)
 }
 
 // RollbackRequest is the body of POST /projects/{project_id}/rollback.
@@ -48,9 +46,7 @@ type RollbackResponse struct {
 
 // Rollback runs the project's registered rollback pipeline.
 func (s *DeployService) Rollback(ctx context.Context, projectID string, req RollbackRequest) (*RollbackResponse, error) {
-	var out RollbackResponse
-	err := s.c.do(ctx, http.MethodPost, "/projects/"+url.PathEscape(projectID)+"/rollback", nil, req, &out)
-	return &out, err
+	return call[RollbackResponse](ctx, s.c, http.MethodPost, "/projects/"+url.PathEscape(projectID)+"/rollback", req)
 }
 
 // Component is a deployed component (deploy markers).

@@ -86,9 +86,7 @@ type JobWorkflow struct {
 
 // Get returns a job's details by number.
 func (s *JobsService) Get(ctx context.Context, projectSlug string, number int64) (*JobDetails, error) {
-	var j JobDetails
-	err := s.c.do(ctx, http.MethodGet, "/project/"+pathEscape(projectSlug)+"/job/"+strconv.FormatInt(number, 10), nil, nil, &j)
-	return &j, err
+	return call[JobDetails](ctx, s.c, http.MethodGet, "/project/"+pathEscape(projectSlug)+"/job/"+strconv.FormatInt(number, 10), nil)
 }
 
 // Cancel cancels a job by number.

@@ -154,16 +154,12 @@ func (s *PipelinesService) All(ctx context.Context, projectSlug string, opts *Li
 
 // Get returns a pipeline by id.
 func (s *PipelinesService) Get(ctx context.Context, id string) (*Pipeline, error) {
-	var p Pipeline
-	err := s.c.do(ctx, http.MethodGet, "/pipeline/"+url.PathEscape(id), nil, nil, &p)
-	return &p, err
+	return call[Pipeline](ctx, s.c, http.MethodGet, "/pipeline/"+url.PathEscape(id), nil)
 }
 
 // GetByNumber returns a project's pipeline by number.
 func (s *PipelinesService) GetByNumber(ctx context.Context, projectSlug string, number int64) (*Pipeline, error) {
-	var p Pipeline
-	err := s.c.do(ctx, http.MethodGet, "/project/"+pathEscape(projectSlug)+"/pipeline/"+strconv.FormatInt(number, 10), nil, nil, &p)
-	return &p, err
+	return call[Pipeline](ctx, s.c, http.MethodGet, "/project/"+pathEscape(projectSlug)+"/pipeline/"+strconv.FormatInt(number, 10), nil)
 }
 
 // Workflows returns every workflow of a pipeline.
@@ -190,9 +186,7 @@ type PipelineCreation struct {
 // Trigger starts a pipeline with the legacy endpoint, used by GitHub OAuth
 // and Bitbucket projects.
 func (s *PipelinesService) Trigger(ctx context.Context, projectSlug string, req TriggerRequest) (*PipelineCreation, error) {
-	var out PipelineCreation
-	err := s.c.do(ctx, http.MethodPost, "/project/"+pathEscape(projectSlug)+"/pipeline", nil, req, &out)
-	return &out, err
+	return call[PipelineCreation](ctx, s.c, http.MethodPost, "/project/"+pathEscape(projectSlug)+"/pipeline", req)
 }
 
 // RunRequest is the body of POST /project/{provider}/{org}/{project}/pipeline/run.
@@ -211,9 +205,7 @@ type Ref struct {
 
 // Run starts a pipeline from a pipeline definition.
 func (s *PipelinesService) Run(ctx context.Context, projectSlug string, req RunRequest) (*PipelineCreation, error) {
-	var out PipelineCreation
-	err := s.c.do(ctx, http.MethodPost, "/project/"+pathEscape(projectSlug)+"/pipeline/run", nil, req, &out)
-	return &out, err
+	return call[PipelineCreation](ctx, s.c, http.MethodPost, "/project/"+pathEscape(projectSlug)+"/pipeline/run", req)
 }
 
 // PipelineDefinition is one of a project's pipeline definitions.
@@ -227,9 +219,8 @@ type PipelineDefinition struct {
 // Definitions lists a project's pipeline definitions (GET
 // /projects/{project_id}/pipeline-definitions; newer than the published spec).
 func (s *PipelinesService) Definitions(ctx context.Context, projectID string) ([]PipelineDefinition, error) {
-	var out Page[PipelineDefinition]
-	err := s.c.do(ctx, http.MethodGet, "/projects/"+url.PathEscape(projectID)+"/pipeline-definitions", nil, nil, &out)
-	return out.Items, err
+	page, err := call[Page[PipelineDefinition]](ctx, s.c, http.MethodGet, "/projects/"+url.PathEscape(projectID)+"/pipeline-definitions", nil)
+	return page.Items, err
 }
 
 // URL is the pipeline's page in the web app.

@@ -30,9 +30,7 @@ type VCSInfo struct {
 // Get returns a project by slug (gh/org/repo, bb/org/repo, or
 // circleci/<org id>/<project id> for GitHub App and GitLab projects).
 func (s *ProjectsService) Get(ctx context.Context, projectSlug string) (*Project, error) {
-	var p Project
-	err := s.c.do(ctx, http.MethodGet, "/project/"+pathEscape(projectSlug), nil, nil, &p)
-	return &p, err
+	return call[Project](ctx, s.c, http.MethodGet, "/project/"+pathEscape(projectSlug), nil)
 }
 
 // SupportsLegacyTrigger reports whether a project slug belongs to a GitHub

@@ -54,9 +54,7 @@ func WorkflowDone(status string) bool {
 
 // Get returns a workflow by id.
 func (s *WorkflowsService) Get(ctx context.Context, id string) (*Workflow, error) {
-	var w Workflow
-	err := s.c.do(ctx, http.MethodGet, "/workflow/"+url.PathEscape(id), nil, nil, &w)
-	return &w, err
+	return call[Workflow](ctx, s.c, http.MethodGet, "/workflow/"+url.PathEscape(id), nil)
 }
 
 // Jobs returns every job of a workflow.
@@ -84,8 +82,7 @@ type rerunResponse struct {
 
 // Rerun reruns a workflow and returns the new workflow's id.
 func (s *WorkflowsService) Rerun(ctx context.Context, id string, req RerunRequest) (string, error) {
-	var out rerunResponse
-	err := s.c.do(ctx, http.MethodPost, "/workflow/"+url.PathEscape(id)+"/rerun", nil, req, &out)
+	out, err := call[rerunResponse](ctx, s.c, http.MethodPost, "/workflow/"+url.PathEscape(id)+"/rerun", req)
 	return out.WorkflowID, err
 }
 
