@@ -1,7 +1,6 @@
 package inmemory
 
 import (
-	"net/http"
 	"sort"
 	"strings"
 )
@@ -13,33 +12,28 @@ const orgProjectLimit = 250
 // listOrgPipelines answers GET /pipeline?org-slug=: the pipelines of the
 // organisation's 250 most recently built projects, newest first (every
 // followed project when org-slug is absent).
-func (s *Server) listOrgPipelines() handlerFunc {
-	return func(r *http.Request, _ map[string]string, _ []byte) answer {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		org := r.URL.Query().Get("org-slug")
-		var ps []*Pipeline
-		kept := map[string]bool{} // projects, most recently built first
-		for _, p := range s.newestFirstLocked() {
-			proj := s.projects[p.ProjectSlug]
-			if proj == nil || org != "" && !strings.EqualFold(proj.OrgSlug, org) {
-				continue
-			}
-			if !kept[p.ProjectSlug] {
-				if len(kept) == orgProjectLimit {
-					continue // past the 250 most recently built projects
-				}
-				kept[p.ProjectSlug] = true
-			}
-			ps = append(ps, p)
+func (s *Server) listOrgPipelines(q request) answer {
+	org := q.URL.Query().Get("org-slug")
+	var ps []*Pipeline
+	kept := map[string]bool{} // projects, most recently built first
+	for _, p := range s.newestFirstLocked() {
+		proj := s.projects[p.ProjectSlug]
+		if proj == nil || org != "" && !strings.EqualFold(proj.OrgSlug, org) {
+			continue
 		}
-		return s.pipelinePageLocked(ps, r.URL.Query().Get("page-token"))
+		if !kept[p.ProjectSlug] {
+			if len(kept) == orgProjectLimit {
+				continue // past the 250 most recently built projects
+			}
+			kept[p.ProjectSlug] = true
+		}
+		ps = append(ps, p)
 	}
+	return s.pipelinePageLocked(q, ps)
 }
 
-// pipelinePageLocked answers one page of a pipeline list: paginated first,
-// so only the page's pipelines are rendered.
-func (s *Server) pipelinePageLocked(ps []*Pipeline, tok string) answer {
+// pipelinePageLocked answers one page of a pipeline list.
+func (s *Server) pipelinePageLocked(q request, ps []*Pipeline) answer {
 	// A list shows a new pipeline only once it is visible (ListLag).
 	visible := ps
 	if s.opts.ListLag > 0 {
@@ -50,16 +44,7 @@ func (s *Server) pipelinePageLocked(ps []*Pipeline, tok string) answer {
 			}
 		}
 	}
-	page, ok := paginate(visible, tok, s.opts.PageSize)
-	if !ok {
-		return msg(http.StatusBadRequest, "Invalid page-token.")
-	}
-	items := []map[string]any{}
-	for _, p := range page["items"].([]*Pipeline) {
-		items = append(items, s.pipelineJSON(p))
-	}
-	page["items"] = items
-	return answer{http.StatusOK, page}
+	return list(s, q, visible, s.pipelineJSON)
 }
 
 // newestFirstLocked is every pipeline by creation time, newest first; the

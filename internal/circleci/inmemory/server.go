@@ -645,7 +645,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveArtifact(w, r, strings.TrimPrefix(path, "/__artifacts/"))
 		return
 	}
-	route, handler := s.route(r.Method, path)
+	route, handler := findRoute(r.Method, path)
 	idx := s.record(Seen{Method: r.Method, Path: r.URL.RequestURI(), Body: body})
 	s.mu.Lock()
 	hook, respHook := s.hook, s.respHook
@@ -659,7 +659,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f := s.takeFault(r.Method, path)
 	if f != nil && f.AfterServe {
 		if handler != nil && r.Header.Get("Circle-Token") == s.opts.Token {
-			handler(r, route.Params, body)
+			s.serve(handler, r, route.Params, body)
 		}
 		if f.Hang {
 			<-r.Context().Done()
@@ -682,7 +682,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if handler == nil {
 		a = msg(http.StatusNotFound, "Not found.")
 	} else {
-		a = handler(r, route.Params, body)
+		a = s.serve(handler, r, route.Params, body)
 	}
 	out, _ := json.Marshal(a.body)
 	header.Set("Content-Type", "application/json")
@@ -696,6 +696,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(a.status)
 	_, _ = w.Write(out)
 	s.setStatus(idx, a.status)
+}
+
+// serve answers a request with its route's handler, under the server's lock.
+func (s *Server) serve(h handler, r *http.Request, params map[string]string, body []byte) answer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return h(s, request{r, params, body})
 }
 
 func (s *Server) record(r Seen) int {
@@ -766,24 +773,28 @@ func pageOffset(tok string) (int, bool) {
 	return n, err == nil && n >= 0
 }
 
-func paginate[T any](items []T, tok string, size int) (map[string]any, bool) {
-	off, ok := pageOffset(tok)
+// list answers one page of items, rendering only the page's items (a long
+// pipeline history is not rendered whole). A page token the server did not
+// issue is a 400.
+func list[T any](s *Server, q request, items []T, render func(T) map[string]any) answer {
+	off, ok := pageOffset(q.URL.Query().Get("page-token"))
 	if !ok {
-		return nil, false
+		return msg(http.StatusBadRequest, "Invalid page-token.")
 	}
-	if off > len(items) {
-		off = len(items)
-	}
-	end := off + size
+	off = min(off, len(items))
+	end := off + s.opts.PageSize
 	var next any
 	if end < len(items) {
 		next = pageToken(end)
 	} else {
 		end = len(items)
 	}
-	page := items[off:end]
-	if page == nil {
-		page = []T{}
+	out := []map[string]any{}
+	for _, it := range items[off:end] {
+		out = append(out, render(it))
 	}
-	return map[string]any{"items": page, "next_page_token": next}, true
+	return answer{http.StatusOK, map[string]any{"items": out, "next_page_token": next}}
 }
+
+// rendered is the render of items built in their JSON form already.
+func rendered(m map[string]any) map[string]any { return m }
