@@ -75,71 +75,46 @@ func (s *Store) SavePipelines(ctx context.Context, ps []Pipeline) error {
 // SettledSince is the ids of the project's settled pipelines created at or
 // after since: the walk skips fetching their workflows again.
 func (s *Store) SettledSince(ctx context.Context, project string, since time.Time) (map[string]bool, error) {
-	rows, err := s.query(ctx, `SELECT id FROM dora_pipelines WHERE project = ? AND settled = 1 AND created_ms >= ?`, project, ms(since))
+	ids, err := queryAll(ctx, s, scanString, `SELECT id FROM dora_pipelines WHERE project = ? AND settled = 1 AND created_ms >= ?`, project, ms(since))
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
 		out[id] = true
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Unsettled is the project's pipelines created before `before` with a
 // workflow still running or on hold: a sync fetches them by id, however old.
 func (s *Store) Unsettled(ctx context.Context, project string, before time.Time) ([]Pipeline, error) {
-	rows, err := s.query(ctx, `SELECT id, project, number, branch, revision, created_ms, rollback, rollback_of FROM dora_pipelines
-		WHERE project = ? AND settled = 0 AND created_ms < ? ORDER BY created_ms`, project, ms(before))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Pipeline
-	for rows.Next() {
-		var p Pipeline
+	return queryAll(ctx, s, func(scan func(...any) error) (p Pipeline, err error) {
 		var created int64
 		var rb int
-		if err := rows.Scan(&p.ID, &p.Project, &p.Number, &p.Branch, &p.Revision, &created, &rb, &p.RollbackOf); err != nil {
-			return nil, err
-		}
+		err = scan(&p.ID, &p.Project, &p.Number, &p.Branch, &p.Revision, &created, &rb, &p.RollbackOf)
 		p.Created, p.Rollback = fromMS(created), rb == 1
-		out = append(out, p)
-	}
-	return out, rows.Err()
+		return p, err
+	}, `SELECT id, project, number, branch, revision, created_ms, rollback, rollback_of FROM dora_pipelines
+		WHERE project = ? AND settled = 0 AND created_ms < ? ORDER BY created_ms`, project, ms(before))
 }
 
 // Runs is every stored workflow of the project's pipelines on branch ("":
 // every branch) created at or after since, oldest first.
 func (s *Store) Runs(ctx context.Context, project, branch string, since time.Time) ([]Run, error) {
-	rows, err := s.query(ctx, `SELECT p.id, p.project, p.number, p.branch, p.revision, p.created_ms, p.rollback, p.rollback_of,
+	return queryAll(ctx, s, func(scan func(...any) error) (r Run, err error) {
+		var pc, wc, ws int64
+		var rb int
+		err = scan(&r.Pipeline.ID, &r.Pipeline.Project, &r.Pipeline.Number, &r.Pipeline.Branch, &r.Pipeline.Revision, &pc, &rb,
+			&r.Pipeline.RollbackOf, &r.Workflow.ID, &r.Workflow.Name, &r.Workflow.Status, &wc, &ws)
+		r.Pipeline.Created, r.Pipeline.Rollback = fromMS(pc), rb == 1
+		r.Workflow.Created, r.Workflow.Stopped = fromMS(wc), fromMS(ws)
+		return r, err
+	}, `SELECT p.id, p.project, p.number, p.branch, p.revision, p.created_ms, p.rollback, p.rollback_of,
 			w.id, w.name, w.status, w.created_ms, w.stopped_ms
 		FROM dora_pipelines p JOIN dora_workflows w ON w.pipeline_id = p.id
 		WHERE p.project = ? AND (? = '' OR p.branch = ?) AND p.created_ms >= ?
 		ORDER BY w.created_ms, w.id`, project, branch, branch, ms(since))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Run
-	for rows.Next() {
-		var r Run
-		var pc, wc, ws int64
-		var rb int
-		if err := rows.Scan(&r.Pipeline.ID, &r.Pipeline.Project, &r.Pipeline.Number, &r.Pipeline.Branch, &r.Pipeline.Revision, &pc, &rb,
-			&r.Pipeline.RollbackOf, &r.Workflow.ID, &r.Workflow.Name, &r.Workflow.Status, &wc, &ws); err != nil {
-			return nil, err
-		}
-		r.Pipeline.Created, r.Pipeline.Rollback = fromMS(pc), rb == 1
-		r.Workflow.Created, r.Workflow.Stopped = fromMS(wc), fromMS(ws)
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 // Cursor is a project's sync state on a branch: every pipeline created
@@ -175,20 +150,7 @@ func (s *Store) SetCursor(ctx context.Context, c Cursor) error {
 
 // Projects is every project the store has synced.
 func (s *Store) Projects(ctx context.Context) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT DISTINCT project FROM dora_sync ORDER BY project`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, scanString, `SELECT DISTINCT project FROM dora_sync ORDER BY project`)
 }
 
 // Change is a commit and the successful deploy that first shipped it.
@@ -200,37 +162,20 @@ type Change struct {
 // SaveChanges upserts the project's commits; a later attribution (a deploy
 // read late) replaces an earlier one.
 func (s *Store) SaveChanges(ctx context.Context, project string, cs []Change) error {
-	return s.tx(ctx, func(x *txn) error {
-		for _, c := range cs {
-			if err := x.exec(`INSERT INTO dora_changes (project, commit_sha, authored_ms, pipeline_id, deployed_ms) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (project, commit_sha) DO UPDATE SET authored_ms = excluded.authored_ms, pipeline_id = excluded.pipeline_id, deployed_ms = excluded.deployed_ms`,
-				project, c.Commit, ms(c.Authored), c.PipelineID, ms(c.Deployed)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return execEach(ctx, s, `INSERT INTO dora_changes (project, commit_sha, authored_ms, pipeline_id, deployed_ms) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (project, commit_sha) DO UPDATE SET authored_ms = excluded.authored_ms, pipeline_id = excluded.pipeline_id, deployed_ms = excluded.deployed_ms`,
+		cs, func(c Change) []any { return []any{project, c.Commit, ms(c.Authored), c.PipelineID, ms(c.Deployed)} })
 }
 
 // Changes is the project's commits deployed at or after since.
 func (s *Store) Changes(ctx context.Context, project string, since time.Time) ([]Change, error) {
-	rows, err := s.query(ctx, `SELECT commit_sha, pipeline_id, authored_ms, deployed_ms FROM dora_changes WHERE project = ? AND deployed_ms >= ? ORDER BY deployed_ms, commit_sha`,
-		project, ms(since))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Change
-	for rows.Next() {
-		var c Change
+	return queryAll(ctx, s, func(scan func(...any) error) (c Change, err error) {
 		var a, d int64
-		if err := rows.Scan(&c.Commit, &c.PipelineID, &a, &d); err != nil {
-			return nil, err
-		}
+		err = scan(&c.Commit, &c.PipelineID, &a, &d)
 		c.Authored, c.Deployed = fromMS(a), fromMS(d)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, err
+	}, `SELECT commit_sha, pipeline_id, authored_ms, deployed_ms FROM dora_changes WHERE project = ? AND deployed_ms >= ? ORDER BY deployed_ms, commit_sha`,
+		project, ms(since))
 }
 
 // Event is one of pmguard's events about a project's deploys.
@@ -241,33 +186,16 @@ type Event struct {
 
 // SaveEvents upserts events; the same event read from two logs is kept once.
 func (s *Store) SaveEvents(ctx context.Context, es []Event) error {
-	return s.tx(ctx, func(x *txn) error {
-		for _, e := range es {
-			if err := x.exec(`INSERT INTO dora_events (project, event, pipeline_id, time_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-				e.Project, e.Event, e.PipelineID, ms(e.Time)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return execEach(ctx, s, `INSERT INTO dora_events (project, event, pipeline_id, time_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		es, func(e Event) []any { return []any{e.Project, e.Event, e.PipelineID, ms(e.Time)} })
 }
 
 // Events is every stored event of the project, oldest first.
 func (s *Store) Events(ctx context.Context, project string) ([]Event, error) {
-	rows, err := s.query(ctx, `SELECT project, event, pipeline_id, time_ms FROM dora_events WHERE project = ? ORDER BY time_ms, event, pipeline_id`, project)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		var e Event
+	return queryAll(ctx, s, func(scan func(...any) error) (e Event, err error) {
 		var t int64
-		if err := rows.Scan(&e.Project, &e.Event, &e.PipelineID, &t); err != nil {
-			return nil, err
-		}
+		err = scan(&e.Project, &e.Event, &e.PipelineID, &t)
 		e.Time = fromMS(t)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	}, `SELECT project, event, pipeline_id, time_ms FROM dora_events WHERE project = ? ORDER BY time_ms, event, pipeline_id`, project)
 }

@@ -145,8 +145,46 @@ func (s *Store) tx(ctx context.Context, f func(x *txn) error) error {
 	return t.Commit()
 }
 
-func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return s.db.QueryContext(ctx, s.dialect.rebind(q), args...)
+// queryAll runs the query q and reads each row with scan, which is given
+// the row's Scan.
+func queryAll[T any](ctx context.Context, s *Store, scan func(scan func(dest ...any) error) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, s.dialect.rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows.Scan)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func scanString(scan func(dest ...any) error) (v string, err error) {
+	err = scan(&v)
+	return v, err
+}
+
+// execEach runs the statement q once for each item, with args(item) as its
+// arguments, in one transaction: every item lands, or none.
+func execEach[T any](ctx context.Context, s *Store, q string, items []T, args func(T) []any) error {
+	return s.tx(ctx, func(x *txn) error {
+		st, err := x.prepare(q)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, it := range items {
+			if _, err := st.ExecContext(ctx, args(it)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func ms(t time.Time) int64 {

@@ -84,8 +84,19 @@ func TestUpsertsAndMigrations(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if es, _ := s.Events(ctx, "gh/acme/shop"); len(es) != 1 {
-				t.Errorf("events %+v", es)
+			if es, _ := s.Events(ctx, "gh/acme/shop"); len(es) != 1 || es[0] != ev {
+				t.Errorf("events %+v, want %+v", es, ev)
+			}
+			// A deploy read late attributes the commit again: the later one wins.
+			first := Change{Commit: "abc", PipelineID: "p0", Authored: t0.Add(-time.Hour), Deployed: t0}
+			later := Change{Commit: "abc", PipelineID: "p1", Authored: t0.Add(-time.Hour), Deployed: t0.Add(time.Minute)}
+			for _, ch := range []Change{first, later} {
+				if err := s.SaveChanges(ctx, "gh/acme/shop", []Change{ch}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if cs, err := s.Changes(ctx, "gh/acme/shop", t0); err != nil || len(cs) != 1 || cs[0] != later {
+				t.Errorf("changes %+v %v, want [%+v]", cs, err, later)
 			}
 			c := Cursor{Project: "gh/acme/shop", Branch: "main", Cursor: t0, Oldest: t0.Add(-time.Hour), Synced: t0}
 			if err := s.SetCursor(ctx, c); err != nil {

@@ -62,39 +62,44 @@ func ParseCustom(tmpl []byte, lookup func(string) string) (Message, []string, er
 		}
 		m.Text = s
 	}
-	if b, ok := expanded["blocks"]; ok {
-		list, isList := b.([]any)
-		if !isList {
-			return Message{}, nil, fmt.Errorf("\"blocks\" must be an array")
-		}
-		for i, item := range list {
-			bm, isObj := item.(map[string]any)
-			if !isObj {
-				return Message{}, nil, fmt.Errorf("block %d is not an object", i+1)
-			}
-			if t, _ := bm["type"].(string); t == "" {
-				return Message{}, nil, fmt.Errorf("block %d has no \"type\"", i+1)
-			}
-			m.Blocks = append(m.Blocks, bm)
+	var err error
+	if m.Blocks, err = objects(expanded, "blocks", "block"); err != nil {
+		return Message{}, nil, err
+	}
+	for i, b := range m.Blocks {
+		if t, _ := b["type"].(string); t == "" {
+			return Message{}, nil, fmt.Errorf("block %d has no \"type\"", i+1)
 		}
 	}
-	if a, ok := expanded["attachments"]; ok {
-		list, isList := a.([]any)
-		if !isList {
-			return Message{}, nil, fmt.Errorf("\"attachments\" must be an array")
-		}
-		for i, item := range list {
-			am, isObj := item.(map[string]any)
-			if !isObj {
-				return Message{}, nil, fmt.Errorf("attachment %d is not an object", i+1)
-			}
-			m.Attachments = append(m.Attachments, am)
-		}
+	if m.Attachments, err = objects(expanded, "attachments", "attachment"); err != nil {
+		return Message{}, nil, err
 	}
 	if len(m.Blocks) == 0 && len(m.Attachments) == 0 && strings.TrimSpace(m.Text) == "" {
 		return Message{}, nil, fmt.Errorf("has no blocks, attachments or text")
 	}
 	return m, notes, nil
+}
+
+// objects reads the array top[key], when there is one, as a list of
+// objects; what names one in errors.
+func objects(top map[string]any, key, what string) ([]map[string]any, error) {
+	v, ok := top[key]
+	if !ok {
+		return nil, nil
+	}
+	list, isList := v.([]any)
+	if !isList {
+		return nil, fmt.Errorf("%q must be an array", key)
+	}
+	var out []map[string]any
+	for i, item := range list {
+		obj, isObj := item.(map[string]any)
+		if !isObj {
+			return nil, fmt.Errorf("%s %d is not an object", what, i+1)
+		}
+		out = append(out, obj)
+	}
+	return out, nil
 }
 
 // expandValues walks a parsed template and expands variables in string

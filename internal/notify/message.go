@@ -105,16 +105,7 @@ func fitBlock(b map[string]any, note func(string, ...any)) {
 		fitText(b["text"], maxHeaderText, "header", note)
 	case "section":
 		fitText(b["text"], maxSectionText, "section text", note)
-		if fields, ok := b["fields"].([]any); ok {
-			if len(fields) > maxFields {
-				note("%d field(s) dropped (Slack allows %d)", len(fields)-maxFields, maxFields)
-				fields = fields[:maxFields]
-				b["fields"] = fields
-			}
-			for _, f := range fields {
-				fitText(f, maxFieldText, "field", note)
-			}
-		}
+		fitList(b, "fields", maxFields, "field(s)", note, func(f map[string]any) { fitText(f, maxFieldText, "field", note) })
 		if _, hasText := b["text"]; !hasText {
 			if fields, _ := b["fields"].([]any); len(fields) == 0 {
 				b["text"] = map[string]any{"type": "mrkdwn", "text": "-"}
@@ -124,30 +115,31 @@ func fitBlock(b map[string]any, note func(string, ...any)) {
 			fitElement(acc, note)
 		}
 	case "context":
-		if elems, ok := b["elements"].([]any); ok {
-			if len(elems) > maxContextElems {
-				note("%d context element(s) dropped (Slack allows %d)", len(elems)-maxContextElems, maxContextElems)
-				elems = elems[:maxContextElems]
-				b["elements"] = elems
+		fitList(b, "elements", maxContextElems, "context element(s)", note, func(e map[string]any) {
+			if e["type"] == "mrkdwn" || e["type"] == "plain_text" {
+				fitText(e, maxContextText, "context text", note)
 			}
-			for _, e := range elems {
-				if em, ok := e.(map[string]any); ok && (em["type"] == "mrkdwn" || em["type"] == "plain_text") {
-					fitText(em, maxContextText, "context text", note)
-				}
-			}
-		}
+		})
 	case "actions":
-		if elems, ok := b["elements"].([]any); ok {
-			if len(elems) > maxActionElems {
-				note("%d action(s) dropped (Slack allows %d)", len(elems)-maxActionElems, maxActionElems)
-				elems = elems[:maxActionElems]
-				b["elements"] = elems
-			}
-			for _, e := range elems {
-				if em, ok := e.(map[string]any); ok {
-					fitElement(em, note)
-				}
-			}
+		fitList(b, "elements", maxActionElems, "action(s)", note, func(e map[string]any) { fitElement(e, note) })
+	}
+}
+
+// fitList keeps the first limit items of the list b[key] (what names them
+// in the note) and fits each object kept.
+func fitList(b map[string]any, key string, limit int, what string, note func(string, ...any), fit func(map[string]any)) {
+	items, ok := b[key].([]any)
+	if !ok {
+		return
+	}
+	if len(items) > limit {
+		note("%d %s dropped (Slack allows %d)", len(items)-limit, what, limit)
+		items = items[:limit]
+		b[key] = items
+	}
+	for _, it := range items {
+		if obj, ok := it.(map[string]any); ok {
+			fit(obj)
 		}
 	}
 }

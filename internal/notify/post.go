@@ -46,16 +46,12 @@ func NewPoster(d *verb.Deps, log *events.Log) *Poster { return &Poster{d: d, log
 // incoming webhook or, with neither credential, prints a preview; a Slack
 // failure is a warning on stderr, not an error.
 func (p *Poster) Post(ctx context.Context, n Notice) error {
-	o, err := p.options(ctx)
+	o, err := p.options(ctx, n.Channel, n.TokenEnv, n.IncidentKey)
 	if err != nil {
 		return err
 	}
 	s := &o.Settings
-	s.Channel = config.List{n.Channel}
-	s.Template, s.Thread, s.IncidentKey = n.Template, n.Thread, n.IncidentKey
-	if n.TokenEnv != "" {
-		s.TokenEnv = n.TokenEnv
-	}
+	s.Template, s.Thread = n.Template, n.Thread
 	if u, err := config.ParseURL(n.PostmortemURL); err == nil {
 		s.PostmortemURL.URL = u
 	}
@@ -68,11 +64,18 @@ func (p *Poster) Post(ctx context.Context, n Notice) error {
 }
 
 // options are the notify verb's defaults, from its settings' tags, with
-// none of the job's PMGUARD_NOTIFY_* settings: they are for the notify steps.
-func (p *Poster) options(ctx context.Context) (*Options, error) {
+// none of the job's PMGUARD_NOTIFY_* settings (they are for the notify
+// steps), set to post into channel for the incident incidentKey with the
+// token in tokenEnv ("": the default).
+func (p *Poster) options(ctx context.Context, channel string, tokenEnv config.EnvName, incidentKey string) (*Options, error) {
 	o := &Options{d: p.d, log: p.log}
-	if _, _, err := config.Load(ctx, "notify", nil, withoutNotifySettings{p.d.Env}, &o.Settings, io.Discard); err != nil {
+	s := &o.Settings
+	if _, _, err := config.Load(ctx, "notify", nil, withoutNotifySettings{p.d.Env}, s, io.Discard); err != nil {
 		return nil, err
+	}
+	s.Channel, s.IncidentKey = config.List{channel}, incidentKey
+	if tokenEnv != "" {
+		s.TokenEnv = tokenEnv
 	}
 	return o, nil
 }
@@ -101,15 +104,9 @@ type Reminder struct {
 // token it says what it would schedule. A Slack failure is a warning on
 // stderr and a notify_failed event, not an error.
 func (p *Poster) Schedule(ctx context.Context, r Reminder) error {
-	o, err := p.options(ctx)
+	o, err := p.options(ctx, r.Channel, r.TokenEnv, r.IncidentKey)
 	if err != nil {
 		return err
-	}
-	s := &o.Settings
-	s.Channel = config.List{r.Channel}
-	s.IncidentKey = r.IncidentKey
-	if r.TokenEnv != "" {
-		s.TokenEnv = r.TokenEnv
 	}
 	if err := o.build(); err != nil {
 		return err

@@ -105,26 +105,28 @@ func plural(n int, what string) string {
 	return s
 }
 
-func renderBasicFail(f *Facts) Message {
+// basicJob is the layout of basic_fail_1 and basic_success_1: a header, the
+// job, the project's fields beside CircleCI's logo, the mentions and the
+// job's button; pmguard's extras follow.
+func (f *Facts) basicJob(header, actionID string, project []string, extras []map[string]any) []map[string]any {
 	blocks := []map[string]any{
-		headerBlock("Job Failed. :red_circle:"),
+		headerBlock(header),
 		fieldsBlock(field("Job", f.Job.JobName)),
-		logoSection(field("Project", f.Job.ProjectRepo), field("Branch", f.Job.Branch), field("Author", f.Job.Username)),
+		logoSection(project...),
 		f.mentionsField(),
-		viewButton("basic_fail_view", "View Job", f.Job.BuildURL),
+		viewButton(actionID, "View Job", f.Job.BuildURL),
 	}
-	return Message{Text: "CircleCI job failed.", Blocks: compose(append(blocks, f.incidentExtras()...)...)}
+	return compose(append(blocks, extras...)...)
+}
+
+func renderBasicFail(f *Facts) Message {
+	project := []string{field("Project", f.Job.ProjectRepo), field("Branch", f.Job.Branch), field("Author", f.Job.Username)}
+	return Message{Text: "CircleCI job failed.", Blocks: f.basicJob("Job Failed. :red_circle:", "basic_fail_view", project, f.incidentExtras())}
 }
 
 func renderBasicSuccess(f *Facts) Message {
-	blocks := []map[string]any{
-		headerBlock("Job Succeeded. :white_check_mark:"),
-		fieldsBlock(field("Job", f.Job.JobName)),
-		logoSection(field("Project", f.Job.ProjectRepo), field("Branch", f.Job.Branch), field("Commit", f.Job.SHA), field("Author", f.Job.Username)),
-		f.mentionsField(),
-		viewButton("basic_success_view", "View Job", f.Job.BuildURL),
-	}
-	return Message{Text: "CircleCI job succeeded!", Blocks: compose(append(blocks, f.checkExtras()...)...)}
+	project := []string{field("Project", f.Job.ProjectRepo), field("Branch", f.Job.Branch), field("Commit", f.Job.SHA), field("Author", f.Job.Username)}
+	return Message{Text: "CircleCI job succeeded!", Blocks: f.basicJob("Job Succeeded. :white_check_mark:", "basic_success_view", project, f.checkExtras())}
 }
 
 func renderTaggedDeploy(f *Facts) Message {

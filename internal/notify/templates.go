@@ -274,81 +274,80 @@ func (f *Facts) summary(what, outcome string) map[string]any {
 	return sectionBlock(fmt.Sprintf("%s of %s %s in %s.", what, f.ref(), outcome, f.jobLink()))
 }
 
-func renderDeployFailed(f *Facts) Message {
-	failed := f.failureLines()
-	what := "*What failed*\n" + bullets(orLines(failed, "The job failed; pmguard recorded no figures for it. See the job."))
+// failureNotice is the layout the failure templates share: what failed and
+// where, the figures that failed, what happens next and the status line.
+type failureNotice struct {
+	emoji, title     string // the header: emoji, then title: project
+	what, outcome    string // the summary sentence: "<what> of <ref> <outcome> in <job>."
+	detailTitle      string
+	detail           []string
+	noDetail, status string
+}
+
+func (f *Facts) failureMessage(n failureNotice) Message {
 	return Message{
-		Text: f.fallback("Deploy failed", failed),
+		Text: f.fallback(n.title, n.detail),
 		Blocks: compose(
-			headerBlock(":rotating_light: Deploy failed: "+f.project()),
+			headerBlock(n.emoji+" "+n.title+": "+f.project()),
 			f.mentionsBlock(),
-			f.summary("The deploy", "failed"),
+			f.summary(n.what, n.outcome),
 			f.contextFields(),
-			sectionBlock(what),
+			sectionBlock(n.detailTitle+"\n"+bullets(orLines(n.detail, n.noDetail))),
 			sectionBlock("*What happens next*\n"+bullets(f.nextLines())),
 			f.incidentBlock(),
-			contextBlock(f.statusLine(":red_circle: *Status:* deploy failed")),
+			contextBlock(f.statusLine(n.status)),
 			f.buttons(),
 		),
 	}
+}
+
+func renderDeployFailed(f *Facts) Message {
+	return f.failureMessage(failureNotice{
+		emoji: ":rotating_light:", title: "Deploy failed", what: "The deploy", outcome: "failed",
+		detailTitle: "*What failed*", detail: f.failureLines(),
+		noDetail: "The job failed; pmguard recorded no figures for it. See the job.",
+		status:   ":red_circle: *Status:* deploy failed",
+	})
 }
 
 func renderHealthFailed(f *Facts) Message {
-	var lines []string
-	title := "*Failing endpoints*"
+	n := failureNotice{
+		emoji: ":broken_heart:", title: "Health check failed", what: "The health check after the deploy", outcome: "failed",
+		detailTitle: "*Failing endpoints*",
+		noDetail:    "pmguard recorded no endpoint results. See the job.",
+		status:      ":red_circle: *Status:* health check failed",
+	}
 	if h := f.Health; h != nil {
-		lines = h.lines()
+		n.detail = h.lines()
 		if h.Endpoints > 0 {
-			title = fmt.Sprintf("*Failing endpoints* (%d of %d)", h.Failed, h.Endpoints)
+			n.detailTitle = fmt.Sprintf("*Failing endpoints* (%d of %d)", h.Failed, h.Endpoints)
 		}
 	}
 	if f.Failure != "" {
-		lines = append(lines, escapeText(f.Failure))
+		n.detail = append(n.detail, escapeText(f.Failure))
 	}
-	return Message{
-		Text: f.fallback("Health check failed", lines),
-		Blocks: compose(
-			headerBlock(":broken_heart: Health check failed: "+f.project()),
-			f.mentionsBlock(),
-			f.summary("The health check after the deploy", "failed"),
-			f.contextFields(),
-			sectionBlock(title+"\n"+bullets(orLines(lines, "pmguard recorded no endpoint results. See the job."))),
-			sectionBlock("*What happens next*\n"+bullets(f.nextLines())),
-			f.incidentBlock(),
-			contextBlock(f.statusLine(":red_circle: *Status:* health check failed")),
-			f.buttons(),
-		),
-	}
+	return f.failureMessage(n)
 }
 
 func renderCanaryFailed(f *Facts) Message {
-	var lines []string
-	verdict := "*Canary verdict:* failed"
+	n := failureNotice{
+		emoji: ":bird:", title: "Canary failed", what: "The canary", outcome: "failed",
+		detailTitle: "*Canary verdict:* failed",
+		noDetail:    "pmguard recorded no canary figures. See the job.",
+		status:      ":red_circle: *Status:* canary failed",
+	}
 	if c := f.Canary; c != nil {
-		lines = c.lines(c.Verdict == "failed")
+		n.detail = c.lines(c.Verdict == "failed")
 		if c.Verdict != "" {
-			verdict = "*Canary verdict:* " + c.Verdict
+			n.detailTitle = "*Canary verdict:* " + c.Verdict
+		}
+		if c.Mode == "shadow" {
+			// Shadow mode posts every verdict and enforces none.
+			n.title, n.outcome = "Canary "+c.Verdict+" (shadow mode)", c.Verdict+" in shadow mode"
+			n.status = ":large_blue_circle: *Status:* shadow analysis, not enforced"
 		}
 	}
-	title, outcome, status := "Canary failed", "failed", ":red_circle: *Status:* canary failed"
-	if c := f.Canary; c != nil && c.Mode == "shadow" {
-		// Shadow mode posts every verdict and enforces none.
-		title, outcome, status = "Canary "+c.Verdict+" (shadow mode)", c.Verdict+" in shadow mode", ":large_blue_circle: *Status:* shadow analysis, not enforced"
-	}
-	return Message{
-		Text: f.fallback(title, lines),
-		Blocks: compose(
-			headerBlock(":bird: "+title+": "+f.project()),
-			f.mentionsBlock(),
-			f.summary("The canary", outcome),
-			f.contextFields(),
-			sectionBlock(verdict+"\n"+bullets(orLines(lines, "pmguard recorded no canary figures. See the job."))),
-			sectionBlock("*What happens next*\n"+bullets(f.nextLines())),
-			f.incidentBlock(),
-			contextBlock(f.statusLine(status)),
-			f.buttons(),
-		),
-	}
+	return f.failureMessage(n)
 }
 
 func renderRollbackStarted(f *Facts) Message {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,6 +187,47 @@ func TestFitCutsToSlackLimits(t *testing.T) {
 	}
 	if runeLen(m.Text) > maxFallbackText {
 		t.Fatal("fallback text not cut")
+	}
+}
+
+// Each kind of list Slack limits is cut to its limit, the note says by how
+// much, and what is kept is fitted too.
+func TestFitDropsListItemsOverTheLimit(t *testing.T) {
+	many := func(n int, item func(i int) any) []any {
+		var out []any
+		for i := 0; i < n; i++ {
+			out = append(out, item(i))
+		}
+		return out
+	}
+	long := strings.Repeat("x", 5000)
+	m := Message{Text: "t", Blocks: []map[string]any{
+		{"type": "section", "fields": many(12, func(int) any { return mrkdwn(long) })},
+		{"type": "context", "elements": many(13, func(int) any { return mrkdwn(long) })},
+		{"type": "actions", "elements": many(30, func(i int) any {
+			return map[string]any{"type": "button", "text": plain(long), "url": "https://example.com", "action_id": fmt.Sprint(i)}
+		})},
+	}}
+	notes := strings.Join(m.Fit(), "\n")
+	mustContain(t, "notes", notes,
+		"block 1: 2 field(s) dropped (Slack allows 10)",
+		"block 1: field cut from 5000 to 2000 characters",
+		"block 2: 3 context element(s) dropped (Slack allows 10)",
+		"block 2: context text cut from 5000 to 3000 characters",
+		"block 3: 5 action(s) dropped (Slack allows 25)",
+		"block 3: button text cut from 5000 to 75 characters")
+	for i, n := range []int{10, 10, 25} {
+		key := "elements"
+		if i == 0 {
+			key = "fields"
+		}
+		if got := len(m.Blocks[i][key].([]any)); got != n {
+			t.Fatalf("block %d: %d %s kept, want %d", i+1, got, key, n)
+		}
+	}
+	raw, _ := json.Marshal(m.Blocks)
+	if code := slacktest.CheckBlocks(raw); code != "" {
+		t.Fatalf("after Fit Slack would still answer %s; notes %s", code, notes)
 	}
 }
 

@@ -59,14 +59,10 @@ func IncidentThread(evs []events.Event, key string) (channel, ts string, ok bool
 // client: the token in tokenEnv, PMGUARD_SLACK_API_URL, notify's retries
 // and error messages.
 func (p *Poster) ReadThread(ctx context.Context, tokenEnv config.EnvName, channel, ts string) ([]ThreadMessage, error) {
-	o, err := p.options(ctx)
+	o, err := p.options(ctx, channel, tokenEnv, "")
 	if err != nil {
 		return nil, err
 	}
-	if tokenEnv != "" {
-		o.Settings.TokenEnv = tokenEnv
-	}
-	o.Settings.Channel = config.List{channel}
 	if err := o.build(); err != nil {
 		return nil, err
 	}

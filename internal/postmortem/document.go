@@ -413,10 +413,8 @@ func (d *Document) responsePhases() []Phase {
 // follows.
 func (d *Document) PhaseSections() []PhaseSection {
 	ps := d.responsePhases()
-	u := d.Measures.Unnoticed
-	unnoticed := Phase{Name: "Before the alert", StartEvent: "the deploy reached production", EndEvent: "alert fired",
-		From: u.From, To: u.To, Duration: u.Duration, Measured: u.Measured, Means: "the regression was in production, unnoticed",
-		Missing: u.Missing, Result: "not measured"}
+	unnoticed := Phase{Measure: d.Measures.Unnoticed, StartEvent: "the deploy reached production", EndEvent: "alert fired", Result: "not measured"}
+	unnoticed.Name, unnoticed.Means = "Before the alert", "the regression was in production, unnoticed"
 	all := append([]Phase{unnoticed}, ps...)
 	lastMeasured := -1
 	for i, p := range all {

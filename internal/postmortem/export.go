@@ -242,12 +242,11 @@ func (d *Document) JSON() ([]byte, error) {
 		out.FiveWhys = append(out.FiveWhys, jsonWhy(y))
 	}
 	for _, a := range d.Actions {
-		ja := jsonAction{Action: a.Action, Type: string(a.Type), Priority: string(a.Priority), Owner: a.Owner, Status: statusOr(a.Status), Ticket: a.Ticket}
+		ja := jsonAction{Action: a.Action, Type: string(a.Type), Priority: string(a.Priority), Owner: a.Owner, Status: string(a.Status), Ticket: a.Ticket}
 		if !a.Deadline.IsZero() {
 			s := a.Deadline.String()
 			ja.Deadline = &s
 		}
-		ja.Status = string(a.Status)
 		if ja.Status == "" {
 			ja.Status = "open"
 		}

@@ -18,18 +18,13 @@ type Window struct {
 	Text string
 }
 
-// Phase is one stage of the response with its measured span.
+// Phase is one stage of the response: its measured span, and how that span
+// compares with the stage's target window.
 type Phase struct {
-	Name string
+	Measure
 	// StartEvent and EndEvent name the moments the phase runs between.
 	StartEvent string
 	EndEvent   string
-	From       time.Time
-	To         time.Time
-	Duration   time.Duration
-	Measured   bool
-	Means      string
-	Missing    string
 	// StartOffset and EndOffset are From and To as offsets from the alert.
 	StartOffset time.Duration
 	EndOffset   time.Duration
@@ -204,13 +199,8 @@ func (d *Document) measure(impactStart, impactEnd, meeting time.Time, actions []
 	}
 
 	phase := func(name, startEv, endEv, means, missing string, from, to time.Time, w Window) Phase {
-		p := Phase{Name: name, StartEvent: startEv, EndEvent: endEv, From: from, To: to, Means: means, Target: w, Result: "not measured"}
-		if from.IsZero() || to.IsZero() || to.Before(from) {
-			p.Missing = missing
-			return p
-		}
-		p.Measured, p.Duration = true, to.Sub(from)
-		if !m.Alert.IsZero() {
+		p := Phase{Measure: between(name, means, missing, from, to), StartEvent: startEv, EndEvent: endEv, Target: w, Result: "not measured"}
+		if p.Measured && !m.Alert.IsZero() {
 			p.HasOffsets, p.StartOffset, p.EndOffset = true, from.Sub(m.Alert), to.Sub(m.Alert)
 			p.Result = "met"
 			if p.EndOffset > w.To {

@@ -233,20 +233,22 @@ func (s *Server) Messages(channel string) []Message {
 func (s *Server) AllMessages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Message, len(s.messages))
-	for i, m := range s.messages {
-		out[i] = *m
-	}
-	return out
+	return values(s.messages)
 }
 
 // Scheduled returns the scheduled messages.
 func (s *Server) Scheduled() []Scheduled {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Scheduled, len(s.scheduled))
-	for i, m := range s.scheduled {
-		out[i] = *m
+	return values(s.scheduled)
+}
+
+// values copies what ps point to, so that callers hold no pointer into the
+// server's state.
+func values[T any](ps []*T) []T {
+	out := make([]T, len(ps))
+	for i, p := range ps {
+		out[i] = *p
 	}
 	return out
 }
@@ -347,10 +349,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		switch {
 		case f.Hang:
-			select {
-			case <-r.Context().Done():
-			case <-s.hang:
-			}
+			s.hold(r)
 			return
 		case f.Delay > 0:
 			select {
@@ -390,6 +389,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	status, rep := s.handleLocked(method, params)
 	s.mu.Unlock()
 	s.write(w, method, status, rep)
+}
+
+// hold keeps a hung request open until its client gives up or the server
+// closes.
+func (s *Server) hold(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-s.hang:
+	}
 }
 
 func (s *Server) takeFaultLocked(method string) *Fault {
@@ -827,22 +835,21 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, Request{Method: "webhook", ContentType: r.Header.Get("Content-Type")})
 	f := s.takeFaultLocked("webhook")
 	s.mu.Unlock()
+	answer := func(status int, body string) {
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
 	if f != nil {
 		switch {
 		case f.Hang:
-			select {
-			case <-r.Context().Done():
-			case <-s.hang:
-			}
+			s.hold(r)
 			return
 		case f.Status == http.StatusTooManyRequests:
 			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
-			w.WriteHeader(http.StatusTooManyRequests)
-			io.WriteString(w, "rate_limited")
+			answer(http.StatusTooManyRequests, "rate_limited")
 			return
 		case f.Status != 0:
-			w.WriteHeader(f.Status)
-			io.WriteString(w, f.Code)
+			answer(f.Status, f.Code)
 			return
 		}
 	}
@@ -852,18 +859,15 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		Attachments []map[string]any `json:"attachments"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&body); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		io.WriteString(w, "invalid_payload")
+		answer(http.StatusBadRequest, "invalid_payload")
 		return
 	}
 	if strings.TrimSpace(body.Text) == "" && len(body.Blocks) == 0 {
-		w.WriteHeader(http.StatusBadRequest)
-		io.WriteString(w, "no_text")
+		answer(http.StatusBadRequest, "no_text")
 		return
 	}
 	if checkBlocks(body.Blocks) != "" {
-		w.WriteHeader(http.StatusBadRequest)
-		io.WriteString(w, "invalid_blocks")
+		answer(http.StatusBadRequest, "invalid_blocks")
 		return
 	}
 	s.mu.Lock()
