@@ -395,6 +395,18 @@ func (s *Set) Invalid(setting any, value, cause, form string) error {
 	return Invalidf("pmguard %s: invalid setting %q: %s", s.verb, value, cause)
 }
 
+// OneLine rejects a setting holding a control character (a newline, a
+// carriage return): such values go on a command line or into a marker name,
+// where a second line would be read as something else.
+func (s *Set) OneLine(settings ...*string) error {
+	for _, v := range settings {
+		if strings.ContainsFunc(*v, isControl) {
+			return s.Invalid(v, *v, "must be one line, without control characters", "")
+		}
+	}
+	return nil
+}
+
 // EnvVar returns the env var name of the setting held in the Go field name.
 func (s *Set) EnvVar(name string) string {
 	for _, f := range s.fields {

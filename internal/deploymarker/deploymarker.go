@@ -43,13 +43,7 @@ func (s *Settings) Validate(set *config.Set) error {
 	if s.DeployMarkers != "auto" && s.DeployMarkers != "off" {
 		return set.Invalid(&s.DeployMarkers, s.DeployMarkers, "unknown choice", "")
 	}
-	for _, v := range []*string{&s.DeployName, &s.DeployComponent, &s.DeployEnvironment, &s.DeployVersion, &s.DeployNamespace} {
-		*v = strings.TrimSpace(*v)
-		if strings.ContainsAny(*v, "\n\r") {
-			return set.Invalid(v, *v, "must be one line", "")
-		}
-	}
-	return nil
+	return set.OneLine(&s.DeployName, &s.DeployComponent, &s.DeployEnvironment, &s.DeployVersion, &s.DeployNamespace)
 }
 
 // Runner runs a command and returns its combined output.

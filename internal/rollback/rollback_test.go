@@ -641,6 +641,10 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"schema check mode", nil, []string{"--schema-check", "strict"}, []string{"PMGUARD_ROLLBACK_SCHEMA_CHECK", "warn, fail or off"}},
 		{"waiting no time", nil, []string{"--wait", "--wait-timeout", "0s"}, []string{"PMGUARD_ROLLBACK_WAIT_TIMEOUT"}},
 		{"no token", map[string]string{"CIRCLE_TOKEN": ""}, nil, []string{"env CIRCLE_TOKEN is empty"}},
+		{"a component of two lines", nil, []string{"--component", "api\n--rollback"},
+			[]string{"invalid component", "flag --component", "env PMGUARD_ROLLBACK_COMPONENT", "must be one line"}},
+		{"an environment with a control character", map[string]string{"PMGUARD_ROLLBACK_ENVIRONMENT": "prod\x1b[2Juction"}, nil,
+			[]string{"invalid environment", "flag --environment", "env PMGUARD_ROLLBACK_ENVIRONMENT", "must be one line"}},
 		{"a host without scheme", map[string]string{"PMGUARD_CIRCLECI_HOST": "circleci.example.com"}, nil, []string{"PMGUARD_CIRCLECI_HOST", "https://circleci.example.com"}},
 	}
 	for _, tt := range tests {

@@ -104,6 +104,10 @@ func printWrite(out io.Writer, red *httpx.Redactor) func(circleci.Request) {
 // options checks the settings and turns them into the inputs of Options,
 // filling the project and pipeline from the CircleCI job environment.
 func (s *Settings) options(set *config.Set, job jobenv.Job) (*Options, error) {
+	// The deploy marker's `circleci` command line carries both.
+	if err := set.OneLine(&s.Component, &s.Environment); err != nil {
+		return nil, err
+	}
 	o := &Options{
 		DeployWorkflow: s.DeployWorkflow, Strategy: s.Strategy, DefinitionID: s.DefinitionID,
 		Component: s.Component, Environment: s.Environment,
