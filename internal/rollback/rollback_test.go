@@ -559,7 +559,7 @@ func TestReleaseMarkers(t *testing.T) {
 			}})
 			withMarkers(h)
 			hs := h.optionsEnv(t, map[string]string{"CIRCLE_JOB": "deploy"}, "--release-markers", "--wait")
-			cli := markertest.Install(t)
+			cli := markertest.Install(t, "CIRCLE_JOB")
 			hs.opts.CLIPath = cli.Dir
 			_, err := rollback.Do(context.Background(), hs.opts)
 			if (err != nil) != (tt.outcome == "failed") {
@@ -576,6 +576,12 @@ func TestReleaseMarkers(t *testing.T) {
 				}
 				if strings.Contains(got, token) {
 					t.Errorf("call %d has the token in argv", i)
+				}
+			}
+			// The CLI runs with the run's environment, not the process's.
+			for i, e := range cli.Env(t) {
+				if got := strings.Join(e, " "); got != "CIRCLE_JOB=deploy" {
+					t.Errorf("call %d ran with %q, want the run's CIRCLE_JOB=deploy", i, got)
 				}
 			}
 			if out := hs.out.String(); strings.Contains(out, "note:") || !strings.Contains(out, "deploy marker: planned rollback deploy-rollback of api in production to v3") {

@@ -83,7 +83,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		return nil, err
 	}
 	o.Out, o.Redactor, o.Now, o.Sleep = d.Stdout, d.Redactor, d.Now, d.Sleep
-	o.CLIPath, o.JobName = deploymarker.JobPath(d), d.Job.JobName
+	o.CLIPath, o.CLIEnv, o.JobName = deploymarker.JobPath(d), d.Env, d.Job.JobName
 	o.PollMin, o.PollMax, o.Concurrency = pollMin, pollMax, readConcurrency
 	o.ListLag, o.SettlePoll = listLag, settlePoll
 	o.JobNumber, _ = strconv.ParseInt(d.Job.BuildNum, 10, 64)
