@@ -36,10 +36,43 @@ import (
 type Env = envconfig.Lookuper
 
 // OSEnv is the process environment.
-func OSEnv() Env { return envconfig.OsLookuper() }
+func OSEnv() Env { return osEnv{} }
 
 // MapEnv is an environment made of m.
-func MapEnv(m map[string]string) Env { return envconfig.MapLookuper(m) }
+func MapEnv(m map[string]string) Env { return mapEnv(m) }
+
+// Both environments list their variables (Environ), for a child process.
+type (
+	osEnv  struct{}
+	mapEnv map[string]string
+)
+
+func (osEnv) Lookup(key string) (string, bool) { return os.LookupEnv(key) }
+func (osEnv) Environ() []string                { return os.Environ() }
+
+func (m mapEnv) Lookup(key string) (string, bool) {
+	v, ok := m[key]
+	return v, ok
+}
+
+func (m mapEnv) Environ() []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Environ is env as a child process's environment (KEY=value). An Env that
+// cannot list its variables gives an empty one, never the process's own
+// (which is what a nil exec.Cmd.Env would mean).
+func Environ(env Env) []string {
+	if l, ok := env.(interface{ Environ() []string }); ok {
+		return l.Environ()
+	}
+	return []string{}
+}
 
 // Get returns the value of key in env, or "".
 func Get(env Env, key string) string {
@@ -393,6 +426,18 @@ func (s *Set) Invalid(setting any, value, cause, form string) error {
 		}
 	}
 	return Invalidf("pmguard %s: invalid setting %q: %s", s.verb, value, cause)
+}
+
+// OneLine rejects a setting holding a control character (a newline, a
+// carriage return): such values go on a command line or into a marker name,
+// where a second line would be read as something else.
+func (s *Set) OneLine(settings ...*string) error {
+	for _, v := range settings {
+		if strings.ContainsFunc(*v, isControl) {
+			return s.Invalid(v, *v, "must be one line, without control characters", "")
+		}
+	}
+	return nil
 }
 
 // EnvVar returns the env var name of the setting held in the Go field name.

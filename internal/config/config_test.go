@@ -219,3 +219,26 @@ func TestEveryTypeTakesCircleCIsTrailingNewline(t *testing.T) {
 		t.Errorf("values with CircleCI's trailing newline: %+v", s)
 	}
 }
+
+// lookupOnly is an Env that cannot list its variables.
+type lookupOnly struct{}
+
+func (lookupOnly) Lookup(string) (string, bool) { return "x", true }
+
+func TestEnviron(t *testing.T) {
+	if got := strings.Join(Environ(MapEnv(map[string]string{"B": "2", "A": "1=one"})), " "); got != "A=1=one B=2" {
+		t.Errorf("map environment: %q", got)
+	}
+	t.Setenv("PMGUARD_CONFIG_TEST", "set")
+	found := false
+	for _, kv := range Environ(OSEnv()) {
+		found = found || kv == "PMGUARD_CONFIG_TEST=set"
+	}
+	if !found {
+		t.Error("the process environment misses PMGUARD_CONFIG_TEST")
+	}
+	// Empty, not nil: a nil exec.Cmd.Env would hand the child this process's.
+	if got := Environ(lookupOnly{}); got == nil || len(got) != 0 {
+		t.Errorf("an environment that cannot list: %q", got)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -23,12 +22,12 @@ func (d *Demo) canary(ctx context.Context) error {
 		return err
 	}
 	defer svc.Close()
-	fmt.Fprintf(d.Out, "The new version was deployed as a canary at %s (10%% of traffic).\n", svc.url)
+	fmt.Fprintf(d.Out, "The new version was deployed as a canary at %s (10%% of traffic).\n", svc.URL)
 	fmt.Fprintln(d.Out, "It starts healthy; two seconds in, a bad code path starts failing one request in five.")
-	fmt.Fprintf(d.Out, "The job's step:  pmguard/canary_deploy: {url: %s/v1/ping, rate: \"40\", error_threshold: 2%%, latency_threshold: 250ms, max_duration: 2m, ...}\n\n", svc.url)
+	fmt.Fprintf(d.Out, "The job's step:  pmguard/canary_deploy: {url: %s/v1/ping, rate: \"40\", error_threshold: 2%%, latency_threshold: 250ms, max_duration: 2m, ...}\n\n", svc.URL)
 
 	settings := map[string]string{
-		"PMGUARD_CANARY_URL":               svc.url + "/v1/ping",
+		"PMGUARD_CANARY_URL":               svc.URL + "/v1/ping",
 		"PMGUARD_CANARY_RATE":              "40",
 		"PMGUARD_CANARY_ERROR_THRESHOLD":   "2%",
 		"PMGUARD_CANARY_LATENCY_THRESHOLD": "250ms",
@@ -56,20 +55,9 @@ func (d *Demo) canary(ctx context.Context) error {
 	return err
 }
 
-type canaryService struct {
-	url string
-	srv *http.Server
-}
-
-func (c *canaryService) Close() { c.srv.Close() }
-
-// startCanaryService serves /v1/ping on loopback: fine until degradeAfter,
-// then every fifth request fails with 500.
-func startCanaryService(degradeAfter time.Duration) (*canaryService, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
+// startCanaryService serves /v1/ping: fine until degradeAfter, then every
+// fifth request fails with 500.
+func startCanaryService(degradeAfter time.Duration) (*loopback, error) {
 	start := time.Now()
 	var n atomic.Int64
 	mux := http.NewServeMux()
@@ -82,7 +70,5 @@ func startCanaryService(degradeAfter time.Duration) (*canaryService, error) {
 		}
 		w.Write([]byte("pong\n"))
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(l) //nolint:errcheck // ends with Close
-	return &canaryService{url: "http://" + l.Addr().String(), srv: srv}, nil
+	return serve(mux)
 }

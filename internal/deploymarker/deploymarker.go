@@ -43,13 +43,7 @@ func (s *Settings) Validate(set *config.Set) error {
 	if s.DeployMarkers != "auto" && s.DeployMarkers != "off" {
 		return set.Invalid(&s.DeployMarkers, s.DeployMarkers, "unknown choice", "")
 	}
-	for _, v := range []*string{&s.DeployName, &s.DeployComponent, &s.DeployEnvironment, &s.DeployVersion, &s.DeployNamespace} {
-		*v = strings.TrimSpace(*v)
-		if strings.ContainsAny(*v, "\n\r") {
-			return set.Invalid(v, *v, "must be one line", "")
-		}
-	}
-	return nil
+	return set.OneLine(&s.DeployName, &s.DeployComponent, &s.DeployEnvironment, &s.DeployVersion, &s.DeployNamespace)
 }
 
 // Runner runs a command and returns its combined output.
@@ -61,7 +55,10 @@ type Options struct {
 	Job      jobenv.Job
 	// Path is the PATH the CLI is looked up in (the job's).
 	Path string
-	Out  io.Writer
+	// Env is the environment the CLI runs with: the job's variables, which
+	// the CLI reads. Nil runs it with an empty one.
+	Env config.Env
+	Out io.Writer
 	// Redact removes secrets from a failure reason before it reaches argv.
 	Redact func(string) string
 	// Run runs the CLI; nil runs it as a process.
@@ -93,8 +90,10 @@ func New(o Options) *Writer {
 		return nil
 	}
 	if o.Run == nil {
+		environ := config.Environ(o.Env)
 		o.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
 			cmd := exec.CommandContext(ctx, name, args...)
+			cmd.Env = environ
 			// A child the CLI leaves holding its output open must not keep
 			// the guard waiting past the call's timeout.
 			cmd.WaitDelay = time.Second
@@ -114,18 +113,15 @@ func New(o Options) *Writer {
 	return &Writer{o: o, bin: bin, name: name}
 }
 
-// ForVerb is New for a verb: the job, its PATH and the run's redactor from d.
+// ForVerb is New for a verb: the job, its environment and PATH and the
+// run's redactor from d.
 func ForVerb(s Settings, d *verb.Deps, out io.Writer, run Runner) *Writer {
-	return New(Options{Settings: s, Job: d.Job, Path: JobPath(d), Out: out, Redact: d.Redactor.Redact, Run: run})
+	return New(Options{Settings: s, Job: d.Job, Path: JobPath(d), Env: d.Env, Out: out, Redact: d.Redactor.Redact, Run: run})
 }
 
-// JobPath is the PATH the job's shell would find the CLI in.
-func JobPath(d *verb.Deps) string {
-	if path := config.Get(d.Env, "PATH"); path != "" {
-		return path
-	}
-	return os.Getenv("PATH")
-}
+// JobPath is the PATH the job's shell would find the CLI in: the run's
+// environment's, as the CLI then runs with it.
+func JobPath(d *verb.Deps) string { return config.Get(d.Env, "PATH") }
 
 // Plan creates the release plan (PENDING in the Deploys view).
 func (w *Writer) Plan(ctx context.Context) {

@@ -9,6 +9,7 @@ import (
 	"github.com/pmguard/pmguard/internal/deploymarker"
 	"github.com/pmguard/pmguard/internal/deploymarker/markertest"
 	"github.com/pmguard/pmguard/internal/jobenv"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 func TestWriter(t *testing.T) {
@@ -100,5 +101,41 @@ func TestWriter(t *testing.T) {
 		if !strings.Contains(out.String(), "planned rollback deploy-rollback of api in production to v1.3.0") {
 			t.Errorf("output %q", out.String())
 		}
+	}
+}
+
+// The CLI runs with the run's environment (verb.Deps.Env), not the
+// process's: it sees the job variables the run has, and a variable only
+// the process holds never reaches it.
+func TestCLIRunsWithTheRunsEnvironment(t *testing.T) {
+	ctx := context.Background()
+	t.Setenv("CIRCLE_JOB", "the-process-job")
+	t.Setenv("PMGUARD_MARKERTEST_PROCESS_ONLY", "leaked")
+	cli := markertest.Install(t, "CIRCLE_JOB", "PMGUARD_MARKERTEST_PROCESS_ONLY", "PATH")
+	d := verbtest.Deps(map[string]string{"PATH": cli.Dir, "CIRCLE_JOB": "deploy", "CIRCLE_SHA1": "4f2c9a1"}, nil, nil)
+	var out strings.Builder
+	w := deploymarker.ForVerb(deploymarker.Settings{DeployMarkers: "auto"}, d, &out, nil)
+	w.Plan(ctx)
+	w.Succeeded(ctx)
+	if got := cli.Statuses(t); len(got) != 1 || got[0] != "SUCCESS" || strings.Contains(out.String(), "note:") {
+		t.Fatalf("statuses %q, output %q", got, out.String())
+	}
+	want := "CIRCLE_JOB=deploy PATH=" + cli.Dir
+	env := cli.Env(t)
+	if len(env) != 2 {
+		t.Fatalf("environments of %d calls, want 2: %q", len(env), env)
+	}
+	for i, e := range env {
+		if got := strings.Join(e, " "); got != want {
+			t.Errorf("call %d ran with %s\nwant %s", i, got, want)
+		}
+	}
+
+	// Options without an environment run the CLI with an empty one.
+	cli = markertest.Install(t, "CIRCLE_JOB", "PMGUARD_MARKERTEST_PROCESS_ONLY")
+	w = deploymarker.New(deploymarker.Options{Job: jobenv.Job{JobName: "deploy", SHA: "4f2c9a1"}, Path: cli.Dir, Out: &out})
+	w.Plan(ctx)
+	if env := cli.Env(t); len(env) != 1 || len(env[0]) != 0 {
+		t.Errorf("the CLI saw %q, want none of the process's variables", env)
 	}
 }

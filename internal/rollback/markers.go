@@ -35,7 +35,7 @@ func (r *run) planMarker(ctx context.Context, t *Target) {
 		// The component is named above; the job's repository is no
 		// fallback for what a rollback rolls back.
 		Job:  jobenv.Job{JobName: r.o.JobName},
-		Path: r.o.CLIPath, Out: r.o.Out, Redact: redact, Run: r.o.RunCLI, Rollback: true,
+		Path: r.o.CLIPath, Env: r.o.CLIEnv, Out: r.o.Out, Redact: redact, Run: r.o.RunCLI, Rollback: true,
 	})
 	if w == nil {
 		r.printf("Note: release_markers is on but the circleci CLI is not in PATH; no deploy marker recorded.\n")

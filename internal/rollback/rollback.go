@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/deploymarker"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
@@ -78,8 +79,10 @@ type Options struct {
 	Now      func() time.Time
 	Sleep    func(ctx context.Context, d time.Duration) error
 	// CLIPath is the PATH the `circleci` CLI is looked up in for deploy
-	// markers (the job's); RunCLI runs it (nil: as a process).
+	// markers and CLIEnv the environment it runs with (the job's); RunCLI
+	// runs it (nil: as a process).
 	CLIPath string
+	CLIEnv  config.Env
 	RunCLI  deploymarker.Runner
 	// JobName is the job's name (CIRCLE_JOB), which names the marker.
 	JobName string

@@ -559,7 +559,7 @@ func TestReleaseMarkers(t *testing.T) {
 			}})
 			withMarkers(h)
 			hs := h.optionsEnv(t, map[string]string{"CIRCLE_JOB": "deploy"}, "--release-markers", "--wait")
-			cli := markertest.Install(t)
+			cli := markertest.Install(t, "CIRCLE_JOB")
 			hs.opts.CLIPath = cli.Dir
 			_, err := rollback.Do(context.Background(), hs.opts)
 			if (err != nil) != (tt.outcome == "failed") {
@@ -576,6 +576,12 @@ func TestReleaseMarkers(t *testing.T) {
 				}
 				if strings.Contains(got, token) {
 					t.Errorf("call %d has the token in argv", i)
+				}
+			}
+			// The CLI runs with the run's environment, not the process's.
+			for i, e := range cli.Env(t) {
+				if got := strings.Join(e, " "); got != "CIRCLE_JOB=deploy" {
+					t.Errorf("call %d ran with %q, want the run's CIRCLE_JOB=deploy", i, got)
 				}
 			}
 			if out := hs.out.String(); strings.Contains(out, "note:") || !strings.Contains(out, "deploy marker: planned rollback deploy-rollback of api in production to v3") {
@@ -641,6 +647,10 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"schema check mode", nil, []string{"--schema-check", "strict"}, []string{"PMGUARD_ROLLBACK_SCHEMA_CHECK", "warn, fail or off"}},
 		{"waiting no time", nil, []string{"--wait", "--wait-timeout", "0s"}, []string{"PMGUARD_ROLLBACK_WAIT_TIMEOUT"}},
 		{"no token", map[string]string{"CIRCLE_TOKEN": ""}, nil, []string{"env CIRCLE_TOKEN is empty"}},
+		{"a component of two lines", nil, []string{"--component", "api\n--rollback"},
+			[]string{"invalid component", "flag --component", "env PMGUARD_ROLLBACK_COMPONENT", "must be one line"}},
+		{"an environment with a control character", map[string]string{"PMGUARD_ROLLBACK_ENVIRONMENT": "prod\x1b[2Juction"}, nil,
+			[]string{"invalid environment", "flag --environment", "env PMGUARD_ROLLBACK_ENVIRONMENT", "must be one line"}},
 		{"a host without scheme", map[string]string{"PMGUARD_CIRCLECI_HOST": "circleci.example.com"}, nil, []string{"PMGUARD_CIRCLECI_HOST", "https://circleci.example.com"}},
 	}
 	for _, tt := range tests {

@@ -83,7 +83,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		return nil, err
 	}
 	o.Out, o.Redactor, o.Now, o.Sleep = d.Stdout, d.Redactor, d.Now, d.Sleep
-	o.CLIPath, o.JobName = deploymarker.JobPath(d), d.Job.JobName
+	o.CLIPath, o.CLIEnv, o.JobName = deploymarker.JobPath(d), d.Env, d.Job.JobName
 	o.PollMin, o.PollMax, o.Concurrency = pollMin, pollMax, readConcurrency
 	o.ListLag, o.SettlePoll = listLag, settlePoll
 	o.JobNumber, _ = strconv.ParseInt(d.Job.BuildNum, 10, 64)
@@ -104,6 +104,10 @@ func printWrite(out io.Writer, red *httpx.Redactor) func(circleci.Request) {
 // options checks the settings and turns them into the inputs of Options,
 // filling the project and pipeline from the CircleCI job environment.
 func (s *Settings) options(set *config.Set, job jobenv.Job) (*Options, error) {
+	// The deploy marker's `circleci` command line carries both.
+	if err := set.OneLine(&s.Component, &s.Environment); err != nil {
+		return nil, err
+	}
 	o := &Options{
 		DeployWorkflow: s.DeployWorkflow, Strategy: s.Strategy, DefinitionID: s.DefinitionID,
 		Component: s.Component, Environment: s.Environment,

@@ -148,12 +148,7 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 		}
 		return nil, "", fmt.Errorf("deploy components: %w", err)
 	}
-	var comp *circleci.Component
-	for i := range comps {
-		if o.Component == "" && len(comps) == 1 || comps[i].Name == o.Component {
-			comp = &comps[i]
-		}
-	}
+	comp := named(comps, o.Component, func(c *circleci.Component) string { return c.Name })
 	if comp == nil {
 		if len(comps) == 0 {
 			return nil, "the project has no deploy markers", nil
@@ -163,12 +158,7 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 	if envErr != nil {
 		return nil, "", fmt.Errorf("deploy environments: %w", envErr)
 	}
-	var env *circleci.Environment
-	for i := range envs {
-		if o.Environment == "" && len(envs) == 1 || envs[i].Name == o.Environment {
-			env = &envs[i]
-		}
-	}
+	env := named(envs, o.Environment, func(e *circleci.Environment) string { return e.Name })
 	if env == nil {
 		return nil, fmt.Sprintf("environment %q is not one of the organization's %d environments; set environment", o.Environment, len(envs)), nil
 	}
@@ -266,4 +256,15 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 		return nil, fmt.Sprintf("deploy markers list no version of %s in %s before %s that is not known to be bad", comp.Name, env.Name, current.Name), nil
 	}
 	return t, "", nil
+}
+
+// named is the item called name, or the only item when no name is given
+// (nil when neither).
+func named[T any](items []T, name string, nameOf func(*T) string) *T {
+	for i := range items {
+		if name == "" && len(items) == 1 || nameOf(&items[i]) == name {
+			return &items[i]
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -18,10 +19,12 @@ import (
 // back) and
 // `circleci run release update NAME
 // --status=RUNNING|SUCCESS|FAILED|CANCELED [--failure-reason=…]` of a
-// planned NAME, with a failure reason only on FAILED.
+// planned NAME, with a failure reason only on FAILED. It uses shell
+// built-ins only, so it runs with whatever PATH its environment holds.
 const script = `#!/bin/sh
 log=%q
 printf '%%s\037' "$@" >> "$log"; printf '\n' >> "$log"
+%s
 [ "$1 $2" = "run release" ] || { echo "circleci: unknown command $*" >&2; exit 2; }
 sub=$3; name=$4
 case "$name" in ""|--*) echo "circleci: the plan name is missing" >&2; exit 2;; esac
@@ -45,7 +48,9 @@ case "$sub" in
         echo "$name" >> "$log.plans";;
   update) [ -n "$status" ] || { echo "circleci: --status is required" >&2; exit 2; }
           [ -z "$reason" ] || [ "$status" = FAILED ] || { echo "circleci: --failure-reason is for FAILED" >&2; exit 2; }
-          grep -qx "$name" "$log.plans" 2>/dev/null || { echo "circleci: Planned release not found" >&2; exit 1; };;
+          planned=""
+          [ ! -f "$log.plans" ] || while IFS= read -r p; do [ "$p" != "$name" ] || planned=1; done < "$log.plans"
+          [ -n "$planned" ] || { echo "circleci: Planned release not found" >&2; exit 1; };;
   *) echo "circleci: unknown subcommand $sub" >&2; exit 2;;
 esac
 `
@@ -56,12 +61,24 @@ type CLI struct {
 	log string
 }
 
-// Install writes the stand-in into a temporary directory.
-func Install(t testing.TB) *CLI {
+var nameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Install writes the stand-in into a temporary directory. Each call
+// records the values of the environment variables named in env that it
+// was run with (Env).
+func Install(t testing.TB, env ...string) *CLI {
 	t.Helper()
 	dir := t.TempDir()
 	c := &CLI{Dir: dir, log: filepath.Join(dir, "calls.log")}
-	if err := os.WriteFile(filepath.Join(dir, "circleci"), []byte(fmt.Sprintf(script, c.log)), 0o755); err != nil {
+	var rec strings.Builder
+	for _, k := range env {
+		if !nameRe.MatchString(k) {
+			t.Fatalf("markertest: %q is not a variable name", k)
+		}
+		fmt.Fprintf(&rec, "[ -z \"${%s+set}\" ] || printf '%%s\\037' \"%s=$%s\" >> \"$log.env\"\n", k, k, k)
+	}
+	rec.WriteString(`printf '\n' >> "$log.env"`)
+	if err := os.WriteFile(filepath.Join(dir, "circleci"), []byte(fmt.Sprintf(script, c.log, rec.String())), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -70,17 +87,37 @@ func Install(t testing.TB) *CLI {
 // Calls returns every call's argv, in order.
 func (c *CLI) Calls(t testing.TB) [][]string {
 	t.Helper()
-	b, err := os.ReadFile(c.log)
-	if err != nil {
-		return nil
-	}
 	var calls [][]string
-	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-		if line != "" {
-			calls = append(calls, strings.Split(strings.TrimSuffix(line, "\x1f"), "\x1f"))
+	for _, rec := range records(c.log) {
+		if len(rec) > 0 {
+			calls = append(calls, rec)
 		}
 	}
 	return calls
+}
+
+// Env returns, for every call in order, the variables Install was told to
+// watch that the call's environment set (KEY=value).
+func (c *CLI) Env(t testing.TB) [][]string {
+	t.Helper()
+	return records(c.log + ".env")
+}
+
+// records reads a log of one record a line, fields ended by \x1f.
+func records(path string) [][]string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	var out [][]string
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var fields []string
+		if line != "" {
+			fields = strings.Split(strings.TrimSuffix(line, "\x1f"), "\x1f")
+		}
+		out = append(out, fields)
+	}
+	return out
 }
 
 // Statuses returns the --status of each update, in order.

@@ -28,7 +28,10 @@ import (
 	"github.com/pmguard/pmguard/internal/httpx"
 )
 
-const slug = "gh/acme/shop"
+const (
+	slug  = "gh/acme/shop"
+	token = "bench-token-0123456789" // the stand-in's
+)
 
 func main() {
 	if len(os.Args) > 2 && os.Args[1] == measureFlag {
@@ -57,16 +60,11 @@ func main() {
 }
 
 func run(n int, latency time.Duration, concurrency string, validate, sequential bool) error {
-	dir, err := os.MkdirTemp("", "pmguard-bench-dora-")
+	dir, bin, err := buildPmguard("pmguard-bench-dora-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-
-	bin := filepath.Join(dir, "pmguard")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pmguard").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
 	repo := filepath.Join(dir, "repo")
 	now := time.Now().UTC()
 	window := 30 * 24 * time.Hour
@@ -78,7 +76,7 @@ func run(n int, latency time.Duration, concurrency string, validate, sequential 
 	}
 	fmt.Printf("git: %d commits in %s\n", len(shas), time.Since(t0).Round(time.Millisecond))
 
-	opts := fake.Options{Token: "bench-token-0123456789", Latency: latency, Now: time.Now}
+	opts := fake.Options{Token: token, Latency: latency, Now: time.Now}
 	var url string
 	var closeFn func()
 	if validate {
@@ -123,7 +121,7 @@ func run(n int, latency time.Duration, concurrency string, validate, sequential 
 	// The floor: walking the pipeline pages alone, which no client can
 	// parallelise (each page's token comes from the one before).
 	load, _ := os.ReadFile("/proc/loadavg")
-	c, err := circleci.New(circleci.Options{Host: url, Token: "bench-token-0123456789", HTTP: httpx.New(httpx.Options{})})
+	c, err := circleci.New(circleci.Options{Host: url, Token: token, HTTP: httpx.New(httpx.Options{})})
 	if err != nil {
 		return err
 	}
@@ -148,29 +146,58 @@ type result struct {
 
 func runDora(bin, url, repo, dir string, concurrency int) (*result, error) {
 	out := filepath.Join(dir, fmt.Sprintf("out-%d", concurrency))
-	cmd := exec.CommandContext(context.Background(), bin, "dora", "--project-slug", slug, "--branch", "main",
+	stdout, wall, rss, err := measure(dora(bin, url, "--project-slug", slug, "--branch", "main",
 		"--deploy-workflow", "deploy", "--window", "30d", "--git-dir", repo, "--output-dir", out,
-		"--json", filepath.Join(out, "dora.json"), "--concurrency", fmt.Sprint(concurrency), "--store", filepath.Join(out, "dora.db"))
-	cmd.Env = append(os.Environ(), "CIRCLE_TOKEN=bench-token-0123456789", "PMGUARD_CIRCLECI_HOST="+url)
+		"--json", filepath.Join(out, "dora.json"), "--concurrency", fmt.Sprint(concurrency), "--store", filepath.Join(out, "dora.db")))
+	if err != nil {
+		return nil, err
+	}
+	r := &result{wall: wall, maxRSS: rss}
+	if m := regexp.MustCompile(`\((\d+) API requests\)`).FindStringSubmatch(stdout); m != nil {
+		r.calls = m[1]
+	}
+	if m := regexp.MustCompile(`; (\d+) deploys on`).FindStringSubmatch(stdout); m != nil {
+		r.deploys = m[1]
+	}
+	if m := regexp.MustCompile(`\((\d+) commits\)`).FindStringSubmatch(stdout); m != nil {
+		r.commits = m[1]
+	}
+	return r, nil
+}
+
+// buildPmguard builds the binary under measure into a fresh temporary
+// directory, which then holds the run's files too; the caller removes it.
+func buildPmguard(prefix string) (dir, bin string, err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", err
+	}
+	bin = filepath.Join(dir, "pmguard")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pmguard").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return dir, bin, nil
+}
+
+// dora is `pmguard dora args` against the CircleCI stand-in at url.
+func dora(bin, url string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, append([]string{"dora"}, args...)...)
+	cmd.Env = append(os.Environ(), "CIRCLE_TOKEN="+token, "PMGUARD_CIRCLECI_HOST="+url)
+	return cmd
+}
+
+// measure runs cmd through the launcher: its output, wall time and max RSS
+// (KiB); a failure carries everything it printed.
+func measure(cmd *exec.Cmd) (string, time.Duration, int64, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	rss, err := runMeasured(cmd)
 	wall := time.Since(start)
 	if err != nil {
-		return nil, fmt.Errorf("pmguard dora: %v\n%s%s", err, stdout.String(), stderr.String())
+		return "", 0, 0, fmt.Errorf("pmguard dora: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
-	r := &result{wall: wall, maxRSS: rss}
-	if m := regexp.MustCompile(`\((\d+) API requests\)`).FindStringSubmatch(stdout.String()); m != nil {
-		r.calls = m[1]
-	}
-	if m := regexp.MustCompile(`; (\d+) deploys on`).FindStringSubmatch(stdout.String()); m != nil {
-		r.deploys = m[1]
-	}
-	if m := regexp.MustCompile(`\((\d+) commits\)`).FindStringSubmatch(stdout.String()); m != nil {
-		r.commits = m[1]
-	}
-	return r, nil
+	return stdout.String(), wall, rss, nil
 }
 
 // gitHistory writes a linear history of n commits, one per pipeline,

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,20 +21,16 @@ import (
 //     the first sync left;
 //   - the full re-read again, into a fresh store, with the same new day.
 func runOrg(projects, perProject int, latency time.Duration, concurrency string, killAfter time.Duration) error {
-	dir, err := os.MkdirTemp("", "pmguard-bench-dora-org-")
+	dir, bin, err := buildPmguard("pmguard-bench-dora-org-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "pmguard")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pmguard").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
 	conc := strings.Split(concurrency, ",")[0]
 	const history = 180 * 24 * time.Hour
 	now := time.Now().UTC()
 	step := history / time.Duration(perProject)
-	s := fake.New(fake.Options{Token: "bench-token-0123456789", Latency: latency, Now: time.Now})
+	s := fake.New(fake.Options{Token: token, Latency: latency, Now: time.Now})
 	names := make([]string, projects)
 	var rules strings.Builder
 	rules.WriteString("defaults: {branch: main}\nprojects:\n")
@@ -141,9 +134,8 @@ func units(report []byte) string {
 }
 
 func orgDoraKill(bin, url, rules, store, out, concurrency string, after time.Duration) error {
-	cmd := exec.Command(bin, "dora", "--org-slug", "gh/acme", "--projects-file", rules, "--store", store, "--months", "6",
+	cmd := dora(bin, url, "--org-slug", "gh/acme", "--projects-file", rules, "--store", store, "--months", "6",
 		"--window", "30d", "--git-dir", "", "--output-dir", out, "--concurrency", concurrency)
-	cmd.Env = append(os.Environ(), "CIRCLE_TOKEN=bench-token-0123456789", "PMGUARD_CIRCLECI_HOST="+url)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -162,23 +154,17 @@ type orgResult struct {
 }
 
 func orgDora(bin, url, rules, store, out, concurrency string) (*orgResult, error) {
-	cmd := exec.CommandContext(context.Background(), bin, "dora", "--org-slug", "gh/acme", "--projects-file", rules,
+	stdout, wall, rss, err := measure(dora(bin, url, "--org-slug", "gh/acme", "--projects-file", rules,
 		"--store", store, "--months", "6", "--window", "30d", "--git-dir", "", "--output-dir", out, "--json", filepath.Join(out, "dora.json"),
-		"--concurrency", concurrency, "--targets", "deploy_frequency: 10/day, change_fail_rate: 5%")
-	cmd.Env = append(os.Environ(), "CIRCLE_TOKEN=bench-token-0123456789", "PMGUARD_CIRCLECI_HOST="+url)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	rss, err := runMeasured(cmd)
-	wall := time.Since(start)
+		"--concurrency", concurrency, "--targets", "deploy_frequency: 10/day, change_fail_rate: 5%"))
 	if err != nil {
-		return nil, fmt.Errorf("pmguard dora: %v\n%s%s", err, stdout.String(), stderr.String())
+		return nil, err
 	}
 	r := &orgResult{wall: wall, maxRSS: rss}
-	if m := regexp.MustCompile(`fetched the workflows of (\d+) \((\d+) API requests\)`).FindStringSubmatch(stdout.String()); m != nil {
+	if m := regexp.MustCompile(`fetched the workflows of (\d+) \((\d+) API requests\)`).FindStringSubmatch(stdout); m != nil {
 		r.fetched, r.calls = m[1], m[2]
 	}
-	if m := regexp.MustCompile(`Organisation gh/acme: (\d+) deploys`).FindStringSubmatch(stdout.String()); m != nil {
+	if m := regexp.MustCompile(`Organisation gh/acme: (\d+) deploys`).FindStringSubmatch(stdout); m != nil {
 		r.deploys = m[1] + " (last 30 days)"
 	}
 	return r, nil
