@@ -433,7 +433,7 @@ func (s *Set) Invalid(setting any, value, cause, form string) error {
 // where a second line would be read as something else.
 func (s *Set) OneLine(settings ...*string) error {
 	for _, v := range settings {
-		if strings.ContainsFunc(*v, isControl) {
+		if strings.ContainsFunc(*v, IsControl) {
 			return s.Invalid(v, *v, "must be one line, without control characters", "")
 		}
 	}

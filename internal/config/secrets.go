@@ -35,7 +35,7 @@ func (s *Set) Secrets(dst any, env Env) ([]string, error) {
 					continue
 				}
 				val := strings.TrimSpace(Get(env, string(x)))
-				if strings.ContainsFunc(val, isControl) {
+				if strings.ContainsFunc(val, IsControl) {
 					err = s.Invalid(sf.Name, string(x), "the variable "+string(x)+" holds a control character (a newline or carriage return inside the value)",
 						"the name of an environment variable whose value is one line")
 					continue
@@ -56,4 +56,6 @@ func (s *Set) Secrets(dst any, env Env) ([]string, error) {
 	return out, err
 }
 
-func isControl(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }
+// IsControl reports a control character other than tab: a value holding one
+// would start a second line in a header, an argv word or a marker name.
+func IsControl(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }

@@ -67,10 +67,8 @@ func expand(v string, env config.Env, red *httpx.Redactor) (string, error) {
 	switch {
 	case len(unset) > 0:
 		return "", fmt.Errorf("the value names %s, which is not set in the environment", strings.Join(unset, ", "))
-	case strings.ContainsFunc(out, isControl):
+	case strings.ContainsFunc(out, config.IsControl):
 		return "", fmt.Errorf("the value holds a control character (a newline or carriage return inside a variable's value?)")
 	}
 	return out, nil
 }
-
-func isControl(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }
