@@ -343,8 +343,9 @@ const burstLen = 3
 // it only. n is the number of events in a row just before the request.
 //
 // Fail side: the first burstLen-1 events of a run are trials, and so is
-// the request after them; the burstLen-th event takes the first ones back
-// (sprt.takeBack), and the rest of the run, up to limit+1 requests in all,
+// a good request that ends the run before it has burstLen-1 events. The
+// next request takes them back if it is an event too (sprt.takeBack) and
+// is left out if not; the rest of the run, up to limit+1 requests in all,
 // is left out. A run longer than that is not a stall: from there every
 // request is a trial again, so a canary that fails every request is still
 // failed. The fail boundary is not looked at while a run has counted
@@ -704,7 +705,7 @@ type Evidence struct {
 	LatencyPassShare float64  `json:"latency_pass_share,omitempty"`
 	LatencyFailShare float64  `json:"latency_fail_share,omitempty"`
 	SlowShare        *float64 `json:"latency_slow_share,omitempty"`
-	// Requests left out as trials because they continued a run.
+	// Requests the fail side left out, or took back, as part of a run.
 	RunSkippedErrors float64 `json:"run_skipped_errors,omitempty"`
 	RunSkippedSlow   float64 `json:"run_skipped_slow,omitempty"`
 
