@@ -510,12 +510,12 @@ func (j *Judge) checkFail() bool {
 	return true
 }
 
-// runsNote says how many events were not counted as trials.
+// runsNote says how many requests the fail side left out or took back.
 func (j *Judge) runsNote(skipped float64, what string) string {
 	if skipped == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; %s requests in runs of %d or more %ss within stall_allowance were not counted (a run counts once towards a pass, not towards a fail)", count(skipped), burstLen, what)
+	return fmt.Sprintf("; %s requests in runs of %ss were left out or taken back (a run of %d or more within stall_allowance counts nothing towards a fail, once towards a pass)", count(skipped), what, burstLen)
 }
 
 // pending names the first check that has not accepted the canary yet, or
