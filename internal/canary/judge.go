@@ -42,9 +42,10 @@ type Criteria struct {
 	// latency is tested request by request; metric sources give counts and
 	// a percentile per interval instead.
 	PerRequest bool
-	// RunCap is how many requests right after an error (or a slow request)
-	// are not counted as trials while the run goes on: a run of up to
-	// RunCap+1 counts once. 0 counts every request (independent samples).
+	// RunCap+1 is the longest run of errors (or of slow requests) that is
+	// taken for one stall or burst: such a run of burstLen or more counts
+	// nothing on the fail side and once on the pass side (see runs). 0
+	// counts every request (independent samples).
 	RunCap int
 }
 
@@ -124,9 +125,9 @@ type Judge struct {
 	refTries    int             // how often it has been fixed
 	pendingLat  []time.Duration // canary latencies before it is
 
-	// Runs: a request right after an error (or a slow request) is not a
-	// trial, for up to RunCap requests, so a run (one stall seen by an
-	// open-loop probe, a burst of errors) counts once.
+	// Runs of errors (or of slow requests) up to RunCap+1 long, one stall
+	// seen by an open-loop probe or a burst of errors, count as one event
+	// or none (see runs).
 	errRun, slowRun, refRun, baseRun runs
 	skippedErr, skippedSlow          float64
 
@@ -227,26 +228,17 @@ func (j *Judge) addSamples(ss []Sample, base *Obs) {
 			j.errs++
 			j.kinds[s.Kind]++
 		}
-		if j.errRun.next(s.Err) {
-			e := b2f(s.Err)
-			ce += e
+		if j.errRun.passTrial() {
+			// The two-count comparison has no per-request factors to take
+			// back with: a run counts once there.
+			ce += b2f(s.Err)
 			ct++
-			j.errT.add(e, 1)
-			if j.floorT != nil {
-				j.floorT.add(e, 1)
-			}
-		} else {
-			j.skippedErr++
 		}
+		j.skippedErr += j.errRun.feed(s.Err, j.errT, j.floorT)
 		if s.HasLatency {
 			j.hist.record(usOf(s.Latency))
 			if j.latT != nil {
-				slow := s.Latency > j.c.Latency
-				if j.slowRun.next(slow) {
-					j.latT.add(b2f(slow), 1)
-				} else {
-					j.skippedSlow++
-				}
+				j.skippedSlow += j.slowRun.feed(s.Latency > j.c.Latency, j.latT)
 			}
 			j.baseLatSample(s.Latency)
 		}
@@ -272,10 +264,11 @@ func (j *Judge) addBaseSamples(bs []Sample) (errs, trials float64) {
 		if s.Err {
 			j.berrs++
 		}
-		if j.baseRun.next(s.Err) {
+		if j.baseRun.passTrial() {
 			trials++
 			errs += b2f(s.Err)
 		}
+		j.baseRun.push(s.Err)
 		if s.HasLatency {
 			j.baseHist.record(usOf(s.Latency))
 		}
@@ -333,33 +326,113 @@ func (j *Judge) baseLatSample(l time.Duration) {
 		return
 	}
 	slowHi := l > j.baseRefLo
-	if j.refRun.next(slowHi) {
+	if j.refRun.passTrial() {
 		j.baseLatT.addBounds(b2f(l > j.baseRef), b2f(slowHi), 1)
+	}
+	j.refRun.push(slowHi)
+}
+
+// burstLen is the length from which a run counts nothing on the fail side.
+// Runs of one or two events count as independent events would: that is
+// what keeps a 20% canary's errors, of which a fifth follow another, from
+// being thinned.
+const burstLen = 3
+
+// runs follows one test's events (errors, or slow requests) and decides
+// what each request is to the test's two sides, from the requests before
+// it only. n is the number of events in a row just before the request.
+//
+// Fail side: the first burstLen-1 events of a run are trials, and so is
+// a good request that ends the run before it has burstLen-1 events. The
+// next request takes them back if it is an event too (sprt.takeBack) and
+// is left out if not; the rest of the run, up to limit+1 requests in all,
+// is left out. A run longer than that is not a stall: from there every
+// request is a trial again, so a canary that fails every request is still
+// failed. The fail boundary is not looked at while a run has counted
+// events that may still be taken back (open); when it ends short of
+// burstLen, the value it reached counts.
+//
+// Pass side: the first event of a run is a trial and the rest of the run,
+// up to limit+1 requests, is not: a stall costs the pass one event, as
+// before. Leaving out requests on a rule fixed in advance keeps 1/L1 a
+// supermartingale for a rate at p1 or above.
+type runs struct{ n, limit int }
+
+// failStep is what the request is to the fail side.
+type failStep int
+
+const (
+	stepTrial failStep = iota
+	stepTakeBack
+	stepSkip
+)
+
+// counted is how many events of the run the fail side counts before
+// taking them back (burstLen-1, less when the allowance is shorter).
+func (r *runs) counted() int { return min(burstLen, r.limit+1) - 1 }
+
+func (r *runs) failStep() failStep {
+	switch {
+	case r.limit <= 0 || r.n < r.counted() || r.n > r.limit:
+		return stepTrial
+	case r.n == r.counted():
+		return stepTakeBack
+	}
+	return stepSkip
+}
+
+func (r *runs) passTrial() bool { return r.limit <= 0 || r.n == 0 || r.n > r.limit }
+
+// open reports whether the run has counted events that a burst would take
+// back.
+func (r *runs) open() bool { return r.limit > 0 && r.n > 0 && r.n <= r.counted() }
+
+func (r *runs) push(event bool) {
+	if event {
+		r.n++
+	} else {
+		r.n = 0
 	}
 }
 
-// runs decides which requests are trials: one right after an event is not
-// (the decision rests on earlier requests only, so for independent
-// requests the trials are still independent and every guarantee holds),
-// unless limit requests in a row have been left out already: a canary that
-// fails every request is still failed.
-type runs struct{ left, limit int }
-
-// next reports whether a request with or without the event is a trial,
-// and updates the run.
-func (r *runs) next(event bool) (trial bool) {
-	if r.left > 0 {
-		if event {
-			r.left--
-		} else {
-			r.left = 0
+// feed gives one request to the tests ts (nil ones are skipped) and
+// returns how many requests the fail side left out with it (the ones a
+// take-back undoes, and this one unless it is a trial).
+func (r *runs) feed(event bool, ts ...*sprt) (left float64) {
+	wasOpen, pass, step := r.open(), r.passTrial(), r.failStep()
+	k, e := float64(r.counted()), b2f(event)
+	for _, t := range ts {
+		if t == nil {
+			continue
 		}
-		return false
+		if wasOpen && !event {
+			t.look() // the run ended short of a burst
+		}
+		if pass {
+			t.pass(e, 1)
+		}
+		switch {
+		case step == stepTrial:
+			t.fail(e, 1)
+		case step == stepTakeBack && event:
+			t.takeBack(k)
+		}
 	}
-	if event {
-		r.left = r.limit
+	r.push(event)
+	if !r.open() {
+		for _, t := range ts {
+			if t != nil {
+				t.look()
+			}
+		}
 	}
-	return true
+	switch {
+	case step == stepTrial:
+		return 0
+	case step == stepTakeBack && event:
+		return k + 1
+	}
+	return 1
 }
 
 func b2f(b bool) float64 {
@@ -418,7 +491,7 @@ func (j *Judge) checkFail() bool {
 	case j.latT != nil && j.latT.crossedA:
 		pass, fail := j.c.latencyShares()
 		j.decide(Failed, "latency", fmt.Sprintf("%s latency is above %s: %s of requests were slower than that (%s of %s), against the %s a healthy canary may have and the %s that fails it (likelihood ratio %s >= 1/alpha = %s)%s",
-			j.pname(), j.c.Latency, pct(j.latT.eventsFail/j.latT.n), count(j.latT.eventsFail), count(j.latT.n), pct(pass), pct(fail), num(math.Exp(j.latT.mixLLR())), num(math.Exp(j.latT.a)), j.runsNote(j.skippedSlow, "slow request")))
+			j.pname(), j.c.Latency, pct(safeDiv(j.latT.eventsFail, j.latT.nFail)), count(j.latT.eventsFail), count(j.latT.nFail), pct(pass), pct(fail), num(math.Exp(j.latT.mixLLR())), num(math.Exp(j.latT.a)), j.runsNote(j.skippedSlow, "slow request")))
 	case j.latIntT != nil && j.latIntT.crossedA:
 		j.decide(Failed, "latency", fmt.Sprintf("%s latency was above %s in %d of %d intervals (latest %s): more often than the half of intervals a canary meeting it can show (sign test over intervals, likelihood ratio %s >= 1/alpha = %s)",
 			j.pname(), j.c.Latency, int(j.latIntT.events), int(j.latIntT.n), ms(j.lastLat), num(math.Exp(j.latIntT.mixLLR())), num(math.Exp(j.latIntT.a))))
@@ -437,12 +510,12 @@ func (j *Judge) checkFail() bool {
 	return true
 }
 
-// runsNote says how many events were not counted as trials.
+// runsNote says how many requests the fail side left out or took back.
 func (j *Judge) runsNote(skipped float64, what string) string {
 	if skipped == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; %s requests right after a %s were not counted, so a run counts once", count(skipped), what)
+	return fmt.Sprintf("; %s requests in runs of %ss were left out or taken back (a run of %d or more within stall_allowance counts nothing towards a fail, once towards a pass)", count(skipped), what, burstLen)
 }
 
 // pending names the first check that has not accepted the canary yet, or
@@ -574,7 +647,7 @@ func (j *Judge) progressLine() string {
 		case j.latIntT != nil && !j.bucketed:
 			parts = append(parts, fmt.Sprintf("latency test: %d of %d intervals above %s", int(j.latIntT.events), int(j.latIntT.n), j.c.Latency))
 		default:
-			parts = append(parts, fmt.Sprintf("latency test: %s of %s slower than %s", count(j.latT.eventsFail), count(j.latT.n), j.c.Latency))
+			parts = append(parts, fmt.Sprintf("latency test: %s of %s slower than %s", count(j.latT.eventsFail), count(j.latT.nFail), j.c.Latency))
 		}
 	}
 	if j.c.Baseline {
@@ -632,7 +705,7 @@ type Evidence struct {
 	LatencyPassShare float64  `json:"latency_pass_share,omitempty"`
 	LatencyFailShare float64  `json:"latency_fail_share,omitempty"`
 	SlowShare        *float64 `json:"latency_slow_share,omitempty"`
-	// Requests left out as trials because they continued a run.
+	// Requests the fail side left out, or took back, as part of a run.
 	RunSkippedErrors float64 `json:"run_skipped_errors,omitempty"`
 	RunSkippedSlow   float64 `json:"run_skipped_slow,omitempty"`
 
@@ -671,8 +744,8 @@ func (j *Judge) Evidence() Evidence {
 	if j.c.Latency > 0 {
 		e.LatencyThreshold = msf(j.c.Latency)
 		e.LatencyPassShare, e.LatencyFailShare = j.c.latencyShares()
-		if j.latT.n > 0 {
-			v := j.latT.eventsFail / j.latT.n
+		if j.latT.nFail > 0 {
+			v := j.latT.eventsFail / j.latT.nFail
 			e.SlowShare = &v
 		}
 	}

@@ -321,10 +321,11 @@ func TestJudgeRunsCountOnce(t *testing.T) {
 			t.Errorf("%s: %s: %s", tc.name, j.State(), j.Evidence().Reason)
 		}
 	}
-	// Every request failing is still a fail, within a few runs.
+	// Every request failing is still a fail: past the allowance (RunCap+1
+	// requests) every request counts, and three errors then suffice.
 	j := NewJudge(c)
 	j.Add(Batch{Canary: Obs{Samples: samples(200, 1, time.Millisecond)}})
-	if j.State() != Failed || j.Evidence().Samples > 40 {
+	if j.State() != Failed || j.Evidence().Samples > float64(c.RunCap+1+3) {
 		t.Fatalf("all errors: %s after %v requests", j.State(), j.Evidence().Samples)
 	}
 	// Without the allowance the same burst fails the canary.
@@ -528,5 +529,156 @@ func TestSPRTMixture(t *testing.T) {
 		if !c.crossedA {
 			t.Errorf("p1 %v: not crossed after toFail = %d errors", p1, k)
 		}
+	}
+}
+
+func TestRunsSteps(t *testing.T) {
+	// stall_allowance of 4 requests: a run of up to 5 is one stall.
+	r := runs{limit: 4}
+	type want struct {
+		step       failStep
+		pass, open bool
+	}
+	seq := []struct {
+		ev bool
+		w  want
+	}{
+		{false, want{stepTrial, true, false}},
+		{true, want{stepTrial, true, true}},      // a run's first event counts on both sides
+		{true, want{stepTrial, false, true}},     // its second on the fail side only
+		{true, want{stepTakeBack, false, false}}, // the third takes both back
+		{true, want{stepSkip, false, false}},
+		{true, want{stepSkip, false, false}},   // fifth: still one stall
+		{true, want{stepTrial, true, false}},   // longer than the allowance: every request counts
+		{false, want{stepTrial, true, false}},  // and the good request ending it
+		{true, want{stepTrial, true, true}},    // a new run
+		{false, want{stepTrial, false, false}}, // the request after one error is a trial
+		{false, want{stepTrial, true, false}},
+	}
+	for i, s := range seq {
+		got := want{r.failStep(), r.passTrial(), false}
+		r.push(s.ev)
+		got.open = r.open()
+		if got != s.w {
+			t.Errorf("request %d (event %v): got %+v, want %+v", i, s.ev, got, s.w)
+		}
+	}
+	// No allowance: every request is a trial on both sides, never open.
+	r = runs{}
+	for _, ev := range []bool{true, true, true, false} {
+		if r.failStep() != stepTrial || !r.passTrial() {
+			t.Fatalf("limit 0: step %v pass %v", r.failStep(), r.passTrial())
+		}
+		r.push(ev)
+		if r.open() {
+			t.Fatal("limit 0: open run")
+		}
+	}
+}
+
+// errorsThen feeds a judge n requests with an error every k-th and then
+// extra; it returns the judge.
+func errorsThen(c Criteria, n, k int, extra ...bool) *Judge {
+	j := NewJudge(c)
+	j.Add(Batch{Canary: Obs{Samples: samples(n, k, time.Millisecond)}})
+	for _, e := range extra {
+		j.Add(Batch{Canary: Obs{Samples: []Sample{{Err: e, Latency: time.Millisecond, HasLatency: true}}}})
+	}
+	return j
+}
+
+func TestJudgeBurstCountsNothingTowardsAFail(t *testing.T) {
+	c := defaultCriteria()
+	c.RunCap = 10
+	j := errorsThen(c, 160, 50)
+	before := j.errT.mixLLR()
+	for _, n := range []int{3, 5, 11} {
+		burst := make([]bool, n)
+		for i := range burst {
+			burst[i] = true
+		}
+		k := errorsThen(c, 160, 50, burst...)
+		if got := k.errT.mixLLR(); math.Abs(got-before) > 1e-9 || k.errT.eventsFail != j.errT.eventsFail || k.errT.nFail != j.errT.nFail {
+			t.Errorf("burst of %d: fail side %.4f (%v of %v), want %.4f (%v of %v) as before it", n, got, k.errT.eventsFail, k.errT.nFail, before, j.errT.eventsFail, j.errT.nFail)
+		}
+		// Towards a pass the burst is one error.
+		if k.errT.events != j.errT.events+1 {
+			t.Errorf("burst of %d: pass side counted %v errors, want %v", n, k.errT.events, j.errT.events+1)
+		}
+	}
+	// One error and a pair count as independent errors would; the good
+	// request after a pair is left out (it is where a burst would be taken
+	// back).
+	for _, n := range []int{1, 2} {
+		extra := append(make([]bool, 0, n+1), true)
+		if n == 2 {
+			extra = append(extra, true)
+		}
+		extra = append(extra, false)
+		k := errorsThen(c, 160, 50, extra...)
+		if k.errT.eventsFail != j.errT.eventsFail+float64(n) || k.errT.nFail != j.errT.nFail+2 {
+			t.Errorf("run of %d: fail side %v errors in %v, want %v in %v", n, k.errT.eventsFail, k.errT.nFail, j.errT.eventsFail+float64(n), j.errT.nFail+2)
+		}
+	}
+}
+
+func TestJudgeErrorsApartAreNotThinned(t *testing.T) {
+	// A 20% canary: every request is a trial of the fail side, including
+	// the one right after an error, and so is every error of a pair; only
+	// the request right after a pair is not.
+	c := defaultCriteria()
+	c.RunCap = 10
+	c.ErrorThreshold, c.HealthyRate, c.MinSamples = 0.5, 0.25, 100_000 // keep it running
+	ss := samples(1000, 5, time.Millisecond)
+	for i := 0; i+7 < len(ss); i += 50 {
+		ss[i+5].Err = true // pairs: requests 4 and 5 of every 50
+	}
+	j := NewJudge(c)
+	j.Add(Batch{Canary: Obs{Samples: ss}})
+	if j.State() != Running {
+		t.Fatalf("%s: %s", j.State(), j.Evidence().Reason)
+	}
+	if pairs := 20.0; j.errT.nFail != j.n-pairs || j.errT.eventsFail != j.errs || j.skippedErr != pairs {
+		t.Errorf("fail side: %v errors in %v trials, %v left out; want %v in %v, %v", j.errT.eventsFail, j.errT.nFail, j.skippedErr, j.errs, j.n-pairs, pairs)
+	}
+}
+
+func TestJudgeFailWaitsForTheRunToEnd(t *testing.T) {
+	c := defaultCriteria()
+	c.RunCap = 10
+	// Errors every 4th request (the last request good) until one more
+	// error crosses the boundary.
+	n := 5
+	for ; n < 400; n += 4 {
+		j := errorsThen(c, n, 4)
+		if j.State() != Running {
+			t.Fatalf("failed after %d requests before the test was set up", n)
+		}
+		if j.errT.toFail() == 1 {
+			break
+		}
+	}
+	// The crossing error alone does not decide: it may start a burst.
+	j := errorsThen(c, n, 4, true)
+	if j.State() != Running || j.errT.mixLLR() < j.errT.a {
+		t.Fatalf("decided on the first error of a run: %s, ln M %.2f against %.2f", j.State(), j.errT.mixLLR(), j.errT.a)
+	}
+	// A good request ends the run: the value it reached counts.
+	j = errorsThen(c, n, 4, true, false)
+	if j.State() != Failed || j.Evidence().Samples != float64(n+2) {
+		t.Fatalf("after the run ended: %s after %v requests, want fail after %d", j.State(), j.Evidence().Samples, n+2)
+	}
+	// A pair ends the same way, one request later.
+	j = errorsThen(c, n, 4, true, true, false)
+	if j.State() != Failed || j.Evidence().Samples != float64(n+3) {
+		t.Fatalf("after a pair: %s after %v requests, want fail after %d", j.State(), j.Evidence().Samples, n+3)
+	}
+	// A third error makes it a burst, which takes the run back.
+	j = errorsThen(c, n, 4, true, true, true, false)
+	if j.State() != Running {
+		t.Fatalf("a burst decided: %s: %s", j.State(), j.Evidence().Reason)
+	}
+	if j.Evidence().RunSkippedErrors != 4 {
+		t.Errorf("burst of 3 then a good request: %v left out, want 4", j.Evidence().RunSkippedErrors)
 	}
 }

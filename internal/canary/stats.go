@@ -31,12 +31,13 @@ type sprt struct {
 	incOK    float64 // ln((1-p1)/(1-p0)), added per non-event (negative)
 	llr      float64 // ln L1
 	alts     []alt   // the mixture's components, p1 first
-	n        float64
-	// events are the events the pass side saw, eventsFail those the fail
-	// side saw: the same but for addBounds.
-	events, eventsFail float64
-	crossedA           bool
-	crossedB           bool
+	// n and events are what the pass side counted, nFail and eventsFail
+	// the fail side: the same unless the two sides see different bounds
+	// (addBounds) or different trials (runs).
+	n, events         float64
+	nFail, eventsFail float64
+	crossedA          bool
+	crossedB          bool
 }
 
 // alt is one component of the fail-side mixture.
@@ -103,18 +104,48 @@ func (s *sprt) addBounds(lo, hi, n float64) {
 	}
 	lo, hi = math.Max(0, math.Min(lo, n)), math.Max(0, math.Min(hi, n))
 	lo = math.Min(lo, hi)
+	s.pass(hi, n)
+	s.fail(lo, n)
+	s.look()
+}
+
+// pass records events out of n on the pass side (L1).
+func (s *sprt) pass(events, n float64) {
 	s.n += n
-	s.events += hi
-	s.eventsFail += lo
-	s.llr += hi*s.incEvent + (n-hi)*s.incOK
-	for i := range s.alts {
-		s.alts[i].llr += lo*s.alts[i].incEvent + (n-lo)*s.alts[i].incOK
-	}
-	if s.mixLLR() >= s.a {
-		s.crossedA = true
-	}
+	s.events += events
+	s.llr += events*s.incEvent + (n-events)*s.incOK
 	if s.llr <= s.b {
 		s.crossedB = true
+	}
+}
+
+// fail records events out of n on the fail side (the mixture); look
+// decides whether it crossed.
+func (s *sprt) fail(events, n float64) {
+	s.nFail += n
+	s.eventsFail += events
+	for i := range s.alts {
+		s.alts[i].llr += events*s.alts[i].incEvent + (n-events)*s.alts[i].incOK
+	}
+}
+
+// takeBack undoes the fail side's last k events, which were counted as
+// trials: each component is multiplied by (p0/q)^k, what it gained from
+// them. Applied on an event (the run has grown to a burst) and never on a
+// non-event, it multiplies each component by at most 1 whatever the rate,
+// so the fail side stays a supermartingale under H0.
+func (s *sprt) takeBack(k float64) {
+	s.nFail -= k
+	s.eventsFail -= k
+	for i := range s.alts {
+		s.alts[i].llr -= k * s.alts[i].incEvent
+	}
+}
+
+// look marks the fail boundary crossed if the mixture has reached it.
+func (s *sprt) look() {
+	if s.mixLLR() >= s.a {
+		s.crossedA = true
 	}
 }
 

@@ -225,3 +225,33 @@ func TestStepsPause(t *testing.T) {
 		t.Errorf("weights %v", rec.weights)
 	}
 }
+
+// TestSetWeightEnvironment: set_weight runs in the run's environment (not
+// the process's) with PMGUARD_WEIGHT and PMGUARD_STEP added.
+func TestSetWeightEnvironment(t *testing.T) {
+	srv := httptest.NewServer(&service{})
+	t.Cleanup(srv.Close)
+	t.Setenv("PMGUARD_TEST_OUTSIDE", "process only")
+	log := filepath.Join(t.TempDir(), "shift.log")
+	env := map[string]string{"PATH": os.Getenv("PATH"), "SHIFT_LOG": log, "SHIFT_TOKEN": "t0k"}
+	o, err := load(t, env, "--url", srv.URL, "--steps", "10,50", "--rate", "400", "--min-samples", "100", "--max-duration", "20s",
+		"--set-weight", `echo "$PMGUARD_STEP $PMGUARD_WEIGHT $SHIFT_TOKEN [$PMGUARD_TEST_OUTSIDE]" >> "$SHIFT_LOG"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := o.testRun(nil, nil, config.Reports{JSON: dir + "/r.json"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "1 10 t0k []\n2 50 t0k []\n"; string(got) != want {
+		t.Errorf("set_weight saw:\n%swant:\n%s", got, want)
+	}
+	// The process environment is listed as it is.
+	if got, want := strings.Join(environ(config.OSEnv()), "\n"), strings.Join(os.Environ(), "\n"); got != want {
+		t.Error("the process environment was not passed through")
+	}
+}

@@ -106,6 +106,16 @@ var patterns = []struct {
 			s.Err, s.Kind = true, "status 500"
 		}
 	}},
+	{"a burst of 5 errors every 30 s", func(i, off int, s *canary.Sample) {
+		if k := (i - off) % (30 * rate); i >= off && k < 5 {
+			s.Err, s.Kind = true, "status 500"
+		}
+	}},
+	{"2 errors in a row in the first 100 (not a burst)", func(i, off int, s *canary.Sample) {
+		if i >= off && i < off+2 {
+			s.Err, s.Kind = true, "status 500"
+		}
+	}},
 }
 
 type outcome struct {
