@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -228,7 +225,7 @@ func (o *Options) setWeight(ctx context.Context, out io.Writer, step, weight int
 	defer cancel()
 	fmt.Fprintf(out, "canary: set_weight %d%%: %s\n", weight, o.SetWeight)
 	cmd := exec.CommandContext(ctx, "sh", "-c", o.SetWeight)
-	cmd.Env = append(environ(o.d.Env), fmt.Sprintf("PMGUARD_WEIGHT=%d", weight), fmt.Sprintf("PMGUARD_STEP=%d", step))
+	cmd.Env = append(config.Environ(o.d.Env), fmt.Sprintf("PMGUARD_WEIGHT=%d", weight), fmt.Sprintf("PMGUARD_STEP=%d", step))
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
@@ -279,20 +276,4 @@ func stepSuite(res *Result) report.Suite {
 		}
 	}
 	return suite
-}
-
-// environ lists env for a child process. config.Env only looks variables
-// up, so a map environment (what tests pass) is listed from its map, and
-// any other is taken to be the process environment.
-func environ(env config.Env) []string {
-	v := reflect.ValueOf(env)
-	if v.Kind() != reflect.Map || v.Type().Key().Kind() != reflect.String || v.Type().Elem().Kind() != reflect.String {
-		return os.Environ()
-	}
-	out := make([]string, 0, v.Len())
-	for it := v.MapRange(); it.Next(); {
-		out = append(out, it.Key().String()+"="+it.Value().String())
-	}
-	sort.Strings(out)
-	return out
 }

@@ -251,7 +251,7 @@ func TestSetWeightEnvironment(t *testing.T) {
 		t.Errorf("set_weight saw:\n%swant:\n%s", got, want)
 	}
 	// The process environment is listed as it is.
-	if got, want := strings.Join(environ(config.OSEnv()), "\n"), strings.Join(os.Environ(), "\n"); got != want {
+	if got, want := strings.Join(config.Environ(config.OSEnv()), "\n"), strings.Join(os.Environ(), "\n"); got != want {
 		t.Error("the process environment was not passed through")
 	}
 }
