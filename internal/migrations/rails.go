@@ -26,6 +26,97 @@ type railsMigration struct {
 	// it can: a down method, or a change method it reverses).
 	Irreversible string
 	HasDown      bool // a down method
+	// SQL is what the migration's execute calls run when it migrates up,
+	// each piece on its own lines of the file so that findings in it point
+	// there; "" when there is none.
+	SQL string
+}
+
+// addSQL keeps the SQL an execute call runs: a heredoc's body, or a quoted
+// string argument. SQL built at run time (#{...}) cannot be read.
+func (m *railsMigration) addSQL(l rubyLine, args string) {
+	sql, at := l.body, l.bodyLine
+	if sql == "" {
+		args = strings.TrimSpace(args)
+		if args == "" || args[0] != '"' && args[0] != '\'' {
+			return
+		}
+		pos, _ := rubyArgs(args)
+		sql, at = pos[0], l.line
+	}
+	if strings.Contains(sql, "#{") {
+		return
+	}
+	// Lay the piece out on its own lines: newlines up to where it starts.
+	if have := strings.Count(m.SQL, "\n") + 1; at > have {
+		m.SQL += strings.Repeat("\n", at-have)
+	}
+	if sql = strings.TrimRight(sql, " \t\n"); !strings.HasSuffix(sql, ";") {
+		sql += ";"
+	}
+	m.SQL += sql + "\n"
+}
+
+// rubyLine is one logical line of a Ruby file: a call written over several
+// lines (an open parenthesis or bracket, a trailing comma or backslash) is
+// read as one, numbered by its first line, comments dropped. A heredoc's
+// body (execute <<~SQL ... SQL) is not Ruby: it is kept apart in body,
+// with the line it starts on.
+type rubyLine struct {
+	text, body     string
+	line, bodyLine int
+}
+
+var heredocRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`<<[~-]?(?:'([A-Za-z_]\w*)'|"([A-Za-z_]\w*)"|([A-Za-z_]\w*))`)
+})
+
+func rubyLines(text string) []rubyLine {
+	phys := strings.Split(text, "\n")
+	var out []rubyLine
+	for i := 0; i < len(phys); i++ {
+		l := rubyLine{line: i + 1}
+		for ; i < len(phys); i++ {
+			code := strings.TrimSpace(stripRubyComment(phys[i]))
+			l.text = strings.TrimSpace(l.text + " " + code)
+			for _, h := range heredocRE().FindAllStringSubmatch(code, -1) {
+				term := h[1] + h[2] + h[3]
+				var body []string
+				for i++; i < len(phys) && strings.TrimSpace(phys[i]) != term; i++ {
+					if l.bodyLine == 0 {
+						l.bodyLine = i + 1
+					}
+					body = append(body, phys[i])
+				}
+				l.body += strings.Join(body, "\n")
+			}
+			if !rubyContinues(l.text) {
+				break
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// rubyContinues reports whether a line goes on past its end: an open
+// parenthesis or bracket (outside strings), or a trailing comma or
+// backslash. Braces are left out: a { ... } block holds statements.
+func rubyContinues(s string) bool {
+	if strings.HasSuffix(s, ",") || strings.HasSuffix(s, "\\") {
+		return true
+	}
+	depth := 0
+	rubyUnquoted(s, func(_ int, ch byte) bool {
+		switch ch {
+		case '(', '[':
+			depth++
+		case ')', ']':
+			depth--
+		}
+		return true
+	})
+	return depth > 0
 }
 
 // railsRE are the patterns that read a Rails migration, compiled on first use.
@@ -78,8 +169,8 @@ func railsRead(p, text string) railsMigration {
 			m.Irreversible = what
 		}
 	}
-	for i, raw := range strings.Split(text, "\n") {
-		line := strings.TrimSpace(stripRubyComment(raw))
+	for _, ll := range rubyLines(text) {
+		line, i := ll.text, ll.line-1
 		if line == "" {
 			continue
 		}
@@ -114,7 +205,7 @@ func railsRead(p, text string) railsMigration {
 			rest = cutModifier(rest)
 			pos, opts := rubyArgs(rest)
 			reversibleHere := meth != "change" || (in("reversible") != nil && hasDirDown)
-			stmt := strings.TrimSpace(raw)
+			stmt := line
 			add := func(rule, table, col, newName string) {
 				if running {
 					m.Findings = append(m.Findings, Finding{Rule: rule, Table: table, Column: col, NewName: newName, File: p, Line: i + 1, Statement: stmt})
@@ -201,6 +292,9 @@ func railsRead(p, text string) railsMigration {
 						add(RuleAddNotNullColumn, pos[0], pos[1], "")
 					}
 				case "execute", "change_column_default":
+					if name == "execute" && running {
+						m.addSQL(ll, rest)
+					}
 					if name == "change_column_default" {
 						if _, ok := opts["from"]; ok {
 							break

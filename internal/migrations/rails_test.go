@@ -46,6 +46,9 @@ func TestRailsRead(t *testing.T) {
 		{name: "change_table's remove and rename",
 			body: "  def change\n    change_table :users do |t|\n      t.remove :email, type: :string\n      t.rename :name, :full_name\n      t.string :nickname\n    end\n  end\n",
 			want: []string{"drop-column users.email", "rename-column users.name>full_name"}},
+		{name: "a heredoc's lines are not Ruby; a call over several lines is one",
+			body: "  def up\n    execute <<~SQL\n      UPDATE users SET plan = case when paid then 'pro'\n      end\n    SQL\n    remove_column :users,\n      :email\n    rename_column(:users,\n      :name, :full_name)\n  end\n  def down\n  end\n",
+			want: []string{"drop-column users.email", "rename-column users.name>full_name"}, hasDown: true},
 		{name: "execute in change cannot be reversed", body: "  def change\n    execute \"UPDATE users SET plan = 'free'\"\n    add_column :users, :nickname, :string\n  end\n",
 			irreversible: "execute"},
 	}
@@ -83,6 +86,7 @@ func TestCheckRollbackRails(t *testing.T) {
 		name, migration string
 		want            []string // in the finding's message or down
 		down            bool
+		line            int // the finding's line (3 when 0)
 	}{
 		{name: "reversible: remove_column with its type", down: true,
 			migration: "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def change\n    remove_column :users, :email, :string\n  end\nend\n",
@@ -95,6 +99,16 @@ func TestCheckRollbackRails(t *testing.T) {
 		{name: "irreversible: remove_column without a type",
 			migration: "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def change\n    remove_column :users, :email\n  end\nend\n",
 			want:      []string{"dropped by db/migrate/20261120140500_remove_email_from_users.rb; Rails cannot run it down (remove_column without a type)"}},
+		{name: "a call split over lines", down: true,
+			migration: "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def change\n    remove_column(\n      :users,\n      :email, :string\n    )\n  end\nend\n",
+			want:      []string{"dropped by db/migrate/20261120140500_remove_email_from_users.rb", "Rails reverses its change method"}},
+		{name: "SQL in an execute heredoc", down: true, line: 4,
+			migration: "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def up\n    execute <<~SQL\n      ALTER TABLE users DROP COLUMN email;\n    SQL\n  end\n\n  def down\n    execute <<~SQL\n      ALTER TABLE users ADD COLUMN email text;\n    SQL\n  end\nend\n",
+			want: []string{"it uses users.email (app/controllers/users_controller.rb:3), dropped by db/migrate/20261120140500_remove_email_from_users.rb",
+				"(its down method in db/migrate/20261120140500_remove_email_from_users.rb)"}},
+		{name: "SQL in an execute string", down: true,
+			migration: "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def up\n    execute \"ALTER TABLE users RENAME COLUMN email TO email_address\"\n  end\n  def down\n    execute 'ALTER TABLE users RENAME COLUMN email_address TO email'\n  end\nend\n",
+			want:      []string{"renamed to email_address by db/migrate/20261120140500_remove_email_from_users.rb"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,9 +135,39 @@ func TestCheckRollbackRails(t *testing.T) {
 					t.Errorf("the finding does not say %q:\n%s", w, text)
 				}
 			}
-			if (f.Down != "") != tt.down || f.Rule != RuleDropColumn || f.Line != 3 {
-				t.Errorf("finding %+v, want rule %s at line 3, down %v", f, RuleDropColumn, tt.down)
+			line := tt.line
+			if line == 0 {
+				line = 3
+			}
+			if (f.Down != "") != tt.down || f.Table != "users" || f.Column != "email" || f.Line != line {
+				t.Errorf("finding %+v, want users.email at line %d, down %v", f, line, tt.down)
 			}
 		})
+	}
+}
+
+// What execute runs is kept on the file's own lines; SQL built at run time
+// and the down method's SQL are not.
+func TestRailsExecuteSQL(t *testing.T) {
+	src := "class M < ActiveRecord::Migration[7.1]\n" + // 1
+		"  def up\n" + // 2
+		"    execute \"DROP INDEX idx_a\" # a comment\n" + // 3
+		"    execute <<~'SQL'\n" + // 4
+		"      ALTER TABLE users\n" + // 5
+		"        DROP COLUMN email;\n" + // 6
+		"    SQL\n" + // 7
+		"    execute \"UPDATE users SET plan = '#{plan}'\"\n" + // 8
+		"  end\n" + // 9
+		"  def down\n" + // 10
+		"    execute \"CREATE INDEX idx_a ON users (a)\"\n" + // 11
+		"  end\n" +
+		"end\n"
+	m := railsRead("db/migrate/20261120140500_m.rb", src)
+	lines := strings.Split(m.SQL, "\n")
+	if len(lines) < 6 || strings.TrimSpace(lines[2]) != "DROP INDEX idx_a;" || strings.TrimSpace(lines[4]) != "ALTER TABLE users" || strings.TrimSpace(lines[5]) != "DROP COLUMN email;" {
+		t.Fatalf("SQL laid out as %q", lines)
+	}
+	if strings.Contains(m.SQL, "plan") || strings.Contains(m.SQL, "CREATE INDEX") {
+		t.Errorf("SQL built at run time or run down was kept: %q", m.SQL)
 	}
 }
