@@ -149,20 +149,35 @@ type DropStmt struct {
 func (d DropStmt) ObjectNames() []string {
 	var out []string
 	for _, o := range d.Objects {
-		switch o.Type {
-		case "List":
-			var l List
-			if o.Into(&l) {
-				out = append(out, LastString(l.Items))
-			}
-		case "String":
-			var s String
-			if o.Into(&s) {
-				out = append(out, s.Sval)
-			}
+		if name := ObjectName(o); name != "" {
+			out = append(out, name)
 		}
 	}
 	return out
+}
+
+// ObjectName returns the unqualified name of an object named by a
+// qualified-name List, a String or a TypeName (DROP's, RENAME's and
+// ALTER ... OWNER's object), "" for anything else.
+func ObjectName(o Node) string {
+	switch o.Type {
+	case "List":
+		var l List
+		if o.Into(&l) {
+			return LastString(l.Items)
+		}
+	case "String":
+		var s String
+		if o.Into(&s) {
+			return s.Sval
+		}
+	case "TypeName": // DROP TYPE's and DROP DOMAIN's objects
+		var t TypeName
+		if o.Into(&t) {
+			return t.Name()
+		}
+	}
+	return ""
 }
 
 type IndexStmt struct {
