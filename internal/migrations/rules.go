@@ -144,7 +144,7 @@ func ruleList() []Rule {
 			Reason: "the release still running reads or writes the column; its queries fail as soon as the column is gone",
 			Safe:   "stop using the column first, drop it in a later release",
 			Steps: expandContract("nothing to add",
-				"release code that no longer reads or writes the column (for ORMs, also mark it ignored, e.g. Rails ignored_columns)",
+				"release code that no longer reads or writes the column (for ORMs, also mark it ignored, e.g. Rails ignored_columns, Django deprecate_field)",
 				"copy anything still needed elsewhere",
 				"make sure no running release uses it (this check passes with base set to that release)",
 				"DROP COLUMN in a migration of its own")},

@@ -122,7 +122,7 @@ type FileInfo struct {
 
 // Unseen says what the deployed-code check cannot see.
 const Unseen = "names built at run time (string concatenation, format strings, query builders), " +
-	"table names an ORM derives from a class name (a Rails or Django model named User), column names derived " +
+	"table names an ORM derives from a class name (a Rails model named User; a Django model outside its app's directory), column names derived " +
 	"in forms other than snake_case or camelCase, other services or repositories that share the database, " +
 	"and views, functions and triggers inside the database"
 
@@ -327,7 +327,7 @@ func Run(ctx context.Context, o *Options) error {
 			fd.Searched = true
 			var hits []Hit
 			for _, h := range res.hits[target{fd.Table, fd.Column}] {
-				if h.Kind == "orm-ignored" {
+				if h.Kind == kindORMIgnored || h.Kind == kindORMMapped {
 					fd.Ignored = append(fd.Ignored, h)
 				} else {
 					hits = append(hits, h)
