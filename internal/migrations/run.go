@@ -61,6 +61,9 @@ type Options struct {
 	CompatQueriesText string
 	// Timeout caps the real-database mode.
 	Timeout time.Duration
+	// CacheDir keeps the WebAssembly parser's compiled code across runs
+	// ("" for none).
+	CacheDir string
 
 	JSONPath, JUnitPath string
 	Events              *events.Log
@@ -190,7 +193,9 @@ func (o *Options) defaults() {
 func Run(ctx context.Context, o *Options) error {
 	o.defaults()
 	started := o.Now()
-	// Load the parser while git works (the WebAssembly build compiles it).
+	// Load the parser while git works (the WebAssembly build compiles it,
+	// or loads it from the cache directory).
+	pgparse.UseCacheDir(o.CacheDir)
 	go pgparse.Warm()
 	red := o.redactor()
 	r := repo{git: o.Git}
