@@ -372,11 +372,15 @@ func TestNewRun(t *testing.T) {
 	r.write("db/migrations/000002_more.up.sql", "CREATE TABLE more (id int);\n")
 	r.commit("change")
 	out := t.TempDir()
-	env := map[string]string{"PMGUARD_MIGRATIONS_REPO": r.dir, "PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl")}
+	env := map[string]string{"PMGUARD_MIGRATIONS_REPO": r.dir, "PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl"),
+		"PMGUARD_CACHE_DIR": filepath.Join(out, "cache")}
 	var stdout bytes.Buffer
 	o, err := New(context.Background(), verbtest.Deps(env, &stdout, nil), []string{"--base", "HEAD~1", "--postgres-version", "16", "--json", filepath.Join(out, "r.json")})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.CacheDir != filepath.Join(out, "cache") {
+		t.Errorf("cache dir %q, want PMGUARD_CACHE_DIR", o.CacheDir)
 	}
 	if err := Run(context.Background(), o); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
@@ -394,6 +398,23 @@ func TestNewRun(t *testing.T) {
 	evs[0].Decode(&f)
 	if f.Files != 1 || f.Blocking != 0 || f.HeadCommit != rep.HeadCommit {
 		t.Errorf("figures %+v", f)
+	}
+}
+
+// Without PMGUARD_CACHE_DIR the parser's cache is pmguard's directory in
+// the user cache directory.
+func TestCacheDirDefault(t *testing.T) {
+	var s Settings
+	want := ""
+	if dir, err := os.UserCacheDir(); err == nil {
+		want = filepath.Join(dir, "pmguard")
+	}
+	if got := s.cacheDir(); got != want {
+		t.Errorf("default cache dir %q, want %q", got, want)
+	}
+	s.CacheDir = " /srv/cache \n"
+	if got := s.cacheDir(); got != "/srv/cache" {
+		t.Errorf("cache dir %q", got)
 	}
 }
 
