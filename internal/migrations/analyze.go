@@ -203,11 +203,8 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				if e.Into(&def) {
 					t.cols[def.Colname] = columnFrom(def)
 					a.columnGates(st, s, def)
-					for _, cn := range def.Constraints {
-						var k pgparse.Constraint
-						if cn.Into(&k) {
-							a.recordCheck(name, k)
-						}
+					for _, k := range pgparse.Constraints(def.Constraints) {
+						a.recordCheck(name, k)
 						if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil && a.existing(k.Pktable.Relname) {
 							st.locksTable(k.Pktable.Relname, true)
 						}
@@ -241,9 +238,8 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			break
 		}
 		if at.Objtype == "OBJECT_INDEX" {
-			for _, c := range at.Cmds {
-				var cmd pgparse.AlterTableCmd
-				if c.Into(&cmd) && cmd.Subtype == "AT_AttachPartition" {
+			for _, cmd := range pgparse.AlterTableCmds(at.Cmds) {
+				if cmd.Subtype == "AT_AttachPartition" {
 					a.gate(st, s, "ALTER INDEX ... ATTACH PARTITION", 11)
 				}
 			}
@@ -257,14 +253,11 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			break
 		}
 		table := at.Relation.Relname
-		for _, c := range at.Cmds {
-			var cmd pgparse.AlterTableCmd
-			if c.Into(&cmd) {
-				if a.existing(table) {
-					st.locksTable(table, strongAlter(cmd))
-				}
-				a.alterTable(st, s, table, cmd)
+		for _, cmd := range pgparse.AlterTableCmds(at.Cmds) {
+			if a.existing(table) {
+				st.locksTable(table, strongAlter(cmd))
 			}
+			a.alterTable(st, s, table, cmd)
 		}
 	case "RenameStmt":
 		var r pgparse.RenameStmt
@@ -494,9 +487,8 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		var d pgparse.CreateDomainStmt
 		if n.Into(&d) {
 			st.locksType("CREATE DOMAIN "+pgparse.LastString(d.Domainname), lockNewType)
-			for _, cn := range d.Constraints {
-				var c pgparse.Constraint
-				if cn.Into(&c) && c.Contype == "CONSTR_CHECK" {
+			for _, c := range pgparse.Constraints(d.Constraints) {
+				if c.Contype == "CONSTR_CHECK" {
 					fd := newFinding(RuleDomainConstraint)
 					fd.Severity = Warning
 					fd.Detail = "domain " + pgparse.LastString(d.Domainname) + " has a CHECK: changing it later scans every column that uses the domain (a check on the table column can be added NOT VALID and validated without blocking)"
@@ -669,11 +661,7 @@ func (a *analyzer) gate(st *fileState, s *statement, what string, since int) {
 
 // columnGates checks a column definition's syntax against the version.
 func (a *analyzer) columnGates(st *fileState, s *statement, def pgparse.ColumnDef) {
-	for _, cn := range def.Constraints {
-		var c pgparse.Constraint
-		if !cn.Into(&c) {
-			continue
-		}
+	for _, c := range pgparse.Constraints(def.Constraints) {
 		switch c.Contype {
 		case "CONSTR_IDENTITY":
 			a.gate(st, s, "GENERATED ... AS IDENTITY", 10)
@@ -1086,11 +1074,7 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgpa
 		dflt = &def.RawDefault
 	}
 	var generated, identity bool
-	for _, cn := range def.Constraints {
-		var c pgparse.Constraint
-		if !cn.Into(&c) {
-			continue
-		}
+	for _, c := range pgparse.Constraints(def.Constraints) {
 		switch c.Contype {
 		case "CONSTR_NOTNULL":
 			notNull = true
