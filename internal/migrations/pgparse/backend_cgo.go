@@ -21,6 +21,3 @@ func parseJSON(sql string) (string, error) {
 
 // UseCacheDir does nothing in the cgo build: there is no module to compile.
 func UseCacheDir(string) {}
-
-// CacheUsed is false in the cgo build.
-func CacheUsed() bool { return false }

@@ -55,14 +55,6 @@ func UseCacheDir(dir string) {
 	wasmMu.Unlock()
 }
 
-// CacheUsed reports whether the loaded parser came from the cache
-// directory, or was compiled and stored there (for reports and tests).
-func CacheUsed() bool {
-	wasmMu.Lock()
-	defer wasmMu.Unlock()
-	return instance != nil && instance.cached
-}
-
 func parseJSON(sql string) (string, error) {
 	wasmMu.Lock()
 	defer wasmMu.Unlock()

@@ -27,7 +27,10 @@ func TestCacheHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&after)
-	fmt.Printf("cached=%v alloc=%d\n", CacheUsed(), after.TotalAlloc-before.TotalAlloc)
+	wasmMu.Lock()
+	cached := instance.cached
+	wasmMu.Unlock()
+	fmt.Printf("cached=%v alloc=%d\n", cached, after.TotalAlloc-before.TotalAlloc)
 }
 
 func parseInChild(t *testing.T, dir string) (cached bool, alloc uint64) {
