@@ -273,8 +273,10 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			break
 		}
 		switch r.RenameType {
-		case "OBJECT_ATTRIBUTE":
-			st.locksType("ALTER TYPE "+r.Relation.Relname+" RENAME ATTRIBUTE", lockCompositeType)
+		case "OBJECT_ATTRIBUTE": // of a composite type
+			if r.Relation != nil {
+				st.locksType("ALTER TYPE "+r.Relation.Relname+" RENAME ATTRIBUTE", lockCompositeType)
+			}
 		case "OBJECT_TYPE", "OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT":
 			st.locksType(typeDDL("ALTER", r.RenameType, pgparse.ObjectName(r.Object))+" RENAME", lockTypeRow)
 		}
@@ -381,18 +383,17 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		typ := pgparse.LastString(e.TypeName)
 		if e.OldVal != "" {
 			st.locksType("ALTER TYPE "+typ+" RENAME VALUE", lockEnumLabels)
-		} else {
-			st.locksType("ALTER TYPE "+typ+" ADD VALUE", lockEnumLabels)
-		}
-		if e.OldVal != "" {
 			a.gate(st, s, "ALTER TYPE ... RENAME VALUE", 10)
 			fd := newFinding(RuleRenameEnumValue)
 			fd.Detail = "type " + typ + ": '" + e.OldVal + "' -> '" + e.NewVal + "'"
 			a.add(st, s, fd)
-		} else if a.pgMajor < 12 && st.inTx() {
-			fd := newFinding(RuleEnumValueInTx)
-			fd.Detail = "type " + typ + a.txDetail(st)
-			a.add(st, s, fd)
+		} else {
+			st.locksType("ALTER TYPE "+typ+" ADD VALUE", lockEnumLabels)
+			if a.pgMajor < 12 && st.inTx() {
+				fd := newFinding(RuleEnumValueInTx)
+				fd.Detail = "type " + typ + a.txDetail(st)
+				a.add(st, s, fd)
+			}
 		}
 	case "VacuumStmt":
 		a.vacuum(st, s, n)
