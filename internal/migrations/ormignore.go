@@ -92,6 +92,7 @@ func ormIgnores(src, lower string, spans []span) []ormDecl {
 // attribute's name only; the db_column value stays a use of its column.
 func djangoColumns(src, lower string, spans []span) []ormDecl {
 	var out []ormDecl
+	var fields [][]int // the field declarations, read at the first db_column
 	for _, off := range wordOffsets(lower, "db_column") {
 		if regionAt(spans, off) != regCode {
 			continue
@@ -100,9 +101,15 @@ func djangoColumns(src, lower string, spans []span) []ormDecl {
 		if m == nil {
 			continue
 		}
+		if fields == nil {
+			fields = reDjangoField.FindAllStringSubmatchIndex(src, -1)
+		}
 		// the innermost field declaration whose call's parentheses hold it
 		var field []int
-		for _, f := range reDjangoField.FindAllStringSubmatchIndex(src[:off], -1) {
+		for _, f := range fields {
+			if f[1] > off {
+				break
+			}
 			if close := matchBracket(src, f[1]-1); close > off && regionAt(spans, f[2]) == regCode {
 				field = f
 			}
