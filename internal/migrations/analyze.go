@@ -142,20 +142,23 @@ func (st *fileState) locksTable(table string, strong bool) {
 
 // The locks DDL on types and domains takes, as pg_locks shows them while
 // the statement's transaction is open. PostgreSQL's "Explicit Locking"
-// table lists table locks only, and no query takes a lock on a type.
+// table lists table locks only. Queries lock a type only when they read or
+// write a column of a composite type: ACCESS SHARE on its relation for a
+// moment, to read its row type, which waits behind an ALTER TYPE.
 const (
 	lockNewType       = "none on an existing object: it adds catalog rows, and waits only for an open transaction that creates the same name"
 	lockNewComposite  = "ACCESS SHARE on the schema (as CREATE TABLE takes), and ACCESS EXCLUSIVE on the new type only: it waits only for DROP SCHEMA or an open transaction that creates the same name"
 	lockEnumLabels    = "EXCLUSIVE on the type until COMMIT (two transactions cannot change its labels at once): no query waits on it, only other DDL on the type"
-	lockCompositeType = "ACCESS EXCLUSIVE on the composite type until COMMIT: no query waits on it, only other DDL on the type"
+	lockCompositeType = "ACCESS EXCLUSIVE on the composite type until COMMIT: queries that read or write a column of the type wait, and so does other DDL on it"
 	lockTypeRow       = "none beyond the catalog row it updates: it waits only for an open transaction that changed the same type"
 	lockDropType      = "ACCESS EXCLUSIVE on the type and its array type until COMMIT (with CASCADE, also on what depends on it)"
 	lockDomainDrop    = "ACCESS EXCLUSIVE on the constraint until COMMIT, none on the tables that use the domain"
 )
 
-// typeLockReason replaces the lock-timeout reason for DDL on types: the
-// running release's queries never wait on these locks, but the statement
-// itself can wait, and so can the locks its transaction already holds.
+// typeLockReason replaces the lock-timeout reason for DDL on types whose
+// lock no query of the running release waits on (all but a composite
+// type's ALTER): the statement itself can wait, and so do the locks its
+// transaction already holds.
 const typeLockReason = "the statement waits without limit for a conflicting lock (DDL on the same type, or an open transaction creating the same name), and every lock the file's transaction took before it is held while it waits; lock_timeout set at the top also bounds the file's later statements"
 
 // locksType notes DDL on a type or domain: stmt names it ("ALTER TYPE mood
@@ -599,7 +602,10 @@ func (a *analyzer) afterStatement(st *fileState, s *statement) {
 		fd.Detail = "first statement in the file that locks " + lockedWhat(st.currentLockFor)
 		if st.currentLock != "" {
 			fd.Detail = "first statement in the file that can wait for a lock: " + st.currentLockFor
-			fd.Lock, fd.Reason = st.currentLock, typeLockReason
+			fd.Lock = st.currentLock
+			if st.currentLock != lockCompositeType { // that one blocks queries like a table lock
+				fd.Reason = typeLockReason
+			}
 		}
 		a.add(st, s, fd)
 	}
