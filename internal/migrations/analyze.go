@@ -151,15 +151,20 @@ const (
 	lockEnumLabels    = "EXCLUSIVE on the type until COMMIT (two transactions cannot change its labels at once): no query waits on it, only other DDL on the type"
 	lockCompositeType = "ACCESS EXCLUSIVE on the composite type until COMMIT: queries that read or write a column of the type wait, and so does other DDL on it"
 	lockTypeRow       = "none beyond the catalog row it updates: it waits only for an open transaction that changed the same type"
-	lockDropType      = "ACCESS EXCLUSIVE on the type and its array type until COMMIT (with CASCADE, also on what depends on it)"
+	lockDropType      = "ACCESS EXCLUSIVE on the type and its array type until COMMIT"
+	lockDropCascade   = "ACCESS EXCLUSIVE on the type, its array type and every table with a column of it (CASCADE drops those columns) until COMMIT"
 	lockDomainDrop    = "ACCESS EXCLUSIVE on the constraint until COMMIT, none on the tables that use the domain"
 )
 
 // typeLockReason replaces the lock-timeout reason for DDL on types whose
-// lock no query of the running release waits on (all but a composite
-// type's ALTER): the statement itself can wait, and so do the locks its
+// lock no query of the running release waits on (all but those in
+// queriesWait): the statement itself can wait, and so do the locks its
 // transaction already holds.
 const typeLockReason = "the statement waits without limit for a conflicting lock (DDL on the same type, or an open transaction creating the same name), and every lock the file's transaction took before it is held while it waits; lock_timeout set at the top also bounds the file's later statements"
+
+// queriesWait are the type locks the running release's queries queue
+// behind, as behind a table lock.
+var queriesWait = map[string]bool{lockCompositeType: true, lockDropCascade: true}
 
 // locksType notes DDL on a type or domain: stmt names it ("ALTER TYPE mood
 // ADD VALUE") and lock is the lock it takes.
@@ -603,7 +608,7 @@ func (a *analyzer) afterStatement(st *fileState, s *statement) {
 		if st.currentLock != "" {
 			fd.Detail = "first statement in the file that can wait for a lock: " + st.currentLockFor
 			fd.Lock = st.currentLock
-			if st.currentLock != lockCompositeType { // that one blocks queries like a table lock
+			if !queriesWait[st.currentLock] {
 				fd.Reason = typeLockReason
 			}
 		}
@@ -721,7 +726,11 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 		a.add(st, s, fd)
 		st.locksTable("schema "+strings.Join(d.ObjectNames(), ", "), true)
 	case "OBJECT_TYPE", "OBJECT_DOMAIN":
-		st.locksType(typeDDL("DROP", d.RemoveType, strings.Join(d.ObjectNames(), ", ")), lockDropType)
+		lock := lockDropType
+		if d.Behavior == "DROP_CASCADE" {
+			lock = lockDropCascade
+		}
+		st.locksType(typeDDL("DROP", d.RemoveType, strings.Join(d.ObjectNames(), ", ")), lock)
 	case "OBJECT_SEQUENCE", "OBJECT_FUNCTION", "OBJECT_TRIGGER":
 		st.locksTable(strings.ToLower(strings.TrimPrefix(d.RemoveType, "OBJECT_"))+" "+strings.Join(d.ObjectNames(), ", "), false)
 	}

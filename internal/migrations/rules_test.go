@@ -245,6 +245,7 @@ func TestLockTimeoutOnTypesNamesTheLock(t *testing.T) {
 		"ALTER DOMAIN email SET SCHEMA app":               {"ALTER DOMAIN email SET SCHEMA", lockTypeRow},
 		"ALTER DOMAIN email DROP CONSTRAINT c":            {"ALTER DOMAIN email DROP CONSTRAINT", lockDomainDrop},
 		"DROP TYPE mood":                                  {"DROP TYPE mood", lockDropType},
+		"DROP TYPE address CASCADE":                       {"DROP TYPE address", lockDropCascade},
 	} {
 		var f *Finding
 		fs := analyze(t, "db/migrations/0002.sql", sql+";\n", 13)
@@ -260,14 +261,14 @@ func TestLockTimeoutOnTypesNamesTheLock(t *testing.T) {
 		// queries that use a composite type's columns wait on its lock:
 		// that finding keeps the rule's reason, the others say none waits
 		wantReason := typeLockReason
-		if want.lock == lockCompositeType {
+		if want.lock == lockCompositeType || want.lock == lockDropCascade {
 			wantReason = newFinding(RuleLockTimeout).Reason
 		}
 		if f.Severity != Warning || f.Lock != want.lock || f.Reason != wantReason ||
 			f.Detail != "first statement in the file that can wait for a lock: "+want.stmt {
 			t.Errorf("%s: %+v", sql, f)
 		}
-		if strings.Contains(f.Lock, "table") && want.lock != lockDomainDrop && want.lock != lockNewComposite {
+		if strings.Contains(f.Lock, "table") && want.lock != lockDomainDrop && want.lock != lockNewComposite && want.lock != lockDropCascade {
 			t.Errorf("%s: a type lock described as a table lock: %q", sql, f.Lock)
 		}
 	}
