@@ -78,6 +78,7 @@ type fileState struct {
 	tx             txState
 	currentStrong  string // the existing table the current statement locks ACCESS EXCLUSIVE
 	currentLockFor string // the existing object the current statement locks at all
+	currentLock    string // the lock it takes there, when it is not a table lock (DDL on types)
 	firstFinding   int    // index of the current statement's first finding
 }
 
@@ -139,9 +140,43 @@ func (st *fileState) locksTable(table string, strong bool) {
 	}
 }
 
+// The locks DDL on types and domains takes, as pg_locks shows them while
+// the statement's transaction is open. PostgreSQL's "Explicit Locking"
+// table lists table locks only. Queries lock a type only when they read or
+// write a column of a composite type: ACCESS SHARE on its relation for a
+// moment, to read its row type, which waits behind an ALTER TYPE.
+const (
+	lockNewType       = "none on an existing object: it adds catalog rows, and waits only for an open transaction that creates the same name"
+	lockNewComposite  = "ACCESS SHARE on the schema (as CREATE TABLE takes), and ACCESS EXCLUSIVE on the new type only: it waits only for DROP SCHEMA or an open transaction that creates the same name"
+	lockEnumLabels    = "EXCLUSIVE on the type until COMMIT (two transactions cannot change its labels at once): no query waits on it, only other DDL on the type"
+	lockCompositeType = "ACCESS EXCLUSIVE on the composite type until COMMIT: queries that read or write a column of the type wait, and so does other DDL on it"
+	lockTypeRow       = "none beyond the catalog row it updates: it waits only for an open transaction that changed the same type"
+	lockDropType      = "ACCESS EXCLUSIVE on the type and its array type until COMMIT"
+	lockDropCascade   = "ACCESS EXCLUSIVE on the type, its array type and every table with a column of it (CASCADE drops those columns) until COMMIT"
+	lockDomainDrop    = "ACCESS EXCLUSIVE on the constraint until COMMIT, none on the tables that use the domain"
+)
+
+// typeLockReason replaces the lock-timeout reason for DDL on types whose
+// lock no query of the running release waits on (all but those in
+// queriesWait): the statement itself can wait, and so do the locks its
+// transaction already holds.
+const typeLockReason = "the statement waits without limit for a conflicting lock (DDL on the same type, or an open transaction creating the same name), and every lock the file's transaction took before it is held while it waits; lock_timeout set at the top also bounds the file's later statements"
+
+// queriesWait are the type locks the running release's queries queue
+// behind, as behind a table lock.
+var queriesWait = map[string]bool{lockCompositeType: true, lockDropCascade: true}
+
+// locksType notes DDL on a type or domain: stmt names it ("ALTER TYPE mood
+// ADD VALUE") and lock is the lock it takes.
+func (st *fileState) locksType(stmt, lock string) {
+	if st.currentLockFor == "" {
+		st.currentLockFor, st.currentLock = stmt, lock
+	}
+}
+
 func (a *analyzer) statement(st *fileState, s *statement) {
 	n := s.stmt.Node
-	st.currentLockFor, st.currentStrong = "", ""
+	st.currentLockFor, st.currentStrong, st.currentLock = "", "", ""
 	st.firstFinding = len(a.findings)
 	if s.unknown != "" {
 		fd := newFinding(RuleSyntaxUnknown)
@@ -176,11 +211,8 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				if e.Into(&def) {
 					t.cols[def.Colname] = columnFrom(def)
 					a.columnGates(st, s, def)
-					for _, cn := range def.Constraints {
-						var k pgparse.Constraint
-						if cn.Into(&k) {
-							a.recordCheck(name, k)
-						}
+					for _, k := range pgparse.Constraints(def.Constraints) {
+						a.recordCheck(name, k)
 						if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil && a.existing(k.Pktable.Relname) {
 							st.locksTable(k.Pktable.Relname, true)
 						}
@@ -214,26 +246,26 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			break
 		}
 		if at.Objtype == "OBJECT_INDEX" {
-			for _, c := range at.Cmds {
-				var cmd pgparse.AlterTableCmd
-				if c.Into(&cmd) && cmd.Subtype == "AT_AttachPartition" {
+			for _, cmd := range pgparse.AlterTableCmds(at.Cmds) {
+				if cmd.Subtype == "AT_AttachPartition" {
 					a.gate(st, s, "ALTER INDEX ... ATTACH PARTITION", 11)
 				}
 			}
+			break
+		}
+		if at.Objtype == "OBJECT_TYPE" { // ADD, DROP, ALTER ATTRIBUTE of a composite type
+			st.locksType("ALTER TYPE "+at.Relation.Relname, lockCompositeType)
 			break
 		}
 		if at.Objtype != "OBJECT_TABLE" && at.Objtype != "OBJECT_FOREIGN_TABLE" {
 			break
 		}
 		table := at.Relation.Relname
-		for _, c := range at.Cmds {
-			var cmd pgparse.AlterTableCmd
-			if c.Into(&cmd) {
-				if a.existing(table) {
-					st.locksTable(table, strongAlter(cmd))
-				}
-				a.alterTable(st, s, table, cmd)
+		for _, cmd := range pgparse.AlterTableCmds(at.Cmds) {
+			if a.existing(table) {
+				st.locksTable(table, strongAlter(cmd))
 			}
+			a.alterTable(st, s, table, cmd)
 		}
 	case "RenameStmt":
 		var r pgparse.RenameStmt
@@ -248,7 +280,15 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			st.locksTable("schema "+r.Subname, true)
 			break
 		}
-		if r.Relation == nil {
+		switch r.RenameType {
+		case "OBJECT_ATTRIBUTE": // of a composite type
+			if r.Relation != nil {
+				st.locksType("ALTER TYPE "+r.Relation.Relname+" RENAME ATTRIBUTE", lockCompositeType)
+			}
+		case "OBJECT_TYPE", "OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT":
+			st.locksType(typeDDL("ALTER", r.RenameType, pgparse.ObjectName(r.Object))+" RENAME", lockTypeRow)
+		}
+		if r.Relation == nil || r.RenameType == "OBJECT_ATTRIBUTE" {
 			break
 		}
 		table := r.Relation.Relname
@@ -350,14 +390,18 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 		typ := pgparse.LastString(e.TypeName)
 		if e.OldVal != "" {
+			st.locksType("ALTER TYPE "+typ+" RENAME VALUE", lockEnumLabels)
 			a.gate(st, s, "ALTER TYPE ... RENAME VALUE", 10)
 			fd := newFinding(RuleRenameEnumValue)
 			fd.Detail = "type " + typ + ": '" + e.OldVal + "' -> '" + e.NewVal + "'"
 			a.add(st, s, fd)
-		} else if a.pgMajor < 12 && st.inTx() {
-			fd := newFinding(RuleEnumValueInTx)
-			fd.Detail = "type " + typ + a.txDetail(st)
-			a.add(st, s, fd)
+		} else {
+			st.locksType("ALTER TYPE "+typ+" ADD VALUE", lockEnumLabels)
+			if a.pgMajor < 12 && st.inTx() {
+				fd := newFinding(RuleEnumValueInTx)
+				fd.Detail = "type " + typ + a.txDetail(st)
+				a.add(st, s, fd)
+			}
 		}
 	case "VacuumStmt":
 		a.vacuum(st, s, n)
@@ -409,25 +453,51 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 	case "AlterDomainStmt":
 		var d pgparse.AlterDomainStmt
-		if n.Into(&d) && d.Subtype == "C" {
-			var c pgparse.Constraint
-			if d.Def.Into(&c) && !c.SkipValidation && (c.Contype == "CONSTR_CHECK" || c.Contype == "CONSTR_NOTNULL") {
-				fd := newFinding(RuleDomainConstraint)
-				fd.Detail = "domain " + pgparse.LastString(d.TypeName)
-				a.add(st, s, fd)
+		if n.Into(&d) {
+			a.alterDomain(st, s, d)
+		}
+	case "CreateEnumStmt", "CreateRangeStmt", "AlterTypeStmt":
+		var t struct {
+			TypeName []pgparse.Node `json:"typeName"`
+		}
+		n.Into(&t)
+		if n.Type == "AlterTypeStmt" {
+			st.locksType("ALTER TYPE "+pgparse.LastString(t.TypeName)+" SET", lockTypeRow)
+		} else {
+			st.locksType("CREATE TYPE "+pgparse.LastString(t.TypeName), lockNewType)
+		}
+	case "CompositeTypeStmt":
+		var c struct {
+			Typevar pgparse.RangeVar `json:"typevar"`
+		}
+		n.Into(&c)
+		st.locksType("CREATE TYPE "+c.Typevar.Relname, lockNewComposite)
+	case "DefineStmt": // CREATE TYPE name (INPUT = ...), or a shell type
+		var d struct {
+			Kind     string         `json:"kind"`
+			Defnames []pgparse.Node `json:"defnames"`
+		}
+		if n.Into(&d) && d.Kind == "OBJECT_TYPE" {
+			st.locksType("CREATE TYPE "+pgparse.LastString(d.Defnames), lockNewType)
+		}
+	case "AlterOwnerStmt", "AlterObjectSchemaStmt":
+		var o struct {
+			ObjectType string       `json:"objectType"`
+			Object     pgparse.Node `json:"object"`
+		}
+		if n.Into(&o) && (o.ObjectType == "OBJECT_TYPE" || o.ObjectType == "OBJECT_DOMAIN") {
+			what := " OWNER TO"
+			if n.Type == "AlterObjectSchemaStmt" {
+				what = " SET SCHEMA"
 			}
-			st.locksTable("domain "+pgparse.LastString(d.TypeName), true)
-		} else if d.Subtype == "N" { // SET NOT NULL scans the same way
-			fd := newFinding(RuleDomainConstraint)
-			fd.Detail = "domain " + pgparse.LastString(d.TypeName) + ": SET NOT NULL checks every column of the domain"
-			a.add(st, s, fd)
+			st.locksType(typeDDL("ALTER", o.ObjectType, pgparse.ObjectName(o.Object))+what, lockTypeRow)
 		}
 	case "CreateDomainStmt":
 		var d pgparse.CreateDomainStmt
 		if n.Into(&d) {
-			for _, cn := range d.Constraints {
-				var c pgparse.Constraint
-				if cn.Into(&c) && c.Contype == "CONSTR_CHECK" {
+			st.locksType("CREATE DOMAIN "+pgparse.LastString(d.Domainname), lockNewType)
+			for _, c := range pgparse.Constraints(d.Constraints) {
+				if c.Contype == "CONSTR_CHECK" {
 					fd := newFinding(RuleDomainConstraint)
 					fd.Severity = Warning
 					fd.Detail = "domain " + pgparse.LastString(d.Domainname) + " has a CHECK: changing it later scans every column that uses the domain (a check on the table column can be added NOT VALID and validated without blocking)"
@@ -535,6 +605,13 @@ func (a *analyzer) afterStatement(st *fileState, s *statement) {
 		st.warnedLock = true
 		fd := newFinding(RuleLockTimeout)
 		fd.Detail = "first statement in the file that locks " + lockedWhat(st.currentLockFor)
+		if st.currentLock != "" {
+			fd.Detail = "first statement in the file that can wait for a lock: " + st.currentLockFor
+			fd.Lock = st.currentLock
+			if !queriesWait[st.currentLock] {
+				fd.Reason = typeLockReason
+			}
+		}
 		a.add(st, s, fd)
 	}
 	if strong := st.currentStrong; (strong != "" || st.tx.strong != "") && !st.stmtTimeout && !st.warnedStmt {
@@ -596,11 +673,7 @@ func (a *analyzer) gate(st *fileState, s *statement, what string, since int) {
 
 // columnGates checks a column definition's syntax against the version.
 func (a *analyzer) columnGates(st *fileState, s *statement, def pgparse.ColumnDef) {
-	for _, cn := range def.Constraints {
-		var c pgparse.Constraint
-		if !cn.Into(&c) {
-			continue
-		}
+	for _, c := range pgparse.Constraints(def.Constraints) {
 		switch c.Contype {
 		case "CONSTR_IDENTITY":
 			a.gate(st, s, "GENERATED ... AS IDENTITY", 10)
@@ -652,9 +725,57 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 		fd.Detail = "schema " + strings.Join(d.ObjectNames(), ", ")
 		a.add(st, s, fd)
 		st.locksTable("schema "+strings.Join(d.ObjectNames(), ", "), true)
-	case "OBJECT_TYPE", "OBJECT_DOMAIN", "OBJECT_SEQUENCE", "OBJECT_FUNCTION", "OBJECT_TRIGGER":
+	case "OBJECT_TYPE", "OBJECT_DOMAIN":
+		lock := lockDropType
+		if d.Behavior == "DROP_CASCADE" {
+			lock = lockDropCascade
+		}
+		st.locksType(typeDDL("DROP", d.RemoveType, strings.Join(d.ObjectNames(), ", ")), lock)
+	case "OBJECT_SEQUENCE", "OBJECT_FUNCTION", "OBJECT_TRIGGER":
 		st.locksTable(strings.ToLower(strings.TrimPrefix(d.RemoveType, "OBJECT_"))+" "+strings.Join(d.ObjectNames(), ", "), false)
 	}
+}
+
+// alterDomain checks ALTER DOMAIN: adding a validated constraint, SET NOT
+// NULL and VALIDATE CONSTRAINT check every column of the domain under SHARE
+// on its tables; the other forms change catalog rows only.
+func (a *analyzer) alterDomain(st *fileState, s *statement, d pgparse.AlterDomainStmt) {
+	name := pgparse.LastString(d.TypeName)
+	scans := false
+	switch d.Subtype {
+	case "C": // ADD CONSTRAINT
+		var c pgparse.Constraint
+		if d.Def.Into(&c) && !c.SkipValidation && (c.Contype == "CONSTR_CHECK" || c.Contype == "CONSTR_NOTNULL") {
+			fd := newFinding(RuleDomainConstraint)
+			fd.Detail = "domain " + name
+			a.add(st, s, fd)
+			scans = true
+		}
+	case "O": // SET NOT NULL scans the same way
+		fd := newFinding(RuleDomainConstraint)
+		fd.Detail = "domain " + name + ": SET NOT NULL checks every column of the domain"
+		a.add(st, s, fd)
+		scans = true
+	case "V": // VALIDATE CONSTRAINT
+		scans = true
+	}
+	switch {
+	case scans:
+		st.locksTable("the tables with a column of domain "+name, true)
+	case d.Subtype == "X": // DROP CONSTRAINT
+		st.locksType("ALTER DOMAIN "+name+" DROP CONSTRAINT", lockDomainDrop)
+	default:
+		st.locksType("ALTER DOMAIN "+name, lockTypeRow)
+	}
+}
+
+// typeDDL names a statement on a type or domain: typeDDL("DROP",
+// "OBJECT_DOMAIN", "d") is "DROP DOMAIN d".
+func typeDDL(verb, objtype, name string) string {
+	if objtype == "OBJECT_DOMAIN" || objtype == "OBJECT_DOMCONSTRAINT" {
+		return verb + " DOMAIN " + name
+	}
+	return verb + " TYPE " + name
 }
 
 func (a *analyzer) reindex(st *fileState, s *statement, n pgparse.Node) {
@@ -969,11 +1090,7 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgpa
 		dflt = &def.RawDefault
 	}
 	var generated, identity bool
-	for _, cn := range def.Constraints {
-		var c pgparse.Constraint
-		if !cn.Into(&c) {
-			continue
-		}
+	for _, c := range pgparse.Constraints(def.Constraints) {
 		switch c.Contype {
 		case "CONSTR_NOTNULL":
 			notNull = true

@@ -20,8 +20,12 @@ type Hit struct {
 	// "field" (the camelCase/PascalCase form of a column, as ORMs derive it).
 	Kind string `json:"kind"`
 	// Declaration names the ORM declaration the use sits in when it tells
-	// the deployed code to ignore the column (Kind "orm-ignored"): not a use.
+	// the deployed code to ignore the column (Kind "orm-ignored") or that
+	// the name is a field stored in another column (Kind "orm-mapped"):
+	// not a use.
 	Declaration string `json:"declaration,omitempty"`
+	// Note qualifies a use (a Django model with managed = False).
+	Note string `json:"note,omitempty"`
 }
 
 // DefaultCodeExclude leaves out what does not run in production or merely
@@ -167,14 +171,17 @@ func fileHits(file, src string, targets []target, hits map[target][]Hit) {
 	}
 	mentions := map[string]bool{} // table -> named in this file outside comments
 	var decls []ormDecl
-	declsRead := false
+	declsRead, unmanaged := false, false
 	hitOf := func(off int, kind string) Hit {
 		h := hitAt(file, src, li, off, kind)
 		if !declsRead {
 			decls, declsRead = ormIgnores(src, lower, spans), true
+			unmanaged = l == langPy && djangoUnmanaged(lower, spans)
 		}
-		if d := declAt(decls, off); d != "" {
-			h.Kind, h.Declaration = "orm-ignored", d
+		if d, ok := declAt(decls, off); ok {
+			h.Kind, h.Declaration = d.kind, d.what
+		} else if unmanaged {
+			h.Note = noteDjangoUnmanaged
 		}
 		return h
 	}
@@ -189,7 +196,7 @@ func fileHits(file, src string, targets []target, hits map[target][]Hit) {
 		}
 		named, seen := mentions[t.table]
 		if !seen {
-			named = namesTable(lower, spans, t.table)
+			named = namesTable(lower, spans, t.table) || djangoTableNamed(file, lower, spans, t.table)
 			mentions[t.table] = named
 		}
 		if !named {

@@ -40,6 +40,13 @@ func TestFileHitsColumn(t *testing.T) {
 		{"app/models.py", "class User(Base):\n    __tablename__ = \"users\"\n    legacy_name = mapped_column(String, deferred=True)\n", "app/models.py:3:orm-ignored"},
 		// Django's db_column maps a field to the column: a use
 		{"app/models.py", "class User(models.Model):\n    name = models.TextField(db_column=\"legacy_name\")\n", "app/models.py:2:string"},
+		// ... and a field named legacy_name stored in another column is not
+		{"app/models.py", "class User(models.Model):\n    legacy_name = models.TextField(db_column=\"name\")\n", "app/models.py:2:orm-mapped"},
+		{"app/models.py", "class User(models.Model):\n    legacy_name = models.TextField(\n        null=True,\n        db_column='full_name',\n    )\n    def n(self): return self.legacy_name\n", "app/models.py:2:orm-mapped app/models.py:6:code"},
+		{"app/models.py", "class User(models.Model):\n    legacy_name = models.TextField(db_column=\"legacy_name\")\n", "app/models.py:2:code"},
+		// django-deprecate-fields: the model no longer queries the column
+		{"app/models.py", "class User(models.Model):\n    legacy_name = deprecate_field(models.TextField(null=True))\n", "app/models.py:2:orm-ignored"},
+		{"app/models.py", "class User(models.Model):\n    legacy_name = deprecate_field(\n        models.TextField(null=True),\n        return_instead='',\n    )\n", "app/models.py:2:orm-ignored"},
 		// a prefix or suffix of a longer identifier is not a use
 		{"store/users.go", "const q = `SELECT legacy_name_v2 FROM users`\n", ""},
 	}
@@ -49,6 +56,41 @@ func TestFileHitsColumn(t *testing.T) {
 		if got := hitLines(hits[col]); got != c.want {
 			t.Errorf("%s: hits %q, want %q", c.file, got, c.want)
 		}
+	}
+}
+
+// Django's default table name is <app label>_<model>: a model of the app
+// directory names its table, the same class elsewhere does not.
+func TestFileHitsDjangoDefaultTable(t *testing.T) {
+	col := target{table: "accounts_customer", column: "legacy_name"}
+	for file, want := range map[string]string{
+		"src/accounts/models.py":     "src/accounts/models.py:2:code",
+		"src/accounts/models/crm.py": "src/accounts/models/crm.py:2:code",
+		"src/billing/models.py":      "",
+		"src/accounts/models/crm.rb": "",
+		"src/accounts_customer/x.py": "",
+	} {
+		hits := map[target][]Hit{}
+		fileHits(file, "class Customer(models.Model):\n    legacy_name = models.TextField()\n", []target{col}, hits)
+		if got := hitLines(hits[col]); got != want {
+			t.Errorf("%s: hits %q, want %q", file, got, want)
+		}
+	}
+}
+
+// A managed = False model still queries its columns: a use, with a note.
+func TestFileHitsDjangoUnmanagedModel(t *testing.T) {
+	col := target{table: "users", column: "legacy_name"}
+	src := "class User(models.Model):\n    legacy_name = models.TextField()\n\n    class Meta:\n        managed = False\n        db_table = \"users\"\n"
+	hits := map[target][]Hit{}
+	fileHits("app/models.py", src, []target{col}, hits)
+	if len(hits[col]) != 1 || hits[col][0].Kind != "code" || hits[col][0].Note != noteDjangoUnmanaged {
+		t.Fatalf("hits %+v", hits[col])
+	}
+	hits = map[target][]Hit{}
+	fileHits("app/models.py", strings.Replace(src, "managed = False", "managed = True", 1), []target{col}, hits)
+	if len(hits[col]) != 1 || hits[col][0].Note != "" {
+		t.Fatalf("managed model: hits %+v", hits[col])
 	}
 }
 

@@ -135,6 +135,10 @@ func writeFinding(w io.Writer, fd Finding, baseCommit string) {
 			name += "." + fd.Column
 		}
 		for _, h := range fd.Ignored {
+			if h.Kind == kindORMMapped {
+				fmt.Fprintf(w, "  deployed code at %s: %s, not a use of %s:\n    %s:%d: %s\n", short(baseCommit), h.Declaration, name, h.File, h.Line, h.Text)
+				continue
+			}
 			fmt.Fprintf(w, "  deployed code at %s declares %s ignored, not a use (%s):\n    %s:%d: %s\n", short(baseCommit), name, h.Declaration, h.File, h.Line, h.Text)
 		}
 		if len(fd.Hits) == 0 {
@@ -143,6 +147,9 @@ func writeFinding(w io.Writer, fd Finding, baseCommit string) {
 			fmt.Fprintf(w, "  deployed code at %s that uses %s:\n", short(baseCommit), name)
 			for _, h := range fd.Hits {
 				fmt.Fprintf(w, "    %s:%d: %s\n", h.File, h.Line, h.Text)
+				if h.Note != "" {
+					fmt.Fprintf(w, "      (%s)\n", h.Note)
+				}
 			}
 			if fd.MoreHits > 0 {
 				fmt.Fprintf(w, "    ... and %d more (see the JSON report)\n", fd.MoreHits)

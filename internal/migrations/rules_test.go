@@ -227,3 +227,57 @@ func TestVersionGatesNameTheVersion(t *testing.T) {
 		t.Fatalf("findings %+v", fs)
 	}
 }
+
+// DDL on types gets the lock-timeout advice at the same severity as tables,
+// naming the lock PostgreSQL takes (as pg_locks shows it), not a table lock.
+func TestLockTimeoutOnTypesNamesTheLock(t *testing.T) {
+	for sql, want := range map[string]struct{ stmt, lock string }{
+		"CREATE TYPE mood AS ENUM ('a')":                  {"CREATE TYPE mood", lockNewType},
+		"CREATE TYPE span AS RANGE (subtype = int4)":      {"CREATE TYPE span", lockNewType},
+		"CREATE TYPE address AS (street text)":            {"CREATE TYPE address", lockNewComposite},
+		"CREATE DOMAIN email AS text":                     {"CREATE DOMAIN email", lockNewType},
+		"ALTER TYPE mood ADD VALUE 'b'":                   {"ALTER TYPE mood ADD VALUE", lockEnumLabels},
+		"ALTER TYPE mood RENAME VALUE 'a' TO 'b'":         {"ALTER TYPE mood RENAME VALUE", lockEnumLabels},
+		"ALTER TYPE address ADD ATTRIBUTE zip text":       {"ALTER TYPE address", lockCompositeType},
+		"ALTER TYPE address RENAME ATTRIBUTE zip TO code": {"ALTER TYPE address RENAME ATTRIBUTE", lockCompositeType},
+		"ALTER TYPE mood RENAME TO feeling":               {"ALTER TYPE mood RENAME", lockTypeRow},
+		"ALTER TYPE mood OWNER TO app":                    {"ALTER TYPE mood OWNER TO", lockTypeRow},
+		"ALTER DOMAIN email SET SCHEMA app":               {"ALTER DOMAIN email SET SCHEMA", lockTypeRow},
+		"ALTER DOMAIN email DROP CONSTRAINT c":            {"ALTER DOMAIN email DROP CONSTRAINT", lockDomainDrop},
+		"DROP TYPE mood":                                  {"DROP TYPE mood", lockDropType},
+		"DROP TYPE address CASCADE":                       {"DROP TYPE address", lockDropCascade},
+	} {
+		var f *Finding
+		fs := analyze(t, "db/migrations/0002.sql", sql+";\n", 13)
+		for i := range fs {
+			if fs[i].Rule == RuleLockTimeout {
+				f = &fs[i]
+			}
+		}
+		if f == nil {
+			t.Errorf("%s: findings %+v, want lock-timeout", sql, fs)
+			continue
+		}
+		// queries that use a composite type's columns wait on its lock:
+		// that finding keeps the rule's reason, the others say none waits
+		wantReason := typeLockReason
+		if want.lock == lockCompositeType || want.lock == lockDropCascade {
+			wantReason = newFinding(RuleLockTimeout).Reason
+		}
+		if f.Severity != Warning || f.Lock != want.lock || f.Reason != wantReason ||
+			f.Detail != "first statement in the file that can wait for a lock: "+want.stmt {
+			t.Errorf("%s: %+v", sql, f)
+		}
+		if strings.Contains(f.Lock, "table") && want.lock != lockDomainDrop && want.lock != lockNewComposite && want.lock != lockDropCascade {
+			t.Errorf("%s: a type lock described as a table lock: %q", sql, f.Lock)
+		}
+	}
+	// ALTER DOMAIN ... ADD CONSTRAINT scans the tables that use the domain:
+	// their lock is a table lock, with the table reason.
+	fs := analyze(t, "db/migrations/0002.sql", "ALTER DOMAIN email ADD CONSTRAINT c CHECK (VALUE <> '');\n", 13)
+	for _, f := range fs {
+		if f.Rule == RuleLockTimeout && (f.Reason == typeLockReason || f.Detail != "first statement in the file that locks the tables with a column of domain email") {
+			t.Errorf("ALTER DOMAIN ADD CONSTRAINT: %+v", f)
+		}
+	}
+}

@@ -61,6 +61,9 @@ type Options struct {
 	CompatQueriesText string
 	// Timeout caps the real-database mode.
 	Timeout time.Duration
+	// CacheDir keeps the WebAssembly parser's compiled code across runs
+	// ("" for none).
+	CacheDir string
 
 	JSONPath, JUnitPath string
 	Events              *events.Log
@@ -122,7 +125,7 @@ type FileInfo struct {
 
 // Unseen says what the deployed-code check cannot see.
 const Unseen = "names built at run time (string concatenation, format strings, query builders), " +
-	"table names an ORM derives from a class name (a Rails or Django model named User), column names derived " +
+	"table names an ORM derives from a class name (a Rails model named User; a Django model outside its app's directory), column names derived " +
 	"in forms other than snake_case or camelCase, other services or repositories that share the database, " +
 	"and views, functions and triggers inside the database"
 
@@ -190,7 +193,9 @@ func (o *Options) defaults() {
 func Run(ctx context.Context, o *Options) error {
 	o.defaults()
 	started := o.Now()
-	// Load the parser while git works (the WebAssembly build compiles it).
+	// Load the parser while git works (the WebAssembly build compiles it,
+	// or loads it from the cache directory).
+	pgparse.UseCacheDir(o.CacheDir)
 	go pgparse.Warm()
 	red := o.redactor()
 	r := repo{git: o.Git}
@@ -327,7 +332,7 @@ func Run(ctx context.Context, o *Options) error {
 			fd.Searched = true
 			var hits []Hit
 			for _, h := range res.hits[target{fd.Table, fd.Column}] {
-				if h.Kind == "orm-ignored" {
+				if h.Kind == kindORMIgnored || h.Kind == kindORMMapped {
 					fd.Ignored = append(fd.Ignored, h)
 				} else {
 					hits = append(hits, h)

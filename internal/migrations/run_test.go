@@ -372,11 +372,15 @@ func TestNewRun(t *testing.T) {
 	r.write("db/migrations/000002_more.up.sql", "CREATE TABLE more (id int);\n")
 	r.commit("change")
 	out := t.TempDir()
-	env := map[string]string{"PMGUARD_MIGRATIONS_REPO": r.dir, "PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl")}
+	env := map[string]string{"PMGUARD_MIGRATIONS_REPO": r.dir, "PMGUARD_EVENTS_FILE": filepath.Join(out, "events.jsonl"),
+		"PMGUARD_CACHE_DIR": filepath.Join(out, "cache")}
 	var stdout bytes.Buffer
 	o, err := New(context.Background(), verbtest.Deps(env, &stdout, nil), []string{"--base", "HEAD~1", "--postgres-version", "16", "--json", filepath.Join(out, "r.json")})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.CacheDir != filepath.Join(out, "cache") {
+		t.Errorf("cache dir %q, want PMGUARD_CACHE_DIR", o.CacheDir)
 	}
 	if err := Run(context.Background(), o); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
@@ -394,6 +398,23 @@ func TestNewRun(t *testing.T) {
 	evs[0].Decode(&f)
 	if f.Files != 1 || f.Blocking != 0 || f.HeadCommit != rep.HeadCommit {
 		t.Errorf("figures %+v", f)
+	}
+}
+
+// Without PMGUARD_CACHE_DIR the parser's cache is pmguard's directory in
+// the user cache directory.
+func TestCacheDirDefault(t *testing.T) {
+	var s Settings
+	want := ""
+	if dir, err := os.UserCacheDir(); err == nil {
+		want = filepath.Join(dir, "pmguard")
+	}
+	if got := s.cacheDir(); got != want {
+		t.Errorf("default cache dir %q, want %q", got, want)
+	}
+	s.CacheDir = " /srv/cache \n"
+	if got := s.cacheDir(); got != "/srv/cache" {
+		t.Errorf("cache dir %q", got)
 	}
 }
 
@@ -595,6 +616,104 @@ func TestIgnoredColumnsDeclarationIsNotAUse(t *testing.T) {
 		t.Fatalf("drop-column %+v", d)
 	}
 	if !strings.Contains(res.out, "declares users.legacy_name ignored, not a use (Rails ignored_columns)") {
+		t.Errorf("output:\n%s", res.out)
+	}
+}
+
+// A Django app at the deployed commit: the accounts_customer table is named
+// by Django's default (app label + model), legacy_name is marked with
+// django-deprecate-fields, nickname is a field stored in column nick, and
+// the unmanaged report model still queries its columns.
+func djangoRepo(t *testing.T) *gitRepo {
+	r := newRepo(t)
+	r.write("db/migrations/000001_customers.up.sql", "CREATE TABLE accounts_customer (id bigserial PRIMARY KEY, legacy_name text, nickname text, nick text);\n"+
+		"CREATE TABLE customer_report (id bigint, total numeric);\n")
+	r.write("shop/accounts/models.py", `from django.db import models
+from django_deprecate_fields import deprecate_field
+
+
+class Customer(models.Model):
+    legacy_name = deprecate_field(models.TextField(null=True))
+    nickname = models.TextField(db_column="nick")
+
+
+class CustomerReport(models.Model):
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        managed = False
+        db_table = "customer_report"
+`)
+	r.commit("deployed: the Django models")
+	return r
+}
+
+func TestDjangoDeprecateFieldIsNotAUse(t *testing.T) {
+	r := djangoRepo(t)
+	r.write("db/migrations/000002_drop.up.sql", "SET lock_timeout = '5s';\nALTER TABLE accounts_customer DROP COLUMN legacy_name;\n")
+	r.commit("contract")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if res.err != nil {
+		t.Fatalf("%v\n%s", res.err, res.out)
+	}
+	d := res.finding(RuleDropColumn)
+	if d == nil || d.Blocks || len(d.Hits) != 0 || len(d.Ignored) != 1 || !strings.HasPrefix(d.Ignored[0].Declaration, "django-deprecate-fields deprecate_field()") {
+		t.Fatalf("drop-column %+v", d)
+	}
+	if !strings.Contains(res.out, "declares accounts_customer.legacy_name ignored, not a use (django-deprecate-fields deprecate_field()") ||
+		!strings.Contains(res.out, "shop/accounts/models.py:6: legacy_name = deprecate_field(models.TextField(null=True))") {
+		t.Errorf("output:\n%s", res.out)
+	}
+}
+
+// db_column: the field nickname is stored in column nick. Dropping the
+// column nickname is not a use of it; dropping nick is, and blocks.
+func TestDjangoDBColumnNamesTheColumnUsed(t *testing.T) {
+	r := djangoRepo(t)
+	r.write("db/migrations/000002_drop.up.sql", "SET lock_timeout = '5s';\nALTER TABLE accounts_customer DROP COLUMN nickname;\n")
+	r.commit("drop the column no field uses")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if res.err != nil {
+		t.Fatalf("%v\n%s", res.err, res.out)
+	}
+	d := res.finding(RuleDropColumn)
+	if d == nil || d.Blocks || len(d.Hits) != 0 || len(d.Ignored) != 1 || d.Ignored[0].Kind != "orm-mapped" ||
+		d.Ignored[0].Declaration != `Django db_column="nick": the field nickname is stored in column nick` {
+		t.Fatalf("drop nickname %+v", d)
+	}
+	if !strings.Contains(res.out, "deployed code at "+res.report.BaseCommit[:12]+": Django db_column=\"nick\": the field nickname is stored in column nick, not a use of accounts_customer.nickname:\n") ||
+		!strings.Contains(res.out, `shop/accounts/models.py:7: nickname = models.TextField(db_column="nick")`) {
+		t.Errorf("output:\n%s", res.out)
+	}
+
+	r.write("db/migrations/000003_drop.up.sql", "SET lock_timeout = '5s';\nALTER TABLE accounts_customer DROP COLUMN nick;\n")
+	r.commit("drop the column the field is stored in")
+	res = runCheck(t, r, func(o *Options) { o.Base = "HEAD~2" })
+	if exitcode.Of(res.err) != exitcode.Fail {
+		t.Fatalf("dropping nick: err %v\n%s", res.err, res.out)
+	}
+	for _, f := range res.report.Findings {
+		if f.Rule == RuleDropColumn && f.Column == "nick" && (!f.Blocks || len(f.Hits) != 1 || f.Hits[0].Line != 7) {
+			t.Errorf("drop nick %+v", f)
+		}
+	}
+}
+
+// managed = False changes nothing about the queries: a use, and the report
+// says why it still counts.
+func TestDjangoUnmanagedModelStillQueriesItsColumns(t *testing.T) {
+	r := djangoRepo(t)
+	r.write("db/migrations/000002_drop.up.sql", "SET lock_timeout = '5s';\nALTER TABLE customer_report DROP COLUMN total;\n")
+	r.commit("drop a column of the unmanaged model")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if exitcode.Of(res.err) != exitcode.Fail {
+		t.Fatalf("err %v\n%s", res.err, res.out)
+	}
+	d := res.finding(RuleDropColumn)
+	if d == nil || !d.Blocks || len(d.Hits) != 1 || d.Hits[0].Note != noteDjangoUnmanaged {
+		t.Fatalf("drop-column %+v", d)
+	}
+	if !strings.Contains(res.out, "shop/accounts/models.py:11: total = models.DecimalField(max_digits=12, decimal_places=2)\n      ("+noteDjangoUnmanaged+")") {
 		t.Errorf("output:\n%s", res.out)
 	}
 }

@@ -71,11 +71,7 @@ func (s *schemaState) validNotNullCheck(table, column string) bool {
 func columnFrom(def pgparse.ColumnDef) *colState {
 	c := &colState{typ: strings.ToLower(def.TypeName.Name()), notNull: def.IsNotNull, hasDefault: def.RawDefault.Type != ""}
 	c.typmods = typmods(def.TypeName)
-	for _, cn := range def.Constraints {
-		var k pgparse.Constraint
-		if !cn.Into(&k) {
-			continue
-		}
+	for _, k := range pgparse.Constraints(def.Constraints) {
 		switch k.Contype {
 		case "CONSTR_NOTNULL", "CONSTR_PRIMARY":
 			c.notNull = true

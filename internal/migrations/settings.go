@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -30,6 +31,7 @@ type Settings struct {
 	DatabaseURLEnv  config.EnvName  `env:"DATABASE_URL_ENV" flag:"database-url-env" usage:"name of the env var holding a PostgreSQL URL; enables the real-database mode"`
 	CompatQueries   config.File     `env:"COMPAT_QUERIES" flag:"compat-queries" usage:"file of the deployed code's queries, run against the migrated throwaway database"`
 	Timeout         config.Duration `env:"TIMEOUT, default=5m" flag:"timeout" usage:"time allowed for the real-database mode"`
+	CacheDir        string          `env:"PMGUARD_CACHE_DIR" flag:"cache-dir" usage:"directory for the WebAssembly parser's compiled code, kept across runs (default: the user cache directory's pmguard; ignored by builds with the cgo parser; unwritable: no cache)"`
 	config.Shared
 	config.Reports
 }
@@ -63,6 +65,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 	if len(o.CodeExclude) == 0 {
 		o.CodeExclude = DefaultCodeExclude
 	}
+	o.CacheDir = s.cacheDir()
 	if err := s.database(set, d, o); err != nil {
 		return nil, err
 	}
@@ -103,6 +106,19 @@ func (s *Settings) check(set *config.Set) error {
 		return set.Invalid(&s.Repo, s.Repo, "not a directory", "the path of a git work tree")
 	}
 	return nil
+}
+
+// cacheDir is the parser's cache directory: the setting, or pmguard's in
+// the user cache directory (os.UserCacheDir: $XDG_CACHE_HOME or ~/.cache on
+// Linux, ~/Library/Caches on macOS); "" when there is none.
+func (s *Settings) cacheDir() string {
+	if dir := strings.TrimSpace(s.CacheDir); dir != "" {
+		return dir
+	}
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "pmguard")
+	}
+	return ""
 }
 
 // database reads the real-database mode's URL and compat queries into o.

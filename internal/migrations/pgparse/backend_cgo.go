@@ -12,12 +12,12 @@ const backend = "libpg_query (cgo)"
 
 func parseJSON(sql string) (string, error) {
 	out, err := pgquery.ParseToJSON(sql)
-	if err != nil {
-		var pe *pgquery.Error
-		if errors.As(err, &pe) {
-			return "", &Error{Message: pe.Message, Offset: cursorToOffset(sql, pe.Cursorpos)}
-		}
-		return "", err
+	var pe *pgquery.Error
+	if errors.As(err, &pe) {
+		return "", syntaxError(sql, pe.Message, pe.Cursorpos)
 	}
-	return out, nil
+	return out, err
 }
+
+// UseCacheDir does nothing in the cgo build: there is no module to compile.
+func UseCacheDir(string) {}

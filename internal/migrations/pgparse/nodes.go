@@ -44,17 +44,34 @@ func (n Node) Contains(typ string) bool {
 	return n.Type == typ || bytes.Contains(n.raw, []byte(`"`+typ+`":`))
 }
 
-// Strings returns the svals of a list of String nodes (a qualified name).
-func Strings(nodes []Node) []string {
-	out := make([]string, 0, len(nodes))
+// All decodes each node of type typ in a list into a T, leaving out the
+// others: a column's constraints, an ALTER TABLE's commands, a qualified
+// name's parts.
+func All[T any](nodes []Node, typ string) []T {
+	out := make([]T, 0, len(nodes))
 	for _, n := range nodes {
-		var s String
-		if n.Type == "String" && n.Into(&s) {
-			out = append(out, s.Sval)
+		var v T
+		if n.Type == typ && n.Into(&v) {
+			out = append(out, v)
 		}
 	}
 	return out
 }
+
+// Strings returns the svals of a list of String nodes (a qualified name).
+func Strings(nodes []Node) []string {
+	var out []string
+	for _, s := range All[String](nodes, "String") {
+		out = append(out, s.Sval)
+	}
+	return out
+}
+
+// Constraints decodes a list of Constraint nodes (a column's or a domain's).
+func Constraints(nodes []Node) []Constraint { return All[Constraint](nodes, "Constraint") }
+
+// AlterTableCmds decodes an ALTER TABLE's commands.
+func AlterTableCmds(nodes []Node) []AlterTableCmd { return All[AlterTableCmd](nodes, "AlterTableCmd") }
 
 // LastString returns the last part of a qualified name ("public.users" -> "users").
 func LastString(nodes []Node) string {
@@ -149,20 +166,35 @@ type DropStmt struct {
 func (d DropStmt) ObjectNames() []string {
 	var out []string
 	for _, o := range d.Objects {
-		switch o.Type {
-		case "List":
-			var l List
-			if o.Into(&l) {
-				out = append(out, LastString(l.Items))
-			}
-		case "String":
-			var s String
-			if o.Into(&s) {
-				out = append(out, s.Sval)
-			}
+		if name := ObjectName(o); name != "" {
+			out = append(out, name)
 		}
 	}
 	return out
+}
+
+// ObjectName returns the unqualified name of an object named by a
+// qualified-name List, a String or a TypeName (DROP's, RENAME's and
+// ALTER ... OWNER's object), "" for anything else.
+func ObjectName(o Node) string {
+	switch o.Type {
+	case "List":
+		var l List
+		if o.Into(&l) {
+			return LastString(l.Items)
+		}
+	case "String":
+		var s String
+		if o.Into(&s) {
+			return s.Sval
+		}
+	case "TypeName": // DROP TYPE's and DROP DOMAIN's objects
+		var t TypeName
+		if o.Into(&t) {
+			return t.Name()
+		}
+	}
+	return ""
 }
 
 type IndexStmt struct {
@@ -292,16 +324,7 @@ type Option struct {
 }
 
 // Options decodes a list of DefElem nodes.
-func Options(nodes []Node) []Option {
-	var out []Option
-	for _, n := range nodes {
-		var o Option
-		if n.Type == "DefElem" && n.Into(&o) {
-			out = append(out, o)
-		}
-	}
-	return out
-}
+func Options(nodes []Node) []Option { return All[Option](nodes, "DefElem") }
 
 // OptionOn reports whether the boolean option name is in the list and on:
 // PostgreSQL reads a bare option as true, and "false", "off", "0" as false.
@@ -433,13 +456,4 @@ type IndexOptions struct {
 }
 
 // RangeVars decodes a list of RangeVar nodes (TRUNCATE's and LOCK's tables).
-func RangeVars(nodes []Node) []RangeVar {
-	var out []RangeVar
-	for _, n := range nodes {
-		var rv RangeVar
-		if n.Type == "RangeVar" && n.Into(&rv) {
-			out = append(out, rv)
-		}
-	}
-	return out
-}
+func RangeVars(nodes []Node) []RangeVar { return All[RangeVar](nodes, "RangeVar") }

@@ -7,10 +7,11 @@
 //     into the binary through github.com/pganalyze/pg_query_go. A parse takes
 //     about a millisecond and a few megabytes.
 //   - WebAssembly (CGO_ENABLED=0, or the pmguard_wasm build tag): the same C
-//     code compiled to WebAssembly and run by wazero through
-//     github.com/wasilibs/go-pgquery. It cross-compiles to every target
-//     without a C toolchain, but the first parse compiles the module (about
-//     2 s and 250 MB).
+//     code compiled to WebAssembly (the module github.com/wasilibs/go-pgquery
+//     embeds), run by wazero. It cross-compiles to every target without a C
+//     toolchain. The first parse on a machine compiles the module (about 2 s
+//     and 250 MB); with UseCacheDir the compiled code is kept on disk and
+//     later processes load it.
 //
 // Both return the tree as libpg_query's JSON, decoded here into plain structs,
 // so the large protobuf types of pg_query_go (and their start-up cost) never
@@ -92,6 +93,12 @@ func Parse(sql string) ([]Stmt, error) {
 // Warm loads the parser so that the first real Parse does not pay for it;
 // callers run it in the background while they do other work.
 func Warm() { _, _ = parseJSON("SELECT 1") }
+
+// syntaxError is PostgreSQL's error for sql, its 1-based character cursor
+// position turned into a byte offset. Both backends report through it.
+func syntaxError(sql, message string, cursor int) *Error {
+	return &Error{Message: message, Offset: cursorToOffset(sql, cursor)}
+}
 
 // cursorToOffset converts PostgreSQL's 1-based character cursor position to
 // a byte offset into sql (-1 when unknown).

@@ -73,6 +73,14 @@ func TestDropStmtNames(t *testing.T) {
 	if got := strings.Join(d.ObjectNames(), ","); got != "users,Orders" || d.RemoveType != "OBJECT_TABLE" {
 		t.Fatalf("names %q type %s", got, d.RemoveType)
 	}
+	// DROP TYPE names its objects as TypeName nodes
+	stmts, err = Parse(`DROP TYPE mood, public.address`)
+	if err != nil || !stmts[0].Node.Into(&d) {
+		t.Fatal(err)
+	}
+	if got := strings.Join(d.ObjectNames(), ","); got != "mood,address" {
+		t.Fatalf("type names %q", got)
+	}
 }
 
 func TestContains(t *testing.T) {

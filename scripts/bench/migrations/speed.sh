@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Speed of the released pmguard binary on a change of 478 migration files,
 # side by side with the cgo development build, the WebAssembly build
-# (CGO_ENABLED=0, what every release used before linux moved to cgo) and
-# squawk (npm's squawk-cli) linting the same files. Run from the repository
-# root:
+# (CGO_ENABLED=0: the darwin releases, and every release before linux moved
+# to cgo) with its compiled-code cache cold (a new PMGUARD_CACHE_DIR every
+# run), warm (the directory a first run filled) and unusable (no cache, as
+# before the cache existed), and squawk (npm's squawk-cli) linting the same
+# files. Run from the repository root:
 #
 #   scripts/bench/migrations/speed.sh            # RUNS=3 by default
 #
@@ -36,10 +38,12 @@ git diff --name-only v1.0.0 HEAD -- 'db/migrations/*.up.sql' >"$work/files.txt"
 echo "change: $(wc -l <"$work/files.txt") migration files; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "$squawk" ] && echo "squawk: $("$squawk" --version)"
 
+# COLD=dir: the directory is removed before each run (a cold cache).
 measure() {
   local name="$1"
   shift
   for i in $(seq "$runs"); do
+    [ -n "${COLD:-}" ] && rm -rf -- "$COLD"
     /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$@" >"$work/out" 2>&1 || true
     read -r wall rss user sys < <(tail -n 1 "$work/time")
     printf "  %-34s run %d  %6.2f s wall  %6.2f s CPU  %7.1f MB peak RSS\n" "$name" "$i" "$wall" \
@@ -50,7 +54,10 @@ measure() {
 
 measure "pmguard release (cgo, static)" "$work/pmguard-release" migrations --base v1.0.0 --json "$work/r1.json"
 measure "pmguard cgo build" "$work/pmguard-cgo" migrations --base v1.0.0 --json "$work/r2.json"
-measure "pmguard CGO_ENABLED=0 (wasm)" "$work/pmguard-wasm" migrations --base v1.0.0 --json "$work/r3.json"
+COLD="$work/cold" measure "pmguard wasm, cold cache" env PMGUARD_CACHE_DIR="$work/cold" "$work/pmguard-wasm" migrations --base v1.0.0 --json "$work/r3.json"
+"$work/pmguard-wasm" migrations --base v1.0.0 --cache-dir "$work/warm" >/dev/null 2>&1 || true # fills the cache
+measure "pmguard wasm, warm cache" env PMGUARD_CACHE_DIR="$work/warm" "$work/pmguard-wasm" migrations --base v1.0.0 --json "$work/r4.json"
+measure "pmguard wasm, no cache (unwritable)" env PMGUARD_CACHE_DIR=/dev/null/pmguard "$work/pmguard-wasm" migrations --base v1.0.0 --json "$work/r5.json"
 if [ -n "$squawk" ]; then
   # squawk reads the files from the work tree; it knows nothing of git or the deployed code
   # shellcheck disable=SC2046
@@ -73,11 +80,12 @@ percentiles() {
 echo "per process:"
 percentiles "pmguard release (cgo, static)" "$work/pmguard-release" migrations --base v1.0.0
 percentiles "pmguard cgo build" "$work/pmguard-cgo" migrations --base v1.0.0
-percentiles "pmguard CGO_ENABLED=0 (wasm)" "$work/pmguard-wasm" migrations --base v1.0.0
+percentiles "pmguard wasm, warm cache" env PMGUARD_CACHE_DIR="$work/warm" "$work/pmguard-wasm" migrations --base v1.0.0
+percentiles "pmguard wasm, no cache" env PMGUARD_CACHE_DIR=/dev/null/pmguard "$work/pmguard-wasm" migrations --base v1.0.0
 [ -n "$squawk" ] && percentiles "squawk (lint only)" "$squawk" "$one"
 
 cd "$root"
-for r in r1 r2 r3; do
+for r in r1 r2 r3 r4 r5; do
   grep -o '"verdict": "[a-z]*"\|"blocking": [0-9]*\|"warnings": [0-9]*' "$work/$r.json" | tr '\n' ' '
   echo
 done

@@ -1,4 +1,4 @@
 -- expect:
--- New objects take no lock the running release waits on.
+SET lock_timeout = '5s';
 CREATE TYPE mood AS ENUM ('sad', 'ok');
 CREATE TABLE events (id bigint PRIMARY KEY, mood mood);

@@ -1,2 +1,3 @@
 -- expect:
+SET lock_timeout = '5s';
 ALTER TYPE mood ADD VALUE 'unhappy';

@@ -1,0 +1,3 @@
+-- expect: lock-timeout
+-- ADD VALUE takes EXCLUSIVE on the type until COMMIT.
+ALTER TYPE mood ADD VALUE 'meh';

@@ -1,0 +1,2 @@
+-- expect: lock-timeout
+CREATE DOMAIN email_address AS text;
