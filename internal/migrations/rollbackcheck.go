@@ -23,6 +23,8 @@ type RollbackCheck struct {
 	Code, CodeExclude []string
 	Target, Failed    string // git revisions: the version rolled back to, the failed one
 	PostgresVersion   int    // default 13
+	// CacheDir keeps the WebAssembly parser's compiled code (see CacheDir).
+	CacheDir string
 }
 
 // RollbackFinding is one thing the target's code relies on that a
@@ -63,6 +65,7 @@ var rollbackRules = map[string]string{
 // CheckRollback compares the migrations the failed revision has and the
 // target lacks with the target's code.
 func CheckRollback(ctx context.Context, o RollbackCheck) (*RollbackCheckResult, error) {
+	pgparse.UseCacheDir(o.CacheDir)
 	go pgparse.Warm()
 	r := repo{git: o.Git}
 	targetSHA, err := r.resolve(ctx, o.Target)

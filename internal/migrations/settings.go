@@ -111,8 +111,13 @@ func (s *Settings) check(set *config.Set) error {
 // cacheDir is the parser's cache directory: the setting, or pmguard's in
 // the user cache directory (os.UserCacheDir: $XDG_CACHE_HOME or ~/.cache on
 // Linux, ~/Library/Caches on macOS); "" when there is none.
-func (s *Settings) cacheDir() string {
-	if dir := strings.TrimSpace(s.CacheDir); dir != "" {
+func (s *Settings) cacheDir() string { return CacheDir(s.CacheDir) }
+
+// CacheDir is where the WebAssembly parser keeps its compiled code: dir
+// (the cache_dir setting) when set, else the user cache directory's
+// pmguard, else nowhere ("").
+func CacheDir(dir string) string {
+	if dir = strings.TrimSpace(dir); dir != "" {
 		return dir
 	}
 	if dir, err := os.UserCacheDir(); err == nil {

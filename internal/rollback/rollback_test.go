@@ -21,6 +21,7 @@ import (
 	"github.com/pmguard/pmguard/internal/deploymarker/markertest"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/migrations"
 	"github.com/pmguard/pmguard/internal/rollback"
 	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
@@ -892,5 +893,18 @@ func TestEndlessPagesStopTheRollback(t *testing.T) {
 	}
 	if h.srv.Calls() > 30 || h.srv.Writes() != 0 {
 		t.Fatalf("%d requests, %d writes: want a few reads and no write", h.srv.Calls(), h.srv.Writes())
+	}
+}
+
+// The schema check's parser cache comes from cache_dir, else the user cache
+// directory, as for pmguard migrations.
+func TestSchemaCheckCacheDir(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 3, 1, inmemory.Options{})
+	if got := h.options(t, "--schema-check", "warn", "--cache-dir", "/var/cache/pmguard-ci").opts.Schema.CacheDir; got != "/var/cache/pmguard-ci" {
+		t.Errorf("cache_dir set: the schema check caches in %q", got)
+	}
+	h2 := newHistory(t, "gh/acme/api", 3, 1, inmemory.Options{})
+	if got, want := h2.options(t, "--schema-check", "warn").opts.Schema.CacheDir, migrations.CacheDir(""); got != want {
+		t.Errorf("cache_dir unset: the schema check caches in %q, want %q", got, want)
 	}
 }

@@ -27,6 +27,7 @@ type SchemaCheck struct {
 	Migrations []string
 	Code       []string
 	Exclude    []string
+	CacheDir   string // the parser's compiled code (migrations.CacheDir)
 }
 
 // SchemaResult is what the schema check found.
@@ -71,7 +72,7 @@ func (r *run) checkSchema(ctx context.Context, t *Target) error {
 		return nil
 	}
 	out, err := migrations.CheckRollback(ctx, migrations.RollbackCheck{Git: sc.Git, Migrations: sc.Migrations, Code: sc.Code, CodeExclude: sc.Exclude,
-		Target: targetRev, Failed: failedRev})
+		Target: targetRev, Failed: failedRev, CacheDir: sc.CacheDir})
 	if err != nil {
 		res.Verdict, res.Skipped = "skipped", err.Error()
 		r.printf("Schema check skipped: %v\n", err)

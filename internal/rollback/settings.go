@@ -42,6 +42,7 @@ type Settings struct {
 	SchemaCheck    string          `env:"SCHEMA_CHECK, default=warn" flag:"schema-check" usage:"before rolling back, check the target's code against the migrations the failed deploy ran: warn, fail (refuse to roll back, exit 1) or off" form:"warn, fail or off"`
 	Migrations     config.List     `env:"MIGRATIONS, default=db/migrations/**/*.sql" flag:"migrations" usage:"globs of migration files for the schema check, as pmguard migrations reads them (** matches any directories); add db/migrate/*.rb for Rails migrations"`
 	Repo           string          `env:"REPO, default=." flag:"repo" usage:"the git repository the schema check reads (the job's checkout)"`
+	CacheDir       string          `env:"PMGUARD_CACHE_DIR" flag:"cache-dir" usage:"directory for the schema check's WebAssembly parser's compiled code, kept across runs (default: the user cache directory's pmguard; ignored by builds with the cgo parser; unwritable: no cache)"`
 }
 
 // What is not a setting: the pace of status polls and how many reads run
@@ -132,7 +133,7 @@ func (s *Settings) options(set *config.Set, job jobenv.Job) (*Options, error) {
 	switch s.SchemaCheck {
 	case SchemaOff:
 	case SchemaWarn, SchemaFail:
-		o.Schema = &SchemaCheck{Mode: s.SchemaCheck, Git: migrations.ExecGit{Dir: s.Repo}, Migrations: s.Migrations}
+		o.Schema = &SchemaCheck{Mode: s.SchemaCheck, Git: migrations.ExecGit{Dir: s.Repo}, Migrations: s.Migrations, CacheDir: migrations.CacheDir(s.CacheDir)}
 	default:
 		return nil, set.Invalid(&s.SchemaCheck, s.SchemaCheck, "not a schema check mode", "")
 	}
