@@ -246,22 +246,21 @@ func newHistogram() *hdrhistogram.Histogram {
 // the canary's with probability θ = w·r/(w·r+1), r the ratio of their
 // rates. H0: r <= 1 (the canary no worse) against r >= r1 = 1+margin. The
 // fail side is a mixture over r1, 2·r1 and 4·r1 (as sprt's); the pass side
-// is the likelihood ratio of r1, held to beta. It needs neither rate, and
-// the traffic split may change from batch to batch. Under H0 each
-// component is a supermartingale, so Ville's inequality bounds the fail
-// side by alpha at any look; 1/L(r1) is one under r1, bounding the pass
-// side by beta.
+// is the likelihood ratio of r1, llr[0] (the judge combines it with the
+// floor test's, see Judge.noteBaseErrPass). It needs neither rate, and the
+// traffic split may change from batch to batch. Under H0 each component is
+// a supermartingale, so Ville's inequality bounds the fail side by alpha
+// at any look; 1/L(r1) is one under r1.
 type twoCount struct {
 	rs        []float64
 	lnW, llr  []float64
-	a, b      float64
+	a         float64
 	n, canary float64 // events seen, and the canary's
 	failed    bool
-	passed    bool
 }
 
-func newTwoCount(r1, alpha, beta float64) *twoCount {
-	t := &twoCount{a: math.Log(1 / alpha), b: math.Log(beta)}
+func newTwoCount(r1, alpha float64) *twoCount {
+	t := &twoCount{a: math.Log(1 / alpha)}
 	t.rs = []float64{r1, 2 * r1, 4 * r1}
 	rest := (1 - mainWeight) / 2
 	t.lnW = []float64{math.Log(mainWeight), math.Log(rest), math.Log(rest)}
@@ -284,13 +283,15 @@ func (t *twoCount) add(ce, be, w float64) {
 	if t.mixLLR() >= t.a {
 		t.failed = true
 	}
-	if t.llr[0] <= t.b {
-		t.passed = true
-	}
 }
 
 func (t *twoCount) crossedA() bool { return t.failed }
-func (t *twoCount) crossedB() bool { return t.passed }
+
+// logMeanExp is ln((e^x + e^y)/2), computed without overflow.
+func logMeanExp(x, y float64) float64 {
+	m := math.Max(x, y)
+	return m + math.Log((math.Exp(x-m)+math.Exp(y-m))/2)
+}
 
 // mixLLR is ln of the fail side's mixture.
 func (t *twoCount) mixLLR() float64 {
