@@ -15,6 +15,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"sort"
@@ -33,6 +34,7 @@ var (
 	maxSecs = flag.Int("max-secs", 600, "max_duration in seconds")
 	only    = flag.String("only", "", "run only the tables whose name contains this")
 	buckets = flag.Bool("buckets", true, "metric sources: give histogram bucket counts (false: only the interval's percentile)")
+	stallS  = flag.Float64("stall-allowance", 1, "probe: stall_allowance in seconds (0: every request counts as independent)")
 )
 
 // Latencies: a request is fast (50 ms) or, with the row's slow share, slow
@@ -198,7 +200,7 @@ func many(key uint64, f func(r *rand.Rand) outcome) []outcome {
 }
 
 func base() canary.Criteria {
-	return canary.Criteria{ErrorThreshold: 0.02, Quantile: 0.95, Alpha: 0.01, Beta: 0.05, MinSamples: 100, PerRequest: true, Margin: 0.5, RunCap: rate}
+	return canary.Criteria{ErrorThreshold: 0.02, Quantile: 0.95, Alpha: 0.01, Beta: 0.05, MinSamples: 100, PerRequest: true, Margin: 0.5, RunCap: int(math.Ceil(rate * *stallS))}
 }
 
 func main() {
