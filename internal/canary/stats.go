@@ -156,13 +156,19 @@ func (s *sprt) mixLLR() float64 {
 
 // mixAfter is ln M after k more events.
 func mixAfter(alts []alt, k float64) float64 {
+	return logSumExp(len(alts), func(i int) float64 { return alts[i].lnW + alts[i].llr + k*alts[i].incEvent })
+}
+
+// logSumExp is ln of the sum of e^term(i) for i < n, computed without
+// overflow: every mixture of likelihood ratios here is one.
+func logSumExp(n int, term func(i int) float64) float64 {
 	mx := math.Inf(-1)
-	for _, a := range alts {
-		mx = math.Max(mx, a.lnW+a.llr+k*a.incEvent)
+	for i := range n {
+		mx = math.Max(mx, term(i))
 	}
 	sum := 0.0
-	for _, a := range alts {
-		sum += math.Exp(a.lnW + a.llr + k*a.incEvent - mx)
+	for i := range n {
+		sum += math.Exp(term(i) - mx)
 	}
 	return mx + math.Log(sum)
 }
@@ -287,23 +293,15 @@ func (t *twoCount) add(ce, be, w float64) {
 
 func (t *twoCount) crossedA() bool { return t.failed }
 
-// logMeanExp is ln((e^x + e^y)/2), computed without overflow.
+// logMeanExp is ln((e^x + e^y)/2).
 func logMeanExp(x, y float64) float64 {
-	m := math.Max(x, y)
-	return m + math.Log((math.Exp(x-m)+math.Exp(y-m))/2)
+	xs := [2]float64{x, y}
+	return logSumExp(2, func(i int) float64 { return xs[i] }) - math.Ln2
 }
 
 // mixLLR is ln of the fail side's mixture.
 func (t *twoCount) mixLLR() float64 {
-	mx := math.Inf(-1)
-	for k := range t.llr {
-		mx = math.Max(mx, t.lnW[k]+t.llr[k])
-	}
-	sum := 0.0
-	for k := range t.llr {
-		sum += math.Exp(t.lnW[k] + t.llr[k] - mx)
-	}
-	return mx + math.Log(sum)
+	return logSumExp(len(t.llr), func(k int) float64 { return t.lnW[k] + t.llr[k] })
 }
 
 // quantileUpper is a distribution-free upper confidence bound for the
