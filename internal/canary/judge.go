@@ -418,6 +418,9 @@ func (r *runs) feed(event bool, ts ...*sprt) (left float64) {
 		}
 		switch {
 		case step == stepTrial:
+			if event && r.n == 0 && r.limit > 0 {
+				t.markRun()
+			}
 			t.fail(e, 1)
 		case step == stepTakeBack && event:
 			t.takeBack(k)

@@ -616,6 +616,12 @@ func TestJudgeBurstCountsNothingTowardsAFail(t *testing.T) {
 	if got := k.errT.mixLLR(); math.Abs(got-before) > 1e-9 || k.errT.nFail != j.errT.nFail {
 		t.Errorf("pair: fail side %.4f in %v trials, want %.4f in %v", got, k.errT.nFail, before, j.errT.nFail)
 	}
+	// The take-back scales every component alike: the worst rate's share
+	// of M grows, the threshold's shrinks.
+	last := len(k.errT.alts) - 1
+	if k.errT.alts[last].llr <= j.errT.alts[last].llr || k.errT.alts[0].llr >= j.errT.alts[0].llr {
+		t.Errorf("pair: components %v, before %v", k.errT.alts, j.errT.alts)
+	}
 	// One error apart counts as an independent error would; the good
 	// request after it is left out (it is where a pair would take it back).
 	k = errorsThen(c, 160, 50, true, false)

@@ -36,6 +36,7 @@ type sprt struct {
 	// (addBounds) or different trials (runs).
 	n, events         float64
 	nFail, eventsFail float64
+	runStart          float64 // ln M before the open run (markRun)
 	crossedA          bool
 	crossedB          bool
 }
@@ -129,16 +130,24 @@ func (s *sprt) fail(events, n float64) {
 	}
 }
 
+// markRun records ln M before an event that may start a run, for takeBack.
+func (s *sprt) markRun() { s.runStart = s.mixLLR() }
+
 // takeBack undoes the fail side's last k events, which were counted as
-// trials: each component is multiplied by (p0/q)^k, what it gained from
-// them. Applied on an event (the run has grown to a burst) and never on a
-// non-event, it multiplies each component by at most 1 whatever the rate,
-// so the fail side stays a supermartingale under H0.
+// trials since markRun: it sets M back to its value then, multiplying
+// every component by the same factor. The events raised every component
+// (q > p0), so the factor is at most 1; applied on an event (the run has
+// grown) and never on a non-event, it keeps the fail side a
+// supermartingale under H0 whatever the rate. Scaling the components
+// alike, rather than each by what it gained, leaves the mixture's weight
+// shifted towards the worse rates, which a canary failing every few
+// requests reaches sooner.
 func (s *sprt) takeBack(k float64) {
 	s.nFail -= k
 	s.eventsFail -= k
+	d := s.runStart - s.mixLLR()
 	for i := range s.alts {
-		s.alts[i].llr -= k * s.alts[i].incEvent
+		s.alts[i].llr += d
 	}
 }
 
