@@ -115,15 +115,17 @@ type Judge struct {
 	// baseLatT, the canary's share slower than (1+margin) times the
 	// baseline's percentile (probe); baseLatIntT, how often an interval's
 	// canary percentile is above that (metric sources).
-	baseErrT    *twoCount
-	floorT      *sprt
-	baseLatT    *sprt
-	baseLatIntT *sprt
-	baseRef     time.Duration   // the probe's reference latency, once fixed
-	baseRefLo   time.Duration   // the same from a lower bound, for the pass side
-	refAt       int64           // baseline requests at which it is fixed again
-	refTries    int             // how often it has been fixed
-	pendingLat  []time.Duration // canary latencies before it is
+	baseErrT *twoCount
+	floorT   *sprt
+	// baseErrPassed: the two together have shown the canary no worse.
+	baseErrPassed bool
+	baseLatT      *sprt
+	baseLatIntT   *sprt
+	baseRef       time.Duration   // the probe's reference latency, once fixed
+	baseRefLo     time.Duration   // the same from a lower bound, for the pass side
+	refAt         int64           // baseline requests at which it is fixed again
+	refTries      int             // how often it has been fixed
+	pendingLat    []time.Duration // canary latencies before it is
 
 	// Runs of errors (or of slow requests) up to RunCap+1 long, one stall
 	// seen by an open-loop probe or a burst of errors, count as one event
@@ -171,7 +173,7 @@ func NewJudge(c Criteria) *Judge {
 		}
 	}
 	if c.Baseline {
-		j.baseErrT = newTwoCount(1+c.Margin, j.alpha, c.Beta)
+		j.baseErrT = newTwoCount(1+c.Margin, j.alpha)
 		p0 := c.healthy()
 		j.floorT = newSPRT(p0, math.Min(p0*(1+c.Margin), (1+p0)/2), j.alpha, c.Beta)
 		if c.PerRequest {
@@ -235,6 +237,7 @@ func (j *Judge) addSamples(ss []Sample, base *Obs) {
 			ct++
 		}
 		j.skippedErr += j.errRun.feed(s.Err, j.errT, j.floorT)
+		j.noteBaseErrPass()
 		if s.HasLatency {
 			j.hist.record(usOf(s.Latency))
 			if j.latT != nil {
@@ -250,6 +253,7 @@ func (j *Judge) addSamples(ss []Sample, base *Obs) {
 	}
 	if bt > 0 && ct > 0 {
 		j.baseErrT.add(ce, be, ct/bt)
+		j.noteBaseErrPass()
 		j.checkFail()
 	}
 }
@@ -333,20 +337,21 @@ func (j *Judge) baseLatSample(l time.Duration) {
 }
 
 // burstLen is the length from which a run counts nothing on the fail side.
-// Runs of one or two events count as independent events would: that is
-// what keeps a 20% canary's errors, of which a fifth follow another, from
-// being thinned.
-const burstLen = 3
+// It is 2: a pair (a retry failing twice, a pod restart) is as easy to
+// place anywhere as a longer burst, so the guarantee for runs holds only if
+// a pair's factors multiply to at most 1 as well, and the first error of a
+// run counts as independent, so the second must take it back. An error
+// apart (a good request before and after it) counts as independent.
+const burstLen = 2
 
 // runs follows one test's events (errors, or slow requests) and decides
 // what each request is to the test's two sides, from the requests before
 // it only. n is the number of events in a row just before the request.
 //
-// Fail side: the first burstLen-1 events of a run are trials, and so is
-// a good request that ends the run before it has burstLen-1 events. The
-// next request takes them back if it is an event too (sprt.takeBack) and
-// is left out if not; the rest of the run, up to limit+1 requests in all,
-// is left out. A run longer than that is not a stall: from there every
+// Fail side: the first burstLen-1 events of a run are trials. The next
+// request takes them back if it is an event too (sprt.takeBack) and is
+// left out if not; the rest of the run, up to limit+1 requests in all, is
+// left out. A run longer than that is not a stall: from there every
 // request is a trial again, so a canary that fails every request is still
 // failed. The fail boundary is not looked at while a run has counted
 // events that may still be taken back (open); when it ends short of
@@ -396,8 +401,8 @@ func (r *runs) push(event bool) {
 }
 
 // feed gives one request to the tests ts (nil ones are skipped) and
-// returns how many requests the fail side left out with it (the ones a
-// take-back undoes, and this one unless it is a trial).
+// returns how many events the fail side left out with it (the ones a
+// take-back undoes, and this one if it is an event and not a trial).
 func (r *runs) feed(event bool, ts ...*sprt) (left float64) {
 	wasOpen, pass, step := r.open(), r.passTrial(), r.failStep()
 	k, e := float64(r.counted()), b2f(event)
@@ -413,6 +418,9 @@ func (r *runs) feed(event bool, ts ...*sprt) (left float64) {
 		}
 		switch {
 		case step == stepTrial:
+			if event && r.n == 0 && r.limit > 0 {
+				t.markRun()
+			}
 			t.fail(e, 1)
 		case step == stepTakeBack && event:
 			t.takeBack(k)
@@ -427,9 +435,9 @@ func (r *runs) feed(event bool, ts ...*sprt) (left float64) {
 		}
 	}
 	switch {
-	case step == stepTrial:
+	case step == stepTrial || !event:
 		return 0
-	case step == stepTakeBack && event:
+	case step == stepTakeBack:
 		return k + 1
 	}
 	return 1
@@ -479,6 +487,7 @@ func (j *Judge) addCounts(o *Obs, base *Obs) {
 		}
 	}
 	j.checkFail()
+	j.noteBaseErrPass()
 }
 
 // checkFail decides a fail as soon as any check reaches its fail boundary.
@@ -510,12 +519,12 @@ func (j *Judge) checkFail() bool {
 	return true
 }
 
-// runsNote says how many requests the fail side left out or took back.
+// runsNote says how many events the fail side left out or took back.
 func (j *Judge) runsNote(skipped float64, what string) string {
 	if skipped == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; %s requests in runs of %ss were left out or taken back (a run of %d or more within stall_allowance counts nothing towards a fail, once towards a pass)", count(skipped), what, burstLen)
+	return fmt.Sprintf("; %s %ss in runs of %d or more within stall_allowance were left out or taken back (such a run counts nothing towards a fail, once towards a pass)", count(skipped), what, burstLen)
 }
 
 // pending names the first check that has not accepted the canary yet, or
@@ -545,10 +554,28 @@ func (j *Judge) latencyAccepted() bool {
 
 // baselineErrAccepted: the canary's errors are shown to be no more than the
 // baseline's by the margin, or the canary is shown to be near its own
-// healthy rate (where a baseline comparison cannot fail it). Either needs
-// baseline data: no data is never a pass.
+// healthy rate (where a baseline comparison cannot fail it), by the two
+// tests' evidence together (noteBaseErrPass). It needs baseline data: no
+// data is never a pass.
 func (j *Judge) baselineErrAccepted() bool {
-	return j.bn > 0 && (j.baseErrT.crossedB() || j.floorT.crossedB)
+	return j.bn > 0 && j.baseErrPassed
+}
+
+// noteBaseErrPass marks the baseline error comparison passed once the mean
+// of its two tests' 1/L (the two-count test at 1+margin, the floor test at
+// (1+margin) times the healthy rate) reaches 1/beta. A canary that fails
+// the comparison's H1 is at or past both tests' alternatives, where each
+// 1/L is a non-negative supermartingale with mean at most 1, and so is
+// their mean: by Ville's inequality it ever reaches 1/beta with
+// probability at most beta. (Passing on either test's own beta boundary
+// would miss with probability up to 2·beta.)
+func (j *Judge) noteBaseErrPass() {
+	if j.baseErrT == nil || j.baseErrPassed {
+		return
+	}
+	if logMeanExp(-j.baseErrT.llr[0], -j.floorT.llr) >= -j.floorT.b {
+		j.baseErrPassed = true
+	}
 }
 
 func (j *Judge) baselineLatAccepted() bool {
@@ -705,7 +732,8 @@ type Evidence struct {
 	LatencyPassShare float64  `json:"latency_pass_share,omitempty"`
 	LatencyFailShare float64  `json:"latency_fail_share,omitempty"`
 	SlowShare        *float64 `json:"latency_slow_share,omitempty"`
-	// Requests the fail side left out, or took back, as part of a run.
+	// Errors (slow requests) the fail side left out, or took back, as part
+	// of a run.
 	RunSkippedErrors float64 `json:"run_skipped_errors,omitempty"`
 	RunSkippedSlow   float64 `json:"run_skipped_slow,omitempty"`
 

@@ -313,6 +313,7 @@ func TestJudgeRunsCountOnce(t *testing.T) {
 	}{
 		{"3 errors in a row at the start", burst(0, 3, true)},
 		{"a burst of 5 errors", burst(40, 5, true)},
+		{"a pair of errors", burst(40, 2, true)},
 		{"10 slow in a row", burst(40, 10, false)},
 	} {
 		j := NewJudge(c)
@@ -545,14 +546,14 @@ func TestRunsSteps(t *testing.T) {
 	}{
 		{false, want{stepTrial, true, false}},
 		{true, want{stepTrial, true, true}},      // a run's first event counts on both sides
-		{true, want{stepTrial, false, true}},     // its second on the fail side only
-		{true, want{stepTakeBack, false, false}}, // the third takes both back
+		{true, want{stepTakeBack, false, false}}, // the second takes it back
 		{true, want{stepSkip, false, false}},
-		{true, want{stepSkip, false, false}},   // fifth: still one stall
-		{true, want{stepTrial, true, false}},   // longer than the allowance: every request counts
-		{false, want{stepTrial, true, false}},  // and the good request ending it
-		{true, want{stepTrial, true, true}},    // a new run
-		{false, want{stepTrial, false, false}}, // the request after one error is a trial
+		{true, want{stepSkip, false, false}},
+		{true, want{stepSkip, false, false}},      // fifth: still one stall
+		{true, want{stepTrial, true, false}},      // longer than the allowance: every request counts
+		{false, want{stepTrial, true, false}},     // and the good request ending it
+		{true, want{stepTrial, true, true}},       // a new run
+		{false, want{stepTakeBack, false, false}}, // the good request after one error is left out (no take-back: not an event)
 		{false, want{stepTrial, true, false}},
 	}
 	for i, s := range seq {
@@ -592,7 +593,7 @@ func TestJudgeBurstCountsNothingTowardsAFail(t *testing.T) {
 	c.RunCap = 10
 	j := errorsThen(c, 160, 50)
 	before := j.errT.mixLLR()
-	for _, n := range []int{3, 5, 11} {
+	for _, n := range []int{2, 3, 5, 11} {
 		burst := make([]bool, n)
 		for i := range burst {
 			burst[i] = true
@@ -605,31 +606,39 @@ func TestJudgeBurstCountsNothingTowardsAFail(t *testing.T) {
 		if k.errT.events != j.errT.events+1 {
 			t.Errorf("burst of %d: pass side counted %v errors, want %v", n, k.errT.events, j.errT.events+1)
 		}
+		// Its errors are the ones reported as left out.
+		if got := k.Evidence().RunSkippedErrors; got != float64(n) {
+			t.Errorf("burst of %d: %v errors left out, want %d", n, got, n)
+		}
 	}
-	// One error and a pair count as independent errors would; the good
-	// request after a pair is left out (it is where a burst would be taken
-	// back).
-	for _, n := range []int{1, 2} {
-		extra := append(make([]bool, 0, n+1), true)
-		if n == 2 {
-			extra = append(extra, true)
-		}
-		extra = append(extra, false)
-		k := errorsThen(c, 160, 50, extra...)
-		if k.errT.eventsFail != j.errT.eventsFail+float64(n) || k.errT.nFail != j.errT.nFail+2 {
-			t.Errorf("run of %d: fail side %v errors in %v, want %v in %v", n, k.errT.eventsFail, k.errT.nFail, j.errT.eventsFail+float64(n), j.errT.nFail+2)
-		}
+	// A pair ended by a good request leaves the fail side where it was too.
+	k := errorsThen(c, 160, 50, true, true, false)
+	if got := k.errT.mixLLR(); math.Abs(got-before) > 1e-9 || k.errT.nFail != j.errT.nFail {
+		t.Errorf("pair: fail side %.4f in %v trials, want %.4f in %v", got, k.errT.nFail, before, j.errT.nFail)
+	}
+	// The take-back scales every component alike: the worst rate's share
+	// of M grows, the threshold's shrinks.
+	last := len(k.errT.alts) - 1
+	if k.errT.alts[last].llr <= j.errT.alts[last].llr || k.errT.alts[0].llr >= j.errT.alts[0].llr {
+		t.Errorf("pair: components %v, before %v", k.errT.alts, j.errT.alts)
+	}
+	// One error apart counts as an independent error would; the good
+	// request after it is left out (it is where a pair would take it back).
+	k = errorsThen(c, 160, 50, true, false)
+	if k.errT.eventsFail != j.errT.eventsFail+1 || k.errT.nFail != j.errT.nFail+1 || k.Evidence().RunSkippedErrors != 0 {
+		t.Errorf("one error: fail side %v errors in %v (%v left out), want %v in %v (none)", k.errT.eventsFail, k.errT.nFail, k.Evidence().RunSkippedErrors, j.errT.eventsFail+1, j.errT.nFail+1)
 	}
 }
 
 func TestJudgeErrorsApartAreNotThinned(t *testing.T) {
-	// A 20% canary: every request is a trial of the fail side, including
-	// the one right after an error, and so is every error of a pair; only
-	// the request right after a pair is not.
+	// A 20% canary: every error apart is a trial of the fail side, and so
+	// is every good request except the one right after an error; a pair
+	// counts nothing.
 	c := defaultCriteria()
 	c.RunCap = 10
 	c.ErrorThreshold, c.HealthyRate, c.MinSamples = 0.5, 0.25, 100_000 // keep it running
-	ss := samples(1000, 5, time.Millisecond)
+	ss := samples(1001, 5, time.Millisecond)                           // errors at 4, 9, ..., 999
+	const pairs = 20.0
 	for i := 0; i+7 < len(ss); i += 50 {
 		ss[i+5].Err = true // pairs: requests 4 and 5 of every 50
 	}
@@ -638,8 +647,17 @@ func TestJudgeErrorsApartAreNotThinned(t *testing.T) {
 	if j.State() != Running {
 		t.Fatalf("%s: %s", j.State(), j.Evidence().Reason)
 	}
-	if pairs := 20.0; j.errT.nFail != j.n-pairs || j.errT.eventsFail != j.errs || j.skippedErr != pairs {
-		t.Errorf("fail side: %v errors in %v trials, %v left out; want %v in %v, %v", j.errT.eventsFail, j.errT.nFail, j.skippedErr, j.errs, j.n-pairs, pairs)
+	apart := j.errs - 2*pairs
+	if j.errT.eventsFail != apart || j.errT.nFail != j.n-2*pairs-(apart+pairs) || j.skippedErr != 2*pairs {
+		t.Errorf("fail side: %v errors in %v trials, %v left out; want %v in %v, %v", j.errT.eventsFail, j.errT.nFail, j.skippedErr, apart, j.n-2*pairs-(apart+pairs), 2*pairs)
+	}
+	// The errors apart are exactly what independent counting sees.
+	ind := c
+	ind.RunCap = 0
+	k := NewJudge(ind)
+	k.Add(Batch{Canary: Obs{Samples: samples(1001, 5, time.Millisecond)}})
+	if j.errT.eventsFail != k.errT.eventsFail-pairs {
+		t.Errorf("errors apart: %v counted, want %v (all but the %v that became pairs)", j.errT.eventsFail, k.errT.eventsFail-pairs, pairs)
 	}
 }
 
@@ -668,17 +686,44 @@ func TestJudgeFailWaitsForTheRunToEnd(t *testing.T) {
 	if j.State() != Failed || j.Evidence().Samples != float64(n+2) {
 		t.Fatalf("after the run ended: %s after %v requests, want fail after %d", j.State(), j.Evidence().Samples, n+2)
 	}
-	// A pair ends the same way, one request later.
-	j = errorsThen(c, n, 4, true, true, false)
-	if j.State() != Failed || j.Evidence().Samples != float64(n+3) {
-		t.Fatalf("after a pair: %s after %v requests, want fail after %d", j.State(), j.Evidence().Samples, n+3)
+	// A second error makes it a pair, which takes the run back; so does a
+	// longer burst.
+	for _, run := range [][]bool{{true, true, false}, {true, true, true, false}} {
+		j = errorsThen(c, n, 4, run...)
+		if j.State() != Running {
+			t.Fatalf("a run of %d decided: %s: %s", len(run)-1, j.State(), j.Evidence().Reason)
+		}
+		if got := j.Evidence().RunSkippedErrors; got != float64(len(run)-1) {
+			t.Errorf("run of %d then a good request: %v left out, want %d", len(run)-1, got, len(run)-1)
+		}
 	}
-	// A third error makes it a burst, which takes the run back.
-	j = errorsThen(c, n, 4, true, true, true, false)
-	if j.State() != Running {
-		t.Fatalf("a burst decided: %s: %s", j.State(), j.Evidence().Reason)
-	}
-	if j.Evidence().RunSkippedErrors != 4 {
-		t.Errorf("burst of 3 then a good request: %v left out, want 4", j.Evidence().RunSkippedErrors)
+}
+
+func TestJudgeBaselineErrorPassHeldToBeta(t *testing.T) {
+	// The comparison passes when the mean of its two tests' 1/L reaches
+	// 1/beta: either test alone must get to beta/2, together they may
+	// share the evidence. Passing on either test's own beta (as before)
+	// would miss up to 2·beta of the canaries it should catch.
+	c := defaultCriteria()
+	c.Baseline = true
+	lb := math.Log(c.Beta)
+	for _, tc := range []struct {
+		name         string
+		pair, floor  float64 // ln L of the two-count and the floor test
+		wantAccepted bool
+	}{
+		{"floor test at beta, two-count test undecided", 0, lb, false},
+		{"two-count test at beta, floor undecided", lb, 0, false},
+		{"floor test at beta/2", 0, lb - math.Ln2, true},
+		{"both at 0.6 beta", lb + math.Log(0.6), lb + math.Log(0.6), true},
+		{"both at 1.2 beta", lb + math.Log(1.2), lb + math.Log(1.2), false},
+	} {
+		j := NewJudge(c)
+		j.bn = 1 // baseline data seen
+		j.baseErrT.llr[0], j.floorT.llr = tc.pair, tc.floor
+		j.noteBaseErrPass()
+		if got := j.baselineErrAccepted(); got != tc.wantAccepted {
+			t.Errorf("%s: accepted %v, want %v", tc.name, got, tc.wantAccepted)
+		}
 	}
 }

@@ -60,7 +60,7 @@ type Settings struct {
 	// errors or slow requests are counted.
 	LatencyPassShare OptPercent      `env:"LATENCY_PASS_SHARE" flag:"latency-pass-share" usage:"pass when at most this share of requests is slower than latency_threshold (default: 100% minus the percentile, 5% for p95: a canary exactly meeting it is healthy)"`
 	LatencyFailShare OptPercent      `env:"LATENCY_FAIL_SHARE" flag:"latency-fail-share" usage:"fail when this share of requests or more is slower than latency_threshold (default: twice latency_pass_share, at most halfway to 100%; 10% for p95)"`
-	StallAllowance   config.Duration `env:"STALL_ALLOWANCE, default=1s" flag:"stall-allowance" usage:"probe: a run of errors, or of slow requests, lasting up to this long is one stall or burst: 3 or more in a row count nothing towards a fail, and once towards a pass; 0 counts every request as independent"`
+	StallAllowance   config.Duration `env:"STALL_ALLOWANCE, default=1s" flag:"stall-allowance" usage:"probe: a run of errors, or of slow requests, lasting up to this long is one stall or burst: 2 or more in a row count nothing towards a fail, and once towards a pass; 0 counts every request as independent"`
 
 	// Prometheus.
 	PrometheusURL      config.URL     `env:"PROMETHEUS_URL" flag:"prometheus-url" usage:"prometheus: the server's base URL"`

@@ -36,6 +36,7 @@ type sprt struct {
 	// (addBounds) or different trials (runs).
 	n, events         float64
 	nFail, eventsFail float64
+	runStart          float64 // ln M before the open run (markRun)
 	crossedA          bool
 	crossedB          bool
 }
@@ -129,16 +130,24 @@ func (s *sprt) fail(events, n float64) {
 	}
 }
 
+// markRun records ln M before an event that may start a run, for takeBack.
+func (s *sprt) markRun() { s.runStart = s.mixLLR() }
+
 // takeBack undoes the fail side's last k events, which were counted as
-// trials: each component is multiplied by (p0/q)^k, what it gained from
-// them. Applied on an event (the run has grown to a burst) and never on a
-// non-event, it multiplies each component by at most 1 whatever the rate,
-// so the fail side stays a supermartingale under H0.
+// trials since markRun: it sets M back to its value then, multiplying
+// every component by the same factor. The events raised every component
+// (q > p0), so the factor is at most 1; applied on an event (the run has
+// grown) and never on a non-event, it keeps the fail side a
+// supermartingale under H0 whatever the rate. Scaling the components
+// alike, rather than each by what it gained, leaves the mixture's weight
+// shifted towards the worse rates, which a canary failing every few
+// requests reaches sooner.
 func (s *sprt) takeBack(k float64) {
 	s.nFail -= k
 	s.eventsFail -= k
+	d := s.runStart - s.mixLLR()
 	for i := range s.alts {
-		s.alts[i].llr -= k * s.alts[i].incEvent
+		s.alts[i].llr += d
 	}
 }
 
@@ -156,13 +165,19 @@ func (s *sprt) mixLLR() float64 {
 
 // mixAfter is ln M after k more events.
 func mixAfter(alts []alt, k float64) float64 {
+	return logSumExp(len(alts), func(i int) float64 { return alts[i].lnW + alts[i].llr + k*alts[i].incEvent })
+}
+
+// logSumExp is ln of the sum of e^term(i) for i < n, computed without
+// overflow: every mixture of likelihood ratios here is one.
+func logSumExp(n int, term func(i int) float64) float64 {
 	mx := math.Inf(-1)
-	for _, a := range alts {
-		mx = math.Max(mx, a.lnW+a.llr+k*a.incEvent)
+	for i := range n {
+		mx = math.Max(mx, term(i))
 	}
 	sum := 0.0
-	for _, a := range alts {
-		sum += math.Exp(a.lnW + a.llr + k*a.incEvent - mx)
+	for i := range n {
+		sum += math.Exp(term(i) - mx)
 	}
 	return mx + math.Log(sum)
 }
@@ -246,22 +261,21 @@ func newHistogram() *hdrhistogram.Histogram {
 // the canary's with probability θ = w·r/(w·r+1), r the ratio of their
 // rates. H0: r <= 1 (the canary no worse) against r >= r1 = 1+margin. The
 // fail side is a mixture over r1, 2·r1 and 4·r1 (as sprt's); the pass side
-// is the likelihood ratio of r1, held to beta. It needs neither rate, and
-// the traffic split may change from batch to batch. Under H0 each
-// component is a supermartingale, so Ville's inequality bounds the fail
-// side by alpha at any look; 1/L(r1) is one under r1, bounding the pass
-// side by beta.
+// is the likelihood ratio of r1, llr[0] (the judge combines it with the
+// floor test's, see Judge.noteBaseErrPass). It needs neither rate, and the
+// traffic split may change from batch to batch. Under H0 each component is
+// a supermartingale, so Ville's inequality bounds the fail side by alpha
+// at any look; 1/L(r1) is one under r1.
 type twoCount struct {
 	rs        []float64
 	lnW, llr  []float64
-	a, b      float64
+	a         float64
 	n, canary float64 // events seen, and the canary's
 	failed    bool
-	passed    bool
 }
 
-func newTwoCount(r1, alpha, beta float64) *twoCount {
-	t := &twoCount{a: math.Log(1 / alpha), b: math.Log(beta)}
+func newTwoCount(r1, alpha float64) *twoCount {
+	t := &twoCount{a: math.Log(1 / alpha)}
 	t.rs = []float64{r1, 2 * r1, 4 * r1}
 	rest := (1 - mainWeight) / 2
 	t.lnW = []float64{math.Log(mainWeight), math.Log(rest), math.Log(rest)}
@@ -284,25 +298,19 @@ func (t *twoCount) add(ce, be, w float64) {
 	if t.mixLLR() >= t.a {
 		t.failed = true
 	}
-	if t.llr[0] <= t.b {
-		t.passed = true
-	}
 }
 
 func (t *twoCount) crossedA() bool { return t.failed }
-func (t *twoCount) crossedB() bool { return t.passed }
+
+// logMeanExp is ln((e^x + e^y)/2).
+func logMeanExp(x, y float64) float64 {
+	xs := [2]float64{x, y}
+	return logSumExp(2, func(i int) float64 { return xs[i] }) - math.Ln2
+}
 
 // mixLLR is ln of the fail side's mixture.
 func (t *twoCount) mixLLR() float64 {
-	mx := math.Inf(-1)
-	for k := range t.llr {
-		mx = math.Max(mx, t.lnW[k]+t.llr[k])
-	}
-	sum := 0.0
-	for k := range t.llr {
-		sum += math.Exp(t.lnW[k] + t.llr[k] - mx)
-	}
-	return mx + math.Log(sum)
+	return logSumExp(len(t.llr), func(k int) float64 { return t.lnW[k] + t.llr[k] })
 }
 
 // quantileUpper is a distribution-free upper confidence bound for the

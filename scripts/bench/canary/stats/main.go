@@ -15,6 +15,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"sort"
@@ -33,6 +34,7 @@ var (
 	maxSecs = flag.Int("max-secs", 600, "max_duration in seconds")
 	only    = flag.String("only", "", "run only the tables whose name contains this")
 	buckets = flag.Bool("buckets", true, "metric sources: give histogram bucket counts (false: only the interval's percentile)")
+	stallS  = flag.Float64("stall-allowance", 1, "probe: stall_allowance in seconds (0: every request counts as independent)")
 )
 
 // Latencies: a request is fast (50 ms) or, with the row's slow share, slow
@@ -111,8 +113,13 @@ var patterns = []struct {
 			s.Err, s.Kind = true, "status 500"
 		}
 	}},
-	{"2 errors in a row in the first 100 (not a burst)", func(i, off int, s *canary.Sample) {
+	{"2 errors in a row in the first 100", func(i, off int, s *canary.Sample) {
 		if i >= off && i < off+2 {
+			s.Err, s.Kind = true, "status 500"
+		}
+	}},
+	{"a pair of errors every 30 s", func(i, off int, s *canary.Sample) {
+		if k := (i - off) % (30 * rate); i >= off && k < 2 {
 			s.Err, s.Kind = true, "status 500"
 		}
 	}},
@@ -193,7 +200,7 @@ func many(key uint64, f func(r *rand.Rand) outcome) []outcome {
 }
 
 func base() canary.Criteria {
-	return canary.Criteria{ErrorThreshold: 0.02, Quantile: 0.95, Alpha: 0.01, Beta: 0.05, MinSamples: 100, PerRequest: true, Margin: 0.5, RunCap: rate}
+	return canary.Criteria{ErrorThreshold: 0.02, Quantile: 0.95, Alpha: 0.01, Beta: 0.05, MinSamples: 100, PerRequest: true, Margin: 0.5, RunCap: int(math.Ceil(rate * *stallS))}
 }
 
 func main() {
@@ -257,6 +264,26 @@ func main() {
 			rows = append(rows, row{x.label, many(uint64(400+k), func(r *rand.Rand) outcome { return probeRun(c, r, x.can, &x.bl) })})
 		}
 		table("baseline: probe with baseline_url, margin 50%", rows)
+	}
+	if n := "baseline miss"; want(n) {
+		// A canary exactly at the error comparison's H1: 1.5 times the
+		// baseline's rate and 1.5 times its own healthy rate. The error
+		// threshold is out of the way (10%), so the comparison decides the
+		// pass: passed (100% - rolled back) is its miss rate, held to beta.
+		c := base()
+		c.Baseline, c.ErrorThreshold, c.HealthyRate = true, 0.10, 0.01
+		var rows []row
+		for k, x := range []struct {
+			label    string
+			can, blr float64
+		}{
+			{"canary 1.5% vs baseline 1% errors (H1 of both tests)", 0.015, 0.01},
+			{"canary 3% vs baseline 2% errors (H1 of both tests)", 0.03, 0.02},
+		} {
+			can, bl := traffic{errRate: x.can}, traffic{errRate: x.blr}
+			rows = append(rows, row{x.label, many(uint64(450+k), func(r *rand.Rand) outcome { return probeRun(c, r, can, &bl) })})
+		}
+		table("baseline miss: error comparison at its H1 (healthy 1%, threshold 10%); passed = missed", rows)
 	}
 	if n := "cost"; want(n) {
 		var rows []row
