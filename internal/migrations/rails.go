@@ -27,34 +27,69 @@ type railsMigration struct {
 	Irreversible string
 	HasDown      bool // a down method
 	// SQL is what the migration's execute calls run when it migrates up,
-	// each piece on its own lines of the file so that findings in it point
-	// there; "" when there is none.
-	SQL string
+	// one piece a call.
+	SQL []railsSQL
 }
+
+// railsSQL is the SQL one execute call runs and the line it starts on.
+type railsSQL struct {
+	Line int
+	Text string
+}
+
+// laidOut is the piece on its own lines of the file (blank lines before
+// it), so that the parser's positions are the file's.
+func (q railsSQL) laidOut() string { return strings.Repeat("\n", q.Line-1) + q.Text }
 
 // addSQL keeps the SQL an execute call runs: a heredoc's body, or a quoted
 // string argument. SQL built at run time (#{...}) cannot be read.
 func (m *railsMigration) addSQL(l rubyLine, args string) {
-	sql, at := l.body, l.bodyLine
-	if sql == "" {
-		args = strings.TrimSpace(args)
-		if args == "" || args[0] != '"' && args[0] != '\'' {
+	q := railsSQL{Line: l.bodyLine, Text: l.body}
+	if q.Text == "" {
+		str, ok := rubyString(strings.TrimSpace(args))
+		if !ok {
 			return
 		}
-		pos, _ := rubyArgs(args)
-		sql, at = pos[0], l.line
+		q = railsSQL{Line: l.line, Text: str}
 	}
-	if strings.Contains(sql, "#{") {
+	if strings.Contains(q.Text, "#{") || strings.TrimSpace(q.Text) == "" {
 		return
 	}
-	// Lay the piece out on its own lines: newlines up to where it starts.
-	if have := strings.Count(m.SQL, "\n") + 1; at > have {
-		m.SQL += strings.Repeat("\n", at-have)
+	m.SQL = append(m.SQL, q)
+}
+
+// rubyString reads the string literal s starts with ("..." or '...') and
+// returns its value with Ruby's escapes undone: \" or \' and \\, and in
+// double quotes \n and \t too.
+func rubyString(s string) (string, bool) {
+	if s == "" || s[0] != '"' && s[0] != '\'' {
+		return "", false
 	}
-	if sql = strings.TrimRight(sql, " \t\n"); !strings.HasSuffix(sql, ";") {
-		sql += ";"
+	quote := s[0]
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == quote:
+			return b.String(), true
+		case ch == '\\' && i+1 < len(s):
+			i++
+			switch next := s[i]; {
+			case next == quote || next == '\\':
+				b.WriteByte(next)
+			case quote == '"' && next == 'n':
+				b.WriteByte('\n')
+			case quote == '"' && next == 't':
+				b.WriteByte('\t')
+			default:
+				b.WriteByte('\\')
+				b.WriteByte(next)
+			}
+		default:
+			b.WriteByte(ch)
+		}
 	}
-	m.SQL += sql + "\n"
+	return "", false // not closed on this line
 }
 
 // rubyLine is one logical line of a Ruby file: a call written over several
@@ -87,6 +122,9 @@ func rubyLines(text string) []rubyLine {
 						l.bodyLine = i + 1
 					}
 					body = append(body, phys[i])
+				}
+				if l.body != "" {
+					l.body += "\n"
 				}
 				l.body += strings.Join(body, "\n")
 			}

@@ -2,6 +2,7 @@ package migrations
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -86,7 +87,8 @@ func TestCheckRollbackRails(t *testing.T) {
 		name, migration string
 		want            []string // in the finding's message or down
 		down            bool
-		line            int // the finding's line (3 when 0)
+		line            int    // the finding's line (3 when 0)
+		note            string // in the one note, when set
 	}{
 		{name: "reversible: remove_column with its type", down: true,
 			migration: "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def change\n    remove_column :users, :email, :string\n  end\nend\n",
@@ -106,6 +108,10 @@ func TestCheckRollbackRails(t *testing.T) {
 			migration: "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def up\n    execute <<~SQL\n      ALTER TABLE users DROP COLUMN email;\n    SQL\n  end\n\n  def down\n    execute <<~SQL\n      ALTER TABLE users ADD COLUMN email text;\n    SQL\n  end\nend\n",
 			want: []string{"it uses users.email (app/controllers/users_controller.rb:3), dropped by db/migrate/20261120140500_remove_email_from_users.rb",
 				"(its down method in db/migrate/20261120140500_remove_email_from_users.rb)"}},
+		{name: "SQL in an execute string with a quoted name, after one the parser cannot read", down: true, line: 4,
+			migration: "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def up\n    execute \"UPDATE users SET prefs = 'theme=>dark'::hstore WHERE\"\n    execute \"ALTER TABLE \\\"users\\\" DROP COLUMN email\"\n  end\n  def down\n  end\nend\n",
+			want:      []string{"dropped by db/migrate/20261120140500_remove_email_from_users.rb"},
+			note:      "db/migrate/20261120140500_remove_email_from_users.rb:3: the SQL this execute runs was not checked: "},
 		{name: "SQL in an execute string", down: true,
 			migration: "class RemoveEmailFromUsers < ActiveRecord::Migration[7.1]\n  def up\n    execute \"ALTER TABLE users RENAME COLUMN email TO email_address\"\n  end\n  def down\n    execute 'ALTER TABLE users RENAME COLUMN email_address TO email'\n  end\nend\n",
 			want:      []string{"renamed to email_address by db/migrate/20261120140500_remove_email_from_users.rb"}},
@@ -127,6 +133,9 @@ func TestCheckRollbackRails(t *testing.T) {
 			}
 			if len(res.Files) != 2 || len(res.Findings) != 1 {
 				t.Fatalf("files %v findings %+v, want 2 files and the one finding about users.email (nickname is not used)", res.Files, res.Findings)
+			}
+			if notes := strings.Join(res.Notes, "\n"); (tt.note == "") != (notes == "") || !strings.Contains(notes, tt.note) || len(res.Notes) > 1 {
+				t.Errorf("notes %q, want one saying %q", res.Notes, tt.note)
 			}
 			f := res.Findings[0]
 			text := f.Message + " | " + f.Down
@@ -163,11 +172,35 @@ func TestRailsExecuteSQL(t *testing.T) {
 		"  end\n" +
 		"end\n"
 	m := railsRead("db/migrate/20261120140500_m.rb", src)
-	lines := strings.Split(m.SQL, "\n")
-	if len(lines) < 6 || strings.TrimSpace(lines[2]) != "DROP INDEX idx_a;" || strings.TrimSpace(lines[4]) != "ALTER TABLE users" || strings.TrimSpace(lines[5]) != "DROP COLUMN email;" {
-		t.Fatalf("SQL laid out as %q", lines)
+	var got []string
+	for _, q := range m.SQL {
+		lines := strings.Split(q.laidOut(), "\n")
+		got = append(got, fmt.Sprintf("%d:%s", len(lines), strings.Join(strings.Fields(q.Text), " ")))
 	}
-	if strings.Contains(m.SQL, "plan") || strings.Contains(m.SQL, "CREATE INDEX") {
-		t.Errorf("SQL built at run time or run down was kept: %q", m.SQL)
+	// Each piece ends on its last line of the file.
+	want := []string{"3:DROP INDEX idx_a", "6:ALTER TABLE users DROP COLUMN email;"}
+	if strings.Join(got, " | ") != strings.Join(want, " | ") {
+		t.Errorf("SQL pieces %q, want %q (SQL built at run time, or run down, is not kept)", got, want)
+	}
+}
+
+// A quoted string's escapes are undone, and => inside it is SQL, not a
+// Ruby option.
+func TestRubyString(t *testing.T) {
+	for in, want := range map[string]string{
+		`"ALTER TABLE \"order\" DROP COLUMN total"`:              `ALTER TABLE "order" DROP COLUMN total`,
+		`"UPDATE users SET prefs = 'theme=>dark'::hstore", x: 1`: `UPDATE users SET prefs = 'theme=>dark'::hstore`,
+		`'it''s'`:             `it`,
+		`'a \'b\' \\ \n'`:     `a 'b' \ \n`,
+		`"tab\tand\nnewline"`: "tab\tand\nnewline",
+	} {
+		if got, ok := rubyString(in); !ok || got != want {
+			t.Errorf("rubyString(%s) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{`"not closed`, `:symbol`, ``} {
+		if _, ok := rubyString(in); ok {
+			t.Errorf("rubyString(%s) read a string", in)
+		}
 	}
 }

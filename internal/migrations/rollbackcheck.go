@@ -53,6 +53,8 @@ type RollbackCheckResult struct {
 	Files        []string          `json:"files"` // migrations the failed revision has and the target lacks
 	Findings     []RollbackFinding `json:"findings"`
 	CodeFiles    int               `json:"code_files_read"`
+	// Notes name what the check could not read.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // rollbackRules are the findings that can break the old code, and the
@@ -94,18 +96,24 @@ func CheckRollback(ctx context.Context, o RollbackCheck) (*RollbackCheckResult, 
 	if err != nil {
 		return nil, err
 	}
-	var files []*parsedFile
+	var files, lifted []*parsedFile // SQL migrations; SQL lifted out of Rails ones
 	var rails []railsMigration
 	for _, p := range paths {
 		res.Files = append(res.Files, p)
 		if isRails(p) {
 			rm := railsRead(p, contents[p])
 			rails = append(rails, rm)
-			if rm.SQL != "" {
-				// The SQL its execute calls run is read like a migration
-				// of its own, on the file's lines.
-				m := ReadMigration(p, rm.SQL)
-				files = append(files, &parsedFile{Migration: &m})
+			// The SQL each execute call runs is read like a migration of
+			// its own, on the file's lines; a piece the parser cannot read
+			// (a fragment, another dialect) is a note.
+			for _, q := range rm.SQL {
+				m := ReadMigration(p, q.laidOut())
+				stmts, errs := parseFile(p, m.Up)
+				if len(errs) > 0 {
+					res.Notes = append(res.Notes, fmt.Sprintf("%s:%d: the SQL this execute runs was not checked: %v", p, q.Line, errs[0]))
+					continue
+				}
+				lifted = append(lifted, &parsedFile{Migration: &m, stmts: stmts})
 			}
 			continue
 		}
@@ -114,20 +122,16 @@ func CheckRollback(ctx context.Context, o RollbackCheck) (*RollbackCheckResult, 
 			files = append(files, &parsedFile{Migration: &m})
 		}
 	}
-	sort.SliceStable(files, func(i, j int) bool { return lessMigration(*files[i].Migration, *files[j].Migration) })
 	var bad []error
 	for _, f := range files {
 		stmts, errs := parseFile(f.Path, f.Up)
-		if isRails(f.Path) && len(errs) > 0 {
-			// SQL lifted out of Ruby that does not parse (a fragment, a
-			// dialect) is left to the Rails calls around it.
-			continue
-		}
 		f.stmts, bad = stmts, append(bad, errs...)
 	}
 	if len(bad) > 0 {
 		return nil, errors.Join(bad...)
 	}
+	files = append(files, lifted...) // parsed already
+	sort.SliceStable(files, func(i, j int) bool { return lessMigration(*files[i].Migration, *files[j].Migration) })
 	pg := o.PostgresVersion
 	if pg == 0 {
 		pg = 13

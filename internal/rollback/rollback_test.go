@@ -580,7 +580,11 @@ func TestReleaseMarkers(t *testing.T) {
 				}
 			}
 			// The CLI runs with the run's environment, not the process's.
-			for i, e := range cli.Env(t) {
+			envs := cli.Env(t)
+			if len(envs) != len(calls) {
+				t.Fatalf("%d environments recorded for %d CLI calls", len(envs), len(calls))
+			}
+			for i, e := range envs {
 				if got := strings.Join(e, " "); got != "CIRCLE_JOB=deploy" {
 					t.Errorf("call %d ran with %q, want the run's CIRCLE_JOB=deploy", i, got)
 				}

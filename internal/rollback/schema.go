@@ -71,7 +71,7 @@ func (r *run) checkSchema(ctx context.Context, t *Target) error {
 		r.printf("Schema check skipped: %s.\n", res.Skipped)
 		return nil
 	}
-	out, err := migrations.CheckRollback(ctx, migrations.RollbackCheck{Git: sc.Git, Migrations: sc.Migrations, Code: sc.Code, CodeExclude: sc.Exclude,
+	out, err := checkRollback(ctx, migrations.RollbackCheck{Git: sc.Git, Migrations: sc.Migrations, Code: sc.Code, CodeExclude: sc.Exclude,
 		Target: targetRev, Failed: failedRev, CacheDir: sc.CacheDir})
 	if err != nil {
 		res.Verdict, res.Skipped = "skipped", err.Error()
@@ -79,6 +79,9 @@ func (r *run) checkSchema(ctx context.Context, t *Target) error {
 		return nil
 	}
 	res.Findings, res.Files = out.Findings, out.Files
+	for _, n := range out.Notes {
+		r.printf("Schema check note: %s\n", n)
+	}
 	if len(res.Findings) == 0 {
 		r.printf("Schema check: the %d migration(s) between %s and %s leave nothing the target's code uses broken.\n", len(out.Files), short(targetRev), short(failedRev))
 		return nil
@@ -138,4 +141,15 @@ func (r *run) schemaLines() []string {
 		return nil
 	}
 	return r.schema.Lines()
+}
+
+// checkRollback runs the check; a fault in it (a migration it misreads) is
+// an error, so it is a note and the rollback still starts.
+func checkRollback(ctx context.Context, c migrations.RollbackCheck) (res *migrations.RollbackCheckResult, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("the check failed (%v); please report it", p)
+		}
+	}()
+	return migrations.CheckRollback(ctx, c)
 }

@@ -27,7 +27,6 @@ type routeEntry struct {
 }
 
 // routes lists every operation the server serves, by the spec's template.
-// Order matters where templates overlap (pipeline/run before pipeline/{n}).
 var routes = []routeEntry{
 	{"GET", "/project/{project-slug}", false, with(projectBySlug, (*Server).getProject)},
 	{"GET", "/project/{project-slug}/pipeline", false, with(projectBySlug, (*Server).listPipelines)},
