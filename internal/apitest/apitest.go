@@ -321,3 +321,16 @@ func load(name string, embedded []byte, prepare func(*openapi3.T)) (*openapi3.T,
 
 // JSON decodes a request body into v (the spec validated it already).
 func (r *Request) JSON(_ testing.TB, v any) bool { return json.Unmarshal(r.Body, v) == nil }
+
+// Values copies the records *ps holds, holding mu (which guards the slice
+// too): a test's view of a stand-in's state that its handlers cannot
+// change under it.
+func Values[T any](mu sync.Locker, ps *[]*T) []T {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]T, 0, len(*ps))
+	for _, p := range *ps {
+		out = append(out, *p)
+	}
+	return out
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/verb/verbtest"
 	"github.com/pmguard/pmguard/orb/orbtest"
-	"github.com/pmguard/pmguard/orb/pack"
 )
 
 // asVerb makes this test binary stand in for `pmguard canary` when the orb
@@ -39,36 +38,16 @@ func runVerb(args []string) int {
 	return exitcode.Of(err)
 }
 
+// orbWithVerb is the packed orb and a PATH directory whose pmguard runs
+// this test binary as the canary verb.
+func orbWithVerb(t *testing.T) (*orbtest.Orb, string) {
+	return orbtest.WithVerb(t, filepath.Join("..", "..", "orb", "src"), "canary", asVerb)
+}
+
 // TestOrbCanaryDeploy runs the orb's canary_deploy command the way
 // CircleCI would, against a loopback canary: a failing canary runs the
 // rollback steps (when: on_fail) and not deploy_full; a healthy one the
 // reverse.
-// orbWithVerb packs and parses the orb, and returns it with a directory for
-// PATH whose pmguard runs this test binary as the canary verb (installing
-// is tested with the orb).
-func orbWithVerb(t *testing.T) (*orbtest.Orb, string) {
-	t.Helper()
-	b, err := pack.Pack(filepath.Join("..", "..", "orb", "src"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := orbtest.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Commands["install"].Steps = nil
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := t.TempDir()
-	wrapper := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = canary ] || exit 3\nshift\n%s=1 exec %q \"$@\"\n", asVerb, self)
-	if err := os.WriteFile(filepath.Join(bin, "pmguard"), []byte(wrapper), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return o, bin
-}
-
 func TestOrbCanaryDeploy(t *testing.T) {
 	o, bin := orbWithVerb(t)
 

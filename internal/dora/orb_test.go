@@ -14,7 +14,6 @@ import (
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/verb/verbtest"
 	"github.com/pmguard/pmguard/orb/orbtest"
-	"github.com/pmguard/pmguard/orb/pack"
 )
 
 // asVerb makes this test binary stand in for `pmguard dora` when the orb
@@ -48,24 +47,7 @@ func runVerb(args []string) int {
 // store travels in the cache between the jobs, and the second job fetches
 // only the new pipelines' workflows.
 func TestOrbDoraReport(t *testing.T) {
-	b, err := pack.Pack(filepath.Join("..", "..", "orb", "src"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := orbtest.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Commands["install"].Steps = nil
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := t.TempDir()
-	wrapper := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = dora ] || exit 3\nshift\n%s=1 exec %q \"$@\"\n", asVerb, self)
-	if err := os.WriteFile(filepath.Join(bin, "pmguard"), []byte(wrapper), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	o, bin := orbtest.WithVerb(t, filepath.Join("..", "..", "orb", "src"), "dora", asVerb)
 	// The job's clock is the machine's: the history ends now.
 	now := time.Now().UTC()
 	s := circlecitest.New(t, fake.Options{Token: token, Now: time.Now})

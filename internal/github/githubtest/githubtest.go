@@ -66,15 +66,7 @@ func (s *Server) guard(h apitest.Handler) apitest.Handler {
 }
 
 // Issues returns a copy of every issue.
-func (s *Server) Issues() []Issue {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Issue
-	for _, i := range s.issues {
-		out = append(out, *i)
-	}
-	return out
-}
+func (s *Server) Issues() []Issue { return apitest.Values(&s.mu, &s.issues) }
 
 // Close marks an issue closed, as someone finishing the work would.
 func (s *Server) Close(number int) {

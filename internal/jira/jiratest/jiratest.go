@@ -65,16 +65,8 @@ func New(tb testing.TB) *Server {
 	return s
 }
 
-// Issues returns a copy of the issues.
-func (s *Server) Issues() []Issue {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Issue
-	for _, i := range s.issues {
-		out = append(out, *i)
-	}
-	return out
-}
+// Issues returns a copy of every issue.
+func (s *Server) Issues() []Issue { return apitest.Values(&s.mu, &s.issues) }
 
 // Resolve moves an issue to a done status.
 func (s *Server) Resolve(key string) {
