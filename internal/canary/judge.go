@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/pmguard/pmguard/internal/human"
 )
 
 // Criteria are what the judge holds the canary to.
@@ -496,23 +497,23 @@ func (j *Judge) checkFail() bool {
 	case j.errT.crossedA:
 		lo, hi := wilson(j.errs, j.n, z95)
 		j.decide(Failed, "error rate", fmt.Sprintf("error rate %s (95%% CI %s-%s, %s errors in %s requests) is too high: the sequential test of the healthy %s against the %s threshold or worse reached its fail boundary (likelihood ratio %s >= 1/alpha = %s)%s",
-			pct(j.errs/j.n), pct(lo), pct(hi), count(j.errs), count(j.n), pct(j.c.healthy()), pct(j.c.ErrorThreshold), num(math.Exp(j.errT.mixLLR())), num(math.Exp(j.errT.a)), j.runsNote(j.skippedErr, "error")))
+			human.Percent(j.errs/j.n), human.Percent(lo), human.Percent(hi), count(j.errs), count(j.n), human.Percent(j.c.healthy()), human.Percent(j.c.ErrorThreshold), num(math.Exp(j.errT.mixLLR())), num(math.Exp(j.errT.a)), j.runsNote(j.skippedErr, "error")))
 	case j.latT != nil && j.latT.crossedA:
 		pass, fail := j.c.latencyShares()
 		j.decide(Failed, "latency", fmt.Sprintf("%s latency is above %s: %s of requests were slower than that (%s of %s), against the %s a healthy canary may have and the %s that fails it (likelihood ratio %s >= 1/alpha = %s)%s",
-			j.pname(), j.c.Latency, pct(safeDiv(j.latT.eventsFail, j.latT.nFail)), count(j.latT.eventsFail), count(j.latT.nFail), pct(pass), pct(fail), num(math.Exp(j.latT.mixLLR())), num(math.Exp(j.latT.a)), j.runsNote(j.skippedSlow, "slow request")))
+			j.pname(), j.c.Latency, human.Percent(safeDiv(j.latT.eventsFail, j.latT.nFail)), count(j.latT.eventsFail), count(j.latT.nFail), human.Percent(pass), human.Percent(fail), num(math.Exp(j.latT.mixLLR())), num(math.Exp(j.latT.a)), j.runsNote(j.skippedSlow, "slow request")))
 	case j.latIntT != nil && j.latIntT.crossedA:
 		j.decide(Failed, "latency", fmt.Sprintf("%s latency was above %s in %d of %d intervals (latest %s): more often than the half of intervals a canary meeting it can show (sign test over intervals, likelihood ratio %s >= 1/alpha = %s)",
-			j.pname(), j.c.Latency, int(j.latIntT.events), int(j.latIntT.n), ms(j.lastLat), num(math.Exp(j.latIntT.mixLLR())), num(math.Exp(j.latIntT.a))))
+			j.pname(), j.c.Latency, int(j.latIntT.events), int(j.latIntT.n), msStr(j.lastLat), num(math.Exp(j.latIntT.mixLLR())), num(math.Exp(j.latIntT.a))))
 	case j.baseErrT != nil && j.baseErrT.crossedA() && j.floorT.crossedA:
 		j.decide(Failed, "baseline error rate", fmt.Sprintf("canary error rate %s is more than %s above the baseline's %s (of %s errors that start a run in either track, %s were the canary's; likelihood ratio %s >= 1/alpha = %s), and above its healthy %s (likelihood ratio %s)",
-			pct(j.errs/j.n), pct(j.c.Margin), pct(safeDiv(j.berrs, j.bn)), count(j.baseErrT.n), count(j.baseErrT.canary), num(math.Exp(j.baseErrT.mixLLR())), num(math.Exp(j.baseErrT.a)), pct(j.c.healthy()), num(math.Exp(j.floorT.mixLLR()))))
+			human.Percent(j.errs/j.n), human.Percent(j.c.Margin), human.Percent(safeDiv(j.berrs, j.bn)), count(j.baseErrT.n), count(j.baseErrT.canary), num(math.Exp(j.baseErrT.mixLLR())), num(math.Exp(j.baseErrT.a)), human.Percent(j.c.healthy()), num(math.Exp(j.floorT.mixLLR()))))
 	case j.baseLatT != nil && j.baseLatT.crossedA:
 		j.decide(Failed, "baseline latency", fmt.Sprintf("canary %s latency is more than %s above the baseline's: %s of canary requests (%s of %s) were slower than %s (%s times the baseline's %s upper bound), against the %s allowed (likelihood ratio %s >= 1/alpha = %s)",
-			j.pname(), pct(j.c.Margin), pct(j.baseLatT.eventsFail/j.baseLatT.n), count(j.baseLatT.eventsFail), count(j.baseLatT.n), ms(j.baseRef), trimFloat(1+j.c.Margin), j.pname(), pct(1-j.c.Quantile), num(math.Exp(j.baseLatT.mixLLR())), num(math.Exp(j.baseLatT.a))))
+			j.pname(), human.Percent(j.c.Margin), human.Percent(j.baseLatT.eventsFail/j.baseLatT.n), count(j.baseLatT.eventsFail), count(j.baseLatT.n), msStr(j.baseRef), trimFloat(1+j.c.Margin), j.pname(), human.Percent(1-j.c.Quantile), num(math.Exp(j.baseLatT.mixLLR())), num(math.Exp(j.baseLatT.a))))
 	case j.baseLatIntT != nil && j.baseLatIntT.crossedA:
 		j.decide(Failed, "baseline latency", fmt.Sprintf("canary %s latency was more than %s above the baseline's in %d of %d intervals (latest %s against %s; sign test over intervals, likelihood ratio %s >= 1/alpha = %s)",
-			j.pname(), pct(j.c.Margin), int(j.baseLatIntT.events), int(j.baseLatIntT.n), ms(j.lastLat), ms(j.lastBaseLat), num(math.Exp(j.baseLatIntT.mixLLR())), num(math.Exp(j.baseLatIntT.a))))
+			j.pname(), human.Percent(j.c.Margin), int(j.baseLatIntT.events), int(j.baseLatIntT.n), msStr(j.lastLat), msStr(j.lastBaseLat), num(math.Exp(j.baseLatIntT.mixLLR())), num(math.Exp(j.baseLatIntT.a))))
 	default:
 		return false
 	}
@@ -592,13 +593,13 @@ func (j *Judge) checkPass() bool {
 		return false
 	}
 	why := fmt.Sprintf("error rate %s is consistent with the healthy %s: the sequential test reached its pass boundary (likelihood ratio %s <= beta = %s) after %s requests",
-		pct(j.errs/j.n), pct(j.c.healthy()), num(math.Exp(j.errT.llr)), num(math.Exp(j.errT.b)), count(j.n))
+		human.Percent(j.errs/j.n), human.Percent(j.c.healthy()), num(math.Exp(j.errT.llr)), num(math.Exp(j.errT.b)), count(j.n))
 	if j.c.Latency > 0 {
 		pass, _ := j.c.latencyShares()
-		why += fmt.Sprintf("; %s latency %s is under %s (at most %s of requests slower, shown)", j.pname(), ms(j.latency()), j.c.Latency, pct(pass))
+		why += fmt.Sprintf("; %s latency %s is under %s (at most %s of requests slower, shown)", j.pname(), msStr(j.latency()), j.c.Latency, human.Percent(pass))
 	}
 	if j.c.Baseline {
-		why += "; no worse than the baseline by " + pct(j.c.Margin)
+		why += "; no worse than the baseline by " + human.Percent(j.c.Margin)
 	}
 	j.decide(Passed, "all", why)
 	return true
@@ -616,7 +617,7 @@ func (j *Judge) Finish(why string) State {
 		j.decide(Inconclusive, "traffic", fmt.Sprintf("only %s requests, fewer than the %d needed", count(j.n), j.c.MinSamples)+suffix(why))
 	default:
 		j.decide(Inconclusive, "evidence", fmt.Sprintf("the evidence was not decisive: the %s check reached neither boundary (error rate %s, healthy %s, threshold %s, %s requests; %s)",
-			j.pending(), pct(j.errs/j.n), pct(j.c.healthy()), pct(j.c.ErrorThreshold), count(j.n), j.progressLine())+suffix(why))
+			j.pending(), human.Percent(j.errs/j.n), human.Percent(j.c.healthy()), human.Percent(j.c.ErrorThreshold), count(j.n), j.progressLine())+suffix(why))
 	}
 	return j.state
 }
@@ -690,7 +691,7 @@ func (j *Judge) progressLine() string {
 		case j.baseLatT != nil && j.baseRef == 0:
 			parts = append(parts, "baseline latency: waiting for enough baseline requests")
 		case j.baseLatT != nil:
-			parts = append(parts, fmt.Sprintf("baseline latency: %s of %s slower than %s", count(j.baseLatT.eventsFail), count(j.baseLatT.n), ms(j.baseRef)))
+			parts = append(parts, fmt.Sprintf("baseline latency: %s of %s slower than %s", count(j.baseLatT.eventsFail), count(j.baseLatT.n), msStr(j.baseRef)))
 		default:
 			parts = append(parts, fmt.Sprintf("baseline latency: %d of %d intervals worse", int(j.baseLatIntT.events), int(j.baseLatIntT.n)))
 		}
@@ -816,21 +817,21 @@ func (j *Judge) Evidence() Evidence {
 // the percentile with its interval.
 func (e Evidence) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s requests, %s errors, error rate %s (95%% CI %s-%s)", count(e.Samples), count(e.Errors), pct(e.ErrorRate), pct(e.ErrorRateLo), pct(e.ErrorRateHi))
+	fmt.Fprintf(&b, "%s requests, %s errors, error rate %s (95%% CI %s-%s)", count(e.Samples), count(e.Errors), human.Percent(e.ErrorRate), human.Percent(e.ErrorRateLo), human.Percent(e.ErrorRateHi))
 	if e.LatencyMS != nil {
-		fmt.Fprintf(&b, ", %s %s", e.Percentile, fmtMS(*e.LatencyMS))
+		fmt.Fprintf(&b, ", %s %s", e.Percentile, human.Millis(*e.LatencyMS))
 		if e.LatencyLoMS != nil {
 			if e.LatencyHiMS != nil {
-				fmt.Fprintf(&b, " (95%% CI %s-%s)", fmtMS(*e.LatencyLoMS), fmtMS(*e.LatencyHiMS))
+				fmt.Fprintf(&b, " (95%% CI %s-%s)", human.Millis(*e.LatencyLoMS), human.Millis(*e.LatencyHiMS))
 			} else {
-				fmt.Fprintf(&b, " (95%% CI from %s)", fmtMS(*e.LatencyLoMS))
+				fmt.Fprintf(&b, " (95%% CI from %s)", human.Millis(*e.LatencyLoMS))
 			}
 		}
 	}
 	if e.Baseline != nil {
-		fmt.Fprintf(&b, "; baseline %s requests, error rate %s", count(e.Baseline.Samples), pct(e.Baseline.ErrorRate))
+		fmt.Fprintf(&b, "; baseline %s requests, error rate %s", count(e.Baseline.Samples), human.Percent(e.Baseline.ErrorRate))
 		if e.Baseline.LatencyMS != nil {
-			fmt.Fprintf(&b, ", %s %s", e.Percentile, fmtMS(*e.Baseline.LatencyMS))
+			fmt.Fprintf(&b, ", %s %s", e.Percentile, human.Millis(*e.Baseline.LatencyMS))
 		}
 	}
 	return b.String()
@@ -896,33 +897,7 @@ func usDur(us int64) time.Duration { return time.Duration(us) * time.Microsecond
 
 func msf(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
-func ms(d time.Duration) string { return fmtMS(msf(d)) }
-
-func fmtMS(v float64) string {
-	switch {
-	case v >= 100:
-		return fmt.Sprintf("%.0f ms", v)
-	case v >= 10:
-		return fmt.Sprintf("%.1f ms", v)
-	default:
-		return fmt.Sprintf("%.2f ms", v)
-	}
-}
-
-// pct formats a fraction as a percentage with sensible precision.
-func pct(f float64) string {
-	v := f * 100
-	switch {
-	case v == 0:
-		return "0%"
-	case v >= 10:
-		return fmt.Sprintf("%.1f%%", v)
-	case v >= 0.1:
-		return fmt.Sprintf("%.2f%%", v)
-	default:
-		return fmt.Sprintf("%.3g%%", v)
-	}
-}
+func msStr(d time.Duration) string { return human.Millis(msf(d)) }
 
 func count(f float64) string {
 	if f == math.Trunc(f) || f > 1000 {

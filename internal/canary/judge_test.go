@@ -363,7 +363,7 @@ func TestJudgeLatencyHypotheses(t *testing.T) {
 	c.LatencyPassShare, c.LatencyFailShare = 0.01, 0.04
 	j := NewJudge(c)
 	j.Add(Batch{Canary: Obs{Samples: every(20)}})
-	if j.State() != Failed || !strings.Contains(j.Evidence().Reason, "1.00%") {
+	if j.State() != Failed || !strings.Contains(j.Evidence().Reason, "against the 1% a healthy canary") {
 		t.Errorf("5%% slow against pass 1%%/fail 4%%: %s: %s", j.State(), j.Evidence().Reason)
 	}
 }

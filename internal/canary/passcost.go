@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"time"
+
+	"github.com/pmguard/pmguard/internal/human"
 )
 
 // PassCost is how many requests a canary at the healthy point of every
@@ -99,17 +101,17 @@ func (o *Options) notePassCost(out io.Writer, _ *Judge) {
 	pc := EstimatePassCost(c, max(allowed, 1))
 	fmt.Fprintf(out, "canary: a canary at the healthy point of every check (%s) passes after about %.0f requests on average (%.0fs at %s/s)\n", o.healthyPoint(), pc.Mean, pc.Mean/rate, trimFloat(rate))
 	if pc.Undecided > 0.005 {
-		fmt.Fprintf(out, "canary: note: max_duration %s allows %d requests at this rate; about %s of healthy canaries will still be undecided then (inconclusive): raise rate or max_duration\n", o.MaxDuration, allowed, pct(pc.Undecided))
+		fmt.Fprintf(out, "canary: note: max_duration %s allows %d requests at this rate; about %s of healthy canaries will still be undecided then (inconclusive): raise rate or max_duration\n", o.MaxDuration, allowed, human.Percent(pc.Undecided))
 	}
 }
 
 // healthyPoint describes the canary EstimatePassCost simulates.
 func (o *Options) healthyPoint() string {
 	c := o.Criteria
-	s := "errors " + pct(c.healthy())
+	s := "errors " + human.Percent(c.healthy())
 	if c.Latency > 0 {
 		pass, _ := c.latencyShares()
-		s += fmt.Sprintf(", %s slower than %s", pct(pass), c.Latency)
+		s += fmt.Sprintf(", %s slower than %s", human.Percent(pass), c.Latency)
 	}
 	if c.Baseline {
 		s += ", baseline alike"

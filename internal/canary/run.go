@@ -15,6 +15,7 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/deploymarker"
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/human"
 	"github.com/pmguard/pmguard/internal/metricsource"
 	"github.com/pmguard/pmguard/internal/probe"
 	"github.com/pmguard/pmguard/internal/report"
@@ -303,13 +304,13 @@ func (o *Options) describeSource() string {
 
 func (o *Options) describeCriteria() string {
 	c := o.Criteria
-	s := fmt.Sprintf("fail at error rate %s, pass near %s (alpha %s, beta %s)", pct(c.ErrorThreshold), pct(c.healthy()), pct(c.Alpha), pct(c.Beta))
+	s := fmt.Sprintf("fail at error rate %s, pass near %s (alpha %s, beta %s)", human.Percent(c.ErrorThreshold), human.Percent(c.healthy()), human.Percent(c.Alpha), human.Percent(c.Beta))
 	if c.Latency > 0 {
 		pass, fail := c.latencyShares()
-		s += fmt.Sprintf(", p%s under %s (pass at most %s slower, fail at %s)", percentileName(c.Quantile), c.Latency, pct(pass), pct(fail))
+		s += fmt.Sprintf(", p%s under %s (pass at most %s slower, fail at %s)", percentileName(c.Quantile), c.Latency, human.Percent(pass), human.Percent(fail))
 	}
 	if c.Baseline {
-		s += fmt.Sprintf(", no worse than the baseline by %s", pct(c.Margin))
+		s += fmt.Sprintf(", no worse than the baseline by %s", human.Percent(c.Margin))
 	}
 	return s + fmt.Sprintf(", at most %s", o.MaxDuration)
 }
@@ -333,27 +334,27 @@ func printReport(w io.Writer, r *Result) {
 		fmt.Fprintf(w, " (%s)", k)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  error rate:  %s (95%% CI %s-%s); threshold %s, healthy %s\n", pct(r.ErrorRate), pct(r.ErrorRateLo), pct(r.ErrorRateHi), pct(r.Threshold), pct(r.Healthy))
+	fmt.Fprintf(w, "  error rate:  %s (95%% CI %s-%s); threshold %s, healthy %s\n", human.Percent(r.ErrorRate), human.Percent(r.ErrorRateLo), human.Percent(r.ErrorRateHi), human.Percent(r.Threshold), human.Percent(r.Healthy))
 	lat := "not measured"
 	if r.LatencyMS != nil {
-		lat = fmtMS(*r.LatencyMS)
+		lat = human.Millis(*r.LatencyMS)
 		if r.LatencyLoMS != nil && r.LatencyHiMS != nil {
-			lat += fmt.Sprintf(" (95%% CI %s-%s)", fmtMS(*r.LatencyLoMS), fmtMS(*r.LatencyHiMS))
+			lat += fmt.Sprintf(" (95%% CI %s-%s)", human.Millis(*r.LatencyLoMS), human.Millis(*r.LatencyHiMS))
 		} else if r.LatencyLoMS != nil {
-			lat += fmt.Sprintf(" (95%% CI from %s; too few requests for an upper bound)", fmtMS(*r.LatencyLoMS))
+			lat += fmt.Sprintf(" (95%% CI from %s; too few requests for an upper bound)", human.Millis(*r.LatencyLoMS))
 		}
 	}
 	fmt.Fprintf(w, "  %-12s %s", r.Percentile+":", lat)
 	if r.LatencyThreshold > 0 {
-		fmt.Fprintf(w, "; threshold %s", fmtMS(r.LatencyThreshold))
+		fmt.Fprintf(w, "; threshold %s", human.Millis(r.LatencyThreshold))
 	}
 	fmt.Fprintln(w)
 	if b := r.Baseline; b != nil {
-		fmt.Fprintf(w, "  baseline:    %s requests, error rate %s", count(b.Samples), pct(b.ErrorRate))
+		fmt.Fprintf(w, "  baseline:    %s requests, error rate %s", count(b.Samples), human.Percent(b.ErrorRate))
 		if b.LatencyMS != nil {
-			fmt.Fprintf(w, ", %s %s", r.Percentile, fmtMS(*b.LatencyMS))
+			fmt.Fprintf(w, ", %s %s", r.Percentile, human.Millis(*b.LatencyMS))
 		}
-		fmt.Fprintf(w, "; margin %s\n", pct(b.Margin))
+		fmt.Fprintf(w, "; margin %s\n", human.Percent(b.Margin))
 	}
 	if len(r.Steps) > 0 {
 		fmt.Fprintf(w, "  steps:\n")
@@ -464,9 +465,9 @@ func writeReports(r config.Reports, res *Result) error {
 		}
 		return c
 	}
-	cases := []report.Case{mk(fmt.Sprintf("error rate below %s", pct(res.Threshold)), "error rate")}
+	cases := []report.Case{mk(fmt.Sprintf("error rate below %s", human.Percent(res.Threshold)), "error rate")}
 	if res.LatencyThreshold > 0 {
-		cases = append(cases, mk(fmt.Sprintf("%s latency below %s", res.Percentile, fmtMS(res.LatencyThreshold)), "latency"))
+		cases = append(cases, mk(fmt.Sprintf("%s latency below %s", res.Percentile, human.Millis(res.LatencyThreshold)), "latency"))
 	}
 	if res.Baseline != nil {
 		cases = append(cases, mk("error rate no worse than baseline", "baseline error rate"), mk(res.Percentile+" latency no worse than baseline", "baseline latency"))

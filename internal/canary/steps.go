@@ -12,6 +12,7 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/deploymarker"
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/human"
 	"github.com/pmguard/pmguard/internal/report"
 )
 
@@ -107,7 +108,7 @@ func (s *StepResult) name() string { return fmt.Sprintf("step %d (%d%%)", s.Step
 // alpha (the pass boundary hardly moves: it depends on beta).
 func (o *Options) runSteps(ctx context.Context, clk Clock, res *Result, out io.Writer, m *deploymarker.Writer) error {
 	c := o.Criteria.PerStep(len(o.Steps))
-	fmt.Fprintf(out, "canary: %d steps, %s; alpha %s per step (%s over the rollout)\n", len(o.Steps), o.Steps, pct(c.Alpha), pct(o.Criteria.Alpha))
+	fmt.Fprintf(out, "canary: %d steps, %s; alpha %s per step (%s over the rollout)\n", len(o.Steps), o.Steps, human.Percent(c.Alpha), human.Percent(o.Criteria.Alpha))
 	for i, w := range o.Steps {
 		if i > 0 && o.Pause.Duration > 0 {
 			fmt.Fprintf(out, "canary: pausing %s before the next step\n", o.Pause)

@@ -19,6 +19,7 @@ import (
 	"github.com/pmguard/pmguard/internal/dorastore"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/human"
 	"github.com/pmguard/pmguard/internal/report"
 	"github.com/pmguard/pmguard/internal/verb"
 )
@@ -333,7 +334,7 @@ func (r *Figures) SlackText(s Scope) string {
 		fmt.Fprintf(&b, "• %s: %s — %s, %s\n", x.Metric, x.Value, x.Band, x.Trend)
 	}
 	if r.CIRecovery != nil {
-		fmt.Fprintf(&b, "• CI recovery (Insights MTTR, not DORA's): %s\n", fmtDur(r.CIRecovery.MTTR))
+		fmt.Fprintf(&b, "• CI recovery (Insights MTTR, not DORA's): %s\n", human.Duration(r.CIRecovery.MTTR))
 	}
 	return b.String()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/human"
 )
 
 // tally is what a period's figures add up from, so that projects combine
@@ -208,14 +209,14 @@ func (t Targets) rows(s Summary) []TargetRow {
 		out = append(out, r)
 	}
 	durRow := func(name string, cur time.Duration, n int, target time.Duration) {
-		r := TargetRow{Metric: name, Current: optDur(cur), Target: fmtDur(target)}
+		r := TargetRow{Metric: name, Current: optDur(cur), Target: human.Duration(target)}
 		switch {
 		case n == 0:
 			r.Current, r.Gap = "not measured", "no data"
 		case cur <= target:
 			r.Met, r.Gap = true, "met"
 		default:
-			r.Gap = fmtDur(cur-target) + " over"
+			r.Gap = human.Duration(cur-target) + " over"
 		}
 		out = append(out, r)
 	}
@@ -226,7 +227,7 @@ func (t Targets) rows(s Summary) []TargetRow {
 		durRow("Failed deployment recovery time", s.RecoveryMedian, s.Recovered, t.Recovery)
 	}
 	rateRow := func(name string, cur float64, target *float64) {
-		r := TargetRow{Metric: name, Current: pct(cur), Target: pct(*target), Met: cur <= *target}
+		r := TargetRow{Metric: name, Current: human.Percent(cur), Target: human.Percent(*target), Met: cur <= *target}
 		switch {
 		case s.Deploys == 0:
 			r.Current, r.Gap, r.Met = "no deploys", "no data", false
@@ -281,12 +282,12 @@ func (b BeforeAfter) value(s Summary) string {
 		if s.Recovered == 0 {
 			return "no recovered failure"
 		}
-		return fmt.Sprintf("median %s (%d recovered)", fmtDur(s.RecoveryMedian), s.Recovered)
+		return fmt.Sprintf("median %s (%d recovered)", human.Duration(s.RecoveryMedian), s.Recovered)
 	}
 	if s.Deploys == 0 {
 		return "no deploys"
 	}
-	return fmt.Sprintf("%s (%d of %d)", pct(s.ChangeFailRate), s.Failed, s.Deploys)
+	return fmt.Sprintf("%s (%d of %d)", human.Percent(s.ChangeFailRate), s.Failed, s.Deploys)
 }
 
 // reading says plainly what the comparison can and cannot show.
@@ -453,5 +454,5 @@ func monthTrend(ms []Summary) string {
 	ca, okA := cfr(a)
 	cb, okB := cfr(b)
 	return fmt.Sprintf("deploys/day %s → %s (%s); change fail rate %s → %s (%s)", num(fa), num(fb), direction(fa, fb, true, true, true),
-		pct(ca), pct(cb), direction(ca, cb, okA, okB, false))
+		human.Percent(ca), human.Percent(cb), direction(ca, cb, okA, okB, false))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/pmguard/pmguard/internal/dorastore"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/htmlpage"
+	"github.com/pmguard/pmguard/internal/human"
 	"github.com/pmguard/pmguard/internal/report"
 )
 
@@ -247,7 +248,7 @@ func (o *Options) orgReport(ctx context.Context, st *dorastore.Store, end, start
 
 func (s Summary) line() string {
 	return fmt.Sprintf("%d deploys (%s/day), lead time %s, change fail rate %s, recovery %s, rework %s",
-		s.Deploys, num(s.PerDay), optDur(s.LeadMedian), pct(s.ChangeFailRate), optDur(s.RecoveryMedian), pct(s.ReworkRate))
+		s.Deploys, num(s.PerDay), optDur(s.LeadMedian), human.Percent(s.ChangeFailRate), optDur(s.RecoveryMedian), human.Percent(s.ReworkRate))
 }
 
 func unitTitle(u *Unit) string {
@@ -272,7 +273,7 @@ func (r *Report) Text(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %-8s %8s %8s %12s %8s %12s %8s\n", "MONTH", "DEPLOYS", "PER DAY", "LEAD TIME", "CFR", "RECOVERY", "REWORK")
 		for _, m := range u.Months {
-			fmt.Fprintf(w, "  %-8s %8d %8s %12s %8s %12s %8s\n", m.Start.Format("2006-01"), m.Deploys, num(m.PerDay), optDur(m.LeadMedian), pct(m.ChangeFailRate), optDur(m.RecoveryMedian), pct(m.ReworkRate))
+			fmt.Fprintf(w, "  %-8s %8d %8s %12s %8s %12s %8s\n", m.Start.Format("2006-01"), m.Deploys, num(m.PerDay), optDur(m.LeadMedian), human.Percent(m.ChangeFailRate), optDur(m.RecoveryMedian), human.Percent(m.ReworkRate))
 		}
 		fmt.Fprintf(w, "  Trend: %s\n", u.Trend)
 		for _, g := range u.Guards {
@@ -298,7 +299,7 @@ func (r *Report) Markdown() string {
 		var labels, deploys, failed []string
 		top := 1
 		for _, m := range u.Months {
-			w("| %s | %d | %s | %s | %s | %s | %s |\n", m.Start.Format("2006-01"), m.Deploys, num(m.PerDay), optDur(m.LeadMedian), pct(m.ChangeFailRate), optDur(m.RecoveryMedian), pct(m.ReworkRate))
+			w("| %s | %d | %s | %s | %s | %s | %s |\n", m.Start.Format("2006-01"), m.Deploys, num(m.PerDay), optDur(m.LeadMedian), human.Percent(m.ChangeFailRate), optDur(m.RecoveryMedian), human.Percent(m.ReworkRate))
 			labels = append(labels, `"`+m.Start.Format("Jan 06")+`"`)
 			deploys = append(deploys, fmt.Sprint(m.Deploys))
 			failed = append(failed, fmt.Sprint(m.Failed))
@@ -353,7 +354,7 @@ var orgText string
 
 func pageFuncs() template.FuncMap {
 	return template.FuncMap{
-		"orAll": orAll, "num": num, "optDur": optDur, "week": weekLabel, "pct": pct,
+		"orAll": orAll, "num": num, "optDur": optDur, "week": weekLabel, "pct": human.Percent,
 		"join":  func(s []string) string { return strings.Join(s, ", ") },
 		"date":  func(t time.Time) string { return t.Format(time.DateOnly) },
 		"month": func(t time.Time) string { return t.Format("2006-01") },

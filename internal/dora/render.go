@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/htmlpage"
+	"github.com/pmguard/pmguard/internal/human"
 )
 
 // Scope says what the report covers.
@@ -30,11 +31,11 @@ func (r *Figures) rows() []row {
 	f, l, c, rc, rw := r.Frequency, r.LeadTime, r.ChangeFailRate, r.Recovery, r.Rework
 	lead := "no commits measured"
 	if l.Changes > 0 {
-		lead = fmt.Sprintf("median %s, p90 %s (%d commits)", fmtDur(l.Median), fmtDur(l.P90), l.Changes)
+		lead = fmt.Sprintf("median %s, p90 %s (%d commits)", human.Duration(l.Median), human.Duration(l.P90), l.Changes)
 	}
 	rec := "no failed deployment"
 	if rc.Recovered > 0 {
-		rec = fmt.Sprintf("median %s (%d recovered", fmtDur(rc.Median), rc.Recovered)
+		rec = fmt.Sprintf("median %s (%d recovered", human.Duration(rc.Median), rc.Recovered)
 		if rc.Unrecovered > 0 {
 			rec += fmt.Sprintf(", %d not yet", rc.Unrecovered)
 		}
@@ -45,9 +46,9 @@ func (r *Figures) rows() []row {
 	return []row{
 		{"Deployment frequency", fmt.Sprintf("%s/day, %s/week; %d deploys on %d of %s days", num(f.PerDay), num(f.PerWeek), f.Deploys, f.DeploymentDays, num(r.Days)), string(f.Band), string(r.Trend.Frequency)},
 		{"Change lead time", lead, string(l.Band), string(r.Trend.LeadTime)},
-		{"Change fail rate", fmt.Sprintf("%s (%d of %d)", pct(c.Rate), c.Count, c.Deploys), string(c.Band), string(r.Trend.ChangeFailRate)},
+		{"Change fail rate", fmt.Sprintf("%s (%d of %d)", human.Percent(c.Rate), c.Count, c.Deploys), string(c.Band), string(r.Trend.ChangeFailRate)},
 		{"Failed deployment recovery time", rec, string(rc.Band), string(r.Trend.Recovery)},
-		{"Deployment rework rate", fmt.Sprintf("%s (%d of %d)", pct(rw.Rate), rw.Count, rw.Deploys), string(rw.Band) + " (no published levels)", string(r.Trend.Rework)},
+		{"Deployment rework rate", fmt.Sprintf("%s (%d of %d)", human.Percent(rw.Rate), rw.Count, rw.Deploys), string(rw.Band) + " (no published levels)", string(r.Trend.Rework)},
 	}
 }
 
@@ -56,7 +57,7 @@ func (r *Figures) ciRecoveryText() string {
 		return ""
 	}
 	s := fmt.Sprintf("CI recovery (CircleCI Insights MTTR of workflow %s: mean time from a failed run to the next successful run; it measures CI, not production, and is not DORA's failed deployment recovery time): %s",
-		r.CIRecovery.Workflow, fmtDur(r.CIRecovery.MTTR))
+		r.CIRecovery.Workflow, human.Duration(r.CIRecovery.MTTR))
 	if !r.CIRecovery.WindowStart.IsZero() {
 		s += fmt.Sprintf(" over %s to %s", r.CIRecovery.WindowStart.Format(time.DateOnly), r.CIRecovery.WindowEnd.Format(time.DateOnly))
 	}
@@ -244,35 +245,11 @@ func orAll(branch string) string {
 
 func num(f float64) string { return strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64) }
 
-func pct(f float64) string { return strconv.FormatFloat(math.Round(f*1000)/10, 'f', -1, 64) + "%" }
-
 func optDur(d time.Duration) string {
 	if d <= 0 {
 		return "—"
 	}
-	return fmtDur(d)
-}
-
-// fmtDur prints 45 min, 3 h 5 min, 2 d 4 h.
-func fmtDur(d time.Duration) string {
-	d = d.Round(time.Minute)
-	switch {
-	case d < time.Minute:
-		return "under 1 min"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d/time.Minute))
-	case d < 48*time.Hour:
-		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-		if m == 0 {
-			return fmt.Sprintf("%d h", h)
-		}
-		return fmt.Sprintf("%d h %d min", h, m)
-	}
-	days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
-	if h == 0 {
-		return fmt.Sprintf("%d d", days)
-	}
-	return fmt.Sprintf("%d d %d h", days, h)
+	return human.Duration(d)
 }
 
 func md(s string) string {

@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"fmt"
-	"math"
 	"net/url"
 	"os/exec"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/human"
 	"github.com/pmguard/pmguard/internal/jobenv"
 )
 
@@ -250,14 +250,14 @@ func canaryStepFact(e events.Event) CanaryStepFact {
 // line is one step as people read it: "step 2 (50%): fail, error rate 4.1%
 // > 2%, p95 180 ms (1,204 samples)".
 func (s CanaryStepFact) line() string {
-	out := fmt.Sprintf("step %d (%d%%): %s, error rate %s", s.Step, s.Weight, s.Verdict, pct(s.ErrorRate))
+	out := fmt.Sprintf("step %d (%d%%): %s, error rate %s", s.Step, s.Weight, s.Verdict, human.Percent(s.ErrorRate))
 	if s.Threshold > 0 {
-		out += " " + compare(s.ErrorRate, s.Threshold) + " " + pct(s.Threshold)
+		out += " " + compare(s.ErrorRate, s.Threshold) + " " + human.Percent(s.Threshold)
 	}
 	for _, l := range s.Latencies {
-		out += ", " + l.Quantile + " " + millis(l.MS)
+		out += ", " + l.Quantile + " " + human.Millis(l.MS)
 		if l.ThresholdMS != nil {
-			out += " " + compare(l.MS, *l.ThresholdMS) + " " + millis(*l.ThresholdMS)
+			out += " " + compare(l.MS, *l.ThresholdMS) + " " + human.Millis(*l.ThresholdMS)
 		}
 	}
 	return out + samplesNote(s.Samples)
@@ -275,18 +275,6 @@ func setIf(dst *string, v string) {
 }
 
 // Figures as people read them.
-
-// pct formats a fraction as a percentage: 0.25 -> "25%", 0.0213 -> "2.13%".
-func pct(v float64) string {
-	return strconv.FormatFloat(math.Round(v*100*100)/100, 'f', -1, 64) + "%"
-}
-
-func millis(v float64) string {
-	if v >= 100 {
-		return strconv.FormatFloat(math.Round(v), 'f', -1, 64) + " ms"
-	}
-	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) + " ms"
-}
 
 // compare is the relation of a figure to its limit, escaped for mrkdwn.
 func compare(v, limit float64) string {
@@ -314,18 +302,18 @@ func (f *Facts) failureLines() []string {
 func (c *CanaryFacts) lines(failing bool) []string {
 	var out []string
 	if c.ErrorRate != nil {
-		s := "error rate " + pct(*c.ErrorRate)
+		s := "error rate " + human.Percent(*c.ErrorRate)
 		if c.ErrorThreshold != nil {
-			s += " " + compare(*c.ErrorRate, *c.ErrorThreshold) + " " + pct(*c.ErrorThreshold)
+			s += " " + compare(*c.ErrorRate, *c.ErrorThreshold) + " " + human.Percent(*c.ErrorThreshold)
 		}
 		if !failing || c.ErrorThreshold == nil || *c.ErrorRate > *c.ErrorThreshold {
 			out = append(out, s)
 		}
 	}
 	for _, l := range c.Latencies {
-		s := l.Quantile + " " + millis(l.MS)
+		s := l.Quantile + " " + human.Millis(l.MS)
 		if l.ThresholdMS != nil {
-			s += " " + compare(l.MS, *l.ThresholdMS) + " " + millis(*l.ThresholdMS)
+			s += " " + compare(l.MS, *l.ThresholdMS) + " " + human.Millis(*l.ThresholdMS)
 		}
 		// A failing notice lists the quantiles over their threshold, or all
 		// of them when none has one.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/human"
 )
 
 // Document is the post-mortem draft, ready to render.
@@ -284,7 +285,7 @@ func (d *Document) impact(evs []events.Event, inc *Incident) {
 		lat = append(lat, s)
 	}
 	if peakLat > 0 {
-		lat = append(lat, "peak "+latencyLabel(latKey)+" "+fmtMS(peakLat)+" in pmguard's checks")
+		lat = append(lat, "peak "+latencyLabel(latKey)+" "+human.Millis(peakLat)+" in pmguard's checks")
 	}
 	d.Impact.Latency = strings.Join(lat, "; ")
 	for _, e := range inc.Impact.Endpoints {
@@ -341,17 +342,17 @@ func (d *Document) summarize(inc *Incident) {
 	if !m.Alert.IsZero() {
 		s := "The alert fired at " + d.clock(m.Alert)
 		if ms.Unnoticed.Measured {
-			s += fmt.Sprintf(": the regression went unnoticed for %s after the deploy", fmtDur(ms.Unnoticed.Duration))
+			s += fmt.Sprintf(": the regression went unnoticed for %s after the deploy", human.Duration(ms.Unnoticed.Duration))
 		}
 		if ms.TimeToDetect.Measured {
-			s += fmt.Sprintf(" (time to detect from the first bad signal: %s)", fmtDur(ms.TimeToDetect.Duration))
+			s += fmt.Sprintf(" (time to detect from the first bad signal: %s)", human.Duration(ms.TimeToDetect.Duration))
 		}
 		if d.Impact.HasErrorRate {
-			s += fmt.Sprintf("; the error rate peaked at %s", fmtPct(d.Impact.PeakErrorRate))
+			s += fmt.Sprintf("; the error rate peaked at %s", human.Percent(d.Impact.PeakErrorRate))
 		}
 		s += "."
 		if ms.TimeToAcknowledge.Measured {
-			s += fmt.Sprintf(" On-call acknowledged it %s later.", fmtDur(ms.TimeToAcknowledge.Duration))
+			s += fmt.Sprintf(" On-call acknowledged it %s later.", human.Duration(ms.TimeToAcknowledge.Duration))
 		}
 		facts = append(facts, s)
 	}
@@ -363,9 +364,9 @@ func (d *Document) summarize(inc *Incident) {
 			s += " by a rollback through CircleCI."
 		}
 		if ms.TimeToMitigate.Measured {
-			s += fmt.Sprintf(" Time to mitigate: %s from the alert", fmtDur(ms.TimeToMitigate.Duration))
+			s += fmt.Sprintf(" Time to mitigate: %s from the alert", human.Duration(ms.TimeToMitigate.Duration))
 			if d.Impact.Measured {
-				s += fmt.Sprintf("; users were affected for about %s (%s → %s)", fmtDur(d.Impact.Duration), d.clock(d.Impact.Start), d.clock(d.Impact.End))
+				s += fmt.Sprintf("; users were affected for about %s (%s → %s)", human.Duration(d.Impact.Duration), d.clock(d.Impact.Start), d.clock(d.Impact.End))
 			}
 			s += "."
 		}
@@ -377,7 +378,7 @@ func (d *Document) summarize(inc *Incident) {
 	if t := m.FixDeployed; !t.IsZero() {
 		s := "The root-cause fix reached production at " + d.clock(t)
 		if ms.TimeToResolve.Measured {
-			s += fmt.Sprintf(", %s after the alert", fmtDur(ms.TimeToResolve.Duration))
+			s += fmt.Sprintf(", %s after the alert", human.Duration(ms.TimeToResolve.Duration))
 		}
 		facts = append(facts, s+".")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/htmlpage"
+	"github.com/pmguard/pmguard/internal/human"
 )
 
 //go:embed postmortem.html.tmpl
@@ -21,14 +22,14 @@ func (d *Document) HTML() ([]byte, error) {
 	p, err := htmlpage.Parse("postmortem", htmlTemplate, template.FuncMap{
 		"clock":    d.clock,
 		"optClock": d.optClock,
-		"dur":      fmtDur,
+		"dur":      human.Duration,
 		"measure":  measureLine,
 		"upper":    upperFirst,
 		"phaseAt":  d.phaseTime,
 		"meeting":  d.meetingText,
 		"complete": d.completionText,
 		"ticket":   ticketLabel,
-		"pct":      fmtPct,
+		"pct":      human.Percent,
 		"span":     span,
 		"status":   statusOr,
 		"dash":     orDash,
@@ -171,9 +172,9 @@ func tickStep(total time.Duration) time.Duration {
 
 // phaseText fits a phase's label into its band (about 7 px a character).
 func phaseText(p Phase, width float64) string {
-	full := p.Name + " " + fmtDur(p.Duration)
+	full := p.Name + " " + human.Duration(p.Duration)
 	if float64(len(full))*7 <= width {
 		return full
 	}
-	return fmtDur(p.Duration)
+	return human.Duration(p.Duration)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/pmguard/pmguard/internal/human"
 )
 
 // Markdown renders the draft as GitHub-flavoured Markdown. Every value that
@@ -62,7 +64,7 @@ func (d *Document) Markdown() string {
 	for _, p := range d.Phases {
 		dur := "not measured: " + p.Missing
 		if p.Measured {
-			dur = fmtDur(p.Duration)
+			dur = human.Duration(p.Duration)
 		}
 		w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", p.Name, cell(p.StartEvent), cell(p.EndEvent), d.phaseTime(p, p.From, false), d.phaseTime(p, p.To, true),
 			p.offsets(), cell(dur), cell(p.Target.Text), cell(p.resultText()))
@@ -80,7 +82,7 @@ func (d *Document) Markdown() string {
 			w("_Not measured: %s._\n\n", p.Missing)
 			continue
 		}
-		w("%s → %s (%s), %s → %s: %s.\n\n", d.clock(p.From), d.clock(p.To), fmtDur(p.Duration), p.StartEvent, p.EndEvent, p.Means)
+		w("%s → %s (%s), %s → %s: %s.\n\n", d.clock(p.From), d.clock(p.To), human.Duration(p.Duration), p.StartEvent, p.EndEvent, p.Means)
 		for _, e := range ps.Entries {
 			w("- %s %s (%s)\n", d.clock(e.Time), mdText(e.Event), mdText(e.Sources()))
 		}
@@ -196,14 +198,14 @@ func (d *Document) impactDuration() string {
 	if !d.Impact.Measured {
 		return "not measured"
 	}
-	return fmt.Sprintf("%s (%s → %s)", fmtDur(d.Impact.Duration), d.clock(d.Impact.Start), d.clock(d.Impact.End))
+	return fmt.Sprintf("%s (%s → %s)", human.Duration(d.Impact.Duration), d.clock(d.Impact.Start), d.clock(d.Impact.End))
 }
 
 func (d *Document) peakErrorRate() string {
 	if !d.Impact.HasErrorRate {
 		return "not measured"
 	}
-	return fmtPct(d.Impact.PeakErrorRate)
+	return human.Percent(d.Impact.PeakErrorRate)
 }
 
 func (d *Document) optClock(t time.Time) string {
@@ -217,7 +219,7 @@ func span(a, b time.Time) string {
 	if a.IsZero() || b.IsZero() {
 		return "—"
 	}
-	return fmtDur(b.Sub(a))
+	return human.Duration(b.Sub(a))
 }
 
 // stamp shows the date with the first time and whenever the day changes.
@@ -315,7 +317,7 @@ func (d *Document) completionText() string {
 	if !ok {
 		return "none agreed yet"
 	}
-	s := fmt.Sprintf("%d of %d closed (%s)", m.ActionsDone, m.ActionItems, fmtPct(c))
+	s := fmt.Sprintf("%d of %d closed (%s)", m.ActionsDone, m.ActionItems, human.Percent(c))
 	if n := d.overdue(d.Actions); n > 0 {
 		s += fmt.Sprintf(", %d overdue", n)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/pmguard/pmguard/internal/human"
 )
 
 // maxDiagramEntries keeps the diagram readable; past it only the marked
@@ -31,7 +33,7 @@ func (d *Document) Mermaid() string {
 				continue
 			}
 			tag := []string{"done", "active", "crit", "done"}[i%4]
-			fmt.Fprintf(&b, "    %s %s :%s, phase%d, %s, %s\n", p.Name, mermaidLabel(fmtDur(p.Duration)), tag, i,
+			fmt.Fprintf(&b, "    %s %s :%s, phase%d, %s, %s\n", p.Name, mermaidLabel(human.Duration(p.Duration)), tag, i,
 				p.From.In(d.Location).Format(layout), p.To.In(d.Location).Format(layout))
 		}
 	}

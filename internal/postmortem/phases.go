@@ -3,6 +3,8 @@ package postmortem
 import (
 	"fmt"
 	"time"
+
+	"github.com/pmguard/pmguard/internal/human"
 )
 
 // The incident's phases follow the prevention plan: each has a start and
@@ -282,9 +284,9 @@ func offset(d time.Duration) string {
 	case d == 0:
 		return "T+0"
 	case d < 0:
-		return "T−" + fmtDur(-d)
+		return "T−" + human.Duration(-d)
 	}
-	return "T+" + fmtDur(d)
+	return "T+" + human.Duration(d)
 }
 
 // offsets shows a phase's span from the alert.
@@ -305,5 +307,5 @@ func measureText(m Measure) string {
 	if !m.Measured {
 		return "not measured"
 	}
-	return fmtDur(m.Duration)
+	return human.Duration(m.Duration)
 }

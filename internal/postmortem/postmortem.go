@@ -19,6 +19,7 @@ import (
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/human"
 	"github.com/pmguard/pmguard/internal/notify"
 	"github.com/pmguard/pmguard/internal/report"
 	"github.com/pmguard/pmguard/internal/verb"
@@ -221,7 +222,7 @@ func draftPost(d *Document, link string) string {
 	var figs []string
 	for _, m := range []Measure{d.Measures.TimeToMitigate, d.Measures.Impact} {
 		if m.Measured {
-			figs = append(figs, m.Name+" "+fmtDur(m.Duration))
+			figs = append(figs, m.Name+" "+human.Duration(m.Duration))
 		}
 	}
 	if len(figs) > 0 {
@@ -368,7 +369,7 @@ func durText(p Phase) string {
 	if !p.Measured {
 		return ""
 	}
-	return fmtDur(p.Duration)
+	return human.Duration(p.Duration)
 }
 
 func figures(d *Document) events.Postmortem {

@@ -2,7 +2,6 @@ package postmortem
 
 import (
 	"fmt"
-	"math"
 	"path"
 	"sort"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/human"
 )
 
 // Entry is one line of the incident timeline. Source names the system the
@@ -220,7 +220,7 @@ func pipelineEntries(p Pipeline, roles map[string]string) []Entry {
 		if w.Stopped.IsZero() {
 			continue
 		}
-		e := Entry{Time: w.Stopped, Event: fmt.Sprintf("Workflow %s %s after %s", w.Name, statusWord(w.Status), fmtDur(w.Stopped.Sub(w.Created))), Source: "CircleCI", rank: rankCI}
+		e := Entry{Time: w.Stopped, Event: fmt.Sprintf("Workflow %s %s after %s", w.Name, statusWord(w.Status), human.Duration(w.Stopped.Sub(w.Created))), Source: "CircleCI", rank: rankCI}
 		if p.Rollback {
 			e.Event = "Rollback w" + e.Event[1:]
 		}
@@ -346,10 +346,10 @@ func humanize(name string) string {
 func figureSummary(f events.Figures) string {
 	var parts []string
 	if v, ok := errorRate(f); ok {
-		parts = append(parts, "error rate "+fmtPct(v))
+		parts = append(parts, "error rate "+human.Percent(v))
 	}
 	if k, v, ok := latency(f); ok {
-		parts = append(parts, latencyLabel(k)+" "+fmtMS(v))
+		parts = append(parts, latencyLabel(k)+" "+human.Millis(v))
 	}
 	if v, ok := f.Number("status"); ok && v > 0 {
 		parts = append(parts, "HTTP "+strconv.Itoa(int(v)))
@@ -390,45 +390,6 @@ func latency(f events.Figures) (string, float64, bool) {
 		}
 	}
 	return "", 0, false
-}
-
-func fmtPct(v float64) string {
-	return strconv.FormatFloat(math.Round(v*1000)/10, 'f', -1, 64) + "%"
-}
-
-func fmtMS(v float64) string {
-	return strconv.FormatFloat(math.Round(v), 'f', -1, 64) + " ms"
-}
-
-// fmtDur prints a duration the way people say it: 18 min, 1 h 5 min, 40 s.
-func fmtDur(d time.Duration) string {
-	if d < 0 {
-		d = -d
-	}
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d s", int(d.Round(time.Second)/time.Second))
-	case d < time.Hour:
-		m := d.Round(time.Second)
-		if m%time.Minute == 0 {
-			return fmt.Sprintf("%d min", int(m/time.Minute))
-		}
-		return fmt.Sprintf("%d min %d s", int(m/time.Minute), int(m%time.Minute/time.Second))
-	case d >= 48*time.Hour:
-		m := d.Round(time.Hour)
-		days, h := int(m/(24*time.Hour)), int(m%(24*time.Hour)/time.Hour)
-		if h > 0 {
-			return fmt.Sprintf("%d d %d h", days, h)
-		}
-		return fmt.Sprintf("%d d", days)
-	default:
-		m := d.Round(time.Minute)
-		h := int(m / time.Hour)
-		if mins := int(m % time.Hour / time.Minute); mins > 0 {
-			return fmt.Sprintf("%d h %d min", h, mins)
-		}
-		return fmt.Sprintf("%d h", h)
-	}
 }
 
 // incidentEntries turns the team's timeline into entries.
