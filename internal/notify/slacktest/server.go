@@ -149,9 +149,6 @@ func (s *Server) Close() {
 	s.srv.Close()
 }
 
-// URL is the server's base URL.
-func (s *Server) URL() string { return s.srv.URL }
-
 // APIURL is the Web API base for slack.OptionAPIURL and PMGUARD_SLACK_API_URL.
 func (s *Server) APIURL() string { return s.srv.URL + "/api/" }
 
