@@ -142,7 +142,15 @@ func same(i github.Issue, r github.IssueRequest) bool {
 	for _, a := range i.Assignees {
 		assignees = append(assignees, a.Login)
 	}
-	sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
 	return i.Title == r.Title && withoutLink(i.Body) == withoutLink(r.Body) && i.State == r.State &&
-		slices.Equal(sorted(labels), sorted(r.Labels)) && slices.Equal(sorted(assignees), sorted(r.Assignees))
+		sameSet(labels, r.Labels) && sameSet(assignees, r.Assignees)
+}
+
+// sameSet reports whether a and b hold the same names in any order: a
+// tracker lists labels and assignees in its own order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

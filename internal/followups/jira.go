@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -121,8 +120,7 @@ func (j *jiraTracker) Update(ctx context.Context, t Ticket, it Item) (Ticket, bo
 	}
 	due, _ := f["duedate"].(string)
 	want := f["labels"].([]string)
-	sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
-	if i.Fields.Summary == f["summary"] && slices.Equal(sorted(i.Fields.Labels), sorted(want)) && i.Fields.DueDate == due && assignee == it.Assignee {
+	if i.Fields.Summary == f["summary"] && sameSet(i.Fields.Labels, want) && i.Fields.DueDate == due && assignee == it.Assignee {
 		return t, false, nil
 	}
 	if err := j.c.Edit(ctx, t.ID, f); err != nil {
