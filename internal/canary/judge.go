@@ -504,16 +504,16 @@ func (j *Judge) checkFail() bool {
 			j.pname(), j.c.Latency, human.Percent(safeDiv(j.latT.eventsFail, j.latT.nFail)), count(j.latT.eventsFail), count(j.latT.nFail), human.Percent(pass), human.Percent(fail), num(math.Exp(j.latT.mixLLR())), num(math.Exp(j.latT.a)), j.runsNote(j.skippedSlow, "slow request")))
 	case j.latIntT != nil && j.latIntT.crossedA:
 		j.decide(Failed, "latency", fmt.Sprintf("%s latency was above %s in %d of %d intervals (latest %s): more often than the half of intervals a canary meeting it can show (sign test over intervals, likelihood ratio %s >= 1/alpha = %s)",
-			j.pname(), j.c.Latency, int(j.latIntT.events), int(j.latIntT.n), msStr(j.lastLat), num(math.Exp(j.latIntT.mixLLR())), num(math.Exp(j.latIntT.a))))
+			j.pname(), j.c.Latency, int(j.latIntT.events), int(j.latIntT.n), ms(j.lastLat), num(math.Exp(j.latIntT.mixLLR())), num(math.Exp(j.latIntT.a))))
 	case j.baseErrT != nil && j.baseErrT.crossedA() && j.floorT.crossedA:
 		j.decide(Failed, "baseline error rate", fmt.Sprintf("canary error rate %s is more than %s above the baseline's %s (of %s errors that start a run in either track, %s were the canary's; likelihood ratio %s >= 1/alpha = %s), and above its healthy %s (likelihood ratio %s)",
 			human.Percent(j.errs/j.n), human.Percent(j.c.Margin), human.Percent(safeDiv(j.berrs, j.bn)), count(j.baseErrT.n), count(j.baseErrT.canary), num(math.Exp(j.baseErrT.mixLLR())), num(math.Exp(j.baseErrT.a)), human.Percent(j.c.healthy()), num(math.Exp(j.floorT.mixLLR()))))
 	case j.baseLatT != nil && j.baseLatT.crossedA:
 		j.decide(Failed, "baseline latency", fmt.Sprintf("canary %s latency is more than %s above the baseline's: %s of canary requests (%s of %s) were slower than %s (%s times the baseline's %s upper bound), against the %s allowed (likelihood ratio %s >= 1/alpha = %s)",
-			j.pname(), human.Percent(j.c.Margin), human.Percent(j.baseLatT.eventsFail/j.baseLatT.n), count(j.baseLatT.eventsFail), count(j.baseLatT.n), msStr(j.baseRef), trimFloat(1+j.c.Margin), j.pname(), human.Percent(1-j.c.Quantile), num(math.Exp(j.baseLatT.mixLLR())), num(math.Exp(j.baseLatT.a))))
+			j.pname(), human.Percent(j.c.Margin), human.Percent(j.baseLatT.eventsFail/j.baseLatT.n), count(j.baseLatT.eventsFail), count(j.baseLatT.n), ms(j.baseRef), trimFloat(1+j.c.Margin), j.pname(), human.Percent(1-j.c.Quantile), num(math.Exp(j.baseLatT.mixLLR())), num(math.Exp(j.baseLatT.a))))
 	case j.baseLatIntT != nil && j.baseLatIntT.crossedA:
 		j.decide(Failed, "baseline latency", fmt.Sprintf("canary %s latency was more than %s above the baseline's in %d of %d intervals (latest %s against %s; sign test over intervals, likelihood ratio %s >= 1/alpha = %s)",
-			j.pname(), human.Percent(j.c.Margin), int(j.baseLatIntT.events), int(j.baseLatIntT.n), msStr(j.lastLat), msStr(j.lastBaseLat), num(math.Exp(j.baseLatIntT.mixLLR())), num(math.Exp(j.baseLatIntT.a))))
+			j.pname(), human.Percent(j.c.Margin), int(j.baseLatIntT.events), int(j.baseLatIntT.n), ms(j.lastLat), ms(j.lastBaseLat), num(math.Exp(j.baseLatIntT.mixLLR())), num(math.Exp(j.baseLatIntT.a))))
 	default:
 		return false
 	}
@@ -596,7 +596,7 @@ func (j *Judge) checkPass() bool {
 		human.Percent(j.errs/j.n), human.Percent(j.c.healthy()), num(math.Exp(j.errT.llr)), num(math.Exp(j.errT.b)), count(j.n))
 	if j.c.Latency > 0 {
 		pass, _ := j.c.latencyShares()
-		why += fmt.Sprintf("; %s latency %s is under %s (at most %s of requests slower, shown)", j.pname(), msStr(j.latency()), j.c.Latency, human.Percent(pass))
+		why += fmt.Sprintf("; %s latency %s is under %s (at most %s of requests slower, shown)", j.pname(), ms(j.latency()), j.c.Latency, human.Percent(pass))
 	}
 	if j.c.Baseline {
 		why += "; no worse than the baseline by " + human.Percent(j.c.Margin)
@@ -691,7 +691,7 @@ func (j *Judge) progressLine() string {
 		case j.baseLatT != nil && j.baseRef == 0:
 			parts = append(parts, "baseline latency: waiting for enough baseline requests")
 		case j.baseLatT != nil:
-			parts = append(parts, fmt.Sprintf("baseline latency: %s of %s slower than %s", count(j.baseLatT.eventsFail), count(j.baseLatT.n), msStr(j.baseRef)))
+			parts = append(parts, fmt.Sprintf("baseline latency: %s of %s slower than %s", count(j.baseLatT.eventsFail), count(j.baseLatT.n), ms(j.baseRef)))
 		default:
 			parts = append(parts, fmt.Sprintf("baseline latency: %d of %d intervals worse", int(j.baseLatIntT.events), int(j.baseLatIntT.n)))
 		}
@@ -897,7 +897,7 @@ func usDur(us int64) time.Duration { return time.Duration(us) * time.Microsecond
 
 func msf(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
-func msStr(d time.Duration) string { return human.Millis(msf(d)) }
+func ms(d time.Duration) string { return human.Millis(msf(d)) }
 
 func count(f float64) string {
 	if f == math.Trunc(f) || f > 1000 {
