@@ -1,6 +1,9 @@
 package circleci
 
-import "fmt"
+import (
+	"fmt"
+	"reflect"
+)
 
 // shaped is an answer type with fields pmguard cannot do without. A 2xx
 // answer lacking one is not CircleCI's API (a proxy's page, a half-written
@@ -24,37 +27,28 @@ func (e *UnexpectedResponseError) Error() string {
 }
 
 // firstMissing takes (name, value) pairs and returns the name of the first
-// field whose value is empty.
-func firstMissing(fields ...string) string {
+// field whose value is empty: "", 0, a zero time.
+func firstMissing(fields ...any) string {
 	for i := 0; i+1 < len(fields); i += 2 {
-		if fields[i+1] == "" {
-			return fields[i]
+		if empty(fields[i+1]) {
+			return fields[i].(string)
 		}
 	}
 	return ""
 }
 
-func (p *Pipeline) missing() string {
-	switch {
-	case p.ID == "":
-		return "id"
-	case p.Number == 0:
-		return "number"
-	case p.CreatedAt.IsZero():
-		return "created_at"
+func empty(v any) bool {
+	if z, ok := v.(interface{ IsZero() bool }); ok {
+		return z.IsZero()
 	}
-	return ""
+	return reflect.ValueOf(v).IsZero()
 }
 
-func (p *PipelineCreation) missing() string {
-	switch {
-	case p.ID == "":
-		return "id"
-	case p.Number == 0:
-		return "number"
-	}
-	return ""
+func (p *Pipeline) missing() string {
+	return firstMissing("id", p.ID, "number", p.Number, "created_at", p.CreatedAt)
 }
+
+func (p *PipelineCreation) missing() string { return firstMissing("id", p.ID, "number", p.Number) }
 
 func (w *Workflow) missing() string {
 	return firstMissing("id", w.ID, "name", w.Name, "status", w.Status, "pipeline_id", w.PipelineID)
@@ -78,11 +72,6 @@ func (v *ComponentVersion) missing() string { return firstMissing("name", v.Name
 
 func (a *Artifact) missing() string { return firstMissing("path", a.Path, "url", a.URL) }
 
-func (j *JobDetails) missing() string {
-	if j.Number == 0 {
-		return "number"
-	}
-	return ""
-}
+func (j *JobDetails) missing() string { return firstMissing("number", j.Number) }
 
 func (r *WorkflowRun) missing() string { return firstMissing("id", r.ID) }

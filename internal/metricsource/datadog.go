@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,21 +77,15 @@ type Datadog struct {
 // NewDatadog checks the options without any network call; its errors are
 // bad input.
 func NewDatadog(o DatadogOptions) (*Datadog, error) {
-	base := strings.TrimSpace(o.BaseURL)
-	if base == "" {
-		site := strings.TrimSpace(o.Site)
-		if site == "" {
-			site = DefaultDatadogSite
-		}
-		site = strings.TrimPrefix(site, "app.")
-		if err := checkSite(site); err != nil {
-			return nil, err
-		}
-		base = "https://api." + site
+	var base string
+	var err error
+	if b := strings.TrimSpace(o.BaseURL); b != "" {
+		base, err = datadogURL(b)
+	} else {
+		base, err = datadogSiteBase(o.Site)
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &InputError{What: "datadog API URL", Input: httpx.RedactURL(base), Pos: -1, Reason: "want an http(s) URL"}
+	if err != nil {
+		return nil, err
 	}
 	if o.APIKeyEnv == "" {
 		o.APIKeyEnv = "DD_API_KEY"
@@ -108,12 +103,12 @@ func NewDatadog(o DatadogOptions) (*Datadog, error) {
 		o.HTTP.Redactor = httpx.NewRedactor()
 	}
 	o.HTTP.Redactor.Add(o.APIKey, o.AppKey)
-	o.HTTP.RetryAfter = datadogRetryAfter
+	o.HTTP.RetryAfter = DatadogRetryAfter
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	return &Datadog{
-		base:    strings.TrimRight(u.String(), "/"),
+		base:    base,
 		apiKey:  o.APIKey,
 		appKey:  o.AppKey,
 		apiEnv:  o.APIKeyEnv,
@@ -196,21 +191,11 @@ func (d *Datadog) Latency(ctx context.Context, selector string, q float64, w Win
 	if err != nil {
 		return 0, err
 	}
-	best, found := math.Inf(-1), false
-	for _, s := range series {
-		for _, p := range s.Points {
-			if p.Value != nil && !math.IsNaN(*p.Value) {
-				best, found = math.Max(best, *p.Value), true
-			}
-		}
-	}
-	if !found {
+	vs := values(series)
+	if len(vs) == 0 {
 		return 0, &NoDataError{Source: "datadog", Query: query, Reason: "only empty points"}
 	}
-	if math.IsInf(best, 0) || best < 0 {
-		return 0, fmt.Errorf("datadog: latency query gave %v seconds, not a latency; query: %s", best, query)
-	}
-	return time.Duration(best * float64(time.Second)), nil
+	return latency("datadog", slices.Max(vs), query)
 }
 
 func (d *Datadog) vars(selector string, w Window, q float64) (map[string]string, time.Time, time.Time, error) {
@@ -239,17 +224,26 @@ func (d *Datadog) vars(selector string, w Window, q float64) (map[string]string,
 	return vars, to.Add(-w.Length), to, nil
 }
 
-func sumPoints(series []DatadogSeries) (float64, bool) {
-	sum, found := 0.0, false
+// values are the points of every series that hold a number.
+func values(series []DatadogSeries) []float64 {
+	var vs []float64
 	for _, s := range series {
 		for _, p := range s.Points {
 			if p.Value != nil && !math.IsNaN(*p.Value) {
-				sum += *p.Value
-				found = true
+				vs = append(vs, *p.Value)
 			}
 		}
 	}
-	return sum, found
+	return vs
+}
+
+func sumPoints(series []DatadogSeries) (float64, bool) {
+	vs := values(series)
+	sum := 0.0
+	for _, v := range vs {
+		sum += v
+	}
+	return sum, len(vs) > 0
 }
 
 // Query runs a metrics query over [from, to] (whole seconds). No series is a
@@ -260,25 +254,16 @@ func (d *Datadog) Query(ctx context.Context, query string, from, to time.Time) (
 		"to":    {strconv.FormatInt(to.Unix(), 10)},
 		"query": {query},
 	}
-	hdr := http.Header{}
-	hdr.Set("Accept", "application/json")
-	hdr.Set("DD-API-KEY", d.apiKey)
-	hdr.Set("DD-APPLICATION-KEY", d.appKey)
-	resp, err := d.http.Get(ctx, d.base+"/api/v1/query?"+q.Encode(), hdr)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s: no answer before the deadline: %w", d, err)
-		}
-		return nil, fmt.Errorf("%s is unreachable: %w", d, err)
-	}
-	defer resp.Body.Close()
 	red := d.http.Redactor()
-	body, truncated, err := httpx.ReadLimited(resp.Body, 32<<20)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+"/api/v1/query?"+q.Encode(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading the response: %w", d, red.Error(err))
+		return nil, red.Error(fmt.Errorf("datadog: %v", err))
 	}
-	if truncated {
-		return nil, fmt.Errorf("%s: response larger than 32 MiB; narrow the query", d)
+	req.Header.Set("DD-API-KEY", d.apiKey)
+	req.Header.Set("DD-APPLICATION-KEY", d.appKey)
+	resp, body, err := fetch(d.http, d, req, maxAnswer)
+	if err != nil {
+		return nil, err
 	}
 	var r struct {
 		Status string   `json:"status"`
@@ -334,10 +319,10 @@ func (d *Datadog) Query(ctx context.Context, query string, from, to time.Time) (
 	return out, nil
 }
 
-// datadogRetryAfter reads how long a 429 asks to wait: Retry-After when
-// given, else Datadog's X-RateLimit-Reset (seconds until the limit resets),
-// so the retry waits for the reset instead of guessing.
-func datadogRetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+// DatadogRetryAfter is how every Datadog client reads a 429's wait:
+// Retry-After when given, else Datadog's X-RateLimit-Reset (seconds until
+// the limit resets), so the retry waits for the reset instead of guessing.
+func DatadogRetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	if d, ok := httpx.RetryAfter(resp.Header, now); ok {
 		return d, true
 	}
@@ -357,23 +342,29 @@ func datadogRetryAfter(resp *http.Response, now time.Time) (time.Duration, bool)
 func DatadogAPIBase(siteOrURL string) (string, error) {
 	v := strings.TrimSpace(siteOrURL)
 	if strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
-		u, err := url.Parse(v)
-		if err != nil || u.Host == "" {
-			return "", &InputError{What: "datadog API URL", Input: httpx.RedactURL(v), Pos: -1, Reason: "want an http(s) URL"}
-		}
-		return strings.TrimRight(u.String(), "/"), nil
+		return datadogURL(v)
 	}
-	if v == "" {
-		v = DefaultDatadogSite
-	}
-	v = strings.TrimPrefix(v, "app.")
-	if err := checkSite(v); err != nil {
-		return "", err
-	}
-	return "https://api." + v, nil
+	return datadogSiteBase(v)
 }
 
-// DatadogRetryAfter is how every Datadog client reads a 429's wait.
-func DatadogRetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
-	return datadogRetryAfter(resp, now)
+// datadogURL reads an API base URL given directly.
+func datadogURL(raw string) (string, error) {
+	u, err := httpURL("datadog API URL", raw, "want an http(s) URL")
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// datadogSiteBase is a site's API base URL (DefaultDatadogSite when empty).
+func datadogSiteBase(site string) (string, error) {
+	site = strings.TrimSpace(site)
+	if site == "" {
+		site = DefaultDatadogSite
+	}
+	site = strings.TrimPrefix(site, "app.")
+	if err := checkSite(site); err != nil {
+		return "", err
+	}
+	return "https://api." + site, nil
 }

@@ -45,25 +45,6 @@ func (q PromQueries) withDefaults() PromQueries {
 	return q
 }
 
-// checkOverrides validates every query template the user gave.
-func checkOverrides(check func(string) error, queries ...string) error {
-	for _, s := range queries {
-		if s == "" {
-			continue
-		}
-		if err := check(s); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func orDefault(v *string, def string) {
-	if *v == "" {
-		*v = def
-	}
-}
-
 // PrometheusOptions configures a Prometheus client.
 type PrometheusOptions struct {
 	// URL is the server's base URL, e.g. https://prom.internal or
@@ -94,9 +75,9 @@ type Prometheus struct {
 // NewPrometheus checks the options (URL, overrides) without any network call;
 // its errors are bad input.
 func NewPrometheus(o PrometheusOptions) (*Prometheus, error) {
-	u, err := url.Parse(strings.TrimSpace(o.URL))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &InputError{What: "prometheus URL", Input: httpx.RedactURL(o.URL), Pos: -1, Reason: "want an http(s) URL such as https://prom.internal"}
+	u, err := httpURL("prometheus URL", strings.TrimSpace(o.URL), "want an http(s) URL such as https://prom.internal")
+	if err != nil {
+		return nil, err
 	}
 	if err := o.Queries.Check(); err != nil {
 		return nil, err
@@ -110,7 +91,7 @@ func NewPrometheus(o PrometheusOptions) (*Prometheus, error) {
 		o.HTTP.Redactor.Add(p)
 	}
 	if o.MaxBody <= 0 {
-		o.MaxBody = 32 << 20
+		o.MaxBody = maxAnswer
 	}
 	u.RawQuery, u.Fragment = "", ""
 	return &Prometheus{
@@ -188,10 +169,7 @@ func (p *Prometheus) Latency(ctx context.Context, selector string, q float64, w 
 	if math.IsNaN(v) {
 		return 0, &NoDataError{Source: "prometheus", Query: query, Reason: "no requests in the window (the quantile is NaN)"}
 	}
-	if math.IsInf(v, 0) || v < 0 {
-		return 0, fmt.Errorf("prometheus: latency query gave %v seconds, not a latency; query: %s", v, query)
-	}
-	return time.Duration(v * float64(time.Second)), nil
+	return latency("prometheus", v, query)
 }
 
 func (p *Prometheus) vars(selector string, w Window, q float64) (map[string]string, error) {
@@ -350,27 +328,12 @@ func (p *Prometheus) call(ctx context.Context, path string, form url.Values, que
 	if err != nil {
 		return nil, p.http.Redactor().Error(fmt.Errorf("prometheus: %v", err))
 	}
-	req.Header.Set("Accept", "application/json")
 	if p.token != "" {
 		req.Header.Set("Authorization", "Bearer "+p.token)
 	}
-	resp, err := p.http.Do(req)
+	resp, body, err := fetch(p.http, p, req, p.maxBody)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s: no answer before the deadline: %w", p, err)
-		}
-		return nil, fmt.Errorf("%s is unreachable: %w", p, err)
-	}
-	defer resp.Body.Close()
-	body, truncated, err := httpx.ReadLimited(resp.Body, p.maxBody)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s: no answer before the deadline: %w", p, p.http.Redactor().Error(err))
-		}
-		return nil, fmt.Errorf("%s: reading the response: %w", p, p.http.Redactor().Error(err))
-	}
-	if truncated {
-		return nil, fmt.Errorf("%s: response larger than %d bytes; narrow the query", p, p.maxBody)
+		return nil, err
 	}
 	var env struct {
 		Status    string          `json:"status"`
@@ -428,16 +391,4 @@ func parsePoint(v [2]json.RawMessage) (Point, error) {
 		return Point{}, fmt.Errorf("prometheus: unreadable value %q", s)
 	}
 	return Point{Time: time.UnixMilli(int64(math.Round(ts * 1000))), Value: f}, nil
-}
-
-// snippet trims a non-API body (a proxy's HTML page) to something readable.
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 300 {
-		s = s[:300] + "..."
-	}
-	if s == "" {
-		s = "(empty body)"
-	}
-	return s
 }

@@ -273,6 +273,25 @@ func scanQuoted(s string, i int) (int, bool) {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
+// checkOverrides validates every query template the user gave.
+func checkOverrides(check func(string) error, queries ...string) error {
+	for _, s := range queries {
+		if s == "" {
+			continue
+		}
+		if err := check(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func orDefault(v *string, def string) {
+	if *v == "" {
+		*v = def
+	}
+}
+
 // expand replaces placeholders. Unknown ones were refused by the checks.
 func expand(q string, vars map[string]string) string {
 	return placeholderRE.ReplaceAllStringFunc(q, func(name string) string {

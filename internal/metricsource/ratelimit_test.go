@@ -25,7 +25,7 @@ func TestDatadogRetryAfter(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, ok := datadogRetryAfter(&http.Response{StatusCode: c.code, Header: c.header}, time.Now())
+			got, ok := DatadogRetryAfter(&http.Response{StatusCode: c.code, Header: c.header}, time.Now())
 			if got != c.want || ok != c.ok {
 				t.Errorf("got %v, %v; want %v, %v", got, ok, c.want, c.ok)
 			}

@@ -25,6 +25,16 @@ type errNotApplicable struct{ why string }
 
 func (e *errNotApplicable) Error() string { return e.why }
 
+// notApplicableIfNotFound reads a strategy's API error: a 404 means this
+// CircleCI lacks what the strategy needs (why), anything else is a failure
+// of what it was doing.
+func notApplicableIfNotFound(err error, why, doing string) error {
+	if circleci.IsNotFound(err) {
+		return &errNotApplicable{why}
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
+
 // chooseStrategy applies the strategy setting; auto tries
 // rollback_pipeline, definition, trigger and rerun in that order and takes
 // the first that applies, saying why the earlier ones did not.
@@ -73,10 +83,7 @@ func (r *run) tryStrategy(ctx context.Context, name string, v Version) (*strateg
 		}
 		defs, err := r.c.Pipelines.Definitions(ctx, r.project.ID)
 		if err != nil {
-			if circleci.IsNotFound(err) {
-				return nil, &errNotApplicable{"no definition_id given and the project lists no pipeline definitions"}
-			}
-			return nil, fmt.Errorf("listing pipeline definitions: %w", err)
+			return nil, notApplicableIfNotFound(err, "no definition_id given and the project lists no pipeline definitions", "listing pipeline definitions")
 		}
 		if len(defs) != 1 {
 			names := make([]string, 0, len(defs))
@@ -106,10 +113,7 @@ func (r *run) rollbackPipeline(ctx context.Context, v Version) (*strategy, error
 	}
 	set, err := r.c.Deploy.Settings(ctx, r.project.ID)
 	if err != nil {
-		if circleci.IsNotFound(err) {
-			return nil, &errNotApplicable{"this CircleCI has no deploy settings for the project"}
-		}
-		return nil, fmt.Errorf("deploy settings: %w", err)
+		return nil, notApplicableIfNotFound(err, "this CircleCI has no deploy settings for the project", "deploy settings")
 	}
 	if set.RollbackPipelineDefinitionID == "" {
 		return nil, &errNotApplicable{"no rollback pipeline is registered for the project"}

@@ -1,0 +1,81 @@
+package metricsource
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/httpx"
+)
+
+// maxAnswer bounds a response body unless a client says otherwise.
+const maxAnswer = 32 << 20
+
+// httpURL parses an http(s) URL with a host; anything else is bad input
+// named what, with reason saying what is wanted.
+func httpURL(what, raw, reason string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &InputError{What: what, Input: httpx.RedactURL(raw), Pos: -1, Reason: reason}
+	}
+	return u, nil
+}
+
+// fetch sends req through c and reads the whole answer, at most limit
+// bytes. Its errors name the server (src) and tell a passed deadline from
+// an unreachable server; they are redacted.
+func fetch(c *httpx.Client, src fmt.Stringer, req *http.Request, limit int64) (*http.Response, []byte, error) {
+	ctx := req.Context()
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("%s: no answer before the deadline: %w", src, err)
+		}
+		return nil, nil, fmt.Errorf("%s is unreachable: %w", src, err)
+	}
+	defer resp.Body.Close()
+	body, truncated, err := httpx.ReadLimited(resp.Body, limit)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("%s: no answer before the deadline: %w", src, c.Redactor().Error(err))
+		}
+		return nil, nil, fmt.Errorf("%s: reading the response: %w", src, c.Redactor().Error(err))
+	}
+	if truncated {
+		return nil, nil, fmt.Errorf("%s: response larger than %s; narrow the query", src, byteSize(limit))
+	}
+	return resp, body, nil
+}
+
+// byteSize writes n in MiB when it is a whole number of them.
+func byteSize(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// latency reads a latency query's value in seconds; a negative or infinite
+// value is not a latency.
+func latency(src string, seconds float64, query string) (time.Duration, error) {
+	if math.IsInf(seconds, 0) || seconds < 0 {
+		return 0, fmt.Errorf("%s: latency query gave %v seconds, not a latency; query: %s", src, seconds, query)
+	}
+	return time.Duration(seconds * float64(time.Second)), nil
+}
+
+// snippet trims a non-API body (a proxy's HTML page) to something readable.
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	if s == "" {
+		s = "(empty body)"
+	}
+	return s
+}
