@@ -387,3 +387,27 @@ func TestDatadogOptions(t *testing.T) {
 		}
 	}
 }
+
+// A body that stops half way is the caller's deadline running out while
+// reading, and is said so (as for Prometheus), not "reading the response".
+func TestDatadogBodyStallsPastDeadline(t *testing.T) {
+	release := make(chan struct{})
+	_, url := newDDStandIn(t, func(w http.ResponseWriter, r ddRequest, _ int) {
+		fmt.Fprint(w, `{"status":"ok","series":[`)
+		w.(http.Flusher).Flush()
+		<-release
+	})
+	// Registered after the stand-in, so it runs first: the server's Close
+	// waits for this handler.
+	t.Cleanup(func() { close(release) })
+	d := newDatadog(t, url, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := d.Counts(ctx, `service:api`, metricsource.Window{Length: time.Minute})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer before the deadline") {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(err.Error(), ddAPIKey) || strings.Contains(err.Error(), ddAppKey) {
+		t.Errorf("a key leaked: %v", err)
+	}
+}
