@@ -454,12 +454,15 @@ func (o *Options) queryInvalid(set *config.Set, err error) error {
 			}
 		}
 	}
+	// Anything else is about where the source is: the keys were checked
+	// before the client was built, so for Datadog it is the site (or the
+	// env var it was read from).
 	var field any = &s.PrometheusURL
 	switch {
-	case s.Source == "datadog" && strings.Contains(err.Error(), "site"):
-		field = &s.DDSite
+	case s.Source == "datadog" && strings.TrimSpace(s.DDSite) == "" && s.DDSiteEnv != "":
+		field = &s.DDSiteEnv
 	case s.Source == "datadog":
-		field = &s.DDAPIKeyEnv
+		field = &s.DDSite
 	}
 	return set.Invalid(field, "", err.Error(), "")
 }

@@ -63,6 +63,8 @@ func TestBadInput(t *testing.T) {
 		{"interval too short", nil, []string{"--source", "prometheus", "--prometheus-url", url, "--canary-selector", `{app="api"}`, "--interval", "10ms"}, "interval"},
 		{"datadog without keys", nil, []string{"--source", "datadog", "--canary-selector", "service:api"}, "DD_API_KEY"},
 		{"datadog bad site", map[string]string{"DD_API_KEY": "k1234", "DD_APP_KEY": "a1234", "DD_SITE": "not a site"}, []string{"--source", "datadog", "--canary-selector", "service:api"}, "site"},
+		{"datadog site from its env var", map[string]string{"DD_API_KEY": "k1234", "DD_APP_KEY": "a1234", "DD_SITE": "not a site"}, []string{"--source", "datadog", "--canary-selector", "service:api"}, "dd_site_env"},
+		{"datadog API URL without a host", map[string]string{"DD_API_KEY": "k1234", "DD_APP_KEY": "a1234"}, []string{"--source", "datadog", "--canary-selector", "service:api", "--dd-site", "https://"}, "--dd-site"},
 		{"baseline_url with prometheus", nil, []string{"--source", "prometheus", "--prometheus-url", url, "--canary-selector", `{app="api"}`, "--baseline-url", url}, "baseline_url"},
 	}
 	for _, tc := range tests {
