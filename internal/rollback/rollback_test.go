@@ -169,6 +169,28 @@ func TestStrategies(t *testing.T) {
 		{name: "auto picks the only definition of a GitHub App project", slug: "circleci/0f4e5c8a/9a1b2c3d", strategy: "auto", want: "definition",
 			setup: func(h *history) []string { h.srv.AddDefinition(h.slug, "deploy"); return nil }},
 		{name: "auto falls back to rerun", slug: "circleci/0f4e5c8a/9a1b2c3d", strategy: "auto", want: "rerun"},
+		{name: "auto: a 404 listing pipeline definitions makes definition not applicable", slug: "circleci/0f4e5c8a/9a1b2c3d", strategy: "auto", want: "rerun",
+			setup: func(h *history) []string {
+				h.srv.AddDefinition(h.slug, "deploy")
+				h.srv.Inject(inmemory.Fault{Method: "GET", Path: "/projects/", Status: 404, Message: "Not found", Times: 10})
+				return nil
+			},
+			check: func(t *testing.T, h *history, res *rollback.Result) {
+				if !strings.Contains(res.Why, "lists no pipeline definitions") {
+					t.Errorf("why %q does not say the definitions were not found", res.Why)
+				}
+			}},
+		{name: "auto: a 404 on deploy settings makes rollback_pipeline not applicable", slug: "gh/acme/api", strategy: "auto", want: "trigger",
+			setup: func(h *history) []string {
+				withMarkers(h)
+				h.srv.Inject(inmemory.Fault{Method: "GET", Path: "/deploy/projects/", Status: 404, Message: "Not found", Times: 10})
+				return nil
+			},
+			check: func(t *testing.T, h *history, res *rollback.Result) {
+				if !strings.Contains(res.Why, "no deploy settings for the project") {
+					t.Errorf("why %q does not say the deploy settings were not found", res.Why)
+				}
+			}},
 		{name: "rerun", slug: "gh/acme/api", strategy: "rerun", want: "rerun",
 			check: func(t *testing.T, h *history, res *rollback.Result) {
 				w := h.srv.Workflow(res.Rollback.WorkflowID)
