@@ -286,7 +286,7 @@ func ruleList() []Rule {
 			Safe:   "end every BEGIN with COMMIT in the same file"},
 		{ID: RuleDomainConstraint, Severity: Blocking,
 			Reason: "ALTER DOMAIN ... ADD CONSTRAINT checks every column of every table that uses the domain, under a lock that blocks writes; a domain's CHECK is also hard to change later without that scan",
-			Safe:   "ALTER DOMAIN ... ADD CONSTRAINT ... NOT VALID, then ALTER DOMAIN ... VALIDATE CONSTRAINT in a later migration; or put the CHECK on the table columns (NOT VALID, then VALIDATE)"},
+			Safe:   "put the CHECK on the table columns: ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT in a later migration, which lets writes through; ALTER DOMAIN ... ADD CONSTRAINT ... NOT VALID defers the scan, but the domain's VALIDATE CONSTRAINT still holds SHARE on every table using it while it scans (writes wait), so run that in a quiet window"},
 		{ID: RuleDetachPartition, Severity: Blocking,
 			Reason: "DETACH PARTITION without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the partitioned table: every query of the running release on it waits",
 			Safe:   "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY (PostgreSQL 14+), outside a transaction"},
