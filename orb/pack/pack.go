@@ -1,9 +1,11 @@
 // Package pack turns the orb source tree (orb-tools layout: @orb.yml,
 // commands/, jobs/, executors/, examples/, scripts/) into the single orb.yml
-// that is published, the way `circleci orb pack` does, and pins a release in
-// it: the install command's default version and the SHA-256 of each release
-// archive, so a user's job verifies the binary against checksums that came
-// with the orb rather than from the download server.
+// that is published, the way `circleci orb pack` does but keeping every key
+// of an example's usage (the CLI keeps only version, setup, orbs, jobs and
+// workflows; the rollback examples declare pipeline parameters), and pins a
+// release in it: the install command's default version and the SHA-256 of
+// each release archive, so a user's job verifies the binary against
+// checksums that came with the orb rather than from the download server.
 package pack
 
 import (

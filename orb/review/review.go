@@ -24,8 +24,9 @@
 // a host).
 //
 // RC011: orb-tools checks only on a release tag (CIRCLE_TAG vX.Y.Z), against
-// the tag's major version. Without a tag, pmguard checks that every example
-// imports the orb, all at one major version.
+// the tag's major version, reading each example's usage.orbs[orb_name].
+// Without a tag, pmguard checks that every example imports the orb under
+// that name, all at one major version.
 package review
 
 import (
@@ -64,11 +65,22 @@ type Options struct {
 	MaxCommandLength int
 	// Orb is the orb's namespace/name, e.g. pmguard/pmguard (RC011).
 	Orb string
+	// Name is orb-tools' orb_name, the key examples import the orb under
+	// (RC011); empty means the name part of Orb.
+	Name string
 	// Tag is the release tag being published (CIRCLE_TAG), e.g. v1.2.3;
 	// empty outside a release (RC011).
 	Tag string
 	// Exclude lists codes to skip, as orb-tools' exclude parameter.
 	Exclude []string
+}
+
+func (o Options) alias() string {
+	if o.Name != "" {
+		return o.Name
+	}
+	_, name, _ := strings.Cut(o.Orb, "/")
+	return name
 }
 
 // DefaultMaxCommandLength is orb-tools' max_command_length default.
@@ -231,15 +243,17 @@ func (r *reviewer) examples(examples []file) {
 		if r.o.Orb == "" {
 			continue
 		}
-		ref, at := "", 0
-		orbs := pack.Lookup(pack.Lookup(f.root, "usage"), "orbs")
-		for i := 0; orbs != nil && i+1 < len(orbs.Content); i += 2 {
-			if v := orbs.Content[i+1]; strings.HasPrefix(text(v), r.o.Orb+"@") {
-				ref, at = text(v), v.Line
-			}
+		// orb-tools reads usage.orbs[orb_name]: the orb must be imported
+		// under its own name, whatever other aliases an example adds.
+		name := r.o.alias()
+		v := pack.Lookup(pack.Lookup(pack.Lookup(f.root, "usage"), "orbs"), name)
+		if v == nil {
+			r.add("RC011", f, 0, "usage does not import the orb as orbs.%s (orb-tools looks it up under the orb's name)", name)
+			continue
 		}
-		if ref == "" {
-			r.add("RC011", f, 0, "usage does not import %s under orbs", r.o.Orb)
+		ref, at := text(v), v.Line
+		if !strings.HasPrefix(ref, r.o.Orb+"@") {
+			r.add("RC011", f, at, "orbs.%s is %q, not %s@<version>", name, ref, r.o.Orb)
 			continue
 		}
 		major, _, _ := strings.Cut(strings.TrimPrefix(ref, r.o.Orb+"@"), ".")

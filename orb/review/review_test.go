@@ -133,7 +133,9 @@ func TestEachCheckFindsItsProblem(t *testing.T) {
 		{"kebab-case parameter", "RC010", map[string]string{"commands/greet.yml": strings.Replace(good["commands/greet.yml"], "  who:\n", "  who-to:\n", 1)}, Options{}, "who-to"},
 		{"example at an old major", "RC011", map[string]string{"examples/greet_someone.yml": strings.Replace(good["examples/greet_someone.yml"], "acme/greet@2", "acme/greet@1.4.0", 1)}, Options{Orb: "acme/greet", Tag: "v2.0.1"}, "major version 2"},
 		{"examples at two majors", "RC011", map[string]string{"examples/greet_again.yml": strings.Replace(good["examples/greet_someone.yml"], "acme/greet@2", "acme/greet@1", 1)}, Options{Orb: "acme/greet"}, "different major versions"},
-		{"example without the orb", "RC011", map[string]string{"examples/greet_someone.yml": strings.Replace(good["examples/greet_someone.yml"], "acme/greet@2", "other/greet@2", 1)}, Options{Orb: "acme/greet"}, "does not import acme/greet"},
+		{"example importing another orb as greet", "RC011", map[string]string{"examples/greet_someone.yml": strings.Replace(good["examples/greet_someone.yml"], "acme/greet@2", "other/greet@2", 1)}, Options{Orb: "acme/greet"}, `orbs.greet is "other/greet@2"`},
+		{"example importing the orb under another alias", "RC011", map[string]string{"examples/greet_someone.yml": strings.Replace(good["examples/greet_someone.yml"], "greet: acme/greet@2", "hello: acme/greet@2", 1)}, Options{Orb: "acme/greet", Tag: "v2.0.1"}, "does not import the orb as orbs.greet"},
+		{"orb_name set", "RC011", map[string]string{}, Options{Orb: "acme/greet", Name: "greeter"}, "does not import the orb as orbs.greeter"},
 		{"env default in a key", "RC012", map[string]string{"commands/greet.yml": strings.Replace(good["commands/greet.yml"], "key: greet-<< parameters.who >>", "key: greet-<< parameters.channel >>", 1)}, Options{}, "channel"},
 	}
 	for _, c := range cases {
