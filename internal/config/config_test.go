@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -240,5 +241,16 @@ func TestEnviron(t *testing.T) {
 	// Empty, not nil: a nil exec.Cmd.Env would hand the child this process's.
 	if got := Environ(lookupOnly{}); got == nil || len(got) != 0 {
 		t.Errorf("an environment that cannot list: %q", got)
+	}
+}
+
+// A list item may start with '#': Slack channels are written "#deploys".
+func TestListKeepsHashItems(t *testing.T) {
+	var l List
+	if err := l.EnvDecode(context.Background(), "#deploys, ops\n C0123 ,,\n"); err != nil {
+		t.Fatal(err)
+	}
+	if want := (List{"#deploys", "ops", "C0123"}); !reflect.DeepEqual(l, want) {
+		t.Errorf("got %q, want %q", l, want)
 	}
 }

@@ -147,7 +147,8 @@ func (l *List) EnvDecode(_ context.Context, v string) error {
 	for _, line := range strings.Split(v, "\n") {
 		for _, item := range strings.Split(line, ",") {
 			item = strings.TrimSpace(item)
-			if item != "" && !strings.HasPrefix(item, "#") {
+			// No comment syntax: "#deploys" is a Slack channel.
+			if item != "" {
 				*l = append(*l, item)
 			}
 		}
