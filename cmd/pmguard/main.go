@@ -57,7 +57,7 @@ func (a *app) verbs() map[string]command {
 		"health": {"poll health endpoints after a deploy",
 			"pmguard health --endpoint https://api.example.com/health --retries 3 --interval 10s", runs(health.New, health.Run)},
 		"canary": {"judge a canary's error rate and latency with a sequential test",
-			"pmguard canary --target https://canary.example.com/health --error-threshold 2% --latency 500ms", runs(canary.New, canary.Run)},
+			"pmguard canary --url https://canary.example.com/health --error-threshold 2% --latency-threshold 500ms", runs(canary.New, canary.Run)},
 		"rollback": {"trigger the rollback pipeline through the CircleCI API, exactly once",
 			"CIRCLE_TOKEN=... pmguard rollback --version previous --wait", runs(rollback.New, rollback.Run)},
 		"notify": {"post Slack incident notices, one thread per incident",

@@ -378,3 +378,26 @@ func contains(t *testing.T, what, got string, want ...string) {
 		}
 	}
 }
+
+// Every verb's example under pmguard help VERB names flags the verb has:
+// its arguments, with --help after them, parse.
+func TestHelpExamplesParse(t *testing.T) {
+	a := &app{}
+	for name, v := range a.verbs() {
+		fields := strings.Fields(v.example)
+		for len(fields) > 0 && strings.Contains(fields[0], "=") {
+			fields = fields[1:] // TOKEN=... before the command
+		}
+		if len(fields) < 2 || fields[0] != "pmguard" || fields[1] != name {
+			t.Errorf("%s: example %q does not start with pmguard %s", name, v.example, name)
+			continue
+		}
+		args := append(fields[1:], "--help")
+		for i, f := range args {
+			args[i] = strings.Trim(f, "'")
+		}
+		if code, _, errOut := invoke(t, nil, args...); code != 0 {
+			t.Errorf("%s: example %q: exit %d: %s", name, v.example, code, errOut)
+		}
+	}
+}
