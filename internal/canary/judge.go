@@ -166,9 +166,16 @@ func NewJudge(c Criteria) *Judge {
 	}
 	j.alpha = c.Alpha / float64(c.checks())
 	j.errT = newSPRT(c.healthy(), c.ErrorThreshold, j.alpha, c.Beta)
+	runsOut := c.PerRequest && c.RunCap > 0
+	if runsOut {
+		j.errT.guarded()
+	}
 	if c.Latency > 0 {
 		pass, fail := c.latencyShares()
 		j.latT = newSPRT(pass, fail, j.alpha, c.Beta)
+		if runsOut {
+			j.latT.guarded()
+		}
 		if !c.PerRequest {
 			j.latIntT = newSPRT(0.5, intervalBad, j.alpha, c.Beta).single()
 		}
@@ -416,6 +423,7 @@ func (r *runs) feed(event bool, ts ...*sprt) (left float64) {
 		}
 		if pass {
 			t.pass(e, 1)
+			t.guardTrial(e)
 		}
 		switch {
 		case step == stepTrial:
@@ -469,7 +477,9 @@ func (j *Judge) addCounts(o *Obs, base *Obs) {
 	}
 	if o.HasLatency && t > 0 {
 		j.lastLat, j.hasLastLat = o.Latency, true
-		if j.latIntT != nil {
+		// With buckets the latency check is theirs alone: two fail
+		// tests at alpha each would spend twice the check's alpha.
+		if j.latIntT != nil && !j.bucketed {
 			j.latIntT.add(b2f(o.Latency > j.c.Latency), 1)
 		}
 	}
@@ -496,13 +506,13 @@ func (j *Judge) checkFail() bool {
 	switch {
 	case j.errT.crossedA:
 		lo, hi := wilson(j.errs, j.n, z95)
-		j.decide(Failed, "error rate", fmt.Sprintf("error rate %s (95%% CI %s-%s, %s errors in %s requests) is too high: the sequential test of the healthy %s against the %s threshold or worse reached its fail boundary (likelihood ratio %s >= 1/alpha = %s)%s",
-			human.Percent(j.errs/j.n), human.Percent(lo), human.Percent(hi), count(j.errs), count(j.n), human.Percent(j.c.healthy()), human.Percent(j.c.ErrorThreshold), num(math.Exp(j.errT.mixLLR())), num(math.Exp(j.errT.a)), j.runsNote(j.skippedErr, "error")))
+		j.decide(Failed, "error rate", fmt.Sprintf("error rate %s (95%% CI %s-%s, %s errors in %s requests) is too high: the sequential test of the healthy %s against the %s threshold or worse reached its fail boundary (%s)%s",
+			human.Percent(j.errs/j.n), human.Percent(lo), human.Percent(hi), count(j.errs), count(j.n), human.Percent(j.c.healthy()), human.Percent(j.c.ErrorThreshold), j.errT.failFigures(), j.runsNote(j.errT, j.skippedErr, "error")))
 	case j.latT != nil && j.latT.crossedA:
 		pass, fail := j.c.latencyShares()
-		j.decide(Failed, "latency", fmt.Sprintf("%s latency is above %s: %s of requests were slower than that (%s of %s), against the %s a healthy canary may have and the %s that fails it (likelihood ratio %s >= 1/alpha = %s)%s",
-			j.pname(), j.c.Latency, human.Percent(safeDiv(j.latT.eventsFail, j.latT.nFail)), count(j.latT.eventsFail), count(j.latT.nFail), human.Percent(pass), human.Percent(fail), num(math.Exp(j.latT.mixLLR())), num(math.Exp(j.latT.a)), j.runsNote(j.skippedSlow, "slow request")))
-	case j.latIntT != nil && j.latIntT.crossedA:
+		j.decide(Failed, "latency", fmt.Sprintf("%s latency is above %s: %s of requests were slower than that (%s of %s), against the %s a healthy canary may have and the %s that fails it (%s)%s",
+			j.pname(), j.c.Latency, human.Percent(safeDiv(j.latT.eventsFail, j.latT.nFail)), count(j.latT.eventsFail), count(j.latT.nFail), human.Percent(pass), human.Percent(fail), j.latT.failFigures(), j.runsNote(j.latT, j.skippedSlow, "slow request")))
+	case j.latIntT != nil && !j.bucketed && j.latIntT.crossedA:
 		j.decide(Failed, "latency", fmt.Sprintf("%s latency was above %s in %d of %d intervals (latest %s): more often than the half of intervals a canary meeting it can show (sign test over intervals, likelihood ratio %s >= 1/alpha = %s)",
 			j.pname(), j.c.Latency, int(j.latIntT.events), int(j.latIntT.n), ms(j.lastLat), num(math.Exp(j.latIntT.mixLLR())), num(math.Exp(j.latIntT.a))))
 	case j.baseErrT != nil && j.baseErrT.crossedA() && j.floorT.crossedA:
@@ -520,10 +530,21 @@ func (j *Judge) checkFail() bool {
 	return true
 }
 
+// failFigures states the likelihood ratio that reached the fail boundary.
+func (s *sprt) failFigures() string {
+	if s.byRuns {
+		return fmt.Sprintf("counting each run of them once, their rate is above the threshold itself: likelihood ratio %s >= 1/(%s of alpha) = %s", num(math.Exp(mixAfter(s.guard, 0))), human.Percent(guardShare), num(math.Exp(s.ga)))
+	}
+	return fmt.Sprintf("likelihood ratio %s >= 1/alpha = %s", num(math.Exp(s.mixLLR())), num(math.Exp(s.a)))
+}
+
 // runsNote says how many events the fail side left out or took back.
-func (j *Judge) runsNote(skipped float64, what string) string {
-	if skipped == 0 {
+func (j *Judge) runsNote(t *sprt, skipped float64, what string) string {
+	switch {
+	case skipped == 0:
 		return ""
+	case t.byRuns:
+		return fmt.Sprintf("; the %ss came in runs (%s of them in runs of %d or more): one stall would count nothing towards a fail, but this many runs fail the canary counted once each", what, count(skipped), burstLen)
 	}
 	return fmt.Sprintf("; %s %ss in runs of %d or more within stall_allowance were left out or taken back (such a run counts nothing towards a fail, once towards a pass)", count(skipped), what, burstLen)
 }

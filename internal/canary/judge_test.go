@@ -179,10 +179,13 @@ func TestJudgeCounts(t *testing.T) {
 		if j.State() != Failed || j.Evidence().Check != "latency" {
 			t.Fatalf("20%% slow: %s by %s", j.State(), j.Evidence().Check)
 		}
-		// Buckets too coarse to tell (0 to 60 slow): neither verdict.
+		// Buckets too coarse to tell (0 to 60 slow): neither verdict, even
+		// with every interval's interpolated percentile above the
+		// threshold (with buckets, the sign test over intervals is not a
+		// second fail test).
 		j = NewJudge(c)
-		for range 10 {
-			j.Add(Batch{Canary: Obs{Total: 300, SlowLo: 0, SlowHi: 60, HasSlow: true}})
+		for range 20 {
+			j.Add(Batch{Canary: Obs{Total: 300, SlowLo: 0, SlowHi: 60, HasSlow: true, Latency: 250 * time.Millisecond, HasLatency: true}})
 		}
 		if j.State() != Running {
 			t.Fatalf("coarse buckets decided: %s: %s", j.State(), j.Evidence().Reason)
@@ -380,8 +383,14 @@ func TestPassCostCoversEveryCheck(t *testing.T) {
 	if !(withP99.Mean > 1.1*errOnly.Mean) || !(withBase.Mean > 1.5*errOnly.Mean) {
 		t.Errorf("mean requests to pass: error only %.0f, with p99 %.0f, with baseline %.0f", errOnly.Mean, withP99.Mean, withBase.Mean)
 	}
-	if errOnly.P99 < errOnly.Mean || EstimatePassCost(c, 500).Undecided < 0.5 {
+	short := EstimatePassCost(c, 500)
+	if errOnly.P99 < errOnly.Mean || short.Undecided < 0.5 {
 		t.Errorf("p99 %.0f below the mean %.0f, or 500 requests enough for a baseline comparison", errOnly.P99, errOnly.Mean)
+	}
+	// A short max_duration leaves more undecided; it does not make the
+	// canary cheaper.
+	if short.Mean != withBase.Mean {
+		t.Errorf("mean with 500 requests allowed %.0f, with 100,000 %.0f: the estimate must not depend on the limit", short.Mean, withBase.Mean)
 	}
 }
 
@@ -724,6 +733,42 @@ func TestJudgeBaselineErrorPassHeldToBeta(t *testing.T) {
 		j.noteBaseErrPass()
 		if got := j.baselineErrAccepted(); got != tc.wantAccepted {
 			t.Errorf("%s: accepted %v, want %v", tc.name, got, tc.wantAccepted)
+		}
+	}
+}
+
+// A canary whose errors, or slow requests, all come in short runs (two of
+// three pods down behind round robin: error, error, good, ...) is failed
+// by the guard that counts each run once, though the main fail side
+// counts nothing for a run.
+func TestJudgeRunsEverywhereFail(t *testing.T) {
+	for _, pattern := range []string{"EEG", "EEGG", "EEEG"} {
+		for _, slow := range []bool{false, true} {
+			c := defaultCriteria()
+			c.RunCap = 10
+			c.Latency = 300 * time.Millisecond
+			j := NewJudge(c)
+			n := 0
+			for ; n < 3000 && j.State() == Running; n++ {
+				bad := pattern[n%len(pattern)] == 'E'
+				s := Sample{Latency: time.Millisecond, HasLatency: true}
+				switch {
+				case bad && slow:
+					s.Latency = time.Second
+				case bad:
+					s.Err, s.Kind = true, "status 503"
+				}
+				j.Add(Batch{Canary: Obs{Samples: []Sample{s}}})
+			}
+			what := map[bool]string{false: "errors", true: "slow requests"}[slow]
+			ev := j.Evidence()
+			if j.State() != Failed || n > 60 {
+				t.Errorf("%s as %s: %s after %d requests, want failed within 60: %s", pattern, what, j.State(), n, ev.Reason)
+				continue
+			}
+			if !strings.Contains(ev.Reason, "counting each run of them once") {
+				t.Errorf("%s as %s: reason does not say the runs were counted once: %s", pattern, what, ev.Reason)
+			}
 		}
 	}
 }

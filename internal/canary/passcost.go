@@ -27,9 +27,15 @@ type PassCost struct {
 // 5% and a rough 99th percentile, in about a tenth of a second.
 const passCostRuns = 200
 
-// EstimatePassCost simulates healthy canaries under c, each for at most
-// limit requests (judged 10 at a time), with a fixed seed: the same
-// settings always print the same estimate.
+// passCostCap bounds one simulated canary, whatever limit is: far past
+// what any healthy canary needs (about 1,000 to 3,000 requests).
+const passCostCap = 50_000
+
+// EstimatePassCost simulates healthy canaries under c (judged 10 requests
+// at a time), with a fixed seed: the same settings always print the same
+// estimate. Each runs until it is decided (at most passCostCap requests),
+// so the mean does not depend on limit; Undecided is the share that needs
+// more than limit requests.
 func EstimatePassCost(c Criteria, limit int) PassCost {
 	c.PerRequest = true
 	r := rand.New(rand.NewPCG(1, 2))
@@ -54,7 +60,7 @@ func EstimatePassCost(c Criteria, limit int) PassCost {
 	cs, bs := make([]Sample, 10), make([]Sample, 10)
 	for range passCostRuns {
 		j := NewJudge(c)
-		for sent := 0; sent < limit && j.State() == Running; sent += len(cs) {
+		for sent := 0; sent < max(limit, passCostCap) && j.State() == Running; sent += len(cs) {
 			gen(cs)
 			b := Batch{Canary: Obs{Samples: cs}}
 			if c.Baseline {
@@ -63,12 +69,10 @@ func EstimatePassCost(c Criteria, limit int) PassCost {
 			}
 			j.Add(b)
 		}
-		n := j.n
-		if j.State() == Running {
+		if j.State() == Running || j.n > float64(limit) {
 			undecided++
-			n = float64(limit)
 		}
-		need = append(need, n)
+		need = append(need, j.n)
 	}
 	sort.Float64s(need)
 	mean := 0.0
@@ -85,15 +89,17 @@ func EstimatePassCost(c Criteria, limit int) PassCost {
 // ExpectedToPass is about how many requests a canary at the healthy point
 // of every check needs to pass, on average (at least MinSamples).
 func (j *Judge) ExpectedToPass() float64 {
-	return EstimatePassCost(j.c, 100_000).Mean
+	return EstimatePassCost(j.c, passCostCap).Mean
 }
 
 // notePassCost says up front what a healthy canary costs with every active
-// check, so a max_duration too short for the rate is noticed before it ends
-// in inconclusive.
-func (o *Options) notePassCost(out io.Writer, _ *Judge) {
-	c := o.Criteria
+// check, under the criteria of j (a step's alpha with steps), so a
+// max_duration too short for the rate is noticed before it ends in
+// inconclusive.
+func (o *Options) notePassCost(out io.Writer, j *Judge) {
+	c := j.c
 	if o.Source != "probe" {
+		o.noteIntervals(out, j)
 		return // the request rate is not known in advance
 	}
 	rate := float64(o.Rate)
@@ -117,4 +123,29 @@ func (o *Options) healthyPoint() string {
 		s += ", baseline alike"
 	}
 	return s
+}
+
+// noteIntervals says, for a metric source, how many intervals its sign
+// tests over intervals (latency without histogram buckets, baseline
+// latency) need to fail a slow canary, and warns when max_duration does not
+// allow that many: such a canary would end inconclusive, not failed.
+func (o *Options) noteIntervals(out io.Writer, j *Judge) {
+	iv := o.Interval.Duration
+	if iv <= 0 {
+		return
+	}
+	allowed := int(o.MaxDuration.Duration / iv)
+	for _, t := range []struct {
+		what string
+		s    *sprt
+	}{{"latency (without histogram buckets)", j.latIntT}, {"baseline latency", j.baseLatIntT}} {
+		if t.s == nil {
+			continue
+		}
+		need := t.s.toFail()
+		fmt.Fprintf(out, "canary: the %s check reads one percentile per interval: failing a slow canary takes at least %d intervals (%s at interval %s)\n", t.what, need, time.Duration(need)*iv, iv)
+		if allowed < need {
+			fmt.Fprintf(out, "canary: note: max_duration %s allows %d intervals: too few for the %s check to fail a slow canary, which would end inconclusive: raise max_duration or shorten interval\n", o.MaxDuration, allowed, t.what)
+		}
+	}
 }

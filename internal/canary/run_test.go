@@ -311,3 +311,26 @@ func TestMetricLatencyFromBuckets(t *testing.T) {
 		t.Fatalf("verdict %s: %s\n%s", res.Verdict, res.Reason, out)
 	}
 }
+
+// A metric source's latency read as one percentile per interval needs a
+// number of intervals to fail a slow canary; a max_duration shorter than
+// that is said up front.
+func TestMetricIntervalsNote(t *testing.T) {
+	for _, tc := range []struct {
+		maxDur time.Duration
+		warn   bool
+	}{{5 * time.Minute, false}, {2 * time.Minute, true}} {
+		p := metricPlan(t, &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) {
+			return metricsource.Counts{Total: 300, Errors: 1}, nil
+		}})
+		p.Criteria.Latency = 300 * time.Millisecond
+		p.MaxDuration.Duration = tc.maxDur
+		_, _, out, _, _ := runMetric(t, p)
+		if !strings.Contains(out, "failing a slow canary takes at least") {
+			t.Errorf("max_duration %v: no note of the intervals a fail needs:\n%s", tc.maxDur, out)
+		}
+		if got := strings.Contains(out, "too few for the latency (without histogram buckets) check"); got != tc.warn {
+			t.Errorf("max_duration %v: warning %v, want %v:\n%s", tc.maxDur, got, tc.warn, out)
+		}
+	}
+}

@@ -38,6 +38,11 @@ type sprt struct {
 	runStart          float64 // ln M before the open run (markRun)
 	crossedA          bool
 	crossedB          bool
+	// guard is a second fail side that counts each run of events once
+	// (see guarded), with its own boundary ga; byRuns says it decided.
+	guard  []alt
+	ga     float64
+	byRuns bool
 }
 
 // alt is one component of the fail-side mixture.
@@ -88,6 +93,41 @@ func newSPRT(p0, p1, alpha, beta float64) *sprt {
 func (s *sprt) single() *sprt {
 	s.alts = []alt{{incEvent: s.incEvent, incOK: s.incOK}}
 	return s
+}
+
+// guardShare is the share of a test's alpha its guard (guarded) takes.
+const guardShare = 0.05
+
+// guarded gives s a second fail side, the guard, for tests whose fail side
+// counts nothing for a run of events (runs): a canary whose errors all come
+// in pairs (two of three pods down behind round robin) would never fail
+// that side. The guard counts the first event of a run as a trial and
+// leaves out the rest of it, as the pass side does, and tests that rate of
+// runs against p1 itself, the rate the user said fails, with worse rates
+// (2 to 20 times p1) as its alternatives: a canary whose runs alone come
+// at more than the threshold is failed within seconds, while a healthy
+// one with a burst now and then (its rate of runs well under p1) is not.
+// It takes guardShare of alpha, the main side the rest, so the two
+// together keep alpha for a healthy canary.
+func (s *sprt) guarded() *sprt {
+	alpha := math.Exp(-s.a)
+	s.a = math.Log(1 / (alpha * (1 - guardShare)))
+	g := newSPRT(s.p1, math.Min(2*s.p1, (1+s.p1)/2), alpha*guardShare, 0.5)
+	s.guard, s.ga = g.alts, g.a
+	return s
+}
+
+// guardTrial records one trial of the guard.
+func (s *sprt) guardTrial(event float64) {
+	if s.guard == nil {
+		return
+	}
+	for i := range s.guard {
+		s.guard[i].llr += event*s.guard[i].incEvent + (1-event)*s.guard[i].incOK
+	}
+	if !s.crossedA && mixAfter(s.guard, 0) >= s.ga {
+		s.crossedA, s.byRuns = true, true
+	}
 }
 
 // add records events out of n observations (floats: metric systems
@@ -157,7 +197,7 @@ func (s *sprt) takeBack(k float64) {
 
 // look marks the fail boundary crossed if the mixture has reached it.
 func (s *sprt) look() {
-	if s.mixLLR() >= s.a {
+	if !s.crossedA && s.mixLLR() >= s.a {
 		s.crossedA = true
 	}
 }

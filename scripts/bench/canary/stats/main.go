@@ -228,6 +228,39 @@ func main() {
 		}
 		table("error rate: independent errors, error check only", rows)
 	}
+	if n := "runs everywhere"; want(n) {
+		// Failing canaries whose errors (or slow requests) all come in
+		// runs: round robin over pods of which some are down (or slow),
+		// the pattern repeating request by request.
+		var rows []row
+		for k, x := range []struct {
+			label string
+			every string // E: bad, G: good
+			slow  bool
+		}{
+			{"2 of 3 pods failing (E E G ...): 67% errors", "EEG", false},
+			{"2 of 4 pods failing (E E G G ...): 50% errors", "EEGG", false},
+			{"3 of 4 pods failing (E E E G ...): 75% errors", "EEEG", false},
+			{"2 of 3 pods slow (S S G ...), p95 check", "EEG", true},
+		} {
+			c := base()
+			if x.slow {
+				c.Latency = latThresh
+			}
+			t := traffic{pattern: func(i, _ int, s *canary.Sample) {
+				if x.every[i%len(x.every)] != 'E' {
+					return
+				}
+				if x.slow {
+					s.Latency = slowLat
+				} else {
+					s.Err, s.Kind = true, "status 503"
+				}
+			}}
+			rows = append(rows, row{x.label, many(uint64(250+k), func(r *rand.Rand) outcome { return probeRun(c, r, t, nil) })})
+		}
+		table("runs everywhere: failing canaries whose bad requests all come in runs", rows)
+	}
 	if n := "latency"; want(n) {
 		var rows []row
 		for k, q := range []struct {
