@@ -121,6 +121,9 @@ func TestSecretScan(t *testing.T) {
 	t.Cleanup(other.Close)
 	api := hostileAPI(t, other)
 	closed := closedAddr(t)
+	credsBase := func(base string) string {
+		return strings.Replace(base, "http://", "http://ci:"+scanPassword+"@", 1)
+	}
 	withCreds := func(base, mode, path string) string {
 		return strings.Replace(base, "http://", "http://ci:"+scanPassword+"@", 1) + "/" + mode + path + "?code=" + scanQuery + "&region=eu"
 	}
@@ -156,7 +159,7 @@ func TestSecretScan(t *testing.T) {
 			}},
 			{"canary", map[string]string{
 				"PMGUARD_CANARY_SOURCE":          "datadog",
-				"PMGUARD_CANARY_DD_SITE":         base,
+				"PMGUARD_CANARY_DD_SITE":         credsBase(base),
 				"PMGUARD_CANARY_CANARY_SELECTOR": "app:api,track:canary",
 				"PMGUARD_CANARY_INTERVAL":        "1s",
 				"PMGUARD_CANARY_MAX_DURATION":    "3s",
@@ -176,6 +179,13 @@ func TestSecretScan(t *testing.T) {
 			{"notify", map[string]string{
 				"SLACK_ACCESS_TOKEN":           "",
 				"SLACK_WEBHOOK_URL":            base + "/services/T000/B000/" + scanWebhook,
+				"PMGUARD_NOTIFY_FAIL_ON_ERROR": "true",
+			}},
+			// Written with an upper-case scheme and a query: still a webhook,
+			// and its path still the secret.
+			{"notify", map[string]string{
+				"SLACK_ACCESS_TOKEN":           "",
+				"SLACK_WEBHOOK_URL":            "HTTP" + strings.TrimPrefix(base, "http") + "/services/T000/B000/" + scanWebhook + "?src=" + scanQuery,
 				"PMGUARD_NOTIFY_FAIL_ON_ERROR": "true",
 			}},
 			{"postmortem", map[string]string{
@@ -337,4 +347,59 @@ func migrationsRepo(t *testing.T) string {
 	git("add", ".")
 	git("commit", "-qm", "name")
 	return dir
+}
+
+// TestBadURLsStayHidden: a URL setting given wrong (a port that cannot be
+// dialled, a base URL with a query, a scheme that is not http) is bad input,
+// and the message saying so names the setting without quoting the URL's
+// password or query values.
+func TestBadURLsStayHidden(t *testing.T) {
+	bad := []string{
+		"http://ci:" + scanPassword + "@127.0.0.1:99999/x",
+		"http://ci:" + scanPassword + "@127.0.0.1:8080/x?code=" + scanQuery,
+		"ftp://ci:" + scanPassword + "@127.0.0.1/x?code=" + scanQuery,
+	}
+	settings := []struct {
+		verb, env string
+		extra     map[string]string
+		named     string // what the message names, when not env
+	}{
+		{"health", "PMGUARD_HEALTH_ENDPOINTS", nil, ""},
+		{"canary", "PMGUARD_CANARY_PROMETHEUS_URL", map[string]string{"PMGUARD_CANARY_SOURCE": "prometheus", "PMGUARD_CANARY_CANARY_SELECTOR": `{track="canary"}`}, ""},
+		{"canary", "PMGUARD_CANARY_DD_SITE", map[string]string{"PMGUARD_CANARY_SOURCE": "datadog", "PMGUARD_CANARY_CANARY_SELECTOR": "track:canary"}, ""},
+		{"rollback", "PMGUARD_CIRCLECI_HOST", map[string]string{"PMGUARD_ROLLBACK_PROJECT_SLUG": "gh/acme/api", "PMGUARD_ROLLBACK_DEPLOY_WORKFLOW": "deploy", "PMGUARD_ROLLBACK_PIPELINE_ID": "5034460f-c7c4-4c43-9457-de07e2029e7b"}, ""},
+		{"notify", "PMGUARD_SLACK_API_URL", map[string]string{"PMGUARD_NOTIFY_CHANNEL": "C0123456789"}, "--slack-api-url"},
+		{"postmortem", "PMGUARD_POSTMORTEM_PAGERDUTY_API_URL", map[string]string{"PMGUARD_POSTMORTEM_PAGERDUTY_INCIDENT": "Q1"}, ""},
+		{"followups", "PMGUARD_FOLLOWUPS_GITHUB_API_URL", map[string]string{"PMGUARD_FOLLOWUPS_GITHUB_REPO": "acme/shop", "PMGUARD_FOLLOWUPS_INCIDENT_FILE": "../../internal/postmortem/testdata/reference/incident.yml"}, ""},
+		{"dora", "PMGUARD_CIRCLECI_HOST", map[string]string{"PMGUARD_DORA_PROJECT_SLUG": "gh/acme/api"}, "--circleci-host"},
+	}
+	for _, s := range settings {
+		for i, v := range bad {
+			if s.verb == "health" && i == 1 {
+				continue // an endpoint may carry a query
+			}
+			t.Run(fmt.Sprintf("%s/%s/%d", s.verb, s.env, i), func(t *testing.T) {
+				env := map[string]string{s.env: v, "PMGUARD_EVENTS_FILE": filepath.Join(t.TempDir(), "events.jsonl")}
+				for k, v := range scanSecrets {
+					env[k] = v
+				}
+				for k, v := range s.extra {
+					env[k] = v
+				}
+				named := s.named
+				if named == "" {
+					named = s.env
+				}
+				code, stdout, stderr := invoke(t, env, s.verb)
+				if code != exitcode.BadInput || !strings.Contains(stderr, named) {
+					t.Fatalf("exit %d, want %d and a message naming %s:\n%s%s", code, exitcode.BadInput, named, stdout, stderr)
+				}
+				for _, secret := range []string{scanPassword, scanQuery} {
+					if strings.Contains(stdout+stderr, secret) {
+						t.Errorf("the message quotes %q:\n%s%s", secret, stdout, stderr)
+					}
+				}
+			})
+		}
+	}
 }

@@ -63,7 +63,7 @@ type Settings struct {
 	StallAllowance   config.Duration `env:"STALL_ALLOWANCE, default=1s" flag:"stall-allowance" usage:"probe: a run of errors, or of slow requests, lasting up to this long is one stall or burst: 2 or more in a row count nothing towards a fail, and once towards a pass; 0 counts every request as independent"`
 
 	// Prometheus.
-	PrometheusURL      config.URL     `env:"PROMETHEUS_URL" flag:"prometheus-url" usage:"prometheus: the server's base URL"`
+	PrometheusURL      config.BaseURL `env:"PROMETHEUS_URL" flag:"prometheus-url" usage:"prometheus: the server's base URL"`
 	CanarySelector     string         `env:"CANARY_SELECTOR" flag:"canary-selector" form:"label matchers such as {app=\"api\",track=\"canary\"} (prometheus) or a tag scope such as service:api,version:canary (datadog)" usage:"metric sources: selects the canary's series"`
 	BaselineSelector   string         `env:"BASELINE_SELECTOR" flag:"baseline-selector" form:"like canary_selector" usage:"metric sources: selects the stable version's series, for comparison"`
 	ErrorQuery         string         `env:"ERROR_QUERY" flag:"error-query" form:"a query using $__selector and $__window" usage:"override the failed-requests query (PromQL or Datadog)"`
@@ -379,7 +379,7 @@ func (o *Options) checkSelectors(set *config.Set, check func(string) error) erro
 
 func (o *Options) prometheus(set *config.Set, httpOpts httpx.Options) error {
 	s := &o.Settings
-	if !urlSet(s.PrometheusURL) {
+	if !urlSet(config.URL{URL: s.PrometheusURL.URL}) {
 		return set.Invalid(&s.PrometheusURL, "", "the prometheus source needs the server's URL", "")
 	}
 	if err := o.checkSelectors(set, metricsource.CheckSelector); err != nil {
@@ -406,7 +406,7 @@ func (o *Options) prometheus(set *config.Set, httpOpts httpx.Options) error {
 
 func (o *Options) datadog(set *config.Set, httpOpts httpx.Options) error {
 	s := &o.Settings
-	if urlSet(s.PrometheusURL) {
+	if urlSet(config.URL{URL: s.PrometheusURL.URL}) {
 		return set.Invalid(&s.PrometheusURL, s.PrometheusURL.String(), "prometheus_url is for source prometheus", "")
 	}
 	if err := o.checkSelectors(set, metricsource.CheckDatadogSelector); err != nil {

@@ -103,20 +103,20 @@ func New(o Options) (*Client, error) {
 	if host == "" {
 		host = DefaultHost
 	}
-	u, err := config.ParseURL(host)
+	u, err := config.ParseBaseURL(host)
 	if err != nil {
-		return nil, config.Invalidf("invalid CircleCI host %q (env %s): %v; accepted: %s", host, HostEnv, err, HostForm)
+		return nil, config.Invalidf("invalid CircleCI host %q (env %s): %v; accepted: %s", httpx.RedactURL(host), HostEnv, err, HostForm)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	if !strings.HasSuffix(u.Path, "/api/v2") {
 		u.Path += "/api/v2"
 	}
-	u.RawQuery, u.Fragment = "", ""
 	hc := o.HTTP
 	if hc == nil {
 		hc = httpx.New(httpx.Options{})
 	}
 	hc.Redactor().Add(o.Token)
+	hc.Redactor().AddURL(u)
 	tokenEnv := o.TokenEnv
 	if tokenEnv == "" {
 		tokenEnv = DefaultTokenEnv

@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/suggest"
 	"github.com/sethvargo/go-envconfig"
 )
@@ -399,6 +400,7 @@ func Invalid(err error) error {
 func Invalidf(format string, a ...any) error { return Invalid(fmt.Errorf(format, a...)) }
 
 func (s *Set) invalid(f *field, value, cause string) error {
+	value = quotable(value)
 	if len(value) > 200 {
 		value = value[:200] + "..."
 	}
@@ -425,7 +427,17 @@ func (s *Set) Invalid(setting any, value, cause, form string) error {
 			return e
 		}
 	}
-	return Invalidf("pmguard %s: invalid setting %q: %s", s.verb, value, cause)
+	return Invalidf("pmguard %s: invalid setting %q: %s", s.verb, quotable(value), cause)
+}
+
+// quotable is a rejected value as an error message may quote it: a URL (or
+// what was meant as one) loses its user info and query values, parsed or
+// not, since a bad URL is as likely to hold a password as a good one.
+func quotable(value string) string {
+	if strings.Contains(value, "://") || strings.Contains(value, "@") {
+		return httpx.RedactURL(value)
+	}
+	return value
 }
 
 // OneLine rejects a setting holding a control character (a newline, a

@@ -180,8 +180,9 @@ func TestSecrets(t *testing.T) {
 		TokenEnv EnvName `env:"TOKEN_ENV, default=MY_TOKEN"`
 		SiteEnv  EnvName `env:"SITE_ENV, default=MY_SITE" secret:"no"`
 		Hook     URL     `env:"HOOK"`
+		Base     BaseURL `env:"BASE"`
 	}
-	env := MapEnv(map[string]string{"MY_TOKEN": "tok-123456\n", "MY_SITE": "datadoghq.eu", "PMGUARD_X_HOOK": "https://u:pw-98765@h.example/x?sig=abcdef"})
+	env := MapEnv(map[string]string{"MY_TOKEN": "tok-123456\n", "MY_SITE": "datadoghq.eu", "PMGUARD_X_HOOK": "https://u:pw-98765@h.example/x?sig=abcdef", "PMGUARD_X_BASE": "https://ci:base-pw-1@h.example/api"})
 	set, _, err := Load(context.Background(), "x", nil, env, &s, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +192,7 @@ func TestSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(got)
-	if strings.Join(got, ",") != "abcdef,pw-98765,tok-123456" {
+	if strings.Join(got, ",") != "abcdef,base-pw-1,pw-98765,tok-123456" {
 		t.Errorf("secrets %q", got)
 	}
 	bad := MapEnv(map[string]string{"MY_TOKEN": "tok\n123456"})
@@ -252,5 +253,47 @@ func TestListKeepsHashItems(t *testing.T) {
 	}
 	if want := (List{"#deploys", "ops", "C0123"}); !reflect.DeepEqual(l, want) {
 		t.Errorf("got %q, want %q", l, want)
+	}
+}
+
+// TestURLSettings: a URL setting rejects what cannot be dialled or what a
+// base URL cannot take, and its error never quotes the URL's password or
+// query values, parsed or not.
+func TestURLSettings(t *testing.T) {
+	var s struct {
+		Hook URL     `env:"HOOK" flag:"hook"`
+		Base BaseURL `env:"BASE" flag:"base"`
+	}
+	cases := []struct {
+		name, value, want string
+	}{
+		{"HOOK", "https://u:pw-Secret1@h.example:99999/x", "port 99999"},
+		{"HOOK", "https://u:pw-Secret1@h.example:0/x", "port 0"},
+		{"HOOK", "ftp://u:pw-Secret1@h.example/x", "scheme"},
+		{"HOOK", "https://u:pw-Secret1@:443/x", "no host"},
+		{"HOOK", "https://u:pw-Secret1@h.example/%zz?k=pw-Secret1", "not a URL"},
+		{"BASE", "https://h.example/api?k=pw-Secret1", "no query"},
+		{"BASE", "https://u:pw-Secret1@h.example/api#frag", "no query"},
+	}
+	for _, c := range cases {
+		env := MapEnv(map[string]string{"PMGUARD_X_" + c.name: c.value})
+		_, _, err := Load(context.Background(), "x", nil, env, &s, nil)
+		if err == nil {
+			t.Errorf("%s=%q accepted", c.name, c.value)
+			continue
+		}
+		if !isBadInput(err) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "PMGUARD_X_"+c.name) {
+			t.Errorf("%s=%q: %v, want bad input naming the variable and %q", c.name, c.value, err, c.want)
+		}
+		if strings.Contains(err.Error(), "pw-Secret1") {
+			t.Errorf("%s=%q: the error quotes the secret: %v", c.name, c.value, err)
+		}
+	}
+	env := MapEnv(map[string]string{"PMGUARD_X_HOOK": "https://h.example:8443/x?a=1", "PMGUARD_X_BASE": "https://h.example/api/"})
+	if _, _, err := Load(context.Background(), "x", nil, env, &s, nil); err != nil {
+		t.Fatalf("good URLs rejected: %v", err)
+	}
+	if s.Hook.Port() != "8443" || s.Base.Path != "/api/" {
+		t.Errorf("parsed %v %v", s.Hook.URL, s.Base.URL)
 	}
 }

@@ -45,6 +45,10 @@ func (s *Set) Secrets(dst any, env Env) ([]string, error) {
 				if x.URL != nil {
 					out = append(out, httpx.URLSecrets(x.URL, shown...)...)
 				}
+			case BaseURL:
+				if x.URL != nil {
+					out = append(out, httpx.URLSecrets(x.URL, shown...)...)
+				}
 			default:
 				if _, tagged := sf.Tag.Lookup("env"); !tagged && fv.Kind() == reflect.Struct {
 					walk(fv)

@@ -107,6 +107,39 @@ func (u *URL) EnvDecode(_ context.Context, v string) error {
 
 func (URL) Form() string { return "an absolute http:// or https:// URL" }
 
+// BaseURL is an API's base URL: an absolute http or https URL without a
+// query or fragment, since request paths are appended to it (a query would
+// end up in front of them, or be dropped).
+type BaseURL struct{ *url.URL }
+
+func (u *BaseURL) EnvDecode(_ context.Context, v string) error {
+	u.URL = nil
+	if v = strings.TrimSpace(v); v == "" {
+		return nil
+	}
+	p, err := ParseBaseURL(v)
+	if err != nil {
+		return err
+	}
+	u.URL = p
+	return nil
+}
+
+// ParseBaseURL parses an API's base URL: ParseURL's rules, and no query or
+// fragment.
+func ParseBaseURL(v string) (*url.URL, error) {
+	p, err := ParseURL(v)
+	if err != nil {
+		return nil, err
+	}
+	if p.RawQuery != "" || p.ForceQuery || p.Fragment != "" {
+		return nil, valueErrorf("a base URL takes no query (?...) or fragment (#...): request paths are appended to it")
+	}
+	return p, nil
+}
+
+func (BaseURL) Form() string { return "an absolute http:// or https:// URL without a query" }
+
 // ParseURL parses an absolute http or https URL.
 func ParseURL(v string) (*url.URL, error) {
 	p, err := url.Parse(v)
@@ -116,8 +149,15 @@ func ParseURL(v string) (*url.URL, error) {
 	if p.Scheme != "http" && p.Scheme != "https" {
 		return nil, valueErrorf("scheme must be http or https")
 	}
-	if p.Host == "" {
+	if p.Hostname() == "" {
 		return nil, valueErrorf("no host")
+	}
+	// A port that cannot be dialled is bad input now, not a dial error
+	// (and a failed run) later.
+	if port := p.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, valueErrorf("port %s is not from 1 to 65535", port)
+		}
 	}
 	return p, nil
 }

@@ -44,17 +44,17 @@ type Client struct {
 
 // New checks the options without any network call.
 func New(o Options) (*Client, error) {
-	base, err := metricsource.DatadogAPIBase(o.Site)
+	if o.NewHTTP == nil {
+		o.NewHTTP = httpx.New
+	}
+	hc := o.NewHTTP(httpx.Options{RetryAfter: metricsource.DatadogRetryAfter})
+	base, err := metricsource.DatadogAPIBase(o.Site, hc.Redactor())
 	if err != nil {
 		return nil, err
 	}
 	if o.APIKey == "" || o.AppKey == "" {
 		return nil, errors.New("datadog: both an API key and an application key are needed")
 	}
-	if o.NewHTTP == nil {
-		o.NewHTTP = httpx.New
-	}
-	hc := o.NewHTTP(httpx.Options{RetryAfter: metricsource.DatadogRetryAfter})
 	hc.Redactor().Add(o.APIKey, o.AppKey)
 	if o.MaxPages <= 0 {
 		o.MaxPages = DefaultMaxPages

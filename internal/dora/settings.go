@@ -28,7 +28,7 @@ type Settings struct {
 	Concurrency    config.Count   `env:"CONCURRENCY, default=16" flag:"concurrency" usage:"CircleCI API requests in flight at once"`
 	MaxRPS         config.Count   `env:"MAX_RPS, default=0" flag:"max-rps" usage:"at most this many CircleCI API requests a second (0: no cap; a 429 always pauses every request for its Retry-After)"`
 	TokenEnv       config.EnvName `env:"TOKEN_ENV, default=CIRCLE_TOKEN" flag:"token-env" usage:"name of the env var holding the CircleCI API token"`
-	Host           config.URL     `env:"PMGUARD_CIRCLECI_HOST, default=https://circleci.com" flag:"circleci-host" usage:"CircleCI host (CircleCI server installs)"`
+	Host           config.BaseURL `env:"PMGUARD_CIRCLECI_HOST, default=https://circleci.com" flag:"circleci-host" usage:"CircleCI host (CircleCI server installs)"`
 	Store          string         `env:"STORE, default=dora.db" flag:"store" check:"writable" usage:"the SQLite file the history is kept in (created when missing; keep it between runs with save_cache/restore_cache or as an artifact)"`
 	DatabaseURLEnv config.EnvName `env:"DATABASE_URL_ENV" flag:"database-url-env" usage:"name of the env var holding a PostgreSQL URL: keep the history there instead of the SQLite file (one store shared by an organisation)"`
 	SyncOverlap    config.Days    `env:"SYNC_OVERLAP, default=1d" flag:"sync-overlap" usage:"how far before the last sync each sync reads again, for workflows that finished late"`

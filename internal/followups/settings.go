@@ -24,8 +24,8 @@ type Settings struct {
 	Tracker        string         `env:"TRACKER, default=github" flag:"tracker" form:"github or jira" usage:"where follow-ups are tracked"`
 	GitHubRepo     string         `env:"GITHUB_REPO" flag:"github-repo" form:"owner/name" usage:"the repository the issues go to (default: this project, $CIRCLE_PROJECT_USERNAME/$CIRCLE_PROJECT_REPONAME)"`
 	GitHubTokenEnv config.EnvName `env:"GITHUB_TOKEN_ENV, default=GITHUB_TOKEN" flag:"github-token-env" usage:"name of the env var holding a GitHub token with issues: read and write"`
-	GitHubAPIURL   config.URL     `env:"GITHUB_API_URL, default=https://api.github.com" flag:"github-api-url" usage:"GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3)"`
-	JiraURL        config.URL     `env:"JIRA_URL" flag:"jira-url" usage:"the Jira Cloud site, such as https://acme.atlassian.net"`
+	GitHubAPIURL   config.BaseURL `env:"GITHUB_API_URL, default=https://api.github.com" flag:"github-api-url" usage:"GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3)"`
+	JiraURL        config.BaseURL `env:"JIRA_URL" flag:"jira-url" usage:"the Jira Cloud site, such as https://acme.atlassian.net"`
 	JiraProject    string         `env:"JIRA_PROJECT" flag:"jira-project" form:"a project key such as OPS" usage:"the Jira project the issues go to"`
 	JiraIssueType  string         `env:"JIRA_ISSUE_TYPE, default=Task" flag:"jira-issue-type" usage:"the Jira issue type"`
 	JiraEmailEnv   config.EnvName `env:"JIRA_EMAIL_ENV, default=JIRA_EMAIL" flag:"jira-email-env" usage:"name of the env var holding the Jira account's email"`

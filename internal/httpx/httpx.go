@@ -511,9 +511,13 @@ func (r *Redactor) Add(secrets ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range secrets {
-		if len(s) >= 4 {
-			r.secrets = append(r.secrets, s)
+		if len(s) < 4 || slices.Contains(r.secrets, s) {
+			continue
 		}
+		// Longest first: a secret that holds another is replaced whole,
+		// whatever order they were registered in.
+		i, _ := slices.BinarySearchFunc(r.secrets, s, func(a, b string) int { return len(b) - len(a) })
+		r.secrets = slices.Insert(r.secrets, i, s)
 	}
 }
 
@@ -639,18 +643,34 @@ func URLSecrets(u *url.URL, shown ...string) []string {
 	return urlSecrets(u, func(k string) bool { return slices.Contains(shown, k) })
 }
 
+// Each secret is given as decoded and as written in the URL (percent-
+// encoded), since a server may echo either. A query pair that does not
+// parse (a bad escape, no name) is a secret as written: it is sent as is.
 func urlSecrets(u *url.URL, shown func(name string) bool) []string {
 	var out []string
-	if u.User != nil {
-		if pw, ok := u.User.Password(); ok {
-			out = append(out, pw)
-		} else {
-			out = append(out, u.User.Username())
+	add := func(decoded, escaped string) {
+		out = append(out, decoded)
+		if escaped != decoded {
+			out = append(out, escaped)
 		}
 	}
-	for k, vs := range u.Query() {
-		if !shown(k) {
-			out = append(out, vs...)
+	if u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			_, esc, _ := strings.Cut(u.User.String(), ":")
+			add(pw, esc)
+		} else {
+			add(u.User.Username(), u.User.String())
+		}
+	}
+	for _, pair := range strings.FieldsFunc(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
+		rawK, rawV, _ := strings.Cut(pair, "=")
+		k, kerr := url.QueryUnescape(rawK)
+		v, verr := url.QueryUnescape(rawV)
+		switch {
+		case kerr != nil || verr != nil:
+			add(pair, pair)
+		case !shown(k):
+			add(v, rawV)
 		}
 	}
 	return out

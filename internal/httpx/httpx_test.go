@@ -424,6 +424,10 @@ func TestURLSecrets(t *testing.T) {
 		{"https://u:pw-1@h/x", []string{"pw-1"}},
 		{"https://tok-as-user@h/x", []string{"tok-as-user"}},
 		{"https://h/x?token=t1&page=2&api_key=k2", []string{"2", "k2", "t1"}},
+		// Both forms of an escaped value: a server may echo either.
+		{"https://u:p%40ss-1@h/x?sig=a%2Fb%3Dc", []string{"a%2Fb%3Dc", "a/b=c", "p%40ss-1", "p@ss-1"}},
+		// A pair that does not parse is sent as written, so it is the secret.
+		{"https://h/x?sig=ab%zz-cd;k=v", []string{"sig=ab%zz-cd", "v"}},
 	}
 	for _, tt := range tests {
 		u, err := url.Parse(tt.raw)
@@ -464,6 +468,12 @@ func TestRedactor(t *testing.T) {
 	got := r.Redact("auth Bearer-abcdef123 and second-secret, abc stays")
 	if want := "auth [REDACTED] and [REDACTED], abc stays"; got != want {
 		t.Errorf("Redact = %q, want %q", got, want)
+	}
+	// A secret holding another is replaced whole, whichever came first.
+	nested := httpx.NewRedactor("tok-1234")
+	nested.Add("tok-1234-tail-5678", "tok-1234")
+	if got := nested.Redact("a tok-1234-tail-5678 b tok-1234"); got != "a [REDACTED] b [REDACTED]" {
+		t.Errorf("nested secrets: %q", got)
 	}
 	var nilR *httpx.Redactor
 	if nilR.Redact("x second-secret") != "x second-secret" {

@@ -8,19 +8,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/httpx"
 )
 
 // maxAnswer bounds a response body unless a client says otherwise.
 const maxAnswer = 32 << 20
 
-// httpURL parses an http(s) URL with a host; anything else is bad input
-// named what, with reason saying what is wanted.
-func httpURL(what, raw, reason string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &InputError{What: what, Input: httpx.RedactURL(raw), Pos: -1, Reason: reason}
+// httpURL parses an API's base URL: http(s), with a host, without a query
+// or fragment (request paths and queries are appended to it); anything
+// else is bad input named what, with reason saying what is wanted. The
+// URL's credentials go to r, so no message quotes them.
+func httpURL(what, raw, reason string, r *httpx.Redactor) (*url.URL, error) {
+	u, err := config.ParseBaseURL(raw)
+	if err != nil {
+		return nil, &InputError{What: what, Input: httpx.RedactURL(raw), Pos: -1, Reason: err.Error() + ": " + reason}
 	}
+	r.AddURL(u)
 	return u, nil
 }
 

@@ -77,10 +77,13 @@ type Datadog struct {
 // NewDatadog checks the options without any network call; its errors are
 // bad input.
 func NewDatadog(o DatadogOptions) (*Datadog, error) {
+	if o.HTTP.Redactor == nil {
+		o.HTTP.Redactor = httpx.NewRedactor()
+	}
 	var base string
 	var err error
 	if b := strings.TrimSpace(o.BaseURL); b != "" {
-		base, err = datadogURL(b)
+		base, err = datadogURL(b, o.HTTP.Redactor)
 	} else {
 		base, err = datadogSiteBase(o.Site)
 	}
@@ -98,9 +101,6 @@ func NewDatadog(o DatadogOptions) (*Datadog, error) {
 	}
 	if err := o.Queries.Check(); err != nil {
 		return nil, err
-	}
-	if o.HTTP.Redactor == nil {
-		o.HTTP.Redactor = httpx.NewRedactor()
 	}
 	o.HTTP.Redactor.Add(o.APIKey, o.AppKey)
 	o.HTTP.RetryAfter = DatadogRetryAfter
@@ -126,13 +126,13 @@ func checkSite(site string) error {
 		ok = ok && (r == '.' || r == '-' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
 	}
 	if !ok {
-		return &InputError{What: "datadog site", Input: site, Pos: -1, Reason: "want a site host name such as datadoghq.com, datadoghq.eu or us5.datadoghq.com"}
+		return &InputError{What: "datadog site", Input: httpx.RedactURL(site), Pos: -1, Reason: "want a site host name such as datadoghq.com, datadoghq.eu or us5.datadoghq.com"}
 	}
 	return nil
 }
 
 // String names the API for messages.
-func (d *Datadog) String() string { return "datadog at " + d.base }
+func (d *Datadog) String() string { return "datadog at " + httpx.RedactURL(d.base) }
 
 // Queries returns the templates in use (defaults filled in).
 func (d *Datadog) Queries() DatadogQueries { return d.queries }
@@ -338,18 +338,19 @@ func DatadogRetryAfter(resp *http.Response, now time.Time) (time.Duration, bool)
 
 // DatadogAPIBase is the API base URL for a site (datadoghq.eu, the default
 // when empty) or an http(s) URL given directly (a proxy, a stand-in): the
-// one reading of a Datadog site for every Datadog client.
-func DatadogAPIBase(siteOrURL string) (string, error) {
+// one reading of a Datadog site for every Datadog client. r learns the
+// URL's credentials.
+func DatadogAPIBase(siteOrURL string, r *httpx.Redactor) (string, error) {
 	v := strings.TrimSpace(siteOrURL)
 	if strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
-		return datadogURL(v)
+		return datadogURL(v, r)
 	}
 	return datadogSiteBase(v)
 }
 
 // datadogURL reads an API base URL given directly.
-func datadogURL(raw string) (string, error) {
-	u, err := httpURL("datadog API URL", raw, "want an http(s) URL")
+func datadogURL(raw string, r *httpx.Redactor) (string, error) {
+	u, err := httpURL("datadog API URL", raw, "want an http(s) URL", r)
 	if err != nil {
 		return "", err
 	}

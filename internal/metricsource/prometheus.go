@@ -75,25 +75,20 @@ type Prometheus struct {
 // NewPrometheus checks the options (URL, overrides) without any network call;
 // its errors are bad input.
 func NewPrometheus(o PrometheusOptions) (*Prometheus, error) {
-	u, err := httpURL("prometheus URL", strings.TrimSpace(o.URL), "want an http(s) URL such as https://prom.internal")
+	if o.HTTP.Redactor == nil {
+		o.HTTP.Redactor = httpx.NewRedactor()
+	}
+	u, err := httpURL("prometheus URL", strings.TrimSpace(o.URL), "want an http(s) URL such as https://prom.internal", o.HTTP.Redactor)
 	if err != nil {
 		return nil, err
 	}
 	if err := o.Queries.Check(); err != nil {
 		return nil, err
 	}
-	if o.HTTP.Redactor == nil {
-		o.HTTP.Redactor = httpx.NewRedactor()
-	}
 	o.HTTP.Redactor.Add(o.Token)
-	if u.User != nil {
-		p, _ := u.User.Password()
-		o.HTTP.Redactor.Add(p)
-	}
 	if o.MaxBody <= 0 {
 		o.MaxBody = maxAnswer
 	}
-	u.RawQuery, u.Fragment = "", ""
 	return &Prometheus{
 		base:     strings.TrimRight(u.String(), "/"),
 		token:    o.Token,

@@ -14,9 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -398,13 +398,20 @@ func (r *run) sendWebhook(ctx context.Context) {
 	r.record(events.Notified, "webhook", events.Notice{Channel: "webhook", Template: r.templateName(), Webhook: true})
 }
 
-// webhookSecret is the part of an incoming webhook URL that is the secret
-// (/services/T../B../XXXX), so it is redacted even when printed alone.
-func webhookSecret(u string) string {
-	if i := strings.Index(u, "/services/"); i >= 0 {
-		return u[i:]
+// webhookSecrets are what hides an incoming webhook's URL in any form it is
+// printed in: the whole URL is the credential, so its path is a secret
+// (Slack's /services/..., a workflow's /triggers/...), as written and as
+// Go prints it, with its user info and query values.
+func webhookSecrets(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		return []string{raw}
 	}
-	return ""
+	out := []string{raw, u.String(), u.EscapedPath()}
+	if u.Path != "/" {
+		out = append(out, u.Path)
+	}
+	return append(out, httpx.URLSecrets(u)...)
 }
 
 // redactWriter removes secrets from everything written through it.

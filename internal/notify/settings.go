@@ -39,7 +39,7 @@ type Settings struct {
 	Retries            config.Count    `env:"RETRIES, default=3" flag:"retries" usage:"retries of each Slack call after a transient failure (5xx, 429, unreachable, service_unavailable); 0: none"`
 	RetryDelay         string          `env:"RETRY_DELAY, default=1" flag:"retry-delay" form:"seconds (30) or a Go duration (1s, 500ms)" usage:"the wait before the first retry; later waits double, jittered, up to 4 times this, and none passes timeout (Slack's Retry-After is honoured instead when it sends one)"`
 	WindowsExecution   bool            `env:"WINDOWS_EXECUTION, default=false" flag:"windows-execution" usage:"accepted for the CircleCI slack orb's configs; pmguard finds the executor's platform itself, so it changes nothing and says so when the executor is not Windows"`
-	CircleCIHost       config.URL      `env:"CIRCLECI_HOST, default=$PMGUARD_CIRCLECI_HOST" flag:"circleci-host" usage:"CircleCI's web address for links in messages, e.g. basic_on_hold_1's workflow link and $SLACK_PARAM_CIRCLECI_HOST (default: $PMGUARD_CIRCLECI_HOST, else https://circleci.com)"`
+	CircleCIHost       config.BaseURL  `env:"CIRCLECI_HOST, default=$PMGUARD_CIRCLECI_HOST" flag:"circleci-host" usage:"CircleCI's web address for links in messages, e.g. basic_on_hold_1's workflow link and $SLACK_PARAM_CIRCLECI_HOST (default: $PMGUARD_CIRCLECI_HOST, else https://circleci.com)"`
 	IncidentChannel    bool            `env:"INCIDENT_CHANNEL, default=false" flag:"incident-channel" usage:"create a channel for the incident (inc-YYYYMMDD-repo-pipeline), invite the responders and link it from the main channel"`
 	Responders         config.List     `env:"RESPONDERS" flag:"responders" usage:"Slack user IDs or emails to invite to the incident channel, comma-separated"`
 	PostmortemReminder string          `env:"POSTMORTEM_REMINDER" flag:"postmortem-reminder" form:"true (3 days), false, or a delay such as 3d, 36h or 90m (at most 120d)" usage:"schedule a reminder to write the post-mortem, this long after the incident's first notice"`
@@ -47,7 +47,7 @@ type Settings struct {
 	JobStatus          string          `env:"JOB_STATUS" flag:"job-status" form:"pass or fail" usage:"the job's status so far; default: $PMGUARD_JOB_STATUS, which the orb records with when: on_fail / on_success steps, else what the template implies"`
 	IncidentKey        string          `env:"INCIDENT_KEY" flag:"incident-key" usage:"what ties notices to one incident thread (default: $CIRCLE_PIPELINE_ID); a rollback pipeline passes the failed pipeline's id"`
 	Timeout            config.Duration `env:"TIMEOUT, default=30s" flag:"timeout" usage:"the most notify may take, every Slack call and rate-limit wait included"`
-	APIURL             config.URL      `env:"SLACK_API_URL, default=$PMGUARD_SLACK_API_URL" flag:"slack-api-url" usage:"Slack Web API base URL, for a proxy or a test double (default: $PMGUARD_SLACK_API_URL, else https://slack.com/api/)"`
+	APIURL             config.BaseURL  `env:"SLACK_API_URL, default=$PMGUARD_SLACK_API_URL" flag:"slack-api-url" usage:"Slack Web API base URL, for a proxy or a test double (default: $PMGUARD_SLACK_API_URL, else https://slack.com/api/)"`
 }
 
 // plan is Settings checked and resolved.
@@ -373,7 +373,8 @@ func (o *Options) resolveMode(p *plan) error {
 	s := &o.Settings
 	p.token = strings.TrimSpace(o.d.Getenv(p.tokenEnv))
 	p.webhook = strings.TrimSpace(o.d.Getenv(p.webhookEnv))
-	o.d.Redactor.Add(p.token, p.webhook, webhookSecret(p.webhook))
+	o.d.Redactor.Add(p.token)
+	o.d.Redactor.Add(webhookSecrets(p.webhook)...)
 	switch {
 	case p.token != "":
 		p.mode = "api"

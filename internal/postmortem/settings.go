@@ -24,7 +24,7 @@ type Settings struct {
 	IncidentFile     string         `env:"INCIDENT_FILE, default=incident.yml" flag:"incident-file" usage:"the team's incident.yml: severity, timeline entries, 5 Whys, action items (optional at its default path)"`
 	OutputDir        string         `env:"OUTPUT_DIR, default=postmortem" flag:"output-dir" usage:"where postmortem.md and postmortem.html are written"`
 	TokenEnv         config.EnvName `env:"TOKEN_ENV, default=CIRCLE_TOKEN" flag:"token-env" usage:"name of the env var holding the CircleCI API token (without it, only the event logs and incident.yml are used)"`
-	Host             config.URL     `env:"PMGUARD_CIRCLECI_HOST, default=https://circleci.com" flag:"circleci-host" usage:"CircleCI host (CircleCI server installs)"`
+	Host             config.BaseURL `env:"PMGUARD_CIRCLECI_HOST, default=https://circleci.com" flag:"circleci-host" usage:"CircleCI host (CircleCI server installs)"`
 	Title            string         `env:"TITLE" flag:"title" usage:"the document's title (default: incident.yml's title, else the deploy's pipeline number)"`
 	FollowUp         string         `env:"FOLLOW_UP" flag:"follow-up" form:"a date such as 2026-11-27, or days from now such as 5d or 2w" usage:"date of the post-mortem review (default: incident.yml's follow_up)"`
 	Link             config.URL     `env:"LINK" flag:"link" usage:"where readers find the draft, posted to Slack (default: this job's page, $CIRCLE_BUILD_URL)"`
