@@ -2,9 +2,9 @@ package canary
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -225,14 +225,17 @@ func (o *Options) setWeight(ctx context.Context, out io.Writer, step, weight int
 	ctx, cancel := context.WithTimeout(ctx, o.SetWeightTimeout.Duration)
 	defer cancel()
 	fmt.Fprintf(out, "canary: set_weight %d%%: %s\n", weight, o.SetWeight)
-	cmd := exec.CommandContext(ctx, "sh", "-c", o.SetWeight)
-	cmd.Env = append(config.Environ(o.d.Env), fmt.Sprintf("PMGUARD_WEIGHT=%d", weight), fmt.Sprintf("PMGUARD_STEP=%d", step))
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	env := append(config.Environ(o.d.Env), fmt.Sprintf("PMGUARD_WEIGHT=%d", weight), fmt.Sprintf("PMGUARD_STEP=%d", step))
+	// set_weight runs in a process group of its own, killed whole on a
+	// timeout or an interruption, and nothing of it is left when runShell
+	// returns: a child still at work could otherwise apply its weight after
+	// the rollback set 0.
+	err := runShell(ctx, o.SetWeight, env, out)
 	switch {
-	case ctx.Err() == context.DeadlineExceeded:
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("set_weight did not finish within set_weight_timeout %s", o.SetWeightTimeout)
+	case ctx.Err() != nil:
+		return fmt.Errorf("set_weight %d%% was interrupted: %w", weight, ctx.Err())
 	case err != nil:
 		return fmt.Errorf("set_weight %d%% failed: %v", weight, err)
 	}

@@ -1,0 +1,136 @@
+package canary
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/exitcode"
+)
+
+// lateShift is a set_weight that hands the work to a child which outlives
+// it: the child records its pid and its own child's, then would apply the
+// weight long after pmguard stopped waiting. The rollback (weight 0)
+// records any of those processes still there when it runs, and then the 0.
+const lateShift = `
+if [ "$PMGUARD_WEIGHT" = 0 ]; then
+  for p in $(cat "$DIR/pids" 2>/dev/null); do
+    kill -0 "$p" 2>/dev/null && echo "$p" >> "$DIR/alive-at-rollback"
+  done
+  echo 0 >> "$DIR/weights"
+  exit 0
+fi
+sh -c 'echo $$ >> "$DIR/pids"; sleep 600 & echo $! >> "$DIR/pids"; echo "$PMGUARD_WEIGHT" > "$DIR/started"; wait; echo "$PMGUARD_WEIGHT" >> "$DIR/weights"' &
+wait
+`
+
+// alive lists the pids in file whose processes still exist.
+func alive(t *testing.T, file string) []string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("set_weight's child never started: %v", err)
+	}
+	var out []string
+	for _, f := range strings.Fields(string(b)) {
+		pid, _ := strconv.Atoi(f)
+		if pid > 0 && syscall.Kill(pid, 0) == nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// killPids ends whatever a failed test left running.
+func killPids(file string) {
+	b, _ := os.ReadFile(file)
+	for _, f := range strings.Fields(string(b)) {
+		if pid, _ := strconv.Atoi(f); pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// TestSetWeightTimeoutEndsItsProcessTree: a set_weight that outlasts
+// set_weight_timeout is killed with every process it started, and they are
+// gone before the rollback's set_weight runs, so none of them can apply its
+// weight after the weight went back to 0.
+func TestSetWeightTimeoutEndsItsProcessTree(t *testing.T) {
+	srv := httptest.NewServer(&service{})
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	t.Cleanup(func() { killPids(filepath.Join(dir, "pids")) })
+	env := map[string]string{"PATH": os.Getenv("PATH"), "DIR": dir}
+	o, err := load(t, env, "--url", srv.URL, "--steps", "10,50", "--rate", "100", "--max-duration", "20s",
+		"--set-weight", lateShift, "--set-weight-timeout", "500ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	err = o.testRun(&syncWriter{w: &out}, nil, config.Reports{JSON: dir + "/r.json"})
+	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "set_weight_timeout") {
+		t.Fatalf("exit %d: %v\n%s", exitcode.Of(err), err, out.String())
+	}
+	if left := alive(t, filepath.Join(dir, "pids")); len(left) > 0 {
+		t.Errorf("processes of the timed-out set_weight still run after pmguard returned: %v", left)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "alive-at-rollback")); err == nil {
+		t.Errorf("processes of the timed-out set_weight were still there when the rollback ran: %s", b)
+	}
+	if w, _ := os.ReadFile(filepath.Join(dir, "weights")); strings.Join(strings.Fields(string(w)), " ") != "0" {
+		t.Errorf("weights applied %q, want only the rollback's 0", w)
+	}
+	if res := readResult(t, dir+"/r.json"); !res.RolledBack {
+		t.Errorf("report: rolled_back %v", res.RolledBack)
+	}
+}
+
+// TestSetWeightInterruptedEndsItsProcessTree: a run interrupted (SIGTERM,
+// a cancelled job) while set_weight runs ends set_weight's whole tree, then
+// sets the weight back to 0.
+func TestSetWeightInterruptedEndsItsProcessTree(t *testing.T) {
+	srv := httptest.NewServer(&service{})
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	t.Cleanup(func() { killPids(filepath.Join(dir, "pids")) })
+	env := map[string]string{"PATH": os.Getenv("PATH"), "DIR": dir}
+	o, err := load(t, env, "--url", srv.URL, "--steps", "10,50", "--rate", "100", "--max-duration", "20s",
+		"--set-weight", lateShift, "--set-weight-timeout", "10m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.d.Stdout = &syncWriter{w: &strings.Builder{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Interrupt once set_weight's child has started.
+		for ctx.Err() == nil {
+			if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+				cancel()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	err = Run(ctx, o)
+	if err == nil || !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("err %v, want the interruption", err)
+	}
+	if left := alive(t, filepath.Join(dir, "pids")); len(left) > 0 {
+		t.Errorf("processes of the interrupted set_weight still run: %v", left)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "alive-at-rollback")); err == nil {
+		t.Errorf("processes of the interrupted set_weight were still there when the rollback ran: %s", b)
+	}
+	if w, _ := os.ReadFile(filepath.Join(dir, "weights")); strings.Join(strings.Fields(string(w)), " ") != "0" {
+		t.Errorf("weights applied %q, want only the rollback's 0", w)
+	}
+}
