@@ -134,3 +134,40 @@ func TestSetWeightInterruptedEndsItsProcessTree(t *testing.T) {
 		t.Errorf("weights applied %q, want only the rollback's 0", w)
 	}
 }
+
+// TestSetWeightOutputIsRedacted: set_weight's output and the command line
+// pmguard echoes lose the run's secrets and whatever has a credential's
+// shape (URL query values and user info, Authorization and Bearer values,
+// Slack and GitHub tokens), though pmguard was never told about them.
+func TestSetWeightOutputIsRedacted(t *testing.T) {
+	srv := httptest.NewServer(&service{})
+	t.Cleanup(srv.Close)
+	const lb = "lbsecret-4e5f6a7b"
+	env := map[string]string{"PATH": os.Getenv("PATH"), "LB_TOKEN": lb}
+	shift := `echo "calling https://lb.example/api?access_token=$LB_TOKEN&w=$PMGUARD_WEIGHT"; ` +
+		`echo "Authorization: Bearer $LB_TOKEN" >&2; printf 'user https://deploy:%s@lb.example\n' "$LB_TOKEN"; ` +
+		`echo posting with xoxb-1234567890-0987654321-AbCdEfGh; printf 'gh ghp_abcdefghijklmnopqrstuvwxyz0123456789'; ` +
+		`true --literal-token=ghp_zyxwvutsrqponmlkjihgfedcba9876543210`
+	o, err := load(t, env, "--url", srv.URL+"/?key=probe-key-1234", "--steps", "50,100", "--rate", "400", "--min-samples", "100",
+		"--max-duration", "20s", "--set-weight", shift)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	dir := t.TempDir()
+	if err := o.testRun(&syncWriter{w: &out}, nil, config.Reports{JSON: dir + "/r.json"}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	got := out.String()
+	for _, leak := range []string{lb, "xoxb-", "ghp_", "probe-key-1234"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("output holds %q:\n%s", leak, got)
+		}
+	}
+	for _, want := range []string{"calling https://lb.example/api?access_token=REDACTED&w=REDACTED", "Authorization: Bearer [REDACTED]",
+		"user https://REDACTED@lb.example", "posting with [REDACTED]", "gh [REDACTED]\n", "--literal-token=[REDACTED]"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -224,13 +224,17 @@ func (o *Options) setWeight(ctx context.Context, out io.Writer, step, weight int
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.SetWeightTimeout.Duration)
 	defer cancel()
-	fmt.Fprintf(out, "canary: set_weight %d%%: %s\n", weight, o.SetWeight)
+	// The command and its output are text pmguard did not write: besides
+	// the run's secrets, whatever has a credential's shape is removed.
+	fmt.Fprintf(out, "canary: set_weight %d%%: %s\n", weight, o.d.Redactor.Text(o.SetWeight))
 	env := append(config.Environ(o.d.Env), fmt.Sprintf("PMGUARD_WEIGHT=%d", weight), fmt.Sprintf("PMGUARD_STEP=%d", step))
 	// set_weight runs in a process group of its own, killed whole on a
 	// timeout or an interruption, and nothing of it is left when runShell
 	// returns: a child still at work could otherwise apply its weight after
 	// the rollback set 0.
-	err := runShell(ctx, o.SetWeight, env, out)
+	tw := o.d.Redactor.TextWriter(out)
+	err := runShell(ctx, o.SetWeight, env, tw)
+	tw.Flush()
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("set_weight did not finish within set_weight_timeout %s", o.SetWeightTimeout)
