@@ -86,6 +86,11 @@ func (o *Options) run(ctx context.Context) error {
 	res.ElapsedS = round3(clk.Now().Sub(start).Seconds())
 	if err != nil {
 		res.Verdict = Inconclusive
+		if res.Check == checkSetWeight {
+			// The rollout stopped because set_weight failed: the deploy
+			// failed, whatever the steps judged before said.
+			res.Verdict = Failed
+		}
 		if len(o.Steps) == 0 {
 			res.Reason = "could not run: " + res.Reason
 		}
@@ -98,10 +103,13 @@ func (o *Options) run(ctx context.Context) error {
 			o.verdictEvent(res)
 			return writeReports(o.Reports, res)
 		}
+		if len(res.Steps) > 0 {
+			// The steps judged before, and whether the weight went back to
+			// 0, are what whoever picks up the failed job needs first.
+			printReport(out, res)
+		}
 		o.verdictEvent(res)
 		marker.Failed(ctx, o.markerReason(res))
-		// The steps judged before, and whether the weight went back to 0,
-		// are what whoever picks up the failed job needs first.
 		if werr := writeReports(o.Reports, res); werr != nil {
 			fmt.Fprintf(out, "canary: %v\n", werr)
 		}
@@ -321,7 +329,7 @@ func headline(r *Result) string {
 	if r.Verdict == Inconclusive {
 		s += fmt.Sprintf(" (on_inconclusive: %s)", r.OnInconcl)
 	}
-	if r.Mode == "shadow" && r.Verdict != Passed {
+	if r.Mode == "shadow" && r.Verdict != Passed && r.Check != checkSetWeight {
 		s += " [shadow mode: not enforced]"
 	}
 	return s
@@ -329,6 +337,32 @@ func headline(r *Result) string {
 
 func printReport(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "\n%s\n", headline(r))
+	if r.Check != checkSetWeight {
+		// A step stopped by set_weight was never judged: it has no figures.
+		printFigures(w, r)
+	}
+	if len(r.Steps) > 0 {
+		fmt.Fprintf(w, "  steps:\n")
+		for _, s := range r.Steps {
+			fmt.Fprintf(w, "    %-14s %-12s %.1fs  %s\n", s.name(), strings.ToUpper(string(s.State)), s.ElapsedS, s.summary())
+		}
+		switch {
+		case r.RolledBack:
+			fmt.Fprintf(w, "  rolled back: weight set to 0 by set_weight\n")
+		case r.RollbackError != "":
+			fmt.Fprintf(w, "  rollback through set_weight failed: %s\n", r.RollbackError)
+		}
+		fmt.Fprintf(w, "  elapsed:     %.1fs (max %s per step)\n", r.ElapsedS, time.Duration(r.MaxDurationS*float64(time.Second)))
+	} else {
+		fmt.Fprintf(w, "  elapsed:     %.1fs of max %s\n", r.ElapsedS, time.Duration(r.MaxDurationS*float64(time.Second)))
+	}
+	if r.SourceErrors > 0 {
+		fmt.Fprintf(w, "  source read failures: %d\n", r.SourceErrors)
+	}
+}
+
+// printFigures prints the deciding evidence's figures.
+func printFigures(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "  requests:    %s, errors %s", count(r.Samples), count(r.Errors))
 	if k := r.Evidence.Kinds(); k != "" {
 		fmt.Fprintf(w, " (%s)", k)
@@ -355,21 +389,6 @@ func printReport(w io.Writer, r *Result) {
 			fmt.Fprintf(w, ", %s %s", r.Percentile, human.Millis(*b.LatencyMS))
 		}
 		fmt.Fprintf(w, "; margin %s\n", human.Percent(b.Margin))
-	}
-	if len(r.Steps) > 0 {
-		fmt.Fprintf(w, "  steps:\n")
-		for _, s := range r.Steps {
-			fmt.Fprintf(w, "    %-14s %-12s %.1fs  %s\n", s.name(), strings.ToUpper(string(s.State)), s.ElapsedS, s.Summary())
-		}
-		if r.RolledBack {
-			fmt.Fprintf(w, "  rolled back: weight set to 0 by set_weight\n")
-		}
-		fmt.Fprintf(w, "  elapsed:     %.1fs (max %s per step)\n", r.ElapsedS, time.Duration(r.MaxDurationS*float64(time.Second)))
-	} else {
-		fmt.Fprintf(w, "  elapsed:     %.1fs of max %s\n", r.ElapsedS, time.Duration(r.MaxDurationS*float64(time.Second)))
-	}
-	if r.SourceErrors > 0 {
-		fmt.Fprintf(w, "  source read failures: %d\n", r.SourceErrors)
 	}
 }
 
@@ -424,11 +443,16 @@ func (o *Options) figures(r *Evidence) (events.Canary, map[string]float64) {
 	return f, extra
 }
 
-// event appends to the event log; a log that cannot be written is reported
-// but does not change the verdict.
+// event appends a verdict's or the start's event to the event log.
 func (o *Options) event(name string, figures events.Canary, extra map[string]float64, msg string) {
-	e := events.Event{Verb: "canary", Event: name, Target: o.Target, Message: o.d.Redactor.Redact(msg)}
 	figures.Reason = o.d.Redactor.Redact(figures.Reason)
+	o.appendEvent(name, figures, extra, msg)
+}
+
+// appendEvent appends to the event log; a log that cannot be written is
+// reported but does not change the verdict.
+func (o *Options) appendEvent(name string, figures any, extra map[string]float64, msg string) {
+	e := events.Event{Verb: "canary", Event: name, Target: o.Target, Message: o.d.Redactor.Redact(msg)}
 	e.SetFigures(figures)
 	for k, v := range extra {
 		e.Figures[k] = v

@@ -2,7 +2,9 @@ package canary
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 )
 
@@ -169,5 +172,98 @@ func TestSetWeightOutputIsRedacted(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestSetWeightFailureIsReported: when set_weight fails at a step, that
+// step is a failed JUnit case saying so, the verdict event and the deploy
+// marker say set_weight failed (not an inconclusive analysis), the summary
+// is printed, and the rollback's canary_weight_set carries step 0 and
+// weight 0.
+func TestSetWeightFailureIsReported(t *testing.T) {
+	srv := httptest.NewServer(&service{})
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	env := map[string]string{"PATH": cliPath(t) + ":" + os.Getenv("PATH"), "CIRCLE_SHA1": "abc1234", "CIRCLE_JOB": "deploy"}
+	o, err := load(t, env, "--url", srv.URL, "--steps", "50,100", "--rate", "400", "--min-samples", "100", "--max-duration", "20s",
+		"--set-weight", `[ "$PMGUARD_WEIGHT" != 100 ]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	o.RunCLI = rec.runCLI
+	o.events, _ = o.d.Events(filepath.Join(dir, "events.jsonl"))
+	var out strings.Builder
+	err = o.testRun(&syncWriter{w: &out}, nil, config.Reports{JSON: dir + "/r.json", JUnit: dir + "/j.xml"})
+	if exitcode.Of(err) != exitcode.CouldNotRun {
+		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
+	}
+	const why = "set_weight 100% failed: exit status 1"
+
+	junit, _ := os.ReadFile(dir + "/j.xml")
+	var suites struct {
+		Suite struct {
+			Failures int `xml:"failures,attr"`
+			Cases    []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+					Text    string `xml:",chardata"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(junit, &suites); err != nil {
+		t.Fatalf("junit: %v\n%s", err, junit)
+	}
+	suite := suites.Suite
+	if len(suite.Cases) != 2 || suite.Failures != 1 || suite.Cases[0].Failure != nil || suite.Cases[1].Failure == nil ||
+		!strings.Contains(suite.Cases[1].Failure.Message+suite.Cases[1].Failure.Text, why) {
+		t.Errorf("junit: step 2 must be the failed case saying %q:\n%s", why, junit)
+	}
+
+	evs, err := events.ReadFiles(filepath.Join(dir, "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var verdict *events.Event
+	var weights []string
+	for i, e := range evs {
+		switch e.Event {
+		case events.CanaryFailed, events.CanaryInconclusive, events.CanaryPassed:
+			verdict = &evs[i]
+		case events.CanaryWeightSet:
+			step, okS := e.Figures.Number("step")
+			w, okW := e.Figures.Number("weight")
+			if !okS || !okW {
+				t.Errorf("canary_weight_set without step or weight: %v", e.Figures)
+			}
+			weights = append(weights, fmt.Sprintf("%g:%g", step, w))
+		}
+	}
+	if verdict == nil || verdict.Event != events.CanaryFailed || !strings.Contains(verdict.Message, why) || strings.Contains(verdict.Message, "INCONCLUSIVE") {
+		t.Errorf("verdict event %+v", verdict)
+	} else {
+		var f events.Canary
+		verdict.Decode(&f)
+		if f.DecidedBy != "set_weight" || !f.RolledBack || f.Step != 2 || !strings.Contains(f.Reason, why) {
+			t.Errorf("verdict figures %+v", f)
+		}
+	}
+	if got := strings.Join(weights, " "); got != "1:50 0:0" {
+		t.Errorf("canary_weight_set step:weight %q, want 1:50 0:0", got)
+	}
+
+	last := rec.cli[len(rec.cli)-1]
+	if !strings.Contains(last, "--status=FAILED") || !strings.Contains(last, why) || strings.Contains(last, "INCONCLUSIVE") {
+		t.Errorf("marker: %s", last)
+	}
+	for _, want := range []string{"canary FAILED after", "step 2 (100%): " + why, "  steps:", "step 1 (50%)   PASS", "rolled back: weight set to 0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if res := readResult(t, dir+"/r.json"); res.Verdict != Failed || res.Check != "set_weight" || len(res.Steps) != 2 || res.Steps[1].Check != "set_weight" {
+		t.Errorf("report: verdict %s decided by %q, steps %+v", res.Verdict, res.Check, res.Steps)
 	}
 }

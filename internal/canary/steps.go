@@ -102,6 +102,14 @@ type StepResult struct {
 
 func (s *StepResult) name() string { return fmt.Sprintf("step %d (%d%%)", s.Step, s.Weight) }
 
+// summary is the step's figures, or what stopped it before it was judged.
+func (s *StepResult) summary() string {
+	if s.Check == checkSetWeight {
+		return s.Reason
+	}
+	return s.Summary()
+}
+
 // runSteps sets each weight and judges it with fresh evidence. The
 // false-rollback rate alpha is split evenly among the steps, so a healthy
 // canary is rolled back anywhere in the rollout with probability at most
@@ -120,7 +128,17 @@ func (o *Options) runSteps(ctx context.Context, clk Clock, res *Result, out io.W
 		sr := StepResult{Step: i + 1, Weight: w, Started: clk.Now().UTC(), Alpha: c.Alpha}
 		t0 := clk.Now()
 		if err := o.setWeight(ctx, out, i+1, w); err != nil {
-			res.Reason = fmt.Sprintf("%s: set_weight failed: %v", sr.name(), err)
+			// The step failed before it could be judged: it is reported as
+			// a step that failed, decided by set_weight, with what it said.
+			sr.SetWeightS = round3(clk.Now().Sub(t0).Seconds())
+			sr.Evidence = Evidence{State: Failed, Check: checkSetWeight, Reason: o.d.Redactor.Redact(err.Error()),
+				Threshold: o.Criteria.ErrorThreshold, Healthy: o.Criteria.healthy()}
+			res.Steps = append(res.Steps, sr)
+			o.stepEvent(&sr)
+			res.Evidence = sr.Evidence
+			res.Step, res.Weight = sr.Step, sr.Weight
+			res.Reason = sr.name() + ": " + sr.Reason
+			fmt.Fprintf(out, "canary: %s: %s\n", sr.name(), sr.Reason)
 			o.rollback(ctx, res, out)
 			return fmt.Errorf("%s: %w", sr.name(), err)
 		}
@@ -159,6 +177,10 @@ func (o *Options) runSteps(ctx context.Context, clk Clock, res *Result, out io.W
 	o.summariseSteps(res)
 	return nil
 }
+
+// checkSetWeight is what decided a step whose set_weight failed
+// (decided_by): the step was never judged.
+const checkSetWeight = "set_weight"
 
 // stops says whether the rollout ends at a step with this verdict.
 func (o *Options) stops(s State) bool {
@@ -220,7 +242,10 @@ func (o *Options) rollback(ctx context.Context, res *Result, out io.Writer) {
 // rollback) in the run's environment (verb.Deps.Env), its output on ours.
 func (o *Options) setWeight(ctx context.Context, out io.Writer, step, weight int) error {
 	if o.SetWeightFunc != nil {
-		return o.SetWeightFunc(ctx, step, weight)
+		if err := o.SetWeightFunc(ctx, step, weight); err != nil {
+			return fmt.Errorf("set_weight %d%% failed: %w", weight, err)
+		}
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.SetWeightTimeout.Duration)
 	defer cancel()
@@ -243,7 +268,7 @@ func (o *Options) setWeight(ctx context.Context, out io.Writer, step, weight int
 	case err != nil:
 		return fmt.Errorf("set_weight %d%% failed: %v", weight, err)
 	}
-	o.event(events.CanaryWeightSet, events.Canary{Step: step, Weight: float64(weight)}, nil, fmt.Sprintf("canary weight set to %d%%", weight))
+	o.appendEvent(events.CanaryWeightSet, events.CanaryWeight{Step: step, Weight: float64(weight)}, nil, fmt.Sprintf("canary weight set to %d%%", weight))
 	return nil
 }
 
@@ -262,11 +287,14 @@ func stepSuite(res *Result) report.Suite {
 	judged := map[int]bool{}
 	for _, s := range res.Steps {
 		judged[s.Step] = true
-		c := report.Case{Name: s.name(), ClassName: "canary." + res.Source, Duration: time.Duration(s.ElapsedS * float64(time.Second)), Output: s.Summary()}
+		c := report.Case{Name: s.name(), ClassName: "canary." + res.Source, Duration: time.Duration(s.ElapsedS * float64(time.Second)), Output: s.summary()}
 		word := strings.ToUpper(string(s.State))
 		msg := fmt.Sprintf("%s %s: %s", s.name(), word, s.Reason)
 		switch {
 		case s.State == Passed:
+		case s.Check == checkSetWeight:
+			// Not a verdict: the rollout could not go on, in any mode.
+			c.Failure = msg
 		case res.Mode == "shadow":
 			c.Skipped = msg + " [shadow mode: not enforced]"
 		case s.State == Inconclusive && res.OnInconcl != "fail":

@@ -135,12 +135,14 @@ func TestSetWeightFailure(t *testing.T) {
 		t.Errorf("weights set %v, want [10 50 0]", got)
 	}
 	last := rec.cli[len(rec.cli)-1]
-	if !strings.Contains(last, "--status=FAILED") || !strings.Contains(last, "set_weight failed") || !strings.Contains(last, "rolled back") {
+	if !strings.Contains(last, "--status=FAILED") || !strings.Contains(last, "set_weight 50% failed") || !strings.Contains(last, "rolled back") {
 		t.Errorf("last CLI call: %s", last)
 	}
-	// The report is written all the same: the step judged, the rollback.
+	// The report is written all the same: the step judged, the step
+	// set_weight stopped, the rollback.
 	res := readResult(t, dir+"/r.json")
-	if res.Pass || !res.RolledBack || len(res.Steps) != 1 || res.Steps[0].Weight != 10 || !strings.Contains(res.Reason, "set_weight failed") {
+	if res.Pass || !res.RolledBack || len(res.Steps) != 2 || res.Steps[0].Weight != 10 || res.Steps[1].Check != checkSetWeight ||
+		!strings.Contains(res.Reason, "set_weight 50% failed") {
 		t.Errorf("report: pass %v rolled back %v steps %+v reason %q", res.Pass, res.RolledBack, res.Steps, res.Reason)
 	}
 }

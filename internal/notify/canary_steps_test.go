@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,19 @@ func TestCanaryNoticeShowsSteps(t *testing.T) {
 		"step 2 (50%): fail, error rate 20% &gt; 2% (40 samples)", "weight set back to 0%", "Canary failed")
 	if len(f.Canary.Steps) != 2 {
 		t.Errorf("steps %+v", f.Canary.Steps)
+	}
+
+	// A step whose set_weight failed was never judged: the notice says
+	// what set_weight said, not figures it does not have.
+	evs := run("enforce", events.CanaryFailed)
+	evs[len(evs)-2] = at(-5, events.CanaryStep, events.Canary{Step: 2, Weight: 50, Verdict: "fail", DecidedBy: "set_weight", Reason: "set_weight 50% failed: exit status 1"}, nil)
+	f = &Facts{Job: job, Now: t0}
+	factsFrom(f, evs, job.PipelineID)
+	m, _ = Render(CanaryFailed, f)
+	text = blockText(m.Blocks)
+	mustContain(t, "set_weight failed", text, "step 2 (50%): set_weight 50% failed: exit status 1", "weight set back to 0%")
+	if strings.Contains(text, "step 2 (50%): fail, error rate") {
+		t.Errorf("a step never judged is shown with figures:\n%s", text)
 	}
 
 	f = &Facts{Job: job, Now: t0}
