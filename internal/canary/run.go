@@ -414,7 +414,7 @@ func (o *Options) verdictEvent(r *Result) {
 	f, extra := o.figures(&r.Evidence)
 	f.Verdict, f.ElapsedS, f.Reason = string(r.Verdict), r.ElapsedS, r.Reason
 	f.Step, f.Weight, f.StepsPlanned = r.Step, float64(r.Weight), len(o.Steps)
-	f.Mode, f.RolledBack, f.Held = o.Mode, r.RolledBack, r.Held
+	f.Mode, f.RolledBack, f.RollbackError, f.Held = o.Mode, r.RolledBack, r.RollbackError, r.Held
 	name := map[State]string{Passed: events.CanaryPassed, Failed: events.CanaryFailed, Inconclusive: events.CanaryInconclusive}[r.Verdict]
 	o.event(name, f, extra, headline(r))
 }

@@ -205,5 +205,7 @@ type Canary struct {
 	StepsPlanned int    `json:"steps_planned,omitempty"`
 	Mode         string `json:"mode,omitempty"` // enforce or shadow
 	RolledBack   bool   `json:"rolled_back,omitempty"`
-	Held         bool   `json:"held,omitempty"` // inconclusive, left to an approval
+	// RollbackError says why setting the weight back to 0 failed.
+	RollbackError string `json:"rollback_error,omitempty"`
+	Held          bool   `json:"held,omitempty"` // inconclusive, left to an approval
 }

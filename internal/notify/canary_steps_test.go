@@ -63,3 +63,50 @@ func TestCanaryNoticeShowsSteps(t *testing.T) {
 	m, _ = Render(CanaryFailed, f)
 	mustContain(t, "shadow", blockText(m.Blocks), "Canary failed (shadow mode)", "the verdict was not enforced", "shadow analysis, not enforced")
 }
+
+// What happens next follows from the canary's events: pmguard set the
+// weight back to 0, could not, or (shadow mode) took no action; "no
+// rollback has started yet" is for a failure nobody has acted on.
+func TestCanaryNoticeSaysWhatHappensNext(t *testing.T) {
+	job := jobenv.FromEnv(config.MapEnv(jobEnvVars()))
+	verdict := func(fig events.Canary) *Facts {
+		e := events.Event{Verb: "canary", Event: events.CanaryFailed, Time: t0, PipelineID: job.PipelineID}
+		fig.Verdict, fig.ErrorRate, fig.Threshold, fig.Samples = "fail", 0.2, 0.02, 40
+		e.SetFigures(fig)
+		f := &Facts{Job: job, Now: t0}
+		factsFrom(f, []events.Event{e}, job.PipelineID)
+		return f
+	}
+	next := func(f *Facts) string {
+		m, _ := Render(CanaryFailed, f)
+		for _, b := range m.Blocks {
+			if txt := blockText([]map[string]any{b}); strings.Contains(txt, "What happens next") {
+				return txt
+			}
+		}
+		t.Fatalf("no What happens next section:\n%s", blockText(m.Blocks))
+		return ""
+	}
+	const none = "No rollback has started yet"
+
+	got := next(verdict(events.Canary{Step: 2, Weight: 50, StepsPlanned: 3, Mode: "enforce", RolledBack: true}))
+	mustContain(t, "rolled back", got, "weight is back at 0%", "rollback steps (`when: on_fail`) run next")
+	if strings.Contains(got, none) {
+		t.Errorf("the notice says no rollback started after pmguard set the weight to 0:\n%s", got)
+	}
+
+	got = next(verdict(events.Canary{Step: 2, Weight: 50, StepsPlanned: 3, Mode: "enforce", RollbackError: "set_weight 0% failed: exit status 7"}))
+	mustContain(t, "rollback failed", got, "Setting the canary's weight back to 0% failed: set_weight 0% failed: exit status 7", "act now")
+
+	for _, fig := range []events.Canary{{Mode: "shadow"}, {Step: 2, Weight: 50, StepsPlanned: 3, Mode: "shadow"}} {
+		got = next(verdict(fig))
+		mustContain(t, "shadow", got, "No action was taken (shadow mode)")
+		if strings.Contains(got, none) {
+			t.Errorf("a shadow notice says no rollback started yet:\n%s", got)
+		}
+	}
+
+	// A canary without steps that pmguard did not roll back: nobody has
+	// acted yet.
+	mustContain(t, "no steps", next(verdict(events.Canary{Mode: "enforce"})), none)
+}

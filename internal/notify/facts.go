@@ -69,7 +69,11 @@ type CanaryFacts struct {
 	// Steps are a progressive rollout's steps, in order (canary_step).
 	Steps      []CanaryStepFact
 	RolledBack bool
-	Held       bool
+	// RollbackError says why pmguard could not set the weight back to 0.
+	RollbackError string
+	Held          bool
+	// Step and Weight are the deciding step's (0 without steps).
+	Step, Weight int
 }
 
 // CanaryStepFact is one step of a progressive rollout.
@@ -211,7 +215,7 @@ func canaryFacts(e events.Event) *CanaryFacts {
 	var fig events.Canary
 	e.Decode(&fig)
 	c := &CanaryFacts{Verdict: strings.TrimPrefix(e.Event, "canary_"), Samples: fig.Samples, Message: orDefault(e.Message, fig.Reason),
-		Mode: fig.Mode, RolledBack: fig.RolledBack, Held: fig.Held}
+		Mode: fig.Mode, RolledBack: fig.RolledBack, RollbackError: fig.RollbackError, Held: fig.Held, Step: fig.Step, Weight: int(fig.Weight)}
 	if v, ok := e.Figures.Number("error_rate"); ok {
 		c.ErrorRate = &v
 	}
