@@ -284,7 +284,8 @@ func (o *Options) buildSource(clk Clock, deadline time.Time, out io.Writer) Sour
 		Metrics: o.Metrics, Name: o.metricsName, CanarySelector: o.CanarySelector,
 		BaselineSelector: o.BaselineSelector, Quantile: o.Criteria.Quantile, Threshold: o.Criteria.Latency,
 		NeedLatency: o.Criteria.Latency > 0 || o.Criteria.Baseline,
-		Interval:    o.Interval.Duration, Deadline: deadline, Clock: clk,
+		Interval:    o.Interval.Duration, Deadline: deadline,
+		Clock: o.aliveClock(clk, out, "waiting for the next "+o.Source+" read"),
 	}, func(s string) { fmt.Fprintf(out, "canary: %s\n", s) })
 }
 

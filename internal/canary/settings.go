@@ -176,6 +176,9 @@ type Options struct {
 	Clock Clock
 	// ProgressEvery is the time between progress lines; 0 is 5s.
 	ProgressEvery time.Duration
+	// KeepAliveEvery is the longest a wait stays silent (a pause, a metric
+	// interval, set_weight); 0 is a minute.
+	KeepAliveEvery time.Duration
 
 	// SetWeightFunc, when set, replaces running set_weight (tests).
 	SetWeightFunc func(ctx context.Context, step, weight int) error

@@ -120,7 +120,8 @@ func (o *Options) runSteps(ctx context.Context, clk Clock, res *Result, out io.W
 	for i, w := range o.Steps {
 		if i > 0 && o.Pause.Duration > 0 {
 			fmt.Fprintf(out, "canary: pausing %s before the next step\n", o.Pause)
-			if err := clk.Sleep(ctx, o.Pause.Duration); err != nil {
+			pause := o.aliveClock(clk, out, fmt.Sprintf("pausing before step %d", i+1))
+			if err := pause.Sleep(ctx, o.Pause.Duration); err != nil {
 				o.rollback(ctx, res, out)
 				return fmt.Errorf("interrupted during the pause after step %d: %w", i, err)
 			}
@@ -258,7 +259,9 @@ func (o *Options) setWeight(ctx context.Context, out io.Writer, step, weight int
 	// returns: a child still at work could otherwise apply its weight after
 	// the rollback set 0.
 	tw := o.d.Redactor.TextWriter(out)
+	stop := o.stillRunning(out, fmt.Sprintf("set_weight %d%%", weight))
 	err := runShell(ctx, o.SetWeight, env, tw)
+	stop()
 	tw.Flush()
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):

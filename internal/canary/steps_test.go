@@ -217,7 +217,9 @@ func TestStepsPause(t *testing.T) {
 	if err := o.testRun(nil, clk, config.Reports{JSON: dir + "/r.json"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(clk.sleeps, " "); got != "3m0s 3m0s" {
+	// Each 3m pause is slept a minute at a time, with a keep-alive line
+	// in between (TestPauseKeepsTheStepAlive).
+	if got := strings.Join(clk.sleeps, " "); got != "1m0s 1m0s 1m0s 1m0s 1m0s 1m0s" {
 		t.Errorf("sleeps %q, want two 3m pauses", got)
 	}
 	if res := readResult(t, dir+"/r.json"); res.Verdict != Passed || len(res.Steps) != 3 || !strings.HasPrefix(res.Reason, "all 3 steps passed") {
