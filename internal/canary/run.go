@@ -61,6 +61,14 @@ func Run(ctx context.Context, o *Options) error {
 func (o *Options) run(ctx context.Context) error {
 	clk := o.clock()
 	out := &redactWriter{w: o.d.Stdout, redact: o.d.Redactor.Redact}
+	if o.CheckOnly {
+		// New has checked every setting; nothing is sent, run or written.
+		fmt.Fprintf(out, "canary: the settings are valid: %s (%s) - %s\n", o.Target, o.describeSource(), o.describeCriteria())
+		if len(o.Steps) > 0 {
+			fmt.Fprintf(out, "canary: %d steps, %s, each set by: %s\n", len(o.Steps), o.Steps, o.d.Redactor.Text(o.SetWeight))
+		}
+		return nil
+	}
 	start := clk.Now()
 	res := &Result{Mode: o.Mode, Source: o.Source, Target: o.Target, Started: start.UTC(), MaxDurationS: o.MaxDuration.Seconds(),
 		Alpha: o.Criteria.Alpha, Beta: o.Criteria.Beta, OnInconcl: o.OnInconclusive, Percentage: int(o.Percentage), StepsPlanned: o.Steps}

@@ -84,6 +84,9 @@ type Settings struct {
 	Pause            config.Duration `env:"PAUSE" flag:"pause" group:"Steps" usage:"steps: wait this long after a step passes before setting the next weight (default: none)"`
 	Mode             string          `env:"MODE, default=enforce" flag:"mode" form:"\"enforce\" or \"shadow\"" usage:"enforce: a fail verdict fails the step and rolls back; shadow: judge, report and record the verdict, but never fail or roll back"`
 	deploymarker.Settings
+
+	// CheckOnly: canary_deploy checks its settings before it deploys.
+	CheckOnly bool `env:"CHECK_ONLY" flag:"check-only" usage:"check every setting and exit, 0 or 2 naming the bad one, without judging anything, running set_weight or writing a deploy marker (canary_deploy runs this before deploy_canary)"`
 }
 
 // Rate is requests per second: "10", "10/s", "600/m".
@@ -130,11 +133,18 @@ func (o *OptPercent) EnvDecode(ctx context.Context, v string) error {
 	if err := p.EnvDecode(ctx, v); err != nil {
 		return err
 	}
+	if p == 0 {
+		// Zero is how an empty setting is held: taking "0%" for the default
+		// would silently ignore what was written.
+		return &config.ValueError{Msg: "0% is no share; leave it empty for the default"}
+	}
 	*o = OptPercent(p)
 	return nil
 }
 
-func (OptPercent) Form() string { return config.Percent(0).Form() }
+func (OptPercent) Form() string {
+	return "a percentage above 0% such as 5% or 0.05; empty for the default"
+}
 
 // Margin is a relative margin, "50%" or "0.5"; unlike a Percent it may
 // exceed 100% ("200%": three times as bad).
@@ -279,6 +289,12 @@ func (o *Options) validateCriteria(set *config.Set) error {
 		return set.Invalid(&s.LatencyPassShare, config.Percent(c.LatencyPassShare).String(), "must be below 100%", "a percentage such as 5% or 0.05, below 100%")
 	case c.LatencyFailShare >= 1:
 		return set.Invalid(&s.LatencyFailShare, config.Percent(c.LatencyFailShare).String(), "must be below 100%", "a percentage such as 10% or 0.1, below 100%")
+	case c.Latency == 0 && s.LatencyPassShare != 0:
+		return set.Invalid(&s.LatencyPassShare, config.Percent(c.LatencyPassShare).String(),
+			"only the latency test uses it, and without latency_threshold there is none: set latency_threshold, or leave latency_pass_share empty", "")
+	case c.Latency == 0 && s.LatencyFailShare != 0:
+		return set.Invalid(&s.LatencyFailShare, config.Percent(c.LatencyFailShare).String(),
+			"only the latency test uses it, and without latency_threshold there is none: set latency_threshold, or leave latency_fail_share empty", "")
 	case c.Latency > 0 && latShareOrder(c):
 		pass, fail := c.latencyShares()
 		return set.Invalid(&s.LatencyFailShare, config.Percent(fail).String(), "must be above latency_pass_share "+config.Percent(pass).String(), "")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -27,9 +28,19 @@ func (s *Steps) EnvDecode(_ context.Context, v string) error {
 	if v == "" {
 		return nil
 	}
+	var fields []string
+	for _, part := range strings.Split(v, ",") {
+		// Weights may also be separated by spaces or newlines; an empty
+		// item between commas ("10,,50") is a typo, not nothing.
+		fs := strings.Fields(part)
+		if len(fs) == 0 {
+			return &config.ValueError{Msg: "an empty weight between commas"}
+		}
+		fields = append(fields, fs...)
+	}
 	prev := 0
-	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(f), "%"))
+	for _, f := range fields {
+		n, err := strconv.Atoi(strings.TrimSuffix(f, "%"))
 		switch {
 		case err != nil:
 			return &config.ValueError{Msg: fmt.Sprintf("%q is not a whole percentage", f)}
@@ -73,6 +84,12 @@ func (o *Options) validateSteps(set *config.Set) error {
 		return set.Invalid(&s.Percentage, fmt.Sprint(s.Percentage), "with steps each step's weight is its share; leave percentage at 0", "")
 	case len(s.Steps) > 0 && s.SetWeightTimeout.Duration <= 0:
 		return set.Invalid(&s.SetWeightTimeout, s.SetWeightTimeout.String(), "must be more than 0", "")
+	}
+	if s.SetWeight != "" {
+		// A quote left open is found now, not after the canary is deployed.
+		if out, err := exec.Command("sh", "-n", "-c", s.SetWeight).CombinedOutput(); err != nil {
+			return set.Invalid(&s.SetWeight, s.SetWeight, "sh cannot parse it: "+strings.TrimSpace(string(out)), "")
+		}
 	}
 	return s.Settings.Validate(set)
 }
