@@ -106,6 +106,22 @@ func TestCanaryNoticeSaysWhatHappensNext(t *testing.T) {
 		}
 	}
 
+	// on_inconclusive hold posts a held verdict and a pass as what they are.
+	e := events.Event{Verb: "canary", Event: events.CanaryInconclusive, Time: t0, PipelineID: job.PipelineID}
+	e.SetFigures(events.Canary{Verdict: "inconclusive", Step: 1, Weight: 10, StepsPlanned: 3, Mode: "enforce", Held: true, Samples: 12})
+	f := &Facts{Job: job, Now: t0}
+	factsFrom(f, []events.Event{e}, job.PipelineID)
+	m, _ := Render(CanaryFailed, f)
+	mustContain(t, "held", blockText(m.Blocks), "Canary held for approval", "The canary stays at 10%, not promoted: the approval job decides", "held, waiting for approval")
+	e = events.Event{Verb: "canary", Event: events.CanaryPassed, Time: t0, PipelineID: job.PipelineID}
+	e.SetFigures(events.Canary{Verdict: "pass", ErrorRate: 0.001, Threshold: 0.02, Samples: 900, Mode: "enforce"})
+	f = &Facts{Job: job, Now: t0}
+	factsFrom(f, []events.Event{e}, job.PipelineID)
+	m, _ = Render(CanaryFailed, f)
+	if text := blockText(m.Blocks); !strings.Contains(text, "Canary passed") || strings.Contains(text, "Canary failed") {
+		t.Errorf("a pass posted as:\n%s", text)
+	}
+
 	// A canary without steps that pmguard did not roll back: nobody has
 	// acted yet.
 	mustContain(t, "no steps", next(verdict(events.Canary{Mode: "enforce"})), none)

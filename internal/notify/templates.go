@@ -197,6 +197,12 @@ func (c *CanaryFacts) next() []string {
 	case c.RollbackError != "":
 		return []string{":x: Setting the canary's weight back to 0% failed: " + escapeText(c.RollbackError),
 			"The canary may still serve traffic: someone needs to act now. The job's rollback steps (`when: on_fail`) run next."}
+	case c.Held && c.Weight > 0:
+		return []string{fmt.Sprintf("The canary stays at %d%%, not promoted: the approval job decides.", c.Weight)}
+	case c.Held:
+		return []string{"The canary stays as it is, not promoted: the approval job decides."}
+	case c.Verdict == "passed":
+		return []string{"Nothing was rolled back; the workflow goes on."}
 	}
 	return nil
 }
@@ -366,10 +372,19 @@ func renderCanaryFailed(f *Facts) Message {
 		if c.RolledBack {
 			n.status = ":red_circle: *Status:* canary failed, weight back at 0%"
 		}
-		if c.Mode == "shadow" {
+		switch {
+		case c.Mode == "shadow":
 			// Shadow mode posts every verdict and enforces none.
 			n.title, n.outcome = "Canary "+c.Verdict+" (shadow mode)", c.Verdict+" in shadow mode"
 			n.status = ":large_blue_circle: *Status:* shadow analysis, not enforced"
+		case c.Held:
+			// on_inconclusive hold posts every verdict: the approver needs
+			// to know whether it was a pass or a hold.
+			n.title, n.outcome = "Canary held for approval", "was inconclusive and is held for approval"
+			n.status = ":large_yellow_circle: *Status:* held, waiting for approval"
+		case c.Verdict == "passed":
+			n.title, n.outcome = "Canary passed", "passed"
+			n.status = ":large_green_circle: *Status:* canary passed"
 		}
 	}
 	return f.failureMessage(n)
