@@ -39,6 +39,14 @@ var canaryDeployExceptions = map[string][]string{
 	"on_inconclusive": {"enum", "description"},
 }
 
+// canaryDeploySets are canary_check's parameters canary_deploy does not
+// declare: it passes canary_check a value of its own.
+var canaryDeploySets = map[string]string{
+	// The release's SUCCESS comes after deploy_full, from canary_deploy's
+	// own steps.
+	"deploy_marker_success": "promotion",
+}
+
 // TestCanaryDeployDeclaresCanaryCheckParameters: canary_deploy repeats the
 // analysis parameters of canary_check by hand (an orb command cannot
 // inherit another's); one that is missing, or differs in type, default,
@@ -54,6 +62,12 @@ func TestCanaryDeployDeclaresCanaryCheckParameters(t *testing.T) {
 	for _, name := range names {
 		want := check[name]
 		got, ok := deploy[name]
+		if _, set := canaryDeploySets[name]; set {
+			if ok {
+				t.Errorf("canary_deploy declares %s, which it sets for canary_check itself", name)
+			}
+			continue
+		}
 		if !ok {
 			t.Errorf("canary_deploy lacks canary_check's parameter %s", name)
 			continue
@@ -90,4 +104,33 @@ func show(v any) string {
 		return "not set"
 	}
 	return fmt.Sprintf("%q", fmt.Sprint(v))
+}
+
+// TestCanaryDeploySetsWhatItDoesNotDeclare: the parameters canary_deploy
+// sets for canary_check get the value it means them to have.
+func TestCanaryDeploySetsWhatItDoesNotDeclare(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("src", "commands", "canary_deploy.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd struct {
+		Steps []map[string]any `yaml:"steps"`
+	}
+	if err := yaml.Unmarshal(b, &cmd); err != nil {
+		t.Fatal(err)
+	}
+	var args map[string]any
+	for _, s := range cmd.Steps {
+		if a, ok := s["canary_check"].(map[string]any); ok {
+			args = a
+		}
+	}
+	if args == nil {
+		t.Fatal("canary_deploy does not call canary_check")
+	}
+	for name, want := range canaryDeploySets {
+		if got := fmt.Sprint(args[name]); got != want {
+			t.Errorf("canary_deploy passes canary_check %s: %q, want %q", name, got, want)
+		}
+	}
 }

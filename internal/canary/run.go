@@ -61,6 +61,9 @@ func Run(ctx context.Context, o *Options) error {
 func (o *Options) run(ctx context.Context) error {
 	clk := o.clock()
 	out := &redactWriter{w: o.d.Stdout, redact: o.d.Redactor.Redact}
+	if o.Promotion != "" {
+		return o.recordPromotion(ctx, out)
+	}
 	if o.CheckOnly {
 		// New has checked every setting; nothing is sent, run or written.
 		fmt.Fprintf(out, "canary: the settings are valid: %s (%s) - %s\n", o.Target, o.describeSource(), o.describeCriteria())
@@ -108,7 +111,7 @@ func (o *Options) run(ctx context.Context) error {
 			// run is reported like any other verdict.
 			fmt.Fprintf(out, "canary: %s [shadow mode: not enforced]\n", res.Reason)
 			res.Pass = true
-			o.verdictEvent(res)
+			o.verdictEvent(res, marker)
 			return writeReports(o.Reports, res)
 		}
 		if len(res.Steps) > 0 {
@@ -116,8 +119,8 @@ func (o *Options) run(ctx context.Context) error {
 			// 0, are what whoever picks up the failed job needs first.
 			printReport(out, res)
 		}
-		o.verdictEvent(res)
 		marker.Failed(ctx, o.markerReason(res))
+		o.verdictEvent(res, marker)
 		if werr := writeReports(o.Reports, res); werr != nil {
 			fmt.Fprintf(out, "canary: %v\n", werr)
 		}
@@ -137,15 +140,21 @@ func (o *Options) run(ctx context.Context) error {
 	res.Reason = o.d.Redactor.Redact(res.Reason)
 
 	printReport(out, res)
-	o.verdictEvent(res)
 	switch {
 	case res.Held:
 		fmt.Fprintf(out, "canary: held: the decision is left to the approval job; the deploy marker stays RUNNING\n")
+	case res.Pass && o.Mode != "shadow" && o.DeployMarkerSuccess == "promotion":
+		if marker != nil {
+			fmt.Fprintf(out, "canary: passed; the deploy marker stays %s until the promotion is recorded\n", marker.Status())
+		}
 	case res.Pass && o.Mode != "shadow":
 		marker.Succeeded(ctx)
 	case !res.Pass:
 		marker.Failed(ctx, o.markerReason(res))
 	}
+	// The verdict event says what the marker was left at: the promotion
+	// step reads it.
+	o.verdictEvent(res, marker)
 	if err := writeReports(o.Reports, res); err != nil {
 		return err
 	}
@@ -417,10 +426,14 @@ func (o *Options) startFigures() events.Canary {
 	return f
 }
 
-// verdictEvent records the verdict; latency figures are keyed by the
-// percentile ("p95_ms", "baseline_p95_ms").
-func (o *Options) verdictEvent(r *Result) {
+// verdictEvent records the verdict, and what the deploy marker m was left
+// at; latency figures are keyed by the percentile ("p95_ms",
+// "baseline_p95_ms").
+func (o *Options) verdictEvent(r *Result, m *deploymarker.Writer) {
 	f, extra := o.figures(&r.Evidence)
+	if st := m.Status(); st != "" {
+		f.DeployName, f.DeployMarker = m.Name(), st
+	}
 	f.Verdict, f.ElapsedS, f.Reason = string(r.Verdict), r.ElapsedS, r.Reason
 	f.Step, f.Weight, f.StepsPlanned = r.Step, float64(r.Weight), len(o.Steps)
 	f.Mode, f.RolledBack, f.RollbackError, f.Held = o.Mode, r.RolledBack, r.RollbackError, r.Held

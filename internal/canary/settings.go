@@ -84,6 +84,10 @@ type Settings struct {
 	Pause            config.Duration `env:"PAUSE" flag:"pause" group:"Steps" usage:"steps: wait this long after a step passes before setting the next weight (default: none)"`
 	Mode             string          `env:"MODE, default=enforce" flag:"mode" form:"\"enforce\" or \"shadow\"" usage:"enforce: a fail verdict fails the step and rolls back; shadow: judge, report and record the verdict, but never fail or roll back"`
 	deploymarker.Settings
+	// The release's success when the promotion comes after the verdict
+	// (canary_deploy's deploy_full, a job behind an approval).
+	DeployMarkerSuccess string `env:"DEPLOY_MARKER_SUCCESS, default=pass" flag:"deploy-marker-success" group:"Deploy markers" form:"\"pass\" or \"promotion\"" usage:"pass: a passing canary marks the release SUCCESS; promotion: it stays RUNNING until --promotion records how the promotion went (canary_deploy records it after deploy_full)"`
+	Promotion           string `env:"PROMOTION" flag:"promotion" group:"Deploy markers" form:"\"succeeded\" or \"failed\"" usage:"judge nothing: record the promotion's outcome on the release a passing canary left RUNNING (deploy_marker_success promotion), found by deploy_name in the event log: succeeded marks it SUCCESS, failed FAILED"`
 
 	// CheckOnly: canary_deploy checks its settings before it deploys.
 	CheckOnly bool `env:"CHECK_ONLY" flag:"check-only" usage:"check every setting and exit, 0 or 2 naming the bad one, without judging anything, running set_weight or writing a deploy marker (canary_deploy runs this before deploy_canary)"`
@@ -236,6 +240,18 @@ func (o *Options) validate(set *config.Set, metricHTTP httpx.Options) error {
 	s := &o.Settings
 	s.Source = strings.ToLower(s.Source)
 	s.OnInconclusive = strings.ToLower(s.OnInconclusive)
+	s.DeployMarkerSuccess = strings.ToLower(strings.TrimSpace(s.DeployMarkerSuccess))
+	s.Promotion = strings.ToLower(strings.TrimSpace(s.Promotion))
+	switch {
+	case s.DeployMarkerSuccess != "pass" && s.DeployMarkerSuccess != "promotion":
+		return set.Invalid(&s.DeployMarkerSuccess, s.DeployMarkerSuccess, "unknown choice", "")
+	case s.Promotion != "" && s.Promotion != "succeeded" && s.Promotion != "failed":
+		return set.Invalid(&s.Promotion, s.Promotion, "unknown choice", "")
+	case s.Promotion != "":
+		// Only the deploy marker's settings and the event log matter:
+		// nothing is judged.
+		return s.Settings.Validate(set)
+	}
 	if err := o.validateCriteria(set); err != nil {
 		return err
 	}

@@ -208,4 +208,8 @@ type Canary struct {
 	// RollbackError says why setting the weight back to 0 failed.
 	RollbackError string `json:"rollback_error,omitempty"`
 	Held          bool   `json:"held,omitempty"` // inconclusive, left to an approval
+	// DeployName is the release plan's name and DeployMarker the status
+	// the run left it at (RUNNING: open, for the promotion to close).
+	DeployName   string `json:"deploy_name,omitempty"`
+	DeployMarker string `json:"deploy_marker,omitempty"`
 }
