@@ -134,3 +134,58 @@ func TestCanaryDeploySetsWhatItDoesNotDeclare(t *testing.T) {
 		}
 	}
 }
+
+// runEnv is the environment of the run step called name in the orb
+// command's steps, as written (parameters unexpanded).
+func runEnv(t *testing.T, command, name string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("src", "commands", command+".yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd struct {
+		Steps []map[string]any `yaml:"steps"`
+	}
+	if err := yaml.Unmarshal(b, &cmd); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range cmd.Steps {
+		run, ok := s["run"].(map[string]any)
+		if !ok || run["name"] != name {
+			continue
+		}
+		env := map[string]string{}
+		for k, v := range run["environment"].(map[string]any) {
+			env[k] = fmt.Sprint(v)
+		}
+		return env
+	}
+	t.Fatalf("%s has no run step %q", command, name)
+	return nil
+}
+
+// TestCanaryDeployChecksWhatItJudges: canary_deploy's check before
+// deploy_canary passes the binary the environment canary_check's analysis
+// step will, so what is checked is what is judged; only the check's own
+// switch, and the marker setting canary_deploy sets for canary_check, differ.
+func TestCanaryDeployChecksWhatItJudges(t *testing.T) {
+	judge := runEnv(t, "canary_check", "Judge the canary")
+	check := runEnv(t, "canary_deploy", "Check the canary's parameters")
+	only := map[string]string{"PMGUARD_CANARY_CHECK_ONLY": "true"}
+	for k, v := range check {
+		if want, ok := only[k]; ok {
+			if v != want {
+				t.Errorf("check step: %s is %q, want %q", k, v, want)
+			}
+			continue
+		}
+		if judge[k] != v {
+			t.Errorf("check step: %s is %q, the analysis step's %q", k, v, judge[k])
+		}
+	}
+	for k := range judge {
+		if _, ok := check[k]; !ok && k != "PMGUARD_CANARY_DEPLOY_MARKER_SUCCESS" {
+			t.Errorf("the check step lacks the analysis step's %s", k)
+		}
+	}
+}

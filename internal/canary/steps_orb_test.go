@@ -3,6 +3,7 @@ package canary
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -283,6 +284,58 @@ func TestOrbCanaryDeploySteps(t *testing.T) {
 			}
 			if strings.Contains(judged, "deploy marker: note") {
 				t.Errorf("the fake CLI refused a call:\n%s", judged)
+			}
+		})
+	}
+}
+
+// TestOrbCanaryDeployChecksBeforeDeploying: a bad parameter fails
+// canary_deploy before deploy_canary runs (exit 2, naming the orb
+// parameter, flag and env var); nothing is deployed, set_weight never runs.
+func TestOrbCanaryDeployChecksBeforeDeploying(t *testing.T) {
+	o, bin := orbWithVerb(t)
+	tests := []struct {
+		name string
+		args map[string]any
+		want []string
+	}{
+		{"an empty weight", map[string]any{"steps": "10,,50"},
+			[]string{`invalid steps "10,,50"`, "--steps", "PMGUARD_CANARY_STEPS", "an empty weight between commas"}},
+		{"a latency share without latency_threshold", map[string]any{"latency_pass_share": "5%"},
+			[]string{"invalid latency_pass_share", "--latency-pass-share", "PMGUARD_CANARY_LATENCY_PASS_SHARE", "without latency_threshold"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			job := orbtest.NewJob(t, o)
+			job.Env["PATH"] = bin + ":" + os.Getenv("PATH")
+			args := map[string]any{
+				"deploy_canary": []any{map[string]any{"run": map[string]any{"name": "Deploy the canary", "command": "echo deployed > deployed"}}},
+				"steps":         "10,50,100", "set_weight": "echo $PMGUARD_WEIGHT >> weights",
+				"url": "http://127.0.0.1:1/", "max_duration": "20s",
+				"events_file": filepath.Join(job.Dir, "events.jsonl"),
+				"report_path": filepath.Join(job.Dir, "report.json"),
+				"junit_path":  filepath.Join(job.Dir, "junit.xml"),
+				"deploy_full": []any{map[string]any{"run": map[string]any{"name": "Deploy everywhere", "command": "echo full"}}},
+			}
+			for k, v := range tc.args {
+				args[k] = v
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			err := job.Run(ctx, "canary_deploy", args)
+			var se *orbtest.StepError
+			if !errors.As(err, &se) || se.Step.Name != "Check the canary's parameters" || se.Step.Exit != 2 {
+				t.Fatalf("err %v, want the check step to exit 2", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(se.Step.Output, w) {
+					t.Errorf("the check's message lacks %q:\n%s", w, se.Step.Output)
+				}
+			}
+			for _, f := range []string{"deployed", "weights"} {
+				if _, err := os.Stat(filepath.Join(job.Dir, f)); err == nil {
+					t.Errorf("%s exists: something ran after the bad parameter", f)
+				}
 			}
 		})
 	}
