@@ -39,6 +39,14 @@ var canaryDeployExceptions = map[string][]string{
 	"on_inconclusive": {"enum", "description"},
 }
 
+// canaryDeploySets are canary_check's parameters canary_deploy does not
+// declare: it passes canary_check a value of its own.
+var canaryDeploySets = map[string]string{
+	// The release's SUCCESS comes after deploy_full, from canary_deploy's
+	// own steps.
+	"deploy_marker_success": "promotion",
+}
+
 // TestCanaryDeployDeclaresCanaryCheckParameters: canary_deploy repeats the
 // analysis parameters of canary_check by hand (an orb command cannot
 // inherit another's); one that is missing, or differs in type, default,
@@ -54,6 +62,12 @@ func TestCanaryDeployDeclaresCanaryCheckParameters(t *testing.T) {
 	for _, name := range names {
 		want := check[name]
 		got, ok := deploy[name]
+		if _, set := canaryDeploySets[name]; set {
+			if ok {
+				t.Errorf("canary_deploy declares %s, which it sets for canary_check itself", name)
+			}
+			continue
+		}
 		if !ok {
 			t.Errorf("canary_deploy lacks canary_check's parameter %s", name)
 			continue
@@ -90,4 +104,92 @@ func show(v any) string {
 		return "not set"
 	}
 	return fmt.Sprintf("%q", fmt.Sprint(v))
+}
+
+// TestCanaryDeploySetsWhatItDoesNotDeclare: the parameters canary_deploy
+// sets for canary_check get the value it means them to have.
+func TestCanaryDeploySetsWhatItDoesNotDeclare(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("src", "commands", "canary_deploy.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd struct {
+		Steps []map[string]any `yaml:"steps"`
+	}
+	if err := yaml.Unmarshal(b, &cmd); err != nil {
+		t.Fatal(err)
+	}
+	var args map[string]any
+	for _, s := range cmd.Steps {
+		if a, ok := s["canary_check"].(map[string]any); ok {
+			args = a
+		}
+	}
+	if args == nil {
+		t.Fatal("canary_deploy does not call canary_check")
+	}
+	for name, want := range canaryDeploySets {
+		if got := fmt.Sprint(args[name]); got != want {
+			t.Errorf("canary_deploy passes canary_check %s: %q, want %q", name, got, want)
+		}
+	}
+}
+
+// runEnv is the environment of the run step called name in the orb
+// command's steps, as written (parameters unexpanded).
+func runEnv(t *testing.T, command, name string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("src", "commands", command+".yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd struct {
+		Steps []map[string]any `yaml:"steps"`
+	}
+	if err := yaml.Unmarshal(b, &cmd); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range cmd.Steps {
+		run, ok := s["run"].(map[string]any)
+		if !ok || run["name"] != name {
+			continue
+		}
+		env := map[string]string{}
+		for k, v := range run["environment"].(map[string]any) {
+			env[k] = fmt.Sprint(v)
+		}
+		return env
+	}
+	t.Fatalf("%s has no run step %q", command, name)
+	return nil
+}
+
+// TestCanaryDeployChecksWhatItJudges: canary_deploy's check before
+// deploy_canary passes the binary the environment canary_check's analysis
+// step will, so what is checked is what is judged; only the check's own
+// switch, and the marker setting canary_deploy sets for canary_check, differ.
+func TestCanaryDeployChecksWhatItJudges(t *testing.T) {
+	judge := runEnv(t, "canary_check", "Judge the canary")
+	check := runEnv(t, "canary_deploy", "Check the canary's parameters")
+	differ := map[string]string{
+		"PMGUARD_CANARY_CHECK_ONLY": "true",
+		// What canary_deploy passes canary_check for deploy_marker_success.
+		"PMGUARD_CANARY_DEPLOY_MARKER_SUCCESS": canaryDeploySets["deploy_marker_success"],
+	}
+	for k, v := range check {
+		if want, ok := differ[k]; ok {
+			if v != want {
+				t.Errorf("check step: %s is %q, want %q", k, v, want)
+			}
+			continue
+		}
+		if judge[k] != v {
+			t.Errorf("check step: %s is %q, the analysis step's %q", k, v, judge[k])
+		}
+	}
+	for k := range judge {
+		if _, ok := check[k]; !ok {
+			t.Errorf("the check step lacks the analysis step's %s", k)
+		}
+	}
 }

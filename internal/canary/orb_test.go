@@ -10,20 +10,26 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/notify"
 	"github.com/pmguard/pmguard/internal/verb/verbtest"
 	"github.com/pmguard/pmguard/orb/orbtest"
 )
 
-// asVerb makes this test binary stand in for `pmguard canary` when the orb
-// test's wrapper script runs it: it builds the verb through New from the
-// environment the orb step sets, as cmd/pmguard does.
+// asVerb makes this test binary stand in for `pmguard canary` (and
+// `pmguard notify`, which the orb's canary commands call for their Slack
+// notices) when the orb test's wrapper script runs it: it builds the verb
+// through New from the environment the orb step sets, as cmd/pmguard does.
 const asVerb = "PMGUARD_CANARY_TEST_RUN_VERB"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(asVerb) != "" {
+	switch os.Getenv(asVerb) {
+	case "":
+		os.Exit(m.Run())
+	case "notify":
+		os.Exit(runNotify(os.Args[1:]))
+	default:
 		os.Exit(runVerb(os.Args[1:]))
 	}
-	os.Exit(m.Run())
 }
 
 func runVerb(args []string) int {
@@ -38,10 +44,22 @@ func runVerb(args []string) int {
 	return exitcode.Of(err)
 }
 
+func runNotify(args []string) int {
+	ctx := context.Background()
+	o, err := notify.New(ctx, verbtest.OS(), args)
+	if err == nil {
+		err = notify.Run(ctx, o)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pmguard notify:", err)
+	}
+	return exitcode.Of(err)
+}
+
 // orbWithVerb is the packed orb and a PATH directory whose pmguard runs
-// this test binary as the canary verb.
+// this test binary as the canary and notify verbs.
 func orbWithVerb(t *testing.T) (*orbtest.Orb, string) {
-	return orbtest.WithVerb(t, filepath.Join("..", "..", "orb", "src"), "canary", asVerb)
+	return orbtest.WithVerbs(t, filepath.Join("..", "..", "orb", "src"), asVerb, "canary", "notify")
 }
 
 // TestOrbCanaryDeploy runs the orb's canary_deploy command the way

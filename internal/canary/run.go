@@ -61,6 +61,17 @@ func Run(ctx context.Context, o *Options) error {
 func (o *Options) run(ctx context.Context) error {
 	clk := o.clock()
 	out := &redactWriter{w: o.d.Stdout, redact: o.d.Redactor.Redact}
+	if o.Promotion != "" {
+		return o.recordPromotion(ctx, out)
+	}
+	if o.CheckOnly {
+		// New has checked every setting; nothing is sent, run or written.
+		fmt.Fprintf(out, "canary: the settings are valid: %s (%s) - %s\n", o.Target, o.describeSource(), o.describeCriteria())
+		if len(o.Steps) > 0 {
+			fmt.Fprintf(out, "canary: %d steps, %s, each set by: %s\n", len(o.Steps), o.Steps, o.d.Redactor.Text(o.SetWeight))
+		}
+		return nil
+	}
 	start := clk.Now()
 	res := &Result{Mode: o.Mode, Source: o.Source, Target: o.Target, Started: start.UTC(), MaxDurationS: o.MaxDuration.Seconds(),
 		Alpha: o.Criteria.Alpha, Beta: o.Criteria.Beta, OnInconcl: o.OnInconclusive, Percentage: int(o.Percentage), StepsPlanned: o.Steps}
@@ -86,6 +97,11 @@ func (o *Options) run(ctx context.Context) error {
 	res.ElapsedS = round3(clk.Now().Sub(start).Seconds())
 	if err != nil {
 		res.Verdict = Inconclusive
+		if res.Check == checkSetWeight {
+			// The rollout stopped because set_weight failed: the deploy
+			// failed, whatever the steps judged before said.
+			res.Verdict = Failed
+		}
 		if len(o.Steps) == 0 {
 			res.Reason = "could not run: " + res.Reason
 		}
@@ -95,13 +111,16 @@ func (o *Options) run(ctx context.Context) error {
 			// run is reported like any other verdict.
 			fmt.Fprintf(out, "canary: %s [shadow mode: not enforced]\n", res.Reason)
 			res.Pass = true
-			o.verdictEvent(res)
+			o.verdictEvent(res, marker)
 			return writeReports(o.Reports, res)
 		}
-		o.verdictEvent(res)
+		if len(res.Steps) > 0 {
+			// The steps judged before, and whether the weight went back to
+			// 0, are what whoever picks up the failed job needs first.
+			printReport(out, res)
+		}
 		marker.Failed(ctx, o.markerReason(res))
-		// The steps judged before, and whether the weight went back to 0,
-		// are what whoever picks up the failed job needs first.
+		o.verdictEvent(res, marker)
 		if werr := writeReports(o.Reports, res); werr != nil {
 			fmt.Fprintf(out, "canary: %v\n", werr)
 		}
@@ -121,15 +140,21 @@ func (o *Options) run(ctx context.Context) error {
 	res.Reason = o.d.Redactor.Redact(res.Reason)
 
 	printReport(out, res)
-	o.verdictEvent(res)
 	switch {
 	case res.Held:
 		fmt.Fprintf(out, "canary: held: the decision is left to the approval job; the deploy marker stays RUNNING\n")
+	case res.Pass && o.Mode != "shadow" && o.DeployMarkerSuccess == "promotion":
+		if marker != nil {
+			fmt.Fprintf(out, "canary: passed; the deploy marker stays %s until the promotion is recorded\n", marker.Status())
+		}
 	case res.Pass && o.Mode != "shadow":
 		marker.Succeeded(ctx)
 	case !res.Pass:
 		marker.Failed(ctx, o.markerReason(res))
 	}
+	// The verdict event says what the marker was left at: the promotion
+	// step reads it.
+	o.verdictEvent(res, marker)
 	if err := writeReports(o.Reports, res); err != nil {
 		return err
 	}
@@ -276,7 +301,8 @@ func (o *Options) buildSource(clk Clock, deadline time.Time, out io.Writer) Sour
 		Metrics: o.Metrics, Name: o.metricsName, CanarySelector: o.CanarySelector,
 		BaselineSelector: o.BaselineSelector, Quantile: o.Criteria.Quantile, Threshold: o.Criteria.Latency,
 		NeedLatency: o.Criteria.Latency > 0 || o.Criteria.Baseline,
-		Interval:    o.Interval.Duration, Deadline: deadline, Clock: clk,
+		Interval:    o.Interval.Duration, Deadline: deadline,
+		Clock: o.aliveClock(clk, out, "waiting for the next "+o.Source+" read"),
 	}, func(s string) { fmt.Fprintf(out, "canary: %s\n", s) })
 }
 
@@ -321,7 +347,7 @@ func headline(r *Result) string {
 	if r.Verdict == Inconclusive {
 		s += fmt.Sprintf(" (on_inconclusive: %s)", r.OnInconcl)
 	}
-	if r.Mode == "shadow" && r.Verdict != Passed {
+	if r.Mode == "shadow" && r.Verdict != Passed && r.Check != checkSetWeight {
 		s += " [shadow mode: not enforced]"
 	}
 	return s
@@ -329,6 +355,32 @@ func headline(r *Result) string {
 
 func printReport(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "\n%s\n", headline(r))
+	if r.Check != checkSetWeight {
+		// A step stopped by set_weight was never judged: it has no figures.
+		printFigures(w, r)
+	}
+	if len(r.Steps) > 0 {
+		fmt.Fprintf(w, "  steps:\n")
+		for _, s := range r.Steps {
+			fmt.Fprintf(w, "    %-14s %-12s %.1fs  %s\n", s.name(), strings.ToUpper(string(s.State)), s.ElapsedS, s.summary())
+		}
+		switch {
+		case r.RolledBack:
+			fmt.Fprintf(w, "  rolled back: weight set to 0 by set_weight\n")
+		case r.RollbackError != "":
+			fmt.Fprintf(w, "  rollback through set_weight failed: %s\n", r.RollbackError)
+		}
+		fmt.Fprintf(w, "  elapsed:     %.1fs (max %s per step)\n", r.ElapsedS, time.Duration(r.MaxDurationS*float64(time.Second)))
+	} else {
+		fmt.Fprintf(w, "  elapsed:     %.1fs of max %s\n", r.ElapsedS, time.Duration(r.MaxDurationS*float64(time.Second)))
+	}
+	if r.SourceErrors > 0 {
+		fmt.Fprintf(w, "  source read failures: %d\n", r.SourceErrors)
+	}
+}
+
+// printFigures prints the deciding evidence's figures.
+func printFigures(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "  requests:    %s, errors %s", count(r.Samples), count(r.Errors))
 	if k := r.Evidence.Kinds(); k != "" {
 		fmt.Fprintf(w, " (%s)", k)
@@ -356,21 +408,6 @@ func printReport(w io.Writer, r *Result) {
 		}
 		fmt.Fprintf(w, "; margin %s\n", human.Percent(b.Margin))
 	}
-	if len(r.Steps) > 0 {
-		fmt.Fprintf(w, "  steps:\n")
-		for _, s := range r.Steps {
-			fmt.Fprintf(w, "    %-14s %-12s %.1fs  %s\n", s.name(), strings.ToUpper(string(s.State)), s.ElapsedS, s.Summary())
-		}
-		if r.RolledBack {
-			fmt.Fprintf(w, "  rolled back: weight set to 0 by set_weight\n")
-		}
-		fmt.Fprintf(w, "  elapsed:     %.1fs (max %s per step)\n", r.ElapsedS, time.Duration(r.MaxDurationS*float64(time.Second)))
-	} else {
-		fmt.Fprintf(w, "  elapsed:     %.1fs of max %s\n", r.ElapsedS, time.Duration(r.MaxDurationS*float64(time.Second)))
-	}
-	if r.SourceErrors > 0 {
-		fmt.Fprintf(w, "  source read failures: %d\n", r.SourceErrors)
-	}
 }
 
 func (o *Options) startFigures() events.Canary {
@@ -389,13 +426,17 @@ func (o *Options) startFigures() events.Canary {
 	return f
 }
 
-// verdictEvent records the verdict; latency figures are keyed by the
-// percentile ("p95_ms", "baseline_p95_ms").
-func (o *Options) verdictEvent(r *Result) {
+// verdictEvent records the verdict, and what the deploy marker m was left
+// at; latency figures are keyed by the percentile ("p95_ms",
+// "baseline_p95_ms").
+func (o *Options) verdictEvent(r *Result, m *deploymarker.Writer) {
 	f, extra := o.figures(&r.Evidence)
+	if st := m.Status(); st != "" {
+		f.DeployName, f.DeployMarker = m.Name(), st
+	}
 	f.Verdict, f.ElapsedS, f.Reason = string(r.Verdict), r.ElapsedS, r.Reason
 	f.Step, f.Weight, f.StepsPlanned = r.Step, float64(r.Weight), len(o.Steps)
-	f.Mode, f.RolledBack, f.Held = o.Mode, r.RolledBack, r.Held
+	f.Mode, f.RolledBack, f.RollbackError, f.Held = o.Mode, r.RolledBack, r.RollbackError, r.Held
 	name := map[State]string{Passed: events.CanaryPassed, Failed: events.CanaryFailed, Inconclusive: events.CanaryInconclusive}[r.Verdict]
 	o.event(name, f, extra, headline(r))
 }
@@ -424,11 +465,16 @@ func (o *Options) figures(r *Evidence) (events.Canary, map[string]float64) {
 	return f, extra
 }
 
-// event appends to the event log; a log that cannot be written is reported
-// but does not change the verdict.
+// event appends a verdict's or the start's event to the event log.
 func (o *Options) event(name string, figures events.Canary, extra map[string]float64, msg string) {
-	e := events.Event{Verb: "canary", Event: name, Target: o.Target, Message: o.d.Redactor.Redact(msg)}
 	figures.Reason = o.d.Redactor.Redact(figures.Reason)
+	o.appendEvent(name, figures, extra, msg)
+}
+
+// appendEvent appends to the event log; a log that cannot be written is
+// reported but does not change the verdict.
+func (o *Options) appendEvent(name string, figures any, extra map[string]float64, msg string) {
+	e := events.Event{Verb: "canary", Event: name, Target: o.Target, Message: o.d.Redactor.Redact(msg)}
 	e.SetFigures(figures)
 	for k, v := range extra {
 		e.Figures[k] = v

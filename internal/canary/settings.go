@@ -84,6 +84,13 @@ type Settings struct {
 	Pause            config.Duration `env:"PAUSE" flag:"pause" group:"Steps" usage:"steps: wait this long after a step passes before setting the next weight (default: none)"`
 	Mode             string          `env:"MODE, default=enforce" flag:"mode" form:"\"enforce\" or \"shadow\"" usage:"enforce: a fail verdict fails the step and rolls back; shadow: judge, report and record the verdict, but never fail or roll back"`
 	deploymarker.Settings
+	// The release's success when the promotion comes after the verdict
+	// (canary_deploy's deploy_full, a job behind an approval).
+	DeployMarkerSuccess string `env:"DEPLOY_MARKER_SUCCESS, default=pass" flag:"deploy-marker-success" group:"Deploy markers" form:"\"pass\" or \"promotion\"" usage:"pass: a passing canary marks the release SUCCESS; promotion: it stays RUNNING until --promotion records how the promotion went (canary_deploy records it after deploy_full)"`
+	Promotion           string `env:"PROMOTION" flag:"promotion" group:"Deploy markers" form:"\"succeeded\" or \"failed\"" usage:"judge nothing: record the promotion's outcome on the release a passing canary left RUNNING (deploy_marker_success promotion), found by deploy_name in the event log: succeeded marks it SUCCESS, failed FAILED"`
+
+	// CheckOnly: canary_deploy checks its settings before it deploys.
+	CheckOnly bool `env:"CHECK_ONLY" flag:"check-only" usage:"check every setting and exit, 0 or 2 naming the bad one, without judging anything, running set_weight or writing a deploy marker (canary_deploy runs this before deploy_canary)"`
 }
 
 // Rate is requests per second: "10", "10/s", "600/m".
@@ -130,11 +137,18 @@ func (o *OptPercent) EnvDecode(ctx context.Context, v string) error {
 	if err := p.EnvDecode(ctx, v); err != nil {
 		return err
 	}
+	if p == 0 {
+		// Zero is how an empty setting is held: taking "0%" for the default
+		// would silently ignore what was written.
+		return &config.ValueError{Msg: "0% is no share; leave it empty for the default"}
+	}
 	*o = OptPercent(p)
 	return nil
 }
 
-func (OptPercent) Form() string { return config.Percent(0).Form() }
+func (OptPercent) Form() string {
+	return "a percentage above 0% such as 5% or 0.05; empty for the default"
+}
 
 // Margin is a relative margin, "50%" or "0.5"; unlike a Percent it may
 // exceed 100% ("200%": three times as bad).
@@ -176,6 +190,9 @@ type Options struct {
 	Clock Clock
 	// ProgressEvery is the time between progress lines; 0 is 5s.
 	ProgressEvery time.Duration
+	// KeepAliveEvery is the longest a wait stays silent (a pause, a metric
+	// interval, set_weight); 0 is a minute.
+	KeepAliveEvery time.Duration
 
 	// SetWeightFunc, when set, replaces running set_weight (tests).
 	SetWeightFunc func(ctx context.Context, step, weight int) error
@@ -223,6 +240,18 @@ func (o *Options) validate(set *config.Set, metricHTTP httpx.Options) error {
 	s := &o.Settings
 	s.Source = strings.ToLower(s.Source)
 	s.OnInconclusive = strings.ToLower(s.OnInconclusive)
+	s.DeployMarkerSuccess = strings.ToLower(strings.TrimSpace(s.DeployMarkerSuccess))
+	s.Promotion = strings.ToLower(strings.TrimSpace(s.Promotion))
+	switch {
+	case s.DeployMarkerSuccess != "pass" && s.DeployMarkerSuccess != "promotion":
+		return set.Invalid(&s.DeployMarkerSuccess, s.DeployMarkerSuccess, "unknown choice", "")
+	case s.Promotion != "" && s.Promotion != "succeeded" && s.Promotion != "failed":
+		return set.Invalid(&s.Promotion, s.Promotion, "unknown choice", "")
+	case s.Promotion != "":
+		// Only the deploy marker's settings and the event log matter:
+		// nothing is judged.
+		return s.Settings.Validate(set)
+	}
 	if err := o.validateCriteria(set); err != nil {
 		return err
 	}
@@ -276,6 +305,12 @@ func (o *Options) validateCriteria(set *config.Set) error {
 		return set.Invalid(&s.LatencyPassShare, config.Percent(c.LatencyPassShare).String(), "must be below 100%", "a percentage such as 5% or 0.05, below 100%")
 	case c.LatencyFailShare >= 1:
 		return set.Invalid(&s.LatencyFailShare, config.Percent(c.LatencyFailShare).String(), "must be below 100%", "a percentage such as 10% or 0.1, below 100%")
+	case c.Latency == 0 && s.LatencyPassShare != 0:
+		return set.Invalid(&s.LatencyPassShare, config.Percent(c.LatencyPassShare).String(),
+			"only the latency test uses it, and without latency_threshold there is none: set latency_threshold, or leave latency_pass_share empty", "")
+	case c.Latency == 0 && s.LatencyFailShare != 0:
+		return set.Invalid(&s.LatencyFailShare, config.Percent(c.LatencyFailShare).String(),
+			"only the latency test uses it, and without latency_threshold there is none: set latency_threshold, or leave latency_fail_share empty", "")
 	case c.Latency > 0 && latShareOrder(c):
 		pass, fail := c.latencyShares()
 		return set.Invalid(&s.LatencyFailShare, config.Percent(fail).String(), "must be above latency_pass_share "+config.Percent(pass).String(), "")

@@ -66,6 +66,13 @@ func TestBadInput(t *testing.T) {
 		{"datadog site from its env var", map[string]string{"DD_API_KEY": "k1234", "DD_APP_KEY": "a1234", "DD_SITE": "not a site"}, []string{"--source", "datadog", "--canary-selector", "service:api"}, "dd_site_env"},
 		{"datadog API URL without a host", map[string]string{"DD_API_KEY": "k1234", "DD_APP_KEY": "a1234"}, []string{"--source", "datadog", "--canary-selector", "service:api", "--dd-site", "https://"}, "--dd-site"},
 		{"baseline_url with prometheus", nil, []string{"--source", "prometheus", "--prometheus-url", url, "--canary-selector", `{app="api"}`, "--baseline-url", url}, "baseline_url"},
+		// The latency test's hypotheses mean nothing without its threshold:
+		// silently ignoring them would hide a forgotten latency_threshold.
+		{"latency_pass_share without latency_threshold", nil, []string{"--url", url, "--latency-pass-share", "5%"}, "without latency_threshold"},
+		{"latency_fail_share without latency_threshold", map[string]string{"PMGUARD_CANARY_LATENCY_FAIL_SHARE": "10%"}, []string{"--url", url}, "PMGUARD_CANARY_LATENCY_FAIL_SHARE"},
+		// 0% is no share; empty is the default.
+		{"latency_pass_share 0%", nil, []string{"--url", url, "--latency-threshold", "300ms", "--latency-pass-share", "0%"}, "latency_pass_share"},
+		{"healthy_error_rate 0", nil, []string{"--url", url, "--healthy-error-rate", "0"}, "PMGUARD_CANARY_HEALTHY_ERROR_RATE"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package canary
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -27,9 +28,19 @@ func (s *Steps) EnvDecode(_ context.Context, v string) error {
 	if v == "" {
 		return nil
 	}
+	var fields []string
+	for _, part := range strings.Split(v, ",") {
+		// Weights may also be separated by spaces or newlines; an empty
+		// item between commas ("10,,50") is a typo, not nothing.
+		fs := strings.Fields(part)
+		if len(fs) == 0 {
+			return &config.ValueError{Msg: "an empty weight between commas"}
+		}
+		fields = append(fields, fs...)
+	}
 	prev := 0
-	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(f), "%"))
+	for _, f := range fields {
+		n, err := strconv.Atoi(strings.TrimSuffix(f, "%"))
 		switch {
 		case err != nil:
 			return &config.ValueError{Msg: fmt.Sprintf("%q is not a whole percentage", f)}
@@ -74,6 +85,12 @@ func (o *Options) validateSteps(set *config.Set) error {
 	case len(s.Steps) > 0 && s.SetWeightTimeout.Duration <= 0:
 		return set.Invalid(&s.SetWeightTimeout, s.SetWeightTimeout.String(), "must be more than 0", "")
 	}
+	if s.SetWeight != "" {
+		// A quote left open is found now, not after the canary is deployed.
+		if out, err := exec.Command("sh", "-n", "-c", s.SetWeight).CombinedOutput(); err != nil {
+			return set.Invalid(&s.SetWeight, s.SetWeight, "sh cannot parse it: "+strings.TrimSpace(string(out)), "")
+		}
+	}
 	return s.Settings.Validate(set)
 }
 
@@ -102,6 +119,14 @@ type StepResult struct {
 
 func (s *StepResult) name() string { return fmt.Sprintf("step %d (%d%%)", s.Step, s.Weight) }
 
+// summary is the step's figures, or what stopped it before it was judged.
+func (s *StepResult) summary() string {
+	if s.Check == checkSetWeight {
+		return s.Reason
+	}
+	return s.Summary()
+}
+
 // runSteps sets each weight and judges it with fresh evidence. The
 // false-rollback rate alpha is split evenly among the steps, so a healthy
 // canary is rolled back anywhere in the rollout with probability at most
@@ -112,7 +137,8 @@ func (o *Options) runSteps(ctx context.Context, clk Clock, res *Result, out io.W
 	for i, w := range o.Steps {
 		if i > 0 && o.Pause.Duration > 0 {
 			fmt.Fprintf(out, "canary: pausing %s before the next step\n", o.Pause)
-			if err := clk.Sleep(ctx, o.Pause.Duration); err != nil {
+			pause := o.aliveClock(clk, out, fmt.Sprintf("pausing before step %d", i+1))
+			if err := pause.Sleep(ctx, o.Pause.Duration); err != nil {
 				o.rollback(ctx, res, out)
 				return fmt.Errorf("interrupted during the pause after step %d: %w", i, err)
 			}
@@ -120,7 +146,17 @@ func (o *Options) runSteps(ctx context.Context, clk Clock, res *Result, out io.W
 		sr := StepResult{Step: i + 1, Weight: w, Started: clk.Now().UTC(), Alpha: c.Alpha}
 		t0 := clk.Now()
 		if err := o.setWeight(ctx, out, i+1, w); err != nil {
-			res.Reason = fmt.Sprintf("%s: set_weight failed: %v", sr.name(), err)
+			// The step failed before it could be judged: it is reported as
+			// a step that failed, decided by set_weight, with what it said.
+			sr.SetWeightS = round3(clk.Now().Sub(t0).Seconds())
+			sr.Evidence = Evidence{State: Failed, Check: checkSetWeight, Reason: o.d.Redactor.Redact(err.Error()),
+				Threshold: o.Criteria.ErrorThreshold, Healthy: o.Criteria.healthy()}
+			res.Steps = append(res.Steps, sr)
+			o.stepEvent(&sr)
+			res.Evidence = sr.Evidence
+			res.Step, res.Weight = sr.Step, sr.Weight
+			res.Reason = sr.name() + ": " + sr.Reason
+			fmt.Fprintf(out, "canary: %s: %s\n", sr.name(), sr.Reason)
 			o.rollback(ctx, res, out)
 			return fmt.Errorf("%s: %w", sr.name(), err)
 		}
@@ -159,6 +195,10 @@ func (o *Options) runSteps(ctx context.Context, clk Clock, res *Result, out io.W
 	o.summariseSteps(res)
 	return nil
 }
+
+// checkSetWeight is what decided a step whose set_weight failed
+// (decided_by): the step was never judged.
+const checkSetWeight = "set_weight"
 
 // stops says whether the rollout ends at a step with this verdict.
 func (o *Options) stops(s State) bool {
@@ -220,23 +260,35 @@ func (o *Options) rollback(ctx context.Context, res *Result, out io.Writer) {
 // rollback) in the run's environment (verb.Deps.Env), its output on ours.
 func (o *Options) setWeight(ctx context.Context, out io.Writer, step, weight int) error {
 	if o.SetWeightFunc != nil {
-		return o.SetWeightFunc(ctx, step, weight)
+		if err := o.SetWeightFunc(ctx, step, weight); err != nil {
+			return fmt.Errorf("set_weight %d%% failed: %w", weight, err)
+		}
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.SetWeightTimeout.Duration)
 	defer cancel()
-	fmt.Fprintf(out, "canary: set_weight %d%%: %s\n", weight, o.SetWeight)
-	cmd := exec.CommandContext(ctx, "sh", "-c", o.SetWeight)
-	cmd.Env = append(config.Environ(o.d.Env), fmt.Sprintf("PMGUARD_WEIGHT=%d", weight), fmt.Sprintf("PMGUARD_STEP=%d", step))
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	// The command and its output are text pmguard did not write: besides
+	// the run's secrets, whatever has a credential's shape is removed.
+	fmt.Fprintf(out, "canary: set_weight %d%%: %s\n", weight, o.d.Redactor.Text(o.SetWeight))
+	env := append(config.Environ(o.d.Env), fmt.Sprintf("PMGUARD_WEIGHT=%d", weight), fmt.Sprintf("PMGUARD_STEP=%d", step))
+	// set_weight runs in a process group of its own, killed whole on a
+	// timeout or an interruption, and nothing of it is left when runShell
+	// returns: a child still at work could otherwise apply its weight after
+	// the rollback set 0.
+	tw := o.d.Redactor.TextWriter(out)
+	stop := o.stillRunning(out, fmt.Sprintf("set_weight %d%%", weight))
+	err := runShell(ctx, o.SetWeight, env, tw)
+	stop()
+	tw.Flush()
 	switch {
-	case ctx.Err() == context.DeadlineExceeded:
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("set_weight did not finish within set_weight_timeout %s", o.SetWeightTimeout)
+	case ctx.Err() != nil:
+		return fmt.Errorf("set_weight %d%% was interrupted: %w", weight, ctx.Err())
 	case err != nil:
 		return fmt.Errorf("set_weight %d%% failed: %v", weight, err)
 	}
-	o.event(events.CanaryWeightSet, events.Canary{Step: step, Weight: float64(weight)}, nil, fmt.Sprintf("canary weight set to %d%%", weight))
+	o.appendEvent(events.CanaryWeightSet, events.CanaryWeight{Step: step, Weight: float64(weight)}, nil, fmt.Sprintf("canary weight set to %d%%", weight))
 	return nil
 }
 
@@ -255,11 +307,14 @@ func stepSuite(res *Result) report.Suite {
 	judged := map[int]bool{}
 	for _, s := range res.Steps {
 		judged[s.Step] = true
-		c := report.Case{Name: s.name(), ClassName: "canary." + res.Source, Duration: time.Duration(s.ElapsedS * float64(time.Second)), Output: s.Summary()}
+		c := report.Case{Name: s.name(), ClassName: "canary." + res.Source, Duration: time.Duration(s.ElapsedS * float64(time.Second)), Output: s.summary()}
 		word := strings.ToUpper(string(s.State))
 		msg := fmt.Sprintf("%s %s: %s", s.name(), word, s.Reason)
 		switch {
 		case s.State == Passed:
+		case s.Check == checkSetWeight:
+			// Not a verdict: the rollout could not go on, in any mode.
+			c.Failure = msg
 		case res.Mode == "shadow":
 			c.Skipped = msg + " [shadow mode: not enforced]"
 		case s.State == Inconclusive && res.OnInconcl != "fail":

@@ -3,6 +3,7 @@ package canary
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -65,10 +66,12 @@ func TestOrbCanaryDeploySteps(t *testing.T) {
 		ran        string
 		skipped    string
 		markers    []string // the status of each update
+		fullFails  bool     // deploy_full fails
 	}{
-		{"fails at 50%: rolled back to 0", 50, "enforce", true, []State{Passed, Failed}, "10 50 0", "Roll back", "Deploy everywhere", []string{"RUNNING", "FAILED"}},
-		{"healthy at every weight: promoted", 0, "enforce", false, []State{Passed, Passed, Passed}, "10 50 100", "Deploy everywhere", "Roll back", []string{"RUNNING", "SUCCESS"}},
-		{"shadow: judged at every weight, never enforced", 50, "shadow", false, []State{Passed, Failed, Failed}, "10 50 100", "Deploy everywhere", "Roll back", nil},
+		{"fails at 50%: rolled back to 0", 50, "enforce", true, []State{Passed, Failed}, "10 50 0", "Roll back", "Deploy everywhere", []string{"RUNNING", "FAILED"}, false},
+		{"healthy at every weight: promoted", 0, "enforce", false, []State{Passed, Passed, Passed}, "10 50 100", "Deploy everywhere", "Roll back", []string{"RUNNING", "SUCCESS"}, false},
+		{"healthy, but deploy_full fails: FAILED after it", 0, "enforce", true, []State{Passed, Passed, Passed}, "10 50 100", "Deploy everywhere", "Roll back", []string{"RUNNING", "FAILED"}, true},
+		{"shadow: judged at every weight, never enforced", 50, "shadow", false, []State{Passed, Failed, Failed}, "10 50 100", "Deploy everywhere", "Roll back", nil, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,6 +96,10 @@ func TestOrbCanaryDeploySteps(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			dir := job.Dir
+			full := "echo full"
+			if tc.fullFails {
+				full = "echo the full deploy broke; exit 1"
+			}
 			err := job.Run(ctx, "canary_deploy", map[string]any{
 				"deploy_canary":      []any{map[string]any{"run": map[string]any{"name": "Deploy the canary", "command": "echo canary deployed at 0%"}}},
 				"steps":              "10,50,100",
@@ -106,7 +113,7 @@ func TestOrbCanaryDeploySteps(t *testing.T) {
 				"events_file":        filepath.Join(dir, "events.jsonl"),
 				"report_path":        filepath.Join(dir, "report.json"),
 				"junit_path":         filepath.Join(dir, "junit.xml"),
-				"deploy_full":        []any{map[string]any{"run": map[string]any{"name": "Deploy everywhere", "command": "echo full"}}},
+				"deploy_full":        []any{map[string]any{"run": map[string]any{"name": "Deploy everywhere", "command": full}}},
 				"rollback":           []any{map[string]any{"run": map[string]any{"name": "Roll back", "command": "echo rolling back", "when": "on_fail"}}},
 			})
 			if (err != nil) != tc.wantFailed {
@@ -114,12 +121,38 @@ func TestOrbCanaryDeploySteps(t *testing.T) {
 			}
 			ran := map[string]bool{}
 			var judged string
+			// Which step wrote the release's outcome, and after which.
+			var order []string
+			outcome := ""
 			for _, s := range job.Steps {
 				if s.Kind == "run" {
 					ran[s.Name] = s.Ran
+					if s.Ran {
+						order = append(order, s.Name)
+					}
 					if s.Name == "Judge the canary" {
 						judged = s.Output
 					}
+					if strings.Contains(s.Output, "deploy marker: deploy-api SUCCESS") || strings.Contains(s.Output, "deploy marker: deploy-api FAILED") {
+						outcome = s.Name
+					}
+				}
+			}
+			switch {
+			case tc.markers == nil:
+			case tc.verdicts[len(tc.verdicts)-1] == Failed:
+				if outcome != "Judge the canary" {
+					t.Errorf("the failed canary's FAILED was written by %q", outcome)
+				}
+			default:
+				// The release's outcome is recorded after deploy_full ran,
+				// never by the analysis.
+				want := "Record the promotion on the deploy marker"
+				if tc.fullFails {
+					want = "Record the failed promotion on the deploy marker"
+				}
+				if outcome != want || strings.Join(order, " > ") == "" || !strings.Contains(strings.Join(order, " > "), "Deploy everywhere > "+want) {
+					t.Errorf("outcome written by %q; steps run: %s", outcome, strings.Join(order, " > "))
 				}
 			}
 			if !ran[tc.ran] || ran[tc.skipped] {
@@ -142,10 +175,11 @@ func TestOrbCanaryDeploySteps(t *testing.T) {
 					t.Errorf("step %d: %+v", i+1, s)
 				}
 			}
-			if res.Mode != tc.mode || res.RolledBack != (tc.weights == "10 50 0") || res.Pass == tc.wantFailed {
+			canaryFailed := tc.wantFailed && !tc.fullFails
+			if res.Mode != tc.mode || res.RolledBack != (tc.weights == "10 50 0") || res.Pass == canaryFailed {
 				t.Errorf("report: mode %q rolled_back %v pass %v", res.Mode, res.RolledBack, res.Pass)
 			}
-			if tc.wantFailed && (res.Step != 2 || res.Weight != 50 || !strings.HasPrefix(res.Reason, "step 2 (50%):")) {
+			if canaryFailed && (res.Step != 2 || res.Weight != 50 || !strings.HasPrefix(res.Reason, "step 2 (50%):")) {
 				t.Errorf("report names step %d (%d%%): %q", res.Step, res.Weight, res.Reason)
 			}
 			for i, s := range res.Steps {
@@ -235,7 +269,12 @@ func TestOrbCanaryDeploySteps(t *testing.T) {
 					t.Errorf("plan: %s", plan)
 				}
 				last := calls[len(calls)-1]
-				if tc.wantFailed {
+				if tc.fullFails {
+					reason := strings.Join(last[5:], " ")
+					if !strings.Contains(reason, "the promotion (deploy_full) did not complete") || !strings.Contains(reason, "canary PASSED") {
+						t.Errorf("failure reason: %s", reason)
+					}
+				} else if tc.wantFailed {
 					reason := strings.Join(last[5:], " ")
 					if !strings.Contains(reason, "--failure-reason=canary FAILED") || !strings.Contains(reason, "step 2 (50%)") ||
 						!strings.Contains(reason, "rolled back: weight set to 0") || !strings.Contains(reason, "https://circleci.com/gh/acme/api/77") {
@@ -245,6 +284,58 @@ func TestOrbCanaryDeploySteps(t *testing.T) {
 			}
 			if strings.Contains(judged, "deploy marker: note") {
 				t.Errorf("the fake CLI refused a call:\n%s", judged)
+			}
+		})
+	}
+}
+
+// TestOrbCanaryDeployChecksBeforeDeploying: a bad parameter fails
+// canary_deploy before deploy_canary runs (exit 2, naming the orb
+// parameter, flag and env var); nothing is deployed, set_weight never runs.
+func TestOrbCanaryDeployChecksBeforeDeploying(t *testing.T) {
+	o, bin := orbWithVerb(t)
+	tests := []struct {
+		name string
+		args map[string]any
+		want []string
+	}{
+		{"an empty weight", map[string]any{"steps": "10,,50"},
+			[]string{`invalid steps "10,,50"`, "--steps", "PMGUARD_CANARY_STEPS", "an empty weight between commas"}},
+		{"a latency share without latency_threshold", map[string]any{"latency_pass_share": "5%"},
+			[]string{"invalid latency_pass_share", "--latency-pass-share", "PMGUARD_CANARY_LATENCY_PASS_SHARE", "without latency_threshold"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			job := orbtest.NewJob(t, o)
+			job.Env["PATH"] = bin + ":" + os.Getenv("PATH")
+			args := map[string]any{
+				"deploy_canary": []any{map[string]any{"run": map[string]any{"name": "Deploy the canary", "command": "echo deployed > deployed"}}},
+				"steps":         "10,50,100", "set_weight": "echo $PMGUARD_WEIGHT >> weights",
+				"url": "http://127.0.0.1:1/", "max_duration": "20s",
+				"events_file": filepath.Join(job.Dir, "events.jsonl"),
+				"report_path": filepath.Join(job.Dir, "report.json"),
+				"junit_path":  filepath.Join(job.Dir, "junit.xml"),
+				"deploy_full": []any{map[string]any{"run": map[string]any{"name": "Deploy everywhere", "command": "echo full"}}},
+			}
+			for k, v := range tc.args {
+				args[k] = v
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			err := job.Run(ctx, "canary_deploy", args)
+			var se *orbtest.StepError
+			if !errors.As(err, &se) || se.Step.Name != "Check the canary's parameters" || se.Step.Exit != 2 {
+				t.Fatalf("err %v, want the check step to exit 2", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(se.Step.Output, w) {
+					t.Errorf("the check's message lacks %q:\n%s", w, se.Step.Output)
+				}
+			}
+			for _, f := range []string{"deployed", "weights"} {
+				if _, err := os.Stat(filepath.Join(job.Dir, f)); err == nil {
+					t.Errorf("%s exists: something ran after the bad parameter", f)
+				}
 			}
 		})
 	}

@@ -3,11 +3,13 @@ package canary
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +30,8 @@ func TestStepsBadInput(t *testing.T) {
 		{"weight 0", []string{"--steps", "0,50", "--set-weight", "true"}, "from 1 to 100"},
 		{"weight over 100", []string{"--steps", "10,150", "--set-weight", "true"}, "from 1 to 100"},
 		{"not a number", []string{"--steps", "10,half", "--set-weight", "true"}, "steps"},
+		{"an empty weight", []string{"--steps", "10,,50", "--set-weight", "true"}, `invalid steps "10,,50" (flag --steps, env PMGUARD_CANARY_STEPS): an empty weight between commas`},
+		{"a trailing comma", []string{"--steps", "10,50,", "--set-weight", "true"}, "PMGUARD_CANARY_STEPS"},
 		{"pause without steps", []string{"--pause", "1m"}, "pause"},
 		{"percentage with steps", []string{"--steps", "10,100", "--set-weight", "true", "--percentage", "10"}, "percentage"},
 		{"unknown mode", []string{"--mode", "dry"}, "PMGUARD_CANARY_MODE"},
@@ -135,12 +139,14 @@ func TestSetWeightFailure(t *testing.T) {
 		t.Errorf("weights set %v, want [10 50 0]", got)
 	}
 	last := rec.cli[len(rec.cli)-1]
-	if !strings.Contains(last, "--status=FAILED") || !strings.Contains(last, "set_weight failed") || !strings.Contains(last, "rolled back") {
+	if !strings.Contains(last, "--status=FAILED") || !strings.Contains(last, "set_weight 50% failed") || !strings.Contains(last, "rolled back") {
 		t.Errorf("last CLI call: %s", last)
 	}
-	// The report is written all the same: the step judged, the rollback.
+	// The report is written all the same: the step judged, the step
+	// set_weight stopped, the rollback.
 	res := readResult(t, dir+"/r.json")
-	if res.Pass || !res.RolledBack || len(res.Steps) != 1 || res.Steps[0].Weight != 10 || !strings.Contains(res.Reason, "set_weight failed") {
+	if res.Pass || !res.RolledBack || len(res.Steps) != 2 || res.Steps[0].Weight != 10 || res.Steps[1].Check != checkSetWeight ||
+		!strings.Contains(res.Reason, "set_weight 50% failed") {
 		t.Errorf("report: pass %v rolled back %v steps %+v reason %q", res.Pass, res.RolledBack, res.Steps, res.Reason)
 	}
 }
@@ -215,7 +221,9 @@ func TestStepsPause(t *testing.T) {
 	if err := o.testRun(nil, clk, config.Reports{JSON: dir + "/r.json"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(clk.sleeps, " "); got != "3m0s 3m0s" {
+	// Each 3m pause is slept a minute at a time, with a keep-alive line
+	// in between (TestPauseKeepsTheStepAlive).
+	if got := strings.Join(clk.sleeps, " "); got != "1m0s 1m0s 1m0s 1m0s 1m0s 1m0s" {
 		t.Errorf("sleeps %q, want two 3m pauses", got)
 	}
 	if res := readResult(t, dir+"/r.json"); res.Verdict != Passed || len(res.Steps) != 3 || !strings.HasPrefix(res.Reason, "all 3 steps passed") {
@@ -249,5 +257,40 @@ func TestSetWeightEnvironment(t *testing.T) {
 	}
 	if want := "1 10 t0k []\n2 50 t0k []\n"; string(got) != want {
 		t.Errorf("set_weight saw:\n%swant:\n%s", got, want)
+	}
+}
+
+// TestCheckOnly: --check-only checks every setting and exits, 0 or 2,
+// before any request, set_weight run or deploy marker; a set_weight that
+// sh cannot parse is bad input too.
+func TestCheckOnly(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	env := map[string]string{"PATH": cliPath(t) + ":" + os.Getenv("PATH"), "CIRCLE_SHA1": "abc1234", "DIR": dir}
+	o, err := load(t, env, "--url", srv.URL, "--steps", "10,50", "--set-weight", `touch "$DIR/ran"`, "--check-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	o.RunCLI = rec.runCLI
+	var out strings.Builder
+	if err := o.testRun(&syncWriter{w: &out}, nil, config.Reports{JSON: dir + "/r.json"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil || hits.Load() != 0 || len(rec.cli) != 0 {
+		t.Errorf("--check-only ran set_weight, sent %d requests or wrote markers %q", hits.Load(), rec.cli)
+	}
+	if _, err := os.Stat(dir + "/r.json"); err == nil {
+		t.Error("--check-only wrote a report")
+	}
+	if !strings.Contains(out.String(), "the settings are valid") {
+		t.Errorf("output:\n%s", out.String())
+	}
+
+	_, err = load(t, env, "--url", srv.URL, "--steps", "10,50", "--set-weight", `./shift.sh "$PMGUARD_WEIGHT`, "--check-only")
+	if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "PMGUARD_CANARY_SET_WEIGHT") || !strings.Contains(err.Error(), "sh cannot parse it") {
+		t.Errorf("exit %d: %v", exitcode.Of(err), err)
 	}
 }

@@ -76,6 +76,7 @@ type Writer struct {
 	name    string
 	planned bool
 	closed  bool
+	status  string // the last status written
 }
 
 // New returns the writer of one deploy, or nil when markers are off or the
@@ -123,6 +124,34 @@ func ForVerb(s Settings, d *verb.Deps, out io.Writer, run Runner) *Writer {
 // environment's, as the CLI then runs with it.
 func JobPath(d *verb.Deps) string { return config.Get(d.Env, "PATH") }
 
+// Name is the release plan's name ("" for a nil Writer).
+func (w *Writer) Name() string {
+	if w == nil {
+		return ""
+	}
+	return w.name
+}
+
+// Status is the status the release was last given by this Writer: PENDING
+// once planned, then RUNNING, SUCCESS or FAILED; "" when nothing was
+// written (a nil Writer, a CLI that failed).
+func (w *Writer) Status() string {
+	if w == nil {
+		return ""
+	}
+	return w.status
+}
+
+// Resume takes over a release an earlier run planned and left open (an
+// earlier step of the job, a job before this one), at its status: updates
+// go to it without a new plan.
+func (w *Writer) Resume(status string) {
+	if w == nil {
+		return
+	}
+	w.planned, w.closed, w.status = true, false, status
+}
+
 // Plan creates the release plan (PENDING in the Deploys view).
 func (w *Writer) Plan(ctx context.Context) {
 	if w == nil || w.planned {
@@ -152,7 +181,7 @@ func (w *Writer) Plan(ctx context.Context) {
 	if !w.run(ctx, args) {
 		return
 	}
-	w.planned = true
+	w.planned, w.status = true, "PENDING"
 	if w.o.Rollback {
 		fmt.Fprintf(w.o.Out, "deploy marker: planned rollback %s of %s in %s to %s\n", w.name, comp, s.DeployEnvironment, version)
 		return
@@ -198,6 +227,7 @@ func (w *Writer) update(ctx context.Context, status, reason string) {
 		args = append(args, "--failure-reason="+oneLine(w.o.Redact(reason), 1000))
 	}
 	if w.run(ctx, args) {
+		w.status = status
 		fmt.Fprintf(w.o.Out, "deploy marker: %s %s\n", w.name, status)
 	}
 }

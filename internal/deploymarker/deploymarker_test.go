@@ -139,3 +139,37 @@ func TestCLIRunsWithTheRunsEnvironment(t *testing.T) {
 		t.Errorf("the CLI saw %q, want none of the process's variables", env)
 	}
 }
+
+// A Writer says what it last wrote, and a later run can resume a release
+// an earlier one left open: its updates go to that plan without a new one.
+func TestResume(t *testing.T) {
+	ctx := context.Background()
+	job := jobenv.Job{JobName: "deploy", SHA: "4f2c9a1", ProjectRepo: "api"}
+	cli := markertest.Install(t)
+	var out strings.Builder
+	w := deploymarker.New(deploymarker.Options{Job: job, Path: cli.Dir, Out: &out})
+	w.Plan(ctx)
+	if w.Status() != "PENDING" || w.Name() != "deploy" {
+		t.Errorf("after plan: status %q name %q", w.Status(), w.Name())
+	}
+	w.Running(ctx)
+	if w.Status() != "RUNNING" {
+		t.Errorf("after RUNNING: status %q", w.Status())
+	}
+
+	later := deploymarker.New(deploymarker.Options{Job: job, Path: cli.Dir, Out: &out})
+	later.Succeeded(ctx) // not planned by this writer: nothing
+	later.Resume("RUNNING")
+	later.Succeeded(ctx)
+	if got := strings.Join(cli.Statuses(t), " "); got != "RUNNING SUCCESS" || later.Status() != "SUCCESS" {
+		t.Errorf("statuses %q, resumed writer's status %q", got, later.Status())
+	}
+	if calls := cli.Calls(t); len(calls) != 3 {
+		t.Errorf("calls %q: want one plan and two updates", calls)
+	}
+	var none *deploymarker.Writer
+	none.Resume("RUNNING")
+	if none.Status() != "" || none.Name() != "" {
+		t.Error("a nil Writer has no status or name")
+	}
+}

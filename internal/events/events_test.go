@@ -419,3 +419,33 @@ func TestFiguresFraction(t *testing.T) {
 		}
 	}
 }
+
+// canary_weight_set always carries step and weight, 0 and 0 for the
+// rollback included; a log of an earlier release, whose rollback line left
+// both out, reads the same.
+func TestCanaryWeightFigures(t *testing.T) {
+	var e events.Event
+	e.SetFigures(events.CanaryWeight{})
+	if _, ok := e.Figures["step"]; !ok {
+		t.Errorf("the rollback's figures %v lack step", e.Figures)
+	}
+	if _, ok := e.Figures["weight"]; !ok {
+		t.Errorf("the rollback's figures %v lack weight", e.Figures)
+	}
+	old := `{"time":"2030-01-01T00:00:00Z","verb":"canary","event":"canary_weight_set","figures":{"step":2,"weight":50,"samples":0,"errors":0,"error_rate":0,"elapsed_s":0}}
+{"time":"2030-01-01T00:00:01Z","verb":"canary","event":"canary_weight_set","figures":{"samples":0,"errors":0,"error_rate":0,"elapsed_s":0}}
+`
+	evs, _, err := events.Read(strings.NewReader(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		var f events.CanaryWeight
+		e.Decode(&f)
+		got = append(got, fmt.Sprintf("%d:%g", f.Step, f.Weight))
+	}
+	if strings.Join(got, " ") != "2:50 0:0" {
+		t.Errorf("old log read as %q, want 2:50 0:0", got)
+	}
+}

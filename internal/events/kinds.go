@@ -161,6 +161,16 @@ type Followups struct {
 	DueSoon   int    `json:"due_soon,omitempty"`
 }
 
+// CanaryWeight is the figures of canary_weight_set: the weight set_weight
+// set, in percent, and the step it was set for; step 0 with weight 0 is the
+// rollback. Both are always written. (Earlier releases wrote this event with
+// Canary's figures, which left both out for the rollback: they read as 0,
+// which is what they were.)
+type CanaryWeight struct {
+	Step   int     `json:"step"`
+	Weight float64 `json:"weight"`
+}
+
 // Canary is the figures of canary_started and the canary verdicts. Latency
 // figures are keyed by percentile ("p95_ms", "baseline_p95_ms"): read them
 // with Figures.Number.
@@ -195,5 +205,11 @@ type Canary struct {
 	StepsPlanned int    `json:"steps_planned,omitempty"`
 	Mode         string `json:"mode,omitempty"` // enforce or shadow
 	RolledBack   bool   `json:"rolled_back,omitempty"`
-	Held         bool   `json:"held,omitempty"` // inconclusive, left to an approval
+	// RollbackError says why setting the weight back to 0 failed.
+	RollbackError string `json:"rollback_error,omitempty"`
+	Held          bool   `json:"held,omitempty"` // inconclusive, left to an approval
+	// DeployName is the release plan's name and DeployMarker the status
+	// the run left it at (RUNNING: open, for the promotion to close).
+	DeployName   string `json:"deploy_name,omitempty"`
+	DeployMarker string `json:"deploy_marker,omitempty"`
 }

@@ -69,7 +69,11 @@ type CanaryFacts struct {
 	// Steps are a progressive rollout's steps, in order (canary_step).
 	Steps      []CanaryStepFact
 	RolledBack bool
-	Held       bool
+	// RollbackError says why pmguard could not set the weight back to 0.
+	RollbackError string
+	Held          bool
+	// Step and Weight are the deciding step's (0 without steps).
+	Step, Weight int
 }
 
 // CanaryStepFact is one step of a progressive rollout.
@@ -80,6 +84,9 @@ type CanaryStepFact struct {
 	Threshold    float64
 	Samples      int
 	Latencies    []LatencyFact
+	// DecidedBy is set_weight when the step could not be judged because
+	// set_weight failed; Reason then says how.
+	DecidedBy, Reason string
 }
 
 // LatencyFact is one latency quantile and its threshold.
@@ -208,7 +215,7 @@ func canaryFacts(e events.Event) *CanaryFacts {
 	var fig events.Canary
 	e.Decode(&fig)
 	c := &CanaryFacts{Verdict: strings.TrimPrefix(e.Event, "canary_"), Samples: fig.Samples, Message: orDefault(e.Message, fig.Reason),
-		Mode: fig.Mode, RolledBack: fig.RolledBack, Held: fig.Held}
+		Mode: fig.Mode, RolledBack: fig.RolledBack, RollbackError: fig.RollbackError, Held: fig.Held, Step: fig.Step, Weight: int(fig.Weight)}
 	if v, ok := e.Figures.Number("error_rate"); ok {
 		c.ErrorRate = &v
 	}
@@ -244,12 +251,16 @@ func canaryStepFact(e events.Event) CanaryStepFact {
 	e.Decode(&fig)
 	c := canaryFacts(e)
 	return CanaryStepFact{Step: fig.Step, Weight: int(fig.Weight), Verdict: fig.Verdict, ErrorRate: fig.ErrorRate,
-		Threshold: fig.Threshold, Samples: fig.Samples, Latencies: c.Latencies}
+		Threshold: fig.Threshold, Samples: fig.Samples, Latencies: c.Latencies, DecidedBy: fig.DecidedBy, Reason: fig.Reason}
 }
 
 // line is one step as people read it: "step 2 (50%): fail, error rate 4.1%
 // > 2%, p95 180 ms (1,204 samples)".
 func (s CanaryStepFact) line() string {
+	if s.DecidedBy == "set_weight" {
+		// Never judged: what set_weight said is all there is.
+		return fmt.Sprintf("step %d (%d%%): %s", s.Step, s.Weight, orDefault(escapeText(s.Reason), "set_weight failed"))
+	}
 	out := fmt.Sprintf("step %d (%d%%): %s, error rate %s", s.Step, s.Weight, s.Verdict, human.Percent(s.ErrorRate))
 	if s.Threshold > 0 {
 		out += " " + compare(s.ErrorRate, s.Threshold) + " " + human.Percent(s.Threshold)

@@ -147,10 +147,14 @@ func (f *Facts) contextFields() map[string]any {
 	return fieldsBlock(fields...)
 }
 
-// nextLines say what happens next: the rollback, once one is known.
+// nextLines say what happens next: the rollback, once one is known, or
+// what the canary's own events say was done.
 func (f *Facts) nextLines() []string {
 	r := f.Rollback
 	if r == nil {
+		if next := f.Canary.next(); next != nil {
+			return next
+		}
 		return []string{"No rollback has started yet. Check the job, then roll back or fix forward."}
 	}
 	pipe := "the rollback pipeline"
@@ -175,6 +179,30 @@ func (f *Facts) nextLines() []string {
 		return []string{fmt.Sprintf(":x: The rollback%s failed (%s): %s", target, pipe, orDefault(escapeText(r.Message), "see the pipeline")), "Someone needs to act now."}
 	case "skipped":
 		return []string{"Rollback skipped: " + orDefault(escapeText(r.Message), "no rollback target")}
+	}
+	return nil
+}
+
+// next is what the canary's events say happens next, or nil when they say
+// nothing was done about the verdict.
+func (c *CanaryFacts) next() []string {
+	switch {
+	case c == nil:
+		return nil
+	case c.Mode == "shadow":
+		return []string{"No action was taken (shadow mode): pmguard rolled nothing back and the job went on; whatever decides deploys today still does."}
+	case c.RolledBack:
+		return []string{"The canary's weight is back at 0%: pmguard set it through set_weight, so the canary serves no traffic.",
+			"The job fails, so its rollback steps (`when: on_fail`) run next; nothing is promoted."}
+	case c.RollbackError != "":
+		return []string{":x: Setting the canary's weight back to 0% failed: " + escapeText(c.RollbackError),
+			"The canary may still serve traffic: someone needs to act now. The job's rollback steps (`when: on_fail`) run next."}
+	case c.Held && c.Weight > 0:
+		return []string{fmt.Sprintf("The canary stays at %d%%, not promoted: the approval job decides.", c.Weight)}
+	case c.Held:
+		return []string{"The canary stays as it is, not promoted: the approval job decides."}
+	case c.Verdict == "passed":
+		return []string{"Nothing was rolled back; the workflow goes on."}
 	}
 	return nil
 }
@@ -341,10 +369,22 @@ func renderCanaryFailed(f *Facts) Message {
 		if c.Verdict != "" {
 			n.detailTitle = "*Canary verdict:* " + c.Verdict
 		}
-		if c.Mode == "shadow" {
+		if c.RolledBack {
+			n.status = ":red_circle: *Status:* canary failed, weight back at 0%"
+		}
+		switch {
+		case c.Mode == "shadow":
 			// Shadow mode posts every verdict and enforces none.
 			n.title, n.outcome = "Canary "+c.Verdict+" (shadow mode)", c.Verdict+" in shadow mode"
 			n.status = ":large_blue_circle: *Status:* shadow analysis, not enforced"
+		case c.Held:
+			// on_inconclusive hold posts every verdict: the approver needs
+			// to know whether it was a pass or a hold.
+			n.title, n.outcome = "Canary held for approval", "was inconclusive and is held for approval"
+			n.status = ":large_yellow_circle: *Status:* held, waiting for approval"
+		case c.Verdict == "passed":
+			n.title, n.outcome = "Canary passed", "passed"
+			n.status = ":large_green_circle: *Status:* canary passed"
 		}
 	}
 	return f.failureMessage(n)

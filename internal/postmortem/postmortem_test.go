@@ -329,6 +329,38 @@ func TestBlamelessCommitTexts(t *testing.T) {
 	}
 }
 
+// Credentials pasted into text the team did not write — a commit body, a
+// Slack thread, a PagerDuty note — never reach the draft: the same
+// free-text redaction as a command's output in pmguard canary.
+func TestImportedTextLosesCredentials(t *testing.T) {
+	in := referenceInput(t)
+	in.Pipelines[0].Body = "Rotated the key.\n\ncurl -H 'Authorization: Bearer lbsecret-4e5f6a7b' https://lb.example/w?access_token=lbsecret-4e5f6a7b"
+	in.Entries = []Entry{
+		{Time: at("14:14:00"), Event: "posted with xoxb-1234567890-0987654321-AbCdEfGh, password=pa55word", Source: "Slack #incidents"},
+		{Time: at("14:15:00"), Event: "pushed the fix with ghp_abcdefghijklmnopqrstuvwxyz0123456789", Source: "PagerDuty"},
+	}
+	d := Build(in)
+	page, err := d.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := d.JSON()
+	for name, out := range map[string]string{"markdown": d.Markdown(), "html": string(page), "json": string(js)} {
+		for _, leak := range []string{"lbsecret-4e5f6a7b", "xoxb-", "pa55word", "ghp_"} {
+			if strings.Contains(out, leak) {
+				t.Errorf("%s holds %q", name, leak)
+			}
+		}
+	}
+	shown := false
+	for _, e := range d.Timeline {
+		shown = shown || strings.HasPrefix(e.Event, "posted with [REDACTED], password=[REDACTED]")
+	}
+	if !shown {
+		t.Errorf("the imported entry is not shown redacted:\n%s", dump(d.Timeline))
+	}
+}
+
 // The latency peak comes from failing probes only, labelled by its figure.
 func TestLatencyPeak(t *testing.T) {
 	in := referenceInput(t)

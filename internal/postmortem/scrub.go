@@ -4,12 +4,16 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/pmguard/pmguard/internal/httpx"
 )
 
 // scrubber takes people out of text the team did not write: commit
 // subjects and bodies, event messages, imported entries. A person appears
 // only as the role the team gave them in incident.yml's roles; everyone
-// else is removed, never guessed at.
+// else is removed, never guessed at. What has the shape of a credential
+// (httpx.RedactText: a token pasted in a Slack thread, a URL with its
+// access_token) is removed too.
 type scrubber struct {
 	roles  map[string]string // login or email -> role, as the team wrote it
 	logins []string          // every login known to be a person's (CI actors, roles' keys), longest first
@@ -65,6 +69,7 @@ func (s *scrubber) text(t string) string {
 	if t == "" {
 		return t
 	}
+	t = httpx.RedactText(t)
 	t = personTrailer.ReplaceAllString(t, "")
 	t = githubMerge.ReplaceAllString(t, "Merge pull request #$1 from $2")
 	t = bitbucketMerge.ReplaceAllString(t, "Merged in $1 (pull request #$2)")

@@ -1,0 +1,84 @@
+package httpx_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pmguard/pmguard/internal/httpx"
+)
+
+// Free text loses what has the shape of a credential, whether or not the
+// redactor was told about it; the rest of the text stays readable.
+func TestRedactText(t *testing.T) {
+	tests := []struct {
+		in, want string
+		secrets  []string
+	}{
+		{"calling https://lb.example/api/v1/weights?access_token=lbsecret-9f8e7d&region=eu",
+			"calling https://lb.example/api/v1/weights?access_token=REDACTED&region=REDACTED", []string{"lbsecret-9f8e7d"}},
+		{"GET https://deploy:hunter2pw@lb.example/x", "GET https://REDACTED@lb.example/x", []string{"hunter2pw"}},
+		{"https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/acme/api.git", "https://REDACTED@github.com/acme/api.git", []string{"ghp_"}},
+		{"Authorization: Bearer lbsecret-9f8e7d", "Authorization: Bearer [REDACTED]", []string{"lbsecret-9f8e7d"}},
+		{`curl -H "authorization: Basic ZGVwbG95Omh1bnRlcjI="`, `curl -H "authorization: Basic [REDACTED]"`, []string{"ZGVwbG95"}},
+		{"Proxy-Authorization=s3cr3tvalue", "Proxy-Authorization=[REDACTED]", []string{"s3cr3tvalue"}},
+		{"sent with bearer eyJhbGciOiJIUzI1NiJ9.e30.sig", "sent with bearer [REDACTED]", []string{"eyJhbGci"}},
+		{"token=abc123 key=k-42 api_key: 9a8b7c6d client_secret=\"x.y.z\"", "token=[REDACTED] key=[REDACTED] api_key: [REDACTED] client_secret=\"[REDACTED]\"",
+			[]string{"abc123", "k-42", "9a8b7c6d", "x.y.z"}},
+		{`{"password": "pa55word", "user": "deploy"}`, `{"password": "[REDACTED]", "user": "deploy"}`, []string{"pa55word"}},
+		{"posting with xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp", "posting with [REDACTED]", []string{"xoxb-"}},
+		{"app token xapp-1-A0123456789-1234567890123-abcdef", "app token [REDACTED]", []string{"xapp-"}},
+		{"pushed with github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "pushed with [REDACTED]", []string{"github_pat_"}},
+		{"gho_abcdefghijklmnopqrstuvwxyz0123456789 and ghs_abcdefghijklmnopqrstuvwxyz0123456789", "[REDACTED] and [REDACTED]", []string{"gho_", "ghs_"}},
+		{"hook https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX done", "hook https://hooks.slack.com/services/REDACTED done", []string{"XXXXXXXX"}},
+		// What is not a credential stays as it is.
+		{"routed 50% to the canary", "routed 50% to the canary", nil},
+		{"bearer authentication is configured", "bearer authentication is configured", nil},
+		{"token_type=bearer weight=50", "token_type=bearer weight=50", nil},
+		// A variable's name is not its value, and says which was used.
+		{`curl -H "Authorization: Bearer $LB_TOKEN" "https://lb/api?token=${LB_TOKEN}" -d key=$KEY`,
+			`curl -H "Authorization: Bearer $LB_TOKEN" "https://lb/api?token=${LB_TOKEN}" -d key=$KEY`, nil},
+	}
+	for _, tt := range tests {
+		got := httpx.RedactText(tt.in)
+		if got != tt.want {
+			t.Errorf("RedactText(%q)\n = %q\nwant %q", tt.in, got, tt.want)
+		}
+		for _, s := range tt.secrets {
+			if strings.Contains(got, s) {
+				t.Errorf("RedactText(%q) = %q still holds %q", tt.in, got, s)
+			}
+		}
+		if again := httpx.RedactText(got); again != got {
+			t.Errorf("RedactText is not idempotent on %q: %q", got, again)
+		}
+	}
+}
+
+// Redactor.Text removes the registered secrets as well, and keeps the query
+// values ShowQuery names visible.
+func TestRedactorText(t *testing.T) {
+	r := httpx.NewRedactor("plain-registered-secret")
+	r.ShowQuery("region")
+	got := r.Text("echo plain-registered-secret https://lb/x?region=eu&sig=abc123")
+	if want := "echo [REDACTED] https://lb/x?region=eu&sig=REDACTED"; got != want {
+		t.Errorf("Text = %q, want %q", got, want)
+	}
+}
+
+// A TextWriter redacts line by line: a secret split between two writes is
+// still found, and Flush writes a last line without a newline, ending it.
+func TestTextWriter(t *testing.T) {
+	var b strings.Builder
+	w := httpx.NewRedactor("registered-9f8e").TextWriter(&b)
+	for _, p := range []string{"Authorization: Bea", "rer lbsecret-9f8e7d\nregistered-", "9f8e and ", "xoxb-12345678", "90-abc"} {
+		if _, err := w.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Authorization: Bearer [REDACTED]\n[REDACTED] and [REDACTED]\n"; b.String() != want {
+		t.Errorf("wrote %q, want %q", b.String(), want)
+	}
+}
