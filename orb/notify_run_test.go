@@ -15,16 +15,7 @@ import (
 // job's environment.
 func slackStandIn(t *testing.T, h *harness) *slacktest.Server {
 	t.Helper()
-	s, err := slacktest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		for _, v := range s.Violations() {
-			t.Errorf("Slack spec violation: %s", v)
-		}
-	})
+	s := slacktest.Start(t)
 	s.AddChannel("incidents", true)
 	h.job.Env["SLACK_ACCESS_TOKEN"] = s.Token
 	h.job.Env["PMGUARD_SLACK_API_URL"] = s.APIURL()

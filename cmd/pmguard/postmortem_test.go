@@ -45,11 +45,7 @@ func slackParent(t *testing.T, s *slacktest.Server, channel string) string {
 func TestPostmortemVerb(t *testing.T) {
 	const cciToken = "cci-postmortem-secret-0123456789"
 	cci := circlecitest.New(t, fake.Options{Token: cciToken, Now: func() time.Time { return time.Now() }})
-	slack, err := slacktest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(slack.Close)
+	slack := slacktest.Start(t)
 	channel := slack.AddChannel("incidents", true)
 	parentTS := slackParent(t, slack, channel)
 

@@ -18,16 +18,7 @@ import (
 // job at it.
 func slackFor(t *testing.T, job *orbtest.Job) *slacktest.Server {
 	t.Helper()
-	s, err := slacktest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		for _, v := range s.Violations() {
-			t.Errorf("Slack spec violation: %s", v)
-		}
-	})
+	s := slacktest.Start(t)
 	s.AddChannel("deploys", true)
 	job.Env["SLACK_ACCESS_TOKEN"] = s.Token
 	job.Env["PMGUARD_SLACK_API_URL"] = s.APIURL()

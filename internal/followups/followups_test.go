@@ -29,11 +29,7 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	gh := githubtest.New(t)
-	sl, err := slacktest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sl.Close)
+	sl := slacktest.Start(t)
 	sl.AddChannel("incidents", true)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "postmortem.md"), []byte("# Checkout errors after deploy #1234\n\n## Action items\n\n…\n"), 0o644)

@@ -83,19 +83,10 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	s, err := slacktest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := slacktest.Start(t)
 	h := &harness{t: t, slack: s, clock: newClock(), events: filepath.Join(t.TempDir(), "events.jsonl")}
 	s.Now = h.clock.Now
 	s.AddChannel("incidents", true)
-	t.Cleanup(func() {
-		s.Close()
-		for _, v := range s.Violations() {
-			t.Errorf("Slack spec violation: %s", v)
-		}
-	})
 	h.env = jobEnvVars()
 	h.env["SLACK_ACCESS_TOKEN"] = s.Token
 	h.env["PMGUARD_SLACK_API_URL"] = s.APIURL()

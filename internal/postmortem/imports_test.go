@@ -53,11 +53,7 @@ func newImportRig(t *testing.T) *importRig {
 	pd.Log("Q1CHECKOUT", "annotate", at("14:20:00"), "Note added", "Root cause: the orders DB migration holds a table lock; SEV-2")
 	pd.Log("Q1CHECKOUT", "resolve", at("14:45:00"), "Resolved by Dana Responder", "")
 
-	sl, err := slacktest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sl.Close)
+	sl := slacktest.Start(t)
 	ch := sl.AddChannel("incidents", true)
 	parent := "1763648705.000100" // the fixture's notified event
 	sl.Seed(slacktest.Message{Channel: ch, TS: parent, Text: "Rollback started for deploy #1234"})

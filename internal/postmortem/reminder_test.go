@@ -37,11 +37,7 @@ func reminderRun(t *testing.T, s *slacktest.Server, env map[string]string, args 
 // the first bad signal (the 14:12 alert, not the 14:25 Slack notice), in
 // the incident's thread, once across reruns, with no placeholders.
 func TestMeetingReminder(t *testing.T) {
-	s, err := slacktest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := slacktest.Start(t)
 	s.Now = func() time.Time { return at("16:00:00") }
 	chID := s.AddChannel("incidents", true)
 	// The incident's first notice, as the rollback job's notify posted it.
@@ -130,11 +126,7 @@ func TestMeetingReminder(t *testing.T) {
 
 // A bad reminder or impact time is bad input, naming the setting.
 func TestReminderSettings(t *testing.T) {
-	s, err := slacktest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := slacktest.Start(t)
 	for _, c := range []struct{ key, val, want string }{
 		{"PMGUARD_POSTMORTEM_REMINDER", "soon", "PMGUARD_POSTMORTEM_REMINDER"},
 		{"PMGUARD_POSTMORTEM_IMPACT_START", "noon", "PMGUARD_POSTMORTEM_IMPACT_START"},

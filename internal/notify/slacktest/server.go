@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -135,6 +136,23 @@ func New() (*Server, error) {
 	s.AddChannel("general", true)
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s, nil
+}
+
+// Start starts a stand-in for a test: it is closed when the test ends, and
+// every request it saw that broke Slack's spec fails the test.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	s, err := New()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		s.Close()
+		for _, v := range s.Violations() {
+			tb.Errorf("Slack spec violation: %s", v)
+		}
+	})
+	return s
 }
 
 // Close stops the server and releases hanging requests.
