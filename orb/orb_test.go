@@ -308,6 +308,16 @@ func TestExamplesAreValidConfigs(t *testing.T) {
 			if len(found) == 0 {
 				t.Error("usage uses no command, job or executor of the orb")
 			}
+			// circleci orb pack keeps only version, setup, orbs, jobs and
+			// workflows of an example's usage: a pipeline parameter it uses
+			// must be named in its description, or a copy from the registry
+			// does not compile.
+			b, _ := yaml.Marshal(ex.Usage)
+			for _, m := range pipelineParamRe.FindAllStringSubmatch(string(b), -1) {
+				if !regexp.MustCompile(`\b` + m[1] + ` \((boolean|string|integer|enum), default `).MatchString(ex.Description) {
+					t.Errorf("uses pipeline parameter %s, which its description does not declare as %s (TYPE, default VALUE)", m[1], m[1])
+				}
+			}
 			for _, use := range found {
 				var d *orbtest.Definition
 				switch use.kind {
@@ -331,7 +341,8 @@ func TestExamplesAreValidConfigs(t *testing.T) {
 }
 
 var (
-	snake = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	pipelineParamRe = regexp.MustCompile(`<<\s*pipeline\.parameters\.(\w+)\s*>>`)
+	snake           = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	// templateRe is a reference CircleCI substitutes: not escaped as \<<.
 	templateRe = regexp.MustCompile(`(^|[^\\])<<\s*(parameters|pipeline)\.`)
 )
