@@ -54,12 +54,12 @@ type Pin struct {
 }
 
 // includeRe is circleci-cli's include statement: `<<include(path)>>`, the
-// path of word characters, '/' and '.', spaces allowed inside the angle
-// brackets. looseIncludeRe finds anything that looks like one, so a typo
-// (a '-' in the path, a second include) fails the pack instead of reaching
-// CircleCI as text.
+// path of word characters, '-', '/' and '.', spaces allowed inside the
+// angle brackets. looseIncludeRe finds anything that looks like one, so a
+// typo (a space in the path, a second include) fails the pack instead of
+// reaching CircleCI as text.
 var (
-	includeRe      = regexp.MustCompile(`<<\s*include\(([\w/.]+)\)\s*>>`)
+	includeRe      = regexp.MustCompile(`<<\s*include\(([-\w/.]+)\)\s*>>`)
 	looseIncludeRe = regexp.MustCompile(`<<\s*include\(`)
 	versionRe      = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+-]*$`)
 	checksumRe     = regexp.MustCompile(`^([0-9a-f]{64}) [ *](\S+)$`)
@@ -240,7 +240,7 @@ func resolveIncludes(n *yaml.Node, dir string) error {
 		all := includeRe.FindAllStringSubmatch(n.Value, -1)
 		switch {
 		case len(all) == 0:
-			return fmt.Errorf("line %d: malformed include %q: want <<include(path)>> with a path of letters, digits, _, / and dots", n.Line, n.Value)
+			return fmt.Errorf("line %d: malformed include %q: want <<include(path)>> with a path of letters, digits, _, -, / and dots", n.Line, n.Value)
 		case len(all) > 1 || len(looseIncludeRe.FindAllString(n.Value, -1)) > 1:
 			return fmt.Errorf("line %d: multiple include statements in %q", n.Line, n.Value)
 		case all[0][0] != n.Value:

@@ -85,17 +85,19 @@ func TestIncludeStatementsAsCircleCIReadsThem(t *testing.T) {
 		"<< include(scripts/a.sh) >>":                         "",
 		"echo <<include(scripts/a.sh)>>":                      "whole value",
 		"<<include(scripts/a.sh)>> <<include(scripts/a.sh)>>": "multiple include",
-		"<<include(scripts/my-script.sh)>>":                   "malformed include",
+		"<<include(scripts/my-script.sh)>>":                   "",
+		"<<include(scripts/a b.sh)>>":                         "malformed include",
 		"<<include(../a.sh)>>":                                "leaves the orb source",
 		"<<include(scripts/missing.sh)>>":                     "no such file",
 	}
 	for value, wantErr := range cases {
 		t.Run(value, func(t *testing.T) {
 			dir := writeOrb(t, map[string]string{
-				"@orb.yml":         "version: 2.1\ndescription: x\n",
-				"scripts/a.sh":     "cat <<EOF\nhi\nEOF\n",
-				"commands/x.yml":   "description: x\nsteps:\n  - run:\n      name: x\n      command: \"" + value + "\"\n",
-				"scripts/other.sh": "echo other\n",
+				"@orb.yml":             "version: 2.1\ndescription: x\n",
+				"scripts/a.sh":         "cat <<EOF\nhi\nEOF\n",
+				"scripts/my-script.sh": "cat <<EOF\nhi\nEOF\n",
+				"commands/x.yml":       "description: x\nsteps:\n  - run:\n      name: x\n      command: \"" + value + "\"\n",
+				"scripts/other.sh":     "echo other\n",
 			})
 			b, err := Pack(dir, nil)
 			switch {
