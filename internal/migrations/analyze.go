@@ -191,16 +191,22 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			InhRelations []pgparse.Node `json:"inhRelations"`
 			Partspec     *struct{}      `json:"partspec"`
 			Partbound    *struct{}      `json:"partbound"`
+			IfNotExists  bool           `json:"if_not_exists"`
 		}
 		if !n.Into(&c) {
 			break
 		}
 		name := c.Relation.Relname
-		if !a.replaying {
-			a.created[name] = true
-		}
 		if c.Partspec != nil || c.Partbound != nil {
 			a.gate(st, s, "declarative partitioning (PARTITION BY, PARTITION OF)", 10)
+		}
+		if c.IfNotExists && a.schema.tables[name] != nil {
+			// PostgreSQL skips it with a notice: the table keeps its rows
+			// and columns, and the running release still uses it.
+			break
+		}
+		if !a.replaying {
+			a.created[name] = true
 		}
 		t := a.schema.table(name)
 		t.cols, t.checks = map[string]*colState{}, map[string]*checkState{}
