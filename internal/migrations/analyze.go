@@ -33,7 +33,7 @@ type parsedFile struct {
 // what it costs on that schema.
 type analyzer struct {
 	pgMajor      int
-	created      map[string]bool // tables and views created in this change
+	created      map[string]bool // tables, views and sequences created in this change
 	addedColumns map[string]bool // "table.column" added in this change
 	createdIndex map[string]bool // indexes created in this change
 	schema       *schemaState
@@ -238,6 +238,13 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			if a.existing(rv.Relname) {
 				st.locksTable(rv.Relname, true)
 			}
+		}
+	case "CreateSeqStmt":
+		var c struct {
+			Sequence pgparse.RangeVar `json:"sequence"`
+		}
+		if n.Into(&c) && !a.replaying {
+			a.created[c.Sequence.Relname] = true
 		}
 	case "ViewStmt":
 		var v struct {
@@ -488,10 +495,19 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 	case "AlterOwnerStmt", "AlterObjectSchemaStmt":
 		var o struct {
-			ObjectType string       `json:"objectType"`
-			Object     pgparse.Node `json:"object"`
+			ObjectType string            `json:"objectType"`
+			Object     pgparse.Node      `json:"object"`
+			Relation   *pgparse.RangeVar `json:"relation"`
+			Newschema  string            `json:"newschema"`
 		}
-		if n.Into(&o) && (o.ObjectType == "OBJECT_TYPE" || o.ObjectType == "OBJECT_DOMAIN") {
+		if !n.Into(&o) {
+			break
+		}
+		if n.Type == "AlterObjectSchemaStmt" && o.Relation != nil {
+			a.setSchema(st, s, o.ObjectType, *o.Relation, o.Newschema)
+			break
+		}
+		if o.ObjectType == "OBJECT_TYPE" || o.ObjectType == "OBJECT_DOMAIN" {
 			what := " OWNER TO"
 			if n.Type == "AlterObjectSchemaStmt" {
 				what = " SET SCHEMA"
@@ -687,6 +703,25 @@ func (a *analyzer) columnGates(st *fileState, s *statement, def pgparse.ColumnDe
 			a.gate(st, s, "GENERATED ALWAYS AS (...) STORED", 12)
 		}
 	}
+}
+
+// setSchema checks ALTER TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE or
+// SEQUENCE ... SET SCHEMA: for the running release the object is gone from
+// where its queries look for it.
+func (a *analyzer) setSchema(st *fileState, s *statement, objtype string, rv pgparse.RangeVar, newschema string) {
+	name := rv.Relname
+	if !a.existing(name) {
+		return
+	}
+	what := objectWord(objtype)
+	if objtype == "OBJECT_SEQUENCE" {
+		what = "sequence"
+	}
+	fd := newFinding(RuleSetSchema)
+	fd.Table, fd.NewName = name, newschema+"."+name
+	fd.Detail = what + " " + name + " moves to schema " + newschema + ": the running release's queries that name " + name + " no longer find it"
+	a.add(st, s, fd)
+	st.locksTable(name, true)
 }
 
 func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {

@@ -74,6 +74,7 @@ const (
 	RuleDetachPartition      = "detach-partition-without-concurrently"
 	RuleJSONColumn           = "json-column"
 	RuleRenameSchema         = "rename-schema"
+	RuleSetSchema            = "set-schema"
 	RuleBackfillInTx         = "backfill-in-transaction"
 	RuleSyntaxTooNew         = "syntax-needs-newer-postgres"
 	RuleSyntaxUnknown        = "syntax-unknown-to-parser"
@@ -116,6 +117,7 @@ var ruleLocks = map[string]string{
 	RuleDetachPartition:     lockAccessExclusive + " on the parent and the partition",
 	RuleJSONColumn:          lockAccessExclusive + ", briefly",
 	RuleRenameSchema:        "ACCESS EXCLUSIVE on the schema",
+	RuleSetSchema:           lockAccessExclusive,
 	RuleBackfillInTx:        "row locks on every updated row plus the ALTER's ACCESS EXCLUSIVE, all held until COMMIT",
 }
 
@@ -296,6 +298,14 @@ func ruleList() []Rule {
 		{ID: RuleRenameSchema, UsesCode: true, Severity: Warning,
 			Reason: "the release still running names objects with the old schema; its queries fail the moment the rename commits",
 			Safe:   "create the new schema and move the objects in steps, or leave the old name in search_path users' code until no release uses it"},
+		{ID: RuleSetSchema, UsesCode: true, Severity: Blocking,
+			Reason: "the release still running finds the object by its old schema (an unqualified name resolves through search_path): every one of its queries that names it fails the moment the move commits, including those built in ways the code search cannot see",
+			Safe:   "leave the object where it is, or move it and keep the old name working until no release uses it",
+			Steps: expandContract("ALTER TABLE name SET SCHEMA new; CREATE VIEW old.name AS SELECT * FROM new.name (a simple view stays writable) in one transaction, or add the new schema to the running release's search_path first",
+				"release code that names new.name (or has the new schema in its search_path)",
+				"nothing to move: it is the same table",
+				"make sure no running release uses the old name",
+				"DROP VIEW old.name")},
 		{ID: RuleBackfillInTx, Severity: Blocking,
 			Reason: "the UPDATE runs in the same transaction as an ALTER TABLE: the ALTER's ACCESS EXCLUSIVE lock and every updated row stay locked until the backfill commits",
 			Safe:   "commit the schema change first, then backfill in batches in a separate migration or job (each batch its own transaction)"},

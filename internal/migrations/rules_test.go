@@ -281,3 +281,29 @@ func TestLockTimeoutOnTypesNamesTheLock(t *testing.T) {
 		}
 	}
 }
+
+// ALTER ... SET SCHEMA moves an object out of the running release's
+// search_path: a blocking finding whatever the code search finds, under the
+// ACCESS EXCLUSIVE lock it takes (which also needs a lock_timeout).
+func TestSetSchemaBlocksUnderItsLock(t *testing.T) {
+	fs := analyze(t, "db/migrations/0002.sql", "ALTER TABLE users SET SCHEMA archive;\n", 13)
+	var set, timeout *Finding
+	for i := range fs {
+		switch fs[i].Rule {
+		case RuleSetSchema:
+			set = &fs[i]
+		case RuleLockTimeout:
+			timeout = &fs[i]
+		}
+	}
+	if set == nil || set.Severity != Blocking || set.Table != "users" || set.NewName != "archive.users" ||
+		set.Lock != lockAccessExclusive+" on users" || !strings.Contains(set.Detail, "schema archive") {
+		t.Fatalf("set-schema finding %+v", set)
+	}
+	if timeout == nil || timeout.Detail != "first statement in the file that locks table users" {
+		t.Errorf("lock-timeout %+v", timeout)
+	}
+	if r, _ := ruleByID(RuleSetSchema); !r.UsesCode {
+		t.Error("the deployed code's uses of the old name should be listed")
+	}
+}
