@@ -33,9 +33,9 @@ type parsedFile struct {
 // what it costs on that schema.
 type analyzer struct {
 	pgMajor      int
-	created      map[string]bool // tables, views and sequences created in this change
-	addedColumns map[string]bool // "table.column" added in this change
-	createdIndex map[string]bool // indexes created in this change
+	created      map[relName]bool // tables, views and sequences created in this change
+	addedColumns map[colName]bool // columns added in this change
+	createdIndex map[relName]bool // indexes created in this change
 	schema       *schemaState
 	// replaying: the deployed migrations are read for the schema only.
 	replaying bool
@@ -45,9 +45,9 @@ type analyzer struct {
 func newAnalyzer(pgMajor int) *analyzer {
 	return &analyzer{
 		pgMajor:      pgMajor,
-		created:      map[string]bool{},
-		addedColumns: map[string]bool{},
-		createdIndex: map[string]bool{},
+		created:      map[relName]bool{},
+		addedColumns: map[colName]bool{},
+		createdIndex: map[relName]bool{},
 		schema:       newSchema(),
 	}
 }
@@ -61,7 +61,7 @@ func (a *analyzer) replay(files []*parsedFile) {
 	}
 	a.replaying = false
 	a.findings = nil
-	a.created, a.addedColumns, a.createdIndex = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	a.created, a.addedColumns, a.createdIndex = map[relName]bool{}, map[colName]bool{}, map[relName]bool{}
 }
 
 // fileState is what the rules track within one file (one session).
@@ -71,8 +71,9 @@ type fileState struct {
 	toolRealTx     bool // ... with BEGIN/COMMIT of its own (not golang-migrate's implicit one)
 	explicitTx     bool // inside BEGIN ... COMMIT written in the file
 	begin          *statement
-	lockTimeout    bool // SET lock_timeout (non-zero) ran earlier in the file
-	stmtTimeout    bool // SET statement_timeout (non-zero) ran earlier
+	path           []string // the schemas of SET search_path, nil for public
+	lockTimeout    bool     // SET lock_timeout (non-zero) ran earlier in the file
+	stmtTimeout    bool     // SET statement_timeout (non-zero) ran earlier
 	warnedLock     bool
 	warnedStmt     bool
 	tx             txState
@@ -84,9 +85,9 @@ type fileState struct {
 
 // txState is what the transaction open at a statement holds.
 type txState struct {
-	notValid map[string]bool // "table.constraint" added NOT VALID in it
-	strong   string          // an existing table locked ACCESS EXCLUSIVE in it
-	updates  []*statement    // UPDATEs of existing tables in it, not yet reported
+	notValid map[colName]bool // constraints added NOT VALID in it
+	strong   string           // an existing table locked ACCESS EXCLUSIVE in it
+	updates  []*statement     // UPDATEs of existing tables in it, not yet reported
 	reported map[*statement]bool
 }
 
@@ -117,16 +118,18 @@ func (a *analyzer) add(st *fileState, s *statement, fd Finding) {
 	fd.Statement = s.text
 	fd.stmt = s
 	if fd.Lock != "" && fd.Table != "" && !strings.Contains(fd.Lock, " on ") {
-		fd.Lock += " on " + fd.Table
+		on := fd.Table
+		if fd.rel.name != "" {
+			on = fd.rel.String()
+		}
+		fd.Lock += " on " + on
 	}
 	a.findings = append(a.findings, fd)
 }
 
-func key(table, column string) string { return table + "." + column }
-
 // existing reports whether a table is one the running release may use: not
 // created earlier in this change.
-func (a *analyzer) existing(table string) bool { return !a.created[table] }
+func (a *analyzer) existing(table relName) bool { return !a.created[table] }
 
 // locksTable notes that the statement takes a lock on an existing table
 // (for lock-timeout and statement-timeout); strong: ACCESS EXCLUSIVE or
@@ -196,7 +199,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if !n.Into(&c) {
 			break
 		}
-		name := c.Relation.Relname
+		name := st.newRel(c.Relation.Schemaname, c.Relation.Relname)
 		if c.Partspec != nil || c.Partbound != nil {
 			a.gate(st, s, "declarative partitioning (PARTITION BY, PARTITION OF)", 10)
 		}
@@ -219,8 +222,10 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 					a.columnGates(st, s, def)
 					for _, k := range pgparse.Constraints(def.Constraints) {
 						a.recordCheck(name, k)
-						if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil && a.existing(k.Pktable.Relname) {
-							st.locksTable(k.Pktable.Relname, true)
+						if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil {
+							if ref := a.rv(st, *k.Pktable); a.existing(ref) {
+								st.locksTable(ref.String(), true)
+							}
 						}
 					}
 				}
@@ -228,15 +233,17 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				var k pgparse.Constraint
 				if e.Into(&k) {
 					a.recordCheck(name, k)
-					if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil && a.existing(k.Pktable.Relname) {
-						st.locksTable(k.Pktable.Relname, true)
+					if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil {
+						if ref := a.rv(st, *k.Pktable); a.existing(ref) {
+							st.locksTable(ref.String(), true)
+						}
 					}
 				}
 			}
 		}
 		for _, rv := range pgparse.RangeVars(c.InhRelations) {
-			if a.existing(rv.Relname) {
-				st.locksTable(rv.Relname, true)
+			if parent := a.rv(st, rv); a.existing(parent) {
+				st.locksTable(parent.String(), true)
 			}
 		}
 	case "CreateSeqStmt":
@@ -244,14 +251,14 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			Sequence pgparse.RangeVar `json:"sequence"`
 		}
 		if n.Into(&c) && !a.replaying {
-			a.created[c.Sequence.Relname] = true
+			a.created[st.newRel(c.Sequence.Schemaname, c.Sequence.Relname)] = true
 		}
 	case "ViewStmt":
 		var v struct {
 			View pgparse.RangeVar `json:"view"`
 		}
 		if n.Into(&v) && !a.replaying {
-			a.created[v.View.Relname] = true
+			a.created[st.newRel(v.View.Schemaname, v.View.Relname)] = true
 		}
 	case "AlterTableStmt":
 		var at pgparse.AlterTableStmt
@@ -273,10 +280,10 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if at.Objtype != "OBJECT_TABLE" && at.Objtype != "OBJECT_FOREIGN_TABLE" {
 			break
 		}
-		table := at.Relation.Relname
+		table := a.rv(st, at.Relation)
 		for _, cmd := range pgparse.AlterTableCmds(at.Cmds) {
 			if a.existing(table) {
-				st.locksTable(table, strongAlter(cmd))
+				st.locksTable(table.String(), strongAlter(cmd))
 			}
 			a.alterTable(st, s, table, cmd)
 		}
@@ -304,12 +311,13 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if r.Relation == nil || r.RenameType == "OBJECT_ATTRIBUTE" {
 			break
 		}
-		table := r.Relation.Relname
+		table := a.rv(st, *r.Relation)
 		switch r.RenameType {
 		case "OBJECT_COLUMN":
 			if a.existing(table) && !a.addedColumns[key(table, r.Subname)] {
 				fd := newFinding(RuleRenameColumn)
-				fd.Table, fd.Column, fd.NewName = table, r.Subname, r.Newname
+				fd.on(table)
+				fd.Column, fd.NewName = r.Subname, r.Newname
 				a.add(st, s, fd)
 			}
 			if t := a.schema.tables[table]; t != nil && t.cols[r.Subname] != nil {
@@ -317,23 +325,22 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				delete(t.cols, r.Subname)
 			}
 		case "OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE":
+			renamed := relName{table.schema, r.Newname}
 			if a.existing(table) {
 				fd := newFinding(RuleRenameTable)
-				fd.Table, fd.NewName = table, r.Newname
+				fd.on(table)
+				fd.NewName = r.Newname
 				if r.RenameType != "OBJECT_TABLE" {
 					fd.Detail = "a " + objectWord(r.RenameType) + " is renamed"
 				}
 				a.add(st, s, fd)
 			} else {
-				a.created[r.Newname] = true
+				a.created[renamed] = true
 			}
-			if t := a.schema.tables[table]; t != nil {
-				a.schema.tables[r.Newname] = t
-				delete(a.schema.tables, table)
-			}
+			a.schema.move(table, renamed)
 		}
 		if a.existing(table) {
-			st.locksTable(table, true)
+			st.locksTable(table.String(), true)
 		}
 	case "DropStmt":
 		a.drop(st, s, n)
@@ -363,17 +370,18 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if ix.NullsNotDistinct {
 			a.gate(st, s, "NULLS NOT DISTINCT", 15)
 		}
-		a.createdIndex[ix.Idxname] = true
+		table := a.rv(st, ix.Relation)
+		a.createdIndex[relName{table.schema, ix.Idxname}] = true
 		if ix.Concurrent {
 			if st.inTx() {
 				a.add(st, s, a.txFinding(st, "CREATE INDEX CONCURRENTLY"))
 			}
 			break
 		}
-		if a.existing(ix.Relation.Relname) {
-			st.locksTable(ix.Relation.Relname, true)
+		if a.existing(table) {
+			st.locksTable(table.String(), true)
 			fd := newFinding(RuleIndexConcurrently)
-			fd.Table = ix.Relation.Relname
+			fd.on(table)
 			if ix.Unique {
 				fd.Detail = "a unique index: CREATE UNIQUE INDEX CONCURRENTLY"
 			}
@@ -387,12 +395,12 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			break
 		}
 		for _, rv := range pgparse.RangeVars(t.Relations) {
-			if a.existing(rv.Relname) {
+			if table := a.rv(st, rv); a.existing(table) {
 				fd := newFinding(RuleTruncate)
-				fd.Detail = "table " + rv.Relname
-				fd.Lock += " on " + rv.Relname
+				fd.Detail = "table " + table.String()
+				fd.Lock += " on " + table.String()
 				a.add(st, s, fd)
-				st.locksTable(rv.Relname, true)
+				st.locksTable(table.String(), true)
 				break
 			}
 		}
@@ -424,8 +432,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		fd := newFinding(RuleTableRewrite)
 		fd.Detail = "CLUSTER"
 		if c.Relation != nil {
-			fd.Lock += " on " + c.Relation.Relname
-			st.locksTable(c.Relation.Relname, true)
+			table := a.rv(st, *c.Relation)
+			fd.Lock += " on " + table.String()
+			st.locksTable(table.String(), true)
 		} else {
 			st.locksTable("every clustered table", true)
 		}
@@ -434,24 +443,21 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		var l pgparse.LockStmt
 		if n.Into(&l) {
 			for _, rv := range pgparse.RangeVars(l.Relations) {
-				if a.existing(rv.Relname) {
+				if table := a.rv(st, rv); a.existing(table) {
 					// modes: 5 SHARE and up block the running release's writes
-					st.locksTable(rv.Relname, l.Mode >= 5)
+					st.locksTable(table.String(), l.Mode >= 5)
 				}
 			}
 		}
 	case "CommentStmt":
 		var c pgparse.CommentStmt
 		if n.Into(&c) && (c.Objtype == "OBJECT_TABLE" || c.Objtype == "OBJECT_COLUMN") {
-			var l pgparse.List
-			if c.Object.Into(&l) {
-				names := pgparse.Strings(l.Items)
-				if c.Objtype == "OBJECT_COLUMN" && len(names) > 1 {
-					names = names[:len(names)-1]
-				}
-				if len(names) > 0 && a.existing(names[len(names)-1]) {
-					st.locksTable(names[len(names)-1], false)
-				}
+			drop := 0
+			if c.Objtype == "OBJECT_COLUMN" {
+				drop = 1
+			}
+			if table, ok := a.objectRel(st, c.Object, drop); ok && a.existing(table) {
+				st.locksTable(table.String(), false)
 			}
 		}
 	case "CreateTrigStmt":
@@ -460,8 +466,8 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			if c.Replace {
 				a.gate(st, s, "CREATE OR REPLACE TRIGGER", 14)
 			}
-			if a.existing(c.Relation.Relname) {
-				st.locksTable(c.Relation.Relname, true)
+			if table := a.rv(st, c.Relation); a.existing(table) {
+				st.locksTable(table.String(), true)
 			}
 		}
 	case "AlterDomainStmt":
@@ -550,7 +556,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 	case "UpdateStmt":
 		var u pgparse.UpdateStmt
-		if n.Into(&u) && a.existing(u.Relation.Relname) && st.inTx() {
+		if n.Into(&u) && a.existing(a.rv(st, u.Relation)) && st.inTx() {
 			st.tx.updates = append(st.tx.updates, s)
 		}
 	case "TransactionStmt":
@@ -586,6 +592,8 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				}
 			}
 			switch strings.ToLower(v.Name) {
+			case "search_path":
+				st.setSearchPath(v)
 			case "lock_timeout":
 				st.lockTimeout = on
 			case "statement_timeout":
@@ -709,8 +717,11 @@ func (a *analyzer) columnGates(st *fileState, s *statement, def pgparse.ColumnDe
 // SEQUENCE ... SET SCHEMA: for the running release the object is gone from
 // where its queries look for it.
 func (a *analyzer) setSchema(st *fileState, s *statement, objtype string, rv pgparse.RangeVar, newschema string) {
-	name := rv.Relname
-	if !a.existing(name) {
+	old := a.rv(st, rv)
+	moved := relName{newschema, old.name}
+	a.schema.move(old, moved)
+	if !a.existing(old) {
+		a.created[moved] = true
 		return
 	}
 	what := objectWord(objtype)
@@ -718,10 +729,11 @@ func (a *analyzer) setSchema(st *fileState, s *statement, objtype string, rv pgp
 		what = "sequence"
 	}
 	fd := newFinding(RuleSetSchema)
-	fd.Table, fd.NewName = name, newschema+"."+name
-	fd.Detail = what + " " + name + " moves to schema " + newschema + ": the running release's queries that name " + name + " no longer find it"
+	fd.on(old)
+	fd.NewName = newschema + "." + old.name
+	fd.Detail = what + " " + old.String() + " moves to schema " + newschema + ": the running release's queries that name " + old.String() + " no longer find it"
 	a.add(st, s, fd)
-	st.locksTable(name, true)
+	st.locksTable(old.String(), true)
 }
 
 func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
@@ -731,19 +743,22 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 	}
 	switch d.RemoveType {
 	case "OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE":
-		for _, name := range d.ObjectNames() {
-			if !a.existing(name) {
-				delete(a.schema.tables, name)
+		for _, o := range d.Objects {
+			table, ok := a.objectRel(st, o, 0)
+			if !ok {
 				continue
 			}
-			delete(a.schema.tables, name)
+			delete(a.schema.tables, table)
+			if !a.existing(table) {
+				continue
+			}
 			fd := newFinding(RuleDropTable)
-			fd.Table = name
+			fd.on(table)
 			if d.RemoveType != "OBJECT_TABLE" {
 				fd.Detail = "a " + objectWord(d.RemoveType) + " is dropped"
 			}
 			a.add(st, s, fd)
-			st.locksTable(name, true)
+			st.locksTable(table.String(), true)
 		}
 	case "OBJECT_INDEX":
 		if d.Concurrent {
@@ -752,16 +767,27 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 			}
 			return
 		}
-		for _, name := range d.ObjectNames() {
-			if !a.createdIndex[name] {
+		for _, o := range d.Objects {
+			parts := pgparse.ObjectParts(o)
+			if len(parts) == 0 {
+				continue
+			}
+			schema := ""
+			if len(parts) > 1 {
+				schema = parts[len(parts)-2]
+			}
+			if ix := a.index(st, schema, parts[len(parts)-1]); !a.createdIndex[ix] {
 				fd := newFinding(RuleDropIndexConcurrent)
-				fd.Detail = "index " + name
+				fd.Detail = "index " + ix.String()
 				a.add(st, s, fd)
-				st.locksTable("the table of index "+name, true)
+				st.locksTable("the table of index "+ix.String(), true)
 				break
 			}
 		}
 	case "OBJECT_SCHEMA":
+		for _, name := range d.ObjectNames() {
+			a.schema.dropSchema(name)
+		}
 		fd := newFinding(RuleDropSchema)
 		fd.Detail = "schema " + strings.Join(d.ObjectNames(), ", ")
 		a.add(st, s, fd)
@@ -828,8 +854,13 @@ func (a *analyzer) reindex(st *fileState, s *statement, n pgparse.Node) {
 		a.gate(st, s, "REINDEX (TABLESPACE ...)", 14)
 	}
 	target := r.Name
+	var rel relName
 	if r.Relation != nil {
-		target = r.Relation.Relname
+		rel = a.rv(st, *r.Relation)
+		if r.Kind == "REINDEX_OBJECT_INDEX" {
+			rel = a.index(st, r.Relation.Schemaname, r.Relation.Relname)
+		}
+		target = rel.String()
 	}
 	if pgparse.OptionOn(r.Params, "concurrently") {
 		a.gate(st, s, "REINDEX ... CONCURRENTLY", 12)
@@ -846,7 +877,7 @@ func (a *analyzer) reindex(st *fileState, s *statement, n pgparse.Node) {
 		fd.Reason = "REINDEX SCHEMA, DATABASE and SYSTEM cannot run inside a transaction block: the migration fails"
 		a.add(st, s, fd)
 	}
-	if r.Relation != nil && !a.existing(r.Relation.Relname) {
+	if r.Relation != nil && (!a.existing(rel) || a.createdIndex[rel]) {
 		return
 	}
 	fd := newFinding(RuleReindexConcurrently)
@@ -902,11 +933,12 @@ func (a *analyzer) vacuum(st *fileState, s *statement, n pgparse.Node) {
 	for _, r := range v.Rels {
 		var vr pgparse.VacuumRelation
 		if r.Into(&vr) && vr.Relation != nil {
-			if !a.existing(vr.Relation.Relname) {
+			table := a.rv(st, *vr.Relation)
+			if !a.existing(table) {
 				return
 			}
-			fd.Lock += " on " + vr.Relation.Relname
-			st.locksTable(vr.Relation.Relname, true)
+			fd.Lock += " on " + table.String()
+			st.locksTable(table.String(), true)
 			break
 		}
 	}
@@ -934,7 +966,7 @@ func (a *analyzer) txDetail(st *fileState) string {
 }
 
 // recordCheck keeps CHECK (col IS NOT NULL) constraints in the schema.
-func (a *analyzer) recordCheck(table string, c pgparse.Constraint) {
+func (a *analyzer) recordCheck(table relName, c pgparse.Constraint) {
 	if c.Contype != "CONSTR_CHECK" || c.Conname == "" {
 		return
 	}
@@ -943,7 +975,7 @@ func (a *analyzer) recordCheck(table string, c pgparse.Constraint) {
 	}
 }
 
-func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgparse.AlterTableCmd) {
+func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pgparse.AlterTableCmd) {
 	existing := a.existing(table)
 	col := cmd.Name
 	// added earlier in this change: no running release uses it (for the
@@ -972,7 +1004,8 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		}
 		if !fresh {
 			fd := newFinding(RuleDropColumn)
-			fd.Table, fd.Column = table, col
+			fd.on(table)
+			fd.Column = col
 			a.add(st, s, fd)
 		}
 	case "AT_AlterColumnType":
@@ -989,7 +1022,8 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		}
 		if typ == "json" {
 			fd := newFinding(RuleJSONColumn)
-			fd.Table, fd.Column = table, col
+			fd.on(table)
+			fd.Column = col
 			fd.Detail = "column " + col + " becomes json"
 			a.add(st, s, fd)
 		}
@@ -997,7 +1031,8 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 			return // binary coercible: PostgreSQL changes only the catalog
 		}
 		fd := newFinding(RuleChangeColumnType)
-		fd.Table, fd.Column = table, col
+		fd.on(table)
+		fd.Column = col
 		fd.Detail = "column " + col + " becomes " + typeText(typ, mods)
 		switch {
 		case state != nil && state.typ == "timestamp" && typ == "timestamptz" && a.pgMajor >= 12:
@@ -1029,7 +1064,8 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 			return
 		}
 		fd := newFinding(RuleSetNotNull)
-		fd.Table, fd.Column = table, col
+		fd.on(table)
+		fd.Column = col
 		if added && state != nil && !state.hasDefault {
 			fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
 		} else if a.schema.validNotNullCheck(table, col) {
@@ -1042,7 +1078,8 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		}
 		if !fresh {
 			fd := newFinding(RuleDropNotNull)
-			fd.Table, fd.Column = table, col
+			fd.on(table)
+			fd.Column = col
 			a.add(st, s, fd)
 		}
 	case "AT_ColumnDefault":
@@ -1052,7 +1089,8 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		}
 		if cmd.Def.Type == "" && !fresh && had {
 			fd := newFinding(RuleDropDefault)
-			fd.Table, fd.Column = table, col
+			fd.on(table)
+			fd.Column = col
 			a.add(st, s, fd)
 		}
 	case "AT_DropExpression":
@@ -1062,7 +1100,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		if existing {
 			fd := newFinding(RuleTableRewrite)
 			fd.Detail = "SET ACCESS METHOD"
-			fd.Lock += " on " + table
+			fd.Lock += " on " + table.String()
 			a.add(st, s, fd)
 		}
 	case "AT_AddConstraint":
@@ -1073,7 +1111,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		a.recordCheck(table, c)
 		if c.SkipValidation && c.Conname != "" && st.inTx() {
 			if st.tx.notValid == nil {
-				st.tx.notValid = map[string]bool{}
+				st.tx.notValid = map[colName]bool{}
 			}
 			st.tx.notValid[key(table, c.Conname)] = true
 		}
@@ -1087,7 +1125,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		if st.tx.notValid[key(table, cmd.Name)] && existing {
 			fd := newFinding(RuleValidateSameTx)
 			fd.Detail = "constraint " + cmd.Name + " was added NOT VALID earlier in the same transaction" + a.txDetail(st)
-			fd.Lock = mustRule(RuleValidateSameTx).Lock + " on " + table
+			fd.Lock = mustRule(RuleValidateSameTx).Lock + " on " + table.String()
 			a.add(st, s, fd)
 		}
 	case "AT_DetachPartition":
@@ -1104,8 +1142,9 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 			return
 		}
 		fd := newFinding(RuleDetachPartition)
-		fd.Detail = "partition " + p.Name.Relname + " of " + table
-		fd.Lock = "ACCESS EXCLUSIVE on " + table + " and " + p.Name.Relname + " (blocks every read and write of the partitioned table)"
+		part := a.rv(st, p.Name)
+		fd.Detail = "partition " + part.String() + " of " + table.String()
+		fd.Lock = "ACCESS EXCLUSIVE on " + table.String() + " and " + part.String() + " (blocks every read and write of the partitioned table)"
 		if a.pgMajor < 14 {
 			fd.Severity = Warning
 			fd.Detail += "; CONCURRENTLY needs PostgreSQL 14, so on " + itoa(a.pgMajor) + " run it when the table is quiet"
@@ -1115,7 +1154,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		if existing {
 			fd := newFinding(RuleTableRewrite)
 			fd.Detail = map[string]string{"AT_SetLogged": "SET LOGGED", "AT_SetUnLogged": "SET UNLOGGED", "AT_SetTableSpace": "SET TABLESPACE"}[cmd.Subtype]
-			fd.Lock += " on " + table
+			fd.Lock += " on " + table.String()
 			a.add(st, s, fd)
 		}
 	}
@@ -1124,7 +1163,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 func itoa(n int) string { return fmt.Sprint(n) }
 
 // addColumn checks ADD COLUMN on a table the running release uses.
-func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgparse.ColumnDef) {
+func (a *analyzer) addColumn(st *fileState, s *statement, table relName, def pgparse.ColumnDef) {
 	notNull := def.IsNotNull
 	var dflt *pgparse.Node
 	if def.RawDefault.Type != "" {
@@ -1149,13 +1188,15 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgpa
 	typ := strings.ToLower(def.TypeName.Name())
 	if typ == "json" {
 		fd := newFinding(RuleJSONColumn)
-		fd.Table, fd.Column = table, def.Colname
+		fd.on(table)
+		fd.Column = def.Colname
 		fd.Detail = "column " + def.Colname + " is json"
 		a.add(st, s, fd)
 	}
 	serial := typ == "serial" || typ == "bigserial" || typ == "smallserial" || typ == "serial2" || typ == "serial4" || typ == "serial8"
 	fd := newFinding(RuleVolatileDefault)
-	fd.Table, fd.Column = table, def.Colname
+	fd.on(table)
+	fd.Column = def.Colname
 	switch {
 	case serial:
 		fd.Detail = "column " + def.Colname + " is " + typ + ": every row gets nextval()"
@@ -1184,14 +1225,15 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgpa
 	}
 	if notNull && dflt == nil && !serial && !identity && !generated {
 		fd := newFinding(RuleAddNotNullColumn)
-		fd.Table, fd.Column = table, def.Colname
+		fd.on(table)
+		fd.Column = def.Colname
 		a.add(st, s, fd)
 	}
 }
 
 // constraint checks a constraint added to an existing table (column is set
 // for constraints written on ADD COLUMN).
-func (a *analyzer) constraint(st *fileState, s *statement, table string, c pgparse.Constraint, column string) {
+func (a *analyzer) constraint(st *fileState, s *statement, table relName, c pgparse.Constraint, column string) {
 	switch c.Contype {
 	case "CONSTR_FOREIGN":
 		if c.SkipValidation {
@@ -1200,8 +1242,8 @@ func (a *analyzer) constraint(st *fileState, s *statement, table string, c pgpar
 		fd := newFinding(RuleForeignKeyNotValid)
 		ref := ""
 		if c.Pktable != nil {
-			ref = c.Pktable.Relname
-			fd.Lock = strings.Replace(lockShareRowExcl, "both tables", table+" and "+ref, 1)
+			ref = a.rv(st, *c.Pktable).String()
+			fd.Lock = strings.Replace(lockShareRowExcl, "both tables", table.String()+" and "+ref, 1)
 		}
 		if column != "" {
 			fd.Detail = "REFERENCES written on ADD COLUMN " + column + ": the key is added and validated in the same statement"
@@ -1211,13 +1253,13 @@ func (a *analyzer) constraint(st *fileState, s *statement, table string, c pgpar
 	case "CONSTR_CHECK":
 		if !c.SkipValidation && column == "" {
 			fd := newFinding(RuleCheckNotValid)
-			fd.Lock += " on " + table
+			fd.Lock += " on " + table.String()
 			a.add(st, s, fd)
 		}
 	case "CONSTR_UNIQUE", "CONSTR_EXCLUSION":
 		if c.Indexname == "" {
 			fd := newFinding(RuleAddUniqueConstraint)
-			fd.Lock += " on " + table
+			fd.Lock += " on " + table.String()
 			if c.Contype == "CONSTR_EXCLUSION" {
 				fd.Detail = "an exclusion constraint builds its index the same way"
 			}
@@ -1226,7 +1268,7 @@ func (a *analyzer) constraint(st *fileState, s *statement, table string, c pgpar
 	case "CONSTR_PRIMARY":
 		if c.Indexname == "" {
 			fd := newFinding(RuleAddPrimaryKey)
-			fd.Lock += " on " + table
+			fd.Lock += " on " + table.String()
 			a.add(st, s, fd)
 		}
 	}

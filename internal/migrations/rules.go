@@ -373,7 +373,13 @@ type Finding struct {
 	PostgresError string `json:"postgres_error,omitempty"`
 
 	stmt *statement // the statement it is about, for its overrides
+	rel  relName    // the table it is about, for the lock's text
 }
+
+// on says which table the finding is about: Table is its name as the
+// deployed code is searched for it, the lock names it with its schema
+// outside public.
+func (f *Finding) on(table relName) { f.Table, f.rel = table.name, table }
 
 // Where formats the finding's location as file:line.
 func (f Finding) Where() string {

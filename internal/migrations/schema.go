@@ -12,7 +12,7 @@ import (
 // by: a column already NOT NULL, a NOT NULL check already validated, a type
 // change that needs no rewrite, a function's volatility.
 type schemaState struct {
-	tables map[string]*tableState
+	tables map[relName]*tableState
 	funcs  map[string]string // function name -> "immutable", "stable" or "volatile"
 }
 
@@ -35,10 +35,10 @@ type checkState struct {
 }
 
 func newSchema() *schemaState {
-	return &schemaState{tables: map[string]*tableState{}, funcs: map[string]string{}}
+	return &schemaState{tables: map[relName]*tableState{}, funcs: map[string]string{}}
 }
 
-func (s *schemaState) table(name string) *tableState {
+func (s *schemaState) table(name relName) *tableState {
 	t := s.tables[name]
 	if t == nil {
 		t = &tableState{cols: map[string]*colState{}, checks: map[string]*checkState{}}
@@ -47,8 +47,25 @@ func (s *schemaState) table(name string) *tableState {
 	return t
 }
 
+// move follows a table to its new name (RENAME, SET SCHEMA).
+func (s *schemaState) move(from, to relName) {
+	if t := s.tables[from]; t != nil {
+		s.tables[to] = t
+		delete(s.tables, from)
+	}
+}
+
+// dropSchema forgets the tables of a dropped schema.
+func (s *schemaState) dropSchema(schema string) {
+	for r := range s.tables {
+		if r.schema == schema {
+			delete(s.tables, r)
+		}
+	}
+}
+
 // col returns what is known of table.column, nil when nothing is.
-func (s *schemaState) col(table, column string) *colState {
+func (s *schemaState) col(table relName, column string) *colState {
 	if t := s.tables[table]; t != nil {
 		return t.cols[column]
 	}
@@ -56,7 +73,7 @@ func (s *schemaState) col(table, column string) *colState {
 }
 
 // validNotNullCheck reports whether table has a validated CHECK (col IS NOT NULL).
-func (s *schemaState) validNotNullCheck(table, column string) bool {
+func (s *schemaState) validNotNullCheck(table relName, column string) bool {
 	if t := s.tables[table]; t != nil {
 		for _, c := range t.checks {
 			if c.column == column && c.valid {

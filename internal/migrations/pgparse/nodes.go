@@ -173,6 +173,24 @@ func (d DropStmt) ObjectNames() []string {
 	return out
 }
 
+// ObjectParts returns the parts of a qualified-name List or String
+// ("audit.users" -> audit, users); nil for anything else.
+func ObjectParts(o Node) []string {
+	switch o.Type {
+	case "List":
+		var l List
+		if o.Into(&l) {
+			return Strings(l.Items)
+		}
+	case "String":
+		var s String
+		if o.Into(&s) {
+			return []string{s.Sval}
+		}
+	}
+	return nil
+}
+
 // ObjectName returns the unqualified name of an object named by a
 // qualified-name List, a String or a TypeName (DROP's, RENAME's and
 // ALTER ... OWNER's object), "" for anything else.
