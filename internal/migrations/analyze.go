@@ -2,7 +2,9 @@ package migrations
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/pmguard/pmguard/internal/migrations/pgparse"
 )
@@ -17,6 +19,8 @@ type statement struct {
 	// unknown is set for a statement PostgreSQL 17's parser cannot read:
 	// what it is, for the syntax-unknown-to-parser finding.
 	unknown string
+	// block is the DO block the statement is part of.
+	block *statement
 }
 
 // parsedFile is a migration file with its statements.
@@ -70,6 +74,7 @@ type fileState struct {
 	toolTx         bool // the tool wraps the file in a transaction
 	toolRealTx     bool // ... with BEGIN/COMMIT of its own (not golang-migrate's implicit one)
 	explicitTx     bool // inside BEGIN ... COMMIT written in the file
+	doBlock        bool // inside a DO block (its statements run as one transaction)
 	begin          *statement
 	path           []string // the schemas of SET search_path, nil for public
 	lockTimeout    bool     // SET lock_timeout (non-zero) ran earlier in the file
@@ -91,7 +96,7 @@ type txState struct {
 	reported map[*statement]bool
 }
 
-func (st *fileState) inTx() bool { return st.toolTx || st.explicitTx }
+func (st *fileState) inTx() bool { return st.toolTx || st.explicitTx || st.doBlock }
 
 func (st *fileState) endTx() { st.tx = txState{} }
 
@@ -117,6 +122,14 @@ func (a *analyzer) add(st *fileState, s *statement, fd Finding) {
 	fd.Line = s.line
 	fd.Statement = s.text
 	fd.stmt = s
+	if s.block != nil {
+		in := "in the DO block at line " + itoa(s.block.line)
+		if fd.Detail == "" {
+			fd.Detail = in
+		} else {
+			fd.Detail += " (" + in + ")"
+		}
+	}
 	if fd.Lock != "" && fd.Table != "" && !strings.Contains(fd.Lock, " on ") {
 		on := fd.Table
 		if fd.rel.name != "" {
@@ -534,15 +547,22 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				}
 			}
 		}
+	case "DoStmt":
+		a.doBlock(st, s, n)
 	case "CreateFunctionStmt":
 		var f struct {
 			pgparse.CreateFunctionStmt
 			IsProcedure bool `json:"is_procedure"`
 		}
 		if n.Into(&f) {
+			what := "function"
 			if f.IsProcedure {
 				a.gate(st, s, "CREATE PROCEDURE", 11)
+				what = "procedure"
 			}
+			fd := newFinding(RuleBodyNotChecked)
+			fd.Detail = what + " " + pgparse.LastString(f.Funcname) + " at line " + itoa(s.line) + ": its body was not checked"
+			a.add(st, s, fd)
 			vol := pgparse.OptionString(f.Options, "volatility")
 			if vol == "" {
 				vol = "volatile" // PostgreSQL's default
@@ -711,6 +731,126 @@ func (a *analyzer) columnGates(st *fileState, s *statement, def pgparse.ColumnDe
 			a.gate(st, s, "GENERATED ALWAYS AS (...) STORED", 12)
 		}
 	}
+}
+
+// reSQLBlock is a PL/pgSQL block that is only SQL statements: BEGIN, the
+// statements, END (group 1). Compiled on first use, as the layouts' are.
+var reSQLBlock = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?is)^\s*BEGIN\s(.*?);?\s*END\s*;?\s*$`)
+})
+
+// doBlock checks a DO block. When its body is BEGIN, plain SQL statements
+// and END, each statement is checked as if written in the file at its own
+// line (PL/pgSQL runs them as they are, in one transaction); any other
+// body, or another language, is a body-not-checked warning.
+func (a *analyzer) doBlock(st *fileState, s *statement, n pgparse.Node) {
+	var d struct {
+		Args []struct {
+			DefElem *struct {
+				Defname     string       `json:"defname"`
+				Arg         pgparse.Node `json:"arg"`
+				ArgLocation int          `json:"arg_location"`
+			} `json:"DefElem"`
+		} `json:"args"`
+	}
+	n.Into(&d)
+	lang, body, at := "plpgsql", "", -1
+	for _, arg := range d.Args {
+		if e := arg.DefElem; e != nil {
+			var v pgparse.String
+			e.Arg.Into(&v)
+			switch e.Defname {
+			case "language":
+				lang = strings.ToLower(v.Sval)
+			case "as":
+				body, at = v.Sval, e.ArgLocation
+			}
+		}
+	}
+	stmts, start, why := sqlBlock(lang, body)
+	if why != "" {
+		fd := newFinding(RuleBodyNotChecked)
+		fd.Detail = "DO block at line " + itoa(s.line) + ": its body was not checked (" + why + ")"
+		a.add(st, s, fd)
+		return
+	}
+	// where the body starts in the file: after the opening quote of its
+	// literal, when the literal holds it as written
+	bodyAt := -1
+	up := st.f.Up
+	if at >= 0 && at < len(up) {
+		if q := dollarTag(up, at); q != "" && strings.HasPrefix(up[at+len(q):], body) {
+			bodyAt = at + len(q)
+		} else if up[at] == '\'' && strings.HasPrefix(up[at+1:], body) {
+			bodyAt = at + 1
+		}
+	}
+	li := newLineIndex(up)
+	inner := make([]statement, len(stmts))
+	for i, ps := range stmts {
+		text := body[start:][ps.Start:ps.End]
+		inner[i] = statement{stmt: ps, line: s.line, text: collapse(ps.Text(body[start:])), allows: s.allows, block: s}
+		if bodyAt >= 0 {
+			inner[i].line = li.line(bodyAt + start + ps.Start + firstTokenOffset(text))
+		}
+	}
+	was := st.doBlock
+	st.doBlock = true
+	for i := range inner {
+		a.statement(st, &inner[i])
+	}
+	st.doBlock = was
+	// the block's statements were checked one by one
+	st.currentLockFor, st.currentStrong, st.currentLock = "", "", ""
+	st.firstFinding = len(a.findings)
+}
+
+// sqlBlock reads a DO block's body as SQL statements, with the offset in
+// body they were read from; why says why it cannot.
+func sqlBlock(lang, body string) ([]pgparse.Stmt, int, string) {
+	if lang != "plpgsql" {
+		return nil, 0, "LANGUAGE " + lang
+	}
+	m := reSQLBlock().FindStringSubmatchIndex(body)
+	if m == nil {
+		return nil, 0, "PL/pgSQL beyond BEGIN, SQL statements, END: declarations, labels or an exception block"
+	}
+	stmts, err := pgparse.Parse(body[m[2]:m[3]])
+	if err != nil {
+		return nil, 0, "PL/pgSQL beyond plain SQL statements (IF, PERFORM, EXECUTE, RAISE, assignments, ...)"
+	}
+	for _, ps := range stmts {
+		switch ps.Node.Type {
+		case "TransactionStmt", "ExecuteStmt", "FetchStmt", "ClosePortalStmt":
+			// COMMIT and ROLLBACK end the block's transaction; EXECUTE,
+			// FETCH and CLOSE are PL/pgSQL's own there
+			return nil, 0, "PL/pgSQL transaction control, EXECUTE or cursor commands"
+		case "SelectStmt":
+			if ps.Node.Contains("intoClause") { // SELECT ... INTO a variable
+				return nil, 0, "SELECT ... INTO a PL/pgSQL variable"
+			}
+		}
+	}
+	return stmts, m[2], ""
+}
+
+// dollarTag returns the $tag$ that opens a dollar-quoted string at i in
+// src, "" when none does.
+func dollarTag(src string, i int) string {
+	if i >= len(src) || src[i] != '$' {
+		return ""
+	}
+	for j := i + 1; j < len(src); j++ {
+		c := src[j]
+		switch {
+		case c == '$':
+			return src[i : j+1]
+		case c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80 || c >= '0' && c <= '9' && j > i+1:
+		default:
+			return ""
+		}
+	}
+	return ""
 }
 
 // setSchema checks ALTER TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE or
@@ -952,7 +1092,10 @@ func (a *analyzer) vacuum(st *fileState, s *statement, n pgparse.Node) {
 func (a *analyzer) txFinding(st *fileState, what string) Finding {
 	fd := newFinding(RuleConcurrentlyInTx)
 	fd.Detail = what + a.txDetail(st)
-	if !st.explicitTx && st.f.txFix != "" {
+	switch {
+	case st.doBlock:
+		fd.Safe = "run it as a statement of its own, outside the DO block (and outside any transaction)"
+	case !st.explicitTx && st.f.txFix != "":
 		fd.Safe = st.f.txFix
 	}
 	return fd
@@ -961,6 +1104,9 @@ func (a *analyzer) txFinding(st *fileState, what string) Finding {
 func (a *analyzer) txDetail(st *fileState) string {
 	if st.explicitTx {
 		return " inside BEGIN ... COMMIT written in the file"
+	}
+	if st.doBlock && !st.toolTx {
+		return " inside a DO block, whose statements run as one transaction"
 	}
 	return " in a file that " + string(st.f.Format) + " runs in one transaction"
 }

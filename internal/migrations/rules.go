@@ -75,6 +75,7 @@ const (
 	RuleJSONColumn           = "json-column"
 	RuleRenameSchema         = "rename-schema"
 	RuleSetSchema            = "set-schema"
+	RuleBodyNotChecked       = "body-not-checked"
 	RuleBackfillInTx         = "backfill-in-transaction"
 	RuleSyntaxTooNew         = "syntax-needs-newer-postgres"
 	RuleSyntaxUnknown        = "syntax-unknown-to-parser"
@@ -306,6 +307,9 @@ func ruleList() []Rule {
 				"nothing to move: it is the same table",
 				"make sure no running release uses the old name",
 				"DROP VIEW old.name")},
+		{ID: RuleBodyNotChecked, Severity: Warning,
+			Reason: "pmguard does not read procedural code: what this DO block, or this function or procedure when it is called (by the migration, a trigger or the running release), does to the objects the running release uses is not checked",
+			Safe:   "write the DDL as plain statements of the migration (a DO block that is only SQL statements between BEGIN and END is checked like them); otherwise check the body by hand and accept it with -- pmguard:ignore body-not-checked: <reason>"},
 		{ID: RuleBackfillInTx, Severity: Blocking,
 			Reason: "the UPDATE runs in the same transaction as an ALTER TABLE: the ALTER's ACCESS EXCLUSIVE lock and every updated row stay locked until the backfill commits",
 			Safe:   "commit the schema change first, then backfill in batches in a separate migration or job (each batch its own transaction)"},

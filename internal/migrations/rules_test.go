@@ -307,3 +307,56 @@ func TestSetSchemaBlocksUnderItsLock(t *testing.T) {
 		t.Error("the deployed code's uses of the old name should be listed")
 	}
 }
+
+// A DO block whose body is a plain list of SQL statements is checked like
+// them: each finding names the statement's own line and the block, the
+// block's statements share one transaction, and a directive on the block
+// applies to them. Any other body is a warning that says it was not
+// checked, which a directive can accept.
+func TestDoBlocks(t *testing.T) {
+	src := `SET lock_timeout = '5s';
+-- pmguard:ignore drop-column: nothing reads legacy_name since v3
+DO $body$
+BEGIN
+  ALTER TABLE users DROP COLUMN legacy_name;
+  ALTER TABLE users ADD CONSTRAINT age_pos CHECK (age > 0) NOT VALID;
+  ALTER TABLE users VALIDATE CONSTRAINT age_pos;
+  CREATE INDEX CONCURRENTLY users_age ON users (age);
+END
+$body$;
+DO $$ BEGIN PERFORM pg_sleep(1); END $$;
+-- pmguard:ignore body-not-checked: the function only logs
+CREATE FUNCTION log_it() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE NOTICE 'x'; RETURN NEW; END$$;
+`
+	fs := analyze(t, "db/migrations/0002.sql", src, 13)
+	got := map[string]Finding{}
+	for _, f := range fs {
+		got[f.Rule+":"+itoa(f.Line)] = f
+	}
+	drop, ok := got[RuleDropColumn+":5"]
+	if !ok || drop.Allowed != "nothing reads legacy_name since v3" || drop.Statement != "ALTER TABLE users DROP COLUMN legacy_name" ||
+		!strings.Contains(drop.Detail, "in the DO block at line 3") {
+		t.Errorf("drop-column %+v", drop)
+	}
+	if f, ok := got[RuleValidateSameTx+":7"]; !ok || !strings.Contains(f.Detail, "DO block") {
+		t.Errorf("the block's statements run in one transaction: %+v", fs)
+	}
+	if f, ok := got[RuleConcurrentlyInTx+":8"]; !ok || !strings.Contains(f.Detail, "DO block") {
+		t.Errorf("CREATE INDEX CONCURRENTLY cannot run in a DO block: %+v", fs)
+	}
+	plpgsql, ok := got[RuleBodyNotChecked+":11"]
+	if !ok || plpgsql.Severity != Warning || plpgsql.Allowed != "" || !strings.Contains(plpgsql.Detail, "DO block at line 11") ||
+		!strings.Contains(plpgsql.Detail, "not checked") {
+		t.Errorf("body-not-checked on the DO %+v", plpgsql)
+	}
+	fn, ok := got[RuleBodyNotChecked+":13"]
+	if !ok || fn.Allowed != "the function only logs" || !strings.Contains(fn.Detail, "function log_it at line 13") {
+		t.Errorf("body-not-checked on the function %+v", fn)
+	}
+	// replayed, a DO block's statements build the schema
+	fs = analyzeOn(t, "CREATE TABLE accounts (id bigint);\nDO $$ BEGIN ALTER TABLE accounts ADD COLUMN email text NOT NULL DEFAULT ''; END $$;\n",
+		"db/migrations/0003.sql", "SET lock_timeout = '5s';\nALTER TABLE accounts ALTER COLUMN email SET NOT NULL;\n", 13)
+	if len(fs) != 0 {
+		t.Errorf("email is NOT NULL already: %+v", fs)
+	}
+}
