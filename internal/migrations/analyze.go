@@ -834,25 +834,6 @@ func sqlBlock(lang, body string) ([]pgparse.Stmt, int, string) {
 	return stmts, m[2], ""
 }
 
-// dollarTag returns the $tag$ that opens a dollar-quoted string at i in
-// src, "" when none does.
-func dollarTag(src string, i int) string {
-	if i >= len(src) || src[i] != '$' {
-		return ""
-	}
-	for j := i + 1; j < len(src); j++ {
-		c := src[j]
-		switch {
-		case c == '$':
-			return src[i : j+1]
-		case c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80 || c >= '0' && c <= '9' && j > i+1:
-		default:
-			return ""
-		}
-	}
-	return ""
-}
-
 // setSchema checks ALTER TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE or
 // SEQUENCE ... SET SCHEMA: for the running release the object is gone from
 // where its queries look for it.
