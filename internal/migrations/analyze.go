@@ -74,6 +74,8 @@ type fileState struct {
 	toolTx         bool // the tool wraps the file in a transaction
 	toolRealTx     bool // ... with BEGIN/COMMIT of its own (not golang-migrate's implicit one)
 	explicitTx     bool // inside BEGIN ... COMMIT written in the file
+	nestedBegin    bool // ... whose BEGIN did nothing, inside the tool's transaction
+	toolEnded      bool // a COMMIT or ROLLBACK in the file ended the tool's transaction
 	doBlock        bool // inside a DO block (its statements run as one transaction)
 	begin          *statement
 	path           []string // the schemas of SET search_path, nil for public
@@ -107,7 +109,9 @@ func (a *analyzer) file(f *parsedFile) {
 	for i := range f.stmts {
 		a.statement(st, &f.stmts[i])
 	}
-	if st.explicitTx && st.begin != nil {
+	// once the file ended the tool's transaction, the tool's own COMMIT at
+	// the end commits a BEGIN the file leaves open
+	if st.explicitTx && st.begin != nil && !(st.toolEnded && st.toolRealTx) {
 		fd := newFinding(RuleUncommittedTx)
 		fd.Detail = "BEGIN at line " + itoa(st.begin.line) + " has no COMMIT before the end of the file"
 		a.add(st, st.begin, fd)
@@ -584,7 +588,8 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		n.Into(&t)
 		switch t.Kind {
 		case "TRANS_STMT_BEGIN", "TRANS_STMT_START":
-			if st.explicitTx || st.toolRealTx {
+			nested := st.explicitTx || st.toolTx && st.toolRealTx
+			if nested {
 				fd := newFinding(RuleTxNesting)
 				if st.explicitTx {
 					fd.Detail = "BEGIN at line " + itoa(st.begin.line) + " is still open"
@@ -596,10 +601,17 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				}
 				a.add(st, s, fd)
 			}
+			if !st.explicitTx {
+				// inside the tool's transaction the BEGIN does nothing
+				// (goose, dbmate, Flyway) or makes golang-migrate's
+				// implicit one explicit: the transaction goes on
+				st.nestedBegin = nested
+			}
 			st.explicitTx, st.begin = true, s
-			st.endTx()
-		case "TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_ROLLBACK_PREPARED", "TRANS_STMT_PREPARE":
-			st.explicitTx = false
+		case "TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK":
+			a.endTransaction(st, s, t.Kind == "TRANS_STMT_ROLLBACK")
+		case "TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_ROLLBACK_PREPARED", "TRANS_STMT_PREPARE":
+			st.explicitTx, st.nestedBegin = false, false
 			st.endTx()
 		}
 	case "VariableSetStmt":
@@ -625,6 +637,45 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		a.gate(st, s, "JSON_TABLE", 17)
 	}
 	a.afterStatement(st, s)
+}
+
+// endTransaction follows a COMMIT or ROLLBACK. One that ends a BEGIN of the
+// file ends that transaction. One that ends the transaction the tool runs
+// the file in is a transaction-nesting finding saying what it does: after
+// it, goose's and dbmate's statements run outside any transaction, while
+// Flyway's JDBC driver and golang-migrate's multi-statement string start a
+// new one. With no transaction open, PostgreSQL only warns.
+func (a *analyzer) endTransaction(st *fileState, s *statement, rollback bool) {
+	own, nested := st.explicitTx && !st.nestedBegin, st.explicitTx && st.nestedBegin
+	st.explicitTx, st.nestedBegin = false, false
+	st.endTx()
+	if own || !st.toolTx {
+		return
+	}
+	after := st.f.Format == FormatGolangMigrate || st.f.Format == FormatFlyway
+	// a COMMIT that ends a BEGIN reported as nested is the harm that
+	// finding describes
+	if nested && !rollback {
+		st.toolTx, st.toolEnded = after, true
+		return
+	}
+	word, tool := "COMMIT", string(st.f.Format)
+	if rollback {
+		word = "ROLLBACK"
+	}
+	fd := newFinding(RuleTxNesting)
+	fd.Detail = word + " at line " + itoa(s.line) + " ends the transaction " + tool + " runs the file in"
+	if rollback {
+		fd.Reason = "ROLLBACK inside the transaction the migration tool runs the file in discards everything the migration did before it, and the tool still records the migration as applied: the database and the tool's version table disagree"
+	} else {
+		fd.Reason = "COMMIT inside the transaction the migration tool runs the file in commits it early: the statements after it run outside it, so a failure after it leaves the statements before it applied and the migration not recorded as applied"
+	}
+	fd.Safe = "leave transactions to the migration tool and remove " + word + " from the file"
+	if st.f.txFix != "" {
+		fd.Safe += ", or turn the tool's transaction off for this file: " + st.f.txFix
+	}
+	a.add(st, s, fd)
+	st.toolTx, st.toolEnded = after, true
 }
 
 // afterStatement applies the rules that depend on the locks the statement

@@ -360,3 +360,37 @@ CREATE FUNCTION log_it() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE NOTIC
 		t.Errorf("email is NOT NULL already: %+v", fs)
 	}
 }
+
+// COMMIT and ROLLBACK inside the transaction the tool runs the file in end
+// that transaction: the finding says what that does, per tool.
+func TestCommitAndRollbackInTheToolsTransaction(t *testing.T) {
+	find := func(fs []Finding) *Finding {
+		for i := range fs {
+			if fs[i].Rule == RuleTxNesting {
+				return &fs[i]
+			}
+		}
+		return nil
+	}
+	fs := analyze(t, "db/migrations/0002.sql", "-- +goose Up\nSET lock_timeout = '5s';\nALTER TABLE users ADD COLUMN x int;\nROLLBACK;\n", 13)
+	if f := find(fs); f == nil || f.Line != 4 || f.Severity != Blocking ||
+		!strings.Contains(f.Reason, "discards everything the migration did before it") || !strings.Contains(f.Reason, "records the migration as applied") ||
+		f.Detail != "ROLLBACK at line 4 ends the transaction goose runs the file in" {
+		t.Errorf("ROLLBACK under goose: %+v", f)
+	}
+	fs = analyze(t, "db/migrations/0002.sql", "-- +goose Up\nSELECT 1;\nCOMMIT;\nSELECT 2;\n", 13)
+	if f := find(fs); f == nil || f.Line != 3 || !strings.Contains(f.Reason, "commits it early") ||
+		!strings.Contains(f.Safe, "-- +goose NO TRANSACTION") {
+		t.Errorf("COMMIT under goose: %+v", f)
+	}
+	// a BEGIN already reported as nested: its COMMIT is the harm that
+	// finding describes, and is not reported again
+	fs = analyze(t, "db/migrations/0002.sql", "-- +goose Up\nBEGIN;\nSELECT 1;\nCOMMIT;\n", 13)
+	if len(fs) != 1 || fs[0].Line != 2 {
+		t.Errorf("nested BEGIN ... COMMIT: %+v", fs)
+	}
+	// in a plain file there is no transaction to end
+	if fs := analyze(t, "db/migrations/0002.sql", "SELECT 1;\nCOMMIT;\nROLLBACK;\n", 13); len(fs) != 0 {
+		t.Errorf("plain file: %+v", fs)
+	}
+}
