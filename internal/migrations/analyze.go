@@ -263,6 +263,32 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				st.locksTable(parent.String(), true)
 			}
 		}
+	case "CreateTableAsStmt", "SelectStmt": // CREATE TABLE AS, CREATE MATERIALIZED VIEW, SELECT INTO
+		var c struct {
+			Into        *intoClause `json:"into"`
+			IntoClause  *intoClause `json:"intoClause"`
+			IfNotExists bool        `json:"if_not_exists"`
+		}
+		if !n.Into(&c) {
+			break
+		}
+		into := c.Into
+		if into == nil {
+			into = c.IntoClause
+		}
+		if into == nil {
+			break
+		}
+		name := st.newRel(into.Rel.Schemaname, into.Rel.Relname)
+		if c.IfNotExists && a.schema.tables[name] != nil {
+			break // skipped, as CREATE TABLE IF NOT EXISTS
+		}
+		if !a.replaying {
+			a.created[name] = true
+		}
+		// its columns are the query's: not known here
+		t := a.schema.table(name)
+		t.cols, t.checks = map[string]*colState{}, map[string]*checkState{}
 	case "CreateSeqStmt":
 		var c struct {
 			Sequence pgparse.RangeVar `json:"sequence"`
@@ -782,6 +808,12 @@ func (a *analyzer) columnGates(st *fileState, s *statement, def pgparse.ColumnDe
 			a.gate(st, s, "GENERATED ALWAYS AS (...) STORED", 12)
 		}
 	}
+}
+
+// intoClause is the new relation of CREATE TABLE AS, CREATE MATERIALIZED
+// VIEW and SELECT INTO.
+type intoClause struct {
+	Rel pgparse.RangeVar `json:"rel"`
 }
 
 // reSQLBlock is a PL/pgSQL block that is only SQL statements: BEGIN, the
