@@ -467,6 +467,33 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				a.add(st, s, fd)
 			}
 		}
+	case "RefreshMatViewStmt":
+		var m struct {
+			Concurrent bool             `json:"concurrent"`
+			SkipData   bool             `json:"skipData"`
+			Relation   pgparse.RangeVar `json:"relation"`
+		}
+		if !n.Into(&m) {
+			break
+		}
+		view := a.rv(st, m.Relation)
+		if !a.existing(view) {
+			break
+		}
+		// CONCURRENTLY takes EXCLUSIVE: the view's readers go on
+		st.locksTable(view.String(), !m.Concurrent)
+		if m.Concurrent {
+			break
+		}
+		fd := newFinding(RuleRefreshMatView)
+		fd.on(view)
+		fd.Lock = "ACCESS EXCLUSIVE on " + view.String() + " for the whole refresh (every read of the view waits)"
+		if m.SkipData {
+			fd.Severity = Blocking
+			fd.Detail = "WITH NO DATA empties the view: the running release's queries of it fail (\"materialized view has not been populated\") until it is refreshed again"
+			fd.Safe = "refresh it with its data, CONCURRENTLY"
+		}
+		a.add(st, s, fd)
 	case "VacuumStmt":
 		a.vacuum(st, s, n)
 	case "ClusterStmt":
@@ -764,7 +791,7 @@ var longUnderLock = map[string]bool{
 	RuleSetNotNull: true, RuleChangeColumnType: true, RuleCheckNotValid: true, RuleForeignKeyNotValid: true,
 	RuleAddUniqueConstraint: true, RuleAddPrimaryKey: true, RuleIndexConcurrently: true, RuleTableRewrite: true,
 	RuleVolatileDefault: true, RuleReindexConcurrently: true, RuleValidateSameTx: true, RuleDomainConstraint: true,
-	RuleBackfillInTx: true,
+	RuleBackfillInTx: true, RuleRefreshMatView: true,
 }
 
 func lockedWhat(obj string) string {

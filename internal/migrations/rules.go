@@ -76,6 +76,7 @@ const (
 	RuleRenameSchema         = "rename-schema"
 	RuleSetSchema            = "set-schema"
 	RuleBodyNotChecked       = "body-not-checked"
+	RuleRefreshMatView       = "refresh-materialized-view"
 	RuleBackfillInTx         = "backfill-in-transaction"
 	RuleSyntaxTooNew         = "syntax-needs-newer-postgres"
 	RuleSyntaxUnknown        = "syntax-unknown-to-parser"
@@ -119,6 +120,7 @@ var ruleLocks = map[string]string{
 	RuleJSONColumn:          lockAccessExclusive + ", briefly",
 	RuleRenameSchema:        "ACCESS EXCLUSIVE on the schema",
 	RuleSetSchema:           lockAccessExclusive,
+	RuleRefreshMatView:      "ACCESS EXCLUSIVE for the whole refresh (every read of the view waits)",
 	RuleBackfillInTx:        "row locks on every updated row plus the ALTER's ACCESS EXCLUSIVE, all held until COMMIT",
 }
 
@@ -310,6 +312,9 @@ func ruleList() []Rule {
 		{ID: RuleBodyNotChecked, Severity: Warning,
 			Reason: "pmguard does not read procedural code: what this DO block, or this function or procedure when it is called (by the migration, a trigger or the running release), does to the objects the running release uses is not checked",
 			Safe:   "write the DDL as plain statements of the migration (a DO block that is only SQL statements between BEGIN and END is checked like them); otherwise check the body by hand and accept it with -- pmguard:ignore body-not-checked: <reason>"},
+		{ID: RuleRefreshMatView, Severity: Warning,
+			Reason: "REFRESH MATERIALIZED VIEW without CONCURRENTLY holds ACCESS EXCLUSIVE on the view while it runs the view's query again: every read of the view by the running release waits for the whole refresh",
+			Safe:   "REFRESH MATERIALIZED VIEW CONCURRENTLY, which lets reads go on (it needs a unique index on the view over plain columns, without WHERE, and a view already populated), or refresh outside the deploy"},
 		{ID: RuleBackfillInTx, Severity: Blocking,
 			Reason: "the UPDATE runs in the same transaction as an ALTER TABLE: the ALTER's ACCESS EXCLUSIVE lock and every updated row stay locked until the backfill commits",
 			Safe:   "commit the schema change first, then backfill in batches in a separate migration or job (each batch its own transaction)"},

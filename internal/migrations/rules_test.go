@@ -394,3 +394,23 @@ func TestCommitAndRollbackInTheToolsTransaction(t *testing.T) {
 		t.Errorf("plain file: %+v", fs)
 	}
 }
+
+// REFRESH MATERIALIZED VIEW without CONCURRENTLY holds ACCESS EXCLUSIVE on
+// the view for the whole refresh: a warning naming it; WITH NO DATA makes
+// the running release's reads of it fail: blocking.
+func TestRefreshMaterializedView(t *testing.T) {
+	fs := analyze(t, "db/migrations/0002.sql", "REFRESH MATERIALIZED VIEW reports.user_counts;\nREFRESH MATERIALIZED VIEW user_counts WITH NO DATA;\n", 13)
+	var got []Finding
+	for _, f := range fs {
+		if f.Rule == RuleRefreshMatView {
+			got = append(got, f)
+		}
+	}
+	if len(got) != 2 || got[0].Severity != Warning || got[0].Lock != "ACCESS EXCLUSIVE on reports.user_counts for the whole refresh (every read of the view waits)" ||
+		!strings.Contains(got[0].Safe, "unique index") || got[1].Severity != Blocking || !strings.Contains(got[1].Detail, "WITH NO DATA") {
+		t.Fatalf("findings %+v", fs)
+	}
+	if ruleSet(fs)[0] != RuleLockTimeout {
+		t.Errorf("the refresh waits for its lock: %v", ruleSet(fs))
+	}
+}
