@@ -229,7 +229,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			a.created[name] = true
 		}
 		t := a.schema.table(name)
-		t.cols, t.checks = map[string]*colState{}, map[string]*checkState{}
+		t.reset()
 		for _, e := range c.TableElts {
 			switch e.Type {
 			case "ColumnDef":
@@ -238,7 +238,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 					t.cols[def.Colname] = columnFrom(def)
 					a.columnGates(st, s, def)
 					for _, k := range pgparse.Constraints(def.Constraints) {
-						a.recordCheck(name, k)
+						a.recordConstraint(name, k, def.Colname)
 						if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil {
 							if ref := a.rv(st, *k.Pktable); a.existing(ref) {
 								st.locksTable(ref.String(), true)
@@ -249,7 +249,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			case "Constraint":
 				var k pgparse.Constraint
 				if e.Into(&k) {
-					a.recordCheck(name, k)
+					a.recordConstraint(name, k, "")
 					if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil {
 						if ref := a.rv(st, *k.Pktable); a.existing(ref) {
 							st.locksTable(ref.String(), true)
@@ -288,7 +288,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 		// its columns are the query's: not known here
 		t := a.schema.table(name)
-		t.cols, t.checks = map[string]*colState{}, map[string]*checkState{}
+		t.reset()
 	case "CreateSeqStmt":
 		var c struct {
 			Sequence pgparse.RangeVar `json:"sequence"`
@@ -1161,20 +1161,23 @@ func (a *analyzer) vacuum(st *fileState, s *statement, n pgparse.Node) {
 	}
 	fd := newFinding(RuleTableRewrite)
 	fd.Detail = "VACUUM FULL"
+	var tables []string
 	for _, r := range v.Rels {
 		var vr pgparse.VacuumRelation
 		if r.Into(&vr) && vr.Relation != nil {
-			table := a.rv(st, *vr.Relation)
-			if !a.existing(table) {
-				return
+			if table := a.rv(st, *vr.Relation); a.existing(table) {
+				tables = append(tables, table.String())
+				st.locksTable(table.String(), true)
 			}
-			fd.Lock += " on " + table.String()
-			st.locksTable(table.String(), true)
-			break
 		}
 	}
-	if len(v.Rels) == 0 {
+	switch {
+	case len(v.Rels) == 0:
 		st.locksTable("every table of the database", true)
+	case len(tables) == 0:
+		return // only tables created in this change
+	default:
+		fd.Lock += " on " + strings.Join(tables, ", ")
 	}
 	a.add(st, s, fd)
 }
@@ -1202,13 +1205,35 @@ func (a *analyzer) txDetail(st *fileState) string {
 	return " in a file that " + string(st.f.Format) + " runs in one transaction"
 }
 
-// recordCheck keeps CHECK (col IS NOT NULL) constraints in the schema.
-func (a *analyzer) recordCheck(table relName, c pgparse.Constraint) {
-	if c.Contype != "CONSTR_CHECK" || c.Conname == "" {
-		return
-	}
-	if col := notNullColumn(c.RawExpr); col != "" {
-		a.schema.table(table).checks[c.Conname] = &checkState{column: col, valid: !c.SkipValidation}
+// recordConstraint keeps CHECK (col IS NOT NULL) constraints, and PRIMARY
+// KEY and UNIQUE ones with their columns, in the schema (column is set for
+// a constraint written on a column). A key without a name gets
+// PostgreSQL's: table_pkey, table_col1_col2_key.
+func (a *analyzer) recordConstraint(table relName, c pgparse.Constraint, column string) {
+	switch c.Contype {
+	case "CONSTR_CHECK":
+		if col := notNullColumn(c.RawExpr); col != "" && c.Conname != "" {
+			a.schema.table(table).checks[c.Conname] = &checkState{column: col, valid: !c.SkipValidation}
+		}
+	case "CONSTR_PRIMARY", "CONSTR_UNIQUE":
+		cols := pgparse.Strings(c.Keys)
+		if column != "" {
+			cols = []string{column}
+		}
+		name := c.Conname
+		switch {
+		case name != "":
+		case c.Contype == "CONSTR_PRIMARY":
+			name = table.name + "_pkey"
+		case len(cols) > 0:
+			name = table.name + "_" + strings.Join(cols, "_") + "_key"
+		default:
+			return
+		}
+		if len(cols) == 0 {
+			cols = nil // USING INDEX: the index's columns
+		}
+		a.schema.table(table).keys[name] = cols
 	}
 }
 
@@ -1232,6 +1257,9 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			a.addedColumns[key(table, def.Colname)] = true
 		}
 		a.schema.table(table).cols[def.Colname] = columnFrom(def)
+		for _, c := range pgparse.Constraints(def.Constraints) {
+			a.recordConstraint(table, c, def.Colname)
+		}
 		if existing {
 			a.addColumn(st, s, table, def)
 		}
@@ -1330,6 +1358,27 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			fd.Column = col
 			a.add(st, s, fd)
 		}
+	case "AT_DropConstraint":
+		t := a.schema.tables[table]
+		var cols []string
+		isKey := false
+		if t != nil {
+			cols, isKey = t.keys[col]
+			delete(t.keys, col)
+		}
+		if !existing || !isKey && !strings.HasSuffix(col, "_pkey") && !strings.HasSuffix(col, "_key") {
+			return
+		}
+		fd := newFinding(RuleDropUniqueConstraint)
+		fd.on(table)
+		fd.key = &droppedKey{name: col, cols: cols}
+		fd.Detail = "constraint " + col + " on " + table.String()
+		if len(cols) > 0 {
+			fd.Detail += " (" + strings.Join(cols, ", ") + ")"
+		} else if !isKey {
+			fd.Detail += " (by its name a primary key or unique constraint; its columns are not known from the migrations)"
+		}
+		a.add(st, s, fd)
 	case "AT_DropExpression":
 		a.gate(st, s, "ALTER COLUMN ... DROP EXPRESSION", 13)
 	case "AT_SetAccessMethod":
@@ -1345,7 +1394,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		if !cmd.Def.Into(&c) {
 			return
 		}
-		a.recordCheck(table, c)
+		a.recordConstraint(table, c, "")
 		if c.SkipValidation && c.Conname != "" && st.inTx() {
 			if st.tx.notValid == nil {
 				st.tx.notValid = map[colName]bool{}

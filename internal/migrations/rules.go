@@ -77,6 +77,7 @@ const (
 	RuleSetSchema            = "set-schema"
 	RuleBodyNotChecked       = "body-not-checked"
 	RuleRefreshMatView       = "refresh-materialized-view"
+	RuleDropUniqueConstraint = "drop-unique-constraint"
 	RuleBackfillInTx         = "backfill-in-transaction"
 	RuleSyntaxTooNew         = "syntax-needs-newer-postgres"
 	RuleSyntaxUnknown        = "syntax-unknown-to-parser"
@@ -91,37 +92,38 @@ const (
 )
 
 var ruleLocks = map[string]string{
-	RuleDropColumn:          lockAccessExclusive,
-	RuleDropTable:           lockAccessExclusive,
-	RuleRenameColumn:        lockAccessExclusive,
-	RuleRenameTable:         lockAccessExclusive,
-	RuleChangeColumnType:    lockAccessExclusive,
-	RuleAddNotNullColumn:    lockAccessExclusive,
-	RuleSetNotNull:          lockAccessExclusive,
-	RuleAddUniqueConstraint: lockAccessExclusive,
-	RuleAddPrimaryKey:       lockAccessExclusive,
-	RuleIndexConcurrently:   lockShare,
-	RuleDropIndexConcurrent: lockAccessExclusive,
-	RuleReindexConcurrently: "ACCESS EXCLUSIVE on the index and SHARE on the table (writes wait, and reads that use the index)",
-	RuleForeignKeyNotValid:  lockShareRowExcl,
-	RuleCheckNotValid:       lockAccessExclusive,
-	RuleDropDefault:         lockAccessExclusive + ", briefly",
-	RuleTruncate:            lockAccessExclusive,
-	RuleVolatileDefault:     lockAccessExclusive,
-	RuleRenameEnumValue:     lockEnumLabels,
-	RuleTableRewrite:        lockAccessExclusive,
-	RuleLockTimeout:         "the statement's lock, requested behind every open transaction on the table",
-	RuleStatementTimeout:    "the statement's lock, held for as long as it runs",
-	RuleDropNotNull:         lockAccessExclusive + ", briefly",
-	RuleDropSchema:          lockAccessExclusive + " on every object in it",
-	RuleValidateSameTx:      "the ADD CONSTRAINT's lock (ACCESS EXCLUSIVE for CHECK, SHARE ROW EXCLUSIVE for FOREIGN KEY), held through the validation scan until COMMIT",
-	RuleDomainConstraint:    "SHARE on every table with a column of the domain, while each is scanned",
-	RuleDetachPartition:     lockAccessExclusive + " on the parent and the partition",
-	RuleJSONColumn:          lockAccessExclusive + ", briefly",
-	RuleRenameSchema:        "ACCESS EXCLUSIVE on the schema",
-	RuleSetSchema:           lockAccessExclusive,
-	RuleRefreshMatView:      "ACCESS EXCLUSIVE for the whole refresh (every read of the view waits)",
-	RuleBackfillInTx:        "row locks on every updated row plus the ALTER's ACCESS EXCLUSIVE, all held until COMMIT",
+	RuleDropColumn:           lockAccessExclusive,
+	RuleDropTable:            lockAccessExclusive,
+	RuleRenameColumn:         lockAccessExclusive,
+	RuleRenameTable:          lockAccessExclusive,
+	RuleChangeColumnType:     lockAccessExclusive,
+	RuleAddNotNullColumn:     lockAccessExclusive,
+	RuleSetNotNull:           lockAccessExclusive,
+	RuleAddUniqueConstraint:  lockAccessExclusive,
+	RuleAddPrimaryKey:        lockAccessExclusive,
+	RuleIndexConcurrently:    lockShare,
+	RuleDropIndexConcurrent:  lockAccessExclusive,
+	RuleReindexConcurrently:  "ACCESS EXCLUSIVE on the index and SHARE on the table (writes wait, and reads that use the index)",
+	RuleForeignKeyNotValid:   lockShareRowExcl,
+	RuleCheckNotValid:        lockAccessExclusive,
+	RuleDropDefault:          lockAccessExclusive + ", briefly",
+	RuleTruncate:             lockAccessExclusive,
+	RuleVolatileDefault:      lockAccessExclusive,
+	RuleRenameEnumValue:      lockEnumLabels,
+	RuleTableRewrite:         lockAccessExclusive,
+	RuleLockTimeout:          "the statement's lock, requested behind every open transaction on the table",
+	RuleStatementTimeout:     "the statement's lock, held for as long as it runs",
+	RuleDropNotNull:          lockAccessExclusive + ", briefly",
+	RuleDropSchema:           lockAccessExclusive + " on every object in it",
+	RuleValidateSameTx:       "the ADD CONSTRAINT's lock (ACCESS EXCLUSIVE for CHECK, SHARE ROW EXCLUSIVE for FOREIGN KEY), held through the validation scan until COMMIT",
+	RuleDomainConstraint:     "SHARE on every table with a column of the domain, while each is scanned",
+	RuleDetachPartition:      lockAccessExclusive + " on the parent and the partition",
+	RuleJSONColumn:           lockAccessExclusive + ", briefly",
+	RuleRenameSchema:         "ACCESS EXCLUSIVE on the schema",
+	RuleSetSchema:            lockAccessExclusive,
+	RuleRefreshMatView:       "ACCESS EXCLUSIVE for the whole refresh (every read of the view waits)",
+	RuleDropUniqueConstraint: lockAccessExclusive + ", briefly",
+	RuleBackfillInTx:         "row locks on every updated row plus the ALTER's ACCESS EXCLUSIVE, all held until COMMIT",
 }
 
 func expandContract(expand, deploy1, migrate, deploy2, contract string) []string {
@@ -315,6 +317,14 @@ func ruleList() []Rule {
 		{ID: RuleRefreshMatView, Severity: Warning,
 			Reason: "REFRESH MATERIALIZED VIEW without CONCURRENTLY holds ACCESS EXCLUSIVE on the view while it runs the view's query again: every read of the view by the running release waits for the whole refresh",
 			Safe:   "REFRESH MATERIALIZED VIEW CONCURRENTLY, which lets reads go on (it needs a unique index on the view over plain columns, without WHERE, and a view already populated), or refresh outside the deploy"},
+		{ID: RuleDropUniqueConstraint, UsesCode: true, Severity: Warning,
+			Reason: "the release still running may upsert with INSERT ... ON CONFLICT on the key's columns: once the primary key or unique constraint is gone those INSERTs fail (there is no unique or exclusion constraint matching the ON CONFLICT specification), and duplicates can get in",
+			Safe:   "keep a unique index on the same columns while any running release upserts on them (CREATE UNIQUE INDEX CONCURRENTLY first; ON CONFLICT accepts an index as well as a constraint), or release code without the upsert first",
+			Steps: expandContract("CREATE UNIQUE INDEX CONCURRENTLY on the columns any running release's ON CONFLICT names (if the key is to change)",
+				"release code whose ON CONFLICT names the new key's columns, or no longer upserts",
+				"nothing to move",
+				"make sure no running release upserts on the old key",
+				"DROP CONSTRAINT")},
 		{ID: RuleBackfillInTx, Severity: Blocking,
 			Reason: "the UPDATE runs in the same transaction as an ALTER TABLE: the ALTER's ACCESS EXCLUSIVE lock and every updated row stay locked until the backfill commits",
 			Safe:   "commit the schema change first, then backfill in batches in a separate migration or job (each batch its own transaction)"},
@@ -383,6 +393,9 @@ type Finding struct {
 
 	stmt *statement // the statement it is about, for its overrides
 	rel  relName    // the table it is about, for the lock's text
+	// key is the dropped primary key or unique constraint, whose uses are
+	// the deployed code's INSERT ... ON CONFLICT on its columns
+	key *droppedKey
 }
 
 // on says which table the finding is about: Table is its name as the

@@ -414,3 +414,11 @@ func TestRefreshMaterializedView(t *testing.T) {
 		t.Errorf("the refresh waits for its lock: %v", ruleSet(fs))
 	}
 }
+
+// VACUUM FULL names the lock on every existing table it rewrites.
+func TestVacuumFullChecksEveryTable(t *testing.T) {
+	fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\nCREATE TABLE fresh (id int);\nVACUUM FULL fresh, users, audit.events;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleTableRewrite || fs[0].Lock != lockAccessExclusive+" on users, audit.events" {
+		t.Fatalf("findings %+v", fs)
+	}
+}

@@ -310,7 +310,7 @@ func Run(ctx context.Context, o *Options) error {
 	seen := map[target]bool{}
 	for _, fd := range findings {
 		if r, ok := ruleByID(fd.Rule); ok && r.UsesCode && !contains(o.IgnoreRules, fd.Rule) {
-			t := target{fd.Table, fd.Column}
+			t := searchTarget(fd)
 			if !seen[t] {
 				seen[t] = true
 				targets = append(targets, t)
@@ -331,7 +331,10 @@ func Run(ctx context.Context, o *Options) error {
 			}
 			fd.Searched = true
 			var hits []Hit
-			for _, h := range res.hits[target{fd.Table, fd.Column}] {
+			for _, h := range res.hits[searchTarget(*fd)] {
+				if fd.key != nil && !fd.key.usesKey(h.Text) {
+					continue // an upsert on another key
+				}
 				if h.Kind == kindORMIgnored || h.Kind == kindORMMapped {
 					fd.Ignored = append(fd.Ignored, h)
 				} else {

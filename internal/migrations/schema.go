@@ -20,6 +20,9 @@ type tableState struct {
 	cols map[string]*colState
 	// checks are CHECK (col IS NOT NULL) constraints by name.
 	checks map[string]*checkState
+	// keys are the PRIMARY KEY and UNIQUE constraints by name, with their
+	// columns (nil when not known): what INSERT ... ON CONFLICT needs.
+	keys map[string][]string
 }
 
 type colState struct {
@@ -41,10 +44,16 @@ func newSchema() *schemaState {
 func (s *schemaState) table(name relName) *tableState {
 	t := s.tables[name]
 	if t == nil {
-		t = &tableState{cols: map[string]*colState{}, checks: map[string]*checkState{}}
+		t = &tableState{}
+		t.reset()
 		s.tables[name] = t
 	}
 	return t
+}
+
+// reset forgets everything about the table (it is created anew).
+func (t *tableState) reset() {
+	t.cols, t.checks, t.keys = map[string]*colState{}, map[string]*checkState{}, map[string][]string{}
 }
 
 // move follows a table to its new name (RENAME, SET SCHEMA).
