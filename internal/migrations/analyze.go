@@ -84,7 +84,8 @@ type fileState struct {
 	warnedLock     bool
 	warnedStmt     bool
 	tx             txState
-	currentStrong  string // the existing table the current statement locks ACCESS EXCLUSIVE
+	currentStrong  string // the existing table the current statement locks against writes
+	currentMode    string // ... and the lock it takes on it
 	currentLockFor string // the existing object the current statement locks at all
 	currentLock    string // the lock it takes there, when it is not a table lock (DDL on types)
 	firstFinding   int    // index of the current statement's first finding
@@ -92,10 +93,12 @@ type fileState struct {
 
 // txState is what the transaction open at a statement holds.
 type txState struct {
-	notValid map[colName]bool // constraints added NOT VALID in it
-	strong   string           // an existing table locked ACCESS EXCLUSIVE in it
-	updates  []*statement     // UPDATEs of existing tables in it, not yet reported
-	reported map[*statement]bool
+	notValid   map[colName]bool // constraints added NOT VALID in it
+	strong     string           // an existing table locked against writes in it
+	strongMode string           // the lock
+	strongAt   *statement       // the statement that took it
+	updates    []*statement     // UPDATEs of existing tables in it, not yet reported
+	reported   map[*statement]bool
 }
 
 func (st *fileState) inTx() bool { return st.toolTx || st.explicitTx || st.doBlock }
@@ -139,7 +142,11 @@ func (a *analyzer) add(st *fileState, s *statement, fd Finding) {
 		if fd.rel.name != "" {
 			on = fd.rel.String()
 		}
-		fd.Lock += " on " + on
+		base, briefly := strings.CutSuffix(fd.Lock, ", briefly")
+		fd.Lock = base + " on " + on
+		if briefly {
+			fd.Lock += ", briefly"
+		}
 	}
 	a.findings = append(a.findings, fd)
 }
@@ -148,15 +155,41 @@ func (a *analyzer) add(st *fileState, s *statement, fd Finding) {
 // created earlier in this change.
 func (a *analyzer) existing(table relName) bool { return !a.created[table] }
 
-// locksTable notes that the statement takes a lock on an existing table
-// (for lock-timeout and statement-timeout); strong: ACCESS EXCLUSIVE or
-// another lock that blocks the running release's writes.
-func (st *fileState) locksTable(table string, strong bool) {
+// Table lock modes as PostgreSQL names them. From SHARE up they block the
+// running release's writes, and ACCESS EXCLUSIVE its reads too; a weaker
+// mode is given as "" where it makes no difference.
+const (
+	modeShareUpdateExcl = "SHARE UPDATE EXCLUSIVE"
+	modeShare           = "SHARE"
+	modeShareRowExcl    = "SHARE ROW EXCLUSIVE"
+	modeExclusive       = "EXCLUSIVE"
+	modeAccessExcl      = "ACCESS EXCLUSIVE"
+)
+
+// modeRank orders the modes: a statement holds the strongest it takes.
+var modeRank = map[string]int{modeShareUpdateExcl: 1, modeShare: 2, modeShareRowExcl: 3, modeExclusive: 4, modeAccessExcl: 5}
+
+func blocksWrites(mode string) bool { return modeRank[mode] >= modeRank[modeShare] }
+
+// blocked says what a mode blocks of the running release.
+func blocked(mode string) string {
+	if mode == modeAccessExcl {
+		return "every read and write of it"
+	}
+	return "its writes"
+}
+
+// locksTable notes that the statement takes lock mode on an existing table
+// (for lock-timeout, statement-timeout and backfill-in-transaction).
+func (st *fileState) locksTable(table, mode string) {
 	if st.currentLockFor == "" {
 		st.currentLockFor = table
 	}
-	if strong && st.currentStrong == "" {
-		st.currentStrong = table
+	if !blocksWrites(mode) {
+		return
+	}
+	if st.currentStrong == "" || st.currentStrong == table && modeRank[mode] > modeRank[st.currentMode] {
+		st.currentStrong, st.currentMode = table, mode
 	}
 }
 
@@ -196,7 +229,7 @@ func (st *fileState) locksType(stmt, lock string) {
 
 func (a *analyzer) statement(st *fileState, s *statement) {
 	n := s.stmt.Node
-	st.currentLockFor, st.currentStrong, st.currentLock = "", "", ""
+	st.currentLockFor, st.currentStrong, st.currentMode, st.currentLock = "", "", "", ""
 	st.firstFinding = len(a.findings)
 	if s.unknown != "" {
 		fd := newFinding(RuleSyntaxUnknown)
@@ -241,7 +274,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 						a.recordConstraint(name, k, def.Colname)
 						if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil {
 							if ref := a.rv(st, *k.Pktable); a.existing(ref) {
-								st.locksTable(ref.String(), true)
+								st.locksTable(ref.String(), modeShareRowExcl)
 							}
 						}
 					}
@@ -252,15 +285,21 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 					a.recordConstraint(name, k, "")
 					if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil {
 						if ref := a.rv(st, *k.Pktable); a.existing(ref) {
-							st.locksTable(ref.String(), true)
+							st.locksTable(ref.String(), modeShareRowExcl)
 						}
 					}
 				}
 			}
 		}
+		// PARTITION OF locks the partitioned table ACCESS EXCLUSIVE;
+		// INHERITS takes SHARE UPDATE EXCLUSIVE on the parent
+		parentMode := modeShareUpdateExcl
+		if c.Partbound != nil {
+			parentMode = modeAccessExcl
+		}
 		for _, rv := range pgparse.RangeVars(c.InhRelations) {
 			if parent := a.rv(st, rv); a.existing(parent) {
-				st.locksTable(parent.String(), true)
+				st.locksTable(parent.String(), parentMode)
 			}
 		}
 	case "CreateTableAsStmt", "SelectStmt": // CREATE TABLE AS, CREATE MATERIALIZED VIEW, SELECT INTO
@@ -326,7 +365,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		table := a.rv(st, at.Relation)
 		for _, cmd := range pgparse.AlterTableCmds(at.Cmds) {
 			if a.existing(table) {
-				st.locksTable(table.String(), strongAlter(cmd))
+				st.locksTable(table.String(), alterLock(cmd, a.pgMajor))
 			}
 			a.alterTable(st, s, table, cmd)
 		}
@@ -340,7 +379,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			fd.Table, fd.NewName = r.Subname, r.Newname
 			fd.Detail = "schema " + r.Subname + " becomes " + r.Newname + " (the deployed code is searched for the schema name)"
 			a.add(st, s, fd)
-			st.locksTable("schema "+r.Subname, true)
+			st.locksTable("schema "+r.Subname, modeAccessExcl)
 			break
 		}
 		switch r.RenameType {
@@ -383,7 +422,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			a.schema.move(table, renamed)
 		}
 		if a.existing(table) {
-			st.locksTable(table.String(), true)
+			st.locksTable(table.String(), modeAccessExcl)
 		}
 	case "DropStmt":
 		a.drop(st, s, n)
@@ -422,7 +461,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			break
 		}
 		if a.existing(table) {
-			st.locksTable(table.String(), true)
+			st.locksTable(table.String(), modeShare)
 			fd := newFinding(RuleIndexConcurrently)
 			fd.on(table)
 			if ix.Unique {
@@ -443,7 +482,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				fd.Detail = "table " + table.String()
 				fd.Lock += " on " + table.String()
 				a.add(st, s, fd)
-				st.locksTable(table.String(), true)
+				st.locksTable(table.String(), modeAccessExcl)
 				break
 			}
 		}
@@ -480,8 +519,11 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if !a.existing(view) {
 			break
 		}
-		// CONCURRENTLY takes EXCLUSIVE: the view's readers go on
-		st.locksTable(view.String(), !m.Concurrent)
+		mode := modeAccessExcl
+		if m.Concurrent {
+			mode = modeExclusive // the view's readers go on
+		}
+		st.locksTable(view.String(), mode)
 		if m.Concurrent {
 			break
 		}
@@ -504,18 +546,17 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if c.Relation != nil {
 			table := a.rv(st, *c.Relation)
 			fd.Lock += " on " + table.String()
-			st.locksTable(table.String(), true)
+			st.locksTable(table.String(), modeAccessExcl)
 		} else {
-			st.locksTable("every clustered table", true)
+			st.locksTable("every clustered table", modeAccessExcl)
 		}
 		a.add(st, s, fd)
 	case "LockStmt":
 		var l pgparse.LockStmt
 		if n.Into(&l) {
 			for _, rv := range pgparse.RangeVars(l.Relations) {
-				if table := a.rv(st, rv); a.existing(table) {
-					// modes: 5 SHARE and up block the running release's writes
-					st.locksTable(table.String(), l.Mode >= 5)
+				if table := a.rv(st, rv); a.existing(table) && l.Mode >= 1 && l.Mode <= 8 {
+					st.locksTable(table.String(), lockModes[l.Mode])
 				}
 			}
 		}
@@ -527,7 +568,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				drop = 1
 			}
 			if table, ok := a.objectRel(st, c.Object, drop); ok && a.existing(table) {
-				st.locksTable(table.String(), false)
+				st.locksTable(table.String(), modeShareUpdateExcl)
 			}
 		}
 	case "CreateTrigStmt":
@@ -537,7 +578,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				a.gate(st, s, "CREATE OR REPLACE TRIGGER", 14)
 			}
 			if table := a.rv(st, c.Relation); a.existing(table) {
-				st.locksTable(table.String(), true)
+				st.locksTable(table.String(), modeShareRowExcl)
 			}
 		}
 	case "AlterDomainStmt":
@@ -738,7 +779,7 @@ func (a *analyzer) afterStatement(st *fileState, s *statement) {
 		st.tx = txState{}
 	}
 	if st.inTx() && st.currentStrong != "" && st.tx.strong == "" && !strings.Contains(st.currentStrong, " ") {
-		st.tx.strong = st.currentStrong
+		st.tx.strong, st.tx.strongMode, st.tx.strongAt = st.currentStrong, st.currentMode, s
 	}
 	for _, u := range st.tx.updates {
 		if st.tx.strong == "" {
@@ -752,7 +793,8 @@ func (a *analyzer) afterStatement(st *fileState, s *statement) {
 		}
 		st.tx.reported[u] = true
 		fd := newFinding(RuleBackfillInTx)
-		fd.Detail = "the same transaction locks table " + st.tx.strong + " ACCESS EXCLUSIVE" + a.txDetail(st)
+		fd.Detail = "the same transaction holds " + st.tx.strongMode + " on table " + st.tx.strong + " (line " + itoa(st.tx.strongAt.line) + ", " +
+			statementName(st.tx.strongAt) + "), which blocks " + blocked(st.tx.strongMode) + a.txDetail(st)
 		a.add(st, u, fd)
 	}
 	if st.currentLockFor != "" && !st.lockTimeout && !st.warnedLock {
@@ -791,7 +833,7 @@ var longUnderLock = map[string]bool{
 	RuleSetNotNull: true, RuleChangeColumnType: true, RuleCheckNotValid: true, RuleForeignKeyNotValid: true,
 	RuleAddUniqueConstraint: true, RuleAddPrimaryKey: true, RuleIndexConcurrently: true, RuleTableRewrite: true,
 	RuleVolatileDefault: true, RuleReindexConcurrently: true, RuleValidateSameTx: true, RuleDomainConstraint: true,
-	RuleBackfillInTx: true, RuleRefreshMatView: true,
+	RuleBackfillInTx: true, RuleRefreshMatView: true, RuleAttachPartition: true,
 }
 
 func lockedWhat(obj string) string {
@@ -801,18 +843,59 @@ func lockedWhat(obj string) string {
 	return "table " + obj
 }
 
-// strongAlter reports whether an ALTER TABLE subcommand blocks the running
-// release's writes (almost all take ACCESS EXCLUSIVE; these take less).
-func strongAlter(cmd pgparse.AlterTableCmd) bool {
+// lockModes are LOCK TABLE's modes by number.
+var lockModes = [...]string{1: "ACCESS SHARE", 2: "ROW SHARE", 3: "ROW EXCLUSIVE", 4: modeShareUpdateExcl,
+	5: modeShare, 6: modeShareRowExcl, 7: modeExclusive, 8: modeAccessExcl}
+
+// alterLock is the lock an ALTER TABLE subcommand takes on its table
+// (PostgreSQL's AlterTableGetLockLevel, as pg_locks shows it): ACCESS
+// EXCLUSIVE unless listed here. ATTACH PARTITION's lock on the partitioned
+// table is SHARE UPDATE EXCLUSIVE from PostgreSQL 12 (the attached table's
+// is noted on its own).
+func alterLock(cmd pgparse.AlterTableCmd, pgMajor int) string {
+	if cmd.Subtype == "AT_AttachPartition" && pgMajor < 12 {
+		return modeAccessExcl
+	}
 	switch cmd.Subtype {
 	case "AT_ValidateConstraint", "AT_SetStatistics", "AT_AttachPartition", "AT_ClusterOn", "AT_DropCluster",
-		"AT_SetRelOptions", "AT_ResetRelOptions", "AT_EnableTrig", "AT_DisableTrig", "AT_ReplicaIdentity":
-		return false
+		"AT_SetRelOptions", "AT_ResetRelOptions", "AT_DetachPartitionFinalize":
+		return modeShareUpdateExcl
+	case "AT_EnableTrig", "AT_EnableAlwaysTrig", "AT_EnableReplicaTrig", "AT_EnableTrigAll", "AT_EnableTrigUser",
+		"AT_DisableTrig", "AT_DisableTrigAll", "AT_DisableTrigUser":
+		return modeShareRowExcl
+	case "AT_AddConstraint":
+		var c pgparse.Constraint
+		if cmd.Def.Into(&c) && c.Contype == "CONSTR_FOREIGN" {
+			return modeShareRowExcl
+		}
 	case "AT_DetachPartition":
 		var p pgparse.PartitionCmd
-		return !(cmd.Def.Into(&p) && p.Concurrent)
+		if cmd.Def.Into(&p) && p.Concurrent {
+			return modeShareUpdateExcl
+		}
 	}
-	return true
+	return modeAccessExcl
+}
+
+// statementName names a statement by its command ("CREATE INDEX").
+func statementName(s *statement) string {
+	switch s.stmt.Node.Type {
+	case "AlterTableStmt":
+		return "ALTER TABLE"
+	case "IndexStmt":
+		return "CREATE INDEX"
+	case "CreateStmt":
+		return "CREATE TABLE"
+	case "CreateTrigStmt":
+		return "CREATE TRIGGER"
+	case "LockStmt":
+		return "LOCK TABLE"
+	}
+	f := strings.Fields(s.text)
+	if len(f) > 2 {
+		f = f[:2]
+	}
+	return strings.ToUpper(strings.Join(f, " "))
 }
 
 // gate reports syntax the target server's version does not have.
@@ -911,7 +994,7 @@ func (a *analyzer) doBlock(st *fileState, s *statement, n pgparse.Node) {
 	}
 	st.doBlock = was
 	// the block's statements were checked one by one
-	st.currentLockFor, st.currentStrong, st.currentLock = "", "", ""
+	st.currentLockFor, st.currentStrong, st.currentMode, st.currentLock = "", "", "", ""
 	st.firstFinding = len(a.findings)
 }
 
@@ -964,7 +1047,7 @@ func (a *analyzer) setSchema(st *fileState, s *statement, objtype string, rv pgp
 	fd.NewName = newschema + "." + old.name
 	fd.Detail = what + " " + old.String() + " moves to schema " + newschema + ": the running release's queries that name " + old.String() + " no longer find it"
 	a.add(st, s, fd)
-	st.locksTable(old.String(), true)
+	st.locksTable(old.String(), modeAccessExcl)
 }
 
 func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
@@ -989,7 +1072,7 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 				fd.Detail = "a " + objectWord(d.RemoveType) + " is dropped"
 			}
 			a.add(st, s, fd)
-			st.locksTable(table.String(), true)
+			st.locksTable(table.String(), modeAccessExcl)
 		}
 	case "OBJECT_INDEX":
 		if d.Concurrent {
@@ -1011,7 +1094,7 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 				fd := newFinding(RuleDropIndexConcurrent)
 				fd.Detail = "index " + ix.String()
 				a.add(st, s, fd)
-				st.locksTable("the table of index "+ix.String(), true)
+				st.locksTable("the table of index "+ix.String(), modeAccessExcl)
 				break
 			}
 		}
@@ -1022,7 +1105,7 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 		fd := newFinding(RuleDropSchema)
 		fd.Detail = "schema " + strings.Join(d.ObjectNames(), ", ")
 		a.add(st, s, fd)
-		st.locksTable("schema "+strings.Join(d.ObjectNames(), ", "), true)
+		st.locksTable("schema "+strings.Join(d.ObjectNames(), ", "), modeAccessExcl)
 	case "OBJECT_TYPE", "OBJECT_DOMAIN":
 		lock := lockDropType
 		if d.Behavior == "DROP_CASCADE" {
@@ -1030,7 +1113,7 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 		}
 		st.locksType(typeDDL("DROP", d.RemoveType, strings.Join(d.ObjectNames(), ", ")), lock)
 	case "OBJECT_SEQUENCE", "OBJECT_FUNCTION", "OBJECT_TRIGGER":
-		st.locksTable(strings.ToLower(strings.TrimPrefix(d.RemoveType, "OBJECT_"))+" "+strings.Join(d.ObjectNames(), ", "), false)
+		st.locksTable(strings.ToLower(strings.TrimPrefix(d.RemoveType, "OBJECT_"))+" "+strings.Join(d.ObjectNames(), ", "), "")
 	}
 }
 
@@ -1059,7 +1142,7 @@ func (a *analyzer) alterDomain(st *fileState, s *statement, d pgparse.AlterDomai
 	}
 	switch {
 	case scans:
-		st.locksTable("the tables with a column of domain "+name, true)
+		st.locksTable("the tables with a column of domain "+name, modeShare)
 	case d.Subtype == "X": // DROP CONSTRAINT
 		st.locksType("ALTER DOMAIN "+name+" DROP CONSTRAINT", lockDomainDrop)
 	default:
@@ -1123,7 +1206,7 @@ func (a *analyzer) reindex(st *fileState, s *statement, n pgparse.Node) {
 		fd.Safe = "CREATE INDEX CONCURRENTLY a copy, DROP INDEX CONCURRENTLY the old one, rename the copy"
 	}
 	if target != "" {
-		st.locksTable(lockTargetOfReindex(r.Kind, target), true)
+		st.locksTable(lockTargetOfReindex(r.Kind, target), modeShare)
 	}
 	a.add(st, s, fd)
 }
@@ -1167,13 +1250,13 @@ func (a *analyzer) vacuum(st *fileState, s *statement, n pgparse.Node) {
 		if r.Into(&vr) && vr.Relation != nil {
 			if table := a.rv(st, *vr.Relation); a.existing(table) {
 				tables = append(tables, table.String())
-				st.locksTable(table.String(), true)
+				st.locksTable(table.String(), modeAccessExcl)
 			}
 		}
 	}
 	switch {
 	case len(v.Rels) == 0:
-		st.locksTable("every table of the database", true)
+		st.locksTable("every table of the database", modeAccessExcl)
 	case len(tables) == 0:
 		return // only tables created in this change
 	default:
@@ -1436,6 +1519,24 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			fd.Detail += "; CONCURRENTLY needs PostgreSQL 14, so on " + itoa(a.pgMajor) + " run it when the table is quiet"
 		}
 		a.add(st, s, fd)
+	case "AT_AttachPartition":
+		var p pgparse.PartitionCmd
+		cmd.Def.Into(&p)
+		part := a.rv(st, p.Name)
+		if !a.existing(part) {
+			return // created in this change: no running release uses it
+		}
+		st.locksTable(part.String(), modeAccessExcl)
+		fd := newFinding(RuleAttachPartition)
+		fd.on(part)
+		fd.Detail = "table " + part.String() + " becomes a partition of " + table.String()
+		fd.Lock = "ACCESS EXCLUSIVE on " + part.String() + " (every read and write of it waits, through the scan) and SHARE UPDATE EXCLUSIVE on " + table.String() + " (its reads and writes go on)"
+		if a.pgMajor < 12 && existing {
+			fd.Severity = Blocking
+			fd.Lock = "ACCESS EXCLUSIVE on " + table.String() + " and " + part.String() + " (every read and write of both waits, through the scan)"
+			fd.Detail += "; before PostgreSQL 12 the partitioned table is locked ACCESS EXCLUSIVE too"
+		}
+		a.add(st, s, fd)
 	case "AT_SetLogged", "AT_SetUnLogged", "AT_SetTableSpace":
 		if existing {
 			fd := newFinding(RuleTableRewrite)
@@ -1532,6 +1633,8 @@ func (a *analyzer) constraint(st *fileState, s *statement, table relName, c pgpa
 			fd.Lock = strings.Replace(lockShareRowExcl, "both tables", table.String()+" and "+ref, 1)
 		}
 		if column != "" {
+			// ADD COLUMN locks the altered table ACCESS EXCLUSIVE
+			fd.Lock = "ACCESS EXCLUSIVE on " + table.String() + " (ADD COLUMN: every read and write of it waits) and SHARE ROW EXCLUSIVE on " + ref + " (its writes wait), held through the validation scan"
 			fd.Detail = "REFERENCES written on ADD COLUMN " + column + ": the key is added and validated in the same statement"
 			fd.Safe = "ADD COLUMN without REFERENCES, then ADD CONSTRAINT ... FOREIGN KEY (" + column + ") REFERENCES " + ref + " NOT VALID, then VALIDATE CONSTRAINT in a later migration"
 		}

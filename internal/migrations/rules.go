@@ -78,6 +78,7 @@ const (
 	RuleBodyNotChecked       = "body-not-checked"
 	RuleRefreshMatView       = "refresh-materialized-view"
 	RuleDropUniqueConstraint = "drop-unique-constraint"
+	RuleAttachPartition      = "attach-partition"
 	RuleBackfillInTx         = "backfill-in-transaction"
 	RuleSyntaxTooNew         = "syntax-needs-newer-postgres"
 	RuleSyntaxUnknown        = "syntax-unknown-to-parser"
@@ -103,7 +104,7 @@ var ruleLocks = map[string]string{
 	RuleAddPrimaryKey:        lockAccessExclusive,
 	RuleIndexConcurrently:    lockShare,
 	RuleDropIndexConcurrent:  lockAccessExclusive,
-	RuleReindexConcurrently:  "ACCESS EXCLUSIVE on the index and SHARE on the table (writes wait, and reads that use the index)",
+	RuleReindexConcurrently:  "SHARE on the table and ACCESS EXCLUSIVE on the index (on each of its indexes for REINDEX TABLE): writes wait, and so does every query planned on the table, as the planner opens all of its indexes, not only the queries that would use this one",
 	RuleForeignKeyNotValid:   lockShareRowExcl,
 	RuleCheckNotValid:        lockAccessExclusive,
 	RuleDropDefault:          lockAccessExclusive + ", briefly",
@@ -123,7 +124,7 @@ var ruleLocks = map[string]string{
 	RuleSetSchema:            lockAccessExclusive,
 	RuleRefreshMatView:       "ACCESS EXCLUSIVE for the whole refresh (every read of the view waits)",
 	RuleDropUniqueConstraint: lockAccessExclusive + ", briefly",
-	RuleBackfillInTx:         "row locks on every updated row plus the ALTER's ACCESS EXCLUSIVE, all held until COMMIT",
+	RuleBackfillInTx:         "row locks on every updated row, plus the lock the earlier statement took (the detail names it), all held until COMMIT",
 }
 
 func expandContract(expand, deploy1, migrate, deploy2, contract string) []string {
@@ -216,7 +217,7 @@ func ruleList() []Rule {
 			Reason: "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table",
 			Safe:   "DROP INDEX CONCURRENTLY, outside a transaction"},
 		{ID: RuleReindexConcurrently, Severity: Blocking,
-			Reason: "REINDEX without CONCURRENTLY blocks writes (and reads using the index) for the whole rebuild",
+			Reason: "REINDEX without CONCURRENTLY blocks writes, and every query the planner plans on the table (it opens all of the table's indexes), for the whole rebuild",
 			Safe:   "REINDEX ... CONCURRENTLY (PostgreSQL 12+), outside a transaction"},
 		{ID: RuleForeignKeyNotValid, Severity: Blocking,
 			Reason: "checks every existing row while blocking writes to both tables",
@@ -325,8 +326,11 @@ func ruleList() []Rule {
 				"nothing to move",
 				"make sure no running release upserts on the old key",
 				"DROP CONSTRAINT")},
+		{ID: RuleAttachPartition, Severity: Warning,
+			Reason: "ATTACH PARTITION takes ACCESS EXCLUSIVE on the table it attaches (and on the DEFAULT partition, if there is one) and scans it to prove every row fits the partition bound, unless a validated CHECK constraint implies the bound: the running release's reads and writes of that table wait for the scan",
+			Safe:   "before attaching, ADD CONSTRAINT ... CHECK (<the bound>) NOT VALID and VALIDATE CONSTRAINT it in a migration of its own (it lets reads and writes through); ATTACH PARTITION then skips the scan, and the check can be dropped after"},
 		{ID: RuleBackfillInTx, Severity: Blocking,
-			Reason: "the UPDATE runs in the same transaction as an ALTER TABLE: the ALTER's ACCESS EXCLUSIVE lock and every updated row stay locked until the backfill commits",
+			Reason: "the UPDATE runs in the same transaction as a statement that locked an existing table against writes (ALTER TABLE, CREATE INDEX, a trigger, a foreign key, ...): that lock and every updated row stay locked until the backfill commits",
 			Safe:   "commit the schema change first, then backfill in batches in a separate migration or job (each batch its own transaction)"},
 		{ID: RuleSyntaxTooNew, Severity: Blocking,
 			Reason: "the production server's PostgreSQL version does not have this syntax: the migration fails at deploy time",

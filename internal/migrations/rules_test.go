@@ -422,3 +422,56 @@ func TestVacuumFullChecksEveryTable(t *testing.T) {
 		t.Fatalf("findings %+v", fs)
 	}
 }
+
+// The locks findings name are the ones PostgreSQL takes (pg_locks on
+// PostgreSQL 15 after each statement, in an open transaction).
+func TestLockClaims(t *testing.T) {
+	lock := func(sql, rule string, pg int) *Finding {
+		t.Helper()
+		for _, f := range analyze(t, "db/migrations/0002.sql", "-- +goose Up\nSET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+sql, pg) {
+			if f.Rule == rule {
+				return &f
+			}
+		}
+		t.Errorf("%s: no %s finding", sql, rule)
+		return nil
+	}
+	// ADD COLUMN ... REFERENCES: ACCESS EXCLUSIVE on the altered table
+	if f := lock("ALTER TABLE emails ADD COLUMN user_id bigint REFERENCES users (id);\n", RuleForeignKeyNotValid, 13); f != nil &&
+		f.Lock != "ACCESS EXCLUSIVE on emails (ADD COLUMN: every read and write of it waits) and SHARE ROW EXCLUSIVE on users (its writes wait), held through the validation scan" {
+		t.Errorf("ADD COLUMN REFERENCES lock %q", f.Lock)
+	}
+	// a plain REINDEX: every query planned on the table waits, not only
+	// those that use the index
+	if f := lock("REINDEX INDEX users_email;\n", RuleReindexConcurrently, 13); f != nil &&
+		(!strings.Contains(f.Lock, "every query planned on the table") || strings.Contains(f.Lock, "reads that use the index")) {
+		t.Errorf("REINDEX lock %q", f.Lock)
+	}
+	// backfill-in-transaction names the lock the earlier statement took
+	for sql, want := range map[string]string{
+		"CREATE INDEX users_age ON users (age); -- pmguard:ignore index-without-concurrently: small\n": "SHARE on table users (line 4, CREATE INDEX), which blocks its writes",
+		"ALTER TABLE users ADD CONSTRAINT fk FOREIGN KEY (org_id) REFERENCES orgs (id) NOT VALID;\n":   "SHARE ROW EXCLUSIVE on table users (line 4, ALTER TABLE), which blocks its writes",
+		"ALTER TABLE users REPLICA IDENTITY FULL;\n":                                                   "ACCESS EXCLUSIVE on table users (line 4, ALTER TABLE), which blocks every read and write of it",
+		"ALTER TABLE users ENABLE TRIGGER ALL;\n":                                                      "SHARE ROW EXCLUSIVE on table users (line 4, ALTER TABLE), which blocks its writes",
+		"CREATE TABLE child (id bigint, user_id bigint REFERENCES users (id));\n":                      "SHARE ROW EXCLUSIVE on table users (line 4, CREATE TABLE), which blocks its writes",
+	} {
+		if f := lock(sql+"UPDATE users SET age = 0 WHERE age IS NULL;\n", RuleBackfillInTx, 13); f != nil &&
+			f.Detail != "the same transaction holds "+want+" in a file that goose runs in one transaction" {
+			t.Errorf("%s: backfill detail %q", sql, f.Detail)
+		}
+	}
+	// ATTACH PARTITION: ACCESS EXCLUSIVE on the table attached, which it
+	// scans; before PostgreSQL 12 also on the partitioned table
+	if f := lock("ALTER TABLE events ATTACH PARTITION events_2024 FOR VALUES FROM (1) TO (2);\n", RuleAttachPartition, 13); f != nil &&
+		(f.Severity != Warning || f.Lock != "ACCESS EXCLUSIVE on events_2024 (every read and write of it waits, through the scan) and SHARE UPDATE EXCLUSIVE on events (its reads and writes go on)") {
+		t.Errorf("ATTACH PARTITION %+v", f)
+	}
+	if f := lock("ALTER TABLE events ATTACH PARTITION events_2024 FOR VALUES FROM (1) TO (2);\n", RuleAttachPartition, 11); f != nil &&
+		(f.Severity != Blocking || !strings.Contains(f.Lock, "ACCESS EXCLUSIVE on events and events_2024")) {
+		t.Errorf("ATTACH PARTITION before 12 %+v", f)
+	}
+	// the lock comes before ", briefly"
+	if f := lock("ALTER TABLE users ALTER COLUMN age DROP DEFAULT;\n", RuleDropDefault, 13); f != nil && f.Lock != lockAccessExclusive+" on users, briefly" {
+		t.Errorf("DROP DEFAULT lock %q", f.Lock)
+	}
+}
