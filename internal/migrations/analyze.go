@@ -84,11 +84,10 @@ type fileState struct {
 	warnedLock     bool
 	warnedStmt     bool
 	tx             txState
-	currentStrong  string // the existing table the current statement locks against writes
-	currentMode    string // ... and the lock it takes on it
-	currentLockFor string // the existing object the current statement locks at all
-	currentLock    string // the lock it takes there, when it is not a table lock (DDL on types)
-	firstFinding   int    // index of the current statement's first finding
+	locked         []tableLock // the existing tables the current statement locks
+	currentLockFor string      // the existing object the current statement locks at all
+	currentLock    string      // the lock it takes there, when it is not a table lock (DDL on types)
+	firstFinding   int         // index of the current statement's first finding
 }
 
 // txState is what the transaction open at a statement holds.
@@ -179,18 +178,34 @@ func blocked(mode string) string {
 	return "its writes"
 }
 
+// tableLock is a lock a statement takes on an existing table (or on
+// objects named in words: "every table of the database").
+type tableLock struct{ table, mode string }
+
 // locksTable notes that the statement takes lock mode on an existing table
 // (for lock-timeout, statement-timeout and backfill-in-transaction).
 func (st *fileState) locksTable(table, mode string) {
 	if st.currentLockFor == "" {
 		st.currentLockFor = table
 	}
-	if !blocksWrites(mode) {
-		return
+	st.locked = append(st.locked, tableLock{table, mode})
+}
+
+// strongest is the first table the current statement locks against writes,
+// with the strongest lock it takes there ("" when it locks none so).
+func (st *fileState) strongest() (table, mode string) {
+	for _, l := range st.locked {
+		if !blocksWrites(l.mode) {
+			continue
+		}
+		if table == "" {
+			table = l.table
+		}
+		if l.table == table && modeRank[l.mode] > modeRank[mode] {
+			mode = l.mode
+		}
 	}
-	if st.currentStrong == "" || st.currentStrong == table && modeRank[mode] > modeRank[st.currentMode] {
-		st.currentStrong, st.currentMode = table, mode
-	}
+	return table, mode
 }
 
 // The locks DDL on types and domains takes, as pg_locks shows them while
@@ -229,7 +244,7 @@ func (st *fileState) locksType(stmt, lock string) {
 
 func (a *analyzer) statement(st *fileState, s *statement) {
 	n := s.stmt.Node
-	st.currentLockFor, st.currentStrong, st.currentMode, st.currentLock = "", "", "", ""
+	st.currentLockFor, st.currentLock, st.locked = "", "", nil
 	st.firstFinding = len(a.findings)
 	if s.unknown != "" {
 		fd := newFinding(RuleSyntaxUnknown)
@@ -778,8 +793,9 @@ func (a *analyzer) afterStatement(st *fileState, s *statement) {
 	if !st.inTx() {
 		st.tx = txState{}
 	}
-	if st.inTx() && st.currentStrong != "" && st.tx.strong == "" && !strings.Contains(st.currentStrong, " ") {
-		st.tx.strong, st.tx.strongMode, st.tx.strongAt = st.currentStrong, st.currentMode, s
+	strong, mode := st.strongest()
+	if st.inTx() && strong != "" && st.tx.strong == "" && !strings.Contains(strong, " ") {
+		st.tx.strong, st.tx.strongMode, st.tx.strongAt = strong, mode, s
 	}
 	for _, u := range st.tx.updates {
 		if st.tx.strong == "" {
@@ -810,7 +826,7 @@ func (a *analyzer) afterStatement(st *fileState, s *statement) {
 		}
 		a.add(st, s, fd)
 	}
-	if strong := st.currentStrong; (strong != "" || st.tx.strong != "") && !st.stmtTimeout && !st.warnedStmt {
+	if (strong != "" || st.tx.strong != "") && !st.stmtTimeout && !st.warnedStmt {
 		if strong == "" {
 			strong = st.tx.strong
 		}
@@ -994,7 +1010,7 @@ func (a *analyzer) doBlock(st *fileState, s *statement, n pgparse.Node) {
 	}
 	st.doBlock = was
 	// the block's statements were checked one by one
-	st.currentLockFor, st.currentStrong, st.currentMode, st.currentLock = "", "", "", ""
+	st.currentLockFor, st.currentLock, st.locked = "", "", nil
 	st.firstFinding = len(a.findings)
 }
 
@@ -1342,6 +1358,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		a.schema.table(table).cols[def.Colname] = columnFrom(def)
 		for _, c := range pgparse.Constraints(def.Constraints) {
 			a.recordConstraint(table, c, def.Colname)
+			a.locksReferenced(st, c)
 		}
 		if existing {
 			a.addColumn(st, s, table, def)
@@ -1478,6 +1495,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			return
 		}
 		a.recordConstraint(table, c, "")
+		a.locksReferenced(st, c)
 		if c.SkipValidation && c.Conname != "" && st.inTx() {
 			if st.tx.notValid == nil {
 				st.tx.notValid = map[colName]bool{}
@@ -1548,6 +1566,16 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// locksReferenced notes the SHARE ROW EXCLUSIVE a foreign key takes on the
+// table it references.
+func (a *analyzer) locksReferenced(st *fileState, c pgparse.Constraint) {
+	if c.Contype == "CONSTR_FOREIGN" && c.Pktable != nil {
+		if ref := a.rv(st, *c.Pktable); a.existing(ref) {
+			st.locksTable(ref.String(), modeShareRowExcl)
+		}
+	}
+}
 
 // addColumn checks ADD COLUMN on a table the running release uses.
 func (a *analyzer) addColumn(st *fileState, s *statement, table relName, def pgparse.ColumnDef) {

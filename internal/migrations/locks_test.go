@@ -1,0 +1,127 @@
+package migrations
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pmguard/pmguard/internal/pgtest"
+)
+
+// The lock the analyzer says a statement takes on an existing table is the
+// one a real PostgreSQL holds after it, in an open transaction (pg_locks).
+func TestLockModesOnPostgres(t *testing.T) {
+	url, _ := pgtest.Start(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	const schema = `CREATE TABLE r (id int PRIMARY KEY);
+CREATE TABLE t (id int PRIMARY KEY, a int);
+CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE TRIGGER tg BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION trg();
+CREATE TABLE p (id int) PARTITION BY RANGE (id);
+CREATE TABLE x (id int);
+CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;
+CREATE UNIQUE INDEX mv_id ON mv (id);
+CREATE SCHEMA archive;
+`
+	if _, err := conn.Exec(ctx, schema); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ sql, table string }{
+		{"ALTER TABLE t REPLICA IDENTITY FULL", "t"},
+		{"ALTER TABLE t DISABLE TRIGGER tg", "t"},
+		{"ALTER TABLE t ENABLE TRIGGER ALL", "t"},
+		{"ALTER TABLE t ADD COLUMN b int REFERENCES r (id)", "t"},
+		{"ALTER TABLE t ADD COLUMN b int REFERENCES r (id)", "r"},
+		{"ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES r (id) NOT VALID", "t"},
+		{"ALTER TABLE t ADD CONSTRAINT ck CHECK (a > 0) NOT VALID", "t"},
+		{"ALTER TABLE t SET (fillfactor = 70)", "t"},
+		{"ALTER TABLE t ALTER COLUMN a SET STATISTICS 100", "t"},
+		{"ALTER TABLE t SET SCHEMA archive", "t"},
+		{"CREATE INDEX t_a ON t (a)", "t"},
+		{"CREATE TRIGGER tg2 BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION trg()", "t"},
+		{"CREATE TABLE c () INHERITS (t)", "t"},
+		{"CREATE TABLE c (id int REFERENCES r (id))", "r"},
+		{"CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (10)", "p"},
+		{"ALTER TABLE p ATTACH PARTITION x FOR VALUES FROM (0) TO (10)", "p"},
+		{"ALTER TABLE p ATTACH PARTITION x FOR VALUES FROM (0) TO (10)", "x"},
+		{"REINDEX TABLE t", "t"},
+		{"REFRESH MATERIALIZED VIEW mv", "mv"},
+		{"REFRESH MATERIALIZED VIEW CONCURRENTLY mv", "mv"},
+		{"TRUNCATE t", "t"},
+		{"LOCK TABLE t IN SHARE MODE", "t"},
+		{"COMMENT ON TABLE t IS 'x'", "t"},
+	} {
+		want := analyzerLock(t, c.sql, c.table)
+		got := postgresLock(t, ctx, conn, c.sql, c.table)
+		if got != want {
+			t.Errorf("%s: PostgreSQL holds %s on %s, the analyzer says %s", c.sql, got, c.table, want)
+		}
+	}
+}
+
+// analyzerLock is the lock the analyzer notes the statement takes on table:
+// its mode if it blocks writes, "weaker than SHARE" otherwise.
+func analyzerLock(t *testing.T, sql, table string) string {
+	t.Helper()
+	m := ReadMigration("db/migrations/x.sql", sql)
+	ps, errs := parseFile(m.Path, m.Up)
+	if len(errs) > 0 || len(ps) != 1 {
+		t.Fatalf("%s: %v", sql, errs)
+	}
+	a := newAnalyzer(15)
+	st := &fileState{f: &parsedFile{Migration: &m, stmts: ps}}
+	a.statement(st, &ps[0])
+	for _, l := range st.locked {
+		if l.table == table && blocksWrites(l.mode) {
+			return l.mode
+		}
+	}
+	return "weaker than SHARE"
+}
+
+// postgresLock is the strongest lock the session holds on table after sql,
+// in a transaction rolled back afterwards.
+func postgresLock(t *testing.T, ctx context.Context, conn *pgx.Conn, sql, table string) string {
+	t.Helper()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	rows, err := tx.Query(ctx, `SELECT l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+		WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND c.relname = $1`, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	best := "weaker than SHARE"
+	for _, m := range modes {
+		// AccessExclusiveLock -> ACCESS EXCLUSIVE
+		var words []string
+		w := ""
+		for _, r := range strings.TrimSuffix(m, "Lock") {
+			if r >= 'A' && r <= 'Z' && w != "" {
+				words, w = append(words, w), ""
+			}
+			w += strings.ToUpper(string(r))
+		}
+		mode := strings.Join(append(words, w), " ")
+		if blocksWrites(mode) && (!blocksWrites(best) || modeRank[mode] > modeRank[best]) {
+			best = mode
+		}
+	}
+	return best
+}
