@@ -1449,13 +1449,18 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		}
 	case "AT_ColumnDefault":
 		had := state == nil || state.hasDefault
+		// SET DEFAULT NULL drops the default as DROP DEFAULT does
+		dflt := cmd.Def.Type != "" && !pgparse.IsNull(cmd.Def)
 		if state != nil {
-			state.hasDefault = cmd.Def.Type != ""
+			state.hasDefault = dflt
 		}
-		if cmd.Def.Type == "" && !fresh && had {
+		if !dflt && !fresh && had {
 			fd := newFinding(RuleDropDefault)
 			fd.on(table)
 			fd.Column = col
+			if cmd.Def.Type != "" {
+				fd.Detail = "SET DEFAULT NULL drops the default"
+			}
 			a.add(st, s, fd)
 		}
 	case "AT_DropConstraint":
@@ -1580,8 +1585,8 @@ func (a *analyzer) locksReferenced(st *fileState, c pgparse.Constraint) {
 // addColumn checks ADD COLUMN on a table the running release uses.
 func (a *analyzer) addColumn(st *fileState, s *statement, table relName, def pgparse.ColumnDef) {
 	notNull := def.IsNotNull
-	var dflt *pgparse.Node
-	if def.RawDefault.Type != "" {
+	var dflt *pgparse.Node // DEFAULT NULL is none: every row holds NULL
+	if def.RawDefault.Type != "" && !pgparse.IsNull(def.RawDefault) {
 		dflt = &def.RawDefault
 	}
 	var generated, identity bool
@@ -1590,8 +1595,9 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table relName, def pgp
 		case "CONSTR_NOTNULL":
 			notNull = true
 		case "CONSTR_DEFAULT":
-			expr := c.RawExpr
-			dflt = &expr
+			if expr := c.RawExpr; !pgparse.IsNull(expr) {
+				dflt = &expr
+			}
 		case "CONSTR_GENERATED":
 			generated = true
 		case "CONSTR_IDENTITY":

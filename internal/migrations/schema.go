@@ -95,13 +95,15 @@ func (s *schemaState) validNotNullCheck(table relName, column string) bool {
 
 // columnFrom reads a column definition.
 func columnFrom(def pgparse.ColumnDef) *colState {
-	c := &colState{typ: strings.ToLower(def.TypeName.Name()), notNull: def.IsNotNull, hasDefault: def.RawDefault.Type != ""}
+	c := &colState{typ: strings.ToLower(def.TypeName.Name()), notNull: def.IsNotNull, hasDefault: def.RawDefault.Type != "" && !pgparse.IsNull(def.RawDefault)}
 	c.typmods = typmods(def.TypeName)
 	for _, k := range pgparse.Constraints(def.Constraints) {
 		switch k.Contype {
 		case "CONSTR_NOTNULL", "CONSTR_PRIMARY":
 			c.notNull = true
-		case "CONSTR_DEFAULT", "CONSTR_IDENTITY", "CONSTR_GENERATED":
+		case "CONSTR_DEFAULT":
+			c.hasDefault = c.hasDefault || !pgparse.IsNull(k.RawExpr)
+		case "CONSTR_IDENTITY", "CONSTR_GENERATED":
 			c.hasDefault = true
 		}
 	}

@@ -421,6 +421,22 @@ func ConstString(n Node) (string, bool) {
 	return "", false
 }
 
+// IsNull reports whether n is the constant NULL (or NULL cast to a type):
+// DEFAULT NULL is no default.
+func IsNull(n Node) bool {
+	switch n.Type {
+	case "A_Const":
+		var c struct {
+			Isnull bool `json:"isnull"`
+		}
+		return n.Into(&c) && c.Isnull
+	case "TypeCast":
+		var c TypeCast
+		return n.Into(&c) && IsNull(c.Arg)
+	}
+	return false
+}
+
 type PartitionCmd struct {
 	Name       RangeVar `json:"name"`
 	Concurrent bool     `json:"concurrent"`
