@@ -78,9 +78,8 @@ type fileState struct {
 	toolEnded      bool // a COMMIT or ROLLBACK in the file ended the tool's transaction
 	doBlock        bool // inside a DO block (its statements run as one transaction)
 	begin          *statement
-	path           []string // the schemas of SET search_path, nil for public
-	lockTimeout    bool     // SET lock_timeout (non-zero) ran earlier in the file
-	stmtTimeout    bool     // SET statement_timeout (non-zero) ran earlier
+	session        settings  // the session's, from SET
+	local          *settings // the open transaction's, from SET LOCAL, until it ends
 	warnedLock     bool
 	warnedStmt     bool
 	tx             txState
@@ -102,7 +101,23 @@ type txState struct {
 
 func (st *fileState) inTx() bool { return st.toolTx || st.explicitTx || st.doBlock }
 
-func (st *fileState) endTx() { st.tx = txState{} }
+// endTx forgets what the transaction held; its SET LOCAL ends with it.
+func (st *fileState) endTx() { st.tx, st.local = txState{}, nil }
+
+// settings are the session settings the rules read.
+type settings struct {
+	path        []string // the schemas of SET search_path, nil for public
+	lockTimeout bool     // lock_timeout is set (non-zero)
+	stmtTimeout bool     // statement_timeout is set (non-zero)
+}
+
+// set returns the settings in effect.
+func (st *fileState) set() *settings {
+	if st.local != nil {
+		return st.local
+	}
+	return &st.session
+}
 
 func (a *analyzer) file(f *parsedFile) {
 	st := &fileState{f: f}
@@ -726,20 +741,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 	case "VariableSetStmt":
 		var v pgparse.VariableSetArgs
 		if n.Into(&v) {
-			on := v.Kind == "VAR_SET_VALUE"
-			if on && len(v.Args) == 1 {
-				if val, ok := pgparse.ConstString(v.Args[0]); ok && (val == "0" || strings.TrimLeft(val, "0") == "" || strings.HasPrefix(val, "0") && strings.Trim(val, "0smh ") == "") {
-					on = false
-				}
-			}
-			switch strings.ToLower(v.Name) {
-			case "search_path":
-				st.setSearchPath(v)
-			case "lock_timeout":
-				st.lockTimeout = on
-			case "statement_timeout":
-				st.stmtTimeout = on
-			}
+			st.setting(v)
 		}
 	}
 	if n.Contains("JsonTable") {
@@ -787,11 +789,51 @@ func (a *analyzer) endTransaction(st *fileState, s *statement, rollback bool) {
 	st.toolTx, st.toolEnded = after, true
 }
 
+// setting follows SET, SET LOCAL and RESET of the settings the rules read.
+// SET LOCAL lasts until the open transaction ends, and outside one does
+// nothing (PostgreSQL only warns); SET also changes what a SET LOCAL set.
+func (st *fileState) setting(v pgparse.VariableSetArgs) {
+	var change func(*settings)
+	on := v.Kind == "VAR_SET_VALUE"
+	if on && len(v.Args) == 1 {
+		if val, ok := pgparse.ConstString(v.Args[0]); ok && (val == "0" || strings.TrimLeft(val, "0") == "" || strings.HasPrefix(val, "0") && strings.Trim(val, "0smh ") == "") {
+			on = false
+		}
+	}
+	switch name := strings.ToLower(v.Name); {
+	case v.Kind == "VAR_RESET_ALL":
+		change = func(s *settings) { *s = settings{} }
+	case name == "search_path":
+		if path, ok := searchPathOf(v); ok {
+			change = func(s *settings) { s.path = path }
+		}
+	case name == "lock_timeout":
+		change = func(s *settings) { s.lockTimeout = on }
+	case name == "statement_timeout":
+		change = func(s *settings) { s.stmtTimeout = on }
+	}
+	switch {
+	case change == nil:
+	case v.IsLocal && !st.inTx():
+	case v.IsLocal:
+		if st.local == nil {
+			local := st.session
+			st.local = &local
+		}
+		change(st.local)
+	default:
+		change(&st.session)
+		if st.local != nil {
+			change(st.local)
+		}
+	}
+}
+
 // afterStatement applies the rules that depend on the locks the statement
 // took: the timeouts and a backfill sharing the transaction.
 func (a *analyzer) afterStatement(st *fileState, s *statement) {
 	if !st.inTx() {
-		st.tx = txState{}
+		st.endTx()
 	}
 	strong, mode := st.strongest()
 	if st.inTx() && strong != "" && st.tx.strong == "" && !strings.Contains(strong, " ") {
@@ -813,7 +855,7 @@ func (a *analyzer) afterStatement(st *fileState, s *statement) {
 			statementName(st.tx.strongAt) + "), which blocks " + blocked(st.tx.strongMode) + a.txDetail(st)
 		a.add(st, u, fd)
 	}
-	if st.currentLockFor != "" && !st.lockTimeout && !st.warnedLock {
+	if st.currentLockFor != "" && !st.set().lockTimeout && !st.warnedLock {
 		st.warnedLock = true
 		fd := newFinding(RuleLockTimeout)
 		fd.Detail = "first statement in the file that locks " + lockedWhat(st.currentLockFor)
@@ -826,7 +868,7 @@ func (a *analyzer) afterStatement(st *fileState, s *statement) {
 		}
 		a.add(st, s, fd)
 	}
-	if (strong != "" || st.tx.strong != "") && !st.stmtTimeout && !st.warnedStmt {
+	if (strong != "" || st.tx.strong != "") && !st.set().stmtTimeout && !st.warnedStmt {
 		if strong == "" {
 			strong = st.tx.strong
 		}

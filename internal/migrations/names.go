@@ -35,31 +35,29 @@ const defaultSchema = "public"
 // searchPath is the schemas an unqualified name resolves in, in order: the
 // file's SET search_path when it is a plain list of names, else public.
 func (st *fileState) searchPath() []string {
-	if len(st.path) == 0 {
-		return []string{defaultSchema}
+	if path := st.set().path; len(path) > 0 {
+		return path
 	}
-	return st.path
+	return []string{defaultSchema}
 }
 
-// setSearchPath reads SET search_path (or SET SCHEMA): a list of names is
+// searchPathOf reads SET search_path (or SET SCHEMA): a list of names is
 // kept, leaving out "$user" (a schema named after the role is assumed not
-// to exist) and the system schemas; DEFAULT and RESET go back to public.
-// Anything else (an expression, a value the parser does not give as a
-// name) leaves the path as it was.
-func (st *fileState) setSearchPath(v pgparse.VariableSetArgs) {
+// to exist) and the system schemas; DEFAULT and RESET go back to public
+// (nil). Anything else (an expression, a value the parser does not give as
+// a name) is not read: ok is false.
+func searchPathOf(v pgparse.VariableSetArgs) (path []string, ok bool) {
 	switch v.Kind {
 	case "VAR_SET_DEFAULT", "VAR_RESET":
-		st.path = nil
-		return
+		return nil, true
 	case "VAR_SET_VALUE":
 	default:
-		return
+		return nil, false
 	}
-	var path []string
 	for _, arg := range v.Args {
 		s, ok := pgparse.ConstString(arg)
 		if !ok {
-			return
+			return nil, false
 		}
 		// each value is one schema name, as written ('a, b' is one name)
 		if s == "$user" || s == "pg_catalog" || strings.HasPrefix(s, "pg_temp") {
@@ -67,7 +65,7 @@ func (st *fileState) setSearchPath(v pgparse.VariableSetArgs) {
 		}
 		path = append(path, s)
 	}
-	st.path = path
+	return path, true
 }
 
 // newRel is where CREATE puts a relation: its schema, or the first schema

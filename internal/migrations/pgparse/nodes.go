@@ -474,9 +474,10 @@ type CreateFunctionStmt struct {
 }
 
 type VariableSetArgs struct {
-	Kind string `json:"kind"`
-	Name string `json:"name"`
-	Args []Node `json:"args"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Args    []Node `json:"args"`
+	IsLocal bool   `json:"is_local"`
 }
 
 type CreateTrigStmt struct {
