@@ -475,3 +475,12 @@ func TestLockClaims(t *testing.T) {
 		t.Errorf("DROP DEFAULT lock %q", f.Lock)
 	}
 }
+
+// A file that starts with a UTF-8 byte order mark is checked from its
+// first statement.
+func TestByteOrderMark(t *testing.T) {
+	fs := analyze(t, "db/migrations/0002.sql", "\ufeffSET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN name;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleDropColumn || fs[0].Line != 2 {
+		t.Fatalf("findings %+v", fs)
+	}
+}
