@@ -21,6 +21,9 @@ type statement struct {
 	unknown string
 	// block is the DO block the statement is part of.
 	block *statement
+	// after are the directives written after the file's last statement,
+	// which apply to no statement.
+	after []*override
 }
 
 // parsedFile is a migration file with its statements.

@@ -185,3 +185,25 @@ ALTER TABLE users ADD CONSTRAINT age_pos CHECK (age > 0) NOT ENFORCED;
 		}
 	}
 }
+
+// A directive after the last statement applies to none: it is listed with
+// the directives that suppressed nothing.
+func TestDirectiveAfterTheLastStatement(t *testing.T) {
+	sql := "SET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN name;\n-- pmguard:ignore drop-column: trailing, on its own line\n"
+	m := ReadMigration("db/migrations/1.sql", sql)
+	stmts, errs := parseFile(m.Path, m.Up)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	a := newAnalyzer(13)
+	pf := &parsedFile{Migration: &m, stmts: stmts}
+	a.file(pf)
+	applyOverrides(a.findings)
+	if len(a.findings) != 1 || a.findings[0].Allowed != "" {
+		t.Errorf("findings %+v", a.findings)
+	}
+	unused := unusedOverrides([]*parsedFile{pf})
+	if len(unused) != 1 || unused[0] != "db/migrations/1.sql:3: pmguard:ignore drop-column follows the last statement: it applies to none" {
+		t.Errorf("unused overrides %q", unused)
+	}
+}

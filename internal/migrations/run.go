@@ -485,7 +485,10 @@ func parseFile(path, up string) ([]statement, []error) {
 		stmts = append(stmts, unknown...)
 		sort.SliceStable(stmts, func(i, j int) bool { return stmts[i].stmt.Start < stmts[j].stmt.Start })
 	}
-	_, errs := attachOverrides(path, up, stmts)
+	after, errs := attachOverrides(path, up, stmts)
+	if len(stmts) > 0 {
+		stmts[len(stmts)-1].after = after
+	}
 	return stmts, errs
 }
 
@@ -508,6 +511,9 @@ func unusedOverrides(files []*parsedFile) []string {
 				if !o.used {
 					out = append(out, fmt.Sprintf("%s:%d: pmguard:%s %s matches no finding on its statement", f.Path, o.Line, o.Verb, strings.Join(o.Rules, ",")))
 				}
+			}
+			for _, o := range s.after {
+				out = append(out, fmt.Sprintf("%s:%d: pmguard:%s %s follows the last statement: it applies to none", f.Path, o.Line, o.Verb, strings.Join(o.Rules, ",")))
 			}
 		}
 	}
