@@ -86,10 +86,11 @@ type fileState struct {
 	warnedLock     bool
 	warnedStmt     bool
 	tx             txState
-	locked         []tableLock // the existing tables the current statement locks
-	currentLockFor string      // the existing object the current statement locks at all
-	currentLock    string      // the lock it takes there, when it is not a table lock (DDL on types)
-	firstFinding   int         // index of the current statement's first finding
+	locked         []tableLock         // the existing tables the current statement locks
+	keysAdded      map[string][]string // the keys the current ALTER TABLE adds, by name
+	currentLockFor string              // the existing object the current statement locks at all
+	currentLock    string              // the lock it takes there, when it is not a table lock (DDL on types)
+	firstFinding   int                 // index of the current statement's first finding
 }
 
 // txState is what the transaction open at a statement holds.
@@ -396,6 +397,15 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			break
 		}
 		table := a.rv(st, at.Relation)
+		st.keysAdded = map[string][]string{}
+		for _, cmd := range pgparse.AlterTableCmds(at.Cmds) {
+			var c pgparse.Constraint
+			if cmd.Subtype == "AT_AddConstraint" && cmd.Def.Into(&c) {
+				if name, cols, ok := keyOf(table, c, ""); ok {
+					st.keysAdded[name] = cols
+				}
+			}
+		}
 		for _, cmd := range pgparse.AlterTableCmds(at.Cmds) {
 			if a.existing(table) {
 				st.locksTable(table.String(), alterLock(cmd, a.pgMajor))
@@ -1360,25 +1370,36 @@ func (a *analyzer) recordConstraint(table relName, c pgparse.Constraint, column 
 			a.schema.table(table).checks[c.Conname] = &checkState{column: col, valid: !c.SkipValidation}
 		}
 	case "CONSTR_PRIMARY", "CONSTR_UNIQUE":
-		cols := pgparse.Strings(c.Keys)
-		if column != "" {
-			cols = []string{column}
+		if name, cols, ok := keyOf(table, c, column); ok {
+			a.schema.table(table).keys[name] = cols
 		}
-		name := c.Conname
-		switch {
-		case name != "":
-		case c.Contype == "CONSTR_PRIMARY":
-			name = table.name + "_pkey"
-		case len(cols) > 0:
-			name = table.name + "_" + strings.Join(cols, "_") + "_key"
-		default:
-			return
-		}
-		if len(cols) == 0 {
-			cols = nil // USING INDEX: the index's columns
-		}
-		a.schema.table(table).keys[name] = cols
 	}
+}
+
+// keyOf is the name and columns of a PRIMARY KEY or UNIQUE constraint
+// (cols nil when not known: USING INDEX); ok is false for other kinds.
+func keyOf(table relName, c pgparse.Constraint, column string) (name string, cols []string, ok bool) {
+	if c.Contype != "CONSTR_PRIMARY" && c.Contype != "CONSTR_UNIQUE" {
+		return "", nil, false
+	}
+	cols = pgparse.Strings(c.Keys)
+	if column != "" {
+		cols = []string{column}
+	}
+	name = c.Conname
+	switch {
+	case name != "":
+	case c.Contype == "CONSTR_PRIMARY":
+		name = table.name + "_pkey"
+	case len(cols) > 0:
+		name = table.name + "_" + strings.Join(cols, "_") + "_key"
+	default:
+		return "", nil, false
+	}
+	if len(cols) == 0 {
+		cols = nil
+	}
+	return name, cols, true
 }
 
 func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pgparse.AlterTableCmd) {
@@ -1517,6 +1538,11 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			delete(t.keys, col)
 		}
 		if !existing || !isKey && !strings.HasSuffix(col, "_pkey") && !strings.HasSuffix(col, "_key") {
+			return
+		}
+		// swapped in the same statement for a key of the same name on the
+		// same columns (or built USING INDEX, whose columns are not known)
+		if again, ok := st.keysAdded[col]; ok && (again == nil || cols == nil || sameColumns(strings.Join(again, ","), cols)) {
 			return
 		}
 		fd := newFinding(RuleDropUniqueConstraint)
