@@ -696,19 +696,26 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			IsProcedure bool `json:"is_procedure"`
 		}
 		if n.Into(&f) {
-			what := "function"
+			// the body runs only when it is called: creating the
+			// function or procedure changes nothing the running release
+			// uses (CALL and DO run a body during the migration)
 			if f.IsProcedure {
 				a.gate(st, s, "CREATE PROCEDURE", 11)
-				what = "procedure"
 			}
-			fd := newFinding(RuleBodyNotChecked)
-			fd.Detail = what + " " + pgparse.LastString(f.Funcname) + " at line " + itoa(s.line) + ": its body was not checked"
-			a.add(st, s, fd)
 			vol := pgparse.OptionString(f.Options, "volatility")
 			if vol == "" {
 				vol = "volatile" // PostgreSQL's default
 			}
 			a.schema.funcs[strings.ToLower(pgparse.LastString(f.Funcname))] = vol
+		}
+	case "CallStmt":
+		var c struct {
+			Funccall pgparse.FuncCall `json:"funccall"`
+		}
+		if n.Into(&c) {
+			fd := newFinding(RuleBodyNotChecked)
+			fd.Detail = "CALL at line " + itoa(s.line) + " runs procedure " + pgparse.LastString(c.Funccall.Funcname) + " during the migration: its body was not checked"
+			a.add(st, s, fd)
 		}
 	case "MergeStmt":
 		a.gate(st, s, "MERGE", 15)
@@ -998,15 +1005,25 @@ type intoClause struct {
 }
 
 // reSQLBlock is a PL/pgSQL block that is only SQL statements: BEGIN, the
-// statements, END (group 1). Compiled on first use, as the layouts' are.
+// statements (group 1), an optional EXCEPTION section (group 2), END.
+// Compiled on first use, as the layouts' are.
 var reSQLBlock = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?is)^\s*BEGIN\s(.*?);?\s*END\s*;?\s*$`)
+	return regexp.MustCompile(`(?is)^\s*BEGIN\s(.*?)(?:;?\s*\bEXCEPTION\s+(.*?))?;?\s*END\s*;?\s*$`)
+})
+
+// reNullHandlers is an EXCEPTION section whose every handler does nothing
+// (WHEN duplicate_object THEN NULL, as ORMs write for idempotent DDL): the
+// block's statements either run as written or, failing, leave nothing.
+var reNullHandlers = sync.OnceValue(func() *regexp.Regexp {
+	cond := `(?:SQLSTATE\s+'[0-9A-Z]{5}'|\w+)`
+	return regexp.MustCompile(`(?is)^(?:WHEN\s+` + cond + `(?:\s+OR\s+` + cond + `)*\s+THEN\s+NULL\s*(?:;\s*|$))+$`)
 })
 
 // doBlock checks a DO block. When its body is BEGIN, plain SQL statements
-// and END, each statement is checked as if written in the file at its own
-// line (PL/pgSQL runs them as they are, in one transaction); any other
-// body, or another language, is a body-not-checked warning.
+// and END (with, at most, EXCEPTION handlers that only say NULL), each
+// statement is checked as if written in the file at its own line (PL/pgSQL
+// runs them as they are, in one transaction); any other body, or another
+// language, is a body-not-checked warning.
 func (a *analyzer) doBlock(st *fileState, s *statement, n pgparse.Node) {
 	var d struct {
 		Args []struct {
@@ -1077,7 +1094,10 @@ func sqlBlock(lang, body string) ([]pgparse.Stmt, int, string) {
 	}
 	m := reSQLBlock().FindStringSubmatchIndex(body)
 	if m == nil {
-		return nil, 0, "PL/pgSQL beyond BEGIN, SQL statements, END: declarations, labels or an exception block"
+		return nil, 0, "PL/pgSQL beyond BEGIN, SQL statements, END: declarations or labels"
+	}
+	if m[4] >= 0 && !reNullHandlers().MatchString(body[m[4]:m[5]]) {
+		return nil, 0, "an EXCEPTION handler that does more than NULL"
 	}
 	stmts, err := pgparse.Parse(body[m[2]:m[3]])
 	if err != nil {

@@ -325,8 +325,8 @@ BEGIN
 END
 $body$;
 DO $$ BEGIN PERFORM pg_sleep(1); END $$;
--- pmguard:ignore body-not-checked: the function only logs
-CREATE FUNCTION log_it() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE NOTICE 'x'; RETURN NEW; END$$;
+-- pmguard:ignore body-not-checked: the block only logs
+DO $$ BEGIN RAISE NOTICE 'x'; END $$;
 `
 	fs := analyze(t, "db/migrations/0002.sql", src, 13)
 	got := map[string]Finding{}
@@ -349,15 +349,69 @@ CREATE FUNCTION log_it() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE NOTIC
 		!strings.Contains(plpgsql.Detail, "not checked") {
 		t.Errorf("body-not-checked on the DO %+v", plpgsql)
 	}
-	fn, ok := got[RuleBodyNotChecked+":13"]
-	if !ok || fn.Allowed != "the function only logs" || !strings.Contains(fn.Detail, "function log_it at line 13") {
-		t.Errorf("body-not-checked on the function %+v", fn)
+	logs, ok := got[RuleBodyNotChecked+":13"]
+	if !ok || logs.Allowed != "the block only logs" || !strings.Contains(logs.Detail, "DO block at line 13") {
+		t.Errorf("body-not-checked on the second DO %+v", logs)
 	}
 	// replayed, a DO block's statements build the schema
 	fs = analyzeOn(t, "CREATE TABLE accounts (id bigint);\nDO $$ BEGIN ALTER TABLE accounts ADD COLUMN email text NOT NULL DEFAULT ''; END $$;\n",
 		"db/migrations/0003.sql", "SET lock_timeout = '5s';\nALTER TABLE accounts ALTER COLUMN email SET NOT NULL;\n", 13)
 	if len(fs) != 0 {
 		t.Errorf("email is NOT NULL already: %+v", fs)
+	}
+}
+
+// A function's or procedure's body runs when it is called, not when it is
+// created: CREATE FUNCTION and CREATE PROCEDURE get no finding, whatever
+// the body. A DO block (and CALL) runs its body during the migration: a
+// body that could not be read as SQL statements is a warning, one that
+// could is checked statement by statement, with no warning of its own.
+func TestBodyNotChecked(t *testing.T) {
+	plain := `SET lock_timeout = '5s';
+CREATE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.updated_at := now();
+  RETURN NEW;
+END
+$$;
+CREATE OR REPLACE FUNCTION purge() RETURNS void LANGUAGE sql AS $$ TRUNCATE users $$;
+CREATE PROCEDURE archive() LANGUAGE plpgsql AS $$ DECLARE n int; BEGIN SELECT count(*) INTO n FROM users; END $$;
+`
+	if fs := analyze(t, "db/migrations/0002.sql", plain, 13); len(fs) != 0 {
+		t.Errorf("CREATE FUNCTION and CREATE PROCEDURE: %+v", fs)
+	}
+	find := func(fs []Finding) []Finding {
+		var out []Finding
+		for _, f := range fs {
+			if f.Rule == RuleBodyNotChecked {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name, sql, detail string
+		line              int
+	}{
+		{"declarations and IF", "SET lock_timeout = '5s';\nDO $$\nDECLARE n bigint;\nBEGIN\n  SELECT count(*) INTO n FROM users;\n  IF n = 0 THEN\n    DROP TABLE users;\n  END IF;\nEND $$;\n",
+			"DO block at line 2: its body was not checked (PL/pgSQL beyond BEGIN, SQL statements, END: declarations or labels)", 2},
+		{"PERFORM", "SET lock_timeout = '5s';\n\nDO $$ BEGIN PERFORM pg_sleep(1); END $$;\n",
+			"DO block at line 3: its body was not checked (PL/pgSQL beyond plain SQL statements", 3},
+		{"a handler that raises", "DO $$ BEGIN ALTER TABLE users ADD COLUMN nick text; EXCEPTION WHEN duplicate_column THEN RAISE NOTICE 'x'; END $$;\n",
+			"(an EXCEPTION handler that does more than NULL)", 1},
+		{"another language", "DO LANGUAGE plv8 $$ plv8.execute('DROP TABLE users') $$;\n", "(LANGUAGE plv8)", 1},
+		{"CALL", "SET lock_timeout = '5s';\nCALL archive_users(30);\n", "CALL at line 2 runs procedure archive_users during the migration", 2},
+	} {
+		got := find(analyze(t, "db/migrations/0002.sql", c.sql, 13))
+		if len(got) != 1 || got[0].Line != c.line || got[0].Severity != Warning || !strings.Contains(got[0].Detail, c.detail) {
+			t.Errorf("%s: %+v", c.name, got)
+		}
+	}
+	// the idempotent form ORMs write: the handlers only say NULL, so the
+	// statement inside is checked, on its own line, and nothing else is said
+	fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\nDO $$ BEGIN\n  ALTER TABLE users ADD CONSTRAINT users_org_fk FOREIGN KEY (org_id) REFERENCES orgs (id);\nEXCEPTION\n  WHEN duplicate_object THEN null;\nEND $$;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleForeignKeyNotValid || fs[0].Line != 4 || !strings.Contains(fs[0].Detail, "in the DO block at line 3") {
+		t.Errorf("DO with NULL handlers: %+v", fs)
 	}
 }
 

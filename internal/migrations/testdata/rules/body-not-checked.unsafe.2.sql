@@ -1,3 +1,3 @@
 -- expect: body-not-checked
--- A function's body runs when it is called: not checked.
-CREATE FUNCTION purge_users() RETURNS void LANGUAGE sql AS $$ TRUNCATE users $$;
+-- CALL runs the procedure's body during the migration: not checked.
+CALL purge_inactive_users();
