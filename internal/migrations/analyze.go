@@ -101,6 +101,24 @@ type txState struct {
 	strongAt   *statement       // the statement that took it
 	updates    []*statement     // UPDATEs of existing tables in it, not yet reported
 	reported   map[*statement]bool
+	// dropped are the existing views DROP VIEW removed in it, renamed the
+	// existing tables and views renamed in it: a view created under the
+	// same name before COMMIT replaces them for the running release
+	dropped map[relName]droppedView
+	renamed map[relName]renamedRel
+}
+
+// droppedView is a DROP VIEW in the open transaction: the statement, and
+// what the view was (nil when not known from the migrations).
+type droppedView struct {
+	at   *statement
+	view *viewState
+}
+
+// renamedRel is a rename in the open transaction: the statement, the new name.
+type renamedRel struct {
+	at *statement
+	to relName
 }
 
 func (st *fileState) inTx() bool { return st.toolTx || st.explicitTx || st.doBlock }
@@ -338,9 +356,11 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 	case "CreateTableAsStmt", "SelectStmt": // CREATE TABLE AS, CREATE MATERIALIZED VIEW, SELECT INTO
 		var c struct {
-			Into        *intoClause `json:"into"`
-			IntoClause  *intoClause `json:"intoClause"`
-			IfNotExists bool        `json:"if_not_exists"`
+			Into        *intoClause  `json:"into"`
+			IntoClause  *intoClause  `json:"intoClause"`
+			IfNotExists bool         `json:"if_not_exists"`
+			Objtype     string       `json:"objtype"`
+			Query       pgparse.Node `json:"query"`
 		}
 		if !n.Into(&c) {
 			break
@@ -362,6 +382,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		// its columns are the query's: not known here
 		t := a.schema.table(name)
 		t.reset()
+		if c.Objtype == "OBJECT_MATVIEW" {
+			a.schema.views[name] = a.viewOf(st, c.Query)
+		}
 	case "CreateSeqStmt":
 		var c struct {
 			Sequence pgparse.RangeVar `json:"sequence"`
@@ -371,10 +394,12 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 	case "ViewStmt":
 		var v struct {
-			View pgparse.RangeVar `json:"view"`
+			View    pgparse.RangeVar `json:"view"`
+			Query   pgparse.Node     `json:"query"`
+			Replace bool             `json:"replace"`
 		}
-		if n.Into(&v) && !a.replaying {
-			a.created[st.newRel(v.View.Schemaname, v.View.Relname)] = true
+		if n.Into(&v) {
+			a.createView(st, s, v.View, v.Query, v.Replace)
 		}
 	case "AlterTableStmt":
 		var at pgparse.AlterTableStmt
@@ -443,6 +468,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				fd := newFinding(RuleRenameColumn)
 				fd.on(table)
 				fd.Column, fd.NewName = r.Subname, r.Newname
+				if views := a.schema.viewsReading(table, r.Subname); len(views) > 0 {
+					fd.Detail = viewsFollow(views) + "; the running release's queries that name " + table.String() + "." + r.Subname + " fail"
+				}
 				a.add(st, s, fd)
 			}
 			if t := a.schema.tables[table]; t != nil && t.cols[r.Subname] != nil {
@@ -455,10 +483,21 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				fd := newFinding(RuleRenameTable)
 				fd.on(table)
 				fd.NewName = r.Newname
+				var detail []string
 				if r.RenameType != "OBJECT_TABLE" {
-					fd.Detail = "a " + objectWord(r.RenameType) + " is renamed"
+					detail = append(detail, "a "+objectWord(r.RenameType)+" is renamed")
 				}
+				if views := a.schema.viewsReading(table, ""); len(views) > 0 {
+					detail = append(detail, viewsFollow(views)+"; the running release's queries that name "+table.String()+" fail")
+				}
+				fd.Detail = strings.Join(detail, "; ")
 				a.add(st, s, fd)
+				if st.inTx() {
+					if st.tx.renamed == nil {
+						st.tx.renamed = map[relName]renamedRel{}
+					}
+					st.tx.renamed[table] = renamedRel{at: s, to: renamed}
+				}
 			} else {
 				a.created[renamed] = true
 			}
@@ -1118,6 +1157,137 @@ func sqlBlock(lang, body string) ([]pgparse.Stmt, int, string) {
 	return stmts, m[2], ""
 }
 
+// viewOf reads what a view's query reads.
+func (a *analyzer) viewOf(st *fileState, query pgparse.Node) *viewState {
+	v := &viewState{reads: map[relName]bool{}, cols: map[string]bool{}, columns: viewColumns(query)}
+	for _, rv := range pgparse.RangeVars(query.Descendants("RangeVar")) {
+		v.reads[a.rv(st, rv)] = true
+	}
+	for _, c := range query.ColumnRefNames() {
+		v.cols[c] = true
+	}
+	return v
+}
+
+// selectStmt is the part of a SELECT that names its columns; a UNION's
+// branches are SELECTs of their own.
+type selectStmt struct {
+	TargetList []pgparse.Node `json:"targetList"`
+	Op         string         `json:"op"`
+	Larg       *selectStmt    `json:"larg"`
+}
+
+// viewColumns are the names of a view's columns that its query gives (an
+// alias, a plain column, or "*" and "t.*" for a star), in order; a column
+// named by an expression is left out. A UNION's are its first branch's.
+func viewColumns(query pgparse.Node) []string {
+	var sel selectStmt
+	if query.Type != "SelectStmt" || !query.Into(&sel) {
+		return nil
+	}
+	for sel.Op != "" && sel.Op != "SETOP_NONE" && sel.Larg != nil {
+		sel = *sel.Larg
+	}
+	var out []string
+	for _, t := range sel.TargetList {
+		var rt struct {
+			Name string       `json:"name"`
+			Val  pgparse.Node `json:"val"`
+		}
+		if !t.Into(&rt) {
+			continue
+		}
+		var cr pgparse.ColumnRef
+		switch {
+		case rt.Name != "":
+			out = append(out, rt.Name)
+		case rt.Val.Type == "ColumnRef" && rt.Val.Into(&cr) && len(cr.Fields) > 0:
+			if cr.Fields[len(cr.Fields)-1].Type == "A_Star" {
+				out = append(out, strings.Join(append(pgparse.Strings(cr.Fields), "*"), "."))
+			} else {
+				out = append(out, pgparse.LastString(cr.Fields))
+			}
+		}
+	}
+	return out
+}
+
+// viewsFollow says that the views reading a renamed table or column keep
+// working: PostgreSQL binds a view to what it reads, not to the names, and
+// a view's own columns keep their names.
+func viewsFollow(views []string) string {
+	what := "view " + views[0] + " reads it and keeps working"
+	if len(views) > 1 {
+		what = "views " + strings.Join(views, ", ") + " read it and keep working"
+	}
+	return what + " (PostgreSQL follows the rename; a view's own columns keep their names)"
+}
+
+// createView follows CREATE [OR REPLACE] VIEW. Created in the same
+// transaction as the DROP VIEW of an existing view of that name, it
+// replaces that view: the running release sees the old view or the new
+// one, never none, so the drop is not reported. Created as SELECT * of the
+// table an existing table was renamed to in the same transaction, it keeps
+// the old name working: the rename is reported as bridged.
+func (a *analyzer) createView(st *fileState, s *statement, rv pgparse.RangeVar, query pgparse.Node, replace bool) {
+	name := st.newRel(rv.Schemaname, rv.Relname)
+	if replace {
+		if r := a.rv(st, rv); a.schema.views[r] != nil {
+			name = r
+		}
+	}
+	view := a.viewOf(st, query)
+	existing := replace && a.schema.views[name] != nil
+	if d, ok := st.tx.dropped[name]; ok {
+		delete(st.tx.dropped, name)
+		existing = true
+		var missing []string
+		// a star in the new view may give any of the old columns
+		if d.view != nil && !contains(view.columns, "*") {
+			for _, c := range d.view.columns {
+				if !contains(view.columns, c) {
+					missing = append(missing, c)
+				}
+			}
+		}
+		if len(missing) == 0 {
+			a.unreport(st, d.at, RuleDropTable, name)
+		} else {
+			for i := range a.findings {
+				if f := &a.findings[i]; f.stmt == d.at && f.Rule == RuleDropTable && f.rel == name {
+					f.Detail = "view " + name.String() + " is created again at line " + itoa(s.line) + " in the same transaction, but without the column(s) " + strings.Join(missing, ", ") + " it had: the running release's queries that read them fail"
+				}
+			}
+		}
+	}
+	if r, ok := st.tx.renamed[name]; ok && len(view.reads) == 1 && view.reads[r.to] && len(view.cols) == 1 && view.cols["*"] {
+		delete(st.tx.renamed, name)
+		for i := range a.findings {
+			if f := &a.findings[i]; f.stmt == r.at && f.Rule == RuleRenameTable && f.rel == name {
+				f.bridged = true
+				f.Detail = "view " + name.String() + " (line " + itoa(s.line) + ") selects * from " + r.to.String() + " in the same transaction and keeps the old name working: the running release's queries reach the table through it (a simple view is updatable); what a view does not take under the old name (ALTER TABLE, TRUNCATE, LOCK, COPY ... FROM) still fails, and the view is to be dropped once no release uses the old name"
+			}
+		}
+		existing = true
+	}
+	a.schema.views[name] = view
+	if !a.replaying && !existing {
+		a.created[name] = true
+	}
+}
+
+// unreport takes back the findings of rule about rel on an earlier statement.
+func (a *analyzer) unreport(st *fileState, at *statement, rule string, rel relName) {
+	kept := a.findings[:0]
+	for _, f := range a.findings {
+		if f.stmt != at || f.Rule != rule || f.rel != rel {
+			kept = append(kept, f)
+		}
+	}
+	st.firstFinding -= len(a.findings) - len(kept)
+	a.findings = kept
+}
+
 // setSchema checks ALTER TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE or
 // SEQUENCE ... SET SCHEMA: for the running release the object is gone from
 // where its queries look for it.
@@ -1153,7 +1323,9 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 			if !ok {
 				continue
 			}
+			dependents, was := a.schema.viewsReading(table, ""), a.schema.views[table]
 			delete(a.schema.tables, table)
+			delete(a.schema.views, table)
 			if !a.existing(table) {
 				continue
 			}
@@ -1163,6 +1335,14 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 				fd.Detail = "a " + objectWord(d.RemoveType) + " is dropped"
 			}
 			a.add(st, s, fd)
+			// a plain view created again in the same transaction is
+			// replaced, unless CASCADE took views that read it along
+			if d.RemoveType == "OBJECT_VIEW" && st.inTx() && (d.Behavior != "DROP_CASCADE" || len(dependents) == 0) {
+				if st.tx.dropped == nil {
+					st.tx.dropped = map[relName]droppedView{}
+				}
+				st.tx.dropped[table] = droppedView{at: s, view: was}
+			}
 			st.locksTable(table.String(), modeAccessExcl)
 		}
 	case "OBJECT_INDEX":

@@ -82,7 +82,9 @@ func (st *fileState) newRel(schema, name string) relName {
 // schema of the search path that has one the migrations made, and
 // otherwise the name in the path's first schema.
 func (a *analyzer) rel(st *fileState, schema, name string) relName {
-	return a.resolve(st, schema, name, func(r relName) bool { return a.schema.tables[r] != nil || a.created[r] })
+	return a.resolve(st, schema, name, func(r relName) bool {
+		return a.schema.tables[r] != nil || a.schema.views[r] != nil || a.created[r]
+	})
 }
 
 // rv resolves a RangeVar.

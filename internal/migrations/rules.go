@@ -400,6 +400,10 @@ type Finding struct {
 	// key is the dropped primary key or unique constraint, whose uses are
 	// the deployed code's INSERT ... ON CONFLICT on its columns
 	key *droppedKey
+	// bridged: the old name keeps working (a view of it is created in the
+	// same transaction), so the deployed code's uses are listed but do not
+	// make the finding block
+	bridged bool
 }
 
 // on says which table the finding is about: Table is its name as the

@@ -415,6 +415,81 @@ CREATE PROCEDURE archive() LANGUAGE plpgsql AS $$ DECLARE n int; BEGIN SELECT co
 	}
 }
 
+// PostgreSQL binds a view to the tables and columns it reads, not to their
+// names: renaming a table or column under a view leaves the view working.
+// The rename is reported about the table, for the running release's
+// queries that name it, and says the views keep working; nothing is
+// reported about the views. A view dropped and created again in one
+// transaction is replaced, not dropped, unless the new one lacks a column
+// the old one had; a table renamed and replaced by SELECT * view of it
+// under its old name in one transaction keeps the old name working.
+func TestRenamesUnderViews(t *testing.T) {
+	base := "CREATE TABLE users (id bigint PRIMARY KEY, email text, name text);\n" +
+		"CREATE VIEW active_users AS SELECT u.id, u.email FROM users u;\n" +
+		"CREATE VIEW names AS SELECT id, name FROM users;\n" +
+		"CREATE MATERIALIZED VIEW user_count AS SELECT count(*) FROM users;\n"
+	fs := analyzeOn(t, base, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nALTER TABLE users RENAME COLUMN email TO email_address;\nALTER TABLE users RENAME TO accounts;\nALTER TABLE accounts RENAME COLUMN name TO full_name;\n", 13)
+	if len(fs) != 3 {
+		t.Fatalf("findings %+v", fs)
+	}
+	for _, f := range fs {
+		if f.Table != "users" && f.Table != "accounts" {
+			t.Errorf("a finding about a view: %+v", f)
+		}
+	}
+	if f := fs[0]; f.Rule != RuleRenameColumn || f.Column != "email" ||
+		f.Detail != "view active_users reads it and keeps working (PostgreSQL follows the rename; a view's own columns keep their names); the running release's queries that name users.email fail" {
+		t.Errorf("rename column %+v", f)
+	}
+	if f := fs[1]; f.Rule != RuleRenameTable || !strings.HasPrefix(f.Detail, "views active_users, names, user_count read it and keep working (") {
+		t.Errorf("rename table %+v", f)
+	}
+	// the views follow the table to its new name
+	if f := fs[2]; f.Rule != RuleRenameColumn || f.Table != "accounts" || !strings.HasPrefix(f.Detail, "view names reads it") {
+		t.Errorf("rename column of the renamed table %+v", f)
+	}
+
+	// DROP VIEW and CREATE VIEW in the tool's transaction
+	tx := "db/migrations/0002_views.up.sql"
+	fs = analyzeOn(t, base, tx, "SET lock_timeout = '5s';\nDROP VIEW active_users;\nCREATE VIEW active_users AS SELECT id, email, name FROM users;\nDROP VIEW names;\nCREATE VIEW names AS SELECT id FROM users;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleDropTable || fs[0].Table != "names" || fs[0].Line != 4 ||
+		fs[0].Detail != "view names is created again at line 5 in the same transaction, but without the column(s) name it had: the running release's queries that read them fail" {
+		t.Errorf("views created again: %+v", fs)
+	}
+	// the view created again is the running release's: dropping it later is reported
+	fs = analyzeOn(t, base, tx, "SET lock_timeout = '5s';\nDROP VIEW names;\nCREATE VIEW names AS SELECT * FROM users;\nDROP VIEW names;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleDropTable || fs[0].Line != 4 {
+		t.Errorf("the view dropped after it was replaced: %+v", fs)
+	}
+	// CREATE OR REPLACE VIEW of a deployed view does not make it new
+	fs = analyzeOn(t, base, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nCREATE OR REPLACE VIEW names AS SELECT id, name, 1 AS x FROM users;\nDROP VIEW names;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleDropTable || fs[0].Line != 3 {
+		t.Errorf("a replaced view dropped: %+v", fs)
+	}
+	// CASCADE also drops the views that read it: not replaced by a CREATE
+	fs = analyzeOn(t, base+"CREATE VIEW active_ids AS SELECT id FROM active_users;\n", tx, "SET lock_timeout = '5s';\nDROP VIEW active_users CASCADE;\nCREATE VIEW active_users AS SELECT id, email FROM users;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleDropTable {
+		t.Errorf("DROP VIEW ... CASCADE: %+v", fs)
+	}
+
+	// a table renamed and a view under its old name, in one transaction
+	fs = analyzeOn(t, base, tx, "SET lock_timeout = '5s';\nALTER TABLE users RENAME TO accounts;\nCREATE VIEW users AS SELECT * FROM accounts;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleRenameTable || !fs[0].bridged || fs[0].Severity != Warning ||
+		!strings.HasPrefix(fs[0].Detail, "view users (line 3) selects * from accounts in the same transaction and keeps the old name working") {
+		t.Errorf("rename bridged by a view: %+v", fs)
+	}
+	// ... but not by a view of some of its columns, or in separate transactions
+	for file, sql := range map[string]string{
+		tx:                       "SET lock_timeout = '5s';\nALTER TABLE users RENAME TO accounts;\nCREATE VIEW users AS SELECT id, email FROM accounts;\n",
+		"db/migrations/0002.sql": "SET lock_timeout = '5s';\nALTER TABLE users RENAME TO accounts;\nCREATE VIEW users AS SELECT * FROM accounts;\n",
+	} {
+		fs = analyzeOn(t, base, file, sql, 13)
+		if len(fs) != 1 || fs[0].Rule != RuleRenameTable || fs[0].bridged {
+			t.Errorf("%s: %s: %+v", file, sql, fs)
+		}
+	}
+}
+
 // COMMIT and ROLLBACK inside the transaction the tool runs the file in end
 // that transaction: the finding says what that does, per tool.
 func TestCommitAndRollbackInTheToolsTransaction(t *testing.T) {

@@ -342,7 +342,9 @@ func Run(ctx context.Context, o *Options) error {
 				}
 			}
 			if len(hits) > 0 {
-				fd.Severity = Blocking
+				if !fd.bridged {
+					fd.Severity = Blocking
+				}
 				if len(hits) > maxHitsShown {
 					fd.MoreHits = len(hits) - maxHitsShown
 					hits = hits[:maxHitsShown]

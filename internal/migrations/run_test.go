@@ -751,3 +751,30 @@ func TestDropUniqueConstraintAndUpserts(t *testing.T) {
 		t.Fatalf("email key: %+v\n%s", fd, res.out)
 	}
 }
+
+// A table renamed and replaced by a view under its old name in the same
+// transaction keeps the old name working: the deployed code's uses are
+// listed, and do not make the rename block.
+func TestRenameBridgedByAViewDoesNotBlock(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable)
+	r.write("internal/store/users.go", "package store\n\nconst byID = `SELECT id, email FROM users WHERE id = $1`\n")
+	r.commit("deployed")
+	r.write("db/migrations/000002_accounts.up.sql", "SET lock_timeout = '5s';\nALTER TABLE users RENAME TO accounts;\nCREATE VIEW users AS SELECT * FROM accounts;\n")
+	r.commit("rename users")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if res.err != nil {
+		t.Fatalf("err %v\n%s", res.err, res.out)
+	}
+	fd := res.finding(RuleRenameTable)
+	if fd == nil || fd.Blocks || fd.Severity != Warning || len(fd.Hits) != 1 || !strings.Contains(fd.Detail, "keeps the old name working") {
+		t.Fatalf("finding %+v\n%s", fd, res.out)
+	}
+	// without the view the same rename blocks
+	r.write("db/migrations/000002_accounts.up.sql", "SET lock_timeout = '5s';\nALTER TABLE users RENAME TO accounts;\n")
+	r.commit("no view")
+	res = runCheck(t, r, func(o *Options) { o.Base = "HEAD~2" })
+	if fd := res.finding(RuleRenameTable); fd == nil || !fd.Blocks {
+		t.Fatalf("finding %+v\n%s", fd, res.out)
+	}
+}

@@ -1,6 +1,7 @@
 package migrations
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/pmguard/pmguard/internal/migrations/pgparse"
@@ -14,6 +15,18 @@ import (
 type schemaState struct {
 	tables map[relName]*tableState
 	funcs  map[string]string // function name -> "immutable", "stable" or "volatile"
+	// views are the views and materialized views, with what their queries
+	// read: PostgreSQL keeps them bound to those tables and columns through
+	// a rename.
+	views map[relName]*viewState
+}
+
+// viewState is what a view's query reads.
+type viewState struct {
+	reads map[relName]bool // the relations it names (a CTE's name too)
+	cols  map[string]bool  // the column names it names, "*" for a star
+	// columns are the view's own columns, as far as its query names them
+	columns []string
 }
 
 type tableState struct {
@@ -38,7 +51,7 @@ type checkState struct {
 }
 
 func newSchema() *schemaState {
-	return &schemaState{tables: map[relName]*tableState{}, funcs: map[string]string{}}
+	return &schemaState{tables: map[relName]*tableState{}, funcs: map[string]string{}, views: map[relName]*viewState{}}
 }
 
 func (s *schemaState) table(name relName) *tableState {
@@ -56,12 +69,36 @@ func (t *tableState) reset() {
 	t.cols, t.checks, t.keys = map[string]*colState{}, map[string]*checkState{}, map[string][]string{}
 }
 
-// move follows a table to its new name (RENAME, SET SCHEMA).
+// move follows a table or view to its new name (RENAME, SET SCHEMA), and
+// the views that read it follow too.
 func (s *schemaState) move(from, to relName) {
 	if t := s.tables[from]; t != nil {
 		s.tables[to] = t
 		delete(s.tables, from)
 	}
+	if v := s.views[from]; v != nil {
+		s.views[to] = v
+		delete(s.views, from)
+	}
+	for _, v := range s.views {
+		if v.reads[from] {
+			delete(v.reads, from)
+			v.reads[to] = true
+		}
+	}
+}
+
+// viewsReading names the views whose query reads table (and, when column
+// is set, names that column or a star), sorted.
+func (s *schemaState) viewsReading(table relName, column string) []string {
+	var out []string
+	for name, v := range s.views {
+		if v.reads[table] && (column == "" || v.cols[column] || v.cols["*"]) {
+			out = append(out, name.String())
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // dropSchema forgets the tables of a dropped schema.
@@ -69,6 +106,11 @@ func (s *schemaState) dropSchema(schema string) {
 	for r := range s.tables {
 		if r.schema == schema {
 			delete(s.tables, r)
+		}
+	}
+	for r := range s.views {
+		if r.schema == schema {
+			delete(s.views, r)
 		}
 	}
 }

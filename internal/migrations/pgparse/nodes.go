@@ -492,3 +492,63 @@ type IndexOptions struct {
 
 // RangeVars decodes a list of RangeVar nodes (TRUNCATE's and LOCK's tables).
 func RangeVars(nodes []Node) []RangeVar { return All[RangeVar](nodes, "RangeVar") }
+
+// Descendants returns every node of type typ anywhere in n, n included, in
+// no particular order: the tables and columns a view's query reads.
+func (n Node) Descendants(typ string) []Node {
+	if !n.Contains(typ) {
+		return nil
+	}
+	var out []Node
+	var walk func(raw json.RawMessage)
+	walk = func(raw json.RawMessage) {
+		raw = bytes.TrimSpace(raw)
+		if len(raw) == 0 {
+			return
+		}
+		switch raw[0] {
+		case '{':
+			var m map[string]json.RawMessage
+			if json.Unmarshal(raw, &m) != nil {
+				return
+			}
+			for k, v := range m {
+				if k == typ {
+					out = append(out, Node{Type: typ, raw: v})
+				}
+				walk(v)
+			}
+		case '[':
+			var list []json.RawMessage
+			if json.Unmarshal(raw, &list) != nil {
+				return
+			}
+			for _, v := range list {
+				walk(v)
+			}
+		}
+	}
+	if n.Type == typ {
+		out = append(out, n)
+	}
+	walk(n.raw)
+	return out
+}
+
+// ColumnRefNames returns the last part of every column reference in n
+// ("u.email" -> "email"), with "*" for a star (u.*, *).
+func (n Node) ColumnRefNames() []string {
+	var out []string
+	for _, c := range n.Descendants("ColumnRef") {
+		var cr ColumnRef
+		if !c.Into(&cr) || len(cr.Fields) == 0 {
+			continue
+		}
+		if last := cr.Fields[len(cr.Fields)-1]; last.Type == "A_Star" {
+			out = append(out, "*")
+		} else if s := LastString(cr.Fields[len(cr.Fields)-1:]); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
