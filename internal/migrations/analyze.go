@@ -73,24 +73,28 @@ func (a *analyzer) replay(files []*parsedFile) {
 
 // fileState is what the rules track within one file (one session).
 type fileState struct {
-	f              *parsedFile
-	toolTx         bool // the tool wraps the file in a transaction
-	toolRealTx     bool // ... with BEGIN/COMMIT of its own (not golang-migrate's implicit one)
-	explicitTx     bool // inside BEGIN ... COMMIT written in the file
-	nestedBegin    bool // ... whose BEGIN did nothing, inside the tool's transaction
-	toolEnded      bool // a COMMIT or ROLLBACK in the file ended the tool's transaction
-	doBlock        bool // inside a DO block (its statements run as one transaction)
-	begin          *statement
-	session        settings  // the session's, from SET
-	local          *settings // the open transaction's, from SET LOCAL, until it ends
-	warnedLock     bool
-	warnedStmt     bool
-	tx             txState
-	locked         []tableLock         // the existing tables the current statement locks
-	keysAdded      map[string][]string // the keys the current ALTER TABLE adds, by name
-	currentLockFor string              // the existing object the current statement locks at all
-	currentLock    string              // the lock it takes there, when it is not a table lock (DDL on types)
-	firstFinding   int                 // index of the current statement's first finding
+	f           *parsedFile
+	toolTx      bool // the tool wraps the file in a transaction
+	toolRealTx  bool // ... with BEGIN/COMMIT of its own (not golang-migrate's implicit one)
+	explicitTx  bool // inside BEGIN ... COMMIT written in the file
+	nestedBegin bool // ... whose BEGIN did nothing, inside the tool's transaction
+	toolEnded   bool // a COMMIT or ROLLBACK in the file ended the tool's transaction
+	doBlock     bool // inside a DO block (its statements run as one transaction)
+	begin       *statement
+	session     settings  // the session's, from SET
+	local       *settings // the open transaction's, from SET LOCAL, until it ends
+	warnedLock  bool
+	warnedStmt  bool
+	tx          txState
+	locked      []tableLock         // the existing tables the current statement locks
+	keysAdded   map[string][]string // the keys the current ALTER TABLE adds, by name
+	// dropsConstraints are the constraints the current ALTER TABLE drops:
+	// PostgreSQL drops them before any SET NOT NULL in it
+	dropsConstraints map[string]bool
+	dropsProof       []string // the columns the validated checks it drops prove NOT NULL
+	currentLockFor   string   // the existing object the current statement locks at all
+	currentLock      string   // the lock it takes there, when it is not a table lock (DDL on types)
+	firstFinding     int      // index of the current statement's first finding
 }
 
 // txState is what the transaction open at a statement holds.
@@ -422,12 +426,18 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			break
 		}
 		table := a.rv(st, at.Relation)
-		st.keysAdded = map[string][]string{}
+		st.keysAdded, st.dropsConstraints, st.dropsProof = map[string][]string{}, map[string]bool{}, nil
 		for _, cmd := range pgparse.AlterTableCmds(at.Cmds) {
 			var c pgparse.Constraint
 			if cmd.Subtype == "AT_AddConstraint" && cmd.Def.Into(&c) {
 				if name, cols, ok := keyOf(table, c, ""); ok {
 					st.keysAdded[name] = cols
+				}
+			}
+			if cmd.Subtype == "AT_DropConstraint" {
+				st.dropsConstraints[cmd.Name] = true
+				if t := a.schema.tables[table]; t != nil && t.checks[cmd.Name] != nil && t.checks[cmd.Name].valid {
+					st.dropsProof = append(st.dropsProof, t.checks[cmd.Name].columns...)
 				}
 			}
 		}
@@ -1559,15 +1569,22 @@ func (a *analyzer) txDetail(st *fileState) string {
 	return " in a file that " + string(st.f.Format) + " runs in one transaction"
 }
 
-// recordConstraint keeps CHECK (col IS NOT NULL) constraints, and PRIMARY
-// KEY and UNIQUE ones with their columns, in the schema (column is set for
-// a constraint written on a column). A key without a name gets
-// PostgreSQL's: table_pkey, table_col1_col2_key.
+// recordConstraint keeps the CHECK constraints that prove columns NOT
+// NULL, and PRIMARY KEY and UNIQUE ones with their columns, in the schema
+// (column is set for a constraint written on a column). A constraint
+// without a name gets PostgreSQL's: table_pkey, table_col1_col2_key, and
+// for a CHECK table_col_check when it names one column, else table_check
+// (with a number when the name is taken).
 func (a *analyzer) recordConstraint(table relName, c pgparse.Constraint, column string) {
 	switch c.Contype {
 	case "CONSTR_CHECK":
-		if col := notNullColumn(c.RawExpr); col != "" && c.Conname != "" {
-			a.schema.table(table).checks[c.Conname] = &checkState{column: col, valid: !c.SkipValidation}
+		if cols := notNullColumns(c.RawExpr); len(cols) > 0 {
+			t := a.schema.table(table)
+			name := c.Conname
+			if name == "" {
+				name = checkName(t, table, c.RawExpr)
+			}
+			t.checks[name] = &checkState{columns: cols, valid: !c.SkipValidation}
 		}
 	case "CONSTR_PRIMARY", "CONSTR_UNIQUE":
 		if name, cols, ok := keyOf(table, c, column); ok {
@@ -1691,7 +1708,8 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		if state != nil && state.notNull {
 			return // already NOT NULL: nothing to check
 		}
-		if a.schema.validNotNullCheck(table, col) && a.pgMajor >= 12 {
+		proven := a.schema.validNotNullCheck(table, col, st.dropsConstraints)
+		if proven && a.pgMajor >= 12 {
 			return
 		}
 		fd := newFinding(RuleSetNotNull)
@@ -1699,8 +1717,10 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		fd.Column = col
 		if added && state != nil && !state.hasDefault {
 			fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
-		} else if a.schema.validNotNullCheck(table, col) {
+		} else if proven {
 			fd.Detail = "a validated CHECK (" + col + " IS NOT NULL) exists, but PostgreSQL uses it to skip the scan only from version 12"
+		} else if contains(st.dropsProof, col) {
+			fd.Detail = "the validated CHECK that proves " + col + " NOT NULL is dropped by the same ALTER TABLE, which PostgreSQL does first: SET NOT NULL scans the table (drop the check in a statement of its own, after)"
 		}
 		a.add(st, s, fd)
 	case "AT_DropNotNull":
@@ -1736,6 +1756,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		if t != nil {
 			cols, isKey = t.keys[col]
 			delete(t.keys, col)
+			delete(t.checks, col)
 		}
 		if !existing || !isKey && !strings.HasSuffix(col, "_pkey") && !strings.HasSuffix(col, "_key") {
 			return
@@ -1973,17 +1994,65 @@ func mustRule(id string) Rule {
 	return r
 }
 
-// notNullColumn returns col when expr is "col IS NOT NULL".
-func notNullColumn(expr pgparse.Node) string {
+// notNullColumns are the columns a CHECK expression proves NOT NULL, as
+// PostgreSQL 12+ reads it to skip SET NOT NULL's scan: "col IS NOT NULL",
+// "NOT (col IS NULL)", and each such term of an AND. Anything else proves
+// nothing: a CHECK passes when its expression is NULL, so "col > 0" lets
+// NULLs in, and an OR proves no single column.
+func notNullColumns(expr pgparse.Node) []string {
+	column := func(n pgparse.Node) string {
+		var cr pgparse.ColumnRef
+		if n.Type != "ColumnRef" || !n.Into(&cr) || len(cr.Fields) == 0 || cr.Fields[len(cr.Fields)-1].Type != "String" {
+			return ""
+		}
+		return pgparse.LastString(cr.Fields)
+	}
 	var nt pgparse.NullTest
-	if expr.Type != "NullTest" || !expr.Into(&nt) || nt.Nulltesttype != "IS_NOT_NULL" {
-		return ""
+	var b struct {
+		Boolop string         `json:"boolop"`
+		Args   []pgparse.Node `json:"args"`
 	}
-	var cr pgparse.ColumnRef
-	if nt.Arg.Type != "ColumnRef" || !nt.Arg.Into(&cr) {
-		return ""
+	switch {
+	case expr.Type == "NullTest" && expr.Into(&nt) && nt.Nulltesttype == "IS_NOT_NULL":
+		if col := column(nt.Arg); col != "" {
+			return []string{col}
+		}
+	case expr.Type == "BoolExpr" && expr.Into(&b) && b.Boolop == "AND_EXPR":
+		var out []string
+		for _, arg := range b.Args {
+			out = append(out, notNullColumns(arg)...)
+		}
+		return out
+	case expr.Type == "BoolExpr" && expr.Into(&b) && b.Boolop == "NOT_EXPR" && len(b.Args) == 1:
+		if b.Args[0].Type == "NullTest" && b.Args[0].Into(&nt) && nt.Nulltesttype == "IS_NULL" {
+			if col := column(nt.Arg); col != "" {
+				return []string{col}
+			}
+		}
 	}
-	return pgparse.LastString(cr.Fields)
+	return nil
+}
+
+// checkName is the name PostgreSQL gives a CHECK constraint without one:
+// table_col_check when the expression names one column, table_check
+// otherwise, numbered from 1 while the name is taken.
+func checkName(t *tableState, table relName, expr pgparse.Node) string {
+	cols := map[string]bool{}
+	for _, c := range expr.ColumnRefNames() {
+		cols[c] = true
+	}
+	base := table.name
+	if len(cols) == 1 {
+		for c := range cols {
+			base += "_" + c
+		}
+	}
+	base += "_check"
+	name := base
+	for i := 1; t.checks[name] != nil; i++ {
+		name = base + itoa(i)
+	}
+	return name
 }
 
 const (

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pmguard/pmguard/internal/pgtest"
 )
@@ -124,4 +125,64 @@ func postgresLock(t *testing.T, ctx context.Context, conn *pgx.Conn, sql, table 
 		}
 	}
 	return best
+}
+
+// SET NOT NULL skips its scan exactly when the analyzer says it does:
+// PostgreSQL (12+) logs at DEBUG1 that existing constraints prove the
+// column NOT NULL, or that it verifies the table.
+func TestSetNotNullScanOnPostgres(t *testing.T) {
+	url, _ := pgtest.Start(t)
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notices []string
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notices = append(notices, n.Message) }
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	const table = "CREATE TABLE t (id int PRIMARY KEY, a text, b int);\nINSERT INTO t VALUES (1, 'x', 1);\n"
+	for _, c := range []struct{ setup, sql string }{
+		{"ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT t_a_nn;\n", "ALTER TABLE t ALTER COLUMN a SET NOT NULL"},
+		{"ALTER TABLE t ADD CHECK (a IS NOT NULL) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT t_a_check;\n", "ALTER TABLE t ALTER COLUMN a SET NOT NULL"},
+		{"ALTER TABLE t ADD CONSTRAINT nn CHECK (a IS NOT NULL AND b IS NOT NULL AND id > 0) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT nn;\n", "ALTER TABLE t ALTER COLUMN b SET NOT NULL"},
+		{"ALTER TABLE t ADD CHECK (a IS NOT NULL AND b IS NOT NULL);\n", "ALTER TABLE t ALTER COLUMN a SET NOT NULL"},
+		{"ALTER TABLE t ADD CONSTRAINT nn CHECK (NOT (a IS NULL));\n", "ALTER TABLE t ALTER COLUMN a SET NOT NULL"},
+		{"ALTER TABLE t ADD CONSTRAINT pos CHECK (b > 0);\n", "ALTER TABLE t ALTER COLUMN b SET NOT NULL"},
+		{"ALTER TABLE t ADD CONSTRAINT either CHECK (a IS NOT NULL OR b IS NOT NULL);\n", "ALTER TABLE t ALTER COLUMN b SET NOT NULL"},
+		{"ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL) NOT VALID;\n", "ALTER TABLE t ALTER COLUMN a SET NOT NULL"},
+		{"ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL);\n", "ALTER TABLE t ALTER COLUMN a SET NOT NULL, DROP CONSTRAINT t_a_nn"},
+		{"ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL);\n", "ALTER TABLE t DROP CONSTRAINT t_a_nn, ALTER COLUMN a SET NOT NULL"},
+		{"ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL);\nALTER TABLE t DROP CONSTRAINT t_a_nn;\n", "ALTER TABLE t ALTER COLUMN a SET NOT NULL"},
+	} {
+		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS t; RESET client_min_messages;\n"+table+c.setup); err != nil {
+			t.Fatalf("%s: %v", c.setup, err)
+		}
+		notices = nil
+		if _, err := conn.Exec(ctx, "SET client_min_messages = debug1; "+c.sql+"; RESET client_min_messages"); err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		scans := ""
+		for _, n := range notices {
+			switch {
+			case strings.Contains(n, "are sufficient to prove"):
+				scans = "no"
+			case strings.HasPrefix(n, `verifying table "t"`):
+				scans = "yes"
+			}
+		}
+		if scans == "" {
+			t.Fatalf("%s: PostgreSQL said neither: %q", c.sql, notices)
+		}
+		flagged := false
+		for _, f := range analyzeOn(t, table+c.setup, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+c.sql+";\n", 15) {
+			flagged = flagged || f.Rule == RuleSetNotNull
+		}
+		if flagged != (scans == "yes") {
+			t.Errorf("after %s%s: PostgreSQL scans: %s, the analyzer reports set-not-null: %v", c.setup, c.sql, scans, flagged)
+		}
+	}
 }

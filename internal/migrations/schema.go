@@ -31,7 +31,8 @@ type viewState struct {
 
 type tableState struct {
 	cols map[string]*colState
-	// checks are CHECK (col IS NOT NULL) constraints by name.
+	// checks are the CHECK constraints that prove columns NOT NULL
+	// (col IS NOT NULL, alone or ANDed), by name.
 	checks map[string]*checkState
 	// keys are the PRIMARY KEY and UNIQUE constraints by name, with their
 	// columns (nil when not known): what INSERT ... ON CONFLICT needs.
@@ -45,9 +46,10 @@ type colState struct {
 	hasDefault bool
 }
 
+// checkState is a CHECK constraint that proves columns NOT NULL.
 type checkState struct {
-	column string
-	valid  bool
+	columns []string
+	valid   bool
 }
 
 func newSchema() *schemaState {
@@ -123,11 +125,13 @@ func (s *schemaState) col(table relName, column string) *colState {
 	return nil
 }
 
-// validNotNullCheck reports whether table has a validated CHECK (col IS NOT NULL).
-func (s *schemaState) validNotNullCheck(table relName, column string) bool {
+// validNotNullCheck reports whether table has a validated CHECK that
+// proves column NOT NULL, leaving out the constraints in except (dropped by
+// the same ALTER TABLE, which PostgreSQL does before it sets NOT NULL).
+func (s *schemaState) validNotNullCheck(table relName, column string, except map[string]bool) bool {
 	if t := s.tables[table]; t != nil {
-		for _, c := range t.checks {
-			if c.column == column && c.valid {
+		for name, c := range t.checks {
+			if c.valid && !except[name] && contains(c.columns, column) {
 				return true
 			}
 		}
