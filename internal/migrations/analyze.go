@@ -1659,7 +1659,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 	case "AT_AlterColumnType":
 		var def pgparse.ColumnDef
 		cmd.Def.Into(&def)
-		typ, mods := strings.ToLower(def.TypeName.Name()), typmods(def.TypeName)
+		typ, mods := typeName(def.TypeName), typmods(def.TypeName)
 		defer func() {
 			if state != nil {
 				state.typ, state.typmods = typ, mods
@@ -1674,6 +1674,15 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			fd.Column = col
 			fd.Detail = "column " + col + " becomes json"
 			a.add(st, s, fd)
+		}
+		if views := a.schema.viewsReading(table, col); len(views) > 0 {
+			fd := newFinding(RuleChangeColumnType)
+			fd.on(table)
+			fd.Column = col
+			fd.Severity = Blocking
+			fd.Detail = "view " + strings.Join(views, ", ") + " reads column " + col + ": PostgreSQL refuses to change the type of a column a view or materialized view uses (cannot alter type of a column used by a view or rule), even when no rewrite is needed, so the migration fails; drop the view and create it again around the change, in the same transaction"
+			a.add(st, s, fd)
+			return
 		}
 		if state != nil && noRewrite(state, typ, mods) && def.RawDefault.Type == "" {
 			return // binary coercible: PostgreSQL changes only the catalog
@@ -1694,6 +1703,9 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		case (typ == "text" || typ == "varchar") && len(mods) == 0 && def.RawDefault.Type == "":
 			fd.Severity = Warning
 			fd.Detail += ": safe (no rewrite) only if the column is already varchar or text; otherwise the table is rewritten (its type is not known from the migrations)"
+		case widening[typ] != "" && def.RawDefault.Type == "":
+			fd.Severity = Warning
+			fd.Detail += ": safe (no rewrite) only if the column is already " + typ + " with " + widening[typ] + "; otherwise the table is rewritten (its type is not known from the migrations)"
 		}
 		a.add(st, s, fd)
 	case "AT_SetNotNull":
@@ -1863,6 +1875,19 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// widening says, for the types whose limit or precision can be raised
+// without a rewrite, what the old column must have been for that.
+var widening = map[string]string{
+	"varchar":     "a limit no longer than the new one",
+	"varbit":      "a limit no longer than the new one",
+	"numeric":     "the same scale and a precision no larger than the new one",
+	"timestamp":   "a precision no larger than the new one",
+	"timestamptz": "a precision no larger than the new one",
+	"time":        "a precision no larger than the new one",
+	"timetz":      "a precision no larger than the new one",
+	"interval":    "the same fields and a precision no larger than the new one",
+}
 
 // locksReferenced notes the SHARE ROW EXCLUSIVE a foreign key takes on the
 // table it references.

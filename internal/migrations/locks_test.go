@@ -186,3 +186,74 @@ func TestSetNotNullScanOnPostgres(t *testing.T) {
 		}
 	}
 }
+
+// ALTER COLUMN ... TYPE is reported exactly when PostgreSQL rewrites the
+// table (its file node changes), and PostgreSQL refuses it on a column a
+// view reads, as the analyzer says.
+func TestColumnTypeRewriteOnPostgres(t *testing.T) {
+	url, _ := pgtest.Start(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	filenode := func(rel string) string {
+		var n string
+		if err := conn.QueryRow(ctx, "SELECT pg_relation_filenode($1)::text", rel).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, c := range [][2]string{
+		{"timestamp(3)", "timestamp(6)"}, {"timestamp(6)", "timestamp(3)"}, {"timestamp(3)", "timestamp"}, {"timestamp", "timestamp(3)"},
+		{"timestamp", "timestamp(6)"}, {"timestamptz(0)", "timestamptz(3)"}, {"timestamptz(3)", "timestamptz"}, {"timestamptz(3)", "timestamptz(1)"},
+		{"time(0)", "time(3)"}, {"time(3)", "time(1)"}, {"timetz(0)", "timetz"}, {"interval(0)", "interval(3)"}, {"interval(3)", "interval"},
+		{"interval(3)", "interval(1)"}, {"interval day to second(2)", "interval(3)"}, {"interval(3)", "interval day to second(3)"},
+		{"interval day", "interval hour"}, {"interval hour", "interval day"}, {"interval minute", "interval(2)"}, {"interval year", "interval month"},
+		{"varchar(10)", "varchar(20)"}, {"varchar(20)", "varchar(10)"}, {"varchar(10)", "varchar"}, {"varchar(10)", "text"}, {"text", "varchar"},
+		{"text", "varchar(10)"}, {"char(10)", "char(20)"}, {"char(10)", "varchar(20)"}, {"bit varying(10)", "bit varying(20)"},
+		{"bit varying(20)", "bit varying(10)"}, {"bit(10)", "bit(20)"}, {"numeric(10,2)", "numeric(12,2)"}, {"numeric(10,2)", "numeric(12,3)"},
+		{"numeric(10,2)", "numeric"}, {"numeric", "numeric(10,2)"}, {"numeric(10)", "numeric(12,0)"}, {"int", "bigint"}, {"cidr", "inet"},
+		{"int[]", "bigint[]"}, {"varchar(10)[]", "varchar(20)[]"}, {"varchar(10)[]", "varchar(10)[]"},
+	} {
+		setup := "CREATE TABLE t (id int PRIMARY KEY, c " + c[0] + ");\nCREATE INDEX t_c ON t (c);\n"
+		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS t CASCADE;\n"+setup); err != nil {
+			t.Fatalf("%s: %v", setup, err)
+		}
+		before := filenode("t")
+		sql := "ALTER TABLE t ALTER COLUMN c TYPE " + c[1]
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		rewrites := filenode("t") != before
+		reported := false
+		for _, f := range analyzeOn(t, setup, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+sql+";\n", 15) {
+			reported = reported || f.Rule == RuleChangeColumnType
+		}
+		if reported != rewrites {
+			t.Errorf("%s -> %s: PostgreSQL rewrites: %v, the analyzer reports change-column-type: %v", c[0], c[1], rewrites, reported)
+		}
+	}
+	// a view on the column: PostgreSQL refuses even a change without a rewrite
+	setup := "CREATE TABLE t (id int PRIMARY KEY, c varchar(10));\nCREATE VIEW v AS SELECT id, c FROM t;\n"
+	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS t CASCADE;\n"+setup); err != nil {
+		t.Fatal(err)
+	}
+	sql := "ALTER TABLE t ALTER COLUMN c TYPE varchar(20)"
+	if _, err := conn.Exec(ctx, sql); err == nil || !strings.Contains(err.Error(), "cannot alter type of a column used by a view or rule") {
+		t.Fatalf("%s under a view: %v", sql, err)
+	}
+	fs := analyzeOn(t, setup, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+sql+";\n", 15)
+	if len(fs) != 1 || fs[0].Rule != RuleChangeColumnType || fs[0].Severity != Blocking || !strings.Contains(fs[0].Detail, "view v reads column c") {
+		t.Errorf("under a view: %+v", fs)
+	}
+	// dropped and created again around the change, the view does not stop it
+	sql = "BEGIN;\nDROP VIEW v;\n" + sql + ";\nCREATE VIEW v AS SELECT id, c FROM t;\nCOMMIT"
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	if fs := analyzeOn(t, setup, "db/migrations/0002.sql", "SET lock_timeout = '5s';\n"+sql+";\n", 15); len(fs) != 0 {
+		t.Errorf("view dropped around the change: %+v", fs)
+	}
+}

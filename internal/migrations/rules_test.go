@@ -167,6 +167,42 @@ func TestFindingDetails(t *testing.T) {
 	}
 }
 
+// When the migrations do not say a column's type, a change to a type whose
+// limit or precision can be raised without a rewrite is a warning naming
+// the condition; any other change, or one with USING, blocks. Known types
+// are judged exactly, and named in the detail.
+func TestColumnTypeChanges(t *testing.T) {
+	for sql, want := range map[string]string{
+		"ALTER TABLE users ALTER COLUMN email TYPE varchar(255)":                   "warning: column email becomes varchar(255): safe (no rewrite) only if the column is already varchar with a limit no longer than the new one",
+		"ALTER TABLE users ALTER COLUMN at TYPE timestamptz(6)":                    "warning: column at becomes timestamptz(6): safe (no rewrite) only if the column is already timestamptz with a precision no larger than the new one",
+		"ALTER TABLE users ALTER COLUMN took TYPE interval(3)":                     "warning: column took becomes interval(3): safe (no rewrite) only if the column is already interval with the same fields",
+		"ALTER TABLE users ALTER COLUMN amount TYPE numeric(12,2)":                 "warning: column amount becomes numeric(12,2): safe (no rewrite) only if the column is already numeric with the same scale",
+		"ALTER TABLE users ALTER COLUMN email TYPE varchar(255) USING trim(email)": "blocking: column email becomes varchar(255)",
+		"ALTER TABLE users ALTER COLUMN id TYPE bigint":                            "blocking: column id becomes int8",
+		"ALTER TABLE users ALTER COLUMN tags TYPE varchar(20)[]":                   "blocking: column tags becomes varchar(20)[]",
+	} {
+		fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+sql+";\n", 15)
+		if len(fs) != 1 || fs[0].Rule != RuleChangeColumnType || !strings.HasPrefix(string(fs[0].Severity)+": "+fs[0].Detail, want) {
+			t.Errorf("%s: %+v", sql, fs)
+		}
+	}
+	base := "CREATE TABLE users (id int PRIMARY KEY, at timestamp(6), took interval day to second(2));\n"
+	for sql, want := range map[string]string{
+		"ALTER TABLE users ALTER COLUMN at TYPE timestamp(3)":   "column at is timestamp(6) and becomes timestamp(3): PostgreSQL rewrites the table and its indexes",
+		"ALTER TABLE users ALTER COLUMN took TYPE interval day": "column took is interval day to second(2) and becomes interval day: PostgreSQL rewrites the table and its indexes",
+	} {
+		fs := analyzeOn(t, base, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+sql+";\n", 15)
+		if len(fs) != 1 || fs[0].Severity != Blocking || fs[0].Detail != want {
+			t.Errorf("%s: %+v", sql, fs)
+		}
+	}
+	for _, sql := range []string{"ALTER TABLE users ALTER COLUMN at TYPE timestamp", "ALTER TABLE users ALTER COLUMN took TYPE interval(4)"} {
+		if fs := analyzeOn(t, base, "db/migrations/0002.sql", "SET lock_timeout = '5s';\n"+sql+";\n", 15); len(fs) != 0 {
+			t.Errorf("%s: %+v", sql, fs)
+		}
+	}
+}
+
 func TestVolatility(t *testing.T) {
 	for sql, want := range map[string]int{
 		"ALTER TABLE t ADD COLUMN c uuid DEFAULT gen_random_uuid()":          volVolatile,
