@@ -110,6 +110,15 @@ type txState struct {
 	// same name before COMMIT replaces them for the running release
 	dropped map[relName]droppedView
 	renamed map[relName]renamedRel
+	// labels are the enum values ALTER TYPE ... ADD VALUE added in it, by
+	// value: PostgreSQL refuses to use them before it commits
+	labels map[string][]addedLabel
+}
+
+// addedLabel is an enum value added in the open transaction.
+type addedLabel struct {
+	typ string // the enum type, unqualified
+	at  *statement
 }
 
 // droppedView is a DROP VIEW in the open transaction: the statement, and
@@ -292,6 +301,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		fd.Detail = s.unknown
 		a.add(st, s, fd)
 		return
+	}
+	if len(st.tx.labels) > 0 && n.Type != "AlterEnumStmt" {
+		a.labelUse(st, s, n)
 	}
 	switch n.Type {
 	case "CreateStmt":
@@ -596,6 +608,11 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				fd := newFinding(RuleEnumValueInTx)
 				fd.Detail = "type " + typ + a.txDetail(st)
 				a.add(st, s, fd)
+			} else if st.inTx() {
+				if st.tx.labels == nil {
+					st.tx.labels = map[string][]addedLabel{}
+				}
+				st.tx.labels[e.NewVal] = append(st.tx.labels[e.NewVal], addedLabel{typ: typ, at: s})
 			}
 		}
 	case "RefreshMatViewStmt":
@@ -817,6 +834,81 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		a.gate(st, s, "JSON_TABLE", 17)
 	}
 	a.afterStatement(st, s)
+}
+
+// labelUse reports a statement that uses an enum value added earlier in
+// the same transaction, which PostgreSQL 12+ refuses (unsafe use of new
+// value) until that transaction commits. A use is the value as a string
+// constant in a statement that also casts to the type, defines a column of
+// it, or names a column of it (SET mood = 'meh', WHERE mood = 'meh', a
+// DEFAULT).
+func (a *analyzer) labelUse(st *fileState, s *statement, n pgparse.Node) {
+	var consts []string
+	for _, c := range n.StringConsts() {
+		if len(st.tx.labels[c]) > 0 {
+			consts = append(consts, c)
+		}
+	}
+	if len(consts) == 0 {
+		return
+	}
+	types := map[string]bool{} // the types the statement casts to or defines columns of
+	for _, c := range n.Descendants("TypeCast") {
+		var tc pgparse.TypeCast
+		if c.Into(&tc) {
+			types[strings.ToLower(tc.TypeName.Name())] = true
+		}
+	}
+	for _, c := range n.Descendants("ColumnDef") {
+		var def pgparse.ColumnDef
+		if c.Into(&def) {
+			types[strings.ToLower(def.TypeName.Name())] = true
+		}
+	}
+	// the columns it names, and their types in the tables it names
+	names := map[string]bool{}
+	for _, c := range n.ColumnRefNames() {
+		names[c] = true
+	}
+	for _, r := range n.Descendants("ResTarget") {
+		var rt struct {
+			Name string `json:"name"`
+		}
+		if r.Into(&rt) && rt.Name != "" {
+			names[rt.Name] = true
+		}
+	}
+	for _, c := range pgparse.AlterTableCmds(n.Descendants("AlterTableCmd")) {
+		names[c.Name] = true
+	}
+	var top struct {
+		Relation *pgparse.RangeVar `json:"relation"`
+	}
+	n.Into(&top)
+	rels := pgparse.RangeVars(n.Descendants("RangeVar"))
+	if top.Relation != nil {
+		rels = append(rels, *top.Relation)
+	}
+	for _, rv := range rels {
+		if t := a.schema.tables[a.rv(st, rv)]; t != nil {
+			for name, c := range t.cols {
+				if names[name] {
+					types[c.typ] = true
+				}
+			}
+		}
+	}
+	for _, c := range consts {
+		for _, l := range st.tx.labels[c] {
+			if !types[l.typ] {
+				continue
+			}
+			fd := newFinding(RuleEnumValueInTx)
+			fd.Detail = "'" + c + "' was added to type " + l.typ + " at line " + itoa(l.at.line) + a.txDetail(st) + ": PostgreSQL refuses to use a new enum value before the transaction that added it commits (unsafe use of new value), so the migration fails"
+			a.add(st, s, fd)
+			return
+		}
+	}
 }
 
 // endTransaction follows a COMMIT or ROLLBACK. One that ends a BEGIN of the

@@ -257,3 +257,49 @@ func TestColumnTypeRewriteOnPostgres(t *testing.T) {
 		t.Errorf("view dropped around the change: %+v", fs)
 	}
 }
+
+// A new enum value used in the transaction that added it fails on
+// PostgreSQL 12+ (unsafe use of new value) exactly where the analyzer
+// reports enum-value-in-transaction.
+func TestNewEnumValueInItsTransactionOnPostgres(t *testing.T) {
+	url, _ := pgtest.Start(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	const schema = "CREATE TYPE mood AS ENUM ('ok');\nCREATE TABLE t (id int, m mood, note text);\nINSERT INTO t VALUES (1, 'ok', 'x');\n"
+	for _, use := range []string{
+		"UPDATE t SET m = 'meh'",
+		"UPDATE t SET note = 'meh'",
+		"ALTER TABLE t ALTER COLUMN m SET DEFAULT 'meh'",
+		"ALTER TABLE t ADD COLUMN m2 mood DEFAULT 'meh'",
+		"SELECT 'meh'::mood",
+		"CREATE INDEX t_meh ON t (id) WHERE m = 'meh'",
+		"SELECT count(*) FROM t WHERE m = 'ok'",
+		"INSERT INTO t (id, m) VALUES (2, 'meh')",
+		"ALTER TYPE mood ADD VALUE 'bof' AFTER 'meh'",
+		"DO $$ BEGIN UPDATE t SET m = 'meh'; END $$",
+	} {
+		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS t; DROP TYPE IF EXISTS mood;\n"+schema); err != nil {
+			t.Fatal(err)
+		}
+		sql := "BEGIN;\nALTER TYPE mood ADD VALUE 'meh';\n" + use + ";\nCOMMIT"
+		_, err := conn.Exec(ctx, sql)
+		fails := err != nil && strings.Contains(err.Error(), "unsafe use of new value")
+		if err != nil && !fails {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		if err != nil {
+			conn.Exec(ctx, "ROLLBACK")
+		}
+		reported := false
+		for _, f := range analyzeOn(t, schema, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+sql+";\n", 15) {
+			reported = reported || f.Rule == RuleEnumValueInTx
+		}
+		if reported != fails {
+			t.Errorf("%s: PostgreSQL fails: %v (%v), the analyzer reports enum-value-in-transaction: %v", use, fails, err, reported)
+		}
+	}
+}

@@ -552,3 +552,18 @@ func (n Node) ColumnRefNames() []string {
 	}
 	return out
 }
+
+// StringConsts returns every string constant in n ('meh' in
+// SET mood = 'meh').
+func (n Node) StringConsts() []string {
+	var out []string
+	for _, c := range n.Descendants("A_Const") {
+		var v struct {
+			Sval *String `json:"sval"`
+		}
+		if c.Into(&v) && v.Sval != nil {
+			out = append(out, v.Sval.Sval)
+		}
+	}
+	return out
+}
