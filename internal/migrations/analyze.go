@@ -3,6 +3,7 @@ package migrations
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 
@@ -43,6 +44,7 @@ type analyzer struct {
 	created      map[relName]bool // tables, views and sequences created in this change
 	addedColumns map[colName]bool // columns added in this change
 	createdIndex map[relName]bool // indexes created in this change
+	createdTypes map[string]bool  // composite types and domains created in this change, unqualified
 	schema       *schemaState
 	// replaying: the deployed migrations are read for the schema only.
 	replaying bool
@@ -55,6 +57,7 @@ func newAnalyzer(pgMajor int) *analyzer {
 		created:      map[relName]bool{},
 		addedColumns: map[colName]bool{},
 		createdIndex: map[relName]bool{},
+		createdTypes: map[string]bool{},
 		schema:       newSchema(),
 	}
 }
@@ -68,7 +71,7 @@ func (a *analyzer) replay(files []*parsedFile) {
 	}
 	a.replaying = false
 	a.findings = nil
-	a.created, a.addedColumns, a.createdIndex = map[relName]bool{}, map[colName]bool{}, map[relName]bool{}
+	a.created, a.addedColumns, a.createdIndex, a.createdTypes = map[relName]bool{}, map[colName]bool{}, map[relName]bool{}, map[string]bool{}
 }
 
 // fileState is what the rules track within one file (one session).
@@ -432,6 +435,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 		if at.Objtype == "OBJECT_TYPE" { // ADD, DROP, ALTER ATTRIBUTE of a composite type
 			st.locksType("ALTER TYPE "+at.Relation.Relname, lockCompositeType)
+			a.alterCompositeType(st, s, strings.ToLower(at.Relation.Relname), at.Cmds)
 			break
 		}
 		if at.Objtype != "OBJECT_TABLE" && at.Objtype != "OBJECT_FOREIGN_TABLE" {
@@ -476,6 +480,14 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		case "OBJECT_ATTRIBUTE": // of a composite type
 			if r.Relation != nil {
 				st.locksType("ALTER TYPE "+r.Relation.Relname+" RENAME ATTRIBUTE", lockCompositeType)
+				if typ := strings.ToLower(r.Relation.Relname); !a.createdTypes[typ] {
+					fd := newFinding(RuleRenameColumn)
+					a.onType(&fd, typ)
+					fd.Column, fd.NewName = r.Subname, r.Newname
+					fd.Detail = "attribute " + r.Subname + " of composite type " + typ + " becomes " + r.Newname + a.typeUsedBy(typ) + ": the running release's queries that read or write (column)." + r.Subname + " fail"
+					fd.Lock = lockCompositeType
+					a.add(st, s, fd)
+				}
 			}
 		case "OBJECT_TYPE", "OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT":
 			st.locksType(typeDDL("ALTER", r.RenameType, pgparse.ObjectName(r.Object))+" RENAME", lockTypeRow)
@@ -711,6 +723,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 		n.Into(&c)
 		st.locksType("CREATE TYPE "+c.Typevar.Relname, lockNewComposite)
+		if !a.replaying {
+			a.createdTypes[strings.ToLower(c.Typevar.Relname)] = true
+		}
 	case "DefineStmt": // CREATE TYPE name (INPUT = ...), or a shell type
 		var d struct {
 			Kind     string         `json:"kind"`
@@ -744,6 +759,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		var d pgparse.CreateDomainStmt
 		if n.Into(&d) {
 			st.locksType("CREATE DOMAIN "+pgparse.LastString(d.Domainname), lockNewType)
+			if !a.replaying {
+				a.createdTypes[strings.ToLower(pgparse.LastString(d.Domainname))] = true
+			}
 			for _, c := range pgparse.Constraints(d.Constraints) {
 				if c.Contype == "CONSTR_CHECK" {
 					fd := newFinding(RuleDomainConstraint)
@@ -1512,6 +1530,20 @@ func (a *analyzer) alterDomain(st *fileState, s *statement, d pgparse.AlterDomai
 		scans = true
 	case "V": // VALIDATE CONSTRAINT
 		scans = true
+	case "N": // DROP NOT NULL: every column of the domain may hold NULL
+		if !a.createdTypes[strings.ToLower(name)] {
+			fd := newFinding(RuleDropNotNull)
+			fd.Detail = "domain " + name + ": every column of the domain may hold NULL from now on" + a.typeUsedBy(strings.ToLower(name))
+			fd.Lock = lockTypeRow
+			a.add(st, s, fd)
+		}
+	case "T": // SET DEFAULT, DROP DEFAULT (no def, or NULL)
+		if (d.Def.Type == "" || pgparse.IsNull(d.Def)) && !a.createdTypes[strings.ToLower(name)] {
+			fd := newFinding(RuleDropDefault)
+			fd.Detail = "domain " + name + ": INSERTs that leave out a column of the domain without a default of its own get NULL instead of the domain's default" + a.typeUsedBy(strings.ToLower(name))
+			fd.Lock = lockTypeRow
+			a.add(st, s, fd)
+		}
 	}
 	switch {
 	case scans:
@@ -1521,6 +1553,82 @@ func (a *analyzer) alterDomain(st *fileState, s *statement, d pgparse.AlterDomai
 	default:
 		st.locksType("ALTER DOMAIN "+name, lockTypeRow)
 	}
+}
+
+// alterCompositeType checks ALTER TYPE ... DROP and ALTER ATTRIBUTE of a
+// composite type the running release may use (ADD ATTRIBUTE takes nothing
+// from it). DROP ATTRIBUTE removes the attribute from every value of the
+// type, with no rewrite: the running release's reads of it fail, as for a
+// dropped column. ALTER ATTRIBUTE ... TYPE of a type a table column uses
+// is refused by PostgreSQL, CASCADE or not.
+func (a *analyzer) alterCompositeType(st *fileState, s *statement, typ string, cmds []pgparse.Node) {
+	if a.createdTypes[typ] {
+		return
+	}
+	for _, cmd := range pgparse.AlterTableCmds(cmds) {
+		switch cmd.Subtype {
+		case "AT_DropColumn":
+			fd := newFinding(RuleDropColumn)
+			a.onType(&fd, typ)
+			fd.Column = cmd.Name
+			fd.Detail = "attribute " + cmd.Name + " of composite type " + typ + a.typeUsedBy(typ) + " is dropped from every value of the type (no rewrite: the data is gone at once): the running release's queries that read or write (column)." + cmd.Name + " fail"
+			fd.Lock = lockCompositeType
+			a.add(st, s, fd)
+		case "AT_AlterColumnType":
+			if users := a.typeColumns(typ); len(users) > 0 {
+				fd := newFinding(RuleChangeColumnType)
+				a.onType(&fd, typ)
+				fd.Column = cmd.Name
+				fd.Detail = "attribute " + cmd.Name + " of composite type " + typ + ", which column " + strings.Join(users, ", ") + " uses: PostgreSQL refuses to change an attribute's type while a table column has the type (cannot alter type because column uses it), CASCADE or not, so the migration fails"
+				fd.Lock = lockCompositeType
+				a.add(st, s, fd)
+			}
+		}
+	}
+}
+
+// typeColumns are the table columns (table.column) of a type or of arrays
+// of it, sorted.
+func (a *analyzer) typeColumns(typ string) []string {
+	var out []string
+	for name, t := range a.schema.tables {
+		for col, c := range t.cols {
+			if c.typ == typ || c.typ == typ+"[]" {
+				out = append(out, name.String()+"."+col)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// typeUsedBy names the columns of a type, for a detail: " (column users.address)".
+func (a *analyzer) typeUsedBy(typ string) string {
+	if users := a.typeColumns(typ); len(users) > 0 {
+		return " (column " + strings.Join(users, ", ") + ")"
+	}
+	return ""
+}
+
+// onType says what the deployed code is searched for when a type's
+// attribute goes: the one table whose column has the type (queries name
+// the table), or else the type.
+func (a *analyzer) onType(fd *Finding, typ string) {
+	tables := map[relName]bool{}
+	for name, t := range a.schema.tables {
+		for _, c := range t.cols {
+			if c.typ == typ || c.typ == typ+"[]" {
+				tables[name] = true
+			}
+		}
+	}
+	if len(tables) == 1 {
+		for name := range tables {
+			fd.on(name)
+		}
+		return
+	}
+	fd.Table = typ
 }
 
 // typeDDL names a statement on a type or domain: typeDDL("DROP",

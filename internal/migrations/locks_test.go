@@ -303,3 +303,47 @@ func TestNewEnumValueInItsTransactionOnPostgres(t *testing.T) {
 		}
 	}
 }
+
+// What the analyzer says of ALTER TYPE on a composite type and of ALTER
+// DOMAIN holds on a real server: DROP ATTRIBUTE succeeds without a rewrite
+// and takes the attribute from the stored values; ALTER ATTRIBUTE ... TYPE
+// is refused while a column has the type; a domain's DROP NOT NULL lets
+// NULL in.
+func TestCompositeTypesAndDomainsOnPostgres(t *testing.T) {
+	url, _ := pgtest.Start(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	const schema = "CREATE TYPE address AS (street text, zip varchar(10));\nCREATE DOMAIN email_address AS text NOT NULL;\n" +
+		"CREATE TABLE users (id int, home address, email email_address);\nINSERT INTO users VALUES (1, ROW('Main St', '12345'), 'a@b');\n"
+	if _, err := conn.Exec(ctx, schema); err != nil {
+		t.Fatal(err)
+	}
+	var before, after, home string
+	conn.QueryRow(ctx, "SELECT pg_relation_filenode('users')::text").Scan(&before)
+	if _, err := conn.Exec(ctx, "ALTER TYPE address DROP ATTRIBUTE zip"); err != nil {
+		t.Fatal(err)
+	}
+	conn.QueryRow(ctx, "SELECT pg_relation_filenode('users')::text, home::text FROM users").Scan(&after, &home)
+	if before != after || home != `("Main St")` {
+		t.Errorf("DROP ATTRIBUTE: file node %s -> %s, value %s", before, after, home)
+	}
+	if _, err := conn.Exec(ctx, "SELECT (home).zip FROM users"); err == nil {
+		t.Error("(home).zip still reads")
+	}
+	for _, sql := range []string{"ALTER TYPE address ALTER ATTRIBUTE street TYPE varchar(100)", "ALTER TYPE address ALTER ATTRIBUTE street TYPE varchar(100) CASCADE"} {
+		if _, err := conn.Exec(ctx, sql); err == nil || !strings.Contains(err.Error(), `because column "users.home" uses it`) {
+			t.Errorf("%s: %v", sql, err)
+		}
+		fs := analyzeOn(t, schema, "db/migrations/0002.sql", "SET lock_timeout = '5s';\n"+sql+";\n", 15)
+		if len(fs) != 1 || fs[0].Rule != RuleChangeColumnType || !strings.Contains(fs[0].Detail, "PostgreSQL refuses") {
+			t.Errorf("%s: %+v", sql, fs)
+		}
+	}
+	if _, err := conn.Exec(ctx, "ALTER DOMAIN email_address DROP NOT NULL; INSERT INTO users (id) VALUES (2)"); err != nil {
+		t.Errorf("DROP NOT NULL on the domain: %v", err)
+	}
+}

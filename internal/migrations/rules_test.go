@@ -203,6 +203,41 @@ func TestColumnTypeChanges(t *testing.T) {
 	}
 }
 
+// What a composite type's attributes and a domain's NOT NULL and default
+// give the running release goes as a table's columns do: DROP ATTRIBUTE is
+// drop-column and RENAME ATTRIBUTE rename-column (searched for in the code
+// that names the table using the type), a domain's DROP NOT NULL is
+// drop-not-null and its DROP DEFAULT drop-default; each names the lock on
+// the type, not a table's.
+func TestCompositeTypesAndDomains(t *testing.T) {
+	base := "CREATE TYPE address AS (street text, zip varchar(10));\nCREATE TABLE users (id bigint PRIMARY KEY, home address, past address[]);\n" +
+		"CREATE DOMAIN email_address AS text NOT NULL DEFAULT '';\nCREATE TABLE contacts (id bigint, email email_address);\n"
+	src := "SET lock_timeout = '5s';\nALTER TYPE address DROP ATTRIBUTE zip;\nALTER TYPE address RENAME ATTRIBUTE street TO line1;\n" +
+		"ALTER DOMAIN email_address DROP NOT NULL;\nALTER DOMAIN email_address SET DEFAULT NULL;\nALTER TYPE address ADD ATTRIBUTE country text;\n"
+	fs := analyzeOn(t, base, "db/migrations/0002.sql", src, 15)
+	if len(fs) != 4 {
+		t.Fatalf("findings %+v", fs)
+	}
+	if f := fs[0]; f.Rule != RuleDropColumn || f.Table != "users" || f.Column != "zip" || f.Lock != lockCompositeType ||
+		f.Detail != "attribute zip of composite type address (column users.home, users.past) is dropped from every value of the type (no rewrite: the data is gone at once): the running release's queries that read or write (column).zip fail" {
+		t.Errorf("DROP ATTRIBUTE %+v", f)
+	}
+	if f := fs[1]; f.Rule != RuleRenameColumn || f.Table != "users" || f.Column != "street" || f.NewName != "line1" {
+		t.Errorf("RENAME ATTRIBUTE %+v", f)
+	}
+	if f := fs[2]; f.Rule != RuleDropNotNull || f.Lock != lockTypeRow || f.Detail != "domain email_address: every column of the domain may hold NULL from now on (column contacts.email)" {
+		t.Errorf("DROP NOT NULL %+v", f)
+	}
+	if f := fs[3]; f.Rule != RuleDropDefault || f.Lock != lockTypeRow || !strings.HasPrefix(f.Detail, "domain email_address: INSERTs that leave out") {
+		t.Errorf("DROP DEFAULT %+v", f)
+	}
+	// a type no table uses is searched for under its own name
+	fs = analyzeOn(t, "CREATE TYPE address AS (street text, zip text);\n", "db/migrations/0002.sql", "SET lock_timeout = '5s';\nALTER TYPE address DROP ATTRIBUTE zip;\nALTER TYPE address ALTER ATTRIBUTE street TYPE varchar(100);\n", 15)
+	if len(fs) != 1 || fs[0].Table != "address" || fs[0].Column != "zip" {
+		t.Errorf("unused type %+v", fs)
+	}
+}
+
 func TestVolatility(t *testing.T) {
 	for sql, want := range map[string]int{
 		"ALTER TABLE t ADD COLUMN c uuid DEFAULT gen_random_uuid()":          volVolatile,
