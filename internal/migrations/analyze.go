@@ -2,7 +2,10 @@ package migrations
 
 import (
 	"fmt"
+	"regexp"
+	"sort"
 	"strings"
+	"sync"
 
 	"github.com/pmguard/pmguard/internal/migrations/pgparse"
 )
@@ -17,6 +20,11 @@ type statement struct {
 	// unknown is set for a statement PostgreSQL 17's parser cannot read:
 	// what it is, for the syntax-unknown-to-parser finding.
 	unknown string
+	// block is the DO block the statement is part of.
+	block *statement
+	// after are the directives written after the file's last statement,
+	// which apply to no statement.
+	after []*override
 }
 
 // parsedFile is a migration file with its statements.
@@ -33,9 +41,10 @@ type parsedFile struct {
 // what it costs on that schema.
 type analyzer struct {
 	pgMajor      int
-	created      map[string]bool // tables and views created in this change
-	addedColumns map[string]bool // "table.column" added in this change
-	createdIndex map[string]bool // indexes created in this change
+	created      map[relName]bool // tables, views and sequences created in this change
+	addedColumns map[colName]bool // columns added in this change
+	createdIndex map[relName]bool // indexes created in this change
+	createdTypes map[string]bool  // composite types and domains created in this change, unqualified
 	schema       *schemaState
 	// replaying: the deployed migrations are read for the schema only.
 	replaying bool
@@ -45,9 +54,10 @@ type analyzer struct {
 func newAnalyzer(pgMajor int) *analyzer {
 	return &analyzer{
 		pgMajor:      pgMajor,
-		created:      map[string]bool{},
-		addedColumns: map[string]bool{},
-		createdIndex: map[string]bool{},
+		created:      map[relName]bool{},
+		addedColumns: map[colName]bool{},
+		createdIndex: map[relName]bool{},
+		createdTypes: map[string]bool{},
 		schema:       newSchema(),
 	}
 }
@@ -61,38 +71,91 @@ func (a *analyzer) replay(files []*parsedFile) {
 	}
 	a.replaying = false
 	a.findings = nil
-	a.created, a.addedColumns, a.createdIndex = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	a.created, a.addedColumns, a.createdIndex, a.createdTypes = map[relName]bool{}, map[colName]bool{}, map[relName]bool{}, map[string]bool{}
 }
 
 // fileState is what the rules track within one file (one session).
 type fileState struct {
-	f              *parsedFile
-	toolTx         bool // the tool wraps the file in a transaction
-	toolRealTx     bool // ... with BEGIN/COMMIT of its own (not golang-migrate's implicit one)
-	explicitTx     bool // inside BEGIN ... COMMIT written in the file
-	begin          *statement
-	lockTimeout    bool // SET lock_timeout (non-zero) ran earlier in the file
-	stmtTimeout    bool // SET statement_timeout (non-zero) ran earlier
-	warnedLock     bool
-	warnedStmt     bool
-	tx             txState
-	currentStrong  string // the existing table the current statement locks ACCESS EXCLUSIVE
-	currentLockFor string // the existing object the current statement locks at all
-	currentLock    string // the lock it takes there, when it is not a table lock (DDL on types)
-	firstFinding   int    // index of the current statement's first finding
+	f           *parsedFile
+	toolTx      bool // the tool wraps the file in a transaction
+	toolRealTx  bool // ... with BEGIN/COMMIT of its own (not golang-migrate's implicit one)
+	explicitTx  bool // inside BEGIN ... COMMIT written in the file
+	nestedBegin bool // ... whose BEGIN did nothing, inside the tool's transaction
+	toolEnded   bool // a COMMIT or ROLLBACK in the file ended the tool's transaction
+	doBlock     bool // inside a DO block (its statements run as one transaction)
+	begin       *statement
+	session     settings  // the session's, from SET
+	local       *settings // the open transaction's, from SET LOCAL, until it ends
+	warnedLock  bool
+	warnedStmt  bool
+	tx          txState
+	locked      []tableLock         // the existing tables the current statement locks
+	keysAdded   map[string][]string // the keys the current ALTER TABLE adds, by name
+	// dropsConstraints are the constraints the current ALTER TABLE drops:
+	// PostgreSQL drops them before any SET NOT NULL in it
+	dropsConstraints map[string]bool
+	dropsProof       []string // the columns the validated checks it drops prove NOT NULL
+	currentLockFor   string   // the existing object the current statement locks at all
+	currentLock      string   // the lock it takes there, when it is not a table lock (DDL on types)
+	firstFinding     int      // index of the current statement's first finding
 }
 
 // txState is what the transaction open at a statement holds.
 type txState struct {
-	notValid map[string]bool // "table.constraint" added NOT VALID in it
-	strong   string          // an existing table locked ACCESS EXCLUSIVE in it
-	updates  []*statement    // UPDATEs of existing tables in it, not yet reported
-	reported map[*statement]bool
+	notValid   map[colName]bool // constraints added NOT VALID in it
+	strong     string           // an existing table locked against writes in it
+	strongMode string           // the lock
+	strongAt   *statement       // the statement that took it
+	updates    []*statement     // UPDATEs of existing tables in it, not yet reported
+	reported   map[*statement]bool
+	// dropped are the existing views DROP VIEW removed in it, renamed the
+	// existing tables and views renamed in it: a view created under the
+	// same name before COMMIT replaces them for the running release
+	dropped map[relName]droppedView
+	renamed map[relName]renamedRel
+	// labels are the enum values ALTER TYPE ... ADD VALUE added in it, by
+	// value: PostgreSQL refuses to use them before it commits
+	labels map[string][]addedLabel
 }
 
-func (st *fileState) inTx() bool { return st.toolTx || st.explicitTx }
+// addedLabel is an enum value added in the open transaction.
+type addedLabel struct {
+	typ string // the enum type, unqualified
+	at  *statement
+}
 
-func (st *fileState) endTx() { st.tx = txState{} }
+// droppedView is a DROP VIEW in the open transaction: the statement, and
+// what the view was (nil when not known from the migrations).
+type droppedView struct {
+	at   *statement
+	view *viewState
+}
+
+// renamedRel is a rename in the open transaction: the statement, the new name.
+type renamedRel struct {
+	at *statement
+	to relName
+}
+
+func (st *fileState) inTx() bool { return st.toolTx || st.explicitTx || st.doBlock }
+
+// endTx forgets what the transaction held; its SET LOCAL ends with it.
+func (st *fileState) endTx() { st.tx, st.local = txState{}, nil }
+
+// settings are the session settings the rules read.
+type settings struct {
+	path        []string // the schemas of SET search_path, nil for public
+	lockTimeout bool     // lock_timeout is set (non-zero)
+	stmtTimeout bool     // statement_timeout is set (non-zero)
+}
+
+// set returns the settings in effect.
+func (st *fileState) set() *settings {
+	if st.local != nil {
+		return st.local
+	}
+	return &st.session
+}
 
 func (a *analyzer) file(f *parsedFile) {
 	st := &fileState{f: f}
@@ -101,7 +164,9 @@ func (a *analyzer) file(f *parsedFile) {
 	for i := range f.stmts {
 		a.statement(st, &f.stmts[i])
 	}
-	if st.explicitTx && st.begin != nil {
+	// once the file ended the tool's transaction, the tool's own COMMIT at
+	// the end commits a BEGIN the file leaves open
+	if st.explicitTx && st.begin != nil && !(st.toolEnded && st.toolRealTx) {
 		fd := newFinding(RuleUncommittedTx)
 		fd.Detail = "BEGIN at line " + itoa(st.begin.line) + " has no COMMIT before the end of the file"
 		a.add(st, st.begin, fd)
@@ -116,28 +181,84 @@ func (a *analyzer) add(st *fileState, s *statement, fd Finding) {
 	fd.Line = s.line
 	fd.Statement = s.text
 	fd.stmt = s
+	if s.block != nil {
+		in := "in the DO block at line " + itoa(s.block.line)
+		if fd.Detail == "" {
+			fd.Detail = in
+		} else {
+			fd.Detail += " (" + in + ")"
+		}
+	}
 	if fd.Lock != "" && fd.Table != "" && !strings.Contains(fd.Lock, " on ") {
-		fd.Lock += " on " + fd.Table
+		on := fd.Table
+		if fd.rel.name != "" {
+			on = fd.rel.String()
+		}
+		base, briefly := strings.CutSuffix(fd.Lock, ", briefly")
+		fd.Lock = base + " on " + on
+		if briefly {
+			fd.Lock += ", briefly"
+		}
 	}
 	a.findings = append(a.findings, fd)
 }
 
-func key(table, column string) string { return table + "." + column }
-
 // existing reports whether a table is one the running release may use: not
 // created earlier in this change.
-func (a *analyzer) existing(table string) bool { return !a.created[table] }
+func (a *analyzer) existing(table relName) bool { return !a.created[table] }
 
-// locksTable notes that the statement takes a lock on an existing table
-// (for lock-timeout and statement-timeout); strong: ACCESS EXCLUSIVE or
-// another lock that blocks the running release's writes.
-func (st *fileState) locksTable(table string, strong bool) {
+// Table lock modes as PostgreSQL names them. From SHARE up they block the
+// running release's writes, and ACCESS EXCLUSIVE its reads too; a weaker
+// mode is given as "" where it makes no difference.
+const (
+	modeShareUpdateExcl = "SHARE UPDATE EXCLUSIVE"
+	modeShare           = "SHARE"
+	modeShareRowExcl    = "SHARE ROW EXCLUSIVE"
+	modeExclusive       = "EXCLUSIVE"
+	modeAccessExcl      = "ACCESS EXCLUSIVE"
+)
+
+// modeRank orders the modes: a statement holds the strongest it takes.
+var modeRank = map[string]int{modeShareUpdateExcl: 1, modeShare: 2, modeShareRowExcl: 3, modeExclusive: 4, modeAccessExcl: 5}
+
+func blocksWrites(mode string) bool { return modeRank[mode] >= modeRank[modeShare] }
+
+// blocked says what a mode blocks of the running release.
+func blocked(mode string) string {
+	if mode == modeAccessExcl {
+		return "every read and write of it"
+	}
+	return "its writes"
+}
+
+// tableLock is a lock a statement takes on an existing table (or on
+// objects named in words: "every table of the database").
+type tableLock struct{ table, mode string }
+
+// locksTable notes that the statement takes lock mode on an existing table
+// (for lock-timeout, statement-timeout and backfill-in-transaction).
+func (st *fileState) locksTable(table, mode string) {
 	if st.currentLockFor == "" {
 		st.currentLockFor = table
 	}
-	if strong && st.currentStrong == "" {
-		st.currentStrong = table
+	st.locked = append(st.locked, tableLock{table, mode})
+}
+
+// strongest is the first table the current statement locks against writes,
+// with the strongest lock it takes there ("" when it locks none so).
+func (st *fileState) strongest() (table, mode string) {
+	for _, l := range st.locked {
+		if !blocksWrites(l.mode) {
+			continue
+		}
+		if table == "" {
+			table = l.table
+		}
+		if l.table == table && modeRank[l.mode] > modeRank[mode] {
+			mode = l.mode
+		}
 	}
+	return table, mode
 }
 
 // The locks DDL on types and domains takes, as pg_locks shows them while
@@ -176,13 +297,16 @@ func (st *fileState) locksType(stmt, lock string) {
 
 func (a *analyzer) statement(st *fileState, s *statement) {
 	n := s.stmt.Node
-	st.currentLockFor, st.currentStrong, st.currentLock = "", "", ""
+	st.currentLockFor, st.currentLock, st.locked = "", "", nil
 	st.firstFinding = len(a.findings)
 	if s.unknown != "" {
 		fd := newFinding(RuleSyntaxUnknown)
 		fd.Detail = s.unknown
 		a.add(st, s, fd)
 		return
+	}
+	if len(st.tx.labels) > 0 && n.Type != "AlterEnumStmt" {
+		a.labelUse(st, s, n)
 	}
 	switch n.Type {
 	case "CreateStmt":
@@ -191,19 +315,25 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			InhRelations []pgparse.Node `json:"inhRelations"`
 			Partspec     *struct{}      `json:"partspec"`
 			Partbound    *struct{}      `json:"partbound"`
+			IfNotExists  bool           `json:"if_not_exists"`
 		}
 		if !n.Into(&c) {
 			break
 		}
-		name := c.Relation.Relname
-		if !a.replaying {
-			a.created[name] = true
-		}
+		name := st.newRel(c.Relation.Schemaname, c.Relation.Relname)
 		if c.Partspec != nil || c.Partbound != nil {
 			a.gate(st, s, "declarative partitioning (PARTITION BY, PARTITION OF)", 10)
 		}
+		if c.IfNotExists && a.schema.tables[name] != nil {
+			// PostgreSQL skips it with a notice: the table keeps its rows
+			// and columns, and the running release still uses it.
+			break
+		}
+		if !a.replaying {
+			a.created[name] = true
+		}
 		t := a.schema.table(name)
-		t.cols, t.checks = map[string]*colState{}, map[string]*checkState{}
+		t.reset()
 		for _, e := range c.TableElts {
 			switch e.Type {
 			case "ColumnDef":
@@ -212,33 +342,83 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 					t.cols[def.Colname] = columnFrom(def)
 					a.columnGates(st, s, def)
 					for _, k := range pgparse.Constraints(def.Constraints) {
-						a.recordCheck(name, k)
-						if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil && a.existing(k.Pktable.Relname) {
-							st.locksTable(k.Pktable.Relname, true)
+						a.recordConstraint(name, k, def.Colname)
+						if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil {
+							if ref := a.rv(st, *k.Pktable); a.existing(ref) {
+								st.locksTable(ref.String(), modeShareRowExcl)
+							}
 						}
 					}
 				}
 			case "Constraint":
 				var k pgparse.Constraint
 				if e.Into(&k) {
-					a.recordCheck(name, k)
-					if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil && a.existing(k.Pktable.Relname) {
-						st.locksTable(k.Pktable.Relname, true)
+					a.recordConstraint(name, k, "")
+					if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil {
+						if ref := a.rv(st, *k.Pktable); a.existing(ref) {
+							st.locksTable(ref.String(), modeShareRowExcl)
+						}
 					}
 				}
 			}
 		}
+		// PARTITION OF locks the partitioned table ACCESS EXCLUSIVE;
+		// INHERITS takes SHARE UPDATE EXCLUSIVE on the parent
+		parentMode := modeShareUpdateExcl
+		if c.Partbound != nil {
+			parentMode = modeAccessExcl
+		}
 		for _, rv := range pgparse.RangeVars(c.InhRelations) {
-			if a.existing(rv.Relname) {
-				st.locksTable(rv.Relname, true)
+			if parent := a.rv(st, rv); a.existing(parent) {
+				st.locksTable(parent.String(), parentMode)
 			}
+		}
+	case "CreateTableAsStmt", "SelectStmt": // CREATE TABLE AS, CREATE MATERIALIZED VIEW, SELECT INTO
+		var c struct {
+			Into        *intoClause  `json:"into"`
+			IntoClause  *intoClause  `json:"intoClause"`
+			IfNotExists bool         `json:"if_not_exists"`
+			Objtype     string       `json:"objtype"`
+			Query       pgparse.Node `json:"query"`
+		}
+		if !n.Into(&c) {
+			break
+		}
+		into := c.Into
+		if into == nil {
+			into = c.IntoClause
+		}
+		if into == nil {
+			break
+		}
+		name := st.newRel(into.Rel.Schemaname, into.Rel.Relname)
+		if c.IfNotExists && a.schema.tables[name] != nil {
+			break // skipped, as CREATE TABLE IF NOT EXISTS
+		}
+		if !a.replaying {
+			a.created[name] = true
+		}
+		// its columns are the query's: not known here
+		t := a.schema.table(name)
+		t.reset()
+		if c.Objtype == "OBJECT_MATVIEW" {
+			a.schema.views[name] = a.viewOf(st, c.Query)
+		}
+	case "CreateSeqStmt":
+		var c struct {
+			Sequence pgparse.RangeVar `json:"sequence"`
+		}
+		if n.Into(&c) && !a.replaying {
+			a.created[st.newRel(c.Sequence.Schemaname, c.Sequence.Relname)] = true
 		}
 	case "ViewStmt":
 		var v struct {
-			View pgparse.RangeVar `json:"view"`
+			View    pgparse.RangeVar `json:"view"`
+			Query   pgparse.Node     `json:"query"`
+			Replace bool             `json:"replace"`
 		}
-		if n.Into(&v) && !a.replaying {
-			a.created[v.View.Relname] = true
+		if n.Into(&v) {
+			a.createView(st, s, v.View, v.Query, v.Replace)
 		}
 	case "AlterTableStmt":
 		var at pgparse.AlterTableStmt
@@ -255,15 +435,31 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 		if at.Objtype == "OBJECT_TYPE" { // ADD, DROP, ALTER ATTRIBUTE of a composite type
 			st.locksType("ALTER TYPE "+at.Relation.Relname, lockCompositeType)
+			a.alterCompositeType(st, s, strings.ToLower(at.Relation.Relname), at.Cmds)
 			break
 		}
 		if at.Objtype != "OBJECT_TABLE" && at.Objtype != "OBJECT_FOREIGN_TABLE" {
 			break
 		}
-		table := at.Relation.Relname
+		table := a.rv(st, at.Relation)
+		st.keysAdded, st.dropsConstraints, st.dropsProof = map[string][]string{}, map[string]bool{}, nil
+		for _, cmd := range pgparse.AlterTableCmds(at.Cmds) {
+			var c pgparse.Constraint
+			if cmd.Subtype == "AT_AddConstraint" && cmd.Def.Into(&c) {
+				if name, cols, ok := keyOf(table, c, ""); ok {
+					st.keysAdded[name] = cols
+				}
+			}
+			if cmd.Subtype == "AT_DropConstraint" {
+				st.dropsConstraints[cmd.Name] = true
+				if t := a.schema.tables[table]; t != nil && t.checks[cmd.Name] != nil && t.checks[cmd.Name].valid {
+					st.dropsProof = append(st.dropsProof, t.checks[cmd.Name].columns...)
+				}
+			}
+		}
 		for _, cmd := range pgparse.AlterTableCmds(at.Cmds) {
 			if a.existing(table) {
-				st.locksTable(table, strongAlter(cmd))
+				st.locksTable(table.String(), alterLock(cmd, a.pgMajor))
 			}
 			a.alterTable(st, s, table, cmd)
 		}
@@ -277,13 +473,21 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			fd.Table, fd.NewName = r.Subname, r.Newname
 			fd.Detail = "schema " + r.Subname + " becomes " + r.Newname + " (the deployed code is searched for the schema name)"
 			a.add(st, s, fd)
-			st.locksTable("schema "+r.Subname, true)
+			st.locksTable("schema "+r.Subname, modeAccessExcl)
 			break
 		}
 		switch r.RenameType {
 		case "OBJECT_ATTRIBUTE": // of a composite type
 			if r.Relation != nil {
 				st.locksType("ALTER TYPE "+r.Relation.Relname+" RENAME ATTRIBUTE", lockCompositeType)
+				if typ := strings.ToLower(r.Relation.Relname); !a.createdTypes[typ] {
+					fd := newFinding(RuleRenameColumn)
+					a.onType(&fd, typ)
+					fd.Column, fd.NewName = r.Subname, r.Newname
+					fd.Detail = "attribute " + r.Subname + " of composite type " + typ + " becomes " + r.Newname + a.typeUsedBy(typ) + ": the running release's queries that read or write (column)." + r.Subname + " fail"
+					fd.Lock = lockCompositeType
+					a.add(st, s, fd)
+				}
 			}
 		case "OBJECT_TYPE", "OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT":
 			st.locksType(typeDDL("ALTER", r.RenameType, pgparse.ObjectName(r.Object))+" RENAME", lockTypeRow)
@@ -291,12 +495,16 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if r.Relation == nil || r.RenameType == "OBJECT_ATTRIBUTE" {
 			break
 		}
-		table := r.Relation.Relname
+		table := a.rv(st, *r.Relation)
 		switch r.RenameType {
 		case "OBJECT_COLUMN":
 			if a.existing(table) && !a.addedColumns[key(table, r.Subname)] {
 				fd := newFinding(RuleRenameColumn)
-				fd.Table, fd.Column, fd.NewName = table, r.Subname, r.Newname
+				fd.on(table)
+				fd.Column, fd.NewName = r.Subname, r.Newname
+				if views := a.schema.viewsReading(table, r.Subname); len(views) > 0 {
+					fd.Detail = viewsFollow(views) + "; the running release's queries that name " + table.String() + "." + r.Subname + " fail"
+				}
 				a.add(st, s, fd)
 			}
 			if t := a.schema.tables[table]; t != nil && t.cols[r.Subname] != nil {
@@ -304,23 +512,33 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				delete(t.cols, r.Subname)
 			}
 		case "OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE":
+			renamed := relName{table.schema, r.Newname}
 			if a.existing(table) {
 				fd := newFinding(RuleRenameTable)
-				fd.Table, fd.NewName = table, r.Newname
+				fd.on(table)
+				fd.NewName = r.Newname
+				var detail []string
 				if r.RenameType != "OBJECT_TABLE" {
-					fd.Detail = "a " + objectWord(r.RenameType) + " is renamed"
+					detail = append(detail, "a "+objectWord(r.RenameType)+" is renamed")
 				}
+				if views := a.schema.viewsReading(table, ""); len(views) > 0 {
+					detail = append(detail, viewsFollow(views)+"; the running release's queries that name "+table.String()+" fail")
+				}
+				fd.Detail = strings.Join(detail, "; ")
 				a.add(st, s, fd)
+				if st.inTx() {
+					if st.tx.renamed == nil {
+						st.tx.renamed = map[relName]renamedRel{}
+					}
+					st.tx.renamed[table] = renamedRel{at: s, to: renamed}
+				}
 			} else {
-				a.created[r.Newname] = true
+				a.created[renamed] = true
 			}
-			if t := a.schema.tables[table]; t != nil {
-				a.schema.tables[r.Newname] = t
-				delete(a.schema.tables, table)
-			}
+			a.schema.move(table, renamed)
 		}
 		if a.existing(table) {
-			st.locksTable(table, true)
+			st.locksTable(table.String(), modeAccessExcl)
 		}
 	case "DropStmt":
 		a.drop(st, s, n)
@@ -350,17 +568,18 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if ix.NullsNotDistinct {
 			a.gate(st, s, "NULLS NOT DISTINCT", 15)
 		}
-		a.createdIndex[ix.Idxname] = true
+		table := a.rv(st, ix.Relation)
+		a.createdIndex[relName{table.schema, ix.Idxname}] = true
 		if ix.Concurrent {
 			if st.inTx() {
 				a.add(st, s, a.txFinding(st, "CREATE INDEX CONCURRENTLY"))
 			}
 			break
 		}
-		if a.existing(ix.Relation.Relname) {
-			st.locksTable(ix.Relation.Relname, true)
+		if a.existing(table) {
+			st.locksTable(table.String(), modeShare)
 			fd := newFinding(RuleIndexConcurrently)
-			fd.Table = ix.Relation.Relname
+			fd.on(table)
 			if ix.Unique {
 				fd.Detail = "a unique index: CREATE UNIQUE INDEX CONCURRENTLY"
 			}
@@ -374,12 +593,12 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			break
 		}
 		for _, rv := range pgparse.RangeVars(t.Relations) {
-			if a.existing(rv.Relname) {
+			if table := a.rv(st, rv); a.existing(table) {
 				fd := newFinding(RuleTruncate)
-				fd.Detail = "table " + rv.Relname
-				fd.Lock += " on " + rv.Relname
+				fd.Detail = "table " + table.String()
+				fd.Lock += " on " + table.String()
 				a.add(st, s, fd)
-				st.locksTable(rv.Relname, true)
+				st.locksTable(table.String(), modeAccessExcl)
 				break
 			}
 		}
@@ -401,8 +620,43 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				fd := newFinding(RuleEnumValueInTx)
 				fd.Detail = "type " + typ + a.txDetail(st)
 				a.add(st, s, fd)
+			} else if st.inTx() {
+				if st.tx.labels == nil {
+					st.tx.labels = map[string][]addedLabel{}
+				}
+				st.tx.labels[e.NewVal] = append(st.tx.labels[e.NewVal], addedLabel{typ: typ, at: s})
 			}
 		}
+	case "RefreshMatViewStmt":
+		var m struct {
+			Concurrent bool             `json:"concurrent"`
+			SkipData   bool             `json:"skipData"`
+			Relation   pgparse.RangeVar `json:"relation"`
+		}
+		if !n.Into(&m) {
+			break
+		}
+		view := a.rv(st, m.Relation)
+		if !a.existing(view) {
+			break
+		}
+		mode := modeAccessExcl
+		if m.Concurrent {
+			mode = modeExclusive // the view's readers go on
+		}
+		st.locksTable(view.String(), mode)
+		if m.Concurrent {
+			break
+		}
+		fd := newFinding(RuleRefreshMatView)
+		fd.on(view)
+		fd.Lock = "ACCESS EXCLUSIVE on " + view.String() + " for the whole refresh (every read of the view waits)"
+		if m.SkipData {
+			fd.Severity = Blocking
+			fd.Detail = "WITH NO DATA empties the view: the running release's queries of it fail (\"materialized view has not been populated\") until it is refreshed again"
+			fd.Safe = "refresh it with its data, CONCURRENTLY"
+		}
+		a.add(st, s, fd)
 	case "VacuumStmt":
 		a.vacuum(st, s, n)
 	case "ClusterStmt":
@@ -411,34 +665,31 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		fd := newFinding(RuleTableRewrite)
 		fd.Detail = "CLUSTER"
 		if c.Relation != nil {
-			fd.Lock += " on " + c.Relation.Relname
-			st.locksTable(c.Relation.Relname, true)
+			table := a.rv(st, *c.Relation)
+			fd.Lock += " on " + table.String()
+			st.locksTable(table.String(), modeAccessExcl)
 		} else {
-			st.locksTable("every clustered table", true)
+			st.locksTable("every clustered table", modeAccessExcl)
 		}
 		a.add(st, s, fd)
 	case "LockStmt":
 		var l pgparse.LockStmt
 		if n.Into(&l) {
 			for _, rv := range pgparse.RangeVars(l.Relations) {
-				if a.existing(rv.Relname) {
-					// modes: 5 SHARE and up block the running release's writes
-					st.locksTable(rv.Relname, l.Mode >= 5)
+				if table := a.rv(st, rv); a.existing(table) && l.Mode >= 1 && l.Mode <= 8 {
+					st.locksTable(table.String(), lockModes[l.Mode])
 				}
 			}
 		}
 	case "CommentStmt":
 		var c pgparse.CommentStmt
 		if n.Into(&c) && (c.Objtype == "OBJECT_TABLE" || c.Objtype == "OBJECT_COLUMN") {
-			var l pgparse.List
-			if c.Object.Into(&l) {
-				names := pgparse.Strings(l.Items)
-				if c.Objtype == "OBJECT_COLUMN" && len(names) > 1 {
-					names = names[:len(names)-1]
-				}
-				if len(names) > 0 && a.existing(names[len(names)-1]) {
-					st.locksTable(names[len(names)-1], false)
-				}
+			drop := 0
+			if c.Objtype == "OBJECT_COLUMN" {
+				drop = 1
+			}
+			if table, ok := a.objectRel(st, c.Object, drop); ok && a.existing(table) {
+				st.locksTable(table.String(), modeShareUpdateExcl)
 			}
 		}
 	case "CreateTrigStmt":
@@ -447,8 +698,8 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			if c.Replace {
 				a.gate(st, s, "CREATE OR REPLACE TRIGGER", 14)
 			}
-			if a.existing(c.Relation.Relname) {
-				st.locksTable(c.Relation.Relname, true)
+			if table := a.rv(st, c.Relation); a.existing(table) {
+				st.locksTable(table.String(), modeShareRowExcl)
 			}
 		}
 	case "AlterDomainStmt":
@@ -472,6 +723,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 		n.Into(&c)
 		st.locksType("CREATE TYPE "+c.Typevar.Relname, lockNewComposite)
+		if !a.replaying {
+			a.createdTypes[strings.ToLower(c.Typevar.Relname)] = true
+		}
 	case "DefineStmt": // CREATE TYPE name (INPUT = ...), or a shell type
 		var d struct {
 			Kind     string         `json:"kind"`
@@ -482,10 +736,19 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 	case "AlterOwnerStmt", "AlterObjectSchemaStmt":
 		var o struct {
-			ObjectType string       `json:"objectType"`
-			Object     pgparse.Node `json:"object"`
+			ObjectType string            `json:"objectType"`
+			Object     pgparse.Node      `json:"object"`
+			Relation   *pgparse.RangeVar `json:"relation"`
+			Newschema  string            `json:"newschema"`
 		}
-		if n.Into(&o) && (o.ObjectType == "OBJECT_TYPE" || o.ObjectType == "OBJECT_DOMAIN") {
+		if !n.Into(&o) {
+			break
+		}
+		if n.Type == "AlterObjectSchemaStmt" && o.Relation != nil {
+			a.setSchema(st, s, o.ObjectType, *o.Relation, o.Newschema)
+			break
+		}
+		if o.ObjectType == "OBJECT_TYPE" || o.ObjectType == "OBJECT_DOMAIN" {
 			what := " OWNER TO"
 			if n.Type == "AlterObjectSchemaStmt" {
 				what = " SET SCHEMA"
@@ -496,6 +759,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		var d pgparse.CreateDomainStmt
 		if n.Into(&d) {
 			st.locksType("CREATE DOMAIN "+pgparse.LastString(d.Domainname), lockNewType)
+			if !a.replaying {
+				a.createdTypes[strings.ToLower(pgparse.LastString(d.Domainname))] = true
+			}
 			for _, c := range pgparse.Constraints(d.Constraints) {
 				if c.Contype == "CONSTR_CHECK" {
 					fd := newFinding(RuleDomainConstraint)
@@ -506,12 +772,17 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				}
 			}
 		}
+	case "DoStmt":
+		a.doBlock(st, s, n)
 	case "CreateFunctionStmt":
 		var f struct {
 			pgparse.CreateFunctionStmt
 			IsProcedure bool `json:"is_procedure"`
 		}
 		if n.Into(&f) {
+			// the body runs only when it is called: creating the
+			// function or procedure changes nothing the running release
+			// uses (CALL and DO run a body during the migration)
 			if f.IsProcedure {
 				a.gate(st, s, "CREATE PROCEDURE", 11)
 			}
@@ -521,6 +792,15 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			}
 			a.schema.funcs[strings.ToLower(pgparse.LastString(f.Funcname))] = vol
 		}
+	case "CallStmt":
+		var c struct {
+			Funccall pgparse.FuncCall `json:"funccall"`
+		}
+		if n.Into(&c) {
+			fd := newFinding(RuleBodyNotChecked)
+			fd.Detail = "CALL at line " + itoa(s.line) + " runs procedure " + pgparse.LastString(c.Funccall.Funcname) + " during the migration: its body was not checked"
+			a.add(st, s, fd)
+		}
 	case "MergeStmt":
 		a.gate(st, s, "MERGE", 15)
 		if n.Contains("returningList") {
@@ -528,7 +808,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 	case "UpdateStmt":
 		var u pgparse.UpdateStmt
-		if n.Into(&u) && a.existing(u.Relation.Relname) && st.inTx() {
+		if n.Into(&u) && a.existing(a.rv(st, u.Relation)) && st.inTx() {
 			st.tx.updates = append(st.tx.updates, s)
 		}
 	case "TransactionStmt":
@@ -536,7 +816,8 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		n.Into(&t)
 		switch t.Kind {
 		case "TRANS_STMT_BEGIN", "TRANS_STMT_START":
-			if st.explicitTx || st.toolRealTx {
+			nested := st.explicitTx || st.toolTx && st.toolRealTx
+			if nested {
 				fd := newFinding(RuleTxNesting)
 				if st.explicitTx {
 					fd.Detail = "BEGIN at line " + itoa(st.begin.line) + " is still open"
@@ -548,27 +829,23 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				}
 				a.add(st, s, fd)
 			}
+			if !st.explicitTx {
+				// inside the tool's transaction the BEGIN does nothing
+				// (goose, dbmate, Flyway) or makes golang-migrate's
+				// implicit one explicit: the transaction goes on
+				st.nestedBegin = nested
+			}
 			st.explicitTx, st.begin = true, s
-			st.endTx()
-		case "TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_ROLLBACK_PREPARED", "TRANS_STMT_PREPARE":
-			st.explicitTx = false
+		case "TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK":
+			a.endTransaction(st, s, t.Kind == "TRANS_STMT_ROLLBACK")
+		case "TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_ROLLBACK_PREPARED", "TRANS_STMT_PREPARE":
+			st.explicitTx, st.nestedBegin = false, false
 			st.endTx()
 		}
 	case "VariableSetStmt":
 		var v pgparse.VariableSetArgs
 		if n.Into(&v) {
-			on := v.Kind == "VAR_SET_VALUE"
-			if on && len(v.Args) == 1 {
-				if val, ok := pgparse.ConstString(v.Args[0]); ok && (val == "0" || strings.TrimLeft(val, "0") == "" || strings.HasPrefix(val, "0") && strings.Trim(val, "0smh ") == "") {
-					on = false
-				}
-			}
-			switch strings.ToLower(v.Name) {
-			case "lock_timeout":
-				st.lockTimeout = on
-			case "statement_timeout":
-				st.stmtTimeout = on
-			}
+			st.setting(v)
 		}
 	}
 	if n.Contains("JsonTable") {
@@ -577,14 +854,169 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 	a.afterStatement(st, s)
 }
 
+// labelUse reports a statement that uses an enum value added earlier in
+// the same transaction, which PostgreSQL 12+ refuses (unsafe use of new
+// value) until that transaction commits. A use is the value as a string
+// constant in a statement that also casts to the type, defines a column of
+// it, or names a column of it (SET mood = 'meh', WHERE mood = 'meh', a
+// DEFAULT).
+func (a *analyzer) labelUse(st *fileState, s *statement, n pgparse.Node) {
+	var consts []string
+	for _, c := range n.StringConsts() {
+		if len(st.tx.labels[c]) > 0 {
+			consts = append(consts, c)
+		}
+	}
+	if len(consts) == 0 {
+		return
+	}
+	types := map[string]bool{} // the types the statement casts to or defines columns of
+	for _, c := range n.Descendants("TypeCast") {
+		var tc pgparse.TypeCast
+		if c.Into(&tc) {
+			types[strings.ToLower(tc.TypeName.Name())] = true
+		}
+	}
+	for _, c := range n.Descendants("ColumnDef") {
+		var def pgparse.ColumnDef
+		if c.Into(&def) {
+			types[strings.ToLower(def.TypeName.Name())] = true
+		}
+	}
+	// the columns it names, and their types in the tables it names
+	names := map[string]bool{}
+	for _, c := range n.ColumnRefNames() {
+		names[c] = true
+	}
+	for _, r := range n.Descendants("ResTarget") {
+		var rt struct {
+			Name string `json:"name"`
+		}
+		if r.Into(&rt) && rt.Name != "" {
+			names[rt.Name] = true
+		}
+	}
+	for _, c := range pgparse.AlterTableCmds(n.Descendants("AlterTableCmd")) {
+		names[c.Name] = true
+	}
+	var top struct {
+		Relation *pgparse.RangeVar `json:"relation"`
+	}
+	n.Into(&top)
+	rels := pgparse.RangeVars(n.Descendants("RangeVar"))
+	if top.Relation != nil {
+		rels = append(rels, *top.Relation)
+	}
+	for _, rv := range rels {
+		if t := a.schema.tables[a.rv(st, rv)]; t != nil {
+			for name, c := range t.cols {
+				if names[name] {
+					types[c.typ] = true
+				}
+			}
+		}
+	}
+	for _, c := range consts {
+		for _, l := range st.tx.labels[c] {
+			if !types[l.typ] {
+				continue
+			}
+			fd := newFinding(RuleEnumValueInTx)
+			fd.Detail = "'" + c + "' was added to type " + l.typ + " at line " + itoa(l.at.line) + a.txDetail(st) + ": PostgreSQL refuses to use a new enum value before the transaction that added it commits (unsafe use of new value), so the migration fails"
+			a.add(st, s, fd)
+			return
+		}
+	}
+}
+
+// endTransaction follows a COMMIT or ROLLBACK. One that ends a BEGIN of the
+// file ends that transaction. One that ends the transaction the tool runs
+// the file in is a transaction-nesting finding saying what it does: after
+// it, goose's and dbmate's statements run outside any transaction, while
+// Flyway's JDBC driver and golang-migrate's multi-statement string start a
+// new one. With no transaction open, PostgreSQL only warns.
+func (a *analyzer) endTransaction(st *fileState, s *statement, rollback bool) {
+	own, nested := st.explicitTx && !st.nestedBegin, st.explicitTx && st.nestedBegin
+	st.explicitTx, st.nestedBegin = false, false
+	st.endTx()
+	if own || !st.toolTx {
+		return
+	}
+	after := st.f.Format == FormatGolangMigrate || st.f.Format == FormatFlyway
+	// a COMMIT that ends a BEGIN reported as nested is the harm that
+	// finding describes
+	if nested && !rollback {
+		st.toolTx, st.toolEnded = after, true
+		return
+	}
+	word, tool := "COMMIT", string(st.f.Format)
+	if rollback {
+		word = "ROLLBACK"
+	}
+	fd := newFinding(RuleTxNesting)
+	fd.Detail = word + " at line " + itoa(s.line) + " ends the transaction " + tool + " runs the file in"
+	if rollback {
+		fd.Reason = "ROLLBACK inside the transaction the migration tool runs the file in discards everything the migration did before it, and the tool still records the migration as applied: the database and the tool's version table disagree"
+	} else {
+		fd.Reason = "COMMIT inside the transaction the migration tool runs the file in commits it early: the statements after it run outside it, so a failure after it leaves the statements before it applied and the migration not recorded as applied"
+	}
+	fd.Safe = "leave transactions to the migration tool and remove " + word + " from the file"
+	if st.f.txFix != "" {
+		fd.Safe += ", or turn the tool's transaction off for this file: " + st.f.txFix
+	}
+	a.add(st, s, fd)
+	st.toolTx, st.toolEnded = after, true
+}
+
+// setting follows SET, SET LOCAL and RESET of the settings the rules read.
+// SET LOCAL lasts until the open transaction ends, and outside one does
+// nothing (PostgreSQL only warns); SET also changes what a SET LOCAL set.
+func (st *fileState) setting(v pgparse.VariableSetArgs) {
+	var change func(*settings)
+	on := v.Kind == "VAR_SET_VALUE"
+	if on && len(v.Args) == 1 {
+		if val, ok := pgparse.ConstString(v.Args[0]); ok && (val == "0" || strings.TrimLeft(val, "0") == "" || strings.HasPrefix(val, "0") && strings.Trim(val, "0smh ") == "") {
+			on = false
+		}
+	}
+	switch name := strings.ToLower(v.Name); {
+	case v.Kind == "VAR_RESET_ALL":
+		change = func(s *settings) { *s = settings{} }
+	case name == "search_path":
+		if path, ok := searchPathOf(v); ok {
+			change = func(s *settings) { s.path = path }
+		}
+	case name == "lock_timeout":
+		change = func(s *settings) { s.lockTimeout = on }
+	case name == "statement_timeout":
+		change = func(s *settings) { s.stmtTimeout = on }
+	}
+	switch {
+	case change == nil:
+	case v.IsLocal && !st.inTx():
+	case v.IsLocal:
+		if st.local == nil {
+			local := st.session
+			st.local = &local
+		}
+		change(st.local)
+	default:
+		change(&st.session)
+		if st.local != nil {
+			change(st.local)
+		}
+	}
+}
+
 // afterStatement applies the rules that depend on the locks the statement
 // took: the timeouts and a backfill sharing the transaction.
 func (a *analyzer) afterStatement(st *fileState, s *statement) {
 	if !st.inTx() {
-		st.tx = txState{}
+		st.endTx()
 	}
-	if st.inTx() && st.currentStrong != "" && st.tx.strong == "" && !strings.Contains(st.currentStrong, " ") {
-		st.tx.strong = st.currentStrong
+	strong, mode := st.strongest()
+	if st.inTx() && strong != "" && st.tx.strong == "" && !strings.Contains(strong, " ") {
+		st.tx.strong, st.tx.strongMode, st.tx.strongAt = strong, mode, s
 	}
 	for _, u := range st.tx.updates {
 		if st.tx.strong == "" {
@@ -598,10 +1030,11 @@ func (a *analyzer) afterStatement(st *fileState, s *statement) {
 		}
 		st.tx.reported[u] = true
 		fd := newFinding(RuleBackfillInTx)
-		fd.Detail = "the same transaction locks table " + st.tx.strong + " ACCESS EXCLUSIVE" + a.txDetail(st)
+		fd.Detail = "the same transaction holds " + st.tx.strongMode + " on table " + st.tx.strong + " (line " + itoa(st.tx.strongAt.line) + ", " +
+			statementName(st.tx.strongAt) + "), which blocks " + blocked(st.tx.strongMode) + a.txDetail(st)
 		a.add(st, u, fd)
 	}
-	if st.currentLockFor != "" && !st.lockTimeout && !st.warnedLock {
+	if st.currentLockFor != "" && !st.set().lockTimeout && !st.warnedLock {
 		st.warnedLock = true
 		fd := newFinding(RuleLockTimeout)
 		fd.Detail = "first statement in the file that locks " + lockedWhat(st.currentLockFor)
@@ -614,7 +1047,7 @@ func (a *analyzer) afterStatement(st *fileState, s *statement) {
 		}
 		a.add(st, s, fd)
 	}
-	if strong := st.currentStrong; (strong != "" || st.tx.strong != "") && !st.stmtTimeout && !st.warnedStmt {
+	if (strong != "" || st.tx.strong != "") && !st.set().stmtTimeout && !st.warnedStmt {
 		if strong == "" {
 			strong = st.tx.strong
 		}
@@ -637,7 +1070,7 @@ var longUnderLock = map[string]bool{
 	RuleSetNotNull: true, RuleChangeColumnType: true, RuleCheckNotValid: true, RuleForeignKeyNotValid: true,
 	RuleAddUniqueConstraint: true, RuleAddPrimaryKey: true, RuleIndexConcurrently: true, RuleTableRewrite: true,
 	RuleVolatileDefault: true, RuleReindexConcurrently: true, RuleValidateSameTx: true, RuleDomainConstraint: true,
-	RuleBackfillInTx: true,
+	RuleBackfillInTx: true, RuleRefreshMatView: true, RuleAttachPartition: true,
 }
 
 func lockedWhat(obj string) string {
@@ -647,18 +1080,59 @@ func lockedWhat(obj string) string {
 	return "table " + obj
 }
 
-// strongAlter reports whether an ALTER TABLE subcommand blocks the running
-// release's writes (almost all take ACCESS EXCLUSIVE; these take less).
-func strongAlter(cmd pgparse.AlterTableCmd) bool {
+// lockModes are LOCK TABLE's modes by number.
+var lockModes = [...]string{1: "ACCESS SHARE", 2: "ROW SHARE", 3: "ROW EXCLUSIVE", 4: modeShareUpdateExcl,
+	5: modeShare, 6: modeShareRowExcl, 7: modeExclusive, 8: modeAccessExcl}
+
+// alterLock is the lock an ALTER TABLE subcommand takes on its table
+// (PostgreSQL's AlterTableGetLockLevel, as pg_locks shows it): ACCESS
+// EXCLUSIVE unless listed here. ATTACH PARTITION's lock on the partitioned
+// table is SHARE UPDATE EXCLUSIVE from PostgreSQL 12 (the attached table's
+// is noted on its own).
+func alterLock(cmd pgparse.AlterTableCmd, pgMajor int) string {
+	if cmd.Subtype == "AT_AttachPartition" && pgMajor < 12 {
+		return modeAccessExcl
+	}
 	switch cmd.Subtype {
 	case "AT_ValidateConstraint", "AT_SetStatistics", "AT_AttachPartition", "AT_ClusterOn", "AT_DropCluster",
-		"AT_SetRelOptions", "AT_ResetRelOptions", "AT_EnableTrig", "AT_DisableTrig", "AT_ReplicaIdentity":
-		return false
+		"AT_SetRelOptions", "AT_ResetRelOptions", "AT_DetachPartitionFinalize":
+		return modeShareUpdateExcl
+	case "AT_EnableTrig", "AT_EnableAlwaysTrig", "AT_EnableReplicaTrig", "AT_EnableTrigAll", "AT_EnableTrigUser",
+		"AT_DisableTrig", "AT_DisableTrigAll", "AT_DisableTrigUser":
+		return modeShareRowExcl
+	case "AT_AddConstraint":
+		var c pgparse.Constraint
+		if cmd.Def.Into(&c) && c.Contype == "CONSTR_FOREIGN" {
+			return modeShareRowExcl
+		}
 	case "AT_DetachPartition":
 		var p pgparse.PartitionCmd
-		return !(cmd.Def.Into(&p) && p.Concurrent)
+		if cmd.Def.Into(&p) && p.Concurrent {
+			return modeShareUpdateExcl
+		}
 	}
-	return true
+	return modeAccessExcl
+}
+
+// statementName names a statement by its command ("CREATE INDEX").
+func statementName(s *statement) string {
+	switch s.stmt.Node.Type {
+	case "AlterTableStmt":
+		return "ALTER TABLE"
+	case "IndexStmt":
+		return "CREATE INDEX"
+	case "CreateStmt":
+		return "CREATE TABLE"
+	case "CreateTrigStmt":
+		return "CREATE TRIGGER"
+	case "LockStmt":
+		return "LOCK TABLE"
+	}
+	f := strings.Fields(s.text)
+	if len(f) > 2 {
+		f = f[:2]
+	}
+	return strings.ToUpper(strings.Join(f, " "))
 }
 
 // gate reports syntax the target server's version does not have.
@@ -683,6 +1157,280 @@ func (a *analyzer) columnGates(st *fileState, s *statement, def pgparse.ColumnDe
 	}
 }
 
+// intoClause is the new relation of CREATE TABLE AS, CREATE MATERIALIZED
+// VIEW and SELECT INTO.
+type intoClause struct {
+	Rel pgparse.RangeVar `json:"rel"`
+}
+
+// reSQLBlock is a PL/pgSQL block that is only SQL statements: BEGIN, the
+// statements (group 1), an optional EXCEPTION section (group 2), END.
+// Compiled on first use, as the layouts' are.
+var reSQLBlock = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?is)^\s*BEGIN\s(.*?)(?:;?\s*\bEXCEPTION\s+(.*?))?;?\s*END\s*;?\s*$`)
+})
+
+// reNullHandlers is an EXCEPTION section whose every handler does nothing
+// (WHEN duplicate_object THEN NULL, as ORMs write for idempotent DDL): the
+// block's statements either run as written or, failing, leave nothing.
+var reNullHandlers = sync.OnceValue(func() *regexp.Regexp {
+	cond := `(?:SQLSTATE\s+'[0-9A-Z]{5}'|\w+)`
+	return regexp.MustCompile(`(?is)^(?:WHEN\s+` + cond + `(?:\s+OR\s+` + cond + `)*\s+THEN\s+NULL\s*(?:;\s*|$))+$`)
+})
+
+// doBlock checks a DO block. When its body is BEGIN, plain SQL statements
+// and END (with, at most, EXCEPTION handlers that only say NULL), each
+// statement is checked as if written in the file at its own line (PL/pgSQL
+// runs them as they are, in one transaction); any other body, or another
+// language, is a body-not-checked warning.
+func (a *analyzer) doBlock(st *fileState, s *statement, n pgparse.Node) {
+	var d struct {
+		Args []struct {
+			DefElem *struct {
+				Defname     string       `json:"defname"`
+				Arg         pgparse.Node `json:"arg"`
+				ArgLocation int          `json:"arg_location"`
+			} `json:"DefElem"`
+		} `json:"args"`
+	}
+	n.Into(&d)
+	lang, body, at := "plpgsql", "", -1
+	for _, arg := range d.Args {
+		if e := arg.DefElem; e != nil {
+			var v pgparse.String
+			e.Arg.Into(&v)
+			switch e.Defname {
+			case "language":
+				lang = strings.ToLower(v.Sval)
+			case "as":
+				body, at = v.Sval, e.ArgLocation
+			}
+		}
+	}
+	stmts, start, why := sqlBlock(lang, body)
+	if why != "" {
+		fd := newFinding(RuleBodyNotChecked)
+		fd.Detail = "DO block at line " + itoa(s.line) + ": its body was not checked (" + why + ")"
+		a.add(st, s, fd)
+		return
+	}
+	// where the body starts in the file: after the opening quote of its
+	// literal, when the literal holds it as written
+	bodyAt := -1
+	up := st.f.Up
+	if at >= 0 && at < len(up) {
+		if q := dollarTag(up, at); q != "" && strings.HasPrefix(up[at+len(q):], body) {
+			bodyAt = at + len(q)
+		} else if up[at] == '\'' && strings.HasPrefix(up[at+1:], body) {
+			bodyAt = at + 1
+		}
+	}
+	li := newLineIndex(up)
+	inner := make([]statement, len(stmts))
+	for i, ps := range stmts {
+		text := body[start:][ps.Start:ps.End]
+		inner[i] = statement{stmt: ps, line: s.line, text: collapse(ps.Text(body[start:])), allows: s.allows, block: s}
+		if bodyAt >= 0 {
+			inner[i].line = li.line(bodyAt + start + ps.Start + firstTokenOffset(text))
+		}
+	}
+	was := st.doBlock
+	st.doBlock = true
+	for i := range inner {
+		a.statement(st, &inner[i])
+	}
+	st.doBlock = was
+	// the block's statements were checked one by one
+	st.currentLockFor, st.currentLock, st.locked = "", "", nil
+	st.firstFinding = len(a.findings)
+}
+
+// sqlBlock reads a DO block's body as SQL statements, with the offset in
+// body they were read from; why says why it cannot.
+func sqlBlock(lang, body string) ([]pgparse.Stmt, int, string) {
+	if lang != "plpgsql" {
+		return nil, 0, "LANGUAGE " + lang
+	}
+	m := reSQLBlock().FindStringSubmatchIndex(body)
+	if m == nil {
+		return nil, 0, "PL/pgSQL beyond BEGIN, SQL statements, END: declarations or labels"
+	}
+	if m[4] >= 0 && !reNullHandlers().MatchString(body[m[4]:m[5]]) {
+		return nil, 0, "an EXCEPTION handler that does more than NULL"
+	}
+	stmts, err := pgparse.Parse(body[m[2]:m[3]])
+	if err != nil {
+		return nil, 0, "PL/pgSQL beyond plain SQL statements (IF, PERFORM, EXECUTE, RAISE, assignments, ...)"
+	}
+	for _, ps := range stmts {
+		switch ps.Node.Type {
+		case "TransactionStmt", "ExecuteStmt", "FetchStmt", "ClosePortalStmt":
+			// COMMIT and ROLLBACK end the block's transaction; EXECUTE,
+			// FETCH and CLOSE are PL/pgSQL's own there
+			return nil, 0, "PL/pgSQL transaction control, EXECUTE or cursor commands"
+		case "SelectStmt":
+			if ps.Node.Contains("intoClause") { // SELECT ... INTO a variable
+				return nil, 0, "SELECT ... INTO a PL/pgSQL variable"
+			}
+		}
+	}
+	return stmts, m[2], ""
+}
+
+// viewOf reads what a view's query reads.
+func (a *analyzer) viewOf(st *fileState, query pgparse.Node) *viewState {
+	v := &viewState{reads: map[relName]bool{}, cols: map[string]bool{}, columns: viewColumns(query)}
+	for _, rv := range pgparse.RangeVars(query.Descendants("RangeVar")) {
+		v.reads[a.rv(st, rv)] = true
+	}
+	for _, c := range query.ColumnRefNames() {
+		v.cols[c] = true
+	}
+	return v
+}
+
+// selectStmt is the part of a SELECT that names its columns; a UNION's
+// branches are SELECTs of their own.
+type selectStmt struct {
+	TargetList []pgparse.Node `json:"targetList"`
+	Op         string         `json:"op"`
+	Larg       *selectStmt    `json:"larg"`
+}
+
+// viewColumns are the names of a view's columns that its query gives (an
+// alias, a plain column, or "*" and "t.*" for a star), in order; a column
+// named by an expression is left out. A UNION's are its first branch's.
+func viewColumns(query pgparse.Node) []string {
+	var sel selectStmt
+	if query.Type != "SelectStmt" || !query.Into(&sel) {
+		return nil
+	}
+	for sel.Op != "" && sel.Op != "SETOP_NONE" && sel.Larg != nil {
+		sel = *sel.Larg
+	}
+	var out []string
+	for _, t := range sel.TargetList {
+		var rt struct {
+			Name string       `json:"name"`
+			Val  pgparse.Node `json:"val"`
+		}
+		if !t.Into(&rt) {
+			continue
+		}
+		var cr pgparse.ColumnRef
+		switch {
+		case rt.Name != "":
+			out = append(out, rt.Name)
+		case rt.Val.Type == "ColumnRef" && rt.Val.Into(&cr) && len(cr.Fields) > 0:
+			if cr.Fields[len(cr.Fields)-1].Type == "A_Star" {
+				out = append(out, strings.Join(append(pgparse.Strings(cr.Fields), "*"), "."))
+			} else {
+				out = append(out, pgparse.LastString(cr.Fields))
+			}
+		}
+	}
+	return out
+}
+
+// viewsFollow says that the views reading a renamed table or column keep
+// working: PostgreSQL binds a view to what it reads, not to the names, and
+// a view's own columns keep their names.
+func viewsFollow(views []string) string {
+	what := "view " + views[0] + " reads it and keeps working"
+	if len(views) > 1 {
+		what = "views " + strings.Join(views, ", ") + " read it and keep working"
+	}
+	return what + " (PostgreSQL follows the rename; a view's own columns keep their names)"
+}
+
+// createView follows CREATE [OR REPLACE] VIEW. Created in the same
+// transaction as the DROP VIEW of an existing view of that name, it
+// replaces that view: the running release sees the old view or the new
+// one, never none, so the drop is not reported. Created as SELECT * of the
+// table an existing table was renamed to in the same transaction, it keeps
+// the old name working: the rename is reported as bridged.
+func (a *analyzer) createView(st *fileState, s *statement, rv pgparse.RangeVar, query pgparse.Node, replace bool) {
+	name := st.newRel(rv.Schemaname, rv.Relname)
+	if replace {
+		if r := a.rv(st, rv); a.schema.views[r] != nil {
+			name = r
+		}
+	}
+	view := a.viewOf(st, query)
+	existing := replace && a.schema.views[name] != nil
+	if d, ok := st.tx.dropped[name]; ok {
+		delete(st.tx.dropped, name)
+		existing = true
+		var missing []string
+		// a star in the new view may give any of the old columns
+		if d.view != nil && !contains(view.columns, "*") {
+			for _, c := range d.view.columns {
+				if !contains(view.columns, c) {
+					missing = append(missing, c)
+				}
+			}
+		}
+		if len(missing) == 0 {
+			a.unreport(st, d.at, RuleDropTable, name)
+		} else {
+			for i := range a.findings {
+				if f := &a.findings[i]; f.stmt == d.at && f.Rule == RuleDropTable && f.rel == name {
+					f.Detail = "view " + name.String() + " is created again at line " + itoa(s.line) + " in the same transaction, but without the column(s) " + strings.Join(missing, ", ") + " it had: the running release's queries that read them fail"
+				}
+			}
+		}
+	}
+	if r, ok := st.tx.renamed[name]; ok && len(view.reads) == 1 && view.reads[r.to] && len(view.cols) == 1 && view.cols["*"] {
+		delete(st.tx.renamed, name)
+		for i := range a.findings {
+			if f := &a.findings[i]; f.stmt == r.at && f.Rule == RuleRenameTable && f.rel == name {
+				f.bridged = true
+				f.Detail = "view " + name.String() + " (line " + itoa(s.line) + ") selects * from " + r.to.String() + " in the same transaction and keeps the old name working: the running release's queries reach the table through it (a simple view is updatable); what a view does not take under the old name (ALTER TABLE, TRUNCATE, LOCK, COPY ... FROM) still fails, and the view is to be dropped once no release uses the old name"
+			}
+		}
+		existing = true
+	}
+	a.schema.views[name] = view
+	if !a.replaying && !existing {
+		a.created[name] = true
+	}
+}
+
+// unreport takes back the findings of rule about rel on an earlier statement.
+func (a *analyzer) unreport(st *fileState, at *statement, rule string, rel relName) {
+	kept := a.findings[:0]
+	for _, f := range a.findings {
+		if f.stmt != at || f.Rule != rule || f.rel != rel {
+			kept = append(kept, f)
+		}
+	}
+	st.firstFinding -= len(a.findings) - len(kept)
+	a.findings = kept
+}
+
+// setSchema checks ALTER TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE or
+// SEQUENCE ... SET SCHEMA: for the running release the object is gone from
+// where its queries look for it.
+func (a *analyzer) setSchema(st *fileState, s *statement, objtype string, rv pgparse.RangeVar, newschema string) {
+	old := a.rv(st, rv)
+	moved := relName{newschema, old.name}
+	a.schema.move(old, moved)
+	if !a.existing(old) {
+		a.created[moved] = true
+		return
+	}
+	what := objectWord(objtype)
+	if objtype == "OBJECT_SEQUENCE" {
+		what = "sequence"
+	}
+	fd := newFinding(RuleSetSchema)
+	fd.on(old)
+	fd.NewName = newschema + "." + old.name
+	fd.Detail = what + " " + old.String() + " moves to schema " + newschema + ": the running release's queries that name " + old.String() + " no longer find it"
+	a.add(st, s, fd)
+	st.locksTable(old.String(), modeAccessExcl)
+}
+
 func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 	var d pgparse.DropStmt
 	if !n.Into(&d) {
@@ -690,19 +1438,32 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 	}
 	switch d.RemoveType {
 	case "OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE":
-		for _, name := range d.ObjectNames() {
-			if !a.existing(name) {
-				delete(a.schema.tables, name)
+		for _, o := range d.Objects {
+			table, ok := a.objectRel(st, o, 0)
+			if !ok {
 				continue
 			}
-			delete(a.schema.tables, name)
+			dependents, was := a.schema.viewsReading(table, ""), a.schema.views[table]
+			delete(a.schema.tables, table)
+			delete(a.schema.views, table)
+			if !a.existing(table) {
+				continue
+			}
 			fd := newFinding(RuleDropTable)
-			fd.Table = name
+			fd.on(table)
 			if d.RemoveType != "OBJECT_TABLE" {
 				fd.Detail = "a " + objectWord(d.RemoveType) + " is dropped"
 			}
 			a.add(st, s, fd)
-			st.locksTable(name, true)
+			// a plain view created again in the same transaction is
+			// replaced, unless CASCADE took views that read it along
+			if d.RemoveType == "OBJECT_VIEW" && st.inTx() && (d.Behavior != "DROP_CASCADE" || len(dependents) == 0) {
+				if st.tx.dropped == nil {
+					st.tx.dropped = map[relName]droppedView{}
+				}
+				st.tx.dropped[table] = droppedView{at: s, view: was}
+			}
+			st.locksTable(table.String(), modeAccessExcl)
 		}
 	case "OBJECT_INDEX":
 		if d.Concurrent {
@@ -711,20 +1472,31 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 			}
 			return
 		}
-		for _, name := range d.ObjectNames() {
-			if !a.createdIndex[name] {
+		for _, o := range d.Objects {
+			parts := pgparse.ObjectParts(o)
+			if len(parts) == 0 {
+				continue
+			}
+			schema := ""
+			if len(parts) > 1 {
+				schema = parts[len(parts)-2]
+			}
+			if ix := a.index(st, schema, parts[len(parts)-1]); !a.createdIndex[ix] {
 				fd := newFinding(RuleDropIndexConcurrent)
-				fd.Detail = "index " + name
+				fd.Detail = "index " + ix.String()
 				a.add(st, s, fd)
-				st.locksTable("the table of index "+name, true)
+				st.locksTable("the table of index "+ix.String(), modeAccessExcl)
 				break
 			}
 		}
 	case "OBJECT_SCHEMA":
+		for _, name := range d.ObjectNames() {
+			a.schema.dropSchema(name)
+		}
 		fd := newFinding(RuleDropSchema)
 		fd.Detail = "schema " + strings.Join(d.ObjectNames(), ", ")
 		a.add(st, s, fd)
-		st.locksTable("schema "+strings.Join(d.ObjectNames(), ", "), true)
+		st.locksTable("schema "+strings.Join(d.ObjectNames(), ", "), modeAccessExcl)
 	case "OBJECT_TYPE", "OBJECT_DOMAIN":
 		lock := lockDropType
 		if d.Behavior == "DROP_CASCADE" {
@@ -732,7 +1504,7 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 		}
 		st.locksType(typeDDL("DROP", d.RemoveType, strings.Join(d.ObjectNames(), ", ")), lock)
 	case "OBJECT_SEQUENCE", "OBJECT_FUNCTION", "OBJECT_TRIGGER":
-		st.locksTable(strings.ToLower(strings.TrimPrefix(d.RemoveType, "OBJECT_"))+" "+strings.Join(d.ObjectNames(), ", "), false)
+		st.locksTable(strings.ToLower(strings.TrimPrefix(d.RemoveType, "OBJECT_"))+" "+strings.Join(d.ObjectNames(), ", "), "")
 	}
 }
 
@@ -758,15 +1530,105 @@ func (a *analyzer) alterDomain(st *fileState, s *statement, d pgparse.AlterDomai
 		scans = true
 	case "V": // VALIDATE CONSTRAINT
 		scans = true
+	case "N": // DROP NOT NULL: every column of the domain may hold NULL
+		if !a.createdTypes[strings.ToLower(name)] {
+			fd := newFinding(RuleDropNotNull)
+			fd.Detail = "domain " + name + ": every column of the domain may hold NULL from now on" + a.typeUsedBy(strings.ToLower(name))
+			fd.Lock = lockTypeRow
+			a.add(st, s, fd)
+		}
+	case "T": // SET DEFAULT, DROP DEFAULT (no def, or NULL)
+		if (d.Def.Type == "" || pgparse.IsNull(d.Def)) && !a.createdTypes[strings.ToLower(name)] {
+			fd := newFinding(RuleDropDefault)
+			fd.Detail = "domain " + name + ": INSERTs that leave out a column of the domain without a default of its own get NULL instead of the domain's default" + a.typeUsedBy(strings.ToLower(name))
+			fd.Lock = lockTypeRow
+			a.add(st, s, fd)
+		}
 	}
 	switch {
 	case scans:
-		st.locksTable("the tables with a column of domain "+name, true)
+		st.locksTable("the tables with a column of domain "+name, modeShare)
 	case d.Subtype == "X": // DROP CONSTRAINT
 		st.locksType("ALTER DOMAIN "+name+" DROP CONSTRAINT", lockDomainDrop)
 	default:
 		st.locksType("ALTER DOMAIN "+name, lockTypeRow)
 	}
+}
+
+// alterCompositeType checks ALTER TYPE ... DROP and ALTER ATTRIBUTE of a
+// composite type the running release may use (ADD ATTRIBUTE takes nothing
+// from it). DROP ATTRIBUTE removes the attribute from every value of the
+// type, with no rewrite: the running release's reads of it fail, as for a
+// dropped column. ALTER ATTRIBUTE ... TYPE of a type a table column uses
+// is refused by PostgreSQL, CASCADE or not.
+func (a *analyzer) alterCompositeType(st *fileState, s *statement, typ string, cmds []pgparse.Node) {
+	if a.createdTypes[typ] {
+		return
+	}
+	for _, cmd := range pgparse.AlterTableCmds(cmds) {
+		switch cmd.Subtype {
+		case "AT_DropColumn":
+			fd := newFinding(RuleDropColumn)
+			a.onType(&fd, typ)
+			fd.Column = cmd.Name
+			fd.Detail = "attribute " + cmd.Name + " of composite type " + typ + a.typeUsedBy(typ) + " is dropped from every value of the type (no rewrite: the data is gone at once): the running release's queries that read or write (column)." + cmd.Name + " fail"
+			fd.Lock = lockCompositeType
+			a.add(st, s, fd)
+		case "AT_AlterColumnType":
+			if users := a.typeColumns(typ); len(users) > 0 {
+				fd := newFinding(RuleChangeColumnType)
+				a.onType(&fd, typ)
+				fd.Column = cmd.Name
+				fd.Detail = "attribute " + cmd.Name + " of composite type " + typ + ", which column " + strings.Join(users, ", ") + " uses: PostgreSQL refuses to change an attribute's type while a table column has the type (cannot alter type because column uses it), CASCADE or not, so the migration fails"
+				fd.Lock = lockCompositeType
+				a.add(st, s, fd)
+			}
+		}
+	}
+}
+
+// typeColumns are the table columns (table.column) of a type or of arrays
+// of it, sorted.
+func (a *analyzer) typeColumns(typ string) []string {
+	var out []string
+	for name, t := range a.schema.tables {
+		for col, c := range t.cols {
+			if c.typ == typ || c.typ == typ+"[]" {
+				out = append(out, name.String()+"."+col)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// typeUsedBy names the columns of a type, for a detail: " (column users.address)".
+func (a *analyzer) typeUsedBy(typ string) string {
+	if users := a.typeColumns(typ); len(users) > 0 {
+		return " (column " + strings.Join(users, ", ") + ")"
+	}
+	return ""
+}
+
+// onType says what the deployed code is searched for when a type's
+// attribute goes: the one table whose column has the type (queries name
+// the table), or else the type.
+func (a *analyzer) onType(fd *Finding, typ string) {
+	tables := map[relName]bool{}
+	for name, t := range a.schema.tables {
+		for _, c := range t.cols {
+			if c.typ == typ || c.typ == typ+"[]" {
+				tables[name] = true
+			}
+		}
+	}
+	if len(tables) == 1 {
+		for name := range tables {
+			fd.on(name)
+		}
+		return
+	}
+	fd.Table = typ
 }
 
 // typeDDL names a statement on a type or domain: typeDDL("DROP",
@@ -787,8 +1649,13 @@ func (a *analyzer) reindex(st *fileState, s *statement, n pgparse.Node) {
 		a.gate(st, s, "REINDEX (TABLESPACE ...)", 14)
 	}
 	target := r.Name
+	var rel relName
 	if r.Relation != nil {
-		target = r.Relation.Relname
+		rel = a.rv(st, *r.Relation)
+		if r.Kind == "REINDEX_OBJECT_INDEX" {
+			rel = a.index(st, r.Relation.Schemaname, r.Relation.Relname)
+		}
+		target = rel.String()
 	}
 	if pgparse.OptionOn(r.Params, "concurrently") {
 		a.gate(st, s, "REINDEX ... CONCURRENTLY", 12)
@@ -805,7 +1672,7 @@ func (a *analyzer) reindex(st *fileState, s *statement, n pgparse.Node) {
 		fd.Reason = "REINDEX SCHEMA, DATABASE and SYSTEM cannot run inside a transaction block: the migration fails"
 		a.add(st, s, fd)
 	}
-	if r.Relation != nil && !a.existing(r.Relation.Relname) {
+	if r.Relation != nil && (!a.existing(rel) || a.createdIndex[rel]) {
 		return
 	}
 	fd := newFinding(RuleReindexConcurrently)
@@ -820,7 +1687,7 @@ func (a *analyzer) reindex(st *fileState, s *statement, n pgparse.Node) {
 		fd.Safe = "CREATE INDEX CONCURRENTLY a copy, DROP INDEX CONCURRENTLY the old one, rename the copy"
 	}
 	if target != "" {
-		st.locksTable(lockTargetOfReindex(r.Kind, target), true)
+		st.locksTable(lockTargetOfReindex(r.Kind, target), modeShare)
 	}
 	a.add(st, s, fd)
 }
@@ -858,19 +1725,23 @@ func (a *analyzer) vacuum(st *fileState, s *statement, n pgparse.Node) {
 	}
 	fd := newFinding(RuleTableRewrite)
 	fd.Detail = "VACUUM FULL"
+	var tables []string
 	for _, r := range v.Rels {
 		var vr pgparse.VacuumRelation
 		if r.Into(&vr) && vr.Relation != nil {
-			if !a.existing(vr.Relation.Relname) {
-				return
+			if table := a.rv(st, *vr.Relation); a.existing(table) {
+				tables = append(tables, table.String())
+				st.locksTable(table.String(), modeAccessExcl)
 			}
-			fd.Lock += " on " + vr.Relation.Relname
-			st.locksTable(vr.Relation.Relname, true)
-			break
 		}
 	}
-	if len(v.Rels) == 0 {
-		st.locksTable("every table of the database", true)
+	switch {
+	case len(v.Rels) == 0:
+		st.locksTable("every table of the database", modeAccessExcl)
+	case len(tables) == 0:
+		return // only tables created in this change
+	default:
+		fd.Lock += " on " + strings.Join(tables, ", ")
 	}
 	a.add(st, s, fd)
 }
@@ -879,7 +1750,10 @@ func (a *analyzer) vacuum(st *fileState, s *statement, n pgparse.Node) {
 func (a *analyzer) txFinding(st *fileState, what string) Finding {
 	fd := newFinding(RuleConcurrentlyInTx)
 	fd.Detail = what + a.txDetail(st)
-	if !st.explicitTx && st.f.txFix != "" {
+	switch {
+	case st.doBlock:
+		fd.Safe = "run it as a statement of its own, outside the DO block (and outside any transaction)"
+	case !st.explicitTx && st.f.txFix != "":
 		fd.Safe = st.f.txFix
 	}
 	return fd
@@ -889,20 +1763,63 @@ func (a *analyzer) txDetail(st *fileState) string {
 	if st.explicitTx {
 		return " inside BEGIN ... COMMIT written in the file"
 	}
+	if st.doBlock && !st.toolTx {
+		return " inside a DO block, whose statements run as one transaction"
+	}
 	return " in a file that " + string(st.f.Format) + " runs in one transaction"
 }
 
-// recordCheck keeps CHECK (col IS NOT NULL) constraints in the schema.
-func (a *analyzer) recordCheck(table string, c pgparse.Constraint) {
-	if c.Contype != "CONSTR_CHECK" || c.Conname == "" {
-		return
-	}
-	if col := notNullColumn(c.RawExpr); col != "" {
-		a.schema.table(table).checks[c.Conname] = &checkState{column: col, valid: !c.SkipValidation}
+// recordConstraint keeps the CHECK constraints that prove columns NOT
+// NULL, and PRIMARY KEY and UNIQUE ones with their columns, in the schema
+// (column is set for a constraint written on a column). A constraint
+// without a name gets PostgreSQL's: table_pkey, table_col1_col2_key, and
+// for a CHECK table_col_check when it names one column, else table_check
+// (with a number when the name is taken).
+func (a *analyzer) recordConstraint(table relName, c pgparse.Constraint, column string) {
+	switch c.Contype {
+	case "CONSTR_CHECK":
+		if cols := notNullColumns(c.RawExpr); len(cols) > 0 {
+			t := a.schema.table(table)
+			name := c.Conname
+			if name == "" {
+				name = checkName(t, table, c.RawExpr)
+			}
+			t.checks[name] = &checkState{columns: cols, valid: !c.SkipValidation}
+		}
+	case "CONSTR_PRIMARY", "CONSTR_UNIQUE":
+		if name, cols, ok := keyOf(table, c, column); ok {
+			a.schema.table(table).keys[name] = cols
+		}
 	}
 }
 
-func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgparse.AlterTableCmd) {
+// keyOf is the name and columns of a PRIMARY KEY or UNIQUE constraint
+// (cols nil when not known: USING INDEX); ok is false for other kinds.
+func keyOf(table relName, c pgparse.Constraint, column string) (name string, cols []string, ok bool) {
+	if c.Contype != "CONSTR_PRIMARY" && c.Contype != "CONSTR_UNIQUE" {
+		return "", nil, false
+	}
+	cols = pgparse.Strings(c.Keys)
+	if column != "" {
+		cols = []string{column}
+	}
+	name = c.Conname
+	switch {
+	case name != "":
+	case c.Contype == "CONSTR_PRIMARY":
+		name = table.name + "_pkey"
+	case len(cols) > 0:
+		name = table.name + "_" + strings.Join(cols, "_") + "_key"
+	default:
+		return "", nil, false
+	}
+	if len(cols) == 0 {
+		cols = nil
+	}
+	return name, cols, true
+}
+
+func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pgparse.AlterTableCmd) {
 	existing := a.existing(table)
 	col := cmd.Name
 	// added earlier in this change: no running release uses it (for the
@@ -922,6 +1839,10 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 			a.addedColumns[key(table, def.Colname)] = true
 		}
 		a.schema.table(table).cols[def.Colname] = columnFrom(def)
+		for _, c := range pgparse.Constraints(def.Constraints) {
+			a.recordConstraint(table, c, def.Colname)
+			a.locksReferenced(st, c)
+		}
 		if existing {
 			a.addColumn(st, s, table, def)
 		}
@@ -931,13 +1852,14 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		}
 		if !fresh {
 			fd := newFinding(RuleDropColumn)
-			fd.Table, fd.Column = table, col
+			fd.on(table)
+			fd.Column = col
 			a.add(st, s, fd)
 		}
 	case "AT_AlterColumnType":
 		var def pgparse.ColumnDef
 		cmd.Def.Into(&def)
-		typ, mods := strings.ToLower(def.TypeName.Name()), typmods(def.TypeName)
+		typ, mods := typeName(def.TypeName), typmods(def.TypeName)
 		defer func() {
 			if state != nil {
 				state.typ, state.typmods = typ, mods
@@ -948,15 +1870,26 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		}
 		if typ == "json" {
 			fd := newFinding(RuleJSONColumn)
-			fd.Table, fd.Column = table, col
+			fd.on(table)
+			fd.Column = col
 			fd.Detail = "column " + col + " becomes json"
 			a.add(st, s, fd)
+		}
+		if views := a.schema.viewsReading(table, col); len(views) > 0 {
+			fd := newFinding(RuleChangeColumnType)
+			fd.on(table)
+			fd.Column = col
+			fd.Severity = Blocking
+			fd.Detail = "view " + strings.Join(views, ", ") + " reads column " + col + ": PostgreSQL refuses to change the type of a column a view or materialized view uses (cannot alter type of a column used by a view or rule), even when no rewrite is needed, so the migration fails; drop the view and create it again around the change, in the same transaction"
+			a.add(st, s, fd)
+			return
 		}
 		if state != nil && noRewrite(state, typ, mods) && def.RawDefault.Type == "" {
 			return // binary coercible: PostgreSQL changes only the catalog
 		}
 		fd := newFinding(RuleChangeColumnType)
-		fd.Table, fd.Column = table, col
+		fd.on(table)
+		fd.Column = col
 		fd.Detail = "column " + col + " becomes " + typeText(typ, mods)
 		switch {
 		case state != nil && state.typ == "timestamp" && typ == "timestamptz" && a.pgMajor >= 12:
@@ -970,6 +1903,9 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		case (typ == "text" || typ == "varchar") && len(mods) == 0 && def.RawDefault.Type == "":
 			fd.Severity = Warning
 			fd.Detail += ": safe (no rewrite) only if the column is already varchar or text; otherwise the table is rewritten (its type is not known from the migrations)"
+		case widening[typ] != "" && def.RawDefault.Type == "":
+			fd.Severity = Warning
+			fd.Detail += ": safe (no rewrite) only if the column is already " + typ + " with " + widening[typ] + "; otherwise the table is rewritten (its type is not known from the migrations)"
 		}
 		a.add(st, s, fd)
 	case "AT_SetNotNull":
@@ -984,15 +1920,19 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		if state != nil && state.notNull {
 			return // already NOT NULL: nothing to check
 		}
-		if a.schema.validNotNullCheck(table, col) && a.pgMajor >= 12 {
+		proven := a.schema.validNotNullCheck(table, col, st.dropsConstraints)
+		if proven && a.pgMajor >= 12 {
 			return
 		}
 		fd := newFinding(RuleSetNotNull)
-		fd.Table, fd.Column = table, col
+		fd.on(table)
+		fd.Column = col
 		if added && state != nil && !state.hasDefault {
 			fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
-		} else if a.schema.validNotNullCheck(table, col) {
+		} else if proven {
 			fd.Detail = "a validated CHECK (" + col + " IS NOT NULL) exists, but PostgreSQL uses it to skip the scan only from version 12"
+		} else if contains(st.dropsProof, col) {
+			fd.Detail = "the validated CHECK that proves " + col + " NOT NULL is dropped by the same ALTER TABLE, which PostgreSQL does first: SET NOT NULL scans the table (drop the check in a statement of its own, after)"
 		}
 		a.add(st, s, fd)
 	case "AT_DropNotNull":
@@ -1001,19 +1941,53 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		}
 		if !fresh {
 			fd := newFinding(RuleDropNotNull)
-			fd.Table, fd.Column = table, col
+			fd.on(table)
+			fd.Column = col
 			a.add(st, s, fd)
 		}
 	case "AT_ColumnDefault":
 		had := state == nil || state.hasDefault
+		// SET DEFAULT NULL drops the default as DROP DEFAULT does
+		dflt := cmd.Def.Type != "" && !pgparse.IsNull(cmd.Def)
 		if state != nil {
-			state.hasDefault = cmd.Def.Type != ""
+			state.hasDefault = dflt
 		}
-		if cmd.Def.Type == "" && !fresh && had {
+		if !dflt && !fresh && had {
 			fd := newFinding(RuleDropDefault)
-			fd.Table, fd.Column = table, col
+			fd.on(table)
+			fd.Column = col
+			if cmd.Def.Type != "" {
+				fd.Detail = "SET DEFAULT NULL drops the default"
+			}
 			a.add(st, s, fd)
 		}
+	case "AT_DropConstraint":
+		t := a.schema.tables[table]
+		var cols []string
+		isKey := false
+		if t != nil {
+			cols, isKey = t.keys[col]
+			delete(t.keys, col)
+			delete(t.checks, col)
+		}
+		if !existing || !isKey && !strings.HasSuffix(col, "_pkey") && !strings.HasSuffix(col, "_key") {
+			return
+		}
+		// swapped in the same statement for a key of the same name on the
+		// same columns (or built USING INDEX, whose columns are not known)
+		if again, ok := st.keysAdded[col]; ok && (again == nil || cols == nil || sameColumns(strings.Join(again, ","), cols)) {
+			return
+		}
+		fd := newFinding(RuleDropUniqueConstraint)
+		fd.on(table)
+		fd.key = &droppedKey{name: col, cols: cols}
+		fd.Detail = "constraint " + col + " on " + table.String()
+		if len(cols) > 0 {
+			fd.Detail += " (" + strings.Join(cols, ", ") + ")"
+		} else if !isKey {
+			fd.Detail += " (by its name a primary key or unique constraint; its columns are not known from the migrations)"
+		}
+		a.add(st, s, fd)
 	case "AT_DropExpression":
 		a.gate(st, s, "ALTER COLUMN ... DROP EXPRESSION", 13)
 	case "AT_SetAccessMethod":
@@ -1021,7 +1995,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		if existing {
 			fd := newFinding(RuleTableRewrite)
 			fd.Detail = "SET ACCESS METHOD"
-			fd.Lock += " on " + table
+			fd.Lock += " on " + table.String()
 			a.add(st, s, fd)
 		}
 	case "AT_AddConstraint":
@@ -1029,10 +2003,11 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		if !cmd.Def.Into(&c) {
 			return
 		}
-		a.recordCheck(table, c)
+		a.recordConstraint(table, c, "")
+		a.locksReferenced(st, c)
 		if c.SkipValidation && c.Conname != "" && st.inTx() {
 			if st.tx.notValid == nil {
-				st.tx.notValid = map[string]bool{}
+				st.tx.notValid = map[colName]bool{}
 			}
 			st.tx.notValid[key(table, c.Conname)] = true
 		}
@@ -1046,7 +2021,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 		if st.tx.notValid[key(table, cmd.Name)] && existing {
 			fd := newFinding(RuleValidateSameTx)
 			fd.Detail = "constraint " + cmd.Name + " was added NOT VALID earlier in the same transaction" + a.txDetail(st)
-			fd.Lock = mustRule(RuleValidateSameTx).Lock + " on " + table
+			fd.Lock = mustRule(RuleValidateSameTx).Lock + " on " + table.String()
 			a.add(st, s, fd)
 		}
 	case "AT_DetachPartition":
@@ -1063,18 +2038,37 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 			return
 		}
 		fd := newFinding(RuleDetachPartition)
-		fd.Detail = "partition " + p.Name.Relname + " of " + table
-		fd.Lock = "ACCESS EXCLUSIVE on " + table + " and " + p.Name.Relname + " (blocks every read and write of the partitioned table)"
+		part := a.rv(st, p.Name)
+		fd.Detail = "partition " + part.String() + " of " + table.String()
+		fd.Lock = "ACCESS EXCLUSIVE on " + table.String() + " and " + part.String() + " (blocks every read and write of the partitioned table)"
 		if a.pgMajor < 14 {
 			fd.Severity = Warning
 			fd.Detail += "; CONCURRENTLY needs PostgreSQL 14, so on " + itoa(a.pgMajor) + " run it when the table is quiet"
+		}
+		a.add(st, s, fd)
+	case "AT_AttachPartition":
+		var p pgparse.PartitionCmd
+		cmd.Def.Into(&p)
+		part := a.rv(st, p.Name)
+		if !a.existing(part) {
+			return // created in this change: no running release uses it
+		}
+		st.locksTable(part.String(), modeAccessExcl)
+		fd := newFinding(RuleAttachPartition)
+		fd.on(part)
+		fd.Detail = "table " + part.String() + " becomes a partition of " + table.String()
+		fd.Lock = "ACCESS EXCLUSIVE on " + part.String() + " (every read and write of it waits, through the scan) and SHARE UPDATE EXCLUSIVE on " + table.String() + " (its reads and writes go on)"
+		if a.pgMajor < 12 && existing {
+			fd.Severity = Blocking
+			fd.Lock = "ACCESS EXCLUSIVE on " + table.String() + " and " + part.String() + " (every read and write of both waits, through the scan)"
+			fd.Detail += "; before PostgreSQL 12 the partitioned table is locked ACCESS EXCLUSIVE too"
 		}
 		a.add(st, s, fd)
 	case "AT_SetLogged", "AT_SetUnLogged", "AT_SetTableSpace":
 		if existing {
 			fd := newFinding(RuleTableRewrite)
 			fd.Detail = map[string]string{"AT_SetLogged": "SET LOGGED", "AT_SetUnLogged": "SET UNLOGGED", "AT_SetTableSpace": "SET TABLESPACE"}[cmd.Subtype]
-			fd.Lock += " on " + table
+			fd.Lock += " on " + table.String()
 			a.add(st, s, fd)
 		}
 	}
@@ -1082,11 +2076,34 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table string, cmd pgp
 
 func itoa(n int) string { return fmt.Sprint(n) }
 
+// widening says, for the types whose limit or precision can be raised
+// without a rewrite, what the old column must have been for that.
+var widening = map[string]string{
+	"varchar":     "a limit no longer than the new one",
+	"varbit":      "a limit no longer than the new one",
+	"numeric":     "the same scale and a precision no larger than the new one",
+	"timestamp":   "a precision no larger than the new one",
+	"timestamptz": "a precision no larger than the new one",
+	"time":        "a precision no larger than the new one",
+	"timetz":      "a precision no larger than the new one",
+	"interval":    "the same fields and a precision no larger than the new one",
+}
+
+// locksReferenced notes the SHARE ROW EXCLUSIVE a foreign key takes on the
+// table it references.
+func (a *analyzer) locksReferenced(st *fileState, c pgparse.Constraint) {
+	if c.Contype == "CONSTR_FOREIGN" && c.Pktable != nil {
+		if ref := a.rv(st, *c.Pktable); a.existing(ref) {
+			st.locksTable(ref.String(), modeShareRowExcl)
+		}
+	}
+}
+
 // addColumn checks ADD COLUMN on a table the running release uses.
-func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgparse.ColumnDef) {
+func (a *analyzer) addColumn(st *fileState, s *statement, table relName, def pgparse.ColumnDef) {
 	notNull := def.IsNotNull
-	var dflt *pgparse.Node
-	if def.RawDefault.Type != "" {
+	var dflt *pgparse.Node // DEFAULT NULL is none: every row holds NULL
+	if def.RawDefault.Type != "" && !pgparse.IsNull(def.RawDefault) {
 		dflt = &def.RawDefault
 	}
 	var generated, identity bool
@@ -1095,8 +2112,9 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgpa
 		case "CONSTR_NOTNULL":
 			notNull = true
 		case "CONSTR_DEFAULT":
-			expr := c.RawExpr
-			dflt = &expr
+			if expr := c.RawExpr; !pgparse.IsNull(expr) {
+				dflt = &expr
+			}
 		case "CONSTR_GENERATED":
 			generated = true
 		case "CONSTR_IDENTITY":
@@ -1108,13 +2126,15 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgpa
 	typ := strings.ToLower(def.TypeName.Name())
 	if typ == "json" {
 		fd := newFinding(RuleJSONColumn)
-		fd.Table, fd.Column = table, def.Colname
+		fd.on(table)
+		fd.Column = def.Colname
 		fd.Detail = "column " + def.Colname + " is json"
 		a.add(st, s, fd)
 	}
 	serial := typ == "serial" || typ == "bigserial" || typ == "smallserial" || typ == "serial2" || typ == "serial4" || typ == "serial8"
 	fd := newFinding(RuleVolatileDefault)
-	fd.Table, fd.Column = table, def.Colname
+	fd.on(table)
+	fd.Column = def.Colname
 	switch {
 	case serial:
 		fd.Detail = "column " + def.Colname + " is " + typ + ": every row gets nextval()"
@@ -1143,14 +2163,15 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table string, def pgpa
 	}
 	if notNull && dflt == nil && !serial && !identity && !generated {
 		fd := newFinding(RuleAddNotNullColumn)
-		fd.Table, fd.Column = table, def.Colname
+		fd.on(table)
+		fd.Column = def.Colname
 		a.add(st, s, fd)
 	}
 }
 
 // constraint checks a constraint added to an existing table (column is set
 // for constraints written on ADD COLUMN).
-func (a *analyzer) constraint(st *fileState, s *statement, table string, c pgparse.Constraint, column string) {
+func (a *analyzer) constraint(st *fileState, s *statement, table relName, c pgparse.Constraint, column string) {
 	switch c.Contype {
 	case "CONSTR_FOREIGN":
 		if c.SkipValidation {
@@ -1159,10 +2180,12 @@ func (a *analyzer) constraint(st *fileState, s *statement, table string, c pgpar
 		fd := newFinding(RuleForeignKeyNotValid)
 		ref := ""
 		if c.Pktable != nil {
-			ref = c.Pktable.Relname
-			fd.Lock = strings.Replace(lockShareRowExcl, "both tables", table+" and "+ref, 1)
+			ref = a.rv(st, *c.Pktable).String()
+			fd.Lock = strings.Replace(lockShareRowExcl, "both tables", table.String()+" and "+ref, 1)
 		}
 		if column != "" {
+			// ADD COLUMN locks the altered table ACCESS EXCLUSIVE
+			fd.Lock = "ACCESS EXCLUSIVE on " + table.String() + " (ADD COLUMN: every read and write of it waits) and SHARE ROW EXCLUSIVE on " + ref + " (its writes wait), held through the validation scan"
 			fd.Detail = "REFERENCES written on ADD COLUMN " + column + ": the key is added and validated in the same statement"
 			fd.Safe = "ADD COLUMN without REFERENCES, then ADD CONSTRAINT ... FOREIGN KEY (" + column + ") REFERENCES " + ref + " NOT VALID, then VALIDATE CONSTRAINT in a later migration"
 		}
@@ -1170,13 +2193,13 @@ func (a *analyzer) constraint(st *fileState, s *statement, table string, c pgpar
 	case "CONSTR_CHECK":
 		if !c.SkipValidation && column == "" {
 			fd := newFinding(RuleCheckNotValid)
-			fd.Lock += " on " + table
+			fd.Lock += " on " + table.String()
 			a.add(st, s, fd)
 		}
 	case "CONSTR_UNIQUE", "CONSTR_EXCLUSION":
 		if c.Indexname == "" {
 			fd := newFinding(RuleAddUniqueConstraint)
-			fd.Lock += " on " + table
+			fd.Lock += " on " + table.String()
 			if c.Contype == "CONSTR_EXCLUSION" {
 				fd.Detail = "an exclusion constraint builds its index the same way"
 			}
@@ -1185,7 +2208,7 @@ func (a *analyzer) constraint(st *fileState, s *statement, table string, c pgpar
 	case "CONSTR_PRIMARY":
 		if c.Indexname == "" {
 			fd := newFinding(RuleAddPrimaryKey)
-			fd.Lock += " on " + table
+			fd.Lock += " on " + table.String()
 			a.add(st, s, fd)
 		}
 	}
@@ -1196,17 +2219,65 @@ func mustRule(id string) Rule {
 	return r
 }
 
-// notNullColumn returns col when expr is "col IS NOT NULL".
-func notNullColumn(expr pgparse.Node) string {
+// notNullColumns are the columns a CHECK expression proves NOT NULL, as
+// PostgreSQL 12+ reads it to skip SET NOT NULL's scan: "col IS NOT NULL",
+// "NOT (col IS NULL)", and each such term of an AND. Anything else proves
+// nothing: a CHECK passes when its expression is NULL, so "col > 0" lets
+// NULLs in, and an OR proves no single column.
+func notNullColumns(expr pgparse.Node) []string {
+	column := func(n pgparse.Node) string {
+		var cr pgparse.ColumnRef
+		if n.Type != "ColumnRef" || !n.Into(&cr) || len(cr.Fields) == 0 || cr.Fields[len(cr.Fields)-1].Type != "String" {
+			return ""
+		}
+		return pgparse.LastString(cr.Fields)
+	}
 	var nt pgparse.NullTest
-	if expr.Type != "NullTest" || !expr.Into(&nt) || nt.Nulltesttype != "IS_NOT_NULL" {
-		return ""
+	var b struct {
+		Boolop string         `json:"boolop"`
+		Args   []pgparse.Node `json:"args"`
 	}
-	var cr pgparse.ColumnRef
-	if nt.Arg.Type != "ColumnRef" || !nt.Arg.Into(&cr) {
-		return ""
+	switch {
+	case expr.Type == "NullTest" && expr.Into(&nt) && nt.Nulltesttype == "IS_NOT_NULL":
+		if col := column(nt.Arg); col != "" {
+			return []string{col}
+		}
+	case expr.Type == "BoolExpr" && expr.Into(&b) && b.Boolop == "AND_EXPR":
+		var out []string
+		for _, arg := range b.Args {
+			out = append(out, notNullColumns(arg)...)
+		}
+		return out
+	case expr.Type == "BoolExpr" && expr.Into(&b) && b.Boolop == "NOT_EXPR" && len(b.Args) == 1:
+		if b.Args[0].Type == "NullTest" && b.Args[0].Into(&nt) && nt.Nulltesttype == "IS_NULL" {
+			if col := column(nt.Arg); col != "" {
+				return []string{col}
+			}
+		}
 	}
-	return pgparse.LastString(cr.Fields)
+	return nil
+}
+
+// checkName is the name PostgreSQL gives a CHECK constraint without one:
+// table_col_check when the expression names one column, table_check
+// otherwise, numbered from 1 while the name is taken.
+func checkName(t *tableState, table relName, expr pgparse.Node) string {
+	cols := map[string]bool{}
+	for _, c := range expr.ColumnRefNames() {
+		cols[c] = true
+	}
+	base := table.name
+	if len(cols) == 1 {
+		for c := range cols {
+			base += "_" + c
+		}
+	}
+	base += "_check"
+	name := base
+	for i := 1; t.checks[name] != nil; i++ {
+		name = base + itoa(i)
+	}
+	return name
 }
 
 const (

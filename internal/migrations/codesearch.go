@@ -314,3 +314,70 @@ func singular(name string) string {
 	}
 	return ""
 }
+
+// droppedKey is a primary key or unique constraint a migration drops: the
+// deployed code uses it in INSERT ... ON CONFLICT (its columns) or ON
+// CONFLICT ON CONSTRAINT (its name).
+type droppedKey struct {
+	name string
+	cols []string // nil when the migrations do not say
+}
+
+// conflictWords is what the code is searched for when a key is dropped.
+const conflictWords = "on conflict"
+
+// searchTarget is what the deployed code is searched for on behalf of a
+// finding: its table or column, or the upserts on a dropped key's table.
+func searchTarget(fd Finding) target {
+	if fd.key != nil {
+		return target{fd.Table, conflictWords}
+	}
+	return target{fd.Table, fd.Column}
+}
+
+// usesKey reports whether a line with ON CONFLICT can need the dropped key:
+// its conflict target names the key's columns (in any order) or the key;
+// a line whose target is elsewhere (or cannot be read on the line) may.
+// ON CONFLICT DO NOTHING without a target needs no key.
+func (k *droppedKey) usesKey(line string) bool {
+	lower := asciiLower(line)
+	for _, at := range wordOffsets(lower, conflictWords) {
+		rest := strings.TrimSpace(lower[at+len(conflictWords):])
+		switch {
+		case rest == "":
+			return true // the target is on a following line
+		case strings.HasPrefix(rest, "on constraint"):
+			name := strings.Trim(strings.Fields(rest[len("on constraint"):] + " ")[0], `"`)
+			if name == "" || name == strings.ToLower(k.name) {
+				return true
+			}
+		case strings.HasPrefix(rest, "("):
+			end := strings.IndexByte(rest, ')')
+			if end < 0 || k.cols == nil {
+				return true
+			}
+			if sameColumns(rest[1:end], k.cols) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameColumns reports whether a conflict target's column list holds the
+// same columns as cols.
+func sameColumns(list string, cols []string) bool {
+	want := map[string]bool{}
+	for _, c := range cols {
+		want[strings.ToLower(c)] = true
+	}
+	got := map[string]bool{}
+	for _, c := range strings.Split(list, ",") {
+		c = strings.Trim(strings.TrimSpace(c), `"`)
+		if c == "" || !want[c] {
+			return false
+		}
+		got[c] = true
+	}
+	return len(got) == len(want)
+}

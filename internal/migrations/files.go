@@ -69,6 +69,11 @@ var patterns = sync.OnceValue(func() *layoutPatterns {
 // its version, which part runs on migrate up, and how its tool wraps it in
 // transactions.
 func ReadMigration(p, text string) Migration {
+	// A UTF-8 byte order mark is no SQL: it is blanked (three spaces keep
+	// the offsets the file's own), as the layouts and the parser read on.
+	if rest, ok := strings.CutPrefix(text, "\ufeff"); ok {
+		text = "   " + rest
+	}
 	m := Migration{Path: p, Up: text}
 	re := patterns()
 	base := path.Base(p)

@@ -24,6 +24,9 @@ func TestReadMigrationFormats(t *testing.T) {
 		{"sql/U2__undo.sql", "SELECT 1;", FormatFlyway, "2", "Flyway (undo, skipped)", "undo migration", txNone, "", ""},
 		{"sql/R__views.sql", "SELECT 1;", FormatFlyway, "R", "Flyway (repeatable)", "", txIfMany, "", ""},
 		{"db/20240101120000_add.sql", goose, FormatGoose, "20240101120000", "goose (-- +goose Up section)", "", txWhole, "ADD COLUMN a int", "DROP COLUMN"},
+		// a UTF-8 byte order mark is not read as SQL (and hides no layout)
+		{"db/20240101120000_add.sql", "\ufeff" + goose, FormatGoose, "20240101120000", "goose (-- +goose Up section)", "", txWhole, "ADD COLUMN a int", "\ufeff"},
+		{"db/000012_add.up.sql", "\ufeffSELECT 1;", FormatGolangMigrate, "000012", "golang-migrate (up file)", "", txIfMany, "SELECT 1", "\ufeff"},
 		{"db/20240101120000_add.sql", "-- +goose NO TRANSACTION\n" + goose, FormatGoose, "20240101120000", "goose (-- +goose Up section)", "", txNone, "ADD COLUMN", "DROP COLUMN"},
 		{"db/20240101120000_add.sql", dbmate, FormatDbmate, "20240101120000", "dbmate (-- migrate:up section)", "", txWhole, "ADD COLUMN a int", "DROP COLUMN"},
 		{"db/20240101120000_add.sql", strings.Replace(dbmate, "migrate:up", "migrate:up transaction:false", 1), FormatDbmate, "20240101120000", "dbmate (-- migrate:up section)", "", txNone, "ADD COLUMN", "DROP COLUMN"},

@@ -25,10 +25,16 @@ type span struct {
 // quote is one kind of string literal of a language.
 type quote struct {
 	open, close string
-	multiline   bool   // may span lines; otherwise a newline ends it
-	backslash   bool   // backslash escapes the next byte
-	doubled     bool   // the closing quote written twice is an escaped quote (SQL)
-	region      region // what its contents are
+	multiline   bool // may span lines; otherwise a newline ends it
+	backslash   bool // backslash escapes the next byte
+	doubled     bool // the closing quote written twice is an escaped quote (SQL)
+	// wordStart: the opener counts only where no identifier continues
+	// into it (SQL's E'...' after a name, $tag$ inside a name such as a$b$)
+	wordStart bool
+	// dollar: SQL's dollar quoting, $tag$ ... $tag$ (open is "$", the tag
+	// is read at the opener)
+	dollar bool
+	region region // what its contents are
 }
 
 // lang is how a language writes comments and strings, as far as finding
@@ -68,7 +74,16 @@ var (
 		{open: `"`, close: `"`, multiline: true, backslash: true, region: regString},
 		{open: `'`, close: `'`, multiline: true, region: regString},
 	}}
+	// langSQL is PostgreSQL's lexical structure: standard strings ('' is
+	// a quote, a backslash is itself), escape strings E'...' (a backslash
+	// escapes), dollar-quoted bodies $tag$...$tag$ (function and DO bodies:
+	// code, which no quote or semicolon inside ends), quoted identifiers,
+	// -- and nested /* */ comments. It is the one lexer that finds the
+	// statement bounds, the pmguard directives and the uses in SQL files.
 	langSQL = &lang{name: "sql", line: []string{"--"}, block: [][2]string{{"/*", "*/"}}, nestedBlock: true, textual: true, quotes: []quote{
+		{open: `E'`, close: `'`, multiline: true, doubled: true, backslash: true, wordStart: true, region: regValue},
+		{open: `e'`, close: `'`, multiline: true, doubled: true, backslash: true, wordStart: true, region: regValue},
+		{open: `$`, multiline: true, dollar: true, wordStart: true, region: regString},
 		{open: `'`, close: `'`, multiline: true, doubled: true, region: regValue},
 		{open: `"`, close: `"`, multiline: true, doubled: true, region: regCode},
 	}}
@@ -196,11 +211,41 @@ func (l *lang) comment(src string, i int) (int, bool) {
 
 func (l *lang) quoteAt(src string, i int) (quote, bool) {
 	for _, q := range l.quotes {
-		if strings.HasPrefix(src[i:], q.open) {
-			return q, true
+		if !strings.HasPrefix(src[i:], q.open) || q.wordStart && i > 0 && sqlIdentByte(src[i-1]) {
+			continue
 		}
+		if q.dollar {
+			tag := dollarTag(src, i)
+			if tag == "" {
+				continue // $1, or a $ in a name
+			}
+			q.open, q.close = tag, tag
+		}
+		return q, true
 	}
 	return quote{}, false
+}
+
+// sqlIdentByte reports whether b can continue an SQL identifier.
+func sqlIdentByte(b byte) bool { return b == '$' || identByte(b) }
+
+// dollarTag returns the $tag$ that opens a dollar-quoted string at i in
+// src ("$$", "$fn$"), "" when none does: the tag is an identifier without
+// $, not starting with a digit ($1 is a parameter).
+func dollarTag(src string, i int) string {
+	if i >= len(src) || src[i] != '$' {
+		return ""
+	}
+	for j := i + 1; j < len(src); j++ {
+		c := src[j]
+		switch {
+		case c == '$':
+			return src[i : j+1]
+		case c >= '0' && c <= '9' && j == i+1, !identByte(c):
+			return ""
+		}
+	}
+	return ""
 }
 
 // end returns where the literal opened at i ends (just past its closing

@@ -121,3 +121,89 @@ func FuzzOverride(f *testing.F) {
 		_, _ = parseFile("f.sql", "-- "+strings.ReplaceAll(body, "\n", " ")+"\nSELECT 1;")
 	})
 }
+
+// A directive counts only in a comment: not in a string of any kind (an
+// E'...' string escapes its quote with a backslash, a dollar-quoted body holds
+// comments of its own), and strings before it do not hide it.
+func TestDirectivesOutsideStringsOnly(t *testing.T) {
+	sql := `SET lock_timeout = '5s';
+UPDATE users SET name = E'O\'Brien' WHERE id = 1;
+-- pmguard:ignore drop-column: unused since v3
+ALTER TABLE users DROP COLUMN email;
+COMMENT ON TABLE users IS $$Don't touch$$;
+-- pmguard:ignore drop-column: unused since v4
+ALTER TABLE users DROP COLUMN phone;
+SELECT E'\''; ALTER TABLE users DROP COLUMN name; SELECT '-- pmguard:ignore drop-column: sneaky';
+CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- pmguard:ignore everything: a comment of the function's
+  NULL;
+END
+$fn$;
+`
+	fs := analyze(t, "db/migrations/1.sql", sql, 13)
+	allowed := map[string]string{}
+	for _, f := range fs {
+		if f.Rule == RuleDropColumn {
+			allowed[f.Column] = f.Allowed
+		}
+	}
+	if allowed["email"] != "unused since v3" || allowed["phone"] != "unused since v4" {
+		t.Errorf("directives after E'' and $$ strings were not read: %v", allowed)
+	}
+	if got, ok := allowed["name"]; !ok || got != "" {
+		t.Errorf("a directive inside a string was read: %q (found %v)", got, ok)
+	}
+}
+
+// Accepting a statement newer than the parser sets aside that statement
+// only: its bounds are found past dollar quotes and E'...' strings.
+func TestNewerSyntaxBoundsPastStrings(t *testing.T) {
+	for _, before := range []string{
+		"COMMENT ON TABLE users IS $$Don't touch; really$$;",
+		"UPDATE users SET name = E'O\\'Brien; the elder' WHERE id = 1;",
+	} {
+		sql := "-- pmguard:ignore syntax-unknown-to-parser: production runs PostgreSQL 18\n" + before + `
+ALTER TABLE users DROP COLUMN name;
+ALTER TABLE users ADD CONSTRAINT age_pos CHECK (age > 0) NOT ENFORCED;
+`
+		fs := analyze(t, "db/migrations/1.sql", sql, 13)
+		var unknown, drop *Finding
+		for i := range fs {
+			switch fs[i].Rule {
+			case RuleSyntaxUnknown:
+				unknown = &fs[i]
+			case RuleDropColumn:
+				drop = &fs[i]
+			}
+		}
+		if unknown == nil || unknown.Line != 4 || unknown.Statement != "ALTER TABLE users ADD CONSTRAINT age_pos CHECK (age > 0) NOT ENFORCED" {
+			t.Errorf("after %s: unknown statement %+v", before, unknown)
+		}
+		if drop == nil || drop.Line != 3 || drop.Allowed != "" {
+			t.Errorf("after %s: the DROP COLUMN was not checked on its own: %+v", before, drop)
+		}
+	}
+}
+
+// A directive after the last statement applies to none: it is listed with
+// the directives that suppressed nothing.
+func TestDirectiveAfterTheLastStatement(t *testing.T) {
+	sql := "SET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN name;\n-- pmguard:ignore drop-column: trailing, on its own line\n"
+	m := ReadMigration("db/migrations/1.sql", sql)
+	stmts, errs := parseFile(m.Path, m.Up)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	a := newAnalyzer(13)
+	pf := &parsedFile{Migration: &m, stmts: stmts}
+	a.file(pf)
+	applyOverrides(a.findings)
+	if len(a.findings) != 1 || a.findings[0].Allowed != "" {
+		t.Errorf("findings %+v", a.findings)
+	}
+	unused := unusedOverrides([]*parsedFile{pf})
+	if len(unused) != 1 || unused[0] != "db/migrations/1.sql:3: pmguard:ignore drop-column follows the last statement: it applies to none" {
+		t.Errorf("unused overrides %q", unused)
+	}
+}

@@ -141,10 +141,18 @@ func writeFinding(w io.Writer, fd Finding, baseCommit string) {
 			}
 			fmt.Fprintf(w, "  deployed code at %s declares %s ignored, not a use (%s):\n    %s:%d: %s\n", short(baseCommit), name, h.Declaration, h.File, h.Line, h.Text)
 		}
+		uses := "uses " + name
+		if fd.key != nil {
+			name = "INSERT ... ON CONFLICT on " + fd.Table
+			if len(fd.key.cols) > 0 {
+				name += " (" + strings.Join(fd.key.cols, ", ") + ")"
+			}
+			uses = "runs " + name
+		}
 		if len(fd.Hits) == 0 {
 			fmt.Fprintf(w, "  deployed code at %s: no use of %s found\n", short(baseCommit), name)
 		} else {
-			fmt.Fprintf(w, "  deployed code at %s that uses %s:\n", short(baseCommit), name)
+			fmt.Fprintf(w, "  deployed code at %s that %s:\n", short(baseCommit), uses)
 			for _, h := range fd.Hits {
 				fmt.Fprintf(w, "    %s:%d: %s\n", h.File, h.Line, h.Text)
 				if h.Note != "" {

@@ -74,6 +74,11 @@ const (
 	RuleDetachPartition      = "detach-partition-without-concurrently"
 	RuleJSONColumn           = "json-column"
 	RuleRenameSchema         = "rename-schema"
+	RuleSetSchema            = "set-schema"
+	RuleBodyNotChecked       = "body-not-checked"
+	RuleRefreshMatView       = "refresh-materialized-view"
+	RuleDropUniqueConstraint = "drop-unique-constraint"
+	RuleAttachPartition      = "attach-partition"
 	RuleBackfillInTx         = "backfill-in-transaction"
 	RuleSyntaxTooNew         = "syntax-needs-newer-postgres"
 	RuleSyntaxUnknown        = "syntax-unknown-to-parser"
@@ -88,35 +93,38 @@ const (
 )
 
 var ruleLocks = map[string]string{
-	RuleDropColumn:          lockAccessExclusive,
-	RuleDropTable:           lockAccessExclusive,
-	RuleRenameColumn:        lockAccessExclusive,
-	RuleRenameTable:         lockAccessExclusive,
-	RuleChangeColumnType:    lockAccessExclusive,
-	RuleAddNotNullColumn:    lockAccessExclusive,
-	RuleSetNotNull:          lockAccessExclusive,
-	RuleAddUniqueConstraint: lockAccessExclusive,
-	RuleAddPrimaryKey:       lockAccessExclusive,
-	RuleIndexConcurrently:   lockShare,
-	RuleDropIndexConcurrent: lockAccessExclusive,
-	RuleReindexConcurrently: "ACCESS EXCLUSIVE on the index and SHARE on the table (writes wait, and reads that use the index)",
-	RuleForeignKeyNotValid:  lockShareRowExcl,
-	RuleCheckNotValid:       lockAccessExclusive,
-	RuleDropDefault:         lockAccessExclusive + ", briefly",
-	RuleTruncate:            lockAccessExclusive,
-	RuleVolatileDefault:     lockAccessExclusive,
-	RuleRenameEnumValue:     lockEnumLabels,
-	RuleTableRewrite:        lockAccessExclusive,
-	RuleLockTimeout:         "the statement's lock, requested behind every open transaction on the table",
-	RuleStatementTimeout:    "the statement's lock, held for as long as it runs",
-	RuleDropNotNull:         lockAccessExclusive + ", briefly",
-	RuleDropSchema:          lockAccessExclusive + " on every object in it",
-	RuleValidateSameTx:      "the ADD CONSTRAINT's lock (ACCESS EXCLUSIVE for CHECK, SHARE ROW EXCLUSIVE for FOREIGN KEY), held through the validation scan until COMMIT",
-	RuleDomainConstraint:    "SHARE on every table with a column of the domain, while each is scanned",
-	RuleDetachPartition:     lockAccessExclusive + " on the parent and the partition",
-	RuleJSONColumn:          lockAccessExclusive + ", briefly",
-	RuleRenameSchema:        "ACCESS EXCLUSIVE on the schema",
-	RuleBackfillInTx:        "row locks on every updated row plus the ALTER's ACCESS EXCLUSIVE, all held until COMMIT",
+	RuleDropColumn:           lockAccessExclusive,
+	RuleDropTable:            lockAccessExclusive,
+	RuleRenameColumn:         lockAccessExclusive,
+	RuleRenameTable:          lockAccessExclusive,
+	RuleChangeColumnType:     lockAccessExclusive,
+	RuleAddNotNullColumn:     lockAccessExclusive,
+	RuleSetNotNull:           lockAccessExclusive,
+	RuleAddUniqueConstraint:  lockAccessExclusive,
+	RuleAddPrimaryKey:        lockAccessExclusive,
+	RuleIndexConcurrently:    lockShare,
+	RuleDropIndexConcurrent:  lockAccessExclusive,
+	RuleReindexConcurrently:  "SHARE on the table and ACCESS EXCLUSIVE on the index (on each of its indexes for REINDEX TABLE): writes wait, and so does every query planned on the table, as the planner opens all of its indexes, not only the queries that would use this one",
+	RuleForeignKeyNotValid:   lockShareRowExcl,
+	RuleCheckNotValid:        lockAccessExclusive,
+	RuleDropDefault:          lockAccessExclusive + ", briefly",
+	RuleTruncate:             lockAccessExclusive,
+	RuleVolatileDefault:      lockAccessExclusive,
+	RuleRenameEnumValue:      lockEnumLabels,
+	RuleTableRewrite:         lockAccessExclusive,
+	RuleLockTimeout:          "the statement's lock, requested behind every open transaction on the table",
+	RuleStatementTimeout:     "the statement's lock, held for as long as it runs",
+	RuleDropNotNull:          lockAccessExclusive + ", briefly",
+	RuleDropSchema:           lockAccessExclusive + " on every object in it",
+	RuleValidateSameTx:       "the ADD CONSTRAINT's lock (ACCESS EXCLUSIVE for CHECK, SHARE ROW EXCLUSIVE for FOREIGN KEY), held through the validation scan until COMMIT",
+	RuleDomainConstraint:     "SHARE on every table with a column of the domain, while each is scanned",
+	RuleDetachPartition:      lockAccessExclusive + " on the parent and the partition",
+	RuleJSONColumn:           lockAccessExclusive + ", briefly",
+	RuleRenameSchema:         "ACCESS EXCLUSIVE on the schema",
+	RuleSetSchema:            lockAccessExclusive,
+	RuleRefreshMatView:       "ACCESS EXCLUSIVE for the whole refresh (every read of the view waits)",
+	RuleDropUniqueConstraint: lockAccessExclusive + ", briefly",
+	RuleBackfillInTx:         "row locks on every updated row, plus the lock the earlier statement took (the detail names it), all held until COMMIT",
 }
 
 func expandContract(expand, deploy1, migrate, deploy2, contract string) []string {
@@ -209,7 +217,7 @@ func ruleList() []Rule {
 			Reason: "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table",
 			Safe:   "DROP INDEX CONCURRENTLY, outside a transaction"},
 		{ID: RuleReindexConcurrently, Severity: Blocking,
-			Reason: "REINDEX without CONCURRENTLY blocks writes (and reads using the index) for the whole rebuild",
+			Reason: "REINDEX without CONCURRENTLY blocks writes, and every query the planner plans on the table (it opens all of the table's indexes), for the whole rebuild",
 			Safe:   "REINDEX ... CONCURRENTLY (PostgreSQL 12+), outside a transaction"},
 		{ID: RuleForeignKeyNotValid, Severity: Blocking,
 			Reason: "checks every existing row while blocking writes to both tables",
@@ -240,8 +248,8 @@ func ruleList() []Rule {
 				"nothing else to release",
 				"add NOT NULL if needed (see set-not-null)")},
 		{ID: RuleEnumValueInTx, Severity: Blocking,
-			Reason: "before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run inside a transaction block: the migration fails",
-			Safe:   "run ADD VALUE in its own migration outside a transaction"},
+			Reason: "ALTER TYPE ... ADD VALUE cannot run inside a transaction block before PostgreSQL 12, and from 12 the new value cannot be used in the transaction that added it: the migration fails",
+			Safe:   "run ADD VALUE in its own migration (outside a transaction before PostgreSQL 12), and use the new value only in a later migration or after a COMMIT"},
 		{ID: RuleRenameEnumValue, Severity: Warning,
 			Reason: "the running release still writes and compares the old label",
 			Safe:   "add the new label, release code that uses it, migrate rows, then stop using the old one (labels cannot be dropped)"},
@@ -296,8 +304,33 @@ func ruleList() []Rule {
 		{ID: RuleRenameSchema, UsesCode: true, Severity: Warning,
 			Reason: "the release still running names objects with the old schema; its queries fail the moment the rename commits",
 			Safe:   "create the new schema and move the objects in steps, or leave the old name in search_path users' code until no release uses it"},
+		{ID: RuleSetSchema, UsesCode: true, Severity: Blocking,
+			Reason: "the release still running finds the object by its old schema (an unqualified name resolves through search_path): every one of its queries that names it fails the moment the move commits, including those built in ways the code search cannot see",
+			Safe:   "leave the object where it is, or move it and keep the old name working until no release uses it",
+			Steps: expandContract("ALTER TABLE name SET SCHEMA new; CREATE VIEW old.name AS SELECT * FROM new.name (a simple view stays writable) in one transaction, or add the new schema to the running release's search_path first",
+				"release code that names new.name (or has the new schema in its search_path)",
+				"nothing to move: it is the same table",
+				"make sure no running release uses the old name",
+				"DROP VIEW old.name")},
+		{ID: RuleBodyNotChecked, Severity: Warning,
+			Reason: "pmguard does not read procedural code: what this DO block, or the procedure this CALL runs, does during the migration to the objects the running release uses is not checked",
+			Safe:   "write the DDL as plain statements of the migration (a DO block that is only SQL statements between BEGIN and END, with at most EXCEPTION handlers that do NULL, is checked like them); otherwise check the body by hand and accept it with -- pmguard:ignore body-not-checked: <reason>"},
+		{ID: RuleRefreshMatView, Severity: Warning,
+			Reason: "REFRESH MATERIALIZED VIEW without CONCURRENTLY holds ACCESS EXCLUSIVE on the view while it runs the view's query again: every read of the view by the running release waits for the whole refresh",
+			Safe:   "REFRESH MATERIALIZED VIEW CONCURRENTLY, which lets reads go on (it needs a unique index on the view over plain columns, without WHERE, and a view already populated), or refresh outside the deploy"},
+		{ID: RuleDropUniqueConstraint, UsesCode: true, Severity: Warning,
+			Reason: "the release still running may upsert with INSERT ... ON CONFLICT on the key's columns: once the primary key or unique constraint is gone those INSERTs fail (there is no unique or exclusion constraint matching the ON CONFLICT specification), and duplicates can get in",
+			Safe:   "keep a unique index on the same columns while any running release upserts on them (CREATE UNIQUE INDEX CONCURRENTLY first; ON CONFLICT accepts an index as well as a constraint), or release code without the upsert first",
+			Steps: expandContract("CREATE UNIQUE INDEX CONCURRENTLY on the columns any running release's ON CONFLICT names (if the key is to change)",
+				"release code whose ON CONFLICT names the new key's columns, or no longer upserts",
+				"nothing to move",
+				"make sure no running release upserts on the old key",
+				"DROP CONSTRAINT")},
+		{ID: RuleAttachPartition, Severity: Warning,
+			Reason: "ATTACH PARTITION takes ACCESS EXCLUSIVE on the table it attaches (and on the DEFAULT partition, if there is one) and scans it to prove every row fits the partition bound, unless a validated CHECK constraint implies the bound: the running release's reads and writes of that table wait for the scan",
+			Safe:   "before attaching, ADD CONSTRAINT ... CHECK (<the bound>) NOT VALID and VALIDATE CONSTRAINT it in a migration of its own (it lets reads and writes through); ATTACH PARTITION then skips the scan, and the check can be dropped after"},
 		{ID: RuleBackfillInTx, Severity: Blocking,
-			Reason: "the UPDATE runs in the same transaction as an ALTER TABLE: the ALTER's ACCESS EXCLUSIVE lock and every updated row stay locked until the backfill commits",
+			Reason: "the UPDATE runs in the same transaction as a statement that locked an existing table against writes (ALTER TABLE, CREATE INDEX, a trigger, a foreign key, ...): that lock and every updated row stay locked until the backfill commits",
 			Safe:   "commit the schema change first, then backfill in batches in a separate migration or job (each batch its own transaction)"},
 		{ID: RuleSyntaxTooNew, Severity: Blocking,
 			Reason: "the production server's PostgreSQL version does not have this syntax: the migration fails at deploy time",
@@ -363,7 +396,20 @@ type Finding struct {
 	PostgresError string `json:"postgres_error,omitempty"`
 
 	stmt *statement // the statement it is about, for its overrides
+	rel  relName    // the table it is about, for the lock's text
+	// key is the dropped primary key or unique constraint, whose uses are
+	// the deployed code's INSERT ... ON CONFLICT on its columns
+	key *droppedKey
+	// bridged: the old name keeps working (a view of it is created in the
+	// same transaction), so the deployed code's uses are listed but do not
+	// make the finding block
+	bridged bool
 }
+
+// on says which table the finding is about: Table is its name as the
+// deployed code is searched for it, the lock names it with its schema
+// outside public.
+func (f *Finding) on(table relName) { f.Table, f.rel = table.name, table }
 
 // Where formats the finding's location as file:line.
 func (f Finding) Where() string {

@@ -167,6 +167,77 @@ func TestFindingDetails(t *testing.T) {
 	}
 }
 
+// When the migrations do not say a column's type, a change to a type whose
+// limit or precision can be raised without a rewrite is a warning naming
+// the condition; any other change, or one with USING, blocks. Known types
+// are judged exactly, and named in the detail.
+func TestColumnTypeChanges(t *testing.T) {
+	for sql, want := range map[string]string{
+		"ALTER TABLE users ALTER COLUMN email TYPE varchar(255)":                   "warning: column email becomes varchar(255): safe (no rewrite) only if the column is already varchar with a limit no longer than the new one",
+		"ALTER TABLE users ALTER COLUMN at TYPE timestamptz(6)":                    "warning: column at becomes timestamptz(6): safe (no rewrite) only if the column is already timestamptz with a precision no larger than the new one",
+		"ALTER TABLE users ALTER COLUMN took TYPE interval(3)":                     "warning: column took becomes interval(3): safe (no rewrite) only if the column is already interval with the same fields",
+		"ALTER TABLE users ALTER COLUMN amount TYPE numeric(12,2)":                 "warning: column amount becomes numeric(12,2): safe (no rewrite) only if the column is already numeric with the same scale",
+		"ALTER TABLE users ALTER COLUMN email TYPE varchar(255) USING trim(email)": "blocking: column email becomes varchar(255)",
+		"ALTER TABLE users ALTER COLUMN id TYPE bigint":                            "blocking: column id becomes int8",
+		"ALTER TABLE users ALTER COLUMN tags TYPE varchar(20)[]":                   "blocking: column tags becomes varchar(20)[]",
+	} {
+		fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+sql+";\n", 15)
+		if len(fs) != 1 || fs[0].Rule != RuleChangeColumnType || !strings.HasPrefix(string(fs[0].Severity)+": "+fs[0].Detail, want) {
+			t.Errorf("%s: %+v", sql, fs)
+		}
+	}
+	base := "CREATE TABLE users (id int PRIMARY KEY, at timestamp(6), took interval day to second(2));\n"
+	for sql, want := range map[string]string{
+		"ALTER TABLE users ALTER COLUMN at TYPE timestamp(3)":   "column at is timestamp(6) and becomes timestamp(3): PostgreSQL rewrites the table and its indexes",
+		"ALTER TABLE users ALTER COLUMN took TYPE interval day": "column took is interval day to second(2) and becomes interval day: PostgreSQL rewrites the table and its indexes",
+	} {
+		fs := analyzeOn(t, base, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+sql+";\n", 15)
+		if len(fs) != 1 || fs[0].Severity != Blocking || fs[0].Detail != want {
+			t.Errorf("%s: %+v", sql, fs)
+		}
+	}
+	for _, sql := range []string{"ALTER TABLE users ALTER COLUMN at TYPE timestamp", "ALTER TABLE users ALTER COLUMN took TYPE interval(4)"} {
+		if fs := analyzeOn(t, base, "db/migrations/0002.sql", "SET lock_timeout = '5s';\n"+sql+";\n", 15); len(fs) != 0 {
+			t.Errorf("%s: %+v", sql, fs)
+		}
+	}
+}
+
+// What a composite type's attributes and a domain's NOT NULL and default
+// give the running release goes as a table's columns do: DROP ATTRIBUTE is
+// drop-column and RENAME ATTRIBUTE rename-column (searched for in the code
+// that names the table using the type), a domain's DROP NOT NULL is
+// drop-not-null and its DROP DEFAULT drop-default; each names the lock on
+// the type, not a table's.
+func TestCompositeTypesAndDomains(t *testing.T) {
+	base := "CREATE TYPE address AS (street text, zip varchar(10));\nCREATE TABLE users (id bigint PRIMARY KEY, home address, past address[]);\n" +
+		"CREATE DOMAIN email_address AS text NOT NULL DEFAULT '';\nCREATE TABLE contacts (id bigint, email email_address);\n"
+	src := "SET lock_timeout = '5s';\nALTER TYPE address DROP ATTRIBUTE zip;\nALTER TYPE address RENAME ATTRIBUTE street TO line1;\n" +
+		"ALTER DOMAIN email_address DROP NOT NULL;\nALTER DOMAIN email_address SET DEFAULT NULL;\nALTER TYPE address ADD ATTRIBUTE country text;\n"
+	fs := analyzeOn(t, base, "db/migrations/0002.sql", src, 15)
+	if len(fs) != 4 {
+		t.Fatalf("findings %+v", fs)
+	}
+	if f := fs[0]; f.Rule != RuleDropColumn || f.Table != "users" || f.Column != "zip" || f.Lock != lockCompositeType ||
+		f.Detail != "attribute zip of composite type address (column users.home, users.past) is dropped from every value of the type (no rewrite: the data is gone at once): the running release's queries that read or write (column).zip fail" {
+		t.Errorf("DROP ATTRIBUTE %+v", f)
+	}
+	if f := fs[1]; f.Rule != RuleRenameColumn || f.Table != "users" || f.Column != "street" || f.NewName != "line1" {
+		t.Errorf("RENAME ATTRIBUTE %+v", f)
+	}
+	if f := fs[2]; f.Rule != RuleDropNotNull || f.Lock != lockTypeRow || f.Detail != "domain email_address: every column of the domain may hold NULL from now on (column contacts.email)" {
+		t.Errorf("DROP NOT NULL %+v", f)
+	}
+	if f := fs[3]; f.Rule != RuleDropDefault || f.Lock != lockTypeRow || !strings.HasPrefix(f.Detail, "domain email_address: INSERTs that leave out") {
+		t.Errorf("DROP DEFAULT %+v", f)
+	}
+	// a type no table uses is searched for under its own name
+	fs = analyzeOn(t, "CREATE TYPE address AS (street text, zip text);\n", "db/migrations/0002.sql", "SET lock_timeout = '5s';\nALTER TYPE address DROP ATTRIBUTE zip;\nALTER TYPE address ALTER ATTRIBUTE street TYPE varchar(100);\n", 15)
+	if len(fs) != 1 || fs[0].Table != "address" || fs[0].Column != "zip" {
+		t.Errorf("unused type %+v", fs)
+	}
+}
+
 func TestVolatility(t *testing.T) {
 	for sql, want := range map[string]int{
 		"ALTER TABLE t ADD COLUMN c uuid DEFAULT gen_random_uuid()":          volVolatile,
@@ -279,5 +350,337 @@ func TestLockTimeoutOnTypesNamesTheLock(t *testing.T) {
 		if f.Rule == RuleLockTimeout && (f.Reason == typeLockReason || f.Detail != "first statement in the file that locks the tables with a column of domain email") {
 			t.Errorf("ALTER DOMAIN ADD CONSTRAINT: %+v", f)
 		}
+	}
+}
+
+// ALTER ... SET SCHEMA moves an object out of the running release's
+// search_path: a blocking finding whatever the code search finds, under the
+// ACCESS EXCLUSIVE lock it takes (which also needs a lock_timeout).
+func TestSetSchemaBlocksUnderItsLock(t *testing.T) {
+	fs := analyze(t, "db/migrations/0002.sql", "ALTER TABLE users SET SCHEMA archive;\n", 13)
+	var set, timeout *Finding
+	for i := range fs {
+		switch fs[i].Rule {
+		case RuleSetSchema:
+			set = &fs[i]
+		case RuleLockTimeout:
+			timeout = &fs[i]
+		}
+	}
+	if set == nil || set.Severity != Blocking || set.Table != "users" || set.NewName != "archive.users" ||
+		set.Lock != lockAccessExclusive+" on users" || !strings.Contains(set.Detail, "schema archive") {
+		t.Fatalf("set-schema finding %+v", set)
+	}
+	if timeout == nil || timeout.Detail != "first statement in the file that locks table users" {
+		t.Errorf("lock-timeout %+v", timeout)
+	}
+	if r, _ := ruleByID(RuleSetSchema); !r.UsesCode {
+		t.Error("the deployed code's uses of the old name should be listed")
+	}
+}
+
+// A DO block whose body is a plain list of SQL statements is checked like
+// them: each finding names the statement's own line and the block, the
+// block's statements share one transaction, and a directive on the block
+// applies to them. Any other body is a warning that says it was not
+// checked, which a directive can accept.
+func TestDoBlocks(t *testing.T) {
+	src := `SET lock_timeout = '5s';
+-- pmguard:ignore drop-column: nothing reads legacy_name since v3
+DO $body$
+BEGIN
+  ALTER TABLE users DROP COLUMN legacy_name;
+  ALTER TABLE users ADD CONSTRAINT age_pos CHECK (age > 0) NOT VALID;
+  ALTER TABLE users VALIDATE CONSTRAINT age_pos;
+  CREATE INDEX CONCURRENTLY users_age ON users (age);
+END
+$body$;
+DO $$ BEGIN PERFORM pg_sleep(1); END $$;
+-- pmguard:ignore body-not-checked: the block only logs
+DO $$ BEGIN RAISE NOTICE 'x'; END $$;
+`
+	fs := analyze(t, "db/migrations/0002.sql", src, 13)
+	got := map[string]Finding{}
+	for _, f := range fs {
+		got[f.Rule+":"+itoa(f.Line)] = f
+	}
+	drop, ok := got[RuleDropColumn+":5"]
+	if !ok || drop.Allowed != "nothing reads legacy_name since v3" || drop.Statement != "ALTER TABLE users DROP COLUMN legacy_name" ||
+		!strings.Contains(drop.Detail, "in the DO block at line 3") {
+		t.Errorf("drop-column %+v", drop)
+	}
+	if f, ok := got[RuleValidateSameTx+":7"]; !ok || !strings.Contains(f.Detail, "DO block") {
+		t.Errorf("the block's statements run in one transaction: %+v", fs)
+	}
+	if f, ok := got[RuleConcurrentlyInTx+":8"]; !ok || !strings.Contains(f.Detail, "DO block") {
+		t.Errorf("CREATE INDEX CONCURRENTLY cannot run in a DO block: %+v", fs)
+	}
+	plpgsql, ok := got[RuleBodyNotChecked+":11"]
+	if !ok || plpgsql.Severity != Warning || plpgsql.Allowed != "" || !strings.Contains(plpgsql.Detail, "DO block at line 11") ||
+		!strings.Contains(plpgsql.Detail, "not checked") {
+		t.Errorf("body-not-checked on the DO %+v", plpgsql)
+	}
+	logs, ok := got[RuleBodyNotChecked+":13"]
+	if !ok || logs.Allowed != "the block only logs" || !strings.Contains(logs.Detail, "DO block at line 13") {
+		t.Errorf("body-not-checked on the second DO %+v", logs)
+	}
+	// replayed, a DO block's statements build the schema
+	fs = analyzeOn(t, "CREATE TABLE accounts (id bigint);\nDO $$ BEGIN ALTER TABLE accounts ADD COLUMN email text NOT NULL DEFAULT ''; END $$;\n",
+		"db/migrations/0003.sql", "SET lock_timeout = '5s';\nALTER TABLE accounts ALTER COLUMN email SET NOT NULL;\n", 13)
+	if len(fs) != 0 {
+		t.Errorf("email is NOT NULL already: %+v", fs)
+	}
+}
+
+// A function's or procedure's body runs when it is called, not when it is
+// created: CREATE FUNCTION and CREATE PROCEDURE get no finding, whatever
+// the body. A DO block (and CALL) runs its body during the migration: a
+// body that could not be read as SQL statements is a warning, one that
+// could is checked statement by statement, with no warning of its own.
+func TestBodyNotChecked(t *testing.T) {
+	plain := `SET lock_timeout = '5s';
+CREATE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.updated_at := now();
+  RETURN NEW;
+END
+$$;
+CREATE OR REPLACE FUNCTION purge() RETURNS void LANGUAGE sql AS $$ TRUNCATE users $$;
+CREATE PROCEDURE archive() LANGUAGE plpgsql AS $$ DECLARE n int; BEGIN SELECT count(*) INTO n FROM users; END $$;
+`
+	if fs := analyze(t, "db/migrations/0002.sql", plain, 13); len(fs) != 0 {
+		t.Errorf("CREATE FUNCTION and CREATE PROCEDURE: %+v", fs)
+	}
+	find := func(fs []Finding) []Finding {
+		var out []Finding
+		for _, f := range fs {
+			if f.Rule == RuleBodyNotChecked {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name, sql, detail string
+		line              int
+	}{
+		{"declarations and IF", "SET lock_timeout = '5s';\nDO $$\nDECLARE n bigint;\nBEGIN\n  SELECT count(*) INTO n FROM users;\n  IF n = 0 THEN\n    DROP TABLE users;\n  END IF;\nEND $$;\n",
+			"DO block at line 2: its body was not checked (PL/pgSQL beyond BEGIN, SQL statements, END: declarations or labels)", 2},
+		{"PERFORM", "SET lock_timeout = '5s';\n\nDO $$ BEGIN PERFORM pg_sleep(1); END $$;\n",
+			"DO block at line 3: its body was not checked (PL/pgSQL beyond plain SQL statements", 3},
+		{"a handler that raises", "DO $$ BEGIN ALTER TABLE users ADD COLUMN nick text; EXCEPTION WHEN duplicate_column THEN RAISE NOTICE 'x'; END $$;\n",
+			"(an EXCEPTION handler that does more than NULL)", 1},
+		{"another language", "DO LANGUAGE plv8 $$ plv8.execute('DROP TABLE users') $$;\n", "(LANGUAGE plv8)", 1},
+		{"CALL", "SET lock_timeout = '5s';\nCALL archive_users(30);\n", "CALL at line 2 runs procedure archive_users during the migration", 2},
+	} {
+		got := find(analyze(t, "db/migrations/0002.sql", c.sql, 13))
+		if len(got) != 1 || got[0].Line != c.line || got[0].Severity != Warning || !strings.Contains(got[0].Detail, c.detail) {
+			t.Errorf("%s: %+v", c.name, got)
+		}
+	}
+	// the idempotent form ORMs write: the handlers only say NULL, so the
+	// statement inside is checked, on its own line, and nothing else is said
+	fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\nDO $$ BEGIN\n  ALTER TABLE users ADD CONSTRAINT users_org_fk FOREIGN KEY (org_id) REFERENCES orgs (id);\nEXCEPTION\n  WHEN duplicate_object THEN null;\nEND $$;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleForeignKeyNotValid || fs[0].Line != 4 || !strings.Contains(fs[0].Detail, "in the DO block at line 3") {
+		t.Errorf("DO with NULL handlers: %+v", fs)
+	}
+}
+
+// PostgreSQL binds a view to the tables and columns it reads, not to their
+// names: renaming a table or column under a view leaves the view working.
+// The rename is reported about the table, for the running release's
+// queries that name it, and says the views keep working; nothing is
+// reported about the views. A view dropped and created again in one
+// transaction is replaced, not dropped, unless the new one lacks a column
+// the old one had; a table renamed and replaced by SELECT * view of it
+// under its old name in one transaction keeps the old name working.
+func TestRenamesUnderViews(t *testing.T) {
+	base := "CREATE TABLE users (id bigint PRIMARY KEY, email text, name text);\n" +
+		"CREATE VIEW active_users AS SELECT u.id, u.email FROM users u;\n" +
+		"CREATE VIEW names AS SELECT id, name FROM users;\n" +
+		"CREATE MATERIALIZED VIEW user_count AS SELECT count(*) FROM users;\n"
+	fs := analyzeOn(t, base, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nALTER TABLE users RENAME COLUMN email TO email_address;\nALTER TABLE users RENAME TO accounts;\nALTER TABLE accounts RENAME COLUMN name TO full_name;\n", 13)
+	if len(fs) != 3 {
+		t.Fatalf("findings %+v", fs)
+	}
+	for _, f := range fs {
+		if f.Table != "users" && f.Table != "accounts" {
+			t.Errorf("a finding about a view: %+v", f)
+		}
+	}
+	if f := fs[0]; f.Rule != RuleRenameColumn || f.Column != "email" ||
+		f.Detail != "view active_users reads it and keeps working (PostgreSQL follows the rename; a view's own columns keep their names); the running release's queries that name users.email fail" {
+		t.Errorf("rename column %+v", f)
+	}
+	if f := fs[1]; f.Rule != RuleRenameTable || !strings.HasPrefix(f.Detail, "views active_users, names, user_count read it and keep working (") {
+		t.Errorf("rename table %+v", f)
+	}
+	// the views follow the table to its new name
+	if f := fs[2]; f.Rule != RuleRenameColumn || f.Table != "accounts" || !strings.HasPrefix(f.Detail, "view names reads it") {
+		t.Errorf("rename column of the renamed table %+v", f)
+	}
+
+	// DROP VIEW and CREATE VIEW in the tool's transaction
+	tx := "db/migrations/0002_views.up.sql"
+	fs = analyzeOn(t, base, tx, "SET lock_timeout = '5s';\nDROP VIEW active_users;\nCREATE VIEW active_users AS SELECT id, email, name FROM users;\nDROP VIEW names;\nCREATE VIEW names AS SELECT id FROM users;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleDropTable || fs[0].Table != "names" || fs[0].Line != 4 ||
+		fs[0].Detail != "view names is created again at line 5 in the same transaction, but without the column(s) name it had: the running release's queries that read them fail" {
+		t.Errorf("views created again: %+v", fs)
+	}
+	// the view created again is the running release's: dropping it later is reported
+	fs = analyzeOn(t, base, tx, "SET lock_timeout = '5s';\nDROP VIEW names;\nCREATE VIEW names AS SELECT * FROM users;\nDROP VIEW names;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleDropTable || fs[0].Line != 4 {
+		t.Errorf("the view dropped after it was replaced: %+v", fs)
+	}
+	// CREATE OR REPLACE VIEW of a deployed view does not make it new
+	fs = analyzeOn(t, base, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nCREATE OR REPLACE VIEW names AS SELECT id, name, 1 AS x FROM users;\nDROP VIEW names;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleDropTable || fs[0].Line != 3 {
+		t.Errorf("a replaced view dropped: %+v", fs)
+	}
+	// CASCADE also drops the views that read it: not replaced by a CREATE
+	fs = analyzeOn(t, base+"CREATE VIEW active_ids AS SELECT id FROM active_users;\n", tx, "SET lock_timeout = '5s';\nDROP VIEW active_users CASCADE;\nCREATE VIEW active_users AS SELECT id, email FROM users;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleDropTable {
+		t.Errorf("DROP VIEW ... CASCADE: %+v", fs)
+	}
+
+	// a table renamed and a view under its old name, in one transaction
+	fs = analyzeOn(t, base, tx, "SET lock_timeout = '5s';\nALTER TABLE users RENAME TO accounts;\nCREATE VIEW users AS SELECT * FROM accounts;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleRenameTable || !fs[0].bridged || fs[0].Severity != Warning ||
+		!strings.HasPrefix(fs[0].Detail, "view users (line 3) selects * from accounts in the same transaction and keeps the old name working") {
+		t.Errorf("rename bridged by a view: %+v", fs)
+	}
+	// ... but not by a view of some of its columns, or in separate transactions
+	for file, sql := range map[string]string{
+		tx:                       "SET lock_timeout = '5s';\nALTER TABLE users RENAME TO accounts;\nCREATE VIEW users AS SELECT id, email FROM accounts;\n",
+		"db/migrations/0002.sql": "SET lock_timeout = '5s';\nALTER TABLE users RENAME TO accounts;\nCREATE VIEW users AS SELECT * FROM accounts;\n",
+	} {
+		fs = analyzeOn(t, base, file, sql, 13)
+		if len(fs) != 1 || fs[0].Rule != RuleRenameTable || fs[0].bridged {
+			t.Errorf("%s: %s: %+v", file, sql, fs)
+		}
+	}
+}
+
+// COMMIT and ROLLBACK inside the transaction the tool runs the file in end
+// that transaction: the finding says what that does, per tool.
+func TestCommitAndRollbackInTheToolsTransaction(t *testing.T) {
+	find := func(fs []Finding) *Finding {
+		for i := range fs {
+			if fs[i].Rule == RuleTxNesting {
+				return &fs[i]
+			}
+		}
+		return nil
+	}
+	fs := analyze(t, "db/migrations/0002.sql", "-- +goose Up\nSET lock_timeout = '5s';\nALTER TABLE users ADD COLUMN x int;\nROLLBACK;\n", 13)
+	if f := find(fs); f == nil || f.Line != 4 || f.Severity != Blocking ||
+		!strings.Contains(f.Reason, "discards everything the migration did before it") || !strings.Contains(f.Reason, "records the migration as applied") ||
+		f.Detail != "ROLLBACK at line 4 ends the transaction goose runs the file in" {
+		t.Errorf("ROLLBACK under goose: %+v", f)
+	}
+	fs = analyze(t, "db/migrations/0002.sql", "-- +goose Up\nSELECT 1;\nCOMMIT;\nSELECT 2;\n", 13)
+	if f := find(fs); f == nil || f.Line != 3 || !strings.Contains(f.Reason, "commits it early") ||
+		!strings.Contains(f.Safe, "-- +goose NO TRANSACTION") {
+		t.Errorf("COMMIT under goose: %+v", f)
+	}
+	// a BEGIN already reported as nested: its COMMIT is the harm that
+	// finding describes, and is not reported again
+	fs = analyze(t, "db/migrations/0002.sql", "-- +goose Up\nBEGIN;\nSELECT 1;\nCOMMIT;\n", 13)
+	if len(fs) != 1 || fs[0].Line != 2 {
+		t.Errorf("nested BEGIN ... COMMIT: %+v", fs)
+	}
+	// in a plain file there is no transaction to end
+	if fs := analyze(t, "db/migrations/0002.sql", "SELECT 1;\nCOMMIT;\nROLLBACK;\n", 13); len(fs) != 0 {
+		t.Errorf("plain file: %+v", fs)
+	}
+}
+
+// REFRESH MATERIALIZED VIEW without CONCURRENTLY holds ACCESS EXCLUSIVE on
+// the view for the whole refresh: a warning naming it; WITH NO DATA makes
+// the running release's reads of it fail: blocking.
+func TestRefreshMaterializedView(t *testing.T) {
+	fs := analyze(t, "db/migrations/0002.sql", "REFRESH MATERIALIZED VIEW reports.user_counts;\nREFRESH MATERIALIZED VIEW user_counts WITH NO DATA;\n", 13)
+	var got []Finding
+	for _, f := range fs {
+		if f.Rule == RuleRefreshMatView {
+			got = append(got, f)
+		}
+	}
+	if len(got) != 2 || got[0].Severity != Warning || got[0].Lock != "ACCESS EXCLUSIVE on reports.user_counts for the whole refresh (every read of the view waits)" ||
+		!strings.Contains(got[0].Safe, "unique index") || got[1].Severity != Blocking || !strings.Contains(got[1].Detail, "WITH NO DATA") {
+		t.Fatalf("findings %+v", fs)
+	}
+	if ruleSet(fs)[0] != RuleLockTimeout {
+		t.Errorf("the refresh waits for its lock: %v", ruleSet(fs))
+	}
+}
+
+// VACUUM FULL names the lock on every existing table it rewrites.
+func TestVacuumFullChecksEveryTable(t *testing.T) {
+	fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\nCREATE TABLE fresh (id int);\nVACUUM FULL fresh, users, audit.events;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleTableRewrite || fs[0].Lock != lockAccessExclusive+" on users, audit.events" {
+		t.Fatalf("findings %+v", fs)
+	}
+}
+
+// The locks findings name are the ones PostgreSQL takes (pg_locks on
+// PostgreSQL 15 after each statement, in an open transaction).
+func TestLockClaims(t *testing.T) {
+	lock := func(sql, rule string, pg int) *Finding {
+		t.Helper()
+		for _, f := range analyze(t, "db/migrations/0002.sql", "-- +goose Up\nSET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+sql, pg) {
+			if f.Rule == rule {
+				return &f
+			}
+		}
+		t.Errorf("%s: no %s finding", sql, rule)
+		return nil
+	}
+	// ADD COLUMN ... REFERENCES: ACCESS EXCLUSIVE on the altered table
+	if f := lock("ALTER TABLE emails ADD COLUMN user_id bigint REFERENCES users (id);\n", RuleForeignKeyNotValid, 13); f != nil &&
+		f.Lock != "ACCESS EXCLUSIVE on emails (ADD COLUMN: every read and write of it waits) and SHARE ROW EXCLUSIVE on users (its writes wait), held through the validation scan" {
+		t.Errorf("ADD COLUMN REFERENCES lock %q", f.Lock)
+	}
+	// a plain REINDEX: every query planned on the table waits, not only
+	// those that use the index
+	if f := lock("REINDEX INDEX users_email;\n", RuleReindexConcurrently, 13); f != nil &&
+		(!strings.Contains(f.Lock, "every query planned on the table") || strings.Contains(f.Lock, "reads that use the index")) {
+		t.Errorf("REINDEX lock %q", f.Lock)
+	}
+	// backfill-in-transaction names the lock the earlier statement took
+	for sql, want := range map[string]string{
+		"CREATE INDEX users_age ON users (age); -- pmguard:ignore index-without-concurrently: small\n": "SHARE on table users (line 4, CREATE INDEX), which blocks its writes",
+		"ALTER TABLE users ADD CONSTRAINT fk FOREIGN KEY (org_id) REFERENCES orgs (id) NOT VALID;\n":   "SHARE ROW EXCLUSIVE on table users (line 4, ALTER TABLE), which blocks its writes",
+		"ALTER TABLE users REPLICA IDENTITY FULL;\n":                                                   "ACCESS EXCLUSIVE on table users (line 4, ALTER TABLE), which blocks every read and write of it",
+		"ALTER TABLE users ENABLE TRIGGER ALL;\n":                                                      "SHARE ROW EXCLUSIVE on table users (line 4, ALTER TABLE), which blocks its writes",
+		"CREATE TABLE child (id bigint, user_id bigint REFERENCES users (id));\n":                      "SHARE ROW EXCLUSIVE on table users (line 4, CREATE TABLE), which blocks its writes",
+	} {
+		if f := lock(sql+"UPDATE users SET age = 0 WHERE age IS NULL;\n", RuleBackfillInTx, 13); f != nil &&
+			f.Detail != "the same transaction holds "+want+" in a file that goose runs in one transaction" {
+			t.Errorf("%s: backfill detail %q", sql, f.Detail)
+		}
+	}
+	// ATTACH PARTITION: ACCESS EXCLUSIVE on the table attached, which it
+	// scans; before PostgreSQL 12 also on the partitioned table
+	if f := lock("ALTER TABLE events ATTACH PARTITION events_2024 FOR VALUES FROM (1) TO (2);\n", RuleAttachPartition, 13); f != nil &&
+		(f.Severity != Warning || f.Lock != "ACCESS EXCLUSIVE on events_2024 (every read and write of it waits, through the scan) and SHARE UPDATE EXCLUSIVE on events (its reads and writes go on)") {
+		t.Errorf("ATTACH PARTITION %+v", f)
+	}
+	if f := lock("ALTER TABLE events ATTACH PARTITION events_2024 FOR VALUES FROM (1) TO (2);\n", RuleAttachPartition, 11); f != nil &&
+		(f.Severity != Blocking || !strings.Contains(f.Lock, "ACCESS EXCLUSIVE on events and events_2024")) {
+		t.Errorf("ATTACH PARTITION before 12 %+v", f)
+	}
+	// the lock comes before ", briefly"
+	if f := lock("ALTER TABLE users ALTER COLUMN age DROP DEFAULT;\n", RuleDropDefault, 13); f != nil && f.Lock != lockAccessExclusive+" on users, briefly" {
+		t.Errorf("DROP DEFAULT lock %q", f.Lock)
+	}
+}
+
+// A file that starts with a UTF-8 byte order mark is checked from its
+// first statement.
+func TestByteOrderMark(t *testing.T) {
+	fs := analyze(t, "db/migrations/0002.sql", "\ufeffSET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN name;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleDropColumn || fs[0].Line != 2 {
+		t.Fatalf("findings %+v", fs)
 	}
 }

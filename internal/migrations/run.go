@@ -310,7 +310,7 @@ func Run(ctx context.Context, o *Options) error {
 	seen := map[target]bool{}
 	for _, fd := range findings {
 		if r, ok := ruleByID(fd.Rule); ok && r.UsesCode && !contains(o.IgnoreRules, fd.Rule) {
-			t := target{fd.Table, fd.Column}
+			t := searchTarget(fd)
 			if !seen[t] {
 				seen[t] = true
 				targets = append(targets, t)
@@ -331,7 +331,10 @@ func Run(ctx context.Context, o *Options) error {
 			}
 			fd.Searched = true
 			var hits []Hit
-			for _, h := range res.hits[target{fd.Table, fd.Column}] {
+			for _, h := range res.hits[searchTarget(*fd)] {
+				if fd.key != nil && !fd.key.usesKey(h.Text) {
+					continue // an upsert on another key
+				}
 				if h.Kind == kindORMIgnored || h.Kind == kindORMMapped {
 					fd.Ignored = append(fd.Ignored, h)
 				} else {
@@ -339,7 +342,9 @@ func Run(ctx context.Context, o *Options) error {
 				}
 			}
 			if len(hits) > 0 {
-				fd.Severity = Blocking
+				if !fd.bridged {
+					fd.Severity = Blocking
+				}
 				if len(hits) > maxHitsShown {
 					fd.MoreHits = len(hits) - maxHitsShown
 					hits = hits[:maxHitsShown]
@@ -482,7 +487,10 @@ func parseFile(path, up string) ([]statement, []error) {
 		stmts = append(stmts, unknown...)
 		sort.SliceStable(stmts, func(i, j int) bool { return stmts[i].stmt.Start < stmts[j].stmt.Start })
 	}
-	_, errs := attachOverrides(path, up, stmts)
+	after, errs := attachOverrides(path, up, stmts)
+	if len(stmts) > 0 {
+		stmts[len(stmts)-1].after = after
+	}
 	return stmts, errs
 }
 
@@ -505,6 +513,9 @@ func unusedOverrides(files []*parsedFile) []string {
 				if !o.used {
 					out = append(out, fmt.Sprintf("%s:%d: pmguard:%s %s matches no finding on its statement", f.Path, o.Line, o.Verb, strings.Join(o.Rules, ",")))
 				}
+			}
+			for _, o := range s.after {
+				out = append(out, fmt.Sprintf("%s:%d: pmguard:%s %s follows the last statement: it applies to none", f.Path, o.Line, o.Verb, strings.Join(o.Rules, ",")))
 			}
 		}
 	}

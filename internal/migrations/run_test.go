@@ -717,3 +717,64 @@ func TestDjangoUnmanagedModelStillQueriesItsColumns(t *testing.T) {
 		t.Errorf("output:\n%s", res.out)
 	}
 }
+
+// Dropping a primary key or unique constraint breaks the deployed code's
+// INSERT ... ON CONFLICT on its columns: the uses are searched for, and only
+// those naming the constraint's columns (or the constraint) count.
+func TestDropUniqueConstraintAndUpserts(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable+"ALTER TABLE users ADD CONSTRAINT users_email_uq UNIQUE (email);\n")
+	r.write("internal/store/users.go", "package store\n\n"+
+		"const upsert = `INSERT INTO users (id, email) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET email = $2`\n"+
+		"const byEmail = `INSERT INTO users (email) VALUES ($1) ON CONFLICT (email) DO NOTHING`\n"+
+		"const any = `INSERT INTO users (email) VALUES ($1) ON CONFLICT DO NOTHING`\n")
+	r.commit("deployed")
+	r.write("db/migrations/000002_keys.up.sql", "SET lock_timeout = '5s';\nALTER TABLE users DROP CONSTRAINT users_pkey;\n")
+	r.commit("drop the key")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if exitcode.Of(res.err) != exitcode.Fail {
+		t.Fatalf("err %v\n%s", res.err, res.out)
+	}
+	fd := res.finding(RuleDropUniqueConstraint)
+	if fd == nil || !fd.Blocks || len(fd.Hits) != 1 || fd.Hits[0].Line != 3 || !strings.Contains(fd.Detail, "users_pkey on users (id)") {
+		t.Fatalf("finding %+v\n%s", fd, res.out)
+	}
+	if !strings.Contains(res.out, "deployed code at "+res.report.BaseCommit[:12]+" that runs INSERT ... ON CONFLICT on users (id):") {
+		t.Errorf("output:\n%s", res.out)
+	}
+
+	r.write("db/migrations/000003_keys.up.sql", "SET lock_timeout = '5s';\nALTER TABLE users DROP CONSTRAINT users_email_uq;\n")
+	r.commit("drop the email key")
+	res = runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	fd = res.finding(RuleDropUniqueConstraint)
+	if fd == nil || !fd.Blocks || len(fd.Hits) != 1 || fd.Hits[0].Line != 4 {
+		t.Fatalf("email key: %+v\n%s", fd, res.out)
+	}
+}
+
+// A table renamed and replaced by a view under its old name in the same
+// transaction keeps the old name working: the deployed code's uses are
+// listed, and do not make the rename block.
+func TestRenameBridgedByAViewDoesNotBlock(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/000001_users.up.sql", usersTable)
+	r.write("internal/store/users.go", "package store\n\nconst byID = `SELECT id, email FROM users WHERE id = $1`\n")
+	r.commit("deployed")
+	r.write("db/migrations/000002_accounts.up.sql", "SET lock_timeout = '5s';\nALTER TABLE users RENAME TO accounts;\nCREATE VIEW users AS SELECT * FROM accounts;\n")
+	r.commit("rename users")
+	res := runCheck(t, r, func(o *Options) { o.Base = "HEAD~1" })
+	if res.err != nil {
+		t.Fatalf("err %v\n%s", res.err, res.out)
+	}
+	fd := res.finding(RuleRenameTable)
+	if fd == nil || fd.Blocks || fd.Severity != Warning || len(fd.Hits) != 1 || !strings.Contains(fd.Detail, "keeps the old name working") {
+		t.Fatalf("finding %+v\n%s", fd, res.out)
+	}
+	// without the view the same rename blocks
+	r.write("db/migrations/000002_accounts.up.sql", "SET lock_timeout = '5s';\nALTER TABLE users RENAME TO accounts;\n")
+	r.commit("no view")
+	res = runCheck(t, r, func(o *Options) { o.Base = "HEAD~2" })
+	if fd := res.finding(RuleRenameTable); fd == nil || !fd.Blocks {
+		t.Fatalf("finding %+v\n%s", fd, res.out)
+	}
+}

@@ -173,6 +173,24 @@ func (d DropStmt) ObjectNames() []string {
 	return out
 }
 
+// ObjectParts returns the parts of a qualified-name List or String
+// ("audit.users" -> audit, users); nil for anything else.
+func ObjectParts(o Node) []string {
+	switch o.Type {
+	case "List":
+		var l List
+		if o.Into(&l) {
+			return Strings(l.Items)
+		}
+	case "String":
+		var s String
+		if o.Into(&s) {
+			return []string{s.Sval}
+		}
+	}
+	return nil
+}
+
 // ObjectName returns the unqualified name of an object named by a
 // qualified-name List, a String or a TypeName (DROP's, RENAME's and
 // ALTER ... OWNER's object), "" for anything else.
@@ -403,6 +421,22 @@ func ConstString(n Node) (string, bool) {
 	return "", false
 }
 
+// IsNull reports whether n is the constant NULL (or NULL cast to a type):
+// DEFAULT NULL is no default.
+func IsNull(n Node) bool {
+	switch n.Type {
+	case "A_Const":
+		var c struct {
+			Isnull bool `json:"isnull"`
+		}
+		return n.Into(&c) && c.Isnull
+	case "TypeCast":
+		var c TypeCast
+		return n.Into(&c) && IsNull(c.Arg)
+	}
+	return false
+}
+
 type PartitionCmd struct {
 	Name       RangeVar `json:"name"`
 	Concurrent bool     `json:"concurrent"`
@@ -440,9 +474,10 @@ type CreateFunctionStmt struct {
 }
 
 type VariableSetArgs struct {
-	Kind string `json:"kind"`
-	Name string `json:"name"`
-	Args []Node `json:"args"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Args    []Node `json:"args"`
+	IsLocal bool   `json:"is_local"`
 }
 
 type CreateTrigStmt struct {
@@ -457,3 +492,78 @@ type IndexOptions struct {
 
 // RangeVars decodes a list of RangeVar nodes (TRUNCATE's and LOCK's tables).
 func RangeVars(nodes []Node) []RangeVar { return All[RangeVar](nodes, "RangeVar") }
+
+// Descendants returns every node of type typ anywhere in n, n included, in
+// no particular order: the tables and columns a view's query reads.
+func (n Node) Descendants(typ string) []Node {
+	if !n.Contains(typ) {
+		return nil
+	}
+	var out []Node
+	var walk func(raw json.RawMessage)
+	walk = func(raw json.RawMessage) {
+		raw = bytes.TrimSpace(raw)
+		if len(raw) == 0 {
+			return
+		}
+		switch raw[0] {
+		case '{':
+			var m map[string]json.RawMessage
+			if json.Unmarshal(raw, &m) != nil {
+				return
+			}
+			for k, v := range m {
+				if k == typ {
+					out = append(out, Node{Type: typ, raw: v})
+				}
+				walk(v)
+			}
+		case '[':
+			var list []json.RawMessage
+			if json.Unmarshal(raw, &list) != nil {
+				return
+			}
+			for _, v := range list {
+				walk(v)
+			}
+		}
+	}
+	if n.Type == typ {
+		out = append(out, n)
+	}
+	walk(n.raw)
+	return out
+}
+
+// ColumnRefNames returns the last part of every column reference in n
+// ("u.email" -> "email"), with "*" for a star (u.*, *).
+func (n Node) ColumnRefNames() []string {
+	var out []string
+	for _, c := range n.Descendants("ColumnRef") {
+		var cr ColumnRef
+		if !c.Into(&cr) || len(cr.Fields) == 0 {
+			continue
+		}
+		if last := cr.Fields[len(cr.Fields)-1]; last.Type == "A_Star" {
+			out = append(out, "*")
+		} else if s := LastString(cr.Fields[len(cr.Fields)-1:]); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// StringConsts returns every string constant in n ('meh' in
+// SET mood = 'meh').
+func (n Node) StringConsts() []string {
+	var out []string
+	for _, c := range n.Descendants("A_Const") {
+		var v struct {
+			Sval *String `json:"sval"`
+		}
+		if c.Into(&v) && v.Sval != nil {
+			out = append(out, v.Sval.Sval)
+		}
+	}
+	return out
+}

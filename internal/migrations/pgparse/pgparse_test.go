@@ -2,6 +2,7 @@ package pgparse
 
 import (
 	"errors"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -106,5 +107,27 @@ func TestStripLeadingComments(t *testing.T) {
 		if got := StripLeadingComments(in); got != want {
 			t.Errorf("StripLeadingComments(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The relations and columns a query reads are found at any depth (the
+// view's own name is a field, not a RangeVar node).
+func TestDescendants(t *testing.T) {
+	stmts, err := Parse("CREATE VIEW v AS SELECT u.id, email, o.* FROM users u JOIN orgs o ON o.id = u.org_id WHERE EXISTS (SELECT 1 FROM bans b WHERE b.uid = u.id)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rels []string
+	for _, rv := range RangeVars(stmts[0].Node.Descendants("RangeVar")) {
+		rels = append(rels, rv.Relname)
+	}
+	sort.Strings(rels)
+	if strings.Join(rels, ",") != "bans,orgs,users" {
+		t.Errorf("relations %v", rels)
+	}
+	cols := stmts[0].Node.ColumnRefNames()
+	sort.Strings(cols)
+	if strings.Join(cols, ",") != "*,email,id,id,id,org_id,uid" {
+		t.Errorf("columns %v", cols)
 	}
 }

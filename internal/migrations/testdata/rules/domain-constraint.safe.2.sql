@@ -1,5 +1,5 @@
 -- expect:
 SET lock_timeout = '5s';
--- DROP NOT NULL and SET DEFAULT check no rows.
-ALTER DOMAIN positive_amount DROP NOT NULL;
+-- SET DEFAULT and DROP CONSTRAINT check no rows.
 ALTER DOMAIN positive_amount SET DEFAULT 1;
+ALTER DOMAIN positive_amount DROP CONSTRAINT positive;

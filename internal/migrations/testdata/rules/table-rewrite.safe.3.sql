@@ -1,0 +1,4 @@
+-- expect:
+CREATE TABLE fresh (id int);
+CREATE TABLE fresher (id int);
+VACUUM FULL fresh, fresher;
