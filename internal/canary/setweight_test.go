@@ -267,3 +267,31 @@ func TestSetWeightFailureIsReported(t *testing.T) {
 		t.Errorf("report: verdict %s decided by %q, steps %+v", res.Verdict, res.Check, res.Steps)
 	}
 }
+
+// TestSetWeightLeavingABackgroundProcess: a set_weight that exits 0 but
+// leaves a process running with its output (a port-forward started with &)
+// has set the weight: the step goes on, and the process is ended with the
+// command's group rather than left behind.
+func TestSetWeightLeavingABackgroundProcess(t *testing.T) {
+	srv := httptest.NewServer(&service{})
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	t.Cleanup(func() { killPids(filepath.Join(dir, "pids")) })
+	env := map[string]string{"PATH": os.Getenv("PATH"), "DIR": dir}
+	shift := `sleep 600 & echo $! >> "$DIR/pids"; echo "$PMGUARD_WEIGHT" >> "$DIR/weights"; echo "set $PMGUARD_WEIGHT"`
+	o, err := load(t, env, "--url", srv.URL, "--steps", "10,100", "--rate", "200", "--max-duration", "30s",
+		"--set-weight", shift)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := o.testRun(&syncWriter{w: &out}, nil, config.Reports{}); err != nil {
+		t.Fatalf("a set_weight that exited 0 failed the run: %v\n%s", err, out.String())
+	}
+	if w, _ := os.ReadFile(filepath.Join(dir, "weights")); strings.Join(strings.Fields(string(w)), " ") != "10 100" {
+		t.Errorf("weights applied %q, want 10 100", w)
+	}
+	if left := alive(t, filepath.Join(dir, "pids")); len(left) > 0 {
+		t.Errorf("set_weight's background processes still run after pmguard returned: %v", left)
+	}
+}

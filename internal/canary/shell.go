@@ -31,6 +31,12 @@ func runShell(ctx context.Context, script string, env []string, out io.Writer) e
 	// bounds a pipe held by a process that left the group.
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
+	// A shell that exited 0 but left a background process holding its
+	// output (kubectl port-forward &) did its work: the process is ended
+	// with the group below, as documented, and is not a failed set_weight.
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
+		err = nil
+	}
 	if cmd.Process != nil {
 		if gerr := endGroup(cmd.Process.Pid); gerr != nil && err == nil {
 			err = gerr
