@@ -13,6 +13,7 @@ import (
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/deploymarker"
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/human"
 	"github.com/pmguard/pmguard/internal/report"
 )
@@ -88,7 +89,7 @@ func (o *Options) validateSteps(set *config.Set) error {
 	if s.SetWeight != "" {
 		// A quote left open is found now, not after the canary is deployed.
 		if out, err := exec.Command("sh", "-n", "-c", s.SetWeight).CombinedOutput(); err != nil {
-			return set.Invalid(&s.SetWeight, s.SetWeight, "sh cannot parse it: "+strings.TrimSpace(string(out)), "")
+			return set.Invalid(&s.SetWeight, s.SetWeight, "sh cannot parse it: "+httpx.RedactText(strings.TrimSpace(string(out))), "")
 		}
 	}
 	return s.Settings.Validate(set)

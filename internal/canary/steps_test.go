@@ -293,4 +293,15 @@ func TestCheckOnly(t *testing.T) {
 	if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "PMGUARD_CANARY_SET_WEIGHT") || !strings.Contains(err.Error(), "sh cannot parse it") {
 		t.Errorf("exit %d: %v", exitcode.Of(err), err)
 	}
+	// The message quotes the command without the credentials in it.
+	for _, bad := range []string{
+		`curl -H "Authorization: Bearer sk-live-abcdef123456" "https://lb.example/w?sig=sk-live-abcdef123456`,
+		`kubectl --token=sk-live-abcdef123456 patch "x`,
+		`curl "https://ops:sk-live-abcdef123456@lb.example/w`,
+	} {
+		_, err = load(t, env, "--url", srv.URL, "--steps", "10,50", "--set-weight", bad, "--check-only")
+		if exitcode.Of(err) != exitcode.BadInput || strings.Contains(err.Error(), "sk-live-abcdef123456") {
+			t.Errorf("set_weight %s: exit %d, %v", bad, exitcode.Of(err), err)
+		}
+	}
 }

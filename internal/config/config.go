@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -430,15 +431,16 @@ func (s *Set) Invalid(setting any, value, cause, form string) error {
 	return Invalidf("pmguard %s: invalid setting %q: %s", s.verb, quotable(value), cause)
 }
 
-// quotable is a rejected value as an error message may quote it: a URL (or
-// what was meant as one) loses its user info and query values, parsed or
-// not, since a bad URL is as likely to hold a password as a good one.
+// quotable is a rejected value as an error message may quote it: what has
+// a credential's shape (a URL's user info and query values, parsed or not,
+// a bearer token, a key=value secret) is hidden, since a bad value is as
+// likely to hold a password as a good one; so is a scheme-less
+// user:password@ prefix.
 func quotable(value string) string {
-	if strings.Contains(value, "://") || strings.Contains(value, "@") {
-		return httpx.RedactURL(value)
-	}
-	return value
+	return bareUserinfoRe.ReplaceAllString(httpx.RedactText(value), "${1}REDACTED@")
 }
+
+var bareUserinfoRe = regexp.MustCompile(`(^|[\s/])[^\s/@:<]+:[^\s/@]+@`)
 
 // OneLine rejects a setting holding a control character (a newline, a
 // carriage return): such values go on a command line or into a marker name,

@@ -274,6 +274,8 @@ func TestURLSettings(t *testing.T) {
 		{"HOOK", "https://u:pw-Secret1@h.example/%zz?k=pw-Secret1", "not a URL"},
 		{"BASE", "https://h.example/api?k=pw-Secret1", "no query"},
 		{"BASE", "https://u:pw-Secret1@h.example/api#frag", "no query"},
+		{"HOOK", "u:pw-Secret1@h.example/x", "scheme"},
+		{"HOOK", "https://h.example/%zz?tok=pw-Secret1 Bearer pw-Secret1", "not a URL"},
 	}
 	for _, c := range cases {
 		env := MapEnv(map[string]string{"PMGUARD_X_" + c.name: c.value})
