@@ -2,6 +2,7 @@ package canary
 
 import (
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,12 +30,12 @@ func TestPromotionMarker(t *testing.T) {
 		err = o.testRun(nil, nil, config.Reports{})
 		return rec.cli, err
 	}
-	promote := func(t *testing.T, outcome, evFile string) ([]string, string) {
+	promote := func(t *testing.T, outcome, evFile string, args ...string) ([]string, string) {
 		env := map[string]string{"PATH": cliPath(t), "CIRCLE_SHA1": "abc1234", "CIRCLE_JOB": "deploy", "CIRCLE_PIPELINE_ID": "p-1",
 			"CIRCLE_BUILD_URL": "https://circleci.com/gh/acme/api/77"}
 		// Only the marker's settings and the event log are given: the
 		// analysis' own (the URL) are not needed.
-		o, err := load(t, env, "--promotion", outcome, "--events-file", evFile)
+		o, err := load(t, env, append([]string{"--promotion", outcome, "--events-file", evFile}, args...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,6 +91,54 @@ func TestPromotionMarker(t *testing.T) {
 		calls, out := promote(t, "failed", evFile)
 		if len(calls) != 0 || !strings.Contains(out, "not waiting for its promotion (the canary left it FAILED") {
 			t.Errorf("calls %q\n%s", calls, out)
+		}
+	})
+	t.Run("twice", func(t *testing.T) {
+		evFile := filepath.Join(t.TempDir(), "events.jsonl")
+		if _, err := judge(t, &service{}, evFile); err != nil {
+			t.Fatal(err)
+		}
+		if calls, out := promote(t, "succeeded", evFile); len(calls) != 1 {
+			t.Fatalf("calls %q\n%s", calls, out)
+		}
+		calls, out := promote(t, "failed", evFile)
+		if len(calls) != 0 || !strings.Contains(out, "recorded already (SUCCESS)") {
+			t.Errorf("a second promotion updated the closed release: calls %q\n%s", calls, out)
+		}
+	})
+	// A failed canary whose FAILED update did not reach CircleCI left the
+	// release RUNNING: the promotion step marks it FAILED with the canary's
+	// reason, even when told the promotion succeeded.
+	t.Run("a fail left running", func(t *testing.T) {
+		evFile := filepath.Join(t.TempDir(), "events.jsonl")
+		line := `{"time":"2026-12-03T10:00:00Z","verb":"canary","event":"canary_failed","pipeline_id":"p-1","message":"canary FAILED: error rate 9%",` +
+			`"figures":{"deploy_name":"deploy","deploy_marker":"RUNNING","error_rate":0.09,"samples":200,"errors":18,"elapsed_s":3}}` + "\n"
+		if err := os.WriteFile(evFile, []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		calls, out := promote(t, "succeeded", evFile)
+		if len(calls) != 1 || !strings.HasPrefix(calls[0], "circleci run release update deploy --status=FAILED --failure-reason=the canary did not pass: canary FAILED: error rate 9%") {
+			t.Errorf("calls %q\n%s", calls, out)
+		}
+	})
+	// The same release name in an event log attached from another job of
+	// the pipeline is not this job's release.
+	t.Run("another job's release", func(t *testing.T) {
+		evFile := filepath.Join(t.TempDir(), "events.jsonl")
+		line := `{"time":"2026-12-03T10:00:00Z","verb":"canary","event":"canary_passed","pipeline_id":"p-1","job_url":"https://circleci.com/gh/acme/api/76",` +
+			`"figures":{"deploy_name":"deploy","deploy_marker":"RUNNING","passed":true,"error_rate":0,"samples":200,"errors":0,"elapsed_s":3}}` + "\n"
+		if err := os.WriteFile(evFile, []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		calls, out := promote(t, "succeeded", evFile)
+		if len(calls) != 0 || !strings.Contains(out, "no canary verdict for release deploy of this job") {
+			t.Errorf("calls %q\n%s", calls, out)
+		}
+		// A promotion job after an approval says the verdict is another
+		// job's.
+		calls, out = promote(t, "succeeded", evFile, "--promotion-any-job")
+		if len(calls) != 1 || !strings.HasPrefix(calls[0], "circleci run release update deploy --status=SUCCESS") {
+			t.Errorf("with --promotion-any-job: calls %q\n%s", calls, out)
 		}
 	})
 	t.Run("no verdict", func(t *testing.T) {

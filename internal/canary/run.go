@@ -436,7 +436,7 @@ func (o *Options) verdictEvent(r *Result, m *deploymarker.Writer) {
 	}
 	f.Verdict, f.ElapsedS, f.Reason = string(r.Verdict), r.ElapsedS, r.Reason
 	f.Step, f.Weight, f.StepsPlanned = r.Step, float64(r.Weight), len(o.Steps)
-	f.Mode, f.RolledBack, f.RollbackError, f.Held = o.Mode, r.RolledBack, r.RollbackError, r.Held
+	f.Mode, f.RolledBack, f.RollbackError, f.Held, f.Passed = o.Mode, r.RolledBack, r.RollbackError, r.Held, r.Pass
 	name := map[State]string{Passed: events.CanaryPassed, Failed: events.CanaryFailed, Inconclusive: events.CanaryInconclusive}[r.Verdict]
 	o.event(name, f, extra, headline(r))
 }

@@ -88,6 +88,7 @@ type Settings struct {
 	// (canary_deploy's deploy_full, a job behind an approval).
 	DeployMarkerSuccess string `env:"DEPLOY_MARKER_SUCCESS, default=pass" flag:"deploy-marker-success" group:"Deploy markers" form:"\"pass\" or \"promotion\"" usage:"pass: a passing canary marks the release SUCCESS; promotion: it stays RUNNING until --promotion records how the promotion went (canary_deploy records it after deploy_full)"`
 	Promotion           string `env:"PROMOTION" flag:"promotion" group:"Deploy markers" form:"\"succeeded\" or \"failed\"" usage:"judge nothing: record the promotion's outcome on the release a passing canary left RUNNING (deploy_marker_success promotion), found by deploy_name in the event log: succeeded marks it SUCCESS, failed FAILED"`
+	PromotionAnyJob     bool   `env:"PROMOTION_ANY_JOB" flag:"promotion-any-job" group:"Deploy markers" usage:"with --promotion: the verdict may come from another job of the pipeline (a promotion job after an approval, with the canary job's event log attached); by default only this job's verdict counts, so a release another job left open is never closed by mistake"`
 
 	// CheckOnly: canary_deploy checks its settings before it deploys.
 	CheckOnly bool `env:"CHECK_ONLY" flag:"check-only" usage:"check every setting and exit, 0 or 2 naming the bad one, without judging anything, running set_weight or writing a deploy marker (canary_deploy runs this before deploy_canary)"`

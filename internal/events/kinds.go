@@ -16,6 +16,7 @@ const (
 	CanaryPassed       = "canary_passed"
 	CanaryFailed       = "canary_failed"
 	CanaryInconclusive = "canary_inconclusive"
+	CanaryPromotion    = "canary_promotion"
 
 	RollbackInitiated = "rollback_initiated"
 	RollbackProgress  = "rollback_progress"
@@ -212,4 +213,7 @@ type Canary struct {
 	// the run left it at (RUNNING: open, for the promotion to close).
 	DeployName   string `json:"deploy_name,omitempty"`
 	DeployMarker string `json:"deploy_marker,omitempty"`
+	// Passed: the job goes on to its promotion (a pass, an inconclusive
+	// with on_inconclusive pass or hold, any verdict in shadow mode).
+	Passed bool `json:"passed,omitempty"`
 }
