@@ -70,6 +70,9 @@ func (o *Options) run(ctx context.Context) error {
 		if len(o.Steps) > 0 {
 			fmt.Fprintf(out, "canary: %d steps, %s, each set by: %s\n", len(o.Steps), o.Steps, o.d.Redactor.Text(o.SetWeight))
 		}
+		for _, p := range o.pending {
+			fmt.Fprintf(out, "canary: note: %s; the analysis checks it again when it starts (deploy_canary may provide it)\n", p)
+		}
 		return nil
 	}
 	start := clk.Now()

@@ -1,13 +1,16 @@
 package canary
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -39,8 +42,10 @@ type Settings struct {
 	Method       string           `env:"METHOD, default=GET" flag:"method" usage:"probe: HTTP method"`
 	Headers      config.Lines     `env:"HEADERS" flag:"header" usage:"probe: a request header 'Name: value' (repeatable); ${VAR} in the value is read from the environment"`
 	BaselineURL  config.URL       `env:"BASELINE_URL" flag:"baseline-url" usage:"probe: the stable version's URL, probed at the same rate for comparison"`
-	CAFile       config.File      `env:"CA_FILE" flag:"ca-file" usage:"probe: PEM file of extra CA certificates to trust"`
-	Insecure     bool             `env:"INSECURE" flag:"insecure" usage:"probe: skip TLS certificate verification (not for production)"`
+	// A path, read when the settings are checked: under --check-only a file
+	// deploy_canary has not written yet is a note (see later).
+	CAFile   string `env:"CA_FILE" flag:"ca-file" form:"the path of a PEM file of CA certificates" usage:"probe: PEM file of extra CA certificates to trust"`
+	Insecure bool   `env:"INSECURE" flag:"insecure" usage:"probe: skip TLS certificate verification (not for production)"`
 
 	// The judge.
 	ErrorThreshold    config.Percent  `env:"ERROR_THRESHOLD, default=2%" flag:"error-threshold" usage:"fail a canary whose error rate is this or more"`
@@ -203,8 +208,11 @@ type Options struct {
 
 	sourceErrors int    // failed reads of the source, over every step
 	metricsName  string // "prometheus at https://..." for messages
-	d            *verb.Deps
-	events       *events.Log
+	// pending: with --check-only, what the job has not provided yet (an
+	// env var, a file) and the analysis step checks again.
+	pending []string
+	d       *verb.Deps
+	events  *events.Log
 }
 
 var percentiles = map[string]float64{"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
@@ -346,15 +354,52 @@ func (o *Options) validateProbe(set *config.Set) error {
 	if urlSet(s.BaselineURL) {
 		urls = append(urls, s.BaselineURL.URL)
 	}
-	req, err := probe.ParseRequest(set, &s.Method, &s.Headers, o.d.Env, o.d.Redactor, urls...)
+	env := o.d.Env
+	if o.CheckOnly {
+		env = &laterEnv{Env: env, o: o}
+	}
+	req, err := probe.ParseRequest(set, &s.Method, &s.Headers, env, o.d.Redactor, urls...)
 	if err != nil {
 		return err
 	}
 	o.Header = req.Header
-	if o.TLS, err = httpx.TLSConfig(string(s.CAFile), "", "", s.Insecure); err != nil {
-		return set.Invalid(&s.CAFile, string(s.CAFile), err.Error(), "the path of a PEM file of CA certificates")
+	s.CAFile = strings.TrimSpace(s.CAFile)
+	if s.CAFile != "" {
+		if _, err := os.Stat(s.CAFile); errors.Is(err, fs.ErrNotExist) {
+			return o.later(set.Invalid(&s.CAFile, s.CAFile, "no such file", ""))
+		}
+	}
+	if o.TLS, err = httpx.TLSConfig(s.CAFile, "", "", s.Insecure); err != nil {
+		return set.Invalid(&s.CAFile, s.CAFile, err.Error(), "")
 	}
 	return nil
+}
+
+// later is err, bad input, unless this is --check-only: canary_deploy checks
+// the settings before deploy_canary runs, and deploy_canary may be what
+// exports an env var a setting names or writes a file it reads. Then the
+// run notes it (the analysis step checks it again) and goes on.
+func (o *Options) later(err error) error {
+	if !o.CheckOnly {
+		return err
+	}
+	o.pending = append(o.pending, err.Error())
+	return nil
+}
+
+// laterEnv is the environment under --check-only: a variable a header
+// names that is not set yet reads as a placeholder, and is noted.
+type laterEnv struct {
+	config.Env
+	o *Options
+}
+
+func (e *laterEnv) Lookup(key string) (string, bool) {
+	if v, ok := e.Env.Lookup(key); ok && v != "" {
+		return v, ok
+	}
+	e.o.pending = append(e.o.pending, fmt.Sprintf("header: ${%s} is not set yet", key))
+	return "set-later", true
 }
 
 func (o *Options) validateMetrics(set *config.Set, httpOpts httpx.Options) error {
@@ -425,7 +470,9 @@ func (o *Options) prometheus(set *config.Set, httpOpts httpx.Options) error {
 	if s.PrometheusTokenEnv != "" {
 		// d.Load registered the value with the redactor.
 		if token = config.Get(o.d.Env, string(s.PrometheusTokenEnv)); token == "" {
-			return set.Invalid(&s.PrometheusTokenEnv, string(s.PrometheusTokenEnv), "that env var is empty or unset", "")
+			if err := o.later(set.Invalid(&s.PrometheusTokenEnv, string(s.PrometheusTokenEnv), "that env var is empty or unset", "")); err != nil {
+				return err
+			}
 		}
 	}
 	prom, err := metricsource.NewPrometheus(metricsource.PrometheusOptions{
@@ -451,10 +498,19 @@ func (o *Options) datadog(set *config.Set, httpOpts httpx.Options) error {
 	apiKey := config.Get(o.d.Env, string(s.DDAPIKeyEnv))
 	appKey := config.Get(o.d.Env, string(s.DDAppKeyEnv))
 	if apiKey == "" {
-		return set.Invalid(&s.DDAPIKeyEnv, string(s.DDAPIKeyEnv), "that env var is empty or unset", "")
+		if err := o.later(set.Invalid(&s.DDAPIKeyEnv, string(s.DDAPIKeyEnv), "that env var is empty or unset", "")); err != nil {
+			return err
+		}
 	}
 	if appKey == "" {
-		return set.Invalid(&s.DDAppKeyEnv, string(s.DDAppKeyEnv), "that env var is empty or unset", "")
+		if err := o.later(set.Invalid(&s.DDAppKeyEnv, string(s.DDAppKeyEnv), "that env var is empty or unset", "")); err != nil {
+			return err
+		}
+	}
+	if o.CheckOnly {
+		// The client is built to check the site and the queries; a key
+		// still to come is noted above.
+		apiKey, appKey = cmp.Or(apiKey, "set-later"), cmp.Or(appKey, "set-later")
 	}
 	site := strings.TrimSpace(s.DDSite)
 	if site == "" && s.DDSiteEnv != "" {

@@ -305,3 +305,37 @@ func TestCheckOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckOnlyLeavesRunTimeInputsToTheAnalysis: canary_deploy checks the
+// settings before deploy_canary, which may export a variable a setting
+// names or write a file one reads. Under --check-only those are notes (exit
+// 0); the analysis itself still rejects them (exit 2).
+func TestCheckOnlyLeavesRunTimeInputsToTheAnalysis(t *testing.T) {
+	env := map[string]string{"PATH": os.Getenv("PATH")}
+	missing := filepath.Join(t.TempDir(), "ca.pem")
+	cases := map[string][]string{
+		"a header's ${VAR}": {"--url", "http://127.0.0.1:1/ping", "--header", "Authorization: Bearer ${CANARY_TOKEN}"},
+		"ca_file":           {"--url", "https://127.0.0.1:1/ping", "--ca-file", missing},
+		"prometheus_token_env": {"--source", "prometheus", "--prometheus-url", "http://127.0.0.1:1", "--canary-selector", `{track="canary"}`,
+			"--prometheus-token-env", "PROM_TOKEN"},
+		"dd keys": {"--source", "datadog", "--canary-selector", "track:canary"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := load(t, env, args...); exitcode.Of(err) != exitcode.BadInput {
+				t.Fatalf("the analysis: exit %d (%v), want bad input", exitcode.Of(err), err)
+			}
+			o, err := load(t, env, append(args, "--check-only")...)
+			if err != nil {
+				t.Fatalf("--check-only: %v", err)
+			}
+			var out strings.Builder
+			if err := o.testRun(&syncWriter{w: &out}, nil, config.Reports{}); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), "note: ") || !strings.Contains(out.String(), "checks it again") {
+				t.Errorf("no note of what is checked later:\n%s", out.String())
+			}
+		})
+	}
+}
