@@ -56,6 +56,10 @@ func TestOrbCanaryCheckPostsToSlack(t *testing.T) {
 			[]string{"Canary held for approval", "the approval job decides"}},
 		{"hold: a pass is posted", &service{}, map[string]any{"on_inconclusive": "hold"}, false,
 			[]string{"Canary passed", "Nothing was rolled back"}},
+		// A bad parameter fails the step before any analysis: the notice
+		// says no canary was judged, not that one failed.
+		{"enforce: a bad parameter", &service{}, map[string]any{"max_duration": "soon"}, true,
+			[]string{"Canary step failed", "no canary was judged"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,6 +97,9 @@ func TestOrbCanaryCheckPostsToSlack(t *testing.T) {
 				if !strings.Contains(text, w) {
 					t.Errorf("notice lacks %q:\n%s", w, text)
 				}
+			}
+			if tc.name == "enforce: a bad parameter" && strings.Contains(text, "Canary failed") {
+				t.Errorf("the notice says a canary failed, though none was judged:\n%s", text)
 			}
 		})
 	}

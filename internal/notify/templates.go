@@ -364,6 +364,15 @@ func renderCanaryFailed(f *Facts) Message {
 		noDetail:    "pmguard recorded no canary figures. See the job.",
 		status:      ":red_circle: *Status:* canary failed",
 	}
+	if f.Canary == nil {
+		// No verdict in the event log: the step failed before the analysis
+		// (a bad parameter, the install, deploy_canary), so no canary was
+		// judged, and the notice must not say one failed.
+		n.title, n.what, n.outcome = "Canary step failed", "The canary step", "failed before the canary was judged"
+		n.detailTitle = "*Canary verdict:* none"
+		n.noDetail = "The step failed before the analysis gave a verdict (a bad parameter, the install or deploy_canary failing): no canary was judged. See the job."
+		n.status = ":red_circle: *Status:* canary step failed, no verdict"
+	}
 	if c := f.Canary; c != nil {
 		n.detail = c.lines(c.Verdict == "failed")
 		if c.Verdict != "" {
