@@ -392,6 +392,15 @@ func TestPassCostCoversEveryCheck(t *testing.T) {
 	if short.Mean != withBase.Mean {
 		t.Errorf("mean with 500 requests allowed %.0f, with 100,000 %.0f: the estimate must not depend on the limit", short.Mean, withBase.Mean)
 	}
+	// A healthy rate next to the threshold needs more than any canary is
+	// simulated for: the estimate stops at the cap however large the limit
+	// (1000/s for an hour), and counts those canaries as undecided.
+	near := defaultCriteria()
+	near.HealthyRate = 0.019
+	huge := EstimatePassCost(near, 3_600_000)
+	if huge.P99 > passCostCap || huge.Undecided == 0 {
+		t.Errorf("healthy 1.9%% against 2%%: p99 %.0f requests (cap %d), undecided %.2f", huge.P99, passCostCap, huge.Undecided)
+	}
 }
 
 // simulate runs one canary through the judge at 10 requests a second for

@@ -33,9 +33,10 @@ const passCostCap = 50_000
 
 // EstimatePassCost simulates healthy canaries under c (judged 10 requests
 // at a time), with a fixed seed: the same settings always print the same
-// estimate. Each runs until it is decided (at most passCostCap requests),
-// so the mean does not depend on limit; Undecided is the share that needs
-// more than limit requests.
+// estimate. Each runs until it is decided or reaches passCostCap requests,
+// so the mean does not depend on limit and the cost is bounded whatever
+// rate × max_duration is; Undecided is the share that needs more than
+// limit requests, or is still undecided at the cap.
 func EstimatePassCost(c Criteria, limit int) PassCost {
 	c.PerRequest = true
 	r := rand.New(rand.NewPCG(1, 2))
@@ -60,7 +61,7 @@ func EstimatePassCost(c Criteria, limit int) PassCost {
 	cs, bs := make([]Sample, 10), make([]Sample, 10)
 	for range passCostRuns {
 		j := NewJudge(c)
-		for sent := 0; sent < max(limit, passCostCap) && j.State() == Running; sent += len(cs) {
+		for sent := 0; sent < passCostCap && j.State() == Running; sent += len(cs) {
 			gen(cs)
 			b := Batch{Canary: Obs{Samples: cs}}
 			if c.Baseline {
@@ -98,6 +99,12 @@ func (j *Judge) ExpectedToPass() float64 {
 // inconclusive.
 func (o *Options) notePassCost(out io.Writer, j *Judge) {
 	c := j.c
+	// Every step of a rollout has the same criteria (alpha split evenly):
+	// one estimate says it for all of them.
+	if o.passCostNoted {
+		return
+	}
+	o.passCostNoted = true
 	if o.Source != "probe" {
 		o.noteIntervals(out, j)
 		return // the request rate is not known in advance

@@ -211,6 +211,8 @@ type Options struct {
 	// pending: with --check-only, what the job has not provided yet (an
 	// env var, a file) and the analysis step checks again.
 	pending []string
+	// passCostNoted: the start-up estimate was printed (once a run).
+	passCostNoted bool
 	d       *verb.Deps
 	events  *events.Log
 }
