@@ -277,7 +277,9 @@ func (o *Options) setWeight(ctx context.Context, out io.Writer, step, weight int
 	// returns: a child still at work could otherwise apply its weight after
 	// the rollback set 0.
 	tw := o.d.Redactor.TextWriter(out)
-	stop := o.stillRunning(out, fmt.Sprintf("set_weight %d%%", weight))
+	// The keep-alive lines go through tw too: it serialises them with the
+	// command's output, which os/exec copies from another goroutine.
+	stop := o.stillRunning(tw, fmt.Sprintf("set_weight %d%%", weight))
 	err := runShell(ctx, o.SetWeight, env, tw)
 	stop()
 	tw.Flush()
