@@ -43,11 +43,16 @@ type Handler func(r *Request) (status int, body any, header http.Header)
 // validated: they are what a misbehaving service sends.
 type Fault struct {
 	Path       string
+	Method     string // "" any
 	Status     int
 	RetryAfter string // Retry-After header, with 429 or 503
 	Header     http.Header
 	Body       string // raw body (a wrong-shaped 200, an HTML error page)
 	Times      int    // 0 or less: forever
+	// AfterWork runs the handler first, its effects kept, and answers
+	// with the fault instead of its response: a gateway that timed out
+	// after the service did the work.
+	AfterWork bool
 }
 
 // Options configure a Server.
@@ -175,11 +180,11 @@ func (s *Server) match(method, path string) (*route, map[string]string) {
 	return best, bestParams
 }
 
-func (s *Server) takeFault(path string) *Fault {
+func (s *Server) takeFault(method, path string) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
-		if f.Path == "" || strings.HasPrefix(path, f.Path) {
+		if (f.Path == "" || strings.HasPrefix(path, f.Path)) && (f.Method == "" || f.Method == method) {
 			if f.Times > 0 {
 				f.Times--
 				if f.Times == 0 {
@@ -211,7 +216,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"message":"request does not match the spec"}`)
 		return
 	}
-	if f := s.takeFault(r.URL.Path); f != nil {
+	if f := s.takeFault(r.Method, r.URL.Path); f != nil {
+		if f.AfterWork {
+			rt.h(&Request{Request: r, Params: params, Body: body})
+		}
 		for k, v := range f.Header {
 			w.Header()[k] = v
 		}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/postmortem"
 	"github.com/pmguard/pmguard/internal/report"
 	"github.com/pmguard/pmguard/internal/verb"
@@ -73,6 +74,30 @@ type Followup struct {
 	Open     bool   `json:"open"`
 	Outcome  string `json:"outcome"` // created, updated, unchanged, found
 	Due      string `json:"due,omitempty"`
+}
+
+// create opens it's ticket. A create is not idempotent: it is retried only
+// when the tracker cannot have acted on it (a 429, a connection never
+// made), and after any other failure (a 5xx, a timeout, which may come
+// after the ticket was made) the tickets are listed again, so the one the
+// failed attempt made is used rather than a second one opened on a rerun
+// or the item reported failed while its ticket exists.
+func (o *Options) create(ctx context.Context, it Item) (Ticket, error) {
+	t, err := o.Tracker.Create(httpx.OnlyUnservedRetries(ctx), it)
+	if err == nil || ctx.Err() != nil {
+		return t, err
+	}
+	tickets, lerr := o.Tracker.Tickets(ctx)
+	if lerr != nil {
+		return t, err
+	}
+	for _, t := range tickets {
+		if t.Key == it.Key {
+			fmt.Fprintf(o.Stdout, "pmguard followups: creating %s answered %v, but the ticket was made: %s\n", t.ID, err, t.URL)
+			return t, nil
+		}
+	}
+	return t, err
 }
 
 // Run syncs and/or reports.
@@ -128,7 +153,7 @@ func (o *Options) run(ctx context.Context) error {
 				f.Outcome = map[bool]string{true: "updated", false: "unchanged"}[changed]
 			}
 		default:
-			if t, err = o.Tracker.Create(ctx, it); err == nil {
+			if t, err = o.create(ctx, it); err == nil {
 				f.Outcome = "created"
 			}
 		}

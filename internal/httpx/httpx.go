@@ -237,8 +237,9 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 
 type unservedKey struct{}
 
-// OnlyUnservedRetries marks requests made with ctx to be retried only on an
-// answer that says the server did not act on them (429). A write that is
+// OnlyUnservedRetries marks requests made with ctx to be retried only when
+// the server cannot have acted on them (a 429, a connection never made:
+// see unserved). A write that is
 // not idempotent (a pipeline trigger) must not be sent twice after a 5xx
 // or a timeout, which may come after the work was done: the caller looks
 // for what the first attempt did instead.
@@ -249,6 +250,19 @@ func OnlyUnservedRetries(ctx context.Context) context.Context {
 func onlyUnserved(ctx context.Context) bool {
 	v, _ := ctx.Value(unservedKey{}).(bool)
 	return v
+}
+
+// unserved reports whether an attempt is known not to have reached the
+// server's handler: a 429, or a connection that was never made (refused,
+// no route, a name that does not resolve), so nothing of the request was
+// sent.
+func unserved(resp *http.Response, err error) bool {
+	if resp != nil {
+		return resp.StatusCode == http.StatusTooManyRequests
+	}
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &op) && op.Op == "dial" || errors.As(err, &dns)
 }
 
 // attempt is the state of one Do call, so concurrent calls share the client
@@ -279,7 +293,7 @@ func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
 	}
 	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
 		retry, perr := c.o.CheckRetry(ctx, resp, err)
-		if retry && onlyUnserved(ctx) && (resp == nil || resp.StatusCode != http.StatusTooManyRequests) {
+		if retry && onlyUnserved(ctx) && !unserved(resp, err) {
 			return false, perr
 		}
 		if !retry || perr != nil || st.tries > c.o.Retries {

@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -38,5 +39,41 @@ func TestOnlyUnservedRetries(t *testing.T) {
 		if n.Load() != tc.want {
 			t.Errorf("after %d: the server saw %d requests, want %d", tc.status, n.Load(), tc.want)
 		}
+	}
+}
+
+// A connection that was never made (refused) is retried under
+// OnlyUnservedRetries: nothing was sent. One the server accepted and then
+// dropped is not: the request may have reached it.
+func TestOnlyUnservedRetriesRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := l.Addr().String()
+	l.Close()
+	dropped, accepted := closingListener(t)
+	for _, tc := range []struct {
+		addr    string
+		retries int
+	}{{refused, 2}, {dropped, 0}} {
+		var retries atomic.Int32
+		c := httpx.New(httpx.Options{Retries: 2, WaitMin: time.Millisecond, WaitMax: 2 * time.Millisecond,
+			Log: func(s string) {
+				if strings.HasPrefix(s, "retrying") {
+					retries.Add(1)
+				}
+			}})
+		req, _ := http.NewRequestWithContext(httpx.OnlyUnservedRetries(context.Background()), http.MethodPost, "http://"+tc.addr+"/issues", strings.NewReader("{}"))
+		if resp, err := c.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("%s: no error", tc.addr)
+		}
+		if int(retries.Load()) != tc.retries {
+			t.Errorf("%s: %d retries, want %d", tc.addr, retries.Load(), tc.retries)
+		}
+	}
+	if accepted.Load() != 1 {
+		t.Errorf("the dropping server accepted %d connections, want 1", accepted.Load())
 	}
 }
