@@ -213,8 +213,8 @@ type Options struct {
 	pending []string
 	// passCostNoted: the start-up estimate was printed (once a run).
 	passCostNoted bool
-	d       *verb.Deps
-	events  *events.Log
+	d             *verb.Deps
+	events        *events.Log
 }
 
 var percentiles = map[string]float64{"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
