@@ -94,9 +94,7 @@ func (l *Log) Append(e Event) error {
 	fill(&e.WorkflowID, l.job.WorkflowID)
 	fill(&e.PipelineNumber, l.job.PipelineNumber)
 	if l.Redact != nil {
-		e.Message = l.Redact(e.Message)
-		e.Target = l.Redact(e.Target)
-		e.Figures = redactFigures(e.Figures, l.Redact)
+		e = e.Redacted(l.Redact)
 	}
 	line, err := json.Marshal(e)
 	if err != nil {
@@ -247,4 +245,15 @@ func Filter(evs []Event, names ...string) []Event {
 		}
 	}
 	return out
+}
+
+// Redacted is e with redact applied to its message, target and every
+// string among its figures (a copy: e's figures are left as they are). A
+// reader of an event log it did not write (one attached from another job,
+// an older release's) uses it before it shows an event.
+func (e Event) Redacted(redact func(string) string) Event {
+	e.Message = redact(e.Message)
+	e.Target = redact(e.Target)
+	e.Figures = redactFigures(e.Figures, redact)
+	return e
 }

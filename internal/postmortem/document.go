@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/human"
 )
 
@@ -88,6 +89,13 @@ func Build(in Input) *Document {
 		logins = append(logins, p.Actor)
 	}
 	sc := newScrubber(inc.Roles, logins)
+	// The event logs may be another job's or an older release's: what has
+	// a credential's shape goes before anything is read from them.
+	evs := make([]events.Event, len(in.Events))
+	for i, e := range in.Events {
+		evs[i] = e.Redacted(httpx.RedactText)
+	}
+	in.Events = evs
 	rollbackEvent := len(events.Filter(in.Events, events.RollbackInitiated)) > 0
 	var ci, ev []Entry
 	for _, p := range in.Pipelines {

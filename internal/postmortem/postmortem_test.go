@@ -339,6 +339,12 @@ func TestImportedTextLosesCredentials(t *testing.T) {
 		{Time: at("14:14:00"), Event: "posted with xoxb-1234567890-0987654321-AbCdEfGh, password=pa55word", Source: "Slack #incidents"},
 		{Time: at("14:15:00"), Event: "pushed the fix with ghp_abcdefghijklmnopqrstuvwxyz0123456789", Source: "PagerDuty"},
 	}
+	// An event log pmguard did not redact (another job's, an older
+	// release's): its target, message and figures.
+	in.Events = append(in.Events, events.Event{Time: at("14:16:00"), Verb: "health", Event: events.HealthFailed,
+		Target:  "https://admin:hunter2pass@api.example.com/health?api_key=SEKRETKEY1",
+		Message: "1 of 1 endpoint(s) failed: https://admin:hunter2pass@api.example.com/health?api_key=SEKRETKEY1",
+		Figures: events.Figures{"failing_endpoints": []any{"https://admin:hunter2pass@api.example.com/health?api_key=SEKRETKEY1"}}})
 	d := Build(in)
 	page, err := d.HTML()
 	if err != nil {
@@ -346,7 +352,7 @@ func TestImportedTextLosesCredentials(t *testing.T) {
 	}
 	js, _ := d.JSON()
 	for name, out := range map[string]string{"markdown": d.Markdown(), "html": string(page), "json": string(js)} {
-		for _, leak := range []string{"lbsecret-4e5f6a7b", "xoxb-", "pa55word", "ghp_"} {
+		for _, leak := range []string{"lbsecret-4e5f6a7b", "xoxb-", "pa55word", "ghp_", "hunter2pass", "SEKRETKEY1"} {
 			if strings.Contains(out, leak) {
 				t.Errorf("%s holds %q", name, leak)
 			}
