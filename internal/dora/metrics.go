@@ -245,15 +245,22 @@ func Compute(in Input) *Figures {
 			failedIDs[key(d)] = reason
 		}
 	}
+	at := make(map[string]int, len(all)) // key -> index in all
+	for i, d := range all {
+		at[key(d)] = i
+	}
 	rework := map[string]bool{}
 	for _, d := range deps {
 		if d.Rollback {
 			rework[key(d)] = true
 		}
 	}
-	for i, d := range deps {
+	// Every failure read is followed to its recovery: one before the
+	// window may be fixed inside it (that fix is the window's rework), one
+	// inside it may be fixed after it.
+	for _, d := range all {
 		reason, failed := failedIDs[key(d)]
-		if !failed {
+		if !failed || !d.Finished.Before(in.End) {
 			continue
 		}
 		f := Failure{Deploy: d, Reason: reason}
@@ -262,13 +269,18 @@ func Compute(in Input) *Figures {
 		} else if t, ok := rollbackCompleted(signals[d.PipelineID], d.Finished); ok {
 			f.RecoveredAt, f.RecoveredBy = t, "rollback (event log)"
 		} else {
-			for _, n := range deps[i+1:] {
+			// The fix may land after the window (a failure on the 30th
+			// fixed on the 2nd): it is looked for in every deploy read,
+			// and counts as rework only inside the window.
+			for _, n := range all[at[key(d)]+1:] {
 				if _, bad := failedIDs[key(n)]; !bad && n.Status == "success" {
 					f.RecoveredAt, f.RecoveredBy, f.FixPipeline = n.Finished, "forward fix", n.Number
 					if n.Rollback {
 						f.RecoveredBy = "rollback"
 					}
-					rework[key(n)] = true
+					if inWindow(n.Finished) {
+						rework[key(n)] = true
+					}
 					break
 				}
 			}
@@ -276,10 +288,15 @@ func Compute(in Input) *Figures {
 		if !f.RecoveredAt.IsZero() {
 			f.Recovery = f.RecoveredAt.Sub(d.Finished)
 		}
-		r.Failures = append(r.Failures, f)
+		if inWindow(d.Finished) {
+			r.Failures = append(r.Failures, f)
+		}
 	}
 	r.ChangeFailRate = rate(len(r.Failures), len(deps))
-	r.ChangeFailRate.Band = ChangeFailBand(r.ChangeFailRate.Rate)
+	r.ChangeFailRate.Band = NoBand // no deploys: no rate to class
+	if len(deps) > 0 {
+		r.ChangeFailRate.Band = ChangeFailBand(r.ChangeFailRate.Rate)
+	}
 	var recoveries []time.Duration
 	for _, f := range r.Failures {
 		if f.RecoveredAt.IsZero() {

@@ -244,3 +244,29 @@ func TestWeeksOfAMonth(t *testing.T) {
 		t.Errorf("frequency trend = %s, want steady", r.Trend.Frequency)
 	}
 }
+
+// A failure near the end of a period whose fix lands after it is recovered
+// in that period's figures, not counted unrecovered; the fix is rework of
+// the period it lands in only. A period without deploys has no change
+// failure band.
+func TestRecoveryAcrossThePeriodEnd(t *testing.T) {
+	deps := []Deploy{
+		{PipelineID: "A", Number: 1, Created: ts("2026-11-30 09:55"), Finished: ts("2026-11-30 10:00"), Status: "failed"},
+		{PipelineID: "B", Number: 2, Created: ts("2026-12-02 09:55"), Finished: ts("2026-12-02 10:00"), Status: "success"},
+	}
+	nov := Compute(Input{Start: ts("2026-11-01 00:00"), End: ts("2026-12-01 00:00"), Deploys: deps})
+	if nov.Recovery.Recovered != 1 || nov.Recovery.Unrecovered != 0 || nov.Recovery.Median != 48*time.Hour {
+		t.Errorf("November: recovery %+v, want 1 recovered in 48h", nov.Recovery)
+	}
+	if nov.Rework.Count != 0 {
+		t.Errorf("November: rework %d, want 0 (the fix is December's)", nov.Rework.Count)
+	}
+	dec := Compute(Input{Start: ts("2026-12-01 00:00"), End: ts("2026-12-31 00:00"), Deploys: deps})
+	if dec.Rework.Count != 1 || dec.ChangeFailRate.Count != 0 {
+		t.Errorf("December: rework %d, failures %d; want 1 and 0", dec.Rework.Count, dec.ChangeFailRate.Count)
+	}
+	none := Compute(Input{Start: ts("2026-10-01 00:00"), End: ts("2026-11-01 00:00"), Deploys: deps})
+	if none.ChangeFailRate.Band != NoBand {
+		t.Errorf("no deploys: change fail band %q, want none", none.ChangeFailRate.Band)
+	}
+}
