@@ -55,6 +55,7 @@ type Result struct {
 // (or inconclusive with on_inconclusive fail), and any other error when the
 // source could not be read at all.
 func Run(ctx context.Context, o *Options) error {
+	o.runCtx = ctx
 	return o.d.Redactor.Error(o.run(ctx))
 }
 
@@ -425,7 +426,8 @@ func (o *Options) figures(r *Evidence) (events.Canary, map[string]float64) {
 }
 
 // event appends to the event log; a log that cannot be written is reported
-// but does not change the verdict.
+// but does not change the verdict. The run's context bounds the wait for
+// the log's lock.
 func (o *Options) event(name string, figures events.Canary, extra map[string]float64, msg string) {
 	e := events.Event{Verb: "canary", Event: name, Target: o.Target, Message: o.d.Redactor.Redact(msg)}
 	figures.Reason = o.d.Redactor.Redact(figures.Reason)
@@ -433,7 +435,11 @@ func (o *Options) event(name string, figures events.Canary, extra map[string]flo
 	for k, v := range extra {
 		e.Figures[k] = v
 	}
-	if err := o.events.Append(e); err != nil {
+	ctx := o.runCtx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := o.events.Append(ctx, e); err != nil {
 		fmt.Fprintf(o.d.Stdout, "canary: could not write the event log: %v\n", err)
 	}
 }

@@ -187,6 +187,7 @@ type Options struct {
 	metricsName  string // "prometheus at https://..." for messages
 	d            *verb.Deps
 	events       *events.Log
+	runCtx       context.Context // Run's, for the event log (nil: none yet)
 }
 
 var percentiles = map[string]float64{"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}

@@ -146,7 +146,7 @@ func (o *Options) measure(ctx context.Context) (*Figures, error) {
 	e.SetFigures(events.Dora{Deploys: r.Frequency.Deploys, PerWeek: r.Frequency.PerWeek, ChangeFailRate: r.ChangeFailRate.Rate,
 		ReworkRate: r.Rework.Rate, LeadTimeMedianS: r.LeadTime.Median.Seconds(), RecoveryMedianS: r.Recovery.Median.Seconds(),
 		WindowDays: r.Days, FailedDeploys: r.ChangeFailRate.Count, RecoveredDeploys: r.Recovery.Recovered})
-	if err := o.Log.Append(e); err != nil {
+	if err := o.Log.Append(ctx, e); err != nil {
 		fmt.Fprintf(o.Stderr, "pmguard dora: warning: %v\n", err)
 	}
 	if o.Slack != nil {

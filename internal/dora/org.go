@@ -235,7 +235,7 @@ func (o *Options) orgReport(ctx context.Context, st *dorastore.Store, end, start
 			LeadTimeMedianS: w.LeadMedian.Seconds(), RecoveryMedianS: w.RecoveryMedian.Seconds(), WindowDays: end.Sub(start).Hours() / 24,
 			FailedDeploys: w.Failed, RecoveredDeploys: w.Recovered})
 	}
-	if err := o.Log.Append(e); err != nil {
+	if err := o.Log.Append(ctx, e); err != nil {
 		fmt.Fprintf(o.Stderr, "pmguard dora: warning: %v\n", err)
 	}
 	if o.Slack != nil {

@@ -5,12 +5,16 @@
 // Lines are only ever appended. Each event is written with one write(2) on a
 // file opened with O_APPEND while holding an exclusive flock, so concurrent
 // pmguard processes (parallel steps, matrix jobs sharing a workspace) never
-// interleave or lose a line.
+// interleave or lose a line. Nothing here blocks past the run's context:
+// the file is opened without blocking (a FIFO or a device is refused, not
+// waited on) and a lock another process holds is waited for only until the
+// context ends.
 package events
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/clock"
 	"github.com/pmguard/pmguard/internal/jobenv"
 )
 
@@ -54,10 +59,19 @@ type Log struct {
 	// figures) as a last guard against a secret reaching the log; nil leaves
 	// them as they are.
 	Redact func(string) string
+	// LockWait bounds the wait for a lock another process holds when the
+	// context passed to Append ends later (or never); 0 is MaxLockWait.
+	LockWait time.Duration
 }
+
+// MaxLockWait is the longest Append waits for another writer's lock. A
+// pmguard writer holds it for one write(2): a lock held longer is held by
+// something else, and the run must not hang on it.
+const MaxLockWait = 30 * time.Second
 
 // Open returns a Log appending to path, stamping events with job's context.
 // It creates the file's directory; it does not truncate an existing file.
+// A path that is not a regular file (a FIFO, a device) is an error.
 func Open(path string, job jobenv.Job) (*Log, error) {
 	l := &Log{path: path, job: job, now: time.Now}
 	if path == "" {
@@ -66,18 +80,60 @@ func Open(path string, job jobenv.Job) (*Log, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("event log %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return l, f.Close()
+}
+
+// openFile opens path to append without ever blocking: O_NONBLOCK makes
+// opening a FIFO fail or return at once instead of waiting for a reader,
+// and anything but a regular file is refused before a byte is written.
+func openFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o644)
+	if errors.Is(err, syscall.ENXIO) {
+		return nil, fmt.Errorf("event log %s: not a regular file (a FIFO or socket with no reader)", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("event log %s: %w", path, err)
 	}
-	return l, f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("event log %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("event log %s: not a regular file (%s)", path, kind(st.Mode()))
+	}
+	return f, nil
+}
+
+// kind names a file mode that is not a regular file.
+func kind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return m.Type().String()
 }
 
 // Path is the file the log appends to ("" when discarding).
 func (l *Log) Path() string { return l.path }
 
-// Append fills in the time and job context and appends e as one line.
-func (l *Log) Append(e Event) error {
+// Append fills in the time and job context and appends e as one line. When
+// another process holds the file's lock, Append waits for it until ctx ends
+// (or LockWait has passed), then returns an error naming the file.
+func (l *Log) Append(ctx context.Context, e Event) error {
 	if l == nil || l.path == "" {
 		return nil
 	}
@@ -102,7 +158,7 @@ func (l *Log) Append(e Event) error {
 	if err != nil {
 		return fmt.Errorf("event log: %w", err)
 	}
-	return appendLine(l.path, append(line, '\n'))
+	return l.appendLine(ctx, append(line, '\n'))
 }
 
 func fill(dst *string, v string) {
@@ -111,20 +167,59 @@ func fill(dst *string, v string) {
 	}
 }
 
-func appendLine(path string, line []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+func (l *Log) appendLine(ctx context.Context, line []byte) error {
+	f, err := openFile(l.path)
 	if err != nil {
-		return fmt.Errorf("event log %s: %w", path, err)
+		return err
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("event log %s: lock: %w", path, err)
+	if err := l.lock(ctx, f); err != nil {
+		return err
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
 	if _, err := f.Write(line); err != nil {
-		return fmt.Errorf("event log %s: %w", path, err)
+		return fmt.Errorf("event log %s: %w", l.path, err)
 	}
 	return nil
+}
+
+// lock takes f's exclusive flock without blocking, trying again after a
+// short and growing pause while another process holds it, until ctx ends
+// or LockWait has passed. It always tries once, so an event written after
+// the run's deadline still lands when the file is free.
+func (l *Log) lock(ctx context.Context, f *os.File) error {
+	wait := l.LockWait
+	if wait <= 0 {
+		wait = MaxLockWait
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, wait, fmt.Errorf("it waited %s for it", wait))
+	defer cancel()
+	pause := 5 * time.Millisecond
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return fmt.Errorf("event log %s: lock: %w", l.path, err)
+		}
+		if clock.Sleep(ctx, pause) != nil {
+			return fmt.Errorf("event log %s: another process holds its lock, and the event was not written: %v", l.path, lockCause(ctx))
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+}
+
+// lockCause says why the wait for the lock ended.
+func lockCause(ctx context.Context) error {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, context.DeadlineExceeded):
+		return errors.New("the run's deadline passed while waiting for it")
+	case errors.Is(cause, context.Canceled):
+		return errors.New("the run was stopped while waiting for it")
+	default:
+		return cause
+	}
 }
 
 // maxLine bounds one line read back; longer lines are skipped, not fatal.

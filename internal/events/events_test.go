@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,7 +42,7 @@ func TestWriterProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < perProcess; i++ {
-		if err := log.Append(sized(id, i)); err != nil {
+		if err := log.Append(context.Background(), sized(id, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,7 +97,7 @@ func TestConcurrentGoroutinesLoseNoLine(t *testing.T) {
 				return
 			}
 			for i := 0; i < perProcess; i++ {
-				if err := log.Append(sized(fmt.Sprintf("w%d", w), i)); err != nil {
+				if err := log.Append(context.Background(), sized(fmt.Sprintf("w%d", w), i)); err != nil {
 					errs <- err
 					return
 				}
@@ -161,7 +163,7 @@ func TestOpenAppendsNeverTruncates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := log.Append(events.Event{Verb: "health", Event: "first"}); err != nil {
+	if err := log.Append(context.Background(), events.Event{Verb: "health", Event: "first"}); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(path)
@@ -173,7 +175,7 @@ func TestOpenAppendsNeverTruncates(t *testing.T) {
 	if log2.Path() != path {
 		t.Errorf("Path() = %q", log2.Path())
 	}
-	if err := log2.Append(events.Event{Verb: "health", Event: "second"}); err != nil {
+	if err := log2.Append(context.Background(), events.Event{Verb: "health", Event: "second"}); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.ReadFile(path)
@@ -206,11 +208,11 @@ func TestEmptyPathDiscards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := log.Append(events.Event{Event: "x"}); err != nil {
+	if err := log.Append(context.Background(), events.Event{Event: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	var nilLog *events.Log
-	if err := nilLog.Append(events.Event{Event: "x"}); err != nil {
+	if err := nilLog.Append(context.Background(), events.Event{Event: "x"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -240,7 +242,7 @@ func TestAppendFillsJobContextAndRedacts(t *testing.T) {
 	}
 	log.Redact = func(s string) string { return strings.ReplaceAll(s, "tok-secret", "[REDACTED]") }
 	at := time.Date(2030, 5, 6, 7, 8, 9, 10, time.FixedZone("X", 3600))
-	err = log.Append(events.Event{Time: at, Verb: "health", Event: "endpoint_failed",
+	err = log.Append(context.Background(), events.Event{Time: at, Verb: "health", Event: "endpoint_failed",
 		Target: "https://x/?t=tok-secret", Message: "saw tok-secret", Figures: map[string]any{"attempts": 3}})
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +269,7 @@ func TestAppendFillsJobContextAndRedacts(t *testing.T) {
 		t.Errorf("figures = %v", m["figures"])
 	}
 	// An event's own pipeline id is kept.
-	if err := log.Append(events.Event{Verb: "v", Event: "e", PipelineID: "own"}); err != nil {
+	if err := log.Append(context.Background(), events.Event{Verb: "v", Event: "e", PipelineID: "own"}); err != nil {
 		t.Fatal(err)
 	}
 	evs, _ := events.ReadFiles(path)
@@ -325,7 +327,7 @@ func TestReadFilesMergesAndSorts(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, s := range secs {
-			if err := log.Append(events.Event{Time: t0.Add(time.Duration(s) * time.Second), Verb: "v", Event: fmt.Sprintf("e%d", s)}); err != nil {
+			if err := log.Append(context.Background(), events.Event{Time: t0.Add(time.Duration(s) * time.Second), Verb: "v", Event: fmt.Sprintf("e%d", s)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -417,5 +419,115 @@ func TestFiguresFraction(t *testing.T) {
 		if ok != c.ok || ok && math.Abs(got-c.want) > 1e-12 {
 			t.Errorf("Fraction(%q) = %v, %v; want %v, %v", c.key, got, ok, c.want, c.ok)
 		}
+	}
+}
+
+// holdLock takes path's flock through a descriptor of its own, as another
+// process would, until the returned func releases it.
+func holdLock(t *testing.T, path string) func() {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release := func() { once.Do(func() { f.Close() }) }
+	t.Cleanup(release)
+	return release
+}
+
+func TestAppendStopsWaitingForALockAtTheDeadline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	log, err := events.Open(path, jobenv.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holdLock(t, path)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err = log.Append(ctx, events.Event{Verb: "health", Event: "health_started"})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("Append under a held lock past the deadline: %v; want an error naming %s and the deadline", err, path)
+	}
+
+	// A stopped run (SIGTERM) ends the wait too.
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if err := log.Append(ctx, events.Event{Verb: "health", Event: "health_started"}); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Fatalf("Append under a held lock after the run was stopped: %v", err)
+	}
+
+	// Without a deadline, the wait is still bounded.
+	log.LockWait = 20 * time.Millisecond
+	if err := log.Append(context.Background(), events.Event{Verb: "health", Event: "health_started"}); err == nil || !strings.Contains(err.Error(), "waited") {
+		t.Fatalf("Append under a held lock with no deadline: %v", err)
+	}
+	if b, _ := os.ReadFile(path); len(b) != 0 {
+		t.Errorf("lines written under another's lock: %q", b)
+	}
+}
+
+func TestAppendWritesOnceTheLockIsFree(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	log, err := events.Open(path, jobenv.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := holdLock(t, path)
+	done := make(chan error, 1)
+	go func() {
+		done <- log.Append(context.Background(), events.Event{Verb: "health", Event: "health_started"})
+	}()
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// A run past its deadline still writes when nobody holds the lock.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := log.Append(ctx, events.Event{Verb: "health", Event: "health_failed"}); err != nil {
+		t.Fatalf("Append after the deadline with the lock free: %v", err)
+	}
+	evs, _ := events.ReadFiles(path)
+	if len(evs) != 2 {
+		t.Fatalf("events %+v, want 2", evs)
+	}
+}
+
+func TestOpenAndAppendNeverBlockOnAFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	if _, err := events.Open(fifo, jobenv.Job{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Open(FIFO) = %v, want not a regular file", err)
+	}
+	// With a reader, the FIFO opens; it is still refused.
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := events.Open(fifo, jobenv.Job{}); err == nil || !strings.Contains(err.Error(), "a FIFO") {
+		t.Fatalf("Open(FIFO with a reader) = %v, want a FIFO refused", err)
+	}
+
+	// A path that becomes a FIFO after Open is refused on Append.
+	path := filepath.Join(dir, "events.jsonl")
+	log, err := events.Open(path, jobenv.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Append(context.Background(), events.Event{Verb: "v", Event: "e"}); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Append to a FIFO = %v, want an error naming it", err)
 	}
 }

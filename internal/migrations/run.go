@@ -406,7 +406,7 @@ func Run(ctx context.Context, o *Options) error {
 	rep.Seconds = o.Now().Sub(started).Seconds()
 
 	writeText(o.Stdout, rep, unusedOverrides(files))
-	if err := o.writeReports(rep); err != nil {
+	if err := o.writeReports(ctx, rep); err != nil {
 		return err
 	}
 	if rep.Blocking > 0 {

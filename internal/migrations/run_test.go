@@ -147,7 +147,7 @@ func TestReferenceIncidentIsBlocked(t *testing.T) {
 
 	logPath := filepath.Join(t.TempDir(), "deploys.jsonl")
 	dlog, _ := events.Open(logPath, jobenv.Job{SHA: deployed})
-	if err := dlog.Append(events.Event{Verb: "health", Event: "health_passed", Time: time.Date(2026, 11, 19, 9, 0, 0, 0, time.UTC)}); err != nil {
+	if err := dlog.Append(context.Background(), events.Event{Verb: "health", Event: "health_passed", Time: time.Date(2026, 11, 19, 9, 0, 0, 0, time.UTC)}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -164,7 +164,7 @@ func (h *harness) appendEvents(evs ...events.Event) {
 		if e.Time.IsZero() {
 			e.Time = h.clock.Now()
 		}
-		if err := log.Append(e); err != nil {
+		if err := log.Append(context.Background(), e); err != nil {
 			h.t.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -708,12 +709,12 @@ func TestSlackOutageDuringRollback(t *testing.T) {
 			return
 		}
 		for i := 0; i < 50; i++ {
-			if err := log.Append(events.Event{Verb: "rollback", Event: "rollback_progress", Figures: map[string]any{"step": i}}); err != nil {
+			if err := log.Append(context.Background(), events.Event{Verb: "rollback", Event: "rollback_progress", Figures: map[string]any{"step": i}}); err != nil {
 				rollbackDone <- err
 				return
 			}
 		}
-		rollbackDone <- log.Append(events.Event{Verb: "rollback", Event: "rollback_completed"})
+		rollbackDone <- log.Append(context.Background(), events.Event{Verb: "rollback", Event: "rollback_completed"})
 	}()
 
 	s := h.settings()

@@ -166,7 +166,7 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	printSummary(o.Stdout, doc, res)
 	e := events.Event{Verb: "postmortem", Event: events.PostmortemWritten, Target: res.HTML, Message: doc.Title}
 	e.SetFigures(figures(doc))
-	o.Log.Append(e) //nolint:errcheck // the draft is written; a lost event is not worth failing for
+	o.Log.Append(ctx, e) //nolint:errcheck // the draft is written; a lost event is not worth failing for
 
 	if o.Notify != nil {
 		n := Notice{Title: doc.Title, Link: o.Link, IncidentKey: failed, Events: evs, TimeToMitigate: doc.Measures.TimeToMitigate.Duration, Text: draftPost(doc, o.Link)}
