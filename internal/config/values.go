@@ -299,7 +299,7 @@ func Quote(words ...string) string {
 
 // Shared holds the settings every verb has.
 type Shared struct {
-	EventsFile string `env:"PMGUARD_EVENTS_FILE" flag:"events-file" check:"writable" group:"Event log" usage:"append events to this JSON Lines file (store it as an artifact)"`
+	EventsFile string `env:"PMGUARD_EVENTS_FILE" flag:"events-file" check:"appendable" group:"Event log" usage:"append events to this JSON Lines file (store it as an artifact)"`
 	ShowQuery  List   `env:"PMGUARD_SHOW_QUERY" flag:"show-query" group:"Output" usage:"query parameters whose values output may show (e.g. page,region); every other query value is hidden"`
 }
 

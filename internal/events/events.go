@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/appendfile"
 	"github.com/pmguard/pmguard/internal/clock"
 	"github.com/pmguard/pmguard/internal/jobenv"
 )
@@ -87,44 +88,14 @@ func Open(path string, job jobenv.Job) (*Log, error) {
 	return l, f.Close()
 }
 
-// openFile opens path to append without ever blocking: O_NONBLOCK makes
-// opening a FIFO fail or return at once instead of waiting for a reader,
-// and anything but a regular file is refused before a byte is written.
+// openFile opens path to append without ever blocking; anything but a
+// regular file is refused.
 func openFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o644)
-	if errors.Is(err, syscall.ENXIO) {
-		return nil, fmt.Errorf("event log %s: not a regular file (a FIFO or socket with no reader)", path)
-	}
+	f, err := appendfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("event log %s: %w", path, err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("event log %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("event log %s: not a regular file (%s)", path, kind(st.Mode()))
 	}
 	return f, nil
-}
-
-// kind names a file mode that is not a regular file.
-func kind(m os.FileMode) string {
-	switch {
-	case m&os.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeCharDevice != 0:
-		return "a character device"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	case m.IsDir():
-		return "a directory"
-	}
-	return m.Type().String()
 }
 
 // Path is the file the log appends to ("" when discarding).
