@@ -208,6 +208,9 @@ func (o *Options) judge(ctx context.Context, clk Clock, src Source, j *Judge, st
 	for j.State() == Running {
 		now := clk.Now()
 		if !now.Before(deadline) {
+			if f, ok := src.(interface{ Finished() Batch }); ok {
+				j.Add(f.Finished())
+			}
 			j.Finish(fmt.Sprintf("max_duration %s reached", o.MaxDuration))
 			return
 		}
