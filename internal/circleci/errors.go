@@ -65,11 +65,16 @@ func (e *APIError) IsWrite() bool { return e.Method != http.MethodGet && e.Metho
 // IsNotFound reports whether err is an *APIError with status 404.
 func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
 
-// StatusOf is the HTTP status of an *APIError in err's chain, or 0.
+// StatusOf is the HTTP status of an *APIError in err's chain, or of a
+// 429 or 503 whose Retry-After was not waited for (*httpx.WaitError), or 0.
 func StatusOf(err error) int {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae.StatusCode
+	}
+	var we *httpx.WaitError
+	if errors.As(err, &we) {
+		return we.Status
 	}
 	return 0
 }

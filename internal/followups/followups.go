@@ -77,7 +77,9 @@ type Followup struct {
 
 // Run syncs and/or reports.
 func Run(ctx context.Context, o *Options) error {
-	err := o.run(ctx)
+	ctx, cancel := verb.WithDeadline(ctx, o.Settings.Deadline.Duration)
+	defer cancel()
+	err := verb.DeadlineReached(ctx, o.Settings.Deadline.Duration, o.run(ctx))
 	if o.d != nil {
 		return o.d.Redactor.Error(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,6 +62,10 @@ func (c *Client) DoJSON(ctx context.Context, api, method, url string, header htt
 	}
 	resp, err := c.Do(req)
 	if err != nil {
+		var we *WaitError
+		if errors.As(err, &we) {
+			return nil, fmt.Errorf("%s: %w", api, err)
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s: no answer before the deadline: %w", api, err)
 		}

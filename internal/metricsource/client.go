@@ -1,6 +1,7 @@
 package metricsource
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -32,6 +33,10 @@ func fetch(c *httpx.Client, src fmt.Stringer, req *http.Request, limit int64) (*
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
+		var we *httpx.WaitError
+		if errors.As(err, &we) {
+			return nil, nil, fmt.Errorf("%s: %w", src, err)
+		}
 		if ctx.Err() != nil {
 			return nil, nil, fmt.Errorf("%s: no answer before the deadline: %w", src, err)
 		}

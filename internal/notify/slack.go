@@ -173,9 +173,12 @@ func classify(ctx context.Context, method, channel, tokenEnv string, attempts in
 	var rl *slack.RateLimitedError
 	var sc slack.StatusCodeError
 	var se slack.SlackErrorResponse
+	var we *httpx.WaitError
 	switch {
+	case errors.As(err, &we):
+		e.Code, e.Detail = waitCode(we), waitDetail(we)
 	case errors.As(err, &rl):
-		e.Code, e.Detail = "rate_limited", rateLimitDetail(ctx, rl.RetryAfter, attempts)
+		e.Code, e.Detail = "rate_limited", rateLimitDetail(attempts)
 	case errors.As(err, &sc) && sc.Code == http.StatusTooManyRequests:
 		e.Code, e.Detail = "rate_limited", fmt.Sprintf("still rate limited after %d attempts", attempts)
 	case errors.As(err, &sc):
@@ -225,18 +228,26 @@ func finalDetail(ctx context.Context, what string, attempts int) string {
 	return fmt.Sprintf("%s on each of %d attempts", what, attempts)
 }
 
-// rateLimitDetail says what happened to a final 429: a Retry-After that
-// would end past notify's timeout is not waited at all, otherwise the waits
-// Slack asked for (each at most httpx.MaxRetryAfter) did not end it.
-func rateLimitDetail(ctx context.Context, asked time.Duration, attempts int) string {
-	wait := min(asked, httpx.MaxRetryAfter)
-	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl); wait > left {
-			return fmt.Sprintf("Slack asked to wait %s before another attempt, which would pass notify's timeout (%s left): not retried",
-				asked, max(left, 0).Round(time.Millisecond))
-		}
-	}
+// rateLimitDetail says what happened to a final 429: the waits Slack asked
+// for (each at most httpx.MaxRetryAfter) did not end it. A wait that would
+// have passed notify's timeout is a *httpx.WaitError instead (waitDetail).
+func rateLimitDetail(attempts int) string {
 	return fmt.Sprintf("rate limited on each of %d attempts, waiting as Slack asked (at most %s) between them", attempts, httpx.MaxRetryAfter)
+}
+
+// waitCode is the code of a Retry-After that was not waited for.
+func waitCode(we *httpx.WaitError) string {
+	if we.Status == http.StatusTooManyRequests {
+		return "rate_limited"
+	}
+	return "http_" + strconv.Itoa(we.Status)
+}
+
+// waitDetail says why a Retry-After was not waited for: it would have
+// ended past notify's timeout.
+func waitDetail(we *httpx.WaitError) string {
+	return fmt.Sprintf("Slack asked to wait %s before another attempt, which would pass notify's timeout (%s left): not retried",
+		httpx.Round(we.Asked), httpx.Round(we.Left))
 }
 
 // webAPI is the part of Slack's Web API notify uses, over slack-go. Its

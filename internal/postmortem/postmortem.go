@@ -101,7 +101,10 @@ type Result struct {
 // OutDir and posts the link when Notify is set. A CircleCI failure still
 // writes the draft from what was found, then exits 3.
 func Run(ctx context.Context, o *Options) error {
+	ctx, cancel := verb.WithDeadline(ctx, o.Settings.Deadline.Duration)
+	defer cancel()
 	_, err := o.draft(ctx)
+	err = verb.DeadlineReached(ctx, o.Settings.Deadline.Duration, err)
 	if o.d != nil {
 		return o.d.Redactor.Error(err)
 	}
