@@ -15,7 +15,7 @@ import (
 // APIError is a non-2xx answer from the CircleCI API, after retries.
 type APIError struct {
 	StatusCode int
-	Message    string // CircleCI's "message" (or "error") field
+	Message    string // CircleCI's "message" (or "error") field, bounded (Redactor.Quote)
 	RequestID  string // X-Request-Id, for CircleCI support
 	// RateLimitReset is when the rate limit resets (from Retry-After or
 	// X-RateLimit-Reset); zero when the answer did not say.
@@ -99,7 +99,7 @@ func newAPIError(resp *http.Response, body []byte, method, path, tokenEnv string
 	} else if len(body) > 0 && len(body) < 300 && !strings.Contains(string(body), "<") {
 		e.Message = strings.TrimSpace(string(body))
 	}
-	e.Message = red.Redact(e.Message)
+	e.Message = red.Quote(e.Message)
 	now := time.Now()
 	if d, ok := httpx.RetryAfter(resp.Header, now); ok {
 		e.RateLimitReset = now.Add(d)

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pmguard/pmguard/internal/appendfile"
 	"github.com/pmguard/pmguard/internal/clock"
@@ -123,13 +124,53 @@ func (l *Log) Append(ctx context.Context, e Event) error {
 	if l.Redact != nil {
 		e.Message = l.Redact(e.Message)
 		e.Target = l.Redact(e.Target)
-		e.Figures = redactFigures(e.Figures, l.Redact)
+		e.Figures = mapStrings(e.Figures, l.Redact)
 	}
-	line, err := json.Marshal(e)
+	line, err := encode(e)
 	if err != nil {
 		return fmt.Errorf("event log: %w", err)
 	}
 	return l.appendLine(ctx, append(line, '\n'))
+}
+
+// MaxField bounds each string of an event (message, target, a figure) as
+// written: a server's 3 MiB error message is cut, not written whole.
+const MaxField = 16 << 10
+
+// encode writes e as one line that readers can read back (shorter than
+// maxLine): its strings cut at MaxField, then, if the line is still too
+// long (a figure holding thousands of strings), at 256 bytes, and at last
+// without its figures, which a figure says.
+func encode(e Event) ([]byte, error) {
+	for _, limit := range []int{MaxField, 256} {
+		b := e
+		b.Message, b.Target = cut(e.Message, limit), cut(e.Target, limit)
+		b.Figures = mapStrings(e.Figures, func(s string) string { return cut(s, limit) })
+		line, err := json.Marshal(b)
+		if err != nil || len(line) < maxLine {
+			return line, err
+		}
+	}
+	n := 0
+	if f, err := json.Marshal(e.Figures); err == nil {
+		n = len(f)
+	}
+	e.Message, e.Target = cut(e.Message, 256), cut(e.Target, 256)
+	e.Figures = Figures{"figures_dropped": fmt.Sprintf("%d bytes of figures, over the event log's %d MiB line limit", n, maxLine>>20)}
+	return json.Marshal(e)
+}
+
+// cut shortens s to at most limit bytes (on a character boundary), saying
+// how much was cut.
+func cut(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	i := limit
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return fmt.Sprintf("%s… [%d more bytes]", s[:i], len(s)-i)
 }
 
 func fill(dst *string, v string) {
@@ -248,10 +289,42 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
+// Skipped counts, per file, the lines that were not events (longer than
+// the 1 MiB a line may have, not JSON, cut short by a killed writer).
+type Skipped map[string]int
+
+// Total is the number of lines skipped.
+func (s Skipped) Total() int {
+	n := 0
+	for _, c := range s {
+		n += c
+	}
+	return n
+}
+
+// String says which lines were skipped, for a warning ("" when none).
+func (s Skipped) String() string {
+	if len(s) == 0 {
+		return ""
+	}
+	files := make([]string, 0, len(s))
+	for f := range s {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	parts := make([]string, len(files))
+	for i, f := range files {
+		parts[i] = fmt.Sprintf("%d of %s", s[f], f)
+	}
+	return fmt.Sprintf("%d line(s) of the event logs were not events and were skipped (%s): longer than %d MiB, not JSON, or cut short",
+		s.Total(), strings.Join(parts, ", "), maxLine>>20)
+}
+
 // ReadFiles reads and merges the events of several files (and of every
 // *.jsonl file in a directory), sorted by time; files that do not exist are
-// reported in the error but the events found are still returned.
-func ReadFiles(paths ...string) ([]Event, error) {
+// reported in the error but the events found are still returned. skipped
+// counts the lines that were not events, for the caller to report.
+func ReadFiles(paths ...string) (evs []Event, skipped Skipped, err error) {
 	var all []Event
 	var errs []error
 	for _, p := range expand(paths) {
@@ -260,14 +333,20 @@ func ReadFiles(paths ...string) ([]Event, error) {
 			errs = append(errs, err)
 			continue
 		}
-		evs, _, err := Read(f)
+		evs, n, err := Read(f)
 		f.Close()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 		}
+		if n > 0 {
+			if skipped == nil {
+				skipped = Skipped{}
+			}
+			skipped[p] += n
+		}
 		all = append(all, evs...)
 	}
-	return Merge(all), errors.Join(errs...)
+	return Merge(all), skipped, errors.Join(errs...)
 }
 
 func expand(paths []string) []string {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
@@ -190,7 +191,7 @@ func TestOpenAppendsNeverTruncates(t *testing.T) {
 	if _, err := events.Open(path, jobenv.Job{}); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := events.ReadFiles(path)
+	evs, _, err := events.ReadFiles(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func TestAppendFillsJobContextAndRedacts(t *testing.T) {
 	if err := log.Append(context.Background(), events.Event{Verb: "v", Event: "e", PipelineID: "own"}); err != nil {
 		t.Fatal(err)
 	}
-	evs, _ := events.ReadFiles(path)
+	evs, _, _ := events.ReadFiles(path)
 	if got := events.Filter(evs, "e"); len(got) != 1 || got[0].PipelineID != "own" {
 		t.Errorf("pipeline id overwritten: %+v", got)
 	}
@@ -350,7 +351,7 @@ func TestReadFilesMergesAndSorts(t *testing.T) {
 	}
 	missing := filepath.Join(dir, "missing.jsonl")
 
-	evs, err := events.ReadFiles(a, b, artifacts, missing)
+	evs, _, err := events.ReadFiles(a, b, artifacts, missing)
 	if err == nil || !strings.Contains(err.Error(), "missing.jsonl") {
 		t.Errorf("err = %v, want one naming the missing file", err)
 	}
@@ -492,7 +493,7 @@ func TestAppendWritesOnceTheLockIsFree(t *testing.T) {
 	if err := log.Append(ctx, events.Event{Verb: "health", Event: "health_failed"}); err != nil {
 		t.Fatalf("Append after the deadline with the lock free: %v", err)
 	}
-	evs, _ := events.ReadFiles(path)
+	evs, _, _ := events.ReadFiles(path)
 	if len(evs) != 2 {
 		t.Fatalf("events %+v, want 2", evs)
 	}
@@ -529,5 +530,73 @@ func TestOpenAndAppendNeverBlockOnAFIFO(t *testing.T) {
 	}
 	if err := log.Append(context.Background(), events.Event{Verb: "v", Event: "e"}); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("Append to a FIFO = %v, want an error naming it", err)
+	}
+}
+
+// TestAppendKeepsEveryLineReadable: an event with a 3 MiB message, a huge
+// figure, or figures that add up to more than a line may hold, is written
+// as a line that readers read back: strings are cut, saying so, and
+// figures too large for any line are replaced by a note.
+func TestAppendKeepsEveryLineReadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	log, err := events.Open(path, jobenv.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Repeat("é", 3<<20) // two bytes each: cuts fall between them
+	many := make([]string, 20000)
+	for i := range many {
+		many[i] = strings.Repeat("u", 1000)
+	}
+	for _, e := range []events.Event{
+		{Verb: "rollback", Event: "rollback_failed", Message: huge},
+		{Verb: "health", Event: "health_failed", Target: huge, Figures: events.Figures{"reason": huge, "attempts": 3}},
+		{Verb: "health", Event: "health_failed", Message: "many", Figures: events.Figures{"failing_endpoints": many}},
+	} {
+		if err := log.Append(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := os.ReadFile(path)
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if len(line) >= 1<<20 {
+			t.Errorf("line %d is %d bytes, over the 1 MiB readers take", i, len(line))
+		}
+	}
+	evs, skipped, err := events.ReadFiles(path)
+	if err != nil || skipped != nil || len(evs) != 3 {
+		t.Fatalf("%d events read back, skipped %v, %v", len(evs), skipped, err)
+	}
+	if m := evs[0].Message; len(m) > events.MaxField+64 || !strings.Contains(m, "more bytes]") || !utf8.ValidString(m) {
+		t.Errorf("message of %d bytes: %q...", len(m), m[:min(len(m), 80)])
+	}
+	if r := evs[1].Figures.String("reason"); len(r) > events.MaxField+64 || !strings.Contains(r, "more bytes]") || fmt.Sprint(evs[1].Figures["attempts"]) != "3" {
+		t.Errorf("figures %v", evs[1].Figures)
+	}
+	if evs[2].Figures.String("figures_dropped") == "" || evs[2].Message != "many" {
+		t.Errorf("figures too large for a line: %v, message %q", evs[2].Figures, evs[2].Message)
+	}
+}
+
+// TestReadFilesCountsSkippedLines: lines that are not events are counted
+// per file, for the reader to report.
+func TestReadFilesCountsSkippedLines(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
+	good := `{"time":"2026-01-01T00:00:00Z","verb":"v","event":"e"}`
+	os.WriteFile(a, []byte(good+"\n"+`{"event":"x","message":"`+strings.Repeat("z", 2<<20)+`"}`+"\nnot json\n"), 0o644)
+	os.WriteFile(b, []byte(good+"\n"), 0o644)
+	evs, skipped, err := events.ReadFiles(a, b)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%d events, %v", len(evs), err)
+	}
+	if skipped[a] != 2 || skipped.Total() != 2 {
+		t.Fatalf("skipped %v, want 2 lines of %s", skipped, a)
+	}
+	if s := skipped.String(); !strings.Contains(s, "2 line(s)") || !strings.Contains(s, "2 of "+a) || !strings.Contains(s, "1 MiB") {
+		t.Errorf("warning %q", s)
+	}
+	if _, skipped, _ := events.ReadFiles(b); skipped != nil || skipped.String() != "" {
+		t.Errorf("a clean log reports %v", skipped)
 	}
 }

@@ -605,6 +605,26 @@ func (r *Redactor) Redact(s string) string {
 	return s
 }
 
+// MaxQuote bounds, in characters, what a message quotes of a server's
+// answer (an API's error message, a page that is not the API's), so that
+// stderr and the event log stay readable whatever a server sends.
+const MaxQuote = 300
+
+// Quote is a server's words as a message quotes them: secrets redacted
+// first (so that a cut never leaves part of one), runs of white space made
+// one space, and cut at MaxQuote characters, saying how much was cut.
+func (r *Redactor) Quote(s string) string {
+	s = strings.Join(strings.Fields(r.Redact(s)), " ")
+	runes := 0
+	for i := range s {
+		if runes == MaxQuote {
+			return fmt.Sprintf("%s… [%d more bytes]", s[:i], len(s)-i)
+		}
+		runes++
+	}
+	return s
+}
+
 // Error returns err with every secret removed from its message; errors.Is and
 // errors.As still see the original chain.
 func (r *Redactor) Error(err error) error {

@@ -22,7 +22,7 @@ type StatusError struct {
 	Method  string
 	Path    string // the URL's path, without query
 	Status  int
-	Message string
+	Message string // bounded (Redactor.Quote)
 }
 
 func (e *StatusError) Error() string {
@@ -78,7 +78,7 @@ func (c *Client) DoJSON(ctx context.Context, api, method, url string, header htt
 		return resp.Header, fmt.Errorf("%s %s %s: reading the answer: %w", api, method, path, c.redactor.Error(err))
 	}
 	if resp.StatusCode/100 != 2 {
-		return resp.Header, &StatusError{API: api, Method: method, Path: path, Status: resp.StatusCode, Message: c.redactor.Redact(apiMessage(data))}
+		return resp.Header, &StatusError{API: api, Method: method, Path: path, Status: resp.StatusCode, Message: c.redactor.Quote(apiMessage(data))}
 	}
 	if truncated {
 		return resp.Header, fmt.Errorf("%s %s %s: answer larger than %d MiB", api, method, path, MaxJSONBody>>20)
@@ -90,12 +90,12 @@ func (c *Client) DoJSON(ctx context.Context, api, method, url string, header htt
 		// Nothing is read from the answer, but a 2xx that is not JSON (a
 		// proxy's or login page's HTML) is not the API saying it did it.
 		if len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
-			return resp.Header, fmt.Errorf("%s %s %s: HTTP %d but not JSON: %s", api, method, path, resp.StatusCode, c.redactor.Redact(snippet(data)))
+			return resp.Header, fmt.Errorf("%s %s %s: HTTP %d but not JSON: %s", api, method, path, resp.StatusCode, c.redactor.Quote(string(data)))
 		}
 		return resp.Header, nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return resp.Header, fmt.Errorf("%s %s %s: HTTP %d but not the expected JSON (%v): %s", api, method, path, resp.StatusCode, err, c.redactor.Redact(snippet(data)))
+		return resp.Header, fmt.Errorf("%s %s %s: HTTP %d but not the expected JSON (%v): %s", api, method, path, resp.StatusCode, err, c.redactor.Quote(string(data)))
 	}
 	return resp.Header, nil
 }
@@ -110,7 +110,7 @@ func apiMessage(b []byte) string {
 		ErrorMessages []string          `json:"errorMessages"`
 	}
 	if json.Unmarshal(b, &v) != nil {
-		return snippet(b)
+		return string(b)
 	}
 	var parts []string
 	add := func(raw json.RawMessage) {
@@ -137,17 +137,9 @@ func apiMessage(b []byte) string {
 	}
 	parts = append(parts, v.ErrorMessages...)
 	if len(parts) == 0 {
-		return snippet(b)
+		return string(b)
 	}
 	return strings.Join(parts, "; ")
-}
-
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200]) + "…"
-	}
-	return s
 }
 
 // BaseURL is an API's base URL from a setting: def when empty, no trailing

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/httpx"
@@ -73,14 +72,11 @@ func latency(src string, seconds float64, query string) (time.Duration, error) {
 	return time.Duration(seconds * float64(time.Second)), nil
 }
 
-// snippet trims a non-API body (a proxy's HTML page) to something readable.
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 300 {
-		s = s[:300] + "..."
-	}
-	if s == "" {
-		s = "(empty body)"
+// quote is a server's words in a message: redacted, bounded
+// (httpx.Redactor.Quote), and "(empty body)" for nothing.
+func quote(red *httpx.Redactor, s string) string {
+	if s = red.Quote(s); s == "" {
+		return "(empty body)"
 	}
 	return s
 }

@@ -282,9 +282,9 @@ func (d *Datadog) Query(ctx context.Context, query string, from, to time.Time) (
 		msg = strings.Join(r.Errors, "; ")
 	}
 	if jsonErr != nil || msg == "" && resp.StatusCode/100 != 2 {
-		msg = snippet(body)
+		msg = string(body)
 	}
-	msg = red.Redact(msg)
+	msg = quote(red, msg)
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, &AuthError{Source: "datadog", Status: resp.StatusCode, Message: msg,

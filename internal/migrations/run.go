@@ -432,7 +432,7 @@ func (o *Options) revisions(ctx context.Context) (*revisions, error) {
 	rv := &revisions{head: head}
 	baseRev := o.Base
 	if o.Base == BaseDeployed {
-		d, err := deployedCommit(o.DeployedLog, o.DeployEvents)
+		d, err := deployedCommit(o.DeployedLog, o.DeployEvents, o.Stderr)
 		if err != nil {
 			return nil, config.Invalid(&revError{which: "base", err: err})
 		}

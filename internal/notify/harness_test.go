@@ -172,7 +172,7 @@ func (h *harness) appendEvents(evs ...events.Event) {
 
 func (h *harness) readEvents(name string) []events.Event {
 	h.t.Helper()
-	evs, err := events.ReadFiles(h.events)
+	evs, _, err := events.ReadFiles(h.events)
 	if err != nil && !os.IsNotExist(err) {
 		h.t.Fatal(err)
 	}

@@ -262,9 +262,12 @@ func (o *Options) readLog() []events.Event {
 	if _, err := os.Stat(path); err != nil {
 		return nil
 	}
-	evs, err := events.ReadFiles(path)
+	evs, skipped, err := events.ReadFiles(path)
 	if err != nil {
 		fmt.Fprintf(o.errw, "pmguard notify: warning: event log: %v\n", err)
+	}
+	if skipped != nil {
+		fmt.Fprintf(o.errw, "pmguard notify: warning: %v\n", skipped)
 	}
 	return evs
 }

@@ -956,7 +956,7 @@ func TestPoster(t *testing.T) {
 	if msgs[2].ThreadTS != parent.TS || !strings.Contains(blockText(msgs[2].Blocks), "https://circleci.com/gh/acme/api/77") {
 		t.Fatalf("reminder %+v", msgs[2])
 	}
-	got, _ := events.ReadFiles(logFile)
+	got, _, _ := events.ReadFiles(logFile)
 	if n := events.Filter(got, events.Notified); len(n) != 2 {
 		t.Fatalf("notified events in the poster's log: %+v", got)
 	}

@@ -125,12 +125,18 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 			}
 		}
 	}
-	evs, err := readEventFiles(o.EventFiles)
+	evs, skipped, err := readEventFiles(o.EventFiles)
 	if err != nil {
 		return nil, err
 	}
 
 	var notes []string
+	if skipped != nil {
+		// A line too long to read may be the rollback itself: whoever reads
+		// the draft must know the timeline may lack it.
+		fmt.Fprintf(o.Stderr, "pmguard postmortem: warning: %v\n", skipped)
+		notes = append(notes, skipped.String()+"; the timeline may lack their events.")
+	}
 	var pipelines []Pipeline
 	var fetchErr error
 	failed, rollback := pipelineIDs(o, evs)
@@ -270,17 +276,17 @@ func targetNumber(evs []events.Event) int64 {
 	return 0
 }
 
-func readEventFiles(paths []string) ([]events.Event, error) {
+func readEventFiles(paths []string) ([]events.Event, events.Skipped, error) {
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
-			return nil, config.Invalidf("pmguard postmortem: event log %s: %v", p, unwrapPath(err))
+			return nil, nil, config.Invalidf("pmguard postmortem: event log %s: %v", p, unwrapPath(err))
 		}
 	}
-	evs, err := events.ReadFiles(paths...)
+	evs, skipped, err := events.ReadFiles(paths...)
 	if err != nil {
-		return nil, fmt.Errorf("pmguard postmortem: reading event logs: %w", err)
+		return nil, nil, fmt.Errorf("pmguard postmortem: reading event logs: %w", err)
 	}
-	return evs, nil
+	return evs, skipped, nil
 }
 
 func unwrapPath(err error) error {
