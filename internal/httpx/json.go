@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // MaxJSONBody bounds the JSON answers DoJSON reads.
@@ -23,6 +24,9 @@ type StatusError struct {
 	Path    string // the URL's path, without query
 	Status  int
 	Message string // bounded (Redactor.Quote)
+	// RetryAfter is the wait a final 429 or 503 asked for, when it did.
+	RetryAfter    time.Duration
+	HasRetryAfter bool
 }
 
 func (e *StatusError) Error() string {
@@ -30,7 +34,21 @@ func (e *StatusError) Error() string {
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
-	return fmt.Sprintf("%s %s %s: HTTP %d: %s", e.API, e.Method, e.Path, e.Status, msg)
+	return fmt.Sprintf("%s %s %s: HTTP %d%s: %s", e.API, e.Method, e.Path, e.Status, e.limited(), msg)
+}
+
+// limited says that a 429 is a rate limit, and what wait the server asked
+// for (pmguard's retries, each waiting at most MaxRetryAfter, are spent).
+func (e *StatusError) limited() string {
+	switch {
+	case e.Status == http.StatusTooManyRequests && e.HasRetryAfter:
+		return fmt.Sprintf(" (rate limited; the server asks to wait %s)", Round(e.RetryAfter))
+	case e.Status == http.StatusTooManyRequests:
+		return " (rate limited)"
+	case e.HasRetryAfter:
+		return fmt.Sprintf(" (the server asks to wait %s)", Round(e.RetryAfter))
+	}
+	return ""
 }
 
 // DoJSON sends a request with an optional JSON body and decodes a 2xx JSON
@@ -78,7 +96,11 @@ func (c *Client) DoJSON(ctx context.Context, api, method, url string, header htt
 		return resp.Header, fmt.Errorf("%s %s %s: reading the answer: %w", api, method, path, c.redactor.Error(err))
 	}
 	if resp.StatusCode/100 != 2 {
-		return resp.Header, &StatusError{API: api, Method: method, Path: path, Status: resp.StatusCode, Message: c.redactor.Quote(apiMessage(data))}
+		se := &StatusError{API: api, Method: method, Path: path, Status: resp.StatusCode, Message: c.redactor.Quote(apiMessage(data))}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			se.RetryAfter, se.HasRetryAfter = c.o.RetryAfter(resp, time.Now())
+		}
+		return resp.Header, se
 	}
 	if truncated {
 		return resp.Header, fmt.Errorf("%s %s %s: answer larger than %d MiB", api, method, path, MaxJSONBody>>20)

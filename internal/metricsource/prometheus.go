@@ -357,6 +357,14 @@ func (p *Prometheus) call(ctx context.Context, path string, form url.Values, que
 		}
 		return nil, &AuthError{Source: "prometheus", Status: resp.StatusCode, Hint: hint, Message: quote(red, msg)}
 	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		msg := env.Error
+		if jsonErr != nil || msg == "" {
+			msg = string(body)
+		}
+		wait, asked := httpx.RetryAfter(resp.Header, time.Now())
+		return nil, &QueryError{Source: "prometheus", Status: resp.StatusCode, Type: "rate_limited", Message: quote(red, msg), Query: query, RetryAfter: wait, HasRetryAfter: asked}
+	}
 	if jsonErr != nil || env.Status == "" {
 		return nil, &QueryError{Source: "prometheus", Status: resp.StatusCode, Message: "not a Prometheus API response: " + quote(red, string(body)), Query: query}
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -136,10 +137,19 @@ func slackRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		return false, nil
 	}
-	body, _, err := httpx.ReadLimited(resp.Body, 1<<20)
+	body, truncated, err := httpx.ReadLimited(resp.Body, maxAnswer)
 	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
+	// slack-go decodes what is left: a cut answer ends in an error saying
+	// so, not in a JSON error about a truncated document.
+	var rest io.Reader = eofReader{}
+	switch {
+	case err != nil:
+		rest = errReader{fmt.Errorf("%w: %v", errAnswerCut, err)}
+	case truncated:
+		rest = errReader{errAnswerTooLarge}
+	}
+	resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), rest))
+	if err != nil || truncated {
 		return false, nil
 	}
 	var answer struct {
@@ -156,6 +166,45 @@ func slackRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		return repeatable[path.Base(resp.Request.URL.Path)], nil
 	}
 	return false, nil
+}
+
+// maxAnswer bounds a Slack Web API answer: a larger one is not Slack's.
+const maxAnswer = 1 << 20
+
+var (
+	errAnswerTooLarge = fmt.Errorf("HTTP 200 with an answer larger than %d MiB", maxAnswer>>20)
+	errAnswerCut      = errors.New("HTTP 200 with an answer cut short")
+)
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// unexpected says why an error slack-go returned for an HTTP 200 means the
+// answer was not Slack's (not JSON, not the shape of a Slack answer, too
+// large, cut short), or "" when it is another error.
+func unexpected(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return "" // the request failed: no answer was read
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, errAnswerTooLarge), errors.Is(err, errAnswerCut):
+		return err.Error()
+	case errors.As(err, &syn):
+		return fmt.Sprintf("HTTP 200 but not JSON (%v)", syn)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("HTTP 200 but not the shape of Slack's answer (field %s is a JSON %s)", typ.Field, typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "HTTP 200 with JSON cut short"
+	}
+	return ""
 }
 
 // repeatable are the methods whose repetition changes nothing.
@@ -186,11 +235,16 @@ func classify(ctx context.Context, method, channel, tokenEnv string, attempts in
 		if sc.Code >= 500 {
 			e.Detail = finalDetail(ctx, "HTTP "+strconv.Itoa(sc.Code), attempts)
 		}
+	case errors.As(err, &se) && !isCode(se.Err):
+		// Not one of Slack's codes: a page or a message, not quoted.
+		e.Code, e.Detail = "unexpected_response", fmt.Sprintf(`HTTP 200 whose "error" (%d bytes) is not a Slack error code`, len(se.Err))
 	case errors.As(err, &se):
 		e.Code, e.Needed = se.Err, se.Needed
 		if retriedCode(method, se.Err) {
 			e.Detail = finalDetail(ctx, se.Err, attempts)
 		}
+	case unexpected(err) != "":
+		e.Code, e.Detail = "unexpected_response", unexpected(err)
 	case ctx.Err() != nil:
 		e.Code, e.Detail = "timeout", "notify's timeout passed"
 	default:
