@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pmguard/pmguard/internal/httpx"
 )
 
 // Duration is a non-negative Go duration ("500ms", "10s", "5m"); empty is zero.
@@ -107,7 +109,8 @@ func (u *URL) EnvDecode(_ context.Context, v string) error {
 
 func (URL) Form() string { return "an absolute http:// or https:// URL" }
 
-// ParseURL parses an absolute http or https URL.
+// ParseURL parses an absolute http or https URL with a host and, when it
+// names one, a port from 1 to 65535.
 func ParseURL(v string) (*url.URL, error) {
 	p, err := url.Parse(v)
 	if err != nil {
@@ -118,6 +121,9 @@ func ParseURL(v string) (*url.URL, error) {
 	}
 	if p.Host == "" {
 		return nil, valueErrorf("no host")
+	}
+	if why := httpx.BadPort(p); why != "" {
+		return nil, valueErrorf("%s", why)
 	}
 	return p, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -164,6 +165,20 @@ func apiMessage(b []byte) string {
 	return strings.Join(parts, "; ")
 }
 
+// BadPort says why u's port cannot be dialled, or "" when u names none or
+// one from 1 to 65535: url.Parse takes any digits, and a port that cannot
+// exist must be bad input, not a connection failure later.
+func BadPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		return ""
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("port %s is not between 1 and 65535", port)
+	}
+	return ""
+}
+
 // BaseURL is an API's base URL from a setting: def when empty, no trailing
 // slash, and an error naming the API unless it is an http(s) URL.
 func BaseURL(api, raw, def string) (string, error) {
@@ -171,8 +186,12 @@ func BaseURL(api, raw, def string) (string, error) {
 	if base == "" {
 		base = def
 	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("%s API URL %q: want an http(s) URL", api, RedactURL(base))
+	}
+	if why := BadPort(u); why != "" {
+		return "", fmt.Errorf("%s API URL %q: %s", api, RedactURL(base), why)
 	}
 	return base, nil
 }

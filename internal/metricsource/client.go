@@ -21,6 +21,9 @@ func httpURL(what, raw, reason string) (*url.URL, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, &InputError{What: what, Input: httpx.RedactURL(raw), Pos: -1, Reason: reason}
 	}
+	if why := httpx.BadPort(u); why != "" {
+		return nil, &InputError{What: what, Input: httpx.RedactURL(raw), Pos: -1, Reason: why}
+	}
 	return u, nil
 }
 
