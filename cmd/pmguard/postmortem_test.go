@@ -96,7 +96,7 @@ func TestPostmortemVerb(t *testing.T) {
 	if b, _ := json.Marshal(reply.Blocks); !strings.Contains(reply.Text+string(b), "https://circleci.com/gh/acme/shop/77") {
 		t.Errorf("the reply lacks the draft's link: %s %s", reply.Text, b)
 	}
-	logged, _ := events.ReadFiles(evFile)
+	logged, _, _ := events.ReadFiles(evFile)
 	if len(events.Filter(logged, "postmortem_written")) != 1 || len(events.Filter(logged, "notified")) != 1 {
 		t.Errorf("event log: %+v", logged)
 	}

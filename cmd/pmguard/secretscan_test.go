@@ -148,6 +148,7 @@ func TestSecretScan(t *testing.T) {
 				"PMGUARD_CANARY_RATE":         "200",
 				"PMGUARD_CANARY_MIN_SAMPLES":  "5",
 				"PMGUARD_CANARY_MAX_DURATION": "1s",
+				"PMGUARD_CANARY_TIMEOUT":      "500ms",
 			}},
 			{"canary", map[string]string{
 				"PMGUARD_CANARY_SOURCE":               "prometheus",

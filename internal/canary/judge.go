@@ -634,6 +634,12 @@ func (j *Judge) Finish(why string) State {
 	switch {
 	case j.n == 0:
 		j.decide(Inconclusive, "traffic", "no traffic: the canary served no requests to judge"+suffix(why))
+	case j.c.PerRequest && j.errs == j.n:
+		// Too few for the sequential test, but the probe's own requests
+		// all failed (timed out, refused, a bad status): a canary that
+		// answers nothing as expected is failing, not undecided.
+		j.decide(Failed, "error rate", fmt.Sprintf("the canary failed every one of the %s requests sent to it (%s)",
+			count(j.n), j.Evidence().Kinds())+suffix(why))
 	case j.n < float64(j.c.MinSamples):
 		j.decide(Inconclusive, "traffic", fmt.Sprintf("only %s requests, fewer than the %d needed", count(j.n), j.c.MinSamples)+suffix(why))
 	default:

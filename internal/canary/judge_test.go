@@ -140,6 +140,34 @@ func TestJudgeFinish(t *testing.T) {
 	}
 }
 
+// TestJudgeFinishEveryProbeRequestFailed: too few requests for the test to
+// decide, all of them failed: the probe's canary fails; a metric source's
+// counts stay undecided.
+func TestJudgeFinishEveryProbeRequestFailed(t *testing.T) {
+	j := NewJudge(defaultCriteria())
+	j.Add(Batch{Canary: Obs{Samples: []Sample{{Err: true, Kind: "timeout", HasLatency: true, Latency: time.Second}}}})
+	if j.State() != Running {
+		t.Fatalf("decided on one request: %s", j.Evidence().Reason)
+	}
+	if j.Finish("max_duration 2s reached") != Failed || !strings.Contains(j.Evidence().Reason, "failed every one of the 1 requests") ||
+		!strings.Contains(j.Evidence().Reason, "timeout: 1") {
+		t.Errorf("every request failed: %s %q", j.State(), j.Evidence().Reason)
+	}
+	// One answered request leaves the statistics to decide.
+	j = NewJudge(defaultCriteria())
+	j.Add(Batch{Canary: Obs{Samples: []Sample{{HasLatency: true, Latency: time.Millisecond}, {Err: true, Kind: "timeout"}}}})
+	if j.Finish("max_duration 2s reached") != Inconclusive {
+		t.Errorf("one of two failed: %s %q", j.State(), j.Evidence().Reason)
+	}
+	c := defaultCriteria()
+	c.PerRequest = false
+	j = NewJudge(c)
+	j.Add(Batch{Canary: Obs{Total: 1, Errors: 1}})
+	if j.Finish("max_duration 2s reached") != Inconclusive {
+		t.Errorf("metric counts, all errors: %s %q", j.State(), j.Evidence().Reason)
+	}
+}
+
 func TestJudgeCounts(t *testing.T) {
 	c := defaultCriteria()
 	c.PerRequest = false

@@ -56,11 +56,14 @@ func NewProbe(o ProbeOptions) Source {
 // earlier-scheduled request has finished, so the judge sees requests in
 // schedule order whatever order they finish in.
 type track struct {
-	url  string
-	seq  atomic.Int64 // the next request to send
-	mu   sync.Mutex
-	done map[int64]Sample
-	next int64 // the next sequence number to hand over
+	url string
+	seq atomic.Int64 // the next request to send
+	// first is the first scheduled request: 1 when the warm-up failed and
+	// is judged as request 0, else 0.
+	first int64
+	mu    sync.Mutex
+	done  map[int64]Sample
+	next  int64 // the next sequence number to hand over
 }
 
 func newTrack(url string) *track {
@@ -68,17 +71,32 @@ func newTrack(url string) *track {
 }
 
 func (p *probeSource) Start(ctx context.Context) error {
-	ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	// One unjudged request per URL first, so the first scheduled requests
-	// do not carry connection set-up (DNS, TCP, TLS) in their latency.
+	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel = cancel
+	// One request per URL first, so the first scheduled requests do not
+	// carry connection set-up (DNS, TCP, TLS) in their latency. A warm-up
+	// that is answered as expected is not judged; one that fails is: set-up
+	// does not explain a timeout, a refused connection or a bad status, and
+	// a canary that never answers must fail, not look like no traffic. It
+	// runs under the analysis's context, which max_duration ends.
 	var warm sync.WaitGroup
 	for _, t := range []*track{p.canary, p.base} {
 		if t != nil {
 			warm.Add(1)
-			go func() { defer warm.Done(); p.do(ctx, t.url, time.Now()) }()
+			go func() {
+				defer warm.Done()
+				if s, ok := p.do(ctx, t.url, time.Now()); ok && s.Err {
+					t.mu.Lock()
+					t.done[0] = s
+					t.mu.Unlock()
+					t.seq.Store(1)
+					t.first = 1
+				}
+			}()
 		}
 	}
 	warm.Wait()
+	ctx = run
 	start := time.Now()
 	for _, t := range []*track{p.canary, p.base} {
 		if t == nil {
@@ -106,7 +124,7 @@ func (p *probeSource) work(ctx context.Context, t *track, start time.Time) {
 	defer timer.Stop()
 	for {
 		seq := t.seq.Add(1) - 1
-		at := start.Add(time.Duration(float64(seq) * period))
+		at := start.Add(time.Duration(float64(seq-t.first) * period))
 		if d := time.Until(at); d > 0 {
 			timer.Reset(d)
 			select {
@@ -150,12 +168,19 @@ func (p *probeSource) Next(ctx context.Context) (Batch, error) {
 	case <-ctx.Done():
 		return Batch{}, ctx.Err()
 	}
+	return p.Finished(), nil
+}
+
+// Finished hands over the requests finished since the last batch without
+// waiting: at max_duration, a request that timed out just before it is
+// judged too.
+func (p *probeSource) Finished() Batch {
 	b := Batch{Canary: Obs{Samples: p.canary.take()}}
 	if p.base != nil {
 		o := Obs{Samples: p.base.take()}
 		b.Baseline = &o
 	}
-	return b, nil
+	return b
 }
 
 // take returns the finished requests that follow on from the last one taken.

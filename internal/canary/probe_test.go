@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/probe"
 )
 
@@ -276,4 +277,151 @@ func msOf(v *float64) string {
 		return "none"
 	}
 	return fmt.Sprint(*v)
+}
+
+// hang is a loopback canary that never answers: each request waits until
+// the client gives up (or the test ends). It counts the requests it got and
+// those the client cut short.
+type hang struct {
+	got, cut atomic.Int64
+	release  chan struct{}
+}
+
+func startHang(t *testing.T) (*hang, string) {
+	t.Helper()
+	h := &hang{release: make(chan struct{})}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.got.Add(1)
+		select {
+		case <-r.Context().Done():
+			h.cut.Add(1)
+		case <-h.release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(h.release) })
+	return h, srv.URL
+}
+
+// TestHungCanaryFails: a canary that answers no request fails on its
+// timeouts, even with on_inconclusive pass; it is not "no traffic". With a
+// timeout over half max_duration only the warm-up times out in time (and
+// the probe's start leaves it some slack on a loaded machine).
+func TestHungCanaryFails(t *testing.T) {
+	for _, tc := range []struct {
+		name, timeout, maxDuration string
+	}{
+		{"many timeouts", "300ms", "20s"},
+		{"only the warm-up times out", "2s", "3500ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, url := startHang(t)
+			p, err := load(t, nil, "--url", url, "--rate", "20", "--concurrency", "20", "--timeout", tc.timeout,
+				"--max-duration", tc.maxDuration, "--on-inconclusive", "pass")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, out, err := runPlan(t, p)
+			if res.Verdict != Failed || exitcode.Of(err) != exitcode.Fail {
+				t.Fatalf("verdict %s (%v), want a fail\n%s", res.Verdict, err, out)
+			}
+			if res.ErrorKinds["timeout"] == 0 || res.Errors != res.Samples {
+				t.Errorf("error kinds %v, %v errors of %v requests: want every request a timeout", res.ErrorKinds, res.Errors, res.Samples)
+			}
+			if strings.Contains(res.Reason, "no traffic") {
+				t.Errorf("reason %q", res.Reason)
+			}
+			if h.got.Load() == 0 {
+				t.Error("the canary got no request")
+			}
+		})
+	}
+}
+
+// TestProbeWarmUpEndsWithTheAnalysis: the warm-up request is cut when the
+// analysis's context ends, whatever the request timeout, and a request cut
+// that way is not judged.
+func TestProbeWarmUpEndsWithTheAnalysis(t *testing.T) {
+	h, url := startHang(t)
+	st, _ := config.ParseStatusSet("2xx")
+	pr := probe.New(probe.Config{Timeout: time.Hour, NoFollow: true})
+	p := NewProbe(ProbeOptions{Prober: pr, URL: url, Expect: st, Rate: 10, Concurrency: 1, Tick: 10 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	started := make(chan error, 1)
+	go func() { started <- p.Start(ctx) }()
+	// A generous margin past the analysis's end, as a context: Start must
+	// have returned long before it.
+	margin, stop := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer stop()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-margin.Done():
+		t.Fatal("Start was still waiting on the warm-up long after the analysis ended")
+	}
+	if ctx.Err() == nil {
+		t.Fatal("Start returned before the analysis ended: the warm-up was answered?")
+	}
+	b, err := p.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if len(b.Canary.Samples) != 0 {
+		t.Errorf("a warm-up cut by the analysis's end was judged: %v", b.Canary.Samples)
+	}
+	if h.got.Load() == 0 {
+		t.Error("no warm-up request was sent")
+	}
+}
+
+// TestProbeJudgesAFailedWarmUp: a warm-up answered with an unexpected
+// status is the first judged request; an answered one is not judged.
+func TestProbeJudgesAFailedWarmUp(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		first     int // status of the warm-up
+		wantFirst string
+	}{
+		{"failed warm-up", http.StatusServiceUnavailable, "status 503"},
+		{"answered warm-up", http.StatusOK, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if n.Add(1) == 1 {
+					w.WriteHeader(tc.first)
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			}))
+			t.Cleanup(srv.Close)
+			st, _ := config.ParseStatusSet("2xx")
+			pr := probe.New(probe.Config{Timeout: 5 * time.Second, NoFollow: true})
+			p := NewProbe(ProbeOptions{Prober: pr, URL: srv.URL, Expect: st, Rate: 100, Concurrency: 1, Tick: 10 * time.Millisecond})
+			if err := p.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var got []Sample
+			for len(got) < 3 {
+				b, err := p.Next(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, b.Canary.Samples...)
+			}
+			p.Close()
+			if got[0].Kind != tc.wantFirst || got[0].Err != (tc.wantFirst != "") {
+				t.Errorf("first judged request %+v, want kind %q", got[0], tc.wantFirst)
+			}
+			for _, s := range got[1:] {
+				if s.Err {
+					t.Errorf("a request after the warm-up failed: %+v", s)
+				}
+			}
+		})
+	}
 }

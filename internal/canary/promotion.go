@@ -72,9 +72,12 @@ func (o *Options) canaryVerdict(name string) (events.Event, events.Canary, bool)
 	if o.EventsFile == "" {
 		return events.Event{}, events.Canary{}, false
 	}
-	evs, err := events.ReadFiles(o.EventsFile)
+	evs, skipped, err := events.ReadFiles(o.EventsFile)
 	if err != nil {
 		return events.Event{}, events.Canary{}, false
+	}
+	if skipped != nil {
+		fmt.Fprintf(o.d.Stdout, "canary: note: %v\n", skipped)
 	}
 	for i := len(evs) - 1; i >= 0; i-- {
 		e := evs[i]

@@ -58,7 +58,7 @@ func TestPromotionMarker(t *testing.T) {
 			if got := strings.Join(calls, "\n"); strings.Contains(got, "SUCCESS") || !strings.HasSuffix(got, "--status=RUNNING") {
 				t.Errorf("the pass marked the release before the promotion:\n%s", got)
 			}
-			evs, _ := events.ReadFiles(evFile)
+			evs, _, _ := events.ReadFiles(evFile)
 			var f events.Canary
 			for _, e := range evs {
 				if e.Event == events.CanaryPassed {

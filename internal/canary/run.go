@@ -55,6 +55,7 @@ type Result struct {
 // (or inconclusive with on_inconclusive fail), and any other error when the
 // source could not be read at all.
 func Run(ctx context.Context, o *Options) error {
+	o.runCtx = ctx
 	return o.d.Redactor.Error(o.run(ctx))
 }
 
@@ -235,6 +236,9 @@ func (o *Options) judge(ctx context.Context, clk Clock, src Source, j *Judge, st
 	for j.State() == Running {
 		now := clk.Now()
 		if !now.Before(deadline) {
+			if f, ok := src.(interface{ Finished() Batch }); ok {
+				j.Add(f.Finished())
+			}
 			j.Finish(fmt.Sprintf("max_duration %s reached", o.MaxDuration))
 			return
 		}
@@ -468,6 +472,10 @@ func (o *Options) figures(r *Evidence) (events.Canary, map[string]float64) {
 	return f, extra
 }
 
+// lateEventWait bounds the wait for the event log's lock after the run's
+// context ended.
+const lateEventWait = 5 * time.Second
+
 // event appends a verdict's or the start's event to the event log.
 func (o *Options) event(name string, figures events.Canary, extra map[string]float64, msg string) {
 	figures.Reason = o.d.Redactor.Redact(figures.Reason)
@@ -482,7 +490,19 @@ func (o *Options) appendEvent(name string, figures any, extra map[string]float64
 	for k, v := range extra {
 		e.Figures[k] = v
 	}
-	if err := o.events.Append(e); err != nil {
+	// The run's context bounds the wait for the log's lock; once it has
+	// ended (an interruption, whose rollback is still recorded), a few
+	// seconds more.
+	ctx := o.runCtx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), lateEventWait)
+		defer cancel()
+	}
+	if err := o.events.Append(ctx, e); err != nil {
 		fmt.Fprintf(o.d.Stdout, "canary: could not write the event log: %v\n", err)
 	}
 }

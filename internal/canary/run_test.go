@@ -109,7 +109,7 @@ func runMetric(t *testing.T, p *Options) (*Result, *fakeClock, string, []events.
 	var out strings.Builder
 	p.events = log
 	err = p.testRun(&out, clk, config.Reports{JSON: dir + "/r.json", JUnit: dir + "/r.xml"})
-	evs, rerr := events.ReadFiles(dir + "/events.jsonl")
+	evs, _, rerr := events.ReadFiles(dir + "/events.jsonl")
 	if rerr != nil {
 		t.Fatal(rerr)
 	}

@@ -38,7 +38,7 @@ type Settings struct {
 	Rate         Rate             `env:"RATE, default=10" flag:"rate" usage:"probe: requests per second, sent on a fixed schedule whatever the responses"`
 	Concurrency  config.Count     `env:"CONCURRENCY, default=50" flag:"concurrency" usage:"probe: requests in flight at most"`
 	ExpectStatus config.StatusSet `env:"EXPECT_STATUS, default=2xx" orb:"expected_status" flag:"expect-status" usage:"probe: statuses that count as success; any other status is an error"`
-	Timeout      config.Duration  `env:"TIMEOUT, default=5s" flag:"timeout" usage:"probe: time allowed for one request, body included; a timeout is an error (metric sources: per query)"`
+	Timeout      config.Duration  `env:"TIMEOUT, default=5s" flag:"timeout" usage:"probe: time allowed for one request, body included, less than max_duration; a timeout is an error (metric sources: per query)"`
 	Method       string           `env:"METHOD, default=GET" flag:"method" usage:"probe: HTTP method"`
 	Headers      config.Lines     `env:"HEADERS" flag:"header" usage:"probe: a request header 'Name: value' (repeatable); ${VAR} in the value is read from the environment"`
 	BaselineURL  config.URL       `env:"BASELINE_URL" flag:"baseline-url" usage:"probe: the stable version's URL, probed at the same rate for comparison"`
@@ -215,6 +215,7 @@ type Options struct {
 	passCostNoted bool
 	d             *verb.Deps
 	events        *events.Log
+	runCtx        context.Context // Run's, for the event log (nil: none yet)
 }
 
 var percentiles = map[string]float64{"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
@@ -348,6 +349,10 @@ func (o *Options) validateProbe(set *config.Set) error {
 		return set.Invalid(&s.BaselineSelector, s.BaselineSelector, "the probe compares with baseline_url; baseline_selector is for metric sources", "")
 	case s.Timeout.Duration <= 0:
 		return set.Invalid(&s.Timeout, s.Timeout.String(), "must be more than 0", "")
+	case s.Timeout.Duration >= s.MaxDuration.Duration:
+		// A request allowed to outlast the analysis never times out within
+		// it: a canary that never answers would end as no traffic.
+		return set.Invalid(&s.Timeout, s.Timeout.String(), fmt.Sprintf("must be less than max_duration %s, so that a request the canary does not answer times out, and counts as an error, within the analysis", s.MaxDuration), "a Go duration less than max_duration")
 	case s.Concurrency < 1:
 		return set.Invalid(&s.Concurrency, fmt.Sprint(s.Concurrency), "must be 1 or more", "a whole number, 1 or more")
 	}

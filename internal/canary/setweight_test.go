@@ -222,7 +222,7 @@ func TestSetWeightFailureIsReported(t *testing.T) {
 		t.Errorf("junit: step 2 must be the failed case saying %q:\n%s", why, junit)
 	}
 
-	evs, err := events.ReadFiles(filepath.Join(dir, "events.jsonl"))
+	evs, _, err := events.ReadFiles(filepath.Join(dir, "events.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}

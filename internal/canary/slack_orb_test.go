@@ -52,7 +52,7 @@ func TestOrbCanaryCheckPostsToSlack(t *testing.T) {
 			[]string{"Canary failed (shadow mode)", "No action was taken (shadow mode)"}},
 		{"shadow: a pass is posted", &service{}, map[string]any{"mode": "shadow"}, false,
 			[]string{"Canary passed (shadow mode)"}},
-		{"hold: a held verdict is posted", &service{}, map[string]any{"on_inconclusive": "hold", "min_samples": 1000000, "max_duration": "1s"}, false,
+		{"hold: a held verdict is posted", &service{}, map[string]any{"on_inconclusive": "hold", "min_samples": 1000000, "max_duration": "1s", "timeout": "500ms"}, false,
 			[]string{"Canary held for approval", "the approval job decides"}},
 		{"hold: a pass is posted", &service{}, map[string]any{"on_inconclusive": "hold"}, false,
 			[]string{"Canary passed", "Nothing was rolled back"}},

@@ -228,7 +228,7 @@ func TestOrbCanaryDeploySteps(t *testing.T) {
 			}
 
 			// Events: a canary_step per step judged, with its figures.
-			evs, err := events.ReadFiles(filepath.Join(dir, "events.jsonl"))
+			evs, _, err := events.ReadFiles(filepath.Join(dir, "events.jsonl"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -94,7 +94,7 @@ func TestStepsHold(t *testing.T) {
 	t.Cleanup(srv.Close)
 	env := map[string]string{"PATH": cliPath(t), "CIRCLE_SHA1": "abc1234", "CIRCLE_JOB": "deploy"}
 	o, err := load(t, env, "--url", srv.URL, "--steps", "10,50,100", "--set-weight", "unused", "--rate", "100",
-		"--min-samples", "100000", "--max-duration", "300ms", "--on-inconclusive", "hold")
+		"--min-samples", "100000", "--max-duration", "300ms", "--timeout", "200ms", "--on-inconclusive", "hold")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // APIError is a non-2xx answer from the CircleCI API, after retries.
 type APIError struct {
 	StatusCode int
-	Message    string // CircleCI's "message" (or "error") field
+	Message    string // CircleCI's "message" (or "error") field, bounded (Redactor.Quote)
 	RequestID  string // X-Request-Id, for CircleCI support
 	// RateLimitReset is when the rate limit resets (from Retry-After or
 	// X-RateLimit-Reset); zero when the answer did not say.
@@ -65,11 +65,16 @@ func (e *APIError) IsWrite() bool { return e.Method != http.MethodGet && e.Metho
 // IsNotFound reports whether err is an *APIError with status 404.
 func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
 
-// StatusOf is the HTTP status of an *APIError in err's chain, or 0.
+// StatusOf is the HTTP status of an *APIError in err's chain, or of a
+// 429 or 503 whose Retry-After was not waited for (*httpx.WaitError), or 0.
 func StatusOf(err error) int {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae.StatusCode
+	}
+	var we *httpx.WaitError
+	if errors.As(err, &we) {
+		return we.Status
 	}
 	return 0
 }
@@ -94,7 +99,7 @@ func newAPIError(resp *http.Response, body []byte, method, path, tokenEnv string
 	} else if len(body) > 0 && len(body) < 300 && !strings.Contains(string(body), "<") {
 		e.Message = strings.TrimSpace(string(body))
 	}
-	e.Message = red.Redact(e.Message)
+	e.Message = red.Quote(e.Message)
 	now := time.Now()
 	if d, ok := httpx.RetryAfter(resp.Header, now); ok {
 		e.RateLimitReset = now.Add(d)

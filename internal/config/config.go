@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pmguard/pmguard/internal/appendfile"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/suggest"
 	"github.com/sethvargo/go-envconfig"
@@ -102,7 +103,7 @@ type field struct {
 	isList  bool          // a repeated flag adds a line; for any other a repeat replaces
 	val     reflect.Value // the field in the loaded settings
 	group   string        // the help section
-	check   string        // "writable": an output file whose directory must exist
+	check   string        // "writable": an output file whose directory must exist; "appendable": a file appended to (a regular file this process may write, or none yet)
 	typname string
 }
 
@@ -152,21 +153,31 @@ func Load(ctx context.Context, verb string, args []string, env Env, dst any, hel
 
 // checkPaths makes sure every output file can be written before the verb
 // does any work: a report that cannot be written must not cost a whole
-// canary analysis first.
+// canary analysis first. A file appended to (the event log) must also be a
+// regular file this process may write when it exists already.
 func (s *Set) checkPaths() error {
 	for _, f := range s.fields {
-		if f.check != "writable" {
+		if f.check != "writable" && f.check != "appendable" {
 			continue
 		}
 		path := strings.TrimSpace(f.val.String())
 		if path == "" {
 			continue
 		}
-		if err := writable(path); err != nil {
+		if err := checkPath(f.check, path); err != nil {
 			return s.invalid(f, path, err.Error())
 		}
 	}
 	return nil
+}
+
+func checkPath(check, path string) error {
+	if check == "appendable" {
+		if exists, err := appendfile.Check(path); exists || err != nil {
+			return err
+		}
+	}
+	return writable(path)
 }
 
 // writable checks that path's directory exists (or can be created) and

@@ -299,3 +299,16 @@ func TestURLSettings(t *testing.T) {
 		t.Errorf("parsed %v %v", s.Hook.URL, s.Base.URL)
 	}
 }
+
+func TestParseURLPort(t *testing.T) {
+	for _, ok := range []string{"http://h/", "https://h:1/x", "http://127.0.0.1:65535/h", "http://[::1]:8080/"} {
+		if _, err := ParseURL(ok); err != nil {
+			t.Errorf("ParseURL(%s) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"http://127.0.0.1:99999/h", "http://h:0/", "https://h:65536", "http://[::1]:70000/"} {
+		if _, err := ParseURL(bad); err == nil || !strings.Contains(err.Error(), "not between 1 and 65535") {
+			t.Errorf("ParseURL(%s) = %v, want a bad port", bad, err)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pmguard/pmguard/internal/httpx"
 )
 
 // Duration is a non-negative Go duration ("500ms", "10s", "5m"); empty is zero.
@@ -140,7 +142,8 @@ func ParseBaseURL(v string) (*url.URL, error) {
 
 func (BaseURL) Form() string { return "an absolute http:// or https:// URL without a query" }
 
-// ParseURL parses an absolute http or https URL.
+// ParseURL parses an absolute http or https URL with a host and, when it
+// names one, a port from 1 to 65535.
 func ParseURL(v string) (*url.URL, error) {
 	p, err := url.Parse(v)
 	if err != nil {
@@ -152,12 +155,8 @@ func ParseURL(v string) (*url.URL, error) {
 	if p.Hostname() == "" {
 		return nil, valueErrorf("no host")
 	}
-	// A port that cannot be dialled is bad input now, not a dial error
-	// (and a failed run) later.
-	if port := p.Port(); port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return nil, valueErrorf("port %s is not from 1 to 65535", port)
-		}
+	if why := httpx.BadPort(p); why != "" {
+		return nil, valueErrorf("%s", why)
 	}
 	return p, nil
 }
@@ -339,7 +338,7 @@ func Quote(words ...string) string {
 
 // Shared holds the settings every verb has.
 type Shared struct {
-	EventsFile string `env:"PMGUARD_EVENTS_FILE" flag:"events-file" check:"writable" group:"Event log" usage:"append events to this JSON Lines file (store it as an artifact)"`
+	EventsFile string `env:"PMGUARD_EVENTS_FILE" flag:"events-file" check:"appendable" group:"Event log" usage:"append events to this JSON Lines file (store it as an artifact)"`
 	ShowQuery  List   `env:"PMGUARD_SHOW_QUERY" flag:"show-query" group:"Output" usage:"query parameters whose values output may show (e.g. page,region); every other query value is hidden"`
 }
 

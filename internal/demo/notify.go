@@ -16,7 +16,7 @@ import (
 // token, so nothing is sent: the message is printed as text, summed up as
 // Block Kit, and written in full as JSON.
 func (d *Demo) notify(ctx context.Context) error {
-	evs, _ := events.ReadFiles(d.EventsFile)
+	evs, _, _ := events.ReadFiles(d.EventsFile)
 	template, status := demoTemplate(evs)
 	fmt.Fprintf(d.Out, "The job's step:  pmguard/notify: {event: always, channel: incidents, template: %s, mentions: \"<!subteam^S0123|oncall>\"}\n", template)
 	fmt.Fprintln(d.Out, "No Slack token here, so this is the message it would send:")

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -20,7 +21,7 @@ func TestNotifyStepPrintsTheMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log.Append(events.Event{Verb: "canary", Event: "canary_failed", Figures: map[string]any{"error_rate": 0.25, "threshold": 0.02, "samples": 400}})
+	log.Append(context.Background(), events.Event{Verb: "canary", Event: "canary_failed", Figures: map[string]any{"error_rate": 0.25, "threshold": 0.02, "samples": 400}})
 	if err := d.notify(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -80,8 +80,10 @@ type Options struct {
 // Run brings the store up to date, computes the metrics from it and writes
 // the reports.
 func Run(ctx context.Context, o *Options) error {
+	ctx, cancel := verb.WithDeadline(ctx, o.Settings.Deadline.Duration)
+	defer cancel()
 	_, err := o.measure(ctx)
-	return o.Redactor.Error(err)
+	return o.Redactor.Error(verb.DeadlineReached(ctx, o.Settings.Deadline.Duration, err))
 }
 
 // measure is Run, returning the figures of the project (nil in
@@ -114,6 +116,10 @@ func (o *Options) measure(ctx context.Context) (*Figures, error) {
 	fmt.Fprintf(o.Stdout, "Syncing %s since %s into the %s store ...\n", where, histStart.Format(time.DateOnly), st.Dialect())
 	stats, err := syncHistory(ctx, o.CircleCI, st, syncOptions{Org: o.Org, Targets: targets, Overlap: o.Overlap, Now: end,
 		Concurrency: o.Concurrency, Rule: o.discovered(histStart)})
+	var we *httpx.WaitError
+	if errors.As(err, &we) {
+		return nil, fmt.Errorf("pmguard dora: reading the CircleCI history: %w; run again later or with a longer deadline, or lower concurrency or set max_rps; what was read is kept in the store", err)
+	}
 	if circleci.StatusOf(err) == http.StatusTooManyRequests {
 		return nil, fmt.Errorf("pmguard dora: reading the CircleCI history: %w; CircleCI's rate limit outlasted pmguard's waits (each at most %s, none past the run's deadline): run again later, or lower concurrency or set max_rps; what was read is kept in the store", err, httpx.MaxRetryAfter)
 	}
@@ -146,7 +152,7 @@ func (o *Options) measure(ctx context.Context) (*Figures, error) {
 	e.SetFigures(events.Dora{Deploys: r.Frequency.Deploys, PerWeek: r.Frequency.PerWeek, ChangeFailRate: r.ChangeFailRate.Rate,
 		ReworkRate: r.Rework.Rate, LeadTimeMedianS: r.LeadTime.Median.Seconds(), RecoveryMedianS: r.Recovery.Median.Seconds(),
 		WindowDays: r.Days, FailedDeploys: r.ChangeFailRate.Count, RecoveredDeploys: r.Recovery.Recovered})
-	if err := o.Log.Append(e); err != nil {
+	if err := o.Log.Append(ctx, e); err != nil {
 		fmt.Fprintf(o.Stderr, "pmguard dora: warning: %v\n", err)
 	}
 	if o.Slack != nil {

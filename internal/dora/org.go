@@ -55,9 +55,12 @@ func (o *Options) openStore(ctx context.Context) (*dorastore.Store, func(), erro
 // saveEvents stores the signals and guard events of the event logs: the
 // store keeps them, so a later run needs only the new logs.
 func (o *Options) saveEvents(ctx context.Context, st *dorastore.Store) error {
-	evs, err := events.ReadFiles(o.EventFile...)
+	evs, skipped, err := events.ReadFiles(o.EventFile...)
 	if err != nil {
 		return fmt.Errorf("pmguard dora: reading event logs: %w", err)
+	}
+	if skipped != nil {
+		fmt.Fprintf(o.Stderr, "pmguard dora: warning: %v\n", skipped)
 	}
 	keep := map[string]bool{events.RollbackInitiated: true, events.RollbackCompleted: true, events.CanaryFailed: true, events.HealthFailed: true}
 	for _, g := range guards {
@@ -235,7 +238,7 @@ func (o *Options) orgReport(ctx context.Context, st *dorastore.Store, end, start
 			LeadTimeMedianS: w.LeadMedian.Seconds(), RecoveryMedianS: w.RecoveryMedian.Seconds(), WindowDays: end.Sub(start).Hours() / 24,
 			FailedDeploys: w.Failed, RecoveredDeploys: w.Recovered})
 	}
-	if err := o.Log.Append(e); err != nil {
+	if err := o.Log.Append(ctx, e); err != nil {
 		fmt.Fprintf(o.Stderr, "pmguard dora: warning: %v\n", err)
 	}
 	if o.Slack != nil {

@@ -17,28 +17,29 @@ import (
 // Settings are the settings of pmguard dora.
 type Settings struct {
 	config.Shared
-	DeployWorkflow config.List    `env:"DEPLOY_WORKFLOW, default=deploy" flag:"deploy-workflow" usage:"the deploy workflow's name or glob (comma-separated for several, e.g. deploy-*)"`
-	Branch         string         `env:"BRANCH, default=$CIRCLE_BRANCH" flag:"branch" usage:"the production branch (default: $CIRCLE_BRANCH; empty: every branch)"`
-	Window         config.Days    `env:"WINDOW, default=30d" flag:"window" usage:"how far back to look"`
-	ProjectSlug    string         `env:"PROJECT_SLUG" flag:"project-slug" usage:"vcs/org/repo, e.g. gh/acme/shop (default: this job's project)"`
-	GitDir         string         `env:"GIT_DIR, default=." flag:"git-dir" usage:"a clone with the deployed commits, for commit times (change lead time)"`
-	EventLogs      config.Lines   `env:"EVENT_LOGS" flag:"event-log" usage:"event log files or directories with pmguard's rollback and guard events (repeatable)"`
-	JSON           string         `env:"JSON" orb:"json_path" flag:"json" check:"writable" usage:"write the metrics as JSON to this file"`
-	OutputDir      string         `env:"OUTPUT_DIR, default=dora" flag:"output-dir" usage:"where dora.md and dora.html are written"`
-	Concurrency    config.Count   `env:"CONCURRENCY, default=16" flag:"concurrency" usage:"CircleCI API requests in flight at once"`
-	MaxRPS         config.Count   `env:"MAX_RPS, default=0" flag:"max-rps" usage:"at most this many CircleCI API requests a second (0: no cap; a 429 always pauses every request for its Retry-After)"`
-	TokenEnv       config.EnvName `env:"TOKEN_ENV, default=CIRCLE_TOKEN" flag:"token-env" usage:"name of the env var holding the CircleCI API token"`
-	Host           config.BaseURL `env:"PMGUARD_CIRCLECI_HOST, default=https://circleci.com" flag:"circleci-host" usage:"CircleCI host (CircleCI server installs)"`
-	Store          string         `env:"STORE, default=dora.db" flag:"store" check:"writable" usage:"the SQLite file the history is kept in (created when missing; keep it between runs with save_cache/restore_cache or as an artifact)"`
-	DatabaseURLEnv config.EnvName `env:"DATABASE_URL_ENV" flag:"database-url-env" usage:"name of the env var holding a PostgreSQL URL: keep the history there instead of the SQLite file (one store shared by an organisation)"`
-	SyncOverlap    config.Days    `env:"SYNC_OVERLAP, default=1d" flag:"sync-overlap" usage:"how far before the last sync each sync reads again, for workflows that finished late"`
-	Months         config.Count   `env:"MONTHS, default=6" flag:"months" usage:"calendar months of the monthly series and trend (the first sync reads back that far)"`
-	Targets        string         `env:"TARGETS" flag:"targets" usage:"the team's goals, e.g. 'deploy_frequency: 10/day, lead_time: 1h, recovery_time: 15m, change_fail_rate: 5%'"`
-	OrgSlug        string         `env:"ORG_SLUG" flag:"org-slug" usage:"vcs/org (gh/acme, or circleci/<org id>): every project the organisation's pipeline list shows (its 250 most recently built that the token follows)"`
-	Projects       config.List    `env:"PROJECTS" flag:"project" usage:"projects to report on, vcs/org/repo (comma-separated or repeated); with org_slug, added to the ones it finds"`
-	ProjectsFile   string         `env:"PROJECTS_FILE" flag:"projects-file" usage:"YAML file of per-project rules: deploy_workflow, branch, team, git_dir (see docs/dora.md)"`
-	SlackChannel   string         `env:"SLACK_CHANNEL" flag:"slack-channel" usage:"post a summary to this Slack channel (empty: do not post)"`
-	SlackTokenEnv  config.EnvName `env:"SLACK_TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"slack-token-env" usage:"name of the env var holding the Slack bot token"`
+	DeployWorkflow config.List     `env:"DEPLOY_WORKFLOW, default=deploy" flag:"deploy-workflow" usage:"the deploy workflow's name or glob (comma-separated for several, e.g. deploy-*)"`
+	Branch         string          `env:"BRANCH, default=$CIRCLE_BRANCH" flag:"branch" usage:"the production branch (default: $CIRCLE_BRANCH; empty: every branch)"`
+	Window         config.Days     `env:"WINDOW, default=30d" flag:"window" usage:"how far back to look"`
+	ProjectSlug    string          `env:"PROJECT_SLUG" flag:"project-slug" usage:"vcs/org/repo, e.g. gh/acme/shop (default: this job's project)"`
+	GitDir         string          `env:"GIT_DIR, default=." flag:"git-dir" usage:"a clone with the deployed commits, for commit times (change lead time)"`
+	EventLogs      config.Lines    `env:"EVENT_LOGS" flag:"event-log" usage:"event log files or directories with pmguard's rollback and guard events (repeatable)"`
+	JSON           string          `env:"JSON" orb:"json_path" flag:"json" check:"writable" usage:"write the metrics as JSON to this file"`
+	OutputDir      string          `env:"OUTPUT_DIR, default=dora" flag:"output-dir" usage:"where dora.md and dora.html are written"`
+	Deadline       config.Duration `env:"DEADLINE, default=30m" flag:"deadline" usage:"overall cap for the whole run: no request, retry or Retry-After wait goes past it; a server asking to wait longer than what is left fails the run at once (0: none)"`
+	Concurrency    config.Count    `env:"CONCURRENCY, default=16" flag:"concurrency" usage:"CircleCI API requests in flight at once"`
+	MaxRPS         config.Count    `env:"MAX_RPS, default=0" flag:"max-rps" usage:"at most this many CircleCI API requests a second (0: no cap; a 429 always pauses every request for its Retry-After)"`
+	TokenEnv       config.EnvName  `env:"TOKEN_ENV, default=CIRCLE_TOKEN" flag:"token-env" usage:"name of the env var holding the CircleCI API token"`
+	Host           config.BaseURL  `env:"PMGUARD_CIRCLECI_HOST, default=https://circleci.com" flag:"circleci-host" usage:"CircleCI host (CircleCI server installs)"`
+	Store          string          `env:"STORE, default=dora.db" flag:"store" check:"writable" usage:"the SQLite file the history is kept in (created when missing; keep it between runs with save_cache/restore_cache or as an artifact)"`
+	DatabaseURLEnv config.EnvName  `env:"DATABASE_URL_ENV" flag:"database-url-env" usage:"name of the env var holding a PostgreSQL URL: keep the history there instead of the SQLite file (one store shared by an organisation)"`
+	SyncOverlap    config.Days     `env:"SYNC_OVERLAP, default=1d" flag:"sync-overlap" usage:"how far before the last sync each sync reads again, for workflows that finished late"`
+	Months         config.Count    `env:"MONTHS, default=6" flag:"months" usage:"calendar months of the monthly series and trend (the first sync reads back that far)"`
+	Targets        string          `env:"TARGETS" flag:"targets" usage:"the team's goals, e.g. 'deploy_frequency: 10/day, lead_time: 1h, recovery_time: 15m, change_fail_rate: 5%'"`
+	OrgSlug        string          `env:"ORG_SLUG" flag:"org-slug" usage:"vcs/org (gh/acme, or circleci/<org id>): every project the organisation's pipeline list shows (its 250 most recently built that the token follows)"`
+	Projects       config.List     `env:"PROJECTS" flag:"project" usage:"projects to report on, vcs/org/repo (comma-separated or repeated); with org_slug, added to the ones it finds"`
+	ProjectsFile   string          `env:"PROJECTS_FILE" flag:"projects-file" usage:"YAML file of per-project rules: deploy_workflow, branch, team, git_dir (see docs/dora.md)"`
+	SlackChannel   string          `env:"SLACK_CHANNEL" flag:"slack-channel" usage:"post a summary to this Slack channel (empty: do not post)"`
+	SlackTokenEnv  config.EnvName  `env:"SLACK_TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"slack-token-env" usage:"name of the env var holding the Slack bot token"`
 }
 
 // New reads and checks the settings of pmguard dora and builds its CircleCI

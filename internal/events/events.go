@@ -5,12 +5,16 @@
 // Lines are only ever appended. Each event is written with one write(2) on a
 // file opened with O_APPEND while holding an exclusive flock, so concurrent
 // pmguard processes (parallel steps, matrix jobs sharing a workspace) never
-// interleave or lose a line.
+// interleave or lose a line. Nothing here blocks past the run's context:
+// the file is opened without blocking (a FIFO or a device is refused, not
+// waited on) and a lock another process holds is waited for only until the
+// context ends.
 package events
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +25,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
+	"github.com/pmguard/pmguard/internal/appendfile"
+	"github.com/pmguard/pmguard/internal/clock"
 	"github.com/pmguard/pmguard/internal/jobenv"
 )
 
@@ -54,10 +61,19 @@ type Log struct {
 	// figures) as a last guard against a secret reaching the log; nil leaves
 	// them as they are.
 	Redact func(string) string
+	// LockWait bounds the wait for a lock another process holds when the
+	// context passed to Append ends later (or never); 0 is MaxLockWait.
+	LockWait time.Duration
 }
+
+// MaxLockWait is the longest Append waits for another writer's lock. A
+// pmguard writer holds it for one write(2): a lock held longer is held by
+// something else, and the run must not hang on it.
+const MaxLockWait = 30 * time.Second
 
 // Open returns a Log appending to path, stamping events with job's context.
 // It creates the file's directory; it does not truncate an existing file.
+// A path that is not a regular file (a FIFO, a device) is an error.
 func Open(path string, job jobenv.Job) (*Log, error) {
 	l := &Log{path: path, job: job, now: time.Now}
 	if path == "" {
@@ -66,18 +82,30 @@ func Open(path string, job jobenv.Job) (*Log, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("event log %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return l, f.Close()
+}
+
+// openFile opens path to append without ever blocking; anything but a
+// regular file is refused.
+func openFile(path string) (*os.File, error) {
+	f, err := appendfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("event log %s: %w", path, err)
 	}
-	return l, f.Close()
+	return f, nil
 }
 
 // Path is the file the log appends to ("" when discarding).
 func (l *Log) Path() string { return l.path }
 
-// Append fills in the time and job context and appends e as one line.
-func (l *Log) Append(e Event) error {
+// Append fills in the time and job context and appends e as one line. When
+// another process holds the file's lock, Append waits for it until ctx ends
+// (or LockWait has passed), then returns an error naming the file.
+func (l *Log) Append(ctx context.Context, e Event) error {
 	if l == nil || l.path == "" {
 		return nil
 	}
@@ -96,11 +124,51 @@ func (l *Log) Append(e Event) error {
 	if l.Redact != nil {
 		e = e.Redacted(l.Redact)
 	}
-	line, err := json.Marshal(e)
+	line, err := encode(e)
 	if err != nil {
 		return fmt.Errorf("event log: %w", err)
 	}
-	return appendLine(l.path, append(line, '\n'))
+	return l.appendLine(ctx, append(line, '\n'))
+}
+
+// MaxField bounds each string of an event (message, target, a figure) as
+// written: a server's 3 MiB error message is cut, not written whole.
+const MaxField = 16 << 10
+
+// encode writes e as one line that readers can read back (shorter than
+// maxLine): its strings cut at MaxField, then, if the line is still too
+// long (a figure holding thousands of strings), at 256 bytes, and at last
+// without its figures, which a figure says.
+func encode(e Event) ([]byte, error) {
+	for _, limit := range []int{MaxField, 256} {
+		b := e
+		b.Message, b.Target = cut(e.Message, limit), cut(e.Target, limit)
+		b.Figures = mapStrings(e.Figures, func(s string) string { return cut(s, limit) })
+		line, err := json.Marshal(b)
+		if err != nil || len(line) < maxLine {
+			return line, err
+		}
+	}
+	n := 0
+	if f, err := json.Marshal(e.Figures); err == nil {
+		n = len(f)
+	}
+	e.Message, e.Target = cut(e.Message, 256), cut(e.Target, 256)
+	e.Figures = Figures{"figures_dropped": fmt.Sprintf("%d bytes of figures, over the event log's %d MiB line limit", n, maxLine>>20)}
+	return json.Marshal(e)
+}
+
+// cut shortens s to at most limit bytes (on a character boundary), saying
+// how much was cut.
+func cut(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	i := limit
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return fmt.Sprintf("%s… [%d more bytes]", s[:i], len(s)-i)
 }
 
 func fill(dst *string, v string) {
@@ -109,20 +177,59 @@ func fill(dst *string, v string) {
 	}
 }
 
-func appendLine(path string, line []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+func (l *Log) appendLine(ctx context.Context, line []byte) error {
+	f, err := openFile(l.path)
 	if err != nil {
-		return fmt.Errorf("event log %s: %w", path, err)
+		return err
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("event log %s: lock: %w", path, err)
+	if err := l.lock(ctx, f); err != nil {
+		return err
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
 	if _, err := f.Write(line); err != nil {
-		return fmt.Errorf("event log %s: %w", path, err)
+		return fmt.Errorf("event log %s: %w", l.path, err)
 	}
 	return nil
+}
+
+// lock takes f's exclusive flock without blocking, trying again after a
+// short and growing pause while another process holds it, until ctx ends
+// or LockWait has passed. It always tries once, so an event written after
+// the run's deadline still lands when the file is free.
+func (l *Log) lock(ctx context.Context, f *os.File) error {
+	wait := l.LockWait
+	if wait <= 0 {
+		wait = MaxLockWait
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, wait, fmt.Errorf("it waited %s for it", wait))
+	defer cancel()
+	pause := 5 * time.Millisecond
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return fmt.Errorf("event log %s: lock: %w", l.path, err)
+		}
+		if clock.Sleep(ctx, pause) != nil {
+			return fmt.Errorf("event log %s: another process holds its lock, and the event was not written: %v", l.path, lockCause(ctx))
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+}
+
+// lockCause says why the wait for the lock ended.
+func lockCause(ctx context.Context) error {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, context.DeadlineExceeded):
+		return errors.New("the run's deadline passed while waiting for it")
+	case errors.Is(cause, context.Canceled):
+		return errors.New("the run was stopped while waiting for it")
+	default:
+		return cause
+	}
 }
 
 // maxLine bounds one line read back; longer lines are skipped, not fatal.
@@ -180,10 +287,42 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
+// Skipped counts, per file, the lines that were not events (longer than
+// the 1 MiB a line may have, not JSON, cut short by a killed writer).
+type Skipped map[string]int
+
+// Total is the number of lines skipped.
+func (s Skipped) Total() int {
+	n := 0
+	for _, c := range s {
+		n += c
+	}
+	return n
+}
+
+// String says which lines were skipped, for a warning ("" when none).
+func (s Skipped) String() string {
+	if len(s) == 0 {
+		return ""
+	}
+	files := make([]string, 0, len(s))
+	for f := range s {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	parts := make([]string, len(files))
+	for i, f := range files {
+		parts[i] = fmt.Sprintf("%d of %s", s[f], f)
+	}
+	return fmt.Sprintf("%d line(s) of the event logs were not events and were skipped (%s): longer than %d MiB, not JSON, or cut short",
+		s.Total(), strings.Join(parts, ", "), maxLine>>20)
+}
+
 // ReadFiles reads and merges the events of several files (and of every
 // *.jsonl file in a directory), sorted by time; files that do not exist are
-// reported in the error but the events found are still returned.
-func ReadFiles(paths ...string) ([]Event, error) {
+// reported in the error but the events found are still returned. skipped
+// counts the lines that were not events, for the caller to report.
+func ReadFiles(paths ...string) (evs []Event, skipped Skipped, err error) {
 	var all []Event
 	var errs []error
 	for _, p := range expand(paths) {
@@ -192,14 +331,20 @@ func ReadFiles(paths ...string) ([]Event, error) {
 			errs = append(errs, err)
 			continue
 		}
-		evs, _, err := Read(f)
+		evs, n, err := Read(f)
 		f.Close()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 		}
+		if n > 0 {
+			if skipped == nil {
+				skipped = Skipped{}
+			}
+			skipped[p] += n
+		}
 		all = append(all, evs...)
 	}
-	return Merge(all), errors.Join(errs...)
+	return Merge(all), skipped, errors.Join(errs...)
 }
 
 func expand(paths []string) []string {
@@ -254,6 +399,6 @@ func Filter(evs []Event, names ...string) []Event {
 func (e Event) Redacted(redact func(string) string) Event {
 	e.Message = redact(e.Message)
 	e.Target = redact(e.Target)
-	e.Figures = redactFigures(e.Figures, redact)
+	e.Figures = mapStrings(e.Figures, redact)
 	return e
 }

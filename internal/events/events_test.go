@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,8 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
@@ -40,7 +43,7 @@ func TestWriterProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < perProcess; i++ {
-		if err := log.Append(sized(id, i)); err != nil {
+		if err := log.Append(context.Background(), sized(id, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,7 +98,7 @@ func TestConcurrentGoroutinesLoseNoLine(t *testing.T) {
 				return
 			}
 			for i := 0; i < perProcess; i++ {
-				if err := log.Append(sized(fmt.Sprintf("w%d", w), i)); err != nil {
+				if err := log.Append(context.Background(), sized(fmt.Sprintf("w%d", w), i)); err != nil {
 					errs <- err
 					return
 				}
@@ -161,7 +164,7 @@ func TestOpenAppendsNeverTruncates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := log.Append(events.Event{Verb: "health", Event: "first"}); err != nil {
+	if err := log.Append(context.Background(), events.Event{Verb: "health", Event: "first"}); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(path)
@@ -173,7 +176,7 @@ func TestOpenAppendsNeverTruncates(t *testing.T) {
 	if log2.Path() != path {
 		t.Errorf("Path() = %q", log2.Path())
 	}
-	if err := log2.Append(events.Event{Verb: "health", Event: "second"}); err != nil {
+	if err := log2.Append(context.Background(), events.Event{Verb: "health", Event: "second"}); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.ReadFile(path)
@@ -188,7 +191,7 @@ func TestOpenAppendsNeverTruncates(t *testing.T) {
 	if _, err := events.Open(path, jobenv.Job{}); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := events.ReadFiles(path)
+	evs, _, err := events.ReadFiles(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,11 +209,11 @@ func TestEmptyPathDiscards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := log.Append(events.Event{Event: "x"}); err != nil {
+	if err := log.Append(context.Background(), events.Event{Event: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	var nilLog *events.Log
-	if err := nilLog.Append(events.Event{Event: "x"}); err != nil {
+	if err := nilLog.Append(context.Background(), events.Event{Event: "x"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -240,7 +243,7 @@ func TestAppendFillsJobContextAndRedacts(t *testing.T) {
 	}
 	log.Redact = func(s string) string { return strings.ReplaceAll(s, "tok-secret", "[REDACTED]") }
 	at := time.Date(2030, 5, 6, 7, 8, 9, 10, time.FixedZone("X", 3600))
-	err = log.Append(events.Event{Time: at, Verb: "health", Event: "endpoint_failed",
+	err = log.Append(context.Background(), events.Event{Time: at, Verb: "health", Event: "endpoint_failed",
 		Target: "https://x/?t=tok-secret", Message: "saw tok-secret", Figures: map[string]any{"attempts": 3}})
 	if err != nil {
 		t.Fatal(err)
@@ -267,10 +270,10 @@ func TestAppendFillsJobContextAndRedacts(t *testing.T) {
 		t.Errorf("figures = %v", m["figures"])
 	}
 	// An event's own pipeline id is kept.
-	if err := log.Append(events.Event{Verb: "v", Event: "e", PipelineID: "own"}); err != nil {
+	if err := log.Append(context.Background(), events.Event{Verb: "v", Event: "e", PipelineID: "own"}); err != nil {
 		t.Fatal(err)
 	}
-	evs, _ := events.ReadFiles(path)
+	evs, _, _ := events.ReadFiles(path)
 	if got := events.Filter(evs, "e"); len(got) != 1 || got[0].PipelineID != "own" {
 		t.Errorf("pipeline id overwritten: %+v", got)
 	}
@@ -325,7 +328,7 @@ func TestReadFilesMergesAndSorts(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, s := range secs {
-			if err := log.Append(events.Event{Time: t0.Add(time.Duration(s) * time.Second), Verb: "v", Event: fmt.Sprintf("e%d", s)}); err != nil {
+			if err := log.Append(context.Background(), events.Event{Time: t0.Add(time.Duration(s) * time.Second), Verb: "v", Event: fmt.Sprintf("e%d", s)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -348,7 +351,7 @@ func TestReadFilesMergesAndSorts(t *testing.T) {
 	}
 	missing := filepath.Join(dir, "missing.jsonl")
 
-	evs, err := events.ReadFiles(a, b, artifacts, missing)
+	evs, _, err := events.ReadFiles(a, b, artifacts, missing)
 	if err == nil || !strings.Contains(err.Error(), "missing.jsonl") {
 		t.Errorf("err = %v, want one naming the missing file", err)
 	}
@@ -447,5 +450,183 @@ func TestCanaryWeightFigures(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "2:50 0:0" {
 		t.Errorf("old log read as %q, want 2:50 0:0", got)
+	}
+}
+
+// holdLock takes path's flock through a descriptor of its own, as another
+// process would, until the returned func releases it.
+func holdLock(t *testing.T, path string) func() {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release := func() { once.Do(func() { f.Close() }) }
+	t.Cleanup(release)
+	return release
+}
+
+func TestAppendStopsWaitingForALockAtTheDeadline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	log, err := events.Open(path, jobenv.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holdLock(t, path)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err = log.Append(ctx, events.Event{Verb: "health", Event: "health_started"})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("Append under a held lock past the deadline: %v; want an error naming %s and the deadline", err, path)
+	}
+
+	// A stopped run (SIGTERM) ends the wait too.
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if err := log.Append(ctx, events.Event{Verb: "health", Event: "health_started"}); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Fatalf("Append under a held lock after the run was stopped: %v", err)
+	}
+
+	// Without a deadline, the wait is still bounded.
+	log.LockWait = 20 * time.Millisecond
+	if err := log.Append(context.Background(), events.Event{Verb: "health", Event: "health_started"}); err == nil || !strings.Contains(err.Error(), "waited") {
+		t.Fatalf("Append under a held lock with no deadline: %v", err)
+	}
+	if b, _ := os.ReadFile(path); len(b) != 0 {
+		t.Errorf("lines written under another's lock: %q", b)
+	}
+}
+
+func TestAppendWritesOnceTheLockIsFree(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	log, err := events.Open(path, jobenv.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := holdLock(t, path)
+	done := make(chan error, 1)
+	go func() {
+		done <- log.Append(context.Background(), events.Event{Verb: "health", Event: "health_started"})
+	}()
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// A run past its deadline still writes when nobody holds the lock.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := log.Append(ctx, events.Event{Verb: "health", Event: "health_failed"}); err != nil {
+		t.Fatalf("Append after the deadline with the lock free: %v", err)
+	}
+	evs, _, _ := events.ReadFiles(path)
+	if len(evs) != 2 {
+		t.Fatalf("events %+v, want 2", evs)
+	}
+}
+
+func TestOpenAndAppendNeverBlockOnAFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	if _, err := events.Open(fifo, jobenv.Job{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Open(FIFO) = %v, want not a regular file", err)
+	}
+	// With a reader, the FIFO opens; it is still refused.
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := events.Open(fifo, jobenv.Job{}); err == nil || !strings.Contains(err.Error(), "a FIFO") {
+		t.Fatalf("Open(FIFO with a reader) = %v, want a FIFO refused", err)
+	}
+
+	// A path that becomes a FIFO after Open is refused on Append.
+	path := filepath.Join(dir, "events.jsonl")
+	log, err := events.Open(path, jobenv.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Append(context.Background(), events.Event{Verb: "v", Event: "e"}); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Append to a FIFO = %v, want an error naming it", err)
+	}
+}
+
+// TestAppendKeepsEveryLineReadable: an event with a 3 MiB message, a huge
+// figure, or figures that add up to more than a line may hold, is written
+// as a line that readers read back: strings are cut, saying so, and
+// figures too large for any line are replaced by a note.
+func TestAppendKeepsEveryLineReadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	log, err := events.Open(path, jobenv.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Repeat("é", 3<<20) // two bytes each: cuts fall between them
+	many := make([]string, 20000)
+	for i := range many {
+		many[i] = strings.Repeat("u", 1000)
+	}
+	for _, e := range []events.Event{
+		{Verb: "rollback", Event: "rollback_failed", Message: huge},
+		{Verb: "health", Event: "health_failed", Target: huge, Figures: events.Figures{"reason": huge, "attempts": 3}},
+		{Verb: "health", Event: "health_failed", Message: "many", Figures: events.Figures{"failing_endpoints": many}},
+	} {
+		if err := log.Append(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := os.ReadFile(path)
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if len(line) >= 1<<20 {
+			t.Errorf("line %d is %d bytes, over the 1 MiB readers take", i, len(line))
+		}
+	}
+	evs, skipped, err := events.ReadFiles(path)
+	if err != nil || skipped != nil || len(evs) != 3 {
+		t.Fatalf("%d events read back, skipped %v, %v", len(evs), skipped, err)
+	}
+	if m := evs[0].Message; len(m) > events.MaxField+64 || !strings.Contains(m, "more bytes]") || !utf8.ValidString(m) {
+		t.Errorf("message of %d bytes: %q...", len(m), m[:min(len(m), 80)])
+	}
+	if r := evs[1].Figures.String("reason"); len(r) > events.MaxField+64 || !strings.Contains(r, "more bytes]") || fmt.Sprint(evs[1].Figures["attempts"]) != "3" {
+		t.Errorf("figures %v", evs[1].Figures)
+	}
+	if evs[2].Figures.String("figures_dropped") == "" || evs[2].Message != "many" {
+		t.Errorf("figures too large for a line: %v, message %q", evs[2].Figures, evs[2].Message)
+	}
+}
+
+// TestReadFilesCountsSkippedLines: lines that are not events are counted
+// per file, for the reader to report.
+func TestReadFilesCountsSkippedLines(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
+	good := `{"time":"2026-01-01T00:00:00Z","verb":"v","event":"e"}`
+	os.WriteFile(a, []byte(good+"\n"+`{"event":"x","message":"`+strings.Repeat("z", 2<<20)+`"}`+"\nnot json\n"), 0o644)
+	os.WriteFile(b, []byte(good+"\n"), 0o644)
+	evs, skipped, err := events.ReadFiles(a, b)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%d events, %v", len(evs), err)
+	}
+	if skipped[a] != 2 || skipped.Total() != 2 {
+		t.Fatalf("skipped %v, want 2 lines of %s", skipped, a)
+	}
+	if s := skipped.String(); !strings.Contains(s, "2 line(s)") || !strings.Contains(s, "2 of "+a) || !strings.Contains(s, "1 MiB") {
+		t.Errorf("warning %q", s)
+	}
+	if _, skipped, _ := events.ReadFiles(b); skipped != nil || skipped.String() != "" {
+		t.Errorf("a clean log reports %v", skipped)
 	}
 }

@@ -177,38 +177,38 @@ func setField(v reflect.Value, f Figures, k string) bool {
 	return false
 }
 
-// redactFigures applies redact to every string in f, nested values included.
-func redactFigures(f Figures, redact func(string) string) Figures {
+// mapStrings applies fn to every string in f, nested values included.
+func mapStrings(f Figures, fn func(string) string) Figures {
 	if f == nil {
 		return nil
 	}
 	out := make(Figures, len(f))
 	for k, v := range f {
-		out[k] = redactValue(v, redact)
+		out[k] = mapValue(v, fn)
 	}
 	return out
 }
 
-func redactValue(v any, redact func(string) string) any {
+func mapValue(v any, fn func(string) string) any {
 	switch x := v.(type) {
 	case string:
-		return redact(x)
+		return fn(x)
 	case []string:
 		out := make([]string, len(x))
 		for i, s := range x {
-			out[i] = redact(s)
+			out[i] = fn(s)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, s := range x {
-			out[i] = redactValue(s, redact)
+			out[i] = mapValue(s, fn)
 		}
 		return out
 	case map[string]any:
-		return map[string]any(redactFigures(x, redact))
+		return map[string]any(mapStrings(x, fn))
 	case Figures:
-		return redactFigures(x, redact)
+		return mapStrings(x, fn)
 	}
 	return v
 }

@@ -102,7 +102,9 @@ func (o *Options) create(ctx context.Context, it Item) (Ticket, error) {
 
 // Run syncs and/or reports.
 func Run(ctx context.Context, o *Options) error {
-	err := o.run(ctx)
+	ctx, cancel := verb.WithDeadline(ctx, o.Settings.Deadline.Duration)
+	defer cancel()
+	err := verb.DeadlineReached(ctx, o.Settings.Deadline.Duration, o.run(ctx))
 	if o.d != nil {
 		return o.d.Redactor.Error(err)
 	}
@@ -182,14 +184,14 @@ func (o *Options) run(ctx context.Context) error {
 		if err := o.writeBack(out); err != nil {
 			errs = append(errs, err)
 		}
-		o.event(events.FollowupsSynced, fig, fmt.Sprintf("%d created, %d updated, %d unchanged", fig.Created, fig.Updated, fig.Unchanged))
+		o.event(ctx, events.FollowupsSynced, fig, fmt.Sprintf("%d created, %d updated, %d unchanged", fig.Created, fig.Updated, fig.Unchanged))
 	}
 	if o.Report {
 		var err error
 		if fig.Overdue, fig.DueSoon, err = o.report(ctx, inc, items, out); err != nil {
 			errs = append(errs, err)
 		}
-		o.event(events.FollowupsReported, fig, fmt.Sprintf("%d overdue, %d due soon", fig.Overdue, fig.DueSoon))
+		o.event(ctx, events.FollowupsReported, fig, fmt.Sprintf("%d overdue, %d due soon", fig.Overdue, fig.DueSoon))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("pmguard followups: %w", errors.Join(errs...))
@@ -197,13 +199,13 @@ func (o *Options) run(ctx context.Context) error {
 	return nil
 }
 
-func (o *Options) event(name string, f events.Followups, msg string) {
+func (o *Options) event(ctx context.Context, name string, f events.Followups, msg string) {
 	if o.Log == nil {
 		return
 	}
 	e := events.Event{Verb: "followups", Event: name, Target: f.Tracker, Message: msg}
 	e.SetFigures(f)
-	o.Log.Append(e) //nolint:errcheck // the tickets are kept; a lost event is not worth failing for
+	o.Log.Append(ctx, e) //nolint:errcheck // the tickets are kept; a lost event is not worth failing for
 }
 
 // items are the incident's action items with their keys and assignees.

@@ -186,7 +186,7 @@ func TestOverdueReport(t *testing.T) {
 	if strings.Contains(text, "Alert on lock wait") {
 		t.Errorf("a closed issue is reported:\n%s", text)
 	}
-	evs, _ := events.ReadFiles(evFile)
+	evs, _, _ := events.ReadFiles(evFile)
 	var f events.Followups
 	rep := events.Filter(evs, events.FollowupsReported)
 	if len(rep) == 1 {

@@ -18,26 +18,27 @@ import (
 // Settings are the settings of pmguard followups.
 type Settings struct {
 	config.Shared
-	Mode           string         `env:"MODE, default=sync" flag:"mode" form:"sync, report or both" usage:"sync: create or update each action item's issue and write the links into the post-mortem; report: post overdue and soon-due items to Slack; both"`
-	IncidentFile   string         `env:"INCIDENT_FILE, default=incident.yml" flag:"incident-file" usage:"the incident.yml whose action_items are the follow-ups"`
-	IncidentKey    string         `env:"INCIDENT_KEY" flag:"incident-key" usage:"what tells this incident's issues from another's (default: incident.yml's title and date)"`
-	Tracker        string         `env:"TRACKER, default=github" flag:"tracker" form:"github or jira" usage:"where follow-ups are tracked"`
-	GitHubRepo     string         `env:"GITHUB_REPO" flag:"github-repo" form:"owner/name" usage:"the repository the issues go to (default: this project, $CIRCLE_PROJECT_USERNAME/$CIRCLE_PROJECT_REPONAME)"`
-	GitHubTokenEnv config.EnvName `env:"GITHUB_TOKEN_ENV, default=GITHUB_TOKEN" flag:"github-token-env" usage:"name of the env var holding a GitHub token with issues: read and write"`
-	GitHubAPIURL   config.BaseURL `env:"GITHUB_API_URL, default=https://api.github.com" flag:"github-api-url" usage:"GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3)"`
-	JiraURL        config.BaseURL `env:"JIRA_URL" flag:"jira-url" usage:"the Jira Cloud site, such as https://acme.atlassian.net"`
-	JiraProject    string         `env:"JIRA_PROJECT" flag:"jira-project" form:"a project key such as OPS" usage:"the Jira project the issues go to"`
-	JiraIssueType  string         `env:"JIRA_ISSUE_TYPE, default=Task" flag:"jira-issue-type" usage:"the Jira issue type"`
-	JiraEmailEnv   config.EnvName `env:"JIRA_EMAIL_ENV, default=JIRA_EMAIL" flag:"jira-email-env" usage:"name of the env var holding the Jira account's email"`
-	JiraTokenEnv   config.EnvName `env:"JIRA_TOKEN_ENV, default=JIRA_API_TOKEN" flag:"jira-token-env" usage:"name of the env var holding the Jira API token"`
-	Label          string         `env:"LABEL, default=postmortem-follow-up" flag:"label" usage:"the label every follow-up issue carries, and by which reruns find them"`
-	Labels         config.List    `env:"LABELS" flag:"labels" usage:"more labels for every issue (the priority, P0-P2, is added as a label too)"`
-	Owners         config.Lines   `env:"OWNERS" flag:"owner" form:"HANDLE=LOGIN, such as @platform-team=octocat (a Jira account id for Jira)" usage:"the team's handle map: the owner an action item names -> the assignee (repeatable; unmapped owners are named in the body only)"`
-	PostmortemDir  string         `env:"POSTMORTEM_DIR, default=postmortem" flag:"postmortem-dir" usage:"the post-mortem's directory: the links are written into its postmortem.md and postmortem.json, and into followups.json"`
-	Link           config.URL     `env:"LINK" flag:"link" usage:"the post-mortem's address, put into each issue (default: this job's page, $CIRCLE_BUILD_URL)"`
-	RemindBefore   config.Days    `env:"REMIND_BEFORE, default=2d" flag:"remind-before" usage:"report: remind owners this long before a deadline"`
-	SlackChannel   string         `env:"SLACK_CHANNEL" flag:"slack-channel" usage:"report: the channel the overdue report goes to (empty: stdout only)"`
-	SlackTokenEnv  config.EnvName `env:"SLACK_TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"slack-token-env" usage:"name of the env var holding the Slack bot token"`
+	Mode           string          `env:"MODE, default=sync" flag:"mode" form:"sync, report or both" usage:"sync: create or update each action item's issue and write the links into the post-mortem; report: post overdue and soon-due items to Slack; both"`
+	IncidentFile   string          `env:"INCIDENT_FILE, default=incident.yml" flag:"incident-file" usage:"the incident.yml whose action_items are the follow-ups"`
+	IncidentKey    string          `env:"INCIDENT_KEY" flag:"incident-key" usage:"what tells this incident's issues from another's (default: incident.yml's title and date)"`
+	Tracker        string          `env:"TRACKER, default=github" flag:"tracker" form:"github or jira" usage:"where follow-ups are tracked"`
+	GitHubRepo     string          `env:"GITHUB_REPO" flag:"github-repo" form:"owner/name" usage:"the repository the issues go to (default: this project, $CIRCLE_PROJECT_USERNAME/$CIRCLE_PROJECT_REPONAME)"`
+	GitHubTokenEnv config.EnvName  `env:"GITHUB_TOKEN_ENV, default=GITHUB_TOKEN" flag:"github-token-env" usage:"name of the env var holding a GitHub token with issues: read and write"`
+	GitHubAPIURL   config.BaseURL  `env:"GITHUB_API_URL, default=https://api.github.com" flag:"github-api-url" usage:"GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3)"`
+	JiraURL        config.BaseURL  `env:"JIRA_URL" flag:"jira-url" usage:"the Jira Cloud site, such as https://acme.atlassian.net"`
+	JiraProject    string          `env:"JIRA_PROJECT" flag:"jira-project" form:"a project key such as OPS" usage:"the Jira project the issues go to"`
+	JiraIssueType  string          `env:"JIRA_ISSUE_TYPE, default=Task" flag:"jira-issue-type" usage:"the Jira issue type"`
+	JiraEmailEnv   config.EnvName  `env:"JIRA_EMAIL_ENV, default=JIRA_EMAIL" flag:"jira-email-env" usage:"name of the env var holding the Jira account's email"`
+	JiraTokenEnv   config.EnvName  `env:"JIRA_TOKEN_ENV, default=JIRA_API_TOKEN" flag:"jira-token-env" usage:"name of the env var holding the Jira API token"`
+	Label          string          `env:"LABEL, default=postmortem-follow-up" flag:"label" usage:"the label every follow-up issue carries, and by which reruns find them"`
+	Labels         config.List     `env:"LABELS" flag:"labels" usage:"more labels for every issue (the priority, P0-P2, is added as a label too)"`
+	Owners         config.Lines    `env:"OWNERS" flag:"owner" form:"HANDLE=LOGIN, such as @platform-team=octocat (a Jira account id for Jira)" usage:"the team's handle map: the owner an action item names -> the assignee (repeatable; unmapped owners are named in the body only)"`
+	PostmortemDir  string          `env:"POSTMORTEM_DIR, default=postmortem" flag:"postmortem-dir" usage:"the post-mortem's directory: the links are written into its postmortem.md and postmortem.json, and into followups.json"`
+	Link           config.URL      `env:"LINK" flag:"link" usage:"the post-mortem's address, put into each issue (default: this job's page, $CIRCLE_BUILD_URL)"`
+	Deadline       config.Duration `env:"DEADLINE, default=10m" flag:"deadline" usage:"overall cap for the whole run: no request, retry or Retry-After wait goes past it; a server asking to wait longer than what is left fails the run at once (0: none)"`
+	RemindBefore   config.Days     `env:"REMIND_BEFORE, default=2d" flag:"remind-before" usage:"report: remind owners this long before a deadline"`
+	SlackChannel   string          `env:"SLACK_CHANNEL" flag:"slack-channel" usage:"report: the channel the overdue report goes to (empty: stdout only)"`
+	SlackTokenEnv  config.EnvName  `env:"SLACK_TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"slack-token-env" usage:"name of the env var holding the Slack bot token"`
 }
 
 // Options are the inputs and dependencies of one run.

@@ -57,7 +57,7 @@ func Run(ctx context.Context, o *Options) error {
 
 	fmt.Fprintf(out, "pmguard health: %d endpoint(s), up to %d attempt(s) each, %s apart, %s per request%s\n",
 		len(o.Targets), o.maxAttempts(), o.Interval, o.Timeout, deadlineNote(o.Deadline.Duration))
-	o.event(events.HealthStarted, "", "", events.HealthRun{Endpoints: len(o.Targets)})
+	o.event(ctx, events.HealthStarted, "", "", events.HealthRun{Endpoints: len(o.Targets)})
 	marker := deploymarker.ForVerb(o.Settings.Settings, o.d, out, o.RunCLI)
 	marker.Plan(ctx)
 	marker.Running(ctx)
@@ -85,16 +85,16 @@ func Run(ctx context.Context, o *Options) error {
 			failing = append(failing, r.URL)
 			name = events.EndpointFailed
 		}
-		o.event(name, r.URL, r.Reason, endpointFigures(r))
+		o.event(ctx, name, r.URL, r.Reason, endpointFigures(r))
 	}
 	printSummary(out, results)
 
 	run := events.HealthRun{Endpoints: len(results), Passed: res.Passed, Failed: res.Failed, ElapsedS: res.ElapsedMS / 1000}
 	if res.Pass {
-		o.event(events.HealthPassed, "", fmt.Sprintf("%d endpoint(s) healthy", len(results)), run)
+		o.event(ctx, events.HealthPassed, "", fmt.Sprintf("%d endpoint(s) healthy", len(results)), run)
 	} else {
 		run.FailingEndpoints = failing
-		o.event(events.HealthFailed, "", fmt.Sprintf("%d of %d endpoint(s) failed: %s", res.Failed, len(results), strings.Join(failing, ", ")), run)
+		o.event(ctx, events.HealthFailed, "", fmt.Sprintf("%d of %d endpoint(s) failed: %s", res.Failed, len(results), strings.Join(failing, ", ")), run)
 	}
 
 	// The deploy marker gets the verdict before the reports are written: a
@@ -126,10 +126,10 @@ func (o *Options) maxAttempts() int { return int(o.Retries + o.SuccessThreshold)
 
 // event appends to the event log; a log that cannot be written is reported
 // but does not change the verdict.
-func (o *Options) event(name, target, msg string, figures any) {
+func (o *Options) event(ctx context.Context, name, target, msg string, figures any) {
 	e := events.Event{Verb: "health", Event: name, Target: target, Message: msg}
 	e.SetFigures(figures)
-	if err := o.events.Append(e); err != nil {
+	if err := o.events.Append(ctx, e); err != nil {
 		fmt.Fprintf(o.d.Stdout, "warning: %v\n", err)
 	}
 }

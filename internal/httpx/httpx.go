@@ -39,7 +39,8 @@ type Options struct {
 	WaitMax time.Duration // backoff cap
 	// MaxRetryAfter caps a server's Retry-After (default MaxRetryAfter). A
 	// wait that would end past the request context's deadline is not taken:
-	// the last response or error is returned at once.
+	// a Retry-After longer than the time left fails the request at once
+	// with a *WaitError; any other wait returns the last response or error.
 	MaxRetryAfter time.Duration
 	TLS           *tls.Config // nil: system roots
 	NoRedirect    bool        // return 3xx responses instead of following them
@@ -299,16 +300,22 @@ func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
 		if !retry || perr != nil || st.tries > c.o.Retries {
 			return retry, perr
 		}
-		wait, asked := c.backoff(st.tries-1, resp)
+		wait, asked, full := c.backoff(st.tries-1, resp)
+		if dl, ok := ctx.Deadline(); ok {
+			left := time.Until(dl)
+			if asked && full > left {
+				// The server said not before then: an attempt before the
+				// deadline would be refused again, and waiting past it is
+				// not allowed. The request fails now, saying so.
+				return false, &WaitError{Status: resp.StatusCode, Asked: full, Left: max(left, 0), Attempts: st.tries}
+			}
+			if wait > left {
+				st.why = fmt.Sprintf("the next attempt (in %s) would start past the deadline", wait.Round(time.Millisecond))
+				return false, nil
+			}
+		}
 		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
 			c.pause(resp.Request.URL.Host, wait)
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
-			st.why = fmt.Sprintf("the next attempt (in %s) would start past the deadline", wait.Round(time.Millisecond))
-			if asked {
-				st.why = fmt.Sprintf("the server asked to wait %s, past the deadline", wait.Round(time.Millisecond))
-			}
-			return false, nil
 		}
 		st.wait = wait
 		return true, nil
@@ -321,6 +328,10 @@ func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
 		}
 		if resp != nil {
 			resp.Body.Close()
+		}
+		var we *WaitError
+		if errors.As(err, &we) {
+			return nil, err
 		}
 		if err == nil {
 			err = errors.New("no response")
@@ -341,14 +352,43 @@ func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
 }
 
 // backoff is the wait before retry number n+1: the server's Retry-After on
-// 429 and 503 (capped at MaxRetryAfter), else exponential with full jitter.
-func (c *Client) backoff(n int, resp *http.Response) (time.Duration, bool) {
+// 429 and 503 (capped at MaxRetryAfter; asked says the server set it, full
+// is what it asked for), else exponential with full jitter.
+func (c *Client) backoff(n int, resp *http.Response) (wait time.Duration, asked bool, full time.Duration) {
 	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		if d, ok := c.o.RetryAfter(resp, time.Now()); ok {
-			return min(d, c.o.MaxRetryAfter), true
+			return min(d, c.o.MaxRetryAfter), true, d
 		}
 	}
-	return Backoff(c.o.WaitMin, c.o.WaitMax, n, nil), false
+	return Backoff(c.o.WaitMin, c.o.WaitMax, n, nil), false, 0
+}
+
+// WaitError is a server's request to wait (Retry-After on a 429 or a 503)
+// that would end past the request context's deadline. It is not waited
+// for: the request fails at once with this error, which says so.
+type WaitError struct {
+	Status   int           // 429 or 503
+	Asked    time.Duration // the wait the server asked for
+	Left     time.Duration // the time left before the deadline then
+	Attempts int           // attempts made
+}
+
+func (e *WaitError) Error() string {
+	what := "rate limited"
+	if e.Status == http.StatusServiceUnavailable {
+		what = "unavailable"
+	}
+	return fmt.Sprintf("HTTP %d (%s): the server asked to wait %s before another attempt, longer than the %s left before the deadline: not waited for, after %d attempt(s)",
+		e.Status, what, Round(e.Asked), Round(e.Left), e.Attempts)
+}
+
+// Round rounds a wait for a message: to the second from a second up, else
+// to the millisecond.
+func Round(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Millisecond)
 }
 
 // pause holds every request to host for d: after a 429, concurrent workers
@@ -579,6 +619,26 @@ func (r *Redactor) Redact(s string) string {
 	defer r.mu.RUnlock()
 	for _, sec := range r.secrets {
 		s = strings.ReplaceAll(s, sec, "[REDACTED]")
+	}
+	return s
+}
+
+// MaxQuote bounds, in characters, what a message quotes of a server's
+// answer (an API's error message, a page that is not the API's), so that
+// stderr and the event log stay readable whatever a server sends.
+const MaxQuote = 300
+
+// Quote is a server's words as a message quotes them: secrets redacted
+// first (so that a cut never leaves part of one), runs of white space made
+// one space, and cut at MaxQuote characters, saying how much was cut.
+func (r *Redactor) Quote(s string) string {
+	s = strings.Join(strings.Fields(r.Redact(s)), " ")
+	runes := 0
+	for i := range s {
+		if runes == MaxQuote {
+			return fmt.Sprintf("%s… [%d more bytes]", s[:i], len(s)-i)
+		}
+		runes++
 	}
 	return s
 }

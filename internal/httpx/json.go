@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // MaxJSONBody bounds the JSON answers DoJSON reads.
@@ -21,7 +24,10 @@ type StatusError struct {
 	Method  string
 	Path    string // the URL's path, without query
 	Status  int
-	Message string
+	Message string // bounded (Redactor.Quote)
+	// RetryAfter is the wait a final 429 or 503 asked for, when it did.
+	RetryAfter    time.Duration
+	HasRetryAfter bool
 }
 
 func (e *StatusError) Error() string {
@@ -29,7 +35,21 @@ func (e *StatusError) Error() string {
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
-	return fmt.Sprintf("%s %s %s: HTTP %d: %s", e.API, e.Method, e.Path, e.Status, msg)
+	return fmt.Sprintf("%s %s %s: HTTP %d%s: %s", e.API, e.Method, e.Path, e.Status, e.limited(), msg)
+}
+
+// limited says that a 429 is a rate limit, and what wait the server asked
+// for (pmguard's retries, each waiting at most MaxRetryAfter, are spent).
+func (e *StatusError) limited() string {
+	switch {
+	case e.Status == http.StatusTooManyRequests && e.HasRetryAfter:
+		return fmt.Sprintf(" (rate limited; the server asks to wait %s)", Round(e.RetryAfter))
+	case e.Status == http.StatusTooManyRequests:
+		return " (rate limited)"
+	case e.HasRetryAfter:
+		return fmt.Sprintf(" (the server asks to wait %s)", Round(e.RetryAfter))
+	}
+	return ""
 }
 
 // DoJSON sends a request with an optional JSON body and decodes a 2xx JSON
@@ -61,6 +81,10 @@ func (c *Client) DoJSON(ctx context.Context, api, method, url string, header htt
 	}
 	resp, err := c.Do(req)
 	if err != nil {
+		var we *WaitError
+		if errors.As(err, &we) {
+			return nil, fmt.Errorf("%s: %w", api, err)
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s: no answer before the deadline: %w", api, err)
 		}
@@ -73,7 +97,11 @@ func (c *Client) DoJSON(ctx context.Context, api, method, url string, header htt
 		return resp.Header, fmt.Errorf("%s %s %s: reading the answer: %w", api, method, path, c.redactor.Error(err))
 	}
 	if resp.StatusCode/100 != 2 {
-		return resp.Header, &StatusError{API: api, Method: method, Path: path, Status: resp.StatusCode, Message: c.redactor.Redact(apiMessage(data))}
+		se := &StatusError{API: api, Method: method, Path: path, Status: resp.StatusCode, Message: c.redactor.Quote(apiMessage(data))}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			se.RetryAfter, se.HasRetryAfter = c.o.RetryAfter(resp, time.Now())
+		}
+		return resp.Header, se
 	}
 	if truncated {
 		return resp.Header, fmt.Errorf("%s %s %s: answer larger than %d MiB", api, method, path, MaxJSONBody>>20)
@@ -85,12 +113,12 @@ func (c *Client) DoJSON(ctx context.Context, api, method, url string, header htt
 		// Nothing is read from the answer, but a 2xx that is not JSON (a
 		// proxy's or login page's HTML) is not the API saying it did it.
 		if len(bytes.TrimSpace(data)) > 0 && !json.Valid(data) {
-			return resp.Header, fmt.Errorf("%s %s %s: HTTP %d but not JSON: %s", api, method, path, resp.StatusCode, c.redactor.Redact(snippet(data)))
+			return resp.Header, fmt.Errorf("%s %s %s: HTTP %d but not JSON: %s", api, method, path, resp.StatusCode, c.redactor.Quote(string(data)))
 		}
 		return resp.Header, nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return resp.Header, fmt.Errorf("%s %s %s: HTTP %d but not the expected JSON (%v): %s", api, method, path, resp.StatusCode, err, c.redactor.Redact(snippet(data)))
+		return resp.Header, fmt.Errorf("%s %s %s: HTTP %d but not the expected JSON (%v): %s", api, method, path, resp.StatusCode, err, c.redactor.Quote(string(data)))
 	}
 	return resp.Header, nil
 }
@@ -105,7 +133,7 @@ func apiMessage(b []byte) string {
 		ErrorMessages []string          `json:"errorMessages"`
 	}
 	if json.Unmarshal(b, &v) != nil {
-		return snippet(b)
+		return string(b)
 	}
 	var parts []string
 	add := func(raw json.RawMessage) {
@@ -132,17 +160,23 @@ func apiMessage(b []byte) string {
 	}
 	parts = append(parts, v.ErrorMessages...)
 	if len(parts) == 0 {
-		return snippet(b)
+		return string(b)
 	}
 	return strings.Join(parts, "; ")
 }
 
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200]) + "…"
+// BadPort says why u's port cannot be dialled, or "" when u names none or
+// one from 1 to 65535: url.Parse takes any digits, and a port that cannot
+// exist must be bad input, not a connection failure later.
+func BadPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		return ""
 	}
-	return s
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("port %s is not between 1 and 65535", port)
+	}
+	return ""
 }
 
 // BaseURL is an API's base URL from a setting: def when empty, no trailing
@@ -152,8 +186,12 @@ func BaseURL(api, raw, def string) (string, error) {
 	if base == "" {
 		base = def
 	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("%s API URL %q: want an http(s) URL", api, RedactURL(base))
+	}
+	if why := BadPort(u); why != "" {
+		return "", fmt.Errorf("%s API URL %q: %s", api, RedactURL(base), why)
 	}
 	return base, nil
 }

@@ -1,11 +1,11 @@
 package metricsource
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
@@ -36,6 +36,10 @@ func fetch(c *httpx.Client, src fmt.Stringer, req *http.Request, limit int64) (*
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
+		var we *httpx.WaitError
+		if errors.As(err, &we) {
+			return nil, nil, fmt.Errorf("%s: %w", src, err)
+		}
 		if ctx.Err() != nil {
 			return nil, nil, fmt.Errorf("%s: no answer before the deadline: %w", src, err)
 		}
@@ -72,14 +76,11 @@ func latency(src string, seconds float64, query string) (time.Duration, error) {
 	return time.Duration(seconds * float64(time.Second)), nil
 }
 
-// snippet trims a non-API body (a proxy's HTML page) to something readable.
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 300 {
-		s = s[:300] + "..."
-	}
-	if s == "" {
-		s = "(empty body)"
+// quote is a server's words in a message: redacted, bounded
+// (httpx.Redactor.Quote), and "(empty body)" for nothing.
+func quote(red *httpx.Redactor, s string) string {
+	if s = red.Quote(s); s == "" {
+		return "(empty body)"
 	}
 	return s
 }

@@ -282,19 +282,16 @@ func (d *Datadog) Query(ctx context.Context, query string, from, to time.Time) (
 		msg = strings.Join(r.Errors, "; ")
 	}
 	if jsonErr != nil || msg == "" && resp.StatusCode/100 != 2 {
-		msg = snippet(body)
+		msg = string(body)
 	}
-	msg = red.Redact(msg)
+	msg = quote(red, msg)
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, &AuthError{Source: "datadog", Status: resp.StatusCode, Message: msg,
 			Hint: fmt.Sprintf("check %s/%s (the API key must be valid for this site and the application key needs the timeseries_query permission)", d.apiEnv, d.appEnv)}
 	case resp.StatusCode == http.StatusTooManyRequests:
-		reset := resp.Header.Get("X-RateLimit-Reset")
-		if reset != "" {
-			msg += "; rate limit resets in " + reset + "s"
-		}
-		return nil, &QueryError{Source: "datadog", Status: resp.StatusCode, Type: "rate_limited", Message: msg, Query: query}
+		wait, asked := DatadogRetryAfter(resp, time.Now())
+		return nil, &QueryError{Source: "datadog", Status: resp.StatusCode, Type: "rate_limited", Message: msg, Query: query, RetryAfter: wait, HasRetryAfter: asked}
 	case resp.StatusCode/100 != 2:
 		return nil, &QueryError{Source: "datadog", Status: resp.StatusCode, Message: msg, Query: query}
 	case jsonErr != nil:

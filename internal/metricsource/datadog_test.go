@@ -289,7 +289,7 @@ func TestDatadogErrors(t *testing.T) {
 			rateLimited(w, "3")
 		}, func(t *testing.T, err error, calls int) {
 			var qe *metricsource.QueryError
-			if !errors.As(err, &qe) || qe.Status != 429 || !strings.Contains(err.Error(), "resets in 3s") || metricsource.Permanent(err) {
+			if !errors.As(err, &qe) || qe.Status != 429 || !strings.Contains(err.Error(), "rate limited the query (HTTP 429, rate_limited); it asks to wait 3s") || metricsource.Permanent(err) {
 				t.Fatalf("got %v", err)
 			}
 			if calls != 3 {

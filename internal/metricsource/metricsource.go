@@ -13,7 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
+
+	"github.com/pmguard/pmguard/internal/httpx"
 )
 
 // Window is the span a figure covers: Length ending at End. A zero End means
@@ -78,12 +81,23 @@ type QueryError struct {
 	Type    string
 	Message string
 	Query   string
+	// RetryAfter is the wait a 429 asked for, when it said (pmguard's
+	// retries, each at most httpx.MaxRetryAfter, are spent by then).
+	RetryAfter    time.Duration
+	HasRetryAfter bool
 }
 
 func (e *QueryError) Error() string {
 	typ := ""
 	if e.Type != "" {
 		typ = ", " + e.Type
+	}
+	if e.Status == http.StatusTooManyRequests {
+		wait := ""
+		if e.HasRetryAfter {
+			wait = fmt.Sprintf("; it asks to wait %s", httpx.Round(e.RetryAfter))
+		}
+		return fmt.Sprintf("%s rate limited the query (HTTP 429%s)%s: %s; query: %s", e.Source, typ, wait, e.Message, e.Query)
 	}
 	return fmt.Sprintf("%s rejected the query (HTTP %d%s): %s; query: %s", e.Source, e.Status, typ, e.Message, e.Query)
 }

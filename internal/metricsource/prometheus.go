@@ -341,7 +341,7 @@ func (p *Prometheus) call(ctx context.Context, path string, form url.Values, que
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		msg := env.Error
 		if jsonErr != nil || msg == "" {
-			msg = snippet(body)
+			msg = string(body)
 		}
 		hint := "the server refused the request; set a bearer token through the token env var setting"
 		if p.token != "" {
@@ -350,13 +350,21 @@ func (p *Prometheus) call(ctx context.Context, path string, form url.Values, que
 				hint += " in $" + p.tokenEnv
 			}
 		}
-		return nil, &AuthError{Source: "prometheus", Status: resp.StatusCode, Hint: hint, Message: red.Redact(msg)}
+		return nil, &AuthError{Source: "prometheus", Status: resp.StatusCode, Hint: hint, Message: quote(red, msg)}
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		msg := env.Error
+		if jsonErr != nil || msg == "" {
+			msg = string(body)
+		}
+		wait, asked := httpx.RetryAfter(resp.Header, time.Now())
+		return nil, &QueryError{Source: "prometheus", Status: resp.StatusCode, Type: "rate_limited", Message: quote(red, msg), Query: query, RetryAfter: wait, HasRetryAfter: asked}
 	}
 	if jsonErr != nil || env.Status == "" {
-		return nil, &QueryError{Source: "prometheus", Status: resp.StatusCode, Message: red.Redact("not a Prometheus API response: " + snippet(body)), Query: query}
+		return nil, &QueryError{Source: "prometheus", Status: resp.StatusCode, Message: "not a Prometheus API response: " + quote(red, string(body)), Query: query}
 	}
 	if env.Status != "success" {
-		return nil, &QueryError{Source: "prometheus", Status: resp.StatusCode, Type: env.ErrorType, Message: red.Redact(env.Error), Query: query}
+		return nil, &QueryError{Source: "prometheus", Status: resp.StatusCode, Type: env.ErrorType, Message: quote(red, env.Error), Query: query}
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, &QueryError{Source: "prometheus", Status: resp.StatusCode, Message: "HTTP " + resp.Status + " with a success body", Query: query}

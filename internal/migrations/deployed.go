@@ -2,6 +2,7 @@ package migrations
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -26,12 +27,16 @@ type Deployed struct {
 }
 
 // deployedCommit finds the newest deploy event with a commit in the event
-// logs at paths (files, or directories of *.jsonl).
-func deployedCommit(paths, names []string) (Deployed, error) {
+// logs at paths (files, or directories of *.jsonl); lines that are not
+// events are reported to warn.
+func deployedCommit(paths, names []string, warn io.Writer) (Deployed, error) {
 	if len(paths) == 0 {
 		return Deployed{}, fmt.Errorf("%q needs the event log of the production deploy: set PMGUARD_EVENTS_FILE (or deployed_log) to it, or set base to a git revision such as origin/main or the deployed SHA from a pipeline parameter", BaseDeployed)
 	}
-	evs, err := events.ReadFiles(paths...)
+	evs, skipped, err := events.ReadFiles(paths...)
+	if skipped != nil {
+		fmt.Fprintf(warn, "pmguard migrations: warning: %v\n", skipped)
+	}
 	if err != nil && len(evs) == 0 {
 		return Deployed{}, fmt.Errorf("%q: reading the event log: %v", BaseDeployed, err)
 	}

@@ -1,6 +1,7 @@
 package migrations
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -197,7 +198,7 @@ func blockSummary(rep *Result) string {
 }
 
 // writeReports writes the JSON and JUnit reports and the event.
-func (o *Options) writeReports(rep *Result) error {
+func (o *Options) writeReports(ctx context.Context, rep *Result) error {
 	if err := report.WriteJSON(o.JSONPath, rep); err != nil {
 		return err
 	}
@@ -217,7 +218,7 @@ func (o *Options) writeReports(rep *Result) error {
 		}
 	}
 	e.SetFigures(f)
-	if err := o.Events.Append(e); err != nil {
+	if err := o.Events.Append(ctx, e); err != nil {
 		return err
 	}
 	return nil

@@ -411,7 +411,7 @@ func Run(ctx context.Context, o *Options) error {
 	rep.Seconds = o.Now().Sub(started).Seconds()
 
 	writeText(o.Stdout, rep, unusedOverrides(files))
-	if err := o.writeReports(rep); err != nil {
+	if err := o.writeReports(ctx, rep); err != nil {
 		return err
 	}
 	if rep.Blocking > 0 {
@@ -437,7 +437,7 @@ func (o *Options) revisions(ctx context.Context) (*revisions, error) {
 	rv := &revisions{head: head}
 	baseRev := o.Base
 	if o.Base == BaseDeployed {
-		d, err := deployedCommit(o.DeployedLog, o.DeployEvents)
+		d, err := deployedCommit(o.DeployedLog, o.DeployEvents, o.Stderr)
 		if err != nil {
 			return nil, config.Invalid(&revError{which: "base", err: err})
 		}

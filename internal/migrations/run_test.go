@@ -115,7 +115,7 @@ func runCheck(t *testing.T, r *gitRepo, mod func(*Options)) result {
 	if b, err := os.ReadFile(o.JUnitPath); err == nil {
 		res.junit = string(b)
 	}
-	res.events, _ = events.ReadFiles(filepath.Join(dir, "events.jsonl"))
+	res.events, _, _ = events.ReadFiles(filepath.Join(dir, "events.jsonl"))
 	return res
 }
 
@@ -147,7 +147,7 @@ func TestReferenceIncidentIsBlocked(t *testing.T) {
 
 	logPath := filepath.Join(t.TempDir(), "deploys.jsonl")
 	dlog, _ := events.Open(logPath, jobenv.Job{SHA: deployed})
-	if err := dlog.Append(events.Event{Verb: "health", Event: "health_passed", Time: time.Date(2026, 11, 19, 9, 0, 0, 0, time.UTC)}); err != nil {
+	if err := dlog.Append(context.Background(), events.Event{Verb: "health", Event: "health_passed", Time: time.Date(2026, 11, 19, 9, 0, 0, 0, time.UTC)}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -390,7 +390,7 @@ func TestNewRun(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil || rep.Verdict != "ok" || len(rep.Files) != 1 || rep.Base != "HEAD~1" {
 		t.Errorf("report %s: %v", b, err)
 	}
-	evs, _ := events.ReadFiles(filepath.Join(out, "events.jsonl"))
+	evs, _, _ := events.ReadFiles(filepath.Join(out, "events.jsonl"))
 	if len(evs) != 1 || evs[0].Event != events.MigrationOK {
 		t.Fatalf("events %+v", evs)
 	}

@@ -155,7 +155,7 @@ func (h *harness) appendEvents(evs ...events.Event) {
 		if e.Time.IsZero() {
 			e.Time = h.clock.Now()
 		}
-		if err := log.Append(e); err != nil {
+		if err := log.Append(context.Background(), e); err != nil {
 			h.t.Fatal(err)
 		}
 	}
@@ -163,7 +163,7 @@ func (h *harness) appendEvents(evs ...events.Event) {
 
 func (h *harness) readEvents(name string) []events.Event {
 	h.t.Helper()
-	evs, err := events.ReadFiles(h.events)
+	evs, _, err := events.ReadFiles(h.events)
 	if err != nil && !os.IsNotExist(err) {
 		h.t.Fatal(err)
 	}

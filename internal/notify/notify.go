@@ -262,9 +262,12 @@ func (o *Options) readLog() []events.Event {
 	if _, err := os.Stat(path); err != nil {
 		return nil
 	}
-	evs, err := events.ReadFiles(path)
+	evs, skipped, err := events.ReadFiles(path)
 	if err != nil {
 		fmt.Fprintf(o.errw, "pmguard notify: warning: event log: %v\n", err)
+	}
+	if skipped != nil {
+		fmt.Fprintf(o.errw, "pmguard notify: warning: %v\n", skipped)
 	}
 	return evs
 }
@@ -328,7 +331,7 @@ func (r *run) lookup(f *Facts) func(string) string {
 	}
 }
 
-func (r *run) fail(err error) {
+func (r *run) fail(ctx context.Context, err error) {
 	r.mu.Lock()
 	r.errs = append(r.errs, err)
 	r.mu.Unlock()
@@ -339,14 +342,14 @@ func (r *run) fail(err error) {
 	}
 	e := events.Event{Verb: "notify", Event: events.NotifyFailed, Target: channel, Message: err.Error()}
 	e.SetFigures(events.Notice{Error: code, Method: method, Channel: channel, Template: r.templateName()})
-	r.event(e)
+	r.event(ctx, e)
 }
 
 // record appends one of notify's own events.
-func (r *run) record(name, target string, f any) {
+func (r *run) record(ctx context.Context, name, target string, f any) {
 	e := events.Event{Verb: "notify", Event: name, Target: target}
 	e.SetFigures(f)
-	r.event(e)
+	r.event(ctx, e)
 }
 
 func (r *run) templateName() string {
@@ -356,11 +359,11 @@ func (r *run) templateName() string {
 	return "custom"
 }
 
-func (r *run) event(e events.Event) {
+func (r *run) event(ctx context.Context, e events.Event) {
 	if r.key != "" {
 		e.PipelineID = r.key
 	}
-	if err := r.o.log.Append(e); err != nil {
+	if err := r.o.log.Append(ctx, e); err != nil {
 		fmt.Fprintf(r.errw, "pmguard notify: warning: %v\n", err)
 	}
 }
@@ -391,11 +394,11 @@ func (r *run) sendWebhook(ctx context.Context) {
 		fmt.Fprintf(r.out, "pmguard notify: debug: webhook:\n%s\n", b)
 	}
 	if err := postWebhook(ctx, r.o.http, r.p.webhook, r.p.retries+1, m); err != nil {
-		r.fail(err)
+		r.fail(ctx, err)
 		return
 	}
 	fmt.Fprintf(r.out, "pmguard notify: posted %s through the incoming webhook\n", r.templateName())
-	r.record(events.Notified, "webhook", events.Notice{Channel: "webhook", Template: r.templateName(), Webhook: true})
+	r.record(ctx, events.Notified, "webhook", events.Notice{Channel: "webhook", Template: r.templateName(), Webhook: true})
 }
 
 // webhookSecrets are what hides an incoming webhook's URL in any form it is

@@ -2,11 +2,14 @@ package notify
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -708,12 +711,12 @@ func TestSlackOutageDuringRollback(t *testing.T) {
 			return
 		}
 		for i := 0; i < 50; i++ {
-			if err := log.Append(events.Event{Verb: "rollback", Event: "rollback_progress", Figures: map[string]any{"step": i}}); err != nil {
+			if err := log.Append(context.Background(), events.Event{Verb: "rollback", Event: "rollback_progress", Figures: map[string]any{"step": i}}); err != nil {
 				rollbackDone <- err
 				return
 			}
 		}
-		rollbackDone <- log.Append(events.Event{Verb: "rollback", Event: "rollback_completed"})
+		rollbackDone <- log.Append(context.Background(), events.Event{Verb: "rollback", Event: "rollback_completed"})
 	}()
 
 	s := h.settings()
@@ -955,8 +958,55 @@ func TestPoster(t *testing.T) {
 	if msgs[2].ThreadTS != parent.TS || !strings.Contains(blockText(msgs[2].Blocks), "https://circleci.com/gh/acme/api/77") {
 		t.Fatalf("reminder %+v", msgs[2])
 	}
-	got, _ := events.ReadFiles(logFile)
+	got, _, _ := events.ReadFiles(logFile)
 	if n := events.Filter(got, events.Notified); len(n) != 2 {
 		t.Fatalf("notified events in the poster's log: %+v", got)
+	}
+}
+
+// TestWrongShapedAnswersAreUnexpected: an HTTP 200 that is not Slack's
+// answer (not JSON, JSON of another shape, too large, no code, an "error"
+// that is a page) is an unexpected_response pointing at the API URL, never
+// "unreachable" nor success.
+func TestWrongShapedAnswersAreUnexpected(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"another shape", `{"ok":true,"channel":"C1","ts":"1.2","message":"a string"}`, "not the shape of Slack's answer (field message"},
+		{"html", `<html><body>Sign in</body></html>`, "HTTP 200 but not JSON"},
+		{"too large", `{"ok":true,"pad":"` + strings.Repeat("p", 6<<20) + `"}`, "larger than 1 MiB"},
+		{"empty object", `{}`, "field ts missing"},
+		{"not ok, no code", `{"ok":false}`, "field ts missing"},
+		{"a page as the error", `{"ok":false,"error":"<html>` + strings.Repeat("e", 4000) + `</html>"}`, "is not a Slack error code"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Content-Type", "application/json; charset=utf-8")
+				io.WriteString(w, tc.body)
+			}))
+			t.Cleanup(srv.Close)
+			h := newHarness(t)
+			h.env["PMGUARD_SLACK_API_URL"] = srv.URL + "/api/"
+			s := h.settings()
+			s.Template = DeployFailed
+			res := h.run(s)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			mustContain(t, "stderr", res.errw, "unexpected_response", tc.want, "the answer is not Slack's")
+			if strings.Contains(res.errw, "unreachable") || strings.Contains(res.out, "posted") {
+				t.Errorf("reported as unreachable or posted:\n%s%s", res.out, res.errw)
+			}
+			if len(res.errw) > 4000 {
+				t.Errorf("%d bytes on stderr", len(res.errw))
+			}
+			evs, _, _ := events.ReadFiles(h.events)
+			failed := events.Filter(evs, events.NotifyFailed)
+			if len(failed) != 1 || failed[0].Figures.String("error") != "unexpected_response" {
+				t.Errorf("notify_failed events %+v", failed)
+			}
+		})
 	}
 }

@@ -131,7 +131,7 @@ func (p *Poster) Schedule(ctx context.Context, r Reminder) error {
 	if r.Marker != "" {
 		found, err := api.findScheduled(ctx, target, r.Marker)
 		if err != nil {
-			run.fail(err)
+			run.fail(ctx, err)
 			return run.finish()
 		}
 		if found != "" {
@@ -142,11 +142,11 @@ func (p *Poster) Schedule(ctx context.Context, r Reminder) error {
 	m := textMessage(escapeText(r.Text))
 	at, id, err := api.scheduleMoving(ctx, target, threadTS, r.PostAt, m, func(string, time.Time) (time.Time, bool) { return time.Time{}, false })
 	if err != nil {
-		run.fail(err)
+		run.fail(ctx, err)
 		return run.finish()
 	}
 	fmt.Fprintf(o.out, "pmguard notify: reminder scheduled for %s in %s\n", at.UTC().Format("2006-01-02 15:04 UTC"), channelLabel(r.Channel))
-	run.record(events.PostmortemReminderScheduled, target, events.Notice{Channel: target, ThreadTS: threadTS, ScheduledMessageID: id,
+	run.record(ctx, events.PostmortemReminderScheduled, target, events.Notice{Channel: target, ThreadTS: threadTS, ScheduledMessageID: id,
 		PostAt: strconv.FormatInt(at.Unix(), 10), Template: "custom"})
 	return nil
 }

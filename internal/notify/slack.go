@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -136,10 +137,19 @@ func slackRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		return false, nil
 	}
-	body, _, err := httpx.ReadLimited(resp.Body, 1<<20)
+	body, truncated, err := httpx.ReadLimited(resp.Body, maxAnswer)
 	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
+	// slack-go decodes what is left: a cut answer ends in an error saying
+	// so, not in a JSON error about a truncated document.
+	var rest io.Reader = eofReader{}
+	switch {
+	case err != nil:
+		rest = errReader{fmt.Errorf("%w: %v", errAnswerCut, err)}
+	case truncated:
+		rest = errReader{errAnswerTooLarge}
+	}
+	resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), rest))
+	if err != nil || truncated {
 		return false, nil
 	}
 	var answer struct {
@@ -158,6 +168,45 @@ func slackRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	return false, nil
 }
 
+// maxAnswer bounds a Slack Web API answer: a larger one is not Slack's.
+const maxAnswer = 1 << 20
+
+var (
+	errAnswerTooLarge = fmt.Errorf("HTTP 200 with an answer larger than %d MiB", maxAnswer>>20)
+	errAnswerCut      = errors.New("HTTP 200 with an answer cut short")
+)
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// unexpected says why an error slack-go returned for an HTTP 200 means the
+// answer was not Slack's (not JSON, not the shape of a Slack answer, too
+// large, cut short), or "" when it is another error.
+func unexpected(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return "" // the request failed: no answer was read
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, errAnswerTooLarge), errors.Is(err, errAnswerCut):
+		return err.Error()
+	case errors.As(err, &syn):
+		return fmt.Sprintf("HTTP 200 but not JSON (%v)", syn)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("HTTP 200 but not the shape of Slack's answer (field %s is a JSON %s)", typ.Field, typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "HTTP 200 with JSON cut short"
+	}
+	return ""
+}
+
 // repeatable are the methods whose repetition changes nothing.
 var repeatable = map[string]bool{
 	"chat.scheduledMessages.list": true, "chat.update": true, "conversations.setTopic": true, "conversations.invite": true, "users.lookupByEmail": true,
@@ -173,9 +222,12 @@ func classify(ctx context.Context, method, channel, tokenEnv string, attempts in
 	var rl *slack.RateLimitedError
 	var sc slack.StatusCodeError
 	var se slack.SlackErrorResponse
+	var we *httpx.WaitError
 	switch {
+	case errors.As(err, &we):
+		e.Code, e.Detail = waitCode(we), waitDetail(we)
 	case errors.As(err, &rl):
-		e.Code, e.Detail = "rate_limited", rateLimitDetail(ctx, rl.RetryAfter, attempts)
+		e.Code, e.Detail = "rate_limited", rateLimitDetail(attempts)
 	case errors.As(err, &sc) && sc.Code == http.StatusTooManyRequests:
 		e.Code, e.Detail = "rate_limited", fmt.Sprintf("still rate limited after %d attempts", attempts)
 	case errors.As(err, &sc):
@@ -183,11 +235,16 @@ func classify(ctx context.Context, method, channel, tokenEnv string, attempts in
 		if sc.Code >= 500 {
 			e.Detail = finalDetail(ctx, "HTTP "+strconv.Itoa(sc.Code), attempts)
 		}
+	case errors.As(err, &se) && !isCode(se.Err):
+		// Not one of Slack's codes: a page or a message, not quoted.
+		e.Code, e.Detail = "unexpected_response", fmt.Sprintf(`HTTP 200 whose "error" (%d bytes) is not a Slack error code`, len(se.Err))
 	case errors.As(err, &se):
 		e.Code, e.Needed = se.Err, se.Needed
 		if retriedCode(method, se.Err) {
 			e.Detail = finalDetail(ctx, se.Err, attempts)
 		}
+	case unexpected(err) != "":
+		e.Code, e.Detail = "unexpected_response", unexpected(err)
 	case ctx.Err() != nil:
 		e.Code, e.Detail = "timeout", "notify's timeout passed"
 	default:
@@ -225,18 +282,26 @@ func finalDetail(ctx context.Context, what string, attempts int) string {
 	return fmt.Sprintf("%s on each of %d attempts", what, attempts)
 }
 
-// rateLimitDetail says what happened to a final 429: a Retry-After that
-// would end past notify's timeout is not waited at all, otherwise the waits
-// Slack asked for (each at most httpx.MaxRetryAfter) did not end it.
-func rateLimitDetail(ctx context.Context, asked time.Duration, attempts int) string {
-	wait := min(asked, httpx.MaxRetryAfter)
-	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl); wait > left {
-			return fmt.Sprintf("Slack asked to wait %s before another attempt, which would pass notify's timeout (%s left): not retried",
-				asked, max(left, 0).Round(time.Millisecond))
-		}
-	}
+// rateLimitDetail says what happened to a final 429: the waits Slack asked
+// for (each at most httpx.MaxRetryAfter) did not end it. A wait that would
+// have passed notify's timeout is a *httpx.WaitError instead (waitDetail).
+func rateLimitDetail(attempts int) string {
 	return fmt.Sprintf("rate limited on each of %d attempts, waiting as Slack asked (at most %s) between them", attempts, httpx.MaxRetryAfter)
+}
+
+// waitCode is the code of a Retry-After that was not waited for.
+func waitCode(we *httpx.WaitError) string {
+	if we.Status == http.StatusTooManyRequests {
+		return "rate_limited"
+	}
+	return "http_" + strconv.Itoa(we.Status)
+}
+
+// waitDetail says why a Retry-After was not waited for: it would have
+// ended past notify's timeout.
+func waitDetail(we *httpx.WaitError) string {
+	return fmt.Sprintf("Slack asked to wait %s before another attempt, which would pass notify's timeout (%s left): not retried",
+		httpx.Round(we.Asked), httpx.Round(we.Left))
 }
 
 // webAPI is the part of Slack's Web API notify uses, over slack-go. Its

@@ -80,7 +80,7 @@ func (r *run) sendNamedThread(ctx context.Context, ch string, m Message) *posted
 	}
 	id, ts, err := r.api.post(ctx, target, threadTS, m)
 	if err != nil {
-		r.fail(err)
+		r.fail(ctx, err)
 		return nil
 	}
 	if threadTS != "" {
@@ -88,7 +88,7 @@ func (r *run) sendNamedThread(ctx context.Context, ch string, m Message) *posted
 	} else {
 		fmt.Fprintf(r.out, "pmguard notify: posted %s to %s (ts %s), starting thread %q\n", r.templateName(), channelLabel(ch), ts, r.p.threadID)
 	}
-	r.record(events.Notified, ch, namedThread{events.Notice{Channel: id, ChannelName: ch, TS: ts, ThreadTS: threadTS, Template: r.templateName()}, r.p.threadID})
+	r.record(ctx, events.Notified, ch, namedThread{events.Notice{Channel: id, ChannelName: ch, TS: ts, ThreadTS: threadTS, Template: r.templateName()}, r.p.threadID})
 	return &posted{channel: ch, id: id, ts: ts, parentTS: orDefault(threadTS, ts)}
 }
 
@@ -99,11 +99,11 @@ func (r *run) scheduleNotice(ctx context.Context, target, ch, threadTS string, m
 	at := r.o.d.Now().Add(r.p.offset)
 	id, err := r.api.schedule(ctx, target, threadTS, at, m)
 	if err != nil {
-		r.fail(err)
+		r.fail(ctx, err)
 		return nil
 	}
 	fmt.Fprintf(r.out, "pmguard notify: scheduled %s in %s for %s\n", r.templateName(), channelLabel(ch), at.UTC().Format("2006-01-02 15:04:05 UTC"))
-	r.record(events.Notified, ch, namedThread{events.Notice{Channel: target, ChannelName: ch, ThreadTS: threadTS, Template: r.templateName(),
+	r.record(ctx, events.Notified, ch, namedThread{events.Notice{Channel: target, ChannelName: ch, ThreadTS: threadTS, Template: r.templateName(),
 		ScheduledMessageID: id, PostAt: strconv.FormatInt(at.Unix(), 10)}, r.p.threadID})
 	return nil
 }
@@ -174,16 +174,16 @@ func (r *run) sendToChannel(ctx context.Context, ch string, facts Facts, threade
 	if found {
 		id, ts, err := r.api.post(ctx, ref.ChannelID, ref.TS, m)
 		if err != nil {
-			r.fail(err)
+			r.fail(ctx, err)
 			return nil
 		}
 		fmt.Fprintf(r.out, "pmguard notify: replied with %s in the incident's thread in %s (ts %s)\n", r.templateName(), channelLabel(ch), ts)
-		r.record(events.Notified, ch, events.Notice{Channel: id, ChannelName: ch, TS: ts, ThreadTS: ref.TS, Template: r.templateName()})
+		r.record(ctx, events.Notified, ch, events.Notice{Channel: id, ChannelName: ch, TS: ts, ThreadTS: ref.TS, Template: r.templateName()})
 		if _, ok := templates[ref.Template]; ok {
 			parent, _ := Render(ref.Template, &facts)
 			parent.Fit()
 			if err := r.api.update(ctx, ref.ChannelID, ref.TS, parent); err != nil {
-				r.fail(err)
+				r.fail(ctx, err)
 			} else {
 				fmt.Fprintf(r.out, "pmguard notify: updated the status line of the incident's first notice in %s\n", channelLabel(ch))
 			}
@@ -192,12 +192,12 @@ func (r *run) sendToChannel(ctx context.Context, ch string, facts Facts, threade
 	}
 	id, ts, err := r.api.post(ctx, ch, "", m)
 	if err != nil {
-		r.fail(err)
+		r.fail(ctx, err)
 		return nil
 	}
 	parent := threaded && r.status == "fail"
 	fmt.Fprintf(r.out, "pmguard notify: posted %s to %s (ts %s)\n", r.templateName(), channelLabel(ch), ts)
-	r.record(events.Notified, ch, events.Notice{Channel: id, ChannelName: ch, TS: ts, Template: r.templateName(), Parent: parent})
+	r.record(ctx, events.Notified, ch, events.Notice{Channel: id, ChannelName: ch, TS: ts, Template: r.templateName(), Parent: parent})
 	p := &posted{channel: ch, id: id, ts: ts}
 	if parent {
 		p.parentTS = ts
@@ -264,20 +264,20 @@ func (r *run) incidentChannel(ctx context.Context) string {
 			continue
 		}
 		if err != nil {
-			r.fail(err)
+			r.fail(ctx, err)
 			return ""
 		}
 		break
 	}
 	if id == "" {
-		r.fail(&SlackError{Method: "conversations.create", Channel: base, Code: "name_taken", Detail: "5 names tried", TokenEnv: r.p.tokenEnv})
+		r.fail(ctx, &SlackError{Method: "conversations.create", Channel: base, Code: "name_taken", Detail: "5 names tried", TokenEnv: r.p.tokenEnv})
 		return ""
 	}
 	fmt.Fprintf(r.out, "pmguard notify: created incident channel #%s\n", name)
-	r.record(events.IncidentChannelCreated, name, events.Notice{Channel: id, ChannelName: name})
+	r.record(ctx, events.IncidentChannelCreated, name, events.Notice{Channel: id, ChannelName: name})
 
 	if err := r.api.setTopic(ctx, id, r.topic()); err != nil {
-		r.fail(err)
+		r.fail(ctx, err)
 	}
 	r.invite(ctx, id)
 	r.postToIncident(ctx, id)
@@ -315,7 +315,7 @@ func (r *run) invite(ctx context.Context, channelID string) {
 				fmt.Fprintf(r.errw, "pmguard notify: warning: no Slack user has the email %s; not invited\n", who)
 				continue
 			}
-			r.fail(err)
+			r.fail(ctx, err)
 			continue
 		}
 		ids = append(ids, id)
@@ -328,7 +328,7 @@ func (r *run) invite(ctx context.Context, channelID string) {
 		if errors.As(err, &se) && se.Code == "already_in_channel" {
 			return
 		}
-		r.fail(err)
+		r.fail(ctx, err)
 		return
 	}
 	fmt.Fprintf(r.out, "pmguard notify: invited %d responder(s)\n", len(ids))
@@ -340,10 +340,10 @@ func (r *run) postToIncident(ctx context.Context, id string) {
 	m, _ := r.message(&facts)
 	_, ts, err := r.api.post(ctx, id, "", m)
 	if err != nil {
-		r.fail(err)
+		r.fail(ctx, err)
 		return
 	}
-	r.record(events.Notified, id, events.Notice{Channel: id, TS: ts, Template: r.templateName(), IncidentChannel: true})
+	r.record(ctx, events.Notified, id, events.Notice{Channel: id, TS: ts, Template: r.templateName(), IncidentChannel: true})
 }
 
 // scheduleReminder schedules the post-mortem reminder in the incident
@@ -379,11 +379,11 @@ func (r *run) scheduleReminder(ctx context.Context, incidentID string, results [
 		return at, false
 	})
 	if err != nil {
-		r.fail(err)
+		r.fail(ctx, err)
 		return
 	}
 	fmt.Fprintf(r.out, "pmguard notify: post-mortem reminder scheduled for %s\n", at.UTC().Format("2006-01-02 15:04 UTC"))
-	r.record(events.PostmortemReminderScheduled, target, events.Notice{Channel: target, ThreadTS: threadTS, ScheduledMessageID: id, PostAt: strconv.FormatInt(at.Unix(), 10)})
+	r.record(ctx, events.PostmortemReminderScheduled, target, events.Notice{Channel: target, ThreadTS: threadTS, ScheduledMessageID: id, PostAt: strconv.FormatInt(at.Unix(), 10)})
 }
 
 // scheduleTries bounds the attempts of one scheduled message.

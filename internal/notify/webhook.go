@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pmguard/pmguard/internal/httpx"
 )
@@ -43,8 +42,7 @@ func postWebhook(ctx context.Context, hc *httpx.Client, webhookURL string, attem
 		// A proxy's page or another service answered: nothing was posted.
 		return &SlackError{Method: "webhook", Code: "unexpected_response", Detail: "HTTP 200 without Slack's \"ok\""}
 	case resp.StatusCode == http.StatusTooManyRequests:
-		asked, _ := httpx.RetryAfter(resp.Header, time.Now())
-		return &SlackError{Method: "webhook", Code: "rate_limited", Detail: rateLimitDetail(ctx, asked, attempts)}
+		return &SlackError{Method: "webhook", Code: "rate_limited", Detail: rateLimitDetail(attempts)}
 	case resp.StatusCode >= 500:
 		return &SlackError{Method: "webhook", Code: "http_" + strconv.Itoa(resp.StatusCode), Detail: finalDetail(ctx, status, attempts)}
 	}

@@ -27,6 +27,9 @@ const rollbackSearchPages = 5
 type fetcher struct {
 	c   *circleci.Client
 	sem chan struct{}
+
+	mu      sync.Mutex
+	skipped events.Skipped // lines of the artifacts that were not events
 }
 
 func (f *fetcher) acquire(ctx context.Context) error {
@@ -113,6 +116,9 @@ func (f *fetcher) incident(ctx context.Context, failedID, rollbackID string, tar
 		}()
 	}
 	wg.Wait()
+	if f.skipped != nil {
+		notes = append(notes, "Event log artifacts: "+f.skipped.String()+"; the timeline may lack their events.")
+	}
 	return out, evs, notes, errors.Join(errs...)
 }
 
@@ -333,9 +339,17 @@ func (f *fetcher) eventLogs(ctx context.Context, slug string, number int64) ([]e
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", a.Path, err)
 		}
-		evs, _, err := events.Read(bytes.NewReader(data))
+		evs, n, err := events.Read(bytes.NewReader(data))
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", a.Path, err)
+		}
+		if n > 0 {
+			f.mu.Lock()
+			if f.skipped == nil {
+				f.skipped = events.Skipped{}
+			}
+			f.skipped[fmt.Sprintf("job %d's %s", number, a.Path)] += n
+			f.mu.Unlock()
 		}
 		out = append(out, evs...)
 	}

@@ -101,7 +101,10 @@ type Result struct {
 // OutDir and posts the link when Notify is set. A CircleCI failure still
 // writes the draft from what was found, then exits 3.
 func Run(ctx context.Context, o *Options) error {
+	ctx, cancel := verb.WithDeadline(ctx, o.Settings.Deadline.Duration)
+	defer cancel()
 	_, err := o.draft(ctx)
+	err = verb.DeadlineReached(ctx, o.Settings.Deadline.Duration, err)
 	if o.d != nil {
 		return o.d.Redactor.Error(err)
 	}
@@ -122,12 +125,18 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 			}
 		}
 	}
-	evs, err := readEventFiles(o.EventFiles)
+	evs, skipped, err := readEventFiles(o.EventFiles)
 	if err != nil {
 		return nil, err
 	}
 
 	var notes []string
+	if skipped != nil {
+		// A line too long to read may be the rollback itself: whoever reads
+		// the draft must know the timeline may lack it.
+		fmt.Fprintf(o.Stderr, "pmguard postmortem: warning: %v\n", skipped)
+		notes = append(notes, skipped.String()+"; the timeline may lack their events.")
+	}
 	var pipelines []Pipeline
 	var fetchErr error
 	failed, rollback := pipelineIDs(o, evs)
@@ -166,7 +175,7 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	printSummary(o.Stdout, doc, res)
 	e := events.Event{Verb: "postmortem", Event: events.PostmortemWritten, Target: res.HTML, Message: doc.Title}
 	e.SetFigures(figures(doc))
-	o.Log.Append(e) //nolint:errcheck // the draft is written; a lost event is not worth failing for
+	o.Log.Append(ctx, e) //nolint:errcheck // the draft is written; a lost event is not worth failing for
 
 	if o.Notify != nil {
 		n := Notice{Title: doc.Title, Link: o.Link, IncidentKey: failed, Events: evs, TimeToMitigate: doc.Measures.TimeToMitigate.Duration, Text: draftPost(doc, o.Link)}
@@ -267,17 +276,17 @@ func targetNumber(evs []events.Event) int64 {
 	return 0
 }
 
-func readEventFiles(paths []string) ([]events.Event, error) {
+func readEventFiles(paths []string) ([]events.Event, events.Skipped, error) {
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
-			return nil, config.Invalidf("pmguard postmortem: event log %s: %v", p, unwrapPath(err))
+			return nil, nil, config.Invalidf("pmguard postmortem: event log %s: %v", p, unwrapPath(err))
 		}
 	}
-	evs, err := events.ReadFiles(paths...)
+	evs, skipped, err := events.ReadFiles(paths...)
 	if err != nil {
-		return nil, fmt.Errorf("pmguard postmortem: reading event logs: %w", err)
+		return nil, nil, fmt.Errorf("pmguard postmortem: reading event logs: %w", err)
 	}
-	return evs, nil
+	return evs, skipped, nil
 }
 
 func unwrapPath(err error) error {

@@ -64,7 +64,7 @@ func referenceInput(t *testing.T) Input {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := events.ReadFiles("testdata/reference/events.jsonl")
+	evs, _, err := events.ReadFiles("testdata/reference/events.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func TestMeetingReminder(t *testing.T) {
 	if strings.Contains(string(logData)+string(md)+r.Text, s.Token) {
 		t.Errorf("the Slack token leaked into the event log, the draft or the reminder")
 	}
-	evs, _ := events.ReadFiles(env["PMGUARD_EVENTS_FILE"])
+	evs, _, _ := events.ReadFiles(env["PMGUARD_EVENTS_FILE"])
 	if n := len(events.Filter(evs, events.PostmortemReminderScheduled)); n != 1 {
 		t.Errorf("%d postmortem_reminder_scheduled events, want 1", n)
 	}

@@ -18,18 +18,19 @@ import (
 // Settings are the settings of pmguard postmortem.
 type Settings struct {
 	config.Shared
-	FailedPipeline   string         `env:"FAILED_PIPELINE" flag:"failed-pipeline" usage:"id of the pipeline whose deploy failed (default: from the event log's rollback_initiated, else $CIRCLE_PIPELINE_ID; a rollback pipeline leads to the one it rolled back)"`
-	RollbackPipeline string         `env:"ROLLBACK_PIPELINE" flag:"rollback-pipeline" usage:"id of the rollback pipeline (default: from the event log, else the pipeline whose pmguard_rollback_of names the failed one)"`
-	EventLogs        config.Lines   `env:"EVENT_LOGS" flag:"event-log" usage:"an event log file, or a directory of *.jsonl files, to read (repeatable; default: $PMGUARD_EVENTS_FILE when it exists)"`
-	IncidentFile     string         `env:"INCIDENT_FILE, default=incident.yml" flag:"incident-file" usage:"the team's incident.yml: severity, timeline entries, 5 Whys, action items (optional at its default path)"`
-	OutputDir        string         `env:"OUTPUT_DIR, default=postmortem" flag:"output-dir" usage:"where postmortem.md and postmortem.html are written"`
-	TokenEnv         config.EnvName `env:"TOKEN_ENV, default=CIRCLE_TOKEN" flag:"token-env" usage:"name of the env var holding the CircleCI API token (without it, only the event logs and incident.yml are used)"`
-	Host             config.BaseURL `env:"PMGUARD_CIRCLECI_HOST, default=https://circleci.com" flag:"circleci-host" usage:"CircleCI host (CircleCI server installs)"`
-	Title            string         `env:"TITLE" flag:"title" usage:"the document's title (default: incident.yml's title, else the deploy's pipeline number)"`
-	FollowUp         string         `env:"FOLLOW_UP" flag:"follow-up" form:"a date such as 2026-11-27, or days from now such as 5d or 2w" usage:"date of the post-mortem review (default: incident.yml's follow_up)"`
-	Link             config.URL     `env:"LINK" flag:"link" usage:"where readers find the draft, posted to Slack (default: this job's page, $CIRCLE_BUILD_URL)"`
-	SlackChannel     string         `env:"SLACK_CHANNEL" flag:"slack-channel" usage:"post the draft's link into the incident's Slack thread in this channel (empty: do not post)"`
-	SlackTokenEnv    config.EnvName `env:"SLACK_TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"slack-token-env" usage:"name of the env var holding the Slack bot token"`
+	FailedPipeline   string          `env:"FAILED_PIPELINE" flag:"failed-pipeline" usage:"id of the pipeline whose deploy failed (default: from the event log's rollback_initiated, else $CIRCLE_PIPELINE_ID; a rollback pipeline leads to the one it rolled back)"`
+	RollbackPipeline string          `env:"ROLLBACK_PIPELINE" flag:"rollback-pipeline" usage:"id of the rollback pipeline (default: from the event log, else the pipeline whose pmguard_rollback_of names the failed one)"`
+	EventLogs        config.Lines    `env:"EVENT_LOGS" flag:"event-log" usage:"an event log file, or a directory of *.jsonl files, to read (repeatable; default: $PMGUARD_EVENTS_FILE when it exists)"`
+	IncidentFile     string          `env:"INCIDENT_FILE, default=incident.yml" flag:"incident-file" usage:"the team's incident.yml: severity, timeline entries, 5 Whys, action items (optional at its default path)"`
+	OutputDir        string          `env:"OUTPUT_DIR, default=postmortem" flag:"output-dir" usage:"where postmortem.md and postmortem.html are written"`
+	TokenEnv         config.EnvName  `env:"TOKEN_ENV, default=CIRCLE_TOKEN" flag:"token-env" usage:"name of the env var holding the CircleCI API token (without it, only the event logs and incident.yml are used)"`
+	Deadline         config.Duration `env:"DEADLINE, default=10m" flag:"deadline" usage:"overall cap for the whole run: no request, retry or Retry-After wait goes past it; a server asking to wait longer than what is left fails that request at once (0: none)"`
+	Host             config.BaseURL  `env:"PMGUARD_CIRCLECI_HOST, default=https://circleci.com" flag:"circleci-host" usage:"CircleCI host (CircleCI server installs)"`
+	Title            string          `env:"TITLE" flag:"title" usage:"the document's title (default: incident.yml's title, else the deploy's pipeline number)"`
+	FollowUp         string          `env:"FOLLOW_UP" flag:"follow-up" form:"a date such as 2026-11-27, or days from now such as 5d or 2w" usage:"date of the post-mortem review (default: incident.yml's follow_up)"`
+	Link             config.URL      `env:"LINK" flag:"link" usage:"where readers find the draft, posted to Slack (default: this job's page, $CIRCLE_BUILD_URL)"`
+	SlackChannel     string          `env:"SLACK_CHANNEL" flag:"slack-channel" usage:"post the draft's link into the incident's Slack thread in this channel (empty: do not post)"`
+	SlackTokenEnv    config.EnvName  `env:"SLACK_TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"slack-token-env" usage:"name of the env var holding the Slack bot token"`
 	ImportSettings
 	Reminder    string `env:"REMINDER, default=3d" flag:"reminder" form:"a delay after the first bad signal such as 3d, 36h or 90m (at most 120d), or false" usage:"with slack_channel, schedule the post-mortem meeting reminder in Slack this long after the incident's first bad signal (once: a rerun finds it scheduled)"`
 	ImpactStart string `env:"IMPACT_START" flag:"impact-start" form:"a time such as 2026-11-20T14:12:00Z, 2026-11-20 14:12 or 14:12 (in incident.yml's date and timezone)" usage:"the first bad signal, when no timeline entry marks it (over incident.yml's impact.start)"`

@@ -154,7 +154,7 @@ func TestStandinReferenceIncident(t *testing.T) {
 	if notice == nil || notice.IncidentKey == "" || notice.Link == "" || notice.TimeToMitigate != 18*time.Minute {
 		t.Errorf("notice = %+v", notice)
 	}
-	evs, _ := events.ReadFiles(logFile)
+	evs, _, _ := events.ReadFiles(logFile)
 	if len(events.Filter(evs, "postmortem_written")) != 1 {
 		t.Errorf("no postmortem_written event: %+v", evs)
 	}

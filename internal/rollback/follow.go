@@ -29,7 +29,7 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 		wfs, err := r.workflowsOf(wctx, s)
 		if err != nil {
 			if ctx.Err() == nil && wctx.Err() != nil {
-				return r.timedOut(res, s, own, start, last, err)
+				return r.timedOut(ctx, res, s, own, start, last, err)
 			}
 			return nil, fmt.Errorf("following %s: %w", s.Name(), err)
 		}
@@ -49,7 +49,7 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 				r.printf("  the rollback ran %s; time to restore %s (from the start of the failed pipeline %d)\n",
 					seconds(figures.RollbackSeconds), seconds(figures.RestoreSeconds), r.current.Number)
 			}
-			r.event(events.RollbackCompleted, res.Target.Version, fmt.Sprintf("%s succeeded: %s", s.Name(), s.URL), figures)
+			r.event(ctx, events.RollbackCompleted, res.Target.Version, fmt.Sprintf("%s succeeded: %s", s.Name(), s.URL), figures)
 			r.updateMarker(ctx, own, "SUCCESS", "")
 			return res, nil
 		}
@@ -57,17 +57,17 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 			res.Outcome = OutcomeFailed
 			r.printf("Rollback failed: %s (%s) after %s %s\n", s.Name(), summary, seconds(figures.RollbackSeconds), s.URL)
 			figures.Status = summary
-			r.event(events.RollbackFailed, res.Target.Version, fmt.Sprintf("%s did not succeed (%s): %s", s.Name(), summary, s.URL), figures)
+			r.event(ctx, events.RollbackFailed, res.Target.Version, fmt.Sprintf("%s did not succeed (%s): %s", s.Name(), summary, s.URL), figures)
 			r.updateMarker(ctx, own, "FAILED", fmt.Sprintf("rollback %s did not succeed (%s): %s", s.Name(), summary, s.URL))
 			return res, verdict.Failf("rollback %s did not succeed (%s): %s", s.Name(), summary, s.URL)
 		}
 		now := o.Now()
 		if !now.Before(deadline) {
-			return r.timedOut(res, s, own, start, summary, nil)
+			return r.timedOut(ctx, res, s, own, start, summary, nil)
 		}
 		if err := o.Sleep(wctx, min(delay, deadline.Sub(now))); err != nil {
 			if ctx.Err() == nil {
-				return r.timedOut(res, s, own, start, summary, err)
+				return r.timedOut(ctx, res, s, own, start, summary, err)
 			}
 			return nil, err
 		}
@@ -119,11 +119,11 @@ func (r *run) followFigures(s Started, own bool, start time.Time) events.Rollbac
 
 // timedOut ends a follow that reached wait_timeout; cut is the request or
 // wait the deadline cut off, if any.
-func (r *run) timedOut(res *Result, s Started, own bool, start time.Time, summary string, cut error) (*Result, error) {
+func (r *run) timedOut(ctx context.Context, res *Result, s Started, own bool, start time.Time, summary string, cut error) (*Result, error) {
 	res.Outcome = OutcomeTimeout
 	figures := r.followFigures(s, own, start)
 	figures.Status, figures.Reason = summary, "timeout"
-	r.event(events.RollbackFailed, res.Target.Version, fmt.Sprintf("%s still not finished after %s (%s): %s", s.Name(), r.o.WaitTimeout, summary, s.URL), figures)
+	r.event(ctx, events.RollbackFailed, res.Target.Version, fmt.Sprintf("%s still not finished after %s (%s): %s", s.Name(), r.o.WaitTimeout, summary, s.URL), figures)
 	why := ""
 	if cut != nil {
 		why = fmt.Sprintf("; cut off at the deadline: %v", cut)

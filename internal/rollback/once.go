@@ -301,7 +301,7 @@ func (r *run) startOnce(ctx context.Context, st *strategy, t *Target, res *Resul
 		if res.Attempt > MaxAttempts {
 			why := fmt.Sprintf("%d rollbacks of pipeline %d ended without success (%s); a rollback that keeps failing is not started again: roll back by hand", res.Attempt-1, r.current.Number, strings.Join(parts, "; "))
 			r.printf("Skipped: %s.\n", why)
-			r.event(events.RollbackFailed, t.Version, "loop guard: "+why, events.Rollback{Reason: "attempts", Strategy: st.name, TargetVersion: t.Version, Attempt: res.Attempt - 1})
+			r.event(ctx, events.RollbackFailed, t.Version, "loop guard: "+why, events.Rollback{Reason: "attempts", Strategy: st.name, TargetVersion: t.Version, Attempt: res.Attempt - 1})
 			return res, verdict.Failf("%s", why)
 		}
 		r.printf("Earlier rollbacks of pipeline %d ended without success: %s; this is attempt %d of %d.\n", r.current.Number, strings.Join(parts, "; "), res.Attempt, MaxAttempts)
@@ -315,7 +315,7 @@ func (r *run) startOnce(ctx context.Context, st *strategy, t *Target, res *Resul
 	if errors.Is(err, circleci.ErrDryRun) {
 		res.Outcome = OutcomeDryRun
 		r.printf("Dry run: no rollback started.\n")
-		r.event(events.RollbackSkipped, t.Version, "dry run: the rollback request was printed, not sent", events.Rollback{
+		r.event(ctx, events.RollbackSkipped, t.Version, "dry run: the rollback request was printed, not sent", events.Rollback{
 			Reason: "dry_run", Strategy: st.name, TargetVersion: t.Version, TargetPipelineNumber: int(t.PipelineNumber), APICalls: int(r.c.Calls())})
 		return res, nil
 	}
@@ -368,7 +368,7 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 	}
 	if len(alive) == 0 {
 		why := fmt.Sprintf("%s was accepted but %s", own.Name(), own.Why)
-		r.event(events.RollbackFailed, t.Version, "the rollback did not start: "+why, events.Rollback{Reason: "not_started", Strategy: st.name, TargetVersion: t.Version,
+		r.event(ctx, events.RollbackFailed, t.Version, "the rollback did not start: "+why, events.Rollback{Reason: "not_started", Strategy: st.name, TargetVersion: t.Version,
 			RollbackPipelineID: own.PipelineID, RollbackPipelineNumber: int(own.PipelineNumber), RollbackURL: own.URL, Attempt: res.Attempt})
 		return nil, fmt.Errorf("the rollback did not start: %s %s", why, own.URL)
 	}
@@ -395,7 +395,7 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 	res.Rollback = &own
 	msg := r.schemaMessage()
 	r.printf("Rollback started: %s %s\n", own.Name(), own.URL)
-	r.event(events.RollbackInitiated, t.Version, fmt.Sprintf("rollback of pipeline %d to %s by %s: %s%s", r.current.Number, t.Describe(), st.name, own.URL, msg), events.Rollback{
+	r.event(ctx, events.RollbackInitiated, t.Version, fmt.Sprintf("rollback of pipeline %d to %s by %s: %s%s", r.current.Number, t.Describe(), st.name, own.URL, msg), events.Rollback{
 		Strategy: st.name, Action: ActionStarted, TargetVersion: t.Version, TargetPipelineNumber: int(t.PipelineNumber), TargetRevision: t.Revision,
 		RollbackPipelineID: own.PipelineID, RollbackPipelineNumber: int(own.PipelineNumber), RollbackWorkflowID: own.WorkflowID,
 		RollbackURL: own.URL, PagesSearched: t.PagesSearched, APICalls: int(r.c.Calls()), SecondsToTrigger: res.SecondsToTrigger,
@@ -575,7 +575,7 @@ func (r *run) join(ctx context.Context, res *Result, first Started, why string) 
 	if res.Target != nil {
 		target = res.Target.Version
 	}
-	r.event(events.RollbackSkipped, target, res.Action+": "+why+r.schemaMessage(), f)
+	r.event(ctx, events.RollbackSkipped, target, res.Action+": "+why+r.schemaMessage(), f)
 	if !r.o.Wait {
 		return res, nil
 	}

@@ -171,7 +171,7 @@ func Do(ctx context.Context, o *Options) (*Result, error) {
 	if err != nil && !r.failedLogged {
 		// A rollback that never started is part of the incident too: notify
 		// and postmortem read it from the log.
-		r.event(events.RollbackFailed, "", "the rollback could not start: "+err.Error(), events.Rollback{Reason: "not_started"})
+		r.event(ctx, events.RollbackFailed, "", "the rollback could not start: "+err.Error(), events.Rollback{Reason: "not_started"})
 	}
 	if res != nil {
 		res.Calls = o.Client.Calls()
@@ -184,7 +184,7 @@ func Do(ctx context.Context, o *Options) (*Result, error) {
 
 func (r *run) printf(format string, a ...any) { fmt.Fprintf(r.o.Out, format, a...) }
 
-func (r *run) event(name, target, msg string, f events.Rollback) {
+func (r *run) event(ctx context.Context, name, target, msg string, f events.Rollback) {
 	if r.o.Events == nil {
 		return
 	}
@@ -194,7 +194,7 @@ func (r *run) event(name, target, msg string, f events.Rollback) {
 	r.failedLogged = r.failedLogged || name == events.RollbackFailed
 	e := events.Event{Verb: "rollback", Event: name, Target: target, Message: msg}
 	e.SetFigures(f)
-	if err := r.o.Events.Append(e); err != nil {
+	if err := r.o.Events.Append(ctx, e); err != nil {
 		r.printf("warning: event log: %v\n", err)
 	}
 }
@@ -205,13 +205,13 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		r.printf("Dry run: reads are sent, writes are printed and not sent.\n")
 	}
 	if o.RollbackOf != "" {
-		return r.loopGuard(fmt.Sprintf("this pipeline is a rollback of pipeline %s (pmguard_rollback_of)", o.RollbackOf)), nil
+		return r.loopGuard(ctx, fmt.Sprintf("this pipeline is a rollback of pipeline %s (pmguard_rollback_of)", o.RollbackOf)), nil
 	}
 	if err := r.loadContext(ctx); err != nil {
 		return nil, err
 	}
 	if why := r.isRollback(); why != "" {
-		return r.loopGuard(why), nil
+		return r.loopGuard(ctx, why), nil
 	}
 	pattern := o.DeployWorkflow
 	if pattern == "" {
@@ -222,7 +222,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if why := r.isRerunOfOld(); why != "" {
-		return r.loopGuard(why), nil
+		return r.loopGuard(ctx, why), nil
 	}
 	if st.name == StrategyRerun && target.WorkflowID == "" {
 		return nil, verdict.Failf("strategy rerun needs a run of %q to rerun, and version %s names none", pattern, o.Version)
@@ -335,8 +335,8 @@ func (r *run) isRerunOfOld() string {
 	return ""
 }
 
-func (r *run) loopGuard(why string) *Result {
+func (r *run) loopGuard(ctx context.Context, why string) *Result {
 	r.printf("Skipped: %s; a rollback never starts another rollback.\n", why)
-	r.event(events.RollbackSkipped, "", "loop guard: "+why, events.Rollback{Reason: "loop_guard"})
+	r.event(ctx, events.RollbackSkipped, "", "loop guard: "+why, events.Rollback{Reason: "loop_guard"})
 	return &Result{Outcome: OutcomeLoopGuard, Why: why}
 }

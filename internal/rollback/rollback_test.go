@@ -125,7 +125,7 @@ func (h *history) optionsEnv(t *testing.T, extra map[string]string, args ...stri
 
 func readEvents(t *testing.T, path string) []events.Event {
 	t.Helper()
-	evs, err := events.ReadFiles(path)
+	evs, _, err := events.ReadFiles(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func (r *run) checkSchema(ctx context.Context, t *Target) error {
 		return nil
 	}
 	msg := head + ": " + strings.Join(res.Lines(), "; ")
-	r.event(events.RollbackFailed, t.Version, "schema check: "+msg, events.Rollback{Reason: "schema_check", TargetVersion: t.Version,
+	r.event(ctx, events.RollbackFailed, t.Version, "schema check: "+msg, events.Rollback{Reason: "schema_check", TargetVersion: t.Version,
 		TargetRevision: t.Revision, SchemaCheck: res.Verdict, SchemaFindings: res.Lines()})
 	return verdict.Failf("schema check (schema_check: fail): %s; no rollback started", msg)
 }

@@ -14,6 +14,8 @@ package verb
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -107,6 +109,25 @@ func (d *Deps) CircleCI(tokenEnv string, o httpx.Options, dryRun func(circleci.R
 
 // Getenv returns the environment variable k ("" when unset).
 func (d *Deps) Getenv(k string) string { return config.Get(d.Env, k) }
+
+// WithDeadline bounds a run by its deadline setting d (0: none): every
+// request, retry and Retry-After wait made with the returned context ends
+// by then (httpx never starts a wait that would end past it).
+func WithDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// DeadlineReached adds to err that the run's deadline d was reached, when
+// ctx (from WithDeadline) ended by it.
+func DeadlineReached(ctx context.Context, d time.Duration, err error) error {
+	if err == nil || d <= 0 || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w (the run's deadline, %s, was reached)", err, d)
+}
 
 // FillClockAndStreams gives Options built directly (tests, benchmarks)
 // rather than through New the real clock and discarding streams.
