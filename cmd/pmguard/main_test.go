@@ -220,7 +220,7 @@ func TestHealthBadInput(t *testing.T) {
 		{"interval 10x", map[string]string{"PMGUARD_HEALTH_INTERVAL": "10x"}, nil,
 			[]string{`invalid interval "10x"`, "--interval", "PMGUARD_HEALTH_INTERVAL", "not a duration", "accepted: a Go duration such as 500ms, 10s or 5m"}},
 		{"retries -1", nil, []string{"--retries", "-1"},
-			[]string{`invalid retries "-1"`, "--retries", "PMGUARD_HEALTH_RETRIES", "must be 0 or more", "accepted: a whole number, 0 or more"}},
+			[]string{`invalid retries "-1"`, "--retries", "PMGUARD_HEALTH_RETRIES", "is negative", "accepted: a whole number, 0 or more"}},
 		{"unknown status pattern", map[string]string{"PMGUARD_HEALTH_EXPECT_STATUS": "2xy"}, nil,
 			[]string{`invalid expected_status "2xy"`, "--expect-status", "PMGUARD_HEALTH_EXPECT_STATUS", "accepted: status codes and ranges such as 200, 200,204, 2xx or 200-399"}},
 		{"status out of range", nil, []string{"--expect-status", "200-700"},
@@ -398,6 +398,26 @@ func TestHelpExamplesParse(t *testing.T) {
 		}
 		if code, _, errOut := invoke(t, nil, args...); code != 0 {
 			t.Errorf("%s: example %q: exit %d: %s", name, v.example, code, errOut)
+		}
+	}
+}
+
+// TestMissingFilesAreBadInput: a file a setting names that is not there is
+// bad input naming the setting's flag and env var, before any request.
+func TestMissingFilesAreBadInput(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, c := range []struct {
+		verb string
+		args []string
+		want string
+	}{
+		{"postmortem", []string{"--event-log", missing}, "PMGUARD_POSTMORTEM_EVENT_LOGS"},
+		{"postmortem", []string{"--incident-file", missing}, "PMGUARD_POSTMORTEM_INCIDENT_FILE"},
+		{"followups", []string{"--incident-file", missing, "--github-repo", "acme/shop"}, "PMGUARD_FOLLOWUPS_INCIDENT_FILE"},
+	} {
+		code, stdout, stderr := invoke(t, map[string]string{"PMGUARD_POSTMORTEM_OUTPUT_DIR": t.TempDir()}, append([]string{c.verb}, c.args...)...)
+		if code != exitcode.BadInput || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, c.args[0]) {
+			t.Errorf("%s %v: exit %d, want 2 naming %s and %s:\n%s%s", c.verb, c.args, code, c.args[0], c.want, stdout, stderr)
 		}
 	}
 }

@@ -43,7 +43,7 @@ func (c *Count) EnvDecode(_ context.Context, v string) error {
 		return valueErrorf("not a whole number")
 	}
 	if n < 0 {
-		return valueErrorf("must be 0 or more")
+		return valueErrorf("is negative")
 	}
 	*c = Count(n)
 	return nil

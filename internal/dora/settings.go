@@ -112,10 +112,10 @@ func (s *Settings) check(set *config.Set, d *verb.Deps) (string, error) {
 		}
 	}
 	if s.Concurrency < 1 {
-		return "", set.Invalid(&s.Concurrency, strconv.Itoa(int(s.Concurrency)), "must be at least 1", "")
+		return "", set.Invalid(&s.Concurrency, strconv.Itoa(int(s.Concurrency)), "must be at least 1", "a whole number, 1 or more")
 	}
 	if s.Months < 1 {
-		return "", set.Invalid(&s.Months, strconv.Itoa(int(s.Months)), "must be at least 1", "")
+		return "", set.Invalid(&s.Months, strconv.Itoa(int(s.Months)), "must be at least 1", "a whole number, 1 or more")
 	}
 	if s.SyncOverlap.Duration < 0 {
 		return "", set.Invalid(&s.SyncOverlap, s.SyncOverlap.String(), "must not be negative", "")

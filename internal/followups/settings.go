@@ -2,7 +2,9 @@ package followups
 
 import (
 	"context"
+	"errors"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -77,6 +79,9 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		o.Sync, o.Report = true, true
 	default:
 		return nil, set.Invalid(&s.Mode, s.Mode, "not a mode", "")
+	}
+	if _, err := os.Stat(s.IncidentFile); err != nil {
+		return nil, set.Invalid(&s.IncidentFile, s.IncidentFile, "cannot read it: "+errors.Unwrap(err).Error(), "")
 	}
 	if o.Incident, err = postmortem.LoadIncident(s.IncidentFile); err != nil {
 		return nil, err

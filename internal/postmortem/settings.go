@@ -2,6 +2,7 @@ package postmortem
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -78,6 +79,16 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 	o.FailedPipeline, o.RollbackPipeline, o.CurrentPipeline = s.FailedPipeline, s.RollbackPipeline, d.Job.PipelineID
 	o.EventFiles = o.eventFiles()
 	o.IncidentFile, o.IncidentOptional = s.IncidentFile, s.IncidentFile == "incident.yml"
+	// A file named that is not there is bad input naming its setting,
+	// before any request.
+	for _, p := range s.EventLogs {
+		if _, err := os.Stat(p); err != nil {
+			return nil, set.Invalid(&s.EventLogs, p, "cannot read it: "+unwrapPath(err).Error(), "an event log file, or a directory of *.jsonl files")
+		}
+	}
+	if _, err := os.Stat(s.IncidentFile); err != nil && s.IncidentFile != "" && !(o.IncidentOptional && errors.Is(err, os.ErrNotExist)) {
+		return nil, set.Invalid(&s.IncidentFile, s.IncidentFile, "cannot read it: "+unwrapPath(err).Error(), "")
+	}
 	o.OutDir, o.Title, o.Link = s.OutputDir, s.Title, d.Job.BuildURL
 	if u := s.Link.URL; u != nil && u.Host != "" {
 		o.Link = u.String()
