@@ -371,8 +371,8 @@ func (inc *Incident) resolve(raw string) (time.Time, error) {
 		return t, nil
 	}
 	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04"} {
-		if t, err := time.ParseInLocation(layout, raw, inc.loc); err == nil {
-			return t, nil
+		if t, err := time.Parse(layout, raw); err == nil {
+			return inc.wallClock(t)
 		}
 	}
 	for _, layout := range []string{"15:04:05", "15:04"} {
@@ -380,11 +380,36 @@ func (inc *Incident) resolve(raw string) (time.Time, error) {
 			if inc.Date == "" {
 				return time.Time{}, errors.New("a time of day needs a top-level date")
 			}
-			d, _ := time.ParseInLocation(time.DateOnly, inc.Date, inc.loc)
-			return time.Date(d.Year(), d.Month(), d.Day(), t.Hour(), t.Minute(), t.Second(), 0, inc.loc), nil
+			d, _ := time.Parse(time.DateOnly, inc.Date)
+			return inc.wallClock(time.Date(d.Year(), d.Month(), d.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC))
 		}
 	}
 	return time.Time{}, errors.New("not a time")
+}
+
+// wallClock is the instant the clock on the wall showed w (its fields, read
+// as inc's zone). A time the clocks skipped (spring forward) or showed
+// twice (fall back) names no one instant: guessing would shift every
+// duration measured from it by the hour, so it is an error asking for the
+// offset.
+func (inc *Incident) wallClock(w time.Time) (time.Time, error) {
+	t := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, inc.loc)
+	same := func(u time.Time) bool {
+		return u.Year() == w.Year() && u.YearDay() == w.YearDay() && u.Hour() == w.Hour() && u.Minute() == w.Minute() && u.Second() == w.Second()
+	}
+	offset := func(u time.Time) string { return u.Format("-07:00") }
+	switch {
+	case !same(t):
+		return time.Time{}, fmt.Errorf("%s did not happen on %s in %s (the clocks went forward): write it with its offset, e.g. %s",
+			w.Format("15:04"), w.Format(time.DateOnly), inc.loc, t.Add(time.Hour).In(inc.loc).Format(time.RFC3339))
+	case same(t.Add(time.Hour).In(inc.loc)):
+		return time.Time{}, fmt.Errorf("%s happened twice on %s in %s (the clocks went back): write it with its offset, %s or %s",
+			w.Format("15:04"), w.Format(time.DateOnly), inc.loc, offset(t), offset(t.Add(time.Hour).In(inc.loc)))
+	case same(t.Add(-time.Hour).In(inc.loc)):
+		return time.Time{}, fmt.Errorf("%s happened twice on %s in %s (the clocks went back): write it with its offset, %s or %s",
+			w.Format("15:04"), w.Format(time.DateOnly), inc.loc, offset(t.Add(-time.Hour).In(inc.loc)), offset(t))
+	}
+	return t, nil
 }
 
 // Location is the zone the team writes times in (UTC unless set).

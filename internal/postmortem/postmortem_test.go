@@ -546,3 +546,29 @@ func TestImportedMoments(t *testing.T) {
 		t.Errorf("triage %+v", p)
 	}
 }
+
+// A local time the clocks skipped or showed twice names no one instant:
+// it is an error naming the line and asking for the offset; the same time
+// written with its offset is read as written.
+func TestIncidentTimesAcrossDST(t *testing.T) {
+	for _, c := range []struct{ date, time, want string }{
+		{"2026-03-08", "02:30", "did not happen"},
+		{"2026-11-01", "01:30", "happened twice"},
+		{"2026-11-01", "2026-11-01 01:30", "happened twice"},
+	} {
+		_, err := ParseIncident([]byte("date: " + c.date + "\ntimezone: America/New_York\ntimeline:\n  - {time: \"" + c.time + "\", event: a}\n"))
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "offset") {
+			t.Errorf("%s %s: %v, want an error saying it %s", c.date, c.time, err, c.want)
+		}
+	}
+	inc, err := ParseIncident([]byte("date: 2026-11-01\ntimezone: America/New_York\ntimeline:\n  - {time: \"2026-11-01T01:30:00-05:00\", event: a}\n  - {time: \"03:10\", event: b}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inc.Timeline[0].at.UTC().Format(time.RFC3339); got != "2026-11-01T06:30:00Z" {
+		t.Errorf("with its offset: %s", got)
+	}
+	if got := inc.Timeline[1].at.UTC().Format(time.RFC3339); got != "2026-11-01T08:10:00Z" {
+		t.Errorf("03:10 EST: %s", got)
+	}
+}
