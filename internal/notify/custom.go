@@ -67,8 +67,12 @@ func ParseCustom(tmpl []byte, lookup func(string) string) (Message, []string, er
 		return Message{}, nil, err
 	}
 	for i, b := range m.Blocks {
-		if t, _ := b["type"].(string); t == "" {
+		t, _ := b["type"].(string)
+		if t == "" {
 			return Message{}, nil, fmt.Errorf("block %d has no \"type\"", i+1)
+		}
+		if !blockTypes[t] {
+			return Message{}, nil, fmt.Errorf("block %d has type %q, which is not a Block Kit block (%s)", i+1, t, strings.Join(sortedKeys(blockTypes), ", "))
 		}
 	}
 	if m.Attachments, err = objects(expanded, "attachments", "attachment"); err != nil {
@@ -78,6 +82,22 @@ func ParseCustom(tmpl []byte, lookup func(string) string) (Message, []string, er
 		return Message{}, nil, fmt.Errorf("has no blocks, attachments or text")
 	}
 	return m, notes, nil
+}
+
+// blockTypes are Block Kit's message blocks; Slack refuses a message with
+// any other (invalid_blocks), so a typo is bad input here instead.
+var blockTypes = map[string]bool{
+	"actions": true, "context": true, "divider": true, "file": true, "header": true, "image": true,
+	"input": true, "markdown": true, "rich_text": true, "section": true, "video": true,
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // objects reads the array top[key], when there is one, as a list of

@@ -330,4 +330,9 @@ func TestCustomTemplateForms(t *testing.T) {
 	if err != nil || len(m.Attachments) != 1 {
 		t.Fatalf("attachments: %v %v", m, err)
 	}
+	// A block type Block Kit does not have is refused here, not by Slack
+	// (invalid_blocks) once the incident is under way.
+	if _, _, err = ParseCustom([]byte(`{"blocks":[{"type":"divider"},{"type":"sectoin","text":{"type":"mrkdwn","text":"hi"}}]}`), get); err == nil || !strings.Contains(err.Error(), `block 2 has type "sectoin"`) {
+		t.Errorf("unknown block type: %v", err)
+	}
 }

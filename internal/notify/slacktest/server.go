@@ -685,7 +685,7 @@ func checkBlocks(blocks []map[string]any) string {
 				}
 			}
 		case "divider", "image", "rich_text", "input", "file", "video", "markdown":
-		case "":
+		default: // no type, or one Block Kit does not have
 			return "invalid_blocks"
 		}
 		if id, ok := b["block_id"].(string); ok && len([]rune(id)) > 255 {
