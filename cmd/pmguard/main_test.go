@@ -421,3 +421,17 @@ func TestMissingFilesAreBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestDoraRanges: a window or a series past any report's reach is bad input
+// naming the setting and its range, before any request.
+func TestDoraRanges(t *testing.T) {
+	for _, c := range []struct{ args []string }{
+		{[]string{"--window", "100000d"}}, {[]string{"--window", "0d"}},
+		{[]string{"--months", "1000"}}, {[]string{"--months", "0"}},
+	} {
+		code, stdout, stderr := invoke(t, map[string]string{"CIRCLE_TOKEN": "x"}, append([]string{"dora", "--project-slug", "gh/acme/api"}, c.args...)...)
+		if code != exitcode.BadInput || !strings.Contains(stderr, c.args[0]) || !strings.Contains(stderr, "accepted:") {
+			t.Errorf("%v: exit %d\n%s%s", c.args, code, stdout, stderr)
+		}
+	}
+}

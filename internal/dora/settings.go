@@ -7,11 +7,17 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/verb"
+)
+
+const (
+	maxMonths = 36
+	maxWindow = 366 * 24 * time.Hour
 )
 
 // Settings are the settings of pmguard dora.
@@ -114,8 +120,13 @@ func (s *Settings) check(set *config.Set, d *verb.Deps) (string, error) {
 	if s.Concurrency < 1 {
 		return "", set.Invalid(&s.Concurrency, strconv.Itoa(int(s.Concurrency)), "must be at least 1", "a whole number, 1 or more")
 	}
-	if s.Months < 1 {
-		return "", set.Invalid(&s.Months, strconv.Itoa(int(s.Months)), "must be at least 1", "a whole number, 1 or more")
+	// Bounds past any DORA report's reach, so a typo (100000d, 1000
+	// months) does not start a sync of every pipeline the project ever ran.
+	if s.Months < 1 || s.Months > maxMonths {
+		return "", set.Invalid(&s.Months, strconv.Itoa(int(s.Months)), "out of range", fmt.Sprintf("a whole number from 1 to %d", maxMonths))
+	}
+	if d := s.Window.Duration; d <= 0 || d > maxWindow {
+		return "", set.Invalid(&s.Window, s.Window.String(), "out of range", fmt.Sprintf("a number of days from 1d to %dd, such as 30d or 4w", int(maxWindow.Hours()/24)))
 	}
 	if s.SyncOverlap.Duration < 0 {
 		return "", set.Invalid(&s.SyncOverlap, s.SyncOverlap.String(), "must not be negative", "")
