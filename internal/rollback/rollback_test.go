@@ -68,8 +68,13 @@ func newHistory(t *testing.T, slug string, total, goodBack int, o inmemory.Optio
 }
 
 func (h *history) deployWorkflow(p *inmemory.Pipeline) string {
+	return h.workflowNamed(p, "deploy")
+}
+
+// workflowNamed is the id of p's workflow called name ("" for none).
+func (h *history) workflowNamed(p *inmemory.Pipeline, name string) string {
 	for _, w := range p.Workflows {
-		if w.Name == "deploy" {
+		if w.Name == name {
 			return w.ID
 		}
 	}

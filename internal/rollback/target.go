@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -78,12 +79,15 @@ type Target struct {
 	Tag            string
 	WorkflowID     string // the target's deploy workflow run (rerun strategy)
 	WorkflowName   string
-	CreatedAt      time.Time
-	Why            string
-	PagesSearched  int
-	Component      string // deploy markers
-	Environment    string
-	Namespace      string
+	// DeployWorkflows are the names of the target pipeline's workflows
+	// that match deploy_workflow, each of whose newest runs succeeded.
+	DeployWorkflows []string
+	CreatedAt       time.Time
+	Why             string
+	PagesSearched   int
+	Component       string // deploy markers
+	Environment     string
+	Namespace       string
 	// Skipped are the successful deploys passed over, and why (a known-bad
 	// version, a rolled-back pipeline).
 	Skipped []string
@@ -95,7 +99,9 @@ func (t *Target) Describe() string {
 	b.WriteString(t.Version)
 	if t.PipelineNumber > 0 {
 		fmt.Fprintf(&b, " (pipeline %d", t.PipelineNumber)
-		if t.WorkflowName != "" {
+		if len(t.DeployWorkflows) > 1 {
+			fmt.Fprintf(&b, ", workflows %s", strings.Join(t.DeployWorkflows, ", "))
+		} else if t.WorkflowName != "" {
 			fmt.Fprintf(&b, ", workflow %s", t.WorkflowName)
 		}
 		if t.Revision != "" && t.Revision != t.Version {
@@ -104,6 +110,14 @@ func (t *Target) Describe() string {
 		b.WriteString(")")
 	}
 	return b.String()
+}
+
+// deployRuns names the target's deploy workflows for people.
+func (t *Target) deployRuns() string {
+	if len(t.DeployWorkflows) > 1 {
+		return "deploy workflows " + strings.Join(t.DeployWorkflows, ", ")
+	}
+	return t.WorkflowName + " workflow"
 }
 
 func short(sha string) string {
@@ -174,7 +188,7 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 			return nil, verdict.Failf("no pipeline on branch %s with %s=%s and a successful %q run in the %d most recent pages", branch, v.Param, v.Value, pattern, r.o.MaxPages)
 		}
 		found.Version = v.Value
-		found.Why = fmt.Sprintf("pipeline %d has %s=%s and its %s workflow succeeded", found.PipelineNumber, v.Param, v.Value, found.WorkflowName)
+		found.Why = fmt.Sprintf("pipeline %d has %s=%s and its %s succeeded", found.PipelineNumber, v.Param, v.Value, found.deployRuns())
 		return found, nil
 	}
 	found, err := r.walk(ctx, branch, pattern, func(*circleci.Pipeline) bool { return true }, true)
@@ -188,7 +202,11 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 		}
 		return nil, verdict.Failf("no previous successful run of workflow %q on %s before pipeline %d (searched %d page(s)); nothing to roll back to: set version to a commit SHA or tag", pattern, where, cur.Number, r.o.MaxPages)
 	}
-	found.Why = fmt.Sprintf("the newest successful run of workflow %q on branch %s before the failed pipeline %d whose version is not known to be bad", found.WorkflowName, branch, cur.Number)
+	if len(found.DeployWorkflows) > 1 {
+		found.Why = fmt.Sprintf("the newest pipeline on branch %s before the failed pipeline %d whose %s all succeeded and whose version is not known to be bad", branch, cur.Number, found.deployRuns())
+	} else {
+		found.Why = fmt.Sprintf("the newest successful run of workflow %q on branch %s before the failed pipeline %d whose version is not known to be bad", found.WorkflowName, branch, cur.Number)
+	}
 	if found.Version != found.Revision {
 		found.Why += fmt.Sprintf("; pipeline %d was a rollback, so it deployed %s (%s), not its branch head %s", found.PipelineNumber, found.Version, ParamTargetVersion, short(found.Revision))
 	}
@@ -199,9 +217,9 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 }
 
 // walk searches pipelines older than the current one, newest first, for the
-// first that accepts keep and (if needSuccess) whose newest run of a
-// workflow matching pattern succeeded and deployed a version not known to
-// be bad, in at most MaxPages pages. The next page is fetched while the
+// first that accepts keep and (if needSuccess) whose deploy succeeded (the
+// newest run of each workflow matching pattern) and deployed a version not
+// known to be bad, in at most MaxPages pages. The next page is fetched while the
 // workflows of the current one are read; the answer is the same as a
 // sequential walk's.
 func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circleci.Pipeline) bool, needSuccess bool) (*Target, error) {
@@ -281,61 +299,136 @@ func (h *history) rollbackOf(p *circleci.Pipeline) {
 // target if the pipeline is one.
 func (h *history) judge(p *circleci.Pipeline, wfs []circleci.Workflow, pattern string, needSuccess bool) *Target {
 	version := deployedVersion(p)
-	latest, lastOK := deployRuns(wfs, pattern, h.failedAt)
+	d := deployRuns(wfs, pattern, h.failedAt)
 	if !needSuccess {
-		if latest == nil {
+		if len(d.runs) == 0 {
 			return nil
 		}
-		if lastOK == nil {
-			lastOK = latest
+		w := d.lastOK
+		if w == nil {
+			w = d.newest()
 		}
-		return targetOf(p, lastOK)
+		return targetOf(p, w, d)
 	}
+	status, failed := d.outcome()
 	if why, ok := h.rolledBack[p.ID]; ok {
 		if _, known := h.bad[version]; !known {
 			h.bad[version] = why
 		}
-		if latest != nil && latest.Status == circleci.StatusSuccess {
+		if status == circleci.StatusSuccess {
 			h.skipped = append(h.skipped, fmt.Sprintf("pipeline %d (%s): %s", p.Number, short(version), why))
 		}
 		return nil
 	}
-	if latest == nil {
-		return nil
-	}
-	switch latest.Status {
+	switch status {
 	case circleci.StatusSuccess:
 		if why, ok := h.bad[version]; ok {
 			h.skipped = append(h.skipped, fmt.Sprintf("pipeline %d (%s): %s", p.Number, short(version), why))
 			return nil
 		}
-		return targetOf(p, latest)
-	case circleci.StatusFailed, circleci.StatusError, circleci.StatusFailing, circleci.StatusUnauthorized:
+		return targetOf(p, d.newest(), d)
+	case circleci.StatusFailed:
 		if _, known := h.bad[version]; !known {
-			h.bad[version] = fmt.Sprintf("its deploy failed in pipeline %d", p.Number)
+			h.bad[version] = d.failedWhy(failed, p.Number)
 		}
 	}
-	// Cancelled, not run, on hold or running: says nothing about the version.
+	// No deploy, or one cancelled, not run, on hold or running (and none
+	// failed): says nothing about the version.
 	return nil
 }
 
-// deployRuns are the newest run of a workflow matching pattern in a
-// pipeline (a rerun is newer than the run it repeats) and the newest that
-// succeeded, among the runs created by the time before.
-func deployRuns(wfs []circleci.Workflow, pattern string, before time.Time) (latest, lastOK *circleci.Workflow) {
+// deploy is a pipeline's deploy as the runs of the workflows matching the
+// deploy_workflow pattern show it: a glob may match several (deploy-eu,
+// deploy-us), and the deploy is good only when each of them is.
+type deploy struct {
+	// runs is the newest run of each matching workflow name (a rerun is
+	// newer than the run it repeats), in the order the API lists them.
+	runs []*circleci.Workflow
+	// lastOK is the newest successful run of any of them.
+	lastOK *circleci.Workflow
+}
+
+// deployRuns reads the runs of the workflows matching pattern among the
+// runs created by the time before.
+func deployRuns(wfs []circleci.Workflow, pattern string, before time.Time) deploy {
+	var d deploy
+	byName := map[string]int{}
 	for i := range wfs {
 		w := &wfs[i]
 		if !matchWorkflow(pattern, w.Name) || w.CreatedAt.After(before) {
 			continue
 		}
-		if latest == nil || w.CreatedAt.After(latest.CreatedAt) {
-			latest = w
+		if j, ok := byName[w.Name]; !ok {
+			byName[w.Name] = len(d.runs)
+			d.runs = append(d.runs, w)
+		} else if w.CreatedAt.After(d.runs[j].CreatedAt) {
+			d.runs[j] = w
 		}
-		if w.Status == circleci.StatusSuccess && (lastOK == nil || w.CreatedAt.After(lastOK.CreatedAt)) {
-			lastOK = w
+		if w.Status == circleci.StatusSuccess && (d.lastOK == nil || w.CreatedAt.After(d.lastOK.CreatedAt)) {
+			d.lastOK = w
 		}
 	}
-	return latest, lastOK
+	return d
+}
+
+// outcome is the deploy's status: failed when the newest run of any
+// matching workflow failed (failed, error, failing, unauthorized; those
+// runs are returned), success when the newest run of every one succeeded,
+// "" otherwise (no run, or one cancelled, not run, on hold or running).
+func (d deploy) outcome() (string, []*circleci.Workflow) {
+	var failed []*circleci.Workflow
+	ok := len(d.runs) > 0
+	for _, w := range d.runs {
+		switch w.Status {
+		case circleci.StatusSuccess:
+		case circleci.StatusFailed, circleci.StatusError, circleci.StatusFailing, circleci.StatusUnauthorized:
+			failed = append(failed, w)
+			ok = false
+		default:
+			ok = false
+		}
+	}
+	switch {
+	case len(failed) > 0:
+		return circleci.StatusFailed, failed
+	case ok:
+		return circleci.StatusSuccess, nil
+	}
+	return "", nil
+}
+
+// newest is the newest of the runs (nil when there is none).
+func (d deploy) newest() *circleci.Workflow {
+	var out *circleci.Workflow
+	for _, w := range d.runs {
+		if out == nil || w.CreatedAt.After(out.CreatedAt) {
+			out = w
+		}
+	}
+	return out
+}
+
+// names are the matching workflows' names, sorted.
+func (d deploy) names() []string {
+	out := make([]string, 0, len(d.runs))
+	for _, w := range d.runs {
+		out = append(out, w.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// failedWhy says why a failed deploy makes its version bad, naming the
+// workflows that failed when the pattern matched several.
+func (d deploy) failedWhy(failed []*circleci.Workflow, number int64) string {
+	if len(d.runs) < 2 {
+		return fmt.Sprintf("its deploy failed in pipeline %d", number)
+	}
+	names := make([]string, 0, len(failed))
+	for _, w := range failed {
+		names = append(names, w.Name)
+	}
+	return fmt.Sprintf("its deploy failed in pipeline %d (%s %s)", number, strings.Join(names, ", "), failed[0].Status)
 }
 
 type pageOut struct {
@@ -421,10 +514,11 @@ func lowerTo(a *atomic.Int64, v int64) {
 	}
 }
 
-// targetOf is the target a pipeline's deploy run makes.
-func targetOf(p *circleci.Pipeline, w *circleci.Workflow) *Target {
+// targetOf is the target a pipeline's deploy makes; w is the run a rerun
+// repeats.
+func targetOf(p *circleci.Pipeline, w *circleci.Workflow, d deploy) *Target {
 	return &Target{Version: deployedVersion(p), PipelineID: p.ID, PipelineNumber: p.Number, Revision: p.Revision(), Branch: p.Branch(), Tag: p.Tag(),
-		WorkflowID: w.ID, WorkflowName: w.Name, CreatedAt: p.CreatedAt}
+		WorkflowID: w.ID, WorkflowName: w.Name, DeployWorkflows: d.names(), CreatedAt: p.CreatedAt}
 }
 
 // deployedVersion is the version a pipeline deployed: its commit, unless it

@@ -27,10 +27,15 @@ type step struct {
 	target     string
 	// marker is the deploy-marker version the step recorded ("" for none).
 	marker string
-	// rerun reruns the deploy workflow of this 1-based step with the given
-	// status, after the step's own pipeline was created (the rerun strategy).
+	// rerun reruns the deploy workflow (or the one rerunName names) of this
+	// 1-based step with the given status, after the step's own pipeline was
+	// created (the rerun strategy, or a rerun by hand).
 	rerun       int
 	rerunStatus string
+	rerunName   string
+	// deploys, when set, are the pipeline's workflows instead of the one
+	// deploy workflow: name=status pairs such as "deploy-eu=failed".
+	deploys []string
 }
 
 // build seeds the stand-in with the history; the last step is the failed
@@ -55,8 +60,12 @@ func build(t *testing.T, steps []step, markers bool) *history {
 		at := h.srv.Now()
 		if s.rerun > 0 {
 			orig := h.all[s.rerun-1]
+			name := s.rerunName
+			if name == "" {
+				name = "deploy"
+			}
 			c := h.srv.Client(t)
-			id, err := c.Workflows.Rerun(context.Background(), h.deployWorkflow(orig), circleci.RerunRequest{})
+			id, err := c.Workflows.Rerun(context.Background(), h.workflowNamed(orig, name), circleci.RerunRequest{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,6 +76,10 @@ func build(t *testing.T, steps []step, markers bool) *history {
 		seed := inmemory.PipelineSeed{Branch: "main", Revision: sha(s.rev), CreatedAt: at}
 		if s.deploy != "" {
 			seed.Workflows = []inmemory.WorkflowSeed{{Name: "deploy", Status: s.deploy}}
+		}
+		for _, d := range s.deploys {
+			name, status, _ := strings.Cut(d, "=")
+			seed.Workflows = append(seed.Workflows, inmemory.WorkflowSeed{Name: name, Status: status})
 		}
 		if s.rollbackOf > 0 {
 			tv := s.target
@@ -95,7 +108,8 @@ func TestTargetOverHistories(t *testing.T) {
 		name    string
 		steps   []step
 		markers bool
-		want    string // a sha letter, a marker version, or "" for no target (exit 1)
+		args    []string // more settings, such as a deploy_workflow glob
+		want    string   // a sha letter, a marker version, or "" for no target (exit 1)
 		why     string
 	}{
 		{name: "reference incident: a legacy-trigger rollback ran at the failed head",
@@ -144,6 +158,22 @@ func TestTargetOverHistories(t *testing.T) {
 			steps: []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "success", marker: "v2"},
 				{rev: 'b', deploy: "success", rollbackOf: 2, target: "v1"}, {rev: 'c', deploy: "failed", marker: "v3"}},
 			markers: true, want: "v1", why: "pipeline 3 rolled back v2's pipeline"},
+		{name: "a glob: one deploy workflow failed and another succeeded",
+			steps: []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}}, {rev: 'b', deploys: []string{"deploy-eu=failed", "deploy-us=success"}},
+				{rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}},
+			args: []string{"--deploy-workflow", "deploy-*"}, want: "a", why: "deploy-eu failed in pipeline 2: bbbb is bad although deploy-us succeeded"},
+		{name: "a glob: the failed deploy workflow was rerun and succeeded",
+			steps: []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}}, {rev: 'b', deploys: []string{"deploy-eu=failed", "deploy-us=success"}},
+				{rerun: 2, rerunName: "deploy-eu", rerunStatus: "success"}, {rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}},
+			args: []string{"--deploy-workflow", "deploy-*"}, want: "b", why: "the newest run of each of pipeline 2's deploy workflows succeeded"},
+		{name: "a glob: a rerun of the deploy workflow that had succeeded failed",
+			steps: []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}}, {rev: 'b', deploys: []string{"deploy-eu=success", "deploy-us=success"}},
+				{rerun: 2, rerunName: "deploy-us", rerunStatus: "failed"}, {rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}},
+			args: []string{"--deploy-workflow", "deploy-*"}, want: "a", why: "pipeline 2's newest deploy-us run failed, so bbbb is bad"},
+		{name: "a glob: one deploy workflow was cancelled",
+			steps: []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}}, {rev: 'b', deploys: []string{"deploy-eu=canceled", "deploy-us=success"}},
+				{rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}},
+			args: []string{"--deploy-workflow", "deploy-*"}, want: "a", why: "pipeline 2 did not deploy bbbb everywhere: not a target, and not evidence against it"},
 		{name: "no markers: the same history by commits",
 			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"}, {rev: 'c', deploy: "failed"}},
 			want:  "a", why: "pipeline 3 deployed aaaa and rolled back bbbb"},
@@ -155,7 +185,7 @@ func TestTargetOverHistories(t *testing.T) {
 			if tt.markers {
 				strategy = "rollback_pipeline"
 			}
-			hs := h.options(t, "--strategy", strategy)
+			hs := h.options(t, append([]string{"--strategy", strategy}, tt.args...)...)
 			res, err := rollback.Do(context.Background(), hs.opts)
 			if tt.want == "" {
 				if exitcode.Of(err) != exitcode.Fail {
@@ -181,5 +211,26 @@ func TestTargetOverHistories(t *testing.T) {
 				t.Errorf("the output does not say why:\n%s", hs.out)
 			}
 		})
+	}
+}
+
+// With a glob, the target is a pipeline whose every matching deploy
+// workflow succeeded, and the output names them all.
+func TestGlobTargetNamesEveryDeployWorkflow(t *testing.T) {
+	h := build(t, []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}},
+		{rev: 'b', deploys: []string{"deploy-eu=failed", "deploy-us=success"}},
+		{rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}}, false)
+	hs := h.options(t, "--strategy", "trigger", "--deploy-workflow", "deploy-*", "--dry-run")
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if res.Target.PipelineID != h.all[0].ID || strings.Join(res.Target.DeployWorkflows, ",") != "deploy-eu,deploy-us" {
+		t.Fatalf("target %+v, want pipeline %d with deploy-eu and deploy-us", res.Target, h.all[0].Number)
+	}
+	for _, want := range []string{"workflows deploy-eu, deploy-us)", "whose deploy workflows deploy-eu, deploy-us all succeeded"} {
+		if !strings.Contains(hs.out.String(), want) {
+			t.Errorf("output does not say %q:\n%s", want, hs.out)
+		}
 	}
 }
