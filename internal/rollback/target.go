@@ -243,6 +243,7 @@ func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circl
 		var cands []circleci.Pipeline
 		for _, p := range po.page.Items {
 			h.rollbackOf(&p)
+			h.bad.learn(&p)
 			if p.Number < cur.Number && p.ID != cur.ID && keep(&p) {
 				cands = append(cands, p)
 			}
@@ -267,7 +268,7 @@ func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circl
 // history is what the walk learnt so far, newest first: the versions known
 // to be bad and the pipelines that were rolled back.
 type history struct {
-	bad        map[string]string // version -> why
+	bad        badVersions
 	rolledBack map[string]string // pipeline id -> by which pipeline
 	skipped    []string          // successful deploys passed over, and why
 	// failedAt is when the failed pipeline started: deploy runs created
@@ -277,12 +278,9 @@ type history struct {
 }
 
 func newHistory(failed *circleci.Pipeline) *history {
-	h := &history{bad: map[string]string{}, rolledBack: map[string]string{}, failedAt: failed.CreatedAt}
-	why := fmt.Sprintf("its deploy failed in pipeline %d", failed.Number)
-	h.bad[deployedVersion(failed)] = why
-	if rev := failed.Revision(); rev != "" {
-		h.bad[rev] = why
-	}
+	h := &history{bad: badVersions{tagRev: map[string]string{}}, rolledBack: map[string]string{}, failedAt: failed.CreatedAt}
+	h.bad.learn(failed)
+	h.bad.add(fmt.Sprintf("its deploy failed in pipeline %d", failed.Number), append(versionNames(failed), failed.Revision())...)
 	return h
 }
 
@@ -298,7 +296,7 @@ func (h *history) rollbackOf(p *circleci.Pipeline) {
 // judge reads one pipeline's deploy, newest pipeline first, and returns the
 // target if the pipeline is one.
 func (h *history) judge(p *circleci.Pipeline, wfs []circleci.Workflow, pattern string, needSuccess bool) *Target {
-	version := deployedVersion(p)
+	version, names := deployedVersion(p), versionNames(p)
 	d := deployRuns(wfs, pattern, h.failedAt)
 	if !needSuccess {
 		if len(d.runs) == 0 {
@@ -312,9 +310,7 @@ func (h *history) judge(p *circleci.Pipeline, wfs []circleci.Workflow, pattern s
 	}
 	status, failed := d.outcome()
 	if why, ok := h.rolledBack[p.ID]; ok {
-		if _, known := h.bad[version]; !known {
-			h.bad[version] = why
-		}
+		h.bad.add(why, names...)
 		if status == circleci.StatusSuccess {
 			h.skipped = append(h.skipped, fmt.Sprintf("pipeline %d (%s): %s", p.Number, short(version), why))
 		}
@@ -322,19 +318,89 @@ func (h *history) judge(p *circleci.Pipeline, wfs []circleci.Workflow, pattern s
 	}
 	switch status {
 	case circleci.StatusSuccess:
-		if why, ok := h.bad[version]; ok {
+		if why, ok := h.bad.why(names...); ok {
 			h.skipped = append(h.skipped, fmt.Sprintf("pipeline %d (%s): %s", p.Number, short(version), why))
 			return nil
 		}
 		return targetOf(p, d.newest(), d)
 	case circleci.StatusFailed:
-		if _, known := h.bad[version]; !known {
-			h.bad[version] = d.failedWhy(failed, p.Number)
-		}
+		h.bad.add(d.failedWhy(failed, p.Number), names...)
 	}
 	// No deploy, or one cancelled, not run, on hold or running (and none
 	// failed): says nothing about the version.
 	return nil
+}
+
+// badVersions are the versions known to be bad, newest evidence first. One
+// version goes by several names: a commit SHA in full or abbreviated (a
+// rollback to bbbbbbb deployed bbbb...), and a tag, which is the commit a
+// pipeline with both ran at.
+type badVersions struct {
+	list   []badVersion
+	tagRev map[string]string // tag -> revision, from pipelines that had both
+}
+
+type badVersion struct{ name, why string }
+
+// learn records the commit a tag pointed at when p ran at a tag. The walk
+// reads newest first, so a tag that moved keeps its newest commit.
+func (b *badVersions) learn(p *circleci.Pipeline) {
+	if tag, rev := p.Tag(), p.Revision(); tag != "" && rev != "" {
+		if _, ok := b.tagRev[tag]; !ok {
+			b.tagRev[tag] = rev
+		}
+	}
+}
+
+// add records the names of a version as bad, for why; a name already
+// recorded keeps its reason.
+func (b *badVersions) add(why string, names ...string) {
+	for _, n := range names {
+		if n != "" && !slices.ContainsFunc(b.list, func(e badVersion) bool { return e.name == n }) {
+			b.list = append(b.list, badVersion{n, why})
+		}
+	}
+}
+
+// why says why the version that goes by any of names is known to be bad.
+func (b *badVersions) why(names ...string) (string, bool) {
+	for _, e := range b.list {
+		for _, n := range names {
+			if n != "" && b.same(e.name, n) {
+				return e.why, true
+			}
+		}
+	}
+	return "", false
+}
+
+// same reports whether two names name one version: the same text, one
+// commit SHA an abbreviation of the other, or a tag and its commit.
+func (b *badVersions) same(x, y string) bool {
+	if x == y {
+		return true
+	}
+	for _, cx := range []string{x, b.tagRev[x]} {
+		for _, cy := range []string{y, b.tagRev[y]} {
+			if cx != "" && cy != "" && sameCommit(cx, cy) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameCommit reports whether two commit SHAs are one: equal, or one (7 hex
+// digits at least) the start of the other.
+func sameCommit(x, y string) bool {
+	if !shaRE.MatchString(x) || !shaRE.MatchString(y) {
+		return x == y
+	}
+	x, y = strings.ToLower(x), strings.ToLower(y)
+	if len(x) > len(y) {
+		x, y = y, x
+	}
+	return strings.HasPrefix(y, x)
 }
 
 // deploy is a pipeline's deploy as the runs of the workflows matching the
@@ -519,6 +585,24 @@ func lowerTo(a *atomic.Int64, v int64) {
 func targetOf(p *circleci.Pipeline, w *circleci.Workflow, d deploy) *Target {
 	return &Target{Version: deployedVersion(p), PipelineID: p.ID, PipelineNumber: p.Number, Revision: p.Revision(), Branch: p.Branch(), Tag: p.Tag(),
 		WorkflowID: w.ID, WorkflowName: w.Name, DeployWorkflows: d.names(), CreatedAt: p.CreatedAt}
+}
+
+// versionNames are the names the version a pipeline deployed goes by: its
+// commit and tag; for a rollback, its pmguard_target_version, and also the
+// commit and tag it ran at when they are that version (a rollback of a tag
+// deploy runs at the target's tag).
+func versionNames(p *circleci.Pipeline) []string {
+	v, rev, tag := deployedVersion(p), p.Revision(), p.Tag()
+	if v != rev && v != tag && !sameCommit(v, rev) {
+		return []string{v} // a rollback that ran at its branch's head
+	}
+	var out []string
+	for _, n := range []string{v, rev, tag} {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // deployedVersion is the version a pipeline deployed: its commit, unless it

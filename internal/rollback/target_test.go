@@ -36,6 +36,10 @@ type step struct {
 	// deploys, when set, are the pipeline's workflows instead of the one
 	// deploy workflow: name=status pairs such as "deploy-eu=failed".
 	deploys []string
+	// tag is the tag the pipeline ran at (then it has no branch unless
+	// branch names one); branch is its branch, main by default.
+	tag    string
+	branch string
 }
 
 // build seeds the stand-in with the history; the last step is the failed
@@ -73,7 +77,10 @@ func build(t *testing.T, steps []step, markers bool) *history {
 			h.all = append(h.all, orig)
 			continue
 		}
-		seed := inmemory.PipelineSeed{Branch: "main", Revision: sha(s.rev), CreatedAt: at}
+		seed := inmemory.PipelineSeed{Branch: s.branch, Tag: s.tag, Revision: sha(s.rev), CreatedAt: at}
+		if s.branch == "" && s.tag == "" {
+			seed.Branch = "main"
+		}
 		if s.deploy != "" {
 			seed.Workflows = []inmemory.WorkflowSeed{{Name: "deploy", Status: s.deploy}}
 		}
@@ -158,6 +165,22 @@ func TestTargetOverHistories(t *testing.T) {
 			steps: []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "success", marker: "v2"},
 				{rev: 'b', deploy: "success", rollbackOf: 2, target: "v1"}, {rev: 'c', deploy: "failed", marker: "v3"}},
 			markers: true, want: "v1", why: "pipeline 3 rolled back v2's pipeline"},
+		{name: "a rollback to an abbreviated commit failed",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'c', deploy: "failed"},
+				{rev: 'c', deploy: "failed", rollbackOf: 3, target: "bbbbbbb"}, {rev: 'd', deploy: "failed"}},
+			want: "a", why: "deploying bbbbbbb failed in pipeline 4, and bbbbbbb is bbbb...: pipeline 2's success is older"},
+		{name: "an abbreviated commit a rollback deployed is the failed commit",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'c', deploy: "failed"},
+				{rev: 'c', deploy: "success", rollbackOf: 3, target: "BBBBBBBB"}, {rev: 'b', deploy: "failed"}},
+			want: "a", why: "pipeline 4 deployed bbbbbbbb, which is bbbb..., the failed pipeline's commit"},
+		{name: "a rollback to a tag failed",
+			steps: []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'b', tag: "v1.1", deploy: "success"}, {rev: 'c', tag: "v1.2", deploy: "failed"},
+				{rev: 'b', tag: "v1.1", deploy: "failed", rollbackOf: 3, target: "v1.1"}, {rev: 'd', tag: "v1.3", deploy: "failed"}},
+			want: "a", why: "deploying v1.1 failed in pipeline 4: pipeline 2 ran at v1.1 (bbbb...), so its older success does not count"},
+		{name: "a tag whose commit failed",
+			steps: []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'b', tag: "v1.1", deploy: "success"}, {rev: 'c', tag: "v1.2", deploy: "failed"},
+				{rev: 'b', tag: "v1.1", deploy: "success", rollbackOf: 3, target: "v1.1"}, {rev: 'b', tag: "v1.1-rc", deploy: "failed"}},
+			want: "a", why: "the failed pipeline ran at bbbb..., the commit of v1.1 that pipeline 4 deployed"},
 		{name: "a glob: one deploy workflow failed and another succeeded",
 			steps: []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}}, {rev: 'b', deploys: []string{"deploy-eu=failed", "deploy-us=success"}},
 				{rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}},
