@@ -137,12 +137,53 @@ func matchWorkflow(pattern, name string) bool {
 	return err == nil && ok
 }
 
+// ref is the pipelines a walk reads: those of one branch, those that ran
+// at a tag, or (for a pipeline with neither) all of the project's.
+type ref struct {
+	branch string
+	tags   bool
+}
+
+// refOf is the pipelines a failed pipeline's target comes from: those of
+// its branch, or for a tag deploy (a tag and no branch) those that ran at a
+// tag, never another branch's.
+func refOf(p *circleci.Pipeline) ref {
+	if p.Branch() == "" && p.Tag() != "" {
+		return ref{tags: true}
+	}
+	return ref{branch: p.Branch()}
+}
+
+// holds reports whether p is one of the ref's pipelines. The API lists one
+// branch's pipelines, or every branch's; this checks each one it lists.
+func (f ref) holds(p *circleci.Pipeline) bool {
+	switch {
+	case f.tags:
+		return p.Tag() != ""
+	case f.branch != "":
+		return p.Branch() == f.branch
+	}
+	return true
+}
+
+// where names the ref's pipelines for people: "on branch main".
+func (f ref) where() string {
+	switch {
+	case f.tags:
+		return "among the pipelines that ran at a tag"
+	case f.branch != "":
+		return "on branch " + f.branch
+	}
+	return "in this project"
+}
+
 // findTarget resolves the version to a target. For "previous" it walks the
-// branch's pipelines older than the failed one, newest first, and takes the
-// first with a successful run of the deploy workflow.
+// pipelines of the failed one's branch (or, for a tag deploy, those that ran
+// at a tag) older than it, newest first, and takes the first whose deploy
+// succeeded and whose version is not known to be bad.
 func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Target, error) {
 	cur := r.current
-	branch := cur.Branch()
+	branch, on := cur.Branch(), refOf(cur)
 	switch v.Kind {
 	case "sha", "tag":
 		t := &Target{Version: v.Value, Branch: branch}
@@ -158,11 +199,11 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 		// rerun (or auto, which may fall back to it) needs a run of the
 		// deploy workflow at that version; search for one but do not
 		// require it.
-		listBranch := branch
+		search := on
 		if v.Kind == "tag" {
-			listBranch = ""
+			search = ref{tags: true}
 		}
-		found, err := r.walk(ctx, listBranch, pattern, func(p *circleci.Pipeline) bool {
+		found, err := r.walk(ctx, search, pattern, func(p *circleci.Pipeline) bool {
 			if v.Kind == "sha" {
 				return strings.HasPrefix(strings.ToLower(p.Revision()), v.Value)
 			}
@@ -177,7 +218,7 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 		}
 		return found, nil
 	case "param":
-		found, err := r.walk(ctx, branch, pattern, func(p *circleci.Pipeline) bool {
+		found, err := r.walk(ctx, on, pattern, func(p *circleci.Pipeline) bool {
 			pv, ok := p.Param(v.Param)
 			return ok && fmt.Sprint(pv) == v.Value
 		}, true)
@@ -185,30 +226,30 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 			return nil, err
 		}
 		if found == nil {
-			return nil, verdict.Failf("no pipeline on branch %s with %s=%s and a successful %q run in the %d most recent pages", branch, v.Param, v.Value, pattern, r.o.MaxPages)
+			return nil, verdict.Failf("no pipeline %s with %s=%s and a successful %q run in the %d most recent pages", on.where(), v.Param, v.Value, pattern, r.o.MaxPages)
 		}
 		found.Version = v.Value
 		found.Why = fmt.Sprintf("pipeline %d has %s=%s and its %s succeeded", found.PipelineNumber, v.Param, v.Value, found.deployRuns())
 		return found, nil
 	}
-	found, err := r.walk(ctx, branch, pattern, func(*circleci.Pipeline) bool { return true }, true)
+	found, err := r.walk(ctx, on, pattern, func(*circleci.Pipeline) bool { return true }, true)
 	if err != nil {
 		return nil, err
 	}
 	if found == nil {
-		where := "branch " + branch
-		if branch == "" {
-			where = "this project"
-		}
-		return nil, verdict.Failf("no previous successful run of workflow %q on %s before pipeline %d (searched %d page(s)); nothing to roll back to: set version to a commit SHA or tag", pattern, where, cur.Number, r.o.MaxPages)
+		return nil, verdict.Failf("no previous successful run of workflow %q %s before pipeline %d (searched %d page(s)); nothing to roll back to: set version to a commit SHA or tag", pattern, on.where(), cur.Number, r.o.MaxPages)
 	}
 	if len(found.DeployWorkflows) > 1 {
-		found.Why = fmt.Sprintf("the newest pipeline on branch %s before the failed pipeline %d whose %s all succeeded and whose version is not known to be bad", branch, cur.Number, found.deployRuns())
+		found.Why = fmt.Sprintf("the newest pipeline %s before the failed pipeline %d whose %s all succeeded and whose version is not known to be bad", on.where(), cur.Number, found.deployRuns())
 	} else {
-		found.Why = fmt.Sprintf("the newest successful run of workflow %q on branch %s before the failed pipeline %d whose version is not known to be bad", found.WorkflowName, branch, cur.Number)
+		found.Why = fmt.Sprintf("the newest successful run of workflow %q %s before the failed pipeline %d whose version is not known to be bad", found.WorkflowName, on.where(), cur.Number)
 	}
-	if found.Version != found.Revision {
+	switch {
+	case found.Version == found.Revision || sameCommit(found.Version, found.Revision):
+	case found.Branch != "":
 		found.Why += fmt.Sprintf("; pipeline %d was a rollback, so it deployed %s (%s), not its branch head %s", found.PipelineNumber, found.Version, ParamTargetVersion, short(found.Revision))
+	default:
+		found.Why += fmt.Sprintf("; pipeline %d was a rollback: it deployed %s (%s)", found.PipelineNumber, found.Version, ParamTargetVersion)
 	}
 	if len(found.Skipped) > 0 {
 		found.Why += "; passed over: " + strings.Join(found.Skipped, "; ")
@@ -222,12 +263,13 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 // known to be bad, in at most MaxPages pages. The next page is fetched while the
 // workflows of the current one are read; the answer is the same as a
 // sequential walk's.
-func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circleci.Pipeline) bool, needSuccess bool) (*Target, error) {
+func (r *run) walk(ctx context.Context, on ref, pattern string, keep func(*circleci.Pipeline) bool, needSuccess bool) (*Target, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cur := r.current
 	h := newHistory(cur)
-	pager := r.c.Pipelines.Pager(r.o.ProjectSlug, &circleci.ListPipelinesOptions{Branch: branch}, r.o.MaxPages)
+	own := on == refOf(cur) // the failed pipeline's own pipelines
+	pager := r.c.Pipelines.Pager(r.o.ProjectSlug, &circleci.ListPipelinesOptions{Branch: on.branch}, r.o.MaxPages)
 	next := r.fetch(ctx, pager)
 	for n := 1; ; n++ {
 		po := <-next
@@ -237,13 +279,16 @@ func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circl
 		if po.page == nil {
 			return nil, nil
 		}
-		if n == 1 && branch == cur.Branch() && len(po.page.Items) > 0 {
-			r.newest = &po.page.Items[0]
-		}
 		var cands []circleci.Pipeline
-		for _, p := range po.page.Items {
+		for i, p := range po.page.Items {
 			h.rollbackOf(&p)
 			h.bad.learn(&p)
+			if !on.holds(&p) {
+				continue
+			}
+			if own && r.newest == nil {
+				r.newest = &po.page.Items[i]
+			}
 			if p.Number < cur.Number && p.ID != cur.ID && keep(&p) {
 				cands = append(cands, p)
 			}

@@ -2,7 +2,9 @@ package rollback_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,6 +183,12 @@ func TestTargetOverHistories(t *testing.T) {
 			steps: []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'b', tag: "v1.1", deploy: "success"}, {rev: 'c', tag: "v1.2", deploy: "failed"},
 				{rev: 'b', tag: "v1.1", deploy: "success", rollbackOf: 3, target: "v1.1"}, {rev: 'b', tag: "v1.1-rc", deploy: "failed"}},
 			want: "a", why: "the failed pipeline ran at bbbb..., the commit of v1.1 that pipeline 4 deployed"},
+		{name: "a tag deploy rolls back to a tag deploy, not another branch's commit",
+			steps: []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'e', branch: "feature/experiment", deploy: "success"}, {rev: 'd', tag: "v1.1", deploy: "failed"}},
+			want:  "a", why: "pipeline 2 ran on a branch; the failed pipeline ran at a tag"},
+		{name: "a tag deploy with no earlier tag deploy",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'e', branch: "feature/experiment", deploy: "success"}, {rev: 'd', tag: "v1.1", deploy: "failed"}},
+			want:  "", why: "only branch pipelines succeeded before the failed tag deploy: exit 1, set a version"},
 		{name: "a glob: one deploy workflow failed and another succeeded",
 			steps: []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}}, {rev: 'b', deploys: []string{"deploy-eu=failed", "deploy-us=success"}},
 				{rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}},
@@ -255,5 +263,65 @@ func TestGlobTargetNamesEveryDeployWorkflow(t *testing.T) {
 		if !strings.Contains(hs.out.String(), want) {
 			t.Errorf("output does not say %q:\n%s", want, hs.out)
 		}
+	}
+}
+
+// A tag deploy's rollback runs at the target's tag, and what it prints
+// names the tag pipelines it searched, never an empty branch.
+func TestTagDeployTarget(t *testing.T) {
+	h := build(t, []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'e', branch: "feature/experiment", deploy: "success"},
+		{rev: 'd', tag: "v1.1", deploy: "failed"}}, false)
+	hs := h.options(t, "--strategy", "trigger")
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if res.Target.PipelineID != h.all[0].ID || res.Target.Tag != "v1.0" {
+		t.Fatalf("target %+v, want pipeline 1 at v1.0", res.Target)
+	}
+	rbs := h.rollbacksOf(h.failed)
+	if len(rbs) != 1 || rbs[0].Tag != "v1.0" || rbs[0].Branch != "" {
+		t.Fatalf("rollback pipelines %+v, want one at tag v1.0", rbs)
+	}
+	if out := hs.out.String(); strings.Contains(out, "branch  ") || !strings.Contains(out, "among the pipelines that ran at a tag before the failed pipeline 3") {
+		t.Errorf("output does not name what was searched:\n%s", out)
+	}
+
+	none := build(t, []step{{rev: 'e', branch: "feature/experiment", deploy: "success"}, {rev: 'd', tag: "v1.1", deploy: "failed"}}, false)
+	hs = none.options(t, "--strategy", "trigger")
+	_, err = rollback.Do(context.Background(), hs.opts)
+	if exitcode.Of(err) != exitcode.Fail || !strings.Contains(err.Error(), `no previous successful run of workflow "deploy" among the pipelines that ran at a tag before pipeline 2`) {
+		t.Fatalf("err %v (exit %d), want exit 1 naming the tag pipelines", err, exitcode.Of(err))
+	}
+}
+
+// Candidates are checked to be on the failed pipeline's branch even when
+// the pipeline list holds other branches' (a list that ignored its branch
+// filter).
+func TestBranchDeployTargetIsOnTheBranch(t *testing.T) {
+	h := build(t, []step{{rev: 'a', deploy: "success"}, {rev: 'e', branch: "feature/experiment", deploy: "success"}, {rev: 'd', deploy: "failed"}}, false)
+	hs := h.options(t, "--strategy", "trigger")
+	var unfiltered atomic.Int64
+	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || r.URL.Path != "/api/v2/project/"+h.slug+"/pipeline" || r.URL.Query().Get("branch") == "" {
+			return false
+		}
+		all := r.Clone(r.Context())
+		q := all.URL.Query()
+		q.Del("branch")
+		all.URL.RawQuery = q.Encode()
+		unfiltered.Add(1)
+		h.srv.ServeHTTP(w, all)
+		return true
+	})
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if unfiltered.Load() == 0 {
+		t.Fatal("the walk did not list the branch's pipelines")
+	}
+	if res.Target.PipelineID != h.all[0].ID || res.Target.Branch != "main" {
+		t.Fatalf("target %+v, want pipeline 1 on main", res.Target)
 	}
 }
