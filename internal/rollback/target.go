@@ -41,29 +41,45 @@ func (v Version) String() string {
 	return v.Value
 }
 
-// ParseVersion parses the version setting.
+// VersionError is a version setting ParseVersion rejects.
+type VersionError struct {
+	Value string
+	Cause string // what is wrong with it
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("version %q: %s; accepted: %s", e.Value, e.Cause, VersionForm)
+}
+
+// ParseVersion parses the version setting; a bad one is a *VersionError.
 func ParseVersion(v string) (Version, error) {
 	v = strings.TrimSpace(v)
+	bad := func(format string, a ...any) (Version, error) {
+		return Version{}, &VersionError{Value: v, Cause: fmt.Sprintf(format, a...)}
+	}
 	switch {
 	case v == "" || v == "previous":
 		return Version{Kind: "previous"}, nil
 	case strings.HasPrefix(v, "tag:"):
 		t := strings.TrimPrefix(v, "tag:")
 		if t == "" {
-			return Version{}, fmt.Errorf("version %q names no tag; accepted: %s", v, VersionForm)
+			return bad("names no tag")
 		}
 		return Version{Kind: "tag", Value: t}, nil
 	case shaRE.MatchString(v):
 		return Version{Kind: "sha", Value: strings.ToLower(v)}, nil
 	case strings.Contains(v, "="):
 		name, val, _ := strings.Cut(v, "=")
-		name = strings.TrimSpace(name)
+		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
 		if name == "" || strings.ContainsAny(name, " \t/") {
-			return Version{}, fmt.Errorf("version %q: %q is not a pipeline parameter name; accepted: %s", v, name, VersionForm)
+			return bad("%q is not a pipeline parameter name", name)
 		}
-		return Version{Kind: "param", Param: name, Value: strings.TrimSpace(val)}, nil
+		if val == "" {
+			return bad("names no value for pipeline parameter %s", name)
+		}
+		return Version{Kind: "param", Param: name, Value: val}, nil
 	case strings.ContainsAny(v, " \t~^:?*[\\"):
-		return Version{}, fmt.Errorf("version %q is not a git tag; accepted: %s", v, VersionForm)
+		return bad("not a git tag")
 	}
 	return Version{Kind: "tag", Value: v}, nil
 }
