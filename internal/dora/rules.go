@@ -44,15 +44,32 @@ func ReadRules(file string) (*Rules, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("%s: %v", file, err)
 	}
-	for slug := range r.Projects {
+	for _, w := range workflows(r.Defaults.DeployWorkflow) {
+		if !validWorkflowGlob(w) {
+			return nil, fmt.Errorf("%s: defaults: deploy_workflow %q is not a valid glob", file, w)
+		}
+	}
+	for slug, x := range r.Projects {
 		if strings.Count(slug, "/") != 2 {
 			return nil, fmt.Errorf("%s: project %q is not vcs/org/repo", file, slug)
 		}
 		if _, err := path.Match(slug, ""); err != nil {
 			return nil, fmt.Errorf("%s: project %q is not a valid glob", file, slug)
 		}
+		for _, w := range workflows(x.DeployWorkflow) {
+			if !validWorkflowGlob(w) {
+				return nil, fmt.Errorf("%s: project %s: deploy_workflow %q is not a valid glob", file, slug, w)
+			}
+		}
 	}
 	return &r, nil
+}
+
+// validWorkflowGlob reports whether a deploy_workflow name or glob is well
+// formed for path.Match; a malformed one would match its own name only.
+func validWorkflowGlob(w string) bool {
+	_, err := path.Match(w, "")
+	return err == nil
 }
 
 // Named is the projects the file names exactly (not by glob).

@@ -112,6 +112,11 @@ func (s *Settings) check(set *config.Set, d *verb.Deps) (string, error) {
 	if s.OrgSlug != "" && strings.Count(s.OrgSlug, "/") != 1 {
 		return "", set.Invalid(&s.OrgSlug, s.OrgSlug, "not vcs/org", "vcs/org such as gh/acme or circleci/<org-id>")
 	}
+	for _, w := range s.DeployWorkflow {
+		if !validWorkflowGlob(w) {
+			return "", set.Invalid(&s.DeployWorkflow, w, "not a valid glob (a [ without its ], or a trailing \\)", "workflow names or globs such as deploy-*, comma-separated")
+		}
+	}
 	for _, p := range s.Projects {
 		if strings.Count(p, "/") != 2 {
 			return "", set.Invalid(&s.Projects, p, "not vcs/org/repo", "vcs/org/repo such as gh/acme/shop")

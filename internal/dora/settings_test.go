@@ -36,6 +36,8 @@ func TestNewRejects(t *testing.T) {
 		{"missing git dir", map[string]string{"PMGUARD_DORA_GIT_DIR": "/nonexistent/dir"}, []string{"PMGUARD_DORA_GIT_DIR", "not a directory"}},
 		{"missing event log", map[string]string{"PMGUARD_DORA_EVENT_LOGS": "/nonexistent/events.jsonl"}, []string{"PMGUARD_DORA_EVENT_LOGS", "/nonexistent/events.jsonl"}},
 		{"bad host", map[string]string{"PMGUARD_CIRCLECI_HOST": "circleci.example.com"}, []string{"--circleci-host", "PMGUARD_CIRCLECI_HOST"}},
+		{"deploy workflow glob", map[string]string{"PMGUARD_DORA_DEPLOY_WORKFLOW": "deploy-*,["},
+			[]string{"invalid deploy_workflow", `"["`, "--deploy-workflow", "PMGUARD_DORA_DEPLOY_WORKFLOW", "not a valid glob"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -52,6 +54,29 @@ func TestNewRejects(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// A projects file's deploy_workflow globs are checked like the setting's.
+func TestNewRejectsProjectsFileWorkflowGlob(t *testing.T) {
+	for name, rules := range map[string]string{
+		"defaults": "defaults: {deploy_workflow: \"deploy-[\"}\n",
+		"project":  "projects:\n  gh/acme/shop: {deploy_workflow: \"deploy-*, release-[\"}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "projects.yml")
+			if err := os.WriteFile(file, []byte(rules), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			env := baseEnv(t)
+			env["PMGUARD_DORA_PROJECTS_FILE"] = file
+			_, err := New(context.Background(), verbtest.Deps(env, nil, nil), nil)
+			var ie *config.InputError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), "PMGUARD_DORA_PROJECTS_FILE") || !strings.Contains(err.Error(), "deploy_workflow") ||
+				!strings.Contains(err.Error(), "not a valid glob") {
+				t.Fatalf("error %v (%T), want an input error naming the file's deploy_workflow", err, err)
 			}
 		})
 	}

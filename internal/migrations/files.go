@@ -287,8 +287,9 @@ func matchAny(patterns []string, p string) bool {
 	return false
 }
 
-// validGlob reports whether pattern is well formed.
-func validGlob(pattern string) bool {
+// ValidGlob reports whether pattern is a well-formed migrations glob: each
+// segment as path.Match reads it, ** included.
+func ValidGlob(pattern string) bool {
 	for _, seg := range strings.Split(pattern, "/") {
 		if _, err := path.Match(seg, ""); err != nil {
 			return false

@@ -90,8 +90,8 @@ func TestMatchGlob(t *testing.T) {
 			t.Errorf("matchGlob(%q, %q) = %v, want %v", c.pattern, c.path, got, c.want)
 		}
 	}
-	if validGlob("db/[") || !validGlob("db/**/*.sql") {
-		t.Error("validGlob")
+	if ValidGlob("db/[") || !ValidGlob("db/**/*.sql") {
+		t.Error("ValidGlob")
 	}
 }
 

@@ -86,7 +86,7 @@ func (s *Settings) check(set *config.Set) error {
 	}
 	for _, l := range []*config.List{&s.Migrations, &s.Code, &s.CodeExclude} {
 		for _, g := range *l {
-			if !validGlob(g) {
+			if !ValidGlob(g) {
 				return set.Invalid(l, g, "not a valid glob", "")
 			}
 		}

@@ -144,7 +144,8 @@ type run struct {
 	current  *circleci.Pipeline
 	workflow *circleci.Workflow
 	project  *circleci.Project
-	// newest is the newest pipeline on the branch, seen by the walk.
+	// newest is the newest pipeline on the branch (for a tag deploy, the
+	// newest that ran at a tag), seen by the walk.
 	newest *circleci.Pipeline
 	// marker writes the rollback's deploy marker (nil: none planned).
 	marker       *deploymarker.Writer

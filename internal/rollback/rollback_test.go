@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -68,8 +69,13 @@ func newHistory(t *testing.T, slug string, total, goodBack int, o inmemory.Optio
 }
 
 func (h *history) deployWorkflow(p *inmemory.Pipeline) string {
+	return h.workflowNamed(p, "deploy")
+}
+
+// workflowNamed is the id of p's workflow called name ("" for none).
+func (h *history) workflowNamed(p *inmemory.Pipeline, name string) string {
 	for _, w := range p.Workflows {
-		if w.Name == "deploy" {
+		if w.Name == name {
 			return w.ID
 		}
 	}
@@ -662,6 +668,22 @@ func TestNewRejectsBadInput(t *testing.T) {
 	}{
 		{"strategy", nil, []string{"--strategy", "revert"}, []string{"PMGUARD_ROLLBACK_STRATEGY", "unknown strategy"}},
 		{"version", nil, []string{"--version", "v 1"}, []string{"PMGUARD_ROLLBACK_VERSION", "accepted: previous"}},
+		{"a parameter version without a value", nil, []string{"--version", "x="},
+			[]string{"invalid version", "flag --version", "env PMGUARD_ROLLBACK_VERSION", "names no value for pipeline parameter x"}},
+		{"a parameter version of white space", map[string]string{"PMGUARD_ROLLBACK_VERSION": "release= "}, nil,
+			[]string{"env PMGUARD_ROLLBACK_VERSION", "names no value for pipeline parameter release"}},
+		{"a deploy workflow glob path.Match rejects", nil, []string{"--deploy-workflow", "["},
+			[]string{"invalid deploy_workflow", "flag --deploy-workflow", "env PMGUARD_ROLLBACK_DEPLOY_WORKFLOW", "not a valid glob"}},
+		{"a deploy workflow glob with a trailing backslash", map[string]string{"PMGUARD_ROLLBACK_DEPLOY_WORKFLOW": `deploy-\`}, nil,
+			[]string{"env PMGUARD_ROLLBACK_DEPLOY_WORKFLOW", "not a valid glob"}},
+		{"a definition id that is not a UUID", nil, []string{"--strategy", "definition", "--definition-id", "notauuid"},
+			[]string{"invalid definition_id", "flag --definition-id", "env PMGUARD_ROLLBACK_DEFINITION_ID", "not a UUID"}},
+		{"a definition id that is not a UUID, strategy auto", nil, []string{"--definition-id", "2338d0ae-5541-4bbf-88a2"},
+			[]string{"env PMGUARD_ROLLBACK_DEFINITION_ID", "not a UUID"}},
+		{"a migrations glob", nil, []string{"--migrations", "["},
+			[]string{"invalid migrations", "flag --migrations", "env PMGUARD_ROLLBACK_MIGRATIONS", "not a valid glob"}},
+		{"a migrations glob among good ones", map[string]string{"PMGUARD_ROLLBACK_MIGRATIONS": "db/migrations/**/*.sql,db/[migrate/*.rb"}, nil,
+			[]string{"env PMGUARD_ROLLBACK_MIGRATIONS", `"db/[migrate/*.rb"`, "not a valid glob"}},
 		{"definition without id", nil, []string{"--strategy", "definition"}, []string{"PMGUARD_ROLLBACK_DEFINITION_ID", "needs a pipeline definition id"}},
 		{"trigger on a GitHub App project", nil, []string{"--strategy", "trigger", "--project-slug", "circleci/a/b"}, []string{"PMGUARD_ROLLBACK_STRATEGY", "GitHub OAuth"}},
 		{"reserved parameter", nil, []string{"--parameters", `{"pmguard_rollback":false}`}, []string{"PMGUARD_ROLLBACK_PARAMETERS", "pmguard_rollback is set by pmguard"}},
@@ -704,6 +726,19 @@ func TestNewRejectsBadInput(t *testing.T) {
 	for _, v := range []string{"previous", "abc1234", "tag:v1.2.3", "v1.2.3", "release=42"} {
 		if _, err := rollback.ParseVersion(v); err != nil {
 			t.Errorf("ParseVersion(%q): %v", v, err)
+		}
+	}
+	for _, v := range []string{"x=", "=1", "tag:", "v 1"} {
+		var ve *rollback.VersionError
+		if _, err := rollback.ParseVersion(v); !errors.As(err, &ve) || !strings.Contains(err.Error(), "accepted: previous") {
+			t.Errorf("ParseVersion(%q): %v, want a version error", v, err)
+		}
+	}
+	// A name or glob that is good is taken, and so is a definition id.
+	for _, args := range [][]string{{"--deploy-workflow", "deploy-[a-z]*"}, {"--strategy", "definition", "--definition-id", "2338D0AE-5541-4bbf-88a2-55e9f7281f80"},
+		{"--migrations", "db/migrations/**/*.sql,db/migrate/*.rb"}, {"--version", "release=42"}} {
+		if _, err := rollback.New(context.Background(), verbtest.Deps(h.env(t), nil, nil), args); err != nil {
+			t.Errorf("New(%q): %v", args, err)
 		}
 	}
 }

@@ -3,8 +3,11 @@ package rollback
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,9 +124,24 @@ func (s *Settings) options(set *config.Set, job jobenv.Job) (*Options, error) {
 	o.WorkflowID = or(o.WorkflowID, job.WorkflowID)
 	v, err := ParseVersion(s.Version)
 	if err != nil {
-		return nil, set.Invalid(&s.Version, s.Version, "not a version", VersionForm)
+		cause := "not a version"
+		var ve *VersionError
+		if errors.As(err, &ve) {
+			cause = ve.Cause
+		}
+		return nil, set.Invalid(&s.Version, s.Version, cause, VersionForm)
 	}
 	o.Version = v
+	if s.DeployWorkflow != "" {
+		if _, err := path.Match(s.DeployWorkflow, ""); err != nil {
+			return nil, set.Invalid(&s.DeployWorkflow, s.DeployWorkflow, "not a valid glob (a [ without its ], or a trailing \\)", "")
+		}
+	}
+	for _, g := range s.Migrations {
+		if !migrations.ValidGlob(g) {
+			return nil, set.Invalid(&s.Migrations, g, "not a valid glob (a [ without its ], or a trailing \\)", "globs such as db/migrations/**/*.sql, comma-separated")
+		}
+	}
 	if err := s.checkStrategy(set, o.ProjectSlug); err != nil {
 		return nil, err
 	}
@@ -146,6 +164,9 @@ func (s *Settings) options(set *config.Set, job jobenv.Job) (*Options, error) {
 	return o, s.checkPipeline(set, o)
 }
 
+// uuidRe is the form of CircleCI's ids (a pipeline definition's).
+var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
 func or(v, fallback string) string {
 	if v == "" {
 		return fallback
@@ -159,6 +180,9 @@ func (s *Settings) checkStrategy(set *config.Set, slug string) error {
 	}
 	if s.Strategy == StrategyDefinition && s.DefinitionID == "" {
 		return set.Invalid(&s.DefinitionID, "", "strategy definition needs a pipeline definition id", "")
+	}
+	if s.DefinitionID != "" && !uuidRe.MatchString(s.DefinitionID) {
+		return set.Invalid(&s.DefinitionID, s.DefinitionID, "not a UUID", "a pipeline definition id, a UUID such as 5034460f-c7c4-4c43-9457-de07e2029e7b")
 	}
 	if s.Strategy == StrategyTrigger && slug != "" && !circleci.SupportsLegacyTrigger(slug) {
 		return set.Invalid(&s.Strategy, s.Strategy, "the legacy trigger serves GitHub OAuth (gh/) and Bitbucket (bb/) projects only; "+slug+" needs strategy definition", "")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -40,29 +41,45 @@ func (v Version) String() string {
 	return v.Value
 }
 
-// ParseVersion parses the version setting.
+// VersionError is a version setting ParseVersion rejects.
+type VersionError struct {
+	Value string
+	Cause string // what is wrong with it
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("version %q: %s; accepted: %s", e.Value, e.Cause, VersionForm)
+}
+
+// ParseVersion parses the version setting; a bad one is a *VersionError.
 func ParseVersion(v string) (Version, error) {
 	v = strings.TrimSpace(v)
+	bad := func(format string, a ...any) (Version, error) {
+		return Version{}, &VersionError{Value: v, Cause: fmt.Sprintf(format, a...)}
+	}
 	switch {
 	case v == "" || v == "previous":
 		return Version{Kind: "previous"}, nil
 	case strings.HasPrefix(v, "tag:"):
 		t := strings.TrimPrefix(v, "tag:")
 		if t == "" {
-			return Version{}, fmt.Errorf("version %q names no tag; accepted: %s", v, VersionForm)
+			return bad("names no tag")
 		}
 		return Version{Kind: "tag", Value: t}, nil
 	case shaRE.MatchString(v):
 		return Version{Kind: "sha", Value: strings.ToLower(v)}, nil
 	case strings.Contains(v, "="):
 		name, val, _ := strings.Cut(v, "=")
-		name = strings.TrimSpace(name)
+		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
 		if name == "" || strings.ContainsAny(name, " \t/") {
-			return Version{}, fmt.Errorf("version %q: %q is not a pipeline parameter name; accepted: %s", v, name, VersionForm)
+			return bad("%q is not a pipeline parameter name", name)
 		}
-		return Version{Kind: "param", Param: name, Value: strings.TrimSpace(val)}, nil
+		if val == "" {
+			return bad("names no value for pipeline parameter %s", name)
+		}
+		return Version{Kind: "param", Param: name, Value: val}, nil
 	case strings.ContainsAny(v, " \t~^:?*[\\"):
-		return Version{}, fmt.Errorf("version %q is not a git tag; accepted: %s", v, VersionForm)
+		return bad("not a git tag")
 	}
 	return Version{Kind: "tag", Value: v}, nil
 }
@@ -78,12 +95,15 @@ type Target struct {
 	Tag            string
 	WorkflowID     string // the target's deploy workflow run (rerun strategy)
 	WorkflowName   string
-	CreatedAt      time.Time
-	Why            string
-	PagesSearched  int
-	Component      string // deploy markers
-	Environment    string
-	Namespace      string
+	// DeployWorkflows are the names of the target pipeline's workflows
+	// that match deploy_workflow, each of whose newest runs succeeded.
+	DeployWorkflows []string
+	CreatedAt       time.Time
+	Why             string
+	PagesSearched   int
+	Component       string // deploy markers
+	Environment     string
+	Namespace       string
 	// Skipped are the successful deploys passed over, and why (a known-bad
 	// version, a rolled-back pipeline).
 	Skipped []string
@@ -95,7 +115,9 @@ func (t *Target) Describe() string {
 	b.WriteString(t.Version)
 	if t.PipelineNumber > 0 {
 		fmt.Fprintf(&b, " (pipeline %d", t.PipelineNumber)
-		if t.WorkflowName != "" {
+		if len(t.DeployWorkflows) > 1 {
+			fmt.Fprintf(&b, ", workflows %s", strings.Join(t.DeployWorkflows, ", "))
+		} else if t.WorkflowName != "" {
 			fmt.Fprintf(&b, ", workflow %s", t.WorkflowName)
 		}
 		if t.Revision != "" && t.Revision != t.Version {
@@ -104,6 +126,14 @@ func (t *Target) Describe() string {
 		b.WriteString(")")
 	}
 	return b.String()
+}
+
+// deployRuns names the target's deploy workflows for people.
+func (t *Target) deployRuns() string {
+	if len(t.DeployWorkflows) > 1 {
+		return "deploy workflows " + strings.Join(t.DeployWorkflows, ", ")
+	}
+	return t.WorkflowName + " workflow"
 }
 
 func short(sha string) string {
@@ -123,12 +153,53 @@ func matchWorkflow(pattern, name string) bool {
 	return err == nil && ok
 }
 
+// ref is the pipelines a walk reads: those of one branch, those that ran
+// at a tag, or (for a pipeline with neither) all of the project's.
+type ref struct {
+	branch string
+	tags   bool
+}
+
+// refOf is the pipelines a failed pipeline's target comes from: those of
+// its branch, or for a tag deploy (a tag and no branch) those that ran at a
+// tag, never another branch's.
+func refOf(p *circleci.Pipeline) ref {
+	if p.Branch() == "" && p.Tag() != "" {
+		return ref{tags: true}
+	}
+	return ref{branch: p.Branch()}
+}
+
+// holds reports whether p is one of the ref's pipelines. The API lists one
+// branch's pipelines, or every branch's; this checks each one it lists.
+func (f ref) holds(p *circleci.Pipeline) bool {
+	switch {
+	case f.tags:
+		return p.Tag() != ""
+	case f.branch != "":
+		return p.Branch() == f.branch
+	}
+	return true
+}
+
+// where names the ref's pipelines for people: "on branch main".
+func (f ref) where() string {
+	switch {
+	case f.tags:
+		return "among the pipelines that ran at a tag"
+	case f.branch != "":
+		return "on branch " + f.branch
+	}
+	return "in this project"
+}
+
 // findTarget resolves the version to a target. For "previous" it walks the
-// branch's pipelines older than the failed one, newest first, and takes the
-// first with a successful run of the deploy workflow.
+// pipelines of the failed one's branch (or, for a tag deploy, those that ran
+// at a tag) older than it, newest first, and takes the first whose deploy
+// succeeded and whose version is not known to be bad.
 func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Target, error) {
 	cur := r.current
-	branch := cur.Branch()
+	branch, on := cur.Branch(), refOf(cur)
 	switch v.Kind {
 	case "sha", "tag":
 		t := &Target{Version: v.Value, Branch: branch}
@@ -144,11 +215,11 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 		// rerun (or auto, which may fall back to it) needs a run of the
 		// deploy workflow at that version; search for one but do not
 		// require it.
-		listBranch := branch
+		search := on
 		if v.Kind == "tag" {
-			listBranch = ""
+			search = ref{tags: true}
 		}
-		found, err := r.walk(ctx, listBranch, pattern, func(p *circleci.Pipeline) bool {
+		found, err := r.walk(ctx, search, pattern, func(p *circleci.Pipeline) bool {
 			if v.Kind == "sha" {
 				return strings.HasPrefix(strings.ToLower(p.Revision()), v.Value)
 			}
@@ -163,7 +234,7 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 		}
 		return found, nil
 	case "param":
-		found, err := r.walk(ctx, branch, pattern, func(p *circleci.Pipeline) bool {
+		found, err := r.walk(ctx, on, pattern, func(p *circleci.Pipeline) bool {
 			pv, ok := p.Param(v.Param)
 			return ok && fmt.Sprint(pv) == v.Value
 		}, true)
@@ -171,26 +242,30 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 			return nil, err
 		}
 		if found == nil {
-			return nil, verdict.Failf("no pipeline on branch %s with %s=%s and a successful %q run in the %d most recent pages", branch, v.Param, v.Value, pattern, r.o.MaxPages)
+			return nil, verdict.Failf("no pipeline %s with %s=%s and a successful %q run in the %d most recent pages", on.where(), v.Param, v.Value, pattern, r.o.MaxPages)
 		}
 		found.Version = v.Value
-		found.Why = fmt.Sprintf("pipeline %d has %s=%s and its %s workflow succeeded", found.PipelineNumber, v.Param, v.Value, found.WorkflowName)
+		found.Why = fmt.Sprintf("pipeline %d has %s=%s and its %s succeeded", found.PipelineNumber, v.Param, v.Value, found.deployRuns())
 		return found, nil
 	}
-	found, err := r.walk(ctx, branch, pattern, func(*circleci.Pipeline) bool { return true }, true)
+	found, err := r.walk(ctx, on, pattern, func(*circleci.Pipeline) bool { return true }, true)
 	if err != nil {
 		return nil, err
 	}
 	if found == nil {
-		where := "branch " + branch
-		if branch == "" {
-			where = "this project"
-		}
-		return nil, verdict.Failf("no previous successful run of workflow %q on %s before pipeline %d (searched %d page(s)); nothing to roll back to: set version to a commit SHA or tag", pattern, where, cur.Number, r.o.MaxPages)
+		return nil, verdict.Failf("no previous successful run of workflow %q %s before pipeline %d (searched %d page(s)); nothing to roll back to: set version to a commit SHA or tag", pattern, on.where(), cur.Number, r.o.MaxPages)
 	}
-	found.Why = fmt.Sprintf("the newest successful run of workflow %q on branch %s before the failed pipeline %d whose version is not known to be bad", found.WorkflowName, branch, cur.Number)
-	if found.Version != found.Revision {
+	if len(found.DeployWorkflows) > 1 {
+		found.Why = fmt.Sprintf("the newest pipeline %s before the failed pipeline %d whose %s all succeeded and whose version is not known to be bad", on.where(), cur.Number, found.deployRuns())
+	} else {
+		found.Why = fmt.Sprintf("the newest successful run of workflow %q %s before the failed pipeline %d whose version is not known to be bad", found.WorkflowName, on.where(), cur.Number)
+	}
+	switch {
+	case found.Version == found.Revision || sameCommit(found.Version, found.Revision):
+	case found.Branch != "":
 		found.Why += fmt.Sprintf("; pipeline %d was a rollback, so it deployed %s (%s), not its branch head %s", found.PipelineNumber, found.Version, ParamTargetVersion, short(found.Revision))
+	default:
+		found.Why += fmt.Sprintf("; pipeline %d was a rollback: it deployed %s (%s)", found.PipelineNumber, found.Version, ParamTargetVersion)
 	}
 	if len(found.Skipped) > 0 {
 		found.Why += "; passed over: " + strings.Join(found.Skipped, "; ")
@@ -199,17 +274,18 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 }
 
 // walk searches pipelines older than the current one, newest first, for the
-// first that accepts keep and (if needSuccess) whose newest run of a
-// workflow matching pattern succeeded and deployed a version not known to
-// be bad, in at most MaxPages pages. The next page is fetched while the
+// first that accepts keep and (if needSuccess) whose deploy succeeded (the
+// newest run of each workflow matching pattern) and deployed a version not
+// known to be bad, in at most MaxPages pages. The next page is fetched while the
 // workflows of the current one are read; the answer is the same as a
 // sequential walk's.
-func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circleci.Pipeline) bool, needSuccess bool) (*Target, error) {
+func (r *run) walk(ctx context.Context, on ref, pattern string, keep func(*circleci.Pipeline) bool, needSuccess bool) (*Target, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cur := r.current
 	h := newHistory(cur)
-	pager := r.c.Pipelines.Pager(r.o.ProjectSlug, &circleci.ListPipelinesOptions{Branch: branch}, r.o.MaxPages)
+	own := on == refOf(cur) // the failed pipeline's own pipelines
+	pager := r.c.Pipelines.Pager(r.o.ProjectSlug, &circleci.ListPipelinesOptions{Branch: on.branch}, r.o.MaxPages)
 	next := r.fetch(ctx, pager)
 	for n := 1; ; n++ {
 		po := <-next
@@ -219,12 +295,16 @@ func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circl
 		if po.page == nil {
 			return nil, nil
 		}
-		if n == 1 && branch == cur.Branch() && len(po.page.Items) > 0 {
-			r.newest = &po.page.Items[0]
-		}
 		var cands []circleci.Pipeline
-		for _, p := range po.page.Items {
+		for i, p := range po.page.Items {
 			h.rollbackOf(&p)
+			h.bad.learn(&p)
+			if !on.holds(&p) {
+				continue
+			}
+			if own && r.newest == nil {
+				r.newest = &po.page.Items[i]
+			}
 			if p.Number < cur.Number && p.ID != cur.ID && keep(&p) {
 				cands = append(cands, p)
 			}
@@ -249,7 +329,7 @@ func (r *run) walk(ctx context.Context, branch, pattern string, keep func(*circl
 // history is what the walk learnt so far, newest first: the versions known
 // to be bad and the pipelines that were rolled back.
 type history struct {
-	bad        map[string]string // version -> why
+	bad        badVersions
 	rolledBack map[string]string // pipeline id -> by which pipeline
 	skipped    []string          // successful deploys passed over, and why
 	// failedAt is when the failed pipeline started: deploy runs created
@@ -259,12 +339,9 @@ type history struct {
 }
 
 func newHistory(failed *circleci.Pipeline) *history {
-	h := &history{bad: map[string]string{}, rolledBack: map[string]string{}, failedAt: failed.CreatedAt}
-	why := fmt.Sprintf("its deploy failed in pipeline %d", failed.Number)
-	h.bad[deployedVersion(failed)] = why
-	if rev := failed.Revision(); rev != "" {
-		h.bad[rev] = why
-	}
+	h := &history{bad: badVersions{tagRev: map[string]string{}}, rolledBack: map[string]string{}, failedAt: failed.CreatedAt}
+	h.bad.learn(failed)
+	h.bad.add(fmt.Sprintf("its deploy failed in pipeline %d", failed.Number), append(versionNames(failed), failed.Revision())...)
 	return h
 }
 
@@ -280,62 +357,205 @@ func (h *history) rollbackOf(p *circleci.Pipeline) {
 // judge reads one pipeline's deploy, newest pipeline first, and returns the
 // target if the pipeline is one.
 func (h *history) judge(p *circleci.Pipeline, wfs []circleci.Workflow, pattern string, needSuccess bool) *Target {
-	version := deployedVersion(p)
-	latest, lastOK := deployRuns(wfs, pattern, h.failedAt)
+	version, names := deployedVersion(p), versionNames(p)
+	d := deployRuns(wfs, pattern, h.failedAt)
 	if !needSuccess {
-		if latest == nil {
+		if len(d.runs) == 0 {
 			return nil
 		}
-		if lastOK == nil {
-			lastOK = latest
+		w := d.lastOK
+		if w == nil {
+			w = d.newest()
 		}
-		return targetOf(p, lastOK)
+		return targetOf(p, w, d)
 	}
+	status, failed := d.outcome()
 	if why, ok := h.rolledBack[p.ID]; ok {
-		if _, known := h.bad[version]; !known {
-			h.bad[version] = why
-		}
-		if latest != nil && latest.Status == circleci.StatusSuccess {
+		h.bad.add(why, names...)
+		if status == circleci.StatusSuccess {
 			h.skipped = append(h.skipped, fmt.Sprintf("pipeline %d (%s): %s", p.Number, short(version), why))
 		}
 		return nil
 	}
-	if latest == nil {
-		return nil
-	}
-	switch latest.Status {
+	switch status {
 	case circleci.StatusSuccess:
-		if why, ok := h.bad[version]; ok {
+		if why, ok := h.bad.why(names...); ok {
 			h.skipped = append(h.skipped, fmt.Sprintf("pipeline %d (%s): %s", p.Number, short(version), why))
 			return nil
 		}
-		return targetOf(p, latest)
-	case circleci.StatusFailed, circleci.StatusError, circleci.StatusFailing, circleci.StatusUnauthorized:
-		if _, known := h.bad[version]; !known {
-			h.bad[version] = fmt.Sprintf("its deploy failed in pipeline %d", p.Number)
-		}
+		return targetOf(p, d.newest(), d)
+	case circleci.StatusFailed:
+		h.bad.add(d.failedWhy(failed, p.Number), names...)
 	}
-	// Cancelled, not run, on hold or running: says nothing about the version.
+	// No deploy, or one cancelled, not run, on hold or running (and none
+	// failed): says nothing about the version.
 	return nil
 }
 
-// deployRuns are the newest run of a workflow matching pattern in a
-// pipeline (a rerun is newer than the run it repeats) and the newest that
-// succeeded, among the runs created by the time before.
-func deployRuns(wfs []circleci.Workflow, pattern string, before time.Time) (latest, lastOK *circleci.Workflow) {
+// badVersions are the versions known to be bad, newest evidence first. One
+// version goes by several names: a commit SHA in full or abbreviated (a
+// rollback to bbbbbbb deployed bbbb...), and a tag, which is the commit a
+// pipeline with both ran at.
+type badVersions struct {
+	list   []badVersion
+	tagRev map[string]string // tag -> revision, from pipelines that had both
+}
+
+type badVersion struct{ name, why string }
+
+// learn records the commit a tag pointed at when p ran at a tag. The walk
+// reads newest first, so a tag that moved keeps its newest commit.
+func (b *badVersions) learn(p *circleci.Pipeline) {
+	if tag, rev := p.Tag(), p.Revision(); tag != "" && rev != "" {
+		if _, ok := b.tagRev[tag]; !ok {
+			b.tagRev[tag] = rev
+		}
+	}
+}
+
+// add records the names of a version as bad, for why; a name already
+// recorded keeps its reason.
+func (b *badVersions) add(why string, names ...string) {
+	for _, n := range names {
+		if n != "" && !slices.ContainsFunc(b.list, func(e badVersion) bool { return e.name == n }) {
+			b.list = append(b.list, badVersion{n, why})
+		}
+	}
+}
+
+// why says why the version that goes by any of names is known to be bad.
+func (b *badVersions) why(names ...string) (string, bool) {
+	for _, e := range b.list {
+		for _, n := range names {
+			if n != "" && b.same(e.name, n) {
+				return e.why, true
+			}
+		}
+	}
+	return "", false
+}
+
+// same reports whether two names name one version: the same text, one
+// commit SHA an abbreviation of the other, or a tag and its commit.
+func (b *badVersions) same(x, y string) bool {
+	if x == y {
+		return true
+	}
+	for _, cx := range []string{x, b.tagRev[x]} {
+		for _, cy := range []string{y, b.tagRev[y]} {
+			if cx != "" && cy != "" && sameCommit(cx, cy) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameCommit reports whether two commit SHAs are one: equal, or one (7 hex
+// digits at least) the start of the other.
+func sameCommit(x, y string) bool {
+	if !shaRE.MatchString(x) || !shaRE.MatchString(y) {
+		return x == y
+	}
+	x, y = strings.ToLower(x), strings.ToLower(y)
+	if len(x) > len(y) {
+		x, y = y, x
+	}
+	return strings.HasPrefix(y, x)
+}
+
+// deploy is a pipeline's deploy as the runs of the workflows matching the
+// deploy_workflow pattern show it: a glob may match several (deploy-eu,
+// deploy-us), and the deploy is good only when each of them is.
+type deploy struct {
+	// runs is the newest run of each matching workflow name (a rerun is
+	// newer than the run it repeats), in the order the API lists them.
+	runs []*circleci.Workflow
+	// lastOK is the newest successful run of any of them.
+	lastOK *circleci.Workflow
+}
+
+// deployRuns reads the runs of the workflows matching pattern among the
+// runs created by the time before.
+func deployRuns(wfs []circleci.Workflow, pattern string, before time.Time) deploy {
+	var d deploy
+	byName := map[string]int{}
 	for i := range wfs {
 		w := &wfs[i]
 		if !matchWorkflow(pattern, w.Name) || w.CreatedAt.After(before) {
 			continue
 		}
-		if latest == nil || w.CreatedAt.After(latest.CreatedAt) {
-			latest = w
+		if j, ok := byName[w.Name]; !ok {
+			byName[w.Name] = len(d.runs)
+			d.runs = append(d.runs, w)
+		} else if w.CreatedAt.After(d.runs[j].CreatedAt) {
+			d.runs[j] = w
 		}
-		if w.Status == circleci.StatusSuccess && (lastOK == nil || w.CreatedAt.After(lastOK.CreatedAt)) {
-			lastOK = w
+		if w.Status == circleci.StatusSuccess && (d.lastOK == nil || w.CreatedAt.After(d.lastOK.CreatedAt)) {
+			d.lastOK = w
 		}
 	}
-	return latest, lastOK
+	return d
+}
+
+// outcome is the deploy's status: failed when the newest run of any
+// matching workflow failed (failed, error, failing, unauthorized; those
+// runs are returned), success when the newest run of every one succeeded,
+// "" otherwise (no run, or one cancelled, not run, on hold or running).
+func (d deploy) outcome() (string, []*circleci.Workflow) {
+	var failed []*circleci.Workflow
+	ok := len(d.runs) > 0
+	for _, w := range d.runs {
+		switch w.Status {
+		case circleci.StatusSuccess:
+		case circleci.StatusFailed, circleci.StatusError, circleci.StatusFailing, circleci.StatusUnauthorized:
+			failed = append(failed, w)
+			ok = false
+		default:
+			ok = false
+		}
+	}
+	switch {
+	case len(failed) > 0:
+		return circleci.StatusFailed, failed
+	case ok:
+		return circleci.StatusSuccess, nil
+	}
+	return "", nil
+}
+
+// newest is the newest of the runs (nil when there is none).
+func (d deploy) newest() *circleci.Workflow {
+	var out *circleci.Workflow
+	for _, w := range d.runs {
+		if out == nil || w.CreatedAt.After(out.CreatedAt) {
+			out = w
+		}
+	}
+	return out
+}
+
+// names are the matching workflows' names, sorted.
+func (d deploy) names() []string {
+	out := make([]string, 0, len(d.runs))
+	for _, w := range d.runs {
+		out = append(out, w.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// failedWhy says why a failed deploy makes its version bad, naming the
+// workflows that failed when the pattern matched several.
+func (d deploy) failedWhy(failed []*circleci.Workflow, number int64) string {
+	if len(d.runs) < 2 {
+		return fmt.Sprintf("its deploy failed in pipeline %d", number)
+	}
+	names := make([]string, 0, len(failed))
+	for _, w := range failed {
+		names = append(names, w.Name)
+	}
+	return fmt.Sprintf("its deploy failed in pipeline %d (%s %s)", number, strings.Join(names, ", "), failed[0].Status)
 }
 
 type pageOut struct {
@@ -421,10 +641,29 @@ func lowerTo(a *atomic.Int64, v int64) {
 	}
 }
 
-// targetOf is the target a pipeline's deploy run makes.
-func targetOf(p *circleci.Pipeline, w *circleci.Workflow) *Target {
+// targetOf is the target a pipeline's deploy makes; w is the run a rerun
+// repeats.
+func targetOf(p *circleci.Pipeline, w *circleci.Workflow, d deploy) *Target {
 	return &Target{Version: deployedVersion(p), PipelineID: p.ID, PipelineNumber: p.Number, Revision: p.Revision(), Branch: p.Branch(), Tag: p.Tag(),
-		WorkflowID: w.ID, WorkflowName: w.Name, CreatedAt: p.CreatedAt}
+		WorkflowID: w.ID, WorkflowName: w.Name, DeployWorkflows: d.names(), CreatedAt: p.CreatedAt}
+}
+
+// versionNames are the names the version a pipeline deployed goes by: its
+// commit and tag; for a rollback, its pmguard_target_version, and also the
+// commit and tag it ran at when they are that version (a rollback of a tag
+// deploy runs at the target's tag).
+func versionNames(p *circleci.Pipeline) []string {
+	v, rev, tag := deployedVersion(p), p.Revision(), p.Tag()
+	if v != rev && v != tag && !sameCommit(v, rev) {
+		return []string{v} // a rollback that ran at its branch's head
+	}
+	var out []string
+	for _, n := range []string{v, rev, tag} {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // deployedVersion is the version a pipeline deployed: its commit, unless it

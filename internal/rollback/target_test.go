@@ -2,7 +2,9 @@ package rollback_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,10 +29,19 @@ type step struct {
 	target     string
 	// marker is the deploy-marker version the step recorded ("" for none).
 	marker string
-	// rerun reruns the deploy workflow of this 1-based step with the given
-	// status, after the step's own pipeline was created (the rerun strategy).
+	// rerun reruns the deploy workflow (or the one rerunName names) of this
+	// 1-based step with the given status, after the step's own pipeline was
+	// created (the rerun strategy, or a rerun by hand).
 	rerun       int
 	rerunStatus string
+	rerunName   string
+	// deploys, when set, are the pipeline's workflows instead of the one
+	// deploy workflow: name=status pairs such as "deploy-eu=failed".
+	deploys []string
+	// tag is the tag the pipeline ran at (then it has no branch unless
+	// branch names one); branch is its branch, main by default.
+	tag    string
+	branch string
 }
 
 // build seeds the stand-in with the history; the last step is the failed
@@ -55,8 +66,12 @@ func build(t *testing.T, steps []step, markers bool) *history {
 		at := h.srv.Now()
 		if s.rerun > 0 {
 			orig := h.all[s.rerun-1]
+			name := s.rerunName
+			if name == "" {
+				name = "deploy"
+			}
 			c := h.srv.Client(t)
-			id, err := c.Workflows.Rerun(context.Background(), h.deployWorkflow(orig), circleci.RerunRequest{})
+			id, err := c.Workflows.Rerun(context.Background(), h.workflowNamed(orig, name), circleci.RerunRequest{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,9 +79,16 @@ func build(t *testing.T, steps []step, markers bool) *history {
 			h.all = append(h.all, orig)
 			continue
 		}
-		seed := inmemory.PipelineSeed{Branch: "main", Revision: sha(s.rev), CreatedAt: at}
+		seed := inmemory.PipelineSeed{Branch: s.branch, Tag: s.tag, Revision: sha(s.rev), CreatedAt: at}
+		if s.branch == "" && s.tag == "" {
+			seed.Branch = "main"
+		}
 		if s.deploy != "" {
 			seed.Workflows = []inmemory.WorkflowSeed{{Name: "deploy", Status: s.deploy}}
+		}
+		for _, d := range s.deploys {
+			name, status, _ := strings.Cut(d, "=")
+			seed.Workflows = append(seed.Workflows, inmemory.WorkflowSeed{Name: name, Status: status})
 		}
 		if s.rollbackOf > 0 {
 			tv := s.target
@@ -95,7 +117,8 @@ func TestTargetOverHistories(t *testing.T) {
 		name    string
 		steps   []step
 		markers bool
-		want    string // a sha letter, a marker version, or "" for no target (exit 1)
+		args    []string // more settings, such as a deploy_workflow glob
+		want    string   // a sha letter, a marker version, or "" for no target (exit 1)
 		why     string
 	}{
 		{name: "reference incident: a legacy-trigger rollback ran at the failed head",
@@ -144,6 +167,44 @@ func TestTargetOverHistories(t *testing.T) {
 			steps: []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "success", marker: "v2"},
 				{rev: 'b', deploy: "success", rollbackOf: 2, target: "v1"}, {rev: 'c', deploy: "failed", marker: "v3"}},
 			markers: true, want: "v1", why: "pipeline 3 rolled back v2's pipeline"},
+		{name: "a rollback to an abbreviated commit failed",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'c', deploy: "failed"},
+				{rev: 'c', deploy: "failed", rollbackOf: 3, target: "bbbbbbb"}, {rev: 'd', deploy: "failed"}},
+			want: "a", why: "deploying bbbbbbb failed in pipeline 4, and bbbbbbb is bbbb...: pipeline 2's success is older"},
+		{name: "an abbreviated commit a rollback deployed is the failed commit",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'c', deploy: "failed"},
+				{rev: 'c', deploy: "success", rollbackOf: 3, target: "BBBBBBBB"}, {rev: 'b', deploy: "failed"}},
+			want: "a", why: "pipeline 4 deployed bbbbbbbb, which is bbbb..., the failed pipeline's commit"},
+		{name: "a rollback to a tag failed",
+			steps: []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'b', tag: "v1.1", deploy: "success"}, {rev: 'c', tag: "v1.2", deploy: "failed"},
+				{rev: 'b', tag: "v1.1", deploy: "failed", rollbackOf: 3, target: "v1.1"}, {rev: 'd', tag: "v1.3", deploy: "failed"}},
+			want: "a", why: "deploying v1.1 failed in pipeline 4: pipeline 2 ran at v1.1 (bbbb...), so its older success does not count"},
+		{name: "a tag whose commit failed",
+			steps: []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'b', tag: "v1.1", deploy: "success"}, {rev: 'c', tag: "v1.2", deploy: "failed"},
+				{rev: 'b', tag: "v1.1", deploy: "success", rollbackOf: 3, target: "v1.1"}, {rev: 'b', tag: "v1.1-rc", deploy: "failed"}},
+			want: "a", why: "the failed pipeline ran at bbbb..., the commit of v1.1 that pipeline 4 deployed"},
+		{name: "a tag deploy rolls back to a tag deploy, not another branch's commit",
+			steps: []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'e', branch: "feature/experiment", deploy: "success"}, {rev: 'd', tag: "v1.1", deploy: "failed"}},
+			want:  "a", why: "pipeline 2 ran on a branch; the failed pipeline ran at a tag"},
+		{name: "a tag deploy with no earlier tag deploy",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'e', branch: "feature/experiment", deploy: "success"}, {rev: 'd', tag: "v1.1", deploy: "failed"}},
+			want:  "", why: "only branch pipelines succeeded before the failed tag deploy: exit 1, set a version"},
+		{name: "a glob: one deploy workflow failed and another succeeded",
+			steps: []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}}, {rev: 'b', deploys: []string{"deploy-eu=failed", "deploy-us=success"}},
+				{rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}},
+			args: []string{"--deploy-workflow", "deploy-*"}, want: "a", why: "deploy-eu failed in pipeline 2: bbbb is bad although deploy-us succeeded"},
+		{name: "a glob: the failed deploy workflow was rerun and succeeded",
+			steps: []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}}, {rev: 'b', deploys: []string{"deploy-eu=failed", "deploy-us=success"}},
+				{rerun: 2, rerunName: "deploy-eu", rerunStatus: "success"}, {rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}},
+			args: []string{"--deploy-workflow", "deploy-*"}, want: "b", why: "the newest run of each of pipeline 2's deploy workflows succeeded"},
+		{name: "a glob: a rerun of the deploy workflow that had succeeded failed",
+			steps: []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}}, {rev: 'b', deploys: []string{"deploy-eu=success", "deploy-us=success"}},
+				{rerun: 2, rerunName: "deploy-us", rerunStatus: "failed"}, {rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}},
+			args: []string{"--deploy-workflow", "deploy-*"}, want: "a", why: "pipeline 2's newest deploy-us run failed, so bbbb is bad"},
+		{name: "a glob: one deploy workflow was cancelled",
+			steps: []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}}, {rev: 'b', deploys: []string{"deploy-eu=canceled", "deploy-us=success"}},
+				{rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}},
+			args: []string{"--deploy-workflow", "deploy-*"}, want: "a", why: "pipeline 2 did not deploy bbbb everywhere: not a target, and not evidence against it"},
 		{name: "no markers: the same history by commits",
 			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"}, {rev: 'c', deploy: "failed"}},
 			want:  "a", why: "pipeline 3 deployed aaaa and rolled back bbbb"},
@@ -155,7 +216,7 @@ func TestTargetOverHistories(t *testing.T) {
 			if tt.markers {
 				strategy = "rollback_pipeline"
 			}
-			hs := h.options(t, "--strategy", strategy)
+			hs := h.options(t, append([]string{"--strategy", strategy}, tt.args...)...)
 			res, err := rollback.Do(context.Background(), hs.opts)
 			if tt.want == "" {
 				if exitcode.Of(err) != exitcode.Fail {
@@ -181,5 +242,86 @@ func TestTargetOverHistories(t *testing.T) {
 				t.Errorf("the output does not say why:\n%s", hs.out)
 			}
 		})
+	}
+}
+
+// With a glob, the target is a pipeline whose every matching deploy
+// workflow succeeded, and the output names them all.
+func TestGlobTargetNamesEveryDeployWorkflow(t *testing.T) {
+	h := build(t, []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}},
+		{rev: 'b', deploys: []string{"deploy-eu=failed", "deploy-us=success"}},
+		{rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}}, false)
+	hs := h.options(t, "--strategy", "trigger", "--deploy-workflow", "deploy-*", "--dry-run")
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if res.Target.PipelineID != h.all[0].ID || strings.Join(res.Target.DeployWorkflows, ",") != "deploy-eu,deploy-us" {
+		t.Fatalf("target %+v, want pipeline %d with deploy-eu and deploy-us", res.Target, h.all[0].Number)
+	}
+	for _, want := range []string{"workflows deploy-eu, deploy-us)", "whose deploy workflows deploy-eu, deploy-us all succeeded"} {
+		if !strings.Contains(hs.out.String(), want) {
+			t.Errorf("output does not say %q:\n%s", want, hs.out)
+		}
+	}
+}
+
+// A tag deploy's rollback runs at the target's tag, and what it prints
+// names the tag pipelines it searched, never an empty branch.
+func TestTagDeployTarget(t *testing.T) {
+	h := build(t, []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'e', branch: "feature/experiment", deploy: "success"},
+		{rev: 'd', tag: "v1.1", deploy: "failed"}}, false)
+	hs := h.options(t, "--strategy", "trigger")
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if res.Target.PipelineID != h.all[0].ID || res.Target.Tag != "v1.0" {
+		t.Fatalf("target %+v, want pipeline 1 at v1.0", res.Target)
+	}
+	rbs := h.rollbacksOf(h.failed)
+	if len(rbs) != 1 || rbs[0].Tag != "v1.0" || rbs[0].Branch != "" {
+		t.Fatalf("rollback pipelines %+v, want one at tag v1.0", rbs)
+	}
+	if out := hs.out.String(); strings.Contains(out, "branch  ") || !strings.Contains(out, "among the pipelines that ran at a tag before the failed pipeline 3") {
+		t.Errorf("output does not name what was searched:\n%s", out)
+	}
+
+	none := build(t, []step{{rev: 'e', branch: "feature/experiment", deploy: "success"}, {rev: 'd', tag: "v1.1", deploy: "failed"}}, false)
+	hs = none.options(t, "--strategy", "trigger")
+	_, err = rollback.Do(context.Background(), hs.opts)
+	if exitcode.Of(err) != exitcode.Fail || !strings.Contains(err.Error(), `no previous successful run of workflow "deploy" among the pipelines that ran at a tag before pipeline 2`) {
+		t.Fatalf("err %v (exit %d), want exit 1 naming the tag pipelines", err, exitcode.Of(err))
+	}
+}
+
+// Candidates are checked to be on the failed pipeline's branch even when
+// the pipeline list holds other branches' (a list that ignored its branch
+// filter).
+func TestBranchDeployTargetIsOnTheBranch(t *testing.T) {
+	h := build(t, []step{{rev: 'a', deploy: "success"}, {rev: 'e', branch: "feature/experiment", deploy: "success"}, {rev: 'd', deploy: "failed"}}, false)
+	hs := h.options(t, "--strategy", "trigger")
+	var unfiltered atomic.Int64
+	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || r.URL.Path != "/api/v2/project/"+h.slug+"/pipeline" || r.URL.Query().Get("branch") == "" {
+			return false
+		}
+		all := r.Clone(r.Context())
+		q := all.URL.Query()
+		q.Del("branch")
+		all.URL.RawQuery = q.Encode()
+		unfiltered.Add(1)
+		h.srv.ServeHTTP(w, all)
+		return true
+	})
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if unfiltered.Load() == 0 {
+		t.Fatal("the walk did not list the branch's pipelines")
+	}
+	if res.Target.PipelineID != h.all[0].ID || res.Target.Branch != "main" {
+		t.Fatalf("target %+v, want pipeline 1 on main", res.Target)
 	}
 }
