@@ -254,6 +254,22 @@ func (d *Document) firstAfter(m Mark, t time.Time) time.Time {
 	return time.Time{}
 }
 
+// missing is the prompt for a measure that needs mark m after t: prompt,
+// unless m is marked but only before t (out of order, or a time of day
+// past midnight written without its date), which it says instead.
+func (d *Document) missing(m Mark, t time.Time, prompt string) string {
+	if t.IsZero() || !d.firstAfter(m, t).IsZero() {
+		return prompt
+	}
+	for _, e := range d.Timeline {
+		if e.Mark == m && e.Time.Before(t) {
+			return fmt.Sprintf("the %s mark (%s) is before the alert (%s): check its time (a time after midnight needs its date)",
+				m, e.Time.In(d.Location).Format("2006-01-02 15:04"), t.In(d.Location).Format("2006-01-02 15:04"))
+		}
+	}
+	return prompt
+}
+
 func (d *Document) last(m Mark) time.Time {
 	var t time.Time
 	for _, e := range d.Timeline {

@@ -167,13 +167,14 @@ func between(name, means, missing string, from, to time.Time) Measure {
 func (d *Document) measure(impactStart, impactEnd, meeting time.Time, actions []ActionItem) {
 	m := d.moments(impactStart, impactEnd)
 	d.Moments = m
+	from := firstSet(m.Alert, m.FirstSignal) // where the marks are looked for
 	ms := &d.Measures
 	ms.TimeToDetect = between("time to detect", "first bad signal → alert",
 		"mark the alert detected (and an earlier first bad signal impact_start, or set impact.start)", m.FirstSignal, m.Alert)
 	ms.TimeToAcknowledge = between("time to acknowledge", "alert → on-call acknowledged",
-		"mark the acknowledgement (acknowledged or declared)", m.Alert, m.Ack)
+		d.missing(MarkAcknowledged, from, "mark the acknowledgement (acknowledged or declared)"), m.Alert, m.Ack)
 	ms.TimeToMitigate = between("time to mitigate", "alert → service restored",
-		"mark the restore mitigated (a rollback's events and pipeline do)", m.Alert, m.Restored)
+		d.missing(MarkMitigated, from, "mark the restore mitigated (a rollback's events and pipeline do)"), m.Alert, m.Restored)
 	ms.TimeToResolve = between("time to resolve", "alert → the root-cause fix deployed",
 		"no fixing deploy found in CircleCI after the rollback; mark it fix_deployed", m.Alert, m.FixDeployed)
 	ms.Impact = between("impact", "first bad signal → service restored",
@@ -215,7 +216,7 @@ func (d *Document) measure(impactStart, impactEnd, meeting time.Time, actions []
 	// Triage ends at the first of these the timeline marks; the phases
 	// name the one that ended it.
 	triageEnd := "severity assessed"
-	switch from := firstSet(m.Alert, m.FirstSignal); {
+	switch {
 	case !d.firstAfter(MarkTriaged, from).IsZero():
 	case !d.firstAfter(MarkRootCause, from).IsZero():
 		triageEnd = "root cause found"
@@ -228,7 +229,7 @@ func (d *Document) measure(impactStart, impactEnd, meeting time.Time, actions []
 		phase("Triage", "on-call acknowledged", triageEnd, "the severity was assessed and the cause narrowed down",
 			"mark when the severity was set (triaged), the root cause was found (root_cause) or mitigation started", triageFrom, m.Triaged, triageWindow),
 		phase("Mitigation", triageEnd, "service restored", "a rollback or hotfix restored service",
-			"mark the restore mitigated (a rollback's events and pipeline do)", firstSet(m.Triaged, triageFrom), m.Restored, mitigationWindow),
+			d.missing(MarkMitigated, from, "mark the restore mitigated (a rollback's events and pipeline do)"), firstSet(m.Triaged, triageFrom), m.Restored, mitigationWindow),
 		phase("Resolution", "service restored", "root-cause fix deployed", "the fix of the root cause reached production",
 			"no fixing deploy found in CircleCI after the rollback; mark it fix_deployed", m.Restored, m.FixDeployed, resolutionWindow),
 	}

@@ -572,3 +572,24 @@ func TestIncidentTimesAcrossDST(t *testing.T) {
 		t.Errorf("03:10 EST: %s", got)
 	}
 }
+
+// A restore marked before the alert (an incident past midnight written with
+// times of day only) is not "not marked": the prompt says the mark is
+// before the alert and to check its time.
+func TestMarkBeforeTheAlert(t *testing.T) {
+	inc, err := ParseIncident([]byte("date: 2026-11-20\ntimeline:\n" +
+		"  - {time: \"23:50\", event: Error rate alert fired, marks: detected}\n" +
+		"  - {time: \"23:55\", event: Paged on-call acknowledged, marks: acknowledged}\n" +
+		"  - {time: \"00:10\", event: Rolled back, marks: mitigated}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Build(Input{Incident: inc, Now: at("23:59:00")})
+	got := d.Measures.TimeToMitigate
+	if got.Measured || !strings.Contains(got.Missing, "mitigated mark (2026-11-20 00:10) is before the alert (2026-11-20 23:50)") {
+		t.Errorf("time to mitigate: measured %v, missing %q", got.Measured, got.Missing)
+	}
+	if !d.Measures.TimeToAcknowledge.Measured {
+		t.Errorf("the acknowledgement after the alert is measured: %+v", d.Measures.TimeToAcknowledge)
+	}
+}
