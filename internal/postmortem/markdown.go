@@ -287,6 +287,11 @@ func (p Phase) resultText() string {
 	case "met":
 		return "met"
 	case "missed":
+		if p.Planned {
+			// Its end is a plan (the last action item's deadline), not
+			// something that happened.
+			return "missed (planned to end " + offset(p.EndOffset) + ")"
+		}
 		return "missed (ended " + offset(p.EndOffset) + ")"
 	case "due":
 		return "due by " + p.To.UTC().Format(time.DateOnly)

@@ -593,3 +593,19 @@ func TestMarkBeforeTheAlert(t *testing.T) {
 		t.Errorf("the acknowledgement after the alert is measured: %+v", d.Measures.TimeToAcknowledge)
 	}
 }
+
+// A missed phase whose end is a plan (the follow-up's last deadline) says
+// so; one whose end happened says it ended.
+func TestMissedPhaseWording(t *testing.T) {
+	d := 20*24*time.Hour + 10*time.Hour
+	planned := Phase{Result: "missed", Planned: true}
+	planned.EndOffset = d
+	happened := Phase{Result: "missed"}
+	happened.EndOffset = d
+	if got := planned.resultText(); got != "missed (planned to end T+20 d 10 h)" {
+		t.Errorf("planned: %q", got)
+	}
+	if got := happened.resultText(); got != "missed (ended T+20 d 10 h)" {
+		t.Errorf("happened: %q", got)
+	}
+}
