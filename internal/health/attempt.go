@@ -82,6 +82,9 @@ func checkJSON(body []byte, tooBig bool, checks []JSONCheck) string {
 	if err := dec.Decode(&doc); err != nil {
 		return fmt.Sprintf("body is not valid JSON: %v", err)
 	}
+	if k := duplicateKey(body); k != "" {
+		return fmt.Sprintf("JSON has the key %s twice in one object: which value counts is not defined (RFC 8259), so the check cannot pass", quoteShort(k))
+	}
 	for _, c := range checks {
 		got, ok := lookupJSON(doc, c.Path)
 		if !ok {
@@ -92,6 +95,53 @@ func checkJSON(body []byte, tooBig bool, checks []JSONCheck) string {
 		}
 	}
 	return ""
+}
+
+// duplicateKey is the first key found twice in one object of the JSON
+// document body (already known to be valid), or "". encoding/json keeps the
+// last one, so {"status":"down","status":"ok"} would read as ok.
+func duplicateKey(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	// One entry per open object or array: the keys seen (nil for an
+	// array) and whether the next string token is a key.
+	type level struct {
+		keys    map[string]bool
+		wantKey bool
+	}
+	var stack []*level
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.keys != nil && top.wantKey {
+			if k, ok := tok.(string); ok {
+				if top.keys[k] {
+					return k
+				}
+				top.keys[k], top.wantKey = true, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &level{keys: map[string]bool{}, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &level{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: the parent object's next token is a key.
+		if len(stack) > 0 && stack[len(stack)-1].keys != nil {
+			stack[len(stack)-1].wantKey = true
+		}
+	}
 }
 
 func quoteShort(s string) string {

@@ -223,6 +223,22 @@ func TestJSONPath(t *testing.T) {
 	}
 }
 
+// A key twice in one object has no defined value (encoding/json keeps the
+// last): the check fails rather than pass on {"status":"down","status":"ok"}.
+// The same key in different objects is fine.
+func TestJSONDuplicateKeys(t *testing.T) {
+	for _, body := range []string{`{"status":"down","status":"ok"}`, `{"checks":{"db":{"s":1,"s":2}},"status":"ok"}`, `[{"a":1},{"status":"x","status":"ok"}]`} {
+		srv := &statuses{codes: []int{200}, body: body}
+		o := check(t, nil, "--endpoint", serve(t, srv).URL, "--json-path", "status=ok", "--retries", "1")
+		assertFault(t, o, 2, "twice in one object")
+	}
+	srv := &statuses{codes: []int{200}, body: `{"status":"ok","a":{"status":"x"},"b":[{"status":"y"},{"status":"z"}]}`}
+	o := check(t, nil, "--endpoint", serve(t, srv).URL, "--json-path", "status=ok", "--retries", "0")
+	if a := o.attempt(t, 0, 0); !o.result.Pass {
+		t.Errorf("the same key in different objects: %s", a.Reason)
+	}
+}
+
 func TestInvalidJSON(t *testing.T) {
 	for _, body := range []string{"<html>Service Unavailable</html>", `{"status":"ok"`, ""} {
 		srv := &statuses{codes: []int{200}, body: body}
