@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
 	fake "github.com/pmguard/pmguard/internal/circleci/inmemory"
@@ -30,13 +28,8 @@ func storeKinds(t *testing.T, f func(t *testing.T, configure func(o *Options))) 
 		f(t, func(o *Options) { o.StorePath = path })
 	})
 	t.Run("postgres", func(t *testing.T) {
-		url, _ := pgtest.Start(t)
+		conn, url := pgtest.Connect(t)
 		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
 		if _, err := conn.Exec(ctx, "CREATE DATABASE dora_store"); err != nil {
 			t.Fatal(err)
 		}

@@ -14,13 +14,8 @@ import (
 // The lock the analyzer says a statement takes on an existing table is the
 // one a real PostgreSQL holds after it, in an open transaction (pg_locks).
 func TestLockModesOnPostgres(t *testing.T) {
-	url, _ := pgtest.Start(t)
+	conn, _ := pgtest.Connect(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	const schema = `CREATE TABLE r (id int PRIMARY KEY);
 CREATE TABLE t (id int PRIMARY KEY, a int);
 CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
@@ -191,13 +186,8 @@ func TestSetNotNullScanOnPostgres(t *testing.T) {
 // table (its file node changes), and PostgreSQL refuses it on a column a
 // view reads, as the analyzer says.
 func TestColumnTypeRewriteOnPostgres(t *testing.T) {
-	url, _ := pgtest.Start(t)
+	conn, _ := pgtest.Connect(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	filenode := func(rel string) string {
 		var n string
 		if err := conn.QueryRow(ctx, "SELECT pg_relation_filenode($1)::text", rel).Scan(&n); err != nil {
@@ -262,13 +252,8 @@ func TestColumnTypeRewriteOnPostgres(t *testing.T) {
 // PostgreSQL 12+ (unsafe use of new value) exactly where the analyzer
 // reports enum-value-in-transaction.
 func TestNewEnumValueInItsTransactionOnPostgres(t *testing.T) {
-	url, _ := pgtest.Start(t)
+	conn, _ := pgtest.Connect(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	const schema = "CREATE TYPE mood AS ENUM ('ok');\nCREATE TABLE t (id int, m mood, note text);\nINSERT INTO t VALUES (1, 'ok', 'x');\n"
 	for _, use := range []string{
 		"UPDATE t SET m = 'meh'",
@@ -310,13 +295,8 @@ func TestNewEnumValueInItsTransactionOnPostgres(t *testing.T) {
 // is refused while a column has the type; a domain's DROP NOT NULL lets
 // NULL in.
 func TestCompositeTypesAndDomainsOnPostgres(t *testing.T) {
-	url, _ := pgtest.Start(t)
+	conn, _ := pgtest.Connect(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	const schema = "CREATE TYPE address AS (street text, zip varchar(10));\nCREATE DOMAIN email_address AS text NOT NULL;\n" +
 		"CREATE TABLE users (id int, home address, email email_address);\nINSERT INTO users VALUES (1, ROW('Main St', '12345'), 'a@b');\n"
 	if _, err := conn.Exec(ctx, schema); err != nil {

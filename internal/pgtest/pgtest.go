@@ -6,6 +6,7 @@ package pgtest
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // serverBin finds the newest Debian PostgreSQL server binaries.
@@ -175,4 +178,17 @@ func FreePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Connect starts a server (Start) and returns a connection to its postgres
+// database, closed when the test ends, and the database's URL.
+func Connect(t *testing.T) (*pgx.Conn, string) {
+	t.Helper()
+	url, _ := Start(t)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn, url
 }
