@@ -195,22 +195,15 @@ func ObjectParts(o Node) []string {
 // qualified-name List, a String or a TypeName (DROP's, RENAME's and
 // ALTER ... OWNER's object), "" for anything else.
 func ObjectName(o Node) string {
-	switch o.Type {
-	case "List":
-		var l List
-		if o.Into(&l) {
-			return LastString(l.Items)
-		}
-	case "String":
-		var s String
-		if o.Into(&s) {
-			return s.Sval
-		}
-	case "TypeName": // DROP TYPE's and DROP DOMAIN's objects
+	if o.Type == "TypeName" { // DROP TYPE's and DROP DOMAIN's objects
 		var t TypeName
 		if o.Into(&t) {
 			return t.Name()
 		}
+		return ""
+	}
+	if parts := ObjectParts(o); len(parts) > 0 {
+		return parts[len(parts)-1]
 	}
 	return ""
 }
