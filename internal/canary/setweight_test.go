@@ -62,35 +62,51 @@ func killPids(file string) {
 	}
 }
 
-// TestSetWeightTimeoutEndsItsProcessTree: a set_weight that outlasts
-// set_weight_timeout is killed with every process it started, and they are
-// gone before the rollback's set_weight runs, so none of them can apply its
-// weight after the weight went back to 0.
-func TestSetWeightTimeoutEndsItsProcessTree(t *testing.T) {
+// lateShiftRollout is a two-step rollout whose set_weight is lateShift,
+// with set_weight_timeout timeout; it returns the run and lateShift's DIR.
+func lateShiftRollout(t *testing.T, timeout string) (*Options, string) {
+	t.Helper()
 	srv := httptest.NewServer(&service{})
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	t.Cleanup(func() { killPids(filepath.Join(dir, "pids")) })
 	env := map[string]string{"PATH": os.Getenv("PATH"), "DIR": dir}
 	o, err := load(t, env, "--url", srv.URL, "--steps", "10,50", "--rate", "100", "--max-duration", "20s",
-		"--set-weight", lateShift, "--set-weight-timeout", "500ms")
+		"--set-weight", lateShift, "--set-weight-timeout", timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out strings.Builder
-	err = o.testRun(&syncWriter{w: &out}, nil, config.Reports{JSON: dir + "/r.json"})
-	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "set_weight_timeout") {
-		t.Fatalf("exit %d: %v\n%s", exitcode.Of(err), err, out.String())
-	}
+	return o, dir
+}
+
+// assertTreeEnded checks that none of lateShift's processes outlived the
+// run or were there when the rollback ran, and that only the rollback's 0
+// was applied; how names the way set_weight was stopped.
+func assertTreeEnded(t *testing.T, dir, how string) {
+	t.Helper()
 	if left := alive(t, filepath.Join(dir, "pids")); len(left) > 0 {
-		t.Errorf("processes of the timed-out set_weight still run after pmguard returned: %v", left)
+		t.Errorf("processes of the %s set_weight still run after pmguard returned: %v", how, left)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "alive-at-rollback")); err == nil {
-		t.Errorf("processes of the timed-out set_weight were still there when the rollback ran: %s", b)
+		t.Errorf("processes of the %s set_weight were still there when the rollback ran: %s", how, b)
 	}
 	if w, _ := os.ReadFile(filepath.Join(dir, "weights")); strings.Join(strings.Fields(string(w)), " ") != "0" {
 		t.Errorf("weights applied %q, want only the rollback's 0", w)
 	}
+}
+
+// TestSetWeightTimeoutEndsItsProcessTree: a set_weight that outlasts
+// set_weight_timeout is killed with every process it started, and they are
+// gone before the rollback's set_weight runs, so none of them can apply its
+// weight after the weight went back to 0.
+func TestSetWeightTimeoutEndsItsProcessTree(t *testing.T) {
+	o, dir := lateShiftRollout(t, "500ms")
+	var out strings.Builder
+	err := o.testRun(&syncWriter{w: &out}, nil, config.Reports{JSON: dir + "/r.json"})
+	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "set_weight_timeout") {
+		t.Fatalf("exit %d: %v\n%s", exitcode.Of(err), err, out.String())
+	}
+	assertTreeEnded(t, dir, "timed-out")
 	if res := readResult(t, dir+"/r.json"); !res.RolledBack {
 		t.Errorf("report: rolled_back %v", res.RolledBack)
 	}
@@ -100,16 +116,7 @@ func TestSetWeightTimeoutEndsItsProcessTree(t *testing.T) {
 // a cancelled job) while set_weight runs ends set_weight's whole tree, then
 // sets the weight back to 0.
 func TestSetWeightInterruptedEndsItsProcessTree(t *testing.T) {
-	srv := httptest.NewServer(&service{})
-	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	t.Cleanup(func() { killPids(filepath.Join(dir, "pids")) })
-	env := map[string]string{"PATH": os.Getenv("PATH"), "DIR": dir}
-	o, err := load(t, env, "--url", srv.URL, "--steps", "10,50", "--rate", "100", "--max-duration", "20s",
-		"--set-weight", lateShift, "--set-weight-timeout", "10m")
-	if err != nil {
-		t.Fatal(err)
-	}
+	o, dir := lateShiftRollout(t, "10m")
 	o.d.Stdout = &syncWriter{w: &strings.Builder{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -123,19 +130,11 @@ func TestSetWeightInterruptedEndsItsProcessTree(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	err = Run(ctx, o)
+	err := Run(ctx, o)
 	if err == nil || !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "interrupted") {
 		t.Fatalf("err %v, want the interruption", err)
 	}
-	if left := alive(t, filepath.Join(dir, "pids")); len(left) > 0 {
-		t.Errorf("processes of the interrupted set_weight still run: %v", left)
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "alive-at-rollback")); err == nil {
-		t.Errorf("processes of the interrupted set_weight were still there when the rollback ran: %s", b)
-	}
-	if w, _ := os.ReadFile(filepath.Join(dir, "weights")); strings.Join(strings.Fields(string(w)), " ") != "0" {
-		t.Errorf("weights applied %q, want only the rollback's 0", w)
-	}
+	assertTreeEnded(t, dir, "interrupted")
 }
 
 // TestSetWeightOutputIsRedacted: set_weight's output and the command line
