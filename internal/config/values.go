@@ -93,18 +93,17 @@ func (p Percent) String() string { return strconv.FormatFloat(float64(p)*100, 'g
 // URL is an absolute http or https URL.
 type URL struct{ *url.URL }
 
-func (u *URL) EnvDecode(_ context.Context, v string) error {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		u.URL = nil
-		return nil
+func (u *URL) EnvDecode(_ context.Context, v string) (err error) {
+	u.URL, err = optionalURL(v, ParseURL)
+	return err
+}
+
+// optionalURL is parse(v), or nil for an empty setting.
+func optionalURL(v string, parse func(string) (*url.URL, error)) (*url.URL, error) {
+	if v = strings.TrimSpace(v); v == "" {
+		return nil, nil
 	}
-	p, err := ParseURL(v)
-	if err != nil {
-		return err
-	}
-	u.URL = p
-	return nil
+	return parse(v)
 }
 
 func (URL) Form() string { return "an absolute http:// or https:// URL" }
@@ -114,17 +113,9 @@ func (URL) Form() string { return "an absolute http:// or https:// URL" }
 // end up in front of them, or be dropped).
 type BaseURL struct{ *url.URL }
 
-func (u *BaseURL) EnvDecode(_ context.Context, v string) error {
-	u.URL = nil
-	if v = strings.TrimSpace(v); v == "" {
-		return nil
-	}
-	p, err := ParseBaseURL(v)
-	if err != nil {
-		return err
-	}
-	u.URL = p
-	return nil
+func (u *BaseURL) EnvDecode(_ context.Context, v string) (err error) {
+	u.URL, err = optionalURL(v, ParseBaseURL)
+	return err
 }
 
 // ParseBaseURL parses an API's base URL: ParseURL's rules, and no query or

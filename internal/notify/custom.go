@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -72,7 +74,7 @@ func ParseCustom(tmpl []byte, lookup func(string) string) (Message, []string, er
 			return Message{}, nil, fmt.Errorf("block %d has no \"type\"", i+1)
 		}
 		if !blockTypes[t] {
-			return Message{}, nil, fmt.Errorf("block %d has type %q, which is not a Block Kit block (%s)", i+1, t, strings.Join(sortedKeys(blockTypes), ", "))
+			return Message{}, nil, fmt.Errorf("block %d has type %q, which is not a Block Kit block (%s)", i+1, t, strings.Join(slices.Sorted(maps.Keys(blockTypes)), ", "))
 		}
 	}
 	if m.Attachments, err = objects(expanded, "attachments", "attachment"); err != nil {
@@ -89,15 +91,6 @@ func ParseCustom(tmpl []byte, lookup func(string) string) (Message, []string, er
 var blockTypes = map[string]bool{
 	"actions": true, "context": true, "divider": true, "file": true, "header": true, "image": true,
 	"input": true, "markdown": true, "rich_text": true, "section": true, "video": true,
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // objects reads the array top[key], when there is one, as a list of
