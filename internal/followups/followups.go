@@ -93,6 +93,9 @@ func (o *Options) create(ctx context.Context, it Item) (Ticket, error) {
 	}
 	for _, t := range tickets {
 		if t.Key == it.Key {
+			if o.d != nil {
+				err = o.d.Redactor.Error(err)
+			}
 			fmt.Fprintf(o.Stdout, "pmguard followups: creating %s answered %v, but the ticket was made: %s\n", t.ID, err, t.URL)
 			return t, nil
 		}
