@@ -228,6 +228,9 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	if st.name == StrategyRerun && target.WorkflowID == "" {
 		return nil, verdict.Failf("strategy rerun needs a run of %q to rerun, and version %s names none", pattern, o.Version)
 	}
+	if why := r.redeploysFailure(target); why != "" {
+		return nil, verdict.Failf("version %s is the version being rolled back (%s): rolling back to it would deploy the failure again; set version to another commit SHA or tag, or to previous", o.Version, why)
+	}
 	r.printf("Target: %s\n  why: %s\n", target.Describe(), target.Why)
 	r.printf("Strategy: %s\n  why: %s\n", st.name, st.why)
 	res := &Result{Strategy: st.name, Why: st.why, Target: target}

@@ -752,7 +752,7 @@ func TestExplicitVersions(t *testing.T) {
 	tests := []struct {
 		version, strategy, wantVersion string
 	}{
-		{h.all[0].Revision[:12], "trigger", h.all[0].Revision[:12]},
+		{h.all[0].Revision, "trigger", h.all[0].Revision},
 		{"tag:v1.0.0", "trigger", "v1.0.0"},
 	}
 	for _, tt := range tests {

@@ -273,6 +273,23 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 	return found, nil
 }
 
+// redeploysFailure says why the target is the version being rolled back, or
+// "" when it is not. The walk for "previous" never picks it; a version the
+// user gives, or a deploy marker's, can.
+func (r *run) redeploysFailure(t *Target) string {
+	if t.CurrentVersion != "" && t.Version == t.CurrentVersion {
+		return fmt.Sprintf("deploy markers show %s in %s at %s", t.Component, t.Environment, t.CurrentVersion)
+	}
+	if v := r.o.Version; v.Kind == "param" {
+		if pv, ok := r.current.Param(v.Param); ok && fmt.Sprint(pv) == v.Value {
+			return fmt.Sprintf("pipeline %d ran with %s=%s", r.current.Number, v.Param, v.Value)
+		}
+		return ""
+	}
+	why, _ := newHistory(r.current).bad.why(t.Version)
+	return why
+}
+
 // walk searches pipelines older than the current one, newest first, for the
 // first that accepts keep and (if needSuccess) whose deploy succeeded (the
 // newest run of each workflow matching pattern) and deployed a version not

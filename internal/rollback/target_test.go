@@ -3,6 +3,7 @@ package rollback_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,6 +43,8 @@ type step struct {
 	// branch names one); branch is its branch, main by default.
 	tag    string
 	branch string
+	// params are more pipeline parameters, such as release=42.
+	params map[string]any
 }
 
 // build seeds the stand-in with the history; the last step is the failed
@@ -97,6 +100,12 @@ func build(t *testing.T, steps []step, markers bool) *history {
 			}
 			seed.TriggerType = "api"
 			seed.Params = map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.all[s.rollbackOf-1].ID, rollback.ParamTargetVersion: tv}
+		}
+		for k, v := range s.params {
+			if seed.Params == nil {
+				seed.Params = map[string]any{}
+			}
+			seed.Params[k] = v
 		}
 		p := h.srv.AddPipeline(h.slug, seed)
 		h.all = append(h.all, p)
@@ -323,5 +332,56 @@ func TestBranchDeployTargetIsOnTheBranch(t *testing.T) {
 	}
 	if res.Target.PipelineID != h.all[0].ID || res.Target.Branch != "main" {
 		t.Fatalf("target %+v, want pipeline 1 on main", res.Target)
+	}
+}
+
+// A version given by name, or read from deploy markers, that is the one
+// being rolled back is refused before anything is triggered: under any of
+// its names it would deploy the failure again.
+func TestGivenVersionThatFailedIsRefused(t *testing.T) {
+	commits := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'c', deploy: "failed"}}
+	tags := []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'c', tag: "v1.1", deploy: "failed"}}
+	params := []step{{rev: 'a', deploy: "success", params: map[string]any{"release": "41"}}, {rev: 'c', deploy: "failed", params: map[string]any{"release": "42"}}}
+	markers := []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'c', deploy: "failed", marker: "v2"}}
+	tests := []struct {
+		name    string
+		steps   []step
+		markers bool
+		args    []string
+		refuse  bool
+	}{
+		{"the failed commit", commits, false, []string{"--version", sha('c')}, true},
+		{"the failed commit abbreviated, upper case", commits, false, []string{"--version", "CCCCCCC"}, true},
+		{"the failed tag", tags, false, []string{"--version", "tag:v1.1"}, true},
+		{"the failed tag without tag:", tags, false, []string{"--version", "v1.1"}, true},
+		{"the marker's current version", markers, true, []string{"--version", "v2", "--strategy", "rollback_pipeline"}, true},
+		{"an earlier commit", commits, false, []string{"--version", sha('b')}, false},
+		{"an earlier tag", tags, false, []string{"--version", "tag:v1.0"}, false},
+		{"an earlier parameter", params, false, []string{"--version", "release=41"}, false},
+		{"an earlier marker", markers, true, []string{"--version", "v1", "--strategy", "rollback_pipeline"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := build(t, tt.steps, tt.markers)
+			args := tt.args
+			if !slices.Contains(args, "--strategy") {
+				args = append(args, "--strategy", "trigger")
+			}
+			hs := h.options(t, args...)
+			_, err := rollback.Do(context.Background(), hs.opts)
+			rbs := h.rollbacksOf(h.failed)
+			if !tt.refuse {
+				if err != nil || len(rbs) != 1 {
+					t.Fatalf("err %v, %d rollback pipelines; want one\n%s", err, len(rbs), hs.out)
+				}
+				return
+			}
+			if exitcode.Of(err) != exitcode.Fail || !strings.Contains(err.Error(), "is the version being rolled back") {
+				t.Fatalf("err %v (exit %d), want exit 1 saying it is the version being rolled back\n%s", err, exitcode.Of(err), hs.out)
+			}
+			if len(rbs) != 0 || h.srv.Writes() != 0 {
+				t.Fatalf("%d rollback pipelines, %d writes; want none", len(rbs), h.srv.Writes())
+			}
+		})
 	}
 }
