@@ -149,7 +149,7 @@ func (s *Settings) check(set *config.Set, d *verb.Deps) (string, error) {
 	}
 	if s.GitDir != "" {
 		if st, err := os.Stat(s.GitDir); err != nil || !st.IsDir() {
-			return "", set.Invalid(&s.GitDir, s.GitDir, "not a directory", "")
+			return "", set.Invalid(&s.GitDir, s.GitDir, "not a directory", "the directory of a git clone holding the deployed commits, such as .")
 		}
 	}
 	for _, p := range s.EventLogs {

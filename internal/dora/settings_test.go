@@ -33,7 +33,7 @@ func TestNewRejects(t *testing.T) {
 		{"no token", map[string]string{"CIRCLE_TOKEN": " "}, []string{"PMGUARD_DORA_TOKEN_ENV", "$CIRCLE_TOKEN is empty"}},
 		{"bad slug", map[string]string{"PMGUARD_DORA_PROJECT_SLUG": "acme/shop"}, []string{"PMGUARD_DORA_PROJECT_SLUG", "vcs/org/repo"}},
 		{"zero concurrency", map[string]string{"PMGUARD_DORA_CONCURRENCY": "0"}, []string{"PMGUARD_DORA_CONCURRENCY", "at least 1"}},
-		{"missing git dir", map[string]string{"PMGUARD_DORA_GIT_DIR": "/nonexistent/dir"}, []string{"PMGUARD_DORA_GIT_DIR", "not a directory"}},
+		{"missing git dir", map[string]string{"PMGUARD_DORA_GIT_DIR": "/nonexistent/dir"}, []string{"PMGUARD_DORA_GIT_DIR", "not a directory", "accepted: the directory of a git clone"}},
 		{"missing event log", map[string]string{"PMGUARD_DORA_EVENT_LOGS": "/nonexistent/events.jsonl"}, []string{"PMGUARD_DORA_EVENT_LOGS", "/nonexistent/events.jsonl", "accepted: an event log file, or a directory of *.jsonl files"}},
 		{"bad host", map[string]string{"PMGUARD_CIRCLECI_HOST": "circleci.example.com"}, []string{"--circleci-host", "PMGUARD_CIRCLECI_HOST"}},
 		{"deploy workflow glob", map[string]string{"PMGUARD_DORA_DEPLOY_WORKFLOW": "deploy-*,["},
