@@ -123,7 +123,7 @@ func TestPostmortemVerbBadInput(t *testing.T) {
 		want string
 	}{
 		{"bad priority", map[string]string{"PMGUARD_POSTMORTEM_INCIDENT_FILE": bad}, `line 3: invalid priority "P9"`},
-		{"missing incident file", map[string]string{"PMGUARD_POSTMORTEM_INCIDENT_FILE": filepath.Join(dir, "none.yml")}, "no such file"},
+		{"missing incident file", map[string]string{"PMGUARD_POSTMORTEM_INCIDENT_FILE": filepath.Join(dir, "none.yml")}, "no such file or directory; accepted: the path of the team's incident.yml"},
 		{"pipeline id without token", map[string]string{"PMGUARD_POSTMORTEM_FAILED_PIPELINE": "5034460f-c7c4-4c43-9457-de07e2029e7b"}, "PMGUARD_POSTMORTEM_TOKEN_ENV"},
 		{"not a pipeline id", map[string]string{"PMGUARD_POSTMORTEM_FAILED_PIPELINE": "1234"}, "PMGUARD_POSTMORTEM_FAILED_PIPELINE"},
 		{"bad follow-up", map[string]string{"PMGUARD_POSTMORTEM_FOLLOW_UP": "soon"}, "PMGUARD_POSTMORTEM_FOLLOW_UP"},

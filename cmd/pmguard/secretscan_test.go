@@ -254,6 +254,7 @@ func TestSecretScan(t *testing.T) {
 				env["PMGUARD_"+upper+"_JUNIT"] = filepath.Join(dir, "junit.xml")
 				env["PMGUARD_"+upper+"_OUTPUT_DIR"] = filepath.Join(dir, "out")
 				env["PMGUARD_"+upper+"_POSTMORTEM_DIR"] = filepath.Join(dir, "out")
+				env["PMGUARD_"+upper+"_STORE"] = filepath.Join(dir, "dora.db") // scanned with the rest, and out of the source tree
 				if r.verb == "migrations" {
 					env["PMGUARD_MIGRATIONS_REPO"] = migrationsRepo(t)
 					env["PMGUARD_MIGRATIONS_BASE"] = "HEAD~1"

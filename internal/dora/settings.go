@@ -149,12 +149,12 @@ func (s *Settings) check(set *config.Set, d *verb.Deps) (string, error) {
 	}
 	if s.GitDir != "" {
 		if st, err := os.Stat(s.GitDir); err != nil || !st.IsDir() {
-			return "", set.Invalid(&s.GitDir, s.GitDir, "not a directory", "")
+			return "", set.Invalid(&s.GitDir, s.GitDir, "not a directory", "the directory of a git clone holding the deployed commits, such as .")
 		}
 	}
 	for _, p := range s.EventLogs {
 		if _, err := os.Stat(p); err != nil {
-			return "", set.Invalid(&s.EventLogs, p, "cannot read it: "+errors.Unwrap(err).Error(), "")
+			return "", set.Invalid(&s.EventLogs, p, "cannot read it: "+errors.Unwrap(err).Error(), "an event log file, or a directory of *.jsonl files")
 		}
 	}
 	if strings.TrimSpace(d.Getenv(string(s.TokenEnv))) == "" {

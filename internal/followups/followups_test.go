@@ -205,6 +205,21 @@ func TestOverdueReport(t *testing.T) {
 	}
 }
 
+// A missing incident file is named with its flag, env var and the form
+// expected, like every other bad setting.
+func TestMissingIncidentFileSaysWhatIsAccepted(t *testing.T) {
+	r := newRig(t)
+	_, err := r.run(t, "2026-11-20", "PMGUARD_FOLLOWUPS_INCIDENT_FILE", "no-such-incident.yml")
+	if exitcode.Of(err) != exitcode.BadInput {
+		t.Fatalf("exit %d (%v), want 2", exitcode.Of(err), err)
+	}
+	for _, w := range []string{"invalid incident_file", "flag --incident-file", "env PMGUARD_FOLLOWUPS_INCIDENT_FILE", "accepted: the path of the team's incident.yml"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%q does not say %q", err, w)
+		}
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	r := newRig(t)
 	for _, c := range [][]string{

@@ -81,7 +81,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		return nil, set.Invalid(&s.Mode, s.Mode, "not a mode", "")
 	}
 	if _, err := os.Stat(s.IncidentFile); err != nil {
-		return nil, set.Invalid(&s.IncidentFile, s.IncidentFile, "cannot read it: "+errors.Unwrap(err).Error(), "")
+		return nil, set.Invalid(&s.IncidentFile, s.IncidentFile, "cannot read it: "+errors.Unwrap(err).Error(), "the path of the team's incident.yml, whose action_items are the follow-ups")
 	}
 	if o.Incident, err = postmortem.LoadIncident(s.IncidentFile); err != nil {
 		return nil, err

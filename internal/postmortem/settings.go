@@ -87,7 +87,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		}
 	}
 	if _, err := os.Stat(s.IncidentFile); err != nil && s.IncidentFile != "" && !(o.IncidentOptional && errors.Is(err, os.ErrNotExist)) {
-		return nil, set.Invalid(&s.IncidentFile, s.IncidentFile, "cannot read it: "+unwrapPath(err).Error(), "")
+		return nil, set.Invalid(&s.IncidentFile, s.IncidentFile, "cannot read it: "+unwrapPath(err).Error(), "the path of the team's incident.yml (optional only at its default path, incident.yml)")
 	}
 	o.OutDir, o.Title, o.Link = s.OutputDir, s.Title, d.Job.BuildURL
 	if u := s.Link.URL; u != nil && u.Host != "" {

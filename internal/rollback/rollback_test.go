@@ -690,7 +690,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"parameter of another type", nil, []string{"--parameters", `{"env":["a"]}`}, []string{"PMGUARD_ROLLBACK_PARAMETERS", "strings, numbers or booleans"}},
 		{"no project", map[string]string{"PMGUARD_ROLLBACK_PROJECT_SLUG": ""}, nil, []string{"PMGUARD_ROLLBACK_PROJECT_SLUG", "no project"}},
 		{"a slug of two parts", nil, []string{"--project-slug", "acme/api"}, []string{"PMGUARD_ROLLBACK_PROJECT_SLUG", "three parts"}},
-		{"no pipeline", map[string]string{"PMGUARD_ROLLBACK_PIPELINE_ID": "", "PMGUARD_ROLLBACK_WORKFLOW_ID": ""}, nil, []string{"PMGUARD_ROLLBACK_PIPELINE_ID"}},
+		{"no pipeline", map[string]string{"PMGUARD_ROLLBACK_PIPELINE_ID": "", "PMGUARD_ROLLBACK_WORKFLOW_ID": ""}, nil, []string{"flag --pipeline-id", "PMGUARD_ROLLBACK_PIPELINE_ID", "accepted: a pipeline id"}},
 		{"no deploy workflow to take", map[string]string{"PMGUARD_ROLLBACK_DEPLOY_WORKFLOW": "", "PMGUARD_ROLLBACK_WORKFLOW_ID": ""}, nil, []string{"PMGUARD_ROLLBACK_DEPLOY_WORKFLOW"}},
 		{"no pages", nil, []string{"--max-pages", "0"}, []string{"PMGUARD_ROLLBACK_MAX_PAGES", "out of range"}},
 		{"schema check mode", nil, []string{"--schema-check", "strict"}, []string{"PMGUARD_ROLLBACK_SCHEMA_CHECK", "warn, fail or off"}},

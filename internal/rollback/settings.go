@@ -223,7 +223,7 @@ func (s *Settings) checkPipeline(set *config.Set, o *Options) error {
 		return set.Invalid(&s.ProjectSlug, o.ProjectSlug, "a project slug has three parts", "")
 	}
 	if o.PipelineID == "" && o.WorkflowID == "" {
-		return set.Invalid(&s.PipelineID, "", "no failed pipeline: outside a CircleCI job, name the pipeline or the workflow (--workflow-id)", "")
+		return set.Invalid(&s.PipelineID, "", "no failed pipeline: outside a CircleCI job, name the pipeline or the workflow (--workflow-id)", "a pipeline id (a UUID, CircleCI's pipeline.id)")
 	}
 	if o.DeployWorkflow == "" && o.WorkflowID == "" {
 		return set.Invalid(&s.DeployWorkflow, "", "not set, and there is no current workflow to take its name from", "")
