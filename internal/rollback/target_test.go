@@ -343,6 +343,8 @@ func TestGivenVersionThatFailedIsRefused(t *testing.T) {
 	tags := []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'c', tag: "v1.1", deploy: "failed"}}
 	params := []step{{rev: 'a', deploy: "success", params: map[string]any{"release": "41"}}, {rev: 'c', deploy: "failed", params: map[string]any{"release": "42"}}}
 	markers := []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'c', deploy: "failed", marker: "v2"}}
+	// release=42 deployed well once and failed now: going back to it is the failure again.
+	paramAgain := []step{{rev: 'a', deploy: "success", params: map[string]any{"release": "42"}}, {rev: 'c', deploy: "failed", params: map[string]any{"release": "42"}}}
 	tests := []struct {
 		name    string
 		steps   []step
@@ -354,6 +356,7 @@ func TestGivenVersionThatFailedIsRefused(t *testing.T) {
 		{"the failed commit abbreviated, upper case", commits, false, []string{"--version", "CCCCCCC"}, true},
 		{"the failed tag", tags, false, []string{"--version", "tag:v1.1"}, true},
 		{"the failed tag without tag:", tags, false, []string{"--version", "v1.1"}, true},
+		{"the failed pipeline's parameter value, deployed well before", paramAgain, false, []string{"--version", "release=42"}, true},
 		{"the marker's current version", markers, true, []string{"--version", "v2", "--strategy", "rollback_pipeline"}, true},
 		{"an earlier commit", commits, false, []string{"--version", sha('b')}, false},
 		{"an earlier tag", tags, false, []string{"--version", "tag:v1.0"}, false},
