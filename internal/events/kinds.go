@@ -108,6 +108,7 @@ type Notice struct {
 	ThreadTS           string `json:"thread_ts,omitempty"`
 	Template           string `json:"template,omitempty"`
 	Parent             bool   `json:"parent,omitempty"`
+	ParentTemplate     string `json:"parent_template,omitempty"` // a reply's: the template of the thread's first notice
 	IncidentChannel    bool   `json:"incident_channel,omitempty"`
 	Webhook            bool   `json:"webhook,omitempty"`
 	Error              string `json:"error,omitempty"`

@@ -123,10 +123,12 @@ func (p *Poster) Schedule(ctx context.Context, r Reminder) error {
 	ctx, cancel := context.WithTimeout(ctx, o.p.timeout)
 	defer cancel()
 	api := newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv)
-	run := &run{o: o, p: o.p, out: o.out, errw: o.errw, key: r.IncidentKey}
+	run := &run{o: o, p: o.p, out: o.out, errw: o.errw, key: r.IncidentKey, evs: r.Events, api: api}
 	target, threadTS := r.Channel, ""
-	if ref, ok := findThread(r.Events, r.IncidentKey, r.Channel); ok && r.Thread && r.IncidentKey != "" {
-		target, threadTS = ref.ChannelID, ref.TS
+	if r.Thread && r.IncidentKey != "" {
+		if ref, ok := run.thread(ctx, r.Channel); ok {
+			target, threadTS = ref.ChannelID, ref.TS
+		}
 	}
 	if r.Marker != "" {
 		found, err := api.findScheduled(ctx, target, r.Marker)

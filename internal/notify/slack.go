@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -110,6 +111,10 @@ func scopeFor(method string) string {
 		return "channels:manage"
 	case "users.lookupByEmail":
 		return "users:read.email"
+	case "conversations.history":
+		return "channels:history (groups:history for a private channel)"
+	case "conversations.list":
+		return "channels:read (groups:read for a private channel), or give the channel as its ID (C...)"
 	}
 	return "(see the method's documentation)"
 }
@@ -317,11 +322,14 @@ type webAPI struct {
 	// debug, when set, receives each message as sent and Slack's answer
 	// (a redacting writer).
 	debug io.Writer
+
+	mu  sync.Mutex
+	ids map[string]string // channel IDs by name, as conversations.list gave them
 }
 
 func newWebAPI(token, apiURL string, hc *httpx.Client, tokenEnv string) *webAPI {
 	return &webAPI{c: slack.New(token, slack.OptionHTTPClient(hc.StandardClient()), slack.OptionAPIURL(apiURL)), tokenEnv: tokenEnv,
-		attempts: defaultAttempts, unfurlMedia: true}
+		attempts: defaultAttempts, unfurlMedia: true, ids: map[string]string{}}
 }
 
 func (w *webAPI) classify(ctx context.Context, method, channel string, err error) error {
@@ -400,15 +408,18 @@ func msgOptions(m Message) ([]slack.MsgOption, error) {
 	return opts, nil
 }
 
-// post sends m to channel (in thread threadTS when set) and returns the
-// channel's ID and the message's ts.
-func (w *webAPI) post(ctx context.Context, channel, threadTS string, m Message) (string, string, error) {
+// post sends m to channel (in thread threadTS when set, with metadata meta
+// when not nil) and returns the channel's ID and the message's ts.
+func (w *webAPI) post(ctx context.Context, channel, threadTS string, m Message, meta *slack.SlackMetadata) (string, string, error) {
 	opts, err := w.newMsgOptions(m)
 	if err != nil {
 		return "", "", err
 	}
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
+	}
+	if meta != nil {
+		opts = append(opts, slack.MsgOptionMetadata(*meta))
 	}
 	w.show("chat.postMessage", channel, threadTS, m)
 	id, ts, err := w.c.PostMessageContext(ctx, channel, opts...)

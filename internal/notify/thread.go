@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/pmguard/pmguard/internal/events"
 )
 
@@ -22,16 +24,23 @@ type threadRef struct {
 }
 
 // findThread returns the parent notice of incident key in channel (a name or
-// an ID, as configured).
+// an ID, as configured): the parent itself, or a reply in its thread (the
+// parent posted by a job whose event log is not this one).
 func findThread(evs []events.Event, key, channel string) (threadRef, bool) {
 	for _, e := range evs {
-		if e.Event != events.Notified || e.PipelineID != key {
+		if e.Event != events.Notified || e.PipelineID != key || threadIDOf(e) != "" {
 			continue
 		}
 		var n events.Notice
 		e.Decode(&n)
-		if n.Parent && threadIDOf(e) == "" && (n.ChannelName == channel || n.Channel == channel) {
+		if n.ChannelName != channel && n.Channel != channel || n.IncidentChannel {
+			continue
+		}
+		switch {
+		case n.Parent:
 			return threadRef{ChannelID: n.Channel, TS: n.TS, Template: n.Template}, true
+		case n.ThreadTS != "":
+			return threadRef{ChannelID: n.Channel, TS: n.ThreadTS, Template: n.ParentTemplate}, true
 		}
 	}
 	return threadRef{}, false
@@ -61,7 +70,13 @@ func findNamedThread(evs []events.Event, key, id, channel string) (threadRef, bo
 		}
 		var n events.Notice
 		e.Decode(&n)
-		if n.ThreadTS == "" && n.TS != "" && (n.ChannelName == channel || n.Channel == channel) {
+		if n.ChannelName != channel && n.Channel != channel {
+			continue
+		}
+		switch {
+		case n.ThreadTS != "":
+			return threadRef{ChannelID: n.Channel, TS: n.ThreadTS}, true
+		case n.TS != "":
 			return threadRef{ChannelID: n.Channel, TS: n.TS, Template: n.Template}, true
 		}
 	}
@@ -72,13 +87,17 @@ func findNamedThread(evs []events.Event, key, id, channel string) (threadRef, bo
 // when an earlier notice started it in this channel, else its first message.
 func (r *run) sendNamedThread(ctx context.Context, ch string, m Message) *posted {
 	target, threadTS := ch, ""
-	if ref, found := findNamedThread(r.evs, r.key, r.p.threadID, ch); found {
+	if ref, found := r.thread(ctx, ch); found {
 		target, threadTS = ref.ChannelID, ref.TS
 	}
 	if r.p.offset > 0 {
 		return r.scheduleNotice(ctx, target, ch, threadTS, m)
 	}
-	id, ts, err := r.api.post(ctx, target, threadTS, m)
+	var meta *slack.SlackMetadata
+	if threadTS == "" {
+		meta = noticeMetadata(r.key, r.p.threadID, r.templateName())
+	}
+	id, ts, err := r.api.post(ctx, target, threadTS, m, meta)
 	if err != nil {
 		r.fail(ctx, err)
 		return nil
@@ -163,7 +182,7 @@ func (r *run) sendToChannel(ctx context.Context, ch string, facts Facts, threade
 	}
 	ref, found := threadRef{}, false
 	if threaded {
-		ref, found = findThread(r.evs, r.key, ch)
+		ref, found = r.thread(ctx, ch)
 	}
 	if r.p.offset > 0 {
 		if found {
@@ -172,13 +191,13 @@ func (r *run) sendToChannel(ctx context.Context, ch string, facts Facts, threade
 		return r.scheduleNotice(ctx, ch, ch, "", m)
 	}
 	if found {
-		id, ts, err := r.api.post(ctx, ref.ChannelID, ref.TS, m)
+		id, ts, err := r.api.post(ctx, ref.ChannelID, ref.TS, m, nil)
 		if err != nil {
 			r.fail(ctx, err)
 			return nil
 		}
 		fmt.Fprintf(r.out, "pmguard notify: replied with %s in the incident's thread in %s (ts %s)\n", r.templateName(), channelLabel(ch), ts)
-		r.record(ctx, events.Notified, ch, events.Notice{Channel: id, ChannelName: ch, TS: ts, ThreadTS: ref.TS, Template: r.templateName()})
+		r.record(ctx, events.Notified, ch, events.Notice{Channel: id, ChannelName: ch, TS: ts, ThreadTS: ref.TS, Template: r.templateName(), ParentTemplate: ref.Template})
 		if _, ok := templates[ref.Template]; ok {
 			parent, _ := Render(ref.Template, &facts)
 			parent.Fit()
@@ -190,12 +209,16 @@ func (r *run) sendToChannel(ctx context.Context, ch string, facts Facts, threade
 		}
 		return &posted{channel: ch, id: id, ts: ts, parentTS: ref.TS}
 	}
-	id, ts, err := r.api.post(ctx, ch, "", m)
+	parent := threaded && r.status == "fail"
+	var meta *slack.SlackMetadata
+	if parent {
+		meta = noticeMetadata(r.key, "", r.templateName())
+	}
+	id, ts, err := r.api.post(ctx, ch, "", m, meta)
 	if err != nil {
 		r.fail(ctx, err)
 		return nil
 	}
-	parent := threaded && r.status == "fail"
 	fmt.Fprintf(r.out, "pmguard notify: posted %s to %s (ts %s)\n", r.templateName(), channelLabel(ch), ts)
 	r.record(ctx, events.Notified, ch, events.Notice{Channel: id, ChannelName: ch, TS: ts, Template: r.templateName(), Parent: parent})
 	p := &posted{channel: ch, id: id, ts: ts}
@@ -235,14 +258,9 @@ func incidentChannelName(now time.Time, repo, pipeline string) string {
 // its topic, invites the responders and posts the notice there. It returns
 // the channel's ID, or "" when it could not be created.
 func (r *run) incidentChannel(ctx context.Context) string {
-	if r.key != "" {
-		if e, ok := findEvent(r.evs, r.key, events.IncidentChannelCreated); ok {
-			var n events.Notice
-			e.Decode(&n)
-			id := n.Channel
-			r.postToIncident(ctx, id)
-			return id
-		}
+	if id := incidentChannelOf(r.evs, r.key); id != "" {
+		r.postToIncident(ctx, id)
+		return id
 	}
 	pipe := r.o.d.Job.PipelineNumber
 	if pipe == "" {
@@ -259,7 +277,10 @@ func (r *run) incidentChannel(ctx context.Context) string {
 		id, err = r.api.createChannel(ctx, name)
 		var se *SlackError
 		if errors.As(err, &se) && se.Code == "name_taken" {
-			// Another incident (or a re-run) holds the name: try the next.
+			if id := r.ownIncidentChannel(ctx, name); id != "" {
+				return id
+			}
+			// Another incident holds the name: try the next.
 			fmt.Fprintf(r.out, "pmguard notify: #%s is taken, trying another name\n", name)
 			continue
 		}
@@ -282,6 +303,46 @@ func (r *run) incidentChannel(ctx context.Context) string {
 	r.invite(ctx, id)
 	r.postToIncident(ctx, id)
 	return id
+}
+
+// incidentChannelOf is the ID of incident key's channel as the event log
+// has it (created, or posted to), or "".
+func incidentChannelOf(evs []events.Event, key string) string {
+	if key == "" {
+		return ""
+	}
+	for _, e := range evs {
+		var n events.Notice
+		switch e.Event {
+		case events.IncidentChannelCreated, events.Notified:
+			e.Decode(&n)
+		}
+		if e.PipelineID == key && n.Channel != "" && (e.Event == events.IncidentChannelCreated || n.IncidentChannel) {
+			return n.Channel
+		}
+	}
+	return ""
+}
+
+// ownIncidentChannel posts the notice in channel name and returns its ID
+// when the channel is this incident's already: an earlier job of the
+// pipeline created it and marked its notice there. "" otherwise, or when
+// Slack cannot say.
+func (r *run) ownIncidentChannel(ctx context.Context, name string) string {
+	if r.key == "" {
+		return ""
+	}
+	ref, ok, err := r.api.findMarked(ctx, name, r.key, "", r.o.d.Now().Add(-threadWindow))
+	if err != nil {
+		fmt.Fprintf(r.out, "pmguard notify: #%s is taken and could not be checked for this incident: %v\n", name, err)
+		return ""
+	}
+	if !ok {
+		return ""
+	}
+	fmt.Fprintf(r.out, "pmguard notify: #%s is this incident's channel already (found by its pipeline)\n", name)
+	r.postToIncident(ctx, ref.ChannelID)
+	return ref.ChannelID
 }
 
 func (r *run) topic() string {
@@ -338,7 +399,7 @@ func (r *run) postToIncident(ctx context.Context, id string) {
 	facts := *r.facts
 	facts.IncidentChannel = "" // do not link the channel from itself
 	m, _ := r.message(&facts)
-	_, ts, err := r.api.post(ctx, id, "", m)
+	_, ts, err := r.api.post(ctx, id, "", m, noticeMetadata(r.key, "", r.templateName()))
 	if err != nil {
 		r.fail(ctx, err)
 		return

@@ -46,6 +46,9 @@ type Message struct {
 	Pinned  bool
 	Starred bool
 	Webhook bool
+	// Metadata is the message's metadata (event_type, event_payload), as
+	// posted or last replaced by chat.update; nil when it has none.
+	Metadata map[string]any
 }
 
 // Scheduled is a message waiting for its post_at.
@@ -510,6 +513,10 @@ func (s *Server) handleLocked(method string, p url.Values) (int, reply) {
 		return s.createLocked(p)
 	case "conversations.replies":
 		return s.repliesLocked(p)
+	case "conversations.history":
+		return s.historyLocked(p)
+	case "conversations.list":
+		return s.listLocked(p)
 	case "pins.list":
 		return s.pinsLocked(p)
 	case "conversations.setTopic":
@@ -611,6 +618,34 @@ func (s *Server) createLocked(p url.Values) (int, reply) {
 	c.Private = p.Get("is_private") == "true"
 	c.Members = []string{BotUID}
 	return http.StatusOK, reply{"ok": true, "channel": s.conversation(c)}
+}
+
+// maxMetadata bounds a message's metadata, as Slack does.
+const maxMetadata = 8 << 10
+
+// checkMetadata reads a message's metadata parameter: an object with a
+// non-empty event_type and an event_payload object, or {} (none).
+func checkMetadata(p url.Values) (map[string]any, string) {
+	raw := p.Get("metadata")
+	if raw == "" {
+		return nil, ""
+	}
+	if len(raw) > maxMetadata {
+		return nil, "metadata_too_large"
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil, "invalid_metadata_format"
+	}
+	if len(m) == 0 {
+		return nil, ""
+	}
+	typ, _ := m["event_type"].(string)
+	payload, ok := m["event_payload"].(map[string]any)
+	if typ == "" || !ok || len(m) != 2 {
+		return nil, "invalid_metadata_schema"
+	}
+	return map[string]any{"event_type": typ, "event_payload": payload}, ""
 }
 
 // checkMessage enforces what Slack enforces on a message's content.
@@ -717,7 +752,11 @@ func (s *Server) postLocked(p url.Values) (int, reply) {
 	if code != "" {
 		return fail(code)
 	}
-	m := &Message{Channel: c.ID, TS: s.nextTS(), ThreadTS: p.Get("thread_ts"), Text: p.Get("text"), Blocks: blocks, Attachments: atts}
+	meta, code := checkMetadata(p)
+	if code != "" {
+		return fail(code)
+	}
+	m := &Message{Channel: c.ID, TS: s.nextTS(), ThreadTS: p.Get("thread_ts"), Text: p.Get("text"), Blocks: blocks, Attachments: atts, Metadata: meta}
 	s.messages = append(s.messages, m)
 	return http.StatusOK, reply{"ok": true, "channel": c.ID, "ts": m.TS, "message": s.messageReply(m)}
 }
@@ -750,6 +789,15 @@ func (s *Server) updateLocked(p url.Values) (int, reply) {
 	blocks, atts, code := checkMessage(p)
 	if code != "" {
 		return fail(code)
+	}
+	if p.Has("metadata") {
+		// Given, it replaces the message's metadata ({} removes it);
+		// left out, the metadata stays.
+		meta, code := checkMetadata(p)
+		if code != "" {
+			return fail(code)
+		}
+		target.Metadata = meta
 	}
 	target.Text, target.Blocks, target.Attachments = p.Get("text"), blocks, atts
 	target.Edits++
@@ -992,6 +1040,104 @@ func (s *Server) repliesLocked(p url.Values) (int, reply) {
 		rep["response_metadata"] = reply{"next_cursor": "bmV4dF90czox" + strconv.Itoa(start+limit)}
 	}
 	return http.StatusOK, rep
+}
+
+// historyLocked serves conversations.history: a channel's top-level
+// messages, newest first, between oldest and latest, a page of limit at a
+// time, with their metadata when include_all_metadata asks for it.
+func (s *Server) historyLocked(p url.Values) (int, reply) {
+	c := s.findLocked(p.Get("channel"))
+	switch {
+	case c == nil || c.ID != p.Get("channel"):
+		return fail("channel_not_found") // an ID, not a name
+	case !c.Member:
+		return fail("not_in_channel")
+	}
+	oldest, latest := tsValue(p.Get("oldest")), tsValue(p.Get("latest"))
+	inclusive := p.Get("inclusive") == "1" || p.Get("inclusive") == "true"
+	var top []*Message
+	for _, m := range s.messages {
+		if m.Channel != c.ID || m.ThreadTS != "" && m.ThreadTS != m.TS {
+			continue
+		}
+		t := tsValue(m.TS)
+		after := t > oldest || inclusive && t == oldest
+		before := latest == 0 || t < latest || inclusive && t == latest
+		if after && before {
+			top = append(top, m)
+		}
+	}
+	sort.SliceStable(top, func(i, j int) bool { return tsValue(top[i].TS) > tsValue(top[j].TS) })
+	limit, _ := strconv.Atoi(p.Get("limit"))
+	if limit <= 0 || limit > 999 {
+		limit = 100
+	}
+	start, _ := strconv.Atoi(strings.TrimPrefix(p.Get("cursor"), "bmV4dF90czox"))
+	withMeta := p.Get("include_all_metadata") == "1" || p.Get("include_all_metadata") == "true"
+	msgs := []any{}
+	for i := start; i < len(top) && i < start+limit; i++ {
+		r := s.messageReply(top[i])
+		if top[i].User != "" {
+			r = s.seededReply(top[i], false)
+		}
+		if withMeta && top[i].Metadata != nil {
+			r["metadata"] = top[i].Metadata
+		}
+		msgs = append(msgs, r)
+	}
+	more := start+limit < len(top)
+	rep := reply{"ok": true, "messages": msgs, "has_more": more, "pin_count": 0, "channel_actions_ts": nil, "channel_actions_count": 0}
+	if more {
+		rep["response_metadata"] = reply{"next_cursor": "bmV4dF90czox" + strconv.Itoa(start+limit)}
+	}
+	return http.StatusOK, rep
+}
+
+// tsValue orders Slack ts values ("1700000000.000100"); 0 for none.
+func tsValue(ts string) float64 {
+	f, _ := strconv.ParseFloat(ts, 64)
+	return f
+}
+
+// listPageMax is the most channels one page of conversations.list holds.
+const listPageMax = 1000
+
+// listLocked serves conversations.list: the workspace's channels of the
+// types asked for, in creation order, a page of limit at a time.
+func (s *Server) listLocked(p url.Values) (int, reply) {
+	types := p.Get("types")
+	if types == "" {
+		types = "public_channel"
+	}
+	want := map[string]bool{}
+	for _, t := range strings.Split(types, ",") {
+		want[strings.TrimSpace(t)] = true
+	}
+	var all []*Channel
+	for _, c := range s.channels {
+		kind := "public_channel"
+		if c.Private {
+			kind = "private_channel"
+		}
+		if want[kind] && !(c.Archived && (p.Get("exclude_archived") == "true" || p.Get("exclude_archived") == "1")) {
+			all = append(all, c)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	limit, _ := strconv.Atoi(p.Get("limit"))
+	if limit <= 0 || limit > listPageMax {
+		limit = 100
+	}
+	start, _ := strconv.Atoi(strings.TrimPrefix(p.Get("cursor"), "dGVhbTpD"))
+	chans := []any{}
+	for i := start; i < len(all) && i < start+limit; i++ {
+		chans = append(chans, s.conversation(all[i]))
+	}
+	next := ""
+	if start+limit < len(all) {
+		next = "dGVhbTpD" + strconv.Itoa(start+limit)
+	}
+	return http.StatusOK, reply{"ok": true, "channels": chans, "response_metadata": reply{"next_cursor": next}}
 }
 
 // pinsLocked serves pins.list: the channel's pinned messages.

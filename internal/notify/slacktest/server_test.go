@@ -2,6 +2,7 @@ package slacktest
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -242,5 +243,103 @@ func TestListScheduled(t *testing.T) {
 	}
 	if v := s.Violations(); len(v) > 0 {
 		t.Errorf("violations: %v", v)
+	}
+}
+
+func TestMetadataAndHistory(t *testing.T) {
+	s := newServer(t)
+	c := client(s, s.Token)
+	ctx := t.Context()
+	id := s.AddChannel("deploys", true)
+	meta := slack.SlackMetadata{EventType: "pmguard_incident", EventPayload: map[string]any{"incident_key": "k1"}}
+	_, parent, err := c.PostMessageContext(ctx, "deploys", slack.MsgOptionText("first", false), slack.MsgOptionMetadata(meta))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.PostMessageContext(ctx, "deploys", slack.MsgOptionText("reply", false), slack.MsgOptionTS(parent)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, _, err := c.PostMessageContext(ctx, "deploys", slack.MsgOptionText("later", false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Bad metadata is refused, as Slack refuses it.
+	_, _, err = c.PostMessageContext(ctx, "deploys", slack.MsgOptionText("x", false), slack.MsgOptionMetadata(slack.SlackMetadata{EventPayload: map[string]any{"a": 1}}))
+	if slackCode(err) != "invalid_metadata_schema" {
+		t.Fatalf("metadata without event_type: %v", err)
+	}
+	// An update without metadata keeps it.
+	if _, _, _, err := c.UpdateMessageContext(ctx, id, parent, slack.MsgOptionText("first, edited", false)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Newest first, top-level only, two a page; metadata only when asked.
+	var seen []slack.Message
+	params := &slack.GetConversationHistoryParameters{ChannelID: id, Limit: 2, IncludeAllMetadata: true}
+	for pages := 0; ; pages++ {
+		if pages > 3 {
+			t.Fatal("history does not end")
+		}
+		h, err := c.GetConversationHistoryContext(ctx, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, h.Messages...)
+		if !h.HasMore {
+			break
+		}
+		params.Cursor = h.ResponseMetaData.NextCursor
+	}
+	if len(seen) != 4 || seen[3].Timestamp != parent || seen[3].Text != "first, edited" || seen[0].Timestamp <= seen[1].Timestamp {
+		t.Fatalf("history: %+v", seen)
+	}
+	if seen[3].Metadata.EventType != "pmguard_incident" || seen[3].Metadata.EventPayload["incident_key"] != "k1" || seen[0].Metadata.EventType != "" {
+		t.Fatalf("metadata: %+v / %+v", seen[3].Metadata, seen[0].Metadata)
+	}
+	h, err := c.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: id, Oldest: parent})
+	if err != nil || len(h.Messages) != 3 {
+		t.Fatalf("oldest is exclusive: %d messages, %v", len(h.Messages), err)
+	}
+	if h.Messages[0].Metadata.EventType != "" {
+		t.Fatal("metadata without include_all_metadata")
+	}
+	// A name is not an ID; a channel the app is not in cannot be read.
+	if _, err := c.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: "deploys"}); slackCode(err) != "channel_not_found" {
+		t.Fatalf("history by name: %v", err)
+	}
+	other := s.AddChannel("elsewhere", false)
+	if _, err := c.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: other}); slackCode(err) != "not_in_channel" {
+		t.Fatalf("history of a channel the app is not in: %v", err)
+	}
+}
+
+func TestConversationsList(t *testing.T) {
+	s := newServer(t)
+	c := client(s, s.Token)
+	for i := 0; i < 4; i++ {
+		s.AddChannel(fmt.Sprintf("team-%d", i), false)
+	}
+	s.Archive("team-2")
+	var names []string
+	params := &slack.GetConversationsParameters{Limit: 2, ExcludeArchived: true}
+	for pages := 0; ; pages++ {
+		if pages > 4 {
+			t.Fatal("the list does not end")
+		}
+		chans, next, err := c.GetConversationsContext(t.Context(), params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range chans {
+			names = append(names, ch.Name)
+		}
+		if next == "" {
+			break
+		}
+		params.Cursor = next
+	}
+	if strings.Join(names, ",") != "general,team-0,team-1,team-3" {
+		t.Fatalf("channels: %v", names)
 	}
 }

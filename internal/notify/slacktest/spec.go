@@ -27,6 +27,8 @@ var Methods = []string{
 	"chat.update",
 	"conversations.create",
 	"conversations.invite",
+	"conversations.history",
+	"conversations.list",
 	"conversations.replies",
 	"conversations.setTopic",
 	"pins.list",
@@ -49,7 +51,23 @@ var newerThanSpec = map[string]bool{
 	"error:chat.postMessage:ratelimited":               true,
 	"param:conversations.create:team_id":               true, // Enterprise Grid
 	"param:conversations.replies:include_all_metadata": true, // slack-go sends it; newer than the snapshot
+	"param:conversations.history:include_all_metadata": true,
+	// Message metadata (2022): posted with a message, kept by chat.update
+	// unless replaced, returned by conversations.history on request.
+	"param:chat.postMessage:metadata":                         true,
+	"param:chat.update:metadata":                              true,
+	"error:chat.postMessage:invalid_metadata_format":          true,
+	"error:chat.postMessage:invalid_metadata_schema":          true,
+	"error:chat.postMessage:metadata_too_large":               true,
+	"error:conversations.history:not_in_channel":              true, // a bot reads only channels it is in
+	"prop:conversations.history response.messages[].metadata": true,
+	"prop:conversations.history response.response_metadata":   true, // cursor pagination, as conversations.replies has
+	"minItems:conversations.history response.messages":        true, // an empty channel has no messages
 }
+
+// arrayIndex is an item's index in a validation path, for naming every
+// item of an array at once in newerThanSpec.
+var arrayIndex = regexp.MustCompile(`\[\d+\]`)
 
 // Spec validates requests and responses against the subset.
 type Spec struct {
@@ -292,7 +310,7 @@ func (s *Spec) validate(v any, sch map[string]any, path string, errs *[]string) 
 			}
 			switch ap := sch["additionalProperties"].(type) {
 			case bool:
-				if !ap {
+				if !ap && !newerThanSpec["prop:"+arrayIndex.ReplaceAllString(path, "[]")+"."+k] {
 					*errs = append(*errs, fmt.Sprintf("%s: property %q is not allowed", path, k))
 				}
 			case map[string]any:
@@ -301,7 +319,7 @@ func (s *Spec) validate(v any, sch map[string]any, path string, errs *[]string) 
 		}
 	case []any:
 		if n, ok := sch["minItems"].(json.Number); ok {
-			if min, _ := n.Int64(); int64(len(t)) < min {
+			if min, _ := n.Int64(); int64(len(t)) < min && !newerThanSpec["minItems:"+arrayIndex.ReplaceAllString(path, "[]")] {
 				*errs = append(*errs, fmt.Sprintf("%s: fewer than %d items", path, min))
 			}
 		}
