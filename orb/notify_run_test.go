@@ -3,8 +3,12 @@ package orb_test
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/pmguard/pmguard/internal/notify/slacktest"
 	"github.com/pmguard/pmguard/orb/orbtest"
@@ -69,4 +73,77 @@ func TestHealthCheckPassingPostsNothing(t *testing.T) {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// notify_incident_thread.yml as CircleCI runs it: the deploy job fails, so
+// its steps after the failure never run and nothing reaches the rollback
+// job, which runs on the deploy job's failure only. The rollback job's
+// notice still replies in the deploy job's thread and updates its parent.
+func TestIncidentThreadExampleAcrossJobs(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("src", "examples", "notify_incident_thread.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex struct {
+		Usage struct {
+			Jobs      map[string]struct{ Steps []any } `yaml:"jobs"`
+			Workflows map[string]struct{ Jobs []any }  `yaml:"workflows"`
+		} `yaml:"usage"`
+	}
+	if err := yaml.Unmarshal(b, &ex); err != nil {
+		t.Fatal(err)
+	}
+	// The rollback runs when the deploy job failed: a job status condition,
+	// not a plain requires (which would never let it run).
+	if !strings.Contains(toJSON(ex.Usage.Workflows), `"requires":[{"deploy":"failed"}]`) {
+		t.Fatalf("no job of the workflow requires deploy: failed: %s", toJSON(ex.Usage.Workflows))
+	}
+
+	h := newHarness(t)
+	slack := slacktest.Start(t)
+	slack.AddChannel("incidents", true)
+	slack.AddUser("oncall-lead@myapp.com")
+	for i, run := range []struct {
+		job  string
+		fail bool
+	}{{"deploy", true}, {"rollback", false}} {
+		if i > 0 {
+			h.job = orbtest.NewJob(t, h.job.Orb)
+			h.job.Env["PMGUARD_INSTALL_RETRY_WAIT"] = "0"
+		}
+		ownTmp(h)
+		h.job.Env["SLACK_ACCESS_TOKEN"] = slack.Token
+		h.job.Env["PMGUARD_SLACK_API_URL"] = slack.APIURL()
+		h.job.Env["CIRCLE_PROJECT_REPONAME"] = "api"
+		if err := h.install(nil); err != nil {
+			t.Fatal(err)
+		}
+		work := "true"
+		if run.fail {
+			work = "echo 'deploy failed' >&2; exit 1"
+		}
+		steps := []any{map[string]any{"run": map[string]any{"name": "the job's own work", "command": work}}}
+		for _, s := range ex.Usage.Jobs[run.job].Steps {
+			if m, ok := s.(map[string]any); ok && m["pmguard/notify"] != nil {
+				steps = append(steps, m)
+			}
+		}
+		h.job.RunSteps(h.ctx, steps...)
+		if h.job.Failed() != run.fail {
+			t.Fatalf("job %s failed=%v, want %v", run.job, h.job.Failed(), run.fail)
+		}
+		for _, s := range h.job.Steps {
+			if strings.HasPrefix(s.Name, "Slack notice") && s.Exit != 0 {
+				t.Fatalf("job %s: the notice step failed:\n%s", run.job, s.Output)
+			}
+		}
+	}
+	msgs := slack.Messages("incidents")
+	if len(msgs) != 2 || msgs[1].ThreadTS != msgs[0].TS || msgs[0].Edits != 1 {
+		t.Fatalf("want the deploy job's notice and the rollback job's reply in its thread, with the parent updated; got %+v\nlast step:\n%s",
+			msgs, h.job.LastRun().Output)
+	}
+	if !strings.Contains(toJSON(msgs[1].Blocks), "Rolled back") && !strings.Contains(toJSON(msgs[1].Blocks), "rolled back") {
+		t.Errorf("the reply is not the rollback notice: %s", toJSON(msgs[1].Blocks))
+	}
 }
