@@ -379,7 +379,16 @@ func (e *WaitError) Error() string {
 		what = "unavailable"
 	}
 	return fmt.Sprintf("HTTP %d (%s): the server asked to wait %s before another attempt, longer than the %s left before the deadline: not waited for, after %d attempt(s)",
-		e.Status, what, Round(e.Asked), Round(e.Left), e.Attempts)
+		e.Status, what, WaitText(e.Asked), Round(e.Left), e.Attempts)
+}
+
+// WaitText is a wait a server asked for, for a message: rounded, and
+// "more than 168h" for one MaxAsked stands for.
+func WaitText(d time.Duration) string {
+	if d >= MaxAsked {
+		return "more than " + MaxAsked.String()
+	}
+	return Round(d).String()
 }
 
 // Round rounds a wait for a message: to the second from a second up, else
@@ -473,16 +482,22 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		if s >= MaxAsked.Seconds() {
+			return MaxAsked, true
+		}
 		return time.Duration(s * float64(time.Second)), true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d, true
-		}
-		return 0, true
+		return min(max(t.Sub(now), 0), MaxAsked), true
 	}
 	return 0, false
 }
+
+// MaxAsked is the longest wait a Retry-After is read as. Anything longer
+// is as good as "not within this run"; reading it so keeps the arithmetic
+// in range (seconds past time.Duration's would turn negative) and the
+// message readable.
+const MaxAsked = 7 * 24 * time.Hour
 
 // ReadLimited reads at most limit bytes of r. It reports whether the body was
 // longer, so a huge body never has to fit in memory.

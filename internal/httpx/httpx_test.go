@@ -331,6 +331,11 @@ func TestRetryAfter(t *testing.T) {
 		{"soon", 0, false},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		// Past time.Duration's range, or a date centuries away: read as
+		// the longest wait, never as a negative one (an immediate retry).
+		{"1e30", httpx.MaxAsked, true},
+		{"99999999999999", httpx.MaxAsked, true},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", httpx.MaxAsked, true},
 	}
 	for _, tt := range tests {
 		h := http.Header{}

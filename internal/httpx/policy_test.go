@@ -158,6 +158,29 @@ func TestRetryAfterNeverPastTheDeadline(t *testing.T) {
 	}
 }
 
+// A Retry-After too large to be a time.Duration is a wait past any
+// deadline, not an immediate retry, and is said readably.
+func TestHugeRetryAfterIsNotRetriedAtOnce(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Retry-After", "1e30")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	c := httpx.New(httpx.Options{Retries: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := c.Get(ctx, srv.URL, nil)
+	var we *httpx.WaitError
+	if !errors.As(err, &we) || calls.Load() != 1 {
+		t.Fatalf("%d calls, err %v: want one call and a WaitError", calls.Load(), err)
+	}
+	if !strings.Contains(err.Error(), "asked to wait more than 168h0m0s") {
+		t.Fatalf("error %q does not say the wait readably", err)
+	}
+}
+
 // A Retry-After within the deadline is waited for; without a deadline the
 // cap bounds it.
 func TestRetryAfterWithinTheDeadlineIsWaited(t *testing.T) {

@@ -306,7 +306,7 @@ func waitCode(we *httpx.WaitError) string {
 // ended past notify's timeout.
 func waitDetail(we *httpx.WaitError) string {
 	return fmt.Sprintf("Slack asked to wait %s before another attempt, which would pass notify's timeout (%s left): not retried",
-		httpx.Round(we.Asked), httpx.Round(we.Left))
+		httpx.WaitText(we.Asked), httpx.Round(we.Left))
 }
 
 // webAPI is the part of Slack's Web API notify uses, over slack-go. Its
