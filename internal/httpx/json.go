@@ -43,11 +43,11 @@ func (e *StatusError) Error() string {
 func (e *StatusError) limited() string {
 	switch {
 	case e.Status == http.StatusTooManyRequests && e.HasRetryAfter:
-		return fmt.Sprintf(" (rate limited; the server asks to wait %s)", Round(e.RetryAfter))
+		return fmt.Sprintf(" (rate limited; the server asks to wait %s)", WaitText(e.RetryAfter))
 	case e.Status == http.StatusTooManyRequests:
 		return " (rate limited)"
 	case e.HasRetryAfter:
-		return fmt.Sprintf(" (the server asks to wait %s)", Round(e.RetryAfter))
+		return fmt.Sprintf(" (the server asks to wait %s)", WaitText(e.RetryAfter))
 	}
 	return ""
 }

@@ -330,7 +330,7 @@ func DatadogRetryAfter(resp *http.Response, now time.Time) (time.Duration, bool)
 	if err != nil || s < 0 {
 		return 0, false
 	}
-	return time.Duration(s) * time.Second, true
+	return min(time.Duration(s), httpx.MaxAsked/time.Second) * time.Second, true
 }
 
 // DatadogAPIBase is the API base URL for a site (datadoghq.eu, the default

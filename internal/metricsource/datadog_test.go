@@ -411,3 +411,26 @@ func TestDatadogBodyStallsPastDeadline(t *testing.T) {
 		t.Errorf("a key leaked: %v", err)
 	}
 }
+
+// X-RateLimit-Reset is read like Retry-After: seconds as given, a value past
+// time.Duration's range as httpx's longest wait, never a negative one.
+func TestDatadogRetryAfter(t *testing.T) {
+	now := time.Now()
+	for _, c := range []struct {
+		status int
+		reset  string
+		want   time.Duration
+		ok     bool
+	}{
+		{http.StatusTooManyRequests, "7", 7 * time.Second, true},
+		{http.StatusTooManyRequests, "9000000000000000000", httpx.MaxAsked, true},
+		{http.StatusTooManyRequests, "-1", 0, false},
+		{http.StatusInternalServerError, "7", 0, false},
+	} {
+		resp := &http.Response{StatusCode: c.status, Header: http.Header{"X-Ratelimit-Reset": {c.reset}}}
+		got, ok := metricsource.DatadogRetryAfter(resp, now)
+		if got != c.want || ok != c.ok {
+			t.Errorf("HTTP %d, X-RateLimit-Reset %s: %v %v, want %v %v", c.status, c.reset, got, ok, c.want, c.ok)
+		}
+	}
+}

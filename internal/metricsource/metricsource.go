@@ -95,7 +95,7 @@ func (e *QueryError) Error() string {
 	if e.Status == http.StatusTooManyRequests {
 		wait := ""
 		if e.HasRetryAfter {
-			wait = fmt.Sprintf("; it asks to wait %s", httpx.Round(e.RetryAfter))
+			wait = fmt.Sprintf("; it asks to wait %s", httpx.WaitText(e.RetryAfter))
 		}
 		return fmt.Sprintf("%s rate limited the query (HTTP 429%s)%s: %s; query: %s", e.Source, typ, wait, e.Message, e.Query)
 	}
