@@ -107,6 +107,9 @@ type Target struct {
 	// Skipped are the successful deploys passed over, and why (a known-bad
 	// version, a rolled-back pipeline).
 	Skipped []string
+	// KnownBad says why the given version's newest deploy shows it bad (it
+	// failed, or was rolled back); "" when it does not.
+	KnownBad string
 }
 
 // Describe names the target for people.
@@ -219,14 +222,21 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 		if v.Kind == "tag" {
 			search = ref{tags: true}
 		}
+		// A pipeline ran the version when it deployed it: a rollback that
+		// ran at its branch's head deployed its target, not that head.
 		found, err := r.walk(ctx, search, pattern, func(p *circleci.Pipeline) bool {
-			if v.Kind == "sha" {
-				return strings.HasPrefix(strings.ToLower(p.Revision()), v.Value)
-			}
-			return p.Tag() == v.Value
+			return slices.ContainsFunc(versionNames(p), func(n string) bool {
+				if v.Kind == "sha" {
+					return strings.HasPrefix(strings.ToLower(n), v.Value)
+				}
+				return n == v.Value
+			})
 		}, false)
 		if err != nil || found == nil {
 			return t, err
+		}
+		if found.KnownBad != "" {
+			return nil, verdict.Failf("version %s was given, but the newest pipeline that deployed it shows it bad (%s): rolling back to it would deploy a known failure; set version to another commit SHA or tag, or to previous", v.Value, found.KnownBad)
 		}
 		found.Version, found.Why = t.Version, t.Why+fmt.Sprintf("; pipeline %d ran it", found.PipelineNumber)
 		if found.Tag == "" {
@@ -384,7 +394,13 @@ func (h *history) judge(p *circleci.Pipeline, wfs []circleci.Workflow, pattern s
 		if w == nil {
 			w = d.newest()
 		}
-		return targetOf(p, w, d)
+		t := targetOf(p, w, d)
+		if why, ok := h.rolledBack[p.ID]; ok {
+			t.KnownBad = why
+		} else if status, failed := d.outcome(); status == circleci.StatusFailed {
+			t.KnownBad = d.failedWhy(failed, p.Number)
+		}
+		return t
 	}
 	status, failed := d.outcome()
 	if why, ok := h.rolledBack[p.ID]; ok {

@@ -388,3 +388,44 @@ func TestGivenVersionThatFailedIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestGivenVersionKnownBadIsRefused: a version given by hand whose newest
+// deploy failed, or was rolled back, is refused before anything is
+// triggered, with the evidence; a version whose deploy was rerun and
+// succeeded, or that deployed well, is not.
+func TestGivenVersionKnownBadIsRefused(t *testing.T) {
+	failedBefore := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rev: 'c', deploy: "success"}, {rev: 'd', deploy: "failed"}}
+	rolledBack := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"}, {rev: 'd', deploy: "failed"}}
+	fixedByRerun := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rerun: 2, rerunStatus: "success"}, {rev: 'd', deploy: "failed"}}
+	tests := []struct {
+		name   string
+		steps  []step
+		args   []string
+		refuse string // what the refusal says; "" for accepted
+	}{
+		{"failed in an older pipeline (rerun)", failedBefore, []string{"--version", sha('b'), "--strategy", "rerun"}, "its deploy failed in pipeline 2"},
+		{"failed in an older pipeline (auto)", failedBefore, []string{"--version", sha('b')[:12]}, "its deploy failed in pipeline 2"},
+		{"rolled back later", rolledBack, []string{"--version", sha('b'), "--strategy", "rerun"}, "pipeline 3 rolled it back"},
+		{"deployed well", failedBefore, []string{"--version", sha('c'), "--strategy", "rerun"}, ""},
+		{"failed, then its rerun succeeded", fixedByRerun, []string{"--version", sha('b'), "--strategy", "rerun"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := build(t, tt.steps, false)
+			hs := h.options(t, tt.args...)
+			_, err := rollback.Do(context.Background(), hs.opts)
+			if tt.refuse == "" {
+				if err != nil || h.srv.Writes() == 0 {
+					t.Fatalf("err %v, %d writes; want the rollback started\n%s", err, h.srv.Writes(), hs.out)
+				}
+				return
+			}
+			if exitcode.Of(err) != exitcode.Fail || !strings.Contains(err.Error(), "shows it bad ("+tt.refuse) {
+				t.Fatalf("err %v (exit %d), want exit 1 saying %q\n%s", err, exitcode.Of(err), tt.refuse, hs.out)
+			}
+			if h.srv.Writes() != 0 {
+				t.Fatalf("%d writes; want none", h.srv.Writes())
+			}
+		})
+	}
+}
