@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -227,6 +228,12 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	}
 	if st.name == StrategyRerun && target.WorkflowID == "" {
 		return nil, verdict.Failf("strategy rerun needs a run of %q to rerun, and version %s names none", pattern, o.Version)
+	}
+	if st.name == StrategyRerun && len(target.DeployWorkflows) > 1 {
+		// A rerun is one workflow: the others would stay at the failed
+		// version while the rollback reported success.
+		return nil, verdict.Failf("strategy rerun reruns one workflow, and the deploy of pipeline %d is %d workflows (%s) that deploy_workflow %q matches: rerunning one would leave the others at the failed version; use a strategy that starts a pipeline (definition, trigger, rollback_pipeline) or set deploy_workflow to one workflow's name",
+			target.PipelineNumber, len(target.DeployWorkflows), strings.Join(target.DeployWorkflows, ", "), pattern)
 	}
 	if why := r.redeploysFailure(target); why != "" {
 		return nil, verdict.Failf("version %s is the version being rolled back (%s): rolling back to it would deploy the failure again; set version to another commit SHA or tag, or to previous", o.Version, why)

@@ -429,3 +429,25 @@ func TestGivenVersionKnownBadIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRerunOfSeveralDeployWorkflowsIsRefused: rerun is one workflow; with a
+// deploy_workflow glob that matches several, rerunning one would report a
+// rollback while the others stay at the failed version.
+func TestRerunOfSeveralDeployWorkflowsIsRefused(t *testing.T) {
+	steps := []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}}, {rev: 'b', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}}
+	h := build(t, steps, false)
+	hs := h.options(t, "--strategy", "rerun", "--deploy-workflow", "deploy-*")
+	_, err := rollback.Do(context.Background(), hs.opts)
+	if exitcode.Of(err) != exitcode.Fail || !strings.Contains(err.Error(), "is 2 workflows (deploy-eu, deploy-us)") {
+		t.Fatalf("err %v (exit %d), want exit 1 naming both workflows\n%s", err, exitcode.Of(err), hs.out)
+	}
+	if h.srv.Writes() != 0 {
+		t.Fatalf("%d writes; want none", h.srv.Writes())
+	}
+	// One workflow named: the rerun goes ahead.
+	h = build(t, steps, false)
+	hs = h.options(t, "--strategy", "rerun", "--deploy-workflow", "deploy-eu")
+	if _, err := rollback.Do(context.Background(), hs.opts); err != nil || h.srv.Writes() == 0 {
+		t.Fatalf("err %v, %d writes; want the rerun started\n%s", err, h.srv.Writes(), hs.out)
+	}
+}
