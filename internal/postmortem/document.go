@@ -424,6 +424,9 @@ func (d *Document) PeakErrorRateText() string { return d.peakErrorRate() }
 type PhaseSection struct {
 	Phase   Phase
 	Entries []Entry
+	// Open is a phase that has started and not ended: its entries run
+	// from its start to the end of the timeline.
+	Open bool
 }
 
 // responsePhases are the phases the timeline spans (Detection to
@@ -434,8 +437,10 @@ func (d *Document) responsePhases() []Phase {
 
 // PhaseSections lists the time the regression went unnoticed and each
 // response phase with its entries: those from its start up to (not
-// including) its end; the last measured phase keeps its end and what
-// follows.
+// including) its end. What follows the last measured phase belongs to the
+// next phase when that one has started but not ended (service restored,
+// the fix not yet deployed: Resolution is open), else to the last measured
+// phase.
 func (d *Document) PhaseSections() []PhaseSection {
 	ps := d.responsePhases()
 	unnoticed := Phase{Measure: d.Measures.Unnoticed, StartEvent: "the deploy reached production", EndEvent: "alert fired", Result: "not measured"}
@@ -447,14 +452,22 @@ func (d *Document) PhaseSections() []PhaseSection {
 			lastMeasured = i
 		}
 	}
+	open := -1 // the phase under way after the last measured one
+	if n := lastMeasured + 1; lastMeasured >= 0 && n < len(all) && !all[n].From.IsZero() && all[n].To.IsZero() {
+		open = n
+	}
 	out := make([]PhaseSection, len(all))
 	for i, p := range all {
 		out[i].Phase = p
-		if !p.Measured {
+		out[i].Open = i == open
+		if !p.Measured && i != open {
 			continue
 		}
 		for _, e := range d.Timeline {
-			if !e.Time.Before(p.From) && (e.Time.Before(p.To) || i == lastMeasured && !e.Time.Before(p.To)) {
+			if e.Time.Before(p.From) {
+				continue
+			}
+			if i == open || e.Time.Before(p.To) || i == lastMeasured && open < 0 {
 				out[i].Entries = append(out[i].Entries, e)
 			}
 		}

@@ -78,11 +78,15 @@ func (d *Document) Markdown() string {
 	for _, ps := range d.PhaseSections() {
 		p := ps.Phase
 		w("### %s\n\n", p.Name)
-		if !p.Measured {
+		switch {
+		case ps.Open:
+			w("Since %s (%s), not ended (%s): _%s._\n\n", d.clock(p.From), p.StartEvent, p.EndEvent, p.Missing)
+		case !p.Measured:
 			w("_Not measured: %s._\n\n", p.Missing)
 			continue
+		default:
+			w("%s → %s (%s), %s → %s: %s.\n\n", d.clock(p.From), d.clock(p.To), human.Duration(p.Duration), p.StartEvent, p.EndEvent, p.Means)
 		}
-		w("%s → %s (%s), %s → %s: %s.\n\n", d.clock(p.From), d.clock(p.To), human.Duration(p.Duration), p.StartEvent, p.EndEvent, p.Means)
 		for _, e := range ps.Entries {
 			w("- %s %s (%s)\n", d.clock(e.Time), mdText(e.Event), mdText(e.Sources()))
 		}

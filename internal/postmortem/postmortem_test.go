@@ -609,3 +609,40 @@ func TestMissedPhaseWording(t *testing.T) {
 		t.Errorf("happened: %q", got)
 	}
 }
+
+// Service restored and no root-cause fix deployed yet: Resolution is under
+// way, so what happened after the restore is listed there, not under
+// Mitigation, in Markdown and in HTML alike.
+func TestOpenResolutionKeepsWhatFollowsTheRestore(t *testing.T) {
+	in := referenceInput(t)
+	in.Incident, in.Pipelines = nil, nil
+	d := Build(in)
+	var mitigation, resolution PhaseSection
+	for _, ps := range d.PhaseSections() {
+		switch ps.Phase.Name {
+		case "Mitigation":
+			mitigation = ps
+		case "Resolution":
+			resolution = ps
+		}
+	}
+	if !mitigation.Phase.Measured || resolution.Phase.Measured || !resolution.Open {
+		t.Fatalf("want Mitigation measured and Resolution open: %+v / %+v", mitigation.Phase.Measure, resolution.Phase.Measure)
+	}
+	restored := mitigation.Phase.To
+	for _, e := range mitigation.Entries {
+		if !e.Time.Before(restored) {
+			t.Errorf("Mitigation lists %q at %s, after the restore at %s", e.Event, e.Time, restored)
+		}
+	}
+	if len(resolution.Entries) == 0 || resolution.Entries[0].Time.Before(restored) {
+		t.Fatalf("Resolution lists %v, want what followed the restore", resolution.Entries)
+	}
+	html, err := d.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), "not ended (root-cause fix deployed)") || !strings.Contains(string(html), resolution.Entries[0].Event) {
+		t.Fatal("the HTML page does not list the open Resolution's entries")
+	}
+}
