@@ -143,7 +143,7 @@ func TestThreadLookupFailureCostsTheThreadNotTheNotice(t *testing.T) {
 	}{
 		{"no history scope", slacktest.Fault{Method: "conversations.history", Code: "missing_scope", Needed: "channels:history"},
 			[]string{"missing_scope", "add the scope channels:history"}},
-		{"no channel list scope", slacktest.Fault{Method: "conversations.list", Code: "missing_scope", Needed: "channels:read"},
+		{"no channel list scope", slacktest.Fault{Method: "conversations.list", Code: "missing_scope", Needed: "channels:read", Times: 2},
 			[]string{"conversations.list", "add the scope channels:read"}},
 		{"history down", slacktest.Fault{Method: "conversations.history", Status: 503, Times: 10}, []string{"http_503", "on each of 4 attempts"}},
 	}
@@ -169,6 +169,35 @@ func TestThreadLookupFailureCostsTheThreadNotTheNotice(t *testing.T) {
 				t.Fatal("a thread lookup that failed was recorded as a failed notice")
 			}
 		})
+	}
+}
+
+// A token without groups:read cannot list private channels; the public
+// ones are listed and the thread found.
+func TestThreadFoundWithoutPrivateChannelScope(t *testing.T) {
+	h := newHarness(t)
+	parent := h.deployFailed()
+	h.newJob()
+	h.slack.Inject(slacktest.Fault{Method: "conversations.list", Code: "missing_scope", Needed: "groups:read"})
+	s := h.settings()
+	s.Template = RollbackStarted
+	res := h.run(s)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	msgs := h.slack.Messages("incidents")
+	if len(msgs) != 2 || msgs[1].ThreadTS != parent.TS {
+		t.Fatalf("the notice is not in the thread: %+v\n%s", msgs, res.out)
+	}
+	reqs := h.slack.Requests()
+	last := ""
+	for _, r := range reqs {
+		if r.Method == "conversations.list" {
+			last = r.Params.Get("types")
+		}
+	}
+	if last != "public_channel" {
+		t.Fatalf("the second listing asked for types %q, want public_channel", last)
 	}
 }
 

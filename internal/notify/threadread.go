@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -167,6 +168,13 @@ func (w *webAPI) channelID(ctx context.Context, channel string) (string, error) 
 	params := &slack.GetConversationsParameters{ExcludeArchived: true, Limit: 1000, Types: []string{"public_channel", "private_channel"}}
 	for page := 0; page < maxChannelPages; page++ {
 		chans, next, err := w.c.GetConversationsContext(ctx, params)
+		var se slack.SlackErrorResponse
+		if errors.As(err, &se) && se.Err == "missing_scope" && len(params.Types) > 1 && page == 0 {
+			// Private channels need groups:read as well; a token with
+			// channels:read alone still lists the public ones.
+			params.Types = params.Types[:1]
+			chans, next, err = w.c.GetConversationsContext(ctx, params)
+		}
 		if err != nil {
 			return "", w.classify(ctx, "conversations.list", channel, err)
 		}
