@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/probe"
 )
 
@@ -59,7 +60,7 @@ func (o *Options) judge(ep Endpoint, r probe.Result) string {
 	case !ep.Expect.Contains(r.Status):
 		reason := fmt.Sprintf("status %d, want %s", r.Status, ep.Expect)
 		if r.RetryAfter > 0 {
-			reason += fmt.Sprintf(" (Retry-After %s)", r.RetryAfter.Round(time.Millisecond))
+			reason += fmt.Sprintf(" (Retry-After %s)", httpx.WaitText(r.RetryAfter))
 		}
 		return reason
 	case o.bodyRE != nil && !o.bodyRE.Match(r.Body):

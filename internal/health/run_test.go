@@ -216,6 +216,11 @@ func TestRetryAfter(t *testing.T) {
 			args: []string{"--interval", "1s", "--deadline", "1m"}, wantPass: false,
 			wantReason: "status 429, want 200 (Retry-After 2m0s)", wantEnd: "deadline 1m0s reached after 1 attempt(s)",
 		},
+		{
+			name: "a Retry-After date centuries away is said readably", status: 503, retryAfter: "Fri, 31 Dec 9999 23:59:59 GMT",
+			args: []string{"--interval", "1s", "--deadline", "1m"}, wantPass: false,
+			wantReason: "status 503, want 200 (Retry-After more than 168h0m0s)", wantEnd: "deadline 1m0s reached after 1 attempt(s)",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
