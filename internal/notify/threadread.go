@@ -60,19 +60,11 @@ func IncidentThread(evs []events.Event, key string) (channel, ts string, ok bool
 // client: the token in tokenEnv, PMGUARD_SLACK_API_URL, notify's retries
 // and error messages.
 func (p *Poster) ReadThread(ctx context.Context, tokenEnv config.EnvName, channel, ts string) ([]ThreadMessage, error) {
-	o, err := p.options(ctx, channel, tokenEnv, "")
+	w, ctx, cancel, err := p.reader(ctx, tokenEnv, channel)
 	if err != nil {
 		return nil, err
 	}
-	if err := o.build(); err != nil {
-		return nil, err
-	}
-	if o.p.token == "" {
-		return nil, fmt.Errorf("$%s is empty: reading a Slack thread needs a bot token with channels:history", o.p.tokenEnv)
-	}
-	ctx, cancel := context.WithTimeout(ctx, o.p.timeout)
 	defer cancel()
-	w := newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv)
 	var out []ThreadMessage
 	params := &slack.GetConversationRepliesParameters{ChannelID: channel, Timestamp: ts, Limit: 200}
 	for page := 0; ; page++ {
@@ -109,6 +101,37 @@ func (p *Poster) ReadThread(ctx context.Context, tokenEnv config.EnvName, channe
 		out[i].Pinned = pinned[out[i].TS]
 	}
 	return out, nil
+}
+
+// FindThread finds incident key's thread in channel from Slack alone, as a
+// notice does when its event log lacks it: the first notice pmguard marked
+// for the incident among the channel's recent top-level messages. It
+// returns the channel's ID and the thread's ts.
+func (p *Poster) FindThread(ctx context.Context, tokenEnv config.EnvName, channel, key string) (string, string, bool, error) {
+	w, ctx, cancel, err := p.reader(ctx, tokenEnv, channel)
+	if err != nil {
+		return "", "", false, err
+	}
+	defer cancel()
+	ref, ok, err := w.findMarked(ctx, channel, key, "", p.d.Now().Add(-threadWindow))
+	return ref.ChannelID, ref.TS, ok, err
+}
+
+// reader is notify's Slack client for reading channel, with the token in
+// tokenEnv and a context bounded by notify's timeout.
+func (p *Poster) reader(ctx context.Context, tokenEnv config.EnvName, channel string) (*webAPI, context.Context, context.CancelFunc, error) {
+	o, err := p.options(ctx, channel, tokenEnv, "")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := o.build(); err != nil {
+		return nil, nil, nil, err
+	}
+	if o.p.token == "" {
+		return nil, nil, nil, fmt.Errorf("$%s is empty: reading a Slack thread needs a bot token with channels:history", o.p.tokenEnv)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.p.timeout)
+	return newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv), ctx, cancel, nil
 }
 
 // tsTime reads a Slack ts ("1763648705.000100": seconds.sequence).

@@ -46,9 +46,12 @@ type Importers struct {
 	PagerDutyIncident string
 	// SlackThread reads a thread; SlackChannel and SlackTS name it, empty
 	// ones are found from the incident's first notice.
-	SlackThread  func(ctx context.Context, channel, ts string) ([]notify.ThreadMessage, error)
-	SlackChannel string
-	SlackTS      string
+	SlackThread func(ctx context.Context, channel, ts string) ([]notify.ThreadMessage, error)
+	// FindSlackThread finds the incident's thread in Slack when the event
+	// logs do not name it (slack_thread: auto with slack_channel set).
+	FindSlackThread func(ctx context.Context, incidentKey string) (channel, ts string, ok bool, err error)
+	SlackChannel    string
+	SlackTS         string
 	// Exclude are refs, sources or source:kind pairs to leave out.
 	Exclude []string
 	// Window is how long after the window's start events are read.
@@ -115,6 +118,11 @@ func (o *Options) importers(set *config.Set) (*Importers, error) {
 	case v == "auto" || v == "":
 		if d.Getenv(string(o.Settings.SlackTokenEnv)) != "" {
 			im.SlackThread = o.readThread
+			if ch := o.Settings.SlackChannel; ch != "" {
+				im.FindSlackThread = func(ctx context.Context, key string) (string, string, bool, error) {
+					return notify.NewPoster(o.d, o.Log).FindThread(ctx, o.Settings.SlackTokenEnv, ch, key)
+				}
+			}
 		}
 	default:
 		m := slackThreadRe.FindStringSubmatch(v)
@@ -198,6 +206,12 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 		ok := ch != ""
 		if !ok {
 			ch, ts, ok = notify.IncidentThread(evs, incidentKey)
+		}
+		if !ok && im.FindSlackThread != nil && incidentKey != "" {
+			var err error
+			if ch, ts, ok, err = im.FindSlackThread(ctx, incidentKey); err != nil {
+				notes = append(notes, "The Slack thread was not looked for in Slack: "+err.Error()+" (set slack_thread: none to stop trying)")
+			}
 		}
 		if ok {
 			ms, err := im.SlackThread(ctx, ch, ts)

@@ -327,3 +327,55 @@ func TestImportedTextNamesNoOne(t *testing.T) {
 		}
 	}
 }
+
+// With no event log that names the incident's Slack thread (the failed job
+// kept none), slack_thread: auto finds it in slack_channel's history by the
+// metadata notify puts on the thread's first notice, and imports it.
+func TestSlackThreadFoundInSlack(t *testing.T) {
+	r := newImportRig(t)
+	path := r.env["PMGUARD_POSTMORTEM_EVENT_LOGS"]
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if !strings.Contains(l, `"event":"notified"`) {
+			kept = append(kept, l)
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(kept, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, out, err := r.run(t)
+	if err != nil || strings.Contains(out, "Checkout confirmed working") {
+		t.Fatalf("without a marked notice no thread is imported: %v\n%s", err, out)
+	}
+	failed := ""
+	for _, p := range res.Document.Runs {
+		if !p.Rollback && !p.Fix {
+			failed = p.ID
+		}
+	}
+	if failed == "" {
+		t.Fatal("the draft names no failed pipeline")
+	}
+
+	// The thread's first notice as notify posts it, marked for the failed
+	// pipeline, after another incident's.
+	parent := slackTS("14:12:30")
+	r.sl.Seed(slacktest.Message{Channel: "incidents", TS: slackTS("14:11:00"), Text: "Deploy failed: another service"})
+	r.sl.SetMetadata("incidents", slackTS("14:11:00"), map[string]any{"event_type": "pmguard_incident", "event_payload": map[string]any{"incident_key": "another-pipeline"}})
+	r.sl.Seed(slacktest.Message{Channel: "incidents", TS: parent, Text: "Deploy failed: acme/shop"})
+	r.sl.SetMetadata("incidents", parent, map[string]any{"event_type": "pmguard_incident", "event_payload": map[string]any{"incident_key": failed, "template": "DEPLOY_FAILED"}})
+	r.sl.Seed(slacktest.Message{Channel: "incidents", TS: slackTS("14:34:00"), ThreadTS: parent, User: "U0RESPOND2", Text: "Storefront checkout verified by hand"})
+	r.env["PMGUARD_POSTMORTEM_SLACK_CHANNEL"] = "incidents"
+	res, out, err = r.run(t)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	md, _ := os.ReadFile(res.Markdown)
+	if !strings.Contains(string(md), "Storefront checkout verified by hand") {
+		t.Fatalf("the thread found in Slack was not imported:\n%s", out)
+	}
+}

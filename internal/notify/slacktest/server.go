@@ -976,6 +976,21 @@ func (s *Server) Seed(m Message) {
 	s.messages = append(s.messages, &m)
 }
 
+// SetMetadata gives the message ts of channel (a name or an ID) the
+// metadata an app posted it with, as chat.postMessage's metadata would.
+func (s *Server) SetMetadata(channel, ts string, md map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.findLocked(channel); c != nil {
+		channel = c.ID
+	}
+	for _, m := range s.messages {
+		if m.Channel == channel && m.TS == ts {
+			m.Metadata = md
+		}
+	}
+}
+
 // threadLocked is a thread's parent and replies in ts order.
 func (s *Server) threadLocked(channelID, ts string) []*Message {
 	var out []*Message
