@@ -55,9 +55,9 @@ func TestThreadFoundInSlackFromAnotherJob(t *testing.T) {
 	if strings.Contains(string(b), h.slack.Token) {
 		t.Fatal("the metadata holds the token")
 	}
-	// The channel goes on: 250 messages of people after the parent, so the
+	// The channel goes on: 150 messages of people after the parent, so the
 	// parent is on the second page of the channel's history.
-	for i := 0; i < 250; i++ {
+	for i := 0; i < 150; i++ {
 		h.clock.Sleep(t.Context(), time.Second)
 		h.slack.Seed(slacktest.Message{Channel: "incidents", TS: fmt.Sprintf("%d.%06d", h.clock.Now().Unix(), i), Text: "chatter", User: "U0PEOPLE01"})
 	}
@@ -306,5 +306,29 @@ func TestReminderThreadFromAnotherJob(t *testing.T) {
 	sch := h.slack.Scheduled()
 	if len(sch) != 1 || sch[0].ThreadTS != parent.TS {
 		t.Fatalf("the reminder is not in the incident's thread (ts %s): %+v\n%s%s", parent.TS, sch, out.String(), errw.String())
+	}
+}
+
+// The search reads a bounded part of a busy channel: a parent further back
+// than maxHistoryPages pages is not found, and the notice is posted anew.
+func TestThreadSearchIsBounded(t *testing.T) {
+	h := newHarness(t)
+	h.deployFailed()
+	for i := 0; i < maxHistoryPages*historyPage+5; i++ {
+		h.slack.Seed(slacktest.Message{Channel: "incidents", TS: fmt.Sprintf("%d.%06d", h.clock.Now().Unix()+1, i), Text: "chatter", User: "U0PEOPLE01"})
+	}
+	h.newJob()
+	before := h.slack.Calls("conversations.history")
+	s := h.settings()
+	s.Template = RollbackStarted
+	if res := h.run(s); res.err != nil {
+		t.Fatal(res.err)
+	}
+	if n := h.slack.Calls("conversations.history") - before; n != maxHistoryPages {
+		t.Fatalf("conversations.history called %d times, want %d", n, maxHistoryPages)
+	}
+	msgs := h.slack.Messages("incidents")
+	if last := msgs[len(msgs)-1]; last.ThreadTS != "" || last.User != "" {
+		t.Fatalf("want the notice posted as a new message, got %+v", last)
 	}
 }

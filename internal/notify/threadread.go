@@ -154,10 +154,15 @@ func tsTime(ts string) time.Time {
 const metadataType = "pmguard_incident"
 
 // How far back, and through how much of a channel, a thread is looked for.
+// Pages are kept small (Slack advises at most 200 items) so that one answer
+// stays well within maxAnswer: a notice with its blocks is a few KB, a
+// channel with its topic and purpose about one.
 const (
 	threadWindow    = 30 * 24 * time.Hour
-	maxHistoryPages = 5  // of 200 top-level messages
-	maxChannelPages = 10 // of 1000 channels, to turn a channel name into its ID
+	historyPage     = 100
+	maxHistoryPages = 10 // 1,000 top-level messages
+	channelPage     = 200
+	maxChannelPages = 25 // 5,000 channels, to turn a channel name into its ID
 )
 
 // noticeMetadata marks a thread's first notice (or an incident channel's)
@@ -188,7 +193,7 @@ func (w *webAPI) channelID(ctx context.Context, channel string) (string, error) 
 	if known {
 		return id, nil
 	}
-	params := &slack.GetConversationsParameters{ExcludeArchived: true, Limit: 1000, Types: []string{"public_channel", "private_channel"}}
+	params := &slack.GetConversationsParameters{ExcludeArchived: true, Limit: channelPage, Types: []string{"public_channel", "private_channel"}}
 	for page := 0; page < maxChannelPages; page++ {
 		chans, next, err := w.c.GetConversationsContext(ctx, params)
 		var se slack.SlackErrorResponse
@@ -229,7 +234,7 @@ func (w *webAPI) findMarked(ctx context.Context, channel, key, threadID string, 
 	if err != nil || id == "" {
 		return threadRef{}, false, err
 	}
-	params := &slack.GetConversationHistoryParameters{ChannelID: id, Limit: 200, IncludeAllMetadata: true,
+	params := &slack.GetConversationHistoryParameters{ChannelID: id, Limit: historyPage, IncludeAllMetadata: true,
 		Oldest: strconv.FormatInt(since.Unix(), 10)}
 	for page := 0; page < maxHistoryPages; page++ {
 		h, err := w.c.GetConversationHistoryContext(ctx, params)
