@@ -82,7 +82,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 // check validates what needs neither git nor the environment.
 func (s *Settings) check(set *config.Set) error {
 	if len(s.Migrations) == 0 {
-		return set.Invalid(&s.Migrations, "", "no glob given", "globs such as db/migrations/**/*.sql")
+		return set.Required(&s.Migrations, "no glob given", "globs such as db/migrations/**/*.sql")
 	}
 	for _, l := range []*config.List{&s.Migrations, &s.Code, &s.CodeExclude} {
 		for _, g := range *l {
