@@ -159,6 +159,13 @@ func (s *Settings) revisionError(set *config.Set, err error) error {
 	if !errors.As(err, &re) {
 		return err
 	}
+	if re.which == "repo" {
+		dir := s.Repo
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		return set.Invalid(&s.Repo, s.Repo, dir+" is "+re.err.Error(), "the path of a git work tree (a clone's directory or one inside it)")
+	}
 	if re.which == "head" {
 		return set.Invalid(&s.Head, s.Head, re.err.Error(), "a git revision such as HEAD")
 	}
