@@ -534,16 +534,6 @@ func (s *Set) has(name string) bool {
 	return false
 }
 
-// Stray lists the env vars with the verb's prefix that name none of its
-// settings.
-func (s *Set) Stray() []string {
-	var out []string
-	for _, st := range s.strays {
-		out = append(out, st.env)
-	}
-	return out
-}
-
 // Warn writes a warning for every env var with the verb's prefix that names
 // none of its settings and was not named in an error already: it is
 // ignored, and most likely a typo.
