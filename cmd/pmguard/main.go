@@ -222,6 +222,9 @@ func (a *app) deps() *verb.Deps {
 // load parses a verb's settings from args and the environment into dst.
 func (a *app) load(ctx context.Context, verb string, args []string, dst any) (*config.Set, error) {
 	set, rest, err := config.Load(ctx, verb, args, a.env, dst, a.stdout)
+	if !errors.Is(err, config.ErrHelp) {
+		set.Warn(a.stderr)
+	}
 	if err != nil {
 		return set, err
 	}

@@ -19,7 +19,8 @@ import (
 // `pmguard notify`, which the orb's canary commands call for their Slack
 // notices) when the orb test's wrapper script runs it: it builds the verb
 // through New from the environment the orb step sets, as cmd/pmguard does.
-const asVerb = "PMGUARD_CANARY_TEST_RUN_VERB"
+// (Not PMGUARD_CANARY_*: the verb would warn of it as no setting.)
+const asVerb = "PMGUARD_TEST_RUN_CANARY"
 
 func TestMain(m *testing.M) {
 	switch os.Getenv(asVerb) {

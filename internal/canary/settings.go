@@ -344,7 +344,7 @@ func (o *Options) validateProbe(set *config.Set) error {
 	s := &o.Settings
 	switch {
 	case !urlSet(s.URL):
-		return set.Invalid(&s.URL, "", "the probe needs the canary's URL", "")
+		return set.Required(&s.URL, "the probe needs the canary's URL", "")
 	case s.BaselineSelector != "":
 		return set.Invalid(&s.BaselineSelector, s.BaselineSelector, "the probe compares with baseline_url; baseline_selector is for metric sources", "")
 	case s.Timeout.Duration <= 0:
@@ -415,7 +415,7 @@ func (o *Options) validateMetrics(set *config.Set, httpOpts httpx.Options) error
 	s.BaselineSelector = strings.TrimSpace(s.BaselineSelector)
 	switch {
 	case s.CanarySelector == "":
-		return set.Invalid(&s.CanarySelector, "", "the "+s.Source+" source needs the canary's selector", "")
+		return set.Required(&s.CanarySelector, "the "+s.Source+" source needs the canary's selector", "")
 	case urlSet(s.BaselineURL):
 		return set.Invalid(&s.BaselineURL, s.BaselineURL.String(), "baseline_url is for the probe; metric sources compare with baseline_selector", "")
 	case s.Interval.Duration <= 0:
@@ -468,7 +468,7 @@ func (o *Options) checkSelectors(set *config.Set, check func(string) error) erro
 func (o *Options) prometheus(set *config.Set, httpOpts httpx.Options) error {
 	s := &o.Settings
 	if !urlSet(config.URL{URL: s.PrometheusURL.URL}) {
-		return set.Invalid(&s.PrometheusURL, "", "the prometheus source needs the server's URL", "")
+		return set.Required(&s.PrometheusURL, "the prometheus source needs the server's URL", "")
 	}
 	if err := o.checkSelectors(set, metricsource.CheckSelector); err != nil {
 		return err

@@ -111,6 +111,17 @@ type field struct {
 type Set struct {
 	verb   string
 	fields []*field
+	strays []*stray
+}
+
+// stray is an env var with the verb's prefix that names none of its
+// settings: a typo, or a setting of another pmguard release. It is never an
+// error by itself (a CircleCI context may serve several releases), but a
+// missing setting it is a near miss of names it.
+type stray struct {
+	env   string
+	near  *field // the setting it is likely a typo of, or nil
+	named bool   // already named in an error
 }
 
 // Load fills dst, a pointer to a settings struct, for verb from args and env.
@@ -121,6 +132,7 @@ func Load(ctx context.Context, verb string, args []string, env Env, dst any, hel
 	if err := s.collect(reflect.ValueOf(dst).Elem(), prefix); err != nil {
 		return nil, nil, err
 	}
+	s.findStrays(env, prefix)
 
 	fs := flag.NewFlagSet("pmguard "+verb, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -324,7 +336,7 @@ func (s *Set) wrap(err error, lookup envconfig.Lookuper, lastKey string) error {
 	for _, f := range s.fields {
 		if errors.Is(err, envconfig.ErrMissingRequired) {
 			if strings.HasSuffix(msg, ": "+f.key) {
-				return s.invalid(f, "", "a value is required")
+				return s.required(f, "a value is required", "")
 			}
 			continue
 		}
@@ -371,6 +383,8 @@ func (l *settingsLookuper) Unwrap() envconfig.Lookuper { return l.env }
 // InputError is a setting whose value cannot be used.
 type InputError struct {
 	Verb, Param, Flag, Env, Value, Cause, Form string
+	// Hint, last, names env vars set that are near misses of Env.
+	Hint string
 }
 
 func (e *InputError) Error() string {
@@ -389,6 +403,9 @@ func (e *InputError) Error() string {
 	}
 	if e.Form != "" {
 		fmt.Fprintf(&b, "; accepted: %s", e.Form)
+	}
+	if e.Hint != "" {
+		fmt.Fprintf(&b, "; %s", e.Hint)
 	}
 	return b.String()
 }
@@ -425,21 +442,115 @@ func (s *Set) invalid(f *field, value, cause string) error {
 // parameter, flag and env var. form overrides the type's accepted form when
 // not empty.
 func (s *Set) Invalid(setting any, value, cause, form string) error {
-	name, _ := setting.(string) // a Go field name: older callers
+	f := s.fieldOf(setting)
+	if f == nil {
+		return Invalidf("pmguard %s: invalid setting %q: %s", s.verb, quotable(value), cause)
+	}
+	e := s.invalid(f, value, cause).(*InputError)
+	if form != "" {
+		e.Form = form
+	}
+	return e
+}
+
+// fieldOf finds a setting given as a pointer to its field in the loaded
+// settings, or as its Go field name (older callers); nil when it is none.
+func (s *Set) fieldOf(setting any) *field {
+	name, _ := setting.(string)
 	var addr uintptr
 	if rv := reflect.ValueOf(setting); rv.Kind() == reflect.Pointer {
 		addr = rv.Pointer()
 	}
 	for _, f := range s.fields {
 		if f.name == name && name != "" || addr != 0 && f.val.Addr().Pointer() == addr {
-			e := s.invalid(f, value, cause).(*InputError)
-			if form != "" {
-				e.Form = form
-			}
-			return e
+			return f
 		}
 	}
-	return Invalidf("pmguard %s: invalid setting %q: %s", s.verb, quotable(value), cause)
+	return nil
+}
+
+// Required reports a setting the verb needs that was not given (a rule
+// such as "the probe needs the canary's URL"). Like Invalid it names the
+// orb parameter, flag, env var and form; when an env var that is no
+// setting is a near miss of the setting's own, it names that too.
+func (s *Set) Required(setting any, cause, form string) error {
+	f := s.fieldOf(setting)
+	if f == nil {
+		return s.Invalid(setting, "", cause, form)
+	}
+	return s.required(f, cause, form)
+}
+
+func (s *Set) required(f *field, cause, form string) error {
+	e := s.invalid(f, "", cause).(*InputError)
+	if form != "" {
+		e.Form = form
+	}
+	var hints []string
+	for _, st := range s.strays {
+		if st.near == f {
+			st.named = true
+			hints = append(hints, fmt.Sprintf("%s is set but is not a setting; did you mean %s?", st.env, f.env))
+		}
+	}
+	e.Hint = strings.Join(hints, " ")
+	return e
+}
+
+// findStrays records the env vars with the verb's prefix that name none of
+// its settings, each with the setting it is nearest to. An empty one is left
+// out: empty means "the default" for a setting too, so it changes nothing.
+func (s *Set) findStrays(env Env, prefix string) {
+	own := map[string]*field{}
+	var keys []string
+	for _, f := range s.fields {
+		if key, ok := strings.CutPrefix(f.env, prefix); ok {
+			own[key] = f
+			keys = append(keys, key)
+		}
+	}
+	for _, kv := range Environ(env) {
+		name, value, _ := strings.Cut(kv, "=")
+		key, ok := strings.CutPrefix(name, prefix)
+		if !ok || strings.TrimSpace(value) == "" || own[key] != nil || s.has(name) {
+			continue
+		}
+		st := &stray{env: name}
+		if c := suggest.Closest(key, keys); c != "" {
+			st.near = own[c]
+		}
+		s.strays = append(s.strays, st)
+	}
+	sort.Slice(s.strays, func(i, j int) bool { return s.strays[i].env < s.strays[j].env })
+}
+
+// has reports whether name is the env var of one of the settings.
+func (s *Set) has(name string) bool {
+	for _, f := range s.fields {
+		if f.env == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Warn writes a warning for every env var with the verb's prefix that names
+// none of its settings and was not named in an error already: it is
+// ignored, and most likely a typo.
+func (s *Set) Warn(w io.Writer) {
+	if s == nil || w == nil {
+		return
+	}
+	for _, st := range s.strays {
+		if st.named {
+			continue
+		}
+		hint := ""
+		if st.near != nil {
+			hint = fmt.Sprintf("; did you mean %s?", st.near.env)
+		}
+		fmt.Fprintf(w, "pmguard %s: warning: %s is set but is not a setting of pmguard %s, so it is ignored%s (pmguard help %s lists them)\n", s.verb, st.env, s.verb, hint, s.verb)
+	}
 }
 
 // quotable is a rejected value as an error message may quote it: what has

@@ -19,7 +19,8 @@ import (
 // asVerb makes this test binary stand in for `pmguard dora` when the orb
 // test's wrapper script runs it, built through New from the environment
 // the orb step sets, as cmd/pmguard does.
-const asVerb = "PMGUARD_DORA_TEST_RUN_VERB"
+// (Not PMGUARD_DORA_*: the verb would warn of it as no setting.)
+const asVerb = "PMGUARD_TEST_RUN_DORA"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(asVerb) != "" {

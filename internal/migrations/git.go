@@ -76,6 +76,20 @@ func limit(s string, n int) string {
 // repo wraps Git with the few operations the check needs.
 type repo struct{ git Git }
 
+// isRepository fails when the directory is in no git repository, which git
+// would otherwise report as "HEAD" not being a commit.
+func (r repo) isRepository(ctx context.Context) error {
+	_, err := r.git.Run(ctx, nil, "rev-parse", "--git-dir")
+	var ge *GitError
+	if errors.As(err, &ge) {
+		if msg := strings.TrimPrefix(strings.TrimSpace(ge.Stderr), "fatal: "); !strings.Contains(msg, "not a git repository") {
+			return fmt.Errorf("not usable as a git repository: %s", msg) // e.g. git's safe.directory refusal
+		}
+		return errors.New("not a git repository, nor inside one")
+	}
+	return err
+}
+
 // resolve returns the full commit id of rev.
 func (r repo) resolve(ctx context.Context, rev string) (string, error) {
 	if rev == "" || strings.HasPrefix(rev, "-") {

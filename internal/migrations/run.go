@@ -430,6 +430,9 @@ type revisions struct {
 // the newest deploy event) and their merge base.
 func (o *Options) revisions(ctx context.Context) (*revisions, error) {
 	r := repo{git: o.Git}
+	if err := r.isRepository(ctx); err != nil {
+		return nil, badRevision("repo", err)
+	}
 	head, err := r.resolve(ctx, o.Head)
 	if err != nil {
 		return nil, badRevision("head", err)
@@ -452,7 +455,7 @@ func (o *Options) revisions(ctx context.Context) (*revisions, error) {
 
 // revError is a base or head that cannot be used (bad input).
 type revError struct {
-	which string // "base" or "head"
+	which string // "base", "head", or "repo" (the repository itself)
 	err   error
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/jobenv"
@@ -361,6 +363,26 @@ func TestNewRejects(t *testing.T) {
 				t.Errorf("error shows the database password: %v", err)
 			}
 		})
+	}
+}
+
+// A directory in no git repository is named as such, by the setting that
+// picks the repository, rather than as HEAD not being a commit.
+func TestNewOutsideRepository(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("GIT_CEILING_DIRECTORIES", filepath.Dir(dir)) // whatever holds the temp dir
+	_, err := New(context.Background(), verbtest.Deps(map[string]string{"PMGUARD_MIGRATIONS_REPO": dir}, nil, nil), []string{"--base", "HEAD"})
+	var ie *config.InputError
+	if exitcode.Of(err) != exitcode.BadInput || !errors.As(err, &ie) || ie.Param != "repo" {
+		t.Fatalf("exit %d (%T %v), want 2 naming repo", exitcode.Of(err), err, err)
+	}
+	for _, w := range []string{"invalid repo", "--repo", "PMGUARD_MIGRATIONS_REPO", dir + " is not a git repository", "accepted: the path of a git work tree"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "is not a commit") {
+		t.Errorf("error blames a revision: %v", err)
 	}
 }
 

@@ -82,7 +82,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 // check validates what needs neither git nor the environment.
 func (s *Settings) check(set *config.Set) error {
 	if len(s.Migrations) == 0 {
-		return set.Invalid(&s.Migrations, "", "no glob given", "globs such as db/migrations/**/*.sql")
+		return set.Required(&s.Migrations, "no glob given", "globs such as db/migrations/**/*.sql")
 	}
 	for _, l := range []*config.List{&s.Migrations, &s.Code, &s.CodeExclude} {
 		for _, g := range *l {
@@ -158,6 +158,13 @@ func (s *Settings) revisionError(set *config.Set, err error) error {
 	var re *revError
 	if !errors.As(err, &re) {
 		return err
+	}
+	if re.which == "repo" {
+		dir := s.Repo
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		return set.Invalid(&s.Repo, s.Repo, dir+" is "+re.err.Error(), "the path of a git work tree (a clone's directory or one inside it)")
 	}
 	if re.which == "head" {
 		return set.Invalid(&s.Head, s.Head, re.err.Error(), "a git revision such as HEAD")

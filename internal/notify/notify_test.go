@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -786,6 +788,22 @@ func TestPreviewWithoutCredentials(t *testing.T) {
 	s.FailOnError = true
 	if res := h.run(s); exitcode.Of(res.err) != exitcode.BadInput {
 		t.Fatalf("no credentials with fail_on_error: exit %d", exitcode.Of(res.err))
+	}
+	// Through New, as the orb runs it, named as every bad setting is:
+	// orb parameter, flag, env var, accepted form.
+	res = h.envRun(map[string]string{"PMGUARD_NOTIFY_FAIL_ON_ERROR": "true"})
+	var ie *config.InputError
+	if !errors.As(res.err, &ie) || ie.Param != "token_env" || exitcode.Of(res.err) != exitcode.BadInput {
+		t.Fatalf("no credentials with fail_on_error: %T %v", res.err, res.err)
+	}
+	mustContain(t, "fail_on_error error", res.err.Error(), `invalid token_env "SLACK_ACCESS_TOKEN" (flag --token-env, env PMGUARD_NOTIFY_TOKEN_ENV)`,
+		"fail_on_error is set", "$SLACK_WEBHOOK_URL (webhook_env)", "; accepted: the name of an env var holding a Slack bot token")
+	// The CircleCI slack orb's spelling: ignore_errors: false, access_token.
+	res = h.envRun(map[string]string{"PMGUARD_NOTIFY_IGNORE_ERRORS": "false", "PMGUARD_NOTIFY_ACCESS_TOKEN": "MY_SLACK_TOKEN"})
+	mustContain(t, "ignore_errors error", fmt.Sprint(res.err), `invalid access_token "MY_SLACK_TOKEN" (flag --access-token, env PMGUARD_NOTIFY_ACCESS_TOKEN)`,
+		"ignore_errors is false, but $MY_SLACK_TOKEN holds no Slack token")
+	if len(h.slack.Requests()) != 0 {
+		t.Fatal("bad input called Slack")
 	}
 }
 

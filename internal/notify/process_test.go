@@ -15,7 +15,7 @@ import (
 // the environment as the orb passes them, nothing shared with the test but
 // the event log file and the Slack stand-in.
 func TestHelperProcess(t *testing.T) {
-	if os.Getenv("PMGUARD_NOTIFY_HELPER") != "1" {
+	if os.Getenv("PMGUARD_TEST_NOTIFY_HELPER") != "1" {
 		return
 	}
 	o, err := New(context.Background(), verbtest.OS(), nil)
@@ -31,7 +31,7 @@ func TestHelperProcess(t *testing.T) {
 func (h *harness) process(extra map[string]string) (string, int) {
 	h.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = []string{"PMGUARD_NOTIFY_HELPER=1", "PATH=" + os.Getenv("PATH"), "PMGUARD_EVENTS_FILE=" + h.events, "SLACK_DEFAULT_CHANNEL=incidents"}
+	cmd.Env = []string{"PMGUARD_TEST_NOTIFY_HELPER=1", "PATH=" + os.Getenv("PATH"), "PMGUARD_EVENTS_FILE=" + h.events, "SLACK_DEFAULT_CHANNEL=incidents"}
 	for k, v := range h.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

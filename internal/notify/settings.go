@@ -391,7 +391,18 @@ func (o *Options) resolveMode(p *plan) error {
 	default:
 		p.mode = "preview"
 		if p.failOnError {
-			return config.Invalidf("pmguard notify: no Slack token in $%s and no webhook URL in $%s (fail_on_error is set)", p.tokenEnv, p.webhookEnv)
+			// Nothing to send with, and a preview would not fail the
+			// step: name the setting that names the token's variable.
+			var setting any = &s.TokenEnv
+			if p.tokenEnv != string(s.TokenEnv) {
+				setting = &s.AccessToken
+			}
+			why := "fail_on_error is set"
+			if !s.IgnoreErrors {
+				why = "ignore_errors is false"
+			}
+			return o.invalid(setting, p.tokenEnv, fmt.Sprintf("%s, but $%s holds no Slack token and $%s (webhook_env) no incoming webhook URL", why, p.tokenEnv, p.webhookEnv),
+				"the name of an env var holding a Slack bot token (xoxb-...); or webhook_env naming one holding an incoming webhook URL")
 		}
 	}
 	return nil

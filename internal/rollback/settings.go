@@ -179,7 +179,7 @@ func (s *Settings) checkStrategy(set *config.Set, slug string) error {
 		return set.Invalid(&s.Strategy, s.Strategy, "unknown strategy", "")
 	}
 	if s.Strategy == StrategyDefinition && s.DefinitionID == "" {
-		return set.Invalid(&s.DefinitionID, "", "strategy definition needs a pipeline definition id", "")
+		return set.Required(&s.DefinitionID, "strategy definition needs a pipeline definition id", "")
 	}
 	if s.DefinitionID != "" && !uuidRe.MatchString(s.DefinitionID) {
 		return set.Invalid(&s.DefinitionID, s.DefinitionID, "not a UUID", "a pipeline definition id, a UUID such as 5034460f-c7c4-4c43-9457-de07e2029e7b")

@@ -17,4 +17,10 @@ func TestClosest(t *testing.T) {
 	if got := Closest("endpont", []string{"endpoint", "expect-status"}); got != "endpoint" {
 		t.Errorf("flag: %q", got)
 	}
+	// Two adjacent letters swapped are one typo.
+	for in, want := range map[string]string{"ULR": "URL", "ENDPIONTS": "ENDPOINTS", "UIR": ""} {
+		if got := Closest(in, []string{"URL", "ENDPOINTS", "TIMEOUT"}); got != want {
+			t.Errorf("Closest(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

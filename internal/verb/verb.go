@@ -59,10 +59,14 @@ func New(env config.Env, stdout, stderr io.Writer, version string) *Deps {
 }
 
 // Load parses a verb's settings from args and the environment into dst,
-// rejects positional arguments, and registers every secret the settings name
+// warns of env vars with the verb's prefix that name no setting, rejects
+// positional arguments, and registers every secret the settings name
 // (env vars named by *_env settings, URL credentials) with the redactor.
 func (d *Deps) Load(ctx context.Context, name string, args []string, dst any) (*config.Set, error) {
 	set, rest, err := config.Load(ctx, name, args, d.Env, dst, d.Stdout)
+	if !errors.Is(err, config.ErrHelp) {
+		set.Warn(d.Stderr)
+	}
 	if err != nil {
 		return set, err
 	}
