@@ -8,7 +8,7 @@
 // interleave or lose a line. Nothing here blocks past the run's context:
 // the file is opened without blocking (a FIFO or a device is refused, not
 // waited on) and a lock another process holds is waited for only until the
-// context ends.
+// context ends, a second at most (50 ms once a wait ran out).
 package events
 
 import (
@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -64,12 +65,20 @@ type Log struct {
 	// LockWait bounds the wait for a lock another process holds when the
 	// context passed to Append ends later (or never); 0 is MaxLockWait.
 	LockWait time.Duration
+	// held is set once a wait for the lock ran out: a process that holds
+	// it that long is not a pmguard writer, and later events try it once
+	// instead of spending the run's time on it again.
+	held atomic.Bool
 }
 
 // MaxLockWait is the longest Append waits for another writer's lock. A
 // pmguard writer holds it for one write(2): a lock held longer is held by
-// something else, and the run must not hang on it.
-const MaxLockWait = 30 * time.Second
+// something else, and the run (a health check's deadline, a canary's
+// max_duration) must not be spent on it.
+const MaxLockWait = time.Second
+
+// heldWait is the wait for a lock that was held past a wait before.
+const heldWait = 50 * time.Millisecond
 
 // Open returns a Log appending to path, stamping events with job's context.
 // It creates the file's directory; it does not truncate an existing file.
@@ -202,18 +211,25 @@ func (l *Log) lock(ctx context.Context, f *os.File) error {
 	if wait <= 0 {
 		wait = MaxLockWait
 	}
+	if l.held.Load() {
+		// Held too long before: wait only as long as a pmguard writer's
+		// one write could take.
+		wait = min(wait, heldWait)
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, wait, fmt.Errorf("it waited %s for it", wait))
 	defer cancel()
 	pause := 5 * time.Millisecond
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
+			l.held.Store(false)
 			return nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			return fmt.Errorf("event log %s: lock: %w", l.path, err)
 		}
 		if clock.Sleep(ctx, pause) != nil {
+			l.held.Store(true)
 			return fmt.Errorf("event log %s: another process holds its lock, and the event was not written: %v", l.path, lockCause(ctx))
 		}
 		pause = min(2*pause, 100*time.Millisecond)

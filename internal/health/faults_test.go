@@ -1,15 +1,22 @@
 package health_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/exitcode"
+	"github.com/pmguard/pmguard/internal/health"
+	"github.com/pmguard/pmguard/internal/verb/verbtest"
 )
 
 // Each fault fails every attempt with a reason that says what happened, and
@@ -305,5 +312,35 @@ func TestHugeBody(t *testing.T) {
 			}
 			t.Logf("server wrote %.1f MiB, client read %d bytes, allocated %.1f MiB", float64(written.Load())/(1<<20), a.BodyBytes, float64(after.TotalAlloc-before.TotalAlloc)/(1<<20))
 		})
+	}
+}
+
+// Another process holding the event log's lock costs events, not the
+// verdict: the wait for it is short, and once it ran out the later events
+// do not wait again, so a healthy endpoint passes within its deadline.
+func TestAHeldEventLogLockDoesNotDecideTheVerdict(t *testing.T) {
+	up := serve(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.jsonl")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	var out, errw bytes.Buffer
+	d := verbtest.Deps(nil, &out, &errw)
+	o, err := health.New(context.Background(), d, []string{"--endpoint", up.URL, "--deadline", "5s", "--events-file", path,
+		"--json", filepath.Join(dir, "health.json"), "--junit", filepath.Join(dir, "junit.xml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := health.Run(context.Background(), o); err != nil {
+		t.Fatalf("a held event-log lock failed a healthy check: %v\n%s%s", err, out.String(), errw.String())
+	}
+	if !strings.Contains(out.String()+errw.String(), "another process holds its lock") {
+		t.Errorf("the lost events are not reported:\n%s%s", out.String(), errw.String())
 	}
 }
