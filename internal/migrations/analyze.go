@@ -2191,9 +2191,15 @@ func (a *analyzer) constraint(st *fileState, s *statement, table relName, c pgpa
 		}
 		a.add(st, s, fd)
 	case "CONSTR_CHECK":
-		if !c.SkipValidation && column == "" {
+		if !c.SkipValidation {
 			fd := newFinding(RuleCheckNotValid)
 			fd.Lock += " on " + table.String()
+			if column != "" {
+				// a column constraint cannot be NOT VALID, and PostgreSQL
+				// verifies it on every existing row like a table constraint
+				fd.Detail = "CHECK written on ADD COLUMN " + column + ": PostgreSQL verifies it on every existing row in the same statement"
+				fd.Safe = "ADD COLUMN without the CHECK, then ADD CONSTRAINT ... CHECK (...) NOT VALID, then VALIDATE CONSTRAINT in a later migration"
+			}
 			a.add(st, s, fd)
 		}
 	case "CONSTR_UNIQUE", "CONSTR_EXCLUSION":
