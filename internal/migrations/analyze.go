@@ -1952,12 +1952,20 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		if state != nil {
 			state.hasDefault = dflt
 		}
-		if !dflt && !fresh && had {
+		// a NOT NULL column added in this change: no running release
+		// writes it, so without the default each of its INSERTs fails
+		mustWrite := existing && added && state != nil && state.notNull
+		if !dflt && had && (!fresh || mustWrite) {
 			fd := newFinding(RuleDropDefault)
 			fd.on(table)
 			fd.Column = col
 			if cmd.Def.Type != "" {
 				fd.Detail = "SET DEFAULT NULL drops the default"
+			}
+			if mustWrite {
+				fd.Severity = Blocking
+				fd.Detail = "column " + col + " was added NOT NULL earlier in this change; without its default every INSERT of the running release, which does not know the column, fails"
+				fd.Safe = "keep the default (it filled the existing rows without a rewrite); drop it in a later release, once every running release writes the column"
 			}
 			a.add(st, s, fd)
 		}

@@ -684,3 +684,33 @@ func TestByteOrderMark(t *testing.T) {
 		t.Fatalf("findings %+v", fs)
 	}
 }
+
+// Dropping the default of a NOT NULL column added in the same change makes
+// every INSERT of the running release fail (it does not write the column):
+// that blocks. A deployed column's DROP DEFAULT stays a warning, and so does
+// one on a nullable column added in the change.
+func TestDropDefaultOfNewNotNullColumnBlocks(t *testing.T) {
+	base := "CREATE TABLE shipments (id bigint PRIMARY KEY, carrier text NOT NULL DEFAULT 'post');\n"
+	src := "SET lock_timeout = '5s';\n" +
+		"ALTER TABLE shipments ADD COLUMN weight_g int NOT NULL DEFAULT 0;\n" +
+		"ALTER TABLE shipments ALTER COLUMN weight_g SET DEFAULT NULL;\n" +
+		"ALTER TABLE shipments ADD COLUMN label text, ALTER COLUMN label SET DEFAULT 'x';\n" +
+		"ALTER TABLE shipments ALTER COLUMN label DROP DEFAULT;\n" +
+		"ALTER TABLE shipments ALTER COLUMN carrier DROP DEFAULT;\n"
+	got := map[int]Finding{}
+	for _, f := range analyzeOn(t, base, "db/migrations/0002.sql", src, 13) {
+		got[f.Line] = f
+	}
+	if f, ok := got[3]; !ok || f.Rule != RuleDropDefault || f.Severity != Blocking || !strings.Contains(f.Detail, "added NOT NULL earlier in this change") {
+		t.Errorf("SET DEFAULT NULL of the new NOT NULL column: %+v", f)
+	}
+	if f, ok := got[5]; ok {
+		t.Errorf("DROP DEFAULT of a new nullable column reported: %+v", f)
+	}
+	if f, ok := got[6]; !ok || f.Rule != RuleDropDefault || f.Severity != Warning {
+		t.Errorf("DROP DEFAULT of a deployed column: %+v", f)
+	}
+	if len(got) != 2 {
+		t.Errorf("findings on lines %v, want 3 and 6", got)
+	}
+}
