@@ -570,6 +570,17 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 		table := a.rv(st, ix.Relation)
 		a.createdIndex[relName{table.schema, ix.Idxname}] = true
+		if ix.Idxname != "" {
+			var cols []string
+			for _, e := range pgparse.All[pgparse.IndexElem](ix.IndexParams, "IndexElem") {
+				if e.Name == "" {
+					cols = nil
+					break
+				}
+				cols = append(cols, e.Name)
+			}
+			a.schema.indexes[relName{table.schema, ix.Idxname}] = &indexState{table: table, cols: cols}
+		}
 		if ix.Concurrent {
 			if st.inTx() {
 				a.add(st, s, a.txFinding(st, "CREATE INDEX CONCURRENTLY"))
@@ -1909,32 +1920,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		}
 		a.add(st, s, fd)
 	case "AT_SetNotNull":
-		defer func() {
-			if state != nil {
-				state.notNull = true
-			}
-		}()
-		if !existing {
-			return
-		}
-		if state != nil && state.notNull {
-			return // already NOT NULL: nothing to check
-		}
-		proven := a.schema.validNotNullCheck(table, col, st.dropsConstraints)
-		if proven && a.pgMajor >= 12 {
-			return
-		}
-		fd := newFinding(RuleSetNotNull)
-		fd.on(table)
-		fd.Column = col
-		if added && state != nil && !state.hasDefault {
-			fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
-		} else if proven {
-			fd.Detail = "a validated CHECK (" + col + " IS NOT NULL) exists, but PostgreSQL uses it to skip the scan only from version 12"
-		} else if contains(st.dropsProof, col) {
-			fd.Detail = "the validated CHECK that proves " + col + " NOT NULL is dropped by the same ALTER TABLE, which PostgreSQL does first: SET NOT NULL scans the table (drop the check in a statement of its own, after)"
-		}
-		a.add(st, s, fd)
+		a.setNotNull(st, s, table, col, "")
 	case "AT_DropNotNull":
 		if state != nil {
 			state.notNull = false
@@ -2084,6 +2070,44 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 
 func itoa(n int) string { return fmt.Sprint(n) }
 
+// setNotNull checks a column of an existing table becoming NOT NULL, by
+// ALTER COLUMN ... SET NOT NULL or, when via says so, by a statement that
+// PostgreSQL turns into one (PRIMARY KEY USING INDEX of a nullable column),
+// and records that it is NOT NULL from now on.
+func (a *analyzer) setNotNull(st *fileState, s *statement, table relName, col, via string) {
+	state := a.schema.col(table, col)
+	defer func() {
+		if state != nil {
+			state.notNull = true
+		}
+	}()
+	if !a.existing(table) {
+		return
+	}
+	if state != nil && state.notNull {
+		return // already NOT NULL: nothing to check
+	}
+	proven := a.schema.validNotNullCheck(table, col, st.dropsConstraints)
+	if proven && a.pgMajor >= 12 {
+		return
+	}
+	fd := newFinding(RuleSetNotNull)
+	fd.on(table)
+	fd.Column = col
+	if added := a.addedColumns[key(table, col)]; added && state != nil && !state.hasDefault {
+		fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
+	} else if proven {
+		fd.Detail = "a validated CHECK (" + col + " IS NOT NULL) exists, but PostgreSQL uses it to skip the scan only from version 12"
+	} else if contains(st.dropsProof, col) {
+		fd.Detail = "the validated CHECK that proves " + col + " NOT NULL is dropped by the same ALTER TABLE, which PostgreSQL does first: SET NOT NULL scans the table (drop the check in a statement of its own, after)"
+	}
+	if via != "" {
+		fd.Detail = strings.TrimSuffix(via+": column "+col+" is not NOT NULL, so PostgreSQL sets it NOT NULL first, scanning the table under ACCESS EXCLUSIVE; "+fd.Detail, "; ")
+		fd.Safe = "before the key: " + fd.Safe
+	}
+	a.add(st, s, fd)
+}
+
 // widening says, for the types whose limit or precision can be raised
 // without a rewrite, what the old column must have been for that.
 var widening = map[string]string{
@@ -2224,6 +2248,15 @@ func (a *analyzer) constraint(st *fileState, s *statement, table relName, c pgpa
 			fd := newFinding(RuleAddPrimaryKey)
 			fd.Lock += " on " + table.String()
 			a.add(st, s, fd)
+			return
+		}
+		// USING INDEX: PostgreSQL runs SET NOT NULL on each key column
+		// not already NOT NULL, scanning the table unless a validated
+		// check proves it (ALTER TABLE, "ADD table_constraint_using_index")
+		if ix := a.schema.indexes[relName{table.schema, c.Indexname}]; ix != nil && ix.table == table {
+			for _, col := range ix.cols {
+				a.setNotNull(st, s, table, col, "PRIMARY KEY USING INDEX "+c.Indexname)
+			}
 		}
 	}
 }

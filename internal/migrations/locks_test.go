@@ -152,6 +152,9 @@ func TestSetNotNullScanOnPostgres(t *testing.T) {
 		{"ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL);\n", "ALTER TABLE t ALTER COLUMN a SET NOT NULL, DROP CONSTRAINT t_a_nn"},
 		{"ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL);\n", "ALTER TABLE t DROP CONSTRAINT t_a_nn, ALTER COLUMN a SET NOT NULL"},
 		{"ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL);\nALTER TABLE t DROP CONSTRAINT t_a_nn;\n", "ALTER TABLE t ALTER COLUMN a SET NOT NULL"},
+		// a primary key made of a unique index sets its columns NOT NULL
+		{"ALTER TABLE t DROP CONSTRAINT t_pkey;\nCREATE UNIQUE INDEX t_b_uidx ON t (b);\n", "ALTER TABLE t ADD CONSTRAINT t_b_pk PRIMARY KEY USING INDEX t_b_uidx"},
+		{"ALTER TABLE t DROP CONSTRAINT t_pkey;\nCREATE UNIQUE INDEX t_b_uidx ON t (b);\nALTER TABLE t ADD CONSTRAINT t_b_nn CHECK (b IS NOT NULL);\n", "ALTER TABLE t ADD CONSTRAINT t_b_pk PRIMARY KEY USING INDEX t_b_uidx"},
 	} {
 		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS t; RESET client_min_messages;\n"+table+c.setup); err != nil {
 			t.Fatalf("%s: %v", c.setup, err)

@@ -19,6 +19,15 @@ type schemaState struct {
 	// read: PostgreSQL keeps them bound to those tables and columns through
 	// a rename.
 	views map[relName]*viewState
+	// indexes are the named indexes, with their table and key columns
+	// (nil when a key is an expression): what ADD CONSTRAINT ... USING
+	// INDEX makes a key of.
+	indexes map[relName]*indexState
+}
+
+type indexState struct {
+	table relName
+	cols  []string
 }
 
 // viewState is what a view's query reads.
@@ -53,7 +62,7 @@ type checkState struct {
 }
 
 func newSchema() *schemaState {
-	return &schemaState{tables: map[relName]*tableState{}, funcs: map[string]string{}, views: map[relName]*viewState{}}
+	return &schemaState{tables: map[relName]*tableState{}, funcs: map[string]string{}, views: map[relName]*viewState{}, indexes: map[relName]*indexState{}}
 }
 
 func (s *schemaState) table(name relName) *tableState {
@@ -81,6 +90,14 @@ func (s *schemaState) move(from, to relName) {
 	if v := s.views[from]; v != nil {
 		s.views[to] = v
 		delete(s.views, from)
+	}
+	for name, ix := range s.indexes {
+		if ix.table == from {
+			// an index lives in its table's schema, and follows it
+			ix.table = to
+			delete(s.indexes, name)
+			s.indexes[relName{to.schema, name.name}] = ix
+		}
 	}
 	for _, v := range s.views {
 		if v.reads[from] {

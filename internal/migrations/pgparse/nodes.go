@@ -209,11 +209,18 @@ func ObjectName(o Node) string {
 }
 
 type IndexStmt struct {
-	Idxname    string   `json:"idxname"`
-	Relation   RangeVar `json:"relation"`
-	Unique     bool     `json:"unique"`
-	Primary    bool     `json:"primary"`
-	Concurrent bool     `json:"concurrent"`
+	Idxname     string   `json:"idxname"`
+	Relation    RangeVar `json:"relation"`
+	IndexParams []Node   `json:"indexParams"`
+	Unique      bool     `json:"unique"`
+	Primary     bool     `json:"primary"`
+	Concurrent  bool     `json:"concurrent"`
+}
+
+// IndexElem is one key of an index: a column (Name) or an expression
+// (Name empty).
+type IndexElem struct {
+	Name string `json:"name"`
 }
 
 type TruncateStmt struct {
