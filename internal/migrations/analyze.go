@@ -1870,10 +1870,10 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 	case "AT_AlterColumnType":
 		var def pgparse.ColumnDef
 		cmd.Def.Into(&def)
-		typ, mods := typeName(def.TypeName), typmods(def.TypeName)
+		typ, mods, coll := typeName(def.TypeName), typmods(def.TypeName), def.Collation()
 		defer func() {
 			if state != nil {
-				state.typ, state.typmods = typ, mods
+				state.typ, state.typmods, state.collation = typ, mods, coll
 			}
 		}()
 		if !existing {
@@ -1896,7 +1896,19 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			return
 		}
 		if state != nil && noRewrite(state, typ, mods) && def.RawDefault.Type == "" {
-			return // binary coercible: PostgreSQL changes only the catalog
+			// binary coercible: the table stays; its indexes on the column
+			// are rebuilt when the collation changes (no COLLATE is the
+			// type's default), under the ALTER's ACCESS EXCLUSIVE
+			indexes := a.schema.indexesOn(table, col)
+			if coll == state.collation || len(indexes) == 0 {
+				return // PostgreSQL changes only the catalog
+			}
+			fd := newFinding(RuleChangeColumnType)
+			fd.on(table)
+			fd.Column = col
+			fd.Detail = "the collation of column " + col + " changes (" + collationText(state.collation) + " to " + collationText(coll) + "): the table is not rewritten, but PostgreSQL rebuilds " + strings.Join(indexes, ", ") + " while every read and write waits"
+			a.add(st, s, fd)
+			return
 		}
 		fd := newFinding(RuleChangeColumnType)
 		fd.on(table)
@@ -2069,6 +2081,13 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+func collationText(c string) string {
+	if c == "" {
+		return "the type's default"
+	}
+	return `"` + c + `"`
+}
 
 // setNotNull checks a column of an existing table becoming NOT NULL, by
 // ALTER COLUMN ... SET NOT NULL or, when via says so, by a statement that

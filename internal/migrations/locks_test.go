@@ -186,7 +186,7 @@ func TestSetNotNullScanOnPostgres(t *testing.T) {
 }
 
 // ALTER COLUMN ... TYPE is reported exactly when PostgreSQL rewrites the
-// table (its file node changes), and PostgreSQL refuses it on a column a
+// table or rebuilds the index on the column (a file node changes), and PostgreSQL refuses it on a column a
 // view reads, as the analyzer says.
 func TestColumnTypeRewriteOnPostgres(t *testing.T) {
 	conn, _ := pgtest.Connect(t)
@@ -209,17 +209,20 @@ func TestColumnTypeRewriteOnPostgres(t *testing.T) {
 		{"bit varying(20)", "bit varying(10)"}, {"bit(10)", "bit(20)"}, {"numeric(10,2)", "numeric(12,2)"}, {"numeric(10,2)", "numeric(12,3)"},
 		{"numeric(10,2)", "numeric"}, {"numeric", "numeric(10,2)"}, {"numeric(10)", "numeric(12,0)"}, {"int", "bigint"}, {"cidr", "inet"},
 		{"int[]", "bigint[]"}, {"varchar(10)[]", "varchar(20)[]"}, {"varchar(10)[]", "varchar(10)[]"},
+		{"text", `text COLLATE "C"`}, {`text COLLATE "C"`, "text"}, {`varchar(10) COLLATE "C"`, `varchar(20) COLLATE "C"`},
+		{`varchar(10) COLLATE "C"`, "text"}, {`text COLLATE "C"`, `text COLLATE "C"`},
 	} {
 		setup := "CREATE TABLE t (id int PRIMARY KEY, c " + c[0] + ");\nCREATE INDEX t_c ON t (c);\n"
 		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS t CASCADE;\n"+setup); err != nil {
 			t.Fatalf("%s: %v", setup, err)
 		}
-		before := filenode("t")
+		before, beforeIndex := filenode("t"), filenode("t_c")
 		sql := "ALTER TABLE t ALTER COLUMN c TYPE " + c[1]
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
-		rewrites := filenode("t") != before
+		// the table rewritten, or the index on the column rebuilt
+		rewrites := filenode("t") != before || filenode("t_c") != beforeIndex
 		reported := false
 		for _, f := range analyzeOn(t, setup, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+sql+";\n", 15) {
 			reported = reported || f.Rule == RuleChangeColumnType

@@ -53,6 +53,7 @@ type colState struct {
 	typmods    []string
 	notNull    bool
 	hasDefault bool
+	collation  string // as COLLATE names it, "" for the type's default
 }
 
 // checkState is a CHECK constraint that proves columns NOT NULL.
@@ -134,6 +135,26 @@ func (s *schemaState) dropSchema(schema string) {
 	}
 }
 
+// indexesOn names the indexes known to have column as a key: named
+// indexes and the PRIMARY KEY and UNIQUE constraints' own, sorted.
+func (s *schemaState) indexesOn(table relName, column string) []string {
+	var out []string
+	for name, ix := range s.indexes {
+		if ix.table == table && contains(ix.cols, column) {
+			out = append(out, name.name)
+		}
+	}
+	if t := s.tables[table]; t != nil {
+		for name, cols := range t.keys {
+			if contains(cols, column) && !contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // col returns what is known of table.column, nil when nothing is.
 func (s *schemaState) col(table relName, column string) *colState {
 	if t := s.tables[table]; t != nil {
@@ -159,7 +180,7 @@ func (s *schemaState) validNotNullCheck(table relName, column string, except map
 // columnFrom reads a column definition.
 func columnFrom(def pgparse.ColumnDef) *colState {
 	c := &colState{typ: typeName(def.TypeName), notNull: def.IsNotNull, hasDefault: def.RawDefault.Type != "" && !pgparse.IsNull(def.RawDefault)}
-	c.typmods = typmods(def.TypeName)
+	c.typmods, c.collation = typmods(def.TypeName), def.Collation()
 	for _, k := range pgparse.Constraints(def.Constraints) {
 		switch k.Contype {
 		case "CONSTR_NOTNULL", "CONSTR_PRIMARY":

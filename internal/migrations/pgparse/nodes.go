@@ -113,6 +113,19 @@ type ColumnDef struct {
 	Constraints []Node   `json:"constraints"`
 	RawDefault  Node     `json:"raw_default"`
 	IsNotNull   bool     `json:"is_not_null"`
+	// CollClause is a CollateClause written inline (the field is not a Node)
+	CollClause *struct {
+		Collname []Node `json:"collname"`
+	} `json:"collClause"`
+}
+
+// Collation is the collation a column definition names (COLLATE), "" for
+// none (the type's default).
+func (d ColumnDef) Collation() string {
+	if d.CollClause == nil {
+		return ""
+	}
+	return LastString(d.CollClause.Collname)
 }
 
 type Constraint struct {
