@@ -280,9 +280,27 @@ func TestStatementsNewerThanTheParser(t *testing.T) {
 	if ruleSet(fs)[0] != RuleDropColumn {
 		t.Errorf("the known statements were not checked: %v", ruleSet(fs))
 	}
-	// a mistake in a statement PostgreSQL 17 knows stays a syntax error
-	if _, errs := parseFile("x.sql", "ALTER TABLE users DROP COLUMN;\n"); len(errs) != 1 || !strings.Contains(errs[0].Error(), "x.sql:1: PostgreSQL cannot parse it") {
-		t.Errorf("errors %v", errs)
+	// a mistake in a statement PostgreSQL 17 knows stays a syntax error,
+	// also when a newer clause's words occur in it away from the error (a
+	// column named virtual, a mistyped DEFAULT after it)
+	for _, bad := range []string{
+		"ALTER TABLE users DROP COLUMN;\n",
+		"ALTER TABLE parcels ADD COLUMN virtual boolean DEFAUT false;\n",
+		"UPDATE parcels SET held = true WHERE NOT enforced AND AND;\n",
+	} {
+		if _, errs := parseFile("x.sql", bad); len(errs) != 1 || !strings.Contains(errs[0].Error(), "x.sql:1: PostgreSQL cannot parse it") {
+			t.Errorf("%q: errors %v", bad, errs)
+		}
+	}
+	// the clause where the parser stops is newer syntax
+	for sql, what := range map[string]string{
+		"ALTER TABLE parcels ADD COLUMN volume int GENERATED ALWAYS AS (w * h) VIRTUAL;\n": "virtual generated columns",
+		"ALTER TABLE parcels ADD CONSTRAINT w_pos CHECK (w > 0) NOT\n  ENFORCED;\n":        "NOT ENFORCED",
+	} {
+		fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s';\n"+sql, 17)
+		if len(fs) != 1 || fs[0].Rule != RuleSyntaxUnknown || !strings.Contains(fs[0].Detail, what) {
+			t.Errorf("%q: findings %+v", sql, fs)
+		}
 	}
 }
 
