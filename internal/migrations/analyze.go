@@ -388,6 +388,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if into == nil {
 			into = c.IntoClause
 		}
+		if n.Type == "SelectStmt" {
+			a.callsDefined(st, s, n)
+		}
 		if into == nil {
 			break
 		}
@@ -2081,6 +2084,23 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// callsDefined reports a SELECT that calls functions the migrations define
+// (deployed or in this change): their bodies run during the migration, as
+// a procedure's under CALL, and are not checked.
+func (a *analyzer) callsDefined(st *fileState, s *statement, n pgparse.Node) {
+	var defined []string
+	for _, fn := range n.FuncNames() {
+		if fn = strings.ToLower(fn); a.schema.funcs[fn] != "" && !contains(defined, fn) {
+			defined = append(defined, fn)
+		}
+	}
+	if len(defined) > 0 {
+		fd := newFinding(RuleBodyNotChecked)
+		fd.Detail = "SELECT at line " + itoa(s.line) + " runs " + strings.Join(defined, ", ") + ", defined by the migrations, during the migration: its body was not checked"
+		a.add(st, s, fd)
+	}
+}
 
 func collationText(c string) string {
 	if c == "" {
