@@ -773,8 +773,13 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		var d pgparse.CreateDomainStmt
 		if n.Into(&d) {
 			st.locksType("CREATE DOMAIN "+pgparse.LastString(d.Domainname), lockNewType)
+			name := strings.ToLower(pgparse.LastString(d.Domainname))
 			if !a.replaying {
-				a.createdTypes[strings.ToLower(pgparse.LastString(d.Domainname))] = true
+				a.createdTypes[name] = true
+			}
+			a.schema.domainConstraints[name] = map[string]bool{}
+			for _, c := range pgparse.Constraints(d.Constraints) {
+				a.domainConstraint(name, c)
 			}
 			for _, c := range pgparse.Constraints(d.Constraints) {
 				if c.Contype == "CONSTR_CHECK" {
@@ -1527,6 +1532,24 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 // on its tables; the other forms change catalog rows only.
 func (a *analyzer) alterDomain(st *fileState, s *statement, d pgparse.AlterDomainStmt) {
 	name := pgparse.LastString(d.TypeName)
+	known := a.schema.domainConstraints[strings.ToLower(name)]
+	if known == nil {
+		known = map[string]bool{}
+		a.schema.domainConstraints[strings.ToLower(name)] = known
+	}
+	switch d.Subtype {
+	case "C":
+		var c pgparse.Constraint
+		if d.Def.Into(&c) {
+			a.domainConstraint(strings.ToLower(name), c)
+		}
+	case "O":
+		known["NOT NULL"] = true
+	case "N":
+		delete(known, "NOT NULL")
+	case "X":
+		delete(known, d.Name)
+	}
 	scans := false
 	switch d.Subtype {
 	case "C": // ADD CONSTRAINT
@@ -2085,6 +2108,21 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 
 func itoa(n int) string { return fmt.Sprint(n) }
 
+// domainConstraint records a constraint of a domain, under its name or
+// PostgreSQL's for it (domain_check; NOT NULL has none).
+func (a *analyzer) domainConstraint(domain string, c pgparse.Constraint) {
+	switch c.Contype {
+	case "CONSTR_NOTNULL":
+		a.schema.domainConstraints[domain]["NOT NULL"] = true
+	case "CONSTR_CHECK":
+		name := c.Conname
+		if name == "" {
+			name = domain + "_check"
+		}
+		a.schema.domainConstraints[domain][name] = true
+	}
+}
+
 // callsDefined reports a SELECT that calls functions the migrations define
 // (deployed or in this change): their bodies run during the migration, as
 // a procedure's under CALL, and are not checked.
@@ -2200,6 +2238,14 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table relName, def pgp
 		fd.on(table)
 		fd.Column = def.Colname
 		fd.Detail = "column " + def.Colname + " is json"
+		a.add(st, s, fd)
+	}
+	if len(a.schema.domainConstraints[typ]) > 0 {
+		fd := newFinding(RuleTableRewrite)
+		fd.on(table)
+		fd.Column = def.Colname
+		fd.Detail = "column " + def.Colname + " is of domain " + typ + ", which has constraints: PostgreSQL rewrites the table to check them on every row, with or without a DEFAULT"
+		fd.Safe = "add the column with the domain's base type (or a domain without constraints), then a CHECK NOT VALID and VALIDATE CONSTRAINT in a later migration"
 		a.add(st, s, fd)
 	}
 	serial := typ == "serial" || typ == "bigserial" || typ == "smallserial" || typ == "serial2" || typ == "serial4" || typ == "serial8"

@@ -333,3 +333,37 @@ func TestCompositeTypesAndDomainsOnPostgres(t *testing.T) {
 		t.Errorf("DROP NOT NULL on the domain: %v", err)
 	}
 }
+
+// ADD COLUMN of a domain type rewrites the table (its file node changes)
+// exactly when the domain has a constraint, as the analyzer says.
+func TestAddColumnOfDomainOnPostgres(t *testing.T) {
+	conn, _ := pgtest.Connect(t)
+	ctx := context.Background()
+	for _, domain := range []string{
+		"CREATE DOMAIN d AS int CHECK (VALUE > 0)",
+		"CREATE DOMAIN d AS int NOT NULL",
+		"CREATE DOMAIN d AS int",
+		"CREATE DOMAIN d AS int CONSTRAINT d_pos CHECK (VALUE > 0);\nALTER DOMAIN d DROP CONSTRAINT d_pos",
+		"CREATE DOMAIN d AS int;\nALTER DOMAIN d ADD CONSTRAINT d_pos CHECK (VALUE > 0) NOT VALID",
+	} {
+		for _, add := range []string{"ALTER TABLE t ADD COLUMN c d DEFAULT 1", "ALTER TABLE t ADD COLUMN c d"} {
+			setup := "CREATE TABLE t (id int PRIMARY KEY);\n" + domain + ";\n"
+			if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS t; DROP DOMAIN IF EXISTS d;\n"+setup); err != nil {
+				t.Fatalf("%s: %v", setup, err)
+			}
+			var before, after string
+			conn.QueryRow(ctx, "SELECT pg_relation_filenode('t')::text").Scan(&before)
+			if _, err := conn.Exec(ctx, add); err != nil {
+				t.Fatalf("%s: %v", add, err)
+			}
+			conn.QueryRow(ctx, "SELECT pg_relation_filenode('t')::text").Scan(&after)
+			reported := false
+			for _, f := range analyzeOn(t, setup, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+add+";\n", 15) {
+				reported = reported || f.Rule == RuleTableRewrite
+			}
+			if reported != (before != after) {
+				t.Errorf("%s; %s: PostgreSQL rewrites: %v, the analyzer reports table-rewrite: %v", domain, add, before != after, reported)
+			}
+		}
+	}
+}

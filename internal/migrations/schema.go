@@ -23,6 +23,10 @@ type schemaState struct {
 	// (nil when a key is an expression): what ADD CONSTRAINT ... USING
 	// INDEX makes a key of.
 	indexes map[relName]*indexState
+	// domainConstraints are each domain's constraints by name (NOT NULL as
+	// "NOT NULL"), unqualified: a column of a domain with any of them is
+	// checked on every row when it is added.
+	domainConstraints map[string]map[string]bool
 }
 
 type indexState struct {
@@ -63,7 +67,7 @@ type checkState struct {
 }
 
 func newSchema() *schemaState {
-	return &schemaState{tables: map[relName]*tableState{}, funcs: map[string]string{}, views: map[relName]*viewState{}, indexes: map[relName]*indexState{}}
+	return &schemaState{tables: map[relName]*tableState{}, funcs: map[string]string{}, views: map[relName]*viewState{}, indexes: map[relName]*indexState{}, domainConstraints: map[string]map[string]bool{}}
 }
 
 func (s *schemaState) table(name relName) *tableState {

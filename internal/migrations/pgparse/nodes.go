@@ -458,6 +458,7 @@ type PartitionCmd struct {
 type AlterDomainStmt struct {
 	Subtype  string `json:"subtype"`
 	TypeName []Node `json:"typeName"`
+	Name     string `json:"name"` // DROP CONSTRAINT's
 	Def      Node   `json:"def"`
 }
 
