@@ -2240,6 +2240,8 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table relName, def pgp
 		fd.Detail = "column " + def.Colname + " is json"
 		a.add(st, s, fd)
 	}
+	// a NOT NULL domain makes the column NOT NULL
+	notNull = notNull || a.schema.domainConstraints[typ]["NOT NULL"]
 	if len(a.schema.domainConstraints[typ]) > 0 {
 		fd := newFinding(RuleTableRewrite)
 		fd.on(table)
