@@ -388,6 +388,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if into == nil {
 			into = c.IntoClause
 		}
+		if n.Type == "SelectStmt" {
+			a.callsDefined(st, s, n)
+		}
 		if into == nil {
 			break
 		}
@@ -570,6 +573,17 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 		table := a.rv(st, ix.Relation)
 		a.createdIndex[relName{table.schema, ix.Idxname}] = true
+		if ix.Idxname != "" {
+			var cols []string
+			for _, e := range pgparse.All[pgparse.IndexElem](ix.IndexParams, "IndexElem") {
+				if e.Name == "" {
+					cols = nil
+					break
+				}
+				cols = append(cols, e.Name)
+			}
+			a.schema.indexes[relName{table.schema, ix.Idxname}] = &indexState{table: table, cols: cols}
+		}
 		if ix.Concurrent {
 			if st.inTx() {
 				a.add(st, s, a.txFinding(st, "CREATE INDEX CONCURRENTLY"))
@@ -759,8 +773,13 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		var d pgparse.CreateDomainStmt
 		if n.Into(&d) {
 			st.locksType("CREATE DOMAIN "+pgparse.LastString(d.Domainname), lockNewType)
+			name := strings.ToLower(pgparse.LastString(d.Domainname))
 			if !a.replaying {
-				a.createdTypes[strings.ToLower(pgparse.LastString(d.Domainname))] = true
+				a.createdTypes[name] = true
+			}
+			a.schema.domainConstraints[name] = map[string]bool{}
+			for _, c := range pgparse.Constraints(d.Constraints) {
+				a.domainConstraint(name, c)
 			}
 			for _, c := range pgparse.Constraints(d.Constraints) {
 				if c.Contype == "CONSTR_CHECK" {
@@ -1513,6 +1532,24 @@ func (a *analyzer) drop(st *fileState, s *statement, n pgparse.Node) {
 // on its tables; the other forms change catalog rows only.
 func (a *analyzer) alterDomain(st *fileState, s *statement, d pgparse.AlterDomainStmt) {
 	name := pgparse.LastString(d.TypeName)
+	known := a.schema.domainConstraints[strings.ToLower(name)]
+	if known == nil {
+		known = map[string]bool{}
+		a.schema.domainConstraints[strings.ToLower(name)] = known
+	}
+	switch d.Subtype {
+	case "C":
+		var c pgparse.Constraint
+		if d.Def.Into(&c) {
+			a.domainConstraint(strings.ToLower(name), c)
+		}
+	case "O":
+		known["NOT NULL"] = true
+	case "N":
+		delete(known, "NOT NULL")
+	case "X":
+		delete(known, d.Name)
+	}
 	scans := false
 	switch d.Subtype {
 	case "C": // ADD CONSTRAINT
@@ -1859,10 +1896,10 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 	case "AT_AlterColumnType":
 		var def pgparse.ColumnDef
 		cmd.Def.Into(&def)
-		typ, mods := typeName(def.TypeName), typmods(def.TypeName)
+		typ, mods, coll := typeName(def.TypeName), typmods(def.TypeName), def.Collation()
 		defer func() {
 			if state != nil {
-				state.typ, state.typmods = typ, mods
+				state.typ, state.typmods, state.collation = typ, mods, coll
 			}
 		}()
 		if !existing {
@@ -1885,7 +1922,19 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			return
 		}
 		if state != nil && noRewrite(state, typ, mods) && def.RawDefault.Type == "" {
-			return // binary coercible: PostgreSQL changes only the catalog
+			// binary coercible: the table stays; its indexes on the column
+			// are rebuilt when the collation changes (no COLLATE is the
+			// type's default), under the ALTER's ACCESS EXCLUSIVE
+			indexes := a.schema.indexesOn(table, col)
+			if coll == state.collation || len(indexes) == 0 {
+				return // PostgreSQL changes only the catalog
+			}
+			fd := newFinding(RuleChangeColumnType)
+			fd.on(table)
+			fd.Column = col
+			fd.Detail = "the collation of column " + col + " changes (" + collationText(state.collation) + " to " + collationText(coll) + "): the table is not rewritten, but PostgreSQL rebuilds " + strings.Join(indexes, ", ") + " while every read and write waits"
+			a.add(st, s, fd)
+			return
 		}
 		fd := newFinding(RuleChangeColumnType)
 		fd.on(table)
@@ -1909,32 +1958,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		}
 		a.add(st, s, fd)
 	case "AT_SetNotNull":
-		defer func() {
-			if state != nil {
-				state.notNull = true
-			}
-		}()
-		if !existing {
-			return
-		}
-		if state != nil && state.notNull {
-			return // already NOT NULL: nothing to check
-		}
-		proven := a.schema.validNotNullCheck(table, col, st.dropsConstraints)
-		if proven && a.pgMajor >= 12 {
-			return
-		}
-		fd := newFinding(RuleSetNotNull)
-		fd.on(table)
-		fd.Column = col
-		if added && state != nil && !state.hasDefault {
-			fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
-		} else if proven {
-			fd.Detail = "a validated CHECK (" + col + " IS NOT NULL) exists, but PostgreSQL uses it to skip the scan only from version 12"
-		} else if contains(st.dropsProof, col) {
-			fd.Detail = "the validated CHECK that proves " + col + " NOT NULL is dropped by the same ALTER TABLE, which PostgreSQL does first: SET NOT NULL scans the table (drop the check in a statement of its own, after)"
-		}
-		a.add(st, s, fd)
+		a.setNotNull(st, s, table, col, "")
 	case "AT_DropNotNull":
 		if state != nil {
 			state.notNull = false
@@ -1952,12 +1976,20 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		if state != nil {
 			state.hasDefault = dflt
 		}
-		if !dflt && !fresh && had {
+		// a NOT NULL column added in this change: no running release
+		// writes it, so without the default each of its INSERTs fails
+		mustWrite := existing && added && state != nil && state.notNull
+		if !dflt && had && (!fresh || mustWrite) {
 			fd := newFinding(RuleDropDefault)
 			fd.on(table)
 			fd.Column = col
 			if cmd.Def.Type != "" {
 				fd.Detail = "SET DEFAULT NULL drops the default"
+			}
+			if mustWrite {
+				fd.Severity = Blocking
+				fd.Detail = "column " + col + " was added NOT NULL earlier in this change; without its default every INSERT of the running release, which does not know the column, fails"
+				fd.Safe = "keep the default (it filled the existing rows without a rewrite); drop it in a later release, once every running release writes the column"
 			}
 			a.add(st, s, fd)
 		}
@@ -2076,6 +2108,83 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 
 func itoa(n int) string { return fmt.Sprint(n) }
 
+// domainConstraint records a constraint of a domain, under its name or
+// PostgreSQL's for it (domain_check; NOT NULL has none).
+func (a *analyzer) domainConstraint(domain string, c pgparse.Constraint) {
+	switch c.Contype {
+	case "CONSTR_NOTNULL":
+		a.schema.domainConstraints[domain]["NOT NULL"] = true
+	case "CONSTR_CHECK":
+		name := c.Conname
+		if name == "" {
+			name = domain + "_check"
+		}
+		a.schema.domainConstraints[domain][name] = true
+	}
+}
+
+// callsDefined reports a SELECT that calls functions the migrations define
+// (deployed or in this change): their bodies run during the migration, as
+// a procedure's under CALL, and are not checked.
+func (a *analyzer) callsDefined(st *fileState, s *statement, n pgparse.Node) {
+	var defined []string
+	for _, fn := range n.FuncNames() {
+		if fn = strings.ToLower(fn); a.schema.funcs[fn] != "" && !contains(defined, fn) {
+			defined = append(defined, fn)
+		}
+	}
+	if len(defined) > 0 {
+		fd := newFinding(RuleBodyNotChecked)
+		fd.Detail = "SELECT at line " + itoa(s.line) + " runs " + strings.Join(defined, ", ") + ", defined by the migrations, during the migration: its body was not checked"
+		a.add(st, s, fd)
+	}
+}
+
+func collationText(c string) string {
+	if c == "" {
+		return "the type's default"
+	}
+	return `"` + c + `"`
+}
+
+// setNotNull checks a column of an existing table becoming NOT NULL, by
+// ALTER COLUMN ... SET NOT NULL or, when via says so, by a statement that
+// PostgreSQL turns into one (PRIMARY KEY USING INDEX of a nullable column),
+// and records that it is NOT NULL from now on.
+func (a *analyzer) setNotNull(st *fileState, s *statement, table relName, col, via string) {
+	state := a.schema.col(table, col)
+	defer func() {
+		if state != nil {
+			state.notNull = true
+		}
+	}()
+	if !a.existing(table) {
+		return
+	}
+	if state != nil && state.notNull {
+		return // already NOT NULL: nothing to check
+	}
+	proven := a.schema.validNotNullCheck(table, col, st.dropsConstraints)
+	if proven && a.pgMajor >= 12 {
+		return
+	}
+	fd := newFinding(RuleSetNotNull)
+	fd.on(table)
+	fd.Column = col
+	if added := a.addedColumns[key(table, col)]; added && state != nil && !state.hasDefault {
+		fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
+	} else if proven {
+		fd.Detail = "a validated CHECK (" + col + " IS NOT NULL) exists, but PostgreSQL uses it to skip the scan only from version 12"
+	} else if contains(st.dropsProof, col) {
+		fd.Detail = "the validated CHECK that proves " + col + " NOT NULL is dropped by the same ALTER TABLE, which PostgreSQL does first: SET NOT NULL scans the table (drop the check in a statement of its own, after)"
+	}
+	if via != "" {
+		fd.Detail = strings.TrimSuffix(via+": column "+col+" is not NOT NULL, so PostgreSQL sets it NOT NULL first, scanning the table under ACCESS EXCLUSIVE; "+fd.Detail, "; ")
+		fd.Safe = "before the key: " + fd.Safe
+	}
+	a.add(st, s, fd)
+}
+
 // widening says, for the types whose limit or precision can be raised
 // without a rewrite, what the old column must have been for that.
 var widening = map[string]string{
@@ -2129,6 +2238,16 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table relName, def pgp
 		fd.on(table)
 		fd.Column = def.Colname
 		fd.Detail = "column " + def.Colname + " is json"
+		a.add(st, s, fd)
+	}
+	// a NOT NULL domain makes the column NOT NULL
+	notNull = notNull || a.schema.domainConstraints[typ]["NOT NULL"]
+	if len(a.schema.domainConstraints[typ]) > 0 {
+		fd := newFinding(RuleTableRewrite)
+		fd.on(table)
+		fd.Column = def.Colname
+		fd.Detail = "column " + def.Colname + " is of domain " + typ + ", which has constraints: PostgreSQL rewrites the table to check them on every row, with or without a DEFAULT"
+		fd.Safe = "add the column with the domain's base type (or a domain without constraints), then a CHECK NOT VALID and VALIDATE CONSTRAINT in a later migration"
 		a.add(st, s, fd)
 	}
 	serial := typ == "serial" || typ == "bigserial" || typ == "smallserial" || typ == "serial2" || typ == "serial4" || typ == "serial8"
@@ -2191,9 +2310,15 @@ func (a *analyzer) constraint(st *fileState, s *statement, table relName, c pgpa
 		}
 		a.add(st, s, fd)
 	case "CONSTR_CHECK":
-		if !c.SkipValidation && column == "" {
+		if !c.SkipValidation {
 			fd := newFinding(RuleCheckNotValid)
 			fd.Lock += " on " + table.String()
+			if column != "" {
+				// a column constraint cannot be NOT VALID, and PostgreSQL
+				// verifies it on every existing row like a table constraint
+				fd.Detail = "CHECK written on ADD COLUMN " + column + ": PostgreSQL verifies it on every existing row in the same statement"
+				fd.Safe = "ADD COLUMN without the CHECK, then ADD CONSTRAINT ... CHECK (...) NOT VALID, then VALIDATE CONSTRAINT in a later migration"
+			}
 			a.add(st, s, fd)
 		}
 	case "CONSTR_UNIQUE", "CONSTR_EXCLUSION":
@@ -2210,6 +2335,15 @@ func (a *analyzer) constraint(st *fileState, s *statement, table relName, c pgpa
 			fd := newFinding(RuleAddPrimaryKey)
 			fd.Lock += " on " + table.String()
 			a.add(st, s, fd)
+			return
+		}
+		// USING INDEX: PostgreSQL runs SET NOT NULL on each key column
+		// not already NOT NULL, scanning the table unless a validated
+		// check proves it (ALTER TABLE, "ADD table_constraint_using_index")
+		if ix := a.schema.indexes[relName{table.schema, c.Indexname}]; ix != nil && ix.table == table {
+			for _, col := range ix.cols {
+				a.setNotNull(st, s, table, col, "PRIMARY KEY USING INDEX "+c.Indexname)
+			}
 		}
 	}
 }

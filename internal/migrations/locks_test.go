@@ -152,6 +152,9 @@ func TestSetNotNullScanOnPostgres(t *testing.T) {
 		{"ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL);\n", "ALTER TABLE t ALTER COLUMN a SET NOT NULL, DROP CONSTRAINT t_a_nn"},
 		{"ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL);\n", "ALTER TABLE t DROP CONSTRAINT t_a_nn, ALTER COLUMN a SET NOT NULL"},
 		{"ALTER TABLE t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL);\nALTER TABLE t DROP CONSTRAINT t_a_nn;\n", "ALTER TABLE t ALTER COLUMN a SET NOT NULL"},
+		// a primary key made of a unique index sets its columns NOT NULL
+		{"ALTER TABLE t DROP CONSTRAINT t_pkey;\nCREATE UNIQUE INDEX t_b_uidx ON t (b);\n", "ALTER TABLE t ADD CONSTRAINT t_b_pk PRIMARY KEY USING INDEX t_b_uidx"},
+		{"ALTER TABLE t DROP CONSTRAINT t_pkey;\nCREATE UNIQUE INDEX t_b_uidx ON t (b);\nALTER TABLE t ADD CONSTRAINT t_b_nn CHECK (b IS NOT NULL);\n", "ALTER TABLE t ADD CONSTRAINT t_b_pk PRIMARY KEY USING INDEX t_b_uidx"},
 	} {
 		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS t; RESET client_min_messages;\n"+table+c.setup); err != nil {
 			t.Fatalf("%s: %v", c.setup, err)
@@ -183,7 +186,7 @@ func TestSetNotNullScanOnPostgres(t *testing.T) {
 }
 
 // ALTER COLUMN ... TYPE is reported exactly when PostgreSQL rewrites the
-// table (its file node changes), and PostgreSQL refuses it on a column a
+// table or rebuilds the index on the column (a file node changes), and PostgreSQL refuses it on a column a
 // view reads, as the analyzer says.
 func TestColumnTypeRewriteOnPostgres(t *testing.T) {
 	conn, _ := pgtest.Connect(t)
@@ -206,17 +209,20 @@ func TestColumnTypeRewriteOnPostgres(t *testing.T) {
 		{"bit varying(20)", "bit varying(10)"}, {"bit(10)", "bit(20)"}, {"numeric(10,2)", "numeric(12,2)"}, {"numeric(10,2)", "numeric(12,3)"},
 		{"numeric(10,2)", "numeric"}, {"numeric", "numeric(10,2)"}, {"numeric(10)", "numeric(12,0)"}, {"int", "bigint"}, {"cidr", "inet"},
 		{"int[]", "bigint[]"}, {"varchar(10)[]", "varchar(20)[]"}, {"varchar(10)[]", "varchar(10)[]"},
+		{"text", `text COLLATE "C"`}, {`text COLLATE "C"`, "text"}, {`varchar(10) COLLATE "C"`, `varchar(20) COLLATE "C"`},
+		{`varchar(10) COLLATE "C"`, "text"}, {`text COLLATE "C"`, `text COLLATE "C"`},
 	} {
 		setup := "CREATE TABLE t (id int PRIMARY KEY, c " + c[0] + ");\nCREATE INDEX t_c ON t (c);\n"
 		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS t CASCADE;\n"+setup); err != nil {
 			t.Fatalf("%s: %v", setup, err)
 		}
-		before := filenode("t")
+		before, beforeIndex := filenode("t"), filenode("t_c")
 		sql := "ALTER TABLE t ALTER COLUMN c TYPE " + c[1]
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
-		rewrites := filenode("t") != before
+		// the table rewritten, or the index on the column rebuilt
+		rewrites := filenode("t") != before || filenode("t_c") != beforeIndex
 		reported := false
 		for _, f := range analyzeOn(t, setup, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+sql+";\n", 15) {
 			reported = reported || f.Rule == RuleChangeColumnType
@@ -325,5 +331,39 @@ func TestCompositeTypesAndDomainsOnPostgres(t *testing.T) {
 	}
 	if _, err := conn.Exec(ctx, "ALTER DOMAIN email_address DROP NOT NULL; INSERT INTO users (id) VALUES (2)"); err != nil {
 		t.Errorf("DROP NOT NULL on the domain: %v", err)
+	}
+}
+
+// ADD COLUMN of a domain type rewrites the table (its file node changes)
+// exactly when the domain has a constraint, as the analyzer says.
+func TestAddColumnOfDomainOnPostgres(t *testing.T) {
+	conn, _ := pgtest.Connect(t)
+	ctx := context.Background()
+	for _, domain := range []string{
+		"CREATE DOMAIN d AS int CHECK (VALUE > 0)",
+		"CREATE DOMAIN d AS int NOT NULL",
+		"CREATE DOMAIN d AS int",
+		"CREATE DOMAIN d AS int CONSTRAINT d_pos CHECK (VALUE > 0);\nALTER DOMAIN d DROP CONSTRAINT d_pos",
+		"CREATE DOMAIN d AS int;\nALTER DOMAIN d ADD CONSTRAINT d_pos CHECK (VALUE > 0) NOT VALID",
+	} {
+		for _, add := range []string{"ALTER TABLE t ADD COLUMN c d DEFAULT 1", "ALTER TABLE t ADD COLUMN c d"} {
+			setup := "CREATE TABLE t (id int PRIMARY KEY);\n" + domain + ";\n"
+			if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS t; DROP DOMAIN IF EXISTS d;\n"+setup); err != nil {
+				t.Fatalf("%s: %v", setup, err)
+			}
+			var before, after string
+			conn.QueryRow(ctx, "SELECT pg_relation_filenode('t')::text").Scan(&before)
+			if _, err := conn.Exec(ctx, add); err != nil {
+				t.Fatalf("%s: %v", add, err)
+			}
+			conn.QueryRow(ctx, "SELECT pg_relation_filenode('t')::text").Scan(&after)
+			reported := false
+			for _, f := range analyzeOn(t, setup, "db/migrations/0002.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+add+";\n", 15) {
+				reported = reported || f.Rule == RuleTableRewrite
+			}
+			if reported != (before != after) {
+				t.Errorf("%s; %s: PostgreSQL rewrites: %v, the analyzer reports table-rewrite: %v", domain, add, before != after, reported)
+			}
+		}
 	}
 }

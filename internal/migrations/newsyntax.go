@@ -2,6 +2,7 @@ package migrations
 
 import (
 	"errors"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -28,20 +29,26 @@ var pg17Commands = map[string]bool{
 // the parser rejects, with the version that has it.
 var newerCommands = map[string]string{"REPACK": "the REPACK command (PostgreSQL 19)"}
 
-var newerClauses = []struct{ text, what string }{
-	{" NOT ENFORCED", "NOT ENFORCED constraints (PostgreSQL 18)"},
-	{" VIRTUAL", "virtual generated columns (PostgreSQL 18)"},
-	{" WITHOUT OVERLAPS", "WITHOUT OVERLAPS temporal keys (PostgreSQL 18)"},
-	{"(PERIOD ", "PERIOD temporal foreign keys (PostgreSQL 18)"},
-	{", PERIOD ", "PERIOD temporal foreign keys (PostgreSQL 18)"},
-	{"RETURNING OLD", "RETURNING OLD/NEW (PostgreSQL 18)"},
-	{"RETURNING NEW", "RETURNING OLD/NEW (PostgreSQL 18)"},
+// The clauses are matched where the parser stopped: a column named
+// virtual, or NOT before a column named enforced, elsewhere in a statement
+// with a plain mistake does not make it newer syntax.
+var newerClauses = []struct {
+	re   *regexp.Regexp
+	what string
+}{
+	{regexp.MustCompile(`(?i)\bNOT\s+ENFORCED\b`), "NOT ENFORCED constraints (PostgreSQL 18)"},
+	{regexp.MustCompile(`(?i)\bVIRTUAL\b`), "virtual generated columns (PostgreSQL 18)"},
+	{regexp.MustCompile(`(?i)\bWITHOUT\s+OVERLAPS\b`), "WITHOUT OVERLAPS temporal keys (PostgreSQL 18)"},
+	{regexp.MustCompile(`(?i)[(,]\s*PERIOD\s`), "PERIOD temporal foreign keys (PostgreSQL 18)"},
+	{regexp.MustCompile(`(?i)\bRETURNING\s+(OLD|NEW)\b`), "RETURNING OLD/NEW (PostgreSQL 18)"},
 }
 
 // newerSyntax says what a statement the parser rejected is when it is syntax
 // newer than the parser's PostgreSQL 17; ok is false for a plain mistake in
-// a statement the parser knows.
-func newerSyntax(body string) (what string, ok bool) {
+// a statement the parser knows. errAt is where in body the parser stopped
+// (negative when not known): a newer clause counts when it spans that
+// point or ends just before the word there.
+func newerSyntax(body string, errAt int) (what string, ok bool) {
 	word := strings.ToUpper(strings.TrimRight(strings.Fields(body + " x")[0], ";"))
 	if w, found := newerCommands[word]; found {
 		return w + " is not in PostgreSQL 17's grammar", true
@@ -49,10 +56,15 @@ func newerSyntax(body string) (what string, ok bool) {
 	if !pg17Commands[word] && !strings.HasPrefix(word, "(") {
 		return "no PostgreSQL 17 statement begins with " + word + " (newer syntax, or a mistake)", true
 	}
-	upper := " " + strings.ToUpper(strings.Join(strings.Fields(body), " "))
 	for _, c := range newerClauses {
-		if strings.Contains(upper, c.text) {
-			return c.what + " is not in PostgreSQL 17's grammar", true
+		for _, m := range c.re.FindAllStringIndex(body, -1) {
+			next := m[1] + len(body[m[1]:]) - len(strings.TrimLeft(body[m[1]:], " \t\r\n"))
+			if rest := strings.Fields(body[next:]); len(rest) > 0 {
+				next += len(rest[0])
+			}
+			if errAt < 0 || errAt >= m[0] && errAt <= next {
+				return c.what + " is not in PostgreSQL 17's grammar", true
+			}
 		}
 	}
 	return "", false
@@ -106,11 +118,11 @@ func parseKnown(path, up string) ([]pgparse.Stmt, []statement, error) {
 		start, end := statementAround(text, pe.Offset)
 		raw := text[start:end]
 		body := strings.TrimSpace(pgparse.StripLeadingComments(raw))
-		what, ok := newerSyntax(body)
+		first := start + firstTokenOffset(raw)
+		what, ok := newerSyntax(body, pe.Offset-first)
 		if !ok || body == "" {
 			return nil, nil, parseError(path, up, err)
 		}
-		first := start + firstTokenOffset(raw)
 		unknown = append(unknown, statement{
 			stmt:    pgparse.Stmt{Start: start, End: first + len(body)},
 			line:    li.line(first),

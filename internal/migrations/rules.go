@@ -209,7 +209,7 @@ func ruleList() []Rule {
 			Safe:   "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... UNIQUE USING INDEX"},
 		{ID: RuleAddPrimaryKey, Severity: Blocking,
 			Reason: "builds the primary key index (and checks NOT NULL) while holding an ACCESS EXCLUSIVE lock",
-			Safe:   "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... PRIMARY KEY USING INDEX"},
+			Safe:   "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... PRIMARY KEY USING INDEX (for a column not yet NOT NULL, first a CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT and SET NOT NULL, or the key scans the table under ACCESS EXCLUSIVE)"},
 		{ID: RuleIndexConcurrently, Severity: Blocking,
 			Reason: "CREATE INDEX without CONCURRENTLY blocks every write to the table for the whole build",
 			Safe:   "CREATE INDEX CONCURRENTLY, outside a transaction (if it fails it leaves an INVALID index: drop it and retry)"},

@@ -280,9 +280,27 @@ func TestStatementsNewerThanTheParser(t *testing.T) {
 	if ruleSet(fs)[0] != RuleDropColumn {
 		t.Errorf("the known statements were not checked: %v", ruleSet(fs))
 	}
-	// a mistake in a statement PostgreSQL 17 knows stays a syntax error
-	if _, errs := parseFile("x.sql", "ALTER TABLE users DROP COLUMN;\n"); len(errs) != 1 || !strings.Contains(errs[0].Error(), "x.sql:1: PostgreSQL cannot parse it") {
-		t.Errorf("errors %v", errs)
+	// a mistake in a statement PostgreSQL 17 knows stays a syntax error,
+	// also when a newer clause's words occur in it away from the error (a
+	// column named virtual, a mistyped DEFAULT after it)
+	for _, bad := range []string{
+		"ALTER TABLE users DROP COLUMN;\n",
+		"ALTER TABLE parcels ADD COLUMN virtual boolean DEFAUT false;\n",
+		"UPDATE parcels SET held = true WHERE NOT enforced AND AND;\n",
+	} {
+		if _, errs := parseFile("x.sql", bad); len(errs) != 1 || !strings.Contains(errs[0].Error(), "x.sql:1: PostgreSQL cannot parse it") {
+			t.Errorf("%q: errors %v", bad, errs)
+		}
+	}
+	// the clause where the parser stops is newer syntax
+	for sql, what := range map[string]string{
+		"ALTER TABLE parcels ADD COLUMN volume int GENERATED ALWAYS AS (w * h) VIRTUAL;\n": "virtual generated columns",
+		"ALTER TABLE parcels ADD CONSTRAINT w_pos CHECK (w > 0) NOT\n  ENFORCED;\n":        "NOT ENFORCED",
+	} {
+		fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s';\n"+sql, 17)
+		if len(fs) != 1 || fs[0].Rule != RuleSyntaxUnknown || !strings.Contains(fs[0].Detail, what) {
+			t.Errorf("%q: findings %+v", sql, fs)
+		}
 	}
 }
 
@@ -682,5 +700,35 @@ func TestByteOrderMark(t *testing.T) {
 	fs := analyze(t, "db/migrations/0002.sql", "\ufeffSET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN name;\n", 13)
 	if len(fs) != 1 || fs[0].Rule != RuleDropColumn || fs[0].Line != 2 {
 		t.Fatalf("findings %+v", fs)
+	}
+}
+
+// Dropping the default of a NOT NULL column added in the same change makes
+// every INSERT of the running release fail (it does not write the column):
+// that blocks. A deployed column's DROP DEFAULT stays a warning, and so does
+// one on a nullable column added in the change.
+func TestDropDefaultOfNewNotNullColumnBlocks(t *testing.T) {
+	base := "CREATE TABLE shipments (id bigint PRIMARY KEY, carrier text NOT NULL DEFAULT 'post');\n"
+	src := "SET lock_timeout = '5s';\n" +
+		"ALTER TABLE shipments ADD COLUMN weight_g int NOT NULL DEFAULT 0;\n" +
+		"ALTER TABLE shipments ALTER COLUMN weight_g SET DEFAULT NULL;\n" +
+		"ALTER TABLE shipments ADD COLUMN label text, ALTER COLUMN label SET DEFAULT 'x';\n" +
+		"ALTER TABLE shipments ALTER COLUMN label DROP DEFAULT;\n" +
+		"ALTER TABLE shipments ALTER COLUMN carrier DROP DEFAULT;\n"
+	got := map[int]Finding{}
+	for _, f := range analyzeOn(t, base, "db/migrations/0002.sql", src, 13) {
+		got[f.Line] = f
+	}
+	if f, ok := got[3]; !ok || f.Rule != RuleDropDefault || f.Severity != Blocking || !strings.Contains(f.Detail, "added NOT NULL earlier in this change") {
+		t.Errorf("SET DEFAULT NULL of the new NOT NULL column: %+v", f)
+	}
+	if f, ok := got[5]; ok {
+		t.Errorf("DROP DEFAULT of a new nullable column reported: %+v", f)
+	}
+	if f, ok := got[6]; !ok || f.Rule != RuleDropDefault || f.Severity != Warning {
+		t.Errorf("DROP DEFAULT of a deployed column: %+v", f)
+	}
+	if len(got) != 2 {
+		t.Errorf("findings on lines %v, want 3 and 6", got)
 	}
 }

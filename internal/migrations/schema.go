@@ -19,6 +19,19 @@ type schemaState struct {
 	// read: PostgreSQL keeps them bound to those tables and columns through
 	// a rename.
 	views map[relName]*viewState
+	// indexes are the named indexes, with their table and key columns
+	// (nil when a key is an expression): what ADD CONSTRAINT ... USING
+	// INDEX makes a key of.
+	indexes map[relName]*indexState
+	// domainConstraints are each domain's constraints by name (NOT NULL as
+	// "NOT NULL"), unqualified: a column of a domain with any of them is
+	// checked on every row when it is added.
+	domainConstraints map[string]map[string]bool
+}
+
+type indexState struct {
+	table relName
+	cols  []string
 }
 
 // viewState is what a view's query reads.
@@ -44,6 +57,7 @@ type colState struct {
 	typmods    []string
 	notNull    bool
 	hasDefault bool
+	collation  string // as COLLATE names it, "" for the type's default
 }
 
 // checkState is a CHECK constraint that proves columns NOT NULL.
@@ -53,7 +67,7 @@ type checkState struct {
 }
 
 func newSchema() *schemaState {
-	return &schemaState{tables: map[relName]*tableState{}, funcs: map[string]string{}, views: map[relName]*viewState{}}
+	return &schemaState{tables: map[relName]*tableState{}, funcs: map[string]string{}, views: map[relName]*viewState{}, indexes: map[relName]*indexState{}, domainConstraints: map[string]map[string]bool{}}
 }
 
 func (s *schemaState) table(name relName) *tableState {
@@ -81,6 +95,14 @@ func (s *schemaState) move(from, to relName) {
 	if v := s.views[from]; v != nil {
 		s.views[to] = v
 		delete(s.views, from)
+	}
+	for name, ix := range s.indexes {
+		if ix.table == from {
+			// an index lives in its table's schema, and follows it
+			ix.table = to
+			delete(s.indexes, name)
+			s.indexes[relName{to.schema, name.name}] = ix
+		}
 	}
 	for _, v := range s.views {
 		if v.reads[from] {
@@ -117,6 +139,26 @@ func (s *schemaState) dropSchema(schema string) {
 	}
 }
 
+// indexesOn names the indexes known to have column as a key: named
+// indexes and the PRIMARY KEY and UNIQUE constraints' own, sorted.
+func (s *schemaState) indexesOn(table relName, column string) []string {
+	var out []string
+	for name, ix := range s.indexes {
+		if ix.table == table && contains(ix.cols, column) {
+			out = append(out, name.name)
+		}
+	}
+	if t := s.tables[table]; t != nil {
+		for name, cols := range t.keys {
+			if contains(cols, column) && !contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // col returns what is known of table.column, nil when nothing is.
 func (s *schemaState) col(table relName, column string) *colState {
 	if t := s.tables[table]; t != nil {
@@ -142,7 +184,7 @@ func (s *schemaState) validNotNullCheck(table relName, column string, except map
 // columnFrom reads a column definition.
 func columnFrom(def pgparse.ColumnDef) *colState {
 	c := &colState{typ: typeName(def.TypeName), notNull: def.IsNotNull, hasDefault: def.RawDefault.Type != "" && !pgparse.IsNull(def.RawDefault)}
-	c.typmods = typmods(def.TypeName)
+	c.typmods, c.collation = typmods(def.TypeName), def.Collation()
 	for _, k := range pgparse.Constraints(def.Constraints) {
 		switch k.Contype {
 		case "CONSTR_NOTNULL", "CONSTR_PRIMARY":

@@ -113,6 +113,19 @@ type ColumnDef struct {
 	Constraints []Node   `json:"constraints"`
 	RawDefault  Node     `json:"raw_default"`
 	IsNotNull   bool     `json:"is_not_null"`
+	// CollClause is a CollateClause written inline (the field is not a Node)
+	CollClause *struct {
+		Collname []Node `json:"collname"`
+	} `json:"collClause"`
+}
+
+// Collation is the collation a column definition names (COLLATE), "" for
+// none (the type's default).
+func (d ColumnDef) Collation() string {
+	if d.CollClause == nil {
+		return ""
+	}
+	return LastString(d.CollClause.Collname)
 }
 
 type Constraint struct {
@@ -209,11 +222,18 @@ func ObjectName(o Node) string {
 }
 
 type IndexStmt struct {
-	Idxname    string   `json:"idxname"`
-	Relation   RangeVar `json:"relation"`
-	Unique     bool     `json:"unique"`
-	Primary    bool     `json:"primary"`
-	Concurrent bool     `json:"concurrent"`
+	Idxname     string   `json:"idxname"`
+	Relation    RangeVar `json:"relation"`
+	IndexParams []Node   `json:"indexParams"`
+	Unique      bool     `json:"unique"`
+	Primary     bool     `json:"primary"`
+	Concurrent  bool     `json:"concurrent"`
+}
+
+// IndexElem is one key of an index: a column (Name) or an expression
+// (Name empty).
+type IndexElem struct {
+	Name string `json:"name"`
 }
 
 type TruncateStmt struct {
@@ -438,6 +458,7 @@ type PartitionCmd struct {
 type AlterDomainStmt struct {
 	Subtype  string `json:"subtype"`
 	TypeName []Node `json:"typeName"`
+	Name     string `json:"name"` // DROP CONSTRAINT's
 	Def      Node   `json:"def"`
 }
 
