@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pmguard/pmguard/internal/config"
 )
@@ -15,7 +16,7 @@ import (
 type Settings struct {
 	config.Shared
 	Event              string          `env:"EVENT, default=always" flag:"event" form:"one of \"fail\", \"pass\", \"always\"" usage:"send when the job failed (fail), passed (pass) or always"`
-	Channel            config.List     `env:"CHANNEL, default=$SLACK_DEFAULT_CHANNEL" flag:"channel" usage:"channel names or IDs, comma-separated (default: $SLACK_DEFAULT_CHANNEL)"`
+	Channel            config.List     `env:"CHANNEL, default=$SLACK_DEFAULT_CHANNEL" flag:"channel" usage:"channel names or IDs, separated by commas or blanks (default: $SLACK_DEFAULT_CHANNEL)"`
 	Template           string          `env:"TEMPLATE" flag:"template" usage:"built-in template: DEPLOY_FAILED, HEALTH_CHECK_FAILED, CANARY_FAILED, ROLLBACK_STARTED, ROLLBACK_SUCCEEDED, ROLLBACK_FAILED, DEPLOY_SUCCEEDED, POSTMORTEM_REMINDER, or ROLLBACK: the rollback's state from the event log; the CircleCI slack orb's basic_fail_1, basic_success_1, success_tagged_deploy_1, basic_on_hold_1; or the name of an environment variable holding a custom Block Kit message (default: DEPLOY_FAILED when the job failed, DEPLOY_SUCCEEDED when it passed)"`
 	Custom             string          `env:"CUSTOM" flag:"custom" usage:"a custom Block Kit message as inline JSON, or $VAR naming an environment variable that holds it; $VAR and ${VAR} inside its strings are expanded from pmguard's own PMGUARD_* figures and the environment, except credentials"`
 	TemplateVars       config.List     `env:"TEMPLATE_VARS" flag:"template-vars" usage:"more environment variables a custom template may expand, comma-separated (CircleCI's job facts such as CIRCLE_BRANCH always may); a variable named by token_env, access_token or webhook_env, or whose name looks like a credential (TOKEN, KEY, SECRET, PASSWORD ...), is never expanded"`
@@ -357,14 +358,21 @@ func (o *Options) jobStatus() (string, error) {
 func (o *Options) channels() []string {
 	var chans []string
 	for _, c := range o.Settings.Channel {
-		c = expandVars(c, o.d.Getenv)
-		for _, item := range strings.Split(c, ",") {
-			if item = strings.TrimPrefix(strings.TrimSpace(item), "#"); item != "" {
+		for _, item := range slackOrbList(expandVars(c, o.d.Getenv)) {
+			if item = strings.TrimPrefix(item, "#"); item != "" {
 				chans = append(chans, item)
 			}
 		}
 	}
 	return chans
+}
+
+// slackOrbList splits a list setting of the CircleCI slack orb (channel,
+// branch_pattern, tag_pattern) as its script's shell does: at commas and
+// at blanks, so "C1 C2" and "main, develop" are two items each. Neither a
+// channel nor a branch or tag name can hold a blank.
+func slackOrbList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 }
 
 // resolveMode picks how the notice goes: the Web API with a token, an
