@@ -64,6 +64,7 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 		// Filters: each pattern of the list must match the whole ref; the
 		// branch pattern is checked when there is a branch, the tag pattern
 		// when there is a tag.
+		{name: "branch_pattern list with blanks", notify: map[string]any{"custom": customOf("x"), "branch_pattern": "production main"}, check: posts("incidents", "x")},
 		{name: "branch_pattern matches the whole name", env: map[string]string{"CIRCLE_BRANCH": "feature-x"},
 			notify: map[string]any{"custom": customOf("x"), "branch_pattern": "feat"}, check: none("incidents")},
 		{name: "branch_pattern regex", env: map[string]string{"CIRCLE_BRANCH": "release/12"},

@@ -205,6 +205,7 @@ func TestEventAndPatternGating(t *testing.T) {
 		{"branch pattern miss", func(s *Settings, _ map[string]string) { s.BranchPattern = "release/.+, prod" }, false, "branch_pattern"},
 		{"branch pattern is whole-name", func(s *Settings, _ map[string]string) { s.BranchPattern = "mai" }, false, "branch_pattern"},
 		{"branch pattern hit", func(s *Settings, _ map[string]string) { s.BranchPattern = "release/.+,main" }, true, ""},
+		{"branch patterns separated by blanks", func(s *Settings, _ map[string]string) { s.BranchPattern = "release/.+ main" }, true, ""},
 		{"tag pattern miss", func(s *Settings, env map[string]string) {
 			env["CIRCLE_TAG"] = "v1.2.3-rc1"
 			s.TagPattern = `v\d+\.\d+\.\d+`

@@ -22,8 +22,8 @@ type Settings struct {
 	TemplateVars       config.List     `env:"TEMPLATE_VARS" flag:"template-vars" usage:"more environment variables a custom template may expand, comma-separated (CircleCI's job facts such as CIRCLE_BRANCH always may); a variable named by token_env, access_token or webhook_env, or whose name looks like a credential (TOKEN, KEY, SECRET, PASSWORD ...), is never expanded"`
 	TemplateFile       config.File     `env:"TEMPLATE_FILE" flag:"template-file" usage:"a file holding a custom Block Kit message (as --custom)"`
 	Mentions           string          `env:"MENTIONS" flag:"mentions" usage:"who to mention, in Slack markup: <@U0123>, <!subteam^S0123|oncall>, <!here>"`
-	BranchPattern      string          `env:"BRANCH_PATTERN" flag:"branch-pattern" form:"comma-separated regular expressions (RE2), each matching a whole branch name" usage:"send only for branches matching one of these regular expressions (empty: every branch)"`
-	TagPattern         string          `env:"TAG_PATTERN" flag:"tag-pattern" form:"comma-separated regular expressions (RE2), each matching a whole tag" usage:"send only for tags matching one of these regular expressions (empty: every tag)"`
+	BranchPattern      string          `env:"BRANCH_PATTERN" flag:"branch-pattern" form:"regular expressions (RE2) separated by commas or blanks, each matching a whole branch name" usage:"send only for branches matching one of these regular expressions (empty: every branch)"`
+	TagPattern         string          `env:"TAG_PATTERN" flag:"tag-pattern" form:"regular expressions (RE2) separated by commas or blanks, each matching a whole tag" usage:"send only for tags matching one of these regular expressions (empty: every tag)"`
 	InvertMatch        bool            `env:"INVERT_MATCH, default=false" flag:"invert-match" usage:"send only for branches and tags that do NOT match branch_pattern / tag_pattern (an empty pattern still matches everything)"`
 	TokenEnv           config.EnvName  `env:"TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"token-env" usage:"name of the env var holding the Slack bot token (xoxb-...)"`
 	AccessToken        config.EnvName  `env:"ACCESS_TOKEN, default=SLACK_ACCESS_TOKEN" flag:"access-token" usage:"the CircleCI slack orb's name for token_env; either may be set (setting both to different names is an error)"`
@@ -417,15 +417,12 @@ func isUserID(s string) bool {
 	return true
 }
 
-// patterns compiles a comma-separated list of regular expressions, each
-// anchored so it must match the whole name (as the CircleCI slack orb does).
+// patterns compiles a list of regular expressions (separated as the
+// CircleCI slack orb separates them: commas, blanks), each anchored so it
+// must match the whole name, as the slack orb anchors them.
 func patterns(v string) ([]*regexp.Regexp, error) {
 	var out []*regexp.Regexp
-	for _, p := range strings.Split(v, ",") {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
+	for _, p := range slackOrbList(v) {
 		re, err := regexp.Compile("^(?:" + p + ")$")
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a regular expression: %v", p, err)
