@@ -74,6 +74,17 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 		{name: "tag_pattern on a branch build", notify: map[string]any{"custom": customOf("x"), "tag_pattern": `v[0-9.]+`}, check: posts("incidents", "x")},
 		{name: "tag_pattern not matching the tag", env: map[string]string{"CIRCLE_BRANCH": "", "CIRCLE_TAG": "v1.2.0"},
 			notify: map[string]any{"custom": customOf("x"), "tag_pattern": "release-.*"}, check: none("incidents")},
+		{name: "branch and tag both set, branch not matching", env: map[string]string{"CIRCLE_TAG": "v1.2.0"},
+			notify: map[string]any{"custom": customOf("x"), "branch_pattern": "production"}, check: none("incidents")},
+		// The slack orb's patterns default to .+; pmguard's to empty, which
+		// filters nothing even inverted (docs/from-slack-orb.md). Written
+		// out, .+ does what it does there.
+		{name: "invert_match on a tag build, tag_pattern left empty", env: map[string]string{"CIRCLE_BRANCH": "", "CIRCLE_TAG": "v1.2.0"},
+			notify: map[string]any{"custom": customOf("x"), "branch_pattern": "main", "invert_match": true}, check: posts("incidents", "x")},
+		{name: "invert_match on a tag build, tag_pattern .+", env: map[string]string{"CIRCLE_BRANCH": "", "CIRCLE_TAG": "v1.2.0"},
+			notify: map[string]any{"custom": customOf("x"), "branch_pattern": "main", "tag_pattern": ".+", "invert_match": true}, check: none("incidents")},
+		{name: "alternation matches the whole name", env: map[string]string{"CIRCLE_BRANCH": "main-x"},
+			notify: map[string]any{"custom": customOf("x"), "branch_pattern": "main|develop"}, check: none("incidents")},
 		{name: "invert_match and a matching branch", env: map[string]string{"CIRCLE_BRANCH": "pr-123"},
 			notify: map[string]any{"custom": customOf("x"), "branch_pattern": "pr-[0-9]+", "invert_match": true}, check: none("incidents")},
 		{name: "invert_match and another branch", env: map[string]string{"CIRCLE_BRANCH": "foo"},
