@@ -18,6 +18,7 @@ type slackOrbCase struct {
 	export string            // a step before the notice: lines for $BASH_ENV
 	fail   bool              // the job's own work fails
 	notify map[string]any
+	more   []map[string]any // later notify steps of the job
 	fault  *slacktest.Fault
 	// stepFails: the notice step itself fails (exit != 0).
 	stepFails bool
@@ -96,7 +97,13 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 		{name: "event always and a passed job", notify: map[string]any{"event": "always", "template": "basic_success_1"}, check: posts("incidents", "Job Succeeded. :white_check_mark:")},
 
 		// Custom templates.
-		{name: "custom without text", notify: map[string]any{"custom": customOf("no text")}, check: posts("incidents", `"text":"no text"`)},
+		{name: "custom without text", notify: map[string]any{"custom": customOf("no text")},
+			check: func(t *testing.T, s *slacktest.Server, _ string) {
+				// Sent with its blocks; the fallback text comes from them.
+				if m := s.Messages("incidents"); len(m) != 1 || len(m[0].Blocks) != 1 || m[0].Text != "no text" {
+					t.Fatalf("want the blocks with a fallback text made from them, got %+v", m)
+				}
+			}},
 		{name: "custom with its own text", notify: map[string]any{"custom": `{"text":"User-added text","blocks":[` + strings.Replace(block, "%s", "b", 1) + `]}`},
 			check: func(t *testing.T, s *slacktest.Server, _ string) {
 				if m := s.Messages("incidents"); len(m) != 1 || m[0].Text != "User-added text" {
@@ -104,9 +111,12 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 				}
 			}},
 		{name: "channel inside the custom JSON", notify: map[string]any{"custom": `{"channel":"ZXCVBN","blocks":[` + strings.Replace(block, "%s", "where", 1) + `]}`, "channel": "ABCXYZ"},
-			check: func(t *testing.T, s *slacktest.Server, _ string) {
+			check: func(t *testing.T, s *slacktest.Server, out string) {
 				wantPosts("ABCXYZ", 1, "where")(t, s)
 				wantPosts("ZXCVBN", 0)(t, s)
+				if !strings.Contains(out, "ignored key(s) channel") {
+					t.Errorf("the step does not say the template's channel is not used:\n%s", out)
+				}
 			}},
 		{name: "custom that is not JSON", notify: map[string]any{"custom": `{"blocks": [`}, stepFails: true, check: none("incidents")},
 		{name: "custom wins over template", notify: map[string]any{"custom": customOf("mine"), "template": "basic_fail_1"},
@@ -138,7 +148,61 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 				}
 			}},
 		{name: "retries after a transient failure", fault: &slacktest.Fault{Method: "chat.postMessage", Times: 1, Status: 503},
-			notify: map[string]any{"custom": customOf("again"), "retries": 1, "retry_delay": 1}, check: posts("incidents", "again")},
+			notify: map[string]any{"custom": customOf("again"), "retries": 1, "retry_delay": 1},
+			check: func(t *testing.T, s *slacktest.Server, _ string) {
+				wantPosts("incidents", 1, "again")(t, s)
+				if n := s.Calls("chat.postMessage"); n != 2 {
+					t.Errorf("%d chat.postMessage calls, want 2 (one retry)", n)
+				}
+			}},
+		// The slack orb fails the step once every attempt failed, even with
+		// ignore_errors left true; pmguard warns and passes
+		// (docs/from-slack-orb.md).
+		{name: "retries 0 and Slack unavailable", fault: &slacktest.Fault{Method: "chat.postMessage", Times: 5, Status: 503},
+			notify: map[string]any{"custom": customOf("once"), "retries": 0},
+			check: func(t *testing.T, s *slacktest.Server, out string) {
+				wantPosts("incidents", 0)(t, s)
+				if n := s.Calls("chat.postMessage"); n != 1 {
+					t.Errorf("%d chat.postMessage calls, want 1 (retries: 0)", n)
+				}
+				if !strings.Contains(out, "not (fully) delivered") {
+					t.Errorf("the step does not say the notice was lost:\n%s", out)
+				}
+			}},
+		{name: "no channel at all", env: map[string]string{"SLACK_DEFAULT_CHANNEL": ""}, notify: map[string]any{"custom": customOf("x")},
+			stepFails: true, check: none("incidents")},
+		// pmguard checks a custom template on every run, also when event
+		// means nothing is posted (the slack orb exits before reading it).
+		{name: "invalid custom on a run that posts nothing", notify: map[string]any{"custom": `{"blocks": [`, "event": "fail"},
+			stepFails: true, check: none("incidents")},
+		{name: "scheduled_offset_seconds", notify: map[string]any{"custom": customOf("later"), "scheduled_offset_seconds": 300},
+			check: func(t *testing.T, s *slacktest.Server, _ string) {
+				wantPosts("incidents", 0)(t, s)
+				sched := s.Scheduled()
+				if len(sched) != 1 || !strings.Contains(toJSON(sched[0].Blocks), "later") {
+					t.Fatalf("want one scheduled message, got %+v", sched)
+				}
+				// The offset is counted from when the step runs.
+				if d := sched[0].PostAt - sched[0].DateCreated; d < 290 || d > 310 {
+					t.Errorf("post_at is %ds after scheduling, want about 300", d)
+				}
+			}},
+		{name: "thread_id in two channels", notify: map[string]any{"custom": customOf("started"), "channel": "ABCXYZ,ZXCVBN", "thread_id": "deploy"},
+			more: []map[string]any{{"custom": customOf("finished"), "channel": "ABCXYZ,ZXCVBN", "thread_id": "deploy"}},
+			check: func(t *testing.T, s *slacktest.Server, _ string) {
+				for _, ch := range []string{"ABCXYZ", "ZXCVBN"} {
+					m := s.Messages(ch)
+					if len(m) != 2 || m[0].ThreadTS != "" || m[1].ThreadTS != m[0].TS {
+						t.Errorf("%s: want a parent and a reply in its thread, got %v", ch, posted(s, ch))
+					}
+				}
+			}},
+		// Values are escaped for Slack's markup outside URLs: a "<" of a
+		// value is shown, not read as a link or mention (docs/from-slack-orb.md).
+		{name: "values in text and in URLs", export: `export DEPLOY_NOTE='a <b> & c'`,
+			notify: map[string]any{"template_vars": "DEPLOY_NOTE", "custom": `{"blocks":[{"type":"section","text":{"type":"mrkdwn","text":"n: $DEPLOY_NOTE"}},` +
+				`{"type":"actions","elements":[{"type":"button","text":{"type":"plain_text","text":"Job"},"url":"${CIRCLE_BUILD_URL}?a=1&b=2"}]}]}`},
+			check: posts("incidents", "n: a &lt;b&gt; &amp; c", `"url":"https://circleci.com/gh/acme/api/1234?a=1&b=2"`)},
 		{name: "debug", notify: map[string]any{"custom": customOf("dbg"), "debug": true},
 			check: func(t *testing.T, s *slacktest.Server, out string) {
 				wantPosts("incidents", 1, "dbg")(t, s)
@@ -201,8 +265,12 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 			if c.export != "" {
 				work = "cat >> \"$BASH_ENV\" <<'EOF'\n" + c.export + "\nEOF\n" + work
 			}
-			h.job.RunSteps(h.ctx, map[string]any{"run": map[string]any{"name": "the job's own work", "command": work}},
-				map[string]any{"pmguard/notify": c.notify})
+			steps := []any{map[string]any{"run": map[string]any{"name": "the job's own work", "command": work}},
+				map[string]any{"pmguard/notify": c.notify}}
+			for _, n := range c.more {
+				steps = append(steps, map[string]any{"pmguard/notify": n})
+			}
+			h.job.RunSteps(h.ctx, steps...)
 			last := h.job.LastRun()
 			if last == nil || !strings.HasPrefix(last.Name, "Slack notice") {
 				t.Fatalf("the notice step did not run: %+v", h.job.Steps)
