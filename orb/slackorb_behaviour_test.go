@@ -132,6 +132,8 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 		{name: "values with quotes, backslashes and newlines", export: `export DEPLOY_NOTE='said "hi" \ then'$'\n''bye'`,
 			notify: map[string]any{"custom": customOf(`note: $DEPLOY_NOTE`), "template_vars": "DEPLOY_NOTE"},
 			check:  posts("incidents", `note: said \"hi\" \\ then\nbye`)},
+		{name: "a variable of the job's own, listed", export: `export COMMIT_AUTHOR='Ada Lovelace'`,
+			notify: map[string]any{"custom": customOf(`by $COMMIT_AUTHOR`), "template_vars": "COMMIT_AUTHOR"}, check: posts("incidents", "by Ada Lovelace")},
 		{name: "unset variable", notify: map[string]any{"custom": customOf(`pr [${CIRCLE_PULL_REQUEST}]`)}, check: posts("incidents", "pr []")},
 		{name: "mentions in a custom template", notify: map[string]any{"custom": customOf(`hey $SLACK_PARAM_MENTIONS`), "mentions": "<@U0123ABCD>"},
 			check: posts("incidents", "hey <@U0123ABCD>")},
