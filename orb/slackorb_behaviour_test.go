@@ -134,6 +134,7 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 			check:  posts("incidents", `note: said \"hi\" \\ then\nbye`)},
 		{name: "a variable of the job's own, listed", export: `export COMMIT_AUTHOR='Ada Lovelace'`,
 			notify: map[string]any{"custom": customOf(`by $COMMIT_AUTHOR`), "template_vars": "COMMIT_AUTHOR"}, check: posts("incidents", "by Ada Lovelace")},
+		{name: "a dollar that is no variable", notify: map[string]any{"custom": customOf(`costs $5, $(date) and $`)}, check: posts("incidents", "costs $5, $(date) and $")},
 		{name: "unset variable", notify: map[string]any{"custom": customOf(`pr [${CIRCLE_PULL_REQUEST}]`)}, check: posts("incidents", "pr []")},
 		{name: "mentions in a custom template", notify: map[string]any{"custom": customOf(`hey $SLACK_PARAM_MENTIONS`), "mentions": "<@U0123ABCD>"},
 			check: posts("incidents", "hey <@U0123ABCD>")},
@@ -149,6 +150,10 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 					t.Errorf("the step does not say what Slack answered:\n%s", out)
 				}
 			}},
+		// With ignore_errors left true, a channel Slack refuses does not
+		// keep the notice from the others.
+		{name: "a refused channel among others", notify: map[string]any{"custom": customOf("rest"), "channel": "nope,ABCXYZ"},
+			check: posts("ABCXYZ", "rest")},
 		{name: "retries after a transient failure", fault: &slacktest.Fault{Method: "chat.postMessage", Times: 1, Status: 503},
 			notify: map[string]any{"custom": customOf("again"), "retries": 1, "retry_delay": 1},
 			check: func(t *testing.T, s *slacktest.Server, _ string) {
