@@ -94,6 +94,9 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 		// event against the job's status.
 		{name: "event pass and a failed job", fail: true, notify: map[string]any{"event": "pass", "template": "basic_success_1"}, check: none("incidents")},
 		{name: "event fail and a failed job", fail: true, notify: map[string]any{"event": "fail", "template": "basic_fail_1"}, check: posts("incidents", "Job Failed. :red_circle:")},
+		// The template is what it says, whatever the job's status.
+		{name: "basic_fail_1 on a passed job with event always", notify: map[string]any{"event": "always", "template": "basic_fail_1"},
+			check: posts("incidents", "Job Failed. :red_circle:")},
 		{name: "event always and a passed job", notify: map[string]any{"event": "always", "template": "basic_success_1"}, check: posts("incidents", "Job Succeeded. :white_check_mark:")},
 
 		// Custom templates.
@@ -128,6 +131,8 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 			}},
 		{name: "template naming a variable of an earlier step", export: `export MY_TEMPLATE='` + customOf(`Deployed ${CIRCLE_BRANCH} at $CIRCLE_SHA1`) + `'`,
 			notify: map[string]any{"template": "MY_TEMPLATE"}, check: posts("incidents", "Deployed main at 1a2b3c4d5e6f708192a3b4c5d6e7f80912a3b4c5")},
+		{name: "custom naming a variable of an earlier step", export: `export MY_TEMPLATE='` + customOf(`from a variable on ${CIRCLE_BRANCH}`) + `'`,
+			notify: map[string]any{"custom": "$MY_TEMPLATE"}, check: posts("incidents", "from a variable on main")},
 		{name: "template that is a file path", notify: map[string]any{"template": "/tmp/template.json"}, stepFails: true, check: none("incidents")},
 		{name: "values with quotes, backslashes and newlines", export: `export DEPLOY_NOTE='said "hi" \ then'$'\n''bye'`,
 			notify: map[string]any{"custom": customOf(`note: $DEPLOY_NOTE`), "template_vars": "DEPLOY_NOTE"},
