@@ -167,6 +167,15 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 					t.Errorf("%d chat.postMessage calls, want 2 (one retry)", n)
 				}
 			}},
+		// The slack orb takes any number of retries; pmguard's are bounded
+		// by timeout anyway, so a larger number is capped, not refused.
+		{name: "retries beyond pmguard's bound", notify: map[string]any{"custom": customOf("many"), "retries": 20},
+			check: func(t *testing.T, s *slacktest.Server, out string) {
+				wantPosts("incidents", 1, "many")(t, s)
+				if !strings.Contains(out, "retries 20 is more than 10") {
+					t.Errorf("the step does not say retries was capped:\n%s", out)
+				}
+			}},
 		// The slack orb fails the step once every attempt failed, even with
 		// ignore_errors left true; pmguard warns and passes
 		// (docs/from-slack-orb.md).

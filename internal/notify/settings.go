@@ -37,7 +37,7 @@ type Settings struct {
 	ScheduledOffset    config.Count    `env:"SCHEDULED_OFFSET_SECONDS, default=0" flag:"scheduled-offset-seconds" usage:"schedule the notice this many seconds from now (chat.scheduleMessage) instead of posting it; 0 posts at once"`
 	UnfurlLinks        bool            `env:"UNFURL_LINKS, default=false" flag:"unfurl-links" usage:"let Slack add previews of the links in the message (off: a job link's preview would bury the notice)"`
 	UnfurlMedia        bool            `env:"UNFURL_MEDIA, default=true" flag:"unfurl-media" usage:"let Slack add previews of media (images, video) linked in the message"`
-	Retries            config.Count    `env:"RETRIES, default=3" flag:"retries" usage:"retries of each Slack call after a transient failure (5xx, 429, unreachable, service_unavailable); 0: none"`
+	Retries            config.Count    `env:"RETRIES, default=3" flag:"retries" usage:"retries of each Slack call after a transient failure (5xx, 429, unreachable, service_unavailable); 0: none, more than 10: 10"`
 	RetryDelay         string          `env:"RETRY_DELAY, default=1" flag:"retry-delay" form:"seconds (30) or a Go duration (1s, 500ms)" usage:"the wait before the first retry; later waits double, jittered, up to 4 times this, and none passes timeout (Slack's Retry-After is honoured instead when it sends one)"`
 	WindowsExecution   bool            `env:"WINDOWS_EXECUTION, default=false" flag:"windows-execution" usage:"accepted for the CircleCI slack orb's configs; pmguard finds the executor's platform itself, so it changes nothing and says so when the executor is not Windows"`
 	CircleCIHost       config.BaseURL  `env:"CIRCLECI_HOST, default=$PMGUARD_CIRCLECI_HOST" flag:"circleci-host" usage:"CircleCI's web address for links in messages, e.g. basic_on_hold_1's workflow link and $SLACK_PARAM_CIRCLECI_HOST (default: $PMGUARD_CIRCLECI_HOST, else https://circleci.com)"`
@@ -196,7 +196,10 @@ func (o *Options) resolveCompat(p *plan) error {
 	p.threadID = strings.TrimSpace(s.ThreadID)
 	p.retries = int(s.Retries)
 	if p.retries > maxRetries {
-		return o.invalid(&s.Retries, strconv.Itoa(p.retries), fmt.Sprintf("more than %d", maxRetries), fmt.Sprintf("a whole number from 0 to %d", maxRetries))
+		// The slack orb takes any number; refusing it would fail the step
+		// of a config that worked there.
+		fmt.Fprintf(o.out, "pmguard notify: retries %d is more than %d; retrying %d times (every retry of a call fits in timeout anyway)\n", p.retries, maxRetries, maxRetries)
+		p.retries = maxRetries
 	}
 	var err error
 	if p.retryDelay, err = parseRetryDelay(s.RetryDelay); err != nil {
@@ -213,7 +216,7 @@ func (o *Options) resolveCompat(p *plan) error {
 	return nil
 }
 
-// maxRetries bounds retries: each call's retries all fit in timeout anyway.
+// maxRetries caps retries: each call's retries all fit in timeout anyway.
 const maxRetries = 10
 
 var apiDomain = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
