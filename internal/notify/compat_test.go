@@ -274,6 +274,17 @@ func TestSlackOrbSettingsFromEnv(t *testing.T) {
 		if c := h.slack.Calls("chat.postMessage"); c != 3 {
 			t.Fatalf("retries: 0 made %d call(s), want 1", c-2)
 		}
+		// The slack orb takes any number of retries: a larger one than
+		// pmguard's bound is capped, not bad input.
+		h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Status: http.StatusServiceUnavailable, Times: 20})
+		res = h.envRun(map[string]string{"PMGUARD_NOTIFY_RETRIES": "15", "PMGUARD_NOTIFY_RETRY_DELAY": "1ms"})
+		if res.err != nil {
+			t.Fatalf("retries: 15: %v", res.err)
+		}
+		mustContain(t, "output", res.out, "retries 15 is more than 10")
+		if c := h.slack.Calls("chat.postMessage") - 3; c != 11 {
+			t.Fatalf("retries: 15 made %d call(s), want 11 (capped at 10 retries)\n%s", c, res.out)
+		}
 	})
 	t.Run("access_token", func(t *testing.T) {
 		h := newHarness(t)

@@ -233,14 +233,16 @@ func (r *run) skip() string {
 		}
 		return "event is pass and the job failed"
 	}
-	// An empty pattern filters nothing, with invert_match too (as in the
-	// slack orb); otherwise the ref must match, or with invert_match not.
+	// As in the slack orb, each pattern is checked against its ref when the
+	// build has that ref (a tag build has no branch), and an empty pattern
+	// filters nothing, with invert_match too; otherwise the ref must match,
+	// or with invert_match not.
 	does := map[bool]string{true: "matches", false: "does not match"}
+	if j.Branch != "" && len(p.branchPatterns) > 0 && matchAny(p.branchPatterns, j.Branch) == p.invert {
+		return fmt.Sprintf("branch %q %s branch_pattern%s", j.Branch, does[p.invert], inverted(p.invert))
+	}
 	if j.Tag != "" && len(p.tagPatterns) > 0 && matchAny(p.tagPatterns, j.Tag) == p.invert {
 		return fmt.Sprintf("tag %q %s tag_pattern%s", j.Tag, does[p.invert], inverted(p.invert))
-	}
-	if j.Tag == "" && j.Branch != "" && len(p.branchPatterns) > 0 && matchAny(p.branchPatterns, j.Branch) == p.invert {
-		return fmt.Sprintf("branch %q %s branch_pattern%s", j.Branch, does[p.invert], inverted(p.invert))
 	}
 	return ""
 }

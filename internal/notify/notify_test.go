@@ -207,10 +207,20 @@ func TestEventAndPatternGating(t *testing.T) {
 		{"branch pattern miss", func(s *Settings, _ map[string]string) { s.BranchPattern = "release/.+, prod" }, false, "branch_pattern"},
 		{"branch pattern is whole-name", func(s *Settings, _ map[string]string) { s.BranchPattern = "mai" }, false, "branch_pattern"},
 		{"branch pattern hit", func(s *Settings, _ map[string]string) { s.BranchPattern = "release/.+,main" }, true, ""},
+		{"branch patterns separated by blanks", func(s *Settings, _ map[string]string) { s.BranchPattern = "release/.+ main" }, true, ""},
 		{"tag pattern miss", func(s *Settings, env map[string]string) {
 			env["CIRCLE_TAG"] = "v1.2.3-rc1"
 			s.TagPattern = `v\d+\.\d+\.\d+`
 		}, false, "tag_pattern"},
+		{"branch pattern miss on a build with a branch and a tag", func(s *Settings, env map[string]string) {
+			env["CIRCLE_TAG"] = "v1.2.3"
+			s.BranchPattern = "prod"
+		}, false, "branch_pattern"},
+		{"tag build without a branch: branch pattern not checked", func(s *Settings, env map[string]string) {
+			env["CIRCLE_TAG"] = "v1.2.3"
+			delete(env, "CIRCLE_BRANCH")
+			s.BranchPattern = "prod"
+		}, true, ""},
 		{"tag pattern hit", func(s *Settings, env map[string]string) {
 			env["CIRCLE_TAG"] = "v1.2.3"
 			s.TagPattern = `v\d+\.\d+\.\d+`

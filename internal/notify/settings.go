@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pmguard/pmguard/internal/config"
 )
@@ -15,14 +16,14 @@ import (
 type Settings struct {
 	config.Shared
 	Event              string          `env:"EVENT, default=always" flag:"event" form:"one of \"fail\", \"pass\", \"always\"" usage:"send when the job failed (fail), passed (pass) or always"`
-	Channel            config.List     `env:"CHANNEL, default=$SLACK_DEFAULT_CHANNEL" flag:"channel" usage:"channel names or IDs, comma-separated (default: $SLACK_DEFAULT_CHANNEL)"`
+	Channel            config.List     `env:"CHANNEL, default=$SLACK_DEFAULT_CHANNEL" flag:"channel" usage:"channel names or IDs, separated by commas or blanks (default: $SLACK_DEFAULT_CHANNEL)"`
 	Template           string          `env:"TEMPLATE" flag:"template" usage:"built-in template: DEPLOY_FAILED, HEALTH_CHECK_FAILED, CANARY_FAILED, ROLLBACK_STARTED, ROLLBACK_SUCCEEDED, ROLLBACK_FAILED, DEPLOY_SUCCEEDED, POSTMORTEM_REMINDER, or ROLLBACK: the rollback's state from the event log; the CircleCI slack orb's basic_fail_1, basic_success_1, success_tagged_deploy_1, basic_on_hold_1; or the name of an environment variable holding a custom Block Kit message (default: DEPLOY_FAILED when the job failed, DEPLOY_SUCCEEDED when it passed)"`
 	Custom             string          `env:"CUSTOM" flag:"custom" usage:"a custom Block Kit message as inline JSON, or $VAR naming an environment variable that holds it; $VAR and ${VAR} inside its strings are expanded from pmguard's own PMGUARD_* figures and the environment, except credentials"`
 	TemplateVars       config.List     `env:"TEMPLATE_VARS" flag:"template-vars" usage:"more environment variables a custom template may expand, comma-separated (CircleCI's job facts such as CIRCLE_BRANCH always may); a variable named by token_env, access_token or webhook_env, or whose name looks like a credential (TOKEN, KEY, SECRET, PASSWORD ...), is never expanded"`
 	TemplateFile       config.File     `env:"TEMPLATE_FILE" flag:"template-file" usage:"a file holding a custom Block Kit message (as --custom)"`
 	Mentions           string          `env:"MENTIONS" flag:"mentions" usage:"who to mention, in Slack markup: <@U0123>, <!subteam^S0123|oncall>, <!here>"`
-	BranchPattern      string          `env:"BRANCH_PATTERN" flag:"branch-pattern" form:"comma-separated regular expressions (RE2), each matching a whole branch name" usage:"send only for branches matching one of these regular expressions (empty: every branch)"`
-	TagPattern         string          `env:"TAG_PATTERN" flag:"tag-pattern" form:"comma-separated regular expressions (RE2), each matching a whole tag" usage:"send only for tags matching one of these regular expressions (empty: every tag)"`
+	BranchPattern      string          `env:"BRANCH_PATTERN" flag:"branch-pattern" form:"regular expressions (RE2) separated by commas or blanks, each matching a whole branch name" usage:"send only for branches matching one of these regular expressions (empty: every branch)"`
+	TagPattern         string          `env:"TAG_PATTERN" flag:"tag-pattern" form:"regular expressions (RE2) separated by commas or blanks, each matching a whole tag" usage:"send only for tags matching one of these regular expressions (empty: every tag)"`
 	InvertMatch        bool            `env:"INVERT_MATCH, default=false" flag:"invert-match" usage:"send only for branches and tags that do NOT match branch_pattern / tag_pattern (an empty pattern still matches everything)"`
 	TokenEnv           config.EnvName  `env:"TOKEN_ENV, default=SLACK_ACCESS_TOKEN" flag:"token-env" usage:"name of the env var holding the Slack bot token (xoxb-...)"`
 	AccessToken        config.EnvName  `env:"ACCESS_TOKEN, default=SLACK_ACCESS_TOKEN" flag:"access-token" usage:"the CircleCI slack orb's name for token_env; either may be set (setting both to different names is an error)"`
@@ -36,7 +37,7 @@ type Settings struct {
 	ScheduledOffset    config.Count    `env:"SCHEDULED_OFFSET_SECONDS, default=0" flag:"scheduled-offset-seconds" usage:"schedule the notice this many seconds from now (chat.scheduleMessage) instead of posting it; 0 posts at once"`
 	UnfurlLinks        bool            `env:"UNFURL_LINKS, default=false" flag:"unfurl-links" usage:"let Slack add previews of the links in the message (off: a job link's preview would bury the notice)"`
 	UnfurlMedia        bool            `env:"UNFURL_MEDIA, default=true" flag:"unfurl-media" usage:"let Slack add previews of media (images, video) linked in the message"`
-	Retries            config.Count    `env:"RETRIES, default=3" flag:"retries" usage:"retries of each Slack call after a transient failure (5xx, 429, unreachable, service_unavailable); 0: none"`
+	Retries            config.Count    `env:"RETRIES, default=3" flag:"retries" usage:"retries of each Slack call after a transient failure (5xx, 429, unreachable, service_unavailable); 0: none, more than 10: 10"`
 	RetryDelay         string          `env:"RETRY_DELAY, default=1" flag:"retry-delay" form:"seconds (30) or a Go duration (1s, 500ms)" usage:"the wait before the first retry; later waits double, jittered, up to 4 times this, and none passes timeout (Slack's Retry-After is honoured instead when it sends one)"`
 	WindowsExecution   bool            `env:"WINDOWS_EXECUTION, default=false" flag:"windows-execution" usage:"accepted for the CircleCI slack orb's configs; pmguard finds the executor's platform itself, so it changes nothing and says so when the executor is not Windows"`
 	CircleCIHost       config.BaseURL  `env:"CIRCLECI_HOST, default=$PMGUARD_CIRCLECI_HOST" flag:"circleci-host" usage:"CircleCI's web address for links in messages, e.g. basic_on_hold_1's workflow link and $SLACK_PARAM_CIRCLECI_HOST (default: $PMGUARD_CIRCLECI_HOST, else https://circleci.com)"`
@@ -195,7 +196,10 @@ func (o *Options) resolveCompat(p *plan) error {
 	p.threadID = strings.TrimSpace(s.ThreadID)
 	p.retries = int(s.Retries)
 	if p.retries > maxRetries {
-		return o.invalid(&s.Retries, strconv.Itoa(p.retries), fmt.Sprintf("more than %d", maxRetries), fmt.Sprintf("a whole number from 0 to %d", maxRetries))
+		// The slack orb takes any number; refusing it would fail the step
+		// of a config that worked there.
+		fmt.Fprintf(o.out, "pmguard notify: retries %d is more than %d; retrying %d times (every retry of a call fits in timeout anyway)\n", p.retries, maxRetries, maxRetries)
+		p.retries = maxRetries
 	}
 	var err error
 	if p.retryDelay, err = parseRetryDelay(s.RetryDelay); err != nil {
@@ -212,7 +216,7 @@ func (o *Options) resolveCompat(p *plan) error {
 	return nil
 }
 
-// maxRetries bounds retries: each call's retries all fit in timeout anyway.
+// maxRetries caps retries: each call's retries all fit in timeout anyway.
 const maxRetries = 10
 
 var apiDomain = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
@@ -357,14 +361,21 @@ func (o *Options) jobStatus() (string, error) {
 func (o *Options) channels() []string {
 	var chans []string
 	for _, c := range o.Settings.Channel {
-		c = expandVars(c, o.d.Getenv)
-		for _, item := range strings.Split(c, ",") {
-			if item = strings.TrimPrefix(strings.TrimSpace(item), "#"); item != "" {
+		for _, item := range slackOrbList(expandVars(c, o.d.Getenv)) {
+			if item = strings.TrimPrefix(item, "#"); item != "" {
 				chans = append(chans, item)
 			}
 		}
 	}
 	return chans
+}
+
+// slackOrbList splits a list setting of the CircleCI slack orb (channel,
+// branch_pattern, tag_pattern) as its script's shell does: at commas and
+// at blanks, so "C1 C2" and "main, develop" are two items each. Neither a
+// channel nor a branch or tag name can hold a blank.
+func slackOrbList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 }
 
 // resolveMode picks how the notice goes: the Web API with a token, an
@@ -420,15 +431,12 @@ func isUserID(s string) bool {
 	return true
 }
 
-// patterns compiles a comma-separated list of regular expressions, each
-// anchored so it must match the whole name (as the CircleCI slack orb does).
+// patterns compiles a list of regular expressions (separated as the
+// CircleCI slack orb separates them: commas, blanks), each anchored so it
+// must match the whole name, as the slack orb anchors them.
 func patterns(v string) ([]*regexp.Regexp, error) {
 	var out []*regexp.Regexp
-	for _, p := range strings.Split(v, ",") {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
+	for _, p := range slackOrbList(v) {
 		re, err := regexp.Compile("^(?:" + p + ")$")
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a regular expression: %v", p, err)

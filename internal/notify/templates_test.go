@@ -336,3 +336,18 @@ func TestCustomTemplateForms(t *testing.T) {
 		t.Errorf("unknown block type: %v", err)
 	}
 }
+
+// A variable is a credential by a word of its name; an ordinary word that
+// happens to hold one (AUTH in AUTHOR) does not make it one, so a slack
+// orb template's $COMMIT_AUTHOR can be listed in template_vars.
+func TestLooksLikeCredential(t *testing.T) {
+	for name, want := range map[string]bool{
+		"COMMIT_AUTHOR": false, "GIT_AUTHOR_NAME": false, "TESTS_PASSED": false, "UI_DESIGN": false, "DEPLOY_NOTE": false,
+		"GH_AUTH": true, "AUTH_HEADER": true, "AUTHOR_TOKEN": true, "COMMITAUTHOR": true, "SSHKEY": true, "DD_API_KEY": true,
+		"DB_PASS": true, "PASSWORD": true, "MY_SIGNING_SECRET": true, "AUTHORIZATION": true, "GITHUBTOKEN": true,
+	} {
+		if got := looksLikeCredential(name); got != want {
+			t.Errorf("looksLikeCredential(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

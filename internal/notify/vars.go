@@ -58,11 +58,26 @@ func (v templateVars) refusal(name string) string {
 	return "it is neither a CircleCI job fact nor listed in template_vars"
 }
 
+// ordinaryWords are whole words of a variable's name that hold a
+// credential word by accident (AUTH in AUTHOR): COMMIT_AUTHOR is what a
+// slack orb template shows beside the commit, not a credential.
+var ordinaryWords = map[string]bool{
+	"AUTHOR": true, "AUTHORS": true, "PASSED": true, "PASSES": true, "PASSING": true,
+	"BYPASS": true, "COMPASS": true, "DESIGN": true, "SIGNAL": true,
+}
+
+// looksLikeCredential reports whether a word of name (split at "_") holds a
+// credential word, an ordinary word excepted; a word like GHTOKEN or
+// SSHKEY still counts.
 func looksLikeCredential(name string) bool {
-	up := strings.ToUpper(name)
-	for _, w := range credentialWords {
-		if strings.Contains(up, w) {
-			return true
+	for _, word := range strings.Split(strings.ToUpper(name), "_") {
+		if ordinaryWords[word] {
+			continue
+		}
+		for _, w := range credentialWords {
+			if strings.Contains(word, w) {
+				return true
+			}
 		}
 	}
 	return false
