@@ -285,6 +285,16 @@ func TestSlackOrbSettingsFromEnv(t *testing.T) {
 		if c := h.slack.Calls("chat.postMessage") - 3; c != 11 {
 			t.Fatalf("retries: 15 made %d call(s), want 11 (capped at 10 retries)\n%s", c, res.out)
 		}
+		// retry_delay: 0 is the slack orb's "retry at once", not bad input.
+		h = newHarness(t)
+		h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Status: http.StatusServiceUnavailable, Times: 1})
+		res = h.envRun(map[string]string{"PMGUARD_NOTIFY_RETRIES": "2", "PMGUARD_NOTIFY_RETRY_DELAY": "0"})
+		if res.err != nil || len(h.slack.Messages("incidents")) != 1 {
+			t.Fatalf("retry_delay: 0: %v, %d message(s)\n%s%s", res.err, len(h.slack.Messages("incidents")), res.out, res.errw)
+		}
+		if _, err := parseRetryDelay("-1"); err == nil {
+			t.Fatal("a negative retry_delay was accepted")
+		}
 	})
 	t.Run("access_token", func(t *testing.T) {
 		h := newHarness(t)

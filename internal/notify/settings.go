@@ -38,7 +38,7 @@ type Settings struct {
 	UnfurlLinks        bool            `env:"UNFURL_LINKS, default=false" flag:"unfurl-links" usage:"let Slack add previews of the links in the message (off: a job link's preview would bury the notice)"`
 	UnfurlMedia        bool            `env:"UNFURL_MEDIA, default=true" flag:"unfurl-media" usage:"let Slack add previews of media (images, video) linked in the message"`
 	Retries            config.Count    `env:"RETRIES, default=3" flag:"retries" usage:"retries of each Slack call after a transient failure (5xx, 429, unreachable, service_unavailable); 0: none, more than 10: 10"`
-	RetryDelay         string          `env:"RETRY_DELAY, default=1" flag:"retry-delay" form:"seconds (30) or a Go duration (1s, 500ms)" usage:"the wait before the first retry; later waits double, jittered, up to 4 times this, and none passes timeout (Slack's Retry-After is honoured instead when it sends one)"`
+	RetryDelay         string          `env:"RETRY_DELAY, default=1" flag:"retry-delay" form:"seconds (30; 0: at once) or a Go duration (1s, 500ms)" usage:"the wait before the first retry; later waits double, jittered, up to 4 times this, and none passes timeout (Slack's Retry-After is honoured instead when it sends one)"`
 	WindowsExecution   bool            `env:"WINDOWS_EXECUTION, default=false" flag:"windows-execution" usage:"accepted for the CircleCI slack orb's configs; pmguard finds the executor's platform itself, so it changes nothing and says so when the executor is not Windows"`
 	CircleCIHost       config.BaseURL  `env:"CIRCLECI_HOST, default=$PMGUARD_CIRCLECI_HOST" flag:"circleci-host" usage:"CircleCI's web address for links in messages, e.g. basic_on_hold_1's workflow link and $SLACK_PARAM_CIRCLECI_HOST (default: $PMGUARD_CIRCLECI_HOST, else https://circleci.com)"`
 	IncidentChannel    bool            `env:"INCIDENT_CHANNEL, default=false" flag:"incident-channel" usage:"create a channel for the incident (inc-YYYYMMDD-repo-pipeline), invite the responders and link it from the main channel"`
@@ -226,8 +226,13 @@ var apiDomain = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0
 func parseRetryDelay(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
 	if n, err := strconv.Atoi(v); err == nil {
-		if n <= 0 {
-			return 0, fmt.Errorf("must be more than 0")
+		switch {
+		case n < 0:
+			return 0, fmt.Errorf("must not be negative")
+		case n == 0:
+			// The slack orb's 0: retry at once (a zero would be httpx's
+			// default wait).
+			return time.Millisecond, nil
 		}
 		return time.Duration(n) * time.Second, nil
 	}
