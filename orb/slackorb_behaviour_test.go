@@ -167,6 +167,14 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 					t.Errorf("%d chat.postMessage calls, want 2 (one retry)", n)
 				}
 			}},
+		{name: "retry_delay 0 retries at once", fault: &slacktest.Fault{Method: "chat.postMessage", Times: 1, Status: 503},
+			notify: map[string]any{"custom": customOf("at once"), "retries": 1, "retry_delay": 0},
+			check: func(t *testing.T, s *slacktest.Server, _ string) {
+				wantPosts("incidents", 1, "at once")(t, s)
+				if n := s.Calls("chat.postMessage"); n != 2 {
+					t.Errorf("%d chat.postMessage calls, want 2 (one retry)", n)
+				}
+			}},
 		// The slack orb takes any number of retries; pmguard's are bounded
 		// by timeout anyway, so a larger number is capped, not refused.
 		{name: "retries beyond pmguard's bound", notify: map[string]any{"custom": customOf("many"), "retries": 20},
