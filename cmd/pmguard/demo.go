@@ -12,7 +12,7 @@ type demoSettings struct {
 
 func (a *app) demo(ctx context.Context, args []string) error {
 	var s demoSettings
-	if _, err := a.load(ctx, "demo", args, &s); err != nil {
+	if _, err := a.deps().Load(ctx, "demo", args, &s); err != nil {
 		return err
 	}
 	return demo.Run(ctx, demo.Options{Out: a.stdout, Env: a.env, Version: a.version, Dir: s.Dir})

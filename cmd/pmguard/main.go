@@ -218,18 +218,3 @@ func runs[O any](newf func(context.Context, *verb.Deps, []string) (*O, error), r
 func (a *app) deps() *verb.Deps {
 	return verb.New(a.env, a.stdout, a.stderr, a.version)
 }
-
-// load parses a verb's settings from args and the environment into dst.
-func (a *app) load(ctx context.Context, verb string, args []string, dst any) (*config.Set, error) {
-	set, rest, err := config.Load(ctx, verb, args, a.env, dst, a.stdout)
-	if !errors.Is(err, config.ErrHelp) {
-		set.Warn(a.stderr)
-	}
-	if err != nil {
-		return set, err
-	}
-	if len(rest) > 0 {
-		return set, config.Invalidf("pmguard %s: unexpected argument %q: settings are --flags or PMGUARD_%s_* env vars", verb, rest[0], strings.ToUpper(verb))
-	}
-	return set, nil
-}
