@@ -66,7 +66,7 @@ type Log struct {
 	// context passed to Append ends later (or never); 0 is MaxLockWait.
 	LockWait time.Duration
 	// held is set once a wait for the lock ran out: a process that holds
-	// it that long is not a pmguard writer, and later events try it once
+	// it that long is not a pmguard writer, and later events wait heldWait
 	// instead of spending the run's time on it again.
 	held atomic.Bool
 }
