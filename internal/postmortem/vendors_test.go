@@ -762,6 +762,11 @@ func TestVendorReferenceVariants(t *testing.T) {
 				tol = 5 * time.Second
 			}
 			checkVendorReference(t, doc, md, tol)
+			for _, e := range doc.Timeline {
+				if e.Source == SourceDatadog && strings.Contains(e.Event, "Monitor") && !strings.HasPrefix(e.Event, `Monitor "Checkout error rate" `) {
+					t.Errorf("Datadog row %q does not name the monitor", e.Event)
+				}
+			}
 			for _, mark := range []string{"detected", "declared", "mitigated", "fix_deployed"} {
 				if got := countMark(doc, mark); got != 1 && !(mark == tc.repeated && got == 2) {
 					t.Errorf("%d rows marked %s, want 1", got, mark)
