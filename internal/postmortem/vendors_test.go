@@ -20,6 +20,7 @@ import (
 
 	"github.com/pmguard/pmguard/internal/apitest"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
+	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/notify/slacktest"
 	"github.com/pmguard/pmguard/internal/pagerduty/pagerdutytest"
 	"github.com/pmguard/pmguard/internal/verb/verbtest"
@@ -584,8 +585,12 @@ func (r *vendorRig) run(t *testing.T) (pmJSON, string, string, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	md, _ := os.ReadFile(filepath.Join(out, "postmortem.md"))
-	return doc, string(md), stdout.String() + stderr.String(), runErr
+	var all []byte
+	for _, f := range []string{"postmortem.md", "postmortem.html", "postmortem.json"} {
+		b, _ := os.ReadFile(filepath.Join(out, f))
+		all = append(all, b...)
+	}
+	return doc, string(all), stdout.String() + stderr.String(), runErr
 }
 
 // near says whether a figure is within 2 s of want (CircleCI's and the
@@ -637,8 +642,10 @@ func checkVendorReference(t *testing.T, doc pmJSON, md string, tol time.Duration
 			t.Errorf("%s = %s (%s), want %s", name, showDur(m.DurationS), m.Missing, want)
 		}
 	}
-	if strings.Contains(md, vLogin) || strings.Contains(md, "Dana") || strings.Contains(md, "jane@") || strings.Contains(md, "Jane Doe") {
-		t.Errorf("the draft names a person:\n%s", md)
+	for _, name := range []string{vLogin, "dana", "jane", "U0RESPOND"} {
+		if strings.Contains(strings.ToLower(md), strings.ToLower(name)) {
+			t.Errorf("the draft names %s:\n%s", name, md)
+		}
 	}
 }
 
@@ -776,5 +783,39 @@ func TestVendorReferenceVariants(t *testing.T) {
 				t.Logf("timeline:\n%s\nnotes: %q\n%s", dumpTimeline(doc), doc.Notes, out)
 			}
 		})
+	}
+}
+
+// Datadog refusing the keys: the draft is still written from the other
+// sources, right, with a note saying Datadog is missing, and the run
+// exits 3.
+func TestVendorDatadogRefused(t *testing.T) {
+	r := newVendorRig(t)
+	r.env["DD_APP_KEY"] = "dd-app-revoked"
+	doc, md, out, err := r.run(t)
+	if exitcode.Of(err) != 3 {
+		t.Errorf("exit %d (%v), want 3", exitcode.Of(err), err)
+	}
+	checkVendorReference(t, doc, md, 5*time.Second)
+	if len(doc.Notes) != 1 || !strings.Contains(doc.Notes[0], "Datadog could not be read") || !strings.Contains(doc.Notes[0], "403") {
+		t.Errorf("notes %q, want one saying Datadog could not be read (403)", doc.Notes)
+	}
+	if strings.Contains(out+md, "dd-app-revoked") || strings.Contains(out+md, "dd-api-independent") {
+		t.Error("a Datadog key was shown")
+	}
+}
+
+// A Datadog query without its keys is bad input before any request, and
+// says which variable is empty.
+func TestVendorDatadogKeyMissing(t *testing.T) {
+	r := newVendorRig(t)
+	r.env["DD_API_KEY"] = ""
+	d := verbtest.Deps(r.env, nil, nil)
+	_, err := New(context.Background(), d, nil)
+	if exitcode.Of(err) != 2 || !strings.Contains(err.Error(), "$DD_API_KEY is empty") || !strings.Contains(err.Error(), "datadog_api_key_env") {
+		t.Errorf("New: exit %d: %v", exitcode.Of(err), err)
+	}
+	if calls := r.dd.Calls(); len(calls) != 0 {
+		t.Errorf("Datadog called: %q", calls)
 	}
 }
