@@ -46,3 +46,37 @@ func TestReferenceIncidentLeadTime(t *testing.T) {
 		t.Errorf("lead time over %d changes, want 2", f.LeadTime.Changes)
 	}
 }
+
+// The same incident with a canceled run, the fix's workflow rerun after a
+// failure, and windows ending inside the incident.
+func TestReferenceIncidentReruns(t *testing.T) {
+	day := func(hm string) time.Time { return ts("2026-11-20 " + hm) }
+	deploys := []Deploy{
+		{PipelineID: "p1233", Number: 1233, WorkflowID: "w1", Workflow: "deploy", Created: day("11:00"), Finished: day("11:05"), Status: "success"},
+		{PipelineID: "p1234", Number: 1234, WorkflowID: "w2c", Workflow: "deploy", Created: day("13:59"), Finished: day("14:00"), Status: "canceled"},
+		{PipelineID: "p1234", Number: 1234, WorkflowID: "w2", Workflow: "deploy", Created: day("14:00"), Finished: day("14:05"), Status: "success"},
+		{PipelineID: "p1236", Number: 1236, WorkflowID: "w3", Workflow: "deploy", Created: day("14:25"), Finished: day("14:30"), Status: "success", Rollback: true, RollbackOf: "p1234"},
+		{PipelineID: "p1238", Number: 1238, WorkflowID: "w4", Workflow: "deploy", Created: day("15:30"), Finished: day("15:33"), Status: "failed"},
+		{PipelineID: "p1238", Number: 1238, WorkflowID: "w5", Workflow: "deploy", Created: day("15:34"), Finished: day("15:38"), Status: "success"},
+	}
+	f := Compute(Input{Start: ts("2026-11-14 00:00"), End: ts("2026-11-21 00:00"), Deploys: deploys})
+	// The canceled run is no deployment; the fix's failed run is one that
+	// failed, recovered by its rerun.
+	if f.Frequency.Deploys != 5 || f.Frequency.DeploymentDays != 1 || f.ChangeFailRate.Count != 2 || f.Recovery.Recovered != 2 ||
+		f.Failures[0].Recovery != 25*time.Minute || f.Failures[0].RecoveredBy != "rollback" || f.Failures[1].Recovery != 5*time.Minute || f.Failures[1].RecoveredBy != "forward fix" {
+		t.Errorf("deploys %d on %d days, failures %+v", f.Frequency.Deploys, f.Frequency.DeploymentDays, f.Failures)
+	}
+	// A window ending before the rollback: the failure is the window's,
+	// its recovery after the window still measured, the rollback not
+	// counted in it.
+	f = Compute(Input{Start: ts("2026-11-14 00:00"), End: day("14:20"), Deploys: deploys})
+	if f.Frequency.Deploys != 2 || f.ChangeFailRate.Count != 1 || f.Recovery.Median != 25*time.Minute || f.Rework.Count != 0 {
+		t.Errorf("window to 14:20: deploys %d, failed %d, recovery %s, rework %d", f.Frequency.Deploys, f.ChangeFailRate.Count, f.Recovery.Median, f.Rework.Count)
+	}
+	// A window starting at the rollback's end: the rollback (ended at
+	// the start) is in, the failure it recovered is not.
+	f = Compute(Input{Start: day("14:30"), End: ts("2026-11-21 00:00"), Deploys: deploys})
+	if f.Frequency.Deploys != 3 || f.ChangeFailRate.Count != 1 || f.Rework.Count != 2 {
+		t.Errorf("window from 14:30: deploys %d, failed %d, rework %d", f.Frequency.Deploys, f.ChangeFailRate.Count, f.Rework.Count)
+	}
+}
