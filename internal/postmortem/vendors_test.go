@@ -494,7 +494,7 @@ func (r *vendorRig) serve() {
 	r.workspace = t.TempDir()
 	lines := []string{
 		`{"time":"2026-11-20T14:25:00.402Z","verb":"rollback","event":"rollback_initiated","target":"` + vSlug + `","pipeline_id":"` + vP1234 + `","job":"rollback","figures":{"failed_pipeline_id":"` + vP1234 + `","rollback_pipeline_id":"` + vP1236 + `","strategy":"trigger","target_pipeline_number":1233,"target_revision":"` + vGoodSHA + `"},"message":"rolling back to pipeline #1233"}`,
-		`{"time":"2026-11-20T14:25:05.120Z","verb":"notify","event":"notified","pipeline_id":"` + vP1234 + `","job":"rollback","figures":{"channel":"` + r.channel + `","ts":"` + parent + `","template":"ROLLBACK_STARTED"}}`,
+		`{"time":"2026-11-20T14:25:05.120Z","verb":"notify","event":"notified","pipeline_id":"` + vP1234 + `","job":"rollback","figures":{"channel":"` + r.channel + `","channel_name":"incidents","ts":"` + parent + `","template":"ROLLBACK_STARTED","parent":true}}`,
 		`{"time":"2026-11-20T14:30:01.915Z","verb":"rollback","event":"rollback_completed","target":"` + vSlug + `","pipeline_id":"` + vP1234 + `","job":"rollback","figures":{"error_rate":0.01},"message":"rollback pipeline #1236 succeeded"}`,
 	}
 	if err := os.WriteFile(filepath.Join(r.workspace, "events.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
@@ -751,6 +751,19 @@ func TestVendorReferenceVariants(t *testing.T) {
 				e["created_at"] = at.UTC().Format(time.RFC3339)
 			}
 		}, ""},
+		{"the team's own notes of the same moments, in Berlin time", func(r *vendorRig) {
+			f := r.env["PMGUARD_POSTMORTEM_INCIDENT_FILE"]
+			b, _ := os.ReadFile(f)
+			b = append(b, []byte(`date: 2026-11-20
+timezone: Europe/Berlin
+timeline:
+  - {time: "15:12", event: Checkout error rate alert, source: Datadog monitor, marks: detected}
+  - {time: "15:15", event: SEV-2 declared, source: incident channel, marks: declared}
+  - {time: "15:20", event: "Root cause: migration lock", source: incident channel, marks: root_cause}
+  - {time: "15:45", event: All clear, source: incident channel, marks: resolved}
+`)...)
+			os.WriteFile(f, b, 0o644)
+		}, ""},
 		{noDatadog, func(r *vendorRig) {
 			r.env["PMGUARD_POSTMORTEM_DATADOG_QUERY"] = ""
 			r.env["DD_API_KEY"], r.env["DD_APP_KEY"] = "", ""
@@ -817,5 +830,39 @@ func TestVendorDatadogKeyMissing(t *testing.T) {
 	}
 	if calls := r.dd.Calls(); len(calls) != 0 {
 		t.Errorf("Datadog called: %q", calls)
+	}
+}
+
+// With slack_channel, the note goes into the incident's thread and the
+// meeting reminder is scheduled 3 days after the first bad signal, once
+// however often the job reruns.
+func TestVendorReminderOnce(t *testing.T) {
+	r := newVendorRig(t)
+	r.sl.Now = func() time.Time { return vt("16:30:00") }
+	r.env["PMGUARD_POSTMORTEM_SLACK_CHANNEL"] = "incidents"
+	// Not read back: the 2021 spec the Slack stand-in validates with has
+	// no blocks on a thread's messages, which the posted note carries.
+	r.env["PMGUARD_POSTMORTEM_SLACK_THREAD"] = "none"
+	for range 2 {
+		_, _, out, err := r.run(t)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	sc := r.sl.Scheduled()
+	if len(sc) != 1 {
+		t.Fatalf("%d reminders scheduled, want 1: %+v", len(sc), sc)
+	}
+	if want := vt("14:12:00").Add(72 * time.Hour).Unix(); sc[0].PostAt != want || sc[0].ThreadTS != vTS("14:25:05", "000200") || sc[0].Channel != r.channel {
+		t.Errorf("reminder at %d in %s/%s, want %d in the incident's thread", sc[0].PostAt, sc[0].Channel, sc[0].ThreadTS, want)
+	}
+	notes := 0
+	for _, m := range r.sl.Messages(r.channel) {
+		if m.ThreadTS == vTS("14:25:05", "000200") && strings.Contains(m.Text, "ost-mortem") {
+			notes++
+		}
+	}
+	if notes == 0 {
+		t.Error("no note about the draft in the incident's thread")
 	}
 }
