@@ -14,7 +14,7 @@ import (
 )
 
 // Attribute finds, with the local git repository in dir, the commits each
-// successful deployment shipped first: those reachable from its revision and
+// successful deployment (rollbacks aside) shipped first: those reachable from its revision and
 // from no earlier successful deployment. The earliest deployment is the
 // baseline (what it shipped cannot be told apart from older history), so
 // callers pass deploys from before the window too. Git runs twice, however
@@ -23,7 +23,9 @@ import (
 func Attribute(ctx context.Context, dir string, deploys []Deploy) ([]Change, []string, error) {
 	var ok []Deploy
 	for _, d := range deploys {
-		if d.Status == "success" && !d.Finished.IsZero() && d.Revision != "" {
+		// A rollback ships no change: CircleCI records the branch head,
+		// the commit it removed, as its revision.
+		if d.Status == "success" && !d.Finished.IsZero() && d.Revision != "" && !d.Rollback {
 			ok = append(ok, d)
 		}
 	}

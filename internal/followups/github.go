@@ -102,7 +102,8 @@ func (g *githubTracker) Create(ctx context.Context, it Item) (Ticket, error) {
 }
 
 // Update changes the issue only when the item changed; an issue closed in
-// GitHub stays closed (the work is done even if incident.yml lags behind).
+// GitHub stays closed (the work is done even if incident.yml lags behind),
+// and the team's own labels and assignees stay on it.
 func (g *githubTracker) Update(ctx context.Context, t Ticket, it Item) (Ticket, bool, error) {
 	i, ok := g.seen[t.ID]
 	if !ok {
@@ -112,6 +113,19 @@ func (g *githubTracker) Update(ctx context.Context, t Ticket, it Item) (Ticket, 
 	if !t.Open {
 		want.State = "closed"
 	}
+	// What the team did in GitHub stays: labels and people added there are
+	// kept (GitHub's PATCH replaces both lists), only a priority label the
+	// item no longer has goes.
+	var labels, assignees []string
+	for _, l := range i.Labels {
+		if !priorityLabelRe.MatchString(l.Name) || slices.Contains(want.Labels, l.Name) {
+			labels = append(labels, l.Name)
+		}
+	}
+	for _, a := range i.Assignees {
+		assignees = append(assignees, a.Login)
+	}
+	want.Labels, want.Assignees = union(labels, want.Labels), union(assignees, want.Assignees)
 	if same(i, want) {
 		return t, false, nil
 	}
@@ -132,6 +146,23 @@ func withoutLink(body string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
+}
+
+// priorityLabelRe is the priority label pmguard puts on an issue (P0 …).
+var priorityLabelRe = regexp.MustCompile(`^P[0-9]$`)
+
+// union is a followed by the names of b it lacks.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out
 }
 
 func same(i github.Issue, r github.IssueRequest) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,7 +107,7 @@ func (j *jiraTracker) Create(ctx context.Context, it Item) (Ticket, error) {
 }
 
 // Update edits the issue when the summary, labels, due date or assignee
-// drifted from the item. Jira's workflow owns the status: a done item is
+// drifted from the item (an unassigned issue gets the owner's account). Jira's workflow owns the status: a done item is
 // not transitioned.
 func (j *jiraTracker) Update(ctx context.Context, t Ticket, it Item) (Ticket, bool, error) {
 	i, ok := j.seen[t.ID]
@@ -119,8 +120,23 @@ func (j *jiraTracker) Update(ctx context.Context, t Ticket, it Item) (Ticket, bo
 		assignee = i.Fields.Assignee.AccountID
 	}
 	due, _ := f["duedate"].(string)
+	// What the team did in Jira stays: its labels (an edit replaces the
+	// whole list; only a priority label the item no longer has goes) and
+	// the person the issue is assigned to.
 	want := f["labels"].([]string)
-	if i.Fields.Summary == f["summary"] && sameSet(i.Fields.Labels, want) && i.Fields.DueDate == due && assignee == it.Assignee {
+	var labels []string
+	for _, l := range i.Fields.Labels {
+		if !priorityLabelRe.MatchString(l) || slices.Contains(want, l) {
+			labels = append(labels, l)
+		}
+	}
+	f["labels"] = union(labels, want)
+	wantAssignee := it.Assignee
+	if assignee != "" || it.Assignee == "" {
+		delete(f, "assignee")
+		wantAssignee = assignee
+	}
+	if i.Fields.Summary == f["summary"] && sameSet(i.Fields.Labels, f["labels"].([]string)) && i.Fields.DueDate == due && assignee == wantAssignee {
 		return t, false, nil
 	}
 	if err := j.c.Edit(ctx, t.ID, f); err != nil {

@@ -170,7 +170,7 @@ const maxFixCandidates = 10
 
 // findFix is the root-cause fix's deploy: the first pipeline after the
 // rollback (or the failed deploy) on the same branch, with another commit,
-// whose workflows succeeded. CircleCI's history is all it needs.
+// whose workflows succeeded (the last run of each, reruns included). CircleCI's history is all it needs.
 func (f *fetcher) findFix(ctx context.Context, failed, rollback *circleci.Pipeline, later []circleci.Pipeline) *circleci.Pipeline {
 	after := failed.CreatedAt
 	if rollback != nil {
@@ -190,18 +190,29 @@ func (f *fetcher) findFix(ctx context.Context, failed, rollback *circleci.Pipeli
 		}
 		wfs, err := f.c.Pipelines.Workflows(ctx, p.ID)
 		f.release()
-		if err != nil || len(wfs) == 0 {
-			continue
-		}
-		ok := true
-		for _, w := range wfs {
-			ok = ok && w.Status == "success"
-		}
-		if ok {
+		if err == nil && succeeded(wfs) {
 			return p
 		}
 	}
 	return nil
+}
+
+// succeeded says whether every workflow of a pipeline ended in success. A
+// rerun is a new workflow of the same name in the same pipeline, and the
+// run it repeated keeps its status: the newest run of each name counts.
+func succeeded(wfs []circleci.Workflow) bool {
+	latest := map[string]circleci.Workflow{}
+	for _, w := range wfs {
+		if l, ok := latest[w.Name]; !ok || w.CreatedAt.After(l.CreatedAt) {
+			latest[w.Name] = w
+		}
+	}
+	for _, w := range latest {
+		if w.Status != circleci.StatusSuccess {
+			return false
+		}
+	}
+	return len(latest) > 0
 }
 
 // target fills in what a rollback rolled back to: the target pipeline

@@ -257,8 +257,9 @@ func (im *Importers) excluded(e imported) bool {
 
 func ref(source, id string) string { return strings.ToLower(source) + ":" + id }
 
-// titleTagRe is the state tag Datadog puts before a monitor's name.
-var titleTagRe = regexp.MustCompile(`^\[[^\]]*\]\s*`)
+// titleTagRe is the tags Datadog puts before a monitor's name: its state,
+// after the monitor's priority when it has one ("[P2] [Triggered] …").
+var titleTagRe = regexp.MustCompile(`^(\[[^\]]*\]\s*)+`)
 
 func datadogEntries(es []datadog.Event) []imported {
 	var out []imported

@@ -137,6 +137,17 @@ var loadSpecs = sync.OnceValues(func() (*specs, error) {
 	return &specs{published: pub, newer: newer}, nil
 })
 
+// Published is the vendored CircleCI API v2 spec as the stand-in validates
+// with (x-nullable read as nullable), parsed once per test binary: for
+// tests that serve CircleCI's answers themselves.
+func Published() (*openapi3.T, error) {
+	sp, err := loadSpecs()
+	if err != nil {
+		return nil, err
+	}
+	return sp.published, nil
+}
+
 func parse(data []byte) (*openapi3.T, error) {
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(data)

@@ -39,7 +39,7 @@ type incident struct {
 // New starts a stand-in.
 func New(tb testing.TB) *Server {
 	s := &Server{incidents: map[string]*incident{}}
-	s.Server = apitest.New(tb, apitest.Options{Spec: "pagerduty-rest-api-v2.openapi.json", Prepare: mend,
+	s.Server = apitest.New(tb, apitest.Options{Spec: "pagerduty-rest-api-v2.openapi.json", Prepare: Mend,
 		Authenticate: func(_ string, r *http.Request) error {
 			if r.Header.Get("Authorization") != "Token token="+Token {
 				return errUnauthorized
@@ -58,7 +58,7 @@ func (authError) Error() string { return "no valid Authorization: Token token=..
 
 var errUnauthorized = authError{}
 
-// mend fixes two mistakes of the published file that would reject every
+// Mend fixes two mistakes of the published file that would reject every
 // real answer:
 //   - AcknowledgeLogEntry narrows type to "acknowledgement_log_entry", which
 //     its own base (LogEntry) does not allow and the API never sends:
@@ -66,7 +66,7 @@ var errUnauthorized = authError{}
 //   - Channel is a oneOf of variants told apart only in prose (the
 //     description of their type), so every channel matches several; it is
 //     validated as anyOf.
-func mend(doc *openapi3.T) {
+func Mend(doc *openapi3.T) {
 	if ch := doc.Components.Schemas["Channel"]; ch != nil && ch.Value != nil && len(ch.Value.OneOf) > 0 {
 		ch.Value.AnyOf, ch.Value.OneOf = ch.Value.OneOf, nil
 	}
