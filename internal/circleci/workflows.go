@@ -39,6 +39,24 @@ type Workflow struct {
 	StoppedAt      *time.Time `json:"stopped_at"`
 }
 
+// NewestRuns is the newest run of each workflow name among wfs, in the
+// order they are listed. A rerun is a new workflow of the same name in the
+// same pipeline, and the run it repeated keeps its own status: the newest
+// run of each name is the one that says how the workflow ended.
+func NewestRuns(wfs []*Workflow) []*Workflow {
+	var out []*Workflow
+	byName := map[string]int{}
+	for _, w := range wfs {
+		if i, ok := byName[w.Name]; !ok {
+			byName[w.Name] = len(out)
+			out = append(out, w)
+		} else if w.CreatedAt.After(out[i].CreatedAt) {
+			out[i] = w
+		}
+	}
+	return out
+}
+
 // Done reports whether the workflow has finished (successfully or not).
 func (w *Workflow) Done() bool { return WorkflowDone(w.Status) }
 

@@ -197,16 +197,14 @@ func (f *fetcher) findFix(ctx context.Context, failed, rollback *circleci.Pipeli
 	return nil
 }
 
-// succeeded says whether every workflow of a pipeline ended in success. A
-// rerun is a new workflow of the same name in the same pipeline, and the
-// run it repeated keeps its status: the newest run of each name counts.
+// succeeded says whether every workflow of a pipeline ended in success,
+// reruns included (circleci.NewestRuns).
 func succeeded(wfs []circleci.Workflow) bool {
-	latest := map[string]circleci.Workflow{}
-	for _, w := range wfs {
-		if l, ok := latest[w.Name]; !ok || w.CreatedAt.After(l.CreatedAt) {
-			latest[w.Name] = w
-		}
+	all := make([]*circleci.Workflow, len(wfs))
+	for i := range wfs {
+		all[i] = &wfs[i]
 	}
+	latest := circleci.NewestRuns(all)
 	for _, w := range latest {
 		if w.Status != circleci.StatusSuccess {
 			return false

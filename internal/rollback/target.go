@@ -512,22 +512,18 @@ type deploy struct {
 // runs created by the time before.
 func deployRuns(wfs []circleci.Workflow, pattern string, before time.Time) deploy {
 	var d deploy
-	byName := map[string]int{}
+	var matching []*circleci.Workflow
 	for i := range wfs {
 		w := &wfs[i]
 		if !matchWorkflow(pattern, w.Name) || w.CreatedAt.After(before) {
 			continue
 		}
-		if j, ok := byName[w.Name]; !ok {
-			byName[w.Name] = len(d.runs)
-			d.runs = append(d.runs, w)
-		} else if w.CreatedAt.After(d.runs[j].CreatedAt) {
-			d.runs[j] = w
-		}
+		matching = append(matching, w)
 		if w.Status == circleci.StatusSuccess && (d.lastOK == nil || w.CreatedAt.After(d.lastOK.CreatedAt)) {
 			d.lastOK = w
 		}
 	}
+	d.runs = circleci.NewestRuns(matching)
 	return d
 }
 
