@@ -85,3 +85,133 @@ func TestExampleCanariesAreSound(t *testing.T) {
 		t.Fatal("no example runs a canary analysis")
 	}
 }
+
+// TestExampleWorkspacesCanBeAttached checks every attach_workspace of the
+// examples, in their own jobs and in the orb's (attach_workspace: true):
+// a job sees only what jobs upstream of it in its workflow persisted, so
+// one of them must persist_to_workspace, or the attached directory is
+// empty. A workspace never reaches another pipeline.
+func TestExampleWorkspacesCanBeAttached(t *testing.T) {
+	o := parsed(t, fakePin(pinned))
+	names := make([]string, 0, len(o.Examples))
+	for name := range o.Examples {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	attaches := 0
+	for _, name := range names {
+		usage := o.Examples[name].Usage
+		prefix := orbAlias(usage) + "/"
+		userJobs, _ := usage["jobs"].(map[string]any)
+		workflows, _ := usage["workflows"].(map[string]any)
+		for wname, w := range workflows {
+			type node struct {
+				persists, attaches bool
+				requires           []string
+			}
+			graph := map[string]*node{}
+			list, _ := w.(map[string]any)["jobs"].([]any)
+			for _, entry := range list {
+				job, args := "", map[string]any{}
+				switch e := entry.(type) {
+				case string:
+					job = e
+				case map[string]any:
+					for k, v := range e {
+						job = k
+						if m, ok := v.(map[string]any); ok {
+							args = m
+						}
+					}
+				}
+				n := &node{}
+				id := job
+				if s, ok := args["name"].(string); ok {
+					id = s
+				}
+				reqs, _ := args["requires"].([]any)
+				for _, r := range reqs {
+					switch x := r.(type) {
+					case string:
+						n.requires = append(n.requires, x)
+					case map[string]any: // - deploy: failed
+						for k := range x {
+							n.requires = append(n.requires, k)
+						}
+					}
+				}
+				j := orbtest.NewJob(t, o)
+				var steps []map[string]any
+				addSteps := func(raw any) {
+					list, _ := raw.([]any)
+					for _, s := range list {
+						m, ok := s.(map[string]any)
+						if !ok {
+							continue
+						}
+						for k, v := range m {
+							if cmd, ok := strings.CutPrefix(k, prefix); ok {
+								a, _ := v.(map[string]any)
+								exp, err := j.Expand(cmd, a)
+								if err != nil {
+									t.Fatalf("%s: %s: %v", name, k, err)
+								}
+								steps = append(steps, exp...)
+							} else {
+								steps = append(steps, m)
+							}
+						}
+					}
+				}
+				addSteps(args["pre-steps"])
+				if orbJob, ok := strings.CutPrefix(job, prefix); ok {
+					jobArgs := map[string]any{}
+					for k, v := range args {
+						jobArgs[k] = v
+					}
+					for _, k := range workflowJobKeys {
+						delete(jobArgs, k)
+					}
+					exp, err := j.ExpandJob(orbJob, jobArgs)
+					if err != nil {
+						t.Fatalf("%s: %s: %v", name, job, err)
+					}
+					steps = append(steps, exp...)
+				} else if uj, ok := userJobs[job].(map[string]any); ok {
+					addSteps(uj["steps"])
+				}
+				addSteps(args["post-steps"])
+				for _, s := range steps {
+					_, p := s["persist_to_workspace"]
+					_, a := s["attach_workspace"]
+					n.persists = n.persists || p
+					n.attaches = n.attaches || a
+				}
+				graph[id] = n
+			}
+			for id, n := range graph {
+				if !n.attaches {
+					continue
+				}
+				attaches++
+				seen, upstream, found := map[string]bool{}, append([]string{}, n.requires...), false
+				for len(upstream) > 0 && !found {
+					u := upstream[0]
+					upstream = upstream[1:]
+					if seen[u] || graph[u] == nil {
+						continue
+					}
+					seen[u] = true
+					found = graph[u].persists
+					upstream = append(upstream, graph[u].requires...)
+				}
+				if !found {
+					t.Errorf("%s: workflow %s, job %s attaches the workspace, but no job it requires (directly or not) persists to it: the attached directory is empty", name, wname, id)
+				}
+			}
+		}
+	}
+	if attaches == 0 {
+		t.Fatal("no example attaches a workspace; the check checked nothing")
+	}
+}
