@@ -1,9 +1,16 @@
 package orb_test
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/pmguard/pmguard/orb/orbtest"
 )
@@ -213,5 +220,115 @@ func TestExampleWorkspacesCanBeAttached(t *testing.T) {
 	}
 	if attaches == 0 {
 		t.Fatal("no example attaches a workspace; the check checked nothing")
+	}
+}
+
+// TestMigrationCheckDeployedExampleAcrossPipelines runs
+// migration_check_deployed.yml's two jobs as two pipelines would: the
+// deploy job's health check passes and its event log goes into the cache;
+// the check job of a later pipeline, on a fresh machine, restores it and
+// finds the deployed commit there (base: deployed). Without the cache the
+// check has no deployed commit to compare with.
+func TestMigrationCheckDeployedExampleAcrossPipelines(t *testing.T) {
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("git is not installed")
+	}
+	h := newHarness(t)
+	scratch := t.TempDir()
+	events := filepath.Join(scratch, "pmguard", "events.jsonl") // the orb's /tmp/pmguard/events.jsonl
+	saved := filepath.Join(scratch, "production-deploy")
+	for _, d := range []*orbtest.Definition{h.job.Orb.Commands["health_check"], h.job.Orb.Commands["migration_check"]} {
+		d.Parameters["events_file"].Default = events
+	}
+	b, err := yaml.Marshal(h.job.Orb.Examples["migration_check_deployed"].Usage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.NewReplacer("/tmp/pmguard/events.jsonl", events, "/tmp/production-deploy", saved,
+		"<< pipeline.parameters.migration_base >>", "deployed", "./migrate.sh && ./deploy.sh", "echo deployed").Replace(string(b))
+	var usage struct {
+		Jobs map[string]struct{ Steps []any } `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal([]byte(text), &usage); err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(api.Close)
+	// steps are a job's steps with the orb's commands pointed at the
+	// release server and the service on loopback.
+	steps := func(job string) []any {
+		var out []any
+		for _, s := range usage.Jobs[job].Steps {
+			if m, ok := s.(map[string]any); ok {
+				for k, v := range m {
+					if args, ok := v.(map[string]any); ok && strings.HasPrefix(k, "pmguard/") {
+						args["base_url"] = h.server.URL
+						if k == "pmguard/health_check" {
+							args["endpoints"] = api.URL + " 200"
+						}
+						delete(args, "database_url_env") // the replay on a real server is tested with migrations
+						delete(args, "compat_queries")
+					}
+				}
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+
+	// The repository: the deployed commit, then the change to deploy.
+	repo := h.job.Dir
+	gitDo := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(git, args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	gitDo("init", "-q")
+	writeFile(t, filepath.Join(repo, "db", "migrations", "001_users.sql"), "CREATE TABLE users (id bigint PRIMARY KEY, name text);\n")
+	gitDo("add", ".")
+	gitDo("commit", "-q", "-m", "users")
+	deployed := gitDo("rev-parse", "HEAD")
+	writeFile(t, filepath.Join(repo, "db", "migrations", "002_email.sql"), "ALTER TABLE users ADD COLUMN email text;\n")
+	gitDo("add", ".")
+	gitDo("commit", "-q", "-m", "email")
+
+	// The deploy pipeline.
+	h.job.Env["CIRCLE_SHA1"] = deployed
+	if err := h.job.RunSteps(h.ctx, steps("deploy")...); err != nil {
+		t.Fatalf("deploy job: %v\n%s", err, h.job.LastRun().Output)
+	}
+	if len(h.job.Cache.Entries()) == 0 {
+		t.Fatal("the deploy job saved nothing in the cache")
+	}
+
+	// A later pipeline on a fresh machine: nothing of the deploy job is
+	// left but the cache.
+	later := func(cache *orbtest.Cache) (*orbtest.Job, error) {
+		if err := os.RemoveAll(scratch); err != nil {
+			t.Fatal(err)
+		}
+		j := orbtest.NewJob(t, h.job.Orb)
+		j.Dir = repo
+		j.Cache = cache
+		j.Env["PMGUARD_INSTALL_RETRY_WAIT"] = "0"
+		j.Env["CIRCLE_SHA1"] = gitDo("rev-parse", "HEAD")
+		return j, j.RunSteps(h.ctx, steps("check_migrations")...)
+	}
+	check, err := later(h.job.Cache)
+	if err != nil {
+		t.Fatalf("check job: %v\n%s", err, check.LastRun().Output)
+	}
+	if out := check.LastRun().Output; !strings.Contains(out, deployed[:12]) {
+		t.Errorf("the check does not name the deployed commit %s:\n%s", deployed, out)
+	}
+	if _, err := later(orbtest.NewCache(t)); err == nil {
+		t.Error("without the cache the check found a deployed commit")
 	}
 }
