@@ -66,6 +66,10 @@ func TestExampleCanariesAreSound(t *testing.T) {
 					env["PMGUARD_CANARY_SET_WEIGHT"] = "true" // the user's traffic script
 				}
 				env["PMGUARD_CANARY_DEPLOY_MARKERS"] = "off"
+				out := t.TempDir() // not the orb's /tmp/pmguard of the host
+				env["PMGUARD_EVENTS_FILE"] = filepath.Join(out, "events.jsonl")
+				env["PMGUARD_CANARY_JUNIT"] = filepath.Join(out, "junit.xml")
+				env["PMGUARD_CANARY_JSON"] = filepath.Join(out, "report.json")
 				for _, k := range []string{"PROM_TOKEN", "DD_API_KEY", "DD_APP_KEY", "API_TOKEN"} {
 					h.job.Env[k] = "test-secret"
 				}
