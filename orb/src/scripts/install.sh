@@ -225,6 +225,7 @@ else
   # host no_proxy (or NO_PROXY) lists, as a name or a domain, or for "*".
   # wget reads fewer of these (GNU wget only the lowercase ones, BusyBox
   # wget http_proxy for every URL and no no_proxy), so it is given this one.
+  # all_proxy, which may name a SOCKS proxy wget cannot use, is curl's only.
   proxy_for() {
     case "$1" in
       https://*) proxy="${https_proxy:-${HTTPS_PROXY:-}}" ;;
