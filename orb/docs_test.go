@@ -55,10 +55,44 @@ func TestDocsTableEveryParameter(t *testing.T) {
 // name one that exists, with arguments that bind as CircleCI binds them.
 func TestDocSnippetsBind(t *testing.T) {
 	o := parsed(t, nil)
+	checked := 0
+	for where, doc := range docYAMLBlocks(t) {
+		for _, u := range orbUses(doc) {
+			checked++
+			var d *orbtest.Definition
+			switch {
+			case u.kind == "executor":
+				d = o.Executors[u.name]
+			case o.Commands[u.name] != nil:
+				d = o.Commands[u.name]
+			case o.Jobs[u.name] != nil:
+				d = o.Jobs[u.name]
+				for _, k := range workflowJobKeys {
+					delete(u.args, k)
+				}
+			}
+			if d == nil {
+				t.Errorf("%s: the orb has no %s %q", where, u.kind, u.name)
+				continue
+			}
+			if _, err := d.Bind(u.args); err != nil {
+				t.Errorf("%s: %v", where, err)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no use of the orb found in the docs")
+	}
+}
+
+// docYAMLBlocks reads every YAML block of README.md and docs/*.md, by
+// file:line; a block that is not YAML fails the test.
+func docYAMLBlocks(t *testing.T) map[string]any {
+	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(root(t), "docs", "*.md"))
 	files = append(files, filepath.Join(root(t), "README.md"))
 	blockRe := regexp.MustCompile("(?ms)^```ya?ml\n(.*?)^```")
-	checked := 0
+	out := map[string]any{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -72,33 +106,10 @@ func TestDocSnippetsBind(t *testing.T) {
 				t.Errorf("%s: not YAML: %v", where, err)
 				continue
 			}
-			for _, u := range orbUses(doc) {
-				checked++
-				var d *orbtest.Definition
-				switch {
-				case u.kind == "executor":
-					d = o.Executors[u.name]
-				case o.Commands[u.name] != nil:
-					d = o.Commands[u.name]
-				case o.Jobs[u.name] != nil:
-					d = o.Jobs[u.name]
-					for _, k := range workflowJobKeys {
-						delete(u.args, k)
-					}
-				}
-				if d == nil {
-					t.Errorf("%s: the orb has no %s %q", where, u.kind, u.name)
-					continue
-				}
-				if _, err := d.Bind(u.args); err != nil {
-					t.Errorf("%s: %v", where, err)
-				}
-			}
+			out[where] = doc
 		}
 	}
-	if checked == 0 {
-		t.Fatal("no use of the orb found in the docs")
-	}
+	return out
 }
 
 // workflowJobKeys are what a workflow's job entry takes besides the job's

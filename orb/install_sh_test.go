@@ -8,11 +8,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -348,6 +351,27 @@ func TestInstallScriptUnderPOSIXShells(t *testing.T) {
 				t.Errorf("a 404 was requested %d times, want 1", n)
 			}
 		},
+		"downloads through the proxy HTTPS_PROXY names": func(t *testing.T, j *shJob) {
+			proxy := newRecordingProxy(t)
+			j.env["PARAM_BASE_URL"] = "https://releases.invalid/pmguard"
+			if rc := j.run("HTTPS_PROXY="+proxy.URL, "PMGUARD_INSTALL_ATTEMPTS=1"); rc != 1 {
+				t.Fatalf("exit %d, want 1 (the proxy answers 502)", rc)
+			}
+			if got := proxy.requests(); len(got) != 1 || !strings.Contains(got[0], "releases.invalid") {
+				t.Errorf("the proxy saw %q, want the one request for releases.invalid", got)
+			}
+			j.noneInstalled()
+		},
+		"goes direct to a host NO_PROXY lists": func(t *testing.T, j *shJob) {
+			proxy := newRecordingProxy(t)
+			if rc := j.run("http_proxy="+proxy.URL, "HTTPS_PROXY="+proxy.URL, "NO_PROXY=example.com,127.0.0.1"); rc != 0 {
+				t.Fatalf("exit %d", rc)
+			}
+			j.installed(pinned)
+			if got := proxy.requests(); len(got) != 0 {
+				t.Errorf("the proxy saw %q, want nothing: the release server is in NO_PROXY", got)
+			}
+		},
 		"refuses Windows": func(t *testing.T, j *shJob) {
 			dir := t.TempDir()
 			writeFile(t, filepath.Join(dir, "uname"), "#!/bin/sh\ncase \"$1\" in -s) echo MSYS_NT-10.0-20348 ;; *) echo x86_64 ;; esac\n")
@@ -386,4 +410,31 @@ func TestInstallScriptUnderPOSIXShells(t *testing.T) {
 			}
 		})
 	}
+}
+
+// recordingProxy is an HTTP proxy on loopback that records each request
+// (CONNECT host:port, or the absolute URL a plain proxy request names) and
+// answers 502.
+type recordingProxy struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []string
+}
+
+func newRecordingProxy(t *testing.T) *recordingProxy {
+	p := &recordingProxy{}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.seen = append(p.seen, r.Method+" "+r.Host+" "+r.URL.String())
+		p.mu.Unlock()
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *recordingProxy) requests() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.seen...)
 }

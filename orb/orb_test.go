@@ -153,8 +153,14 @@ func TestPackEmbedsPinAndScripts(t *testing.T) {
 	}
 }
 
-// refRe is a << parameters.x >> or << pipeline.x >> reference.
-var refRe = regexp.MustCompile(`^<<\s*(parameters|pipeline)\.[A-Za-z0-9_.-]+\s*>>`)
+// refRe is a << parameters.x >> or << pipeline.x >> reference;
+// pipelineParamRef is one to a pipeline parameter, which is not in scope
+// in an orb's body (CircleCI: "to prevent data leaks"), so in the packed
+// orb it can only be text that lacks its escape.
+var (
+	refRe            = regexp.MustCompile(`^<<\s*(parameters|pipeline)\.[A-Za-z0-9_.-]+\s*>>`)
+	pipelineParamRef = regexp.MustCompile(`^<<\s*pipeline\.parameters\.`)
+)
 
 // strayOpens returns the offsets of every "<<" in s that is neither
 // escaped (\<<) nor the start of a << parameters.x >> or << pipeline.x >>
@@ -179,9 +185,10 @@ func strayOpens(s string) []int {
 
 // TestPackedOrbEscapesEveryOpen fails on any "<<" in the packed orb that
 // CircleCI would take for the start of a template but is neither a
-// parameter nor a pipeline reference, and checks each included script
-// that way on its own: packed, it holds no bare "<<", and compiled it is
-// the script as written.
+// parameter nor a pipeline reference, or, outside the examples (which are
+// configs), is a pipeline parameter reference, and checks each included
+// script that way on its own: packed, it holds no bare "<<", and compiled
+// it is the script as written.
 func TestPackedOrbEscapesEveryOpen(t *testing.T) {
 	values := map[string]bool{} // every scalar of the unpinned packed orb
 	for name, pin := range map[string]*pack.Pin{"unpinned": nil, "pinned": fakePin(pinned)} {
@@ -190,8 +197,8 @@ func TestPackedOrbEscapesEveryOpen(t *testing.T) {
 			if err := yaml.Unmarshal(packed(t, pin), &doc); err != nil {
 				t.Fatal(err)
 			}
-			var walk func(n *yaml.Node)
-			walk = func(n *yaml.Node) {
+			var walk func(n *yaml.Node, inExample bool)
+			walk = func(n *yaml.Node, inExample bool) {
 				if n.Kind == yaml.ScalarNode {
 					if pin == nil {
 						values[n.Value] = true
@@ -199,12 +206,19 @@ func TestPackedOrbEscapesEveryOpen(t *testing.T) {
 					for _, at := range strayOpens(n.Value) {
 						t.Errorf("packed orb line %d: bare << at %q", n.Line, excerpt(n.Value, at))
 					}
+					if !inExample {
+						for _, at := range pipelineParamRefs(n.Value) {
+							t.Errorf("packed orb line %d: %q refers to a pipeline parameter, which an orb's body cannot (write \\<< for the text)", n.Line, excerpt(n.Value, at))
+						}
+					}
 				}
-				for _, c := range n.Content {
-					walk(c)
+				for i, c := range n.Content {
+					// The top-level examples: key's value is usage configs.
+					ex := inExample || (n == doc.Content[0] && i%2 == 1 && n.Content[i-1].Value == "examples")
+					walk(c, ex)
 				}
 			}
-			walk(&doc)
+			walk(&doc, false)
 		})
 	}
 	scripts, _ := filepath.Glob(filepath.Join(srcDir(t), "scripts", "*"))
@@ -228,6 +242,11 @@ func TestPackedOrbEscapesEveryOpen(t *testing.T) {
 			t.Errorf("%s: not in the packed orb in its escaped form", name)
 		}
 	}
+	for s, want := range map[string]int{"<< pipeline.parameters.x >>": 1, `\<< pipeline.parameters.x >>`: 0, "<< pipeline.git.branch >>": 0, "a << pipeline.parameters.y>>": 1} {
+		if got := len(pipelineParamRefs(s)); got != want {
+			t.Errorf("pipelineParamRefs(%q) found %d, want %d", s, got, want)
+		}
+	}
 	// The check itself: a bare heredoc or here-string is caught, the
 	// escaped forms and references are not.
 	for s, want := range map[string]int{
@@ -238,6 +257,20 @@ func TestPackedOrbEscapesEveryOpen(t *testing.T) {
 			t.Errorf("strayOpens(%q) found %d, want %d", s, got, want)
 		}
 	}
+}
+
+// pipelineParamRefs returns the offsets of every unescaped
+// << pipeline.parameters.x >> in s: CircleCI keeps pipeline parameters out
+// of an orb's body "to prevent data leaks", so there such a reference
+// cannot compile.
+func pipelineParamRefs(s string) []int {
+	var out []int
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '<' && s[i+1] == '<' && (i == 0 || s[i-1] != '\\') && pipelineParamRef.MatchString(s[i:]) {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 func excerpt(s string, at int) string {

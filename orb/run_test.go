@@ -679,7 +679,15 @@ func TestHealthCheckSecretHeaderStaysSecret(t *testing.T) {
 	}
 }
 
-var helpEnvRe = regexp.MustCompile(`\(env (PMGUARD_[A-Z0-9_]+)(?:, default ("(?:[^"\\]|\\.)*"))?`)
+var helpEnvRe = regexp.MustCompile(`\(env (PMGUARD_[A-Z0-9_]+)(?:, default ("(?:[^"\\]|\\.)*"))?(?:; (.*)\)$)?`)
+
+// durationForm is the accepted form, in --help, of a setting that takes a
+// duration; durationSaid is a parameter description that says so (the
+// word, or a value with its unit such as 30s or 3d).
+var (
+	durationForm = regexp.MustCompile(`Go duration|days or weeks`)
+	durationSaid = regexp.MustCompile(`(?i)duration|\b[0-9]+(ms|s|m|h|d|w)\b`)
+)
 
 // helpGroupRe is a group's heading in a verb's --help ("Deploy markers:").
 var helpGroupRe = regexp.MustCompile(`^([A-Z][A-Za-z ]*):$`)
@@ -720,6 +728,7 @@ func TestCommandsMatchVerbSettings(t *testing.T) {
 				checked++
 				settings := map[string]string{} // env var -> default ("" none)
 				group := map[string]string{}    // env var -> its --help group
+				form := map[string]string{}     // env var -> its accepted form
 				heading := ""
 				for _, line := range strings.Split(string(help), "\n") {
 					if gm := helpGroupRe.FindStringSubmatch(line); gm != nil {
@@ -730,7 +739,7 @@ func TestCommandsMatchVerbSettings(t *testing.T) {
 						if hm[2] != "" {
 							def, _ = strconv.Unquote(hm[2])
 						}
-						settings[hm[1]], group[hm[1]] = def, heading
+						settings[hm[1]], group[hm[1]], form[hm[1]] = def, heading, hm[3]
 					}
 				}
 				env, _ := run["environment"].(map[string]any)
@@ -753,6 +762,10 @@ func TestCommandsMatchVerbSettings(t *testing.T) {
 					p := d.Parameters[pm[1]]
 					if p != nil && p.HasDefault && orbtest.Text(p.Default) != "" && def != "" && orbtest.Text(p.Default) != def {
 						t.Errorf("%s: parameter %s defaults to %q but pmguard %s defaults %s to %q", where, pm[1], orbtest.Text(p.Default), verb, key, def)
+					}
+					// An integer parameter (seconds) says its unit in its own way.
+					if p != nil && p.Type == "string" && durationForm.MatchString(form[key]) && !durationSaid.MatchString(p.Description) {
+						t.Errorf("%s: parameter %s takes %s, which its description does not say: %q", where, pm[1], form[key], p.Description)
 					}
 				}
 				for key := range settings {

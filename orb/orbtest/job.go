@@ -130,6 +130,19 @@ func (j *Job) Expand(name string, args map[string]any) ([]map[string]any, error)
 	return j.expand([]any{map[string]any{name: anyMap(args)}}, 0)
 }
 
+// ExpandJob is Expand for the orb job name: the steps it runs with args.
+func (j *Job) ExpandJob(name string, args map[string]any) ([]map[string]any, error) {
+	d, ok := j.Orb.Jobs[name]
+	if !ok {
+		return nil, fmt.Errorf("orb has no job %q", name)
+	}
+	steps, err := j.bind(d, args)
+	if err != nil {
+		return nil, err
+	}
+	return j.expand(steps, 0)
+}
+
 func (j *Job) runSteps(ctx context.Context, steps []any) error {
 	flat, err := j.expand(steps, 0)
 	if err != nil {

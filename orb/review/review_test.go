@@ -177,3 +177,16 @@ func TestStringRunStepFailsRC008AndLongOnesRC009(t *testing.T) {
 		t.Errorf("findings %v, want one RC008 and one RC009", got)
 	}
 }
+
+// orb-tools' RC009 fails a run step in string form of any length, so
+// excluding RC008 does not let a short one pass.
+func TestShortStringRunStepFailsRC009(t *testing.T) {
+	files := with(map[string]string{"commands/greet.yml": strings.Replace(good["commands/greet.yml"], "        - run:\n            name: Short\n            command: echo hi\n", "        - run: echo hi\n", 1)})
+	got, err := Review(writeOrb(t, files), Options{Exclude: []string{"RC008"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Code != "RC009" || !strings.Contains(got[0].String(), "commands/greet.yml:25") {
+		t.Errorf("findings %v, want one RC009 at commands/greet.yml:25", got)
+	}
+}

@@ -220,6 +220,35 @@ else
     note "a pmguard is already in $install_dir, but no verified archive vouches for it; installing the verified release over it"
   fi
 
+  # proxy_for prints the proxy curl would use for URL $1, empty for none:
+  # https_proxy or HTTPS_PROXY for https, http_proxy for http, none for a
+  # host no_proxy (or NO_PROXY) lists, as a name or a domain, or for "*".
+  # wget reads fewer of these (GNU wget only the lowercase ones, BusyBox
+  # wget http_proxy for every URL and no no_proxy), so it is given this one.
+  # all_proxy, which may name a SOCKS proxy wget cannot use, is curl's only.
+  proxy_for() {
+    case "$1" in
+      https://*) proxy="${https_proxy:-${HTTPS_PROXY:-}}" ;;
+      *) proxy="${http_proxy:-}" ;;
+    esac
+    host="${1#*://}"
+    host="${host%%/*}"
+    host="${host##*@}"
+    host="${host%:*}"
+    rest="$(printf '%s' "${no_proxy:-${NO_PROXY:-}}" | tr -d ' \t'),"
+    while [ -n "$rest" ]; do
+      entry="${rest%%,*}"
+      rest="${rest#*,}"
+      entry="${entry#.}"
+      case "$entry" in
+        '') ;;
+        '*') proxy="" ;;
+        *) case "$host" in "$entry" | *."$entry") proxy="" ;; esac ;;
+      esac
+    done
+    printf '%s' "$proxy"
+  }
+
   # fetch downloads $1 to $2 once. Exit status 0: done; 1: worth retrying
   # (network error, timeout, 408, 429, 5xx); 2: permanent (other 4xx).
   fetch() {
@@ -233,10 +262,11 @@ else
       # timeout(1) bounds the time when it works here. -S prints each
       # response's status line, so a 404 is told from a 503.
       wget_rc=0
+      proxy="$(proxy_for "$1")"
       if timeout 5 true >/dev/null 2>&1; then
-        timeout 300 wget -q -S -O "$2" "$1" 2>"$tmp/wget.log" || wget_rc=$?
+        http_proxy="$proxy" https_proxy="$proxy" timeout 300 wget -q -S -O "$2" "$1" 2>"$tmp/wget.log" || wget_rc=$?
       else
-        wget -q -S -O "$2" "$1" 2>"$tmp/wget.log" || wget_rc=$?
+        http_proxy="$proxy" https_proxy="$proxy" wget -q -S -O "$2" "$1" 2>"$tmp/wget.log" || wget_rc=$?
       fi
       status="$(sed -n 's/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' "$tmp/wget.log" | tail -n 1)"
       if [ -z "$status" ] || { [ "$wget_rc" -ne 0 ] && [ "${status#2}" != "$status" ]; }; then
