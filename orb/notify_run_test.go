@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -145,5 +146,45 @@ func TestIncidentThreadExampleAcrossJobs(t *testing.T) {
 	}
 	if !strings.Contains(toJSON(msgs[1].Blocks), "Rolled back") && !strings.Contains(toJSON(msgs[1].Blocks), "rolled back") {
 		t.Errorf("the reply is not the rollback notice: %s", toJSON(msgs[1].Blocks))
+	}
+}
+
+// On an image without bash, CircleCI runs steps with /bin/sh, which never
+// reads $BASH_ENV: the status the on_fail / on_success steps record must
+// still reach pmguard, or event: fail would post a failure template after a
+// job that passed.
+func TestNotifyOnAnImageWithoutBash(t *testing.T) {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("busybox is not installed (apt-get install --no-install-recommends busybox)")
+		}
+		t.Skip("busybox is not installed (CI fails here)")
+	}
+	h := newHarness(t)
+	slack := slackStandIn(t, h)
+	h.job.Shell = bb + " sh -eo pipefail"
+	// Such images put the install directory on PATH themselves.
+	h.job.Env["PATH"] = h.installDir() + ":" + os.Getenv("PATH")
+	notice := map[string]any{"event": "fail", "channel": "incidents", "template": "DEPLOY_FAILED", "base_url": h.server.URL}
+
+	if err := h.job.RunSteps(h.ctx, map[string]any{"run": map[string]any{"name": "deploy", "command": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.job.Run(h.ctx, "notify", notice); err != nil {
+		t.Fatalf("notify after a passing step: %v\n%s", err, h.job.LastRun().Output)
+	}
+	if n := len(slack.AllMessages()); n != 0 {
+		t.Fatalf("event: fail after a passing job posted %d message(s); last step:\n%s", n, h.job.LastRun().Output)
+	}
+
+	if err := h.job.RunSteps(h.ctx, map[string]any{"run": map[string]any{"name": "smoke test", "command": "exit 1"}}); err == nil {
+		t.Fatal("a step running exit 1 passed")
+	}
+	if err := h.job.Run(h.ctx, "notify", notice); err != nil {
+		t.Fatalf("notify after a failed step: %v\n%s", err, h.job.LastRun().Output)
+	}
+	if n := len(slack.Messages("incidents")); n != 1 {
+		t.Fatalf("event: fail after a failed step posted %d message(s), want 1; last step:\n%s", n, h.job.LastRun().Output)
 	}
 }

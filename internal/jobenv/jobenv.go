@@ -5,6 +5,7 @@ package jobenv
 
 import (
 	"net/url"
+	"path/filepath"
 	"strings"
 
 	"github.com/pmguard/pmguard/internal/config"
@@ -52,6 +53,21 @@ func FromEnv(env config.Env) Job {
 	}
 	j.VCS = vcsFromBuildURL(j.BuildURL)
 	return j
+}
+
+// StatusFile is where the orb's when: on_fail / on_success steps also
+// write the job's status, for steps that run under /bin/sh (images without
+// bash), which never reads $BASH_ENV. It is one file per job (named by
+// CIRCLE_WORKFLOW_JOB_ID) in tmp, so a runner's /tmp left from another job is
+// never read; "" outside a CircleCI job.
+func (j Job) StatusFile(tmp string) string {
+	if j.WorkflowJobID == "" || strings.ContainsAny(j.WorkflowJobID, `/\`) {
+		return ""
+	}
+	if tmp == "" {
+		tmp = "/tmp"
+	}
+	return filepath.Join(tmp, "pmguard-job-status-"+j.WorkflowJobID)
 }
 
 // vcsFromBuildURL maps https://circleci.com/gh/org/repo/123 to "gh". Newer

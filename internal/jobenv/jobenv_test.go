@@ -26,3 +26,16 @@ func TestFromEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusFileIsOnePerJob(t *testing.T) {
+	for _, c := range []struct{ id, tmp, want string }{
+		{"6a1c…-0001", "/tmp/x", "/tmp/x/pmguard-job-status-6a1c…-0001"},
+		{"6a1c…-0001", "", "/tmp/pmguard-job-status-6a1c…-0001"},
+		{"", "/tmp", ""},              // outside a job: no shared file
+		{"../etc/passwd", "/tmp", ""}, // never a path out of tmp
+	} {
+		if got := (Job{WorkflowJobID: c.id}).StatusFile(c.tmp); got != c.want {
+			t.Errorf("StatusFile(%q) for job %q = %q, want %q", c.tmp, c.id, got, c.want)
+		}
+	}
+}

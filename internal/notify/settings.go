@@ -45,7 +45,7 @@ type Settings struct {
 	Responders         config.List     `env:"RESPONDERS" flag:"responders" usage:"Slack user IDs or emails to invite to the incident channel, comma-separated"`
 	PostmortemReminder string          `env:"POSTMORTEM_REMINDER" flag:"postmortem-reminder" form:"true (3 days), false, or a delay such as 3d, 36h or 90m (at most 120d)" usage:"schedule a reminder to write the post-mortem, this long after the incident's first notice"`
 	PostmortemURL      config.URL      `env:"POSTMORTEM_URL" flag:"postmortem-url" usage:"link to the post-mortem draft, shown in notices and the reminder"`
-	JobStatus          string          `env:"JOB_STATUS" flag:"job-status" form:"pass or fail" usage:"the job's status so far; default: $PMGUARD_JOB_STATUS, which the orb records with when: on_fail / on_success steps, else what the template implies"`
+	JobStatus          string          `env:"JOB_STATUS" flag:"job-status" form:"pass or fail" usage:"the job's status so far; default: $PMGUARD_JOB_STATUS, which the orb records with when: on_fail / on_success steps (and in a file per job, for images without bash), else what the template implies"`
 	IncidentKey        string          `env:"INCIDENT_KEY" flag:"incident-key" usage:"what ties notices to one incident thread (default: $CIRCLE_PIPELINE_ID); a rollback pipeline passes the failed pipeline's id"`
 	Timeout            config.Duration `env:"TIMEOUT, default=30s" flag:"timeout" usage:"the most notify may take, every Slack call and rate-limit wait included"`
 	APIURL             config.BaseURL  `env:"SLACK_API_URL, default=$PMGUARD_SLACK_API_URL" flag:"slack-api-url" usage:"Slack Web API base URL, for a proxy or a test double (default: $PMGUARD_SLACK_API_URL, else https://slack.com/api/)"`
@@ -342,12 +342,21 @@ func (o *Options) envTemplate(p *plan, name string) ([]byte, string) {
 }
 
 // jobStatus is the job's status: job_status, else what the orb recorded in
-// $PMGUARD_JOB_STATUS (when: on_fail / on_success steps), else unknown.
+// $PMGUARD_JOB_STATUS (when: on_fail / on_success steps), else in the job's
+// status file (the same steps, for a /bin/sh that skips $BASH_ENV), else
+// unknown.
 func (o *Options) jobStatus() (string, error) {
 	s := &o.Settings
 	status := s.JobStatus
 	if strings.TrimSpace(status) == "" {
 		status = o.d.Getenv("PMGUARD_JOB_STATUS")
+	}
+	if strings.TrimSpace(status) == "" {
+		if f := o.d.Job.StatusFile(o.d.Getenv("TMPDIR")); f != "" {
+			if b, err := os.ReadFile(f); err == nil && len(b) < 64 {
+				status = string(b)
+			}
+		}
 	}
 	switch st := strings.ToLower(strings.TrimSpace(status)); st {
 	case "":

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Job is one CircleCI job on the host: steps run one after another and share
@@ -35,6 +37,10 @@ type Job struct {
 	// Cache is the dependency cache save_cache and restore_cache use; jobs
 	// that share one see each other's caches.
 	Cache *Cache
+	// Shell runs the steps that name none: CircleCI's "/bin/bash -eo
+	// pipefail" when empty; "/bin/sh -eo pipefail" (e.g. busybox sh) for an
+	// image without bash, whose steps never read $BASH_ENV.
+	Shell string
 
 	// Steps records every step expanded so far, run or not.
 	Steps  []StepResult
@@ -83,6 +89,8 @@ func NewJob(tb testing.TB, orb *Orb) *Job {
 		Log:   testWriter{tb: tb},
 		Cache: NewCache(tb),
 	}
+	// CircleCI names every job run; a fresh one per job, as there.
+	j.Env["CIRCLE_WORKFLOW_JOB_ID"] = uuid.NewString()
 	for _, d := range []string{j.Dir, j.Home} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			tb.Fatal(err)
@@ -389,6 +397,9 @@ func (j *Job) step(ctx context.Context, s map[string]any) error {
 func (j *Job) run(ctx context.Context, body any) error {
 	res := StepResult{Kind: "run", When: "on_success", Env: map[string]string{}}
 	shell := "/bin/bash -eo pipefail"
+	if j.Shell != "" {
+		shell = j.Shell
+	}
 	dir := j.Dir
 	switch x := body.(type) {
 	case string:
