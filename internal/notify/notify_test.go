@@ -1038,3 +1038,45 @@ func TestWrongShapedAnswersAreUnexpected(t *testing.T) {
 		})
 	}
 }
+
+// TestAnswerIsBoundedWhateverItsType: slack-go decodes any HTTP 200 as
+// JSON, whatever its Content-Type. An answer that is not labelled JSON and
+// never ends (a string that goes on) is read no further than for a JSON
+// one: the bound is on bytes read, not on the type the server claims.
+func TestAnswerIsBoundedWhateverItsType(t *testing.T) {
+	const stop = 64 << 20 // the server gives up here; a bounded read stops long before
+	for _, ctype := range []string{"text/plain", "text/html; charset=utf-8", ""} {
+		name := ctype
+		if name == "" {
+			name = "no Content-Type"
+		}
+		t.Run(name, func(t *testing.T) {
+			var sent atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header()["Content-Type"] = []string{ctype}
+				io.WriteString(w, `{"ok":true,"channel":"C1","ts":"`)
+				chunk := []byte(strings.Repeat("1", 32<<10))
+				for sent.Load() < stop {
+					n, err := w.Write(chunk)
+					sent.Add(int64(n))
+					if err != nil {
+						return
+					}
+				}
+			}))
+			t.Cleanup(srv.Close)
+			h := newHarness(t)
+			h.env["PMGUARD_SLACK_API_URL"] = srv.URL + "/api/"
+			s := h.settings()
+			s.Template = DeployFailed
+			res := h.run(s)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			mustContain(t, "stderr", res.errw, "unexpected_response", "larger than 1 MiB")
+			if n := sent.Load(); n >= stop/2 {
+				t.Errorf("the server sent %d MiB before notify stopped reading", n>>20)
+			}
+		})
+	}
+}

@@ -139,9 +139,8 @@ func slackRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	if err != nil || resp == nil || resp.StatusCode != http.StatusOK || ctx.Err() != nil {
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
-	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		return false, nil
-	}
+	// Whatever its Content-Type: slack-go decodes any 200 as JSON, and a
+	// JSON string that never ends would otherwise be read whole.
 	body, truncated, err := httpx.ReadLimited(resp.Body, maxAnswer)
 	resp.Body.Close()
 	// slack-go decodes what is left: a cut answer ends in an error saying
