@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,7 +44,13 @@ const (
 )
 
 func scanValues() []string {
-	out := []string{scanPassword, scanQuery, scanWebhook, scanDBPass}
+	out := []string{scanPassword, scanQuery, scanWebhook, scanDBPass,
+		// The Basic authorization sent for the URLs' user info (ci:password)
+		// and for Jira (email:token): a server that echoes its request
+		// headers echoes these.
+		base64.StdEncoding.EncodeToString([]byte("ci:" + scanPassword)),
+		base64.StdEncoding.EncodeToString([]byte("sre@acme.example:" + scanSecrets["JIRA_API_TOKEN"])),
+	}
 	for _, v := range scanSecrets {
 		if v != "" {
 			out = append(out, v)

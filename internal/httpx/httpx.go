@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -733,7 +734,8 @@ func URLSecrets(u *url.URL, shown ...string) []string {
 }
 
 // Each secret is given as decoded and as written in the URL (percent-
-// encoded), since a server may echo either. A query pair that does not
+// encoded), since a server may echo either; user info also as the Basic
+// authorization net/http sends for it. A query pair that does not
 // parse (a bad escape, no name) is a secret as written: it is sent as is.
 func urlSecrets(u *url.URL, shown func(name string) bool) []string {
 	var out []string
@@ -744,12 +746,16 @@ func urlSecrets(u *url.URL, shown func(name string) bool) []string {
 		}
 	}
 	if u.User != nil {
-		if pw, ok := u.User.Password(); ok {
+		pw, ok := u.User.Password()
+		if ok {
 			_, esc, _ := strings.Cut(u.User.String(), ":")
 			add(pw, esc)
 		} else {
 			add(u.User.Username(), u.User.String())
 		}
+		// net/http sends user info as Basic authorization: a server that
+		// echoes its request headers echoes this form.
+		out = append(out, base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw)))
 	}
 	for _, pair := range strings.FieldsFunc(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
 		rawK, rawV, _ := strings.Cut(pair, "=")

@@ -426,11 +426,12 @@ func TestURLSecrets(t *testing.T) {
 		want []string
 	}{
 		{"https://h/x", nil},
-		{"https://u:pw-1@h/x", []string{"pw-1"}},
-		{"https://tok-as-user@h/x", []string{"tok-as-user"}},
+		{"https://u:pw-1@h/x", []string{"dTpwdy0x", "pw-1"}},
+		{"https://tok-as-user@h/x", []string{"dG9rLWFzLXVzZXI6", "tok-as-user"}},
 		{"https://h/x?token=t1&page=2&api_key=k2", []string{"2", "k2", "t1"}},
-		// Both forms of an escaped value: a server may echo either.
-		{"https://u:p%40ss-1@h/x?sig=a%2Fb%3Dc", []string{"a%2Fb%3Dc", "a/b=c", "p%40ss-1", "p@ss-1"}},
+		// Both forms of an escaped value: a server may echo either. User
+		// info also as the Basic authorization net/http sends for it.
+		{"https://u:p%40ss-1@h/x?sig=a%2Fb%3Dc", []string{"a%2Fb%3Dc", "a/b=c", "dTpwQHNzLTE=", "p%40ss-1", "p@ss-1"}},
 		// A pair that does not parse is sent as written, so it is the secret.
 		{"https://h/x?sig=ab%zz-cd;k=v", []string{"sig=ab%zz-cd", "v"}},
 	}
