@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -574,6 +575,9 @@ func NewRedactor(secrets ...string) *Redactor {
 
 // Add registers secrets; values shorter than 4 bytes are ignored, since
 // replacing them would mangle ordinary text without protecting anything.
+// Each is also registered as the text that quotes it escaped: percent-
+// encoded in a URL's path or query (a redirect's Location, a server's
+// echo of its request) and as a JSON string (a server's JSON echo).
 func (r *Redactor) Add(secrets ...string) {
 	if r == nil {
 		return
@@ -581,14 +585,34 @@ func (r *Redactor) Add(secrets ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range secrets {
-		if len(s) < 4 || slices.Contains(r.secrets, s) {
+		if len(s) < 4 {
 			continue
 		}
-		// Longest first: a secret that holds another is replaced whole,
-		// whatever order they were registered in.
-		i, _ := slices.BinarySearchFunc(r.secrets, s, func(a, b string) int { return len(b) - len(a) })
-		r.secrets = slices.Insert(r.secrets, i, s)
+		for _, f := range escapedForms(s) {
+			if slices.Contains(r.secrets, f) {
+				continue
+			}
+			// Longest first: a secret that holds another is replaced whole,
+			// whatever order they were registered in.
+			i, _ := slices.BinarySearchFunc(r.secrets, f, func(a, b string) int { return len(b) - len(a) })
+			r.secrets = slices.Insert(r.secrets, i, f)
+		}
 	}
+}
+
+// escapedForms is s and the ways text quotes it escaped.
+func escapedForms(s string) []string {
+	forms := []string{s, url.PathEscape(s), url.QueryEscape(s)}
+	for _, html := range []bool{true, false} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(s) == nil {
+			q := strings.TrimSuffix(b.String(), "\n")
+			forms = append(forms, q[1:len(q)-1])
+		}
+	}
+	return forms
 }
 
 // ShowQuery lets output show the values of the named query parameters
