@@ -131,7 +131,7 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if c.o.NoRedirect {
 		return http.ErrUseLastResponse
 	}
-	return CheckRedirect(req, via)
+	return c.redactor.CheckRedirect(req, via)
 }
 
 // CheckRedirect is pmguard's redirect rule, for an http.Client's
@@ -142,14 +142,20 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 // Authorization, Cookie and WWW-Authenticate. A 307 or 308 keeps the method
 // and re-sends the body, where a credential may be too (Slack's API takes
 // its token as a form field): to another origin, that redirect is refused.
-func CheckRedirect(req *http.Request, via []*http.Request) error {
+// So is one to another origin whose URL holds a secret r knows: a server
+// may copy a query's token or a header's value into the Location it sends.
+// A nil r knows none.
+func (r *Redactor) CheckRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}
 	if !SameOrigin(req.URL, via[0].URL) {
+		from, to := RedactURL(via[0].URL.Scheme+"://"+via[0].URL.Host), RedactURL(req.URL.Scheme+"://"+req.URL.Host)
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
-			return fmt.Errorf("refused a redirect from %s to another origin (%s): it would re-send the request body, which may hold a credential",
-				RedactURL(via[0].URL.Scheme+"://"+via[0].URL.Host), RedactURL(req.URL.Scheme+"://"+req.URL.Host))
+			return &RefusedRedirect{From: from, To: to, Why: "it would re-send the request body, which may hold a credential"}
+		}
+		if r.holdsSecret(req.URL) {
+			return &RefusedRedirect{From: from, To: to, Why: "the new URL holds a secret of this run"}
 		}
 		for k := range req.Header {
 			if !safeHeaders[http.CanonicalHeaderKey(k)] {
@@ -158,6 +164,18 @@ func CheckRedirect(req *http.Request, via []*http.Request) error {
 		}
 	}
 	return nil
+}
+
+// RefusedRedirect is a redirect to another origin that pmguard does not
+// follow. The server gives the same answer to every attempt, so it is
+// never retried.
+type RefusedRedirect struct {
+	From, To string // the origins, redacted
+	Why      string
+}
+
+func (e *RefusedRedirect) Error() string {
+	return fmt.Sprintf("refused a redirect from %s to another origin (%s): %s", e.From, e.To, e.Why)
 }
 
 // safeHeaders may follow a redirect to another origin.
@@ -295,6 +313,10 @@ func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
 		_ = c.waitTurn(ctx, r.URL.Host)
 	}
 	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		var refused *RefusedRedirect
+		if errors.As(err, &refused) {
+			return false, nil
+		}
 		retry, perr := c.o.CheckRetry(ctx, resp, err)
 		if retry && onlyUnserved(ctx) && !unserved(resp, err) {
 			return false, perr
@@ -649,6 +671,25 @@ func (r *Redactor) AddURL(u *url.URL) {
 // URL is RedactURL, except that the values of the parameters named by
 // ShowQuery stay visible.
 func (r *Redactor) URL(raw string) string { return redactURL(raw, r.isShown) }
+
+// holdsSecret reports whether u, as written or decoded (as a path or as a
+// query), holds a known secret.
+func (r *Redactor) holdsSecret(u *url.URL) bool {
+	raw := u.String()
+	forms := []string{raw}
+	if dec, err := url.PathUnescape(raw); err == nil {
+		forms = append(forms, dec)
+	}
+	if dec, err := url.QueryUnescape(raw); err == nil {
+		forms = append(forms, dec)
+	}
+	for _, f := range forms {
+		if r.Redact(f) != f {
+			return true
+		}
+	}
+	return false
+}
 
 // Redact replaces every known secret in s with [REDACTED].
 func (r *Redactor) Redact(s string) string {
