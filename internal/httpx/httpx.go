@@ -213,7 +213,23 @@ func (c *Client) StandardClient() *http.Client {
 
 type roundTripper struct{ c *Client }
 
-func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return rt.c.Do(req) }
+// RoundTrip sends req through c. A library reads a final answer's
+// Retry-After itself, most as whole seconds only (slack-go fails on an
+// HTTP date, a fraction or a word as if the request had failed): it sees
+// the wait as c read it, in whole seconds, or no Retry-After when c could
+// not read one either.
+func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := rt.c.Do(req)
+	if err != nil || resp.Header.Get("Retry-After") == "" {
+		return resp, err
+	}
+	if d, ok := rt.c.o.RetryAfter(resp, time.Now()); ok {
+		resp.Header.Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	} else {
+		resp.Header.Del("Retry-After")
+	}
+	return resp, nil
+}
 
 // NewTransport returns an HTTP transport with pmguard's connection limits.
 func NewTransport(tlsConf *tls.Config) *http.Transport {

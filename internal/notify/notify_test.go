@@ -1080,3 +1080,39 @@ func TestAnswerIsBoundedWhateverItsType(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryAfterInAnyForm: a final 429 is rate_limited whatever form its
+// Retry-After takes (an HTTP date, a fraction, a negative number, a word),
+// never "unreachable" with slack-go's parse error.
+func TestRetryAfterInAnyForm(t *testing.T) {
+	for name, ra := range map[string]string{
+		"a word": "soon", "negative": "-5", "a fraction": "0.5",
+		"a date past": time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var calls atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Retry-After", ra)
+				w.WriteHeader(http.StatusTooManyRequests)
+			}))
+			t.Cleanup(srv.Close)
+			h := newHarness(t)
+			h.env["PMGUARD_SLACK_API_URL"] = srv.URL + "/api/"
+			s := h.settings()
+			s.Template = DeployFailed
+			s.Retries, s.RetryDelay = 1, "0"
+			res := h.run(s)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			mustContain(t, "stderr", res.errw, "rate_limited")
+			if strings.Contains(res.errw, "unreachable") || strings.Contains(res.errw, "strconv") || strings.Contains(res.errw, "parsing") {
+				t.Errorf("a 429 reported as a failure to reach Slack:\n%s", res.errw)
+			}
+			if calls.Load() == 0 {
+				t.Error("Slack was never asked")
+			}
+		})
+	}
+}
