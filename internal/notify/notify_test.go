@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -1112,6 +1113,43 @@ func TestRetryAfterInAnyForm(t *testing.T) {
 			}
 			if calls.Load() == 0 {
 				t.Error("Slack was never asked")
+			}
+		})
+	}
+}
+
+// TestAnswerErrorsOfEveryMethodAreClassified: some slack-go methods
+// (pins.list among them) turn Slack's "ok": false into a plain error of the
+// answer's "error". That is Slack's code (channel_not_found, with its fix),
+// or, when the answer has no code ({}, null) or a page for one,
+// unexpected_response; never "unreachable", and a page is not quoted.
+func TestAnswerErrorsOfEveryMethodAreClassified(t *testing.T) {
+	page := "<html>" + strings.Repeat("sign in ", 500) + "</html>"
+	for _, tc := range []struct{ name, pins, want string }{
+		{"a code", `{"ok":false,"error":"channel_not_found"}`, "pins.list to C0123456789 failed: channel_not_found"},
+		{"no code", `{}`, `unexpected_response (HTTP 200 without Slack's "ok" or an error code)`},
+		{"null", `null`, `unexpected_response (HTTP 200 without Slack's "ok" or an error code)`},
+		{"a page as the error", `{"ok":false,"error":` + strconv.Quote(page) + `}`, "unexpected_response"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json; charset=utf-8")
+				if strings.HasSuffix(r.URL.Path, "/pins.list") {
+					io.WriteString(w, tc.pins)
+					return
+				}
+				io.WriteString(w, `{"ok":true,"has_more":false,"messages":[{"type":"message","ts":"1763648705.000100","text":"deploy failed"}]}`)
+			}))
+			t.Cleanup(srv.Close)
+			h := newHarness(t)
+			h.env["PMGUARD_SLACK_API_URL"] = srv.URL + "/api/"
+			var out, errw bytes.Buffer
+			_, err := NewPoster(h.deps(&out, &errw), nil).ReadThread(t.Context(), "SLACK_ACCESS_TOKEN", "C0123456789", "1763648705.000100")
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "unreachable") {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "sign in") {
+				t.Errorf("the page is quoted: %v", err)
 			}
 		})
 	}
