@@ -1154,3 +1154,33 @@ func TestAnswerErrorsOfEveryMethodAreClassified(t *testing.T) {
 		})
 	}
 }
+
+// TestEventsFromOtherWritersAreRedacted: an event log pmguard did not
+// redact (another tool's, an older release's) quotes a failing URL with
+// its password and key, and a token. The notice shows the failure, never
+// those values.
+func TestEventsFromOtherWritersAreRedacted(t *testing.T) {
+	h := newHarness(t)
+	const url = "https://admin:hunter2pass@api.example.com/health?api_key=SEKRETKEY1"
+	h.appendEvents(events.Event{Verb: "health", Event: events.HealthFailed, Target: url,
+		Message: "1 of 1 endpoint(s) failed: " + url + " with " + h.env["SLACK_ACCESS_TOKEN"],
+		Figures: events.Figures{"failing_endpoints": []any{url}}})
+	s := h.settings()
+	s.Template = DeployFailed
+	if res := h.run(s); res.err != nil {
+		t.Fatal(res.err)
+	}
+	msgs := h.slack.Messages("incidents")
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	b, _ := json.Marshal(msgs)
+	if !strings.Contains(string(b), "api.example.com/health") {
+		t.Fatalf("the notice does not show the failure:\n%s", b)
+	}
+	for _, secret := range []string{"hunter2pass", "SEKRETKEY1", h.env["SLACK_ACCESS_TOKEN"]} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the notice shows %q:\n%s", secret, b)
+		}
+	}
+}
