@@ -155,7 +155,7 @@ func (r *Redactor) CheckRedirect(req *http.Request, via []*http.Request) error {
 			return &RefusedRedirect{From: from, To: to, Why: "it would re-send the request body, which may hold a credential"}
 		}
 		if r.holdsSecret(req.URL) {
-			return &RefusedRedirect{From: from, To: to, Why: "the new URL holds a secret of this run"}
+			return &RefusedRedirect{From: from, To: to, Why: "the new URL holds a value this run keeps secret (a query parameter that is not secret can be named in show_query)"}
 		}
 		for k := range req.Header {
 			if !safeHeaders[http.CanonicalHeaderKey(k)] {
