@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -615,7 +616,8 @@ func NewRedactor(secrets ...string) *Redactor {
 // replacing them would mangle ordinary text without protecting anything.
 // Each is also registered as the text that quotes it escaped: percent-
 // encoded in a URL's path or query (a redirect's Location, a server's
-// echo of its request) and as a JSON string (a server's JSON echo).
+// echo of its request), in HTML (an error page) and as a JSON string (a
+// server's JSON echo).
 func (r *Redactor) Add(secrets ...string) {
 	if r == nil {
 		return
@@ -640,7 +642,7 @@ func (r *Redactor) Add(secrets ...string) {
 
 // escapedForms is s and the ways text quotes it escaped.
 func escapedForms(s string) []string {
-	forms := []string{s, url.PathEscape(s), url.QueryEscape(s)}
+	forms := []string{s, url.PathEscape(s), url.QueryEscape(s), html.EscapeString(s)}
 	for _, html := range []bool{true, false} {
 		var b strings.Builder
 		enc := json.NewEncoder(&b)

@@ -513,9 +513,9 @@ func TestRedactor(t *testing.T) {
 
 // TestRedactorKnowsEscapedForms: a server quotes what it received as it
 // writes text, escaped: percent-encoded in a URL (a path or a query, as
-// its request line or a Location), or as a JSON string. A secret holding
-// characters those escape is found in each form, in the message DoJSON
-// makes of a server's answer too.
+// its request line or a Location), in HTML, or as a JSON string. A secret
+// holding characters those escape is found in each form, in the message
+// DoJSON makes of a server's answer too.
 func TestRedactorKnowsEscapedForms(t *testing.T) {
 	const secret = `p@ss/w rd+"<&>1`
 	r := httpx.NewRedactor(secret)
@@ -524,6 +524,7 @@ func TestRedactorKnowsEscapedForms(t *testing.T) {
 		"p%40ss%2Fw+rd%2B%22%3C%26%3E1",   // url.QueryEscape
 		`p@ss/w rd+\"\u003c\u0026\u003e1`, // JSON, HTML-safe (Go's default)
 		`p@ss/w rd+\"<&>1`,                // JSON
+		"p@ss/w rd+&#34;&lt;&amp;&gt;1",   // HTML
 	} {
 		if got := r.Redact("got " + form + "."); got != "got [REDACTED]." {
 			t.Errorf("Redact(%q) = %q", form, got)
