@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -168,5 +169,54 @@ func TestDoraVerbBadInput(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, c.want)
 			}
 		})
+	}
+}
+
+// TestPostmortemNeverQuotesTheRunsSecrets: someone pasted the CircleCI and
+// PagerDuty tokens into the incident's Slack thread, in plain words that
+// have no credential's shape. The run knows both values (its *_env
+// settings name them): neither, nor a cut start of one, reaches stdout or
+// any file of the draft.
+func TestPostmortemNeverQuotesTheRunsSecrets(t *testing.T) {
+	const circle, pd = "ct-Plain7Secret-xyz", "pdtok-Plain-4242"
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/pins.list"):
+			fmt.Fprint(w, `{"ok":true,"items":[]}`)
+		case strings.HasSuffix(r.URL.Path, "/conversations.replies"):
+			fmt.Fprintf(w, `{"ok":true,"has_more":false,"messages":[{"type":"message","ts":"1763648705.000100","text":"deploy failed"},`+
+				`{"type":"message","ts":"1763648765.000200","text":"I reran it with %s and the pd key %s"}]}`, circle, pd)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(slack.Close)
+	dir := t.TempDir()
+	env := map[string]string{
+		"CIRCLE_TOKEN": circle, "PAGERDUTY_TOKEN": pd, "SLACK_ACCESS_TOKEN": "xoxb-111-222-abc",
+		"PMGUARD_CIRCLECI_HOST": "http://" + closedAddr(t), "PMGUARD_SLACK_API_URL": slack.URL + "/",
+		"PMGUARD_POSTMORTEM_OUTPUT_DIR": dir, "PMGUARD_POSTMORTEM_INCIDENT_FILE": "",
+		"PMGUARD_POSTMORTEM_SLACK_THREAD":    "C0123456789/1763648705.000100",
+		"PMGUARD_POSTMORTEM_FAILED_PIPELINE": "5034460f-c7c4-4c43-9457-de07e2029e7b",
+	}
+	_, stdout, stderr := invokeCtx(t, time.Minute, env, "postmortem")
+	texts := map[string]string{"stdout": stdout, "stderr": stderr}
+	for _, f := range []string{"postmortem.md", "postmortem.html", "postmortem.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		texts[f] = string(b)
+	}
+	if !strings.Contains(texts["postmortem.md"], "I reran it with") {
+		t.Fatalf("the thread was not imported:\n%s\n%s", texts["postmortem.md"], stderr)
+	}
+	for name, text := range texts {
+		for _, secret := range []string{circle, pd} {
+			if strings.Contains(text, secret[:8]) {
+				t.Errorf("%s shows %q:\n%s", name, secret[:8], text)
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,7 +44,13 @@ const (
 )
 
 func scanValues() []string {
-	out := []string{scanPassword, scanQuery, scanWebhook, scanDBPass}
+	out := []string{scanPassword, scanQuery, scanWebhook, scanDBPass,
+		// The Basic authorization sent for the URLs' user info (ci:password)
+		// and for Jira (email:token): a server that echoes its request
+		// headers echoes these.
+		base64.StdEncoding.EncodeToString([]byte("ci:" + scanPassword)),
+		base64.StdEncoding.EncodeToString([]byte("sre@acme.example:" + scanSecrets["JIRA_API_TOKEN"])),
+	}
 	for _, v := range scanSecrets {
 		if v != "" {
 			out = append(out, v)
@@ -61,7 +68,7 @@ type recorder struct {
 
 func (r *recorder) record(req *http.Request) string {
 	body, _ := io.ReadAll(req.Body)
-	text := fmt.Sprintf("%s %s %v %s", req.Method, req.URL, req.Header, body)
+	text := fmt.Sprintf("%s %s %v %v %s", req.Method, req.URL, req.URL.Query(), req.Header, body)
 	r.mu.Lock()
 	r.seen = append(r.seen, text)
 	r.mu.Unlock()
@@ -79,6 +86,8 @@ func (r *recorder) received() []string {
 // into its answer, as some error pages do:
 //
 //	/redirect/...  307 to the same path on another origin (other)
+//	/relay/...     302 to another origin whose URL carries every query and
+//	               header value received
 //	/500/...       500 with the echo
 //	/401/...       401 with the echo
 //	/shape/...     200 whose JSON has none of the fields any API has
@@ -92,6 +101,12 @@ func hostileAPI(t *testing.T, other *recorder) *recorder {
 			// Only the redirect's target is another origin's: what the
 			// client carries along (headers, body) is what is scanned.
 			http.Redirect(w, r, other.URL+"/landed", http.StatusTemporaryRedirect)
+		case "relay":
+			q := r.URL.Query()
+			for k, v := range r.Header {
+				q["h-"+k] = v
+			}
+			http.Redirect(w, r, other.URL+"/landed?"+q.Encode(), http.StatusFound)
 		case "500":
 			http.Error(w, echo, http.StatusInternalServerError)
 		case "401":
@@ -233,7 +248,7 @@ func TestSecretScan(t *testing.T) {
 		}
 	}
 
-	for _, mode := range []string{"redirect", "500", "401", "shape"} {
+	for _, mode := range []string{"redirect", "relay", "500", "401", "shape"} {
 		for i, r := range runs(mode) {
 			t.Run(fmt.Sprintf("%s/%s-%d", mode, r.verb, i), func(t *testing.T) {
 				t.Parallel()

@@ -192,7 +192,8 @@ func TestSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(got)
-	if strings.Join(got, ",") != "abcdef,base-pw-1,pw-98765,tok-123456" {
+	// The user info also as the Basic authorization sent for it.
+	if strings.Join(got, ",") != "Y2k6YmFzZS1wdy0x,abcdef,base-pw-1,dTpwdy05ODc2NQ==,pw-98765,tok-123456" {
 		t.Errorf("secrets %q", got)
 	}
 	bad := MapEnv(map[string]string{"MY_TOKEN": "tok\n123456"})

@@ -66,14 +66,17 @@ func (o *Options) judge(ep Endpoint, r probe.Result) string {
 	case o.bodyRE != nil && !o.bodyRE.Match(r.Body):
 		return fmt.Sprintf("body does not match %s", quoteShort(o.bodyRE.String()))
 	case len(o.jsonChecks) > 0:
-		return checkJSON(r.Body, r.Truncated, o.jsonChecks)
+		// What the server wrote is redacted before it is cut: a secret cut
+		// in two would no longer be recognised.
+		return checkJSON(r.Body, r.Truncated, o.jsonChecks, func(s string) string { return quoteShort(o.d.Redactor.Redact(s)) })
 	}
 	return ""
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func checkJSON(body []byte, tooBig bool, checks []JSONCheck) string {
+// checkJSON judges body by checks; quote quotes what the body holds.
+func checkJSON(body []byte, tooBig bool, checks []JSONCheck, quote func(string) string) string {
 	if tooBig {
 		return fmt.Sprintf("body larger than %d MiB; JSON checks need the whole body", probe.MaxBody>>20)
 	}
@@ -84,7 +87,7 @@ func checkJSON(body []byte, tooBig bool, checks []JSONCheck) string {
 		return fmt.Sprintf("body is not valid JSON: %v", err)
 	}
 	if k := duplicateKey(body); k != "" {
-		return fmt.Sprintf("JSON has the key %s twice in one object: which value counts is not defined (RFC 8259), so the check cannot pass", quoteShort(k))
+		return fmt.Sprintf("JSON has the key %s twice in one object: which value counts is not defined (RFC 8259), so the check cannot pass", quote(k))
 	}
 	for _, c := range checks {
 		got, ok := lookupJSON(doc, c.Path)
@@ -92,7 +95,7 @@ func checkJSON(body []byte, tooBig bool, checks []JSONCheck) string {
 			return fmt.Sprintf("JSON has no %s", c.Raw)
 		}
 		if got != c.Value {
-			return fmt.Sprintf("JSON %s = %s, want %s", c.Raw, quoteShort(got), quoteShort(c.Value))
+			return fmt.Sprintf("JSON %s = %s, want %s", c.Raw, quote(got), quoteShort(c.Value))
 		}
 	}
 	return ""

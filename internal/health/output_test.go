@@ -264,6 +264,30 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 }
 
+// TestQuotedValueNeverCutsASecret: a JSON check's failure quotes the
+// server's value, cut short. A secret the server echoes across the cut is
+// hidden whole, not cut into a part the redactor no longer recognises.
+func TestQuotedValueNeverCutsASecret(t *testing.T) {
+	const token = "tok-Sup3rSecret-value"
+	echo := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"status":%q}`, strings.Repeat("x", 70)+r.Header.Get("X-Api-Key"))
+	}))
+	env := map[string]string{"API_TOKEN": token, "PMGUARD_HEALTH_HEADERS": "X-Api-Key: ${API_TOKEN}"}
+	o := check(t, env, "--endpoint", echo.URL+"/health", "--json-path", "status=ok", "--retries", "0")
+	if o.code != exitcode.Fail {
+		t.Fatalf("exit %d", o.code)
+	}
+	contains(t, "reason", o.result.Endpoints[0].Attempts[0].Reason, "xxx[REDACTED]")
+	for name, text := range map[string]string{
+		"stdout": o.out, "verdict": o.err.Error(), "JSON report": string(o.json),
+		"JUnit report": string(o.junit), "event log": string(o.log),
+	} {
+		if strings.Contains(text, token[:6]) {
+			t.Errorf("%s shows the start of the secret:\n%s", name, text)
+		}
+	}
+}
+
 // TestShowQueryNamesWhatMayShow: PMGUARD_SHOW_QUERY lets the values of the
 // named parameters show; every other value stays hidden everywhere.
 func TestShowQueryNamesWhatMayShow(t *testing.T) {

@@ -137,7 +137,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 	}
 	o.prober = probe.New(probe.Config{
 		Method: o.Method, Header: o.Header, UserAgent: "pmguard/" + d.Version,
-		Timeout: o.Timeout.Duration, TLS: o.TLS, NoFollow: o.NoFollow, Conns: int(o.Concurrency),
+		Timeout: o.Timeout.Duration, TLS: o.TLS, NoFollow: o.NoFollow, Redactor: d.Redactor, Conns: int(o.Concurrency),
 		KeepBody:  o.bodyRE != nil || len(o.jsonChecks) > 0,
 		Transport: d.Transport, Now: d.Now,
 	})

@@ -8,8 +8,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -129,7 +132,7 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if c.o.NoRedirect {
 		return http.ErrUseLastResponse
 	}
-	return CheckRedirect(req, via)
+	return c.redactor.CheckRedirect(req, via)
 }
 
 // CheckRedirect is pmguard's redirect rule, for an http.Client's
@@ -140,14 +143,20 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 // Authorization, Cookie and WWW-Authenticate. A 307 or 308 keeps the method
 // and re-sends the body, where a credential may be too (Slack's API takes
 // its token as a form field): to another origin, that redirect is refused.
-func CheckRedirect(req *http.Request, via []*http.Request) error {
+// So is one to another origin whose URL holds a secret r knows: a server
+// may copy a query's token or a header's value into the Location it sends.
+// A nil r knows none.
+func (r *Redactor) CheckRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}
 	if !SameOrigin(req.URL, via[0].URL) {
+		from, to := RedactURL(via[0].URL.Scheme+"://"+via[0].URL.Host), RedactURL(req.URL.Scheme+"://"+req.URL.Host)
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
-			return fmt.Errorf("refused a redirect from %s to another origin (%s): it would re-send the request body, which may hold a credential",
-				RedactURL(via[0].URL.Scheme+"://"+via[0].URL.Host), RedactURL(req.URL.Scheme+"://"+req.URL.Host))
+			return &RefusedRedirect{From: from, To: to, Why: "it would re-send the request body, which may hold a credential"}
+		}
+		if r.holdsSecret(req.URL) {
+			return &RefusedRedirect{From: from, To: to, Why: "the new URL holds a value this run keeps secret (a query parameter that is not secret can be named in show_query)"}
 		}
 		for k := range req.Header {
 			if !safeHeaders[http.CanonicalHeaderKey(k)] {
@@ -156,6 +165,18 @@ func CheckRedirect(req *http.Request, via []*http.Request) error {
 		}
 	}
 	return nil
+}
+
+// RefusedRedirect is a redirect to another origin that pmguard does not
+// follow. The server gives the same answer to every attempt, so it is
+// never retried.
+type RefusedRedirect struct {
+	From, To string // the origins, redacted
+	Why      string
+}
+
+func (e *RefusedRedirect) Error() string {
+	return fmt.Sprintf("refused a redirect from %s to another origin (%s): %s", e.From, e.To, e.Why)
 }
 
 // safeHeaders may follow a redirect to another origin.
@@ -193,7 +214,23 @@ func (c *Client) StandardClient() *http.Client {
 
 type roundTripper struct{ c *Client }
 
-func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return rt.c.Do(req) }
+// RoundTrip sends req through c. A library reads a final answer's
+// Retry-After itself, most as whole seconds only (slack-go fails on an
+// HTTP date, a fraction or a word as if the request had failed): it sees
+// the wait as c read it, in whole seconds, or no Retry-After when c could
+// not read one either.
+func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := rt.c.Do(req)
+	if err != nil || resp.Header.Get("Retry-After") == "" {
+		return resp, err
+	}
+	if d, ok := rt.c.o.RetryAfter(resp, time.Now()); ok {
+		resp.Header.Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	} else {
+		resp.Header.Del("Retry-After")
+	}
+	return resp, nil
+}
 
 // NewTransport returns an HTTP transport with pmguard's connection limits.
 func NewTransport(tlsConf *tls.Config) *http.Transport {
@@ -293,6 +330,10 @@ func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
 		_ = c.waitTurn(ctx, r.URL.Host)
 	}
 	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		var refused *RefusedRedirect
+		if errors.As(err, &refused) {
+			return false, nil
+		}
 		retry, perr := c.o.CheckRetry(ctx, resp, err)
 		if retry && onlyUnserved(ctx) && !unserved(resp, err) {
 			return false, perr
@@ -573,6 +614,10 @@ func NewRedactor(secrets ...string) *Redactor {
 
 // Add registers secrets; values shorter than 4 bytes are ignored, since
 // replacing them would mangle ordinary text without protecting anything.
+// Each is also registered as the text that quotes it escaped: percent-
+// encoded in a URL's path or query (a redirect's Location, a server's
+// echo of its request), in HTML (an error page) and as a JSON string (a
+// server's JSON echo).
 func (r *Redactor) Add(secrets ...string) {
 	if r == nil {
 		return
@@ -580,14 +625,34 @@ func (r *Redactor) Add(secrets ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range secrets {
-		if len(s) < 4 || slices.Contains(r.secrets, s) {
+		if len(s) < 4 {
 			continue
 		}
-		// Longest first: a secret that holds another is replaced whole,
-		// whatever order they were registered in.
-		i, _ := slices.BinarySearchFunc(r.secrets, s, func(a, b string) int { return len(b) - len(a) })
-		r.secrets = slices.Insert(r.secrets, i, s)
+		for _, f := range escapedForms(s) {
+			if slices.Contains(r.secrets, f) {
+				continue
+			}
+			// Longest first: a secret that holds another is replaced whole,
+			// whatever order they were registered in.
+			i, _ := slices.BinarySearchFunc(r.secrets, f, func(a, b string) int { return len(b) - len(a) })
+			r.secrets = slices.Insert(r.secrets, i, f)
+		}
 	}
+}
+
+// escapedForms is s and the ways text quotes it escaped.
+func escapedForms(s string) []string {
+	forms := []string{s, url.PathEscape(s), url.QueryEscape(s), html.EscapeString(s)}
+	for _, html := range []bool{true, false} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(s) == nil {
+			q := strings.TrimSuffix(b.String(), "\n")
+			forms = append(forms, q[1:len(q)-1])
+		}
+	}
+	return forms
 }
 
 // ShowQuery lets output show the values of the named query parameters
@@ -624,6 +689,25 @@ func (r *Redactor) AddURL(u *url.URL) {
 // URL is RedactURL, except that the values of the parameters named by
 // ShowQuery stay visible.
 func (r *Redactor) URL(raw string) string { return redactURL(raw, r.isShown) }
+
+// holdsSecret reports whether u, as written or decoded (as a path or as a
+// query), holds a known secret.
+func (r *Redactor) holdsSecret(u *url.URL) bool {
+	raw := u.String()
+	forms := []string{raw}
+	if dec, err := url.PathUnescape(raw); err == nil {
+		forms = append(forms, dec)
+	}
+	if dec, err := url.QueryUnescape(raw); err == nil {
+		forms = append(forms, dec)
+	}
+	for _, f := range forms {
+		if r.Redact(f) != f {
+			return true
+		}
+	}
+	return false
+}
 
 // Redact replaces every known secret in s with [REDACTED].
 func (r *Redactor) Redact(s string) string {
@@ -733,7 +817,8 @@ func URLSecrets(u *url.URL, shown ...string) []string {
 }
 
 // Each secret is given as decoded and as written in the URL (percent-
-// encoded), since a server may echo either. A query pair that does not
+// encoded), since a server may echo either; user info also as the Basic
+// authorization net/http sends for it. A query pair that does not
 // parse (a bad escape, no name) is a secret as written: it is sent as is.
 func urlSecrets(u *url.URL, shown func(name string) bool) []string {
 	var out []string
@@ -744,12 +829,16 @@ func urlSecrets(u *url.URL, shown func(name string) bool) []string {
 		}
 	}
 	if u.User != nil {
-		if pw, ok := u.User.Password(); ok {
+		pw, ok := u.User.Password()
+		if ok {
 			_, esc, _ := strings.Cut(u.User.String(), ":")
 			add(pw, esc)
 		} else {
 			add(u.User.Username(), u.User.String())
 		}
+		// net/http sends user info as Basic authorization: a server that
+		// echoes its request headers echoes this form.
+		out = append(out, base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw)))
 	}
 	for _, pair := range strings.FieldsFunc(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
 		rawK, rawV, _ := strings.Cut(pair, "=")

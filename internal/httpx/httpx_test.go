@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -426,11 +427,12 @@ func TestURLSecrets(t *testing.T) {
 		want []string
 	}{
 		{"https://h/x", nil},
-		{"https://u:pw-1@h/x", []string{"pw-1"}},
-		{"https://tok-as-user@h/x", []string{"tok-as-user"}},
+		{"https://u:pw-1@h/x", []string{"dTpwdy0x", "pw-1"}},
+		{"https://tok-as-user@h/x", []string{"dG9rLWFzLXVzZXI6", "tok-as-user"}},
 		{"https://h/x?token=t1&page=2&api_key=k2", []string{"2", "k2", "t1"}},
-		// Both forms of an escaped value: a server may echo either.
-		{"https://u:p%40ss-1@h/x?sig=a%2Fb%3Dc", []string{"a%2Fb%3Dc", "a/b=c", "p%40ss-1", "p@ss-1"}},
+		// Both forms of an escaped value: a server may echo either. User
+		// info also as the Basic authorization net/http sends for it.
+		{"https://u:p%40ss-1@h/x?sig=a%2Fb%3Dc", []string{"a%2Fb%3Dc", "a/b=c", "dTpwQHNzLTE=", "p%40ss-1", "p@ss-1"}},
 		// A pair that does not parse is sent as written, so it is the secret.
 		{"https://h/x?sig=ab%zz-cd;k=v", []string{"sig=ab%zz-cd", "v"}},
 	}
@@ -507,6 +509,38 @@ func TestRedactor(t *testing.T) {
 		go func() { defer wg.Done(); _ = r.Redact("concurrent-secret") }()
 	}
 	wg.Wait()
+}
+
+// TestRedactorKnowsEscapedForms: a server quotes what it received as it
+// writes text, escaped: percent-encoded in a URL (a path or a query, as
+// its request line or a Location), in HTML, or as a JSON string. A secret
+// holding characters those escape is found in each form, in the message
+// DoJSON makes of a server's answer too.
+func TestRedactorKnowsEscapedForms(t *testing.T) {
+	const secret = `p@ss/w rd+"<&>1`
+	r := httpx.NewRedactor(secret)
+	for _, form := range []string{
+		"p@ss%2Fw%20rd+%22%3C&%3E1",       // url.PathEscape
+		"p%40ss%2Fw+rd%2B%22%3C%26%3E1",   // url.QueryEscape
+		`p@ss/w rd+\"\u003c\u0026\u003e1`, // JSON, HTML-safe (Go's default)
+		`p@ss/w rd+\"<&>1`,                // JSON
+		"p@ss/w rd+&#34;&lt;&amp;&gt;1",   // HTML
+	} {
+		if got := r.Redact("got " + form + "."); got != "got [REDACTED]." {
+			t.Errorf("Redact(%q) = %q", form, got)
+		}
+	}
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"echo":{"path":%q,"key":%q}}`, req.URL.RawQuery, req.Header.Get("X-Api-Key"))
+	}))
+	defer srv.Close()
+	c := httpx.New(httpx.Options{Retries: -1, Redactor: r})
+	_, err := c.DoJSON(context.Background(), "API", http.MethodGet, srv.URL+"/x?k="+url.QueryEscape(secret), http.Header{"X-Api-Key": {secret}}, nil, nil)
+	if err == nil || strings.Contains(err.Error(), "ss") {
+		t.Errorf("DoJSON error %v: want one without the secret in any form", err)
+	}
 }
 
 // TestErrorsNeverHoldSecrets checks that transport errors returned by Do do

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -99,6 +100,79 @@ func TestRedirectKeepsBodyWithinOrigin(t *testing.T) {
 	if b, _ := io.ReadAll(resp.Body); string(b) != "token=xoxb-secret-123" {
 		t.Errorf("same-origin 308 lost the body: %q", b)
 	}
+}
+
+// A server may copy what it received (a query's token, a header's value)
+// into the Location of a redirect to another origin: the headers are
+// dropped, but the URL itself would carry the secret there. Such a
+// redirect is refused, in whatever form the secret is written; the same
+// one within the origin, or without a secret, is followed.
+func TestRedirectURLNeverCarriesASecretAway(t *testing.T) {
+	var otherGot atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { otherGot.Add(1) }))
+	defer other.Close()
+	var origin *httptest.Server
+	origin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		to := other.URL
+		if r.URL.Query().Get("near") != "" {
+			to = origin.URL
+		}
+		switch r.URL.Path {
+		case "/query":
+			http.Redirect(w, r, to+"/landed?code="+url.QueryEscape(r.URL.Query().Get("code")), http.StatusMovedPermanently)
+		case "/header":
+			http.Redirect(w, r, to+"/landed/"+url.PathEscape(r.Header.Get("Circle-Token")), http.StatusSeeOther)
+		case "/plain":
+			http.Redirect(w, r, to+"/landed", http.StatusFound)
+		case "/page":
+			http.Redirect(w, r, to+"/landed?page="+r.URL.Query().Get("page"), http.StatusFound)
+		}
+	}))
+	defer origin.Close()
+	red := httpx.NewRedactor("ct/Secret 42+")
+	red.ShowQuery("page") // the user's word that its values are not secret
+	red.AddURL(mustURL(t, origin.URL+"/query?code=q%2BSecret+7&page=2000"))
+	// Retries allowed: a refused redirect is not one to retry, since the
+	// server would answer the same.
+	c := httpx.New(httpx.Options{Retries: 3, WaitMin: time.Millisecond, WaitMax: time.Millisecond, Redactor: red})
+	get := func(path string) error {
+		req, _ := http.NewRequest(http.MethodGet, origin.URL+path, nil)
+		req.Header.Set("Circle-Token", "ct/Secret 42+")
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	for _, path := range []string{"/query?code=q%2BSecret+7", "/header"} {
+		err := get(path)
+		if err == nil || !strings.Contains(err.Error(), "holds a value this run keeps secret") || !strings.Contains(err.Error(), "after 1 attempt(s)") {
+			t.Errorf("%s: %v, want the redirect refused at once", path, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "Secret") {
+			t.Errorf("%s: the error shows the secret: %v", path, err)
+		}
+	}
+	if n := otherGot.Load(); n != 0 {
+		t.Fatalf("the other origin received %d request(s) whose URL held a secret", n)
+	}
+	for _, path := range []string{"/plain", "/page?page=2000", "/query?near=1&code=q%2BSecret+7", "/header?near=1"} {
+		if err := get(path); err != nil {
+			t.Errorf("%s: %v, want it followed", path, err)
+		}
+	}
+	if n := otherGot.Load(); n != 2 {
+		t.Errorf("the other origin received %d request(s), want the two without a secret", n)
+	}
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 func TestSameOrigin(t *testing.T) {

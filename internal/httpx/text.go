@@ -103,6 +103,13 @@ type TextWriter struct {
 	buf []byte
 }
 
+// A line longer than maxPiece is written in pieces that end at a blank; one
+// without a blank is held up to maxUnbroken.
+const (
+	maxPiece    = 64 << 10
+	maxUnbroken = 1 << 20
+)
+
 // TextWriter returns a TextWriter onto w.
 func (r *Redactor) TextWriter(w io.Writer) *TextWriter { return &TextWriter{w: w, r: r} }
 
@@ -112,10 +119,18 @@ func (t *TextWriter) Write(p []byte) (int, error) {
 	t.buf = append(t.buf, p...)
 	i := bytes.LastIndexByte(t.buf, '\n')
 	if i < 0 {
-		if len(t.buf) < 64<<10 {
+		// A very long line is written in pieces, each ending at a blank,
+		// where no credential is cut in two (a cut one would no longer be
+		// recognised); a line without one is cut only past maxUnbroken.
+		if len(t.buf) < maxPiece {
 			return len(p), nil
 		}
-		i = len(t.buf) - 1 // a very long line is written in pieces
+		if i = bytes.LastIndexAny(t.buf, " \t"); i < 0 {
+			if len(t.buf) < maxUnbroken {
+				return len(p), nil
+			}
+			i = len(t.buf) - 1
+		}
 	}
 	if _, err := io.WriteString(t.w, t.r.Text(string(t.buf[:i+1]))); err != nil {
 		return 0, err

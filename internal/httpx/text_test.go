@@ -82,3 +82,26 @@ func TestTextWriter(t *testing.T) {
 		t.Errorf("wrote %q, want %q", b.String(), want)
 	}
 }
+
+// TestTextWriterNeverCutsACredential: a line too long to hold whole (a
+// command printing a large JSON document on one line) is written in
+// pieces; a secret or a token that straddles where a piece would end is
+// still recognised whole.
+func TestTextWriterNeverCutsACredential(t *testing.T) {
+	for _, secret := range []string{"registered-9f8e7d6c", "xoxb-1234567890-abcdef"} {
+		var b strings.Builder
+		w := httpx.NewRedactor("registered-9f8e7d6c").TextWriter(&b)
+		head := strings.Repeat("word ", (64<<10)/5+1)
+		for _, p := range []string{head + secret[:8], secret[8:] + " and more\n"} {
+			if _, err := w.Write([]byte(p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(b.String(), secret[:8]) || !strings.HasSuffix(b.String(), "[REDACTED] and more\n") {
+			t.Errorf("%s: the piece ends %q", secret, b.String()[max(0, b.Len()-60):])
+		}
+	}
+}

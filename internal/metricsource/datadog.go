@@ -298,6 +298,11 @@ func (d *Datadog) Query(ctx context.Context, query string, from, to time.Time) (
 		return nil, &QueryError{Source: "datadog", Status: resp.StatusCode, Message: "not a Datadog query response: " + msg, Query: query}
 	case r.Status != "" && r.Status != "ok":
 		return nil, &QueryError{Source: "datadog", Status: resp.StatusCode, Type: r.Status, Message: msg, Query: query}
+	case r.Status == "" && r.Series == nil:
+		// Datadog answers a query that matched nothing with "status": "ok"
+		// and "series": []. A 200 with neither (null, {}, another API's
+		// object) is a page that is not Datadog's, not an absence of data.
+		return nil, &QueryError{Source: "datadog", Status: resp.StatusCode, Message: "not a Datadog query response (no status, no series): " + msg, Query: query}
 	}
 	var out []DatadogSeries
 	for _, s := range r.Series {

@@ -247,6 +247,23 @@ func TestDatadogNoData(t *testing.T) {
 	}
 }
 
+// TestDatadogWrongShapedAnswerIsNotNoData: a 200 that is not a query
+// response (null, an empty object, another API's object) is a QueryError
+// saying so, never "no series matched", which a canary would wait out as
+// missing traffic until its max_duration.
+func TestDatadogWrongShapedAnswerIsNotNoData(t *testing.T) {
+	for _, body := range []string{`null`, `{}`, `{"data":[],"meta":{}}`, `[]`} {
+		t.Run(body, func(t *testing.T) {
+			_, url := newDDStandIn(t, func(w http.ResponseWriter, r ddRequest, _ int) { fmt.Fprint(w, body) })
+			_, err := newDatadog(t, url, nil).Counts(context.Background(), `service:api`, metricsource.Window{Length: time.Minute})
+			var qe *metricsource.QueryError
+			if !errors.As(err, &qe) || errors.Is(err, metricsource.ErrNoData) || !strings.Contains(err.Error(), "not a Datadog query response") {
+				t.Fatalf("got %v, want a QueryError saying the answer is not Datadog's", err)
+			}
+		})
+	}
+}
+
 func TestDatadogErrors(t *testing.T) {
 	cases := []struct {
 		name    string

@@ -178,7 +178,7 @@ func (o *Options) start(ctx context.Context) (*run, error) {
 	if r.key == "" {
 		r.key = o.d.Job.PipelineID
 	}
-	r.evs = o.events()
+	r.evs = o.redacted(o.events())
 	if r.name == RollbackState {
 		f := &Facts{}
 		factsFrom(f, r.evs, r.key)
@@ -272,6 +272,17 @@ func (o *Options) readLog() []events.Event {
 		fmt.Fprintf(o.errw, "pmguard notify: warning: %v\n", skipped)
 	}
 	return evs
+}
+
+// redacted is evs as a notice may quote them: a log may hold lines pmguard
+// did not redact (another tool's, an older release's), so every string
+// goes through the run's redactor first, as in the post-mortem.
+func (o *Options) redacted(evs []events.Event) []events.Event {
+	out := make([]events.Event, len(evs))
+	for i, e := range evs {
+		out[i] = e.Redacted(o.d.Redactor.Text)
+	}
+	return out
 }
 
 // message renders the notice from f: the built-in template, or the custom

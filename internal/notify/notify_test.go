@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -1036,5 +1037,150 @@ func TestWrongShapedAnswersAreUnexpected(t *testing.T) {
 				t.Errorf("notify_failed events %+v", failed)
 			}
 		})
+	}
+}
+
+// TestAnswerIsBoundedWhateverItsType: slack-go decodes any HTTP 200 as
+// JSON, whatever its Content-Type. An answer that is not labelled JSON and
+// never ends (a string that goes on) is read no further than for a JSON
+// one: the bound is on bytes read, not on the type the server claims.
+func TestAnswerIsBoundedWhateverItsType(t *testing.T) {
+	const stop = 64 << 20 // the server gives up here; a bounded read stops long before
+	for _, ctype := range []string{"text/plain", "text/html; charset=utf-8", ""} {
+		name := ctype
+		if name == "" {
+			name = "no Content-Type"
+		}
+		t.Run(name, func(t *testing.T) {
+			var sent atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header()["Content-Type"] = []string{ctype}
+				io.WriteString(w, `{"ok":true,"channel":"C1","ts":"`)
+				chunk := []byte(strings.Repeat("1", 32<<10))
+				for sent.Load() < stop {
+					n, err := w.Write(chunk)
+					sent.Add(int64(n))
+					if err != nil {
+						return
+					}
+				}
+			}))
+			t.Cleanup(srv.Close)
+			h := newHarness(t)
+			h.env["PMGUARD_SLACK_API_URL"] = srv.URL + "/api/"
+			s := h.settings()
+			s.Template = DeployFailed
+			res := h.run(s)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			mustContain(t, "stderr", res.errw, "unexpected_response", "larger than 1 MiB")
+			if n := sent.Load(); n >= stop/2 {
+				t.Errorf("the server sent %d MiB before notify stopped reading", n>>20)
+			}
+		})
+	}
+}
+
+// TestRetryAfterInAnyForm: a final 429 is rate_limited whatever form its
+// Retry-After takes (an HTTP date, a fraction, a negative number, a word),
+// never "unreachable" with slack-go's parse error.
+func TestRetryAfterInAnyForm(t *testing.T) {
+	for name, ra := range map[string]string{
+		"a word": "soon", "negative": "-5", "a fraction": "0.5",
+		"a date past": time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var calls atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Retry-After", ra)
+				w.WriteHeader(http.StatusTooManyRequests)
+			}))
+			t.Cleanup(srv.Close)
+			h := newHarness(t)
+			h.env["PMGUARD_SLACK_API_URL"] = srv.URL + "/api/"
+			s := h.settings()
+			s.Template = DeployFailed
+			s.Retries, s.RetryDelay = 1, "0"
+			res := h.run(s)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			mustContain(t, "stderr", res.errw, "rate_limited")
+			if strings.Contains(res.errw, "unreachable") || strings.Contains(res.errw, "strconv") || strings.Contains(res.errw, "parsing") {
+				t.Errorf("a 429 reported as a failure to reach Slack:\n%s", res.errw)
+			}
+			if calls.Load() == 0 {
+				t.Error("Slack was never asked")
+			}
+		})
+	}
+}
+
+// TestAnswerErrorsOfEveryMethodAreClassified: some slack-go methods
+// (pins.list among them) turn Slack's "ok": false into a plain error of the
+// answer's "error". That is Slack's code (channel_not_found, with its fix),
+// or, when the answer has no code ({}, null) or a page for one,
+// unexpected_response; never "unreachable", and a page is not quoted.
+func TestAnswerErrorsOfEveryMethodAreClassified(t *testing.T) {
+	page := "<html>" + strings.Repeat("sign in ", 500) + "</html>"
+	for _, tc := range []struct{ name, pins, want string }{
+		{"a code", `{"ok":false,"error":"channel_not_found"}`, "pins.list to C0123456789 failed: channel_not_found"},
+		{"no code", `{}`, `unexpected_response (HTTP 200 without Slack's "ok" or an error code)`},
+		{"null", `null`, `unexpected_response (HTTP 200 without Slack's "ok" or an error code)`},
+		{"a page as the error", `{"ok":false,"error":` + strconv.Quote(page) + `}`, "unexpected_response"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json; charset=utf-8")
+				if strings.HasSuffix(r.URL.Path, "/pins.list") {
+					io.WriteString(w, tc.pins)
+					return
+				}
+				io.WriteString(w, `{"ok":true,"has_more":false,"messages":[{"type":"message","ts":"1763648705.000100","text":"deploy failed"}]}`)
+			}))
+			t.Cleanup(srv.Close)
+			h := newHarness(t)
+			h.env["PMGUARD_SLACK_API_URL"] = srv.URL + "/api/"
+			var out, errw bytes.Buffer
+			_, err := NewPoster(h.deps(&out, &errw), nil).ReadThread(t.Context(), "SLACK_ACCESS_TOKEN", "C0123456789", "1763648705.000100")
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "unreachable") {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "sign in") {
+				t.Errorf("the page is quoted: %v", err)
+			}
+		})
+	}
+}
+
+// TestEventsFromOtherWritersAreRedacted: an event log pmguard did not
+// redact (another tool's, an older release's) quotes a failing URL with
+// its password and key, and a token. The notice shows the failure, never
+// those values.
+func TestEventsFromOtherWritersAreRedacted(t *testing.T) {
+	h := newHarness(t)
+	const url = "https://admin:hunter2pass@api.example.com/health?api_key=SEKRETKEY1"
+	h.appendEvents(events.Event{Verb: "health", Event: events.HealthFailed, Target: url,
+		Message: "1 of 1 endpoint(s) failed: " + url + " with " + h.env["SLACK_ACCESS_TOKEN"],
+		Figures: events.Figures{"failing_endpoints": []any{url}}})
+	s := h.settings()
+	s.Template = DeployFailed
+	if res := h.run(s); res.err != nil {
+		t.Fatal(res.err)
+	}
+	msgs := h.slack.Messages("incidents")
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	b, _ := json.Marshal(msgs)
+	if !strings.Contains(string(b), "api.example.com/health") {
+		t.Fatalf("the notice does not show the failure:\n%s", b)
+	}
+	for _, secret := range []string{"hunter2pass", "SEKRETKEY1", h.env["SLACK_ACCESS_TOKEN"]} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the notice shows %q:\n%s", secret, b)
+		}
 	}
 }

@@ -123,7 +123,7 @@ func (p *Poster) Schedule(ctx context.Context, r Reminder) error {
 	ctx, cancel := context.WithTimeout(ctx, o.p.timeout)
 	defer cancel()
 	api := newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv)
-	run := &run{o: o, p: o.p, out: o.out, errw: o.errw, key: r.IncidentKey, evs: r.Events, api: api}
+	run := &run{o: o, p: o.p, out: o.out, errw: o.errw, key: r.IncidentKey, evs: o.redacted(r.Events), api: api}
 	target, threadTS := r.Channel, ""
 	if r.Thread && r.IncidentKey != "" {
 		if ref, ok := run.thread(ctx, r.Channel); ok {

@@ -139,9 +139,8 @@ func slackRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	if err != nil || resp == nil || resp.StatusCode != http.StatusOK || ctx.Err() != nil {
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
-	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		return false, nil
-	}
+	// Whatever its Content-Type: slack-go decodes any 200 as JSON, and a
+	// JSON string that never ends would otherwise be read whole.
 	body, truncated, err := httpx.ReadLimited(resp.Body, maxAnswer)
 	resp.Body.Close()
 	// slack-go decodes what is left: a cut answer ends in an error saying
@@ -250,6 +249,23 @@ func classify(ctx context.Context, method, channel, tokenEnv string, attempts in
 		}
 	case unexpected(err) != "":
 		e.Code, e.Detail = "unexpected_response", unexpected(err)
+	case !errors.As(err, new(*url.Error)):
+		// Not a request that failed (those are *url.Error): slack-go's
+		// errors.New of the answer's "error", for the methods that read
+		// "ok" themselves (pins.list, conversations.history ...). It is
+		// Slack's code, or the answer was not Slack's: no code at all ({},
+		// null), or a page.
+		switch code := err.Error(); {
+		case isCode(code):
+			e.Code = code
+			if retriedCode(method, code) {
+				e.Detail = finalDetail(ctx, code, attempts)
+			}
+		case code == "":
+			e.Code, e.Detail = "unexpected_response", `HTTP 200 without Slack's "ok" or an error code`
+		default:
+			e.Code, e.Detail = "unexpected_response", fmt.Sprintf(`HTTP 200 whose "error" (%d bytes) is not a Slack error code`, len(code))
+		}
 	case ctx.Err() != nil:
 		e.Code, e.Detail = "timeout", "notify's timeout passed"
 	default:

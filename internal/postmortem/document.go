@@ -73,6 +73,10 @@ type Input struct {
 	// bad signal, the restore), over incident.yml's and the marks.
 	ImpactStart, ImpactEnd time.Time
 	Notes                  []string
+	// Redact removes secrets from what the draft quotes of text the team
+	// did not write (commits, event logs, imported entries): the run's
+	// Redactor.Text; nil: httpx.RedactText, credential shapes only.
+	Redact func(string) string
 }
 
 // Build assembles the draft.
@@ -88,12 +92,16 @@ func Build(in Input) *Document {
 	for _, p := range in.Pipelines {
 		logins = append(logins, p.Actor)
 	}
-	sc := newScrubber(inc.Roles, logins)
+	redact := in.Redact
+	if redact == nil {
+		redact = httpx.RedactText
+	}
+	sc := newScrubber(inc.Roles, logins, redact)
 	// The event logs may be another job's or an older release's: what has
 	// a credential's shape goes before anything is read from them.
 	evs := make([]events.Event, len(in.Events))
 	for i, e := range in.Events {
-		evs[i] = e.Redacted(httpx.RedactText)
+		evs[i] = e.Redacted(redact)
 	}
 	in.Events = evs
 	rollbackEvent := len(events.Filter(in.Events, events.RollbackInitiated)) > 0

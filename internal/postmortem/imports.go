@@ -56,6 +56,10 @@ type Importers struct {
 	Exclude []string
 	// Window is how long after the window's start events are read.
 	Window time.Duration
+	// Redact removes secrets from the text imported (the run's
+	// Redactor.Text: the secrets it knows, and what has a credential's
+	// shape), before any of it is cut or shown; nil: httpx.RedactText.
+	Redact func(string) string
 }
 
 // slackAccessCodes are Slack's answers for a thread the token may not read.
@@ -68,7 +72,7 @@ var slackThreadRe = regexp.MustCompile(`^([CGD][A-Z0-9]{2,})/(\d{9,}\.\d{6})$`)
 // input.
 func (o *Options) importers(set *config.Set) (*Importers, error) {
 	s, d := &o.Settings.ImportSettings, o.d
-	im := &Importers{Exclude: s.ImportExclude, Window: time.Duration(s.ImportWindow.Duration), DatadogQuery: s.DatadogQuery}
+	im := &Importers{Exclude: s.ImportExclude, Window: time.Duration(s.ImportWindow.Duration), DatadogQuery: s.DatadogQuery, Redact: d.Redactor.Text}
 	switch s.DatadogEventsAPI {
 	case "v2", "":
 	case "v1":
@@ -189,6 +193,9 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 			read = im.Datadog.EventsV1
 		}
 		es, err := read(ctx, im.DatadogQuery, from, to)
+		for i := range es {
+			es[i].Title, es[i].Message, es[i].Monitor = im.redact(es[i].Title), im.redact(es[i].Message), im.redact(es[i].Monitor)
+		}
 		all = append(all, datadogEntries(es)...)
 		if err != nil {
 			failed("Datadog", err)
@@ -234,11 +241,19 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 		if !im.excluded(e) {
 			// Imported text is people's own words: whatever addresses they
 			// wrote are left out, as the names in the sources' own fields are.
-			e.Event, e.Impact = withoutAddresses(e.Event), withoutAddresses(e.Impact)
+			e.Event, e.Impact = withoutAddresses(im.redact(e.Event)), withoutAddresses(im.redact(e.Impact))
+			e.Link = im.redact(e.Link)
 			out = append(out, e.Entry)
 		}
 	}
 	return out, notes, errors.Join(errs...)
+}
+
+func (im *Importers) redact(s string) string {
+	if im.Redact == nil {
+		return httpx.RedactText(s)
+	}
+	return im.Redact(s)
 }
 
 func (im *Importers) excluded(e imported) bool {

@@ -164,6 +164,9 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	notes = append(notes, importNotes...)
 	printImported(o.Stdout, imported)
 	in := Input{Title: o.Title, FollowUp: o.FollowUp, Now: o.Now(), Incident: inc, Events: evs, Pipelines: pipelines, Notes: notes, Entries: imported}
+	if o.d != nil {
+		in.Redact = o.d.Redactor.Text
+	}
 	if in.ImpactStart, in.ImpactEnd, err = o.impactWindow(inc); err != nil {
 		return nil, err
 	}

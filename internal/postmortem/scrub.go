@@ -4,20 +4,19 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-
-	"github.com/pmguard/pmguard/internal/httpx"
 )
 
 // scrubber takes people out of text the team did not write: commit
 // subjects and bodies, event messages, imported entries. A person appears
 // only as the role the team gave them in incident.yml's roles; everyone
-// else is removed, never guessed at. What has the shape of a credential
-// (httpx.RedactText: a token pasted in a Slack thread, a URL with its
-// access_token) is removed too.
+// else is removed, never guessed at. Credentials are removed too: the
+// secrets the run knows and what has a credential's shape (Redactor.Text:
+// a token pasted in a Slack thread, a URL with its access_token).
 type scrubber struct {
-	roles  map[string]string // login or email -> role, as the team wrote it
-	logins []string          // every login known to be a person's (CI actors, roles' keys), longest first
-	known  *regexp.Regexp    // those logins as whole words
+	redact func(string) string // removes credentials
+	roles  map[string]string   // login or email -> role, as the team wrote it
+	logins []string            // every login known to be a person's (CI actors, roles' keys), longest first
+	known  *regexp.Regexp      // those logins as whole words
 }
 
 var (
@@ -31,8 +30,8 @@ var (
 	mentionRe     = regexp.MustCompile(`(^|[^\w@/.])@([A-Za-z0-9](?:[A-Za-z0-9_-]{0,38}[A-Za-z0-9])?)\b`)
 )
 
-func newScrubber(roles map[string]string, logins []string) *scrubber {
-	s := &scrubber{roles: map[string]string{}}
+func newScrubber(roles map[string]string, logins []string, redact func(string) string) *scrubber {
+	s := &scrubber{roles: map[string]string{}, redact: redact}
 	seen := map[string]bool{}
 	add := func(l string) {
 		l = strings.TrimSpace(l)
@@ -69,7 +68,7 @@ func (s *scrubber) text(t string) string {
 	if t == "" {
 		return t
 	}
-	t = httpx.RedactText(t)
+	t = s.redact(t)
 	t = personTrailer.ReplaceAllString(t, "")
 	t = githubMerge.ReplaceAllString(t, "Merge pull request #$1 from $2")
 	t = bitbucketMerge.ReplaceAllString(t, "Merged in $1 (pull request #$2)")

@@ -34,6 +34,9 @@ type Config struct {
 	// NoFollow returns a 3xx response instead of following it; followed
 	// redirects go by httpx's rule (credentials stay with their origin).
 	NoFollow bool
+	// Redactor knows the run's secrets: a redirect to another origin
+	// whose URL holds one is refused. nil: none known.
+	Redactor *httpx.Redactor
 	// Conns is how many connections per host are kept for reuse, at least
 	// (a busy open-loop probe needs one per slot).
 	Conns int
@@ -67,7 +70,7 @@ func New(c Config) *Prober {
 		}
 		tr = t
 	}
-	client := &http.Client{Transport: tr, CheckRedirect: httpx.CheckRedirect}
+	client := &http.Client{Transport: tr, CheckRedirect: c.Redactor.CheckRedirect}
 	if c.NoFollow {
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
