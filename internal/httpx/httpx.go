@@ -155,7 +155,7 @@ func (r *Redactor) CheckRedirect(req *http.Request, via []*http.Request) error {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
 			return &RefusedRedirect{From: from, To: to, Why: "it would re-send the request body, which may hold a credential"}
 		}
-		if r.holdsSecret(req.URL) {
+		if r.holdsSecret(req.URL) && !isUpgrade(via[0].URL, req.URL) {
 			return &RefusedRedirect{From: from, To: to, Why: "the new URL holds a value this run keeps secret (a query parameter that is not secret can be named in show_query)"}
 		}
 		for k := range req.Header {
@@ -188,6 +188,14 @@ var safeHeaders = map[string]bool{
 // SameOrigin reports whether a and b have the same scheme, host and port.
 func SameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+// isUpgrade reports whether b is a, moved from http to https on the same
+// host and the default ports: the redirect most servers send to plain
+// http, which takes what the URL holds to no one new, only encrypted.
+func isUpgrade(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, "http") && strings.EqualFold(b.Scheme, "https") &&
+		strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == "80" && port(b) == "443"
 }
 
 func port(u *url.URL) string {

@@ -354,3 +354,29 @@ func TestAttemptsCounted(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// http → https on the same host is the redirect most servers send to plain
+// http: the secret goes to no one new, only encrypted, so it is followed;
+// any other move of a URL holding a secret is refused.
+func TestRedirectUpgradeKeepsTheSecretsQuery(t *testing.T) {
+	red := httpx.NewRedactor()
+	red.AddURL(mustURL(t, "http://api.example.com/health?code=q-Secret-7"))
+	cases := []struct {
+		from, to string
+		follow   bool
+	}{
+		{"http://api.example.com/health?code=q-Secret-7", "https://api.example.com/health?code=q-Secret-7", true},
+		{"http://api.example.com:80/health?code=q-Secret-7", "https://api.example.com:443/health?code=q-Secret-7", true},
+		{"https://api.example.com/health?code=q-Secret-7", "http://api.example.com/health?code=q-Secret-7", false},
+		{"http://api.example.com/health?code=q-Secret-7", "https://api.example.com:8443/health?code=q-Secret-7", false},
+		{"http://api.example.com/health?code=q-Secret-7", "https://cdn.example.com/health?code=q-Secret-7", false},
+	}
+	for _, c := range cases {
+		from, _ := http.NewRequest(http.MethodGet, c.from, nil)
+		to, _ := http.NewRequest(http.MethodGet, c.to, nil)
+		err := red.CheckRedirect(to, []*http.Request{from})
+		if (err == nil) != c.follow {
+			t.Errorf("%s -> %s: %v, want followed %v", c.from, c.to, err, c.follow)
+		}
+	}
+}
