@@ -53,6 +53,15 @@ func orbEnv(t *testing.T) map[string]string {
 		}
 		walk(y)
 	}
+	// The scripts the commands <<include(...)>>.
+	scripts, _ := filepath.Glob(filepath.Join("..", "..", "orb", "src", "scripts", "*.sh"))
+	for _, f := range scripts {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		walk(string(b))
+	}
 	return env
 }
 
