@@ -223,11 +223,13 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 			search = ref{tags: true}
 		}
 		// A pipeline ran the version when it deployed it: a rollback that
-		// ran at its branch's head deployed its target, not that head.
+		// ran at its branch's head deployed its target, not that head. A
+		// commit goes by its full SHA and every abbreviation of it, either
+		// way round (a rollback to bbbbbbb deployed bbbb...).
 		found, err := r.walk(ctx, search, pattern, func(p *circleci.Pipeline) bool {
 			return slices.ContainsFunc(versionNames(p), func(n string) bool {
 				if v.Kind == "sha" {
-					return strings.HasPrefix(strings.ToLower(n), v.Value)
+					return sameCommit(n, v.Value)
 				}
 				return n == v.Value
 			})

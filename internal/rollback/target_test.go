@@ -397,6 +397,9 @@ func TestGivenVersionKnownBadIsRefused(t *testing.T) {
 	failedBefore := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rev: 'c', deploy: "success"}, {rev: 'd', deploy: "failed"}}
 	rolledBack := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"}, {rev: 'd', deploy: "failed"}}
 	fixedByRerun := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rerun: 2, rerunStatus: "success"}, {rev: 'd', deploy: "failed"}}
+	// A rollback to the abbreviation bbbbbbb failed: the full SHA is that version.
+	abbrevFailed := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'c', deploy: "failed"},
+		{rev: 'c', deploy: "failed", rollbackOf: 3, target: "bbbbbbb"}, {rev: 'd', deploy: "failed"}}
 	tests := []struct {
 		name   string
 		steps  []step
@@ -408,6 +411,8 @@ func TestGivenVersionKnownBadIsRefused(t *testing.T) {
 		{"rolled back later", rolledBack, []string{"--version", sha('b'), "--strategy", "rerun"}, "pipeline 3 rolled it back"},
 		{"deployed well", failedBefore, []string{"--version", sha('c'), "--strategy", "rerun"}, ""},
 		{"failed, then its rerun succeeded", fixedByRerun, []string{"--version", sha('b'), "--strategy", "rerun"}, ""},
+		{"its rollback under an abbreviation failed (rerun)", abbrevFailed, []string{"--version", sha('b'), "--strategy", "rerun"}, "its deploy failed in pipeline 4"},
+		{"its rollback under an abbreviation failed (auto)", abbrevFailed, []string{"--version", sha('b')[:10]}, "its deploy failed in pipeline 4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
