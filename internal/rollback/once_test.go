@@ -310,3 +310,56 @@ func TestDeadRollbacksAreCounted(t *testing.T) {
 		})
 	}
 }
+
+// A followed rollback whose pipeline errors once its config is compiled,
+// or never gets a workflow, did not start: the follow says so with the
+// pipeline's error and exits 3, without waiting out wait_timeout.
+func TestFollowedRollbackThatNeverStarts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		seed   func(p *inmemory.Pipeline)
+		prints string
+	}{
+		{"errored after setup", func(p *inmemory.Pipeline) {
+			p.State, p.SetupFor = "errored", 30*time.Second
+			p.Errors = []inmemory.PipelineError{{Type: "config", Message: "Unknown parameter pmguard_rollback"}}
+		}, "Unknown parameter pmguard_rollback"},
+		{"no workflow ever", func(*inmemory.Pipeline) {}, "no workflow started within 2m0s"},
+	} {
+		for _, joined := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, joined %v", tc.name, joined), func(t *testing.T) {
+				h, _ := matrixHistory(t, 1, inmemory.Options{OnTrigger: func(p *inmemory.Pipeline) []inmemory.WorkflowSeed {
+					tc.seed(p)
+					return nil
+				}})
+				if joined {
+					// An earlier caller's rollback, still setting up.
+					c := h.srv.Client(t)
+					if _, err := c.Pipelines.Trigger(context.Background(), h.slug, circleci.TriggerRequest{Branch: "main",
+						Parameters: map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: h.good.Revision}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				hs := h.options(t, "--strategy", "trigger", "--wait", "--wait-timeout", "30m")
+				start := h.srv.Now()
+				res, err := rollback.Do(context.Background(), hs.opts)
+				if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), tc.prints) {
+					t.Fatalf("err %v (exit %d), want exit 3 saying %q\n%s", err, exitcode.Of(err), tc.prints, hs.out)
+				}
+				if waited := h.srv.Now().Sub(start); waited >= 30*time.Minute {
+					t.Fatalf("followed for %s, until wait_timeout", waited)
+				}
+				if res != nil && res.Outcome == rollback.OutcomeTimeout {
+					t.Fatalf("outcome %s", res.Outcome)
+				}
+				evs := events.Filter(readEvents(t, hs.events), events.RollbackFailed)
+				if len(evs) != 1 || evs[0].Figures.String("reason") != "not_started" || evs[0].Figures.String("rollback_pipeline_id") == "" {
+					t.Fatalf("rollback_failed events %+v", evs)
+				}
+				if got := len(h.rollbacksOf(h.failed)); got != 1 {
+					t.Fatalf("%d rollback pipelines, want 1", got)
+				}
+			})
+		}
+	}
+}

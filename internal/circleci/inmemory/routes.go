@@ -177,8 +177,12 @@ func (s *Server) pipelineJSON(p *Pipeline) map[string]any {
 	if p.Tag != "" {
 		vcs["tag"] = p.Tag
 	}
+	state, errors := p.State, p.Errors
+	if state == "errored" && s.opts.Now().Before(p.CreatedAt.Add(p.SetupFor)) {
+		state, errors = "setup-pending", nil
+	}
 	errs := []map[string]any{}
-	for _, e := range p.Errors {
+	for _, e := range errors {
 		errs = append(errs, map[string]any{"type": e.Type, "message": e.Message})
 	}
 	out := map[string]any{
@@ -187,7 +191,7 @@ func (s *Server) pipelineJSON(p *Pipeline) map[string]any {
 		"project_slug": p.ProjectSlug,
 		"updated_at":   ts(p.CreatedAt),
 		"number":       p.Number,
-		"state":        orCreated(p.State),
+		"state":        orCreated(state),
 		"created_at":   ts(p.CreatedAt),
 		"trigger": map[string]any{
 			"type":        p.TriggerType,

@@ -164,6 +164,10 @@ type Pipeline struct {
 	// may set "errored" with Errors (a config that does not compile).
 	State  string
 	Errors []PipelineError
+	// SetupFor, with State "errored", is how long after its creation the
+	// pipeline reads "setup-pending" without errors before it errors, as
+	// CircleCI's config compilation takes seconds.
+	SetupFor time.Duration
 	// visibleAt is when list answers start to show the pipeline (ListLag).
 	visibleAt time.Time
 }
