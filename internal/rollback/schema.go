@@ -103,21 +103,26 @@ func (r *run) checkSchema(ctx context.Context, t *Target) error {
 }
 
 // targetRevision is the commit the target deploys: its SHA, the commit of
-// a tag, or the commit of the pipeline that deployed a marker's version.
+// a tag, the commit of the pipeline that deployed a marker's version, or
+// the tag a rollback pipeline deployed (it ran at its branch's head, which
+// is not what it deployed).
 func (r *run) targetRevision(ctx context.Context, t *Target) string {
 	switch {
 	case shaRE.MatchString(t.Version):
 		return t.Version
 	case t.Tag != "":
 		return t.Tag
-	case t.Revision != "" && t.Component == "":
-		return t.Revision
-	case t.PipelineID != "":
-		if p, err := r.c.Pipelines.Get(ctx, t.PipelineID); err == nil {
-			return p.Revision()
+	case t.Component != "":
+		if t.PipelineID != "" {
+			if p, err := r.c.Pipelines.Get(ctx, t.PipelineID); err == nil {
+				return p.Revision()
+			}
 		}
+		return t.Revision
+	case t.Revision != "" && (t.Version == t.Revision || r.o.Version.Kind == "param"):
+		return t.Revision
 	}
-	return t.Revision
+	return t.Version
 }
 
 // schemaMessage is the schema warning appended to the initiated event's
