@@ -482,6 +482,25 @@ func TestLoopGuard(t *testing.T) {
 			t.Fatalf("outcome %+v err %v writes %d\n%s", res, err, h.srv.Writes()-before, hs.out)
 		}
 	})
+	t.Run("rerun of the failed pipeline's deploy after its own rollback failed", func(t *testing.T) {
+		h := newHistory(t, "gh/acme/api", 4, 2, inmemory.Options{})
+		h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", TriggerType: "api",
+			Params:    map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: h.good.Revision},
+			Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
+		h.srv.Clock().Advance(time.Minute)
+		// The failed deploy is tried again, and fails again: a second
+		// attempt at rolling it back, not a rerun rollback.
+		id, err := h.srv.Client(t).Workflows.Rerun(context.Background(), h.deployWorkflow(h.failed), circleci.RerunRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.srv.SetWorkflowStatus(id, "failed")
+		hs := h.options(t, "--workflow-id", id, "--strategy", "trigger")
+		res, err := rollback.Do(context.Background(), hs.opts)
+		if err != nil || res.Outcome != rollback.OutcomeInitiated || res.Attempt != 2 || len(h.rollbacksOf(h.failed)) != 2 {
+			t.Fatalf("outcome %+v err %v, %d rollbacks; want attempt 2 started\n%s", res, err, len(h.rollbacksOf(h.failed)), hs.out)
+		}
+	})
 }
 
 func TestFollow(t *testing.T) {

@@ -331,7 +331,10 @@ func (r *run) walk(ctx context.Context, on ref, pattern string, keep func(*circl
 			if !on.holds(&p) {
 				continue
 			}
-			if own && r.newest == nil {
+			// The failed pipeline's own rollbacks are newer than it: a
+			// rerun of its deploy after them is a new attempt at it, not a
+			// rerun rollback.
+			if own && r.newest == nil && p.StringParam(ParamRollbackOf) != cur.ID {
 				r.newest = &po.page.Items[i]
 			}
 			if p.Number < cur.Number && p.ID != cur.ID && keep(&p) {
