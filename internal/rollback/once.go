@@ -114,6 +114,7 @@ func (r *run) listRollbacks(ctx context.Context, st *strategy, t *Target) ([]Sta
 			if w.Name == t.WorkflowName && w.ID != t.WorkflowID && w.CreatedAt.After(failed.CreatedAt) {
 				s := Started{PipelineID: w.PipelineID, WorkflowID: w.ID, CreatedAt: w.CreatedAt, URL: r.c.WorkflowURL(&w), seq: len(wfs) - i}
 				s.State, s.Why = judgeState([]circleci.Workflow{w}, "", nil, time.Duration(0))
+				s.State, s.Why = r.supersede(s.State, s.Why, []circleci.Workflow{w})
 				out = append(out, s)
 			}
 		}
@@ -147,11 +148,36 @@ func (r *run) listRollbacks(ctx context.Context, st *strategy, t *Target) ([]Sta
 					return fmt.Errorf("workflows of rollback pipeline %d: %w", p.Number, err)
 				}
 			}
-			out[i].State, out[i].Why = judgeState(wfs, p.State, p.Errors, r.o.Now().Sub(p.CreatedAt))
+			state, why := judgeState(wfs, p.State, p.Errors, r.o.Now().Sub(p.CreatedAt))
+			out[i].State, out[i].Why = r.supersede(state, why, wfs)
 			return nil
 		})
 	}
 	return out, g.Wait()
+}
+
+// supersede reads a rollback that succeeded before the current workflow
+// was created (a rerun of the failed deploy) as dead: that deploy ran the
+// failed version again after it, so it no longer holds production and the
+// rerun's failure needs a rollback of its own. A job of the workflow that
+// failed first still joins it.
+func (r *run) supersede(state, why string, wfs []circleci.Workflow) (string, string) {
+	if state != stateSucceeded || r.workflow == nil {
+		return state, why
+	}
+	var end time.Time
+	for _, w := range wfs {
+		if w.StoppedAt == nil {
+			return state, why
+		}
+		if w.StoppedAt.After(end) {
+			end = *w.StoppedAt
+		}
+	}
+	if !end.Before(r.workflow.CreatedAt) {
+		return state, why
+	}
+	return stateDead, fmt.Sprintf("%s, then workflow %s deployed pipeline %d again", why, r.workflow.Name, r.current.Number)
 }
 
 // judgeState says whether a rollback runs, succeeded or is dead, from its

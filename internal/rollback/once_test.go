@@ -363,3 +363,42 @@ func TestFollowedRollbackThatNeverStarts(t *testing.T) {
 		}
 	}
 }
+
+// A rollback that succeeded, after which the failed deploy was rerun and
+// failed again, no longer holds production: the rerun's failure starts a
+// new attempt instead of joining the old rollback. A job of the failed
+// workflow that fails after the rollback succeeded still joins it.
+func TestRerunAfterASucceededRollback(t *testing.T) {
+	for _, rerun := range []bool{true, false} {
+		t.Run(fmt.Sprintf("rerun %v", rerun), func(t *testing.T) {
+			h := newHistory(t, "gh/acme/api", 4, 2, inmemory.Options{})
+			first := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", TriggerType: "api",
+				Params:    map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: h.good.Revision},
+				Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+			h.srv.Clock().Advance(10 * time.Minute)
+			wf := h.deployWorkflow(h.failed)
+			if rerun {
+				id, err := h.srv.Client(t).Workflows.Rerun(context.Background(), wf, circleci.RerunRequest{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.srv.SetWorkflowStatus(id, "failed")
+				wf = id
+			}
+			hs := h.options(t, "--workflow-id", wf, "--strategy", "trigger")
+			res, err := rollback.Do(context.Background(), hs.opts)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, hs.out)
+			}
+			if !rerun {
+				if res.Action != rollback.ActionJoined || res.Rollback.PipelineID != first.ID {
+					t.Fatalf("result %+v, want the succeeded rollback joined\n%s", res, hs.out)
+				}
+				return
+			}
+			if res.Action != rollback.ActionStarted || res.Attempt != 2 || len(h.rollbacksOf(h.failed)) != 2 {
+				t.Fatalf("result %+v, %d rollbacks; want a second attempt started\n%s", res, len(h.rollbacksOf(h.failed)), hs.out)
+			}
+		})
+	}
+}
