@@ -747,7 +747,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 			t.Errorf("ParseVersion(%q): %v", v, err)
 		}
 	}
-	for _, v := range []string{"x=", "=1", "tag:", "v 1"} {
+	for _, v := range []string{"x=", "=1", "tag:", "v 1", "tag:v 1", "tag:v1~2", "tag:a:b"} {
 		var ve *rollback.VersionError
 		if _, err := rollback.ParseVersion(v); !errors.As(err, &ve) || !strings.Contains(err.Error(), "accepted: previous") {
 			t.Errorf("ParseVersion(%q): %v, want a version error", v, err)

@@ -25,6 +25,10 @@ type Version struct {
 
 var shaRE = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
 
+// tagRE is a git tag name: none of the characters git refuses in a ref
+// (white space, ~ ^ : ? * [ \), in either form of a tag version.
+var tagRE = regexp.MustCompile(`^[^\s~^:?*\[\\]+$`)
+
 // VersionForm is the accepted form of the version setting.
 const VersionForm = "previous, a commit SHA (7 to 40 hex digits), a git tag (tag:v1.2.3 or v1.2.3), or <pipeline parameter>=<value>"
 
@@ -65,6 +69,9 @@ func ParseVersion(v string) (Version, error) {
 		if t == "" {
 			return bad("names no tag")
 		}
+		if !tagRE.MatchString(t) {
+			return bad("not a git tag")
+		}
 		return Version{Kind: "tag", Value: t}, nil
 	case shaRE.MatchString(v):
 		return Version{Kind: "sha", Value: strings.ToLower(v)}, nil
@@ -78,7 +85,7 @@ func ParseVersion(v string) (Version, error) {
 			return bad("names no value for pipeline parameter %s", name)
 		}
 		return Version{Kind: "param", Param: name, Value: val}, nil
-	case strings.ContainsAny(v, " \t~^:?*[\\"):
+	case !tagRE.MatchString(v):
 		return bad("not a git tag")
 	}
 	return Version{Kind: "tag", Value: v}, nil
