@@ -121,9 +121,11 @@ func (r *run) listRollbacks(ctx context.Context, st *strategy, t *Target) ([]Sta
 		return out, nil
 	}
 	// Rollbacks are newer than the failed pipeline, so they sit at the top
-	// of the newest-first list; stop at the failed pipeline.
+	// of the newest-first list; stop at the failed pipeline, however many
+	// pages of other pipelines the project ran since (the client's page
+	// limit bounds a list that never ends).
 	var ps []circleci.Pipeline
-	for p, err := range r.c.Pipelines.All(ctx, r.o.ProjectSlug, nil, 5) {
+	for p, err := range r.c.Pipelines.All(ctx, r.o.ProjectSlug, nil, 0) {
 		if err != nil {
 			return nil, fmt.Errorf("listing pipelines: %w", err)
 		}

@@ -402,3 +402,24 @@ func TestRerunAfterASucceededRollback(t *testing.T) {
 		})
 	}
 }
+
+// A job that fails long after the first rollback started, when the project
+// has run more than 100 pipelines since (other branches), still finds that
+// rollback and joins it: the list is read back to the failed pipeline.
+func TestLateCallerBehindManyPipelines(t *testing.T) {
+	h, jobs := matrixHistory(t, 1, inmemory.Options{})
+	first := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", TriggerType: "api",
+		Params:    map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: h.good.Revision},
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "running"}}})
+	for i := 0; i < 130; i++ {
+		h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: fmt.Sprintf("feature-%d", i%7), Workflows: []inmemory.WorkflowSeed{{Name: "build", Status: "success"}}})
+	}
+	hs := h.optionsEnv(t, map[string]string{"CIRCLE_BUILD_NUM": fmt.Sprint(jobs[0])}, "--strategy", "trigger")
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if res.Action != rollback.ActionJoined || res.Rollback.PipelineID != first.ID || len(h.rollbacksOf(h.failed)) != 1 {
+		t.Fatalf("result %+v, %d rollbacks; want the first joined\n%s", res, len(h.rollbacksOf(h.failed)), hs.out)
+	}
+}
