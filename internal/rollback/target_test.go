@@ -519,3 +519,24 @@ func TestWalkOverShiftingPagesInAnotherZone(t *testing.T) {
 		t.Fatalf("%d deploys passed over, want 43", len(seen))
 	}
 }
+
+// With deploy markers, a version whose deploy succeeded and was then
+// rolled back stays passed over however many pipelines of other branches
+// ran since the rollback: the pipelines are read back as far as max_pages.
+func TestMarkersRolledBackLongAgo(t *testing.T) {
+	steps := []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "success", marker: "v2"},
+		{rev: 'b', deploy: "success", rollbackOf: 2, target: "v1"}}
+	for i := 0; i < 45; i++ {
+		steps = append(steps, step{rev: 'e', branch: "feature"})
+	}
+	steps = append(steps, step{rev: 'c', deploy: "failed", marker: "v3"})
+	h := build(t, steps, true)
+	hs := h.options(t, "--strategy", "rollback_pipeline")
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if res.Target.Version != "v1" || !strings.Contains(res.Target.Why, "pipeline 3 rolled it back") {
+		t.Fatalf("target %s (%s), want v1: v2 was rolled back by pipeline 3\n%s", res.Target.Version, res.Target.Why, hs.out)
+	}
+}
