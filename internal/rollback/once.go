@@ -401,6 +401,11 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 		return nil, fmt.Errorf("the rollback did not start: %s %s", why, own.URL)
 	}
 	first := earliest(alive)
+	if !own.alive() {
+		// This caller's pipeline will not run (it errored, or ended): there
+		// is nothing to cancel, and another caller's rollback runs.
+		return r.join(ctx, res, first, fmt.Sprintf("%s rolls back pipeline %d; this caller's own %s %s", first.Name(), r.current.Number, own.Name(), own.Why))
+	}
 	if first.key() != own.key() {
 		// A rival's rollback started first: cancel this caller's duplicate.
 		if err := r.cancel(ctx, own); err != nil {

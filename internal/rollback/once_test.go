@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -421,5 +422,40 @@ func TestLateCallerBehindManyPipelines(t *testing.T) {
 	}
 	if res.Action != rollback.ActionJoined || res.Rollback.PipelineID != first.ID || len(h.rollbacksOf(h.failed)) != 1 {
 		t.Fatalf("result %+v, %d rollbacks; want the first joined\n%s", res, len(h.rollbacksOf(h.failed)), hs.out)
+	}
+}
+
+// A caller whose own trigger made a pipeline that errored, while another
+// caller's rollback runs, joins that one: it cancels nothing, and does not
+// say it cancelled a duplicate.
+func TestOwnErroredTriggerBesideALiveRollback(t *testing.T) {
+	var n atomic.Int64
+	h, _ := matrixHistory(t, 1, inmemory.Options{ListLag: 2 * time.Second, OnTrigger: func(p *inmemory.Pipeline) []inmemory.WorkflowSeed {
+		if n.Add(1) == 2 {
+			p.State, p.Errors = "errored", []inmemory.PipelineError{{Type: "config", Message: "Unknown parameter pmguard_rollback"}}
+			return nil
+		}
+		return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Ends(time.Minute, "success")}}
+	}})
+	a := h.options(t, "--strategy", "trigger")
+	b := h.options(t, "--strategy", "trigger")
+	b.opts.SettlePoll = 100 * time.Millisecond
+	// a's trigger is not in the list yet when b reads it.
+	a.opts.ListLag, a.opts.SettlePoll = 0, 100*time.Millisecond
+	ra, err := rollback.Do(context.Background(), a.opts)
+	if err != nil || ra.Action != rollback.ActionStarted {
+		t.Fatalf("a: %+v %v\n%s", ra, err, a.out)
+	}
+	rb, err := rollback.Do(context.Background(), b.opts)
+	if err != nil {
+		t.Fatalf("b: %v\n%s", err, b.out)
+	}
+	if rb.Action != rollback.ActionJoined || rb.Rollback.PipelineID != ra.Rollback.PipelineID || rb.Cancelled != nil || strings.Contains(b.out.String(), "cancelling") {
+		t.Fatalf("b: action %s, rollback %+v, cancelled %+v; want a's joined and nothing cancelled\n%s", rb.Action, rb.Rollback, rb.Cancelled, b.out)
+	}
+	for _, r := range h.srv.Requests() {
+		if strings.HasSuffix(r.Path, "/cancel") {
+			t.Fatalf("cancel sent: %s", r.Path)
+		}
 	}
 }
