@@ -528,6 +528,14 @@ func (r *run) earlierCallers(ctx context.Context) ([]string, time.Time, error) {
 				continue
 			}
 			switch {
+			case n == r.o.JobNumber && j.Status == "running":
+				// This caller's own job: the nodes before it rank first
+				// while they run (a node that passed calls no rollback).
+				nodes, err := r.earlierNodes(ctx, n)
+				if err != nil {
+					return nil, time.Time{}, err
+				}
+				running = append(running, nodes...)
 			case j.Status == "running":
 				running = append(running, fmt.Sprint(n))
 			case j.StoppedAt != nil && j.StoppedAt.After(lastStop):
@@ -536,6 +544,22 @@ func (r *run) earlierCallers(ctx context.Context) ([]string, time.Time, error) {
 		}
 	}
 	return running, lastStop, nil
+}
+
+// earlierNodes lists the running nodes of this caller's own job with a
+// lower index than its own, as the job's parallel runs show them.
+func (r *run) earlierNodes(ctx context.Context, job int64) ([]string, error) {
+	d, err := r.c.Jobs.Get(ctx, r.o.ProjectSlug, job)
+	if err != nil {
+		return nil, fmt.Errorf("job %d: %w", job, err)
+	}
+	var out []string
+	for _, p := range d.ParallelRuns {
+		if p.Index < int64(r.o.NodeIndex) && p.Status == "running" {
+			out = append(out, fmt.Sprintf("%d node %d", job, p.Index))
+		}
+	}
+	return out, nil
 }
 
 // attempts counts the rounds among dead rollbacks: duplicates started in

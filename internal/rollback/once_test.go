@@ -459,3 +459,55 @@ func TestOwnErroredTriggerBesideALiveRollback(t *testing.T) {
 		}
 	}
 }
+
+// The failed job runs with parallelism 3; node 0 passed, nodes 1 and 2
+// failed and call the rollback step. Node 1 ranks first among the running
+// nodes: it starts the rollback without waiting for node 0, which never
+// will, and node 2 joins it: no duplicate.
+func TestParallelNodesOfOneJob(t *testing.T) {
+	setup := func(t *testing.T) (*history, int64) {
+		h := &history{slug: "gh/acme/api", srv: circlecitest.New(t, inmemory.Options{Token: token})}
+		h.srv.AddProject(h.slug)
+		base := h.srv.Now().Add(-3 * time.Hour)
+		h.good = h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", Revision: sha('a'), CreatedAt: base,
+			Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+		h.failed = h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", Revision: sha('b'), CreatedAt: base.Add(time.Hour),
+			Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failing",
+				Jobs: []inmemory.JobSeed{{Name: "deploy", Status: "running", Nodes: []string{"success", "running", "running"}}}}}})
+		h.all = []*inmemory.Pipeline{h.good, h.failed}
+		return h, h.failed.Workflows[0].Jobs[0].Number
+	}
+	t.Run("node 1 alone does not wait", func(t *testing.T) {
+		h, n := setup(t)
+		hs := h.optionsEnv(t, map[string]string{"CIRCLE_BUILD_NUM": fmt.Sprint(n), "CIRCLE_NODE_INDEX": "1"}, "--strategy", "trigger")
+		start := h.srv.Now()
+		res, err := rollback.Do(context.Background(), hs.opts)
+		if err != nil || res.Action != rollback.ActionStarted {
+			t.Fatalf("%+v %v\n%s", res, err, hs.out)
+		}
+		if strings.Contains(hs.out.String(), "Waiting") || h.srv.Now().Sub(start) >= hs.opts.ListLag {
+			t.Fatalf("node 1 waited %s for node 0, which passed\n%s", h.srv.Now().Sub(start), hs.out)
+		}
+	})
+	t.Run("nodes 1 and 2", func(t *testing.T) {
+		h, n := setup(t)
+		cs := make([]*caller, 2)
+		for i := range cs {
+			cs[i] = &caller{harness: h.optionsEnv(t, map[string]string{"CIRCLE_BUILD_NUM": fmt.Sprint(n), "CIRCLE_NODE_INDEX": fmt.Sprint(i + 1)}, "--strategy", "trigger")}
+			cs[i].opts.SettlePoll, cs[i].opts.ListLag = 100*time.Millisecond, 30*time.Second
+		}
+		var wg sync.WaitGroup
+		for _, c := range cs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.res, c.err = rollback.Do(context.Background(), c.opts)
+			}()
+		}
+		wg.Wait()
+		checkOneLive(t, h, cs)
+		if got := len(h.rollbacksOf(h.failed)); got != 1 || cs[0].res.Action != rollback.ActionStarted {
+			t.Fatalf("%d rollback pipelines, node 1 %s; want 1, started by node 1\n%s\n%s", got, cs[0].res.Action, cs[0].out, cs[1].out)
+		}
+	})
+}

@@ -138,6 +138,9 @@ type JobSeed struct {
 	Name      string
 	Status    string
 	Artifacts []ArtifactSeed
+	// Nodes are the statuses of a job with parallelism, by node index
+	// (empty: one node, in the job's status).
+	Nodes []string
 }
 
 // ArtifactSeed is a file a job stored.
@@ -197,6 +200,7 @@ type Job struct {
 	Status    string
 	Workflow  *Workflow
 	Artifacts []ArtifactSeed
+	Nodes     []string
 }
 
 // Component is a deploy-markers component.
@@ -465,7 +469,7 @@ func (s *Server) addWorkflowLocked(p *Pipeline, ws WorkflowSeed, at time.Time) *
 	}
 	for _, js := range jobs {
 		s.jobNumber++
-		j := &Job{ID: newID(), Number: s.jobNumber, Name: js.Name, Status: js.Status, Workflow: w, Artifacts: js.Artifacts}
+		j := &Job{ID: newID(), Number: s.jobNumber, Name: js.Name, Status: js.Status, Workflow: w, Artifacts: js.Artifacts, Nodes: js.Nodes}
 		w.Jobs = append(w.Jobs, j)
 		s.jobs[j.ID] = j
 	}
