@@ -429,7 +429,7 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 	msg := r.schemaMessage()
 	r.printf("Rollback started: %s %s\n", own.Name(), own.URL)
 	r.event(ctx, events.RollbackInitiated, t.Version, fmt.Sprintf("rollback of pipeline %d to %s by %s: %s%s", r.current.Number, t.Describe(), st.name, own.URL, msg), events.Rollback{
-		Strategy: st.name, Action: ActionStarted, TargetVersion: t.Version, TargetPipelineNumber: int(t.PipelineNumber), TargetRevision: t.Revision,
+		Strategy: st.name, Action: ActionStarted, TargetVersion: t.Version, TargetPipelineNumber: int(t.PipelineNumber), TargetRevision: t.Commit,
 		RollbackPipelineID: own.PipelineID, RollbackPipelineNumber: int(own.PipelineNumber), RollbackWorkflowID: own.WorkflowID,
 		RollbackURL: own.URL, PagesSearched: t.PagesSearched, APICalls: int(r.c.Calls()), SecondsToTrigger: res.SecondsToTrigger,
 		Attempt: res.Attempt, SchemaCheck: r.schemaFigure(), SchemaFindings: r.schemaLines()})

@@ -943,6 +943,15 @@ func TestTargetBehindARollback(t *testing.T) {
 			t.Fatalf("the rollback deploys %v, want %s", p.Params[rollback.ParamTargetVersion], old.Revision)
 		}
 	}
+	// The commit it names is the one deployed, not the branch head the
+	// target pipeline ran at (the commit that failed in pipeline 3).
+	ini := events.Filter(readEvents(t, hs.events), events.RollbackInitiated)
+	if len(ini) != 1 || ini[0].Figures.String("target_revision") != old.Revision {
+		t.Fatalf("rollback_initiated %+v, want target_revision %s", ini, old.Revision)
+	}
+	if d := res.Target.Describe(); strings.Contains(d, "commit") {
+		t.Fatalf("the target is described as %q, naming the branch head %s as its commit", d, h.all[2].Revision)
+	}
 }
 
 // A server that never stops paging a pipeline's workflows stops the

@@ -98,14 +98,14 @@ func (r *run) checkSchema(ctx context.Context, t *Target) error {
 	}
 	msg := head + ": " + strings.Join(res.Lines(), "; ")
 	r.event(ctx, events.RollbackFailed, t.Version, "schema check: "+msg, events.Rollback{Reason: "schema_check", TargetVersion: t.Version,
-		TargetRevision: t.Revision, SchemaCheck: res.Verdict, SchemaFindings: res.Lines()})
+		TargetRevision: t.Commit, SchemaCheck: res.Verdict, SchemaFindings: res.Lines()})
 	return verdict.Failf("schema check (schema_check: fail): %s; no rollback started", msg)
 }
 
 // targetRevision is the commit the target deploys: its SHA, the commit of
-// a tag, the commit of the pipeline that deployed a marker's version, or
-// the tag a rollback pipeline deployed (it ran at its branch's head, which
-// is not what it deployed).
+// a tag, the commit the pipeline that deployed a marker's version
+// deployed, or the tag a rollback pipeline deployed (it ran at its
+// branch's head, which is not what it deployed).
 func (r *run) targetRevision(ctx context.Context, t *Target) string {
 	switch {
 	case shaRE.MatchString(t.Version):
@@ -115,12 +115,13 @@ func (r *run) targetRevision(ctx context.Context, t *Target) string {
 	case t.Component != "":
 		if t.PipelineID != "" {
 			if p, err := r.c.Pipelines.Get(ctx, t.PipelineID); err == nil {
-				return p.Revision()
+				if c := deployedCommit(p); c != "" {
+					return c
+				}
 			}
 		}
-		return t.Revision
-	case t.Revision != "" && (t.Version == t.Revision || r.o.Version.Kind == "param"):
-		return t.Revision
+	case t.Commit != "":
+		return t.Commit
 	}
 	return t.Version
 }

@@ -97,11 +97,15 @@ type Target struct {
 	CurrentVersion string // the version being rolled back (deploy markers)
 	PipelineID     string
 	PipelineNumber int64
-	Revision       string
-	Branch         string
-	Tag            string
-	WorkflowID     string // the target's deploy workflow run (rerun strategy)
-	WorkflowName   string
+	Revision       string // the commit the target pipeline ran at (a rollback: its branch's head)
+	// Commit is the commit the target deploys, when known: its SHA, or the
+	// commit its pipeline ran when that is what it deployed ("" for a tag
+	// or marker version a rollback pipeline deployed).
+	Commit       string
+	Branch       string
+	Tag          string
+	WorkflowID   string // the target's deploy workflow run (rerun strategy)
+	WorkflowName string
 	// DeployWorkflows are the names of the target pipeline's workflows
 	// that match deploy_workflow, each of whose newest runs succeeded.
 	DeployWorkflows []string
@@ -130,8 +134,8 @@ func (t *Target) Describe() string {
 		} else if t.WorkflowName != "" {
 			fmt.Fprintf(&b, ", workflow %s", t.WorkflowName)
 		}
-		if t.Revision != "" && t.Revision != t.Version {
-			fmt.Fprintf(&b, ", commit %s", short(t.Revision))
+		if t.Commit != "" && !sameCommit(t.Commit, t.Version) {
+			fmt.Fprintf(&b, ", commit %s", short(t.Commit))
 		}
 		b.WriteString(")")
 	}
@@ -214,7 +218,7 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 	case "sha", "tag":
 		t := &Target{Version: v.Value, Branch: branch}
 		if v.Kind == "sha" {
-			t.Revision = v.Value
+			t.Revision, t.Commit = v.Value, v.Value
 		} else {
 			t.Tag = v.Value
 		}
@@ -692,7 +696,7 @@ func lowerTo(a *atomic.Int64, v int64) {
 // targetOf is the target a pipeline's deploy makes; w is the run a rerun
 // repeats.
 func targetOf(p *circleci.Pipeline, w *circleci.Workflow, d deploy) *Target {
-	return &Target{Version: deployedVersion(p), PipelineID: p.ID, PipelineNumber: p.Number, Revision: p.Revision(), Branch: p.Branch(), Tag: p.Tag(),
+	return &Target{Version: deployedVersion(p), PipelineID: p.ID, PipelineNumber: p.Number, Revision: p.Revision(), Commit: deployedCommit(p), Branch: p.Branch(), Tag: p.Tag(),
 		WorkflowID: w.ID, WorkflowName: w.Name, DeployWorkflows: d.names(), CreatedAt: p.CreatedAt}
 }
 
@@ -712,6 +716,20 @@ func versionNames(p *circleci.Pipeline) []string {
 		}
 	}
 	return out
+}
+
+// deployedCommit is the commit a pipeline deployed: the one it ran at,
+// unless it was a rollback that deployed another version (then that
+// version when it is a commit SHA, else "": a tag's commit is not known).
+func deployedCommit(p *circleci.Pipeline) string {
+	v, rev := deployedVersion(p), p.Revision()
+	switch {
+	case v == rev || sameCommit(v, rev) || (v != "" && v == p.Tag()):
+		return rev
+	case shaRE.MatchString(v):
+		return v
+	}
+	return ""
 }
 
 // deployedVersion is the version a pipeline deployed: its commit, unless it
