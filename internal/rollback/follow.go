@@ -33,6 +33,26 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 			}
 			return nil, fmt.Errorf("following %s: %w", s.Name(), err)
 		}
+		if len(wfs) == 0 {
+			// A pipeline without workflows may never get one: its config
+			// did not compile, or it never started.
+			why, err := r.notStarted(wctx, s)
+			if err != nil {
+				if ctx.Err() == nil && wctx.Err() != nil {
+					return r.timedOut(ctx, res, s, own, start, last, err)
+				}
+				return nil, fmt.Errorf("following %s: %w", s.Name(), err)
+			}
+			if why != "" {
+				res.Outcome = OutcomeFailed
+				figures := r.followFigures(s, own, start)
+				figures.Status, figures.Reason = why, "not_started"
+				r.printf("Rollback did not start: %s %s %s\n", s.Name(), why, s.URL)
+				r.event(ctx, events.RollbackFailed, res.Target.Version, fmt.Sprintf("the rollback did not start: %s %s: %s", s.Name(), why, s.URL), figures)
+				r.updateMarker(ctx, own, "FAILED", fmt.Sprintf("rollback %s did not start (%s): %s", s.Name(), why, s.URL))
+				return res, fmt.Errorf("the rollback did not start: %s %s %s", s.Name(), why, s.URL)
+			}
+		}
 		done, ok, summary := judge(wfs)
 		if summary != last {
 			r.printf("  %s: %s\n", s.Name(), summary)
@@ -129,6 +149,23 @@ func (r *run) timedOut(ctx context.Context, res *Result, s Started, own bool, st
 		why = fmt.Sprintf("; cut off at the deadline: %v", cut)
 	}
 	return res, verdict.Failf("rollback %s still not finished after wait_timeout %s (%s): %s%s", s.Name(), r.o.WaitTimeout, summary, s.URL, why)
+}
+
+// notStarted says why a rollback pipeline that shows no workflow will never
+// run one (it errored, or none started within neverStarted), or "" while it
+// may still; a rerun always has its workflow.
+func (r *run) notStarted(ctx context.Context, s Started) (string, error) {
+	if s.WorkflowID != "" || s.PipelineID == "" {
+		return "", nil
+	}
+	p, err := r.c.Pipelines.Get(ctx, s.PipelineID)
+	if err != nil {
+		return "", err
+	}
+	if state, why := judgeState(nil, p.State, p.Errors, r.o.Now().Sub(p.CreatedAt)); state == stateDead {
+		return why, nil
+	}
+	return "", nil
 }
 
 func (r *run) workflowsOf(ctx context.Context, s Started) ([]circleci.Workflow, error) {

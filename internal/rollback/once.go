@@ -114,15 +114,18 @@ func (r *run) listRollbacks(ctx context.Context, st *strategy, t *Target) ([]Sta
 			if w.Name == t.WorkflowName && w.ID != t.WorkflowID && w.CreatedAt.After(failed.CreatedAt) {
 				s := Started{PipelineID: w.PipelineID, WorkflowID: w.ID, CreatedAt: w.CreatedAt, URL: r.c.WorkflowURL(&w), seq: len(wfs) - i}
 				s.State, s.Why = judgeState([]circleci.Workflow{w}, "", nil, time.Duration(0))
+				s.State, s.Why = r.supersede(s.State, s.Why, []circleci.Workflow{w})
 				out = append(out, s)
 			}
 		}
 		return out, nil
 	}
 	// Rollbacks are newer than the failed pipeline, so they sit at the top
-	// of the newest-first list; stop at the failed pipeline.
+	// of the newest-first list; stop at the failed pipeline, however many
+	// pages of other pipelines the project ran since (the client's page
+	// limit bounds a list that never ends).
 	var ps []circleci.Pipeline
-	for p, err := range r.c.Pipelines.All(ctx, r.o.ProjectSlug, nil, 5) {
+	for p, err := range r.c.Pipelines.All(ctx, r.o.ProjectSlug, nil, 0) {
 		if err != nil {
 			return nil, fmt.Errorf("listing pipelines: %w", err)
 		}
@@ -147,11 +150,36 @@ func (r *run) listRollbacks(ctx context.Context, st *strategy, t *Target) ([]Sta
 					return fmt.Errorf("workflows of rollback pipeline %d: %w", p.Number, err)
 				}
 			}
-			out[i].State, out[i].Why = judgeState(wfs, p.State, p.Errors, r.o.Now().Sub(p.CreatedAt))
+			state, why := judgeState(wfs, p.State, p.Errors, r.o.Now().Sub(p.CreatedAt))
+			out[i].State, out[i].Why = r.supersede(state, why, wfs)
 			return nil
 		})
 	}
 	return out, g.Wait()
+}
+
+// supersede reads a rollback that succeeded before the current workflow
+// was created (a rerun of the failed deploy) as dead: that deploy ran the
+// failed version again after it, so it no longer holds production and the
+// rerun's failure needs a rollback of its own. A job of the workflow that
+// failed first still joins it.
+func (r *run) supersede(state, why string, wfs []circleci.Workflow) (string, string) {
+	if state != stateSucceeded || r.workflow == nil {
+		return state, why
+	}
+	var end time.Time
+	for _, w := range wfs {
+		if w.StoppedAt == nil {
+			return state, why
+		}
+		if w.StoppedAt.After(end) {
+			end = *w.StoppedAt
+		}
+	}
+	if !end.Before(r.workflow.CreatedAt) {
+		return state, why
+	}
+	return stateDead, fmt.Sprintf("%s, then workflow %s deployed pipeline %d again", why, r.workflow.Name, r.current.Number)
 }
 
 // judgeState says whether a rollback runs, succeeded or is dead, from its
@@ -373,6 +401,11 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 		return nil, fmt.Errorf("the rollback did not start: %s %s", why, own.URL)
 	}
 	first := earliest(alive)
+	if !own.alive() {
+		// This caller's pipeline will not run (it errored, or ended): there
+		// is nothing to cancel, and another caller's rollback runs.
+		return r.join(ctx, res, first, fmt.Sprintf("%s rolls back pipeline %d; this caller's own %s %s", first.Name(), r.current.Number, own.Name(), own.Why))
+	}
 	if first.key() != own.key() {
 		// A rival's rollback started first: cancel this caller's duplicate.
 		if err := r.cancel(ctx, own); err != nil {
@@ -396,7 +429,7 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 	msg := r.schemaMessage()
 	r.printf("Rollback started: %s %s\n", own.Name(), own.URL)
 	r.event(ctx, events.RollbackInitiated, t.Version, fmt.Sprintf("rollback of pipeline %d to %s by %s: %s%s", r.current.Number, t.Describe(), st.name, own.URL, msg), events.Rollback{
-		Strategy: st.name, Action: ActionStarted, TargetVersion: t.Version, TargetPipelineNumber: int(t.PipelineNumber), TargetRevision: t.Revision,
+		Strategy: st.name, Action: ActionStarted, TargetVersion: t.Version, TargetPipelineNumber: int(t.PipelineNumber), TargetRevision: t.Commit,
 		RollbackPipelineID: own.PipelineID, RollbackPipelineNumber: int(own.PipelineNumber), RollbackWorkflowID: own.WorkflowID,
 		RollbackURL: own.URL, PagesSearched: t.PagesSearched, APICalls: int(r.c.Calls()), SecondsToTrigger: res.SecondsToTrigger,
 		Attempt: res.Attempt, SchemaCheck: r.schemaFigure(), SchemaFindings: r.schemaLines()})
@@ -495,6 +528,14 @@ func (r *run) earlierCallers(ctx context.Context) ([]string, time.Time, error) {
 				continue
 			}
 			switch {
+			case n == r.o.JobNumber && j.Status == "running":
+				// This caller's own job: the nodes before it rank first
+				// while they run (a node that passed calls no rollback).
+				nodes, err := r.earlierNodes(ctx, n)
+				if err != nil {
+					return nil, time.Time{}, err
+				}
+				running = append(running, nodes...)
 			case j.Status == "running":
 				running = append(running, fmt.Sprint(n))
 			case j.StoppedAt != nil && j.StoppedAt.After(lastStop):
@@ -503,6 +544,22 @@ func (r *run) earlierCallers(ctx context.Context) ([]string, time.Time, error) {
 		}
 	}
 	return running, lastStop, nil
+}
+
+// earlierNodes lists the running nodes of this caller's own job with a
+// lower index than its own, as the job's parallel runs show them.
+func (r *run) earlierNodes(ctx context.Context, job int64) ([]string, error) {
+	d, err := r.c.Jobs.Get(ctx, r.o.ProjectSlug, job)
+	if err != nil {
+		return nil, fmt.Errorf("job %d: %w", job, err)
+	}
+	var out []string
+	for _, p := range d.ParallelRuns {
+		if p.Index < int64(r.o.NodeIndex) && p.Status == "running" {
+			out = append(out, fmt.Sprintf("%d node %d", job, p.Index))
+		}
+	}
+	return out, nil
 }
 
 // attempts counts the rounds among dead rollbacks: duplicates started in

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,4 +310,204 @@ func TestDeadRollbacksAreCounted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A followed rollback whose pipeline errors once its config is compiled,
+// or never gets a workflow, did not start: the follow says so with the
+// pipeline's error and exits 3, without waiting out wait_timeout.
+func TestFollowedRollbackThatNeverStarts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		seed   func(p *inmemory.Pipeline)
+		prints string
+	}{
+		{"errored after setup", func(p *inmemory.Pipeline) {
+			p.State, p.SetupFor = "errored", 30*time.Second
+			p.Errors = []inmemory.PipelineError{{Type: "config", Message: "Unknown parameter pmguard_rollback"}}
+		}, "Unknown parameter pmguard_rollback"},
+		{"no workflow ever", func(*inmemory.Pipeline) {}, "no workflow started within 2m0s"},
+	} {
+		for _, joined := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, joined %v", tc.name, joined), func(t *testing.T) {
+				h, _ := matrixHistory(t, 1, inmemory.Options{OnTrigger: func(p *inmemory.Pipeline) []inmemory.WorkflowSeed {
+					tc.seed(p)
+					return nil
+				}})
+				if joined {
+					// An earlier caller's rollback, still setting up.
+					c := h.srv.Client(t)
+					if _, err := c.Pipelines.Trigger(context.Background(), h.slug, circleci.TriggerRequest{Branch: "main",
+						Parameters: map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: h.good.Revision}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				hs := h.options(t, "--strategy", "trigger", "--wait", "--wait-timeout", "30m")
+				start := h.srv.Now()
+				res, err := rollback.Do(context.Background(), hs.opts)
+				if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), tc.prints) {
+					t.Fatalf("err %v (exit %d), want exit 3 saying %q\n%s", err, exitcode.Of(err), tc.prints, hs.out)
+				}
+				if waited := h.srv.Now().Sub(start); waited >= 30*time.Minute {
+					t.Fatalf("followed for %s, until wait_timeout", waited)
+				}
+				if res != nil && res.Outcome == rollback.OutcomeTimeout {
+					t.Fatalf("outcome %s", res.Outcome)
+				}
+				evs := events.Filter(readEvents(t, hs.events), events.RollbackFailed)
+				if len(evs) != 1 || evs[0].Figures.String("reason") != "not_started" || evs[0].Figures.String("rollback_pipeline_id") == "" {
+					t.Fatalf("rollback_failed events %+v", evs)
+				}
+				if got := len(h.rollbacksOf(h.failed)); got != 1 {
+					t.Fatalf("%d rollback pipelines, want 1", got)
+				}
+			})
+		}
+	}
+}
+
+// A rollback that succeeded, after which the failed deploy was rerun and
+// failed again, no longer holds production: the rerun's failure starts a
+// new attempt instead of joining the old rollback. A job of the failed
+// workflow that fails after the rollback succeeded still joins it.
+func TestRerunAfterASucceededRollback(t *testing.T) {
+	for _, rerun := range []bool{true, false} {
+		t.Run(fmt.Sprintf("rerun %v", rerun), func(t *testing.T) {
+			h := newHistory(t, "gh/acme/api", 4, 2, inmemory.Options{})
+			first := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", TriggerType: "api",
+				Params:    map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: h.good.Revision},
+				Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+			h.srv.Clock().Advance(10 * time.Minute)
+			wf := h.deployWorkflow(h.failed)
+			if rerun {
+				id, err := h.srv.Client(t).Workflows.Rerun(context.Background(), wf, circleci.RerunRequest{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.srv.SetWorkflowStatus(id, "failed")
+				wf = id
+			}
+			hs := h.options(t, "--workflow-id", wf, "--strategy", "trigger")
+			res, err := rollback.Do(context.Background(), hs.opts)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, hs.out)
+			}
+			if !rerun {
+				if res.Action != rollback.ActionJoined || res.Rollback.PipelineID != first.ID {
+					t.Fatalf("result %+v, want the succeeded rollback joined\n%s", res, hs.out)
+				}
+				return
+			}
+			if res.Action != rollback.ActionStarted || res.Attempt != 2 || len(h.rollbacksOf(h.failed)) != 2 {
+				t.Fatalf("result %+v, %d rollbacks; want a second attempt started\n%s", res, len(h.rollbacksOf(h.failed)), hs.out)
+			}
+		})
+	}
+}
+
+// A job that fails long after the first rollback started, when the project
+// has run more than 100 pipelines since (other branches), still finds that
+// rollback and joins it: the list is read back to the failed pipeline.
+func TestLateCallerBehindManyPipelines(t *testing.T) {
+	h, jobs := matrixHistory(t, 1, inmemory.Options{})
+	first := h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", TriggerType: "api",
+		Params:    map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: h.good.Revision},
+		Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "running"}}})
+	for i := 0; i < 130; i++ {
+		h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: fmt.Sprintf("feature-%d", i%7), Workflows: []inmemory.WorkflowSeed{{Name: "build", Status: "success"}}})
+	}
+	hs := h.optionsEnv(t, map[string]string{"CIRCLE_BUILD_NUM": fmt.Sprint(jobs[0])}, "--strategy", "trigger")
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if res.Action != rollback.ActionJoined || res.Rollback.PipelineID != first.ID || len(h.rollbacksOf(h.failed)) != 1 {
+		t.Fatalf("result %+v, %d rollbacks; want the first joined\n%s", res, len(h.rollbacksOf(h.failed)), hs.out)
+	}
+}
+
+// A caller whose own trigger made a pipeline that errored, while another
+// caller's rollback runs, joins that one: it cancels nothing, and does not
+// say it cancelled a duplicate.
+func TestOwnErroredTriggerBesideALiveRollback(t *testing.T) {
+	var n atomic.Int64
+	h, _ := matrixHistory(t, 1, inmemory.Options{ListLag: 2 * time.Second, OnTrigger: func(p *inmemory.Pipeline) []inmemory.WorkflowSeed {
+		if n.Add(1) == 2 {
+			p.State, p.Errors = "errored", []inmemory.PipelineError{{Type: "config", Message: "Unknown parameter pmguard_rollback"}}
+			return nil
+		}
+		return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Ends(time.Minute, "success")}}
+	}})
+	a := h.options(t, "--strategy", "trigger")
+	b := h.options(t, "--strategy", "trigger")
+	b.opts.SettlePoll = 100 * time.Millisecond
+	// a's trigger is not in the list yet when b reads it.
+	a.opts.ListLag, a.opts.SettlePoll = 0, 100*time.Millisecond
+	ra, err := rollback.Do(context.Background(), a.opts)
+	if err != nil || ra.Action != rollback.ActionStarted {
+		t.Fatalf("a: %+v %v\n%s", ra, err, a.out)
+	}
+	rb, err := rollback.Do(context.Background(), b.opts)
+	if err != nil {
+		t.Fatalf("b: %v\n%s", err, b.out)
+	}
+	if rb.Action != rollback.ActionJoined || rb.Rollback.PipelineID != ra.Rollback.PipelineID || rb.Cancelled != nil || strings.Contains(b.out.String(), "cancelling") {
+		t.Fatalf("b: action %s, rollback %+v, cancelled %+v; want a's joined and nothing cancelled\n%s", rb.Action, rb.Rollback, rb.Cancelled, b.out)
+	}
+	for _, r := range h.srv.Requests() {
+		if strings.HasSuffix(r.Path, "/cancel") {
+			t.Fatalf("cancel sent: %s", r.Path)
+		}
+	}
+}
+
+// The failed job runs with parallelism 3; node 0 passed, nodes 1 and 2
+// failed and call the rollback step. Node 1 ranks first among the running
+// nodes: it starts the rollback without waiting for node 0, which never
+// will, and node 2 joins it: no duplicate.
+func TestParallelNodesOfOneJob(t *testing.T) {
+	setup := func(t *testing.T) (*history, int64) {
+		h := &history{slug: "gh/acme/api", srv: circlecitest.New(t, inmemory.Options{Token: token})}
+		h.srv.AddProject(h.slug)
+		base := h.srv.Now().Add(-3 * time.Hour)
+		h.good = h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", Revision: sha('a'), CreatedAt: base,
+			Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "success"}}})
+		h.failed = h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", Revision: sha('b'), CreatedAt: base.Add(time.Hour),
+			Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failing",
+				Jobs: []inmemory.JobSeed{{Name: "deploy", Status: "running", Nodes: []string{"success", "running", "running"}}}}}})
+		h.all = []*inmemory.Pipeline{h.good, h.failed}
+		return h, h.failed.Workflows[0].Jobs[0].Number
+	}
+	t.Run("node 1 alone does not wait", func(t *testing.T) {
+		h, n := setup(t)
+		hs := h.optionsEnv(t, map[string]string{"CIRCLE_BUILD_NUM": fmt.Sprint(n), "CIRCLE_NODE_INDEX": "1"}, "--strategy", "trigger")
+		start := h.srv.Now()
+		res, err := rollback.Do(context.Background(), hs.opts)
+		if err != nil || res.Action != rollback.ActionStarted {
+			t.Fatalf("%+v %v\n%s", res, err, hs.out)
+		}
+		if strings.Contains(hs.out.String(), "Waiting") || h.srv.Now().Sub(start) >= hs.opts.ListLag {
+			t.Fatalf("node 1 waited %s for node 0, which passed\n%s", h.srv.Now().Sub(start), hs.out)
+		}
+	})
+	t.Run("nodes 1 and 2", func(t *testing.T) {
+		h, n := setup(t)
+		cs := make([]*caller, 2)
+		for i := range cs {
+			cs[i] = &caller{harness: h.optionsEnv(t, map[string]string{"CIRCLE_BUILD_NUM": fmt.Sprint(n), "CIRCLE_NODE_INDEX": fmt.Sprint(i + 1)}, "--strategy", "trigger")}
+			cs[i].opts.SettlePoll, cs[i].opts.ListLag = 100*time.Millisecond, 30*time.Second
+		}
+		var wg sync.WaitGroup
+		for _, c := range cs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.res, c.err = rollback.Do(context.Background(), c.opts)
+			}()
+		}
+		wg.Wait()
+		checkOneLive(t, h, cs)
+		if got := len(h.rollbacksOf(h.failed)); got != 1 || cs[0].res.Action != rollback.ActionStarted {
+			t.Fatalf("%d rollback pipelines, node 1 %s; want 1, started by node 1\n%s\n%s", got, cs[0].res.Action, cs[0].out, cs[1].out)
+		}
+	})
 }

@@ -146,7 +146,8 @@ type run struct {
 	workflow *circleci.Workflow
 	project  *circleci.Project
 	// newest is the newest pipeline on the branch (for a tag deploy, the
-	// newest that ran at a tag), seen by the walk.
+	// newest that ran at a tag) that is not a rollback of the current one,
+	// seen by the walk.
 	newest *circleci.Pipeline
 	// marker writes the rollback's deploy marker (nil: none planned).
 	marker       *deploymarker.Writer

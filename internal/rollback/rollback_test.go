@@ -482,6 +482,25 @@ func TestLoopGuard(t *testing.T) {
 			t.Fatalf("outcome %+v err %v writes %d\n%s", res, err, h.srv.Writes()-before, hs.out)
 		}
 	})
+	t.Run("rerun of the failed pipeline's deploy after its own rollback failed", func(t *testing.T) {
+		h := newHistory(t, "gh/acme/api", 4, 2, inmemory.Options{})
+		h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", TriggerType: "api",
+			Params:    map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: h.good.Revision},
+			Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "failed"}}})
+		h.srv.Clock().Advance(time.Minute)
+		// The failed deploy is tried again, and fails again: a second
+		// attempt at rolling it back, not a rerun rollback.
+		id, err := h.srv.Client(t).Workflows.Rerun(context.Background(), h.deployWorkflow(h.failed), circleci.RerunRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.srv.SetWorkflowStatus(id, "failed")
+		hs := h.options(t, "--workflow-id", id, "--strategy", "trigger")
+		res, err := rollback.Do(context.Background(), hs.opts)
+		if err != nil || res.Outcome != rollback.OutcomeInitiated || res.Attempt != 2 || len(h.rollbacksOf(h.failed)) != 2 {
+			t.Fatalf("outcome %+v err %v, %d rollbacks; want attempt 2 started\n%s", res, err, len(h.rollbacksOf(h.failed)), hs.out)
+		}
+	})
 }
 
 func TestFollow(t *testing.T) {
@@ -728,7 +747,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 			t.Errorf("ParseVersion(%q): %v", v, err)
 		}
 	}
-	for _, v := range []string{"x=", "=1", "tag:", "v 1"} {
+	for _, v := range []string{"x=", "=1", "tag:", "v 1", "tag:v 1", "tag:v1~2", "tag:a:b"} {
 		var ve *rollback.VersionError
 		if _, err := rollback.ParseVersion(v); !errors.As(err, &ve) || !strings.Contains(err.Error(), "accepted: previous") {
 			t.Errorf("ParseVersion(%q): %v, want a version error", v, err)
@@ -923,6 +942,15 @@ func TestTargetBehindARollback(t *testing.T) {
 		if p.Params[rollback.ParamRollbackOf] == failed.ID && p.Params[rollback.ParamTargetVersion] != old.Revision {
 			t.Fatalf("the rollback deploys %v, want %s", p.Params[rollback.ParamTargetVersion], old.Revision)
 		}
+	}
+	// The commit it names is the one deployed, not the branch head the
+	// target pipeline ran at (the commit that failed in pipeline 3).
+	ini := events.Filter(readEvents(t, hs.events), events.RollbackInitiated)
+	if len(ini) != 1 || ini[0].Figures.String("target_revision") != old.Revision {
+		t.Fatalf("rollback_initiated %+v, want target_revision %s", ini, old.Revision)
+	}
+	if d := res.Target.Describe(); strings.Contains(d, "commit") {
+		t.Fatalf("the target is described as %q, naming the branch head %s as its commit", d, h.all[2].Revision)
 	}
 }
 

@@ -98,26 +98,32 @@ func (r *run) checkSchema(ctx context.Context, t *Target) error {
 	}
 	msg := head + ": " + strings.Join(res.Lines(), "; ")
 	r.event(ctx, events.RollbackFailed, t.Version, "schema check: "+msg, events.Rollback{Reason: "schema_check", TargetVersion: t.Version,
-		TargetRevision: t.Revision, SchemaCheck: res.Verdict, SchemaFindings: res.Lines()})
+		TargetRevision: t.Commit, SchemaCheck: res.Verdict, SchemaFindings: res.Lines()})
 	return verdict.Failf("schema check (schema_check: fail): %s; no rollback started", msg)
 }
 
 // targetRevision is the commit the target deploys: its SHA, the commit of
-// a tag, or the commit of the pipeline that deployed a marker's version.
+// a tag, the commit the pipeline that deployed a marker's version
+// deployed, or the tag a rollback pipeline deployed (it ran at its
+// branch's head, which is not what it deployed).
 func (r *run) targetRevision(ctx context.Context, t *Target) string {
 	switch {
 	case shaRE.MatchString(t.Version):
 		return t.Version
 	case t.Tag != "":
 		return t.Tag
-	case t.Revision != "" && t.Component == "":
-		return t.Revision
-	case t.PipelineID != "":
-		if p, err := r.c.Pipelines.Get(ctx, t.PipelineID); err == nil {
-			return p.Revision()
+	case t.Component != "":
+		if t.PipelineID != "" {
+			if p, err := r.c.Pipelines.Get(ctx, t.PipelineID); err == nil {
+				if c := deployedCommit(p); c != "" {
+					return c
+				}
+			}
 		}
+	case t.Commit != "":
+		return t.Commit
 	}
-	return t.Revision
+	return t.Version
 }
 
 // schemaMessage is the schema warning appended to the initiated event's

@@ -178,3 +178,35 @@ func TestSchemaCheck(t *testing.T) {
 		})
 	}
 }
+
+// The target is a rollback pipeline that deployed a tag while it ran at
+// its branch's head (the failed commit): the check reads the tag's code,
+// not the head's, and finds what the failed deploy's migration broke.
+func TestSchemaCheckOfARollbackThatDeployedATag(t *testing.T) {
+	dir, target, failed := gitRepo(t, targetCode, map[string]string{"db/migrations/0042_drop_email.up.sql": "ALTER TABLE users DROP COLUMN email;\n"})
+	if out, err := exec.Command("git", "-C", dir, "tag", "v1.0", target).CombinedOutput(); err != nil {
+		t.Fatalf("git tag: %v\n%s", err, out)
+	}
+	h := &history{srv: circlecitest.New(t, inmemory.Options{Token: token}), slug: "gh/acme/api"}
+	h.srv.AddProject(h.slug)
+	base := h.srv.Now().Add(-4 * time.Hour)
+	add := func(rev, status string, at time.Duration, params map[string]any) *inmemory.Pipeline {
+		return h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", Revision: rev, CreatedAt: base.Add(at), Params: params,
+			Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: status}}})
+	}
+	add(target, "success", 0, nil)
+	bad := add(failed, "failed", time.Hour, nil)
+	add(failed, "success", 2*time.Hour, map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: bad.ID, rollback.ParamTargetVersion: "v1.0"})
+	h.failed = add(failed, "failed", 3*time.Hour, nil)
+	hs := h.optionsEnv(t, map[string]string{"PMGUARD_ROLLBACK_SCHEMA_CHECK": "warn", "PMGUARD_ROLLBACK_REPO": dir}, "--strategy", "trigger")
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if res.Target.Version != "v1.0" {
+		t.Fatalf("target %+v, want v1.0\n%s", res.Target, hs.out)
+	}
+	if res.Schema == nil || len(res.Schema.Findings) != 1 || !strings.Contains(hs.out.String(), "users.email") || !strings.Contains(hs.out.String(), "0042_drop_email") {
+		t.Fatalf("schema result %+v, want the dropped users.email\n%s", res.Schema, hs.out)
+	}
+}

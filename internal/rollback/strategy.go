@@ -166,14 +166,16 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 	if env == nil {
 		return nil, fmt.Sprintf("environment %q is not one of the organization's %d environments; set environment", o.Environment, len(envs)), nil
 	}
-	// The pipelines rolled back recently: their versions are bad even when
-	// their deploy succeeded. Read while the versions are.
+	// The pipelines rolled back: their versions are bad even when their
+	// deploy succeeded. Read while the versions are, as far back as the
+	// walk for previous reads (other branches' pipelines may have pushed
+	// the rollback far down the list).
 	rolledBack := map[string]string{}
 	var rbErr error
 	var rg errgroup.Group
 	if v.Kind == "previous" {
 		rg.Go(func() error {
-			for p, err := range r.c.Pipelines.All(ctx, o.ProjectSlug, nil, 2) {
+			for p, err := range r.c.Pipelines.All(ctx, o.ProjectSlug, nil, max(o.MaxPages, 1)) {
 				if err != nil {
 					rbErr = err
 					return nil

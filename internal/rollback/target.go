@@ -25,6 +25,10 @@ type Version struct {
 
 var shaRE = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
 
+// tagRE is a git tag name: none of the characters git refuses in a ref
+// (white space, ~ ^ : ? * [ \), in either form of a tag version.
+var tagRE = regexp.MustCompile(`^[^\s~^:?*\[\\]+$`)
+
 // VersionForm is the accepted form of the version setting.
 const VersionForm = "previous, a commit SHA (7 to 40 hex digits), a git tag (tag:v1.2.3 or v1.2.3), or <pipeline parameter>=<value>"
 
@@ -65,6 +69,9 @@ func ParseVersion(v string) (Version, error) {
 		if t == "" {
 			return bad("names no tag")
 		}
+		if !tagRE.MatchString(t) {
+			return bad("not a git tag")
+		}
 		return Version{Kind: "tag", Value: t}, nil
 	case shaRE.MatchString(v):
 		return Version{Kind: "sha", Value: strings.ToLower(v)}, nil
@@ -78,7 +85,7 @@ func ParseVersion(v string) (Version, error) {
 			return bad("names no value for pipeline parameter %s", name)
 		}
 		return Version{Kind: "param", Param: name, Value: val}, nil
-	case strings.ContainsAny(v, " \t~^:?*[\\"):
+	case !tagRE.MatchString(v):
 		return bad("not a git tag")
 	}
 	return Version{Kind: "tag", Value: v}, nil
@@ -90,11 +97,15 @@ type Target struct {
 	CurrentVersion string // the version being rolled back (deploy markers)
 	PipelineID     string
 	PipelineNumber int64
-	Revision       string
-	Branch         string
-	Tag            string
-	WorkflowID     string // the target's deploy workflow run (rerun strategy)
-	WorkflowName   string
+	Revision       string // the commit the target pipeline ran at (a rollback: its branch's head)
+	// Commit is the commit the target deploys, when known: its SHA, or the
+	// commit its pipeline ran when that is what it deployed ("" for a tag
+	// or marker version a rollback pipeline deployed).
+	Commit       string
+	Branch       string
+	Tag          string
+	WorkflowID   string // the target's deploy workflow run (rerun strategy)
+	WorkflowName string
 	// DeployWorkflows are the names of the target pipeline's workflows
 	// that match deploy_workflow, each of whose newest runs succeeded.
 	DeployWorkflows []string
@@ -123,8 +134,8 @@ func (t *Target) Describe() string {
 		} else if t.WorkflowName != "" {
 			fmt.Fprintf(&b, ", workflow %s", t.WorkflowName)
 		}
-		if t.Revision != "" && t.Revision != t.Version {
-			fmt.Fprintf(&b, ", commit %s", short(t.Revision))
+		if t.Commit != "" && !sameCommit(t.Commit, t.Version) {
+			fmt.Fprintf(&b, ", commit %s", short(t.Commit))
 		}
 		b.WriteString(")")
 	}
@@ -207,7 +218,7 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 	case "sha", "tag":
 		t := &Target{Version: v.Value, Branch: branch}
 		if v.Kind == "sha" {
-			t.Revision = v.Value
+			t.Revision, t.Commit = v.Value, v.Value
 		} else {
 			t.Tag = v.Value
 		}
@@ -223,11 +234,13 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 			search = ref{tags: true}
 		}
 		// A pipeline ran the version when it deployed it: a rollback that
-		// ran at its branch's head deployed its target, not that head.
+		// ran at its branch's head deployed its target, not that head. A
+		// commit goes by its full SHA and every abbreviation of it, either
+		// way round (a rollback to bbbbbbb deployed bbbb...).
 		found, err := r.walk(ctx, search, pattern, func(p *circleci.Pipeline) bool {
 			return slices.ContainsFunc(versionNames(p), func(n string) bool {
 				if v.Kind == "sha" {
-					return strings.HasPrefix(strings.ToLower(n), v.Value)
+					return sameCommit(n, v.Value)
 				}
 				return n == v.Value
 			})
@@ -314,6 +327,9 @@ func (r *run) walk(ctx context.Context, on ref, pattern string, keep func(*circl
 	own := on == refOf(cur) // the failed pipeline's own pipelines
 	pager := r.c.Pipelines.Pager(r.o.ProjectSlug, &circleci.ListPipelinesOptions{Branch: on.branch}, r.o.MaxPages)
 	next := r.fetch(ctx, pager)
+	// The list shifts while it is read (new pipelines push the older ones
+	// down a page): a pipeline a page repeats is judged once.
+	seen := map[string]bool{}
 	for n := 1; ; n++ {
 		po := <-next
 		if po.err != nil {
@@ -324,12 +340,19 @@ func (r *run) walk(ctx context.Context, on ref, pattern string, keep func(*circl
 		}
 		var cands []circleci.Pipeline
 		for i, p := range po.page.Items {
+			if seen[p.ID] {
+				continue
+			}
+			seen[p.ID] = true
 			h.rollbackOf(&p)
 			h.bad.learn(&p)
 			if !on.holds(&p) {
 				continue
 			}
-			if own && r.newest == nil {
+			// The failed pipeline's own rollbacks are newer than it: a
+			// rerun of its deploy after them is a new attempt at it, not a
+			// rerun rollback.
+			if own && r.newest == nil && p.StringParam(ParamRollbackOf) != cur.ID {
 				r.newest = &po.page.Items[i]
 			}
 			if p.Number < cur.Number && p.ID != cur.ID && keep(&p) {
@@ -673,7 +696,7 @@ func lowerTo(a *atomic.Int64, v int64) {
 // targetOf is the target a pipeline's deploy makes; w is the run a rerun
 // repeats.
 func targetOf(p *circleci.Pipeline, w *circleci.Workflow, d deploy) *Target {
-	return &Target{Version: deployedVersion(p), PipelineID: p.ID, PipelineNumber: p.Number, Revision: p.Revision(), Branch: p.Branch(), Tag: p.Tag(),
+	return &Target{Version: deployedVersion(p), PipelineID: p.ID, PipelineNumber: p.Number, Revision: p.Revision(), Commit: deployedCommit(p), Branch: p.Branch(), Tag: p.Tag(),
 		WorkflowID: w.ID, WorkflowName: w.Name, DeployWorkflows: d.names(), CreatedAt: p.CreatedAt}
 }
 
@@ -693,6 +716,20 @@ func versionNames(p *circleci.Pipeline) []string {
 		}
 	}
 	return out
+}
+
+// deployedCommit is the commit a pipeline deployed: the one it ran at,
+// unless it was a rollback that deployed another version (then that
+// version when it is a commit SHA, else "": a tag's commit is not known).
+func deployedCommit(p *circleci.Pipeline) string {
+	v, rev := deployedVersion(p), p.Revision()
+	switch {
+	case v == rev || sameCommit(v, rev) || (v != "" && v == p.Tag()):
+		return rev
+	case shaRE.MatchString(v):
+		return v
+	}
+	return ""
 }
 
 // deployedVersion is the version a pipeline deployed: its commit, unless it

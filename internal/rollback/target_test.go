@@ -3,6 +3,8 @@ package rollback_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -397,6 +399,9 @@ func TestGivenVersionKnownBadIsRefused(t *testing.T) {
 	failedBefore := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rev: 'c', deploy: "success"}, {rev: 'd', deploy: "failed"}}
 	rolledBack := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"}, {rev: 'd', deploy: "failed"}}
 	fixedByRerun := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rerun: 2, rerunStatus: "success"}, {rev: 'd', deploy: "failed"}}
+	// A rollback to the abbreviation bbbbbbb failed: the full SHA is that version.
+	abbrevFailed := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'c', deploy: "failed"},
+		{rev: 'c', deploy: "failed", rollbackOf: 3, target: "bbbbbbb"}, {rev: 'd', deploy: "failed"}}
 	tests := []struct {
 		name   string
 		steps  []step
@@ -408,6 +413,8 @@ func TestGivenVersionKnownBadIsRefused(t *testing.T) {
 		{"rolled back later", rolledBack, []string{"--version", sha('b'), "--strategy", "rerun"}, "pipeline 3 rolled it back"},
 		{"deployed well", failedBefore, []string{"--version", sha('c'), "--strategy", "rerun"}, ""},
 		{"failed, then its rerun succeeded", fixedByRerun, []string{"--version", sha('b'), "--strategy", "rerun"}, ""},
+		{"its rollback under an abbreviation failed (rerun)", abbrevFailed, []string{"--version", sha('b'), "--strategy", "rerun"}, "its deploy failed in pipeline 4"},
+		{"its rollback under an abbreviation failed (auto)", abbrevFailed, []string{"--version", sha('b')[:10]}, "its deploy failed in pipeline 4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -449,5 +456,87 @@ func TestRerunOfSeveralDeployWorkflowsIsRefused(t *testing.T) {
 	hs = h.options(t, "--strategy", "rerun", "--deploy-workflow", "deploy-eu")
 	if _, err := rollback.Do(context.Background(), hs.opts); err != nil || h.srv.Writes() == 0 {
 		t.Fatalf("err %v, %d writes; want the rerun started\n%s", err, h.srv.Writes(), hs.out)
+	}
+}
+
+// The pipeline list shifts while the walk pages through it (new pipelines
+// arrive, so a page repeats the end of the one before) and the API writes
+// its times in another zone: the walk finds the same target, and says of
+// each deploy it passed over once.
+func TestWalkOverShiftingPagesInAnotherZone(t *testing.T) {
+	steps := []step{{rev: 'a', deploy: "success"}}
+	for i := 0; i < 43; i++ {
+		steps = append(steps, step{rev: 'c', deploy: "success"})
+	}
+	steps = append(steps, step{rev: 'c', deploy: "failed"})
+	h := build(t, steps, false)
+	hs := h.options(t, "--strategy", "trigger")
+	zone := time.FixedZone("IST", 5*3600+1800)
+	stamp := regexp.MustCompile(`"\d{4}-\d\d-\d\dT[0-9:.]+Z"`)
+	arrived := 0
+	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet {
+			return false
+		}
+		if strings.HasSuffix(r.URL.Path, "/pipeline") && r.URL.Query().Get("page-token") != "" {
+			for i := 0; i < 3; i++ { // pushes on main while the walk reads
+				h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", Revision: sha('e'), Workflows: []inmemory.WorkflowSeed{{Name: "deploy", Status: "running"}}})
+				arrived++
+			}
+		}
+		rec := httptest.NewRecorder()
+		h.srv.ServeHTTP(rec, r)
+		body := stamp.ReplaceAllFunc(rec.Body.Bytes(), func(b []byte) []byte {
+			at, err := time.Parse(time.RFC3339Nano, string(b[1:len(b)-1]))
+			if err != nil {
+				t.Error(err)
+				return b
+			}
+			return []byte(`"` + at.In(zone).Format(time.RFC3339Nano) + `"`)
+		})
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+		return true
+	})
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if arrived == 0 || res.Target.PipelineID != h.all[0].ID || res.Target.PagesSearched != 3 {
+		t.Fatalf("%d arrived; target %+v, want pipeline 1 on page 3\n%s", arrived, res.Target, hs.out)
+	}
+	seen := map[string]bool{}
+	for _, s := range res.Target.Skipped {
+		if seen[s] {
+			t.Fatalf("passed over twice: %s", s)
+		}
+		seen[s] = true
+	}
+	if len(seen) != 43 {
+		t.Fatalf("%d deploys passed over, want 43", len(seen))
+	}
+}
+
+// With deploy markers, a version whose deploy succeeded and was then
+// rolled back stays passed over however many pipelines of other branches
+// ran since the rollback: the pipelines are read back as far as max_pages.
+func TestMarkersRolledBackLongAgo(t *testing.T) {
+	steps := []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "success", marker: "v2"},
+		{rev: 'b', deploy: "success", rollbackOf: 2, target: "v1"}}
+	for i := 0; i < 45; i++ {
+		steps = append(steps, step{rev: 'e', branch: "feature"})
+	}
+	steps = append(steps, step{rev: 'c', deploy: "failed", marker: "v3"})
+	h := build(t, steps, true)
+	hs := h.options(t, "--strategy", "rollback_pipeline")
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, hs.out)
+	}
+	if res.Target.Version != "v1" || !strings.Contains(res.Target.Why, "pipeline 3 rolled it back") {
+		t.Fatalf("target %s (%s), want v1: v2 was rolled back by pipeline 3\n%s", res.Target.Version, res.Target.Why, hs.out)
 	}
 }

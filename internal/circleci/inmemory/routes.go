@@ -177,8 +177,12 @@ func (s *Server) pipelineJSON(p *Pipeline) map[string]any {
 	if p.Tag != "" {
 		vcs["tag"] = p.Tag
 	}
+	state, errors := p.State, p.Errors
+	if state == "errored" && s.opts.Now().Before(p.CreatedAt.Add(p.SetupFor)) {
+		state, errors = "setup-pending", nil
+	}
 	errs := []map[string]any{}
-	for _, e := range p.Errors {
+	for _, e := range errors {
 		errs = append(errs, map[string]any{"type": e.Type, "message": e.Message})
 	}
 	out := map[string]any{
@@ -187,7 +191,7 @@ func (s *Server) pipelineJSON(p *Pipeline) map[string]any {
 		"project_slug": p.ProjectSlug,
 		"updated_at":   ts(p.CreatedAt),
 		"number":       p.Number,
-		"state":        orCreated(p.State),
+		"state":        orCreated(state),
 		"created_at":   ts(p.CreatedAt),
 		"trigger": map[string]any{
 			"type":        p.TriggerType,
@@ -540,15 +544,22 @@ func (s *Server) versions(q request, c *Component) answer {
 func (s *Server) getJob(q request, j *Job) answer {
 	p := s.projects[q.params["project-slug"]]
 	w := j.Workflow
+	runs := []map[string]any{{"index": 0, "status": s.jobStatusLocked(j)}}
+	if len(j.Nodes) > 0 {
+		runs = nil
+		for i, st := range j.Nodes {
+			runs = append(runs, map[string]any{"index": i, "status": st})
+		}
+	}
 	out := map[string]any{
 		"web_url":         "https://app.circleci.com/pipelines/" + p.Slug + "/jobs/" + q.params["job-number"],
 		"project":         map[string]any{"id": p.ID, "slug": p.Slug, "name": p.Name, "external_url": p.VCSURL},
-		"parallel_runs":   []map[string]any{{"index": 0, "status": s.jobStatusLocked(j)}},
+		"parallel_runs":   runs,
 		"started_at":      ts(w.CreatedAt),
 		"latest_workflow": map[string]any{"id": w.ID, "name": w.Name},
 		"name":            j.Name,
 		"executor":        map[string]any{"resource_class": "medium", "type": "docker"},
-		"parallelism":     1,
+		"parallelism":     len(runs),
 		"status":          s.jobStatusLocked(j),
 		"number":          j.Number,
 		"pipeline":        map[string]any{"id": w.Pipeline.ID},

@@ -138,6 +138,9 @@ type JobSeed struct {
 	Name      string
 	Status    string
 	Artifacts []ArtifactSeed
+	// Nodes are the statuses of a job with parallelism, by node index
+	// (empty: one node, in the job's status).
+	Nodes []string
 }
 
 // ArtifactSeed is a file a job stored.
@@ -164,6 +167,10 @@ type Pipeline struct {
 	// may set "errored" with Errors (a config that does not compile).
 	State  string
 	Errors []PipelineError
+	// SetupFor, with State "errored", is how long after its creation the
+	// pipeline reads "setup-pending" without errors before it errors, as
+	// CircleCI's config compilation takes seconds.
+	SetupFor time.Duration
 	// visibleAt is when list answers start to show the pipeline (ListLag).
 	visibleAt time.Time
 }
@@ -193,6 +200,7 @@ type Job struct {
 	Status    string
 	Workflow  *Workflow
 	Artifacts []ArtifactSeed
+	Nodes     []string
 }
 
 // Component is a deploy-markers component.
@@ -461,7 +469,7 @@ func (s *Server) addWorkflowLocked(p *Pipeline, ws WorkflowSeed, at time.Time) *
 	}
 	for _, js := range jobs {
 		s.jobNumber++
-		j := &Job{ID: newID(), Number: s.jobNumber, Name: js.Name, Status: js.Status, Workflow: w, Artifacts: js.Artifacts}
+		j := &Job{ID: newID(), Number: s.jobNumber, Name: js.Name, Status: js.Status, Workflow: w, Artifacts: js.Artifacts, Nodes: js.Nodes}
 		w.Jobs = append(w.Jobs, j)
 		s.jobs[j.ID] = j
 	}
