@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/jobenv"
 	"github.com/pmguard/pmguard/internal/verb"
 )
@@ -241,7 +242,9 @@ func (w *Writer) run(ctx context.Context, args []string) bool {
 	defer cancel()
 	out, err := w.o.Run(ctx, w.bin, args...)
 	if err != nil {
-		w.note(fmt.Sprintf("circleci %s failed: %v %s", strings.Join(args[:3], " "), err, oneLine(w.o.Redact(string(out)), 300)))
+		// The CLI's output is text pmguard did not write: it may quote a
+		// credential pmguard was never told about (the CLI's own token).
+		w.note(fmt.Sprintf("circleci %s failed: %v %s", strings.Join(args[:3], " "), err, oneLine(httpx.RedactText(w.o.Redact(string(out))), 300)))
 		return false
 	}
 	return true

@@ -173,3 +173,20 @@ func TestResume(t *testing.T) {
 		t.Error("a nil Writer has no status or name")
 	}
 }
+
+// TestCLIOutputRedacted: what a failing CLI prints is text pmguard did not
+// write, so a credential it quotes is removed from the note even when the
+// run was never told about it.
+func TestCLIOutputRedacted(t *testing.T) {
+	const token = "ccipat_4f2c9a1d8e7b6c5a"
+	var out strings.Builder
+	cli := markertest.Install(t)
+	w := deploymarker.New(deploymarker.Options{Job: jobenv.Job{JobName: "deploy", SHA: "4f2c9a1"}, Path: cli.Dir, Out: &out,
+		Run: func(context.Context, string, ...string) ([]byte, error) {
+			return []byte("Error: request failed (circle-token=" + token + ")\nAuthorization: Bearer " + token), errors.New("exit status 1")
+		}})
+	w.Plan(context.Background())
+	if !strings.Contains(out.String(), "deploy marker: note") || strings.Contains(out.String(), token) {
+		t.Errorf("output %q", out.String())
+	}
+}
