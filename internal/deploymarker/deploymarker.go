@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/httpx"
@@ -283,7 +284,11 @@ func firstOf(vs ...string) string {
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
-		s = s[:n-3] + "..."
+		i := n - 3
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i-- // cut between characters: argv becomes the API's JSON
+		}
+		s = s[:i] + "..."
 	}
 	return s
 }
