@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pmguard/pmguard/internal/deploymarker/markertest"
 	"github.com/pmguard/pmguard/orb/orbtest"
 )
 
@@ -354,5 +355,81 @@ func TestMigrationCheckDeployedExampleAcrossPipelines(t *testing.T) {
 	}
 	if _, err := later(orbtest.NewCache(t)); err == nil {
 		t.Error("without the cache the check found a deployed commit")
+	}
+}
+
+// TestHoldApprovalExampleRecordsThePromotion runs the guarded canary of
+// canary_shadow_hold_approval.yml and its promote job, with the circleci
+// CLI's stand-in on PATH: a canary held for approval leaves the release
+// RUNNING (not SUCCESS before anything was promoted, not RUNNING for
+// ever), and the promote job, with the canary job's event log attached,
+// marks it SUCCESS.
+func TestHoldApprovalExampleRecordsThePromotion(t *testing.T) {
+	h := newHarness(t)
+	scratch := t.TempDir() // the workspace: the orb's /tmp/pmguard
+	d := h.job.Orb.Commands["canary_check"]
+	d.Parameters["events_file"].Default = filepath.Join(scratch, "events.jsonl")
+	d.Parameters["junit_path"].Default = filepath.Join(scratch, "canary", "junit.xml")
+	d.Parameters["report_path"].Default = filepath.Join(scratch, "canary", "report.json")
+	b, err := yaml.Marshal(h.job.Orb.Examples["canary_shadow_hold_approval"].Usage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var usage struct {
+		Jobs map[string]struct{ Steps []any } `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal([]byte(strings.ReplaceAll(string(b), "/tmp/pmguard", scratch)), &usage); err != nil {
+		t.Fatal(err)
+	}
+	// Too little traffic for a verdict by max_duration: held.
+	canary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(canary.Close)
+	steps := func(job string) []any {
+		var out []any
+		for _, s := range usage.Jobs[job].Steps {
+			if name, ok := s.(string); ok && strings.HasPrefix(name, "pmguard/") {
+				s = map[string]any{name: map[string]any{}} // - pmguard/install
+			}
+			if m, ok := s.(map[string]any); ok {
+				for k, v := range m {
+					if args, ok := v.(map[string]any); ok && strings.HasPrefix(k, "pmguard/") {
+						args["base_url"] = h.server.URL
+						if k == "pmguard/canary_check" {
+							args["url"], args["rate"], args["max_duration"], args["timeout"] = canary.URL, "20", "1s", "500ms"
+							delete(args, "slack_channel") // notices are tested with the Slack stand-in
+						}
+					}
+				}
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	cli := markertest.Install(t)
+	job := func(j *orbtest.Job, name string) {
+		writeFile(t, filepath.Join(j.Dir, "deploy.sh"), "#!/bin/sh\necho deploy \"$@\"\n")
+		writeFile(t, filepath.Join(j.Dir, "shift.sh"), "#!/bin/sh\necho \"routed $1%\"\n")
+		for _, f := range []string{"deploy.sh", "shift.sh"} {
+			if err := os.Chmod(filepath.Join(j.Dir, f), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		j.Env["PATH"] = cli.Dir + ":" + os.Getenv("PATH")
+		j.Env["PMGUARD_INSTALL_RETRY_WAIT"] = "0"
+		j.Env["CIRCLE_JOB"], j.Env["CIRCLE_SHA1"] = name, "4f2c9a1d8e7b6c5a4f3e2d1c0b9a8f7e6d5c4b3a"
+		j.Env["CIRCLE_BUILD_URL"] = "https://circleci.com/gh/acme/api/" + name
+		if err := j.RunSteps(h.ctx, steps(name)...); err != nil {
+			t.Fatalf("%s job: %v\n%s", name, err, j.LastRun().Output)
+		}
+	}
+	job(h.job, "canary")
+	if got := strings.Join(cli.Statuses(t), " "); got != "RUNNING" {
+		t.Fatalf("after the held canary the release got %q, want it left RUNNING for the approval\n%s", got, h.job.LastRun().Output)
+	}
+	// After the approval: another job, on another machine but for the
+	// workspace.
+	job(orbtest.NewJob(t, h.job.Orb), "promote")
+	if got := strings.Join(cli.Statuses(t), " "); got != "RUNNING SUCCESS" {
+		t.Errorf("marker updates %q, want RUNNING, then SUCCESS from the promote job", got)
 	}
 }

@@ -172,6 +172,7 @@ func (o *Options) run(ctx context.Context) error {
 // the whole analysis without steps, one step with them. An error means the
 // source could not be started; the evidence's Reason then says why.
 func (o *Options) analyse(ctx context.Context, clk Clock, c Criteria, out io.Writer) (Evidence, error) {
+	run := ctx
 	start := clk.Now()
 	maxDur := o.MaxDuration.Duration
 	deadline := start.Add(maxDur)
@@ -196,7 +197,14 @@ func (o *Options) analyse(ctx context.Context, clk Clock, c Criteria, out io.Wri
 	}
 	defer src.Close()
 	o.judge(ctx, clk, src, j, start, deadline, out)
-	return j.Evidence(), nil
+	ev := j.Evidence()
+	if err := run.Err(); err != nil && ev.State != Passed && ev.State != Failed {
+		// Interrupted (SIGTERM, a cancelled job): the analysis did not run
+		// its course, so it has no verdict that on_inconclusive may pass,
+		// hold or step on from; the run could not finish (exit 3).
+		return ev, fmt.Errorf("the analysis was interrupted: %w", err)
+	}
+	return ev, nil
 }
 
 // markers returns the deploy-marker writer (nil: none).

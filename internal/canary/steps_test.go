@@ -3,6 +3,7 @@ package canary
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -335,6 +336,64 @@ func TestCheckOnlyLeavesRunTimeInputsToTheAnalysis(t *testing.T) {
 			}
 			if !strings.Contains(out.String(), "note: ") || !strings.Contains(out.String(), "checks it again") {
 				t.Errorf("no note of what is checked later:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// TestInterruptedAnalysisNeverPasses: an analysis cut short by an
+// interruption (SIGTERM, a cancelled job) has no verdict, so it is "could
+// not run" (exit 3) whatever on_inconclusive says: it does not pass (and
+// promote), hold, or go on to the next weight; with steps the weight goes
+// back to 0 first.
+func TestInterruptedAnalysisNeverPasses(t *testing.T) {
+	for _, tc := range []struct {
+		onInconclusive string
+		steps          bool
+	}{{"pass", false}, {"hold", false}, {"pass", true}, {"hold", true}, {"fail", true}} {
+		name := tc.onInconclusive
+		if tc.steps {
+			name += " with steps"
+		}
+		t.Run(name, func(t *testing.T) {
+			var served atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served.Add(1) }))
+			t.Cleanup(srv.Close)
+			args := []string{"--url", srv.URL, "--rate", "50", "--min-samples", "2000", "--max-duration", "10m", "--on-inconclusive", tc.onInconclusive}
+			if tc.steps {
+				args = append(args, "--steps", "10,50,100", "--set-weight", "unused")
+			}
+			o, err := load(t, nil, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &recorder{}
+			o.SetWeightFunc = rec.setWeight
+			dir := t.TempDir()
+			var out strings.Builder
+			o.d.Stdout, o.Reports = &syncWriter{w: &out}, config.Reports{JSON: dir + "/r.json"}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				for served.Load() < 20 && ctx.Err() == nil {
+					time.Sleep(5 * time.Millisecond)
+				}
+				cancel()
+			}()
+			err = Run(ctx, o)
+			if exitcode.Of(err) != exitcode.CouldNotRun {
+				t.Fatalf("exit %d: %v, want 3 (could not run)\n%s", exitcode.Of(err), err, out.String())
+			}
+			res := readResult(t, dir+"/r.json")
+			if res.Pass || res.Held {
+				t.Errorf("report: pass %v held %v", res.Pass, res.Held)
+			}
+			if tc.steps {
+				rec.mu.Lock()
+				defer rec.mu.Unlock()
+				if fmt.Sprint(rec.weights) != "[10 0]" || !res.RolledBack {
+					t.Errorf("weights set %v (rolled back %v), want [10 0]", rec.weights, res.RolledBack)
+				}
 			}
 		})
 	}

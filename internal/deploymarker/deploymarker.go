@@ -19,8 +19,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/jobenv"
 	"github.com/pmguard/pmguard/internal/verb"
 )
@@ -241,7 +243,9 @@ func (w *Writer) run(ctx context.Context, args []string) bool {
 	defer cancel()
 	out, err := w.o.Run(ctx, w.bin, args...)
 	if err != nil {
-		w.note(fmt.Sprintf("circleci %s failed: %v %s", strings.Join(args[:3], " "), err, oneLine(w.o.Redact(string(out)), 300)))
+		// The CLI's output is text pmguard did not write: it may quote a
+		// credential pmguard was never told about (the CLI's own token).
+		w.note(fmt.Sprintf("circleci %s failed: %v %s", strings.Join(args[:3], " "), err, oneLine(httpx.RedactText(w.o.Redact(string(out))), 300)))
 		return false
 	}
 	return true
@@ -280,7 +284,11 @@ func firstOf(vs ...string) string {
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
-		s = s[:n-3] + "..."
+		i := n - 3
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i-- // cut between characters: argv becomes the API's JSON
+		}
+		s = s[:i] + "..."
 	}
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/pmguard/pmguard/internal/deploymarker"
 	"github.com/pmguard/pmguard/internal/deploymarker/markertest"
@@ -171,5 +172,37 @@ func TestResume(t *testing.T) {
 	none.Resume("RUNNING")
 	if none.Status() != "" || none.Name() != "" {
 		t.Error("a nil Writer has no status or name")
+	}
+}
+
+// TestCLIOutputRedacted: what a failing CLI prints is text pmguard did not
+// write, so a credential it quotes is removed from the note even when the
+// run was never told about it.
+func TestCLIOutputRedacted(t *testing.T) {
+	const token = "ccipat_4f2c9a1d8e7b6c5a"
+	var out strings.Builder
+	cli := markertest.Install(t)
+	w := deploymarker.New(deploymarker.Options{Job: jobenv.Job{JobName: "deploy", SHA: "4f2c9a1"}, Path: cli.Dir, Out: &out,
+		Run: func(context.Context, string, ...string) ([]byte, error) {
+			return []byte("Error: request failed (circle-token=" + token + ")\nAuthorization: Bearer " + token), errors.New("exit status 1")
+		}})
+	w.Plan(context.Background())
+	if !strings.Contains(out.String(), "deploy marker: note") || strings.Contains(out.String(), token) {
+		t.Errorf("output %q", out.String())
+	}
+}
+
+// TestLongReasonStaysUTF8: a failure reason cut to the CLI's length is cut
+// between characters, so argv stays valid UTF-8 for the API's JSON.
+func TestLongReasonStaysUTF8(t *testing.T) {
+	cli := markertest.Install(t)
+	var out strings.Builder
+	w := deploymarker.New(deploymarker.Options{Job: jobenv.Job{JobName: "deploy", SHA: "4f2c9a1"}, Path: cli.Dir, Out: &out})
+	w.Plan(context.Background())
+	w.Failed(context.Background(), "health check FAILED: x"+strings.Repeat("é", 600))
+	calls := cli.Calls(t)
+	last := strings.Join(calls[len(calls)-1], " ")
+	if !strings.Contains(last, "--failure-reason=health check FAILED") || !utf8.ValidString(last) || !strings.HasSuffix(last, "...") {
+		t.Errorf("failure reason %q", last)
 	}
 }

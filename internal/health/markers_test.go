@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pmguard/pmguard/internal/deploymarker/markertest"
 	"github.com/pmguard/pmguard/internal/exitcode"
@@ -104,5 +105,41 @@ func TestDeployMarkers(t *testing.T) {
 				t.Errorf("the CLI refused a call:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// TestDeployMarkerSlowCLI: the deadline bounds the check, not the marker
+// calls before it. A circleci CLI that takes longer than the whole deadline
+// to plan the release leaves the verdict on a healthy endpoint a pass.
+func TestDeployMarkerSlowCLI(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(srv.Close)
+	cli := markertest.Install(t)
+	env := map[string]string{"PATH": cli.Dir, "CIRCLE_JOB": "deploy", "CIRCLE_SHA1": "4f2c9a1"}
+	var out strings.Builder
+	d := verbtest.Deps(env, &out, nil)
+	o, err := health.New(context.Background(), d, []string{"--endpoint", srv.URL, "--retries", "0", "--deadline", "300ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	o.RunCLI = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		calls = append(calls, strings.Join(args, " "))
+		if args[2] == "plan" {
+			// Slower than the whole deadline; the call's own timeout is
+			// far longer.
+			select {
+			case <-time.After(600 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return nil, nil
+	}
+	if err := health.Run(context.Background(), o); err != nil {
+		t.Fatalf("a slow CLI failed the check: %v\n%s", err, out.String())
+	}
+	if len(calls) != 3 {
+		t.Errorf("marker calls %q, want plan, RUNNING, SUCCESS", calls)
 	}
 }

@@ -46,12 +46,6 @@ type Result struct {
 // Run checks every endpoint and returns nil when all pass, a verdict of fail
 // otherwise, or an error when it could not write its outputs.
 func Run(ctx context.Context, o *Options) error {
-	if o.Deadline.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Deadline.Duration)
-		defer cancel()
-	}
-	start := o.d.Now()
 	out := &lockedWriter{w: o.d.Stdout}
 	sem := make(chan struct{}, o.Concurrency)
 
@@ -61,6 +55,14 @@ func Run(ctx context.Context, o *Options) error {
 	marker := deploymarker.ForVerb(o.Settings.Settings, o.d, out, o.RunCLI)
 	marker.Plan(ctx)
 	marker.Running(ctx)
+	// The deadline is the check's: a slow or hung circleci CLI costs the
+	// markers their own time, never a healthy endpoint its attempts.
+	if o.Deadline.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Deadline.Duration)
+		defer cancel()
+	}
+	start := o.d.Now()
 
 	results := make([]EndpointResult, len(o.Targets))
 	var wg sync.WaitGroup
