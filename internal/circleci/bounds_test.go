@@ -202,3 +202,27 @@ func TestTokenStaysOnTheAPIHost(t *testing.T) {
 		t.Fatalf("the other host got Circle-Token %q, want no header", otherTokens)
 	}
 }
+
+// A list that shifts while it is read repeats items on the next page (new
+// workflows push older ones down): each is returned once.
+func TestShiftingPagesReturnEachItemOnce(t *testing.T) {
+	c, _ := misbehaving(t, func(n int64, r *http.Request) string {
+		switch n {
+		case 1:
+			return `{"items":[` + fmt.Sprintf(workflowJSON, 1) + `,` + fmt.Sprintf(workflowJSON, 2) + `],"next_page_token":"p2"}`
+		default:
+			return `{"items":[` + fmt.Sprintf(workflowJSON, 2) + `,` + fmt.Sprintf(workflowJSON, 3) + `],"next_page_token":null}`
+		}
+	})
+	wfs, err := c.Pipelines.Workflows(context.Background(), "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, w := range wfs {
+		ids = append(ids, w.ID)
+	}
+	if got := strings.Join(ids, ","); got != "w1,w2,w3" {
+		t.Fatalf("workflows %s, want w1,w2,w3 (w2 repeated by the shifted second page once)", got)
+	}
+}

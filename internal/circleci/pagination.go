@@ -68,6 +68,10 @@ type Pager[T any] struct {
 	limit int // stop with an error past this many pages
 	token string
 	seen  map[string]bool
+	// items are the IDs of the items already returned: a list that shifts
+	// while it is read (new pipelines push older ones a page down) repeats
+	// some on the next page, and each is returned once.
+	items map[string]bool
 	pages int
 	done  bool
 	err   error // found while reading the last page, returned by the next call
@@ -80,7 +84,7 @@ func newPager[T any](c *Client, path string, query url.Values, maxPages, limit i
 	if maxPages > 0 {
 		limit = maxPages
 	}
-	return &Pager[T]{c: c, path: path, query: query, max: maxPages, limit: limit, seen: map[string]bool{}}
+	return &Pager[T]{c: c, path: path, query: query, max: maxPages, limit: limit, seen: map[string]bool{}, items: map[string]bool{}}
 }
 
 // Pages is how many pages the pager has read.
@@ -113,6 +117,7 @@ func (p *Pager[T]) Next(ctx context.Context) (*Page[T], error) {
 		return nil, err
 	}
 	p.pages++
+	page.Items = p.unseen(page.Items)
 	next := page.NextPageToken
 	switch {
 	case next == "":
@@ -124,6 +129,26 @@ func (p *Pager[T]) Next(ctx context.Context) (*Page[T], error) {
 		p.token = next
 	}
 	return &page, nil
+}
+
+// identified is an item with an ID (pipelines, workflows).
+type identified interface{ id() string }
+
+// unseen is items without those an earlier page returned.
+func (p *Pager[T]) unseen(items []T) []T {
+	out := items[:0]
+	for i := range items {
+		if it, ok := any(&items[i]).(identified); ok {
+			if id := it.id(); id != "" {
+				if p.items[id] {
+					continue
+				}
+				p.items[id] = true
+			}
+		}
+		out = append(out, items[i])
+	}
+	return out
 }
 
 func (p *Pager[T]) fail(reason string) error {

@@ -75,3 +75,6 @@ func (a *Artifact) missing() string { return firstMissing("path", a.Path, "url",
 func (j *JobDetails) missing() string { return firstMissing("number", j.Number) }
 
 func (r *WorkflowRun) missing() string { return firstMissing("id", r.ID) }
+
+func (p *Pipeline) id() string { return p.ID }
+func (w *Workflow) id() string { return w.ID }

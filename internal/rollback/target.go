@@ -327,9 +327,6 @@ func (r *run) walk(ctx context.Context, on ref, pattern string, keep func(*circl
 	own := on == refOf(cur) // the failed pipeline's own pipelines
 	pager := r.c.Pipelines.Pager(r.o.ProjectSlug, &circleci.ListPipelinesOptions{Branch: on.branch}, r.o.MaxPages)
 	next := r.fetch(ctx, pager)
-	// The list shifts while it is read (new pipelines push the older ones
-	// down a page): a pipeline a page repeats is judged once.
-	seen := map[string]bool{}
 	for n := 1; ; n++ {
 		po := <-next
 		if po.err != nil {
@@ -340,10 +337,6 @@ func (r *run) walk(ctx context.Context, on ref, pattern string, keep func(*circl
 		}
 		var cands []circleci.Pipeline
 		for i, p := range po.page.Items {
-			if seen[p.ID] {
-				continue
-			}
-			seen[p.ID] = true
 			h.rollbackOf(&p)
 			h.bad.learn(&p)
 			if !on.holds(&p) {
