@@ -61,7 +61,10 @@ type Options struct {
 	// the CLI reads. Nil runs it with an empty one.
 	Env config.Env
 	Out io.Writer
-	// Redact removes secrets from a failure reason before it reaches argv.
+	// Redact removes secrets from a failure reason before it reaches argv
+	// and from the CLI's output (text pmguard did not write, which may quote
+	// a credential pmguard was never told about, such as the CLI's own
+	// token): the run's Redactor.Text, known secrets and credential shapes.
 	Redact func(string) string
 	// Run runs the CLI; nil runs it as a process.
 	Run Runner
@@ -104,7 +107,7 @@ func New(o Options) *Writer {
 		}
 	}
 	if o.Redact == nil {
-		o.Redact = func(s string) string { return s }
+		o.Redact = httpx.RedactText // credential shapes, no secrets known
 	}
 	name := o.Settings.DeployName
 	if name == "" {
@@ -119,7 +122,7 @@ func New(o Options) *Writer {
 // ForVerb is New for a verb: the job, its environment and PATH and the
 // run's redactor from d.
 func ForVerb(s Settings, d *verb.Deps, out io.Writer, run Runner) *Writer {
-	return New(Options{Settings: s, Job: d.Job, Path: JobPath(d), Env: d.Env, Out: out, Redact: d.Redactor.Redact, Run: run})
+	return New(Options{Settings: s, Job: d.Job, Path: JobPath(d), Env: d.Env, Out: out, Redact: d.Redactor.Text, Run: run})
 }
 
 // JobPath is the PATH the job's shell would find the CLI in: the run's
@@ -243,9 +246,7 @@ func (w *Writer) run(ctx context.Context, args []string) bool {
 	defer cancel()
 	out, err := w.o.Run(ctx, w.bin, args...)
 	if err != nil {
-		// The CLI's output is text pmguard did not write: it may quote a
-		// credential pmguard was never told about (the CLI's own token).
-		w.note(fmt.Sprintf("circleci %s failed: %v %s", strings.Join(args[:3], " "), err, oneLine(httpx.RedactText(w.o.Redact(string(out))), 300)))
+		w.note(fmt.Sprintf("circleci %s failed: %v %s", strings.Join(args[:3], " "), err, oneLine(w.o.Redact(string(out)), 300)))
 		return false
 	}
 	return true
