@@ -1897,6 +1897,10 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		var def pgparse.ColumnDef
 		cmd.Def.Into(&def)
 		typ, mods, coll := typeName(def.TypeName), typmods(def.TypeName), def.Collation()
+		// USING col::<the new type> (Django writes it on every type change)
+		// is the cast PostgreSQL applies without USING: the same rewrite
+		// decision; any other expression rewrites
+		using := def.RawDefault.Type != "" && !castOfColumn(def.RawDefault, col, typ, mods)
 		defer func() {
 			if state != nil {
 				state.typ, state.typmods, state.collation = typ, mods, coll
@@ -1921,7 +1925,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			a.add(st, s, fd)
 			return
 		}
-		if state != nil && noRewrite(state, typ, mods) && def.RawDefault.Type == "" {
+		if state != nil && noRewrite(state, typ, mods) && !using {
 			// binary coercible: the table stays; its indexes on the column
 			// are rebuilt when the collation changes (no COLLATE is the
 			// type's default), under the ALTER's ACCESS EXCLUSIVE
@@ -1949,10 +1953,10 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			if added {
 				fd.Detail += " (the column was added earlier in this change, but the table's rows are all there)"
 			}
-		case (typ == "text" || typ == "varchar") && len(mods) == 0 && def.RawDefault.Type == "":
+		case (typ == "text" || typ == "varchar") && len(mods) == 0 && !using:
 			fd.Severity = Warning
 			fd.Detail += ": safe (no rewrite) only if the column is already varchar or text; otherwise the table is rewritten (its type is not known from the migrations)"
-		case widening[typ] != "" && def.RawDefault.Type == "":
+		case widening[typ] != "" && !using:
 			fd.Severity = Warning
 			fd.Detail += ": safe (no rewrite) only if the column is already " + typ + " with " + widening[typ] + "; otherwise the table is rewritten (its type is not known from the migrations)"
 		}
@@ -2107,6 +2111,19 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// castOfColumn reports whether expr is the column col, unqualified, cast to
+// the type typ with the typmods mods ("foo"::varchar(255)).
+func castOfColumn(expr pgparse.Node, col, typ string, mods []string) bool {
+	var tc pgparse.TypeCast
+	var cr pgparse.ColumnRef
+	if expr.Type != "TypeCast" || !expr.Into(&tc) || tc.Arg.Type != "ColumnRef" || !tc.Arg.Into(&cr) ||
+		len(cr.Fields) != 1 || cr.Fields[0].Type != "String" {
+		return false
+	}
+	return pgparse.LastString(cr.Fields) == col && typeName(tc.TypeName) == typ &&
+		strings.Join(typmods(tc.TypeName), ",") == strings.Join(mods, ",")
+}
 
 // domainConstraint records a constraint of a domain, under its name or
 // PostgreSQL's for it (domain_check; NOT NULL has none).
