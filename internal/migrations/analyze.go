@@ -43,6 +43,9 @@ type analyzer struct {
 	pgMajor      int
 	created      map[relName]bool // tables, views and sequences created in this change
 	addedColumns map[colName]bool // columns added in this change
+	// assigned are the columns an UPDATE in this change sets: a column
+	// added without a default no longer holds NULL in every row
+	assigned     map[colName]bool
 	createdIndex map[relName]bool // indexes created in this change
 	createdTypes map[string]bool  // composite types and domains created in this change, unqualified
 	schema       *schemaState
@@ -56,6 +59,7 @@ func newAnalyzer(pgMajor int) *analyzer {
 		pgMajor:      pgMajor,
 		created:      map[relName]bool{},
 		addedColumns: map[colName]bool{},
+		assigned:     map[colName]bool{},
 		createdIndex: map[relName]bool{},
 		createdTypes: map[string]bool{},
 		schema:       newSchema(),
@@ -72,6 +76,7 @@ func (a *analyzer) replay(files []*parsedFile) {
 	a.replaying = false
 	a.findings = nil
 	a.created, a.addedColumns, a.createdIndex, a.createdTypes = map[relName]bool{}, map[colName]bool{}, map[relName]bool{}, map[string]bool{}
+	a.assigned = map[colName]bool{}
 }
 
 // fileState is what the rules track within one file (one session).
@@ -827,7 +832,16 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 	case "UpdateStmt":
 		var u pgparse.UpdateStmt
-		if n.Into(&u) && a.existing(a.rv(st, u.Relation)) && st.inTx() {
+		if !n.Into(&u) {
+			break
+		}
+		table := a.rv(st, u.Relation)
+		for _, col := range u.Columns() {
+			a.assigned[key(table, col)] = true
+		}
+		// a migration tool's own row (Alembic's offline SQL writes
+		// alembic_version in the migration's transaction) is no backfill
+		if a.existing(table) && st.inTx() && !toolTables[table.name] {
 			st.tx.updates = append(st.tx.updates, s)
 		}
 	case "TransactionStmt":
@@ -2112,6 +2126,11 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 
 func itoa(n int) string { return fmt.Sprint(n) }
 
+// toolTables are the migration tools' own bookkeeping tables, which the
+// tool writes in the migration's transaction and no release reads.
+var toolTables = map[string]bool{"alembic_version": true, "schema_migrations": true, "flyway_schema_history": true,
+	"goose_db_version": true, "django_migrations": true}
+
 // castOfColumn reports whether expr is the column col, unqualified, cast to
 // the type typ with the typmods mods ("foo"::varchar(255)).
 func castOfColumn(expr pgparse.Node, col, typ string, mods []string) bool {
@@ -2182,14 +2201,20 @@ func (a *analyzer) setNotNull(st *fileState, s *statement, table relName, col, v
 		return // already NOT NULL: nothing to check
 	}
 	proven := a.schema.validNotNullCheck(table, col, st.dropsConstraints)
-	if proven && a.pgMajor >= 12 {
+	// added without a default and never set since: NULL in every row, so
+	// no check can have proven it NOT NULL on a table with rows
+	allNull := a.addedColumns[key(table, col)] && state != nil && !state.hasDefault && !a.assigned[key(table, col)]
+	if proven && a.pgMajor >= 12 && !allNull {
 		return
 	}
 	fd := newFinding(RuleSetNotNull)
 	fd.on(table)
 	fd.Column = col
-	if added := a.addedColumns[key(table, col)]; added && state != nil && !state.hasDefault {
-		fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
+	if allNull {
+		fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT and no UPDATE sets it: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
+		if proven {
+			fd.Detail += "; so does the VALIDATE CONSTRAINT of the CHECK that proves it NOT NULL"
+		}
 	} else if proven {
 		fd.Detail = "a validated CHECK (" + col + " IS NOT NULL) exists, but PostgreSQL uses it to skip the scan only from version 12"
 	} else if contains(st.dropsProof, col) {
