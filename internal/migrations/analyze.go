@@ -2040,6 +2040,16 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		a.add(st, s, fd)
 	case "AT_DropExpression":
 		a.gate(st, s, "ALTER COLUMN ... DROP EXPRESSION", 13)
+	case "AT_SetExpression":
+		// a stored generated column is computed again for every row
+		a.gate(st, s, "ALTER COLUMN ... SET EXPRESSION", 17)
+		if existing {
+			fd := newFinding(RuleTableRewrite)
+			fd.Column = col
+			fd.Detail = "SET EXPRESSION of generated column " + col + ": PostgreSQL computes it again for every row"
+			fd.Lock += " on " + table.String()
+			a.add(st, s, fd)
+		}
 	case "AT_SetAccessMethod":
 		a.gate(st, s, "ALTER TABLE ... SET ACCESS METHOD", 15)
 		if existing {

@@ -186,3 +186,178 @@ ALTER TABLE "core_foo" DROP CONSTRAINT IF EXISTS "core_foo_idx";
 -- +goose Up
 select 1; -- so we don't skip checking
 ALTER TABLE "core_foo" ADD COLUMN "answer_id" integer NULL;
+
+-- case: assume_in_transaction_drop_table_ok
+-- squawk: ok
+-- expect: blocked
+-- rules: drop-index-without-concurrently drop-table lock-timeout
+-- differs: squawk's require-concurrent-index-deletion and ban-drop-table flag it, not this rule
+
+-- +goose Up
+DROP INDEX "core_bar_foo_id_idx";
+DROP TABLE "core_bar";
+DROP TYPE foo;
+
+-- case: assume_in_transaction_create_table_ok
+-- squawk: ok
+-- expect: ok
+-- rules:
+
+-- +goose Up
+CREATE TABLE "core_bar" (
+    "id" serial NOT NULL PRIMARY KEY,
+    "bravo" text NOT NULL
+);
+
+-- case: create_index_concurrently_without_name_ok
+-- squawk: ok
+-- expect: blocked
+-- rules: concurrently-in-transaction
+-- differs: goose runs the file in a transaction, where CREATE INDEX CONCURRENTLY fails (squawk's ban-concurrent-index-creation-in-transaction flags it, not this rule)
+
+-- +goose Up
+CREATE INDEX CONCURRENTLY ON "table_name" ("field_name");
+CREATE INDEX CONCURRENTLY ON "table_name" ("field_name");
+
+-- case: start_transaction_ok
+-- squawk: ok
+-- expect: blocked
+-- rules: lock-timeout transaction-nesting
+-- differs: START TRANSACTION inside the transaction goose runs the file in (squawk's transaction-nesting flags it, not this rule)
+
+-- +goose Up
+START TRANSACTION;
+
+ALTER TABLE "A" DROP CONSTRAINT "UQ_c4fb579a038211909ee524ccf29";
+
+ALTER TABLE "B" DROP CONSTRAINT "UQ_791c01fe9438d66a94490d0da28";
+
+ALTER TABLE "C" DROP CONSTRAINT "UQ_23fbf20e8ab4e806941359f4f79";
+
+ALTER TABLE "D" DROP CONSTRAINT "UQ_468cad3743146a81c94b0b114ac";
+
+COMMIT;
+
+-- case: alter_table_err
+-- squawk: flags
+-- expect: ok
+-- rules: lock-timeout
+-- differs: squawk's style rule, which pmguard leaves to linters: the statement neither breaks the running release nor takes a lock that blocks it
+
+select 1; -- so we don't skip checking
+ALTER TABLE "core_foo" ADD COLUMN "answer_id" integer NULL;
+
+-- case: create_index_concurrently_err
+-- squawk: flags
+-- expect: ok
+-- rules:
+-- differs: squawk's style rule, which pmguard leaves to linters: the statement neither breaks the running release nor takes a lock that blocks it
+
+select 1; -- so we don't skip checking
+CREATE INDEX CONCURRENTLY "core_foo_idx" ON "core_foo" ("answer_id");
+
+-- case: alter_table_drop_column_err
+-- squawk: flags
+-- expect: ok
+-- rules: drop-column lock-timeout
+
+select 1; -- so we don't skip checking
+alter table t drop column c cascade;
+
+-- case: alter_table_drop_column_ok
+-- squawk: ok
+-- expect: ok
+-- rules: drop-column lock-timeout
+-- differs: pmguard reports every dropped column of a table the change did not create (a warning when the deployed code does not use it); IF EXISTS changes nothing for the running release
+
+select 1; -- so we don't skip checking
+alter table t drop column if exists c cascade;
+
+-- case: create_table_err
+-- squawk: flags
+-- expect: ok
+-- rules:
+-- differs: squawk's style rule, which pmguard leaves to linters: the statement neither breaks the running release nor takes a lock that blocks it
+
+select 1; -- so we don't skip checking
+CREATE TABLE "core_bar" ( "id" serial NOT NULL PRIMARY KEY, "bravo" text NOT NULL);
+
+-- case: alter_table_drop_constraint_err
+-- squawk: flags
+-- expect: ok
+-- rules: lock-timeout
+-- differs: squawk's style rule, which pmguard leaves to linters: the statement neither breaks the running release nor takes a lock that blocks it
+
+select 1; -- so we don't skip checking
+ALTER TABLE "core_foo" DROP CONSTRAINT "core_foo_idx";
+
+-- case: create_index_concurrently_unnamed_ok
+-- squawk: ok
+-- expect: ok
+-- rules:
+
+select 1; -- so we don't skip checking
+CREATE INDEX CONCURRENTLY ON "table_name" ("field_name");
+
+-- case: enable_row_level_security_err
+-- squawk: flags
+-- expect: ok
+-- rules:
+-- differs: squawk's style rule, which pmguard leaves to linters: the statement neither breaks the running release nor takes a lock that blocks it (the table is created in the same change)
+
+CREATE TABLE IF NOT EXISTS test();
+ALTER TABLE IF EXISTS test ENABLE ROW LEVEL SECURITY;
+
+-- case: disable_row_level_security_err
+-- squawk: flags
+-- expect: ok
+-- rules:
+-- differs: squawk's style rule, which pmguard leaves to linters: the statement neither breaks the running release nor takes a lock that blocks it (the table is created in the same change)
+
+CREATE TABLE IF NOT EXISTS test();
+ALTER TABLE IF EXISTS test DISABLE ROW LEVEL SECURITY;
+
+-- case: double_add_after_drop_err
+-- squawk: flags
+-- expect: ok
+-- rules: lock-timeout
+-- differs: squawk's style rule, which pmguard leaves to linters: the statement neither breaks the running release nor takes a lock that blocks it (PostgreSQL rejects the second ADD CONSTRAINT, which the real-database mode reports)
+
+ALTER TABLE "app_email" DROP CONSTRAINT IF EXISTS "email_uniq";
+ALTER TABLE "app_email" ADD CONSTRAINT "email_uniq" UNIQUE USING INDEX "email_idx";
+-- this second add constraint should error because it's not robust
+ALTER TABLE "app_email" ADD CONSTRAINT "email_uniq" UNIQUE USING INDEX "email_idx";
+
+-- case: alter_column_set_not_null
+-- squawk: flags
+-- expect: blocked
+-- rules: lock-timeout set-not-null statement-timeout
+
+select 1; -- so we don't skip checking
+alter table t alter column c set not null;
+
+-- case: drop_index_err
+-- squawk: flags
+-- expect: ok
+-- rules:
+-- differs: squawk's style rule, which pmguard leaves to linters: the statement neither breaks the running release nor takes a lock that blocks it
+
+select 1; -- so we don't skip checking
+DROP INDEX CONCURRENTLY "email_idx";
+
+-- case: create_temp_table_on_commit_drop_ok
+-- squawk: ok
+-- expect: ok
+-- rules:
+
+select 1; -- so we don't skip checking
+CREATE TEMP TABLE test_table (id int) ON COMMIT DROP;
+
+-- case: create_temp_table_without_on_commit_drop_err
+-- squawk: flags
+-- expect: ok
+-- rules:
+-- differs: squawk's style rule, which pmguard leaves to linters: the statement neither breaks the running release nor takes a lock that blocks it
+
+select 1; -- so we don't skip checking
+CREATE TEMP TABLE test_table (id int);
