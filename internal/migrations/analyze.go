@@ -47,7 +47,8 @@ type analyzer struct {
 	// added without a default no longer holds NULL in every row
 	assigned     map[colName]bool
 	createdIndex map[relName]bool // indexes created in this change
-	createdTypes map[string]bool  // composite types and domains created in this change, unqualified
+	createdTypes map[string]bool  // types and domains created in this change, unqualified
+	createdFuncs map[string]bool  // functions and procedures created in this change, unqualified
 	schema       *schemaState
 	// replaying: the deployed migrations are read for the schema only.
 	replaying bool
@@ -62,6 +63,7 @@ func newAnalyzer(pgMajor int) *analyzer {
 		assigned:     map[colName]bool{},
 		createdIndex: map[relName]bool{},
 		createdTypes: map[string]bool{},
+		createdFuncs: map[string]bool{},
 		schema:       newSchema(),
 	}
 }
@@ -76,7 +78,7 @@ func (a *analyzer) replay(files []*parsedFile) {
 	a.replaying = false
 	a.findings = nil
 	a.created, a.addedColumns, a.createdIndex, a.createdTypes = map[relName]bool{}, map[colName]bool{}, map[relName]bool{}, map[string]bool{}
-	a.assigned = map[colName]bool{}
+	a.assigned, a.createdFuncs = map[colName]bool{}, map[string]bool{}
 }
 
 // fileState is what the rules track within one file (one session).
@@ -735,6 +737,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			st.locksType("ALTER TYPE "+pgparse.LastString(t.TypeName)+" SET", lockTypeRow)
 		} else {
 			st.locksType("CREATE TYPE "+pgparse.LastString(t.TypeName), lockNewType)
+			if !a.replaying {
+				a.createdTypes[strings.ToLower(pgparse.LastString(t.TypeName))] = true
+			}
 		}
 	case "CompositeTypeStmt":
 		var c struct {
@@ -766,6 +771,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if n.Type == "AlterObjectSchemaStmt" && o.Relation != nil {
 			a.setSchema(st, s, o.ObjectType, *o.Relation, o.Newschema)
 			break
+		}
+		if n.Type == "AlterObjectSchemaStmt" {
+			a.moveByName(st, s, o.ObjectType, o.Object, o.Newschema)
 		}
 		if o.ObjectType == "OBJECT_TYPE" || o.ObjectType == "OBJECT_DOMAIN" {
 			what := " OWNER TO"
@@ -815,6 +823,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				vol = "volatile" // PostgreSQL's default
 			}
 			a.schema.funcs[strings.ToLower(pgparse.LastString(f.Funcname))] = vol
+			if !a.replaying {
+				a.createdFuncs[strings.ToLower(pgparse.LastString(f.Funcname))] = true
+			}
 		}
 	case "CallStmt":
 		var c struct {
@@ -1444,6 +1455,41 @@ func (a *analyzer) unreport(st *fileState, at *statement, rule string, rel relNa
 // setSchema checks ALTER TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE or
 // SEQUENCE ... SET SCHEMA: for the running release the object is gone from
 // where its queries look for it.
+// moveByName reports a function, procedure, type or domain the change did
+// not create moving to another schema: the running release's calls and
+// casts that name it unqualified stop finding it, while columns, views and
+// triggers follow it (PostgreSQL binds them to the object). A warning, made
+// blocking by the deployed code's uses of the name.
+func (a *analyzer) moveByName(st *fileState, s *statement, objtype string, obj pgparse.Node, newschema string) {
+	word := map[string]string{"OBJECT_FUNCTION": "function", "OBJECT_PROCEDURE": "procedure", "OBJECT_ROUTINE": "routine",
+		"OBJECT_TYPE": "type", "OBJECT_DOMAIN": "domain"}[objtype]
+	if word == "" {
+		return
+	}
+	name := pgparse.ObjectName(obj)
+	var fn struct {
+		Objname []pgparse.Node `json:"objname"`
+	}
+	if obj.Type == "ObjectWithArgs" && obj.Into(&fn) {
+		name = pgparse.LastString(fn.Objname)
+	}
+	lower := strings.ToLower(name)
+	if name == "" || a.createdTypes[lower] || a.createdFuncs[lower] {
+		return
+	}
+	fd := newFinding(RuleSetSchema)
+	fd.Severity = Warning
+	fd.Table = name
+	fd.NewName = newschema + "." + name
+	fd.Lock = "none beyond the catalog row it updates"
+	fd.Safe = "put " + newschema + " in the running release's search_path first (ALTER ROLE ... SET search_path), then move it"
+	if word != "type" && word != "domain" {
+		fd.Safe += "; or leave a " + word + " with the old name that calls the moved one, and drop it once no release calls it"
+	}
+	fd.Detail = word + " " + name + " moves to schema " + newschema + ": the running release's queries that name it without a schema (calls, casts) no longer find it unless " + newschema + " is in their search_path; columns, views and triggers follow it"
+	a.add(st, s, fd)
+}
+
 func (a *analyzer) setSchema(st *fileState, s *statement, objtype string, rv pgparse.RangeVar, newschema string) {
 	old := a.rv(st, rv)
 	moved := relName{newschema, old.name}
