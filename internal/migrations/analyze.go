@@ -2057,6 +2057,18 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			}
 			a.add(st, s, fd)
 		}
+	case "AT_DropIdentity":
+		// the identity was the column's default, and the column stays NOT NULL
+		if state != nil {
+			state.hasDefault = false
+		}
+		if !fresh {
+			fd := newFinding(RuleDropDefault)
+			fd.on(table)
+			fd.Column = col
+			fd.Detail = "DROP IDENTITY removes the value PostgreSQL generated for " + col + ", which stays NOT NULL: each INSERT of the running release that leaves it out fails"
+			a.add(st, s, fd)
+		}
 	case "AT_DropConstraint":
 		t := a.schema.tables[table]
 		var cols []string

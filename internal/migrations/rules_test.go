@@ -296,6 +296,9 @@ func TestStatementsNewerThanTheParser(t *testing.T) {
 	for sql, what := range map[string]string{
 		"ALTER TABLE parcels ADD COLUMN volume int GENERATED ALWAYS AS (w * h) VIRTUAL;\n": "virtual generated columns",
 		"ALTER TABLE parcels ADD CONSTRAINT w_pos CHECK (w > 0) NOT\n  ENFORCED;\n":        "NOT ENFORCED",
+		"ALTER TABLE parcels ADD CONSTRAINT w_nn NOT NULL w;\n":                            "NOT NULL table constraints",
+		"ALTER TABLE parcels ADD NOT NULL w NOT VALID;\n":                                  "NOT NULL table constraints",
+		"CREATE TABLE boxes (w int, CONSTRAINT w_nn NOT NULL w);\n":                        "NOT NULL table constraints",
 	} {
 		fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s';\n"+sql, 17)
 		if len(fs) != 1 || fs[0].Rule != RuleSyntaxUnknown || !strings.Contains(fs[0].Detail, what) {
