@@ -2283,6 +2283,8 @@ func (a *analyzer) setNotNull(st *fileState, s *statement, table relName, col, v
 		if proven {
 			fd.Detail += "; so does the VALIDATE CONSTRAINT of the CHECK that proves it NOT NULL"
 		}
+		// a check validated on NULLs fails too: the rows need values first
+		fd.Safe = "give the rows a value first: add the column with a constant DEFAULT (no rewrite from 11), or backfill it in batches; then validate a NOT VALID check and SET NOT NULL"
 	} else if proven {
 		fd.Detail = "a validated CHECK (" + col + " IS NOT NULL) exists, but PostgreSQL uses it to skip the scan only from version 12"
 	} else if contains(st.dropsProof, col) {

@@ -735,3 +735,18 @@ func TestDropDefaultOfNewNotNullColumnBlocks(t *testing.T) {
 		t.Errorf("findings on lines %v, want 3 and 6", got)
 	}
 }
+
+// A column added without a default is NULL in every row: the check that
+// would prove it NOT NULL cannot be validated either, so the fix offered is
+// to give the rows a value first.
+func TestSetNotNullOfANewColumnAsksForValuesFirst(t *testing.T) {
+	fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s'; SET statement_timeout = '5s';\n"+
+		"ALTER TABLE users ADD COLUMN score bigint;\n"+
+		"ALTER TABLE users ADD CONSTRAINT users_score_nn CHECK (score IS NOT NULL) NOT VALID;\n"+
+		"ALTER TABLE users VALIDATE CONSTRAINT users_score_nn;\n"+
+		"ALTER TABLE users ALTER COLUMN score SET NOT NULL;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleSetNotNull || fs[0].Line != 5 ||
+		!strings.Contains(fs[0].Detail, "VALIDATE CONSTRAINT") || !strings.Contains(fs[0].Safe, "backfill") {
+		t.Fatalf("findings %+v", fs)
+	}
+}
