@@ -182,6 +182,9 @@ func TestSquawkCases(t *testing.T) {
 				if jerr := json.Unmarshal(b, &rep); jerr != nil {
 					t.Fatal(jerr)
 				}
+				if len(rep.SchemaUnread) > 0 {
+					t.Fatalf("the case's deployed schema was not read: %v", rep.SchemaUnread)
+				}
 				rules = ruleSet(rep.Findings)
 			}
 			want := append([]string(nil), c.rules...)
