@@ -1452,9 +1452,6 @@ func (a *analyzer) unreport(st *fileState, at *statement, rule string, rel relNa
 	a.findings = kept
 }
 
-// setSchema checks ALTER TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE or
-// SEQUENCE ... SET SCHEMA: for the running release the object is gone from
-// where its queries look for it.
 // moveByName reports a function, procedure, type or domain the change did
 // not create moving to another schema: the running release's calls and
 // casts that name it unqualified stop finding it, while columns, views and
@@ -1490,6 +1487,9 @@ func (a *analyzer) moveByName(st *fileState, s *statement, objtype string, obj p
 	a.add(st, s, fd)
 }
 
+// setSchema checks ALTER TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE or
+// SEQUENCE ... SET SCHEMA: for the running release the object is gone from
+// where its queries look for it.
 func (a *analyzer) setSchema(st *fileState, s *statement, objtype string, rv pgparse.RangeVar, newschema string) {
 	old := a.rv(st, rv)
 	moved := relName{newschema, old.name}
