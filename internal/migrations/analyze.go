@@ -43,8 +43,12 @@ type analyzer struct {
 	pgMajor      int
 	created      map[relName]bool // tables, views and sequences created in this change
 	addedColumns map[colName]bool // columns added in this change
+	// assigned are the columns an UPDATE in this change sets: a column
+	// added without a default no longer holds NULL in every row
+	assigned     map[colName]bool
 	createdIndex map[relName]bool // indexes created in this change
-	createdTypes map[string]bool  // composite types and domains created in this change, unqualified
+	createdTypes map[string]bool  // types and domains created in this change, unqualified
+	createdFuncs map[string]bool  // functions and procedures created in this change, unqualified
 	schema       *schemaState
 	// replaying: the deployed migrations are read for the schema only.
 	replaying bool
@@ -56,8 +60,10 @@ func newAnalyzer(pgMajor int) *analyzer {
 		pgMajor:      pgMajor,
 		created:      map[relName]bool{},
 		addedColumns: map[colName]bool{},
+		assigned:     map[colName]bool{},
 		createdIndex: map[relName]bool{},
 		createdTypes: map[string]bool{},
+		createdFuncs: map[string]bool{},
 		schema:       newSchema(),
 	}
 }
@@ -72,6 +78,7 @@ func (a *analyzer) replay(files []*parsedFile) {
 	a.replaying = false
 	a.findings = nil
 	a.created, a.addedColumns, a.createdIndex, a.createdTypes = map[relName]bool{}, map[colName]bool{}, map[relName]bool{}, map[string]bool{}
+	a.assigned, a.createdFuncs = map[colName]bool{}, map[string]bool{}
 }
 
 // fileState is what the rules track within one file (one session).
@@ -730,6 +737,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			st.locksType("ALTER TYPE "+pgparse.LastString(t.TypeName)+" SET", lockTypeRow)
 		} else {
 			st.locksType("CREATE TYPE "+pgparse.LastString(t.TypeName), lockNewType)
+			if !a.replaying {
+				a.createdTypes[strings.ToLower(pgparse.LastString(t.TypeName))] = true
+			}
 		}
 	case "CompositeTypeStmt":
 		var c struct {
@@ -761,6 +771,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		if n.Type == "AlterObjectSchemaStmt" && o.Relation != nil {
 			a.setSchema(st, s, o.ObjectType, *o.Relation, o.Newschema)
 			break
+		}
+		if n.Type == "AlterObjectSchemaStmt" {
+			a.moveByName(st, s, o.ObjectType, o.Object, o.Newschema)
 		}
 		if o.ObjectType == "OBJECT_TYPE" || o.ObjectType == "OBJECT_DOMAIN" {
 			what := " OWNER TO"
@@ -810,6 +823,9 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 				vol = "volatile" // PostgreSQL's default
 			}
 			a.schema.funcs[strings.ToLower(pgparse.LastString(f.Funcname))] = vol
+			if !a.replaying {
+				a.createdFuncs[strings.ToLower(pgparse.LastString(f.Funcname))] = true
+			}
 		}
 	case "CallStmt":
 		var c struct {
@@ -827,7 +843,16 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		}
 	case "UpdateStmt":
 		var u pgparse.UpdateStmt
-		if n.Into(&u) && a.existing(a.rv(st, u.Relation)) && st.inTx() {
+		if !n.Into(&u) {
+			break
+		}
+		table := a.rv(st, u.Relation)
+		for _, col := range u.Columns() {
+			a.assigned[key(table, col)] = true
+		}
+		// a migration tool's own row (Alembic's offline SQL writes
+		// alembic_version in the migration's transaction) is no backfill
+		if a.existing(table) && st.inTx() && !toolTables[table.name] {
 			st.tx.updates = append(st.tx.updates, s)
 		}
 	case "TransactionStmt":
@@ -1427,6 +1452,41 @@ func (a *analyzer) unreport(st *fileState, at *statement, rule string, rel relNa
 	a.findings = kept
 }
 
+// moveByName reports a function, procedure, type or domain the change did
+// not create moving to another schema: the running release's calls and
+// casts that name it unqualified stop finding it, while columns, views and
+// triggers follow it (PostgreSQL binds them to the object). A warning, made
+// blocking by the deployed code's uses of the name.
+func (a *analyzer) moveByName(st *fileState, s *statement, objtype string, obj pgparse.Node, newschema string) {
+	word := map[string]string{"OBJECT_FUNCTION": "function", "OBJECT_PROCEDURE": "procedure", "OBJECT_ROUTINE": "routine",
+		"OBJECT_TYPE": "type", "OBJECT_DOMAIN": "domain"}[objtype]
+	if word == "" {
+		return
+	}
+	name := pgparse.ObjectName(obj)
+	var fn struct {
+		Objname []pgparse.Node `json:"objname"`
+	}
+	if obj.Type == "ObjectWithArgs" && obj.Into(&fn) {
+		name = pgparse.LastString(fn.Objname)
+	}
+	lower := strings.ToLower(name)
+	if name == "" || a.createdTypes[lower] || a.createdFuncs[lower] {
+		return
+	}
+	fd := newFinding(RuleSetSchema)
+	fd.Severity = Warning
+	fd.Table = name
+	fd.NewName = newschema + "." + name
+	fd.Lock = "none beyond the catalog row it updates"
+	fd.Safe = "put " + newschema + " in the running release's search_path first (ALTER ROLE ... SET search_path), then move it"
+	if word != "type" && word != "domain" {
+		fd.Safe += "; or leave a " + word + " with the old name that calls the moved one, and drop it once no release calls it"
+	}
+	fd.Detail = word + " " + name + " moves to schema " + newschema + ": the running release's queries that name it without a schema (calls, casts) no longer find it unless " + newschema + " is in their search_path; columns, views and triggers follow it"
+	a.add(st, s, fd)
+}
+
 // setSchema checks ALTER TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE or
 // SEQUENCE ... SET SCHEMA: for the running release the object is gone from
 // where its queries look for it.
@@ -1897,6 +1957,10 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		var def pgparse.ColumnDef
 		cmd.Def.Into(&def)
 		typ, mods, coll := typeName(def.TypeName), typmods(def.TypeName), def.Collation()
+		// USING col::<the new type> (Django writes it on every type change)
+		// is the cast PostgreSQL applies without USING: the same rewrite
+		// decision; any other expression rewrites
+		using := def.RawDefault.Type != "" && !castOfColumn(def.RawDefault, col, typ, mods)
 		defer func() {
 			if state != nil {
 				state.typ, state.typmods, state.collation = typ, mods, coll
@@ -1921,7 +1985,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			a.add(st, s, fd)
 			return
 		}
-		if state != nil && noRewrite(state, typ, mods) && def.RawDefault.Type == "" {
+		if state != nil && noRewrite(state, typ, mods) && !using {
 			// binary coercible: the table stays; its indexes on the column
 			// are rebuilt when the collation changes (no COLLATE is the
 			// type's default), under the ALTER's ACCESS EXCLUSIVE
@@ -1949,10 +2013,10 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			if added {
 				fd.Detail += " (the column was added earlier in this change, but the table's rows are all there)"
 			}
-		case (typ == "text" || typ == "varchar") && len(mods) == 0 && def.RawDefault.Type == "":
+		case (typ == "text" || typ == "varchar") && len(mods) == 0 && !using:
 			fd.Severity = Warning
 			fd.Detail += ": safe (no rewrite) only if the column is already varchar or text; otherwise the table is rewritten (its type is not known from the migrations)"
-		case widening[typ] != "" && def.RawDefault.Type == "":
+		case widening[typ] != "" && !using:
 			fd.Severity = Warning
 			fd.Detail += ": safe (no rewrite) only if the column is already " + typ + " with " + widening[typ] + "; otherwise the table is rewritten (its type is not known from the migrations)"
 		}
@@ -1993,6 +2057,18 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			}
 			a.add(st, s, fd)
 		}
+	case "AT_DropIdentity":
+		// the identity was the column's default, and the column stays NOT NULL
+		if state != nil {
+			state.hasDefault = false
+		}
+		if !fresh {
+			fd := newFinding(RuleDropDefault)
+			fd.on(table)
+			fd.Column = col
+			fd.Detail = "DROP IDENTITY removes the value PostgreSQL generated for " + col + ", which stays NOT NULL: each INSERT of the running release that leaves it out fails"
+			a.add(st, s, fd)
+		}
 	case "AT_DropConstraint":
 		t := a.schema.tables[table]
 		var cols []string
@@ -2022,6 +2098,16 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		a.add(st, s, fd)
 	case "AT_DropExpression":
 		a.gate(st, s, "ALTER COLUMN ... DROP EXPRESSION", 13)
+	case "AT_SetExpression":
+		// a stored generated column is computed again for every row
+		a.gate(st, s, "ALTER COLUMN ... SET EXPRESSION", 17)
+		if existing {
+			fd := newFinding(RuleTableRewrite)
+			fd.Column = col
+			fd.Detail = "SET EXPRESSION of generated column " + col + ": PostgreSQL computes it again for every row"
+			fd.Lock += " on " + table.String()
+			a.add(st, s, fd)
+		}
 	case "AT_SetAccessMethod":
 		a.gate(st, s, "ALTER TABLE ... SET ACCESS METHOD", 15)
 		if existing {
@@ -2108,6 +2194,24 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 
 func itoa(n int) string { return fmt.Sprint(n) }
 
+// toolTables are the migration tools' own bookkeeping tables, which the
+// tool writes in the migration's transaction and no release reads.
+var toolTables = map[string]bool{"alembic_version": true, "schema_migrations": true, "flyway_schema_history": true,
+	"goose_db_version": true, "django_migrations": true}
+
+// castOfColumn reports whether expr is the column col, unqualified, cast to
+// the type typ with the typmods mods ("foo"::varchar(255)).
+func castOfColumn(expr pgparse.Node, col, typ string, mods []string) bool {
+	var tc pgparse.TypeCast
+	var cr pgparse.ColumnRef
+	if expr.Type != "TypeCast" || !expr.Into(&tc) || tc.Arg.Type != "ColumnRef" || !tc.Arg.Into(&cr) ||
+		len(cr.Fields) != 1 || cr.Fields[0].Type != "String" {
+		return false
+	}
+	return pgparse.LastString(cr.Fields) == col && typeName(tc.TypeName) == typ &&
+		strings.Join(typmods(tc.TypeName), ",") == strings.Join(mods, ",")
+}
+
 // domainConstraint records a constraint of a domain, under its name or
 // PostgreSQL's for it (domain_check; NOT NULL has none).
 func (a *analyzer) domainConstraint(domain string, c pgparse.Constraint) {
@@ -2165,14 +2269,22 @@ func (a *analyzer) setNotNull(st *fileState, s *statement, table relName, col, v
 		return // already NOT NULL: nothing to check
 	}
 	proven := a.schema.validNotNullCheck(table, col, st.dropsConstraints)
-	if proven && a.pgMajor >= 12 {
+	// added without a default and never set since: NULL in every row, so
+	// no check can have proven it NOT NULL on a table with rows
+	allNull := a.addedColumns[key(table, col)] && state != nil && !state.hasDefault && !a.assigned[key(table, col)]
+	if proven && a.pgMajor >= 12 && !allNull {
 		return
 	}
 	fd := newFinding(RuleSetNotNull)
 	fd.on(table)
 	fd.Column = col
-	if added := a.addedColumns[key(table, col)]; added && state != nil && !state.hasDefault {
-		fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
+	if allNull {
+		fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT and no UPDATE sets it: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
+		if proven {
+			fd.Detail += "; so does the VALIDATE CONSTRAINT of the CHECK that proves it NOT NULL"
+		}
+		// a check validated on NULLs fails too: the rows need values first
+		fd.Safe = "give the rows a value first: add the column with a constant DEFAULT (no rewrite from 11), or backfill it in batches; then validate a NOT VALID check and SET NOT NULL"
 	} else if proven {
 		fd.Detail = "a validated CHECK (" + col + " IS NOT NULL) exists, but PostgreSQL uses it to skip the scan only from version 12"
 	} else if contains(st.dropsProof, col) {

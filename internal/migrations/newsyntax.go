@@ -41,6 +41,8 @@ var newerClauses = []struct {
 	{regexp.MustCompile(`(?i)\bWITHOUT\s+OVERLAPS\b`), "WITHOUT OVERLAPS temporal keys (PostgreSQL 18)"},
 	{regexp.MustCompile(`(?i)[(,]\s*PERIOD\s`), "PERIOD temporal foreign keys (PostgreSQL 18)"},
 	{regexp.MustCompile(`(?i)\bRETURNING\s+(OLD|NEW)\b`), "RETURNING OLD/NEW (PostgreSQL 18)"},
+	// ADD [CONSTRAINT n] NOT NULL col, and CREATE TABLE's (..., NOT NULL col)
+	{regexp.MustCompile(`(?i)(\bADD|[(,])\s*(CONSTRAINT\s+("[^"]*"|\S+)\s+)?NOT\s+NULL\b`), "NOT NULL table constraints (PostgreSQL 18)"},
 }
 
 // newerSyntax says what a statement the parser rejected is when it is syntax

@@ -296,6 +296,9 @@ func TestStatementsNewerThanTheParser(t *testing.T) {
 	for sql, what := range map[string]string{
 		"ALTER TABLE parcels ADD COLUMN volume int GENERATED ALWAYS AS (w * h) VIRTUAL;\n": "virtual generated columns",
 		"ALTER TABLE parcels ADD CONSTRAINT w_pos CHECK (w > 0) NOT\n  ENFORCED;\n":        "NOT ENFORCED",
+		"ALTER TABLE parcels ADD CONSTRAINT w_nn NOT NULL w;\n":                            "NOT NULL table constraints",
+		"ALTER TABLE parcels ADD NOT NULL w NOT VALID;\n":                                  "NOT NULL table constraints",
+		"CREATE TABLE boxes (w int, CONSTRAINT w_nn NOT NULL w);\n":                        "NOT NULL table constraints",
 	} {
 		fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s';\n"+sql, 17)
 		if len(fs) != 1 || fs[0].Rule != RuleSyntaxUnknown || !strings.Contains(fs[0].Detail, what) {
@@ -730,5 +733,20 @@ func TestDropDefaultOfNewNotNullColumnBlocks(t *testing.T) {
 	}
 	if len(got) != 2 {
 		t.Errorf("findings on lines %v, want 3 and 6", got)
+	}
+}
+
+// A column added without a default is NULL in every row: the check that
+// would prove it NOT NULL cannot be validated either, so the fix offered is
+// to give the rows a value first.
+func TestSetNotNullOfANewColumnAsksForValuesFirst(t *testing.T) {
+	fs := analyze(t, "db/migrations/0002.sql", "SET lock_timeout = '5s'; SET statement_timeout = '5s';\n"+
+		"ALTER TABLE users ADD COLUMN score bigint;\n"+
+		"ALTER TABLE users ADD CONSTRAINT users_score_nn CHECK (score IS NOT NULL) NOT VALID;\n"+
+		"ALTER TABLE users VALIDATE CONSTRAINT users_score_nn;\n"+
+		"ALTER TABLE users ALTER COLUMN score SET NOT NULL;\n", 13)
+	if len(fs) != 1 || fs[0].Rule != RuleSetNotNull || fs[0].Line != 5 ||
+		!strings.Contains(fs[0].Detail, "VALIDATE CONSTRAINT") || !strings.Contains(fs[0].Safe, "backfill") {
+		t.Fatalf("findings %+v", fs)
 	}
 }

@@ -468,7 +468,22 @@ type CreateDomainStmt struct {
 }
 
 type UpdateStmt struct {
-	Relation RangeVar `json:"relation"`
+	Relation   RangeVar `json:"relation"`
+	TargetList []Node   `json:"targetList"`
+}
+
+// Columns names the columns the UPDATE sets.
+func (u UpdateStmt) Columns() []string {
+	var out []string
+	for _, t := range u.TargetList {
+		var rt struct {
+			Name string `json:"name"`
+		}
+		if t.Type == "ResTarget" && t.Into(&rt) && rt.Name != "" {
+			out = append(out, rt.Name)
+		}
+	}
+	return out
 }
 
 type LockStmt struct {
