@@ -427,6 +427,9 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 	res.Outcome, res.Action = OutcomeInitiated, ActionStarted
 	res.Rollback = &own
 	msg := r.schemaMessage()
+	if t.Warning != "" {
+		msg += "; warning: " + t.Warning
+	}
 	r.printf("Rollback started: %s %s\n", own.Name(), own.URL)
 	r.event(ctx, events.RollbackInitiated, t.Version, fmt.Sprintf("rollback of pipeline %d to %s by %s: %s%s", r.current.Number, t.Describe(), st.name, own.URL, msg), events.Rollback{
 		Strategy: st.name, Action: ActionStarted, TargetVersion: t.Version, TargetPipelineNumber: int(t.PipelineNumber), TargetRevision: t.Commit,

@@ -687,6 +687,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 	}{
 		{"strategy", nil, []string{"--strategy", "revert"}, []string{"PMGUARD_ROLLBACK_STRATEGY", "unknown strategy"}},
 		{"version", nil, []string{"--version", "v 1"}, []string{"PMGUARD_ROLLBACK_VERSION", "accepted: previous"}},
+		{"a pipeline version without a number", nil, []string{"--version", "pipeline:latest"}, []string{"PMGUARD_ROLLBACK_VERSION", "names no pipeline number", "pipeline:<number>"}},
 		{"a parameter version without a value", nil, []string{"--version", "x="},
 			[]string{"invalid version", "flag --version", "env PMGUARD_ROLLBACK_VERSION", "names no value for pipeline parameter x"}},
 		{"a parameter version of white space", map[string]string{"PMGUARD_ROLLBACK_VERSION": "release= "}, nil,
@@ -742,12 +743,12 @@ func TestNewRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
-	for _, v := range []string{"previous", "abc1234", "tag:v1.2.3", "v1.2.3", "release=42"} {
+	for _, v := range []string{"previous", "abc1234", "tag:v1.2.3", "v1.2.3", "release=42", "pipeline:1234"} {
 		if _, err := rollback.ParseVersion(v); err != nil {
 			t.Errorf("ParseVersion(%q): %v", v, err)
 		}
 	}
-	for _, v := range []string{"x=", "=1", "tag:", "v 1", "tag:v 1", "tag:v1~2", "tag:a:b"} {
+	for _, v := range []string{"x=", "=1", "tag:", "v 1", "tag:v 1", "tag:v1~2", "tag:a:b", "pipeline:", "pipeline:0", "pipeline:-3", "pipeline:12a"} {
 		var ve *rollback.VersionError
 		if _, err := rollback.ParseVersion(v); !errors.As(err, &ve) || !strings.Contains(err.Error(), "accepted: previous") {
 			t.Errorf("ParseVersion(%q): %v, want a version error", v, err)

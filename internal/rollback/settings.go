@@ -25,7 +25,7 @@ import (
 // Settings are the rollback verb's flags and PMGUARD_ROLLBACK_* env vars.
 type Settings struct {
 	config.Shared
-	Version        string          `env:"VERSION, default=previous" flag:"version" usage:"what to roll back to" form:"previous, a commit SHA, tag:<tag> or a tag, or <pipeline parameter>=<value>"`
+	Version        string          `env:"VERSION, default=previous" flag:"version" usage:"what to roll back to" form:"previous, a commit SHA, tag:<tag> or a tag, pipeline:<number>, or <pipeline parameter>=<value>"`
 	DeployWorkflow string          `env:"DEPLOY_WORKFLOW" flag:"deploy-workflow" usage:"the deploy workflow's name or glob (default: the current workflow's name)" form:"a workflow name or a glob such as deploy-*"`
 	Strategy       string          `env:"STRATEGY, default=auto" flag:"strategy" usage:"how to roll back" form:"auto, rollback_pipeline, definition, trigger or rerun"`
 	DefinitionID   string          `env:"DEFINITION_ID" flag:"definition-id" usage:"pipeline definition to run (strategy definition)" form:"a pipeline definition id (UUID)"`
@@ -132,6 +132,7 @@ func (s *Settings) options(set *config.Set, job jobenv.Job) (*Options, error) {
 		return nil, set.Invalid(&s.Version, s.Version, cause, VersionForm)
 	}
 	o.Version = v
+	o.BadVersion = func(cause string) error { return set.Invalid(&s.Version, s.Version, cause, VersionForm) }
 	if s.DeployWorkflow != "" {
 		if _, err := path.Match(s.DeployWorkflow, ""); err != nil {
 			return nil, set.Invalid(&s.DeployWorkflow, s.DeployWorkflow, "not a valid glob (a [ without its ], or a trailing \\)", "")
