@@ -642,8 +642,11 @@ func (r *run) join(ctx context.Context, res *Result, first Started, why string) 
 	return r.follow(ctx, res, first, false)
 }
 
-// cancel cancels a rollback's running workflows. A pipeline may not have
-// its workflows yet right after the trigger, so it waits for them a little.
+// cancel cancels a rollback's running workflows. A pipeline just triggered
+// may have none yet: it follows the pipeline's state at the status polls'
+// pace until its workflows show (and cancels them), it errors (nothing
+// will run), or the time a rollback may take to start has passed (then
+// every caller counts it as never started).
 func (r *run) cancel(ctx context.Context, s Started) error {
 	if s.WorkflowID != "" && s.PipelineNumber == 0 {
 		w, err := r.c.Workflows.Get(ctx, s.WorkflowID)
@@ -655,8 +658,12 @@ func (r *run) cancel(ctx context.Context, s Started) error {
 		}
 		return nil
 	}
-	delay := time.Second
-	for try := 0; try < 8; try++ {
+	created := s.CreatedAt
+	if created.IsZero() {
+		created = r.o.Now()
+	}
+	pace := r.pace(created.Add(neverStarted))
+	for {
 		wfs, err := r.c.Pipelines.Workflows(ctx, s.PipelineID)
 		if err != nil {
 			return err
@@ -671,10 +678,21 @@ func (r *run) cancel(ctx context.Context, s Started) error {
 			}
 			return nil
 		}
-		if err := r.o.Sleep(ctx, delay); err != nil {
+		p, err := r.c.Pipelines.Get(ctx, s.PipelineID)
+		if err != nil {
 			return err
 		}
-		delay = min(delay*2, 10*time.Second)
+		if p.State == "errored" {
+			_, why := judgeState(nil, p.State, p.Errors, 0)
+			r.printf("The duplicate %s will not run (%s): nothing to cancel.\n", s.Name(), why)
+			return nil
+		}
+		more, err := pace.wait(ctx)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return fmt.Errorf("%s showed no workflow to cancel within %s of its creation", s.Name(), neverStarted)
+		}
 	}
-	return fmt.Errorf("%s has no workflows to cancel yet", s.Name())
 }

@@ -511,3 +511,59 @@ func TestParallelNodesOfOneJob(t *testing.T) {
 		}
 	})
 }
+
+// A caller whose duplicate must be cancelled follows the duplicate's own
+// state: it cancels the workflows once they appear, however late within
+// the time a rollback may take to start, and stops waiting as soon as the
+// duplicate errors (nothing will run to cancel).
+func TestDuplicateCancelledByItsState(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		own  func(p *inmemory.Pipeline) []inmemory.WorkflowSeed
+		warn bool
+	}{
+		{"its workflows appear after 90s", func(*inmemory.Pipeline) []inmemory.WorkflowSeed {
+			return []inmemory.WorkflowSeed{{Name: "deploy", After: 90 * time.Second, Timeline: inmemory.Ends(10*time.Minute, "success")}}
+		}, false},
+		{"it errors after 20s", func(p *inmemory.Pipeline) []inmemory.WorkflowSeed {
+			p.State, p.SetupFor = "errored", 20*time.Second
+			p.Errors = []inmemory.PipelineError{{Type: "config", Message: "Unknown parameter pmguard_rollback"}}
+			return nil
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n atomic.Int64
+			h, _ := matrixHistory(t, 1, inmemory.Options{OnTrigger: func(p *inmemory.Pipeline) []inmemory.WorkflowSeed {
+				if n.Add(1) == 2 {
+					return tc.own(p)
+				}
+				return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Ends(10*time.Minute, "success")}}
+			}})
+			hs := h.options(t, "--strategy", "trigger")
+			var rival *circleci.PipelineCreation
+			hs.opts.OnTrigger = func() {
+				var err error
+				rival, err = hs.opts.Client.Pipelines.Trigger(context.Background(), h.slug, circleci.TriggerRequest{Branch: "main",
+					Parameters: map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: h.good.Revision}})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			start := h.srv.Now()
+			res, err := rollback.Do(context.Background(), hs.opts)
+			if err != nil || res.Rollback == nil || res.Rollback.PipelineID != rival.ID {
+				t.Fatalf("result %+v err %v, want the rival joined\n%s", res, err, hs.out)
+			}
+			if strings.Contains(hs.out.String(), "warning: cancelling") {
+				t.Fatalf("the duplicate was not followed to its end:\n%s", hs.out)
+			}
+			if waited := h.srv.Now().Sub(start); waited > 2*time.Minute+hs.opts.PollMax {
+				t.Fatalf("waited %s for the duplicate, past the time a rollback may take to start", waited)
+			}
+			h.srv.Clock().Advance(3 * time.Minute)
+			if lv := live(h, h.rollbacksOf(h.failed)); len(lv) != 1 || lv[0].ID != rival.ID {
+				t.Fatalf("live rollbacks %v, want only the rival's\n%s", lv, hs.out)
+			}
+		})
+	}
+}
