@@ -562,8 +562,9 @@ func sameCommit(x, y string) bool {
 // deploy_workflow pattern show it: a glob may match several (deploy-eu,
 // deploy-us), and the deploy is good only when each of them is.
 type deploy struct {
-	// runs is the newest run of each matching workflow name (a rerun is
-	// newer than the run it repeats), in the order the API lists them.
+	// runs is the newest run that decided (succeeded or failed) of each
+	// matching workflow name (a rerun is newer than the run it repeats), or
+	// its newest run when none decided.
 	runs []*circleci.Workflow
 	// lastOK is the newest successful run of any of them.
 	lastOK *circleci.Workflow
@@ -584,8 +585,26 @@ func deployRuns(wfs []circleci.Workflow, pattern string, before time.Time) deplo
 			d.lastOK = w
 		}
 	}
-	d.runs = circleci.NewestRuns(matching)
+	// A run that was cancelled, not run, is on hold or still running says
+	// nothing about the version: the newest run that decided (succeeded or
+	// failed) is the workflow's outcome, or the newest run when none did.
+	d.runs = circleci.NewestRuns(slices.DeleteFunc(slices.Clone(matching), func(w *circleci.Workflow) bool { return !decides(w) }))
+	for _, w := range circleci.NewestRuns(matching) {
+		if !slices.ContainsFunc(d.runs, func(x *circleci.Workflow) bool { return x.Name == w.Name }) {
+			d.runs = append(d.runs, w)
+		}
+	}
 	return d
+}
+
+// decides reports whether a run says something about the version it ran:
+// it succeeded or failed.
+func decides(w *circleci.Workflow) bool {
+	switch w.Status {
+	case circleci.StatusSuccess, circleci.StatusFailed, circleci.StatusError, circleci.StatusFailing, circleci.StatusUnauthorized:
+		return true
+	}
+	return false
 }
 
 // outcome is the deploy's status: failed when the newest run of any
