@@ -998,3 +998,47 @@ func TestSchemaCheckCacheDir(t *testing.T) {
 		t.Errorf("cache_dir unset: the schema check caches in %q, want %q", got, want)
 	}
 }
+
+// A component whose deploy-marker history runs to many pages is searched
+// max_pages deep, as the pipelines are: the rollback starts from what those
+// pages show instead of reading the whole history (and failing at the
+// client's page limit).
+func TestMarkerVersionsSearchedMaxPagesDeep(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
+	withMarkers(h)
+	hs := h.options(t, "--strategy", "rollback_pipeline", "--max-pages", "3")
+	var pages atomic.Int64
+	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/versions") {
+			return false
+		}
+		// The first page is the component's real versions; the others are
+		// an old history that goes on for ever, a new token each page.
+		n := pages.Add(1)
+		rec := httptest.NewRecorder()
+		first := r.Clone(r.Context())
+		first.URL.RawQuery = "environment-id=" + r.URL.Query().Get("environment-id")
+		h.srv.ServeHTTP(rec, first)
+		var page map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+			t.Error(err)
+		}
+		if n > 1 {
+			items := page["items"].([]any)
+			old := items[len(items)-1].(map[string]any)
+			old["id"], old["name"] = fmt.Sprintf("old-%d", n), fmt.Sprintf("v0.%d", n)
+			page["items"] = []any{old}
+		}
+		page["next_page_token"] = fmt.Sprintf("page-%d", n+1)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(page)
+		return true
+	})
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil || res.Target.Version != "v3" {
+		t.Fatalf("err %v, result %+v; want v3\n%s", err, res, hs.out)
+	}
+	if got := pages.Load(); got > 3 {
+		t.Fatalf("%d pages of versions read, want at most max_pages (3)", got)
+	}
+}

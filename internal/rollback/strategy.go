@@ -189,7 +189,8 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 		return ver.Name == v.Value || v.PipelineID != "" && ver.PipelineID == v.PipelineID
 	}
 	var versions []circleci.ComponentVersion
-	for ver, err := range r.c.Deploy.Versions(ctx, comp.ID, env.ID) {
+	// As deep as the walk for previous reads pipelines (max_pages).
+	for ver, err := range r.c.Deploy.Versions(ctx, comp.ID, env.ID, max(o.MaxPages, 1)) {
 		if err != nil {
 			return nil, "", fmt.Errorf("component versions: %w", err)
 		}
