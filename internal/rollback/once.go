@@ -350,9 +350,15 @@ func (r *run) startOnce(ctx context.Context, st *strategy, t *Target, res *Resul
 	if err != nil && ambiguous(err) && ctx.Err() == nil {
 		// The rollback may exist: find it before sending the trigger again.
 		r.printf("The trigger failed (%v); looking for the rollback it may have created before sending it again.\n", err)
-		list, lerr := r.poll(ctx, st, t, func(l []Started) bool { return newAlive(l, before) != nil }, 2*r.o.ListLag)
+		list, lerr := r.poll(ctx, st, t, func(l []Started) bool { return newAny(l, before) != nil }, 2*r.o.ListLag)
 		if lerr != nil {
 			return nil, lerr
+		}
+		if s := newAny(list, before); s != nil && newAlive(list, before) == nil {
+			// It was created and will not run (its config does not
+			// compile): a second trigger would only do the same.
+			r.printf("%s appeared and will not run (%s); not sending the trigger again.\n", s.Name(), s.Why)
+			return r.settle(ctx, st, t, res, *s)
 		}
 		if s := newAlive(list, before); s != nil {
 			if r.leader {
@@ -604,6 +610,16 @@ func newAlive(list, before []Started) *Started {
 		}
 	}
 	return firstAlive(fresh)
+}
+
+// newAny is a rollback of list that before did not hold, live or not.
+func newAny(list, before []Started) *Started {
+	for i := range list {
+		if find(before, list[i].key()) == nil {
+			return &list[i]
+		}
+	}
+	return nil
 }
 
 func find(list []Started, key string) *Started {

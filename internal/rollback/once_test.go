@@ -567,3 +567,30 @@ func TestDuplicateCancelledByItsState(t *testing.T) {
 		})
 	}
 }
+
+// A trigger answered 502 after CircleCI created a pipeline that errored
+// (its config does not compile): the caller finds that pipeline, reports
+// the rollback as not started with the pipeline's error, and sends no
+// second trigger, which would only error again.
+func TestTriggerFailsAfterCreatingAnErroredPipeline(t *testing.T) {
+	h, jobs := matrixHistory(t, 1, inmemory.Options{OnTrigger: func(p *inmemory.Pipeline) []inmemory.WorkflowSeed {
+		p.State, p.Errors = "errored", []inmemory.PipelineError{{Type: "config", Message: "Unknown parameter pmguard_rollback"}}
+		return nil
+	}})
+	h.srv.Inject(inmemory.Fault{Method: "POST", Status: 502, AfterServe: true})
+	hs := h.optionsEnv(t, map[string]string{"CIRCLE_BUILD_NUM": fmt.Sprint(jobs[0])}, "--strategy", "trigger")
+	hs.opts.SettlePoll = 100 * time.Millisecond
+	_, err := rollback.Do(context.Background(), hs.opts)
+	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "Unknown parameter pmguard_rollback") {
+		t.Fatalf("err %v (exit %d), want exit 3 with the pipeline's error\n%s", err, exitcode.Of(err), hs.out)
+	}
+	posts := 0
+	for _, r := range h.srv.Requests() {
+		if r.Method == "POST" {
+			posts++
+		}
+	}
+	if posts != 1 || len(h.rollbacksOf(h.failed)) != 1 {
+		t.Fatalf("%d triggers sent, %d rollback pipelines; want 1 and 1\n%s", posts, len(h.rollbacksOf(h.failed)), hs.out)
+	}
+}
