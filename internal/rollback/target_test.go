@@ -716,6 +716,22 @@ func TestPipelineNumberVersion(t *testing.T) {
 			t.Fatalf("err %v (exit %d), want exit 2 saying the project has no pipeline 4", err, exitcode.Of(err))
 		}
 	})
+	t.Run("deploy markers: the marker of that pipeline", func(t *testing.T) {
+		h := build(t, []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "failed", marker: "v2"}, {rev: 'c', deploy: "success", marker: "v3"}, {rev: 'd', deploy: "failed", marker: "v4"}}, true)
+		for _, tc := range []struct{ version, want, refuse string }{{"pipeline:3", "v3", ""}, {"pipeline:2", "", "ended failed"}} {
+			hs := h.options(t, "--version", tc.version, "--strategy", "rollback_pipeline")
+			res, err := rollback.Do(context.Background(), hs.opts)
+			if tc.refuse != "" {
+				if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), tc.refuse) {
+					t.Fatalf("%s: err %v (exit %d), want exit 2 saying %q\n%s", tc.version, err, exitcode.Of(err), tc.refuse, hs.out)
+				}
+				continue
+			}
+			if err != nil || res.Target.Version != tc.want {
+				t.Fatalf("%s: err %v, result %+v; want marker %s\n%s", tc.version, err, res, tc.want, hs.out)
+			}
+		}
+	})
 	t.Run("a tag deploy's pipeline is its tag", func(t *testing.T) {
 		h := build(t, []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'c', tag: "v1.1", deploy: "failed"}}, false)
 		hs := h.options(t, "--version", "pipeline:1", "--strategy", "trigger")
