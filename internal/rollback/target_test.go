@@ -590,6 +590,15 @@ func TestGivenVersionRuleInEveryStrategy(t *testing.T) {
 			})
 		}
 	}
+	t.Run("a parameter value whose newest deploy failed", func(t *testing.T) {
+		h := build(t, []step{{rev: 'a', deploy: "success", params: map[string]any{"release": "41"}}, {rev: 'b', deploy: "failed", params: map[string]any{"release": "41"}},
+			{rev: 'c', deploy: "failed", params: map[string]any{"release": "42"}}}, false)
+		hs := h.options(t, "--version", "release=41", "--strategy", "trigger")
+		_, err := rollback.Do(context.Background(), hs.opts)
+		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "its deploy failed in pipeline 2") {
+			t.Fatalf("err %v (exit %d), want exit 2 saying its deploy failed in pipeline 2\n%s", err, exitcode.Of(err), hs.out)
+		}
+	})
 	t.Run("rollback_pipeline: a marker whose deploy failed", func(t *testing.T) {
 		h := build(t, failedBefore, true)
 		hs := h.options(t, "--version", "v2", "--strategy", "rollback_pipeline")
