@@ -203,27 +203,32 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 	if rbErr != nil {
 		return nil, "", fmt.Errorf("listing pipelines: %w", rbErr)
 	}
-	// badMarker says why a version's marker shows it bad: its pipeline was
-	// rolled back, or the deploy workflow the marker names did not succeed.
-	badMarker := func(ver *circleci.ComponentVersion) (string, error) {
+	// judgeMarker says why a version's marker shows it bad (its pipeline
+	// was rolled back, or the deploy workflow the marker names ended without
+	// success), or why it does not show it deployed (that workflow is on
+	// hold or still running).
+	judgeMarker := func(ver *circleci.ComponentVersion) (bad, unproven string, err error) {
 		if w, ok := rolledBack[ver.PipelineID]; ok {
-			return w, nil
+			return w, "", nil
 		}
 		if ver.WorkflowID == "" {
-			return "", nil
+			return "", "", nil
 		}
 		w, err := r.c.Workflows.Get(ctx, ver.WorkflowID)
 		if err != nil {
-			return "", fmt.Errorf("workflow of version %s: %w", ver.Name, err)
+			return "", "", fmt.Errorf("workflow of version %s: %w", ver.Name, err)
 		}
-		if w.Done() && w.Status != circleci.StatusSuccess {
-			return fmt.Sprintf("its deploy workflow %s ended %s", w.Name, w.Status), nil
+		switch {
+		case w.Done() && w.Status != circleci.StatusSuccess:
+			return fmt.Sprintf("its deploy workflow %s ended %s", w.Name, w.Status), "", nil
+		case !w.Done():
+			return "", fmt.Sprintf("its deploy workflow %s is %s, not finished", w.Name, w.Status), nil
 		}
-		return "", nil
+		return "", "", nil
 	}
 	var current, target *circleci.ComponentVersion
 	var skipped []string
-	knownBad := ""
+	knownBad, unproven := "", ""
 	bad := map[string]string{}
 	for i := range versions {
 		ver := &versions[i]
@@ -235,7 +240,7 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 		if v.Kind != "previous" {
 			if given(ver) {
 				target = ver
-				if knownBad, err = badMarker(ver); err != nil {
+				if knownBad, unproven, err = judgeMarker(ver); err != nil {
 					return nil, "", err
 				}
 				break
@@ -244,9 +249,14 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 		}
 		why, isBad := bad[ver.Name]
 		if !isBad {
-			w, err := badMarker(ver)
+			w, notYet, err := judgeMarker(ver)
 			if err != nil {
 				return nil, "", err
+			}
+			if notYet != "" {
+				// Not evidence against the version, and no deploy of it.
+				skipped = append(skipped, ver.Name+": "+notYet)
+				continue
 			}
 			why, isBad = w, w != ""
 		}
@@ -269,7 +279,7 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 		t.Version = v.Value
 		t.Why = fmt.Sprintf("version %s was given; deploy markers: %s in %s is at %s", v.shown(), comp.Name, env.Name, current.Name)
 		if target != nil {
-			t.Version, t.PipelineID, t.KnownBad = target.Name, target.PipelineID, knownBad
+			t.Version, t.PipelineID, t.KnownBad, t.Unproven = target.Name, target.PipelineID, knownBad, unproven
 		} else if given(current) {
 			t.Version = current.Name
 		} else {
