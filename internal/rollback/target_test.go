@@ -632,6 +632,8 @@ func TestGivenVersionRuleInEveryStrategy(t *testing.T) {
 		{"a commit whose only deploy was cancelled", "trigger", sha('b'), cancelledOnly, false, "did not succeed"},
 		{"a commit whose only deploy was cancelled (rerun)", "rerun", sha('b'), cancelledOnly, false, "did not succeed"},
 		{"a marker version never recorded", "rollback_pipeline", "v9", failedBefore, true, "deploy markers list no version v9"},
+		{"a marker whose deploy waits for approval", "rollback_pipeline", "v2",
+			[]step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "on_hold", marker: "v2"}, {rev: 'c', deploy: "failed", marker: "v3"}}, true, "is on_hold, not finished"},
 	} {
 		t.Run("warns: "+tc.name, func(t *testing.T) {
 			h := build(t, tc.steps, tc.markers)
