@@ -180,7 +180,7 @@ func TestTargetOverHistories(t *testing.T) {
 				{rev: 'b', deploy: "success", rollbackOf: 2, target: "v1"}, {rev: 'c', deploy: "failed", marker: "v3"}},
 			markers: true, want: "v1", why: "pipeline 3 rolled back v2's pipeline"},
 		{name: "markers: a version whose deploy waits for approval",
-			steps: []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "on_hold", marker: "v2"}, {rev: 'c', deploy: "failed", marker: "v3"}},
+			steps:   []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "on_hold", marker: "v2"}, {rev: 'c', deploy: "failed", marker: "v3"}},
 			markers: true, want: "v1", why: "v2's deploy workflow is on hold: it never finished deploying v2"},
 		{name: "a rollback to an abbreviated commit failed",
 			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'c', deploy: "failed"},
