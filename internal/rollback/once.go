@@ -414,7 +414,7 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 	}
 	if first.key() != own.key() {
 		// A rival's rollback started first: cancel this caller's duplicate.
-		if err := r.cancel(ctx, own); err != nil {
+		if err := r.cancel(ctx, own, true); err != nil {
 			r.printf("warning: cancelling the duplicate %s: %v\n", own.Name(), err)
 		}
 		res.Cancelled = &own
@@ -425,7 +425,7 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 	// (cancelling is idempotent), which covers a caller that died.
 	for _, s := range alive {
 		if s.key() != own.key() && s.State == stateLive {
-			if err := r.cancel(ctx, s); err != nil {
+			if err := r.cancel(ctx, s, false); err != nil {
 				r.printf("warning: cancelling the duplicate %s: %v\n", s.Name(), err)
 			}
 		}
@@ -659,11 +659,13 @@ func (r *run) join(ctx context.Context, res *Result, first Started, why string) 
 }
 
 // cancel cancels a rollback's running workflows. A pipeline just triggered
-// may have none yet: it follows the pipeline's state at the status polls'
-// pace until its workflows show (and cancels them), it errors (nothing
-// will run), or the time a rollback may take to start has passed (then
-// every caller counts it as never started).
-func (r *run) cancel(ctx context.Context, s Started) error {
+// may have none yet: with wait (the caller's own duplicate) it follows the
+// pipeline's state at the status polls' pace until its workflows show (and
+// cancels them), it errors (nothing will run), or the time a rollback may
+// take to start has passed (then every caller counts it as never started).
+// Without wait (another caller's duplicate, which that caller cancels) it
+// cancels what shows now.
+func (r *run) cancel(ctx context.Context, s Started, wait bool) error {
 	if s.WorkflowID != "" && s.PipelineNumber == 0 {
 		w, err := r.c.Workflows.Get(ctx, s.WorkflowID)
 		if err != nil {
@@ -692,6 +694,9 @@ func (r *run) cancel(ctx context.Context, s Started) error {
 					}
 				}
 			}
+			return nil
+		}
+		if !wait {
 			return nil
 		}
 		p, err := r.c.Pipelines.Get(ctx, s.PipelineID)

@@ -3,6 +3,7 @@ package rollback_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -592,5 +593,34 @@ func TestTriggerFailsAfterCreatingAnErroredPipeline(t *testing.T) {
 	}
 	if posts != 1 || len(h.rollbacksOf(h.failed)) != 1 {
 		t.Fatalf("%d triggers sent, %d rollback pipelines; want 1 and 1\n%s", posts, len(h.rollbacksOf(h.failed)), hs.out)
+	}
+}
+
+// The caller whose rollback survives cancels the later live duplicates it
+// sees as a courtesy (their own callers cancel them too), but it does not
+// wait for a duplicate's workflows to appear: its own caller does that.
+func TestSurvivorDoesNotWaitForAnothersDuplicate(t *testing.T) {
+	h, _ := matrixHistory(t, 1, inmemory.Options{})
+	hs := h.options(t, "--strategy", "trigger")
+	var dup *inmemory.Pipeline
+	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != "POST" || !strings.HasSuffix(r.URL.Path, "/pipeline") {
+			return false
+		}
+		h.srv.ServeHTTP(w, r)
+		// A rival's duplicate, triggered just after this caller's, whose
+		// workflows take a while to show.
+		dup = h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", TriggerType: "api",
+			Params:    map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: h.good.Revision},
+			Workflows: []inmemory.WorkflowSeed{{Name: "deploy", After: 40 * time.Second, Timeline: inmemory.Ends(10*time.Minute, "success")}}})
+		return true
+	})
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil || res.Action != rollback.ActionStarted {
+		t.Fatalf("result %+v err %v, want this caller's rollback started\n%s", res, err, hs.out)
+	}
+	if !h.srv.Now().Before(dup.CreatedAt.Add(40 * time.Second)) {
+		t.Fatalf("the survivor returned at %s, after the rival's duplicate showed its workflows (%s): it waited for them\n%s",
+			h.srv.Now().Sub(dup.CreatedAt), 40*time.Second, hs.out)
 	}
 }
