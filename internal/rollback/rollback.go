@@ -247,6 +247,9 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		return nil, verdict.Failf("strategy rerun reruns one workflow, and the deploy of pipeline %d is %d workflows (%s) that deploy_workflow %q matches: rerunning one would leave the others at the failed version; use a strategy that starts a pipeline (definition, trigger, rollback_pipeline) or set deploy_workflow to one workflow's name",
 			target.PipelineNumber, len(target.DeployWorkflows), strings.Join(target.DeployWorkflows, ", "), pattern)
 	}
+	if target.Warning != "" {
+		r.printf("Warning: %s.\n", target.Warning)
+	}
 	r.printf("Target: %s\n  why: %s\n", target.Describe(), target.Why)
 	r.printf("Strategy: %s\n  why: %s\n", st.name, st.why)
 	res := &Result{Strategy: st.name, Why: st.why, Target: target}

@@ -849,7 +849,7 @@ func (r *run) resolveVersion(ctx context.Context) (Version, error) {
 // rolled back, or one whose newest deploy failed or was rolled back) is
 // refused as bad input naming the version setting, before any write; one
 // that no record shows deployed successfully is rolled back to, with a
-// warning in the output and the event, since the record searched is
+// warning (t.Warning) in the output and the event, since the record searched is
 // bounded (max_pages, the branch) and the user chose it.
 func (r *run) vetGiven(t *Target) error {
 	if r.version.Kind == "previous" {
@@ -863,7 +863,6 @@ func (r *run) vetGiven(t *Target) error {
 	}
 	if t.Unproven != "" {
 		t.Warning = fmt.Sprintf("version %s: no record shows it deployed successfully (%s); rolling back to it because it was given", r.version.shown(), t.Unproven)
-		r.printf("Warning: %s.\n", t.Warning)
 	}
 	return nil
 }

@@ -593,6 +593,14 @@ func TestGivenVersionRuleInEveryStrategy(t *testing.T) {
 			})
 		}
 	}
+	t.Run("rerun: a commit no pipeline ran has no run to rerun", func(t *testing.T) {
+		h := build(t, failedBefore, false)
+		hs := h.options(t, "--version", sha('e'), "--strategy", "rerun")
+		_, err := rollback.Do(context.Background(), hs.opts)
+		if exitcode.Of(err) != exitcode.Fail || !strings.Contains(err.Error(), "needs a run") || strings.Contains(hs.out.String(), "rolling back to it") {
+			t.Fatalf("err %v (exit %d), want exit 1 saying rerun needs a run, and no word of rolling back to it\n%s", err, exitcode.Of(err), hs.out)
+		}
+	})
 	t.Run("a parameter value whose newest deploy failed", func(t *testing.T) {
 		h := build(t, []step{{rev: 'a', deploy: "success", params: map[string]any{"release": "41"}}, {rev: 'b', deploy: "failed", params: map[string]any{"release": "41"}},
 			{rev: 'c', deploy: "failed", params: map[string]any{"release": "42"}}}, false)
