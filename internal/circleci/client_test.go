@@ -185,7 +185,7 @@ func TestWritesAndDeployRoutes(t *testing.T) {
 	if err != nil || len(envs) != 1 {
 		t.Fatalf("environments: %+v %v", envs, err)
 	}
-	vers, err := circleci.Collect(c.Deploy.Versions(ctx, comp.ID, env.ID))
+	vers, err := circleci.Collect(c.Deploy.Versions(ctx, comp.ID, env.ID, 0))
 	if err != nil || len(vers) != 1 || !vers[0].IsLive || vers[0].PipelineID != ps[0].ID {
 		t.Fatalf("versions: %+v %v", vers, err)
 	}

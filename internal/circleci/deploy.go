@@ -97,11 +97,13 @@ func (s *DeployService) Environments(ctx context.Context, orgID string) iter.Seq
 }
 
 // Versions iterates over a component's versions (newest deploy first),
-// optionally in one environment.
-func (s *DeployService) Versions(ctx context.Context, componentID, environmentID string) iter.Seq2[ComponentVersion, error] {
+// optionally in one environment, over at most maxPages pages (0: up to
+// PageLimit, then an error): a search for a recent version looks no
+// further back than the caller's bound.
+func (s *DeployService) Versions(ctx context.Context, componentID, environmentID string, maxPages int) iter.Seq2[ComponentVersion, error] {
 	q := url.Values{}
 	if environmentID != "" {
 		q.Set("environment-id", environmentID)
 	}
-	return newPager[ComponentVersion](s.c, "/deploy/components/"+url.PathEscape(componentID)+"/versions", q, 0, PageLimit).Items(ctx)
+	return newPager[ComponentVersion](s.c, "/deploy/components/"+url.PathEscape(componentID)+"/versions", q, maxPages, PageLimit).Items(ctx)
 }

@@ -22,7 +22,7 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 	deadline := start.Add(o.WaitTimeout)
 	wctx, cancel := context.WithTimeout(ctx, o.WaitTimeout)
 	defer cancel()
-	delay := o.PollMin
+	pace := r.pace(deadline)
 	r.printf("Waiting for %s (up to %s)...\n", s.Name(), o.WaitTimeout)
 	last := "no status yet"
 	for {
@@ -81,18 +81,42 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 			r.updateMarker(ctx, own, "FAILED", fmt.Sprintf("rollback %s did not succeed (%s): %s", s.Name(), summary, s.URL))
 			return res, verdict.Failf("rollback %s did not succeed (%s): %s", s.Name(), summary, s.URL)
 		}
-		now := o.Now()
-		if !now.Before(deadline) {
+		more, err := pace.wait(wctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			return r.timedOut(ctx, res, s, own, start, summary, err)
+		case err != nil:
+			return nil, err
+		case !more:
 			return r.timedOut(ctx, res, s, own, start, summary, nil)
 		}
-		if err := o.Sleep(wctx, min(delay, deadline.Sub(now))); err != nil {
-			if ctx.Err() == nil {
-				return r.timedOut(ctx, res, s, own, start, summary, err)
-			}
-			return nil, err
-		}
-		delay = min(time.Duration(float64(delay)*1.5), o.PollMax)
 	}
+}
+
+// pacer spaces the status polls of a rollback run: PollMin, then ×1.5 up
+// to PollMax, never past its deadline. Following a rollback and waiting
+// for a duplicate's workflows to cancel both poll at this pace.
+type pacer struct {
+	r        *run
+	delay    time.Duration
+	deadline time.Time
+}
+
+func (r *run) pace(deadline time.Time) *pacer {
+	return &pacer{r: r, delay: r.o.PollMin, deadline: deadline}
+}
+
+// wait sleeps until the next poll; false when the deadline has come.
+func (p *pacer) wait(ctx context.Context) (bool, error) {
+	now := p.r.o.Now()
+	if !now.Before(p.deadline) {
+		return false, nil
+	}
+	if err := p.r.o.Sleep(ctx, min(p.delay, p.deadline.Sub(now))); err != nil {
+		return false, err
+	}
+	p.delay = min(time.Duration(float64(p.delay)*1.5), p.r.o.PollMax)
+	return true, nil
 }
 
 // durations fills how long the finished rollback ran (its creation to its

@@ -350,9 +350,15 @@ func (r *run) startOnce(ctx context.Context, st *strategy, t *Target, res *Resul
 	if err != nil && ambiguous(err) && ctx.Err() == nil {
 		// The rollback may exist: find it before sending the trigger again.
 		r.printf("The trigger failed (%v); looking for the rollback it may have created before sending it again.\n", err)
-		list, lerr := r.poll(ctx, st, t, func(l []Started) bool { return newAlive(l, before) != nil }, 2*r.o.ListLag)
+		list, lerr := r.poll(ctx, st, t, func(l []Started) bool { return newAny(l, before) != nil }, 2*r.o.ListLag)
 		if lerr != nil {
 			return nil, lerr
+		}
+		if s := newAny(list, before); s != nil && newAlive(list, before) == nil {
+			// It was created and will not run (its config does not
+			// compile): a second trigger would only do the same.
+			r.printf("%s appeared and will not run (%s); not sending the trigger again.\n", s.Name(), s.Why)
+			return r.settle(ctx, st, t, res, *s)
 		}
 		if s := newAlive(list, before); s != nil {
 			if r.leader {
@@ -408,7 +414,7 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 	}
 	if first.key() != own.key() {
 		// A rival's rollback started first: cancel this caller's duplicate.
-		if err := r.cancel(ctx, own); err != nil {
+		if err := r.cancel(ctx, own, true); err != nil {
 			r.printf("warning: cancelling the duplicate %s: %v\n", own.Name(), err)
 		}
 		res.Cancelled = &own
@@ -419,7 +425,7 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 	// (cancelling is idempotent), which covers a caller that died.
 	for _, s := range alive {
 		if s.key() != own.key() && s.State == stateLive {
-			if err := r.cancel(ctx, s); err != nil {
+			if err := r.cancel(ctx, s, false); err != nil {
 				r.printf("warning: cancelling the duplicate %s: %v\n", s.Name(), err)
 			}
 		}
@@ -427,6 +433,9 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 	res.Outcome, res.Action = OutcomeInitiated, ActionStarted
 	res.Rollback = &own
 	msg := r.schemaMessage()
+	if t.Warning != "" {
+		msg += "; warning: " + t.Warning
+	}
 	r.printf("Rollback started: %s %s\n", own.Name(), own.URL)
 	r.event(ctx, events.RollbackInitiated, t.Version, fmt.Sprintf("rollback of pipeline %d to %s by %s: %s%s", r.current.Number, t.Describe(), st.name, own.URL, msg), events.Rollback{
 		Strategy: st.name, Action: ActionStarted, TargetVersion: t.Version, TargetPipelineNumber: int(t.PipelineNumber), TargetRevision: t.Commit,
@@ -603,6 +612,16 @@ func newAlive(list, before []Started) *Started {
 	return firstAlive(fresh)
 }
 
+// newAny is a rollback of list that before did not hold, live or not.
+func newAny(list, before []Started) *Started {
+	for i := range list {
+		if find(before, list[i].key()) == nil {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
 func find(list []Started, key string) *Started {
 	for i := range list {
 		if list[i].key() == key {
@@ -639,9 +658,14 @@ func (r *run) join(ctx context.Context, res *Result, first Started, why string) 
 	return r.follow(ctx, res, first, false)
 }
 
-// cancel cancels a rollback's running workflows. A pipeline may not have
-// its workflows yet right after the trigger, so it waits for them a little.
-func (r *run) cancel(ctx context.Context, s Started) error {
+// cancel cancels a rollback's running workflows. A pipeline just triggered
+// may have none yet: with wait (the caller's own duplicate) it follows the
+// pipeline's state at the status polls' pace until its workflows show (and
+// cancels them), it errors (nothing will run), or the time a rollback may
+// take to start has passed (then every caller counts it as never started).
+// Without wait (another caller's duplicate, which that caller cancels) it
+// cancels what shows now.
+func (r *run) cancel(ctx context.Context, s Started, wait bool) error {
 	if s.WorkflowID != "" && s.PipelineNumber == 0 {
 		w, err := r.c.Workflows.Get(ctx, s.WorkflowID)
 		if err != nil {
@@ -652,8 +676,12 @@ func (r *run) cancel(ctx context.Context, s Started) error {
 		}
 		return nil
 	}
-	delay := time.Second
-	for try := 0; try < 8; try++ {
+	created := s.CreatedAt
+	if created.IsZero() {
+		created = r.o.Now()
+	}
+	pace := r.pace(created.Add(neverStarted))
+	for {
 		wfs, err := r.c.Pipelines.Workflows(ctx, s.PipelineID)
 		if err != nil {
 			return err
@@ -668,10 +696,24 @@ func (r *run) cancel(ctx context.Context, s Started) error {
 			}
 			return nil
 		}
-		if err := r.o.Sleep(ctx, delay); err != nil {
+		if !wait {
+			return nil
+		}
+		p, err := r.c.Pipelines.Get(ctx, s.PipelineID)
+		if err != nil {
 			return err
 		}
-		delay = min(delay*2, 10*time.Second)
+		if p.State == "errored" {
+			_, why := judgeState(nil, p.State, p.Errors, 0)
+			r.printf("The duplicate %s will not run (%s): nothing to cancel.\n", s.Name(), why)
+			return nil
+		}
+		more, err := pace.wait(ctx)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return fmt.Errorf("%s showed no workflow to cancel within %s of its creation", s.Name(), neverStarted)
+		}
 	}
-	return fmt.Errorf("%s has no workflows to cancel yet", s.Name())
 }

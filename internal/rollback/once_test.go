@@ -3,6 +3,7 @@ package rollback_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -510,4 +511,116 @@ func TestParallelNodesOfOneJob(t *testing.T) {
 			t.Fatalf("%d rollback pipelines, node 1 %s; want 1, started by node 1\n%s\n%s", got, cs[0].res.Action, cs[0].out, cs[1].out)
 		}
 	})
+}
+
+// A caller whose duplicate must be cancelled follows the duplicate's own
+// state: it cancels the workflows once they appear, however late within
+// the time a rollback may take to start, and stops waiting as soon as the
+// duplicate errors (nothing will run to cancel).
+func TestDuplicateCancelledByItsState(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		own  func(p *inmemory.Pipeline) []inmemory.WorkflowSeed
+		warn bool
+	}{
+		{"its workflows appear after 90s", func(*inmemory.Pipeline) []inmemory.WorkflowSeed {
+			return []inmemory.WorkflowSeed{{Name: "deploy", After: 90 * time.Second, Timeline: inmemory.Ends(10*time.Minute, "success")}}
+		}, false},
+		{"it errors after 20s", func(p *inmemory.Pipeline) []inmemory.WorkflowSeed {
+			p.State, p.SetupFor = "errored", 20*time.Second
+			p.Errors = []inmemory.PipelineError{{Type: "config", Message: "Unknown parameter pmguard_rollback"}}
+			return nil
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n atomic.Int64
+			h, _ := matrixHistory(t, 1, inmemory.Options{OnTrigger: func(p *inmemory.Pipeline) []inmemory.WorkflowSeed {
+				if n.Add(1) == 2 {
+					return tc.own(p)
+				}
+				return []inmemory.WorkflowSeed{{Name: "deploy", Timeline: inmemory.Ends(10*time.Minute, "success")}}
+			}})
+			hs := h.options(t, "--strategy", "trigger")
+			var rival *circleci.PipelineCreation
+			hs.opts.OnTrigger = func() {
+				var err error
+				rival, err = hs.opts.Client.Pipelines.Trigger(context.Background(), h.slug, circleci.TriggerRequest{Branch: "main",
+					Parameters: map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: h.good.Revision}})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			start := h.srv.Now()
+			res, err := rollback.Do(context.Background(), hs.opts)
+			if err != nil || res.Rollback == nil || res.Rollback.PipelineID != rival.ID {
+				t.Fatalf("result %+v err %v, want the rival joined\n%s", res, err, hs.out)
+			}
+			if strings.Contains(hs.out.String(), "warning: cancelling") {
+				t.Fatalf("the duplicate was not followed to its end:\n%s", hs.out)
+			}
+			if waited := h.srv.Now().Sub(start); waited > 2*time.Minute+hs.opts.PollMax {
+				t.Fatalf("waited %s for the duplicate, past the time a rollback may take to start", waited)
+			}
+			h.srv.Clock().Advance(3 * time.Minute)
+			if lv := live(h, h.rollbacksOf(h.failed)); len(lv) != 1 || lv[0].ID != rival.ID {
+				t.Fatalf("live rollbacks %v, want only the rival's\n%s", lv, hs.out)
+			}
+		})
+	}
+}
+
+// A trigger answered 502 after CircleCI created a pipeline that errored
+// (its config does not compile): the caller finds that pipeline, reports
+// the rollback as not started with the pipeline's error, and sends no
+// second trigger, which would only error again.
+func TestTriggerFailsAfterCreatingAnErroredPipeline(t *testing.T) {
+	h, jobs := matrixHistory(t, 1, inmemory.Options{OnTrigger: func(p *inmemory.Pipeline) []inmemory.WorkflowSeed {
+		p.State, p.Errors = "errored", []inmemory.PipelineError{{Type: "config", Message: "Unknown parameter pmguard_rollback"}}
+		return nil
+	}})
+	h.srv.Inject(inmemory.Fault{Method: "POST", Status: 502, AfterServe: true})
+	hs := h.optionsEnv(t, map[string]string{"CIRCLE_BUILD_NUM": fmt.Sprint(jobs[0])}, "--strategy", "trigger")
+	hs.opts.SettlePoll = 100 * time.Millisecond
+	_, err := rollback.Do(context.Background(), hs.opts)
+	if exitcode.Of(err) != exitcode.CouldNotRun || !strings.Contains(err.Error(), "Unknown parameter pmguard_rollback") {
+		t.Fatalf("err %v (exit %d), want exit 3 with the pipeline's error\n%s", err, exitcode.Of(err), hs.out)
+	}
+	posts := 0
+	for _, r := range h.srv.Requests() {
+		if r.Method == "POST" {
+			posts++
+		}
+	}
+	if posts != 1 || len(h.rollbacksOf(h.failed)) != 1 {
+		t.Fatalf("%d triggers sent, %d rollback pipelines; want 1 and 1\n%s", posts, len(h.rollbacksOf(h.failed)), hs.out)
+	}
+}
+
+// The caller whose rollback survives cancels the later live duplicates it
+// sees as a courtesy (their own callers cancel them too), but it does not
+// wait for a duplicate's workflows to appear: its own caller does that.
+func TestSurvivorDoesNotWaitForAnothersDuplicate(t *testing.T) {
+	h, _ := matrixHistory(t, 1, inmemory.Options{})
+	hs := h.options(t, "--strategy", "trigger")
+	var dup *inmemory.Pipeline
+	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != "POST" || !strings.HasSuffix(r.URL.Path, "/pipeline") {
+			return false
+		}
+		h.srv.ServeHTTP(w, r)
+		// A rival's duplicate, triggered just after this caller's, whose
+		// workflows take a while to show.
+		dup = h.srv.AddPipeline(h.slug, inmemory.PipelineSeed{Branch: "main", TriggerType: "api",
+			Params:    map[string]any{rollback.ParamRollback: true, rollback.ParamRollbackOf: h.failed.ID, rollback.ParamTargetVersion: h.good.Revision},
+			Workflows: []inmemory.WorkflowSeed{{Name: "deploy", After: 40 * time.Second, Timeline: inmemory.Ends(10*time.Minute, "success")}}})
+		return true
+	})
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil || res.Action != rollback.ActionStarted {
+		t.Fatalf("result %+v err %v, want this caller's rollback started\n%s", res, err, hs.out)
+	}
+	if !h.srv.Now().Before(dup.CreatedAt.Add(40 * time.Second)) {
+		t.Fatalf("the survivor returned at %s, after the rival's duplicate showed its workflows (%s): it waited for them\n%s",
+			h.srv.Now().Sub(dup.CreatedAt), 40*time.Second, hs.out)
+	}
 }

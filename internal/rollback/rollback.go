@@ -49,7 +49,10 @@ const (
 // Options are the inputs and dependencies of one rollback. New builds them
 // from the settings; tests may then swap a dependency.
 type Options struct {
-	Version        Version
+	Version Version
+	// BadVersion refuses the version setting for cause (exit 2, naming
+	// it); New sets it.
+	BadVersion     func(cause string) error
 	DeployWorkflow string         // name or glob; "" means the current workflow's name
 	Strategy       string         // one of Strategies
 	DefinitionID   string         // pipeline definition for the definition strategy
@@ -140,6 +143,7 @@ const (
 // run is the state of one Run.
 type run struct {
 	o        *Options
+	version  Version // o.Version, a pipeline:<number> resolved
 	c        *circleci.Client
 	start    time.Time
 	current  *circleci.Pipeline
@@ -210,7 +214,8 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	if o.RollbackOf != "" {
 		return r.loopGuard(ctx, fmt.Sprintf("this pipeline is a rollback of pipeline %s (pmguard_rollback_of)", o.RollbackOf)), nil
 	}
-	if err := r.loadContext(ctx); err != nil {
+	err := r.loadContext(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if why := r.isRollback(); why != "" {
@@ -220,6 +225,9 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	if pattern == "" {
 		pattern = r.workflow.Name // New made sure there is a current workflow
 	}
+	if r.version, err = r.resolveVersion(ctx); err != nil {
+		return nil, err
+	}
 	st, target, err := r.strategyAndTarget(ctx, pattern)
 	if err != nil {
 		return nil, err
@@ -227,8 +235,11 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	if why := r.isRerunOfOld(); why != "" {
 		return r.loopGuard(ctx, why), nil
 	}
+	if err := r.vetGiven(target); err != nil {
+		return nil, err
+	}
 	if st.name == StrategyRerun && target.WorkflowID == "" {
-		return nil, verdict.Failf("strategy rerun needs a run of %q to rerun, and version %s names none", pattern, o.Version)
+		return nil, verdict.Failf("strategy rerun needs a run of %q to rerun, and version %s names none", pattern, r.version)
 	}
 	if st.name == StrategyRerun && len(target.DeployWorkflows) > 1 {
 		// A rerun is one workflow: the others would stay at the failed
@@ -236,8 +247,8 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		return nil, verdict.Failf("strategy rerun reruns one workflow, and the deploy of pipeline %d is %d workflows (%s) that deploy_workflow %q matches: rerunning one would leave the others at the failed version; use a strategy that starts a pipeline (definition, trigger, rollback_pipeline) or set deploy_workflow to one workflow's name",
 			target.PipelineNumber, len(target.DeployWorkflows), strings.Join(target.DeployWorkflows, ", "), pattern)
 	}
-	if why := r.redeploysFailure(target); why != "" {
-		return nil, verdict.Failf("version %s is the version being rolled back (%s): rolling back to it would deploy the failure again; set version to another commit SHA or tag, or to previous", o.Version, why)
+	if target.Warning != "" {
+		r.printf("Warning: %s.\n", target.Warning)
 	}
 	r.printf("Target: %s\n  why: %s\n", target.Describe(), target.Why)
 	r.printf("Strategy: %s\n  why: %s\n", st.name, st.why)
@@ -259,10 +270,10 @@ func (r *run) strategyAndTarget(ctx context.Context, pattern string) (*strategy,
 	var walk errgroup.Group
 	var target *Target
 	walk.Go(func() (err error) {
-		target, err = r.findTarget(walkCtx, r.o.Version, pattern)
+		target, err = r.findTarget(walkCtx, r.version, pattern)
 		return err
 	})
-	st, err := r.chooseStrategy(ctx, r.o.Version)
+	st, err := r.chooseStrategy(ctx, r.version)
 	markers := err == nil && st.name == StrategyRollbackPipeline && st.markers != nil
 	if err != nil || markers {
 		// Deploy markers already name the versions: the walk is not needed.

@@ -687,6 +687,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 	}{
 		{"strategy", nil, []string{"--strategy", "revert"}, []string{"PMGUARD_ROLLBACK_STRATEGY", "unknown strategy"}},
 		{"version", nil, []string{"--version", "v 1"}, []string{"PMGUARD_ROLLBACK_VERSION", "accepted: previous"}},
+		{"a pipeline version without a number", nil, []string{"--version", "pipeline:latest"}, []string{"PMGUARD_ROLLBACK_VERSION", "names no pipeline number", "pipeline:<number>"}},
 		{"a parameter version without a value", nil, []string{"--version", "x="},
 			[]string{"invalid version", "flag --version", "env PMGUARD_ROLLBACK_VERSION", "names no value for pipeline parameter x"}},
 		{"a parameter version of white space", map[string]string{"PMGUARD_ROLLBACK_VERSION": "release= "}, nil,
@@ -742,12 +743,12 @@ func TestNewRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
-	for _, v := range []string{"previous", "abc1234", "tag:v1.2.3", "v1.2.3", "release=42"} {
+	for _, v := range []string{"previous", "abc1234", "tag:v1.2.3", "v1.2.3", "release=42", "pipeline:1234"} {
 		if _, err := rollback.ParseVersion(v); err != nil {
 			t.Errorf("ParseVersion(%q): %v", v, err)
 		}
 	}
-	for _, v := range []string{"x=", "=1", "tag:", "v 1", "tag:v 1", "tag:v1~2", "tag:a:b"} {
+	for _, v := range []string{"x=", "=1", "tag:", "v 1", "tag:v 1", "tag:v1~2", "tag:a:b", "pipeline:", "pipeline:0", "pipeline:-3", "pipeline:12a"} {
 		var ve *rollback.VersionError
 		if _, err := rollback.ParseVersion(v); !errors.As(err, &ve) || !strings.Contains(err.Error(), "accepted: previous") {
 			t.Errorf("ParseVersion(%q): %v, want a version error", v, err)
@@ -995,5 +996,49 @@ func TestSchemaCheckCacheDir(t *testing.T) {
 	h2 := newHistory(t, "gh/acme/api", 3, 1, inmemory.Options{})
 	if got, want := h2.options(t, "--schema-check", "warn").opts.Schema.CacheDir, migrations.CacheDir(""); got != want {
 		t.Errorf("cache_dir unset: the schema check caches in %q, want %q", got, want)
+	}
+}
+
+// A component whose deploy-marker history runs to many pages is searched
+// max_pages deep, as the pipelines are: the rollback starts from what those
+// pages show instead of reading the whole history (and failing at the
+// client's page limit).
+func TestMarkerVersionsSearchedMaxPagesDeep(t *testing.T) {
+	h := newHistory(t, "gh/acme/api", 6, 2, inmemory.Options{})
+	withMarkers(h)
+	hs := h.options(t, "--strategy", "rollback_pipeline", "--max-pages", "3")
+	var pages atomic.Int64
+	h.front(t, hs, func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/versions") {
+			return false
+		}
+		// The first page is the component's real versions; the others are
+		// an old history that goes on for ever, a new token each page.
+		n := pages.Add(1)
+		rec := httptest.NewRecorder()
+		first := r.Clone(r.Context())
+		first.URL.RawQuery = "environment-id=" + r.URL.Query().Get("environment-id")
+		h.srv.ServeHTTP(rec, first)
+		var page map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+			t.Error(err)
+		}
+		if n > 1 {
+			items := page["items"].([]any)
+			old := items[len(items)-1].(map[string]any)
+			old["id"], old["name"] = fmt.Sprintf("old-%d", n), fmt.Sprintf("v0.%d", n)
+			page["items"] = []any{old}
+		}
+		page["next_page_token"] = fmt.Sprintf("page-%d", n+1)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(page)
+		return true
+	})
+	res, err := rollback.Do(context.Background(), hs.opts)
+	if err != nil || res.Target.Version != "v3" {
+		t.Fatalf("err %v, result %+v; want v3\n%s", err, res, hs.out)
+	}
+	if got := pages.Load(); got > 3 {
+		t.Fatalf("%d pages of versions read, want at most max_pages (3)", got)
 	}
 }

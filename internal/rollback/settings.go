@@ -25,7 +25,7 @@ import (
 // Settings are the rollback verb's flags and PMGUARD_ROLLBACK_* env vars.
 type Settings struct {
 	config.Shared
-	Version        string          `env:"VERSION, default=previous" flag:"version" usage:"what to roll back to" form:"previous, a commit SHA, tag:<tag> or a tag, or <pipeline parameter>=<value>"`
+	Version        string          `env:"VERSION, default=previous" flag:"version" usage:"what to roll back to" form:"previous, a commit SHA, tag:<tag> or a tag, pipeline:<number>, or <pipeline parameter>=<value>"`
 	DeployWorkflow string          `env:"DEPLOY_WORKFLOW" flag:"deploy-workflow" usage:"the deploy workflow's name or glob (default: the current workflow's name)" form:"a workflow name or a glob such as deploy-*"`
 	Strategy       string          `env:"STRATEGY, default=auto" flag:"strategy" usage:"how to roll back" form:"auto, rollback_pipeline, definition, trigger or rerun"`
 	DefinitionID   string          `env:"DEFINITION_ID" flag:"definition-id" usage:"pipeline definition to run (strategy definition)" form:"a pipeline definition id (UUID)"`
@@ -41,7 +41,7 @@ type Settings struct {
 	ProjectSlug    string          `env:"PROJECT_SLUG" flag:"project-slug" usage:"project slug (default: from CIRCLE_PROJECT_USERNAME, CIRCLE_PROJECT_REPONAME and CIRCLE_BUILD_URL)" form:"vcs/org/repo such as gh/acme/api, or circleci/<org id>/<project id>"`
 	PipelineID     string          `env:"PIPELINE_ID" flag:"pipeline-id" usage:"the failed pipeline (default: CIRCLE_PIPELINE_ID, else the current workflow's pipeline)"`
 	WorkflowID     string          `env:"WORKFLOW_ID" flag:"workflow-id" usage:"the current workflow (default: CIRCLE_WORKFLOW_ID)"`
-	MaxPages       config.Count    `env:"MAX_PAGES, default=10" flag:"max-pages" usage:"pages of pipelines to search for the previous good deploy" form:"a whole number from 1 to 1000"`
+	MaxPages       config.Count    `env:"MAX_PAGES, default=10" flag:"max-pages" usage:"pages of pipelines to search for the previous good deploy (and of deploy-marker versions to read)" form:"a whole number from 1 to 1000"`
 	SchemaCheck    string          `env:"SCHEMA_CHECK, default=warn" flag:"schema-check" usage:"before rolling back, check the target's code against the migrations the failed deploy ran: warn, fail (refuse to roll back, exit 1) or off" form:"warn, fail or off"`
 	Migrations     config.List     `env:"MIGRATIONS, default=db/migrations/**/*.sql" flag:"migrations" usage:"globs of migration files for the schema check, as pmguard migrations reads them (** matches any directories); add db/migrate/*.rb for Rails migrations"`
 	Repo           string          `env:"REPO, default=." flag:"repo" usage:"the git repository the schema check reads (the job's checkout)"`
@@ -132,6 +132,7 @@ func (s *Settings) options(set *config.Set, job jobenv.Job) (*Options, error) {
 		return nil, set.Invalid(&s.Version, s.Version, cause, VersionForm)
 	}
 	o.Version = v
+	o.BadVersion = func(cause string) error { return set.Invalid(&s.Version, s.Version, cause, VersionForm) }
 	if s.DeployWorkflow != "" {
 		if _, err := path.Match(s.DeployWorkflow, ""); err != nil {
 			return nil, set.Invalid(&s.DeployWorkflow, s.DeployWorkflow, "not a valid glob (a [ without its ], or a trailing \\)", "")

@@ -173,27 +173,29 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 	rolledBack := map[string]string{}
 	var rbErr error
 	var rg errgroup.Group
-	if v.Kind == "previous" {
-		rg.Go(func() error {
-			for p, err := range r.c.Pipelines.All(ctx, o.ProjectSlug, nil, max(o.MaxPages, 1)) {
-				if err != nil {
-					rbErr = err
-					return nil
-				}
-				if of := p.StringParam(ParamRollbackOf); of != "" {
-					rolledBack[of] = fmt.Sprintf("pipeline %d rolled it back", p.Number)
-				}
+	rg.Go(func() error {
+		for p, err := range r.c.Pipelines.All(ctx, o.ProjectSlug, nil, max(o.MaxPages, 1)) {
+			if err != nil {
+				rbErr = err
+				return nil
 			}
-			return nil
-		})
+			if of := p.StringParam(ParamRollbackOf); of != "" {
+				rolledBack[of] = fmt.Sprintf("pipeline %d rolled it back", p.Number)
+			}
+		}
+		return nil
+	})
+	given := func(ver *circleci.ComponentVersion) bool {
+		return ver.Name == v.Value || v.PipelineID != "" && ver.PipelineID == v.PipelineID
 	}
 	var versions []circleci.ComponentVersion
-	for ver, err := range r.c.Deploy.Versions(ctx, comp.ID, env.ID) {
+	// As deep as the walk for previous reads pipelines (max_pages).
+	for ver, err := range r.c.Deploy.Versions(ctx, comp.ID, env.ID, max(o.MaxPages, 1)) {
 		if err != nil {
 			return nil, "", fmt.Errorf("component versions: %w", err)
 		}
 		versions = append(versions, ver)
-		if v.Kind != "previous" && ver.Name == v.Value {
+		if v.Kind != "previous" && given(&ver) {
 			break
 		}
 	}
@@ -201,8 +203,32 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 	if rbErr != nil {
 		return nil, "", fmt.Errorf("listing pipelines: %w", rbErr)
 	}
+	// judgeMarker says why a version's marker shows it bad (its pipeline
+	// was rolled back, or the deploy workflow the marker names ended without
+	// success), or why it does not show it deployed (that workflow is on
+	// hold or still running).
+	judgeMarker := func(ver *circleci.ComponentVersion) (bad, unproven string, err error) {
+		if w, ok := rolledBack[ver.PipelineID]; ok {
+			return w, "", nil
+		}
+		if ver.WorkflowID == "" {
+			return "", "", nil
+		}
+		w, err := r.c.Workflows.Get(ctx, ver.WorkflowID)
+		if err != nil {
+			return "", "", fmt.Errorf("workflow of version %s: %w", ver.Name, err)
+		}
+		switch {
+		case w.Done() && w.Status != circleci.StatusSuccess:
+			return fmt.Sprintf("its deploy workflow %s ended %s", w.Name, w.Status), "", nil
+		case !w.Done():
+			return "", fmt.Sprintf("its deploy workflow %s is %s, not finished", w.Name, w.Status), nil
+		}
+		return "", "", nil
+	}
 	var current, target *circleci.ComponentVersion
 	var skipped []string
+	knownBad, unproven := "", ""
 	bad := map[string]string{}
 	for i := range versions {
 		ver := &versions[i]
@@ -212,27 +238,27 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 			continue
 		}
 		if v.Kind != "previous" {
-			if ver.Name == v.Value {
+			if given(ver) {
 				target = ver
+				if knownBad, unproven, err = judgeMarker(ver); err != nil {
+					return nil, "", err
+				}
 				break
 			}
 			continue
 		}
 		why, isBad := bad[ver.Name]
 		if !isBad {
-			if w, ok := rolledBack[ver.PipelineID]; ok {
-				why, isBad = w, true
-			} else if ver.WorkflowID != "" {
-				// The marker names the deploy's workflow: a version whose
-				// deploy failed is not one to go back to.
-				w, err := r.c.Workflows.Get(ctx, ver.WorkflowID)
-				if err != nil {
-					return nil, "", fmt.Errorf("workflow of version %s: %w", ver.Name, err)
-				}
-				if w.Done() && w.Status != circleci.StatusSuccess {
-					why, isBad = fmt.Sprintf("its deploy workflow %s ended %s", w.Name, w.Status), true
-				}
+			w, notYet, err := judgeMarker(ver)
+			if err != nil {
+				return nil, "", err
 			}
+			if notYet != "" {
+				// Not evidence against the version, and no deploy of it.
+				skipped = append(skipped, ver.Name+": "+notYet)
+				continue
+			}
+			why, isBad = w, w != ""
 		}
 		if isBad {
 			if _, known := bad[ver.Name]; !known {
@@ -248,17 +274,25 @@ func (r *run) markersTarget(ctx context.Context, v Version) (*Target, string, er
 		return nil, fmt.Sprintf("component %s has no versions in %s", comp.Name, env.Name), nil
 	}
 	t := &Target{CurrentVersion: current.Name, Component: comp.Name, Environment: env.Name, Namespace: current.Namespace}
-	if target != nil {
+	switch {
+	case v.Kind != "previous":
+		t.Version = v.Value
+		t.Why = fmt.Sprintf("version %s was given; deploy markers: %s in %s is at %s", v.shown(), comp.Name, env.Name, current.Name)
+		if target != nil {
+			t.Version, t.PipelineID, t.KnownBad, t.Unproven = target.Name, target.PipelineID, knownBad, unproven
+		} else if given(current) {
+			t.Version = current.Name
+		} else {
+			t.Unproven = fmt.Sprintf("deploy markers list no version %s of %s in %s", v.Value, comp.Name, env.Name)
+		}
+	case target != nil:
 		t.Version, t.PipelineID, t.WorkflowID = target.Name, target.PipelineID, ""
 		t.Why = fmt.Sprintf("deploy markers: %s in %s is at %s; the newest version deployed before it that is not known to be bad is %s", comp.Name, env.Name, current.Name, target.Name)
 		if len(skipped) > 0 {
 			t.Skipped = skipped
 			t.Why += "; passed over: " + strings.Join(skipped, "; ")
 		}
-	} else if v.Kind != "previous" {
-		t.Version = v.Value
-		t.Why = fmt.Sprintf("version %s was given; deploy markers: %s in %s is at %s", v.Value, comp.Name, env.Name, current.Name)
-	} else {
+	default:
 		return nil, fmt.Sprintf("deploy markers list no version of %s in %s before %s that is not known to be bad", comp.Name, env.Name, current.Name), nil
 	}
 	return t, "", nil

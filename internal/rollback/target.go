@@ -6,6 +6,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -13,14 +14,21 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pmguard/pmguard/internal/circleci"
+	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/verdict"
 )
 
 // Version is a parsed version setting.
 type Version struct {
-	Kind  string // previous, sha, tag, param
+	Kind  string // previous, sha, tag, param, pipeline
 	Value string // the SHA, tag or parameter value
 	Param string // the parameter name for Kind param
+	// Pipeline is the number a pipeline:<number> version names. Once
+	// resolved, the version is the commit or tag that pipeline deployed
+	// (Kind sha or tag), PipelineID its id and from the pipeline.
+	Pipeline   int64
+	PipelineID string
+	from       *circleci.Pipeline
 }
 
 var shaRE = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
@@ -30,10 +38,13 @@ var shaRE = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
 var tagRE = regexp.MustCompile(`^[^\s~^:?*\[\\]+$`)
 
 // VersionForm is the accepted form of the version setting.
-const VersionForm = "previous, a commit SHA (7 to 40 hex digits), a git tag (tag:v1.2.3 or v1.2.3), or <pipeline parameter>=<value>"
+const VersionForm = "previous, a commit SHA (7 to 40 hex digits), a git tag (tag:v1.2.3 or v1.2.3), pipeline:<number> (what that pipeline deployed), or <pipeline parameter>=<value>"
 
 // String is the version as the setting names it.
 func (v Version) String() string {
+	if v.Pipeline > 0 {
+		return fmt.Sprintf("pipeline:%d", v.Pipeline)
+	}
 	switch v.Kind {
 	case "previous":
 		return "previous"
@@ -41,6 +52,15 @@ func (v Version) String() string {
 		return "tag:" + v.Value
 	case "param":
 		return v.Param + "=" + v.Value
+	}
+	return v.Value
+}
+
+// shown is the version as people wrote it: a tag without tag:, a
+// pipeline:<number> as that.
+func (v Version) shown() string {
+	if v.Pipeline > 0 || v.Kind == "param" || v.Kind == "previous" {
+		return v.String()
 	}
 	return v.Value
 }
@@ -64,6 +84,12 @@ func ParseVersion(v string) (Version, error) {
 	switch {
 	case v == "" || v == "previous":
 		return Version{Kind: "previous"}, nil
+	case strings.HasPrefix(v, "pipeline:"):
+		n, err := strconv.ParseInt(strings.TrimPrefix(v, "pipeline:"), 10, 64)
+		if err != nil || n < 1 {
+			return bad("names no pipeline number")
+		}
+		return Version{Kind: "pipeline", Pipeline: n}, nil
 	case strings.HasPrefix(v, "tag:"):
 		t := strings.TrimPrefix(v, "tag:")
 		if t == "" {
@@ -121,6 +147,9 @@ type Target struct {
 	// KnownBad says why the given version's newest deploy shows it bad (it
 	// failed, or was rolled back); "" when it does not.
 	KnownBad string
+	// Unproven says why no record shows the given version deployed
+	// successfully; "" when one does. Warning is what the run says of it.
+	Unproven, Warning string
 }
 
 // Describe names the target for people.
@@ -214,6 +243,9 @@ func (f ref) where() string {
 func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Target, error) {
 	cur := r.current
 	branch, on := cur.Branch(), refOf(cur)
+	if v.from != nil {
+		on = refOf(v.from) // the pipeline given: its branch, or the tags
+	}
 	switch v.Kind {
 	case "sha", "tag":
 		t := &Target{Version: v.Value, Branch: branch}
@@ -222,13 +254,10 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 		} else {
 			t.Tag = v.Value
 		}
-		t.Why = fmt.Sprintf("version %s was given", v.Value)
-		if r.o.Strategy != StrategyRerun && r.o.Strategy != StrategyAuto {
-			return t, nil
-		}
-		// rerun (or auto, which may fall back to it) needs a run of the
-		// deploy workflow at that version; search for one but do not
-		// require it.
+		t.Why = fmt.Sprintf("version %s was given", v.shown())
+		// Every strategy searches the history for the version's newest
+		// deploy: it decides whether the version is known bad (vetGiven),
+		// and rerun needs its run of the deploy workflow.
 		search := on
 		if v.Kind == "tag" {
 			search = ref{tags: true}
@@ -245,11 +274,12 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 				return n == v.Value
 			})
 		}, false)
-		if err != nil || found == nil {
-			return t, err
+		if err != nil {
+			return nil, err
 		}
-		if found.KnownBad != "" {
-			return nil, verdict.Failf("version %s was given, but the newest pipeline that deployed it shows it bad (%s): rolling back to it would deploy a known failure; set version to another commit SHA or tag, or to previous", v.Value, found.KnownBad)
+		if found == nil {
+			t.Unproven = fmt.Sprintf("no deploy of it %s in the %d most recent page(s) of pipelines", search.where(), r.o.MaxPages)
+			return t, nil
 		}
 		found.Version, found.Why = t.Version, t.Why+fmt.Sprintf("; pipeline %d ran it", found.PipelineNumber)
 		if found.Tag == "" {
@@ -260,15 +290,15 @@ func (r *run) findTarget(ctx context.Context, v Version, pattern string) (*Targe
 		found, err := r.walk(ctx, on, pattern, func(p *circleci.Pipeline) bool {
 			pv, ok := p.Param(v.Param)
 			return ok && fmt.Sprint(pv) == v.Value
-		}, true)
+		}, false)
 		if err != nil {
 			return nil, err
 		}
 		if found == nil {
-			return nil, verdict.Failf("no pipeline %s with %s=%s and a successful %q run in the %d most recent pages", on.where(), v.Param, v.Value, pattern, r.o.MaxPages)
+			return nil, verdict.Failf("no pipeline %s with %s=%s and a %q run in the %d most recent pages", on.where(), v.Param, v.Value, pattern, r.o.MaxPages)
 		}
 		found.Version = v.Value
-		found.Why = fmt.Sprintf("pipeline %d has %s=%s and its %s succeeded", found.PipelineNumber, v.Param, v.Value, found.deployRuns())
+		found.Why = fmt.Sprintf("pipeline %d has %s=%s and ran %s", found.PipelineNumber, v.Param, v.Value, found.deployRuns())
 		return found, nil
 	}
 	found, err := r.walk(ctx, on, pattern, func(*circleci.Pipeline) bool { return true }, true)
@@ -303,7 +333,7 @@ func (r *run) redeploysFailure(t *Target) string {
 	if t.CurrentVersion != "" && t.Version == t.CurrentVersion {
 		return fmt.Sprintf("deploy markers show %s in %s at %s", t.Component, t.Environment, t.CurrentVersion)
 	}
-	if v := r.o.Version; v.Kind == "param" {
+	if v := r.version; v.Kind == "param" {
 		if pv, ok := r.current.Param(v.Param); ok && fmt.Sprint(pv) == v.Value {
 			return fmt.Sprintf("pipeline %d ran with %s=%s", r.current.Number, v.Param, v.Value)
 		}
@@ -333,7 +363,7 @@ func (r *run) walk(ctx context.Context, on ref, pattern string, keep func(*circl
 			return nil, fmt.Errorf("listing pipelines: %w", po.err)
 		}
 		if po.page == nil {
-			return nil, nil
+			return h.ran, nil
 		}
 		var cands []circleci.Pipeline
 		for i, p := range po.page.Items {
@@ -375,6 +405,10 @@ type history struct {
 	bad        badVersions
 	rolledBack map[string]string // pipeline id -> by which pipeline
 	skipped    []string          // successful deploys passed over, and why
+	// ran is the newest pipeline that ran a given version without a
+	// deploy that decides (cancelled, running): the walk's answer when no
+	// older one decides.
+	ran *Target
 	// failedAt is when the failed pipeline started: deploy runs created
 	// after it (reruns) are rollbacks of this failure under way, not
 	// history, or concurrent callers would choose different targets.
@@ -403,6 +437,7 @@ func (h *history) judge(p *circleci.Pipeline, wfs []circleci.Workflow, pattern s
 	version, names := deployedVersion(p), versionNames(p)
 	d := deployRuns(wfs, pattern, h.failedAt)
 	if !needSuccess {
+		// A given version: its newest deploy that says something decides.
 		if len(d.runs) == 0 {
 			return nil
 		}
@@ -411,10 +446,20 @@ func (h *history) judge(p *circleci.Pipeline, wfs []circleci.Workflow, pattern s
 			w = d.newest()
 		}
 		t := targetOf(p, w, d)
-		if why, ok := h.rolledBack[p.ID]; ok {
+		status, failed := d.outcome()
+		switch why, rolledBack := h.rolledBack[p.ID]; {
+		case rolledBack:
 			t.KnownBad = why
-		} else if status, failed := d.outcome(); status == circleci.StatusFailed {
+		case status == circleci.StatusFailed:
 			t.KnownBad = d.failedWhy(failed, p.Number)
+		case status != circleci.StatusSuccess:
+			// Cancelled, not run, on hold or running: says nothing, so an
+			// older deploy may; this one is what a rerun can still use.
+			if h.ran == nil {
+				t.Unproven = fmt.Sprintf("its deploy in pipeline %d did not succeed (%s), and no older deploy of it decides", p.Number, strings.Join(d.statuses(), ", "))
+				h.ran = t
+			}
+			return nil
 		}
 		return t
 	}
@@ -517,8 +562,9 @@ func sameCommit(x, y string) bool {
 // deploy_workflow pattern show it: a glob may match several (deploy-eu,
 // deploy-us), and the deploy is good only when each of them is.
 type deploy struct {
-	// runs is the newest run of each matching workflow name (a rerun is
-	// newer than the run it repeats), in the order the API lists them.
+	// runs is the newest run that decided (succeeded or failed) of each
+	// matching workflow name (a rerun is newer than the run it repeats), or
+	// its newest run when none decided.
 	runs []*circleci.Workflow
 	// lastOK is the newest successful run of any of them.
 	lastOK *circleci.Workflow
@@ -539,8 +585,26 @@ func deployRuns(wfs []circleci.Workflow, pattern string, before time.Time) deplo
 			d.lastOK = w
 		}
 	}
-	d.runs = circleci.NewestRuns(matching)
+	// A run that was cancelled, not run, is on hold or still running says
+	// nothing about the version: the newest run that decided (succeeded or
+	// failed) is the workflow's outcome, or the newest run when none did.
+	d.runs = circleci.NewestRuns(slices.DeleteFunc(slices.Clone(matching), func(w *circleci.Workflow) bool { return !decides(w) }))
+	for _, w := range circleci.NewestRuns(matching) {
+		if !slices.ContainsFunc(d.runs, func(x *circleci.Workflow) bool { return x.Name == w.Name }) {
+			d.runs = append(d.runs, w)
+		}
+	}
 	return d
+}
+
+// decides reports whether a run says something about the version it ran:
+// it succeeded or failed.
+func decides(w *circleci.Workflow) bool {
+	switch w.Status {
+	case circleci.StatusSuccess, circleci.StatusFailed, circleci.StatusError, circleci.StatusFailing, circleci.StatusUnauthorized:
+		return true
+	}
+	return false
 }
 
 // outcome is the deploy's status: failed when the newest run of any
@@ -576,6 +640,15 @@ func (d deploy) newest() *circleci.Workflow {
 		if out == nil || w.CreatedAt.After(out.CreatedAt) {
 			out = w
 		}
+	}
+	return out
+}
+
+// statuses are the runs' names and statuses, for people.
+func (d deploy) statuses() []string {
+	out := make([]string, 0, len(d.runs))
+	for _, w := range d.runs {
+		out = append(out, w.Name+" "+w.Status)
 	}
 	return out
 }
@@ -735,4 +808,70 @@ func deployedVersion(p *circleci.Pipeline) string {
 		}
 	}
 	return p.Revision()
+}
+
+// resolveVersion turns a pipeline:<number> version into what that pipeline
+// deployed (a rollback pipeline: its pmguard_target_version), read through
+// the API; other versions are returned as they are. A number that names
+// no earlier pipeline of the project is refused like a known-bad version.
+func (r *run) resolveVersion(ctx context.Context) (Version, error) {
+	v := r.o.Version
+	if v.Kind != "pipeline" {
+		return v, nil
+	}
+	switch cur := r.current; {
+	case v.Pipeline == cur.Number:
+		return v, r.badVersion(fmt.Sprintf("pipeline %d is the failed pipeline, the version being rolled back", v.Pipeline))
+	case v.Pipeline > cur.Number:
+		return v, r.badVersion(fmt.Sprintf("pipeline %d is newer than the failed pipeline %d: a rollback goes back to an earlier pipeline", v.Pipeline, cur.Number))
+	}
+	p, err := r.c.Pipelines.GetByNumber(ctx, r.o.ProjectSlug, v.Pipeline)
+	if circleci.IsNotFound(err) {
+		return v, r.badVersion(fmt.Sprintf("project %s has no pipeline %d", r.o.ProjectSlug, v.Pipeline))
+	}
+	if err != nil {
+		return v, fmt.Errorf("pipeline %d: %w", v.Pipeline, err)
+	}
+	out := Version{Kind: "sha", Value: strings.ToLower(deployedVersion(p)), Pipeline: v.Pipeline, PipelineID: p.ID, from: p}
+	switch d := deployedVersion(p); {
+	case d == "":
+		return v, r.badVersion(fmt.Sprintf("pipeline %d names no commit it deployed", v.Pipeline))
+	case p.Branch() == "" && p.Tag() != "" && sameCommit(d, p.Revision()):
+		out.Kind, out.Value = "tag", p.Tag() // a tag deploy: roll back to the tag
+	case !shaRE.MatchString(d):
+		out.Kind, out.Value = "tag", d // a rollback that deployed a tag or marker version
+	}
+	return out, nil
+}
+
+// vetGiven is the one rule for a version given by hand, whatever the
+// strategy and the form: a version known to be bad (the version being
+// rolled back, or one whose newest deploy failed or was rolled back) is
+// refused as bad input naming the version setting, before any write; one
+// that no record shows deployed successfully is rolled back to, with a
+// warning (t.Warning) in the output and the event, since the record searched is
+// bounded (max_pages, the branch) and the user chose it.
+func (r *run) vetGiven(t *Target) error {
+	if r.version.Kind == "previous" {
+		return nil
+	}
+	if why := r.redeploysFailure(t); why != "" {
+		return r.badVersion(fmt.Sprintf("it is the version being rolled back (%s): rolling back to it would deploy the failure again", why))
+	}
+	if t.KnownBad != "" {
+		return r.badVersion(fmt.Sprintf("the newest pipeline that deployed it shows it bad (%s): rolling back to it would deploy a known failure", t.KnownBad))
+	}
+	if t.Unproven != "" {
+		t.Warning = fmt.Sprintf("version %s: no record shows it deployed successfully (%s); rolling back to it because it was given", r.version.shown(), t.Unproven)
+	}
+	return nil
+}
+
+// badVersion refuses the given version: exit 2, naming the setting.
+func (r *run) badVersion(cause string) error {
+	cause += "; set version to another commit SHA, tag or pipeline, or to previous"
+	if r.o.BadVersion != nil {
+		return r.o.BadVersion(cause)
+	}
+	return config.Invalidf("pmguard rollback: invalid version %q: %s", r.o.Version, cause)
 }

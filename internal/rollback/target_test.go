@@ -14,6 +14,7 @@ import (
 	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/circleci/circlecitest"
 	"github.com/pmguard/pmguard/internal/circleci/inmemory"
+	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/exitcode"
 	"github.com/pmguard/pmguard/internal/rollback"
 )
@@ -178,6 +179,9 @@ func TestTargetOverHistories(t *testing.T) {
 			steps: []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "success", marker: "v2"},
 				{rev: 'b', deploy: "success", rollbackOf: 2, target: "v1"}, {rev: 'c', deploy: "failed", marker: "v3"}},
 			markers: true, want: "v1", why: "pipeline 3 rolled back v2's pipeline"},
+		{name: "markers: a version whose deploy waits for approval",
+			steps:   []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "on_hold", marker: "v2"}, {rev: 'c', deploy: "failed", marker: "v3"}},
+			markers: true, want: "v1", why: "v2's deploy workflow is on hold: it never finished deploying v2"},
 		{name: "a rollback to an abbreviated commit failed",
 			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'c', deploy: "failed"},
 				{rev: 'c', deploy: "failed", rollbackOf: 3, target: "bbbbbbb"}, {rev: 'd', deploy: "failed"}},
@@ -216,6 +220,15 @@ func TestTargetOverHistories(t *testing.T) {
 			steps: []step{{rev: 'a', deploys: []string{"deploy-eu=success", "deploy-us=success"}}, {rev: 'b', deploys: []string{"deploy-eu=canceled", "deploy-us=success"}},
 				{rev: 'c', deploys: []string{"deploy-eu=failed", "deploy-us=success"}}},
 			args: []string{"--deploy-workflow", "deploy-*"}, want: "a", why: "pipeline 2 did not deploy bbbb everywhere: not a target, and not evidence against it"},
+		{name: "a cancelled rerun of a good deploy",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rerun: 2, rerunStatus: "canceled"}, {rev: 'c', deploy: "failed"}},
+			want:  "b", why: "the cancelled rerun says nothing about bbbb; the run it repeated succeeded"},
+		{name: "a rerun of a good deploy waiting for approval",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rerun: 2, rerunStatus: "on_hold"}, {rev: 'c', deploy: "failed"}},
+			want:  "b", why: "the rerun on hold says nothing about bbbb; the run it repeated succeeded"},
+		{name: "a cancelled duplicate rerun rollback",
+			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "failed"}, {rerun: 1, rerunStatus: "success"}, {rerun: 1, rerunStatus: "canceled"}, {rev: 'c', deploy: "failed"}},
+			want:  "a", why: "the cancelled duplicate says nothing; the rerun before it succeeded"},
 		{name: "no markers: the same history by commits",
 			steps: []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "success"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"}, {rev: 'c', deploy: "failed"}},
 			want:  "a", why: "pipeline 3 deployed aaaa and rolled back bbbb"},
@@ -381,8 +394,8 @@ func TestGivenVersionThatFailedIsRefused(t *testing.T) {
 				}
 				return
 			}
-			if exitcode.Of(err) != exitcode.Fail || !strings.Contains(err.Error(), "is the version being rolled back") {
-				t.Fatalf("err %v (exit %d), want exit 1 saying it is the version being rolled back\n%s", err, exitcode.Of(err), hs.out)
+			if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "is the version being rolled back") {
+				t.Fatalf("err %v (exit %d), want exit 2 saying it is the version being rolled back\n%s", err, exitcode.Of(err), hs.out)
 			}
 			if len(rbs) != 0 || h.srv.Writes() != 0 {
 				t.Fatalf("%d rollback pipelines, %d writes; want none", len(rbs), h.srv.Writes())
@@ -427,8 +440,8 @@ func TestGivenVersionKnownBadIsRefused(t *testing.T) {
 				}
 				return
 			}
-			if exitcode.Of(err) != exitcode.Fail || !strings.Contains(err.Error(), "shows it bad ("+tt.refuse) {
-				t.Fatalf("err %v (exit %d), want exit 1 saying %q\n%s", err, exitcode.Of(err), tt.refuse, hs.out)
+			if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "shows it bad ("+tt.refuse) {
+				t.Fatalf("err %v (exit %d), want exit 2 saying %q\n%s", err, exitcode.Of(err), tt.refuse, hs.out)
 			}
 			if h.srv.Writes() != 0 {
 				t.Fatalf("%d writes; want none", h.srv.Writes())
@@ -539,4 +552,214 @@ func TestMarkersRolledBackLongAgo(t *testing.T) {
 	if res.Target.Version != "v1" || !strings.Contains(res.Target.Why, "pipeline 3 rolled it back") {
 		t.Fatalf("target %s (%s), want v1: v2 was rolled back by pipeline 3\n%s", res.Target.Version, res.Target.Why, hs.out)
 	}
+}
+
+// TestGivenVersionRuleInEveryStrategy: a version given by hand follows one
+// rule whatever starts the rollback: known bad (its newest deploy failed,
+// or it was rolled back) is refused as bad input naming the version
+// setting, before any write; one that no record shows deployed
+// successfully is rolled back to with a warning that says so.
+func TestGivenVersionRuleInEveryStrategy(t *testing.T) {
+	failedBefore := []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "failed", marker: "v2"}, {rev: 'c', deploy: "success", marker: "v3"}, {rev: 'd', deploy: "failed", marker: "v4"}}
+	rolledBack := []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "success", marker: "v2"}, {rev: 'b', deploy: "success", rollbackOf: 2, target: "a"}, {rev: 'd', deploy: "failed", marker: "v4"}}
+	cancelledOnly := []step{{rev: 'a', deploy: "success"}, {rev: 'b', deploy: "canceled"}, {rev: 'd', deploy: "failed"}}
+	strategies := [][]string{{"--strategy", "trigger"}, {"--strategy", "definition"}, {"--strategy", "auto"}, {"--strategy", "rerun"}}
+	for _, st := range strategies {
+		for _, tc := range []struct {
+			name    string
+			steps   []step
+			version string
+			refuse  string
+		}{
+			{"failed in an older pipeline", failedBefore, sha('b'), "its deploy failed in pipeline 2"},
+			{"rolled back later", rolledBack, sha('b')[:9], "pipeline 3 rolled it back"},
+			{"the failed commit", failedBefore, sha('d'), "is the version being rolled back"},
+		} {
+			t.Run(st[1]+": "+tc.name, func(t *testing.T) {
+				h := build(t, tc.steps, false)
+				args := append([]string{"--version", tc.version}, st...)
+				if st[1] == "definition" {
+					args = append(args, "--definition-id", h.srv.AddDefinition(h.slug, "deploy").ID)
+				}
+				hs := h.options(t, args...)
+				_, err := rollback.Do(context.Background(), hs.opts)
+				if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), tc.refuse) ||
+					!strings.Contains(err.Error(), "PMGUARD_ROLLBACK_VERSION") || !strings.Contains(err.Error(), "invalid version") {
+					t.Fatalf("err %v (exit %d), want exit 2 naming the version setting and %q\n%s", err, exitcode.Of(err), tc.refuse, hs.out)
+				}
+				if h.srv.Writes() != 0 {
+					t.Fatalf("%d writes; want none", h.srv.Writes())
+				}
+			})
+		}
+	}
+	t.Run("rerun: a commit no pipeline ran has no run to rerun", func(t *testing.T) {
+		h := build(t, failedBefore, false)
+		hs := h.options(t, "--version", sha('e'), "--strategy", "rerun")
+		_, err := rollback.Do(context.Background(), hs.opts)
+		if exitcode.Of(err) != exitcode.Fail || !strings.Contains(err.Error(), "needs a run") || strings.Contains(hs.out.String(), "rolling back to it") {
+			t.Fatalf("err %v (exit %d), want exit 1 saying rerun needs a run, and no word of rolling back to it\n%s", err, exitcode.Of(err), hs.out)
+		}
+	})
+	t.Run("a parameter value whose newest deploy failed", func(t *testing.T) {
+		h := build(t, []step{{rev: 'a', deploy: "success", params: map[string]any{"release": "41"}}, {rev: 'b', deploy: "failed", params: map[string]any{"release": "41"}},
+			{rev: 'c', deploy: "failed", params: map[string]any{"release": "42"}}}, false)
+		hs := h.options(t, "--version", "release=41", "--strategy", "trigger")
+		_, err := rollback.Do(context.Background(), hs.opts)
+		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "its deploy failed in pipeline 2") {
+			t.Fatalf("err %v (exit %d), want exit 2 saying its deploy failed in pipeline 2\n%s", err, exitcode.Of(err), hs.out)
+		}
+	})
+	t.Run("rollback_pipeline: a marker whose deploy failed", func(t *testing.T) {
+		h := build(t, failedBefore, true)
+		hs := h.options(t, "--version", "v2", "--strategy", "rollback_pipeline")
+		_, err := rollback.Do(context.Background(), hs.opts)
+		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "ended failed") {
+			t.Fatalf("err %v (exit %d), want exit 2 saying its deploy failed\n%s", err, exitcode.Of(err), hs.out)
+		}
+		if h.srv.Writes() != 0 {
+			t.Fatalf("%d writes; want none", h.srv.Writes())
+		}
+	})
+	t.Run("rollback_pipeline: a marker whose pipeline was rolled back", func(t *testing.T) {
+		h := build(t, rolledBack, true)
+		hs := h.options(t, "--version", "v2", "--strategy", "rollback_pipeline")
+		_, err := rollback.Do(context.Background(), hs.opts)
+		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "pipeline 3 rolled it back") {
+			t.Fatalf("err %v (exit %d), want exit 2 saying it was rolled back\n%s", err, exitcode.Of(err), hs.out)
+		}
+	})
+	for _, tc := range []struct {
+		name, strategy, version string
+		steps                   []step
+		markers                 bool
+		says                    string
+	}{
+		{"a commit no pipeline ran", "trigger", sha('e'), failedBefore, false, "no deploy of it on branch main"},
+		{"a commit no pipeline ran (definition)", "definition", sha('e'), failedBefore, false, "no deploy of it on branch main"},
+		{"a commit whose only deploy was cancelled", "trigger", sha('b'), cancelledOnly, false, "did not succeed"},
+		{"a commit whose only deploy was cancelled (rerun)", "rerun", sha('b'), cancelledOnly, false, "did not succeed"},
+		{"a marker version never recorded", "rollback_pipeline", "v9", failedBefore, true, "deploy markers list no version v9"},
+		{"a marker whose deploy waits for approval", "rollback_pipeline", "v2",
+			[]step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "on_hold", marker: "v2"}, {rev: 'c', deploy: "failed", marker: "v3"}}, true, "is on_hold, not finished"},
+	} {
+		t.Run("warns: "+tc.name, func(t *testing.T) {
+			h := build(t, tc.steps, tc.markers)
+			args := []string{"--version", tc.version, "--strategy", tc.strategy}
+			if tc.strategy == "definition" {
+				args = append(args, "--definition-id", h.srv.AddDefinition(h.slug, "deploy").ID)
+			}
+			hs := h.options(t, args...)
+			res, err := rollback.Do(context.Background(), hs.opts)
+			if err != nil || res.Outcome != rollback.OutcomeInitiated {
+				t.Fatalf("err %v, result %+v; want the rollback started\n%s", err, res, hs.out)
+			}
+			out := hs.out.String()
+			if !strings.Contains(out, "Warning: version "+tc.version) || !strings.Contains(out, tc.says) {
+				t.Fatalf("output does not warn that no record shows %s deployed successfully (%q):\n%s", tc.version, tc.says, out)
+			}
+			evs := events.Filter(readEvents(t, hs.events), events.RollbackInitiated)
+			if len(evs) != 1 || !strings.Contains(evs[0].Message, "no record shows it deployed successfully") {
+				t.Fatalf("rollback_initiated %+v does not carry the warning", evs)
+			}
+		})
+	}
+}
+
+// TestPipelineNumberVersion: version pipeline:<number> rolls back to what
+// that pipeline deployed (its commit; a rollback pipeline's target; a tag
+// deploy's tag), under the same rule as any given version: the failed
+// pipeline, a newer one, one the project lacks, or one whose version is
+// known bad are refused (exit 2) before any write.
+func TestPipelineNumberVersion(t *testing.T) {
+	steps := []step{
+		{rev: 'a', deploy: "success"},                             // 1
+		{rev: 'b', deploy: "failed"},                              // 2
+		{rev: 'b', deploy: "success", rollbackOf: 2, target: "a"}, // 3: deployed aaaa
+		{rev: 'c', deploy: "success"},                             // 4
+		{rev: 'd', deploy: "canceled"},                            // 5
+		{rev: 'e', deploy: "failed"},                              // 6: the failed one
+	}
+	for _, tc := range []struct {
+		name, version, strategy string
+		want                    string // the version rolled back to
+		refuse                  string // what the refusal says
+		warns                   bool
+	}{
+		{"a good pipeline (trigger)", "pipeline:4", "trigger", sha('c'), "", false},
+		{"a good pipeline (rerun)", "pipeline:4", "rerun", sha('c'), "", false},
+		{"a rollback pipeline deployed its target", "pipeline:3", "trigger", sha('a'), "", false},
+		{"a pipeline whose deploy failed", "pipeline:2", "trigger", "", "pipeline 3 rolled it back", false},
+		{"a pipeline whose deploy failed (definition)", "pipeline:2", "definition", "", "pipeline 3 rolled it back", false},
+		{"a pipeline whose deploy was cancelled", "pipeline:5", "trigger", sha('d'), "", true},
+		{"the failed pipeline", "pipeline:6", "trigger", "", "pipeline 6 is the failed pipeline", false},
+		{"a newer pipeline", "pipeline:9", "trigger", "", "newer than the failed pipeline 6", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := build(t, steps, false)
+			args := []string{"--version", tc.version, "--strategy", tc.strategy}
+			if tc.strategy == "definition" {
+				args = append(args, "--definition-id", h.srv.AddDefinition(h.slug, "deploy").ID)
+			}
+			hs := h.options(t, args...)
+			res, err := rollback.Do(context.Background(), hs.opts)
+			if tc.refuse != "" {
+				if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), tc.refuse) || !strings.Contains(err.Error(), "PMGUARD_ROLLBACK_VERSION") {
+					t.Fatalf("err %v (exit %d), want exit 2 naming the version setting and %q\n%s", err, exitcode.Of(err), tc.refuse, hs.out)
+				}
+				if h.srv.Writes() != 0 {
+					t.Fatalf("%d writes, want none", h.srv.Writes())
+				}
+				return
+			}
+			if err != nil || res.Target.Version != tc.want {
+				t.Fatalf("err %v, target %+v; want %s\n%s", err, res.Target, tc.want, hs.out)
+			}
+			if tc.strategy != "rerun" {
+				rbs := h.rollbacksOf(h.failed)
+				if len(rbs) != 1 || rbs[0].Params[rollback.ParamTargetVersion] != tc.want {
+					t.Fatalf("%d rollbacks %v, want one to %s", len(rbs), rbs, tc.want)
+				}
+			}
+			if warned := strings.Contains(hs.out.String(), "Warning: version "+tc.version); warned != tc.warns {
+				t.Fatalf("warned %v, want %v\n%s", warned, tc.warns, hs.out)
+			}
+			if !strings.Contains(hs.out.String(), "version "+tc.version+" was given") {
+				t.Fatalf("output does not say pipeline:N was given\n%s", hs.out)
+			}
+		})
+	}
+	t.Run("a pipeline the project lacks", func(t *testing.T) {
+		h := build(t, steps, false)
+		h.srv.Inject(inmemory.Fault{Method: "GET", Path: "/project/gh/acme/api/pipeline/4", Status: 404, Message: "Pipeline not found"})
+		hs := h.options(t, "--version", "pipeline:4", "--strategy", "trigger")
+		_, err := rollback.Do(context.Background(), hs.opts)
+		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "has no pipeline 4") {
+			t.Fatalf("err %v (exit %d), want exit 2 saying the project has no pipeline 4", err, exitcode.Of(err))
+		}
+	})
+	t.Run("deploy markers: the marker of that pipeline", func(t *testing.T) {
+		h := build(t, []step{{rev: 'a', deploy: "success", marker: "v1"}, {rev: 'b', deploy: "failed", marker: "v2"}, {rev: 'c', deploy: "success", marker: "v3"}, {rev: 'd', deploy: "failed", marker: "v4"}}, true)
+		for _, tc := range []struct{ version, want, refuse string }{{"pipeline:3", "v3", ""}, {"pipeline:2", "", "ended failed"}} {
+			hs := h.options(t, "--version", tc.version, "--strategy", "rollback_pipeline")
+			res, err := rollback.Do(context.Background(), hs.opts)
+			if tc.refuse != "" {
+				if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), tc.refuse) {
+					t.Fatalf("%s: err %v (exit %d), want exit 2 saying %q\n%s", tc.version, err, exitcode.Of(err), tc.refuse, hs.out)
+				}
+				continue
+			}
+			if err != nil || res.Target.Version != tc.want {
+				t.Fatalf("%s: err %v, result %+v; want marker %s\n%s", tc.version, err, res, tc.want, hs.out)
+			}
+		}
+	})
+	t.Run("a tag deploy's pipeline is its tag", func(t *testing.T) {
+		h := build(t, []step{{rev: 'a', tag: "v1.0", deploy: "success"}, {rev: 'c', tag: "v1.1", deploy: "failed"}}, false)
+		hs := h.options(t, "--version", "pipeline:1", "--strategy", "trigger")
+		res, err := rollback.Do(context.Background(), hs.opts)
+		if err != nil || res.Target.Version != "v1.0" {
+			t.Fatalf("err %v, target %+v; want v1.0\n%s", err, res.Target, hs.out)
+		}
+	})
 }

@@ -131,6 +131,9 @@ type WorkflowSeed struct {
 	Status   string // final status when Timeline is empty
 	Timeline []Step
 	Jobs     []JobSeed
+	// After is how long after the pipeline's creation the workflow shows
+	// (its config being set up); 0: at once.
+	After time.Duration
 }
 
 // JobSeed describes a job of a workflow.
@@ -462,7 +465,10 @@ func (s *Server) addWorkflowLocked(p *Pipeline, ws WorkflowSeed, at time.Time) *
 		}
 		tl = []Step{{0, st}}
 	}
-	w := &Workflow{ID: orNewID(ws.ID), Name: ws.Name, Pipeline: p, CreatedAt: at, Timeline: tl, StartedBy: newID()}
+	w := &Workflow{ID: orNewID(ws.ID), Name: ws.Name, Pipeline: p, CreatedAt: at.Add(ws.After), Timeline: tl, StartedBy: newID()}
+	if ws.After > 0 {
+		w.visibleAt = w.CreatedAt
+	}
 	jobs := ws.Jobs
 	if len(jobs) == 0 {
 		jobs = []JobSeed{{Name: ws.Name}}
