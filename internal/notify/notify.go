@@ -147,7 +147,7 @@ func Run(ctx context.Context, o *Options) error {
 	if o.p.mode == "webhook" {
 		r.sendWebhook(ctx)
 	} else {
-		r.api = newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv)
+		r.api = newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv, o.d.Now)
 		r.api.attempts = o.p.retries + 1
 		r.api.unfurlLinks, r.api.unfurlMedia = o.p.unfurlLinks, o.p.unfurlMedia
 		if o.p.debug {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/verb"
@@ -122,7 +124,7 @@ func (p *Poster) Schedule(ctx context.Context, r Reminder) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.p.timeout)
 	defer cancel()
-	api := newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv)
+	api := newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv, p.d.Now)
 	run := &run{o: o, p: o.p, out: o.out, errw: o.errw, key: r.IncidentKey, evs: o.redacted(r.Events), api: api}
 	target, threadTS := r.Channel, ""
 	if r.Thread && r.IncidentKey != "" {
@@ -131,7 +133,7 @@ func (p *Poster) Schedule(ctx context.Context, r Reminder) error {
 		}
 	}
 	if r.Marker != "" {
-		found, err := api.findScheduled(ctx, target, r.Marker)
+		found, err := api.findScheduled(ctx, target, func(m slack.ScheduledMessage) bool { return strings.Contains(m.Text, r.Marker) })
 		if err != nil {
 			run.fail(ctx, err)
 			return run.finish()

@@ -131,7 +131,7 @@ func (p *Poster) reader(ctx context.Context, tokenEnv config.EnvName, channel st
 		return nil, nil, nil, fmt.Errorf("$%s is empty: reading a Slack thread needs a bot token with channels:history", o.p.tokenEnv)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.p.timeout)
-	return newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv), ctx, cancel, nil
+	return newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv, o.d.Now), ctx, cancel, nil
 }
 
 // tsTime reads a Slack ts ("1763648705.000100": seconds.sequence).

@@ -1,0 +1,103 @@
+package notify
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/pmguard/pmguard/internal/notify/slacktest"
+)
+
+// Slack may post a message and still answer with a 5xx or lose the
+// connection: the notice is found by its post id and not posted again, in
+// the channel as in the incident's thread.
+func TestPostedThenFailedIsNotPostedTwice(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		fault slacktest.Fault
+	}{
+		{"500", slacktest.Fault{Method: "chat.postMessage", Status: http.StatusInternalServerError, After: true}},
+		{"503", slacktest.Fault{Method: "chat.postMessage", Status: http.StatusServiceUnavailable, After: true}},
+		{"dropped", slacktest.Fault{Method: "chat.postMessage", Drop: true, After: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.appendEvents(canaryFailure())
+			s := h.settings()
+			s.Template = DeployFailed
+			h.slack.Inject(tc.fault)
+			res := h.run(s)
+			if n := len(h.slack.Messages("incidents")); res.err != nil || n != 1 {
+				t.Fatalf("parent: %d message(s), err %v\n%s%s", n, res.err, res.out, res.errw)
+			}
+			mustContain(t, "output", res.out, "the server had carried out the request", "posted DEPLOY_FAILED to #incidents")
+			if res.errw != "" {
+				t.Fatalf("a warning for a notice that was posted:\n%s", res.errw)
+			}
+			// The next notice replies in the thread the first one started.
+			h.slack.Inject(tc.fault)
+			s.Template = RollbackStarted
+			res = h.run(s)
+			msgs := h.slack.Messages("incidents")
+			if len(msgs) != 2 || msgs[1].ThreadTS != msgs[0].TS {
+				t.Fatalf("reply: %d message(s) %+v\n%s%s", len(msgs), msgs, res.out, res.errw)
+			}
+			mustContain(t, "output", res.out, "replied with ROLLBACK_STARTED in the incident's thread")
+			if n := len(h.readEvents("notified")); n != 2 {
+				t.Fatalf("%d notified event(s), want 2", n)
+			}
+		})
+	}
+}
+
+// A failure before Slack posted anything is still retried, once the
+// channel is read and the notice is not there.
+func TestFailedBeforePostingIsRetried(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Status: http.StatusBadGateway})
+	s := h.settings()
+	s.Template = DeployFailed
+	res := h.run(s)
+	if n := len(h.slack.Messages("incidents")); res.err != nil || n != 1 {
+		t.Fatalf("%d message(s), err %v\n%s%s", n, res.err, res.out, res.errw)
+	}
+	if c, r := h.slack.Calls("chat.postMessage"), h.slack.Calls("conversations.history"); c != 2 || r == 0 {
+		t.Fatalf("%d post(s), %d history read(s): want 2 posts, the second after reading the channel", c, r)
+	}
+}
+
+// When the channel cannot be read, a post that may have gone through is not
+// repeated: the warning says to look.
+func TestUncheckablePostIsNotRepeated(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.slack.Inject(slacktest.Fault{Method: "chat.postMessage", Status: http.StatusInternalServerError, After: true})
+	// The thread's lookup reads the history first, then the check.
+	h.slack.Inject(slacktest.Fault{Method: "conversations.history", Code: "missing_scope", Needed: "channels:history", Times: 2})
+	s := h.settings()
+	s.Template = DeployFailed
+	res := h.run(s)
+	if n := len(h.slack.Messages("incidents")); n != 1 || h.slack.Calls("chat.postMessage") != 1 {
+		t.Fatalf("%d message(s), %d post(s), want 1 and 1\n%s%s", n, h.slack.Calls("chat.postMessage"), res.out, res.errw)
+	}
+	mustContain(t, "warning", res.errw, "unconfirmed", "HTTP 500", "missing_scope", "look in #incidents")
+}
+
+// A scheduled notice Slack scheduled before failing is not scheduled twice.
+func TestScheduledThenFailedIsNotScheduledTwice(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.slack.Inject(slacktest.Fault{Method: "chat.scheduleMessage", Status: http.StatusInternalServerError, After: true})
+	s := h.settings()
+	s.Template = DeployFailed
+	s.ScheduledOffset = 600
+	res := h.run(s)
+	if n := len(h.slack.Scheduled()); res.err != nil || n != 1 || res.errw != "" {
+		t.Fatalf("%d scheduled, err %v\n%s%s", n, res.err, res.out, res.errw)
+	}
+	if ev := h.readEvents("notified"); len(ev) != 1 || ev[0].Figures["scheduled_message_id"] != h.slack.Scheduled()[0].ID {
+		t.Fatalf("notified events %+v, want the one scheduled message's id", ev)
+	}
+}
