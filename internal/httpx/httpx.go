@@ -786,8 +786,10 @@ func (r *Redactor) AddURL(u *url.URL) {
 }
 
 // URL is RedactURL, except that the values of the parameters named by
-// ShowQuery stay visible.
-func (r *Redactor) URL(raw string) string { return redactURL(raw, r.isShown) }
+// ShowQuery stay visible unless they hold a known secret; a known secret
+// anywhere else in the URL (its path) is removed too. Every message that
+// names a request's URL or path, absolute or relative, goes through it.
+func (r *Redactor) URL(raw string) string { return r.Redact(redactURL(raw, r.isShown)) }
 
 // holdsSecret reports whether u, as written or decoded (as a path or as a
 // query), holds a known secret.
