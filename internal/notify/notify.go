@@ -305,7 +305,7 @@ func (r *run) message(f *Facts) (Message, error) {
 			r.note(n)
 		}
 	}
-	for _, n := range m.Fit() {
+	for _, n := range m.Fit(r.o.d.Redactor.Redact) {
 		r.note("Slack limit: " + n)
 	}
 	return m, nil

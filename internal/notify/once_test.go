@@ -2,6 +2,7 @@ package notify
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/pmguard/pmguard/internal/notify/slacktest"
@@ -99,5 +100,28 @@ func TestScheduledThenFailedIsNotScheduledTwice(t *testing.T) {
 	}
 	if ev := h.readEvents("notified"); len(ev) != 1 || ev[0].Figures["scheduled_message_id"] != h.slack.Scheduled()[0].ID {
 		t.Fatalf("notified events %+v, want the one scheduled message's id", ev)
+	}
+}
+
+// A secret the run knows never reaches Slack, not even in part where a
+// section is cut at Slack's 3000 characters: the text is redacted whole
+// before it is cut.
+func TestSecretAtTheCutIsRedactedFirst(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	token := h.slack.Token
+	for _, at := range []int{2990, 3000 - len(token)/2} {
+		text := strings.Repeat("a", at) + token + strings.Repeat("b", 100)
+		s := h.settings()
+		s.Custom = `{"blocks":[{"type":"section","text":{"type":"mrkdwn","text":"` + text + `"}}]}`
+		res := h.run(s)
+		msgs := h.slack.Messages("incidents")
+		if res.err != nil || len(msgs) == 0 {
+			t.Fatalf("nothing posted: %v\n%s%s", res.err, res.out, res.errw)
+		}
+		got := blockText(msgs[len(msgs)-1].Blocks)
+		if strings.Contains(got, token[:10]) || strings.Contains(got, token[len(token)-10:]) {
+			t.Fatalf("cut at %d: part of the token reached Slack: …%s", at, got[max(0, len(got)-120):])
+		}
 	}
 }
