@@ -299,7 +299,7 @@ func (r *run) message(f *Facts) (Message, error) {
 		var err error
 		m, notes, err = ParseCustom(r.p.custom, r.lookup(f))
 		if err != nil {
-			return Message{}, r.o.invalid(r.p.customField, shorten(string(r.p.custom), 80), err.Error(), "Block Kit JSON")
+			return Message{}, r.o.invalid(r.p.customField, shorten(r.o.d.Redactor.Redact(string(r.p.custom)), 80), err.Error(), "Block Kit JSON")
 		}
 		for _, n := range notes {
 			r.note(n)
