@@ -125,3 +125,25 @@ func TestSecretAtTheCutIsRedactedFirst(t *testing.T) {
 		}
 	}
 }
+
+// An incident channel Slack created before failing is the incident's
+// channel: no second one is made under the next name.
+func TestCreatedThenFailedChannelIsNotCreatedTwice(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.appendEvents(canaryFailure())
+	h.slack.Inject(slacktest.Fault{Method: "conversations.create", Status: http.StatusInternalServerError, After: true})
+	s := h.settings()
+	s.Template = DeployFailed
+	s.IncidentChannel = true
+	res := h.run(s)
+	if _, ok := h.slack.Channel("inc-20261123-api-567"); !ok || res.err != nil {
+		t.Fatalf("no incident channel: %v\n%s%s", res.err, res.out, res.errw)
+	}
+	if _, twice := h.slack.Channel("inc-20261123-api-567-2"); twice || h.slack.Calls("conversations.create") != 1 {
+		t.Fatalf("%d create call(s), a second channel: %v\n%s%s", h.slack.Calls("conversations.create"), twice, res.out, res.errw)
+	}
+	if n := len(h.slack.Messages("inc-20261123-api-567")); n != 1 {
+		t.Fatalf("%d notice(s) in the incident channel, want 1\n%s%s", n, res.out, res.errw)
+	}
+}

@@ -615,8 +615,23 @@ func isChannelID(c string) bool {
 	return len(c) > 8 && strings.ToUpper(c) == c && strings.ContainsAny(c[:1], "CGD")
 }
 
+// createChannel creates channel name. Like a post it is not repeatable:
+// after an answer that may come after Slack created it, httpx sends it
+// again only when no channel of that name was created since shortly before.
 func (w *webAPI) createChannel(ctx context.Context, name string) (string, error) {
+	since := w.now().Add(-postWindow).Unix()
+	var found string
+	ctx = httpx.RecheckBeforeRetry(ctx, func(ctx context.Context) (bool, error) {
+		c, err := w.findChannel(ctx, name, func(c slack.Channel) bool { return c.Name == name && int64(c.Created) >= since })
+		if c != nil {
+			found = c.ID
+		}
+		return c != nil, err
+	})
 	ch, err := w.c.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: name})
+	if errors.As(err, new(*httpx.AlreadyDone)) && found != "" {
+		return found, nil
+	}
 	if err != nil {
 		return "", w.classify(ctx, "conversations.create", name, err)
 	}
