@@ -843,13 +843,24 @@ func (r *Redactor) Quote(s string) string {
 	return s
 }
 
-// Error returns err with every secret removed from its message; errors.Is and
-// errors.As still see the original chain.
+// Error returns err with every secret removed from its message, and the
+// URL of every *url.Error in its chain redacted (net/http's, such as the
+// one an http.Client wraps a transport's error in, masks only a password);
+// errors.Is and errors.As still see the original chain.
 func (r *Redactor) Error(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := r.Redact(err.Error())
+	msg := err.Error()
+	for e := err; e != nil; {
+		var ue *url.Error
+		if !errors.As(e, &ue) {
+			break
+		}
+		msg = strings.ReplaceAll(msg, ue.URL, r.URL(ue.URL))
+		e = ue.Err
+	}
+	msg = r.Redact(msg)
 	if msg == err.Error() {
 		return err
 	}

@@ -123,3 +123,21 @@ func TestRecheckBeforeRetry(t *testing.T) {
 		})
 	}
 }
+
+// The error an http.Client wraps a transport's error in names the URL with
+// its user name and query values (net/http masks only a password):
+// Redactor.Error hides them, for a library's client (StandardClient) too.
+func TestErrorRedactsURLErrors(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	addr := dead.Listener.Addr().String()
+	dead.Close()
+	c := httpx.New(httpx.Options{Retries: -1})
+	_, err := c.StandardClient().Get("http://tokuser-0a1b2c3d@" + addr + "/api/x?sig=s3cr3tsig&page=2")
+	if err == nil {
+		t.Fatal("no error from a closed port")
+	}
+	msg := c.Redactor().Error(err).Error()
+	if strings.Contains(msg, "tokuser-0a1b2c3d") || strings.Contains(msg, "s3cr3tsig") || !strings.Contains(msg, addr+"/api/x") {
+		t.Fatalf("%s", msg)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/notify/slacktest"
 )
 
@@ -145,5 +146,24 @@ func TestCreatedThenFailedChannelIsNotCreatedTwice(t *testing.T) {
 	}
 	if n := len(h.slack.Messages("inc-20261123-api-567")); n != 1 {
 		t.Fatalf("%d notice(s) in the incident channel, want 1\n%s%s", n, res.out, res.errw)
+	}
+}
+
+// Slack unreachable: the warning, the output and the event name the API URL
+// without its user name (slack-go's http.Client would print it).
+func TestUnreachableSlackHidesTheURLsCredentials(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	s := h.settings()
+	s.Template = DeployFailed
+	s.Retries = 1
+	u, _ := config.ParseURL("http://tokuser-abcdef123@127.0.0.1:1/api/")
+	s.APIURL.URL = u
+	res := h.run(s)
+	mustContain(t, "warning", res.errw, "unreachable", "127.0.0.1:1/api/chat.postMessage")
+	for what, text := range map[string]string{"output": res.out, "warning": res.errw, "event log": h.eventsText()} {
+		if strings.Contains(text, "tokuser-abcdef123") {
+			t.Errorf("the %s shows the URL's user name:\n%s", what, text)
+		}
 	}
 }

@@ -72,9 +72,18 @@ func (p *Poster) Post(ctx context.Context, n Notice) error {
 func (p *Poster) options(ctx context.Context, channel string, tokenEnv config.EnvName, incidentKey string) (*Options, error) {
 	o := &Options{d: p.d, log: p.log}
 	s := &o.Settings
-	if _, _, err := config.Load(ctx, "notify", nil, withoutNotifySettings{p.d.Env}, s, io.Discard); err != nil {
+	env := withoutNotifySettings{p.d.Env}
+	set, _, err := config.Load(ctx, "notify", nil, env, s, io.Discard)
+	if err != nil {
 		return nil, err
 	}
+	// As d.Load does for a verb's own settings: the Slack API URL's
+	// credentials, for one, stay out of every message.
+	secrets, err := set.Secrets(s, env)
+	if err != nil {
+		return nil, err
+	}
+	p.d.Redactor.Add(secrets...)
 	s.Channel, s.IncidentKey = config.List{channel}, incidentKey
 	if tokenEnv != "" {
 		s.TokenEnv = tokenEnv

@@ -341,6 +341,7 @@ type webAPI struct {
 	tokenEnv string
 	attempts int              // how many times httpx sends a call at most
 	now      func() time.Time // the run's clock, for how far back a post is looked for
+	red      *httpx.Redactor
 
 	unfurlLinks, unfurlMedia bool // new messages' unfurl_links and unfurl_media
 
@@ -354,11 +355,13 @@ type webAPI struct {
 
 func newWebAPI(token, apiURL string, hc *httpx.Client, tokenEnv string, now func() time.Time) *webAPI {
 	return &webAPI{c: slack.New(token, slack.OptionHTTPClient(hc.StandardClient()), slack.OptionAPIURL(apiURL)), tokenEnv: tokenEnv,
-		attempts: defaultAttempts, now: now, unfurlMedia: true, ids: map[string]string{}}
+		attempts: defaultAttempts, now: now, red: hc.Redactor(), unfurlMedia: true, ids: map[string]string{}}
 }
 
 func (w *webAPI) classify(ctx context.Context, method, channel string, err error) error {
-	err = classify(ctx, method, channel, w.tokenEnv, w.attempts, err)
+	// slack-go's http.Client names the URL as net/http does, with a user
+	// name or query values showing.
+	err = classify(ctx, method, channel, w.tokenEnv, w.attempts, w.red.Error(err))
 	if w.debug != nil {
 		if err != nil {
 			fmt.Fprintf(w.debug, "pmguard notify: debug: Slack answered %s: %v\n", method, err)
