@@ -187,11 +187,14 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if len(query) > 0 {
 		path += "?" + query.Encode()
 	}
+	// Messages name the request with its query values hidden: a page token,
+	// a branch or any value can be a secret.
+	shown := c.http.Redactor().URL(path)
 	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("encode %s %s: %w", method, path, err)
+			return fmt.Errorf("encode %s %s: %w", method, shown, err)
 		}
 		body = b
 	}
@@ -223,10 +226,10 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	defer resp.Body.Close()
 	data, _, err := httpx.ReadLimited(resp.Body, maxBody)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return c.http.Redactor().Error(fmt.Errorf("%s %s: reading the response: %w", method, path, err))
+		return c.http.Redactor().Error(fmt.Errorf("%s %s: reading the response: %w", method, shown, err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newAPIError(resp, data, method, path, c.tokenEnv, c.http.Redactor())
+		return newAPIError(resp, data, method, shown, c.tokenEnv, c.http.Redactor())
 	}
 	return decode(data, out, method, rawPath)
 }
@@ -284,7 +287,7 @@ func (c *Client) download(ctx context.Context, raw string, limit int64) ([]byte,
 		return nil, c.http.Redactor().Error(err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, newAPIError(resp, data, http.MethodGet, httpx.RedactURL(u.String()), c.tokenEnv, c.http.Redactor())
+		return nil, newAPIError(resp, data, http.MethodGet, c.http.Redactor().URL(u.String()), c.tokenEnv, c.http.Redactor())
 	}
 	return data, nil
 }

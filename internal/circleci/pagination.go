@@ -152,7 +152,8 @@ func (p *Pager[T]) unseen(items []T) []T {
 }
 
 func (p *Pager[T]) fail(reason string) error {
-	return &PaginationError{Method: http.MethodGet, Path: p.path, Pages: p.pages, Reason: reason}
+	// The reason may quote a server's page token.
+	return &PaginationError{Method: http.MethodGet, Path: p.c.http.Redactor().URL(p.path), Pages: p.pages, Reason: p.c.http.Redactor().Redact(reason)}
 }
 
 // All iterates over the pages: each page, then at most one error (the walk

@@ -311,12 +311,69 @@ func unserved(resp *http.Response, err error) bool {
 	return errors.As(err, &op) && op.Op == "dial" || errors.As(err, &dns)
 }
 
+type recheckKey struct{}
+
+// RecheckBeforeRetry marks requests made with ctx as writes that must not
+// be carried out twice (a chat message, a scheduled message): before one
+// is sent again after an attempt the server may have acted on (a 5xx, a
+// timeout, a connection lost once the request was sent), done is asked,
+// after the backoff and within ctx, whether that attempt's work is there.
+// When it is, the request is not sent again and Do returns an *AlreadyDone;
+// when done cannot tell, it is not sent again either and Do returns an
+// *Unconfirmed. done's own requests are not rechecked.
+func RecheckBeforeRetry(ctx context.Context, done func(context.Context) (bool, error)) context.Context {
+	return context.WithValue(ctx, recheckKey{}, done)
+}
+
+func recheckOf(ctx context.Context) func(context.Context) (bool, error) {
+	f, _ := ctx.Value(recheckKey{}).(func(context.Context) (bool, error))
+	return f
+}
+
+// mayHaveActed reports whether a failed attempt may still have been
+// carried out: a 5xx, or a transport failure after the connection was made.
+// Another answer a retry policy retries (a 429, Slack's "ok": false
+// service_unavailable) says nothing was done.
+func mayHaveActed(resp *http.Response, err error) bool {
+	if resp != nil {
+		return resp.StatusCode >= 500
+	}
+	return !unserved(nil, err)
+}
+
+// AlreadyDone is a write that failed (Last) and was not sent again because
+// the server had carried it out after all.
+type AlreadyDone struct {
+	Last     string // the last attempt's failure: "HTTP 500", a transport error
+	Attempts int
+}
+
+func (e *AlreadyDone) Error() string {
+	return fmt.Sprintf("%s, but the server had carried out the request: not sent again, after %d attempt(s)", e.Last, e.Attempts)
+}
+
+// Unconfirmed is a write that failed (Last) in a way that may come after
+// the work was done, and whether it was could not be checked (Err): it was
+// not sent again, so that it is never carried out twice.
+type Unconfirmed struct {
+	Last     string
+	Attempts int
+	Err      error
+}
+
+func (e *Unconfirmed) Error() string {
+	return fmt.Sprintf("%s, which may come after the request was carried out, and checking whether it was failed (%v): not sent again, after %d attempt(s)", e.Last, e.Err, e.Attempts)
+}
+
+func (e *Unconfirmed) Unwrap() error { return e.Err }
+
 // attempt is the state of one Do call, so concurrent calls share the client
 // but not their attempt counts.
 type attempt struct {
 	tries int
 	wait  time.Duration // the wait CheckRetry chose for the next attempt
 	why   string        // why the retries stopped early
+	acted string        // the last failure, when it may have been carried out
 }
 
 // retrier builds the go-retryablehttp client for one request; its hooks
@@ -366,10 +423,29 @@ func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
 		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
 			c.pause(resp.Request.URL.Host, wait)
 		}
-		st.wait = wait
+		st.wait, st.acted = wait, ""
+		if mayHaveActed(resp, err) {
+			st.acted = failure(resp, err)
+		}
 		return true, nil
 	}
 	rc.Backoff = func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return st.wait }
+	if done := recheckOf(ctx); done != nil {
+		rc.PrepareRetry = func(r *http.Request) error {
+			if st.acted == "" {
+				return nil
+			}
+			found, err := done(context.WithValue(ctx, recheckKey{}, (func(context.Context) (bool, error))(nil)))
+			switch {
+			case err != nil:
+				return &Unconfirmed{Last: st.acted, Attempts: st.tries, Err: c.redactor.Error(err)}
+			case found:
+				c.log(fmt.Sprintf("%s %s: the server had carried out the request that failed (%s): not sent again", r.Method, c.redactor.URL(r.URL.String()), st.acted))
+				return &AlreadyDone{Last: st.acted, Attempts: st.tries}
+			}
+			return nil
+		}
+	}
 	// Hand the last response back so callers can read API error bodies.
 	rc.ErrorHandler = func(resp *http.Response, err error, _ int) (*http.Response, error) {
 		if resp != nil && err == nil {
@@ -379,7 +455,9 @@ func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
 			resp.Body.Close()
 		}
 		var we *WaitError
-		if errors.As(err, &we) {
+		var ad *AlreadyDone
+		var un *Unconfirmed
+		if errors.As(err, &we) || errors.As(err, &ad) || errors.As(err, &un) {
 			return nil, err
 		}
 		if err == nil {
@@ -398,6 +476,19 @@ func (c *Client) retrier(req *http.Request) *retryablehttp.Client {
 		return nil, fmt.Errorf("after %d attempt(s): %w", st.tries, err)
 	}
 	return rc
+}
+
+// failure names a failed attempt for a message: its status, or its
+// transport error with the URL redacted.
+func failure(resp *http.Response, err error) string {
+	if resp != nil {
+		return "HTTP " + strconv.Itoa(resp.StatusCode)
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err.Error()
+	}
+	return err.Error()
 }
 
 // backoff is the wait before retry number n+1: the server's Retry-After on
@@ -695,8 +786,10 @@ func (r *Redactor) AddURL(u *url.URL) {
 }
 
 // URL is RedactURL, except that the values of the parameters named by
-// ShowQuery stay visible.
-func (r *Redactor) URL(raw string) string { return redactURL(raw, r.isShown) }
+// ShowQuery stay visible unless they hold a known secret; a known secret
+// anywhere else in the URL (its path) is removed too. Every message that
+// names a request's URL or path, absolute or relative, goes through it.
+func (r *Redactor) URL(raw string) string { return r.Redact(redactURL(raw, r.isShown)) }
 
 // holdsSecret reports whether u, as written or decoded (as a path or as a
 // query), holds a known secret.
@@ -750,13 +843,24 @@ func (r *Redactor) Quote(s string) string {
 	return s
 }
 
-// Error returns err with every secret removed from its message; errors.Is and
-// errors.As still see the original chain.
+// Error returns err with every secret removed from its message, and the
+// URL of every *url.Error in its chain redacted (net/http's, such as the
+// one an http.Client wraps a transport's error in, masks only a password);
+// errors.Is and errors.As still see the original chain.
 func (r *Redactor) Error(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := r.Redact(err.Error())
+	msg := err.Error()
+	for e := err; e != nil; {
+		var ue *url.Error
+		if !errors.As(e, &ue) {
+			break
+		}
+		msg = strings.ReplaceAll(msg, ue.URL, r.URL(ue.URL))
+		e = ue.Err
+	}
+	msg = r.Redact(msg)
 	if msg == err.Error() {
 		return err
 	}

@@ -92,7 +92,7 @@ func (c *Client) DoJSON(ctx context.Context, api, method, url string, header htt
 	}
 	defer resp.Body.Close()
 	data, truncated, err := ReadLimited(resp.Body, MaxJSONBody)
-	path := req.URL.Path
+	path := c.redactor.URL(req.URL.Path)
 	if err != nil {
 		return resp.Header, fmt.Errorf("%s %s %s: reading the answer: %w", api, method, path, c.redactor.Error(err))
 	}

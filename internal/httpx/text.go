@@ -132,11 +132,61 @@ func (t *TextWriter) Write(p []byte) (int, error) {
 			i = len(t.buf) - 1
 		}
 	}
-	if _, err := io.WriteString(t.w, t.r.Text(string(t.buf[:i+1]))); err != nil {
+	// A known secret may hold a newline or a blank (a PEM key, a
+	// passphrase): the piece ends before one that the cut would split, or
+	// whose rest has not been written yet.
+	j := t.r.CutBefore(string(t.buf), i+1)
+	if j == 0 {
+		return len(p), nil
+	}
+	if _, err := io.WriteString(t.w, t.r.Text(string(t.buf[:j]))); err != nil {
 		return 0, err
 	}
-	t.buf = append(t.buf[:0], t.buf[i+1:]...)
+	t.buf = append(t.buf[:0], t.buf[j:]...)
 	return len(p), nil
+}
+
+// CutBefore is where s may be cut at i at the latest (i when nothing
+// stands in the way) so that no known secret is split: one that starts
+// before i and ends after it, or that s ends with the start of. Whatever
+// cuts text that may quote a secret and redacts the pieces apart (a writer
+// emitting lines) cuts there; text redacted whole before it is cut needs
+// no such care.
+func (r *Redactor) CutBefore(s string, i int) int {
+	if r == nil {
+		return i
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for moved := true; moved && i > 0; {
+		moved = false
+		for _, sec := range r.secrets {
+			if k := spanning(s, sec, i); k < i {
+				i, moved = k, true
+			}
+		}
+	}
+	return i
+}
+
+// spanning is where an occurrence of sec in s that i would split starts
+// (sec itself, or a start of it s ends with), or i when there is none.
+func spanning(s, sec string, i int) int {
+	for from := max(0, i-len(sec)+1); from < i; {
+		k := strings.IndexByte(s[from:], sec[0])
+		if k < 0 {
+			break
+		}
+		k += from
+		if k >= i {
+			break
+		}
+		if rest := s[k:]; strings.HasPrefix(rest, sec) && k+len(sec) > i || len(rest) < len(sec) && strings.HasPrefix(sec, rest) {
+			return k
+		}
+		from = k + 1
+	}
+	return i
 }
 
 // Flush writes what is left, a last line without a newline, and ends it

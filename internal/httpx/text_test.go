@@ -105,3 +105,49 @@ func TestTextWriterNeverCutsACredential(t *testing.T) {
 		}
 	}
 }
+
+// A known secret may hold a newline (a PEM key) or a blank (a passphrase):
+// a TextWriter never writes a line or a piece that ends inside one, so each
+// half is never written on its own, unrecognised.
+func TestTextWriterHoldsASecretAcrossLines(t *testing.T) {
+	const pem = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END KEY-----"
+	const phrase = "correct horse battery staple"
+	head := strings.Repeat("word ", (64<<10)/5+1)
+	for _, tc := range []struct{ secret, before string }{
+		{pem, "key: "},
+		{pem, ""},
+		{phrase, head},
+	} {
+		var b strings.Builder
+		w := httpx.NewRedactor(tc.secret).TextWriter(&b)
+		// Cut inside the secret, after a newline (else a blank) in it.
+		cut := strings.IndexByte(tc.secret, '\n') + 1
+		if cut == 0 {
+			cut = strings.IndexByte(tc.secret, ' ') + 1
+		}
+		for _, p := range []string{tc.before + tc.secret[:cut], tc.secret[cut:] + " done\n"} {
+			if _, err := w.Write([]byte(p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		got := b.String()
+		if strings.Contains(got, tc.secret[:cut-1]) || !strings.HasSuffix(got, "[REDACTED] done\n") {
+			t.Errorf("%q: wrote %q", tc.secret[:10], got[max(0, len(got)-80):])
+		}
+	}
+}
+
+// CutBefore moves a cut to before a known secret it would split, or one
+// whose start ends the text; a cut outside every secret stays.
+func TestCutBefore(t *testing.T) {
+	r := httpx.NewRedactor("s3cr3t value")
+	s := "abc s3cr3t value def s3cr"
+	for _, tc := range []struct{ i, want int }{{3, 3}, {8, 4}, {16, 16}, {17, 17}, {23, 21}, {len(s), 21}} {
+		if got := r.CutBefore(s, tc.i); got != tc.want {
+			t.Errorf("CutBefore(%q, %d) = %d, want %d", s, tc.i, got, tc.want)
+		}
+	}
+}

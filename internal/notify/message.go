@@ -41,19 +41,27 @@ const (
 
 // Fit cuts m down to Slack's limits and reports what it changed, one line
 // per change. It never drops the fallback text and never leaves a text object
-// empty (Slack rejects both).
-func (m *Message) Fit() []string {
+// empty (Slack rejects both). Every text goes through redact (nil: none)
+// first: a secret cut in two at a limit would no longer be recognised.
+func (m *Message) Fit(redact func(string) string) []string {
 	var notes []string
 	note := func(format string, a ...any) { notes = append(notes, fmt.Sprintf(format, a...)) }
 
 	// A job value (a branch name) may hold bytes that are not UTF-8; Slack
 	// would reject the message or garble it, so every text is made valid.
-	m.Text = strings.ToValidUTF8(m.Text, "\uFFFD")
+	clean := func(s string) string {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+		if redact != nil {
+			s = redact(s)
+		}
+		return s
+	}
+	m.Text = clean(m.Text)
 	for _, b := range m.Blocks {
-		validUTF8(b)
+		eachString(b, clean)
 	}
 	for _, a := range m.Attachments {
-		validUTF8(a)
+		eachString(a, clean)
 	}
 	if strings.TrimSpace(m.Text) == "" {
 		m.Text = fallbackFromBlocks(m.Blocks)
@@ -73,22 +81,26 @@ func (m *Message) Fit() []string {
 	return notes
 }
 
-// validUTF8 replaces invalid UTF-8 in every string inside obj.
-func validUTF8(obj map[string]any) {
+// eachString replaces every string inside obj with f of it.
+func eachString(obj map[string]any, f func(string) string) {
 	for k, v := range obj {
-		obj[k] = validValue(v)
+		obj[k] = stringsOf(v, f)
 	}
 }
 
-func validValue(v any) any {
+func stringsOf(v any, f func(string) string) any {
 	switch t := v.(type) {
 	case string:
-		return strings.ToValidUTF8(t, "\uFFFD")
+		return f(t)
 	case map[string]any:
-		validUTF8(t)
+		eachString(t, f)
+	case []map[string]any:
+		for _, x := range t {
+			eachString(x, f)
+		}
 	case []any:
 		for i, x := range t {
-			t[i] = validValue(x)
+			t[i] = stringsOf(x, f)
 		}
 	}
 	return v

@@ -147,7 +147,7 @@ func Run(ctx context.Context, o *Options) error {
 	if o.p.mode == "webhook" {
 		r.sendWebhook(ctx)
 	} else {
-		r.api = newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv)
+		r.api = newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv, o.d.Now)
 		r.api.attempts = o.p.retries + 1
 		r.api.unfurlLinks, r.api.unfurlMedia = o.p.unfurlLinks, o.p.unfurlMedia
 		if o.p.debug {
@@ -299,13 +299,13 @@ func (r *run) message(f *Facts) (Message, error) {
 		var err error
 		m, notes, err = ParseCustom(r.p.custom, r.lookup(f))
 		if err != nil {
-			return Message{}, r.o.invalid(r.p.customField, shorten(string(r.p.custom), 80), err.Error(), "Block Kit JSON")
+			return Message{}, r.o.invalid(r.p.customField, shorten(r.o.d.Redactor.Redact(string(r.p.custom)), 80), err.Error(), "Block Kit JSON")
 		}
 		for _, n := range notes {
 			r.note(n)
 		}
 	}
-	for _, n := range m.Fit() {
+	for _, n := range m.Fit(r.o.d.Redactor.Redact) {
 		r.note("Slack limit: " + n)
 	}
 	return m, nil

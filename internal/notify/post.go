@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/verb"
@@ -70,9 +72,18 @@ func (p *Poster) Post(ctx context.Context, n Notice) error {
 func (p *Poster) options(ctx context.Context, channel string, tokenEnv config.EnvName, incidentKey string) (*Options, error) {
 	o := &Options{d: p.d, log: p.log}
 	s := &o.Settings
-	if _, _, err := config.Load(ctx, "notify", nil, withoutNotifySettings{p.d.Env}, s, io.Discard); err != nil {
+	env := withoutNotifySettings{p.d.Env}
+	set, _, err := config.Load(ctx, "notify", nil, env, s, io.Discard)
+	if err != nil {
 		return nil, err
 	}
+	// As d.Load does for a verb's own settings: the Slack API URL's
+	// credentials, for one, stay out of every message.
+	secrets, err := set.Secrets(s, env)
+	if err != nil {
+		return nil, err
+	}
+	p.d.Redactor.Add(secrets...)
 	s.Channel, s.IncidentKey = config.List{channel}, incidentKey
 	if tokenEnv != "" {
 		s.TokenEnv = tokenEnv
@@ -122,7 +133,7 @@ func (p *Poster) Schedule(ctx context.Context, r Reminder) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.p.timeout)
 	defer cancel()
-	api := newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv)
+	api := newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv, p.d.Now)
 	run := &run{o: o, p: o.p, out: o.out, errw: o.errw, key: r.IncidentKey, evs: o.redacted(r.Events), api: api}
 	target, threadTS := r.Channel, ""
 	if r.Thread && r.IncidentKey != "" {
@@ -131,7 +142,7 @@ func (p *Poster) Schedule(ctx context.Context, r Reminder) error {
 		}
 	}
 	if r.Marker != "" {
-		found, err := api.findScheduled(ctx, target, r.Marker)
+		found, err := api.findScheduled(ctx, target, func(m slack.ScheduledMessage) bool { return strings.Contains(m.Text, r.Marker) })
 		if err != nil {
 			run.fail(ctx, err)
 			return run.finish()

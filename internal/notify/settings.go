@@ -307,7 +307,7 @@ func (o *Options) resolveMessage(p *plan) error {
 		fmt.Fprintf(o.out, "pmguard notify: template %q is not used: a custom message is set, and it wins\n", tmpl)
 	}
 	if _, _, err := ParseCustom(p.custom, func(string) string { return "" }); err != nil {
-		return o.invalid(p.customField, shorten(string(p.custom), 80), err.Error(), "Block Kit JSON: {\"blocks\": [...]} as built in Slack's Block Kit Builder")
+		return o.invalid(p.customField, shorten(o.d.Redactor.Redact(string(p.custom)), 80), err.Error(), "Block Kit JSON: {\"blocks\": [...]} as built in Slack's Block Kit Builder")
 	}
 	return nil
 }

@@ -3,10 +3,13 @@ package notify
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -78,6 +81,8 @@ func (e *SlackError) Fix() string {
 		return "Slack refused the message's content: check the custom template in Slack's Block Kit Builder"
 	case "no_service", "invalid_token", "no_team", "action_prohibited":
 		return "the incoming webhook URL is revoked or wrong: create a new one and store it in the webhook env var"
+	case "unconfirmed":
+		return fmt.Sprintf("look in %s: the call was not repeated, so that nothing is posted twice; reading whether it was done needs the scope channels:history (groups:history for a private channel)", ch)
 	case "unreachable", "timeout":
 		return "Slack could not be reached; the notice is lost but the deploy guard is not affected"
 	}
@@ -227,9 +232,12 @@ func classify(ctx context.Context, method, channel, tokenEnv string, attempts in
 	var sc slack.StatusCodeError
 	var se slack.SlackErrorResponse
 	var we *httpx.WaitError
+	var un *httpx.Unconfirmed
 	switch {
 	case errors.As(err, &we):
 		e.Code, e.Detail = waitCode(we), waitDetail(we)
+	case errors.As(err, &un):
+		e.Code, e.Detail = "unconfirmed", fmt.Sprintf("%s, after which Slack may have done it; checking failed (%v)", un.Last, un.Err)
 	case errors.As(err, &rl):
 		e.Code, e.Detail = "rate_limited", rateLimitDetail(attempts)
 	case errors.As(err, &sc) && sc.Code == http.StatusTooManyRequests:
@@ -331,7 +339,9 @@ func waitDetail(we *httpx.WaitError) string {
 type webAPI struct {
 	c        *slack.Client
 	tokenEnv string
-	attempts int // how many times httpx sends a call at most
+	attempts int              // how many times httpx sends a call at most
+	now      func() time.Time // the run's clock, for how far back a post is looked for
+	red      *httpx.Redactor
 
 	unfurlLinks, unfurlMedia bool // new messages' unfurl_links and unfurl_media
 
@@ -343,13 +353,15 @@ type webAPI struct {
 	ids map[string]string // channel IDs by name, as conversations.list gave them
 }
 
-func newWebAPI(token, apiURL string, hc *httpx.Client, tokenEnv string) *webAPI {
+func newWebAPI(token, apiURL string, hc *httpx.Client, tokenEnv string, now func() time.Time) *webAPI {
 	return &webAPI{c: slack.New(token, slack.OptionHTTPClient(hc.StandardClient()), slack.OptionAPIURL(apiURL)), tokenEnv: tokenEnv,
-		attempts: defaultAttempts, unfurlMedia: true, ids: map[string]string{}}
+		attempts: defaultAttempts, now: now, red: hc.Redactor(), unfurlMedia: true, ids: map[string]string{}}
 }
 
 func (w *webAPI) classify(ctx context.Context, method, channel string, err error) error {
-	err = classify(ctx, method, channel, w.tokenEnv, w.attempts, err)
+	// slack-go's http.Client names the URL as net/http does, with a user
+	// name or query values showing.
+	err = classify(ctx, method, channel, w.tokenEnv, w.attempts, w.red.Error(err))
 	if w.debug != nil {
 		if err != nil {
 			fmt.Fprintf(w.debug, "pmguard notify: debug: Slack answered %s: %v\n", method, err)
@@ -425,7 +437,11 @@ func msgOptions(m Message) ([]slack.MsgOption, error) {
 }
 
 // post sends m to channel (in thread threadTS when set, with metadata meta
-// when not nil) and returns the channel's ID and the message's ts.
+// when not nil) and returns the channel's ID and the message's ts. A post
+// is not repeatable: after an answer that may come after Slack posted it
+// (a 5xx, a timeout, a lost connection), httpx sends it again only when the
+// message, found by the post id its metadata carries, is not in the
+// channel (or thread) yet.
 func (w *webAPI) post(ctx context.Context, channel, threadTS string, m Message, meta *slack.SlackMetadata) (string, string, error) {
 	opts, err := w.newMsgOptions(m)
 	if err != nil {
@@ -434,17 +450,103 @@ func (w *webAPI) post(ctx context.Context, channel, threadTS string, m Message, 
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
-	if meta != nil {
-		opts = append(opts, slack.MsgOptionMetadata(*meta))
-	}
+	postID := newPostID()
+	opts = append(opts, slack.MsgOptionMetadata(withPostID(meta, postID)))
+	since := w.now().Add(-postWindow)
+	var found threadRef
+	ctx = httpx.RecheckBeforeRetry(ctx, func(ctx context.Context) (bool, error) {
+		ref, ok, err := w.findPosted(ctx, channel, threadTS, postID, since)
+		found = ref
+		return ok, err
+	})
 	w.show("chat.postMessage", channel, threadTS, m)
 	id, ts, err := w.c.PostMessageContext(ctx, channel, opts...)
+	if errors.As(err, new(*httpx.AlreadyDone)) && found.TS != "" {
+		return found.ChannelID, found.TS, nil
+	}
 	if err == nil && ts == "" {
 		// slack-go takes a 200 without "ok" for success; a message without a
 		// ts was not posted (a proxy's page, another service).
 		return "", "", &SlackError{Method: "chat.postMessage", Channel: channel, Code: "unexpected_response", Detail: "field ts missing", TokenEnv: w.tokenEnv}
 	}
 	return id, ts, w.classify(ctx, "chat.postMessage", channel, err)
+}
+
+// postWindow is how far back before a post the channel's messages are read
+// to find it: Slack's clock and the job's may differ.
+const postWindow = 10 * time.Minute
+
+// noticeType marks a message pmguard posted that starts no thread; its
+// payload is the post id alone.
+const noticeType = "pmguard_notice"
+
+// newPostID is an id for one message, whatever the attempts to post it.
+func newPostID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// withPostID is meta (or a pmguard_notice when nil) with the post id added.
+func withPostID(meta *slack.SlackMetadata, id string) slack.SlackMetadata {
+	if meta == nil {
+		return slack.SlackMetadata{EventType: noticeType, EventPayload: map[string]any{"post_id": id}}
+	}
+	p := maps.Clone(meta.EventPayload)
+	p["post_id"] = id
+	return slack.SlackMetadata{EventType: meta.EventType, EventPayload: p}
+}
+
+// findPosted finds the message whose metadata carries post id postID in
+// channel, among the top-level messages since since, or in thread threadTS
+// (bounded reads, as findMarked's).
+func (w *webAPI) findPosted(ctx context.Context, channel, threadTS, postID string, since time.Time) (threadRef, bool, error) {
+	id, err := w.channelID(ctx, channel)
+	if err != nil || id == "" {
+		return threadRef{}, false, err
+	}
+	ours := func(msgs []slack.Message) (threadRef, bool) {
+		for _, m := range msgs {
+			if p, _ := m.Metadata.EventPayload["post_id"].(string); p == postID {
+				return threadRef{ChannelID: id, TS: m.Timestamp}, true
+			}
+		}
+		return threadRef{}, false
+	}
+	oldest := strconv.FormatInt(since.Unix(), 10)
+	if threadTS != "" {
+		params := &slack.GetConversationRepliesParameters{ChannelID: id, Timestamp: threadTS, Limit: 200, Oldest: oldest, IncludeAllMetadata: true}
+		for page := 0; page < maxThreadPages; page++ {
+			msgs, more, next, err := w.c.GetConversationRepliesContext(ctx, params)
+			if err != nil {
+				return threadRef{}, false, w.classify(ctx, "conversations.replies", channel, err)
+			}
+			if ref, ok := ours(msgs); ok {
+				return ref, true, nil
+			}
+			if !more || next == "" || next == params.Cursor {
+				break
+			}
+			params.Cursor = next
+		}
+		return threadRef{}, false, nil
+	}
+	params := &slack.GetConversationHistoryParameters{ChannelID: id, Limit: historyPage, IncludeAllMetadata: true, Oldest: oldest}
+	for page := 0; page < maxHistoryPages; page++ {
+		h, err := w.c.GetConversationHistoryContext(ctx, params)
+		if err != nil {
+			return threadRef{}, false, w.classify(ctx, "conversations.history", channel, err)
+		}
+		if ref, ok := ours(h.Messages); ok {
+			return ref, true, nil
+		}
+		next := h.ResponseMetaData.NextCursor
+		if !h.HasMore || next == "" || next == params.Cursor {
+			break
+		}
+		params.Cursor = next
+	}
+	return threadRef{}, false, nil
 }
 
 func (w *webAPI) update(ctx context.Context, channelID, ts string, m Message) error {
@@ -457,6 +559,10 @@ func (w *webAPI) update(ctx context.Context, channelID, ts string, m Message) er
 	return w.classify(ctx, "chat.update", channelID, err)
 }
 
+// schedule schedules m in channel at at. Like a post it is not repeatable:
+// after an answer that may come after Slack scheduled it, httpx sends it
+// again only when no message is scheduled in channel at that time with its
+// text.
 func (w *webAPI) schedule(ctx context.Context, channel, threadTS string, at time.Time, m Message) (string, error) {
 	opts, err := w.newMsgOptions(m)
 	if err != nil {
@@ -465,8 +571,17 @@ func (w *webAPI) schedule(ctx context.Context, channel, threadTS string, at time
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
+	var found string
+	ctx = httpx.RecheckBeforeRetry(ctx, func(ctx context.Context) (bool, error) {
+		id, err := w.findScheduled(ctx, channel, func(s slack.ScheduledMessage) bool { return int64(s.PostAt) == at.Unix() && s.Text == m.Text })
+		found = id
+		return id != "", err
+	})
 	w.show("chat.scheduleMessage", channel, threadTS, m)
 	_, id, err := w.c.ScheduleMessageContext(ctx, channel, strconv.FormatInt(at.Unix(), 10), opts...)
+	if errors.As(err, new(*httpx.AlreadyDone)) && found != "" {
+		return found, nil
+	}
 	return id, w.classify(ctx, "chat.scheduleMessage", channel, err)
 }
 
@@ -474,8 +589,8 @@ func (w *webAPI) schedule(ctx context.Context, channel, threadTS string, at time
 const maxScheduledPages = 20
 
 // findScheduled returns the id of a message scheduled in channel (an ID;
-// a name lists the workspace's) whose text holds marker, or "".
-func (w *webAPI) findScheduled(ctx context.Context, channel, marker string) (string, error) {
+// a name lists the workspace's) that match accepts, or "".
+func (w *webAPI) findScheduled(ctx context.Context, channel string, match func(slack.ScheduledMessage) bool) (string, error) {
 	params := &slack.GetScheduledMessagesParameters{Limit: 100}
 	if isChannelID(channel) {
 		params.Channel = channel
@@ -486,7 +601,7 @@ func (w *webAPI) findScheduled(ctx context.Context, channel, marker string) (str
 			return "", w.classify(ctx, "chat.scheduledMessages.list", channel, err)
 		}
 		for _, m := range msgs {
-			if strings.Contains(m.Text, marker) && (params.Channel != "" || !isChannelID(channel) || m.Channel == channel) {
+			if match(m) && (params.Channel != "" || !isChannelID(channel) || m.Channel == channel) {
 				return m.ID, nil
 			}
 		}
@@ -503,8 +618,23 @@ func isChannelID(c string) bool {
 	return len(c) > 8 && strings.ToUpper(c) == c && strings.ContainsAny(c[:1], "CGD")
 }
 
+// createChannel creates channel name. Like a post it is not repeatable:
+// after an answer that may come after Slack created it, httpx sends it
+// again only when no channel of that name was created since shortly before.
 func (w *webAPI) createChannel(ctx context.Context, name string) (string, error) {
+	since := w.now().Add(-postWindow).Unix()
+	var found string
+	ctx = httpx.RecheckBeforeRetry(ctx, func(ctx context.Context) (bool, error) {
+		c, err := w.findChannel(ctx, name, func(c slack.Channel) bool { return c.Name == name && int64(c.Created) >= since })
+		if c != nil {
+			found = c.ID
+		}
+		return c != nil, err
+	})
 	ch, err := w.c.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: name})
+	if errors.As(err, new(*httpx.AlreadyDone)) && found != "" {
+		return found, nil
+	}
 	if err != nil {
 		return "", w.classify(ctx, "conversations.create", name, err)
 	}

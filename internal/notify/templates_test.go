@@ -78,7 +78,7 @@ func TestTemplatesGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if notes := m.Fit(); len(notes) > 0 {
+			if notes := m.Fit(nil); len(notes) > 0 {
 				t.Fatalf("a realistic %s needed cutting: %v", name, notes)
 			}
 			if strings.TrimSpace(m.Text) == "" {
@@ -165,7 +165,7 @@ func TestFitCutsToSlackLimits(t *testing.T) {
 	}
 	blocks = append(blocks, actionsBlock(button{Text: long, URL: "https://example.com"}))
 	m := Message{Text: strings.Repeat("t", 50000), Blocks: blocks}
-	notes := m.Fit()
+	notes := m.Fit(nil)
 	if len(notes) == 0 {
 		t.Fatal("nothing cut")
 	}
@@ -208,7 +208,7 @@ func TestFitDropsListItemsOverTheLimit(t *testing.T) {
 			return map[string]any{"type": "button", "text": plain(long), "url": "https://example.com", "action_id": fmt.Sprint(i)}
 		})},
 	}}
-	notes := strings.Join(m.Fit(), "\n")
+	notes := strings.Join(m.Fit(nil), "\n")
 	mustContain(t, "notes", notes,
 		"block 1: 2 field(s) dropped (Slack allows 10)",
 		"block 1: field cut from 5000 to 2000 characters",

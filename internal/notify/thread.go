@@ -200,7 +200,7 @@ func (r *run) sendToChannel(ctx context.Context, ch string, facts Facts, threade
 		r.record(ctx, events.Notified, ch, events.Notice{Channel: id, ChannelName: ch, TS: ts, ThreadTS: ref.TS, Template: r.templateName(), ParentTemplate: ref.Template})
 		if _, ok := templates[ref.Template]; ok {
 			parent, _ := Render(ref.Template, &facts)
-			parent.Fit()
+			parent.Fit(r.o.d.Redactor.Redact)
 			if err := r.api.update(ctx, ref.ChannelID, ref.TS, parent); err != nil {
 				r.fail(ctx, err)
 			} else {
@@ -357,7 +357,8 @@ func (r *run) topic() string {
 	if f.Job.BuildURL != "" {
 		t += " · " + f.Job.BuildURL
 	}
-	return truncatePlain(strings.ToValidUTF8(t, "\uFFFD"), maxTopicLength)
+	// Redacted whole before the cut, which could leave part of a secret.
+	return truncatePlain(r.o.d.Redactor.Redact(strings.ToValidUTF8(t, "\uFFFD")), maxTopicLength)
 }
 
 // invite resolves emails to user IDs and invites everyone in one call; a
@@ -427,7 +428,7 @@ func (r *run) scheduleReminder(ctx context.Context, incidentID string, results [
 		facts.IncidentStarted = r.o.d.Now()
 	}
 	m, _ := Render(PostmortemReminder, &facts)
-	m.Fit()
+	m.Fit(r.o.d.Redactor.Redact)
 
 	at, id, err := r.api.scheduleMoving(ctx, target, threadTS, r.o.d.Now().Add(r.p.reminder), m, func(code string, at time.Time) (time.Time, bool) {
 		switch code {

@@ -131,7 +131,7 @@ func (p *Poster) reader(ctx context.Context, tokenEnv config.EnvName, channel st
 		return nil, nil, nil, fmt.Errorf("$%s is empty: reading a Slack thread needs a bot token with channels:history", o.p.tokenEnv)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.p.timeout)
-	return newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv), ctx, cancel, nil
+	return newWebAPI(o.p.token, o.p.apiURL, o.http, o.p.tokenEnv, o.d.Now), ctx, cancel, nil
 }
 
 // tsTime reads a Slack ts ("1763648705.000100": seconds.sequence).
@@ -193,6 +193,19 @@ func (w *webAPI) channelID(ctx context.Context, channel string) (string, error) 
 	if known {
 		return id, nil
 	}
+	c, err := w.findChannel(ctx, channel, func(c slack.Channel) bool { return c.Name == name })
+	if err != nil || c == nil {
+		return "", err
+	}
+	w.mu.Lock()
+	w.ids[name] = c.ID
+	w.mu.Unlock()
+	return c.ID, nil
+}
+
+// findChannel returns the first channel of the workspace's list (bounded)
+// that match accepts, or nil; channel names the lookup in errors.
+func (w *webAPI) findChannel(ctx context.Context, channel string, match func(slack.Channel) bool) (*slack.Channel, error) {
 	params := &slack.GetConversationsParameters{ExcludeArchived: true, Limit: channelPage, Types: []string{"public_channel", "private_channel"}}
 	for page := 0; page < maxChannelPages; page++ {
 		chans, next, err := w.c.GetConversationsContext(ctx, params)
@@ -204,25 +217,22 @@ func (w *webAPI) channelID(ctx context.Context, channel string) (string, error) 
 			chans, next, err = w.c.GetConversationsContext(ctx, params)
 		}
 		if err != nil {
-			return "", w.classify(ctx, "conversations.list", channel, err)
+			return nil, w.classify(ctx, "conversations.list", channel, err)
 		}
-		for _, c := range chans {
-			if c.Name == name {
-				w.mu.Lock()
-				w.ids[name] = c.ID
-				w.mu.Unlock()
-				return c.ID, nil
+		for i := range chans {
+			if match(chans[i]) {
+				return &chans[i], nil
 			}
 		}
 		if next == "" {
-			return "", nil
+			return nil, nil
 		}
 		if next == params.Cursor {
-			return "", &SlackError{Method: "conversations.list", Channel: channel, Code: "unexpected_response", Detail: "the same page cursor twice", TokenEnv: w.tokenEnv}
+			return nil, &SlackError{Method: "conversations.list", Channel: channel, Code: "unexpected_response", Detail: "the same page cursor twice", TokenEnv: w.tokenEnv}
 		}
 		params.Cursor = next
 	}
-	return "", &SlackError{Method: "conversations.list", Channel: channel, Code: "too_many_channels",
+	return nil, &SlackError{Method: "conversations.list", Channel: channel, Code: "too_many_channels",
 		Detail: fmt.Sprintf("not among the first %d pages of channels", maxChannelPages), TokenEnv: w.tokenEnv}
 }
 

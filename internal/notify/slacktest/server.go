@@ -84,6 +84,11 @@ type Fault struct {
 	RetryAfter int           // seconds, with Status 429
 	Hang       bool          // hold the request until the client gives up
 	Delay      time.Duration // answer normally after this long
+	// After carries the call out first, then answers with Status (or
+	// drops the connection with Drop) instead of Slack's answer: a
+	// message posted whose answer never arrives.
+	After bool
+	Drop  bool // close the connection without an answer
 }
 
 // Request is a call the stand-in received (token removed).
@@ -364,8 +369,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	f := s.takeFaultLocked(method)
 	s.mu.Unlock()
 
+	if f != nil && f.After {
+		s.mu.Lock()
+		if token == s.Token {
+			s.handleLocked(method, params)
+		}
+		s.mu.Unlock()
+		f = &Fault{Status: f.Status, Drop: f.Drop}
+	}
 	if f != nil {
 		switch {
+		case f.Drop:
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
 		case f.Hang:
 			s.hold(r)
 			return
@@ -1041,9 +1059,13 @@ func (s *Server) repliesLocked(p url.Values) (int, reply) {
 		limit = 1000
 	}
 	start, _ := strconv.Atoi(strings.TrimPrefix(p.Get("cursor"), "bmV4dF90czox"))
+	withMeta := p.Get("include_all_metadata") == "1" || p.Get("include_all_metadata") == "true"
 	msgs := []any{}
 	for i := start; i < len(thread) && i < start+limit; i++ {
 		r := s.seededReply(thread[i], i == 0)
+		if withMeta && thread[i].Metadata != nil {
+			r["metadata"] = thread[i].Metadata
+		}
 		if i == 0 {
 			r["thread_ts"] = thread[0].TS
 			r["reply_count"], r["subscribed"] = len(thread)-1, false

@@ -61,6 +61,8 @@ var newerThanSpec = map[string]bool{
 	"error:chat.postMessage:metadata_too_large":               true,
 	"error:conversations.history:not_in_channel":              true, // a bot reads only channels it is in
 	"prop:conversations.history response.messages[].metadata": true,
+	"prop:conversations.replies response.messages[].metadata": true,
+	"prop:conversations.replies response.messages[].blocks":   true, // a message posted with blocks is read with them
 	"prop:conversations.history response.response_metadata":   true, // cursor pagination, as conversations.replies has
 	"minItems:conversations.history response.messages":        true, // an empty channel has no messages
 }

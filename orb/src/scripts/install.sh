@@ -221,8 +221,13 @@ else
   fi
 
   # proxy_for prints the proxy curl would use for URL $1, empty for none:
-  # https_proxy or HTTPS_PROXY for https, http_proxy for http, none for a
-  # host no_proxy (or NO_PROXY) lists, as a name or a domain, or for "*".
+  # https_proxy or HTTPS_PROXY for https, http_proxy for http, none when
+  # no_proxy (or NO_PROXY) is "*" or lists the host, as curl's documentation
+  # says: a name matches itself and its subdomains (a leading or trailing
+  # dot aside), an IP address only itself, an IPv6 address written without
+  # brackets ("::1", as curl wants it; the URL's brackets and port are not
+  # part of the host). An entry with a port or brackets names no host for
+  # curl, so none here either.
   # wget reads fewer of these (GNU wget only the lowercase ones, BusyBox
   # wget http_proxy for every URL and no no_proxy), so it is given this one.
   # all_proxy, which may name a SOCKS proxy wget cannot use, is curl's only.
@@ -233,18 +238,38 @@ else
     esac
     host="${1#*://}"
     host="${host%%/*}"
+    host="${host%%[?#]*}"
     host="${host##*@}"
-    host="${host%:*}"
-    rest="$(printf '%s' "${no_proxy:-${NO_PROXY:-}}" | tr -d ' \t'),"
+    case "$host" in
+      \[*) host="${host#?}"; host="${host%%]*}" ;;
+      *) host="${host%:*}" ;;
+    esac
+    host="$(printf '%s' "${host%.}" | tr '[:upper:]' '[:lower:]')"
+    # An IP address (IPv6 has a colon, IPv4 only digits and dots) matches
+    # only itself; a name its subdomains too.
+    case "$host" in
+      *:*) ip=1 ;;
+      *[!0-9.]*) ip="" ;;
+      *) ip=1 ;;
+    esac
+    list="$(printf '%s' "${no_proxy:-${NO_PROXY:-}}" | tr -d ' \t' | tr '[:upper:]' '[:lower:]')"
+    if [ "$list" = '*' ]; then
+      proxy=""
+    fi
+    rest="$list,"
     while [ -n "$rest" ]; do
       entry="${rest%%,*}"
       rest="${rest#*,}"
       entry="${entry#.}"
-      case "$entry" in
-        '') ;;
-        '*') proxy="" ;;
-        *) case "$host" in "$entry" | *."$entry") proxy="" ;; esac ;;
-      esac
+      entry="${entry%.}"
+      if [ -z "$entry" ]; then
+        continue
+      fi
+      if [ "$host" = "$entry" ]; then
+        proxy=""
+      elif [ -z "$ip" ]; then
+        case "$host" in *."$entry") proxy="" ;; esac
+      fi
     done
     printf '%s' "$proxy"
   }
