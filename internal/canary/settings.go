@@ -267,6 +267,9 @@ func (o *Options) validate(set *config.Set, metricHTTP httpx.Options) error {
 	if err := o.validateCriteria(set); err != nil {
 		return err
 	}
+	if err := o.checkSourceSettings(set); err != nil {
+		return err
+	}
 	switch s.Source {
 	case "probe":
 		o.Criteria.Baseline = urlSet(s.BaselineURL)
@@ -276,6 +279,63 @@ func (o *Options) validate(set *config.Set, metricHTTP httpx.Options) error {
 		return o.validateMetrics(set, metricHTTP)
 	}
 	return set.Invalid(&s.Source, s.Source, "unknown source", "")
+}
+
+// sourceSetting is a setting that only some sources read.
+type sourceSetting struct {
+	setting any
+	param   string
+	value   string
+	sources string // the sources that read it
+	// typo: given with another source it cannot mean anything, and the
+	// source is most likely what is wrong (exit 2); otherwise the setting
+	// is tuning left over from another source, ignored with a warning.
+	typo bool
+}
+
+// checkSourceSettings refuses a setting of another source that says the
+// source itself is likely wrong (a Prometheus URL with the probe, a URL to
+// probe with Datadog), and warns of one that is merely ignored (a probe's
+// rate with Prometheus).
+func (o *Options) checkSourceSettings(set *config.Set) error {
+	s := &o.Settings
+	str := func(v fmt.Stringer) string { return v.String() }
+	settings := []sourceSetting{
+		{&s.PrometheusURL, "prometheus_url", str(s.PrometheusURL), "prometheus", true},
+		{&s.PrometheusTokenEnv, "prometheus_token_env", string(s.PrometheusTokenEnv), "prometheus", true},
+		{&s.DDSite, "dd_site", s.DDSite, "datadog", true},
+		{&s.DDSiteEnv, "dd_site_env", string(s.DDSiteEnv), "datadog", true},
+		{&s.DDAPIKeyEnv, "dd_api_key_env", string(s.DDAPIKeyEnv), "datadog", true},
+		{&s.DDAppKeyEnv, "dd_app_key_env", string(s.DDAppKeyEnv), "datadog", true},
+		{&s.CanarySelector, "canary_selector", s.CanarySelector, "prometheus or datadog", true},
+		{&s.ErrorQuery, "error_query", s.ErrorQuery, "prometheus or datadog", true},
+		{&s.TotalQuery, "total_query", s.TotalQuery, "prometheus or datadog", true},
+		{&s.LatencyQuery, "latency_query", s.LatencyQuery, "prometheus or datadog", true},
+		{&s.Interval, "interval", s.Interval.String(), "prometheus or datadog", false},
+		{&s.SourceErrorLimit, "source_error_limit", fmt.Sprint(s.SourceErrorLimit), "prometheus or datadog", false},
+		{&s.URL, "url", s.URL.String(), "probe", true},
+		{&s.Rate, "rate", "", "probe", false},
+		{&s.Concurrency, "concurrency", "", "probe", false},
+		{&s.ExpectStatus, "expected_status", "", "probe", false},
+		{&s.Method, "method", "", "probe", false},
+		{&s.Headers, "headers", "", "probe", false},
+		{&s.CAFile, "ca_file", "", "probe", false},
+		{&s.Insecure, "insecure", "", "probe", false},
+		{&s.StallAllowance, "stall_allowance", "", "probe", false},
+	}
+	for _, st := range settings {
+		if strings.Contains(st.sources, s.Source) || !set.Given(st.setting) {
+			continue
+		}
+		if !st.typo {
+			set.Ignored(o.d.Stderr, st.setting, fmt.Sprintf("it is a setting of source %s, and the source is %s", st.sources, s.Source))
+			continue
+		}
+		return set.Invalid(st.setting, st.value,
+			fmt.Sprintf("%s is for source %s, and the source is %s: set source to the one meant, or leave %s empty", st.param, st.sources, s.Source, st.param),
+			"empty unless source is "+st.sources)
+	}
+	return nil
 }
 
 func (o *Options) validateCriteria(set *config.Set) error {
