@@ -40,6 +40,9 @@ type Result struct {
 	// Held: inconclusive with on_inconclusive hold; the decision is left to
 	// an approval job.
 	Held bool `json:"held,omitempty"`
+	// Interrupted: the run was cut short (SIGTERM, a cancelled job) before
+	// it could decide; on_inconclusive played no part (exit 3).
+	Interrupted bool `json:"interrupted,omitempty"`
 	// Steps: with steps, every step judged, and the step and weight that
 	// decided (the failing one, or the last).
 	StepsPlanned  []int        `json:"steps_planned,omitempty"`
@@ -69,7 +72,7 @@ func (o *Options) run(ctx context.Context) error {
 		// New has checked every setting; nothing is sent, run or written.
 		fmt.Fprintf(out, "canary: the settings are valid: %s (%s) - %s\n", o.Target, o.describeSource(), o.describeCriteria())
 		if len(o.Steps) > 0 {
-			fmt.Fprintf(out, "canary: %d steps, %s, each set by: %s\n", len(o.Steps), o.Steps, o.d.Redactor.Text(o.SetWeight))
+			fmt.Fprintf(out, "canary: %s, %s, each set by: %s\n", human.Count(len(o.Steps), "step"), o.Steps, o.d.Redactor.Text(o.SetWeight))
 		}
 		for _, p := range o.pending {
 			fmt.Fprintf(out, "canary: note: %s; the analysis checks it again when it starts (deploy_canary may provide it)\n", p)
@@ -101,6 +104,7 @@ func (o *Options) run(ctx context.Context) error {
 	res.ElapsedS = round3(clk.Now().Sub(start).Seconds())
 	if err != nil {
 		res.Verdict = Inconclusive
+		res.Interrupted = ctx.Err() != nil
 		if res.Check == checkSetWeight {
 			// The rollout stopped because set_weight failed: the deploy
 			// failed, whatever the steps judged before said.
@@ -358,8 +362,11 @@ func (o *Options) describeCriteria() string {
 
 func headline(r *Result) string {
 	word := map[State]string{Passed: "PASSED", Failed: "FAILED", Inconclusive: "INCONCLUSIVE"}[r.Verdict]
+	if r.Interrupted {
+		word = "INTERRUPTED"
+	}
 	s := fmt.Sprintf("canary %s after %.1fs: %s", word, r.ElapsedS, r.Reason)
-	if r.Verdict == Inconclusive {
+	if r.Verdict == Inconclusive && !r.Interrupted {
 		s += fmt.Sprintf(" (on_inconclusive: %s)", r.OnInconcl)
 	}
 	if r.Mode == "shadow" && r.Verdict != Passed && r.Check != checkSetWeight {
