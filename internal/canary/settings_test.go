@@ -288,3 +288,29 @@ func TestAnotherSourcesSettings(t *testing.T) {
 		t.Errorf("warnings at the defaults, prometheus: %q", got)
 	}
 }
+
+// TestPercentForms: a percentage setting's message names what that
+// setting accepts, whether the value does not parse or is out of its range.
+func TestPercentForms(t *testing.T) {
+	const url = "http://127.0.0.1:1/"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--error-threshold", "120%"}, "accepted: a percentage such as 2% or 0.02, above 0% and below 100%"},
+		{[]string{"--error-threshold", "two"}, "accepted: a percentage such as 2% or 0.02, above 0% and below 100%"},
+		{[]string{"--error-threshold", "100%"}, "accepted: a percentage such as 2% or 0.02, above 0% and below 100%"},
+		{[]string{"--alpha", "x"}, "accepted: a percentage such as 1% or 0.01, above 0% and below 50%"},
+		{[]string{"--alpha", "60%"}, "accepted: a percentage such as 1% or 0.01, above 0% and below 50%"},
+		{[]string{"--beta", "-1%"}, "accepted: a percentage such as 5% or 0.05, above 0% and below 50%"},
+		{[]string{"--healthy-error-rate", "0"}, "accepted: a percentage above 0% and below error_threshold, such as 1% or 0.01; empty for half of error_threshold"},
+		{[]string{"--healthy-error-rate", "3%"}, "accepted: a percentage above 0% and below error_threshold"},
+		{[]string{"--latency-threshold", "1s", "--latency-pass-share", "100%"}, "accepted: a percentage above 0% and below 100%, such as 5% or 0.05; empty for the default"},
+		{[]string{"--latency-threshold", "1s", "--latency-fail-share", "abc"}, "accepted: a percentage above 0% and below 100%, such as 10% or 0.1; empty for the default"},
+	} {
+		_, err := load(t, nil, append([]string{"--url", url}, tc.args...)...)
+		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: exit %d: %v\nwant %q", tc.args, exitcode.Of(err), err, tc.want)
+		}
+	}
+}
