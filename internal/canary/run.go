@@ -181,10 +181,12 @@ func (o *Options) analyse(ctx context.Context, clk Clock, c Criteria, out io.Wri
 	maxDur := o.MaxDuration.Duration
 	deadline := start.Add(maxDur)
 	// A backstop on the wall clock: whatever a source does, nothing runs
-	// past max_duration plus one interval.
+	// past max_duration plus one interval, or for the probe plus one
+	// request's timeout (a request in flight at max_duration is waited for
+	// and judged).
 	grace := o.Interval.Duration
 	if o.Source == "probe" || grace <= 0 {
-		grace = time.Second
+		grace = o.Timeout.Duration + time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, maxDur+grace)
 	defer cancel()
@@ -248,8 +250,10 @@ func (o *Options) judge(ctx context.Context, clk Clock, src Source, j *Judge, st
 	for j.State() == Running {
 		now := clk.Now()
 		if !now.Before(deadline) {
-			if f, ok := src.(interface{ Finished() Batch }); ok {
-				j.Add(f.Finished())
+			if f, ok := src.(interface {
+				Finished(context.Context) Batch
+			}); ok {
+				j.Add(f.Finished(ctx))
 			}
 			j.Finish(fmt.Sprintf("max_duration %s reached", o.MaxDuration))
 			return
