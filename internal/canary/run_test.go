@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -177,6 +179,36 @@ func TestMetricSourceErrors(t *testing.T) {
 		}
 		if res.SourceErrors != 3 || !strings.Contains(res.Reason, "3 consecutive failed reads") {
 			t.Errorf("source errors %d, reason %q", res.SourceErrors, res.Reason)
+		}
+	})
+	// Figures that are no request counts (a query giving a ratio, an
+	// infinite rate, a negative delta) are failed reads, never requests.
+	for _, bad := range []metricsource.Counts{{Total: math.Inf(1), Errors: 1}, {Total: 300, Errors: math.NaN()}, {Total: -20, Errors: 0}, {Total: 300, Errors: math.Inf(1)}} {
+		t.Run(fmt.Sprintf("counts %v", bad), func(t *testing.T) {
+			m := &fakeMetrics{counts: func(call int, _ string) (metricsource.Counts, error) {
+				if call == 1 {
+					return metricsource.Counts{}, nil
+				}
+				return bad, nil
+			}}
+			res, _, out, _, err := runMetric(t, metricPlan(t, m))
+			if res.Verdict != Failed || res.Check != "source" || exitcode.Of(err) != exitcode.Fail || res.Samples != 0 {
+				t.Fatalf("verdict %s by %q, %v samples, err %v\n%s", res.Verdict, res.Check, res.Samples, err, out)
+			}
+			if !strings.Contains(res.Reason, "not request counts") {
+				t.Errorf("reason %q", res.Reason)
+			}
+		})
+	}
+	// A canary failing every request may show a few more errors than
+	// requests: they count as every request failed.
+	t.Run("more errors than requests", func(t *testing.T) {
+		m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) {
+			return metricsource.Counts{Total: 300, Errors: 302}, nil
+		}}
+		res, _, out, _, _ := runMetric(t, metricPlan(t, m))
+		if res.Verdict != Failed || res.Errors != res.Samples || !strings.Contains(out, "302 errors of 300 requests") {
+			t.Fatalf("verdict %s, %v errors of %v\n%s", res.Verdict, res.Errors, res.Samples, out)
 		}
 	})
 	t.Run("a success resets the count", func(t *testing.T) {
