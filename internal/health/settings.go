@@ -3,9 +3,11 @@ package health
 import (
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 
@@ -228,8 +230,14 @@ func (o *Options) parseJSONPaths(set *config.Set) error {
 // named for the setting that holds it rather than a failure of every attempt.
 func (o *Options) loadTLS(set *config.Set) error {
 	s := &o.Settings
-	if (s.ClientCert == "") != (s.ClientKey == "") {
-		return set.Invalid(&s.ClientKey, string(s.ClientKey), "a client certificate needs both client_cert and client_key", "")
+	switch {
+	case s.ClientCert != "" && s.ClientKey == "":
+		return set.Required(&s.ClientKey, "a client certificate needs both client_cert and client_key", "")
+	case s.ClientCert == "" && s.ClientKey != "":
+		return set.Required(&s.ClientCert, "a client certificate needs both client_cert and client_key", "")
+	case s.ClientKey != "" && !holdsPrivateKey(string(s.ClientKey)):
+		// Named for itself: the pair's error below would name client_cert.
+		return set.Invalid(&s.ClientKey, string(s.ClientKey), "holds no PEM private key", "the path of the PEM private key that matches client_cert")
 	}
 	if s.CAFile != "" {
 		if _, err := httpx.TLSConfig(string(s.CAFile), "", "", false); err != nil {
@@ -242,6 +250,24 @@ func (o *Options) loadTLS(set *config.Set) error {
 	}
 	o.TLS = conf
 	return nil
+}
+
+// holdsPrivateKey reports whether the file at path holds a PEM private key
+// block (a file that cannot be read was refused when it was loaded).
+func holdsPrivateKey(path string) bool {
+	rest, err := os.ReadFile(path)
+	if err != nil {
+		return true // the pair's error names it
+	}
+	for {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return false
+		}
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
+			return true
+		}
+	}
 }
 
 func displayRaw(raw string) string {
