@@ -84,7 +84,8 @@ func (m *metricSource) Start(ctx context.Context) error {
 func isBadQuery(err error) bool {
 	var qe *metricsource.QueryError
 	var se *metricsource.InputError
-	return errors.As(err, &qe) && qe.BadQuery() || errors.As(err, &se)
+	var sh *metricsource.ShapeError
+	return errors.As(err, &qe) && qe.BadQuery() || errors.As(err, &se) || errors.As(err, &sh)
 }
 
 func (m *metricSource) Next(ctx context.Context) (Batch, error) {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -364,5 +366,34 @@ func TestMetricIntervalsNote(t *testing.T) {
 		if got := strings.Contains(out, "too few for the latency (without histogram buckets) check"); got != tc.warn {
 			t.Errorf("max_duration %v: warning %v, want %v:\n%s", tc.maxDur, got, tc.warn, out)
 		}
+	}
+}
+
+// TestMetricQueryOfTheWrongShape: a query the server runs but whose result
+// cannot be one figure (several series, a range vector) is bad input
+// before the analysis, like a malformed one: the query must change.
+func TestMetricQueryOfTheWrongShape(t *testing.T) {
+	for name, result := range map[string]string{
+		"several series": `"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[1700000000,"10"]},{"metric":{"pod":"b"},"value":[1700000000,"12"]}]`,
+		"a range vector": `"resultType":"matrix","result":[{"metric":{},"values":[[1700000000,"10"]]}]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, `{"status":"success","data":{%s}}`, result)
+			}))
+			t.Cleanup(srv.Close)
+			p, err := load(t, nil, "--source", "prometheus", "--prometheus-url", srv.URL, "--canary-selector", `{track="canary"}`,
+				"--total-query", `increase(http_requests_total{$__selector}[$__window])`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, clk, out, _, err := runMetric(t, p)
+			if exitcode.Of(err) != exitcode.BadInput || clk.slept != 0 {
+				t.Fatalf("exit %d after %v: %v\n%s", exitcode.Of(err), clk.slept, err, out)
+			}
+			if !strings.Contains(err.Error(), "want a vector or scalar") && !strings.Contains(err.Error(), "aggregate it") {
+				t.Errorf("message %v", err)
+			}
+		})
 	}
 }
