@@ -166,6 +166,19 @@ func (o *Options) validate(set *config.Set) error {
 	if s.Concurrency < 1 {
 		return set.Invalid(&s.Concurrency, fmt.Sprint(s.Concurrency), "must be 1 or more", "a whole number, 1 or more")
 	}
+	if !s.NoFollow {
+		// A followed redirect is never the answer judged: statuses that
+		// are all redirects could never pass.
+		for _, t := range o.Targets {
+			if onlyRedirects(t.Expect) {
+				setting := any(&s.ExpectStatus)
+				if t.Expect.String() != s.ExpectStatus.String() {
+					setting = &s.Endpoints // the endpoint names its own
+				}
+				return set.Invalid(setting, t.Expect.String(), "redirects are followed, so a redirect status is never the answer judged: set no_follow_redirects to judge the redirect itself", "")
+			}
+		}
+	}
 	urls := make([]*url.URL, len(o.Targets))
 	for i, t := range o.Targets {
 		urls[i] = t.URL
@@ -250,6 +263,18 @@ func (o *Options) loadTLS(set *config.Set) error {
 	}
 	o.TLS = conf
 	return nil
+}
+
+// onlyRedirects reports whether every status st passes is a redirect the
+// client follows (301, 302, 303, 307, 308).
+func onlyRedirects(st config.StatusSet) bool {
+	followed := map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true}
+	for code := 100; code <= 599; code++ {
+		if st.Contains(code) && !followed[code] {
+			return false
+		}
+	}
+	return true
 }
 
 // holdsPrivateKey reports whether the file at path holds a PEM private key

@@ -135,6 +135,8 @@ func TestValidateRejects(t *testing.T) {
 		{"json path empty", nil, []string{"--json-path", "=ok"}, []string{"json_path", "empty path"}},
 		{"body regex", nil, []string{"--body-regex", "(unclosed"}, []string{"body_regex", "PMGUARD_HEALTH_BODY_REGEX", "RE2"}},
 		{"endpoint status", nil, []string{"--endpoint", "https://a.example/h 2xy"}, []string{"endpoints", "PMGUARD_HEALTH_ENDPOINTS", `"2xy" is not a status code`, "URL per line"}},
+		{"redirect status while following redirects", nil, []string{"--expect-status", "301"}, []string{"expected_status", "PMGUARD_HEALTH_EXPECT_STATUS", "no_follow_redirects"}},
+		{"endpoint's redirect status while following", nil, []string{"--endpoint", "https://a.example/h 301,302"}, []string{"endpoints", "PMGUARD_HEALTH_ENDPOINTS", "no_follow_redirects"}},
 		{"endpoint scheme", nil, []string{"--endpoint", "ftp://a.example/h"}, []string{"endpoints", "scheme must be http or https"}},
 	}
 	for _, tt := range tests {
