@@ -335,6 +335,9 @@ func (o *Options) checkSourceSettings(set *config.Set) error {
 			fmt.Sprintf("%s is for source %s, and the source is %s: set source to the one meant, or leave %s empty", st.param, st.sources, s.Source, st.param),
 			"empty unless source is "+st.sources)
 	}
+	if !urlSet(s.BaselineURL) && strings.TrimSpace(s.BaselineSelector) == "" && set.Given(&s.BaselineMargin) {
+		set.Ignored(o.d.Stderr, &s.BaselineMargin, "it is the margin of the comparison with a baseline, and there is none (baseline_url or baseline_selector)")
+	}
 	return nil
 }
 

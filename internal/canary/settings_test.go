@@ -274,6 +274,12 @@ func TestAnotherSourcesSettings(t *testing.T) {
 	if got := warned(nil, "--url", url, "--interval", "10s"); !strings.Contains(got, "interval (flag --interval, env PMGUARD_CANARY_INTERVAL) is ignored: it is a setting of source prometheus or datadog, and the source is probe") {
 		t.Errorf("warnings %q", got)
 	}
+	if got := warned(nil, "--url", url, "--baseline-margin", "20%"); !strings.Contains(got, "baseline_margin (flag --baseline-margin, env PMGUARD_CANARY_BASELINE_MARGIN) is ignored") {
+		t.Errorf("warnings %q", got)
+	}
+	if got := warned(nil, "--url", url, "--baseline-url", url, "--baseline-margin", "20%"); got != "" {
+		t.Errorf("warnings with a baseline %q", got)
+	}
 	// Every parameter at the orb's default, as canary_check passes them:
 	// nothing to say.
 	orbDefaults := map[string]string{"PMGUARD_CANARY_URL": url, "PMGUARD_CANARY_RATE": "10", "PMGUARD_CANARY_CONCURRENCY": "50",
