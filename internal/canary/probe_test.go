@@ -434,7 +434,7 @@ func TestProbeJudgesRequestsInFlightAtMaxDuration(t *testing.T) {
 	svc := &service{stall: func(int64) time.Duration { return 150 * time.Millisecond }}
 	url := startService(t, svc)
 	p, err := load(t, nil, "--url", url, "--rate", "40", "--concurrency", "20", "--timeout", "1s",
-		"--max-duration", "1500ms", "--min-samples", "5000", "--on-inconclusive", "pass")
+		"--max-duration", "1500ms", "--min-samples", "1000", "--on-inconclusive", "pass")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,6 +177,10 @@ func (o *Options) run(ctx context.Context) error {
 // source could not be started; the evidence's Reason then says why.
 func (o *Options) analyse(ctx context.Context, clk Clock, c Criteria, out io.Writer) (Evidence, error) {
 	run := ctx
+	j := NewJudge(c)
+	// The start-up estimate is a simulation that takes a while for a large
+	// min_samples on a busy machine: max_duration starts after it.
+	o.notePassCost(out, j)
 	start := clk.Now()
 	maxDur := o.MaxDuration.Duration
 	deadline := start.Add(maxDur)
@@ -192,8 +196,6 @@ func (o *Options) analyse(ctx context.Context, clk Clock, c Criteria, out io.Wri
 	defer cancel()
 
 	src := o.buildSource(clk, deadline, out)
-	j := NewJudge(c)
-	o.notePassCost(out, j)
 	if err := src.Start(ctx); err != nil {
 		src.Close()
 		ev := j.Evidence()
