@@ -638,10 +638,13 @@ func (j *Judge) Finish(why string) State {
 		// Too few for the sequential test, but the probe's own requests
 		// all failed (timed out, refused, a bad status): a canary that
 		// answers nothing as expected is failing, not undecided.
-		j.decide(Failed, "error rate", fmt.Sprintf("the canary failed every one of the %s requests sent to it (%s)",
-			count(j.n), j.Evidence().Kinds())+suffix(why))
+		every := "every one of the " + count(j.n) + " requests"
+		if j.n == 1 {
+			every = "the one request"
+		}
+		j.decide(Failed, "error rate", fmt.Sprintf("the canary failed %s sent to it (%s)", every, j.Evidence().Kinds())+suffix(why))
 	case j.n < float64(j.c.MinSamples):
-		j.decide(Inconclusive, "traffic", fmt.Sprintf("only %s requests, fewer than the %d needed", count(j.n), j.c.MinSamples)+suffix(why))
+		j.decide(Inconclusive, "traffic", fmt.Sprintf("only %s, fewer than the %d needed", requests(j.n), j.c.MinSamples)+suffix(why))
 	default:
 		j.decide(Inconclusive, "evidence", fmt.Sprintf("the evidence was not decisive: the %s check reached neither boundary (error rate %s, healthy %s, threshold %s, %s requests; %s)",
 			j.pending(), human.Percent(j.errs/j.n), human.Percent(j.c.healthy()), human.Percent(j.c.ErrorThreshold), count(j.n), j.progressLine())+suffix(why))
@@ -925,6 +928,15 @@ func usDur(us int64) time.Duration { return time.Duration(us) * time.Microsecond
 func msf(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
 func ms(d time.Duration) string { return human.Millis(msf(d)) }
+
+// requests is n requests, "1 request" for one (metric sources' counts may
+// be fractional).
+func requests(n float64) string {
+	if n == 1 {
+		return human.Count(1, "request")
+	}
+	return count(n) + " requests"
+}
 
 func count(f float64) string {
 	if f == math.Trunc(f) || f > 1000 {

@@ -149,9 +149,15 @@ func TestJudgeFinishEveryProbeRequestFailed(t *testing.T) {
 	if j.State() != Running {
 		t.Fatalf("decided on one request: %s", j.Evidence().Reason)
 	}
-	if j.Finish("max_duration 2s reached") != Failed || !strings.Contains(j.Evidence().Reason, "failed every one of the 1 requests") ||
+	if j.Finish("max_duration 2s reached") != Failed || !strings.Contains(j.Evidence().Reason, "failed the one request sent to it") ||
 		!strings.Contains(j.Evidence().Reason, "timeout: 1") {
 		t.Errorf("every request failed: %s %q", j.State(), j.Evidence().Reason)
+	}
+	// One answered request is "1 request", not "1 requests".
+	j = NewJudge(defaultCriteria())
+	j.Add(Batch{Canary: Obs{Samples: []Sample{{HasLatency: true, Latency: time.Millisecond}}}})
+	if j.Finish("max_duration 2s reached") != Inconclusive || !strings.Contains(j.Evidence().Reason, "only 1 request, fewer than") {
+		t.Errorf("one request: %s %q", j.State(), j.Evidence().Reason)
 	}
 	// One answered request leaves the statistics to decide.
 	j = NewJudge(defaultCriteria())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/clock"
@@ -83,7 +84,8 @@ func (m *metricSource) Start(ctx context.Context) error {
 func isBadQuery(err error) bool {
 	var qe *metricsource.QueryError
 	var se *metricsource.InputError
-	return errors.As(err, &qe) && qe.BadQuery() || errors.As(err, &se)
+	var sh *metricsource.ShapeError
+	return errors.As(err, &qe) && qe.BadQuery() || errors.As(err, &se) || errors.As(err, &sh)
 }
 
 func (m *metricSource) Next(ctx context.Context) (Batch, error) {
@@ -126,7 +128,19 @@ func (m *metricSource) read(ctx context.Context, sel string, w metricsource.Wind
 	if err != nil {
 		return Obs{}, err
 	}
+	if bad := notCounts(c); bad != "" {
+		// A read like any other that failed: a query giving a ratio, or a
+		// counter gone wrong, must not reach the judge as requests.
+		return Obs{}, fmt.Errorf("%s: %s for %s, not request counts: error_query and total_query must each give the number of requests in the window", m.o.Name, bad, sel)
+	}
 	o := Obs{Total: c.Total, Errors: c.Errors}
+	if c.Errors > c.Total {
+		// The two queries are read at slightly different instants, and
+		// increase() extrapolates each: a canary failing every request can
+		// show a few more errors than requests.
+		o.Errors = c.Total
+		o.Note = fmt.Sprintf("%s errors of %s requests for %s: counted as %s of %s", trimFloat(c.Errors), trimFloat(c.Total), sel, trimFloat(c.Total), trimFloat(c.Total))
+	}
 	if c.Total <= 0 {
 		return o, nil
 	}
@@ -157,6 +171,20 @@ func (m *metricSource) read(ctx context.Context, sel string, w metricsource.Wind
 		}
 	}
 	return o, nil
+}
+
+// notCounts says what makes c no request counts (NaN, infinite or
+// negative figures), or "".
+func notCounts(c metricsource.Counts) string {
+	for _, v := range []struct {
+		what string
+		n    float64
+	}{{"total", c.Total}, {"errors", c.Errors}} {
+		if math.IsNaN(v.n) || math.IsInf(v.n, 0) || v.n < 0 {
+			return fmt.Sprintf("%s %v", v.what, v.n)
+		}
+	}
+	return ""
 }
 
 func (m *metricSource) Close() {}

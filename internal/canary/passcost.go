@@ -114,7 +114,7 @@ func (o *Options) notePassCost(out io.Writer, j *Judge) {
 	pc := EstimatePassCost(c, max(allowed, 1))
 	fmt.Fprintf(out, "canary: a canary at the healthy point of every check (%s) passes after about %.0f requests on average (%.0fs at %s/s)\n", o.healthyPoint(), pc.Mean, pc.Mean/rate, trimFloat(rate))
 	if pc.Undecided > 0.005 {
-		fmt.Fprintf(out, "canary: note: max_duration %s allows %d requests at this rate; about %s of healthy canaries will still be undecided then (inconclusive): raise rate or max_duration\n", o.MaxDuration, allowed, human.Percent(pc.Undecided))
+		fmt.Fprintf(out, "canary: note: max_duration %s allows %s at this rate; about %s of healthy canaries will still be undecided then (inconclusive): raise rate or max_duration\n", o.MaxDuration, human.Count(allowed, "request"), human.Percent(pc.Undecided))
 	}
 }
 
@@ -150,9 +150,9 @@ func (o *Options) noteIntervals(out io.Writer, j *Judge) {
 			continue
 		}
 		need := t.s.toFail()
-		fmt.Fprintf(out, "canary: the %s check reads one percentile per interval: failing a slow canary takes at least %d intervals (%s at interval %s)\n", t.what, need, time.Duration(need)*iv, iv)
+		fmt.Fprintf(out, "canary: the %s check reads one percentile per interval: failing a slow canary takes at least %s (%s at interval %s)\n", t.what, human.Count(need, "interval"), time.Duration(need)*iv, iv)
 		if allowed < need {
-			fmt.Fprintf(out, "canary: note: max_duration %s allows %d intervals: too few for the %s check to fail a slow canary, which would end inconclusive: raise max_duration or shorten interval\n", o.MaxDuration, allowed, t.what)
+			fmt.Fprintf(out, "canary: note: max_duration %s allows %s: too few for the %s check to fail a slow canary, which would end inconclusive: raise max_duration or shorten interval\n", o.MaxDuration, human.Count(allowed, "interval"), t.what)
 		}
 	}
 }

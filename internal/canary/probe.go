@@ -3,6 +3,7 @@ package canary
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,10 @@ type probeSource struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	started bool
+	// stop ends the schedule at max_duration: no request is sent after it,
+	// and those in flight are waited for (Finished).
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // NewProbe returns the probe source.
@@ -45,7 +50,7 @@ func NewProbe(o ProbeOptions) Source {
 	if o.Tick <= 0 {
 		o.Tick = 100 * time.Millisecond
 	}
-	p := &probeSource{o: o, canary: newTrack(o.URL)}
+	p := &probeSource{o: o, canary: newTrack(o.URL), stop: make(chan struct{})}
 	if o.BaselineURL != "" {
 		p.base = newTrack(o.BaselineURL)
 	}
@@ -129,9 +134,16 @@ func (p *probeSource) work(ctx context.Context, t *track, start time.Time) {
 			timer.Reset(d)
 			select {
 			case <-timer.C:
+			case <-p.stop:
+				return
 			case <-ctx.Done():
 				return
 			}
+		}
+		select {
+		case <-p.stop:
+			return // scheduled after max_duration (or never sent before it)
+		default:
 		}
 		s, ok := p.do(ctx, t.url, at)
 		if !ok {
@@ -168,16 +180,34 @@ func (p *probeSource) Next(ctx context.Context) (Batch, error) {
 	case <-ctx.Done():
 		return Batch{}, ctx.Err()
 	}
-	return p.Finished(), nil
+	return p.batch((*track).take), nil
 }
 
-// Finished hands over the requests finished since the last batch without
-// waiting: at max_duration, a request that timed out just before it is
-// judged too.
-func (p *probeSource) Finished() Batch {
-	b := Batch{Canary: Obs{Samples: p.canary.take()}}
+// Finished ends the schedule at max_duration and hands over every request
+// sent before it, waiting for those still in flight: each ends within the
+// probe's timeout, answered or timed out, and is judged like any other (a
+// canary that answers slowly at the end is not let off). ctx bounds the
+// wait; a request it cuts short is not judged.
+func (p *probeSource) Finished(ctx context.Context) Batch {
+	p.stopOnce.Do(func() { close(p.stop) })
+	if p.started {
+		done := make(chan struct{})
+		go func() { p.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			p.cancel()
+			<-done
+		}
+	}
+	return p.batch((*track).takeAll)
+}
+
+// batch hands over the requests take gives of each track.
+func (p *probeSource) batch(take func(*track) []Sample) Batch {
+	b := Batch{Canary: Obs{Samples: take(p.canary)}}
 	if p.base != nil {
-		o := Obs{Samples: p.base.take()}
+		o := Obs{Samples: take(p.base)}
 		b.Baseline = &o
 	}
 	return b
@@ -197,6 +227,25 @@ func (t *track) take() []Sample {
 		t.next++
 		out = append(out, s)
 	}
+}
+
+// takeAll returns every finished request not taken yet, in schedule
+// order, once no more can finish: one never sent leaves a gap that take
+// would wait at.
+func (t *track) takeAll() []Sample {
+	out := t.take()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	seqs := make([]int64, 0, len(t.done))
+	for k := range t.done {
+		seqs = append(seqs, k)
+	}
+	slices.Sort(seqs)
+	for _, k := range seqs {
+		out = append(out, t.done[k])
+		delete(t.done, k)
+	}
+	return out
 }
 
 func (p *probeSource) Close() {

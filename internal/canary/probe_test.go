@@ -425,3 +425,30 @@ func TestProbeJudgesAFailedWarmUp(t *testing.T) {
 		})
 	}
 }
+
+// TestProbeJudgesRequestsInFlightAtMaxDuration: a request sent before
+// max_duration and answered after it is waited for and judged, as is every
+// request the canary got (but the warm-up, answered as expected): none is
+// dropped for being slow at the end.
+func TestProbeJudgesRequestsInFlightAtMaxDuration(t *testing.T) {
+	svc := &service{stall: func(int64) time.Duration { return 150 * time.Millisecond }}
+	url := startService(t, svc)
+	p, err := load(t, nil, "--url", url, "--rate", "40", "--concurrency", "20", "--timeout", "1s",
+		"--max-duration", "1500ms", "--min-samples", "1000", "--on-inconclusive", "pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, out, err := runPlan(t, p)
+	if err != nil || res.Verdict != Inconclusive {
+		t.Fatalf("verdict %s (%v)\n%s", res.Verdict, err, out)
+	}
+	if res.Samples < 20 {
+		t.Fatalf("%v requests judged: too few to tell\n%s", res.Samples, out)
+	}
+	if got, sent := res.Samples, svc.n.Load()-1; int64(got) != sent {
+		t.Errorf("%v requests judged of %d the canary got after the warm-up\n%s", got, sent, out)
+	}
+	if testing.Verbose() {
+		t.Log(out)
+	}
+}

@@ -40,6 +40,9 @@ type Result struct {
 	// Held: inconclusive with on_inconclusive hold; the decision is left to
 	// an approval job.
 	Held bool `json:"held,omitempty"`
+	// Interrupted: the run was cut short (SIGTERM, a cancelled job) before
+	// it could decide; on_inconclusive played no part (exit 3).
+	Interrupted bool `json:"interrupted,omitempty"`
 	// Steps: with steps, every step judged, and the step and weight that
 	// decided (the failing one, or the last).
 	StepsPlanned  []int        `json:"steps_planned,omitempty"`
@@ -69,7 +72,7 @@ func (o *Options) run(ctx context.Context) error {
 		// New has checked every setting; nothing is sent, run or written.
 		fmt.Fprintf(out, "canary: the settings are valid: %s (%s) - %s\n", o.Target, o.describeSource(), o.describeCriteria())
 		if len(o.Steps) > 0 {
-			fmt.Fprintf(out, "canary: %d steps, %s, each set by: %s\n", len(o.Steps), o.Steps, o.d.Redactor.Text(o.SetWeight))
+			fmt.Fprintf(out, "canary: %s, %s, each set by: %s\n", human.Count(len(o.Steps), "step"), o.Steps, o.d.Redactor.Text(o.SetWeight))
 		}
 		for _, p := range o.pending {
 			fmt.Fprintf(out, "canary: note: %s; the analysis checks it again when it starts (deploy_canary may provide it)\n", p)
@@ -101,6 +104,7 @@ func (o *Options) run(ctx context.Context) error {
 	res.ElapsedS = round3(clk.Now().Sub(start).Seconds())
 	if err != nil {
 		res.Verdict = Inconclusive
+		res.Interrupted = ctx.Err() != nil
 		if res.Check == checkSetWeight {
 			// The rollout stopped because set_weight failed: the deploy
 			// failed, whatever the steps judged before said.
@@ -173,21 +177,25 @@ func (o *Options) run(ctx context.Context) error {
 // source could not be started; the evidence's Reason then says why.
 func (o *Options) analyse(ctx context.Context, clk Clock, c Criteria, out io.Writer) (Evidence, error) {
 	run := ctx
+	j := NewJudge(c)
+	// The start-up estimate is a simulation that takes a while for a large
+	// min_samples on a busy machine: max_duration starts after it.
+	o.notePassCost(out, j)
 	start := clk.Now()
 	maxDur := o.MaxDuration.Duration
 	deadline := start.Add(maxDur)
 	// A backstop on the wall clock: whatever a source does, nothing runs
-	// past max_duration plus one interval.
+	// past max_duration plus one interval, or for the probe plus one
+	// request's timeout (a request in flight at max_duration is waited for
+	// and judged).
 	grace := o.Interval.Duration
 	if o.Source == "probe" || grace <= 0 {
-		grace = time.Second
+		grace = o.Timeout.Duration + time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, maxDur+grace)
 	defer cancel()
 
 	src := o.buildSource(clk, deadline, out)
-	j := NewJudge(c)
-	o.notePassCost(out, j)
 	if err := src.Start(ctx); err != nil {
 		src.Close()
 		ev := j.Evidence()
@@ -244,8 +252,10 @@ func (o *Options) judge(ctx context.Context, clk Clock, src Source, j *Judge, st
 	for j.State() == Running {
 		now := clk.Now()
 		if !now.Before(deadline) {
-			if f, ok := src.(interface{ Finished() Batch }); ok {
-				j.Add(f.Finished())
+			if f, ok := src.(interface {
+				Finished(context.Context) Batch
+			}); ok {
+				j.Add(f.Finished(ctx))
 			}
 			j.Finish(fmt.Sprintf("max_duration %s reached", o.MaxDuration))
 			return
@@ -358,8 +368,11 @@ func (o *Options) describeCriteria() string {
 
 func headline(r *Result) string {
 	word := map[State]string{Passed: "PASSED", Failed: "FAILED", Inconclusive: "INCONCLUSIVE"}[r.Verdict]
+	if r.Interrupted {
+		word = "INTERRUPTED"
+	}
 	s := fmt.Sprintf("canary %s after %.1fs: %s", word, r.ElapsedS, r.Reason)
-	if r.Verdict == Inconclusive {
+	if r.Verdict == Inconclusive && !r.Interrupted {
 		s += fmt.Sprintf(" (on_inconclusive: %s)", r.OnInconcl)
 	}
 	if r.Mode == "shadow" && r.Verdict != Passed && r.Check != checkSetWeight {

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -179,6 +183,36 @@ func TestMetricSourceErrors(t *testing.T) {
 			t.Errorf("source errors %d, reason %q", res.SourceErrors, res.Reason)
 		}
 	})
+	// Figures that are no request counts (a query giving a ratio, an
+	// infinite rate, a negative delta) are failed reads, never requests.
+	for _, bad := range []metricsource.Counts{{Total: math.Inf(1), Errors: 1}, {Total: 300, Errors: math.NaN()}, {Total: -20, Errors: 0}, {Total: 300, Errors: math.Inf(1)}} {
+		t.Run(fmt.Sprintf("counts %v", bad), func(t *testing.T) {
+			m := &fakeMetrics{counts: func(call int, _ string) (metricsource.Counts, error) {
+				if call == 1 {
+					return metricsource.Counts{}, nil
+				}
+				return bad, nil
+			}}
+			res, _, out, _, err := runMetric(t, metricPlan(t, m))
+			if res.Verdict != Failed || res.Check != "source" || exitcode.Of(err) != exitcode.Fail || res.Samples != 0 {
+				t.Fatalf("verdict %s by %q, %v samples, err %v\n%s", res.Verdict, res.Check, res.Samples, err, out)
+			}
+			if !strings.Contains(res.Reason, "not request counts") {
+				t.Errorf("reason %q", res.Reason)
+			}
+		})
+	}
+	// A canary failing every request may show a few more errors than
+	// requests: they count as every request failed.
+	t.Run("more errors than requests", func(t *testing.T) {
+		m := &fakeMetrics{counts: func(int, string) (metricsource.Counts, error) {
+			return metricsource.Counts{Total: 300, Errors: 302}, nil
+		}}
+		res, _, out, _, _ := runMetric(t, metricPlan(t, m))
+		if res.Verdict != Failed || res.Errors != res.Samples || !strings.Contains(out, "302 errors of 300 requests") {
+			t.Fatalf("verdict %s, %v errors of %v\n%s", res.Verdict, res.Errors, res.Samples, out)
+		}
+	})
 	t.Run("a success resets the count", func(t *testing.T) {
 		m := &fakeMetrics{counts: func(call int, _ string) (metricsource.Counts, error) {
 			if call == 1 || call%3 == 0 {
@@ -332,5 +366,34 @@ func TestMetricIntervalsNote(t *testing.T) {
 		if got := strings.Contains(out, "too few for the latency (without histogram buckets) check"); got != tc.warn {
 			t.Errorf("max_duration %v: warning %v, want %v:\n%s", tc.maxDur, got, tc.warn, out)
 		}
+	}
+}
+
+// TestMetricQueryOfTheWrongShape: a query the server runs but whose result
+// cannot be one figure (several series, a range vector) is bad input
+// before the analysis, like a malformed one: the query must change.
+func TestMetricQueryOfTheWrongShape(t *testing.T) {
+	for name, result := range map[string]string{
+		"several series": `"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[1700000000,"10"]},{"metric":{"pod":"b"},"value":[1700000000,"12"]}]`,
+		"a range vector": `"resultType":"matrix","result":[{"metric":{},"values":[[1700000000,"10"]]}]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, `{"status":"success","data":{%s}}`, result)
+			}))
+			t.Cleanup(srv.Close)
+			p, err := load(t, nil, "--source", "prometheus", "--prometheus-url", srv.URL, "--canary-selector", `{track="canary"}`,
+				"--total-query", `increase(http_requests_total{$__selector}[$__window])`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, clk, out, _, err := runMetric(t, p)
+			if exitcode.Of(err) != exitcode.BadInput || clk.slept != 0 {
+				t.Fatalf("exit %d after %v: %v\n%s", exitcode.Of(err), clk.slept, err, out)
+			}
+			if !strings.Contains(err.Error(), "want a vector or scalar") && !strings.Contains(err.Error(), "aggregate it") {
+				t.Errorf("message %v", err)
+			}
+		})
 	}
 }

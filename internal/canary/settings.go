@@ -48,23 +48,23 @@ type Settings struct {
 	Insecure bool   `env:"INSECURE" flag:"insecure" usage:"probe: skip TLS certificate verification (not for production)"`
 
 	// The judge.
-	ErrorThreshold    config.Percent  `env:"ERROR_THRESHOLD, default=2%" flag:"error-threshold" usage:"fail a canary whose error rate is this or more"`
-	HealthyErrorRate  OptPercent      `env:"HEALTHY_ERROR_RATE" flag:"healthy-error-rate" usage:"the error rate a healthy canary has, which it must be shown to be near to pass (default: half the error threshold)"`
+	ErrorThreshold    config.Percent  `env:"ERROR_THRESHOLD, default=2%" flag:"error-threshold" form:"a percentage such as 2% or 0.02, above 0% and below 100%" usage:"fail a canary whose error rate is this or more"`
+	HealthyErrorRate  OptPercent      `env:"HEALTHY_ERROR_RATE" flag:"healthy-error-rate" form:"a percentage above 0% and below error_threshold, such as 1% or 0.01; empty for half of error_threshold" usage:"the error rate a healthy canary has, which it must be shown to be near to pass (default: half the error threshold)"`
 	LatencyThreshold  config.Duration `env:"LATENCY_THRESHOLD" flag:"latency-threshold" usage:"fail a canary whose latency percentile is above this (default: no latency check)"`
 	LatencyPercentile string          `env:"LATENCY_PERCENTILE, default=p95" flag:"latency-percentile" form:"one of \"p50\", \"p90\", \"p95\", \"p99\"" usage:"the latency percentile held to the threshold"`
 	MaxDuration       config.Duration `env:"MAX_DURATION, default=10m" flag:"max-duration" usage:"stop after this long; undecided by then is inconclusive"`
 	MinSamples        config.Count    `env:"MIN_SAMPLES, default=100" flag:"min-samples" usage:"requests needed before the canary can pass"`
 	Interval          config.Duration `env:"INTERVAL, default=30s" flag:"interval" usage:"metric sources: time between two queries (each reads the interval just ended)"`
-	Alpha             config.Percent  `env:"ALPHA, default=1%" flag:"alpha" usage:"the false-rollback rate: chance of failing a canary at the healthy error rate"`
-	Beta              config.Percent  `env:"BETA, default=5%" flag:"beta" usage:"the missed-regression rate: chance of passing a canary at the error threshold"`
+	Alpha             config.Percent  `env:"ALPHA, default=1%" flag:"alpha" form:"a percentage such as 1% or 0.01, above 0% and below 50%" usage:"the false-rollback rate: chance of failing a canary at the healthy error rate"`
+	Beta              config.Percent  `env:"BETA, default=5%" flag:"beta" form:"a percentage such as 5% or 0.05, above 0% and below 50%" usage:"the missed-regression rate: chance of passing a canary at the error threshold"`
 	OnInconclusive    string          `env:"ON_INCONCLUSIVE, default=fail" flag:"on-inconclusive" form:"\"fail\", \"pass\" or \"hold\"" usage:"what an undecided analysis does (no traffic, no data, not decisive by max_duration): fail (roll back), pass, or hold (exit 0 at the current weight, leaving the decision to an approval job)"`
 	SourceErrorLimit  config.Count    `env:"SOURCE_ERROR_LIMIT, default=3" flag:"source-error-limit" usage:"metric sources: consecutive failed reads after which the verdict is fail"`
 	BaselineMargin    Margin          `env:"BASELINE_MARGIN, default=50%" flag:"baseline-margin" usage:"with a baseline: fail when the canary's error rate or latency is worse than the baseline's by more than this"`
 
 	// The statistics: the latency test's hypotheses, and how runs of
 	// errors or slow requests are counted.
-	LatencyPassShare OptPercent      `env:"LATENCY_PASS_SHARE" flag:"latency-pass-share" usage:"pass when at most this share of requests is slower than latency_threshold (default: 100% minus the percentile, 5% for p95: a canary exactly meeting it is healthy)"`
-	LatencyFailShare OptPercent      `env:"LATENCY_FAIL_SHARE" flag:"latency-fail-share" usage:"fail when this share of requests or more is slower than latency_threshold (default: twice latency_pass_share, at most halfway to 100%; 10% for p95)"`
+	LatencyPassShare OptPercent      `env:"LATENCY_PASS_SHARE" flag:"latency-pass-share" form:"a percentage above 0% and below 100%, such as 5% or 0.05; empty for the default" usage:"pass when at most this share of requests is slower than latency_threshold (default: 100% minus the percentile, 5% for p95: a canary exactly meeting it is healthy)"`
+	LatencyFailShare OptPercent      `env:"LATENCY_FAIL_SHARE" flag:"latency-fail-share" form:"a percentage above 0% and below 100%, such as 10% or 0.1; empty for the default" usage:"fail when this share of requests or more is slower than latency_threshold (default: twice latency_pass_share, at most halfway to 100%; 10% for p95)"`
 	StallAllowance   config.Duration `env:"STALL_ALLOWANCE, default=1s" flag:"stall-allowance" usage:"probe: a run of errors, or of slow requests, lasting up to this long is one stall or burst: 2 or more in a row count nothing towards a fail, and once towards a pass; 0 counts every request as independent"`
 
 	// Prometheus.
@@ -267,6 +267,9 @@ func (o *Options) validate(set *config.Set, metricHTTP httpx.Options) error {
 	if err := o.validateCriteria(set); err != nil {
 		return err
 	}
+	if err := o.checkSourceSettings(set); err != nil {
+		return err
+	}
 	switch s.Source {
 	case "probe":
 		o.Criteria.Baseline = urlSet(s.BaselineURL)
@@ -276,6 +279,66 @@ func (o *Options) validate(set *config.Set, metricHTTP httpx.Options) error {
 		return o.validateMetrics(set, metricHTTP)
 	}
 	return set.Invalid(&s.Source, s.Source, "unknown source", "")
+}
+
+// sourceSetting is a setting that only some sources read.
+type sourceSetting struct {
+	setting any
+	param   string
+	value   string
+	sources string // the sources that read it
+	// typo: given with another source it cannot mean anything, and the
+	// source is most likely what is wrong (exit 2); otherwise the setting
+	// is tuning left over from another source, ignored with a warning.
+	typo bool
+}
+
+// checkSourceSettings refuses a setting of another source that says the
+// source itself is likely wrong (a Prometheus URL with the probe, a URL to
+// probe with Datadog), and warns of one that is merely ignored (a probe's
+// rate with Prometheus).
+func (o *Options) checkSourceSettings(set *config.Set) error {
+	s := &o.Settings
+	str := func(v fmt.Stringer) string { return v.String() }
+	settings := []sourceSetting{
+		{&s.PrometheusURL, "prometheus_url", str(s.PrometheusURL), "prometheus", true},
+		{&s.PrometheusTokenEnv, "prometheus_token_env", string(s.PrometheusTokenEnv), "prometheus", true},
+		{&s.DDSite, "dd_site", s.DDSite, "datadog", true},
+		{&s.DDSiteEnv, "dd_site_env", string(s.DDSiteEnv), "datadog", true},
+		{&s.DDAPIKeyEnv, "dd_api_key_env", string(s.DDAPIKeyEnv), "datadog", true},
+		{&s.DDAppKeyEnv, "dd_app_key_env", string(s.DDAppKeyEnv), "datadog", true},
+		{&s.CanarySelector, "canary_selector", s.CanarySelector, "prometheus or datadog", true},
+		{&s.ErrorQuery, "error_query", s.ErrorQuery, "prometheus or datadog", true},
+		{&s.TotalQuery, "total_query", s.TotalQuery, "prometheus or datadog", true},
+		{&s.LatencyQuery, "latency_query", s.LatencyQuery, "prometheus or datadog", true},
+		{&s.Interval, "interval", s.Interval.String(), "prometheus or datadog", false},
+		{&s.SourceErrorLimit, "source_error_limit", fmt.Sprint(s.SourceErrorLimit), "prometheus or datadog", false},
+		{&s.URL, "url", s.URL.String(), "probe", true},
+		{&s.Rate, "rate", "", "probe", false},
+		{&s.Concurrency, "concurrency", "", "probe", false},
+		{&s.ExpectStatus, "expected_status", "", "probe", false},
+		{&s.Method, "method", "", "probe", false},
+		{&s.Headers, "headers", "", "probe", false},
+		{&s.CAFile, "ca_file", "", "probe", false},
+		{&s.Insecure, "insecure", "", "probe", false},
+		{&s.StallAllowance, "stall_allowance", "", "probe", false},
+	}
+	for _, st := range settings {
+		if strings.Contains(st.sources, s.Source) || !set.Given(st.setting) {
+			continue
+		}
+		if !st.typo {
+			set.Ignored(o.d.Stderr, st.setting, fmt.Sprintf("it is a setting of source %s, and the source is %s", st.sources, s.Source))
+			continue
+		}
+		return set.Invalid(st.setting, st.value,
+			fmt.Sprintf("%s is for source %s, and the source is %s: set source to the one meant, or leave %s empty", st.param, st.sources, s.Source, st.param),
+			"empty unless source is "+st.sources)
+	}
+	if !urlSet(s.BaselineURL) && strings.TrimSpace(s.BaselineSelector) == "" && set.Given(&s.BaselineMargin) {
+		set.Ignored(o.d.Stderr, &s.BaselineMargin, "it is the margin of the comparison with a baseline, and there is none (baseline_url or baseline_selector)")
+	}
+	return nil
 }
 
 func (o *Options) validateCriteria(set *config.Set) error {
@@ -304,19 +367,19 @@ func (o *Options) validateCriteria(set *config.Set) error {
 	o.Criteria = c
 	switch {
 	case !(c.ErrorThreshold > 0 && c.ErrorThreshold < 1):
-		return set.Invalid(&s.ErrorThreshold, config.Percent(c.ErrorThreshold).String(), "must be above 0% and below 100%", "a percentage such as 2% or 0.02, above 0% and below 100%")
+		return set.Invalid(&s.ErrorThreshold, config.Percent(c.ErrorThreshold).String(), "must be above 0% and below 100%", "")
 	case s.HealthyErrorRate != 0 && c.HealthyRate >= c.ErrorThreshold:
 		return set.Invalid(&s.HealthyErrorRate, config.Percent(c.HealthyRate).String(), "must be below error_threshold "+config.Percent(c.ErrorThreshold).String(), "")
 	case !(c.Alpha > 0 && c.Alpha < 0.5):
-		return set.Invalid(&s.Alpha, config.Percent(c.Alpha).String(), "must be above 0% and below 50%", "a percentage such as 1% or 0.01, above 0% and below 50%")
+		return set.Invalid(&s.Alpha, config.Percent(c.Alpha).String(), "must be above 0% and below 50%", "")
 	case !(c.Beta > 0 && c.Beta < 0.5):
-		return set.Invalid(&s.Beta, config.Percent(c.Beta).String(), "must be above 0% and below 50%", "a percentage such as 5% or 0.05, above 0% and below 50%")
+		return set.Invalid(&s.Beta, config.Percent(c.Beta).String(), "must be above 0% and below 50%", "")
 	case s.MaxDuration.Duration <= 0:
 		return set.Invalid(&s.MaxDuration, s.MaxDuration.String(), "must be more than 0", "")
 	case c.LatencyPassShare >= 1:
-		return set.Invalid(&s.LatencyPassShare, config.Percent(c.LatencyPassShare).String(), "must be below 100%", "a percentage such as 5% or 0.05, below 100%")
+		return set.Invalid(&s.LatencyPassShare, config.Percent(c.LatencyPassShare).String(), "must be below 100%", "")
 	case c.LatencyFailShare >= 1:
-		return set.Invalid(&s.LatencyFailShare, config.Percent(c.LatencyFailShare).String(), "must be below 100%", "a percentage such as 10% or 0.1, below 100%")
+		return set.Invalid(&s.LatencyFailShare, config.Percent(c.LatencyFailShare).String(), "must be below 100%", "")
 	case c.Latency == 0 && s.LatencyPassShare != 0:
 		return set.Invalid(&s.LatencyPassShare, config.Percent(c.LatencyPassShare).String(),
 			"only the latency test uses it, and without latency_threshold there is none: set latency_threshold, or leave latency_pass_share empty", "")

@@ -213,3 +213,110 @@ func TestStatisticsSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestAnotherSourcesSettings: a setting only another source reads is never
+// dropped silently. One that says the source itself is wrong (a
+// Prometheus URL with the probe, a URL to probe with Datadog) is exit 2
+// naming it; tuning left over from another source (the probe's rate with
+// Prometheus) is a warning naming it. The orb's defaults are neither.
+func TestAnotherSourcesSettings(t *testing.T) {
+	const url = "http://127.0.0.1:1/"
+	prom := []string{"--source", "prometheus", "--prometheus-url", url, "--canary-selector", `{app="api"}`}
+	dd := map[string]string{"DD_API_KEY": "k1234", "DD_APP_KEY": "a1234"}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want []string
+	}{
+		{"prometheus_url with the probe", nil, []string{"--url", url, "--prometheus-url", url}, []string{"prometheus_url", "--prometheus-url", "PMGUARD_CANARY_PROMETHEUS_URL", "the source is probe"}},
+		{"prometheus_url instead of url", nil, []string{"--prometheus-url", url, "--canary-selector", `{app="api"}`}, []string{"prometheus_url is for source prometheus"}},
+		{"canary_selector with the probe", map[string]string{"PMGUARD_CANARY_CANARY_SELECTOR": `{app="api"}`}, []string{"--url", url}, []string{"PMGUARD_CANARY_CANARY_SELECTOR", "source prometheus or datadog"}},
+		{"error_query with the probe", nil, []string{"--url", url, "--error-query", "sum(x)"}, []string{"error_query"}},
+		{"datadog site with prometheus", nil, append(prom, "--dd-site", "datadoghq.eu"), []string{"dd_site", "--dd-site", "PMGUARD_CANARY_DD_SITE", "the source is prometheus"}},
+		{"datadog key env with prometheus", map[string]string{"PMGUARD_CANARY_DD_API_KEY_ENV": "MY_DD_KEY"}, prom, []string{"dd_api_key_env"}},
+		{"prometheus token with datadog", dd, []string{"--source", "datadog", "--canary-selector", "service:api", "--prometheus-token-env", "PROM_TOKEN"}, []string{"prometheus_token_env", "the source is datadog"}},
+		{"url with datadog", dd, []string{"--source", "datadog", "--canary-selector", "service:api", "--url", url}, []string{"--url", "PMGUARD_CANARY_URL", "url is for source probe"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.env, tc.args...)
+			if exitcode.Of(err) != exitcode.BadInput {
+				t.Fatalf("exit %d (%v), want 2", exitcode.Of(err), err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("message %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+
+	// Leftover tuning: a warning each, and the run goes on.
+	warned := func(env map[string]string, args ...string) string {
+		t.Helper()
+		var stderr strings.Builder
+		_, err := newWith(context.Background(), verbtest.Deps(env, nil, &stderr), args, httpx.Options{Retries: -1})
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return stderr.String()
+	}
+	got := warned(map[string]string{"PMGUARD_CANARY_HEADERS": "X-A: 1"}, append(prom, "--rate", "50", "--insecure")...)
+	for _, w := range []string{
+		"warning: rate (flag --rate, env PMGUARD_CANARY_RATE) is ignored: it is a setting of source probe, and the source is prometheus",
+		"warning: headers (flag --header, env PMGUARD_CANARY_HEADERS) is ignored",
+		"warning: insecure (flag --insecure, env PMGUARD_CANARY_INSECURE) is ignored",
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("warnings %q lack %q", got, w)
+		}
+	}
+	if got := warned(nil, "--url", url, "--interval", "10s"); !strings.Contains(got, "interval (flag --interval, env PMGUARD_CANARY_INTERVAL) is ignored: it is a setting of source prometheus or datadog, and the source is probe") {
+		t.Errorf("warnings %q", got)
+	}
+	if got := warned(nil, "--url", url, "--baseline-margin", "20%"); !strings.Contains(got, "baseline_margin (flag --baseline-margin, env PMGUARD_CANARY_BASELINE_MARGIN) is ignored") {
+		t.Errorf("warnings %q", got)
+	}
+	if got := warned(nil, "--url", url, "--baseline-url", url, "--baseline-margin", "20%"); got != "" {
+		t.Errorf("warnings with a baseline %q", got)
+	}
+	// Every parameter at the orb's default, as canary_check passes them:
+	// nothing to say.
+	orbDefaults := map[string]string{"PMGUARD_CANARY_URL": url, "PMGUARD_CANARY_RATE": "10", "PMGUARD_CANARY_CONCURRENCY": "50",
+		"PMGUARD_CANARY_EXPECT_STATUS": "2xx", "PMGUARD_CANARY_METHOD": "GET", "PMGUARD_CANARY_INSECURE": "false", "PMGUARD_CANARY_INTERVAL": "30s",
+		"PMGUARD_CANARY_SOURCE_ERROR_LIMIT": "3", "PMGUARD_CANARY_DD_API_KEY_ENV": "DD_API_KEY", "PMGUARD_CANARY_DD_APP_KEY_ENV": "DD_APP_KEY",
+		"PMGUARD_CANARY_DD_SITE_ENV": "DD_SITE", "PMGUARD_CANARY_STALL_ALLOWANCE": "1s", "PMGUARD_CANARY_PROMETHEUS_URL": ""}
+	if got := warned(orbDefaults); got != "" {
+		t.Errorf("warnings at the defaults: %q", got)
+	}
+	orbDefaults["PMGUARD_CANARY_URL"] = ""
+	if got := warned(orbDefaults, prom...); got != "" {
+		t.Errorf("warnings at the defaults, prometheus: %q", got)
+	}
+}
+
+// TestPercentForms: a percentage setting's message names what that
+// setting accepts, whether the value does not parse or is out of its range.
+func TestPercentForms(t *testing.T) {
+	const url = "http://127.0.0.1:1/"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--error-threshold", "120%"}, "accepted: a percentage such as 2% or 0.02, above 0% and below 100%"},
+		{[]string{"--error-threshold", "two"}, "accepted: a percentage such as 2% or 0.02, above 0% and below 100%"},
+		{[]string{"--error-threshold", "100%"}, "accepted: a percentage such as 2% or 0.02, above 0% and below 100%"},
+		{[]string{"--alpha", "x"}, "accepted: a percentage such as 1% or 0.01, above 0% and below 50%"},
+		{[]string{"--alpha", "60%"}, "accepted: a percentage such as 1% or 0.01, above 0% and below 50%"},
+		{[]string{"--beta", "-1%"}, "accepted: a percentage such as 5% or 0.05, above 0% and below 50%"},
+		{[]string{"--healthy-error-rate", "0"}, "accepted: a percentage above 0% and below error_threshold, such as 1% or 0.01; empty for half of error_threshold"},
+		{[]string{"--healthy-error-rate", "3%"}, "accepted: a percentage above 0% and below error_threshold"},
+		{[]string{"--latency-threshold", "1s", "--latency-pass-share", "100%"}, "accepted: a percentage above 0% and below 100%, such as 5% or 0.05; empty for the default"},
+		{[]string{"--latency-threshold", "1s", "--latency-fail-share", "abc"}, "accepted: a percentage above 0% and below 100%, such as 10% or 0.1; empty for the default"},
+	} {
+		_, err := load(t, nil, append([]string{"--url", url}, tc.args...)...)
+		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: exit %d: %v\nwant %q", tc.args, exitcode.Of(err), err, tc.want)
+		}
+	}
+}

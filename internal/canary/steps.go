@@ -134,7 +134,7 @@ func (s *StepResult) summary() string {
 // alpha (the pass boundary hardly moves: it depends on beta).
 func (o *Options) runSteps(ctx context.Context, clk Clock, res *Result, out io.Writer, m *deploymarker.Writer) error {
 	c := o.Criteria.PerStep(len(o.Steps))
-	fmt.Fprintf(out, "canary: %d steps, %s; alpha %s per step (%s over the rollout)\n", len(o.Steps), o.Steps, human.Percent(c.Alpha), human.Percent(o.Criteria.Alpha))
+	fmt.Fprintf(out, "canary: %s, %s; alpha %s per step (%s over the rollout)\n", human.Count(len(o.Steps), "step"), o.Steps, human.Percent(c.Alpha), human.Percent(o.Criteria.Alpha))
 	for i, w := range o.Steps {
 		if i > 0 && o.Pause.Duration > 0 {
 			fmt.Fprintf(out, "canary: pausing %s before the next step\n", o.Pause)
@@ -233,10 +233,18 @@ func (o *Options) summariseSteps(res *Result) {
 	res.Evidence = w.Evidence
 	res.Step, res.Weight = w.Step, w.Weight
 	if w.State == Passed {
-		res.Reason = fmt.Sprintf("all %d steps passed (%s); the last: %s", len(res.Steps), o.Steps, w.Reason)
+		res.Reason = fmt.Sprintf("%s passed (%s); the last: %s", allSteps(len(res.Steps)), o.Steps, w.Reason)
 	} else {
 		res.Reason = w.name() + ": " + w.Reason
 	}
+}
+
+// allSteps names every step of a rollout: "the only step" of one.
+func allSteps(n int) string {
+	if n == 1 {
+		return "the only step"
+	}
+	return fmt.Sprintf("all %d steps", n)
 }
 
 // rollback sets the weight back to 0 through set_weight. A failure here is

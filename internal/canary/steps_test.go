@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pmguard/pmguard/internal/config"
+	"github.com/pmguard/pmguard/internal/deploymarker/markertest"
 	"github.com/pmguard/pmguard/internal/exitcode"
 )
 
@@ -363,7 +364,8 @@ func TestInterruptedAnalysisNeverPasses(t *testing.T) {
 			if tc.steps {
 				args = append(args, "--steps", "10,50,100", "--set-weight", "unused")
 			}
-			o, err := load(t, nil, args...)
+			cli := markertest.Install(t)
+			o, err := load(t, map[string]string{"PATH": cli.Dir, "CIRCLE_JOB": "deploy", "CIRCLE_SHA1": "4f2c9a1"}, args...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -385,8 +387,18 @@ func TestInterruptedAnalysisNeverPasses(t *testing.T) {
 				t.Fatalf("exit %d: %v, want 3 (could not run)\n%s", exitcode.Of(err), err, out.String())
 			}
 			res := readResult(t, dir+"/r.json")
-			if res.Pass || res.Held {
-				t.Errorf("report: pass %v held %v", res.Pass, res.Held)
+			if res.Pass || res.Held || !res.Interrupted {
+				t.Errorf("report: pass %v held %v interrupted %v", res.Pass, res.Held, res.Interrupted)
+			}
+			// The headline says the run was interrupted; on_inconclusive
+			// played no part in it.
+			calls := cli.Calls(t)
+			reason := strings.Join(calls[len(calls)-1], " ")
+			if !strings.Contains(reason, "--failure-reason=canary INTERRUPTED after") || strings.Contains(reason, "on_inconclusive") {
+				t.Errorf("marker: %s", reason)
+			}
+			if tc.steps && (!strings.Contains(out.String(), "\ncanary INTERRUPTED after") || strings.Contains(out.String(), "(on_inconclusive")) {
+				t.Errorf("output:\n%s", out.String())
 			}
 			if tc.steps {
 				rec.mu.Lock()

@@ -105,6 +105,7 @@ type field struct {
 	group   string        // the help section
 	check   string        // "writable": an output file whose directory must exist; "appendable": a file appended to (a regular file this process may write, or none yet)
 	typname string
+	index   []int // the field's path in the settings struct
 }
 
 // Set is the loaded description of a verb's settings; it names settings in errors.
@@ -112,6 +113,11 @@ type Set struct {
 	verb   string
 	fields []*field
 	strays []*stray
+	// defaults: the settings as their defaults alone make them, to tell a
+	// setting given from one left as it is (the orb passes every parameter,
+	// most at the default).
+	defaults     reflect.Value
+	requiredKeys map[string]bool // the keys of required settings
 }
 
 // stray is an env var with the verb's prefix that names none of its
@@ -129,7 +135,7 @@ type stray struct {
 func Load(ctx context.Context, verb string, args []string, env Env, dst any, helpOut io.Writer) (*Set, []string, error) {
 	prefix := "PMGUARD_" + strings.ToUpper(verb) + "_"
 	s := &Set{verb: verb}
-	if err := s.collect(reflect.ValueOf(dst).Elem(), prefix); err != nil {
+	if err := s.collect(reflect.ValueOf(dst).Elem(), prefix, nil); err != nil {
 		return nil, nil, err
 	}
 	s.findStrays(env, prefix)
@@ -159,6 +165,10 @@ func Load(ctx context.Context, verb string, args []string, env Env, dst any, hel
 	err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: dst, Lookuper: lookup})
 	if err != nil {
 		return s, nil, s.wrap(err, lookup, lookup.last)
+	}
+	defaults := reflect.New(reflect.TypeOf(dst).Elem())
+	if envconfig.ProcessWith(ctx, &envconfig.Config{Target: defaults.Interface(), Lookuper: &settingsLookuper{prefix: prefix, given: given, env: env, defaultsOnly: true, keep: s.requiredKeys}}) == nil {
+		s.defaults = defaults.Elem()
 	}
 	return s, nil, s.checkPaths()
 }
@@ -238,14 +248,14 @@ func (s *Set) flagError(err error, args []string) error {
 	return Invalidf("pmguard %s: unknown flag %s%s (see pmguard help %s)", s.verb, typed, hint, s.verb)
 }
 
-func (s *Set) collect(v reflect.Value, prefix string) error {
+func (s *Set) collect(v reflect.Value, prefix string, index []int) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		tag, ok := sf.Tag.Lookup("env")
 		if !ok {
 			if sf.Type.Kind() == reflect.Struct {
-				if err := s.collect(v.Field(i), prefix); err != nil {
+				if err := s.collect(v.Field(i), prefix, append(index[:len(index):len(index)], i)); err != nil {
 					return err
 				}
 			}
@@ -266,6 +276,7 @@ func (s *Set) collect(v reflect.Value, prefix string) error {
 			group:   sf.Tag.Get("group"),
 			check:   sf.Tag.Get("check"),
 			typname: typeName(sf.Type),
+			index:   append(index[:len(index):len(index)], i),
 		}
 		if !strings.HasPrefix(key, "PMGUARD_") {
 			f.env = prefix + key
@@ -278,6 +289,12 @@ func (s *Set) collect(v reflect.Value, prefix string) error {
 			o = strings.TrimSpace(o)
 			if d, ok := strings.CutPrefix(o, "default="); ok {
 				f.def = d
+			}
+			if o == "required" {
+				if s.requiredKeys == nil {
+					s.requiredKeys = map[string]bool{}
+				}
+				s.requiredKeys[key] = true
 			}
 		}
 		if f.form == "" {
@@ -359,10 +376,17 @@ type settingsLookuper struct {
 	prefix string
 	given  map[string][]string
 	env    Env
+	// defaultsOnly finds no setting but those in keep (the required,
+	// which have no default), so every other takes its default.
+	defaultsOnly bool
+	keep         map[string]bool
 }
 
 func (l *settingsLookuper) Lookup(key string) (string, bool) {
 	l.last = key
+	if l.defaultsOnly && !l.keep[key] {
+		return "", false
+	}
 	if v, ok := l.given[key]; ok {
 		if s := strings.TrimSpace(strings.Join(v, "\n")); s != "" {
 			return s, true
@@ -574,6 +598,32 @@ func (s *Set) OneLine(settings ...*string) error {
 		}
 	}
 	return nil
+}
+
+// Given reports whether a setting (a pointer to its field in the loaded
+// settings) holds a value other than its default: the orb passes every
+// parameter, so being set is not enough.
+func (s *Set) Given(setting any) bool {
+	f := s.fieldOf(setting)
+	if f == nil || !s.defaults.IsValid() {
+		return false
+	}
+	return !reflect.DeepEqual(f.val.Interface(), s.defaults.FieldByIndex(f.index).Interface())
+}
+
+// Ignored warns on w that a given setting is ignored, and why, naming its
+// orb parameter, flag and env var: a setting that means something elsewhere
+// (another source's, say) is no error, but must not be dropped silently.
+func (s *Set) Ignored(w io.Writer, setting any, why string) {
+	f := s.fieldOf(setting)
+	if f == nil || w == nil {
+		return
+	}
+	flag := ""
+	if f.flag != "" {
+		flag = "flag --" + f.flag + ", "
+	}
+	fmt.Fprintf(w, "pmguard %s: warning: %s (%senv %s) is ignored: %s\n", s.verb, f.param, flag, f.env, why)
 }
 
 // EnvVar returns the env var name of the setting held in the Go field name.

@@ -313,3 +313,34 @@ func TestParseURLPort(t *testing.T) {
 		}
 	}
 }
+
+// TestGiven: a setting is given when it holds other than its default, so
+// the orb passing every parameter at its default gives none of them.
+func TestGiven(t *testing.T) {
+	env := map[string]string{
+		"PMGUARD_HEALTH_INTERVAL": "10s", "PMGUARD_HEALTH_RETRIES": "5", "PMGUARD_HEALTH_INSECURE": "false",
+		"PMGUARD_HEALTH_EXPECT_STATUS": "200", "PMGUARD_HEALTH_HEADERS": "A: 1",
+	}
+	var s testSettings
+	set, _, err := Load(context.Background(), "health", []string{"--token-env", "MY_TOKEN"}, MapEnv(env), &s, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		setting any
+		want    bool
+	}{
+		"interval at its default": {&s.Interval, false}, "retries": {&s.Retries, true}, "insecure false": {&s.Insecure, false},
+		"expect_status at its default": {&s.Expect, false}, "headers": {&s.Headers, true}, "token_env by flag": {&s.Token, true},
+		"error_threshold unset": {&s.Rate, false},
+	} {
+		if got := set.Given(c.setting); got != c.want {
+			t.Errorf("%s: Given %v, want %v", name, got, c.want)
+		}
+	}
+	var w strings.Builder
+	set.Ignored(&w, &s.Headers, "it is for the probe")
+	if got := w.String(); got != "pmguard health: warning: headers (flag --header, env PMGUARD_HEALTH_HEADERS) is ignored: it is for the probe\n" {
+		t.Errorf("warning %q", got)
+	}
+}

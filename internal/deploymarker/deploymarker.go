@@ -71,6 +71,8 @@ type Options struct {
 	// Rollback plans the release as a rollback (`--rollback`) to
 	// Settings.DeployVersion.
 	Rollback bool
+	// Timeout bounds each CLI call (0: 30s).
+	Timeout time.Duration
 }
 
 // Writer writes one deploy's markers. Its zero value and a nil *Writer
@@ -82,6 +84,10 @@ type Writer struct {
 	planned bool
 	closed  bool
 	status  string // the last status written
+	// hung: a call ran out of its time, so the CLI (or the task agent it
+	// talks to) is stuck; the run's later calls are skipped rather than
+	// each costing the timeout again.
+	hung bool
 }
 
 // New returns the writer of one deploy, or nil when markers are off or the
@@ -108,6 +114,9 @@ func New(o Options) *Writer {
 	}
 	if o.Redact == nil {
 		o.Redact = httpx.RedactText // credential shapes, no secrets known
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
 	}
 	name := o.Settings.DeployName
 	if name == "" {
@@ -183,7 +192,7 @@ func (w *Writer) Plan(ctx context.Context) {
 	if w.o.Rollback {
 		args = append(args, "--rollback")
 	}
-	if !w.run(ctx, args) {
+	if !w.run(ctx, args, false) {
 		return
 	}
 	w.planned, w.status = true, "PENDING"
@@ -199,7 +208,7 @@ func (w *Writer) Running(ctx context.Context) {
 	if w == nil || !w.planned || w.closed {
 		return
 	}
-	w.update(ctx, "RUNNING", "")
+	w.update(ctx, "RUNNING", "", false)
 }
 
 // Succeeded marks the release SUCCESS, unless a release job's validation
@@ -213,7 +222,7 @@ func (w *Writer) Succeeded(ctx context.Context) {
 		fmt.Fprintf(w.o.Out, "deploy marker: %s passed; its success is left to the type: release job's validation\n", w.name)
 		return
 	}
-	w.update(ctx, "SUCCESS", "")
+	w.update(ctx, "SUCCESS", "", true)
 }
 
 // Failed marks the release FAILED with reason (the verdict, and what was
@@ -223,33 +232,51 @@ func (w *Writer) Failed(ctx context.Context, reason string) {
 		return
 	}
 	w.closed = true
-	w.update(ctx, "FAILED", reason)
+	w.update(ctx, "FAILED", reason, true)
 }
 
-func (w *Writer) update(ctx context.Context, status, reason string) {
+func (w *Writer) update(ctx context.Context, status, reason string, final bool) {
 	args := []string{"run", "release", "update", w.name, "--status=" + status}
 	if reason != "" {
 		args = append(args, "--failure-reason="+oneLine(w.o.Redact(reason), 1000))
 	}
-	if w.run(ctx, args) {
+	if w.run(ctx, args, final) {
 		w.status = status
 		fmt.Fprintf(w.o.Out, "deploy marker: %s %s\n", w.name, status)
 	}
 }
 
-func (w *Writer) run(ctx context.Context, args []string) bool {
+// run runs one CLI call within the Writer's timeout. A plan or RUNNING
+// (final false) is part of the verb's run and ends with its context; the
+// final status is written after the verb's own deadline or interruption,
+// so it gets time of its own.
+func (w *Writer) run(ctx context.Context, args []string, final bool) bool {
+	if w.hung {
+		return false // said once, when the call ran out of time
+	}
+	if final {
+		ctx = context.WithoutCancel(ctx)
+	} else if ctx.Err() != nil {
+		return false // the run is over: nothing to mark as planned or running
+	}
 	// A marker is never worth holding up the verdict: the CLI only talks to
 	// the local task agent.
-	// The final marker is written after the guard's own deadline, so it
-	// gets time of its own.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	callCtx, cancel := context.WithTimeout(ctx, w.o.Timeout)
 	defer cancel()
-	out, err := w.o.Run(ctx, w.bin, args...)
-	if err != nil {
-		w.note(fmt.Sprintf("circleci %s failed: %v %s", strings.Join(args[:3], " "), err, oneLine(w.o.Redact(string(out)), 300)))
-		return false
+	out, err := w.o.Run(callCtx, w.bin, args...)
+	cmd := "circleci " + strings.Join(args[:3], " ")
+	switch {
+	case err == nil:
+		return true
+	case callCtx.Err() != nil && ctx.Err() == nil:
+		w.hung = true
+		w.note(fmt.Sprintf("%s did not finish within %s; the run's later deploy markers are skipped (the Deploys view shows %s's last status)", cmd, w.o.Timeout, w.name))
+	case ctx.Err() != nil:
+		w.note(fmt.Sprintf("%s was stopped: the run was interrupted or ran out of time", cmd))
+	default:
+		w.note(fmt.Sprintf("%s failed: %v %s", cmd, err, oneLine(w.o.Redact(string(out)), 300)))
 	}
-	return true
+	return false
 }
 
 func (w *Writer) note(msg string) {

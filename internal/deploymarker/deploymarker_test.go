@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pmguard/pmguard/internal/deploymarker"
@@ -204,5 +205,64 @@ func TestLongReasonStaysUTF8(t *testing.T) {
 	last := strings.Join(calls[len(calls)-1], " ")
 	if !strings.Contains(last, "--failure-reason=health check FAILED") || !utf8.ValidString(last) || !strings.HasSuffix(last, "...") {
 		t.Errorf("failure reason %q", last)
+	}
+}
+
+// TestHungCLI: a call that runs out of its time says so once, and the
+// run's later calls are skipped instead of each waiting out the timeout.
+func TestHungCLI(t *testing.T) {
+	ctx := context.Background()
+	cli := markertest.Install(t)
+	cli.HangOn(t, "--status=RUNNING")
+	var out strings.Builder
+	w := deploymarker.New(deploymarker.Options{Job: jobenv.Job{JobName: "deploy", SHA: "4f2c9a1"}, Path: cli.Dir, Out: &out, Timeout: 50 * time.Millisecond})
+	w.Plan(ctx)
+	w.Running(ctx)
+	w.Running(ctx)
+	w.Failed(ctx, "canary FAILED")
+	if calls := cli.Calls(t); len(calls) != 2 {
+		t.Errorf("calls %q: want the plan and one RUNNING", calls)
+	}
+	got := out.String()
+	if strings.Count(got, "note:") != 1 || !strings.Contains(got, "did not finish within 50ms; the run's later deploy markers are skipped") {
+		t.Errorf("output %q", got)
+	}
+	if w.Status() != "PENDING" {
+		t.Errorf("status %q, want the last one written", w.Status())
+	}
+}
+
+// TestMarkersFollowTheRunsContext: the plan and RUNNING end with the run
+// (an interrupted run plans nothing and leaves nothing running), while the
+// final status gets time of its own after it.
+func TestMarkersFollowTheRunsContext(t *testing.T) {
+	cli := markertest.Install(t)
+	var out strings.Builder
+	var live []bool // per call: whether its context was still live
+	run := func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		live = append(live, ctx.Err() == nil)
+		return nil, ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := deploymarker.New(deploymarker.Options{Job: jobenv.Job{JobName: "deploy", SHA: "4f2c9a1"}, Path: cli.Dir, Out: &out, Run: run})
+	w.Plan(ctx)
+	cancel()
+	w.Running(ctx)
+	w.Failed(ctx, "the analysis was interrupted")
+	if len(live) != 2 || !live[0] || !live[1] {
+		t.Errorf("calls' contexts live: %v, want the plan and the final FAILED, both live", live)
+	}
+	if w.Status() != "FAILED" {
+		t.Errorf("status %q", w.Status())
+	}
+
+	// Cancelled before the plan: no call at all.
+	live = nil
+	w = deploymarker.New(deploymarker.Options{Job: jobenv.Job{JobName: "deploy", SHA: "4f2c9a1"}, Path: cli.Dir, Out: &out, Run: run})
+	w.Plan(ctx)
+	w.Running(ctx)
+	w.Failed(ctx, "x")
+	if len(live) != 0 {
+		t.Errorf("%d calls after the run was interrupted", len(live))
 	}
 }

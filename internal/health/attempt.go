@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/pmguard/pmguard/internal/httpx"
@@ -85,6 +86,9 @@ func checkJSON(body []byte, tooBig bool, checks []JSONCheck, quote func(string) 
 	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
 		return fmt.Sprintf("body is not valid JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "body is not valid JSON: more follows the first JSON value"
 	}
 	if k := duplicateKey(body); k != "" {
 		return fmt.Sprintf("JSON has the key %s twice in one object: which value counts is not defined (RFC 8259), so the check cannot pass", quote(k))

@@ -247,7 +247,9 @@ func TestJSONDuplicateKeys(t *testing.T) {
 }
 
 func TestInvalidJSON(t *testing.T) {
-	for _, body := range []string{"<html>Service Unavailable</html>", `{"status":"ok"`, ""} {
+	// A JSON value followed by anything but white space is no JSON document
+	// either: an error page after {"status":"ok"} must not pass.
+	for _, body := range []string{"<html>Service Unavailable</html>", `{"status":"ok"`, "", `{"status":"ok"}<html>502 Bad Gateway</html>`, `{"status":"ok"}{"status":"down"}`} {
 		srv := &statuses{codes: []int{200}, body: body}
 		o := check(t, nil, "--endpoint", serve(t, srv).URL, "--json-path", "status=ok", "--retries", "1")
 		assertFault(t, o, 2, "body is not valid JSON")

@@ -3,9 +3,11 @@ package health
 import (
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 
@@ -164,6 +166,19 @@ func (o *Options) validate(set *config.Set) error {
 	if s.Concurrency < 1 {
 		return set.Invalid(&s.Concurrency, fmt.Sprint(s.Concurrency), "must be 1 or more", "a whole number, 1 or more")
 	}
+	if !s.NoFollow {
+		// A followed redirect is never the answer judged: statuses that
+		// are all redirects could never pass.
+		for _, t := range o.Targets {
+			if onlyRedirects(t.Expect) {
+				setting := any(&s.ExpectStatus)
+				if t.Expect.String() != s.ExpectStatus.String() {
+					setting = &s.Endpoints // the endpoint names its own
+				}
+				return set.Invalid(setting, t.Expect.String(), "redirects are followed, so a redirect status is never the answer judged: set no_follow_redirects to judge the redirect itself", "")
+			}
+		}
+	}
 	urls := make([]*url.URL, len(o.Targets))
 	for i, t := range o.Targets {
 		urls[i] = t.URL
@@ -228,8 +243,14 @@ func (o *Options) parseJSONPaths(set *config.Set) error {
 // named for the setting that holds it rather than a failure of every attempt.
 func (o *Options) loadTLS(set *config.Set) error {
 	s := &o.Settings
-	if (s.ClientCert == "") != (s.ClientKey == "") {
-		return set.Invalid(&s.ClientKey, string(s.ClientKey), "a client certificate needs both client_cert and client_key", "")
+	switch {
+	case s.ClientCert != "" && s.ClientKey == "":
+		return set.Required(&s.ClientKey, "a client certificate needs both client_cert and client_key", "")
+	case s.ClientCert == "" && s.ClientKey != "":
+		return set.Required(&s.ClientCert, "a client certificate needs both client_cert and client_key", "")
+	case s.ClientKey != "" && !holdsPrivateKey(string(s.ClientKey)):
+		// Named for itself: the pair's error below would name client_cert.
+		return set.Invalid(&s.ClientKey, string(s.ClientKey), "holds no PEM private key", "the path of the PEM private key that matches client_cert")
 	}
 	if s.CAFile != "" {
 		if _, err := httpx.TLSConfig(string(s.CAFile), "", "", false); err != nil {
@@ -242,6 +263,36 @@ func (o *Options) loadTLS(set *config.Set) error {
 	}
 	o.TLS = conf
 	return nil
+}
+
+// onlyRedirects reports whether every status st passes is a redirect the
+// client follows (301, 302, 303, 307, 308).
+func onlyRedirects(st config.StatusSet) bool {
+	followed := map[int]bool{301: true, 302: true, 303: true, 307: true, 308: true}
+	for code := 100; code <= 599; code++ {
+		if st.Contains(code) && !followed[code] {
+			return false
+		}
+	}
+	return true
+}
+
+// holdsPrivateKey reports whether the file at path holds a PEM private key
+// block (a file that cannot be read was refused when it was loaded).
+func holdsPrivateKey(path string) bool {
+	rest, err := os.ReadFile(path)
+	if err != nil {
+		return true // the pair's error names it
+	}
+	for {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return false
+		}
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
+			return true
+		}
+	}
 }
 
 func displayRaw(raw string) string {

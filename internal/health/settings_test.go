@@ -127,13 +127,16 @@ func TestValidateRejects(t *testing.T) {
 		{"timeout 0", nil, []string{"--timeout", "0s"}, []string{"timeout", "PMGUARD_HEALTH_TIMEOUT", "more than 0"}},
 		{"CA file not PEM", nil, []string{"--ca-file", notPEM}, []string{"ca_file", "PMGUARD_HEALTH_CA_FILE", "--ca-file", "no PEM certificate", "PEM file of CA certificates"}},
 		{"client cert without key", nil, []string{"--client-cert", cert}, []string{"client_key", "PMGUARD_HEALTH_CLIENT_KEY", "both"}},
-		{"client key not PEM", nil, []string{"--client-cert", cert, "--client-key", notPEM}, []string{"client_cert", "PMGUARD_HEALTH_CLIENT_CERT", "PEM"}},
+		{"client key without cert", nil, []string{"--client-key", otherKey}, []string{"invalid client_cert (flag --client-cert, env PMGUARD_HEALTH_CLIENT_CERT)", "both"}},
+		{"client key not PEM", nil, []string{"--client-cert", cert, "--client-key", notPEM}, []string{"invalid client_key", "PMGUARD_HEALTH_CLIENT_KEY", "no PEM private key"}},
 		{"key of another certificate", nil, []string{"--client-cert", cert, "--client-key", otherKey}, []string{"client_cert", "PMGUARD_HEALTH_CLIENT_CERT", "private key"}},
 		{"json path without value", nil, []string{"--json-path", "status"}, []string{"json_path", "PMGUARD_HEALTH_JSON_PATH", "=VALUE"}},
 		{"json path bad index", nil, []string{"--json-path", "items[x].state=ok"}, []string{"json_path", "bad index", "PATH=VALUE"}},
 		{"json path empty", nil, []string{"--json-path", "=ok"}, []string{"json_path", "empty path"}},
 		{"body regex", nil, []string{"--body-regex", "(unclosed"}, []string{"body_regex", "PMGUARD_HEALTH_BODY_REGEX", "RE2"}},
 		{"endpoint status", nil, []string{"--endpoint", "https://a.example/h 2xy"}, []string{"endpoints", "PMGUARD_HEALTH_ENDPOINTS", `"2xy" is not a status code`, "URL per line"}},
+		{"redirect status while following redirects", nil, []string{"--expect-status", "301"}, []string{"expected_status", "PMGUARD_HEALTH_EXPECT_STATUS", "no_follow_redirects"}},
+		{"endpoint's redirect status while following", nil, []string{"--endpoint", "https://a.example/h 301,302"}, []string{"endpoints", "PMGUARD_HEALTH_ENDPOINTS", "no_follow_redirects"}},
 		{"endpoint scheme", nil, []string{"--endpoint", "ftp://a.example/h"}, []string{"endpoints", "scheme must be http or https"}},
 	}
 	for _, tt := range tests {

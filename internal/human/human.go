@@ -27,6 +27,15 @@ func Percent(f float64) string {
 	return strconv.FormatFloat(v, 'g', 3, 64) + "%"
 }
 
+// Count prints n of a noun, singular for 1: "1 step", "3 steps", "0
+// requests". noun is the singular, made plural with an s.
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
 // Millis prints milliseconds: whole ones from 100 ms, else one decimal from
 // 10 ms and two below (45.7 ms, 4.57 ms).
 func Millis(ms float64) string {

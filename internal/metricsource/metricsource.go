@@ -102,6 +102,17 @@ func (e *QueryError) Error() string {
 	return fmt.Sprintf("%s rejected the query (HTTP %d%s): %s; query: %s", e.Source, e.Status, typ, e.Message, e.Query)
 }
 
+// ShapeError is a query the server ran whose result has the wrong shape
+// for its use (several series where one value is needed, a range vector):
+// the query must change, so asking again cannot help.
+type ShapeError struct {
+	Source, Query, Reason string
+}
+
+func (e *ShapeError) Error() string {
+	return fmt.Sprintf("%s: %s; query: %s", e.Source, e.Reason, e.Query)
+}
+
 // BadQuery reports whether the query text itself was refused (a syntax or
 // unknown-function error): retrying cannot help, the user must fix it.
 func (e *QueryError) BadQuery() bool {

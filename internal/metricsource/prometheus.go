@@ -195,7 +195,7 @@ func (p *Prometheus) Scalar(ctx context.Context, query string, at time.Time) (fl
 		return 0, err
 	}
 	if len(samples) > 1 {
-		return 0, fmt.Errorf("prometheus: query returned %d series where one value was expected: aggregate it, e.g. with sum(); query: %s", len(samples), query)
+		return 0, &ShapeError{Source: "prometheus", Query: query, Reason: fmt.Sprintf("query returned %d series where one value was expected: aggregate it, e.g. with sum()", len(samples))}
 	}
 	return samples[0].Value, nil
 }
@@ -249,7 +249,7 @@ func (p *Prometheus) Query(ctx context.Context, query string, at time.Time) ([]S
 			out = append(out, Sample{Metric: s.Metric, Time: pt.Time, Value: pt.Value})
 		}
 	default:
-		return nil, fmt.Errorf("prometheus: instant query gave a %q result, want a vector or scalar; query: %s", res.ResultType, query)
+		return nil, &ShapeError{Source: "prometheus", Query: query, Reason: fmt.Sprintf("instant query gave a %q result, want a vector or scalar", res.ResultType)}
 	}
 	if len(out) == 0 {
 		return nil, &NoDataError{Source: "prometheus", Query: query, Reason: "no series matched"}
@@ -283,7 +283,7 @@ func (p *Prometheus) QueryRange(ctx context.Context, query string, start, end ti
 		return nil, fmt.Errorf("prometheus: unreadable range result: %v", err)
 	}
 	if res.ResultType != "matrix" {
-		return nil, fmt.Errorf("prometheus: range query gave a %q result, want a matrix; query: %s", res.ResultType, query)
+		return nil, &ShapeError{Source: "prometheus", Query: query, Reason: fmt.Sprintf("range query gave a %q result, want a matrix", res.ResultType)}
 	}
 	var out []Series
 	for _, r := range res.Result {

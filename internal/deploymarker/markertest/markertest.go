@@ -6,6 +6,7 @@ package markertest
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -25,6 +26,7 @@ const script = `#!/bin/sh
 log=%q
 printf '%%s\037' "$@" >> "$log"; printf '\n' >> "$log"
 %s
+if [ -f "$log.hang" ]; then { read -r hang; read -r sleep; } < "$log.hang"; for a in "$@"; do [ "$a" != "$hang" ] || exec "$sleep" 3600; done; fi
 [ "$1 $2" = "run release" ] || { echo "circleci: unknown command $*" >&2; exit 2; }
 sub=$3; name=$4
 case "$name" in ""|--*) echo "circleci: the plan name is missing" >&2; exit 2;; esac
@@ -82,6 +84,19 @@ func Install(t testing.TB, env ...string) *CLI {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// HangOn makes every later call with the argument arg (such as
+// --status=RUNNING) hang, as a CLI whose task agent never answers does.
+func (c *CLI) HangOn(t testing.TB, arg string) {
+	t.Helper()
+	sleep, err := exec.LookPath("sleep") // the CLI may run without a PATH
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.log+".hang", []byte(arg+"\n"+sleep+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Calls returns every call's argv, in order.
