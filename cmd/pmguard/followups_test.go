@@ -45,3 +45,33 @@ func TestFollowupsVerb(t *testing.T) {
 		t.Errorf("bad token: exit %d: %s", code, stderr)
 	}
 }
+
+// Whatever a verb prints passes the run's redactor: a token pasted into an
+// action item (printed in the summary by a path that does not redact it
+// itself) stays hidden.
+func TestVerbOutputHidesKnownSecrets(t *testing.T) {
+	gh := githubtest.New(t)
+	dir := t.TempDir()
+	incident := filepath.Join(dir, "incident.yml")
+	if err := os.WriteFile(incident, []byte("title: token in an action\nseverity: SEV2\naction_items:\n"+
+		"  - action: Rotate "+githubtest.Token+" now\n    type: prevent\n    priority: P0\n    owner: \"@dba\"\n    deadline: 2026-11-27\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"PMGUARD_FOLLOWUPS_MODE": "sync", "PMGUARD_FOLLOWUPS_TRACKER": "github",
+		"PMGUARD_FOLLOWUPS_INCIDENT_FILE": incident, "PMGUARD_FOLLOWUPS_GITHUB_REPO": "acme/shop",
+		"PMGUARD_FOLLOWUPS_GITHUB_TOKEN_ENV": "FOLLOWUPS_TOKEN", "FOLLOWUPS_TOKEN": githubtest.Token,
+		"PMGUARD_FOLLOWUPS_GITHUB_API_URL": gh.URL(), "PMGUARD_FOLLOWUPS_POSTMORTEM_DIR": dir,
+		"PMGUARD_FOLLOWUPS_OWNERS": "@dba=octo-dba", "PMGUARD_EVENTS_FILE": filepath.Join(dir, "events.jsonl"),
+	}
+	code, stdout, stderr := invoke(t, env, "followups")
+	if code != 0 || len(gh.Issues()) != 1 {
+		t.Fatalf("exit %d, %d issues\n%s%s", code, len(gh.Issues()), stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, githubtest.Token) {
+		t.Errorf("the token is printed:\n%s%s", stdout, stderr)
+	}
+	if !strings.Contains(stdout, "Rotate ") {
+		t.Errorf("the action is not in the summary:\n%s", stdout)
+	}
+}

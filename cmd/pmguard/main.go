@@ -206,11 +206,18 @@ func buildInfo(version, commit, date string) (string, string, string) {
 // verb table.
 func runs[O any](newf func(context.Context, *verb.Deps, []string) (*O, error), run func(context.Context, *O) error) func(*app, context.Context, []string) error {
 	return func(a *app, ctx context.Context, args []string) error {
-		o, err := newf(ctx, a.deps(), args)
-		if err != nil {
-			return err
+		d := a.deps()
+		// Everything a verb prints, and its final error, passes the run's
+		// redactor: a secret that reaches a message by any path stays hidden.
+		stdout, stderr := d.Redactor.SecretWriter(a.stdout), d.Redactor.SecretWriter(a.stderr)
+		d.Stdout, d.Stderr = stdout, stderr
+		defer stderr.Flush()
+		defer stdout.Flush()
+		o, err := newf(ctx, d, args)
+		if err == nil {
+			err = run(ctx, o)
 		}
-		return run(ctx, o)
+		return d.Redactor.Error(err)
 	}
 }
 

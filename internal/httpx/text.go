@@ -97,10 +97,11 @@ func isVarRef(v string) bool { return varRefRe.MatchString(strings.Trim(v, `"'`)
 // still found. Flush writes a last line that has no newline, ending it
 // with one. It is safe for concurrent use (a command's stdout and stderr).
 type TextWriter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	r   *Redactor
-	buf []byte
+	mu    sync.Mutex
+	w     io.Writer
+	r     *Redactor
+	known bool // only the known secrets (SecretWriter)
+	buf   []byte
 }
 
 // A line longer than maxPiece is written in pieces that end at a blank; one
@@ -112,6 +113,20 @@ const (
 
 // TextWriter returns a TextWriter onto w.
 func (r *Redactor) TextWriter(w io.Writer) *TextWriter { return &TextWriter{w: w, r: r} }
+
+// SecretWriter is a TextWriter that removes the known secrets only, not
+// credential shapes: for pmguard's own output (help texts show header
+// examples), where it is the last guard should a secret reach a message.
+func (r *Redactor) SecretWriter(w io.Writer) *TextWriter {
+	return &TextWriter{w: w, r: r, known: true}
+}
+
+func (t *TextWriter) redact(s string) string {
+	if t.known {
+		return t.r.Redact(s)
+	}
+	return t.r.Text(s)
+}
 
 func (t *TextWriter) Write(p []byte) (int, error) {
 	t.mu.Lock()
@@ -139,7 +154,7 @@ func (t *TextWriter) Write(p []byte) (int, error) {
 	if j == 0 {
 		return len(p), nil
 	}
-	if _, err := io.WriteString(t.w, t.r.Text(string(t.buf[:j]))); err != nil {
+	if _, err := io.WriteString(t.w, t.redact(string(t.buf[:j]))); err != nil {
 		return 0, err
 	}
 	t.buf = append(t.buf[:0], t.buf[j:]...)
@@ -197,7 +212,7 @@ func (t *TextWriter) Flush() error {
 	if len(t.buf) == 0 {
 		return nil
 	}
-	_, err := io.WriteString(t.w, t.r.Text(string(t.buf))+"\n")
+	_, err := io.WriteString(t.w, t.redact(string(t.buf))+"\n")
 	t.buf = t.buf[:0]
 	return err
 }

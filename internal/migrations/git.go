@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/pmguard/pmguard/internal/httpx"
 )
 
 // Git runs git commands in the repository. ExecGit runs the real git; tests
@@ -32,7 +34,8 @@ func (e *GitError) Error() string {
 	if msg == "" {
 		msg = fmt.Sprintf("exit status %d", e.Code)
 	}
-	return fmt.Sprintf("git %s: %s", strings.Join(e.Args, " "), msg)
+	// git quotes what it was given: a URL in it may carry credentials.
+	return httpx.RedactText(fmt.Sprintf("git %s: %s", strings.Join(e.Args, " "), msg))
 }
 
 // ExecGit runs the git binary in Dir.
@@ -58,7 +61,7 @@ func (g ExecGit) Run(ctx context.Context, stdin io.Reader, args ...string) ([]by
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return stdout.Bytes(), &GitError{Args: args, Code: ee.ExitCode(), Stderr: limit(stderr.String(), 2000)}
+		return stdout.Bytes(), &GitError{Args: args, Code: ee.ExitCode(), Stderr: limit(httpx.RedactText(stderr.String()), 2000)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("running git: %w", err)
