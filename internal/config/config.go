@@ -481,6 +481,13 @@ func (s *Set) Required(setting any, cause, form string) error {
 	return s.required(f, cause, form)
 }
 
+// EmptyEnv is the error for an EnvName setting whose variable is empty:
+// "$NAME is empty", then more, which says what needs it (", and ..." or
+// "; ..."; "" for nothing).
+func (s *Set) EmptyEnv(setting *EnvName, more, form string) error {
+	return s.Invalid(setting, string(*setting), "$"+string(*setting)+" is empty"+more, form)
+}
+
 func (s *Set) required(f *field, cause, form string) error {
 	e := s.invalid(f, "", cause).(*InputError)
 	if form != "" {

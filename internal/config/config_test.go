@@ -160,6 +160,25 @@ func TestInvalidByField(t *testing.T) {
 	}
 }
 
+func TestEmptyEnvNamesTheVariableAndTheSetting(t *testing.T) {
+	var s struct {
+		TokenEnv EnvName `env:"TOKEN_ENV, default=CIRCLE_TOKEN" flag:"token-env"`
+	}
+	set, _, err := Load(context.Background(), "dora", nil, MapEnv(nil), &s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := set.EmptyEnv(&s.TokenEnv, "; reading needs a token", "").Error()
+	for _, want := range []string{"$CIRCLE_TOKEN is empty; reading needs a token", "--token-env", "PMGUARD_DORA_TOKEN_ENV"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q lacks %q", got, want)
+		}
+	}
+	if !errors.As(set.EmptyEnv(&s.TokenEnv, "", ""), new(*InputError)) {
+		t.Error("not bad input")
+	}
+}
+
 func TestParsePercent(t *testing.T) {
 	for in, want := range map[string]float64{"2%": 0.02, "0.02": 0.02, " 25% \n": 0.25, "1": 1, "0": 0} {
 		if got, err := ParsePercent(in); err != nil || got != want {

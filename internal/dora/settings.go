@@ -145,7 +145,7 @@ func (s *Settings) check(set *config.Set, d *verb.Deps) (string, error) {
 		}
 	}
 	if s.DatabaseURLEnv != "" && strings.TrimSpace(d.Getenv(string(s.DatabaseURLEnv))) == "" {
-		return "", set.Invalid(&s.DatabaseURLEnv, string(s.DatabaseURLEnv), "$"+string(s.DatabaseURLEnv)+" is empty", "the name of an env var holding postgres://user:password@host/db")
+		return "", set.EmptyEnv(&s.DatabaseURLEnv, "", "the name of an env var holding postgres://user:password@host/db")
 	}
 	if s.GitDir != "" {
 		if st, err := os.Stat(s.GitDir); err != nil || !st.IsDir() {
@@ -158,7 +158,7 @@ func (s *Settings) check(set *config.Set, d *verb.Deps) (string, error) {
 		}
 	}
 	if strings.TrimSpace(d.Getenv(string(s.TokenEnv))) == "" {
-		return "", set.Invalid(&s.TokenEnv, string(s.TokenEnv), "$"+string(s.TokenEnv)+" is empty; reading the pipeline history needs a CircleCI API token", "")
+		return "", set.EmptyEnv(&s.TokenEnv, "; reading the pipeline history needs a CircleCI API token", "")
 	}
 	return slug, nil
 }

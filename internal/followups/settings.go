@@ -103,7 +103,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		}
 		token := strings.TrimSpace(d.Getenv(string(s.GitHubTokenEnv)))
 		if token == "" {
-			return nil, set.Invalid(&s.GitHubTokenEnv, string(s.GitHubTokenEnv), "$"+string(s.GitHubTokenEnv)+" is empty", "")
+			return nil, set.EmptyEnv(&s.GitHubTokenEnv, "", "")
 		}
 		c, err := github.New(github.Options{BaseURL: s.GitHubAPIURL.String(), Token: token, Repo: repo, HTTP: http})
 		if err != nil {

@@ -94,7 +94,7 @@ func (o *Options) importers(set *config.Set) (*Importers, error) {
 	if q := strings.TrimSpace(s.DatadogQuery); q != "" {
 		for _, k := range []*config.EnvName{&s.DatadogAPIKeyEnv, &s.DatadogAppKeyEnv} {
 			if strings.TrimSpace(d.Getenv(string(*k))) == "" {
-				return nil, set.Invalid(k, string(*k), "$"+string(*k)+" is empty, and Datadog events can only be read with an API key and an application key", "")
+				return nil, set.EmptyEnv(k, ", and Datadog events can only be read with an API key and an application key", "")
 			}
 		}
 		c, err := datadog.New(datadog.Options{Site: s.DatadogSite, APIKey: api, AppKey: app, NewHTTP: d.HTTP})
@@ -109,7 +109,7 @@ func (o *Options) importers(set *config.Set) (*Importers, error) {
 		}
 		token := strings.TrimSpace(d.Getenv(string(s.PagerDutyTokenEnv)))
 		if token == "" {
-			return nil, set.Invalid(&s.PagerDutyTokenEnv, string(s.PagerDutyTokenEnv), "$"+string(s.PagerDutyTokenEnv)+" is empty, and the incident can only be read with a PagerDuty API key", "")
+			return nil, set.EmptyEnv(&s.PagerDutyTokenEnv, ", and the incident can only be read with a PagerDuty API key", "")
 		}
 		c, err := pagerduty.New(pagerduty.Options{BaseURL: s.PagerDutyAPIURL.String(), Token: token, HTTP: d.HTTP(httpx.Options{})})
 		if err != nil {
@@ -134,7 +134,7 @@ func (o *Options) importers(set *config.Set) (*Importers, error) {
 			return nil, set.Invalid(&s.SlackThread, v, "not auto, none or CHANNEL_ID/TS", "")
 		}
 		if d.Getenv(string(o.Settings.SlackTokenEnv)) == "" {
-			return nil, set.Invalid(&o.Settings.SlackTokenEnv, string(o.Settings.SlackTokenEnv), "$"+string(o.Settings.SlackTokenEnv)+" is empty, and the thread can only be read with a Slack bot token", "")
+			return nil, set.EmptyEnv(&o.Settings.SlackTokenEnv, ", and the thread can only be read with a Slack bot token", "")
 		}
 		im.SlackThread, im.SlackChannel, im.SlackTS = o.readThread, m[1], m[2]
 	}

@@ -111,7 +111,7 @@ func (o *Options) circleCI(set *config.Set) (*circleci.Client, error) {
 	token := strings.TrimSpace(d.Getenv(string(s.TokenEnv)))
 	if token == "" {
 		if s.FailedPipeline != "" || s.RollbackPipeline != "" {
-			return nil, set.Invalid(&s.TokenEnv, string(s.TokenEnv), "$"+string(s.TokenEnv)+" is empty, and pipelines can only be read with a CircleCI token", "")
+			return nil, set.EmptyEnv(&s.TokenEnv, ", and pipelines can only be read with a CircleCI token", "")
 		}
 		fmt.Fprintf(d.Stderr, "pmguard postmortem: $%s is empty: CircleCI is not queried\n", s.TokenEnv)
 		return nil, nil
