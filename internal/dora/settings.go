@@ -75,7 +75,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		GitDir: s.GitDir, EventFile: s.EventLogs, JSON: s.JSON, Concurrency: int(s.Concurrency),
 		CircleCI: client, Log: log, Now: d.Now, Stdout: d.Stdout, Stderr: d.Stderr, Redactor: d.Redactor,
 		Summary: func(ctx context.Context, wf string) (*CIRecovery, error) {
-			return insightsSummary(ctx, hc, client.BaseURL(), token, slug, wf, s.Branch)
+			return insightsSummary(ctx, client, slug, wf, s.Branch)
 		},
 	}
 	if s.OutputDir != "" {
