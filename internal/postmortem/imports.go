@@ -14,6 +14,7 @@ import (
 	"github.com/pmguard/pmguard/internal/datadog"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/human"
 	"github.com/pmguard/pmguard/internal/notify"
 	"github.com/pmguard/pmguard/internal/pagerduty"
 )
@@ -296,7 +297,7 @@ func datadogEntries(es []datadog.Event) []imported {
 			kind, en.Event = "event", firstNonEmpty(e.Title, firstLine(e.Message))
 		}
 		if kind != "event" {
-			en.Impact = clip(firstLine(withoutHandles(stripMarkup(e.Message))), 120)
+			en.Impact = human.Clip(firstLine(withoutHandles(stripMarkup(e.Message))), 120)
 		}
 		out = append(out, imported{en, kind})
 	}
@@ -496,7 +497,7 @@ func printImported(w io.Writer, es []Entry) {
 	}
 	fmt.Fprintf(w, "Imported %d timeline entries (leave one out with import_exclude):\n", len(es))
 	for _, e := range es {
-		fmt.Fprintf(w, "  %s  %-9s  %-60s  %s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), e.Source, clip(e.Event, 60), e.Ref)
+		fmt.Fprintf(w, "  %s  %-9s  %-60s  %s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), e.Source, human.Clip(e.Event, 60), e.Ref)
 	}
 	fmt.Fprintln(w)
 }

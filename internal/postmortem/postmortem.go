@@ -359,7 +359,7 @@ func printSummary(w io.Writer, d *Document, res *Result) {
 	}
 	fmt.Fprintf(w, "Timeline (%s):\n", d.Location)
 	for _, e := range d.Timeline {
-		fmt.Fprintf(w, "  %s  %-60s  [%s]\n", d.clock(e.Time), clip(e.Event, 60), e.Source)
+		fmt.Fprintf(w, "  %s  %-60s  [%s]\n", d.clock(e.Time), human.Clip(e.Event, 60), e.Source)
 	}
 	m := &d.Measures
 	fmt.Fprintf(w, "\nTime to detect %s · time to acknowledge %s · time to mitigate %s · time to resolve %s · impact %s · unnoticed for %s\n",
@@ -368,13 +368,6 @@ func printSummary(w io.Writer, d *Document, res *Result) {
 	for _, p := range d.Phases {
 		fmt.Fprintf(w, "  %-11s %-22s %-14s target %-24s %s\n", p.Name, p.offsets(), orText(durText(p), "not measured"), p.Target.Text, p.resultText())
 	}
-}
-
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }
 
 func durText(p Phase) string {
