@@ -179,6 +179,46 @@ func TestEmptyEnvNamesTheVariableAndTheSetting(t *testing.T) {
 	}
 }
 
+func TestRateMarginOptPercent(t *testing.T) {
+	ctx := context.Background()
+	for in, want := range map[string]float64{"10": 10, " 10/s ": 10, "600/m": 10, "120/min": 2} {
+		var r Rate
+		if err := r.EnvDecode(ctx, in); err != nil || float64(r) != want {
+			t.Errorf("Rate %q = %v, %v; want %v", in, r, err, want)
+		}
+	}
+	for in, msg := range map[string]string{"10/h": "unknown unit", "ten": "not a rate", "0": "out of range", "100001": "out of range"} {
+		var r Rate
+		if err := r.EnvDecode(ctx, in); err == nil || err.Error() != msg {
+			t.Errorf("Rate %q: %v, want %q", in, err, msg)
+		}
+	}
+	for in, want := range map[string]float64{"50%": 0.5, "0.5": 0.5, "200%": 2, "3": 3} {
+		var m Margin
+		if err := m.EnvDecode(ctx, in); err != nil || float64(m) != want {
+			t.Errorf("Margin %q = %v, %v; want %v", in, m, err, want)
+		}
+	}
+	for in, msg := range map[string]string{"half": "not a percentage", "0%": "out of range", "101": "out of range"} {
+		var m Margin
+		if err := m.EnvDecode(ctx, in); err == nil || err.Error() != msg {
+			t.Errorf("Margin %q: %v, want %q", in, err, msg)
+		}
+	}
+	for in, want := range map[string]float64{"": 0, " ": 0, "5%": 0.05, "0.1": 0.1} {
+		var o OptPercent
+		if err := o.EnvDecode(ctx, in); err != nil || float64(o) != want {
+			t.Errorf("OptPercent %q = %v, %v; want %v", in, o, err, want)
+		}
+	}
+	for in, msg := range map[string]string{"0%": "0% is no share; leave it empty for the default", "5": "5 without a % sign is ambiguous: write 5% or 0.05"} {
+		var o OptPercent
+		if err := o.EnvDecode(ctx, in); err == nil || err.Error() != msg {
+			t.Errorf("OptPercent %q: %v, want %q", in, err, msg)
+		}
+	}
+}
+
 func TestParsePercent(t *testing.T) {
 	for in, want := range map[string]float64{"2%": 0.02, "0.02": 0.02, " 25% \n": 0.25, "1": 1, "0": 0} {
 		if got, err := ParsePercent(in); err != nil || got != want {
