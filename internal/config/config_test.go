@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -176,6 +178,22 @@ func TestEmptyEnvNamesTheVariableAndTheSetting(t *testing.T) {
 	}
 	if !errors.As(set.EmptyEnv(&s.TokenEnv, "", ""), new(*InputError)) {
 		t.Error("not bad input")
+	}
+}
+
+func TestUnreadableSaysWhyWithoutThePathTwice(t *testing.T) {
+	var s struct {
+		Incident string `env:"INCIDENT_FILE" flag:"incident-file"`
+	}
+	set, _, err := Load(context.Background(), "followups", nil, MapEnv(nil), &s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "incident.yml")
+	_, serr := os.Stat(missing)
+	got := set.Unreadable(&s.Incident, missing, serr, "").Error()
+	if !strings.Contains(got, "cannot read it: no such file or directory") || strings.Count(got, missing) != 1 {
+		t.Errorf("%q", got)
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -285,7 +286,7 @@ func (f *File) EnvDecode(_ context.Context, v string) error {
 	if v != "" {
 		fh, err := os.Open(v)
 		if err != nil {
-			return valueErrorf("cannot read it: %v", unwrapPathError(err))
+			return valueErrorf("cannot read it: %v", PathCause(err))
 		}
 		st, err := fh.Stat()
 		fh.Close()
@@ -299,8 +300,11 @@ func (f *File) EnvDecode(_ context.Context, v string) error {
 
 func (File) Form() string { return "the path of a readable file" }
 
-func unwrapPathError(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
+// PathCause is why a file operation failed, without the path: messages
+// name the path themselves.
+func PathCause(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err

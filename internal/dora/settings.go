@@ -2,7 +2,6 @@ package dora
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -154,7 +153,7 @@ func (s *Settings) check(set *config.Set, d *verb.Deps) (string, error) {
 	}
 	for _, p := range s.EventLogs {
 		if _, err := os.Stat(p); err != nil {
-			return "", set.Invalid(&s.EventLogs, p, "cannot read it: "+errors.Unwrap(err).Error(), "an event log file, or a directory of *.jsonl files")
+			return "", set.Unreadable(&s.EventLogs, p, err, "an event log file, or a directory of *.jsonl files")
 		}
 	}
 	if strings.TrimSpace(d.Getenv(string(s.TokenEnv))) == "" {

@@ -282,7 +282,7 @@ func targetNumber(evs []events.Event) int64 {
 func readEventFiles(paths []string) ([]events.Event, events.Skipped, error) {
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
-			return nil, nil, config.Invalidf("pmguard postmortem: event log %s: %v", p, unwrapPath(err))
+			return nil, nil, config.Invalidf("pmguard postmortem: event log %s: %v", p, config.PathCause(err))
 		}
 	}
 	evs, skipped, err := events.ReadFiles(paths...)
@@ -290,14 +290,6 @@ func readEventFiles(paths []string) ([]events.Event, events.Skipped, error) {
 		return nil, nil, fmt.Errorf("pmguard postmortem: reading event logs: %w", err)
 	}
 	return evs, skipped, nil
-}
-
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // pipelineIDs finds the failed and rollback pipelines: the settings first,
