@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 
@@ -144,12 +144,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 
 func (a *app) usage(verbs map[string]command) {
 	fmt.Fprintf(a.stdout, "pmguard %s: guard CircleCI deploys and turn incidents into post-mortems\n\nUsage: pmguard <verb> [flags]   (pmguard help <verb> for its settings)\n\n", a.version)
-	names := make([]string, 0, len(verbs))
-	for n := range verbs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(verbs)) {
 		fmt.Fprintf(a.stdout, "  %-11s %s\n", n, verbs[n].summary)
 	}
 	fmt.Fprintf(a.stdout, "\nExit codes: 0 pass, 1 verdict fail, 2 bad input, 3 could not run.\n")

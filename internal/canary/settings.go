@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +34,7 @@ type Settings struct {
 
 	// Probe.
 	URL          config.URL       `env:"URL" flag:"url" usage:"probe: the canary URL to send requests to"`
-	Rate         Rate             `env:"RATE, default=10" flag:"rate" usage:"probe: requests per second, sent on a fixed schedule whatever the responses"`
+	Rate         config.Rate      `env:"RATE, default=10" flag:"rate" usage:"probe: requests per second, sent on a fixed schedule whatever the responses"`
 	Concurrency  config.Count     `env:"CONCURRENCY, default=50" flag:"concurrency" usage:"probe: requests in flight at most"`
 	ExpectStatus config.StatusSet `env:"EXPECT_STATUS, default=2xx" orb:"expected_status" flag:"expect-status" usage:"probe: statuses that count as success; any other status is an error"`
 	Timeout      config.Duration  `env:"TIMEOUT, default=5s" flag:"timeout" usage:"probe: time allowed for one request, body included, less than max_duration; a timeout is an error (metric sources: per query)"`
@@ -48,24 +47,24 @@ type Settings struct {
 	Insecure bool   `env:"INSECURE" flag:"insecure" usage:"probe: skip TLS certificate verification (not for production)"`
 
 	// The judge.
-	ErrorThreshold    config.Percent  `env:"ERROR_THRESHOLD, default=2%" flag:"error-threshold" form:"a percentage such as 2% or 0.02, above 0% and below 100%" usage:"fail a canary whose error rate is this or more"`
-	HealthyErrorRate  OptPercent      `env:"HEALTHY_ERROR_RATE" flag:"healthy-error-rate" form:"a percentage above 0% and below error_threshold, such as 1% or 0.01; empty for half of error_threshold" usage:"the error rate a healthy canary has, which it must be shown to be near to pass (default: half the error threshold)"`
-	LatencyThreshold  config.Duration `env:"LATENCY_THRESHOLD" flag:"latency-threshold" usage:"fail a canary whose latency percentile is above this (default: no latency check)"`
-	LatencyPercentile string          `env:"LATENCY_PERCENTILE, default=p95" flag:"latency-percentile" form:"one of \"p50\", \"p90\", \"p95\", \"p99\"" usage:"the latency percentile held to the threshold"`
-	MaxDuration       config.Duration `env:"MAX_DURATION, default=10m" flag:"max-duration" usage:"stop after this long; undecided by then is inconclusive"`
-	MinSamples        config.Count    `env:"MIN_SAMPLES, default=100" flag:"min-samples" usage:"requests needed before the canary can pass"`
-	Interval          config.Duration `env:"INTERVAL, default=30s" flag:"interval" usage:"metric sources: time between two queries (each reads the interval just ended)"`
-	Alpha             config.Percent  `env:"ALPHA, default=1%" flag:"alpha" form:"a percentage such as 1% or 0.01, above 0% and below 50%" usage:"the false-rollback rate: chance of failing a canary at the healthy error rate"`
-	Beta              config.Percent  `env:"BETA, default=5%" flag:"beta" form:"a percentage such as 5% or 0.05, above 0% and below 50%" usage:"the missed-regression rate: chance of passing a canary at the error threshold"`
-	OnInconclusive    string          `env:"ON_INCONCLUSIVE, default=fail" flag:"on-inconclusive" form:"\"fail\", \"pass\" or \"hold\"" usage:"what an undecided analysis does (no traffic, no data, not decisive by max_duration): fail (roll back), pass, or hold (exit 0 at the current weight, leaving the decision to an approval job)"`
-	SourceErrorLimit  config.Count    `env:"SOURCE_ERROR_LIMIT, default=3" flag:"source-error-limit" usage:"metric sources: consecutive failed reads after which the verdict is fail"`
-	BaselineMargin    Margin          `env:"BASELINE_MARGIN, default=50%" flag:"baseline-margin" usage:"with a baseline: fail when the canary's error rate or latency is worse than the baseline's by more than this"`
+	ErrorThreshold    config.Percent    `env:"ERROR_THRESHOLD, default=2%" flag:"error-threshold" form:"a percentage such as 2% or 0.02, above 0% and below 100%" usage:"fail a canary whose error rate is this or more"`
+	HealthyErrorRate  config.OptPercent `env:"HEALTHY_ERROR_RATE" flag:"healthy-error-rate" form:"a percentage above 0% and below error_threshold, such as 1% or 0.01; empty for half of error_threshold" usage:"the error rate a healthy canary has, which it must be shown to be near to pass (default: half the error threshold)"`
+	LatencyThreshold  config.Duration   `env:"LATENCY_THRESHOLD" flag:"latency-threshold" usage:"fail a canary whose latency percentile is above this (default: no latency check)"`
+	LatencyPercentile string            `env:"LATENCY_PERCENTILE, default=p95" flag:"latency-percentile" form:"one of \"p50\", \"p90\", \"p95\", \"p99\"" usage:"the latency percentile held to the threshold"`
+	MaxDuration       config.Duration   `env:"MAX_DURATION, default=10m" flag:"max-duration" usage:"stop after this long; undecided by then is inconclusive"`
+	MinSamples        config.Count      `env:"MIN_SAMPLES, default=100" flag:"min-samples" usage:"requests needed before the canary can pass"`
+	Interval          config.Duration   `env:"INTERVAL, default=30s" flag:"interval" usage:"metric sources: time between two queries (each reads the interval just ended)"`
+	Alpha             config.Percent    `env:"ALPHA, default=1%" flag:"alpha" form:"a percentage such as 1% or 0.01, above 0% and below 50%" usage:"the false-rollback rate: chance of failing a canary at the healthy error rate"`
+	Beta              config.Percent    `env:"BETA, default=5%" flag:"beta" form:"a percentage such as 5% or 0.05, above 0% and below 50%" usage:"the missed-regression rate: chance of passing a canary at the error threshold"`
+	OnInconclusive    string            `env:"ON_INCONCLUSIVE, default=fail" flag:"on-inconclusive" form:"\"fail\", \"pass\" or \"hold\"" usage:"what an undecided analysis does (no traffic, no data, not decisive by max_duration): fail (roll back), pass, or hold (exit 0 at the current weight, leaving the decision to an approval job)"`
+	SourceErrorLimit  config.Count      `env:"SOURCE_ERROR_LIMIT, default=3" flag:"source-error-limit" usage:"metric sources: consecutive failed reads after which the verdict is fail"`
+	BaselineMargin    config.Margin     `env:"BASELINE_MARGIN, default=50%" flag:"baseline-margin" usage:"with a baseline: fail when the canary's error rate or latency is worse than the baseline's by more than this"`
 
 	// The statistics: the latency test's hypotheses, and how runs of
 	// errors or slow requests are counted.
-	LatencyPassShare OptPercent      `env:"LATENCY_PASS_SHARE" flag:"latency-pass-share" form:"a percentage above 0% and below 100%, such as 5% or 0.05; empty for the default" usage:"pass when at most this share of requests is slower than latency_threshold (default: 100% minus the percentile, 5% for p95: a canary exactly meeting it is healthy)"`
-	LatencyFailShare OptPercent      `env:"LATENCY_FAIL_SHARE" flag:"latency-fail-share" form:"a percentage above 0% and below 100%, such as 10% or 0.1; empty for the default" usage:"fail when this share of requests or more is slower than latency_threshold (default: twice latency_pass_share, at most halfway to 100%; 10% for p95)"`
-	StallAllowance   config.Duration `env:"STALL_ALLOWANCE, default=1s" flag:"stall-allowance" usage:"probe: a run of errors, or of slow requests, lasting up to this long is one stall or burst: 2 or more in a row count nothing towards a fail, and once towards a pass; 0 counts every request as independent"`
+	LatencyPassShare config.OptPercent `env:"LATENCY_PASS_SHARE" flag:"latency-pass-share" form:"a percentage above 0% and below 100%, such as 5% or 0.05; empty for the default" usage:"pass when at most this share of requests is slower than latency_threshold (default: 100% minus the percentile, 5% for p95: a canary exactly meeting it is healthy)"`
+	LatencyFailShare config.OptPercent `env:"LATENCY_FAIL_SHARE" flag:"latency-fail-share" form:"a percentage above 0% and below 100%, such as 10% or 0.1; empty for the default" usage:"fail when this share of requests or more is slower than latency_threshold (default: twice latency_pass_share, at most halfway to 100%; 10% for p95)"`
+	StallAllowance   config.Duration   `env:"STALL_ALLOWANCE, default=1s" flag:"stall-allowance" usage:"probe: a run of errors, or of slow requests, lasting up to this long is one stall or burst: 2 or more in a row count nothing towards a fail, and once towards a pass; 0 counts every request as independent"`
 
 	// Prometheus.
 	PrometheusURL      config.BaseURL `env:"PROMETHEUS_URL" flag:"prometheus-url" usage:"prometheus: the server's base URL"`
@@ -97,88 +96,6 @@ type Settings struct {
 
 	// CheckOnly: canary_deploy checks its settings before it deploys.
 	CheckOnly bool `env:"CHECK_ONLY" flag:"check-only" usage:"check every setting and exit, 0 or 2 naming the bad one, without judging anything, running set_weight or writing a deploy marker (canary_deploy runs this before deploy_canary)"`
-}
-
-// Rate is requests per second: "10", "10/s", "600/m".
-type Rate float64
-
-func (r *Rate) EnvDecode(_ context.Context, v string) error {
-	v = strings.TrimSpace(v)
-	per := 1.0
-	if n, unit, ok := strings.Cut(v, "/"); ok {
-		switch strings.TrimSpace(unit) {
-		case "s":
-		case "m", "min":
-			per = 60
-		default:
-			return &config.ValueError{Msg: "unknown unit"}
-		}
-		v = strings.TrimSpace(n)
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f != f {
-		return &config.ValueError{Msg: "not a rate"}
-	}
-	f /= per
-	if f <= 0 || f > 100000 {
-		return &config.ValueError{Msg: "out of range"}
-	}
-	*r = Rate(f)
-	return nil
-}
-
-func (Rate) Form() string {
-	return "requests per second such as 10, 10/s or 600/m, above 0 and at most 100000/s"
-}
-
-// OptPercent is a Percent that may be left empty (zero).
-type OptPercent float64
-
-func (o *OptPercent) EnvDecode(ctx context.Context, v string) error {
-	if strings.TrimSpace(v) == "" {
-		*o = 0
-		return nil
-	}
-	var p config.Percent
-	if err := p.EnvDecode(ctx, v); err != nil {
-		return err
-	}
-	if p == 0 {
-		// Zero is how an empty setting is held: taking "0%" for the default
-		// would silently ignore what was written.
-		return &config.ValueError{Msg: "0% is no share; leave it empty for the default"}
-	}
-	*o = OptPercent(p)
-	return nil
-}
-
-func (OptPercent) Form() string {
-	return "a percentage above 0% such as 5% or 0.05; empty for the default"
-}
-
-// Margin is a relative margin, "50%" or "0.5"; unlike a Percent it may
-// exceed 100% ("200%": three times as bad).
-type Margin float64
-
-func (m *Margin) EnvDecode(_ context.Context, v string) error {
-	v = strings.TrimSpace(v)
-	pct := strings.HasSuffix(v, "%")
-	f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(v, "%")), 64)
-	if err != nil || f != f {
-		return &config.ValueError{Msg: "not a percentage"}
-	}
-	if pct {
-		f /= 100
-	}
-	if f <= 0 || f > 100 {
-		return &config.ValueError{Msg: "out of range"}
-	}
-	*m = Margin(f)
-	return nil
-}
-
-func (Margin) Form() string {
-	return "a relative margin above 0 such as 50% or 0.5 (200% means three times as bad)"
 }
 
 // Options are a canary run: the validated settings, what was derived from

@@ -3,6 +3,7 @@ package circleci
 import (
 	"context"
 	"iter"
+	"net/http"
 	"net/url"
 	"time"
 )
@@ -49,4 +50,28 @@ func (s *InsightsService) WorkflowRuns(ctx context.Context, projectSlug, workflo
 		}
 	}
 	return newPager[WorkflowRun](s.c, "/insights/"+pathEscape(projectSlug)+"/workflows/"+url.PathEscape(workflowName), q, 0, PageLimit).Items(ctx)
+}
+
+// WorkflowSummary is the part of a workflow's Insights summary pmguard reads.
+type WorkflowSummary struct {
+	Metrics struct {
+		// MTTR is in seconds; nil when no failure was followed by a success.
+		MTTR        *int64    `json:"mttr"`
+		WindowStart time.Time `json:"window_start"`
+		WindowEnd   time.Time `json:"window_end"`
+	} `json:"metrics"`
+}
+
+// Summary reads a workflow's aggregated metrics on branch, or on every
+// branch when branch is "".
+func (s *InsightsService) Summary(ctx context.Context, projectSlug, workflowName, branch string) (*WorkflowSummary, error) {
+	q := url.Values{}
+	if branch != "" {
+		q.Set("branch", branch)
+	} else {
+		q.Set("all-branches", "true")
+	}
+	var out WorkflowSummary
+	err := s.c.do(ctx, http.MethodGet, "/insights/"+pathEscape(projectSlug)+"/workflows/"+url.PathEscape(workflowName)+"/summary", q, nil, &out)
+	return &out, err
 }

@@ -86,12 +86,16 @@ type JobWorkflow struct {
 
 // Get returns a job's details by number.
 func (s *JobsService) Get(ctx context.Context, projectSlug string, number int64) (*JobDetails, error) {
-	return call[JobDetails](ctx, s.c, http.MethodGet, "/project/"+pathEscape(projectSlug)+"/job/"+strconv.FormatInt(number, 10), nil)
+	return call[JobDetails](ctx, s.c, http.MethodGet, jobPath(projectSlug, number), nil)
+}
+
+func jobPath(projectSlug string, number int64) string {
+	return "/project/" + pathEscape(projectSlug) + "/job/" + strconv.FormatInt(number, 10)
 }
 
 // Cancel cancels a job by number.
 func (s *JobsService) Cancel(ctx context.Context, projectSlug string, number int64) error {
-	return s.c.do(ctx, http.MethodPost, "/project/"+pathEscape(projectSlug)+"/job/"+strconv.FormatInt(number, 10)+"/cancel", nil, nil, nil)
+	return s.c.do(ctx, http.MethodPost, jobPath(projectSlug, number)+"/cancel", nil, nil, nil)
 }
 
 // Artifact is one file a job stored with store_artifacts.

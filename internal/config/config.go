@@ -210,11 +210,11 @@ func writable(path string) error {
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("its directory %s cannot be created: %v", dir, unwrapPathError(err))
+		return fmt.Errorf("its directory %s cannot be created: %v", dir, PathCause(err))
 	}
 	f, err := os.CreateTemp(dir, ".pmguard-check-*")
 	if err != nil {
-		return fmt.Errorf("its directory %s is not writable: %v", dir, unwrapPathError(err))
+		return fmt.Errorf("its directory %s is not writable: %v", dir, PathCause(err))
 	}
 	f.Close()
 	return os.Remove(f.Name())
@@ -503,6 +503,19 @@ func (s *Set) Required(setting any, cause, form string) error {
 		return s.Invalid(setting, "", cause, form)
 	}
 	return s.required(f, cause, form)
+}
+
+// Unreadable is the error for a path setting whose file err says cannot be
+// read: "cannot read it: " and why.
+func (s *Set) Unreadable(setting any, path string, err error, form string) error {
+	return s.Invalid(setting, path, "cannot read it: "+PathCause(err).Error(), form)
+}
+
+// EmptyEnv is the error for an EnvName setting whose variable is empty:
+// "$NAME is empty", then more, which says what needs it (", and ..." or
+// "; ..."; "" for nothing).
+func (s *Set) EmptyEnv(setting *EnvName, more, form string) error {
+	return s.Invalid(setting, string(*setting), "$"+string(*setting)+" is empty"+more, form)
 }
 
 func (s *Set) required(f *field, cause, form string) error {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -156,6 +158,81 @@ func TestInvalidByField(t *testing.T) {
 	for _, want := range []string{"invalid expected_status", "--expect-status", "PMGUARD_HEALTH_EXPECT_STATUS"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
+		}
+	}
+}
+
+func TestEmptyEnvNamesTheVariableAndTheSetting(t *testing.T) {
+	var s struct {
+		TokenEnv EnvName `env:"TOKEN_ENV, default=CIRCLE_TOKEN" flag:"token-env"`
+	}
+	set, _, err := Load(context.Background(), "dora", nil, MapEnv(nil), &s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := set.EmptyEnv(&s.TokenEnv, "; reading needs a token", "").Error()
+	for _, want := range []string{"$CIRCLE_TOKEN is empty; reading needs a token", "--token-env", "PMGUARD_DORA_TOKEN_ENV"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q lacks %q", got, want)
+		}
+	}
+	if !errors.As(set.EmptyEnv(&s.TokenEnv, "", ""), new(*InputError)) {
+		t.Error("not bad input")
+	}
+}
+
+func TestUnreadableSaysWhyWithoutThePathTwice(t *testing.T) {
+	var s struct {
+		Incident string `env:"INCIDENT_FILE" flag:"incident-file"`
+	}
+	set, _, err := Load(context.Background(), "followups", nil, MapEnv(nil), &s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "incident.yml")
+	_, serr := os.Stat(missing)
+	got := set.Unreadable(&s.Incident, missing, serr, "").Error()
+	if !strings.Contains(got, "cannot read it: no such file or directory") || strings.Count(got, missing) != 1 {
+		t.Errorf("%q", got)
+	}
+}
+
+func TestRateMarginOptPercent(t *testing.T) {
+	ctx := context.Background()
+	for in, want := range map[string]float64{"10": 10, " 10/s ": 10, "600/m": 10, "120/min": 2} {
+		var r Rate
+		if err := r.EnvDecode(ctx, in); err != nil || float64(r) != want {
+			t.Errorf("Rate %q = %v, %v; want %v", in, r, err, want)
+		}
+	}
+	for in, msg := range map[string]string{"10/h": "unknown unit", "ten": "not a rate", "0": "out of range", "100001": "out of range"} {
+		var r Rate
+		if err := r.EnvDecode(ctx, in); err == nil || err.Error() != msg {
+			t.Errorf("Rate %q: %v, want %q", in, err, msg)
+		}
+	}
+	for in, want := range map[string]float64{"50%": 0.5, "0.5": 0.5, "200%": 2, "3": 3} {
+		var m Margin
+		if err := m.EnvDecode(ctx, in); err != nil || float64(m) != want {
+			t.Errorf("Margin %q = %v, %v; want %v", in, m, err, want)
+		}
+	}
+	for in, msg := range map[string]string{"half": "not a percentage", "0%": "out of range", "101": "out of range"} {
+		var m Margin
+		if err := m.EnvDecode(ctx, in); err == nil || err.Error() != msg {
+			t.Errorf("Margin %q: %v, want %q", in, err, msg)
+		}
+	}
+	for in, want := range map[string]float64{"": 0, " ": 0, "5%": 0.05, "0.1": 0.1} {
+		var o OptPercent
+		if err := o.EnvDecode(ctx, in); err != nil || float64(o) != want {
+			t.Errorf("OptPercent %q = %v, %v; want %v", in, o, err, want)
+		}
+	}
+	for in, msg := range map[string]string{"0%": "0% is no share; leave it empty for the default", "5": "5 without a % sign is ambiguous: write 5% or 0.05"} {
+		var o OptPercent
+		if err := o.EnvDecode(ctx, in); err == nil || err.Error() != msg {
+			t.Errorf("OptPercent %q: %v, want %q", in, err, msg)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -68,15 +69,12 @@ func (p *Percent) EnvDecode(_ context.Context, v string) error {
 // could mean 25% or be a typo for 0.25. Every verb and every file pmguard
 // reads (incident.yml, targets) uses it.
 func ParsePercent(v string) (float64, error) {
-	v = strings.TrimSpace(v)
-	pct := strings.HasSuffix(v, "%")
-	f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(v, "%")), 64)
-	if err != nil || f != f {
-		return 0, valueErrorf("not a percentage")
+	f, pct, err := fraction(v)
+	if err != nil {
+		return 0, err
 	}
-	if pct {
-		f /= 100
-	} else if f > 1 {
+	if !pct && f > 1 {
+		v = strings.TrimSpace(v)
 		return 0, valueErrorf("%s without a %% sign is ambiguous: write %s%% or %s", v, v, strconv.FormatFloat(f/100, 'g', -1, 64))
 	}
 	if f < 0 || f > 1 {
@@ -85,10 +83,102 @@ func ParsePercent(v string) (float64, error) {
 	return f, nil
 }
 
+// fraction reads "50%" or "0.5" as 0.5, and says whether a % sign was
+// written; the range is the caller's.
+func fraction(v string) (f float64, pct bool, err error) {
+	v = strings.TrimSpace(v)
+	pct = strings.HasSuffix(v, "%")
+	f, err = strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(v, "%")), 64)
+	if err != nil || f != f {
+		return 0, pct, valueErrorf("not a percentage")
+	}
+	if pct {
+		f /= 100
+	}
+	return f, pct, nil
+}
+
 func (Percent) Form() string { return "a percentage such as 2% or 0.02, from 0% to 100%" }
 
 // String formats p as a percentage.
 func (p Percent) String() string { return strconv.FormatFloat(float64(p)*100, 'g', 4, 64) + "%" }
+
+// OptPercent is a Percent that may be left empty (zero).
+type OptPercent float64
+
+func (o *OptPercent) EnvDecode(_ context.Context, v string) error {
+	if strings.TrimSpace(v) == "" {
+		*o = 0
+		return nil
+	}
+	f, err := ParsePercent(v)
+	if err != nil {
+		return err
+	}
+	if f == 0 {
+		// Zero is how an empty setting is held: taking "0%" for the default
+		// would silently ignore what was written.
+		return valueErrorf("0%% is no share; leave it empty for the default")
+	}
+	*o = OptPercent(f)
+	return nil
+}
+
+func (OptPercent) Form() string {
+	return "a percentage above 0% such as 5% or 0.05; empty for the default"
+}
+
+// Margin is a relative margin, "50%" or "0.5"; unlike a Percent it may
+// exceed 100% ("200%": three times as bad).
+type Margin float64
+
+func (m *Margin) EnvDecode(_ context.Context, v string) error {
+	f, _, err := fraction(v)
+	if err != nil {
+		return err
+	}
+	if f <= 0 || f > 100 {
+		return valueErrorf("out of range")
+	}
+	*m = Margin(f)
+	return nil
+}
+
+func (Margin) Form() string {
+	return "a relative margin above 0 such as 50% or 0.5 (200% means three times as bad)"
+}
+
+// Rate is requests per second: "10", "10/s", "600/m".
+type Rate float64
+
+func (r *Rate) EnvDecode(_ context.Context, v string) error {
+	v = strings.TrimSpace(v)
+	per := 1.0
+	if n, unit, ok := strings.Cut(v, "/"); ok {
+		switch strings.TrimSpace(unit) {
+		case "s":
+		case "m", "min":
+			per = 60
+		default:
+			return valueErrorf("unknown unit")
+		}
+		v = strings.TrimSpace(n)
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f != f {
+		return valueErrorf("not a rate")
+	}
+	f /= per
+	if f <= 0 || f > 100000 {
+		return valueErrorf("out of range")
+	}
+	*r = Rate(f)
+	return nil
+}
+
+func (Rate) Form() string {
+	return "requests per second such as 10, 10/s or 600/m, above 0 and at most 100000/s"
+}
 
 // URL is an absolute http or https URL.
 type URL struct{ *url.URL }
@@ -196,7 +286,7 @@ func (f *File) EnvDecode(_ context.Context, v string) error {
 	if v != "" {
 		fh, err := os.Open(v)
 		if err != nil {
-			return valueErrorf("cannot read it: %v", unwrapPathError(err))
+			return valueErrorf("cannot read it: %v", PathCause(err))
 		}
 		st, err := fh.Stat()
 		fh.Close()
@@ -210,8 +300,11 @@ func (f *File) EnvDecode(_ context.Context, v string) error {
 
 func (File) Form() string { return "the path of a readable file" }
 
-func unwrapPathError(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
+// PathCause is why a file operation failed, without the path: messages
+// name the path themselves.
+func PathCause(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err

@@ -55,11 +55,8 @@ func New(o Options) (*Client, error) {
 	if o.APIKey == "" || o.AppKey == "" {
 		return nil, errors.New("datadog: both an API key and an application key are needed")
 	}
-	hc.Redactor().Add(o.APIKey, o.AppKey)
-	if o.MaxPages <= 0 {
-		o.MaxPages = DefaultMaxPages
-	}
-	return &Client{base: base, apiKey: o.APIKey, appKey: o.AppKey, http: hc, maxPages: o.MaxPages}, nil
+	hc, pages := httpx.ForAPI(hc, o.MaxPages, DefaultMaxPages, o.APIKey, o.AppKey)
+	return &Client{base: base, apiKey: o.APIKey, appKey: o.AppKey, http: hc, maxPages: pages}, nil
 }
 
 // Event is a Datadog event as a timeline needs it.
@@ -121,11 +118,7 @@ type listResponse struct {
 // get reads one page; a refused key says which keys and scope are needed.
 func (c *Client) get(ctx context.Context, pathQuery string, h http.Header, out any) error {
 	_, err := c.http.DoJSON(ctx, "Datadog", http.MethodGet, c.base+pathQuery, h, nil, out)
-	var se *httpx.StatusError
-	if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden) {
-		return fmt.Errorf("%w (the API key must be valid for this site and the application key needs events_read)", err)
-	}
-	return err
+	return httpx.AuthHint(err, "the API key must be valid for this site and the application key needs events_read")
 }
 
 // Events lists the events matching query (Datadog's event search syntax;

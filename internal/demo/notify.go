@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/pmguard/pmguard/internal/events"
+	"github.com/pmguard/pmguard/internal/human"
 	"github.com/pmguard/pmguard/internal/notify"
 )
 
@@ -50,7 +51,7 @@ func (d *Demo) notify(ctx context.Context) error {
 	for _, b := range m.Blocks {
 		kinds = append(kinds, fmt.Sprint(b["type"]))
 	}
-	fmt.Fprintf(d.Out, "\nBlock Kit: %d blocks (%s), %d bytes of JSON, fallback text %q\n", len(m.Blocks), strings.Join(kinds, ", "), len(m.JSON()), shortText(m.Text, 90))
+	fmt.Fprintf(d.Out, "\nBlock Kit: %d blocks (%s), %d bytes of JSON, fallback text %q\n", len(m.Blocks), strings.Join(kinds, ", "), len(m.JSON()), human.Clip(m.Text, 90))
 	fmt.Fprintf(d.Out, "Full message: %s (paste it into Slack's Block Kit Builder)\n", path)
 	fmt.Fprintln(d.Out, "With SLACK_ACCESS_TOKEN set it is posted; later notices of this pipeline reply in its thread and update its status line.")
 	return nil
@@ -80,11 +81,4 @@ func indent(s string) string {
 		lines[i] = "  │ " + l
 	}
 	return strings.Join(lines, "\n") + "\n"
-}
-
-func shortText(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }

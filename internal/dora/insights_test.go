@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/circleci"
 	"github.com/pmguard/pmguard/internal/httpx"
 )
 
@@ -24,15 +25,18 @@ func TestInsightsSummary(t *testing.T) {
 "trends":{"total_runs":0.1,"failed_runs":0,"success_rate":0,"p95_duration_secs":0,"median_duration_secs":0,"total_credits_used":0,"mttr":0,"throughput":0},"workflow_names":["deploy-prod"]}`))
 	}))
 	t.Cleanup(srv.Close)
-	hc := httpx.New(httpx.Options{Retries: -1})
-	got, err := insightsSummary(context.Background(), hc, srv.URL+"/api/v2", "tok-0123456789", "gh/acme/shop", "deploy-prod", "main")
+	c, err := circleci.New(circleci.Options{Host: srv.URL, Token: "tok-0123456789", HTTP: httpx.New(httpx.Options{Retries: -1})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := insightsSummary(context.Background(), c, "gh/acme/shop", "deploy-prod", "main")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.MTTR != 2*time.Hour || got.Workflow != "deploy-prod" || !got.WindowEnd.Equal(ts("2026-11-16 00:00")) {
 		t.Errorf("got %+v", got)
 	}
-	if _, err := insightsSummary(context.Background(), hc, srv.URL+"/api/v2", "tok-0123456789", "gh/acme/shop", "other", "main"); err == nil {
+	if _, err := insightsSummary(context.Background(), c, "gh/acme/shop", "other", "main"); err == nil {
 		t.Error("a 404 was not an error")
 	}
 }

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -197,12 +198,7 @@ func (o *Options) orgReport(ctx context.Context, st *dorastore.Store, end, start
 		org.finish(o.Targets)
 		rep.Units = append(rep.Units, org)
 	}
-	teamNames := make([]string, 0, len(teams))
-	for n := range teams {
-		teamNames = append(teamNames, n)
-	}
-	sort.Strings(teamNames)
-	for _, n := range teamNames {
+	for _, n := range slices.Sorted(maps.Keys(teams)) {
 		u := combine("team", n, teams[n])
 		u.finish(o.Targets)
 		rep.Units = append(rep.Units, u)

@@ -2,8 +2,10 @@ package dora
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -113,12 +115,7 @@ func (r *Rules) For(slug string, base Rule) Rule {
 		merge(x)
 		return out
 	}
-	keys := make([]string, 0, len(r.Projects))
-	for k := range r.Projects {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(r.Projects)) {
 		if ok, _ := path.Match(k, slug); ok {
 			merge(r.Projects[k])
 			break

@@ -2,7 +2,6 @@ package dora
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -75,7 +74,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		GitDir: s.GitDir, EventFile: s.EventLogs, JSON: s.JSON, Concurrency: int(s.Concurrency),
 		CircleCI: client, Log: log, Now: d.Now, Stdout: d.Stdout, Stderr: d.Stderr, Redactor: d.Redactor,
 		Summary: func(ctx context.Context, wf string) (*CIRecovery, error) {
-			return insightsSummary(ctx, hc, client.BaseURL(), token, slug, wf, s.Branch)
+			return insightsSummary(ctx, client, slug, wf, s.Branch)
 		},
 	}
 	if s.OutputDir != "" {
@@ -145,7 +144,7 @@ func (s *Settings) check(set *config.Set, d *verb.Deps) (string, error) {
 		}
 	}
 	if s.DatabaseURLEnv != "" && strings.TrimSpace(d.Getenv(string(s.DatabaseURLEnv))) == "" {
-		return "", set.Invalid(&s.DatabaseURLEnv, string(s.DatabaseURLEnv), "$"+string(s.DatabaseURLEnv)+" is empty", "the name of an env var holding postgres://user:password@host/db")
+		return "", set.EmptyEnv(&s.DatabaseURLEnv, "", "the name of an env var holding postgres://user:password@host/db")
 	}
 	if s.GitDir != "" {
 		if st, err := os.Stat(s.GitDir); err != nil || !st.IsDir() {
@@ -154,11 +153,11 @@ func (s *Settings) check(set *config.Set, d *verb.Deps) (string, error) {
 	}
 	for _, p := range s.EventLogs {
 		if _, err := os.Stat(p); err != nil {
-			return "", set.Invalid(&s.EventLogs, p, "cannot read it: "+errors.Unwrap(err).Error(), "an event log file, or a directory of *.jsonl files")
+			return "", set.Unreadable(&s.EventLogs, p, err, "an event log file, or a directory of *.jsonl files")
 		}
 	}
 	if strings.TrimSpace(d.Getenv(string(s.TokenEnv))) == "" {
-		return "", set.Invalid(&s.TokenEnv, string(s.TokenEnv), "$"+string(s.TokenEnv)+" is empty; reading the pipeline history needs a CircleCI API token", "")
+		return "", set.EmptyEnv(&s.TokenEnv, "; reading the pipeline history needs a CircleCI API token", "")
 	}
 	return slug, nil
 }

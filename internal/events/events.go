@@ -19,8 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -321,11 +323,7 @@ func (s Skipped) String() string {
 	if len(s) == 0 {
 		return ""
 	}
-	files := make([]string, 0, len(s))
-	for f := range s {
-		files = append(files, f)
-	}
-	sort.Strings(files)
+	files := slices.Sorted(maps.Keys(s))
 	parts := make([]string, len(files))
 	for i, f := range files {
 		parts[i] = fmt.Sprintf("%d of %s", s[f], f)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/human"
 	"github.com/pmguard/pmguard/internal/postmortem"
 	"github.com/pmguard/pmguard/internal/report"
 	"github.com/pmguard/pmguard/internal/verb"
@@ -168,7 +169,7 @@ func (o *Options) run(ctx context.Context) error {
 		}
 		f.Ticket, f.URL, f.Open = t.ID, t.URL, t.Open || t.ID == "" && !it.Done()
 		out = append(out, f)
-		fmt.Fprintf(o.Stdout, "  %-10s %-8s %s %s\n", f.Outcome, f.Ticket, clip(it.Action, 60), f.URL)
+		fmt.Fprintf(o.Stdout, "  %-10s %-8s %s %s\n", f.Outcome, f.Ticket, human.Clip(it.Action, 60), f.URL)
 	}
 	fig := events.Followups{Tracker: o.Tracker.Name(), Items: len(out)}
 	for _, f := range out {
@@ -385,11 +386,4 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
-}
-
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }

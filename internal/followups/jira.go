@@ -37,10 +37,10 @@ func (o *Options) jira(set *config.Set, hc *httpx.Client) (Tracker, error) {
 	}
 	email, token := strings.TrimSpace(d.Getenv(string(s.JiraEmailEnv))), strings.TrimSpace(d.Getenv(string(s.JiraTokenEnv)))
 	if email == "" {
-		return nil, set.Invalid(&s.JiraEmailEnv, string(s.JiraEmailEnv), "$"+string(s.JiraEmailEnv)+" is empty", "")
+		return nil, set.EmptyEnv(&s.JiraEmailEnv, "", "")
 	}
 	if token == "" {
-		return nil, set.Invalid(&s.JiraTokenEnv, string(s.JiraTokenEnv), "$"+string(s.JiraTokenEnv)+" is empty", "")
+		return nil, set.EmptyEnv(&s.JiraTokenEnv, "", "")
 	}
 	c, err := jira.New(jira.Options{BaseURL: s.JiraURL.String(), Email: email, Token: token, HTTP: hc})
 	if err != nil {

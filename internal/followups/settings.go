@@ -2,7 +2,6 @@ package followups
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
 	"strings"
@@ -81,7 +80,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		return nil, set.Invalid(&s.Mode, s.Mode, "not a mode", "")
 	}
 	if _, err := os.Stat(s.IncidentFile); err != nil {
-		return nil, set.Invalid(&s.IncidentFile, s.IncidentFile, "cannot read it: "+errors.Unwrap(err).Error(), "the path of the team's incident.yml, whose action_items are the follow-ups")
+		return nil, set.Unreadable(&s.IncidentFile, s.IncidentFile, err, "the path of the team's incident.yml, whose action_items are the follow-ups")
 	}
 	if o.Incident, err = postmortem.LoadIncident(s.IncidentFile); err != nil {
 		return nil, err
@@ -103,7 +102,7 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		}
 		token := strings.TrimSpace(d.Getenv(string(s.GitHubTokenEnv)))
 		if token == "" {
-			return nil, set.Invalid(&s.GitHubTokenEnv, string(s.GitHubTokenEnv), "$"+string(s.GitHubTokenEnv)+" is empty", "")
+			return nil, set.EmptyEnv(&s.GitHubTokenEnv, "", "")
 		}
 		c, err := github.New(github.Options{BaseURL: s.GitHubAPIURL.String(), Token: token, Repo: repo, HTTP: http})
 		if err != nil {

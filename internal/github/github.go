@@ -54,14 +54,8 @@ func New(o Options) (*Client, error) {
 	if o.Token == "" {
 		return nil, errors.New("no GitHub token")
 	}
-	if o.HTTP == nil {
-		o.HTTP = httpx.New(httpx.Options{})
-	}
-	o.HTTP.Redactor().Add(o.Token)
-	if o.MaxPages <= 0 {
-		o.MaxPages = DefaultMaxPages
-	}
-	return &Client{base: base, token: o.Token, repo: o.Repo, http: o.HTTP, maxPages: o.MaxPages}, nil
+	hc, pages := httpx.ForAPI(o.HTTP, o.MaxPages, DefaultMaxPages, o.Token)
+	return &Client{base: base, token: o.Token, repo: o.Repo, http: hc, maxPages: pages}, nil
 }
 
 // Repo is the repository, owner/name.

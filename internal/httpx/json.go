@@ -195,3 +195,28 @@ func BaseURL(api, raw, def string) (string, error) {
 	}
 	return base, nil
 }
+
+// ForAPI is the setup every small API client's New shares once its options
+// are checked: hc, or a client with the default policy when nil, whose
+// redactor now knows secrets; and the page bound, def when maxPages is not
+// positive (a negative one must not unbound a listing).
+func ForAPI(hc *Client, maxPages, def int, secrets ...string) (*Client, int) {
+	if hc == nil {
+		hc = New(Options{})
+	}
+	hc.Redactor().Add(secrets...)
+	if maxPages <= 0 {
+		maxPages = def
+	}
+	return hc, maxPages
+}
+
+// AuthHint adds hint to err when err is a refused credential (HTTP 401 or
+// 403): what the API needs, which its own message seldom says.
+func AuthHint(err error, hint string) error {
+	var se *StatusError
+	if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden) {
+		return fmt.Errorf("%w (%s)", err, hint)
+	}
+	return err
+}

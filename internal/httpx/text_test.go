@@ -1,6 +1,8 @@
 package httpx_test
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -149,5 +151,36 @@ func TestCutBefore(t *testing.T) {
 		if got := r.CutBefore(s, tc.i); got != tc.want {
 			t.Errorf("CutBefore(%q, %d) = %d, want %d", s, tc.i, got, tc.want)
 		}
+	}
+}
+
+func TestForAPIBoundsPagesAndLearnsSecrets(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		hc, pages := httpx.ForAPI(nil, n, 30, "tok-123")
+		if pages != 30 {
+			t.Errorf("maxPages %d: bound %d, want the default 30", n, pages)
+		}
+		if got := hc.Redactor().Redact("token tok-123"); strings.Contains(got, "tok-123") {
+			t.Errorf("the client's redactor does not know the token: %q", got)
+		}
+	}
+	if _, pages := httpx.ForAPI(nil, 5, 30); pages != 5 {
+		t.Errorf("maxPages 5: bound %d", pages)
+	}
+}
+
+func TestAuthHintOnlyOnRefusedCredentials(t *testing.T) {
+	for status, want := range map[int]bool{401: true, 403: true, 404: false, 500: false} {
+		err := httpx.AuthHint(fmt.Errorf("get: %w", &httpx.StatusError{API: "X", Status: status}), "check the token")
+		if got := strings.HasSuffix(err.Error(), " (check the token)"); got != want {
+			t.Errorf("HTTP %d: %q", status, err)
+		}
+		var se *httpx.StatusError
+		if !errors.As(err, &se) {
+			t.Errorf("HTTP %d: the status error is lost", status)
+		}
+	}
+	if httpx.AuthHint(nil, "x") != nil {
+		t.Error("a nil error gained a hint")
 	}
 }

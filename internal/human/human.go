@@ -83,3 +83,12 @@ func trim(v float64, digits int) string {
 	p := math.Pow(10, float64(digits))
 	return strconv.FormatFloat(math.Round(v*p)/p, 'f', -1, 64)
 }
+
+// Clip cuts s to n characters at most, the last one an ellipsis when it was
+// cut; on characters, never inside one.
+func Clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

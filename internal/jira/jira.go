@@ -42,15 +42,9 @@ func New(o Options) (*Client, error) {
 	if o.Email == "" || o.Token == "" {
 		return nil, errors.New("no Jira account email or API token (both are needed)")
 	}
-	if o.HTTP == nil {
-		o.HTTP = httpx.New(httpx.Options{})
-	}
 	auth := base64.StdEncoding.EncodeToString([]byte(o.Email + ":" + o.Token))
-	o.HTTP.Redactor().Add(o.Token, auth)
-	if o.MaxPages <= 0 {
-		o.MaxPages = DefaultMaxPages
-	}
-	return &Client{base: base, auth: "Basic " + auth, http: o.HTTP, maxPages: o.MaxPages}, nil
+	hc, pages := httpx.ForAPI(o.HTTP, o.MaxPages, DefaultMaxPages, o.Token, auth)
+	return &Client{base: base, auth: "Basic " + auth, http: hc, maxPages: pages}, nil
 }
 
 // Base is the site's URL.
@@ -88,11 +82,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	h := http.Header{}
 	h.Set("Authorization", c.auth)
 	_, err := c.http.DoJSON(ctx, "Jira", method, c.base+path, h, in, out)
-	var se *httpx.StatusError
-	if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden) {
-		return fmt.Errorf("%w (check the email and API token, and the account's permission to create issues in the project)", err)
-	}
-	return err
+	return httpx.AuthHint(err, "check the email and API token, and the account's permission to create issues in the project")
 }
 
 // Search lists the issues jql matches.

@@ -51,14 +51,8 @@ func New(o Options) (*Client, error) {
 	if o.Token == "" {
 		return nil, errors.New("no PagerDuty API token")
 	}
-	if o.HTTP == nil {
-		o.HTTP = httpx.New(httpx.Options{})
-	}
-	o.HTTP.Redactor().Add(o.Token)
-	if o.MaxPages <= 0 {
-		o.MaxPages = DefaultMaxPages
-	}
-	return &Client{base: base, token: o.Token, http: o.HTTP, maxPages: o.MaxPages}, nil
+	hc, pages := httpx.ForAPI(o.HTTP, o.MaxPages, DefaultMaxPages, o.Token)
+	return &Client{base: base, token: o.Token, http: hc, maxPages: pages}, nil
 }
 
 // Reference is PagerDuty's reference object (agent, channel, service ...).
@@ -116,11 +110,7 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 		u += "?" + q.Encode()
 	}
 	_, err := c.http.DoJSON(ctx, "PagerDuty", http.MethodGet, u, h, nil, out)
-	var se *httpx.StatusError
-	if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden) {
-		return fmt.Errorf("%w (check the API token and its access to the incident)", err)
-	}
-	return err
+	return httpx.AuthHint(err, "check the API token and its access to the incident")
 }
 
 // Incident reads one incident by id.

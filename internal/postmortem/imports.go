@@ -14,6 +14,7 @@ import (
 	"github.com/pmguard/pmguard/internal/datadog"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
+	"github.com/pmguard/pmguard/internal/human"
 	"github.com/pmguard/pmguard/internal/notify"
 	"github.com/pmguard/pmguard/internal/pagerduty"
 )
@@ -94,7 +95,7 @@ func (o *Options) importers(set *config.Set) (*Importers, error) {
 	if q := strings.TrimSpace(s.DatadogQuery); q != "" {
 		for _, k := range []*config.EnvName{&s.DatadogAPIKeyEnv, &s.DatadogAppKeyEnv} {
 			if strings.TrimSpace(d.Getenv(string(*k))) == "" {
-				return nil, set.Invalid(k, string(*k), "$"+string(*k)+" is empty, and Datadog events can only be read with an API key and an application key", "")
+				return nil, set.EmptyEnv(k, ", and Datadog events can only be read with an API key and an application key", "")
 			}
 		}
 		c, err := datadog.New(datadog.Options{Site: s.DatadogSite, APIKey: api, AppKey: app, NewHTTP: d.HTTP})
@@ -109,7 +110,7 @@ func (o *Options) importers(set *config.Set) (*Importers, error) {
 		}
 		token := strings.TrimSpace(d.Getenv(string(s.PagerDutyTokenEnv)))
 		if token == "" {
-			return nil, set.Invalid(&s.PagerDutyTokenEnv, string(s.PagerDutyTokenEnv), "$"+string(s.PagerDutyTokenEnv)+" is empty, and the incident can only be read with a PagerDuty API key", "")
+			return nil, set.EmptyEnv(&s.PagerDutyTokenEnv, ", and the incident can only be read with a PagerDuty API key", "")
 		}
 		c, err := pagerduty.New(pagerduty.Options{BaseURL: s.PagerDutyAPIURL.String(), Token: token, HTTP: d.HTTP(httpx.Options{})})
 		if err != nil {
@@ -134,7 +135,7 @@ func (o *Options) importers(set *config.Set) (*Importers, error) {
 			return nil, set.Invalid(&s.SlackThread, v, "not auto, none or CHANNEL_ID/TS", "")
 		}
 		if d.Getenv(string(o.Settings.SlackTokenEnv)) == "" {
-			return nil, set.Invalid(&o.Settings.SlackTokenEnv, string(o.Settings.SlackTokenEnv), "$"+string(o.Settings.SlackTokenEnv)+" is empty, and the thread can only be read with a Slack bot token", "")
+			return nil, set.EmptyEnv(&o.Settings.SlackTokenEnv, ", and the thread can only be read with a Slack bot token", "")
 		}
 		im.SlackThread, im.SlackChannel, im.SlackTS = o.readThread, m[1], m[2]
 	}
@@ -296,7 +297,7 @@ func datadogEntries(es []datadog.Event) []imported {
 			kind, en.Event = "event", firstNonEmpty(e.Title, firstLine(e.Message))
 		}
 		if kind != "event" {
-			en.Impact = clip(firstLine(withoutHandles(stripMarkup(e.Message))), 120)
+			en.Impact = human.Clip(firstLine(withoutHandles(stripMarkup(e.Message))), 120)
 		}
 		out = append(out, imported{en, kind})
 	}
@@ -496,7 +497,7 @@ func printImported(w io.Writer, es []Entry) {
 	}
 	fmt.Fprintf(w, "Imported %d timeline entries (leave one out with import_exclude):\n", len(es))
 	for _, e := range es {
-		fmt.Fprintf(w, "  %s  %-9s  %-60s  %s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), e.Source, clip(e.Event, 60), e.Ref)
+		fmt.Fprintf(w, "  %s  %-9s  %-60s  %s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), e.Source, human.Clip(e.Event, 60), e.Ref)
 	}
 	fmt.Fprintln(w)
 }

@@ -282,7 +282,7 @@ func targetNumber(evs []events.Event) int64 {
 func readEventFiles(paths []string) ([]events.Event, events.Skipped, error) {
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
-			return nil, nil, config.Invalidf("pmguard postmortem: event log %s: %v", p, unwrapPath(err))
+			return nil, nil, config.Invalidf("pmguard postmortem: event log %s: %v", p, config.PathCause(err))
 		}
 	}
 	evs, skipped, err := events.ReadFiles(paths...)
@@ -290,14 +290,6 @@ func readEventFiles(paths []string) ([]events.Event, events.Skipped, error) {
 		return nil, nil, fmt.Errorf("pmguard postmortem: reading event logs: %w", err)
 	}
 	return evs, skipped, nil
-}
-
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // pipelineIDs finds the failed and rollback pipelines: the settings first,
@@ -359,7 +351,7 @@ func printSummary(w io.Writer, d *Document, res *Result) {
 	}
 	fmt.Fprintf(w, "Timeline (%s):\n", d.Location)
 	for _, e := range d.Timeline {
-		fmt.Fprintf(w, "  %s  %-60s  [%s]\n", d.clock(e.Time), clip(e.Event, 60), e.Source)
+		fmt.Fprintf(w, "  %s  %-60s  [%s]\n", d.clock(e.Time), human.Clip(e.Event, 60), e.Source)
 	}
 	m := &d.Measures
 	fmt.Fprintf(w, "\nTime to detect %s · time to acknowledge %s · time to mitigate %s · time to resolve %s · impact %s · unnoticed for %s\n",
@@ -368,13 +360,6 @@ func printSummary(w io.Writer, d *Document, res *Result) {
 	for _, p := range d.Phases {
 		fmt.Fprintf(w, "  %-11s %-22s %-14s target %-24s %s\n", p.Name, p.offsets(), orText(durText(p), "not measured"), p.Target.Text, p.resultText())
 	}
-}
-
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }
 
 func durText(p Phase) string {

@@ -83,11 +83,11 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 	// before any request.
 	for _, p := range s.EventLogs {
 		if _, err := os.Stat(p); err != nil {
-			return nil, set.Invalid(&s.EventLogs, p, "cannot read it: "+unwrapPath(err).Error(), "an event log file, or a directory of *.jsonl files")
+			return nil, set.Unreadable(&s.EventLogs, p, err, "an event log file, or a directory of *.jsonl files")
 		}
 	}
 	if _, err := os.Stat(s.IncidentFile); err != nil && s.IncidentFile != "" && !(o.IncidentOptional && errors.Is(err, os.ErrNotExist)) {
-		return nil, set.Invalid(&s.IncidentFile, s.IncidentFile, "cannot read it: "+unwrapPath(err).Error(), "the path of the team's incident.yml (optional only at its default path, incident.yml)")
+		return nil, set.Unreadable(&s.IncidentFile, s.IncidentFile, err, "the path of the team's incident.yml (optional only at its default path, incident.yml)")
 	}
 	o.OutDir, o.Title, o.Link = s.OutputDir, s.Title, d.Job.BuildURL
 	if u := s.Link.URL; u != nil && u.Host != "" {
@@ -111,7 +111,7 @@ func (o *Options) circleCI(set *config.Set) (*circleci.Client, error) {
 	token := strings.TrimSpace(d.Getenv(string(s.TokenEnv)))
 	if token == "" {
 		if s.FailedPipeline != "" || s.RollbackPipeline != "" {
-			return nil, set.Invalid(&s.TokenEnv, string(s.TokenEnv), "$"+string(s.TokenEnv)+" is empty, and pipelines can only be read with a CircleCI token", "")
+			return nil, set.EmptyEnv(&s.TokenEnv, ", and pipelines can only be read with a CircleCI token", "")
 		}
 		fmt.Fprintf(d.Stderr, "pmguard postmortem: $%s is empty: CircleCI is not queried\n", s.TokenEnv)
 		return nil, nil
