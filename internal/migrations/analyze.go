@@ -502,6 +502,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		case "OBJECT_TYPE", "OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT":
 			st.locksType(typeDDL("ALTER", r.RenameType, pgparse.ObjectName(r.Object))+" RENAME", lockTypeRow)
 		}
+		a.renameByName(st, s, r.RenameType, r.Object, r.Newname)
 		if r.Relation == nil || r.RenameType == "OBJECT_ATTRIBUTE" {
 			break
 		}
@@ -1458,20 +1459,8 @@ func (a *analyzer) unreport(st *fileState, at *statement, rule string, rel relNa
 // triggers follow it (PostgreSQL binds them to the object). A warning, made
 // blocking by the deployed code's uses of the name.
 func (a *analyzer) moveByName(st *fileState, s *statement, objtype string, obj pgparse.Node, newschema string) {
-	word := map[string]string{"OBJECT_FUNCTION": "function", "OBJECT_PROCEDURE": "procedure", "OBJECT_ROUTINE": "routine",
-		"OBJECT_TYPE": "type", "OBJECT_DOMAIN": "domain"}[objtype]
+	word, name := a.routineOrType(objtype, obj)
 	if word == "" {
-		return
-	}
-	name := pgparse.ObjectName(obj)
-	var fn struct {
-		Objname []pgparse.Node `json:"objname"`
-	}
-	if obj.Type == "ObjectWithArgs" && obj.Into(&fn) {
-		name = pgparse.LastString(fn.Objname)
-	}
-	lower := strings.ToLower(name)
-	if name == "" || a.createdTypes[lower] || a.createdFuncs[lower] {
 		return
 	}
 	fd := newFinding(RuleSetSchema)
@@ -1484,6 +1473,49 @@ func (a *analyzer) moveByName(st *fileState, s *statement, objtype string, obj p
 		fd.Safe += "; or leave a " + word + " with the old name that calls the moved one, and drop it once no release calls it"
 	}
 	fd.Detail = word + " " + name + " moves to schema " + newschema + ": the running release's queries that name it without a schema (calls, casts) no longer find it unless " + newschema + " is in their search_path; columns, views and triggers follow it"
+	a.add(st, s, fd)
+}
+
+// routineOrType is what a statement names when it alters a function,
+// procedure, routine, type or domain the change did not create: ("", "")
+// for any other object, and for one no running release can use yet.
+func (a *analyzer) routineOrType(objtype string, obj pgparse.Node) (word, name string) {
+	word = map[string]string{"OBJECT_FUNCTION": "function", "OBJECT_PROCEDURE": "procedure", "OBJECT_ROUTINE": "routine",
+		"OBJECT_TYPE": "type", "OBJECT_DOMAIN": "domain"}[objtype]
+	if word == "" {
+		return "", ""
+	}
+	name = pgparse.ObjectName(obj)
+	var fn struct {
+		Objname []pgparse.Node `json:"objname"`
+	}
+	if obj.Type == "ObjectWithArgs" && obj.Into(&fn) {
+		name = pgparse.LastString(fn.Objname)
+	}
+	lower := strings.ToLower(name)
+	if name == "" || a.createdTypes[lower] || a.createdFuncs[lower] {
+		return "", ""
+	}
+	return word, name
+}
+
+// renameByName checks ALTER FUNCTION, PROCEDURE, ROUTINE, TYPE or DOMAIN
+// ... RENAME TO: the running release's calls and casts name the old one.
+func (a *analyzer) renameByName(st *fileState, s *statement, objtype string, obj pgparse.Node, newname string) {
+	word, name := a.routineOrType(objtype, obj)
+	if word == "" {
+		return
+	}
+	fd := newFinding(RuleRenameObject)
+	fd.Table, fd.NewName = name, newname
+	fd.Detail = word + " " + name + " becomes " + newname + "; columns, views and triggers that use it follow it"
+	if word == "type" || word == "domain" {
+		fd.Lock = lockTypeRow
+		fd.Safe = "release code that no longer names " + name + " (casts, ::" + name + ") first, then rename it"
+	} else {
+		fd.Lock = "none beyond the catalog row it updates"
+		fd.Safe = "create the " + word + " under the new name and leave " + name + " calling it; release code that calls the new name, then drop " + name
+	}
 	a.add(st, s, fd)
 }
 

@@ -41,6 +41,7 @@ const (
 	RuleDropTable            = "drop-table"
 	RuleRenameColumn         = "rename-column"
 	RuleRenameTable          = "rename-table"
+	RuleRenameObject         = "rename-object"
 	RuleChangeColumnType     = "change-column-type"
 	RuleAddNotNullColumn     = "add-not-null-column"
 	RuleSetNotNull           = "set-not-null"
@@ -180,6 +181,9 @@ func ruleList() []Rule {
 				"nothing to move: it is the same table",
 				"make sure no running release uses the old name",
 				"DROP VIEW old")},
+		{ID: RuleRenameObject, UsesCode: true, Severity: Warning,
+			Reason: "the release still running calls the function or procedure, or casts to the type or domain, by its old name; those queries fail the moment the rename commits",
+			Safe:   "keep the old name working until no release uses it: a function under the new name that the old one calls, or release code that no longer names a type before renaming it"},
 		{ID: RuleChangeColumnType, Severity: Blocking,
 			Reason: "rewrites the table and its indexes under an ACCESS EXCLUSIVE lock (reads and writes wait), and the running release may still send or expect the old type",
 			Safe:   "add a column of the new type and move over in steps",

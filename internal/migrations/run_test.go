@@ -800,3 +800,34 @@ func TestRenameBridgedByAViewDoesNotBlock(t *testing.T) {
 		t.Fatalf("finding %+v\n%s", fd, res.out)
 	}
 }
+
+// A function or type the deployed code names blocks its rename; one no code
+// names is a warning.
+func TestRenameObjectBlocksWhenTheDeployedCodeUsesIt(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/001_fn.sql", "CREATE FUNCTION normalize_email(e text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(e) $$;\nCREATE TYPE mood AS ENUM ('sad', 'ok');\n")
+	r.write("internal/store/users.go", "package store\n\nconst q = `SELECT normalize_email($1)`\n")
+	r.commit("base")
+	r.git("checkout", "-q", "-b", "feature")
+	r.write("db/migrations/002_rename.sql", "SET lock_timeout = '5s';\nALTER FUNCTION normalize_email(text) RENAME TO clean_email;\nALTER TYPE mood RENAME TO feeling;\n")
+	r.commit("rename")
+	res := runCheck(t, r, nil)
+	var fn, typ *Finding
+	for i, fd := range res.report.Findings {
+		if fd.Rule == RuleRenameObject && fd.Table == "normalize_email" {
+			fn = &res.report.Findings[i]
+		}
+		if fd.Rule == RuleRenameObject && fd.Table == "mood" {
+			typ = &res.report.Findings[i]
+		}
+	}
+	if fn == nil || !fn.Blocks || len(fn.Hits) != 1 || fn.Hits[0].File != "internal/store/users.go" {
+		t.Errorf("the function's rename: %+v, want blocking with the deployed code's use\n%s", fn, res.out)
+	}
+	if typ == nil || typ.Blocks || typ.Severity != Warning || !typ.Searched {
+		t.Errorf("the type's rename: %+v, want a searched warning\n%s", typ, res.out)
+	}
+	if res.err == nil {
+		t.Error("a blocking rename passed")
+	}
+}

@@ -10,8 +10,8 @@
 -- case: ok
 -- squawk: ok
 -- expect: blocked
--- rules: domain-constraint lock-timeout set-schema statement-timeout
--- differs: ALTER DOMAIN ... SET NOT NULL checks every column of the domain under SHARE (writes wait) exactly as ADD CONSTRAINT does; SET SCHEMA moves the domain out of the running release's search_path (a warning: columns of the domain follow it, casts to it by name do not)
+-- rules: domain-constraint lock-timeout rename-object set-schema statement-timeout
+-- differs: ALTER DOMAIN ... SET NOT NULL checks every column of the domain under SHARE (writes wait) exactly as ADD CONSTRAINT does; SET SCHEMA moves the domain out of the running release's search_path (a warning: columns of the domain follow it, casts to it by name do not); RENAME TO likewise leaves the running release's casts to the old name failing (a warning)
 
      ALTER DOMAIN domain_name_2 SET NOT NULL;
      ALTER DOMAIN domain_name_3 DROP CONSTRAINT other_domain_name;
