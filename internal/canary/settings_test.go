@@ -280,6 +280,12 @@ func TestAnotherSourcesSettings(t *testing.T) {
 	if got := warned(nil, "--url", url, "--baseline-url", url, "--baseline-margin", "20%"); got != "" {
 		t.Errorf("warnings with a baseline %q", got)
 	}
+	if got := warned(nil, "--url", url, "--mode", "shadow", "--on-inconclusive", "hold"); !strings.Contains(got, "on_inconclusive (flag --on-inconclusive, env PMGUARD_CANARY_ON_INCONCLUSIVE) is ignored: mode is shadow") {
+		t.Errorf("warnings %q", got)
+	}
+	if got := warned(nil, "--url", url, "--mode", "shadow"); got != "" {
+		t.Errorf("warnings in shadow mode at the default on_inconclusive %q", got)
+	}
 	// Every parameter at the orb's default, as canary_check passes them:
 	// nothing to say.
 	orbDefaults := map[string]string{"PMGUARD_CANARY_URL": url, "PMGUARD_CANARY_RATE": "10", "PMGUARD_CANARY_CONCURRENCY": "50",

@@ -86,6 +86,9 @@ func (o *Options) validateSteps(set *config.Set) error {
 	case len(s.Steps) > 0 && s.SetWeightTimeout.Duration <= 0:
 		return set.Invalid(&s.SetWeightTimeout, s.SetWeightTimeout.String(), "must be more than 0", "")
 	}
+	if s.Mode == "shadow" && set.Given(&s.OnInconclusive) {
+		set.Ignored(o.d.Stderr, &s.OnInconclusive, "mode is shadow, which never fails the job, holds or stops the rollout: an undecided analysis is reported like any verdict")
+	}
 	if s.SetWeight != "" {
 		// A quote left open is found now, not after the canary is deployed.
 		if out, err := exec.Command("sh", "-n", "-c", s.SetWeight).CombinedOutput(); err != nil {
