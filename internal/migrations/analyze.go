@@ -1948,6 +1948,31 @@ func keyOf(table relName, c pgparse.Constraint, column string) (name string, col
 	return name, cols, true
 }
 
+// identityAlways reports an ADD GENERATED ALWAYS AS IDENTITY, or a SET
+// GENERATED ALWAYS: from then on PostgreSQL refuses a value given for the
+// column ('a' is pg_attribute.attidentity's "always").
+func identityAlways(cmd pgparse.AlterTableCmd) bool {
+	if cmd.Subtype == "AT_AddIdentity" {
+		var c pgparse.Constraint
+		return cmd.Def.Into(&c) && c.GeneratedWhen == "a"
+	}
+	var list struct {
+		Items []pgparse.Node `json:"items"`
+	}
+	if !cmd.Def.Into(&list) {
+		return false
+	}
+	for _, o := range pgparse.Options(list.Items) {
+		var i struct {
+			Ival int `json:"ival"`
+		}
+		if o.Defname == "generated" && o.Arg.Into(&i) && i.Ival == 'a' {
+			return true
+		}
+	}
+	return false
+}
+
 func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pgparse.AlterTableCmd) {
 	existing := a.existing(table)
 	col := cmd.Name
@@ -2087,6 +2112,14 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 				fd.Detail = "column " + col + " was added NOT NULL earlier in this change; without its default every INSERT of the running release, which does not know the column, fails"
 				fd.Safe = "keep the default (it filled the existing rows without a rewrite); drop it in a later release, once every running release writes the column"
 			}
+			a.add(st, s, fd)
+		}
+	case "AT_AddIdentity", "AT_SetIdentity":
+		if !fresh && identityAlways(cmd) {
+			fd := newFinding(RuleIdentityAlways)
+			fd.on(table)
+			fd.Column = col
+			fd.Detail = col + " becomes GENERATED ALWAYS: each INSERT of the running release that gives " + col + " a value (without OVERRIDING SYSTEM VALUE), and each UPDATE that sets it, fails"
 			a.add(st, s, fd)
 		}
 	case "AT_DropIdentity":

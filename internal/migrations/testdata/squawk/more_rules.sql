@@ -5,7 +5,7 @@
 -- case: ban_alter_identity_err
 -- squawk: flags
 -- expect: ok
--- rules: drop-default lock-timeout
+-- rules: drop-default identity-always lock-timeout
 
 ALTER TABLE t ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY; ALTER TABLE t ALTER COLUMN id DROP IDENTITY; ALTER TABLE t ALTER COLUMN id SET GENERATED ALWAYS;
 
