@@ -2,7 +2,8 @@ package notify
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -67,12 +68,7 @@ var templates = map[string]template{
 
 // Templates lists the built-in template names.
 func Templates() []string {
-	names := make([]string, 0, len(templates))
-	for n := range templates {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(templates))
 }
 
 // Render builds the message of a built-in template from f.
