@@ -350,22 +350,14 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 					a.columnGates(st, s, def)
 					for _, k := range pgparse.Constraints(def.Constraints) {
 						a.recordConstraint(name, k, def.Colname)
-						if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil {
-							if ref := a.rv(st, *k.Pktable); a.existing(ref) {
-								st.locksTable(ref.String(), modeShareRowExcl)
-							}
-						}
+						a.locksReferenced(st, k)
 					}
 				}
 			case "Constraint":
 				var k pgparse.Constraint
 				if e.Into(&k) {
 					a.recordConstraint(name, k, "")
-					if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil {
-						if ref := a.rv(st, *k.Pktable); a.existing(ref) {
-							st.locksTable(ref.String(), modeShareRowExcl)
-						}
-					}
+					a.locksReferenced(st, k)
 				}
 			}
 		}
