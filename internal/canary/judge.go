@@ -849,14 +849,7 @@ func (e Evidence) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s requests, %s errors, error rate %s (95%% CI %s-%s)", count(e.Samples), count(e.Errors), human.Percent(e.ErrorRate), human.Percent(e.ErrorRateLo), human.Percent(e.ErrorRateHi))
 	if e.LatencyMS != nil {
-		fmt.Fprintf(&b, ", %s %s", e.Percentile, human.Millis(*e.LatencyMS))
-		if e.LatencyLoMS != nil {
-			if e.LatencyHiMS != nil {
-				fmt.Fprintf(&b, " (95%% CI %s-%s)", human.Millis(*e.LatencyLoMS), human.Millis(*e.LatencyHiMS))
-			} else {
-				fmt.Fprintf(&b, " (95%% CI from %s)", human.Millis(*e.LatencyLoMS))
-			}
-		}
+		fmt.Fprintf(&b, ", %s %s%s", e.Percentile, human.Millis(*e.LatencyMS), e.latencyCI(""))
 	}
 	if e.Baseline != nil {
 		fmt.Fprintf(&b, "; baseline %s requests, error rate %s", count(e.Baseline.Samples), human.Percent(e.Baseline.ErrorRate))
@@ -865,6 +858,19 @@ func (e Evidence) Summary() string {
 		}
 	}
 	return b.String()
+}
+
+// latencyCI is the percentile's 95% interval, " (95% CI lo-hi)", or with
+// too few requests for an upper bound " (95% CI from lo<open>)"; "" with
+// no lower bound either.
+func (e Evidence) latencyCI(open string) string {
+	switch {
+	case e.LatencyLoMS == nil:
+		return ""
+	case e.LatencyHiMS == nil:
+		return fmt.Sprintf(" (95%% CI from %s%s)", human.Millis(*e.LatencyLoMS), open)
+	}
+	return fmt.Sprintf(" (95%% CI %s-%s)", human.Millis(*e.LatencyLoMS), human.Millis(*e.LatencyHiMS))
 }
 
 // Kinds lists error causes, most frequent first.

@@ -417,12 +417,7 @@ func printFigures(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "  error rate:  %s (95%% CI %s-%s); threshold %s, healthy %s\n", human.Percent(r.ErrorRate), human.Percent(r.ErrorRateLo), human.Percent(r.ErrorRateHi), human.Percent(r.Threshold), human.Percent(r.Healthy))
 	lat := "not measured"
 	if r.LatencyMS != nil {
-		lat = human.Millis(*r.LatencyMS)
-		if r.LatencyLoMS != nil && r.LatencyHiMS != nil {
-			lat += fmt.Sprintf(" (95%% CI %s-%s)", human.Millis(*r.LatencyLoMS), human.Millis(*r.LatencyHiMS))
-		} else if r.LatencyLoMS != nil {
-			lat += fmt.Sprintf(" (95%% CI from %s; too few requests for an upper bound)", human.Millis(*r.LatencyLoMS))
-		}
+		lat = human.Millis(*r.LatencyMS) + r.latencyCI("; too few requests for an upper bound")
 	}
 	fmt.Fprintf(w, "  %-12s %s", r.Percentile+":", lat)
 	if r.LatencyThreshold > 0 {

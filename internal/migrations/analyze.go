@@ -350,22 +350,14 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 					a.columnGates(st, s, def)
 					for _, k := range pgparse.Constraints(def.Constraints) {
 						a.recordConstraint(name, k, def.Colname)
-						if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil {
-							if ref := a.rv(st, *k.Pktable); a.existing(ref) {
-								st.locksTable(ref.String(), modeShareRowExcl)
-							}
-						}
+						a.locksReferenced(st, k)
 					}
 				}
 			case "Constraint":
 				var k pgparse.Constraint
 				if e.Into(&k) {
 					a.recordConstraint(name, k, "")
-					if k.Contype == "CONSTR_FOREIGN" && k.Pktable != nil {
-						if ref := a.rv(st, *k.Pktable); a.existing(ref) {
-							st.locksTable(ref.String(), modeShareRowExcl)
-						}
-					}
+					a.locksReferenced(st, k)
 				}
 			}
 		}
@@ -2005,10 +1997,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			delete(t.cols, col)
 		}
 		if !fresh {
-			fd := newFinding(RuleDropColumn)
-			fd.on(table)
-			fd.Column = col
-			a.add(st, s, fd)
+			a.add(st, s, columnFinding(RuleDropColumn, table, col))
 		}
 	case "AT_AlterColumnType":
 		var def pgparse.ColumnDef
@@ -2027,16 +2016,12 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			return
 		}
 		if typ == "json" {
-			fd := newFinding(RuleJSONColumn)
-			fd.on(table)
-			fd.Column = col
+			fd := columnFinding(RuleJSONColumn, table, col)
 			fd.Detail = "column " + col + " becomes json"
 			a.add(st, s, fd)
 		}
 		if views := a.schema.viewsReading(table, col); len(views) > 0 {
-			fd := newFinding(RuleChangeColumnType)
-			fd.on(table)
-			fd.Column = col
+			fd := columnFinding(RuleChangeColumnType, table, col)
 			fd.Severity = Blocking
 			fd.Detail = "view " + strings.Join(views, ", ") + " reads column " + col + ": PostgreSQL refuses to change the type of a column a view or materialized view uses (cannot alter type of a column used by a view or rule), even when no rewrite is needed, so the migration fails; drop the view and create it again around the change, in the same transaction"
 			a.add(st, s, fd)
@@ -2050,16 +2035,12 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			if coll == state.collation || len(indexes) == 0 {
 				return // PostgreSQL changes only the catalog
 			}
-			fd := newFinding(RuleChangeColumnType)
-			fd.on(table)
-			fd.Column = col
+			fd := columnFinding(RuleChangeColumnType, table, col)
 			fd.Detail = "the collation of column " + col + " changes (" + collationText(state.collation) + " to " + collationText(coll) + "): the table is not rewritten, but PostgreSQL rebuilds " + strings.Join(indexes, ", ") + " while every read and write waits"
 			a.add(st, s, fd)
 			return
 		}
-		fd := newFinding(RuleChangeColumnType)
-		fd.on(table)
-		fd.Column = col
+		fd := columnFinding(RuleChangeColumnType, table, col)
 		fd.Detail = "column " + col + " becomes " + typeText(typ, mods)
 		switch {
 		case state != nil && state.typ == "timestamp" && typ == "timestamptz" && a.pgMajor >= 12:
@@ -2085,10 +2066,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			state.notNull = false
 		}
 		if !fresh {
-			fd := newFinding(RuleDropNotNull)
-			fd.on(table)
-			fd.Column = col
-			a.add(st, s, fd)
+			a.add(st, s, columnFinding(RuleDropNotNull, table, col))
 		}
 	case "AT_ColumnDefault":
 		had := state == nil || state.hasDefault
@@ -2101,9 +2079,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		// writes it, so without the default each of its INSERTs fails
 		mustWrite := existing && added && state != nil && state.notNull
 		if !dflt && had && (!fresh || mustWrite) {
-			fd := newFinding(RuleDropDefault)
-			fd.on(table)
-			fd.Column = col
+			fd := columnFinding(RuleDropDefault, table, col)
 			if cmd.Def.Type != "" {
 				fd.Detail = "SET DEFAULT NULL drops the default"
 			}
@@ -2128,9 +2104,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			state.hasDefault = false
 		}
 		if !fresh {
-			fd := newFinding(RuleDropDefault)
-			fd.on(table)
-			fd.Column = col
+			fd := columnFinding(RuleDropDefault, table, col)
 			fd.Detail = "DROP IDENTITY removes the value PostgreSQL generated for " + col + ", which stays NOT NULL: each INSERT of the running release that leaves it out fails"
 			a.add(st, s, fd)
 		}
@@ -2340,9 +2314,7 @@ func (a *analyzer) setNotNull(st *fileState, s *statement, table relName, col, v
 	if proven && a.pgMajor >= 12 && !allNull {
 		return
 	}
-	fd := newFinding(RuleSetNotNull)
-	fd.on(table)
-	fd.Column = col
+	fd := columnFinding(RuleSetNotNull, table, col)
 	if allNull {
 		fd.Detail = "column " + col + " was added earlier in this change without a DEFAULT and no UPDATE sets it: every existing row holds NULL, so this fails on a table with rows (after scanning it)"
 		if proven {
@@ -2411,26 +2383,20 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table relName, def pgp
 	}
 	typ := strings.ToLower(def.TypeName.Name())
 	if typ == "json" {
-		fd := newFinding(RuleJSONColumn)
-		fd.on(table)
-		fd.Column = def.Colname
+		fd := columnFinding(RuleJSONColumn, table, def.Colname)
 		fd.Detail = "column " + def.Colname + " is json"
 		a.add(st, s, fd)
 	}
 	// a NOT NULL domain makes the column NOT NULL
 	notNull = notNull || a.schema.domainConstraints[typ]["NOT NULL"]
 	if len(a.schema.domainConstraints[typ]) > 0 {
-		fd := newFinding(RuleTableRewrite)
-		fd.on(table)
-		fd.Column = def.Colname
+		fd := columnFinding(RuleTableRewrite, table, def.Colname)
 		fd.Detail = "column " + def.Colname + " is of domain " + typ + ", which has constraints: PostgreSQL rewrites the table to check them on every row, with or without a DEFAULT"
 		fd.Safe = "add the column with the domain's base type (or a domain without constraints), then a CHECK NOT VALID and VALIDATE CONSTRAINT in a later migration"
 		a.add(st, s, fd)
 	}
 	serial := typ == "serial" || typ == "bigserial" || typ == "smallserial" || typ == "serial2" || typ == "serial4" || typ == "serial8"
-	fd := newFinding(RuleVolatileDefault)
-	fd.on(table)
-	fd.Column = def.Colname
+	fd := columnFinding(RuleVolatileDefault, table, def.Colname)
 	switch {
 	case serial:
 		fd.Detail = "column " + def.Colname + " is " + typ + ": every row gets nextval()"
@@ -2458,10 +2424,7 @@ func (a *analyzer) addColumn(st *fileState, s *statement, table relName, def pgp
 		a.add(st, s, fd)
 	}
 	if notNull && dflt == nil && !serial && !identity && !generated {
-		fd := newFinding(RuleAddNotNullColumn)
-		fd.on(table)
-		fd.Column = def.Colname
-		a.add(st, s, fd)
+		a.add(st, s, columnFinding(RuleAddNotNullColumn, table, def.Colname))
 	}
 }
 

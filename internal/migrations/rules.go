@@ -433,3 +433,11 @@ func newFinding(id string) Finding {
 	r, _ := ruleByID(id)
 	return Finding{Rule: id, Severity: r.Severity, Reason: r.Reason, Safe: r.Safe, Steps: r.Steps, Lock: r.Lock}
 }
+
+// columnFinding is newFinding for column col of table.
+func columnFinding(id string, table relName, col string) Finding {
+	fd := newFinding(id)
+	fd.on(table)
+	fd.Column = col
+	return fd
+}

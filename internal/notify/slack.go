@@ -531,22 +531,7 @@ func (w *webAPI) findPosted(ctx context.Context, channel, threadTS, postID strin
 		}
 		return threadRef{}, false, nil
 	}
-	params := &slack.GetConversationHistoryParameters{ChannelID: id, Limit: historyPage, IncludeAllMetadata: true, Oldest: oldest}
-	for page := 0; page < maxHistoryPages; page++ {
-		h, err := w.c.GetConversationHistoryContext(ctx, params)
-		if err != nil {
-			return threadRef{}, false, w.classify(ctx, "conversations.history", channel, err)
-		}
-		if ref, ok := ours(h.Messages); ok {
-			return ref, true, nil
-		}
-		next := h.ResponseMetaData.NextCursor
-		if !h.HasMore || next == "" || next == params.Cursor {
-			break
-		}
-		params.Cursor = next
-	}
-	return threadRef{}, false, nil
+	return w.findInHistory(ctx, channel, id, since, ours)
 }
 
 func (w *webAPI) update(ctx context.Context, channelID, ts string, m Message) error {

@@ -2,7 +2,8 @@ package notify
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -67,12 +68,7 @@ var templates = map[string]template{
 
 // Templates lists the built-in template names.
 func Templates() []string {
-	names := make([]string, 0, len(templates))
-	for n := range templates {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(templates))
 }
 
 // Render builds the message of a built-in template from f.
@@ -404,31 +400,17 @@ func renderRollbackStarted(f *Facts) Message {
 	if f.Rollback == nil {
 		next = []string{"A rollback was requested; pmguard recorded no pipeline for it yet."}
 	}
-	why := f.failureLines()
-	blocks := []map[string]any{
-		headerBlock(":rewind: Rollback started: " + f.project()),
-		f.mentionsBlock(),
-		sectionBlock(bullets(next)),
-	}
-	if len(why) > 0 {
-		blocks = append(blocks, sectionBlock("*Why*\n"+bullets(why)))
-	}
-	blocks = append(blocks, f.contextFields(), contextBlock(f.statusLine(":arrows_counterclockwise: *Status:* rolling back")), f.buttons())
-	return Message{Text: f.fallback("Rollback started", rollbackDetail(f)), Blocks: compose(blocks...)}
+	return f.rollbackMessage(rollbackNotice{
+		emoji: ":rewind:", title: "Rollback started", next: bullets(next), why: f.failureLines(),
+		status: ":arrows_counterclockwise: *Status:* rolling back",
+	})
 }
 
 func renderRollbackSucceeded(f *Facts) Message {
-	return Message{
-		Text: f.fallback("Rolled back", rollbackDetail(f)),
-		Blocks: compose(
-			headerBlock(":white_check_mark: Rolled back: "+f.project()),
-			f.mentionsBlock(),
-			sectionBlock(bullets(f.nextLines())),
-			f.contextFields(),
-			contextBlock(f.statusLine(":white_check_mark: *Status:* rolled back, resolved")),
-			f.buttons(),
-		),
-	}
+	return f.rollbackMessage(rollbackNotice{
+		emoji: ":white_check_mark:", title: "Rolled back", next: bullets(f.nextLines()),
+		status: ":white_check_mark: *Status:* rolled back, resolved",
+	})
 }
 
 func renderRollbackFailed(f *Facts) Message {
@@ -436,15 +418,41 @@ func renderRollbackFailed(f *Facts) Message {
 	if f.Rollback == nil || f.Rollback.State != "failed" {
 		next = []string{":x: The rollback did not finish.", "Someone needs to act now."}
 	}
+	return f.rollbackMessage(rollbackNotice{
+		emoji: ":x:", title: "Rollback failed", next: "*Production may still run the failed deploy.*\n" + bullets(next),
+		incident: true, status: ":x: *Status:* rollback failed, needs attention",
+	})
+}
+
+// rollbackNotice is the layout the rollback templates share: what was done
+// and what happens next, why (when known), the job's facts and the status
+// line.
+type rollbackNotice struct {
+	emoji, title string // the header: emoji, then title: project
+	next         string
+	why          []string
+	incident     bool // link the incident channel
+	status       string
+}
+
+func (f *Facts) rollbackMessage(n rollbackNotice) Message {
+	var why, incident map[string]any
+	if len(n.why) > 0 {
+		why = sectionBlock("*Why*\n" + bullets(n.why))
+	}
+	if n.incident {
+		incident = f.incidentBlock()
+	}
 	return Message{
-		Text: f.fallback("Rollback failed", rollbackDetail(f)),
+		Text: f.fallback(n.title, rollbackDetail(f)),
 		Blocks: compose(
-			headerBlock(":x: Rollback failed: "+f.project()),
+			headerBlock(n.emoji+" "+n.title+": "+f.project()),
 			f.mentionsBlock(),
-			sectionBlock("*Production may still run the failed deploy.*\n"+bullets(next)),
+			sectionBlock(n.next),
+			why,
 			f.contextFields(),
-			f.incidentBlock(),
-			contextBlock(f.statusLine(":x: *Status:* rollback failed, needs attention")),
+			incident,
+			contextBlock(f.statusLine(n.status)),
 			f.buttons(),
 		),
 	}

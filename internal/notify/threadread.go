@@ -244,6 +244,21 @@ func (w *webAPI) findMarked(ctx context.Context, channel, key, threadID string, 
 	if err != nil || id == "" {
 		return threadRef{}, false, err
 	}
+	return w.findInHistory(ctx, channel, id, since, func(msgs []slack.Message) (threadRef, bool) {
+		for _, m := range msgs {
+			if ref, ok := marked(m, key, threadID); ok {
+				ref.ChannelID = id
+				return ref, true
+			}
+		}
+		return threadRef{}, false
+	})
+}
+
+// findInHistory returns what found picks from the top-level messages of
+// channel id (named channel in errors) posted since since, newest page
+// first, reading at most maxHistoryPages pages.
+func (w *webAPI) findInHistory(ctx context.Context, channel, id string, since time.Time, found func([]slack.Message) (threadRef, bool)) (threadRef, bool, error) {
 	params := &slack.GetConversationHistoryParameters{ChannelID: id, Limit: historyPage, IncludeAllMetadata: true,
 		Oldest: strconv.FormatInt(since.Unix(), 10)}
 	for page := 0; page < maxHistoryPages; page++ {
@@ -251,11 +266,8 @@ func (w *webAPI) findMarked(ctx context.Context, channel, key, threadID string, 
 		if err != nil {
 			return threadRef{}, false, w.classify(ctx, "conversations.history", channel, err)
 		}
-		for _, m := range h.Messages {
-			if ref, ok := marked(m, key, threadID); ok {
-				ref.ChannelID = id
-				return ref, true, nil
-			}
+		if ref, ok := found(h.Messages); ok {
+			return ref, true, nil
 		}
 		next := h.ResponseMetaData.NextCursor
 		if !h.HasMore || next == "" || next == params.Cursor {

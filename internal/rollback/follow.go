@@ -25,23 +25,25 @@ func (r *run) follow(ctx context.Context, res *Result, s Started, own bool) (*Re
 	pace := r.pace(deadline)
 	r.printf("Waiting for %s (up to %s)...\n", s.Name(), o.WaitTimeout)
 	last := "no status yet"
+	// readFailed is the outcome of a failed status read: a timeout when
+	// wait_timeout cut it off, the error otherwise.
+	readFailed := func(err error) (*Result, error) {
+		if ctx.Err() == nil && wctx.Err() != nil {
+			return r.timedOut(ctx, res, s, own, start, last, err)
+		}
+		return nil, fmt.Errorf("following %s: %w", s.Name(), err)
+	}
 	for {
 		wfs, err := r.workflowsOf(wctx, s)
 		if err != nil {
-			if ctx.Err() == nil && wctx.Err() != nil {
-				return r.timedOut(ctx, res, s, own, start, last, err)
-			}
-			return nil, fmt.Errorf("following %s: %w", s.Name(), err)
+			return readFailed(err)
 		}
 		if len(wfs) == 0 {
 			// A pipeline without workflows may never get one: its config
 			// did not compile, or it never started.
 			why, err := r.notStarted(wctx, s)
 			if err != nil {
-				if ctx.Err() == nil && wctx.Err() != nil {
-					return r.timedOut(ctx, res, s, own, start, last, err)
-				}
-				return nil, fmt.Errorf("following %s: %w", s.Name(), err)
+				return readFailed(err)
 			}
 			if why != "" {
 				res.Outcome = OutcomeFailed

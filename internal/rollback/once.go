@@ -394,12 +394,7 @@ func (r *run) settle(ctx context.Context, st *strategy, t *Target, res *Result, 
 		own.seq = 1 << 30 // not listed yet: assume it is the newest
 		list = append(list, own)
 	}
-	var alive []Started
-	for _, s := range list {
-		if s.alive() {
-			alive = append(alive, s)
-		}
-	}
+	alive := aliveOf(list)
 	if len(alive) == 0 {
 		why := fmt.Sprintf("%s was accepted but %s", own.Name(), own.Why)
 		r.event(ctx, events.RollbackFailed, t.Version, "the rollback did not start: "+why, events.Rollback{Reason: "not_started", Strategy: st.name, TargetVersion: t.Version,
@@ -588,17 +583,24 @@ func attempts(dead []Started, window time.Duration) int {
 }
 
 func firstAlive(list []Started) *Started {
+	alive := aliveOf(list)
+	if len(alive) == 0 {
+		return nil
+	}
+	s := earliest(alive)
+	return &s
+}
+
+// aliveOf is the live rollbacks of list, in a slice of their own (earliest
+// sorts it).
+func aliveOf(list []Started) []Started {
 	var alive []Started
 	for _, s := range list {
 		if s.alive() {
 			alive = append(alive, s)
 		}
 	}
-	if len(alive) == 0 {
-		return nil
-	}
-	s := earliest(alive)
-	return &s
+	return alive
 }
 
 // newAlive is the earliest live rollback of list that before did not hold.
