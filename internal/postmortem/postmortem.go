@@ -143,7 +143,9 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	if o.CircleCI != nil && failed != "" {
 		f := &fetcher{c: o.CircleCI}
 		var artEvs []events.Event
-		pipelines, artEvs, notes, fetchErr = f.incident(ctx, failed, rollback, targetNumber(evs))
+		var fetchNotes []string
+		pipelines, artEvs, fetchNotes, fetchErr = f.incident(ctx, failed, rollback, targetNumber(evs))
+		notes = append(notes, fetchNotes...)
 		evs = events.Merge(append(evs, artEvs...))
 		// Started from the rollback pipeline, the failed one is known now.
 		for _, p := range pipelines {

@@ -217,3 +217,29 @@ func TestStandinUnavailable(t *testing.T) {
 		t.Errorf("error holds the token")
 	}
 }
+
+// Lines of the local event log that could not be read are noted in the
+// draft also when CircleCI is queried: its notes add to them.
+func TestStandinKeepsSkippedLinesNote(t *testing.T) {
+	s := standin(t)
+	evFile := seedReference(t, s)
+	f, err := os.OpenFile(evFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("not an event\n")
+	f.Close()
+	var stderr bytes.Buffer
+	res, err := (&Options{EventFiles: []string{evFile}, OutDir: t.TempDir(), CircleCI: s.Client(t),
+		Now: func() time.Time { return at("16:00:00") }, Stderr: &stderr}).draft(context.Background())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	md, err := os.ReadFile(res.Markdown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), filepath.Base(evFile)) || !strings.Contains(string(md), "the timeline may lack their events") {
+		t.Errorf("the draft does not say the event log's unreadable line was skipped; notes: %q\nstderr: %s", res.Document.Notes, stderr.String())
+	}
+}
