@@ -229,10 +229,25 @@ func TestBadInput(t *testing.T) {
 		{"PMGUARD_FOLLOWUPS_OWNERS", "@platform-team"},
 		{"PMGUARD_FOLLOWUPS_GITHUB_REPO", "not a repo"},
 		{"PMGUARD_FOLLOWUPS_INCIDENT_FILE", "no-such-incident.yml"},
+		// GitHub's listing reads a comma as two labels an issue must both
+		// carry: reruns would not find the issues and make them again.
+		{"PMGUARD_FOLLOWUPS_LABEL", "postmortem,follow-up"},
+		// Jira labels cannot hold spaces.
+		{"PMGUARD_FOLLOWUPS_TRACKER", "jira", "PMGUARD_FOLLOWUPS_JIRA_URL", r.gh.URL(), "PMGUARD_FOLLOWUPS_JIRA_PROJECT", "OPS",
+			"JIRA_EMAIL", "a@example.com", "JIRA_API_TOKEN", "t", "PMGUARD_FOLLOWUPS_LABEL", "post mortem"},
+		{"PMGUARD_FOLLOWUPS_TRACKER", "jira", "PMGUARD_FOLLOWUPS_JIRA_URL", r.gh.URL(), "PMGUARD_FOLLOWUPS_JIRA_PROJECT", "OPS",
+			"JIRA_EMAIL", "a@example.com", "JIRA_API_TOKEN", "t", "PMGUARD_FOLLOWUPS_LABELS", "team,on call"},
 	} {
 		_, err := r.run(t, "2026-11-20", c...)
 		if exitcode.Of(err) != exitcode.BadInput {
 			t.Errorf("%v: exit %d (%v)", c, exitcode.Of(err), err)
+		}
+		if strings.Contains(c[len(c)-2], "LABEL") {
+			for _, w := range []string{"flag --label", "env PMGUARD_FOLLOWUPS_LABEL", "accepted: "} {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("%v: %v does not say %q", c, err, w)
+				}
+			}
 		}
 	}
 	if n := len(r.gh.Calls()); n != 0 {
