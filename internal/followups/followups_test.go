@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -249,6 +250,21 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 		}
+	}
+	if n := len(r.gh.Calls()); n != 0 {
+		t.Errorf("%d requests before the input was checked", n)
+	}
+}
+
+// Two action items with the same action would share one key: the run
+// would create an issue for each, and reruns update the first from both.
+func TestRepeatedActionIsBadInput(t *testing.T) {
+	r := newRig(t)
+	inc := filepath.Join(t.TempDir(), "incident.yml")
+	os.WriteFile(inc, []byte("title: Checkout errors\ndate: 2026-11-20\naction_items:\n  - action: Add a lock-wait alert\n    owner: \"@dba\"\n  - action: add a lock-wait alert\n    owner: \"@platform-team\"\n"), 0o644)
+	_, err := r.run(t, "2026-11-20", "PMGUARD_FOLLOWUPS_INCIDENT_FILE", inc)
+	if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(fmt.Sprint(err), "repeats action item 1") {
+		t.Errorf("exit %d (%v), want 2 naming the repeat; %d issues", exitcode.Of(err), err, len(r.gh.Issues()))
 	}
 	if n := len(r.gh.Calls()); n != 0 {
 		t.Errorf("%d requests before the input was checked", n)
