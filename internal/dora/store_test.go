@@ -324,3 +324,40 @@ projects:
 		}
 	})
 }
+
+// An overlap longer than the history (a typo such as 1000d) reads again
+// only what the history covers: nothing from before its start is listed
+// or fetched on the next run.
+func TestOverlapStopsAtTheHistoryStart(t *testing.T) {
+	now := ts("2026-11-16 00:00")
+	h := newHarness(t, now)
+	old := now.AddDate(0, -6, 0) // before the 3 months the history keeps
+	seedProject(h.s, slug, "main", "deploy", 200, old)
+	seedProject(h.s, slug, "main", "deploy", 100, now)
+	store := func(o *Options) { o.StorePath = filepath.Join(t.TempDir(), "dora.db") }
+	path := ""
+	configure := func(o *Options) {
+		if path == "" {
+			store(o)
+			path = o.StorePath
+		}
+		o.StorePath = path
+	}
+	ctx := context.Background()
+	if _, err := h.run(t, ctx, configure, nil); err != nil {
+		t.Fatal(err)
+	}
+	firstLists := h.count.lists.Load()
+	h.clk.Set(now.Add(24 * time.Hour))
+	seedProject(h.s, slug, "main", "deploy", 4, now.Add(24*time.Hour))
+	h.count.reset()
+	if _, err := h.run(t, ctx, configure, func(o *Options) { o.Overlap = 1000 * 24 * time.Hour }); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.count.workflows.Load(); got != 4 {
+		t.Errorf("the rerun fetched the workflows of %d pipelines, want the 4 new ones", got)
+	}
+	if got := h.count.lists.Load(); got > firstLists {
+		t.Errorf("the rerun read %d pipeline pages, more than the first sync's %d", got, firstLists)
+	}
+}
