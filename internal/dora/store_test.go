@@ -334,15 +334,8 @@ func TestOverlapStopsAtTheHistoryStart(t *testing.T) {
 	old := now.AddDate(0, -6, 0) // before the 3 months the history keeps
 	seedProject(h.s, slug, "main", "deploy", 200, old)
 	seedProject(h.s, slug, "main", "deploy", 100, now)
-	store := func(o *Options) { o.StorePath = filepath.Join(t.TempDir(), "dora.db") }
-	path := ""
-	configure := func(o *Options) {
-		if path == "" {
-			store(o)
-			path = o.StorePath
-		}
-		o.StorePath = path
-	}
+	path := filepath.Join(t.TempDir(), "dora.db")
+	configure := func(o *Options) { o.StorePath = path }
 	ctx := context.Background()
 	if _, err := h.run(t, ctx, configure, nil); err != nil {
 		t.Fatal(err)
