@@ -270,3 +270,26 @@ func TestRepeatedActionIsBadInput(t *testing.T) {
 		t.Errorf("%d requests before the input was checked", n)
 	}
 }
+
+// A postmortem_dir without the draft (the workspace attached elsewhere)
+// cannot receive the links: the run says so, naming the setting, rather
+// than leaving the draft without them silently.
+func TestNoDraftInPostmortemDirIsSaid(t *testing.T) {
+	r := newRig(t)
+	empty := t.TempDir()
+	out, err := r.run(t, "2026-11-20", "PMGUARD_FOLLOWUPS_POSTMORTEM_DIR", empty)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "warning") || !strings.Contains(out, "postmortem.md") || !strings.Contains(out, "postmortem_dir") {
+		t.Errorf("no warning that the draft is not in %s:\n%s", empty, out)
+	}
+	if _, err := os.Stat(filepath.Join(empty, "followups.json")); err != nil {
+		t.Errorf("followups.json not written: %v", err)
+	}
+	// With the draft there, no warning.
+	out, _ = r.run(t, "2026-11-21")
+	if strings.Contains(out, "postmortem_dir") {
+		t.Errorf("warning with the draft in place:\n%s", out)
+	}
+}
