@@ -293,3 +293,26 @@ func TestNoDraftInPostmortemDirIsSaid(t *testing.T) {
 		t.Errorf("warning with the draft in place:\n%s", out)
 	}
 }
+
+// An action whose text holds a follow-up marker (pasted from an issue) does
+// not make its issue pass for another item's: reruns keep one issue each.
+func TestMarkerInActionText(t *testing.T) {
+	r := newRig(t)
+	if out, err := r.run(t, "2026-11-20"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	first := r.gh.Issues()[0].Body
+	mark := first[strings.Index(first, "<!-- pmguard:followup"):]
+	mark = mark[:strings.Index(mark, "-->")+3]
+	inc := filepath.Join(t.TempDir(), "incident.yml")
+	os.WriteFile(inc, []byte("title: \"Checkout errors after deploy #1234\"\ndate: 2026-11-20\naction_items:\n  - action: \"Block locking migrations before deploy (pmguard migrations)\"\n  - action: \"Document the lock check "+mark+"\"\n"), 0o644)
+	// Same title and date: the first item keeps its issue.
+	for i := 0; i < 2; i++ {
+		if out, err := r.run(t, "2026-11-21", "PMGUARD_FOLLOWUPS_INCIDENT_FILE", inc); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	if n := len(r.gh.Issues()); n != 4 {
+		t.Errorf("%d issues after two reruns, want 4 (the 3 first and one for the new item)", n)
+	}
+}
