@@ -296,7 +296,9 @@ func markdownSection(tracker string, fs []Followup) string {
 	return b.String()
 }
 
-func mdCell(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ") }
+// mdCell escapes as the draft does: no raw HTML (a quoted section marker
+// would cut the section on the next run), no table break.
+func mdCell(s string) string { return postmortem.MarkdownCell(s) }
 
 // withSection replaces the section between the markers, or appends it.
 func withSection(doc, section string) string {

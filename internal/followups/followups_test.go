@@ -316,3 +316,20 @@ func TestMarkerInActionText(t *testing.T) {
 		t.Errorf("%d issues after two reruns, want 4 (the 3 first and one for the new item)", n)
 	}
 }
+
+// Action text goes into postmortem.md escaped as the draft escapes it: no
+// raw HTML, and a quoted section marker cannot cut the section on reruns.
+func TestLinksSectionEscapesActionText(t *testing.T) {
+	r := newRig(t)
+	inc := filepath.Join(t.TempDir(), "incident.yml")
+	os.WriteFile(inc, []byte("title: Checkout\ndate: 2026-11-20\naction_items:\n  - action: \"Drop the <b>lock</b> | keep <!-- /pmguard:followups --> rows\"\n    owner: \"@dba\"\n"), 0o644)
+	for i := 0; i < 2; i++ {
+		if out, err := r.run(t, "2026-11-20", "PMGUARD_FOLLOWUPS_INCIDENT_FILE", inc); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(r.dir, "postmortem.md"))
+	if n := strings.Count(string(md), "## Follow-up tickets"); n != 1 || strings.Contains(string(md), "<b>") || strings.Count(string(md), "<!-- /pmguard:followups -->") != 1 {
+		t.Errorf("postmortem.md (%d sections):\n%s", n, md)
+	}
+}
