@@ -205,7 +205,7 @@ func (s *syncer) walkAll(ctx context.Context) ([]dorastore.Cursor, error) {
 	if s.o.Org != "" {
 		// The organisation walk reaches back to the earliest boundary of the
 		// projects it can serve, at most maxOrgWalk.
-		reach := s.o.Now.Add(-s.o.Overlap)
+		reach := maxTime(s.o.Now.Add(-s.o.Overlap), s.o.Now.Add(-maxOrgWalk))
 		for _, t := range order {
 			p, err := planFor(t)
 			if err != nil {
