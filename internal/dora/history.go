@@ -138,6 +138,7 @@ const TargetsForm = "comma-separated metric: goal pairs, e.g. deploy_frequency: 
 // ParseTargets reads the targets setting.
 func ParseTargets(v string) (Targets, error) {
 	var t Targets
+	given := map[string]string{} // metric -> the name it was given under
 	for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' }) {
 		k, val, ok := strings.Cut(part, ":")
 		k, val = strings.TrimSpace(k), strings.TrimSpace(val)
@@ -146,6 +147,13 @@ func ParseTargets(v string) (Targets, error) {
 		}
 		if !ok || val == "" {
 			return t, fmt.Errorf("%q is not metric: goal", strings.TrimSpace(part))
+		}
+		// A second goal for a metric would silently replace the first.
+		if m, alias := targetAliases[k]; alias {
+			if first, dup := given[m]; dup {
+				return t, fmt.Errorf("%s has two goals (%s and %s)", m, first, k)
+			}
+			given[m] = k
 		}
 		switch k {
 		case "deploy_frequency", "deployment_frequency":
@@ -181,6 +189,15 @@ func ParseTargets(v string) (Targets, error) {
 		}
 	}
 	return t, nil
+}
+
+// targetAliases are the names a target is given under, to its metric.
+var targetAliases = map[string]string{
+	"deploy_frequency": "deploy_frequency", "deployment_frequency": "deploy_frequency",
+	"lead_time": "lead_time", "change_lead_time": "lead_time",
+	"recovery_time": "recovery_time", "failed_deployment_recovery_time": "recovery_time",
+	"change_fail_rate": "change_fail_rate",
+	"rework_rate":      "rework_rate", "deployment_rework_rate": "rework_rate",
 }
 
 // TargetRow is one metric against its target: "6.2/day → 10/day".

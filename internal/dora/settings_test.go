@@ -206,7 +206,9 @@ func TestTargets(t *testing.T) {
 			t.Errorf("row %d = %+v, want %q", i, rows, w)
 		}
 	}
-	for _, bad := range []string{"deploy_frequency: often", "mttr: 1h", "lead_time", "change_fail_rate: lots"} {
+	// A metric given twice (under its name or its alias) has no one goal.
+	for _, bad := range []string{"deploy_frequency: often", "mttr: 1h", "lead_time", "change_fail_rate: lots",
+		"lead_time: 1h, lead_time: 2h", "lead_time: 1h, change_lead_time: 2h", "rework_rate: 5%, deployment_rework_rate: 10%"} {
 		if _, err := ParseTargets(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -324,3 +324,58 @@ projects:
 		}
 	})
 }
+
+// An overlap longer than the history (a typo such as 1000d) reads again
+// only what the history covers: nothing from before its start is listed
+// or fetched on the next run.
+func TestOverlapStopsAtTheHistoryStart(t *testing.T) {
+	now := ts("2026-11-16 00:00")
+	h := newHarness(t, now)
+	old := now.AddDate(0, -6, 0) // before the 3 months the history keeps
+	seedProject(h.s, slug, "main", "deploy", 200, old)
+	seedProject(h.s, slug, "main", "deploy", 100, now)
+	path := filepath.Join(t.TempDir(), "dora.db")
+	configure := func(o *Options) { o.StorePath = path }
+	ctx := context.Background()
+	if _, err := h.run(t, ctx, configure, nil); err != nil {
+		t.Fatal(err)
+	}
+	firstLists := h.count.lists.Load()
+	h.clk.Set(now.Add(24 * time.Hour))
+	seedProject(h.s, slug, "main", "deploy", 4, now.Add(24*time.Hour))
+	h.count.reset()
+	if _, err := h.run(t, ctx, configure, func(o *Options) { o.Overlap = 1000 * 24 * time.Hour }); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.count.workflows.Load(); got != 4 {
+		t.Errorf("the rerun fetched the workflows of %d pipelines, want the 4 new ones", got)
+	}
+	if got := h.count.lists.Load(); got > firstLists {
+		t.Errorf("the rerun read %d pipeline pages, more than the first sync's %d", got, firstLists)
+	}
+}
+
+// In organisation scope too, a long overlap (1000d) does not walk the
+// organisation's whole pipeline list: the walk stops at maxOrgWalk.
+func TestOrganisationOverlapBounded(t *testing.T) {
+	now := ts("2026-11-16 00:00")
+	h := newHarness(t, now)
+	seedProject(h.s, "gh/acme/shop", "main", "deploy", 300, now) // 75 days
+	seedProject(h.s, "gh/acme/web", "main", "deploy", 300, now)
+	path := filepath.Join(t.TempDir(), "dora.db")
+	configure := func(o *Options) { o.StorePath = path }
+	org := func(o *Options) { o.Project, o.Org, o.Rules = "", "gh/acme", &Rules{} }
+	if _, err := h.run(t, context.Background(), configure, org); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Set(now.Add(24 * time.Hour))
+	seedProject(h.s, "gh/acme/web", "main", "deploy", 2, now.Add(24*time.Hour))
+	h.count.reset()
+	if _, err := h.run(t, context.Background(), configure, func(o *Options) { org(o); o.Overlap = 1000 * 24 * time.Hour }); err != nil {
+		t.Fatal(err)
+	}
+	// A week of two projects' 6-hourly pipelines is 56, 3 pages of 20.
+	if got := h.count.orgLists.Load(); got > 4 {
+		t.Errorf("the daily sync read %d pages of the organisation's list, want at most a week's", got)
+	}
+}

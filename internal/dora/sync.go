@@ -194,7 +194,9 @@ func (s *syncer) walkAll(ctx context.Context) ([]dorastore.Cursor, error) {
 		}
 		p := &plan{boundary: t.Start, first: true, oldest: t.Start}
 		if ok && !t.Start.Before(cur.Oldest) {
-			p.boundary, p.first, p.oldest = cur.Cursor.Add(-s.o.Overlap), false, cur.Oldest
+			// What lies before the history's start is never reported: an
+			// overlap reaching past it reads no more than a first sync.
+			p.boundary, p.first, p.oldest = maxTime(cur.Cursor.Add(-s.o.Overlap), t.Start), false, cur.Oldest
 		}
 		plans[t.Project] = p
 		return p, nil
@@ -203,7 +205,7 @@ func (s *syncer) walkAll(ctx context.Context) ([]dorastore.Cursor, error) {
 	if s.o.Org != "" {
 		// The organisation walk reaches back to the earliest boundary of the
 		// projects it can serve, at most maxOrgWalk.
-		reach := s.o.Now.Add(-s.o.Overlap)
+		reach := maxTime(s.o.Now.Add(-s.o.Overlap), s.o.Now.Add(-maxOrgWalk))
 		for _, t := range order {
 			p, err := planFor(t)
 			if err != nil {

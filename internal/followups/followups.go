@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
 	"github.com/pmguard/pmguard/internal/httpx"
 	"github.com/pmguard/pmguard/internal/human"
@@ -248,13 +249,21 @@ func (o *Options) writeBack(fs []Followup) error {
 		return err
 	}
 	md := filepath.Join(dir, "postmortem.md")
-	if old, err := os.ReadFile(md); err == nil {
+	old, mdErr := os.ReadFile(md)
+	if mdErr == nil {
 		if err := report.WriteFile(md, []byte(withSection(string(old), markdownSection(o.Tracker.Name(), fs)))); err != nil {
 			return err
 		}
 	}
 	pj := filepath.Join(dir, "postmortem.json")
-	if old, err := os.ReadFile(pj); err == nil {
+	old, pjErr := os.ReadFile(pj)
+	if mdErr != nil && pjErr != nil {
+		// Most often the workspace attached elsewhere: the draft would
+		// lack its links without a word.
+		fmt.Fprintf(o.Stderr, "pmguard followups: warning: no post-mortem draft in %s (postmortem.md: %v): the links are only in followups.json; set postmortem_dir (--postmortem-dir, PMGUARD_FOLLOWUPS_POSTMORTEM_DIR) to the draft's directory, such as /tmp/workspace/postmortem\n",
+			dir, config.PathCause(mdErr))
+	}
+	if pjErr == nil {
 		if nb, ok := withTickets(old, fs); ok {
 			if err := report.WriteFile(pj, nb); err != nil {
 				return err
@@ -287,7 +296,9 @@ func markdownSection(tracker string, fs []Followup) string {
 	return b.String()
 }
 
-func mdCell(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ") }
+// mdCell escapes as the draft does: no raw HTML (a quoted section marker
+// would cut the section on the next run), no table break.
+func mdCell(s string) string { return postmortem.MarkdownCell(s) }
 
 // withSection replaces the section between the markers, or appends it.
 func withSection(doc, section string) string {

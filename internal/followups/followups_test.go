@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -229,13 +230,106 @@ func TestBadInput(t *testing.T) {
 		{"PMGUARD_FOLLOWUPS_OWNERS", "@platform-team"},
 		{"PMGUARD_FOLLOWUPS_GITHUB_REPO", "not a repo"},
 		{"PMGUARD_FOLLOWUPS_INCIDENT_FILE", "no-such-incident.yml"},
+		// GitHub's listing reads a comma as two labels an issue must both
+		// carry: reruns would not find the issues and make them again.
+		{"PMGUARD_FOLLOWUPS_LABEL", "postmortem,follow-up"},
+		// Jira labels cannot hold spaces.
+		{"PMGUARD_FOLLOWUPS_TRACKER", "jira", "PMGUARD_FOLLOWUPS_JIRA_URL", r.gh.URL(), "PMGUARD_FOLLOWUPS_JIRA_PROJECT", "OPS",
+			"JIRA_EMAIL", "a@example.com", "JIRA_API_TOKEN", "t", "PMGUARD_FOLLOWUPS_LABEL", "post mortem"},
+		{"PMGUARD_FOLLOWUPS_TRACKER", "jira", "PMGUARD_FOLLOWUPS_JIRA_URL", r.gh.URL(), "PMGUARD_FOLLOWUPS_JIRA_PROJECT", "OPS",
+			"JIRA_EMAIL", "a@example.com", "JIRA_API_TOKEN", "t", "PMGUARD_FOLLOWUPS_LABELS", "team,on call"},
 	} {
 		_, err := r.run(t, "2026-11-20", c...)
 		if exitcode.Of(err) != exitcode.BadInput {
 			t.Errorf("%v: exit %d (%v)", c, exitcode.Of(err), err)
 		}
+		if strings.Contains(c[len(c)-2], "LABEL") {
+			for _, w := range []string{"flag --label", "env PMGUARD_FOLLOWUPS_LABEL", "accepted: "} {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("%v: %v does not say %q", c, err, w)
+				}
+			}
+		}
 	}
 	if n := len(r.gh.Calls()); n != 0 {
 		t.Errorf("%d requests before the input was checked", n)
+	}
+}
+
+// Two action items with the same action would share one key: the run
+// would create an issue for each, and reruns update the first from both.
+func TestRepeatedActionIsBadInput(t *testing.T) {
+	r := newRig(t)
+	inc := filepath.Join(t.TempDir(), "incident.yml")
+	os.WriteFile(inc, []byte("title: Checkout errors\ndate: 2026-11-20\naction_items:\n  - action: Add a lock-wait alert\n    owner: \"@dba\"\n  - action: add a lock-wait alert\n    owner: \"@platform-team\"\n"), 0o644)
+	_, err := r.run(t, "2026-11-20", "PMGUARD_FOLLOWUPS_INCIDENT_FILE", inc)
+	if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(fmt.Sprint(err), "repeats action item 1") {
+		t.Errorf("exit %d (%v), want 2 naming the repeat; %d issues", exitcode.Of(err), err, len(r.gh.Issues()))
+	}
+	if n := len(r.gh.Calls()); n != 0 {
+		t.Errorf("%d requests before the input was checked", n)
+	}
+}
+
+// A postmortem_dir without the draft (the workspace attached elsewhere)
+// cannot receive the links: the run says so, naming the setting, rather
+// than leaving the draft without them silently.
+func TestNoDraftInPostmortemDirIsSaid(t *testing.T) {
+	r := newRig(t)
+	empty := t.TempDir()
+	out, err := r.run(t, "2026-11-20", "PMGUARD_FOLLOWUPS_POSTMORTEM_DIR", empty)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "warning") || !strings.Contains(out, "postmortem.md") || !strings.Contains(out, "postmortem_dir") {
+		t.Errorf("no warning that the draft is not in %s:\n%s", empty, out)
+	}
+	if _, err := os.Stat(filepath.Join(empty, "followups.json")); err != nil {
+		t.Errorf("followups.json not written: %v", err)
+	}
+	// With the draft there, no warning.
+	out, _ = r.run(t, "2026-11-21")
+	if strings.Contains(out, "postmortem_dir") {
+		t.Errorf("warning with the draft in place:\n%s", out)
+	}
+}
+
+// An action whose text holds a follow-up marker (pasted from an issue) does
+// not make its issue pass for another item's: reruns keep one issue each.
+func TestMarkerInActionText(t *testing.T) {
+	r := newRig(t)
+	if out, err := r.run(t, "2026-11-20"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	first := r.gh.Issues()[0].Body
+	mark := first[strings.Index(first, "<!-- pmguard:followup"):]
+	mark = mark[:strings.Index(mark, "-->")+3]
+	inc := filepath.Join(t.TempDir(), "incident.yml")
+	os.WriteFile(inc, []byte("title: \"Checkout errors after deploy #1234\"\ndate: 2026-11-20\naction_items:\n  - action: \"Block locking migrations before deploy (pmguard migrations)\"\n  - action: \"Document the lock check "+mark+"\"\n"), 0o644)
+	// Same title and date: the first item keeps its issue.
+	for i := 0; i < 2; i++ {
+		if out, err := r.run(t, "2026-11-21", "PMGUARD_FOLLOWUPS_INCIDENT_FILE", inc); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	if n := len(r.gh.Issues()); n != 4 {
+		t.Errorf("%d issues after two reruns, want 4 (the 3 first and one for the new item)", n)
+	}
+}
+
+// Action text goes into postmortem.md escaped as the draft escapes it: no
+// raw HTML, and a quoted section marker cannot cut the section on reruns.
+func TestLinksSectionEscapesActionText(t *testing.T) {
+	r := newRig(t)
+	inc := filepath.Join(t.TempDir(), "incident.yml")
+	os.WriteFile(inc, []byte("title: Checkout\ndate: 2026-11-20\naction_items:\n  - action: \"Drop the <b>lock</b> | keep <!-- /pmguard:followups --> rows\"\n    owner: \"@dba\"\n"), 0o644)
+	for i := 0; i < 2; i++ {
+		if out, err := r.run(t, "2026-11-20", "PMGUARD_FOLLOWUPS_INCIDENT_FILE", inc); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(r.dir, "postmortem.md"))
+	if n := strings.Count(string(md), "## Follow-up tickets"); n != 1 || strings.Contains(string(md), "<b>") || strings.Count(string(md), "<!-- /pmguard:followups -->") != 1 {
+		t.Errorf("postmortem.md (%d sections):\n%s", n, md)
 	}
 }

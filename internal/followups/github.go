@@ -35,8 +35,10 @@ func (g *githubTracker) Tickets(ctx context.Context) ([]Ticket, error) {
 	slices.SortStableFunc(is, func(a, b github.Issue) int { return a.Number - b.Number })
 	g.seen = map[string]github.Issue{}
 	for _, i := range is {
-		if m := markerRe.FindStringSubmatch(i.Body); m != nil {
-			t := ticket(m[1], i)
+		// pmguard writes the marker last: one quoted in the text above it
+		// is not this issue's.
+		if ms := markerRe.FindAllStringSubmatch(i.Body, -1); ms != nil {
+			t := ticket(ms[len(ms)-1][1], i)
 			g.seen[t.ID] = i
 			out = append(out, t)
 		}

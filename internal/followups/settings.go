@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pmguard/pmguard/internal/config"
 	"github.com/pmguard/pmguard/internal/events"
@@ -93,6 +94,9 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		}
 		o.Owners[strings.TrimSpace(h)] = strings.TrimSpace(who)
 	}
+	if err := checkLabels(set, s); err != nil {
+		return nil, err
+	}
 	http := d.HTTP(httpx.Options{})
 	switch strings.TrimSpace(s.Tracker) {
 	case "github":
@@ -132,4 +136,36 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 		}
 	}
 	return o, nil
+}
+
+// checkLabels rejects labels the tracker would not keep as given: reruns
+// find the issues by label, so one GitHub's listing reads as two (a comma)
+// or Jira refuses (a space) would create every issue again, or none.
+func checkLabels(set *config.Set, s *Settings) error {
+	jira := strings.TrimSpace(s.Tracker) == "jira"
+	without := "without commas"
+	if jira {
+		without = "without spaces or commas (Jira)"
+	}
+	bad := func(l string) string {
+		switch {
+		case strings.TrimSpace(l) == "":
+			return "empty"
+		case strings.Contains(l, ","):
+			return "holds a comma"
+		case jira && strings.ContainsFunc(l, unicode.IsSpace):
+			return "holds a space, which Jira labels cannot"
+		}
+		return ""
+	}
+	s.Label = strings.TrimSpace(s.Label)
+	if why := bad(s.Label); why != "" {
+		return set.Invalid(&s.Label, s.Label, why, "a label such as postmortem-follow-up, "+without)
+	}
+	for _, l := range s.Labels {
+		if why := bad(l); why != "" {
+			return set.Invalid(&s.Labels, l, why, "comma-separated labels such as team-checkout,sev2, each "+without)
+		}
+	}
+	return nil
 }

@@ -82,7 +82,7 @@ func (o *Options) importers(set *config.Set) (*Importers, error) {
 		return nil, set.Invalid(&s.DatadogEventsAPI, s.DatadogEventsAPI, "not v2 or v1", "")
 	}
 	if im.Window <= 0 {
-		im.Window = 24 * time.Hour
+		return nil, set.Invalid(&s.ImportWindow, s.ImportWindow.String(), "must be more than 0", "")
 	}
 	for _, x := range s.ImportExclude {
 		if !strings.Contains(x, ":") && !knownSource(x) {
@@ -177,7 +177,11 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 	if im == nil {
 		return nil, nil, nil
 	}
-	to := from.Add(im.Window)
+	w := im.Window
+	if w <= 0 {
+		w = 24 * time.Hour
+	}
+	to := from.Add(w)
 	if now.Before(to) {
 		to = now
 	}

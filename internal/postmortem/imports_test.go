@@ -277,6 +277,8 @@ func TestImportFaults(t *testing.T) {
 		{"PMGUARD_POSTMORTEM_DATADOG_SITE", "not a site", "datadog_site"},
 		{"DD_APP_KEY", "", "datadog_app_key_env"},
 		{"PMGUARD_POSTMORTEM_DATADOG_EVENTS_API", "v3", "datadog_events_api"},
+		// 0 is not "the default": it would import nothing.
+		{"PMGUARD_POSTMORTEM_IMPORT_WINDOW", "0", "import_window"},
 	} {
 		env := map[string]string{}
 		for k, v := range r.env {

@@ -329,10 +329,18 @@ func ParseIncident(b []byte) (*Incident, error) {
 	if !inc.Impact.start.IsZero() && inc.Impact.end.Before(inc.Impact.start) && !inc.Impact.end.IsZero() {
 		return nil, &lineError{Line: inc.Impact.End.Line, Field: "time", Val: inc.Impact.End.Raw, Form: "a time after impact.start"}
 	}
+	seen := map[string]int{} // the action as followups keys it -> its item
 	for i, a := range inc.ActionItems {
 		if strings.TrimSpace(a.Action) == "" {
 			return nil, fmt.Errorf("action item %d has no action", i+1)
 		}
+		// The action is what tells the items apart (a tracker issue each):
+		// a copy would share the first one's issue.
+		k := strings.ToLower(strings.Join(strings.Fields(a.Action), " "))
+		if j, dup := seen[k]; dup {
+			return nil, fmt.Errorf("action item %d repeats action item %d (%q); accepted: each action once, merged or reworded", i+1, j, strings.TrimSpace(a.Action))
+		}
+		seen[k] = i + 1
 		if t := strings.TrimSpace(a.Ticket); t != "" && !strings.HasPrefix(t, "https://") && !strings.HasPrefix(t, "http://") {
 			return nil, fmt.Errorf("action item %d: invalid ticket %q; accepted: a link such as https://github.com/acme/shop/issues/12", i+1, t)
 		}

@@ -381,6 +381,10 @@ func mdText(s string) string {
 // cell escapes text for a table cell.
 func cell(s string) string { return mdText(s) }
 
+// MarkdownCell escapes text for a Markdown table cell as the draft does,
+// for other verbs that write into it.
+func MarkdownCell(s string) string { return cell(s) }
+
 // mdURL keeps a link target from closing the link or carrying a script.
 func mdURL(u string) string {
 	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {

@@ -125,6 +125,11 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 			}
 		}
 	}
+	// Bad input stops the run before any request.
+	impactStart, impactEnd, err := o.impactWindow(inc)
+	if err != nil {
+		return nil, err
+	}
 	evs, skipped, err := readEventFiles(o.EventFiles)
 	if err != nil {
 		return nil, err
@@ -143,7 +148,9 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	if o.CircleCI != nil && failed != "" {
 		f := &fetcher{c: o.CircleCI}
 		var artEvs []events.Event
-		pipelines, artEvs, notes, fetchErr = f.incident(ctx, failed, rollback, targetNumber(evs))
+		var fetchNotes []string
+		pipelines, artEvs, fetchNotes, fetchErr = f.incident(ctx, failed, rollback, targetNumber(evs))
+		notes = append(notes, fetchNotes...)
 		evs = events.Merge(append(evs, artEvs...))
 		// Started from the rollback pipeline, the failed one is known now.
 		for _, p := range pipelines {
@@ -167,9 +174,7 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	if o.d != nil {
 		in.Redact = o.d.Redactor.Text
 	}
-	if in.ImpactStart, in.ImpactEnd, err = o.impactWindow(inc); err != nil {
-		return nil, err
-	}
+	in.ImpactStart, in.ImpactEnd = impactStart, impactEnd
 	doc := Build(in)
 	res, err := write(o.OutDir, doc)
 	if err != nil {
@@ -208,6 +213,19 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 
 // impactWindow resolves the impact window set by hand.
 func (o *Options) impactWindow(inc *Incident) (start, end time.Time, err error) {
+	start, end, bad := o.resolveImpact(inc)
+	if bad != nil {
+		return start, end, config.Invalidf("pmguard postmortem: %s %q: %s; accepted: %s", bad.name, bad.raw, bad.cause, bad.form)
+	}
+	return start, end, nil
+}
+
+// impactError is an impact time that cannot be placed.
+type impactError struct{ name, raw, cause, form string }
+
+// resolveImpact places impact_start and impact_end in incident.yml's date
+// and timezone (nil inc: UTC, no date).
+func (o *Options) resolveImpact(inc *Incident) (start, end time.Time, bad *impactError) {
 	if inc == nil {
 		inc = &Incident{loc: time.UTC}
 	}
@@ -218,12 +236,13 @@ func (o *Options) impactWindow(inc *Incident) (start, end time.Time, err error) 
 		if c.raw == "" {
 			continue
 		}
+		var err error
 		if *c.to, err = inc.resolve(strings.TrimSpace(c.raw)); err != nil {
-			return start, end, config.Invalidf("pmguard postmortem: %s %q: %v; accepted: %s", c.name, c.raw, err, timeForm)
+			return start, end, &impactError{c.name, c.raw, err.Error(), timeForm}
 		}
 	}
 	if !start.IsZero() && !end.IsZero() && end.Before(start) {
-		return start, end, config.Invalidf("pmguard postmortem: impact_end %q is before impact_start %q", o.ImpactEnd, o.ImpactStart)
+		return start, end, &impactError{"impact_end", o.ImpactEnd, "before impact_start " + strconv.Quote(o.ImpactStart), "a time after impact_start"}
 	}
 	return start, end, nil
 }

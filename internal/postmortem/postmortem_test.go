@@ -486,6 +486,8 @@ func TestIncidentValidation(t *testing.T) {
 		{"bad timezone", "timezone: Mars/Olympus\n", "line 1: invalid timezone"},
 		{"entry without event", "date: 2026-11-20\ntimeline:\n  - time: \"14:12\"\n", "line 3: timeline entry 1 has no event"},
 		{"not yaml", "timeline: [\n", "line"},
+		// One action twice would be one tracked issue for two items.
+		{"action twice", "action_items:\n  - action: Add a lock-wait alert\n  - action: \" add a  LOCK-wait alert\"\n", "action item 2 repeats action item 1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

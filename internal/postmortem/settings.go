@@ -89,6 +89,20 @@ func New(ctx context.Context, d *verb.Deps, args []string) (*Options, error) {
 	if _, err := os.Stat(s.IncidentFile); err != nil && s.IncidentFile != "" && !(o.IncidentOptional && errors.Is(err, os.ErrNotExist)) {
 		return nil, set.Unreadable(&s.IncidentFile, s.IncidentFile, err, "the path of the team's incident.yml (optional only at its default path, incident.yml)")
 	}
+	// The impact times are placed in incident.yml's date and timezone:
+	// one it cannot place is bad input now, not after the requests.
+	if o.ImpactStart != "" || o.ImpactEnd != "" {
+		var inc *Incident
+		if _, err := os.Stat(s.IncidentFile); err == nil {
+			if inc, err = LoadIncident(s.IncidentFile); err != nil {
+				return nil, err
+			}
+		}
+		if _, _, bad := o.resolveImpact(inc); bad != nil {
+			f := map[string]*string{"impact_start": &s.ImpactStart, "impact_end": &s.ImpactEnd}[bad.name]
+			return nil, set.Invalid(f, bad.raw, bad.cause, bad.form)
+		}
+	}
 	o.OutDir, o.Title, o.Link = s.OutputDir, s.Title, d.Job.BuildURL
 	if u := s.Link.URL; u != nil && u.Host != "" {
 		o.Link = u.String()

@@ -217,3 +217,68 @@ func TestStandinUnavailable(t *testing.T) {
 		t.Errorf("error holds the token")
 	}
 }
+
+// Lines of the local event log that could not be read are noted in the
+// draft also when CircleCI is queried: its notes add to them.
+func TestStandinKeepsSkippedLinesNote(t *testing.T) {
+	s := standin(t)
+	evFile := seedReference(t, s)
+	f, err := os.OpenFile(evFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("not an event\n")
+	f.Close()
+	var stderr bytes.Buffer
+	res, err := (&Options{EventFiles: []string{evFile}, OutDir: t.TempDir(), CircleCI: s.Client(t),
+		Now: func() time.Time { return at("16:00:00") }, Stderr: &stderr}).draft(context.Background())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	md, err := os.ReadFile(res.Markdown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), filepath.Base(evFile)) || !strings.Contains(string(md), "the timeline may lack their events") {
+		t.Errorf("the draft does not say the event log's unreadable line was skipped; notes: %q\nstderr: %s", res.Document.Notes, stderr.String())
+	}
+}
+
+// An impact time incident.yml cannot place (a time of day without its
+// date, an end before the start) is bad input found before any request,
+// naming the setting.
+func TestImpactTimesCheckedBeforeAnyRequest(t *testing.T) {
+	s := standin(t)
+	evFile := seedReference(t, s)
+	dir := t.TempDir()
+	undated := filepath.Join(dir, "incident.yml")
+	os.WriteFile(undated, []byte("title: Checkout errors\n"), 0o644)
+	for _, c := range []struct {
+		file, start, end, says string
+	}{
+		{undated, "14:12", "", "impact_start"},
+		{"testdata/reference/incident.yml", "14:30", "14:12", "impact_end"},
+	} {
+		env := map[string]string{"CIRCLE_TOKEN": standinToken, "PMGUARD_CIRCLECI_HOST": s.URL(),
+			"PMGUARD_POSTMORTEM_EVENT_LOGS": evFile, "PMGUARD_POSTMORTEM_INCIDENT_FILE": c.file, "PMGUARD_POSTMORTEM_OUTPUT_DIR": filepath.Join(dir, "out"),
+			"PMGUARD_POSTMORTEM_IMPACT_START": c.start, "PMGUARD_POSTMORTEM_IMPACT_END": c.end, "PMGUARD_EVENTS_FILE": filepath.Join(dir, "ev.jsonl")}
+		before := s.Calls()
+		out, err := reminderRun(t, nil, env)
+		if exitcode.Of(err) != exitcode.BadInput {
+			t.Errorf("%+v: exit %d (%v), want 2\n%s", c, exitcode.Of(err), err, out)
+			continue
+		}
+		flag := "--" + strings.ReplaceAll(c.says, "_", "-")
+		for _, w := range []string{"invalid " + c.says, "flag " + flag, "env PMGUARD_POSTMORTEM_" + strings.ToUpper(c.says), "accepted: "} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%+v: %q does not say %q", c, err, w)
+			}
+		}
+		if n := s.Calls() - before; n != 0 {
+			t.Errorf("%+v: %d CircleCI requests before the input was checked", c, n)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+			t.Errorf("%+v: a draft was written", c)
+		}
+	}
+}
