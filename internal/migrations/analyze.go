@@ -2092,9 +2092,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		}
 	case "AT_AddIdentity", "AT_SetIdentity":
 		if !fresh && identityAlways(cmd) {
-			fd := newFinding(RuleIdentityAlways)
-			fd.on(table)
-			fd.Column = col
+			fd := columnFinding(RuleIdentityAlways, table, col)
 			fd.Detail = col + " becomes GENERATED ALWAYS: each INSERT of the running release that gives " + col + " a value (without OVERRIDING SYSTEM VALUE), and each UPDATE that sets it, fails"
 			a.add(st, s, fd)
 		}
