@@ -610,7 +610,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			if table := a.rv(st, rv); a.existing(table) {
 				fd := newFinding(RuleTruncate)
 				fd.Detail = "table " + table.String()
-				fd.Lock += " on " + table.String()
+				fd.on(table)
 				a.add(st, s, fd)
 				st.locksTable(table.String(), modeAccessExcl)
 				break
@@ -680,7 +680,7 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 		fd.Detail = "CLUSTER"
 		if c.Relation != nil {
 			table := a.rv(st, *c.Relation)
-			fd.Lock += " on " + table.String()
+			fd.on(table)
 			st.locksTable(table.String(), modeAccessExcl)
 		} else {
 			st.locksTable("every clustered table", modeAccessExcl)
@@ -2142,7 +2142,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 			fd := newFinding(RuleTableRewrite)
 			fd.Column = col
 			fd.Detail = "SET EXPRESSION of generated column " + col + ": PostgreSQL computes it again for every row"
-			fd.Lock += " on " + table.String()
+			fd.on(table)
 			a.add(st, s, fd)
 		}
 	case "AT_SetAccessMethod":
@@ -2150,7 +2150,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		if existing {
 			fd := newFinding(RuleTableRewrite)
 			fd.Detail = "SET ACCESS METHOD"
-			fd.Lock += " on " + table.String()
+			fd.on(table)
 			a.add(st, s, fd)
 		}
 	case "AT_AddConstraint":
@@ -2223,7 +2223,7 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		if existing {
 			fd := newFinding(RuleTableRewrite)
 			fd.Detail = map[string]string{"AT_SetLogged": "SET LOGGED", "AT_SetUnLogged": "SET UNLOGGED", "AT_SetTableSpace": "SET TABLESPACE"}[cmd.Subtype]
-			fd.Lock += " on " + table.String()
+			fd.on(table)
 			a.add(st, s, fd)
 		}
 	}
@@ -2450,7 +2450,7 @@ func (a *analyzer) constraint(st *fileState, s *statement, table relName, c pgpa
 	case "CONSTR_CHECK":
 		if !c.SkipValidation {
 			fd := newFinding(RuleCheckNotValid)
-			fd.Lock += " on " + table.String()
+			fd.on(table)
 			if column != "" {
 				// a column constraint cannot be NOT VALID, and PostgreSQL
 				// verifies it on every existing row like a table constraint
@@ -2462,7 +2462,7 @@ func (a *analyzer) constraint(st *fileState, s *statement, table relName, c pgpa
 	case "CONSTR_UNIQUE", "CONSTR_EXCLUSION":
 		if c.Indexname == "" {
 			fd := newFinding(RuleAddUniqueConstraint)
-			fd.Lock += " on " + table.String()
+			fd.on(table)
 			if c.Contype == "CONSTR_EXCLUSION" {
 				fd.Detail = "an exclusion constraint builds its index the same way"
 			}
@@ -2471,7 +2471,7 @@ func (a *analyzer) constraint(st *fileState, s *statement, table relName, c pgpa
 	case "CONSTR_PRIMARY":
 		if c.Indexname == "" {
 			fd := newFinding(RuleAddPrimaryKey)
-			fd.Lock += " on " + table.String()
+			fd.on(table)
 			a.add(st, s, fd)
 			return
 		}

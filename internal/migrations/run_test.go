@@ -831,3 +831,29 @@ func TestRenameObjectBlocksWhenTheDeployedCodeUsesIt(t *testing.T) {
 		t.Error("a blocking rename passed")
 	}
 }
+
+// Every finding on a table names it in the report, whatever the statement.
+func TestTableFindingsNameTheirTable(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/001_init.sql", "CREATE TABLE users (id bigint PRIMARY KEY, n int, g int GENERATED ALWAYS AS (n * 2) STORED);\nCREATE INDEX users_n ON users (n);\n")
+	r.commit("base")
+	r.git("checkout", "-q", "-b", "feature")
+	r.write("db/migrations/002_change.sql", "SET lock_timeout = '5s';\nSET statement_timeout = '5s';\n"+
+		"ALTER TABLE users SET LOGGED;\nALTER TABLE users SET ACCESS METHOD heap;\nALTER TABLE users ALTER COLUMN g SET EXPRESSION AS (n * 3);\n"+
+		"CLUSTER users USING users_n;\nTRUNCATE users;\n")
+	r.commit("change")
+	res := runCheck(t, r, func(o *Options) { o.PostgresVersion = 17 })
+	n := 0
+	for _, fd := range res.report.Findings {
+		if fd.Rule != RuleTableRewrite && fd.Rule != RuleTruncate {
+			continue
+		}
+		n++
+		if fd.Table != "users" || !strings.Contains(fd.Lock, " on users") {
+			t.Errorf("%s at line %d: table %q, lock %q", fd.Rule, fd.Line, fd.Table, fd.Lock)
+		}
+	}
+	if n < 5 {
+		t.Errorf("%d table-rewrite/truncate findings, want 5\n%s", n, res.out)
+	}
+}
