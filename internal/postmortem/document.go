@@ -40,6 +40,9 @@ type Document struct {
 	FollowUp string
 	Runs     []Pipeline
 	Notes    []string
+	// Incomplete names the inputs that could not be read whole (the
+	// event log, CircleCI, an importer): the draft says so at its top.
+	Incomplete []string
 }
 
 // ImpactFigures are the measured effects on users. The window runs from
@@ -73,10 +76,25 @@ type Input struct {
 	// bad signal, the restore), over incident.yml's and the marks.
 	ImpactStart, ImpactEnd time.Time
 	Notes                  []string
+	Incomplete             []string
 	// Redact removes secrets from what the draft quotes of text the team
 	// did not write (commits, event logs, imported entries): the run's
 	// Redactor.Text; nil: httpx.RedactText, credential shapes only.
 	Redact func(string) string
+}
+
+// IncompleteText is the draft's warning that some inputs could not be
+// read whole ("" when every one was).
+func (d *Document) IncompleteText() string {
+	if len(d.Incomplete) == 0 {
+		return ""
+	}
+	names := d.Incomplete
+	list := names[0]
+	if n := len(names); n > 1 {
+		list = strings.Join(names[:n-1], ", ") + " and " + names[n-1]
+	}
+	return "this draft was written without complete data from " + list + ": the timeline and the measures may lack what could not be read (see Notes on the inputs)."
 }
 
 // Build assembles the draft.
@@ -85,7 +103,7 @@ func Build(in Input) *Document {
 	if inc == nil {
 		inc = &Incident{}
 	}
-	d := &Document{Generated: in.Now.UTC(), Location: inc.Location(), Severity: inc.Severity, Notes: in.Notes,
+	d := &Document{Generated: in.Now.UTC(), Location: inc.Location(), Severity: inc.Severity, Notes: in.Notes, Incomplete: in.Incomplete,
 		Authors: inc.Authors, Trigger: strings.TrimSpace(inc.Trigger)}
 
 	var logins []string

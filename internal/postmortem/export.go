@@ -39,6 +39,7 @@ type jsonDoc struct {
 	LessonsLearned      []string       `json:"lessons_learned"`
 	Runs                []jsonPipeline `json:"runs"`
 	Notes               []string       `json:"notes"`
+	Incomplete          []string       `json:"incomplete"`
 }
 
 type jsonImpact struct {
@@ -214,7 +215,7 @@ func (d *Document) JSON() ([]byte, error) {
 		FollowUp:  jsonFollowUp{ActionItems: m.ActionItems, Closed: m.ActionsDone, Overdue: d.overdue(d.Actions)},
 		RootCause: d.RootCause, FiveWhysArePrompts: d.WhysArePrompts, ContributingFactors: list(d.Contributing),
 		WentWell: list(d.WentWell), WentWrong: list(d.WentWrong), GotLucky: list(d.GotLucky), LessonsLearned: list(d.Lessons),
-		Notes: list(d.Notes), Timeline: []jsonEntry{}, Phases: []jsonPhase{}, FiveWhys: []jsonWhy{}, ActionItems: []jsonAction{}, Runs: []jsonPipeline{},
+		Notes: list(d.Notes), Incomplete: list(d.Incomplete), Timeline: []jsonEntry{}, Phases: []jsonPhase{}, FiveWhys: []jsonWhy{}, ActionItems: []jsonAction{}, Runs: []jsonPipeline{},
 	}
 	if d.Impact.HasErrorRate {
 		out.Impact.PeakErrorRate = &d.Impact.PeakErrorRate

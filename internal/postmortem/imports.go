@@ -190,7 +190,7 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 	var errs []error
 	failed := func(what string, err error) {
 		notes = append(notes, what+" could not be read completely: "+err.Error())
-		errs = append(errs, err)
+		errs = append(errs, &sourceError{what: what, err: err})
 	}
 	if im.Datadog != nil {
 		read := im.Datadog.Events
@@ -252,6 +252,34 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 		}
 	}
 	return out, notes, errors.Join(errs...)
+}
+
+// sourceError is one importer's failure, in the failure's own words.
+type sourceError struct {
+	what string
+	err  error
+}
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+// incompleteSources names the importers that gather's error says could not
+// be read completely.
+func incompleteSources(err error) []string {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else if err != nil {
+		errs = []error{err}
+	}
+	var out []string
+	for _, e := range errs {
+		var se *sourceError
+		if errors.As(e, &se) {
+			out = append(out, se.what)
+		}
+	}
+	return out
 }
 
 func (im *Importers) redact(s string) string {

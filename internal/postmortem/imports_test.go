@@ -3,6 +3,7 @@ package postmortem
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"regexp"
 	"strconv"
@@ -235,6 +236,21 @@ func TestImportFaults(t *testing.T) {
 	md, _ := os.ReadFile(res.Markdown)
 	if !strings.Contains(string(md), "PagerDuty could not be read completely") || !strings.Contains(string(md), "alerted") {
 		t.Errorf("draft silent about PagerDuty or lacks Datadog")
+	}
+	// Said at the top, not only among the notes at the end.
+	const incomplete = "**Incomplete:** this draft was written without complete data from PagerDuty"
+	if i := strings.Index(string(md), incomplete); i < 0 || i > strings.Index(string(md), "## Summary") {
+		t.Errorf("the draft does not say at its top that PagerDuty is missing:\n%.600s", md)
+	}
+	page, _ := os.ReadFile(res.HTML)
+	if !strings.Contains(string(page), `<p class="banner" id="incomplete"><strong>Incomplete:</strong> this draft was written without complete data from PagerDuty`) {
+		t.Error("the HTML page does not say it is incomplete")
+	}
+	var js struct {
+		Incomplete []string `json:"incomplete"`
+	}
+	if b, err := os.ReadFile(res.JSON); err != nil || json.Unmarshal(b, &js) != nil || len(js.Incomplete) != 1 || js.Incomplete[0] != "PagerDuty" {
+		t.Errorf("postmortem.json incomplete: %v (%v)", js.Incomplete, err)
 	}
 
 	// Slack without the history scope, Datadog rate-limited once: the

@@ -171,6 +171,15 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	notes = append(notes, importNotes...)
 	printImported(o.Stdout, imported)
 	in := Input{Title: o.Title, FollowUp: o.FollowUp, Now: o.Now(), Incident: inc, Events: evs, Pipelines: pipelines, Notes: notes, Entries: imported}
+	// What could not be read whole is said at the top of the draft, not
+	// only among the notes at its end.
+	if skipped != nil {
+		in.Incomplete = append(in.Incomplete, "the event log")
+	}
+	if fetchErr != nil {
+		in.Incomplete = append(in.Incomplete, "CircleCI")
+	}
+	in.Incomplete = append(in.Incomplete, incompleteSources(importErr)...)
 	if o.d != nil {
 		in.Redact = o.d.Redactor.Text
 	}

@@ -242,6 +242,9 @@ func TestStandinKeepsSkippedLinesNote(t *testing.T) {
 	if !strings.Contains(string(md), filepath.Base(evFile)) || !strings.Contains(string(md), "the timeline may lack their events") {
 		t.Errorf("the draft does not say the event log's unreadable line was skipped; notes: %q\nstderr: %s", res.Document.Notes, stderr.String())
 	}
+	if !strings.Contains(string(md), "**Incomplete:** this draft was written without complete data from the event log:") {
+		t.Errorf("the draft does not say at its top that the event log was not read whole")
+	}
 }
 
 // An impact time incident.yml cannot place (a time of day without its
