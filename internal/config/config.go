@@ -105,7 +105,8 @@ type field struct {
 	group   string        // the help section
 	check   string        // "writable": an output file whose directory must exist; "appendable": a file appended to (a regular file this process may write, or none yet)
 	typname string
-	index   []int // the field's path in the settings struct
+	index   []int  // the field's path in the settings struct
+	raw     string // the value as given (flag or env var), "" for the default
 }
 
 // Set is the loaded description of a verb's settings; it names settings in errors.
@@ -161,10 +162,13 @@ func Load(ctx context.Context, verb string, args []string, env Env, dst any, hel
 			verb, rest[0], strings.ToUpper(verb), verb)
 	}
 
-	lookup := &settingsLookuper{prefix: prefix, given: given, env: env}
+	lookup := &settingsLookuper{prefix: prefix, given: given, env: env, raw: map[string]string{}}
 	err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: dst, Lookuper: lookup})
 	if err != nil {
 		return s, nil, s.wrap(err, lookup, lookup.last)
+	}
+	for _, f := range s.fields {
+		f.raw = lookup.raw[f.key]
 	}
 	defaults := reflect.New(reflect.TypeOf(dst).Elem())
 	if envconfig.ProcessWith(ctx, &envconfig.Config{Target: defaults.Interface(), Lookuper: &settingsLookuper{prefix: prefix, given: given, env: env, defaultsOnly: true, keep: s.requiredKeys}}) == nil {
@@ -372,7 +376,8 @@ func (s *Set) wrap(err error, lookup envconfig.Lookuper, lastKey string) error {
 // brings) is trimmed. An empty value counts as unset, since the orb passes
 // every parameter, and an optional one left empty means "use the default".
 type settingsLookuper struct {
-	last   string // the key looked up last, to name a failing setting
+	last   string            // the key looked up last, to name a failing setting
+	raw    map[string]string // what each key found, as given
 	prefix string
 	given  map[string][]string
 	env    Env
@@ -389,15 +394,26 @@ func (l *settingsLookuper) Lookup(key string) (string, bool) {
 	}
 	if v, ok := l.given[key]; ok {
 		if s := strings.TrimSpace(strings.Join(v, "\n")); s != "" {
+			l.keepRaw(key, s)
 			return s, true
 		}
 	}
-	if !strings.HasPrefix(key, "PMGUARD_") {
-		key = l.prefix + key
+	name := key
+	if !strings.HasPrefix(name, "PMGUARD_") {
+		name = l.prefix + name
 	}
-	v, ok := l.env.Lookup(key)
+	v, ok := l.env.Lookup(name)
 	v = strings.TrimSpace(v)
+	if ok && v != "" {
+		l.keepRaw(key, v)
+	}
 	return v, ok && v != ""
+}
+
+func (l *settingsLookuper) keepRaw(key, v string) {
+	if l.raw != nil {
+		l.raw[key] = v
+	}
 }
 
 // Unwrap lets a default such as default=$SLACK_DEFAULT_CHANNEL read the plain
@@ -470,11 +486,29 @@ func (s *Set) Invalid(setting any, value, cause, form string) error {
 	if f == nil {
 		return Invalidf("pmguard %s: invalid setting %q: %s", s.verb, quotable(value), cause)
 	}
+	if f.raw != "" && value == shown(f.val) {
+		// The message quotes the value as the user wrote it ("0d"), not
+		// as it was parsed ("0s").
+		value = f.raw
+	}
 	e := s.invalid(f, value, cause).(*InputError)
 	if form != "" {
 		e.Form = form
 	}
 	return e
+}
+
+// shown is how a caller of Invalid writes a setting's whole value.
+func shown(v reflect.Value) string {
+	if st, ok := v.Interface().(fmt.Stringer); ok {
+		return st.String()
+	}
+	if v.CanAddr() {
+		if st, ok := v.Addr().Interface().(fmt.Stringer); ok {
+			return st.String()
+		}
+	}
+	return fmt.Sprint(v.Interface())
 }
 
 // fieldOf finds a setting given as a pointer to its field in the loaded

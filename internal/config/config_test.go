@@ -421,3 +421,26 @@ func TestGiven(t *testing.T) {
 		t.Errorf("warning %q", got)
 	}
 }
+
+// A rejected value is quoted as the user wrote it, not as it was parsed;
+// a part of a value a caller names (one list item) is quoted as given.
+func TestInvalidQuotesTheValueAsWritten(t *testing.T) {
+	var s struct {
+		Window Days     `env:"WINDOW, default=30d" flag:"window"`
+		Wait   Duration `env:"WAIT, default=10s" flag:"wait"`
+		Logs   List     `env:"LOGS" flag:"logs"`
+	}
+	set, _, err := Load(context.Background(), "dora", []string{"--window", "0d"}, MapEnv(map[string]string{"PMGUARD_DORA_LOGS": "a.jsonl,b.jsonl"}), &s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := set.Invalid(&s.Window, s.Window.String(), "out of range", "").Error(); !strings.Contains(got, `window "0d"`) {
+		t.Errorf("the flag's value is not quoted as written: %q", got)
+	}
+	if got := set.Invalid(&s.Logs, "b.jsonl", "cannot read it", "").Error(); !strings.Contains(got, `logs "b.jsonl"`) {
+		t.Errorf("the item the caller named is not quoted: %q", got)
+	}
+	if got := set.Invalid(&s.Wait, s.Wait.String(), "too short", "").Error(); !strings.Contains(got, `wait "10s"`) {
+		t.Errorf("a default is not quoted as it is: %q", got)
+	}
+}
