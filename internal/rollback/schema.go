@@ -99,7 +99,7 @@ func (r *run) checkSchema(ctx context.Context, t *Target) error {
 	msg := head + ": " + strings.Join(res.Lines(), "; ")
 	r.event(ctx, events.RollbackFailed, t.Version, "schema check: "+msg, events.Rollback{Reason: "schema_check", TargetVersion: t.Version,
 		TargetRevision: t.Commit, SchemaCheck: res.Verdict, SchemaFindings: res.Lines()})
-	return verdict.Failf("schema check (schema_check: fail): %s; no rollback started", msg)
+	return verdict.Failf("schema check (schema_check: fail): %s; no rollback started by this job", msg)
 }
 
 // targetRevision is the commit the target deploys: its SHA, the commit of
