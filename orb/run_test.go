@@ -38,7 +38,9 @@ func buildReleases(t *testing.T) releases {
 	t.Helper()
 	relOnce.Do(func() {
 		rel = releases{dir: filepath.Join(workDir, "releases"), checksums: map[string][]byte{}}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		// A bound for a hung build, not a goal: a cold build cache on a
+		// machine busy with the other packages' tests takes minutes.
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 		defer cancel()
 		for _, v := range []string{pinned, other} {
 			sums, err := orbtest.BuildRelease(ctx, repoRoot, rel.dir, v)
@@ -75,9 +77,18 @@ func newHarness(t *testing.T) *harness {
 	t.Cleanup(srv.Close)
 	job := orbtest.NewJob(t, o)
 	job.Env["PMGUARD_INSTALL_RETRY_WAIT"] = "0" // retries without waiting
+	h := &harness{job: job, server: srv}
+	h.deadline(t)
+	return h
+}
+
+// deadline gives the job's steps two minutes from now, until t ends: a
+// table of cases sharing one harness sets it per case, so that the cases
+// before (slow on a loaded machine) do not use up the later ones' time.
+func (h *harness) deadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	return &harness{job: job, server: srv, ctx: ctx}
+	h.ctx = ctx
 }
 
 func (h *harness) installDir() string { return filepath.Join(h.job.Home, ".local", "bin") }

@@ -252,6 +252,7 @@ func TestSlackOrbNotifyBehaviours(t *testing.T) {
 				h.job = orbtest.NewJob(t, h.job.Orb)
 				h.job.Env["PMGUARD_INSTALL_RETRY_WAIT"] = "0"
 			}
+			h.deadline(t)
 			ownTmp(h)
 			slack := slackStandIn(t, h)
 			for _, ch := range []string{"ABCXYZ", "ZXCVBN"} {
