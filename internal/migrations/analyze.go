@@ -815,10 +815,13 @@ func (a *analyzer) statement(st *fileState, s *statement) {
 			if vol == "" {
 				vol = "volatile" // PostgreSQL's default
 			}
-			a.schema.funcs[strings.ToLower(pgparse.LastString(f.Funcname))] = vol
-			if !a.replaying {
-				a.createdFuncs[strings.ToLower(pgparse.LastString(f.Funcname))] = true
+			name := strings.ToLower(pgparse.LastString(f.Funcname))
+			// OR REPLACE of a deployed function keeps the one the
+			// running release calls: it is not new to this change.
+			if _, deployed := a.schema.funcs[name]; !a.replaying && !(f.Replace && deployed) {
+				a.createdFuncs[name] = true
 			}
+			a.schema.funcs[name] = vol
 		}
 	case "CallStmt":
 		var c struct {
@@ -1485,7 +1488,11 @@ func (a *analyzer) routineOrType(objtype string, obj pgparse.Node) (word, name s
 		name = pgparse.LastString(fn.Objname)
 	}
 	lower := strings.ToLower(name)
-	if name == "" || a.createdTypes[lower] || a.createdFuncs[lower] {
+	created := a.createdFuncs
+	if word == "type" || word == "domain" {
+		created = a.createdTypes
+	}
+	if name == "" || created[lower] {
 		return "", ""
 	}
 	return word, name
@@ -2139,10 +2146,8 @@ func (a *analyzer) alterTable(st *fileState, s *statement, table relName, cmd pg
 		// a stored generated column is computed again for every row
 		a.gate(st, s, "ALTER COLUMN ... SET EXPRESSION", 17)
 		if existing {
-			fd := newFinding(RuleTableRewrite)
-			fd.Column = col
+			fd := columnFinding(RuleTableRewrite, table, col)
 			fd.Detail = "SET EXPRESSION of generated column " + col + ": PostgreSQL computes it again for every row"
-			fd.on(table)
 			a.add(st, s, fd)
 		}
 	case "AT_SetAccessMethod":

@@ -857,3 +857,29 @@ func TestTableFindingsNameTheirTable(t *testing.T) {
 		t.Errorf("%d table-rewrite/truncate findings, want 5\n%s", n, res.out)
 	}
 }
+
+// CREATE OR REPLACE of a deployed function keeps the one the running
+// release calls, so renaming it afterwards is still rename-object; a
+// function created in the change does not hide a deployed type's rename.
+func TestRenameObjectAfterReplaceOrANamesake(t *testing.T) {
+	r := newRepo(t)
+	r.write("db/migrations/001_fn.sql", "CREATE FUNCTION normalize_email(e text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(e) $$;\nCREATE TYPE mood AS ENUM ('sad', 'ok');\n")
+	r.commit("base")
+	r.git("checkout", "-q", "-b", "feature")
+	r.write("db/migrations/002_rename.sql", "SET lock_timeout = '5s';\n"+
+		"CREATE OR REPLACE FUNCTION normalize_email(e text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(trim(e)) $$;\n"+
+		"ALTER FUNCTION normalize_email(text) RENAME TO clean_email;\n"+
+		"CREATE FUNCTION mood() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n"+
+		"ALTER TYPE mood RENAME TO feeling;\n")
+	r.commit("rename")
+	res := runCheck(t, r, nil)
+	got := map[string]bool{}
+	for _, fd := range res.report.Findings {
+		if fd.Rule == RuleRenameObject {
+			got[fd.Table] = true
+		}
+	}
+	if !got["normalize_email"] || !got["mood"] {
+		t.Errorf("rename-object on %v, want normalize_email and mood\n%s", got, res.out)
+	}
+}
