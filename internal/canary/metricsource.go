@@ -147,9 +147,9 @@ func (m *metricSource) read(ctx context.Context, sel string, w metricsource.Wind
 	lat, err := m.o.Metrics.Latency(ctx, sel, m.o.Quantile, w)
 	switch {
 	case errors.Is(err, metricsource.ErrNoData):
-		o.Note = err.Error()
+		o.note(err.Error())
 	case err != nil && !m.o.NeedLatency:
-		o.Note = "latency not available: " + err.Error()
+		o.note("latency not available: " + err.Error())
 	case err != nil:
 		return Obs{}, err
 	default:

@@ -212,6 +212,12 @@ func TestMetricSourceErrors(t *testing.T) {
 		if res.Verdict != Failed || res.Errors != res.Samples || !strings.Contains(out, "302 errors of 300 requests") {
 			t.Fatalf("verdict %s, %v errors of %v\n%s", res.Verdict, res.Errors, res.Samples, out)
 		}
+		// The same read without latency data says both.
+		m = &fakeMetrics{counts: m.counts, latency: func(int, string) (time.Duration, error) { return 0, metricsource.ErrNoData }}
+		_, _, out, _, _ = runMetric(t, metricPlan(t, m))
+		if !strings.Contains(out, "302 errors of 300 requests") || !strings.Contains(out, metricsource.ErrNoData.Error()) {
+			t.Errorf("a read's notes are not all said:\n%s", out)
+		}
 	})
 	t.Run("a success resets the count", func(t *testing.T) {
 		m := &fakeMetrics{counts: func(call int, _ string) (metricsource.Counts, error) {

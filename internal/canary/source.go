@@ -45,6 +45,15 @@ type Obs struct {
 	Note string
 }
 
+// note adds n to the observation's note: one read may have several things
+// to say (errors above requests, and no latency).
+func (o *Obs) note(n string) {
+	if o.Note != "" {
+		n = o.Note + "; " + n
+	}
+	o.Note = n
+}
+
 // Sample is one probe request.
 type Sample struct {
 	// Latency is measured from the time the request was scheduled, not
