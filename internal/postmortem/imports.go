@@ -171,11 +171,11 @@ type imported struct {
 }
 
 // gather reads every importer for the window starting at from. Each
-// failure is kept as a note and returned joined: the draft is still
-// written with what was read.
-func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []events.Event, incidentKey string) ([]Entry, []string, error) {
+// failure is kept as a note, its importer named in incomplete, and
+// returned joined: the draft is still written with what was read.
+func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []events.Event, incidentKey string) (entries []Entry, notes, incomplete []string, err error) {
 	if im == nil {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	w := im.Window
 	if w <= 0 {
@@ -186,11 +186,11 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 		to = now
 	}
 	var all []imported
-	var notes []string
 	var errs []error
-	failed := func(what string, err error) {
-		notes = append(notes, what+" could not be read completely: "+err.Error())
-		errs = append(errs, &sourceError{what: what, err: err})
+	failed := func(what string, err error) { // what as it reads mid-sentence
+		notes = append(notes, strings.ToUpper(what[:1])+what[1:]+" could not be read completely: "+err.Error())
+		incomplete = append(incomplete, what)
+		errs = append(errs, err)
 	}
 	if im.Datadog != nil {
 		read := im.Datadog.Events
@@ -237,7 +237,7 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 				// must not fail every post-mortem.
 				notes = append(notes, "The Slack thread was not imported: "+err.Error()+" (set slack_thread: none to stop trying)")
 			default:
-				failed("The Slack thread", err)
+				failed("the Slack thread", err)
 			}
 		}
 	}
@@ -251,35 +251,7 @@ func (im *Importers) gather(ctx context.Context, from, now time.Time, evs []even
 			out = append(out, e.Entry)
 		}
 	}
-	return out, notes, errors.Join(errs...)
-}
-
-// sourceError is one importer's failure, in the failure's own words.
-type sourceError struct {
-	what string
-	err  error
-}
-
-func (e *sourceError) Error() string { return e.err.Error() }
-func (e *sourceError) Unwrap() error { return e.err }
-
-// incompleteSources names the importers that gather's error says could not
-// be read completely.
-func incompleteSources(err error) []string {
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else if err != nil {
-		errs = []error{err}
-	}
-	var out []string
-	for _, e := range errs {
-		var se *sourceError
-		if errors.As(e, &se) {
-			out = append(out, se.what)
-		}
-	}
-	return out
+	return out, notes, incomplete, errors.Join(errs...)
 }
 
 func (im *Importers) redact(s string) string {

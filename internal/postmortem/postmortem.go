@@ -167,7 +167,7 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 		notes = append(notes, "CircleCI data is incomplete: "+fetchErr.Error())
 	}
 
-	imported, importNotes, importErr := o.Import.gather(ctx, importStart(pipelines, evs, inc, o.Now()), o.Now(), evs, failed)
+	imported, importNotes, importIncomplete, importErr := o.Import.gather(ctx, importStart(pipelines, evs, inc, o.Now()), o.Now(), evs, failed)
 	notes = append(notes, importNotes...)
 	printImported(o.Stdout, imported)
 	in := Input{Title: o.Title, FollowUp: o.FollowUp, Now: o.Now(), Incident: inc, Events: evs, Pipelines: pipelines, Notes: notes, Entries: imported}
@@ -179,7 +179,7 @@ func (o *Options) draft(ctx context.Context) (*Result, error) {
 	if fetchErr != nil {
 		in.Incomplete = append(in.Incomplete, "CircleCI")
 	}
-	in.Incomplete = append(in.Incomplete, incompleteSources(importErr)...)
+	in.Incomplete = append(in.Incomplete, importIncomplete...)
 	if o.d != nil {
 		in.Redact = o.d.Redactor.Text
 	}
