@@ -225,7 +225,7 @@ func (o *Options) items(inc *postmortem.Incident) []Item {
 		if action == "" {
 			continue
 		}
-		sum := sha256.Sum256([]byte(incKey + "\x00" + strings.ToLower(action)))
+		sum := sha256.Sum256([]byte(incKey + "\x00" + postmortem.ActionKey(a.Action)))
 		it := Item{Key: hex.EncodeToString(sum[:6]), Action: action, Priority: string(a.Priority), Owner: strings.TrimSpace(a.Owner),
 			Deadline: a.Deadline.Time, Status: string(a.Status), Incident: strings.TrimSpace(inc.Title), Link: o.Link}
 		if it.Status == "" {
@@ -290,15 +290,13 @@ func markdownSection(tracker string, fs []Followup) string {
 		if !f.Open && f.Ticket != "" {
 			t += " (closed)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdCell(f.Action), mdCell(f.Owner), f.Deadline, t)
+		// Escaped as the draft is: no raw HTML (a quoted section marker
+		// would cut the section on the next run), no table break.
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", postmortem.MarkdownCell(f.Action), postmortem.MarkdownCell(f.Owner), f.Deadline, t)
 	}
 	b.WriteString(sectionEnd + "\n")
 	return b.String()
 }
-
-// mdCell escapes as the draft does: no raw HTML (a quoted section marker
-// would cut the section on the next run), no table break.
-func mdCell(s string) string { return postmortem.MarkdownCell(s) }
 
 // withSection replaces the section between the markers, or appends it.
 func withSection(doc, section string) string {

@@ -336,7 +336,7 @@ func ParseIncident(b []byte) (*Incident, error) {
 		}
 		// The action is what tells the items apart (a tracker issue each):
 		// a copy would share the first one's issue.
-		k := strings.ToLower(strings.Join(strings.Fields(a.Action), " "))
+		k := ActionKey(a.Action)
 		if j, dup := seen[k]; dup {
 			return nil, fmt.Errorf("action item %d repeats action item %d (%q); accepted: each action once, merged or reworded", i+1, j, strings.TrimSpace(a.Action))
 		}
@@ -426,4 +426,11 @@ func (inc *Incident) Location() *time.Location {
 		return time.UTC
 	}
 	return inc.loc
+}
+
+// ActionKey is what tells action items apart: the action, blanks and case
+// aside. followups keys an item's tracker issue by it, so ParseIncident
+// refuses two items with the same key.
+func ActionKey(action string) string {
+	return strings.ToLower(strings.Join(strings.Fields(action), " "))
 }
