@@ -148,15 +148,17 @@ func ParseTargets(v string) (Targets, error) {
 		if !ok || val == "" {
 			return t, fmt.Errorf("%q is not metric: goal", strings.TrimSpace(part))
 		}
-		// A second goal for a metric would silently replace the first.
-		if m, alias := targetAliases[k]; alias {
-			if first, dup := given[m]; dup {
-				return t, fmt.Errorf("%s has two goals (%s and %s)", m, first, k)
-			}
-			given[m] = k
+		m, known := targetAliases[k]
+		if !known {
+			return t, fmt.Errorf("unknown metric %q (deploy_frequency, lead_time, recovery_time, change_fail_rate, rework_rate)", k)
 		}
-		switch k {
-		case "deploy_frequency", "deployment_frequency":
+		// A second goal for a metric would silently replace the first.
+		if first, dup := given[m]; dup {
+			return t, fmt.Errorf("%s has two goals (%s and %s)", m, first, k)
+		}
+		given[m] = k
+		switch m {
+		case "deploy_frequency":
 			n, unit, _ := strings.Cut(val, "/")
 			f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
 			per := map[string]float64{"day": 1, "week": 7, "month": 30}[strings.TrimSpace(unit)]
@@ -164,28 +166,26 @@ func ParseTargets(v string) (Targets, error) {
 				return t, fmt.Errorf("deploy_frequency %q is not a count per day, week or month (10/day)", val)
 			}
 			t.PerDay = f / per
-		case "lead_time", "change_lead_time", "recovery_time", "failed_deployment_recovery_time":
+		case "lead_time", "recovery_time":
 			d, err := config.ParseDays(val)
 			if err != nil || d <= 0 {
 				return t, fmt.Errorf("%s %q is not a duration (1h, 15m, 2d)", k, val)
 			}
-			if strings.Contains(k, "lead") {
+			if m == "lead_time" {
 				t.LeadTime = d
 			} else {
 				t.Recovery = d
 			}
-		case "change_fail_rate", "rework_rate", "deployment_rework_rate":
+		case "change_fail_rate", "rework_rate":
 			p, err := config.ParsePercent(val)
 			if err != nil {
 				return t, fmt.Errorf("%s %q: %v", k, val, err)
 			}
-			if k == "change_fail_rate" {
+			if m == "change_fail_rate" {
 				t.ChangeFailRate = &p
 			} else {
 				t.ReworkRate = &p
 			}
-		default:
-			return t, fmt.Errorf("unknown metric %q (deploy_frequency, lead_time, recovery_time, change_fail_rate, rework_rate)", k)
 		}
 	}
 	return t, nil
