@@ -81,11 +81,12 @@ func (m *metricSource) Start(ctx context.Context) error {
 	return nil
 }
 
+// isBadQuery: at the start, a query refused as malformed, or giving results
+// of the wrong shape, is the settings' fault (exit 2). Mid-run a shape may
+// change as the rollout does, so metricsource.Permanent leaves it out.
 func isBadQuery(err error) bool {
-	var qe *metricsource.QueryError
-	var se *metricsource.InputError
 	var sh *metricsource.ShapeError
-	return errors.As(err, &qe) && qe.BadQuery() || errors.As(err, &se) || errors.As(err, &sh)
+	return metricsource.Permanent(err) && !errors.Is(err, metricsource.ErrUnauthorized) || errors.As(err, &sh)
 }
 
 func (m *metricSource) Next(ctx context.Context) (Batch, error) {
